@@ -1,0 +1,1 @@
+"""Reproducible measurements behind the decision records in docs/decisions/."""

@@ -1,0 +1,90 @@
+"""Token-aware chunking: no chunk is ever silently truncated by the model.
+
+``chunk_text`` splits text into pieces whose token count (as the embedding model counts
+it, ``[CLS]``/``[SEP]`` included) is at most ``max_tokens``, preferring paragraph, then
+sentence, then word boundaries, with ``overlap_tokens`` of the previous chunk's tail
+repeated at the start of the next one for context. A single word longer than the limit
+is split by characters (rare: URLs, base64) so the contract still holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+TokenCounter = Callable[[str], int]
+
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _pieces(text: str) -> list[str]:
+    out: list[str] = []
+    for para in _PARAGRAPH.split(text):
+        para = " ".join(para.split())
+        if para:
+            out.extend(s for s in _SENTENCE.split(para) if s)
+    return out
+
+
+def _split_long(piece: str, max_tokens: int, count: TokenCounter) -> list[str]:
+    words = piece.split(" ")
+    parts: list[str] = []
+    current: list[str] = []
+    for word in words:
+        if count(word) > max_tokens:
+            if current:
+                parts.append(" ".join(current))
+                current = []
+            step = max(1, len(word) // 2)
+            while word:
+                size = min(len(word), step)
+                while size > 1 and count(word[:size]) > max_tokens:
+                    size //= 2
+                parts.append(word[:size])
+                word = word[size:]
+            continue
+        if current and count(" ".join([*current, word])) > max_tokens:
+            parts.append(" ".join(current))
+            current = []
+        current.append(word)
+    if current:
+        parts.append(" ".join(current))
+    return parts
+
+
+def chunk_text(
+    text: str, count: TokenCounter, *, max_tokens: int = 256, overlap_tokens: int = 32
+) -> list[str]:
+    """Chunks of ``text``, each with ``count(chunk) <= max_tokens``."""
+    if max_tokens < 8:
+        raise ValueError("max_tokens must be at least 8")
+    overlap_tokens = max(0, min(overlap_tokens, max_tokens // 2))
+    units: list[str] = []
+    for piece in _pieces(text):
+        units.extend(
+            [piece] if count(piece) <= max_tokens else _split_long(piece, max_tokens, count)
+        )
+    chunks: list[str] = []
+    current: list[str] = []
+    for unit in units:
+        candidate = " ".join([*current, unit])
+        if current and count(candidate) > max_tokens:
+            chunks.append(" ".join(current))
+            tail = _overlap(current, overlap_tokens, count)
+            current = tail if count(" ".join([*tail, unit])) <= max_tokens else []
+        current.append(unit)
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+def _overlap(units: list[str], budget: int, count: TokenCounter) -> list[str]:
+    if budget <= 0:
+        return []
+    tail: list[str] = []
+    for unit in reversed(units):
+        if count(" ".join([unit, *tail])) > budget:
+            break
+        tail.insert(0, unit)
+    return tail

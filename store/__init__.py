@@ -1,0 +1,67 @@
+"""memvec's store: a durable, Redis-compatible, in-memory document and vector store.
+
+The front door for embedded use and for the packages built on the store::
+
+    from store import Engine, EngineConfig
+
+    with Engine(EngineConfig(data_dir=Path("./data"))) as db:
+        db.execute("FT.CREATE", "idx", "ON", "HASH", "PREFIX", 1, "doc:", "SCHEMA",
+                   "vec", "VECTOR", "HNSW", 6, "TYPE", "FLOAT32", "DIM", 384,
+                   "DISTANCE_METRIC", "COSINE")
+        db.execute("HSET", "doc:1", "vec", vector.tobytes(), "text", "hello")
+        db.execute("FT.SEARCH", "idx", "*=>[KNN 5 @vec $B]", "PARAMS", 2, "B", q, "DIALECT", 2)
+
+Everything not listed in ``__all__`` is an implementation detail and may move.
+"""
+
+from .config import EngineConfig
+from .engine import Engine, EngineState, Submitted
+from .errors import (
+    ArityError,
+    CommandError,
+    DurabilityError,
+    ExecAbortError,
+    IndexError_,
+    LoadingError,
+    LogCorruptError,
+    NoAuthError,
+    NoPermError,
+    OutOfMemoryError,
+    QuerySyntaxError,
+    ReadOnlyError,
+    StoreError,
+    SyntaxErr,
+    UnknownCommandError,
+    WrongTypeError,
+)
+from .resp.values import SimpleString
+from .wal.base import FsyncPolicy, RecoveryOutcome, RecoveryReport
+from .wal.position import LogPosition
+
+__all__ = [
+    "ArityError",
+    "CommandError",
+    "DurabilityError",
+    "Engine",
+    "EngineConfig",
+    "EngineState",
+    "ExecAbortError",
+    "FsyncPolicy",
+    "IndexError_",
+    "LoadingError",
+    "LogCorruptError",
+    "LogPosition",
+    "NoAuthError",
+    "NoPermError",
+    "OutOfMemoryError",
+    "QuerySyntaxError",
+    "ReadOnlyError",
+    "RecoveryOutcome",
+    "RecoveryReport",
+    "SimpleString",
+    "StoreError",
+    "Submitted",
+    "SyntaxErr",
+    "UnknownCommandError",
+    "WrongTypeError",
+]

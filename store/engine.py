@@ -1,0 +1,437 @@
+"""The engine: the keyspace, its indexes and the transaction log behind one write path.
+
+Contract:
+
+* :meth:`Engine.execute` runs one command and returns its reply once the write is durable
+  under the configured ``appendfsync`` policy. Errors raise :class:`store.errors.StoreError`
+  and change nothing.
+* Every state change, from clients, from startup replay or from a primary's log, goes
+  through the same command handlers (:mod:`store.commands`) under one lock. A write that
+  changed state is appended to the log under that lock, in the order it was applied.
+* Durability is waited for *outside* the lock, so concurrent writers share one fsync (group
+  commit) and readers are never blocked by a disk flush. A client therefore never gets an
+  acknowledgement for a write the log could lose, and always reads its own writes.
+* Expiry: readers never see an expired key; the primary deletes expired keys (lazily on
+  write access and with an active sweeper) and logs the ``DEL``. Replay and replicas never
+  expire keys by their own clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import commands as _commands  # noqa: F401  (registers every command)
+from .commands.table import CommandSpec, lookup
+from .config import EngineConfig
+from .errors import (
+    DurabilityError,
+    LoadingError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    StoreError,
+)
+from .index.manager import IndexManager
+from .keyspace import Keyspace
+from .wal.base import LogRecord, RecoveryReport, TransactionLog
+from .wal.payload import decode_commands, encode_commands
+from .wal.position import LogPosition
+
+log = logging.getLogger("memvec.engine")
+
+Arg = bytes | str | int | float
+
+
+def to_bytes(arg: Arg) -> bytes:
+    if isinstance(arg, bytes):
+        return arg
+    if isinstance(arg, (bytearray, memoryview)):
+        return bytes(arg)
+    if isinstance(arg, str):
+        return arg.encode()
+    if isinstance(arg, bool):
+        return b"1" if arg else b"0"
+    if isinstance(arg, (int, float)):
+        return repr(arg).encode()
+    raise TypeError(f"command arguments must be bytes, str, int or float, not {type(arg)!r}")
+
+
+class EngineState(enum.Enum):
+    NEW = "new"
+    LOADING = "loading"
+    RUNNING = "running"
+    FAILED = "failed"  # the log failed: reads continue, writes are refused
+    STOPPED = "stopped"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class ExecContext:
+    """What a command handler sees. See :mod:`store.commands.table` for the rules."""
+
+    engine: Engine
+    keyspace: Keyspace
+    now_ms: int
+    replaying: bool = False
+    protocol: int = 2
+    dirty: bool = False
+    log_args: list[bytes] | None = None
+
+    @property
+    def read_now(self) -> int:
+        """Deadline reference for reads: logically expired keys are always hidden."""
+        return self.now_ms
+
+    @property
+    def expire_now(self) -> int | None:
+        """Deadline reference for writes: None during replay (apply the log as written)."""
+        return None if self.replaying else self.now_ms
+
+
+@dataclass
+class Submitted:
+    """The outcome of :meth:`Engine.submit`: the reply and the log seq to wait for."""
+
+    reply: Any
+    seq: int | None = None
+    error: StoreError | None = None
+
+
+@dataclass
+class EngineStats:
+    commands_processed: int = 0
+    writes_logged: int = 0
+    expired_keys: int = 0
+    writes_since_snapshot: int = 0
+    last_snapshot_ms: int = 0
+    last_snapshot_ok: bool = True
+    snapshots_taken: int = 0
+    last_snapshot_duration_ms: int = 0
+    last_fork_ms: float = 0.0
+    recovery: RecoveryReport | None = None
+    loaded_snapshot: str | None = None
+    started_ms: int = field(default_factory=now_ms)
+
+
+class Engine:
+    """The store. Use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    def __init__(
+        self, config: EngineConfig | None = None, *, log_backend: TransactionLog | None = None
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.lock = threading.RLock()
+        self.keyspace = Keyspace(on_change=self._on_key_change)
+        self.indexes = IndexManager(self)
+        self.state = EngineState.NEW
+        self.stats = EngineStats()
+        self._log: TransactionLog | None = log_backend
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._failure: DurabilityError | None = None
+        self._applied = LogPosition.start()
+        # called with each changed key, under the engine lock (WATCH, keyspace events);
+        # listeners must be cheap and must not call back into the engine
+        self.key_listeners: list[Callable[[bytes], None]] = []
+        from .persistence import Persistence
+
+        self.persistence = Persistence(self)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> Engine:
+        """Recover (snapshot + log tail) and start background work. Idempotent."""
+        if self.state is not EngineState.NEW:
+            return self
+        self.state = EngineState.LOADING
+        if self._log is None and self.config.data_dir is not None:
+            from .wal.file_log import FileLog
+
+            self._log = FileLog(
+                self.config.data_dir / "log",
+                fsync=self.config.appendfsync,
+                segment_max_bytes=self.config.segment_max_bytes,
+            )
+        if self._log is not None:
+            report = self._log.open()
+            self.stats.recovery = report
+            self.persistence.recover(report)
+        self.state = EngineState.RUNNING
+        self._spawn(self._expire_loop, "memvec-expire")
+        if self.config.data_dir is not None and (
+            self.config.snapshot_after_writes or self.config.snapshot_interval_s
+        ):
+            self._spawn(self.persistence.auto_snapshot_loop, "memvec-autosnapshot")
+        return self
+
+    def stop(self) -> None:
+        """Stop background work, wait for a running snapshot, close the log. Idempotent."""
+        if self.state in (EngineState.STOPPED, EngineState.NEW):
+            self.state = EngineState.STOPPED
+            return
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+        self.persistence.wait_for_background_save()
+        with self.lock:
+            if self._log is not None:
+                self._log.close()
+            self.state = EngineState.STOPPED
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, target: Any, name: str) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    @property
+    def transaction_log(self) -> TransactionLog | None:
+        return self._log
+
+    @property
+    def applied_position(self) -> LogPosition:
+        """The next log record this engine's state does not contain."""
+        return self._applied
+
+    # -- the write path -------------------------------------------------------------------
+    def execute(self, *args: Arg, protocol: int = 2) -> Any:
+        """Run one command; return its reply once durable. Raises StoreError."""
+        done = self.submit([to_bytes(a) for a in args], protocol=protocol)
+        if done.seq is not None:
+            self.wait_durable(done.seq)
+        if done.error is not None:
+            raise done.error
+        return done.reply
+
+    def execute_many(self, commands: Iterable[Sequence[Arg]], protocol: int = 2) -> list[Any]:
+        """Run a pipeline; one durability wait for all of it. Errors are returned in place."""
+        results: list[Any] = []
+        last_seq: int | None = None
+        for cmd in commands:
+            done = self.submit([to_bytes(a) for a in cmd], protocol=protocol)
+            results.append(done.error if done.error is not None else done.reply)
+            if done.seq is not None:
+                last_seq = done.seq
+        if last_seq is not None:
+            self.wait_durable(last_seq)
+        return results
+
+    def submit(
+        self, args: list[bytes], *, protocol: int = 2, allow_write: bool = True
+    ) -> Submitted:
+        """Run one command without waiting for durability.
+
+        Returns the reply (or the error as data) and, if the command wrote, the log seq the
+        caller must wait for with :meth:`wait_durable` / :meth:`durable_future` before
+        acknowledging. The RESP server pipelines with this.
+        """
+        try:
+            spec = lookup(args)
+        except StoreError as exc:
+            return Submitted(None, None, exc)
+        if "lockfree" in spec.flags:
+            # a read that takes the engine lock itself, in short phases (FT.SEARCH: the
+            # ANN walk runs unlocked so concurrent searches use every core)
+            try:
+                self._admit(spec, allow_write)
+                assert spec.handler is not None
+                ctx = ExecContext(self, self.keyspace, now_ms(), protocol=protocol)
+                return Submitted(spec.handler(ctx, args))
+            except StoreError as exc:
+                return Submitted(None, None, exc)
+        with self.lock:
+            seq: int | None = None
+            try:
+                self._admit(spec, allow_write)
+                if spec.is_write:
+                    seq = self._expire_keys_of(spec, args)
+                ctx = ExecContext(self, self.keyspace, now_ms(), protocol=protocol)
+                assert spec.handler is not None
+                try:
+                    reply = spec.handler(ctx, args)
+                finally:
+                    # a handler mutates only after validating; if it mutated, log it
+                    if ctx.dirty:
+                        seq = self._append([ctx.log_args or args])
+                return Submitted(reply, seq)
+            except StoreError as exc:
+                return Submitted(None, seq, exc)
+            finally:
+                self.stats.commands_processed += 1
+
+    def transaction(self, commands: Sequence[Sequence[Arg]], *, protocol: int = 2) -> list[Any]:
+        """Run commands atomically (MULTI/EXEC): one log record, errors returned in place.
+
+        Arity and unknown-command errors are the caller's to check at queue time (the
+        server answers EXECABORT); runtime errors (e.g. WRONGTYPE) do not stop the others,
+        as in Redis. Returns after the batch is durable.
+        """
+        replies, last = self.submit_transaction(
+            [[to_bytes(a) for a in c] for c in commands], protocol=protocol
+        )
+        if last is not None:
+            self.wait_durable(last)
+        return replies
+
+    def submit_transaction(
+        self, commands: list[list[bytes]], *, protocol: int = 2
+    ) -> tuple[list[Any], int | None]:
+        specs = [lookup(c) for c in commands]
+        with self.lock:
+            for spec in specs:
+                self._admit(spec, True)
+            replies: list[Any] = []
+            logged: list[list[bytes]] = []
+            t = now_ms()
+            for spec, args in zip(specs, commands, strict=True):
+                if spec.is_write:
+                    for key in spec.keys(args):
+                        if self.keyspace.is_expired(key, t):
+                            self.keyspace.delete(key)
+                            self.stats.expired_keys += 1
+                            logged.append([b"DEL", key])
+                ctx = ExecContext(self, self.keyspace, t, protocol=protocol)
+                assert spec.handler is not None
+                try:
+                    replies.append(spec.handler(ctx, args))
+                except StoreError as exc:
+                    replies.append(exc)
+                if ctx.dirty:
+                    logged.append(ctx.log_args or args)
+            self.stats.commands_processed += len(commands)
+            seq = self._append(logged) if logged else None
+        return replies, seq
+
+    def wait_durable(self, seq: int, timeout_s: float | None = None) -> None:
+        if self._log is not None:
+            try:
+                self._log.wait_durable(seq, timeout_s)
+            except DurabilityError as exc:
+                self._fail(exc)
+                raise
+
+    def durable_future(self, seq: int) -> Future[None]:
+        if self._log is None:
+            f: Future[None] = Future()
+            f.set_result(None)
+            return f
+        return self._log.durable_future(seq)
+
+    def _admit(self, spec: CommandSpec, allow_write: bool) -> None:
+        if self.state is EngineState.LOADING:
+            raise LoadingError()
+        if not spec.is_write:
+            return
+        if self.config.read_only or not allow_write:
+            raise ReadOnlyError()
+        if self._failure is not None:
+            raise DurabilityError(
+                f"writes are refused: the transaction log failed ({self._failure.message}); "
+                "fix the disk and restart the node"
+            )
+        if (
+            self.config.maxmemory_bytes
+            and "denyoom" in spec.flags
+            and self.used_memory() > self.config.maxmemory_bytes
+        ):
+            raise OutOfMemoryError()
+
+    def _expire_keys_of(self, spec: CommandSpec, args: list[bytes]) -> int | None:
+        seq = None
+        t = now_ms()
+        for key in spec.keys(args):
+            if self.keyspace.is_expired(key, t):
+                self.keyspace.delete(key)
+                self.stats.expired_keys += 1
+                seq = self._append([[b"DEL", key]])
+        return seq
+
+    def _append(self, commands: list[list[bytes]]) -> int | None:
+        self.stats.writes_logged += 1
+        self.stats.writes_since_snapshot += 1
+        if self._log is None:
+            return None
+        try:
+            seq = self._log.append(encode_commands(commands))
+        except DurabilityError as exc:
+            self._fail(exc)
+            raise
+        except OSError as exc:
+            err = DurabilityError(f"could not append to the transaction log: {exc}")
+            self._fail(err)
+            raise err from exc
+        self._applied = LogPosition(seq + 1)
+        return seq
+
+    def _fail(self, exc: DurabilityError) -> None:
+        if self._failure is None:
+            log.error("transaction log failed; refusing writes until restart: %s", exc)
+            self._failure = exc
+            self.state = EngineState.FAILED
+
+    # -- replay (startup, replicas) -------------------------------------------------------
+    def apply(self, record: LogRecord) -> None:
+        """Apply one log record exactly as the primary did. The only path for replay."""
+        with self.lock:
+            for args in decode_commands(record.payload):
+                spec = lookup(args)
+                ctx = ExecContext(self, self.keyspace, now_ms(), replaying=True)
+                assert spec.handler is not None
+                try:
+                    spec.handler(ctx, args)
+                except StoreError as exc:  # deterministic: the primary saw the same error
+                    log.debug("replayed command failed as it did originally: %s", exc)
+            self._applied = LogPosition(record.seq + 1)
+
+    # -- reads and housekeeping -----------------------------------------------------------
+    def _on_key_change(self, key: bytes) -> None:
+        self.indexes.on_key_changed(key)
+        for listener in self.key_listeners:
+            listener(key)
+
+    def flush_keys(self) -> None:
+        """Remove every key and empty (not drop) every index. Caller holds the lock."""
+        self.keyspace.clear()
+        self.indexes.clear_documents()
+
+    def used_memory(self) -> int:
+        return self.keyspace.memory_bytes() + self.indexes.memory_bytes()
+
+    def _expire_loop(self) -> None:
+        interval = self.config.active_expire_interval_ms / 1000
+        while not self._stop.wait(interval):
+            if self.config.read_only or self._failure is not None:
+                continue
+            try:
+                self.expire_now()
+            except StoreError as exc:
+                log.warning("active expiry failed: %s", exc)
+
+    def expire_now(self) -> int:
+        """Delete (and log) every key whose deadline has passed. Returns how many."""
+        last = None
+        count = 0
+        with self.lock:
+            if self.state is not EngineState.RUNNING:
+                return 0
+            for key in self.keyspace.expired_keys(now_ms()):
+                self.keyspace.delete(key)
+                last = self._append([[b"DEL", key]])
+                count += 1
+            self.stats.expired_keys += count
+        if last is not None:
+            self.wait_durable(last)
+        return count

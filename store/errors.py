@@ -1,0 +1,171 @@
+"""The store's exception tree.
+
+Every error a store command can raise is a :class:`StoreError`. The class carries the
+behaviour callers need, so retry loops, RESP replies and HTTP responses read attributes
+instead of chaining ``isinstance`` checks:
+
+* ``prefix``: the RESP error prefix (``ERR``, ``WRONGTYPE``, ...), sent as ``-PREFIX msg``;
+* ``retriable``: whether the same call may succeed if simply tried again later;
+* ``http_status``: what an HTTP front end answers for it.
+
+::
+
+    StoreError                      ERR        (base; never raised bare)
+    ├── CommandError                ERR        bad command, arity, syntax, argument value
+    │   ├── UnknownCommandError     ERR        "unknown command '...'"
+    │   ├── ArityError              ERR        "wrong number of arguments for '...' command"
+    │   ├── SyntaxErr               ERR        "syntax error"
+    │   └── QuerySyntaxError        ERR        FT.SEARCH query or schema that does not parse
+    ├── WrongTypeError              WRONGTYPE  operation against a key holding another kind of value
+    ├── IndexError_                 ERR        index missing / already exists / bad vector blob
+    ├── ReadOnlyError               READONLY   write sent to a replica
+    ├── NoAuthError                 NOAUTH     command before AUTH
+    ├── NoPermError                 NOPERM     ACL denies the command or key
+    ├── OutOfMemoryError            OOM        write past maxmemory
+    ├── LoadingError                LOADING    the node is still replaying its log (retriable)
+    ├── ExecAbortError              EXECABORT  MULTI queued a command that failed to queue
+    ├── DurabilityError             ERR        the log could not make a write durable (fatal for
+    │   │                                      the node: it stops accepting writes)
+    │   └── LogCorruptError         ERR        recovery found damage before the tail
+    └── SnapshotCorruptError        ERR        a snapshot failed its checksum (store.snapshot;
+                                               recovery falls back to the previous one)
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every store error. ``str(err)`` is the message without the prefix."""
+
+    prefix = "ERR"
+    retriable = False
+    http_status = 500
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def resp_line(self) -> str:
+        """The error as Redis sends it, without the leading ``-`` and line ending."""
+        if self.message.startswith(self.prefix + " "):
+            return self.message
+        return f"{self.prefix} {self.message}"
+
+
+class CommandError(StoreError):
+    """The command, its arguments or its syntax is wrong. Fix the call; retrying won't help."""
+
+    http_status = 400
+
+
+class UnknownCommandError(CommandError):
+    @classmethod
+    def for_command(cls, name: str, args: list[bytes]) -> UnknownCommandError:
+        shown = " ".join(f"'{a.decode('utf-8', 'replace')}'" for a in args[:20])
+        return cls(
+            f"unknown command '{name}', with args beginning with: {shown}" + (" " if args else "")
+        )
+
+
+class ArityError(CommandError):
+    @classmethod
+    def for_command(cls, name: str) -> ArityError:
+        return cls(f"wrong number of arguments for '{name.lower()}' command")
+
+
+class SyntaxErr(CommandError):
+    def __init__(self, message: str = "syntax error") -> None:
+        super().__init__(message)
+
+
+class QuerySyntaxError(CommandError):
+    """An FT.* query, schema or option list that does not parse; the message says where."""
+
+
+class WrongTypeError(StoreError):
+    prefix = "WRONGTYPE"
+    http_status = 409
+
+    def __init__(
+        self, message: str = "Operation against a key holding the wrong kind of value"
+    ) -> None:
+        super().__init__(message)
+
+
+class IndexError_(StoreError):
+    """Index missing, already existing, or a document that does not fit the index schema."""
+
+    http_status = 400
+
+
+class ReadOnlyError(StoreError):
+    prefix = "READONLY"
+    http_status = 503
+
+    def __init__(self, message: str = "You can't write against a read only replica.") -> None:
+        super().__init__(message)
+
+
+class NoAuthError(StoreError):
+    prefix = "NOAUTH"
+    http_status = 401
+
+    def __init__(self, message: str = "Authentication required.") -> None:
+        super().__init__(message)
+
+
+class NoPermError(StoreError):
+    prefix = "NOPERM"
+    http_status = 403
+
+
+class OutOfMemoryError(StoreError):
+    prefix = "OOM"
+    retriable = True
+    http_status = 507
+
+    def __init__(
+        self, message: str = "command not allowed when used memory > 'maxmemory'."
+    ) -> None:
+        super().__init__(message)
+
+
+class LoadingError(StoreError):
+    prefix = "LOADING"
+    retriable = True
+    http_status = 503
+
+    def __init__(self, message: str = "Redis is loading the dataset in memory") -> None:
+        super().__init__(message)
+
+
+class ExecAbortError(StoreError):
+    prefix = "EXECABORT"
+
+    def __init__(self, message: str = "Transaction discarded because of previous errors.") -> None:
+        super().__init__(message)
+
+
+class DurabilityError(StoreError):
+    """The transaction log failed (disk full, I/O error, fenced epoch).
+
+    The write was not acknowledged. The node stops accepting writes until restarted,
+    because memory may hold a change the log does not.
+    """
+
+    retriable = False
+    http_status = 503
+
+
+class LogCorruptError(DurabilityError):
+    """Recovery found a damaged record before the tail of the log.
+
+    ``path`` and ``offset`` locate the first bad byte; ``repair_command`` is the exact
+    command that truncates the log there (losing everything after it).
+    """
+
+    def __init__(self, message: str, *, path: str, offset: int, repair_command: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.offset = offset
+        self.repair_command = repair_command

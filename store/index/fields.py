@@ -1,0 +1,517 @@
+"""The attribute indexes of one FT index (TAG, NUMERIC, TEXT) and filter evaluation over them.
+
+A :class:`FieldIndexes` maps document *labels* (the non-negative ints the engine assigns to
+keys, shared with the vector indexes) to the values of the index's TAG, NUMERIC and TEXT
+fields, and answers :mod:`store.index.query` filter trees with label sets.
+
+Contract with the engine (all calls under the engine lock; the class is not thread-safe):
+
+* ``add(label, fields)`` is called for **every** document of the index, whatever fields it
+  has, because negation (``-@tag:{x}``) is evaluated against all labels added here. It
+  replaces what the label had. ``fields`` is the document hash (hash field name -> bytes).
+* A document is indexed all or nothing, as RediSearch does: a NUMERIC field whose value does
+  not parse (``"abc"``, ``""``, ``" 7"``, ``"nan"``, ``"0x10"``, ``"1e400"``) rejects the
+  whole document (RediSearch counts it in ``hash_indexing_failures`` and drops it from every
+  field, vectors included). ``check(fields)`` says so up front with RediSearch's message
+  (``Invalid numeric value: 'abc'``); ``add`` raises :class:`DocumentRejected` and leaves
+  the label removed. Missing fields are fine.
+* ``remove(label)`` forgets a label (unknown labels are ignored).
+
+Value rules (RediSearch 2.10): a TAG value is split on the field's separator, each part
+trimmed of ASCII whitespace, empty parts dropped, and ASCII lower-cased unless the field is
+CASESENSITIVE (query values are folded the same way when evaluated). A NUMERIC value must be
+a whole decimal number (``inf``/``-inf``/``infinity`` allowed). TEXT values are tokenised by
+:func:`store.index.schema.tokenize_text` with the index's stop words; term queries match
+folded tokens exactly (no stemming), prefixes need at least 2 characters (RediSearch's
+MINPREFIX), phrases match consecutive tokens. NOINDEX fields are not indexed. A filter on a
+field the index lacks, or of another type, matches nothing.
+
+``evaluate(node)`` returns a fresh ``set`` of labels the caller may keep or mutate, or
+``None`` meaning "every label" (for ``MatchAll`` and anything equivalent), so the common
+unfiltered KNN never materialises the label set. ``count(node)`` is a cheap upper-bound
+estimate for the planner (exact for a single NUMERIC range or tag value).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from operator import itemgetter
+
+from ..errors import IndexError_
+from .query import (
+    And,
+    FilterNode,
+    MatchAll,
+    MatchNone,
+    Not,
+    NumericFilter,
+    Or,
+    TagFilter,
+    TextFilter,
+)
+from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
+
+__all__ = ["MIN_PREFIX", "DocumentRejected", "FieldIndexes", "parse_numeric_value"]
+
+MIN_PREFIX = 2
+"""Shortest term prefix a ``term*`` query expands (RediSearch's MINPREFIX default)."""
+
+_NUMERIC = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.I)
+_CHUNK = 512
+_FILTER_RATIO = 8
+_LABEL = itemgetter(1)
+
+
+class DocumentRejected(IndexError_):
+    """A document cannot be indexed: ``field`` holds a value its type refuses."""
+
+    def __init__(self, message: str, *, field: bytes) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def parse_numeric_value(raw: bytes) -> float | None:
+    """A NUMERIC field's value as RediSearch accepts it, or None if it would be refused."""
+    if not _NUMERIC.fullmatch(raw):
+        return None
+    value = float(raw)
+    if math.isinf(value) and b"inf" not in raw.lower():
+        return None
+    if value == 0.0 and any(c in b"123456789" for c in raw.lower().partition(b"e")[0]):
+        return None  # underflow: strtod reports ERANGE and RediSearch refuses the value
+    return value
+
+
+class _SortedPairs:
+    """(value, label) pairs kept sorted in chunks: O(log n + chunk) insert, delete, range."""
+
+    def __init__(self) -> None:
+        self._chunks: list[list[tuple[float, int]]] = []
+        self._maxes: list[tuple[float, int]] = []
+
+    def add(self, item: tuple[float, int]) -> None:
+        if not self._chunks:
+            self._chunks.append([item])
+            self._maxes.append(item)
+            return
+        i = bisect_left(self._maxes, item)
+        if i == len(self._maxes):
+            i -= 1
+            self._chunks[i].append(item)
+            self._maxes[i] = item
+        else:
+            insort(self._chunks[i], item)
+        chunk = self._chunks[i]
+        if len(chunk) > 2 * _CHUNK:
+            self._chunks[i : i + 1] = [chunk[:_CHUNK], chunk[_CHUNK:]]
+            self._maxes[i : i + 1] = [chunk[_CHUNK - 1], chunk[-1]]
+
+    def remove(self, item: tuple[float, int]) -> None:
+        i = bisect_left(self._maxes, item)
+        chunk = self._chunks[i]
+        j = bisect_left(chunk, item)
+        del chunk[j]
+        if not chunk:
+            del self._chunks[i]
+            del self._maxes[i]
+        elif j == len(chunk):
+            self._maxes[i] = chunk[-1]
+
+    def _slices(
+        self, lo: tuple[float, float], hi: tuple[float, float]
+    ) -> Iterator[tuple[list[tuple[float, int]], int, int]]:
+        for ci in range(bisect_left(self._maxes, lo), len(self._chunks)):
+            chunk = self._chunks[ci]
+            start = bisect_left(chunk, lo)
+            end = bisect_left(chunk, hi)
+            if end > start:
+                yield chunk, start, end
+            if end < len(chunk):
+                return
+
+    def labels(self, lo: tuple[float, float], hi: tuple[float, float]) -> set[int]:
+        out: set[int] = set()
+        for chunk, start, end in self._slices(lo, hi):
+            out.update(map(_LABEL, chunk[start:end]))
+        return out
+
+    def count(self, lo: tuple[float, float], hi: tuple[float, float]) -> int:
+        return sum(end - start for _, start, end in self._slices(lo, hi))
+
+
+def _range_keys(f: NumericFilter) -> tuple[tuple[float, float], tuple[float, float]]:
+    lo = (f.lo, -math.inf) if f.lo_inclusive else (f.lo, math.inf)
+    hi = (f.hi, math.inf) if f.hi_inclusive else (f.hi, -math.inf)
+    return lo, hi
+
+
+class _Postings:
+    """An inverted index from terms to labels, with a sorted vocabulary for prefixes."""
+
+    def __init__(self) -> None:
+        self.postings: dict[bytes, set[int]] = {}
+        self.vocabulary: list[bytes] = []
+
+    def add(self, term: bytes, label: int) -> None:
+        labels = self.postings.get(term)
+        if labels is None:
+            self.postings[term] = labels = set()
+            insort(self.vocabulary, term)
+        labels.add(label)
+
+    def discard(self, term: bytes, label: int) -> None:
+        labels = self.postings.get(term)
+        if labels is None:
+            return
+        labels.discard(label)
+        if not labels:
+            del self.postings[term]
+            del self.vocabulary[bisect_left(self.vocabulary, term)]
+
+    def with_prefix(self, prefix: bytes) -> Iterator[set[int]]:
+        if len(prefix) < MIN_PREFIX:
+            return
+        i = bisect_left(self.vocabulary, prefix)
+        while i < len(self.vocabulary) and self.vocabulary[i].startswith(prefix):
+            yield self.postings[self.vocabulary[i]]
+            i += 1
+
+    def union(self, terms: Iterable[bytes], prefixes: Iterable[bytes]) -> set[int]:
+        out: set[int] = set()
+        for term in terms:
+            out |= self.postings.get(term, set())
+        for prefix in prefixes:
+            for labels in self.with_prefix(prefix):
+                out |= labels
+        return out
+
+    def estimate(self, terms: Iterable[bytes], prefixes: Iterable[bytes]) -> int:
+        total = sum(len(self.postings.get(t, ())) for t in terms)
+        for prefix in prefixes:
+            total += sum(len(labels) for labels in self.with_prefix(prefix))
+        return total
+
+
+class FieldIndexes:
+    """TAG, NUMERIC and TEXT indexes of one FT index, keyed by the query name (alias)."""
+
+    def __init__(self, definition: IndexDefinition) -> None:
+        self.definition = definition
+        self._stopwords = definition.stopwords
+        indexed = [f for f in definition.fields if not f.no_index]
+        self._tag_fields = [f for f in indexed if f.type is FieldType.TAG]
+        self._numeric_fields = [f for f in indexed if f.type is FieldType.NUMERIC]
+        self._text_fields = [f for f in indexed if f.type is FieldType.TEXT]
+        self._labels: set[int] = set()
+        self._tags: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._tag_fields}
+        self._tag_spec: dict[bytes, FieldSpec] = {f.alias: f for f in self._tag_fields}
+        self._tag_values: dict[int, dict[bytes, tuple[bytes, ...]]] = {}
+        self._numbers: dict[bytes, _SortedPairs] = {
+            f.alias: _SortedPairs() for f in self._numeric_fields
+        }
+        self._number_values: dict[int, dict[bytes, float]] = {}
+        self._texts: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._text_fields}
+        self._text_tokens: dict[int, dict[bytes, tuple[bytes, ...]]] = {}
+        self._bytes = 0
+
+    # -- writes ---------------------------------------------------------------------------
+    def check(self, fields: Mapping[bytes, bytes]) -> str | None:
+        """RediSearch's message if ``fields`` would be rejected, else None. Changes nothing."""
+        for spec in self._numeric_fields:
+            raw = fields.get(spec.name)
+            if raw is not None and parse_numeric_value(raw) is None:
+                return f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'"
+        return None
+
+    def add(self, label: int, fields: Mapping[bytes, bytes]) -> None:
+        """Index ``label`` from its hash ``fields``, replacing what it had (see module doc)."""
+        numbers: list[tuple[bytes, float]] = []
+        for spec in self._numeric_fields:
+            raw = fields.get(spec.name)
+            if raw is None:
+                continue
+            value = parse_numeric_value(raw)
+            if value is None:
+                self.remove(label)
+                raise DocumentRejected(
+                    f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'", field=spec.name
+                )
+            numbers.append((spec.alias, value))
+        self.remove(label)
+        self._labels.add(label)
+        if numbers:
+            self._number_values[label] = dict(numbers)
+            for alias, value in numbers:
+                self._numbers[alias].add((value, label))
+        tags = []
+        for spec in self._tag_fields:
+            raw = fields.get(spec.name)
+            if raw is not None:
+                values = _split_tags(raw, spec)
+                if values:
+                    tags.append((spec.alias, values))
+                    for tag in values:
+                        self._tags[spec.alias].add(tag, label)
+        if tags:
+            self._tag_values[label] = dict(tags)
+        texts = {}
+        for spec in self._text_fields:
+            raw = fields.get(spec.name)
+            if raw is not None:
+                tokens = tuple(tokenize_text(raw, self._stopwords))
+                if tokens:
+                    texts[spec.alias] = tokens
+                    postings = self._texts[spec.alias]
+                    for token in set(tokens):
+                        postings.add(token, label)
+        if texts:
+            self._text_tokens[label] = texts
+        self._bytes += _cost(numbers, [v for _, v in tags], list(texts.values()))
+
+    def remove(self, label: int) -> None:
+        """Forget ``label`` everywhere; unknown labels are ignored."""
+        if label not in self._labels:
+            return
+        self._labels.discard(label)
+        numbers = self._number_values.pop(label, {})
+        for alias, value in numbers.items():
+            self._numbers[alias].remove((value, label))
+        tags = self._tag_values.pop(label, {})
+        for alias, values in tags.items():
+            for v in values:
+                self._tags[alias].discard(v, label)
+        texts = self._text_tokens.pop(label, {})
+        for alias, tokens in texts.items():
+            for token in set(tokens):
+                self._texts[alias].discard(token, label)
+        self._bytes -= _cost(numbers, list(tags.values()), list(texts.values()))
+
+    # -- reads ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._labels
+
+    def all_labels(self) -> set[int]:
+        """A copy of every label added and not removed."""
+        return set(self._labels)
+
+    def memory_bytes(self) -> int:
+        """An estimate of the Python memory held, kept up to date by add/remove.
+
+        Calibrated with tracemalloc at 100k documents (tag + numeric + 8-word text: 230 MB
+        measured, 222 MB estimated); see ``_cost``.
+        """
+        vocab = sum(len(p.postings) for p in (*self._tags.values(), *self._texts.values()))
+        return self._bytes + 250 * vocab
+
+    def evaluate(self, node: FilterNode) -> set[int] | None:
+        """The labels ``node`` matches: a fresh set, or None for "every label"."""
+        if isinstance(node, MatchAll):
+            return None
+        if isinstance(node, MatchNone):
+            return set()
+        if isinstance(node, TagFilter):
+            postings = self._tags.get(node.field)
+            if postings is None:
+                return set()
+            spec = self._tag_spec[node.field]
+            values = [_fold_tag(v, spec) for v in node.values]
+            prefixes = [_fold_tag(p, spec) for p in node.prefixes]
+            return postings.union(values, prefixes)
+        if isinstance(node, NumericFilter):
+            pairs = self._numbers.get(node.field)
+            return set() if pairs is None else pairs.labels(*_range_keys(node))
+        if isinstance(node, TextFilter):
+            return self._text(node)
+        if isinstance(node, Not):
+            child = self.evaluate(node.child)
+            return set() if child is None else self._labels - child
+        if isinstance(node, Or):
+            out: set[int] = set()
+            for c in node.children:
+                labels = self.evaluate(c)
+                if labels is None:
+                    return None
+                out |= labels
+            return out
+        if isinstance(node, And):
+            return self._intersect(node.children)
+        raise TypeError(f"not a filter node: {node!r}")
+
+    def _intersect(self, children: tuple[FilterNode, ...]) -> set[int] | None:
+        """Evaluate the smallest child, then filter it: by set operations while the other
+        children are comparable in size, label by label once they are much larger."""
+        positive = sorted((c for c in children if not isinstance(c, Not)), key=self.count)
+        negative = [c.child for c in children if isinstance(c, Not)]
+        result: set[int] | None = None
+        for child in positive:
+            if result is not None and self.count(child) > _FILTER_RATIO * len(result):
+                keep = self._predicate(child)
+                result = {label for label in result if keep(label)}
+            else:
+                labels = self.evaluate(child)
+                if labels is None:
+                    continue
+                result = labels if result is None else result & labels
+            if not result:
+                return result
+        for excluded in negative:
+            if result is not None and self.count(excluded) > _FILTER_RATIO * len(result):
+                drop = self._predicate(excluded)
+                result = {label for label in result if not drop(label)}
+                continue
+            labels = self.evaluate(excluded)
+            if labels is None:
+                return set()
+            result = (self._labels - labels) if result is None else result - labels
+        return result
+
+    def _predicate(self, node: FilterNode) -> Callable[[int], bool]:
+        """``node`` as a test of one label, for filtering a small candidate set."""
+        if isinstance(node, MatchAll):
+            return lambda label: True
+        if isinstance(node, MatchNone):
+            return lambda label: False
+        if isinstance(node, TagFilter):
+            spec = self._tag_spec.get(node.field)
+            if spec is None:
+                return lambda label: False
+            values = {_fold_tag(v, spec) for v in node.values}
+            prefixes = tuple(
+                p for p in (_fold_tag(p, spec) for p in node.prefixes) if len(p) >= MIN_PREFIX
+            )
+            tags, alias = self._tag_values, node.field
+
+            def has_tag(label: int) -> bool:
+                held = tags.get(label, {}).get(alias, ())
+                return any(v in values or (prefixes and v.startswith(prefixes)) for v in held)
+
+            return has_tag
+        if isinstance(node, NumericFilter):
+            numbers, field, contains = self._number_values, node.field, node.contains
+
+            def in_range(label: int) -> bool:
+                value = numbers.get(label, {}).get(field)
+                return value is not None and contains(value)
+
+            return in_range
+        if isinstance(node, TextFilter):
+            matching = self._text(node) if node.prefix else None
+            if matching is not None:
+                return matching.__contains__
+            aliases = self._text_aliases(node)
+            texts, term = self._text_tokens, node.terms[0]
+            if len(node.terms) > 1:
+                return lambda label: label in texts and self._has_phrase(label, node, aliases)
+            return lambda label: any(term in texts.get(label, {}).get(a, ()) for a in aliases)
+        if isinstance(node, Not):
+            inner = self._predicate(node.child)
+            return lambda label: not inner(label)
+        parts = [self._predicate(c) for c in node.children]
+        if isinstance(node, And):
+            return lambda label: all(p(label) for p in parts)
+        return lambda label: any(p(label) for p in parts)
+
+    def _text(self, node: TextFilter) -> set[int]:
+        aliases = self._text_aliases(node)
+        out: set[int] = set()
+        if node.prefix or len(node.terms) == 1:
+            for alias in aliases:
+                postings = self._texts[alias]
+                if node.prefix:
+                    out |= postings.union((), node.terms)
+                else:
+                    out |= postings.postings.get(node.terms[0], set())
+            return out
+        candidates: set[int] | None = None
+        for term in node.terms:
+            having: set[int] = set()
+            for alias in aliases:
+                having |= self._texts[alias].postings.get(term, set())
+            candidates = having if candidates is None else candidates & having
+        return {label for label in candidates or () if self._has_phrase(label, node, aliases)}
+
+    def _text_aliases(self, node: TextFilter) -> list[bytes]:
+        if node.fields is None:
+            return list(self._texts)
+        return [f for f in node.fields if f in self._texts]
+
+    def _has_phrase(self, label: int, node: TextFilter, aliases: list[bytes]) -> bool:
+        """Consecutive positions, counted across TEXT fields in schema order (RediSearch)."""
+        texts = self._text_tokens[label]
+        sequence = [(t, a) for a in self._texts for t in texts.get(a, ())]
+        n = len(node.terms)
+        wanted = set(aliases)
+        for i in range(len(sequence) - n + 1):
+            window = sequence[i : i + n]
+            if all(
+                t == term and a in wanted for (t, a), term in zip(window, node.terms, strict=True)
+            ):
+                return True
+        return False
+
+    def count(self, node: FilterNode) -> int:
+        """A cheap upper-bound estimate of ``len(evaluate(node))`` for query planning."""
+        total = len(self._labels)
+        if isinstance(node, MatchAll):
+            return total
+        if isinstance(node, MatchNone):
+            return 0
+        if isinstance(node, TagFilter):
+            postings = self._tags.get(node.field)
+            if postings is None:
+                return 0
+            spec = self._tag_spec[node.field]
+            values = [_fold_tag(v, spec) for v in node.values]
+            prefixes = [_fold_tag(p, spec) for p in node.prefixes]
+            return min(total, postings.estimate(values, prefixes))
+        if isinstance(node, NumericFilter):
+            pairs = self._numbers.get(node.field)
+            return 0 if pairs is None else pairs.count(*_range_keys(node))
+        if isinstance(node, TextFilter):
+            aliases = self._text_aliases(node)
+            if node.prefix:
+                n = sum(self._texts[a].estimate((), node.terms) for a in aliases)
+            else:
+                n = min(
+                    sum(len(self._texts[a].postings.get(t, ())) for a in aliases)
+                    for t in node.terms
+                )
+            return min(total, n)
+        if isinstance(node, Not):
+            child = node.child
+            exact = isinstance(child, NumericFilter) or (
+                isinstance(child, TagFilter) and len(child.values) == 1 and not child.prefixes
+            )
+            return total - self.count(child) if exact else total
+        if isinstance(node, Or):
+            return min(total, sum(self.count(c) for c in node.children))
+        if isinstance(node, And):
+            return min((self.count(c) for c in node.children), default=total)
+        raise TypeError(f"not a filter node: {node!r}")
+
+
+def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes, ...]]) -> int:
+    """Bytes one document's entries hold (label slot, per-kind dicts, postings, tokens)."""
+    total = 100
+    if numbers:
+        total += 250 + 84 * len(numbers)
+    if tags:
+        total += 250 + 122 * sum(len(v) for v in tags)
+    if texts:
+        total += 250 + 130 * sum(len(t) for t in texts)
+    return total
+
+
+def _fold_tag(value: bytes, spec: FieldSpec) -> bytes:
+    return value if spec.case_sensitive else value.lower()
+
+
+def _split_tags(raw: bytes, spec: FieldSpec) -> tuple[bytes, ...]:
+    parts = (p.strip() for p in raw.split(spec.separator))
+    return tuple(dict.fromkeys(_fold_tag(p, spec) for p in parts if p))

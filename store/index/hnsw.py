@@ -1,0 +1,488 @@
+"""``HnswIndex``: approximate vector search on hnswlib, RediSearch's ``HNSW``.
+
+Why hnswlib: ``docs/decisions/0001-ann-engine.md``. This module adds what hnswlib leaves to
+its caller:
+
+* **Capacity** grows by doubling (``resize_index``) before an insert would overflow, so an
+  insert never fails for lack of room.
+* **Churn** reuses slots: the graph is built with ``allow_replace_deleted``, a removal marks
+  the element deleted, and an insert of a new label takes a deleted slot before a fresh one.
+  The slot count therefore never exceeds the peak number of live labels.
+* **Labels**: hnswlib 0.8 corrupts its label table if a label whose slot is marked deleted is
+  inserted with ``replace_deleted=True`` (the label can land in a second slot, and reusing
+  the first later erases the live mapping). So a removed label that is added again is first
+  revived in its own slot (``unmark_deleted``) and updated in place; only a label hnswlib no
+  longer knows takes the replace path.
+* **Concurrency**: hnswlib is not safe for a search running during an insert, and its
+  ``ef`` is index-wide state. A :class:`~store.index.rwlock.RWLock` makes writes exclusive
+  and lets searches run in parallel (hnswlib releases the GIL in ``knn_query``) with every
+  other search that uses the same effective ``ef``; searches with another ``ef`` wait for
+  those to finish.
+* **Short results**: hnswlib raises when it finds fewer than ``k`` elements (a selective
+  ``allowed`` filter, or a graph split by deletions). The search then falls back to an exact
+  scan of the allowed live labels, so a filter never silently loses results.
+* **Vectors for exact scans** (``search_labels``, ``get``, the fallback above) come by
+  default from hnswlib's own copy (``get_items``): no memory beyond the graph, but hnswlib
+  0.8 copies through Python lists, ~12-25 us per vector at DIM 384 (1,000 candidates
+  ~20-27 ms). ``keep_vectors=True`` keeps a side :class:`~store.index.flat.FlatIndex`
+  instead: exact scans become ~40x faster (1,000 candidates ~0.6 ms) for ``4 * DIM`` more
+  bytes per vector, ~90% more than the graph alone at DIM 384 and M 16. Memory decides the
+  default; a planner that brute-forces filtered subsets of more than a few hundred
+  documents should turn it on.
+
+File format (:meth:`HnswIndex.save`), little-endian, one file so it can be published
+atomically::
+
+    offset        size      field
+    0             6         magic b"MVHNSW"
+    6             2         u16 format version (1)
+    8             1         u8 metric: 0 COSINE, 1 L2, 2 IP
+    9             3         zero padding
+    12            4         u32 DIM
+    16            4         u32 M
+    20            4         u32 EF_CONSTRUCTION
+    24            4         u32 EF_RUNTIME (the default of the index)
+    28            8         u64 n, the number of live labels
+    36            8*n       i64 live labels, ascending
+    36+8n         8         u64 g, the length of the graph
+    44+8n         g         the graph exactly as hnswlib ``save_index`` writes it (deleted
+                            elements keep their delete mark, so loading restores deletions)
+    44+8n+g       4         u32 CRC32C of every byte before it
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import tempfile
+from collections.abc import Hashable, Sequence
+from typing import BinaryIO, Self
+
+import crc32c
+import hnswlib
+import numpy as np
+import numpy.typing as npt
+
+from store.index.flat import FlatIndex
+from store.index.rwlock import ANY_GROUP, RWLock
+from store.index.vector import (
+    Allowed,
+    Hit,
+    Metric,
+    VectorIndex,
+    check_label,
+    check_vector,
+    distances,
+    smallest_k,
+    write_atomically,
+)
+
+__all__ = ["HnswIndex"]
+
+MAGIC = b"MVHNSW"
+FORMAT_VERSION = 1
+HEADER = struct.Struct("<6sHB3xIIIIQ")
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+_METRIC_CODES = {Metric.COSINE: 0, Metric.L2: 1, Metric.IP: 2}
+_SPACES = {Metric.COSINE: "cosine", Metric.L2: "l2", Metric.IP: "ip"}
+_COPY_CHUNK = 1 << 20
+_SIDE_FILL_BATCH = 4096
+
+# Sizes of hnswlib's C++ bookkeeping, for memory_bytes(): a std::mutex, an unordered_map
+# node with its bucket, a Python int in the live set, hnswlib's 65536 label-op mutexes.
+_MUTEX_BYTES = 40
+_MAP_ENTRY_BYTES = 40
+_PY_INT_BYTES = 32
+_LABEL_OP_LOCKS_BYTES = 65536 * _MUTEX_BYTES
+
+
+class HnswIndex(VectorIndex):
+    """Approximate index on an hnswlib graph; see the module docstring for the guarantees.
+
+    ``m``, ``ef_construction`` and ``ef_runtime`` default to RediSearch's ``M``,
+    ``EF_CONSTRUCTION`` and ``EF_RUNTIME``. Searches use ``query_threads`` hnswlib threads
+    (one: parallelism comes from concurrent searches) and ``add_batch`` uses
+    ``build_threads``. ``seed`` fixes hnswlib's level generator, so a single-threaded build
+    of the same inserts gives the same graph. ``keep_vectors`` trades memory for fast exact
+    scans (module docstring).
+    """
+
+    kind = "HNSW"
+
+    def __init__(
+        self,
+        dim: int,
+        metric: Metric,
+        *,
+        m: int = 16,
+        ef_construction: int = 200,
+        ef_runtime: int = 10,
+        initial_cap: int = 1024,
+        query_threads: int = 1,
+        build_threads: int = 1,
+        seed: int = 100,
+        keep_vectors: bool = False,
+    ) -> None:
+        super().__init__(dim, metric)
+        if isinstance(initial_cap, bool) or not isinstance(initial_cap, int) or initial_cap < 1:
+            raise ValueError(f"initial_cap must be an integer >= 1, got {initial_cap!r}")
+        self._configure(
+            m, ef_construction, ef_runtime, query_threads, build_threads, keep_vectors, initial_cap
+        )
+        self._index.init_index(
+            max_elements=initial_cap,
+            M=m,
+            ef_construction=ef_construction,
+            random_seed=seed,
+            allow_replace_deleted=True,
+        )
+        self._index.set_ef(ef_runtime)
+
+    def _configure(
+        self,
+        m: int,
+        ef_construction: int,
+        ef_runtime: int,
+        query_threads: int,
+        build_threads: int,
+        keep_vectors: bool,
+        initial_cap: int,
+    ) -> None:
+        for name, value, low in (
+            ("m", m, 2),
+            ("ef_construction", ef_construction, 1),
+            ("ef_runtime", ef_runtime, 1),
+            ("query_threads", query_threads, 1),
+            ("build_threads", build_threads, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        self._m = m
+        self._ef_construction = ef_construction
+        self._ef_runtime = ef_runtime
+        self._query_threads = query_threads
+        self._build_threads = build_threads
+        self._index = hnswlib.Index(space=_SPACES[self._metric], dim=self._dim)
+        self._live: set[int] = set()
+        self._side = (
+            FlatIndex(self._dim, self._metric, initial_cap=initial_cap) if keep_vectors else None
+        )
+        self._lock = RWLock(on_group_change=self._set_ef)
+
+    @property
+    def m(self) -> int:
+        return self._m
+
+    @property
+    def ef_construction(self) -> int:
+        return self._ef_construction
+
+    @property
+    def ef_runtime(self) -> int:
+        """The search breadth used when ``search`` is given no ``ef_runtime``."""
+        return self._ef_runtime
+
+    @ef_runtime.setter
+    def ef_runtime(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"ef_runtime must be an integer >= 1, got {value!r}")
+        self._ef_runtime = value
+
+    @property
+    def keep_vectors(self) -> bool:
+        """Whether a side float32 copy serves exact scans (see the module docstring)."""
+        return self._side is not None
+
+    @property
+    def capacity(self) -> int:
+        """Elements the graph has room for before it grows (hnswlib ``max_elements``)."""
+        return int(self._index.get_max_elements())
+
+    @property
+    def slot_count(self) -> int:
+        """Slots in use, live or marked deleted (hnswlib ``element_count``)."""
+        return int(self._index.element_count)
+
+    def add(self, label: int, vector: npt.NDArray[np.float32]) -> None:
+        label = check_label(label)
+        vector = check_vector(vector, self._dim)
+        with self._lock.write():
+            if label in self._live or self._revive(label):
+                self._index.add_items(vector, [label], num_threads=1)
+            else:
+                self._reserve(1)
+                self._index.add_items(vector, [label], num_threads=1, replace_deleted=True)
+            self._live.add(label)
+            if self._side is not None:
+                self._side.add(label, vector)
+
+    def add_batch(
+        self, labels: Sequence[int] | npt.NDArray[np.integer], vectors: npt.NDArray[np.float32]
+    ) -> None:
+        checked = self._check_batch(labels, vectors)
+        with self._lock.write():
+            in_place: list[int] = []
+            fresh: list[int] = []
+            for label in checked:
+                (in_place if label in self._live or self._revive(label) else fresh).append(label)
+            if in_place:
+                rows = [checked[label] for label in in_place]
+                self._index.add_items(
+                    vectors[rows],
+                    np.asarray(in_place, dtype=np.uint64),
+                    num_threads=self._build_threads,
+                )
+                self._live.update(in_place)
+            if fresh:
+                self._reserve(len(fresh))
+                rows = [checked[label] for label in fresh]
+                self._index.add_items(
+                    vectors[rows],
+                    np.asarray(fresh, dtype=np.uint64),
+                    num_threads=self._build_threads,
+                    replace_deleted=True,
+                )
+                self._live.update(fresh)
+            if self._side is not None:
+                self._side.add_batch(labels, vectors)
+
+    def remove(self, label: int) -> bool:
+        label = check_label(label)
+        with self._lock.write():
+            if label not in self._live:
+                return False
+            self._index.mark_deleted(label)
+            self._live.discard(label)
+            if self._side is not None:
+                self._side.remove(label)
+            return True
+
+    def search(
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        *,
+        ef_runtime: int | None = None,
+        allowed: Allowed | None = None,
+    ) -> list[Hit]:
+        query = self._check_query(query, k)
+        ef = self._ef_runtime if ef_runtime is None else ef_runtime
+        if isinstance(ef, bool) or not isinstance(ef, int) or ef < 1:
+            raise ValueError(f"ef_runtime must be an integer >= 1, got {ef!r}")
+        with self._lock.read(max(ef, k)):
+            want = min(k, len(self._live))
+            if want == 0:
+                return []
+            try:
+                found, dists = self._index.knn_query(
+                    query, k=want, num_threads=self._query_threads, filter=allowed
+                )
+            except RuntimeError:
+                candidates = self._live if allowed is None else filter(allowed, self._live)
+                return self._exact(query, list(candidates), k)
+            return list(zip(found[0].tolist(), dists[0].tolist(), strict=True))
+
+    def search_labels(
+        self,
+        query: npt.NDArray[np.float32],
+        labels: Sequence[int] | npt.NDArray[np.integer],
+        k: int,
+    ) -> list[Hit]:
+        query = self._check_query(query, k)
+        with self._lock.read(ANY_GROUP):
+            return self._exact(query, labels, k)
+
+    def get(self, label: int) -> npt.NDArray[np.float32] | None:
+        with self._lock.read(ANY_GROUP):
+            if label not in self._live:
+                return None
+            if self._side is not None:
+                return self._side.get(label)
+            return np.asarray(self._index.get_items([int(label)])[0], dtype=np.float32)
+
+    def labels(self) -> npt.NDArray[np.int64]:
+        with self._lock.read(ANY_GROUP):
+            return np.sort(np.fromiter(self._live, dtype=np.int64, count=len(self._live)))
+
+    def memory_bytes(self) -> int:
+        with self._lock.read(ANY_GROUP):
+            capacity = self.capacity
+            slots = self.slot_count
+            live = len(self._live)
+            side = 0 if self._side is None else self._side.memory_bytes()
+        links0 = 2 * self._m * 4 + 4
+        per_slot = links0 + 4 * self._dim + 8 + 8 + 4 + _MUTEX_BYTES + 2
+        upper_links = (self._m * 4 + 4) // (self._m - 1) if self._m > 1 else 0
+        return (
+            capacity * per_slot
+            + slots * (upper_links + _MAP_ENTRY_BYTES)
+            + (slots - live) * _MAP_ENTRY_BYTES
+            + _LABEL_OP_LOCKS_BYTES
+            + sys.getsizeof(self._live)
+            + live * _PY_INT_BYTES
+            + side
+        )
+
+    def save(self, path: str) -> None:
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, graph_path = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".g.")
+        os.close(fd)
+        try:
+            with self._lock.read(ANY_GROUP):
+                self._index.save_index(graph_path)
+                live = np.sort(np.fromiter(self._live, dtype=np.int64, count=len(self._live)))
+            header = HEADER.pack(
+                MAGIC,
+                FORMAT_VERSION,
+                _METRIC_CODES[self._metric],
+                self._dim,
+                self._m,
+                self._ef_construction,
+                self._ef_runtime,
+                live.shape[0],
+            )
+
+            def write(f: BinaryIO) -> None:
+                crc = _write_crc(f, header, 0)
+                crc = _write_crc(f, live.astype("<i8").tobytes(), crc)
+                crc = _write_crc(f, _U64.pack(os.path.getsize(graph_path)), crc)
+                with open(graph_path, "rb") as graph:
+                    while chunk := graph.read(_COPY_CHUNK):
+                        crc = _write_crc(f, chunk, crc)
+                f.write(_U32.pack(crc))
+
+            write_atomically(path, write)
+        finally:
+            os.unlink(graph_path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str,
+        *,
+        query_threads: int = 1,
+        build_threads: int = 1,
+        keep_vectors: bool = False,
+    ) -> Self:
+        """Read an index written by :meth:`save`; the graph is loaded, not rebuilt.
+
+        With ``keep_vectors`` the side copy is refilled from the graph's vectors (a few
+        seconds per 100k). Raises ``ValueError`` if the file is not such an index or is
+        damaged.
+        """
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, graph_path = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".g.")
+        try:
+            with open(path, "rb") as f, os.fdopen(fd, "wb") as graph:
+                raw = _read_exact(f, HEADER.size, path)
+                magic, version, code, dim, m, ef_c, ef_r, n = HEADER.unpack(raw)
+                if magic != MAGIC:
+                    raise ValueError(f"{path} is not an HNSW index file (bad magic {magic!r})")
+                if version != FORMAT_VERSION:
+                    raise ValueError(
+                        f"{path}: HNSW index format {version} is not supported (expected "
+                        f"{FORMAT_VERSION}); rebuild the index from the documents"
+                    )
+                metric = {c: mt for mt, c in _METRIC_CODES.items()}.get(code)
+                if metric is None:
+                    raise ValueError(f"{path}: unknown metric code {code}; the file is damaged")
+                crc = crc32c.crc32c(raw)
+                if 8 * n > os.fstat(f.fileno()).st_size:
+                    raise ValueError(f"{path} is truncated; rebuild the index from the documents")
+                raw = _read_exact(f, 8 * n, path)
+                crc = crc32c.crc32c(raw, crc)
+                live = np.frombuffer(raw, dtype="<i8")
+                raw = _read_exact(f, _U64.size, path)
+                crc = crc32c.crc32c(raw, crc)
+                (remaining,) = _U64.unpack(raw)
+                while remaining:
+                    chunk = _read_exact(f, min(remaining, _COPY_CHUNK), path)
+                    crc = crc32c.crc32c(chunk, crc)
+                    graph.write(chunk)
+                    remaining -= len(chunk)
+                (stored_crc,) = _U32.unpack(_read_exact(f, _U32.size, path))
+                if stored_crc != crc:
+                    raise ValueError(
+                        f"{path}: checksum mismatch (file damaged); rebuild the index from the "
+                        "documents or restore an older snapshot"
+                    )
+            index = cls.__new__(cls)
+            VectorIndex.__init__(index, dim, metric)
+            index._configure(
+                m, ef_c, ef_r, query_threads, build_threads, keep_vectors, max(1, int(n))
+            )
+            index._index.load_index(graph_path, max_elements=0, allow_replace_deleted=True)
+            index._index.set_ef(ef_r)
+            index._live = set(live.tolist())
+        finally:
+            os.unlink(graph_path)
+        if index.slot_count < len(index._live):
+            raise ValueError(f"{path}: more live labels than graph elements; the file is damaged")
+        if index._side is not None:
+            for start in range(0, live.shape[0], _SIDE_FILL_BATCH):
+                part = live[start : start + _SIDE_FILL_BATCH]
+                vecs = np.asarray(index._index.get_items(part.tolist()), dtype=np.float32)
+                index._side.add_batch(part, vecs)
+        return index
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._live
+
+    def _set_ef(self, ef: Hashable) -> None:
+        assert isinstance(ef, int)
+        self._index.set_ef(ef)
+
+    def _revive(self, label: int) -> bool:
+        """Unmark ``label``'s deleted slot if hnswlib still has one (caller holds write)."""
+        try:
+            self._index.unmark_deleted(label)
+        except RuntimeError:
+            return False
+        return True
+
+    def _reserve(self, fresh: int) -> None:
+        """Grow so ``fresh`` new labels fit, counting deleted slots as room (holds write)."""
+        vacant = self.slot_count - len(self._live)
+        needed = self.slot_count + max(0, fresh - vacant)
+        capacity = self.capacity
+        if needed <= capacity:
+            return
+        capacity = max(capacity, 16)  # a graph loaded empty reports 0: doubling 0 never ends
+        while capacity < needed:
+            capacity *= 2
+        self._index.resize_index(capacity)
+
+    def _exact(
+        self,
+        query: npt.NDArray[np.float32],
+        labels: Sequence[int] | npt.NDArray[np.integer],
+        k: int,
+    ) -> list[Hit]:
+        """Exact top ``k`` among the live ones of ``labels`` (caller holds the lock)."""
+        if self._side is not None:
+            return self._side.search_labels(query, labels, k)
+        live = self._live
+        present = np.unique(
+            np.fromiter((label for label in labels if label in live), dtype=np.int64)
+        )
+        if present.shape[0] == 0 or k == 0:
+            return []
+        stored = np.asarray(self._index.get_items(present.tolist()), dtype=np.float32)
+        return smallest_k(present, distances(stored, query, self._metric), k)
+
+
+def _write_crc(f: BinaryIO, data: bytes, crc: int) -> int:
+    f.write(data)
+    return int(crc32c.crc32c(data, crc))
+
+
+def _read_exact(f: BinaryIO, size: int, path: str) -> bytes:
+    data = f.read(size)
+    if len(data) != size:
+        raise ValueError(f"{path} is truncated; rebuild the index from the documents")
+    return data

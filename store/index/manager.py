@@ -1,0 +1,116 @@
+"""The index manager: every FT index of an engine, and the routing of key changes to them.
+
+Called by the engine under its lock. ``on_key_changed`` re-indexes a key in every index
+whose prefixes cover it, from the key's current raw value (deadlines are ignored here:
+an expired key leaves the indexes when its logged ``DEL`` is applied, and searches hide
+logically expired keys meanwhile).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import IndexError_
+from .schema import IndexDefinition, parse_ft_create
+from .search_index import SearchIndex
+from .vector import VectorIndex
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from ..snapshot.format import SnapshotReader
+
+log = logging.getLogger("memvec.index")
+
+
+class IndexManager:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.indexes: dict[str, SearchIndex] = {}
+
+    def names(self) -> list[str]:
+        return list(self.indexes)
+
+    def get(self, name: bytes | str, *, missing: str = "{name}: no such index") -> SearchIndex:
+        """The index called ``name``; ``missing`` is the error text (RediSearch varies it)."""
+        key = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        index = self.indexes.get(key)
+        if index is None:
+            raise IndexError_(missing.format(name=key))
+        return index
+
+    def create(self, definition: IndexDefinition) -> SearchIndex:
+        if definition.name in self.indexes:
+            raise IndexError_("Index already exists")
+        index = SearchIndex(definition)
+        if not definition.skip_initial_scan:
+            index.backfill(self.engine.keyspace.data.items())
+        self.indexes[definition.name] = index
+        return index
+
+    def drop(self, name: bytes | str, *, delete_documents: bool) -> None:
+        index = self.get(name)
+        del self.indexes[index.name]
+        if delete_documents:
+            for key in list(index.key_to_label):
+                self.engine.keyspace.delete(key)
+
+    # -- write routing --------------------------------------------------------------------
+    def check_hash_write(self, key: bytes, fields: dict[bytes, bytes]) -> None:
+        for index in self.indexes.values():
+            if index.covers(key):
+                index.check(key, fields)
+
+    def on_key_changed(self, key: bytes) -> None:
+        if not self.indexes:
+            return
+        value = self.engine.keyspace.data.get(key)
+        for index in self.indexes.values():
+            if index.covers(key):
+                index.update(key, value)
+
+    def clear_documents(self) -> None:
+        for index in self.indexes.values():
+            index.clear()
+
+    def memory_bytes(self) -> int:
+        return sum(i.memory_bytes() for i in self.indexes.values())
+
+    # -- snapshots ------------------------------------------------------------------------
+    def dump_state(self) -> list[dict[str, Any]]:
+        return [index.dump_state() for index in self.indexes.values()]
+
+    def vector_sections(self) -> Iterator[tuple[str, Callable[[str], None]]]:
+        for index in self.indexes.values():
+            for field_name, vindex in index.vectors.items():
+                yield (
+                    f"vector/{index.name}/{field_name.hex()}",
+                    vindex.save,
+                )
+
+    def restore(self, state: list[dict[str, Any]], reader: SnapshotReader, tmp_dir: Path) -> None:
+        """Rebuild indexes from snapshot state: graphs are loaded, not rebuilt."""
+        self.indexes.clear()
+        data = self.engine.keyspace.data
+        for entry in state:
+            definition = parse_ft_create([b"FT.CREATE", *entry["definition"]])
+            index = SearchIndex(definition)
+            index.key_to_label = dict(entry["key_to_label"])
+            index.label_to_key = {v: k for k, v in index.key_to_label.items()}
+            index.next_label = entry["next_label"]
+            for field_name in list(index.vectors):
+                section = f"vector/{index.name}/{field_name.hex()}"
+                path = tmp_dir / f"restore-{index.name.encode().hex()}-{field_name.hex()}.bin"
+                reader.extract_to(section, path)
+                cls: type[VectorIndex] = type(index.vectors[field_name])
+                try:
+                    index.vectors[field_name] = cls.load(str(path))
+                finally:
+                    path.unlink(missing_ok=True)
+            for key, label in index.key_to_label.items():
+                value = data.get(key)
+                if isinstance(value, dict):
+                    index.fields.add(label, value)
+            self.indexes[index.name] = index

@@ -1,0 +1,336 @@
+"""FT.SEARCH arguments: the query string and its options, parsed into a :class:`SearchRequest`.
+
+``parse_ft_search(args)`` takes the arguments after the index name (the query string first)
+as RESP ``bytes`` (``str`` accepted) and returns a frozen :class:`SearchRequest`;
+``SearchRequest.parse_query()`` then parses the query string with the request's ``PARAMS``
+(see :mod:`store.index.query`). Options follow RediSearch 2.10, in any order, keywords in
+any case; error texts are RediSearch's.
+
+Applied by the engine from the request: ``NOCONTENT``, ``RETURN n f [AS a]...`` (the last
+one wins; ``RETURN 0`` means no fields), ``SORTBY f [ASC|DESC]``, ``LIMIT off num``
+(default ``0 10``), ``WITHSCORES``, ``WITHPAYLOADS``, ``WITHSORTKEYS``, ``INKEYS``,
+``TIMEOUT``. Folded into the parsed query: ``PARAMS``, ``NOSTOPWORDS``, ``INFIELDS``,
+``FILTER f min max`` (legacy numeric filter). Accepted and recorded without effect:
+``VERBATIM`` (memvec never stems), ``INORDER``, ``SLOP``, ``LANGUAGE``, ``SCORER``,
+``EXPANDER``, ``PAYLOAD``, ``EXPLAINSCORE``, ``WITHCOUNT``, ``WITHOUTCOUNT``,
+``FORMAT STRING``, ``DIALECT`` (every dialect is parsed with the DIALECT 2 grammar).
+Rejected with a message that says so: ``SUMMARIZE``, ``HIGHLIGHT``, ``GEOFILTER``,
+``WITHCURSOR``, ``FORMAT EXPAND``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..errors import QuerySyntaxError
+from .query import NumericFilter, ParsedQuery, make_and, parse_query, parse_range_bound
+from .schema import DEFAULT_STOPWORDS, LANGUAGES, IndexDefinition, as_bytes
+
+__all__ = [
+    "MAX_SEARCH_RESULTS",
+    "SCORERS",
+    "ReturnField",
+    "SearchRequest",
+    "SortBy",
+    "parse_ft_search",
+]
+
+MAX_SEARCH_RESULTS = 1_000_000
+"""RediSearch's default MAXSEARCHRESULTS: the largest LIMIT offset and count."""
+
+SCORERS = frozenset({b"TFIDF", b"TFIDF.DOCNORM", b"DISMAX", b"BM25", b"BM25STD", b"HAMMING",
+                     b"DOCSCORE"})  # fmt: skip
+
+_FLAGS = {
+    b"NOCONTENT": "nocontent",
+    b"VERBATIM": "verbatim",
+    b"NOSTOPWORDS": "nostopwords",
+    b"WITHSCORES": "withscores",
+    b"WITHPAYLOADS": "withpayloads",
+    b"WITHSORTKEYS": "withsortkeys",
+    b"EXPLAINSCORE": "explainscore",
+    b"INORDER": "inorder",
+    b"WITHCOUNT": "",
+    b"WITHOUTCOUNT": "",
+}
+_UNSUPPORTED = {
+    b"SUMMARIZE": "SUMMARIZE is not supported by memvec: request the fields with RETURN",
+    b"HIGHLIGHT": "HIGHLIGHT is not supported by memvec: request the fields with RETURN",
+    b"GEOFILTER": "GEOFILTER is not supported by memvec: it has no GEO fields",
+    b"WITHCURSOR": "WITHCURSOR is not supported by FT.SEARCH: page with LIMIT",
+}
+
+
+class ReturnField(NamedTuple):
+    """``RETURN`` entry: the hash field (or score alias) ``name``, replied as ``alias``."""
+
+    name: bytes
+    alias: bytes
+
+
+class SortBy(NamedTuple):
+    field: bytes
+    ascending: bool = True
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """An FT.SEARCH request without its index name. ``params`` maps names (no ``$``)."""
+
+    query: bytes
+    params: Mapping[bytes, bytes] = field(default_factory=dict)
+    nocontent: bool = False
+    verbatim: bool = False
+    nostopwords: bool = False
+    withscores: bool = False
+    withpayloads: bool = False
+    withsortkeys: bool = False
+    explainscore: bool = False
+    inorder: bool = False
+    return_fields: tuple[ReturnField, ...] | None = None
+    sortby: SortBy | None = None
+    offset: int = 0
+    num: int = 10
+    dialect: int | None = None
+    timeout_ms: int | None = None
+    slop: int | None = None
+    language: bytes | None = None
+    scorer: bytes | None = None
+    expander: bytes | None = None
+    payload: bytes | None = None
+    inkeys: tuple[bytes, ...] | None = None
+    infields: tuple[bytes, ...] | None = None
+    numeric_filters: tuple[NumericFilter, ...] = ()
+
+    @property
+    def limit(self) -> tuple[int, int]:
+        """``(offset, num)``: reply documents ``[offset, offset + num)`` of the results."""
+        return self.offset, self.num
+
+    def parse_query(self, stopwords: frozenset[bytes] | None = None) -> ParsedQuery:
+        """The query string parsed with this request's PARAMS, INFIELDS and FILTERs.
+
+        ``stopwords`` is the index's list (``IndexDefinition.stopwords``; RediSearch's
+        default when omitted); NOSTOPWORDS overrides it with none.
+        """
+        if self.nostopwords:
+            words: frozenset[bytes] = frozenset()
+        else:
+            words = DEFAULT_STOPWORDS if stopwords is None else stopwords
+        parsed = parse_query(self.query, self.params, stopwords=words, text_fields=self.infields)
+        if not self.numeric_filters:
+            return parsed
+        return ParsedQuery(make_and([parsed.filter, *self.numeric_filters]), parsed.knn)
+
+    def check_sortby(self, definition: IndexDefinition, extra: Sequence[bytes] = ()) -> None:
+        """Raise RediSearch's error if SORTBY names neither a schema field nor ``extra``.
+
+        ``extra`` holds other sortable names, such as the KNN score alias.
+        """
+        if self.sortby is None:
+            return
+        name = self.sortby.field
+        known = {f.alias for f in definition.fields} | {f.name for f in definition.fields}
+        returned = {r.alias for r in self.return_fields or ()}
+        if name not in known and name not in returned and name not in extra:
+            raise QuerySyntaxError(
+                f"Property `{name.decode('utf-8', 'replace')}` not loaded nor in schema"
+            )
+
+
+class _Args:
+    def __init__(self, args: Sequence[bytes]) -> None:
+        self.args = args
+        self.pos = 0
+
+    def remaining(self) -> int:
+        return len(self.args) - self.pos
+
+    def take(self) -> bytes:
+        value = self.args[self.pos]
+        self.pos += 1
+        return value
+
+    def take_list(self, what: str) -> tuple[bytes, ...]:
+        if not self.remaining():
+            raise QuerySyntaxError(
+                f"Bad arguments for {what}: Expected an argument, but none provided"
+            )
+        raw = self.take()
+        try:
+            count = int(raw)
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise QuerySyntaxError(
+                f"Bad arguments for {what}: Could not convert argument to expected type"
+            )
+        if self.remaining() < count:
+            raise QuerySyntaxError(
+                f"Bad arguments for {what}: Expected an argument, but none provided"
+            )
+        items = tuple(self.args[self.pos : self.pos + count])
+        self.pos += count
+        return items
+
+
+def _uint(raw: bytes) -> int | None:
+    return int(raw) if raw.isdigit() else None
+
+
+def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
+    """Parse FT.SEARCH arguments after the index name: ``query [options...]``."""
+    argv = [as_bytes(a) for a in args]
+    if not argv:
+        raise QuerySyntaxError("No query string provided")
+    cur = _Args(argv)
+    values: dict[str, object] = {"query": cur.take()}
+    sortby: SortBy | None = None
+    params: dict[bytes, bytes] | None = None
+    filters: list[NumericFilter] = []
+    while cur.remaining():
+        position = cur.pos
+        raw = cur.take()
+        keyword = raw.upper()
+        if keyword in _FLAGS:
+            if _FLAGS[keyword]:
+                values[_FLAGS[keyword]] = True
+        elif keyword == b"LIMIT":
+            if cur.remaining() < 2:
+                raise QuerySyntaxError("LIMIT requires two arguments")
+            offset, num = _uint(cur.take()), _uint(cur.take())
+            if offset is None or num is None:
+                raise QuerySyntaxError("LIMIT needs two numeric arguments")
+            if num > MAX_SEARCH_RESULTS:
+                raise QuerySyntaxError(f"LIMIT exceeds maximum of {MAX_SEARCH_RESULTS}")
+            if offset > MAX_SEARCH_RESULTS:
+                raise QuerySyntaxError(f"OFFSET exceeds maximum of {MAX_SEARCH_RESULTS}")
+            values["offset"], values["num"] = offset, num
+        elif keyword == b"SORTBY":
+            if sortby is not None:
+                raise QuerySyntaxError("Multiple SORTBY steps are not allowed")
+            if not cur.remaining():
+                raise QuerySyntaxError("Bad SORTBY arguments")
+            name = cur.take()
+            ascending = True
+            if cur.remaining() and cur.args[cur.pos].upper() in (b"ASC", b"DESC"):
+                ascending = cur.take().upper() == b"ASC"
+            sortby = SortBy(name[1:] if name.startswith(b"@") else name, ascending)
+        elif keyword == b"RETURN":
+            values["return_fields"] = _return_fields(cur.take_list("RETURN"))
+        elif keyword == b"PARAMS":
+            if params is not None:
+                raise QuerySyntaxError(
+                    "Multiple PARAMS are not allowed. Parameters can be defined only once"
+                )
+            params = _params(cur.take_list("PARAMS"))
+        elif keyword == b"DIALECT":
+            if not cur.remaining():
+                raise QuerySyntaxError("Need an argument for DIALECT")
+            dialect = _uint(cur.take())
+            if dialect is None or not 1 <= dialect <= 4:
+                raise QuerySyntaxError("DIALECT requires a non negative integer >=1 and <= 4")
+            values["dialect"] = dialect
+        elif keyword == b"TIMEOUT":
+            if not cur.remaining():
+                raise QuerySyntaxError("Need argument for TIMEOUT")
+            timeout = _uint(cur.take())
+            if timeout is None:
+                raise QuerySyntaxError("TIMEOUT requires a non negative integer")
+            values["timeout_ms"] = timeout
+        elif keyword == b"SLOP":
+            slop = _int_arg(cur, "SLOP")
+            values["slop"] = slop
+        elif keyword in (b"LANGUAGE", b"SCORER", b"EXPANDER", b"PAYLOAD"):
+            if not cur.remaining():
+                raise QuerySyntaxError(
+                    f"Bad arguments for {keyword.decode()}: Expected an argument, but none provided"
+                )
+            value = cur.take()
+            if keyword == b"LANGUAGE" and value.lower() not in LANGUAGES:
+                raise QuerySyntaxError("No such language")
+            if keyword == b"SCORER" and value.upper() not in SCORERS:
+                raise QuerySyntaxError(f"No such scorer {value.decode('utf-8', 'replace')}")
+            values[keyword.decode().lower()] = value
+        elif keyword in (b"INKEYS", b"INFIELDS"):
+            values[keyword.decode().lower()] = cur.take_list(keyword.decode())
+        elif keyword == b"FILTER":
+            if cur.remaining() < 3:
+                raise QuerySyntaxError("FILTER requires 3 arguments")
+            name, lo_raw, hi_raw = cur.take(), cur.take(), cur.take()
+            lo, lo_incl = parse_range_bound(lo_raw, is_min=True)
+            hi, hi_incl = parse_range_bound(hi_raw, is_min=False)
+            filters.append(NumericFilter(name, lo, hi, lo_incl, hi_incl))
+        elif keyword == b"FORMAT":
+            if not cur.remaining():
+                raise QuerySyntaxError("Need an argument for FORMAT")
+            fmt = cur.take().upper()
+            if fmt == b"EXPAND":
+                raise QuerySyntaxError("EXPAND format is only supported with JSON")
+            if fmt != b"STRING":
+                raise QuerySyntaxError(
+                    f"Bad arguments for FORMAT {fmt.decode('utf-8', 'replace')} is not supported"
+                )
+        elif keyword == b"ADDSCORES":
+            raise QuerySyntaxError("ADDSCORES is not supported on FT.SEARCH")
+        elif keyword in _UNSUPPORTED:
+            raise QuerySyntaxError(_UNSUPPORTED[keyword])
+        else:
+            raise QuerySyntaxError(
+                f"Unknown argument `{raw.decode('utf-8', 'replace')}` at position {position} "
+                "for <main>"
+            )
+    if values.get("explainscore") and not values.get("withscores"):
+        raise QuerySyntaxError("EXPLAINSCORE must be accompanied with WITHSCORES")
+    if values.get("return_fields") == ():
+        values["nocontent"] = True
+    return SearchRequest(
+        params=params or {},
+        sortby=sortby,
+        numeric_filters=tuple(filters),
+        **values,  # type: ignore[arg-type]
+    )
+
+
+def _int_arg(cur: _Args, what: str) -> int:
+    if not cur.remaining():
+        raise QuerySyntaxError(f"Bad arguments for {what}: Expected an argument, but none provided")
+    raw = cur.take()
+    try:
+        return int(raw)
+    except ValueError:
+        raise QuerySyntaxError(
+            f"Bad arguments for {what}: Could not convert argument to expected type"
+        ) from None
+
+
+def _return_fields(items: tuple[bytes, ...]) -> tuple[ReturnField, ...]:
+    out: list[ReturnField] = []
+    i = 0
+    while i < len(items):
+        name = items[i]
+        alias = name
+        i += 1
+        if i < len(items) and items[i].upper() == b"AS":
+            if i + 1 >= len(items):
+                raise QuerySyntaxError("RETURN path AS name - must be accompanied with NAME")
+            alias = items[i + 1]
+            if alias.upper() == b"AS":
+                raise QuerySyntaxError("Alias for RETURN cannot be `AS`")
+            i += 2
+        out = [r for r in out if r.alias != alias]
+        out.append(ReturnField(name, alias))
+    return tuple(out)
+
+
+def _params(items: tuple[bytes, ...]) -> dict[bytes, bytes]:
+    if not items or len(items) % 2:
+        raise QuerySyntaxError("Parameters must be specified in PARAM VALUE pairs")
+    out: dict[bytes, bytes] = {}
+    for name, value in zip(items[::2], items[1::2], strict=True):
+        if name in out:
+            raise QuerySyntaxError(f"Duplicate parameter `{name.decode('utf-8', 'replace')}`")
+        out[name] = value
+    return out

@@ -1,0 +1,284 @@
+"""One FT index: which keys it covers, their labels, vector and attribute indexes, search.
+
+A :class:`SearchIndex` is driven by the index manager under the engine lock: ``update`` is
+called for every change of a key under one of its prefixes, before the write is
+acknowledged, so the primary always shows a client its own writes. Searches take the
+engine lock only to evaluate filters and read documents; the ANN walk runs outside it so
+searches use every core (hnswlib releases the GIL; the vector index has its own RW lock).
+
+Planning a KNN query with a filter: the attribute indexes give the exact set of matching
+labels first. If that set is small (``<= BRUTE_FORCE_MAX`` labels, or under
+``BRUTE_FORCE_FRACTION`` of the index) the query is answered exactly over that subset;
+otherwise the HNSW graph is searched with the set as a predicate (and hnswlib's own
+fallback to an exact scan when the predicate starves the walk). Either way a filter never
+costs recall silently: the small-subset path is exact, and the large-subset path keeps
+the index's recall because most neighbours pass the predicate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import IndexError_, QuerySyntaxError
+from .fields import FieldIndexes
+from .flat import FlatIndex
+from .hnsw import HnswIndex
+from .query import KnnClause, MatchAll, ParsedQuery
+from .schema import FieldType, IndexDefinition
+from .vector import Metric, VectorIndex, distances, prepare, smallest_k
+
+# Exact scan of the filtered subset when it has at most this many documents, or is under
+# this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
+# from the documents themselves (no second copy in memory): ~1 ms per 2,000 candidates at
+# DIM 384; a filtered HNSW walk costs 2-20 ms when few candidates pass (see
+# docs/decisions/0001-ann-engine.md), so selective filters are both exact and faster.
+BRUTE_FORCE_MAX = 2000
+BRUTE_FORCE_FRACTION = 0.05
+BRUTE_FORCE_CEILING = 50_000
+
+
+@dataclass
+class SearchHit:
+    key: bytes
+    distance: float | None = None
+
+
+@dataclass
+class SearchOutcome:
+    total: int
+    hits: list[SearchHit]
+    plan: str = ""
+
+
+@dataclass
+class IndexStats:
+    hash_indexing_failures: int = 0
+    last_indexing_error: str = "N/A"
+    last_indexing_error_key: bytes = b"N/A"
+    number_of_uses: int = 0
+    plans: dict[str, int] = field(default_factory=dict)
+
+
+def make_vector_index(spec: Any) -> VectorIndex:
+    metric = Metric.parse(spec.distance_metric)
+    if spec.algorithm == "HNSW":
+        return HnswIndex(
+            spec.dim,
+            metric,
+            m=spec.m,
+            ef_construction=spec.ef_construction,
+            ef_runtime=spec.ef_runtime,
+            initial_cap=spec.initial_cap or 1024,
+        )
+    return FlatIndex(spec.dim, metric)
+
+
+class SearchIndex:
+    def __init__(self, definition: IndexDefinition) -> None:
+        self.definition = definition
+        self.key_to_label: dict[bytes, int] = {}
+        self.label_to_key: dict[int, bytes] = {}
+        self.next_label = 0
+        self.fields = FieldIndexes(definition)
+        self.vector_fields = [f for f in definition.fields if f.type is FieldType.VECTOR]
+        self.vectors: dict[bytes, VectorIndex] = {
+            f.name: make_vector_index(f.vector) for f in self.vector_fields
+        }
+        self.stats = IndexStats()
+        self.stats_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def covers(self, key: bytes) -> bool:
+        prefixes = self.definition.prefixes
+        return not prefixes or any(key.startswith(p) for p in prefixes)
+
+    # -- writes (engine lock held) --------------------------------------------------------
+    def check(self, key: bytes, new_fields: dict[bytes, bytes]) -> None:
+        """Raise, changing nothing, if ``new_fields`` cannot be indexed (bad vector blob)."""
+        for f in self.vector_fields:
+            blob = new_fields.get(f.name)
+            assert f.vector is not None
+            if blob is None:
+                continue
+            field = f.name.decode("utf-8", "replace")
+            if len(blob) != f.vector.dim * 4:
+                raise IndexError_(
+                    f"Could not add vector with blob size {len(blob)} (expected size "
+                    f"{f.vector.dim * 4}) to field '{field}' of index '{self.name}': send "
+                    f"DIM={f.vector.dim} little-endian FLOAT32 values"
+                )
+            if not np.isfinite(np.frombuffer(blob, dtype="<f4")).all():
+                raise IndexError_(
+                    f"Could not add vector to field '{field}' of index '{self.name}': it "
+                    "holds NaN or infinite values; send finite FLOAT32 values"
+                )
+
+    def update(self, key: bytes, value: Any) -> None:
+        """Re-index ``key`` from its current value (a hash, or anything else = remove)."""
+        if not isinstance(value, dict) or not self._indexable(key, value):
+            self.remove(key)
+            return
+        label = self.key_to_label.get(key)
+        if label is None:
+            label = self.next_label
+            self.next_label += 1
+            self.key_to_label[key] = label
+            self.label_to_key[label] = key
+        try:
+            for f in self.vector_fields:
+                vindex = self.vectors[f.name]
+                blob = value.get(f.name)
+                if blob is None:
+                    vindex.remove(label)
+                    continue
+                vector = np.frombuffer(blob, dtype="<f4")
+                if label in vindex:
+                    # a write that left the vector alone (e.g. a tag update) must not pay
+                    # for an HNSW re-insert, which costs about eight fresh inserts
+                    stored = vindex.get(label)
+                    if stored is not None and np.allclose(
+                        stored, prepare(vector, vindex.metric), rtol=0, atol=1e-7
+                    ):
+                        continue
+                vindex.add(label, vector)
+            self.fields.add(label, value)
+        except (ValueError, IndexError_) as exc:
+            self._failure(key, str(exc))
+            self.remove(key)
+
+    def _indexable(self, key: bytes, value: dict[bytes, bytes]) -> bool:
+        for f in self.vector_fields:
+            blob = value.get(f.name)
+            assert f.vector is not None
+            if blob is not None and len(blob) != f.vector.dim * 4:
+                self._failure(
+                    key,
+                    f"Could not add vector with blob size {len(blob)} "
+                    f"(expected size {f.vector.dim * 4})",
+                )
+                return False
+        problem = self.fields.check(value)
+        if problem:
+            self._failure(key, problem)
+            return False
+        return True
+
+    def _failure(self, key: bytes, message: str) -> None:
+        self.stats.hash_indexing_failures += 1
+        self.stats.last_indexing_error = message
+        self.stats.last_indexing_error_key = key
+
+    def remove(self, key: bytes) -> None:
+        label = self.key_to_label.pop(key, None)
+        if label is None:
+            return
+        del self.label_to_key[label]
+        for vindex in self.vectors.values():
+            vindex.remove(label)
+        self.fields.remove(label)
+
+    def clear(self) -> None:
+        for key in list(self.key_to_label):
+            self.remove(key)
+
+    def backfill(self, items: Iterable[tuple[bytes, Any]]) -> None:
+        for key, value in items:
+            if self.covers(key):
+                self.update(key, value)
+
+    @property
+    def num_docs(self) -> int:
+        return len(self.key_to_label)
+
+    def memory_bytes(self) -> int:
+        return (
+            sum(v.memory_bytes() for v in self.vectors.values())
+            + self.fields.memory_bytes()
+            + 120 * len(self.key_to_label)
+        )
+
+    # -- search ---------------------------------------------------------------------------
+    def vector_field(self, name: bytes) -> tuple[bytes, VectorIndex]:
+        for f in self.vector_fields:
+            if name in (f.name, f.alias):
+                return f.name, self.vectors[f.name]
+        raise QuerySyntaxError(
+            f"Unknown field `{name.decode('utf-8', 'replace')}` at offset 0 near "
+            f"`{name.decode('utf-8', 'replace')}`: it is not a VECTOR field of index '{self.name}'"
+        )
+
+    def plan_filter(self, parsed: ParsedQuery, lock: Any) -> Any:
+        """Evaluate the filter part under ``lock``; returns a label set or None (all)."""
+        if isinstance(parsed.filter, MatchAll):
+            return None
+        with lock:
+            labels = self.fields.evaluate(parsed.filter)
+            return None if labels is None else set(labels)
+
+    def knn(
+        self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
+    ) -> tuple[list[tuple[int, float]], str]:
+        """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``."""
+        field_name, vindex = self.vector_field(knn.field)
+        blob = knn.vector
+        if len(blob) != vindex.dim * 4:
+            raise QuerySyntaxError(
+                f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
+                f"does not match index's expected size ({vindex.dim * 4})."
+            )
+        query = np.frombuffer(blob, dtype="<f4")
+        if not np.isfinite(query).all():
+            raise QuerySyntaxError(
+                "Error parsing vector similarity query: the query vector holds NaN or "
+                "infinite values; send finite FLOAT32 values"
+            )
+        k = knn.k
+        if k == 0:
+            return [], "empty"
+        if allowed is None:
+            return vindex.search(query, k, ef_runtime=knn.ef_runtime), "ann"
+        n = max(1, len(vindex))
+        small = len(allowed) <= BRUTE_FORCE_MAX or (
+            len(allowed) <= BRUTE_FORCE_CEILING and len(allowed) / n < BRUTE_FORCE_FRACTION
+        )
+        if not small:
+            return (
+                vindex.search(query, k, ef_runtime=knn.ef_runtime, allowed=allowed.__contains__),
+                "filtered-ann",
+            )
+        size = vindex.dim * 4
+        labels: list[int] = []
+        blobs: list[bytes] = []
+        with lock:
+            for label in allowed:
+                doc = data.get(self.label_to_key.get(label, b""))
+                vec = doc.get(field_name) if isinstance(doc, dict) else None
+                if vec is not None and len(vec) == size:
+                    labels.append(label)
+                    blobs.append(vec)
+        if not labels:
+            return [], "exact-subset"
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(labels), vindex.dim)
+        dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
+        return smallest_k(np.asarray(labels, dtype=np.int64), dists, k), "exact-subset"
+
+    def count_plan(self, plan: str) -> None:
+        with self.stats_lock:
+            self.stats.number_of_uses += 1
+            self.stats.plans[plan] = self.stats.plans.get(plan, 0) + 1
+
+    # -- snapshot state -------------------------------------------------------------------
+    def dump_state(self) -> dict[str, Any]:
+        return {
+            "definition": self.definition.to_args(),
+            "key_to_label": self.key_to_label,
+            "next_label": self.next_label,
+        }

@@ -1,0 +1,474 @@
+"""The RESP server: listeners, the client registry, WATCH bookkeeping, limits, shutdown.
+
+Lifecycle (``ServerState``): NEW -> STARTING -> RUNNING -> STOPPING -> STOPPED.
+
+* :meth:`Server.start` (async) listens first, then starts the engine (recovery runs on a
+  worker thread; clients that connect meanwhile get ``-LOADING`` as from Redis), and
+  returns once the server answers commands. With ``port=0`` the OS picks a port:
+  :attr:`Server.port` says which.
+* :meth:`Server.stop` is graceful and idempotent: stop accepting, let every connection
+  finish the batch it is running (its writes become durable and are answered), close
+  the connections, optionally snapshot, stop the engine (the log is fsynced and closed)
+  if the server created it. ``SHUTDOWN`` and SIGTERM (in the CLI) end up here.
+* :class:`store.server.thread.ServerThread` runs a server on its own event loop in a
+  background thread (tests, embedding in a synchronous program).
+
+The engine runs engine-scope commands under its lock; everything here runs on the event
+loop thread except the engine's key listener (:meth:`Server._on_key_changed`), which is
+called under the engine lock from whichever thread changed a key and only sets flags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import fcntl
+import logging
+import os
+import secrets
+import ssl
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ..config import EngineConfig
+from ..engine import Engine, EngineState
+from ..errors import StoreError
+from . import admin
+from .acl import AclStore
+from .config import ServerConfig
+from .connection import Connection
+from .dispatch import all_specs
+from .handlers import Handler, base_handlers
+
+log = logging.getLogger("memvec.server")
+
+CRON_INTERVAL_S = 0.1
+
+
+class ServerState(enum.Enum):
+    NEW = "new"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class ServerError(StoreError):
+    """The server cannot start (port in use, data directory locked, bad TLS files)."""
+
+
+@dataclass
+class ServerStats:
+    connections_received: int = 0
+    rejected_connections: int = 0
+    evicted_clients: int = 0
+    output_limit_disconnections: int = 0
+    query_limit_disconnections: int = 0
+    idle_timeouts: int = 0
+    searches_offloaded: int = 0
+    commands: int = 0
+    net_input_bytes: int = 0
+    net_output_bytes: int = 0
+    ops_per_sec: float = 0.0
+    peak_memory: int = 0
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("memvec")
+    except Exception:
+        return "0+unknown"
+
+
+class Server:
+    """A RESP2/RESP3 server over one :class:`store.engine.Engine`.
+
+    ``engine``: serve an engine the caller started and will stop; by default the server
+    creates one from ``config`` (data dir, fsync policy, maxmemory, snapshots) and owns it.
+    """
+
+    def __init__(self, config: ServerConfig | None = None, *, engine: Engine | None = None) -> None:
+        self.config = config or ServerConfig()
+        self._own_engine = engine is None
+        self.engine = engine if engine is not None else Engine(self._engine_config())
+        self.state = ServerState.NEW
+        self.engine_ready = False
+        self.version = _version()
+        self.run_id = secrets.token_hex(20)
+        self.stats = ServerStats()
+        self.clients: dict[int, Connection] = {}
+        # connections with unprocessed input or a batch in flight, and searches on the pool
+        self.active_clients = 0
+        self.searches_in_pool = 0
+        self.watchers: dict[bytes, set[Connection]] = {}
+        self.handlers: dict[str, Handler] = {**base_handlers(), **admin.admin_handlers()}
+        self.acl = AclStore.build(
+            self.categories(), requirepass=self.config.requirepass, aclfile=self.config.aclfile
+        )
+        self.search_pool = ThreadPoolExecutor(
+            max_workers=self.config.search_threads, thread_name_prefix="memvec-search"
+        )
+        self.started_monotonic = time.monotonic()
+        self._next_id = 0
+        self._listeners: list[asyncio.Server] = []
+        self._tls_listeners: list[asyncio.Server] = []
+        self._cron: asyncio.Task[None] | None = None
+        self._stopped: asyncio.Event | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._lock_fd: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_after_start: tuple[bool | None] | None = None
+        self._ops_mark = (time.monotonic(), 0)
+
+    def _engine_config(self) -> EngineConfig:
+        c = self.config
+        return EngineConfig(
+            data_dir=c.data_dir,
+            appendfsync=c.appendfsync,
+            maxmemory_bytes=c.maxmemory_bytes,
+            snapshot_after_writes=c.snapshot_after_writes,
+            snapshot_interval_s=c.snapshot_interval_s,
+        )
+
+    @staticmethod
+    def categories() -> dict[str, frozenset[str]]:
+        return {name: spec.categories for name, spec in all_specs().items()}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> Server:
+        """Listen, recover the engine, and return once commands are served."""
+        if self.state is not ServerState.NEW:
+            return self
+        self.state = ServerState.STARTING
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._stopping = asyncio.Event()
+        try:
+            self._lock_data_dir()
+            await self._listen()
+            self.engine.key_listeners.append(self._on_key_changed)
+            if self.engine.state is EngineState.NEW:
+                await self._loop.run_in_executor(None, self.engine.start)
+        except BaseException:
+            await self._abort_start()
+            raise
+        self.engine_ready = True
+        for conn in list(self.clients.values()):
+            conn.refresh()
+        self.state = ServerState.RUNNING
+        self._cron = self._loop.create_task(self._cron_loop())
+        self._warn_if_exposed()
+        if self._stop_after_start is not None:  # SHUTDOWN arrived while loading
+            self.request_shutdown(save=self._stop_after_start[0])
+        return self
+
+    async def _abort_start(self) -> None:
+        for srv in self._listeners + self._tls_listeners:
+            srv.close()
+        with contextlib.suppress(ValueError):
+            self.engine.key_listeners.remove(self._on_key_changed)
+        if self._own_engine:
+            self.engine.stop()
+        self._unlock_data_dir()
+        self.search_pool.shutdown(wait=False)
+        self.state = ServerState.STOPPED
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        hosts = list(cfg.bind)
+        try:
+            srv = await loop.create_server(
+                lambda: Connection(self), host=hosts, port=cfg.port, backlog=511
+            )
+            self._listeners.append(srv)
+            if cfg.tls_port is not None:
+                ctx = self._ssl_context()
+                tls = await loop.create_server(
+                    lambda: Connection(self, tls=True),
+                    host=hosts,
+                    port=cfg.tls_port,
+                    ssl=ctx,
+                    backlog=511,
+                    ssl_handshake_timeout=10,
+                )
+                self._tls_listeners.append(tls)
+        except OSError as exc:
+            raise ServerError(
+                f"could not listen on {' '.join(hosts)} port {cfg.port}"
+                f"{'' if cfg.tls_port is None else f' / TLS port {cfg.tls_port}'}: {exc}; "
+                "choose another --port or stop the process using it"
+            ) from exc
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        cfg = self.config
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            assert cfg.tls_cert_file is not None and cfg.tls_key_file is not None
+            ctx.load_cert_chain(cfg.tls_cert_file, cfg.tls_key_file)
+            if cfg.tls_ca_cert_file is not None:
+                ctx.load_verify_locations(cafile=str(cfg.tls_ca_cert_file))
+                ctx.verify_mode = {
+                    "yes": ssl.CERT_REQUIRED,
+                    "optional": ssl.CERT_OPTIONAL,
+                    "no": ssl.CERT_NONE,
+                }[cfg.tls_auth_clients]
+        except (OSError, ssl.SSLError) as exc:
+            raise ServerError(
+                f"could not load the TLS certificate/key ({cfg.tls_cert_file}, "
+                f"{cfg.tls_key_file}): {exc}; check the --tls-* file paths"
+            ) from exc
+        return ctx
+
+    def _lock_data_dir(self) -> None:
+        data_dir = self.engine.config.data_dir
+        if not self._own_engine or data_dir is None:
+            return
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(data_dir / "memvec.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ServerError(
+                f"{data_dir} is in use by another memvec process; stop it or pick another --dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _warn_if_exposed(self) -> None:
+        if self.config.exposed and not self.acl.auth_required:
+            log.warning(
+                "\n%s\nWARNING: memvec is listening on %s WITHOUT A PASSWORD.\n"
+                "Anyone who can reach this address can read, change and delete every key.\n"
+                "Set --requirepass (or --aclfile), or bind to 127.0.0.1.\n%s",
+                "!" * 78,
+                " ".join(self.config.bind),
+                "!" * 78,
+            )
+
+    async def stop(self, *, save: bool | None = None) -> None:
+        """Graceful stop (see the module docstring). Idempotent; safe to call concurrently.
+
+        ``save``: snapshot before stopping; None means "if automatic snapshots are
+        configured", as Redis saves on shutdown when it has save points.
+        """
+        if self.state in (ServerState.NEW, ServerState.STOPPED):
+            self.state = ServerState.STOPPED
+            return
+        if self._stop_task is None:
+            self._stop_task = asyncio.get_running_loop().create_task(self._do_stop(save))
+        await asyncio.shield(self._stop_task)
+
+    async def _do_stop(self, save: bool | None) -> None:
+        if save is None:
+            cfg = self.engine.config
+            save = bool(cfg.snapshot_after_writes or cfg.snapshot_interval_s)
+        self.state = ServerState.STOPPING
+        assert self._stopping is not None
+        self._stopping.set()
+        loop = asyncio.get_running_loop()
+        for srv in self._listeners + self._tls_listeners:
+            srv.close()
+        if self._cron is not None:
+            self._cron.cancel()
+        conns = list(self.clients.values())
+        for conn in conns:
+            conn.begin_shutdown()
+        tasks = [c._task for c in conns if c._task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=10)
+            for conn in conns:
+                if conn._task in pending:
+                    conn.kill("still busy 10 s after shutdown began")
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        for srv in self._listeners + self._tls_listeners:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(srv.wait_closed(), 5)
+        with contextlib.suppress(ValueError):
+            self.engine.key_listeners.remove(self._on_key_changed)
+        if save and self.engine.config.data_dir is not None:
+            try:
+                await loop.run_in_executor(None, self.engine.persistence.save)
+            except Exception:
+                log.exception("snapshot at shutdown failed; the log still holds every write")
+        if self._own_engine:
+            await loop.run_in_executor(None, self.engine.stop)
+        self.search_pool.shutdown(wait=False)
+        self._unlock_data_dir()
+        self.state = ServerState.STOPPED
+        log.info("memvec server stopped")
+        assert self._stopped is not None
+        self._stopped.set()
+
+    def request_shutdown(self, *, save: bool | None = None) -> None:
+        """Begin a graceful stop from inside the loop (SHUTDOWN, signal handlers)."""
+        if self._loop is None or self.state in (ServerState.STOPPING, ServerState.STOPPED):
+            return
+        if self.state is ServerState.STARTING:
+            self._stop_after_start = (save,)
+            return
+        if self._stop_task is None:
+            log.info("shutdown requested")
+            self._stop_task = self._loop.create_task(self._do_stop(save))
+
+    async def serve_forever(self) -> None:
+        """Wait until the server stopped (SHUTDOWN, a signal, or :meth:`stop`)."""
+        assert self._stopped is not None, "start() first"
+        await self._stopped.wait()
+
+    async def __aenter__(self) -> Server:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """The plain TCP port actually bound (useful with ``port=0``)."""
+        return self._bound_port(self._listeners) or self.config.port
+
+    @property
+    def tls_port(self) -> int | None:
+        return self._bound_port(self._tls_listeners) or self.config.tls_port
+
+    @staticmethod
+    def _bound_port(listeners: list[asyncio.Server]) -> int | None:
+        for srv in listeners:
+            for sock in srv.sockets:
+                return int(sock.getsockname()[1])
+        return None
+
+    # -- clients ----------------------------------------------------------------------------
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def admit(self, conn: Connection) -> bool:
+        """Register a new connection; False if ``maxclients`` is reached or we are stopping."""
+        self.stats.connections_received += 1
+        if len(self.clients) >= self.config.maxclients or self.state is ServerState.STOPPING:
+            self.stats.rejected_connections += 1
+            return False
+        self.clients[conn.id] = conn
+        return True
+
+    def forget(self, conn: Connection) -> None:
+        self.clients.pop(conn.id, None)
+        self.unwatch_all(conn)
+
+    def refresh_users(self) -> None:
+        """After an ACL change: clients see their user's new rules; deleted users' clients go
+        (as in Redis, a user switched ``off`` keeps its authenticated connections)."""
+        for conn in list(self.clients.values()):
+            if conn.user is None:
+                continue
+            user = self.acl.users.get(conn.user.name)
+            if user is None:
+                conn.kill()
+            else:
+                conn.user = user
+                conn.refresh()
+
+    def index_prefixes(self, name: bytes) -> list[bytes] | None:
+        """The key prefixes of index ``name`` (empty: every key), None if there is none."""
+        try:
+            index = self.engine.indexes.get(name)
+        except StoreError:
+            return None
+        return list(index.definition.prefixes)
+
+    # -- WATCH ------------------------------------------------------------------------------
+    def watch(self, conn: Connection, keys: Iterable[bytes]) -> None:
+        for key in keys:
+            if key not in conn.watched:
+                conn.watched.add(key)
+                self.watchers.setdefault(key, set()).add(conn)
+
+    def unwatch_all(self, conn: Connection) -> None:
+        for key in conn.watched:
+            conns = self.watchers.get(key)
+            if conns is not None:
+                conns.discard(conn)
+                if not conns:
+                    del self.watchers[key]
+        conn.watched = set()
+        conn.watch_dirty = False
+
+    def _on_key_changed(self, key: bytes) -> None:
+        conns = self.watchers.get(key)
+        if conns:
+            for conn in tuple(conns):
+                conn.watch_dirty = True
+
+    def touch_all_watched(self) -> None:
+        """FLUSHALL: every watched key changed (the engine does not report each key)."""
+        for conns in tuple(self.watchers.values()):
+            for conn in tuple(conns):
+                conn.watch_dirty = True
+
+    # -- config -----------------------------------------------------------------------------
+    def apply_config(self, changes: dict[str, object]) -> None:
+        """CONFIG SET: validated field changes of :class:`ServerConfig`, applied at once."""
+        new = self.config.replace(**changes)
+        self.config = new
+        if "requirepass" in changes:
+            rules = ["resetpass", f">{new.requirepass}"] if new.requirepass else ["nopass"]
+            self.acl.setuser("default", rules)
+            self.refresh_users()
+        if "proto_max_bulk_len" in changes:
+            for conn in self.clients.values():
+                conn.parser.max_bulk_len = new.proto_max_bulk_len
+        if "maxmemory_bytes" in changes:
+            self.engine.config = dataclasses.replace(
+                self.engine.config, maxmemory_bytes=new.maxmemory_bytes
+            )
+
+    def reset_stats(self) -> None:
+        self.stats = ServerStats()
+
+    # -- replication hooks (filled in by the replication layer) ------------------------------
+    def replication_offset(self) -> int:
+        return self.engine.applied_position.seq - 1
+
+    async def wait_for_replicas(self, numreplicas: int, timeout_ms: int) -> int:
+        """WAIT: how many replicas acknowledged this client's writes. None exist yet."""
+        if numreplicas <= 0:
+            return 0
+        assert self._stopping is not None
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout_ms / 1000 if timeout_ms else None)
+        return 0
+
+    # -- cron -------------------------------------------------------------------------------
+    async def _cron_loop(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(CRON_INTERVAL_S)
+            ticks += 1
+            now = time.monotonic()
+            then, count = self._ops_mark
+            if now > then:
+                self.stats.ops_per_sec = (self.stats.commands - count) / (now - then)
+            self._ops_mark = (now, self.stats.commands)
+            timeout = self.config.timeout_s
+            if timeout > 0 and ticks % 10 == 0:
+                for conn in list(self.clients.values()):
+                    if not conn.busy and now - conn.last_io > timeout:
+                        self.stats.idle_timeouts += 1
+                        conn.kill()

@@ -1,0 +1,248 @@
+"""``memvec server``: command-line options (each also an environment variable) and the runner.
+
+Every option ``--some-name`` can come from ``MEMVEC_SOME_NAME``; a flag wins over the
+variable, the variable over the default. ``--help`` lists them.
+
+The runner starts a :class:`store.server.Server`, prints ``memvec server ready on
+HOST:PORT`` (plus ``tls on HOST:PORT``) on stdout once commands are served, and stops
+gracefully on SIGTERM/SIGINT or SHUTDOWN: exit status 0 after every in-flight write was
+made durable and answered and the log was closed; 1 if it could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..wal.base import FsyncPolicy
+from .config import ServerConfig, env_name, is_loopback, parse_memory
+
+log = logging.getLogger("memvec.server")
+
+_LOGLEVELS = {
+    "debug": logging.DEBUG,
+    "verbose": logging.INFO,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+}
+
+
+def _nonneg_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"{value} is negative")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{value} is not a TCP port")
+    return value
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    dest: str  # ServerConfig field
+    parse: Callable[[str], Any]
+    help: str
+    metavar: str = ""
+
+
+_OPTIONS = (
+    _Option(
+        "--bind",
+        "bind",
+        lambda s: tuple(s.split()),
+        "addresses to listen on, space separated (default 127.0.0.1)",
+        "ADDR",
+    ),
+    _Option("--port", "port", _port, "TCP port; 0 picks a free one (default 6379)", "PORT"),
+    _Option(
+        "--dir",
+        "data_dir",
+        Path,
+        "data directory: transaction log and snapshots (default ./data)",
+        "DIR",
+    ),
+    _Option(
+        "--appendfsync",
+        "appendfsync",
+        FsyncPolicy,
+        "always: acknowledge writes after fsync (default; nothing acknowledged is lost); "
+        "everysec / no: faster, a crash loses up to ~1 s",
+        "always|everysec|no",
+    ),
+    _Option(
+        "--requirepass",
+        "requirepass",
+        str,
+        "password of the default user; clients must AUTH",
+        "PASSWORD",
+    ),
+    _Option(
+        "--aclfile",
+        "aclfile",
+        Path,
+        "ACL users file (lines like 'user alice on >pass ~doc:* +@read')",
+        "FILE",
+    ),
+    _Option("--tls-port", "tls_port", _port, "TLS port (off unless given)", "PORT"),
+    _Option("--tls-cert-file", "tls_cert_file", Path, "TLS certificate (PEM)", "FILE"),
+    _Option("--tls-key-file", "tls_key_file", Path, "TLS private key (PEM)", "FILE"),
+    _Option(
+        "--tls-ca-cert-file",
+        "tls_ca_cert_file",
+        Path,
+        "CA bundle used to verify client certificates",
+        "FILE",
+    ),
+    _Option(
+        "--tls-auth-clients",
+        "tls_auth_clients",
+        str,
+        "client certificates: yes (required), optional (verified if sent; default), no",
+        "yes|optional|no",
+    ),
+    _Option(
+        "--maxclients", "maxclients", _nonneg_int, "most simultaneous clients (default 10000)", "N"
+    ),
+    _Option(
+        "--timeout",
+        "timeout_s",
+        _nonneg_int,
+        "close clients idle this many seconds; 0 never (default)",
+        "SECONDS",
+    ),
+    _Option(
+        "--proto-max-bulk-len",
+        "proto_max_bulk_len",
+        parse_memory,
+        "longest argument accepted (default 512mb)",
+        "BYTES",
+    ),
+    _Option(
+        "--maxmemory",
+        "maxmemory_bytes",
+        parse_memory,
+        "refuse writes with -OOM past this dataset size, e.g. 100mb, 2gb; 0 no limit (default)",
+        "BYTES",
+    ),
+    _Option(
+        "--snapshot-after-writes",
+        "snapshot_after_writes",
+        _nonneg_int,
+        "snapshot after this many logged writes; 0 off (default)",
+        "N",
+    ),
+    _Option(
+        "--snapshot-interval",
+        "snapshot_interval_s",
+        float,
+        "snapshot at least this often (seconds) while writes happen; 0 off (default)",
+        "SECONDS",
+    ),
+    _Option(
+        "--client-output-buffer-limit",
+        "client_output_buffer_limit_bytes",
+        parse_memory,
+        "disconnect a client whose unread replies exceed this (default 256mb)",
+        "BYTES",
+    ),
+    _Option("--loglevel", "loglevel", str, "debug, verbose, notice (default) or warning", "LEVEL"),
+)
+
+
+def add_server_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Add ``server`` to the ``memvec`` command line; sets ``run`` via ``set_defaults``."""
+    p = subparsers.add_parser(
+        "server",
+        help="run the Redis-compatible RESP server (redis-py, redis-cli, RedisVL)",
+        description="Serve the durable vector store over RESP2/RESP3 (Redis protocol), with "
+        "the FT.* vector search commands, AUTH/ACL users and TLS. Every option can also be "
+        "set with the environment variable shown; a flag wins over the variable.",
+    )
+    for opt in _OPTIONS:
+        p.add_argument(
+            opt.flag,
+            dest=opt.dest,
+            default=None,
+            metavar=opt.metavar or None,
+            help=f"{opt.help} [env {env_name(opt.flag)}]",
+        )
+    p.set_defaults(run=run)
+    return p
+
+
+def config_from_args(
+    args: argparse.Namespace, environ: dict[str, str] | None = None
+) -> ServerConfig:
+    """Flags over ``MEMVEC_*`` variables over defaults. Raises ``ValueError`` naming the bad one."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for opt in _OPTIONS:
+        raw = getattr(args, opt.dest, None)
+        source = opt.flag
+        if raw is None:
+            raw = env.get(env_name(opt.flag))
+            source = env_name(opt.flag)
+        if raw is None:
+            continue
+        try:
+            values[opt.dest] = opt.parse(raw)
+        except ValueError as exc:
+            raise ValueError(f"{source}={raw!r}: {exc}") from None
+    if "tls_port" in values and values["tls_port"] == 0:
+        del values["tls_port"]
+    return ServerConfig(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"memvec server: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=_LOGLEVELS.get(config.loglevel, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return asyncio.run(serve(config))
+
+
+async def serve(config: ServerConfig) -> int:
+    """Run a server until SHUTDOWN or SIGTERM/SIGINT; the process exit status."""
+    from ..errors import StoreError
+    from .app import Server
+
+    server = Server(config)
+    try:
+        await server.start()
+    except StoreError as exc:  # port in use, data dir locked, a damaged log (with its fix)
+        log.error("memvec server could not start: %s", exc.message)
+        return 1
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_shutdown)
+    host = config.bind[0]
+    shown = f"[{host}]" if ":" in host else host
+    line = f"memvec server ready on {shown}:{server.port}"
+    if server.tls_port is not None:
+        line += f" (tls on {shown}:{server.tls_port})"
+    print(line, flush=True)
+    if not all(is_loopback(h) for h in config.bind):
+        log.info("listening on %s", " ".join(config.bind))
+    await server.serve_forever()
+    return 0

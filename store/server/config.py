@@ -1,0 +1,299 @@
+"""Server configuration: one frozen dataclass, its environment variables, CONFIG GET/SET.
+
+:class:`ServerConfig` holds every setting of ``memvec server`` with its default and the
+trade-off beside it. Each field that has a command-line flag also has an environment
+variable ``MEMVEC_<NAME>`` (``--proto-max-bulk-len`` -> ``MEMVEC_PROTO_MAX_BULK_LEN``);
+the flag wins over the variable, the variable over the default.
+
+``CONFIG GET`` / ``CONFIG SET`` use the Redis parameter names (``maxmemory``,
+``timeout``, ...). :data:`PARAMETERS` maps each name to how it is read from a
+:class:`ServerConfig` and, for the ones that may change at runtime, how a new value is
+parsed; the running :class:`store.server.app.Server` applies the result. A parameter
+that cannot change while running answers ``can't set immutable config`` as Redis does.
+
+The ``requirepass`` value never appears in ``repr()`` of the config (so not in logs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CommandError
+from ..wal.base import FsyncPolicy
+
+__all__ = [
+    "ENV_PREFIX",
+    "PARAMETERS",
+    "ConfigParameter",
+    "ServerConfig",
+    "env_name",
+    "format_memory",
+    "is_loopback",
+    "parse_bool",
+    "parse_memory",
+]
+
+ENV_PREFIX = "MEMVEC_"
+
+_MEMORY = re.compile(rb"^(\d+)(k|kb|m|mb|g|gb)?$")
+_UNITS = {
+    b"": 1,
+    b"k": 1000,
+    b"kb": 1024,
+    b"m": 1000**2,
+    b"mb": 1024**2,
+    b"g": 1000**3,
+    b"gb": 1024**3,
+}
+
+
+def parse_memory(text: str | bytes) -> int:
+    """Bytes from a Redis memory value: ``1000``, ``100mb`` (MiB), ``1g`` (10^9), ``1gb``.
+
+    Units as in redis.conf: ``k``/``m``/``g`` are powers of 1000, ``kb``/``mb``/``gb``
+    powers of 1024, case-insensitive. Raises ``ValueError`` for anything else.
+    """
+    raw = text.encode() if isinstance(text, str) else bytes(text)
+    m = _MEMORY.match(raw.strip().lower())
+    if m is None:
+        raise ValueError(f"{raw.decode('utf-8', 'replace')!r} is not a memory value (e.g. 100mb)")
+    return int(m.group(1)) * _UNITS[m.group(2) or b""]
+
+
+def format_memory(n: int) -> str:
+    """``used_memory_human`` style: ``1.50M``, ``812B``."""
+    value = float(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            return f"{n}B" if unit == "B" else f"{value:.2f}{unit}"
+        value /= 1024
+    return f"{n}B"
+
+
+def parse_bool(text: str | bytes) -> bool:
+    t = (text.decode() if isinstance(text, bytes) else text).strip().lower()
+    if t in ("yes", "true", "1", "on"):
+        return True
+    if t in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(f"{t!r} is not yes/no")
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``; False for wildcard or other addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``memvec server`` is told. Defaults follow redis-server where it has one."""
+
+    # Addresses to listen on. Anything beyond loopback without a password is open to the
+    # network: the server prints a loud warning at start.
+    bind: tuple[str, ...] = ("127.0.0.1",)
+    # Plain TCP port; 0 lets the OS pick one (tests; ``Server.port`` tells which).
+    port: int = 6379
+    # Data directory (transaction log + snapshots). None: in memory only, nothing durable.
+    data_dir: Path | None = Path("data")
+    # always: a write is acknowledged after fsync (no acknowledged write is ever lost);
+    # everysec/no: several times the write throughput, up to ~1 s (or more) lost on crash.
+    appendfsync: FsyncPolicy = FsyncPolicy.ALWAYS
+    # Password of the ``default`` user. With it (or an ACL file) every command but
+    # AUTH/HELLO/QUIT/RESET answers -NOAUTH until the client authenticates.
+    requirepass: str | None = field(default=None, repr=False)
+    # Users in redis.conf ACL syntax: ``user alice on >pass ~doc:* +@read``.
+    aclfile: Path | None = None
+    # TLS listener (None: off). A CA file makes client certificates verified if presented
+    # (``tls_auth_clients``: "yes" requires one, "no" ignores them).
+    tls_port: int | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_cert_file: Path | None = None
+    tls_auth_clients: str = "optional"
+    # More connections are answered "-ERR max number of clients reached" and closed.
+    maxclients: int = 10000
+    # Close a client idle this many seconds (0: never).
+    timeout_s: int = 0
+    # Longest single argument accepted; longer is a protocol error (connection closed).
+    proto_max_bulk_len: int = 512 * 1024 * 1024
+    # Writes are refused with -OOM once the dataset estimate passes this (0: no limit);
+    # reads keep working.
+    maxmemory_bytes: int = 0
+    # Automatic snapshots after this many logged writes / this often (0: off). Snapshots
+    # bound restart time (log replay) and let the log be trimmed.
+    snapshot_after_writes: int = 0
+    snapshot_interval_s: float = 0.0
+    # Replies waiting to be sent to one client beyond this: the client is disconnected
+    # (it stopped reading). Redis's default for normal clients is no limit; a limit keeps
+    # one stuck client from taking the server's memory.
+    client_output_buffer_limit_bytes: int = 256 * 1024 * 1024
+    # Bytes of one unfinished request (or of requests received while the previous batch
+    # waits for fsync) beyond which the client is disconnected / reading pauses.
+    client_query_buffer_limit_bytes: int = 1024 * 1024 * 1024
+    # Threads that run FT.SEARCH outside the event loop (its ANN walk releases the GIL).
+    search_threads: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    # A search runs inline on the event loop while at most this many clients have work
+    # (the thread hop costs ~100-150 us, more than it saves for a lone client); beyond,
+    # it goes to the pool so the loop keeps serving others. 0: always use the pool.
+    inline_search_max_active_clients: int = 1
+    loglevel: str = "notice"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bind, str):
+            object.__setattr__(self, "bind", tuple(self.bind.split()))
+        if isinstance(self.appendfsync, str):
+            object.__setattr__(self, "appendfsync", FsyncPolicy(self.appendfsync))
+        for name in ("data_dir", "aclfile", "tls_cert_file", "tls_key_file", "tls_ca_cert_file"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        if self.tls_port is not None and (self.tls_cert_file is None or self.tls_key_file is None):
+            raise ValueError("--tls-port needs --tls-cert-file and --tls-key-file")
+        if self.tls_auth_clients not in ("yes", "no", "optional"):
+            raise ValueError("tls_auth_clients must be yes, no or optional")
+        if self.maxclients < 1:
+            raise ValueError("maxclients must be at least 1")
+
+    def replace(self, **changes: object) -> ServerConfig:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def exposed(self) -> bool:
+        """Listening beyond loopback."""
+        return any(not is_loopback(h) for h in self.bind)
+
+
+def env_name(option: str) -> str:
+    """``--proto-max-bulk-len`` -> ``MEMVEC_PROTO_MAX_BULK_LEN``."""
+    return ENV_PREFIX + option.lstrip("-").replace("-", "_").upper()
+
+
+# -- CONFIG GET / SET ------------------------------------------------------------------------
+
+Getter = Callable[[ServerConfig], str]
+Parser = Callable[[str], dict[str, object]]
+
+
+@dataclass(frozen=True)
+class ConfigParameter:
+    """One ``CONFIG`` parameter: how to show it, and (if mutable) how to parse a new value
+    into :class:`ServerConfig` field changes."""
+
+    name: str
+    get: Getter
+    parse: Parser | None = None
+
+
+def _int_parser(fld: str, minimum: int = 0) -> Parser:
+    def parse(text: str) -> dict[str, object]:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("argument couldn't be parsed into an integer") from None
+        if value < minimum:
+            raise ValueError(f"argument must be between {minimum} and {2**63 - 1} inclusive")
+        return {fld: value}
+
+    return parse
+
+
+def _memory_parser(fld: str) -> Parser:
+    def parse(text: str) -> dict[str, object]:
+        try:
+            return {fld: parse_memory(text)}
+        except ValueError:
+            raise ValueError("argument must be a memory value") from None
+
+    return parse
+
+
+def _password_parser(text: str) -> dict[str, object]:
+    return {"requirepass": text or None}
+
+
+def _output_limit_parser(text: str) -> dict[str, object]:
+    # "normal <hard> <soft> <seconds> [replica ...] [pubsub ...]": only "normal" is used.
+    words = text.split()
+    if len(words) % 4:
+        raise ValueError("Wrong number of arguments in buffer limit configuration.")
+    changes: dict[str, object] = {}
+    for i in range(0, len(words), 4):
+        cls = words[i].lower()
+        if cls not in ("normal", "replica", "slave", "pubsub"):
+            raise ValueError("Invalid client class specified in buffer limit configuration.")
+        try:
+            hard = parse_memory(words[i + 1])
+        except ValueError:
+            raise ValueError(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            ) from None
+        if cls == "normal":
+            changes["client_output_buffer_limit_bytes"] = hard
+    return changes
+
+
+def _path(p: Path | None) -> str:
+    return "" if p is None else str(p)
+
+
+def _output_limit(c: ServerConfig) -> str:
+    return (
+        f"normal {c.client_output_buffer_limit_bytes} 0 0 "
+        "replica 268435456 67108864 60 pubsub 33554432 8388608 60"
+    )
+
+
+PARAMETERS: dict[str, ConfigParameter] = {
+    p.name: p
+    for p in (
+        ConfigParameter("bind", lambda c: " ".join(c.bind)),
+        ConfigParameter("port", lambda c: str(c.port)),
+        ConfigParameter("dir", lambda c: str(c.data_dir.resolve()) if c.data_dir else ""),
+        ConfigParameter("appendonly", lambda c: "yes" if c.data_dir else "no"),
+        ConfigParameter("appendfsync", lambda c: c.appendfsync.value),
+        ConfigParameter("requirepass", lambda c: c.requirepass or "", _password_parser),
+        ConfigParameter("aclfile", lambda c: _path(c.aclfile)),
+        ConfigParameter("tls-port", lambda c: str(c.tls_port or 0)),
+        ConfigParameter("tls-cert-file", lambda c: _path(c.tls_cert_file)),
+        ConfigParameter("tls-key-file", lambda c: _path(c.tls_key_file)),
+        ConfigParameter("tls-ca-cert-file", lambda c: _path(c.tls_ca_cert_file)),
+        ConfigParameter("tls-auth-clients", lambda c: c.tls_auth_clients),
+        ConfigParameter("maxclients", lambda c: str(c.maxclients), _int_parser("maxclients", 1)),
+        ConfigParameter("timeout", lambda c: str(c.timeout_s), _int_parser("timeout_s")),
+        ConfigParameter(
+            "proto-max-bulk-len",
+            lambda c: str(c.proto_max_bulk_len),
+            _memory_parser("proto_max_bulk_len"),
+        ),
+        ConfigParameter(
+            "maxmemory", lambda c: str(c.maxmemory_bytes), _memory_parser("maxmemory_bytes")
+        ),
+        ConfigParameter("maxmemory-policy", lambda c: "noeviction"),
+        ConfigParameter("snapshot-after-writes", lambda c: str(c.snapshot_after_writes)),
+        ConfigParameter("snapshot-interval", lambda c: f"{c.snapshot_interval_s:g}"),
+        ConfigParameter("save", lambda c: ""),
+        ConfigParameter("databases", lambda c: "1"),
+        ConfigParameter("client-output-buffer-limit", _output_limit, _output_limit_parser),
+        ConfigParameter(
+            "client-query-buffer-limit",
+            lambda c: str(c.client_query_buffer_limit_bytes),
+            _memory_parser("client_query_buffer_limit_bytes"),
+        ),
+        ConfigParameter("loglevel", lambda c: c.loglevel),
+    )
+}
+
+
+def config_set_error(name: str, reason: str) -> CommandError:
+    return CommandError(f"CONFIG SET failed (possibly related to argument '{name}') - {reason}")

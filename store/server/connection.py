@@ -1,0 +1,524 @@
+"""One client connection: bytes in, commands through the table, replies out.
+
+Contract:
+
+* Commands run in the order received. Everything the socket delivered is parsed at once
+  (:class:`store.resp.RequestParser`), the complete commands form a *batch*, and the
+  replies of a batch leave in one ``transport.write``.
+* Durability (group commit): engine commands run inline under the engine lock without
+  waiting for the disk; before the batch's replies are written the connection waits,
+  once, until the log is durable up to the last record the batch wrote *or could have
+  read* (a read must not show a client another client's write that a crash could still
+  lose: Redis with ``appendfsync always`` gives the same guarantee by fsyncing before it
+  writes any reply). Nothing is acknowledged before it is durable.
+* ``lockfree`` commands (FT.SEARCH) run on the server's thread pool so searches from many
+  clients use every core; the batch continues after them, in order.
+* Dispatch goes through the one command table (``store.commands.table``): unknown command
+  and arity errors, NOAUTH, ACL NOPERM (command, keys, and the key prefixes of an index
+  for FT.* commands), MULTI queueing. Connection-scope commands are implemented in
+  :mod:`store.server.handlers`.
+* A protocol error answers ``-ERR Protocol error: ...`` after the replies to the good
+  commands before it, then closes this connection only.
+* Limits: replies waiting for a client that stopped reading beyond
+  ``client_output_buffer_limit_bytes`` disconnect it; reading pauses while a batch waits
+  and more than :data:`PAUSE_READING_BYTES` arrived; one unfinished request beyond
+  ``client_query_buffer_limit_bytes`` disconnects; idle clients are closed by the server
+  cron (``timeout``).
+
+Per command the fast path (authenticated unrestricted user, no MULTI) is a dict lookup,
+an arity check and the engine call: no logging, no task, no allocation beyond the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import socket
+import struct
+import time
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from ..commands.table import CommandSpec
+from ..errors import (
+    CommandError,
+    DurabilityError,
+    LoadingError,
+    NoAuthError,
+    StoreError,
+)
+from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
+from .acl import User, no_key_permission
+from .dispatch import CLOSE_NO_REPLY, CONTAINERS, Deferred, Durable, cached_specs, resolve
+
+if TYPE_CHECKING:
+    from .app import Server
+
+log = logging.getLogger("memvec.server")
+
+# While a batch waits (fsync, a search), reading pauses once this much more has arrived.
+PAUSE_READING_BYTES = 8 * 1024 * 1024
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+# Commands executed (not queued) inside MULTI, as in Redis's processCommand.
+_MULTI_DIRECT = frozenset({"EXEC", "DISCARD", "MULTI", "WATCH", "QUIT", "RESET"})
+# FT.* commands whose args[1] is an index: the user must reach every key of its prefixes.
+_INDEX_READS = frozenset({"FT.SEARCH", "FT.AGGREGATE", "FT.INFO", "FT.EXPLAIN", "FT.PROFILE"})
+_INDEX_WRITES = frozenset({"FT.DROPINDEX", "FT.ALTER"})
+_FLUSHES = frozenset({"FLUSHALL", "FLUSHDB"})
+
+
+class Connection(asyncio.Protocol):
+    """The protocol state machine of one client (see the module docstring)."""
+
+    def __init__(self, server: Server, *, tls: bool = False) -> None:
+        self.server = server
+        self.engine = server.engine
+        self.tls = tls
+        self.id = server.next_client_id()
+        cfg = server.config
+        self.parser = RequestParser(max_bulk_len=cfg.proto_max_bulk_len)
+        self._inline_search_max = cfg.inline_search_max_active_clients
+        self.writer = ReplyWriter(2)
+        self.protocol = 2
+        self.name: bytes | None = None
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.user: User | None = None
+        self.transport: asyncio.Transport | None = None
+        self.addr = "?:0"
+        self.laddr = "?:0"
+        self.created = time.monotonic()
+        self.last_io = self.created
+        self.last_command = "NULL"
+        self.multi: list[list[bytes]] | None = None
+        self.multi_error = False
+        self.watched: set[bytes] = set()
+        self.watch_dirty = False
+        self.fast = False
+        self.closing = False
+        self.busy = False
+        self._close_after_write = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._has_data = False
+        self._active = False  # counted in Server.active_clients: has input or a batch
+        self._unread = 0
+        self._paused = False
+        self._task: asyncio.Task[None] | None = None
+        self.registered = False
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.addr = _fmt_addr(transport.get_extra_info("peername"))
+        self.laddr = _fmt_addr(transport.get_extra_info("sockname"))
+        if not self.server.admit(self):
+            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            return
+        self.registered = True
+        if not self.server.acl.auth_required:
+            self.user = self.server.acl.default
+        self.parser.auth_required = self.user is None
+        self.refresh()
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    def data_received(self, data: bytes) -> None:
+        if not self.registered:
+            return  # refused (maxclients) or already finished
+        self.parser.feed(data)
+        n = len(data)
+        self.server.stats.net_input_bytes += n
+        self.last_io = time.monotonic()
+        self._unread += n
+        if self._unread > PAUSE_READING_BYTES:
+            self._check_query_buffer()
+        self._has_data = True
+        if not self._active:
+            self._active = True
+            self.server.active_clients += 1
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self._wake()
+        if self._task is None and self.registered:
+            self.server.forget(self)
+            self.registered = False
+
+    # -- state ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute whether the per-command checks can be skipped."""
+        user = self.user
+        self.fast = (
+            user is not None
+            and user.unrestricted
+            and self.multi is None
+            and self.server.engine_ready
+        )
+
+    def authenticate(self, user: User) -> None:
+        self.user = user
+        self.parser.auth_required = False
+        self.refresh()
+
+    def kill(self, reason: str = "", *, reset: bool = False) -> None:
+        """Close the connection now (CLIENT KILL, limits, shutdown of an idle client).
+
+        ``reset``: drop the replies still queued in the kernel too (RST instead of FIN),
+        for a client that stopped reading: its unread data would otherwise hold memory.
+        """
+        if reason:
+            log.warning("closing client id=%d addr=%s: %s", self.id, self.addr, reason)
+        self.closing = True
+        transport = self.transport
+        if transport is not None:
+            if reset:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            transport.abort()
+        self._wake()
+
+    def begin_shutdown(self) -> None:
+        """Finish the batch in flight (its writes become durable and are answered), then close."""
+        self.closing = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _check_query_buffer(self) -> None:
+        if self._unread > self.server.config.client_query_buffer_limit_bytes:
+            self.server.stats.query_limit_disconnections += 1
+            self.kill("query buffer limit reached (an unfinished request is too large)", reset=True)
+        elif self.busy and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if not self._has_data:
+                    if self.closing:
+                        break
+                    if self._paused and self.transport is not None:
+                        self._paused = False
+                        self.transport.resume_reading()
+                    if self._active:
+                        self._active = False
+                        self.server.active_clients -= 1
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    self._waiter = waiter
+                    await waiter
+                    continue
+                self._has_data = False
+                if self.closing or not await self._process():
+                    break
+        except Exception:
+            log.exception("client id=%d addr=%s failed; closing it", self.id, self.addr)
+        finally:
+            self.closing = True
+            if self._active:
+                self._active = False
+                self.server.active_clients -= 1
+            self.server.unwatch_all(self)
+            if self.transport is not None:
+                self.transport.close()
+            if self.registered:
+                self.server.forget(self)
+                self.registered = False
+
+    async def _process(self) -> bool:
+        """Run every complete command buffered. False when the connection must close."""
+        parser = self.parser
+        while True:
+            try:
+                batch = parser.drain()
+            except ProtocolError as exc:
+                self._send(b"-ERR %s\r\n" % str(exc).encode("utf-8", "replace"))
+                return False
+            if not batch:
+                return True
+            self._unread = 0
+            if self._paused and self.transport is not None:
+                self._paused = False
+                self.transport.resume_reading()
+            self.server.stats.commands += len(batch)
+            if not await self._run_batch(batch) or self.closing:
+                return False
+
+    async def _run_batch(self, batch: list[list[bytes]]) -> bool:
+        engine = self.engine
+        submit = engine.submit
+        specs = cached_specs
+        handlers = self.server.handlers
+        replies: list[Any] = []
+        writes: list[int] = []  # positions of replies that wait for durability
+        need = 0
+        touched = False
+        spec: CommandSpec | None = None
+        self.busy = True
+        try:
+            for args in batch:
+                spec = specs.get(args[0])
+                try:
+                    if spec is None:
+                        spec = resolve(args)
+                    else:
+                        arity = spec.arity
+                        if (arity > 0 and len(args) != arity) or len(args) < -arity:
+                            spec.check_arity(len(args))
+                    if not self.fast:
+                        gated = self._gate(spec, args)
+                        if gated is not None:
+                            replies.append(gated)
+                            continue
+                except StoreError as exc:
+                    if self.multi is not None:
+                        self.multi_error = True
+                    replies.append(exc)
+                    continue
+                if spec.scope == "engine":
+                    touched = True
+                    try:
+                        if (
+                            "lockfree" in spec.flags
+                            and self.server.active_clients > self._inline_search_max
+                        ):
+                            done = await self._offload(args)
+                        else:
+                            done = submit(args, protocol=self.protocol)
+                    except Exception as exc:  # a bug in a handler: answer, keep serving
+                        log.exception("%s failed unexpectedly", spec.name)
+                        replies.append(
+                            CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
+                        )
+                        continue
+                    if done.seq is not None:
+                        writes.append(len(replies))
+                        if done.seq > need:
+                            need = done.seq
+                    if done.error is not None:
+                        replies.append(done.error)
+                    else:
+                        replies.append(done.reply)
+                        if spec.name in _FLUSHES and self.server.watchers:
+                            self.server.touch_all_watched()
+                    continue
+                try:
+                    reply = handlers.get(spec.name, _unimplemented)(self, args)
+                    if type(reply) is Deferred:
+                        reply = await reply.awaitable
+                except StoreError as exc:
+                    reply = exc
+                if type(reply) is Durable:
+                    if reply.seq is not None:
+                        writes.append(len(replies))
+                        need = max(need, reply.seq)
+                    touched = True
+                    reply = reply.reply
+                elif reply is CLOSE_NO_REPLY:
+                    self.closing = True
+                    break
+                replies.append(reply)
+                if self.closing:
+                    break
+                if self.protocol != self.writer.protocol:
+                    # HELLO/RESET switched RESP versions: what came before leaves in the old one
+                    last = replies.pop()
+                    await self._flush(replies, writes, need, touched)
+                    replies, writes, need, touched = [last], [], 0, False
+                    self.writer.protocol = self.protocol
+            if spec is not None:
+                self.last_command = spec.name
+            await self._flush(replies, writes, need, touched)
+        finally:
+            self.busy = False
+        if self._close_after_write:
+            if self.transport is not None:
+                self.transport.close()
+            return False
+        return True
+
+    async def _offload(self, args: list[bytes]) -> Any:
+        """Run a lockfree command on the search pool (other clients have work meanwhile).
+
+        Alone, a search runs inline: the hop to a worker thread and back costs more than
+        it saves. With other clients active, the loop keeps serving them while the ANN walk
+        (which releases the GIL) runs on another core.
+        """
+        server = self.server
+        server.searches_in_pool += 1
+        server.stats.searches_offloaded += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                server.search_pool,
+                functools.partial(self.engine.submit, args, protocol=self.protocol),
+            )
+        finally:
+            server.searches_in_pool -= 1
+
+    async def _flush(self, replies: list[Any], writes: list[int], need: int, touched: bool) -> None:
+        """Wait until what these replies acknowledge or show is durable, then send them."""
+        engine = self.engine
+        if touched and engine.transaction_log is not None:
+            last = engine.applied_position.seq - 1
+            if last > need:
+                need = last
+        if need > 0:
+            try:
+                fut: Future[None] = engine.durable_future(need)
+                if not fut.done():
+                    await asyncio.wrap_future(fut)
+                else:
+                    fut.result()
+            except DurabilityError as exc:
+                for i in writes:
+                    replies[i] = exc
+            except Exception as exc:  # log closed under us (shutdown) or a bug
+                err = DurabilityError(f"the write may not be durable: {exc}; check the server log")
+                for i in writes:
+                    replies[i] = err
+        writer = self.writer
+        for reply in replies:
+            try:
+                writer.write(reply)
+            except TypeError as exc:
+                log.error("cannot encode a reply: %s", exc)
+                writer.write(CommandError("internal error: reply could not be encoded"))
+        if len(writer):
+            self._send(writer.take())
+
+    def _send(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        self.server.stats.net_output_bytes += len(data)
+        if transport.get_write_buffer_size() > self.server.config.client_output_buffer_limit_bytes:
+            self.server.stats.output_limit_disconnections += 1
+            self.kill(
+                "output buffer limit reached (the client stopped reading its replies)", reset=True
+            )
+
+    def close_after_reply(self) -> None:
+        self._close_after_write = True
+        self.closing = True
+
+    # -- the slow path: auth, ACL, MULTI ----------------------------------------------------
+    def _gate(self, spec: CommandSpec, args: list[bytes]) -> Any:
+        """None to execute the command now; otherwise the reply (QUEUED). Raises StoreError."""
+        user = self.user
+        no_auth = "no_auth" in spec.flags
+        if user is None and not no_auth:
+            raise NoAuthError()
+        if not self.server.engine_ready and spec.scope == "engine":
+            raise LoadingError()
+        if user is not None and not no_auth and not user.unrestricted:
+            self._check_acl(user, spec, args)
+        if self.multi is not None and spec.name not in _MULTI_DIRECT:
+            self.multi.append(args)
+            return SimpleString("QUEUED")
+        return None
+
+    def _check_acl(self, user: User, spec: CommandSpec, args: list[bytes]) -> None:
+        sub = args[1] if spec.name in CONTAINERS and len(args) > 1 else None
+        self.server.acl.check_command(user, spec.name, sub)
+        if user.all_keys:
+            return
+        write = spec.is_write
+        for key in spec.keys(args):
+            if not user.can_access(key, write):
+                raise no_key_permission()
+        if spec.name in _INDEX_READS or spec.name in _INDEX_WRITES:
+            prefixes = self.server.index_prefixes(args[1])
+            if prefixes is not None and not user.covers_prefixes(
+                prefixes, write=spec.name in _INDEX_WRITES
+            ):
+                raise no_key_permission()
+        elif spec.name == "FT.CREATE" and not user.covers_prefixes(
+            _create_prefixes(args), write=True
+        ):
+            raise no_key_permission()
+
+    # -- MULTI / WATCH ----------------------------------------------------------------------
+    def begin_multi(self) -> None:
+        self.multi = []
+        self.multi_error = False
+        self.refresh()
+
+    def end_multi(self) -> None:
+        self.multi = None
+        self.multi_error = False
+        self.server.unwatch_all(self)
+        self.refresh()
+
+    # -- introspection ----------------------------------------------------------------------
+    def describe(self) -> str:
+        """One ``CLIENT LIST`` line (no passwords: only the user name)."""
+        now = time.monotonic()
+        transport = self.transport
+        omem = transport.get_write_buffer_size() if transport is not None else 0
+        qbuf = self.parser.buffered
+        flags = "N"
+        if self.multi is not None:
+            flags = "x"
+        user = self.user.name if self.user is not None else "default"
+        name = (self.name or b"").decode("utf-8", "replace")
+        return (
+            f"id={self.id} addr={self.addr} laddr={self.laddr} fd=-1 name={name} "
+            f"age={int(now - self.created)} idle={int(now - self.last_io)} flags={flags} db=0 "
+            f"sub=0 psub=0 ssub=0 multi={len(self.multi) if self.multi is not None else -1} "
+            f"watch={len(self.watched)} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 "
+            f"rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={qbuf + omem} events=r "
+            f"cmd={self.last_command.lower()} user={user} redir=-1 resp={self.protocol} "
+            f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
+            f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
+        )
+
+
+def _unimplemented(conn: Connection, args: list[bytes]) -> Any:
+    raise CommandError(
+        f"'{args[0].decode('utf-8', 'replace').lower()}' is declared but not implemented "
+        "by this server"
+    )
+
+
+def _create_prefixes(args: list[bytes]) -> list[bytes]:
+    """The PREFIX list of an FT.CREATE call (empty: every key)."""
+    upper = [a.upper() for a in args]
+    try:
+        i = upper.index(b"PREFIX")
+        n = int(args[i + 1])
+    except (ValueError, IndexError):
+        return []
+    return list(args[i + 2 : i + 2 + n])
+
+
+def _fmt_addr(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = addr[0]
+        return f"[{host}]:{addr[1]}" if ":" in str(host) else f"{host}:{addr[1]}"
+    return str(addr or "?:0")

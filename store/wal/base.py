@@ -1,0 +1,116 @@
+"""The transaction-log interface the engine writes through.
+
+The engine never touches files or brokers; it talks to a :class:`TransactionLog`. The
+file backend (``store.wal.file_log``) is the embedded default; a Kafka backend comes later
+and must fit this interface unchanged.
+
+Contract, in the order the engine uses it:
+
+1. ``open()`` once, before anything else. It scans what exists, repairs a torn tail
+   (truncating it), and returns a :class:`RecoveryReport` naming the outcome. Damage
+   before the tail raises :class:`store.errors.LogCorruptError` and opens nothing.
+2. ``read_from(pos)`` yields every record with ``seq >= pos.seq`` in order (startup
+   replay, replicas). It may be called while appends happen; it yields what was written
+   when each segment was read.
+3. ``append(payload)`` is called by the engine *under its write lock*, in commit order. It
+   assigns the next sequence number, hands the bytes to the OS (or the producer), and
+   returns the seq without waiting for durability. It must be fast; it must not fsync.
+4. ``wait_durable(seq)`` blocks until record ``seq`` is as durable as the policy promises
+   (``always``: fsynced; ``everysec``/``no``: returns at once). Concurrent waiters share
+   one fsync (group commit). ``durable_future(seq)`` is the same for asyncio callers.
+   If durability fails, both raise :class:`store.errors.DurabilityError` and every later
+   append raises it too (the node must stop taking writes).
+5. ``drop_before(pos)`` may delete sealed segments whose records are all ``< pos.seq``
+   (after a snapshot covers them). It never touches the active segment.
+6. ``close()`` flushes and fsyncs what was appended, then releases files. Idempotent.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from .position import LogPosition
+
+
+class FsyncPolicy(enum.Enum):
+    """When appended records reach the disk (redis.conf ``appendfsync``).
+
+    * ``always``: the reply waits for fsync; no acknowledged write is ever lost (default).
+    * ``everysec``: fsync once a second in the background; a crash loses up to ~1 s.
+    * ``no``: the OS decides; a crash of the machine (not the process) may lose more.
+    """
+
+    ALWAYS = "always"
+    EVERYSEC = "everysec"
+    NO = "no"
+
+
+class RecoveryOutcome(enum.Enum):
+    CLEAN = "clean"  # every record intact
+    TRUNCATED_TAIL = "truncated_tail"  # last record torn; cut at ``offset`` with a warning
+    EMPTY = "empty"  # missing or empty directory: fresh start
+    # corruption before the tail is not an outcome: open() raises LogCorruptError
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    outcome: RecoveryOutcome
+    next_position: LogPosition  # where the next append will land
+    first_position: LogPosition  # oldest record still held (== next_position if none)
+    truncated_path: str | None = None
+    truncated_offset: int | None = None
+    truncated_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One record as read back: its sequence number, writer epoch and payload bytes."""
+
+    seq: int
+    epoch: int
+    payload: bytes
+
+
+class TransactionLog(ABC):
+    """See the module docstring for the full contract."""
+
+    @abstractmethod
+    def open(self) -> RecoveryReport: ...
+
+    @abstractmethod
+    def read_from(self, position: LogPosition) -> Iterator[LogRecord]: ...
+
+    @abstractmethod
+    def append(self, payload: bytes) -> int: ...
+
+    @abstractmethod
+    def wait_durable(self, seq: int, timeout_s: float | None = None) -> None: ...
+
+    @abstractmethod
+    def durable_future(self, seq: int) -> Future[None]: ...
+
+    @abstractmethod
+    def drop_before(self, position: LogPosition) -> int:
+        """Delete sealed segments entirely before ``position``; return how many."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def next_position(self) -> LogPosition:
+        """Where the next append will land."""
+
+    @property
+    @abstractmethod
+    def durable_position(self) -> LogPosition:
+        """Every record before this is durable under the policy."""
+
+    @property
+    def epoch(self) -> int:
+        """The writer epoch stamped on appended records (fencing; 0 until replication)."""
+        return 0
