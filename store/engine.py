@@ -142,6 +142,7 @@ class Engine:
         # called with each changed key, under the engine lock (WATCH, keyspace events);
         # listeners must be cheap and must not call back into the engine
         self.key_listeners: list[Callable[[bytes], None]] = []
+        self._memory_estimate: tuple[int, float] = (0, float("-inf"))
         from .persistence import Persistence
 
         self.persistence = Persistence(self)
@@ -328,7 +329,15 @@ class Engine:
             f: Future[None] = Future()
             f.set_result(None)
             return f
-        return self._log.durable_future(seq)
+        future = self._log.durable_future(seq)
+
+        def note_failure(f: Future[None]) -> None:
+            exc = f.exception()
+            if isinstance(exc, DurabilityError):
+                self._fail(exc)
+
+        future.add_done_callback(note_failure)
+        return future
 
     def _admit(self, spec: CommandSpec, allow_write: bool) -> None:
         if self.state is EngineState.LOADING:
@@ -345,7 +354,7 @@ class Engine:
         if (
             self.config.maxmemory_bytes
             and "denyoom" in spec.flags
-            and self.used_memory() > self.config.maxmemory_bytes
+            and self.used_memory(max_age_s=0.1) > self.config.maxmemory_bytes
         ):
             raise OutOfMemoryError()
 
@@ -404,11 +413,22 @@ class Engine:
 
     def flush_keys(self) -> None:
         """Remove every key and empty (not drop) every index. Caller holds the lock."""
-        self.keyspace.clear()
+        keys = self.keyspace.clear()
         self.indexes.clear_documents()
+        for listener in self.key_listeners:
+            for key in keys:
+                listener(key)
 
-    def used_memory(self) -> int:
-        return self.keyspace.memory_bytes() + self.indexes.memory_bytes()
+    def used_memory(self, max_age_s: float = 0.0) -> int:
+        """Estimated dataset bytes. The walk is O(keys): callers on a hot path (maxmemory
+        admission) pass ``max_age_s`` to reuse an estimate at most that old."""
+        now = time.monotonic()
+        cached, at = self._memory_estimate
+        if max_age_s and now - at <= max_age_s:
+            return cached
+        value = self.keyspace.memory_bytes() + self.indexes.memory_bytes()
+        self._memory_estimate = (value, now)
+        return value
 
     def _expire_loop(self) -> None:
         interval = self.config.active_expire_interval_ms / 1000

@@ -89,6 +89,7 @@ for _name, _arity, _flags, _cats in (
     ("ACL", -2, "admin loading stale", "admin slow dangerous"),
     ("REPLICAOF", 3, "admin noscript stale", "admin slow dangerous"),
     ("ROLE", 1, "loading stale fast", "admin fast dangerous"),
+    ("MODULE", -2, "admin noscript", "admin slow dangerous"),
 ):
     command(_name, _arity, _flags, _cats, scope="connection", summary=f"{_name} (connection)")(
         _connection_only

@@ -51,7 +51,7 @@ class IndexManager:
         return index
 
     def drop(self, name: bytes | str, *, delete_documents: bool) -> None:
-        index = self.get(name)
+        index = self.get(name, missing="Unknown Index name")
         del self.indexes[index.name]
         if delete_documents:
             for key in list(index.key_to_label):

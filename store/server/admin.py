@@ -17,7 +17,7 @@ from ..resp import SimpleString, Verbatim
 from .acl import CATEGORIES, AclError, generate_password
 from .config import PARAMETERS, config_set_error
 from .connection import Connection
-from .dispatch import CONTAINERS, EXTRA_COMMANDS, all_specs, resolve
+from .dispatch import CONTAINERS, all_specs, resolve
 from .handlers import (
     OK,
     Handler,
@@ -30,18 +30,6 @@ from .handlers import (
 from .info import render_info
 
 # Flags COMMAND INFO reports: Redis's own names only (memvec's "lockfree" is internal).
-# MODULE is not in the command table yet (the lead owns it); declared here until it is.
-EXTRA_COMMANDS.setdefault(
-    "MODULE",
-    CommandSpec(
-        name="MODULE",
-        arity=-2,
-        flags=frozenset({"admin", "noscript"}),
-        categories=frozenset({"admin", "slow", "dangerous"}),
-        scope="connection",
-        summary="A container for module commands (MODULE LIST reports the search module).",
-    ),
-)
 
 _REDIS_FLAGS = (
     "write",
