@@ -180,3 +180,16 @@ def test_churn_keeps_memory_bounded_and_recall(data: Data) -> None:
     truth = [[label for label, _ in exact.search(q, K)] for q in queries]
     value = recall(index, queries, truth, ef_runtime=TUNED_EF)
     assert value >= TUNED_FLOOR, f"recall@{K} after churn is {value:.4f}"
+
+
+@pytest.mark.slow
+def test_recall_on_the_full_100k_against_the_files_ground_truth(data: Data) -> None:
+    """HNSW (M 16, EF_CONSTRUCTION 200) over all 100k vectors, scored against
+    ``gt_cosine_top100``: at the default EF_RUNTIME and at a tuned one."""
+    index = HnswIndex(data.base.shape[1], Metric.COSINE, m=16, ef_construction=200, build_threads=2)
+    index.add_batch(np.arange(data.base.shape[0]), data.base)
+    truth = [list(map(int, row[:K])) for row in data.gt_cosine_top100]
+    at_default = recall(index, data.queries, truth)
+    assert at_default >= 0.74, f"recall@{K} at EF_RUNTIME 10 on 100k is {at_default:.4f}"
+    tuned = recall(index, data.queries, truth, ef_runtime=TUNED_EF)
+    assert tuned >= 0.98, f"recall@{K} at EF_RUNTIME {TUNED_EF} on 100k is {tuned:.4f}"
