@@ -1,7 +1,66 @@
-"""memvec's connectors: S3, Kafka, Kinesis, SQS and SageMaker adapters.
+"""memvec's connectors: S3, Kafka, Kinesis, SQS and SageMaker behind small interfaces.
 
-Not built yet (see the connectors issue); the package exists so the layout and the import
-direction (pipeline -> connectors -> store) are fixed from the start.
+Every connector takes an ``endpoint_url`` (or bootstrap address) so the same code runs
+against AWS, moto server, LocalStack, MSK or any Kafka. Interfaces: :mod:`connectors.base`;
+errors: :mod:`connectors.errors`. Everything not in ``__all__`` may move.
 """
 
-__all__: list[str] = []
+from .base import Batch, EmbeddingEndpoint, ObjectData, ObjectStore, ObjectSummary, Record, Source
+from .errors import (
+    AccessDenied,
+    CommitRejected,
+    ConnectorError,
+    EndpointUnavailable,
+    MalformedEvent,
+    MalformedResponse,
+    NotFound,
+    ObjectTooLarge,
+    Throttled,
+)
+from .kafka_config import KafkaSecurity
+from .kafka_sink import KafkaSink
+from .kafka_source import KafkaSource
+from .kinesis import KinesisSource
+from .leases import FileCheckpointStore, LeaseTable
+from .memory import MemoryLog, MemoryObjectStore, MemorySource
+from .s3 import S3ObjectStore, make_aws_client
+from .s3_events import S3Event, compare_sequencers, is_older, parse_s3_events
+from .sagemaker import SageMakerEmbedder
+from .sqs import SqsSink, SqsSource
+
+__all__ = [
+    "AccessDenied",
+    "Batch",
+    "CommitRejected",
+    "ConnectorError",
+    "EmbeddingEndpoint",
+    "EndpointUnavailable",
+    "FileCheckpointStore",
+    "KafkaSecurity",
+    "KafkaSink",
+    "KafkaSource",
+    "KinesisSource",
+    "LeaseTable",
+    "MalformedEvent",
+    "MalformedResponse",
+    "MemoryLog",
+    "MemoryObjectStore",
+    "MemorySource",
+    "NotFound",
+    "ObjectData",
+    "ObjectStore",
+    "ObjectSummary",
+    "ObjectTooLarge",
+    "Record",
+    "S3Event",
+    "S3ObjectStore",
+    "SageMakerEmbedder",
+    "Source",
+    "SqsSink",
+    "SqsSource",
+    "Throttled",
+    "compare_sequencers",
+    "is_older",
+    "make_aws_client",
+    "parse_s3_events",
+]

@@ -1,20 +1,40 @@
-"""memvec's pipeline: parsing, token-aware chunking, offline embedding, the demo job.
+"""memvec's pipeline: Lambda-compatible handler, event-source runner, parsing, chunking,
+embedding, idempotent upserts and deletes, the demo job and the query API.
 
-The Lambda-compatible handlers, the event-source runner and the query API are built on
-these (see the open issues). Everything not in ``__all__`` may move.
+Everything not in ``__all__`` may move.
 """
 
 from .chunking import chunk_text
 from .corpus import Document, stdlib_documents
 from .embedding import EMBEDDING_DIM, MODEL_NAME, LocalEmbedder, load_model, model_path
+from .handler import ItemResult, handle, process_event
+from .parsing import JsonMapping, ParseError, parse_object
+from .processor import IngestConfig, Outcome, Processor
+from .runner import Runner, RunnerConfig, dead_letter
+from .store_client import EmbeddedClient, RespClient, StoreClient
 
 __all__ = [
     "EMBEDDING_DIM",
     "MODEL_NAME",
     "Document",
+    "EmbeddedClient",
+    "IngestConfig",
+    "ItemResult",
+    "JsonMapping",
     "LocalEmbedder",
+    "Outcome",
+    "ParseError",
+    "Processor",
+    "RespClient",
+    "Runner",
+    "RunnerConfig",
+    "StoreClient",
     "chunk_text",
+    "dead_letter",
+    "handle",
     "load_model",
     "model_path",
+    "parse_object",
+    "process_event",
     "stdlib_documents",
 ]

@@ -49,6 +49,18 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_server_parser(sub)
 
 
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .worker import add_worker_parser
+
+    add_worker_parser(sub)
+
+
+def _add_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .api.cli import add_api_parser
+
+    add_api_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memvec",
@@ -59,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
     _add_server(sub)
+    _add_worker(sub)
+    _add_api(sub)
     return parser
 
 

@@ -24,13 +24,18 @@ class Document:
     text: str
 
 
-def stdlib_documents(limit: int = 200, min_chars: int = 200) -> Iterator[Document]:
-    """Module docstrings of the standard library, in name order, at most ``limit``."""
-    names = sorted(
-        m.name
-        for m in pkgutil.iter_modules()
-        if m.name in sys.stdlib_module_names and not m.name.startswith("_") and m.name not in _SKIP
-    )
+def stdlib_documents(
+    limit: int = 200, min_chars: int = 200, names: list[str] | None = None
+) -> Iterator[Document]:
+    """Module docstrings of the standard library (``names``, or all in name order)."""
+    if names is None:
+        names = sorted(
+            m.name
+            for m in pkgutil.iter_modules()
+            if m.name in sys.stdlib_module_names
+            and not m.name.startswith("_")
+            and m.name not in _SKIP
+        )
     produced = 0
     for name in names:
         if produced >= limit:

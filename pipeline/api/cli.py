@@ -1,0 +1,142 @@
+"""``memvec api``: command-line options (each also a ``MEMVEC_API_*`` variable) and the runner.
+
+A flag wins over its environment variable, the variable over the default; ``--help``
+shows each variable. ``--store`` picks the backend:
+
+- ``embedded:<dir>``: open the durable store in ``<dir>`` in this process (the files
+  ``memvec demo`` writes);
+- ``redis://host:port[,redis://replica:port...]``: the first URL is the primary, the
+  others replicas (``--read-from replicas`` spreads searches over them).
+
+The runner prints ``memvec api ready on http://HOST:PORT`` once uvicorn listens, loads
+the embedding model in the background (``/readyz`` answers 503 until it is loaded), and
+stops gracefully on SIGINT (exit status 0) or SIGTERM (uvicorn re-raises the signal after
+its graceful stop, so the status is the signal's, 143); 1 if it could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .settings import ApiSettings, ReadFrom, env_name
+
+__all__ = ["add_api_parser", "open_store", "run"]
+
+STORE_ENV = "MEMVEC_API_STORE"
+
+_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("--bind", "bind", "ADDR", "listen address (default 127.0.0.1)"),
+    ("--port", "port", "PORT", "TCP port (default 8080)"),
+    ("--api-key", "api_key", "KEY", "require this key on /v1/* (Bearer or X-API-Key)"),
+    ("--read-from", "read_from", "primary|replicas", "where searches go (default primary)"),
+    ("--index", "index", "NAME", "index to search (default demo)"),
+    ("--vector-field", "vector_field", "FIELD", "vector attribute (default vec)"),
+    ("--text-field", "text_field", "FIELD", "text field (default text)"),
+    ("--source-field", "source_field", "FIELD", "source field (default source)"),
+    ("--chunk-field", "chunk_field", "FIELD", "chunk number field (default chunk)"),
+    ("--max-k", "max_k", "N", "largest k accepted (default and ceiling 1000)"),
+    ("--max-body-bytes", "max_body_bytes", "BYTES", "largest request body (default 262144)"),
+    ("--max-query-chars", "max_query_chars", "N", "longest query text (default 2000)"),
+    ("--request-timeout", "request_timeout_s", "SECONDS", "504 after this (default 10)"),
+    ("--embed-threads", "embed_threads", "N", "torch threads for query embedding (default 1)"),
+    ("--cors-origins", "cors_origins", "ORIGINS", "browser origins allowed, comma separated"),
+)
+
+
+def add_api_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Add ``api`` to the ``memvec`` command line; sets ``run`` via ``set_defaults``."""
+    p = subparsers.add_parser(
+        "api",
+        help="serve the HTTP query API and search page",
+        description="Serve POST /v1/search (text or vector, k, filter), documents, indexes, "
+        "health, readiness, Prometheus metrics, OpenAPI (/docs) and a search page at /. "
+        "Every option can also be set with the environment variable shown; a flag wins.",
+    )
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="embedded:DIR|redis://HOST:PORT[,redis://REPLICA...]",
+        help=f"the store to query (default embedded:./data) [env {STORE_ENV}]",
+    )
+    for flag, dest, metavar, text in _OPTIONS:
+        p.add_argument(
+            flag, dest=dest, default=None, metavar=metavar, help=f"{text} [env {env_name(dest)}]"
+        )
+    p.set_defaults(run=run)
+    return p
+
+
+def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ApiSettings:
+    """Flags over ``MEMVEC_API_*`` over defaults; ``ValueError`` names the bad value."""
+    env = dict(os.environ if environ is None else environ)
+    for _, dest, _, _ in _OPTIONS:
+        value = getattr(args, dest, None)
+        if value is not None:
+            env[env_name(dest)] = str(value)
+    return ApiSettings.from_env(env)
+
+
+def open_store(spec: str, read_from: ReadFrom) -> tuple[Any, Any]:
+    """``(store, closer)`` for a ``--store`` value; ``closer()`` releases what was opened."""
+    if spec.startswith("embedded:"):
+        from store import Engine, EngineConfig
+
+        from .store_client import EmbeddedStore
+
+        engine = Engine(EngineConfig(data_dir=Path(spec.removeprefix("embedded:")))).start()
+        return EmbeddedStore(engine), engine.stop
+    if spec.startswith(("redis://", "rediss://")):
+        from .store_client import RespStore
+
+        resp = RespStore([u.strip() for u in spec.split(",") if u.strip()], read_from)
+        return resp, resp.close
+    raise ValueError(f"--store {spec!r}: use embedded:<dir> or redis://host:port[,redis://...]")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        settings = settings_from_args(args)
+        store, close = open_store(
+            args.store or os.environ.get(STORE_ENV) or "embedded:./data", settings.read_from
+        )
+    except (ValueError, OSError) as exc:
+        print(f"memvec api: {exc}", file=sys.stderr)
+        return 1
+
+    def load_embedder() -> Any:
+        import torch
+
+        from pipeline.embedding import LocalEmbedder
+
+        torch.set_num_threads(max(1, settings.embed_threads))
+        return LocalEmbedder()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(f"memvec api ready on http://{settings.bind}:{settings.port}", flush=True)
+
+    try:
+        app = create_app(settings, store, embedder_factory=load_embedder)
+        config = uvicorn.Config(
+            app, host=settings.bind, port=settings.port, log_level="info", access_log=False
+        )
+        server = Server(config)
+        try:
+            server.run()
+        except KeyboardInterrupt:  # uvicorn re-raises the signal after its graceful stop
+            pass
+        return 0 if server.started else 1
+    finally:
+        close()

@@ -1,0 +1,125 @@
+"""Request and response bodies of the query API (pydantic), and the error responses every
+route documents. The OpenAPI document, and so schemathesis's test cases, come from here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .settings import HARD_MAX_K
+
+__all__ = [
+    "ERRORS",
+    "MAX_VECTOR_DIMS",
+    "Document",
+    "ErrorBody",
+    "ErrorDetail",
+    "Health",
+    "Hit",
+    "IndexList",
+    "IndexSummary",
+    "Readiness",
+    "SearchRequest",
+    "SearchResponse",
+]
+
+MAX_VECTOR_DIMS = 4096
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+FieldName = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    rule: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str | None = Field(
+        None, min_length=1, description="text to embed with the documents' model"
+    )
+    vector: list[FiniteFloat] | None = Field(
+        None, min_length=1, max_length=MAX_VECTOR_DIMS, description="a query vector"
+    )
+    k: int | None = Field(None, ge=1, le=HARD_MAX_K, description="hits to return (default 10)")
+    filter: dict[str, Any] | None = Field(
+        None,
+        description='ANDed conditions: {"source": "x"} tag equality, {"source": ["a", "b"]} '
+        'tag set, {"chunk": 3} or {"chunk": {"gte": 1, "lt": 5}} numeric (gt|gte|lt|lte|eq)',
+        examples=[{"source": ["stdlib/gzip", "stdlib/zlib"], "chunk": {"lt": 3}}],
+    )
+    ef_runtime: int | None = Field(None, ge=1, le=100_000, description="HNSW search breadth")
+    fields: list[FieldName] | None = Field(
+        None, max_length=64, description="metadata fields to return (default: all)"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SearchRequest:
+        if (self.query is None) == (self.vector is None):
+            raise ValueError("give exactly one of query and vector")
+        return self
+
+
+class Hit(BaseModel):
+    id: str
+    distance: float | None
+    text: str | None = None
+    source: str | None = None
+    chunk: int | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class SearchResponse(BaseModel):
+    hits: list[Hit]
+    took_ms: float
+    index: str
+
+
+class Document(BaseModel):
+    id: str
+    text: str | None = None
+    source: str | None = None
+    chunk: int | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class IndexSummary(BaseModel):
+    name: str
+    dims: int | None
+    metric: str | None
+    num_docs: int
+    lag: int | None
+    vector_field: str | None
+    prefixes: list[str]
+    fields: dict[str, str]
+
+
+class IndexList(BaseModel):
+    indexes: list[IndexSummary]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    reason: str | None = None
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+_ERR = {"model": ErrorBody}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {**_ERR, "description": "refused: the error names the field and the rule"},
+    503: {**_ERR, "description": "the store or the model is not available; retry"},
+    504: {**_ERR, "description": "the request took longer than the timeout"},
+}

@@ -1,0 +1,190 @@
+"""AWS-Lambda-compatible entry point: ``pipeline.handler.handle(event, context)``.
+
+Accepts the event shapes Lambda delivers and answers with the partial-batch response
+Lambda defines (``{"batchItemFailures": [{"itemIdentifier": ...}]}``), so only failed
+records are retried or sent to the on-failure destination:
+
+* S3 (direct): ``Records[].s3``; no identifiers: a failure raises (Lambda's async retry).
+* SQS: ``Records[].body`` holding an S3 notification (possibly SNS-wrapped, or an
+  EventBridge event); identifier ``messageId``.
+* Kinesis: ``Records[].kinesis.data``, base64 of an S3 notification or an inline
+  document; identifier ``kinesis.sequenceNumber``.
+* MSK / self-managed Kafka: ``records["<topic>-<partition>"][]`` with base64 ``value``;
+  identifier ``"<topic>-<partition>@<offset>"``.
+* EventBridge (direct): ``detail-type`` Object Created/Deleted; raises on failure.
+
+An inline document is JSON ``{"id": ..., "text": ..., <metadata>...}`` (or
+``{"id": ..., "delete": true}``); it is stored under bucket ``inline``.
+
+Clients are built from the environment on first use and reused across invocations:
+``MEMVEC_STORE_URL`` (``redis://host:port`` for memvec server / redis-stack / MemoryDB,
+``rediss://`` for TLS), ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (moto/LocalStack;
+unset on AWS), ``MEMVEC_INDEX`` (default ``memvec``), ``MEMVEC_MAX_OBJECT_BYTES``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.errors import ConnectorError, MalformedEvent
+from connectors.s3_events import S3Event, parse_s3_events
+
+from .parsing import ParseError
+from .processor import IngestConfig, Processor
+
+log = logging.getLogger("memvec.handler")
+
+_processor: Processor | None = None
+
+
+@dataclass
+class ItemResult:
+    """The outcome of one record of an invocation; failures carry the reason."""
+
+    item_id: str | None
+    ok: bool
+    reason: str = ""
+    retriable: bool = False
+
+
+def configure(processor: Processor | None) -> None:
+    """Install the processor the handler uses (tests, the local runner)."""
+    global _processor
+    _processor = processor
+
+
+def _default_processor() -> Processor:
+    from connectors.s3 import S3ObjectStore
+
+    from .embedding import LocalEmbedder
+    from .store_client import RespClient
+
+    url = os.environ.get("MEMVEC_STORE_URL")
+    if not url:
+        raise RuntimeError("set MEMVEC_STORE_URL (e.g. redis://store:6379) for the handler")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    config = IngestConfig(
+        index=os.environ.get("MEMVEC_INDEX", "memvec"),
+        max_object_bytes=int(os.environ.get("MEMVEC_MAX_OBJECT_BYTES", 16 * 1024 * 1024)),
+    )
+    return Processor(RespClient(url), S3ObjectStore(endpoint_url=endpoint), LocalEmbedder(), config)
+
+
+def processor() -> Processor:
+    global _processor
+    if _processor is None:
+        _processor = _default_processor()
+    return _processor
+
+
+def _inline(doc: dict[str, Any], position: str) -> tuple[S3Event, bytes | None]:
+    if "id" not in doc:
+        raise MalformedEvent("inline document without an 'id' field")
+    event = S3Event(
+        kind="delete" if doc.get("delete") else "put", bucket="inline", key=str(doc["id"]),
+        version_id=None, etag=None, size=None, sequencer=None,
+        event_time_ms=int(time.time() * 1000), event_name=f"Inline:{position}",
+    )  # fmt: skip
+    if doc.get("delete"):
+        return event, None
+    # the id names the object; the rest is the record (so its chunks are <id>#<n>)
+    return event, json.dumps({k: v for k, v in doc.items() if k != "id"}).encode()
+
+
+def _payload_events(data: bytes, position: str) -> list[tuple[S3Event, bytes | None]]:
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedEvent(f"record is not JSON: {exc}") from exc
+    if isinstance(doc, dict) and ("text" in doc or "delete" in doc) and "Records" not in doc:
+        return [_inline(doc, position)]
+    return [(e, None) for e in parse_s3_events(doc)]
+
+
+def _run(item_id: str | None, pairs: list[tuple[S3Event, bytes | None]]) -> ItemResult:
+    proc = processor()
+    for event, body in pairs:
+        try:
+            if body is None:
+                proc.process(event)
+            else:
+                proc.process_inline(event, body)
+        except (ParseError, MalformedEvent) as exc:
+            log.warning("record %s object %s/%s: %s", item_id, event.bucket, event.key, exc)
+            return ItemResult(item_id, False, str(exc), retriable=False)
+        except ConnectorError as exc:
+            log.warning("record %s object %s/%s: %s", item_id, event.bucket, event.key, exc)
+            return ItemResult(item_id, False, str(exc), retriable=exc.retriable)
+    return ItemResult(item_id, True)
+
+
+def process_event(event: dict[str, Any]) -> list[ItemResult]:
+    """Every record of a Lambda event with its outcome (the runner uses this directly)."""
+    results: list[ItemResult] = []
+    if "records" in event and event.get("eventSource") in ("aws:kafka", "SelfManagedKafka"):
+        for records in event["records"].values():
+            for rec in records:
+                item = f"{rec.get('topic')}-{rec.get('partition')}@{rec.get('offset')}"
+                results.append(_decode_and_run(item, rec.get("value"), str(rec.get("offset"))))
+        return results
+    if "detail-type" in event:
+        return [_safe(None, lambda: [(e, None) for e in parse_s3_events(event)])]
+    for rec in event.get("Records", []):
+        source = rec.get("eventSource") or rec.get("EventSource")
+        if source == "aws:sqs":
+            mid = rec.get("messageId")
+            body = rec.get("body", "")
+            results.append(_safe(mid, lambda b=body, m=mid: _payload_events(b.encode(), m)))
+        elif source == "aws:kinesis":
+            kin = rec.get("kinesis", {})
+            seq = kin.get("sequenceNumber")
+            results.append(_decode_and_run(seq, kin.get("data"), seq))
+        elif source == "aws:s3":
+            results.append(
+                _safe(None, lambda r=rec: [(e, None) for e in parse_s3_events({"Records": [r]})])
+            )
+        else:
+            results.append(ItemResult(None, False, f"unsupported eventSource {source!r}"))
+    return results
+
+
+def process_payload(item: str | None, data: bytes) -> ItemResult:
+    """One stream record's raw value (S3 notification JSON or an inline document)."""
+    return _safe(item, lambda: _payload_events(data, item or ""))
+
+
+def _decode_and_run(item: str | None, b64: str | None, position: str) -> ItemResult:
+    def pairs() -> list[tuple[S3Event, bytes | None]]:
+        if not b64:
+            raise MalformedEvent("record has no data")
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except ValueError as exc:
+            raise MalformedEvent(f"record data is not base64: {exc}") from exc
+        return _payload_events(raw, position)
+
+    return _safe(item, pairs)
+
+
+def _safe(item: str | None, make: Any) -> ItemResult:
+    try:
+        pairs = make()
+    except MalformedEvent as exc:
+        return ItemResult(item, False, f"not an S3 notification or document: {exc}")
+    return _run(item, pairs)
+
+
+def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The Lambda handler (``pipeline.handler.handle``)."""
+    results = process_event(event)
+    failures = [r for r in results if not r.ok]
+    if failures and any(r.item_id is None for r in failures):
+        # sources without partial batch responses: fail the invocation so Lambda retries
+        raise RuntimeError("; ".join(r.reason for r in failures))
+    return {"batchItemFailures": [{"itemIdentifier": r.item_id} for r in failures]}

@@ -1,0 +1,222 @@
+"""The core job: one S3 object event becomes the object's exact set of chunks in the store.
+
+For an ``ObjectCreated`` event the processor fetches the object (size-limited), parses
+it, chunks it by the model's tokenizer, embeds only chunks whose content hash changed,
+and writes everything in **one MULTI/EXEC**: the new and changed chunks, the deletion of
+chunks the previous version had and this one does not, and the object's state record.
+For ``ObjectRemoved`` it deletes every chunk the state record lists. The store therefore
+moves from one version's chunk set to the next atomically: no duplicates after re-runs,
+no stale chunks after an object shrinks, no orphans after a delete, and a failing
+embedder leaves the previous version fully in place.
+
+Ordering: the state record (``<state_prefix><bucket>/<key>``) keeps the S3 ``sequencer``
+of the last applied event, so an older or repeated event is skipped; a delete leaves a
+tombstone so a late, older PUT does not resurrect the object. Chunk ids are stable:
+``<chunk_prefix><bucket>/<key><record suffix>#<n>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from connectors.base import ObjectData, ObjectStore
+from connectors.errors import NotFound
+from connectors.s3_events import S3Event, is_older
+
+from .chunking import chunk_text
+from .parsing import JsonMapping, ParseError, parse_object
+from .store_client import StoreClient
+
+
+class Embedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    index: str = "memvec"
+    chunk_prefix: str = "chunk:"
+    state_prefix: str = "objstate:"
+    dim: int = 384
+    metric: str = "COSINE"
+    max_object_bytes: int = 16 * 1024 * 1024
+    chunk_tokens: int = 256
+    overlap_tokens: int = 32
+    embed_batch_size: int = 32
+    json_mapping: JsonMapping = field(default_factory=JsonMapping)
+    tag_metadata: tuple[str, ...] = ()
+    numeric_metadata: tuple[str, ...] = ()
+
+    def create_index_command(self) -> list[str]:
+        schema = [
+            "text", "TEXT", "bucket", "TAG", "source", "TAG", "SEPARATOR", "\x1f",
+            "chunk", "NUMERIC", "content_hash", "TAG", "ingested_at", "NUMERIC",
+        ]  # fmt: skip
+        for name in self.tag_metadata:
+            schema += [name, "TAG"]
+        for name in self.numeric_metadata:
+            schema += [name, "NUMERIC"]
+        schema += [
+            "vec", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(self.dim),
+            "DISTANCE_METRIC", self.metric,
+        ]  # fmt: skip
+        return ["FT.CREATE", self.index, "ON", "HASH", "PREFIX", "1", self.chunk_prefix,
+                "SCHEMA", *schema]  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    action: str  # "upserted" | "deleted" | "stale" | "gone"
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    chunks_deleted: int = 0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Processor:
+    def __init__(
+        self,
+        store: StoreClient,
+        objects: ObjectStore,
+        embedder: Embedder,
+        config: IngestConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.objects = objects
+        self.embedder = embedder
+        self.config = config or IngestConfig()
+        self._index_ready = False
+
+    def ensure_index(self) -> None:
+        if self._index_ready:
+            return
+        (reply,) = self.store.run([self.config.create_index_command()])
+        if isinstance(reply, Exception) and "already exists" not in str(reply):
+            raise reply
+        self._index_ready = True
+
+    def state_key(self, bucket: str, key: str) -> str:
+        return f"{self.config.state_prefix}{bucket}/{key}"
+
+    def _state(self, bucket: str, key: str) -> dict[str, str]:
+        (reply,) = self.store.run([["HGETALL", self.state_key(bucket, key)]])
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply, list):  # RESP2 flat list
+            reply = dict(zip(reply[0::2], reply[1::2], strict=True))
+        return {_text(k): _text(v) for k, v in (reply or {}).items()}
+
+    def process(self, event: S3Event) -> Outcome:
+        self.ensure_index()
+        state = self._state(event.bucket, event.key)
+        if state and is_older(event, state.get("sequencer") or None):
+            return Outcome("stale")
+        old_chunks = [c for c in state.get("chunks", "").split("\n") if c]
+        if event.kind == "delete":
+            return self._delete(event, old_chunks)
+        try:
+            obj = self.objects.get(
+                event.bucket, event.key, version_id=event.version_id,
+                max_bytes=self.config.max_object_bytes,
+            )  # fmt: skip
+        except NotFound:
+            return Outcome("gone")  # deleted since; its delete event follows
+        return self._upsert(event, obj, old_chunks)
+
+    def process_inline(self, event: S3Event, body: bytes) -> Outcome:
+        """An inline JSON document (from a stream record) instead of an S3 object."""
+        self.ensure_index()
+        state = self._state(event.bucket, event.key)
+        old_chunks = [c for c in state.get("chunks", "").split("\n") if c]
+        obj = ObjectData(
+            bucket=event.bucket, key=event.key, body=body, etag="",
+            content_type="application/json",
+        )  # fmt: skip
+        return self._upsert(event, obj, old_chunks)
+
+    def _upsert(self, event: S3Event, obj: ObjectData, old_chunks: list[str]) -> Outcome:
+        try:
+            docs = parse_object(
+                event.key, obj.body, content_type=obj.content_type,
+                content_encoding=obj.content_encoding, mapping=self.config.json_mapping,
+            )  # fmt: skip
+        except ParseError:
+            # the object now holds something we cannot ingest: its old chunks no longer
+            # describe it, so they go; the error goes to the dead-letter destination
+            self._delete(event, old_chunks)
+            raise
+        cfg = self.config
+        chunks: list[tuple[str, str, dict[str, Any]]] = []
+        for doc in docs:
+            pieces = chunk_text(
+                doc.text, self.embedder.count_tokens,
+                max_tokens=cfg.chunk_tokens, overlap_tokens=cfg.overlap_tokens,
+            )  # fmt: skip
+            for n, text in enumerate(pieces):
+                cid = f"{cfg.chunk_prefix}{event.bucket}/{event.key}{doc.suffix}#{n}"
+                chunks.append((cid, text, {**obj.metadata, **doc.metadata, "chunk": n}))
+        digests = [hashlib.sha256(text.encode()).hexdigest() for _, text, _ in chunks]
+        existing = self.store.run([["HGET", cid, "content_hash"] for cid, _, _ in chunks])
+        todo = [i for i, d in enumerate(digests) if _text(existing[i] or b"") != d]
+        vectors: dict[int, bytes] = {}
+        for start in range(0, len(todo), cfg.embed_batch_size):
+            batch = todo[start : start + cfg.embed_batch_size]
+            embedded = self.embedder.embed([chunks[i][1] for i in batch])
+            for i, row in zip(batch, embedded, strict=True):
+                vectors[i] = np.asarray(row, dtype=np.float32).tobytes()
+        now = int(time.time() * 1000)
+        commands: list[list[Any]] = []
+        for i, (cid, text, meta) in enumerate(chunks):
+            fields: list[Any] = [
+                "text", text, "bucket", event.bucket, "source", f"{event.bucket}/{event.key}",
+                "content_hash", digests[i], "ingested_at", now, "etag", obj.etag,
+                "version", obj.version_id or "",
+            ]  # fmt: skip
+            for name, value in meta.items():
+                fields += [name, value if isinstance(value, (int, float)) else str(value)]
+            if i in vectors:
+                fields += ["vec", vectors[i]]
+            commands.append(["HSET", cid, *fields])
+        new_ids = {cid for cid, _, _ in chunks}
+        stale = [c for c in old_chunks if c not in new_ids]
+        if stale:
+            commands.append(["DEL", *stale])
+        commands.append(self._state_command(event, obj.etag, [c for c, _, _ in chunks], False))
+        self._commit(commands)
+        return Outcome("upserted", len(chunks), len(vectors), len(stale))
+
+    def _delete(self, event: S3Event, old_chunks: list[str]) -> Outcome:
+        commands: list[list[Any]] = []
+        if old_chunks:
+            commands.append(["DEL", *old_chunks])
+        commands.append(self._state_command(event, "", [], True))
+        self._commit(commands)
+        return Outcome("deleted", chunks_deleted=len(old_chunks))
+
+    def _state_command(
+        self, event: S3Event, etag: str, chunk_ids: list[str], deleted: bool
+    ) -> list[Any]:
+        return [
+            "HSET", self.state_key(event.bucket, event.key),
+            "sequencer", event.sequencer or "", "version", event.version_id or "",
+            "etag", etag, "event_time", event.event_time_ms, "deleted", int(deleted),
+            "chunks", "\n".join(chunk_ids),
+        ]  # fmt: skip
+
+    def _commit(self, commands: list[list[Any]]) -> None:
+        replies = self.store.run(commands, atomic=True)
+        errors = [r for r in replies if isinstance(r, Exception)]
+        if errors:
+            raise errors[0]
