@@ -37,7 +37,7 @@ class Harness:
             await result
 
 
-@pytest.fixture(params=["memory", "sqs-standard", "sqs-fifo"])
+@pytest.fixture(params=["memory", "sqs-standard", "sqs-fifo", "kinesis"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "memory":
         log = MemoryLog(stream="contract", partitions=2)
@@ -50,6 +50,31 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
         return
 
     moto = request.getfixturevalue("moto_server")
+    if request.param == "kinesis":
+        from connectors.kinesis import KinesisSource
+
+        kinesis = moto.client("kinesis")
+        stream, table = unique_name("contract"), unique_name("leases")
+        kinesis.create_stream(StreamName=stream, ShardCount=2)
+
+        def put(values: list[bytes]) -> None:
+            records = [{"Data": v, "PartitionKey": str(i)} for i, v in enumerate(values)]
+            kinesis.put_records(StreamName=stream, Records=records)
+
+        def make_kinesis() -> Source:
+            return KinesisSource(
+                stream,
+                lease_table=table,
+                worker_id=unique_name("w"),
+                kinesis_client=kinesis,
+                dynamodb_client=moto.client("dynamodb"),
+                poll_interval_s=0.05,
+                lease_timeout_s=1.5,
+            )
+
+        yield Harness(put, make_kinesis, ordered=True)
+        return
+
     client = moto.client("sqs")
     fifo = request.param == "sqs-fifo"
     name = unique_name("contract") + (".fifo" if fifo else "")

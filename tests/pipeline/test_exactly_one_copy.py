@@ -96,25 +96,12 @@ class Worker:
         self.log.close()
 
 
-@pytest.mark.slow
-async def test_exactly_one_copy_through_kafka_with_kill9(
-    tmp_path: Path, moto_server: Any, kafka_broker: Any, embedder: LocalEmbedder
-) -> None:
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    rng = random.Random(99)
-    s3 = moto_server.client("s3")
+def bucket_history(s3: Any, rng: random.Random) -> tuple[str, list[tuple[str, bytes]]]:
+    """A versioned bucket's history as notifications: puts, overwrites (shorter and
+    longer), deletes, and duplicated deliveries."""
     bucket = unique_name("eoc")
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    topic = unique_name("s3events")
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    await admin.close()
-
-    # the bucket's history: puts, overwrites (shorter and longer), deletes, duplicates
     events: list[tuple[str, bytes]] = []
     seq = 0
     files = corpus(rng, 180)
@@ -132,21 +119,60 @@ async def test_exactly_one_copy_through_kafka_with_kill9(
             body = (b"rewritten. " * rng.randint(1, 400)) if plain else files[key]
             v = s3.put_object(Bucket=bucket, Key=key, Body=body).get("VersionId")
             events.append((key, notification(bucket, key, "put", seq, v)))
-    events += rng.sample(events, 20)  # duplicated deliveries
+    events += rng.sample(events, 20)
+    return bucket, events
 
+
+@pytest.mark.slow
+async def test_exactly_one_copy_through_kafka_with_kill9(
+    tmp_path: Path, moto_server: Any, kafka_broker: Any, embedder: LocalEmbedder
+) -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    rng = random.Random(99)
+    bucket, events = bucket_history(moto_server.client("s3"), rng)
+    topic = unique_name("s3events")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+    await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all")
     await producer.start()
     for key, value in events:
         await producer.send_and_wait(topic, value, key=key.encode())
     await producer.stop()
+    timeouts = "&".join(f"{k}={v}" for k, v in FAST_GROUP_TIMEOUTS.items())
+    source = f"kafka://{kafka_broker.bootstrap}/{topic}?group=g-{topic}&{timeouts}"
+    run_with_kills(tmp_path, moto_server, embedder, bucket, source, rng)
 
+
+@pytest.mark.slow
+def test_exactly_one_copy_through_kinesis_with_kill9(
+    tmp_path: Path, moto_server: Any, embedder: LocalEmbedder
+) -> None:
+    rng = random.Random(98)
+    bucket, events = bucket_history(moto_server.client("s3"), rng)
+    kinesis = moto_server.client("kinesis")
+    stream = unique_name("s3events")
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    for key, value in events:
+        kinesis.put_record(StreamName=stream, Data=value, PartitionKey=key)
+    source = f"kinesis://{stream}?lease_table={stream}-leases&lease_timeout_s=2&poll_interval_s=0.2"
+    run_with_kills(tmp_path, moto_server, embedder, bucket, source, rng)
+
+
+def run_with_kills(
+    tmp_path: Path, moto_server: Any, embedder: LocalEmbedder, bucket: str, source: str,
+    rng: random.Random,
+) -> None:  # fmt: skip
+    s3 = moto_server.client("s3")
     server = ServerProcess(tmp_path / "store")
     store = server.client()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1", "HF_HUB_OFFLINE": "1"}  # fmt: skip
-    timeouts = "&".join(f"{k}={v}" for k, v in FAST_GROUP_TIMEOUTS.items())
     args = [
-        "--source", f"kafka://{kafka_broker.bootstrap}/{topic}?group=g-{topic}&{timeouts}",
+        "--source", source,
         "--store", f"redis://127.0.0.1:{server.port}", "--aws-endpoint-url", moto_server.endpoint_url,
         "--dlq", str(tmp_path / "dlq.jsonl"), "--batch-size", "8", "--batching-window-ms", "100",
     ]  # fmt: skip

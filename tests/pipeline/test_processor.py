@@ -7,6 +7,7 @@ good ones in the same batch land; queries find the relevant document first.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
@@ -300,3 +301,43 @@ def test_natural_language_queries_find_the_relevant_document_first(
             misses.append((query, module, sources[:3]))
         assert want in sources[:5], (query, sources[:5])
     assert top1 / len(QUERIES) >= 0.9, misses
+
+
+async def test_poison_through_the_runner_lands_in_the_dlq_file(
+    proc: Processor, s3: Any, bucket: str, engine: Engine, tmp_path: Path
+) -> None:
+    from connectors.memory import MemoryLog, MemorySource
+    from pipeline.destinations import FileDestination
+    from pipeline.runner import Runner, RunnerConfig, pipeline_process
+    from tests.harness.wait import wait_for_async
+
+    puts = {
+        "ok1.txt": words(3, 51),
+        "bad.json": b"{nope",
+        "ok2.md": words(2, 52),
+        "bin.txt": b"\x00\x01",
+    }
+    log = MemoryLog(partitions=1)
+    for i, (key, body) in enumerate(puts.items()):
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        log.append(json.dumps(_s3_notification(bucket, key, f"{i + 1:016X}")).encode())
+    log.append(b"not an event")
+    source = MemorySource(log, group="g")
+    await source.start()
+    dlq_path = tmp_path / "dlq.jsonl"
+    runner = Runner(source, pipeline_process, FileDestination(dlq_path),
+                    RunnerConfig(batch_size=2, batching_window_s=0.05, retry_backoff_s=0.01))  # fmt: skip
+    handler.configure(proc)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for_async(lambda: log.committed("g", 0) == 5, 60, message="runner stalled")
+    finally:
+        runner.stop()
+        await task
+        handler.configure(None)
+    dead = [json.loads(line) for line in dlq_path.read_text().splitlines()]
+    bodies = sorted(base64.b64decode(d["record"]["value"])[:12] for d in dead)
+    assert len(dead) == 3 and b"not an event" in bodies
+    assert all(d["reason"] and d["attempts"] == 1 for d in dead)
+    sources = {k.split(b"#")[0] for k in chunk_keys(engine)}
+    assert sources == {f"chunk:{bucket}/ok1.txt".encode(), f"chunk:{bucket}/ok2.md".encode()}
