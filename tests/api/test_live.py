@@ -1,19 +1,23 @@
 """The API on a real uvicorn server on a loopback port, over `memvec server` (RESP) holding a
-store loaded by the pipeline; the search page driven by headless Chromium; the CLI."""
+store loaded by the pipeline; the search page driven by headless Chromium through Playwright;
+the CLI."""
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import signal
 import socket
 import subprocess
 import sys
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
 
 from pipeline.api import ApiSettings, ReadFrom, RespStore, create_app
 from pipeline.api.cli import add_api_parser, settings_from_args
@@ -66,30 +70,63 @@ def test_replica_reads_fall_back_to_primary(resp_server: Any, embedder: Any) -> 
         down.close()
 
 
-def _chromium(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert exe, "Debian package chromium is not installed (apt-get install chromium)"
-    return subprocess.run(
-        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars",
-         "--window-size=1100,900", "--virtual-time-budget=15000", *args],
-        capture_output=True, text=True, timeout=timeout_s, check=False,
-    )  # fmt: skip
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
-def test_search_page_in_headless_chromium(live_api: LiveApi, tmp_path: Path) -> None:
-    query = urllib.parse.quote("how do I parse command line arguments")
-    url = f"{live_api.url}/?q={query}"
-    dumped = _chromium(f"--user-data-dir={tmp_path / 'profile-dom'}", "--dump-dom", url)
-    dom = dumped.stdout
-    assert 'data-state="done"' in dom, (dom[-2000:], dumped.stderr[-2000:])
-    assert 'class="hit" data-source="stdlib/argparse"' in dom.split("</li>")[0]
-    assert "results from index demo in" in dom
-    screenshot = tmp_path / "search-page.png"
-    shot = _chromium(
-        f"--user-data-dir={tmp_path / 'profile-shot'}", f"--screenshot={screenshot}", url
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page in headless Debian Chromium driven by Playwright; fails on any uncaught page error."""
+    assert CHROMIUM.is_file(), (
+        f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium); "
+        "Playwright's own browser builds are not used"
     )
-    assert screenshot.is_file() and screenshot.stat().st_size > 5000, shot.stderr[-2000:]
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 900})
+            context.set_default_timeout(30_000)
+            p = context.new_page()
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+            yield p
+        finally:
+            browser.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def test_search_page_in_headless_chromium(live_api: LiveApi, page: Page, tmp_path: Path) -> None:
+    page.goto(f"{live_api.url}/")
+    expect(page).to_have_title("memvec search")
+    box = page.get_by_role("searchbox")
+    expect(box).to_be_focused()
+    box.press_sequentially("parse command line options")
+    box.press("Enter")
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-state", re.compile("^(done|error)$"), timeout=30_000)
+    status = page.get_by_role("status")
+    assert body.get_attribute("data-state") == "done", status.inner_text()
+    hits = page.locator("#results > li.hit")
+    expect(hits.first).to_have_attribute("data-source", "stdlib/argparse")
+    expect(hits.first.locator(".source")).to_have_text("stdlib/argparse")
+    expect(hits).to_have_count(10)
+    expect(status).to_have_text(
+        re.compile(r"^10 results from index demo in \d+\.\d ms \(round trip \d+ ms\)$")
+    )
+    expect(page).to_have_url(re.compile(r"/\?q=parse\+command\+line\+options$"))
+    screenshot = tmp_path / "search.png"
+    page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.is_file(), f"no screenshot written to {screenshot}"
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{screenshot} is not a PNG"
 
 
 def test_cli_options_and_env(tmp_path: Path) -> None:
