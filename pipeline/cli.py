@@ -24,19 +24,23 @@ def _version() -> str:
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
-        help="embedded main job: ingest a sample corpus into a durable local store and query it",
-        description="Ingest a sample corpus (Python standard-library module documentation, "
-        "no download) into the embedded durable store under --data-dir and answer example "
-        "queries. A second run reuses the data directory and ingests nothing new.",
+        help="the embedded main job: S3 -> notifications -> pipeline -> durable store -> API",
+        description="In one process: an embedded S3 endpoint seeded with a sample corpus "
+        "(Python standard-library module documentation, no download), S3 notifications on "
+        "an in-process stream, the pipeline, the durable store under --data-dir, and the "
+        "HTTP API and search page. A second run reuses the data directory and embeds "
+        "nothing new. Ctrl-C stops it.",
     )
     p.add_argument("--data-dir", default="./data", help="store directory (default ./data)")
+    p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 = any)")
     p.add_argument("--limit", type=int, default=200, help="modules to ingest (default 200)")
-    p.add_argument("--query", action="append", help="a query to run (repeatable)")
+    p.add_argument("--query", action="append", help="an example query to run (repeatable)")
+    p.add_argument("--no-serve", action="store_true", help="ingest, answer, and exit")
 
     def run(args: argparse.Namespace) -> int:
-        from .demo import run_demo
+        from .demo_job import run_demo_job
 
-        return run_demo(args)
+        return run_demo_job(args)
 
     p.set_defaults(run=run)
 
@@ -61,6 +65,12 @@ def _add_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_api_parser(sub)
 
 
+def _add_package(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .packaging import add_package_parser
+
+    add_package_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memvec",
@@ -73,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server(sub)
     _add_worker(sub)
     _add_api(sub)
+    _add_package(sub)
     return parser
 
 

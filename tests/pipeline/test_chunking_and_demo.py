@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import httpx
+
 from pipeline import LocalEmbedder, chunk_text, stdlib_documents
+from tests.harness.wait import wait_for
 
 BIN = Path(sys.executable).parent / "memvec"
 
@@ -28,25 +33,42 @@ def test_no_chunk_exceeds_the_model_limit(embedder: LocalEmbedder) -> None:
         assert {w for w in words if len(w) < 200} <= covered
 
 
-def test_demo_ingests_once_and_answers(tmp_path: Path) -> None:
+def test_demo_serves_search_then_a_second_run_embeds_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    cmd = [
-        str(BIN),
-        "demo",
-        "--data-dir",
-        str(data),
-        "--limit",
-        "25",
-        "--query",
-        "parse command line options",
-    ]
-    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr[-2000:]
-    written = int(re.search(r"ingested (\d+) new chunks", first.stdout).group(1))  # type: ignore[union-attr]
-    assert written > 25
-    assert "query: parse command line options" in first.stdout
-    second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert "ingested 0 new chunks" in second.stdout
-    top = second.stdout.split("query: parse command line options", 1)[1].strip().splitlines()[0]
-    assert "stdlib/argparse" in top, top
+    cmd = [str(BIN), "demo", "--data-dir", str(data), "--limit", "25", "--port", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    url: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            m = re.search(r"search page and API: (http://127\.0\.0\.1:\d+/)", line)
+            if m:
+                url.append(m.group(1))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: url or proc.poll() is not None, 300, message="demo never got ready")
+        assert url, "".join(lines)[-3000:]
+        wait_for(lambda: _ready(url[0]), 30, message="API not ready", ignore=(httpx.HTTPError,))
+        body = {"query": "parse command line options", "k": 3}
+        hits = httpx.post(url[0] + "v1/search", json=body, timeout=30).json()["hits"]
+        assert hits[0]["source"] == "stdlib/argparse", hits
+        first = "".join(lines)
+        assert re.search(r"ingested 25 objects: \d+ chunks, [1-9]\d* newly embedded", first), first
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+        reader.join(10)
+    again = subprocess.run([*cmd, "--no-serve"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert re.search(
+        r"ingested 25 objects: \d+ chunks, 0 newly embedded, 0 failed", again.stdout
+    ), again.stdout
+
+
+def _ready(url: str) -> bool:
+    return httpx.get(url + "readyz", timeout=5).status_code == 200

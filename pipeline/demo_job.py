@@ -1,0 +1,178 @@
+"""``memvec demo``: the whole topology in one process, on embedded defaults.
+
+1. an embedded S3 endpoint (moto server on a loopback port) seeded with the sample corpus
+   (standard-library module documentation: real text, no download), one object per module
+   in bucket ``stdlib``;
+2. an S3 notification per object on an in-process event stream (``MemoryLog``);
+3. the event-source runner with the pipeline (parse, chunk, embed, atomic upsert), failures
+   to ``<data-dir>/dlq.jsonl``;
+4. the embedded durable store under ``<data-dir>`` (``appendfsync always``);
+5. the HTTP API and search page on ``http://127.0.0.1:<port>/``.
+
+It prints a progress bar while ingesting, the URL, and three example queries with their
+top hits, then serves until Ctrl-C (which stops everything cleanly). A second run over the
+same data directory re-seeds the in-memory S3 but embeds nothing new: every chunk's
+content hash is already in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from store import Engine, EngineConfig
+
+INDEX = "demo"
+BUCKET = "stdlib"
+EXAMPLE_QUERIES = [
+    "how do I parse command line arguments",
+    "read and write CSV files",
+    "send an email message over SMTP",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _notification(key: str, etag: str) -> bytes:
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "object": {"key": key, "eTag": etag},
+               "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"}},
+    }]}).encode()  # fmt: skip
+
+
+async def _ingest(
+    engine: Engine, embedder: Any, endpoint: str, data_dir: Path, limit: int
+) -> dict[str, int]:
+    from connectors.memory import MemoryLog, MemorySource
+    from connectors.s3 import S3ObjectStore
+
+    from . import handler
+    from .corpus import stdlib_documents
+    from .destinations import FileDestination
+    from .processor import IngestConfig, Outcome, Processor
+    from .runner import Runner, RunnerConfig, pipeline_process
+    from .store_client import EmbeddedClient
+
+    objects = S3ObjectStore(endpoint_url=endpoint, aws_access_key_id="demo",
+                            aws_secret_access_key="demo", region_name="us-east-1")  # fmt: skip
+    objects.create_bucket(BUCKET)
+    stream = MemoryLog(stream="s3-notifications")
+    total = 0
+    for doc in stdlib_documents(limit):
+        key = doc.doc_id.split("/", 1)[1]
+        summary = objects.put(BUCKET, key, doc.text.encode(), content_type="text/plain")
+        stream.append(_notification(key, summary.etag))
+        total += 1
+    counts = {"objects": total, "chunks": 0, "embedded": 0, "failed": 0}
+    bar = tqdm(total=total, desc="ingesting", unit="obj")
+
+    class CountingProcessor(Processor):
+        def process(self, event: Any) -> Outcome:
+            outcome = super().process(event)
+            counts["chunks"] += outcome.chunks_written
+            counts["embedded"] += outcome.chunks_embedded
+            bar.update(1)
+            bar.set_postfix(chunks=counts["chunks"], embedded=counts["embedded"])
+            return outcome
+
+    handler.configure(
+        CountingProcessor(EmbeddedClient(engine), objects, embedder, IngestConfig(index=INDEX))
+    )
+    source = MemorySource(stream, group="demo")
+    await source.start()
+    runner = Runner(source, pipeline_process, FileDestination(data_dir / "dlq.jsonl"),
+                    RunnerConfig(batch_size=16, batching_window_s=0.05))  # fmt: skip
+    task = asyncio.create_task(runner.run())
+    try:
+        while stream.committed("demo", 0) < total:
+            await asyncio.sleep(0.05)
+    finally:
+        runner.stop()
+        await task
+        bar.close()
+        handler.configure(None)
+    counts["failed"] = runner.stats.dead_lettered
+    return counts
+
+
+def _top_hits(
+    engine: Engine, embedder: Any, query: str, k: int = 3
+) -> list[tuple[str, float, str]]:
+    reply = engine.execute(
+        "FT.SEARCH", INDEX, f"*=>[KNN {k} @vec $B AS distance]", "PARAMS", "2", "B",
+        embedder.embed_one(query).tobytes(), "SORTBY", "distance",
+        "RETURN", "3", "distance", "source", "text", "DIALECT", "2",
+    )  # fmt: skip
+    hits = []
+    for fields in reply[2::2]:
+        f = dict(zip(fields[0::2], fields[1::2], strict=True))
+        hits.append((f[b"source"].decode(), float(f[b"distance"]), f[b"text"].decode()[:90]))
+    return hits
+
+
+async def _serve(engine: Engine, embedder: Any, port: int) -> None:
+    import uvicorn
+
+    from .api.app import create_app
+    from .api.settings import ApiSettings
+    from .api.store_client import EmbeddedStore
+
+    app = create_app(ApiSettings(index=INDEX, port=port), EmbeddedStore(engine), embedder)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    await server.serve()  # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
+
+
+def run_demo_job(args: argparse.Namespace) -> int:
+    from moto.server import ThreadedMotoServer
+
+    from .embedding import LocalEmbedder
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = args.port or _free_port()
+    print(f"memvec demo: store in {data_dir.resolve()}", flush=True)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{moto._port}"  # moto exposes no getter for the port
+    try:
+        embedder = LocalEmbedder()
+        with Engine(EngineConfig(data_dir=data_dir)) as engine:
+            t0 = time.perf_counter()
+            counts = asyncio.run(_ingest(engine, embedder, endpoint, data_dir, args.limit))
+            print(
+                f"ingested {counts['objects']} objects: {counts['chunks']} chunks, "
+                f"{counts['embedded']} newly embedded, {counts['failed']} failed "
+                f"({time.perf_counter() - t0:.1f} s)",
+                flush=True,
+            )
+            for query in args.query or EXAMPLE_QUERIES:
+                print(f"\nquery: {query}")
+                for source, distance, text in _top_hits(engine, embedder, query):
+                    print(f"  {distance:.3f}  {source:<24} {text}")
+            print(f"\nsearch page and API: http://127.0.0.1:{port}/  (Ctrl-C stops)", flush=True)
+            if not args.no_serve:
+                try:
+                    asyncio.run(_serve(engine, embedder, port))
+                except KeyboardInterrupt:
+                    pass  # uvicorn re-raises Ctrl-C after its clean shutdown; ours follows
+    finally:
+        moto.stop()
+    print("memvec demo stopped", flush=True)
+    return 0
