@@ -341,3 +341,36 @@ async def test_poison_through_the_runner_lands_in_the_dlq_file(
     assert all(d["reason"] and d["attempts"] == 1 for d in dead)
     sources = {k.split(b"#")[0] for k in chunk_keys(engine)}
     assert sources == {f"chunk:{bucket}/ok1.txt".encode(), f"chunk:{bucket}/ok2.md".encode()}
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "connectors" / "data"
+
+
+def test_handler_answers_the_documented_aws_sample_events(
+    proc: Processor, s3: Any, engine: Engine
+) -> None:
+    """The AWS sample events (S3 direct, SQS-wrapped with a test event, SNS in SQS,
+    EventBridge) drive the handler; the object they name exists, with a real version."""
+    from urllib.parse import unquote_plus
+
+    bucket = "amzn-s3-demo-bucket"
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = unquote_plus("docs%2Fred+flower%2B%C3%BCn%C3%AF+%E6%9D%B1%E4%BA%AC.txt")
+    version = s3.put_object(Bucket=bucket, Key=key, Body=words(3, 61))["VersionId"]
+    handler.configure(proc)
+    try:
+        for name in ("s3_put.json", "sqs_s3_events.json", "sqs_sns_s3_put.json",
+                     "eventbridge_object_created.json"):  # fmt: skip
+            text = (SAMPLES / name).read_text().replace("096fKKXTRTtl3on89fVO.nfljtsv6qko", version)
+            assert handler.handle(json.loads(text)) == {"batchItemFailures": []}, name
+        assert f"chunk:{bucket}/{key}#0".encode() in chunk_keys(engine)
+        broken = json.loads((SAMPLES / "sqs_s3_events.json").read_text())
+        broken["Records"][0]["body"] = "{ not json"
+        response = handler.handle(broken)
+        assert response == {
+            "batchItemFailures": [{"itemIdentifier": broken["Records"][0]["messageId"]}]
+        }
+    finally:
+        handler.configure(None)
