@@ -361,11 +361,21 @@ def test_handler_answers_the_documented_aws_sample_events(
     version = s3.put_object(Bucket=bucket, Key=key, Body=words(3, 61))["VersionId"]
     handler.configure(proc)
     try:
-        for name in ("s3_put.json", "sqs_s3_events.json", "sqs_sns_s3_put.json",
-                     "eventbridge_object_created.json"):  # fmt: skip
+
+        def sample(name: str) -> Any:
             text = (SAMPLES / name).read_text().replace("096fKKXTRTtl3on89fVO.nfljtsv6qko", version)
-            assert handler.handle(json.loads(text)) == {"batchItemFailures": []}, name
-        assert f"chunk:{bucket}/{key}#0".encode() in chunk_keys(engine)
+            return json.loads(text)
+
+        chunk0 = f"chunk:{bucket}/{key}#0".encode()
+        assert handler.handle(sample("s3_put.json")) == {"batchItemFailures": []}
+        assert chunk0 in chunk_keys(engine)
+        # put, s3:TestEvent, then a delete marker with a later sequencer: the object goes
+        assert handler.handle(sample("sqs_s3_events.json")) == {"batchItemFailures": []}
+        assert chunk0 not in chunk_keys(engine)
+        # older events arriving after the delete are acknowledged and change nothing
+        for name in ("sqs_sns_s3_put.json", "eventbridge_object_created.json"):
+            assert handler.handle(sample(name)) == {"batchItemFailures": []}, name
+        assert chunk0 not in chunk_keys(engine)
         broken = json.loads((SAMPLES / "sqs_s3_events.json").read_text())
         broken["Records"][0]["body"] = "{ not json"
         response = handler.handle(broken)
