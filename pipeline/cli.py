@@ -71,6 +71,12 @@ def _add_package(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_package_parser(sub)
 
 
+def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from store.snapshot.restore import add_restore_parser
+
+    add_restore_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memvec",
@@ -84,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker(sub)
     _add_api(sub)
     _add_package(sub)
+    _add_restore(sub)
     return parser
 
 

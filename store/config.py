@@ -37,6 +37,10 @@ class EngineConfig:
     maxmemory_bytes: int = 0
     # A read-only engine (replica) refuses client writes with -READONLY.
     read_only: bool = False
+    # Also copy every published snapshot here (``s3://bucket/prefix``; None: local only),
+    # pruned to ``snapshot_keep``; ``snapshot_endpoint_url`` names a non-AWS S3 endpoint.
+    snapshot_to: str | None = None
+    snapshot_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.data_dir is not None and not isinstance(self.data_dir, Path):

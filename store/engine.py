@@ -11,6 +11,10 @@ Contract:
 * Durability is waited for *outside* the lock, so concurrent writers share one fsync (group
   commit) and readers are never blocked by a disk flush. A client therefore never gets an
   acknowledgement for a write the log could lose, and always reads its own writes.
+* Replication (:mod:`store.replication`): a replica feeds its primary's records to
+  :meth:`Engine.replicate`, which appends each to this node's log with the primary's seq
+  and epoch and then runs the same :meth:`Engine.apply`; ``append_listeners`` see every
+  record appended (the primary's backlog); :meth:`Engine.promote` starts a new epoch.
 * Expiry: readers never see an expired key; the primary deletes expired keys (lazily on
   write access and with an active sweeper) and logs the ``DEL``. Replay and replicas never
   expire keys by their own clock.
@@ -18,6 +22,7 @@ Contract:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import threading
@@ -142,6 +147,11 @@ class Engine:
         # called with each changed key, under the engine lock (WATCH, keyspace events);
         # listeners must be cheap and must not call back into the engine
         self.key_listeners: list[Callable[[bytes], None]] = []
+        # called with each record appended to the log, under the engine lock, in seq order
+        # (replication backlog); listeners must be cheap and must not call back into the engine
+        self.append_listeners: list[Callable[[LogRecord], None]] = []
+        # epoch of the newest record in the state (fencing: replicas, promotion)
+        self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
         from .persistence import Persistence
 
@@ -165,6 +175,9 @@ class Engine:
             report = self._log.open()
             self.stats.recovery = report
             self.persistence.recover(report)
+            recovered = getattr(self._log, "recovered_epoch", None)
+            self.last_epoch = max(self.last_epoch, recovered or 0)
+            self._set_log_epoch(self.last_epoch)
         self.state = EngineState.RUNNING
         self._spawn(self._expire_loop, "memvec-expire")
         if self.config.data_dir is not None and (
@@ -373,8 +386,9 @@ class Engine:
         self.stats.writes_since_snapshot += 1
         if self._log is None:
             return None
+        payload = encode_commands(commands)
         try:
-            seq = self._log.append(encode_commands(commands))
+            seq = self._log.append(payload)
         except DurabilityError as exc:
             self._fail(exc)
             raise
@@ -383,6 +397,11 @@ class Engine:
             self._fail(err)
             raise err from exc
         self._applied = LogPosition(seq + 1)
+        self.last_epoch = self._log.epoch
+        if self.append_listeners:
+            rec = LogRecord(seq, self.last_epoch, payload)
+            for listener in self.append_listeners:
+                listener(rec)
         return seq
 
     def _fail(self, exc: DurabilityError) -> None:
@@ -404,6 +423,54 @@ class Engine:
                 except StoreError as exc:  # deterministic: the primary saw the same error
                     log.debug("replayed command failed as it did originally: %s", exc)
             self._applied = LogPosition(record.seq + 1)
+
+    # -- replication (store.replication) --------------------------------------------------
+    def replicate(self, records: Sequence[LogRecord]) -> int | None:
+        """Append a primary's records to this node's log (same seq and epoch), then apply.
+
+        Records must continue this node's log exactly (``ValueError`` otherwise). Returns
+        the last seq, to wait for with :meth:`durable_future` before acknowledging it.
+        """
+        log_backend = self._log
+        last: int | None = None
+        with self.lock:
+            for rec in records:
+                if log_backend is not None:
+                    append_record = getattr(log_backend, "append_record", None)
+                    if append_record is None:
+                        raise DurabilityError("this transaction log cannot hold replicated records")
+                    try:
+                        append_record(rec.seq, rec.epoch, rec.payload)
+                    except DurabilityError as exc:
+                        self._fail(exc)
+                        raise
+                self.apply(rec)
+                self.last_epoch = max(self.last_epoch, rec.epoch)
+                self.stats.writes_since_snapshot += 1
+                for listener in self.append_listeners:
+                    listener(rec)
+                last = rec.seq
+        return last if log_backend is not None else None
+
+    def promote(self, epoch: int) -> int | None:
+        """Start writing as a primary at ``epoch`` (> every epoch seen): stamp it on the log
+        and append an empty marker record so the log itself remembers the new epoch (and
+        the seq where it began). Returns the marker's seq."""
+        with self.lock:
+            if epoch <= self.last_epoch:
+                raise ValueError(f"new epoch {epoch} must exceed the last one {self.last_epoch}")
+            self._set_log_epoch(epoch)
+            self.last_epoch = epoch
+            return self._append([]) if self._log is not None else None
+
+    def _set_log_epoch(self, epoch: int) -> None:
+        set_epoch = getattr(self._log, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
+
+    def set_read_only(self, read_only: bool) -> None:
+        """Replica (True) or primary (False): client writes answer -READONLY on a replica."""
+        self.config = dataclasses.replace(self.config, read_only=read_only)
 
     # -- reads and housekeeping -----------------------------------------------------------
     def _on_key_change(self, key: bytes) -> None:

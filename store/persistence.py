@@ -15,6 +15,13 @@ Why not a thread: serialising a consistent image would hold the lock for the who
 why not a log-follower process: it doubles memory permanently; fork shares pages and only
 copies what writers touch while the child runs.
 
+Replication uses two more entry points: :meth:`Persistence.write_temp_snapshot` (a
+forked child writes an unpublished snapshot for a replica's full resync) and
+:meth:`Persistence.install` (a replica replaces its state and restarts its log at the
+snapshot's position). With ``snapshot_to`` every published snapshot is also copied to a
+remote store (S3, :mod:`store.snapshot.s3`) from the publishing thread (the BGSAVE
+watcher, off the write path); a failed upload is logged and never loses the local one.
+
 Snapshot sections (inside the container of :mod:`store.snapshot.format`):
 
 * ``keyspace``: pickle (protocol 5) of ``(data, expires)``; only dict/bytes/int inside,
@@ -30,12 +37,15 @@ import io
 import logging
 import os
 import pickle
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import DurabilityError, StoreError
+from .snapshot.base import SnapshotStore
 from .snapshot.format import SnapshotReader, SnapshotWriter
 from .snapshot.local import LocalSnapshotStore
 from .wal.base import RecoveryReport
@@ -71,6 +81,14 @@ class Persistence:
             LocalSnapshotStore(data_dir / "snapshots") if data_dir is not None else None
         )
         self.tmp_dir: Path | None = data_dir / "tmp" if data_dir is not None else None
+        # a second store every published snapshot is copied to (``snapshot_to``, e.g. S3)
+        self.remote: SnapshotStore | None = None
+        if engine.config.snapshot_to and data_dir is not None:
+            from .snapshot.restore import open_remote
+
+            self.remote = open_remote(
+                engine.config.snapshot_to, engine.config.snapshot_endpoint_url
+            )
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, report: RecoveryReport) -> None:
@@ -109,12 +127,48 @@ class Persistence:
         engine = self.engine
         data, expires = plain_loads(reader.read_bytes("keyspace"))
         with engine.lock:
+            engine.last_epoch = max(engine.last_epoch, reader.epoch)
             engine.keyspace.data = data
             engine.keyspace.expires = expires
             index_state = plain_loads(reader.read_bytes("indexes"))
             assert self.tmp_dir is not None
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
             engine.indexes.restore(index_state, reader, self.tmp_dir)
+
+    def install(self, path: Path) -> LogPosition:
+        """Replace this node's whole state with the snapshot file at ``path`` (a replica's
+        full resync) and return the position it covers.
+
+        The file is verified first (nothing changes if it is damaged). Then, under the
+        engine lock: the state is loaded, every local snapshot is deleted (they may belong
+        to a history the primary does not share), the log restarts empty at the snapshot's
+        position, and the file is published as this node's newest snapshot, so a restart
+        recovers from it. ``path`` is consumed.
+        """
+        engine = self.engine
+        with SnapshotReader(path) as reader:
+            reader.verify()
+            position, epoch = reader.position, reader.epoch
+            with engine.lock:
+                engine.last_epoch = 0
+                self.load(reader)
+                engine.last_epoch = epoch
+                engine._set_log_epoch(epoch)
+                if self.store is not None:
+                    for info in self.store.list():
+                        self.store.delete(info)
+                log_backend = engine.transaction_log
+                if log_backend is not None:
+                    reset = getattr(log_backend, "reset", None)
+                    if reset is None:
+                        raise DurabilityError("this transaction log cannot restart at a position")
+                    reset(position)
+                engine._applied = position
+        if self.store is not None:
+            self.store.publish_file(path)
+        else:
+            path.unlink(missing_ok=True)
+        return position
 
     # -- taking snapshots -----------------------------------------------------------------
     def _dump(self, writer: SnapshotWriter, scratch: Path) -> None:
@@ -147,12 +201,39 @@ class Persistence:
         scratch = tmp.with_suffix(".scratch")
         scratch.mkdir(exist_ok=True)
         with open(tmp, "wb") as f:
-            writer = SnapshotWriter(f, position, meta={"writer": "memvec"})
+            writer = SnapshotWriter(f, position, self.engine.last_epoch, meta={"writer": "memvec"})
             self._dump(writer, scratch)
             writer.finish()
             f.flush()
             os.fsync(f.fileno())
         scratch.rmdir()
+
+    def write_temp_snapshot(self) -> tuple[LogPosition, Path]:
+        """Write a snapshot of the current state to a temporary file (not published) and
+        return the position it covers and its path; the caller deletes it. A forked child
+        serialises it as for BGSAVE, so writers pause only for the fork. Blocking: call it
+        off the event loop. Raises :class:`StoreError` if the child fails."""
+        engine = self.engine
+        tmp_dir = self.tmp_dir or Path(tempfile.gettempdir())
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        with engine.lock:
+            position = engine.applied_position
+            if engine.transaction_log is not None and position.seq > 1:
+                engine.transaction_log.wait_durable(position.seq - 1)
+            tmp = tmp_dir / f"sync-{os.getpid()}-{time.time_ns()}.part"
+            pid = os.fork()
+            if pid == 0:  # child: no threads, no locks, no logging; write and leave
+                code = 1
+                try:
+                    self._write_file(position, tmp)
+                    code = 0
+                finally:
+                    os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"the snapshot child for a replica failed (status {status})")
+        return position, tmp
 
     def save(self) -> None:
         """Take a snapshot in the foreground (SAVE): blocks writers until it is written."""
@@ -216,12 +297,29 @@ class Persistence:
         log_backend = self.engine.transaction_log
         if log_backend is not None:
             log_backend.drop_before(oldest)
+        if self.remote is not None:
+            self._copy_to_remote(self.store.path_of(info))
         stats = self.engine.stats
         stats.last_snapshot_ms = int(time.time() * 1000)
         stats.last_snapshot_ok = True
         stats.snapshots_taken += 1
         stats.last_snapshot_duration_ms = int((time.perf_counter() - t0) * 1000)
         log.info("snapshot %s published at %s", info.name, position)
+
+    def _copy_to_remote(self, path: Path) -> None:
+        """Upload a published snapshot to the remote store and prune it there. A failure is
+        logged and counted (``last_snapshot_ok``) but never loses the local snapshot."""
+        assert self.remote is not None and self.tmp_dir is not None
+        copy = self.tmp_dir / f"remote-{time.time_ns()}.part"
+        try:
+            shutil.copyfile(path, copy)
+            self.remote.publish_file(copy)
+            self.remote.prune(self.engine.config.snapshot_keep)
+        except (StoreError, OSError) as exc:
+            log.error("copying snapshot %s to %r failed: %s", path.name, self.remote, exc)
+            self.engine.stats.last_snapshot_ok = False
+        finally:
+            copy.unlink(missing_ok=True)
 
     def wait_for_background_save(self, timeout_s: float = 600) -> None:
         watcher = self._watcher

@@ -88,6 +88,10 @@ for _name, _arity, _flags, _cats in (
     ("WAIT", 3, "", "slow connection"),
     ("ACL", -2, "admin loading stale", "admin slow dangerous"),
     ("REPLICAOF", 3, "admin noscript stale", "admin slow dangerous"),
+    ("SLAVEOF", 3, "admin noscript stale", "admin slow dangerous"),
+    ("PSYNC", -2, "admin noscript", "admin slow dangerous"),
+    ("FAILOVER", -1, "admin noscript stale", "admin slow dangerous"),
+    ("REPLCONF", -1, "admin noscript loading stale", "admin slow dangerous"),
     ("ROLE", 1, "loading stale fast", "admin fast dangerous"),
     ("MODULE", -2, "admin noscript", "admin slow dangerous"),
 ):

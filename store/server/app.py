@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from ..config import EngineConfig
 from ..engine import Engine, EngineState
 from ..errors import StoreError
+from ..replication import Replication
+from ..replication.handlers import replication_handlers
 from . import admin
 from .acl import AclStore
 from .config import ServerConfig
@@ -107,7 +109,11 @@ class Server:
         self.active_clients = 0
         self.searches_in_pool = 0
         self.watchers: dict[bytes, set[Connection]] = {}
-        self.handlers: dict[str, Handler] = {**base_handlers(), **admin.admin_handlers()}
+        self.handlers: dict[str, Handler] = {
+            **base_handlers(),
+            **admin.admin_handlers(),
+            **replication_handlers(),
+        }
         self.acl = AclStore.build(
             self.categories(), requirepass=self.config.requirepass, aclfile=self.config.aclfile
         )
@@ -126,6 +132,7 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_after_start: tuple[bool | None] | None = None
         self._ops_mark = (time.monotonic(), 0)
+        self.replication = Replication(self)
 
     def _engine_config(self) -> EngineConfig:
         c = self.config
@@ -133,6 +140,9 @@ class Server:
             data_dir=c.data_dir,
             appendfsync=c.appendfsync,
             maxmemory_bytes=c.maxmemory_bytes,
+            read_only=bool(c.replicaof),
+            snapshot_to=c.snapshot_to,
+            snapshot_endpoint_url=c.snapshot_endpoint_url,
             snapshot_after_writes=c.snapshot_after_writes,
             snapshot_interval_s=c.snapshot_interval_s,
         )
@@ -155,6 +165,8 @@ class Server:
             await self._listen()
             self.engine.key_listeners.append(self._on_key_changed)
             if self.engine.state is EngineState.NEW:
+                if self.config.restore_from and self._own_engine:
+                    await self._loop.run_in_executor(None, self._restore)
                 await self._loop.run_in_executor(None, self.engine.start)
         except BaseException:
             await self._abort_start()
@@ -163,6 +175,7 @@ class Server:
         for conn in list(self.clients.values()):
             conn.refresh()
         self.state = ServerState.RUNNING
+        await self.replication.start()
         self._cron = self._loop.create_task(self._cron_loop())
         self._warn_if_exposed()
         if self._stop_after_start is not None:  # SHUTDOWN arrived while loading
@@ -228,6 +241,21 @@ class Server:
             ) from exc
         return ctx
 
+    def _restore(self) -> None:
+        """--restore-from: fill an empty data directory from the newest remote snapshot
+        (a directory whose log already holds records is left alone)."""
+        from ..snapshot.restore import open_remote, restore
+
+        data_dir = self.engine.config.data_dir
+        assert data_dir is not None and self.config.restore_from is not None
+        log_dir = data_dir / "log"
+        if log_dir.is_dir() and any(p.stat().st_size for p in log_dir.iterdir()):
+            log.info("--restore-from ignored: %s already holds a log", data_dir)
+            return
+        remote = open_remote(self.config.restore_from, self.config.snapshot_endpoint_url)
+        info = restore(remote, data_dir, force=True)
+        log.info("restored %s from %s", info.name, self.config.restore_from)
+
     def _lock_data_dir(self) -> None:
         data_dir = self.engine.config.data_dir
         if not self._own_engine or data_dir is None:
@@ -286,6 +314,7 @@ class Server:
             srv.close()
         if self._cron is not None:
             self._cron.cancel()
+        await self.replication.stop()
         conns = list(self.clients.values())
         for conn in conns:
             conn.begin_shutdown()
@@ -442,18 +471,9 @@ class Server:
     def reset_stats(self) -> None:
         self.stats = ServerStats()
 
-    # -- replication hooks (filled in by the replication layer) ------------------------------
+    # -- replication (store.replication) ----------------------------------------------------
     def replication_offset(self) -> int:
-        return self.engine.applied_position.seq - 1
-
-    async def wait_for_replicas(self, numreplicas: int, timeout_ms: int) -> int:
-        """WAIT: how many replicas acknowledged this client's writes. None exist yet."""
-        if numreplicas <= 0:
-            return 0
-        assert self._stopping is not None
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout_ms / 1000 if timeout_ms else None)
-        return 0
+        return self.replication.offset()
 
     # -- cron -------------------------------------------------------------------------------
     async def _cron_loop(self) -> None:

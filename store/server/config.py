@@ -148,6 +148,29 @@ class ServerConfig:
     # it goes to the pool so the loop keeps serving others. 0: always use the pool.
     inline_search_max_active_clients: int = 1
     loglevel: str = "notice"
+    # Follow this primary ("HOST:PORT"): a read-only replica (None: a primary).
+    replicaof: str | None = None
+    # Credentials this replica presents to its primary (AUTH [masteruser] masterauth).
+    masteruser: str | None = None
+    masterauth: str | None = field(default=None, repr=False)
+    # A write's reply waits until this many replicas have it durable in their logs
+    # (0: only local durability; a primary crash can then lose the writes its replicas
+    # had not received yet). Costs one replica round trip per write batch.
+    min_replicas_to_ack: int = 0
+    # ... for at most this long; then the reply is -NOREPLICAS (0: wait forever).
+    min_replicas_timeout_ms: int = 1000
+    # Recent records kept in memory for replicas that reconnect (partial resync without
+    # reading the log file); the log file serves older ones while it holds them.
+    repl_backlog_bytes: int = 64 * 1024 * 1024
+    # A replica that hears nothing from its primary this long (the primary pings every
+    # second) drops the link and reconnects.
+    repl_timeout_s: float = 5.0
+    # Copy every snapshot to this S3 location too (s3://bucket/prefix; None: local only).
+    snapshot_to: str | None = None
+    snapshot_endpoint_url: str | None = None
+    # Start an empty data directory from the newest valid snapshot here (s3://... or a
+    # local snapshot directory); ignored when the directory already holds a log.
+    restore_from: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.bind, str):
@@ -164,6 +187,8 @@ class ServerConfig:
             raise ValueError("tls_auth_clients must be yes, no or optional")
         if self.maxclients < 1:
             raise ValueError("maxclients must be at least 1")
+        if self.min_replicas_to_ack < 0:
+            raise ValueError("min_replicas_to_ack must be >= 0")
 
     def replace(self, **changes: object) -> ServerConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -291,6 +316,14 @@ PARAMETERS: dict[str, ConfigParameter] = {
             _memory_parser("client_query_buffer_limit_bytes"),
         ),
         ConfigParameter("loglevel", lambda c: c.loglevel),
+        ConfigParameter("replicaof", lambda c: (c.replicaof or "").replace(":", " ")),
+        ConfigParameter(
+            "min-replicas-to-write",
+            lambda c: str(c.min_replicas_to_ack),
+            _int_parser("min_replicas_to_ack"),
+        ),
+        ConfigParameter("repl-backlog-size", lambda c: str(c.repl_backlog_bytes)),
+        ConfigParameter("repl-timeout", lambda c: f"{c.repl_timeout_s:g}"),
     )
 }
 

@@ -10,7 +10,10 @@ Contract:
   once, until the log is durable up to the last record the batch wrote *or could have
   read* (a read must not show a client another client's write that a crash could still
   lose: Redis with ``appendfsync always`` gives the same guarantee by fsyncing before it
-  writes any reply). Nothing is acknowledged before it is durable.
+  writes any reply). Nothing is acknowledged before it is durable. With
+  ``min_replicas_to_ack`` the replies of a batch that wrote also wait until that many
+  replicas acknowledged its last record (else ``-NOREPLICAS``; see
+  :mod:`store.replication.role`).
 * ``lockfree`` commands (FT.SEARCH) run on the server's thread pool so searches from many
   clients use every core; the batch continues after them, in order.
 * Dispatch goes through the one command table (``store.commands.table``): unknown command
@@ -49,9 +52,18 @@ from ..errors import (
     NoAuthError,
     StoreError,
 )
+from ..replication.role import NoReplicasError
 from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
-from .dispatch import CLOSE_NO_REPLY, CONTAINERS, Deferred, Durable, cached_specs, resolve
+from .dispatch import (
+    CLOSE_NO_REPLY,
+    CONTAINERS,
+    NO_REPLY,
+    Deferred,
+    Durable,
+    cached_specs,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from .app import Server
@@ -108,6 +120,8 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._task: asyncio.Task[None] | None = None
         self.registered = False
+        self.repl_port = 0  # REPLCONF listening-port of a replica on this connection
+        self.last_write_seq = 0  # the newest log record this client wrote (WAIT)
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -342,6 +356,8 @@ class Connection(asyncio.Protocol):
                 elif reply is CLOSE_NO_REPLY:
                     self.closing = True
                     break
+                elif reply is NO_REPLY:
+                    continue
                 replies.append(reply)
                 if self.closing:
                     break
@@ -383,6 +399,7 @@ class Connection(asyncio.Protocol):
     async def _flush(self, replies: list[Any], writes: list[int], need: int, touched: bool) -> None:
         """Wait until what these replies acknowledge or show is durable, then send them."""
         engine = self.engine
+        written = need if writes else 0
         if touched and engine.transaction_log is not None:
             last = engine.applied_position.seq - 1
             if last > need:
@@ -397,10 +414,21 @@ class Connection(asyncio.Protocol):
             except DurabilityError as exc:
                 for i in writes:
                     replies[i] = exc
+                written = 0
             except Exception as exc:  # log closed under us (shutdown) or a bug
                 err = DurabilityError(f"the write may not be durable: {exc}; check the server log")
                 for i in writes:
                     replies[i] = err
+                written = 0
+        if written:
+            self.last_write_seq = max(self.last_write_seq, written)
+            if self.server.config.min_replicas_to_ack > 0 and not (
+                await self.server.replication.confirm_write(written)
+            ):
+                refused = NoReplicasError()
+                for i in writes:
+                    if not isinstance(replies[i], StoreError):
+                        replies[i] = refused
         writer = self.writer
         for reply in replies:
             try:

@@ -19,6 +19,7 @@ __all__ = [
     "CLOSE_NO_REPLY",
     "CONTAINERS",
     "EXTRA_COMMANDS",
+    "NO_REPLY",
     "Deferred",
     "Durable",
     "all_specs",
@@ -85,3 +86,13 @@ class _CloseNoReply:
 
 
 CLOSE_NO_REPLY = _CloseNoReply()
+
+
+class _NoReply:
+    """A handler result: send nothing for this command (REPLCONF ACK, PSYNC)."""
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+NO_REPLY = _NoReply()

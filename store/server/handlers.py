@@ -4,8 +4,9 @@ Each handler takes ``(conn, args)`` (``args`` includes the command name, arity a
 checked by the command table) and returns a reply value for :mod:`store.resp`, or raises
 :class:`store.errors.StoreError`. Special results (:mod:`store.server.connection`):
 :class:`~store.server.dispatch.Durable` (EXEC: wait for a log record first),
-:class:`~store.server.dispatch.Deferred` (WAIT: await something), ``CLOSE_NO_REPLY``
-(SHUTDOWN).
+:class:`~store.server.dispatch.Deferred` (await something), ``CLOSE_NO_REPLY``
+(SHUTDOWN). Replication commands (WAIT, ROLE, REPLICAOF, PSYNC, REPLCONF) live in
+:mod:`store.replication.handlers`.
 
 Error texts are Redis 7.4's. COMMAND, CONFIG, INFO, ACL and MODULE live in
 :mod:`store.server.admin`.
@@ -451,27 +452,6 @@ def cmd_shutdown(conn: Connection, args: list[bytes]) -> Any:
     return CLOSE_NO_REPLY
 
 
-def cmd_wait(conn: Connection, args: list[bytes]) -> Any:
-    numreplicas = parse_int(args[1])
-    timeout_ms = parse_int(args[2], "timeout is not an integer or out of range")
-    if timeout_ms < 0:
-        raise CommandError("timeout is negative")
-    return Deferred(conn.server.wait_for_replicas(numreplicas, timeout_ms))
-
-
-def cmd_role(conn: Connection, args: list[bytes]) -> Any:
-    return [b"master", conn.server.replication_offset(), []]
-
-
-def cmd_replicaof(conn: Connection, args: list[bytes]) -> Any:
-    if args[1].upper() == b"NO" and args[2].upper() == b"ONE":
-        return OK
-    raise CommandError(
-        "REPLICAOF is not available yet in memvec server: run replicas with the "
-        "replication tool of store.replication"
-    )
-
-
 def base_handlers() -> dict[str, Handler]:
     return {
         "AUTH": cmd_auth,
@@ -486,7 +466,4 @@ def base_handlers() -> dict[str, Handler]:
         "WATCH": cmd_watch,
         "UNWATCH": cmd_unwatch,
         "SHUTDOWN": cmd_shutdown,
-        "WAIT": cmd_wait,
-        "ROLE": cmd_role,
-        "REPLICAOF": cmd_replicaof,
     }

@@ -162,20 +162,7 @@ def _stats(server: Server) -> Fields:
 
 
 def _replication(server: Server) -> Fields:
-    offset = server.replication_offset()
-    return [
-        ("role", "master"),
-        ("connected_slaves", 0),
-        ("master_failover_state", "no-failover"),
-        ("master_replid", server.run_id),
-        ("master_replid2", "0" * 40),
-        ("master_repl_offset", offset),
-        ("second_repl_offset", -1),
-        ("repl_backlog_active", 0),
-        ("repl_backlog_size", 0),
-        ("repl_backlog_first_byte_offset", 0),
-        ("repl_backlog_histlen", 0),
-    ]
+    return server.replication.info_fields()
 
 
 def _cpu(server: Server) -> Fields:

@@ -200,12 +200,71 @@ class FileLog(TransactionLog):
     # ------------------------------------------------------------------ writing
 
     def append(self, payload: bytes) -> int:
+        return self._append(None, self._epoch, payload)
+
+    def append_record(self, seq: int, epoch: int, payload: bytes) -> int:
+        """Append a record that keeps another log's ``seq`` and ``epoch`` (replicas).
+
+        ``seq`` must be exactly :attr:`next_position` (``ValueError`` otherwise): a replica
+        copies its primary's log record by record, so gaps or repeats are bugs. Same
+        durability rules as :meth:`append`.
+        """
+        return self._append(seq, epoch, payload)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Stamp ``epoch`` on records appended from now on (promotion bumps it)."""
+        if not 0 <= epoch < 1 << 64:
+            raise ValueError(f"epoch must fit in an unsigned 64-bit integer, got {epoch}")
+        with self._lock:
+            self._epoch = epoch
+
+    def reset(self, position: LogPosition) -> None:
+        """Discard every record and continue at ``position`` (replica full resync).
+
+        Under the log's lock: the active segment is fsynced and closed, every segment file
+        is deleted, and a new empty segment whose first seq is ``position.seq`` is created
+        (directory fsynced). Afterwards ``next_position == position`` and every seq before
+        it counts as durable; ``read_from`` of an earlier position raises ``ValueError``
+        (those records were dropped). Waiters for discarded seqs are released. The caller
+        must hold a snapshot covering ``position`` (or the state is lost on restart).
+        Raises :class:`DurabilityError` if the disk refuses.
+        """
+        with self._lock:
+            if self._state is not LogState.OPEN:
+                raise self._not_writable()
+            try:
+                if self._flusher is None:
+                    os.close(self._fd)
+                else:  # the flusher may be fsyncing it right now: it closes retired fds
+                    self._retired_fds.append(self._fd)
+                for seg in self._segments:
+                    os.unlink(seg.path)
+                path, self._fd = segments.create_segment(self._dir, position.seq)
+                segments.fsync_dir(self._dir)
+            except OSError as exc:
+                failed = self._record_failure("reset", exc)
+                self._fd = -1
+                raise failed from exc
+            self._segments = [SegmentFile(position.seq, path)]
+            self._active_size = 0
+            self._next_seq = position.seq
+            self._written_seq = position.seq - 1
+            with self._sync_lock:
+                self._synced_seq = self._requested_seq = position.seq - 1
+        self._settle_waiters()
+
+    def _append(self, given_seq: int | None, epoch: int, payload: bytes) -> int:
         failed: DurabilityError | None = None
         with self._lock:
             if self._state is not LogState.OPEN:
                 raise self._not_writable()
             seq = self._next_seq
-            data = record.encode(seq, self._epoch, payload)
+            if given_seq is not None and given_seq != seq:
+                raise ValueError(
+                    f"record seq {given_seq} does not follow this log (next is seq {seq}); "
+                    "resynchronise the replica"
+                )
+            data = record.encode(seq, epoch, payload)
             try:
                 if self._active_size and self._active_size + len(data) > self._segment_max_bytes:
                     self._rotate(seq)

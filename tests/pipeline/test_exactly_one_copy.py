@@ -167,6 +167,7 @@ def run_with_kills(
     rng: random.Random,
 ) -> None:  # fmt: skip
     s3 = moto_server.client("s3")
+    want = expected_chunks(s3, bucket, embedder.count_tokens)  # before anything is started
     server = ServerProcess(tmp_path / "store")
     store = server.client()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -176,7 +177,6 @@ def run_with_kills(
         "--store", f"redis://127.0.0.1:{server.port}", "--aws-endpoint-url", moto_server.endpoint_url,
         "--dlq", str(tmp_path / "dlq.jsonl"), "--batch-size", "8", "--batching-window-ms", "100",
     ]  # fmt: skip
-    want = expected_chunks(s3, bucket, embedder.count_tokens)
 
     def chunks() -> set[bytes]:
         return set(store.keys(f"chunk:{bucket}/*"))

@@ -1,0 +1,13 @@
+"""Replication over the RESP link with the file log: read replicas, synchronous
+acknowledgements (``--min-replicas-to-ack``, ``WAIT``) and failover (``REPLICAOF NO ONE``).
+
+Modules: :mod:`.protocol` (the bytes of the link), :mod:`.primary` (backlog and feeders),
+:mod:`.replica` (the link a replica runs), :mod:`.role` (which of the two a node is),
+:mod:`.handlers` (the RESP commands).
+"""
+
+from __future__ import annotations
+
+from .role import NoReplicasError, Replication, parse_hostport
+
+__all__ = ["NoReplicasError", "Replication", "parse_hostport"]
