@@ -77,6 +77,18 @@ def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_restore_parser(sub)
 
 
+def _add_stack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .stack import add_stack_parser
+
+    add_stack_parser(sub)
+
+
+def _add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .backfill import add_ingest_parser
+
+    add_ingest_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memvec",
@@ -88,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_server(sub)
     _add_worker(sub)
+    _add_ingest(sub)
     _add_api(sub)
     _add_package(sub)
     _add_restore(sub)
+    _add_stack(sub)
     return parser
 
 

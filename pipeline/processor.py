@@ -13,26 +13,40 @@ Ordering: the state record (``<state_prefix><bucket>/<key>``) keeps the S3 ``seq
 of the last applied event, so an older or repeated event is skipped; a delete leaves a
 tombstone so a late, older PUT does not resurrect the object. Chunk ids are stable:
 ``<chunk_prefix><bucket>/<key><record suffix>#<n>``.
+
+Observability: with a :class:`~pipeline.metrics.PipelineMetrics` the processor times every
+embedder call and store round trip, counts chunks written/embedded/deleted and observes
+freshness (store acknowledgement minus ``event_time_ms``). An error other than
+``ParseError``/``ConnectorError`` (which the caller reports per record) is logged with the
+object's bucket and key (``extra``: ``bucket``, ``object_key``) before it propagates.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from connectors.base import ObjectData, ObjectStore
-from connectors.errors import NotFound
+from connectors.errors import ConnectorError, NotFound
 from connectors.s3_events import S3Event, is_older
 
 from .chunking import chunk_text
 from .parsing import JsonMapping, ParseError, parse_object
 from .store_client import StoreClient
+
+if TYPE_CHECKING:
+    from .metrics import PipelineMetrics
+
+log = logging.getLogger("memvec.processor")
 
 
 class Embedder(Protocol):
@@ -85,6 +99,30 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Outcome])
+
+
+def _logs_object_key(method: _Method) -> _Method:
+    """Log errors the caller does not report per record with the object's key."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, event: S3Event, *args: Any) -> Outcome:
+        try:
+            result: Outcome = method(self, event, *args)
+            return result
+        except (ParseError, ConnectorError):
+            raise
+        except Exception as exc:
+            log.warning(
+                "object s3://%s/%s (%s) failed: %s: %s", event.bucket, event.key,
+                event.event_name, type(exc).__name__, exc,
+                extra={"bucket": event.bucket, "object_key": event.key},
+            )  # fmt: skip
+            raise
+
+    return cast(_Method, wrapper)
+
+
 class Processor:
     def __init__(
         self,
@@ -92,11 +130,13 @@ class Processor:
         objects: ObjectStore,
         embedder: Embedder,
         config: IngestConfig | None = None,
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self.store = store
         self.objects = objects
         self.embedder = embedder
         self.config = config or IngestConfig()
+        self.metrics = metrics
         self._index_ready = False
 
     def ensure_index(self) -> None:
@@ -111,18 +151,23 @@ class Processor:
         return f"{self.config.state_prefix}{bucket}/{key}"
 
     def _state(self, bucket: str, key: str) -> dict[str, str]:
-        (reply,) = self.store.run([["HGETALL", self.state_key(bucket, key)]])
+        (reply,) = self._run([["HGETALL", self.state_key(bucket, key)]])
         if isinstance(reply, Exception):
             raise reply
         if isinstance(reply, list):  # RESP2 flat list
             reply = dict(zip(reply[0::2], reply[1::2], strict=True))
         return {_text(k): _text(v) for k, v in (reply or {}).items()}
 
+    @_logs_object_key
     def process(self, event: S3Event) -> Outcome:
         self.ensure_index()
         state = self._state(event.bucket, event.key)
         if state and is_older(event, state.get("sequencer") or None):
             return Outcome("stale")
+        if event.sequencer is None and state.get("sequencer"):
+            # an event without ordering (backfill, inline) keeps the applied sequencer, so
+            # a late, older notification for the key is still recognised as stale
+            event = dataclasses.replace(event, sequencer=state["sequencer"])
         old_chunks = [c for c in state.get("chunks", "").split("\n") if c]
         if event.kind == "delete":
             return self._delete(event, old_chunks)
@@ -135,6 +180,7 @@ class Processor:
             return Outcome("gone")  # deleted since; its delete event follows
         return self._upsert(event, obj, old_chunks)
 
+    @_logs_object_key
     def process_inline(self, event: S3Event, body: bytes) -> Outcome:
         """An inline JSON document (from a stream record) instead of an S3 object."""
         self.ensure_index()
@@ -145,6 +191,26 @@ class Processor:
             content_type="application/json",
         )  # fmt: skip
         return self._upsert(event, obj, old_chunks)
+
+    def _run(self, commands: list[list[Any]], *, atomic: bool = False) -> list[Any]:
+        if self.metrics is None:
+            return self.store.run(commands, atomic=atomic)
+        with self.metrics.time_store("commit" if atomic else "read"):
+            return self.store.run(commands, atomic=atomic)
+
+    def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        if self.metrics is None:
+            return self.embedder.embed(texts)
+        with self.metrics.time_embed():
+            return self.embedder.embed(texts)
+
+    def _observed(self, event: S3Event, outcome: Outcome) -> Outcome:
+        if self.metrics is not None:
+            self.metrics.observe_freshness(event.event_time_ms)
+            self.metrics.observe_chunks(
+                outcome.chunks_written, outcome.chunks_embedded, outcome.chunks_deleted
+            )
+        return outcome
 
     def _upsert(self, event: S3Event, obj: ObjectData, old_chunks: list[str]) -> Outcome:
         try:
@@ -168,12 +234,12 @@ class Processor:
                 cid = f"{cfg.chunk_prefix}{event.bucket}/{event.key}{doc.suffix}#{n}"
                 chunks.append((cid, text, {**obj.metadata, **doc.metadata, "chunk": n}))
         digests = [hashlib.sha256(text.encode()).hexdigest() for _, text, _ in chunks]
-        existing = self.store.run([["HGET", cid, "content_hash"] for cid, _, _ in chunks])
+        existing = self._run([["HGET", cid, "content_hash"] for cid, _, _ in chunks])
         todo = [i for i, d in enumerate(digests) if _text(existing[i] or b"") != d]
         vectors: dict[int, bytes] = {}
         for start in range(0, len(todo), cfg.embed_batch_size):
             batch = todo[start : start + cfg.embed_batch_size]
-            embedded = self.embedder.embed([chunks[i][1] for i in batch])
+            embedded = self._embed([chunks[i][1] for i in batch])
             for i, row in zip(batch, embedded, strict=True):
                 vectors[i] = np.asarray(row, dtype=np.float32).tobytes()
         now = int(time.time() * 1000)
@@ -195,7 +261,7 @@ class Processor:
             commands.append(["DEL", *stale])
         commands.append(self._state_command(event, obj.etag, [c for c, _, _ in chunks], False))
         self._commit(commands)
-        return Outcome("upserted", len(chunks), len(vectors), len(stale))
+        return self._observed(event, Outcome("upserted", len(chunks), len(vectors), len(stale)))
 
     def _delete(self, event: S3Event, old_chunks: list[str]) -> Outcome:
         commands: list[list[Any]] = []
@@ -203,7 +269,7 @@ class Processor:
             commands.append(["DEL", *old_chunks])
         commands.append(self._state_command(event, "", [], True))
         self._commit(commands)
-        return Outcome("deleted", chunks_deleted=len(old_chunks))
+        return self._observed(event, Outcome("deleted", chunks_deleted=len(old_chunks)))
 
     def _state_command(
         self, event: S3Event, etag: str, chunk_ids: list[str], deleted: bool
@@ -216,7 +282,7 @@ class Processor:
         ]  # fmt: skip
 
     def _commit(self, commands: list[list[Any]]) -> None:
-        replies = self.store.run(commands, atomic=True)
+        replies = self._run(commands, atomic=True)
         errors = [r for r in replies if isinstance(r, Exception)]
         if errors:
             raise errors[0]

@@ -22,6 +22,8 @@ Semantics, per batch (defaults are the safe ones, not Lambda's retry-forever):
   (backpressure: the source is not polled while all slots are busy).
 * **Destination**: each failed record is sent with the original record and the reason
   (:func:`dead_letter`); if sending fails, the batch is not acked (the source redelivers).
+* **Metrics** (optional :class:`~pipeline.metrics.PipelineMetrics`): records in/ok/failed,
+  dead letters, batch latency and the consumer lag (received, not yet acked).
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.base import Batch, Record, Source
 
 from .handler import ItemResult
+
+if TYPE_CHECKING:
+    from .metrics import PipelineMetrics
 
 log = logging.getLogger("memvec.runner")
 
@@ -98,11 +103,13 @@ class Runner:
         process: Process,
         destination: Destination,
         config: RunnerConfig | None = None,
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self.source = source
         self.process = process
         self.destination = destination
         self.config = config or RunnerConfig()
+        self.metrics = metrics
         self.stats = RunnerStats()
         self._busy: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(self.config.parallelism)
@@ -119,6 +126,8 @@ class Runner:
                 if batch is None:
                     self._slots.release()
                     continue
+                if self.metrics is not None:
+                    self.metrics.consumer_lag.inc(len(batch.records))
                 part = (batch.stream, batch.partition)
                 previous = self._busy.get(part)
                 self._busy[part] = asyncio.create_task(self._after(previous, batch))
@@ -139,6 +148,8 @@ class Runner:
             log.exception("batch %s/%s not acknowledged; it will be redelivered",
                           batch.stream, batch.partition)  # fmt: skip
         finally:
+            if self.metrics is not None:
+                self.metrics.consumer_lag.dec(len(batch.records))
             self._slots.release()
 
     async def handle_batch(self, batch: Batch) -> None:
@@ -148,6 +159,8 @@ class Runner:
         cfg = self.config
         self.stats.batches += 1
         self.stats.records_in += len(batch.records)
+        if self.metrics is not None:
+            self.metrics.records_in.inc(len(batch.records))
         pending: list[Record] = []
         now_ms = time.time() * 1000
         for rec in batch.records:
@@ -167,6 +180,8 @@ class Runner:
             for rec, res in zip(pending, results, strict=True):
                 if res.ok:
                     self.stats.records_ok += 1
+                    if self.metrics is not None:
+                        self.metrics.records_ok.inc()
                 elif res.retriable and attempt < cfg.max_retry_attempts:
                     reasons[rec.position] = res.reason
                     retry.append(rec)
@@ -178,7 +193,10 @@ class Runner:
                 await asyncio.sleep(cfg.retry_backoff_s * 2 ** (attempt - 1))
             pending = retry
         await self.source.ack(batch)
-        self.stats.batch_latency_s.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        self.stats.batch_latency_s.append(elapsed)
+        if self.metrics is not None:
+            self.metrics.batch_latency_seconds.observe(elapsed)
 
     async def _attempt(self, records: list[Record]) -> list[ItemResult]:
         try:
@@ -192,8 +210,12 @@ class Runner:
 
     async def _dead(self, record: Record, reason: str, attempts: int) -> None:
         self.stats.records_failed += 1
+        if self.metrics is not None:
+            self.metrics.records_failed.inc()
         await self.destination.send(dead_letter(record, reason, attempts), record)
         self.stats.dead_lettered += 1
+        if self.metrics is not None:
+            self.metrics.dlq.inc()
         log.warning("record %s/%s@%s to the destination: %s",
                     record.stream, record.partition, record.position, reason)  # fmt: skip
 

@@ -9,7 +9,8 @@ finish or are left uncommitted).
 Source URLs: ``kafka://host:port/topic?group=NAME``, ``kinesis://STREAM?lease_table=T``,
 ``sqs://host:port/queue-path`` or the queue's ``http(s)://`` URL.
 Store URLs: ``redis://host:port`` (memvec server, redis-stack-server, MemoryDB) or
-``embedded:/path/to/dir``.
+``embedded:/path/to/dir``. ``--metrics-port`` serves the Prometheus metrics of
+``pipeline.metrics`` (records in/ok/failed, DLQ, latencies, freshness, lag) at /metrics.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ENV = {
     "max_retry_attempts": "MEMVEC_MAX_RETRY_ATTEMPTS",
     "max_record_age_s": "MEMVEC_MAX_RECORD_AGE_S",
     "parallelism": "MEMVEC_PARALLELISM",
+    "metrics_port": "MEMVEC_METRICS_PORT",
 }
 
 
@@ -64,6 +66,7 @@ def add_worker_parser(sub: Any) -> None:
     opt("max_retry_attempts", "retries before the destination", 2, int)
     opt("max_record_age_s", "older records go to the destination (0 = no limit)", 21600, int)
     opt("parallelism", "batches of distinct partitions in flight", 2, int)
+    opt("metrics_port", "serve Prometheus /metrics on this port, all interfaces (0 = off)", 0, int)
     p.set_defaults(run=lambda args: asyncio.run(run_worker(args)))
 
 
@@ -114,6 +117,7 @@ async def run_worker(args: argparse.Namespace) -> int:
     from . import handler
     from .destinations import open_destination
     from .embedding import LocalEmbedder
+    from .metrics import PipelineMetrics
     from .processor import IngestConfig, Processor
     from .runner import Runner, RunnerConfig, pipeline_process
 
@@ -122,9 +126,10 @@ async def run_worker(args: argparse.Namespace) -> int:
         raise SystemExit("--source is required (or set MEMVEC_SOURCE)")
     worker_id = f"{os.uname().nodename}-{os.getpid()}"
     store = open_store(args.store)
+    metrics = PipelineMetrics()
     processor = Processor(
         store, S3ObjectStore(endpoint_url=args.aws_endpoint_url), LocalEmbedder(),
-        IngestConfig(index=args.index),
+        IngestConfig(index=args.index), metrics=metrics,
     )  # fmt: skip
     handler.configure(processor)
     source = open_source(args.source, args.aws_endpoint_url, worker_id)
@@ -134,15 +139,20 @@ async def run_worker(args: argparse.Namespace) -> int:
         max_retry_attempts=args.max_retry_attempts, max_record_age_s=args.max_record_age_s,
         parallelism=args.parallelism,
     )  # fmt: skip
-    runner = Runner(source, pipeline_process, destination, config)
+    runner = Runner(source, pipeline_process, destination, config, metrics=metrics)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, runner.stop)
+    server = None
     await source.start()
-    print(f"memvec worker {worker_id} ready: {args.source} -> {args.store}", flush=True)
     try:
+        if args.metrics_port:
+            server = metrics.serve(args.metrics_port)
+        print(f"memvec worker {worker_id} ready: {args.source} -> {args.store}", flush=True)
         await runner.run()
     finally:
         await source.stop()
         store.close()
+        if server is not None:
+            server.close()
     return 0
