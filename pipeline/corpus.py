@@ -47,7 +47,7 @@ def stdlib_documents(
         except Exception:
             continue
         doc = (module.__doc__ or "").strip()
-        if len(doc) < min_chars:
+        if not doc or len(doc) < min_chars:
             continue
         title = doc.splitlines()[0].strip()
         produced += 1
