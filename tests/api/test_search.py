@@ -46,7 +46,7 @@ async def test_text_query_finds_relevant_source(
     top = hits[0]
     assert top["id"].startswith(f"chunk:{source}#")
     assert top["text"] and isinstance(top["chunk"], int)
-    assert set(top["metadata"]) == {"title", "sha256"}
+    assert set(top["metadata"]) == {"bucket", "content_hash", "ingested_at", "etag", "version"}
 
 
 async def test_vector_query_matches_the_document_itself(
@@ -89,10 +89,10 @@ async def test_filters_restrict_hits(client: httpx.AsyncClient) -> None:
 
 
 async def test_fields_selects_metadata(client: httpx.AsyncClient) -> None:
-    r = await client.post("/v1/search", json={"query": "csv files", "k": 2, "fields": ["title"]})
+    r = await client.post("/v1/search", json={"query": "csv files", "k": 2, "fields": ["etag"]})
     assert r.status_code == 200, r.text
     for hit in r.json()["hits"]:
-        assert set(hit["metadata"]) == {"title"}
+        assert set(hit["metadata"]) == {"etag"}
         assert hit["text"] and hit["source"]
 
 
