@@ -21,7 +21,7 @@ custom ``endpoint_url`` path-style addressing is used, since endpoints such as
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.base import ObjectData, ObjectStore, ObjectSummary
@@ -159,13 +159,7 @@ class S3ObjectStore(ObjectStore):
         )
         for page in self._pages(pages, f"list s3://{bucket}/{prefix}"):
             for item in page.get("Contents", ()):
-                yield ObjectSummary(
-                    bucket=bucket,
-                    key=item["Key"],
-                    etag=_etag(item.get("ETag")),
-                    size=int(item.get("Size", 0)),
-                    last_modified_ms=_ms(item.get("LastModified")),
-                )
+                yield _summary(bucket, item)
 
     def list_versions(self, bucket: str, prefix: str = "") -> Iterator[ObjectSummary]:
         """Every stored version under ``prefix``: keys in order, newest version first."""
@@ -175,14 +169,7 @@ class S3ObjectStore(ObjectStore):
         )
         for page in self._pages(pages, f"list versions s3://{bucket}/{prefix}"):
             for item in page.get("Versions", ()):
-                yield ObjectSummary(
-                    bucket=bucket,
-                    key=item["Key"],
-                    etag=_etag(item.get("ETag")),
-                    size=int(item.get("Size", 0)),
-                    last_modified_ms=_ms(item.get("LastModified")),
-                    version_id=_version(item.get("VersionId")),
-                )
+                yield _summary(bucket, item)
 
     def put(self, bucket: str, key: str, body: bytes, **kw: object) -> ObjectSummary:
         """Store ``body``; ``kw``: ``content_type``, ``content_encoding``, ``metadata``."""
@@ -284,3 +271,16 @@ def _ms(value: Any) -> int:
     if value is None:
         return 0
     return int(value.timestamp() * 1000)
+
+
+def _summary(bucket: str, item: Mapping[str, Any]) -> ObjectSummary:
+    """An ObjectSummary from a ListObjectsV2 ``Contents`` or ListObjectVersions ``Versions``
+    entry (the former has no VersionId)."""
+    return ObjectSummary(
+        bucket=bucket,
+        key=item["Key"],
+        etag=_etag(item.get("ETag")),
+        size=int(item.get("Size", 0)),
+        last_modified_ms=_ms(item.get("LastModified")),
+        version_id=_version(item.get("VersionId")),
+    )
