@@ -73,6 +73,21 @@ def _hash_keys(kinesis: Any, stream: str) -> dict[str, str]:
     return {s["ShardId"]: s["HashKeyRange"]["StartingHashKey"] for s in listed}
 
 
+def _shard_values(kinesis: Any, stream: str, shard_id: str) -> set[str]:
+    """Every value the shard holds now, read from TRIM_HORIZON."""
+    iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    values: set[str] = set()
+    while iterator:
+        out = kinesis.get_records(ShardIterator=iterator, Limit=1000)
+        values.update(r["Data"].decode() for r in out["Records"])
+        if not out["Records"]:
+            break
+        iterator = out.get("NextShardIterator")
+    return values
+
+
 def _put(kinesis: Any, stream: str, shard_id: str, values: list[str]) -> list[str]:
     key = _hash_keys(kinesis, stream)[shard_id]
     out = kinesis.put_records(
@@ -400,6 +415,14 @@ async def test_reshard_and_failover_hand_every_record_parents_first(
             lambda: set(survivor.held_shards) == {s1, *children}, 15, message="takeover"
         )
         await wait_for_async(lambda: handled() >= produced, 10, message="wave 3")
+        # moto copies the parents' records into the merged shard (real Kinesis does not):
+        # wait until those are handled too, so the ordering check below has a child to see
+        in_children = {c: _shard_values(kinesis, stream, c) for c in children}
+
+        def children_handled() -> bool:
+            return all({v for shard, _, v in log if shard == c} >= in_children[c] for c in children)
+
+        await wait_for_async(children_handled, 10, message="children's records")
     finally:
         await ca.cancel()
         await cb.cancel()
@@ -407,6 +430,7 @@ async def test_reshard_and_failover_hand_every_record_parents_first(
         await b.stop()
 
     assert handled() >= produced
+    assert in_children[merged], "moto no longer copies records into a merged shard"
     leases = _leases(moto_server, table)
     assert {c: leases[c].parent_shard_ids for c in children} == {
         children[0]: (s0,),
