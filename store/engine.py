@@ -36,6 +36,7 @@ from . import commands as _commands  # noqa: F401  (registers every command)
 from .commands.table import CommandSpec, lookup
 from .config import EngineConfig
 from .errors import (
+    CommandError,
     DurabilityError,
     LoadingError,
     OutOfMemoryError,
@@ -49,6 +50,10 @@ from .wal.payload import decode_commands, encode_commands
 from .wal.position import LogPosition
 
 log = logging.getLogger("memvec.engine")
+
+# Key writes that touch no index definition and read no index: a pipelined run of them
+# may share one lock hold and one parallel vector insert (Engine.submit_many).
+BATCHABLE_WRITES = frozenset({"HSET", "HMSET", "HSETNX", "HDEL", "DEL", "UNLINK"})
 
 Arg = bytes | str | int | float
 
@@ -267,24 +272,59 @@ class Engine:
             except StoreError as exc:
                 return Submitted(None, None, exc)
         with self.lock:
-            seq: int | None = None
+            return self._submit_locked(spec, args, protocol, allow_write)
+
+    def submit_many(
+        self, commands: Sequence[list[bytes]], *, protocol: int = 2, allow_write: bool = True
+    ) -> list[Submitted]:
+        """:meth:`submit` each of a run of key writes in one engine-lock hold.
+
+        The vectors they index are inserted together at the end (built on every core, see
+        ``store.index.search_index``); no other reader runs in between, so the result is
+        the same as submitting them one by one. Every command must be one of
+        :data:`BATCHABLE_WRITES`; anything else raises ``ValueError`` before any runs.
+        """
+        specs = []
+        for args in commands:
             try:
-                self._admit(spec, allow_write)
-                if spec.is_write:
-                    seq = self._expire_keys_of(spec, args)
-                ctx = ExecContext(self, self.keyspace, now_ms(), protocol=protocol)
-                assert spec.handler is not None
+                spec = lookup(args)
+            except StoreError:
+                spec = None
+            if spec is None or spec.name not in BATCHABLE_WRITES:
+                raise ValueError(f"submit_many runs only {sorted(BATCHABLE_WRITES)}")
+            specs.append(spec)
+        results: list[Submitted] = []
+        with self.lock, self.indexes.deferred_vectors():
+            for spec, args in zip(specs, commands, strict=True):
                 try:
-                    reply = spec.handler(ctx, args)
-                finally:
-                    # a handler mutates only after validating; if it mutated, log it
-                    if ctx.dirty:
-                        seq = self._append([ctx.log_args or args])
-                return Submitted(reply, seq)
-            except StoreError as exc:
-                return Submitted(None, seq, exc)
+                    results.append(self._submit_locked(spec, args, protocol, allow_write))
+                except Exception as exc:  # a bug in a handler: answer it, run the rest
+                    log.exception("%s failed unexpectedly", spec.name)
+                    error = CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
+                    results.append(Submitted(None, None, error))
+        return results
+
+    def _submit_locked(
+        self, spec: CommandSpec, args: list[bytes], protocol: int, allow_write: bool
+    ) -> Submitted:
+        seq: int | None = None
+        try:
+            self._admit(spec, allow_write)
+            if spec.is_write:
+                seq = self._expire_keys_of(spec, args)
+            ctx = ExecContext(self, self.keyspace, now_ms(), protocol=protocol)
+            assert spec.handler is not None
+            try:
+                reply = spec.handler(ctx, args)
             finally:
-                self.stats.commands_processed += 1
+                # a handler mutates only after validating; if it mutated, log it
+                if ctx.dirty:
+                    seq = self._append([ctx.log_args or args])
+            return Submitted(reply, seq)
+        except StoreError as exc:
+            return Submitted(None, seq, exc)
+        finally:
+            self.stats.commands_processed += 1
 
     def transaction(self, commands: Sequence[Sequence[Arg]], *, protocol: int = 2) -> list[Any]:
         """Run commands atomically (MULTI/EXEC): one log record, errors returned in place.

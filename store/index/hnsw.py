@@ -12,7 +12,11 @@ its caller:
   inserted with ``replace_deleted=True`` (the label can land in a second slot, and reusing
   the first later erases the live mapping). So a removed label that is added again is first
   revived in its own slot (``unmark_deleted``) and updated in place; only a label hnswlib no
-  longer knows takes the replace path.
+  longer knows takes the replace path. The labels removed since (a superset of those still
+  holding a slot) are tracked, so a fresh label never pays for a failed ``unmark_deleted``.
+* **Parallel builds**: ``add_batch`` inserts with ``build_threads`` threads (hnswlib's own
+  parallel insert; default: every core, up to 4) once a batch has ``PARALLEL_MIN_BATCH``
+  vectors; smaller batches and ``add`` insert on the calling thread.
 * **Concurrency**: hnswlib is not safe for a search running during an insert, and its
   ``ef`` is index-wide state. A :class:`~store.index.rwlock.RWLock` makes writes exclusive
   and lets searches run in parallel (hnswlib releases the GIL in ``knn_query``) with every
@@ -89,6 +93,8 @@ _METRIC_CODES = {Metric.COSINE: 0, Metric.L2: 1, Metric.IP: 2}
 _SPACES = {Metric.COSINE: "cosine", Metric.L2: "l2", Metric.IP: "ip"}
 _COPY_CHUNK = 1 << 20
 _SIDE_FILL_BATCH = 4096
+DEFAULT_BUILD_THREADS = max(1, min(4, os.cpu_count() or 1))
+PARALLEL_MIN_BATCH = 8
 
 # Sizes of hnswlib's C++ bookkeeping, for memory_bytes(): a std::mutex, an unordered_map
 # node with its bucket, a Python int in the live set, hnswlib's 65536 label-op mutexes.
@@ -121,7 +127,7 @@ class HnswIndex(VectorIndex):
         ef_runtime: int = 10,
         initial_cap: int = 1024,
         query_threads: int = 1,
-        build_threads: int = 1,
+        build_threads: int = DEFAULT_BUILD_THREADS,
         seed: int = 100,
         keep_vectors: bool = False,
     ) -> None:
@@ -166,6 +172,7 @@ class HnswIndex(VectorIndex):
         self._build_threads = build_threads
         self._index = hnswlib.Index(space=_SPACES[self._metric], dim=self._dim)
         self._live: set[int] = set()
+        self._removed: set[int] = set()
         self._side = (
             FlatIndex(self._dim, self._metric, initial_cap=initial_cap) if keep_vectors else None
         )
@@ -227,12 +234,11 @@ class HnswIndex(VectorIndex):
             fresh: list[int] = []
             for label in checked:
                 (in_place if label in self._live or self._revive(label) else fresh).append(label)
+            threads = self._build_threads if len(checked) >= PARALLEL_MIN_BATCH else 1
             if in_place:
                 rows = [checked[label] for label in in_place]
                 self._index.add_items(
-                    vectors[rows],
-                    np.asarray(in_place, dtype=np.uint64),
-                    num_threads=self._build_threads,
+                    vectors[rows], np.asarray(in_place, dtype=np.uint64), num_threads=threads
                 )
                 self._live.update(in_place)
             if fresh:
@@ -241,7 +247,7 @@ class HnswIndex(VectorIndex):
                 self._index.add_items(
                     vectors[rows],
                     np.asarray(fresh, dtype=np.uint64),
-                    num_threads=self._build_threads,
+                    num_threads=threads,
                     replace_deleted=True,
                 )
                 self._live.update(fresh)
@@ -255,6 +261,10 @@ class HnswIndex(VectorIndex):
                 return False
             self._index.mark_deleted(label)
             self._live.discard(label)
+            self._removed.add(label)
+            if len(self._removed) > 2 * (self.slot_count - len(self._live)) + 1024:
+                # replaced slots left their old labels behind: keep the set bounded
+                self._removed = set(self._index.get_ids_list()) - self._live
             if self._side is not None:
                 self._side.remove(label)
             return True
@@ -322,6 +332,8 @@ class HnswIndex(VectorIndex):
             + _LABEL_OP_LOCKS_BYTES
             + sys.getsizeof(self._live)
             + live * _PY_INT_BYTES
+            + sys.getsizeof(self._removed)
+            + len(self._removed) * _PY_INT_BYTES
             + side
         )
 
@@ -363,7 +375,7 @@ class HnswIndex(VectorIndex):
         path: str,
         *,
         query_threads: int = 1,
-        build_threads: int = 1,
+        build_threads: int = DEFAULT_BUILD_THREADS,
         keep_vectors: bool = False,
     ) -> Self:
         """Read an index written by :meth:`save`; the graph is loaded, not rebuilt.
@@ -416,6 +428,7 @@ class HnswIndex(VectorIndex):
             index._index.load_index(graph_path, max_elements=0, allow_replace_deleted=True)
             index._index.set_ef(ef_r)
             index._live = set(live.tolist())
+            index._removed = set(index._index.get_ids_list()) - index._live
         finally:
             os.unlink(graph_path)
         if index.slot_count < len(index._live):
@@ -439,6 +452,9 @@ class HnswIndex(VectorIndex):
 
     def _revive(self, label: int) -> bool:
         """Unmark ``label``'s deleted slot if hnswlib still has one (caller holds write)."""
+        if label not in self._removed:
+            return False
+        self._removed.discard(label)
         try:
             self._index.unmark_deleted(label)
         except RuntimeError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,19 @@ class IndexManager:
         for index in self.indexes.values():
             if index.covers(key):
                 index.update(key, value)
+
+    @contextmanager
+    def deferred_vectors(self) -> Iterator[None]:
+        """Within the block, vector inserts are batched per index and field (built in
+        parallel) and land at its end. The caller holds the engine lock for the whole block
+        and runs only key writes in it (no FT.* command, no search)."""
+        for index in self.indexes.values():
+            index.defer_vectors()
+        try:
+            yield
+        finally:
+            for index in self.indexes.values():
+                index.flush_vectors()
 
     def clear_documents(self) -> None:
         for index in self.indexes.values():

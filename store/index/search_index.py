@@ -13,6 +13,12 @@ otherwise the HNSW graph is searched with the set as a predicate (and hnswlib's 
 fallback to an exact scan when the predicate starves the walk). Either way a filter never
 costs recall silently: the small-subset path is exact, and the large-subset path keeps
 the index's recall because most neighbours pass the predicate.
+
+Deferred vector inserts: between :meth:`SearchIndex.defer_vectors` and
+:meth:`SearchIndex.flush_vectors` (one engine-lock hold, e.g. a pipeline of HSETs) the
+vectors of updated documents are collected, the last one per document winning, and
+inserted as one batch per field, which the HNSW index builds on every core. Everything
+else (labels, attribute indexes) changes at once; nobody can search between the two calls.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import IndexError_, QuerySyntaxError
 from .fields import FieldIndexes
@@ -91,6 +98,7 @@ class SearchIndex:
         }
         self.stats = IndexStats()
         self.stats_lock = threading.Lock()
+        self._pending: dict[bytes, dict[int, npt.NDArray[np.float32]]] | None = None
 
     @property
     def name(self) -> str:
@@ -136,6 +144,9 @@ class SearchIndex:
             for f in self.vector_fields:
                 vindex = self.vectors[f.name]
                 blob = value.get(f.name)
+                pending = None if self._pending is None else self._pending[f.name]
+                if pending is not None:
+                    pending.pop(label, None)
                 if blob is None:
                     vindex.remove(label)
                     continue
@@ -148,6 +159,9 @@ class SearchIndex:
                         stored, prepare(vector, vindex.metric), rtol=0, atol=1e-7
                     ):
                         continue
+                if pending is not None:
+                    pending[label] = vector
+                    continue
                 vindex.add(label, vector)
             self.fields.add(label, value)
         except (ValueError, IndexError_) as exc:
@@ -181,9 +195,36 @@ class SearchIndex:
         if label is None:
             return
         del self.label_to_key[label]
-        for vindex in self.vectors.values():
+        for name, vindex in self.vectors.items():
+            if self._pending is not None:
+                self._pending[name].pop(label, None)
             vindex.remove(label)
         self.fields.remove(label)
+
+    def defer_vectors(self) -> None:
+        """Collect vector inserts until :meth:`flush_vectors` (module docstring)."""
+        if self._pending is None:
+            self._pending = {name: {} for name in self.vectors}
+
+    def flush_vectors(self) -> None:
+        """Insert the collected vectors, one batch per field; a no-op when not deferring."""
+        pending, self._pending = self._pending, None
+        for name, adds in (pending or {}).items():
+            if not adds:
+                continue
+            vindex = self.vectors[name]
+            labels = list(adds)
+            try:
+                vindex.add_batch(labels, np.stack([adds[label] for label in labels]))
+            except ValueError:  # check() lets no bad vector through; keep the good ones anyway
+                for label in labels:
+                    try:
+                        vindex.add(label, adds[label])
+                    except ValueError as exc:
+                        key = self.label_to_key.get(label)
+                        if key is not None:
+                            self._failure(key, str(exc))
+                            self.remove(key)
 
     def clear(self) -> None:
         for key in list(self.key_to_label):

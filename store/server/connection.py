@@ -45,6 +45,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..commands.table import CommandSpec
+from ..engine import BATCHABLE_WRITES
 from ..errors import (
     CommandError,
     DurabilityError,
@@ -80,6 +81,14 @@ _MULTI_DIRECT = frozenset({"EXEC", "DISCARD", "MULTI", "WATCH", "QUIT", "RESET"}
 _INDEX_READS = frozenset({"FT.SEARCH", "FT.AGGREGATE", "FT.INFO", "FT.EXPLAIN", "FT.PROFILE"})
 _INDEX_WRITES = frozenset({"FT.DROPINDEX", "FT.ALTER"})
 _FLUSHES = frozenset({"FLUSHALL", "FLUSHDB"})
+
+
+def _batchable(spec: CommandSpec | None, args: list[bytes]) -> bool:
+    """A pipelined command that may join a run of ``Engine.submit_many`` as it stands."""
+    if spec is None or spec.name not in BATCHABLE_WRITES:
+        return False
+    arity = spec.arity
+    return not ((arity > 0 and len(args) != arity) or len(args) < -arity)
 
 
 class Connection(asyncio.Protocol):
@@ -294,8 +303,11 @@ class Connection(asyncio.Protocol):
         touched = False
         spec: CommandSpec | None = None
         self.busy = True
+        position, end = 0, len(batch)
         try:
-            for args in batch:
+            while position < end:
+                args = batch[position]
+                position += 1
                 spec = specs.get(args[0])
                 try:
                     if spec is None:
@@ -316,6 +328,21 @@ class Connection(asyncio.Protocol):
                     continue
                 if spec.scope == "engine":
                     touched = True
+                    if self.fast and spec.name in BATCHABLE_WRITES:
+                        run = position
+                        while run < end and _batchable(specs.get(batch[run][0]), batch[run]):
+                            run += 1
+                        if run > position:  # a run of pipelined key writes: one lock hold
+                            for done in engine.submit_many(
+                                batch[position - 1 : run], protocol=self.protocol
+                            ):
+                                if done.seq is not None:
+                                    writes.append(len(replies))
+                                    if done.seq > need:
+                                        need = done.seq
+                                replies.append(done.reply if done.error is None else done.error)
+                            position = run
+                            continue
                     try:
                         if (
                             "lockfree" in spec.flags
