@@ -2,8 +2,9 @@
 acknowledgements (``--min-replicas-to-ack``, ``WAIT``) and failover (``REPLICAOF NO ONE``).
 
 Modules: :mod:`.protocol` (the bytes of the link), :mod:`.primary` (backlog and feeders),
-:mod:`.replica` (the link a replica runs), :mod:`.role` (which of the two a node is),
-:mod:`.handlers` (the RESP commands).
+:mod:`.replica` (the link a replica runs), :mod:`.tls` (TLS on the link),
+:mod:`.log_follower` (following and promotion on the Kafka log instead of the link),
+:mod:`.role` (which of these a node is), :mod:`.handlers` (the RESP commands).
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Contract:
 * :class:`Backlog` keeps the newest records the engine appended (``append_listeners``,
   called under the engine lock from any thread), up to ``limit_bytes`` of payload. A
   feeder reads from it; a replica further behind is caught up from the log file first.
+  As in Redis, the backlog fills only once a replica has attached (until then it holds
+  nothing and costs no memory: a lone primary's partial resyncs read the log file).
 * ``PSYNC <next_seq> <last_epoch>`` on a client connection turns it into a replica link
   (:meth:`PrimarySide.attach`): partial resync when this node's log (or backlog) holds
   ``next_seq`` onwards *and* its record ``next_seq - 1`` has ``last_epoch`` (the two
@@ -15,6 +17,10 @@ Contract:
   does); a replica acknowledges each batch once it is durable in *its* log
   (``REPLCONF ACK``). :meth:`PrimarySide.wait_acks` resolves when enough replicas acked a
   seq: ``--min-replicas-to-ack`` and ``WAIT`` use it.
+* A ping (``REPLPING``) goes to each replica at least once a second, also while records
+  flow, with this node's newest seq and the bytes it has not sent that replica yet.
+* Lag in bytes (:meth:`PrimarySide.lag_bytes`, ``lag_bytes=`` in INFO): log-record bytes
+  after a replica's last ACK, exact while the backlog holds those records.
 """
 
 from __future__ import annotations
@@ -56,18 +62,28 @@ class Backlog:
         self._lock = threading.Lock()
         self._items: list[tuple[LogRecord, int]] = []
         self._bytes = 0
+        # running total of record_bytes() over every record added, and its value before
+        # each kept record: bytes between two seqs are a subtraction
+        self._total = 0
+        self._before: list[int] = []
         self.wake: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._wake_pending = False
         self.streaming = 0  # feeders waiting for records; no wake-ups without them
+        self.active = False  # set when the first replica attaches
 
     def add(self, rec: LogRecord) -> None:
+        if not self.active:
+            return
         with self._lock:
             items = self._items
             if items and items[-1][0].seq + 1 != rec.seq:
                 items.clear()  # the log jumped (full resync of this node): start over
+                self._before.clear()
                 self._bytes = 0
             items.append((rec, now_ms()))
+            self._before.append(self._total)
+            self._total += protocol.record_bytes(rec)
             self._bytes += len(rec.payload) + 64
             if self._bytes > self.limit_bytes and len(items) > 1:
                 drop = 0
@@ -77,6 +93,7 @@ class Backlog:
                     size -= len(items[drop][0].payload) + 64
                     drop += 1
                 del items[:drop]
+                del self._before[:drop]
                 self._bytes = size
         self._notify()
 
@@ -118,6 +135,28 @@ class Backlog:
             if self._items and self._items[0][0].seq <= seq <= self._items[-1][0].seq:
                 return self._items[seq - self._items[0][0].seq][0].epoch
         return None
+
+    def bytes_after(self, seq: int, last_seq: int) -> int:
+        """Log-record bytes (:func:`protocol.record_bytes`) of the records ``seq + 1`` to
+        ``last_seq``: exact for those the backlog holds; each one it does not hold (older
+        than the backlog, or not added yet) counts as the backlog's mean record size."""
+        if seq >= last_seq:
+            return 0
+        with self._lock:
+            items = self._items
+            if not items:
+                return (last_seq - seq) * protocol.record_bytes(LogRecord(0, 0, b""))
+            first, newest = items[0][0].seq, items[-1][0].seq
+            mean = (self._total - self._before[0]) // len(items)
+            lo = min(max(seq + 1, first), newest + 1)  # first held record counted
+            hi = min(last_seq, newest)
+            exact = 0
+            if lo <= hi:
+                exact = (self._before[hi + 1 - first] if hi < newest else self._total) - (
+                    self._before[lo - first]
+                )
+            held = max(0, hi - lo + 1)
+            return exact + (last_seq - seq - held) * mean
 
     @property
     def size_bytes(self) -> int:
@@ -182,6 +221,7 @@ class PrimarySide:
     # -- PSYNC -----------------------------------------------------------------------------
     def attach(self, conn: Connection, next_seq: int, last_epoch: int, port: int) -> None:
         host = conn.addr.rsplit(":", 1)[0].strip("[]")
+        self.backlog.active = True  # before the snapshot position is taken: nothing is missed
         state = ReplicaState(conn, host, port, next(self._ids))
         self.replicas[state.id] = state
         state.task = asyncio.get_running_loop().create_task(self._feed(state, next_seq, last_epoch))
@@ -290,7 +330,7 @@ class PrimarySide:
         transport = r.conn.transport
         assert transport is not None
         loop = asyncio.get_running_loop()
-        last_sent = time.monotonic()
+        last_ping = time.monotonic()
         while True:
             if transport.is_closing() or r.conn.closing:
                 return
@@ -305,17 +345,17 @@ class PrimarySide:
                 transport.write(b"".join(out))
                 next_seq = items[-1][0].seq + 1
                 r.sent_seq = next_seq - 1
-                last_sent = time.monotonic()
+            timeout = PING_INTERVAL_S - (time.monotonic() - last_ping)
+            if timeout <= 0:
+                last = self.last_seq()
+                unsent = self.backlog.bytes_after(r.sent_seq, last)
+                transport.write(protocol.encode_ping(now_ms(), last, unsent))
+                last_ping = time.monotonic()
+                continue
+            if items:
                 await self._drain(r)
                 continue
             assert wake is not None
-            timeout = PING_INTERVAL_S - (time.monotonic() - last_sent)
-            if timeout <= 0:
-                transport.write(
-                    protocol.encode_ping(now_ms(), self.engine.applied_position.seq - 1)
-                )
-                last_sent = time.monotonic()
-                continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
 
@@ -364,16 +404,29 @@ class PrimarySide:
             await asyncio.wait_for(fut, timeout_ms / 1000 if timeout_ms > 0 else None)
         return self.acked(seq)
 
+    def last_seq(self) -> int:
+        """This node's newest record."""
+        return self.engine.applied_position.seq - 1
+
+    def lag_bytes(self, r: ReplicaState) -> int:
+        """Log-record bytes this node has after the last record ``r`` acknowledged."""
+        return self.backlog.bytes_after(r.ack_seq, self.last_seq())
+
     def info_fields(self) -> list[tuple[str, object]]:
-        last = self.engine.applied_position.seq - 1
+        last = self.last_seq()
         fields: list[tuple[str, object]] = [("connected_slaves", len(self.replicas))]
         now = time.monotonic()
+        worst = 0
         for i, r in enumerate(self.replicas.values()):
+            lag_bytes = self.lag_bytes(r)
+            worst = max(worst, lag_bytes)
             fields.append(
                 (
                     f"slave{i}",
                     f"ip={r.ip},port={r.port},state={r.state},offset={r.ack_seq},"
-                    f"lag={int(now - r.ack_time)},lag_records={max(0, last - r.ack_seq)}",
+                    f"lag={int(now - r.ack_time)},lag_records={max(0, last - r.ack_seq)},"
+                    f"lag_bytes={lag_bytes}",
                 )
             )
+        fields.append(("memvec_replicas_lag_bytes_max", worst))
         return fields

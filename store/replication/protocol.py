@@ -30,9 +30,12 @@ Stream (primary -> replica), RESP arrays of bulk strings, integers in decimal AS
         one log record, in seq order without gaps. ``commit_ms`` is the primary's wall
         clock (ms since the epoch) when it appended the record, 0 if unknown (records read
         back from the log file); replicas measure their lag with it.
-    *3 $8 REPLPING $<now_ms> $<last_seq>
-        sent when the stream has been idle for a second: the primary's clock and its
-        newest seq (the replica's lag in records).
+    *4 $8 REPLPING $<now_ms> $<last_seq> $<unsent_bytes>
+        sent at least once a second, between records: the primary's clock, its newest
+        seq (the replica's lag in records) and the log-record bytes (:func:`record_bytes`)
+        of the records up to ``last_seq`` it has not yet sent on this link (the replica's
+        lag in bytes beyond what it has received). A 3-part ping (no ``unsent_bytes``)
+        means 0.
 
 Epochs (the 64-bit value in every log record): ``term << 32 | tag``. The *term* orders
 primaries: a promotion takes one more than any term the node has seen, and fencing
@@ -52,6 +55,7 @@ import secrets
 from dataclasses import dataclass
 
 from ..wal.base import LogRecord
+from ..wal.record import HEADER_BYTES
 
 REPLREC = b"REPLREC"
 TERM_SHIFT = 32
@@ -68,6 +72,11 @@ def new_epoch(term: int) -> int:
 
 
 REPLPING = b"REPLPING"
+
+
+def record_bytes(rec: LogRecord) -> int:
+    """The size of ``rec`` in the file log (header + payload): the unit of lag in bytes."""
+    return HEADER_BYTES + len(rec.payload)
 
 
 def _bulk(b: bytes) -> bytes:
@@ -89,8 +98,8 @@ def encode_record(rec: LogRecord, commit_ms: int) -> bytes:
     )
 
 
-def encode_ping(now_ms: int, last_seq: int) -> bytes:
-    return command(REPLPING, b"%d" % now_ms, b"%d" % last_seq)
+def encode_ping(now_ms: int, last_seq: int, unsent_bytes: int = 0) -> bytes:
+    return command(REPLPING, b"%d" % now_ms, b"%d" % last_seq, b"%d" % unsent_bytes)
 
 
 def fullresync_header(replid: str, seq: int, epoch: int, size: int) -> bytes:
@@ -111,6 +120,7 @@ class StreamRecord:
 class StreamPing:
     now_ms: int
     last_seq: int
+    unsent_bytes: int = 0
 
 
 class StreamError(ValueError):
@@ -123,8 +133,8 @@ def decode_item(args: list[bytes]) -> StreamRecord | StreamPing:
         if args[0] == REPLREC and len(args) == 5:
             rec = LogRecord(int(args[1]), int(args[2]), args[4])
             return StreamRecord(rec, int(args[3]))
-        if args[0] == REPLPING and len(args) == 3:
-            return StreamPing(int(args[1]), int(args[2]))
+        if args[0] == REPLPING and len(args) in (3, 4):
+            return StreamPing(int(args[1]), int(args[2]), int(args[3]) if len(args) == 4 else 0)
     except ValueError as exc:
         raise StreamError(f"bad number in replication stream item {args[0]!r}: {exc}") from exc
     raise StreamError(f"unexpected replication stream item {args[:1]!r} ({len(args)} parts)")

@@ -14,9 +14,20 @@ Contract:
   than the highest term this node has seen is refused (a deposed primary's writes are
   never applied), and so is a record whose term is older than the newest record held
   here or newer than the primary's own term.
+* With ``tls`` (:class:`LinkTLS`, ``--tls-replication yes``) the link is TLS: the
+  primary's certificate must chain to ``--tls-ca-cert-file`` (the system's CAs without
+  it) and name the host given to ``--replicaof``; the replica presents
+  ``--tls-client-cert-file``/``--tls-client-key-file`` (else ``--tls-cert-file``/
+  ``--tls-key-file``) when set, for primaries that require client certificates. AUTH
+  (``masterauth``) is sent inside the TLS session. A TLS failure keeps the link down and
+  logs, once per distinct cause, an error that says which option to fix.
 * A broken link (EOF, error, or nothing received for ``timeout_s``) is reported as
   ``master_link_status:down`` and retried with a short backoff; the retry resumes from
   this node's position (partial resync when the primary still has it).
+* Lag (``INFO replication``): ``memvec_lag_records`` / ``memvec_lag_bytes`` are what the
+  primary has, as of its newest message read here, that this node has not applied
+  (bytes are file-log record bytes, :func:`protocol.record_bytes`); ``memvec_lag_ms`` is
+  primary append to durable here, per record.
 * :meth:`stop` ends the link and waits for the task; it is idempotent.
 """
 
@@ -27,6 +38,7 @@ import contextlib
 import enum
 import logging
 import os
+import ssl
 import time
 from collections import deque
 from pathlib import Path
@@ -36,6 +48,7 @@ from ..resp import RequestParser
 from ..wal.base import LogRecord
 from . import protocol
 from .primary import now_ms
+from .tls import LinkTLS, LinkTLSError, open_link, tls_failure
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -73,6 +86,7 @@ class ReplicaLink:
         masteruser: str | None = None,
         masterauth: str | None = None,
         timeout_s: float = 5.0,
+        tls: LinkTLS | None = None,
     ) -> None:
         self.engine = engine
         self.host = host
@@ -81,6 +95,8 @@ class ReplicaLink:
         self.masteruser = masteruser
         self.masterauth = masterauth
         self.timeout_s = timeout_s
+        self.tls = tls
+        self.last_error = ""
         self.state = LinkState.CONNECTING
         self.primary_replid = "?"
         self.highest_epoch = engine.last_epoch
@@ -92,6 +108,12 @@ class ReplicaLink:
         self.partial_syncs = 0
         self.lag_ms_samples: deque[int] = deque(maxlen=LAG_SAMPLES)
         self.last_lag_ms = 0
+        # lag in bytes, as of the newest message read from the primary: records received
+        # but not applied yet, plus what the last ping said was not sent yet (minus the
+        # records up to that ping's seq received since)
+        self.unapplied_bytes = 0
+        self.unsent_bytes = 0
+        self._unsent_until_seq = 0
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -125,6 +147,10 @@ class ReplicaLink:
                 raise
             except FencedError as exc:
                 log.error("replication link to %s:%d refused: %s", self.host, self.port, exc)
+            except ssl.SSLError as exc:  # after the handshake (TLS 1.3 client-cert refusal)
+                self._report_tls(tls_failure(exc, self.host, self.port))
+            except LinkTLSError as exc:
+                self._report_tls(exc)
             except (TimeoutError, OSError, ConnectionError, protocol.StreamError) as exc:
                 log.info("replication link to %s:%d down: %s", self.host, self.port, exc)
             except Exception:
@@ -141,19 +167,36 @@ class ReplicaLink:
             await asyncio.sleep(delay)
             delay = min(RETRY_MAX_S, delay * 2)
 
+    def _report_tls(self, exc: LinkTLSError) -> None:
+        text = str(exc)
+        level = logging.ERROR if text != self.last_error else logging.DEBUG
+        self.last_error = text
+        log.log(level, "replication link to %s:%d down: %s", self.host, self.port, text)
+
     # -- one connection --------------------------------------------------------------------
     async def _session(self) -> None:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.timeout_s
-        )
+        reader, writer = await open_link(self.host, self.port, self.tls, self.timeout_s)
         self._writer = writer
         self.state = LinkState.SYNC
 
+        answered = False
+
         async def ask(*args: bytes) -> tuple[str, list[str]]:
+            nonlocal answered
             writer.write(protocol.command(*args))
             line = await asyncio.wait_for(reader.readline(), self.timeout_s)
+            if not line and self.tls is not None and not answered:
+                # TLS 1.3: a primary that refuses this replica's certificate (or the lack
+                # of one) closes the session after the handshake, before any answer
+                raise LinkTLSError(
+                    f"{self.host}:{self.port} closed the TLS session before answering; if it "
+                    "requires client certificates (--tls-auth-clients yes), give this replica "
+                    "--tls-client-cert-file/--tls-client-key-file signed by a CA in the "
+                    "primary's --tls-ca-cert-file"
+                )
             if not line:
                 raise ConnectionError("the primary closed the connection")
+            answered = True
             return protocol.parse_answer(line)
 
         if self.masterauth is not None:
@@ -178,6 +221,7 @@ class ReplicaLink:
             raise protocol.StreamError(f"unexpected PSYNC answer {kind} {' '.join(words)}")
         self.state = LinkState.CONNECTED
         self.link_down_since = None
+        self.last_error = ""
         self.last_io = time.monotonic()
         log.info(
             "replicating from %s:%d (%s resync), at seq %d",
@@ -235,6 +279,7 @@ class ReplicaLink:
         last_ack = time.monotonic()
         acked = engine.applied_position.seq - 1
         record_term = protocol.term_of(engine.last_epoch)
+        self.unapplied_bytes = self.unsent_bytes = self._unsent_until_seq = 0
         self._send_ack(writer, acked)
         while True:
             try:
@@ -253,6 +298,8 @@ class ReplicaLink:
                     item = protocol.decode_item(args)
                     if isinstance(item, protocol.StreamPing):
                         self.primary_last_seq = max(self.primary_last_seq, item.last_seq)
+                        self.unsent_bytes = item.unsent_bytes
+                        self._unsent_until_seq = item.last_seq
                         continue
                     rec = item.record
                     term = protocol.term_of(rec.epoch)
@@ -263,16 +310,23 @@ class ReplicaLink:
                             "here, the primary's term)"
                         )
                     record_term = term
+                    size = protocol.record_bytes(rec)
+                    self.unapplied_bytes += size
+                    if rec.seq <= self._unsent_until_seq:
+                        self.unsent_bytes = max(0, self.unsent_bytes - size)
                     batch.append(rec)
                     stamps.append(item.commit_ms)
                 if batch:
                     self.primary_last_seq = max(self.primary_last_seq, batch[-1].seq)
-                    last = await loop.run_in_executor(None, engine.replicate, batch)
-                    if last is not None:
-                        fut = engine.durable_future(last)
-                        if not fut.done():
-                            await asyncio.wrap_future(fut)
-                        fut.result()
+                    try:
+                        last = await loop.run_in_executor(None, engine.replicate, batch)
+                        if last is not None:
+                            fut = engine.durable_future(last)
+                            if not fut.done():
+                                await asyncio.wrap_future(fut)
+                            fut.result()
+                    finally:
+                        self.unapplied_bytes = 0
                     applied_ms = now_ms()
                     for ms in stamps:
                         if ms:
@@ -292,6 +346,13 @@ class ReplicaLink:
         writer.write(protocol.command(b"REPLCONF", b"ACK", b"%d" % seq))
 
     # -- INFO ------------------------------------------------------------------------------
+    def lag_bytes(self) -> int:
+        """Log-record bytes the primary has (as of its newest message read here) that this
+        node has not applied: 0 once it is caught up."""
+        if self.primary_last_seq <= self.engine.applied_position.seq - 1:
+            return 0
+        return self.unapplied_bytes + self.unsent_bytes
+
     def lag_percentiles(self) -> tuple[int, int]:
         samples = sorted(self.lag_ms_samples)
         if not samples:
@@ -317,6 +378,7 @@ class ReplicaLink:
             ("replica_announced", 1),
             ("memvec_master_epoch", self.highest_epoch),
             ("memvec_lag_records", max(0, self.primary_last_seq - applied)),
+            ("memvec_lag_bytes", self.lag_bytes()),
             ("memvec_lag_ms", self.last_lag_ms if self.primary_last_seq > 0 else 0),
             ("memvec_lag_ms_p50", p50),
             ("memvec_lag_ms_p99", p99),

@@ -19,6 +19,10 @@ Contract (:class:`Replication`, owned by :class:`store.server.app.Server`):
   ``min_replicas_timeout_ms`` the reply is ``-NOREPLICAS`` (the write stays applied
   here and may still reach replicas, as with Redis's ``WAIT``: the client must treat it
   as unknown, not as failed).
+* With the Kafka log (``--log kafka://...``) there is no link: start, ``REPLICAOF`` and
+  ``REPLICAOF NO ONE`` go to :class:`store.replication.log_follower.LogFollower` (nodes
+  follow the topic; promotion is an epoch marker in it); ``FAILOVER TO host port`` makes
+  this writer follow and tells the target to promote.
 * With ``min_replicas_to_ack 0`` (default) a primary crash can lose, on the promoted
   replica, every write acknowledged after the last record that replica had received:
   typically milliseconds of writes (see ``memvec_lag_ms`` in ``INFO replication``).
@@ -32,9 +36,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import CommandError, StoreError
 from . import protocol
+from .log_follower import LogFollower
 from .primary import PrimarySide
 from .protocol import new_epoch, term_of
 from .replica import ReplicaLink
+from .tls import LinkTLS, open_link
 
 if TYPE_CHECKING:
     from ..server.app import Server
@@ -72,14 +78,19 @@ class Replication:
         self.primary = PrimarySide(server.engine, server.run_id, server.config.repl_backlog_bytes)
         self.link: ReplicaLink | None = None
         self.failover_state = "no-failover"
+        # the Kafka log replaces the link: nodes follow the topic (store.replication.log_follower)
+        self.log_follower = LogFollower.for_engine(server.engine)
 
     @property
     def is_replica(self) -> bool:
-        return self.link is not None
+        return self.link is not None or bool(self.log_follower and self.log_follower.is_follower)
 
     async def start(self) -> None:
         self.primary.start(asyncio.get_running_loop())
         target = self.server.config.replicaof
+        if self.log_follower is not None:
+            await self.log_follower.start(parse_hostport(target) if target else None)
+            return
         if target:
             host, port = parse_hostport(target)
             await self.replicaof(host, port)
@@ -93,12 +104,17 @@ class Replication:
                 )
 
     async def stop(self) -> None:
+        if self.log_follower is not None:
+            await self.log_follower.stop()
         if self.link is not None:
             await self.link.stop()
         await self.primary.stop()
 
     async def replicaof(self, host: str, port: int) -> None:
         """Follow ``host:port`` from now on (drops this node's own replicas)."""
+        if self.log_follower is not None:
+            await self.log_follower.follow(host, port)
+            return
         if self.link is not None:
             if (self.link.host, self.link.port) == (host, port):
                 return
@@ -110,17 +126,27 @@ class Replication:
             self.engine,
             host,
             port,
-            listening_port=self.server.port,
+            listening_port=self._announced_port(),
             masteruser=cfg.masteruser,
             masterauth=cfg.masterauth,
             timeout_s=cfg.repl_timeout_s,
+            tls=LinkTLS.from_config(cfg),
         )
         self.link.start()
         log.info("now a replica of %s:%d", host, port)
 
+    def _announced_port(self) -> int:
+        """The port replicas are reached on (FAILOVER): the TLS one with --tls-replication."""
+        tls_port = self.server.tls_port
+        if self.server.config.tls_replication and tls_port is not None:
+            return tls_port
+        return self.server.port
+
     async def promote(self) -> int:
         """Become a primary (REPLICAOF NO ONE); returns the new epoch (or the current one
         if this node already is a primary)."""
+        if self.log_follower is not None:
+            return await self.log_follower.promote()
         link = self.link
         if link is None:
             self.engine.set_read_only(False)
@@ -148,6 +174,9 @@ class Replication:
         target does not catch up in time, writes resume here and an error is raised."""
         if self.link is not None:
             raise CommandError("FAILOVER is not valid when server is a replica.")
+        if self.log_follower is not None:
+            await self._failover_on_log(target)
+            return
         online = [r for r in self.primary.replicas.values() if r.state == "online"]
         if target is not None:
             online = [r for r in online if (r.ip, r.port) == target]
@@ -177,9 +206,26 @@ class Replication:
             self.failover_state = "no-failover"
         await self.replicaof(host, port)
 
+    async def _failover_on_log(self, target: tuple[str, int] | None) -> None:
+        """FAILOVER TO host port with the Kafka log: this writer stops and follows, the
+        target promotes itself (and so applies every record of this one)."""
+        assert self.log_follower is not None
+        if self.log_follower.is_follower:
+            raise CommandError("FAILOVER is not valid when server is a replica.")
+        if target is None:
+            raise CommandError(
+                "FAILOVER on the Kafka log needs TO host port: followers do not connect to "
+                "the writer, so it cannot pick one"
+            )
+        self.failover_state = "failover-in-progress"
+        try:
+            await self.log_follower.hand_over(*target, self._send_promote)
+        finally:
+            self.failover_state = "no-failover"
+
     async def _send_promote(self, host: str, port: int) -> None:
         cfg = self.server.config
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+        reader, writer = await open_link(host, port, LinkTLS.from_config(cfg), 5)
         try:
             commands = []
             if cfg.masterauth is not None:
@@ -215,6 +261,8 @@ class Replication:
         return self.engine.applied_position.seq - 1
 
     def role_reply(self) -> list[object]:
+        if self.log_follower is not None:
+            return self.log_follower.role_reply(self.offset())
         if self.link is not None:
             state = "connected" if self.link.up else self.link.state.value
             return [
@@ -233,7 +281,9 @@ class Replication:
     def info_fields(self) -> list[tuple[str, object]]:
         stats = self.primary.stats
         fields: list[tuple[str, object]] = [("role", "slave" if self.link else "master")]
-        if self.link is not None:
+        if self.log_follower is not None:
+            fields = self.log_follower.info_fields()
+        elif self.link is not None:
             fields += self.link.info_fields()
             fields.append(("connected_slaves", 0))
         else:

@@ -39,6 +39,7 @@ from ..engine import Engine, EngineState
 from ..errors import StoreError
 from ..replication import Replication
 from ..replication.handlers import replication_handlers
+from ..wal.base import TransactionLog
 from . import admin
 from .acl import AclStore
 from .config import ServerConfig
@@ -98,7 +99,11 @@ class Server:
     def __init__(self, config: ServerConfig | None = None, *, engine: Engine | None = None) -> None:
         self.config = config or ServerConfig()
         self._own_engine = engine is None
-        self.engine = engine if engine is not None else Engine(self._engine_config())
+        self.engine = (
+            engine
+            if engine is not None
+            else Engine(self._engine_config(), log_backend=self._log_backend())
+        )
         self.state = ServerState.NEW
         self.engine_ready = False
         self.version = _version()
@@ -140,12 +145,21 @@ class Server:
             data_dir=c.data_dir,
             appendfsync=c.appendfsync,
             maxmemory_bytes=c.maxmemory_bytes,
-            read_only=bool(c.replicaof),
+            # a Kafka-log node writes only once its epoch marker is in the topic
+            read_only=bool(c.replicaof or c.log),
             snapshot_to=c.snapshot_to,
             snapshot_endpoint_url=c.snapshot_endpoint_url,
             snapshot_after_writes=c.snapshot_after_writes,
             snapshot_interval_s=c.snapshot_interval_s,
         )
+
+    def _log_backend(self) -> TransactionLog | None:
+        """The Kafka log for ``--log kafka://...``; None: the file log in the data dir."""
+        if not self.config.log:
+            return None
+        from ..wal.kafka_log import KafkaTransactionLog
+
+        return KafkaTransactionLog.from_url(self.config.log, checkpoint_dir=self.config.data_dir)
 
     @staticmethod
     def categories() -> dict[str, frozenset[str]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..wal.base import FsyncPolicy
-from .config import ServerConfig, env_name, is_loopback, parse_memory
+from .config import ServerConfig, env_name, is_loopback, parse_bool, parse_memory
 
 log = logging.getLogger("memvec.server")
 
@@ -103,7 +103,8 @@ _OPTIONS = (
         "--tls-ca-cert-file",
         "tls_ca_cert_file",
         Path,
-        "CA bundle used to verify client certificates",
+        "CA bundle used to verify client certificates (and, with --tls-replication, the "
+        "primary's certificate)",
         "FILE",
     ),
     _Option(
@@ -112,6 +113,27 @@ _OPTIONS = (
         str,
         "client certificates: yes (required), optional (verified if sent; default), no",
         "yes|optional|no",
+    ),
+    _Option(
+        "--tls-replication",
+        "tls_replication",
+        parse_bool,
+        "yes: a replica reaches its primary's --tls-port over TLS (default no)",
+        "yes|no",
+    ),
+    _Option(
+        "--tls-client-cert-file",
+        "tls_client_cert_file",
+        Path,
+        "certificate a replica presents to its primary (default --tls-cert-file)",
+        "FILE",
+    ),
+    _Option(
+        "--tls-client-key-file",
+        "tls_client_key_file",
+        Path,
+        "private key of --tls-client-cert-file",
+        "FILE",
     ),
     _Option(
         "--maxclients", "maxclients", _nonneg_int, "most simultaneous clients (default 10000)", "N"
@@ -209,6 +231,14 @@ _OPTIONS = (
         str,
         "S3 endpoint for --snapshot-to (moto, MinIO); AWS when omitted",
         "URL",
+    ),
+    _Option(
+        "--log",
+        "log",
+        str,
+        "transaction log: file (segments in --dir, default) or a Kafka topic shared by "
+        "every node; with kafka, --replicaof makes a follower of the topic",
+        "file|kafka://HOST:PORT/TOPIC",
     ),
     _Option(
         "--repl-timeout",

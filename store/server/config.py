@@ -121,6 +121,13 @@ class ServerConfig:
     tls_key_file: Path | None = None
     tls_ca_cert_file: Path | None = None
     tls_auth_clients: str = "optional"
+    # A replica reaches its primary (--replicaof names the primary's TLS port) over TLS,
+    # verifying it with tls_ca_cert_file and presenting tls_client_cert_file/key (else
+    # tls_cert_file/key) if set; it then announces its own TLS port. Costs a handshake per
+    # (re)connection and some CPU per replicated byte.
+    tls_replication: bool = False
+    tls_client_cert_file: Path | None = None
+    tls_client_key_file: Path | None = None
     # More connections are answered "-ERR max number of clients reached" and closed.
     maxclients: int = 10000
     # Close a client idle this many seconds (0: never).
@@ -171,13 +178,27 @@ class ServerConfig:
     # Start an empty data directory from the newest valid snapshot here (s3://... or a
     # local snapshot directory); ignored when the directory already holds a log.
     restore_from: str | None = None
+    # The transaction log: None (or "file") is segment files in data_dir (one machine);
+    # "kafka://HOST:PORT[,HOST:PORT]/TOPIC" is a single-partition topic that every node of
+    # the group reads (Kafka keeps the copies; a reply waits for the broker's ack plus the
+    # node's own read of the topic confirming no newer writer fenced it: ~1 ms more per
+    # write on a local broker). docs/replication.md says what is guaranteed.
+    log: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.bind, str):
             object.__setattr__(self, "bind", tuple(self.bind.split()))
         if isinstance(self.appendfsync, str):
             object.__setattr__(self, "appendfsync", FsyncPolicy(self.appendfsync))
-        for name in ("data_dir", "aclfile", "tls_cert_file", "tls_key_file", "tls_ca_cert_file"):
+        for name in (
+            "data_dir",
+            "aclfile",
+            "tls_cert_file",
+            "tls_key_file",
+            "tls_ca_cert_file",
+            "tls_client_cert_file",
+            "tls_client_key_file",
+        ):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
@@ -185,10 +206,21 @@ class ServerConfig:
             raise ValueError("--tls-port needs --tls-cert-file and --tls-key-file")
         if self.tls_auth_clients not in ("yes", "no", "optional"):
             raise ValueError("tls_auth_clients must be yes, no or optional")
+        if (self.tls_client_cert_file is None) != (self.tls_client_key_file is None):
+            raise ValueError("--tls-client-cert-file and --tls-client-key-file go together")
         if self.maxclients < 1:
             raise ValueError("maxclients must be at least 1")
         if self.min_replicas_to_ack < 0:
             raise ValueError("min_replicas_to_ack must be >= 0")
+        if self.log == "file":
+            object.__setattr__(self, "log", None)
+        if self.log is not None and not self.log.startswith("kafka://"):
+            raise ValueError("--log must be 'file' or kafka://HOST:PORT/TOPIC")
+        if self.log is not None and self.min_replicas_to_ack:
+            raise ValueError(
+                "--min-replicas-to-ack does not apply to the Kafka log (the topic's "
+                "min.insync.replicas does that job): drop one of them"
+            )
 
     def replace(self, **changes: object) -> ServerConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -294,6 +326,9 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ConfigParameter("tls-key-file", lambda c: _path(c.tls_key_file)),
         ConfigParameter("tls-ca-cert-file", lambda c: _path(c.tls_ca_cert_file)),
         ConfigParameter("tls-auth-clients", lambda c: c.tls_auth_clients),
+        ConfigParameter("tls-replication", lambda c: "yes" if c.tls_replication else "no"),
+        ConfigParameter("tls-client-cert-file", lambda c: _path(c.tls_client_cert_file)),
+        ConfigParameter("tls-client-key-file", lambda c: _path(c.tls_client_key_file)),
         ConfigParameter("maxclients", lambda c: str(c.maxclients), _int_parser("maxclients", 1)),
         ConfigParameter("timeout", lambda c: str(c.timeout_s), _int_parser("timeout_s")),
         ConfigParameter(
@@ -324,6 +359,7 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ),
         ConfigParameter("repl-backlog-size", lambda c: str(c.repl_backlog_bytes)),
         ConfigParameter("repl-timeout", lambda c: f"{c.repl_timeout_s:g}"),
+        ConfigParameter("log", lambda c: c.log or "file"),
     )
 }
 

@@ -1,8 +1,8 @@
 """The transaction-log interface the engine writes through.
 
 The engine never touches files or brokers; it talks to a :class:`TransactionLog`. The
-file backend (``store.wal.file_log``) is the embedded default; a Kafka backend comes later
-and must fit this interface unchanged.
+file backend (``store.wal.file_log``) is the embedded default; ``store.wal.kafka_log`` keeps
+the log in a Kafka topic shared by a group of nodes.
 
 Contract, in the order the engine uses it:
 
