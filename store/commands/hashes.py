@@ -19,11 +19,28 @@ if TYPE_CHECKING:
     from ..engine import ExecContext
 
 
+# Field names repeat across documents ("vec", "text", ...): every hash shares one bytes
+# object per name (about 36 bytes saved per field per document), for the first
+# _FIELD_NAMES_MAX distinct short names seen.
+_FIELD_NAMES: dict[bytes, bytes] = {}
+_FIELD_NAMES_MAX = 65536
+_FIELD_NAME_MAX_LEN = 64
+
+
+def _field_name(name: bytes) -> bytes:
+    shared = _FIELD_NAMES.get(name)
+    if shared is not None:
+        return shared
+    if len(name) <= _FIELD_NAME_MAX_LEN and len(_FIELD_NAMES) < _FIELD_NAMES_MAX:
+        _FIELD_NAMES[name] = name
+    return name
+
+
 def _pairs(args: list[bytes], start: int, name: str) -> dict[bytes, bytes]:
     rest = args[start:]
     if not rest or len(rest) % 2:
         raise CommandError(f"wrong number of arguments for '{name}' command")
-    return dict(zip(rest[0::2], rest[1::2], strict=True))
+    return dict(zip(map(_field_name, rest[0::2]), rest[1::2], strict=True))
 
 
 def _write_fields(ctx: ExecContext, key: bytes, fields: dict[bytes, bytes]) -> int:
