@@ -154,13 +154,18 @@ class _Postings:
     def __init__(self) -> None:
         self.postings: dict[bytes, set[int]] = {}
         self.vocabulary: list[bytes] = []
+        self._canonical: dict[bytes, bytes] = {}
 
-    def add(self, term: bytes, label: int) -> None:
+    def add(self, term: bytes, label: int) -> bytes:
+        """Post ``label`` under ``term``; returns the one ``term`` object every document
+        holding it shares (so per-document value lists cost a pointer per term)."""
         labels = self.postings.get(term)
         if labels is None:
             self.postings[term] = labels = set()
+            self._canonical[term] = term
             insort(self.vocabulary, term)
         labels.add(label)
+        return self._canonical[term]
 
     def discard(self, term: bytes, label: int) -> None:
         labels = self.postings.get(term)
@@ -169,6 +174,7 @@ class _Postings:
         labels.discard(label)
         if not labels:
             del self.postings[term]
+            del self._canonical[term]
             del self.vocabulary[bisect_left(self.vocabulary, term)]
 
     def with_prefix(self, prefix: bytes) -> Iterator[set[int]]:
@@ -208,13 +214,22 @@ class FieldIndexes:
         self._labels: set[int] = set()
         self._tags: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._tag_fields}
         self._tag_spec: dict[bytes, FieldSpec] = {f.alias: f for f in self._tag_fields}
-        self._tag_values: dict[int, dict[bytes, tuple[bytes, ...]]] = {}
+        # per field, per label: what the label holds there (to unindex it, and to test
+        # candidates); one dict per field rather than one per label keeps a document's
+        # overhead at a dict entry per field it has
+        self._tag_values: dict[bytes, dict[int, tuple[bytes, ...]]] = {
+            f.alias: {} for f in self._tag_fields
+        }
         self._numbers: dict[bytes, _SortedPairs] = {
             f.alias: _SortedPairs() for f in self._numeric_fields
         }
-        self._number_values: dict[int, dict[bytes, float]] = {}
+        self._number_values: dict[bytes, dict[int, float]] = {
+            f.alias: {} for f in self._numeric_fields
+        }
         self._texts: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._text_fields}
-        self._text_tokens: dict[int, dict[bytes, tuple[bytes, ...]]] = {}
+        self._text_tokens: dict[bytes, dict[int, tuple[bytes, ...]]] = {
+            f.alias: {} for f in self._text_fields
+        }
         self._bytes = 0
 
     # -- writes ---------------------------------------------------------------------------
@@ -242,52 +257,58 @@ class FieldIndexes:
             numbers.append((spec.alias, value))
         self.remove(label)
         self._labels.add(label)
-        if numbers:
-            self._number_values[label] = dict(numbers)
-            for alias, value in numbers:
-                self._numbers[alias].add((value, label))
+        for alias, value in numbers:
+            self._number_values[alias][label] = value
+            self._numbers[alias].add((value, label))
         tags = []
         for spec in self._tag_fields:
             raw = fields.get(spec.name)
             if raw is not None:
                 values = _split_tags(raw, spec)
                 if values:
-                    tags.append((spec.alias, values))
-                    for tag in values:
-                        self._tags[spec.alias].add(tag, label)
-        if tags:
-            self._tag_values[label] = dict(tags)
-        texts = {}
+                    postings = self._tags[spec.alias]
+                    values = tuple(postings.add(tag, label) for tag in values)
+                    self._tag_values[spec.alias][label] = values
+                    tags.append(values)
+        texts = []
         for spec in self._text_fields:
             raw = fields.get(spec.name)
             if raw is not None:
                 tokens = tuple(tokenize_text(raw, self._stopwords))
                 if tokens:
-                    texts[spec.alias] = tokens
                     postings = self._texts[spec.alias]
-                    for token in set(tokens):
-                        postings.add(token, label)
-        if texts:
-            self._text_tokens[label] = texts
-        self._bytes += _cost(numbers, [v for _, v in tags], list(texts.values()))
+                    shared = {token: postings.add(token, label) for token in set(tokens)}
+                    tokens = tuple(shared[token] for token in tokens)
+                    self._text_tokens[spec.alias][label] = tokens
+                    texts.append(tokens)
+        self._bytes += _cost(numbers, tags, texts)
 
     def remove(self, label: int) -> None:
         """Forget ``label`` everywhere; unknown labels are ignored."""
         if label not in self._labels:
             return
         self._labels.discard(label)
-        numbers = self._number_values.pop(label, {})
-        for alias, value in numbers.items():
-            self._numbers[alias].remove((value, label))
-        tags = self._tag_values.pop(label, {})
-        for alias, values in tags.items():
-            for v in values:
-                self._tags[alias].discard(v, label)
-        texts = self._text_tokens.pop(label, {})
-        for alias, tokens in texts.items():
-            for token in set(tokens):
-                self._texts[alias].discard(token, label)
-        self._bytes -= _cost(numbers, list(tags.values()), list(texts.values()))
+        numbers = []
+        for alias, held in self._number_values.items():
+            value = held.pop(label, None)
+            if value is not None:
+                numbers.append(value)
+                self._numbers[alias].remove((value, label))
+        tags = []
+        for alias, held_tags in self._tag_values.items():
+            values = held_tags.pop(label, None)
+            if values is not None:
+                tags.append(values)
+                for v in values:
+                    self._tags[alias].discard(v, label)
+        texts = []
+        for alias, held_tokens in self._text_tokens.items():
+            tokens = held_tokens.pop(label, None)
+            if tokens is not None:
+                texts.append(tokens)
+                for token in set(tokens):
+                    self._texts[alias].discard(token, label)
+        self._bytes -= _cost(numbers, tags, texts)
 
     # -- reads ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -385,18 +406,18 @@ class FieldIndexes:
             prefixes = tuple(
                 p for p in (_fold_tag(p, spec) for p in node.prefixes) if len(p) >= MIN_PREFIX
             )
-            tags, alias = self._tag_values, node.field
+            tags = self._tag_values.get(node.field, {})
 
             def has_tag(label: int) -> bool:
-                held = tags.get(label, {}).get(alias, ())
+                held = tags.get(label, ())
                 return any(v in values or (prefixes and v.startswith(prefixes)) for v in held)
 
             return has_tag
         if isinstance(node, NumericFilter):
-            numbers, field, contains = self._number_values, node.field, node.contains
+            numbers, contains = self._number_values.get(node.field, {}), node.contains
 
             def in_range(label: int) -> bool:
-                value = numbers.get(label, {}).get(field)
+                value = numbers.get(label)
                 return value is not None and contains(value)
 
             return in_range
@@ -407,8 +428,8 @@ class FieldIndexes:
             aliases = self._text_aliases(node)
             texts, term = self._text_tokens, node.terms[0]
             if len(node.terms) > 1:
-                return lambda label: label in texts and self._has_phrase(label, node, aliases)
-            return lambda label: any(term in texts.get(label, {}).get(a, ()) for a in aliases)
+                return lambda label: self._has_phrase(label, node, aliases)
+            return lambda label: any(term in texts[a].get(label, ()) for a in aliases)
         if isinstance(node, Not):
             inner = self._predicate(node.child)
             return lambda label: not inner(label)
@@ -443,8 +464,8 @@ class FieldIndexes:
 
     def _has_phrase(self, label: int, node: TextFilter, aliases: list[bytes]) -> bool:
         """Consecutive positions, counted across TEXT fields in schema order (RediSearch)."""
-        texts = self._text_tokens[label]
-        sequence = [(t, a) for a in self._texts for t in texts.get(a, ())]
+        texts = self._text_tokens
+        sequence = [(t, a) for a in self._texts for t in texts[a].get(label, ())]
         n = len(node.terms)
         wanted = set(aliases)
         for i in range(len(sequence) - n + 1):
@@ -497,15 +518,13 @@ class FieldIndexes:
 
 
 def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes, ...]]) -> int:
-    """Bytes one document's entries hold (label slot, per-kind dicts, postings, tokens)."""
-    total = 100
-    if numbers:
-        total += 250 + 84 * len(numbers)
-    if tags:
-        total += 250 + 122 * sum(len(v) for v in tags)
-    if texts:
-        total += 250 + 130 * sum(len(t) for t in texts)
-    return total
+    """Bytes one document's entries hold (label slot, per-field entries, postings, values)."""
+    return (
+        100
+        + 84 * len(numbers)
+        + sum(110 + 40 * len(v) for v in tags)
+        + sum(110 + 40 * len(t) for t in texts)
+    )
 
 
 def _fold_tag(value: bytes, spec: FieldSpec) -> bytes:
