@@ -154,15 +154,15 @@ class _Postings:
     def __init__(self) -> None:
         self.postings: dict[bytes, set[int]] = {}
         self.vocabulary: list[bytes] = []
-        self._canonical: dict[bytes, bytes] = {}
+        self._canonical: dict[bytes, tuple[bytes]] = {}
 
-    def add(self, term: bytes, label: int) -> bytes:
-        """Post ``label`` under ``term``; returns the one ``term`` object every document
-        holding it shares (so per-document value lists cost a pointer per term)."""
+    def add(self, term: bytes, label: int) -> tuple[bytes]:
+        """Post ``label`` under ``term``; returns the one ``(term,)`` every document holding
+        it shares (a single-valued field then costs a document one pointer)."""
         labels = self.postings.get(term)
         if labels is None:
             self.postings[term] = labels = set()
-            self._canonical[term] = term
+            self._canonical[term] = (term,)
             insort(self.vocabulary, term)
         labels.add(label)
         return self._canonical[term]
@@ -267,7 +267,8 @@ class FieldIndexes:
                 values = _split_tags(raw, spec)
                 if values:
                     postings = self._tags[spec.alias]
-                    values = tuple(postings.add(tag, label) for tag in values)
+                    shared = [postings.add(tag, label) for tag in values]
+                    values = shared[0] if len(shared) == 1 else tuple(t for (t,) in shared)
                     self._tag_values[spec.alias][label] = values
                     tags.append(values)
         texts = []
@@ -277,8 +278,8 @@ class FieldIndexes:
                 tokens = tuple(tokenize_text(raw, self._stopwords))
                 if tokens:
                     postings = self._texts[spec.alias]
-                    shared = {token: postings.add(token, label) for token in set(tokens)}
-                    tokens = tuple(shared[token] for token in tokens)
+                    canonical = {token: postings.add(token, label)[0] for token in set(tokens)}
+                    tokens = tuple(canonical[token] for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
         self._bytes += _cost(numbers, tags, texts)
