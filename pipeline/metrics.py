@@ -16,6 +16,13 @@ Metrics (times in seconds, counters end in ``_total`` in the exposition):
   (queued behind their partition or in flight);
 - ``memvec_pipeline_batch_latency_seconds``: histogram, receipt to acknowledgement of a
   batch, retries included;
+- ``memvec_pipeline_notification_seconds``: histogram, per record, the source's append
+  time (SQS ``SentTimestamp``, the Kafka record time, Kinesis arrival) to receipt by the
+  runner: for S3 notifications, event to worker (records without a time are skipped);
+- ``memvec_pipeline_queue_seconds``: histogram, per record, receipt by the runner to the
+  start of its batch's processing (waiting for a slot or for the partition's previous
+  batch);
+- ``memvec_pipeline_fetch_seconds``: histogram, one object GET from the object store;
 - ``memvec_pipeline_embed_seconds``: histogram, one embedder call (a batch of chunks);
 - ``memvec_pipeline_store_seconds{op}``: histogram, one store round trip; ``op`` is
   ``read`` (state and content-hash lookups) or ``commit`` (the MULTI/EXEC write);
@@ -32,8 +39,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -41,7 +48,10 @@ from prometheus_client import start_http_server as _start_http_server
 
 __all__ = ["MetricsServer", "PipelineMetrics"]
 
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.35, 0.5, 0.75, 1.0,
+    2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
 _FRESHNESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
@@ -60,6 +70,16 @@ class MetricsServer:
         server.shutdown()
         server.server_close()
         self._thread.join(timeout=5)
+
+
+@contextmanager
+def _timed(histogram: Any) -> Iterator[None]:
+    """Observe the seconds the ``with`` block took, also when it raises."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        histogram.observe(time.perf_counter() - began)
 
 
 class PipelineMetrics:
@@ -85,24 +105,32 @@ class PipelineMetrics:
         self.consumer_lag = Gauge(
             "memvec_pipeline_consumer_lag", "records received but not yet acknowledged", registry=r
         )
-        self.batch_latency_seconds = Histogram(
+
+        def latency(name: str, doc: str, labels: tuple[str, ...] = ()) -> Histogram:
+            return Histogram(name, doc, labels, buckets=_LATENCY_BUCKETS, registry=r)
+
+        self.batch_latency_seconds = latency(
             "memvec_pipeline_batch_latency_seconds",
             "receipt to acknowledgement of one batch, retries included",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
         )
-        self.embed_seconds = Histogram(
-            "memvec_pipeline_embed_seconds",
-            "one embedder call (a batch of chunks)",
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        self.notification_seconds = latency(
+            "memvec_pipeline_notification_seconds",
+            "source append time to receipt by the runner, per record",
         )
-        self.store_seconds = Histogram(
+        self.queue_seconds = latency(
+            "memvec_pipeline_queue_seconds",
+            "receipt by the runner to the start of processing, per record",
+        )
+        self.fetch_seconds = latency(
+            "memvec_pipeline_fetch_seconds", "one object GET from the object store"
+        )
+        self.embed_seconds = latency(
+            "memvec_pipeline_embed_seconds", "one embedder call (a batch of chunks)"
+        )
+        self.store_seconds = latency(
             "memvec_pipeline_store_seconds",
             "one store round trip (read: lookups, commit: the MULTI/EXEC write)",
-            ["op"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+            ("op",),
         )
         self.freshness_seconds = Histogram(
             "memvec_pipeline_freshness_seconds",
@@ -114,21 +142,26 @@ class PipelineMetrics:
             "memvec_pipeline_chunks", "chunks written, embedded or deleted", ["op"], registry=r
         )
 
-    @contextmanager
-    def time_embed(self) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.embed_seconds.observe(time.perf_counter() - began)
+    def time_fetch(self) -> AbstractContextManager[None]:
+        return _timed(self.fetch_seconds)
 
-    @contextmanager
-    def time_store(self, op: str) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.store_seconds.labels(op).observe(time.perf_counter() - began)
+    def observe_received(self, timestamps_ms: Iterable[int], now_ms: float | None = None) -> None:
+        """Notification delay of records received now; a time ``<= 0`` is skipped."""
+        now_ms = time.time() * 1000 if now_ms is None else now_ms
+        for ts in timestamps_ms:
+            if ts > 0:
+                self.notification_seconds.observe(max(0.0, (now_ms - ts) / 1000))
+
+    def observe_queue(self, seconds: float, records: int) -> None:
+        """``records`` waited ``seconds`` between receipt and the start of processing."""
+        for _ in range(records):
+            self.queue_seconds.observe(seconds)
+
+    def time_embed(self) -> AbstractContextManager[None]:
+        return _timed(self.embed_seconds)
+
+    def time_store(self, op: str) -> AbstractContextManager[None]:
+        return _timed(self.store_seconds.labels(op))
 
     def observe_freshness(self, event_time_ms: int, acked_ms: float | None = None) -> None:
         """``acked_ms`` defaults to now; an event without a time (``<= 0``) is skipped."""

@@ -15,8 +15,8 @@ tombstone so a late, older PUT does not resurrect the object. Chunk ids are stab
 ``<chunk_prefix><bucket>/<key><record suffix>#<n>``.
 
 Observability: with a :class:`~pipeline.metrics.PipelineMetrics` the processor times every
-embedder call and store round trip, counts chunks written/embedded/deleted and observes
-freshness (store acknowledgement minus ``event_time_ms``). An error other than
+object fetch, embedder call and store round trip, counts chunks written/embedded/deleted
+and observes freshness (store acknowledgement minus ``event_time_ms``). An error other than
 ``ParseError``/``ConnectorError`` (which the caller reports per record) is logged with the
 object's bucket and key (``extra``: ``bucket``, ``object_key``) before it propagates.
 """
@@ -172,10 +172,7 @@ class Processor:
         if event.kind == "delete":
             return self._delete(event, old_chunks)
         try:
-            obj = self.objects.get(
-                event.bucket, event.key, version_id=event.version_id,
-                max_bytes=self.config.max_object_bytes,
-            )  # fmt: skip
+            obj = self._fetch(event)
         except NotFound:
             return Outcome("gone")  # deleted since; its delete event follows
         return self._upsert(event, obj, old_chunks)
@@ -197,6 +194,16 @@ class Processor:
             return self.store.run(commands, atomic=atomic)
         with self.metrics.time_store("commit" if atomic else "read"):
             return self.store.run(commands, atomic=atomic)
+
+    def _fetch(self, event: S3Event) -> ObjectData:
+        get = functools.partial(
+            self.objects.get, event.bucket, event.key, version_id=event.version_id,
+            max_bytes=self.config.max_object_bytes,
+        )  # fmt: skip
+        if self.metrics is None:
+            return get()
+        with self.metrics.time_fetch():
+            return get()
 
     def _embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
         if self.metrics is None:

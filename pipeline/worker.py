@@ -9,7 +9,9 @@ finish or are left uncommitted).
 Source URLs: ``kafka://host:port/topic?group=NAME``, ``kinesis://STREAM?lease_table=T``,
 ``sqs://host:port/queue-path`` or the queue's ``http(s)://`` URL.
 Store URLs: ``redis://host:port`` (memvec server, redis-stack-server, MemoryDB) or
-``embedded:/path/to/dir``. ``--metrics-port`` serves the Prometheus metrics of
+``embedded:/path/to/dir``; a comma-separated list of every node of one store
+(``redis://a:6379,redis://b:6379``) follows whichever is primary through a failover
+(:mod:`pipeline.failover`). ``--metrics-port`` serves the Prometheus metrics of
 ``pipeline.metrics`` (records in/ok/failed, DLQ, latencies, freshness, lag) at /metrics.
 """
 
@@ -57,7 +59,7 @@ def add_worker_parser(sub: Any) -> None:
         )  # fmt: skip
 
     opt("source", "source URL (required)")
-    opt("store", "store URL", "redis://127.0.0.1:6379")
+    opt("store", "store URL; a comma-separated list follows the primary", "redis://127.0.0.1:6379")
     opt("dlq", "on-failure destination URL", "./data/dlq.jsonl")
     opt("aws_endpoint_url", "S3/Kinesis/SQS/DynamoDB endpoint (moto, LocalStack)")
     opt("index", "index name", "memvec")
@@ -108,6 +110,10 @@ def open_store(url: str) -> Any:
 
         engine = Engine(EngineConfig(data_dir=Path(url[len("embedded:") :]))).start()
         return EmbeddedClient(engine)
+    if "," in url:
+        from .failover import FailoverClient, split_urls
+
+        return FailoverClient(split_urls(url))
     return RespClient(url)
 
 

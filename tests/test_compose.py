@@ -9,6 +9,8 @@
   subcommand's own config validation (`config_from_args`, `settings_from_args`).
 - The topology is the one issue 9 lists, the store healthcheck answers against a real
   `memvec server`, and the one-shot `setup` script wires S3 notifications to SQS on moto.
+- The `kafka` profile adds the `bridge` (queue -> topic, `pipeline.bridge`), as
+  `memvec stack up --source kafka` does.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
+from pipeline.bridge import build_parser as bridge_parser
 from pipeline.cli import build_parser
+from pipeline.stack import QUEUE, STORE_NODES
 from tests.harness.components import MotoServer
 from tests.harness.ports import free_port
 from tests.harness.wait import wait_for
@@ -126,7 +131,7 @@ def test_topology(resolved: dict[str, Any]) -> None:
         for dep, cond in service.get("depends_on", {}).items():
             want = "service_completed_successfully" if dep == "setup" else "service_healthy"
             assert cond["condition"] == want, f"{name} -> {dep}"
-    assert set(services["worker"]["depends_on"]) == {"setup", "kafka", "store"}
+    assert set(services["worker"]["depends_on"]) == {"setup", "kafka", "store", "store-replica"}
     assert set(services["store-replica"]["depends_on"]) == {"store"}
     assert set(services["api"]["depends_on"]) == {"store", "store-replica"}
 
@@ -137,7 +142,9 @@ def test_shared_environment(resolved: dict[str, Any]) -> None:
     assert all(env == envs[0] for env in envs), "memvec services share the x-env block"
     env = envs[0]
     assert env["MEMVEC_INDEX"] == env["MEMVEC_API_INDEX"], "worker writes the index api reads"
-    assert env["MEMVEC_STORE_URL"] == "redis://store:6379"
+    # every store node, for worker and api alike: both follow the primary after a failover
+    assert env["MEMVEC_STORE_URL"] == "redis://store:6379,redis://store-replica:6379"
+    assert env["MEMVEC_STORE_URL"] == services["api"]["command"][2]
     assert env["AWS_ENDPOINT_URL"] == "http://moto:5000"
     assert env["HF_HUB_OFFLINE"] == "1"
 
@@ -164,6 +171,7 @@ def test_memvec_service_command_is_valid(resolved: dict[str, Any], name: str) ->
         config = config_from_args(args, environ=env)
         assert config.port == 6379 and "0.0.0.0" in config.bind
         assert str(config.data_dir) == "/data"
+        assert config.min_replicas_to_ack == 1, "an acknowledged write is on both nodes"
         if name == "store-replica":
             host, _, port = args.replicaof.partition(":")
             assert host in hosts and port == "6379"
@@ -174,7 +182,8 @@ def test_memvec_service_command_is_valid(resolved: dict[str, Any], name: str) ->
         assert scheme in ("kafka", "kinesis", "sqs")
         assert rest.split("/")[0].split(":")[0] in hosts
         assert args.dlq.partition("://")[2].split(":")[0] in hosts
-        assert env["MEMVEC_STORE_URL"].startswith("redis://")
+        nodes = [u[len("redis://") :].split(":")[0] for u in env["MEMVEC_STORE_URL"].split(",")]
+        assert nodes == list(STORE_NODES) and set(nodes) <= hosts
     elif args.command == "api":
         from pipeline.api.cli import settings_from_args
 
@@ -184,6 +193,21 @@ def test_memvec_service_command_is_valid(resolved: dict[str, Any], name: str) ->
             assert url.startswith("redis://") and url[len("redis://") :].split(":")[0] in hosts
     else:
         pytest.fail(f"{name} runs an unexpected subcommand {args.command!r}")
+
+
+def test_kafka_profile_bridges_the_queue_to_the_topic() -> None:
+    result = run_compose("--profile", "kafka", "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert set(services) == SERVICES | {"bridge"}
+    bridge = services["bridge"]
+    assert bridge["entrypoint"] == ["python", "-m", "pipeline.bridge"]
+    assert bridge["image"] == services["worker"]["image"]
+    args = bridge_parser().parse_args(bridge["command"])
+    assert urlparse(args.source).hostname in services
+    assert args.source.endswith("/" + QUEUE) and args.to.endswith("/" + QUEUE)
+    assert urlparse(args.to).scheme == "kafka" and urlparse(args.to).hostname in services
+    assert set(bridge["depends_on"]) == {"setup", "kafka"}
 
 
 def test_python_one_liners_compile(resolved: dict[str, Any]) -> None:

@@ -4,7 +4,10 @@
 - :class:`RespStore` speaks RESP through redis-py connection pools to a memvec server, its
   replicas, redis-stack-server or MemoryDB. With ``read_from=replicas`` reads rotate over
   the replicas and fall back to the primary when a replica is unreachable, still loading,
-  or does not have the index yet.
+  or does not have the index yet. With ``read_from=primary`` reads go to the primary and
+  fall back to the other nodes when it does not answer; after such a failure the node
+  that now answers as primary (:func:`pipeline.failover.find_primary`: role master,
+  highest epoch) is looked up, so the API follows a failover.
 
 Contract shared by both (the API calls them from worker threads, never on the event loop):
 
@@ -310,14 +313,23 @@ class RespStore:
         ]
         self._rotation = itertools.count()
         self._lock = threading.Lock()
+        self._primary = 0  # index into urls; moves when a failover promotes another node
 
     def _read_order(self) -> list[Any]:
-        primary, replicas = self._clients[0], self._clients[1:]
+        primary = self._clients[self._primary]
+        replicas = [c for i, c in enumerate(self._clients) if i != self._primary]
         if self.read_from is ReadFrom.PRIMARY or not replicas:
-            return [primary]
+            return [primary, *replicas]
         with self._lock:
             start = next(self._rotation) % len(replicas)
         return [*replicas[start:], *replicas[:start], primary]
+
+    def _find_primary(self) -> None:
+        from ..failover import find_primary, node_info
+
+        found = find_primary([node_info(url) for url in self.urls])
+        if found is not None:
+            self._primary = found
 
     def _read(self, fn: Callable[[Any], T]) -> T:
         errors: list[str] = []
@@ -333,6 +345,8 @@ class RespStore:
                 errors.append(f"{_node(client)}: {exc}")
             except self._redis.RedisError as exc:  # connection refused, timeout, closed
                 errors.append(f"{_node(client)}: {exc}")
+                if client is self._clients[self._primary] and len(self._clients) > 1:
+                    self._find_primary()
                 if last:
                     raise StoreUnavailable(
                         "no store node answered; check --store and that the servers run ("
