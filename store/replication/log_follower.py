@@ -119,15 +119,18 @@ class LogFollower:
         """Write an epoch marker, apply everything before it, then accept writes."""
         from ..wal.kafka_log import KafkaLogState
 
-        if self.log.state is KafkaLogState.WRITER:
-            self.following = None
-            self.engine.set_read_only(False)
-            return self.log.epoch
-        self.engine.set_read_only(True)
-        term = max(term_of(self.engine.last_epoch), term_of(self.log.highest_epoch)) + 1
-        epoch = new_epoch(term)
         t0 = time.monotonic()
-        marker_seq = await asyncio.wrap_future(self.log.promote(epoch))
+        if self.log.state is KafkaLogState.WRITER:
+            if not self.engine.config.read_only:
+                self.following = None
+                return self.log.epoch
+            # an earlier promotion won after its caller gave up: nothing appended since
+            epoch, marker_seq = self.log.epoch, self.log.next_position.seq - 1
+        else:
+            self.engine.set_read_only(True)
+            term = max(term_of(self.engine.last_epoch), term_of(self.log.highest_epoch)) + 1
+            epoch = new_epoch(term)
+            marker_seq = await asyncio.wrap_future(self.log.promote(epoch))
         deadline = time.monotonic() + PROMOTE_APPLY_TIMEOUT_S
         while self.engine.applied_position.seq <= marker_seq:
             if time.monotonic() > deadline or not self._applier_alive():
@@ -151,11 +154,23 @@ class LogFollower:
         return self._applier is not None and self._applier.is_alive()
 
     def _apply_loop(self) -> None:
+        """Apply what the log delivers; on an error stop applying (a record skipped would
+        leave this node's state different from the log) and say so."""
         while not self._stop.is_set():
             records = self.log.take(TAKE_WAIT_S)
-            if records:
+            if not records:
+                continue
+            try:
                 self.engine.replicate(records)
-                self._last_apply_ms = int(time.time() * 1000)
+            except Exception:
+                log.exception(
+                    "applying Kafka log records seq %d..%d failed; this node stopped "
+                    "following: restart it",
+                    records[0].seq,
+                    records[-1].seq,
+                )
+                return
+            self._last_apply_ms = int(time.time() * 1000)
 
     # -- introspection ---------------------------------------------------------------------
     def role_reply(self, offset: int) -> list[object]:
@@ -173,7 +188,7 @@ class LogFollower:
                 ("role", "slave"),
                 ("master_host", host),
                 ("master_port", port),
-                ("master_link_status", "up"),
+                ("master_link_status", "up" if self._applier_alive() else "down"),
                 ("master_last_io_seconds_ago", last_io),
                 ("slave_repl_offset", self.engine.applied_position.seq - 1),
                 ("connected_slaves", 0),

@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import bisect
 import enum
-import heapq
-import itertools
 import logging
 import os
 import threading
@@ -61,6 +59,7 @@ from .position import LogPosition
 from .record import BadRecord
 from .repair import corrupt_error
 from .segments import SegmentFile
+from .waiters import DurableFutures, copy_failure, settle, wait_until_durable
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +120,7 @@ class FileLog(TransactionLog):
         self._work_cv = threading.Condition(self._sync_lock)
         self._synced_seq = 0
         self._requested_seq = 0
-        self._futures: list[tuple[int, int, Future[None]]] = []
-        self._future_ids = itertools.count()
+        self._futures = DurableFutures()
         self._fsync_count = 0
         self._stopping = False
         self._flusher: threading.Thread | None = None
@@ -290,21 +288,22 @@ class FileLog(TransactionLog):
         if self._policy is not FsyncPolicy.ALWAYS:
             self._check_not_failed()
             return
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._sync_lock:
             self._check_appended(seq)
             if self._synced_seq >= seq:
                 return
             self._request(seq)
-            while self._synced_seq < seq:
-                self._check_not_failed()
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise TimeoutError(
-                        f"record seq {seq} was not fsynced within {timeout_s} s "
-                        f"(fsynced up to seq {self._synced_seq}); the disk may be stalled"
-                    )
-                self._durable_cv.wait(remaining)
+            wait_until_durable(
+                self._durable_cv,
+                seq,
+                lambda: self._synced_seq,
+                lambda: self._failure,
+                timeout_s,
+                lambda: (
+                    f"record seq {seq} was not fsynced within {timeout_s} s "
+                    f"(fsynced up to seq {self._synced_seq}); the disk may be stalled"
+                ),
+            )
 
     def durable_future(self, seq: int) -> Future[None]:
         """A future resolved when ``seq`` is durable (``asyncio.wrap_future`` it).
@@ -326,7 +325,7 @@ class FileLog(TransactionLog):
             elif self._synced_seq >= seq:
                 future.set_result(None)
             else:
-                heapq.heappush(self._futures, (seq, next(self._future_ids), future))
+                self._futures.add(seq, future)
                 self._request(seq)
         return future
 
@@ -574,19 +573,10 @@ class FileLog(TransactionLog):
     def _settle_waiters(self) -> None:
         """Wake waiters and resolve (or fail) the futures that are due. Holds no lock on return."""
         with self._sync_lock:
-            failure = self._failure
-            due: list[Future[None]] = []
-            while self._futures and (
-                failure is not None or self._futures[0][0] <= self._synced_seq
-            ):
-                due.append(heapq.heappop(self._futures)[2])
+            failure, synced = self._failure, self._synced_seq
+            due = self._futures.due(synced, failure is not None)
             self._durable_cv.notify_all()
-        for future in due:
-            if future.set_running_or_notify_cancel():
-                if failure is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(self._failure_copy())
+        settle(due, synced, failure)
 
     def _record_failure(self, what: str, exc: OSError) -> DurabilityError:
         """Mark the log failed (first failure wins) and return the error to raise."""
@@ -605,11 +595,8 @@ class FileLog(TransactionLog):
         return self._failure_copy()
 
     def _failure_copy(self) -> DurabilityError:
-        """A fresh exception per raise (threads must not share one traceback)."""
         assert self._failure is not None
-        error = DurabilityError(self._failure.message)
-        error.__cause__ = self._failure.__cause__
-        return error
+        return copy_failure(self._failure)
 
     def _check_not_failed(self) -> None:
         if self._failure is not None:

@@ -7,6 +7,7 @@
 * A zombie: the writer is SIGSTOPped with a client write queued, the follower is
   promoted, the old writer is SIGCONTed: that write and every later one is refused (never
   acknowledged), and neither the new writer nor a fresh node built from the topic has it.
+  ``REPLICAOF`` on the fenced node is refused too (it must restart as a follower).
 * ``FAILOVER TO host port`` on the writer: roles swap and the old writer follows.
 """
 
@@ -107,6 +108,8 @@ def test_zombie_writer_is_fenced(tmp_path: Path, log_url: str) -> None:
         assert "fenced" in str(outcome[0])
         with pytest.raises(redis.ResponseError):
             old.r.set("zombie2", 1)
+        with pytest.raises(redis.ResponseError, match="fenced"):  # its state may hold "zombie"
+            old.r.execute_command("REPLICAOF", "127.0.0.1", str(new.port))
         zombie.close()
 
         assert new.r.exists("zombie", "zombie2") == 0
