@@ -3,8 +3,9 @@
 :class:`SqsSource` contract:
 
 * ``get_batch`` long-polls ``ReceiveMessage`` (``WaitTimeSeconds`` up to 20, bounded by
-  the caller's timeout), at most 10 messages per request, more requests without waiting
-  while full pages keep coming, up to ``max_records``. All records have partition ``""``:
+  the caller's timeout; a window under a second short-polls once and sleeps out the rest),
+  at most 10 messages per request, more requests without waiting while full pages keep
+  coming, up to ``max_records``. All records have partition ``""``:
   a standard queue has no order; a FIFO queue hands messages of one group in order.
 * Received messages stay invisible to other consumers while the sink works: a background
   task calls ``ChangeMessageVisibilityBatch`` for every in-flight message
@@ -156,8 +157,14 @@ class SqsSource(Source):
     async def get_batch(self, max_records: int, timeout_s: float) -> Batch | None:
         if self.state is not SqsState.RUNNING:
             raise RuntimeError("SqsSource.get_batch() outside start()/stop(); call start() first")
+        started = time.monotonic()
         wait_s = int(min(self.max_wait_s, max(0.0, timeout_s)))
         messages = await self._receive(min(MAX_PER_REQUEST, max_records), wait_s)
+        if not messages and wait_s == 0 and timeout_s > 0:
+            # SQS long-polls in whole seconds: a sub-second window short-polls once, then
+            # waits out the window instead of letting the caller spin on empty receives
+            await asyncio.sleep(max(0.0, timeout_s - (time.monotonic() - started)))
+            return None
         page = messages
         while len(page) == MAX_PER_REQUEST and len(messages) < max_records:
             page = await self._receive(min(MAX_PER_REQUEST, max_records - len(messages)), 0)

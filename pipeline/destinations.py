@@ -2,7 +2,8 @@
 
 Each takes the dead-letter payload (:func:`pipeline.runner.dead_letter`: the original
 record plus the reason) and returns only once the destination holds it durably, so the
-runner may then acknowledge the batch. URLs:
+runner may then acknowledge the batch; ``close()`` releases what it holds (a Kafka
+producer) and is called once when the worker stops. URLs:
 
 * ``kafka://host:port/topic``: a Kafka topic (producer acks=all);
 * ``sqs://<queue url without scheme>`` or an ``https://sqs...`` queue URL: an SQS queue;
@@ -21,7 +22,12 @@ from urllib.parse import urlparse
 from connectors.base import ObjectStore, Record
 
 
-class FileDestination:
+class _Closes:
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class FileDestination(_Closes):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +42,7 @@ class FileDestination:
             os.fsync(f.fileno())
 
 
-class S3Destination:
+class S3Destination(_Closes):
     def __init__(self, objects: ObjectStore, bucket: str, prefix: str) -> None:
         self.objects, self.bucket, self.prefix = objects, bucket, prefix.strip("/")
 
@@ -53,8 +59,11 @@ class KafkaDestination:
     async def send(self, payload: bytes, record: Record) -> None:
         await self.sink.send(self.topic, payload, key=record.key)
 
+    async def close(self) -> None:
+        await self.sink.stop()
 
-class SqsDestination:
+
+class SqsDestination(_Closes):
     def __init__(self, sink: Any) -> None:
         self.sink = sink
 

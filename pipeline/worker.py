@@ -158,6 +158,7 @@ async def run_worker(args: argparse.Namespace) -> int:
         await runner.run()
     finally:
         await source.stop()
+        await destination.close()
         store.close()
         if server is not None:
             server.close()

@@ -124,6 +124,18 @@ async def test_a_batch_gathers_several_pages_of_ten(
     await source.ack(batch)
 
 
+async def test_a_sub_second_window_on_an_empty_queue_polls_once(
+    sqs: Any, source: SqsSource
+) -> None:
+    """SQS waits in whole seconds; a 0.3 s window must not become a busy loop of receives."""
+    calls: list[int] = []
+    sqs.meta.events.register("before-call.sqs.ReceiveMessage", lambda **kw: calls.append(1))
+    started = time.monotonic()
+    assert await source.get_batch(10, timeout_s=0.3) is None
+    assert time.monotonic() - started >= 0.25
+    assert len(calls) == 1
+
+
 async def test_attributes_headers_and_fifo_group(sqs: Any) -> None:
     url = sqs.create_queue(
         QueueName=unique_name("attrs") + ".fifo", Attributes={"FifoQueue": "true"}
