@@ -23,6 +23,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ async def _ingest(
     from . import handler
     from .corpus import stdlib_documents
     from .destinations import FileDestination
-    from .processor import IngestConfig, Outcome, Processor
+    from .processor import IngestConfig, Item, Outcome, Processor
     from .runner import Runner, RunnerConfig, pipeline_process
     from .store_client import EmbeddedClient
 
@@ -82,13 +83,15 @@ async def _ingest(
     bar = tqdm(total=total, desc="ingesting", unit="obj")
 
     class CountingProcessor(Processor):
-        def process(self, event: Any) -> Outcome:
-            outcome = super().process(event)
-            counts["chunks"] += outcome.chunks_written
-            counts["embedded"] += outcome.chunks_embedded
-            bar.update(1)
+        def process_many(self, items: Sequence[Item]) -> list[Outcome | Exception]:
+            outcomes = super().process_many(items)
+            for outcome in outcomes:
+                if isinstance(outcome, Outcome):
+                    counts["chunks"] += outcome.chunks_written
+                    counts["embedded"] += outcome.chunks_embedded
+            bar.update(len(outcomes))
             bar.set_postfix(chunks=counts["chunks"], embedded=counts["embedded"])
-            return outcome
+            return outcomes
 
     handler.configure(
         CountingProcessor(EmbeddedClient(engine), objects, embedder, IngestConfig(index=INDEX))

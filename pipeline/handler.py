@@ -25,10 +25,12 @@ unset on AWS), ``MEMVEC_INDEX`` (default ``memvec``), ``MEMVEC_MAX_OBJECT_BYTES`
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +38,7 @@ from connectors.errors import ConnectorError, MalformedEvent
 from connectors.s3_events import S3Event, parse_s3_events
 
 from .parsing import ParseError
-from .processor import IngestConfig, Processor
+from .processor import IngestConfig, Item, Processor
 
 log = logging.getLogger("memvec.handler")
 
@@ -97,7 +99,7 @@ def _inline(doc: dict[str, Any], position: str) -> tuple[S3Event, bytes | None]:
     return event, json.dumps({k: v for k, v in doc.items() if k != "id"}).encode()
 
 
-def _payload_events(data: bytes, position: str) -> list[tuple[S3Event, bytes | None]]:
+def _payload_events(data: bytes, position: str) -> list[Item]:
     try:
         doc = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -107,60 +109,93 @@ def _payload_events(data: bytes, position: str) -> list[tuple[S3Event, bytes | N
     return [(e, None) for e in parse_s3_events(doc)]
 
 
-def _run(item_id: str | None, pairs: list[tuple[S3Event, bytes | None]]) -> ItemResult:
-    proc = processor()
-    for event, body in pairs:
-        try:
-            if body is None:
-                proc.process(event)
-            else:
-                proc.process_inline(event, body)
-        except (ParseError, MalformedEvent) as exc:
-            log.warning("record %s object %s/%s: %s", item_id, event.bucket, event.key, exc)
-            return ItemResult(item_id, False, str(exc), retriable=False)
-        except ConnectorError as exc:
-            log.warning("record %s object %s/%s: %s", item_id, event.bucket, event.key, exc)
-            return ItemResult(item_id, False, str(exc), retriable=exc.retriable)
-    return ItemResult(item_id, True)
+Decoded = tuple[str | None, list[Item]] | ItemResult  # a record's events, or its failure
+
+
+def _run(decoded: list[Decoded]) -> list[ItemResult]:
+    """Process every decoded record's events in one ``process_many`` (embedding shared).
+
+    A record fails with the first of its events that fails with a per-record error
+    (``ParseError``, ``MalformedEvent``: not retriable; ``ConnectorError``: as it says).
+    Any other error fails the whole batch (raised), as a single record's would: the runner
+    retries and bisects, and work already committed is idempotent.
+    """
+    flat = [
+        (n, pair)
+        for n, entry in enumerate(decoded)
+        if not isinstance(entry, ItemResult)
+        for pair in entry[1]
+    ]
+    outcomes = processor().process_many([pair for _, pair in flat]) if flat else []
+    failed: dict[int, ItemResult] = {}
+    for (n, (event, _)), outcome in zip(flat, outcomes, strict=True):
+        if not isinstance(outcome, Exception) or n in failed:
+            continue
+        entry = decoded[n]
+        assert not isinstance(entry, ItemResult)
+        item_id = entry[0]
+        if isinstance(outcome, ParseError | MalformedEvent):
+            failed[n] = ItemResult(item_id, False, str(outcome), retriable=False)
+        elif isinstance(outcome, ConnectorError):
+            failed[n] = ItemResult(item_id, False, str(outcome), retriable=outcome.retriable)
+        else:
+            raise outcome
+        log.warning("record %s object %s/%s: %s", item_id, event.bucket, event.key, outcome)
+    return [
+        entry if isinstance(entry, ItemResult) else failed.get(n, ItemResult(entry[0], True))
+        for n, entry in enumerate(decoded)
+    ]
 
 
 def process_event(event: dict[str, Any]) -> list[ItemResult]:
     """Every record of a Lambda event with its outcome (the runner uses this directly)."""
-    results: list[ItemResult] = []
+    decoded: list[Decoded] = []
     if "records" in event and event.get("eventSource") in ("aws:kafka", "SelfManagedKafka"):
         for records in event["records"].values():
             for rec in records:
                 item = f"{rec.get('topic')}-{rec.get('partition')}@{rec.get('offset')}"
-                results.append(_decode_and_run(item, rec.get("value"), str(rec.get("offset"))))
-        return results
+                decoded.append(_decode_b64(item, rec.get("value"), str(rec.get("offset"))))
+        return _run(decoded)
     if "detail-type" in event:
-        return [_safe(None, lambda: [(e, None) for e in parse_s3_events(event)])]
+        return _run([_decode(None, functools.partial(_s3_events, event))])
     for rec in event.get("Records", []):
         source = rec.get("eventSource") or rec.get("EventSource")
         if source == "aws:sqs":
             mid = rec.get("messageId")
             body = rec.get("body", "")
-            results.append(_safe(mid, lambda b=body, m=mid: _payload_events(b.encode(), m)))
+            decoded.append(_decode(mid, functools.partial(_payload_events, body.encode(), mid)))
         elif source == "aws:kinesis":
             kin = rec.get("kinesis", {})
             seq = kin.get("sequenceNumber")
-            results.append(_decode_and_run(seq, kin.get("data"), seq))
+            decoded.append(_decode_b64(seq, kin.get("data"), seq))
         elif source == "aws:s3":
-            results.append(
-                _safe(None, lambda r=rec: [(e, None) for e in parse_s3_events({"Records": [r]})])
-            )
+            decoded.append(_decode(None, functools.partial(_s3_events, {"Records": [rec]})))
         else:
-            results.append(ItemResult(None, False, f"unsupported eventSource {source!r}"))
-    return results
+            decoded.append(ItemResult(None, False, f"unsupported eventSource {source!r}"))
+    return _run(decoded)
+
+
+def _s3_events(notification: dict[str, Any]) -> list[Item]:
+    return [(e, None) for e in parse_s3_events(notification)]
 
 
 def process_payload(item: str | None, data: bytes) -> ItemResult:
     """One stream record's raw value (S3 notification JSON or an inline document)."""
-    return _safe(item, lambda: _payload_events(data, item or ""))
+    return process_payloads([(item, data)])[0]
 
 
-def _decode_and_run(item: str | None, b64: str | None, position: str) -> ItemResult:
-    def pairs() -> list[tuple[S3Event, bytes | None]]:
+def process_payloads(items: Sequence[tuple[str | None, bytes]]) -> list[ItemResult]:
+    """Stream records' raw values, their objects embedded together (see ``_run``)."""
+    return _run(
+        [
+            _decode(item, functools.partial(_payload_events, data, item or ""))
+            for item, data in items
+        ]
+    )
+
+
+def _decode_b64(item: str | None, b64: str | None, position: str) -> Decoded:
+    def pairs() -> list[Item]:
         if not b64:
             raise MalformedEvent("record has no data")
         try:
@@ -169,15 +204,14 @@ def _decode_and_run(item: str | None, b64: str | None, position: str) -> ItemRes
             raise MalformedEvent(f"record data is not base64: {exc}") from exc
         return _payload_events(raw, position)
 
-    return _safe(item, pairs)
+    return _decode(item, pairs)
 
 
-def _safe(item: str | None, make: Any) -> ItemResult:
+def _decode(item: str | None, make: Callable[[], list[Item]]) -> Decoded:
     try:
-        pairs = make()
+        return item, make()
     except MalformedEvent as exc:
         return ItemResult(item, False, f"not an S3 notification or document: {exc}")
-    return _run(item, pairs)
 
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

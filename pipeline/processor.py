@@ -14,6 +14,12 @@ of the last applied event, so an older or repeated event is skipped; a delete le
 tombstone so a late, older PUT does not resurrect the object. Chunk ids are stable:
 ``<chunk_prefix><bucket>/<key><record suffix>#<n>``.
 
+Batches: :meth:`Processor.process_many` runs a sequence of events with the same result as
+one by one, but prepares every object first and embeds the chunks of all of them together
+(sorted by length, full ``embed_batch_size`` batches), then commits each object in its own
+MULTI/EXEC. Small objects no longer mean small, padded embedder batches. An object whose
+key comes again later in the sequence is committed before the later event is read.
+
 Observability: with a :class:`~pipeline.metrics.PipelineMetrics` the processor times every
 object fetch, embedder call and store round trip, counts chunks written/embedded/deleted
 and observes freshness (store acknowledgement minus ``event_time_ms``). An error other than
@@ -88,6 +94,21 @@ class IngestConfig:
 
 
 @dataclass
+class _Prepared:
+    """An upsert between reading the object and embedding it (see ``process_many``)."""
+
+    event: S3Event
+    obj: ObjectData
+    old_chunks: list[str]
+    chunks: list[tuple[str, str, dict[str, Any]]]
+    digests: list[str]
+    todo: list[int]  # chunks whose content hash changed: they need a vector
+
+
+Item = tuple[S3Event, bytes | None]  # an event, and the inline document body if any
+
+
+@dataclass
 class Outcome:
     action: str  # "upserted" | "deleted" | "stale" | "gone"
     chunks_written: int = 0
@@ -102,6 +123,17 @@ def _text(value: Any) -> str:
 _Method = TypeVar("_Method", bound=Callable[..., Outcome])
 
 
+def _logged(event: S3Event, exc: Exception) -> Exception:
+    """``exc``, logged with the object's key unless the caller reports it per record."""
+    if not isinstance(exc, (ParseError, ConnectorError)):
+        log.warning(
+            "object s3://%s/%s (%s) failed: %s: %s", event.bucket, event.key,
+            event.event_name, type(exc).__name__, exc,
+            extra={"bucket": event.bucket, "object_key": event.key},
+        )  # fmt: skip
+    return exc
+
+
 def _logs_object_key(method: _Method) -> _Method:
     """Log errors the caller does not report per record with the object's key."""
 
@@ -110,15 +142,8 @@ def _logs_object_key(method: _Method) -> _Method:
         try:
             result: Outcome = method(self, event, *args)
             return result
-        except (ParseError, ConnectorError):
-            raise
         except Exception as exc:
-            log.warning(
-                "object s3://%s/%s (%s) failed: %s: %s", event.bucket, event.key,
-                event.event_name, type(exc).__name__, exc,
-                extra={"bucket": event.bucket, "object_key": event.key},
-            )  # fmt: skip
-            raise
+            raise _logged(event, exc)  # noqa: B904 - the same exception, re-raised
 
     return cast(_Method, wrapper)
 
@@ -160,34 +185,98 @@ class Processor:
 
     @_logs_object_key
     def process(self, event: S3Event) -> Outcome:
+        return self._one(self._begin(event, None))
+
+    @_logs_object_key
+    def process_inline(self, event: S3Event, body: bytes) -> Outcome:
+        """An inline JSON document (from a stream record) instead of an S3 object."""
+        return self._one(self._begin(event, body))
+
+    def process_many(self, items: Sequence[Item]) -> list[Outcome | Exception]:
+        """Each ``(event, inline body or None)`` as ``process``/``process_inline`` would, in
+        order, with the embedding shared (module docstring). An error is returned in its
+        item's place, after being logged as ``process`` logs it; the other items proceed."""
+        results: list[Outcome | Exception | None] = [None] * len(items)
+        group: list[tuple[int, _Prepared]] = []
+        for n, (event, body) in enumerate(items):
+            if any((p.event.bucket, p.event.key) == (event.bucket, event.key) for _, p in group):
+                self._finish(group, results)
+                group = []
+            try:
+                begun = self._begin(event, body)
+            except Exception as exc:
+                results[n] = _logged(event, exc)
+                continue
+            if isinstance(begun, Outcome):
+                results[n] = begun
+            else:
+                group.append((n, begun))
+        self._finish(group, results)
+        return [r if r is not None else RuntimeError("not processed") for r in results]
+
+    def _begin(self, event: S3Event, body: bytes | None) -> Outcome | _Prepared:
+        """Everything before embedding: ordering, deletes, fetch, parse, chunk, hashes."""
         self.ensure_index()
         state = self._state(event.bucket, event.key)
+        old_chunks = [c for c in state.get("chunks", "").split("\n") if c]
+        if body is not None:
+            inline = ObjectData(
+                bucket=event.bucket, key=event.key, body=body, etag="",
+                content_type="application/json",
+            )  # fmt: skip
+            return self._prepare(event, inline, old_chunks)
         if state and is_older(event, state.get("sequencer") or None):
             return Outcome("stale")
         if event.sequencer is None and state.get("sequencer"):
             # an event without ordering (backfill, inline) keeps the applied sequencer, so
             # a late, older notification for the key is still recognised as stale
             event = dataclasses.replace(event, sequencer=state["sequencer"])
-        old_chunks = [c for c in state.get("chunks", "").split("\n") if c]
         if event.kind == "delete":
             return self._delete(event, old_chunks)
         try:
             obj = self._fetch(event)
         except NotFound:
             return Outcome("gone")  # deleted since; its delete event follows
-        return self._upsert(event, obj, old_chunks)
+        return self._prepare(event, obj, old_chunks)
 
-    @_logs_object_key
-    def process_inline(self, event: S3Event, body: bytes) -> Outcome:
-        """An inline JSON document (from a stream record) instead of an S3 object."""
-        self.ensure_index()
-        state = self._state(event.bucket, event.key)
-        old_chunks = [c for c in state.get("chunks", "").split("\n") if c]
-        obj = ObjectData(
-            bucket=event.bucket, key=event.key, body=body, etag="",
-            content_type="application/json",
-        )  # fmt: skip
-        return self._upsert(event, obj, old_chunks)
+    def _one(self, begun: Outcome | _Prepared) -> Outcome:
+        if isinstance(begun, Outcome):
+            return begun
+        return self._commit_upsert(begun, self._vectors([begun.chunks[i][1] for i in begun.todo]))
+
+    def _finish(
+        self, group: list[tuple[int, _Prepared]], results: list[Outcome | Exception | None]
+    ) -> None:
+        """Embed the group's changed chunks together, then commit each object."""
+        if not group:
+            return
+        texts = [p.chunks[i][1] for _, p in group for i in p.todo]
+        try:
+            vectors = self._vectors(texts)
+        except Exception as exc:
+            for n, prepared in group:
+                results[n] = _logged(prepared.event, exc)
+            return
+        start = 0
+        for n, prepared in group:
+            mine = vectors[start : start + len(prepared.todo)]
+            start += len(prepared.todo)
+            try:
+                results[n] = self._commit_upsert(prepared, mine)
+            except Exception as exc:
+                results[n] = _logged(prepared.event, exc)
+
+    def _vectors(self, texts: list[str]) -> list[bytes]:
+        """Embed ``texts`` in ``embed_batch_size`` batches of similar length; in order."""
+        out: list[bytes] = [b""] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        size = self.config.embed_batch_size
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            embedded = self._embed([texts[i] for i in batch])
+            for i, row in zip(batch, embedded, strict=True):
+                out[i] = np.asarray(row, dtype=np.float32).tobytes()
+        return out
 
     def _run(self, commands: list[list[Any]], *, atomic: bool = False) -> list[Any]:
         if self.metrics is None:
@@ -219,7 +308,7 @@ class Processor:
             )
         return outcome
 
-    def _upsert(self, event: S3Event, obj: ObjectData, old_chunks: list[str]) -> Outcome:
+    def _prepare(self, event: S3Event, obj: ObjectData, old_chunks: list[str]) -> _Prepared:
         try:
             docs = parse_object(
                 event.key, obj.body, content_type=obj.content_type,
@@ -243,12 +332,13 @@ class Processor:
         digests = [hashlib.sha256(text.encode()).hexdigest() for _, text, _ in chunks]
         existing = self._run([["HGET", cid, "content_hash"] for cid, _, _ in chunks])
         todo = [i for i, d in enumerate(digests) if _text(existing[i] or b"") != d]
-        vectors: dict[int, bytes] = {}
-        for start in range(0, len(todo), cfg.embed_batch_size):
-            batch = todo[start : start + cfg.embed_batch_size]
-            embedded = self._embed([chunks[i][1] for i in batch])
-            for i, row in zip(batch, embedded, strict=True):
-                vectors[i] = np.asarray(row, dtype=np.float32).tobytes()
+        return _Prepared(event, obj, old_chunks, chunks, digests, todo)
+
+    def _commit_upsert(self, prepared: _Prepared, embedded: list[bytes]) -> Outcome:
+        """Write the object's chunks (``embedded``: the vectors of ``todo``, in order)."""
+        event, obj = prepared.event, prepared.obj
+        chunks, digests = prepared.chunks, prepared.digests
+        vectors = dict(zip(prepared.todo, embedded, strict=True))
         now = int(time.time() * 1000)
         commands: list[list[Any]] = []
         for i, (cid, text, meta) in enumerate(chunks):
@@ -263,7 +353,7 @@ class Processor:
                 fields += ["vec", vectors[i]]
             commands.append(["HSET", cid, *fields])
         new_ids = {cid for cid, _, _ in chunks}
-        stale = [c for c in old_chunks if c not in new_ids]
+        stale = [c for c in prepared.old_chunks if c not in new_ids]
         if stale:
             commands.append(["DEL", *stale])
         commands.append(self._state_command(event, obj.etag, [c for c, _, _ in chunks], False))

@@ -228,10 +228,11 @@ class Runner:
 
 
 def pipeline_process(records: Sequence[Record]) -> list[ItemResult]:
-    """The pipeline's processor: each record holds an S3 notification or a document."""
-    from .handler import process_payload
+    """The pipeline's processor: each record holds an S3 notification or a document; the
+    batch's objects are embedded together."""
+    from .handler import process_payloads
 
-    return [process_payload(r.position, r.value) for r in records]
+    return process_payloads([(r.position, r.value) for r in records])
 
 
 class ListDestination:

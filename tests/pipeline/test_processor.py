@@ -22,6 +22,7 @@ from connectors.s3_events import S3Event
 from pipeline import handler
 from pipeline.corpus import stdlib_documents
 from pipeline.embedding import LocalEmbedder
+from pipeline.parsing import ParseError
 from pipeline.processor import IngestConfig, Processor
 from pipeline.store_client import EmbeddedClient
 from store import Engine, EngineConfig
@@ -128,6 +129,38 @@ def test_shrink_grow_delete_reorder_and_duplicates(
     # the index agrees with the documents
     info = engine.execute("FT.INFO", "t")
     assert info[info.index(b"num_docs") + 1] == len(chunk_keys(engine))
+
+
+def test_process_many_matches_one_by_one_and_fills_embedder_batches(
+    proc: Processor, s3: Any, bucket: str, engine: Engine
+) -> None:
+    b = Bucket(s3, bucket)
+    sizes: list[int] = []
+
+    class Counting:
+        def embed(self, texts: Any) -> Any:
+            sizes.append(len(texts))
+            return proc.embedder.embed(texts)
+
+        count_tokens = proc.embedder.count_tokens
+
+    config = IngestConfig(**{**SMALL.__dict__, "embed_batch_size": 8})
+    batched = Processor(proc.store, proc.objects, Counting(), config)  # type: ignore[arg-type]
+    events = [b.put(f"small{i}.txt", words(3, 40 + i)) for i in range(10)]
+    events.insert(4, b.put("bad.json", b"{not json"))
+    events += [b.put("small1.txt", words(6, 60)), b.delete("small2.txt")]  # same keys again
+    outcomes = batched.process_many([(e, None) for e in events])
+    assert isinstance(outcomes[4], ParseError)
+    assert [o.action for o in outcomes if not isinstance(o, Exception)] == ["upserted"] * 11 + [
+        "deleted"
+    ]
+    s3.delete_object(Bucket=bucket, Key="bad.json")  # never had chunks; expected_chunks parses
+    assert chunk_keys(engine) == expected_chunks(proc, s3, bucket)
+    embedded = sum(o.chunks_embedded for o in outcomes if not isinstance(o, Exception))
+    assert sum(sizes) == embedded > 8
+    # about two chunks per object: full batches of 8 across objects, not a call per object
+    # (the repeated small1.txt starts a second group after the first is committed)
+    assert max(sizes) == 8 and len(sizes) <= -(-embedded // 8) + 1
 
 
 def test_unchanged_chunks_are_not_re_embedded(proc: Processor, s3: Any, bucket: str) -> None:
