@@ -24,6 +24,9 @@ Contract:
   with a HEAD; only an object S3 confirms missing gets a synthesised ``ObjectRemoved``,
   which deletes its chunks and leaves a tombstone. Listings can lag writes (and objects
   can be created while we walk), so pruning is opt-in and never trusts the listing alone.
+* **Batches**: changed objects go to ``Processor.process_many`` ``_INGEST_BATCH`` at a
+  time, so their chunks share full embedder batches; an object that hit a retriable
+  ``ConnectorError`` there is retried alone.
 * **Progress**: a tqdm bar on stderr (objects, chunks, chunks/s, ETA over objects; off
   when stderr is not a terminal unless ``progress=True``); :class:`BackfillSummary`
   renders the final report.
@@ -56,6 +59,7 @@ __all__ = ["Backfill", "BackfillSummary", "add_ingest_parser", "main", "parse_s3
 log = logging.getLogger("memvec.backfill")
 
 _LOOKUP_BATCH = 256  # state records read per pipelined round trip
+_INGEST_BATCH = 16  # changed objects processed (and embedded) together
 _SCAN_COUNT = 1000
 _MAX_REASONS_SHOWN = 20
 
@@ -121,6 +125,15 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
+def _created(obj: ObjectSummary) -> S3Event:
+    """The ``ObjectCreated`` event a notification would carry for a listed object."""
+    return S3Event(
+        kind="put", bucket=obj.bucket, key=obj.key, version_id=obj.version_id,
+        etag=obj.etag, size=obj.size, sequencer=None,
+        event_time_ms=obj.last_modified_ms, event_name="Backfill:ObjectCreated",
+    )  # fmt: skip
+
+
 def _glob_literal(text: str) -> str:
     """``text`` as a glob matching itself in Redis and fnmatch (which lacks ``\\``
     escapes); a backslash becomes ``?``, so callers re-check matches exactly."""
@@ -168,6 +181,20 @@ class Backfill:
         listed = {o.key for o in listing}
         bar = self._bar(len(listing))
         attempted = 0
+        pending: list[ObjectSummary] = []
+
+        def flush() -> None:
+            if pending:
+                self._ingest(pending)
+                done = len(pending)
+                pending.clear()
+                summary.elapsed_s = time.monotonic() - began
+                bar.set_postfix(
+                    chunks=summary.chunks_written, rate=f"{summary.chunks_per_s:.1f}/s",
+                    refresh=False,
+                )  # fmt: skip
+                bar.update(done)
+
         try:
             for obj, stored_etag in self._with_state(listing):
                 unchanged = bool(obj.etag) and obj.etag == stored_etag
@@ -177,15 +204,13 @@ class Backfill:
                 summary.objects_seen += 1
                 if unchanged:
                     summary.unchanged += 1
+                    bar.update(1)
                 else:
                     attempted += 1
-                    self._ingest(obj)
-                summary.elapsed_s = time.monotonic() - began
-                bar.set_postfix(
-                    chunks=summary.chunks_written, rate=f"{summary.chunks_per_s:.1f}/s",
-                    refresh=False,
-                )  # fmt: skip
-                bar.update(1)
+                    pending.append(obj)
+                    if len(pending) >= _INGEST_BATCH:
+                        flush()
+            flush()
             if self.prune and not summary.limited:
                 self._prune(listed)
         except KeyboardInterrupt:
@@ -215,15 +240,21 @@ class Backfill:
                     raise reply
                 yield obj, _text(reply)
 
-    def _ingest(self, obj: ObjectSummary) -> None:
-        event = S3Event(
-            kind="put", bucket=obj.bucket, key=obj.key, version_id=obj.version_id,
-            etag=obj.etag, size=obj.size, sequencer=None,
-            event_time_ms=obj.last_modified_ms, event_name="Backfill:ObjectCreated",
-        )  # fmt: skip
-        reason = self._apply(event)
-        if reason is not None:
-            self.summary.failed[obj.key] = reason
+    def _ingest(self, objects: list[ObjectSummary]) -> None:
+        events = [_created(obj) for obj in objects]
+        outcomes = self.processor.process_many([(event, None) for event in events])
+        for event, outcome in zip(events, outcomes, strict=True):
+            if isinstance(outcome, ConnectorError) and outcome.retriable:
+                reason = self._apply(event)  # alone, with the retries
+            elif isinstance(outcome, ParseError | ConnectorError):
+                reason = self._reason(event, outcome)
+            elif isinstance(outcome, Exception):
+                raise outcome
+            else:
+                self.summary.add(outcome)
+                reason = None
+            if reason is not None:
+                self.summary.failed[event.key] = reason
 
     def _apply(self, event: S3Event) -> str | None:
         """Process ``event``, retrying retriable connector errors; the failure reason."""
@@ -233,18 +264,24 @@ class Backfill:
                 self.summary.add(self.processor.process(event))
                 return None
             except ParseError as exc:
-                reason = str(exc).removeprefix(f"{event.key}: ")
+                return self._reason(event, exc)
             except ConnectorError as exc:
-                reason = str(exc)
                 if exc.retriable and attempt < self.max_attempts:
                     time.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
                     attempt += 1
                     continue
-            log.warning(
-                "object s3://%s/%s failed: %s", event.bucket, event.key, reason,
-                extra={"bucket": event.bucket, "object_key": event.key},
-            )  # fmt: skip
-            return reason
+                return self._reason(event, exc)
+
+    def _reason(self, event: S3Event, exc: Exception) -> str:
+        """Why ``event``'s object failed, as the summary shows it (logged)."""
+        reason = str(exc)
+        if isinstance(exc, ParseError):
+            reason = reason.removeprefix(f"{event.key}: ")
+        log.warning(
+            "object s3://%s/%s failed: %s", event.bucket, event.key, reason,
+            extra={"bucket": event.bucket, "object_key": event.key},
+        )  # fmt: skip
+        return reason
 
     def _state_keys(self) -> Iterator[tuple[str, str]]:
         """(state key, object key) of every record under the prefix."""

@@ -19,8 +19,7 @@ import pytest
 from connectors.base import ObjectSummary
 from connectors.errors import Throttled
 from connectors.s3 import S3ObjectStore
-from connectors.s3_events import S3Event
-from pipeline.backfill import Backfill, BackfillSummary, main, parse_s3_url
+from pipeline.backfill import _INGEST_BATCH, Backfill, BackfillSummary, main, parse_s3_url
 from pipeline.embedding import LocalEmbedder
 from pipeline.processor import IngestConfig, Outcome, Processor
 from pipeline.store_client import EmbeddedClient
@@ -119,16 +118,16 @@ class MemoEmbedder:
 
 
 class InterruptAfter:
-    """Stands in for ``Processor.process``: Ctrl-C arrives before the ``n+1``-th object."""
+    """Stands in for ``Processor.process_many``: Ctrl-C arrives before the ``n+1``-th batch."""
 
-    def __init__(self, process: Any, n: int) -> None:
-        self.process, self.n, self.calls = process, n, 0
+    def __init__(self, process_many: Any, n: int) -> None:
+        self.process_many, self.n, self.calls = process_many, n, 0
 
-    def __call__(self, event: S3Event) -> Outcome:
+    def __call__(self, items: Any) -> list[Outcome | Exception]:
         if self.calls == self.n:
             raise KeyboardInterrupt
         self.calls += 1
-        result: Outcome = self.process(event)
+        result: list[Outcome | Exception] = self.process_many(items)
         return result
 
 
@@ -149,10 +148,11 @@ def test_interrupted_runs_resume_and_end_identical_to_one_run(
     first = Backfill(proc, objects, bucket, "docs/", progress=False).run(limit=7)
     assert first.limited and first.ingested + len(first.failed) == 7
 
-    monkeypatch.setattr(proc, "process", InterruptAfter(proc.process, 5))
+    monkeypatch.setattr(proc, "process_many", InterruptAfter(proc.process_many, 1))
     second = Backfill(proc, objects, bucket, "docs/", progress=False).run()
     monkeypatch.undo()
-    assert second.interrupted and second.ingested + len(second.failed) == 5
+    one_batch = min(_INGEST_BATCH, total - 7)
+    assert second.interrupted and second.ingested + len(second.failed) == one_batch
     assert second.unchanged == first.ingested  # finished objects are not even fetched
     assert "interrupted" in second.render()
 
