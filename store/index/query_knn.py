@@ -1,0 +1,132 @@
+"""The ``=>[KNN k @field $blob ...]`` clause of a query, parsed into a :class:`KnnClause`.
+
+Grammar (RediSearch ``src/query_parser/v2``)::
+
+    knn   := '[' 'KNN' (k | $k) '@field' $blob (ATTR value)* ['AS' alias] ']' ['=>' attrs]
+    attrs := '{' $name ':' value (';' $name ':' value)* '}'
+
+Options are ``EF_RUNTIME``, ``HYBRID_POLICY`` (``ADHOC_BF`` or ``BATCHES``) and
+``BATCH_SIZE``, given inline or as attributes (``$yield_distance_as`` names the score like
+``AS``); hybrid options need a filter before the arrow, ``EPSILON`` (range queries) is
+refused. The clause must end the query. Errors are :class:`~store.errors.QuerySyntaxError`
+``Error parsing vector similarity parameters: ...`` or ``Syntax error at offset N near X``.
+"""
+
+from __future__ import annotations
+
+from ..errors import QuerySyntaxError
+from .query_lexer import _syntax, _TokenCursor
+from .query_nodes import FilterNode, KnnClause, MatchAll
+from .query_numbers import _parse_size_param
+
+
+def _vector_error(message: str) -> QuerySyntaxError:
+    return QuerySyntaxError(f"Error parsing vector similarity parameters: {message}")
+
+
+_KNN_ATTRIBUTES = {b"yield_distance_as", b"ef_runtime", b"epsilon", b"hybrid_policy",
+                   b"batch_size"}  # fmt: skip
+
+
+class _KnnParser(_TokenCursor):
+    """Parses the KNN clause; mixed into the query parser, which reads the part before it."""
+
+    def knn(self, node: FilterNode | None) -> KnnClause:
+        self.take("ARROW")
+        self.take("LSQB")
+        command = self.take()
+        if command.kind != "TERM" or command.text.upper() != b"KNN":
+            raise _syntax(command, "Syntax error: Expecting Vector Similarity command")
+        k_tok = self.take("NUMBER", "ATTR")
+        if k_tok.kind == "NUMBER" and not k_tok.is_size:
+            raise _syntax(k_tok)
+        field = self.take("MODIFIER").text
+        blob_name = self.take("ATTR").text
+        options: dict[bytes, bytes] = {}
+        alias: bytes | None = None
+        while self.kind() != "RSQB":
+            tok = self.take("TERM")
+            if tok.text.upper() == b"AS":
+                alias_tok = self.take("TERM", "NUMBER", "ATTR")
+                alias = self.param(alias_tok.text) if alias_tok.kind == "ATTR" else alias_tok.text
+                break
+            value_tok = self.take("TERM", "NUMBER", "ATTR")
+            value = self.param(value_tok.text) if value_tok.kind == "ATTR" else value_tok.text
+            _set_option(options, tok.text.upper(), value)
+        self.take("RSQB")
+        if self.kind() == "ARROW" and self.kind(1) == "LB":
+            self.i += 1
+            for name, value in self.attributes():
+                lowered = name.lower()
+                if lowered not in _KNN_ATTRIBUTES:
+                    raise QuerySyntaxError(f"Invalid attribute {name.decode('utf-8', 'replace')}")
+                if lowered == b"yield_distance_as":
+                    if alias is not None:
+                        raise QuerySyntaxError(
+                            "Distance field was specified twice for vector query: "
+                            f"{alias.decode('utf-8', 'replace')} and "
+                            f"{value.decode('utf-8', 'replace')}"
+                        )
+                    alias = value
+                else:
+                    _set_option(options, lowered.upper(), value)
+        if self.kind() != "EOF":
+            raise _syntax(self.here())
+        if k_tok.kind == "ATTR":
+            k = _parse_size_param(self.param(k_tok.text), k_tok.text)
+        else:
+            k = int(k_tok.text)
+        vector = self.param(blob_name)
+        hybrid = node is not None and not isinstance(node, MatchAll)
+        return _knn_clause(k, field, vector, alias, options, hybrid)
+
+
+def _set_option(options: dict[bytes, bytes], name: bytes, value: bytes) -> None:
+    if name not in (b"EF_RUNTIME", b"EPSILON", b"HYBRID_POLICY", b"BATCH_SIZE"):
+        raise _vector_error("Invalid option")
+    if name in options:
+        raise _vector_error("Parameter was specified twice")
+    options[name] = value
+
+
+def _positive_int(value: bytes) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise _vector_error("Invalid value was given") from None
+    if number < 1:
+        raise _vector_error("Invalid value was given")
+    return number
+
+
+def _knn_clause(
+    k: int,
+    field: bytes,
+    vector: bytes,
+    alias: bytes | None,
+    options: dict[bytes, bytes],
+    hybrid: bool,
+) -> KnnClause:
+    if b"EPSILON" in options:
+        raise _vector_error("range query attributes were sent for a non-range query")
+    ef = _positive_int(options[b"EF_RUNTIME"]) if b"EF_RUNTIME" in options else None
+    policy = options.get(b"HYBRID_POLICY")
+    batch = options.get(b"BATCH_SIZE")
+    if (policy is not None or batch is not None) and not hybrid:
+        raise _vector_error("hybrid query attributes were sent for a non-hybrid query")
+    if policy is not None:
+        policy = policy.upper()
+        if policy not in (b"ADHOC_BF", b"BATCHES"):
+            raise _vector_error("invalid hybrid policy was given")
+    batch_size = _positive_int(batch) if batch is not None else None
+    if batch_size is not None and policy == b"ADHOC_BF":
+        raise _vector_error("'batch size' is irrelevant for the selected policy")
+    return KnnClause(
+        k=k,
+        field=field,
+        vector=vector,
+        ef_runtime=ef,
+        score_alias=alias if alias is not None else b"__" + field + b"_score",
+        hybrid_policy=policy,
+        batch_size=batch_size,
+    )

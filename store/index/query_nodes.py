@@ -1,0 +1,169 @@
+"""The FT.SEARCH filter tree and KNN clause that :func:`store.index.query.parse_query` returns.
+
+Every node is a frozen dataclass; :data:`FilterNode` is their union. The tree is
+schema-agnostic: a filter naming a field the index lacks, or a field of another type, simply
+matches nothing when evaluated (RediSearch 2.10 does the same).
+:class:`store.index.fields.FieldIndexes` evaluates it. Build compound nodes with
+:func:`make_and`, :func:`make_or` and :func:`make_not`, which flatten nested nodes of the
+same kind and fold ``MatchAll``/``MatchNone`` children away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "And",
+    "FilterNode",
+    "KnnClause",
+    "MatchAll",
+    "MatchNone",
+    "Not",
+    "NumericFilter",
+    "Or",
+    "ParsedQuery",
+    "TagFilter",
+    "TextFilter",
+    "make_and",
+    "make_not",
+    "make_or",
+]
+
+
+@dataclass(frozen=True)
+class MatchAll:
+    """Every document of the index (``*``)."""
+
+
+@dataclass(frozen=True)
+class MatchNone:
+    """No document (an empty query, or one made of stop words only)."""
+
+
+@dataclass(frozen=True)
+class TagFilter:
+    """``@field:{a|b|pre*}``: any value equal to one of ``values`` or starting with a prefix.
+
+    Values are unescaped but not case folded: folding depends on the field's CASESENSITIVE.
+    """
+
+    field: bytes
+    values: frozenset[bytes]
+    prefixes: frozenset[bytes] = frozenset()
+
+
+@dataclass(frozen=True)
+class NumericFilter:
+    """``@field:[lo hi]``; bounds may be infinite; ``lo > hi`` matches nothing."""
+
+    field: bytes
+    lo: float
+    hi: float
+    lo_inclusive: bool = True
+    hi_inclusive: bool = True
+
+    def contains(self, value: float) -> bool:
+        above = value >= self.lo if self.lo_inclusive else value > self.lo
+        below = value <= self.hi if self.hi_inclusive else value < self.hi
+        return above and below
+
+
+@dataclass(frozen=True)
+class TextFilter:
+    """A TEXT match: one term, a term prefix (``prefix``), or an exact phrase (2+ terms).
+
+    ``fields`` are the TEXT fields searched (``@a|b:``); ``None`` means every TEXT field (a
+    term without ``@field:``). Terms are case folded with
+    :func:`store.index.schema.fold_text`. As in RediSearch, token positions run on across a
+    document's TEXT fields in schema order, so a phrase over several fields can span the
+    end of one field and the start of the next.
+    """
+
+    fields: tuple[bytes, ...] | None
+    terms: tuple[bytes, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """Every document of the index that ``child`` does not match."""
+
+    child: FilterNode
+
+
+FilterNode = MatchAll | MatchNone | TagFilter | NumericFilter | TextFilter | And | Or | Not
+
+
+@dataclass(frozen=True)
+class KnnClause:
+    """``=>[KNN k @field $blob ...]`` with parameters substituted.
+
+    ``vector`` is the raw query blob (the caller checks its size against the field's DIM);
+    ``score_alias`` names the distance in results (``__<field>_score`` unless ``AS``).
+    ``hybrid_policy`` is ``b"ADHOC_BF"``, ``b"BATCHES"`` or ``None``.
+    """
+
+    k: int
+    field: bytes
+    vector: bytes
+    ef_runtime: int | None = None
+    score_alias: bytes = b""
+    hybrid_policy: bytes | None = None
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    filter: FilterNode
+    knn: KnnClause | None = None
+
+
+def make_and(children: Iterable[FilterNode]) -> FilterNode:
+    """An intersection, flattened: MatchAll children vanish, one MatchNone empties it."""
+    flat: list[FilterNode] = []
+    for child in children:
+        if isinstance(child, MatchNone):
+            return child
+        if isinstance(child, And):
+            flat.extend(child.children)
+        elif not isinstance(child, MatchAll):
+            flat.append(child)
+    if not flat:
+        return MatchAll()
+    return flat[0] if len(flat) == 1 else And(tuple(flat))
+
+
+def make_or(children: Iterable[FilterNode]) -> FilterNode:
+    """A union, flattened: MatchNone children vanish, one MatchAll fills it."""
+    flat: list[FilterNode] = []
+    for child in children:
+        if isinstance(child, MatchAll):
+            return child
+        if isinstance(child, Or):
+            flat.extend(child.children)
+        elif not isinstance(child, MatchNone):
+            flat.append(child)
+    if not flat:
+        return MatchNone()
+    return flat[0] if len(flat) == 1 else Or(tuple(flat))
+
+
+def make_not(child: FilterNode) -> FilterNode:
+    if isinstance(child, MatchAll):
+        return MatchNone()
+    if isinstance(child, MatchNone):
+        return MatchAll()
+    if isinstance(child, Not):
+        return child.child
+    return Not(child)

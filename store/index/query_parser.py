@@ -1,0 +1,293 @@
+"""The DIALECT 2 query grammar: tokens in, a :class:`ParsedQuery` out.
+
+``parse_query(query, params)`` returns a :class:`~store.index.query_nodes.ParsedQuery`:
+``filter`` is a tree of :data:`~store.index.query_nodes.FilterNode` values with every
+``$param`` substituted, and ``knn`` the ``=>[KNN ...]`` clause
+(:mod:`store.index.query_knn`) or ``None``.
+
+Grammar (RediSearch ``src/query_parser/v2``; ``|`` binds looser than juxtaposition, which
+binds looser than ``-`` and ``~``)::
+
+    query     := '' | union ['=>' knn ['=>' attrs]] | '*' ['=>' knn ['=>' attrs]]
+    union     := intersect ('|' intersect)*
+    intersect := unary unary*
+    unary     := '-' unary | '~' unary | atom ['=>' attrs]
+    atom      := '(' union ')' | '*' | '@f:' rhs | '@f|g:' text | '@f' op num | text
+    rhs       := '{' tag ('|' tag)* '}' | '[' bound [bound] ']' | text-unary
+    tag       := word+ | word'*'                      (words joined by one space)
+    bound     := ['('] ['-'] (number | 'inf' | $param)  (a lone bound means "equal to")
+    text      := term | term'*' | "exact phrase" | $param
+
+Text terms are case folded and stop words are dropped (a query of stop words only matches
+nothing). Rejected with a message that says so: ``VECTOR_RANGE``,
+suffix/contains/fuzzy/wildcard matching, ``ismissing()``. Errors are
+:class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
+near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
+parameter `k```, ``Parser stack overflow ...`` past 200 nested levels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from ..errors import QuerySyntaxError
+from .query_knn import _KnnParser
+from .query_lexer import _lex, _syntax, _Tok, unescape
+from .query_nodes import (
+    FilterNode,
+    MatchAll,
+    MatchNone,
+    NumericFilter,
+    ParsedQuery,
+    TagFilter,
+    TextFilter,
+    make_and,
+    make_not,
+    make_or,
+)
+from .query_numbers import parse_numeric_param, parse_range_bound
+from .schema_args import as_bytes
+from .schema_text import DEFAULT_STOPWORDS, fold_text, tokenize_text
+
+__all__ = ["parse_query"]
+
+_MAX_DEPTH = 200
+
+
+def _unsupported(tok: _Tok, what: str) -> QuerySyntaxError:
+    return QuerySyntaxError(
+        f"{what} is not supported by memvec (at offset {tok.pos} near {tok.shown()}): "
+        "use exact terms, term prefixes (term*) or TAG/NUMERIC filters"
+    )
+
+
+_EXPR_ATTRIBUTES = {b"weight", b"slop", b"inorder", b"phonetic"}
+_ATOM_STARTS = {"LP", "STAR", "MODIFIER", "NUMOP", "TERM", "NUMBER", "ATTR", "EXACT", "PREFIX",
+                "SUFFIX", "CONTAINS", "WILDCARD", "PERCENT", "MINUS", "TILDE", "QUOTE"}  # fmt: skip
+
+
+class _Parser(_KnnParser):
+    def __init__(
+        self,
+        toks: list[_Tok],
+        params: Mapping[bytes, bytes],
+        stopwords: frozenset[bytes],
+        text_fields: tuple[bytes, ...] | None,
+    ) -> None:
+        super().__init__(toks, params)
+        self.stopwords = stopwords
+        self.text_fields = text_fields
+        self.depth = 0
+
+    # -- grammar
+    def query(self) -> ParsedQuery:
+        if not self.toks:
+            return ParsedQuery(MatchNone())
+        node = self.union(None)
+        if self.kind() == "ARROW" and self.kind(1) == "LSQB":
+            knn = self.knn(node)
+            return ParsedQuery(MatchAll() if node is None else node, knn)
+        if self.kind() != "EOF":
+            raise _syntax(self.here())
+        return ParsedQuery(MatchNone() if node is None else node)
+
+    def union(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
+        children = [self.intersect(fields)]
+        while self.kind() == "OR":
+            self.i += 1
+            children.append(self.intersect(fields))
+        kept = [c for c in children if c is not None]
+        return make_or(kept) if kept else None
+
+    def intersect(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
+        if self.kind() not in _ATOM_STARTS:
+            raise _syntax(self.here())
+        children = []
+        while self.kind() in _ATOM_STARTS:
+            children.append(self.unary(fields))
+        kept = [c for c in children if c is not None]
+        return make_and(kept) if kept else None
+
+    def unary(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise QuerySyntaxError(
+                "Parser stack overflow. Try moving nested parentheses more to the left"
+            )
+        try:
+            kind = self.kind()
+            if kind == "MINUS":
+                self.i += 1
+                child = self.unary(fields)
+                return None if child is None else make_not(child)
+            if kind == "TILDE":
+                self.i += 1
+                self.unary(fields)
+                return MatchAll()
+            node = self.atom(fields)
+            while self.kind() == "ARROW" and self.kind(1) == "LB":
+                self.i += 1
+                for name, _ in self.attributes():
+                    if name.lower() not in _EXPR_ATTRIBUTES:
+                        raise QuerySyntaxError(
+                            f"Invalid attribute {name.decode('utf-8', 'replace')}"
+                        )
+            return node
+        finally:
+            self.depth -= 1
+
+    def atom(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
+        tok = self.take()
+        kind = tok.kind
+        if kind == "LP":
+            if self.kind() == "STAR" and self.kind(1) == "RP":
+                self.i += 2
+                return MatchAll()
+            node = self.union(fields)
+            self.take("RP")
+            return node
+        if kind == "STAR":
+            return MatchAll()
+        if kind == "MODIFIER":
+            return self.field_expr(tok)
+        if kind == "NUMOP":
+            return self.numeric_op(tok)
+        if kind == "TERM" and tok.text.lower() == b"ismissing" and self.kind() == "LP":
+            raise _unsupported(tok, "ismissing()")
+        if kind in ("TERM", "NUMBER", "ATTR", "EXACT", "PREFIX"):
+            return self.text(tok, fields)
+        if kind in ("SUFFIX", "CONTAINS"):
+            raise _unsupported(tok, "Suffix and contains matching")
+        if kind == "WILDCARD":
+            raise _unsupported(tok, "Wildcard matching")
+        if kind == "PERCENT":
+            raise _unsupported(tok, "Fuzzy matching")
+        raise _syntax(tok)
+
+    def field_expr(self, mod: _Tok) -> FilterNode | None:
+        names = [mod.text]
+        while self.kind() == "OR" and self.kind(1) == "TERM" and self.kind(2) in ("OR", "COLON"):
+            self.i += 1
+            names.append(unescape(self.take().text))
+        self.take("COLON")
+        if len(names) > 1:
+            return self.unary(tuple(names))
+        if self.kind() == "LB":
+            return self.tag_list(mod.text)
+        if self.kind() == "LSQB":
+            return self.numeric_range(mod.text)
+        return self.unary((mod.text,))
+
+    def tag_list(self, field: bytes) -> FilterNode:
+        self.take("LB")
+        values: set[bytes] = set()
+        prefixes: set[bytes] = set()
+        while True:
+            words: list[bytes] = []
+            while self.kind() in ("TERM", "NUMBER", "ATTR"):
+                tok = self.take()
+                if tok.kind == "ATTR":
+                    words.append(self.param(tok.text))
+                else:
+                    words.append(unescape(tok.text) if tok.kind == "TERM" else tok.text)
+            if not words and self.kind() == "PREFIX":
+                prefixes.add(unescape(self.take().text))
+            elif not words:
+                tok = self.here()
+                if tok.kind in ("SUFFIX", "CONTAINS"):
+                    raise _unsupported(tok, "Suffix and contains matching")
+                if tok.kind == "WILDCARD":
+                    raise _unsupported(tok, "Wildcard matching")
+                raise _syntax(tok)
+            else:
+                values.add(b" ".join(words))
+            if self.kind() == "OR":
+                self.i += 1
+                continue
+            self.take("RB")
+            return TagFilter(field, frozenset(values), frozenset(prefixes))
+
+    def numeric_range(self, field: bytes) -> FilterNode:
+        self.take("LSQB")
+        head = self.peek()
+        if head is not None and head.kind == "TERM" and head.text.upper() == b"VECTOR_RANGE":
+            raise QuerySyntaxError(
+                f"VECTOR_RANGE queries are not supported by memvec (at offset {head.pos}): "
+                "use a KNN query such as *=>[KNN 10 @field $vec]"
+            )
+        lo, lo_incl = self.bound(is_min=True, single_ok=True)
+        if self.kind() == "RSQB":
+            self.i += 1
+            return NumericFilter(field, lo, lo, lo_incl, lo_incl)
+        hi, hi_incl = self.bound(is_min=False, single_ok=False)
+        self.take("RSQB")
+        return NumericFilter(field, lo, hi, lo_incl, hi_incl)
+
+    def bound(self, *, is_min: bool, single_ok: bool) -> tuple[float, bool]:
+        inclusive = True
+        if self.kind() == "LP":
+            self.i += 1
+            inclusive = False
+        sign = 1
+        while self.kind() == "MINUS":
+            self.i += 1
+            sign = -sign
+        tok = self.take("NUMBER", "ATTR")
+        if tok.kind == "NUMBER":
+            return sign * tok.value, inclusive
+        raw = self.param(tok.text)
+        if single_ok and self.kind() == "RSQB" and inclusive:
+            return parse_numeric_param(raw, tok.text, sign), True
+        return parse_range_bound(raw, is_min=is_min, sign=sign, inclusive=inclusive)
+
+    def numeric_op(self, tok: _Tok) -> FilterNode:
+        operand = tok.operand
+        assert operand is not None
+        if operand.kind == "ATTR":
+            value = parse_numeric_param(self.param(operand.text), operand.text, operand.sign)
+        else:
+            value = operand.value
+        field, op = tok.text, tok.op
+        if op in (b"==", b"!="):
+            node: FilterNode = NumericFilter(field, value, value)
+            return make_not(node) if op == b"!=" else node
+        if op in (b">", b">="):
+            return NumericFilter(field, value, math.inf, op == b">=", True)
+        return NumericFilter(field, -math.inf, value, True, op == b"<=")
+
+    def text(self, tok: _Tok, fields: tuple[bytes, ...] | None) -> FilterNode | None:
+        if tok.kind == "EXACT":
+            terms = tuple(tokenize_text(unescape(tok.text), self.stopwords))
+            if not terms:
+                return None
+            return self.text_node(fields, terms, False)
+        if tok.kind == "ATTR":
+            return self.text_node(fields, (fold_text(self.param(tok.text)),), False)
+        term = fold_text(unescape(tok.text))
+        if tok.kind == "TERM" and term in self.stopwords:
+            return None
+        return self.text_node(fields, (term,), tok.kind == "PREFIX")
+
+    def text_node(
+        self, fields: tuple[bytes, ...] | None, terms: tuple[bytes, ...], prefix: bool
+    ) -> FilterNode:
+        return TextFilter(fields if fields is not None else self.text_fields, terms, prefix)
+
+
+def parse_query(
+    query: bytes | str,
+    params: Mapping[bytes, bytes] | None = None,
+    *,
+    stopwords: frozenset[bytes] = DEFAULT_STOPWORDS,
+    text_fields: tuple[bytes, ...] | None = None,
+) -> ParsedQuery:
+    """Parse a DIALECT 2 query string, substituting ``params`` (names without ``$``).
+
+    ``stopwords`` are dropped from text terms (pass the index's list, or an empty set for
+    NOSTOPWORDS); ``text_fields`` restricts terms without ``@field:`` to those fields
+    (FT.SEARCH ``INFIELDS``).
+    """
+    raw = as_bytes(query)
+    parser = _Parser(_lex(raw), params or {}, stopwords, text_fields)
+    return parser.query()

@@ -1,0 +1,228 @@
+"""``FT.CREATE`` arguments parsed into an :class:`~store.index.schema_spec.IndexDefinition`.
+
+``parse_ft_create(args)`` takes the arguments (RESP ``bytes``; ``str`` is accepted for
+embedded callers; a leading ``FT.CREATE`` command name is skipped). What is accepted,
+following RediSearch 2.10 (keywords in any case; error texts are RediSearch's where the
+situation is the same):
+
+* index options before ``SCHEMA``, in any order: ``ON HASH``, ``PREFIX n p...``,
+  ``STOPWORDS n w...`` (``0`` = none), ``LANGUAGE``, ``LANGUAGE_FIELD``, ``SCORE``,
+  ``SCORE_FIELD``, ``PAYLOAD_FIELD`` (recorded, no effect), ``NOOFFSETS``, ``NOHL``,
+  ``NOFIELDS``, ``NOFREQS``, ``MAXTEXTFIELDS``, ``ASYNC``, ``NOSCOREIDX`` (recorded, no
+  effect), ``SKIPINITIALSCAN`` (the engine must not backfill existing keys);
+* fields ``name [AS alias] TYPE [options] [SORTABLE [UNF]] [NOINDEX]`` with TYPE one of
+  ``TAG [SEPARATOR c] [CASESENSITIVE] [WITHSUFFIXTRIE]``,
+  ``NUMERIC``, ``TEXT [NOSTEM] [WEIGHT w] [WITHSUFFIXTRIE]`` and
+  ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema_vector`).
+
+Rejected with a message saying so, because memvec would otherwise silently answer
+differently: ``ON JSON``, ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
+``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ..errors import ArityError, QuerySyntaxError
+from .schema_args import _AC_PARSE, _bad, _Cursor, _take_list, _take_string, _text, as_bytes
+from .schema_spec import FieldSpec, FieldType, IndexDefinition
+from .schema_text import DEFAULT_STOPWORDS
+from .schema_vector import _parse_vector
+
+__all__ = ["LANGUAGES", "parse_ft_create"]
+
+LANGUAGES: frozenset[bytes] = frozenset(
+    b"arabic armenian basque catalan chinese danish dutch english finnish french german greek "
+    b"hindi hungarian indonesian irish italian lithuanian nepali norwegian portuguese romanian "
+    b"russian serbian spanish swedish tamil turkish yiddish".split()
+)
+"""Languages RediSearch 2.10 accepts for ``LANGUAGE`` (memvec does not stem, so no effect)."""
+
+
+_FLAG_OPTIONS = (b"NOOFFSETS", b"NOHL", b"NOFIELDS", b"NOFREQS", b"MAXTEXTFIELDS", b"ASYNC",
+                 b"NOSCOREIDX")  # fmt: skip
+
+
+def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinition:
+    """Parse ``FT.CREATE`` arguments (index name first; a leading command name is skipped).
+
+    Raises :class:`ArityError` when the schema is missing altogether and
+    :class:`QuerySyntaxError` for every other problem, with RediSearch's message.
+    """
+    argv = [as_bytes(a) for a in args]
+    if argv and argv[0].upper() == b"FT.CREATE":
+        argv = argv[1:]
+    if len(argv) < 4:
+        raise ArityError("wrong number of arguments for 'FT.CREATE' command")
+    name = _text(argv[0])
+    cur = _Cursor(argv[1:])
+    prefixes: tuple[bytes, ...] = ()
+    custom_stopwords: tuple[bytes, ...] | None = None
+    opts: dict[str, bytes] = {}
+    flags: list[bytes] = []
+    skip_scan = False
+    while True:
+        keyword = cur.take()
+        if keyword is None:
+            raise QuerySyntaxError("No schema found")
+        upper = keyword.upper()
+        if upper == b"SCHEMA":
+            break
+        if upper == b"ON":
+            kind = _take_string(cur, "ON")
+            if kind.upper() != b"HASH":
+                raise QuerySyntaxError(
+                    f"Invalid rule type: {_text(kind)} (memvec indexes HASH keys only: use ON HASH)"
+                )
+        elif upper == b"PREFIX":
+            prefixes = _take_list(cur, "PREFIX")
+        elif upper == b"STOPWORDS":
+            custom_stopwords = _take_list(cur, "STOPWORDS")
+        elif upper in (b"LANGUAGE", b"LANGUAGE_FIELD", b"SCORE", b"SCORE_FIELD", b"PAYLOAD_FIELD"):
+            value = _take_string(cur, _text(upper))
+            if upper == b"SCORE":
+                _check_score(value)
+            if upper == b"LANGUAGE" and value.lower() not in LANGUAGES:
+                raise QuerySyntaxError("Invalid language")
+            opts[_text(upper).lower()] = value
+        elif upper in _FLAG_OPTIONS:
+            if upper not in flags:
+                flags.append(upper)
+        elif upper == b"SKIPINITIALSCAN":
+            skip_scan = True
+        elif upper == b"FILTER":
+            raise QuerySyntaxError(
+                "FILTER expressions are not supported by memvec: select documents with PREFIX"
+            )
+        elif upper == b"TEMPORARY":
+            raise QuerySyntaxError(
+                "TEMPORARY indexes are not supported by memvec: drop the index with FT.DROPINDEX"
+            )
+        else:
+            raise QuerySyntaxError(f"Unknown argument `{_text(keyword)}`")
+    fields = _parse_schema(cur)
+    stopwords = (
+        DEFAULT_STOPWORDS
+        if custom_stopwords is None
+        else frozenset(w.lower() for w in custom_stopwords)
+    )
+    return IndexDefinition(
+        name=name,
+        fields=fields,
+        prefixes=prefixes or (b"",),
+        stopwords=stopwords,
+        custom_stopwords=custom_stopwords,
+        language=opts.get("language"),
+        language_field=opts.get("language_field"),
+        score=opts.get("score"),
+        score_field=opts.get("score_field"),
+        payload_field=opts.get("payload_field"),
+        skip_initial_scan=skip_scan,
+        options=tuple(flags),
+    )
+
+
+def _check_score(value: bytes) -> None:
+    try:
+        score = float(value)
+    except ValueError:
+        score = math.nan
+    if not 0.0 <= score <= 1.0:
+        raise QuerySyntaxError("Invalid score")
+
+
+def _parse_schema(cur: _Cursor) -> tuple[FieldSpec, ...]:
+    if cur.at_end():
+        raise QuerySyntaxError("Fields arguments are missing")
+    fields: list[FieldSpec] = []
+    while not cur.at_end():
+        name = cur.take()
+        assert name is not None
+        alias = name
+        if cur.match(b"AS"):
+            if cur.at_end():
+                raise QuerySyntaxError("AS requires an argument")
+            alias = cur.take() or b""
+        if any(f.alias == alias for f in fields):
+            raise QuerySyntaxError(f"Duplicate field in schema - {_text(alias)}")
+        fields.append(_parse_field(cur, name, alias))
+    return tuple(fields)
+
+
+def _unsupported(option: str, name: bytes) -> QuerySyntaxError:
+    return QuerySyntaxError(
+        f"{option} not supported by memvec (field `{_text(name)}`): remove it from the schema"
+    )
+
+
+def _parse_field(cur: _Cursor, name: bytes, alias: bytes) -> FieldSpec:
+    if cur.at_end():
+        raise QuerySyntaxError(f"Field `{_text(alias)}` does not have a type")
+    raw_type = cur.take()
+    assert raw_type is not None
+    kind = raw_type.upper()
+    extra: dict[str, object] = {}
+    if kind == b"VECTOR":
+        return FieldSpec(name, FieldType.VECTOR, alias, vector=_parse_vector(cur))
+    if kind in (b"GEO", b"GEOSHAPE"):
+        raise _unsupported(f"{_text(kind)} fields are", name)
+    if kind == b"TEXT":
+        ftype = FieldType.TEXT
+        while True:
+            opt = cur.match(b"NOSTEM", b"WEIGHT", b"PHONETIC", b"WITHSUFFIXTRIE", b"INDEXEMPTY",
+                            b"INDEXMISSING")  # fmt: skip
+            if opt is None:
+                break
+            if opt == b"NOSTEM":
+                extra["no_stem"] = True
+            elif opt == b"WEIGHT":
+                raw = _take_string(cur, "weight")
+                try:
+                    extra["weight"] = float(raw)
+                except ValueError:
+                    raise _bad("weight", _AC_PARSE) from None
+            elif opt == b"WITHSUFFIXTRIE":
+                extra["with_suffix_trie"] = True
+            else:
+                raise _unsupported(f"{_text(opt)} is", name)
+    elif kind == b"TAG":
+        ftype = FieldType.TAG
+        while True:
+            opt = cur.match(b"SEPARATOR", b"CASESENSITIVE", b"WITHSUFFIXTRIE", b"INDEXEMPTY",
+                            b"INDEXMISSING")  # fmt: skip
+            if opt is None:
+                break
+            if opt == b"SEPARATOR":
+                sep = cur.take()
+                if sep is None:
+                    raise QuerySyntaxError("SEPARATOR requires an argument")
+                if len(sep) != 1:
+                    raise QuerySyntaxError(
+                        f"Tag separator must be a single character. Got `{_text(sep)}`"
+                    )
+                extra["separator"] = sep
+            elif opt == b"CASESENSITIVE":
+                extra["case_sensitive"] = True
+            elif opt == b"WITHSUFFIXTRIE":
+                extra["with_suffix_trie"] = True
+            else:
+                raise _unsupported(f"{_text(opt)} is", name)
+    elif kind == b"NUMERIC":
+        ftype = FieldType.NUMERIC
+        if cur.match(b"INDEXMISSING"):
+            raise _unsupported("INDEXMISSING is", name)
+    else:
+        raise QuerySyntaxError(f"Invalid field type for field `{_text(alias)}`")
+    while True:
+        opt = cur.match(b"SORTABLE", b"NOINDEX")
+        if opt is None:
+            break
+        if opt == b"SORTABLE":
+            extra["sortable"] = True
+            if cur.match(b"UNF") or ftype is FieldType.NUMERIC or extra.get("case_sensitive"):
+                extra["unf"] = True
+        else:
+            extra["no_index"] = True
+    return FieldSpec(name, ftype, alias, **extra)  # type: ignore[arg-type]

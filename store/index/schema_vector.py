@@ -1,0 +1,169 @@
+"""VECTOR fields: :class:`VectorSpec` and the ``VECTOR FLAT|HNSW nargs attr value ...`` parser.
+
+``_parse_vector(cur)`` reads the algorithm and its named attributes, in any order and any
+case: ``TYPE`` (``FLOAT32`` only; other types are refused with a message saying so),
+``DIM``, ``DISTANCE_METRIC`` (``COSINE``, ``L2``, ``IP``) are mandatory; ``INITIAL_CAP``
+for both, ``BLOCK_SIZE`` for FLAT, ``M``, ``EF_CONSTRUCTION``, ``EF_RUNTIME``, ``EPSILON``
+for HNSW. Limits are MemoryDB's: ``DIM`` 1..:data:`MAX_DIM`, ``M`` 1..:data:`MAX_M`,
+``EF_CONSTRUCTION`` and ``EF_RUNTIME`` 1..:data:`MAX_EF`. Errors are
+:class:`~store.errors.QuerySyntaxError` with RediSearch 2.10's texts.
+:meth:`VectorSpec.to_args` rebuilds the arguments so parsing them again gives an equal spec.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from ..errors import QuerySyntaxError
+from .schema_args import (
+    _AC_ENOENT,
+    _AC_LIMIT,
+    _AC_NOARG,
+    _AC_PARSE,
+    _bad,
+    _Cursor,
+    _take_int,
+    _take_string,
+    _text,
+)
+
+__all__ = ["MAX_DIM", "MAX_EF", "MAX_M", "DistanceMetric", "VectorSpec"]
+
+MAX_DIM = 32768
+MAX_M = 512
+MAX_EF = 4096
+
+
+class DistanceMetric(enum.Enum):
+    COSINE = "COSINE"
+    L2 = "L2"
+    IP = "IP"
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """A VECTOR field's attributes. ``algorithm``/``type``/``distance_metric`` are upper case."""
+
+    algorithm: str
+    dim: int
+    distance_metric: str
+    type: str = "FLOAT32"
+    m: int = 16
+    ef_construction: int = 200
+    ef_runtime: int = 10
+    epsilon: float = 0.01
+    initial_cap: int | None = None
+    block_size: int | None = None
+
+    @property
+    def blob_size(self) -> int:
+        """Bytes in one vector blob (little-endian FLOAT32 values)."""
+        return self.dim * 4
+
+    def check_query_blob(self, blob: bytes) -> None:
+        """Raise RediSearch's error if a KNN query vector has the wrong size."""
+        if len(blob) != self.blob_size:
+            raise QuerySyntaxError(
+                f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
+                f"does not match index's expected size ({self.blob_size})."
+            )
+
+    def to_args(self) -> list[bytes]:
+        attrs: list[bytes] = [
+            b"TYPE", self.type.encode(), b"DIM", b"%d" % self.dim,
+            b"DISTANCE_METRIC", self.distance_metric.encode(),
+        ]  # fmt: skip
+        if self.algorithm == "HNSW":
+            attrs += [b"M", b"%d" % self.m, b"EF_CONSTRUCTION", b"%d" % self.ef_construction]
+            attrs += [
+                b"EF_RUNTIME",
+                b"%d" % self.ef_runtime,
+                b"EPSILON",
+                repr(self.epsilon).encode(),
+            ]
+        if self.initial_cap is not None:
+            attrs += [b"INITIAL_CAP", b"%d" % self.initial_cap]
+        if self.block_size is not None:
+            attrs += [b"BLOCK_SIZE", b"%d" % self.block_size]
+        return [self.algorithm.encode(), b"%d" % len(attrs), *attrs]
+
+
+def _parse_vector(cur: _Cursor) -> VectorSpec:
+    algo_raw = cur.take()
+    if algo_raw is None:
+        raise _bad("vector similarity algorithm", _AC_NOARG)
+    algo = algo_raw.upper()
+    if algo not in (b"FLAT", b"HNSW"):
+        raise _bad("vector similarity algorithm", _AC_ENOENT)
+    algorithm = _text(algo)
+    nargs = _take_int(cur, "vector similarity number of parameters", 0)
+    if nargs % 2:
+        shape = (
+            "expected even number as algorithm parameters (should be submitted as named arguments)"
+            if algorithm == "FLAT"
+            else "expected even number (as algorithm parameters should be submitted as named "
+            "arguments)"
+        )
+        raise QuerySyntaxError(
+            f"Bad number of arguments for vector similarity index: got {nargs} but {shape}"
+        )
+    allowed = {b"TYPE", b"DIM", b"DISTANCE_METRIC", b"INITIAL_CAP"}
+    allowed |= {b"BLOCK_SIZE"} if algorithm == "FLAT" else {b"M", b"EF_CONSTRUCTION",
+                                                           b"EF_RUNTIME", b"EPSILON"}  # fmt: skip
+    values: dict[str, object] = {}
+    seen = 0
+    while seen < nargs // 2 and not cur.at_end():
+        attr_raw = cur.take()
+        assert attr_raw is not None
+        attr = attr_raw.upper()
+        if attr not in allowed:
+            raise QuerySyntaxError(f"Bad arguments for algorithm {algorithm}: {_text(attr_raw)}")
+        what = f"vector similarity {algorithm} index"
+        if attr == b"TYPE":
+            vtype = _take_string(cur, f"{what} type").upper()
+            if vtype in (b"FLOAT64", b"FLOAT16", b"BFLOAT16"):
+                raise _bad(
+                    f"{what} type",
+                    f"{_text(vtype)} vectors are not supported by memvec: use TYPE FLOAT32",
+                )
+            if vtype != b"FLOAT32":
+                raise _bad(f"{what} type", _AC_ENOENT)
+            values["type"] = "FLOAT32"
+        elif attr == b"DIM":
+            values["dim"] = _take_int(cur, f"{what} dim", 1, MAX_DIM)
+        elif attr == b"DISTANCE_METRIC":
+            metric = _take_string(cur, f"{what} metric").upper()
+            if metric not in (b"COSINE", b"L2", b"IP"):
+                raise _bad(f"{what} metric", _AC_ENOENT)
+            values["distance_metric"] = _text(metric)
+        elif attr == b"INITIAL_CAP":
+            values["initial_cap"] = _take_int(cur, f"{what} initial cap", 0)
+        elif attr == b"BLOCK_SIZE":
+            values["block_size"] = _take_int(cur, f"{what} blocksize", 1)
+        elif attr == b"M":
+            values["m"] = _take_int(cur, f"{what} m", 1, MAX_M)
+        elif attr == b"EF_CONSTRUCTION":
+            values["ef_construction"] = _take_int(cur, f"{what} efConstruction", 1, MAX_EF)
+        elif attr == b"EF_RUNTIME":
+            values["ef_runtime"] = _take_int(cur, f"{what} efRuntime", 1, MAX_EF)
+        else:
+            raw = _take_string(cur, f"{what} epsilon")
+            try:
+                eps = float(raw)
+            except ValueError:
+                raise _bad(f"{what} epsilon", _AC_PARSE) from None
+            if not eps >= 0 or math.isinf(eps):
+                raise _bad(f"{what} epsilon", _AC_LIMIT)
+            values["epsilon"] = eps
+        seen += 1
+    if seen < nargs // 2:
+        raise QuerySyntaxError(f"Expected {nargs} parameters but got {seen * 2}")
+    for required, key in (("TYPE", "type"), ("DIM", "dim"), ("DISTANCE_METRIC", "distance_metric")):
+        if key not in values:
+            raise QuerySyntaxError(
+                f"Missing mandatory parameter: cannot create {algorithm} index without "
+                f"specifying {required} argument"
+            )
+    return VectorSpec(algorithm=algorithm, **values)  # type: ignore[arg-type]
