@@ -37,7 +37,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pypi-minilm-100k.npz"
+from .common import DATA
+
 ENGINES = ("hnswlib", "faiss", "usearch", "memvec-hnsw")
 
 F32 = npt.NDArray[np.float32]

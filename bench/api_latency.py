@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-DATA = Path("/work/shared/data/pypi-minilm-100k.npz")
+from .common import DATA
+
 TEXTS = [
     "parse command line arguments",
     "fast json serialization library",

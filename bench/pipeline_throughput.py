@@ -10,7 +10,8 @@ the pipeline does; up to ``--chunks``, the stdlib gives about 720) and one batch
    sentences from held-out documents (every sixth, never chunked), the share of the fp32
    top-10 chunks that the int8 top-10 also returns;
 3. ``pipeline``: the same documents put as objects into a moto server bucket and turned
-   into chunks by ``pipeline.processor.Processor`` (fp32 embedder, same batch size) into an
+   into chunks by ``pipeline.processor.Processor.process_many`` (fp32 embedder, same batch
+   size; ``OBJECTS_PER_CALL`` objects per call, as a runner batch hands them) into an
    embedded durable ``store.Engine`` (``appendfsync always``, temp dir) through
    ``EmbeddedClient``; chunks/s and its ratio to the raw fp32 rate.
 
@@ -56,6 +57,7 @@ CHUNK_TOKENS = 256
 OVERLAP_TOKENS = 32
 QUERIES = 100
 TOP_K = 10
+OBJECTS_PER_CALL = 16  # objects per process_many call (a runner batch of notifications)
 
 
 def documents() -> list[Document]:
@@ -94,7 +96,9 @@ def _members(module: Any, module_name: str) -> list[Any]:
     return found
 
 
-def corpus(embedder: LocalEmbedder, want_chunks: int) -> tuple[list[Document], list[str]]:
+def corpus(
+    embedder: LocalEmbedder, want_chunks: int, want_queries: int = QUERIES
+) -> tuple[list[Document], list[str]]:
     """Documents whose chunks number about `want_chunks`, and held-out query sentences.
 
     Every sixth document is held out: queries are sentences from those, never chunked.
@@ -109,9 +113,9 @@ def corpus(embedder: LocalEmbedder, want_chunks: int) -> tuple[list[Document], l
         elif total < want_chunks:
             docs.append(doc)
             total += len(chunks_of(doc, embedder))
-        if total >= want_chunks and len(queries) >= QUERIES:
+        if total >= want_chunks and len(queries) >= want_queries:
             break
-    return docs, queries[:QUERIES]
+    return docs, queries[:want_queries]
 
 
 def chunks_of(doc: Document, embedder: LocalEmbedder) -> list[str]:
@@ -172,58 +176,62 @@ class Ingest:
     def process(self, docs: list[Document]) -> float:
         """Seconds to turn these documents' objects into stored chunks."""
         start = time.perf_counter()
-        for doc in docs:
-            outcome = self.processor.process(self.events[doc.doc_id])
-            self.chunks_written += outcome.chunks_written
-            self.chunks_embedded += outcome.chunks_embedded
+        for first in range(0, len(docs), OBJECTS_PER_CALL):
+            part = docs[first : first + OBJECTS_PER_CALL]
+            outcomes = self.processor.process_many([(self.events[d.doc_id], None) for d in part])
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    raise outcome
+                self.chunks_written += outcome.chunks_written
+                self.chunks_embedded += outcome.chunks_embedded
         return time.perf_counter() - start
 
     def stored(self) -> int:
         return len(self.engine.execute("KEYS", "chunk:*"))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=1000, help="about this many chunks")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--skip-pipeline", action="store_true", help="embedders only")
-    args = parser.parse_args(argv)
-
+def measure(
+    want_chunks: int,
+    batch_size: int,
+    rounds: int,
+    skip_pipeline: bool = False,
+    want_queries: int = QUERIES,
+) -> dict[str, Any]:
+    """Run the three cases once (see the module docstring); the result as a dict."""
     fp32 = LocalEmbedder()
-    docs, queries = corpus(fp32, args.chunks)
-    groups = [docs[i :: args.rounds] for i in range(args.rounds)]
+    docs, queries = corpus(fp32, want_chunks, want_queries)
+    groups = [docs[i::rounds] for i in range(rounds)]
 
     began = time.perf_counter()
     int8 = OnnxEmbedder().prepare()
     prepare_s = time.perf_counter() - began
-    warm = [c for doc in docs[:4] for c in chunks_of(doc, fp32)][: args.batch_size]
-    fp32.embed(warm, batch_size=args.batch_size)
-    int8.embed(warm, batch_size=args.batch_size)
+    warm = [c for doc in docs[:4] for c in chunks_of(doc, fp32)][:batch_size]
+    fp32.embed(warm, batch_size=batch_size)
+    int8.embed(warm, batch_size=batch_size)
 
     # interleaved rounds, so load from other processes hits every case alike
     chunks: list[str] = []
     fp32_parts: list[npt.NDArray[np.float32]] = []
     int8_parts: list[npt.NDArray[np.float32]] = []
     seconds = {"fp32": 0.0, "int8": 0.0, "pipeline": 0.0}
+    per_round: list[dict[str, float]] = []
     with contextlib.ExitStack() as stack:
-        ingest = (
-            None if args.skip_pipeline else stack.enter_context(Ingest(docs, fp32, args.batch_size))
-        )
+        ingest = None if skip_pipeline else stack.enter_context(Ingest(docs, fp32, batch_size))
         for n, group in enumerate(groups):
             texts = [c for doc in group for c in chunks_of(doc, fp32)]
             chunks += texts
             cases = ["fp32", "int8", "pipeline"]
+            per_round.append({"chunks": len(texts)})
             for case in cases if n % 2 == 0 else cases[::-1]:
                 start = time.perf_counter()
                 if case == "fp32":
-                    fp32_parts.append(fp32.embed(texts, batch_size=args.batch_size))
+                    fp32_parts.append(fp32.embed(texts, batch_size=batch_size))
                 elif case == "int8":
-                    int8_parts.append(int8.embed(texts, batch_size=args.batch_size))
+                    int8_parts.append(int8.embed(texts, batch_size=batch_size))
                 elif ingest is not None:
                     ingest.process(group)
                 seconds[case] += time.perf_counter() - start
+                per_round[-1][case] = round(time.perf_counter() - start, 3)
         pipeline_stats = None
         if ingest is not None:
             pipeline_stats = {
@@ -255,9 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "queries": len(queries),
             "tokens_mean": round(float(np.mean(lengths)), 1),
             "tokens_max": int(max(lengths)),
-            "batch_size": args.batch_size,
-            "rounds": args.rounds,
+            "batch_size": batch_size,
+            "rounds": rounds,
         },
+        "rounds_seconds": per_round,
         "fp32": {"seconds": round(fp32_s, 2), "sentences_per_s": round(fp32_rate, 1)},
         "int8": {
             "prepare_s": round(prepare_s, 2),
@@ -279,6 +288,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "chunks_per_s": round(rate, 1),
             "ratio_to_raw_fp32": round(rate / fp32_rate, 3),
         }
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=1000, help="about this many chunks")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--skip-pipeline", action="store_true", help="embedders only")
+    args = parser.parse_args(argv)
+    result = measure(args.chunks, args.batch_size, args.rounds, args.skip_pipeline)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     json.dump(result, sys.stdout, indent=2)

