@@ -28,6 +28,7 @@ parameter `k```, ``Parser stack overflow ...`` past 200 nested levels.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 
@@ -289,5 +290,42 @@ def parse_query(
     (FT.SEARCH ``INFIELDS``).
     """
     raw = as_bytes(query)
-    parser = _Parser(_lex(raw), params or {}, stopwords, text_fields)
-    return parser.query()
+    params = params or {}
+    blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
+    if len(blobs) != 1:
+        return _Parser(_lex(raw), params, stopwords, text_fields).query()
+    # A KNN query is usually the same text with a new vector each time: parse it once with
+    # a placeholder for the blob, cache that, and put each call's vector in the copy.
+    (blob,) = blobs
+    rest = tuple(sorted((name, value) for name, value in params.items() if name != blob))
+    key = (raw, blob, rest, stopwords, text_fields)
+    cached = _PARSED.get(key)
+    if cached is None:
+        placeholder = _PLACEHOLDER + blob
+        try:
+            parsed = _Parser(_lex(raw), {**params, blob: placeholder}, stopwords, text_fields)
+            cached = parsed.query()
+        except QuerySyntaxError:
+            cached = None
+        if cached is None or not _only_knn_vector_uses(cached, placeholder):
+            return _Parser(_lex(raw), params, stopwords, text_fields).query()
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = cached
+    assert cached.knn is not None
+    return dataclasses.replace(cached, knn=dataclasses.replace(cached.knn, vector=params[blob]))
+
+
+_BLOB_MIN = 64  # a parameter this long is a vector blob, not a filter value
+_PLACEHOLDER = b"\x00memvec-blob:"
+_PARSED: dict[tuple[object, ...], ParsedQuery] = {}
+_PARSED_MAX = 1024
+
+
+def _only_knn_vector_uses(parsed: ParsedQuery, placeholder: bytes) -> bool:
+    """Whether ``placeholder`` went into the KNN vector and nowhere else."""
+    if parsed.knn is None or parsed.knn.vector != placeholder:
+        return False
+    marker = repr(placeholder)[2:-1]
+    rest = (parsed.filter, dataclasses.replace(parsed.knn, vector=b""))
+    return marker not in repr(rest)

@@ -6,6 +6,7 @@ generates; expected error texts were read off RediSearch 2.10.5 (the peer).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -456,3 +457,25 @@ def test_search_errors(line: str, message: str) -> None:
     with pytest.raises(QuerySyntaxError) as caught:
         search(line)
     assert str(caught.value) == message or str(caught.value).startswith(message)
+
+
+def test_a_repeated_knn_query_gets_each_calls_vector() -> None:
+    """The parse of a KNN query is cached with a placeholder; the vector is per call."""
+    query = "@tag:{news}=>[KNN 5 @vec $B EF_RUNTIME $EF AS d]"
+    blobs = [bytes([n]) * 1536 for n in range(3)]
+    parsed = [parse_query(query, {b"B": blob, b"EF": b"40"}) for blob in blobs]
+    assert [p.knn.vector for p in parsed if p.knn] == blobs
+    assert {dataclasses.replace(p, knn=None) for p in parsed} == {
+        ParsedQuery(TagFilter(b"tag", frozenset({b"news"})))
+    }
+    assert {(p.knn.k, p.knn.ef_runtime, p.knn.score_alias) for p in parsed if p.knn} == {
+        (5, 40, b"d")
+    }
+    other_ef = parse_query(query, {b"B": blobs[0], b"EF": b"80"})  # other params: other entry
+    assert other_ef.knn is not None and other_ef.knn.ef_runtime == 80
+    # a long parameter also used as a filter value is not a placeholder's business
+    tag = b"t" * 100
+    both = parse_query("@tag:{$B}=>[KNN 1 @vec $B]", {b"B": tag})
+    assert (
+        both.filter == TagFilter(b"tag", frozenset({tag})) and both.knn and both.knn.vector == tag
+    )
