@@ -307,7 +307,17 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _one_blas_thread()
     return asyncio.run(serve(config))
+
+
+def _one_blas_thread() -> None:
+    """Concurrent searches spread over the cores themselves (the search pool); BLAS
+    threads inside each FLAT scan would fight them (8 clients on 100k vectors: FLAT
+    80 QPS with 2 BLAS threads per scan, see docs/decisions/0002)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 async def serve(config: ServerConfig) -> int:
