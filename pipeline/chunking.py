@@ -5,6 +5,12 @@ it, ``[CLS]``/``[SEP]`` included) is at most ``max_tokens``, preferring paragrap
 sentence, then word boundaries, with ``overlap_tokens`` of the previous chunk's tail
 repeated at the start of the next one for context. A single word longer than the limit
 is split by characters (rare: URLs, base64) so the contract still holds.
+
+Counting is linear: each sentence is counted once and a candidate chunk's size is the sum
+of its sentences' inner tokens plus the specials (``count("")``), which is exact for
+tokenizers that split on whitespace first (BERT's WordPiece, the model's). Every chunk is
+then counted for real; if one is over the limit (a tokenizer that merges across spaces),
+the text is chunked again counting every candidate (quadratic, always exact).
 """
 
 from __future__ import annotations
@@ -61,10 +67,53 @@ def chunk_text(
         raise ValueError("max_tokens must be at least 8")
     overlap_tokens = max(0, min(overlap_tokens, max_tokens // 2))
     units: list[str] = []
+    sizes: list[int] = []
     for piece in _pieces(text):
-        units.extend(
-            [piece] if count(piece) <= max_tokens else _split_long(piece, max_tokens, count)
-        )
+        n = count(piece)
+        if n <= max_tokens:
+            units.append(piece)
+            sizes.append(n)
+        else:
+            parts = _split_long(piece, max_tokens, count)
+            units.extend(parts)
+            sizes.extend(count(part) for part in parts)
+    chunks = _pack_by_sums(units, sizes, count(""), max_tokens, overlap_tokens)
+    if all(count(chunk) <= max_tokens for chunk in chunks):
+        return chunks
+    return _pack_counting(units, count, max_tokens, overlap_tokens)
+
+
+def _pack_by_sums(
+    units: list[str], sizes: list[int], specials: int, max_tokens: int, overlap_tokens: int
+) -> list[str]:
+    """Pack units, a join's size being ``specials`` + the sum of the units' inner sizes."""
+    inner = [size - specials for size in sizes]
+    chunks: list[str] = []
+    current: list[int] = []  # indexes into units
+    total = 0
+    for i, size in enumerate(inner):
+        if current and specials + total + size > max_tokens:
+            chunks.append(" ".join(units[j] for j in current))
+            tail: list[int] = []
+            kept = 0
+            if overlap_tokens > 0:
+                for j in reversed(current):
+                    if specials + kept + inner[j] > overlap_tokens:
+                        break
+                    tail.insert(0, j)
+                    kept += inner[j]
+            current, total = (tail, kept) if specials + kept + size <= max_tokens else ([], 0)
+        current.append(i)
+        total += size
+    if current:
+        chunks.append(" ".join(units[j] for j in current))
+    return chunks
+
+
+def _pack_counting(
+    units: list[str], count: TokenCounter, max_tokens: int, overlap_tokens: int
+) -> list[str]:
+    """Pack units counting every candidate join (for tokenizers that are not additive)."""
     chunks: list[str] = []
     current: list[str] = []
     for unit in units:

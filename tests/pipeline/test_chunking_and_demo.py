@@ -33,6 +33,36 @@ def test_no_chunk_exceeds_the_model_limit(embedder: LocalEmbedder) -> None:
         assert {w for w in words if len(w) < 200} <= covered
 
 
+def test_counting_by_sums_matches_counting_every_candidate(embedder: LocalEmbedder) -> None:
+    """The model's tokenizer is additive over spaces: the linear packer gives the chunks the
+    quadratic one does (so stored chunk ids and hashes do not change)."""
+    from pipeline.chunking import _pack_counting, _pieces
+
+    for doc in stdlib_documents(limit=20):
+        units = _pieces(doc.text)
+        if any(embedder.count_tokens(u) > 96 for u in units):
+            continue
+        expected = _pack_counting(units, embedder.count_tokens, 96, 16)
+        assert chunk_text(doc.text, embedder.count_tokens, max_tokens=96, overlap_tokens=16) == (
+            expected
+        )
+
+
+def test_a_tokenizer_that_is_not_additive_still_gets_chunks_within_the_limit() -> None:
+    from pipeline.chunking import _pack_by_sums, _pieces
+
+    def words_and_spaces(text: str) -> int:  # a join costs one more than its parts
+        return 2 + len(text.split()) + text.count(" ")
+
+    text = " ".join(f"Sentence number {i} has a few words in it." for i in range(60))
+    units = _pieces(text)
+    linear = _pack_by_sums(units, [words_and_spaces(u) for u in units], 2, 36, 8)
+    assert max(words_and_spaces(chunk) for chunk in linear) > 36  # the sums underestimate
+    chunks = chunk_text(text, words_and_spaces, max_tokens=36, overlap_tokens=8)
+    assert all(words_and_spaces(chunk) <= 36 for chunk in chunks)
+    assert " ".join(chunks).count("Sentence number 59") == 1
+
+
 def test_demo_serves_search_then_a_second_run_embeds_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     cmd = [str(BIN), "demo", "--data-dir", str(data), "--limit", "25", "--port", "0"]
