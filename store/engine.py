@@ -542,6 +542,8 @@ class Engine:
         while not self._stop.wait(interval):
             if self.config.read_only or self._failure is not None:
                 continue
+            if not self.keyspace.expires:  # nothing has a TTL: do not contend for the lock
+                continue
             try:
                 self.expire_now()
             except StoreError as exc:
