@@ -33,6 +33,30 @@ def _pieces(text: str) -> list[str]:
     return out
 
 
+def _split_long_by_sums(piece: str, max_tokens: int, count: TokenCounter) -> list[str]:
+    """``_split_long`` sizing a join of words by the sum of their inner sizes."""
+    specials = count("")
+    parts: list[str] = []
+    current: list[str] = []
+    total = 0
+    for word in piece.split(" "):
+        size = count(word) - specials
+        if specials + size > max_tokens:
+            if current:
+                parts.append(" ".join(current))
+                current, total = [], 0
+            parts.extend(_split_long(word, max_tokens, count))
+            continue
+        if current and specials + total + size > max_tokens:
+            parts.append(" ".join(current))
+            current, total = [], 0
+        current.append(word)
+        total += size
+    if current:
+        parts.append(" ".join(current))
+    return parts
+
+
 def _split_long(piece: str, max_tokens: int, count: TokenCounter) -> list[str]:
     words = piece.split(" ")
     parts: list[str] = []
@@ -74,9 +98,13 @@ def chunk_text(
             units.append(piece)
             sizes.append(n)
         else:
-            parts = _split_long(piece, max_tokens, count)
+            parts = _split_long_by_sums(piece, max_tokens, count)
+            part_sizes = [count(part) for part in parts]
+            if max(part_sizes) > max_tokens:  # not additive: count every candidate
+                parts = _split_long(piece, max_tokens, count)
+                part_sizes = [count(part) for part in parts]
             units.extend(parts)
-            sizes.extend(count(part) for part in parts)
+            sizes.extend(part_sizes)
     chunks = _pack_by_sums(units, sizes, count(""), max_tokens, overlap_tokens)
     if all(count(chunk) <= max_tokens for chunk in chunks):
         return chunks
