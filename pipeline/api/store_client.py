@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from store import Engine, LoadingError, StoreError
 
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 DISTANCE_ALIAS = "__distance"
-T = TypeVar("T")
 
 
 class StoreClientError(Exception):
@@ -230,21 +229,12 @@ def _translate_message(message: str) -> StoreClientError:
     return StoreRejected(message)
 
 
-class EmbeddedStore:
-    """A :class:`SearchStore` over an in-process engine (started and stopped by the caller)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class _CommandStore:
+    """The :class:`SearchStore` operations, over one ``_call(*args)`` per subclass that
+    runs a command and raises the errors of this module."""
 
     def _call(self, *args: Any) -> Any:
-        try:
-            return self.engine.execute(*args)
-        except LoadingError as exc:
-            raise StoreUnavailable(f"the store is loading its data, retry shortly ({exc})") from exc
-        except StoreError as exc:
-            raise _translate_message(str(exc)) from exc
-        except RuntimeError as exc:  # engine stopped or not started
-            raise StoreUnavailable(f"the embedded store is not running: {exc}") from exc
+        raise NotImplementedError
 
     def search(
         self,
@@ -279,11 +269,28 @@ class EmbeddedStore:
     def ping(self) -> None:
         self._call("PING")
 
+
+class EmbeddedStore(_CommandStore):
+    """A :class:`SearchStore` over an in-process engine (started and stopped by the caller)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _call(self, *args: Any) -> Any:
+        try:
+            return self.engine.execute(*args)
+        except LoadingError as exc:
+            raise StoreUnavailable(f"the store is loading its data, retry shortly ({exc})") from exc
+        except StoreError as exc:
+            raise _translate_message(str(exc)) from exc
+        except RuntimeError as exc:  # engine stopped or not started
+            raise StoreUnavailable(f"the embedded store is not running: {exc}") from exc
+
     def close(self) -> None:
         """The engine belongs to the caller; nothing to release."""
 
 
-class RespStore:
+class RespStore(_CommandStore):
     """A :class:`SearchStore` over RESP: ``urls[0]`` is the primary, the rest replicas."""
 
     def __init__(
@@ -331,13 +338,13 @@ class RespStore:
         if found is not None:
             self._primary = found
 
-    def _read(self, fn: Callable[[Any], T]) -> T:
+    def _call(self, *args: Any) -> Any:
         errors: list[str] = []
         order = self._read_order()
         for n, client in enumerate(order):
             last = n == len(order) - 1
             try:
-                return fn(client)
+                return client.execute_command(*args)
             except self._redis.ResponseError as exc:
                 err = _translate_message(str(exc))
                 if last or not (err.retriable or isinstance(err, IndexNotFound)):
@@ -354,39 +361,6 @@ class RespStore:
                         + ")"
                     ) from exc
         raise StoreUnavailable("no store node configured")
-
-    def search(
-        self,
-        index: str,
-        vector_bytes: bytes,
-        k: int,
-        filter_expr: str = "*",
-        ef_runtime: int | None = None,
-        return_fields: Sequence[str] | None = None,
-        *,
-        vector_field: str = "vec",
-    ) -> list[SearchHit]:
-        args = build_search_args(
-            index, vector_bytes, k, filter_expr, ef_runtime, return_fields, vector_field
-        )
-        return parse_search_reply(self._read(lambda c: c.execute_command(*args)))
-
-    def get(self, doc_id: str) -> dict[str, bytes] | None:
-        reply = self._read(lambda c: c.execute_command("HGETALL", doc_id))
-        if not reply:
-            return None
-        items = reply.items() if isinstance(reply, dict) else _pairs(reply).items()
-        return {_text(k): v for k, v in items}
-
-    def index_info(self, index: str) -> IndexInfo:
-        return parse_index_info(index, self._read(lambda c: c.execute_command("FT.INFO", index)))
-
-    def indexes(self) -> list[IndexInfo]:
-        names = sorted(_text(n) for n in self._read(lambda c: c.execute_command("FT._LIST")))
-        return [self.index_info(n) for n in names]
-
-    def ping(self) -> None:
-        self._read(lambda c: c.execute_command("PING"))
 
     def close(self) -> None:
         for client in self._clients:
