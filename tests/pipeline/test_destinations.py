@@ -10,7 +10,7 @@ from connectors.base import Record
 from connectors.kafka_config import KafkaClientState
 from connectors.kafka_source import KafkaSource
 from pipeline.destinations import KafkaDestination, open_destination
-from tests.harness import FAST_GROUP_TIMEOUTS, KafkaBroker, unique_name
+from tests.harness import FAST_GROUP_TIMEOUTS, KafkaBroker, unique_name, wait_for_async
 
 GROUP_TIMEOUTS: dict[str, Any] = dict(FAST_GROUP_TIMEOUTS)
 RECORD = Record(source="kafka", stream="s", partition="0", position="7", value=b"v", key=b"k")
@@ -28,9 +28,9 @@ async def test_kafka_destination_delivers_and_close_stops_its_producer(
     source = KafkaSource(kafka_broker.bootstrap, [topic], unique_name("g"), **GROUP_TIMEOUTS)
     await source.start()
     try:
-        batch = None
-        while batch is None:
-            batch = await source.get_batch(10, 5.0)
+        batch = await wait_for_async(
+            lambda: source.get_batch(10, 1.0), 30, interval_s=0, message="the dead letter"
+        )
         assert [json.loads(r.value) for r in batch.records] == [{"reason": "test"}]
     finally:
         await source.stop()
