@@ -23,19 +23,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from .errors import ParseError
+
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
-
-
-class ParseError(Exception):
-    """An object that cannot become documents; ``reason`` says why and what to do."""
-
-    retriable = False
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 bucket and queues exist), an optional kafka ``bridge``, the workers and the API, each
 detached in its own process group through :class:`_Launcher`, which records every process
 in ``stack.json`` as soon as it is spawned and waits for health in dependency order. When a
-process exits or is not healthy within 180 s it raises :class:`_StartError`, and
+process exits or is not healthy within 180 s it raises :class:`StackStartError`, and
 ``stack_up`` stops what it started before raising ``SystemExit`` with the log tail.
 :func:`stack_down` stops every recorded process group (TERM, then KILL after the grace
 period) and removes ``stack.json``. The contract of both is in :mod:`pipeline.stack`.
@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .errors import StackStartError
 from .stack_aws import _DUMMY_CREDS, _REGION, setup_aws
 from .stack_health import _log_tail, _wait, probe
 from .stack_state import (
@@ -134,19 +135,13 @@ class _Launcher:
         while pending:
             for proc in list(pending):
                 if not is_alive(proc):
-                    raise _StartError(proc, "exited")
+                    raise StackStartError(proc, "exited")
                 if probe(proc):
                     pending.remove(proc)
             if pending and time.monotonic() > deadline:
-                raise _StartError(pending[0], f"not healthy after {timeout_s:.0f} s")
+                raise StackStartError(pending[0], f"not healthy after {timeout_s:.0f} s")
             if pending:
                 time.sleep(0.25)
-
-
-class _StartError(Exception):
-    def __init__(self, proc: Proc, reason: str) -> None:
-        super().__init__(f"{proc.name} (pid {proc.pid}, port {proc.port}) {reason}")
-        self.proc = proc
 
 
 def _server_argv(stack_dir: Path, name: str, port: int, replicaof: int | None) -> list[str]:
@@ -294,7 +289,7 @@ def stack_up(
             )
         )
         launcher.wait_healthy(last)
-    except _StartError as exc:
+    except StackStartError as exc:
         tail = _log_tail(exc.proc.log)
         stack_down(stack_dir, quiet=True)
         raise SystemExit(f"memvec stack: {exc}; log {exc.proc.log}:\n{tail}") from None
