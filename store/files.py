@@ -59,4 +59,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """:func:`atomic_write` of a bytes value (UTF-8 encode text before calling)."""
-    atomic_write(path, lambda f: f.write(data) and None)
+
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    atomic_write(path, write)
