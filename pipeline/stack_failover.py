@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import StackStartError
 from .stack_health import _log_tail, _wait
-from .stack_launch import _Launcher, _server_argv, _StartError
+from .stack_launch import _Launcher, _server_argv
 from .stack_state import (
     _PRIMARY_FILE,
     STORE_NODES,
@@ -52,7 +53,7 @@ def stack_failover(stack_dir: Path, timeout_s: float = 60.0) -> str:
         restarted = launcher.start(name, argv, proc.port, "resp")
         try:
             launcher.wait_healthy([restarted], timeout_s)
-        except _StartError as exc:
+        except StackStartError as exc:
             tail = _log_tail(exc.proc.log)
             raise SystemExit(f"memvec stack failover: {exc}; log {exc.proc.log}:\n{tail}") from None
     others = [u for u in urls if u != new_url]
