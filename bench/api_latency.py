@@ -1,9 +1,10 @@
 """p50/p99 latency of ``POST /v1/search`` on a 100k-document store, 1, 8 and 32 clients.
 
 A server subprocess builds an in-memory embedded store from the shared real embeddings
-(``/work/shared/data/pypi-minilm-100k.npz``: 100k x 384, COSINE HNSW M 16 EF_CONSTRUCTION
-200, plus a TAG and a NUMERIC field per document), loads the embedding model (torch
-threads = ``ApiSettings.embed_threads``, as ``memvec api`` sets them) and serves the API
+(``$MEMVEC_BENCH_DATA``, default ``<checkout>/../shared/data/pypi-minilm-100k.npz``:
+100k x 384, COSINE HNSW M 16 EF_CONSTRUCTION 200, plus a TAG and a NUMERIC field per
+document), loads the embedding model (torch threads = ``ApiSettings.embed_threads``, as
+``memvec api`` sets them) and serves the API
 with uvicorn on a loopback port. This process is the load generator: ``c`` asyncio
 workers on one ``httpx.AsyncClient`` send back-to-back requests (closed loop) until
 ``--requests`` have completed per case, after a warm-up. Cases: vector queries (the held-out

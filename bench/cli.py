@@ -27,7 +27,7 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "memory, pipeline throughput, replica lag, freshness when available) side by side "
         "with the redis-stack peer on this machine; write <out>/<name>.json and PNG plots. "
         "Data: the shared embeddings at $MEMVEC_BENCH_DATA "
-        "(default /work/shared/data/pypi-minilm-100k.npz).",
+        "(default <checkout>/../shared/data/pypi-minilm-100k.npz).",
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", dest="size", action="store_const", const="quick",

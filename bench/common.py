@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-DATA = Path(os.environ.get("MEMVEC_BENCH_DATA", "/work/shared/data/pypi-minilm-100k.npz"))
+# The shared embeddings live beside the checkout (<checkout>/../shared/data/), not in it:
+# 72 MB is too much for the repo. tests/data/pypi-minilm-4k.npz has the same layout.
+DATA = Path(
+    os.environ.get(
+        "MEMVEC_BENCH_DATA",
+        Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pypi-minilm-100k.npz",
+    )
+)
 PACKAGES = (
     "memvec",
     "numpy",
@@ -70,7 +77,11 @@ def ensure_harness() -> None:
 def load_data() -> tuple[F32, F32, npt.NDArray[np.int32]]:
     """(base, queries, gt_cosine_top100) of the shared embeddings, as float32 / int32."""
     if not DATA.exists():
-        raise FileNotFoundError(f"{DATA} is missing: set MEMVEC_BENCH_DATA to the .npz file")
+        raise FileNotFoundError(
+            f"{DATA} is missing: set MEMVEC_BENCH_DATA to pypi-minilm-100k.npz (the shared "
+            "all-MiniLM-L6-v2 embeddings) or lay shared/data/ beside the checkout; "
+            "tests/data/pypi-minilm-4k.npz serves for toy sizes"
+        )
     with np.load(DATA) as z:
         return (
             z["base"].astype(np.float32),

