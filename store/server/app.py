@@ -157,7 +157,7 @@ class Server:
         """The Kafka log for ``--log kafka://...``; None: the file log in the data dir."""
         if not self.config.log:
             return None
-        from ..wal.kafka_log import KafkaTransactionLog
+        from ..wal.kafka import KafkaTransactionLog
 
         return KafkaTransactionLog.from_url(self.config.log, checkpoint_dir=self.config.data_dir)
 

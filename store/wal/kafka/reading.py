@@ -1,6 +1,6 @@
 """The reading rules of the Kafka transaction log, and the reader's restart checkpoint.
 
-Pure functions and values: no clients, no threads. :mod:`store.wal.kafka_log` applies
+Pure functions and values: no clients, no threads. :mod:`store.wal.kafka.log` applies
 them to every message of the topic, in topic order, on every node (the writer included),
 so all of them agree on which records the log holds.
 
@@ -47,10 +47,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import LogCorruptError
-from ..index.vector import write_atomically
-from . import record
-from .base import LogRecord
+from ...errors import LogCorruptError
+from ...index.vector import write_atomically
+from .. import record
+from ..base import LogRecord
 
 logger = logging.getLogger(__name__)
 
