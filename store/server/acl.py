@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import threading
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CommandError, NoPermError
+from ..files import atomic_write_bytes
 from ..keyspace import glob_to_regex
 
 __all__ = [
@@ -408,14 +408,9 @@ class AclStore:
             self.users = fresh.users
 
     def save_file(self, path: Path) -> None:
-        """Write every user atomically (tmp, fsync, rename)."""
+        """Publish every user to ``path`` atomically (:func:`store.files.atomic_write`)."""
         text = "".join(u.describe() + "\n" for u in self.users.values())
-        tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write_bytes(path, text.encode())
 
     def check_command(self, user: User, name: str, sub: bytes | None) -> None:
         if not user.can_run(name, sub):

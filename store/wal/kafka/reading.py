@@ -33,9 +33,10 @@ Checkpoint file (``kafka-checkpoint.json`` in the node's data directory), UTF-8 
     {"topic": "<topic>", "offset": <int>, "expected": <int>, "epoch": <int>}
 
 a :class:`ReaderState` the reader had at ``offset`` in ``topic``: reading from it gives
-the same verdicts as reading from the topic's start. It is published atomically (tmp
-file, fsync, rename, fsync of the directory); a file for another topic, or one that does
-not parse, is ignored with a warning (the topic is then read from its first offset).
+the same verdicts as reading from the topic's start. It is published atomically
+(:func:`store.files.atomic_write`: tmp file, fsync, rename, fsync of the directory); a
+file for another topic, or one that does not parse, is ignored with a warning (the topic
+is then read from its first offset).
 """
 
 from __future__ import annotations
@@ -45,10 +46,9 @@ import json
 import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
 
 from ...errors import LogCorruptError
-from ...index.vector import write_atomically
+from ...files import atomic_write_bytes
 from .. import record
 from ..base import LogRecord
 
@@ -117,12 +117,7 @@ def interpret(
 
 def save_checkpoint(path: Path, topic: str, state: ReaderState) -> None:
     """Publish ``state`` as the checkpoint at ``path`` atomically; ``OSError`` on failure."""
-    data = json.dumps({"topic": topic, **asdict(state)}).encode()
-
-    def write(f: BinaryIO) -> None:
-        f.write(data)
-
-    write_atomically(str(path), write)
+    atomic_write_bytes(path, json.dumps({"topic": topic, **asdict(state)}).encode())
 
 
 def load_checkpoint(path: Path | None, topic: str) -> ReaderState | None:
