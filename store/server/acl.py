@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CommandError, NoPermError
+from ..errors import AclError, CommandError, NoPermError
 from ..files import atomic_write_bytes
 from ..keyspace import glob_to_regex
 
@@ -76,10 +76,6 @@ CATEGORIES = (
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _GLOB_META = frozenset(b"*?[\\")
-
-
-class AclError(CommandError):
-    """A rule that does not parse; the message names it as Redis does."""
 
 
 def hash_password(password: str | bytes) -> str:
