@@ -15,20 +15,42 @@ instead of chaining ``isinstance`` checks:
     │   ├── UnknownCommandError     ERR        "unknown command '...'"
     │   ├── ArityError              ERR        "wrong number of arguments for '...' command"
     │   ├── SyntaxErr               ERR        "syntax error"
-    │   └── QuerySyntaxError        ERR        FT.SEARCH query or schema that does not parse
+    │   ├── QuerySyntaxError        ERR        FT.SEARCH query or schema that does not parse
+    │   ├── AclError                ERR        an ACL rule that does not parse (ACL SETUSER,
+    │   │                                      the ACL file)
+    │   └── ProtocolError           ERR        the client broke the RESP framing (the
+    │                                          connection is closed after the reply)
     ├── WrongTypeError              WRONGTYPE  operation against a key holding another kind of value
     ├── IndexError_                 ERR        index missing / already exists / bad vector blob
+    │   └── DocumentRejected        ERR        a field value its type refuses (``field``)
     ├── ReadOnlyError               READONLY   write sent to a replica
     ├── NoAuthError                 NOAUTH     command before AUTH
     ├── NoPermError                 NOPERM     ACL denies the command or key
-    ├── OutOfMemoryError            OOM        write past maxmemory
+    ├── OutOfMemoryError            OOM        write past maxmemory (retriable)
     ├── LoadingError                LOADING    the node is still replaying its log (retriable)
     ├── ExecAbortError              EXECABORT  MULTI queued a command that failed to queue
     ├── DurabilityError             ERR        the log could not make a write durable (fatal for
     │   │                                      the node: it stops accepting writes)
     │   └── LogCorruptError         ERR        recovery found damage before the tail
-    └── SnapshotCorruptError        ERR        a snapshot failed its checksum (store.snapshot;
-                                               recovery falls back to the previous one)
+    ├── SnapshotError               ERR        a snapshot could not be read or stored
+    │   ├── SnapshotCorruptError    ERR        a snapshot failed its checksum (recovery falls
+    │   │                                      back to the previous one)
+    │   └── SnapshotStoreError      ERR        the object store failed (retriable)
+    ├── ReplicationError            ERR        between nodes: the link, its stream, epochs
+    │   ├── NoReplicasError         NOREPLICAS too few replicas acked a write (retriable)
+    │   ├── StreamError             ERR        the peer sent something outside the stream
+    │   │                                      format (retriable: the replica reconnects)
+    │   ├── LinkTLSError            ERR        the link's TLS failed; the message names the
+    │   │                                      option to fix
+    │   └── FencedError             ERR        the peer (or a record) carries an epoch older
+    │                                          than one this node has seen
+    └── ServerError                 ERR        the server cannot start (port in use, data
+                                               directory locked, bad TLS files)
+
+Errors are raised where they happen and defined here only; modules that raised them
+before this tree existed (``store.server.acl``, ``store.resp.parser``,
+``store.snapshot.format``, ``store.replication.protocol`` ...) import them from here, so
+the old import paths keep working.
 """
 
 from __future__ import annotations
@@ -169,3 +191,87 @@ class LogCorruptError(DurabilityError):
         self.path = path
         self.offset = offset
         self.repair_command = repair_command
+
+
+class AclError(CommandError):
+    """A rule that does not parse; the message names it as Redis does."""
+
+
+class ProtocolError(CommandError):
+    """The client broke the RESP framing. Reply with ``-ERR <message>`` and close the connection.
+
+    ``str(err)`` is exactly the text Redis sends after ``-ERR ``, for example
+    ``Protocol error: invalid bulk length``.
+    """
+
+
+class DocumentRejected(IndexError_):
+    """A document cannot be indexed: ``field`` holds a value its type refuses."""
+
+    def __init__(self, message: str, *, field: bytes) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SnapshotError(StoreError):
+    """A snapshot could not be read, written or stored; see the subclasses."""
+
+
+class SnapshotCorruptError(SnapshotError):
+    """A snapshot file is truncated, damaged or not a snapshot at all.
+
+    ``path`` names the file, ``offset`` the first byte found wrong (or ``None``),
+    ``section`` the damaged section's name when the damage is inside one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        offset: int | None = None,
+        section: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.offset = offset
+        self.section = section
+
+
+class SnapshotStoreError(SnapshotError):
+    """The object store failed (network, permissions, missing bucket); retry or fix access."""
+
+    retriable = True
+
+
+class ReplicationError(StoreError):
+    """Something between two nodes failed: the replication link, its stream or an epoch."""
+
+
+class NoReplicasError(ReplicationError):
+    prefix = "NOREPLICAS"
+    retriable = True
+
+    def __init__(self, message: str = "Not enough good replicas to write.") -> None:
+        super().__init__(message)
+
+
+class StreamError(ReplicationError):
+    """The peer sent something that is not part of the stream format.
+
+    Retriable: the replica drops the link and reconnects (a full resync if need be).
+    """
+
+    retriable = True
+
+
+class LinkTLSError(ReplicationError):
+    """The TLS part of the link failed; the message says which option to fix."""
+
+
+class FencedError(ReplicationError):
+    """The primary (or a record) carries an epoch older than one this node has seen."""
+
+
+class ServerError(StoreError):
+    """The server cannot start (port in use, data directory locked, bad TLS files)."""

@@ -4,7 +4,8 @@ Every file the product publishes (snapshots, the ACL file, saved index files, th
 log's checkpoint, the stack's state files) goes through :func:`atomic_write`:
 
 1. ``write`` fills a temporary file in the same directory (unique name,
-   ``<name>.tmp.<random>``, so two writers never share one);
+   ``<name>.tmp.<random>`` unless the caller names a ``tmp_prefix``/``tmp_suffix`` that its
+   recovery code globs for, so two writers never share one);
 2. the temporary file is flushed and fsynced: its bytes are on disk;
 3. ``os.replace`` renames it over ``path``: readers see the old file or the new one;
 4. the directory is fsynced: the rename itself survives a power loss.
@@ -34,16 +35,29 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(
+    path: str | os.PathLike[str],
+    write: Callable[[BinaryIO], None],
+    *,
+    tmp_prefix: str | None = None,
+    tmp_suffix: str = "",
+    buffering: int = -1,
+) -> None:
     """Publish ``path`` whole or not at all; ``write`` fills the file (see the module doc).
 
-    ``write`` receives a binary file object positioned at 0; it must not close it.
+    ``write`` receives a binary file object positioned at 0; it must not close it. It may
+    stream (the file is written as ``write`` goes, ``buffering`` bytes at a time as in
+    :func:`open`). The temporary file is ``<tmp_prefix><random><tmp_suffix>`` in the
+    directory of ``path`` (``tmp_prefix`` defaults to ``<name>.tmp.``), created with mode
+    0600: recovery code that removes stale temporary files globs for that pattern.
     """
     target = os.path.abspath(os.fspath(path))
     directory = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(target) + ".tmp.")
+    if tmp_prefix is None:
+        tmp_prefix = os.path.basename(target) + ".tmp."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=tmp_prefix, suffix=tmp_suffix)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb", buffering=buffering) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

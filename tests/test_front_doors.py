@@ -19,8 +19,8 @@ def test_store_front_door() -> None:
             "EngineState", "ExecAbortError", "FsyncPolicy", "IndexError_", "LoadingError",
             "LogCorruptError", "LogPosition", "NoAuthError", "NoPermError", "OutOfMemoryError",
             "QuerySyntaxError", "ReadOnlyError", "RecoveryOutcome", "RecoveryReport",
-            "SimpleString", "StoreError", "Submitted", "SyntaxErr", "UnknownCommandError",
-            "WrongTypeError",
+            "SimpleString", "SnapshotCorruptError", "SnapshotError", "SnapshotStoreError",
+            "StoreError", "Submitted", "SyntaxErr", "UnknownCommandError", "WrongTypeError",
         ]
     )  # fmt: skip
     for name in store.__all__:

@@ -40,7 +40,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from operator import itemgetter
 
-from ..errors import IndexError_
+from ..errors import DocumentRejected
 from .query import (
     And,
     FilterNode,
@@ -63,14 +63,6 @@ _NUMERIC = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infini
 _CHUNK = 512
 _FILTER_RATIO = 8
 _LABEL = itemgetter(1)
-
-
-class DocumentRejected(IndexError_):
-    """A document cannot be indexed: ``field`` holds a value its type refuses."""
-
-    def __init__(self, message: str, *, field: bytes) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def parse_numeric_value(raw: bytes) -> float | None:

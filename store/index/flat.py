@@ -31,6 +31,7 @@ from typing import BinaryIO, Self
 import numpy as np
 import numpy.typing as npt
 
+from store.files import atomic_write
 from store.index.rwlock import RWLock
 from store.index.vector import (
     Allowed,
@@ -42,7 +43,6 @@ from store.index.vector import (
     distances,
     prepare,
     smallest_k,
-    write_atomically,
 )
 
 __all__ = ["FlatIndex"]
@@ -167,7 +167,7 @@ class FlatIndex(VectorIndex):
                 vectors=vectors,
             )
 
-        write_atomically(path, write)
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str) -> Self:

@@ -68,6 +68,7 @@ import hnswlib
 import numpy as np
 import numpy.typing as npt
 
+from store.files import atomic_write
 from store.index.flat import FlatIndex
 from store.index.rwlock import ANY_GROUP, RWLock
 from store.index.vector import (
@@ -79,7 +80,6 @@ from store.index.vector import (
     check_vector,
     distances,
     smallest_k,
-    write_atomically,
 )
 
 __all__ = ["HnswIndex"]
@@ -365,7 +365,7 @@ class HnswIndex(VectorIndex):
                         crc = _write_crc(f, chunk, crc)
                 f.write(_U32.pack(crc))
 
-            write_atomically(path, write)
+            atomic_write(path, write)
         finally:
             os.unlink(graph_path)
 

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import abc
 import enum
-import os
-import tempfile
 from collections.abc import Callable, Sequence
-from typing import BinaryIO, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +44,6 @@ __all__ = [
     "distances",
     "prepare",
     "smallest_k",
-    "write_atomically",
 ]
 
 MAX_DIM = 32768
@@ -154,28 +151,6 @@ def smallest_k(labels: npt.NDArray[np.int64], dists: npt.NDArray[np.float32], k:
         labels, dists = labels[keep], dists[keep]
     order = np.lexsort((labels, dists))[:k]
     return [(int(labels[i]), float(dists[i])) for i in order]
-
-
-def write_atomically(path: str, write: Callable[[BinaryIO], None]) -> None:
-    """Publish ``path`` whole or not at all: ``write`` fills a tmp file that is fsynced,
-    renamed over ``path``, and the directory fsynced. The tmp file is removed on failure."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".tmp.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class VectorIndex(abc.ABC):

@@ -9,6 +9,7 @@ Modules: :mod:`.protocol` (the bytes of the link), :mod:`.primary` (backlog and 
 
 from __future__ import annotations
 
-from .role import NoReplicasError, Replication, parse_hostport
+from ..errors import NoReplicasError
+from .role import Replication, parse_hostport
 
 __all__ = ["NoReplicasError", "Replication", "parse_hostport"]

@@ -2,7 +2,7 @@
 is an epoch marker in it.
 
 With ``--log kafka://...`` there is no primary -> replica stream: every node reads the
-same topic (:mod:`store.wal.kafka_log`), and the topic order decides who writes.
+same topic (:mod:`store.wal.kafka.log`), and the topic order decides who writes.
 
 * A node started with ``--replicaof HOST:PORT`` (or told ``REPLICAOF host port``) is a
   *follower*: it refuses client writes with ``-READONLY`` and applies every record the
@@ -38,7 +38,7 @@ from .protocol import new_epoch, term_of
 
 if TYPE_CHECKING:
     from ..engine import Engine
-    from ..wal.kafka_log import KafkaTransactionLog
+    from ..wal.kafka import KafkaTransactionLog
 
 log = logging.getLogger("memvec.replication")
 
@@ -60,7 +60,7 @@ class LogFollower:
     @classmethod
     def for_engine(cls, engine: Engine) -> LogFollower | None:
         """A follower when ``engine`` writes a Kafka log, else None (the RESP link is used)."""
-        from ..wal.kafka_log import KafkaTransactionLog
+        from ..wal.kafka import KafkaTransactionLog
 
         tlog = engine.transaction_log
         return cls(engine, tlog) if isinstance(tlog, KafkaTransactionLog) else None
@@ -90,7 +90,7 @@ class LogFollower:
 
     async def follow(self, host: str, port: int) -> None:
         """Stop writing (once this node's records are confirmed) and follow the topic."""
-        from ..wal.kafka_log import KafkaLogState
+        from ..wal.kafka import KafkaLogState
 
         self.engine.set_read_only(True)
         try:
@@ -117,7 +117,7 @@ class LogFollower:
 
     async def promote(self) -> int:
         """Write an epoch marker, apply everything before it, then accept writes."""
-        from ..wal.kafka_log import KafkaLogState
+        from ..wal.kafka import KafkaLogState
 
         t0 = time.monotonic()
         if self.log.state is KafkaLogState.WRITER:

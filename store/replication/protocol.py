@@ -54,6 +54,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from ..errors import StreamError
 from ..wal.base import LogRecord
 from ..wal.record import HEADER_BYTES
 
@@ -121,10 +122,6 @@ class StreamPing:
     now_ms: int
     last_seq: int
     unsent_bytes: int = 0
-
-
-class StreamError(ValueError):
-    """The primary sent something that is not part of the stream format."""
 
 
 def decode_item(args: list[bytes]) -> StreamRecord | StreamPing:

@@ -44,6 +44,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import FencedError
 from ..resp import RequestParser
 from ..wal.base import LogRecord
 from . import protocol
@@ -60,10 +61,6 @@ ACK_INTERVAL_S = 1.0
 RETRY_MIN_S = 0.05
 RETRY_MAX_S = 1.0
 LAG_SAMPLES = 20_000
-
-
-class FencedError(Exception):
-    """The primary (or a record) carries an epoch older than one this node has seen."""
 
 
 class LinkState(enum.Enum):

@@ -34,7 +34,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ..errors import CommandError, StoreError
+from ..errors import CommandError
 from . import protocol
 from .log_follower import LogFollower
 from .primary import PrimarySide
@@ -47,14 +47,6 @@ if TYPE_CHECKING:
     from ..server.connection import Connection
 
 log = logging.getLogger("memvec.replication")
-
-
-class NoReplicasError(StoreError):
-    prefix = "NOREPLICAS"
-    retriable = True
-
-    def __init__(self, message: str = "Not enough good replicas to write.") -> None:
-        super().__init__(message)
 
 
 def parse_hostport(text: str) -> tuple[str, int]:

@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import LinkTLSError
+
 if TYPE_CHECKING:
     from ..server.config import ServerConfig
-
-
-class LinkTLSError(ConnectionError):
-    """The TLS part of the link failed; the message says which option to fix."""
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from store.errors import CommandError
+from store.errors import ProtocolError
 
 __all__ = ["ProtocolError", "RequestParser", "split_args"]
 
@@ -63,14 +63,6 @@ _UNAUTH_MAX_BULK = 16384
 _CACHE_MAX = 8192
 _BULK_LENS: dict[bytes, int] = {b"$%d" % i: i for i in range(1024)}
 _COUNTS: dict[bytes, int] = {b"*%d" % i: i for i in range(1025)}
-
-
-class ProtocolError(CommandError):
-    """The client broke the RESP framing. Reply with ``-ERR <message>`` and close the connection.
-
-    ``str(err)`` is exactly the text Redis sends after ``-ERR ``, for example
-    ``Protocol error: invalid bulk length``.
-    """
 
 
 def _string2ll(s: bytes | bytearray) -> int | None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import threading
@@ -36,7 +35,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CommandError, NoPermError
+from ..errors import AclError, CommandError, NoPermError
+from ..files import atomic_write_bytes
 from ..keyspace import glob_to_regex
 
 __all__ = [
@@ -76,10 +76,6 @@ CATEGORIES = (
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _GLOB_META = frozenset(b"*?[\\")
-
-
-class AclError(CommandError):
-    """A rule that does not parse; the message names it as Redis does."""
 
 
 def hash_password(password: str | bytes) -> str:
@@ -408,14 +404,9 @@ class AclStore:
             self.users = fresh.users
 
     def save_file(self, path: Path) -> None:
-        """Write every user atomically (tmp, fsync, rename)."""
+        """Publish every user to ``path`` atomically (:func:`store.files.atomic_write`)."""
         text = "".join(u.describe() + "\n" for u in self.users.values())
-        tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write_bytes(path, text.encode())
 
     def check_command(self, user: User, name: str, sub: bytes | None) -> None:
         if not user.can_run(name, sub):

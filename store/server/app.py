@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ..config import EngineConfig
 from ..engine import Engine, EngineState
-from ..errors import StoreError
+from ..errors import ServerError, StoreError
 from ..replication import Replication
 from ..replication.handlers import replication_handlers
 from ..wal.base import TransactionLog
@@ -58,10 +58,6 @@ class ServerState(enum.Enum):
     RUNNING = "running"
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-
-class ServerError(StoreError):
-    """The server cannot start (port in use, data directory locked, bad TLS files)."""
 
 
 @dataclass
@@ -157,7 +153,7 @@ class Server:
         """The Kafka log for ``--log kafka://...``; None: the file log in the data dir."""
         if not self.config.log:
             return None
-        from ..wal.kafka_log import KafkaTransactionLog
+        from ..wal.kafka import KafkaTransactionLog
 
         return KafkaTransactionLog.from_url(self.config.log, checkpoint_dir=self.config.data_dir)
 

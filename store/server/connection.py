@@ -51,9 +51,9 @@ from ..errors import (
     DurabilityError,
     LoadingError,
     NoAuthError,
+    NoReplicasError,
     StoreError,
 )
-from ..replication.role import NoReplicasError
 from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .dispatch import (

@@ -62,7 +62,7 @@ from typing import Any, BinaryIO, Protocol
 
 import crc32c
 
-from store.errors import StoreError
+from store.errors import SnapshotCorruptError
 from store.wal.position import LogPosition
 
 MAGIC = b"MVSNAP"
@@ -85,27 +85,6 @@ _RECOVER_HINT = (
     "Recovery skips it and uses the previous snapshot plus the log; "
     "delete the file, or restore it from another copy (replica, S3)."
 )
-
-
-class SnapshotCorruptError(StoreError):
-    """A snapshot file is truncated, damaged or not a snapshot at all.
-
-    ``path`` names the file, ``offset`` the first byte found wrong (or ``None``),
-    ``section`` the damaged section's name when the damage is inside one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str,
-        offset: int | None = None,
-        section: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.path = path
-        self.offset = offset
-        self.section = section
 
 
 class _Sink(Protocol):

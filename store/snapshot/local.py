@@ -2,10 +2,11 @@
 
 Layout: ``<directory>/snap-<position seq:020d>-<created_at_ms:013d>.mvs`` per snapshot
 (the name alone orders them, so listing reads no file), plus ``snap-*.tmp`` while one is
-being written. Publication (STYLE.md rule 9): write the temporary file, flush, fsync,
-``os.replace`` it to its final name, fsync the directory. A crash at any point leaves
-either the complete snapshot under its final name or a ``*.tmp`` file that no listing
-shows; stale ``*.tmp`` files are removed when the store is opened.
+being written. Publication (STYLE.md rule 9) is :func:`store.files.atomic_write`: write
+the temporary file, flush, fsync, ``os.replace`` it to its final name, fsync the
+directory. A crash at any point leaves either the complete snapshot under its final name
+or a ``*.tmp`` file that no listing shows; stale ``*.tmp`` files are removed when the
+store is opened.
 
 Files in the directory that do not match the name pattern are ignored and left alone.
 """
@@ -16,19 +17,20 @@ import errno
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from store.files import atomic_write, fsync_dir
 from store.wal.position import LogPosition
 
 from .base import BuildFn, SnapshotInfo, SnapshotStore, newest_first
 from .format import SnapshotReader, SnapshotWriter
 
 SUFFIX = ".mvs"
-TMP_SUFFIX = ".tmp"
+TMP_PREFIX = "snap-"
+TMP_SUFFIX = ".tmp"  # remove_stale_tmp globs snap-*.tmp: what atomic_write names them
 _NAME_RE = re.compile(r"^snap-(\d{20})-(\d{13})\.mvs$")
 _WRITE_BUFFER_BYTES = 256 * 1024
 
@@ -43,14 +45,6 @@ def parse_snapshot_name(name: str) -> tuple[LogPosition, int] | None:
     if match is None or int(match.group(1)) < 1:
         return None
     return LogPosition(int(match.group(1))), int(match.group(2))
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _now_ms() -> int:
@@ -84,7 +78,7 @@ class LocalSnapshotStore(SnapshotStore):
     def remove_stale_tmp(self) -> list[Path]:
         """Delete ``snap-*.tmp`` left by a crash mid-write; return what was removed."""
         removed = []
-        for path in self.directory.glob(f"snap-*{TMP_SUFFIX}"):
+        for path in self.directory.glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
             path.unlink(missing_ok=True)
             removed.append(path)
         if removed:
@@ -99,9 +93,19 @@ class LocalSnapshotStore(SnapshotStore):
             created_at_ms += 1
         return snapshot_name(position, created_at_ms), created_at_ms
 
-    def _make_visible(self, tmp: Path, name: str) -> None:
-        os.replace(tmp, self.directory / name)
+    def _make_visible(self, source: Path, name: str) -> None:
+        """Rename an already fsynced file to ``name`` (same file system) durably."""
+        os.replace(source, self.directory / name)
         fsync_dir(self.directory)
+
+    def _write(self, name: str, write: Callable[[BinaryIO], None]) -> None:
+        atomic_write(
+            self.directory / name,
+            write,
+            tmp_prefix=TMP_PREFIX,
+            tmp_suffix=TMP_SUFFIX,
+            buffering=_WRITE_BUFFER_BYTES,
+        )
 
     def _info(self, name: str) -> SnapshotInfo | None:
         parsed = parse_snapshot_name(name)
@@ -113,10 +117,6 @@ class LocalSnapshotStore(SnapshotStore):
             return None
         return SnapshotInfo(name, parsed[0], size, parsed[1])
 
-    def _tmp_file(self) -> tuple[int, Path]:
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix="snap-", suffix=TMP_SUFFIX)
-        return fd, Path(tmp)
-
     def publish(
         self,
         position: LogPosition,
@@ -126,19 +126,15 @@ class LocalSnapshotStore(SnapshotStore):
         meta: Mapping[str, Any] | None = None,
     ) -> SnapshotInfo:
         name, created_at_ms = self._free_name(position, self._clock_ms())
-        fd, tmp = self._tmp_file()
-        try:
-            with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER_BYTES) as out:
-                writer = SnapshotWriter(out, position, epoch, meta, created_at_ms=created_at_ms)
-                build(writer)
-                size = writer.finish()
-                out.flush()
-                os.fsync(out.fileno())
-            self._make_visible(tmp, name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return SnapshotInfo(name, position, size, created_at_ms)
+        sizes: list[int] = []
+
+        def write(out: BinaryIO) -> None:
+            writer = SnapshotWriter(out, position, epoch, meta, created_at_ms=created_at_ms)
+            build(writer)
+            sizes.append(writer.finish())
+
+        self._write(name, write)
+        return SnapshotInfo(name, position, sizes[0], created_at_ms)
 
     def publish_file(self, path: str | os.PathLike[str]) -> SnapshotInfo:
         source = Path(path)
@@ -158,16 +154,11 @@ class LocalSnapshotStore(SnapshotStore):
         return SnapshotInfo(name, position, size, created_at_ms)
 
     def _copy_in(self, source: Path, name: str) -> None:
-        fd, tmp = self._tmp_file()
-        try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+        def write(out: BinaryIO) -> None:
+            with open(source, "rb") as src:
                 shutil.copyfileobj(src, out, _WRITE_BUFFER_BYTES)
-                out.flush()
-                os.fsync(out.fileno())
-            self._make_visible(tmp, name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        self._write(name, write)
 
     def list(self) -> list[SnapshotInfo]:
         infos = [info for entry in os.listdir(self.directory) if (info := self._info(entry))]

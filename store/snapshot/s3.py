@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from store.errors import StoreError
+from store.errors import SnapshotStoreError, StoreError
 from store.wal.position import LogPosition
 
 from .base import BuildFn, SnapshotInfo, SnapshotStore, newest_first
@@ -38,12 +38,6 @@ from .format import SnapshotReader, SnapshotWriter
 from .local import parse_snapshot_name, snapshot_name
 
 MANIFEST = "MANIFEST.json"
-
-
-class SnapshotStoreError(StoreError):
-    """The object store failed (network, permissions, missing bucket); retry or fix access."""
-
-    retriable = True
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """The transaction-log interface the engine writes through.
 
 The engine never touches files or brokers; it talks to a :class:`TransactionLog`. The
-file backend (``store.wal.file_log``) is the embedded default; ``store.wal.kafka_log`` keeps
+file backend (``store.wal.file_log``) is the embedded default; ``store.wal.kafka.log`` keeps
 the log in a Kafka topic shared by a group of nodes.
 
 Contract, in the order the engine uses it:

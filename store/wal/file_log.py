@@ -47,6 +47,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 
 from ..errors import DurabilityError
+from ..files import fsync_dir
 from . import record, segments
 from .base import (
     FsyncPolicy,
@@ -135,7 +136,7 @@ class FileLog(TransactionLog):
                 created = not os.path.isdir(self._dir)
                 os.makedirs(self._dir, exist_ok=True)
                 if created:
-                    segments.fsync_dir(os.path.dirname(self._dir))
+                    fsync_dir(os.path.dirname(self._dir))
                 self._lock_fd = segments.lock_directory(self._dir)
             except OSError as exc:
                 raise DurabilityError(
@@ -238,7 +239,7 @@ class FileLog(TransactionLog):
                 for seg in self._segments:
                     os.unlink(seg.path)
                 path, self._fd = segments.create_segment(self._dir, position.seq)
-                segments.fsync_dir(self._dir)
+                fsync_dir(self._dir)
             except OSError as exc:
                 failed = self._record_failure("reset", exc)
                 self._fd = -1
@@ -345,7 +346,7 @@ class FileLog(TransactionLog):
         try:
             for seg in dropped:
                 os.unlink(seg.path)
-            segments.fsync_dir(self._dir)
+            fsync_dir(self._dir)
         except OSError as exc:
             raise DurabilityError(
                 f"could not delete old log segments in {self._dir}: {exc}; they are no longer "

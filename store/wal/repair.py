@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import DurabilityError, LogCorruptError
+from ..files import fsync_dir
 from . import segments
 
 
@@ -101,7 +102,7 @@ def repair(directory: str | os.PathLike[str], path: str, offset: int) -> RepairR
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        segments.fsync_dir(directory)
+        fsync_dir(directory)
     finally:
         os.close(lock_fd)
     return RepairResult(

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import DurabilityError
+from ..files import fsync_dir
 from . import record
 from .base import LogRecord
 from .record import BadRecord
@@ -83,15 +84,6 @@ def list_segments(directory: str | os.PathLike[str]) -> list[SegmentFile]:
         if first is not None:
             found.append(SegmentFile(first, os.path.join(os.fspath(directory), name)))
     return sorted(found, key=lambda s: s.first_seq)
-
-
-def fsync_dir(directory: str | os.PathLike[str]) -> None:
-    """Make file creations, deletions and renames in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def lock_directory(directory: str | os.PathLike[str]) -> int:

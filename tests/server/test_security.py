@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from store import files
 from store.server import ServerThread
 from store.server.acl import AclStore, hash_password, pattern_covers_prefix
 from tests.server.conftest import RawClient
@@ -159,6 +160,29 @@ def test_acl_store_rules() -> None:
         store.setuser("u", ["bogus"])
     with pytest.raises(Exception, match="Unknown command or category"):
         store.setuser("u", ["+nosuch"])
+
+
+def test_acl_save_file_is_atomic_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = AclStore({"GET": frozenset({"read"})})
+    store.setuser("u", ["on", ">p", "~a:*", "+@all"])
+    path = tmp_path / "users.acl"
+    store.save_file(path)
+    saved = path.read_bytes()
+    loaded = AclStore({"GET": frozenset({"read"})})
+    loaded.load_file(path)
+    assert loaded.users["u"].describe() == store.users["u"].describe()
+
+    def fail(*_args: object) -> None:
+        raise OSError("injected: rename failed")
+
+    store.setuser("v", ["on", "nopass"])
+    monkeypatch.setattr(files.os, "replace", fail)
+    with pytest.raises(OSError, match="injected"):
+        store.save_file(path)
+    assert path.read_bytes() == saved  # the old file, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.acl"]  # no temp file left
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:

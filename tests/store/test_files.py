@@ -109,5 +109,22 @@ def test_bytes_helper_and_path_types(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def test_tmp_file_is_named_as_asked_and_private(tmp_path: Path) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def write(f: BinaryIO) -> None:
+        names = _leftovers(tmp_path)
+        seen.extend((n, (tmp_path / n).stat().st_mode & 0o777) for n in names)
+        f.write(NEW)
+
+    atomic_write(tmp_path / "f.bin", write, tmp_prefix="snap-", tmp_suffix=".tmp", buffering=4096)
+    assert len(seen) == 1
+    name, mode = seen[0]
+    assert name.startswith("snap-") and name.endswith(".tmp")
+    assert mode == 0o600
+    assert (tmp_path / "f.bin").read_bytes() == NEW
+    assert _leftovers(tmp_path) == []
+
+
 def _raise(*_args: object, **_kwargs: object) -> None:
     raise Injected("injected failure")

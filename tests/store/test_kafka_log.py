@@ -25,9 +25,13 @@ from pathlib import Path
 import pytest
 
 from store.errors import DurabilityError
-from store.wal import kafka_client, kafka_log, kafka_reading, kafka_roles, record
+from store.wal import kafka, record
 from store.wal.base import LogRecord
-from store.wal.kafka_log import KafkaLogState, KafkaTransactionLog
+from store.wal.kafka import KafkaLogState, KafkaTransactionLog
+from store.wal.kafka import client as kafka_client
+from store.wal.kafka import log as kafka_log
+from store.wal.kafka import reading as kafka_reading
+from store.wal.kafka import roles as kafka_roles
 from store.wal.position import LogPosition
 from tests.harness.components import KafkaBroker
 from tests.harness.wait import wait_for
@@ -102,12 +106,14 @@ def produce_raw(broker: KafkaBroker, topic: str, values: list[bytes]) -> None:
     asyncio.run(run())
 
 
-def test_public_names_stay_importable_from_kafka_log() -> None:
-    assert kafka_log.interpret is kafka_reading.interpret
-    assert kafka_log.ReaderState is kafka_reading.ReaderState
-    assert kafka_log.Verdict is kafka_reading.Verdict
-    assert kafka_log.parse_kafka_url is kafka_client.parse_kafka_url
-    assert kafka_log.KafkaLogState is kafka_roles.KafkaLogState
+def test_public_names_are_importable_from_the_kafka_package() -> None:
+    assert kafka.KafkaTransactionLog is kafka_log.KafkaTransactionLog
+    assert kafka.CHECKPOINT_FILE is kafka_reading.CHECKPOINT_FILE
+    assert kafka.interpret is kafka_reading.interpret
+    assert kafka.ReaderState is kafka_reading.ReaderState
+    assert kafka.Verdict is kafka_reading.Verdict
+    assert kafka.parse_kafka_url is kafka_client.parse_kafka_url
+    assert kafka.KafkaLogState is kafka_roles.KafkaLogState
 
 
 def test_append_wait_durable_and_replay(

@@ -9,8 +9,8 @@ import pytest
 
 from store.errors import LogCorruptError
 from store.wal import record
-from store.wal.kafka_client import parse_kafka_url
-from store.wal.kafka_reading import (
+from store.wal.kafka.client import parse_kafka_url
+from store.wal.kafka.reading import (
     CHECKPOINT_FILE,
     START,
     ReaderState,

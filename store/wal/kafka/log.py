@@ -7,11 +7,12 @@ make a topic a log of one writer at a time, without broker transactions.
 
 Modules: the message format and the reading rules (every reader, the writer included,
 applies them in topic order, so all agree on the log) are in
-:mod:`store.wal.kafka_reading`; what a node may acknowledge as follower or writer in
-:mod:`store.wal.kafka_roles`; remembered reader states and replay in
-:mod:`store.wal.kafka_replay`; the URL, the event-loop thread and the aiokafka clients in
-:mod:`store.wal.kafka_client`. This module connects them into the
-:class:`~store.wal.base.TransactionLog`; it re-exports the public names of the others.
+:mod:`store.wal.kafka.reading`; what a node may acknowledge as follower or writer in
+:mod:`store.wal.kafka.roles`; remembered reader states and replay in
+:mod:`store.wal.kafka.replay`; the URL, the event-loop thread and the aiokafka clients in
+:mod:`store.wal.kafka.client`. This module connects them into the
+:class:`~store.wal.base.TransactionLog`; the package (:mod:`store.wal.kafka`) re-exports
+the public names.
 
 Writing. ``append`` runs under the engine's write lock: it assigns the next seq, encodes
 the record and queues it for the producer, which runs on this log's own event-loop
@@ -63,10 +64,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from ..errors import DurabilityError
-from . import record
-from .base import LogRecord, RecoveryOutcome, RecoveryReport, TransactionLog
-from .kafka_client import (
+from ...errors import DurabilityError
+from .. import record
+from ..base import LogRecord, RecoveryOutcome, RecoveryReport, TransactionLog
+from ..position import LogPosition
+from .client import (
     PARTITION,
     LoopThread,
     create_topic,
@@ -76,28 +78,17 @@ from .kafka_client import (
     parse_kafka_url,
     topic_partition,
 )
-from .kafka_reading import (
+from .reading import (
     CHECKPOINT_FILE,
     START,
     ReaderState,
-    Verdict,
-    interpret,
     load_checkpoint,
     save_checkpoint,
 )
-from .kafka_replay import read_range, scan
-from .kafka_roles import KafkaLogState, Roles
-from .position import LogPosition
+from .replay import read_range, scan
+from .roles import KafkaLogState, Roles
 
-__all__ = [
-    "CHECKPOINT_FILE",
-    "KafkaLogState",
-    "KafkaTransactionLog",
-    "ReaderState",
-    "Verdict",
-    "interpret",
-    "parse_kafka_url",
-]
+__all__ = ["KafkaTransactionLog"]
 
 logger = logging.getLogger(__name__)
 

@@ -2,14 +2,14 @@
 
 This is the front door of the schema package; the pieces live in one module each:
 
-- :mod:`store.index.schema_spec`: :class:`IndexDefinition`, :class:`FieldSpec` and
+- :mod:`store.index.schema.spec`: :class:`IndexDefinition`, :class:`FieldSpec` and
   :class:`FieldType`, with ``to_args()`` and the ``FT.INFO`` layouts;
-- :mod:`store.index.schema_vector`: :class:`VectorSpec`, VECTOR attribute parsing and the
+- :mod:`store.index.schema.vector`: :class:`VectorSpec`, VECTOR attribute parsing and the
   MemoryDB limits (``DIM`` 1..32768, ``M`` 1..512, ``EF_CONSTRUCTION``/``EF_RUNTIME``
   1..4096);
-- :mod:`store.index.schema_create`: :func:`parse_ft_create` and what it accepts or refuses;
-- :mod:`store.index.schema_args`: :func:`as_bytes` and the argument cursor;
-- :mod:`store.index.schema_text`: :func:`tokenize_text`, :func:`fold_text` and
+- :mod:`store.index.schema.create`: :func:`parse_ft_create` and what it accepts or refuses;
+- :mod:`store.index.schema.args`: :func:`as_bytes` and the argument cursor;
+- :mod:`store.index.schema.text`: :func:`tokenize_text`, :func:`fold_text` and
   :data:`DEFAULT_STOPWORDS`.
 
 ``parse_ft_create(args)`` turns the arguments of ``FT.CREATE`` into a frozen
@@ -20,11 +20,11 @@ This is the front door of the schema package; the pieces live in one module each
 
 from __future__ import annotations
 
-from .schema_args import as_bytes
-from .schema_create import LANGUAGES, parse_ft_create
-from .schema_spec import FieldSpec, FieldType, IndexDefinition
-from .schema_text import DEFAULT_STOPWORDS, fold_text, tokenize_text
-from .schema_vector import MAX_DIM, DistanceMetric, VectorSpec
+from .args import as_bytes
+from .create import LANGUAGES, parse_ft_create
+from .spec import FieldSpec, FieldType, IndexDefinition
+from .text import DEFAULT_STOPWORDS, fold_text, tokenize_text
+from .vector import MAX_DIM, DistanceMetric, VectorSpec
 
 __all__ = [
     "DEFAULT_STOPWORDS",

@@ -1,6 +1,6 @@
 """The reading rules of the Kafka transaction log, and the reader's restart checkpoint.
 
-Pure functions and values: no clients, no threads. :mod:`store.wal.kafka_log` applies
+Pure functions and values: no clients, no threads. :mod:`store.wal.kafka.log` applies
 them to every message of the topic, in topic order, on every node (the writer included),
 so all of them agree on which records the log holds.
 
@@ -33,9 +33,10 @@ Checkpoint file (``kafka-checkpoint.json`` in the node's data directory), UTF-8 
     {"topic": "<topic>", "offset": <int>, "expected": <int>, "epoch": <int>}
 
 a :class:`ReaderState` the reader had at ``offset`` in ``topic``: reading from it gives
-the same verdicts as reading from the topic's start. It is published atomically (tmp
-file, fsync, rename, fsync of the directory); a file for another topic, or one that does
-not parse, is ignored with a warning (the topic is then read from its first offset).
+the same verdicts as reading from the topic's start. It is published atomically
+(:func:`store.files.atomic_write`: tmp file, fsync, rename, fsync of the directory); a
+file for another topic, or one that does not parse, is ignored with a warning (the topic
+is then read from its first offset).
 """
 
 from __future__ import annotations
@@ -45,12 +46,11 @@ import json
 import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
 
-from ..errors import LogCorruptError
-from ..index.vector import write_atomically
-from . import record
-from .base import LogRecord
+from ...errors import LogCorruptError
+from ...files import atomic_write_bytes
+from .. import record
+from ..base import LogRecord
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +117,7 @@ def interpret(
 
 def save_checkpoint(path: Path, topic: str, state: ReaderState) -> None:
     """Publish ``state`` as the checkpoint at ``path`` atomically; ``OSError`` on failure."""
-    data = json.dumps({"topic": topic, **asdict(state)}).encode()
-
-    def write(f: BinaryIO) -> None:
-        f.write(data)
-
-    write_atomically(str(path), write)
+    atomic_write_bytes(path, json.dumps({"topic": topic, **asdict(state)}).encode())
 
 
 def load_checkpoint(path: Path | None, topic: str) -> ReaderState | None:

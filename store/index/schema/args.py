@@ -1,8 +1,8 @@
 """Walking the arguments of ``FT.CREATE``: a cursor and typed takes with RediSearch's errors.
 
 :func:`as_bytes` normalises one argument (RESP sends ``bytes``; embedded callers may pass
-``str`` or numbers). :class:`_Cursor` walks the list, matching keywords case-insensitively;
-``_take_int``/``_take_string``/``_take_list`` consume one typed value and raise
+``str`` or numbers). :class:`Cursor` walks the list, matching keywords case-insensitively;
+``take_int``/``take_string``/``take_list`` consume one typed value and raise
 :class:`~store.errors.QuerySyntaxError` ``Bad arguments for <what>: <why>`` with
 RediSearch's ``why`` texts (missing, not a number, out of bounds).
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..errors import QuerySyntaxError
+from ...errors import QuerySyntaxError
 
 __all__ = ["as_bytes"]
 
-_AC_PARSE = "Could not convert argument to expected type"
-_AC_NOARG = "Expected an argument, but none provided"
-_AC_LIMIT = "Value is outside acceptable bounds"
-_AC_ENOENT = "Unknown argument"
+AC_PARSE = "Could not convert argument to expected type"
+AC_NOARG = "Expected an argument, but none provided"
+AC_LIMIT = "Value is outside acceptable bounds"
+AC_ENOENT = "Unknown argument"
 
 
 def as_bytes(value: bytes | str | int | float) -> bytes:
@@ -30,11 +30,11 @@ def as_bytes(value: bytes | str | int | float) -> bytes:
     return str(value).encode("utf-8", "surrogateescape")
 
 
-def _text(value: bytes) -> str:
+def as_text(value: bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
-class _Cursor:
+class Cursor:
     """Walks an argument list; keyword matching is case-insensitive."""
 
     def __init__(self, args: Sequence[bytes]) -> None:
@@ -61,34 +61,34 @@ class _Cursor:
         return None
 
 
-def _bad(what: str, why: str) -> QuerySyntaxError:
+def bad(what: str, why: str) -> QuerySyntaxError:
     return QuerySyntaxError(f"Bad arguments for {what}: {why}")
 
 
-def _take_int(cur: _Cursor, what: str, lo: int, hi: int | None = None) -> int:
+def take_int(cur: Cursor, what: str, lo: int, hi: int | None = None) -> int:
     raw = cur.take()
     if raw is None:
-        raise _bad(what, _AC_NOARG)
+        raise bad(what, AC_NOARG)
     try:
         value = int(raw)
     except ValueError:
-        raise _bad(what, _AC_PARSE) from None
+        raise bad(what, AC_PARSE) from None
     if value < lo or (hi is not None and value > hi):
-        raise _bad(what, _AC_LIMIT)
+        raise bad(what, AC_LIMIT)
     return value
 
 
-def _take_string(cur: _Cursor, what: str) -> bytes:
+def take_string(cur: Cursor, what: str) -> bytes:
     raw = cur.take()
     if raw is None:
-        raise _bad(what, _AC_NOARG)
+        raise bad(what, AC_NOARG)
     return raw
 
 
-def _take_list(cur: _Cursor, what: str) -> tuple[bytes, ...]:
-    count = _take_int(cur, what, 0)
+def take_list(cur: Cursor, what: str) -> tuple[bytes, ...]:
+    count = take_int(cur, what, 0)
     if len(cur.args) - cur.pos < count:
-        raise _bad(what, _AC_NOARG)
+        raise bad(what, AC_NOARG)
     items = tuple(cur.args[cur.pos : cur.pos + count])
     cur.pos += count
     return items

@@ -1,9 +1,9 @@
 """The DIALECT 2 query grammar: tokens in, a :class:`ParsedQuery` out.
 
-``parse_query(query, params)`` returns a :class:`~store.index.query_nodes.ParsedQuery`:
-``filter`` is a tree of :data:`~store.index.query_nodes.FilterNode` values with every
+``parse_query(query, params)`` returns a :class:`~store.index.query.nodes.ParsedQuery`:
+``filter`` is a tree of :data:`~store.index.query.nodes.FilterNode` values with every
 ``$param`` substituted, and ``knn`` the ``=>[KNN ...]`` clause
-(:mod:`store.index.query_knn`) or ``None``.
+(:mod:`store.index.query.knn`) or ``None``.
 
 Grammar (RediSearch ``src/query_parser/v2``; ``|`` binds looser than juxtaposition, which
 binds looser than ``-`` and ``~``)::
@@ -32,10 +32,12 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from ..errors import QuerySyntaxError
-from .query_knn import _KnnParser
-from .query_lexer import _lex, _syntax, _Tok, unescape
-from .query_nodes import (
+from ...errors import QuerySyntaxError
+from ..schema.args import as_bytes
+from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
+from .knn import KnnParser
+from .lexer import Tok, lex, syntax, unescape
+from .nodes import (
     FilterNode,
     MatchAll,
     MatchNone,
@@ -47,16 +49,14 @@ from .query_nodes import (
     make_not,
     make_or,
 )
-from .query_numbers import parse_numeric_param, parse_range_bound
-from .schema_args import as_bytes
-from .schema_text import DEFAULT_STOPWORDS, fold_text, tokenize_text
+from .numbers import parse_numeric_param, parse_range_bound
 
 __all__ = ["parse_query"]
 
 _MAX_DEPTH = 200
 
 
-def _unsupported(tok: _Tok, what: str) -> QuerySyntaxError:
+def _unsupported(tok: Tok, what: str) -> QuerySyntaxError:
     return QuerySyntaxError(
         f"{what} is not supported by memvec (at offset {tok.pos} near {tok.shown()}): "
         "use exact terms, term prefixes (term*) or TAG/NUMERIC filters"
@@ -68,10 +68,10 @@ _ATOM_STARTS = {"LP", "STAR", "MODIFIER", "NUMOP", "TERM", "NUMBER", "ATTR", "EX
                 "SUFFIX", "CONTAINS", "WILDCARD", "PERCENT", "MINUS", "TILDE", "QUOTE"}  # fmt: skip
 
 
-class _Parser(_KnnParser):
+class _Parser(KnnParser):
     def __init__(
         self,
-        toks: list[_Tok],
+        toks: list[Tok],
         params: Mapping[bytes, bytes],
         stopwords: frozenset[bytes],
         text_fields: tuple[bytes, ...] | None,
@@ -90,7 +90,7 @@ class _Parser(_KnnParser):
             knn = self.knn(node)
             return ParsedQuery(MatchAll() if node is None else node, knn)
         if self.kind() != "EOF":
-            raise _syntax(self.here())
+            raise syntax(self.here())
         return ParsedQuery(MatchNone() if node is None else node)
 
     def union(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
@@ -103,7 +103,7 @@ class _Parser(_KnnParser):
 
     def intersect(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
         if self.kind() not in _ATOM_STARTS:
-            raise _syntax(self.here())
+            raise syntax(self.here())
         children = []
         while self.kind() in _ATOM_STARTS:
             children.append(self.unary(fields))
@@ -164,9 +164,9 @@ class _Parser(_KnnParser):
             raise _unsupported(tok, "Wildcard matching")
         if kind == "PERCENT":
             raise _unsupported(tok, "Fuzzy matching")
-        raise _syntax(tok)
+        raise syntax(tok)
 
-    def field_expr(self, mod: _Tok) -> FilterNode | None:
+    def field_expr(self, mod: Tok) -> FilterNode | None:
         names = [mod.text]
         while self.kind() == "OR" and self.kind(1) == "TERM" and self.kind(2) in ("OR", "COLON"):
             self.i += 1
@@ -200,7 +200,7 @@ class _Parser(_KnnParser):
                     raise _unsupported(tok, "Suffix and contains matching")
                 if tok.kind == "WILDCARD":
                     raise _unsupported(tok, "Wildcard matching")
-                raise _syntax(tok)
+                raise syntax(tok)
             else:
                 values.add(b" ".join(words))
             if self.kind() == "OR":
@@ -242,7 +242,7 @@ class _Parser(_KnnParser):
             return parse_numeric_param(raw, tok.text, sign), True
         return parse_range_bound(raw, is_min=is_min, sign=sign, inclusive=inclusive)
 
-    def numeric_op(self, tok: _Tok) -> FilterNode:
+    def numeric_op(self, tok: Tok) -> FilterNode:
         operand = tok.operand
         assert operand is not None
         if operand.kind == "ATTR":
@@ -257,7 +257,7 @@ class _Parser(_KnnParser):
             return NumericFilter(field, value, math.inf, op == b">=", True)
         return NumericFilter(field, -math.inf, value, True, op == b"<=")
 
-    def text(self, tok: _Tok, fields: tuple[bytes, ...] | None) -> FilterNode | None:
+    def text(self, tok: Tok, fields: tuple[bytes, ...] | None) -> FilterNode | None:
         if tok.kind == "EXACT":
             terms = tuple(tokenize_text(unescape(tok.text), self.stopwords))
             if not terms:
@@ -293,7 +293,7 @@ def parse_query(
     params = params or {}
     blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
     if len(blobs) != 1:
-        return _Parser(_lex(raw), params, stopwords, text_fields).query()
+        return _Parser(lex(raw), params, stopwords, text_fields).query()
     # A KNN query is usually the same text with a new vector each time: parse it once with
     # a placeholder for the blob, cache that, and put each call's vector in the copy.
     (blob,) = blobs
@@ -303,12 +303,12 @@ def parse_query(
     if cached is None:
         placeholder = _PLACEHOLDER + blob
         try:
-            parsed = _Parser(_lex(raw), {**params, blob: placeholder}, stopwords, text_fields)
+            parsed = _Parser(lex(raw), {**params, blob: placeholder}, stopwords, text_fields)
             cached = parsed.query()
         except QuerySyntaxError:
             cached = None
         if cached is None or not _only_knn_vector_uses(cached, placeholder):
-            return _Parser(_lex(raw), params, stopwords, text_fields).query()
+            return _Parser(lex(raw), params, stopwords, text_fields).query()
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = cached

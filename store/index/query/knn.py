@@ -14,10 +14,10 @@ refused. The clause must end the query. Errors are :class:`~store.errors.QuerySy
 
 from __future__ import annotations
 
-from ..errors import QuerySyntaxError
-from .query_lexer import _syntax, _TokenCursor
-from .query_nodes import FilterNode, KnnClause, MatchAll
-from .query_numbers import _parse_size_param
+from ...errors import QuerySyntaxError
+from .lexer import TokenCursor, syntax
+from .nodes import FilterNode, KnnClause, MatchAll
+from .numbers import parse_size_param
 
 
 def _vector_error(message: str) -> QuerySyntaxError:
@@ -28,7 +28,7 @@ _KNN_ATTRIBUTES = {b"yield_distance_as", b"ef_runtime", b"epsilon", b"hybrid_pol
                    b"batch_size"}  # fmt: skip
 
 
-class _KnnParser(_TokenCursor):
+class KnnParser(TokenCursor):
     """Parses the KNN clause; mixed into the query parser, which reads the part before it."""
 
     def knn(self, node: FilterNode | None) -> KnnClause:
@@ -36,10 +36,10 @@ class _KnnParser(_TokenCursor):
         self.take("LSQB")
         command = self.take()
         if command.kind != "TERM" or command.text.upper() != b"KNN":
-            raise _syntax(command, "Syntax error: Expecting Vector Similarity command")
+            raise syntax(command, "Syntax error: Expecting Vector Similarity command")
         k_tok = self.take("NUMBER", "ATTR")
         if k_tok.kind == "NUMBER" and not k_tok.is_size:
-            raise _syntax(k_tok)
+            raise syntax(k_tok)
         field = self.take("MODIFIER").text
         blob_name = self.take("ATTR").text
         options: dict[bytes, bytes] = {}
@@ -71,9 +71,9 @@ class _KnnParser(_TokenCursor):
                 else:
                     _set_option(options, lowered.upper(), value)
         if self.kind() != "EOF":
-            raise _syntax(self.here())
+            raise syntax(self.here())
         if k_tok.kind == "ATTR":
-            k = _parse_size_param(self.param(k_tok.text), k_tok.text)
+            k = parse_size_param(self.param(k_tok.text), k_tok.text)
         else:
             k = int(k_tok.text)
         vector = self.param(blob_name)

@@ -1,14 +1,14 @@
 """The DIALECT 2 query lexer, and the token cursor the query and KNN parsers read from.
 
-``_lex(query)`` turns the raw query bytes into :class:`_Tok` values; it never raises (a
+``lex(query)`` turns the raw query bytes into :class:`Tok` values; it never raises (a
 stray byte is skipped, not rejected). Lexing follows RediSearch: punctuation that is not an
 operator is skipped (so ``[1, 2]`` is ``[1 2]``), a backslash escapes punctuation and
 spaces inside terms (``@tag:{sci\\-fi}``, see :func:`unescape`), and ``@f > 3``,
 ``@f == 3`` etc. lex as one ``NUMOP`` token whose operand is a number or a ``$param``.
 
-:class:`_TokenCursor` holds the token list, the position and the query ``params``; its
+:class:`TokenCursor` holds the token list, the position and the query ``params``; its
 ``take`` raises :class:`~store.errors.QuerySyntaxError` ``Syntax error at offset N near X``
-(:func:`_syntax`) when the next token is not of an expected kind, and ``param`` raises
+(:func:`syntax`) when the next token is not of an expected kind, and ``param`` raises
 ``No such parameter `p``` for an unknown ``$p``.
 """
 
@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import QuerySyntaxError
+from ...errors import QuerySyntaxError
 
 __all__ = ["unescape"]
 
@@ -42,14 +42,14 @@ _SINGLE = {
 
 
 @dataclass
-class _Tok:
+class Tok:
     kind: str
     pos: int
     text: bytes
     value: float = 0.0
     is_size: bool = False
     op: bytes = b""
-    operand: _Tok | None = None
+    operand: Tok | None = None
     sign: int = 1
 
     def shown(self) -> str:
@@ -85,28 +85,28 @@ def _scan_term(s: bytes, i: int) -> int:
     return i
 
 
-def _number_tok(s: bytes, i: int) -> _Tok | None:
-    best: _Tok | None = None
+def _number_tok(s: bytes, i: int) -> Tok | None:
+    best: Tok | None = None
     m = _NUMBER.match(s, i)
     if m:
         text = m.group()
-        best = _Tok("NUMBER", i, text, float(text), text.isdigit())
+        best = Tok("NUMBER", i, text, float(text), text.isdigit())
     m = _INF.match(s, i)
     if m and (best is None or m.end() - i > len(best.text)):
         text = m.group()
-        best = _Tok("NUMBER", i, text, -math.inf if text.startswith(b"-") else math.inf)
+        best = Tok("NUMBER", i, text, -math.inf if text.startswith(b"-") else math.inf)
     return best
 
 
-def _lex(s: bytes) -> list[_Tok]:
-    toks: list[_Tok] = []
+def lex(s: bytes) -> list[Tok]:
+    toks: list[Tok] = []
     i, n = 0, len(s)
     while i < n:
         c = s[i]
         if c in _SPACE or c < 32 or c == 127:
             i += 1
         elif s.startswith(b"=>", i):
-            toks.append(_Tok("ARROW", i, b"=>"))
+            toks.append(Tok("ARROW", i, b"=>"))
             i += 2
         elif c == ord("@") or c == ord("$"):
             j = _scan_term(s, i + 1)
@@ -115,69 +115,69 @@ def _lex(s: bytes) -> list[_Tok]:
                 continue
             name = s[i + 1 : j]
             if c == ord("$"):
-                toks.append(_Tok("ATTR", i, name))
+                toks.append(Tok("ATTR", i, name))
                 i = j
                 continue
             m = _NUMOP.match(s, j)
             if m:
                 operand, end = _numop_operand(s, m)
                 if operand is not None:
-                    toks.append(_Tok("NUMOP", i, unescape(name), op=m.group(1), operand=operand))
+                    toks.append(Tok("NUMOP", i, unescape(name), op=m.group(1), operand=operand))
                     i = end
                     continue
-            toks.append(_Tok("MODIFIER", i, unescape(name)))
+            toks.append(Tok("MODIFIER", i, unescape(name)))
             i = j
         elif c == ord('"'):
             j = i + 1
             while j < n and s[j] != ord('"'):
                 j += 2 if s[j] == _BACKSLASH and j + 1 < n and s[j + 1] == ord('"') else 1
             if j == i + 1:
-                toks.append(_Tok("TERM", i, b""))
+                toks.append(Tok("TERM", i, b""))
                 i += 2
             elif j < n:
-                toks.append(_Tok("EXACT", i, s[i + 1 : j]))
+                toks.append(Tok("EXACT", i, s[i + 1 : j]))
                 i = j + 1
             else:
-                toks.append(_Tok("QUOTE", i, b'"'))
+                toks.append(Tok("QUOTE", i, b'"'))
                 i += 1
         elif c == ord("'") and s.startswith(b"''", i):
-            toks.append(_Tok("TERM", i, b""))
+            toks.append(Tok("TERM", i, b""))
             i += 2
         elif c == ord("w") and s.startswith(b"w'", i) and s.find(b"'", i + 2) > i + 2:
             j = s.find(b"'", i + 2)
-            toks.append(_Tok("WILDCARD", i, s[i : j + 1]))
+            toks.append(Tok("WILDCARD", i, s[i : j + 1]))
             i = j + 1
         elif c == ord("*"):
             j = _scan_term(s, i + 1)
             if j > i + 1:
                 kind = "CONTAINS" if j < n and s[j] == ord("*") else "SUFFIX"
                 end = j + 1 if kind == "CONTAINS" else j
-                toks.append(_Tok(kind, i, s[i:end]))
+                toks.append(Tok(kind, i, s[i:end]))
                 i = end
             else:
-                toks.append(_Tok("STAR", i, b"*"))
+                toks.append(Tok("STAR", i, b"*"))
                 i += 1
         else:
             num = _number_tok(s, i) if c in b"+-0123456789iI" else None
             j = _scan_term(s, i)
             if j > i and j < n and s[j] == ord("*") and (num is None or j >= i + len(num.text)):
-                toks.append(_Tok("PREFIX", i, s[i:j]))
+                toks.append(Tok("PREFIX", i, s[i:j]))
                 i = j + 1
             elif num is not None and len(num.text) >= j - i:
                 toks.append(num)
                 i += len(num.text)
             elif j > i:
-                toks.append(_Tok("TERM", i, s[i:j]))
+                toks.append(Tok("TERM", i, s[i:j]))
                 i = j
             elif c in _SINGLE:
-                toks.append(_Tok(_SINGLE[c], i, bytes([c])))
+                toks.append(Tok(_SINGLE[c], i, bytes([c])))
                 i += 1
             else:
                 i += 1
     return toks
 
 
-def _numop_operand(s: bytes, m: re.Match[bytes]) -> tuple[_Tok | None, int]:
+def _numop_operand(s: bytes, m: re.Match[bytes]) -> tuple[Tok | None, int]:
     text = m.group(2)
     start = m.start(2)
     if text.endswith(b"$"):
@@ -185,24 +185,24 @@ def _numop_operand(s: bytes, m: re.Match[bytes]) -> tuple[_Tok | None, int]:
         if j == m.end(2):
             return None, 0
         sign = -1 if text.startswith(b"-") else 1
-        return _Tok("ATTR", m.end(2) - 1, s[m.end(2) : j], sign=sign), j
+        return Tok("ATTR", m.end(2) - 1, s[m.end(2) : j], sign=sign), j
     tok = _number_tok(s, start)
     return tok, m.end(2)
 
 
-def _syntax(tok: _Tok, prefix: str = "Syntax error") -> QuerySyntaxError:
+def syntax(tok: Tok, prefix: str = "Syntax error") -> QuerySyntaxError:
     return QuerySyntaxError(f"{prefix} at offset {tok.pos} near {tok.shown()}")
 
 
-class _TokenCursor:
+class TokenCursor:
     """A position in a token list, with the ``$param`` values to substitute."""
 
-    def __init__(self, toks: list[_Tok], params: Mapping[bytes, bytes]) -> None:
+    def __init__(self, toks: list[Tok], params: Mapping[bytes, bytes]) -> None:
         self.toks = toks
         self.i = 0
         self.params = params
 
-    def peek(self, ahead: int = 0) -> _Tok | None:
+    def peek(self, ahead: int = 0) -> Tok | None:
         j = self.i + ahead
         return self.toks[j] if j < len(self.toks) else None
 
@@ -210,14 +210,14 @@ class _TokenCursor:
         tok = self.peek(ahead)
         return tok.kind if tok is not None else "EOF"
 
-    def here(self) -> _Tok:
+    def here(self) -> Tok:
         tok = self.peek()
         return tok if tok is not None else self.toks[-1]
 
-    def take(self, *kinds: str) -> _Tok:
+    def take(self, *kinds: str) -> Tok:
         tok = self.peek()
         if tok is None or (kinds and tok.kind not in kinds):
-            raise _syntax(self.here())
+            raise syntax(self.here())
         self.i += 1
         return tok
 

@@ -5,7 +5,7 @@ Both are frozen. ``IndexDefinition.to_args()`` rebuilds an equivalent argument l
 ``parse_ft_create(d.to_args()) == d`` always holds. ``info_attributes()``,
 ``info_definition()`` and ``info_options()`` give the matching ``FT.INFO`` sections in
 RediSearch 2.10's layout. VECTOR attributes live in
-:class:`~store.index.schema_vector.VectorSpec`.
+:class:`~store.index.schema.vector.VectorSpec`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .schema_text import DEFAULT_STOPWORDS
-from .schema_vector import VectorSpec
+from .text import DEFAULT_STOPWORDS
+from .vector import VectorSpec
 
 __all__ = ["FieldSpec", "FieldType", "IndexDefinition"]
 

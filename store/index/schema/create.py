@@ -1,4 +1,4 @@
-"""``FT.CREATE`` arguments parsed into an :class:`~store.index.schema_spec.IndexDefinition`.
+"""``FT.CREATE`` arguments parsed into an :class:`~store.index.schema.spec.IndexDefinition`.
 
 ``parse_ft_create(args)`` takes the arguments (RESP ``bytes``; ``str`` is accepted for
 embedded callers; a leading ``FT.CREATE`` command name is skipped). What is accepted,
@@ -13,7 +13,7 @@ situation is the same):
 * fields ``name [AS alias] TYPE [options] [SORTABLE [UNF]] [NOINDEX]`` with TYPE one of
   ``TAG [SEPARATOR c] [CASESENSITIVE] [WITHSUFFIXTRIE]``,
   ``NUMERIC``, ``TEXT [NOSTEM] [WEIGHT w] [WITHSUFFIXTRIE]`` and
-  ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema_vector`).
+  ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema.vector`).
 
 Rejected with a message saying so, because memvec would otherwise silently answer
 differently: ``ON JSON``, ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
@@ -25,11 +25,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..errors import ArityError, QuerySyntaxError
-from .schema_args import _AC_PARSE, _bad, _Cursor, _take_list, _take_string, _text, as_bytes
-from .schema_spec import FieldSpec, FieldType, IndexDefinition
-from .schema_text import DEFAULT_STOPWORDS
-from .schema_vector import _parse_vector
+from ...errors import ArityError, QuerySyntaxError
+from .args import AC_PARSE, Cursor, as_bytes, as_text, bad, take_list, take_string
+from .spec import FieldSpec, FieldType, IndexDefinition
+from .text import DEFAULT_STOPWORDS
+from .vector import parse_vector
 
 __all__ = ["LANGUAGES", "parse_ft_create"]
 
@@ -56,8 +56,8 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
         argv = argv[1:]
     if len(argv) < 4:
         raise ArityError("wrong number of arguments for 'FT.CREATE' command")
-    name = _text(argv[0])
-    cur = _Cursor(argv[1:])
+    name = as_text(argv[0])
+    cur = Cursor(argv[1:])
     prefixes: tuple[bytes, ...] = ()
     custom_stopwords: tuple[bytes, ...] | None = None
     opts: dict[str, bytes] = {}
@@ -71,22 +71,23 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
         if upper == b"SCHEMA":
             break
         if upper == b"ON":
-            kind = _take_string(cur, "ON")
+            kind = take_string(cur, "ON")
             if kind.upper() != b"HASH":
                 raise QuerySyntaxError(
-                    f"Invalid rule type: {_text(kind)} (memvec indexes HASH keys only: use ON HASH)"
+                    f"Invalid rule type: {as_text(kind)} "
+                    "(memvec indexes HASH keys only: use ON HASH)"
                 )
         elif upper == b"PREFIX":
-            prefixes = _take_list(cur, "PREFIX")
+            prefixes = take_list(cur, "PREFIX")
         elif upper == b"STOPWORDS":
-            custom_stopwords = _take_list(cur, "STOPWORDS")
+            custom_stopwords = take_list(cur, "STOPWORDS")
         elif upper in (b"LANGUAGE", b"LANGUAGE_FIELD", b"SCORE", b"SCORE_FIELD", b"PAYLOAD_FIELD"):
-            value = _take_string(cur, _text(upper))
+            value = take_string(cur, as_text(upper))
             if upper == b"SCORE":
                 _check_score(value)
             if upper == b"LANGUAGE" and value.lower() not in LANGUAGES:
                 raise QuerySyntaxError("Invalid language")
-            opts[_text(upper).lower()] = value
+            opts[as_text(upper).lower()] = value
         elif upper in _FLAG_OPTIONS:
             if upper not in flags:
                 flags.append(upper)
@@ -101,7 +102,7 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
                 "TEMPORARY indexes are not supported by memvec: drop the index with FT.DROPINDEX"
             )
         else:
-            raise QuerySyntaxError(f"Unknown argument `{_text(keyword)}`")
+            raise QuerySyntaxError(f"Unknown argument `{as_text(keyword)}`")
     fields = _parse_schema(cur)
     stopwords = (
         DEFAULT_STOPWORDS
@@ -133,7 +134,7 @@ def _check_score(value: bytes) -> None:
         raise QuerySyntaxError("Invalid score")
 
 
-def _parse_schema(cur: _Cursor) -> tuple[FieldSpec, ...]:
+def _parse_schema(cur: Cursor) -> tuple[FieldSpec, ...]:
     if cur.at_end():
         raise QuerySyntaxError("Fields arguments are missing")
     fields: list[FieldSpec] = []
@@ -146,28 +147,28 @@ def _parse_schema(cur: _Cursor) -> tuple[FieldSpec, ...]:
                 raise QuerySyntaxError("AS requires an argument")
             alias = cur.take() or b""
         if any(f.alias == alias for f in fields):
-            raise QuerySyntaxError(f"Duplicate field in schema - {_text(alias)}")
+            raise QuerySyntaxError(f"Duplicate field in schema - {as_text(alias)}")
         fields.append(_parse_field(cur, name, alias))
     return tuple(fields)
 
 
 def _unsupported(option: str, name: bytes) -> QuerySyntaxError:
     return QuerySyntaxError(
-        f"{option} not supported by memvec (field `{_text(name)}`): remove it from the schema"
+        f"{option} not supported by memvec (field `{as_text(name)}`): remove it from the schema"
     )
 
 
-def _parse_field(cur: _Cursor, name: bytes, alias: bytes) -> FieldSpec:
+def _parse_field(cur: Cursor, name: bytes, alias: bytes) -> FieldSpec:
     if cur.at_end():
-        raise QuerySyntaxError(f"Field `{_text(alias)}` does not have a type")
+        raise QuerySyntaxError(f"Field `{as_text(alias)}` does not have a type")
     raw_type = cur.take()
     assert raw_type is not None
     kind = raw_type.upper()
     extra: dict[str, object] = {}
     if kind == b"VECTOR":
-        return FieldSpec(name, FieldType.VECTOR, alias, vector=_parse_vector(cur))
+        return FieldSpec(name, FieldType.VECTOR, alias, vector=parse_vector(cur))
     if kind in (b"GEO", b"GEOSHAPE"):
-        raise _unsupported(f"{_text(kind)} fields are", name)
+        raise _unsupported(f"{as_text(kind)} fields are", name)
     if kind == b"TEXT":
         ftype = FieldType.TEXT
         while True:
@@ -178,15 +179,15 @@ def _parse_field(cur: _Cursor, name: bytes, alias: bytes) -> FieldSpec:
             if opt == b"NOSTEM":
                 extra["no_stem"] = True
             elif opt == b"WEIGHT":
-                raw = _take_string(cur, "weight")
+                raw = take_string(cur, "weight")
                 try:
                     extra["weight"] = float(raw)
                 except ValueError:
-                    raise _bad("weight", _AC_PARSE) from None
+                    raise bad("weight", AC_PARSE) from None
             elif opt == b"WITHSUFFIXTRIE":
                 extra["with_suffix_trie"] = True
             else:
-                raise _unsupported(f"{_text(opt)} is", name)
+                raise _unsupported(f"{as_text(opt)} is", name)
     elif kind == b"TAG":
         ftype = FieldType.TAG
         while True:
@@ -200,7 +201,7 @@ def _parse_field(cur: _Cursor, name: bytes, alias: bytes) -> FieldSpec:
                     raise QuerySyntaxError("SEPARATOR requires an argument")
                 if len(sep) != 1:
                     raise QuerySyntaxError(
-                        f"Tag separator must be a single character. Got `{_text(sep)}`"
+                        f"Tag separator must be a single character. Got `{as_text(sep)}`"
                     )
                 extra["separator"] = sep
             elif opt == b"CASESENSITIVE":
@@ -208,13 +209,13 @@ def _parse_field(cur: _Cursor, name: bytes, alias: bytes) -> FieldSpec:
             elif opt == b"WITHSUFFIXTRIE":
                 extra["with_suffix_trie"] = True
             else:
-                raise _unsupported(f"{_text(opt)} is", name)
+                raise _unsupported(f"{as_text(opt)} is", name)
     elif kind == b"NUMERIC":
         ftype = FieldType.NUMERIC
         if cur.match(b"INDEXMISSING"):
             raise _unsupported("INDEXMISSING is", name)
     else:
-        raise QuerySyntaxError(f"Invalid field type for field `{_text(alias)}`")
+        raise QuerySyntaxError(f"Invalid field type for field `{as_text(alias)}`")
     while True:
         opt = cur.match(b"SORTABLE", b"NOINDEX")
         if opt is None:

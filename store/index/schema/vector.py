@@ -1,6 +1,6 @@
 """VECTOR fields: :class:`VectorSpec` and the ``VECTOR FLAT|HNSW nargs attr value ...`` parser.
 
-``_parse_vector(cur)`` reads the algorithm and its named attributes, in any order and any
+``parse_vector(cur)`` reads the algorithm and its named attributes, in any order and any
 case: ``TYPE`` (``FLOAT32`` only; other types are refused with a message saying so),
 ``DIM``, ``DISTANCE_METRIC`` (``COSINE``, ``L2``, ``IP``) are mandatory; ``INITIAL_CAP``
 for both, ``BLOCK_SIZE`` for FLAT, ``M``, ``EF_CONSTRUCTION``, ``EF_RUNTIME``, ``EPSILON``
@@ -16,17 +16,17 @@ import enum
 import math
 from dataclasses import dataclass
 
-from ..errors import QuerySyntaxError
-from .schema_args import (
-    _AC_ENOENT,
-    _AC_LIMIT,
-    _AC_NOARG,
-    _AC_PARSE,
-    _bad,
-    _Cursor,
-    _take_int,
-    _take_string,
-    _text,
+from ...errors import QuerySyntaxError
+from .args import (
+    AC_ENOENT,
+    AC_LIMIT,
+    AC_NOARG,
+    AC_PARSE,
+    Cursor,
+    as_text,
+    bad,
+    take_int,
+    take_string,
 )
 
 __all__ = ["MAX_DIM", "MAX_EF", "MAX_M", "DistanceMetric", "VectorSpec"]
@@ -90,15 +90,15 @@ class VectorSpec:
         return [self.algorithm.encode(), b"%d" % len(attrs), *attrs]
 
 
-def _parse_vector(cur: _Cursor) -> VectorSpec:
+def parse_vector(cur: Cursor) -> VectorSpec:
     algo_raw = cur.take()
     if algo_raw is None:
-        raise _bad("vector similarity algorithm", _AC_NOARG)
+        raise bad("vector similarity algorithm", AC_NOARG)
     algo = algo_raw.upper()
     if algo not in (b"FLAT", b"HNSW"):
-        raise _bad("vector similarity algorithm", _AC_ENOENT)
-    algorithm = _text(algo)
-    nargs = _take_int(cur, "vector similarity number of parameters", 0)
+        raise bad("vector similarity algorithm", AC_ENOENT)
+    algorithm = as_text(algo)
+    nargs = take_int(cur, "vector similarity number of parameters", 0)
     if nargs % 2:
         shape = (
             "expected even number as algorithm parameters (should be submitted as named arguments)"
@@ -119,43 +119,43 @@ def _parse_vector(cur: _Cursor) -> VectorSpec:
         assert attr_raw is not None
         attr = attr_raw.upper()
         if attr not in allowed:
-            raise QuerySyntaxError(f"Bad arguments for algorithm {algorithm}: {_text(attr_raw)}")
+            raise QuerySyntaxError(f"Bad arguments for algorithm {algorithm}: {as_text(attr_raw)}")
         what = f"vector similarity {algorithm} index"
         if attr == b"TYPE":
-            vtype = _take_string(cur, f"{what} type").upper()
+            vtype = take_string(cur, f"{what} type").upper()
             if vtype in (b"FLOAT64", b"FLOAT16", b"BFLOAT16"):
-                raise _bad(
+                raise bad(
                     f"{what} type",
-                    f"{_text(vtype)} vectors are not supported by memvec: use TYPE FLOAT32",
+                    f"{as_text(vtype)} vectors are not supported by memvec: use TYPE FLOAT32",
                 )
             if vtype != b"FLOAT32":
-                raise _bad(f"{what} type", _AC_ENOENT)
+                raise bad(f"{what} type", AC_ENOENT)
             values["type"] = "FLOAT32"
         elif attr == b"DIM":
-            values["dim"] = _take_int(cur, f"{what} dim", 1, MAX_DIM)
+            values["dim"] = take_int(cur, f"{what} dim", 1, MAX_DIM)
         elif attr == b"DISTANCE_METRIC":
-            metric = _take_string(cur, f"{what} metric").upper()
+            metric = take_string(cur, f"{what} metric").upper()
             if metric not in (b"COSINE", b"L2", b"IP"):
-                raise _bad(f"{what} metric", _AC_ENOENT)
-            values["distance_metric"] = _text(metric)
+                raise bad(f"{what} metric", AC_ENOENT)
+            values["distance_metric"] = as_text(metric)
         elif attr == b"INITIAL_CAP":
-            values["initial_cap"] = _take_int(cur, f"{what} initial cap", 0)
+            values["initial_cap"] = take_int(cur, f"{what} initial cap", 0)
         elif attr == b"BLOCK_SIZE":
-            values["block_size"] = _take_int(cur, f"{what} blocksize", 1)
+            values["block_size"] = take_int(cur, f"{what} blocksize", 1)
         elif attr == b"M":
-            values["m"] = _take_int(cur, f"{what} m", 1, MAX_M)
+            values["m"] = take_int(cur, f"{what} m", 1, MAX_M)
         elif attr == b"EF_CONSTRUCTION":
-            values["ef_construction"] = _take_int(cur, f"{what} efConstruction", 1, MAX_EF)
+            values["ef_construction"] = take_int(cur, f"{what} efConstruction", 1, MAX_EF)
         elif attr == b"EF_RUNTIME":
-            values["ef_runtime"] = _take_int(cur, f"{what} efRuntime", 1, MAX_EF)
+            values["ef_runtime"] = take_int(cur, f"{what} efRuntime", 1, MAX_EF)
         else:
-            raw = _take_string(cur, f"{what} epsilon")
+            raw = take_string(cur, f"{what} epsilon")
             try:
                 eps = float(raw)
             except ValueError:
-                raise _bad(f"{what} epsilon", _AC_PARSE) from None
+                raise bad(f"{what} epsilon", AC_PARSE) from None
             if not eps >= 0 or math.isinf(eps):
-                raise _bad(f"{what} epsilon", _AC_LIMIT)
+                raise bad(f"{what} epsilon", AC_LIMIT)
             values["epsilon"] = eps
         seen += 1
     if seen < nargs // 2:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..errors import QuerySyntaxError
+from ...errors import QuerySyntaxError
 
 __all__ = ["parse_numeric_param", "parse_range_bound"]
 
@@ -54,7 +54,7 @@ def parse_range_bound(
     return sign * value, inclusive
 
 
-def _parse_size_param(raw: bytes, name: bytes) -> int:
+def parse_size_param(raw: bytes, name: bytes) -> int:
     if not raw.strip().lstrip(b"+").isdigit():
         raise QuerySyntaxError(
             f"Invalid numeric value ({raw.decode('utf-8', 'replace')}) for parameter "

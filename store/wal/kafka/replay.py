@@ -2,7 +2,7 @@
 range of the topic with the reading rules.
 
 A topic has no index by seq, so the log remembers, while it reads, the
-:class:`~store.wal.kafka_reading.ReaderState` it had just before accepting every
+:class:`~store.wal.kafka.reading.ReaderState` it had just before accepting every
 :data:`SAMPLE_EVERY`-th seq (:class:`Samples`). Replaying from seq ``s``
 (:func:`read_range`) starts at the newest remembered state whose ``expected <= s`` and
 yields the accepted records from ``s`` on; the restart checkpoint is the newest
@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import DurabilityError
-from .base import LogRecord
-from .kafka_client import topic_partition
-from .kafka_reading import ReaderState, interpret
+from ...errors import DurabilityError
+from ..base import LogRecord
+from .client import topic_partition
+from .reading import ReaderState, interpret
 
 SAMPLE_EVERY = 64
 SAMPLES_KEPT = 4096

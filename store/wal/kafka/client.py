@@ -9,7 +9,7 @@ clients live on, and how those clients are made.
   thread, so nothing outlives it; it is idempotent.
 * :func:`create_topic`, :func:`new_consumer`, :func:`new_producer`: the clients' settings.
   The producer is ``acks=all`` without idempotence (tansu has none; the reading rules of
-  :mod:`store.wal.kafka_reading` make retries harmless). Consumers are assigned partition
+  :mod:`store.wal.kafka.reading` make retries harmless). Consumers are assigned partition
   0 without a group and never reset on their own (``auto_offset_reset="none"``): a fetch
   position the topic no longer has (records deleted, the topic recreated, a broker that
   lost its data) raises instead of silently jumping, so the log fails rather than read
@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ..errors import DurabilityError
+from ...errors import DurabilityError
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """A node's role on the Kafka log (follower or writer), and what it may acknowledge.
 
-:class:`Roles` is the state of one :class:`store.wal.kafka_log.KafkaTransactionLog`
-without any I/O: the reader (:mod:`store.wal.kafka_reading`), the writer's next seq and
+:class:`Roles` is the state of one :class:`store.wal.kafka.log.KafkaTransactionLog`
+without any I/O: the reader (:mod:`store.wal.kafka.reading`), the writer's next seq and
 epoch, the records queued for the producer, the waiters, the pending promotion. The log's
 event-loop thread feeds it what the broker said (:meth:`Roles.read`,
 :meth:`Roles.acked`, :meth:`Roles.marker_acked`, :meth:`Roles.fail`); the engine's
@@ -34,13 +34,13 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 
-from ..errors import DurabilityError
-from . import record
-from .base import LogRecord
-from .kafka_reading import START, ReaderState, Verdict, interpret
-from .kafka_replay import Samples
-from .position import LogPosition
-from .waiters import DurableFutures, copy_failure, settle, wait_until_durable
+from ...errors import DurabilityError
+from .. import record
+from ..base import LogRecord
+from ..position import LogPosition
+from ..waiters import DurableFutures, copy_failure, settle, wait_until_durable
+from .reading import START, ReaderState, Verdict, interpret
+from .replay import Samples
 
 logger = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """FT.SEARCH query strings (RediSearch DIALECT 2) parsed into a filter tree and a KNN clause.
 
-This is the front door of the query parser; the pieces live in one module each:
+This is the front door of the query package; the pieces live in one module each:
 
-- :mod:`store.index.query_nodes`: the filter tree (:data:`FilterNode`), :class:`KnnClause`,
+- :mod:`store.index.query.nodes`: the filter tree (:data:`FilterNode`), :class:`KnnClause`,
   :class:`ParsedQuery` and the ``make_and``/``make_or``/``make_not`` builders;
-- :mod:`store.index.query_lexer`: tokens, :func:`unescape` and the token cursor;
-- :mod:`store.index.query_parser`: the grammar and :func:`parse_query`;
-- :mod:`store.index.query_knn`: the ``=>[KNN ...]`` clause;
-- :mod:`store.index.query_numbers`: ``$param`` values and range bounds read as numbers.
+- :mod:`store.index.query.lexer`: tokens, :func:`unescape` and the token cursor;
+- :mod:`store.index.query.parser`: the grammar and :func:`parse_query`;
+- :mod:`store.index.query.knn`: the ``=>[KNN ...]`` clause;
+- :mod:`store.index.query.numbers`: ``$param`` values and range bounds read as numbers.
 
 ``parse_query(query, params)`` returns a :class:`ParsedQuery`: ``filter`` is a tree of
 :data:`FilterNode` values with every ``$param`` substituted, and ``knn`` the
@@ -19,8 +19,8 @@ index lacks, or a field of another type, simply matches nothing when evaluated (
 
 from __future__ import annotations
 
-from .query_lexer import unescape
-from .query_nodes import (
+from .lexer import unescape
+from .nodes import (
     And,
     FilterNode,
     KnnClause,
@@ -36,8 +36,8 @@ from .query_nodes import (
     make_not,
     make_or,
 )
-from .query_numbers import parse_numeric_param, parse_range_bound
-from .query_parser import parse_query
+from .numbers import parse_numeric_param, parse_range_bound
+from .parser import parse_query
 
 __all__ = [
     "And",
