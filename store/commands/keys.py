@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CommandError, SyntaxErr
 from ..keyspace import glob_to_regex
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 from .util import parse_int
 

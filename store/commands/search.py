@@ -14,7 +14,7 @@ from ..index.query import MatchAll
 from ..index.schema import parse_ft_create
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 
 if TYPE_CHECKING:

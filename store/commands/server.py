@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import CommandError
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from store import (
     UnknownCommandError,
     WrongTypeError,
 )
-from store.resp.values import SimpleString
+from store.replies import SimpleString
 from tests.harness.wait import wait_for
 
 DIM = 8
