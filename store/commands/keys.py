@@ -12,7 +12,7 @@ from .table import command
 from .util import parse_int
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 
 @command("DEL", -2, "write", "keyspace slow", keys=(1, -1, 1))
@@ -205,7 +205,7 @@ def flushall(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     for opt in args[1:]:
         if opt.upper() not in (b"ASYNC", b"SYNC"):
             raise SyntaxErr()
-    ctx.engine.flush_keys()
+    ctx.flush()
     ctx.dirty = True
     ctx.log_args = [b"FLUSHALL"]
     return SimpleString("OK")

@@ -10,7 +10,7 @@ from .table import command
 from .util import format_float, parse_float, parse_int
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 OK = SimpleString("OK")
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArityError, UnknownCommandError
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 Handler = Callable[["ExecContext", list[bytes]], Any]
 

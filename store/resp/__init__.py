@@ -10,7 +10,6 @@
 No sockets here: the server owns the I/O and calls these per connection.
 """
 
-from store.resp.parser import ProtocolError, RequestParser, split_args
 from store.replies import (
     NULL_ARRAY,
     BigNumber,
@@ -21,6 +20,7 @@ from store.replies import (
     Verbatim,
 )
 from store.resp.doubles import format_double
+from store.resp.parser import ProtocolError, RequestParser, split_args
 from store.resp.writer import ReplyWriter, encode_command, encode_reply
 
 __all__ = [
