@@ -38,7 +38,7 @@ from typing import Any
 
 from . import commands as _commands  # noqa: F401  (registers every command)
 from .commands.context import ExecContext
-from .commands.table import CommandSpec, lookup
+from .commands.table import CommandSpec, resolve
 from .config import EngineConfig
 from .errors import (
     CommandError,
@@ -245,8 +245,11 @@ class Engine:
 
     # -- the write path -------------------------------------------------------------------
     def execute(self, *args: Arg, protocol: int = 2) -> Any:
-        """Run one command; return its reply once durable. Raises StoreError."""
-        done = self.submit([to_bytes(a) for a in args], protocol=protocol)
+        r"""Run one command; return its reply once durable. Raises StoreError.
+
+        The convenience entry for embedded use: it resolves the command in the table and
+        :meth:`submit`\ s it."""
+        done = self._resolve_and_submit([to_bytes(a) for a in args], protocol)
         if done.seq is not None:
             self.wait_durable(done.seq)
         if done.error is not None:
@@ -258,7 +261,7 @@ class Engine:
         results: list[Any] = []
         last_seq: int | None = None
         for cmd in commands:
-            done = self.submit([to_bytes(a) for a in cmd], protocol=protocol)
+            done = self._resolve_and_submit([to_bytes(a) for a in cmd], protocol)
             results.append(done.error if done.error is not None else done.reply)
             if done.seq is not None:
                 last_seq = done.seq
@@ -266,19 +269,24 @@ class Engine:
             self.wait_durable(last_seq)
         return results
 
+    def _resolve_and_submit(self, args: list[bytes], protocol: int) -> Submitted:
+        try:
+            spec = resolve(args)
+        except StoreError as exc:
+            return Submitted(None, None, exc)
+        return self.submit(spec, args, protocol=protocol)
+
     def submit(
-        self, args: list[bytes], *, protocol: int = 2, allow_write: bool = True
+        self, spec: CommandSpec, args: list[bytes], *, protocol: int = 2, allow_write: bool = True
     ) -> Submitted:
-        """Run one command without waiting for durability.
+        """Run one engine-scope command, resolved by the caller
+        (:func:`store.commands.table.resolve`: arity checked), without waiting for
+        durability.
 
         Returns the reply (or the error as data) and, if the command wrote, the log seq the
         caller must wait for with :meth:`wait_durable` / :meth:`durable_future` before
         acknowledging. The RESP server pipelines with this.
         """
-        try:
-            spec = lookup(args)
-        except StoreError as exc:
-            return Submitted(None, None, exc)
         if "lockfree" in spec.flags:
             # a read that takes the engine lock itself, in short phases (FT.SEARCH: the
             # ANN walk runs unlocked so concurrent searches use every core)
@@ -292,27 +300,25 @@ class Engine:
             return self._submit_locked(spec, args, protocol, allow_write)
 
     def submit_many(
-        self, commands: Sequence[list[bytes]], *, protocol: int = 2, allow_write: bool = True
+        self,
+        calls: Sequence[tuple[CommandSpec, list[bytes]]],
+        *,
+        protocol: int = 2,
+        allow_write: bool = True,
     ) -> list[Submitted]:
-        """:meth:`submit` each of a run of key writes in one engine-lock hold.
+        """:meth:`submit` each of a run of resolved key writes in one engine-lock hold.
 
         The vectors they index are inserted together at the end (built on every core, see
         ``store.index.search_index``); no other reader runs in between, so the result is
         the same as submitting them one by one. Every command must be one of
         :data:`BATCHABLE_WRITES`; anything else raises ``ValueError`` before any runs.
         """
-        specs = []
-        for args in commands:
-            try:
-                spec = lookup(args)
-            except StoreError:
-                spec = None
-            if spec is None or spec.name not in BATCHABLE_WRITES:
+        for spec, _ in calls:
+            if spec.name not in BATCHABLE_WRITES:
                 raise ValueError(f"submit_many runs only {sorted(BATCHABLE_WRITES)}")
-            specs.append(spec)
         results: list[Submitted] = []
         with self.lock, self.indexes.deferred_vectors():
-            for spec, args in zip(specs, commands, strict=True):
+            for spec, args in calls:
                 try:
                     results.append(self._submit_locked(spec, args, protocol, allow_write))
                 except Exception as exc:  # a bug in a handler: answer it, run the rest
@@ -350,24 +356,27 @@ class Engine:
         server answers EXECABORT); runtime errors (e.g. WRONGTYPE) do not stop the others,
         as in Redis. Returns after the batch is durable.
         """
-        replies, last = self.submit_transaction(
-            [[to_bytes(a) for a in c] for c in commands], protocol=protocol
-        )
+        calls = []
+        for c in commands:
+            args = [to_bytes(a) for a in c]
+            calls.append((resolve(args), args))
+        replies, last = self.submit_transaction(calls, protocol=protocol)
         if last is not None:
             self.wait_durable(last)
         return replies
 
     def submit_transaction(
-        self, commands: list[list[bytes]], *, protocol: int = 2
+        self, calls: Sequence[tuple[CommandSpec, list[bytes]]], *, protocol: int = 2
     ) -> tuple[list[Any], int | None]:
-        specs = [lookup(c) for c in commands]
+        """:meth:`transaction` for resolved calls, without waiting for durability: the
+        replies and the seq of the one log record (None if nothing was written)."""
         with self.lock:
-            for spec in specs:
+            for spec, _ in calls:
                 self._admit(spec, True)
             replies: list[Any] = []
             logged: list[list[bytes]] = []
             t = now_ms()
-            for spec, args in zip(specs, commands, strict=True):
+            for spec, args in calls:
                 if spec.is_write:
                     for key in spec.keys(args):
                         if self.keyspace.is_expired(key, t):
@@ -382,7 +391,7 @@ class Engine:
                     replies.append(exc)
                 if ctx.dirty:
                     logged.append(ctx.log_args or args)
-            self.stats.commands_processed += len(commands)
+            self.stats.commands_processed += len(calls)
             seq = self._append(logged) if logged else None
         return replies, seq
 
@@ -484,7 +493,7 @@ class Engine:
         """Apply one log record exactly as the primary did. The only path for replay."""
         with self.lock:
             for args in decode_commands(record.payload):
-                spec = lookup(args)
+                spec = resolve(args)
                 ctx = self._context(now_ms(), 2, replaying=True)
                 assert spec.handler is not None
                 try:
