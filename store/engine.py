@@ -50,6 +50,7 @@ from .errors import (
 )
 from .index.manager import IndexManager
 from .keyspace import Keyspace
+from .persistence import Persistence
 from .wal.base import LogRecord, RecoveryReport, TransactionLog
 from .wal.payload import decode_commands, encode_commands
 from .wal.position import LogPosition
@@ -140,8 +141,6 @@ class Engine:
         # epoch of the newest record in the state (fencing: replicas, promotion)
         self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
-        from .persistence import Persistence
-
         self.persistence = Persistence(self)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -245,10 +244,10 @@ class Engine:
 
     # -- the write path -------------------------------------------------------------------
     def execute(self, *args: Arg, protocol: int = 2) -> Any:
-        r"""Run one command; return its reply once durable. Raises StoreError.
+        """Run one command; return its reply once durable. Raises StoreError.
 
-        The convenience entry for embedded use: it resolves the command in the table and
-        :meth:`submit`\ s it."""
+        The convenience entry for embedded use: it resolves the command in the table,
+        then runs it as :meth:`submit` does."""
         done = self._resolve_and_submit([to_bytes(a) for a in args], protocol)
         if done.seq is not None:
             self.wait_durable(done.seq)
