@@ -77,12 +77,13 @@ def parse_hostport(text: str) -> tuple[str, int]:
 class LinkSettings:
     """How this node reaches another one: as a replica of it, or to tell it to promote
     (FAILOVER). ``masteruser``/``masterauth``: the credentials sent first (``AUTH``);
-    ``timeout_s``: how long a silent link lives; ``tls``: None for plain TCP."""
+    ``timeout_s``: how long a silent link lives; ``tls``: None for plain TCP. The server
+    fills it from its configuration, where the defaults live."""
 
-    masteruser: str | None = None
-    masterauth: str | None = None
-    timeout_s: float = 60.0
-    tls: LinkTLS | None = None
+    masteruser: str | None
+    masterauth: str | None
+    timeout_s: float
+    tls: LinkTLS | None
 
 
 class Replication:
