@@ -37,7 +37,7 @@ from .errors import (
     UnknownCommandError,
     WrongTypeError,
 )
-from .resp.values import SimpleString
+from .replies import SimpleString
 from .wal.base import FsyncPolicy, RecoveryOutcome, RecoveryReport
 from .wal.position import LogPosition
 

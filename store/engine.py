@@ -4,7 +4,10 @@ Contract:
 
 * :meth:`Engine.execute` runs one command and returns its reply once the write is durable
   under the configured ``appendfsync`` policy. Errors raise :class:`store.errors.StoreError`
-  and change nothing.
+  and change nothing. The RESP server resolves each call once in the command table
+  (:func:`store.commands.table.resolve`) and hands the spec to :meth:`Engine.submit`.
+* Handlers see an :class:`store.commands.context.ExecContext` (keyspace, indexes,
+  snapshots, flush, the clock), never the engine.
 * Every state change, from clients, from startup replay or from a primary's log, goes
   through the same command handlers (:mod:`store.commands`) under one lock. A write that
   changed state is appended to the log under that lock, in the order it was applied.
@@ -27,13 +30,15 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import commands as _commands  # noqa: F401  (registers every command)
-from .commands.table import CommandSpec, lookup
+from .commands.context import ExecContext
+from .commands.table import CommandSpec, resolve
 from .config import EngineConfig
 from .errors import (
     CommandError,
@@ -45,6 +50,7 @@ from .errors import (
 )
 from .index.manager import IndexManager
 from .keyspace import Keyspace
+from .persistence import Persistence
 from .wal.base import LogRecord, RecoveryReport, TransactionLog
 from .wal.payload import decode_commands, encode_commands
 from .wal.position import LogPosition
@@ -85,29 +91,6 @@ def now_ms() -> int:
 
 
 @dataclass
-class ExecContext:
-    """What a command handler sees. See :mod:`store.commands.table` for the rules."""
-
-    engine: Engine
-    keyspace: Keyspace
-    now_ms: int
-    replaying: bool = False
-    protocol: int = 2
-    dirty: bool = False
-    log_args: list[bytes] | None = None
-
-    @property
-    def read_now(self) -> int:
-        """Deadline reference for reads: logically expired keys are always hidden."""
-        return self.now_ms
-
-    @property
-    def expire_now(self) -> int | None:
-        """Deadline reference for writes: None during replay (apply the log as written)."""
-        return None if self.replaying else self.now_ms
-
-
-@dataclass
 class Submitted:
     """The outcome of :meth:`Engine.submit`: the reply and the log seq to wait for."""
 
@@ -141,7 +124,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.lock = threading.RLock()
         self.keyspace = Keyspace(on_change=self._on_key_change)
-        self.indexes = IndexManager(self)
+        self.indexes = IndexManager(self.keyspace)
         self.state = EngineState.NEW
         self.stats = EngineStats()
         self._log: TransactionLog | None = log_backend
@@ -158,8 +141,6 @@ class Engine:
         # epoch of the newest record in the state (fencing: replicas, promotion)
         self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
-        from .persistence import Persistence
-
         self.persistence = Persistence(self)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -180,9 +161,7 @@ class Engine:
             report = self._log.open()
             self.stats.recovery = report
             self.persistence.recover(report)
-            recovered = getattr(self._log, "recovered_epoch", None)
-            self.last_epoch = max(self.last_epoch, recovered or 0)
-            self._set_log_epoch(self.last_epoch)
+            self.set_epoch(max(self.last_epoch, self._log.recovered_epoch or 0))
         self.state = EngineState.RUNNING
         self._spawn(self._expire_loop, "memvec-expire")
         if self.config.data_dir is not None and (
@@ -225,10 +204,51 @@ class Engine:
         """The next log record this engine's state does not contain."""
         return self._applied
 
+    def stopping(self, wait_s: float = 0.0) -> bool:
+        """True once :meth:`stop` began; waits up to ``wait_s`` for that (background loops)."""
+        return self._stop.wait(wait_s)
+
+    # -- the state as a whole (store.persistence: snapshots, recovery, full resync) -------
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Hold the state still: no command, replay or expiry runs inside the block, so
+        the keyspace, the indexes and :attr:`applied_position` stay as they are."""
+        with self.lock:
+            yield
+
+    def install_state(
+        self,
+        data: dict[bytes, Any],
+        expires: dict[bytes, int],
+        restore_indexes: Callable[[IndexManager], None],
+    ) -> None:
+        """Replace every key and deadline, then let ``restore_indexes`` rebuild the
+        indexes over them (a snapshot being loaded). Key listeners are not told: this is a
+        new state, not a run of key changes."""
+        with self.lock:
+            self.keyspace.replace(data, expires)
+            restore_indexes(self.indexes)
+
+    def mark_applied(self, position: LogPosition) -> None:
+        """The state now holds every record before ``position`` and none after (recovery
+        replayed the log to its end; a full resync installed a snapshot)."""
+        with self.lock:
+            self._applied = position
+
+    def set_epoch(self, epoch: int) -> None:
+        """This node's state is at ``epoch``; the log stamps it on what it appends next."""
+        with self.lock:
+            self.last_epoch = epoch
+            if self._log is not None:
+                self._log.set_epoch(epoch)
+
     # -- the write path -------------------------------------------------------------------
     def execute(self, *args: Arg, protocol: int = 2) -> Any:
-        """Run one command; return its reply once durable. Raises StoreError."""
-        done = self.submit([to_bytes(a) for a in args], protocol=protocol)
+        """Run one command; return its reply once durable. Raises StoreError.
+
+        The convenience entry for embedded use: it resolves the command in the table,
+        then runs it as :meth:`submit` does."""
+        done = self._resolve_and_submit([to_bytes(a) for a in args], protocol)
         if done.seq is not None:
             self.wait_durable(done.seq)
         if done.error is not None:
@@ -240,7 +260,7 @@ class Engine:
         results: list[Any] = []
         last_seq: int | None = None
         for cmd in commands:
-            done = self.submit([to_bytes(a) for a in cmd], protocol=protocol)
+            done = self._resolve_and_submit([to_bytes(a) for a in cmd], protocol)
             results.append(done.error if done.error is not None else done.reply)
             if done.seq is not None:
                 last_seq = done.seq
@@ -248,54 +268,56 @@ class Engine:
             self.wait_durable(last_seq)
         return results
 
+    def _resolve_and_submit(self, args: list[bytes], protocol: int) -> Submitted:
+        try:
+            spec = resolve(args)
+        except StoreError as exc:
+            return Submitted(None, None, exc)
+        return self.submit(spec, args, protocol=protocol)
+
     def submit(
-        self, args: list[bytes], *, protocol: int = 2, allow_write: bool = True
+        self, spec: CommandSpec, args: list[bytes], *, protocol: int = 2, allow_write: bool = True
     ) -> Submitted:
-        """Run one command without waiting for durability.
+        """Run one engine-scope command, resolved by the caller
+        (:func:`store.commands.table.resolve`: arity checked), without waiting for
+        durability.
 
         Returns the reply (or the error as data) and, if the command wrote, the log seq the
         caller must wait for with :meth:`wait_durable` / :meth:`durable_future` before
         acknowledging. The RESP server pipelines with this.
         """
-        try:
-            spec = lookup(args)
-        except StoreError as exc:
-            return Submitted(None, None, exc)
         if "lockfree" in spec.flags:
             # a read that takes the engine lock itself, in short phases (FT.SEARCH: the
             # ANN walk runs unlocked so concurrent searches use every core)
             try:
                 self._admit(spec, allow_write)
                 assert spec.handler is not None
-                ctx = ExecContext(self, self.keyspace, now_ms(), protocol=protocol)
-                return Submitted(spec.handler(ctx, args))
+                return Submitted(spec.handler(self._context(now_ms(), protocol), args))
             except StoreError as exc:
                 return Submitted(None, None, exc)
         with self.lock:
             return self._submit_locked(spec, args, protocol, allow_write)
 
     def submit_many(
-        self, commands: Sequence[list[bytes]], *, protocol: int = 2, allow_write: bool = True
+        self,
+        calls: Sequence[tuple[CommandSpec, list[bytes]]],
+        *,
+        protocol: int = 2,
+        allow_write: bool = True,
     ) -> list[Submitted]:
-        """:meth:`submit` each of a run of key writes in one engine-lock hold.
+        """:meth:`submit` each of a run of resolved key writes in one engine-lock hold.
 
         The vectors they index are inserted together at the end (built on every core, see
         ``store.index.search_index``); no other reader runs in between, so the result is
         the same as submitting them one by one. Every command must be one of
         :data:`BATCHABLE_WRITES`; anything else raises ``ValueError`` before any runs.
         """
-        specs = []
-        for args in commands:
-            try:
-                spec = lookup(args)
-            except StoreError:
-                spec = None
-            if spec is None or spec.name not in BATCHABLE_WRITES:
+        for spec, _ in calls:
+            if spec.name not in BATCHABLE_WRITES:
                 raise ValueError(f"submit_many runs only {sorted(BATCHABLE_WRITES)}")
-            specs.append(spec)
         results: list[Submitted] = []
         with self.lock, self.indexes.deferred_vectors():
-            for spec, args in zip(specs, commands, strict=True):
+            for spec, args in calls:
                 try:
                     results.append(self._submit_locked(spec, args, protocol, allow_write))
                 except Exception as exc:  # a bug in a handler: answer it, run the rest
@@ -312,7 +334,7 @@ class Engine:
             self._admit(spec, allow_write)
             if spec.is_write:
                 seq = self._expire_keys_of(spec, args)
-            ctx = ExecContext(self, self.keyspace, now_ms(), protocol=protocol)
+            ctx = self._context(now_ms(), protocol)
             assert spec.handler is not None
             try:
                 reply = spec.handler(ctx, args)
@@ -333,31 +355,34 @@ class Engine:
         server answers EXECABORT); runtime errors (e.g. WRONGTYPE) do not stop the others,
         as in Redis. Returns after the batch is durable.
         """
-        replies, last = self.submit_transaction(
-            [[to_bytes(a) for a in c] for c in commands], protocol=protocol
-        )
+        calls = []
+        for c in commands:
+            args = [to_bytes(a) for a in c]
+            calls.append((resolve(args), args))
+        replies, last = self.submit_transaction(calls, protocol=protocol)
         if last is not None:
             self.wait_durable(last)
         return replies
 
     def submit_transaction(
-        self, commands: list[list[bytes]], *, protocol: int = 2
+        self, calls: Sequence[tuple[CommandSpec, list[bytes]]], *, protocol: int = 2
     ) -> tuple[list[Any], int | None]:
-        specs = [lookup(c) for c in commands]
+        """:meth:`transaction` for resolved calls, without waiting for durability: the
+        replies and the seq of the one log record (None if nothing was written)."""
         with self.lock:
-            for spec in specs:
+            for spec, _ in calls:
                 self._admit(spec, True)
             replies: list[Any] = []
             logged: list[list[bytes]] = []
             t = now_ms()
-            for spec, args in zip(specs, commands, strict=True):
+            for spec, args in calls:
                 if spec.is_write:
                     for key in spec.keys(args):
                         if self.keyspace.is_expired(key, t):
                             self.keyspace.delete(key)
                             self.stats.expired_keys += 1
                             logged.append([b"DEL", key])
-                ctx = ExecContext(self, self.keyspace, t, protocol=protocol)
+                ctx = self._context(t, protocol)
                 assert spec.handler is not None
                 try:
                     replies.append(spec.handler(ctx, args))
@@ -365,7 +390,7 @@ class Engine:
                     replies.append(exc)
                 if ctx.dirty:
                     logged.append(ctx.log_args or args)
-            self.stats.commands_processed += len(commands)
+            self.stats.commands_processed += len(calls)
             seq = self._append(logged) if logged else None
         return replies, seq
 
@@ -391,6 +416,18 @@ class Engine:
 
         future.add_done_callback(note_failure)
         return future
+
+    def _context(self, now: int, protocol: int, *, replaying: bool = False) -> ExecContext:
+        return ExecContext(
+            self.keyspace,
+            self.indexes,
+            self.lock,
+            self.persistence,
+            self.flush_keys,
+            now,
+            replaying=replaying,
+            protocol=protocol,
+        )
 
     def _admit(self, spec: CommandSpec, allow_write: bool) -> None:
         if self.state is EngineState.LOADING:
@@ -455,8 +492,8 @@ class Engine:
         """Apply one log record exactly as the primary did. The only path for replay."""
         with self.lock:
             for args in decode_commands(record.payload):
-                spec = lookup(args)
-                ctx = ExecContext(self, self.keyspace, now_ms(), replaying=True)
+                spec = resolve(args)
+                ctx = self._context(now_ms(), 2, replaying=True)
                 assert spec.handler is not None
                 try:
                     spec.handler(ctx, args)
@@ -476,11 +513,8 @@ class Engine:
         with self.lock:
             for rec in records:
                 if log_backend is not None:
-                    append_record = getattr(log_backend, "append_record", None)
-                    if append_record is None:
-                        raise DurabilityError("this transaction log cannot hold replicated records")
                     try:
-                        append_record(rec.seq, rec.epoch, rec.payload)
+                        log_backend.append_record(rec.seq, rec.epoch, rec.payload)
                     except DurabilityError as exc:
                         self._fail(exc)
                         raise
@@ -499,14 +533,8 @@ class Engine:
         with self.lock:
             if epoch <= self.last_epoch:
                 raise ValueError(f"new epoch {epoch} must exceed the last one {self.last_epoch}")
-            self._set_log_epoch(epoch)
-            self.last_epoch = epoch
+            self.set_epoch(epoch)
             return self._append([]) if self._log is not None else None
-
-    def _set_log_epoch(self, epoch: int) -> None:
-        set_epoch = getattr(self._log, "set_epoch", None)
-        if set_epoch is not None:
-            set_epoch(epoch)
 
     def set_read_only(self, read_only: bool) -> None:
         """Replica (True) or primary (False): client writes answer -READONLY on a replica."""

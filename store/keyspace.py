@@ -123,6 +123,14 @@ class Keyspace:
         else:
             self.expires[key] = deadline_ms
 
+    def replace(self, data: dict[bytes, Value], expires: dict[bytes, int]) -> None:
+        """Take ``data`` and ``expires`` as the whole keyspace (a snapshot being loaded).
+
+        ``on_change`` is not called: the caller rebuilds the indexes from the same snapshot.
+        """
+        self.data = data
+        self.expires = expires
+
     def clear(self) -> list[bytes]:
         keys = list(self.data)
         self.data.clear()

@@ -69,7 +69,13 @@ def plain_loads(data: bytes) -> Any:
 
 
 class Persistence:
-    """Owns the snapshot store of one engine; all methods are thread-safe."""
+    """Owns the snapshot store of one engine; all methods are thread-safe.
+
+    It reaches the engine through public methods only: :meth:`Engine.frozen` to hold the
+    state still, :meth:`Engine.install_state`, :meth:`Engine.mark_applied` and
+    :meth:`Engine.set_epoch` to replace it, :meth:`Engine.stopping` to end its loop. It is
+    the :class:`store.commands.context.Snapshots` that SAVE, BGSAVE and LASTSAVE use.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -120,20 +126,21 @@ class Persistence:
         for record in engine.transaction_log.read_from(start):
             engine.apply(record)
             replayed += 1
-        engine._applied = report.next_position
+        engine.mark_applied(report.next_position)
         log.info("recovery: %s, replayed %d log records", report.outcome.value, replayed)
 
     def load(self, reader: SnapshotReader) -> None:
         engine = self.engine
         data, expires = plain_loads(reader.read_bytes("keyspace"))
-        with engine.lock:
+        index_state = plain_loads(reader.read_bytes("indexes"))
+        tmp_dir = self.tmp_dir
+        assert tmp_dir is not None
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        with engine.frozen():
             engine.last_epoch = max(engine.last_epoch, reader.epoch)
-            engine.keyspace.data = data
-            engine.keyspace.expires = expires
-            index_state = plain_loads(reader.read_bytes("indexes"))
-            assert self.tmp_dir is not None
-            self.tmp_dir.mkdir(parents=True, exist_ok=True)
-            engine.indexes.restore(index_state, reader, self.tmp_dir)
+            engine.install_state(
+                data, expires, lambda indexes: indexes.restore(index_state, reader, tmp_dir)
+            )
 
     def install(self, path: Path) -> LogPosition:
         """Replace this node's whole state with the snapshot file at ``path`` (a replica's
@@ -149,21 +156,17 @@ class Persistence:
         with SnapshotReader(path) as reader:
             reader.verify()
             position, epoch = reader.position, reader.epoch
-            with engine.lock:
+            with engine.frozen():
                 engine.last_epoch = 0
                 self.load(reader)
-                engine.last_epoch = epoch
-                engine._set_log_epoch(epoch)
+                engine.set_epoch(epoch)
                 if self.store is not None:
                     for info in self.store.list():
                         self.store.delete(info)
                 log_backend = engine.transaction_log
                 if log_backend is not None:
-                    reset = getattr(log_backend, "reset", None)
-                    if reset is None:
-                        raise DurabilityError("this transaction log cannot restart at a position")
-                    reset(position)
-                engine._applied = position
+                    log_backend.reset(position)
+                engine.mark_applied(position)
         if self.store is not None:
             self.store.publish_file(path)
         else:
@@ -216,7 +219,7 @@ class Persistence:
         engine = self.engine
         tmp_dir = self.tmp_dir or Path(tempfile.gettempdir())
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        with engine.lock:
+        with engine.frozen():
             position = engine.applied_position
             if engine.transaction_log is not None and position.seq > 1:
                 engine.transaction_log.wait_durable(position.seq - 1)
@@ -240,7 +243,7 @@ class Persistence:
         if self.store is None:
             raise StoreError("snapshots need a data directory (start the engine with data_dir)")
         self.wait_for_background_save()
-        with self.engine.lock:
+        with self.engine.frozen():
             t0 = time.perf_counter()
             position, tmp = self._prepare()
             self._write_file(position, tmp)
@@ -253,7 +256,7 @@ class Persistence:
         with self._bg_lock:
             if self._child is not None:
                 return False
-            with self.engine.lock:
+            with self.engine.frozen():
                 t0 = time.perf_counter()
                 position, tmp = self._prepare()
                 t_fork = time.perf_counter()
@@ -330,10 +333,15 @@ class Persistence:
     def in_progress(self) -> bool:
         return self._child is not None
 
+    @property
+    def last_save_ms(self) -> int:
+        """Unix time (ms) of the last successful snapshot; 0 if there was none (LASTSAVE)."""
+        return self.engine.stats.last_snapshot_ms
+
     def auto_snapshot_loop(self) -> None:
         cfg = self.engine.config
         last = time.monotonic()
-        while not self.engine._stop.wait(0.2):
+        while not self.engine.stopping(0.2):
             stats = self.engine.stats
             due_writes = cfg.snapshot_after_writes and (
                 stats.writes_since_snapshot >= cfg.snapshot_after_writes

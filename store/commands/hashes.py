@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import CommandError
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 from .util import format_float, parse_float, parse_int
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 
 # Field names repeat across documents ("vec", "text", ...): every hash shares one bytes
@@ -45,7 +45,7 @@ def _pairs(args: list[bytes], start: int, name: str) -> dict[bytes, bytes]:
 
 def _write_fields(ctx: ExecContext, key: bytes, fields: dict[bytes, bytes]) -> int:
     current = ctx.keyspace.get_hash(key, ctx.expire_now)
-    ctx.engine.indexes.check_hash_write(key, fields)
+    ctx.indexes.check_hash_write(key, fields)
     h = ctx.keyspace.hash_for_write(key)
     added = sum(1 for f in fields if f not in h) if current is not None else len(fields)
     h.update(fields)

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from ..errors import CommandError, SyntaxErr
 from ..keyspace import glob_to_regex
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 from .util import parse_int
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 
 @command("DEL", -2, "write", "keyspace slow", keys=(1, -1, 1))
@@ -205,7 +205,7 @@ def flushall(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     for opt in args[1:]:
         if opt.upper() not in (b"ASYNC", b"SYNC"):
             raise SyntaxErr()
-    ctx.engine.flush_keys()
+    ctx.flush()
     ctx.dirty = True
     ctx.log_args = [b"FLUSHALL"]
     return SimpleString("OK")

@@ -14,11 +14,11 @@ from ..index.query import MatchAll
 from ..index.schema import parse_ft_create
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 
 def format_score(distance: float) -> bytes:
@@ -29,7 +29,7 @@ def format_score(distance: float) -> bytes:
 def ft_create(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     """Create an index over hashes under key prefixes; existing keys are backfilled."""
     definition = parse_ft_create(args)
-    ctx.engine.indexes.create(definition)
+    ctx.indexes.create(definition)
     ctx.dirty = True
     ctx.log_args = [b"FT.CREATE", *definition.to_args()]
     return SimpleString("OK")
@@ -44,7 +44,7 @@ def ft_dropindex(ctx: ExecContext, args: list[bytes]) -> SimpleString:
             dd = True
         else:
             raise SyntaxErr()
-    ctx.engine.indexes.drop(args[1], delete_documents=dd)
+    ctx.indexes.drop(args[1], delete_documents=dd)
     ctx.dirty = True
     return SimpleString("OK")
 
@@ -52,14 +52,14 @@ def ft_dropindex(ctx: ExecContext, args: list[bytes]) -> SimpleString:
 @command("FT._LIST", 1, "readonly", "search slow")
 def ft_list(ctx: ExecContext, args: list[bytes]) -> object:
     """Names of every index (a set in RESP3)."""
-    names = [n.encode() for n in ctx.engine.indexes.names()]
+    names = [n.encode() for n in ctx.indexes.names()]
     return set(names) if ctx.protocol == 3 else names
 
 
 @command("FT.INFO", 2, "readonly", "search slow")
 def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
     """Index definition, attributes, document count, memory and indexing errors."""
-    index = ctx.engine.indexes.get(args[1], missing="Unknown index name")
+    index = ctx.indexes.get(args[1], missing="Unknown index name")
     d = index.definition
     mem_mb = index.memory_bytes() / (1024 * 1024)
     vec_mb = sum(v.memory_bytes() for v in index.vectors.values()) / (1024 * 1024)
@@ -114,18 +114,17 @@ def _resp2(value: Any) -> Any:
 @command("FT.SEARCH", -3, "readonly lockfree", "search slow")
 def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     """Search an index: filters and KNN, DIALECT 2 semantics."""
-    engine = ctx.engine
-    with engine.lock:
-        index = engine.indexes.get(args[1], missing="{name}: no such index")
+    with ctx.lock:
+        index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
     parsed = request.parse_query(index.definition.stopwords)
     request.check_sortby(index.definition, [parsed.knn.score_alias] if parsed.knn else [])
-    allowed = index.plan_filter(parsed, engine.lock)
+    allowed = index.plan_filter(parsed, ctx.lock)
     score_alias: bytes | None = None
     if parsed.knn is not None:
-        pairs, plan = index.knn(parsed.knn, allowed, engine.keyspace.data, engine.lock)
+        pairs, plan = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
         score_alias = parsed.knn.score_alias
-        with engine.lock:
+        with ctx.lock:
             hits = [
                 SearchHit(index.label_to_key[label], dist)
                 for label, dist in pairs
@@ -133,7 +132,7 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
             ]
     else:
         plan = "filter"
-        with engine.lock:
+        with ctx.lock:
             labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
             hits = [SearchHit(index.label_to_key[label]) for label in labels]
     index.count_plan(plan)
@@ -148,11 +147,10 @@ def _reply(
     score_alias: bytes | None,
     match_all: bool,
 ) -> object:
-    engine = ctx.engine
     docs: list[tuple[bytes, dict[bytes, bytes]]] = []
-    with engine.lock:
+    with ctx.lock:
         for hit in hits:
-            value = engine.keyspace.get(hit.key, ctx.read_now)
+            value = ctx.keyspace.get(hit.key, ctx.read_now)
             if not isinstance(value, dict):
                 continue  # logically expired or gone since the index walk
             fields: dict[bytes, bytes] = {}

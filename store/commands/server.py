@@ -12,11 +12,11 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import CommandError
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 
 @command("PING", -1, "fast", "connection")
@@ -43,14 +43,14 @@ def time_(ctx: ExecContext, args: list[bytes]) -> list[bytes]:
 @command("SAVE", 1, "admin noscript", "admin slow dangerous")
 def save(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     """Take a snapshot now and wait for it."""
-    ctx.engine.persistence.save()
+    ctx.snapshots.save()
     return SimpleString("OK")
 
 
 @command("BGSAVE", -1, "admin noscript", "admin slow dangerous")
 def bgsave(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     """Start a snapshot in the background (a forked child writes it)."""
-    started = ctx.engine.persistence.bgsave()
+    started = ctx.snapshots.bgsave()
     if not started:
         raise CommandError("Background save already in progress")
     return SimpleString("Background saving started")
@@ -59,7 +59,7 @@ def bgsave(ctx: ExecContext, args: list[bytes]) -> SimpleString:
 @command("LASTSAVE", 1, "fast", "admin")
 def lastsave(ctx: ExecContext, args: list[bytes]) -> int:
     """Unix time (s) of the last successful snapshot."""
-    return ctx.engine.stats.last_snapshot_ms // 1000
+    return ctx.snapshots.last_save_ms // 1000
 
 
 def _connection_only(ctx: ExecContext, args: list[bytes]) -> object:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import CommandError, SyntaxErr
-from ..resp.values import SimpleString
+from ..replies import SimpleString
 from .table import command
 from .util import format_float, parse_float, parse_int
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 OK = SimpleString("OK")
 

@@ -2,10 +2,15 @@
 
 Every command the store understands is declared once, with :func:`command`: its name,
 arity (Redis convention: ``n`` exact, ``-n`` at least n, counting the name), flags, ACL
-categories and where its keys are. That declaration drives dispatch and arity errors in
-:class:`store.engine.Engine`, what is appended to the transaction log (``write``), READONLY
-refusals on replicas, ``OOM`` refusals past maxmemory (``denyoom``), COMMAND INFO/DOCS and
-ACL checks in the RESP server.
+categories and where its keys are. That declaration drives dispatch and arity errors,
+what is appended to the transaction log (``write``), READONLY refusals on replicas,
+``OOM`` refusals past maxmemory (``denyoom``), COMMAND INFO/DOCS and ACL checks in the
+RESP server. Connection-scope commands (MODULE included) are declared here too; there is
+no other registry.
+
+A call is resolved once, by :func:`resolve` (Redis's exact unknown-command and arity
+errors), and the resolved spec travels with it: :meth:`store.engine.Engine.submit` takes
+it and does not look it up again.
 
 Handlers come in two scopes:
 
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArityError, UnknownCommandError
 
 if TYPE_CHECKING:
-    from ..engine import ExecContext
+    from .context import ExecContext
 
 Handler = Callable[["ExecContext", list[bytes]], Any]
 
@@ -65,6 +70,9 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {}
+
+# Commands whose first argument is a subcommand (ACL rules like +config|get).
+CONTAINERS = frozenset({"CLIENT", "CONFIG", "COMMAND", "ACL", "MODULE", "OBJECT", "MEMORY"})
 
 
 def command(
@@ -115,11 +123,27 @@ def _first_line(doc: str | None) -> str:
     return lines[0] if lines else ""
 
 
-def lookup(args: list[bytes]) -> CommandSpec:
+SPEC_CACHE_MAX = 4096
+
+# name exactly as sent (b"hset") -> spec; bounded so names in every letter case cannot grow
+# it forever. The server's per-command fast path reads it directly.
+RESOLVED: dict[bytes, CommandSpec] = {}
+
+
+def resolve(args: list[bytes]) -> CommandSpec:
     """The spec for a call, with arity checked; Redis's exact errors otherwise."""
-    name = args[0].decode("utf-8", "replace").upper()
-    spec = COMMANDS.get(name)
+    spec = RESOLVED.get(args[0])
     if spec is None:
-        raise UnknownCommandError.for_command(args[0].decode("utf-8", "replace"), args[1:])
+        name = args[0].decode("utf-8", "replace").upper()
+        spec = COMMANDS.get(name)
+        if spec is None:
+            raise UnknownCommandError.for_command(args[0].decode("utf-8", "replace"), args[1:])
+        if len(RESOLVED) < SPEC_CACHE_MAX:
+            RESOLVED[args[0]] = spec
     spec.check_arity(len(args))
     return spec
+
+
+def connection_commands() -> list[str]:
+    """Names of every connection-scope command: the RESP server must handle each."""
+    return sorted(name for name, spec in COMMANDS.items() if spec.scope == "connection")

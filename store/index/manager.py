@@ -20,15 +20,18 @@ from .search_index import SearchIndex
 from .vector import VectorIndex
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..keyspace import Keyspace
     from ..snapshot.format import SnapshotReader
 
 log = logging.getLogger("memvec.index")
 
 
 class IndexManager:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """The indexes over one keyspace. Indexes read keys from it; dropping an index with its
+    documents deletes them from it."""
+
+    def __init__(self, keyspace: Keyspace) -> None:
+        self.keyspace = keyspace
         self.indexes: dict[str, SearchIndex] = {}
 
     def names(self) -> list[str]:
@@ -47,7 +50,7 @@ class IndexManager:
             raise IndexError_("Index already exists")
         index = SearchIndex(definition)
         if not definition.skip_initial_scan:
-            index.backfill(self.engine.keyspace.data.items())
+            index.backfill(self.keyspace.data.items())
         self.indexes[definition.name] = index
         return index
 
@@ -56,7 +59,7 @@ class IndexManager:
         del self.indexes[index.name]
         if delete_documents:
             for key in list(index.key_to_label):
-                self.engine.keyspace.delete(key)
+                self.keyspace.delete(key)
 
     # -- write routing --------------------------------------------------------------------
     def check_hash_write(self, key: bytes, fields: dict[bytes, bytes]) -> None:
@@ -67,7 +70,7 @@ class IndexManager:
     def on_key_changed(self, key: bytes) -> None:
         if not self.indexes:
             return
-        value = self.engine.keyspace.data.get(key)
+        value = self.keyspace.data.get(key)
         for index in self.indexes.values():
             if index.covers(key):
                 index.update(key, value)
@@ -107,7 +110,7 @@ class IndexManager:
     def restore(self, state: list[dict[str, Any]], reader: SnapshotReader, tmp_dir: Path) -> None:
         """Rebuild indexes from snapshot state: graphs are loaded, not rebuilt."""
         self.indexes.clear()
-        data = self.engine.keyspace.data
+        data = self.keyspace.data
         for entry in state:
             definition = parse_ft_create([b"FT.CREATE", *entry["definition"]])
             index = SearchIndex(definition)

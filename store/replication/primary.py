@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..wal.base import LogRecord
 from ..wal.position import LogPosition
@@ -40,7 +40,6 @@ from . import protocol
 
 if TYPE_CHECKING:
     from ..engine import Engine
-    from ..server.connection import Connection
 
 log = logging.getLogger("memvec.replication")
 
@@ -52,6 +51,28 @@ SNAPSHOT_CHUNK_BYTES = 1024 * 1024
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class ReplicaChannel(Protocol):
+    """The connection a replica attached on (``PSYNC``), as the primary side uses it.
+
+    The server's client connection is one. After :meth:`PrimarySide.attach` the primary
+    side owns its output: it writes the resync and the record stream to ``transport``
+    (None once the connection is gone) with flow control on its write buffer, and the
+    server sends nothing else on it. ``closing`` turns True when the connection ends;
+    ``kill()`` closes it now. ``addr`` is the peer's ``host:port``.
+    """
+
+    @property
+    def addr(self) -> str: ...
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+    @property
+    def closing(self) -> bool: ...
+
+    def kill(self) -> None: ...
 
 
 class Backlog:
@@ -167,7 +188,7 @@ class Backlog:
 class ReplicaState:
     """One attached replica, as INFO shows it."""
 
-    conn: Connection
+    conn: ReplicaChannel
     ip: str
     port: int
     id: int
@@ -219,7 +240,7 @@ class PrimarySide:
             r.conn.kill()
 
     # -- PSYNC -----------------------------------------------------------------------------
-    def attach(self, conn: Connection, next_seq: int, last_epoch: int, port: int) -> None:
+    def attach(self, conn: ReplicaChannel, next_seq: int, last_epoch: int, port: int) -> None:
         host = conn.addr.rsplit(":", 1)[0].strip("[]")
         self.backlog.active = True  # before the snapshot position is taken: nothing is missed
         state = ReplicaState(conn, host, port, next(self._ids))
@@ -374,7 +395,7 @@ class PrimarySide:
         return out
 
     # -- acknowledgements ------------------------------------------------------------------
-    def on_ack(self, conn: Connection, seq: int) -> None:
+    def on_ack(self, conn: ReplicaChannel, seq: int) -> None:
         for r in self.replicas.values():
             if r.conn is conn:
                 r.ack_seq = max(r.ack_seq, seq)

@@ -1,6 +1,9 @@
 """A node's replication role: primary (serving replicas) or replica (following one).
 
-Contract (:class:`Replication`, owned by :class:`store.server.app.Server`):
+Contract (:class:`Replication`, owned by the RESP server, which hands it the engine, the
+replication id, the :class:`LinkSettings` taken from its configuration and a way to read
+the port it is reached on; its RESP commands live in
+:mod:`store.server.replication_handlers`: nothing here imports the server):
 
 * Every node can serve replicas while it is a primary (:class:`PrimarySide`); a node
   started with ``--replicaof`` (or told ``REPLICAOF host port``) drops its replicas,
@@ -32,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import CommandError
@@ -43,8 +48,7 @@ from .replica import ReplicaLink
 from .tls import LinkTLS, open_link
 
 if TYPE_CHECKING:
-    from ..server.app import Server
-    from ..server.connection import Connection
+    from ..engine import Engine
 
 log = logging.getLogger("memvec.replication")
 
@@ -61,17 +65,47 @@ def parse_hostport(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class Replication:
-    """See the module docstring."""
+@dataclass(frozen=True)
+class LinkSettings:
+    """How this node reaches another one: as a replica of it, or to tell it to promote
+    (FAILOVER). ``masteruser``/``masterauth``: the credentials sent first (``AUTH``);
+    ``timeout_s``: how long a silent link lives; ``tls``: None for plain TCP. The server
+    fills it from its configuration, where the defaults live."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.engine = server.engine
-        self.primary = PrimarySide(server.engine, server.run_id, server.config.repl_backlog_bytes)
+    masteruser: str | None
+    masterauth: str | None
+    timeout_s: float
+    tls: LinkTLS | None
+
+
+class Replication:
+    """See the module docstring.
+
+    ``replid``: this node's replication id (``master_replid``); ``replicaof``: the primary
+    to follow from start (``host:port``), if any; ``announced_port``: the port replicas
+    reach this node on, read when a link starts (the server binds it after construction).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        replid: str,
+        backlog_bytes: int,
+        replicaof: str | None,
+        link: LinkSettings,
+        announced_port: Callable[[], int],
+    ) -> None:
+        self.engine = engine
+        self.replid = replid
+        self.replicaof_at_start = replicaof
+        self.link_settings = link
+        self.announced_port = announced_port
+        self.primary = PrimarySide(engine, replid, backlog_bytes)
         self.link: ReplicaLink | None = None
         self.failover_state = "no-failover"
         # the Kafka log replaces the link: nodes follow the topic (store.replication.log_follower)
-        self.log_follower = LogFollower.for_engine(server.engine)
+        self.log_follower = LogFollower.for_engine(engine)
 
     @property
     def is_replica(self) -> bool:
@@ -79,7 +113,7 @@ class Replication:
 
     async def start(self) -> None:
         self.primary.start(asyncio.get_running_loop())
-        target = self.server.config.replicaof
+        target = self.replicaof_at_start
         if self.log_follower is not None:
             await self.log_follower.start(parse_hostport(target) if target else None)
             return
@@ -113,26 +147,19 @@ class Replication:
             await self.link.stop()
         self.primary.disconnect_all()
         self.engine.set_read_only(True)
-        cfg = self.server.config
+        cfg = self.link_settings
         self.link = ReplicaLink(
             self.engine,
             host,
             port,
-            listening_port=self._announced_port(),
+            listening_port=self.announced_port(),
             masteruser=cfg.masteruser,
             masterauth=cfg.masterauth,
-            timeout_s=cfg.repl_timeout_s,
-            tls=LinkTLS.from_config(cfg),
+            timeout_s=cfg.timeout_s,
+            tls=cfg.tls,
         )
         self.link.start()
         log.info("now a replica of %s:%d", host, port)
-
-    def _announced_port(self) -> int:
-        """The port replicas are reached on (FAILOVER): the TLS one with --tls-replication."""
-        tls_port = self.server.tls_port
-        if self.server.config.tls_replication and tls_port is not None:
-            return tls_port
-        return self.server.port
 
     async def promote(self) -> int:
         """Become a primary (REPLICAOF NO ONE); returns the new epoch (or the current one
@@ -216,8 +243,8 @@ class Replication:
             self.failover_state = "no-failover"
 
     async def _send_promote(self, host: str, port: int) -> None:
-        cfg = self.server.config
-        reader, writer = await open_link(host, port, LinkTLS.from_config(cfg), 5)
+        cfg = self.link_settings
+        reader, writer = await open_link(host, port, cfg.tls, 5)
         try:
             commands = []
             if cfg.masterauth is not None:
@@ -233,20 +260,19 @@ class Replication:
             writer.close()
 
     # -- acknowledgements ------------------------------------------------------------------
-    async def confirm_write(self, seq: int) -> bool:
-        """Hold a write reply until ``min_replicas_to_ack`` replicas acked ``seq``."""
-        cfg = self.server.config
-        n = cfg.min_replicas_to_ack
+    async def confirm_write(self, seq: int, n: int, timeout_ms: int) -> bool:
+        """Hold a write reply until ``n`` replicas (``min_replicas_to_ack``) acked ``seq``;
+        False if they did not within ``timeout_ms`` (``min_replicas_timeout_ms``)."""
         if n <= 0 or self.link is not None:
             return True
-        got = await self.primary.wait_acks(seq, n, cfg.min_replicas_timeout_ms)
+        got = await self.primary.wait_acks(seq, n, timeout_ms)
         return got >= n
 
-    async def wait(self, conn: Connection, numreplicas: int, timeout_ms: int) -> int:
-        """WAIT: replicas that acked this client's last write (every replica if none)."""
+    async def wait(self, last_write_seq: int, numreplicas: int, timeout_ms: int) -> int:
+        """WAIT: replicas that acked a client's last write (every replica if none)."""
         if self.link is not None:
             return 0
-        return await self.primary.wait_acks(conn.last_write_seq, numreplicas, timeout_ms)
+        return await self.primary.wait_acks(last_write_seq, numreplicas, timeout_ms)
 
     # -- introspection ---------------------------------------------------------------------
     def offset(self) -> int:
@@ -284,7 +310,7 @@ class Replication:
         first = backlog.first_seq()
         fields += [
             ("master_failover_state", self.failover_state),
-            ("master_replid", self.server.run_id),
+            ("master_replid", self.replid),
             ("master_replid2", "0" * 40),
             ("master_repl_offset", self.offset()),
             ("second_repl_offset", -1),

@@ -19,30 +19,20 @@ import asyncio
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import LinkTLSError
-
-if TYPE_CHECKING:
-    from ..server.config import ServerConfig
 
 
 @dataclass(frozen=True)
 class LinkTLS:
-    """TLS settings of the replication link (and of FAILOVER's call to its target)."""
+    """TLS settings of the replication link (and of FAILOVER's call to its target).
+
+    The server builds it from its options (:func:`store.server.app.link_settings`):
+    ``cert_file``/``key_file`` are the client pair, else the server pair, as Redis picks."""
 
     ca_cert_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-
-    @classmethod
-    def from_config(cls, cfg: ServerConfig) -> LinkTLS | None:
-        """None unless ``--tls-replication yes``; client cert/key as Redis picks them."""
-        if not cfg.tls_replication:
-            return None
-        if cfg.tls_client_cert_file is not None:
-            return cls(cfg.tls_ca_cert_file, cfg.tls_client_cert_file, cfg.tls_client_key_file)
-        return cls(cfg.tls_ca_cert_file, cfg.tls_cert_file, cfg.tls_key_file)
 
     def context(self) -> ssl.SSLContext:
         """A client context that verifies the primary; raises :class:`LinkTLSError`."""

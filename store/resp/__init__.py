@@ -4,14 +4,13 @@
   chunking, pipelines of thousands) into ``list[bytes]`` commands, raising
   :class:`ProtocolError` with Redis's exact texts on malformed input.
 * :func:`encode_reply` / :class:`ReplyWriter` turn Python reply values into RESP2 or RESP3;
-  the value-to-type table is in :mod:`store.resp.values`.
+  the value-to-type table is in :mod:`store.replies` (re-exported here).
 * :func:`encode_command` builds a multibulk request (replication stream, tests).
 
 No sockets here: the server owns the I/O and calls these per connection.
 """
 
-from store.resp.parser import ProtocolError, RequestParser, split_args
-from store.resp.values import (
+from store.replies import (
     NULL_ARRAY,
     BigNumber,
     ErrorReply,
@@ -19,8 +18,9 @@ from store.resp.values import (
     Push,
     SimpleString,
     Verbatim,
-    format_double,
 )
+from store.resp.doubles import format_double
+from store.resp.parser import ProtocolError, RequestParser, split_args
 from store.resp.writer import ReplyWriter, encode_command, encode_reply
 
 __all__ = [

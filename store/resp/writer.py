@@ -1,6 +1,6 @@
 """Serialise reply values to RESP2 or RESP3 bytes, and commands to multibulk requests.
 
-The value-to-type table is in :mod:`store.resp.values`. Frames written here::
+The value-to-type table is in :mod:`store.replies`. Frames written here::
 
     +<line>\\r\\n            simple string            -<line>\\r\\n   error
     :<int>\\r\\n             integer                  $<n>\\r\\n<n bytes>\\r\\n   bulk string
@@ -20,15 +20,15 @@ import numbers
 from typing import Any
 
 from store.errors import StoreError
-from store.resp.values import (
+from store.replies import (
     BigNumber,
     ErrorReply,
     NullArray,
     Push,
     SimpleString,
     Verbatim,
-    format_double,
 )
+from store.resp.doubles import format_double
 
 __all__ = ["ReplyWriter", "encode_command", "encode_reply"]
 
@@ -107,7 +107,7 @@ def _write_bignum(buf: bytearray, value: int, resp3: bool) -> None:
 
 
 def _write_other(buf: bytearray, value: Any, resp3: bool) -> None:
-    """Subclasses, the RESP-specific types in :mod:`store.resp.values`, and numeric ABCs."""
+    """Subclasses, the reply types of :mod:`store.replies`, and numeric ABCs."""
     if isinstance(value, StoreError):
         buf += b"-%b\r\n" % _error_line(value.resp_line())
     elif isinstance(value, ErrorReply):

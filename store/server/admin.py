@@ -11,13 +11,12 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from ..commands.table import CommandSpec
+from ..commands.table import COMMANDS, CONTAINERS, CommandSpec, resolve
 from ..errors import CommandError, SyntaxErr
-from ..resp import SimpleString, Verbatim
+from ..replies import SimpleString, Verbatim
 from .acl import CATEGORIES, AclError, generate_password
 from .config import PARAMETERS, config_set_error
 from .connection import Connection
-from .dispatch import CONTAINERS, all_specs, resolve
 from .handlers import (
     OK,
     Handler,
@@ -123,14 +122,14 @@ def command_docs(spec: CommandSpec) -> dict[bytes, Any]:
 
 
 def _by_name(name: bytes) -> CommandSpec | None:
-    return all_specs().get(text(name).upper())
+    return COMMANDS.get(text(name).upper())
 
 
 _COMMAND_ARITY = {b"COUNT": 2, b"INFO": -2, b"DOCS": -2, b"LIST": -2, b"GETKEYS": -3, b"HELP": 2}
 
 
 def cmd_command(conn: Connection, args: list[bytes]) -> Any:
-    specs = all_specs()
+    specs = COMMANDS
     if len(args) == 1:
         return [command_info(s) for s in specs.values()]
     sub = _sub_check("COMMAND", args, _COMMAND_ARITY)
@@ -340,7 +339,7 @@ def cmd_acl(conn: Connection, args: list[bytes]) -> Any:
         cat = text(args[2]).lower()
         if cat not in CATEGORIES:
             raise CommandError(f"Unknown category '{text(args[2])}'")
-        return [s.name.lower().encode() for s in all_specs().values() if cat in s.categories]
+        return [s.name.lower().encode() for s in COMMANDS.values() if cat in s.categories]
     if sub == b"GENPASS":
         bits = parse_int(args[2]) if len(args) > 2 else 256
         if bits <= 0 or bits > 4096:

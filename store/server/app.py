@@ -34,18 +34,20 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..commands.table import COMMANDS, connection_commands
 from ..config import EngineConfig
 from ..engine import Engine, EngineState
 from ..errors import ServerError, StoreError
 from ..replication import Replication
-from ..replication.handlers import replication_handlers
+from ..replication.role import LinkSettings
+from ..replication.tls import LinkTLS
 from ..wal.base import TransactionLog
 from . import admin
 from .acl import AclStore
 from .config import ServerConfig
 from .connection import Connection
-from .dispatch import all_specs
 from .handlers import Handler, base_handlers
+from .replication_handlers import replication_handlers
 
 log = logging.getLogger("memvec.server")
 
@@ -74,6 +76,35 @@ class ServerStats:
     net_output_bytes: int = 0
     ops_per_sec: float = 0.0
     peak_memory: int = 0
+
+
+def check_handlers(handlers: dict[str, Handler]) -> None:
+    """Raise :class:`ServerError` unless every connection-scope command of the table has
+    a handler: a command declared but not served is a bug to catch at start, not a
+    surprise for the first client that sends it."""
+    missing = [name for name in connection_commands() if name not in handlers]
+    if missing:
+        raise ServerError(
+            f"connection-scope commands without a handler in the server: {', '.join(missing)}; "
+            "implement them (store/server/handlers.py, admin.py, replication_handlers.py) "
+            "or drop their declaration from store/commands/"
+        )
+
+
+def link_settings(cfg: ServerConfig) -> LinkSettings:
+    """What the replication link needs from the server's configuration."""
+    tls: LinkTLS | None = None
+    if cfg.tls_replication:  # client cert/key as Redis picks them
+        if cfg.tls_client_cert_file is not None:
+            tls = LinkTLS(cfg.tls_ca_cert_file, cfg.tls_client_cert_file, cfg.tls_client_key_file)
+        else:
+            tls = LinkTLS(cfg.tls_ca_cert_file, cfg.tls_cert_file, cfg.tls_key_file)
+    return LinkSettings(
+        masteruser=cfg.masteruser,
+        masterauth=cfg.masterauth,
+        timeout_s=cfg.repl_timeout_s,
+        tls=tls,
+    )
 
 
 def _version() -> str:
@@ -133,7 +164,14 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_after_start: tuple[bool | None] | None = None
         self._ops_mark = (time.monotonic(), 0)
-        self.replication = Replication(self)
+        self.replication = Replication(
+            self.engine,
+            replid=self.run_id,
+            backlog_bytes=self.config.repl_backlog_bytes,
+            replicaof=self.config.replicaof,
+            link=link_settings(self.config),
+            announced_port=self._announced_port,
+        )
 
     def _engine_config(self) -> EngineConfig:
         c = self.config
@@ -159,13 +197,14 @@ class Server:
 
     @staticmethod
     def categories() -> dict[str, frozenset[str]]:
-        return {name: spec.categories for name, spec in all_specs().items()}
+        return {name: spec.categories for name, spec in COMMANDS.items()}
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> Server:
         """Listen, recover the engine, and return once commands are served."""
         if self.state is not ServerState.NEW:
             return self
+        check_handlers(self.handlers)
         self.state = ServerState.STARTING
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
@@ -385,6 +424,14 @@ class Server:
     @property
     def tls_port(self) -> int | None:
         return self._bound_port(self._tls_listeners) or self.config.tls_port
+
+    def _announced_port(self) -> int:
+        """The port replicas reach this node on (FAILOVER): the TLS one with
+        --tls-replication."""
+        tls_port = self.tls_port
+        if self.config.tls_replication and tls_port is not None:
+            return tls_port
+        return self.port
 
     @staticmethod
     def _bound_port(listeners: list[asyncio.Server]) -> int | None:

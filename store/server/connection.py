@@ -44,7 +44,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..commands.table import CommandSpec
+from ..commands.table import CONTAINERS, RESOLVED, CommandSpec, resolve
 from ..engine import BATCHABLE_WRITES
 from ..errors import (
     CommandError,
@@ -56,15 +56,7 @@ from ..errors import (
 )
 from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
-from .dispatch import (
-    CLOSE_NO_REPLY,
-    CONTAINERS,
-    NO_REPLY,
-    Deferred,
-    Durable,
-    cached_specs,
-    resolve,
-)
+from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 
 if TYPE_CHECKING:
     from .app import Server
@@ -295,7 +287,7 @@ class Connection(asyncio.Protocol):
     async def _run_batch(self, batch: list[list[bytes]]) -> bool:
         engine = self.engine
         submit = engine.submit
-        specs = cached_specs
+        specs = RESOLVED
         handlers = self.server.handlers
         replies: list[Any] = []
         writes: list[int] = []  # positions of replies that wait for durability
@@ -333,9 +325,9 @@ class Connection(asyncio.Protocol):
                         while run < end and _batchable(specs.get(batch[run][0]), batch[run]):
                             run += 1
                         if run > position:  # a run of pipelined key writes: one lock hold
-                            for done in engine.submit_many(
-                                batch[position - 1 : run], protocol=self.protocol
-                            ):
+                            calls = [(spec, args)]
+                            calls += [(specs[a[0]], a) for a in batch[position:run]]
+                            for done in engine.submit_many(calls, protocol=self.protocol):
                                 if done.seq is not None:
                                     writes.append(len(replies))
                                     if done.seq > need:
@@ -348,9 +340,9 @@ class Connection(asyncio.Protocol):
                             "lockfree" in spec.flags
                             and self.server.active_clients > self._inline_search_max
                         ):
-                            done = await self._offload(args)
+                            done = await self._offload(spec, args)
                         else:
-                            done = submit(args, protocol=self.protocol)
+                            done = submit(spec, args, protocol=self.protocol)
                     except Exception as exc:  # a bug in a handler: answer, keep serving
                         log.exception("%s failed unexpectedly", spec.name)
                         replies.append(
@@ -369,7 +361,7 @@ class Connection(asyncio.Protocol):
                             self.server.touch_all_watched()
                     continue
                 try:
-                    reply = handlers.get(spec.name, _unimplemented)(self, args)
+                    reply = handlers[spec.name](self, args)
                     if type(reply) is Deferred:
                         reply = await reply.awaitable
                 except StoreError as exc:
@@ -405,7 +397,7 @@ class Connection(asyncio.Protocol):
             return False
         return True
 
-    async def _offload(self, args: list[bytes]) -> Any:
+    async def _offload(self, spec: CommandSpec, args: list[bytes]) -> Any:
         """Run a lockfree command on the search pool (other clients have work meanwhile).
 
         Alone, a search runs inline: the hop to a worker thread and back costs more than
@@ -418,7 +410,7 @@ class Connection(asyncio.Protocol):
         try:
             return await asyncio.get_running_loop().run_in_executor(
                 server.search_pool,
-                functools.partial(self.engine.submit, args, protocol=self.protocol),
+                functools.partial(self.engine.submit, spec, args, protocol=self.protocol),
             )
         finally:
             server.searches_in_pool -= 1
@@ -449,8 +441,11 @@ class Connection(asyncio.Protocol):
                 written = 0
         if written:
             self.last_write_seq = max(self.last_write_seq, written)
-            if self.server.config.min_replicas_to_ack > 0 and not (
-                await self.server.replication.confirm_write(written)
+            cfg = self.server.config
+            if cfg.min_replicas_to_ack > 0 and not (
+                await self.server.replication.confirm_write(
+                    written, cfg.min_replicas_to_ack, cfg.min_replicas_timeout_ms
+                )
             ):
                 refused = NoReplicasError()
                 for i in writes:
@@ -552,13 +547,6 @@ class Connection(asyncio.Protocol):
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
             f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
         )
-
-
-def _unimplemented(conn: Connection, args: list[bytes]) -> Any:
-    raise CommandError(
-        f"'{args[0].decode('utf-8', 'replace').lower()}' is declared but not implemented "
-        "by this server"
-    )
 
 
 def _create_prefixes(args: list[bytes]) -> list[bytes]:

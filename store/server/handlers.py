@@ -2,11 +2,11 @@
 
 Each handler takes ``(conn, args)`` (``args`` includes the command name, arity already
 checked by the command table) and returns a reply value for :mod:`store.resp`, or raises
-:class:`store.errors.StoreError`. Special results (:mod:`store.server.connection`):
-:class:`~store.server.dispatch.Durable` (EXEC: wait for a log record first),
-:class:`~store.server.dispatch.Deferred` (await something), ``CLOSE_NO_REPLY``
+:class:`store.errors.StoreError`. Special results (:mod:`store.server.results`):
+:class:`~store.server.results.Durable` (EXEC: wait for a log record first),
+:class:`~store.server.results.Deferred` (await something), ``CLOSE_NO_REPLY``
 (SHUTDOWN). Replication commands (WAIT, ROLE, REPLICAOF, PSYNC, REPLCONF) live in
-:mod:`store.replication.handlers`.
+:mod:`store.server.replication_handlers`.
 
 Error texts are Redis 7.4's. COMMAND, CONFIG, INFO, ACL and MODULE live in
 :mod:`store.server.admin`.
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..commands.table import CommandSpec, resolve
 from ..errors import (
     CommandError,
     ExecAbortError,
@@ -25,9 +26,9 @@ from ..errors import (
     StoreError,
     SyntaxErr,
 )
-from ..resp import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
+from ..replies import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
 from .connection import Connection
-from .dispatch import CLOSE_NO_REPLY, Deferred, Durable, resolve
+from .results import CLOSE_NO_REPLY, Deferred, Durable
 
 if TYPE_CHECKING:
     from .app import Server
@@ -389,14 +390,13 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
         raise ExecAbortError()
     if dirty:
         return NULL_ARRAY
-    engine_cmds: list[list[bytes]] = []
-    order: list[tuple[bool, list[bytes]]] = []
+    engine_cmds: list[tuple[CommandSpec, list[bytes]]] = []
+    order: list[tuple[CommandSpec, list[bytes]]] = []
     for cmd in queued:
         spec = resolve(cmd)
-        is_engine = spec.scope == "engine"
-        order.append((is_engine, cmd))
-        if is_engine:
-            engine_cmds.append(cmd)
+        order.append((spec, cmd))
+        if spec.scope == "engine":
+            engine_cmds.append((spec, cmd))
     seq: int | None = None
     engine_replies: list[Any] = []
     if engine_cmds:
@@ -409,19 +409,19 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
     server = conn.server
     replies: list[Any] = []
     it = iter(engine_replies)
-    for is_engine, cmd in order:
-        if is_engine:
+    for spec, cmd in order:
+        if spec.scope == "engine":
             reply = next(it)
             if (
                 server.watchers
                 and not isinstance(reply, StoreError)
-                and resolve(cmd).name in ("FLUSHALL", "FLUSHDB")
+                and spec.name in ("FLUSHALL", "FLUSHDB")
             ):
                 server.touch_all_watched()
             replies.append(reply)
             continue
         try:
-            handler = server.handlers.get(resolve(cmd).name)
+            handler = server.handlers.get(spec.name)
             if handler is None:
                 raise CommandError(f"'{text(cmd[0]).lower()}' is not implemented by this server")
             reply = handler(conn, cmd)

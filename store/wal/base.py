@@ -23,6 +23,16 @@ Contract, in the order the engine uses it:
 5. ``drop_before(pos)`` may delete sealed segments whose records are all ``< pos.seq``
    (after a snapshot covers them). It never touches the active segment.
 6. ``close()`` flushes and fsyncs what was appended, then releases files. Idempotent.
+
+Replication and fencing (``store.replication``) use three more, each called under the
+engine lock:
+
+7. ``recovered_epoch`` (after ``open()``): the epoch of the newest record found, or None.
+8. ``set_epoch(epoch)``: the epoch stamped on records appended from now on (promotion).
+9. ``append_record(seq, epoch, payload)``: hold a record another log wrote, keeping its
+   seq and epoch (a replica copying its primary); same durability rules as ``append``.
+10. ``reset(pos)`` (optional; the default refuses): drop every record and continue at
+    ``pos`` (a replica's full resync from a snapshot).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from ..errors import DurabilityError
 from .position import LogPosition
 
 
@@ -114,3 +125,29 @@ class TransactionLog(ABC):
     def epoch(self) -> int:
         """The writer epoch stamped on appended records (fencing; 0 until replication)."""
         return 0
+
+    @property
+    @abstractmethod
+    def recovered_epoch(self) -> int | None:
+        """The epoch of the newest record ``open()`` found; None if it found none (or the
+        log does not keep epochs with its records)."""
+
+    @abstractmethod
+    def set_epoch(self, epoch: int) -> None:
+        """Stamp ``epoch`` on records appended from now on. A log whose writer epoch is
+        decided elsewhere (the Kafka log: by its own promotion) may ignore it."""
+
+    @abstractmethod
+    def append_record(self, seq: int, epoch: int, payload: bytes) -> int:
+        """Hold a record another log wrote, with its ``seq`` and ``epoch`` (a replica).
+
+        ``seq`` must be exactly :attr:`next_position` (``ValueError`` otherwise). Returns
+        ``seq``; wait for it like an :meth:`append`.
+        """
+
+    def reset(self, position: LogPosition) -> None:
+        """Discard every record and continue at ``position`` (a replica's full resync).
+
+        Optional: this default raises :class:`DurabilityError`, for logs that cannot.
+        """
+        raise DurabilityError("this transaction log cannot restart at a position")

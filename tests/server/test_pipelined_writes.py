@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from store import Engine, EngineConfig
+from store.commands.table import CommandSpec, resolve
 from store.engine import BATCHABLE_WRITES
 from store.index.hnsw import PARALLEL_MIN_BATCH
 
@@ -78,9 +79,13 @@ def test_a_pipeline_of_writes_behaves_like_the_writes_one_by_one(
 
 def test_submit_many_refuses_what_it_cannot_batch() -> None:
     with Engine(EngineConfig(data_dir=None)) as engine:
+
+        def calls(*commands: list[bytes]) -> list[tuple[CommandSpec, list[bytes]]]:
+            return [(resolve(args), args) for args in commands]
+
         with pytest.raises(ValueError, match="submit_many runs only"):
-            engine.submit_many([[b"HSET", b"k", b"f", b"v"], [b"FT.CREATE", b"idx"]])
+            engine.submit_many(calls([b"HSET", b"k", b"f", b"v"], [b"FT.CREATE", b"idx"]))
         assert engine.execute("EXISTS", "k") == 0  # nothing ran
-        done = engine.submit_many([[b"HSET", b"k", b"f", b"v"], [b"DEL", b"k"]])
+        done = engine.submit_many(calls([b"HSET", b"k", b"f", b"v"], [b"DEL", b"k"]))
         assert [d.reply for d in done] == [1, 1]
     assert "HSET" in BATCHABLE_WRITES and "FT.CREATE" not in BATCHABLE_WRITES

@@ -18,7 +18,9 @@ from store import (
     UnknownCommandError,
     WrongTypeError,
 )
-from store.resp.values import SimpleString
+from store.commands.context import ExecContext
+from store.commands.table import resolve
+from store.replies import SimpleString
 from tests.harness.wait import wait_for
 
 DIM = 8
@@ -67,6 +69,26 @@ def test_unknown_command_and_arity_errors_match_redis(engine: Engine) -> None:
     with pytest.raises(ArityError) as exc2:
         engine.execute("GET")
     assert exc2.value.resp_line() == "ERR wrong number of arguments for 'get' command"
+
+
+def test_submit_takes_the_spec_resolved_once(engine: Engine) -> None:
+    args = [b"HSET", b"h", b"f", b"v"]
+    spec = resolve(args)
+    done = engine.submit(spec, args)
+    assert (done.reply, done.error) == (1, None)
+    assert done.seq is not None
+    engine.wait_durable(done.seq)
+    replies, seq = engine.submit_transaction([(spec, [b"HSET", b"h", b"g", b"w"])])
+    assert replies == [1] and seq is not None and seq > done.seq
+    assert engine.execute("HLEN", "h") == 2
+
+
+def test_snapshot_commands_reach_persistence_through_the_context(engine: Engine) -> None:
+    assert engine.execute("LASTSAVE") == 0
+    engine.execute("SET", "a", "1")
+    assert engine.execute("SAVE") == SimpleString("OK")
+    assert engine.execute("LASTSAVE") == engine.persistence.last_save_ms // 1000 > 0
+    assert not hasattr(ExecContext, "engine")  # handlers see state and services, not the engine
 
 
 def test_expired_keys_leave_every_index(engine: Engine) -> None:

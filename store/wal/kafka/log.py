@@ -185,6 +185,11 @@ class KafkaTransactionLog(TransactionLog):
     def set_epoch(self, epoch: int) -> None:
         """Only :meth:`promote` changes the writer epoch here (it must win in the topic)."""
 
+    @property
+    def recovered_epoch(self) -> int | None:
+        """None: the topic's epochs are followed by the reader (:attr:`highest_epoch`)."""
+        return None
+
     def start_tail(self) -> None:
         """Start reading new records (after recovery replayed :meth:`read_from`): a
         follower gets them from :meth:`take`; a writer needs it to confirm. Idempotent."""

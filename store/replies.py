@@ -1,7 +1,9 @@
-"""Reply values that plain Python types cannot express, and how every reply value maps to RESP.
+"""The reply vocabulary: what command handlers return, and how each value maps to RESP.
 
-Command handlers return ordinary Python values; :mod:`store.resp.writer` turns them into
-RESP2 or RESP3 bytes by this table (RESP2 has fewer types, so some collapse)::
+Command handlers return ordinary Python values plus the few types below, which plain
+Python cannot express. They belong to no codec: the engine and the handlers speak this
+vocabulary, and :mod:`store.resp.writer` turns it into RESP2 or RESP3 bytes by this table
+(RESP2 has fewer types, so some collapse)::
 
     Python value                 RESP3                       RESP2
     None                         _  null                     $-1  null bulk string
@@ -12,7 +14,7 @@ RESP2 or RESP3 bytes by this table (RESP2 has fewer types, so some collapse)::
     bool                         #t / #f                     :1 / :0
     int (signed 64-bit)          :  number                   :  integer
     BigNumber, int beyond 64-bit (  big number               $  bulk string of the digits
-    float                        ,  double                   $  bulk string (format_double)
+    float                        ,  double                   $  bulk string (resp.doubles)
     Verbatim                     =  verbatim string          $  bulk string of the text
     list / tuple                 *  array                    *  array
     Push                         >  push                     *  array
@@ -26,7 +28,6 @@ as Redis does for formatted errors.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "Push",
     "SimpleString",
     "Verbatim",
-    "format_double",
 ]
 
 
@@ -94,49 +94,3 @@ class Verbatim:
 
     format: str
     text: str | bytes
-
-
-_LLONG_HALF = float(((1 << 63) - 1) // 2)
-
-
-def format_double(value: float) -> bytes:
-    """``value`` spelled as Redis 7.2+ spells doubles on the wire (``d2string``).
-
-    ``nan``, ``inf``, ``-inf``, ``0``, ``-0``; integral values up to 2**62 in magnitude as
-    plain integers (``3``, not ``3.0``); everything else as the shortest digits that read
-    back to the same double, in plain form when the exponent is small (``0.1``,
-    ``123.5``, ``0.000001``) and otherwise as ``<d>[.<digits>]e<sign><exp>`` with no
-    exponent padding (``1e-7``, ``1.5e+22``). Redis's Grisu2 picks other final digits
-    for about 0.15% of random doubles (88 of 60,019 against Valkey 9.1); both forms
-    parse back to the identical double.
-    """
-    if value != value:
-        return b"nan"
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
-    if value == 0:
-        return b"-0" if math.copysign(1.0, value) < 0 else b"0"
-    if -_LLONG_HALF <= value <= _LLONG_HALF and value.is_integer():
-        return b"%d" % int(value)
-    neg = value < 0
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    int_part, _, frac = mantissa.partition(".")
-    digits = (int_part + frac).lstrip("0")
-    k = (int(exp_text) if exp_text else 0) - len(frac)
-    stripped = digits.rstrip("0")
-    k += len(digits) - len(stripped)
-    digits = stripped
-    nd = len(digits)
-    exp = abs(k + nd - 1)
-    if k >= 0 and exp < nd + 7:
-        text = digits + "0" * k
-    elif k < 0 and (k > -7 or exp < 4):
-        offset = nd + k
-        if offset <= 0:
-            text = "0." + "0" * -offset + digits
-        else:
-            text = digits[:offset] + "." + digits[offset:]
-    else:
-        head = digits[0] + ("." + digits[1:] if nd > 1 else "")
-        text = f"{head}e{'-' if k + nd - 1 < 0 else '+'}{exp}"
-    return (("-" if neg else "") + text).encode("ascii")

@@ -1,9 +1,12 @@
 """Replication commands of the RESP server: PSYNC, REPLCONF, REPLICAOF, ROLE, WAIT,
 FAILOVER.
 
-Handlers take ``(conn, args)`` like :mod:`store.server.handlers`. ``PSYNC`` hands the
-connection to the primary side (it answers ``+CONTINUE``/``+FULLRESYNC`` itself and then
-streams records); ``REPLCONF ACK`` has no reply, as in Redis.
+Handlers take ``(conn, args)`` like :mod:`store.server.handlers` and drive the node's
+:class:`store.replication.Replication`. ``PSYNC`` hands the connection to the primary side
+as its :class:`store.replication.primary.ReplicaChannel` (it answers
+``+CONTINUE``/``+FULLRESYNC`` itself and then streams records); ``REPLCONF ACK`` has no
+reply, as in Redis. They live in the server, not in :mod:`store.replication`, so that
+replication never imports the server.
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CommandError, SyntaxErr
-from ..resp import SimpleString
-from ..server.dispatch import NO_REPLY, Deferred
+from ..replies import SimpleString
+from .results import NO_REPLY, Deferred
 
 if TYPE_CHECKING:
-    from ..server.connection import Connection
-    from ..server.handlers import Handler
+    from .connection import Connection
+    from .handlers import Handler
 
 OK = SimpleString("OK")
 
@@ -115,7 +118,7 @@ def cmd_wait(conn: Connection, args: list[bytes]) -> Any:
     timeout_ms = _int(args[2], "timeout")
     if timeout_ms < 0:
         raise CommandError("timeout is negative")
-    return Deferred(conn.server.replication.wait(conn, numreplicas, timeout_ms))
+    return Deferred(conn.server.replication.wait(conn.last_write_seq, numreplicas, timeout_ms))
 
 
 def replication_handlers() -> dict[str, Handler]:

@@ -1,0 +1,72 @@
+"""What a command handler sees: :class:`ExecContext`, and the :class:`Snapshots` it may call.
+
+The context is the engine's boundary for handlers. It carries the pieces of state a
+command reads or changes (keyspace, indexes), the few engine services a command may
+invoke (flush every key, take a snapshot) and the clock reading of this call, never the
+engine itself: a handler cannot reach the log, replication or another command's path.
+The rules handlers follow are in :mod:`store.commands.table`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..index.manager import IndexManager
+from ..keyspace import Keyspace
+
+__all__ = ["ExecContext", "Snapshots"]
+
+
+class Snapshots(Protocol):
+    """Snapshot taking as SAVE, BGSAVE and LASTSAVE see it (:mod:`store.persistence`).
+
+    ``save`` blocks until a snapshot is published; ``bgsave`` starts one in the background
+    and returns False if one is already running. Both raise :class:`store.errors.StoreError`
+    when the node cannot take snapshots (no data directory).
+    """
+
+    def save(self) -> None: ...
+
+    def bgsave(self) -> bool: ...
+
+    @property
+    def last_save_ms(self) -> int:
+        """Unix time (ms) of the last successful snapshot; 0 if there was none."""
+        ...
+
+
+@dataclass(slots=True)
+class ExecContext:
+    """One command call. Built by the engine for each command it runs.
+
+    ``lock`` is the engine lock; only ``lockfree`` handlers (which run without it) take it,
+    in short phases. ``flush`` empties every key and every index (FLUSHALL) and tells the
+    engine's key listeners. ``now_ms`` is the clock read once for the call; handlers use
+    :attr:`read_now` / :attr:`expire_now` and never read the clock themselves, so replay is
+    deterministic. A handler that mutated state sets ``dirty`` (and optionally
+    ``log_args``, the deterministic rewrite to log).
+    """
+
+    keyspace: Keyspace
+    indexes: IndexManager
+    lock: threading.RLock
+    snapshots: Snapshots
+    flush: Callable[[], None]
+    now_ms: int
+    replaying: bool = False
+    protocol: int = 2
+    dirty: bool = False
+    log_args: list[bytes] | None = None
+
+    @property
+    def read_now(self) -> int:
+        """Deadline reference for reads: logically expired keys are always hidden."""
+        return self.now_ms
+
+    @property
+    def expire_now(self) -> int | None:
+        """Deadline reference for writes: None during replay (apply the log as written)."""
+        return None if self.replaying else self.now_ms
