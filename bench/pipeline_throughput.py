@@ -143,8 +143,7 @@ class Ingest:
         from connectors.s3_events import S3Event
         from pipeline.processor import IngestConfig, Processor
         from pipeline.store_client import EmbeddedClient
-        from store import Engine, EngineConfig
-        from store.wal.base import FsyncPolicy
+        from store import Engine, EngineConfig, FsyncPolicy
         from tests.harness.components import MotoServer
 
         tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="memvec-bench-"))

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from store.wal.base import FsyncPolicy
+from store.config import FsyncPolicy
 from store.wal.file_log import FileLog
 
 PAYLOAD = os.urandom(1600)

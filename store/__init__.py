@@ -14,7 +14,7 @@ The front door for embedded use and for the packages built on the store::
 Everything not listed in ``__all__`` is an implementation detail and may move.
 """
 
-from .config import EngineConfig
+from .config import EngineConfig, FsyncPolicy
 from .engine import Engine, EngineState, Submitted
 from .errors import (
     ArityError,
@@ -38,7 +38,7 @@ from .errors import (
     WrongTypeError,
 )
 from .replies import SimpleString
-from .wal.base import FsyncPolicy, RecoveryOutcome, RecoveryReport
+from .wal.base import RecoveryOutcome, RecoveryReport
 from .wal.position import LogPosition
 
 __all__ = [

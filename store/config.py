@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from .wal.base import FsyncPolicy
+
+class FsyncPolicy(enum.Enum):
+    """When appended records reach the disk (redis.conf ``appendfsync``).
+
+    * ``always``: the reply waits for fsync; no acknowledged write is ever lost (default).
+    * ``everysec``: fsync once a second in the background; a crash loses up to ~1 s.
+    * ``no``: the OS decides; a crash of the machine (not the process) may lose more.
+    """
+
+    ALWAYS = "always"
+    EVERYSEC = "everysec"
+    NO = "no"
 
 
 @dataclass(frozen=True)

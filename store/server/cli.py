@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..wal.base import FsyncPolicy
+from ..config import FsyncPolicy
 from .config import ServerConfig, env_name, is_loopback, parse_bool, parse_memory
 
 log = logging.getLogger("memvec.server")

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import FsyncPolicy
 from ..errors import CommandError
-from ..wal.base import FsyncPolicy
 
 __all__ = [
     "ENV_PREFIX",

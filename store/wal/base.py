@@ -47,19 +47,6 @@ from ..errors import DurabilityError
 from .position import LogPosition
 
 
-class FsyncPolicy(enum.Enum):
-    """When appended records reach the disk (redis.conf ``appendfsync``).
-
-    * ``always``: the reply waits for fsync; no acknowledged write is ever lost (default).
-    * ``everysec``: fsync once a second in the background; a crash loses up to ~1 s.
-    * ``no``: the OS decides; a crash of the machine (not the process) may lose more.
-    """
-
-    ALWAYS = "always"
-    EVERYSEC = "everysec"
-    NO = "no"
-
-
 class RecoveryOutcome(enum.Enum):
     CLEAN = "clean"  # every record intact
     TRUNCATED_TAIL = "truncated_tail"  # last record torn; cut at ``offset`` with a warning

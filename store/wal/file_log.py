@@ -46,11 +46,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 
+from ..config import FsyncPolicy
 from ..errors import DurabilityError
 from ..files import fsync_dir
 from . import record, segments
 from .base import (
-    FsyncPolicy,
     LogRecord,
     RecoveryOutcome,
     RecoveryReport,

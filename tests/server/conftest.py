@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import redis
 
+from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
-from store.wal.base import FsyncPolicy
 
 
 class RawClient:

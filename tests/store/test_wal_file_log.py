@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from store.config import FsyncPolicy
 from store.errors import DurabilityError
 from store.wal import file_log as file_log_module
-from store.wal.base import FsyncPolicy, LogRecord, RecoveryOutcome
+from store.wal.base import LogRecord, RecoveryOutcome
 from store.wal.file_log import FileLog, LogState
 from store.wal.position import LogPosition
 from store.wal.segments import list_segments

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from store.config import FsyncPolicy
 from store.errors import LogCorruptError
 from store.wal import record
-from store.wal.base import FsyncPolicy, LogRecord, RecoveryOutcome, RecoveryReport
+from store.wal.base import LogRecord, RecoveryOutcome, RecoveryReport
 from store.wal.file_log import FileLog
 from store.wal.position import LogPosition
 from store.wal.segments import list_segments, segment_name
