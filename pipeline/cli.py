@@ -38,7 +38,7 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-serve", action="store_true", help="ingest, answer, and exit")
 
     def run(args: argparse.Namespace) -> int:
-        from .demo_job import run_demo_job
+        from .demo.job import run_demo_job
 
         return run_demo_job(args)
 

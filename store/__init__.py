@@ -34,6 +34,7 @@ from .errors import (
     UnknownCommandError,
     WrongTypeError,
 )
+from .files import atomic_write
 from .resp.values import SimpleString
 from .wal.base import FsyncPolicy, RecoveryOutcome, RecoveryReport
 from .wal.position import LogPosition
@@ -64,4 +65,5 @@ __all__ = [
     "SyntaxErr",
     "UnknownCommandError",
     "WrongTypeError",
+    "atomic_write",
 ]

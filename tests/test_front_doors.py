@@ -20,7 +20,7 @@ def test_store_front_door() -> None:
             "LogCorruptError", "LogPosition", "NoAuthError", "NoPermError", "OutOfMemoryError",
             "QuerySyntaxError", "ReadOnlyError", "RecoveryOutcome", "RecoveryReport",
             "SimpleString", "StoreError", "Submitted", "SyntaxErr", "UnknownCommandError",
-            "WrongTypeError",
+            "WrongTypeError", "atomic_write",
         ]
     )  # fmt: skip
     for name in store.__all__:
