@@ -37,7 +37,8 @@ def test_pipeline_and_connectors_front_doors() -> None:
     )  # fmt: skip
     for name in pipeline.__all__:
         assert hasattr(pipeline, name)
-    assert len(connectors.__all__) == 34 and "KafkaSource" in connectors.__all__
+    assert len(connectors.__all__) == 36 and "KafkaSource" in connectors.__all__
+    assert {"AwsCredentials", "AwsEndpoint", "make_aws_client"} <= set(connectors.__all__)
     for name in connectors.__all__:
         assert hasattr(connectors, name)
 

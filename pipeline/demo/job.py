@@ -59,6 +59,7 @@ def _notification(key: str, etag: str) -> bytes:
 async def _ingest(
     engine: Engine, embedder: Any, endpoint: str, data_dir: Path, limit: int
 ) -> dict[str, int]:
+    from connectors.aws import AwsCredentials, AwsEndpoint
     from connectors.memory import MemoryLog, MemorySource
     from connectors.s3 import S3ObjectStore
 
@@ -69,8 +70,8 @@ async def _ingest(
     from ..store_client import EmbeddedClient
     from .corpus import stdlib_documents
 
-    objects = S3ObjectStore(endpoint_url=endpoint, aws_access_key_id="demo",
-                            aws_secret_access_key="demo", region_name="us-east-1")  # fmt: skip
+    credentials = AwsCredentials(access_key_id="demo", secret_access_key="demo")
+    objects = S3ObjectStore(endpoint=AwsEndpoint(endpoint, "us-east-1", credentials))
     objects.create_bucket(BUCKET)
     stream = MemoryLog(stream="s3-notifications")
     total = 0
