@@ -71,7 +71,15 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "process is healthy and leaves the stack running; 'down' stops all of it.",
     )
     verbs = p.add_subparsers(dest="stack_command", metavar="up|down|status|failover", required=True)
-    up = verbs.add_parser("up", help="start the stack detached and wait until it is healthy")
+    up = verbs.add_parser(
+        "up",
+        help="start the stack detached and wait until it is healthy",
+        description="Start the stack detached and return once every process is healthy; "
+        "it keeps running until 'memvec stack down'. Environment: MEMVEC_STACK_SOURCE "
+        "(--source), MEMVEC_MIN_REPLICAS_TO_ACK (replicas that must have a write before "
+        "the store acknowledges it; default 1), MEMVEC_BATCHING_WINDOW_MS (the workers' "
+        "batching window; default 1000).",
+    )
     up.add_argument("--base-port", type=int, default=0, help="first port (default 0: free ports)")
     up.add_argument(
         "--source",
