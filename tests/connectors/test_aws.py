@@ -15,6 +15,10 @@ from tests.harness import unique_name
 CREDENTIALS = AwsCredentials(access_key_id="testing", secret_access_key="testing")
 
 
+class _Sent(Exception):
+    """Raised from a before-send hook: the request was signed, nothing went out."""
+
+
 def test_endpoint_is_a_frozen_value_and_hides_the_secret() -> None:
     endpoint = AwsEndpoint("http://127.0.0.1:1", "eu-west-1", AwsCredentials("id", "s3cret"))
     assert endpoint == AwsEndpoint(
@@ -44,7 +48,16 @@ def test_client_takes_region_credentials_and_path_style() -> None:
     assert s3.meta.config.s3 == {"addressing_style": "path"}
     assert s3.meta.config.read_timeout == 3
     assert s3.meta.config.retries["total_max_attempts"] == 1
-    assert s3._request_signer._credentials.access_key == "testing"
+    seen: list[str] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        seen.append(request.headers["Authorization"].decode())
+        raise _Sent
+
+    s3.meta.events.register("before-send", capture)
+    with pytest.raises(_Sent):
+        s3.head_bucket(Bucket="b")
+    assert "Credential=testing/" in seen[0] and "/ap-south-1/s3/" in seen[0]
 
 
 def test_connectors_reach_moto_through_one_endpoint(moto_server: Any) -> None:
