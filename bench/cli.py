@@ -1,10 +1,10 @@
-"""``memvec bench``: the benchmark set of issue 10 from one command.
+"""The benchmark command line: ``python -m bench`` (and ``memvec bench``, which delegates here).
 
-``memvec bench --quick`` (the default; a few minutes on 2 cores) or ``--full`` (tens of
-minutes: 100k vectors, 1,000 queries), ``--only vector_query,ingest`` to choose,
-``--out DIR`` for the JSON and PNG files (default ``bench/results``), ``--profile`` to
-record py-spy profiles of memvec under ``DIR/profiles``. Exit status 1 when a benchmark
-failed (its JSON holds the error). The README table comes from the JSON files:
+``--quick`` (the default; a few minutes on 2 cores) or ``--full`` (tens of minutes: 100k
+vectors, 1,000 queries), ``--only vector_query,ingest`` to choose, ``--out DIR`` for the
+JSON and PNG files (default ``bench/results``), ``--profile`` to record py-spy profiles of
+memvec under ``DIR/profiles``. Exit status 1 when a benchmark failed (its JSON holds the
+error), 2 for an unknown benchmark name. The README table comes from the JSON files:
 ``python -m bench.report --readme README.md``.
 """
 
@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .sizes import SIZES
 from .suite import BENCHMARKS
 
+__all__ = ["build_parser", "main", "run"]
 
-def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "bench",
-        help="benchmarks against redis-stack-server (valkey + RediSearch): JSON + PNG",
-        description="Run the issue-10 benchmarks (vector query, durable ingest, restart, "
+
+def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
+    """The benchmark options; ``args.run(args)`` runs what they select."""
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Run memvec's benchmarks (vector query, durable ingest, restart, "
         "memory, pipeline throughput, replica lag, freshness when available) side by side "
-        "with the redis-stack peer on this machine; write <out>/<name>.json and PNG plots. "
+        "with redis-stack-server on this machine, and write <out>/<name>.json and PNG plots. "
         "Data: the shared embeddings at $MEMVEC_BENCH_DATA "
         "(default <checkout>/../shared/data/pypi-minilm-100k.npz).",
     )
@@ -42,9 +46,17 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--profile", action="store_true",
                    help="record py-spy profiles of memvec into OUT/profiles")  # fmt: skip
     p.set_defaults(run=run, size="quick")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and run the selected benchmarks."""
+    args = build_parser(prog).parse_args(sys.argv[1:] if argv is None else list(argv))
+    return run(args)
 
 
 def run(args: Any) -> int:
+    """Run the benchmarks ``args`` selects; 0 when all succeeded (see the module doc)."""
     from .common import log
     from .suite import run_suite
 

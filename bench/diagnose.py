@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .common import load_data, log, rss_bytes
-from .durability import _ready_after_restart
+from .durability import ready_after_restart
 from .resp import Target, create_args, create_index, hset_args, memvec_server, resp_load, server_pid
 
 SCHEMAS: dict[str, list[str] | None] = {
@@ -63,7 +63,7 @@ def restart_profile(docs: int, out: Path) -> Path:
         assert proc.stdout is not None
         port = next(int(m.group(1)) for line in proc.stdout
                     if (m := re.search(r"ready on [^ ]*:(\d+)", line)))  # fmt: skip
-        _ready_after_restart(Target("memvec", port, None), docs, queries[0])
+        ready_after_restart(Target("memvec", port, None), docs, queries[0])
         log(f"restart of {docs} documents under py-spy: {time.perf_counter() - began:.2f} s")
         server = Target("memvec", port, proc.pid)
         os.kill(server_pid(server), signal.SIGTERM)

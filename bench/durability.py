@@ -106,7 +106,8 @@ def _wait_aof_rewritten(t: Target) -> None:
             time.sleep(0.05)
 
 
-def _ready_after_restart(t: Target, n: int, q: F32) -> None:
+def ready_after_restart(t: Target, n: int, q: F32) -> None:
+    """Block until ``t`` has indexed all ``n`` documents again and answered one KNN query."""
     wait_indexed(t, "idx", n)
     with t.client() as c:
         c.execute_command(
@@ -150,7 +151,7 @@ def _load_and_restart(name: str, start: Any, size: Size, base: F32, q: F32, tmp:
     log(f"restart/memory: restarting {name}")
     began = time.perf_counter()
     with start(tmp, "everysec", data_dir=d, name=name) as t:
-        _ready_after_restart(t, n, q)
+        ready_after_restart(t, n, q)
         restart_s = time.perf_counter() - began
     empty_s = _empty_start_s(start, name, tmp)
     return {

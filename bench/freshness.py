@@ -243,9 +243,9 @@ def poll_once(api: Api, bucket: str, pending: list[Sample], vector: list[float])
 
 
 def _s3(endpoint: str) -> Any:
-    from pipeline.stack import _aws_client
+    from pipeline.stack import aws_client
 
-    return _aws_client("s3", endpoint)
+    return aws_client("s3", endpoint)
 
 
 def _body(token: str, n: int) -> bytes:

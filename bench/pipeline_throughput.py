@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.chunking import chunk_text
-from pipeline.corpus import Document, stdlib_documents
+from pipeline.demo.corpus import Document, stdlib_documents
 from pipeline.embedding import LocalEmbedder
 from pipeline.fast_embedding import OnnxEmbedder
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.aws import AwsEndpoint, endpoint_or_url, make_aws_client
 from connectors.base import Batch, Record, Source
 from connectors.errors import CommitRejected, ConnectorError, Throttled, from_botocore
 from connectors.leases import SHARD_END, Lease, LeaseStore, LeaseTable, plan_takes
@@ -105,6 +106,7 @@ class KinesisSource(Source):
         self,
         stream_name: str,
         *,
+        endpoint: AwsEndpoint | None = None,
         endpoint_url: str | None = None,
         worker_id: str | None = None,
         lease_table: str | None = None,
@@ -120,7 +122,6 @@ class KinesisSource(Source):
         backoff_max_s: float = 5.0,
         kinesis_client: Any = None,
         dynamodb_client: Any = None,
-        client_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         """``lease_table`` (DynamoDB, many workers) or ``lease_store`` must be given.
 
@@ -130,13 +131,14 @@ class KinesisSource(Source):
         there start at ``TRIM_HORIZON``), ``AT_TIMESTAMP`` uses ``start_timestamp``.
         ``poll_interval_s`` is the idle wait after an empty GetRecords (AWS allows 5 calls
         per shard per second, shared by every consumer). ``lease_timeout_s`` trades
-        failover time against false takeovers under long pauses. ``client_kwargs`` go to
-        ``boto3.client`` (region, credentials) when clients are not passed in.
+        failover time against false takeovers under long pauses. ``endpoint`` says where
+        Kinesis and DynamoDB are (``endpoint_url`` alone is shorthand for
+        ``AwsEndpoint(endpoint_url)``) when their clients are not passed in.
         """
         if lease_store is None and lease_table is None:
             raise ValueError("pass lease_table (DynamoDB) or lease_store (e.g. a checkpoint file)")
         self.stream_name = stream_name
-        self.endpoint_url = endpoint_url
+        self.endpoint = endpoint_or_url(endpoint, endpoint_url)
         self.worker_id = worker_id or _default_worker_id()
         self.initial_position = IteratorType(initial_position)
         self.start_sequence_numbers = dict(start_sequence_numbers or {})
@@ -151,12 +153,11 @@ class KinesisSource(Source):
         self.backoff_max_s = backoff_max_s
         self.state = SourceState.NEW
         self.last_error: BaseException | None = None
-        self._client_kwargs = dict(client_kwargs or {})
-        self._kinesis = kinesis_client or self._client("kinesis")
+        self._kinesis = kinesis_client or make_aws_client("kinesis", self.endpoint)
         if lease_store is None:
             assert lease_table is not None
             lease_store = LeaseTable(
-                dynamodb_client or self._client("dynamodb"),
+                dynamodb_client or make_aws_client("dynamodb", self.endpoint),
                 lease_table,
                 self.worker_id,
                 lease_timeout_s=lease_timeout_s,
@@ -169,12 +170,6 @@ class KinesisSource(Source):
         self._coordinator: asyncio.Task[None] | None = None
         self._next_discovery = 0.0
         self._rr: collections.deque[str] = collections.deque()
-
-    def _client(self, service: str) -> Any:
-        import boto3
-
-        kwargs = {"endpoint_url": self.endpoint_url, **self._client_kwargs}
-        return boto3.client(service, **kwargs)  # type: ignore[call-overload]
 
     @property
     def held_shards(self) -> list[str]:

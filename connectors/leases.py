@@ -22,8 +22,8 @@ A lease says which worker reads a shard and where reading resumes. Two stores im
   be taken (its owner stopped heartbeating).
 
 * :class:`FileCheckpointStore`: the embedded case, one worker, no DynamoDB. Checkpoints
-  live in a JSON file published atomically (write a temp file, fsync, ``os.replace``,
-  fsync the directory)::
+  live in a JSON file published with :func:`store.atomic_write` (temp file, fsync,
+  ``os.replace``, fsync of the directory)::
 
       {"version": 1, "checkpoints": {"shardId-000000000000": "49590...", ...}}
 
@@ -51,9 +51,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from connectors.errors import CommitRejected, ConnectorError, from_botocore
+from store import atomic_write
 
 __all__ = ["SHARD_END", "FileCheckpointStore", "Lease", "LeaseStore", "LeaseTable", "plan_takes"]
 
@@ -434,14 +435,8 @@ class FileCheckpointStore(LeaseStore):
             {"version": self.VERSION, "checkpoints": checkpoints}, sort_keys=True, indent=1
         ).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+
+        def write(f: BinaryIO) -> None:
             f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+
+        atomic_write(self.path, write)

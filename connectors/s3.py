@@ -12,10 +12,9 @@ Contract beyond :class:`~connectors.base.ObjectStore`:
 * Every botocore error is translated with :func:`~connectors.errors.from_botocore`
   (missing bucket/key/version -> ``NotFound``, throttling -> ``Throttled``, ...).
 
-Credentials come from ``aws_access_key_id``/``aws_secret_access_key``/``aws_session_token``
-when given, else from boto3's usual chain (environment, profile, instance role). With a
-custom ``endpoint_url`` path-style addressing is used, since endpoints such as
-``http://127.0.0.1:5000`` cannot carry the bucket as a DNS label.
+Where it connects (endpoint, region, credentials) is an :class:`~connectors.aws.AwsEndpoint`;
+unset fields fall back to boto3's usual chain, and a custom endpoint URL gets path-style
+addressing (see :mod:`connectors.aws`).
 """
 
 from __future__ import annotations
@@ -24,47 +23,13 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from connectors.aws import AwsEndpoint, endpoint_or_url, make_aws_client
 from connectors.base import ObjectData, ObjectStore, ObjectSummary
 from connectors.errors import ConnectorError, NotFound, ObjectTooLarge, from_botocore
 
-__all__ = ["S3ObjectStore", "make_aws_client"]
+__all__ = ["S3ObjectStore"]
 
 DEFAULT_CHUNK_BYTES = 1 << 20
-
-
-def make_aws_client(
-    service: str,
-    *,
-    endpoint_url: str | None = None,
-    region_name: str | None = None,
-    aws_access_key_id: str | None = None,
-    aws_secret_access_key: str | None = None,
-    aws_session_token: str | None = None,
-    max_attempts: int | None = None,
-    read_timeout_s: float | None = None,
-    **config: Any,
-) -> Any:
-    """A boto3 client; unset credentials/region fall back to boto3's chain (environment)."""
-    import boto3
-    from botocore.config import Config
-
-    options: dict[str, Any] = dict(config)
-    if service == "s3" and endpoint_url:
-        options.setdefault("s3", {"addressing_style": "path"})
-    if max_attempts is not None:
-        options["retries"] = {"mode": "standard", "total_max_attempts": max_attempts}
-    if read_timeout_s is not None:
-        options["read_timeout"] = read_timeout_s
-    session: Any = boto3.session.Session()
-    return session.client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=region_name,
-        aws_access_key_id=aws_access_key_id,
-        aws_secret_access_key=aws_secret_access_key,
-        aws_session_token=aws_session_token,
-        config=Config(**options),
-    )
 
 
 class S3ObjectStore(ObjectStore):
@@ -73,29 +38,20 @@ class S3ObjectStore(ObjectStore):
     def __init__(
         self,
         *,
+        endpoint: AwsEndpoint | None = None,
         endpoint_url: str | None = None,
-        region_name: str | None = None,
-        aws_access_key_id: str | None = None,
-        aws_secret_access_key: str | None = None,
-        aws_session_token: str | None = None,
         client: Any = None,
         page_size: int = 1000,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
-        """``client`` (a boto3 S3 client) overrides the connection arguments.
+        """``endpoint`` says where to connect (``endpoint_url`` alone is shorthand for
+        ``AwsEndpoint(endpoint_url)``); ``client`` (a boto3 S3 client) overrides both.
 
         ``page_size``: keys per ListObjectsV2 request (S3's maximum is 1000; smaller pages
         mean more requests but less latency per page). ``chunk_bytes``: read size while
         streaming a body; bounds how far past ``max_bytes`` a lying endpoint can push us.
         """
-        self.client = client or make_aws_client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region_name,
-            aws_access_key_id=aws_access_key_id,
-            aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token,
-        )
+        self.client = client or make_aws_client("s3", endpoint_or_url(endpoint, endpoint_url))
         self.page_size = page_size
         self.chunk_bytes = chunk_bytes
 

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from connectors.aws import AwsEndpoint, endpoint_or_url, make_aws_client
 from connectors.base import EmbeddingEndpoint
 from connectors.errors import ConnectorError, MalformedResponse, from_botocore
-from connectors.s3 import make_aws_client
 
 __all__ = ["SageMakerEmbedder", "parse_embeddings"]
 
@@ -50,11 +50,8 @@ class SageMakerEmbedder(EmbeddingEndpoint):
         endpoint_name: str,
         *,
         dim: int | None = None,
+        endpoint: AwsEndpoint | None = None,
         endpoint_url: str | None = None,
-        region_name: str | None = None,
-        aws_access_key_id: str | None = None,
-        aws_secret_access_key: str | None = None,
-        aws_session_token: str | None = None,
         client: Any = None,
         normalize: bool = True,
         batch_size: int = 32,
@@ -64,23 +61,20 @@ class SageMakerEmbedder(EmbeddingEndpoint):
         target_variant: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``normalize``: L2-normalise rows (cosine search on the store side then equals
-        inner product). ``batch_size``: texts per request; larger is faster until the
-        endpoint's payload limit (6 MB) or its max batch. ``max_attempts``: calls per
+        """``endpoint``: where the SageMaker runtime is (``endpoint_url`` alone is shorthand
+        for ``AwsEndpoint(endpoint_url)``); ``client`` overrides both. ``normalize``:
+        L2-normalise rows (cosine search on the store side then equals inner product).
+        ``batch_size``: texts per request; larger is faster until the endpoint's payload
+        limit (6 MB) or its max batch. ``max_attempts``: calls per
         batch before a retriable error is raised; the wait before attempt k is uniform in
         [0, min(backoff_max_s, backoff_base_s * 2**k)].
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.endpoint_name = endpoint_name
+        # botocore's retries off: embed() retries with its own backoff
         self.client = client or make_aws_client(
-            "sagemaker-runtime",
-            endpoint_url=endpoint_url,
-            region_name=region_name,
-            aws_access_key_id=aws_access_key_id,
-            aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token,
-            max_attempts=1,
+            "sagemaker-runtime", endpoint_or_url(endpoint, endpoint_url), max_attempts=1
         )
         self.dim = dim or 0
         self.normalize = normalize

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from connectors.aws import AwsEndpoint, endpoint_or_url, make_aws_client
 from connectors.base import Batch, Record, Source
 from connectors.errors import CommitRejected, ConnectorError, from_botocore
-from connectors.s3 import make_aws_client
 
 __all__ = ["SqsSink", "SqsSource", "SqsState"]
 
@@ -58,10 +58,6 @@ class _InFlight:
     expires_at: float  # time.monotonic() when the visibility runs out
 
 
-def _client(client: Any, kwargs: dict[str, Any]) -> Any:
-    return client or make_aws_client("sqs", **kwargs)
-
-
 async def _call(client: Any, method: str, what: str, **params: Any) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -78,11 +74,8 @@ class SqsSource(Source):
         self,
         queue_url: str,
         *,
+        endpoint: AwsEndpoint | None = None,
         endpoint_url: str | None = None,
-        region_name: str | None = None,
-        aws_access_key_id: str | None = None,
-        aws_secret_access_key: str | None = None,
-        aws_session_token: str | None = None,
         client: Any = None,
         visibility_timeout_s: int = 30,
         extend_margin_s: float | None = None,
@@ -90,7 +83,9 @@ class SqsSource(Source):
         release_on_stop: bool = True,
         delete_attempts: int = 3,
     ) -> None:
-        """``visibility_timeout_s``: how long a received message stays hidden per grant;
+        """``endpoint`` says where to connect (``endpoint_url`` alone is shorthand for
+        ``AwsEndpoint(endpoint_url)``); ``client`` (a boto3 SQS client) overrides both.
+        ``visibility_timeout_s``: how long a received message stays hidden per grant;
         short values make a crashed consumer's messages return sooner but cost more
         extension calls. ``extend_margin_s`` (default a third of it): how long before
         expiry the grant is renewed. ``max_wait_s``: longest long-poll (SQS allows 20).
@@ -98,16 +93,9 @@ class SqsSource(Source):
         if visibility_timeout_s < 1:
             raise ValueError("visibility_timeout_s must be at least 1 second")
         self.queue_url = queue_url
-        self.client = _client(
-            client,
-            {
-                "endpoint_url": endpoint_url,
-                "region_name": region_name,
-                "aws_access_key_id": aws_access_key_id,
-                "aws_secret_access_key": aws_secret_access_key,
-                "aws_session_token": aws_session_token,
-                "read_timeout_s": MAX_WAIT_S + 10,
-            },
+        # the read timeout must outlast the longest long poll
+        self.client = client or make_aws_client(
+            "sqs", endpoint_or_url(endpoint, endpoint_url), read_timeout_s=MAX_WAIT_S + 10
         )
         self.visibility_timeout_s = visibility_timeout_s
         self.extend_margin_s = (
@@ -323,26 +311,14 @@ class SqsSink:
         self,
         queue_url: str,
         *,
+        endpoint: AwsEndpoint | None = None,
         endpoint_url: str | None = None,
-        region_name: str | None = None,
-        aws_access_key_id: str | None = None,
-        aws_secret_access_key: str | None = None,
-        aws_session_token: str | None = None,
         client: Any = None,
         send_attempts: int = 3,
         binary_as_base64: bool = False,
     ) -> None:
         self.queue_url = queue_url
-        self.client = _client(
-            client,
-            {
-                "endpoint_url": endpoint_url,
-                "region_name": region_name,
-                "aws_access_key_id": aws_access_key_id,
-                "aws_secret_access_key": aws_secret_access_key,
-                "aws_session_token": aws_session_token,
-            },
-        )
+        self.client = client or make_aws_client("sqs", endpoint_or_url(endpoint, endpoint_url))
         self.send_attempts = max(1, send_attempts)
         self.binary_as_base64 = binary_as_base64
 

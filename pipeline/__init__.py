@@ -5,7 +5,7 @@ Everything not in ``__all__`` may move.
 """
 
 from .chunking import chunk_text
-from .corpus import Document, stdlib_documents
+from .demo.corpus import Document, stdlib_documents
 from .embedding import EMBEDDING_DIM, MODEL_NAME, LocalEmbedder, load_model, model_path
 from .handler import ItemResult, handle, process_event
 from .parsing import JsonMapping, ParseError, parse_object

@@ -2,14 +2,21 @@
 
 Subcommands import their modules lazily so ``memvec --help`` stays fast and does not load
 torch. Every option that a subcommand reads from the environment is shown in its --help.
+The store registers its own subcommands (:func:`store.cli.add_store_parsers`). ``memvec
+bench`` only delegates to the benchmark harness (``python -m bench``): ``bench`` is imported
+when that subcommand runs, never by this module, and the subcommand is absent when the
+harness is not installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+
+from store.cli import add_store_parsers
 
 Runner = Callable[[argparse.Namespace], int]
 
@@ -38,25 +45,39 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-serve", action="store_true", help="ingest, answer, and exit")
 
     def run(args: argparse.Namespace) -> int:
-        from .demo_job import run_demo_job
+        from .demo.job import run_demo_job
 
         return run_demo_job(args)
 
     p.set_defaults(run=run)
 
 
-def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:
-        from store.server.cli import add_server_parser
-    except ImportError:
-        return
-    add_server_parser(sub)
+def _describe(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+) -> None:
+    # worker.py and backfill.py show their module docstrings (reST, internals) as --help;
+    # users get a short description instead, the contract stays in the docstring
+    parser = sub.choices[name]
+    parser.description = text
+    parser.formatter_class = argparse.HelpFormatter
 
 
 def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .worker import add_worker_parser
 
     add_worker_parser(sub)
+    _describe(
+        sub,
+        "worker",
+        "Run the pipeline on a stream of S3 notifications (or inline documents) from Kafka, "
+        "Kinesis or SQS: parse, chunk, embed, write to the store, send failures to --dlq, "
+        "and commit only after the store acknowledged. Workers can share a Kafka consumer "
+        "group or a Kinesis lease table. Sources: kafka://HOST:PORT/TOPIC?group=NAME, "
+        "kinesis://STREAM?lease_table=TABLE, sqs://HOST:PORT/QUEUE-PATH or the queue's "
+        "http(s):// URL. Stores: redis://HOST:PORT or embedded:DIR; a comma-separated list "
+        "of every node of one store follows whichever is primary. SIGTERM or Ctrl-C stops "
+        "it cleanly.",
+    )
 
 
 def _add_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,12 +92,6 @@ def _add_package(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_package_parser(sub)
 
 
-def _add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from store.snapshot.restore import add_restore_parser
-
-    add_restore_parser(sub)
-
-
 def _add_stack(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .stack import add_stack_parser
 
@@ -87,17 +102,37 @@ def _add_ingest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     from .backfill import add_ingest_parser
 
     add_ingest_parser(sub)
+    _describe(
+        sub,
+        "ingest",
+        "Bring the store in line with every object under an S3 prefix, through the same "
+        "pipeline the workers run. Resumable: an object already ingested at its current "
+        "ETag is skipped, so a rerun after Ctrl-C or a crash redoes no finished work. An "
+        "object that fails (unparseable, too large) is reported and tried again by the next "
+        "run. --prune also deletes the chunks of objects S3 no longer has.",
+    )
 
 
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:
-        from bench.cli import add_bench_parser
-    except ImportError:
+    if importlib.util.find_spec("bench") is None:
         return
-    add_bench_parser(sub)
+    # no options of its own: everything after "bench" goes to the harness (see main)
+    p = sub.add_parser(
+        "bench",
+        help="benchmarks against redis-stack-server: JSON and PNG plots (python -m bench)",
+        add_help=False,
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from bench.cli import main
+
+        return main(args.forwarded, prog="memvec bench")
+
+    p.set_defaults(run=run, forwards_arguments=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``memvec`` parser; a parsed subcommand sets ``run`` (``args.run(args)``)."""
     parser = argparse.ArgumentParser(
         prog="memvec",
         description="memvec: a durable, Redis-compatible, in-memory vector store and the "
@@ -106,20 +141,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"memvec {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo(sub)
-    _add_server(sub)
+    add_store_parsers(sub)
     _add_worker(sub)
     _add_ingest(sub)
     _add_api(sub)
     _add_package(sub)
-    _add_restore(sub)
     _add_stack(sub)
     _add_bench(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``memvec`` with ``argv`` (default ``sys.argv[1:]``); the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "forwards_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.forwarded = extra
     run: Runner | None = getattr(args, "run", None)
     if run is None:
         parser.print_help()

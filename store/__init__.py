@@ -37,6 +37,7 @@ from .errors import (
     UnknownCommandError,
     WrongTypeError,
 )
+from .files import atomic_write
 from .replies import SimpleString
 from .wal.base import RecoveryOutcome, RecoveryReport
 from .wal.position import LogPosition
@@ -70,4 +71,5 @@ __all__ = [
     "SyntaxErr",
     "UnknownCommandError",
     "WrongTypeError",
+    "atomic_write",
 ]

@@ -21,6 +21,7 @@ def test_store_front_door() -> None:
             "QuerySyntaxError", "ReadOnlyError", "RecoveryOutcome", "RecoveryReport",
             "SimpleString", "SnapshotCorruptError", "SnapshotError", "SnapshotStoreError",
             "StoreError", "Submitted", "SyntaxErr", "UnknownCommandError", "WrongTypeError",
+            "atomic_write",
         ]
     )  # fmt: skip
     for name in store.__all__:
@@ -37,7 +38,8 @@ def test_pipeline_and_connectors_front_doors() -> None:
     )  # fmt: skip
     for name in pipeline.__all__:
         assert hasattr(pipeline, name)
-    assert len(connectors.__all__) == 34 and "KafkaSource" in connectors.__all__
+    assert len(connectors.__all__) == 36 and "KafkaSource" in connectors.__all__
+    assert {"AwsCredentials", "AwsEndpoint", "make_aws_client"} <= set(connectors.__all__)
     for name in connectors.__all__:
         assert hasattr(connectors, name)
 

@@ -85,7 +85,12 @@ def add_restore_parser(
 ) -> argparse.ArgumentParser:
     """Add ``restore`` to the ``memvec`` command line."""
     p = subparsers.add_parser(
-        "restore", help="start a node's data directory from the newest valid remote snapshot"
+        "restore",
+        help="start a node's data directory from the newest valid remote snapshot",
+        description="Fill a data directory from the newest snapshot under an S3 prefix (or "
+        "a local snapshot directory) that fully verifies, skipping damaged ones, so that "
+        "'memvec server --dir DIR' starts with exactly that state. A directory whose log "
+        "already holds writes is refused unless --force.",
     )
     p.add_argument("source", help="s3://bucket/prefix (or a local snapshot directory)")
     p.add_argument("--dir", dest="data_dir", default="data", help="data directory (default ./data)")

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 import bench.common
+from bench.cli import build_parser
 from bench.report import BEGIN, END, load_results, replace_between_markers, table
 from bench.sizes import TOY
 from bench.suite import BENCHMARKS, run_suite
-from pipeline.cli import build_parser
+from pipeline import cli
 
 MACHINE_KEYS = {"cpu_model", "cores", "ram_bytes", "os", "python", "packages",
                 "loadavg_at_start", "loadavg_at_end"}  # fmt: skip
@@ -122,9 +123,12 @@ def test_report_table_from_the_results(toy_run: Any) -> None:
 
 
 def test_bench_subcommand_parses_and_refuses_unknown_names(tmp_path: Path) -> None:
-    args = build_parser().parse_args(["bench", "--full", "--only", "ingest,memory"])
+    args = build_parser().parse_args(["--full", "--only", "ingest,memory"])
     assert (args.size, args.only, args.out) == ("full", "ingest,memory", Path("bench/results"))
-    args = build_parser().parse_args(["bench", "--only", "ingest,nope", "--out", str(tmp_path)])
+    args = build_parser().parse_args(["--only", "ingest,nope", "--out", str(tmp_path)])
     assert args.size == "quick"
     assert args.run(args) == 2
+    assert not list(tmp_path.iterdir())
+    # memvec bench hands everything after "bench" to the harness
+    assert cli.main(["bench", "--only", "ingest,nope", "--out", str(tmp_path)]) == 2
     assert not list(tmp_path.iterdir())

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from connectors.aws import AwsCredentials, AwsEndpoint, make_aws_client
 from connectors.errors import EndpointUnavailable, NotFound, ObjectTooLarge
-from connectors.s3 import S3ObjectStore, make_aws_client
+from connectors.s3 import S3ObjectStore
 from tests.harness import free_port, unique_name
 
 
@@ -87,14 +88,12 @@ def test_missing_version_is_not_found(s3: S3ObjectStore) -> None:
 
 
 def test_unreachable_endpoint_is_retriable() -> None:
-    client = make_aws_client(
-        "s3",
+    endpoint = AwsEndpoint(
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        max_attempts=1,
+        credentials=AwsCredentials(access_key_id="x", secret_access_key="x"),
     )
+    client = make_aws_client("s3", endpoint, max_attempts=1)
     with pytest.raises(EndpointUnavailable, match="endpoint_url") as info:
         S3ObjectStore(client=client).head("b", "k")
     assert info.value.retriable

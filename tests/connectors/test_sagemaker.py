@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from botocore.stub import Stubber
 
+from connectors.aws import AwsCredentials, AwsEndpoint
 from connectors.errors import MalformedResponse, Throttled
 from connectors.sagemaker import SageMakerEmbedder, parse_embeddings
 from tests.harness import unique_name
@@ -49,10 +50,11 @@ def make_embedder(moto_server: Any) -> Any:
     def make(**kwargs: Any) -> SageMakerEmbedder:
         return SageMakerEmbedder(
             unique_name("embed"),
-            endpoint_url=moto_server.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            endpoint=AwsEndpoint(
+                endpoint_url=moto_server.endpoint_url,
+                region_name=REGION,
+                credentials=AwsCredentials(access_key_id="testing", secret_access_key="testing"),
+            ),
             **kwargs,
         )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.corpus import stdlib_documents
+from pipeline.demo.corpus import stdlib_documents
 from pipeline.embedding import EMBEDDING_DIM, LocalEmbedder
 from pipeline.fast_embedding import FP32_FILE, INT8_FILE, OnnxEmbedder, default_cache_dir
 

@@ -20,7 +20,7 @@ import pytest
 from connectors.s3 import S3ObjectStore
 from connectors.s3_events import S3Event
 from pipeline import handler
-from pipeline.corpus import stdlib_documents
+from pipeline.demo.corpus import stdlib_documents
 from pipeline.embedding import LocalEmbedder
 from pipeline.parsing import ParseError
 from pipeline.processor import IngestConfig, Processor

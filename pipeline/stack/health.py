@@ -3,7 +3,7 @@
 :func:`probe` runs a process's recorded check (``tcp``, ``resp`` PING, ``log`` for a
 ``ready`` line, or an HTTP path that must answer 200); sockets time out after 1-2 s and a
 connection error reads as unhealthy. :func:`stack_status` reports (process, alive,
-healthy) for each process in ``stack.json``. :func:`_wait` polls a condition every 0.1 s
+healthy) for each process in ``stack.json``. :func:`wait_until` polls a condition every 0.1 s
 until a timeout.
 """
 
@@ -15,12 +15,12 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .stack_state import _HOST, Proc, _procs, is_alive, load_state
+from .state import HOST, Proc, is_alive, load_state, procs_of
 
 
 def _tcp_open(port: int) -> bool:
     try:
-        with socket.create_connection((_HOST, port), timeout=1):
+        with socket.create_connection((HOST, port), timeout=1):
             return True
     except OSError:
         return False
@@ -28,7 +28,7 @@ def _tcp_open(port: int) -> bool:
 
 def _resp_ping(port: int) -> bool:
     try:
-        with socket.create_connection((_HOST, port), timeout=2) as s:
+        with socket.create_connection((HOST, port), timeout=2) as s:
             s.sendall(b"*1\r\n$4\r\nPING\r\n")
             return s.recv(64).startswith(b"+PONG")
     except OSError:
@@ -47,22 +47,24 @@ def probe(proc: Proc) -> bool:
     """Run the process's health check: ``tcp``, ``resp`` (PING), ``log`` (its log has a
     ``ready`` line; for a process without a port) or an HTTP path."""
     if proc.probe == "log":
-        return " ready" in _log_tail(proc.log, 200)
+        return " ready" in log_tail(proc.log, 200)
     if proc.probe == "tcp":
         return _tcp_open(proc.port)
     if proc.probe == "resp":
         return _resp_ping(proc.port)
-    return _http_ok(f"http://{_HOST}:{proc.port}{proc.probe}")
+    return _http_ok(f"http://{HOST}:{proc.port}{proc.probe}")
 
 
-def _log_tail(path: str, lines: int = 20) -> str:
+def log_tail(path: str, lines: int = 20) -> str:
+    """The last ``lines`` lines of a process log ("" when it cannot be read)."""
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll ``condition`` every 0.1 s; whether it held within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
@@ -74,16 +76,17 @@ def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
 def stack_status(stack_dir: Path) -> list[tuple[Proc, bool, bool]]:
     """(process, alive, healthy) for every recorded process; empty when there is no stack."""
     rows = []
-    for proc in _procs(load_state(stack_dir.resolve())):
+    for proc in procs_of(load_state(stack_dir.resolve())):
         alive = is_alive(proc)
         rows.append((proc, alive, alive and probe(proc)))
     return rows
 
 
-def _role(proc: Proc, healthy: bool) -> str:
+def role_of(proc: Proc, healthy: bool) -> str:
+    """``primary`` or ``replica`` for a healthy store node; "" for anything else."""
     if proc.probe != "resp" or not healthy:
         return ""
-    from .failover import node_info
+    from ..failover import node_info
 
-    role = node_info(f"redis://{_HOST}:{proc.port}").role
+    role = node_info(f"redis://{HOST}:{proc.port}").role
     return {"master": "primary", "slave": "replica"}.get(role, role)

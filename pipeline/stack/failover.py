@@ -11,25 +11,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import StackStartError
-from .stack_health import _log_tail, _wait
-from .stack_launch import _Launcher, _server_argv
-from .stack_state import (
-    _PRIMARY_FILE,
+from ..errors import StackStartError
+from .health import log_tail, wait_until
+from .launch import Launcher, server_argv
+from .state import (
+    PRIMARY_FILE,
     STORE_NODES,
-    _procs,
-    _publish,
-    _write_state,
     is_alive,
     load_state,
+    procs_of,
+    publish_text,
+    write_state,
 )
 
 
 def stack_failover(stack_dir: Path, timeout_s: float = 60.0) -> str:
-    """Make the other store node the primary; returns its name (see ``failover`` in the
-    module docstring). A dead node is restarted as a replica of the new primary, and this
+    """Make the other store node the primary; returns its name (see ``failover`` in
+    :mod:`pipeline.stack`). A dead node is restarted as a replica of the new primary, and this
     returns once every store node follows it."""
-    from .failover import node_info, promote
+    from ..failover import node_info, promote
 
     stack_dir = stack_dir.resolve()
     state = load_state(stack_dir)
@@ -43,26 +43,26 @@ def stack_failover(stack_dir: Path, timeout_s: float = 60.0) -> str:
     except RuntimeError as exc:
         raise SystemExit(f"memvec stack failover: {exc}") from None
     new = STORE_NODES[urls.index(new_url)]
-    nodes = {p.name: p for p in _procs(state) if p.name in STORE_NODES}
-    launcher = _Launcher(stack_dir, state)
+    nodes = {p.name: p for p in procs_of(state) if p.name in STORE_NODES}
+    launcher = Launcher(stack_dir, state)
     for name, proc in nodes.items():
         if name == new or is_alive(proc):
             continue
         state["processes"] = [p for p in state["processes"] if p["name"] != name]
-        argv = _server_argv(stack_dir, name, proc.port, nodes[new].port)
+        argv = server_argv(stack_dir, name, proc.port, nodes[new].port)
         restarted = launcher.start(name, argv, proc.port, "resp")
         try:
             launcher.wait_healthy([restarted], timeout_s)
         except StackStartError as exc:
-            tail = _log_tail(exc.proc.log)
+            tail = log_tail(exc.proc.log)
             raise SystemExit(f"memvec stack failover: {exc}; log {exc.proc.log}:\n{tail}") from None
     others = [u for u in urls if u != new_url]
-    if not _wait(lambda: all(node_info(u).link_up for u in others), timeout_s):
+    if not wait_until(lambda: all(node_info(u).link_up for u in others), timeout_s):
         raise SystemExit(
             f"memvec stack failover: {new} is primary but {', '.join(others)} did not start "
             f"following it within {timeout_s:.0f} s; see {stack_dir / 'logs'}"
         )
     state["primary"] = new
-    _write_state(stack_dir, state)
-    _publish(stack_dir / "data" / _PRIMARY_FILE, new + "\n")
+    write_state(stack_dir, state)
+    publish_text(stack_dir / "data" / PRIMARY_FILE, new + "\n")
     return new

@@ -31,8 +31,8 @@ from tqdm import tqdm
 
 from store import Engine, EngineConfig
 
-INDEX = "demo"
-BUCKET = "stdlib"
+from . import BUCKET, INDEX
+
 EXAMPLE_QUERIES = [
     "how do I parse command line arguments",
     "read and write CSV files",
@@ -59,18 +59,19 @@ def _notification(key: str, etag: str) -> bytes:
 async def _ingest(
     engine: Engine, embedder: Any, endpoint: str, data_dir: Path, limit: int
 ) -> dict[str, int]:
+    from connectors.aws import AwsCredentials, AwsEndpoint
     from connectors.memory import MemoryLog, MemorySource
     from connectors.s3 import S3ObjectStore
 
-    from . import handler
+    from .. import handler
+    from ..destinations import FileDestination
+    from ..processor import IngestConfig, Item, Outcome, Processor
+    from ..runner import Runner, RunnerConfig, pipeline_process
+    from ..store_client import EmbeddedClient
     from .corpus import stdlib_documents
-    from .destinations import FileDestination
-    from .processor import IngestConfig, Item, Outcome, Processor
-    from .runner import Runner, RunnerConfig, pipeline_process
-    from .store_client import EmbeddedClient
 
-    objects = S3ObjectStore(endpoint_url=endpoint, aws_access_key_id="demo",
-                            aws_secret_access_key="demo", region_name="us-east-1")  # fmt: skip
+    credentials = AwsCredentials(access_key_id="demo", secret_access_key="demo")
+    objects = S3ObjectStore(endpoint=AwsEndpoint(endpoint, "us-east-1", credentials))
     objects.create_bucket(BUCKET)
     stream = MemoryLog(stream="s3-notifications")
     total = 0
@@ -131,9 +132,9 @@ def _top_hits(
 async def _serve(engine: Engine, embedder: Any, port: int) -> None:
     import uvicorn
 
-    from .api.app import create_app
-    from .api.settings import ApiSettings
-    from .api.store_client import EmbeddedStore
+    from ..api.app import create_app
+    from ..api.settings import ApiSettings
+    from ..api.store_client import EmbeddedStore
 
     app = create_app(ApiSettings(index=INDEX, port=port), EmbeddedStore(engine), embedder)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -143,7 +144,7 @@ async def _serve(engine: Engine, embedder: Any, port: int) -> None:
 def run_demo_job(args: argparse.Namespace) -> int:
     from moto.server import ThreadedMotoServer
 
-    from .embedding import LocalEmbedder
+    from ..embedding import LocalEmbedder
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")

@@ -5,7 +5,7 @@ standard-library module becomes an object ``stdlib/<module>`` in an in-memory ob
 and goes through :class:`pipeline.processor.Processor` (chunk, embed only changed chunks,
 atomic upsert), so the documents have exactly the layout ``memvec demo`` produces (index
 ``demo``, prefix ``chunk:``, fields ``text``, ``vec``, ``source`` = ``stdlib/<module>``,
-``chunk``, ...). ``memvec demo`` itself is :mod:`pipeline.demo_job`.
+``chunk``, ...). ``memvec demo`` itself is :mod:`pipeline.demo.job`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from typing import Any
 from connectors.memory import MemoryObjectStore
 from connectors.s3_events import S3Event
 
+from ..processor import IngestConfig, Processor
+from ..store_client import EmbeddedClient
+from . import BUCKET, INDEX
 from .corpus import stdlib_documents
-from .processor import IngestConfig, Processor
-from .store_client import EmbeddedClient
-
-INDEX = "demo"
-BUCKET = "stdlib"
 
 
 def _processor(engine: Any, embedder: Any, objects: Any = None) -> Processor:

