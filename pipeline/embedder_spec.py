@@ -36,6 +36,7 @@ __all__ = [
     "add_embedder_option",
     "open_embedder",
     "parse_embedder_spec",
+    "spec_from_env",
 ]
 
 EMBEDDER_ENV = "MEMVEC_EMBEDDER"
