@@ -53,11 +53,8 @@ __all__ = [
     "NodeInfo",
     "PrimaryFollower",
     "find_primary",
-    "is_noreplicas",
     "node_info",
-    "probe_client",
     "promote",
-    "read_node_info",
     "split_urls",
 ]
 
@@ -88,7 +85,7 @@ def split_urls(text: str) -> list[str]:
     return [u.strip() for u in text.split(",") if u.strip()]
 
 
-def probe_client(url: str, timeout_s: float) -> Any:
+def _probe_client(url: str, timeout_s: float) -> Any:
     """A redis-py client that fails at once (no retries): failures are what we look for."""
     import redis
     from redis.backoff import NoBackoff
@@ -100,7 +97,7 @@ def probe_client(url: str, timeout_s: float) -> Any:
     )  # fmt: skip
 
 
-def read_node_info(client: Any, url: str) -> NodeInfo:
+def _read_node_info(client: Any, url: str) -> NodeInfo:
     """``INFO replication`` over ``client``; an unreachable node is ``reachable=False``."""
     import redis
 
@@ -118,9 +115,9 @@ def read_node_info(client: Any, url: str) -> NodeInfo:
 
 def node_info(url: str, timeout_s: float = 2.0) -> NodeInfo:
     """``INFO replication`` of one node, over a short-lived connection."""
-    client = probe_client(url, timeout_s)
+    client = _probe_client(url, timeout_s)
     try:
-        return read_node_info(client, url)
+        return _read_node_info(client, url)
     finally:
         client.close()
 
@@ -135,7 +132,7 @@ def find_primary(infos: Sequence[NodeInfo]) -> int | None:
     return best
 
 
-def is_noreplicas(reply: Any) -> bool:
+def _is_noreplicas(reply: Any) -> bool:
     """An error reply saying too few replicas acknowledged a write (it was applied)."""
     return isinstance(reply, Exception) and str(reply).startswith("NOREPLICAS")
 
@@ -162,10 +159,10 @@ class PrimaryFollower:
         self.failover_timeout_s = failover_timeout_s
         self.poll_interval_s = poll_interval_s
         self.index: int | None = None
-        self._probes = [probe_client(u, probe_timeout_s) for u in self.urls]
+        self._probes = [_probe_client(u, probe_timeout_s) for u in self.urls]
 
     def _infos(self) -> list[NodeInfo]:
-        return [read_node_info(c, u) for c, u in zip(self._probes, self.urls, strict=True)]
+        return [_read_node_info(c, u) for c, u in zip(self._probes, self.urls, strict=True)]
 
     def refresh(self) -> None:
         """One probe round: remember the primary if a node answers as one."""
@@ -204,7 +201,7 @@ class PrimaryFollower:
             except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError) as exc:
                 why = f"{self.urls[index]}: {type(exc).__name__}: {exc}"
             except redis.ResponseError as exc:  # EXEC's own reply: -NOREPLICAS
-                if not is_noreplicas(exc):
+                if not _is_noreplicas(exc):
                     raise translate_message(str(exc)) from exc
                 if time.monotonic() >= deadline:
                     raise StoreUnavailable(
@@ -217,7 +214,7 @@ class PrimaryFollower:
                 moved = (redis.ReadOnlyError, redis.BusyLoadingError)
                 demoted = next((r for r in replies if isinstance(r, moved)), None)
                 if demoted is None:
-                    if not any(map(is_noreplicas, replies)) or time.monotonic() >= deadline:
+                    if not any(map(_is_noreplicas, replies)) or time.monotonic() >= deadline:
                         return replies
                     time.sleep(self.poll_interval_s)
                     continue
@@ -237,7 +234,7 @@ class PrimaryFollower:
 
 
 def _command(url: str, *args: str | int, timeout_s: float = 30.0) -> Any:
-    client = probe_client(url, timeout_s)
+    client = _probe_client(url, timeout_s)
     try:
         return client.execute_command(*args)
     finally:
