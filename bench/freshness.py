@@ -284,7 +284,7 @@ def _wait_visible(
 def _event_times(state: dict[str, Any], samples: list[Sample]) -> None:
     import redis
 
-    from pipeline.failover import find_primary, node_info
+    from pipeline.stores.failover import find_primary, node_info
 
     urls = [state["endpoints"][name] for name in STORE_NODES]
     primary = find_primary([node_info(u) for u in urls])

@@ -13,7 +13,7 @@ the pipeline does; up to ``--chunks``, the stdlib gives about 720) and one batch
    into chunks by ``pipeline.processor.Processor.process_many`` (fp32 embedder, same batch
    size; ``OBJECTS_PER_CALL`` objects per call, as a runner batch hands them) into an
    embedded durable ``store.Engine`` (``appendfsync always``, temp dir) through
-   ``EmbeddedClient``; chunks/s and its ratio to the raw fp32 rate.
+   ``EmbeddedStore``; chunks/s and its ratio to the raw fp32 rate.
 
 The documents are split into ``--rounds`` groups and the three cases take turns on each
 group (order alternating), so load from other processes on a shared machine hits every
@@ -142,7 +142,7 @@ class Ingest:
         from connectors.s3 import S3ObjectStore
         from connectors.s3_events import S3Event
         from pipeline.processor import IngestConfig, Processor
-        from pipeline.store_client import EmbeddedClient
+        from pipeline.stores import EmbeddedStore
         from store import Engine, EngineConfig, FsyncPolicy
         from tests.harness.components import MotoServer
 
@@ -164,7 +164,7 @@ class Ingest:
             embed_batch_size=self.batch_size,
         )  # fmt: skip
         self.processor = Processor(
-            EmbeddedClient(self.engine), S3ObjectStore(client=s3), self.embedder, ingest
+            EmbeddedStore(self.engine), S3ObjectStore(client=s3), self.embedder, ingest
         )
         self.processor.ensure_index()
         return self

@@ -7,7 +7,7 @@ errors: :mod:`connectors.errors`. Everything not in ``__all__`` may move.
 """
 
 from .aws import AwsCredentials, AwsEndpoint, make_aws_client
-from .base import Batch, EmbeddingEndpoint, ObjectData, ObjectStore, ObjectSummary, Record, Source
+from .base import Batch, ObjectData, ObjectStore, ObjectSummary, Record, Source
 from .errors import (
     AccessDenied,
     CommitRejected,
@@ -27,7 +27,7 @@ from .leases import FileCheckpointStore, LeaseTable
 from .memory import MemoryLog, MemoryObjectStore, MemorySource
 from .s3 import S3ObjectStore
 from .s3_events import S3Event, compare_sequencers, is_older, parse_s3_events
-from .sagemaker import SageMakerEmbedder
+from .sagemaker import SageMakerEndpoint
 from .sqs import SqsSink, SqsSource
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "Batch",
     "CommitRejected",
     "ConnectorError",
-    "EmbeddingEndpoint",
     "EndpointUnavailable",
     "FileCheckpointStore",
     "KafkaSecurity",
@@ -58,7 +57,7 @@ __all__ = [
     "Record",
     "S3Event",
     "S3ObjectStore",
-    "SageMakerEmbedder",
+    "SageMakerEndpoint",
     "Source",
     "SqsSink",
     "SqsSource",

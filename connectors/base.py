@@ -9,7 +9,6 @@
   read). After a restart (or a rebalance/lease change) reading resumes from the last
   committed position, so records after it may be delivered again (at-least-once; the
   pipeline is idempotent), and none before it are lost.
-* :class:`EmbeddingEndpoint`: texts -> float32 vectors (SageMaker, local model).
 
 Sources are async (aiokafka is); boto3-based ones run their calls in a thread.
 """
@@ -17,11 +16,8 @@ Sources are async (aiokafka is); boto3-based ones run their calls in a thread.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-
-import numpy as np
-import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -119,11 +115,3 @@ class Source(ABC):
             batch = await self.get_batch(max_records, timeout_s)
             if batch is not None:
                 yield batch
-
-
-class EmbeddingEndpoint(ABC):
-    dim: int
-
-    @abstractmethod
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """``(len(texts), dim)`` float32, rows in input order."""

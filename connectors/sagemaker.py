@@ -1,4 +1,8 @@
-"""A SageMaker real-time endpoint as an :class:`~connectors.base.EmbeddingEndpoint`.
+"""A SageMaker real-time endpoint that embeds texts: :class:`SageMakerEndpoint`.
+
+A plain endpoint client: texts in, float32 rows out. The pipeline's
+:class:`pipeline.sagemaker_embedding.SageMakerEmbedder` wraps it into an ``Embedder``
+(token counting with the local tokenizer of the same model).
 
 Request: ``InvokeEndpoint`` with ``ContentType: application/json``, ``Accept:
 application/json`` and the body ``{"inputs": ["text", ...]}``, which the Hugging Face
@@ -30,10 +34,9 @@ import numpy as np
 import numpy.typing as npt
 
 from connectors.aws import AwsEndpoint, endpoint_or_url, make_aws_client
-from connectors.base import EmbeddingEndpoint
 from connectors.errors import ConnectorError, MalformedResponse, from_botocore
 
-__all__ = ["SageMakerEmbedder", "parse_embeddings"]
+__all__ = ["SageMakerEndpoint", "parse_embeddings"]
 
 _WRAPPER_KEYS = ("embeddings", "vectors")
 _EXPECTED = (
@@ -41,7 +44,7 @@ _EXPECTED = (
 )
 
 
-class SageMakerEmbedder(EmbeddingEndpoint):
+class SageMakerEndpoint:
     """Texts -> float32 rows from a SageMaker endpoint; ``dim`` is learned on first use
     when not given, and every later response must match it."""
 
@@ -87,6 +90,7 @@ class SageMakerEmbedder(EmbeddingEndpoint):
         self.attempts = 0  # calls made, retries included (for metrics and tests)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """``(len(texts), dim)`` float32, rows in input order; ``ConnectorError`` on failure."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one str")
         if not texts:

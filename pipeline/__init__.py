@@ -6,28 +6,32 @@ Everything not in ``__all__`` may move.
 
 from .chunking import chunk_text
 from .demo.corpus import Document, stdlib_documents
-from .embedding import EMBEDDING_DIM, MODEL_NAME, LocalEmbedder, load_model, model_path
+from .embedding import EMBEDDING_DIM, MODEL_NAME, Embedder, LocalEmbedder, load_model, model_path
+from .errors import PipelineError
 from .handler import ItemResult, handle, process_event
 from .parsing import JsonMapping, ParseError, parse_object
 from .processor import IngestConfig, Outcome, Processor
 from .runner import Runner, RunnerConfig, dead_letter
-from .store_client import EmbeddedClient, RespClient, StoreClient
+from .stores import EmbeddedStore, RespStore, SearchStore, StoreClient
 
 __all__ = [
     "EMBEDDING_DIM",
     "MODEL_NAME",
     "Document",
-    "EmbeddedClient",
+    "EmbeddedStore",
+    "Embedder",
     "IngestConfig",
     "ItemResult",
     "JsonMapping",
     "LocalEmbedder",
     "Outcome",
     "ParseError",
+    "PipelineError",
     "Processor",
-    "RespClient",
+    "RespStore",
     "Runner",
     "RunnerConfig",
+    "SearchStore",
     "StoreClient",
     "chunk_text",
     "dead_letter",

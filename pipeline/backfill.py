@@ -14,11 +14,12 @@ Contract:
   interrupted run (Ctrl-C, ``kill -9``, a crash) rerun redoes no finished object and
   leaves no half-written one. Objects that failed (parse errors, over the size limit)
   have no matching record and are tried again by the next run.
-* **Failures are data**: a ``ParseError`` or non-retriable ``ConnectorError`` marks the
-  object failed with its reason (logged with bucket and key) and the walk goes on; a
-  retriable ``ConnectorError`` is retried ``max_attempts`` times first. Anything else
-  (store down, embedder broken) stops the walk and propagates; :attr:`Backfill.summary`
-  then holds the counts so far, and a rerun resumes.
+* **Failures are data**: an error of our families (``PipelineError``, ``ConnectorError``)
+  marks the object failed with its reason (logged with bucket and key) and the walk goes
+  on; a ``retriable`` one is retried ``max_attempts`` times first. The store failing
+  (``StoreClientError``: down, no primary, refused) after those retries, or anything else
+  (a foreign error: embedder broken) stops the walk and propagates;
+  :attr:`Backfill.summary` then holds the counts so far, and a rerun resumes.
 * **Prune** (``prune=True``, off by default): after the walk, every state record under
   the prefix whose object was not listed and that is not already a tombstone is checked
   with a HEAD; only an object S3 confirms missing gets a synthesised ``ObjectRemoved``,
@@ -26,7 +27,7 @@ Contract:
   can be created while we walk), so pruning is opt-in and never trusts the listing alone.
 * **Batches**: changed objects go to ``Processor.process_many`` ``_INGEST_BATCH`` at a
   time, so their chunks share full embedder batches; an object that hit a retriable
-  ``ConnectorError`` there is retried alone.
+  error there is retried alone.
 * **Progress**: a tqdm bar on stderr (objects, chunks, chunks/s, ETA over objects; off
   when stderr is not a terminal unless ``progress=True``); :class:`BackfillSummary`
   renders the final report.
@@ -50,9 +51,10 @@ from connectors.base import ObjectStore, ObjectSummary
 from connectors.errors import ConnectorError, NotFound
 from connectors.s3_events import S3Event
 
-from .parsing import ParseError
+from .embedder_spec import add_embedder_option
+from .errors import ParseError, PipelineError, StoreClientError
 from .processor import Outcome, Processor
-from .store_client import StoreClient
+from .stores.base import StoreClient
 
 __all__ = ["Backfill", "BackfillSummary", "add_ingest_parser", "main", "parse_s3_url"]
 
@@ -244,33 +246,38 @@ class Backfill:
         events = [_created(obj) for obj in objects]
         outcomes = self.processor.process_many([(event, None) for event in events])
         for event, outcome in zip(events, outcomes, strict=True):
-            if isinstance(outcome, ConnectorError) and outcome.retriable:
-                reason = self._apply(event)  # alone, with the retries
-            elif isinstance(outcome, ParseError | ConnectorError):
-                reason = self._reason(event, outcome)
-            elif isinstance(outcome, Exception):
-                raise outcome
-            else:
+            if not isinstance(outcome, Exception):
                 self.summary.add(outcome)
                 reason = None
+            elif not isinstance(outcome, PipelineError | ConnectorError):
+                raise outcome
+            elif outcome.retriable:
+                reason = self._apply(event)  # alone, with the retries
+            else:
+                reason = self._failed(event, outcome)
             if reason is not None:
                 self.summary.failed[event.key] = reason
 
     def _apply(self, event: S3Event) -> str | None:
-        """Process ``event``, retrying retriable connector errors; the failure reason."""
+        """Process ``event``, retrying retriable errors; the failure reason, or None."""
         attempt = 1
         while True:
             try:
                 self.summary.add(self.processor.process(event))
                 return None
-            except ParseError as exc:
-                return self._reason(event, exc)
-            except ConnectorError as exc:
+            except (PipelineError, ConnectorError) as exc:
                 if exc.retriable and attempt < self.max_attempts:
                     time.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
                     attempt += 1
                     continue
-                return self._reason(event, exc)
+                return self._failed(event, exc)
+
+    def _failed(self, event: S3Event, exc: PipelineError | ConnectorError) -> str:
+        """The object's failure reason; a store failure stops the walk instead (raised):
+        every later object would fail the same way, and a rerun resumes."""
+        if isinstance(exc, StoreClientError):
+            raise exc
+        return self._reason(event, exc)
 
     def _reason(self, event: S3Event, exc: Exception) -> str:
         """Why ``event``'s object failed, as the summary shows it (logged)."""
@@ -359,8 +366,9 @@ def add_ingest_parser(sub: Any) -> None:
         )  # fmt: skip
 
     opt("store", "store URL: redis://host:port or embedded:/dir", "redis://127.0.0.1:6379")
-    opt("aws_endpoint_url", "S3 endpoint (moto, LocalStack, MinIO)", None)
+    opt("aws_endpoint_url", "S3 (and SageMaker) endpoint (moto, LocalStack, MinIO)", None)
     opt("index", "index name (the same as the workers')", "memvec")
+    add_embedder_option(p)
     p.add_argument(
         "--prune", action="store_true",
         help="also delete the chunks of objects under the prefix that S3 no longer has "
@@ -382,9 +390,9 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     from connectors.s3 import S3ObjectStore
 
-    from .embedding import LocalEmbedder
+    from .embedder_spec import open_embedder
     from .processor import IngestConfig
-    from .worker import open_store
+    from .stores import open_store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -393,10 +401,15 @@ def run_ingest(args: argparse.Namespace) -> int:
         print(f"memvec ingest: {exc}", file=sys.stderr)
         return 2
     objects = S3ObjectStore(endpoint_url=args.aws_endpoint_url)
-    store = open_store(args.store)
+    try:
+        store, close_store = open_store(args.store)
+    except ValueError as exc:
+        print(f"memvec ingest: --store: {exc}", file=sys.stderr)
+        return 2
     backfill: Backfill | None = None
     try:
-        processor = Processor(store, objects, LocalEmbedder(), IngestConfig(index=args.index))
+        embedder = open_embedder(args.embedder, endpoint_url=args.aws_endpoint_url)
+        processor = Processor(store, objects, embedder, IngestConfig(index=args.index))
         backfill = Backfill(processor, objects, bucket, prefix, prune=args.prune,
                             progress=args.progress)  # fmt: skip
         with logging_redirect_tqdm():
@@ -410,10 +423,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         log.exception("backfill stopped; rerun the same command to resume")
         return 1
     finally:
-        store.close()
-        engine = getattr(store, "engine", None)
-        if engine is not None:
-            engine.stop()
+        close_store()
     print(summary.render(), flush=True)
     if summary.interrupted:
         return 130

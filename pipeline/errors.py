@@ -4,18 +4,40 @@
 
     PipelineError                 retriable: class attribute, read by the handler/runner
     ├── ParseError                an object that cannot become documents (never retriable)
-    └── StackStartError           a local-stack process did not become healthy
+    ├── StackStartError           a local-stack process did not become healthy
+    ├── EmbedderSpecError         a --embedder / MEMVEC_EMBEDDER value names no embedder
+    └── StoreClientError          the store could not answer; http_status, code for the API
+        ├── StoreUnavailable      retriable (503): no node answered, loading, refused creds
+        │   ├── PrimaryUnavailable  no node became primary within the failover timeout
+        │   └── PrimaryChanged      the primary changed under a MULTI/EXEC: recompute it
+        ├── IndexNotFound         404: the index does not exist
+        └── StoreRejected         400: the store refused the command; retrying won't help
 
 Connector failures keep their own tree (:mod:`connectors.errors`, ``ConnectorError``),
 because connectors sit below the pipeline; they carry ``retriable`` the same way, so a
-retry loop reads ``exc.retriable`` whatever the family and never tests types.
+retry loop reads ``exc.retriable`` whatever the family and never tests types. Foreign
+exceptions (redis-py, the engine's ``StoreError``) are translated into this tree by the
+store clients (:mod:`pipeline.stores`), raised ``from`` the original. An *error reply*
+to one command of a pipelined list is not raised: it stays in its place in the reply
+list (:meth:`pipeline.stores.StoreClient.run`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ParseError", "PipelineError", "StackStartError"]
+__all__ = [
+    "EmbedderSpecError",
+    "IndexNotFound",
+    "ParseError",
+    "PipelineError",
+    "PrimaryChanged",
+    "PrimaryUnavailable",
+    "StackStartError",
+    "StoreClientError",
+    "StoreRejected",
+    "StoreUnavailable",
+]
 
 
 class PipelineError(Exception):
@@ -41,3 +63,46 @@ class StackStartError(PipelineError):
     def __init__(self, proc: Any, reason: str) -> None:
         super().__init__(f"{proc.name} (pid {proc.pid}, port {proc.port}) {reason}")
         self.proc = proc
+
+
+class EmbedderSpecError(PipelineError, ValueError):
+    """An embedder spec (``--embedder``, ``MEMVEC_EMBEDDER``) that names no embedder; the
+    message lists the accepted forms."""
+
+
+class StoreClientError(PipelineError):
+    """The store could not answer. ``http_status`` and ``code`` are what the API replies."""
+
+    http_status = 502
+    code = "store_error"
+
+
+class StoreUnavailable(StoreClientError):
+    """No store node answered (connection refused, timeout, still loading). Retry later."""
+
+    http_status = 503
+    code = "store_unavailable"
+    retriable = True
+
+
+class PrimaryUnavailable(StoreUnavailable):
+    """No store node answered as primary within the failover timeout: promote a replica
+    (``memvec stack failover``) or bring the primary back, and the write is retried."""
+
+
+class PrimaryChanged(StoreUnavailable):
+    """The primary changed under an atomic write; recompute it against the new primary."""
+
+
+class IndexNotFound(StoreClientError):
+    """The index named in the command does not exist."""
+
+    http_status = 404
+    code = "index_not_found"
+
+
+class StoreRejected(StoreClientError):
+    """The store refused the command (bad query or argument); retrying will not help."""
+
+    http_status = 400
+    code = "store_rejected"

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import json
 import os
 import shutil
 import tempfile
@@ -51,7 +50,7 @@ import numpy.typing as npt
 
 from store import atomic_write
 
-from .embedding import EMBEDDING_DIM, MODEL_NAME, model_path
+from .embedding import EMBEDDING_DIM, MODEL_NAME, load_tokenizer
 
 __all__ = ["OnnxEmbedder", "default_cache_dir", "export_onnx"]
 
@@ -183,15 +182,10 @@ class OnnxEmbedder:
         cache_dir: str | os.PathLike[str] | None = None,
         threads: int | None = None,
     ) -> None:
-        from transformers import AutoTokenizer
-
-        path = model_path()
         self.quantize = quantize
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self._threads = threads or _available_cpus()
-        self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        config = json.loads((path / "sentence_bert_config.json").read_text())
-        self._max_seq_length = int(config["max_seq_length"])
+        self._tokenizer, self._max_seq_length = load_tokenizer()
         self._dim = EMBEDDING_DIM
         self._lock = threading.Lock()
         self._session: Any = None

@@ -18,8 +18,12 @@ An inline document is JSON ``{"id": ..., "text": ..., <metadata>...}`` (or
 
 Clients are built from the environment on first use and reused across invocations:
 ``MEMVEC_STORE_URL`` (``redis://host:port`` for memvec server / redis-stack / MemoryDB,
-``rediss://`` for TLS), ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (moto/LocalStack;
-unset on AWS), ``MEMVEC_INDEX`` (default ``memvec``), ``MEMVEC_MAX_OBJECT_BYTES``.
+``rediss://`` for TLS; a comma-separated list of every node follows the primary),
+``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (moto/LocalStack; unset on AWS),
+``MEMVEC_INDEX`` (default ``memvec``), ``MEMVEC_MAX_OBJECT_BYTES``, and ``MEMVEC_EMBEDDER``
+(``local`` by default, ``onnx``, or ``sagemaker:<endpoint-name>``:
+:mod:`pipeline.embedder_spec`; the SageMaker endpoint is reached at ``AWS_ENDPOINT_URL``
+when set, in ``AWS_REGION``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 from connectors.errors import ConnectorError, MalformedEvent
 from connectors.s3_events import S3Event, parse_s3_events
 
-from .parsing import ParseError
+from .errors import PipelineError
 from .processor import IngestConfig, Item, Processor
 
 log = logging.getLogger("memvec.handler")
@@ -64,18 +68,21 @@ def configure(processor: Processor | None) -> None:
 def _default_processor() -> Processor:
     from connectors.s3 import S3ObjectStore
 
-    from .embedding import LocalEmbedder
-    from .store_client import RespClient
+    from .embedder_spec import open_embedder, spec_from_env
+    from .stores import open_store
 
     url = os.environ.get("MEMVEC_STORE_URL")
     if not url:
         raise RuntimeError("set MEMVEC_STORE_URL (e.g. redis://store:6379) for the handler")
+    spec = spec_from_env()  # a bad MEMVEC_EMBEDDER fails here, before any connection
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     config = IngestConfig(
         index=os.environ.get("MEMVEC_INDEX", "memvec"),
         max_object_bytes=int(os.environ.get("MEMVEC_MAX_OBJECT_BYTES", 16 * 1024 * 1024)),
     )
-    return Processor(RespClient(url), S3ObjectStore(endpoint_url=endpoint), LocalEmbedder(), config)
+    embedder = open_embedder(spec, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    store, _ = open_store(url)  # lives as long as the Lambda execution environment
+    return Processor(store, S3ObjectStore(endpoint_url=endpoint), embedder, config)
 
 
 def processor() -> Processor:
@@ -115,10 +122,11 @@ Decoded = tuple[str | None, list[Item]] | ItemResult  # a record's events, or it
 def _run(decoded: list[Decoded]) -> list[ItemResult]:
     """Process every decoded record's events in one ``process_many`` (embedding shared).
 
-    A record fails with the first of its events that fails with a per-record error
-    (``ParseError``, ``MalformedEvent``: not retriable; ``ConnectorError``: as it says).
-    Any other error fails the whole batch (raised), as a single record's would: the runner
-    retries and bisects, and work already committed is idempotent.
+    A record fails with the first of its events that fails with a per-record error: one
+    of our two families (``PipelineError``, ``ConnectorError``), whose ``retriable`` says
+    whether the runner may retry it. Any other (foreign) error fails the whole batch
+    (raised), as a single record's would: the runner retries and bisects, and work
+    already committed is idempotent.
     """
     flat = [
         (n, pair)
@@ -134,12 +142,9 @@ def _run(decoded: list[Decoded]) -> list[ItemResult]:
         entry = decoded[n]
         assert not isinstance(entry, ItemResult)
         item_id = entry[0]
-        if isinstance(outcome, ParseError | MalformedEvent):
-            failed[n] = ItemResult(item_id, False, str(outcome), retriable=False)
-        elif isinstance(outcome, ConnectorError):
-            failed[n] = ItemResult(item_id, False, str(outcome), retriable=outcome.retriable)
-        else:
+        if not isinstance(outcome, PipelineError | ConnectorError):
             raise outcome
+        failed[n] = ItemResult(item_id, False, str(outcome), retriable=outcome.retriable)
         log.warning("record %s object %s/%s: %s", item_id, event.bucket, event.key, outcome)
     return [
         entry if isinstance(entry, ItemResult) else failed.get(n, ItemResult(entry[0], True))

@@ -22,9 +22,10 @@ key comes again later in the sequence is committed before the later event is rea
 
 Observability: with a :class:`~pipeline.metrics.PipelineMetrics` the processor times every
 object fetch, embedder call and store round trip, counts chunks written/embedded/deleted
-and observes freshness (store acknowledgement minus ``event_time_ms``). An error other than
-``ParseError``/``ConnectorError`` (which the caller reports per record) is logged with the
-object's bucket and key (``extra``: ``bucket``, ``object_key``) before it propagates.
+and observes freshness (store acknowledgement minus ``event_time_ms``). An error outside
+the ``PipelineError``/``ConnectorError`` families (which the caller reports per record)
+is logged with the object's bucket and key (``extra``: ``bucket``, ``object_key``) before
+it propagates.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -46,19 +47,15 @@ from connectors.errors import ConnectorError, NotFound
 from connectors.s3_events import S3Event, is_older
 
 from .chunking import chunk_text
-from .parsing import JsonMapping, ParseError, parse_object
-from .store_client import StoreClient
+from .embedding import Embedder
+from .errors import ParseError, PipelineError
+from .parsing import JsonMapping, parse_object
+from .stores.base import StoreClient
 
 if TYPE_CHECKING:
     from .metrics import PipelineMetrics
 
 log = logging.getLogger("memvec.processor")
-
-
-class Embedder(Protocol):
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
-
-    def count_tokens(self, text: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -124,8 +121,9 @@ _Method = TypeVar("_Method", bound=Callable[..., Outcome])
 
 
 def _logged(event: S3Event, exc: Exception) -> Exception:
-    """``exc``, logged with the object's key unless the caller reports it per record."""
-    if not isinstance(exc, (ParseError, ConnectorError)):
+    """``exc``, logged with the object's key unless the caller reports it per record
+    (our two error families, which carry ``retriable``)."""
+    if not isinstance(exc, (PipelineError, ConnectorError)):
         log.warning(
             "object s3://%s/%s (%s) failed: %s: %s", event.bucket, event.key,
             event.event_name, type(exc).__name__, exc,

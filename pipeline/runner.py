@@ -211,7 +211,9 @@ class Runner:
         except Exception as exc:  # the whole batch failed
             if not self.config.bisect_on_error or len(records) == 1:
                 reason = f"{type(exc).__name__}: {exc}"
-                return [ItemResult(r.position, False, reason, retriable=True) for r in records]
+                # ours say whether a retry can help; a foreign error may well be transient
+                retriable = bool(getattr(exc, "retriable", True))
+                return [ItemResult(r.position, False, reason, retriable) for r in records]
             mid = len(records) // 2
             return await self._attempt(records[:mid]) + await self._attempt(records[mid:])
 

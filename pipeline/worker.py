@@ -11,8 +11,11 @@ Source URLs: ``kafka://host:port/topic?group=NAME``, ``kinesis://STREAM?lease_ta
 Store URLs: ``redis://host:port`` (memvec server, redis-stack-server, MemoryDB) or
 ``embedded:/path/to/dir``; a comma-separated list of every node of one store
 (``redis://a:6379,redis://b:6379``) follows whichever is primary through a failover
-(:mod:`pipeline.failover`). ``--metrics-port`` serves the Prometheus metrics of
-``pipeline.metrics`` (records in/ok/failed, DLQ, latencies, freshness, lag) at /metrics.
+(:mod:`pipeline.stores.failover`). ``--embedder`` chooses what embeds the chunks:
+``local`` (default), ``onnx`` or ``sagemaker:<endpoint-name>``
+(:mod:`pipeline.embedder_spec`; the endpoint is reached at ``--aws-endpoint-url`` when
+given). ``--metrics-port`` serves the Prometheus metrics of ``pipeline.metrics`` (records
+in/ok/failed, DLQ, latencies, freshness, lag) at /metrics.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from connectors.base import Source
+
+from .embedder_spec import add_embedder_option
 
 ENV = {
     "source": "MEMVEC_SOURCE",
@@ -61,7 +66,7 @@ def add_worker_parser(sub: Any) -> None:
     opt("source", "source URL (required)")
     opt("store", "store URL; a comma-separated list follows the primary", "redis://127.0.0.1:6379")
     opt("dlq", "on-failure destination URL", "./data/dlq.jsonl")
-    opt("aws_endpoint_url", "S3/Kinesis/SQS/DynamoDB endpoint (moto, LocalStack)")
+    opt("aws_endpoint_url", "S3/Kinesis/SQS/DynamoDB/SageMaker endpoint (moto, LocalStack)")
     opt("index", "index name", "memvec")
     opt("batch_size", "records per batch", 100, int)
     opt("batching_window_ms", "wait this long to fill a batch", 500, int)
@@ -69,6 +74,7 @@ def add_worker_parser(sub: Any) -> None:
     opt("max_record_age_s", "older records go to the destination (0 = no limit)", 21600, int)
     opt("parallelism", "batches of distinct partitions in flight", 2, int)
     opt("metrics_port", "serve Prometheus /metrics on this port, all interfaces (0 = off)", 0, int)
+    add_embedder_option(p)
     p.set_defaults(run=lambda args: asyncio.run(run_worker(args)))
 
 
@@ -100,41 +106,29 @@ def open_source(url: str, endpoint_url: str | None, worker_id: str) -> Source:
     raise SystemExit(f"unknown --source {url!r}: use kafka://, kinesis:// or sqs://")
 
 
-def open_store(url: str) -> Any:
-    from .store_client import EmbeddedClient, RespClient
-
-    if url.startswith("embedded:"):
-        from pathlib import Path
-
-        from store import Engine, EngineConfig
-
-        engine = Engine(EngineConfig(data_dir=Path(url[len("embedded:") :]))).start()
-        return EmbeddedClient(engine)
-    if "," in url:
-        from .failover import FailoverClient, split_urls
-
-        return FailoverClient(split_urls(url))
-    return RespClient(url)
-
-
 async def run_worker(args: argparse.Namespace) -> int:
     from connectors.s3 import S3ObjectStore
 
     from . import handler
     from .destinations import open_destination
-    from .embedding import LocalEmbedder
+    from .embedder_spec import open_embedder
     from .metrics import PipelineMetrics
     from .processor import IngestConfig, Processor
     from .runner import Runner, RunnerConfig, pipeline_process
+    from .stores import open_store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not args.source:
         raise SystemExit("--source is required (or set MEMVEC_SOURCE)")
     worker_id = f"{os.uname().nodename}-{os.getpid()}"
-    store = open_store(args.store)
+    try:
+        store, close_store = open_store(args.store)
+    except ValueError as exc:
+        raise SystemExit(f"--store: {exc}") from None
     metrics = PipelineMetrics()
+    embedder = open_embedder(args.embedder, endpoint_url=args.aws_endpoint_url)
     processor = Processor(
-        store, S3ObjectStore(endpoint_url=args.aws_endpoint_url), LocalEmbedder(),
+        store, S3ObjectStore(endpoint_url=args.aws_endpoint_url), embedder,
         IngestConfig(index=args.index), metrics=metrics,
     )  # fmt: skip
     handler.configure(processor)
@@ -159,7 +153,7 @@ async def run_worker(args: argparse.Namespace) -> int:
     finally:
         await source.stop()
         await destination.close()
-        store.close()
+        close_store()
         if server is not None:
             server.close()
     return 0

@@ -30,15 +30,17 @@ def test_store_front_door() -> None:
 
 def test_pipeline_and_connectors_front_doors() -> None:
     assert sorted(pipeline.__all__) == sorted(
-        ["EMBEDDING_DIM", "MODEL_NAME", "Document", "EmbeddedClient", "IngestConfig",
-         "ItemResult", "JsonMapping", "LocalEmbedder", "Outcome", "ParseError", "Processor",
-         "RespClient", "Runner", "RunnerConfig", "StoreClient", "chunk_text", "dead_letter",
-         "handle", "load_model", "model_path", "parse_object", "process_event",
-         "stdlib_documents"]
+        ["EMBEDDING_DIM", "MODEL_NAME", "Document", "EmbeddedStore", "Embedder",
+         "IngestConfig", "ItemResult", "JsonMapping", "LocalEmbedder", "Outcome", "ParseError",
+         "PipelineError", "Processor", "RespStore", "Runner", "RunnerConfig", "SearchStore",
+         "StoreClient", "chunk_text", "dead_letter", "handle", "load_model", "model_path",
+         "parse_object", "process_event", "stdlib_documents"]
     )  # fmt: skip
     for name in pipeline.__all__:
         assert hasattr(pipeline, name)
-    assert len(connectors.__all__) == 36 and "KafkaSource" in connectors.__all__
+    # SageMakerEndpoint (was SageMakerEmbedder); EmbeddingEndpoint gave way to
+    # pipeline.Embedder
+    assert len(connectors.__all__) == 35 and "KafkaSource" in connectors.__all__
     assert {"AwsCredentials", "AwsEndpoint", "make_aws_client"} <= set(connectors.__all__)
     for name in connectors.__all__:
         assert hasattr(connectors, name)

@@ -4,6 +4,10 @@
 
     app = create_app(ApiSettings(index="demo"), EmbeddedStore(engine), LocalEmbedder())
 
+The store clients, their errors and the ``Embedder`` protocol live in :mod:`pipeline.stores`,
+:mod:`pipeline.errors` and :mod:`pipeline.embedding`; they are re-exported here for the
+API's users.
+
 Everything not listed in ``__all__`` is an implementation detail and may move.
 """
 
@@ -13,41 +17,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import Embedder, create_app
+    from ..embedding import Embedder
+    from ..errors import IndexNotFound, StoreClientError, StoreRejected, StoreUnavailable
+    from ..stores import EmbeddedStore, IndexInfo, RespStore, SearchHit, SearchStore
+    from .app import create_app
     from .errors import ApiError
     from .filters import FilterError, compile_filter
     from .metrics import ApiMetrics
     from .settings import ApiSettings, ReadFrom
-    from .store_client import (
-        EmbeddedStore,
-        IndexInfo,
-        IndexNotFound,
-        RespStore,
-        SearchHit,
-        SearchStore,
-        StoreClientError,
-        StoreRejected,
-        StoreUnavailable,
-    )
 
 _HOME = {
-    "ApiError": "errors",
-    "Embedder": "app",
-    "create_app": "app",
-    "FilterError": "filters",
-    "compile_filter": "filters",
-    "ApiMetrics": "metrics",
-    "ApiSettings": "settings",
-    "ReadFrom": "settings",
-    "EmbeddedStore": "store_client",
-    "IndexInfo": "store_client",
-    "IndexNotFound": "store_client",
-    "RespStore": "store_client",
-    "SearchHit": "store_client",
-    "SearchStore": "store_client",
-    "StoreClientError": "store_client",
-    "StoreRejected": "store_client",
-    "StoreUnavailable": "store_client",
+    "ApiError": ".errors",
+    "create_app": ".app",
+    "FilterError": ".filters",
+    "compile_filter": ".filters",
+    "ApiMetrics": ".metrics",
+    "ApiSettings": ".settings",
+    "ReadFrom": ".settings",
+    "Embedder": "..embedding",
+    "IndexNotFound": "..errors",
+    "StoreClientError": "..errors",
+    "StoreRejected": "..errors",
+    "StoreUnavailable": "..errors",
+    "EmbeddedStore": "..stores",
+    "IndexInfo": "..stores",
+    "RespStore": "..stores",
+    "SearchHit": "..stores",
+    "SearchStore": "..stores",
 }
 
 
@@ -56,7 +52,7 @@ def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return getattr(importlib.import_module(module, __name__), name)
 
 
 __all__ = [

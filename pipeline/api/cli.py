@@ -5,8 +5,15 @@ shows each variable. ``--store`` picks the backend:
 
 - ``embedded:<dir>``: open the durable store in ``<dir>`` in this process (the files
   ``memvec demo`` writes);
-- ``redis://host:port[,redis://replica:port...]``: the first URL is the primary, the
-  others replicas (``--read-from replicas`` spreads searches over them).
+- ``redis://host:port[,redis://replica:port...]``: every node of the store; the first
+  is taken to be the primary until a failure says otherwise (the API then follows the
+  node that answers as primary), and ``--read-from replicas`` spreads searches over the
+  others.
+
+``--embedder`` (``MEMVEC_EMBEDDER``) chooses what embeds query text: ``local`` (default),
+``onnx`` or ``sagemaker:<endpoint-name>`` (:mod:`pipeline.embedder_spec`), the SageMaker
+endpoint reached at ``--aws-endpoint-url`` (``AWS_ENDPOINT_URL``) when given. It must be
+the model the index was written with.
 
 The runner prints ``memvec api ready on http://HOST:PORT`` once uvicorn listens, loads
 the embedding model in the background (``/readyz`` answers 503 until it is loaded), and
@@ -19,14 +26,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from .settings import ApiSettings, ReadFrom, env_name
+from ..embedder_spec import add_embedder_option
+from .settings import ApiSettings, env_name
 
-__all__ = ["add_api_parser", "open_store", "run"]
+__all__ = ["add_api_parser", "run"]
 
 STORE_ENV = "MEMVEC_API_STORE"
+AWS_ENDPOINT_ENV = "AWS_ENDPOINT_URL"
+STORE_SOCKET_TIMEOUT_S = 5.0
+"""A store node that does not answer within this is skipped for the next (or a 503)."""
 
 _OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--bind", "bind", "ADDR", "listen address (default 127.0.0.1)"),
@@ -64,6 +74,14 @@ def add_api_parser(
         metavar="embedded:DIR|redis://HOST:PORT[,redis://REPLICA...]",
         help=f"the store to query (default embedded:./data) [env {STORE_ENV}]",
     )
+    add_embedder_option(p)
+    p.add_argument(
+        "--aws-endpoint-url",
+        default=os.environ.get(AWS_ENDPOINT_ENV),
+        metavar="URL",
+        help=f"SageMaker endpoint URL for --embedder sagemaker:... (moto, LocalStack; unset "
+        f"on AWS) [env {AWS_ENDPOINT_ENV}]",
+    )
     for flag, dest, metavar, text in _OPTIONS:
         p.add_argument(
             flag, dest=dest, default=None, metavar=metavar, help=f"{text} [env {env_name(dest)}]"
@@ -82,44 +100,32 @@ def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ApiSett
     return ApiSettings.from_env(env)
 
 
-def open_store(spec: str, read_from: ReadFrom) -> tuple[Any, Any]:
-    """``(store, closer)`` for a ``--store`` value; ``closer()`` releases what was opened."""
-    if spec.startswith("embedded:"):
-        from store import Engine, EngineConfig
-
-        from .store_client import EmbeddedStore
-
-        engine = Engine(EngineConfig(data_dir=Path(spec.removeprefix("embedded:")))).start()
-        return EmbeddedStore(engine), engine.stop
-    if spec.startswith(("redis://", "rediss://")):
-        from .store_client import RespStore
-
-        resp = RespStore([u.strip() for u in spec.split(",") if u.strip()], read_from)
-        return resp, resp.close
-    raise ValueError(f"--store {spec!r}: use embedded:<dir> or redis://host:port[,redis://...]")
-
-
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ..embedder_spec import open_embedder, parse_embedder_spec
+    from ..stores import open_store
     from .app import create_app
 
     try:
         settings = settings_from_args(args)
         store, close = open_store(
-            args.store or os.environ.get(STORE_ENV) or "embedded:./data", settings.read_from
+            args.store or os.environ.get(STORE_ENV) or "embedded:./data",
+            settings.read_from,
+            socket_timeout_s=STORE_SOCKET_TIMEOUT_S,
         )
     except (ValueError, OSError) as exc:
         print(f"memvec api: {exc}", file=sys.stderr)
         return 1
+    spec = parse_embedder_spec(str(getattr(args, "embedder", None) or ""))
+    aws_endpoint_url = getattr(args, "aws_endpoint_url", None)
 
     def load_embedder() -> Any:
-        import torch
+        if spec.kind == "local":
+            import torch
 
-        from pipeline.embedding import LocalEmbedder
-
-        torch.set_num_threads(max(1, settings.embed_threads))
-        return LocalEmbedder()
+            torch.set_num_threads(max(1, settings.embed_threads))
+        return open_embedder(spec, endpoint_url=aws_endpoint_url)
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:

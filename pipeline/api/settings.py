@@ -12,23 +12,17 @@ every other field of a returned document is reported as metadata.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from ..stores.base import ReadFrom
 
 __all__ = ["HARD_MAX_K", "ApiSettings", "ReadFrom", "env_name"]
 
 ENV_PREFIX = "MEMVEC_API_"
 HARD_MAX_K = 1000
 """No setting may raise ``k`` above this: the reply of one search must stay small."""
-
-
-class ReadFrom(enum.Enum):
-    """Where reads go when the store has replicas."""
-
-    PRIMARY = "primary"
-    REPLICAS = "replicas"
 
 
 def env_name(setting: str) -> str:

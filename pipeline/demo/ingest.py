@@ -16,14 +16,14 @@ from connectors.memory import MemoryObjectStore
 from connectors.s3_events import S3Event
 
 from ..processor import IngestConfig, Processor
-from ..store_client import EmbeddedClient
+from ..stores import EmbeddedStore
 from . import BUCKET, INDEX
 from .corpus import stdlib_documents
 
 
 def _processor(engine: Any, embedder: Any, objects: Any = None) -> Processor:
     return Processor(
-        EmbeddedClient(engine), objects or MemoryObjectStore(), embedder, IngestConfig(index=INDEX)
+        EmbeddedStore(engine), objects or MemoryObjectStore(), embedder, IngestConfig(index=INDEX)
     )
 
 

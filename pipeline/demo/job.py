@@ -67,7 +67,7 @@ async def _ingest(
     from ..destinations import FileDestination
     from ..processor import IngestConfig, Item, Outcome, Processor
     from ..runner import Runner, RunnerConfig, pipeline_process
-    from ..store_client import EmbeddedClient
+    from ..stores import EmbeddedStore
     from .corpus import stdlib_documents
 
     credentials = AwsCredentials(access_key_id="demo", secret_access_key="demo")
@@ -95,7 +95,7 @@ async def _ingest(
             return outcomes
 
     handler.configure(
-        CountingProcessor(EmbeddedClient(engine), objects, embedder, IngestConfig(index=INDEX))
+        CountingProcessor(EmbeddedStore(engine), objects, embedder, IngestConfig(index=INDEX))
     )
     source = MemorySource(stream, group="demo")
     await source.start()
@@ -134,7 +134,7 @@ async def _serve(engine: Engine, embedder: Any, port: int) -> None:
 
     from ..api.app import create_app
     from ..api.settings import ApiSettings
-    from ..api.store_client import EmbeddedStore
+    from ..stores import EmbeddedStore
 
     app = create_app(ApiSettings(index=INDEX, port=port), EmbeddedStore(engine), embedder)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -26,7 +26,7 @@ Contract:
 - ``down [--dir]`` sends SIGTERM to every process group, waits up to 15 s, SIGKILLs what
   is left, and removes ``stack.json``. Nothing it started is left running.
 - ``failover [--dir | --nodes URLS]`` makes the other store node the primary
-  (:func:`pipeline.failover.promote`: ``FAILOVER`` when the primary is healthy,
+  (:func:`pipeline.stores.failover.promote`: ``FAILOVER`` when the primary is healthy,
   ``REPLICAOF NO ONE`` on the replica when it is not), restarts a dead store node as a
   replica of the new primary, and returns once every store node follows it. The new
   primary's name is kept in ``<dir>/data/primary`` so the next ``up`` starts the same
@@ -36,7 +36,7 @@ Durability: both store nodes run ``--min-replicas-to-ack 1`` (``MEMVEC_MIN_REPLI
 overrides), so a write is acknowledged to a worker, and its queue message deleted, only
 once the replica has it durable: promoting the replica after a ``kill -9`` of the primary
 loses nothing acknowledged. Workers and the API get both store URLs and follow whichever
-node is primary (:class:`pipeline.failover.FailoverClient`); while no node is primary, or
+node is primary (:class:`pipeline.stores.RespStore`); while no node is primary, or
 the new primary has no replica yet, workers wait instead of failing records.
 
 Layout: :mod:`.state` (``stack.json``, whose format is documented there, and process

@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.stack_command == "failover":
         if args.nodes:
-            from ..failover import promote, split_urls
+            from ..stores.failover import promote, split_urls
 
             try:
                 print(f"memvec stack failover: primary is {promote(split_urls(args.nodes))}")

@@ -1,6 +1,6 @@
 """``memvec stack failover`` on a local stack: promote the other store node, heal the old one.
 
-:func:`stack_failover` promotes with :func:`pipeline.failover.promote`, restarts a dead
+:func:`stack_failover` promotes with :func:`pipeline.stores.failover.promote`, restarts a dead
 store node as a replica of the new primary, waits until every store node follows it, then
 records the new primary in ``stack.json`` and ``<dir>/data/primary``. It raises
 ``SystemExit`` with what to do next when there is no stack, nothing can be promoted, or a
@@ -29,7 +29,7 @@ def stack_failover(stack_dir: Path, timeout_s: float = 60.0) -> str:
     """Make the other store node the primary; returns its name (see ``failover`` in
     :mod:`pipeline.stack`). A dead node is restarted as a replica of the new primary, and this
     returns once every store node follows it."""
-    from ..failover import node_info, promote
+    from ..stores.failover import node_info, promote
 
     stack_dir = stack_dir.resolve()
     state = load_state(stack_dir)

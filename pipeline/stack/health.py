@@ -86,7 +86,7 @@ def role_of(proc: Proc, healthy: bool) -> str:
     """``primary`` or ``replica`` for a healthy store node; "" for anything else."""
     if proc.probe != "resp" or not healthy:
         return ""
-    from ..failover import node_info
+    from ..stores.failover import node_info
 
     role = node_info(f"redis://{HOST}:{proc.port}").role
     return {"master": "primary", "slave": "replica"}.get(role, role)

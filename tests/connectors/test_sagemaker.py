@@ -1,4 +1,4 @@
-"""SageMakerEmbedder against moto's sagemaker-runtime with canned bodies queued through moto's
+"""SageMakerEndpoint against moto's sagemaker-runtime with canned bodies queued through moto's
 own API, plus throttling retries (botocore's Stubber: moto cannot throttle)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 from connectors.aws import AwsCredentials, AwsEndpoint
 from connectors.errors import MalformedResponse, Throttled
-from connectors.sagemaker import SageMakerEmbedder, parse_embeddings
+from connectors.sagemaker import SageMakerEndpoint, parse_embeddings
 from tests.harness import unique_name
 
 # moto keeps one queue of canned results per region; a region of our own keeps these tests
@@ -47,8 +47,8 @@ def texts(n: int) -> list[str]:
 
 @pytest.fixture
 def make_embedder(moto_server: Any) -> Any:
-    def make(**kwargs: Any) -> SageMakerEmbedder:
-        return SageMakerEmbedder(
+    def make(**kwargs: Any) -> SageMakerEndpoint:
+        return SageMakerEndpoint(
             unique_name("embed"),
             endpoint=AwsEndpoint(
                 endpoint_url=moto_server.endpoint_url,
@@ -126,7 +126,7 @@ def test_parse_embeddings_rejects_nan() -> None:
 def test_throttling_is_retried_with_backoff(moto_server: Any) -> None:
     client = moto_server.client("sagemaker-runtime", region_name=REGION)
     sleeps: list[float] = []
-    embedder = SageMakerEmbedder(
+    embedder = SageMakerEndpoint(
         "throttled", client=client, sleep=sleeps.append, backoff_base_s=0.5, normalize=False
     )
     body = json.dumps([[1.0, 2.0]]).encode()
@@ -146,7 +146,7 @@ def test_throttling_is_retried_with_backoff(moto_server: Any) -> None:
 
 def test_throttling_gives_up_after_max_attempts(moto_server: Any) -> None:
     client = moto_server.client("sagemaker-runtime", region_name=REGION)
-    embedder = SageMakerEmbedder("throttled", client=client, sleep=lambda s: None, max_attempts=3)
+    embedder = SageMakerEndpoint("throttled", client=client, sleep=lambda s: None, max_attempts=3)
     with Stubber(client) as stub:
         for _ in range(3):
             stub.add_client_error(

@@ -21,8 +21,9 @@ from connectors.errors import Throttled
 from connectors.s3 import S3ObjectStore
 from pipeline.backfill import _INGEST_BATCH, Backfill, BackfillSummary, main, parse_s3_url
 from pipeline.embedding import LocalEmbedder
+from pipeline.errors import PrimaryChanged
 from pipeline.processor import IngestConfig, Outcome, Processor
-from pipeline.store_client import EmbeddedClient
+from pipeline.stores import EmbeddedStore
 from store import Engine, EngineConfig
 from tests.harness import unique_name
 
@@ -64,7 +65,7 @@ def reference_engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def proc(engine: Engine, objects: S3ObjectStore, embedder: LocalEmbedder) -> Processor:
-    return Processor(EmbeddedClient(engine), objects, embedder, SMALL)
+    return Processor(EmbeddedStore(engine), objects, embedder, SMALL)
 
 
 def words(n: int, seed: int) -> str:
@@ -139,7 +140,7 @@ def test_interrupted_runs_resume_and_end_identical_to_one_run(
     total = len(good) + 1  # the poison object is listed and fails every time
     memo = MemoEmbedder(embedder)
     proc = Processor(proc.store, objects, memo, SMALL)
-    ref_proc = Processor(EmbeddedClient(reference_engine), objects, memo, SMALL)
+    ref_proc = Processor(EmbeddedStore(reference_engine), objects, memo, SMALL)
     ref = Backfill(ref_proc, objects, bucket, "docs/", progress=False).run()
     assert (ref.objects_seen, ref.ingested, ref.unchanged) == (total, len(good), 0)
     assert list(ref.failed) == ["docs/bad.json"] and "JSON" in ref.failed["docs/bad.json"]
@@ -239,11 +240,42 @@ def test_retriable_errors_are_retried_and_the_rest_reported(
     s3.put_object(Bucket=bucket, Key="flaky.txt", Body=words(2, 5).encode())
     s3.put_object(Bucket=bucket, Key="huge.txt", Body=b"word " * 50_000)
     flaky = FlakyGets({"flaky.txt"}, client=s3)
-    proc = Processor(EmbeddedClient(engine), flaky, embedder, SMALL)
+    proc = Processor(EmbeddedStore(engine), flaky, embedder, SMALL)
     summary = Backfill(proc, flaky, bucket, "", progress=False, retry_backoff_s=0.01).run()
     assert summary.ingested == 1 and flaky.gets.count("flaky.txt") == 2
     assert list(summary.failed) == ["huge.txt"] and "over the limit" in summary.failed["huge.txt"]
     assert flaky.gets.count("huge.txt") == 1  # not retriable: tried once
+
+
+class MovingPrimary(EmbeddedStore):
+    """Fails the next ``failures`` commits as a failover would."""
+
+    def __init__(self, engine: Engine, failures: int) -> None:
+        super().__init__(engine)
+        self.failures = failures
+
+    def run(self, commands: Any, *, atomic: bool = False) -> list[Any]:
+        if atomic and self.failures > 0:
+            self.failures -= 1
+            raise PrimaryChanged("the store primary failed during a write")
+        return super().run(commands, atomic=atomic)
+
+
+def test_a_retriable_store_error_is_retried_and_a_lasting_one_stops_the_walk(
+    s3: Any, bucket: str, engine: Engine, objects: S3ObjectStore, embedder: LocalEmbedder
+) -> None:
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=words(2, 6).encode())
+    store = MovingPrimary(engine, failures=1)
+    proc = Processor(store, objects, embedder, SMALL)
+    summary = Backfill(proc, objects, bucket, "", progress=False, retry_backoff_s=0.01).run()
+    assert summary.ingested == 1 and not summary.failed and store.failures == 0
+
+    s3.put_object(Bucket=bucket, Key="b.txt", Body=words(2, 7).encode())
+    store.failures = 100
+    walk = Backfill(proc, objects, bucket, "", progress=False, retry_backoff_s=0.01)
+    with pytest.raises(PrimaryChanged):  # every later object would fail the same way
+        walk.run()
+    assert store.failures == 100 - 1 - 3  # the batch's commit, then max_attempts alone
 
 
 def test_state_scan_treats_the_prefix_literally(proc: Processor, engine: Engine) -> None:

@@ -25,7 +25,7 @@ from pipeline.handler import ItemResult
 from pipeline.metrics import PipelineMetrics
 from pipeline.processor import IngestConfig, Processor
 from pipeline.runner import ListDestination, Runner, RunnerConfig
-from pipeline.store_client import EmbeddedClient
+from pipeline.stores import EmbeddedStore
 from pipeline.worker import add_worker_parser
 from store import Engine, EngineConfig
 from tests.harness import unique_name
@@ -130,7 +130,7 @@ def test_processor_times_embedding_and_store_and_observes_freshness(
 ) -> None:
     s3, bucket = s3_bucket
     metrics = PipelineMetrics()
-    proc = Processor(EmbeddedClient(engine), S3ObjectStore(client=s3), embedder, SMALL, metrics)
+    proc = Processor(EmbeddedStore(engine), S3ObjectStore(client=s3), embedder, SMALL, metrics)
     s3.put_object(Bucket=bucket, Key="a.txt", Body=b"Durable vector stores keep data safe.")
     s3.put_object(Bucket=bucket, Key="b.md", Body=b"# Streams\n\nKafka shards carry events.")
     an_hour_ago = int(time.time() * 1000) - 3_600_000
@@ -164,7 +164,7 @@ def test_unexpected_errors_are_logged_with_the_object_key(
         def embed(self, texts: Any) -> Any:
             raise RuntimeError("embedding endpoint down")
 
-    proc = Processor(EmbeddedClient(engine), S3ObjectStore(client=s3), Broken(), SMALL)
+    proc = Processor(EmbeddedStore(engine), S3ObjectStore(client=s3), Broken(), SMALL)
     s3.put_object(Bucket=bucket, Key="dir/x y.txt", Body=b"some text to embed")
     with caplog.at_level(logging.WARNING, "memvec.processor"), pytest.raises(RuntimeError):
         proc.process(_event("put", bucket, "dir/x y.txt", 0))

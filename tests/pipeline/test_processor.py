@@ -24,7 +24,7 @@ from pipeline.demo.corpus import stdlib_documents
 from pipeline.embedding import LocalEmbedder
 from pipeline.parsing import ParseError
 from pipeline.processor import IngestConfig, Processor
-from pipeline.store_client import EmbeddedClient
+from pipeline.stores import EmbeddedStore
 from store import Engine, EngineConfig
 from tests.harness import unique_name
 
@@ -52,7 +52,7 @@ def engine(tmp_path: Path):
 
 @pytest.fixture
 def proc(engine: Engine, s3: Any, embedder: LocalEmbedder) -> Processor:
-    return Processor(EmbeddedClient(engine), S3ObjectStore(client=s3), embedder, SMALL)
+    return Processor(EmbeddedStore(engine), S3ObjectStore(client=s3), embedder, SMALL)
 
 
 class Bucket:

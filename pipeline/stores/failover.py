@@ -10,18 +10,22 @@ way Sentinel-aware Redis clients do, without a Sentinel:
   primary that comes back (restarted without ``--replicaof``) also says master, but with
   an older epoch, so it is never chosen over the promoted node (servers that report no
   epoch count as 0; with two such masters the first listed wins).
-- :class:`FailoverClient` is the worker's :class:`~pipeline.store_client.StoreClient`
-  over such a list. Commands go to the current primary. When it is unreachable, refuses
-  writes (``READONLY``: it was demoted) or is loading, the client polls the nodes every
-  ``poll_interval_s`` until one is primary again, for at most ``failover_timeout_s``.
-  Then a *read* list (``atomic=False``) is re-sent to the new primary, while an *atomic*
-  one (the processor's MULTI/EXEC commit) raises :class:`PrimaryChanged` (retriable):
-  it was computed from reads of the old primary, so the caller must recompute it. A
-  ``NOREPLICAS`` reply (applied on the primary, but fewer than ``--min-replicas-to-ack``
-  replicas have it yet) is re-sent to the *same* primary until acknowledged: re-applying
-  the same absolute ``HSET``/``DEL`` writes on the node that already applied them changes
-  nothing. Past the timeout the replies are returned as they are (errors in place), or
-  :class:`PrimaryUnavailable` is raised when no node is primary.
+- :class:`PrimaryFollower` is the one place a client tracks the primary; the RESP client
+  (:class:`pipeline.stores.resp.RespStore`) uses it for writes and reads. Its
+  :meth:`~PrimaryFollower.run` loop sends a command list to the current primary. When
+  it is unreachable, refuses writes (``READONLY``: it was demoted) or is loading, the
+  loop polls the nodes every ``poll_interval_s`` until one is primary again, for at
+  most ``failover_timeout_s``. Then a *non-atomic* list is re-sent to the new primary,
+  while an *atomic* one (the processor's MULTI/EXEC commit) raises
+  :class:`~pipeline.errors.PrimaryChanged` (retriable): it was computed from reads of
+  the old primary, so the caller must recompute it. A ``NOREPLICAS`` reply (applied on
+  the primary, but fewer than ``--min-replicas-to-ack`` replicas have it yet) is re-sent
+  to the *same* primary until acknowledged: re-applying the same absolute ``HSET``/``DEL``
+  writes on the node that already applied them changes nothing. Past the timeout the
+  replies are returned as they are (errors in place), or
+  :class:`~pipeline.errors.PrimaryUnavailable` is raised when no node is primary. Reads
+  that find the primary gone call :meth:`~PrimaryFollower.refresh` (one probe round, no
+  waiting) and fall back to the other nodes themselves.
 - :func:`promote` is what an operator runs after losing the primary (``memvec stack
   failover``): a healthy primary hands over with ``FAILOVER`` (no write lost, the old
   primary follows the new one); otherwise the reachable replica with the highest offset
@@ -34,36 +38,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from connectors.errors import EndpointUnavailable
-
-from .store_client import Command, StoreClient
+from ..errors import PrimaryChanged, PrimaryUnavailable, StoreUnavailable
+from .base import Command
+from .reads import translate_message
 
 log = logging.getLogger("memvec.failover")
 
 __all__ = [
-    "FailoverClient",
     "NodeInfo",
-    "PrimaryChanged",
-    "PrimaryUnavailable",
+    "PrimaryFollower",
     "find_primary",
     "node_info",
     "promote",
     "split_urls",
 ]
 
-
-class PrimaryUnavailable(EndpointUnavailable):
-    """No store node answered as primary within the failover timeout: promote a replica
-    (``memvec stack failover``) or bring the primary back, and the write is retried."""
-
-
-class PrimaryChanged(EndpointUnavailable):
-    """The primary changed under an atomic write; recompute it against the new primary."""
+Send = Callable[[int, Sequence[Command], bool], list[Any]]
+"""``send(node index, commands, atomic)``: one pipelined round trip, errors in place."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,8 @@ def split_urls(text: str) -> list[str]:
     return [u.strip() for u in text.split(",") if u.strip()]
 
 
-def _client(url: str, timeout_s: float) -> Any:
+def _probe_client(url: str, timeout_s: float) -> Any:
+    """A redis-py client that fails at once (no retries): failures are what we look for."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -100,7 +97,8 @@ def _client(url: str, timeout_s: float) -> Any:
     )  # fmt: skip
 
 
-def _info(client: Any, url: str) -> NodeInfo:
+def _read_node_info(client: Any, url: str) -> NodeInfo:
+    """``INFO replication`` over ``client``; an unreachable node is ``reachable=False``."""
     import redis
 
     try:
@@ -117,9 +115,9 @@ def _info(client: Any, url: str) -> NodeInfo:
 
 def node_info(url: str, timeout_s: float = 2.0) -> NodeInfo:
     """``INFO replication`` of one node, over a short-lived connection."""
-    client = _client(url, timeout_s)
+    client = _probe_client(url, timeout_s)
     try:
-        return _info(client, url)
+        return _read_node_info(client, url)
     finally:
         client.close()
 
@@ -135,11 +133,17 @@ def find_primary(infos: Sequence[NodeInfo]) -> int | None:
 
 
 def _is_noreplicas(reply: Any) -> bool:
+    """An error reply saying too few replicas acknowledged a write (it was applied)."""
     return isinstance(reply, Exception) and str(reply).startswith("NOREPLICAS")
 
 
-class FailoverClient(StoreClient):
-    """A :class:`StoreClient` over every node of one store; see the module docstring."""
+class PrimaryFollower:
+    """Which of ``urls`` is the primary, and the loop that follows it (module docstring).
+
+    ``index`` is ``None`` until the first :meth:`run` (or :meth:`refresh`) finds it.
+    Thread-safety: ``index`` is one attribute, replaced whole; concurrent callers may
+    both probe after a failure, and both find the same primary.
+    """
 
     def __init__(
         self,
@@ -147,32 +151,33 @@ class FailoverClient(StoreClient):
         *,
         failover_timeout_s: float = 60.0,
         poll_interval_s: float = 0.1,
-        socket_timeout_s: float = 10.0,
+        probe_timeout_s: float = 2.0,
     ) -> None:
-        import redis
-
         if not urls:
-            raise ValueError("FailoverClient needs the store nodes' URLs (redis://host:port,...)")
-        self._redis = redis
+            raise ValueError("the store nodes' URLs are needed (redis://host:port,...)")
         self.urls = list(urls)
         self.failover_timeout_s = failover_timeout_s
         self.poll_interval_s = poll_interval_s
-        self._clients = [_client(u, socket_timeout_s) for u in self.urls]
-        self._probes = [_client(u, min(2.0, socket_timeout_s)) for u in self.urls]
-        self._primary: int | None = None
+        self.index: int | None = None
+        self._probes = [_probe_client(u, probe_timeout_s) for u in self.urls]
 
-    @property
-    def primary_url(self) -> str | None:
-        """The node commands currently go to (None until the first command finds it)."""
-        return None if self._primary is None else self.urls[self._primary]
+    def _infos(self) -> list[NodeInfo]:
+        return [_read_node_info(c, u) for c, u in zip(self._probes, self.urls, strict=True)]
 
-    def _wait_primary(self, deadline: float, why: str) -> int:
+    def refresh(self) -> None:
+        """One probe round: remember the primary if a node answers as one."""
+        found = find_primary(self._infos())
+        if found is not None:
+            self.index = found
+
+    def wait(self, deadline: float, why: str) -> int:
+        """Poll until a node is primary (its index); ``PrimaryUnavailable`` past ``deadline``."""
         while True:
-            infos = [_info(c, u) for c, u in zip(self._probes, self.urls, strict=True)]
+            infos = self._infos()
             found = find_primary(infos)
             if found is not None:
                 log.info("store primary: %s (%s)", self.urls[found], why)
-                self._primary = found
+                self.index = found
                 return found
             if time.monotonic() >= deadline:
                 seen = ", ".join(f"{i.url} {i.role or 'unreachable'}" for i in infos)
@@ -182,26 +187,27 @@ class FailoverClient(StoreClient):
                 )
             time.sleep(self.poll_interval_s)
 
-    def _send(self, index: int, commands: Sequence[Command], atomic: bool) -> list[Any]:
-        pipe = self._clients[index].pipeline(transaction=atomic)
-        for cmd in commands:
-            pipe.execute_command(*cmd)
-        return list(pipe.execute(raise_on_error=False))
+    def run(self, send: Send, commands: Sequence[Command], atomic: bool) -> list[Any]:
+        """``commands`` on the primary through ``send``, following it (module docstring)."""
+        import redis
 
-    def run(self, commands: Sequence[Command], *, atomic: bool = False) -> list[Any]:
-        redis = self._redis
         deadline = time.monotonic() + self.failover_timeout_s
-        index = self._primary
+        index = self.index
         if index is None:
-            index = self._wait_primary(deadline, "looking for the primary")
+            index = self.wait(deadline, "looking for the primary")
         while True:
             try:
-                replies = self._send(index, commands, atomic)
+                replies = send(index, commands, atomic)
             except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError) as exc:
                 why = f"{self.urls[index]}: {type(exc).__name__}: {exc}"
             except redis.ResponseError as exc:  # EXEC's own reply: -NOREPLICAS
-                if not _is_noreplicas(exc) or time.monotonic() >= deadline:
-                    raise
+                if not _is_noreplicas(exc):
+                    raise translate_message(str(exc)) from exc
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(
+                        f"{self.urls[index]}: {exc} (for {self.failover_timeout_s:g} s): "
+                        "is the replica linked?"
+                    ) from exc
                 time.sleep(self.poll_interval_s)
                 continue
             else:
@@ -213,8 +219,8 @@ class FailoverClient(StoreClient):
                     time.sleep(self.poll_interval_s)
                     continue
                 why = f"{self.urls[index]}: {demoted}"
-            self._primary = None
-            new = self._wait_primary(deadline, why)
+            self.index = None
+            new = self.wait(deadline, why)
             if atomic:
                 raise PrimaryChanged(
                     f"the store primary failed during a write ({why}); now {self.urls[new]}: "
@@ -223,12 +229,12 @@ class FailoverClient(StoreClient):
             index = new
 
     def close(self) -> None:
-        for client in [*self._clients, *self._probes]:
+        for client in self._probes:
             client.close()
 
 
 def _command(url: str, *args: str | int, timeout_s: float = 30.0) -> Any:
-    client = _client(url, timeout_s)
+    client = _probe_client(url, timeout_s)
     try:
         return client.execute_command(*args)
     finally:

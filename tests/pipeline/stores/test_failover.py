@@ -1,7 +1,7 @@
-"""pipeline.failover against real ``memvec server`` processes: a primary and a replica, both
-with ``--min-replicas-to-ack 1``.
+"""pipeline.stores.failover against real ``memvec server`` processes: a primary and a
+replica, both with ``--min-replicas-to-ack 1``.
 
-A writer commits atomic writes through :class:`FailoverClient` while the primary is killed
+A writer commits atomic writes through :class:`RespStore` over both nodes while the primary is killed
 with SIGKILL, the replica is promoted with :func:`promote`, and the old primary's data
 directory comes back as a replica of the new one. Every write the client acknowledged is
 on the new primary; the write in flight raises :class:`PrimaryChanged` and succeeds when
@@ -16,15 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.failover import (
-    FailoverClient,
-    NodeInfo,
-    PrimaryChanged,
-    find_primary,
-    node_info,
-    promote,
-    split_urls,
-)
+from pipeline.errors import PrimaryChanged, StoreUnavailable
+from pipeline.stores import RespStore
+from pipeline.stores.failover import NodeInfo, find_primary, node_info, promote, split_urls
 from tests.harness.wait import wait_for
 from tests.server.test_process import ServerProcess
 
@@ -43,6 +37,19 @@ def test_find_primary_prefers_the_newest_epoch() -> None:
     assert split_urls(" redis://a:1, redis://b:2 ,") == ["redis://a:1", "redis://b:2"]
 
 
+def test_one_error_family_for_a_store_that_is_gone() -> None:
+    assert issubclass(PrimaryChanged, StoreUnavailable) and PrimaryChanged.retriable
+    gone = RespStore(["redis://127.0.0.1:1"], socket_timeout_s=1)
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            gone.run([["PING"]])
+        assert caught.value.retriable
+        with pytest.raises(StoreUnavailable):
+            gone.ping()
+    finally:
+        gone.close()
+
+
 def _url(server: ServerProcess) -> str:
     return f"redis://127.0.0.1:{server.port}"
 
@@ -50,7 +57,7 @@ def _url(server: ServerProcess) -> str:
 class Writer(threading.Thread):
     """Commits ``HSET doc:n`` one at a time; records what was acknowledged."""
 
-    def __init__(self, client: FailoverClient) -> None:
+    def __init__(self, client: RespStore) -> None:
         super().__init__(daemon=True)
         self.client = client
         self.acked: list[int] = []
@@ -82,7 +89,7 @@ def test_kill9_promote_rejoin_loses_no_acknowledged_write(tmp_path: Path) -> Non
     replica = ServerProcess(tmp_path / "b", *ack, "--replicaof", f"127.0.0.1:{primary.port}")
     servers = [primary, replica]
     urls = [_url(primary), _url(replica)]
-    client = FailoverClient(urls, failover_timeout_s=30, poll_interval_s=0.05)
+    client = RespStore(urls, failover_timeout_s=30, poll_interval_s=0.05)
     writer = Writer(client)
     try:
         wait_for(lambda: node_info(urls[1]).link_up, 20, message="replica never linked")
@@ -99,6 +106,8 @@ def test_kill9_promote_rejoin_loses_no_acknowledged_write(tmp_path: Path) -> Non
         )  # fmt: skip
         assert client.primary_url == urls[1]
         assert writer.changed <= 1 and not writer.errors
+        # the same client reads from the primary it followed
+        assert client.get("doc:0") == {"n": b"0"}
         writer.stop.set()
         writer.join(30)
         check = replica.client()
@@ -111,7 +120,7 @@ def test_kill9_promote_rejoin_loses_no_acknowledged_write(tmp_path: Path) -> Non
 
         # graceful hand-over back to the rejoined node; reads follow the demotion
         new_urls = [_url(rejoined), urls[1]]
-        follower = FailoverClient(new_urls, failover_timeout_s=30, poll_interval_s=0.05)
+        follower = RespStore(new_urls, failover_timeout_s=30, poll_interval_s=0.05)
         try:
             assert follower.run([["EXISTS", "doc:0"]]) == [1]
             assert follower.primary_url == new_urls[1]
