@@ -158,22 +158,33 @@ def load_model(device: str = "cpu", *, fresh: bool = False) -> SentenceTransform
         return _models.setdefault(device, model)
 
 
-class LocalEmbedder:
-    """Embeds texts with the bundled all-MiniLM-L6-v2 on this machine (see module contract)."""
+def text_list(texts: Sequence[str]) -> list[str]:
+    """`texts` as a list; a bare `str`/`bytes` is refused (it would embed per character)."""
+    if isinstance(texts, str | bytes):
+        raise TypeError("embed() takes a sequence of texts; wrap a single text in a list")
+    return list(texts)
+
+
+def unit_rows(vectors: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """C-contiguous float32 rows scaled to unit L2 length; a zero row stays zero."""
+    rows = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.ascontiguousarray(rows / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+class ModelEmbedder:
+    """What every embedder of the bundled model shares: its tokenizer decides chunk sizes
+    (`count_tokens`, `max_seq_length`) wherever the vectors are computed, and `embed_one`
+    is `embed([text])[0]`. Subclasses implement `embed`; they hold `_lock` while they use
+    the tokenizer (the fast tokenizer is not thread-safe)."""
 
     model_name: str = MODEL_NAME
 
-    def __init__(self, device: str = "cpu", model: SentenceTransformer | None = None) -> None:
-        self._model = model if model is not None else load_model(device)
-        self._lock = threading.Lock()
-        get_dim = getattr(self._model, "get_embedding_dimension", None)
-        if get_dim is None:
-            get_dim = self._model.get_sentence_embedding_dimension
-        dim = get_dim()
-        if dim is None:
-            raise ValueError("the model does not report its embedding dimension")
+    def __init__(self, tokenizer: Any, max_seq_length: int, dim: int) -> None:
+        self._tokenizer = tokenizer
+        self._max_seq_length = int(max_seq_length)
         self._dim = int(dim)
-        self._max_seq_length = int(self._model.max_seq_length or 0)
+        self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -187,7 +198,34 @@ class LocalEmbedder:
     @property
     def tokenizer(self) -> Any:
         """The model's Hugging Face tokenizer; share it only under the embedder's contract."""
-        return self._model.tokenizer
+        return self._tokenizer
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        raise NotImplementedError
+
+    def embed_one(self, text: str) -> npt.NDArray[np.float32]:
+        """Embed one text (e.g. a query); float32 `(dim,)`, unit length."""
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would see for `text` before truncation, specials included."""
+        with self._lock:
+            ids = self._tokenizer.encode(text, add_special_tokens=True, verbose=False)
+        return len(ids)
+
+
+class LocalEmbedder(ModelEmbedder):
+    """Embeds texts with the bundled all-MiniLM-L6-v2 on this machine (see module contract)."""
+
+    def __init__(self, device: str = "cpu", model: SentenceTransformer | None = None) -> None:
+        self._model = model if model is not None else load_model(device)
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        if get_dim is None:
+            get_dim = self._model.get_sentence_embedding_dimension
+        dim = get_dim()
+        if dim is None:
+            raise ValueError("the model does not report its embedding dimension")
+        super().__init__(self._model.tokenizer, int(self._model.max_seq_length or 0), dim)
 
     @property
     def model(self) -> SentenceTransformer:
@@ -195,9 +233,7 @@ class LocalEmbedder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused."""
-        if isinstance(texts, str | bytes):
-            raise TypeError("embed() takes a sequence of texts; wrap a single text in a list")
-        items = list(texts)
+        items = text_list(texts)
         if not items:
             return np.zeros((0, self._dim), dtype=np.float32)
         with self._lock:
@@ -209,13 +245,3 @@ class LocalEmbedder:
                 show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def embed_one(self, text: str) -> npt.NDArray[np.float32]:
-        """Embed one text (e.g. a query); float32 `(dim,)`, unit length."""
-        return self.embed([text])[0]
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model would see for `text` before truncation, specials included."""
-        with self._lock:
-            ids = self._model.tokenizer.encode(text, add_special_tokens=True, verbose=False)
-        return len(ids)

@@ -50,7 +50,14 @@ import numpy.typing as npt
 
 from store import atomic_write
 
-from .embedding import EMBEDDING_DIM, MODEL_NAME, load_tokenizer
+from .embedding import (
+    EMBEDDING_DIM,
+    MODEL_NAME,
+    ModelEmbedder,
+    load_tokenizer,
+    text_list,
+    unit_rows,
+)
 
 __all__ = ["OnnxEmbedder", "default_cache_dir", "export_onnx"]
 
@@ -170,10 +177,8 @@ def export_onnx(cache_dir: Path | None = None, *, quantize: bool = True) -> Path
     return wanted
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(ModelEmbedder):
     """Embeds texts with all-MiniLM-L6-v2 on ONNX Runtime (see module contract)."""
-
-    model_name: str = MODEL_NAME
 
     def __init__(
         self,
@@ -185,25 +190,9 @@ class OnnxEmbedder:
         self.quantize = quantize
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self._threads = threads or _available_cpus()
-        self._tokenizer, self._max_seq_length = load_tokenizer()
-        self._dim = EMBEDDING_DIM
-        self._lock = threading.Lock()
+        super().__init__(*load_tokenizer(), EMBEDDING_DIM)
         self._session: Any = None
         self._input_names: tuple[str, ...] = ()
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def max_seq_length(self) -> int:
-        """Word pieces the model reads per text, `[CLS]` and `[SEP]` included (256)."""
-        return self._max_seq_length
-
-    @property
-    def tokenizer(self) -> Any:
-        """The model's Hugging Face tokenizer; share it only under the embedder's contract."""
-        return self._tokenizer
 
     @property
     def model_file(self) -> Path:
@@ -234,11 +223,9 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused."""
-        if isinstance(texts, str | bytes):
-            raise TypeError("embed() takes a sequence of texts; wrap a single text in a list")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        items = list(texts)
+        items = text_list(texts)
         out = np.zeros((len(items), self._dim), dtype=np.float32)
         if not items:
             return out
@@ -271,15 +258,4 @@ class OnnxEmbedder:
         (hidden,) = session.run(["last_hidden_state"], {k: feeds[k] for k in self._input_names})
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-
-    def embed_one(self, text: str) -> npt.NDArray[np.float32]:
-        """Embed one text (e.g. a query); float32 `(dim,)`, unit length."""
-        return self.embed([text])[0]
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model would see for `text` before truncation, specials included."""
-        with self._lock:
-            ids = self._tokenizer.encode(text, add_special_tokens=True, verbose=False)
-        return len(ids)
+        return unit_rows(pooled)

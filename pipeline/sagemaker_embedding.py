@@ -20,14 +20,13 @@ Contract (the `pipeline.embedding.Embedder` protocol):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from .embedding import EMBEDDING_DIM, MODEL_NAME, load_tokenizer
+from .embedding import EMBEDDING_DIM, ModelEmbedder, load_tokenizer, text_list, unit_rows
 
 __all__ = ["SageMakerEmbedder"]
 
@@ -38,27 +37,13 @@ class _Endpoint(Protocol):
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 
 
-class SageMakerEmbedder:
+class SageMakerEmbedder(ModelEmbedder):
     """An `Embedder` over a SageMaker endpoint serving all-MiniLM-L6-v2 (module contract)."""
-
-    model_name: str = MODEL_NAME
 
     def __init__(self, endpoint: _Endpoint, *, tokenizer: tuple[Any, int] | None = None) -> None:
         """`tokenizer`: a `(tokenizer, max_seq_length)` pair to share; loaded if None."""
         self.endpoint = endpoint
-        loaded = tokenizer if tokenizer is not None else load_tokenizer()
-        self._tokenizer: Any = loaded[0]
-        self._max_seq_length = int(loaded[1])
-        self._lock = threading.Lock()
-
-    @property
-    def dim(self) -> int:
-        return EMBEDDING_DIM
-
-    @property
-    def max_seq_length(self) -> int:
-        """Word pieces the model reads per text, `[CLS]` and `[SEP]` included (256)."""
-        return self._max_seq_length
+        super().__init__(*(tokenizer if tokenizer is not None else load_tokenizer()), EMBEDDING_DIM)
 
     @property
     def endpoint_name(self) -> str:
@@ -66,21 +51,7 @@ class SageMakerEmbedder:
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed `texts` in order on the endpoint; float32 `(n, dim)`, unit rows."""
-        if isinstance(texts, str | bytes):
-            raise TypeError("embed() takes a sequence of texts; wrap a single text in a list")
-        items = list(texts)
+        items = text_list(texts)
         if not items:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        vectors = np.asarray(self.endpoint.embed(items), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.ascontiguousarray(vectors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
-
-    def embed_one(self, text: str) -> npt.NDArray[np.float32]:
-        """Embed one text (e.g. a query); float32 `(dim,)`, unit length."""
-        return self.embed([text])[0]
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model would see for `text` before truncation, specials included."""
-        with self._lock:
-            ids = self._tokenizer.encode(text, add_special_tokens=True, verbose=False)
-        return len(ids)
+        return unit_rows(self.endpoint.embed(items))
