@@ -4,7 +4,6 @@ own API, plus throttling retries (botocore's Stubber: moto cannot throttle)."""
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 import numpy as np
@@ -22,23 +21,8 @@ REGION = "eu-west-3"
 
 
 def queue_results(moto_server: Any, *bodies: object) -> None:
-    """Queue canned InvokeEndpoint bodies; moto hands them out in order, one per request.
-
-    moto caches its answer per request body (its endpoint-name key is always None in
-    server mode), so every test must send texts no other test sends: see `texts()`.
-    """
-    results = [
-        {"Body": b if isinstance(b, str) else json.dumps(b), "ContentType": "application/json"}
-        for b in bodies
-    ]
-    request = urllib.request.Request(
-        f"{moto_server.endpoint_url}/moto-api/static/sagemaker/endpoint-results",
-        data=json.dumps({"results": results, "region": REGION}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
+    """Queue canned InvokeEndpoint bodies (see `MotoServer.queue_sagemaker_results`)."""
+    moto_server.queue_sagemaker_results(REGION, *bodies)
 
 
 def texts(n: int) -> list[str]:

@@ -43,6 +43,7 @@ import atexit
 import contextlib
 import enum
 import importlib.resources
+import json
 import os
 import re
 import shutil
@@ -492,6 +493,27 @@ class MotoServer(ManagedProcess):
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+    def queue_sagemaker_results(self, region: str, *bodies: object) -> None:
+        """Queue canned SageMaker InvokeEndpoint bodies for `region`; moto hands them out in
+        order, one per request (JSON-encoded unless a body is already a `str`).
+
+        moto caches its answer per request body (its endpoint-name key is always None in
+        server mode), so every test must send texts no other test sends.
+        """
+        results = [
+            {"Body": b if isinstance(b, str) else json.dumps(b), "ContentType": "application/json"}
+            for b in bodies
+        ]
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/moto-api/static/sagemaker/endpoint-results",
+            data=json.dumps({"results": results, "region": region}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            if response.status != 201:
+                raise ComponentError(f"moto refused the canned results: HTTP {response.status}")
 
     def client(self, service_name: str, **kwargs: Any) -> Any:
         """A boto3 client for `service_name` on this server: dummy credentials, us-east-1.

@@ -10,8 +10,6 @@ a query goes through the API with the same embedder, and must find the right obj
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,15 +38,8 @@ INDEX = "sm"
 
 
 def queue_results(moto_server: Any, *bodies: object) -> None:
-    results = [{"Body": json.dumps(b), "ContentType": "application/json"} for b in bodies]
-    request = urllib.request.Request(
-        f"{moto_server.endpoint_url}/moto-api/static/sagemaker/endpoint-results",
-        data=json.dumps({"results": results, "region": REGION}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
+    """Queue canned InvokeEndpoint bodies (see `MotoServer.queue_sagemaker_results`)."""
+    moto_server.queue_sagemaker_results(REGION, *bodies)
 
 
 def model_answer(embedder: LocalEmbedder, texts: list[str]) -> list[list[float]]:
