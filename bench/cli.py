@@ -25,7 +25,9 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="benchmarks against redis-stack-server (valkey + RediSearch): JSON + PNG",
         description="Run the issue-10 benchmarks (vector query, durable ingest, restart, "
         "memory, pipeline throughput, replica lag, freshness when available) side by side "
-        "with the redis-stack peer on this machine; write <out>/<name>.json and PNG plots. "
+        "with the redis-stack peer on this machine, and retrieval quality (issue 15: "
+        "recall@1/@10 and MRR through S3 -> ingest -> server -> API vs exact search); "
+        "write <out>/<name>.json and PNG plots. "
         "Data: the shared embeddings at $MEMVEC_BENCH_DATA "
         "(default /work/shared/data/pypi-minilm-100k.npz).",
     )
