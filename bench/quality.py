@@ -266,7 +266,8 @@ class Child:
         self._log.close()
 
 
-def _wait(cond: Any, timeout_s: float, what: str, child: Child | None = None) -> None:
+def wait_ready(cond: Any, timeout_s: float, what: str, child: Child | None = None) -> None:
+    """Poll ``cond`` until true; raises if ``child`` exits or after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if child is not None:
@@ -283,12 +284,16 @@ def _wait(cond: Any, timeout_s: float, what: str, child: Child | None = None) ->
 class Stack:
     """moto, ``memvec server`` and (after ingest) ``memvec api``, all on loopback."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, moto: Any = None) -> None:
+        """``moto``: a running :class:`~tests.harness.components.MotoServer` to use (not
+        stopped by :meth:`stop`); by default the stack starts its own."""
         from tests.harness.components import MotoServer
         from tests.harness.ports import free_port
 
+        work.mkdir(parents=True, exist_ok=True)
         self.work = work
-        self.moto = MotoServer(log_dir=work).start()
+        self._own_moto = moto is None
+        self.moto = MotoServer(log_dir=work).start() if moto is None else moto
         self.children: list[Child] = []
         self.store_port = free_port()
         self.api_port = free_port()
@@ -300,7 +305,7 @@ class Stack:
 
         server = self._child("server", ["server", "--port", str(self.store_port),
                                          "--dir", str(self.work / "store")])  # fmt: skip
-        _wait(lambda: redis.Redis(port=self.store_port).ping(), 60, "memvec server", server)
+        wait_ready(lambda: redis.Redis(port=self.store_port).ping(), 60, "memvec server", server)
 
     def ingest(self, prefix: str = "docs/") -> None:
         child = self._child("ingest", [
@@ -324,7 +329,7 @@ class Stack:
             finally:
                 conn.close()
 
-        _wait(ready, _READY_TIMEOUT_S, "memvec api", api)
+        wait_ready(ready, _READY_TIMEOUT_S, "memvec api", api)
 
     def _child(self, name: str, args: list[str]) -> Child:
         child = Child(name, args, self.work)
@@ -334,21 +339,22 @@ class Stack:
     def stop(self) -> None:
         for child in reversed(self.children):
             child.stop()
-        self.moto.stop()
+        if self._own_moto:
+            self.moto.stop()
 
 
-def upload(stack: Stack, pairs: Sequence[Pair]) -> list[str]:
-    """PUT every document; returns the S3 key of each pair (its relevance id)."""
-    s3 = stack.moto.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+def upload(s3: Any, pairs: Sequence[Pair], bucket: str = BUCKET) -> list[str]:
+    """Create ``bucket`` and PUT every document as ``docs/<n>.txt``; returns each pair's
+    ``source`` as the pipeline records it (``bucket/key``), the relevance id."""
+    s3.create_bucket(Bucket=bucket)
     keys = [f"docs/{i:05d}.txt" for i in range(len(pairs))]
 
     def put(i: int) -> None:
-        s3.put_object(Bucket=BUCKET, Key=keys[i], Body=pairs[i].text.encode())
+        s3.put_object(Bucket=bucket, Key=keys[i], Body=pairs[i].text.encode())
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(put, range(len(pairs))))
-    return keys
+    return [f"{bucket}/{key}" for key in keys]
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -465,8 +471,8 @@ def measure(mode: str, work: Path) -> dict[str, Any]:
     queries = [pairs[i].query for i in asked]
     stack = Stack(work)
     try:
-        keys = upload(stack, pairs)
-        relevant = [f"{BUCKET}/{keys[i]}" for i in asked]
+        sources = upload(stack.moto.client("s3"), pairs)
+        relevant = [sources[i] for i in asked]
         log(f"quality: {len(pairs)} documents in s3://{BUCKET}/docs/, {len(queries)} queries")
         stack.start_server()
         t = time.monotonic()
@@ -495,7 +501,7 @@ def measure(mode: str, work: Path) -> dict[str, Any]:
         "origins": {o: sum(p.origin.startswith(o) for p in pairs) for o in ("python", "debian")},
         "ingest_s": round(ingest_s, 1), "elapsed_s": round(time.monotonic() - began, 1),
         "rows": table, "store_knn_qps": qps,
-        "per_query": {"relevant": relevant, "queries": queries,
+        "per_query": {"relevant": relevant, "origins": [pairs[i].origin for i in asked],
                       "default_sources": rows["default"]["sources"]},
     }  # fmt: skip
 
