@@ -148,3 +148,19 @@ def test_ft_create_without_ef_runtime_searches_at_the_default(
     assert ten < 0.97 and per_query < 0.97, (
         f"EF_RUNTIME 10 (at FT.CREATE: {ten:.4f}, per query: {per_query:.4f}) was not honoured"
     )
+
+
+def test_save_and_load_keep_whether_ef_runtime_was_given(tmp_path: Path) -> None:
+    """The HNSW file stores 0 for 'not given', so a restored index keeps picking
+    default_ef; an explicit breadth comes back as given."""
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((50, 8)).astype(np.float32)
+    for given in (None, 10):
+        index = HnswIndex(8, Metric.COSINE, ef_runtime=given)
+        index.add_batch(np.arange(50), vectors)
+        path = str(tmp_path / f"hnsw-{given}.bin")
+        index.save(path)
+        loaded = HnswIndex.load(path)
+        assert loaded.ef_runtime == given
+        assert loaded.search_ef(10) == (default_ef(10, 50) if given is None else 10)
+        assert loaded.search_ef(10, ef_runtime=7) == 7
