@@ -8,7 +8,9 @@ returns their file names; every axis is labelled with its quantity and unit:
   ``vector_query_latency.png`` (p50/p99 at the first EF reaching recall@10 >= 0.95);
 - ``ingest``: ``ingest_throughput.png``; ``restart``, ``memory``, ``pipeline``: bars;
 - ``replica_lag``: histogram of write latencies with the replica's p50/p99 lag marked;
-- ``freshness``: histogram of PUT-to-visible latencies (when the result has samples).
+- ``freshness``: histogram of PUT-to-visible latencies (when the result has samples);
+- ``quality``: ``quality_recall.png`` (recall@1/@10 and MRR per search, KNN QPS of the
+  default breadth against EF_RUNTIME 10).
 
 ``python -m bench.plots [--results bench/results]`` redraws them from the JSON files.
 """
@@ -150,6 +152,12 @@ def _freshness(res: dict[str, Any], out_dir: Path) -> list[str]:
     return [_histogram(out_dir, "freshness_histogram.png", values, marks, title, "milliseconds")]
 
 
+def _quality(res: dict[str, Any], out_dir: Path) -> list[str]:
+    from .quality import plot
+
+    return plot(res, out_dir)
+
+
 PLOTTERS = {
     "vector_query": _vector_query,
     "ingest": _ingest,
@@ -158,6 +166,7 @@ PLOTTERS = {
     "pipeline": _pipeline,
     "replica_lag": _replica_lag,
     "freshness": _freshness,
+    "quality": _quality,
 }
 
 

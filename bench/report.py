@@ -24,7 +24,8 @@ from typing import Any
 from .common import machine_label
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-ORDER = ("vector_query", "ingest", "restart", "memory", "pipeline", "freshness", "replica_lag")
+ORDER = ("vector_query", "ingest", "restart", "memory", "pipeline", "freshness", "replica_lag",
+         "quality")  # fmt: skip
 PEER = "redis-stack"
 
 

@@ -513,7 +513,7 @@ class MotoServer(ManagedProcess):
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             if response.status != 201:
-                raise ComponentError(f"moto refused the canned results: HTTP {response.status}")
+                raise RuntimeError(f"moto refused the canned results: HTTP {response.status}")
 
     def client(self, service_name: str, **kwargs: Any) -> Any:
         """A boto3 client for `service_name` on this server: dummy credentials, us-east-1.

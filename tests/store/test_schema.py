@@ -63,7 +63,7 @@ def test_defaults_and_str_arguments() -> None:
     assert d.stopwords == DEFAULT_STOPWORDS
     v = d.fields[0].vector
     assert v == VectorSpec(algorithm="FLAT", dim=4, distance_metric="L2")
-    assert (v.m, v.ef_construction, v.ef_runtime, v.initial_cap) == (16, 200, 10, None)
+    assert (v.m, v.ef_construction, v.ef_runtime, v.initial_cap) == (16, 200, None, None)
 
 
 def test_command_name_is_optional() -> None:
@@ -137,10 +137,17 @@ def test_to_args_golden() -> None:
     assert d.to_args() == [
         b"idx", b"ON", b"HASH", b"PREFIX", b"1", b"doc:", b"SCHEMA",
         b"g", b"TAG", b"SEPARATOR", b",",
-        b"v", b"VECTOR", b"HNSW", b"14", b"TYPE", b"FLOAT32", b"DIM", b"4",
+        b"v", b"VECTOR", b"HNSW", b"12", b"TYPE", b"FLOAT32", b"DIM", b"4",
         b"DISTANCE_METRIC", b"COSINE", b"M", b"16", b"EF_CONSTRUCTION", b"200",
-        b"EF_RUNTIME", b"10", b"EPSILON", b"0.01",
+        b"EPSILON", b"0.01",
     ]  # fmt: skip
+    # an EF_RUNTIME the creator gave is kept, so replay and snapshots keep it too
+    explicit = create(
+        "FT.CREATE idx SCHEMA v VECTOR HNSW 8 TYPE FLOAT32 DIM 4 DISTANCE_METRIC COSINE "
+        "EF_RUNTIME 10"
+    )
+    assert explicit.to_args()[-4:] == [b"EF_RUNTIME", b"10", b"EPSILON", b"0.01"]
+    assert parse_ft_create(explicit.to_args()) == explicit
 
 
 def test_info_attributes_match_redisearch_2_10() -> None:

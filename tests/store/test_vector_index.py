@@ -523,11 +523,16 @@ def test_hnsw_validates_its_parameters() -> None:
         with pytest.raises(ValueError, match=next(iter(kw))):
             HnswIndex(4, Metric.L2, **kw)  # type: ignore[arg-type]
     index = HnswIndex(4, Metric.L2)
-    assert (index.m, index.ef_construction, index.ef_runtime) == (16, 200, 10)
+    # no EF_RUNTIME given: each search picks default_ef (tests/store/test_default_recall.py)
+    assert (index.m, index.ef_construction, index.ef_runtime) == (16, 200, None)
     with pytest.raises(ValueError, match="ef_runtime"):
         index.search(np.ones(4, dtype=np.float32), 1, ef_runtime=0)
     index.ef_runtime = 50
     assert index.ef_runtime == 50
+    with pytest.raises(ValueError, match="ef_runtime"):
+        index.ef_runtime = 0
+    index.ef_runtime = None
+    assert index.ef_runtime is None
 
 
 def test_metric_parse() -> None:

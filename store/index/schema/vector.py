@@ -52,7 +52,7 @@ class VectorSpec:
     type: str = "FLOAT32"
     m: int = 16
     ef_construction: int = 200
-    ef_runtime: int = 10
+    ef_runtime: int | None = None  # None: not given; the index picks a breadth per search
     epsilon: float = 0.01
     initial_cap: int | None = None
     block_size: int | None = None
@@ -77,12 +77,9 @@ class VectorSpec:
         ]  # fmt: skip
         if self.algorithm == "HNSW":
             attrs += [b"M", b"%d" % self.m, b"EF_CONSTRUCTION", b"%d" % self.ef_construction]
-            attrs += [
-                b"EF_RUNTIME",
-                b"%d" % self.ef_runtime,
-                b"EPSILON",
-                repr(self.epsilon).encode(),
-            ]
+            if self.ef_runtime is not None:
+                attrs += [b"EF_RUNTIME", b"%d" % self.ef_runtime]
+            attrs += [b"EPSILON", repr(self.epsilon).encode()]
         if self.initial_cap is not None:
             attrs += [b"INITIAL_CAP", b"%d" % self.initial_cap]
         if self.block_size is not None:
