@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DurabilityError, StoreError
+from .errors import DurabilityError, SnapshotError, StoreError
 from .snapshot.base import SnapshotStore
 from .snapshot.format import SnapshotReader, SnapshotWriter
 from .snapshot.local import LocalSnapshotStore
@@ -101,15 +101,7 @@ class Persistence:
         """Load the newest valid snapshot, then replay the log tail through ``apply``."""
         engine = self.engine
         assert engine.transaction_log is not None
-        start = LogPosition.start()
-        if self.store is not None:
-            reader = self.store.open_newest_valid()
-            if reader is not None:
-                with reader:
-                    self.load(reader)
-                    start = reader.position
-                engine.stats.loaded_snapshot = str(reader.path)
-                log.info("loaded snapshot %s covering up to %s", reader.path, start)
+        start = self._load_newest() or LogPosition.start()
         if report.first_position > start:
             raise DurabilityError(
                 f"the log starts at {report.first_position} but the newest valid snapshot "
@@ -122,12 +114,44 @@ class Persistence:
                 f"{report.next_position}; the log directory was replaced. Move the log "
                 "aside to start from the snapshot alone."
             )
+        replayed = self._replay(start)
+        engine.mark_applied(report.next_position)
+        log.info("recovery: %s, replayed %d log records", report.outcome.value, replayed)
+
+    def reload(self, end: LogPosition) -> None:
+        """Rebuild the state from the newest valid snapshot and the log up to ``end``, as
+        recovery does (the engine undoing writes the log refused: its log was rewound to
+        ``end``). Callers hold the engine lock."""
+        engine = self.engine
+        with engine.frozen():
+            start = self._load_newest()
+            if start is None:  # no snapshot: from an empty state, every index dropped
+                engine.install_state({}, {}, lambda indexes: indexes.indexes.clear())
+            self._replay(start or LogPosition.start())
+            engine.mark_applied(end)
+
+    def _load_newest(self) -> LogPosition | None:
+        """Load the newest valid snapshot; return the position it covers (None: none)."""
+        if self.store is None:
+            return None
+        reader = self.store.open_newest_valid()
+        if reader is None:
+            return None
+        with reader:
+            self.load(reader)
+            start = reader.position
+        self.engine.stats.loaded_snapshot = str(reader.path)
+        log.info("loaded snapshot %s covering up to %s", reader.path, start)
+        return start
+
+    def _replay(self, start: LogPosition) -> int:
+        engine = self.engine
+        assert engine.transaction_log is not None
         replayed = 0
         for record in engine.transaction_log.read_from(start):
             engine.apply(record)
             replayed += 1
-        engine.mark_applied(report.next_position)
-        log.info("recovery: %s, replayed %d log records", report.outcome.value, replayed)
+        return replayed
 
     def load(self, reader: SnapshotReader) -> None:
         engine = self.engine
@@ -243,11 +267,21 @@ class Persistence:
         if self.store is None:
             raise StoreError("snapshots need a data directory (start the engine with data_dir)")
         self.wait_for_background_save()
-        with self.engine.frozen():
-            t0 = time.perf_counter()
-            position, tmp = self._prepare()
-            self._write_file(position, tmp)
-        self._publish(position, tmp, t0)
+        tmp: Path | None = None
+        try:
+            with self.engine.frozen():
+                t0 = time.perf_counter()
+                position, tmp = self._prepare()
+                self._write_file(position, tmp)
+            self._publish(position, tmp, t0)
+        except (OSError, StoreError) as exc:
+            self.engine.stats.last_snapshot_ok = False
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+                shutil.rmtree(tmp.with_suffix(".scratch"), ignore_errors=True)
+            if isinstance(exc, StoreError):
+                raise
+            raise self._write_error(exc) from exc
 
     def bgsave(self) -> bool:
         """Fork a child that writes a snapshot. False if one is already running."""
@@ -258,7 +292,11 @@ class Persistence:
                 return False
             with self.engine.frozen():
                 t0 = time.perf_counter()
-                position, tmp = self._prepare()
+                try:
+                    position, tmp = self._prepare()
+                except OSError as exc:
+                    self.engine.stats.last_snapshot_ok = False
+                    raise self._write_error(exc) from exc
                 t_fork = time.perf_counter()
                 pid = os.fork()
                 if pid == 0:  # child: no threads, no locks, no logging; write and leave
@@ -275,6 +313,13 @@ class Persistence:
             )
             self._watcher.start()
             return True
+
+    def _write_error(self, exc: OSError) -> SnapshotError:
+        where = self.tmp_dir.parent if self.tmp_dir is not None else "the data directory"
+        return SnapshotError(
+            f"the snapshot could not be written to {where}: {exc.strerror or exc}; free "
+            "space there and retry (acknowledged writes stay safe in the transaction log)"
+        )
 
     def _watch(self, pid: int, position: LogPosition, tmp: Path, t0: float) -> None:
         try:
