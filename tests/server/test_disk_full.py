@@ -168,9 +168,7 @@ def test_refused_writes_stay_invisible_and_writes_resume(small_disk: Path) -> No
 
         # reads keep working while the disk is full, and show only acknowledged writes
         for key in sorted(acked | set(before)):
-            value = wait_for(
-                lambda key=key: read_value(r, key), 30, ignore=(redis.ResponseError,)
-            )
+            value = wait_for(lambda key=key: read_value(r, key), 30, ignore=(redis.ResponseError,))
             assert value == value_for(key)
         for key in sorted(refused):
             assert not r.exists(key), key
