@@ -119,6 +119,7 @@ class EngineStats:
     snapshots_taken: int = 0
     last_snapshot_duration_ms: int = 0
     last_fork_ms: float = 0.0
+    log_rollbacks: int = 0  # times the state was rebuilt to undo writes the log refused
     recovery: RecoveryReport | None = None
     loaded_snapshot: str | None = None
     started_ms: int = field(default_factory=now_ms)
@@ -552,6 +553,7 @@ class Engine:
             self._memory_ahead = False
             t0 = time.perf_counter()
             self.persistence.reload(kept)
+            self.stats.log_rollbacks += 1
             self._memory_estimate = (0, float("-inf"))
             log.warning(
                 "rolled the state back to %s (writes the log refused are undone) in %.0f ms",

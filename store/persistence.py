@@ -328,6 +328,7 @@ class Persistence:
                 log.error("background snapshot child %d failed (status %d)", pid, status)
                 self.engine.stats.last_snapshot_ok = False
                 tmp.unlink(missing_ok=True)
+                shutil.rmtree(tmp.with_suffix(".scratch"), ignore_errors=True)
                 return
             self._publish(position, tmp, t0)
         except Exception:

@@ -682,7 +682,8 @@ class FileLog(TransactionLog):
         """Mark the log failed (first failure wins) and return the error to raise."""
         error = DurabilityError(
             f"the log failed ({what} to {self._dir}: {exc}); the write was not acknowledged "
-            "and no more writes are accepted: restart the node after fixing the disk"
+            "and no more writes are accepted until the log is rewound (the engine does that "
+            "by itself) or you restart the node after fixing the disk"
         )
         error.__cause__ = exc
         with self._sync_lock:
