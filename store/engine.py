@@ -144,6 +144,7 @@ class Engine:
         self._rollback_due = False  # memory may hold a write the log refused
         self._memory_ahead = False  # an append failed after its command changed memory
         self._permanent: DurabilityError | None = None  # the log could not rewind
+        self._state_lost: DurabilityError | None = None  # a rollback failed half-way
         self._applied = LogPosition.start()
         # called with each changed key, under the engine lock (WATCH, keyspace events);
         # listeners must be cheap and must not call back into the engine
@@ -216,6 +217,14 @@ class Engine:
     def applied_position(self) -> LogPosition:
         """The next log record this engine's state does not contain."""
         return self._applied
+
+    @property
+    def rollbacks(self) -> int:
+        """How many times the state was rolled back to undo writes the log refused. A
+        reply computed before it changed may show such a write, and a write submitted
+        before it may have been undone even if a later seq is durable: the RESP server
+        compares it before and after a batch."""
+        return self.stats.log_rollbacks
 
     def stopping(self, wait_s: float = 0.0) -> bool:
         """True once :meth:`stop` began; waits up to ``wait_s`` for that (background loops)."""
@@ -474,6 +483,8 @@ class Engine:
     def _admit(self, spec: CommandSpec, allow_write: bool) -> None:
         if self.state is EngineState.LOADING:
             raise LoadingError()
+        if self._state_lost is not None:  # half rebuilt: serving it could show anything
+            raise DurabilityError(self._state_lost.message)
         if not spec.is_write:
             return
         if self.config.read_only or not allow_write:
@@ -552,8 +563,13 @@ class Engine:
         if self._memory_ahead or self._applied > kept:
             self._memory_ahead = False
             t0 = time.perf_counter()
-            self.persistence.reload(kept)
-            self.stats.log_rollbacks += 1
+            self.stats.log_rollbacks += 1  # first: replies computed before are suspect now
+            try:
+                self.persistence.reload(kept)
+            except DurabilityError as exc:
+                log.error("%s", exc)
+                self._permanent = self._state_lost = exc
+                return
             self._memory_estimate = (0, float("-inf"))
             log.warning(
                 "rolled the state back to %s (writes the log refused are undone) in %.0f ms",

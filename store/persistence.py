@@ -121,16 +121,39 @@ class Persistence:
     def reload(self, end: LogPosition) -> None:
         """Rebuild the state from the newest valid snapshot and the log up to ``end``, as
         recovery does (the engine undoing writes the log refused: its log was rewound to
-        ``end``). Callers hold the engine lock."""
-        engine = self.engine
-        with engine.frozen():
-            start = self._load_newest()
-            if start is None:  # no snapshot: from an empty state, every index dropped
-                engine.install_state({}, {}, lambda indexes: indexes.indexes.clear())
-            self._replay(start or LogPosition.start())
-            engine.mark_applied(end)
+        ``end``). Callers hold the engine lock.
 
-    def _load_newest(self) -> LogPosition | None:
+        Loading a snapshot's ANN graphs goes through scratch files: the data directory's
+        ``tmp`` first, then (that disk may be the full one) ``/dev/shm`` and the system
+        temporary directory. Raises :class:`DurabilityError` if none works; the state is
+        then partly replaced and must not be served.
+        """
+        engine = self.engine
+        failures: list[str] = []
+        with engine.frozen():
+            for scratch in self._scratch_dirs():
+                try:
+                    start = self._load_newest(scratch)
+                except OSError as exc:
+                    failures.append(f"{scratch}: {exc}")
+                    continue
+                if start is None:  # no snapshot: from an empty state, every index dropped
+                    engine.install_state({}, {}, lambda indexes: indexes.indexes.clear())
+                self._replay(start or LogPosition.start())
+                engine.mark_applied(end)
+                return
+        raise DurabilityError(
+            "could not reload the state to undo writes the log refused (no scratch space for "
+            f"the snapshot's ANN graphs: {'; '.join(failures)}); restart the node after "
+            "freeing disk space"
+        )
+
+    def _scratch_dirs(self) -> list[Path]:
+        dirs = [self.tmp_dir] if self.tmp_dir is not None else []
+        dirs += [Path("/dev/shm"), Path(tempfile.gettempdir())]
+        return [d for d in dirs if d == self.tmp_dir or d.is_dir()]
+
+    def _load_newest(self, scratch: Path | None = None) -> LogPosition | None:
         """Load the newest valid snapshot; return the position it covers (None: none)."""
         if self.store is None:
             return None
@@ -138,7 +161,7 @@ class Persistence:
         if reader is None:
             return None
         with reader:
-            self.load(reader)
+            self.load(reader, scratch)
             start = reader.position
         self.engine.stats.loaded_snapshot = str(reader.path)
         log.info("loaded snapshot %s covering up to %s", reader.path, start)
@@ -153,11 +176,11 @@ class Persistence:
             replayed += 1
         return replayed
 
-    def load(self, reader: SnapshotReader) -> None:
+    def load(self, reader: SnapshotReader, scratch: Path | None = None) -> None:
         engine = self.engine
         data, expires = plain_loads(reader.read_bytes("keyspace"))
         index_state = plain_loads(reader.read_bytes("indexes"))
-        tmp_dir = self.tmp_dir
+        tmp_dir = scratch or self.tmp_dir
         assert tmp_dir is not None
         tmp_dir.mkdir(parents=True, exist_ok=True)
         with engine.frozen():

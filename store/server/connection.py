@@ -294,6 +294,7 @@ class Connection(asyncio.Protocol):
         need = 0
         touched = False
         spec: CommandSpec | None = None
+        rollbacks = engine.rollbacks
         self.busy = True
         position, end = 0, len(batch)
         try:
@@ -383,12 +384,13 @@ class Connection(asyncio.Protocol):
                 if self.protocol != self.writer.protocol:
                     # HELLO/RESET switched RESP versions: what came before leaves in the old one
                     last = replies.pop()
-                    await self._flush(replies, writes, need, touched)
+                    await self._flush(replies, writes, need, touched, rollbacks)
                     replies, writes, need, touched = [last], [], 0, False
+                    rollbacks = engine.rollbacks
                     self.writer.protocol = self.protocol
             if spec is not None:
                 self.last_command = spec.name
-            await self._flush(replies, writes, need, touched)
+            await self._flush(replies, writes, need, touched, rollbacks)
         finally:
             self.busy = False
         if self._close_after_write:
@@ -443,13 +445,20 @@ class Connection(asyncio.Protocol):
         return written
 
     async def _flush(
-        self, replies: list[Any], writes: list[tuple[int, int]], need: int, touched: bool
+        self,
+        replies: list[Any],
+        writes: list[tuple[int, int]],
+        need: int,
+        touched: bool,
+        rollbacks: int,
     ) -> None:
         """Wait until what these replies acknowledge or show is durable, then send them.
 
         If that fails (the log refused a write: a full disk), a write is answered the
         error unless its own record is durable, and so is every other reply of a batch that
-        read the engine: it may show a write the log refused (docs/durability.md).
+        read the engine: it may show a write the log refused (docs/durability.md). The
+        same holds if the engine rolled its state back since the batch began
+        (``rollbacks``): a later durable seq then proves nothing about earlier ones.
         """
         engine = self.engine
         written = need if writes else 0
@@ -469,6 +478,13 @@ class Connection(asyncio.Protocol):
             except Exception as exc:  # log closed under us (shutdown) or a bug
                 err = DurabilityError(f"the write may not be durable: {exc}; check the server log")
                 written = self._refuse_undurable(replies, writes, touched, err)
+            else:
+                if engine.rollbacks != rollbacks:
+                    err = DurabilityError(
+                        "the transaction log refused a write while this batch ran; what it "
+                        "showed or wrote may be undone: retry"
+                    )
+                    written = self._refuse_undurable(replies, writes, touched, err)
         if written:
             self.last_write_seq = max(self.last_write_seq, written)
             cfg = self.server.config

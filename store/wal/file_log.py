@@ -136,6 +136,8 @@ class FileLog(TransactionLog):
         self._synced_seq = 0
         # where the durable bytes end: (first seq of that segment, its size then)
         self._synced_end = (1, 0)
+        # bumped by each rewind: an fsync that began before it covers truncated bytes
+        self._rewinds = 0
         self._requested_seq = 0
         self._futures = DurableFutures()
         self._fsync_count = 0
@@ -377,10 +379,13 @@ class FileLog(TransactionLog):
             assert self._failure is not None
             failure = self._failure
             active = self._segments[-1].first_seq
-            if self._policy is FsyncPolicy.ALWAYS:
-                (segment, size), kept = self._synced_end, self._synced_seq
-            else:
-                (segment, size), kept = (active, self._active_size), self._written_seq
+            with self._sync_lock:
+                # from here on a flusher's fsync that began earlier no longer counts
+                self._rewinds += 1
+                if self._policy is FsyncPolicy.ALWAYS:
+                    (segment, size), kept = self._synced_end, self._synced_seq
+                else:
+                    (segment, size), kept = (active, self._active_size), self._written_seq
             if segment != active or self._fd < 0:
                 raise self._failure_copy()
             try:
@@ -392,8 +397,9 @@ class FileLog(TransactionLog):
                     f"durable end after a failure ({exc}); restart the node after fixing "
                     "the disk"
                 ) from exc
-            if self._next_seq - 1 > kept:
-                self._voided.append((kept + 1, self._next_seq - 1, failure))
+            void = (kept + 1, self._next_seq - 1)
+            if void[1] >= void[0]:
+                self._voided.append((*void, failure))
                 self._fillers_from = self._fillers_from or kept + 1
             self._active_size = size
             self._written_seq = kept
@@ -404,13 +410,13 @@ class FileLog(TransactionLog):
                 self._synced_end = (active, size)
                 self._work_cv.notify_all()  # the flusher idles while the log is failed
             self._state = LogState.OPEN
-        logger.warning(
-            "transaction log %s rewound to seq %d after a failure (%s); seqs after it are "
-            "void and the log accepts writes again",
-            self._dir,
-            kept,
-            failure.message,
-        )
+        if void[1] >= void[0]:
+            logger.warning(
+                "transaction log %s: records %d..%d were not durable when the log failed; "
+                "truncated them (their seqs are void), the log accepts writes again",
+                self._dir,
+                *void,
+            )
         return LogPosition(kept + 1)
 
     def _voided_by(self, seq: int) -> DurabilityError | None:
@@ -651,6 +657,7 @@ class FileLog(TransactionLog):
                 return False
             target, fd = self._written_seq, self._fd
             end = (self._segments[-1].first_seq, self._active_size)
+            rewinds = self._rewinds
             retired, self._retired_fds = self._retired_fds, []
         for old in retired:
             os.close(old)
@@ -664,7 +671,7 @@ class FileLog(TransactionLog):
             return False
         with self._sync_lock:
             self._fsync_count += 1
-            if target > self._synced_seq:
+            if target > self._synced_seq and rewinds == self._rewinds:
                 self._synced_seq = target
                 self._synced_end = end
         self._settle_waiters()
