@@ -16,6 +16,7 @@ import pytest
 from store import DurabilityError, Engine, EngineConfig
 from store.commands.table import CommandSpec, resolve
 from store.engine import Submitted, to_bytes
+from store.snapshot.format import SnapshotReader
 from store.wal import file_log as file_log_module
 from tests.store.test_engine import create_index, vec
 
@@ -104,3 +105,43 @@ def test_failed_fsync_undoes_every_write_it_would_have_covered(
     with Engine(EngineConfig(data_dir=tmp_path / "data")) as again:
         assert sorted(again.execute("KEYS", "*")) == [b"doc:1", b"k"]
         assert again.execute("GET", "k") == b"w"
+
+
+def test_rollback_loads_the_snapshot_graphs_through_scratch_space_off_the_full_disk(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.execute("SAVE")  # doc:1's HNSW graph is in the snapshot: a reload extracts it
+    data = tmp_path / "data"
+    real_extract = SnapshotReader.extract_to
+    used: list[Path] = []
+
+    def extract_off_the_full_disk(self: SnapshotReader, section: str, path: Path) -> None:
+        if Path(path).is_relative_to(data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        used.append(Path(path).parent)
+        real_extract(self, section, path)
+
+    monkeypatch.setattr(SnapshotReader, "extract_to", extract_off_the_full_disk)
+    monkeypatch.setattr(file_log_module.os, "write", full_disk)
+    with pytest.raises(DurabilityError):
+        engine.execute("HSET", "doc:2", "vec", vec(1.1), "tag", "b")
+    assert used and not used[0].is_relative_to(data)
+    assert_only_doc1(engine)
+
+
+def test_a_rollback_that_cannot_reload_refuses_every_command(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.execute("SAVE")
+
+    def no_space(self: SnapshotReader, section: str, path: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SnapshotReader, "extract_to", no_space)
+    monkeypatch.setattr(file_log_module.os, "write", full_disk)
+    with pytest.raises(DurabilityError):
+        engine.execute("HSET", "doc:2", "vec", vec(1.1), "tag", "b")
+    with pytest.raises(DurabilityError, match="could not reload the state"):
+        engine.execute("KEYS", "*")  # half replaced: never served
+    with pytest.raises(DurabilityError, match="could not reload the state"):
+        engine.execute(*KNN)
