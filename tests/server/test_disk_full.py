@@ -199,6 +199,12 @@ def test_refused_writes_stay_invisible_and_writes_resume(small_disk: Path) -> No
             assert not r.exists(key), key
         assert knn(r) == [b"doc:0", b"doc:1"]
 
+        # BGSAVE on a full disk starts (as in Redis); INFO then reports the failed child
+        assert r.bgsave()
+        done = wait_for(
+            lambda: (i := r.info("persistence"))["rdb_bgsave_in_progress"] == 0 and i, 30
+        )
+        assert done["rdb_last_bgsave_status"] == "err"
         # SAVE on a full disk: a clear error, and INFO reports the failed save
         with pytest.raises(redis.ResponseError) as saved:
             r.save()
