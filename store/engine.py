@@ -55,6 +55,7 @@ from .errors import (
     LoadingError,
     OutOfMemoryError,
     ReadOnlyError,
+    RecordVoidedError,
     StoreError,
 )
 from .index.manager import IndexManager
@@ -536,6 +537,8 @@ class Engine:
     def _fail(self, exc: DurabilityError) -> None:
         """Note a log failure (any thread, no lock needed): writes are refused, and the
         next command (or the expiry loop) rolls memory back to the durable state first."""
+        if isinstance(exc, RecordVoidedError):  # a record an earlier rollback undid
+            return
         self._rollback_due = True
         if self._failure is None:
             log.error("transaction log failed; refusing writes until it accepts them: %s", exc)

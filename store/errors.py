@@ -31,6 +31,7 @@ instead of chaining ``isinstance`` checks:
     ├── ExecAbortError              EXECABORT  MULTI queued a command that failed to queue
     ├── DurabilityError             ERR        the log could not make a write durable (undone;
     │   │                                      writes refused until the log takes one again)
+    │   ├── RecordVoidedError       ERR        the awaited record was dropped by a rewind
     │   └── LogCorruptError         ERR        recovery found damage before the tail
     ├── SnapshotError               ERR        a snapshot could not be read or stored
     │   ├── SnapshotCorruptError    ERR        a snapshot failed its checksum (recovery falls
@@ -179,6 +180,11 @@ class DurabilityError(StoreError):
 
     retriable = False
     http_status = 503
+
+
+class RecordVoidedError(DurabilityError):
+    """Waiting for a log record that a rewind dropped after a failure: its write was
+    undone. The failure is already known; this does not fail the log again."""
 
 
 class LogCorruptError(DurabilityError):

@@ -58,7 +58,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 
 from ..config import FsyncPolicy
-from ..errors import DurabilityError
+from ..errors import DurabilityError, RecordVoidedError
 from ..files import fsync_dir
 from . import record, segments
 from .base import (
@@ -419,10 +419,14 @@ class FileLog(TransactionLog):
             )
         return LogPosition(kept + 1)
 
-    def _voided_by(self, seq: int) -> DurabilityError | None:
+    def _voided_by(self, seq: int) -> RecordVoidedError | None:
         for first, last, failure in self._voided:
             if first <= seq <= last:
-                return copy_failure(failure)
+                error = RecordVoidedError(
+                    f"record seq {seq} was dropped after {failure.message}; its write was undone"
+                )
+                error.__cause__ = failure.__cause__
+                return error
         return None
 
     def drop_before(self, position: LogPosition) -> int:

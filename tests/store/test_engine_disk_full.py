@@ -15,7 +15,8 @@ import pytest
 
 from store import DurabilityError, Engine, EngineConfig
 from store.commands.table import CommandSpec, resolve
-from store.engine import Submitted, to_bytes
+from store.engine import EngineState, Submitted, to_bytes
+from store.errors import RecordVoidedError
 from store.snapshot.format import SnapshotReader
 from store.wal import file_log as file_log_module
 from tests.store.test_engine import create_index, vec
@@ -101,6 +102,10 @@ def test_failed_fsync_undoes_every_write_it_would_have_covered(
             engine.durable_future(seq).result(timeout=0)
     engine.execute("SET", "k", "w")
     assert engine.execute("GET", "k") == b"w"
+    assert engine.state is EngineState.RUNNING
+    with pytest.raises(RecordVoidedError):  # a late waiter does not fail the engine again
+        engine.durable_future(first.seq).result(timeout=0)
+    assert engine.state is EngineState.RUNNING
     engine.stop()
     with Engine(EngineConfig(data_dir=tmp_path / "data")) as again:
         assert sorted(again.execute("KEYS", "*")) == [b"doc:1", b"k"]
