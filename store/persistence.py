@@ -131,11 +131,17 @@ class Persistence:
         engine = self.engine
         failures: list[str] = []
         with engine.frozen():
-            for scratch in self._scratch_dirs():
+            for parent in self._scratch_dirs():
                 try:
-                    start = self._load_newest(scratch)
+                    if parent == self.tmp_dir:
+                        start = self._load_newest(parent)
+                    else:  # shared with other processes: a private subdirectory
+                        with tempfile.TemporaryDirectory(
+                            prefix="memvec-reload-", dir=parent, ignore_cleanup_errors=True
+                        ) as private:
+                            start = self._load_newest(Path(private))
                 except OSError as exc:
-                    failures.append(f"{scratch}: {exc}")
+                    failures.append(f"{parent}: {exc}")
                     continue
                 if start is None:  # no snapshot: from an empty state, every index dropped
                     engine.install_state({}, {}, lambda indexes: indexes.indexes.clear())
