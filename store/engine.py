@@ -14,6 +14,15 @@ Contract:
 * Durability is waited for *outside* the lock, so concurrent writers share one fsync (group
   commit) and readers are never blocked by a disk flush. A client therefore never gets an
   acknowledgement for a write the log could lose, and always reads its own writes.
+* A refused write is undone (docs/durability.md, docs/decisions/0003): when the log fails
+  (a full disk), the log is rewound to its durable end (:meth:`TransactionLog.rewind`) and,
+  if memory holds more than that, the state is rebuilt from the newest snapshot and the
+  log, exactly as at startup, before the next command runs. Until then a reader that could
+  see the refused write waits for its seq, which fails, so it is answered an error, never
+  the value. Writes are refused while the log fails; each write (and the expiry loop, ten
+  times a second) first appends an empty record to probe the disk, so writes resume by
+  themselves once it takes them. A log that cannot rewind (the Kafka log, a failed
+  truncation) refuses writes until restart.
 * Replication (:mod:`store.replication`): a replica feeds its primary's records to
   :meth:`Engine.replicate`, which appends each to this node's log with the primary's seq
   and epoch and then runs the same :meth:`Engine.apply`; ``append_listeners`` see every
@@ -46,6 +55,7 @@ from .errors import (
     LoadingError,
     OutOfMemoryError,
     ReadOnlyError,
+    RecordVoidedError,
     StoreError,
 )
 from .index.manager import IndexManager
@@ -110,6 +120,7 @@ class EngineStats:
     snapshots_taken: int = 0
     last_snapshot_duration_ms: int = 0
     last_fork_ms: float = 0.0
+    log_rollbacks: int = 0  # times the state was rebuilt to undo writes the log refused
     recovery: RecoveryReport | None = None
     loaded_snapshot: str | None = None
     started_ms: int = field(default_factory=now_ms)
@@ -130,7 +141,11 @@ class Engine:
         self._log: TransactionLog | None = log_backend
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._failure: DurabilityError | None = None
+        self._failure: DurabilityError | None = None  # the log failed: writes are refused
+        self._rollback_due = False  # memory may hold a write the log refused
+        self._memory_ahead = False  # an append failed after its command changed memory
+        self._permanent: DurabilityError | None = None  # the log could not rewind
+        self._state_lost: DurabilityError | None = None  # a rollback failed half-way
         self._applied = LogPosition.start()
         # called with each changed key, under the engine lock (WATCH, keyspace events);
         # listeners must be cheap and must not call back into the engine
@@ -203,6 +218,14 @@ class Engine:
     def applied_position(self) -> LogPosition:
         """The next log record this engine's state does not contain."""
         return self._applied
+
+    @property
+    def rollbacks(self) -> int:
+        """How many times the state was rolled back to undo writes the log refused. A
+        reply computed before it changed may show such a write, and a write submitted
+        before it may have been undone even if a later seq is durable: the RESP server
+        compares it before and after a batch."""
+        return self.stats.log_rollbacks
 
     def stopping(self, wait_s: float = 0.0) -> bool:
         """True once :meth:`stop` began; waits up to ``wait_s`` for that (background loops)."""
@@ -289,6 +312,9 @@ class Engine:
         if "lockfree" in spec.flags:
             # a read that takes the engine lock itself, in short phases (FT.SEARCH: the
             # ANN walk runs unlocked so concurrent searches use every core)
+            if self._rollback_due:
+                with self.lock:
+                    self._roll_back()
             try:
                 self._admit(spec, allow_write)
                 assert spec.handler is not None
@@ -296,7 +322,13 @@ class Engine:
             except StoreError as exc:
                 return Submitted(None, None, exc)
         with self.lock:
-            return self._submit_locked(spec, args, protocol, allow_write)
+            if self._rollback_due:
+                self._roll_back()
+            try:
+                return self._submit_locked(spec, args, protocol, allow_write)
+            finally:
+                if self._rollback_due:  # this write's append failed: undo it before others read
+                    self._roll_back()
 
     def submit_many(
         self,
@@ -316,14 +348,23 @@ class Engine:
             if spec.name not in BATCHABLE_WRITES:
                 raise ValueError(f"submit_many runs only {sorted(BATCHABLE_WRITES)}")
         results: list[Submitted] = []
-        with self.lock, self.indexes.deferred_vectors():
-            for spec, args in calls:
-                try:
-                    results.append(self._submit_locked(spec, args, protocol, allow_write))
-                except Exception as exc:  # a bug in a handler: answer it, run the rest
-                    log.exception("%s failed unexpectedly", spec.name)
-                    error = CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
-                    results.append(Submitted(None, None, error))
+        with self.lock:
+            if self._rollback_due:
+                self._roll_back()
+            try:
+                with self.indexes.deferred_vectors():
+                    for spec, args in calls:
+                        try:
+                            results.append(self._submit_locked(spec, args, protocol, allow_write))
+                        except Exception as exc:  # a bug in a handler: answer it, run the rest
+                            log.exception("%s failed unexpectedly", spec.name)
+                            error = CommandError(
+                                f"internal error in {spec.name}: {type(exc).__name__}"
+                            )
+                            results.append(Submitted(None, None, error))
+            finally:
+                if self._rollback_due:  # after the deferred vectors went in: undo them too
+                    self._roll_back()
         return results
 
     def _submit_locked(
@@ -370,28 +411,39 @@ class Engine:
         """:meth:`transaction` for resolved calls, without waiting for durability: the
         replies and the seq of the one log record (None if nothing was written)."""
         with self.lock:
-            for spec, _ in calls:
-                self._admit(spec, True)
-            replies: list[Any] = []
-            logged: list[list[bytes]] = []
-            t = now_ms()
-            for spec, args in calls:
-                if spec.is_write:
-                    for key in spec.keys(args):
-                        if self.keyspace.is_expired(key, t):
-                            self.keyspace.delete(key)
-                            self.stats.expired_keys += 1
-                            logged.append([b"DEL", key])
-                ctx = self._context(t, protocol)
-                assert spec.handler is not None
-                try:
-                    replies.append(spec.handler(ctx, args))
-                except StoreError as exc:
-                    replies.append(exc)
-                if ctx.dirty:
-                    logged.append(ctx.log_args or args)
-            self.stats.commands_processed += len(calls)
-            seq = self._append(logged) if logged else None
+            if self._rollback_due:
+                self._roll_back()
+            try:
+                return self._transaction_locked(calls, protocol)
+            finally:
+                if self._rollback_due:
+                    self._roll_back()
+
+    def _transaction_locked(
+        self, calls: Sequence[tuple[CommandSpec, list[bytes]]], protocol: int
+    ) -> tuple[list[Any], int | None]:
+        for spec, _ in calls:
+            self._admit(spec, True)
+        replies: list[Any] = []
+        logged: list[list[bytes]] = []
+        t = now_ms()
+        for spec, args in calls:
+            if spec.is_write:
+                for key in spec.keys(args):
+                    if self.keyspace.is_expired(key, t):
+                        self.keyspace.delete(key)
+                        self.stats.expired_keys += 1
+                        logged.append([b"DEL", key])
+            ctx = self._context(t, protocol)
+            assert spec.handler is not None
+            try:
+                replies.append(spec.handler(ctx, args))
+            except StoreError as exc:
+                replies.append(exc)
+            if ctx.dirty:
+                logged.append(ctx.log_args or args)
+        self.stats.commands_processed += len(calls)
+        seq = self._append(logged) if logged else None
         return replies, seq
 
     def wait_durable(self, seq: int, timeout_s: float | None = None) -> None:
@@ -432,15 +484,14 @@ class Engine:
     def _admit(self, spec: CommandSpec, allow_write: bool) -> None:
         if self.state is EngineState.LOADING:
             raise LoadingError()
+        if self._state_lost is not None:  # half rebuilt: serving it could show anything
+            raise DurabilityError(self._state_lost.message)
         if not spec.is_write:
             return
         if self.config.read_only or not allow_write:
             raise ReadOnlyError()
         if self._failure is not None:
-            raise DurabilityError(
-                f"writes are refused: the transaction log failed ({self._failure.message}); "
-                "fix the disk and restart the node"
-            )
+            self._resume_writes()
         if (
             self.config.maxmemory_bytes
             and "denyoom" in spec.flags
@@ -467,10 +518,12 @@ class Engine:
         try:
             seq = self._log.append(payload)
         except DurabilityError as exc:
+            self._memory_ahead = True
             self._fail(exc)
             raise
         except OSError as exc:
             err = DurabilityError(f"could not append to the transaction log: {exc}")
+            self._memory_ahead = True
             self._fail(err)
             raise err from exc
         self._applied = LogPosition(seq + 1)
@@ -482,10 +535,81 @@ class Engine:
         return seq
 
     def _fail(self, exc: DurabilityError) -> None:
+        """Note a log failure (any thread, no lock needed): writes are refused, and the
+        next command (or the expiry loop) rolls memory back to the durable state first."""
+        if isinstance(exc, RecordVoidedError):  # a record an earlier rollback undid
+            return
+        self._rollback_due = True
         if self._failure is None:
-            log.error("transaction log failed; refusing writes until restart: %s", exc)
+            log.error("transaction log failed; refusing writes until it accepts them: %s", exc)
             self._failure = exc
             self.state = EngineState.FAILED
+
+    def _roll_back(self) -> None:
+        """Make memory hold exactly what the log holds durably (caller holds the lock).
+
+        The log drops what it had not made durable (:meth:`TransactionLog.rewind`); if
+        memory applied more than that, the state is rebuilt from the newest snapshot and
+        the log, the path startup takes, so the undo is exact for every command, index
+        entry and ANN insert without an undo log. That costs a reload of the dataset, once
+        per failure: a write refused by the probe in :meth:`_resume_writes` costs nothing.
+        """
+        self._rollback_due = False
+        if self._log is None or self._permanent is not None:
+            return
+        try:
+            kept = self._log.rewind()
+        except DurabilityError as exc:
+            log.error("the transaction log cannot recover; writes are refused until restart")
+            self._permanent = exc
+            return
+        if self._memory_ahead or self._applied > kept:
+            self._memory_ahead = False
+            t0 = time.perf_counter()
+            self.stats.log_rollbacks += 1  # first: replies computed before are suspect now
+            try:
+                self.persistence.reload(kept)
+            except DurabilityError as exc:
+                log.error("%s", exc)
+                self._permanent = self._state_lost = exc
+                return
+            self._memory_estimate = (0, float("-inf"))
+            log.warning(
+                "rolled the state back to %s (writes the log refused are undone) in %.0f ms",
+                kept,
+                (time.perf_counter() - t0) * 1000,
+            )
+
+    def _resume_writes(self) -> None:
+        """Let writes through again if the log takes one; else raise (caller holds the lock).
+
+        The probe is an empty record (it replays as nothing), appended and waited for.
+        """
+        if self._rollback_due:
+            self._roll_back()
+        if self._permanent is not None or self._log is None:
+            cause = self._permanent or self._failure
+            raise DurabilityError(
+                f"writes are refused: the transaction log failed ({cause.message if cause else ''})"
+                " and cannot recover; fix the disk and restart the node"
+            )
+        applied = self._applied
+        try:
+            seq = self._append([])
+            if seq is not None:
+                self._log.wait_durable(seq)
+        except DurabilityError as exc:
+            self._applied = applied  # the probe changed nothing in memory: no reload
+            self._memory_ahead = False
+            self._fail(exc)
+            self._roll_back()
+            raise DurabilityError(
+                f"writes are refused while the transaction log cannot write ({exc.message}); "
+                "they resume by themselves once it can (free disk space)"
+            ) from exc
+        log.warning("the transaction log accepts writes again; writes resumed")
+        self._failure = None
+        self.state = EngineState.RUNNING
 
     # -- replay (startup, replicas) -------------------------------------------------------
     def apply(self, record: LogRecord) -> None:
@@ -568,7 +692,10 @@ class Engine:
     def _expire_loop(self) -> None:
         interval = self.config.active_expire_interval_ms / 1000
         while not self._stop.wait(interval):
-            if self.config.read_only or self._failure is not None:
+            if self._failure is not None:
+                self._retry_log()
+                continue
+            if self.config.read_only:
                 continue
             if not self.keyspace.expires:  # nothing has a TTL: do not contend for the lock
                 continue
@@ -577,6 +704,20 @@ class Engine:
             except StoreError as exc:
                 log.warning("active expiry failed: %s", exc)
 
+    def _retry_log(self) -> None:
+        """Background: roll back a refused write nobody else undid yet, and probe the log,
+        so INFO and writers see the disk take writes again without waiting for a write."""
+        with self.lock:
+            if self._failure is None or self.state is not EngineState.FAILED:
+                return
+            try:
+                if self.config.read_only:
+                    self._roll_back()
+                else:
+                    self._resume_writes()
+            except DurabilityError:
+                pass  # still refused; the next tick tries again
+
     def expire_now(self) -> int:
         """Delete (and log) every key whose deadline has passed. Returns how many."""
         last = None
@@ -584,10 +725,14 @@ class Engine:
         with self.lock:
             if self.state is not EngineState.RUNNING:
                 return 0
-            for key in self.keyspace.expired_keys(now_ms()):
-                self.keyspace.delete(key)
-                last = self._append([[b"DEL", key]])
-                count += 1
+            try:
+                for key in self.keyspace.expired_keys(now_ms()):
+                    self.keyspace.delete(key)
+                    last = self._append([[b"DEL", key]])
+                    count += 1
+            finally:
+                if self._rollback_due:
+                    self._roll_back()
             self.stats.expired_keys += count
         if last is not None:
             self.wait_durable(last)

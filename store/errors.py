@@ -29,8 +29,9 @@ instead of chaining ``isinstance`` checks:
     ├── OutOfMemoryError            OOM        write past maxmemory (retriable)
     ├── LoadingError                LOADING    the node is still replaying its log (retriable)
     ├── ExecAbortError              EXECABORT  MULTI queued a command that failed to queue
-    ├── DurabilityError             ERR        the log could not make a write durable (fatal for
-    │   │                                      the node: it stops accepting writes)
+    ├── DurabilityError             ERR        the log could not make a write durable (undone;
+    │   │                                      writes refused until the log takes one again)
+    │   ├── RecordVoidedError       ERR        the awaited record was dropped by a rewind
     │   └── LogCorruptError         ERR        recovery found damage before the tail
     ├── SnapshotError               ERR        a snapshot could not be read or stored
     │   ├── SnapshotCorruptError    ERR        a snapshot failed its checksum (recovery falls
@@ -171,12 +172,19 @@ class ExecAbortError(StoreError):
 class DurabilityError(StoreError):
     """The transaction log failed (disk full, I/O error, fenced epoch).
 
-    The write was not acknowledged. The node stops accepting writes until restarted,
-    because memory may hold a change the log does not.
+    The write was not acknowledged and is undone: the engine rewinds the log to its
+    durable end and rolls memory back to it, refuses writes while the log fails and
+    resumes them by itself once the log takes a write again (docs/durability.md). A log
+    that cannot rewind (Kafka, a failed truncation) refuses writes until restart.
     """
 
     retriable = False
     http_status = 503
+
+
+class RecordVoidedError(DurabilityError):
+    """Waiting for a log record that a rewind dropped after a failure: its write was
+    undone. The failure is already known; this does not fail the log again."""
 
 
 class LogCorruptError(DurabilityError):

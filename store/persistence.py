@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DurabilityError, StoreError
+from .errors import DurabilityError, SnapshotError, StoreError
 from .snapshot.base import SnapshotStore
 from .snapshot.format import SnapshotReader, SnapshotWriter
 from .snapshot.local import LocalSnapshotStore
@@ -101,15 +101,7 @@ class Persistence:
         """Load the newest valid snapshot, then replay the log tail through ``apply``."""
         engine = self.engine
         assert engine.transaction_log is not None
-        start = LogPosition.start()
-        if self.store is not None:
-            reader = self.store.open_newest_valid()
-            if reader is not None:
-                with reader:
-                    self.load(reader)
-                    start = reader.position
-                engine.stats.loaded_snapshot = str(reader.path)
-                log.info("loaded snapshot %s covering up to %s", reader.path, start)
+        start = self._load_newest() or LogPosition.start()
         if report.first_position > start:
             raise DurabilityError(
                 f"the log starts at {report.first_position} but the newest valid snapshot "
@@ -122,18 +114,79 @@ class Persistence:
                 f"{report.next_position}; the log directory was replaced. Move the log "
                 "aside to start from the snapshot alone."
             )
+        replayed = self._replay(start)
+        engine.mark_applied(report.next_position)
+        log.info("recovery: %s, replayed %d log records", report.outcome.value, replayed)
+
+    def reload(self, end: LogPosition) -> None:
+        """Rebuild the state from the newest valid snapshot and the log up to ``end``, as
+        recovery does (the engine undoing writes the log refused: its log was rewound to
+        ``end``). Callers hold the engine lock.
+
+        Loading a snapshot's ANN graphs goes through scratch files: the data directory's
+        ``tmp`` first, then (that disk may be the full one) ``/dev/shm`` and the system
+        temporary directory. Raises :class:`DurabilityError` if none works; the state is
+        then partly replaced and must not be served.
+        """
+        engine = self.engine
+        failures: list[str] = []
+        with engine.frozen():
+            for parent in self._scratch_dirs():
+                try:
+                    if parent == self.tmp_dir:
+                        start = self._load_newest(parent)
+                    else:  # shared with other processes: a private subdirectory
+                        with tempfile.TemporaryDirectory(
+                            prefix="memvec-reload-", dir=parent, ignore_cleanup_errors=True
+                        ) as private:
+                            start = self._load_newest(Path(private))
+                except OSError as exc:
+                    failures.append(f"{parent}: {exc}")
+                    continue
+                if start is None:  # no snapshot: from an empty state, every index dropped
+                    engine.install_state({}, {}, lambda indexes: indexes.indexes.clear())
+                self._replay(start or LogPosition.start())
+                engine.mark_applied(end)
+                return
+        raise DurabilityError(
+            "could not reload the state to undo writes the log refused (no scratch space for "
+            f"the snapshot's ANN graphs: {'; '.join(failures)}); restart the node after "
+            "freeing disk space"
+        )
+
+    def _scratch_dirs(self) -> list[Path]:
+        dirs = [self.tmp_dir] if self.tmp_dir is not None else []
+        dirs += [Path("/dev/shm"), Path(tempfile.gettempdir())]
+        return [d for d in dirs if d == self.tmp_dir or d.is_dir()]
+
+    def _load_newest(self, scratch: Path | None = None) -> LogPosition | None:
+        """Load the newest valid snapshot; return the position it covers (None: none)."""
+        if self.store is None:
+            return None
+        reader = self.store.open_newest_valid()
+        if reader is None:
+            return None
+        with reader:
+            self.load(reader, scratch)
+            start = reader.position
+        self.engine.stats.loaded_snapshot = str(reader.path)
+        log.info("loaded snapshot %s covering up to %s", reader.path, start)
+        return start
+
+    def _replay(self, start: LogPosition) -> int:
+        engine = self.engine
+        assert engine.transaction_log is not None
         replayed = 0
         for record in engine.transaction_log.read_from(start):
             engine.apply(record)
             replayed += 1
-        engine.mark_applied(report.next_position)
-        log.info("recovery: %s, replayed %d log records", report.outcome.value, replayed)
+        return replayed
 
-    def load(self, reader: SnapshotReader) -> None:
+    def load(self, reader: SnapshotReader, scratch: Path | None = None) -> None:
         engine = self.engine
         data, expires = plain_loads(reader.read_bytes("keyspace"))
         index_state = plain_loads(reader.read_bytes("indexes"))
-        tmp_dir = self.tmp_dir
+        tmp_dir = scratch or self.tmp_dir
         assert tmp_dir is not None
         tmp_dir.mkdir(parents=True, exist_ok=True)
         with engine.frozen():
@@ -243,11 +296,21 @@ class Persistence:
         if self.store is None:
             raise StoreError("snapshots need a data directory (start the engine with data_dir)")
         self.wait_for_background_save()
-        with self.engine.frozen():
-            t0 = time.perf_counter()
-            position, tmp = self._prepare()
-            self._write_file(position, tmp)
-        self._publish(position, tmp, t0)
+        tmp: Path | None = None
+        try:
+            with self.engine.frozen():
+                t0 = time.perf_counter()
+                position, tmp = self._prepare()
+                self._write_file(position, tmp)
+            self._publish(position, tmp, t0)
+        except (OSError, StoreError) as exc:
+            self.engine.stats.last_snapshot_ok = False
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+                shutil.rmtree(tmp.with_suffix(".scratch"), ignore_errors=True)
+            if isinstance(exc, StoreError):
+                raise
+            raise self._write_error(exc) from exc
 
     def bgsave(self) -> bool:
         """Fork a child that writes a snapshot. False if one is already running."""
@@ -258,7 +321,11 @@ class Persistence:
                 return False
             with self.engine.frozen():
                 t0 = time.perf_counter()
-                position, tmp = self._prepare()
+                try:
+                    position, tmp = self._prepare()
+                except OSError as exc:
+                    self.engine.stats.last_snapshot_ok = False
+                    raise self._write_error(exc) from exc
                 t_fork = time.perf_counter()
                 pid = os.fork()
                 if pid == 0:  # child: no threads, no locks, no logging; write and leave
@@ -276,6 +343,13 @@ class Persistence:
             self._watcher.start()
             return True
 
+    def _write_error(self, exc: OSError) -> SnapshotError:
+        where = self.tmp_dir.parent if self.tmp_dir is not None else "the data directory"
+        return SnapshotError(
+            f"the snapshot could not be written to {where}: {exc.strerror or exc}; free "
+            "space there and retry (acknowledged writes stay safe in the transaction log)"
+        )
+
     def _watch(self, pid: int, position: LogPosition, tmp: Path, t0: float) -> None:
         try:
             _, status = os.waitpid(pid, 0)
@@ -283,6 +357,7 @@ class Persistence:
                 log.error("background snapshot child %d failed (status %d)", pid, status)
                 self.engine.stats.last_snapshot_ok = False
                 tmp.unlink(missing_ok=True)
+                shutil.rmtree(tmp.with_suffix(".scratch"), ignore_errors=True)
                 return
             self._publish(position, tmp, t0)
         except Exception:

@@ -290,10 +290,11 @@ class Connection(asyncio.Protocol):
         specs = RESOLVED
         handlers = self.server.handlers
         replies: list[Any] = []
-        writes: list[int] = []  # positions of replies that wait for durability
+        writes: list[tuple[int, int]] = []  # (reply position, log seq) of each write
         need = 0
         touched = False
         spec: CommandSpec | None = None
+        rollbacks = engine.rollbacks
         self.busy = True
         position, end = 0, len(batch)
         try:
@@ -329,7 +330,7 @@ class Connection(asyncio.Protocol):
                             calls += [(specs[a[0]], a) for a in batch[position:run]]
                             for done in engine.submit_many(calls, protocol=self.protocol):
                                 if done.seq is not None:
-                                    writes.append(len(replies))
+                                    writes.append((len(replies), done.seq))
                                     if done.seq > need:
                                         need = done.seq
                                 replies.append(done.reply if done.error is None else done.error)
@@ -350,7 +351,7 @@ class Connection(asyncio.Protocol):
                         )
                         continue
                     if done.seq is not None:
-                        writes.append(len(replies))
+                        writes.append((len(replies), done.seq))
                         if done.seq > need:
                             need = done.seq
                     if done.error is not None:
@@ -368,7 +369,7 @@ class Connection(asyncio.Protocol):
                     reply = exc
                 if type(reply) is Durable:
                     if reply.seq is not None:
-                        writes.append(len(replies))
+                        writes.append((len(replies), reply.seq))
                         need = max(need, reply.seq)
                     touched = True
                     reply = reply.reply
@@ -383,12 +384,13 @@ class Connection(asyncio.Protocol):
                 if self.protocol != self.writer.protocol:
                     # HELLO/RESET switched RESP versions: what came before leaves in the old one
                     last = replies.pop()
-                    await self._flush(replies, writes, need, touched)
+                    await self._flush(replies, writes, need, touched, rollbacks)
                     replies, writes, need, touched = [last], [], 0, False
+                    rollbacks = engine.rollbacks
                     self.writer.protocol = self.protocol
             if spec is not None:
                 self.last_command = spec.name
-            await self._flush(replies, writes, need, touched)
+            await self._flush(replies, writes, need, touched, rollbacks)
         finally:
             self.busy = False
         if self._close_after_write:
@@ -415,8 +417,49 @@ class Connection(asyncio.Protocol):
         finally:
             server.searches_in_pool -= 1
 
-    async def _flush(self, replies: list[Any], writes: list[int], need: int, touched: bool) -> None:
-        """Wait until what these replies acknowledge or show is durable, then send them."""
+    def _refuse_undurable(
+        self,
+        replies: list[Any],
+        writes: list[tuple[int, int]],
+        touched: bool,
+        error: DurabilityError,
+    ) -> int:
+        """Answer ``error`` for every write whose record is not durable and, if the batch
+        read the engine, for every other reply; return the last durable write's seq."""
+        durable_writes: set[int] = set()
+        written = 0
+        for i, seq in writes:
+            try:
+                fut = self.engine.durable_future(seq)  # settled now: durable, or void
+                if fut.done() and fut.exception() is None:
+                    durable_writes.add(i)
+                    written = max(written, seq)
+            except Exception:  # not durable as far as we can tell
+                pass
+        write_positions = {i for i, _ in writes}
+        for i in range(len(replies)):
+            if i in durable_writes:
+                continue
+            if i in write_positions or (touched and not isinstance(replies[i], StoreError)):
+                replies[i] = error
+        return written
+
+    async def _flush(
+        self,
+        replies: list[Any],
+        writes: list[tuple[int, int]],
+        need: int,
+        touched: bool,
+        rollbacks: int,
+    ) -> None:
+        """Wait until what these replies acknowledge or show is durable, then send them.
+
+        If that fails (the log refused a write: a full disk), a write is answered the
+        error unless its own record is durable, and so is every other reply of a batch that
+        read the engine: it may show a write the log refused (docs/durability.md). The
+        same holds if the engine rolled its state back since the batch began
+        (``rollbacks``): a later durable seq then proves nothing about earlier ones.
+        """
         engine = self.engine
         written = need if writes else 0
         if touched and engine.transaction_log is not None:
@@ -431,14 +474,17 @@ class Connection(asyncio.Protocol):
                 else:
                     fut.result()
             except DurabilityError as exc:
-                for i in writes:
-                    replies[i] = exc
-                written = 0
+                written = self._refuse_undurable(replies, writes, touched, exc)
             except Exception as exc:  # log closed under us (shutdown) or a bug
                 err = DurabilityError(f"the write may not be durable: {exc}; check the server log")
-                for i in writes:
-                    replies[i] = err
-                written = 0
+                written = self._refuse_undurable(replies, writes, touched, err)
+            else:
+                if engine.rollbacks != rollbacks:
+                    err = DurabilityError(
+                        "the transaction log refused a write while this batch ran; what it "
+                        "showed or wrote may be undone: retry"
+                    )
+                    written = self._refuse_undurable(replies, writes, touched, err)
         if written:
             self.last_write_seq = max(self.last_write_seq, written)
             cfg = self.server.config
@@ -448,7 +494,7 @@ class Connection(asyncio.Protocol):
                 )
             ):
                 refused = NoReplicasError()
-                for i in writes:
+                for i, _ in writes:
                     if not isinstance(replies[i], StoreError):
                         replies[i] = refused
         writer = self.writer

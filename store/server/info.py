@@ -124,6 +124,7 @@ def _persistence(server: Server) -> Fields:
         ("memvec_appendfsync", engine.config.appendfsync.value),
         ("memvec_engine_state", engine.state.value),
         ("memvec_writes_logged", stats.writes_logged),
+        ("memvec_log_rollbacks", stats.log_rollbacks),
     ]
     if tlog is not None:
         fields += [

@@ -138,3 +138,13 @@ class TransactionLog(ABC):
         Optional: this default raises :class:`DurabilityError`, for logs that cannot.
         """
         raise DurabilityError("this transaction log cannot restart at a position")
+
+    def rewind(self) -> LogPosition:
+        """After a failure (a full disk), drop every record that is not durable and accept
+        appends again; return the position after the last record kept.
+
+        The dropped records' seqs are void: waiting for one raises the failure, and no
+        later record reuses them. Optional: this default raises :class:`DurabilityError`
+        (the failure is then permanent until restart), for logs that cannot.
+        """
+        raise DurabilityError("this transaction log cannot recover from a failure; restart")

@@ -23,6 +23,17 @@ pending waiters and futures get :class:`DurabilityError`, and so does every late
 ``append``/``wait_durable``. A failed fsync is never retried (after it the page cache
 may have dropped the dirty pages, so a retry could "succeed" without the data).
 
+Rewind (``rewind()``, after a failure: a full disk). The active segment is truncated back
+to the *durable boundary* (under ``always`` the end of what was last fsynced, under the
+other policies the end of what was written) and that truncation is fsynced, so the
+records after it are gone from the file whatever the page cache held: a write that was
+refused is not found by a restart either. Their seqs are *void* for good: waiting for one
+raises the failure that voided it. They are not reused: the next append first writes an
+empty filler record for each of them (an empty payload replays as nothing), so seqs stay
+contiguous on disk and a late waiter can never be acknowledged by someone else's record.
+The log then accepts appends again (the flusher restarts); if the disk still refuses,
+the next write fails the same way. A rewind that cannot truncate leaves the log failed.
+
 Recovery (``open()``). Segments are checked oldest first: every record's CRC and seq,
 and that each segment starts right after its predecessor. Bad bytes at the end of the
 last segment with no intact record after them (a partial record, a record whose CRC
@@ -47,7 +58,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 
 from ..config import FsyncPolicy
-from ..errors import DurabilityError
+from ..errors import DurabilityError, RecordVoidedError
 from ..files import fsync_dir
 from . import record, segments
 from .base import (
@@ -113,6 +124,9 @@ class FileLog(TransactionLog):
         self._lock_fd = -1
         self._failure: DurabilityError | None = None
         self._recovered_epoch: int | None = None
+        # seqs rewound after a failure: (first, last, the failure that voided them)
+        self._voided: list[tuple[int, int, DurabilityError]] = []
+        self._fillers_from = 0  # first void seq still to be written as a filler (0: none)
 
         # _sync_lock guards durability: synced/requested seqs, waiters, futures, counters.
         # Lock order: _lock before _sync_lock, never the reverse.
@@ -120,6 +134,10 @@ class FileLog(TransactionLog):
         self._durable_cv = threading.Condition(self._sync_lock)
         self._work_cv = threading.Condition(self._sync_lock)
         self._synced_seq = 0
+        # where the durable bytes end: (first seq of that segment, its size then)
+        self._synced_end = (1, 0)
+        # bumped by each rewind: an fsync that began before it covers truncated bytes
+        self._rewinds = 0
         self._requested_seq = 0
         self._futures = DurableFutures()
         self._fsync_count = 0
@@ -248,8 +266,10 @@ class FileLog(TransactionLog):
             self._active_size = 0
             self._next_seq = position.seq
             self._written_seq = position.seq - 1
+            self._fillers_from = 0
             with self._sync_lock:
                 self._synced_seq = self._requested_seq = position.seq - 1
+                self._synced_end = (position.seq, 0)
         self._settle_waiters()
 
     def _append(self, given_seq: int | None, epoch: int, payload: bytes) -> int:
@@ -264,6 +284,9 @@ class FileLog(TransactionLog):
                     "resynchronise the replica"
                 )
             data = record.encode(seq, epoch, payload)
+            if self._fillers_from:
+                fillers = range(self._fillers_from, seq)
+                data = b"".join([*(record.encode(s, epoch, b"") for s in fillers), data])
             try:
                 if self._active_size and self._active_size + len(data) > self._segment_max_bytes:
                     self._rotate(seq)
@@ -276,6 +299,7 @@ class FileLog(TransactionLog):
                 self._active_size += len(data)
                 self._next_seq = seq + 1
                 self._written_seq = seq
+                self._fillers_from = 0
                 return seq
         self._settle_waiters()
         raise failed
@@ -286,6 +310,9 @@ class FileLog(TransactionLog):
         Raises :class:`DurabilityError` if the log failed, ``TimeoutError`` if
         ``timeout_s`` passed first, ``ValueError`` for a seq that was never appended.
         """
+        voided = self._voided_by(seq)
+        if voided is not None:
+            raise voided
         if self._policy is not FsyncPolicy.ALWAYS:
             self._check_not_failed()
             return
@@ -313,6 +340,10 @@ class FileLog(TransactionLog):
         resolved by the flusher thread, not one thread per call.
         """
         future: Future[None] = Future()
+        voided = self._voided_by(seq)
+        if voided is not None:
+            future.set_exception(voided)
+            return future
         if self._policy is not FsyncPolicy.ALWAYS:
             if self._failure is not None:
                 future.set_exception(self._failure_copy())
@@ -329,6 +360,74 @@ class FileLog(TransactionLog):
                 self._futures.add(seq, future)
                 self._request(seq)
         return future
+
+    def rewind(self) -> LogPosition:
+        """After a failure, drop what is not durable and accept appends again.
+
+        Returns the position after the last record kept (every record before it is
+        durable). The records after it are truncated away (the truncation is fsynced) and
+        their seqs become void (see the module docstring). On an open log it changes
+        nothing. Raises :class:`DurabilityError` if the log is closed, if the boundary is
+        not in the active segment (a failed rotation), or if truncating fails; the log
+        then stays failed.
+        """
+        with self._lock:
+            if self._state is LogState.OPEN:
+                return LogPosition(self._written_seq + 1)
+            if self._state is not LogState.FAILED:
+                raise self._not_writable()
+            assert self._failure is not None
+            failure = self._failure
+            active = self._segments[-1].first_seq
+            with self._sync_lock:
+                # from here on a flusher's fsync that began earlier no longer counts
+                self._rewinds += 1
+                if self._policy is FsyncPolicy.ALWAYS:
+                    (segment, size), kept = self._synced_end, self._synced_seq
+                else:
+                    (segment, size), kept = (active, self._active_size), self._written_seq
+            if segment != active or self._fd < 0:
+                raise self._failure_copy()
+            try:
+                os.ftruncate(self._fd, size)
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise DurabilityError(
+                    f"could not truncate the transaction log in {self._dir} back to its "
+                    f"durable end after a failure ({exc}); restart the node after fixing "
+                    "the disk"
+                ) from exc
+            void = (kept + 1, self._next_seq - 1)
+            if void[1] >= void[0]:
+                self._voided.append((*void, failure))
+                self._fillers_from = self._fillers_from or kept + 1
+            self._active_size = size
+            self._written_seq = kept
+            with self._sync_lock:
+                self._fsync_count += 1
+                self._failure = None
+                self._synced_seq = self._requested_seq = kept
+                self._synced_end = (active, size)
+                self._work_cv.notify_all()  # the flusher idles while the log is failed
+            self._state = LogState.OPEN
+        if void[1] >= void[0]:
+            logger.warning(
+                "transaction log %s: records %d..%d were not durable when the log failed; "
+                "truncated them (their seqs are void), the log accepts writes again",
+                self._dir,
+                *void,
+            )
+        return LogPosition(kept + 1)
+
+    def _voided_by(self, seq: int) -> RecordVoidedError | None:
+        for first, last, failure in self._voided:
+            if first <= seq <= last:
+                error = RecordVoidedError(
+                    f"record seq {seq} was dropped after {failure.message}; its write was undone"
+                )
+                error.__cause__ = failure.__cause__
+                return error
+        return None
 
     def drop_before(self, position: LogPosition) -> int:
         with self._lock:
@@ -451,6 +550,7 @@ class FileLog(TransactionLog):
         if not found:
             path, self._fd = segments.create_segment(self._dir, 1)
             self._segments = [SegmentFile(1, path)]
+            self._synced_end = (1, 0)
             start = LogPosition.start()
             return RecoveryReport(RecoveryOutcome.EMPTY, start, start)
         expected = found[0].first_seq
@@ -506,6 +606,7 @@ class FileLog(TransactionLog):
         self._active_size = last_scan.good_end
         self._next_seq = expected
         self._written_seq = self._synced_seq = self._requested_seq = expected - 1
+        self._synced_end = (found[-1].first_seq, last_scan.good_end)
         next_pos = LogPosition(expected)
         first_pos = LogPosition(found[0].first_seq)
         if truncated is not None:
@@ -531,13 +632,19 @@ class FileLog(TransactionLog):
         self._fd = fd
         self._segments.append(SegmentFile(first_seq, path))
         self._active_size = 0
+        with self._sync_lock:  # sealing fsynced every record before first_seq
+            self._synced_seq = max(self._synced_seq, first_seq - 1)
+            self._synced_end = (first_seq, 0)
 
     def _flusher_run(self) -> None:
         next_tick = time.monotonic() + EVERYSEC_INTERVAL_S
         while True:
             with self._sync_lock:
                 if self._policy is FsyncPolicy.ALWAYS:
-                    while not self._stopping and self._requested_seq <= self._synced_seq:
+                    # a failed log is idle until rewind() clears the failure (or close())
+                    while not self._stopping and (
+                        self._failure is not None or self._requested_seq <= self._synced_seq
+                    ):
                         self._work_cv.wait()
                 else:
                     while not self._stopping and (wait := next_tick - time.monotonic()) > 0:
@@ -545,15 +652,16 @@ class FileLog(TransactionLog):
                     next_tick = time.monotonic() + EVERYSEC_INTERVAL_S
                 if self._stopping:
                     return
-            if not self._sync_once():
-                return
+            self._sync_once()
 
     def _sync_once(self) -> bool:
-        """One group-commit round: fsync everything written so far. False once failed."""
+        """One group-commit round: fsync everything written so far. False if failed."""
         with self._lock:
             if self._failure is not None:
                 return False
             target, fd = self._written_seq, self._fd
+            end = (self._segments[-1].first_seq, self._active_size)
+            rewinds = self._rewinds
             retired, self._retired_fds = self._retired_fds, []
         for old in retired:
             os.close(old)
@@ -567,7 +675,9 @@ class FileLog(TransactionLog):
             return False
         with self._sync_lock:
             self._fsync_count += 1
-            self._synced_seq = max(self._synced_seq, target)
+            if target > self._synced_seq and rewinds == self._rewinds:
+                self._synced_seq = target
+                self._synced_end = end
         self._settle_waiters()
         return True
 
@@ -583,7 +693,8 @@ class FileLog(TransactionLog):
         """Mark the log failed (first failure wins) and return the error to raise."""
         error = DurabilityError(
             f"the log failed ({what} to {self._dir}: {exc}); the write was not acknowledged "
-            "and no more writes are accepted: restart the node after fixing the disk"
+            "and no more writes are accepted until the log is rewound (the engine does that "
+            "by itself) or you restart the node after fixing the disk"
         )
         error.__cause__ = exc
         with self._sync_lock:

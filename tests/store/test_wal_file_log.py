@@ -292,6 +292,78 @@ def test_write_failure_fails_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyP
     log.close()
 
 
+def test_rewind_after_a_failed_fsync_voids_what_was_not_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = opened(tmp_path)
+    log.wait_durable(log.append(b"kept"))
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(file_log_module.os, "fsync", broken_fsync)
+    lost = [log.append(b"lost-1"), log.append(b"lost-2")]
+    with pytest.raises(DurabilityError):
+        log.wait_durable(lost[-1], timeout_s=10)
+    monkeypatch.undo()
+    assert log.rewind() == LogPosition(2)
+    assert log.state is LogState.OPEN
+    for seq in lost:  # void for good, and never reused by a later record
+        with pytest.raises(DurabilityError, match="Input/output error"):
+            log.wait_durable(seq, timeout_s=0)
+        with pytest.raises(DurabilityError):
+            log.durable_future(seq).result(timeout=0)
+    after = log.append(b"after")
+    assert after == 4
+    log.wait_durable(after, timeout_s=10)
+    payloads = [(r.seq, r.payload) for r in log.read_from(LogPosition(1))]
+    assert payloads == [(1, b"kept"), (2, b""), (3, b""), (4, b"after")]
+    log.close()
+    reopened = FileLog(tmp_path)
+    report = reopened.open()
+    assert report.outcome is RecoveryOutcome.CLEAN and report.next_position == LogPosition(5)
+    assert [r.payload for r in reopened.read_from(LogPosition(1))] == [b"kept", b"", b"", b"after"]
+    reopened.close()
+
+
+def test_rewind_after_a_short_write_removes_the_partial_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = opened(tmp_path)
+    log.wait_durable(log.append(b"kept"))
+    real_write = os.write
+
+    def disk_fills_midway(fd: int, data: bytes) -> int:
+        if len(data) > 8:
+            return real_write(fd, bytes(data)[:8])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(file_log_module.os, "write", disk_fills_midway)
+    with pytest.raises(DurabilityError, match="No space left"):
+        log.append(b"refused")
+    assert log.rewind() == LogPosition(2)
+    with pytest.raises(DurabilityError, match="No space left"):  # still full: fails again
+        log.append(b"refused again")
+    monkeypatch.undo()
+    assert log.rewind() == LogPosition(2)
+    log.wait_durable(log.append(b"after"), timeout_s=10)
+    log.close()
+    reopened = FileLog(tmp_path)
+    assert reopened.open().outcome is RecoveryOutcome.CLEAN
+    assert [r.payload for r in reopened.read_from(LogPosition(1))] == [b"kept", b"after"]
+    reopened.close()
+
+
+def test_rewind_of_an_open_log_changes_nothing(tmp_path: Path) -> None:
+    log = opened(tmp_path)
+    log.wait_durable(log.append(b"a"))
+    assert log.rewind() == LogPosition(2)
+    assert log.append(b"b") == 2
+    log.close()
+    with pytest.raises(DurabilityError, match="closed"):
+        log.rewind()
+
+
 @settings(
     max_examples=40,
     deadline=None,
