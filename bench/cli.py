@@ -28,7 +28,8 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Run memvec's benchmarks (vector query, durable ingest, restart, "
-        "memory, pipeline throughput, replica lag, freshness when available) side by side "
+        "memory, pipeline throughput, replica lag, freshness when available, reliability: "
+        "output buffer limits and kill -9) side by side "
         "with redis-stack-server on this machine, and write <out>/<name>.json and PNG plots. "
         "Data: the shared embeddings at $MEMVEC_BENCH_DATA "
         "(default <checkout>/../shared/data/pypi-minilm-100k.npz).",

@@ -8,7 +8,8 @@ returns their file names; every axis is labelled with its quantity and unit:
   ``vector_query_latency.png`` (p50/p99 at the first EF reaching recall@10 >= 0.95);
 - ``ingest``: ``ingest_throughput.png``; ``restart``, ``memory``, ``pipeline``: bars;
 - ``replica_lag``: histogram of write latencies with the replica's p50/p99 lag marked;
-- ``freshness``: histogram of PUT-to-visible latencies (when the result has samples).
+- ``freshness``: histogram of PUT-to-visible latencies (when the result has samples);
+- ``reliability``: bars of server RSS growth under the non-reading and reading pipeliner.
 
 ``python -m bench.plots [--results bench/results]`` redraws them from the JSON files.
 """
@@ -150,6 +151,18 @@ def _freshness(res: dict[str, Any], out_dir: Path) -> list[str]:
     return [_histogram(out_dir, "freshness_histogram.png", values, marks, title, "milliseconds")]
 
 
+def _reliability(res: dict[str, Any], out_dir: Path) -> list[str]:
+    servers = res["samples"]["servers"]
+    labels, values = [], []
+    for case in ("non_reader", "reader"):
+        for name, r in servers.items():
+            labels.append(f"{name} {case.replace('_', '-')}")
+            values.append(r[case]["rss_growth_mb"])
+    limit_mb = res["params"]["limit_bytes"] / 2**20
+    title = f"Server RSS growth under a pipelining client (output limit {limit_mb:g} MB)"
+    return [_bars(out_dir, "reliability_rss.png", labels, values, title, "MB above start")]
+
+
 PLOTTERS = {
     "vector_query": _vector_query,
     "ingest": _ingest,
@@ -158,6 +171,7 @@ PLOTTERS = {
     "pipeline": _pipeline,
     "replica_lag": _replica_lag,
     "freshness": _freshness,
+    "reliability": _reliability,
 }
 
 

@@ -24,7 +24,16 @@ from typing import Any
 from .common import machine_label
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-ORDER = ("vector_query", "ingest", "restart", "memory", "pipeline", "freshness", "replica_lag")
+ORDER = (
+    "vector_query",
+    "ingest",
+    "restart",
+    "memory",
+    "pipeline",
+    "freshness",
+    "replica_lag",
+    "reliability",
+)
 PEER = "redis-stack"
 
 

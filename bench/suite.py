@@ -10,7 +10,10 @@
   stored chunk vs raw ``encode()``, and the int8 embedder vs fp32;
 - ``replica_lag`` (item 7, :mod:`bench.replica_lag`): primary + replica at a steady rate;
 - ``freshness`` (item 6): ``bench.freshness.run`` when that module exists, else skipped
-  with a note in the log (the hook is :func:`freshness`).
+  with a note in the log (the hook is :func:`freshness`);
+- ``reliability`` (issue 14, :mod:`bench.reliability`): the non-reading and the reading
+  pipeliner against memvec and the peer (RSS growth, other clients' PING p99) and kill -9
+  rounds under pipelined writers.
 
 Each writes ``<out_dir>/<name>.json`` (layout in :mod:`bench.common`) and its plots
 (:mod:`bench.plots`). A benchmark that fails writes ``{"name", "error"}`` and the others
@@ -40,6 +43,7 @@ BENCHMARKS = (
     "pipeline",
     "replica_lag",
     "freshness",
+    "reliability",
 )
 NEEDS_DATA = {"vector_query", "ingest", "restart", "memory"}
 REPLICA_LAG_TARGET_MS = 50.0
@@ -156,6 +160,7 @@ def run_suite(
     """Run ``names`` (a subset of :data:`BENCHMARKS`) at ``size``; result file per name."""
     from .durability import ingest, restart_memory
     from .plots import plot_result
+    from .reliability import run as reliability
     from .vector_query import run as vector_query
 
     unknown = set(names) - set(BENCHMARKS)
@@ -177,6 +182,7 @@ def run_suite(
             "pipeline": lambda: pipeline(size, tmp),
             "replica_lag": lambda: replica_lag(size, tmp),
             "freshness": lambda: freshness(size, tmp, out_dir),
+            "reliability": lambda: reliability(size, tmp),
         }
         for name in BENCHMARKS:
             if name not in names:
