@@ -4,10 +4,11 @@ Contract:
 
 * Commands run in the order received. Everything the socket delivered is parsed at once
   (:class:`store.resp.RequestParser`), the complete commands form a *batch*, and the
-  replies of a batch leave in one ``transport.write``.
+  replies of a batch leave in one ``transport.write`` unless they pass
+  :data:`FLUSH_BYTES` (below).
 * Durability (group commit): engine commands run inline under the engine lock without
   waiting for the disk; before the batch's replies are written the connection waits,
-  once, until the log is durable up to the last record the batch wrote *or could have
+  once per flush, until the log is durable up to the last record the batch wrote *or could have
   read* (a read must not show a client another client's write that a crash could still
   lose: Redis with ``appendfsync always`` gives the same guarantee by fsyncing before it
   writes any reply). Nothing is acknowledged before it is durable. With
@@ -32,11 +33,12 @@ Contract:
   client has read them down to a quarter of that. A client that reads its replies, however
   slowly, is served completely with bounded memory.
 * Output limits (``client-output-buffer-limit``, class ``normal`` or ``replica``) apply to
-  the replies really queued for the client. A client held by backpressure that takes no
-  byte for :data:`OUTPUT_STALL_S` has stopped reading: its requests run on without
-  backpressure (as in Redis) and it is disconnected when its queue passes the hard limit,
-  or stays above the soft limit for the soft seconds. Without any limit it just stays
-  paused. Reading also pauses while a batch waits and more than
+  the replies really queued for the client, checked as replies are handed over. A client
+  held by backpressure that takes no byte for :data:`OUTPUT_STALL_S` has stopped reading:
+  its requests run on without backpressure (as in Redis) and it is disconnected when its
+  queue passes the hard limit, or is still above the soft limit after the soft seconds.
+  Without any limit it just stays paused (memory stays at the high-water mark).
+* Reading also pauses while a batch waits and more than
   :data:`PAUSE_READING_BYTES` arrived; one unfinished request beyond
   ``client_query_buffer_limit_bytes`` disconnects; idle clients are closed by the server
   cron (``timeout``).
@@ -318,7 +320,8 @@ class Connection(asyncio.Protocol):
             if now < queued:  # the client reads, slowly: keep waiting
                 queued = now
                 continue
-            if self.server.config.output_limit(self.output_class).hard_bytes:
+            limit = self.server.config.output_limit(self.output_class)
+            if limit.hard_bytes or limit.soft_bytes:
                 self._stalled = True
                 log.info(
                     "client id=%d addr=%s stopped reading (no reply taken for %.0f s, %d "
