@@ -415,6 +415,8 @@ class Connection(asyncio.Protocol):
                     await self._flush(replies, writes, need, touched)
                     replies, writes, need, touched, pending = [], [], 0, False, 0
                     await self._backpressure()
+                    # Let other clients in between flushes even when nothing had to wait.
+                    await asyncio.sleep(0)
                     if self.closing:
                         break
                 args = batch[position]
