@@ -9,6 +9,7 @@ benchmark (``bench/reliability.py``), not asserted here.
 
 from __future__ import annotations
 
+import argparse
 import socket
 import threading
 import time
@@ -18,6 +19,9 @@ from pathlib import Path
 import pytest
 
 from store.resp import encode_command
+from store.server import ServerConfig
+from store.server.cli import add_server_parser, config_from_args
+from store.server.config import OutputBufferLimit
 from tests.harness.wait import wait_for
 from tests.server.test_process import ServerProcess
 
@@ -25,6 +29,7 @@ VALUE = b"v" * 100_000
 REPLY = b"$%d\r\n%b\r\n" % (len(VALUE), VALUE)
 LIMIT = 8 * 1024 * 1024
 GET = encode_command("GET", "big")
+ENV = "MEMVEC_CLIENT_OUTPUT_BUFFER_LIMIT"
 # The Python heap, one flush of replies and allocator slack: RSS may exceed the baseline
 # by the limit plus this.
 RSS_SLACK = 24 * 1024 * 1024
@@ -164,3 +169,19 @@ def test_a_client_that_stops_reading_is_cut_at_the_limit(server: ServerProcess) 
     assert "stopped reading" in line, line
     assert r.get("big") == VALUE  # everyone else is served
     r.close()
+
+
+def test_the_flag_takes_redis_conf_syntax_or_one_size() -> None:
+    parser = argparse.ArgumentParser()
+    add_server_parser(parser.add_subparsers())
+    args = parser.parse_args(
+        ["server", "--client-output-buffer-limit", "normal 8mb 4mb 10 slave 1gb 0 0"]
+    )
+    cfg = config_from_args(args, {})
+    assert cfg.output_limit("normal") == OutputBufferLimit(8 << 20, 4 << 20, 10)
+    assert cfg.output_limit("replica") == OutputBufferLimit(1 << 30, 0, 0)
+    assert cfg.output_limit("pubsub") == ServerConfig().output_limit("pubsub")
+    cfg = config_from_args(parser.parse_args(["server"]), {ENV: "64mb"})
+    assert cfg.output_limit("normal") == OutputBufferLimit(64 << 20, 0, 0)
+    with pytest.raises(ValueError, match="Invalid client class"):
+        config_from_args(parser.parse_args(["server"]), {ENV: "vip 1mb 0 0"})
