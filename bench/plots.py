@@ -11,6 +11,7 @@ returns their file names; every axis is labelled with its quantity and unit:
 - ``freshness``: histogram of PUT-to-visible latencies (when the result has samples);
 - ``quality``: ``quality_recall.png`` (recall@1/@10 and MRR per search, KNN QPS of the
   default breadth against EF_RUNTIME 10).
+- ``reliability``: bars of server RSS growth under the non-reading and reading pipeliner.
 
 ``python -m bench.plots [--results bench/results]`` redraws them from the JSON files.
 """
@@ -158,6 +159,18 @@ def _quality(res: dict[str, Any], out_dir: Path) -> list[str]:
     return plot(res, out_dir)
 
 
+def _reliability(res: dict[str, Any], out_dir: Path) -> list[str]:
+    servers = res["samples"]["servers"]
+    labels, values = [], []
+    for case in ("non_reader", "reader"):
+        for name, r in servers.items():
+            labels.append(f"{name} {case.replace('_', '-')}")
+            values.append(r[case]["rss_growth_mb"])
+    limit_mb = res["params"]["limit_bytes"] / 2**20
+    title = f"Server RSS growth under a pipelining client (output limit {limit_mb:g} MB)"
+    return [_bars(out_dir, "reliability_rss.png", labels, values, title, "MB above start")]
+
+
 PLOTTERS = {
     "vector_query": _vector_query,
     "ingest": _ingest,
@@ -167,6 +180,7 @@ PLOTTERS = {
     "replica_lag": _replica_lag,
     "freshness": _freshness,
     "quality": _quality,
+    "reliability": _reliability,
 }
 
 

@@ -25,7 +25,7 @@ from .common import machine_label
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 ORDER = ("vector_query", "ingest", "restart", "memory", "pipeline", "freshness", "replica_lag",
-         "quality")  # fmt: skip
+         "quality", "reliability")  # fmt: skip
 PEER = "redis-stack"
 
 

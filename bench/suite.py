@@ -13,6 +13,9 @@
   with a note in the log (the hook is :func:`freshness`);
 - ``quality`` (:mod:`bench.quality`): recall@1/@10 and MRR through the real
   S3 -> ingest -> server -> API path against exact search, and the default breadth's QPS.
+- ``reliability`` (:mod:`bench.reliability`): the non-reading and the reading
+  pipeliner against memvec and the peer (RSS growth, other clients' PING p99) and kill -9
+  rounds under pipelined writers.
 
 Each writes ``<out_dir>/<name>.json`` (layout in :mod:`bench.common`) and its plots
 (:mod:`bench.plots`). A benchmark that fails writes ``{"name", "error"}`` and the others
@@ -43,6 +46,7 @@ BENCHMARKS = (
     "replica_lag",
     "freshness",
     "quality",
+    "reliability",
 )
 NEEDS_DATA = {"vector_query", "ingest", "restart", "memory"}
 REPLICA_LAG_TARGET_MS = 50.0
@@ -160,6 +164,7 @@ def run_suite(
     from .durability import ingest, restart_memory
     from .plots import plot_result
     from .quality import run as quality
+    from .reliability import run as reliability
     from .vector_query import run as vector_query
 
     unknown = set(names) - set(BENCHMARKS)
@@ -182,6 +187,7 @@ def run_suite(
             "replica_lag": lambda: replica_lag(size, tmp),
             "freshness": lambda: freshness(size, tmp, out_dir),
             "quality": lambda: quality(size, tmp),
+            "reliability": lambda: reliability(size, tmp),
         }
         for name in BENCHMARKS:
             if name not in names:

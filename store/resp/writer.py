@@ -164,8 +164,9 @@ def _write_other(buf: bytearray, value: Any, resp3: bool) -> None:
 
 
 class ReplyWriter:
-    """Accumulates replies for one connection into a single buffer (one ``write`` syscall
-    per pipeline batch).
+    """Encodes replies for one connection into a buffer that the connection hands to its
+    transport in chunks (:meth:`take_chunk` once :func:`len` passes its chunk size), so a
+    batch of large replies never sits in memory encoded all at once.
 
     ``protocol`` (2 or 3) may be changed between replies; ``HELLO 3`` answers in RESP3
     already. A value that cannot be encoded raises :class:`TypeError` and leaves the
@@ -200,6 +201,15 @@ class ReplyWriter:
     def getvalue(self) -> bytes:
         """Everything written so far; the buffer keeps it."""
         return bytes(self._buf)
+
+    def take_chunk(self) -> bytearray:
+        """Everything written so far, without copying it; the writer starts a new buffer.
+
+        The caller owns the returned buffer (hand it to ``transport.write``).
+        """
+        data = self._buf
+        self._buf = bytearray()
+        return data
 
     def take(self) -> bytes:
         """Everything written so far; the buffer is emptied."""

@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FsyncPolicy
-from .config import ServerConfig, env_name, is_loopback, parse_bool, parse_memory
+from .config import (
+    ServerConfig,
+    env_name,
+    is_loopback,
+    parse_bool,
+    parse_memory,
+    parse_output_limits,
+)
 
 log = logging.getLogger("memvec.server")
 
@@ -52,7 +59,7 @@ def _port(text: str) -> int:
 @dataclass(frozen=True)
 class _Option:
     flag: str
-    dest: str  # ServerConfig field
+    dest: str  # ServerConfig field (an option whose parse returns a dict sets several)
     parse: Callable[[str], Any]
     help: str
     metavar: str = ""
@@ -175,10 +182,12 @@ _OPTIONS = (
     ),
     _Option(
         "--client-output-buffer-limit",
-        "client_output_buffer_limit_bytes",
-        parse_memory,
-        "disconnect a client whose unread replies exceed this (default 256mb)",
-        "BYTES",
+        "client_output_buffer_limit",
+        parse_output_limits,
+        "redis.conf syntax '<class> <hard> <soft> <soft-seconds> ...' (class normal, "
+        "replica or pubsub), or one size for normal clients' hard limit: a client whose "
+        "unsent replies pass it is disconnected (default 'normal 256mb 0 0')",
+        "LIMITS",
     ),
     _Option("--loglevel", "loglevel", str, "debug, verbose, notice (default) or warning", "LEVEL"),
     _Option(
@@ -288,9 +297,13 @@ def config_from_args(
         if raw is None:
             continue
         try:
-            values[opt.dest] = opt.parse(raw)
+            parsed = opt.parse(raw)
         except ValueError as exc:
             raise ValueError(f"{source}={raw!r}: {exc}") from None
+        if isinstance(parsed, dict):  # an option that sets several fields
+            values.update(parsed)
+        else:
+            values[opt.dest] = parsed
     if "tls_port" in values and values["tls_port"] == 0:
         del values["tls_port"]
     return ServerConfig(**values)

@@ -29,14 +29,18 @@ from ..errors import CommandError
 
 __all__ = [
     "ENV_PREFIX",
+    "OUTPUT_CLASSES",
     "PARAMETERS",
     "ConfigParameter",
+    "OutputBufferLimit",
     "ServerConfig",
     "env_name",
     "format_memory",
     "is_loopback",
+    "output_limit_field",
     "parse_bool",
     "parse_memory",
+    "parse_output_limits",
 ]
 
 ENV_PREFIX = "MEMVEC_"
@@ -95,6 +99,80 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# -- client-output-buffer-limit ---------------------------------------------------------------
+# redis.conf syntax: ``client-output-buffer-limit <class> <hard> <soft> <soft-seconds> ...``
+# with class normal, replica (``slave`` accepted) or pubsub; hard/soft are memory values,
+# 0 for no limit. A client whose queued replies pass ``hard`` is disconnected at once; one
+# that stays above ``soft`` for ``soft-seconds`` too. Classes not named keep their limits.
+# What is counted is what the server really holds for the client: replies handed to the
+# connection and not yet taken by the kernel (see store.server.connection for the
+# high-water mark that keeps a reading client far below it).
+
+OUTPUT_CLASSES = ("normal", "replica", "pubsub")
+_ALIASES = {"slave": "replica"}
+
+
+@dataclass(frozen=True)
+class OutputBufferLimit:
+    """The limits of one client class; 0 means no limit."""
+
+    hard_bytes: int = 0
+    soft_bytes: int = 0
+    soft_seconds: int = 0
+
+    def exceeded(self, queued: int, above_soft_since: float | None, now: float) -> bool:
+        """True when ``queued`` bytes break the hard limit, or have been above the soft
+        limit since ``above_soft_since`` (a monotonic time) for ``soft_seconds``."""
+        if self.hard_bytes and queued > self.hard_bytes:
+            return True
+        return (
+            bool(self.soft_bytes)
+            and queued > self.soft_bytes
+            and above_soft_since is not None
+            and now - above_soft_since >= self.soft_seconds
+        )
+
+
+def output_limit_field(cls: str) -> str:
+    """The :class:`ServerConfig` field holding the limits of client class ``cls``."""
+    return f"client_output_buffer_limit_{cls}"
+
+
+def parse_output_limits(text: str) -> dict[str, OutputBufferLimit]:
+    """:class:`ServerConfig` field changes for the classes ``text`` names.
+
+    A lone memory value (``256mb``) sets the normal class's hard limit, as the
+    ``--client-output-buffer-limit`` flag always accepted. Raises ``ValueError`` with
+    Redis's wording.
+    """
+    words = text.split()
+    if len(words) == 1:
+        try:
+            hard = parse_memory(words[0])
+        except ValueError:
+            raise ValueError("Wrong number of arguments in buffer limit configuration.") from None
+        return {output_limit_field("normal"): OutputBufferLimit(hard, 0, 0)}
+    if not words or len(words) % 4:
+        raise ValueError("Wrong number of arguments in buffer limit configuration.")
+    changes: dict[str, OutputBufferLimit] = {}
+    for i in range(0, len(words), 4):
+        cls = words[i].lower()
+        cls = _ALIASES.get(cls, cls)
+        if cls not in OUTPUT_CLASSES:
+            raise ValueError("Invalid client class specified in buffer limit configuration.")
+        try:
+            hard, soft = parse_memory(words[i + 1]), parse_memory(words[i + 2])
+            seconds = int(words[i + 3])
+            if seconds < 0:
+                raise ValueError(seconds)
+        except ValueError:
+            raise ValueError(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            ) from None
+        changes[output_limit_field(cls)] = OutputBufferLimit(hard, soft, seconds)
+    return changes
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything ``memvec server`` is told. Defaults follow redis-server where it has one."""
@@ -141,10 +219,17 @@ class ServerConfig:
     # bound restart time (log replay) and let the log be trimmed.
     snapshot_after_writes: int = 0
     snapshot_interval_s: float = 0.0
-    # Replies waiting to be sent to one client beyond this: the client is disconnected
-    # (it stopped reading). Redis's default for normal clients is no limit; a limit keeps
-    # one stuck client from taking the server's memory.
-    client_output_buffer_limit_bytes: int = 256 * 1024 * 1024
+    # client-output-buffer-limit per client class (hard, soft, soft seconds; see above).
+    # Redis's default for normal clients is no limit; 256 MB keeps one client that stopped
+    # reading from taking the server's memory. A client that reads is never cut: the
+    # server stops executing its requests while its replies wait (backpressure).
+    client_output_buffer_limit_normal: OutputBufferLimit = OutputBufferLimit(256 * 1024**2)
+    client_output_buffer_limit_replica: OutputBufferLimit = OutputBufferLimit(
+        256 * 1024**2, 64 * 1024**2, 60
+    )
+    client_output_buffer_limit_pubsub: OutputBufferLimit = OutputBufferLimit(
+        32 * 1024**2, 8 * 1024**2, 60
+    )
     # Bytes of one unfinished request (or of requests received while the previous batch
     # waits for fsync) beyond which the client is disconnected / reading pauses.
     client_query_buffer_limit_bytes: int = 1024 * 1024 * 1024
@@ -222,6 +307,11 @@ class ServerConfig:
                 "min.insync.replicas does that job): drop one of them"
             )
 
+    def output_limit(self, cls: str) -> OutputBufferLimit:
+        """The client-output-buffer-limit of client class ``cls`` (normal, replica, pubsub)."""
+        limit: OutputBufferLimit = getattr(self, output_limit_field(cls))
+        return limit
+
     def replace(self, **changes: object) -> ServerConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
@@ -280,24 +370,7 @@ def _password_parser(text: str) -> dict[str, object]:
 
 
 def _output_limit_parser(text: str) -> dict[str, object]:
-    # "normal <hard> <soft> <seconds> [replica ...] [pubsub ...]": only "normal" is used.
-    words = text.split()
-    if len(words) % 4:
-        raise ValueError("Wrong number of arguments in buffer limit configuration.")
-    changes: dict[str, object] = {}
-    for i in range(0, len(words), 4):
-        cls = words[i].lower()
-        if cls not in ("normal", "replica", "slave", "pubsub"):
-            raise ValueError("Invalid client class specified in buffer limit configuration.")
-        try:
-            hard = parse_memory(words[i + 1])
-        except ValueError:
-            raise ValueError(
-                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
-            ) from None
-        if cls == "normal":
-            changes["client_output_buffer_limit_bytes"] = hard
-    return changes
+    return dict(parse_output_limits(text))
 
 
 def _path(p: Path | None) -> str:
@@ -305,9 +378,10 @@ def _path(p: Path | None) -> str:
 
 
 def _output_limit(c: ServerConfig) -> str:
-    return (
-        f"normal {c.client_output_buffer_limit_bytes} 0 0 "
-        "replica 268435456 67108864 60 pubsub 33554432 8388608 60"
+    return " ".join(
+        f"{cls} {lim.hard_bytes} {lim.soft_bytes} {lim.soft_seconds}"
+        for cls in OUTPUT_CLASSES
+        for lim in (c.output_limit(cls),)
     )
 
 

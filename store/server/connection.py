@@ -4,10 +4,11 @@ Contract:
 
 * Commands run in the order received. Everything the socket delivered is parsed at once
   (:class:`store.resp.RequestParser`), the complete commands form a *batch*, and the
-  replies of a batch leave in one ``transport.write``.
+  replies of a batch leave in one ``transport.write`` unless they pass
+  :data:`FLUSH_BYTES` (below).
 * Durability (group commit): engine commands run inline under the engine lock without
   waiting for the disk; before the batch's replies are written the connection waits,
-  once, until the log is durable up to the last record the batch wrote *or could have
+  once per flush, until the log is durable up to the last record the batch wrote *or could have
   read* (a read must not show a client another client's write that a crash could still
   lose: Redis with ``appendfsync always`` gives the same guarantee by fsyncing before it
   writes any reply). Nothing is acknowledged before it is durable. With
@@ -22,9 +23,23 @@ Contract:
   :mod:`store.server.handlers`.
 * A protocol error answers ``-ERR Protocol error: ...`` after the replies to the good
   commands before it, then closes this connection only.
-* Limits: replies waiting for a client that stopped reading beyond
-  ``client_output_buffer_limit_bytes`` disconnect it; reading pauses while a batch waits
-  and more than :data:`PAUSE_READING_BYTES` arrived; one unfinished request beyond
+* Replies leave as they are made, not per batch: every :data:`FLUSH_BYTES` of replies
+  the batch so far is made durable (as above), encoded in chunks of
+  :data:`CHUNK_BYTES` and handed to the transport, so a batch of large replies is never
+  held encoded all at once.
+* Backpressure: while more than :data:`OUTPUT_HIGH_WATER_BYTES` of replies wait in the
+  transport, the connection executes no more of the client's requests and reads none
+  (what Redis gets by not processing more of its query buffer); it resumes once the
+  client has read them down to a quarter of that. A client that reads its replies, however
+  slowly, is served completely with bounded memory.
+* Output limits (``client-output-buffer-limit``, class ``normal`` or ``replica``) apply to
+  the replies really queued for the client, checked as replies are handed over. A client
+  held by backpressure that takes no byte for :data:`OUTPUT_STALL_S` has stopped reading:
+  its requests run on without backpressure (as in Redis) and it is disconnected when its
+  queue passes the hard limit, or is still above the soft limit after the soft seconds.
+  Without any limit it just stays paused (memory stays at the high-water mark).
+* Reading also pauses while a batch waits and more than
+  :data:`PAUSE_READING_BYTES` arrived; one unfinished request beyond
   ``client_query_buffer_limit_bytes`` disconnects; idle clients are closed by the server
   cron (``timeout``).
 
@@ -65,6 +80,19 @@ log = logging.getLogger("memvec.server")
 
 # While a batch waits (fsync, a search), reading pauses once this much more has arrived.
 PAUSE_READING_BYTES = 8 * 1024 * 1024
+# A batch's replies so far are flushed once about this many bytes of them are pending:
+# large enough that small-reply pipelines (and their one durability wait) keep one flush
+# per batch, small enough that memory per client stays far below any output limit.
+FLUSH_BYTES = 256 * 1024
+# Encoded replies go to the transport in pieces of about this size.
+CHUNK_BYTES = 64 * 1024
+# Execution of a client's requests pauses while more than this waits in its transport
+# (resumes below a quarter of it). Lower: less memory per slow client; higher: fewer
+# pauses for a client on a long-latency link. Never above half the client's hard limit.
+OUTPUT_HIGH_WATER_BYTES = 1024 * 1024
+# A client held by backpressure that takes no byte for this long has stopped reading.
+# A reading client (even descheduled on a loaded machine) takes some within it.
+OUTPUT_STALL_S = 2.0
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
 # Commands executed (not queued) inside MULTI, as in Redis's processCommand.
@@ -119,6 +147,11 @@ class Connection(asyncio.Protocol):
         self._active = False  # counted in Server.active_clients: has input or a batch
         self._unread = 0
         self._paused = False
+        self._writing_paused = False  # the transport holds more than the high-water mark
+        self._drained: asyncio.Future[None] | None = None
+        self._stalled = False  # stopped reading: no more backpressure, the limit applies
+        self._above_soft_since: float | None = None
+        self.is_replica = False  # attached as a replica (PSYNC): output class "replica"
         self._task: asyncio.Task[None] | None = None
         self.registered = False
         self.repl_port = 0  # REPLCONF listening-port of a replica on this connection
@@ -132,6 +165,7 @@ class Connection(asyncio.Protocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._set_high_water()
         self.addr = _fmt_addr(transport.get_extra_info("peername"))
         self.laddr = _fmt_addr(transport.get_extra_info("sockname"))
         if not self.server.admit(self):
@@ -168,9 +202,18 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         return False
 
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._stalled = False
+        self._release_drain()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
         self._wake()
+        self._release_drain()
         if self._task is None and self.registered:
             self.server.forget(self)
             self.registered = False
@@ -209,11 +252,13 @@ class Connection(asyncio.Protocol):
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
             transport.abort()
         self._wake()
+        self._release_drain()
 
     def begin_shutdown(self) -> None:
         """Finish the batch in flight (its writes become durable and are answered), then close."""
         self.closing = True
         self._wake()
+        self._release_drain()
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -221,6 +266,73 @@ class Connection(asyncio.Protocol):
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    def _release_drain(self) -> None:
+        drained = self._drained
+        if drained is not None:
+            self._drained = None
+            if not drained.done():
+                drained.set_result(None)
+
+    @property
+    def output_class(self) -> str:
+        """The client-output-buffer-limit class of this client."""
+        return "replica" if self.is_replica else "normal"
+
+    def _set_high_water(self) -> None:
+        """Transport flow control at :data:`OUTPUT_HIGH_WATER_BYTES` (at most half the
+        class's hard limit, so a reading client never reaches it)."""
+        transport = self.transport
+        if transport is None:
+            return
+        high = OUTPUT_HIGH_WATER_BYTES
+        hard = self.server.config.output_limit(self.output_class).hard_bytes
+        if hard:
+            high = max(min(high, hard // 2), 1)
+        transport.set_write_buffer_limits(high=high, low=high // 4)
+
+    async def _backpressure(self) -> None:
+        """Wait while the client's unsent replies are above the high-water mark.
+
+        Reading pauses meanwhile. Returns when the client read them down, the connection
+        closes, or the client took nothing for :data:`OUTPUT_STALL_S` while an output
+        limit applies (it stopped reading: the limit decides from here on).
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        self._set_high_water()  # CONFIG SET may have changed the limit
+        if not self._writing_paused or self._stalled or self.closing:
+            return
+        loop = asyncio.get_running_loop()
+        if not self._paused:
+            self._paused = True
+            transport.pause_reading()
+        queued = transport.get_write_buffer_size()
+        while self._writing_paused and not self.closing:
+            drained: asyncio.Future[None] = loop.create_future()
+            self._drained = drained
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(drained), OUTPUT_STALL_S)
+            if not self._writing_paused or self.closing:
+                break
+            now = transport.get_write_buffer_size()
+            if now < queued:  # the client reads, slowly: keep waiting
+                queued = now
+                continue
+            limit = self.server.config.output_limit(self.output_class)
+            if limit.hard_bytes or limit.soft_bytes:
+                self._stalled = True
+                log.info(
+                    "client id=%d addr=%s stopped reading (no reply taken for %.0f s, %d "
+                    "bytes queued): its requests run on up to the output buffer limit",
+                    self.id, self.addr, OUTPUT_STALL_S, now,
+                )  # fmt: skip
+                break
+        self._drained = None
+        if self._paused and not self.closing:
+            self._paused = False
+            transport.resume_reading()
 
     def _check_query_buffer(self) -> None:
         if self._unread > self.server.config.client_query_buffer_limit_bytes:
@@ -293,12 +405,22 @@ class Connection(asyncio.Protocol):
         writes: list[tuple[int, int]] = []  # (reply position, log seq) of each write
         need = 0
         touched = False
+        pending = 0  # approximate bytes of the replies not flushed yet
         spec: CommandSpec | None = None
         rollbacks = engine.rollbacks
         self.busy = True
         position, end = 0, len(batch)
         try:
             while position < end:
+                if pending >= FLUSH_BYTES:
+                    await self._flush(replies, writes, need, touched, rollbacks)
+                    replies, writes, need, touched, pending = [], [], 0, False, 0
+                    rollbacks = engine.rollbacks
+                    await self._backpressure()
+                    # Let other clients in between flushes even when nothing had to wait.
+                    await asyncio.sleep(0)
+                    if self.closing:
+                        break
                 args = batch[position]
                 position += 1
                 spec = specs.get(args[0])
@@ -358,6 +480,7 @@ class Connection(asyncio.Protocol):
                         replies.append(done.error)
                     else:
                         replies.append(done.reply)
+                        pending += size_hint(done.reply)
                         if spec.name in _FLUSHES and self.server.watchers:
                             self.server.touch_all_watched()
                     continue
@@ -379,6 +502,7 @@ class Connection(asyncio.Protocol):
                 elif reply is NO_REPLY:
                     continue
                 replies.append(reply)
+                pending += size_hint(reply)
                 if self.closing:
                     break
                 if self.protocol != self.writer.protocol:
@@ -504,19 +628,37 @@ class Connection(asyncio.Protocol):
             except TypeError as exc:
                 log.error("cannot encode a reply: %s", exc)
                 writer.write(CommandError("internal error: reply could not be encoded"))
+            if len(writer) >= CHUNK_BYTES:
+                self._send(writer.take_chunk())
+                if self.closing:
+                    return
         if len(writer):
-            self._send(writer.take())
+            self._send(writer.take_chunk())
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes | bytearray) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         transport.write(data)
         self.server.stats.net_output_bytes += len(data)
-        if transport.get_write_buffer_size() > self.server.config.client_output_buffer_limit_bytes:
+        queued = transport.get_write_buffer_size()
+        if not queued:
+            self._above_soft_since = None
+            return
+        limit = self.server.config.output_limit(self.output_class)
+        now = time.monotonic()
+        if limit.soft_bytes and queued > limit.soft_bytes:
+            if self._above_soft_since is None:
+                self._above_soft_since = now
+        else:
+            self._above_soft_since = None
+        if limit.exceeded(queued, self._above_soft_since, now):
             self.server.stats.output_limit_disconnections += 1
+            what = "hard" if limit.hard_bytes and queued > limit.hard_bytes else "soft"
             self.kill(
-                "output buffer limit reached (the client stopped reading its replies)", reset=True
+                f"output buffer {what} limit of the {self.output_class} class reached: "
+                f"{queued} bytes of replies queued (the client stopped reading them)",
+                reset=True,
             )
 
     def close_after_reply(self) -> None:
@@ -577,6 +719,7 @@ class Connection(asyncio.Protocol):
         now = time.monotonic()
         transport = self.transport
         omem = transport.get_write_buffer_size() if transport is not None else 0
+        obl = len(self.writer)
         qbuf = self.parser.buffered
         flags = "N"
         if self.multi is not None:
@@ -588,11 +731,23 @@ class Connection(asyncio.Protocol):
             f"age={int(now - self.created)} idle={int(now - self.last_io)} flags={flags} db=0 "
             f"sub=0 psub=0 ssub=0 multi={len(self.multi) if self.multi is not None else -1} "
             f"watch={len(self.watched)} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 "
-            f"rbs=0 rbp=0 obl=0 oll=0 omem={omem} tot-mem={qbuf + omem} events=r "
+            f"rbs=0 rbp=0 obl={obl} oll=0 omem={omem} tot-mem={qbuf + omem + obl} events=r "
             f"cmd={self.last_command.lower()} user={user} redir=-1 resp={self.protocol} "
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
             f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
         )
+
+
+def size_hint(reply: Any) -> int:
+    """Roughly how many bytes ``reply`` encodes to (bulk payloads counted, framing not)."""
+    t = type(reply)
+    if t is bytes or t is str or t is bytearray:
+        return len(reply)
+    if t is list or t is tuple:
+        return sum(size_hint(item) for item in reply) + 8
+    if t is dict:
+        return sum(size_hint(k) + size_hint(v) for k, v in reply.items()) + 8
+    return 8
 
 
 def _create_prefixes(args: list[bytes]) -> list[bytes]:

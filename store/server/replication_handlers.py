@@ -41,6 +41,7 @@ def cmd_psync(conn: Connection, args: list[bytes]) -> Any:
     last_epoch = _int(args[2], "last_epoch") if len(args) > 2 else 0
     if next_seq < 1:
         raise CommandError("PSYNC next_seq starts at 1")
+    conn.is_replica = True  # client-output-buffer-limit class "replica" from here on
     repl.primary.attach(conn, next_seq, last_epoch, conn.repl_port)
     return NO_REPLY
 

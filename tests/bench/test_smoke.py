@@ -132,3 +132,14 @@ def test_bench_subcommand_parses_and_refuses_unknown_names(tmp_path: Path) -> No
     # memvec bench hands everything after "bench" to the harness
     assert cli.main(["bench", "--only", "ingest,nope", "--out", str(tmp_path)]) == 2
     assert not list(tmp_path.iterdir())
+
+
+def test_reliability_runs_both_pipeliners_on_both_servers_and_kill9(toy_run: Any) -> None:
+    res = _result(toy_run, "reliability")
+    servers = res["samples"]["servers"]
+    assert set(servers) == {"memvec", "redis-stack"}
+    for r in servers.values():
+        assert r["reader"]["received_bytes"] == r["reader"]["expected_bytes"]
+        assert r["non_reader"]["pings"] > 0 and r["reader"]["pings"] > 0
+    assert servers["memvec"]["non_reader"]["cut"] is True
+    assert res["samples"]["kill9"]["rounds"] >= 1 and res["samples"]["kill9"]["lost"] == 0

@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from store.server import ServerThread
+from store.server.config import OutputBufferLimit
 from tests.harness.wait import wait_for
 from tests.server.conftest import RawClient
 
@@ -58,7 +59,7 @@ def test_idle_timeout_closes_idle_clients_only(
 def test_output_buffer_limit_disconnects_a_client_that_stopped_reading(
     start_server: Start, raw: Callable[[int], RawClient]
 ) -> None:
-    srv = start_server(client_output_buffer_limit_bytes=1024 * 1024)
+    srv = start_server(client_output_buffer_limit_normal=OutputBufferLimit(1024 * 1024))
     other = _redis(srv.port)
     other.set("big", b"x" * 200_000)
     stuck = raw(srv.port)

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,7 @@ class Loader(threading.Thread):
             self.r.close()
 
 
-def _create_index(server: ServerProcess) -> None:
+def create_index(server: ServerProcess) -> None:
     r = server.client()
     r.execute_command(
         "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "doc:", "SCHEMA",
@@ -171,7 +172,7 @@ def _create_index(server: ServerProcess) -> None:
     r.close()
 
 
-def _check(server: ServerProcess, acked: set[int], sent: set[int]) -> None:
+def check_acked(server: ServerProcess, acked: set[int], sent: set[int]) -> None:
     r = server.client()
     try:
         keys = r.keys("doc:*")
@@ -196,19 +197,30 @@ def _check(server: ServerProcess, acked: set[int], sent: set[int]) -> None:
         r.close()
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    rng = random.Random(2024)
-    data_dir = tmp_path / "data"
-    acked: set[int] = set()
-    sent: set[int] = set()
+@dataclass
+class CrashRounds:
+    """What :func:`kill9_rounds` saw: documents sent and acknowledged, kills survived."""
+
+    acked: set[int] = field(default_factory=set)
+    sent: set[int] = field(default_factory=set)
+    rounds: int = 0
+
+
+def kill9_rounds(
+    data_dir: Path, rounds: int, rng: random.Random, *, snapshot_round: int = 2
+) -> tuple[ServerProcess, CrashRounds]:
+    """``rounds`` times: 3 clients pipeline HSETs, the server is SIGKILLed at a random
+    moment and restarted, and every acknowledged write is checked (:func:`check_acked`
+    raises AssertionError on a lost one). Round ``snapshot_round`` first takes a snapshot
+    (kills may all land before an automatic one publishes). Returns the running server
+    (the caller stops it) and the counts."""
+    seen = CrashRounds()
     first = 0
     server = ServerProcess(data_dir, "--snapshot-after-writes", "200")
     try:
-        _create_index(server)
-        for round_no in range(5):
-            if round_no == 2:  # kills may all land before an automatic snapshot publishes
+        create_index(server)
+        for round_no in range(rounds):
+            if round_no == snapshot_round:
                 server.client().bgsave()
                 wait_for(lambda: any((data_dir / "snapshots").glob("*")), 60, message="BGSAVE")
             threads = 3
@@ -228,12 +240,25 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
             server.kill9()
             for loader in loaders:
                 loader.join(30)
-                acked |= loader.acked
-                sent |= loader.sent
-            first = max(sent) + 1 + threads
+                seen.acked |= loader.acked
+                seen.sent |= loader.sent
+            first = max(seen.sent) + 1 + threads
             server = ServerProcess(data_dir, "--snapshot-after-writes", "200")
-            _check(server, acked, sent)
-        assert len(acked) > 0
+            check_acked(server, seen.acked, seen.sent)
+            seen.rounds += 1
+    except BaseException:
+        server.ensure_dead()
+        raise
+    return server, seen
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server, seen = kill9_rounds(data_dir, 5, random.Random(2024))
+    try:
+        assert len(seen.acked) > 0
         assert server.client().info("persistence")["rdb_saves"] >= 0
         assert any((data_dir / "snapshots").iterdir()), "no snapshot was taken during the run"
         assert server.terminate() == 0
@@ -246,7 +271,7 @@ def test_sigterm_finishes_in_flight_writes_and_exits_0(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = ServerProcess(data_dir)
     try:
-        _create_index(server)
+        create_index(server)
         loaders = [Loader(server.port or 0, t, 2, 10) for t in range(2)]
         for loader in loaders:
             loader.start()
@@ -258,7 +283,7 @@ def test_sigterm_finishes_in_flight_writes_and_exits_0(tmp_path: Path) -> None:
         acked = set().union(*(ld.acked for ld in loaders))
         sent = set().union(*(ld.sent for ld in loaders))
         server = ServerProcess(data_dir)
-        _check(server, acked, sent)
+        check_acked(server, acked, sent)
         r = server.client()
         r.set("last", "write")
         r.shutdown()  # no reply: the connection closes (redis-py treats that as success)

@@ -337,3 +337,13 @@ def test_peer_sends_identical_bytes(redis_stack: RedisStack) -> None:
             for command, value in cases:
                 expected = encode_reply(value, protocol)
                 assert _exchange(sock, command, len(expected)) == expected, (protocol, command)
+
+
+def test_take_chunk_hands_over_the_buffer_and_starts_a_new_one() -> None:
+    w = ReplyWriter(2)
+    w.write(b"abc")
+    chunk = w.take_chunk()
+    assert chunk == b"$3\r\nabc\r\n" and len(w) == 0
+    w.write(1)
+    assert chunk == b"$3\r\nabc\r\n"  # the handed-over buffer is not written to again
+    assert w.take_chunk() == b":1\r\n"
