@@ -12,6 +12,7 @@ import math
 import re
 
 from ...errors import QuerySyntaxError
+from ...numbers import parse_int64
 
 __all__ = ["parse_numeric_param", "parse_range_bound"]
 
@@ -55,9 +56,11 @@ def parse_range_bound(
 
 
 def parse_size_param(raw: bytes, name: bytes) -> int:
-    if not raw.strip().lstrip(b"+").isdigit():
+    """A ``$param`` used as a count (KNN ``$k``): a whole number in ``[0, 2**63)``."""
+    value = parse_int64(raw, strict=False)
+    if value is None or value < 0 or raw.strip().startswith(b"-"):
         raise QuerySyntaxError(
             f"Invalid numeric value ({raw.decode('utf-8', 'replace')}) for parameter "
             f"`{name.decode('utf-8', 'replace')}`"
         )
-    return int(raw)
+    return value

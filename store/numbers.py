@@ -1,0 +1,55 @@
+"""Reading integer arguments: the one parser every command's numeric arguments go through.
+
+Redis and RediSearch both store numeric arguments in a C ``long long``; a value outside
+``[-2**63, 2**63)`` is refused, never passed on. :func:`parse_int64` is that parse and
+returns ``None`` when the text is not an integer or does not fit, so each caller raises
+the error text its peer uses (Redis: ``value is not an integer or out of range``;
+RediSearch: ``Bad arguments for <what>: Could not convert argument to expected type``).
+
+Two grammars:
+
+* ``strict`` (Redis ``string2ll``): an optional ``-``, digits, no leading zeros, no
+  whitespace, no ``+``: exactly the text ``str(n)`` would print.
+* lenient (RediSearch ``strtoll``): surrounding whitespace and a leading ``+`` or ``-``
+  are accepted; hex, underscores, fractions and exponents are not.
+
+This module imports nothing from the store, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["INT32_MAX", "INT32_MIN", "INT64_MAX", "INT64_MIN", "fits_int32", "parse_int64"]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+_LENIENT = re.compile(rb"\s*[+-]?\d+\s*")
+# 2**63 has 19 digits: anything longer cannot fit, and int() of it is never attempted, so a
+# million-digit argument costs no quadratic conversion.
+_MAX_DIGITS = 20
+
+
+def parse_int64(raw: bytes, *, strict: bool = True) -> int | None:
+    """``raw`` as a signed 64-bit integer, or None if it is not one or does not fit."""
+    text = raw.strip() if not strict else raw
+    if len(text.lstrip(b"+-").lstrip(b"0")) > _MAX_DIGITS:
+        return None
+    if strict:
+        if not text or not (text[1:] if text[:1] == b"-" else text).isdigit():
+            return None
+        value = int(text)
+        if text != b"%d" % value:
+            return None
+    else:
+        if not _LENIENT.fullmatch(raw):
+            return None
+        value = int(text)
+    return value if INT64_MIN <= value <= INT64_MAX else None
+
+
+def fits_int32(value: int) -> bool:
+    return INT32_MIN <= value <= INT32_MAX

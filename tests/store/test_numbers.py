@@ -1,0 +1,54 @@
+"""``store.numbers.parse_int64``: the one integer parse behind every numeric argument."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from store.numbers import INT64_MAX, INT64_MIN, fits_int32, parse_int64
+
+
+@pytest.mark.parametrize(
+    ("raw", "strict", "lenient"),
+    [
+        (b"0", 0, 0),
+        (b"-1", -1, -1),
+        (b"9223372036854775807", INT64_MAX, INT64_MAX),
+        (b"-9223372036854775808", INT64_MIN, INT64_MIN),
+        (b"9223372036854775808", None, None),
+        (b"-9223372036854775809", None, None),
+        (b"18446744073709551616", None, None),
+        (b"100000000000000000000", None, None),
+        (b"1" * 5000, None, None),  # never handed to int(): no slow or refused conversion
+        (b"0" * 30 + b"7", None, 7),
+        (b" 1", None, 1),
+        (b"+1", None, 1),
+        (b"007", None, 7),
+        (b"-0", None, 0),
+        (b"", None, None),
+        (b"-", None, None),
+        (b"1e400", None, None),
+        (b"nan", None, None),
+        (b"inf", None, None),
+        (b"0x10", None, None),
+        (b"1_000", None, None),
+        (b"1.0", None, None),
+        ("\u0661".encode(), None, None),  # a non-ASCII digit
+    ],
+)
+def test_parse_int64(raw: bytes, strict: int | None, lenient: int | None) -> None:
+    assert parse_int64(raw) == strict
+    assert parse_int64(raw, strict=False) == lenient
+
+
+@given(st.integers())
+def test_every_integer_round_trips_or_is_refused(n: int) -> None:
+    expected = n if INT64_MIN <= n <= INT64_MAX else None
+    assert parse_int64(b"%d" % n) == expected
+    assert parse_int64(b" %d " % n, strict=False) == expected
+
+
+def test_fits_int32() -> None:
+    assert fits_int32(2**31 - 1) and fits_int32(-(2**31))
+    assert not fits_int32(2**31) and not fits_int32(-(2**31) - 1)
