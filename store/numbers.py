@@ -11,7 +11,9 @@ Two grammars:
 * ``strict`` (Redis ``string2ll``): an optional ``-``, digits, no leading zeros, no
   whitespace, no ``+``: exactly the text ``str(n)`` would print.
 * lenient (RediSearch ``strtoll``): surrounding whitespace and a leading ``+`` or ``-``
-  are accepted; hex, underscores, fractions and exponents are not.
+  are accepted; hex, underscores, fractions and exponents are not. ``strtoll`` answers
+  ``LLONG_MAX``/``LLONG_MIN`` on overflow, so RediSearch refuses those two values as
+  unconvertible: so does this parse.
 
 This module imports nothing from the store, so every layer may use it.
 """
@@ -48,7 +50,9 @@ def parse_int64(raw: bytes, *, strict: bool = True) -> int | None:
         if not _LENIENT.fullmatch(raw):
             return None
         value = int(text)
-    return value if INT64_MIN <= value <= INT64_MAX else None
+    if strict:
+        return value if INT64_MIN <= value <= INT64_MAX else None
+    return value if INT64_MIN < value < INT64_MAX else None
 
 
 def fits_int32(value: int) -> bool:

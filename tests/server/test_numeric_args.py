@@ -311,3 +311,69 @@ def test_random_commands_from_the_table(server: Checked, name: str, args: list[A
 
 def test_random_commands_leave_the_server_healthy(server: Checked) -> None:
     server.assert_healthy()
+
+
+# --- the same refusals as the peer ----------------------------------------------------------
+
+SAME_AS_PEER = [
+    _vector("HNSW", "INITIAL_CAP"),
+    _vector("FLAT", "INITIAL_CAP"),
+    _vector("FLAT", "BLOCK_SIZE"),
+    _vector("HNSW", "M"),
+    _vector("HNSW", "EF_RUNTIME"),
+    [*KNN[:2], "*=>[KNN $K @v $B]", "PARAMS", "4", "B", VEC, "K", N, "DIALECT", "2"],
+    ["FT.SEARCH", "base", "*", "LIMIT", N, "10"],
+    ["FT.SEARCH", "base", "*", "SLOP", N],
+    ["FT.SEARCH", "base", "*", "PARAMS", N, "a", "b"],
+    ["SET", "k", "v", "EX", N],
+    ["EXPIRE", "k", N],
+    ["PEXPIRE", "k", N],
+    ["INCRBY", "n", N],
+    ["INCRBYFLOAT", "n", N],
+    ["HINCRBYFLOAT", "h", "f", N],
+    ["SCAN", "0", "COUNT", N],
+]
+PEER_VALUES = ["-1", str(2**62), str(2**63 - 1), str(2**63), str(2**64), str(10**15), "inf"]
+# Where memvec answers differently on purpose: M and EF_RUNTIME have MemoryDB's upper
+# bounds (MAX_M, MAX_EF), which RediSearch does not have.
+KNOWN_DIFFERENCES = {
+    (attr, value) for attr in ("M", "EF_RUNTIME") for value in (str(2**62), str(10**15))
+}
+
+
+def _error(client: Any, args: list[Any]) -> str:
+    try:
+        client.execute_command(*args)
+    except redis.ResponseError as exc:
+        return str(exc)
+    finally:
+        if args[0] == "FT.CREATE":
+            try:
+                client.execute_command("FT.DROPINDEX", args[1])
+            except redis.ResponseError:
+                pass
+        client.delete("k", "n", "h")
+    return "OK"
+
+
+def test_refusals_match_the_peer(server: Checked, redis_stack: Any) -> None:
+    """The texts of these refusals are RediSearch 2.10's and Valkey's, measured live."""
+    peer = redis_stack.client()
+    try:
+        peer.execute_command("FT.CREATE", "base", "SCHEMA", "v", "VECTOR", "HNSW", "6", "TYPE",
+                             "FLOAT32", "DIM", "2", "DISTANCE_METRIC", "L2", "n", "NUMERIC")  # fmt: skip
+        differences = []
+        for shape in SAME_AS_PEER:
+            for value in PEER_VALUES:
+                args = fill(shape, itertools.repeat(value))
+                if args[0] == "FT.CREATE":
+                    args[1] = f"peer{next(server.indexes)}"
+                if any(word in args and v == value for word, v in KNOWN_DIFFERENCES):
+                    continue
+                ours, theirs = _error(server.r, args), _error(peer, args)
+                if ours != theirs:
+                    differences.append((args, ours, theirs))
+        assert not differences, "\n".join(map(repr, differences))
+    finally:
+        peer.execute_command("FT.DROPINDEX", "base")
+        peer.close()

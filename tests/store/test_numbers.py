@@ -14,8 +14,9 @@ from store.numbers import INT64_MAX, INT64_MIN, fits_int32, parse_int64
     [
         (b"0", 0, 0),
         (b"-1", -1, -1),
-        (b"9223372036854775807", INT64_MAX, INT64_MAX),
-        (b"-9223372036854775808", INT64_MIN, INT64_MIN),
+        (b"9223372036854775807", INT64_MAX, None),  # RediSearch cannot tell it from overflow
+        (b"-9223372036854775808", INT64_MIN, None),
+        (b"9223372036854775806", INT64_MAX - 1, INT64_MAX - 1),
         (b"9223372036854775808", None, None),
         (b"-9223372036854775809", None, None),
         (b"18446744073709551616", None, None),
@@ -44,9 +45,8 @@ def test_parse_int64(raw: bytes, strict: int | None, lenient: int | None) -> Non
 
 @given(st.integers())
 def test_every_integer_round_trips_or_is_refused(n: int) -> None:
-    expected = n if INT64_MIN <= n <= INT64_MAX else None
-    assert parse_int64(b"%d" % n) == expected
-    assert parse_int64(b" %d " % n, strict=False) == expected
+    assert parse_int64(b"%d" % n) == (n if INT64_MIN <= n <= INT64_MAX else None)
+    assert parse_int64(b" %d " % n, strict=False) == (n if INT64_MIN < n < INT64_MAX else None)
 
 
 def test_fits_int32() -> None:

@@ -56,9 +56,14 @@ def parse_range_bound(
 
 
 def parse_size_param(raw: bytes, name: bytes) -> int:
-    """A ``$param`` used as a count (KNN ``$k``): a whole number in ``[0, 2**63)``."""
-    value = parse_int64(raw, strict=False)
-    if value is None or value < 0 or raw.strip().startswith(b"-"):
+    """A ``$param`` used as a count (KNN ``$k``): a whole number in ``[0, 2**63)``.
+
+    Unlike option values, RediSearch takes ``2**63 - 1`` here (it reads the parameter as a
+    number first), so the range test is inclusive.
+    """
+    digits = raw.strip().removeprefix(b"+")
+    value = parse_int64(digits.lstrip(b"0") or b"0") if digits.isdigit() else None
+    if value is None:
         raise QuerySyntaxError(
             f"Invalid numeric value ({raw.decode('utf-8', 'replace')}) for parameter "
             f"`{name.decode('utf-8', 'replace')}`"
