@@ -15,6 +15,11 @@ Two grammars:
   ``LLONG_MAX``/``LLONG_MIN`` on overflow, so RediSearch refuses those two values as
   unconvertible: so does this parse.
 
+:func:`parse_float64` reads a Redis float argument (``string2ld``: C ``strtold`` over the
+whole text, so hex floats and ``inf`` are accepted, whitespace, underscores and NaN are
+not). memvec computes in doubles where Redis uses long doubles: a value such as ``1e400``
+is infinite here.
+
 This module imports nothing from the store, so every layer may use it.
 """
 
@@ -22,7 +27,15 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["INT32_MAX", "INT32_MIN", "INT64_MAX", "INT64_MIN", "fits_int32", "parse_int64"]
+__all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
+    "fits_int32",
+    "parse_float64",
+    "parse_int64",
+]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -30,6 +43,10 @@ INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
 _LENIENT = re.compile(rb"\s*[+-]?\d+\s*")
+_DECIMAL = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.I)
+_HEX = re.compile(rb"[+-]?0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?\d+)?", re.I)
+# Redis refuses float arguments this long (MAX_LONG_DOUBLE_CHARS)
+_MAX_FLOAT_CHARS = 5 * 1024
 # 2**63 has 19 digits: anything longer cannot fit, and int() of it is never attempted, so a
 # million-digit argument costs no quadratic conversion.
 _MAX_DIGITS = 20
@@ -57,3 +74,17 @@ def parse_int64(raw: bytes, *, strict: bool = True) -> int | None:
 
 def fits_int32(value: int) -> bool:
     return INT32_MIN <= value <= INT32_MAX
+
+
+def parse_float64(raw: bytes) -> float | None:
+    """``raw`` as a Redis float argument, or None (not a number, NaN, or too long)."""
+    if len(raw) >= _MAX_FLOAT_CHARS:
+        return None
+    if _DECIMAL.fullmatch(raw):
+        return float(raw)
+    if _HEX.fullmatch(raw):
+        try:
+            return float.fromhex(raw.decode("ascii"))
+        except OverflowError:
+            return None
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import CommandError
-from ..numbers import INT64_MAX, INT64_MIN, parse_int64
+from ..numbers import INT64_MAX, INT64_MIN, parse_float64, parse_int64
 
 NOT_INTEGER = "value is not an integer or out of range"
 NOT_FLOAT = "value is not a valid float"
@@ -36,11 +36,9 @@ def expiry_deadline_ms(
 
 
 def parse_float(raw: bytes, message: str = NOT_FLOAT) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CommandError(message) from None
-    if math.isnan(value):
+    """A Redis float argument (``string2ld``); ``inf`` is accepted, NaN is not."""
+    value = parse_float64(raw)
+    if value is None:
         raise CommandError(message)
     return value
 

@@ -334,6 +334,7 @@ SAME_AS_PEER = [
     ["SCAN", "0", "COUNT", N],
 ]
 PEER_VALUES = ["-1", str(2**62), str(2**63 - 1), str(2**63), str(2**64), str(10**15), "inf"]
+FLOAT_VALUES = ["0x10", "-0x1.8p1", " 1", "1 ", "1_0", "nan", "-inf", "1e308"]
 # Where memvec answers differently on purpose: M and EF_RUNTIME have MemoryDB's upper
 # bounds (MAX_M, MAX_EF), which RediSearch does not have.
 KNOWN_DIFFERENCES = {
@@ -364,7 +365,8 @@ def test_refusals_match_the_peer(server: Checked, redis_stack: Any) -> None:
                              "FLOAT32", "DIM", "2", "DISTANCE_METRIC", "L2", "n", "NUMERIC")  # fmt: skip
         differences = []
         for shape in SAME_AS_PEER:
-            for value in PEER_VALUES:
+            floats = FLOAT_VALUES if shape[0].endswith("FLOAT") else []
+            for value in PEER_VALUES + floats:
                 args = fill(shape, itertools.repeat(value))
                 if args[0] == "FT.CREATE":
                     args[1] = f"peer{next(server.indexes)}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from store.numbers import INT64_MAX, INT64_MIN, fits_int32, parse_int64
+from store.numbers import INT64_MAX, INT64_MIN, fits_int32, parse_float64, parse_int64
 
 
 @pytest.mark.parametrize(
@@ -52,3 +54,26 @@ def test_every_integer_round_trips_or_is_refused(n: int) -> None:
 def test_fits_int32() -> None:
     assert fits_int32(2**31 - 1) and fits_int32(-(2**31))
     assert not fits_int32(2**31) and not fits_int32(-(2**31) - 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (b"1.5", 1.5),
+        (b"-.5e3", -500.0),
+        (b"inf", math.inf),
+        (b"-Infinity", -math.inf),
+        (b"1e400", math.inf),  # a long double in Redis; memvec's doubles overflow
+        (b"0x10", 16.0),
+        (b"0x1.8p1", 3.0),
+        (b"nan", None),
+        (b" 1", None),
+        (b"1 ", None),
+        (b"1_0", None),
+        (b"", None),
+        (b"1" * 6000, None),
+        (b"0x1p99999", None),
+    ],
+)
+def test_parse_float64(raw: bytes, value: float | None) -> None:
+    assert parse_float64(raw) == value
