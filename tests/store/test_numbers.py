@@ -8,6 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from store.errors import QuerySyntaxError
+from store.index.query import parse_query
+from store.index.query.knn import MAX_KNN_K
 from store.numbers import INT64_MAX, INT64_MIN, fits_int32, parse_float64, parse_int64
 
 
@@ -77,3 +80,32 @@ def test_fits_int32() -> None:
 )
 def test_parse_float64(raw: bytes, value: float | None) -> None:
     assert parse_float64(raw) == value
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "k"),
+    [
+        ("*=>[KNN 100000000000000000000 @v $B]", {}, MAX_KNN_K),
+        ("*=>[KNN 0000000000000000000000005 @v $B]", {}, 5),
+        ("*=>[KNN " + "9" * 5000 + " @v $B]", {}, MAX_KNN_K),
+        ("*=>[KNN $K @v $B]", {b"K": b"9223372036854775807"}, MAX_KNN_K),
+        ("*=>[KNN $K @v $B]", {b"K": b" +007"}, 7),
+    ],
+)
+def test_knn_k_is_clamped(query: str, params: dict[bytes, bytes], k: int) -> None:
+    parsed = parse_query(query.encode(), {b"B": b"\0" * 8, **params})
+    assert parsed.knn is not None and parsed.knn.k == k
+
+
+@pytest.mark.parametrize(
+    ("query", "params", "error"),
+    [
+        ("*=>[KNN $K @v $B]", {b"K": str(2**63).encode()}, "Invalid numeric value"),
+        ("*=>[KNN $K @v $B]", {b"K": b"-1"}, "Invalid numeric value"),
+        ("*=>[KNN 3 @v $B EF_RUNTIME 18446744073709551616]", {}, "Invalid value was given"),
+        ("*=>[KNN 3 @v $B EF_RUNTIME $E]", {b"E": b"1e400"}, "Invalid value was given"),
+    ],
+)
+def test_knn_numbers_out_of_range(query: str, params: dict[bytes, bytes], error: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=error):
+        parse_query(query.encode(), {b"B": b"\0" * 8, **params})

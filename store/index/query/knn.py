@@ -82,7 +82,8 @@ class KnnParser(TokenCursor):
         else:
             # RediSearch takes a literal K of any size, even past 64 bits; a long one is not
             # converted (int() of thousands of digits is slow, then refused)
-            k = MAX_KNN_K if len(k_tok.text) > 20 else int(k_tok.text)
+            digits = k_tok.text.lstrip(b"0") or b"0"
+            k = MAX_KNN_K if len(digits) > 20 else int(digits)
         vector = self.param(blob_name)
         hybrid = node is not None and not isinstance(node, MatchAll)
         return _knn_clause(min(k, MAX_KNN_K), field, vector, alias, options, hybrid)
