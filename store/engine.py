@@ -479,6 +479,7 @@ class Engine:
             now,
             replaying=replaying,
             protocol=protocol,
+            maxmemory_bytes=self.config.maxmemory_bytes,
         )
 
     def _admit(self, spec: CommandSpec, allow_write: bool) -> None:

@@ -12,8 +12,9 @@ the layers ranked below it, never one ranked above:
     2     engine       store/engine.py, store/persistence.py, store/keyspace.py,
                        store/commands/**, store/index/**
     1     durability   store/wal/**, store/snapshot/**, store/files.py
-    0     leaf         store/errors.py, store/config.py, store/replies.py: shared by
-                       every layer, they import only other leaves
+    0     leaf         store/errors.py, store/config.py, store/replies.py,
+                       store/numbers.py: shared by every layer, they import only other
+                       leaves
     0     resp         store/resp/**: the RESP codec, a leaf that only server,
                        replication and the front door may import (the engine may not)
 
@@ -63,7 +64,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
         ),
     ),
     ("durability", 1, ("store/wal/*", "store/snapshot/*", "store/files.py")),
-    ("leaf", 0, ("store/errors.py", "store/config.py", "store/replies.py")),
+    ("leaf", 0, ("store/errors.py", "store/config.py", "store/replies.py", "store/numbers.py")),
     ("resp", 0, ("store/resp/*",)),
     ("bench", -1, ("bench/*",)),
 )

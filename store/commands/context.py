@@ -47,7 +47,9 @@ class ExecContext:
     engine's key listeners. ``now_ms`` is the clock read once for the call; handlers use
     :attr:`read_now` / :attr:`expire_now` and never read the clock themselves, so replay is
     deterministic. A handler that mutated state sets ``dirty`` (and optionally
-    ``log_args``, the deterministic rewrite to log).
+    ``log_args``, the deterministic rewrite to log). ``maxmemory_bytes`` (0: no limit) is
+    for refusals that depend on it (FT.CREATE's INITIAL_CAP); it never changes what a
+    replayed command does.
     """
 
     keyspace: Keyspace
@@ -60,6 +62,7 @@ class ExecContext:
     protocol: int = 2
     dirty: bool = False
     log_args: list[bytes] | None = None
+    maxmemory_bytes: int = 0
 
     @property
     def read_now(self) -> int:

@@ -8,12 +8,13 @@ and the index manager re-indexes the document before the command returns.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..errors import CommandError
 from ..replies import SimpleString
 from .table import command
-from .util import format_float, parse_float, parse_int
+from .util import add_float, format_float, parse_float, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -168,7 +169,10 @@ def hincrbyfloat(ctx: ExecContext, args: list[bytes]) -> bytes:
         current = 0.0 if raw is None else parse_float(raw)
     except CommandError:
         raise CommandError("hash value is not a float") from None
-    result = format_float(current + parse_float(args[3]))
+    increment = parse_float(args[3])
+    if not math.isfinite(increment):
+        raise CommandError("value is NaN or Infinity")
+    result = format_float(add_float(current, increment))
     _write_fields(ctx, args[1], {args[2]: result})
     ctx.log_args = [b"HSET", args[1], args[2], result]
     return result

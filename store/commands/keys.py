@@ -9,7 +9,7 @@ from ..errors import CommandError, SyntaxErr
 from ..keyspace import glob_to_regex
 from ..replies import SimpleString
 from .table import command
-from .util import parse_int
+from .util import expiry_deadline_ms, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -134,7 +134,9 @@ def _set_expiry(ctx: ExecContext, key: bytes, deadline_ms: int, flags: list[byte
 def _expire_cmd(unit_ms: int, absolute: bool) -> Callable[[ExecContext, list[bytes]], int]:
     def handler(ctx: ExecContext, args: list[bytes]) -> int:
         amount = parse_int(args[2])
-        deadline = amount * unit_ms if absolute else ctx.now_ms + amount * unit_ms
+        deadline = expiry_deadline_ms(
+            args[0], amount, unit_ms, absolute=absolute, now_ms=ctx.now_ms
+        )
         return _set_expiry(ctx, args[1], deadline, args[3:])
 
     return handler

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SyntaxErr
 from ..index.query import MatchAll
-from ..index.schema import parse_ft_create
+from ..index.schema import capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
 from ..replies import SimpleString
@@ -29,6 +29,11 @@ def format_score(distance: float) -> bytes:
 def ft_create(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     """Create an index over hashes under key prefixes; existing keys are backfilled."""
     definition = parse_ft_create(args)
+    if not ctx.replaying:
+        budget = capacity_budget_bytes(ctx.maxmemory_bytes)
+        for field in definition.fields:
+            if field.vector is not None:
+                check_capacity(field.vector, budget)
     ctx.indexes.create(definition)
     ctx.dirty = True
     ctx.log_args = [b"FT.CREATE", *definition.to_args()]

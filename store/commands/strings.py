@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..errors import CommandError, SyntaxErr
 from ..replies import SimpleString
 from .table import command
-from .util import format_float, parse_float, parse_int
+from .util import add_float, expiry_deadline_ms, format_float, parse_float, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -39,7 +39,9 @@ def set_(ctx: ExecContext, args: list[bytes]) -> object:
             if amount <= 0:
                 raise CommandError(f"invalid expire time in '{args[0].decode().lower()}' command")
             unit = 1000 if opt in (b"EX", b"EXAT") else 1
-            deadline = amount * unit if opt in (b"EXAT", b"PXAT") else ctx.now_ms + amount * unit
+            deadline = expiry_deadline_ms(
+                args[0], amount, unit, absolute=opt in (b"EXAT", b"PXAT"), now_ms=ctx.now_ms
+            )
             i += 1
         else:
             raise SyntaxErr()
@@ -140,7 +142,7 @@ def incrbyfloat(ctx: ExecContext, args: list[bytes]) -> bytes:
     """Add a float to the number at key; logged as the resulting SET (deterministic)."""
     raw = ctx.keyspace.get_string(args[1], ctx.expire_now)
     current = 0.0 if raw is None else parse_float(raw)
-    result = format_float(current + parse_float(args[2]))
+    result = format_float(add_float(current, parse_float(args[2])))
     ctx.keyspace.set_string(args[1], result, keep_ttl=True)
     ctx.dirty = True
     ctx.log_args = [b"SET", args[1], result, b"KEEPTTL"]

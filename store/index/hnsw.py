@@ -4,7 +4,9 @@ Why hnswlib: ``docs/decisions/0001-ann-engine.md``. This module adds what hnswli
 its caller:
 
 * **Capacity** grows by doubling (``resize_index``) before an insert would overflow, so an
-  insert never fails for lack of room.
+  insert never fails for lack of room. ``initial_cap`` is preallocated only up to
+  ``PREALLOCATE_MAX`` slots: memory follows the vectors actually added (and so counts
+  against maxmemory as they arrive), and an ``INITIAL_CAP 10000000`` costs nothing up front.
 * **Churn** reuses slots: the graph is built with ``allow_replace_deleted``, a removal marks
   the element deleted, and an insert of a new label takes a deleted slot before a fresh one.
   The slot count therefore never exceeds the peak number of live labels.
@@ -103,6 +105,7 @@ _COPY_CHUNK = 1 << 20
 _SIDE_FILL_BATCH = 4096
 DEFAULT_BUILD_THREADS = max(1, min(4, os.cpu_count() or 1))
 PARALLEL_MIN_BATCH = 8
+PREALLOCATE_MAX = 1024
 # default_ef's terms, fitted in docs/decisions/0003-default-search-breadth.md
 DEFAULT_EF_BASE = 100
 DEFAULT_EF_SIZE = 10_000
@@ -167,7 +170,7 @@ class HnswIndex(VectorIndex):
             m, ef_construction, ef_runtime, query_threads, build_threads, keep_vectors, initial_cap
         )
         self._index.init_index(
-            max_elements=initial_cap,
+            max_elements=min(initial_cap, PREALLOCATE_MAX),
             M=m,
             ef_construction=ef_construction,
             random_seed=seed,
@@ -203,7 +206,9 @@ class HnswIndex(VectorIndex):
         self._live: set[int] = set()
         self._removed: set[int] = set()
         self._side = (
-            FlatIndex(self._dim, self._metric, initial_cap=initial_cap) if keep_vectors else None
+            FlatIndex(self._dim, self._metric, initial_cap=min(initial_cap, PREALLOCATE_MAX))
+            if keep_vectors
+            else None
         )
         self._lock = RWLock(on_group_change=self._set_ef)
 

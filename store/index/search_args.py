@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..errors import QuerySyntaxError
+from ..numbers import INT32_MAX, fits_int32, parse_int64
 from .query import NumericFilter, ParsedQuery, make_and, parse_query, parse_range_bound
 from .schema import DEFAULT_STOPWORDS, LANGUAGES, IndexDefinition, as_bytes
 
@@ -158,15 +159,13 @@ class _Args:
             raise QuerySyntaxError(
                 f"Bad arguments for {what}: Expected an argument, but none provided"
             )
-        raw = self.take()
-        try:
-            count = int(raw)
-        except ValueError:
-            count = -1
-        if count < 0:
+        count = parse_int64(self.take(), strict=False)
+        if count is None:
             raise QuerySyntaxError(
                 f"Bad arguments for {what}: Could not convert argument to expected type"
             )
+        if not 0 <= count <= INT32_MAX:
+            raise QuerySyntaxError(f"Bad arguments for {what}: Value is outside acceptable bounds")
         if self.remaining() < count:
             raise QuerySyntaxError(
                 f"Bad arguments for {what}: Expected an argument, but none provided"
@@ -177,7 +176,9 @@ class _Args:
 
 
 def _uint(raw: bytes) -> int | None:
-    return int(raw) if raw.isdigit() else None
+    """A non-negative integer that fits 64 bits, or None (RediSearch refuses the rest)."""
+    value = parse_int64(raw, strict=False) if raw.isdigit() else None
+    return None if value is None or value < 0 else value
 
 
 def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
@@ -298,12 +299,15 @@ def _int_arg(cur: _Args, what: str) -> int:
     if not cur.remaining():
         raise QuerySyntaxError(f"Bad arguments for {what}: Expected an argument, but none provided")
     raw = cur.take()
-    try:
-        return int(raw)
-    except ValueError:
+    value = parse_int64(raw, strict=False)
+    if value is None and not raw.strip().lstrip(b"+-").isdigit():
         raise QuerySyntaxError(
             f"Bad arguments for {what}: Could not convert argument to expected type"
-        ) from None
+        )
+    # RediSearch reads an int: a whole number past 32 bits (even past 64) is out of bounds
+    if value is None or not fits_int32(value):
+        raise QuerySyntaxError(f"Bad arguments for {what}: Value is outside acceptable bounds")
+    return value
 
 
 def _return_fields(items: tuple[bytes, ...]) -> tuple[ReturnField, ...]:

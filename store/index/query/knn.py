@@ -15,6 +15,7 @@ refused. The clause must end the query. Errors are :class:`~store.errors.QuerySy
 from __future__ import annotations
 
 from ...errors import QuerySyntaxError
+from ...numbers import parse_int64
 from .lexer import TokenCursor, syntax
 from .nodes import FilterNode, KnnClause, MatchAll
 from .numbers import parse_size_param
@@ -23,6 +24,10 @@ from .numbers import parse_size_param
 def _vector_error(message: str) -> QuerySyntaxError:
     return QuerySyntaxError(f"Error parsing vector similarity parameters: {message}")
 
+
+MAX_KNN_K = 2**40
+"""K is clamped here: no index holds more vectors, so a larger K asks for the same thing,
+and the search breadth derived from K (about ``2k``) stays within hnswlib's 64-bit size."""
 
 _KNN_ATTRIBUTES = {b"yield_distance_as", b"ef_runtime", b"epsilon", b"hybrid_policy",
                    b"batch_size"}  # fmt: skip
@@ -75,10 +80,13 @@ class KnnParser(TokenCursor):
         if k_tok.kind == "ATTR":
             k = parse_size_param(self.param(k_tok.text), k_tok.text)
         else:
-            k = int(k_tok.text)
+            # RediSearch takes a literal K of any size, even past 64 bits; a long one is not
+            # converted (int() of thousands of digits is slow, then refused)
+            digits = k_tok.text.lstrip(b"0") or b"0"
+            k = MAX_KNN_K if len(digits) > 20 else int(digits)
         vector = self.param(blob_name)
         hybrid = node is not None and not isinstance(node, MatchAll)
-        return _knn_clause(k, field, vector, alias, options, hybrid)
+        return _knn_clause(min(k, MAX_KNN_K), field, vector, alias, options, hybrid)
 
 
 def _set_option(options: dict[bytes, bytes], name: bytes, value: bytes) -> None:
@@ -90,11 +98,8 @@ def _set_option(options: dict[bytes, bytes], name: bytes, value: bytes) -> None:
 
 
 def _positive_int(value: bytes) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise _vector_error("Invalid value was given") from None
-    if number < 1:
+    number = parse_int64(value, strict=False)
+    if number is None or number < 1:
         raise _vector_error("Invalid value was given")
     return number
 

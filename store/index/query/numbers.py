@@ -12,6 +12,7 @@ import math
 import re
 
 from ...errors import QuerySyntaxError
+from ...numbers import parse_int64
 
 __all__ = ["parse_numeric_param", "parse_range_bound"]
 
@@ -55,9 +56,16 @@ def parse_range_bound(
 
 
 def parse_size_param(raw: bytes, name: bytes) -> int:
-    if not raw.strip().lstrip(b"+").isdigit():
+    """A ``$param`` used as a count (KNN ``$k``): a whole number in ``[0, 2**63)``.
+
+    Unlike option values, RediSearch takes ``2**63 - 1`` here (it reads the parameter as a
+    number first), so the range test is inclusive.
+    """
+    digits = raw.strip().removeprefix(b"+")
+    value = parse_int64(digits.lstrip(b"0") or b"0") if digits.isdigit() else None
+    if value is None:
         raise QuerySyntaxError(
             f"Invalid numeric value ({raw.decode('utf-8', 'replace')}) for parameter "
             f"`{name.decode('utf-8', 'replace')}`"
         )
-    return int(raw)
+    return value

@@ -24,7 +24,13 @@ from .args import as_bytes
 from .create import LANGUAGES, parse_ft_create
 from .spec import FieldSpec, FieldType, IndexDefinition
 from .text import DEFAULT_STOPWORDS, fold_text, tokenize_text
-from .vector import MAX_DIM, DistanceMetric, VectorSpec
+from .vector import (
+    MAX_DIM,
+    DistanceMetric,
+    VectorSpec,
+    capacity_budget_bytes,
+    check_capacity,
+)
 
 __all__ = [
     "DEFAULT_STOPWORDS",
@@ -36,6 +42,8 @@ __all__ = [
     "IndexDefinition",
     "VectorSpec",
     "as_bytes",
+    "capacity_budget_bytes",
+    "check_capacity",
     "fold_text",
     "parse_ft_create",
     "tokenize_text",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...errors import QuerySyntaxError
+from ...numbers import parse_int64
 
 __all__ = ["as_bytes"]
 
@@ -69,10 +70,10 @@ def take_int(cur: Cursor, what: str, lo: int, hi: int | None = None) -> int:
     raw = cur.take()
     if raw is None:
         raise bad(what, AC_NOARG)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad(what, AC_PARSE) from None
+    # RediSearch reads a long long: beyond 64 bits it cannot convert, inside it checks bounds
+    value = parse_int64(raw, strict=False)
+    if value is None:
+        raise bad(what, AC_PARSE)
     if value < lo or (hi is not None and value > hi):
         raise bad(what, AC_LIMIT)
     return value

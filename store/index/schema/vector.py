@@ -4,7 +4,8 @@
 case: ``TYPE`` (``FLOAT32`` only; other types are refused with a message saying so),
 ``DIM``, ``DISTANCE_METRIC`` (``COSINE``, ``L2``, ``IP``) are mandatory; ``INITIAL_CAP``
 for both, ``BLOCK_SIZE`` for FLAT, ``M``, ``EF_CONSTRUCTION``, ``EF_RUNTIME``, ``EPSILON``
-for HNSW. Limits are MemoryDB's: ``DIM`` 1..:data:`MAX_DIM`, ``M`` 1..:data:`MAX_M`,
+for HNSW. Limits are MemoryDB's: ``DIM`` 1..:data:`MAX_DIM`, ``M`` 2..:data:`MAX_M` (RediSearch
+takes ``M 1``, which hnswlib cannot build: its level factor is ``1/ln M``),
 ``EF_CONSTRUCTION`` and ``EF_RUNTIME`` 1..:data:`MAX_EF`. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch 2.10's texts.
 :meth:`VectorSpec.to_args` rebuilds the arguments so parsing them again gives an equal spec.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from dataclasses import dataclass
 
 from ...errors import QuerySyntaxError
@@ -29,7 +31,15 @@ from .args import (
     take_string,
 )
 
-__all__ = ["MAX_DIM", "MAX_EF", "MAX_M", "DistanceMetric", "VectorSpec"]
+__all__ = [
+    "MAX_DIM",
+    "MAX_EF",
+    "MAX_M",
+    "DistanceMetric",
+    "VectorSpec",
+    "capacity_budget_bytes",
+    "check_capacity",
+]
 
 MAX_DIM = 32768
 MAX_M = 512
@@ -87,6 +97,44 @@ class VectorSpec:
         return [self.algorithm.encode(), b"%d" % len(attrs), *attrs]
 
 
+def element_bytes(spec: VectorSpec) -> int:
+    """RediSearch 2.10's estimate of one vector's memory (``VecSimIndex_EstimateElementSize``).
+
+    Measured against the peer: FLAT ``4*dim + 16``, HNSW ``4*dim + 8*M + 91``.
+    """
+    if spec.algorithm == "FLAT":
+        return 4 * spec.dim + 16
+    return 4 * spec.dim + 8 * spec.m + 91
+
+
+def capacity_budget_bytes(maxmemory_bytes: int = 0) -> int:
+    """What one index's INITIAL_CAP or BLOCK_SIZE may ask for: a tenth of ``maxmemory``,
+    or of physical memory when there is none, as RediSearch's ``vss_max_resize`` default."""
+    if maxmemory_bytes > 0:
+        return maxmemory_bytes // 10
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 10
+    except (OSError, ValueError):
+        return 1 << 30
+
+
+def check_capacity(spec: VectorSpec, budget_bytes: int) -> None:
+    """Refuse an INITIAL_CAP or BLOCK_SIZE beyond ``budget_bytes`` with RediSearch's text.
+
+    memvec never allocates INITIAL_CAP up front (indexes grow as vectors arrive), so this
+    refusal is what RediSearch answers, not a guard against allocation. It depends on the
+    machine, so it runs when a client creates an index, never when the log is replayed.
+    """
+    limit = budget_bytes // element_bytes(spec)
+    for asked in (spec.initial_cap, spec.block_size):
+        if asked is not None and asked > limit:
+            # RediSearch names BLOCK_SIZE "initial capacity" too
+            raise QuerySyntaxError(
+                f"Vector index initial capacity {asked} exceeded server limit "
+                f"({limit} with the given parameters)"
+            )
+
+
 def parse_vector(cur: Cursor) -> VectorSpec:
     algo_raw = cur.take()
     if algo_raw is None:
@@ -140,7 +188,7 @@ def parse_vector(cur: Cursor) -> VectorSpec:
         elif attr == b"BLOCK_SIZE":
             values["block_size"] = take_int(cur, f"{what} blocksize", 1)
         elif attr == b"M":
-            values["m"] = take_int(cur, f"{what} m", 1, MAX_M)
+            values["m"] = take_int(cur, f"{what} m", 2, MAX_M)
         elif attr == b"EF_CONSTRUCTION":
             values["ef_construction"] = take_int(cur, f"{what} efConstruction", 1, MAX_EF)
         elif attr == b"EF_RUNTIME":
