@@ -5,6 +5,7 @@ and ``/metrics`` needs the API key unless ``--metrics-public``."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.api.settings import MAX_EF_RUNTIME
 
@@ -192,3 +196,34 @@ def test_metrics_needs_the_key_unless_public(api: ApiProcess, resp_server: Any) 
         assert httpx.post(f"{public.url}/v1/search", json={"vector": [1.0]}).status_code == 401
     finally:
         stop_api(proc)
+
+
+LONE_SURROGATE = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=["Cs"])
+ANY_CHAR = LONE_SURROGATE | st.characters()  # st.characters() alone never yields one
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(ANY_CHAR, max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(ANY_CHAR), inner),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    filter_=st.dictionaries(st.text(ANY_CHAR, max_size=8), JSON_VALUES, max_size=3),
+    query=st.none() | st.text(ANY_CHAR, min_size=1, max_size=8),
+)
+def test_no_string_gives_a_5xx(make_app: Any, filter_: Any, query: str | None) -> None:
+    """Any JSON the client can spell (lone surrogates included, which schemathesis does not
+    generate) in the filter or the text is answered below 500 with a JSON error body."""
+    body: dict[str, Any] = {"filter": filter_}
+    body["query" if query is not None else "vector"] = query or [0.1] * 384
+    raw = json.dumps(body, ensure_ascii=True, allow_nan=True).encode()
+    with TestClient(make_app(), raise_server_exceptions=False) as http:
+        r = http.post("/v1/search", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code < 500, r.text
+    if r.status_code != 200:
+        assert set(r.json()["error"]) == {"code", "message", "field", "rule"}
