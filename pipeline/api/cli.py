@@ -15,6 +15,10 @@ shows each variable. ``--store`` picks the backend:
 endpoint reached at ``--aws-endpoint-url`` (``AWS_ENDPOINT_URL``) when given. It must be
 the model the index was written with.
 
+uvicorn runs with :func:`pipeline.api.protocol.with_read_timeouts`: a connection whose
+request header (``--header-timeout``) or body (``--body-timeout``) has not arrived in time
+is closed. With ``--api-key``, ``/metrics`` needs the key unless ``--metrics-public``.
+
 The runner prints ``memvec api ready on http://HOST:PORT`` once uvicorn listens, loads
 the embedding model in the background (``/readyz`` answers 503 until it is loaded), and
 stops gracefully on SIGINT (exit status 0) or SIGTERM (uvicorn re-raises the signal after
