@@ -1,7 +1,8 @@
 """The query API: ``create_app(settings, store, embedder) -> FastAPI``.
 
 Routes: ``POST /v1/search``, ``GET /v1/documents/{doc_id}``, ``GET /v1/indexes`` (API key
-when configured), ``GET /healthz``, ``GET /readyz``, ``GET /metrics``, the search page at
+when configured), ``GET /metrics`` (API key when configured, unless ``metrics_public``),
+``GET /healthz``, ``GET /readyz``, the search page at
 ``/``, OpenAPI at ``/openapi.json`` and ``/docs``. FastAPI was chosen for the typed models
 that give the OpenAPI document (and schemathesis its test cases) for free.
 
@@ -11,7 +12,8 @@ Contract:
   and a 4xx status: 400 invalid request (pydantic validation included; malformed JSON is
   ``field: body, rule: json_invalid``), 401 missing/wrong API key, 404 unknown document,
   index or route, 413 body over ``max_body_bytes`` (checked before the body is parsed,
-  reading at most ``max_body_bytes + 1`` bytes). Store trouble is 503 (retriable), a
+  reading at most ``max_body_bytes + 1`` bytes); a string holding a lone surrogate is 400.
+  Store trouble is 503 (retriable), a
   request over ``request_timeout_s`` is 504. No reply carries a stack trace.
 - ``embedder`` may be ``None`` with ``embedder_factory`` given: the model then loads in
   the background at start-up, text queries get 503 until it is ready and ``/readyz`` says
@@ -194,7 +196,9 @@ def create_app(
             result = Readiness(ready=False, reason=exc.message)
         return JSONResponse(result.model_dump(), status_code=200 if result.ready else 503)
 
-    @app.get("/metrics", include_in_schema=False)
+    metrics_guard = [] if settings.metrics_public else [Depends(require_key)]
+
+    @app.get("/metrics", include_in_schema=False, dependencies=metrics_guard)
     async def metrics_endpoint() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

@@ -15,6 +15,10 @@ shows each variable. ``--store`` picks the backend:
 endpoint reached at ``--aws-endpoint-url`` (``AWS_ENDPOINT_URL``) when given. It must be
 the model the index was written with.
 
+uvicorn runs with :func:`pipeline.api.protocol.with_read_timeouts`: a connection whose
+request header (``--header-timeout``) or body (``--body-timeout``) has not arrived in time
+is closed. With ``--api-key``, ``/metrics`` needs the key unless ``--metrics-public``.
+
 The runner prints ``memvec api ready on http://HOST:PORT`` once uvicorn listens, loads
 the embedding model in the background (``/readyz`` answers 503 until it is loaded), and
 stops gracefully on SIGINT (exit status 0) or SIGTERM (uvicorn re-raises the signal after
@@ -52,6 +56,18 @@ _OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--max-body-bytes", "max_body_bytes", "BYTES", "largest request body (default 262144)"),
     ("--max-query-chars", "max_query_chars", "N", "longest query text (default 2000)"),
     ("--request-timeout", "request_timeout_s", "SECONDS", "504 after this (default 10)"),
+    (
+        "--header-timeout",
+        "header_timeout_s",
+        "SECONDS",
+        "close a connection whose request header is not in after this (default 10)",
+    ),
+    (
+        "--body-timeout",
+        "body_timeout_s",
+        "SECONDS",
+        "close a connection whose request body is not in after this (default 30)",
+    ),
     ("--embed-threads", "embed_threads", "N", "torch threads for query embedding (default 1)"),
     ("--cors-origins", "cors_origins", "ORIGINS", "browser origins allowed, comma separated"),
 )
@@ -86,6 +102,15 @@ def add_api_parser(
         p.add_argument(
             flag, dest=dest, default=None, metavar=metavar, help=f"{text} [env {env_name(dest)}]"
         )
+    p.add_argument(
+        "--metrics-public",
+        dest="metrics_public",
+        action="store_const",
+        const=True,
+        default=None,
+        help="serve /metrics without the API key (by default it needs the key when one is "
+        f"set) [env {env_name('metrics_public')}=true]",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -93,7 +118,7 @@ def add_api_parser(
 def settings_from_args(args: argparse.Namespace, environ: Any = None) -> ApiSettings:
     """Flags over ``MEMVEC_API_*`` over defaults; ``ValueError`` names the bad value."""
     env = dict(os.environ if environ is None else environ)
-    for _, dest, _, _ in _OPTIONS:
+    for dest in [o[1] for o in _OPTIONS] + ["metrics_public"]:
         value = getattr(args, dest, None)
         if value is not None:
             env[env_name(dest)] = str(value)
@@ -106,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from ..embedder_spec import open_embedder, parse_embedder_spec
     from ..stores import open_store
     from .app import create_app
+    from .protocol import with_read_timeouts
 
     try:
         settings = settings_from_args(args)
@@ -136,7 +162,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(settings, store, embedder_factory=load_embedder)
         config = uvicorn.Config(
-            app, host=settings.bind, port=settings.port, log_level="info", access_log=False
+            app,
+            host=settings.bind,
+            port=settings.port,
+            log_level="info",
+            access_log=False,
+            http=with_read_timeouts(settings.header_timeout_s, settings.body_timeout_s),
         )
         server = Server(config)
         try:

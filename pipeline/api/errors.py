@@ -8,6 +8,7 @@ the error; ``field`` is a dotted path into the request (``k``, ``filter.chunk.gt
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -39,9 +40,17 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON escaped to ASCII: an error message that quotes a client's string cannot fail
+    to encode (a lone surrogate has no UTF-8 form) and so cannot turn a 4xx into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def error_response(err: ApiError) -> JSONResponse:
     detail = ErrorDetail(code=err.code, message=err.message, field=err.field, rule=err.rule)
-    return JSONResponse(
+    return AsciiJSONResponse(
         ErrorBody(error=detail).model_dump(), status_code=err.status, headers=err.headers
     )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .settings import HARD_MAX_K
+from .settings import HARD_MAX_K, MAX_EF_RUNTIME
 
 __all__ = [
     "ERRORS",
@@ -22,6 +22,7 @@ __all__ = [
     "Readiness",
     "SearchRequest",
     "SearchResponse",
+    "has_lone_surrogate",
 ]
 
 MAX_VECTOR_DIMS = 4096
@@ -57,16 +58,43 @@ class SearchRequest(BaseModel):
         'tag set, {"chunk": 3} or {"chunk": {"gte": 1, "lt": 5}} numeric (gt|gte|lt|lte|eq)',
         examples=[{"source": ["stdlib/gzip", "stdlib/zlib"], "chunk": {"lt": 3}}],
     )
-    ef_runtime: int | None = Field(None, ge=1, le=100_000, description="HNSW search breadth")
+    ef_runtime: int | None = Field(
+        None, ge=1, le=MAX_EF_RUNTIME, description="HNSW search breadth (default: the index's)"
+    )
     fields: list[FieldName] | None = Field(
         None, max_length=64, description="metadata fields to return (default: all)"
     )
+
+    @field_validator("query", "filter", "fields")
+    @classmethod
+    def _encodable(cls, value: Any) -> Any:
+        # JSON may spell a lone surrogate ("\ud800"); such a str has no UTF-8 form, so the
+        # store call (and any reply echoing it) would fail: refuse it here, as a 400.
+        if has_lone_surrogate(value):
+            raise ValueError("holds a lone surrogate (\\ud800-\\udfff); send valid Unicode")
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> SearchRequest:
         if (self.query is None) == (self.vector is None):
             raise ValueError("give exactly one of query and vector")
         return self
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any str in ``value`` (nested lists and dict keys and values) cannot be
+    encoded as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
 
 
 class Hit(BaseModel):

@@ -172,9 +172,6 @@ class SearchService:
             raise ApiError(
                 400, "invalid_request", f"k: at most {settings.max_k}", "k", f"<= {settings.max_k}"
             )
-        if req.ef_runtime is not None and req.ef_runtime > settings.max_ef_runtime:
-            rule = f"<= {settings.max_ef_runtime}"
-            raise ApiError(400, "invalid_request", f"ef_runtime: {rule}", "ef_runtime", rule)
         info = await self.index_schema(settings.index)
         spec = info.vector(settings.vector_field)
         if spec is None:

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 
 from ..stores.base import ReadFrom
 
-__all__ = ["HARD_MAX_K", "ApiSettings", "ReadFrom", "env_name"]
+__all__ = ["HARD_MAX_K", "MAX_EF_RUNTIME", "ApiSettings", "ReadFrom", "env_name"]
 
 ENV_PREFIX = "MEMVEC_API_"
 HARD_MAX_K = 1000
 """No setting may raise ``k`` above this: the reply of one search must stay small."""
+MAX_EF_RUNTIME = 10_000
+"""The largest ``ef_runtime`` a search may ask for: the one number the request model, the
+OpenAPI document and the endpoint use. HNSW search work grows with it; past ~10,000 a
+query visits most of a small index and only costs time (a brute-force scan is cheaper)."""
 
 
 def env_name(setting: str) -> str:
@@ -51,7 +55,6 @@ class ApiSettings:
     """k when a request gives none; lowered to max_k when that is smaller."""
     max_k: int = HARD_MAX_K
     """Larger k costs the store and the reply size linearly; capped at HARD_MAX_K."""
-    max_ef_runtime: int = 10_000
     max_body_bytes: int = 256 * 1024
     """A 1,000-dim vector in JSON is ~20 KB; the default leaves room without inviting abuse."""
     max_query_chars: int = 2_000
@@ -60,6 +63,16 @@ class ApiSettings:
     max_filter_values: int = 100
     request_timeout_s: float = 10.0
     """Past this a request gets 504; the embedder/store call finishes in the background."""
+    header_timeout_s: float = 10.0
+    """A connection must deliver a request's whole header within this, counted from when it
+    opened (or the previous reply was sent); then it is closed. Cuts slowloris clients that
+    hold sockets open with half a header; too low would cut clients on slow links."""
+    body_timeout_s: float = 30.0
+    """Once the header is in, the whole body must arrive within this (the body is at most
+    ``max_body_bytes``); then the connection is closed. Trickling bytes does not extend it."""
+    metrics_public: bool = False
+    """When an ``api_key`` is set, /metrics needs it too unless this is true (a Prometheus
+    scraper without the key). Without an ``api_key`` /metrics is always open."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API; empty (default) sends no CORS headers."""
     read_from: ReadFrom = ReadFrom.PRIMARY
@@ -78,11 +91,12 @@ class ApiSettings:
             raise ValueError(f"default_k must be at least 1, got {self.default_k}")
         if self.default_k > self.max_k:
             object.__setattr__(self, "default_k", self.max_k)
-        for name in ("max_body_bytes", "max_query_chars", "max_ef_runtime", "port"):
+        for name in ("max_body_bytes", "max_query_chars", "port"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        if self.request_timeout_s <= 0:
-            raise ValueError("request_timeout_s must be positive")
+        for name in ("request_timeout_s", "header_timeout_s", "body_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
 
     def replace(self, **changes: object) -> ApiSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -111,14 +125,15 @@ _INTS = {
     "port",
     "default_k",
     "max_k",
-    "max_ef_runtime",
     "max_body_bytes",
     "max_query_chars",
     "max_filter_fields",
     "max_filter_values",
     "embed_threads",
 }
-_FLOATS = {"request_timeout_s", "schema_cache_s"}
+_FLOATS = {"request_timeout_s", "schema_cache_s", "header_timeout_s", "body_timeout_s"}
+_BOOLS = {"metrics_public"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
 def _parse(name: str, raw: str) -> object:
@@ -126,6 +141,11 @@ def _parse(name: str, raw: str) -> object:
         return int(raw)
     if name in _FLOATS:
         return float(raw)
+    if name in _BOOLS:
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ValueError("expected true or false")
+        return word in _TRUE
     if name == "cors_origins":
         return tuple(o for o in raw.replace(",", " ").split() if o)
     if name == "read_from":

@@ -40,9 +40,16 @@ async def test_api_key(make_app: MakeApp, make_client: MakeClient) -> None:
     assert ok.status_code == 200
     ok = await client.post("/v1/search", json=body, headers={"Authorization": "Bearer s3cret"})
     assert ok.status_code == 200
-    # health, readiness, metrics and the page stay open for probes and browsers
-    for path in ("/healthz", "/readyz", "/metrics", "/", "/openapi.json"):
+    # health, readiness and the page stay open for probes and browsers
+    for path in ("/healthz", "/readyz", "/", "/openapi.json"):
         assert (await client.get(path)).status_code == 200, path
+    # /metrics needs the key too, unless metrics_public says a scraper cannot send it
+    assert error(await client.get("/metrics"), 401)["code"] == "unauthorized"
+    ok = await client.get("/metrics", headers={"X-API-Key": "s3cret"})
+    assert ok.status_code == 200
+    public = make_client(make_app(api_key="s3cret", metrics_public=True))
+    assert (await public.get("/metrics")).status_code == 200
+    assert (await public.get("/v1/indexes")).status_code == 401
 
 
 async def test_limits(client: httpx.AsyncClient) -> None:

@@ -134,12 +134,26 @@ def test_cli_options_and_env(tmp_path: Path) -> None:
 
     parser = argparse.ArgumentParser(prog="memvec")
     help_text = add_api_parser(parser.add_subparsers(dest="command")).format_help()
-    for var in ("MEMVEC_API_STORE", "MEMVEC_API_KEY", "MEMVEC_API_PORT", "MEMVEC_API_READ_FROM"):
+    for var in ("MEMVEC_API_STORE", "MEMVEC_API_KEY", "MEMVEC_API_PORT", "MEMVEC_API_READ_FROM",
+                "MEMVEC_API_HEADER_TIMEOUT_S", "MEMVEC_API_BODY_TIMEOUT_S",
+                "MEMVEC_API_METRICS_PUBLIC", "--metrics-public"):  # fmt: skip
         assert var in help_text
     args = parser.parse_args(["api", "--store", "redis://h:1", "--port", "9001", "--max-k", "5"])
     settings = settings_from_args(args, {"MEMVEC_API_KEY": "from-env", "MEMVEC_API_PORT": "1"})
     assert (settings.port, settings.max_k, settings.api_key) == (9001, 5, "from-env")
     assert settings.default_k == 5
+    assert (settings.header_timeout_s, settings.body_timeout_s) == (10.0, 30.0)
+    assert settings.metrics_public is False
+    args = parser.parse_args(["api", "--header-timeout", "2.5", "--metrics-public"])
+    env = {"MEMVEC_API_BODY_TIMEOUT_S": "7", "MEMVEC_API_METRICS_PUBLIC": "false"}
+    settings = settings_from_args(args, env)
+    assert (settings.header_timeout_s, settings.body_timeout_s) == (2.5, 7.0)
+    assert settings.metrics_public is True
+    assert settings_from_args(parser.parse_args(["api"]), env).metrics_public is False
+    with pytest.raises(ValueError, match="MEMVEC_API_METRICS_PUBLIC"):
+        settings_from_args(parser.parse_args(["api"]), {"MEMVEC_API_METRICS_PUBLIC": "maybe"})
+    with pytest.raises(ValueError, match="header_timeout_s must be positive"):
+        settings_from_args(parser.parse_args(["api", "--header-timeout", "0"]), {})
 
 
 def test_cli_serves_and_stops_on_sigint(tmp_path: Path) -> None:
