@@ -133,11 +133,15 @@ async def _serve(engine: Engine, embedder: Any, port: int) -> None:
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.protocol import with_read_timeouts
     from ..api.settings import ApiSettings
     from ..stores import EmbeddedStore
 
-    app = create_app(ApiSettings(index=INDEX, port=port), EmbeddedStore(engine), embedder)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    settings = ApiSettings(index=INDEX, port=port)
+    app = create_app(settings, EmbeddedStore(engine), embedder)
+    http = with_read_timeouts(settings.header_timeout_s, settings.body_timeout_s)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)
+    server = uvicorn.Server(config)
     await server.serve()  # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
 
 
