@@ -54,6 +54,7 @@ from ..errors import (
     NoReplicasError,
     StoreError,
 )
+from ..index.schema import parse_ft_create
 from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
@@ -508,10 +509,13 @@ class Connection(asyncio.Protocol):
                 prefixes, write=spec.name in _INDEX_WRITES
             ):
                 raise no_key_permission()
-        elif spec.name == "FT.CREATE" and not user.covers_prefixes(
-            _create_prefixes(args), write=True
-        ):
-            raise no_key_permission()
+        elif spec.name == "FT.CREATE":
+            # The prefixes the index will get, from the command's own parser (a repeated
+            # PREFIX clause: the last wins, as in RediSearch 2.10); a parse error is the
+            # command's own error.
+            prefixes = parse_ft_create(args).prefixes
+            if not user.covers_prefixes(() if prefixes == (b"",) else prefixes, write=True):
+                raise no_key_permission()
 
     # -- MULTI / WATCH ----------------------------------------------------------------------
     def begin_multi(self) -> None:
@@ -547,17 +551,6 @@ class Connection(asyncio.Protocol):
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
             f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
         )
-
-
-def _create_prefixes(args: list[bytes]) -> list[bytes]:
-    """The PREFIX list of an FT.CREATE call (empty: every key)."""
-    upper = [a.upper() for a in args]
-    try:
-        i = upper.index(b"PREFIX")
-        n = int(args[i + 1])
-    except (ValueError, IndexError):
-        return []
-    return list(args[i + 2 : i + 2 + n])
 
 
 def _fmt_addr(addr: Any) -> str:
