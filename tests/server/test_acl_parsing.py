@@ -32,7 +32,7 @@ def _restricted(srv: ServerThread) -> redis.Redis:
         ["PREFIX", "1", "doc:", "PREFIX", "1", "secret:"],
         ["STOPWORDS", "3", "PREFIX", "1", "doc:", "PREFIX", "1", "secret:"],
         ["PREFIX", "1", "secret:"],
-        ["STOPWORDS", "3", "a", "b", "PREFIX", "1", "secret:"],
+        ["STOPWORDS", "2", "a", "b", "PREFIX", "1", "secret:"],
     ],
 )
 def test_ft_create_checks_the_prefixes_the_index_gets(
