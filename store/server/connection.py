@@ -513,8 +513,8 @@ class Connection(asyncio.Protocol):
             # The prefixes the index will get, from the command's own parser (a repeated
             # PREFIX clause: the last wins, as in RediSearch 2.10); a parse error is the
             # command's own error.
-            prefixes = parse_ft_create(args).prefixes
-            if not user.covers_prefixes(() if prefixes == (b"",) else prefixes, write=True):
+            created = parse_ft_create(args).prefixes
+            if not user.covers_prefixes(() if created == (b"",) else created, write=True):
                 raise no_key_permission()
 
     # -- MULTI / WATCH ----------------------------------------------------------------------
