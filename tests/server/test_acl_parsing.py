@@ -4,6 +4,7 @@ clauses (however many, wherever they stand) and WATCH's keys. Real server, real 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -69,3 +70,37 @@ def test_watch_forbidden_key_is_noperm(
     assert c.read_reply() == _NOPERM_KEY  # the bytes Redis 7.4 answers
     assert c.read_reply() == b"+OK\r\n"
     assert c.read_reply() == b"*0\r\n"
+
+
+def test_recommended_restricted_users_of_docs_security(start_server: Start, tmp_path: Path) -> None:
+    """The ACL lines docs/security.md recommends: work within ``doc:*``, no admin commands
+    (``CONFIG GET requirepass`` would show the password to a ``+@all`` user, as in Redis)."""
+    aclfile = tmp_path / "users.acl"
+    aclfile.write_text(
+        "user default on >admin-pw ~* &* +@all\n"
+        "user ingest on >ingest-pw ~doc:* +@all -@dangerous +info\n"
+        "user reader on >reader-pw %R~doc:* +@read +@search +@connection -@dangerous\n"
+    )
+    srv = start_server(aclfile=aclfile)
+    ingest = redis.Redis(port=srv.port, username="ingest", password="ingest-pw")
+    ingest.execute_command("FT.CREATE", "docs", "ON", "HASH", "PREFIX", "1", "doc:", *_SCHEMA)
+    assert ingest.hset("doc:1", "t", "hello") == 1
+    assert "role" in ingest.info("replication")
+    for command in (
+        ("CONFIG", "GET", "requirepass"),
+        ("FLUSHALL",),
+        ("ACL", "LIST"),
+        ("KEYS", "*"),
+    ):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            ingest.execute_command(*command)
+    reader = redis.Redis(port=srv.port, username="reader", password="reader-pw")
+    assert reader.hget("doc:1", "t") == b"hello"
+    found = reader.execute_command("FT.SEARCH", "docs", "hello")
+    assert (found[0] if isinstance(found, list) else found[b"total_results"]) == 1
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        reader.hset("doc:2", "t", "x")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        reader.config_get("requirepass")
+    ingest.close()
+    reader.close()
