@@ -511,9 +511,13 @@ class Connection(asyncio.Protocol):
                 raise no_key_permission()
         elif spec.name == "FT.CREATE":
             # The prefixes the index will get, from the command's own parser (a repeated
-            # PREFIX clause: the last wins, as in RediSearch 2.10); a parse error is the
-            # command's own error.
-            created = parse_ft_create(args).prefixes
+            # PREFIX clause: the last wins, as in RediSearch 2.10). Arguments it refuses
+            # create nothing: the command answers that error itself, when it runs (in MULTI:
+            # at EXEC, as before).
+            try:
+                created = parse_ft_create(args).prefixes
+            except StoreError:
+                return
             if not user.covers_prefixes(() if created == (b"",) else created, write=True):
                 raise no_key_permission()
 
