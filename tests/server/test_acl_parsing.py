@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from store.server import ServerThread
+from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
 
 Start = Callable[..., ServerThread]
@@ -104,3 +105,25 @@ def test_recommended_restricted_users_of_docs_security(start_server: Start, tmp_
         reader.config_get("requirepass")
     ingest.close()
     reader.close()
+
+
+def test_watch_noperm_bytes_match_the_peer(
+    start_server: Start, raw: Callable[[int], RawClient], redis_stack: RedisStack
+) -> None:
+    srv = start_server()
+    _restricted(srv).close()
+    peer_admin = redis_stack.client()
+    user = "tenant_watch_noperm"
+    peer_admin.acl_setuser(
+        user, enabled=True, passwords=["+pw"], keys=["doc:*"], commands=["+@all"]
+    )
+    try:
+        c = raw(srv.port)
+        c.send(b"AUTH tenant pw\r\nWATCH secret:1\r\n")
+        peer = raw(redis_stack.port)
+        peer.send(f"AUTH {user} pw\r\nWATCH secret:1\r\n".encode())
+        assert c.read_reply() == peer.read_reply() == b"+OK\r\n"
+        assert c.read_reply() == peer.read_reply() == _NOPERM_KEY
+    finally:
+        peer_admin.acl_deluser(user)
+        peer_admin.close()
