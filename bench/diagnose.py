@@ -57,7 +57,7 @@ def restart_profile(docs: int, out: Path) -> Path:
         spy = Path(sys.executable).parent / "py-spy"
         argv = [str(spy), "record", "--format", "speedscope", "--output", str(path),
                 "--rate", "500", "--", sys.executable, "-m", "pipeline.cli", "server",
-                "--port", "0", "--dir", str(d), "--loglevel", "warning"]  # fmt: skip
+                "--port", "auto", "--dir", str(d), "--loglevel", "warning"]  # fmt: skip
         began = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None

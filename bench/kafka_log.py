@@ -30,8 +30,9 @@ READY = re.compile(r"memvec server ready on [^ ]*:(\d+)")
 
 
 def run_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
-    argv = [sys.executable, "-m", "pipeline.cli", "server", "--port", "0", "--dir", str(data_dir),
-            "--appendfsync", "always", "--loglevel", "warning", *extra]  # fmt: skip
+    argv = [sys.executable, "-m", "pipeline.cli", "server", "--port", "auto",
+            "--dir", str(data_dir), "--appendfsync", "always", "--loglevel", "warning",
+            *extra]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -96,7 +96,7 @@ def memvec_server(
 ) -> Iterator[Target]:
     """``memvec server`` on a free port; its data dir is ``data_dir`` (kept) or a temp dir."""
     d = data_dir or Path(tempfile.mkdtemp(dir=tmp, prefix=f"memvec-{policy}-"))
-    argv = [sys.executable, "-m", "pipeline.cli", "server", "--port", "0", "--dir", str(d)]
+    argv = [sys.executable, "-m", "pipeline.cli", "server", "--port", "auto", "--dir", str(d)]
     argv += ["--appendfsync", policy, "--loglevel", "warning", *extra_args]
     if setpriv := shutil.which("setpriv"):
         argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]

@@ -5,7 +5,7 @@ Lifecycle (``ServerState``): NEW -> STARTING -> RUNNING -> STOPPING -> STOPPED.
 * :meth:`Server.start` (async) listens first, then starts the engine (recovery runs on a
   worker thread; clients that connect meanwhile get ``-LOADING`` as from Redis), and
   returns once the server answers commands. With ``port=0`` the OS picks a port:
-  :attr:`Server.port` says which.
+  :attr:`Server.port` says which; with ``port=None`` only the TLS port listens.
 * :meth:`Server.stop` is graceful and idempotent: stop accepting, let every connection
   finish the batch it is running (its writes become durable and are answered), close
   the connections, optionally snapshot, stop the engine (the log is fsynced and closed)
@@ -247,10 +247,11 @@ class Server:
         cfg = self.config
         hosts = list(cfg.bind)
         try:
-            srv = await loop.create_server(
-                lambda: Connection(self), host=hosts, port=cfg.port, backlog=511
-            )
-            self._listeners.append(srv)
+            if cfg.port is not None:  # None: TLS only (Redis's ``port 0``)
+                srv = await loop.create_server(
+                    lambda: Connection(self), host=hosts, port=cfg.port, backlog=511
+                )
+                self._listeners.append(srv)
             if cfg.tls_port is not None:
                 ctx = self._ssl_context()
                 tls = await loop.create_server(
@@ -264,7 +265,7 @@ class Server:
                 self._tls_listeners.append(tls)
         except OSError as exc:
             raise ServerError(
-                f"could not listen on {' '.join(hosts)} port {cfg.port}"
+                f"could not listen on {' '.join(hosts)} port {cfg.port or 0}"
                 f"{'' if cfg.tls_port is None else f' / TLS port {cfg.tls_port}'}: {exc}; "
                 "choose another --port or stop the process using it"
             ) from exc
@@ -418,8 +419,9 @@ class Server:
 
     @property
     def port(self) -> int:
-        """The plain TCP port actually bound (useful with ``port=0``)."""
-        return self._bound_port(self._listeners) or self.config.port
+        """The plain TCP port actually bound (useful with ``port=0``); 0 when plaintext is
+        off (TLS only), as Redis's INFO ``tcp_port``."""
+        return self._bound_port(self._listeners) or self.config.port or 0
 
     @property
     def tls_port(self) -> int | None:

@@ -49,6 +49,13 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
+def _plain_port(text: str) -> int | None:
+    """``--port``: 0 turns plaintext off (Redis's ``port 0``), ``auto`` lets the OS pick."""
+    if text.strip().lower() == "auto":
+        return 0
+    return _port(text) or None
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -73,7 +80,14 @@ _OPTIONS = (
         "addresses to listen on, space separated (default 127.0.0.1)",
         "ADDR",
     ),
-    _Option("--port", "port", _port, "TCP port; 0 picks a free one (default 6379)", "PORT"),
+    _Option(
+        "--port",
+        "port",
+        _plain_port,
+        "TCP port (default 6379); 0: no plaintext port, TLS only (needs --tls-port); "
+        "auto: the OS picks a free one (shown in the ready line)",
+        "PORT",
+    ),
     _Option(
         "--dir",
         "data_dir",
@@ -349,9 +363,12 @@ async def serve(config: ServerConfig) -> int:
         loop.add_signal_handler(sig, server.request_shutdown)
     host = config.bind[0]
     shown = f"[{host}]" if ":" in host else host
-    line = f"memvec server ready on {shown}:{server.port}"
-    if server.tls_port is not None:
-        line += f" (tls on {shown}:{server.tls_port})"
+    if server.port:
+        line = f"memvec server ready on {shown}:{server.port}"
+        if server.tls_port is not None:
+            line += f" (tls on {shown}:{server.tls_port})"
+    else:
+        line = f"memvec server ready, tls only, on {shown}:{server.tls_port}"
     print(line, flush=True)
     if not all(is_loopback(h) for h in config.bind):
         log.info("listening on %s", " ".join(config.bind))

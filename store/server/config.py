@@ -180,8 +180,10 @@ class ServerConfig:
     # Addresses to listen on. Anything beyond loopback without a password is open to the
     # network: the server prints a loud warning at start.
     bind: tuple[str, ...] = ("127.0.0.1",)
-    # Plain TCP port; 0 lets the OS pick one (tests; ``Server.port`` tells which).
-    port: int = 6379
+    # Plain TCP port. None: no plaintext listener (``--port 0``, as Redis's ``port 0``:
+    # TLS only, so it needs tls_port). 0 lets the OS pick one (``--port auto``; tests and
+    # benchmarks; ``Server.port`` tells which).
+    port: int | None = 6379
     # Data directory (transaction log + snapshots). None: in memory only, nothing durable.
     data_dir: Path | None = Path("data")
     # always: a write is acknowledged after fsync (no acknowledged write is ever lost);
@@ -287,6 +289,11 @@ class ServerConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
+        if self.port is None and self.tls_port is None:
+            raise ValueError(
+                "--port 0 turns the plaintext port off: give --tls-port to serve TLS only "
+                "(or --port auto for any free port)"
+            )
         if self.tls_port is not None and (self.tls_cert_file is None or self.tls_key_file is None):
             raise ValueError("--tls-port needs --tls-cert-file and --tls-key-file")
         if self.tls_auth_clients not in ("yes", "no", "optional"):
@@ -389,7 +396,7 @@ PARAMETERS: dict[str, ConfigParameter] = {
     p.name: p
     for p in (
         ConfigParameter("bind", lambda c: " ".join(c.bind)),
-        ConfigParameter("port", lambda c: str(c.port)),
+        ConfigParameter("port", lambda c: str(c.port or 0)),
         ConfigParameter("dir", lambda c: str(c.data_dir.resolve()) if c.data_dir else ""),
         ConfigParameter("appendonly", lambda c: "yes" if c.data_dir else "no"),
         ConfigParameter("appendfsync", lambda c: c.appendfsync.value),

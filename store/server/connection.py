@@ -69,6 +69,7 @@ from ..errors import (
     NoReplicasError,
     StoreError,
 )
+from ..index.schema import parse_ft_create
 from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
@@ -696,10 +697,17 @@ class Connection(asyncio.Protocol):
                 prefixes, write=spec.name in _INDEX_WRITES
             ):
                 raise no_key_permission()
-        elif spec.name == "FT.CREATE" and not user.covers_prefixes(
-            _create_prefixes(args), write=True
-        ):
-            raise no_key_permission()
+        elif spec.name == "FT.CREATE":
+            # The prefixes the index will get, from the command's own parser (a repeated
+            # PREFIX clause: the last wins, as in RediSearch 2.10). Arguments it refuses
+            # create nothing: the command answers that error itself, when it runs (in MULTI:
+            # at EXEC, as before).
+            try:
+                created = parse_ft_create(args).prefixes
+            except StoreError:
+                return
+            if not user.covers_prefixes(() if created == (b"",) else created, write=True):
+                raise no_key_permission()
 
     # -- MULTI / WATCH ----------------------------------------------------------------------
     def begin_multi(self) -> None:
@@ -748,17 +756,6 @@ def size_hint(reply: Any) -> int:
     if t is dict:
         return sum(size_hint(k) + size_hint(v) for k, v in reply.items()) + 8
     return 8
-
-
-def _create_prefixes(args: list[bytes]) -> list[bytes]:
-    """The PREFIX list of an FT.CREATE call (empty: every key)."""
-    upper = [a.upper() for a in args]
-    try:
-        i = upper.index(b"PREFIX")
-        n = int(args[i + 1])
-    except (ValueError, IndexError):
-        return []
-    return list(args[i + 2 : i + 2 + n])
 
 
 def _fmt_addr(addr: Any) -> str:

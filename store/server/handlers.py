@@ -27,6 +27,7 @@ from ..errors import (
     SyntaxErr,
 )
 from ..replies import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
+from .acl import no_key_permission
 from .connection import Connection
 from .results import CLOSE_NO_REPLY, Deferred, Durable
 
@@ -371,6 +372,12 @@ def cmd_watch(conn: Connection, args: list[bytes]) -> Any:
     if conn.multi is not None:
         conn.multi_error = True
         raise CommandError("Command not allowed inside a transaction")
+    user = conn.user
+    if user is not None and not user.all_keys:
+        # EXEC would reveal whether a key changed: WATCH reads it (Redis: a RO key spec).
+        for key in args[1:]:
+            if not user.can_access(key, write=False):
+                raise no_key_permission()
     conn.server.watch(conn, args[1:])
     return OK
 

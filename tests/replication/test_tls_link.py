@@ -3,7 +3,7 @@ that requires a password and client certificates through its TLS port and replic
 a replica with the wrong CA, or without a client certificate, stays
 ``master_link_status:down`` and logs which option to fix.
 
-Certificates are made at test time (:func:`tests.server.test_security._self_signed`);
+Certificates are made at test time (:func:`tests.server.test_security.self_signed`);
 no key is committed."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.harness import free_port
 from tests.harness.wait import wait_for
-from tests.server.test_security import _self_signed
+from tests.server.test_security import self_signed
 
 from .nodes import Node, converged, info, keyspace
 
@@ -22,7 +22,7 @@ PASSWORD = "repl-secret"
 def certs(tmp_path: Path, name: str) -> tuple[Path, Path]:
     d = tmp_path / name
     d.mkdir()
-    return _self_signed(d)
+    return self_signed(d)
 
 
 def logged(node: Node, *parts: str) -> bool:

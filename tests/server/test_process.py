@@ -60,7 +60,7 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "server", "--port", "0", "--dir", str(data_dir),
+            [sys.executable, "-m", "pipeline.cli", "server", "--port", "auto", "--dir", str(data_dir),
              "--appendfsync", "always", *extra],
             cwd=REPO,
             stdout=subprocess.PIPE,

@@ -185,7 +185,7 @@ def test_acl_save_file_is_atomic_and_leaves_no_temp_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["users.acl"]  # no temp file left
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -219,7 +219,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_tls_client(start_server: Start, tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     srv = start_server(tls_port=0, tls_cert_file=cert, tls_key_file=key, requirepass="tls-pw")
     assert srv.tls_port and srv.tls_port != srv.port
     r = redis.Redis(
