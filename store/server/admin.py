@@ -12,6 +12,7 @@ import fnmatch
 from typing import Any
 
 from ..commands.table import COMMANDS, CONTAINERS, CommandSpec, resolve
+from ..commands.util import parse_int
 from ..errors import CommandError, SyntaxErr
 from ..replies import SimpleString, Verbatim
 from .acl import CATEGORIES, AclError, generate_password
@@ -21,7 +22,6 @@ from .handlers import (
     OK,
     Handler,
     module_list,
-    parse_int,
     sub_arity_error,
     text,
     unknown_subcommand,
@@ -362,7 +362,11 @@ def cmd_acl(conn: Connection, args: list[bytes]) -> Any:
         acl.save_file(path)
         return OK
     if sub == b"LOG":
-        return OK if len(args) > 2 and args[2].upper() == b"RESET" else []
+        if len(args) > 2 and args[2].upper() == b"RESET":
+            return OK
+        if len(args) > 2:
+            parse_int(args[2])  # the count: the log itself is always empty here
+        return []
     if sub == b"DRYRUN":
         user = acl.users.get(text(args[2]))
         if user is None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..config import FsyncPolicy
 from ..errors import CommandError
+from ..numbers import parse_int64
 
 __all__ = [
     "ENV_PREFIX",
@@ -67,7 +68,10 @@ def parse_memory(text: str | bytes) -> int:
     m = _MEMORY.match(raw.strip().lower())
     if m is None:
         raise ValueError(f"{raw.decode('utf-8', 'replace')!r} is not a memory value (e.g. 100mb)")
-    return int(m.group(1)) * _UNITS[m.group(2) or b""]
+    value = int(m.group(1)) * _UNITS[m.group(2) or b""]
+    if value > 2**63 - 1:
+        raise ValueError(f"{raw.decode('utf-8', 'replace')!r} does not fit in 64 bits")
+    return value
 
 
 def format_memory(n: int) -> str:
@@ -351,10 +355,9 @@ class ConfigParameter:
 
 def _int_parser(fld: str, minimum: int = 0) -> Parser:
     def parse(text: str) -> dict[str, object]:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError("argument couldn't be parsed into an integer") from None
+        value = parse_int64(text.encode())
+        if value is None:
+            raise ValueError("argument couldn't be parsed into an integer")
         if value < minimum:
             raise ValueError(f"argument must be between {minimum} and {2**63 - 1} inclusive")
         return {fld: value}

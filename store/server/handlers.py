@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..commands.table import CommandSpec, resolve
+from ..commands.util import parse_int
 from ..errors import (
     CommandError,
     ExecAbortError,
@@ -26,6 +27,7 @@ from ..errors import (
     StoreError,
     SyntaxErr,
 )
+from ..numbers import parse_int64
 from ..replies import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
 from .acl import no_key_permission
 from .connection import Connection
@@ -44,13 +46,6 @@ SEARCH_MODULE_VERSION = 21005
 
 def text(arg: bytes) -> str:
     return arg.decode("utf-8", "replace")
-
-
-def parse_int(arg: bytes, message: str = "value is not an integer or out of range") -> int:
-    try:
-        return int(arg)
-    except ValueError:
-        raise CommandError(message) from None
 
 
 def sub_arity_error(command: str, sub: bytes) -> CommandError:
@@ -92,10 +87,7 @@ def cmd_auth(conn: Connection, args: list[bytes]) -> Any:
 def cmd_hello(conn: Connection, args: list[bytes]) -> Any:
     protocol = conn.protocol
     if len(args) > 1:
-        try:
-            protocol = int(args[1])
-        except ValueError:
-            raise CommandError("Protocol version is not an integer or out of range") from None
+        protocol = parse_int(args[1], "Protocol version is not an integer or out of range")
         if protocol not in (2, 3):
             return ErrorReply("NOPROTO unsupported protocol version")
     i = 2
@@ -299,10 +291,10 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
     for i in range(2, len(args), 2):
         opt, value = args[i].upper(), args[i + 1]
         if opt == b"ID":
-            try:
-                ids = {int(value)}
-            except ValueError:
-                raise SyntaxErr() from None
+            client_id = parse_int64(value)
+            if client_id is None:
+                raise SyntaxErr()
+            ids = {client_id}
         elif opt == b"ADDR":
             addr_f = text(value)
         elif opt == b"LADDR":
@@ -322,7 +314,7 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
             if value.lower() != b"normal":
                 return 0
         elif opt == b"MAXAGE":
-            maxage = parse_int(value)
+            maxage = parse_int(value, "maxage is not an integer or out of range")
         else:
             raise SyntaxErr()
     now = time.monotonic()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..commands.util import parse_int
 from ..errors import CommandError, SyntaxErr
 from ..replies import SimpleString
 from .results import NO_REPLY, Deferred
@@ -25,10 +26,7 @@ OK = SimpleString("OK")
 
 
 def _int(arg: bytes, what: str = "value") -> int:
-    try:
-        return int(arg)
-    except ValueError:
-        raise CommandError(f"{what} is not an integer or out of range") from None
+    return parse_int(arg, f"{what} is not an integer or out of range")
 
 
 def cmd_psync(conn: Connection, args: list[bytes]) -> Any:
@@ -96,7 +94,7 @@ def cmd_failover(conn: Connection, args: list[bytes]) -> Any:
             target = (args[i + 1].decode("utf-8", "replace"), _int(args[i + 2], "port"))
             i += 3
         elif opt == b"TIMEOUT" and i + 1 < len(args):
-            timeout_ms = _int(args[i + 1], "timeout")
+            timeout_ms = _int(args[i + 1])
             i += 2
         elif opt == b"FORCE":
             i += 1
