@@ -6,6 +6,8 @@
     ├── ParseError                an object that cannot become documents (never retriable)
     ├── StackStartError           a local-stack process did not become healthy
     ├── EmbedderSpecError         a --embedder / MEMVEC_EMBEDDER value names no embedder
+    ├── ApiError                  the query API refuses a request: status, code, field, rule
+    ├── FilterError               an API filter it cannot compile (also a ValueError)
     └── StoreClientError          the store could not answer; http_status, code for the API
         ├── StoreUnavailable      retriable (503): no node answered, loading, refused creds
         │   ├── PrimaryUnavailable  no node became primary within the failover timeout
@@ -27,7 +29,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ApiError",
     "EmbedderSpecError",
+    "FilterError",
     "IndexNotFound",
     "ParseError",
     "PipelineError",
@@ -106,3 +110,34 @@ class StoreRejected(StoreClientError):
 
     http_status = 400
     code = "store_rejected"
+
+
+class ApiError(PipelineError):
+    """A refused API request: becomes ``{"error": {...}}`` with ``status``
+    (:mod:`pipeline.api.errors` renders it)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        rule: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.rule = rule
+        self.headers = headers
+
+
+class FilterError(PipelineError, ValueError):
+    """A filter the API refuses; ``field`` is the JSON path, ``rule`` what it must satisfy."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule

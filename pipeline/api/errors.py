@@ -14,30 +14,10 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from ..errors import ApiError
 from .models import ErrorBody, ErrorDetail
 
 __all__ = ["ApiError", "BodyLimitMiddleware", "error_response", "from_validation_error"]
-
-
-class ApiError(Exception):
-    """A refused request: becomes ``{"error": {...}}`` with ``status``."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        field: str | None = None,
-        rule: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.rule = rule
-        self.headers = headers
 
 
 class AsciiJSONResponse(JSONResponse):

@@ -23,18 +23,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import FilterError
+
 __all__ = ["FilterError", "compile_filter", "escape_field", "escape_tag"]
 
 _RANGE_OPS = ("gt", "gte", "lt", "lte", "eq")
-
-
-class FilterError(ValueError):
-    """A filter the API refuses; ``field`` is the JSON path, ``rule`` what it must satisfy."""
-
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}")
-        self.field = field
-        self.rule = rule
 
 
 def _escape(text: str) -> str:
