@@ -26,14 +26,6 @@ from pipeline.api.settings import MAX_EF_RUNTIME
 
 KEY = "k-hardening"
 READ_TIMEOUT_S = 1.0
-RUN_API = (
-    "import argparse, sys\n"
-    "from pipeline.api.cli import add_api_parser\n"
-    "p = argparse.ArgumentParser(prog='memvec')\n"
-    "add_api_parser(p.add_subparsers(dest='command'))\n"
-    "a = p.parse_args(sys.argv[1:])\n"
-    "sys.exit(a.run(a))\n"
-)
 
 
 @dataclass
@@ -59,7 +51,7 @@ def start_api(store_url: str, *flags: str) -> tuple[subprocess.Popen[str], ApiPr
         "MEMVEC_API_BODY_TIMEOUT_S": str(READ_TIMEOUT_S),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", RUN_API, "api", "--store", store_url, *flags],
+        [sys.executable, "-m", "pipeline.cli", "api", "--store", store_url, *flags],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )  # fmt: skip
     assert proc.stdout is not None

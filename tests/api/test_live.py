@@ -160,17 +160,9 @@ def test_cli_serves_and_stops_on_sigint(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = (
-        "import argparse, sys\n"
-        "from pipeline.api.cli import add_api_parser\n"
-        "p = argparse.ArgumentParser(prog='memvec')\n"
-        "add_api_parser(p.add_subparsers(dest='command'))\n"
-        "a = p.parse_args(sys.argv[1:])\n"
-        "sys.exit(a.run(a))\n"
-    )
     env = {**os.environ, "MEMVEC_API_PORT": str(port), "MEMVEC_API_KEY": "k1"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "api", "--store", f"embedded:{tmp_path / 'data'}"],
+        [sys.executable, "-m", "pipeline.cli", "api", "--store", f"embedded:{tmp_path / 'data'}"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )  # fmt: skip
     try:
