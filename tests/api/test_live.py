@@ -120,11 +120,15 @@ def test_search_page_in_headless_chromium(live_api: LiveApi, page: Page, tmp_pat
     expect(hits.first).to_have_attribute("data-source", "stdlib/argparse")
     expect(hits.first.locator(".source")).to_have_text("stdlib/argparse")
     expect(hits).to_have_count(10)
+    link = hits.first.locator("a.doc")
+    expect(link).to_have_attribute("href", re.compile(r"^v1/documents/[^/]+$"))
+    doc = httpx.get(f"{live_api.url}/{link.get_attribute('href')}", timeout=30).json()
+    assert doc["source"] == "stdlib/argparse" and doc["text"], doc
     expect(status).to_have_text(
         re.compile(rf"^10 results from index {DEFAULT_INDEX} in \d+\.\d ms \(round trip \d+ ms\)$")
     )
     expect(page).to_have_url(re.compile(r"/\?q=parse\+command\+line\+options$"))
-    screenshot = tmp_path / "search.png"
+    screenshot = Path(os.environ.get("MEMVEC_SCREENSHOT_DIR", tmp_path)) / "search.png"
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.is_file(), f"no screenshot written to {screenshot}"
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{screenshot} is not a PNG"
