@@ -51,6 +51,7 @@ from connectors.base import ObjectStore, ObjectSummary
 from connectors.errors import ConnectorError, NotFound
 from connectors.s3_events import S3Event
 
+from .defaults import DEFAULT_INDEX
 from .embedder_spec import add_embedder_option
 from .errors import ParseError, PipelineError, StoreClientError
 from .processor import Outcome, Processor
@@ -367,7 +368,7 @@ def add_ingest_parser(sub: Any) -> None:
 
     opt("store", "store URL: redis://host:port or embedded:/dir", "redis://127.0.0.1:6379")
     opt("aws_endpoint_url", "S3 (and SageMaker) endpoint (moto, LocalStack, MinIO)", None)
-    opt("index", "index name (the same as the workers')", "memvec")
+    opt("index", "index name (the same as the workers')", DEFAULT_INDEX)
     add_embedder_option(p)
     p.add_argument(
         "--prune", action="store_true",

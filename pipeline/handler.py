@@ -41,6 +41,7 @@ from typing import Any
 from connectors.errors import ConnectorError, MalformedEvent
 from connectors.s3_events import S3Event, parse_s3_events
 
+from .defaults import DEFAULT_INDEX
 from .errors import PipelineError
 from .processor import IngestConfig, Item, Processor
 
@@ -77,7 +78,7 @@ def _default_processor() -> Processor:
     spec = spec_from_env()  # a bad MEMVEC_EMBEDDER fails here, before any connection
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     config = IngestConfig(
-        index=os.environ.get("MEMVEC_INDEX", "memvec"),
+        index=os.environ.get("MEMVEC_INDEX", DEFAULT_INDEX),
         max_object_bytes=int(os.environ.get("MEMVEC_MAX_OBJECT_BYTES", 16 * 1024 * 1024)),
     )
     embedder = open_embedder(spec, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))

@@ -47,6 +47,7 @@ from connectors.errors import ConnectorError, NotFound
 from connectors.s3_events import S3Event, is_older
 
 from .chunking import chunk_text
+from .defaults import DEFAULT_INDEX
 from .embedding import Embedder
 from .errors import ParseError, PipelineError
 from .parsing import JsonMapping, parse_object
@@ -60,7 +61,7 @@ log = logging.getLogger("memvec.processor")
 
 @dataclass(frozen=True)
 class IngestConfig:
-    index: str = "memvec"
+    index: str = DEFAULT_INDEX
     chunk_prefix: str = "chunk:"
     state_prefix: str = "objstate:"
     dim: int = 384

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlparse
 
 from connectors.base import Source
 
+from .defaults import DEFAULT_INDEX
 from .embedder_spec import add_embedder_option
 
 ENV = {
@@ -67,7 +68,7 @@ def add_worker_parser(sub: Any) -> None:
     opt("store", "store URL; a comma-separated list follows the primary", "redis://127.0.0.1:6379")
     opt("dlq", "on-failure destination URL", "./data/dlq.jsonl")
     opt("aws_endpoint_url", "S3/Kinesis/SQS/DynamoDB/SageMaker endpoint (moto, LocalStack)")
-    opt("index", "index name", "memvec")
+    opt("index", "index name", DEFAULT_INDEX)
     opt("batch_size", "records per batch", 100, int)
     opt("batching_window_ms", "wait this long to fill a batch", 500, int)
     opt("max_retry_attempts", "retries before the destination", 2, int)

@@ -2,7 +2,7 @@
 
     from pipeline.api import ApiSettings, EmbeddedStore, create_app
 
-    app = create_app(ApiSettings(index="demo"), EmbeddedStore(engine), LocalEmbedder())
+    app = create_app(ApiSettings(), EmbeddedStore(engine), LocalEmbedder())
 
 The store clients, their errors and the ``Embedder`` protocol live in :mod:`pipeline.stores`,
 :mod:`pipeline.errors` and :mod:`pipeline.embedding`; they are re-exported here for the

@@ -29,6 +29,7 @@ import asyncio
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from html import escape
 from pathlib import Path
 from typing import TypeVar
 
@@ -65,7 +66,15 @@ def create_app(
     """The ASGI app; ``store`` (and the embedder) belong to the caller, who closes them."""
     metrics = metrics if metrics is not None else ApiMetrics()
     service = SearchService(settings, store, metrics, embedder, embedder_factory)
-    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    # The page names the index it searches: ingest-then-serve into different indexes shows
+    # nothing, and the title is where a user looks first.
+    heading = f"memvec search: {escape(settings.index)}"
+    page = (
+        (STATIC_DIR / "index.html")
+        .read_text(encoding="utf-8")
+        .replace("<title>memvec search</title>", f"<title>{heading}</title>")
+        .replace("<h1>memvec search</h1>", f"<h1>{heading}</h1>")
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -194,6 +203,7 @@ def create_app(
             result = await within_timeout(service.readiness())
         except ApiError as exc:
             result = Readiness(ready=False, reason=exc.message)
+        result = result.model_copy(update={"index": settings.index})
         return JSONResponse(result.model_dump(), status_code=200 if result.ready else 503)
 
     metrics_guard = [] if settings.metrics_public else [Depends(require_key)]
@@ -204,6 +214,6 @@ def create_app(
 
     @app.get("/", include_in_schema=False)
     async def index_page() -> HTMLResponse:
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={"X-Memvec-Index": settings.index})
 
     return app

@@ -32,6 +32,7 @@ import os
 import sys
 from typing import Any
 
+from ..defaults import DEFAULT_INDEX
 from ..embedder_spec import add_embedder_option
 from .settings import ApiSettings, env_name
 
@@ -47,7 +48,7 @@ _OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("--port", "port", "PORT", "TCP port (default 8080)"),
     ("--api-key", "api_key", "KEY", "require this key on /v1/* (Bearer or X-API-Key)"),
     ("--read-from", "read_from", "primary|replicas", "where searches go (default primary)"),
-    ("--index", "index", "NAME", "index to search (default demo)"),
+    ("--index", "index", "NAME", f"index to search (default {DEFAULT_INDEX})"),
     ("--vector-field", "vector_field", "FIELD", "vector attribute (default vec)"),
     ("--text-field", "text_field", "FIELD", "text field (default text)"),
     ("--source-field", "source_field", "FIELD", "source field (default source)"),

@@ -141,6 +141,8 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
+    index: str | None = None
+    """The index this API serves, so an empty result is not mistaken for a wrong name."""
     reason: str | None = None
     checks: dict[str, str] = Field(default_factory=dict)
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..defaults import DEFAULT_INDEX
 from ..stores.base import ReadFrom
 
 __all__ = ["HARD_MAX_K", "MAX_EF_RUNTIME", "ApiSettings", "ReadFrom", "env_name"]
@@ -46,7 +47,7 @@ class ApiSettings:
     port: int = 8080
     api_key: str | None = field(default=None, repr=False)
     """When set, /v1/* requires ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
-    index: str = "demo"
+    index: str = DEFAULT_INDEX
     vector_field: str = "vec"
     text_field: str = "text"
     source_field: str = "source"

@@ -6,5 +6,7 @@ and benchmarks need a store "as the demo leaves it"; :mod:`.job` is ``memvec dem
 write index :data:`INDEX` from objects in bucket :data:`BUCKET`.
 """
 
-INDEX = "demo"
+from ..defaults import DEFAULT_INDEX
+
+INDEX = DEFAULT_INDEX
 BUCKET = "stdlib"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import socket
 import time
@@ -145,6 +146,15 @@ async def _serve(engine: Engine, embedder: Any, port: int) -> None:
     await server.serve()  # returns on SIGINT/SIGTERM (uvicorn installs the handlers)
 
 
+def quiet_moto_request_log() -> None:
+    """Silence the embedded moto server's per-request lines (werkzeug's logger, INFO).
+
+    Only that logger: warnings and errors from it still show, and the product's own logs
+    are untouched. werkzeug attaches its own stderr handler unless the level is set first.
+    """
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
 def run_demo_job(args: argparse.Namespace) -> int:
     from moto.server import ThreadedMotoServer
 
@@ -156,6 +166,7 @@ def run_demo_job(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = args.port or _free_port()
     print(f"memvec demo: store in {data_dir.resolve()}", flush=True)
+    quiet_moto_request_log()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
     moto.start()
     endpoint = f"http://127.0.0.1:{moto._port}"  # moto exposes no getter for the port

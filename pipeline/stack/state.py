@@ -19,10 +19,12 @@ from typing import Any, BinaryIO
 
 from store import atomic_write
 
+from ..defaults import DEFAULT_INDEX
+
 BUCKET = "memvec-docs"
 QUEUE = "memvec-events"
 DLQ_QUEUE = "memvec-dlq"
-INDEX = "memvec"
+INDEX = DEFAULT_INDEX
 STATE_FILE = "stack.json"
 PRIMARY_FILE = "primary"
 STORE_NODES = ("store", "store-replica")

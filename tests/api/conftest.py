@@ -1,7 +1,7 @@
 """Fixtures for the query API tests: a store loaded by the demo pipeline, apps, live servers.
 
 - `loaded_engine` (session): an embedded engine with the first 20 standard-library modules
-  ingested by `pipeline.demo.ingest` (index `demo`, prefix `chunk:`), real embeddings;
+  ingested by `pipeline.demo.ingest` (index `memvec`, the shared default, prefix `chunk:`), real embeddings;
 - `make_app(**settings)`: a FastAPI app over `EmbeddedStore(loaded_engine)` and the model;
 - `client` / `make_client(app)`: `httpx.AsyncClient` on the app through ASGI, in process;
 - `resp_server` (session): `memvec server` (RESP, loopback, port picked by the OS) serving

@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from pipeline.api import ApiSettings, ReadFrom, RespStore, create_app
 from pipeline.api.cli import add_api_parser, settings_from_args
+from pipeline.defaults import DEFAULT_INDEX
 from tests.api.conftest import LiveApi, serve_in_thread, stop_live
 
 
@@ -39,7 +40,7 @@ def test_search_over_http_and_resp(live_api: LiveApi) -> None:
         doc = http.get(f"/v1/documents/{urllib.parse.quote(hits[0]['id'], safe='')}").json()
         assert doc["text"] == hits[0]["text"]
         (demo,) = http.get("/v1/indexes").json()["indexes"]
-        assert demo["name"] == "demo" and demo["dims"] == 384
+        assert demo["name"] == DEFAULT_INDEX and demo["dims"] == 384
         assert http.get("/docs").status_code == 200
         assert http.get("/openapi.json").json()["info"]["title"] == "memvec query API"
         r = http.post("/v1/search", content=b"{", headers={"content-type": "application/json"})
@@ -106,7 +107,7 @@ def page() -> Iterator[Page]:
 
 def test_search_page_in_headless_chromium(live_api: LiveApi, page: Page, tmp_path: Path) -> None:
     page.goto(f"{live_api.url}/")
-    expect(page).to_have_title("memvec search")
+    expect(page).to_have_title(f"memvec search: {DEFAULT_INDEX}")
     box = page.get_by_role("searchbox")
     expect(box).to_be_focused()
     box.press_sequentially("parse command line options")
@@ -119,11 +120,15 @@ def test_search_page_in_headless_chromium(live_api: LiveApi, page: Page, tmp_pat
     expect(hits.first).to_have_attribute("data-source", "stdlib/argparse")
     expect(hits.first.locator(".source")).to_have_text("stdlib/argparse")
     expect(hits).to_have_count(10)
+    link = hits.first.locator("a.doc")
+    expect(link).to_have_attribute("href", re.compile(r"^v1/documents/[^/]+$"))
+    doc = httpx.get(f"{live_api.url}/{link.get_attribute('href')}", timeout=30).json()
+    assert doc["source"] == "stdlib/argparse" and doc["text"], doc
     expect(status).to_have_text(
-        re.compile(r"^10 results from index demo in \d+\.\d ms \(round trip \d+ ms\)$")
+        re.compile(rf"^10 results from index {DEFAULT_INDEX} in \d+\.\d ms \(round trip \d+ ms\)$")
     )
     expect(page).to_have_url(re.compile(r"/\?q=parse\+command\+line\+options$"))
-    screenshot = tmp_path / "search.png"
+    screenshot = Path(os.environ.get("MEMVEC_SCREENSHOT_DIR", tmp_path)) / "search.png"
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.is_file(), f"no screenshot written to {screenshot}"
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{screenshot} is not a PNG"

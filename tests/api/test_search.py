@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from pipeline.api import EmbeddedStore, create_app
 from pipeline.api.settings import ApiSettings
+from pipeline.defaults import DEFAULT_INDEX
 from tests.harness.wait import wait_for_async
 
 MakeApp = Callable[..., FastAPI]
@@ -36,7 +37,7 @@ async def test_text_query_finds_relevant_source(
     r = await client.post("/v1/search", json={"query": query, "k": 3})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["index"] == "demo"
+    assert body["index"] == DEFAULT_INDEX
     assert body["took_ms"] > 0
     hits = body["hits"]
     assert len(hits) == 3
@@ -111,7 +112,7 @@ async def test_documents_and_indexes(client: httpx.AsyncClient) -> None:
 
     r = await client.get("/v1/indexes")
     assert r.status_code == 200
-    (demo,) = [i for i in r.json()["indexes"] if i["name"] == "demo"]
+    (demo,) = [i for i in r.json()["indexes"] if i["name"] == DEFAULT_INDEX]
     assert demo["dims"] == 384 and demo["metric"] == "COSINE"
     assert demo["num_docs"] > 20 and demo["vector_field"] == "vec"
     assert demo["prefixes"] == ["chunk:"] and demo["lag"] == 0
@@ -125,6 +126,10 @@ async def test_health_readiness_metrics(
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     r = await client.get("/readyz")
     assert r.status_code == 200 and r.json()["ready"] is True
+    assert r.json()["index"] == DEFAULT_INDEX
+    page = await client.get("/")
+    assert page.headers["x-memvec-index"] == DEFAULT_INDEX
+    assert f"<h1>memvec search: {DEFAULT_INDEX}</h1>" in page.text
 
     await client.post("/v1/search", json={"query": "csv"})
     text = (await client.get("/metrics")).text
@@ -139,6 +144,7 @@ async def test_health_readiness_metrics(
     missing = make_client(make_app(index="nope"))
     r = await missing.get("/readyz")
     assert r.status_code == 503 and "'nope' does not exist" in r.json()["reason"]
+    assert r.json()["index"] == "nope"
 
     loading = make_client(create_app(ApiSettings(), EmbeddedStore(loaded_engine), None))
     r = await loading.get("/readyz")
