@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,14 @@ def configure(processor: Processor | None) -> None:
     _processor = processor
 
 
+def config_from_env(env: Mapping[str, str] = os.environ) -> IngestConfig:
+    """The handler's ingest settings: ``MEMVEC_INDEX``, ``MEMVEC_MAX_OBJECT_BYTES``."""
+    return IngestConfig(
+        index=env.get("MEMVEC_INDEX", DEFAULT_INDEX),
+        max_object_bytes=int(env.get("MEMVEC_MAX_OBJECT_BYTES", 16 * 1024 * 1024)),
+    )
+
+
 def _default_processor() -> Processor:
     from connectors.s3 import S3ObjectStore
 
@@ -77,10 +85,7 @@ def _default_processor() -> Processor:
         raise RuntimeError("set MEMVEC_STORE_URL (e.g. redis://store:6379) for the handler")
     spec = spec_from_env()  # a bad MEMVEC_EMBEDDER fails here, before any connection
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    config = IngestConfig(
-        index=os.environ.get("MEMVEC_INDEX", DEFAULT_INDEX),
-        max_object_bytes=int(os.environ.get("MEMVEC_MAX_OBJECT_BYTES", 16 * 1024 * 1024)),
-    )
+    config = config_from_env()
     embedder = open_embedder(spec, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
     store, _ = open_store(url)  # lives as long as the Lambda execution environment
     return Processor(store, S3ObjectStore(endpoint_url=endpoint), embedder, config)

@@ -37,13 +37,11 @@ def test_one_default_index_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
         assert parser.parse_args(argv).index == DEFAULT_INDEX, argv
 
 
-def test_handler_default_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    import inspect
-
+def test_handler_default_index() -> None:
     from pipeline import handler
 
-    monkeypatch.delenv("MEMVEC_INDEX", raising=False)
-    assert 'os.environ.get("MEMVEC_INDEX", DEFAULT_INDEX)' in inspect.getsource(handler)
+    assert handler.config_from_env({}).index == DEFAULT_INDEX
+    assert handler.config_from_env({"MEMVEC_INDEX": "other"}).index == "other"
 
 
 def test_moto_request_log_is_quiet(
