@@ -29,7 +29,8 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
         prog=prog,
         description="Run memvec's benchmarks (vector query, durable ingest, restart, "
         "memory, pipeline throughput, replica lag, freshness when available, reliability: "
-        "output buffer limits and kill -9) side by side with redis-stack-server on this "
+        "output buffer limits and kill -9, concurrency: 200 clients mixing writes, KNN and "
+        "deletes) side by side with redis-stack-server on this "
         "machine, and retrieval quality (recall@1/@10 and MRR through S3 -> ingest -> server "
         "-> API against exact search); write <out>/<name>.json and PNG plots. "
         "Data: the shared embeddings at $MEMVEC_BENCH_DATA "

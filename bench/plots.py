@@ -12,6 +12,8 @@ returns their file names; every axis is labelled with its quantity and unit:
 - ``quality``: ``quality_recall.png`` (recall@1/@10 and MRR per search, KNN QPS of the
   default breadth against EF_RUNTIME 10).
 - ``reliability``: bars of server RSS growth under the non-reading and reading pipeliner.
+- ``concurrency``: ``concurrency_throughput.png`` (commands/s per server) and
+  ``concurrency_latency.png`` (p50/p99 per operation and server).
 
 ``python -m bench.plots [--results bench/results]`` redraws them from the JSON files.
 """
@@ -159,6 +161,12 @@ def _quality(res: dict[str, Any], out_dir: Path) -> list[str]:
     return plot(res, out_dir)
 
 
+def _concurrency(res: dict[str, Any], out_dir: Path) -> list[str]:
+    from .concurrency import plot
+
+    return plot(res, out_dir)
+
+
 def _reliability(res: dict[str, Any], out_dir: Path) -> list[str]:
     servers = res["samples"]["servers"]
     labels, values = [], []
@@ -181,6 +189,7 @@ PLOTTERS = {
     "freshness": _freshness,
     "quality": _quality,
     "reliability": _reliability,
+    "concurrency": _concurrency,
 }
 
 

@@ -16,6 +16,9 @@
 - ``reliability`` (:mod:`bench.reliability`): the non-reading and the reading
   pipeliner against memvec and the peer (RSS growth, other clients' PING p99) and kill -9
   rounds under pipelined writers.
+- ``concurrency`` (:mod:`bench.concurrency`): 200 clients mixing HSET with a vector, KNN
+  queries and DEL, memvec and the peer, throughput and per-operation p50/p99, server CPU
+  and RSS.
 
 Each writes ``<out_dir>/<name>.json`` (layout in :mod:`bench.common`) and its plots
 (:mod:`bench.plots`). A benchmark that fails writes ``{"name", "error"}`` and the others
@@ -47,8 +50,9 @@ BENCHMARKS = (
     "freshness",
     "quality",
     "reliability",
+    "concurrency",
 )
-NEEDS_DATA = {"vector_query", "ingest", "restart", "memory"}
+NEEDS_DATA = {"vector_query", "ingest", "restart", "memory", "concurrency"}
 REPLICA_LAG_TARGET_MS = 50.0
 
 
@@ -161,6 +165,7 @@ def run_suite(
     names: Sequence[str], size: Size, out_dir: Path, *, profile: bool = False
 ) -> dict[str, Path | None]:
     """Run ``names`` (a subset of :data:`BENCHMARKS`) at ``size``; result file per name."""
+    from .concurrency import run as concurrency
     from .durability import ingest, restart_memory
     from .plots import plot_result
     from .quality import run as quality
@@ -188,6 +193,7 @@ def run_suite(
             "freshness": lambda: freshness(size, tmp, out_dir),
             "quality": lambda: quality(size, tmp),
             "reliability": lambda: reliability(size, tmp),
+            "concurrency": lambda: concurrency(size, _need(data), tmp),
         }
         for name in BENCHMARKS:
             if name not in names:

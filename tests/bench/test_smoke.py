@@ -143,3 +143,15 @@ def test_reliability_runs_both_pipeliners_on_both_servers_and_kill9(toy_run: Any
         assert r["non_reader"]["pings"] > 0 and r["reader"]["pings"] > 0
     assert servers["memvec"]["non_reader"]["cut"] is True
     assert res["samples"]["kill9"]["rounds"] >= 1 and res["samples"]["kill9"]["lost"] == 0
+
+
+def test_concurrency_runs_the_mix_on_both_servers(toy_run: Any) -> None:
+    res = _result(toy_run, "concurrency")
+    assert set(res["summary"]) == {"memvec", "redis-stack"}
+    for name, s in res["summary"].items():
+        assert s["errors"] == 0, (name, s["first_errors"])
+        assert set(s["ops"]) == {"hset", "knn", "del"}
+        for op, o in s["ops"].items():
+            assert o["count"] > 0 and 0 < o["p50_ms"] <= o["p99_ms"], (name, op, o)
+        assert s["completed"] == sum(o["count"] for o in s["ops"].values())
+        assert s["commands_per_s"] > 0 and s["server_rss_mb"] > 0
