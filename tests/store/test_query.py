@@ -210,7 +210,7 @@ ERRORS = [
      "Distance field was specified twice for vector query: x and dist"),
     ("*=>[KNN 2 @vec $vec]=>{$foo: 5}", "Invalid attribute foo"),
     ("@rating:[3 +inf]=>{$foo: 2}", "Invalid attribute foo"),
-    ("@v:[VECTOR_RANGE 0.5 $vec]", "VECTOR_RANGE queries are not supported by memvec"),
+    ("@v:[VECTOR_RANGE -0.5 $vec]", "Error parsing vector similarity query: negative radius (-0.5)"),
     ("@title:%helo%", "Fuzzy matching is not supported"),
     ("@title:*ell*", "Suffix and contains matching is not supported"),
     ("@genre:{*b}", "Suffix and contains matching is not supported"),

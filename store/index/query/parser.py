@@ -13,13 +13,14 @@ binds looser than ``-`` and ``~``)::
     intersect := unary unary*
     unary     := '-' unary | '~' unary | atom ['=>' attrs]
     atom      := '(' union ')' | '*' | '@f:' rhs | '@f|g:' text | '@f' op num | text
-    rhs       := '{' tag ('|' tag)* '}' | '[' bound [bound] ']' | text-unary
+    rhs       := '{' tag ('|' tag)* '}' | '[' bound [bound] ']' | range | text-unary
     tag       := word+ | word'*'                      (words joined by one space)
     bound     := ['('] ['-'] (number | 'inf' | $param)  (a lone bound means "equal to")
     text      := term | term'*' | "exact phrase" | $param
+    range     := '[' 'VECTOR_RANGE' radius $blob ']' ['=>' attrs]   (query/vector_range.py)
 
 Text terms are case folded and stop words are dropped (a query of stop words only matches
-nothing). Rejected with a message that says so: ``VECTOR_RANGE``,
+nothing). Rejected with a message that says so:
 suffix/contains/fuzzy/wildcard matching, ``ismissing()``. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
 near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
@@ -50,6 +51,7 @@ from .nodes import (
     make_or,
 )
 from .numbers import parse_numeric_param, parse_range_bound
+from .vector_range import RangeParser
 
 __all__ = ["parse_query"]
 
@@ -68,7 +70,7 @@ _ATOM_STARTS = {"LP", "STAR", "MODIFIER", "NUMOP", "TERM", "NUMBER", "ATTR", "EX
                 "SUFFIX", "CONTAINS", "WILDCARD", "PERCENT", "MINUS", "TILDE", "QUOTE"}  # fmt: skip
 
 
-class _Parser(KnnParser):
+class _Parser(KnnParser, RangeParser):
     def __init__(
         self,
         toks: list[Tok],
@@ -213,10 +215,7 @@ class _Parser(KnnParser):
         self.take("LSQB")
         head = self.peek()
         if head is not None and head.kind == "TERM" and head.text.upper() == b"VECTOR_RANGE":
-            raise QuerySyntaxError(
-                f"VECTOR_RANGE queries are not supported by memvec (at offset {head.pos}): "
-                "use a KNN query such as *=>[KNN 10 @field $vec]"
-            )
+            return self.vector_range(field)
         lo, lo_incl = self.bound(is_min=True, single_ok=True)
         if self.kind() == "RSQB":
             self.i += 1
