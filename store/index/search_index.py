@@ -345,6 +345,10 @@ class SearchIndex:
     ) -> tuple[list[tuple[int, float]], str]:
         """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``."""
         field_name, vindex = self.vector_field(knn.field)
+        if vindex.kind != "HNSW" and (knn.ef_runtime is not None or knn.epsilon is not None):
+            raise vector_params_error("Invalid option")
+        if knn.epsilon is not None:
+            raise vector_params_error("range query attributes were sent for a non-range query")
         query = self._query_vector(knn.vector, vindex)
         k = knn.k
         if k == 0:

@@ -153,6 +153,9 @@ FLAT_QUERIES = [
     ("@v:[VECTOR_RANGE 1 $z]=>{$YIELD_DISTANCE_AS: t}",),
     ("@v:[VECTOR_RANGE 1 $z 3]",),
     ("@v:[VECTOR_RANGE 1 z]",),
+    ("*=>[KNN 2 @v $z]=>{$EPSILON: 0.1}",),
+    ("*=>[KNN 2 @v $z EPSILON 0.1]",),
+    ("*=>[KNN 2 @v $z EF_RUNTIME 10]",),
 ]  # fmt: skip
 
 HNSW_QUERIES = [
@@ -168,6 +171,9 @@ HNSW_QUERIES = [
     ("@v:[VECTOR_RANGE 1 $q]=>{$EPSILON: x}",),
     ("@v:[VECTOR_RANGE 1 $q]=>{$EPSILON: 1; $EPSILON: 2}",),
     ("@v:[VECTOR_RANGE 1 $q]=>{$EF_RUNTIME: 5}",),
+    ("*=>[KNN 2 @v $q]=>{$EPSILON: 0.1}",),
+    ("*=>[KNN 2 @v $q EPSILON 0.1]",),
+    ("*=>[KNN 2 @v $q EF_RUNTIME 10]", "SORTBY", "__v_score"),
 ]  # fmt: skip
 
 

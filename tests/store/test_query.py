@@ -200,9 +200,6 @@ ERRORS = [
      "Error parsing vector similarity parameters: Invalid value was given"),
     ("*=>[KNN 2 @vec $vec EF_RUNTIME 5 EF_RUNTIME 6]",
      "Error parsing vector similarity parameters: Parameter was specified twice"),
-    ("*=>[KNN 2 @vec $vec EPSILON 0.1]",
-     "Error parsing vector similarity parameters: range query attributes were sent for a "
-     "non-range query"),
     ("*=>[KNN 2 @vec $vec HYBRID_POLICY ADHOC_BF]",
      "Error parsing vector similarity parameters: hybrid query attributes were sent for a "
      "non-hybrid query"),

@@ -133,7 +133,8 @@ class KnnClause:
 
     ``vector`` is the raw query blob (the caller checks its size against the field's DIM);
     ``score_alias`` names the distance in results (``__<field>_score`` unless ``AS``).
-    ``hybrid_policy`` is ``b"ADHOC_BF"``, ``b"BATCHES"`` or ``None``.
+    ``hybrid_policy`` is ``b"ADHOC_BF"``, ``b"BATCHES"`` or ``None``. ``ef_runtime`` and
+    ``epsilon`` are checked against the field's algorithm by the index.
     """
 
     k: int
@@ -143,6 +144,9 @@ class KnnClause:
     score_alias: bytes = b""
     hybrid_policy: bytes | None = None
     batch_size: int | None = None
+    epsilon: bytes | None = None
+    """A range-query attribute given to KNN: refused by the index, whose algorithm decides
+    RediSearch's error text (``Invalid option`` on FLAT)."""
 
 
 @dataclass(frozen=True)
