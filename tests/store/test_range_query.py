@@ -23,6 +23,7 @@ from store.index.query import And, Not, ParsedQuery, TagFilter, VectorRange, par
 from store.index.schema import parse_ft_create
 from store.index.search_index import SearchIndex
 from store.index.vector import Metric
+from store.index.vector_range import range_leaves
 
 SMALL = Path(__file__).resolve().parents[1] / "data" / "pypi-minilm-4k.npz"
 BLOB = np.arange(4, dtype=np.float32).tobytes() * 20  # long enough to be a vector param
@@ -193,3 +194,13 @@ def test_search_index_range_errors() -> None:
     with pytest.raises(QuerySyntaxError, match="Property `t` already exists in schema"):
         hnsw.range(VectorRange(b"v", 1, q, None, b"t"))
     assert len(hnsw.range(VectorRange(b"v", 1, q, b"0.5"))) == 2
+
+
+def test_cached_parse_puts_each_calls_vector_in_every_leaf() -> None:
+    query = "(@v:[VECTOR_RANGE 1 $B] | -@v:[VECTOR_RANGE 2 $B]) @t:{x}=>[KNN 2 @v $B]"
+    for seed in range(3):
+        blob = np.full(32, seed, dtype=np.float32).tobytes()
+        got = parse_query(query, {b"B": blob})
+        leaves = [leaf for leaf, _ in range_leaves(got.filter)]
+        assert [leaf.vector for leaf in leaves] == [blob, blob]
+        assert got.knn is not None and got.knn.vector == blob

@@ -39,13 +39,17 @@ from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
 from .knn import KnnParser
 from .lexer import Tok, lex, syntax, unescape
 from .nodes import (
+    And,
     FilterNode,
     MatchAll,
     MatchNone,
+    Not,
     NumericFilter,
+    Or,
     ParsedQuery,
     TagFilter,
     TextFilter,
+    VectorRange,
     make_and,
     make_not,
     make_or,
@@ -293,26 +297,25 @@ def parse_query(
     blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
     if len(blobs) != 1:
         return _Parser(lex(raw), params, stopwords, text_fields).query()
-    # A KNN query is usually the same text with a new vector each time: parse it once with
-    # a placeholder for the blob, cache that, and put each call's vector in the copy.
+    # A vector query is usually the same text with a new vector each time: parse it once
+    # with a placeholder for the blob, cache that, and put each call's vector in the copy.
     (blob,) = blobs
     rest = tuple(sorted((name, value) for name, value in params.items() if name != blob))
     key = (raw, blob, rest, stopwords, text_fields)
+    placeholder = _PLACEHOLDER + blob
     cached = _PARSED.get(key)
     if cached is None:
-        placeholder = _PLACEHOLDER + blob
         try:
             parsed = _Parser(lex(raw), {**params, blob: placeholder}, stopwords, text_fields)
             cached = parsed.query()
         except QuerySyntaxError:
             cached = None
-        if cached is None or not _only_knn_vector_uses(cached, placeholder):
+        if cached is None or not _only_vector_uses(cached, placeholder):
             return _Parser(lex(raw), params, stopwords, text_fields).query()
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = cached
-    assert cached.knn is not None
-    return dataclasses.replace(cached, knn=dataclasses.replace(cached.knn, vector=params[blob]))
+    return _with_vector(cached, placeholder, params[blob])
 
 
 _BLOB_MIN = 64  # a parameter this long is a vector blob, not a filter value
@@ -321,10 +324,27 @@ _PARSED: dict[tuple[object, ...], ParsedQuery] = {}
 _PARSED_MAX = 1024
 
 
-def _only_knn_vector_uses(parsed: ParsedQuery, placeholder: bytes) -> bool:
-    """Whether ``placeholder`` went into the KNN vector and nowhere else."""
-    if parsed.knn is None or parsed.knn.vector != placeholder:
+def _only_vector_uses(parsed: ParsedQuery, placeholder: bytes) -> bool:
+    """Whether ``placeholder`` went into vector blobs (KNN, VECTOR_RANGE) and nowhere else."""
+    stripped = _with_vector(parsed, placeholder, b"")
+    if stripped == parsed:
         return False
-    marker = repr(placeholder)[2:-1]
-    rest = (parsed.filter, dataclasses.replace(parsed.knn, vector=b""))
-    return marker not in repr(rest)
+    return repr(placeholder)[2:-1] not in repr(stripped)
+
+
+def _with_vector(parsed: ParsedQuery, placeholder: bytes, blob: bytes) -> ParsedQuery:
+    """``parsed`` with every vector blob equal to ``placeholder`` replaced by ``blob``."""
+    knn = parsed.knn
+    if knn is not None and knn.vector == placeholder:
+        knn = dataclasses.replace(knn, vector=blob)
+    return ParsedQuery(_swap_vector(parsed.filter, placeholder, blob), knn)
+
+
+def _swap_vector(node: FilterNode, placeholder: bytes, blob: bytes) -> FilterNode:
+    if isinstance(node, VectorRange):
+        return dataclasses.replace(node, vector=blob) if node.vector == placeholder else node
+    if isinstance(node, And | Or):
+        return type(node)(tuple(_swap_vector(c, placeholder, blob) for c in node.children))
+    if isinstance(node, Not):
+        return Not(_swap_vector(node.child, placeholder, blob))
+    return node
