@@ -28,7 +28,6 @@ else (labels, attribute indexes) changes at once; nobody can search between the 
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -321,7 +320,7 @@ class SearchIndex:
             if vindex.kind != "HNSW":
                 raise vector_params_error("Invalid option")
             epsilon = parse_float64(leaf.epsilon)
-            if epsilon is None or not 0 < epsilon < math.inf:
+            if epsilon is None or not epsilon > 0:
                 raise vector_params_error("Invalid value was given")
         query = self._query_vector(leaf.vector, vindex)
         return vindex.range(query, leaf.radius, epsilon=epsilon)

@@ -23,6 +23,7 @@ import redis
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack
+from tests.harness.wait import wait_for
 from tests.server.test_differential import Pair, Reply, call, results
 
 HAND = {1: [1.0, 0.0], 2: [1.0, 1.0], 3: [0.0, 1.0], 4: [-1.0, 0.0], 5: [1.0, 0.1]}
@@ -70,6 +71,11 @@ def names(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]
             "year", "NUMERIC", "SORTABLE",
             "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", "L2",
         )  # fmt: skip
+        for suffix in "fhr":
+            # the peer indexes existing keys in the background: a key written during that
+            # scan is indexed again when the scan reaches it, with a new document id, which
+            # would shuffle "document order"
+            wait_for(lambda c=r, s=suffix: indexed(c, f"{p}{s}"), 30, message="index scan")
         with r.pipeline(transaction=False) as pipe:
             for i, values in HAND.items():
                 tag = "a" if i % 2 else "b"
@@ -86,6 +92,12 @@ def names(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]
             for suffix in "fhr":
                 call(r, "FT.DROPINDEX", f"{p}{suffix}", "DD")
             r.close()
+
+
+def indexed(r: redis.Redis, index: str) -> bool:
+    info = r.execute_command("FT.INFO", index)
+    fields = dict(zip(info[::2], info[1::2], strict=True))
+    return fields[b"indexing"] in (0, b"0")
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
@@ -177,6 +189,11 @@ HNSW_QUERIES = [
     ("@v:[VECTOR_RANGE 1 $q]=>{$EPSILON: x}",),
     ("@v:[VECTOR_RANGE 1 $q]=>{$EPSILON: 1; $EPSILON: 2}",),
     ("@v:[VECTOR_RANGE 1 $q]=>{$EF_RUNTIME: 5}",),
+    ("@v:[VECTOR_RANGE 1 $q]=>{$EPSILON: inf}",),
+    ("@v:[VECTOR_RANGE 1 $q]=>{$EPSILON: 1e-3; $slop: 2; $inorder: true}",),
+    ("~@v:[VECTOR_RANGE 1 $q] @t:{a}",),
+    ("@v:[VECTOR_RANGE 1 $q]=>{$YIELD_DISTANCE_AS: __v_score}=>[KNN 2 @v $q]",),
+    ("(@v:[VECTOR_RANGE 5 $q]=>{$YIELD_DISTANCE_AS: d})=>[KNN 2 @v $q]",),
     ("*=>[KNN 2 @v $q]=>{$EPSILON: 0.1}",),
     ("*=>[KNN 2 @v $q EPSILON 0.1]",),
     ("*=>[KNN 2 @v $q EF_RUNTIME 10]", "SORTBY", "__v_score"),

@@ -55,7 +55,7 @@ from .nodes import (
     make_or,
 )
 from .numbers import parse_numeric_param, parse_range_bound
-from .vector_range import RangeParser
+from .vector_range import RangeParser, distance_names
 
 __all__ = ["parse_query"]
 
@@ -94,6 +94,9 @@ class _Parser(KnnParser, RangeParser):
         node = self.union(None)
         if self.kind() == "ARROW" and self.kind(1) == "LSQB":
             knn = self.knn(node)
+            if node is not None and knn.score_alias in distance_names(node):
+                alias = knn.score_alias.decode("utf-8", "replace")
+                raise QuerySyntaxError(f"Property `{alias}` specified more than once")
             return ParsedQuery(MatchAll() if node is None else node, knn)
         if self.kind() != "EOF":
             raise syntax(self.here())
