@@ -123,8 +123,12 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
     parsed = request.parse_query(index.definition.stopwords)
-    request.check_sortby(index.definition, [parsed.knn.score_alias] if parsed.knn else [])
-    allowed = index.plan_filter(parsed, ctx.lock)
+    ranges = index.ranges(parsed.filter)
+    sortable = ([parsed.knn.score_alias] if parsed.knn else []) + (
+        ranges.yield_names if ranges else []
+    )
+    request.check_sortby(index.definition, sortable)
+    allowed = index.plan_filter(parsed, ctx.lock, ranges)
     score_alias: bytes | None = None
     if parsed.knn is not None:
         pairs, plan = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
@@ -140,6 +144,11 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         with ctx.lock:
             labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
             hits = [SearchHit(index.label_to_key[label]) for label in labels]
+    if ranges is not None:
+        plan = "range-" + plan
+        with ctx.lock:
+            for hit in hits:
+                hit.yields = ranges.yields(index.key_to_label.get(hit.key, -1))
     index.count_plan(plan)
     return _reply(ctx, index, request, hits, score_alias, isinstance(parsed.filter, MatchAll))
 
@@ -161,11 +170,14 @@ def _reply(
             fields: dict[bytes, bytes] = {}
             if score_alias is not None and hit.distance is not None:
                 fields[score_alias] = format_score(hit.distance)
+            fields.update((name, format_score(d)) for name, d in hit.yields.items())
             fields.update(value)
             docs.append((hit.key, fields))
     total = len(docs)
     if request.sortby is not None:
         field_name, ascending = request.sortby
+        if not ascending:
+            docs.reverse()  # RediSearch breaks DESC ties by descending document order
         docs.sort(key=lambda d: _sort_key(d[1].get(field_name)), reverse=not ascending)
     elif score_alias is not None:
         pass  # already in ascending distance

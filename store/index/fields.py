@@ -51,6 +51,7 @@ from .query import (
     Or,
     TagFilter,
     TextFilter,
+    VectorRange,
 )
 from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
 
@@ -426,6 +427,8 @@ class FieldIndexes:
         if isinstance(node, Not):
             inner = self._predicate(node.child)
             return lambda label: not inner(label)
+        if isinstance(node, VectorRange):  # store.index.vector_range evaluates these
+            raise TypeError(f"not an attribute filter node: {node!r}")
         parts = [self._predicate(c) for c in node.children]
         if isinstance(node, And):
             return lambda label: all(p(label) for p in parts)

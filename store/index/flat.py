@@ -43,6 +43,7 @@ from store.index.vector import (
     distances,
     prepare,
     smallest_k,
+    within,
 )
 
 __all__ = ["FlatIndex"]
@@ -114,6 +115,16 @@ class FlatIndex(VectorIndex):
             rows = np.flatnonzero(keep)
             dists = distances(self._vectors[rows], query, self._metric)
             return smallest_k(labels[rows], dists, k)
+
+    def range(
+        self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
+    ) -> list[Hit]:
+        query = self._check_query(query, 0)
+        with self._lock.read():
+            n = len(self._rows)
+            return within(
+                self._row_labels[:n], distances(self._vectors[:n], query, self._metric), radius
+            )
 
     def search_labels(
         self,

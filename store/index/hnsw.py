@@ -33,6 +33,13 @@ its caller:
 * **Short results**: hnswlib raises when it finds fewer than ``k`` elements (a selective
   ``allowed`` filter, or a graph split by deletions). The search then falls back to an exact
   scan of the allowed live labels, so a filter never silently loses results.
+* **Range queries** (``VECTOR_RANGE``): hnswlib has no range walk. :meth:`HnswIndex.range`
+  asks for the ``k`` nearest with ``k`` growing fourfold from 32 until the furthest one
+  found lies beyond ``radius * (1 + epsilon)`` (RediSearch's ``EPSILON``, default 0.01,
+  the factor by which its own range walk widens its boundary), then keeps those within
+  ``radius``. A larger epsilon therefore searches further, as in RediSearch. Recall of the
+  result set against exact search is tested on real MiniLM embeddings
+  (``tests/store/test_range_query.py``, >= 0.99).
 * **Vectors for exact scans** (``search_labels``, ``get``, the fallback above) come by
   default from hnswlib's own copy (``get_items``): no memory beyond the graph, but hnswlib
   0.8 copies through Python lists, ~12-25 us per vector at DIM 384 (1,000 candidates
@@ -82,6 +89,7 @@ from store.files import atomic_write
 from store.index.flat import FlatIndex
 from store.index.rwlock import ANY_GROUP, RWLock
 from store.index.vector import (
+    DEFAULT_EPSILON,
     Allowed,
     Hit,
     Metric,
@@ -111,6 +119,11 @@ DEFAULT_EF_BASE = 100
 DEFAULT_EF_SIZE = 10_000
 DEFAULT_EF_PER_DOUBLING = 40
 DEFAULT_EF_PER_K = 2
+# range(): the first k searched, its growth factor, and the share of the index at which an
+# exact scan replaces the walk (hnswlib at k ~ n/4 costs more than scanning every vector)
+RANGE_FIRST_K = 32
+RANGE_GROWTH = 4
+RANGE_EXACT_FRACTION = 0.25
 
 # Sizes of hnswlib's C++ bookkeeping, for memory_bytes(): a std::mutex, an unordered_map
 # node with its bucket, a Python int in the live set, hnswlib's 65536 label-op mutexes.
@@ -340,6 +353,36 @@ class HnswIndex(VectorIndex):
                 candidates = self._live if allowed is None else filter(allowed, self._live)
                 return self._exact(query, list(candidates), k)
             return list(zip(found[0].tolist(), dists[0].tolist(), strict=True))
+
+    def range(
+        self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
+    ) -> list[Hit]:
+        """Every label within ``radius`` of ``query``, approximately; see the module docstring.
+
+        hnswlib has no range walk, so this searches for the ``k`` nearest with ``k`` growing
+        (``RANGE_FIRST_K``, then times ``RANGE_GROWTH``) until the ``k``-th nearest found
+        lies beyond ``radius * (1 + epsilon)``: the boundary RediSearch's own range walk
+        stops at. Once ``k`` reaches ``RANGE_EXACT_FRACTION`` of the index an exact scan is
+        cheaper than the graph and answers instead. Each walk runs at
+        ``max(k, default_ef(k, n))``, never at the index's ``EF_RUNTIME`` (RediSearch's
+        range queries ignore it too).
+        """
+        query = self._check_query(query, 0)
+        boundary = radius * (1 + (DEFAULT_EPSILON if epsilon is None else epsilon))
+        k = RANGE_FIRST_K
+        while True:
+            n = len(self._live)
+            if n == 0:
+                return []
+            if k >= n * RANGE_EXACT_FRACTION:
+                with self._lock.read(ANY_GROUP):
+                    hits = self._exact(query, list(self._live), len(self._live))
+                break
+            hits = self.search(query, k, ef_runtime=max(k, default_ef(k, n)))
+            if len(hits) < k or hits[-1][1] > boundary:
+                break
+            k *= RANGE_GROWTH
+        return [hit for hit in hits if hit[1] <= radius]
 
     def search_labels(
         self,

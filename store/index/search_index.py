@@ -37,12 +37,16 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import IndexError_, QuerySyntaxError
+from ..numbers import parse_float64
 from .fields import FieldIndexes
 from .flat import FlatIndex
 from .hnsw import HnswIndex
-from .query import KnnClause, MatchAll, ParsedQuery
+from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
+from .query.vector_range import vector_params_error
 from .schema import FieldType, IndexDefinition
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
+from .vector_range import RangeResults, range_leaves
+from .vector_range import evaluate as evaluate_ranges
 
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
@@ -58,6 +62,8 @@ BRUTE_FORCE_CEILING = 50_000
 class SearchHit:
     key: bytes
     distance: float | None = None
+    yields: dict[bytes, float] = field(default_factory=dict)
+    """Distances named by VECTOR_RANGE ``$YIELD_DISTANCE_AS``, in query order."""
 
 
 @dataclass
@@ -261,20 +267,65 @@ class SearchIndex:
             f"`{name.decode('utf-8', 'replace')}`: it is not a VECTOR field of index '{self.name}'"
         )
 
-    def plan_filter(self, parsed: ParsedQuery, lock: Any) -> Any:
-        """Evaluate the filter part under ``lock``; returns a label set or None (all)."""
+    def plan_filter(
+        self, parsed: ParsedQuery, lock: Any, ranges: RangeResults | None = None
+    ) -> Any:
+        """Evaluate the filter part under ``lock``; returns a label set or None (all).
+
+        ``ranges`` holds the answers of the query's VECTOR_RANGE leaves (:meth:`ranges`).
+        """
         if isinstance(parsed.filter, MatchAll):
             return None
         with lock:
-            labels = self.fields.evaluate(parsed.filter)
+            if ranges is not None and ranges.hits:
+                labels = evaluate_ranges(
+                    parsed.filter, self.fields, lambda: set(self.label_to_key), ranges
+                )
+            else:
+                labels = self.fields.evaluate(parsed.filter)
             return None if labels is None else set(labels)
 
-    def knn(
-        self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
-    ) -> tuple[list[tuple[int, float]], str]:
-        """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``."""
-        field_name, vindex = self.vector_field(knn.field)
-        blob = knn.vector
+    def ranges(self, node: FilterNode) -> RangeResults | None:
+        """Run every VECTOR_RANGE leaf of ``node`` (no engine lock needed); None if none."""
+        leaves = range_leaves(node)
+        if not leaves:
+            return None
+        results = RangeResults()
+        for leaf, negated in leaves:
+            if leaf not in results.hits:
+                results.hits[leaf] = dict(self.range(leaf))
+            if leaf.yield_as is not None and not negated:
+                results.yielding.append(leaf)
+        return results
+
+    def range(self, leaf: VectorRange) -> list[tuple[int, float]]:
+        """``(label, distance)`` of the documents within the leaf's radius.
+
+        A leaf naming no VECTOR field of this index matches nothing (RediSearch does the
+        same). Errors are RediSearch's: a blob of the wrong size, ``$EPSILON`` on a FLAT
+        field or not a positive number, a distance name that is a schema field.
+        """
+        if leaf.yield_as is not None and any(
+            leaf.yield_as in (f.name, f.alias) for f in self.definition.fields
+        ):
+            raise QuerySyntaxError(
+                f"Property `{leaf.yield_as.decode('utf-8', 'replace')}` already exists in schema"
+            )
+        found = [f for f in self.vector_fields if leaf.field in (f.name, f.alias)]
+        if not found:
+            return []
+        vindex = self.vectors[found[0].name]
+        epsilon = None
+        if leaf.epsilon is not None:
+            if vindex.kind != "HNSW":
+                raise vector_params_error("Invalid option")
+            epsilon = parse_float64(leaf.epsilon)
+            if epsilon is None or not epsilon > 0:
+                raise vector_params_error("Invalid value was given")
+        query = self._query_vector(leaf.vector, vindex)
+        return vindex.range(query, leaf.radius, epsilon=epsilon)
+
+    def _query_vector(self, blob: bytes, vindex: VectorIndex) -> npt.NDArray[np.float32]:
         if len(blob) != vindex.dim * 4:
             raise QuerySyntaxError(
                 f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
@@ -286,6 +337,18 @@ class SearchIndex:
                 "Error parsing vector similarity query: the query vector holds NaN or "
                 "infinite values; send finite FLOAT32 values"
             )
+        return query
+
+    def knn(
+        self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
+    ) -> tuple[list[tuple[int, float]], str]:
+        """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``."""
+        field_name, vindex = self.vector_field(knn.field)
+        if vindex.kind != "HNSW" and (knn.ef_runtime is not None or knn.epsilon is not None):
+            raise vector_params_error("Invalid option")
+        if knn.epsilon is not None:
+            raise vector_params_error("range query attributes were sent for a non-range query")
+        query = self._query_vector(knn.vector, vindex)
         k = knn.k
         if k == 0:
             return [], "empty"

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "DEFAULT_EPSILON",
     "MAX_DIM",
     "Allowed",
     "Hit",
@@ -44,7 +45,11 @@ __all__ = [
     "distances",
     "prepare",
     "smallest_k",
+    "within",
 ]
+
+DEFAULT_EPSILON = 0.01
+"""RediSearch's default ``EPSILON`` for HNSW range queries (``HNSW_DEFAULT_EPSILON``)."""
 
 MAX_DIM = 32768
 """Largest ``DIM`` accepted (RediSearch's limit)."""
@@ -140,6 +145,16 @@ def distances(
     return (np.float32(1.0) - stored @ q).astype(np.float32, copy=False)
 
 
+def within(
+    labels: npt.NDArray[np.int64], dists: npt.NDArray[np.float32], radius: float
+) -> list[Hit]:
+    """The ``(label, distance)`` pairs with ``distance <= radius``, by distance then label."""
+    keep = np.flatnonzero(dists <= radius)
+    labels, dists = labels[keep], dists[keep]
+    order = np.lexsort((labels, dists))
+    return [(int(labels[i]), float(dists[i])) for i in order]
+
+
 def smallest_k(labels: npt.NDArray[np.int64], dists: npt.NDArray[np.float32], k: int) -> list[Hit]:
     """The ``k`` smallest ``(label, distance)`` pairs ordered by distance, then label."""
     n = dists.shape[0]
@@ -215,6 +230,17 @@ class VectorIndex(abc.ABC):
         ``ef_runtime`` overrides the index's default search breadth for this call (ignored
         by FLAT). ``allowed``, when given, restricts results to labels it accepts; it is
         called from the searching thread and must not raise.
+        """
+
+    @abc.abstractmethod
+    def range(
+        self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
+    ) -> list[Hit]:
+        """Every label within ``radius`` of ``query`` (distance ``<= radius``), by distance.
+
+        Exact for FLAT (``epsilon`` ignored). Approximate for HNSW: ``epsilon`` (default
+        :data:`DEFAULT_EPSILON`) widens the search boundary to ``radius * (1 + epsilon)``,
+        as RediSearch's range walk does; see :meth:`store.index.hnsw.HnswIndex.range`.
         """
 
     @abc.abstractmethod

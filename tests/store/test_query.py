@@ -200,9 +200,6 @@ ERRORS = [
      "Error parsing vector similarity parameters: Invalid value was given"),
     ("*=>[KNN 2 @vec $vec EF_RUNTIME 5 EF_RUNTIME 6]",
      "Error parsing vector similarity parameters: Parameter was specified twice"),
-    ("*=>[KNN 2 @vec $vec EPSILON 0.1]",
-     "Error parsing vector similarity parameters: range query attributes were sent for a "
-     "non-range query"),
     ("*=>[KNN 2 @vec $vec HYBRID_POLICY ADHOC_BF]",
      "Error parsing vector similarity parameters: hybrid query attributes were sent for a "
      "non-hybrid query"),
@@ -210,7 +207,7 @@ ERRORS = [
      "Distance field was specified twice for vector query: x and dist"),
     ("*=>[KNN 2 @vec $vec]=>{$foo: 5}", "Invalid attribute foo"),
     ("@rating:[3 +inf]=>{$foo: 2}", "Invalid attribute foo"),
-    ("@v:[VECTOR_RANGE 0.5 $vec]", "VECTOR_RANGE queries are not supported by memvec"),
+    ("@v:[VECTOR_RANGE -0.5 $vec]", "Error parsing vector similarity query: negative radius (-0.5)"),
     ("@title:%helo%", "Fuzzy matching is not supported"),
     ("@title:*ell*", "Suffix and contains matching is not supported"),
     ("@genre:{*b}", "Suffix and contains matching is not supported"),

@@ -7,6 +7,7 @@ This is the front door of the query package; the pieces live in one module each:
 - :mod:`store.index.query.lexer`: tokens, :func:`unescape` and the token cursor;
 - :mod:`store.index.query.parser`: the grammar and :func:`parse_query`;
 - :mod:`store.index.query.knn`: the ``=>[KNN ...]`` clause;
+- :mod:`store.index.query.vector_range`: the ``@f:[VECTOR_RANGE r $blob]`` leaf;
 - :mod:`store.index.query.numbers`: ``$param`` values and range bounds read as numbers.
 
 ``parse_query(query, params)`` returns a :class:`ParsedQuery`: ``filter`` is a tree of
@@ -32,6 +33,7 @@ from .nodes import (
     ParsedQuery,
     TagFilter,
     TextFilter,
+    VectorRange,
     make_and,
     make_not,
     make_or,
@@ -51,6 +53,7 @@ __all__ = [
     "ParsedQuery",
     "TagFilter",
     "TextFilter",
+    "VectorRange",
     "make_and",
     "make_not",
     "make_or",

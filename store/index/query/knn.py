@@ -7,9 +7,11 @@ Grammar (RediSearch ``src/query_parser/v2``)::
 
 Options are ``EF_RUNTIME``, ``HYBRID_POLICY`` (``ADHOC_BF`` or ``BATCHES``) and
 ``BATCH_SIZE``, given inline or as attributes (``$yield_distance_as`` names the score like
-``AS``); hybrid options need a filter before the arrow, ``EPSILON`` (range queries) is
-refused. The clause must end the query. Errors are :class:`~store.errors.QuerySyntaxError`
-``Error parsing vector similarity parameters: ...`` or ``Syntax error at offset N near X``.
+``AS``); hybrid options need a filter before the arrow. ``EPSILON`` (range queries) and
+``EF_RUNTIME`` on a FLAT field are refused by the index, which knows the algorithm
+(RediSearch's texts differ by algorithm). The clause must end the query. Errors are
+:class:`~store.errors.QuerySyntaxError` ``Error parsing vector similarity parameters: ...``
+or ``Syntax error at offset N near X``.
 """
 
 from __future__ import annotations
@@ -112,8 +114,6 @@ def _knn_clause(
     options: dict[bytes, bytes],
     hybrid: bool,
 ) -> KnnClause:
-    if b"EPSILON" in options:
-        raise _vector_error("range query attributes were sent for a non-range query")
     ef = _positive_int(options[b"EF_RUNTIME"]) if b"EF_RUNTIME" in options else None
     policy = options.get(b"HYBRID_POLICY")
     batch = options.get(b"BATCH_SIZE")
@@ -134,4 +134,5 @@ def _knn_clause(
         score_alias=alias if alias is not None else b"__" + field + b"_score",
         hybrid_policy=policy,
         batch_size=batch_size,
+        epsilon=options.get(b"EPSILON"),
     )

@@ -39,6 +39,7 @@ _SINGLE = {
     ord("["): "LSQB", ord("]"): "RSQB", ord(":"): "COLON", ord(";"): "SEMICOLON",
     ord("-"): "MINUS", ord("~"): "TILDE", ord("%"): "PERCENT",
 }  # fmt: skip
+_SINGLE_KINDS = frozenset(_SINGLE.values())
 
 
 @dataclass
@@ -51,9 +52,11 @@ class Tok:
     op: bytes = b""
     operand: Tok | None = None
     sign: int = 1
+    near: bytes | None = None
+    """For punctuation: the text of the last value token before it (see :func:`lex`)."""
 
     def shown(self) -> str:
-        return self.text.decode("utf-8", "replace")
+        return (self.text if self.near is None else self.near).decode("utf-8", "replace")
 
 
 def unescape(raw: bytes) -> bytes:
@@ -174,6 +177,14 @@ def lex(s: bytes) -> list[Tok]:
                 i += 1
             else:
                 i += 1
+    # RediSearch's lexer sets a token's text only for value tokens, so a syntax error at
+    # punctuation names the last value token before it ("@t:{a} ]" is "near a")
+    last: bytes | None = None
+    for tok in toks:
+        if tok.kind in _SINGLE_KINDS:
+            tok.near = last
+        else:
+            last = tok.text
     return toks
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "ParsedQuery",
     "TagFilter",
     "TextFilter",
+    "VectorRange",
     "make_and",
     "make_not",
     "make_or",
@@ -102,7 +103,28 @@ class Not:
     child: FilterNode
 
 
-FilterNode = MatchAll | MatchNone | TagFilter | NumericFilter | TextFilter | And | Or | Not
+@dataclass(frozen=True)
+class VectorRange:
+    """``@field:[VECTOR_RANGE radius $blob]=>{$YIELD_DISTANCE_AS: d; $EPSILON: e}``.
+
+    Matches the documents whose vector lies within ``radius`` of ``vector`` (the raw query
+    blob, checked against the field's DIM by the caller). ``epsilon`` is the attribute's
+    raw text: whether it is valid depends on the field's algorithm (RediSearch refuses it
+    on FLAT), which only the index knows. ``yield_as`` names the distance in results.
+    Unlike the other leaves this one is not evaluated by
+    :class:`store.index.fields.FieldIndexes` but by :mod:`store.index.vector_range`.
+    """
+
+    field: bytes
+    radius: float
+    vector: bytes
+    epsilon: bytes | None = None
+    yield_as: bytes | None = None
+
+
+FilterNode = (
+    MatchAll | MatchNone | TagFilter | NumericFilter | TextFilter | VectorRange | And | Or | Not
+)
 
 
 @dataclass(frozen=True)
@@ -111,7 +133,8 @@ class KnnClause:
 
     ``vector`` is the raw query blob (the caller checks its size against the field's DIM);
     ``score_alias`` names the distance in results (``__<field>_score`` unless ``AS``).
-    ``hybrid_policy`` is ``b"ADHOC_BF"``, ``b"BATCHES"`` or ``None``.
+    ``hybrid_policy`` is ``b"ADHOC_BF"``, ``b"BATCHES"`` or ``None``. ``ef_runtime`` and
+    ``epsilon`` are checked against the field's algorithm by the index.
     """
 
     k: int
@@ -121,6 +144,9 @@ class KnnClause:
     score_alias: bytes = b""
     hybrid_policy: bytes | None = None
     batch_size: int | None = None
+    epsilon: bytes | None = None
+    """A range-query attribute given to KNN: refused by the index, whose algorithm decides
+    RediSearch's error text (``Invalid option`` on FLAT)."""
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,14 @@ binds looser than ``-`` and ``~``)::
     intersect := unary unary*
     unary     := '-' unary | '~' unary | atom ['=>' attrs]
     atom      := '(' union ')' | '*' | '@f:' rhs | '@f|g:' text | '@f' op num | text
-    rhs       := '{' tag ('|' tag)* '}' | '[' bound [bound] ']' | text-unary
+    rhs       := '{' tag ('|' tag)* '}' | '[' bound [bound] ']' | range | text-unary
     tag       := word+ | word'*'                      (words joined by one space)
     bound     := ['('] ['-'] (number | 'inf' | $param)  (a lone bound means "equal to")
     text      := term | term'*' | "exact phrase" | $param
+    range     := '[' 'VECTOR_RANGE' radius $blob ']' ['=>' attrs]   (query/vector_range.py)
 
 Text terms are case folded and stop words are dropped (a query of stop words only matches
-nothing). Rejected with a message that says so: ``VECTOR_RANGE``,
+nothing). Rejected with a message that says so:
 suffix/contains/fuzzy/wildcard matching, ``ismissing()``. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
 near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
@@ -38,18 +39,23 @@ from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
 from .knn import KnnParser
 from .lexer import Tok, lex, syntax, unescape
 from .nodes import (
+    And,
     FilterNode,
     MatchAll,
     MatchNone,
+    Not,
     NumericFilter,
+    Or,
     ParsedQuery,
     TagFilter,
     TextFilter,
+    VectorRange,
     make_and,
     make_not,
     make_or,
 )
 from .numbers import parse_numeric_param, parse_range_bound
+from .vector_range import RangeParser, distance_names
 
 __all__ = ["parse_query"]
 
@@ -68,7 +74,7 @@ _ATOM_STARTS = {"LP", "STAR", "MODIFIER", "NUMOP", "TERM", "NUMBER", "ATTR", "EX
                 "SUFFIX", "CONTAINS", "WILDCARD", "PERCENT", "MINUS", "TILDE", "QUOTE"}  # fmt: skip
 
 
-class _Parser(KnnParser):
+class _Parser(KnnParser, RangeParser):
     def __init__(
         self,
         toks: list[Tok],
@@ -88,6 +94,9 @@ class _Parser(KnnParser):
         node = self.union(None)
         if self.kind() == "ARROW" and self.kind(1) == "LSQB":
             knn = self.knn(node)
+            if node is not None and knn.score_alias in distance_names(node):
+                alias = knn.score_alias.decode("utf-8", "replace")
+                raise QuerySyntaxError(f"Property `{alias}` specified more than once")
             return ParsedQuery(MatchAll() if node is None else node, knn)
         if self.kind() != "EOF":
             raise syntax(self.here())
@@ -213,10 +222,7 @@ class _Parser(KnnParser):
         self.take("LSQB")
         head = self.peek()
         if head is not None and head.kind == "TERM" and head.text.upper() == b"VECTOR_RANGE":
-            raise QuerySyntaxError(
-                f"VECTOR_RANGE queries are not supported by memvec (at offset {head.pos}): "
-                "use a KNN query such as *=>[KNN 10 @field $vec]"
-            )
+            return self.vector_range(field)
         lo, lo_incl = self.bound(is_min=True, single_ok=True)
         if self.kind() == "RSQB":
             self.i += 1
@@ -294,26 +300,25 @@ def parse_query(
     blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
     if len(blobs) != 1:
         return _Parser(lex(raw), params, stopwords, text_fields).query()
-    # A KNN query is usually the same text with a new vector each time: parse it once with
-    # a placeholder for the blob, cache that, and put each call's vector in the copy.
+    # A vector query is usually the same text with a new vector each time: parse it once
+    # with a placeholder for the blob, cache that, and put each call's vector in the copy.
     (blob,) = blobs
     rest = tuple(sorted((name, value) for name, value in params.items() if name != blob))
     key = (raw, blob, rest, stopwords, text_fields)
+    placeholder = _PLACEHOLDER + blob
     cached = _PARSED.get(key)
     if cached is None:
-        placeholder = _PLACEHOLDER + blob
         try:
             parsed = _Parser(lex(raw), {**params, blob: placeholder}, stopwords, text_fields)
             cached = parsed.query()
         except QuerySyntaxError:
             cached = None
-        if cached is None or not _only_knn_vector_uses(cached, placeholder):
+        if cached is None or not _only_vector_uses(cached, placeholder):
             return _Parser(lex(raw), params, stopwords, text_fields).query()
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = cached
-    assert cached.knn is not None
-    return dataclasses.replace(cached, knn=dataclasses.replace(cached.knn, vector=params[blob]))
+    return _with_vector(cached, placeholder, params[blob])
 
 
 _BLOB_MIN = 64  # a parameter this long is a vector blob, not a filter value
@@ -322,10 +327,27 @@ _PARSED: dict[tuple[object, ...], ParsedQuery] = {}
 _PARSED_MAX = 1024
 
 
-def _only_knn_vector_uses(parsed: ParsedQuery, placeholder: bytes) -> bool:
-    """Whether ``placeholder`` went into the KNN vector and nowhere else."""
-    if parsed.knn is None or parsed.knn.vector != placeholder:
+def _only_vector_uses(parsed: ParsedQuery, placeholder: bytes) -> bool:
+    """Whether ``placeholder`` went into vector blobs (KNN, VECTOR_RANGE) and nowhere else."""
+    stripped = _with_vector(parsed, placeholder, b"")
+    if stripped == parsed:
         return False
-    marker = repr(placeholder)[2:-1]
-    rest = (parsed.filter, dataclasses.replace(parsed.knn, vector=b""))
-    return marker not in repr(rest)
+    return repr(placeholder)[2:-1] not in repr(stripped)
+
+
+def _with_vector(parsed: ParsedQuery, placeholder: bytes, blob: bytes) -> ParsedQuery:
+    """``parsed`` with every vector blob equal to ``placeholder`` replaced by ``blob``."""
+    knn = parsed.knn
+    if knn is not None and knn.vector == placeholder:
+        knn = dataclasses.replace(knn, vector=blob)
+    return ParsedQuery(_swap_vector(parsed.filter, placeholder, blob), knn)
+
+
+def _swap_vector(node: FilterNode, placeholder: bytes, blob: bytes) -> FilterNode:
+    if isinstance(node, VectorRange):
+        return dataclasses.replace(node, vector=blob) if node.vector == placeholder else node
+    if isinstance(node, And | Or):
+        return type(node)(tuple(_swap_vector(c, placeholder, blob) for c in node.children))
+    if isinstance(node, Not):
+        return Not(_swap_vector(node.child, placeholder, blob))
+    return node
