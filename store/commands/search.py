@@ -7,11 +7,12 @@ Distances are formatted as RediSearch does (``%.12g``).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SyntaxErr
-from ..index.query import MatchAll
-from ..index.schema import capacity_budget_bytes, check_capacity, parse_ft_create
+from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
+from ..index.scoring import explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
 from ..replies import SimpleString
@@ -19,6 +20,10 @@ from .table import command
 
 if TYPE_CHECKING:
     from .context import ExecContext
+
+
+TIMEOUT_WARNING = "Timeout limit was reached"
+"""RESP3 ``warning`` of a search that hit its TIMEOUT and returned partial results."""
 
 
 def format_score(distance: float) -> bytes:
@@ -118,20 +123,38 @@ def _resp2(value: Any) -> Any:
 
 @command("FT.SEARCH", -3, "readonly lockfree", "search slow")
 def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
-    """Search an index: filters and KNN, DIALECT 2 semantics."""
+    """Search an index: filters, text scoring and KNN, DIALECT 2 semantics.
+
+    Filter and text queries are ranked by score (``SCORER``, TFIDF by default; see
+    :mod:`store.index.scoring`) unless SORTBY orders them; KNN queries by distance.
+    ``TIMEOUT ms`` (when given, and not 0) bounds the scoring: past it the documents scored
+    so far are ranked and returned, as RediSearch's ``ON_TIMEOUT RETURN`` does.
+    """
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
+    deadline = _deadline(request.timeout_ms)
     parsed = request.parse_query(index.definition.stopwords)
     request.check_sortby(index.definition, [parsed.knn.score_alias] if parsed.knn else [])
     allowed = index.plan_filter(parsed, ctx.lock)
+    inkeys: int | None = None
+    if request.inkeys is not None:
+        with ctx.lock:
+            found = [index.key_to_label[k] for k in request.inkeys if k in index.key_to_label]
+        inkeys = len(found)
+        allowed = set(found) if allowed is None else allowed & set(found)
+    want_scores = request.withscores and request.num > 0
+    explanations: dict[int, Any] = {}
     score_alias: bytes | None = None
+    total: int | None = None
     if parsed.knn is not None:
         pairs, plan = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
         score_alias = parsed.knn.score_alias
         with ctx.lock:
+            labels = [label for label, _ in pairs if label in index.label_to_key]
+            scores = _scores(index, request, parsed, labels, inkeys, None, explanations)
             hits = [
-                SearchHit(index.label_to_key[label], dist)
+                SearchHit(index.label_to_key[label], dist, scores.get(label))
                 for label, dist in pairs
                 if label in index.label_to_key
             ]
@@ -139,9 +162,70 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         plan = "filter"
         with ctx.lock:
             labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
-            hits = [SearchHit(index.label_to_key[label]) for label in labels]
+            if request.sortby is not None or request.num == 0:
+                scores = _scores(index, request, parsed, labels, inkeys, deadline, explanations)
+                doc_id = index.fields.doc_stats
+                order = sorted(labels, key=lambda label: doc_id(label).doc_id)
+            elif request.explainscore:
+                explained = explain_scores(
+                    index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline
+                )
+                explanations.update(explained)
+                scores = {label: score for label, (score, _) in explained.items()}
+                order = rank(index, scores, limit=request.offset + request.num)
+                total = len(scores)
+            else:
+                scores = text_scores(
+                    index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline
+                )
+                order = rank(index, scores, limit=request.offset + request.num)
+                total = len(scores)
+            hits = [
+                SearchHit(index.label_to_key[label], None, scores.get(label)) for label in order
+            ]
     index.count_plan(plan)
-    return _reply(ctx, index, request, hits, score_alias, isinstance(parsed.filter, MatchAll))
+    timed_out = deadline is not None and deadline.expired
+    return _reply(
+        ctx, index, request, hits, score_alias, want_scores, explanations, timed_out, total
+    )
+
+
+class _Deadline:
+    """``TIMEOUT ms`` as a predicate polled while scoring; remembers that it fired."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.end = time.monotonic() + timeout_ms / 1000
+        self.expired = False
+
+    def __call__(self) -> bool:
+        if not self.expired and time.monotonic() > self.end:
+            self.expired = True
+        return self.expired
+
+
+def _deadline(timeout_ms: int | None) -> _Deadline | None:
+    return _Deadline(timeout_ms) if timeout_ms else None
+
+
+def _scores(
+    index: SearchIndex,
+    request: Any,
+    parsed: Any,
+    labels: list[int],
+    inkeys: int | None,
+    deadline: _Deadline | None,
+    explanations: dict[int, Any],
+) -> dict[int, float]:
+    """Scores only when WITHSCORES asks for them (explained when EXPLAINSCORE does)."""
+    if not request.withscores or request.num == 0:
+        return {}
+    if request.explainscore:
+        explained = explain_scores(
+            index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline
+        )
+        explanations.update(explained)
+        return {label: score for label, (score, _) in explained.items()}
+    return text_scores(index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline)
 
 
 def _reply(
@@ -150,9 +234,14 @@ def _reply(
     request: Any,
     hits: list[SearchHit],
     score_alias: bytes | None,
-    match_all: bool,
+    with_scores: bool,
+    explanations: dict[int, Any],
+    timed_out: bool,
+    total: int | None,
 ) -> object:
-    docs: list[tuple[bytes, dict[bytes, bytes]]] = []
+    """The FT.SEARCH reply; ``total`` is the match count when ``hits`` holds only the
+    best documents (a ranked search), else None (every match is in ``hits``)."""
+    docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
     with ctx.lock:
         for hit in hits:
             value = ctx.keyspace.get(hit.key, ctx.read_now)
@@ -162,24 +251,38 @@ def _reply(
             if score_alias is not None and hit.distance is not None:
                 fields[score_alias] = format_score(hit.distance)
             fields.update(value)
-            docs.append((hit.key, fields))
-    total = len(docs)
+            score: Any = hit.score if hit.score is not None else 0.0
+            label = index.key_to_label.get(hit.key)
+            if label is not None and label in explanations:
+                score = [score, explanation_reply(explanations[label][1])]
+            docs.append((hit.key, fields, score))
+    # ``total`` counts ranked documents beyond the page; drop those found gone meanwhile
+    total = len(docs) if total is None else total - (len(hits) - len(docs))
     if request.sortby is not None:
         field_name, ascending = request.sortby
-        docs.sort(key=lambda d: _sort_key(d[1].get(field_name)), reverse=not ascending)
-    elif score_alias is not None:
-        pass  # already in ascending distance
+        # RediSearch puts documents without the field last, whichever the direction
+        having = [d for d in docs if d[1].get(field_name) is not None]
+        having.sort(key=lambda d: _sort_key(d[1].get(field_name)), reverse=not ascending)
+        docs = having + [d for d in docs if d[1].get(field_name) is None]
     offset, num = request.limit
+    sortkey = _sortkey_of(index, request)
+    sortkeys = {key: sortkey(f) for key, f, _ in docs[offset : offset + num]}
     page = docs[offset : offset + num]
     if request.return_fields is not None:
         page = [
-            (key, {alias: f[name] for name, alias in request.return_fields if name in f})
-            for key, f in page
+            (key, {alias: f[name] for name, alias in request.return_fields if name in f}, sc)
+            for key, f, sc in page
         ]
     if ctx.protocol == 3:
         results = []
-        for key, f in page:
+        for key, f, sc in page:
             entry: dict[bytes, Any] = {b"id": key}
+            if with_scores:
+                entry[b"score"] = sc
+            if request.withpayloads:
+                entry[b"payload"] = None
+            if request.withsortkeys:
+                entry[b"sortkey"] = sortkeys[key]
             if not request.nocontent:
                 entry[b"extra_attributes"] = f
             entry[b"values"] = []
@@ -189,17 +292,47 @@ def _reply(
             b"total_results": total,
             b"format": b"STRING",
             b"results": results,
-            b"warning": [],
+            b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
         }
     out: list[Any] = [total]
-    for key, f in page:
+    for key, f, sc in page:
         out.append(key)
+        if with_scores:
+            out.append(sc)
+        if request.withpayloads:
+            out.append(None)
+        if request.withsortkeys:
+            out.append(sortkeys[key])
         if not request.nocontent:
             flat: list[bytes] = []
             for name, value in f.items():
                 flat += [name, value]
             out.append(flat)
     return out
+
+
+def _sortkey_of(index: SearchIndex, request: Any) -> Any:
+    """WITHSORTKEYS' value of a result: nil without SORTBY, ``#number`` for a NUMERIC
+    field, ``$value`` otherwise (RediSearch's spelling)."""
+    if request.sortby is None:
+        return lambda f: None
+    name = request.sortby.field
+    numeric = any(
+        name in (s.name, s.alias) and s.type is FieldType.NUMERIC for s in index.definition.fields
+    )
+
+    def key_of(f: dict[bytes, bytes]) -> bytes | None:
+        raw = f.get(name)
+        if raw is None:
+            return None
+        if numeric:
+            try:
+                return b"#" + format_score(float(raw))
+            except ValueError:
+                return None
+        return b"$" + raw
+
+    return key_of
 
 
 def _sort_key(raw: bytes | None) -> tuple[int, float, bytes]:

@@ -58,6 +58,7 @@ BRUTE_FORCE_CEILING = 50_000
 class SearchHit:
     key: bytes
     distance: float | None = None
+    score: float | None = None
 
 
 @dataclass
