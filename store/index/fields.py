@@ -174,7 +174,10 @@ class DocStats(NamedTuple):
 def field_weight(weight: float) -> int:
     """What one occurrence of a term counts in a field of this WEIGHT (RediSearch's
     ``MAX(1, (uint32_t)(float)weight)``)."""
-    return max(1, int(np.float32(weight)))
+    value = float(np.float32(weight)) if abs(weight) < 3.4e38 else math.inf
+    if not math.isfinite(value) or abs(value) >= 2.0**63:
+        return 1  # x86-64 converts through int64: out of range gives 0, then MAX(1, 0)
+    return max(1, int(value) & 0xFFFFFFFF)
 
 
 class _Postings:
