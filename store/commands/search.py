@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SyntaxErr
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
-from ..index.scoring import explain_scores, explanation_reply, rank, text_scores
+from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
+from ..index.sorting import field_sort_key, sort_by_field
 from ..replies import SimpleString
 from .table import command
 
@@ -162,10 +163,13 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         plan = "filter"
         with ctx.lock:
             labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
-            if request.sortby is not None or request.num == 0:
-                scores = _scores(index, request, parsed, labels, inkeys, deadline, explanations)
-                doc_id = index.fields.doc_stats
-                order = sorted(labels, key=lambda label: doc_id(label).doc_id)
+            if request.num == 0:
+                order: list[int] = []
+                scores = {}
+                total = len(labels)
+            elif request.sortby is not None:
+                order, scores = _sorted(ctx, index, request, parsed, labels, inkeys, explanations)
+                total = len(labels)
             elif request.explainscore:
                 explained = explain_scores(
                     index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline
@@ -188,6 +192,45 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     return _reply(
         ctx, index, request, hits, score_alias, want_scores, explanations, timed_out, total
     )
+
+
+def _sorted(
+    ctx: ExecContext,
+    index: SearchIndex,
+    request: Any,
+    parsed: Any,
+    labels: list[int],
+    inkeys: int | None,
+    explanations: dict[int, Any],
+) -> tuple[list[int], dict[int, float]]:
+    """SORTBY as RediSearch's sorter keeps the page (:mod:`store.index.sorting`)."""
+    field_name, ascending = request.sortby
+    data, keys = ctx.keyspace.data, index.label_to_key
+    doc_id = index.fields.doc_stats
+
+    def value_of(label: int) -> bytes | None:
+        doc = data.get(keys[label])
+        return doc.get(field_name) if isinstance(doc, dict) else None
+
+    scorer = None
+    if request.withscores:
+        scorer = Scorer(index, parsed, request.scorer, inkeys=inkeys, explain=request.explainscore)
+    in_order = sorted(labels, key=lambda label: doc_id(label).doc_id)
+    kept = sort_by_field(
+        in_order,
+        value_of,
+        lambda label: doc_id(label).doc_id,
+        ascending,
+        request.offset + request.num,
+        scorer,
+    )
+    scores: dict[int, float] = {}
+    for label, scored in kept:
+        if scored is not None:
+            scores[label] = scored[0]
+            if request.explainscore:
+                explanations[label] = scored
+    return [label for label, _ in kept], scores
 
 
 class _Deadline:
@@ -258,11 +301,11 @@ def _reply(
             docs.append((hit.key, fields, score))
     # ``total`` counts ranked documents beyond the page; drop those found gone meanwhile
     total = len(docs) if total is None else total - (len(hits) - len(docs))
-    if request.sortby is not None:
+    if request.sortby is not None and score_alias is not None:
         field_name, ascending = request.sortby
         # RediSearch puts documents without the field last, whichever the direction
         having = [d for d in docs if d[1].get(field_name) is not None]
-        having.sort(key=lambda d: _sort_key(d[1].get(field_name)), reverse=not ascending)
+        having.sort(key=lambda d: field_sort_key(d[1].get(field_name)), reverse=not ascending)
         docs = having + [d for d in docs if d[1].get(field_name) is None]
     offset, num = request.limit
     sortkey = _sortkey_of(index, request)
@@ -333,12 +376,3 @@ def _sortkey_of(index: SearchIndex, request: Any) -> Any:
         return b"$" + raw
 
     return key_of
-
-
-def _sort_key(raw: bytes | None) -> tuple[int, float, bytes]:
-    if raw is None:
-        return (1, 0.0, b"")
-    try:
-        return (0, float(raw), b"")
-    except ValueError:
-        return (0, 0.0, raw)

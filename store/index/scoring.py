@@ -81,6 +81,7 @@ __all__ = [
     "DEFAULT_SCORER",
     "SCORERS",
     "Explanation",
+    "Scorer",
     "explain_scores",
     "explanation_reply",
     "rank",
@@ -164,6 +165,8 @@ def _div(a: float, b: float) -> float:
 class _Stats:
     num_docs: int
     avg_len: float
+    min_score: float = 0.0
+    """RediSearch's ``minScore``: TFIDF and BM25 score 0 below it (see :class:`Scorer`)."""
 
 
 # -- per-document view of the text ---------------------------------------------------------
@@ -517,6 +520,9 @@ def _tfidf(
     norm = doc.length if docnorm else doc.max_freq
     raw, child = _tfidf_rec(r, explain)
     score = _div(raw, norm)
+    if score < stats.min_score:
+        text = f"TFIDF score of {score:.2f} is smaller than minimum score {stats.min_score:.2f}"
+        return 0.0, Explanation(text, (child,) if child else ()) if explain else None
     slop = _slop(r)
     score /= slop
     if not explain:
@@ -561,6 +567,10 @@ def _bm25(
     r: _Result, doc: DocStats, stats: _Stats, explain: bool, docnorm: bool
 ) -> tuple[float, _Explain]:
     raw, child = _bm25_rec(r, stats, explain)
+    if raw < stats.min_score:
+        # RediSearch prints the score where the minimum belongs; so do we
+        text = f"BM25 score of {raw:.2f} is smaller than minimum score {raw:.2f}"
+        return 0.0, Explanation(text, (child,) if child else ()) if explain else None
     slop = _slop(r)
     score = raw / slop
     if not explain:
@@ -672,6 +682,57 @@ _SCORERS: dict[bytes, tuple[_Scorer, bool]] = {
 # -- entry points ------------------------------------------------------------------------
 
 
+class Scorer:
+    """One query's scorer over one index, a document at a time (RediSearch's RPScorer).
+
+    ``scorer(label, min_score)`` is the label's score (and explanation when built with
+    ``explain``), or None when the index no longer holds it. ``min_score`` is
+    RediSearch's running minimum: TFIDF, TFIDF.DOCNORM and BM25 give 0 to a document
+    below it (before the slop division), which is visible when SORTBY keeps documents
+    whose score is below its heap's (see :mod:`store.index.sorting`). Raises ValueError
+    for an unknown scorer name. Use under the engine lock.
+    """
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        parsed: ParsedQuery,
+        scorer: bytes | None = None,
+        *,
+        inkeys: int | None = None,
+        explain: bool = False,
+    ) -> None:
+        name = DEFAULT_SCORER if scorer is None else scorer
+        try:
+            self._func, self._docnorm = _SCORERS[name]
+        except KeyError:
+            raise ValueError(f"No such scorer {name.decode('utf-8', 'replace')}") from None
+        self._fields = fields = index.fields
+        num_docs = len(fields)
+        self._stats = _Stats(num_docs, fields.total_length / num_docs if num_docs else 0.0)
+        self._build = _root(fields, parsed, inkeys)
+        self._explain = explain
+
+    def __call__(self, label: int, min_score: float = 0.0) -> tuple[float, _Explain] | None:
+        fields = self._fields
+        if label not in fields:
+            return None
+        cache: list[_Doc] = []
+
+        def doc() -> _Doc:
+            if not cache:
+                cache.append(_Doc(fields, label))
+            return cache[0]
+
+        result = self._build(label, doc)
+        if result is None:
+            return None
+        self._stats.min_score = min_score
+        return self._func(
+            result, fields.doc_stats(label), self._stats, self._explain, self._docnorm
+        )
+
+
 def _score_all(
     index: SearchIndex,
     parsed: ParsedQuery,
@@ -681,32 +742,14 @@ def _score_all(
     inkeys: int | None,
     deadline: Callable[[], bool] | None,
 ) -> dict[int, tuple[float, _Explain]]:
-    name = DEFAULT_SCORER if scorer is None else scorer
-    try:
-        func, docnorm = _SCORERS[name]
-    except KeyError:
-        raise ValueError(f"No such scorer {name.decode('utf-8', 'replace')}") from None
-    fields = index.fields
-    num_docs = len(fields)
-    stats = _Stats(num_docs, fields.total_length / num_docs if num_docs else 0.0)
-    build = _root(fields, parsed, inkeys)
+    score = Scorer(index, parsed, scorer, inkeys=inkeys, explain=explain)
     out: dict[int, tuple[float, _Explain]] = {}
     for n, label in enumerate(labels):
         if deadline is not None and n % 256 == 255 and deadline():
             break
-        if label not in fields:
-            continue
-        cache: list[_Doc] = []
-
-        def doc(label: int = label, cache: list[_Doc] = cache) -> _Doc:
-            if not cache:
-                cache.append(_Doc(fields, label))
-            return cache[0]
-
-        result = build(label, doc)
-        if result is None:
-            continue
-        out[label] = func(result, fields.doc_stats(label), stats, explain, docnorm)
+        scored = score(label)
+        if scored is not None:
+            out[label] = scored
     return out
 
 
