@@ -235,3 +235,11 @@ def test_redis_py_query_with_scores(servers: Any) -> None:
     for d, e in zip(got.docs, want.docs, strict=True):
         assert math.isclose(d.score, e.score, rel_tol=1e-9)
         assert d.module == e.module
+
+
+def test_ft_info_counts_terms_and_records(servers: Any) -> None:
+    index, mine, theirs, _ = servers
+    a, b = call(mine, "FT.INFO", index), call(theirs, "FT.INFO", index)
+    a, b = dict(zip(a[::2], a[1::2], strict=True)), dict(zip(b[::2], b[1::2], strict=True))
+    for name in (b"num_docs", b"max_doc_id", b"num_terms", b"num_records"):
+        assert a[name] == b[name], f"FT.INFO {name!r}: memvec {a[name]!r}, peer {b[name]!r}"
