@@ -264,6 +264,7 @@ class FieldIndexes:
         }
         self._vector_names = {f.name for f in definition.fields if f.type is FieldType.VECTOR}
         self._weights = {f.alias: field_weight(f.weight) for f in self._text_fields}
+        self._text_order = tuple(self._texts)
         self._stats: dict[int, DocStats] = {}
         self._term_docs: dict[bytes, int] = {}
         self._next_doc_id = 1
@@ -417,10 +418,10 @@ class FieldIndexes:
         """Distinct terms over every TEXT field."""
         return len(self._term_docs)
 
-    def text_fields(self) -> list[bytes]:
+    def text_fields(self) -> tuple[bytes, ...]:
         """The indexed TEXT fields' query names, in schema order (token positions run on
         across them in this order)."""
-        return list(self._texts)
+        return self._text_order
 
     def tokens(self, alias: bytes, label: int) -> tuple[bytes, ...]:
         """The terms ``label`` holds in TEXT field ``alias``, in order (stop words out)."""

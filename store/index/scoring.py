@@ -173,31 +173,39 @@ class _Stats:
 
 
 class _Doc:
-    """A document's weighted term frequencies and 1-based positions over its TEXT fields."""
+    """One document's text as the scorers read it: per term, its weighted frequency over
+    the document's TEXT fields and its 1-based positions (running on across the fields in
+    schema order), computed on first use."""
 
-    __slots__ = ("freq", "positions")
+    __slots__ = ("_fields", "_label", "_terms")
 
     def __init__(self, fields: FieldIndexes, label: int) -> None:
-        freq: dict[bytes, int] = {}
-        positions: dict[bytes, list[int]] = {}
-        pos = 0
-        for alias in fields.text_fields():
-            w = fields.weight(alias)
-            for token in fields.tokens(alias, label):
-                pos += 1
-                freq[token] = freq.get(token, 0) + w
-                held = positions.get(token)
-                if held is None:
-                    positions[token] = [pos]
-                else:
-                    held.append(pos)
-        self.freq = freq
-        self.positions = positions
+        self._fields = fields
+        self._label = label
+        self._terms: dict[bytes, tuple[int, list[int]]] = {}
+
+    def term(self, term: bytes) -> tuple[int, list[int]]:
+        held = self._terms.get(term)
+        if held is None:
+            fields, label = self._fields, self._label
+            freq = pos = 0
+            positions: list[int] = []
+            for alias in fields.text_fields():
+                tokens = fields.tokens(alias, label)
+                if term in tokens:
+                    w = fields.weight(alias)
+                    for i, token in enumerate(tokens, pos + 1):
+                        if token == term:
+                            freq += w
+                            positions.append(i)
+                pos += len(tokens)
+            held = self._terms[term] = (freq, positions)
+        return held
 
 
 # -- plans: the query tree compiled once, evaluated per document --------------------------
 
-_Build = Callable[[int, Callable[[], _Doc]], "_Result | None"]
+_Build = Callable[[int, _Doc], "_Result | None"]
 
 
 @dataclass(slots=True)
@@ -205,6 +213,13 @@ class _Plan:
     estimate: int
     matches: Callable[[int], bool]
     build: _Build
+    constant: _Result | None = None
+    """The result every matching document gets, when it does not depend on the document
+    (filters without text): built once, shared, never mutated."""
+
+
+def _constant(estimate: int, matches: Callable[[int], bool], result: _Result) -> _Plan:
+    return _Plan(estimate, matches, lambda label, doc: result, result)
 
 
 class _Planner:
@@ -236,19 +251,11 @@ class _Planner:
             # RediSearch estimates a range by the entries of the tree ranges it touches:
             # all of a small field's values, which is what memvec counts
             every = NumericFilter(node.field, -math.inf, math.inf)
-            return _Plan(
-                self.fields.count(every),
-                self.labels(node),
-                lambda label, doc: _Result(_NUMERIC, freq=1),
-            )
+            return _constant(self.fields.count(every), self.labels(node), _Result(_NUMERIC, freq=1))
         if isinstance(node, Not):
-            return _Plan(
-                self.fields.max_doc_id,
-                self.labels(node),
-                lambda label, doc: _Result(_VIRTUAL, freq=0),
-            )
+            return _constant(self.fields.max_doc_id, self.labels(node), _Result(_VIRTUAL))
         if isinstance(node, MatchAll):
-            return _Plan(len(self.fields), lambda label: True, _wildcard)
+            return _constant(len(self.fields), lambda label: True, _Result(_VIRTUAL, freq=1))
         if isinstance(node, MatchNone):
             return _Plan(0, lambda label: False, lambda label, doc: None)
         if isinstance(node, And):
@@ -271,7 +278,11 @@ class _Planner:
             # estimates 0 (its count times the integer 1 / number of its children)
             parts = sorted(parts, key=lambda p: p.estimate)
 
-        def build(label: int, doc: Callable[[], _Doc]) -> _Result | None:
+        if all(p.constant is not None for p in parts):
+            children = [p.constant for p in parts if p.constant is not None]
+            return _constant(0, matches, _Result(_INTERSECT, children=children))
+
+        def build(label: int, doc: _Doc) -> _Result | None:
             children = []
             for part in parts:
                 child = part.build(label, doc)
@@ -285,7 +296,7 @@ class _Planner:
     def aliases(self, node: TextFilter) -> list[bytes]:
         """The TEXT fields ``node`` searches."""
         fields = self.fields.text_fields()
-        return fields if node.fields is None else [a for a in node.fields if a in fields]
+        return list(fields) if node.fields is None else [a for a in node.fields if a in fields]
 
     def text(self, node: TextFilter) -> _Plan:
         aliases = self.aliases(node)
@@ -296,17 +307,37 @@ class _Planner:
                 for term in self.fields.terms_with_prefix(alias, node.terms[0]):
                     expansions[term] = None
             ordered = sorted(expansions, key=lambda t: (-self.fields.term_doc_count(t), t))
-            terms = [self.term_plan(t, aliases) for t in ordered]
             return _Plan(
                 sum(self.fields.term_doc_count(t) for t in ordered),
                 matches,
-                _union(terms, quick_exit=True),
+                self._first_expansion(ordered, aliases),
             )
         if len(node.terms) == 1:
             plan = self.term_plan(node.terms[0], aliases)
             return _Plan(plan.estimate, matches, plan.build)
         terms = [self.term_plan(t, aliases) for t in node.terms]
         return self.intersection(terms, matches, ordered=True)
+
+    def _first_expansion(self, ordered: list[bytes], aliases: list[bytes]) -> _Build:
+        """A prefix's quick-exit union: the first expansion the document holds, found by
+        reading the document's tokens rather than testing every expansion."""
+        rank = {term: i for i, term in enumerate(ordered)}
+        plans = [self.term_plan(t, aliases) for t in ordered]
+        tokens = self.fields.tokens
+
+        def build(label: int, doc: _Doc) -> _Result | None:
+            best = len(ordered)
+            for alias in aliases:
+                for token in tokens(alias, label):
+                    i = rank.get(token, best)
+                    if i < best:
+                        best = i
+            if best == len(ordered):
+                return None
+            child = plans[best].build(label, doc)
+            return None if child is None else _Result(_UNION, children=[child])
+
+        return build
 
     def term_plan(self, term: bytes, aliases: list[bytes]) -> _Plan:
         template = self.term(term)
@@ -315,15 +346,15 @@ class _Planner:
         def matches(label: int) -> bool:
             return any(has(a, term, label) for a in aliases)
 
-        def build(label: int, doc: Callable[[], _Doc]) -> _Result | None:
-            view = doc()
+        def build(label: int, doc: _Doc) -> _Result | None:
+            freq, positions = doc.term(term)
             return _Result(
                 _TERM,
-                freq=view.freq.get(term, 0),
+                freq=freq,
                 term=term,
                 idf=template.idf,
                 bm25_idf=template.bm25_idf,
-                offsets=view.positions.get(term, ()),
+                offsets=positions,
             )
 
         return _Plan(self.fields.term_doc_count(term), matches, build)
@@ -342,26 +373,19 @@ class _Planner:
             )
         matches = self.labels(node)
         if len(parts) == 1:
-            return _Plan(parts[0].estimate, matches, parts[0].build)
+            return _Plan(parts[0].estimate, matches, parts[0].build, parts[0].constant)
         return _Plan(sum(p.estimate for p in parts), matches, _union(parts, quick_exit=False))
 
     def _tag_value(self, alias: bytes, value: bytes) -> _Plan:
         df = self.fields.tag_doc_count(alias, value)
         idf, bm25 = _tfidf_idf(self.table_size, df), _bm25_idf(len(self.fields), df)
         tag_values = self.fields.tag_values
-
-        def build(label: int, doc: Callable[[], _Doc]) -> _Result | None:
-            return _Result(_TERM, freq=1, term=value, idf=idf, bm25_idf=bm25)
-
-        return _Plan(df, lambda label: value in tag_values(alias, label), build)
+        result = _Result(_TERM, freq=1, term=value, idf=idf, bm25_idf=bm25)
+        return _constant(df, lambda label: value in tag_values(alias, label), result)
 
 
 def _is_phrase(node: FilterNode) -> bool:
     return isinstance(node, TextFilter) and not node.prefix and len(node.terms) > 1
-
-
-def _wildcard(label: int, doc: Callable[[], _Doc]) -> _Result:
-    return _Result(_VIRTUAL, freq=1)
 
 
 def _any(parts: list[_Plan]) -> Callable[[int], bool]:
@@ -369,7 +393,7 @@ def _any(parts: list[_Plan]) -> Callable[[int], bool]:
 
 
 def _union(parts: list[_Plan], quick_exit: bool) -> _Build:
-    def build(label: int, doc: Callable[[], _Doc]) -> _Result | None:
+    def build(label: int, doc: _Doc) -> _Result | None:
         children = []
         for part in parts:
             if part.matches(label):
@@ -383,9 +407,7 @@ def _union(parts: list[_Plan], quick_exit: bool) -> _Build:
     return build
 
 
-def _root(
-    fields: FieldIndexes, parsed: ParsedQuery, inkeys: int | None
-) -> Callable[[int, Callable[[], _Doc]], _Result | None]:
+def _root(fields: FieldIndexes, parsed: ParsedQuery, inkeys: int | None) -> _Build:
     planner = _Planner(fields)
     plan = planner.plan(parsed.filter)
     if inkeys is not None:
@@ -410,7 +432,7 @@ def _root(
         return lambda label, doc: _Result(_METRIC, freq=0)
     inner = plan.build
 
-    def hybrid(label: int, doc: Callable[[], _Doc]) -> _Result | None:
+    def hybrid(label: int, doc: _Doc) -> _Result | None:
         child = inner(label, doc)
         if child is None:
             return None
@@ -717,14 +739,7 @@ class Scorer:
         fields = self._fields
         if label not in fields:
             return None
-        cache: list[_Doc] = []
-
-        def doc() -> _Doc:
-            if not cache:
-                cache.append(_Doc(fields, label))
-            return cache[0]
-
-        result = self._build(label, doc)
+        result = self._build(label, _Doc(fields, label))
         if result is None:
             return None
         self._stats.min_score = min_score
