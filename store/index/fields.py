@@ -169,6 +169,8 @@ class DocStats(NamedTuple):
     """Weighted number of TEXT tokens (stop words excluded)."""
     max_freq: int
     """Largest weighted term frequency, plus one per VECTOR field the document has."""
+    vectors: int = 0
+    """How many VECTOR fields the document has (each is an index record)."""
 
 
 def field_weight(weight: float) -> int:
@@ -271,7 +273,8 @@ class FieldIndexes:
         self.total_length = 0
         """Sum of the lengths of every document ever indexed (see the module docstring)."""
         self.num_records = 0
-        """Inverted-index entries: (term, document), (tag value, document), numeric values."""
+        """Index records as RediSearch counts them: (term, document), (tag value,
+        document), numeric values, vectors."""
         self._bytes = 0
 
     # -- writes ---------------------------------------------------------------------------
@@ -324,12 +327,13 @@ class FieldIndexes:
                     tokens = tuple(canonical[token] for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
-        self._stats[label] = self._doc_stats(label, fields)
+        stats = self._stats[label] = self._doc_stats(label, fields)
         self._next_doc_id += 1
         terms = {t for tokens in texts for t in tokens}
         for term in terms:
             self._term_docs[term] = self._term_docs.get(term, 0) + 1
         self.num_records += len(numbers) + sum(len(v) for v in tags) + len(terms)
+        self.num_records += stats.vectors
         self._bytes += _cost(numbers, tags, texts)
 
     def _doc_stats(self, label: int, fields: Mapping[bytes, bytes]) -> DocStats:
@@ -337,11 +341,12 @@ class FieldIndexes:
         running maximum frequency by one (``vectorPreprocessor``), a TEXT token raises it
         to the token's running weighted frequency."""
         freqs: dict[bytes, int] = {}
-        length = max_freq = 0
+        length = max_freq = vectors = 0
         for spec in self.definition.fields:
             if spec.name in self._vector_names:
                 if fields.get(spec.name) is not None:
                     max_freq += 1
+                    vectors += 1
                 continue
             tokens = self._text_tokens.get(spec.alias)
             if tokens is None or spec.no_index:
@@ -354,7 +359,7 @@ class FieldIndexes:
                     max_freq = f
             length += w * len(held)
         self.total_length += length
-        return DocStats(self._next_doc_id, length, max_freq)
+        return DocStats(self._next_doc_id, length, max_freq, vectors)
 
     def remove(self, label: int) -> None:
         """Forget ``label`` everywhere; unknown labels are ignored."""
@@ -381,7 +386,9 @@ class FieldIndexes:
                 texts.append(tokens)
                 for token in set(tokens):
                     self._texts[alias].discard(token, label)
-        self._stats.pop(label, None)
+        stats = self._stats.pop(label, None)
+        if stats is not None:
+            self.num_records -= stats.vectors
         terms = {t for tokens in texts for t in tokens}
         for term in terms:
             left = self._term_docs[term] - 1

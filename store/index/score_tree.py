@@ -332,12 +332,15 @@ def build_root(fields: FieldIndexes, parsed: ParsedQuery, inkeys: int | None) ->
     planner = _Planner(fields)
     plan = planner.plan(parsed.filter)
     if inkeys is not None:
-        ids = _Plan(inkeys, lambda label: True, lambda label, doc: Result(VIRTUAL, freq=0))
+        ids = _constant(inkeys, lambda label: True, Result(VIRTUAL, freq=0))
         # RediSearch prepends the id filter to a top-level intersection or exact phrase
-        # (its QN_PHRASE), else puts both in a new intersection
+        # (its QN_PHRASE), else puts both in a new intersection; a KNN query without a
+        # filter takes it as its only filter
         root = parsed.filter
         ordered = False
-        if isinstance(root, And) and parsed.knn is None:
+        if isinstance(root, MatchAll) and parsed.knn is not None:
+            parts = [ids]
+        elif isinstance(root, And) and parsed.knn is None:
             parts = [ids, *(planner.plan(c) for c in root.children)]
         elif _is_phrase(root) and parsed.knn is None:
             assert isinstance(root, TextFilter)
@@ -346,7 +349,10 @@ def build_root(fields: FieldIndexes, parsed: ParsedQuery, inkeys: int | None) ->
             ordered = True
         else:
             parts = [ids, plan]
-        plan = planner.intersection(parts, plan.matches, ordered=ordered)
+        if len(parts) == 1:
+            plan = parts[0]
+        else:
+            plan = planner.intersection(parts, plan.matches, ordered=ordered)
     if parsed.knn is None:
         return plan.build
     if isinstance(parsed.filter, MatchAll) and inkeys is None:

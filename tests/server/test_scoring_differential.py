@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
 
@@ -42,9 +43,9 @@ MODULES = ["json", "re", "os", "shutil", "textwrap", "string", "functools", "ite
 _WORD = re.compile(r"[a-z]{3,}")
 
 
-def _corpus() -> list[dict[str, str]]:
+def _corpus() -> list[dict[str, str | bytes]]:
     """200 (module, name, docstring) documents from the standard library, fixed order."""
-    docs: list[dict[str, str]] = []
+    docs: list[dict[str, str | bytes]] = []
     seen: set[str] = set()
     for name in MODULES:
         module = importlib.import_module(name)
@@ -59,23 +60,29 @@ def _corpus() -> list[dict[str, str]]:
             seen.add(doc)
             docs.append({"title": f"{name} {attr}", "body": doc, "module": name,
                          "size": str(len(doc))})  # fmt: skip
+            if len(docs) % 3:  # two in three documents have a vector (it counts in scores)
+                docs[-1]["v"] = _vector(len(docs))
             if len(docs) == 200:
                 return docs
     return docs
 
 
-def _queries(docs: list[dict[str, str]]) -> list[str]:
+def _vector(seed: int) -> bytes:
+    return np.random.default_rng(seed).random(4, dtype=np.float32).astype("<f4").tobytes()
+
+
+def _queries(docs: list[dict[str, str | bytes]]) -> list[str]:
     """Single terms of several frequencies, conjunctions, phrases, unions, negations,
     filters, field restrictions and prefixes, all picked from the corpus itself."""
     stop = {"the", "and", "for", "with", "this", "that", "are", "not", "into", "then",
             "there", "these", "they", "was", "will", "their", "such", "but", "of", "is", "a",
             "an", "as", "at", "be", "by", "if", "in", "it", "no", "on", "or", "to"}  # fmt: skip
     counts = Counter(
-        w for d in docs for w in set(_WORD.findall(d["body"].lower())) if w not in stop
+        w for d in docs for w in set(_WORD.findall(str(d["body"]).lower())) if w not in stop
     )
     ranked = [w for w, _ in counts.most_common()]
     common, middle, rare = ranked[:6], ranked[40:46], ranked[300:304]
-    words = _WORD.findall(docs[7]["body"].lower())
+    words = _WORD.findall(str(docs[7]["body"]).lower())
     pairs = [(a, b) for a, b in itertools.pairwise(words) if a not in stop and b not in stop]
     phrase = " ".join(pairs[0])
     out = [*common, *middle, *rare]
@@ -101,7 +108,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory, redis_stack: RedisStack) -
         for r in (mine, theirs):
             assert call(r, "FT.CREATE", index, "PREFIX", "1", prefix, "SCHEMA",
                         "title", "TEXT", "NOSTEM", "WEIGHT", "2", "body", "TEXT", "NOSTEM",
-                        "module", "TAG", "size", "NUMERIC") == b"OK"  # fmt: skip
+                        "module", "TAG", "size", "NUMERIC", "v", "VECTOR", "FLAT", "6", "TYPE",
+                        "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2") == b"OK"  # fmt: skip
             _wait_indexed(r, index)
             pipe = r.pipeline(transaction=False)
             for i, doc in enumerate(docs):
@@ -243,3 +251,56 @@ def test_ft_info_counts_terms_and_records(servers: Any) -> None:
     a, b = dict(zip(a[::2], a[1::2], strict=True)), dict(zip(b[::2], b[1::2], strict=True))
     for name in (b"num_docs", b"max_doc_id", b"num_terms", b"num_records"):
         assert a[name] == b[name], f"FT.INFO {name!r}: memvec {a[name]!r}, peer {b[name]!r}"
+
+
+def test_knn_scores_as_the_peer(servers: Any) -> None:
+    """KNN with WITHSCORES: the text score of the filter part (0 without one), by the
+    distance order SORTBY asks for; INKEYS and EXPLAINSCORE too."""
+    index, mine, theirs, docs = servers
+    q = _queries(docs)
+    blob = _vector(10_001)
+    keys = [f"{index}:{i}" for i in range(0, 200, 2)]
+    for query in ("*", q[0], f"{q[1]} {q[7]}", f"@module:{{os}} {q[2]}"):
+        for scorer in ("TFIDF", "BM25", "BM25STD", "DISMAX"):
+            for extra in ([], ["EXPLAINSCORE"], ["INKEYS", str(len(keys)), *keys]):
+                knn = f"({query})=>[KNN 8 @v $B AS d]" if query != "*" else "*=>[KNN 8 @v $B AS d]"
+                args = ("FT.SEARCH", index, knn, "VERBATIM", "WITHSCORES", *extra, "SCORER",
+                        scorer, "SORTBY", "d", "RETURN", "1", "d", "PARAMS", "2", "B", blob,
+                        "DIALECT", "2")  # fmt: skip
+                a, b = call(mine, *args), call(theirs, *args)
+                assert _knn(a) == _knn(b), f"{knn} {scorer} {extra}: {a!r} != {b!r}"
+
+
+def _knn(reply: list[Any]) -> list[Any]:
+    """Keys, scores to 1e-9 (rounded), explanations, distances to 1e-5 (rounded)."""
+    out: list[Any] = [reply[0]]
+    for i in range(1, len(reply), 3):
+        score = reply[i + 1]
+        note = None
+        if isinstance(score, list):
+            score, note = score
+        distance = float(reply[i + 2][1])
+        out.append((reply[i], float(f"{float(score):.9g}"), note, round(distance, 5)))
+    return out
+
+
+def test_infields_and_edge_cases(servers: Any) -> None:
+    index, mine, theirs, docs = servers
+    q = _queries(docs)
+    for args in [
+        (q[0], "WITHSCORES", "NOCONTENT", "INFIELDS", "1", "title"),
+        (q[1], "WITHSCORES", "NOCONTENT", "INFIELDS", "2", "body", "title", "LIMIT", "0", "7"),
+        (q[0], "NOCONTENT", "LIMIT", "500", "10"),
+        (q[0], "WITHSCORES", "RETURN", "2", "nosuchfield", "module", "LIMIT", "0", "3"),
+        (q[0], "WITHSCORES", "RETURN", "4", "module", "AS", "x", "size", "AS", "x"),
+        (q[0], "WITHSCORES", "SORTBY", "size", "RETURN", "1", "module", "LIMIT", "3", "4"),
+        (q[0], "WITHSCORES", "SCORER", "BM25", "SORTBY", "module", "DESC", "LIMIT", "0", "6",
+         "RETURN", "1", "module"),
+        (q[0], "WITHSCORES", "EXPLAINSCORE", "SORTBY", "size", "DESC", "LIMIT", "0", "3",
+         "NOCONTENT"),
+        (q[0], "NOCONTENT", "SCORER", "bm25"),
+        (q[0], "EXPLAINSCORE", "NOCONTENT"),
+    ]:  # fmt: skip
+        a = call(mine, "FT.SEARCH", index, "VERBATIM", *args)
+        b = call(theirs, "FT.SEARCH", index, "VERBATIM", *args)
+        assert a == b, f"{args}: memvec {a!r} != peer {b!r}"
