@@ -299,6 +299,8 @@ def test_infields_and_edge_cases(servers: Any) -> None:
         (q[0], "WITHSCORES", "EXPLAINSCORE", "SORTBY", "size", "DESC", "LIMIT", "0", "3",
          "NOCONTENT"),
         (q[0], "NOCONTENT", "SCORER", "bm25"),
+        (q[0], "WITHSORTKEYS", "SORTBY", "size", "RETURN", "1", "size", "LIMIT", "0", "3"),
+        (q[0], "WITHSCORES", "WITHPAYLOADS", "WITHSORTKEYS", "NOCONTENT", "LIMIT", "0", "3"),
         (q[0], "EXPLAINSCORE", "NOCONTENT"),
     ]:  # fmt: skip
         a = call(mine, "FT.SEARCH", index, "VERBATIM", *args)
