@@ -144,6 +144,8 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
             found = [index.key_to_label[k] for k in request.inkeys if k in index.key_to_label]
         inkeys = len(found)
         allowed = set(found) if allowed is None else allowed & set(found)
+    if request.slop is not None or request.inorder:
+        allowed = _in_window(ctx, index, parsed, allowed, inkeys, request)
     want_scores = request.withscores and request.num > 0
     explanations: dict[int, Any] = {}
     score_alias: bytes | None = None
@@ -172,7 +174,13 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
                 total = len(labels)
             elif request.explainscore:
                 explained = explain_scores(
-                    index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline
+                    index,
+                    parsed,
+                    labels,
+                    request.scorer,
+                    inkeys=inkeys,
+                    deadline=deadline,
+                    **_window(request),
                 )
                 explanations.update(explained)
                 scores = {label: score for label, (score, _) in explained.items()}
@@ -180,7 +188,13 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
                 total = len(scores)
             else:
                 scores = text_scores(
-                    index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline
+                    index,
+                    parsed,
+                    labels,
+                    request.scorer,
+                    inkeys=inkeys,
+                    deadline=deadline,
+                    **_window(request),
                 )
                 order = rank(index, scores, limit=request.offset + request.num)
                 total = len(scores)
@@ -233,6 +247,29 @@ def _sorted(
     return [label for label, _ in kept], scores
 
 
+def _window(request: Any) -> dict[str, Any]:
+    return {"slop": request.slop, "inorder": request.inorder}
+
+
+def _options(request: Any, inkeys: int | None, deadline: _Deadline | None) -> dict[str, Any]:
+    return {"inkeys": inkeys, "deadline": deadline, **_window(request)}
+
+
+def _in_window(
+    ctx: ExecContext,
+    index: SearchIndex,
+    parsed: Any,
+    allowed: set[int] | None,
+    inkeys: int | None,
+    request: Any,
+) -> set[int]:
+    """The matches whose terms SLOP / INORDER accept (RediSearch's intersection check)."""
+    with ctx.lock:
+        labels = set(index.label_to_key) if allowed is None else allowed
+        keep = Scorer(index, parsed, inkeys=inkeys, **_window(request))
+        return {label for label in labels if keep(label) is not None}
+
+
 class _Deadline:
     """``TIMEOUT ms`` as a predicate polled while scoring; remembers that it fired."""
 
@@ -264,11 +301,17 @@ def _scores(
         return {}
     if request.explainscore:
         explained = explain_scores(
-            index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline
+            index,
+            parsed,
+            labels,
+            request.scorer,
+            inkeys=inkeys,
+            deadline=deadline,
+            **_window(request),
         )
         explanations.update(explained)
         return {label: score for label, (score, _) in explained.items()}
-    return text_scores(index, parsed, labels, request.scorer, inkeys=inkeys, deadline=deadline)
+    return text_scores(index, parsed, labels, request.scorer, **_options(request, inkeys, deadline))
 
 
 def _reply(

@@ -44,12 +44,14 @@ __all__ = [
     "Result",
     "build_root",
     "slop",
+    "within_range",
 ]
 
 # RediSearch's RSResultType bits: an aggregate's type mask ORs its children's types
 UNION, INTERSECT, TERM, VIRTUAL, NUMERIC, METRIC, HYBRID = 1, 2, 4, 8, 16, 32, 64
 AGGREGATE = UNION | INTERSECT | HYBRID
 _EOF = 0xFFFFFFFF
+_INT_MAX = 2**31 - 1
 
 
 @dataclass(slots=True)
@@ -144,9 +146,16 @@ def _constant(estimate: int, matches: Callable[[int], bool], result: Result) -> 
 
 
 class _Planner:
-    def __init__(self, fields: FieldIndexes) -> None:
+    def __init__(self, fields: FieldIndexes, slop: int | None, inorder: bool) -> None:
         self.fields = fields
         self.table_size = len(fields) + 1
+        # SLOP / INORDER apply to every intersection but exact phrases (RediSearch's
+        # Query_EvalPhraseNode); INORDER without SLOP allows any distance
+        self.inorder = inorder
+        self.max_slop = -1 if slop is None else slop
+        if inorder and self.max_slop == -1:
+            self.max_slop = _INT_MAX
+        self.check_range = self.max_slop >= 0 or inorder
 
     def labels(self, node: FilterNode) -> Callable[[int], bool]:
         found = self.fields.evaluate(node)
@@ -181,7 +190,7 @@ class _Planner:
             return _Plan(0, lambda label: False, lambda label, doc: None)
         if isinstance(node, And):
             parts = [self.plan(c) for c in node.children]
-            return self.intersection(parts, self.labels(node), ordered=False)
+            return self.intersection(parts, self.labels(node), ordered=self.inorder, check=True)
         if isinstance(node, Or):
             parts = [self.plan(c) for c in node.children]
             return _Plan(
@@ -192,8 +201,17 @@ class _Planner:
         raise TypeError(f"not a filter node: {node!r}")
 
     def intersection(
-        self, parts: list[_Plan], matches: Callable[[int], bool], *, ordered: bool
+        self,
+        parts: list[_Plan],
+        matches: Callable[[int], bool],
+        *,
+        ordered: bool,
+        check: bool = False,
     ) -> _Plan:
+        """An intersection of ``parts``; with ``check``, one that SLOP / INORDER (when
+        given) restrict: a document whose positions are out of range does not match."""
+        check = check and self.check_range
+        max_slop, inorder = self.max_slop, self.inorder
         if not ordered:
             # RediSearch's cmpIter: fewest expected results first; an intersection child
             # estimates 0 (its count times the integer 1 / number of its children)
@@ -210,7 +228,10 @@ class _Planner:
                 if child is None:
                     return None
                 children.append(child)
-            return Result(INTERSECT, children=children)
+            result = Result(INTERSECT, children=children)
+            if check and not within_range(result, max_slop, inorder):
+                return None
+            return result
 
         return _Plan(0, matches, build)
 
@@ -328,8 +349,18 @@ def _union(parts: list[_Plan], quick_exit: bool) -> Build:
     return build
 
 
-def build_root(fields: FieldIndexes, parsed: ParsedQuery, inkeys: int | None) -> Build:
-    planner = _Planner(fields)
+def build_root(
+    fields: FieldIndexes,
+    parsed: ParsedQuery,
+    inkeys: int | None,
+    *,
+    slop: int | None = None,
+    inorder: bool = False,
+) -> Build:
+    """The function giving a matched document its result tree, or None when the document
+    does not match after all (SLOP / INORDER out of range, or a union none of whose
+    terms it holds)."""
+    planner = _Planner(fields, slop, inorder)
     plan = planner.plan(parsed.filter)
     if inkeys is not None:
         ids = _constant(inkeys, lambda label: True, Result(VIRTUAL, freq=0))
@@ -352,7 +383,8 @@ def build_root(fields: FieldIndexes, parsed: ParsedQuery, inkeys: int | None) ->
         if len(parts) == 1:
             plan = parts[0]
         else:
-            plan = planner.intersection(parts, plan.matches, ordered=ordered)
+            ordered = ordered or planner.inorder
+            plan = planner.intersection(parts, plan.matches, ordered=ordered, check=True)
     if parsed.knn is None:
         return plan.build
     if isinstance(parsed.filter, MatchAll) and inkeys is None:
@@ -434,3 +466,65 @@ def slop(r: Result) -> int:
                 p2 = v2[b] if b < len(v2) else _EOF
         dist = _int32(dist + cd * cd)
     return int(math.sqrt(dist)) if dist else num - 1
+
+
+# -- SLOP / INORDER: RediSearch's IndexResult_IsWithinRange ---------------------------------
+
+
+def within_range(r: Result, max_slop: int, inorder: bool) -> bool:
+    """Whether an intersection's children have positions at most ``max_slop`` apart (in
+    query order with ``inorder``), counting only children that have positions."""
+    if r.kind & (TERM | VIRTUAL | NUMERIC | METRIC) or len(r.children) <= 1:
+        return True
+    lists = [_offsets(c) for c in r.children if _has_offsets(c)]
+    if not lists:
+        return True
+    cursors = [0] * len(lists)
+
+    def next_of(i: int) -> int:
+        k = cursors[i]
+        cursors[i] = k + 1
+        return lists[i][k] if k < len(lists[i]) else _EOF
+
+    if inorder:
+        return _in_order(lists, next_of, max_slop)
+    return _unordered(lists, next_of, max_slop)
+
+
+def _in_order(lists: list[list[int]], next_of: Callable[[int], int], max_slop: int) -> bool:
+    num = len(lists)
+    positions = [0] * num
+    while True:
+        span = 0
+        for i in range(num):
+            pos = positions[i] if i else next_of(i)
+            last = positions[i - 1] if i else 0
+            while pos != _EOF and pos < last:
+                pos = next_of(i)
+            if pos == _EOF:
+                return False
+            positions[i] = pos
+            if i > 0:
+                span += pos - last - 1
+                if span > max_slop:
+                    break
+        if span <= max_slop:
+            return True
+
+
+def _unordered(lists: list[list[int]], next_of: Callable[[int], int], max_slop: int) -> bool:
+    num = len(lists)
+    positions = [next_of(i) for i in range(num)]
+    max_pos = max(range(num), key=lambda i: (positions[i], i))  # the last maximum wins
+    top = positions[max_pos]
+    while True:
+        low = min(positions)
+        min_pos = positions.index(low)  # the first minimum wins
+        # C reads the positions as int: an exhausted child (EOF, 2**32 - 1) counts as -1
+        if low != top and _int32(top) - _int32(low) - (num - 1) <= max_slop:
+            return True
+        positions[min_pos] = next_of(min_pos)
+        if positions[min_pos] != _EOF and positions[min_pos] > top:
+            top = positions[min_pos]
+        elif positions[min_pos] == _EOF:
+            return False

@@ -346,6 +346,8 @@ class Scorer:
         *,
         inkeys: int | None = None,
         explain: bool = False,
+        slop: int | None = None,
+        inorder: bool = False,
     ) -> None:
         name = DEFAULT_SCORER if scorer is None else scorer
         try:
@@ -355,7 +357,7 @@ class Scorer:
         self._fields = fields = index.fields
         num_docs = len(fields)
         self._stats = _Stats(num_docs, fields.total_length / num_docs if num_docs else 0.0)
-        self._build = build_root(fields, parsed, inkeys)
+        self._build = build_root(fields, parsed, inkeys, slop=slop, inorder=inorder)
         self._explain = explain
 
     def __call__(self, label: int, min_score: float = 0.0) -> tuple[float, _Explain] | None:
@@ -379,8 +381,12 @@ def _score_all(
     explain: bool,
     inkeys: int | None,
     deadline: Callable[[], bool] | None,
+    slop: int | None,
+    inorder: bool,
 ) -> dict[int, tuple[float, _Explain]]:
-    score = Scorer(index, parsed, scorer, inkeys=inkeys, explain=explain)
+    score = Scorer(
+        index, parsed, scorer, inkeys=inkeys, explain=explain, slop=slop, inorder=inorder
+    )
     out: dict[int, tuple[float, _Explain]] = {}
     for n, label in enumerate(labels):
         if deadline is not None and n % 256 == 255 and deadline():
@@ -399,17 +405,21 @@ def text_scores(
     *,
     inkeys: int | None = None,
     deadline: Callable[[], bool] | None = None,
+    slop: int | None = None,
+    inorder: bool = False,
 ) -> dict[int, float]:
     """Each of ``labels``' score under ``scorer`` (None: TFIDF, RediSearch 2.10's default).
 
     ``labels`` are documents ``parsed.filter`` matched (the caller evaluated it); a label
     the index no longer holds, or one the filter does not match, is left out. ``inkeys``
     is the number of documents an ``INKEYS`` list named (it shapes the score tree as on
-    RediSearch). ``deadline``, polled every 256 documents, stops scoring early when it
-    returns True: the labels scored so far are returned. Raises ValueError for an unknown
+    RediSearch). ``slop`` and ``inorder`` (FT.SEARCH SLOP / INORDER) leave out documents
+    whose terms are too far apart or out of order. ``deadline``, polled every 256
+    documents, stops scoring early when it returns True: the labels scored so far are
+    returned. Raises ValueError for an unknown
     scorer. Call under the engine lock (it reads the attribute indexes).
     """
-    scored = _score_all(index, parsed, labels, scorer, False, inkeys, deadline)
+    scored = _score_all(index, parsed, labels, scorer, False, inkeys, deadline, slop, inorder)
     return {label: score for label, (score, _) in scored.items()}
 
 
@@ -421,9 +431,11 @@ def explain_scores(
     *,
     inkeys: int | None = None,
     deadline: Callable[[], bool] | None = None,
+    slop: int | None = None,
+    inorder: bool = False,
 ) -> dict[int, tuple[float, Explanation]]:
     """:func:`text_scores` with RediSearch's EXPLAINSCORE explanation of each score."""
-    scored = _score_all(index, parsed, labels, scorer, True, inkeys, deadline)
+    scored = _score_all(index, parsed, labels, scorer, True, inkeys, deadline, slop, inorder)
     return {
         label: (score, note if note is not None else Explanation(""))
         for label, (score, note) in scored.items()

@@ -18,8 +18,10 @@ on the reply because memvec's behaviour already is what they ask or they only na
 default: ``VERBATIM`` (memvec never stems), ``WITHPAYLOADS`` and ``PAYLOAD`` (memvec
 documents carry no payload; RediSearch too replies as if none had one), ``WITHSORTKEYS``,
 ``LANGUAGE``, ``EXPANDER``, ``WITHCOUNT``, ``WITHOUTCOUNT``, ``FORMAT STRING``,
-``DIALECT`` (every dialect is parsed with the DIALECT 2 grammar). Not applied, listed in
-docs/compatibility.md: ``INORDER`` and ``SLOP`` (phrase proximity limits).
+``DIALECT`` (every dialect is parsed with the DIALECT 2 grammar). ``SLOP n`` and
+``INORDER`` restrict every intersection of the query but exact phrases to documents whose
+terms lie within ``n`` intervening terms (in query order with INORDER), as RediSearch's
+intersection iterator checks (:func:`store.index.score_tree.within_range`).
 Rejected with a message that says so: ``SUMMARIZE``, ``HIGHLIGHT``, ``GEOFILTER``,
 ``WITHCURSOR``, ``FORMAT EXPAND``.
 """

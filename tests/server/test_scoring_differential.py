@@ -306,3 +306,19 @@ def test_infields_and_edge_cases(servers: Any) -> None:
         a = call(mine, "FT.SEARCH", index, "VERBATIM", *args)
         b = call(theirs, "FT.SEARCH", index, "VERBATIM", *args)
         assert a == b, f"{args}: memvec {a!r} != peer {b!r}"
+
+
+def test_slop_and_inorder_as_the_peer(servers: Any) -> None:
+    """SLOP / INORDER restrict every intersection but exact phrases, RediSearch's way
+    (including its treatment of intersections where only one child has positions)."""
+    index, mine, theirs, docs = servers
+    q = _queries(docs)
+    keys = [f"{index}:{i}" for i in range(0, 200, 2)]
+    pairs = [f"{q[0]} {q[1]}", f"{q[1]} {q[0]}", f"{q[0]} {q[2]} {q[3]}", f"{q[0]} {q[6]}"]
+    for query in [*pairs, f"{q[0]} @module:{{os|re}}", f"({q[0]}|{q[2]}) -{q[3]}", q[0]]:
+        for window in (["SLOP", "0"], ["SLOP", "2"], ["INORDER"], ["SLOP", "1", "INORDER"],
+                       ["SLOP", "3", "INKEYS", str(len(keys)), *keys]):  # fmt: skip
+            args = ("FT.SEARCH", index, query, "VERBATIM", "WITHSCORES", "NOCONTENT", *window,
+                    "LIMIT", "0", "30")  # fmt: skip
+            a, b = call(mine, *args), call(theirs, *args)
+            _same_scores(a, b, f"{query!r} {window[:3]}")
