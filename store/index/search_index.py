@@ -56,6 +56,9 @@ BRUTE_FORCE_CEILING = 50_000
 
 @dataclass
 class SearchHit:
+    """One FT.SEARCH result: the key, its KNN distance (KNN queries), its text score
+    (:func:`store.index.scoring.text_scores`; None when not computed)."""
+
     key: bytes
     distance: float | None = None
     score: float | None = None

@@ -223,3 +223,20 @@ def test_tokenizer_splits_and_normalizes_as_rediSearch() -> None:
         b"gid", b" path", b"hello", b"world", b"foobar", b"a,b", b"x"
     ]  # fmt: skip
     assert tokenize_text(b"x" * 200) == [b"x" * 128]
+
+
+def test_slop_and_inorder_filter_intersections() -> None:
+    index = _index({"a": {"body": "alpha x beta"}, "b": {"body": "beta alpha"},
+                    "c": {"body": "alpha x x x beta"}})  # fmt: skip
+    parsed = parse_ft_search([b"alpha beta"]).parse_query()
+    labels = sorted(index.label_to_key)
+
+    def matched(**window: object) -> set[str]:
+        got = text_scores(index, parsed, labels, **window)  # type: ignore[arg-type]
+        return {index.label_to_key[label].decode() for label in got}
+
+    assert matched() == {"a", "b", "c"}
+    assert matched(slop=0) == {"b"}
+    assert matched(slop=1) == {"a", "b"}
+    assert matched(inorder=True) == {"a", "c"}
+    assert matched(slop=1, inorder=True) == {"a"}
