@@ -46,6 +46,9 @@ length is :attr:`FieldIndexes.total_length` over the document count. A document 
 text and no vector has a maximal frequency of 0, so its TFIDF is ``inf`` (or ``nan``), as
 on RediSearch. One difference: RediSearch counts a term's documents until its garbage
 collector runs, so right after deletions its IDFs can lag; memvec's are always current.
+The result trees are built by :mod:`store.index.score_tree`; the cases where RediSearch's
+iterators produce other trees than these rules are listed in docs/compatibility.md ("Text
+scoring").
 """
 
 from __future__ import annotations
