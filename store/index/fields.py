@@ -55,6 +55,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DocumentRejected
+from .proximity import positions_within
 from .query import (
     And,
     FilterNode,
@@ -629,18 +630,24 @@ class FieldIndexes:
         return [f for f in node.fields if f in self._texts]
 
     def _has_phrase(self, label: int, node: TextFilter, aliases: list[bytes]) -> bool:
-        """Consecutive positions, counted across TEXT fields in schema order (RediSearch)."""
+        """RediSearch's exact phrase: every term in one of ``aliases``, and positions
+        (counted across all TEXT fields in schema order, whatever field holds them) in
+        order with no gap (:func:`store.index.proximity.positions_within`, slop 0)."""
         texts = self._text_tokens
-        sequence = [(t, a) for a in self._texts for t in texts[a].get(label, ())]
-        n = len(node.terms)
+        where: dict[bytes, list[int]] = {term: [] for term in node.terms}
+        fields_of: dict[bytes, set[bytes]] = {term: set() for term in node.terms}
+        pos = 0
+        for alias in self._texts:
+            for token in texts[alias].get(label, ()):
+                pos += 1
+                held = where.get(token)
+                if held is not None:
+                    held.append(pos)
+                    fields_of[token].add(alias)
         wanted = set(aliases)
-        for i in range(len(sequence) - n + 1):
-            window = sequence[i : i + n]
-            if all(
-                t == term and a in wanted for (t, a), term in zip(window, node.terms, strict=True)
-            ):
-                return True
-        return False
+        if any(not fields_of[term] & wanted for term in node.terms):
+            return False
+        return positions_within([where[term] for term in node.terms], 0, True)
 
     def count(self, node: FilterNode) -> int:
         """A cheap upper-bound estimate of ``len(evaluate(node))`` for query planning."""

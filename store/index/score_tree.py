@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fields import FieldIndexes
+from .proximity import positions_within
 from .query import (
     And,
     FilterNode,
@@ -479,52 +480,4 @@ def within_range(r: Result, max_slop: int, inorder: bool) -> bool:
     lists = [_offsets(c) for c in r.children if _has_offsets(c)]
     if not lists:
         return True
-    cursors = [0] * len(lists)
-
-    def next_of(i: int) -> int:
-        k = cursors[i]
-        cursors[i] = k + 1
-        return lists[i][k] if k < len(lists[i]) else _EOF
-
-    if inorder:
-        return _in_order(lists, next_of, max_slop)
-    return _unordered(lists, next_of, max_slop)
-
-
-def _in_order(lists: list[list[int]], next_of: Callable[[int], int], max_slop: int) -> bool:
-    num = len(lists)
-    positions = [0] * num
-    while True:
-        span = 0
-        for i in range(num):
-            pos = positions[i] if i else next_of(i)
-            last = positions[i - 1] if i else 0
-            while pos != _EOF and pos < last:
-                pos = next_of(i)
-            if pos == _EOF:
-                return False
-            positions[i] = pos
-            if i > 0:
-                span += pos - last - 1
-                if span > max_slop:
-                    break
-        if span <= max_slop:
-            return True
-
-
-def _unordered(lists: list[list[int]], next_of: Callable[[int], int], max_slop: int) -> bool:
-    num = len(lists)
-    positions = [next_of(i) for i in range(num)]
-    max_pos = max(range(num), key=lambda i: (positions[i], i))  # the last maximum wins
-    top = positions[max_pos]
-    while True:
-        low = min(positions)
-        min_pos = positions.index(low)  # the first minimum wins
-        # C reads the positions as int: an exhausted child (EOF, 2**32 - 1) counts as -1
-        if low != top and _int32(top) - _int32(low) - (num - 1) <= max_slop:
-            return True
-        positions[min_pos] = next_of(min_pos)
-        if positions[min_pos] != _EOF and positions[min_pos] > top:
-            top = positions[min_pos]
-        elif positions[min_pos] == _EOF:
-            return False
+    return positions_within(lists, max_slop, inorder)
