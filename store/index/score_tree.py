@@ -249,7 +249,7 @@ class _Planner:
             for alias in aliases:
                 for term in self.fields.terms_with_prefix(alias, node.terms[0]):
                     expansions[term] = None
-            ordered = sorted(expansions, key=lambda t: (-self.fields.term_doc_count(t), t))
+            ordered = _trie_order(list(expansions), self.fields.term_doc_count, len(node.terms[0]))
             return _Plan(
                 sum(self.fields.term_doc_count(t) for t in ordered),
                 matches,
@@ -325,6 +325,21 @@ class _Planner:
         tag_values = self.fields.tag_values
         result = Result(TERM, freq=1, term=value, idf=idf, bm25_idf=bm25)
         return _constant(df, lambda label: value in tag_values(alias, label), result)
+
+
+def _trie_order(terms: list[bytes], score: Callable[[bytes], int], depth: int) -> list[bytes]:
+    """``terms`` (sharing their first ``depth`` bytes) in RediSearch's terms-trie walk
+    order: a term before the longer terms it prefixes, then branches by their best term's
+    score (its document count), highest first, ties by byte."""
+    out = [t for t in terms if len(t) == depth]
+    branches: dict[int, list[bytes]] = {}
+    for t in terms:
+        if len(t) > depth:
+            branches.setdefault(t[depth], []).append(t)
+    best = {c: max(score(t) for t in group) for c, group in branches.items()}
+    for c in sorted(branches, key=lambda c: (-best[c], c)):
+        out.extend(_trie_order(branches[c], score, depth + 1))
+    return out
 
 
 def _is_phrase(node: FilterNode) -> bool:
