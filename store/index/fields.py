@@ -439,6 +439,11 @@ class FieldIndexes:
         """What one occurrence counts in TEXT field ``alias`` (:func:`field_weight`)."""
         return self._weights[alias]
 
+    def field_has_term(self, alias: bytes, term: bytes) -> bool:
+        """Whether any document holds ``term`` in TEXT field ``alias``."""
+        postings = self._texts.get(alias)
+        return postings is not None and term in postings.postings
+
     def has_term(self, alias: bytes, term: bytes, label: int) -> bool:
         """Whether ``label`` holds ``term`` in TEXT field ``alias``."""
         postings = self._texts.get(alias)

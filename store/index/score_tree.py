@@ -140,6 +140,14 @@ class _Plan:
     constant: Result | None = None
     """The result every matching document gets, when it does not depend on the document
     (filters without text): built once, shared, never mutated."""
+    null: bool = False
+    """RediSearch opens no iterator for it (a term no requested field holds, a tag value
+    or numeric range with no document): a union leaves it out, and a union left with
+    one child is that child (Query_EvalUnionNode)."""
+
+
+def _null_plan() -> _Plan:
+    return _Plan(0, lambda label: False, lambda label, doc: None, None, True)
 
 
 def _constant(estimate: int, matches: Callable[[int], bool], result: Result) -> _Plan:
@@ -182,6 +190,8 @@ class _Planner:
             # RediSearch estimates a range by the entries of the tree ranges it touches:
             # all of a small field's values, which is what memvec counts
             every = NumericFilter(node.field, -math.inf, math.inf)
+            if not self.fields.count(node):
+                return _null_plan()
             return _constant(self.fields.count(every), self.labels(node), Result(NUMERIC, freq=1))
         if isinstance(node, Not):
             return _constant(self.fields.max_doc_id, self.labels(node), Result(VIRTUAL))
@@ -193,7 +203,11 @@ class _Planner:
             parts = [self.plan(c) for c in node.children]
             return self.intersection(parts, self.labels(node), ordered=self.inorder, check=True)
         if isinstance(node, Or):
-            parts = [self.plan(c) for c in node.children]
+            parts = [p for p in (self.plan(c) for c in node.children) if not p.null]
+            if not parts:
+                return _null_plan()
+            if len(parts) == 1:
+                return parts[0]
             return _Plan(
                 sum(p.estimate for p in parts),
                 self.labels(node),
@@ -250,12 +264,16 @@ class _Planner:
                 for term in self.fields.terms_with_prefix(alias, node.terms[0]):
                     expansions[term] = None
             ordered = _trie_order(list(expansions), self.fields.term_doc_count, len(node.terms[0]))
+            if not ordered:
+                return _null_plan()
             return _Plan(
                 sum(self.fields.term_doc_count(t) for t in ordered),
                 matches,
                 self._first_expansion(ordered, aliases),
             )
         if len(node.terms) == 1:
+            if not any(self.fields.field_has_term(a, node.terms[0]) for a in aliases):
+                return _null_plan()
             plan = self.term_plan(node.terms[0], aliases)
             return _Plan(plan.estimate, matches, plan.build)
         terms = [self.term_plan(t, aliases) for t in node.terms]
@@ -313,10 +331,17 @@ class _Planner:
             ]
             parts.append(
                 _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True))
+                if expanded
+                else _null_plan()
             )
         matches = self.labels(node)
         if len(parts) == 1:
-            return _Plan(parts[0].estimate, matches, parts[0].build, parts[0].constant)
+            only = parts[0]
+            return _Plan(only.estimate, matches, only.build, only.constant, only.null)
+        # several values: a union of those with documents, even of one (query_EvalTagNode)
+        parts = [p for p in parts if not p.null]
+        if not parts:
+            return _null_plan()
         return _Plan(sum(p.estimate for p in parts), matches, _union(parts, quick_exit=False))
 
     def _tag_value(self, alias: bytes, value: bytes) -> _Plan:
@@ -324,7 +349,9 @@ class _Planner:
         idf, bm25 = _tfidf_idf(self.table_size, df), _bm25_idf(len(self.fields), df)
         tag_values = self.fields.tag_values
         result = Result(TERM, freq=1, term=value, idf=idf, bm25_idf=bm25)
-        return _constant(df, lambda label: value in tag_values(alias, label), result)
+        plan = _constant(df, lambda label: value in tag_values(alias, label), result)
+        plan.null = df == 0
+        return plan
 
 
 def _trie_order(terms: list[bytes], score: Callable[[bytes], int], depth: int) -> list[bytes]:

@@ -20,6 +20,7 @@ import importlib
 import inspect
 import itertools
 import math
+import random
 import re
 import time
 import uuid
@@ -322,3 +323,37 @@ def test_slop_and_inorder_as_the_peer(servers: Any) -> None:
                     "LIMIT", "0", "30")  # fmt: skip
             a, b = call(mine, *args), call(theirs, *args)
             _same_scores(a, b, f"{query!r} {window[:3]}")
+
+
+def test_random_queries_score_as_the_peer(servers: Any) -> None:
+    """Random queries of the shapes where RediSearch's iterators and memvec's trees agree
+    (docs/compatibility.md lists the others): unions of intersections of terms,
+    field-restricted terms, exact phrases, tags and negated terms, under every scorer."""
+    index, mine, theirs, docs = servers
+    words = _queries(docs)[:16]
+    rng = random.Random(20)
+
+    def atom() -> str:
+        kind = rng.random()
+        if kind < 0.5:
+            return rng.choice(words)
+        if kind < 0.6:
+            return f"@title:{rng.choice(words)}"
+        if kind < 0.7:
+            return f"@module:{{{rng.choice(['os', 're', 'json'])}}}"
+        if kind < 0.85:
+            return f'"{rng.choice(words)} {rng.choice(words)}"'
+        return f"-{rng.choice(words)}"
+
+    def conjunction() -> str:
+        parts = [atom() for _ in range(rng.randint(1, 3))]
+        if all(p.startswith("-") for p in parts):
+            parts.insert(0, rng.choice(words))
+        return " ".join(sorted(parts, key=lambda p: p.startswith("-")))  # negations last
+
+    for _ in range(120):
+        query = " | ".join(f"({conjunction()})" for _ in range(rng.randint(1, 2)))
+        scorer = rng.choice(SCORERS)
+        args = ("FT.SEARCH", index, query, "VERBATIM", "WITHSCORES", "NOCONTENT", "SCORER",
+                scorer, "LIMIT", "0", "20", "DIALECT", "2")  # fmt: skip
+        _same_scores(call(mine, *args), call(theirs, *args), f"{query!r} {scorer}")
