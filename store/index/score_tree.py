@@ -263,7 +263,8 @@ class _Planner:
             for alias in aliases:
                 for term in self.fields.terms_with_prefix(alias, node.terms[0]):
                     expansions[term] = None
-            ordered = _trie_order(list(expansions), self.fields.term_doc_count, len(node.terms[0]))
+            # the terms trie is sorted by bytes (Trie_Sort_Lex): its walk is byte order
+            ordered = sorted(expansions)
             if not ordered:
                 return _null_plan()
             return _Plan(
@@ -352,21 +353,6 @@ class _Planner:
         plan = _constant(df, lambda label: value in tag_values(alias, label), result)
         plan.null = df == 0
         return plan
-
-
-def _trie_order(terms: list[bytes], score: Callable[[bytes], int], depth: int) -> list[bytes]:
-    """``terms`` (sharing their first ``depth`` bytes) in RediSearch's terms-trie walk
-    order: a term before the longer terms it prefixes, then branches by their best term's
-    score (its document count), highest first, ties by byte."""
-    out = [t for t in terms if len(t) == depth]
-    branches: dict[int, list[bytes]] = {}
-    for t in terms:
-        if len(t) > depth:
-            branches.setdefault(t[depth], []).append(t)
-    best = {c: max(score(t) for t in group) for c, group in branches.items()}
-    for c in sorted(branches, key=lambda c: (-best[c], c)):
-        out.extend(_trie_order(branches[c], score, depth + 1))
-    return out
 
 
 def _is_phrase(node: FilterNode) -> bool:

@@ -14,7 +14,7 @@ How a score is made, as RediSearch makes it. The query tree becomes, per documen
   sorted by their estimated result counts (RediSearch sorts them so, stably); ``a|b`` a
   UNION of the parts the document matches; ``pre*`` a UNION holding the first expansion the
   document matches (RediSearch stops at the first: "quick exit"), expansions in the order of
-  the terms trie, approximated as most documents first, then byte order;
+  the terms trie (byte order);
 * a single TAG value is a TERM result with frequency 1 and the tag value's IDF; several
   values a UNION of those the document has; a NUMERIC range a NUMERIC result of
   frequency 1; a negation a VIRTUAL result of frequency 0; ``*`` a VIRTUAL result of
