@@ -170,7 +170,9 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
                 scores = {}
                 total = len(labels)
             elif request.sortby is not None:
-                order, scores = _sorted(ctx, index, request, parsed, labels, inkeys, explanations)
+                order, scores = _sorted(
+                    ctx, index, request, parsed, labels, inkeys, explanations, deadline
+                )
                 total = len(labels)
             elif request.explainscore:
                 explained = explain_scores(
@@ -216,6 +218,7 @@ def _sorted(
     labels: list[int],
     inkeys: int | None,
     explanations: dict[int, Any],
+    deadline: _Deadline | None,
 ) -> tuple[list[int], dict[int, float]]:
     """SORTBY as RediSearch's sorter keeps the page (:mod:`store.index.sorting`)."""
     field_name, ascending = request.sortby
@@ -237,6 +240,7 @@ def _sorted(
         ascending,
         request.offset + request.num,
         scorer,
+        deadline,
     )
     scores: dict[int, float] = {}
     for label, scored in kept:

@@ -44,9 +44,12 @@ def sort_by_field(
     ascending: bool,
     keep: int,
     score: Callable[[int, float], tuple[float, Any] | None] | None,
+    deadline: Callable[[], bool] | None = None,
 ) -> list[tuple[int, tuple[float, Any] | None]]:
     """The best ``keep`` of ``labels`` (given in document-id order) by the sort field,
-    best first, each with its score (None when ``score`` is None: scores not wanted)."""
+    best first, each with its score (None when ``score`` is None: scores not wanted).
+    ``deadline``, polled every 256 documents, ends the walk early (TIMEOUT): the best of
+    the documents seen so far are returned."""
 
     def better(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
         """> 0 when ``a`` sorts before ``b`` (RediSearch's cmpByFields)."""
@@ -67,7 +70,9 @@ def sort_by_field(
     min_score = 0.0
     if keep <= 0:
         return []
-    for label in labels:
+    for n, label in enumerate(labels):
+        if deadline is not None and n % 256 == 255 and deadline():
+            break
         raw = value_of(label)
         value = None if raw is None else field_sort_key(raw)[1:]
         scored = score(label, min_score) if score is not None else None

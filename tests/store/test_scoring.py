@@ -240,3 +240,12 @@ def test_slop_and_inorder_filter_intersections() -> None:
     assert matched(slop=1) == {"a", "b"}
     assert matched(inorder=True) == {"a", "c"}
     assert matched(slop=1, inorder=True) == {"a"}
+
+
+def test_sort_by_field_stops_at_the_deadline() -> None:
+    labels = list(range(1000))
+    kept = sort_by_field(
+        labels, lambda label: str(label).encode(), lambda label: label, False, 3, None,
+        deadline=lambda: True,
+    )  # fmt: skip
+    assert [label for label, _ in kept] == [254, 253, 252]  # the best of the first 255
