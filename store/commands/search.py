@@ -7,18 +7,25 @@ Distances are formatted as RediSearch does (``%.12g``).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SyntaxErr
-from ..index.query import MatchAll
-from ..index.schema import capacity_budget_bytes, check_capacity, parse_ft_create
+from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
+from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
+from ..index.sorting import field_sort_key, sort_by_field
+from ..index.vector_range import RangeResults
 from ..replies import SimpleString
 from .table import command
 
 if TYPE_CHECKING:
     from .context import ExecContext
+
+
+TIMEOUT_WARNING = "Timeout limit was reached"
+"""RESP3 ``warning`` of a search that hit its TIMEOUT and returned partial results."""
 
 
 def format_score(distance: float) -> bytes:
@@ -78,9 +85,9 @@ def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
         },
         b"attributes": d.info_attributes(resp3=ctx.protocol == 3),
         b"num_docs": index.num_docs,
-        b"max_doc_id": index.next_label,
-        b"num_terms": 0,
-        b"num_records": index.num_docs * max(1, len(d.fields)),
+        b"max_doc_id": index.fields.max_doc_id,
+        b"num_terms": index.fields.num_terms,
+        b"num_records": index.fields.num_records,
         b"vector_index_sz_mb": vec_mb,
         b"total_index_memory_sz_mb": mem_mb,
         b"hash_indexing_failures": index.stats.hash_indexing_failures,
@@ -118,24 +125,45 @@ def _resp2(value: Any) -> Any:
 
 @command("FT.SEARCH", -3, "readonly lockfree", "search slow")
 def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
-    """Search an index: filters and KNN, DIALECT 2 semantics."""
+    """Search an index: filters, text scoring and KNN, DIALECT 2 semantics.
+
+    Filter and text queries are ranked by score (``SCORER``, TFIDF by default; see
+    :mod:`store.index.scoring`) unless SORTBY orders them; KNN queries by distance.
+    ``TIMEOUT ms`` (when given, and not 0) bounds the scoring: past it the documents scored
+    so far are ranked and returned, as RediSearch's ``ON_TIMEOUT RETURN`` does.
+    """
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
+    deadline = _deadline(request.timeout_ms)
     parsed = request.parse_query(index.definition.stopwords)
     ranges = index.ranges(parsed.filter)
-    sortable = ([parsed.knn.score_alias] if parsed.knn else []) + (
-        ranges.yield_names if ranges else []
-    )
+    yield_names = ranges.yield_names if ranges else []
+    sortable = ([parsed.knn.score_alias] if parsed.knn else []) + yield_names
     request.check_sortby(index.definition, sortable)
     allowed = index.plan_filter(parsed, ctx.lock, ranges)
+    inkeys: int | None = None
+    if request.inkeys is not None:
+        with ctx.lock:
+            found = [index.key_to_label[k] for k in request.inkeys if k in index.key_to_label]
+        inkeys = len(found)
+        allowed = set(found) if allowed is None else allowed & set(found)
+    if request.slop is not None or request.inorder:
+        allowed = _in_window(ctx, index, parsed, allowed, inkeys, request, ranges)
+    want_scores = request.withscores and request.num > 0
+    explanations: dict[int, Any] = {}
+    # SORTBY a KNN score or a VECTOR_RANGE distance: ordered in _reply, where those exist
+    by_distance = request.sortby is not None and request.sortby.field in sortable
     score_alias: bytes | None = None
+    total: int | None = None
     if parsed.knn is not None:
         pairs, plan = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
         score_alias = parsed.knn.score_alias
         with ctx.lock:
+            labels = [label for label, _ in pairs if label in index.label_to_key]
+            scores = _scores(index, request, parsed, labels, inkeys, None, explanations, ranges)
             hits = [
-                SearchHit(index.label_to_key[label], dist)
+                SearchHit(index.label_to_key[label], dist, scores.get(label))
                 for label, dist in pairs
                 if label in index.label_to_key
             ]
@@ -143,14 +171,190 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         plan = "filter"
         with ctx.lock:
             labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
-            hits = [SearchHit(index.label_to_key[label]) for label in labels]
+            if request.num == 0:
+                order: list[int] = []
+                scores = {}
+                total = len(labels)
+            elif by_distance:
+                order = labels  # sorted by distance in _reply
+                scores = _scores(
+                    index, request, parsed, labels, inkeys, deadline, explanations, ranges
+                )
+            elif request.sortby is not None:
+                order, scores = _sorted(
+                    ctx, index, request, parsed, labels, inkeys, explanations, deadline, ranges
+                )
+                total = len(labels)
+            elif request.explainscore:
+                explained = explain_scores(
+                    index,
+                    parsed,
+                    labels,
+                    request.scorer,
+                    inkeys=inkeys,
+                    deadline=deadline,
+                    **_window(request, ranges),
+                )
+                explanations.update(explained)
+                scores = {label: score for label, (score, _) in explained.items()}
+                order = rank(index, scores, limit=request.offset + request.num)
+                total = len(scores)
+            else:
+                scores = text_scores(
+                    index,
+                    parsed,
+                    labels,
+                    request.scorer,
+                    inkeys=inkeys,
+                    deadline=deadline,
+                    **_window(request, ranges),
+                )
+                order = rank(index, scores, limit=request.offset + request.num)
+                total = len(scores)
+            hits = [
+                SearchHit(index.label_to_key[label], None, scores.get(label)) for label in order
+            ]
     if ranges is not None:
         plan = "range-" + plan
         with ctx.lock:
             for hit in hits:
                 hit.yields = ranges.yields(index.key_to_label.get(hit.key, -1))
     index.count_plan(plan)
-    return _reply(ctx, index, request, hits, score_alias, isinstance(parsed.filter, MatchAll))
+    timed_out = deadline is not None and deadline.expired
+    return _reply(
+        ctx,
+        index,
+        request,
+        hits,
+        score_alias,
+        want_scores,
+        explanations,
+        timed_out,
+        total,
+        by_distance,
+    )
+
+
+def _sorted(
+    ctx: ExecContext,
+    index: SearchIndex,
+    request: Any,
+    parsed: Any,
+    labels: list[int],
+    inkeys: int | None,
+    explanations: dict[int, Any],
+    deadline: _Deadline | None,
+    ranges: RangeResults | None,
+) -> tuple[list[int], dict[int, float]]:
+    """SORTBY as RediSearch's sorter keeps the page (:mod:`store.index.sorting`)."""
+    field_name, ascending = request.sortby
+    data, keys = ctx.keyspace.data, index.label_to_key
+    doc_id = index.fields.doc_stats
+
+    def value_of(label: int) -> bytes | None:
+        doc = data.get(keys[label])
+        return doc.get(field_name) if isinstance(doc, dict) else None
+
+    scorer = None
+    if request.withscores:
+        scorer = Scorer(
+            index,
+            parsed,
+            request.scorer,
+            inkeys=inkeys,
+            explain=request.explainscore,
+            ranges=ranges,
+        )
+    in_order = sorted(labels, key=lambda label: doc_id(label).doc_id)
+    kept = sort_by_field(
+        in_order,
+        value_of,
+        lambda label: doc_id(label).doc_id,
+        ascending,
+        request.offset + request.num,
+        scorer,
+        deadline,
+    )
+    scores: dict[int, float] = {}
+    for label, scored in kept:
+        if scored is not None:
+            scores[label] = scored[0]
+            if request.explainscore:
+                explanations[label] = scored
+    return [label for label, _ in kept], scores
+
+
+def _window(request: Any, ranges: RangeResults | None) -> dict[str, Any]:
+    return {"slop": request.slop, "inorder": request.inorder, "ranges": ranges}
+
+
+def _options(
+    request: Any, inkeys: int | None, deadline: _Deadline | None, ranges: RangeResults | None
+) -> dict[str, Any]:
+    return {"inkeys": inkeys, "deadline": deadline, **_window(request, ranges)}
+
+
+def _in_window(
+    ctx: ExecContext,
+    index: SearchIndex,
+    parsed: Any,
+    allowed: set[int] | None,
+    inkeys: int | None,
+    request: Any,
+    ranges: RangeResults | None,
+) -> set[int]:
+    """The matches whose terms SLOP / INORDER accept (RediSearch's intersection check)."""
+    with ctx.lock:
+        labels = set(index.label_to_key) if allowed is None else allowed
+        keep = Scorer(index, parsed, inkeys=inkeys, **_window(request, ranges))
+        return {label for label in labels if keep(label) is not None}
+
+
+class _Deadline:
+    """``TIMEOUT ms`` as a predicate polled while scoring; remembers that it fired."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.end = time.monotonic() + timeout_ms / 1000
+        self.expired = False
+
+    def __call__(self) -> bool:
+        if not self.expired and time.monotonic() > self.end:
+            self.expired = True
+        return self.expired
+
+
+def _deadline(timeout_ms: int | None) -> _Deadline | None:
+    return _Deadline(timeout_ms) if timeout_ms else None
+
+
+def _scores(
+    index: SearchIndex,
+    request: Any,
+    parsed: Any,
+    labels: list[int],
+    inkeys: int | None,
+    deadline: _Deadline | None,
+    explanations: dict[int, Any],
+    ranges: RangeResults | None,
+) -> dict[int, float]:
+    """Scores only when WITHSCORES asks for them (explained when EXPLAINSCORE does)."""
+    if not request.withscores or request.num == 0:
+        return {}
+    if request.explainscore:
+        explained = explain_scores(
+            index,
+            parsed,
+            labels,
+            request.scorer,
+            inkeys=inkeys,
+            deadline=deadline,
+            **_window(request, ranges),
+        )
+        explanations.update(explained)
+        return {label: score for label, (score, _) in explained.items()}
+    return text_scores(
+        index, parsed, labels, request.scorer, **_options(request, inkeys, deadline, ranges)
+    )
 
 
 def _reply(
@@ -159,9 +363,16 @@ def _reply(
     request: Any,
     hits: list[SearchHit],
     score_alias: bytes | None,
-    match_all: bool,
+    with_scores: bool,
+    explanations: dict[int, Any],
+    timed_out: bool,
+    total: int | None,
+    by_distance: bool = False,
 ) -> object:
-    docs: list[tuple[bytes, dict[bytes, bytes]]] = []
+    """The FT.SEARCH reply; ``total`` is the match count when ``hits`` holds only the
+    best documents (a ranked search), else None (every match is in ``hits``).
+    ``by_distance``: SORTBY names a KNN score or a VECTOR_RANGE distance, sorted here."""
+    docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
     with ctx.lock:
         for hit in hits:
             value = ctx.keyspace.get(hit.key, ctx.read_now)
@@ -172,26 +383,40 @@ def _reply(
                 fields[score_alias] = format_score(hit.distance)
             fields.update((name, format_score(d)) for name, d in hit.yields.items())
             fields.update(value)
-            docs.append((hit.key, fields))
-    total = len(docs)
-    if request.sortby is not None:
+            score: Any = hit.score if hit.score is not None else 0.0
+            label = index.key_to_label.get(hit.key)
+            if label is not None and label in explanations:
+                score = [score, explanation_reply(explanations[label][1])]
+            docs.append((hit.key, fields, score))
+    # ``total`` counts ranked documents beyond the page; drop those found gone meanwhile
+    total = len(docs) if total is None else total - (len(hits) - len(docs))
+    if request.sortby is not None and by_distance:
         field_name, ascending = request.sortby
         if not ascending:
             docs.reverse()  # RediSearch breaks DESC ties by descending document order
-        docs.sort(key=lambda d: _sort_key(d[1].get(field_name)), reverse=not ascending)
-    elif score_alias is not None:
-        pass  # already in ascending distance
+        # RediSearch puts documents without the field last, whichever the direction
+        having = [d for d in docs if d[1].get(field_name) is not None]
+        having.sort(key=lambda d: field_sort_key(d[1].get(field_name)), reverse=not ascending)
+        docs = having + [d for d in docs if d[1].get(field_name) is None]
     offset, num = request.limit
+    sortkey = _sortkey_of(index, request)
+    sortkeys = {key: sortkey(f) for key, f, _ in docs[offset : offset + num]}
     page = docs[offset : offset + num]
     if request.return_fields is not None:
         page = [
-            (key, {alias: f[name] for name, alias in request.return_fields if name in f})
-            for key, f in page
+            (key, {alias: f[name] for name, alias in request.return_fields if name in f}, sc)
+            for key, f, sc in page
         ]
     if ctx.protocol == 3:
         results = []
-        for key, f in page:
+        for key, f, sc in page:
             entry: dict[bytes, Any] = {b"id": key}
+            if with_scores:
+                entry[b"score"] = sc
+            if request.withpayloads:
+                entry[b"payload"] = None
+            if request.withsortkeys:
+                entry[b"sortkey"] = sortkeys[key]
             if not request.nocontent:
                 entry[b"extra_attributes"] = f
             entry[b"values"] = []
@@ -201,11 +426,17 @@ def _reply(
             b"total_results": total,
             b"format": b"STRING",
             b"results": results,
-            b"warning": [],
+            b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
         }
     out: list[Any] = [total]
-    for key, f in page:
+    for key, f, sc in page:
         out.append(key)
+        if with_scores:
+            out.append(sc)
+        if request.withpayloads:
+            out.append(None)
+        if request.withsortkeys:
+            out.append(sortkeys[key])
         if not request.nocontent:
             flat: list[bytes] = []
             for name, value in f.items():
@@ -214,10 +445,25 @@ def _reply(
     return out
 
 
-def _sort_key(raw: bytes | None) -> tuple[int, float, bytes]:
-    if raw is None:
-        return (1, 0.0, b"")
-    try:
-        return (0, float(raw), b"")
-    except ValueError:
-        return (0, 0.0, raw)
+def _sortkey_of(index: SearchIndex, request: Any) -> Any:
+    """WITHSORTKEYS' value of a result: nil without SORTBY, ``#number`` for a NUMERIC
+    field, ``$value`` otherwise (RediSearch's spelling)."""
+    if request.sortby is None:
+        return lambda f: None
+    name = request.sortby.field
+    numeric = any(
+        name in (s.name, s.alias) and s.type is FieldType.NUMERIC for s in index.definition.fields
+    )
+
+    def key_of(f: dict[bytes, bytes]) -> bytes | None:
+        raw = f.get(name)
+        if raw is None:
+            return None
+        if numeric:
+            try:
+                return b"#" + format_score(float(raw))
+            except ValueError:
+                return None
+        return b"$" + raw
+
+    return key_of

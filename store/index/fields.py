@@ -26,6 +26,17 @@ folded tokens exactly (no stemming), prefixes need at least 2 characters (RediSe
 MINPREFIX), phrases match consecutive tokens. NOINDEX fields are not indexed. A filter on a
 field the index lacks, or of another type, matches nothing.
 
+Text statistics for the scorers (:mod:`store.index.scoring`), kept as RediSearch 2.10 keeps
+them so scores match its own: per document a :class:`DocStats` (RediSearch's document id,
+which changes on every re-index and breaks score ties; its weighted length; its maximal
+weighted term frequency, to which RediSearch adds one per VECTOR field the document has),
+per term the number of documents holding it in any TEXT field, and the sum of all document
+lengths ever indexed (RediSearch never subtracts a removed document's length, so neither do
+we: its average document length is that sum over the current document count). A term
+occurrence in a field of WEIGHT ``w`` counts ``max(1, int(w))``. Term frequencies and
+positions are read from the stored token tuples when a document is scored, so they cost no
+memory per posting.
+
 ``evaluate(node)`` returns a fresh ``set`` of labels the caller may keep or mutate, or
 ``None`` meaning "every label" (for ``MatchAll`` and anything equivalent), so the common
 unfiltered KNN never materialises the label set. ``count(node)`` is a cheap upper-bound
@@ -39,8 +50,12 @@ import re
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from operator import itemgetter
+from typing import NamedTuple
+
+import numpy as np
 
 from ..errors import DocumentRejected
+from .proximity import positions_within
 from .query import (
     And,
     FilterNode,
@@ -55,7 +70,13 @@ from .query import (
 )
 from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
 
-__all__ = ["MIN_PREFIX", "DocumentRejected", "FieldIndexes", "parse_numeric_value"]
+__all__ = [
+    "MIN_PREFIX",
+    "DocStats",
+    "DocumentRejected",
+    "FieldIndexes",
+    "parse_numeric_value",
+]
 
 MIN_PREFIX = 2
 """Shortest term prefix a ``term*`` query expands (RediSearch's MINPREFIX default)."""
@@ -141,6 +162,28 @@ def _range_keys(f: NumericFilter) -> tuple[tuple[float, float], tuple[float, flo
     return lo, hi
 
 
+class DocStats(NamedTuple):
+    """What the scorers need of one document (RediSearch's ``RSDocumentMetadata``)."""
+
+    doc_id: int
+    """RediSearch's document id: 1, 2, ... in indexing order, new on every re-index."""
+    length: int
+    """Weighted number of TEXT tokens (stop words excluded)."""
+    max_freq: int
+    """Largest weighted term frequency, plus one per VECTOR field the document has."""
+    vectors: int = 0
+    """How many VECTOR fields the document has (each is an index record)."""
+
+
+def field_weight(weight: float) -> int:
+    """What one occurrence of a term counts in a field of this WEIGHT (RediSearch's
+    ``MAX(1, (uint32_t)(float)weight)``)."""
+    value = float(np.float32(weight)) if abs(weight) < 3.4e38 else math.inf
+    if not math.isfinite(value) or abs(value) >= 2.0**63:
+        return 1  # x86-64 converts through int64: out of range gives 0, then MAX(1, 0)
+    return max(1, int(value) & 0xFFFFFFFF)
+
+
 class _Postings:
     """An inverted index from terms to labels, with a sorted vocabulary for prefixes."""
 
@@ -223,6 +266,17 @@ class FieldIndexes:
         self._text_tokens: dict[bytes, dict[int, tuple[bytes, ...]]] = {
             f.alias: {} for f in self._text_fields
         }
+        self._vector_names = {f.name for f in definition.fields if f.type is FieldType.VECTOR}
+        self._weights = {f.alias: field_weight(f.weight) for f in self._text_fields}
+        self._text_order = tuple(self._texts)
+        self._stats: dict[int, DocStats] = {}
+        self._term_docs: dict[bytes, int] = {}
+        self._next_doc_id = 1
+        self.total_length = 0
+        """Sum of the lengths of every document ever indexed (see the module docstring)."""
+        self.num_records = 0
+        """Index records as RediSearch counts them: (term, document), (tag value,
+        document), numeric values, vectors."""
         self._bytes = 0
 
     # -- writes ---------------------------------------------------------------------------
@@ -275,7 +329,39 @@ class FieldIndexes:
                     tokens = tuple(canonical[token] for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
+        stats = self._stats[label] = self._doc_stats(label, fields)
+        self._next_doc_id += 1
+        terms = {t for tokens in texts for t in tokens}
+        for term in terms:
+            self._term_docs[term] = self._term_docs.get(term, 0) + 1
+        self.num_records += len(numbers) + sum(len(v) for v in tags) + len(terms)
+        self.num_records += stats.vectors
         self._bytes += _cost(numbers, tags, texts)
+
+    def _doc_stats(self, label: int, fields: Mapping[bytes, bytes]) -> DocStats:
+        """RediSearch's forward-index walk: fields in schema order, a VECTOR field bumps the
+        running maximum frequency by one (``vectorPreprocessor``), a TEXT token raises it
+        to the token's running weighted frequency."""
+        freqs: dict[bytes, int] = {}
+        length = max_freq = vectors = 0
+        for spec in self.definition.fields:
+            if spec.name in self._vector_names:
+                if fields.get(spec.name) is not None:
+                    max_freq += 1
+                    vectors += 1
+                continue
+            tokens = self._text_tokens.get(spec.alias)
+            if tokens is None or spec.no_index:
+                continue
+            held = tokens.get(label, ())
+            w = self._weights[spec.alias]
+            for t in held:
+                f = freqs[t] = freqs.get(t, 0) + w
+                if f > max_freq:
+                    max_freq = f
+            length += w * len(held)
+        self.total_length += length
+        return DocStats(self._next_doc_id, length, max_freq, vectors)
 
     def remove(self, label: int) -> None:
         """Forget ``label`` everywhere; unknown labels are ignored."""
@@ -302,6 +388,17 @@ class FieldIndexes:
                 texts.append(tokens)
                 for token in set(tokens):
                     self._texts[alias].discard(token, label)
+        stats = self._stats.pop(label, None)
+        if stats is not None:
+            self.num_records -= stats.vectors
+        terms = {t for tokens in texts for t in tokens}
+        for term in terms:
+            left = self._term_docs[term] - 1
+            if left:
+                self._term_docs[term] = left
+            else:
+                del self._term_docs[term]
+        self.num_records -= len(numbers) + sum(len(v) for v in tags) + len(terms)
         self._bytes -= _cost(numbers, tags, texts)
 
     # -- reads ----------------------------------------------------------------------------
@@ -311,6 +408,87 @@ class FieldIndexes:
     def __contains__(self, label: object) -> bool:
         return label in self._labels
 
+    # -- text statistics (see the module docstring) ---------------------------------------
+    def doc_stats(self, label: int) -> DocStats:
+        """The scorers' view of an indexed ``label`` (KeyError if it is not indexed)."""
+        return self._stats[label]
+
+    def term_doc_count(self, term: bytes) -> int:
+        """How many documents hold ``term`` in any TEXT field."""
+        return self._term_docs.get(term, 0)
+
+    @property
+    def max_doc_id(self) -> int:
+        """The last document id given out (RediSearch's ``maxDocId``)."""
+        return self._next_doc_id - 1
+
+    @property
+    def num_terms(self) -> int:
+        """Distinct terms over every TEXT field."""
+        return len(self._term_docs)
+
+    def text_fields(self) -> tuple[bytes, ...]:
+        """The indexed TEXT fields' query names, in schema order (token positions run on
+        across them in this order)."""
+        return self._text_order
+
+    def tokens(self, alias: bytes, label: int) -> tuple[bytes, ...]:
+        """The terms ``label`` holds in TEXT field ``alias``, in order (stop words out)."""
+        return self._text_tokens[alias].get(label, ())
+
+    def weight(self, alias: bytes) -> int:
+        """What one occurrence counts in TEXT field ``alias`` (:func:`field_weight`)."""
+        return self._weights[alias]
+
+    def field_has_term(self, alias: bytes, term: bytes) -> bool:
+        """Whether any document holds ``term`` in TEXT field ``alias``."""
+        postings = self._texts.get(alias)
+        return postings is not None and term in postings.postings
+
+    def has_term(self, alias: bytes, term: bytes, label: int) -> bool:
+        """Whether ``label`` holds ``term`` in TEXT field ``alias``."""
+        postings = self._texts.get(alias)
+        return postings is not None and label in postings.postings.get(term, ())
+
+    def terms_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
+        """The terms of TEXT field ``alias`` a ``prefix*`` query expands to, sorted."""
+        postings = self._texts.get(alias)
+        if postings is None or len(prefix) < MIN_PREFIX:
+            return []
+        vocabulary = postings.vocabulary
+        out = []
+        i = bisect_left(vocabulary, prefix)
+        while i < len(vocabulary) and vocabulary[i].startswith(prefix):
+            out.append(vocabulary[i])
+            i += 1
+        return out
+
+    def tag_doc_count(self, alias: bytes, value: bytes) -> int:
+        """How many documents hold the (already folded) tag ``value`` in field ``alias``."""
+        postings = self._tags.get(alias)
+        return 0 if postings is None else len(postings.postings.get(value, ()))
+
+    def tag_values(self, alias: bytes, label: int) -> tuple[bytes, ...]:
+        """The folded tag values ``label`` holds in TAG field ``alias``."""
+        return self._tag_values.get(alias, {}).get(label, ())
+
+    def tags_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
+        """The tag values of field ``alias`` starting with (folded) ``prefix``, sorted."""
+        postings = self._tags.get(alias)
+        if postings is None or len(prefix) < MIN_PREFIX:
+            return []
+        i = bisect_left(postings.vocabulary, prefix)
+        out = []
+        while i < len(postings.vocabulary) and postings.vocabulary[i].startswith(prefix):
+            out.append(postings.vocabulary[i])
+            i += 1
+        return out
+
+    def fold_tag(self, alias: bytes, value: bytes) -> bytes:
+        """A tag query value folded as field ``alias`` stores its values."""
+        spec = self._tag_spec.get(alias)
+        return value if spec is None else _fold_tag(value, spec)
+
     def all_labels(self) -> set[int]:
         """A copy of every label added and not removed."""
         return set(self._labels)
@@ -319,7 +497,8 @@ class FieldIndexes:
         """An estimate of the Python memory held, kept up to date by add/remove.
 
         Calibrated with tracemalloc at 100k documents (tag + numeric + 8-word text: 230 MB
-        measured, 222 MB estimated); see ``_cost``.
+        measured, 222 MB estimated, before the ~13 MB of per-document text statistics were
+        added and costed at 130 bytes each); see ``_cost``.
         """
         vocab = sum(len(p.postings) for p in (*self._tags.values(), *self._texts.values()))
         return self._bytes + 250 * vocab
@@ -459,18 +638,24 @@ class FieldIndexes:
         return [f for f in node.fields if f in self._texts]
 
     def _has_phrase(self, label: int, node: TextFilter, aliases: list[bytes]) -> bool:
-        """Consecutive positions, counted across TEXT fields in schema order (RediSearch)."""
+        """RediSearch's exact phrase: every term in one of ``aliases``, and positions
+        (counted across all TEXT fields in schema order, whatever field holds them) in
+        order with no gap (:func:`store.index.proximity.positions_within`, slop 0)."""
         texts = self._text_tokens
-        sequence = [(t, a) for a in self._texts for t in texts[a].get(label, ())]
-        n = len(node.terms)
+        where: dict[bytes, list[int]] = {term: [] for term in node.terms}
+        fields_of: dict[bytes, set[bytes]] = {term: set() for term in node.terms}
+        pos = 0
+        for alias in self._texts:
+            for token in texts[alias].get(label, ()):
+                pos += 1
+                held = where.get(token)
+                if held is not None:
+                    held.append(pos)
+                    fields_of[token].add(alias)
         wanted = set(aliases)
-        for i in range(len(sequence) - n + 1):
-            window = sequence[i : i + n]
-            if all(
-                t == term and a in wanted for (t, a), term in zip(window, node.terms, strict=True)
-            ):
-                return True
-        return False
+        if any(not fields_of[term] & wanted for term in node.terms):
+            return False
+        return positions_within([where[term] for term in node.terms], 0, True)
 
     def count(self, node: FilterNode) -> int:
         """A cheap upper-bound estimate of ``len(evaluate(node))`` for query planning."""
@@ -516,7 +701,7 @@ class FieldIndexes:
 def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes, ...]]) -> int:
     """Bytes one document's entries hold (label slot, per-field entries, postings, values)."""
     return (
-        100
+        230  # label slot and DocStats (~130 bytes: a tuple of three ints in a dict)
         + 84 * len(numbers)
         + sum(110 + 40 * len(v) for v in tags)
         + sum(110 + 40 * len(t) for t in texts)

@@ -8,12 +8,20 @@ any case; error texts are RediSearch's.
 
 Applied by the engine from the request: ``NOCONTENT``, ``RETURN n f [AS a]...`` (the last
 one wins; ``RETURN 0`` means no fields), ``SORTBY f [ASC|DESC]``, ``LIMIT off num``
-(default ``0 10``), ``WITHSCORES``, ``WITHPAYLOADS``, ``WITHSORTKEYS``, ``INKEYS``,
-``TIMEOUT``. Folded into the parsed query: ``PARAMS``, ``NOSTOPWORDS``, ``INFIELDS``,
-``FILTER f min max`` (legacy numeric filter). Accepted and recorded without effect:
-``VERBATIM`` (memvec never stems), ``INORDER``, ``SLOP``, ``LANGUAGE``, ``SCORER``,
-``EXPANDER``, ``PAYLOAD``, ``EXPLAINSCORE``, ``WITHCOUNT``, ``WITHOUTCOUNT``,
-``FORMAT STRING``, ``DIALECT`` (every dialect is parsed with the DIALECT 2 grammar).
+(default ``0 10``), ``WITHSCORES``, ``SCORER`` (case sensitive, as RediSearch's names
+are; see :mod:`store.index.scoring`), ``EXPLAINSCORE``, ``INKEYS`` (only the named keys
+can match), ``TIMEOUT ms`` (scoring stops when it passes and the documents scored so far
+are returned, RediSearch's ``ON_TIMEOUT RETURN``; 0 means none). Folded into the parsed
+query: ``PARAMS``, ``NOSTOPWORDS``, ``INFIELDS`` (terms without ``@field:`` search only
+those fields), ``FILTER f min max`` (legacy numeric filter). Accepted, and with no effect
+on the reply because memvec's behaviour already is what they ask or they only name a
+default: ``VERBATIM`` (memvec never stems), ``WITHPAYLOADS`` and ``PAYLOAD`` (memvec
+documents carry no payload; RediSearch too replies as if none had one), ``WITHSORTKEYS``,
+``LANGUAGE``, ``EXPANDER``, ``WITHCOUNT``, ``WITHOUTCOUNT``, ``FORMAT STRING``,
+``DIALECT`` (every dialect is parsed with the DIALECT 2 grammar). ``SLOP n`` and
+``INORDER`` restrict every intersection of the query but exact phrases to documents whose
+terms lie within ``n`` intervening terms (in query order with INORDER), as RediSearch's
+intersection iterator checks (:func:`store.index.score_tree.within_range`).
 Rejected with a message that says so: ``SUMMARIZE``, ``HIGHLIGHT``, ``GEOFILTER``,
 ``WITHCURSOR``, ``FORMAT EXPAND``.
 """
@@ -252,7 +260,7 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
             value = cur.take()
             if keyword == b"LANGUAGE" and value.lower() not in LANGUAGES:
                 raise QuerySyntaxError("No such language")
-            if keyword == b"SCORER" and value.upper() not in SCORERS:
+            if keyword == b"SCORER" and value not in SCORERS:
                 raise QuerySyntaxError(f"No such scorer {value.decode('utf-8', 'replace')}")
             values[keyword.decode().lower()] = value
         elif keyword in (b"INKEYS", b"INFIELDS"):

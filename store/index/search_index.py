@@ -60,8 +60,12 @@ BRUTE_FORCE_CEILING = 50_000
 
 @dataclass
 class SearchHit:
+    """One FT.SEARCH result: the key, its KNN distance (KNN queries), its text score
+    (:func:`store.index.scoring.text_scores`; None when not computed)."""
+
     key: bytes
     distance: float | None = None
+    score: float | None = None
     yields: dict[bytes, float] = field(default_factory=dict)
     """Distances named by VECTOR_RANGE ``$YIELD_DISTANCE_AS``, in query order."""
 

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from store.index.fields import DocumentRejected, FieldIndexes, parse_numeric_value
+from store.index.proximity import positions_within
 from store.index.query import (
     And,
     FilterNode,
@@ -139,7 +140,9 @@ def test_text_terms_prefixes_and_phrases() -> None:
     assert f.evaluate(TextFilter((b"title",), (b"hel",), prefix=True)) == {1, 2, 3}
     assert f.evaluate(TextFilter((b"title",), (b"h",), prefix=True)) == set()
     assert f.evaluate(TextFilter((b"title",), (b"hello", b"world"))) == {1, 2}
-    assert f.evaluate(TextFilter((b"body",), (b"hello", b"world"))) == set()
+    # the terms are in body, their positions in order in title: RediSearch matches (checked)
+    assert f.evaluate(TextFilter((b"body",), (b"hello", b"world"))) == {2}
+    assert f.evaluate(TextFilter((b"body",), (b"world", b"world"))) == {2}
     assert f.evaluate(TextFilter(None, (b"world", b"hello"))) == {2}
     assert f.evaluate(TextFilter((b"body",), (b"quick", b"brown", b"fox"))) == {1}
     assert f.evaluate(TextFilter((b"title",), (b"new",))) == {2}
@@ -302,12 +305,13 @@ def _matches(node: FilterNode, doc: Mapping[bytes, bytes]) -> bool:
         if len(node.terms[0]) < 2:
             return False
         return any(t.startswith(node.terms[0]) and f in wanted for t, f in sequence)
-    n = len(node.terms)
-    for i in range(len(sequence) - n + 1):
-        window = sequence[i : i + n]
-        if [t for t, _ in window] == list(node.terms) and all(f in wanted for _, f in window):
-            return True
-    return False
+    # RediSearch's exact phrase: each term in a wanted field, and the terms' positions
+    # (in any field) in order with no gap, by its own walk (a repeated term may reuse a
+    # position: "a a" matches a document holding "a")
+    if not all(any(t == term and f in wanted for t, f in sequence) for term in node.terms):
+        return False
+    where = [[i + 1 for i, (t, _) in enumerate(sequence) if t == term] for term in node.terms]
+    return positions_within(where, 0, True)
 
 
 _OPS = st.lists(

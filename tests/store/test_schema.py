@@ -311,7 +311,8 @@ def test_field_spec_alias_defaults_to_name() -> None:
         (b"Hello, World! It's the NEW-age e-mail: foo@bar.com 3.14", [
             b"hello", b"world", b"s", b"new", b"age", b"e", b"mail", b"foo", b"bar", b"com",
             b"3", b"14"]),
-        (b"  under_score\tand\nlines  ", [b"under_score", b"lines"]),
+        # a new line is no separator: RediSearch drops it inside the token (checked on it)
+        (b"  under_score\tand\nlines  ", [b"under_score", b"andlines"]),
         ("Ünïcode naïve".encode(), ["ünïcode".encode(), "naïve".encode()]),
         (b"", []),
     ],

@@ -1,8 +1,11 @@
 """How TEXT content and TEXT query terms become terms: RediSearch's separators, case folding,
 stop words.
 
-:func:`tokenize_text` splits a value on RediSearch's separators (punctuation and white
-space), folds each piece with :func:`fold_text` and drops ``stopwords``
+:func:`tokenize_text` splits a value on RediSearch's separators (punctuation, space and tab,
+not new lines; a backslash escapes one), normalizes each piece as RediSearch does (control
+characters dropped, escaping backslashes dropped, at most 128 bytes), folds it with
+:func:`fold_text` (RediSearch folds ASCII only; memvec folds Unicode too, on both the
+indexing and the query side) and drops ``stopwords``
 (:data:`DEFAULT_STOPWORDS` unless the index declared its own). There is no stemming. The
 indexer and the query parser both use these functions, so a document term and a query term
 match exactly when they fold to the same bytes.
@@ -18,7 +21,10 @@ DEFAULT_STOPWORDS: frozenset[bytes] = frozenset(
 )
 """RediSearch's default stop word list (``src/stopwords.h``)."""
 
-_TEXT_SEPARATORS = frozenset(b" \t\n\r\v\f,./(){}[]:;~!@#$%^&*-=+|'`\"<>?")
+_TEXT_SEPARATORS = frozenset(b" \t,./(){}[]:;~!@#$%^&*-=+|'`\"<>?")
+"""RediSearch's ``ToksepMap_g``: new lines and other control characters are not among them."""
+_MAX_NORMALIZE = 128  # RediSearch's MAX_NORMALIZE_SIZE: longer tokens are cut to this
+_DROPPED = frozenset(range(32)) | {127}  # control characters vanish from a token
 
 
 def fold_text(value: bytes) -> bytes:
@@ -28,16 +34,42 @@ def fold_text(value: bytes) -> bytes:
     return value.decode("utf-8", "surrogateescape").lower().encode("utf-8", "surrogateescape")
 
 
+def _normalize(raw: bytes) -> bytes:
+    """RediSearch's ``DefaultNormalize`` of one raw token: a backslash escapes the next
+    byte (and is dropped), unescaped spaces and tabs and every control character are
+    dropped; then memvec's case folding."""
+    if b"\\" not in raw and not any(c in _DROPPED for c in raw):
+        return fold_text(raw)
+    out = bytearray()
+    escaped = False
+    for c in raw:
+        if (c in (32, 9) and not escaped) or c in _DROPPED:
+            pass
+        elif c == 92 and not escaped:
+            escaped = True
+            continue
+        else:
+            out.append(c)
+        escaped = False
+    return fold_text(bytes(out))
+
+
 def tokenize_text(value: bytes, stopwords: frozenset[bytes] = DEFAULT_STOPWORDS) -> list[bytes]:
-    """The terms of a TEXT value in order: split on RediSearch's separators, folded, no stops."""
+    """The terms of a TEXT value in order, as RediSearch's tokenizer makes them: split on
+    its separators (a backslash escapes one), normalized (:func:`_normalize`), the first
+    128 bytes of a long token kept, empty tokens and ``stopwords`` dropped."""
     out: list[bytes] = []
     start = 0
     n = len(value)
+    escaped = False
     for i in range(n + 1):
-        if i == n or value[i] in _TEXT_SEPARATORS:
+        if i == n or (value[i] in _TEXT_SEPARATORS and not escaped):
             if i > start:
-                term = fold_text(value[start:i])
-                if term not in stopwords:
+                term = _normalize(value[start : min(i, start + _MAX_NORMALIZE)])
+                if term and term not in stopwords:
                     out.append(term)
             start = i + 1
+            escaped = False
+        else:
+            escaped = not escaped and value[i] == 92
     return out
