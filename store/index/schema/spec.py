@@ -136,6 +136,11 @@ class IndexDefinition:
     skip_initial_scan: bool = False
     options: tuple[bytes, ...] = ()
 
+    @property
+    def strict(self) -> bool:
+        """memvec's ``STRICT`` option: refuse hash writes the index cannot take."""
+        return b"STRICT" in self.options
+
     def covers(self, key: bytes) -> bool:
         """Whether ``key`` falls under one of the index's prefixes."""
         return any(key.startswith(p) for p in self.prefixes)
