@@ -3,7 +3,8 @@
 RediSearch prints its query tree one node per line, children indented two spaces:
 ``INTERSECT {`` / ``UNION {`` / ``NOT{`` blocks, ``TAG:@f {`` with one value per line,
 ``NUMERIC {lo <= @f <= hi}`` (``%f`` numbers, ``<`` for exclusive bounds), ``<WILDCARD>``,
-``PREFIX{t*}`` and the KNN node's one-line description. memvec renders the tree it
+``PREFIX{t*}`` and the KNN node's description (``VECTOR {`` filter ``} => {K=...}`` when
+the KNN has a filter). memvec renders the tree it
 actually runs, which is the parser's simplified one (nested intersections flattened), and
 text terms without RediSearch's stemming expansions (``+word(expanded)``): memvec does not
 stem. Node types this module does not know are shown by their class name, never dropped.
@@ -32,7 +33,7 @@ def explain_lines(node: Any, knn: KnnClause | None = None, knn_param: str = "") 
     )
     if isinstance(node, MatchAll):
         return [head]
-    return [head[:-1], *_lines(node, 1), "}"]
+    return ["VECTOR {", *_lines(node, 1), "} => " + head[len("VECTOR ") :]]
 
 
 def _number(value: float) -> str:
@@ -62,8 +63,8 @@ def _lines(node: Any, depth: int) -> list[str]:
     if isinstance(node, Not):
         return [pad + "NOT{", *_lines(node.child, depth + 1), pad + "}"]
     if isinstance(node, TagFilter):
-        values = sorted(node.values) + [p + b"*" for p in sorted(node.prefixes)]
-        inner = [pad + "  " + _text(v) for v in values]
+        inner = [pad + "  " + _text(v) for v in sorted(node.values)]
+        inner += [f"{pad}  PREFIX{{{_text(p)}*}}" for p in sorted(node.prefixes)]
         return [f"{pad}TAG:@{_text(node.field)} {{", *inner, pad + "}"]
     if isinstance(node, NumericFilter):
         lo = "<=" if node.lo_inclusive else "<"
@@ -81,10 +82,11 @@ def _text_lines(node: TextFilter, pad: str) -> list[str]:
     if node.prefix and terms:
         terms[-1] = f"PREFIX{{{terms[-1]}*}}"
     if node.fields is not None:
-        scope = "|".join("@" + _text(f) for f in node.fields)
+        scope = "|".join("@" + _text(f) for f in node.fields) + ":"
         if len(terms) == 1:
-            return [f"{pad}{scope}:{terms[0]}"]
-        return [f"{pad}{scope}:EXACT {{", *[pad + "  " + t for t in terms], pad + "}"]
+            return [f"{pad}{scope}{terms[0]}"]
+        inner = [f"{pad}  {scope}{t}" for t in terms]
+        return [f"{pad}{scope}EXACT {{", *inner, pad + "}"]
     if len(terms) == 1:
         return [pad + terms[0]]
     return [pad + "EXACT {", *[pad + "  " + t for t in terms], pad + "}"]

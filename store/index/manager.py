@@ -85,14 +85,21 @@ class IndexManager:
     def alter(self, name: bytes | str, fields: list[bytes], *, skip_scan: bool) -> SearchIndex:
         """``FT.ALTER name [SKIPINITIALSCAN] SCHEMA ADD fields``: the index gets the new
         fields and is rebuilt over the keyspace (every key under its prefixes), or, with
-        ``skip_scan``, over the documents it already had. Field errors are FT.CREATE's."""
+        ``skip_scan``, keeps the documents it had, indexed without the new fields. Field
+        errors are FT.CREATE's."""
         old = self.get(name, missing="Unknown index name")
         definition = parse_ft_create([*old.definition.to_args(), *fields])
         index = SearchIndex(definition)
         index.stats = old.stats
         if skip_scan:
+            # as RediSearch: the documents stay indexed, without the new fields until
+            # their next write (a snapshot restore indexes them whole: docs/compatibility.md)
             data = self.keyspace.data
-            index.backfill((key, data.get(key)) for key in old.key_to_label)
+            added = {f.name for f in definition.fields} - {f.name for f in old.definition.fields}
+            for key in old.key_to_label:
+                value = data.get(key)
+                if isinstance(value, dict):
+                    index.update(key, {k: v for k, v in value.items() if k not in added})
         else:
             index.backfill(self.keyspace.data.items())
         self.indexes[old.name] = index

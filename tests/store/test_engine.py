@@ -33,10 +33,14 @@ def vec(*xs: float) -> bytes:
 
 
 def create_index(
-    engine: Engine, algo: str = "HNSW", metric: str = "L2", prefix: str = "doc:"
+    engine: Engine,
+    algo: str = "HNSW",
+    metric: str = "L2",
+    prefix: str = "doc:",
+    options: tuple[str, ...] = (),
 ) -> None:
     engine.execute(
-        "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", prefix, "SCHEMA",
+        "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", prefix, *options, "SCHEMA",
         "tag", "TAG", "n", "NUMERIC",
         "vec", "VECTOR", algo, "6", "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", metric,
     )  # fmt: skip
@@ -143,13 +147,23 @@ def test_index_read_your_writes_overwrite_and_delete(engine: Engine) -> None:
     assert engine.execute(*knn) == [1, b"doc:1"]
 
 
-def test_wrong_blob_length_is_rejected_and_changes_nothing(engine: Engine) -> None:
-    create_index(engine)
+def test_strict_index_rejects_wrong_blob_length_and_changes_nothing(engine: Engine) -> None:
+    create_index(engine, options=("STRICT",))
     engine.execute("HSET", "doc:1", "vec", vec(1), "tag", "a")
     with pytest.raises(IndexError_) as exc:
         engine.execute("HSET", "doc:1", "vec", b"\x00" * 7, "tag", "changed")
     assert "blob size 7" in str(exc.value) and f"DIM={DIM}" in str(exc.value)
     assert engine.execute("HGETALL", "doc:1") == {b"vec": vec(1), b"tag": b"a"}
+
+
+def test_wrong_blob_length_is_stored_and_counted(engine: Engine) -> None:
+    create_index(engine)
+    engine.execute("HSET", "doc:1", "vec", vec(1), "tag", "a")
+    engine.execute("HSET", "doc:1", "vec", b"\x00" * 7, "tag", "changed")
+    assert engine.execute("HGETALL", "doc:1") == {b"vec": b"\x00" * 7, b"tag": b"changed"}
+    index = engine.indexes.get("idx")
+    assert index.num_docs == 0 and index.stats.hash_indexing_failures == 1
+    assert index.stats.last_indexing_error_key == b"doc:1"
 
 
 def test_create_index_backfills_existing_keys(engine: Engine) -> None:
