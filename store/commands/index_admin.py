@@ -13,8 +13,8 @@ index. Choices that differ from RediSearch:
 * ``FT.PROFILE`` answers with the search (or aggregate) reply and a profile in
   RediSearch's shape; the iterator tree is memvec's query tree and the times are memvec's
   (milliseconds), so the numbers differ from RediSearch's, never the layout.
-* ``FT.CONFIG SET`` is refused: memvec has no run-time search knobs
-  (:mod:`store.index.ft_config`).
+* ``FT.CONFIG SET`` is refused unless it sets the value memvec already has: memvec has
+  no run-time search knobs (:mod:`store.index.ft_config`).
 * ``FT.SYNUPDATE``/``FT.SYNDUMP`` are refused with an error saying so: memvec's query
   parser does not expand synonyms, and storing groups that no query uses would answer
   differently from RediSearch without saying so.
@@ -264,7 +264,7 @@ def ft_tagvals(ctx: ExecContext, args: list[bytes]) -> object:
 @command("FT.CONFIG", -2, "readonly", "search slow")
 def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
     """``FT.CONFIG GET|HELP name|*`` lists RediSearch's parameters with memvec's values;
-    ``FT.CONFIG SET`` is refused (see :mod:`store.index.ft_config`)."""
+    ``FT.CONFIG SET`` is refused but for the value memvec has (:mod:`store.index.ft_config`)."""
     action = args[1].upper()
     if action not in (b"GET", b"SET", b"HELP"):
         return SimpleString("No such configuration action")
@@ -278,6 +278,8 @@ def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
         if not found:
             raise QuerySyntaxError("Invalid option")
         p = found[0]
+        if p.value is not None and args[3].lower() == p.value.lower():
+            return SimpleString("OK")  # the value memvec already runs with
         value = "(unset)" if p.value is None else p.value.decode()
         raise QuerySyntaxError(
             f"FT.CONFIG SET is not supported by memvec: {p.name} is fixed at {value}"

@@ -3,11 +3,13 @@
 
 RediSearch 2.10 lists these parameters, in this order, with a one-line description each
 (its texts). memvec has no run-time knobs for them: the ones it honours are fixed by its
-design (``MINPREFIX`` 2, ``MAXSEARCHRESULTS`` 1000000, ``MAXEXPANSIONS`` 200, ...) and the
+design (``MINPREFIX`` 2, ``MAXSEARCHRESULTS`` 1000000, ``MAXEXPANSIONS`` 200,
+``DEFAULT_DIALECT`` 2: memvec parses every query with the DIALECT 2 grammar) and the
 rest concern RediSearch internals memvec does not have (the fork GC, memory pools,
 Chinese tokenization). ``FT.CONFIG GET`` reports every one with the value memvec behaves
-by (RediSearch's default for internals); ``FT.CONFIG SET`` is refused with an error naming
-the parameter and its fixed value, because accepting a value that changes nothing would
+by (RediSearch's default for internals); ``FT.CONFIG SET`` to that same value is
+accepted (nothing to change), any other value is refused with an error naming the
+parameter and its fixed value, because accepting a value that changes nothing would
 answer differently from RediSearch silently. docs/compatibility.md lists this.
 """
 
@@ -125,7 +127,7 @@ PARAMETERS: tuple[Parameter, ...] = tuple(
         (
             "DEFAULT_DIALECT",
             "Set RediSearch default dialect version throught the lifetime of the server.",
-            b"1",
+            b"2",
         ),
         ("VSS_MAX_RESIZE", "Set RediSearch vector indexes max resize (in bytes).", b"0"),
         (

@@ -125,7 +125,8 @@ class SearchIndex:
 
     # -- writes (engine lock held) --------------------------------------------------------
     def check(self, key: bytes, new_fields: dict[bytes, bytes]) -> None:
-        """Raise, changing nothing, if ``new_fields`` cannot be indexed (bad vector blob)."""
+        """Raise, changing nothing, if ``new_fields`` cannot be indexed (a bad vector blob,
+        a numeric value that does not parse): the check of a ``STRICT`` index."""
         for f in self.vector_fields:
             blob = new_fields.get(f.name)
             assert f.vector is not None
@@ -143,6 +144,10 @@ class SearchIndex:
                     f"Could not add vector to field '{field}' of index '{self.name}': it "
                     "holds NaN or infinite values; send finite FLOAT32 values"
                 )
+        for f in self.definition.fields_of(FieldType.NUMERIC):
+            raw = None if f.no_index else new_fields.get(f.name)
+            if raw is not None and parse_numeric_value(raw) is None:
+                raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
 
     def update(self, key: bytes, value: Any) -> None:
         """Re-index ``key`` from its current value (a hash, or anything else = remove)."""
