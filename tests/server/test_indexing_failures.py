@@ -211,3 +211,28 @@ def test_redisvl_embeddings_cache_under_an_index_prefix(pair: Pair, p: str) -> N
     mine, theirs = pair.both("FT.INFO", f"{p}i")
     assert failures(mine) == failures(theirs)
     assert failures(mine)[0] == 1
+
+
+def test_bad_vector_inside_a_pipeline_of_writes(memvec: ServerThread) -> None:
+    """Pipelined HSETs have their vectors inserted as one batch: a bad one among them is
+    stored and counted, the others are indexed."""
+    r = redis.Redis(host="127.0.0.1", port=memvec.port, protocol=2)
+    p = f"pl{uuid.uuid4().hex[:8]}"
+    try:
+        r.execute_command(
+            "FT.CREATE", f"{p}i", "ON", "HASH", "PREFIX", "1", f"{p}:", "SCHEMA",
+            "v", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
+        )  # fmt: skip
+        with r.pipeline(transaction=False) as pipe:
+            for i in range(40):
+                pipe.hset(f"{p}:{i}", "v", vec(i) if i != 7 else b"short")
+            assert pipe.execute() == [1] * 40
+        info = as_map(r.execute_command("FT.INFO", f"{p}i"))
+        assert info[b"num_docs"] == 39 and info[b"hash_indexing_failures"] == 1
+        reply = r.execute_command("FT.SEARCH", f"{p}i", "*=>[KNN 2 @v $B]", "PARAMS", "2",
+                                  "B", vec(7), "NOCONTENT", "DIALECT", "2")  # fmt: skip
+        assert sorted(reply[1:]) == [f"{p}:6".encode(), f"{p}:8".encode()]
+        assert r.hget(f"{p}:7", "v") == b"short"
+    finally:
+        r.execute_command("FT.DROPINDEX", f"{p}i", "DD")
+        r.close()
