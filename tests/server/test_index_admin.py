@@ -25,6 +25,7 @@ from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack
 from tests.harness.wait import wait_for
+from tests.replication.nodes import Node, converged
 from tests.server.test_differential import Pair, call
 
 
@@ -321,3 +322,35 @@ def test_aliases_alter_and_strict_survive_restart_and_snapshot(tmp_path: Path) -
             r.close()
         finally:
             server.stop()
+
+
+def test_aliases_alter_and_flush_replicate(tmp_path: Path) -> None:
+    """Aliases, FT.ALTER and FLUSHALL's index drop reach a replica (a full sync from a
+    snapshot, then the stream), whose searches by alias answer as the primary's."""
+    primary = Node(tmp_path / "p")
+    replica: Node | None = None
+    try:
+        r = primary.client(protocol=2)
+        r.execute_command("FT.CREATE", "i", "ON", "HASH", "PREFIX", "1", "d:", "SCHEMA",
+                          "t", "TAG")  # fmt: skip
+        r.hset("d:1", mapping={"t": "a", "n": "3"})
+        r.execute_command("FT.ALIASADD", "before", "i")
+        assert r.save()  # the replica's full sync carries this alias in the snapshot
+        replica = Node(tmp_path / "r", "--replicaof", primary.replicaof)
+        rr = replica.client(protocol=2)
+        r.execute_command("FT.ALIASADD", "after", "i")
+        r.execute_command("FT.ALTER", "i", "SCHEMA", "ADD", "n", "NUMERIC")
+        query = ("FT.SEARCH", "after", "@n:[3 3]", "NOCONTENT")
+        wait_for(lambda: converged(primary, replica), 30, message="replica caught up")
+        for alias in ("before", "after"):
+            assert rr.execute_command("FT.SEARCH", alias, "*", "NOCONTENT") == [1, b"d:1"]
+        assert rr.execute_command(*query) == r.execute_command(*query) == [1, b"d:1"]
+        r.flushall()
+        wait_for(lambda: converged(primary, replica), 30, message="replica caught up")
+        assert rr.execute_command("FT._LIST") == []
+        with pytest.raises(redis.ResponseError, match="after: no such index"):
+            rr.execute_command("FT.SEARCH", "after", "*")
+    finally:
+        if replica is not None:
+            replica.stop()
+        primary.stop()
