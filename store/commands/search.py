@@ -123,7 +123,7 @@ def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
         b"geoshapes_sz_mb": 0.0,
         b"records_per_doc_avg": num_records / index.num_docs if index.num_docs else nan,
         b"bytes_per_record_avg": mem_mb * mb / num_records if num_records else nan,
-        b"offsets_per_term_avg": nan,
+        b"offsets_per_term_avg": 0.0 if num_records else nan,  # no text offsets kept
         b"offset_bits_per_record_avg": nan,
         b"hash_indexing_failures": stats.hash_indexing_failures,
         b"total_indexing_time": 0.0,
