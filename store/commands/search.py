@@ -27,7 +27,13 @@ def format_score(distance: float) -> bytes:
 
 @command("FT.CREATE", -2, "write denyoom", "search slow")
 def ft_create(ctx: ExecContext, args: list[bytes]) -> SimpleString:
-    """Create an index over hashes under key prefixes; existing keys are backfilled."""
+    """Create an index over hashes under key prefixes; existing keys are backfilled.
+
+    A hash under the prefixes that the index cannot take (a vector blob of the wrong
+    size, a numeric value that does not parse) is stored, left out of the index and
+    counted in FT.INFO ``hash_indexing_failures``, as in RediSearch. memvec's ``STRICT``
+    option (anywhere before ``SCHEMA``) makes such writes fail instead, changing nothing;
+    it is kept in the log and snapshots (:mod:`store.index.schema.create`)."""
     definition = parse_ft_create(args)
     if not ctx.replaying:
         budget = capacity_budget_bytes(ctx.maxmemory_bytes)
