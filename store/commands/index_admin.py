@@ -74,7 +74,7 @@ def ft_alter(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     if skip:
         rest = rest[1:]
     if not rest or rest[0].upper() != b"SCHEMA":
-        raise QuerySyntaxError("Unknown argument `{}`".format(_text(rest[0]) if rest else ""))
+        raise QuerySyntaxError("ALTER must be followed by SCHEMA")
     if len(rest) < 2 or rest[1].upper() != b"ADD":
         raise QuerySyntaxError("Unknown action passed to ALTER SCHEMA")
     if len(rest) < 3:

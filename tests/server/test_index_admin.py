@@ -142,6 +142,9 @@ def test_alter_adds_fields_and_reindexes(pair: Pair, p: str) -> None:
     pair.same("FT.ALTER", f"{p}i", "SCHEMA", "ADD", "n", "NUMERIC")  # Duplicate field
     pair.same("FT.ALTER", f"{p}nope", "SCHEMA", "ADD", "x", "TAG")  # Unknown index name
     pair.same("FT.ALTER", f"{p}i", "SCHEMA", "DROP", "x")  # Unknown action
+    pair.same("FT.ALTER", f"{p}i", "ADD", "x", "TAG")  # ALTER must be followed by SCHEMA
+    pair.same("FT.ALTER", f"{p}i", "SKIPINITIALSCAN", "ADD", "x", "TAG")
+    pair.same("FT.ALTER", f"{p}i", "SCHEMA", "ADD", "x")  # Field `x` does not have a type
     pair.same("FT.ALTER", f"{p}i", "SCHEMA", "ADD", "x", "BLOB")  # Invalid field type
     pair.same("FT.ALTER", f"{p}i", "SKIPINITIALSCAN", "SCHEMA", "ADD", "w", "TAG")
     pair.same("HSET", f"{p}:9", "v", vec(9), "t", "z", "n", "9", "w", "w1")
@@ -199,6 +202,7 @@ def test_profile_search(pair: Pair, p: str) -> None:
             processors = b"Result processors profile"
             assert _kinds(profile_mine[processors]) == _kinds(profile_peer[processors]), args
     pair.same("FT.PROFILE", f"{p}i", "FOO", "QUERY", "*")
+    pair.same("FT.PROFILE", f"{p}i", "SEARCH", "LIMITED", "*")  # The QUERY keyword is expected
     pair.same("FT.PROFILE", f"{p}nope", "SEARCH", "QUERY", "*")
 
 
