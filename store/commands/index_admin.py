@@ -141,14 +141,16 @@ def ft_profile(ctx: ExecContext, args: list[bytes]) -> object:
             reply = spec.handler(ctx, inner)
     elapsed_ms = (time.perf_counter() - started) * 1000
     total = _total(reply)
-    iterators = _iterators(ctx, args[1], rest[1:], total, limited)
+    iterators, knn = _iterators(ctx, args[1], rest[1:], total, limited)
     processors = [{b"Type": b"Index", b"Time": 0.0, b"Counter": total}]
+    if knn:
+        processors.append({b"Type": b"Metrics Applier", b"Time": 0.0, b"Counter": total})
     if kind == b"SEARCH":
-        processors += [
-            {b"Type": b"Scorer", b"Time": 0.0, b"Counter": total},
-            {b"Type": b"Sorter", b"Time": 0.0, b"Counter": total},
-        ]
-        if not any(a.upper() == b"NOCONTENT" for a in rest[2:]):
+        words = {a.upper() for a in rest[2:]}
+        if b"SORTBY" not in words:  # sorting by a field needs no score
+            processors.append({b"Type": b"Scorer", b"Time": 0.0, b"Counter": total})
+        processors.append({b"Type": b"Sorter", b"Time": 0.0, b"Counter": total})
+        if b"NOCONTENT" not in words:
             processors.append({b"Type": b"Loader", b"Time": 0.0, b"Counter": total})
     profile: dict[bytes, Any] = {
         b"Total profile time": elapsed_ms,
@@ -184,38 +186,63 @@ def _total(reply: object) -> int:
 
 def _iterators(
     ctx: ExecContext, name: bytes, search_args: list[bytes], total: int, limited: bool
-) -> dict[bytes, Any]:
-    """The iterator tree of the query (RediSearch's ``Iterators profile`` entry)."""
+) -> tuple[dict[bytes, Any], bool]:
+    """The query's iterator tree (RediSearch's ``Iterators profile`` entry) and whether
+    it has a KNN clause. Counters: the root's is the command's total; a child of an
+    intersection reads what the intersection yields; any other node its own matches."""
     try:
         with ctx.lock:
             index = ctx.indexes.get(name)
-        parsed = parse_ft_search(search_args[:1]).parse_query(index.definition.stopwords)
+        parsed = parse_ft_search(search_args).parse_query(index.definition.stopwords)
     except StoreError:
-        return {b"Type": b"UNKNOWN", b"Time": 0.0, b"Counter": total}
+        return {b"Type": b"UNKNOWN", b"Time": 0.0, b"Counter": total}, False
     if parsed.knn is not None:
-        return {b"Type": b"VECTOR", b"Time": 0.0, b"Counter": total}
-    return _iterator(parsed.filter, total, limited)
+        return {b"Type": b"VECTOR", b"Time": 0.0, b"Counter": total}, True
 
+    def size(node: Any) -> int:
+        labels = index.fields.evaluate(node)
+        return index.num_docs if labels is None else len(labels)
 
-def _iterator(node: Any, total: int, limited: bool) -> dict[bytes, Any]:
-    entry: dict[bytes, Any]
-    if isinstance(node, MatchAll):
-        return {b"Type": b"WILDCARD", b"Time": 0.0, b"Counter": total}
-    if isinstance(node, TagFilter) and len(node.values) == 1 and not node.prefixes:
-        (term,) = node.values
-        return {b"Type": b"TAG", b"Term": term, b"Time": 0.0, b"Counter": total, b"Size": total}
-    if isinstance(node, NumericFilter):
-        return {b"Type": b"NUMERIC", b"Term": b"%g - %g" % (node.lo, node.hi), b"Time": 0.0,
-                b"Counter": total, b"Size": total}  # fmt: skip
-    if isinstance(node, (And, Or, Not, TagFilter)):
-        kind = {And: b"INTERSECT", Or: b"UNION", Not: b"NOT"}.get(type(node), b"UNION")
-        entry = {b"Type": kind, b"Time": 0.0, b"Counter": total}
-        if isinstance(node, (And, Or)) and not (limited and isinstance(node, Or)):
-            entry[b"Child iterators"] = [_iterator(c, total, limited) for c in node.children]
-        elif isinstance(node, Not):
-            entry[b"Child iterator"] = _iterator(node.child, total, limited)
-        return entry
-    return {b"Type": b"TEXT", b"Time": 0.0, b"Counter": total}
+    def union_children(children: list[Any]) -> list[Any] | bytes:
+        if limited:  # LIMITED: a union of terms is summarised, as RediSearch does
+            return b"The number of iterators in the union is %d" % len(children)
+        return [walk(c, size(c)) for c in children]
+
+    def walk(node: Any, counter: int) -> dict[bytes, Any]:
+        entry: dict[bytes, Any]
+        if isinstance(node, MatchAll):
+            return {b"Type": b"WILDCARD", b"Time": 0.0, b"Counter": counter}
+        if isinstance(node, TagFilter) and len(node.values) + len(node.prefixes) == 1:
+            (term,) = node.values or {p + b"*" for p in node.prefixes}
+            return {b"Type": b"TAG", b"Term": term, b"Time": 0.0, b"Counter": counter,
+                    b"Size": size(node)}  # fmt: skip
+        if isinstance(node, NumericFilter):
+            return {b"Type": b"NUMERIC", b"Term": b"%g - %g" % (node.lo, node.hi),
+                    b"Time": 0.0, b"Counter": counter, b"Size": size(node)}  # fmt: skip
+        if isinstance(node, TagFilter):  # several values: a union of one iterator each
+            children: list[Any] = [
+                TagFilter(node.field, frozenset([v])) for v in sorted(node.values)
+            ]
+            children += [
+                TagFilter(node.field, frozenset(), frozenset([p])) for p in sorted(node.prefixes)
+            ]
+            entry = {b"Type": b"UNION", b"Query type": b"TAG", b"Time": 0.0, b"Counter": counter}
+            entry[b"Child iterators"] = union_children(children)
+            return entry
+        if isinstance(node, And):
+            return {b"Type": b"INTERSECT", b"Time": 0.0, b"Counter": counter,
+                    b"Child iterators": [walk(c, counter) for c in node.children]}  # fmt: skip
+        if isinstance(node, Or):
+            entry = {b"Type": b"UNION", b"Query type": b"UNION", b"Time": 0.0, b"Counter": counter}
+            entry[b"Child iterators"] = [walk(c, size(c)) for c in node.children]
+            return entry
+        if isinstance(node, Not):
+            return {b"Type": b"NOT", b"Time": 0.0, b"Counter": counter,
+                    b"Child iterator": walk(node.child, size(node.child))}  # fmt: skip
+        return {b"Type": b"TEXT", b"Time": 0.0, b"Counter": counter}
+
+    with ctx.lock:
+        return walk(parsed.filter, total), False
 
 
 def _resp2(value: Any) -> Any:
