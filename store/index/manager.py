@@ -84,24 +84,32 @@ class IndexManager:
 
     def alter(self, name: bytes | str, fields: list[bytes], *, skip_scan: bool) -> SearchIndex:
         """``FT.ALTER name [SKIPINITIALSCAN] SCHEMA ADD fields``: the index gets the new
-        fields and is rebuilt over the keyspace (every key under its prefixes), or, with
+        fields and re-indexes the keyspace (every key under its prefixes), or, with
         ``skip_scan``, keeps the documents it had, indexed without the new fields. Field
-        errors are FT.CREATE's."""
+        errors are FT.CREATE's.
+
+        The documents keep their labels and the existing vector indexes are carried over
+        (an HNSW graph is not rebuilt: re-indexing a document whose vector is unchanged
+        costs a comparison); the attribute indexes are rebuilt."""
         old = self.get(name, missing="Unknown index name")
         definition = parse_ft_create([*old.definition.to_args(), *fields])
         index = SearchIndex(definition)
         index.stats = old.stats
+        index.key_to_label = dict(old.key_to_label)
+        index.label_to_key = dict(old.label_to_key)
+        index.next_label = old.next_label
+        index.vectors.update(old.vectors)
+        data = self.keyspace.data
         if skip_scan:
             # as RediSearch: the documents stay indexed, without the new fields until
             # their next write (a snapshot restore indexes them whole: docs/compatibility.md)
-            data = self.keyspace.data
             added = {f.name for f in definition.fields} - {f.name for f in old.definition.fields}
             for key in old.key_to_label:
                 value = data.get(key)
                 if isinstance(value, dict):
                     index.update(key, {k: v for k, v in value.items() if k not in added})
         else:
-            index.backfill(self.keyspace.data.items())
+            index.backfill(data.items())
         self.indexes[old.name] = index
         return index
 

@@ -269,3 +269,21 @@ def test_empty_hnsw_index_survives_snapshot_and_grows(tmp_path: Path) -> None:
             "NOCONTENT", "DIALECT", "2",
         )  # fmt: skip
         assert reply == [1, b"doc:7"]
+
+
+def test_alter_keeps_labels_and_vector_graph(engine: Engine) -> None:
+    """FT.ALTER re-indexes attributes but carries the HNSW graph over (no rebuild)."""
+    create_index(engine)
+    for i in range(30):
+        engine.execute("HSET", f"doc:{i}", "vec", vec(i, 1), "m", i % 3)
+    before = engine.indexes.get("idx")
+    graph, labels = before.vectors[b"vec"], dict(before.key_to_label)
+    engine.execute("FT.ALTER", "idx", "SCHEMA", "ADD", "m", "NUMERIC")
+    after = engine.indexes.get("idx")
+    assert after is not before and after.vectors[b"vec"] is graph
+    assert after.key_to_label == labels
+    reply = engine.execute(
+        "FT.SEARCH", "idx", "@m:[2 2]=>[KNN 2 @vec $B]", "PARAMS", "2", "B", vec(7, 1),
+        "NOCONTENT", "DIALECT", "2",
+    )  # fmt: skip
+    assert reply == [2, b"doc:8", b"doc:5"]
