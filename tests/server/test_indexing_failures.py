@@ -155,6 +155,7 @@ def test_strict_index_refuses_the_write(memvec: ServerThread, tmp_path: Path) ->
         assert r.exists(f"{p}:2") == 0
         info = as_map(r.execute_command("FT.INFO", f"{p}i"))
         assert info[b"hash_indexing_failures"] == 0 and info[b"num_docs"] == 1
+        assert info[b"index_options"] == [b"STRICT"]
         # keys outside the prefix are not the index's business
         assert r.hset(f"x{p}", "v", b"abc") == 1
     finally:

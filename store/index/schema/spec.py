@@ -198,9 +198,11 @@ class IndexDefinition:
         return out
 
     def info_options(self) -> list[bytes]:
-        """FT.INFO ``index_options``: the storage flags given at creation, RediSearch's order."""
+        """FT.INFO ``index_options``: the storage flags given at creation, RediSearch's order,
+        then memvec's ``STRICT``."""
         given = set(self.options)
         out: list[bytes] = [o for o in (b"NOFREQS", b"NOFIELDS", b"NOOFFSETS") if o in given]
         if given & {b"NOOFFSETS", b"NOHL"}:
             out.append(b"NOHL")
-        return out + ([b"MAXTEXTFIELDS"] if b"MAXTEXTFIELDS" in given else [])
+        out += [b"MAXTEXTFIELDS"] if b"MAXTEXTFIELDS" in given else []
+        return out + ([b"STRICT"] if self.strict else [])  # memvec's own option, last
