@@ -198,10 +198,16 @@ class IndexManager:
                     index.vectors[field_name] = cls.load(str(path))
                 finally:
                     path.unlink(missing_ok=True)
-            for key, label in index.key_to_label.items():
+            for key, label in list(index.key_to_label.items()):
                 value = data.get(key)
-                if isinstance(value, dict):
+                if not isinstance(value, dict):
+                    continue
+                try:
                     index.fields.add(label, value)
+                except IndexError_:
+                    # a document kept without a field FT.ALTER SKIPINITIALSCAN added, whose
+                    # value that field cannot take: whole, it is an indexing failure
+                    index.update(key, value)
             self.indexes[index.name] = index
             for alias in entry.get("aliases", ()):
                 self.aliases[alias] = index.name

@@ -287,3 +287,23 @@ def test_alter_keeps_labels_and_vector_graph(engine: Engine) -> None:
         "NOCONTENT", "DIALECT", "2",
     )  # fmt: skip
     assert reply == [2, b"doc:8", b"doc:5"]
+
+
+def test_snapshot_after_alter_skipinitialscan_with_an_unparsable_value(tmp_path: Path) -> None:
+    """A document kept by FT.ALTER SKIPINITIALSCAN whose value the new field refuses does
+    not stop a restart from its snapshot: it becomes an indexing failure."""
+    cfg = EngineConfig(data_dir=tmp_path)
+    with Engine(cfg) as e:
+        create_index(e, algo="FLAT")
+        e.execute("HSET", "doc:1", "vec", vec(1), "x", "abc")
+        e.execute("HSET", "doc:2", "vec", vec(2), "x", "5")
+        e.execute("FT.ALTER", "idx", "SKIPINITIALSCAN", "SCHEMA", "ADD", "x", "NUMERIC")
+        assert e.indexes.get("idx").num_docs == 2
+        e.execute("SAVE")
+    with Engine(cfg) as e:
+        assert e.stats.loaded_snapshot is not None
+        index = e.indexes.get("idx")
+        assert sorted(index.key_to_label) == [b"doc:2"]
+        assert index.stats.last_indexing_error == "Invalid numeric value: 'abc'"
+        reply = e.execute("FT.SEARCH", "idx", "@x:[5 5]", "NOCONTENT")
+        assert reply == [1, b"doc:2"]
