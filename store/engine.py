@@ -672,9 +672,10 @@ class Engine:
             listener(key)
 
     def flush_keys(self) -> None:
-        """Remove every key and empty (not drop) every index. Caller holds the lock."""
+        """Remove every key and drop every index and alias, as RediSearch does on
+        FLUSHALL/FLUSHDB. Caller holds the lock."""
         keys = self.keyspace.clear()
-        self.indexes.clear_documents()
+        self.indexes.drop_all()
         for listener in self.key_listeners:
             for key in keys:
                 listener(key)

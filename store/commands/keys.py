@@ -203,7 +203,7 @@ def dbsize(ctx: ExecContext, args: list[bytes]) -> int:
 
 @command("FLUSHALL", -1, "write", "keyspace slow dangerous")
 def flushall(ctx: ExecContext, args: list[bytes]) -> SimpleString:
-    """Delete every key (indexes stay, emptied). ASYNC/SYNC accepted."""
+    """Delete every key and drop every index and alias (as RediSearch). ASYNC/SYNC accepted."""
     for opt in args[1:]:
         if opt.upper() not in (b"ASYNC", b"SYNC"):
             raise SyntaxErr()

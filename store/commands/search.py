@@ -34,7 +34,13 @@ def format_score(distance: float) -> bytes:
 
 @command("FT.CREATE", -2, "write denyoom", "search slow")
 def ft_create(ctx: ExecContext, args: list[bytes]) -> SimpleString:
-    """Create an index over hashes under key prefixes; existing keys are backfilled."""
+    """Create an index over hashes under key prefixes; existing keys are backfilled.
+
+    A hash under the prefixes that the index cannot take (a vector blob of the wrong
+    size, a numeric value that does not parse) is stored, left out of the index and
+    counted in FT.INFO ``hash_indexing_failures``, as in RediSearch. memvec's ``STRICT``
+    option (anywhere before ``SCHEMA``) makes such writes fail instead, changing nothing;
+    it is kept in the log and snapshots (:mod:`store.index.schema.create`)."""
     definition = parse_ft_create(args)
     if not ctx.replaying:
         budget = capacity_budget_bytes(ctx.maxmemory_bytes)
@@ -70,38 +76,99 @@ def ft_list(ctx: ExecContext, args: list[bytes]) -> object:
 
 @command("FT.INFO", 2, "readonly", "search slow")
 def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
-    """Index definition, attributes, document count, memory and indexing errors."""
+    """Index definition, attributes, document count, memory and indexing errors, with
+    RediSearch 2.10's keys in its order (an alias names its index). Statistics memvec
+    does not keep (inverted-index blocks, GC, cursors, dialects) are reported as an idle
+    RediSearch index reports them; ``lag_records`` (always 0: indexing is synchronous) is
+    memvec's own, last."""
     index = ctx.indexes.get(args[1], missing="Unknown index name")
     d = index.definition
-    mem_mb = index.memory_bytes() / (1024 * 1024)
-    vec_mb = sum(v.memory_bytes() for v in index.vectors.values()) / (1024 * 1024)
+    resp3 = ctx.protocol == 3
+    mb = 1024 * 1024
+    vec_mb = sum(v.memory_bytes() for v in index.vectors.values()) / mb
+    mem_mb = index.memory_bytes() / mb
+    tag_fields = [f for f in d.fields if f.type.value == "TAG"]
+    tag_mb = index.fields.memory_bytes() / mb if tag_fields else 0.0
+    num_records = index.fields.num_records
+    nan = float("nan")
+    stats = index.stats
+
+    def errors(count: int, last: str, key: bytes) -> dict[bytes, Any]:
+        return {
+            b"indexing failures": count,
+            b"last indexing error": last.encode(),
+            b"last indexing error key": key,
+        }
+
+    field_stats = []
+    for f in d.fields:
+        failures = stats.field_failures.get(f.name)
+        entry: dict[bytes, Any] = {b"identifier": f.name, b"attribute": f.alias}
+        entry[b"Index Errors"] = (
+            errors(failures.count, failures.last_error, failures.last_key)
+            if failures is not None
+            else errors(0, "N/A", b"N/A")
+        )
+        field_stats.append(entry)
     info: dict[bytes, Any] = {
         b"index_name": d.name.encode(),
-        b"index_options": [],
+        b"index_options": d.info_options(),
         b"index_definition": {
             b"key_type": b"HASH",
             b"prefixes": list(d.prefixes),
-            b"default_score": 1.0 if ctx.protocol == 3 else b"1",
+            b"default_score": 1.0 if resp3 else b"1",
         },
-        b"attributes": d.info_attributes(resp3=ctx.protocol == 3),
+        b"attributes": d.info_attributes(resp3=resp3),
         b"num_docs": index.num_docs,
         b"max_doc_id": index.fields.max_doc_id,
         b"num_terms": index.fields.num_terms,
-        b"num_records": index.fields.num_records,
+        b"num_records": num_records,
+        b"inverted_sz_mb": 0.0,
         b"vector_index_sz_mb": vec_mb,
+        b"total_inverted_index_blocks": 0,
+        b"offset_vectors_sz_mb": 0.0,
+        b"doc_table_size_mb": 0.0,
+        b"sortable_values_size_mb": 0.0,
+        b"key_table_size_mb": 0.0,
+        b"tag_overhead_sz_mb": tag_mb,
+        b"text_overhead_sz_mb": 0.0,
         b"total_index_memory_sz_mb": mem_mb,
-        b"hash_indexing_failures": index.stats.hash_indexing_failures,
+        b"geoshapes_sz_mb": 0.0,
+        b"records_per_doc_avg": num_records / index.num_docs if index.num_docs else nan,
+        b"bytes_per_record_avg": mem_mb * mb / num_records if num_records else nan,
+        b"offsets_per_term_avg": 0.0 if num_records else nan,  # no text offsets kept
+        b"offset_bits_per_record_avg": nan,
+        b"hash_indexing_failures": stats.hash_indexing_failures,
+        b"total_indexing_time": 0.0,
         b"indexing": 0,
         b"percent_indexed": 1.0,
-        b"number_of_uses": index.stats.number_of_uses,
-        b"lag_records": 0,
-        b"Index Errors": {
-            b"indexing failures": index.stats.hash_indexing_failures,
-            b"last indexing error": index.stats.last_indexing_error.encode(),
-            b"last indexing error key": index.stats.last_indexing_error_key,
+        b"number_of_uses": stats.number_of_uses,
+        b"cleaning": 0,
+        b"gc_stats": {
+            b"bytes_collected": 0.0,
+            b"total_ms_run": 0.0,
+            b"total_cycles": 0.0,
+            b"average_cycle_time_ms": nan,
+            b"last_run_time_ms": 0.0,
+            b"gc_numeric_trees_missed": 0.0,
+            b"gc_blocks_denied": 0.0,
         },
+        b"cursor_stats": {
+            b"global_idle": 0,
+            b"global_total": 0,
+            b"index_capacity": 128,
+            b"index_total": 0,
+        },
+        b"dialect_stats": {b"dialect_%d" % n: 0 for n in range(1, 5)},
+        b"Index Errors": errors(
+            stats.hash_indexing_failures,
+            stats.last_indexing_error,
+            stats.last_indexing_error_key,
+        ),
+        b"field statistics": field_stats,
+        b"lag_records": 0,
     }
-    if ctx.protocol == 3:
+    if resp3:
         return info
     flat: list[Any] = []
     for k, v in info.items():
@@ -119,6 +186,8 @@ def _resp2(value: Any) -> Any:
     if isinstance(value, list):
         return [_resp2(v) for v in value]
     if isinstance(value, float):
+        if value != value:
+            return b"nan"
         return (b"%.17g" % value) if value != int(value) else str(int(value)).encode()
     return value
 
@@ -371,7 +440,8 @@ def _reply(
 ) -> object:
     """The FT.SEARCH reply; ``total`` is the match count when ``hits`` holds only the
     best documents (a ranked search), else None (every match is in ``hits``).
-    ``by_distance``: SORTBY names a KNN score or a VECTOR_RANGE distance, sorted here."""
+    KNN results are sorted here by any SORTBY; others when ``by_distance`` (SORTBY names a
+    VECTOR_RANGE distance): the rest were ranked by field or score before."""
     docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
     with ctx.lock:
         for hit in hits:
@@ -390,7 +460,7 @@ def _reply(
             docs.append((hit.key, fields, score))
     # ``total`` counts ranked documents beyond the page; drop those found gone meanwhile
     total = len(docs) if total is None else total - (len(hits) - len(docs))
-    if request.sortby is not None and by_distance:
+    if request.sortby is not None and (score_alias is not None or by_distance):
         field_name, ascending = request.sortby
         if not ascending:
             docs.reverse()  # RediSearch breaks DESC ties by descending document order

@@ -4,6 +4,18 @@ Called by the engine under its lock. ``on_key_changed`` re-indexes a key in ever
 whose prefixes cover it, from the key's current raw value (deadlines are ignored here:
 an expired key leaves the indexes when its logged ``DEL`` is applied, and searches hide
 logically expired keys meanwhile).
+
+Aliases (``FT.ALIASADD/ALIASUPDATE/ALIASDEL``) live here too, so every command that takes
+an index name through :meth:`IndexManager.get` accepts an alias for free, as RediSearch
+does: a name is looked up as an index first, then as an alias. Dropping an index drops
+its aliases; ``drop_all`` (FLUSHALL/FLUSHDB) drops every index and alias, as RediSearch
+2.10 does. Aliases are saved in snapshots with the index they point at.
+
+Indexing failures: a hash under an index's prefix that the index cannot take (a vector of
+the wrong size, a numeric field that does not parse) is stored anyway and counted in the
+index's ``FT.INFO`` (``hash_indexing_failures``, per field too), as RediSearch does. An
+index created with memvec's ``STRICT`` option (see :mod:`store.index.schema.create`)
+instead makes :meth:`IndexManager.check_hash_write` refuse the write.
 """
 
 from __future__ import annotations
@@ -33,14 +45,17 @@ class IndexManager:
     def __init__(self, keyspace: Keyspace) -> None:
         self.keyspace = keyspace
         self.indexes: dict[str, SearchIndex] = {}
+        self.aliases: dict[str, str] = {}
 
     def names(self) -> list[str]:
         return list(self.indexes)
 
     def get(self, name: bytes | str, *, missing: str = "{name}: no such index") -> SearchIndex:
         """The index called ``name``; ``missing`` is the error text (RediSearch varies it)."""
-        key = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        key = _text(name)
         index = self.indexes.get(key)
+        if index is None and key in self.aliases:
+            index = self.indexes.get(self.aliases[key])
         if index is None:
             raise IndexError_(missing.format(name=key))
         return index
@@ -57,14 +72,68 @@ class IndexManager:
     def drop(self, name: bytes | str, *, delete_documents: bool) -> None:
         index = self.get(name, missing="Unknown Index name")
         del self.indexes[index.name]
+        self.aliases = {a: n for a, n in self.aliases.items() if n != index.name}
         if delete_documents:
             for key in list(index.key_to_label):
                 self.keyspace.delete(key)
 
+    def drop_all(self) -> None:
+        """Drop every index and alias (FLUSHALL/FLUSHDB, as RediSearch does)."""
+        self.indexes.clear()
+        self.aliases.clear()
+
+    def alter(self, name: bytes | str, fields: list[bytes], *, skip_scan: bool) -> SearchIndex:
+        """``FT.ALTER name [SKIPINITIALSCAN] SCHEMA ADD fields``: the index gets the new
+        fields and re-indexes the keyspace (every key under its prefixes), or, with
+        ``skip_scan``, keeps the documents it had, indexed without the new fields. Field
+        errors are FT.CREATE's.
+
+        The documents keep their labels and the existing vector indexes are carried over
+        (an HNSW graph is not rebuilt: re-indexing a document whose vector is unchanged
+        costs a comparison); the attribute indexes are rebuilt."""
+        old = self.get(name, missing="Unknown index name")
+        definition = parse_ft_create([*old.definition.to_args(), *fields])
+        index = SearchIndex(definition)
+        index.stats = old.stats
+        index.key_to_label = dict(old.key_to_label)
+        index.label_to_key = dict(old.label_to_key)
+        index.next_label = old.next_label
+        index.vectors.update(old.vectors)
+        data = self.keyspace.data
+        if skip_scan:
+            # as RediSearch: the documents stay indexed, without the new fields until
+            # their next write (a snapshot restore indexes them whole: docs/compatibility.md)
+            added = {f.name for f in definition.fields} - {f.name for f in old.definition.fields}
+            for key in old.key_to_label:
+                value = data.get(key)
+                if isinstance(value, dict):
+                    index.update(key, {k: v for k, v in value.items() if k not in added})
+        else:
+            index.backfill(data.items())
+        self.indexes[old.name] = index
+        return index
+
+    # -- aliases --------------------------------------------------------------------------
+    def alias_add(self, alias: bytes, name: bytes, *, update: bool = False) -> None:
+        """Point ``alias`` at index ``name`` (an index, not an alias). Without ``update``
+        an existing alias is an error."""
+        alias_name, index_name = _text(alias), _text(name)
+        if index_name not in self.indexes:
+            raise IndexError_("Unknown index name (or name is an alias itself)")
+        if not update and alias_name in self.aliases:
+            raise IndexError_("Alias already exists")
+        self.aliases[alias_name] = index_name
+
+    def alias_del(self, alias: bytes) -> None:
+        if self.aliases.pop(_text(alias), None) is None:
+            raise IndexError_("Alias does not exist")
+
     # -- write routing --------------------------------------------------------------------
     def check_hash_write(self, key: bytes, fields: dict[bytes, bytes]) -> None:
+        """Refuse (raise, changing nothing) a hash write a ``STRICT`` index covering
+        ``key`` could not index; other indexes take the write and count a failure."""
         for index in self.indexes.values():
-            if index.covers(key):
+            if index.definition.strict and index.covers(key):
                 index.check(key, fields)
 
     def on_key_changed(self, key: bytes) -> None:
@@ -88,16 +157,18 @@ class IndexManager:
             for index in self.indexes.values():
                 index.flush_vectors()
 
-    def clear_documents(self) -> None:
-        for index in self.indexes.values():
-            index.clear()
-
     def memory_bytes(self) -> int:
         return sum(i.memory_bytes() for i in self.indexes.values())
 
     # -- snapshots ------------------------------------------------------------------------
     def dump_state(self) -> list[dict[str, Any]]:
-        return [index.dump_state() for index in self.indexes.values()]
+        """One entry per index: its state plus ``aliases``, the aliases pointing at it."""
+        out = []
+        for index in self.indexes.values():
+            state = index.dump_state()
+            state["aliases"] = [a for a, n in self.aliases.items() if n == index.name]
+            out.append(state)
+        return out
 
     def vector_sections(self) -> Iterator[tuple[str, Callable[[str], None]]]:
         for index in self.indexes.values():
@@ -110,6 +181,7 @@ class IndexManager:
     def restore(self, state: list[dict[str, Any]], reader: SnapshotReader, tmp_dir: Path) -> None:
         """Rebuild indexes from snapshot state: graphs are loaded, not rebuilt."""
         self.indexes.clear()
+        self.aliases.clear()
         data = self.keyspace.data
         for entry in state:
             definition = parse_ft_create([b"FT.CREATE", *entry["definition"]])
@@ -126,8 +198,20 @@ class IndexManager:
                     index.vectors[field_name] = cls.load(str(path))
                 finally:
                     path.unlink(missing_ok=True)
-            for key, label in index.key_to_label.items():
+            for key, label in list(index.key_to_label.items()):
                 value = data.get(key)
-                if isinstance(value, dict):
+                if not isinstance(value, dict):
+                    continue
+                try:
                     index.fields.add(label, value)
+                except IndexError_:
+                    # a document kept without a field FT.ALTER SKIPINITIALSCAN added, whose
+                    # value that field cannot take: whole, it is an indexing failure
+                    index.update(key, value)
             self.indexes[index.name] = index
+            for alias in entry.get("aliases", ()):
+                self.aliases[alias] = index.name
+
+
+def _text(name: bytes | str) -> str:
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else name

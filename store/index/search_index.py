@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from ..errors import IndexError_, QuerySyntaxError
 from ..numbers import parse_float64
-from .fields import FieldIndexes
+from .fields import FieldIndexes, parse_numeric_value
 from .flat import FlatIndex
 from .hnsw import HnswIndex
 from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
@@ -78,12 +78,22 @@ class SearchOutcome:
 
 
 @dataclass
+class FieldFailures:
+    """One field's indexing failures (FT.INFO ``field statistics``)."""
+
+    count: int = 0
+    last_error: str = "N/A"
+    last_key: bytes = b"N/A"
+
+
+@dataclass
 class IndexStats:
     hash_indexing_failures: int = 0
     last_indexing_error: str = "N/A"
     last_indexing_error_key: bytes = b"N/A"
     number_of_uses: int = 0
     plans: dict[str, int] = field(default_factory=dict)
+    field_failures: dict[bytes, FieldFailures] = field(default_factory=dict)
 
 
 def make_vector_index(spec: Any) -> VectorIndex:
@@ -125,7 +135,8 @@ class SearchIndex:
 
     # -- writes (engine lock held) --------------------------------------------------------
     def check(self, key: bytes, new_fields: dict[bytes, bytes]) -> None:
-        """Raise, changing nothing, if ``new_fields`` cannot be indexed (bad vector blob)."""
+        """Raise, changing nothing, if ``new_fields`` cannot be indexed (a bad vector blob,
+        a numeric value that does not parse): the check of a ``STRICT`` index."""
         for f in self.vector_fields:
             blob = new_fields.get(f.name)
             assert f.vector is not None
@@ -143,6 +154,10 @@ class SearchIndex:
                     f"Could not add vector to field '{field}' of index '{self.name}': it "
                     "holds NaN or infinite values; send finite FLOAT32 values"
                 )
+        for f in self.definition.fields_of(FieldType.NUMERIC):
+            raw = None if f.no_index else new_fields.get(f.name)
+            if raw is not None and parse_numeric_value(raw) is None:
+                raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
 
     def update(self, key: bytes, value: Any) -> None:
         """Re-index ``key`` from its current value (a hash, or anything else = remove)."""
@@ -180,7 +195,7 @@ class SearchIndex:
                 vindex.add(label, vector)
             self.fields.add(label, value)
         except (ValueError, IndexError_) as exc:
-            self._failure(key, str(exc))
+            self._failure(key, str(exc), getattr(exc, "field", None))
             self.remove(key)
 
     def _indexable(self, key: bytes, value: dict[bytes, bytes]) -> bool:
@@ -192,18 +207,29 @@ class SearchIndex:
                     key,
                     f"Could not add vector with blob size {len(blob)} "
                     f"(expected size {f.vector.dim * 4})",
+                    f.name,
                 )
                 return False
-        problem = self.fields.check(value)
-        if problem:
-            self._failure(key, problem)
-            return False
+        for f in self.definition.fields_of(FieldType.NUMERIC):
+            raw = None if f.no_index else value.get(f.name)
+            if raw is not None and parse_numeric_value(raw) is None:
+                self._failure(
+                    key, f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'", f.name
+                )
+                return False
         return True
 
-    def _failure(self, key: bytes, message: str) -> None:
+    def _failure(self, key: bytes, message: str, field_name: bytes | None = None) -> None:
+        """Count a document the index could not take (FT.INFO ``Index Errors``, and the
+        field's ``field statistics`` when the field is known)."""
         self.stats.hash_indexing_failures += 1
         self.stats.last_indexing_error = message
         self.stats.last_indexing_error_key = key
+        if field_name is not None:
+            per_field = self.stats.field_failures.setdefault(field_name, FieldFailures())
+            per_field.count += 1
+            per_field.last_error = message
+            per_field.last_key = key
 
     def remove(self, key: bytes) -> None:
         label = self.key_to_label.pop(key, None)
@@ -238,7 +264,7 @@ class SearchIndex:
                     except ValueError as exc:
                         key = self.label_to_key.get(label)
                         if key is not None:
-                            self._failure(key, str(exc))
+                            self._failure(key, str(exc), name)
                             self.remove(key)
 
     def clear(self) -> None:

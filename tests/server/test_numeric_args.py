@@ -90,6 +90,33 @@ SHAPES: dict[str, list[list[Any]]] = {
         ["FT.CREATE", "{IDX}", "SCORE", N, "SCHEMA", "t", "TEXT"],
         ["FT.CREATE", "{IDX}", "SCHEMA", "t", "TEXT", "WEIGHT", N],
     ],
+    **{
+        explain: [
+            [explain, "base", "*=>[KNN " + N + " @v $B]", "PARAMS", "2", "B", VEC, "DIALECT", "2"],
+            [explain, "base", "@n:[" + N + " +inf]"],
+            [explain, "base", "*", "DIALECT", N],
+        ]
+        for explain in ("FT.EXPLAIN", "FT.EXPLAINCLI")
+    },
+    "FT.PROFILE": [
+        ["FT.PROFILE", "base", "SEARCH", "QUERY", "*", "LIMIT", "0", N],
+        [
+            "FT.PROFILE",
+            "base",
+            "SEARCH",
+            "LIMITED",
+            "QUERY",
+            "*=>[KNN " + N + " @v $B]",
+            "PARAMS",
+            "2",
+            "B",
+            VEC,
+            "DIALECT",
+            "2",
+        ],
+    ],
+    "FT.ALTER": [["FT.ALTER", "base", "SCHEMA", "ADD", "w", "TEXT", "WEIGHT", N]],
+    "FT.CONFIG": [["FT.CONFIG", "SET", "TIMEOUT", N], ["FT.CONFIG", "SET", "MINPREFIX", N]],
     "FT.SEARCH": [
         [*KNN[:2], "*=>[KNN " + N + " @v $B]", *KNN[3:]],
         [*KNN[:2], "*=>[KNN $K @v $B]", "PARAMS", "4", "B", VEC, "K", N, "DIALECT", "2"],
@@ -111,7 +138,8 @@ SHAPES: dict[str, list[list[Any]]] = {
 NO_NUMERIC = {
     "APPEND", "AUTH", "BGSAVE", "COMMAND", "CONFIG", "DBSIZE", "DECR", "DEL", "DISCARD",
     "ECHO", "EXEC", "EXISTS", "EXPIRETIME", "FAILOVER", "FLUSHALL", "FLUSHDB", "FT.DROPINDEX",
-    "FT.INFO", "FT._LIST", "GET", "GETDEL", "HDEL", "HEXISTS", "HGET", "HGETALL", "HKEYS",
+    "FT.INFO", "FT._LIST", "FT.ALIASADD", "FT.ALIASUPDATE", "FT.ALIASDEL", "FT.TAGVALS",
+    "FT.SYNUPDATE", "FT.SYNDUMP", "GET", "GETDEL", "HDEL", "HEXISTS", "HGET", "HGETALL", "HKEYS",
     "HLEN", "HMGET", "HMSET", "HSET", "HSETNX", "HSTRLEN", "HVALS", "INCR", "INFO", "KEYS",
     "LASTSAVE", "MGET", "MODULE", "MSET", "MULTI", "PERSIST", "PING", "PSYNC", "PTTL", "QUIT",
     "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SHUTDOWN", "SLAVEOF", "STRLEN", "TIME",

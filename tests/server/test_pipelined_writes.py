@@ -29,9 +29,9 @@ def _vec(n: int) -> bytes:
     return vector.tobytes()
 
 
-def _create(r: redis.Redis) -> None:
+def _create(r: redis.Redis, *options: str) -> None:
     r.execute_command(
-        "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "doc:", "SCHEMA", "tag", "TAG",
+        "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "doc:", *options, "SCHEMA", "tag", "TAG",
         "vec", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", "L2",
     )  # fmt: skip
 
@@ -48,7 +48,7 @@ def test_a_pipeline_of_writes_behaves_like_the_writes_one_by_one(
     client: Callable[..., redis.Redis],
 ) -> None:
     r = client(protocol=2)
-    _create(r)
+    _create(r, "STRICT")  # a STRICT index refuses the bad blob below
     n = 4 * PARALLEL_MIN_BATCH
     with r.pipeline(transaction=False) as p:
         for i in range(n):

@@ -33,10 +33,14 @@ def vec(*xs: float) -> bytes:
 
 
 def create_index(
-    engine: Engine, algo: str = "HNSW", metric: str = "L2", prefix: str = "doc:"
+    engine: Engine,
+    algo: str = "HNSW",
+    metric: str = "L2",
+    prefix: str = "doc:",
+    options: tuple[str, ...] = (),
 ) -> None:
     engine.execute(
-        "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", prefix, "SCHEMA",
+        "FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", prefix, *options, "SCHEMA",
         "tag", "TAG", "n", "NUMERIC",
         "vec", "VECTOR", algo, "6", "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", metric,
     )  # fmt: skip
@@ -143,13 +147,23 @@ def test_index_read_your_writes_overwrite_and_delete(engine: Engine) -> None:
     assert engine.execute(*knn) == [1, b"doc:1"]
 
 
-def test_wrong_blob_length_is_rejected_and_changes_nothing(engine: Engine) -> None:
-    create_index(engine)
+def test_strict_index_rejects_wrong_blob_length_and_changes_nothing(engine: Engine) -> None:
+    create_index(engine, options=("STRICT",))
     engine.execute("HSET", "doc:1", "vec", vec(1), "tag", "a")
     with pytest.raises(IndexError_) as exc:
         engine.execute("HSET", "doc:1", "vec", b"\x00" * 7, "tag", "changed")
     assert "blob size 7" in str(exc.value) and f"DIM={DIM}" in str(exc.value)
     assert engine.execute("HGETALL", "doc:1") == {b"vec": vec(1), b"tag": b"a"}
+
+
+def test_wrong_blob_length_is_stored_and_counted(engine: Engine) -> None:
+    create_index(engine)
+    engine.execute("HSET", "doc:1", "vec", vec(1), "tag", "a")
+    engine.execute("HSET", "doc:1", "vec", b"\x00" * 7, "tag", "changed")
+    assert engine.execute("HGETALL", "doc:1") == {b"vec": b"\x00" * 7, b"tag": b"changed"}
+    index = engine.indexes.get("idx")
+    assert index.num_docs == 0 and index.stats.hash_indexing_failures == 1
+    assert index.stats.last_indexing_error_key == b"doc:1"
 
 
 def test_create_index_backfills_existing_keys(engine: Engine) -> None:
@@ -255,3 +269,41 @@ def test_empty_hnsw_index_survives_snapshot_and_grows(tmp_path: Path) -> None:
             "NOCONTENT", "DIALECT", "2",
         )  # fmt: skip
         assert reply == [1, b"doc:7"]
+
+
+def test_alter_keeps_labels_and_vector_graph(engine: Engine) -> None:
+    """FT.ALTER re-indexes attributes but carries the HNSW graph over (no rebuild)."""
+    create_index(engine)
+    for i in range(30):
+        engine.execute("HSET", f"doc:{i}", "vec", vec(i, 1), "m", i % 3)
+    before = engine.indexes.get("idx")
+    graph, labels = before.vectors[b"vec"], dict(before.key_to_label)
+    engine.execute("FT.ALTER", "idx", "SCHEMA", "ADD", "m", "NUMERIC")
+    after = engine.indexes.get("idx")
+    assert after is not before and after.vectors[b"vec"] is graph
+    assert after.key_to_label == labels
+    reply = engine.execute(
+        "FT.SEARCH", "idx", "@m:[2 2]=>[KNN 2 @vec $B]", "PARAMS", "2", "B", vec(7, 1),
+        "NOCONTENT", "DIALECT", "2",
+    )  # fmt: skip
+    assert reply == [2, b"doc:8", b"doc:5"]
+
+
+def test_snapshot_after_alter_skipinitialscan_with_an_unparsable_value(tmp_path: Path) -> None:
+    """A document kept by FT.ALTER SKIPINITIALSCAN whose value the new field refuses does
+    not stop a restart from its snapshot: it becomes an indexing failure."""
+    cfg = EngineConfig(data_dir=tmp_path)
+    with Engine(cfg) as e:
+        create_index(e, algo="FLAT")
+        e.execute("HSET", "doc:1", "vec", vec(1), "x", "abc")
+        e.execute("HSET", "doc:2", "vec", vec(2), "x", "5")
+        e.execute("FT.ALTER", "idx", "SKIPINITIALSCAN", "SCHEMA", "ADD", "x", "NUMERIC")
+        assert e.indexes.get("idx").num_docs == 2
+        e.execute("SAVE")
+    with Engine(cfg) as e:
+        assert e.stats.loaded_snapshot is not None
+        index = e.indexes.get("idx")
+        assert sorted(index.key_to_label) == [b"doc:2"]
+        assert index.stats.last_indexing_error == "Invalid numeric value: 'abc'"
+        reply = e.execute("FT.SEARCH", "idx", "@x:[5 5]", "NOCONTENT")
+        assert reply == [1, b"doc:2"]

@@ -28,12 +28,13 @@ vectors = st.lists(
 ).map(lambda xs: np.array(xs, dtype=np.float32).tobytes())
 
 
-def create_args(name: str, algo: str, metric: str, prefix: str) -> list[str]:
+def create_args(name: str, algo: str, metric: str, prefix: str, strict: bool = False) -> list[str]:
     params = ["TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", metric]
     if algo == "HNSW":
         params += ["EF_RUNTIME", "400"]
     return [
-        "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", prefix, "SCHEMA",
+        "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", prefix, *(["STRICT"] if strict else []),
+        "SCHEMA",
         "tag", "TAG", "n", "NUMERIC",
         "vec", "VECTOR", algo, str(len(params)), *params,
     ]  # fmt: skip
@@ -71,7 +72,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.dir = Path(tempfile.mkdtemp(prefix="memvec-prop-"))
         self.engine = self._open()
         self.model: dict[bytes, dict[bytes, bytes]] = {}
-        self.indexes: dict[str, tuple[str, str, bytes]] = {}
+        self.indexes: dict[str, tuple[str, str, bytes, bool]] = {}
 
     def _open(self) -> Engine:
         return Engine(
@@ -104,23 +105,25 @@ class EngineMachine(RuleBasedStateMachine):
         self.model.pop(key, None)
 
     @rule(key=st.sampled_from(KEYS), bad=st.binary(max_size=DIM * 4 - 1))
-    def bad_blob_changes_nothing(self, key: bytes, bad: bytes) -> None:
-        covered = any(key.startswith(p) for _, _, p in self.indexes.values())
+    def bad_blob_is_stored_unless_a_strict_index_covers_it(self, key: bytes, bad: bytes) -> None:
+        """A wrong-size vector is stored (and left out of the indexes) unless a STRICT
+        index covers the key: then the write is refused and changes nothing."""
+        strict = any(key.startswith(p) and st for _, _, p, st in self.indexes.values())
         try:
             self.engine.execute("HSET", key, "vec", bad, "tag", "red")
         except Exception:
-            assert covered
+            assert strict
             return
-        assert not covered
+        assert not strict
         self.model.setdefault(key, {}).update({b"vec": bad, b"tag": b"red"})
 
     @precondition(lambda self: len(self.indexes) < 3)
     @rule(algo=st.sampled_from(["FLAT", "HNSW"]), metric=st.sampled_from(["L2", "COSINE", "IP"]),
-          prefix=st.sampled_from(["doc:", "doc:1", "other:"]))  # fmt: skip
-    def create_index(self, algo: str, metric: str, prefix: str) -> None:
+          prefix=st.sampled_from(["doc:", "doc:1", "other:"]), strict=st.booleans())  # fmt: skip
+    def create_index(self, algo: str, metric: str, prefix: str, strict: bool) -> None:
         name = f"idx{len(self.indexes)}"
-        self.engine.execute(*create_args(name, algo, metric, prefix))
-        self.indexes[name] = (algo, metric, prefix.encode())
+        self.engine.execute(*create_args(name, algo, metric, prefix, strict))
+        self.indexes[name] = (algo, metric, prefix.encode(), strict)
 
     @rule()
     def snapshot(self) -> None:
@@ -142,7 +145,7 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def check_knn(self) -> None:
         query = np.array([1.0, -0.5, 0.25, 2.0], dtype=np.float32)
-        for name, (_algo, metric, prefix) in self.indexes.items():
+        for name, (_algo, metric, prefix, _strict) in self.indexes.items():
             for tag in (None, "red"):
                 filt = "*" if tag is None else f"(@tag:{{{tag}}})"
                 reply = self.engine.execute(

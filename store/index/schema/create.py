@@ -9,11 +9,19 @@ situation is the same):
   ``STOPWORDS n w...`` (``0`` = none), ``LANGUAGE``, ``LANGUAGE_FIELD``, ``SCORE``,
   ``SCORE_FIELD``, ``PAYLOAD_FIELD`` (recorded, no effect), ``NOOFFSETS``, ``NOHL``,
   ``NOFIELDS``, ``NOFREQS``, ``MAXTEXTFIELDS``, ``ASYNC``, ``NOSCOREIDX`` (recorded, no
-  effect), ``SKIPINITIALSCAN`` (the engine must not backfill existing keys);
+  effect), ``SKIPINITIALSCAN`` (the engine must not backfill existing keys), and memvec's
+  own ``STRICT`` (below);
 * fields ``name [AS alias] TYPE [options] [SORTABLE [UNF]] [NOINDEX]`` with TYPE one of
   ``TAG [SEPARATOR c] [CASESENSITIVE] [WITHSUFFIXTRIE]``,
   ``NUMERIC``, ``TEXT [NOSTEM] [WEIGHT w] [WITHSUFFIXTRIE]`` and
   ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema.vector`).
+
+``STRICT`` (a memvec extension, not in RediSearch): a hash write under the index's
+prefixes whose fields the index cannot take (a vector blob of the wrong size or with NaN,
+a numeric field that does not parse) is refused with an error and changes nothing.
+Without it, as in RediSearch, the hash is stored, left out of the index and counted in
+``FT.INFO`` ``hash_indexing_failures``. ``STRICT`` is kept in ``to_args()``, so it
+survives the log, snapshots, replication and restarts.
 
 Rejected with a message saying so, because memvec would otherwise silently answer
 differently: ``ON JSON``, ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
@@ -42,7 +50,7 @@ LANGUAGES: frozenset[bytes] = frozenset(
 
 
 _FLAG_OPTIONS = (b"NOOFFSETS", b"NOHL", b"NOFIELDS", b"NOFREQS", b"MAXTEXTFIELDS", b"ASYNC",
-                 b"NOSCOREIDX")  # fmt: skip
+                 b"NOSCOREIDX", b"STRICT")  # fmt: skip
 
 
 def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinition:

@@ -136,6 +136,11 @@ class IndexDefinition:
     skip_initial_scan: bool = False
     options: tuple[bytes, ...] = ()
 
+    @property
+    def strict(self) -> bool:
+        """memvec's ``STRICT`` option: refuse hash writes the index cannot take."""
+        return b"STRICT" in self.options
+
     def covers(self, key: bytes) -> bool:
         """Whether ``key`` falls under one of the index's prefixes."""
         return any(key.startswith(p) for p in self.prefixes)
@@ -193,9 +198,11 @@ class IndexDefinition:
         return out
 
     def info_options(self) -> list[bytes]:
-        """FT.INFO ``index_options``: the storage flags given at creation, RediSearch's order."""
+        """FT.INFO ``index_options``: the storage flags given at creation, RediSearch's order,
+        then memvec's ``STRICT``."""
         given = set(self.options)
         out: list[bytes] = [o for o in (b"NOFREQS", b"NOFIELDS", b"NOOFFSETS") if o in given]
         if given & {b"NOOFFSETS", b"NOHL"}:
             out.append(b"NOHL")
-        return out + ([b"MAXTEXTFIELDS"] if b"MAXTEXTFIELDS" in given else [])
+        out += [b"MAXTEXTFIELDS"] if b"MAXTEXTFIELDS" in given else []
+        return out + ([b"STRICT"] if self.strict else [])  # memvec's own option, last

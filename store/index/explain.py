@@ -1,0 +1,92 @@
+"""``FT.EXPLAIN`` text for a parsed query, in RediSearch 2.10's layout.
+
+RediSearch prints its query tree one node per line, children indented two spaces:
+``INTERSECT {`` / ``UNION {`` / ``NOT{`` blocks, ``TAG:@f {`` with one value per line,
+``NUMERIC {lo <= @f <= hi}`` (``%f`` numbers, ``<`` for exclusive bounds), ``<WILDCARD>``,
+``PREFIX{t*}`` and the KNN node's description (``VECTOR {`` filter ``} => {K=...}`` when
+the KNN has a filter). memvec renders the tree it
+actually runs, which is the parser's simplified one (nested intersections flattened), and
+text terms without RediSearch's stemming expansions (``+word(expanded)``): memvec does not
+stem. Node types this module does not know are shown by their class name, never dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .query import And, KnnClause, MatchAll, MatchNone, Not, NumericFilter, Or, TagFilter
+from .query.nodes import TextFilter
+
+__all__ = ["explain_lines"]
+
+
+def explain_lines(node: Any, knn: KnnClause | None = None, knn_param: str = "") -> list[str]:
+    """The lines of ``FT.EXPLAIN`` (without the trailing empty line) for a filter tree and
+    its optional KNN clause; ``knn_param`` is the query's ``$name`` for the vector."""
+    if knn is None:
+        return _lines(node, 0)
+    score = knn.score_alias.decode("utf-8", "replace")
+    field = knn.field.decode("utf-8", "replace")
+    head = (
+        f"VECTOR {{K={knn.k} nearest vectors to `${knn_param}` in vector index associated "
+        f"with field @{field}, yields distance as `{score}`}}"
+    )
+    if isinstance(node, MatchAll):
+        return [head]
+    return ["VECTOR {", *_lines(node, 1), "} => " + head[len("VECTOR ") :]]
+
+
+def _number(value: float) -> str:
+    if value == float("inf"):
+        return "inf"
+    if value == float("-inf"):
+        return "-inf"
+    return f"{value:f}"
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _lines(node: Any, depth: int) -> list[str]:
+    pad = "  " * depth
+    if isinstance(node, MatchAll):
+        return [pad + "<WILDCARD>"]
+    if isinstance(node, MatchNone):
+        return [pad + "<EMPTY>"]
+    if isinstance(node, (And, Or)):
+        word = "INTERSECT" if isinstance(node, And) else "UNION"
+        out = [f"{pad}{word} {{"]
+        for child in node.children:
+            out += _lines(child, depth + 1)
+        return [*out, pad + "}"]
+    if isinstance(node, Not):
+        return [pad + "NOT{", *_lines(node.child, depth + 1), pad + "}"]
+    if isinstance(node, TagFilter):
+        inner = [pad + "  " + _text(v) for v in sorted(node.values)]
+        inner += [f"{pad}  PREFIX{{{_text(p)}*}}" for p in sorted(node.prefixes)]
+        return [f"{pad}TAG:@{_text(node.field)} {{", *inner, pad + "}"]
+    if isinstance(node, NumericFilter):
+        lo = "<=" if node.lo_inclusive else "<"
+        hi = "<=" if node.hi_inclusive else "<"
+        return [
+            f"{pad}NUMERIC {{{_number(node.lo)} {lo} @{_text(node.field)} {hi} {_number(node.hi)}}}"
+        ]
+    if isinstance(node, TextFilter):
+        return _text_lines(node, pad)
+    return [pad + type(node).__name__]
+
+
+def _text_lines(node: TextFilter, pad: str) -> list[str]:
+    terms = [_text(t) for t in node.terms]
+    if node.prefix and terms:
+        terms[-1] = f"PREFIX{{{terms[-1]}*}}"
+    if node.fields is not None:
+        scope = "|".join("@" + _text(f) for f in node.fields) + ":"
+        if len(terms) == 1:
+            return [f"{pad}{scope}{terms[0]}"]
+        inner = [f"{pad}  {scope}{t}" for t in terms]
+        return [f"{pad}{scope}EXACT {{", *inner, pad + "}"]
+    if len(terms) == 1:
+        return [pad + terms[0]]
+    return [pad + "EXACT {", *[pad + "  " + t for t in terms], pad + "}"]
