@@ -1,0 +1,98 @@
+"""FT.AGGREGATE cursors: executions kept between FT.CURSOR READ calls.
+
+A cursor belongs to an index, not to a connection: any client that knows its id may read
+or delete it, as in RediSearch. Ids are random positive 63-bit numbers. A cursor idle
+longer than its MAXIDLE (default 300 s) is dropped; expiry is checked whenever the
+registry is used, so an idle cursor costs memory only until the next cursor command.
+One registry serves one store (:func:`registry_for`), guarded by its own lock.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+
+from .pipeline import Execution
+
+__all__ = ["Cursor", "CursorRegistry", "registry_for"]
+
+
+@dataclass
+class Cursor:
+    id: int
+    index: str
+    execution: Execution
+    count: int
+    maxidle_ms: int
+    last_used: float
+
+    def expired(self, now: float) -> bool:
+        return (now - self.last_used) * 1000 > self.maxidle_ms
+
+
+class CursorRegistry:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cursors: dict[int, Cursor] = {}
+        self.rng = random.SystemRandom()
+
+    def _expire(self, now: float) -> None:
+        for cid in [c.id for c in self.cursors.values() if c.expired(now)]:
+            del self.cursors[cid]
+
+    def add(self, index: str, execution: Execution, count: int, maxidle_ms: int) -> Cursor:
+        now = time.monotonic()
+        with self.lock:
+            self._expire(now)
+            cid = self.rng.randrange(1, 2**63)
+            while cid in self.cursors:
+                cid = self.rng.randrange(1, 2**63)
+            cursor = Cursor(cid, index, execution, count, maxidle_ms, now)
+            self.cursors[cid] = cursor
+            return cursor
+
+    def take(self, index: str, cid: int) -> Cursor | None:
+        """The cursor (removed while it is read: no two readers at once), or None."""
+        now = time.monotonic()
+        with self.lock:
+            self._expire(now)
+            cursor = self.cursors.get(cid)
+            if cursor is None or cursor.index != index:
+                return None
+            del self.cursors[cid]
+            return cursor
+
+    def put_back(self, cursor: Cursor) -> None:
+        cursor.last_used = time.monotonic()
+        with self.lock:
+            self.cursors[cursor.id] = cursor
+
+    def delete(self, index: str, cid: int) -> bool:
+        with self.lock:
+            self._expire(time.monotonic())
+            cursor = self.cursors.get(cid)
+            if cursor is None or cursor.index != index:
+                return False
+            del self.cursors[cid]
+            return True
+
+    def drop_index(self, index: str) -> None:
+        with self.lock:
+            for cid in [c.id for c in self.cursors.values() if c.index == index]:
+                del self.cursors[cid]
+
+
+_REGISTRIES: weakref.WeakKeyDictionary[object, CursorRegistry] = weakref.WeakKeyDictionary()
+_REGISTRIES_LOCK = threading.Lock()
+
+
+def registry_for(owner: object) -> CursorRegistry:
+    """The registry of one store; ``owner`` is its index manager."""
+    with _REGISTRIES_LOCK:
+        registry = _REGISTRIES.get(owner)
+        if registry is None:
+            registry = _REGISTRIES[owner] = CursorRegistry()
+        return registry

@@ -1,0 +1,202 @@
+"""FT.AGGREGATE and FT.CURSOR (RediSearch 2.10), built on :mod:`store.aggregate`.
+
+The query part is planned like FT.SEARCH's (filters through the attribute indexes, KNN
+through the vector index); matching documents then flow through the request's steps in
+index order (KNN hits in distance order). Documents are read under the engine lock one at
+a time as the pipeline pulls them, so a cursor holds no lock between reads and sees a
+document as it is when its row is produced; a document deleted meanwhile is skipped.
+
+Replies: RESP2 ``[total, [field, value, ...], ...]``; RESP3 a map with ``attributes``,
+``total_results``, ``format``, ``results`` (``extra_attributes`` per row) and ``warning``.
+With WITHCURSOR the reply is ``[that, cursor_id]``; the id is 0 once the rows are
+exhausted. ``TIMEOUT`` is applied as RediSearch's default ON_TIMEOUT RETURN policy: rows
+stop at the deadline and RESP3 warns "Timeout limit was reached".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..aggregate import (
+    Execution,
+    SourceDoc,
+    compile_plan,
+    parse_aggregate,
+    registry_for,
+    reply_value,
+)
+from ..aggregate.functions import EvalError
+from ..errors import QuerySyntaxError, StoreError
+from ..index.search_args import SearchRequest
+from ..index.search_index import SearchIndex
+from ..numbers import parse_int64
+from .table import command
+
+if TYPE_CHECKING:
+    from ..keyspace import Keyspace
+    from .context import ExecContext
+
+TIMEOUT_WARNING = "Timeout limit was reached"
+
+
+def _text_scores(index: SearchIndex, parsed: Any, labels: list[int], scorer: bytes | None) -> dict[int, float]:
+    # imported here: store.index.scoring arrives with the scoring branch
+    from ..index.scoring import text_scores  # type: ignore[import-not-found,unused-ignore]
+
+    return dict(text_scores(index, parsed, labels, scorer))
+
+
+@command("FT.AGGREGATE", -3, "readonly lockfree", "search slow")
+def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
+    """Run an aggregation pipeline over an index's matching documents."""
+    with ctx.lock:
+        index = ctx.indexes.get(args[1], missing="{name}: no such index")
+    request = parse_aggregate(args[2:])
+    search = SearchRequest(
+        query=request.query,
+        params=request.params,
+        nostopwords=request.nostopwords,
+        infields=request.infields,
+    )
+    parsed = search.parse_query(index.definition.stopwords)
+    knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
+    plan = compile_plan(request, index.definition, knn_alias)
+    allowed = index.plan_filter(parsed, ctx.lock)
+    distances: dict[int, float] = {}
+    if parsed.knn is not None:
+        pairs, plan_name = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
+        labels = [label for label, _ in pairs]
+        distances = dict(pairs)
+    else:
+        plan_name = "filter"
+        with ctx.lock:
+            labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
+    index.count_plan(plan_name)
+    scores = _text_scores(index, parsed, labels, request.scorer) if request.addscores else {}
+    with ctx.lock:
+        keys = [(label, index.label_to_key.get(label)) for label in labels]
+    deadline = None
+    if request.timeout_ms:
+        deadline = time.monotonic() + request.timeout_ms / 1000
+    timed_out: list[bool] = []
+    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline, timed_out)
+    execution = Execution(plan, docs)
+    if not request.cursor:
+        return _reply(ctx.protocol, execution, None, timed_out)
+    registry = registry_for(ctx.indexes)
+    count = request.cursor_count or 1000
+    cursor = registry.add(index.name, execution, count, request.maxidle_ms)
+    cursor.index_ref = index  # type: ignore[attr-defined]
+    body = _reply(ctx.protocol, execution, count, timed_out)
+    if execution.done:
+        registry.delete(index.name, cursor.id)
+        return [body, 0]
+    return [body, cursor.id]
+
+
+def _documents(
+    ctx: ExecContext,
+    keyspace: Keyspace,
+    keys: list[tuple[int, bytes | None]],
+    distances: dict[int, float],
+    scores: dict[int, float],
+    deadline: float | None,
+    timed_out: list[bool],
+) -> Iterator[SourceDoc]:
+    lock = ctx.lock
+    now = ctx.read_now
+    for label, key in keys:
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out.append(True)
+            return
+        if key is None:
+            continue
+        with lock:
+            value = keyspace.get(key, now)
+        fields = dict(value) if isinstance(value, dict) else None
+        yield SourceDoc(label, key, fields, distances.get(label), scores.get(label))
+
+
+def _reply(protocol: int, execution: Execution, count: int | None, timed_out: list[bool]) -> object:
+    try:
+        total, rows = execution.chunk(count)
+    except EvalError as exc:
+        raise QuerySyntaxError(str(exc)) from exc
+    if protocol == 3:
+        warnings: list[bytes] = []
+        if execution.warning:
+            warnings.append(execution.warning.encode())
+        if timed_out:
+            warnings.append(TIMEOUT_WARNING.encode())
+        return {
+            b"attributes": [],
+            b"total_results": total,
+            b"format": b"STRING",
+            b"results": [
+                {
+                    b"extra_attributes": {
+                        name: reply_value(value) for name, value in execution.fields(row)
+                    },
+                    b"values": [],
+                }
+                for row in rows
+            ],
+            b"warning": warnings,
+        }
+    out: list[Any] = [total]
+    for row in rows:
+        flat: list[Any] = []
+        for name, value in execution.fields(row):
+            flat += [name, reply_value(value)]
+        out.append(flat)
+    return out
+
+
+@command("FT.CURSOR", -4, "readonly lockfree", "search slow")
+def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
+    """FT.CURSOR READ index id [COUNT n] | DEL index id."""
+    sub = args[1].upper()
+    if sub not in (b"READ", b"DEL", b"GC"):
+        raise StoreError("Unknown subcommand")
+    name = args[2].decode("utf-8", "replace")
+    registry = registry_for(ctx.indexes)
+    if sub == b"GC":
+        return 0
+    cid = parse_int64(args[3], strict=False) if len(args) > 3 else None
+    if cid is None:
+        raise StoreError("Bad cursor ID")
+    if sub == b"DEL":
+        if len(args) != 4:
+            raise StoreError("wrong number of arguments for 'FT.CURSOR' command")
+        if not registry.delete(name, cid):
+            raise StoreError("Cursor does not exist")
+        return b"OK" if False else _ok()
+    count: int | None = None
+    rest = args[4:]
+    if rest:
+        if len(rest) != 2 or rest[0].upper() != b"COUNT":
+            raise StoreError("Unknown argument " + rest[0].decode("utf-8", "replace"))
+        count = parse_int64(rest[1], strict=False)
+        if count is None or count < 0:
+            raise StoreError("Bad value for COUNT")
+    cursor = registry.take(name, cid)
+    if cursor is None:
+        raise StoreError("Cursor not found")
+    with ctx.lock:
+        current = ctx.indexes.indexes.get(name)
+    if current is not getattr(cursor, "index_ref", current):
+        raise StoreError("Cursor not found")
+    chunk = count or cursor.count
+    body = _reply(ctx.protocol, cursor.execution, chunk, [])
+    if cursor.execution.done:
+        return [body, 0]
+    registry.put_back(cursor)
+    return [body, cursor.id]
+
+
+def _ok() -> object:
+    from ..replies import SimpleString
+
+    return SimpleString("OK")
