@@ -1,7 +1,7 @@
 """FT.AGGREGATE cursors: executions kept between FT.CURSOR READ calls.
 
 A cursor belongs to an index, not to a connection: any client that knows its id may read
-or delete it, as in RediSearch. Ids are random positive 63-bit numbers. A cursor idle
+or delete it, as in RediSearch. Ids are random positive 31-bit numbers (RediSearch's are small too). A cursor idle
 longer than its MAXIDLE (default 300 s) is dropped; expiry is checked whenever the
 registry is used, so an idle cursor costs memory only until the next cursor command.
 One registry serves one store (:func:`registry_for`), guarded by its own lock.
@@ -47,9 +47,9 @@ class CursorRegistry:
         now = time.monotonic()
         with self.lock:
             self._expire(now)
-            cid = self.rng.randrange(1, 2**63)
+            cid = self.rng.randrange(1, 2**31)
             while cid in self.cursors:
-                cid = self.rng.randrange(1, 2**63)
+                cid = self.rng.randrange(1, 2**31)
             cursor = Cursor(cid, index, execution, count, maxidle_ms, now)
             self.cursors[cid] = cursor
             return cursor

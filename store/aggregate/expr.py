@@ -115,12 +115,12 @@ def _tokens(src: bytes) -> list[_Token]:
         m = _NUMBER.match(src, i)
         if m:
             candidates.append((m.end(), "NUMBER"))
-        m2 = _INF.match(src, i)
-        if m2:
-            candidates.append((m2.end(), "INF"))
         m3 = _SYMBOL.match(src, i)
         if m3:
             candidates.append((m3.end(), "SYMBOL"))
+        m2 = _INF.match(src, i)
+        if m2:
+            candidates.append((m2.end(), "INF"))
         for op in _OPERATORS:
             if src.startswith(op.encode(), i):
                 candidates.append((i + len(op), "OP:" + op))

@@ -219,10 +219,10 @@ def _math(name: str, fn: Callable[[float], float]) -> Function:
 def _c_math(name: str, d: float) -> float:
     """What C's libm answers where Python raises (log(0) = -inf, sqrt(-1) = nan...)."""
     if name in ("log", "log2"):
-        return -math.inf if d == 0 else math.nan
+        return -math.inf if d == 0 else -math.nan  # glibc: log(-x) is -nan
     if name == "exp":
         return math.inf
-    return math.nan
+    return -math.nan  # sqrt(-x) is -nan
 
 
 def _floor_ceil(fn: Callable[[float], int]) -> Callable[[float], float]:
@@ -262,7 +262,7 @@ def _truncate(name: str, tm: time.struct_time, ts: int) -> int:
     if name == "month":
         return calendar.timegm((tm.tm_year, tm.tm_mon, 1, 0, 0, 0))
     if name == "year":
-        return calendar.timegm((tm.tm_year, 1, 1, 0, 0, 0))
+        return tm.tm_year
     if name == "dayofweek":
         return (tm.tm_wday + 1) % 7
     if name == "dayofmonth":
@@ -271,7 +271,7 @@ def _truncate(name: str, tm: time.struct_time, ts: int) -> int:
         return tm.tm_yday - 1
     if name == "monthofyear":
         return tm.tm_mon - 1
-    return tm.tm_year  # "year" is handled above; this is "yearof"... kept for completeness
+    raise AssertionError(name)
 
 
 FUNCTIONS: dict[str, Function] = {

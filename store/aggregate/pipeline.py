@@ -112,13 +112,15 @@ class _Lookup:
                 self.load(name, name)
                 return
             if spec is not None and (mode != "expr" or spec.sortable):  # type: ignore[attr-defined]
-                self.load(name, name, implicit_sortable=mode == "expr")
+                self.load(name, name, implicit_sortable=True)
                 return
         text = name.decode("utf-8", "replace")
         if mode == "expr":
             raise QuerySyntaxError(f"Property `{text}` not loaded nor in pipeline")
         if mode == "sort":
             raise QuerySyntaxError(f"Property `{text}` not loaded nor in schema")
+        if mode == "reduce":
+            raise QuerySyntaxError(f"Property `{text}` not present in document or pipeline")
         raise QuerySyntaxError(f"No such property `{text}`")
 
 
@@ -129,6 +131,10 @@ def compile_plan(
     root: list[_Loader] = []
     lookup = _Lookup(definition, root)
     if knn_alias is not None:
+        if lookup.schema_field(knn_alias) is not None:
+            raise QuerySyntaxError(
+                f"Property `{knn_alias.decode('utf-8', 'replace')}` already exists in schema"
+            )
         lookup.add(knn_alias)
     if request.addscores:
         lookup.add(b"__score")
@@ -136,7 +142,7 @@ def compile_plan(
     load_all = False
     for step in request.steps:
         if isinstance(step, Load):
-            if lookup.root is None or stages:
+            if lookup.root is None:
                 raise QuerySyntaxError("LOAD cannot be applied after projectors or reducers")
             if step.everything:
                 load_all = lookup.load_all = True
@@ -157,7 +163,7 @@ def compile_plan(
                 lookup.need(prop, "group")
             for reducer in step.reducers:
                 for prop in reducer.spec.properties:
-                    lookup.need(prop, "group")
+                    lookup.need(prop, "reduce")
             new = _Lookup(definition, None)
             for prop in step.properties:
                 if new.has(prop):
@@ -275,6 +281,10 @@ def _arrange_stage(step: Arrange) -> Callable[[Stream], Stream]:
         if step.limit is None:
             yield from selected
             return
+        if step.limit == 0:
+            for _ in selected:  # RediSearch still reads (and counts) every row
+                pass
+            return
         yield from itertools.islice(selected, step.offset, step.offset + step.limit)
 
     return run
@@ -287,13 +297,15 @@ def _cmp_rows(
     ascending = True
     for name, asc in step.keys:
         ascending = asc
-        va, vb = a[1][0].get(name), b[1][0].get(name)
-        if va is None or vb is None:
-            if va is not None:
+        row_a, row_b = a[1][0], b[1][0]
+        if name not in row_a or name not in row_b:
+            # a row without the key sorts last whatever the direction
+            if name in row_a:
                 return -1
-            if vb is not None:
+            if name in row_b:
                 return 1
             continue
+        va, vb = row_a[name], row_b[name]
         c = compare(va, vb, strict=False)
         if c:
             return c if asc else -c

@@ -41,13 +41,18 @@ class ReducerSpec:
     factory: Callable[[], Accumulator]
 
 
-def _prop(name: str, raw: bytes) -> bytes:
-    if not raw.startswith(b"@"):
-        raise QuerySyntaxError(
-            f"Bad arguments for {name}: Unknown property `{raw.decode('utf-8', 'replace')}`. "
-            f"Did you mean `@{raw.decode('utf-8', 'replace')}`?"
-        )
-    return raw[1:]
+def _prop(raw: bytes) -> bytes:
+    """A reducer's property argument; RediSearch accepts it with or without ``@``."""
+    return raw[1:] if raw.startswith(b"@") else raw
+
+
+def _missing(name: str) -> QuerySyntaxError:
+    return QuerySyntaxError(f"Missing arguments for {name}")
+
+
+def _unknown(name: str, args: list[bytes], pos: int) -> QuerySyntaxError:
+    text = args[pos].decode("utf-8", "replace")
+    return QuerySyntaxError(f"Unknown argument `{text}` at position {pos} for {name}")
 
 
 class _Count(Accumulator):
@@ -112,7 +117,7 @@ class _Quantile(_Numbers):
         if not self.values:
             return 0.0
         ordered = sorted(self.values)
-        return ordered[min(len(ordered) - 1, int(self.q * len(ordered)))]
+        return ordered[max(0, math.ceil(self.q * len(ordered)) - 1)]
 
 
 class _Distinct(Accumulator):
@@ -148,6 +153,10 @@ class _ToList(Accumulator):
 
 
 class _FirstValue(Accumulator):
+    """RediSearch's ``first_value.c``, quirks included: with BY, rows without the value are
+    skipped, a missing sort value counts as null, and a null best is replaced only when
+    sorting ascending."""
+
     def __init__(self, prop: bytes, by: bytes | None, ascending: bool) -> None:
         self.prop, self.by, self.ascending = prop, by, ascending
         self.value: Value = None
@@ -159,19 +168,16 @@ class _FirstValue(Accumulator):
             if not self.has:
                 self.value, self.has = row.get(self.prop), True
             return
+        if self.prop not in row:
+            return
+        value = row[self.prop]
         key = row.get(self.by)
         if not self.has:
-            self.value, self.best, self.has = row.get(self.prop), key, True
+            self.value, self.best, self.has = value, key, True
             return
-        if key is None:
-            return
-        if self.best is None:
-            better = True
-        else:
-            c = compare(key, self.best, strict=False)
-            better = c < 0 if self.ascending else c > 0
-        if better:
-            self.value, self.best = row.get(self.prop), key
+        rc = (-1 if self.ascending else 1) * compare(key, self.best, strict=False)
+        if (self.best is not None and rc > 0) or (self.best is None and rc < 0):
+            self.value, self.best = value, key
 
     def result(self) -> Value:
         return self.value
@@ -200,62 +206,64 @@ class _Sample(Accumulator):
         return list(self.items)
 
 
-def _one_prop(name: str, args: list[bytes]) -> bytes:
-    if len(args) != 1:
-        raise QuerySyntaxError(f"Bad arguments for {name}: Expected exactly 1 argument(s)" if args
-                               else f"Bad arguments for {name}: Expected an argument, but none provided")  # fmt: skip
-    return _prop(name, args[0])
-
-
 def make_reducer(name: bytes, args: list[bytes]) -> ReducerSpec:
     """Check one REDUCE clause and return its spec; RediSearch's errors otherwise."""
-    upper = name.decode("utf-8", "replace").upper()
+    typed = name.decode("utf-8", "replace")
+    upper = typed.upper()
     if upper == "COUNT":
         if args:
-            raise QuerySyntaxError("Bad arguments for COUNT: Count accepts 0 values only")
+            raise QuerySyntaxError("Count accepts 0 values only")
         return ReducerSpec(upper, (), _Count)
     simple: dict[str, type[_Numbers] | type[_Distinct] | type[_ToList]] = {
         "SUM": _Sum, "AVG": _Avg, "MIN": _Min, "MAX": _Max, "STDDEV": _StdDev,
         "COUNT_DISTINCT": _Distinct, "COUNT_DISTINCTISH": _Distinct, "TOLIST": _ToList,
     }  # fmt: skip
-    if upper in simple:
-        prop = _one_prop(upper, args)
+    known = set(simple) | {"QUANTILE", "FIRST_VALUE", "RANDOM_SAMPLE"}
+    if upper not in known:
+        raise QuerySyntaxError(f"No such reducer: {typed}")
+    if not args:
+        raise _missing(typed)
+    prop = _prop(args[0])
+    if upper in simple:  # RediSearch ignores extra arguments of these
         cls = simple[upper]
         return ReducerSpec(upper, (prop,), lambda: cls(prop))
     if upper == "QUANTILE":
-        if len(args) != 2:
+        if len(args) < 2:
             raise QuerySyntaxError("Bad arguments for QUANTILE: Expected an argument, but none provided")
-        prop = _prop(upper, args[0])
         q = to_number(args[1])
-        if q is None or not 0 <= q <= 1:
-            raise QuerySyntaxError("Quantile must be between 0 and 1")
+        if q is None:
+            raise QuerySyntaxError("Bad arguments for QUANTILE: Could not convert argument to expected type")
+        if not 0 <= q <= 1:
+            raise QuerySyntaxError("Percentage must be between 0.0 and 1.0")
+        if len(args) > 3:
+            raise _unknown(typed, args, 3)
         quantile = q
         return ReducerSpec(upper, (prop,), lambda: _Quantile(prop, quantile))
     if upper == "FIRST_VALUE":
-        if not args:
-            raise QuerySyntaxError("Bad arguments for FIRST_VALUE: Expected an argument, but none provided")
-        prop = _prop(upper, args[0])
         by: bytes | None = None
         ascending = True
-        rest = args[1:]
-        if rest:
-            if rest[0].upper() != b"BY" or len(rest) < 2:
-                raise QuerySyntaxError(f"Bad arguments for FIRST_VALUE: Unknown argument `{rest[0].decode('utf-8', 'replace')}`")
-            by = _prop(upper, rest[1])
-            if len(rest) > 2:
-                order = rest[2].upper()
-                if order not in (b"ASC", b"DESC") or len(rest) > 3:
-                    raise QuerySyntaxError(f"Bad arguments for FIRST_VALUE: Unknown argument `{rest[2].decode('utf-8', 'replace')}`")
-                ascending = order == b"ASC"
+        pos = 1
+        if pos < len(args) and args[pos].upper() == b"BY":
+            if pos + 1 >= len(args):
+                raise _missing(typed)
+            by = _prop(args[pos + 1])
+            pos += 2
+            if pos < len(args) and args[pos].upper() in (b"ASC", b"DESC"):
+                ascending = args[pos].upper() == b"ASC"
+                pos += 1
+        if pos < len(args):
+            raise _unknown(typed, args, pos)
         props = (prop,) if by is None else (prop, by)
         return ReducerSpec(upper, props, lambda: _FirstValue(prop, by, ascending))
-    if upper == "RANDOM_SAMPLE":
-        if len(args) != 2:
-            raise QuerySyntaxError("Bad arguments for RANDOM_SAMPLE: Expected an argument, but none provided")
-        prop = _prop(upper, args[0])
-        size = to_number(args[1])
-        if size is None or size != int(size) or not 0 < size <= 1000:
-            raise QuerySyntaxError("Sample size must be between 1 and 1000")
-        n = int(size)
-        return ReducerSpec(upper, (prop,), lambda: _Sample(prop, n))
-    raise QuerySyntaxError(f"No such reducer: {name.decode('utf-8', 'replace')}")
+    # RANDOM_SAMPLE
+    if len(args) < 2:
+        raise QuerySyntaxError("Bad arguments for <sample size>: Expected an argument, but none provided")
+    size = args[1]
+    if not size.isdigit() or int(size) >= 2**32:
+        raise QuerySyntaxError("Bad arguments for <sample size>: Could not convert argument to expected type")
+    if int(size) > 1000:
+        raise QuerySyntaxError("Sample size too large")
+    if len(args) > 2:
+        raise _unknown(typed, args, 2)
+    n = int(size)
+    return ReducerSpec(upper, (prop,), lambda: _Sample(prop, n))

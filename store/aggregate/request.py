@@ -122,7 +122,7 @@ class _Cursor:
         if count is None:
             raise QuerySyntaxError(f"Bad arguments for {what}: Could not convert argument to expected type")
         if self.pos + count > len(self.args):
-            raise QuerySyntaxError(f"Bad arguments for {what}: Not enough arguments were provided based on argument count")  # fmt: skip
+            raise QuerySyntaxError(f"Bad arguments for {what}: Expected an argument, but none provided")
         items = list(self.args[self.pos : self.pos + count])
         self.pos += count
         return items
@@ -162,7 +162,7 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
     cur = _Cursor(args)
     req = AggregateRequest(query=cur.take())
     while cur.more():
-        position = cur.pos + 1
+        position = cur.pos
         raw = cur.take()
         word = raw.upper()
         if word == b"LOAD":
@@ -194,11 +194,8 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
                 raise QuerySyntaxError("LIMIT needs two numeric arguments")
             if num > MAX_SEARCH_RESULTS and False:
                 raise QuerySyntaxError(f"LIMIT exceeds maximum of {MAX_SEARCH_RESULTS}")
-            last = req.steps[-1] if req.steps else None
-            if isinstance(last, Arrange) and last.limit is None:
-                last.offset, last.limit = offset, num
-            else:
-                req.steps.append(Arrange(offset=offset, limit=num))
+            arrange = _arrange_step(req)
+            arrange.offset, arrange.limit = offset, num
         elif word == b"WITHCURSOR":
             req.cursor = True
             while cur.peek_upper() in (b"COUNT", b"MAXIDLE"):
@@ -262,7 +259,10 @@ def _load(cur: _Cursor, req: AggregateRequest) -> Load:
     if cur.more() and cur.args[cur.pos] == b"*":
         cur.take()
         return Load((), everything=True)
-    items = cur.varargs("LOAD")
+    try:
+        items = cur.varargs("LOAD")
+    except QuerySyntaxError:
+        raise QuerySyntaxError("Bad arguments for LOAD: SUCCESS") from None  # sic, RediSearch 2.10
     fields: list[tuple[bytes, bytes]] = []
     i = 0
     while i < len(items):
@@ -292,7 +292,7 @@ def _groupby(cur: _Cursor) -> GroupBy:
     while cur.peek_upper() == b"REDUCE":
         cur.take()
         if not cur.more():
-            raise QuerySyntaxError("Bad arguments for REDUCE: Expected an argument, but none provided")
+            raise QuerySyntaxError("Bad arguments for REDUCE: SUCCESS")  # sic, RediSearch 2.10
         name = cur.take()
         args = cur.varargs(name.decode("utf-8", "replace"))
         alias = _reducer_alias(name, args)
@@ -317,8 +317,25 @@ def _sortby(cur: _Cursor, req: AggregateRequest) -> None:
             raise QuerySyntaxError(
                 f"MISSING ASC or DESC after sort field ({item.decode('utf-8', 'replace')})"
             )
-    step = Arrange(keys=tuple(keys))
+    step = _arrange_step(req)
+    if step.keys:
+        raise QuerySyntaxError(
+            "Multiple SORTBY steps are not allowed. Sort multiple fields in a single step"
+        )
+    step.keys = tuple(keys)
     if cur.peek_upper() == b"MAX":
         cur.take()
         step.max = cur.number("MAX")
-    req.steps.append(step)
+
+
+def _arrange_step(req: AggregateRequest) -> Arrange:
+    """The SORTBY/LIMIT step of the current segment (since the last GROUPBY), created at
+    this position if there is none: RediSearch merges them into one step."""
+    for step in reversed(req.steps):
+        if isinstance(step, GroupBy):
+            break
+        if isinstance(step, Arrange):
+            return step
+    arrange = Arrange()
+    req.steps.append(arrange)
+    return arrange

@@ -29,6 +29,8 @@ from ..aggregate import (
 )
 from ..aggregate.functions import EvalError
 from ..errors import QuerySyntaxError, StoreError
+from ..index.query import And, Or, TextFilter
+from ..index.schema import DEFAULT_STOPWORDS, FieldType, tokenize_text
 from ..index.search_args import SearchRequest
 from ..index.search_index import SearchIndex
 from ..numbers import parse_int64
@@ -48,7 +50,7 @@ def _text_scores(index: SearchIndex, parsed: Any, labels: list[int], scorer: byt
     return dict(text_scores(index, parsed, labels, scorer))
 
 
-@command("FT.AGGREGATE", -3, "readonly lockfree", "search slow")
+@command("FT.AGGREGATE", -2, "readonly lockfree", "search slow")
 def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     """Run an aggregation pipeline over an index's matching documents."""
     with ctx.lock:
@@ -81,7 +83,11 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     if request.timeout_ms:
         deadline = time.monotonic() + request.timeout_ms / 1000
     timed_out: list[bool] = []
+    terms = _query_terms(parsed.filter)
+    text_fields = [f.name for f in index.definition.fields if f.type is FieldType.TEXT]
     docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline, timed_out)
+    if terms:
+        docs = _with_terms(docs, terms, text_fields, index.definition.stopwords)
     execution = Execution(plan, docs)
     if not request.cursor:
         return _reply(ctx.protocol, execution, None, timed_out)
@@ -117,6 +123,36 @@ def _documents(
             value = keyspace.get(key, now)
         fields = dict(value) if isinstance(value, dict) else None
         yield SourceDoc(label, key, fields, distances.get(label), scores.get(label))
+
+
+def _query_terms(node: object) -> list[bytes]:
+    """The plain terms a query matches on, in query order (for ``matched_terms()``)."""
+    out: list[bytes] = []
+    if isinstance(node, TextFilter):
+        if not node.prefix:
+            out += [t for t in node.terms if t not in out]
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            out += [t for t in _query_terms(child) if t not in out]
+    return out
+
+
+def _with_terms(
+    docs: Iterator[SourceDoc],
+    terms: list[bytes],
+    text_fields: list[bytes],
+    stopwords: frozenset[bytes] | None,
+) -> Iterator[SourceDoc]:
+    words = DEFAULT_STOPWORDS if stopwords is None else stopwords
+    for doc in docs:
+        if doc.fields is not None:
+            tokens: set[bytes] = set()
+            for name in text_fields:
+                raw = doc.fields.get(name)
+                if raw is not None:
+                    tokens.update(tokenize_text(raw, words))
+            doc.terms = tuple(t for t in terms if t in tokens)
+        yield doc
 
 
 def _reply(protocol: int, execution: Execution, count: int | None, timed_out: list[bool]) -> object:
