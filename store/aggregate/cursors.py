@@ -1,7 +1,7 @@
 """FT.AGGREGATE cursors: executions kept between FT.CURSOR READ calls.
 
 A cursor belongs to an index, not to a connection: any client that knows its id may read
-or delete it, as in RediSearch. Ids are random positive 31-bit numbers (RediSearch's are small too). A cursor idle
+or delete it, as in RediSearch. Ids are random positive 31-bit numbers. A cursor idle
 longer than its MAXIDLE (default 300 s) is dropped; expiry is checked whenever the
 registry is used, so an idle cursor costs memory only until the next cursor command.
 One registry serves one store (:func:`registry_for`), guarded by its own lock.

@@ -91,7 +91,7 @@ def _pow(a: float, b: float) -> float:
     except ZeroDivisionError:
         return math.inf
     except OverflowError:
-        return math.inf if a > 0 or float(b).is_integer() and b % 2 == 0 else -math.inf
+        return math.inf if a > 0 or (float(b).is_integer() and b % 2 == 0) else -math.inf
     return math.nan if isinstance(result, complex) else float(result)
 
 

@@ -129,7 +129,11 @@ def _tokens(src: bytes) -> list[_Token]:
             j = i + 1
             while j < n:
                 ch = src[j]
-                if ch == ord("\\") and j + 1 < n and (src[j + 1] in _PUNCT or chr(src[j + 1]).isspace()):
+                if (
+                    ch == ord("\\")
+                    and j + 1 < n
+                    and (src[j + 1] in _PUNCT or chr(src[j + 1]).isspace())
+                ):
                     j += 2
                 elif ch == ord("_") or not (ch in _PUNCT or ch < 33 or ch == 127):
                     j += 1
@@ -167,7 +171,9 @@ def _tokens(src: bytes) -> list[_Token]:
             out.append(_Token("NUMBER", i, text, float(text)))
         elif kind == "INF":
             stale = text
-            out.append(_Token("NUMBER", i, text, float("-inf") if text[:1] == b"-" else float("inf")))
+            out.append(
+                _Token("NUMBER", i, text, float("-inf") if text[:1] == b"-" else float("inf"))
+            )
         elif kind == "SYMBOL":
             stale = text
             out.append(_Token("SYMBOL", i, text, text))

@@ -33,6 +33,7 @@ from .values import Value, compare, format_number, to_bytes, to_number
 __all__ = ["Execution", "Plan", "SourceDoc", "compile_plan"]
 
 Row = dict[bytes, Value]
+Item = tuple[Row, "SourceDoc | None"]
 
 
 @dataclass
@@ -60,7 +61,9 @@ class _Loader:
 class Plan:
     root: list[_Loader]
     output: list[bytes]  # the last lookup's names, reply order
-    stages: list[Callable[[Iterator[tuple[Row, SourceDoc | None]]], Iterator[tuple[Row, SourceDoc | None]]]]
+    stages: list[
+        Callable[[Iterator[tuple[Row, SourceDoc | None]]], Iterator[tuple[Row, SourceDoc | None]]]
+    ]
     load_all: bool = False
     knn_alias: bytes | None = None
     addscores: bool = False
@@ -271,10 +274,12 @@ def _arrange_stage(step: Arrange) -> Callable[[Stream], Stream]:
                 cap = step.max
             else:
                 cap = DEFAULT_SORT_LIMIT
-            items = list(rows)
-            ordered = sorted(
-                enumerate(items), key=functools.cmp_to_key(lambda a, b: _cmp_rows(step, a, b))
-            )
+            items: list[tuple[int, Item]] = list(enumerate(rows))
+
+            def order(a: tuple[int, Item], b: tuple[int, Item]) -> int:
+                return _cmp_rows(step, a, b)
+
+            ordered = sorted(items, key=functools.cmp_to_key(order))
             selected: Iterator[tuple[Row, SourceDoc | None]] = (item for _, item in ordered[:cap])
         else:
             selected = rows
@@ -291,7 +296,9 @@ def _arrange_stage(step: Arrange) -> Callable[[Stream], Stream]:
 
 
 def _cmp_rows(
-    step: Arrange, a: tuple[int, tuple[Row, SourceDoc | None]], b: tuple[int, tuple[Row, SourceDoc | None]]
+    step: Arrange,
+    a: tuple[int, tuple[Row, SourceDoc | None]],
+    b: tuple[int, tuple[Row, SourceDoc | None]],
 ) -> int:
     """Negative when ``a`` comes first (RediSearch's ``cmpByFields``, inverted)."""
     ascending = True

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import QuerySyntaxError
+from .argerrors import CONVERT, EXPECTED, bad_args
 from .values import Value, compare, format_number, to_bytes, to_number
 
 __all__ = ["Accumulator", "ReducerSpec", "make_reducer"]
@@ -145,7 +146,11 @@ class _ToList(Accumulator):
         if value is None:
             return
         for item in value if isinstance(value, list) else [value]:
-            key = (b"n" + format_number(item)) if isinstance(item, float) else b"s" + (to_bytes(item) or b"")
+            key = (
+                (b"n" + format_number(item))
+                if isinstance(item, float)
+                else b"s" + (to_bytes(item) or b"")
+            )
             self.items.setdefault(key, item)
 
     def result(self) -> Value:
@@ -229,10 +234,10 @@ def make_reducer(name: bytes, args: list[bytes]) -> ReducerSpec:
         return ReducerSpec(upper, (prop,), lambda: cls(prop))
     if upper == "QUANTILE":
         if len(args) < 2:
-            raise QuerySyntaxError("Bad arguments for QUANTILE: Expected an argument, but none provided")
+            raise bad_args("QUANTILE", EXPECTED)
         q = to_number(args[1])
         if q is None:
-            raise QuerySyntaxError("Bad arguments for QUANTILE: Could not convert argument to expected type")
+            raise bad_args("QUANTILE", CONVERT)
         if not 0 <= q <= 1:
             raise QuerySyntaxError("Percentage must be between 0.0 and 1.0")
         if len(args) > 3:
@@ -257,10 +262,10 @@ def make_reducer(name: bytes, args: list[bytes]) -> ReducerSpec:
         return ReducerSpec(upper, props, lambda: _FirstValue(prop, by, ascending))
     # RANDOM_SAMPLE
     if len(args) < 2:
-        raise QuerySyntaxError("Bad arguments for <sample size>: Expected an argument, but none provided")
+        raise bad_args("<sample size>", EXPECTED)
     size = args[1]
     if not size.isdigit() or int(size) >= 2**32:
-        raise QuerySyntaxError("Bad arguments for <sample size>: Could not convert argument to expected type")
+        raise bad_args("<sample size>", CONVERT)
     if int(size) > 1000:
         raise QuerySyntaxError("Sample size too large")
     if len(args) > 2:

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import QuerySyntaxError
-from ..index.search_args import MAX_SEARCH_RESULTS, SCORERS
+from ..index.search_args import SCORERS
 from ..numbers import parse_int64
+from .argerrors import CONVERT, EXPECTED, bad_args
 from .expr import Expr, ExpressionSyntaxError, parse_expression
 from .reducers import ReducerSpec, make_reducer
 
@@ -117,22 +118,22 @@ class _Cursor:
 
     def varargs(self, what: str) -> list[bytes]:
         if not self.more():
-            raise QuerySyntaxError(f"Bad arguments for {what}: Expected an argument, but none provided")
+            raise bad_args(what, EXPECTED)
         count = _uint(self.take())
         if count is None:
-            raise QuerySyntaxError(f"Bad arguments for {what}: Could not convert argument to expected type")
+            raise bad_args(what, CONVERT)
         if self.pos + count > len(self.args):
-            raise QuerySyntaxError(f"Bad arguments for {what}: Expected an argument, but none provided")
+            raise bad_args(what, EXPECTED)
         items = list(self.args[self.pos : self.pos + count])
         self.pos += count
         return items
 
     def number(self, what: str) -> int:
         if not self.more():
-            raise QuerySyntaxError(f"Bad arguments for {what}: Expected an argument, but none provided")
+            raise bad_args(what, EXPECTED)
         value = _uint(self.take())
         if value is None:
-            raise QuerySyntaxError(f"Bad arguments for {what}: Could not convert argument to expected type")
+            raise bad_args(what, CONVERT)
         return value
 
 
@@ -169,7 +170,7 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
             req.steps.append(_load(cur, req))
         elif word == b"APPLY":
             if not cur.more():
-                raise QuerySyntaxError("Bad arguments for APPLY/FILTER: Expected an argument, but none provided")
+                raise bad_args("APPLY/FILTER", EXPECTED)
             text = cur.take()
             alias = text
             if cur.peek_upper() == b"AS":
@@ -180,7 +181,7 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
             req.steps.append(Apply(_expression(text), alias))
         elif word == b"FILTER":
             if not cur.more():
-                raise QuerySyntaxError("Bad arguments for APPLY/FILTER: Expected an argument, but none provided")
+                raise bad_args("APPLY/FILTER", EXPECTED)
             req.steps.append(Filter(_expression(cur.take())))
         elif word == b"GROUPBY":
             req.steps.append(_groupby(cur))
@@ -192,8 +193,6 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
             offset, num = _uint(cur.take()), _uint(cur.take())
             if offset is None or num is None:
                 raise QuerySyntaxError("LIMIT needs two numeric arguments")
-            if num > MAX_SEARCH_RESULTS and False:
-                raise QuerySyntaxError(f"LIMIT exceeds maximum of {MAX_SEARCH_RESULTS}")
             arrange = _arrange_step(req)
             arrange.offset, arrange.limit = offset, num
         elif word == b"WITHCURSOR":
@@ -207,14 +206,18 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
                     req.maxidle_ms = value
         elif word == b"PARAMS":
             if req.params:
-                raise QuerySyntaxError("Multiple PARAMS are not allowed. Parameters can be defined only once")
+                raise QuerySyntaxError(
+                    "Multiple PARAMS are not allowed. Parameters can be defined only once"
+                )
             items = cur.varargs("PARAMS")
             if not items or len(items) % 2:
                 raise QuerySyntaxError("Parameters must be specified in PARAM VALUE pairs")
-            for name, value in zip(items[::2], items[1::2], strict=True):
-                if name in req.params:
-                    raise QuerySyntaxError(f"Duplicate parameter `{name.decode('utf-8', 'replace')}`")
-                req.params[name] = value
+            for pname, pvalue in zip(items[::2], items[1::2], strict=True):
+                if pname in req.params:
+                    raise QuerySyntaxError(
+                        f"Duplicate parameter `{pname.decode('utf-8', 'replace')}`"
+                    )
+                req.params[pname] = pvalue
         elif word == b"DIALECT":
             if not cur.more():
                 raise QuerySyntaxError("Need an argument for DIALECT")
@@ -237,11 +240,11 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
             req.addscores = True
         elif word == b"SCORER":
             if not cur.more():
-                raise QuerySyntaxError("Bad arguments for SCORER: Expected an argument, but none provided")
-            scorer = cur.take()
-            if scorer.upper() not in SCORERS:
-                raise QuerySyntaxError(f"No such scorer {scorer.decode('utf-8', 'replace')}")
-            req.scorer = scorer
+                raise bad_args("SCORER", EXPECTED)
+            scorer_name = cur.take()
+            if scorer_name.upper() not in SCORERS:
+                raise QuerySyntaxError(f"No such scorer {scorer_name.decode('utf-8', 'replace')}")
+            req.scorer = scorer_name
         elif word == b"INFIELDS":
             req.infields = tuple(cur.varargs("INFIELDS"))
         elif word in (b"SUMMARIZE", b"HIGHLIGHT"):
@@ -249,9 +252,8 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
         elif word == b"RETURN":
             raise QuerySyntaxError("RETURN is not supported on FT.AGGREGATE")
         else:
-            raise QuerySyntaxError(
-                f"Unknown argument `{raw.decode('utf-8', 'replace')}` at position {position} for <main>"
-            )
+            shown = raw.decode("utf-8", "replace")
+            raise QuerySyntaxError(f"Unknown argument `{shown}` at position {position} for <main>")
     return req
 
 
@@ -299,7 +301,7 @@ def _groupby(cur: _Cursor) -> GroupBy:
         if cur.peek_upper() == b"AS":
             cur.take()
             if not cur.more():
-                raise QuerySyntaxError("Bad arguments for AS: Expected an argument, but none provided")
+                raise bad_args("AS", EXPECTED)
             alias = cur.take()
         reducers.append(Reduce(make_reducer(name, args), alias))
     return GroupBy(tuple(p[1:] for p in props), tuple(reducers))

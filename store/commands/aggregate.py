@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 TIMEOUT_WARNING = "Timeout limit was reached"
 
 
-def _text_scores(index: SearchIndex, parsed: Any, labels: list[int], scorer: bytes | None) -> dict[int, float]:
+def _text_scores(
+    index: SearchIndex, parsed: Any, labels: list[int], scorer: bytes | None
+) -> dict[int, float]:
     # imported here: store.index.scoring arrives with the scoring branch
     from ..index.scoring import text_scores  # type: ignore[import-not-found,unused-ignore]
 
