@@ -2,8 +2,9 @@
 
 A cursor belongs to an index, not to a connection: any client that knows its id may read
 or delete it, as in RediSearch. Ids are random positive 31-bit numbers. A cursor idle
-longer than its MAXIDLE (default 300 s) is dropped; expiry is checked whenever the
-registry is used, so an idle cursor costs memory only until the next cursor command.
+longer than its MAXIDLE (default and ceiling 300 s) is dropped by the next collection,
+as RediSearch's: when a cursor is created, and on ``FT.CURSOR GC``. Until then an idle
+cursor can still be read (RediSearch behaves the same).
 One registry serves one store (:func:`registry_for`), guarded by its own lock.
 """
 
@@ -14,6 +15,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from .pipeline import Execution
 
@@ -24,6 +26,7 @@ __all__ = ["Cursor", "CursorRegistry", "registry_for"]
 class Cursor:
     id: int
     index: str
+    owner: object  # the SearchIndex read: a dropped and re-created index is another one
     execution: Execution
     count: int
     maxidle_ms: int
@@ -39,26 +42,32 @@ class CursorRegistry:
         self.cursors: dict[int, Cursor] = {}
         self.rng = random.SystemRandom()
 
-    def _expire(self, now: float) -> None:
-        for cid in [c.id for c in self.cursors.values() if c.expired(now)]:
+    def _expire(self, now: float) -> int:
+        idle = [c.id for c in self.cursors.values() if c.expired(now)]
+        for cid in idle:
             del self.cursors[cid]
+        return len(idle)
 
-    def add(self, index: str, execution: Execution, count: int, maxidle_ms: int) -> Cursor:
+    def collect(self) -> int:
+        """Drop every idle-expired cursor (``FT.CURSOR GC``); returns how many."""
+        with self.lock:
+            return self._expire(time.monotonic())
+
+    def add(self, owner: Any, execution: Execution, count: int, maxidle_ms: int) -> Cursor:
+        """Register a cursor over ``owner`` (a SearchIndex, named by its ``name``)."""
         now = time.monotonic()
         with self.lock:
             self._expire(now)
             cid = self.rng.randrange(1, 2**31)
             while cid in self.cursors:
                 cid = self.rng.randrange(1, 2**31)
-            cursor = Cursor(cid, index, execution, count, maxidle_ms, now)
+            cursor = Cursor(cid, owner.name, owner, execution, count, maxidle_ms, now)
             self.cursors[cid] = cursor
             return cursor
 
     def take(self, index: str, cid: int) -> Cursor | None:
         """The cursor (removed while it is read: no two readers at once), or None."""
-        now = time.monotonic()
         with self.lock:
-            self._expire(now)
             cursor = self.cursors.get(cid)
             if cursor is None or cursor.index != index:
                 return None
@@ -72,7 +81,6 @@ class CursorRegistry:
 
     def delete(self, index: str, cid: int) -> bool:
         with self.lock:
-            self._expire(time.monotonic())
             cursor = self.cursors.get(cid)
             if cursor is None or cursor.index != index:
                 return False

@@ -36,6 +36,7 @@ __all__ = [
 
 DEFAULT_CURSOR_COUNT = 1000
 DEFAULT_MAXIDLE_MS = 300_000
+MAX_IDLE_MS = 300_000  # RediSearch's CURSOR_MAX_IDLE default: MAXIDLE may not exceed it
 DEFAULT_SORT_LIMIT = 10
 
 
@@ -137,6 +138,17 @@ class _Cursor:
         return value
 
 
+def _bounded(cur: _Cursor, what: str, hi: int) -> int:
+    if not cur.more():
+        raise bad_args(what, EXPECTED)
+    value = parse_int64(cur.take(), strict=False)
+    if value is None:
+        raise bad_args(what, CONVERT)
+    if not 1 <= value <= hi:
+        raise bad_args(what, "Value is outside acceptable bounds")
+    return value
+
+
 def _uint(raw: bytes) -> int | None:
     if not raw.isdigit():
         return None
@@ -199,7 +211,7 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
             req.cursor = True
             while cur.peek_upper() in (b"COUNT", b"MAXIDLE"):
                 what = cur.take().upper().decode()
-                value = cur.number(what)
+                value = _bounded(cur, what, MAX_IDLE_MS if what == "MAXIDLE" else 2**31 - 1)
                 if what == "COUNT":
                     req.cursor_count = value
                 else:

@@ -52,9 +52,11 @@ def _text_scores(
     return dict(text_scores(index, parsed, labels, scorer))
 
 
-@command("FT.AGGREGATE", -2, "readonly lockfree", "search slow")
+@command("FT.AGGREGATE", -1, "readonly lockfree", "search slow")
 def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     """Run an aggregation pipeline over an index's matching documents."""
+    if len(args) < 2:
+        raise StoreError("wrong number of arguments for 'FT.AGGREGATE' command")
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_aggregate(args[2:])
@@ -95,8 +97,7 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         return _reply(ctx.protocol, execution, None, timed_out)
     registry = registry_for(ctx.indexes)
     count = request.cursor_count or 1000
-    cursor = registry.add(index.name, execution, count, request.maxidle_ms)
-    cursor.index_ref = index  # type: ignore[attr-defined]
+    cursor = registry.add(index, execution, count, request.maxidle_ms)
     body = _reply(ctx.protocol, execution, count, timed_out)
     if execution.done:
         registry.delete(index.name, cursor.id)
@@ -192,41 +193,43 @@ def _reply(protocol: int, execution: Execution, count: int | None, timed_out: li
     return out
 
 
-@command("FT.CURSOR", -4, "readonly lockfree", "search slow")
+@command("FT.CURSOR", -1, "readonly lockfree", "search slow")
 def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
-    """FT.CURSOR READ index id [COUNT n] | DEL index id."""
+    """FT.CURSOR READ index id [COUNT n] | DEL index id | GC index 0."""
+    if len(args) < 4:
+        raise StoreError("wrong number of arguments for 'FT.CURSOR' command")
     sub = args[1].upper()
     if sub not in (b"READ", b"DEL", b"GC"):
         raise StoreError("Unknown subcommand")
     name = args[2].decode("utf-8", "replace")
     registry = registry_for(ctx.indexes)
     if sub == b"GC":
-        return 0
-    cid = parse_int64(args[3], strict=False) if len(args) > 3 else None
+        return registry.collect()
+    cid = parse_int64(args[3], strict=False)
     if cid is None:
         raise StoreError("Bad cursor ID")
     if sub == b"DEL":
-        if len(args) != 4:
-            raise StoreError("wrong number of arguments for 'FT.CURSOR' command")
         if not registry.delete(name, cid):
             raise StoreError("Cursor does not exist")
-        return b"OK" if False else _ok()
+        return _ok()
+    # RediSearch reads COUNT leniently: a missing value or another word is ignored, 0
+    # means the cursor's own count and a negative one everything that is left
     count: int | None = None
-    rest = args[4:]
-    if rest:
-        if len(rest) != 2 or rest[0].upper() != b"COUNT":
-            raise StoreError("Unknown argument " + rest[0].decode("utf-8", "replace"))
-        count = parse_int64(rest[1], strict=False)
-        if count is None or count < 0:
+    if len(args) >= 6 and args[4].upper() == b"COUNT":
+        count = parse_int64(args[5], strict=False)
+        if count is None:
             raise StoreError("Bad value for COUNT")
     cursor = registry.take(name, cid)
     if cursor is None:
         raise StoreError("Cursor not found")
     with ctx.lock:
         current = ctx.indexes.indexes.get(name)
-    if current is not getattr(cursor, "index_ref", current):
+    if current is not cursor.owner:
         raise StoreError("Cursor not found")
-    chunk = count or cursor.count
+    if count is None or count == 0:
+        chunk: int | None = cursor.count
+    else:
+        chunk = None if count < 0 else count
     body = _reply(ctx.protocol, cursor.execution, chunk, [])
     if cursor.execution.done:
         return [body, 0]
