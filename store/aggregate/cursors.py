@@ -1,7 +1,8 @@
 """FT.AGGREGATE cursors: executions kept between FT.CURSOR READ calls.
 
-A cursor belongs to an index, not to a connection: any client that knows its id may read
-or delete it, as in RediSearch. Ids are random positive 31-bit numbers. A cursor idle
+A cursor belongs to no connection: any client that knows its id may read or delete it,
+and, as in RediSearch 2.10, the index name given to FT.CURSOR is not checked against the
+cursor's. Ids are random positive 31-bit numbers. A cursor idle
 longer than its MAXIDLE (default and ceiling 300 s) is dropped by the next collection,
 as RediSearch's: when a cursor is created, and on ``FT.CURSOR GC``. Until then an idle
 cursor can still be read (RediSearch behaves the same).
@@ -65,32 +66,19 @@ class CursorRegistry:
             self.cursors[cid] = cursor
             return cursor
 
-    def take(self, index: str, cid: int) -> Cursor | None:
+    def take(self, cid: int) -> Cursor | None:
         """The cursor (removed while it is read: no two readers at once), or None."""
         with self.lock:
-            cursor = self.cursors.get(cid)
-            if cursor is None or cursor.index != index:
-                return None
-            del self.cursors[cid]
-            return cursor
+            return self.cursors.pop(cid, None)
 
     def put_back(self, cursor: Cursor) -> None:
         cursor.last_used = time.monotonic()
         with self.lock:
             self.cursors[cursor.id] = cursor
 
-    def delete(self, index: str, cid: int) -> bool:
+    def delete(self, cid: int) -> bool:
         with self.lock:
-            cursor = self.cursors.get(cid)
-            if cursor is None or cursor.index != index:
-                return False
-            del self.cursors[cid]
-            return True
-
-    def drop_index(self, index: str) -> None:
-        with self.lock:
-            for cid in [c.id for c in self.cursors.values() if c.index == index]:
-                del self.cursors[cid]
+            return self.cursors.pop(cid, None) is not None
 
 
 _REGISTRIES: weakref.WeakKeyDictionary[object, CursorRegistry] = weakref.WeakKeyDictionary()

@@ -100,7 +100,7 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     cursor = registry.add(index, execution, count, request.maxidle_ms)
     body = _reply(ctx.protocol, execution, count, timed_out)
     if execution.done:
-        registry.delete(index.name, cursor.id)
+        registry.delete(cursor.id)
         return [body, 0]
     return [body, cursor.id]
 
@@ -201,7 +201,6 @@ def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
     sub = args[1].upper()
     if sub not in (b"READ", b"DEL", b"GC"):
         raise StoreError("Unknown subcommand")
-    name = args[2].decode("utf-8", "replace")
     registry = registry_for(ctx.indexes)
     if sub == b"GC":
         return registry.collect()
@@ -209,7 +208,7 @@ def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
     if cid is None:
         raise StoreError("Bad cursor ID")
     if sub == b"DEL":
-        if not registry.delete(name, cid):
+        if not registry.delete(cid):
             raise StoreError("Cursor does not exist")
         return _ok()
     # RediSearch reads COUNT leniently: a missing value or another word is ignored, 0
@@ -219,12 +218,12 @@ def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
         count = parse_int64(args[5], strict=False)
         if count is None:
             raise StoreError("Bad value for COUNT")
-    cursor = registry.take(name, cid)
+    cursor = registry.take(cid)
     if cursor is None:
         raise StoreError("Cursor not found")
     with ctx.lock:
-        current = ctx.indexes.indexes.get(name)
-    if current is not cursor.owner:
+        current = ctx.indexes.indexes.get(cursor.index)
+    if current is not cursor.owner:  # its index was dropped since
         raise StoreError("Cursor not found")
     if count is None or count == 0:
         chunk: int | None = cursor.count
