@@ -47,7 +47,10 @@ def _text_scores(
     index: SearchIndex, parsed: Any, labels: list[int], scorer: bytes | None
 ) -> dict[int, float]:
     # imported here: store.index.scoring arrives with the scoring branch
-    from ..index.scoring import text_scores  # type: ignore[import-not-found,unused-ignore]
+    try:
+        from ..index.scoring import text_scores  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise StoreError("ADDSCORES needs text scores, which this build of memvec lacks") from exc
 
     return dict(text_scores(index, parsed, labels, scorer))
 
