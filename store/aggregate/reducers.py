@@ -236,9 +236,9 @@ def make_reducer(name: bytes, args: list[bytes]) -> ReducerSpec:
         if len(args) < 2:
             raise bad_args("QUANTILE", EXPECTED)
         q = to_number(args[1])
-        if q is None:
+        if q is None or math.isinf(q):
             raise bad_args("QUANTILE", CONVERT)
-        if not 0 <= q <= 1:
+        if not 0 <= q <= 1:  # NaN too
             raise QuerySyntaxError("Percentage must be between 0.0 and 1.0")
         if len(args) > 3:
             raise _unknown(typed, args, 3)
@@ -264,8 +264,12 @@ def make_reducer(name: bytes, args: list[bytes]) -> ReducerSpec:
     if len(args) < 2:
         raise bad_args("<sample size>", EXPECTED)
     size = args[1]
-    if not size.isdigit() or int(size) >= 2**32:
+    digits = size[1:] if size[:1] == b"-" else size
+    # RediSearch reads it with strtoll: 2^63-1 and beyond count as unreadable
+    if not digits.isdigit() or not -(2**63) <= int(size) < 2**63 - 1:
         raise bad_args("<sample size>", CONVERT)
+    if not 0 <= int(size) <= 2**32 - 1:
+        raise bad_args("<sample size>", "Value is outside acceptable bounds")
     if int(size) > 1000:
         raise QuerySyntaxError("Sample size too large")
     if len(args) > 2:

@@ -36,7 +36,9 @@ __all__ = [
 
 DEFAULT_CURSOR_COUNT = 1000
 DEFAULT_MAXIDLE_MS = 300_000
-MAX_IDLE_MS = 300_000  # RediSearch's CURSOR_MAX_IDLE default: MAXIDLE may not exceed it
+MAX_IDLE_MS = 300_000  # RediSearch's CURSOR_MAX_IDLE default: a larger MAXIDLE is cut to it
+MAX_OFFSET = 1_000_000  # RediSearch's MAXSEARCHRESULTS: the largest LIMIT offset
+UINT32_MAX = 2**32 - 1
 DEFAULT_SORT_LIMIT = 10
 
 
@@ -205,17 +207,19 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
             offset, num = _uint(cur.take()), _uint(cur.take())
             if offset is None or num is None:
                 raise QuerySyntaxError("LIMIT needs two numeric arguments")
+            if offset > MAX_OFFSET:
+                raise QuerySyntaxError(f"OFFSET exceeds maximum of {MAX_OFFSET}")
             arrange = _arrange_step(req)
             arrange.offset, arrange.limit = offset, num
         elif word == b"WITHCURSOR":
             req.cursor = True
             while cur.peek_upper() in (b"COUNT", b"MAXIDLE"):
                 what = cur.take().upper().decode()
-                value = _bounded(cur, what, MAX_IDLE_MS if what == "MAXIDLE" else 2**31 - 1)
+                value = _bounded(cur, what, UINT32_MAX)
                 if what == "COUNT":
                     req.cursor_count = value
                 else:
-                    req.maxidle_ms = value
+                    req.maxidle_ms = min(value, MAX_IDLE_MS)
         elif word == b"PARAMS":
             if req.params:
                 raise QuerySyntaxError(
@@ -339,7 +343,10 @@ def _sortby(cur: _Cursor, req: AggregateRequest) -> None:
     step.keys = tuple(keys)
     if cur.peek_upper() == b"MAX":
         cur.take()
-        step.max = cur.number("MAX")
+        limit = cur.number("MAX")
+        if limit > UINT32_MAX:
+            raise bad_args("MAX", CONVERT)
+        step.max = limit or None  # MAX 0: RediSearch's default limit
 
 
 def _arrange_step(req: AggregateRequest) -> Arrange:

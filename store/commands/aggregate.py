@@ -207,9 +207,7 @@ def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
     registry = registry_for(ctx.indexes)
     if sub == b"GC":
         return registry.collect()
-    cid = parse_int64(args[3], strict=False)
-    if cid is None:
-        raise StoreError("Bad cursor ID")
+    cid = _cursor_id(args[3])
     if sub == b"DEL":
         if not registry.delete(cid):
             raise StoreError("Cursor does not exist")
@@ -237,6 +235,14 @@ def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
         return [body, 0]
     registry.put_back(cursor)
     return [body, cursor.id]
+
+
+def _cursor_id(raw: bytes) -> int:
+    """A signed 64-bit decimal, all of it (RediSearch refuses a leading space)."""
+    digits = raw[1:] if raw[:1] == b"-" else raw
+    if not digits.isdigit() or not -(2**63) <= int(raw) < 2**63:
+        raise StoreError("Bad cursor ID")
+    return int(raw)
 
 
 def _ok() -> object:
