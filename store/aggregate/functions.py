@@ -274,6 +274,26 @@ def _truncate(name: str, tm: time.struct_time, ts: int) -> int:
     raise AssertionError(name)
 
 
+_DAY_DIRECTIVES = ("%d", "%e", "%j", "%F", "%D", "%c", "%x", "%s")
+
+
+def _parsetime(info: RowInfo, args: list[Value]) -> Value:
+    """C ``strptime`` into a zeroed ``struct tm``, then ``timegm``: a format without a day
+    leaves ``tm_mday`` 0, the last day of the previous month, as in RediSearch."""
+    _arity("parsetime", args, 2, 2)
+    text, fmt = _need_string("parsetime", args, 0), _need_string("parsetime", args, 1)
+    import calendar
+
+    try:
+        parsed = time.strptime(text.decode("utf-8", "replace"), fmt.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    mday = parsed.tm_mday if any(d.encode() in fmt for d in _DAY_DIRECTIVES) else 0
+    year = parsed.tm_year if b"%" in fmt else 1900
+    stamp = calendar.timegm((year, parsed.tm_mon, 1, parsed.tm_hour, parsed.tm_min, parsed.tm_sec))
+    return float(stamp + (mday - 1) * 86400)
+
+
 FUNCTIONS: dict[str, Function] = {
     "lower": _case("lower", True),
     "upper": _case("upper", False),
@@ -295,6 +315,7 @@ FUNCTIONS: dict[str, Function] = {
     "log2": _math("log2", math.log2),
     "exp": _math("exp", math.exp),
     "timefmt": _time_fn("timefmt", None),
+    "parsetime": _parsetime,
     "minute": _time_fn("minute", ""),
     "hour": _time_fn("hour", ""),
     "day": _time_fn("day", ""),

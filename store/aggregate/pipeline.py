@@ -27,13 +27,16 @@ from ..errors import QuerySyntaxError
 from ..index.schema import FieldType, IndexDefinition, fold_text
 from .evaluate import evaluate
 from .functions import EvalError, RowInfo
+from .reducers import Accumulator
 from .request import DEFAULT_SORT_LIMIT, AggregateRequest, Apply, Arrange, Filter, GroupBy, Load
-from .values import Value, compare, format_number, to_bytes, to_number
+from .values import Value, bool_test, compare, format_number, to_bytes, to_number
 
 __all__ = ["Execution", "Plan", "SourceDoc", "compile_plan"]
 
 Row = dict[bytes, Value]
 Item = tuple[Row, "SourceDoc | None"]
+Stream = Iterator[Item]
+Stage = Callable[[Stream, "RunState"], Stream]
 
 
 @dataclass
@@ -61,9 +64,7 @@ class _Loader:
 class Plan:
     root: list[_Loader]
     output: list[bytes]  # the last lookup's names, reply order
-    stages: list[
-        Callable[[Iterator[tuple[Row, SourceDoc | None]]], Iterator[tuple[Row, SourceDoc | None]]]
-    ]
+    stages: list[Stage]
     load_all: bool = False
     knn_alias: bytes | None = None
     addscores: bool = False
@@ -141,7 +142,7 @@ def compile_plan(
         lookup.add(knn_alias)
     if request.addscores:
         lookup.add(b"__score")
-    stages: list[Callable[..., Iterator[tuple[Row, SourceDoc | None]]]] = []
+    stages: list[Stage] = []
     load_all = False
     for step in request.steps:
         if isinstance(step, Load):
@@ -197,15 +198,12 @@ def _expr_props(tree: object) -> list[bytes]:
     return properties(tree)  # type: ignore[arg-type]
 
 
-Stream = Iterator[tuple[Row, "SourceDoc | None"]]
-
-
 def _info(doc: SourceDoc | None) -> RowInfo:
     return RowInfo(doc.terms if doc is not None else ())
 
 
-def _apply_stage(step: Apply) -> Callable[[Stream], Stream]:
-    def run(rows: Stream) -> Stream:
+def _apply_stage(step: Apply) -> Stage:
+    def run(rows: Stream, state: RunState) -> Stream:
         for row, doc in rows:
             row[step.alias] = evaluate(step.tree, row, _info(doc))
             yield row, doc
@@ -213,10 +211,8 @@ def _apply_stage(step: Apply) -> Callable[[Stream], Stream]:
     return run
 
 
-def _filter_stage(step: Filter) -> Callable[[Stream], Stream]:
-    from .values import bool_test
-
-    def run(rows: Stream) -> Stream:
+def _filter_stage(step: Filter) -> Stage:
+    def run(rows: Stream, state: RunState) -> Stream:
         for row, doc in rows:
             if bool_test(evaluate(step.tree, row, _info(doc))):
                 yield row, doc
@@ -232,41 +228,52 @@ def _group_key(value: Value) -> object:
     return ("s", value)
 
 
-class _GroupCount:
-    """Shared with :class:`Execution`: a GROUPBY replaces the reply's total with its size."""
+class RunState:
+    """What one execution's stages share: a GROUPBY's group count replaces the total."""
 
     def __init__(self) -> None:
         self.groups: int | None = None
 
 
-def _group_stage(step: GroupBy) -> Callable[[Stream], Stream]:
-    def run(rows: Stream) -> Stream:
-        groups: dict[tuple[object, ...], tuple[list[Value], list[object]]] = {}
+def _expand(values: list[Value]) -> Iterator[list[Value]]:
+    """RediSearch's ``extractGroups``: an array puts the row in one group per element (an
+    empty array counts as null)."""
+    if not values:
+        yield []
+        return
+    head, rest = values[0], values[1:]
+    options = (head or [None]) if isinstance(head, list) else [head]
+    for option in options:
+        for tail in _expand(rest):
+            yield [option, *tail]
+
+
+def _group_stage(step: GroupBy) -> Stage:
+    def run(rows: Stream, state: RunState) -> Stream:
+        groups: dict[tuple[object, ...], tuple[list[Value], list[Accumulator]]] = {}
         for row, _doc in rows:
-            values = [row.get(p) for p in step.properties]
-            key = tuple(_group_key(v) for v in values)
-            entry = groups.get(key)
-            if entry is None:
-                entry = (values, [r.spec.factory() for r in step.reducers])
-                groups[key] = entry
-            for acc in entry[1]:
-                acc.add(row)  # type: ignore[attr-defined]
-        counter = getattr(run, "counter", None)
-        if counter is not None:
-            counter.groups = len(groups)
+            for values in _expand([row.get(p) for p in step.properties]):
+                key = tuple(_group_key(v) for v in values)
+                entry = groups.get(key)
+                if entry is None:
+                    entry = (values, [r.spec.factory() for r in step.reducers])
+                    groups[key] = entry
+                for acc in entry[1]:
+                    acc.add(row)
+        state.groups = len(groups)
         for values, accs in groups.values():
             out: Row = {}
             for prop, value in zip(step.properties, values, strict=True):
                 out[prop] = value
             for reducer, acc in zip(step.reducers, accs, strict=True):
-                out[reducer.alias] = acc.result()  # type: ignore[attr-defined]
+                out[reducer.alias] = acc.result()
             yield out, None
 
     return run
 
 
-def _arrange_stage(step: Arrange) -> Callable[[Stream], Stream]:
-    def run(rows: Stream) -> Stream:
+def _arrange_stage(step: Arrange) -> Stage:
+    def run(rows: Stream, state: RunState) -> Stream:
         if step.keys:
             if step.limit is not None:
                 cap = step.offset + step.limit
@@ -339,14 +346,12 @@ class Execution:
         self.plan = plan
         self.pulled = 0
         self.output = list(plan.output)
-        self.group_count = _GroupCount()
+        self.state = RunState()
         self.done = False
         self.warning: str | None = None
         stream: Stream = self._source(docs)
         for stage in plan.stages:
-            if getattr(stage, "__name__", "") == "run":
-                stage.counter = self.group_count  # type: ignore[attr-defined]
-            stream = stage(stream)
+            stream = stage(stream, self.state)
         self.stream = stream
 
     def _source(self, docs: Iterator[SourceDoc]) -> Stream:
@@ -375,7 +380,7 @@ class Execution:
             yield row, doc
 
     def total(self) -> int:
-        return self.group_count.groups if self.group_count.groups is not None else self.pulled
+        return self.state.groups if self.state.groups is not None else self.pulled
 
     def chunk(self, count: int | None) -> tuple[int, list[Row]]:
         """Up to ``count`` rows (None: all); raises EvalError if the first row fails.
@@ -383,7 +388,7 @@ class Execution:
         Returns ``(total, rows)``; sets :attr:`done` when nothing is left.
         """
         self.pulled = 0
-        self.group_count.groups = None
+        self.state.groups = None
         rows: list[Row] = []
         total = 0
         while count is None or len(rows) < count:

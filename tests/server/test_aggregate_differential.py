@@ -108,6 +108,50 @@ PIPELINES: list[str] = [
     "'*=>[KNN 3 @vec $b AS d]' PARAMS 2 b $Q GROUPBY 1 @genre REDUCE MIN 1 @d AS m"
     " SORTBY 2 @m ASC DIALECT 2",
     "'*=>[KNN 3 @vec $b AS title]' PARAMS 2 b $Q DIALECT 2",
+    "* LOAD 1 @title APPLY upper(@title) AS title",
+    "* LOAD 3 @title AS t APPLY upper(@t) AS u",
+    "* APPLY 1 AS x LOAD 1 @year",
+    "* LOAD 1 @__key APPLY 'substr(@__key, 0, 3)' AS p GROUPBY 1 @p REDUCE COUNT 0 AS n",
+    "* APPLY @__key AS k",
+    "* GROUPBY 1 @genre REDUCE COUNT_DISTINCT 1 @__key AS n SORTBY 2 @genre ASC",
+    "* LOAD 1 @name APPLY 'lower(@name)' AS l SORTBY 2 @l ASC",
+    "* APPLY @name AS l",
+    "* SORTBY 2 @name ASC",
+    "* SORTBY 2 @title ASC",
+    "* LOAD 1 @title SORTBY 2 @title DESC",
+    "* GROUPBY 1 @title REDUCE COUNT 0 AS c SORTBY 2 @title ASC",
+    "* GROUPBY 1 @genre REDUCE FIRST_VALUE 1 @name AS f SORTBY 2 @genre ASC",
+    "* GROUPBY 1 @genre REDUCE FIRST_VALUE 3 @price BY @year AS f"
+    " REDUCE FIRST_VALUE 4 @name BY @price DESC AS g SORTBY 2 @genre ASC",
+    "* LOAD 2 @price @year APPLY '@price > @year' AS a APPLY '@price < 5 || @year > 2005' AS b"
+    " FILTER 'exists(@price)'",
+    "* LOAD 1 @genre APPLY \"@genre == 'drama'\" AS d GROUPBY 1 @d REDUCE COUNT 0 AS n"
+    " SORTBY 2 @d DESC",
+    "* LOAD 1 @vec LIMIT 0 1",
+    "* GROUPBY 1 @genre REDUCE AVG 1 @year AS a APPLY 'floor(@a)' AS f SORTBY 4 @f DESC @genre ASC",
+    "* LOAD 1 @year APPLY @year AS year",
+    "* APPLY 'dayofweek(0) + dayofmonth(86400*40) + dayofyear(86400*40) + monthofyear(86400*40)'"
+    " AS d LIMIT 0 1",
+    "* APPLY 'month(86400*40)' AS a APPLY 'day(86400*40+5)' AS b APPLY 'minute(125)' AS c"
+    " LIMIT 0 1",
+    "* APPLY 'timefmt(86400, \"%Y\")' AS a LIMIT 0 1",
+    '* APPLY \'parsetime("2020", "%Y")\' AS a LIMIT 0 1',
+    '* APPLY \'parsetime("2020-03-04 10:11", "%Y-%m-%d %H:%M")\' AS a LIMIT 0 1',
+    '* APPLY \'parsetime("x", "%Y")\' AS a LIMIT 0 1',
+    "* LOAD 1 @title APPLY 'split(@title, \" \")' AS s GROUPBY 1 @s REDUCE COUNT 0 AS n"
+    " SORTBY 2 @s ASC",
+    '* LOAD 1 @title APPLY \'split(@title, "x", "heat")\' AS s GROUPBY 2 @s @genre'
+    " REDUCE COUNT 0 AS n SORTBY 4 @s ASC @genre ASC",
+    "'@title:heat' LOAD 1 @title APPLY 'matched_terms(1)' AS m",
+    "'heat | wave' LOAD 1 @title APPLY 'matched_terms()' AS m",
+    "'heat wave' LOAD 1 @title APPLY 'matched_terms()' AS m",
+    "* GROUPBY 1 @genre REDUCE STDDEV 1 @year AS s REDUCE AVG 1 @year AS a SORTBY 2 @genre ASC",
+    "* GROUPBY 1 @genre REDUCE SUM 1 @title AS s SORTBY 2 @genre ASC",
+    "* GROUPBY 1 @genre REDUCE MIN 1 @title AS s REDUCE MAX 1 @genre AS m SORTBY 2 @genre ASC",
+    "* APPLY '1 + 2' AS x SORTBY 2 @x ASC LIMIT 0 2",
+    "* LOAD 1 @price SORTBY 2 @price ASC MAX 3",
+    "* LOAD 1 @price SORTBY 2 @price ASC MAX 3 LIMIT 1 1",
+    "* SORTBY 2 @year ASC LIMIT 0 20",
     # errors
     "* APPLY @price*2 AS x",
     "* APPLY 'foo(1)' AS x",
@@ -173,6 +217,7 @@ UNORDERED: list[str] = [
     "* GROUPBY 1 @genre REDUCE COUNT 0 AS n",
     "* GROUPBY 1 @genre REDUCE TOLIST 1 @year AS l SORTBY 2 @genre ASC",
     "* GROUPBY 1 @genre REDUCE TOLIST 1 @title AS l REDUCE COUNT_DISTINCT 1 @genre AS d",
+    "* LOAD 1 @title APPLY 'split(@title)' AS s GROUPBY 1 @s REDUCE COUNT 0 AS n",
 ]
 
 DOCS = [
