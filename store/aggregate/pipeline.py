@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import QuerySyntaxError
 from ..index.schema import FieldType, IndexDefinition, fold_text
@@ -281,12 +283,7 @@ def _arrange_stage(step: Arrange) -> Stage:
                 cap = step.max
             else:
                 cap = DEFAULT_SORT_LIMIT
-            items: list[tuple[int, Item]] = list(enumerate(rows))
-
-            def order(a: tuple[int, Item], b: tuple[int, Item]) -> int:
-                return _cmp_rows(step, a, b)
-
-            ordered = sorted(items, key=functools.cmp_to_key(order))
+            ordered = _sorted_rows(step, list(enumerate(rows)))
             selected: Iterator[tuple[Row, SourceDoc | None]] = (item for _, item in ordered[:cap])
         else:
             selected = rows
@@ -300,6 +297,49 @@ def _arrange_stage(step: Arrange) -> Stage:
         yield from itertools.islice(selected, step.offset, step.offset + step.limit)
 
     return run
+
+
+def _sorted_rows(step: Arrange, items: list[tuple[int, Item]]) -> list[tuple[int, Item]]:
+    """The rows in SORTBY order: stable sorts by plain keys, one pass per sort key (last
+    key first), when every present value of a key is a number or every one a string;
+    RediSearch's comparison (:func:`_cmp_rows`) for mixed types and NaN."""
+    keyfuncs = []
+    for name, asc in step.keys:
+        present = [row[name] for _, (row, _) in items if name in row and row[name] is not None]
+        if all(isinstance(v, float) and not math.isnan(v) for v in present):
+            dummy: float | bytes = 0.0
+        elif all(isinstance(v, bytes) for v in present):
+            dummy = b""
+        else:
+
+            def order(a: tuple[int, Item], b: tuple[int, Item]) -> int:
+                return _cmp_rows(step, a, b)
+
+            return sorted(items, key=functools.cmp_to_key(order))
+        keyfuncs.append((name, asc, dummy))
+    ascending = step.keys[-1][1] if step.keys else True
+    ordered = sorted(items, key=lambda it: _doc_order(it), reverse=not ascending)
+    for name, asc, dummy in reversed(keyfuncs):
+        # a row without the key sorts last in both directions; null sorts as the smallest
+        missing = (1 if asc else 0, 0, dummy)
+        null = (1 - missing[0], 0, dummy)
+
+        def key(
+            it: tuple[int, Item], name: bytes = name, missing: Any = missing, null: Any = null
+        ) -> tuple[Any, ...]:
+            row = it[1][0]
+            if name not in row:
+                return missing
+            value = row[name]
+            return null if value is None else (null[0], 1, value)
+
+        ordered.sort(key=key, reverse=not asc)
+    return ordered
+
+
+def _doc_order(item: tuple[int, Item]) -> int:
+    doc = item[1][1]
+    return doc.doc_id if doc is not None else item[0]
 
 
 def _cmp_rows(
