@@ -11,50 +11,79 @@ value to a number" otherwise); division or modulo by zero gives NaN; ``x % -1`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .expr import Call, Expr, Literal, Negation, Operation, Predicate, Property
 from .functions import FUNCTIONS, EvalError, RowInfo
 from .values import ConversionError, Value, bool_test, compare, equal, to_number
 
-__all__ = ["MissingValue", "evaluate"]
+__all__ = ["Compiled", "MissingValue", "compile_expr", "evaluate"]
 
 
 class MissingValue(EvalError):
     """A property without a value in this row."""
 
 
+Compiled = Callable[[Mapping[bytes, Value], RowInfo], Value]
+
+
 def evaluate(tree: Expr, row: Mapping[bytes, Value], info: RowInfo) -> Value:
+    """Evaluate once (tests, one-off use); pipelines compile with :func:`compile_expr`."""
+    return compile_expr(tree)(row, info)
+
+
+def compile_expr(tree: Expr) -> Compiled:
+    """The expression as a function of (row, info): evaluated per row without re-walking
+    the tree."""
     if isinstance(tree, Literal):
-        return tree.value
+        value = tree.value
+        return lambda row, info: value
     if isinstance(tree, Property):
-        if tree.name not in row:
-            raise MissingValue(
-                f"{tree.name.decode('utf-8', 'replace')}: has no value, consider using EXISTS "
-                "if applicable"
-            )
-        return row[tree.name]
-    if isinstance(tree, Operation):
-        left = to_number(evaluate(tree.left, row, info))
-        right = to_number(evaluate(tree.right, row, info))
-        if left is None or right is None:
-            raise EvalError("Could not convert value to a number")
-        return _arith(tree.op, left, right)
-    if isinstance(tree, Predicate):
-        return 1.0 if _predicate(tree, row, info) else 0.0
-    if isinstance(tree, Negation):
-        return 0.0 if bool_test(evaluate(tree.child, row, info)) else 1.0
-    assert isinstance(tree, Call)
-    args: list[Value] = []
-    for arg in tree.args:
-        if tree.name == "exists":
+        name = tree.name
+        message = (
+            f"{name.decode('utf-8', 'replace')}: has no value, consider using EXISTS if applicable"
+        )
+
+        def prop(row: Mapping[bytes, Value], info: RowInfo) -> Value:
             try:
-                args.append(evaluate(arg, row, info))
-            except MissingValue:
-                args.append(None)
-        else:
-            args.append(evaluate(arg, row, info))
-    return FUNCTIONS[tree.name](info, args)
+                return row[name]
+            except KeyError:
+                raise MissingValue(message) from None
+
+        return prop
+    if isinstance(tree, Operation):
+        left, right, op = compile_expr(tree.left), compile_expr(tree.right), tree.op
+
+        def arith(row: Mapping[bytes, Value], info: RowInfo) -> Value:
+            a, b = left(row, info), right(row, info)
+            na = a if isinstance(a, float) else to_number(a)
+            nb = b if isinstance(b, float) else to_number(b)
+            if na is None or nb is None:
+                raise EvalError("Could not convert value to a number")
+            return _arith(op, na, nb)
+
+        return arith
+    if isinstance(tree, Predicate):
+        return _compile_predicate(tree)
+    if isinstance(tree, Negation):
+        child = compile_expr(tree.child)
+        return lambda row, info: 0.0 if bool_test(child(row, info)) else 1.0
+    assert isinstance(tree, Call)
+    fn = FUNCTIONS[tree.name]
+    args = [compile_expr(arg) for arg in tree.args]
+    if tree.name == "exists":
+
+        def exists(row: Mapping[bytes, Value], info: RowInfo) -> Value:
+            values: list[Value] = []
+            for arg in args:
+                try:
+                    values.append(arg(row, info))
+                except MissingValue:
+                    values.append(None)
+            return fn(info, values)
+
+        return exists
+    return lambda row, info: fn(info, [arg(row, info) for arg in args])
 
 
 def _arith(op: str, a: float, b: float) -> float:
@@ -95,22 +124,38 @@ def _pow(a: float, b: float) -> float:
     return math.nan if isinstance(result, complex) else float(result)
 
 
-def _predicate(tree: Predicate, row: Mapping[bytes, Value], info: RowInfo) -> bool:
-    left = evaluate(tree.left, row, info)
-    if tree.op == "||" and bool_test(left):
-        return True
-    if tree.op == "&&" and not bool_test(left):
-        return False
-    right = evaluate(tree.right, row, info)
-    op = tree.op
-    if op in ("&&", "||"):
-        return bool_test(right)
-    if op == "==":
-        return equal(left, right)
-    if op == "!=":
-        return not equal(left, right)
-    try:
-        c = compare(left, right)
-    except ConversionError as exc:
-        raise EvalError(str(exc)) from exc
-    return {"<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0}[op]
+_ORDER: dict[str, Callable[[int], bool]] = {
+    "<": lambda c: c < 0,
+    "<=": lambda c: c <= 0,
+    ">": lambda c: c > 0,
+    ">=": lambda c: c >= 0,
+}
+
+
+def _compile_predicate(tree: Predicate) -> Compiled:
+    left, right, op = compile_expr(tree.left), compile_expr(tree.right), tree.op
+
+    def predicate(row: Mapping[bytes, Value], info: RowInfo) -> Value:
+        a = left(row, info)
+        if op == "||" and bool_test(a):
+            return 1.0
+        if op == "&&" and not bool_test(a):
+            return 0.0
+        b = right(row, info)
+        if op in ("&&", "||"):
+            result = bool_test(b)
+        elif op == "==":
+            result = equal(a, b)
+        elif op == "!=":
+            result = not equal(a, b)
+        else:
+            try:
+                c = compare(a, b)
+            except ConversionError as exc:
+                raise EvalError(str(exc)) from exc
+            result = (
+                c < 0 if op == "<" else c <= 0 if op == "<=" else c > 0 if op == ">" else c >= 0
+            )
+        return 1.0 if result else 0.0
+
+    return predicate

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import QuerySyntaxError
 from ..index.schema import FieldType, IndexDefinition, fold_text
-from .evaluate import evaluate
+from .evaluate import compile_expr
 from .functions import EvalError, RowInfo
 from .reducers import Accumulator
 from .request import DEFAULT_SORT_LIMIT, AggregateRequest, Apply, Arrange, Filter, GroupBy, Load
@@ -200,23 +200,30 @@ def _expr_props(tree: object) -> list[bytes]:
     return properties(tree)  # type: ignore[arg-type]
 
 
+_NO_INFO = RowInfo()
+
+
 def _info(doc: SourceDoc | None) -> RowInfo:
-    return RowInfo(doc.terms if doc is not None else ())
+    return RowInfo(doc.terms) if doc is not None and doc.terms else _NO_INFO
 
 
 def _apply_stage(step: Apply) -> Stage:
+    expr, alias = compile_expr(step.tree), step.alias
+
     def run(rows: Stream, state: RunState) -> Stream:
         for row, doc in rows:
-            row[step.alias] = evaluate(step.tree, row, _info(doc))
+            row[alias] = expr(row, _info(doc))
             yield row, doc
 
     return run
 
 
 def _filter_stage(step: Filter) -> Stage:
+    expr = compile_expr(step.tree)
+
     def run(rows: Stream, state: RunState) -> Stream:
         for row, doc in rows:
-            if bool_test(evaluate(step.tree, row, _info(doc))):
+            if bool_test(expr(row, _info(doc))):
                 yield row, doc
 
     return run
