@@ -5,7 +5,9 @@ keep their order: ``LOAD``, ``APPLY expr AS name``, ``FILTER expr``, ``GROUPBY n
 REDUCE ...``, ``SORTBY n @f [ASC|DESC]... [MAX m]`` and ``LIMIT offset num`` (a LIMIT
 right after a SORTBY belongs to it, as RediSearch's arrange step). Query options:
 ``PARAMS``, ``DIALECT``, ``VERBATIM`` (memvec never stems), ``NOSTOPWORDS``, ``INFIELDS``,
-``TIMEOUT``, ``ADDSCORES``, ``SCORER``, ``WITHCURSOR [COUNT c] [MAXIDLE ms]``. Expressions
+``INKEYS``, ``LANGUAGE`` (checked; memvec does not stem), ``TIMEOUT``, ``ADDSCORES``,
+``SCORER``, ``WITHCURSOR [COUNT c] [MAXIDLE ms]``. ``SLOP``, ``INORDER``, ``EXPANDER`` and
+``PAYLOAD`` are refused with a message saying so. Expressions
 are parsed here, so a bad one is refused before anything runs. Error texts are
 RediSearch 2.10's.
 """
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import QuerySyntaxError
+from ..index.schema import LANGUAGES
 from ..index.search_args import SCORERS
 from ..numbers import parse_int64
 from .argerrors import CONVERT, EXPECTED, bad_args
@@ -95,6 +98,7 @@ class AggregateRequest:
     verbatim: bool = False
     nostopwords: bool = False
     infields: tuple[bytes, ...] | None = None
+    inkeys: tuple[bytes, ...] | None = None
     timeout_ms: int | None = None
     addscores: bool = False
     scorer: bytes | None = None
@@ -263,6 +267,17 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
             req.scorer = scorer_name
         elif word == b"INFIELDS":
             req.infields = tuple(cur.varargs("INFIELDS"))
+        elif word == b"INKEYS":
+            req.inkeys = tuple(cur.varargs("INKEYS"))
+        elif word == b"LANGUAGE":
+            if not cur.more():
+                raise bad_args("LANGUAGE", EXPECTED)
+            if cur.take().lower() not in LANGUAGES:
+                raise QuerySyntaxError("No such language")
+        elif word in (b"SLOP", b"INORDER", b"EXPANDER", b"PAYLOAD"):
+            raise QuerySyntaxError(
+                f"{word.decode()} is not supported by memvec's FT.AGGREGATE: remove it"
+            )
         elif word in (b"SUMMARIZE", b"HIGHLIGHT"):
             raise QuerySyntaxError(f"{word.decode()} is not supported on FT.AGGREGATE")
         elif word == b"RETURN":

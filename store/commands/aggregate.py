@@ -90,6 +90,9 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     scores = _text_scores(index, parsed, labels, request.scorer) if request.addscores else {}
     with ctx.lock:
         keys = [(label, index.label_to_key.get(label)) for label in labels]
+    if request.inkeys is not None:
+        wanted = set(request.inkeys)
+        keys = [(label, key) for label, key in keys if key in wanted]
     deadline = None
     if request.timeout_ms:
         deadline = time.monotonic() + request.timeout_ms / 1000

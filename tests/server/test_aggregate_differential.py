@@ -152,7 +152,13 @@ PIPELINES: list[str] = [
     "* LOAD 1 @price SORTBY 2 @price ASC MAX 3",
     "* LOAD 1 @price SORTBY 2 @price ASC MAX 3 LIMIT 1 1",
     "* SORTBY 2 @year ASC LIMIT 0 20",
+    "* INKEYS 2 $P:1 $P:3 LOAD 1 @title",
+    "heat INKEYS 2 $P:1 $P:3 LOAD 1 @title",
+    "* LANGUAGE english LOAD 1 @title LIMIT 0 1",
+    "heat INFIELDS 1 title LOAD 1 @title",
+    "* NOSTOPWORDS LOAD 1 @title LIMIT 0 1",
     # errors
+    "* LANGUAGE klingon",
     "* APPLY @price*2 AS x",
     "* APPLY 'foo(1)' AS x",
     "* APPLY bar AS x",
@@ -284,7 +290,7 @@ def pair(
 def _args(index: str, pipeline: str) -> list[object]:
     import shlex
 
-    words: list[object] = ["FT.AGGREGATE", index, *shlex.split(pipeline)]
+    words = ["FT.AGGREGATE", index, *shlex.split(pipeline.replace("$P", index))]
     return [QUERY_VECTOR if w == "$Q" else w for w in words]
 
 
