@@ -32,6 +32,7 @@ class Cursor:
     count: int
     maxidle_ms: int
     last_used: float
+    deadline: object = None  # the request's TIMEOUT state, restarted by each read
 
     def expired(self, now: float) -> bool:
         return (now - self.last_used) * 1000 > self.maxidle_ms

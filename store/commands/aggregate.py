@@ -93,26 +93,44 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     if request.inkeys is not None:
         wanted = set(request.inkeys)
         keys = [(label, key) for label, key in keys if key in wanted]
-    deadline = None
-    if request.timeout_ms:
-        deadline = time.monotonic() + request.timeout_ms / 1000
-    timed_out: list[bool] = []
+    deadline = Deadline(request.timeout_ms)
     terms = _query_terms(parsed.filter)
     text_fields = [f.name for f in index.definition.fields if f.type is FieldType.TEXT]
-    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline, timed_out)
+    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline)
     if terms:
         docs = _with_terms(docs, terms, text_fields, index.definition.stopwords)
     execution = Execution(plan, docs)
     if not request.cursor:
-        return _reply(ctx.protocol, execution, None, timed_out)
+        return _reply(ctx.protocol, execution, None, deadline)
     registry = registry_for(ctx.indexes)
     count = request.cursor_count or 1000
     cursor = registry.add(index, execution, count, request.maxidle_ms)
-    body = _reply(ctx.protocol, execution, count, timed_out)
+    cursor.deadline = deadline
+    body = _reply(ctx.protocol, execution, count, deadline)
     if execution.done:
         registry.delete(cursor.id)
         return [body, 0]
     return [body, cursor.id]
+
+
+class Deadline:
+    """A request's TIMEOUT: the time by which rows stop, restarted for each cursor read.
+    ``hit`` tells the reply that rows stopped because of it."""
+
+    def __init__(self, timeout_ms: int | None) -> None:
+        self.timeout_ms = timeout_ms
+        self.hit = False
+        self.at: float | None = None
+        self.restart()
+
+    def restart(self) -> None:
+        self.hit = False
+        self.at = time.monotonic() + self.timeout_ms / 1000 if self.timeout_ms else None
+
+    def passed(self) -> bool:
+        if self.at is not None and time.monotonic() > self.at:
+            self.hit = True
+        return self.hit
 
 
 def _documents(
@@ -121,8 +139,7 @@ def _documents(
     keys: list[tuple[int, bytes | None]],
     distances: dict[int, float],
     scores: dict[int, float],
-    deadline: float | None,
-    timed_out: list[bool],
+    deadline: Deadline,
 ) -> Iterator[SourceDoc]:
     lock = ctx.lock
     now = ctx.read_now
@@ -132,8 +149,7 @@ def _documents(
             values = [None if key is None else keyspace.get(key, now) for _, key in batch]
             hashes = [dict(v) if isinstance(v, dict) else None for v in values]
         for (label, key), fields in zip(batch, hashes, strict=True):
-            if deadline is not None and time.monotonic() > deadline:
-                timed_out.append(True)
+            if deadline.passed():
                 return
             if key is None:
                 continue
@@ -170,7 +186,7 @@ def _with_terms(
         yield doc
 
 
-def _reply(protocol: int, execution: Execution, count: int | None, timed_out: list[bool]) -> object:
+def _reply(protocol: int, execution: Execution, count: int | None, deadline: Deadline) -> object:
     try:
         total, rows = execution.chunk(count)
     except EvalError as exc:
@@ -179,7 +195,7 @@ def _reply(protocol: int, execution: Execution, count: int | None, timed_out: li
         warnings: list[bytes] = []
         if execution.warning:
             warnings.append(execution.warning.encode())
-        if timed_out:
+        if deadline.hit:
             warnings.append(TIMEOUT_WARNING.encode())
         return {
             b"attributes": [],
@@ -239,7 +255,12 @@ def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
         chunk: int | None = cursor.count
     else:
         chunk = None if count < 0 else count
-    body = _reply(ctx.protocol, cursor.execution, chunk, [])
+    deadline = cursor.deadline
+    if isinstance(deadline, Deadline):
+        deadline.restart()  # each read has the whole TIMEOUT, as in RediSearch
+    else:
+        deadline = Deadline(None)
+    body = _reply(ctx.protocol, cursor.execution, chunk, deadline)
     if cursor.execution.done:
         return [body, 0]
     registry.put_back(cursor)
