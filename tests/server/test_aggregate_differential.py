@@ -410,3 +410,29 @@ def test_cursor_idle_expiry(pair: Pair, dataset: str) -> None:
         time.sleep(0.15)
         assert call(r, "FT.CURSOR", "GC", dataset, "0") >= 1
         assert call(r, "FT.CURSOR", "READ", dataset, cid) == ("ERR", "Cursor not found")
+
+
+def test_schema_aliases_and_unf(pair: Pair) -> None:
+    """Attributes named with AS load from their hash field; UNF keeps a sortable TAG's case."""
+    name = f"agal{uuid.uuid4().hex[:8]}"
+    pair.same(
+        "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", f"{name}:", "SCHEMA",
+        "f_title", "AS", "title", "TEXT", "f_n", "AS", "n", "NUMERIC", "SORTABLE",
+        "g", "TAG", "SORTABLE", "UNF",
+    )  # fmt: skip
+    try:
+        pair.same("HSET", f"{name}:1", "f_title", "Heat", "f_n", "5", "g", "Abc")
+        pair.same("HSET", f"{name}:2", "f_title", "Wave", "f_n", "7", "g", "abc")
+        for pipeline in [
+            "* LOAD 1 @title",
+            "* LOAD 1 @f_title",
+            "* APPLY @n*2 AS x",
+            "* GROUPBY 1 @title REDUCE SUM 1 @n AS s SORTBY 2 @title ASC",
+            "* GROUPBY 1 @g SORTBY 2 @g ASC",
+            "* APPLY @g AS h",
+            "* LOAD *",
+            "* SORTBY 2 @n DESC",
+        ]:
+            pair.same(*_args(name, pipeline))
+    finally:
+        pair.both("FT.DROPINDEX", name, "DD")
