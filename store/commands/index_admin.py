@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArityError, IndexError_, QuerySyntaxError, StoreError
 from ..index.explain import explain_lines
 from ..index.ft_config import lookup
-from ..index.query import And, MatchAll, Not, NumericFilter, Or, TagFilter
+from ..index.query import And, MatchAll, Not, NumericFilter, OptionalFilter, Or, TagFilter
 from ..index.schema import FieldType
 from ..index.search_args import parse_ft_search
 from ..replies import SimpleString
@@ -238,6 +238,9 @@ def _iterators(
             return entry
         if isinstance(node, Not):
             return {b"Type": b"NOT", b"Time": 0.0, b"Counter": counter,
+                    b"Child iterator": walk(node.child, size(node.child))}  # fmt: skip
+        if isinstance(node, OptionalFilter):
+            return {b"Type": b"OPTIONAL", b"Time": 0.0, b"Counter": counter,
                     b"Child iterator": walk(node.child, size(node.child))}  # fmt: skip
         return {b"Type": b"TEXT", b"Time": 0.0, b"Counter": counter}
 

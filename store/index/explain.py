@@ -14,7 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .query import And, KnnClause, MatchAll, MatchNone, Not, NumericFilter, Or, TagFilter
+from .query import (
+    And,
+    KnnClause,
+    MatchAll,
+    MatchNone,
+    Not,
+    NumericFilter,
+    OptionalFilter,
+    Or,
+    TagFilter,
+)
 from .query.nodes import TextFilter
 
 __all__ = ["explain_lines"]
@@ -62,6 +72,8 @@ def _lines(node: Any, depth: int) -> list[str]:
         return [*out, pad + "}"]
     if isinstance(node, Not):
         return [pad + "NOT{", *_lines(node.child, depth + 1), pad + "}"]
+    if isinstance(node, OptionalFilter):
+        return [pad + "OPTIONAL{", *_lines(node.child, depth + 1), pad + "}"]
     if isinstance(node, TagFilter):
         inner = [pad + "  " + _text(v) for v in sorted(node.values)]
         inner += [f"{pad}  PREFIX{{{_text(p)}*}}" for p in sorted(node.prefixes)]

@@ -63,6 +63,7 @@ from .query import (
     MatchNone,
     Not,
     NumericFilter,
+    OptionalFilter,
     Or,
     TagFilter,
     TextFilter,
@@ -505,7 +506,7 @@ class FieldIndexes:
 
     def evaluate(self, node: FilterNode) -> set[int] | None:
         """The labels ``node`` matches: a fresh set, or None for "every label"."""
-        if isinstance(node, MatchAll):
+        if isinstance(node, MatchAll | OptionalFilter):
             return None
         if isinstance(node, MatchNone):
             return set()
@@ -567,7 +568,7 @@ class FieldIndexes:
 
     def _predicate(self, node: FilterNode) -> Callable[[int], bool]:
         """``node`` as a test of one label, for filtering a small candidate set."""
-        if isinstance(node, MatchAll):
+        if isinstance(node, MatchAll | OptionalFilter):
             return lambda label: True
         if isinstance(node, MatchNone):
             return lambda label: False
@@ -660,7 +661,7 @@ class FieldIndexes:
     def count(self, node: FilterNode) -> int:
         """A cheap upper-bound estimate of ``len(evaluate(node))`` for query planning."""
         total = len(self._labels)
-        if isinstance(node, MatchAll):
+        if isinstance(node, MatchAll | OptionalFilter):
             return total
         if isinstance(node, MatchNone):
             return 0

@@ -25,6 +25,7 @@ from .query import (
     MatchNone,
     Not,
     NumericFilter,
+    OptionalFilter,
     Or,
     ParsedQuery,
     TagFilter,
@@ -213,6 +214,17 @@ class _Planner:
                 raise TypeError("scoring a VECTOR_RANGE leaf needs the query's RangeResults")
             hits = self.ranges.hits.get(node, {})
             return _constant(len(hits), hits.__contains__, Result(METRIC, freq=0))
+        if isinstance(node, OptionalFilter):
+            # RediSearch's optional iterator: the child's result where it matches, else a
+            # VIRTUAL result of weight 0 (adds nothing); every document matches
+            child = self.plan(node.child)
+            absent = Result(VIRTUAL, freq=1, weight=0.0)
+
+            def optional(label: int, doc: DocText) -> Result | None:
+                found = child.build(label, doc) if child.matches(label) else None
+                return absent if found is None else found
+
+            return _Plan(self.fields.max_doc_id, lambda label: True, optional)
         if isinstance(node, Not):
             return _constant(self.fields.max_doc_id, self.labels(node), Result(VIRTUAL))
         if isinstance(node, MatchAll):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .fields import FieldIndexes
-from .query import And, FilterNode, Not, Or, VectorRange, make_and
+from .query import And, FilterNode, Not, OptionalFilter, Or, VectorRange, make_and
 
 __all__ = ["RangeResults", "evaluate", "range_leaves"]
 
@@ -53,6 +53,8 @@ def range_leaves(node: FilterNode, negated: bool = False) -> list[tuple[VectorRa
         return [(node, negated)]
     if isinstance(node, Not):
         return range_leaves(node.child, not negated)
+    if isinstance(node, OptionalFilter):
+        return range_leaves(node.child, negated)
     if isinstance(node, And | Or):
         return [leaf for child in node.children for leaf in range_leaves(child, negated)]
     return []
@@ -72,6 +74,8 @@ def evaluate(
         return fields.evaluate(node)
     if isinstance(node, VectorRange):
         return set(results.hits[node])
+    if isinstance(node, OptionalFilter):
+        return None
     if isinstance(node, Not):
         child = evaluate(node.child, fields, everything, results)
         return set() if child is None else everything() - child

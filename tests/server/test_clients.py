@@ -20,8 +20,6 @@ import redis.asyncio as aioredis
 from redis.commands.search.field import Field, NumericField, TagField, VectorField
 from redis.commands.search.index_definition import IndexDefinition, IndexType
 from redis.commands.search.query import Query
-from redis.exceptions import ResponseError
-from redisvl.exceptions import RedisSearchError
 
 from store.server import ServerThread
 
@@ -264,11 +262,6 @@ def test_redisvl_search_index(server: ServerThread) -> None:
     assert not index.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ResponseError, RedisSearchError),
-    reason="FT.AGGREGATE is not implemented yet (reported)",
-)
 def test_redisvl_aggregate(server: ServerThread) -> None:
     """RedisVL's aggregate(), update_by_filter() and hybrid queries send FT.AGGREGATE."""
     from redis.commands.search.aggregation import AggregateRequest

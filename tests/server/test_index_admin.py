@@ -170,6 +170,8 @@ EXPLAIN_QUERIES = [
     "@n:[-inf 5]",
     "*=>[KNN 3 @v $B]",
     "(@t:{a} @n:[1 3])=>[KNN 3 @v $B AS dist]",
+    "@t:{a} ~@t:{b}",
+    "(~@t:{a|b})=>[KNN 3 @v $B AS dist]",
 ]
 
 

@@ -35,6 +35,7 @@ EXTREMES = ["0", "-1", str(2**31), str(2**63 - 1), str(2**63), str(2**64), str(1
             str(-(2**63) - 1), "1e400", "nan", "inf", "0x10", " 1", ""]  # fmt: skip
 VEC = b"\0" * 8  # a DIM 2 FLOAT32 vector
 KNN = ["FT.SEARCH", "base", N, "PARAMS", "2", "B", VEC, "DIALECT", "2"]
+REDUCE = ["FT.AGGREGATE", "base", "*", "GROUPBY", "1", "@n", "REDUCE"]
 
 
 def _vector(algo: str, attr: str) -> list[Any]:
@@ -134,6 +135,18 @@ SHAPES: dict[str, list[list[Any]]] = {
         *(["FT.SEARCH", "base", "*", opt, N, "n"] for opt in ("RETURN", "INKEYS", "INFIELDS")),
         ["FT.SEARCH", "base", "*", "PARAMS", N, "a", "b"],
     ],
+    "FT.AGGREGATE": [
+        ["FT.AGGREGATE", "base", "*", "LIMIT", N, "10"],
+        ["FT.AGGREGATE", "base", "*", "LIMIT", "0", N],
+        *(["FT.AGGREGATE", "base", "*", opt, N] for opt in ("TIMEOUT", "DIALECT")),
+        ["FT.AGGREGATE", "base", "*", "LOAD", N, "@n"],
+        ["FT.AGGREGATE", "base", "*", "SORTBY", "1", "@n", "MAX", N],
+        *(["FT.AGGREGATE", "base", "*", "WITHCURSOR", opt, N] for opt in ("COUNT", "MAXIDLE")),
+        [*REDUCE, "QUANTILE", "2", "@n", N],
+        [*REDUCE, "RANDOM_SAMPLE", "2", "@n", N],
+        ["FT.AGGREGATE", "base", "*", "APPLY", N, "AS", "x"],
+    ],
+    "FT.CURSOR": [["FT.CURSOR", "READ", "base", N], ["FT.CURSOR", "DEL", "base", N]],
 }
 NO_NUMERIC = {
     "APPEND", "AUTH", "BGSAVE", "COMMAND", "CONFIG", "DBSIZE", "DECR", "DEL", "DISCARD",
@@ -362,6 +375,12 @@ SAME_AS_PEER = [
     ["INCRBYFLOAT", "n", N],
     ["HINCRBYFLOAT", "h", "f", N],
     ["SCAN", "0", "COUNT", N],
+    ["FT.AGGREGATE", "base", "*", "LIMIT", N, "10"],
+    ["FT.AGGREGATE", "base", "*", "SORTBY", "1", "@n", "MAX", N],
+    *(["FT.AGGREGATE", "base", "*", "WITHCURSOR", opt, N] for opt in ("COUNT", "MAXIDLE")),
+    [*REDUCE, "QUANTILE", "2", "@n", N],
+    [*REDUCE, "RANDOM_SAMPLE", "2", "@n", N],
+    ["FT.CURSOR", "READ", "base", N],
 ]
 PEER_VALUES = ["-1", str(2**62), str(2**63 - 1), str(2**63), str(2**64), str(10**15), "inf"]
 FLOAT_VALUES = ["0x10", "-0x1.8p1", " 1", "1 ", "1_0", "nan", "-inf", "1e308"]

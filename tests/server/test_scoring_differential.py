@@ -93,6 +93,8 @@ def _queries(docs: list[dict[str, str | bytes]]) -> list[str]:
     out += [f"@module:{{os|re}} {common[2]}", f"@size:[600 600] {middle[4]}", "@module:{json}"]
     out += [f"@title:{common[0]}", f"@body:{common[5]}", f"@title|body:{middle[5]}"]
     out += [f"{common[0][:4]}*", "*", f"{rare[0]}|{rare[1]}|{common[3]}"]
+    # optional terms (RedisVL's AggregateHybridQuery): rank by them, filter by nothing
+    out += [f"~{middle[0]}", f"~({common[0]}|{middle[3]})", f"@module:{{os|re}} ~{common[2]}"]
     return out
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "MatchNone",
     "Not",
     "NumericFilter",
+    "OptionalFilter",
     "Or",
     "ParsedQuery",
     "TagFilter",
@@ -97,6 +98,14 @@ class Or:
 
 
 @dataclass(frozen=True)
+class OptionalFilter:
+    """``~child``: every document; those ``child`` matches score by it (RediSearch's
+    optional node: it changes ranking, never the result set)."""
+
+    child: FilterNode
+
+
+@dataclass(frozen=True)
 class Not:
     """Every document of the index that ``child`` does not match."""
 
@@ -123,7 +132,16 @@ class VectorRange:
 
 
 FilterNode = (
-    MatchAll | MatchNone | TagFilter | NumericFilter | TextFilter | VectorRange | And | Or | Not
+    MatchAll
+    | MatchNone
+    | TagFilter
+    | NumericFilter
+    | TextFilter
+    | VectorRange
+    | And
+    | Or
+    | Not
+    | OptionalFilter
 )
 
 

@@ -45,6 +45,7 @@ from .nodes import (
     MatchNone,
     Not,
     NumericFilter,
+    OptionalFilter,
     Or,
     ParsedQuery,
     TagFilter,
@@ -133,8 +134,8 @@ class _Parser(KnnParser, RangeParser):
                 return None if child is None else make_not(child)
             if kind == "TILDE":
                 self.i += 1
-                self.unary(fields)
-                return MatchAll()
+                child = self.unary(fields)
+                return None if child is None else OptionalFilter(child)
             node = self.atom(fields)
             while self.kind() == "ARROW" and self.kind(1) == "LB":
                 self.i += 1
@@ -350,4 +351,6 @@ def _swap_vector(node: FilterNode, placeholder: bytes, blob: bytes) -> FilterNod
         return type(node)(tuple(_swap_vector(c, placeholder, blob) for c in node.children))
     if isinstance(node, Not):
         return Not(_swap_vector(node.child, placeholder, blob))
+    if isinstance(node, OptionalFilter):
+        return OptionalFilter(_swap_vector(node.child, placeholder, blob))
     return node

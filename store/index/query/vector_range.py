@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ...errors import QuerySyntaxError
 from .lexer import Tok, TokenCursor
-from .nodes import And, FilterNode, Not, Or, VectorRange
+from .nodes import And, FilterNode, Not, OptionalFilter, Or, VectorRange
 from .numbers import parse_numeric_param
 
 _GENERIC_ATTRIBUTES = {b"weight", b"slop", b"inorder", b"phonetic"}
@@ -80,7 +80,7 @@ def distance_names(node: FilterNode) -> list[bytes]:
     """The ``$YIELD_DISTANCE_AS`` names of the range leaves of ``node``, in query order."""
     if isinstance(node, VectorRange):
         return [] if node.yield_as is None else [node.yield_as]
-    if isinstance(node, Not):
+    if isinstance(node, Not | OptionalFilter):
         return distance_names(node.child)
     if isinstance(node, And | Or):
         return [name for child in node.children for name in distance_names(child)]

@@ -1,0 +1,281 @@
+"""FT.AGGREGATE and FT.CURSOR (RediSearch 2.10), built on :mod:`store.aggregate`.
+
+The query part is planned like FT.SEARCH's (filters through the attribute indexes, KNN
+through the vector index); matching documents then flow through the request's steps in
+index order (KNN hits in distance order). Documents are read under the engine lock in
+batches of ``READ_BATCH`` as the pipeline pulls them, so a cursor holds no lock between
+reads and sees a document as it was when its batch was read; a document deleted before
+that is skipped.
+
+Replies: RESP2 ``[total, [field, value, ...], ...]``; RESP3 a map with ``attributes``,
+``total_results``, ``format``, ``results`` (``extra_attributes`` per row) and ``warning``.
+With WITHCURSOR the reply is ``[that, cursor_id]``; the id is 0 once the rows are
+exhausted. ``TIMEOUT`` is applied as RediSearch's default ON_TIMEOUT RETURN policy: rows
+stop at the deadline and RESP3 warns "Timeout limit was reached".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..aggregate import (
+    Execution,
+    SourceDoc,
+    compile_plan,
+    parse_aggregate,
+    registry_for,
+    reply_value,
+)
+from ..aggregate.functions import EvalError
+from ..errors import QuerySyntaxError, StoreError
+from ..index.query import And, Or, TextFilter
+from ..index.schema import DEFAULT_STOPWORDS, FieldType, tokenize_text
+from ..index.search_args import SearchRequest
+from ..index.search_index import SearchIndex
+from ..numbers import parse_int64
+from .table import command
+
+if TYPE_CHECKING:
+    from ..keyspace import Keyspace
+    from .context import ExecContext
+
+TIMEOUT_WARNING = "Timeout limit was reached"
+# Documents read per engine-lock hold: long enough to amortise the lock, short enough that
+# writers wait well under a millisecond.
+READ_BATCH = 256
+
+
+def _text_scores(
+    index: SearchIndex, parsed: Any, labels: list[int], scorer: bytes | None
+) -> dict[int, float]:
+    # imported here: store.index.scoring arrives with the scoring branch
+    try:
+        from ..index.scoring import text_scores  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise StoreError("ADDSCORES needs text scores, which this build of memvec lacks") from exc
+
+    return dict(text_scores(index, parsed, labels, scorer))
+
+
+@command("FT.AGGREGATE", -1, "readonly lockfree", "search slow")
+def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
+    """Run an aggregation pipeline over an index's matching documents."""
+    if len(args) < 2:
+        raise StoreError("wrong number of arguments for 'FT.AGGREGATE' command")
+    with ctx.lock:
+        index = ctx.indexes.get(args[1], missing="{name}: no such index")
+    request = parse_aggregate(args[2:])
+    search = SearchRequest(
+        query=request.query,
+        params=request.params,
+        nostopwords=request.nostopwords,
+        infields=request.infields,
+    )
+    parsed = search.parse_query(index.definition.stopwords)
+    knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
+    plan = compile_plan(request, index.definition, knn_alias)
+    allowed = index.plan_filter(parsed, ctx.lock)
+    distances: dict[int, float] = {}
+    if parsed.knn is not None:
+        pairs, plan_name = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
+        labels = [label for label, _ in pairs]
+        distances = dict(pairs)
+    else:
+        plan_name = "filter"
+        with ctx.lock:
+            labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
+    index.count_plan(plan_name)
+    scores = _text_scores(index, parsed, labels, request.scorer) if request.addscores else {}
+    with ctx.lock:
+        keys = [(label, index.label_to_key.get(label)) for label in labels]
+    if request.inkeys is not None:
+        wanted = set(request.inkeys)
+        keys = [(label, key) for label, key in keys if key in wanted]
+    deadline = Deadline(request.timeout_ms)
+    terms = _query_terms(parsed.filter)
+    text_fields = [f.name for f in index.definition.fields if f.type is FieldType.TEXT]
+    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline)
+    if terms:
+        docs = _with_terms(docs, terms, text_fields, index.definition.stopwords)
+    execution = Execution(plan, docs)
+    if not request.cursor:
+        return _reply(ctx.protocol, execution, None, deadline)
+    registry = registry_for(ctx.indexes)
+    count = request.cursor_count or 1000
+    cursor = registry.add(index, execution, count, request.maxidle_ms)
+    cursor.deadline = deadline
+    body = _reply(ctx.protocol, execution, count, deadline)
+    if execution.done:
+        registry.delete(cursor.id)
+        return [body, 0]
+    return [body, cursor.id]
+
+
+class Deadline:
+    """A request's TIMEOUT: the time by which rows stop, restarted for each cursor read.
+    ``hit`` tells the reply that rows stopped because of it."""
+
+    def __init__(self, timeout_ms: int | None) -> None:
+        self.timeout_ms = timeout_ms
+        self.hit = False
+        self.at: float | None = None
+        self.restart()
+
+    def restart(self) -> None:
+        self.hit = False
+        self.at = time.monotonic() + self.timeout_ms / 1000 if self.timeout_ms else None
+
+    def passed(self) -> bool:
+        if self.at is not None and time.monotonic() > self.at:
+            self.hit = True
+        return self.hit
+
+
+def _documents(
+    ctx: ExecContext,
+    keyspace: Keyspace,
+    keys: list[tuple[int, bytes | None]],
+    distances: dict[int, float],
+    scores: dict[int, float],
+    deadline: Deadline,
+) -> Iterator[SourceDoc]:
+    lock = ctx.lock
+    now = ctx.read_now
+    for start in range(0, len(keys), READ_BATCH):
+        batch = keys[start : start + READ_BATCH]
+        with lock:  # one short hold per batch; copies, so later writes do not show
+            values = [None if key is None else keyspace.get(key, now) for _, key in batch]
+            hashes = [dict(v) if isinstance(v, dict) else None for v in values]
+        for (label, key), fields in zip(batch, hashes, strict=True):
+            if deadline.passed():
+                return
+            if key is None:
+                continue
+            yield SourceDoc(label, key, fields, distances.get(label), scores.get(label))
+
+
+def _query_terms(node: object) -> list[bytes]:
+    """The plain terms a query matches on, in query order (for ``matched_terms()``)."""
+    out: list[bytes] = []
+    if isinstance(node, TextFilter):
+        if not node.prefix:
+            out += [t for t in node.terms if t not in out]
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            out += [t for t in _query_terms(child) if t not in out]
+    return out
+
+
+def _with_terms(
+    docs: Iterator[SourceDoc],
+    terms: list[bytes],
+    text_fields: list[bytes],
+    stopwords: frozenset[bytes] | None,
+) -> Iterator[SourceDoc]:
+    words = DEFAULT_STOPWORDS if stopwords is None else stopwords
+    for doc in docs:
+        if doc.fields is not None:
+            tokens: set[bytes] = set()
+            for name in text_fields:
+                raw = doc.fields.get(name)
+                if raw is not None:
+                    tokens.update(tokenize_text(raw, words))
+            doc.terms = tuple(t for t in terms if t in tokens)
+        yield doc
+
+
+def _reply(protocol: int, execution: Execution, count: int | None, deadline: Deadline) -> object:
+    try:
+        total, rows = execution.chunk(count)
+    except EvalError as exc:
+        raise QuerySyntaxError(str(exc)) from exc
+    if protocol == 3:
+        warnings: list[bytes] = []
+        if execution.warning:
+            warnings.append(execution.warning.encode())
+        if deadline.hit:
+            warnings.append(TIMEOUT_WARNING.encode())
+        return {
+            b"attributes": [],
+            b"total_results": total,
+            b"format": b"STRING",
+            b"results": [
+                {
+                    b"extra_attributes": {
+                        name: reply_value(value) for name, value in execution.fields(row)
+                    },
+                    b"values": [],
+                }
+                for row in rows
+            ],
+            b"warning": warnings,
+        }
+    out: list[Any] = [total]
+    for row in rows:
+        flat: list[Any] = []
+        for name, value in execution.fields(row):
+            flat += [name, reply_value(value)]
+        out.append(flat)
+    return out
+
+
+@command("FT.CURSOR", -1, "readonly lockfree", "search slow")
+def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
+    """FT.CURSOR READ index id [COUNT n] | DEL index id | GC index 0."""
+    if len(args) < 4:
+        raise StoreError("wrong number of arguments for 'FT.CURSOR' command")
+    sub = args[1].upper()
+    if sub not in (b"READ", b"DEL", b"GC"):
+        raise StoreError("Unknown subcommand")
+    registry = registry_for(ctx.indexes)
+    if sub == b"GC":
+        return registry.collect()
+    cid = _cursor_id(args[3])
+    if sub == b"DEL":
+        if not registry.delete(cid):
+            raise StoreError("Cursor does not exist")
+        return _ok()
+    # RediSearch reads COUNT leniently: a missing value or another word is ignored, 0
+    # means the cursor's own count and a negative one everything that is left
+    count: int | None = None
+    if len(args) >= 6 and args[4].upper() == b"COUNT":
+        count = parse_int64(args[5], strict=False)
+        if count is None:
+            raise StoreError("Bad value for COUNT")
+    cursor = registry.take(cid)
+    if cursor is None:
+        raise StoreError("Cursor not found")
+    with ctx.lock:
+        current = ctx.indexes.indexes.get(cursor.index)
+    if current is not cursor.owner:  # its index was dropped since
+        raise StoreError("Cursor not found")
+    if count is None or count == 0:
+        chunk: int | None = cursor.count
+    else:
+        chunk = None if count < 0 else count
+    deadline = cursor.deadline
+    if isinstance(deadline, Deadline):
+        deadline.restart()  # each read has the whole TIMEOUT, as in RediSearch
+    else:
+        deadline = Deadline(None)
+    body = _reply(ctx.protocol, cursor.execution, chunk, deadline)
+    if cursor.execution.done:
+        return [body, 0]
+    registry.put_back(cursor)
+    return [body, cursor.id]
+
+
+def _cursor_id(raw: bytes) -> int:
+    """A signed 64-bit decimal, all of it (RediSearch refuses a leading space)."""
+    digits = raw[1:] if raw[:1] == b"-" else raw
+    if not digits.isdigit() or not -(2**63) <= int(raw) < 2**63:
+        raise StoreError("Bad cursor ID")
+    return int(raw)
+
+
+def _ok() -> object:
+    from ..replies import SimpleString
+
+    return SimpleString("OK")
