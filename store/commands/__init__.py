@@ -1,6 +1,6 @@
 """Command handlers. Importing this package registers every command in the table."""
 
-from . import hashes, keys, search, server, strings  # noqa: F401
+from . import hash_ttl, hashes, keys, search, server, strings  # noqa: F401
 from .table import COMMANDS, CommandSpec, command, resolve
 
 __all__ = ["COMMANDS", "CommandSpec", "command", "resolve"]
