@@ -2,7 +2,8 @@
 ``memvec server`` process, compared with the peer (``redis_stack``).
 
 One server process for the module; every test uses its own key prefix and deletes what
-it created on the peer. redis-om is not installed in the shared virtualenv, so its
+it created on the peer. Durability (log replay, snapshots, replicas) of field deadlines is
+tested at the store level (tests/store/test_hash_ttl.py). redis-om is not installed in the shared virtualenv, so its
 HashModel save (which sends HTTL) is covered by the raw commands it sends.
 """
 
@@ -234,33 +235,3 @@ def test_search_index_follows_field_expiry(pair: Pair, p: str) -> None:
     finally:
         for r in (pair.memvec, pair.peer):
             call(r, "FT.DROPINDEX", idx)
-
-
-def test_field_deadlines_survive_restart_and_snapshot(
-    tmp_path: Path, redis_stack: RedisStack
-) -> None:
-    """Absolute deadlines are logged and snapshotted: after a restart (log replay) and
-    after SAVE + restart (snapshot) the TTLs are the same and expired fields stay gone."""
-    server = ServerProcess(tmp_path)
-    try:
-        r = server.client()
-        r.hset("h", mapping={"a": "1", "b": "2", "c": "3"})
-        r.execute_command("HEXPIREAT", "h", str(int(time.time()) + 1000), "FIELDS", "1", "a")
-        r.execute_command("HPEXPIRE", "h", "100", "FIELDS", "1", "b")
-        before = r.execute_command("HEXPIRETIME", "h", "FIELDS", "1", "a")
-        time.sleep(0.3)
-    finally:
-        server.terminate()
-    for step in ("log", "snapshot"):
-        server = ServerProcess(tmp_path)
-        try:
-            r = server.client()
-            assert r.execute_command("HEXPIRETIME", "h", "FIELDS", "2", "a", "c") == [
-                before[0],
-                -1,
-            ], step
-            assert r.hgetall("h") == {b"a": b"1", b"c": b"3"}, step
-            if step == "log":
-                assert r.save()
-        finally:
-            server.terminate()
