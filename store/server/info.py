@@ -191,7 +191,8 @@ def _keyspace(server: Server) -> Fields:
     n = len(ks)
     if not n:
         return []
-    return [("db0", f"keys={n},expires={len(ks.expires)},avg_ttl=0,subexpiry=0")]
+    subexpiry = len(ks.field_expires)  # hashes with a field TTL (Redis 7.4)
+    return [("db0", f"keys={n},expires={len(ks.expires)},avg_ttl=0,subexpiry={subexpiry}")]
 
 
 def _search_blocks(server: Server) -> list[tuple[str, Fields]]:
