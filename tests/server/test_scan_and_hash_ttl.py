@@ -18,6 +18,8 @@ import pytest
 import redis
 
 from tests.harness.components import RedisStack
+from tests.harness.wait import wait_for
+from tests.replication.nodes import Node, converged
 from tests.server.test_differential import Pair, call
 from tests.server.test_process import ServerProcess
 
@@ -235,3 +237,30 @@ def test_search_index_follows_field_expiry(pair: Pair, p: str) -> None:
     finally:
         for r in (pair.memvec, pair.peer):
             call(r, "FT.DROPINDEX", idx)
+
+
+def test_field_deadlines_replicate(tmp_path: Path) -> None:
+    """A replica gets the primary's absolute deadlines, its HPERSIST, and the HDEL of a
+    field the primary expired (the replica never expiring by its own clock is tested in
+    tests/store/test_hash_ttl.py)."""
+    primary = Node(tmp_path / "p")
+    replica: Node | None = None
+    try:
+        replica = Node(tmp_path / "r", "--replicaof", primary.replicaof)
+        p, r = primary.r, replica.r
+        p.hset("h", mapping={"a": "1", "b": "2", "c": "3"})
+        p.execute_command("HEXPIREAT", "h", str(int(time.time()) + 1000), "FIELDS", "2", "a", "c")
+        p.execute_command("HPERSIST", "h", "FIELDS", "1", "c")
+        p.execute_command("HPEXPIRE", "h", "100", "FIELDS", "1", "b")
+        wait_for(lambda: p.hlen("h") == 2 and converged(primary, replica), 30)
+        wait_for(lambda: r.hgetall("h") == {b"a": b"1", b"c": b"3"}, 30)
+        assert r.execute_command("HEXPIRETIME", "h", "FIELDS", "3", "a", "b", "c") == [
+            *p.execute_command("HEXPIRETIME", "h", "FIELDS", "1", "a"),
+            -2,
+            -1,
+        ]
+        assert r.info("keyspace")["db0"]["subexpiry"] == 1
+    finally:
+        if replica is not None:
+            replica.stop()
+        primary.stop()
