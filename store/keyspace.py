@@ -38,6 +38,7 @@ import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from heapq import heapify, heappop, heappush
 
 from .errors import WrongTypeError
 
@@ -58,6 +59,10 @@ class Keyspace:
         self.expires: dict[bytes, int] = {}
         # key -> {field: deadline ms} for hash fields with a TTL (HEXPIRE)
         self.field_expires: dict[bytes, dict[bytes, int]] = {}
+        # (deadline, key, field) for the sweeper; entries whose deadline changed since are
+        # skipped when popped, and the heap is rebuilt once they could outnumber the live
+        self._field_heap: list[tuple[int, bytes, bytes]] = []
+        self._field_heap_limit = 1024
         self.on_change = on_change or (lambda key: None)
         self._seq_of: dict[bytes, int] = {}
         self._slot_seq = array("q")
@@ -130,13 +135,25 @@ class Keyspace:
         return [f for f, d in deadlines.items() if d <= now_ms]
 
     def keys_with_expired_fields(self, now_ms: int, limit: int = 1000) -> list[bytes]:
-        out = []
-        for key, deadlines in self.field_expires.items():
-            if any(d <= now_ms for d in deadlines.values()):
-                out.append(key)
-                if len(out) >= limit:
-                    break
-        return out
+        """Keys with a field whose deadline passed, at most ``limit``, in deadline order.
+
+        O(log n) per expired field (a heap), never a walk over every TTL. The caller must
+        remove each key's :meth:`expired_fields` (the heap entries are consumed).
+        """
+        out: dict[bytes, None] = {}
+        heap = self._field_heap
+        while heap and heap[0][0] <= now_ms and len(out) < limit:
+            deadline, key, field = heappop(heap)
+            if self.field_deadline(key, field) == deadline:
+                out[key] = None
+        return list(out)
+
+    def _rebuild_field_heap(self) -> None:
+        self._field_heap = [
+            (d, k, f) for k, fields in self.field_expires.items() for f, d in fields.items()
+        ]
+        heapify(self._field_heap)
+        self._field_heap_limit = 2 * len(self._field_heap) + 1024
 
     def field_deadline(self, key: bytes, field: bytes) -> int | None:
         deadlines = self.field_expires.get(key)
@@ -154,6 +171,9 @@ class Keyspace:
         if deadlines is None:
             deadlines = self.field_expires[key] = {}
         deadlines[field] = deadline_ms
+        heappush(self._field_heap, (deadline_ms, key, field))
+        if len(self._field_heap) > self._field_heap_limit:
+            self._rebuild_field_heap()
 
     def clear_field_deadlines(self, key: bytes, fields: Iterator[bytes] | list[bytes]) -> None:
         """Forget the deadlines of ``fields`` (written by HSET, or deleted)."""
@@ -297,6 +317,7 @@ class Keyspace:
         self.expires = expires
         self.field_expires = field_expires or {}
         self._rebuild_order()
+        self._rebuild_field_heap()
 
     def clear(self) -> list[bytes]:
         keys = list(self.data)
@@ -304,6 +325,7 @@ class Keyspace:
         self.expires.clear()
         self.field_expires.clear()
         self._rebuild_order()
+        self._rebuild_field_heap()
         return keys
 
     def memory_bytes(self) -> int:

@@ -110,3 +110,23 @@ def test_field_deadlines_follow_the_key() -> None:
         e.execute("HPEXPIRE", "g", "50", "FIELDS", "1", "a")
         time.sleep(0.3)
         assert e.execute("EXISTS", "g") == 0 and b"g" not in e.keyspace.data
+
+
+def test_sweeper_follows_changed_deadlines() -> None:
+    """The sweeper's heap holds superseded deadlines too: a field whose TTL was removed,
+    lengthened or rewritten by HSET is not deleted at its old time; the rest are."""
+    with Engine() as e:
+        for i in range(300):
+            e.execute("HSET", f"h{i}", "a", "1", "b", "2")
+            e.execute("HPEXPIRE", f"h{i}", "50", "FIELDS", "2", "a", "b")
+        e.execute("HPERSIST", "h0", "FIELDS", "1", "a")
+        e.execute("HEXPIRE", "h1", "100", "FIELDS", "1", "a")
+        e.execute("HSET", "h2", "a", "new")
+        time.sleep(0.4)
+        assert e.execute("DBSIZE") == 3
+        assert {k: e.execute("HGETALL", k) for k in ("h0", "h1", "h2")} == {
+            "h0": {b"a": b"1"},
+            "h1": {b"a": b"1"},
+            "h2": {b"a": b"new"},
+        }
+        assert e.keyspace.field_expires == {b"h1": {b"a": e.keyspace.field_deadline(b"h1", b"a")}}
