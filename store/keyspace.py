@@ -11,7 +11,8 @@ never expire keys by their own clock, reach the same state.
 
 Hash fields expire the same way (Redis 7.4 ``HEXPIRE``): ``field_expires`` maps a key to
 its fields' deadlines; an expired field is hidden from every read at once and the primary
-removes it (on write access or by the sweeper), logging an ``HDEL``. A hash whose last
+removes it (on write access, or by the sweeper, which pops a heap of deadlines so a tick
+costs O(log n) per expired field), logging an ``HDEL``. A hash whose last
 field goes is deleted, as Redis does. Writing a field with ``HSET`` clears its deadline.
 
 SCAN order: every key gets a sequence number when it is created (a monotonically growing
