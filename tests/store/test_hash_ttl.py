@@ -12,6 +12,7 @@ from store.config import EngineConfig
 from store.engine import Engine
 from store.wal.payload import decode_commands
 from store.wal.position import LogPosition
+from tests.harness.wait import wait_for
 
 
 def logged(engine: Engine) -> list[list[bytes]]:
@@ -28,7 +29,7 @@ def test_log_holds_absolute_deadlines_and_hdel(tmp_path: Path) -> None:
         e.execute("HEXPIRE", "h", "1000", "NX", "FIELDS", "2", "a", "zz")
         e.execute("HPEXPIRE", "h", "100", "FIELDS", "1", "b")
         e.execute("HPEXPIRE", "h", "0", "FIELDS", "1", "c")  # past: deleted at once
-        time.sleep(0.4)  # the sweeper removes b
+        wait_for(lambda: b"b" not in e.keyspace.data[b"h"], 10)  # the sweeper removes b
         deadline_a = e.execute("HPEXPIRETIME", "h", "FIELDS", "1", "a")[0]
         assert e.execute("HGETALL", "h") == {b"a": b"1"}
         cmds = logged(e)
@@ -53,14 +54,14 @@ def test_replay_never_expires_by_its_own_clock(tmp_path: Path) -> None:
     with Engine(EngineConfig(data_dir=tmp_path)) as primary:
         primary.execute("HSET", "h", "a", "1", "b", "2")
         primary.execute("HPEXPIRE", "h", "50", "FIELDS", "1", "a")
-        time.sleep(0.3)  # the primary's sweeper deletes a and logs HDEL
+        wait_for(lambda: b"a" not in primary.keyspace.data[b"h"], 10)  # swept, HDEL logged
         log = primary.transaction_log
         assert log is not None
         records = list(log.read_from(LogPosition.start()))
     with Engine(EngineConfig(read_only=True)) as replica:
         for rec in records[:-1]:
             replica.apply(rec)
-        time.sleep(0.2)  # a replica's sweeper deletes nothing
+        time.sleep(0.3)  # a negative check: three sweeper ticks delete nothing on a replica
         assert replica.keyspace.data[b"h"] == {b"a": b"1", b"b": b"2"}
         assert replica.execute("HGETALL", "h") == {b"b": b"2"}
         replica.apply(records[-1])
@@ -108,8 +109,8 @@ def test_field_deadlines_follow_the_key() -> None:
         assert e.keyspace.field_expires == {}
         e.execute("HSET", "g", "a", "1")
         e.execute("HPEXPIRE", "g", "50", "FIELDS", "1", "a")
-        time.sleep(0.3)
-        assert e.execute("EXISTS", "g") == 0 and b"g" not in e.keyspace.data
+        wait_for(lambda: b"g" not in e.keyspace.data, 10)  # the last field went: so did g
+        assert e.keyspace.field_expires == {}
 
 
 def test_sweeper_follows_changed_deadlines() -> None:
@@ -122,7 +123,8 @@ def test_sweeper_follows_changed_deadlines() -> None:
         e.execute("HPERSIST", "h0", "FIELDS", "1", "a")
         e.execute("HEXPIRE", "h1", "100", "FIELDS", "1", "a")
         e.execute("HSET", "h2", "a", "new")
-        time.sleep(0.4)
+        wait_for(lambda: e.execute("DBSIZE") == 3, 10)
+        time.sleep(0.15)  # a negative check: the old deadline of h0..h2's a passed long ago
         assert e.execute("DBSIZE") == 3
         assert {k: e.execute("HGETALL", k) for k in ("h0", "h1", "h2")} == {
             "h0": {b"a": b"1"},
