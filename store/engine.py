@@ -114,6 +114,7 @@ class EngineStats:
     commands_processed: int = 0
     writes_logged: int = 0
     expired_keys: int = 0
+    expired_fields: int = 0  # hash fields deleted because their deadline passed
     writes_since_snapshot: int = 0
     last_snapshot_ms: int = 0
     last_snapshot_ok: bool = True
@@ -522,6 +523,7 @@ class Engine:
         if not fields:
             return None
         self.keyspace.remove_fields(key, fields)
+        self.stats.expired_fields += len(fields)
         return [b"HDEL", key, *fields]
 
     def _append(self, commands: list[list[bytes]]) -> int | None:

@@ -149,6 +149,7 @@ def _stats(server: Server) -> Fields:
         ("total_net_output_bytes", s.net_output_bytes),
         ("rejected_connections", s.rejected_connections),
         ("expired_keys", e.expired_keys),
+        ("expired_subkeys", e.expired_fields),  # hash fields (Redis 7.4's name)
         ("evicted_keys", 0),
         ("evicted_clients", s.evicted_clients),
         ("client_query_buffer_limit_disconnections", s.query_limit_disconnections),
