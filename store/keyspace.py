@@ -254,7 +254,7 @@ class Keyspace:
 
     def iter_keys(self, now_ms: int | None) -> Iterator[bytes]:
         for key in list(self.data):
-            if now_ms is None or not self.is_expired(key, now_ms):
+            if now_ms is None or self.get(key, now_ms) is not None:  # hides all-expired hashes
                 yield key
 
     # -- writes -----------------------------------------------------------------------
