@@ -85,7 +85,7 @@ def set_field_expiry(
     past = not ctx.replaying and deadline <= ctx.now_ms
     replies: list[int] = []
     changed: list[bytes] = []
-    for f in fields:
+    for f in fields:  # applied field by field: a field named twice sees its first change
         if f not in h:
             replies.append(-2)
             continue
@@ -98,22 +98,22 @@ def set_field_expiry(
         ):
             replies.append(0)
             continue
+        if past:
+            ctx.keyspace.remove_fields(key, [f])
+        else:
+            ctx.keyspace.set_field_deadline(key, f, deadline)
         if f not in changed:
             changed.append(f)
         replies.append(2 if past else 1)
-    if not changed:
-        return replies
-    ctx.dirty = True
-    if past:
-        ctx.keyspace.remove_fields(key, changed)
-        ctx.log_args = [b"HDEL", key, *changed]
-    else:
-        for f in changed:
-            ctx.keyspace.set_field_deadline(key, f, deadline)
-        ctx.log_args = [
-            b"HPEXPIREAT", key, str(deadline).encode(), b"FIELDS", str(len(changed)).encode(),
-            *changed,
-        ]  # fmt: skip
+    if changed:
+        ctx.dirty = True
+        if past:
+            ctx.log_args = [b"HDEL", key, *changed]
+        else:
+            ctx.log_args = [
+                b"HPEXPIREAT", key, str(deadline).encode(), b"FIELDS",
+                str(len(changed)).encode(), *changed,
+            ]  # fmt: skip
     return replies
 
 
