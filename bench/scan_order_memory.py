@@ -1,5 +1,5 @@
 """Memory and build time of SCAN's key order at N keys (default 1M): the layout
-:class:`store.keyspace.Keyspace` uses (key -> seq dict, ``array('q')`` of seqs, list of
+:class:`store.key_order.KeyOrder` uses (key -> seq dict, ``array('q')`` of seqs, list of
 keys) against a ``sortedcontainers.SortedDict`` (seq -> key) plus a key -> seq dict.
 
     python -m bench.scan_order_memory [N]

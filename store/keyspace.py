@@ -15,33 +15,19 @@ removes it (on write access, or by the sweeper, which pops a heap of deadlines s
 costs O(log n) per expired field), logging an ``HDEL``. A hash whose last
 field goes is deleted, as Redis does. Writing a field with ``HSET`` clears its deadline.
 
-SCAN order: every key gets a sequence number when it is created (a monotonically growing
-counter; rewriting a live key keeps it, deleting and re-creating gives a new one). The
-SCAN cursor is "the smallest sequence number not yet visited", so a key present for the
-whole scan, whose number never changes, is returned exactly once whatever is added or
-deleted meanwhile, and the scan ends once it passes the newest key. The numbers are kept
-in an append-only ``array('q')`` (ascending by construction, so found with ``bisect``)
-beside a list of the keys; a deleted key leaves a tombstone (O(log n)), and the arrays
-are compacted when tombstones outnumber live keys (amortised O(1) per delete; sequence
-numbers never change, so cursors stay valid across compactions). Chosen over a
-``sortedcontainers.SortedDict`` (seq -> key) plus a key -> seq dict for memory, measured
-at 1M keys with ``python -m bench.scan_order_memory``: ~91 bytes/key for this layout
-against ~121 for the SortedDict; deleting a key costs ~2 us, a SCAN COUNT 10 step ~1.7 us
-(2-core CI box). Redis's reverse-binary cursor needs the hash table's buckets, which a
-Python dict does not expose. As in Redis, a scan racing an endless stream of new keys
-may keep finding new ones; it ends once it catches up with the newest.
+SCAN order: :class:`store.key_order.KeyOrder` (one sequence number per key, in creation
+order) keeps SCAN's guarantee; the keyspace tells it of every key created and deleted.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from array import array
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from heapq import heapify, heappop, heappush
 
 from .errors import WrongTypeError
+from .key_order import KeyOrder
 
 Value = bytes | dict[bytes, bytes]
 
@@ -65,63 +51,14 @@ class Keyspace:
         self._field_heap: list[tuple[int, bytes, bytes]] = []
         self._field_heap_limit = 1024
         self.on_change = on_change or (lambda key: None)
-        self._seq_of: dict[bytes, int] = {}
-        self._slot_seq = array("q")
-        self._slot_key: list[bytes | None] = []
-        self._tombstones = 0
-        self._next_seq = 1
-
-    # -- scan order -------------------------------------------------------------------
-    def _created(self, key: bytes) -> None:
-        seq = self._next_seq
-        self._next_seq += 1
-        self._seq_of[key] = seq
-        self._slot_seq.append(seq)
-        self._slot_key.append(key)
-
-    def _removed(self, key: bytes) -> None:
-        seq = self._seq_of.pop(key, None)
-        if seq is None:
-            return
-        self._slot_key[bisect_left(self._slot_seq, seq)] = None
-        self._tombstones += 1
-        if self._tombstones > 64 and self._tombstones * 2 > len(self._slot_key):
-            self._compact()
-
-    def _compact(self) -> None:
-        live = [(s, k) for s, k in zip(self._slot_seq, self._slot_key, strict=True) if k]
-        self._slot_seq = array("q", (s for s, _ in live))
-        self._slot_key = [k for _, k in live]
-        self._tombstones = 0
-
-    def _rebuild_order(self) -> None:
-        self._seq_of = {}
-        self._slot_seq = array("q")
-        self._slot_key = []
-        self._tombstones = 0
-        for key in self.data:
-            self._created(key)
-
-    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
-        """Up to about ``count`` keys from ``cursor`` on, and the next cursor (0: done).
-
-        Keys come in creation order; expired keys are included (the caller filters).
-        A key present from the first call to the last is returned exactly once.
-        """
-        i = bisect_left(self._slot_seq, cursor)
-        out: list[bytes] = []
-        end = len(self._slot_key)
-        steps = 0
-        while i < end and len(out) < count and steps < count * 10:
-            key = self._slot_key[i]
-            if key is not None:
-                out.append(key)
-            i += 1
-            steps += 1
-        return (self._slot_seq[i] if i < end else 0), out
+        self.order = KeyOrder()
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """See :meth:`store.key_order.KeyOrder.scan` (expired keys included)."""
+        return self.order.scan(cursor, count)
 
     # -- expiry -----------------------------------------------------------------------
     def is_expired(self, key: bytes, now_ms: int) -> bool:
@@ -260,7 +197,7 @@ class Keyspace:
     # -- writes -----------------------------------------------------------------------
     def set_string(self, key: bytes, value: bytes, *, keep_ttl: bool = False) -> None:
         if key not in self.data:
-            self._created(key)
+            self.order.created(key)
         self.data[key] = value
         self.field_expires.pop(key, None)
         if not keep_ttl:
@@ -273,7 +210,7 @@ class Keyspace:
         if value is None:
             value = {}
             self.data[key] = value
-            self._created(key)
+            self.order.created(key)
         elif not isinstance(value, dict):
             raise WrongTypeError()
         return value
@@ -285,7 +222,7 @@ class Keyspace:
             del self.data[key]
             self.expires.pop(key, None)
             self.field_expires.pop(key, None)
-            self._removed(key)
+            self.order.removed(key)
         self.on_change(key)
 
     def delete(self, key: bytes) -> bool:
@@ -293,7 +230,7 @@ class Keyspace:
         self.expires.pop(key, None)
         self.field_expires.pop(key, None)
         if existed:
-            self._removed(key)
+            self.order.removed(key)
             self.on_change(key)
         return existed
 
@@ -317,7 +254,7 @@ class Keyspace:
         self.data = data
         self.expires = expires
         self.field_expires = field_expires or {}
-        self._rebuild_order()
+        self.order.rebuild(self.data)
         self._rebuild_field_heap()
 
     def clear(self) -> list[bytes]:
@@ -325,7 +262,7 @@ class Keyspace:
         self.data.clear()
         self.expires.clear()
         self.field_expires.clear()
-        self._rebuild_order()
+        self.order.rebuild(self.data)
         self._rebuild_field_heap()
         return keys
 

@@ -10,7 +10,7 @@ the layers ranked below it, never one ranked above:
     4     server       store/server/**, store/cli.py, store/__main__.py
     3     replication  store/replication/**
     2     engine       store/engine.py, store/persistence.py, store/keyspace.py,
-                       store/commands/**, store/index/**
+                       store/key_order.py, store/commands/**, store/index/**
     1     durability   store/wal/**, store/snapshot/**, store/files.py
     0     leaf         store/errors.py, store/config.py, store/replies.py,
                        store/numbers.py: shared by every layer, they import only other
@@ -59,6 +59,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/engine.py",
             "store/persistence.py",
             "store/keyspace.py",
+            "store/key_order.py",
             "store/commands/*",
             "store/index/*",
         ),
