@@ -114,6 +114,7 @@ class EngineStats:
     commands_processed: int = 0
     writes_logged: int = 0
     expired_keys: int = 0
+    expired_fields: int = 0  # hash fields deleted because their deadline passed
     writes_since_snapshot: int = 0
     last_snapshot_ms: int = 0
     last_snapshot_ok: bool = True
@@ -244,12 +245,13 @@ class Engine:
         data: dict[bytes, Any],
         expires: dict[bytes, int],
         restore_indexes: Callable[[IndexManager], None],
+        field_expires: dict[bytes, dict[bytes, int]] | None = None,
     ) -> None:
         """Replace every key and deadline, then let ``restore_indexes`` rebuild the
         indexes over them (a snapshot being loaded). Key listeners are not told: this is a
         new state, not a run of key changes."""
         with self.lock:
-            self.keyspace.replace(data, expires)
+            self.keyspace.replace(data, expires, field_expires)
             restore_indexes(self.indexes)
 
     def mark_applied(self, position: LogPosition) -> None:
@@ -434,6 +436,8 @@ class Engine:
                         self.keyspace.delete(key)
                         self.stats.expired_keys += 1
                         logged.append([b"DEL", key])
+                    elif expired := self._drop_expired_fields(key, t):
+                        logged.append(expired)
             ctx = self._context(t, protocol)
             assert spec.handler is not None
             try:
@@ -508,7 +512,19 @@ class Engine:
                 self.keyspace.delete(key)
                 self.stats.expired_keys += 1
                 seq = self._append([[b"DEL", key]])
+            elif expired := self._drop_expired_fields(key, t):
+                seq = self._append([expired])
         return seq
+
+    def _drop_expired_fields(self, key: bytes, t: int) -> list[bytes] | None:
+        """Delete the hash fields of ``key`` whose deadline passed (HEXPIRE); the HDEL to
+        log, as Redis propagates it, or None. Caller holds the lock and logs it."""
+        fields = self.keyspace.expired_fields(key, t)
+        if not fields:
+            return None
+        self.keyspace.remove_fields(key, fields)
+        self.stats.expired_fields += len(fields)
+        return [b"HDEL", key, *fields]
 
     def _append(self, commands: list[list[bytes]]) -> int | None:
         self.stats.writes_logged += 1
@@ -699,7 +715,7 @@ class Engine:
                 continue
             if self.config.read_only:
                 continue
-            if not self.keyspace.expires:  # nothing has a TTL: do not contend for the lock
+            if not self.keyspace.expires and not self.keyspace.field_expires:  # no TTL at all
                 continue
             try:
                 self.expire_now()
@@ -721,17 +737,23 @@ class Engine:
                 pass  # still refused; the next tick tries again
 
     def expire_now(self) -> int:
-        """Delete (and log) every key whose deadline has passed. Returns how many."""
+        """Delete (and log) every key, and every hash field, whose deadline has passed.
+        Returns how many keys."""
         last = None
         count = 0
         with self.lock:
             if self.state is not EngineState.RUNNING:
                 return 0
             try:
-                for key in self.keyspace.expired_keys(now_ms()):
+                t = now_ms()
+                for key in self.keyspace.expired_keys(t):
                     self.keyspace.delete(key)
                     last = self._append([[b"DEL", key]])
                     count += 1
+                for key in self.keyspace.keys_with_expired_fields(t):
+                    expired = self._drop_expired_fields(key, t)
+                    if expired:
+                        last = self._append([expired])
             finally:
                 if self._rollback_due:
                     self._roll_back()

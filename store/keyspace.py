@@ -8,6 +8,15 @@ Expiry follows Redis: a key whose deadline (absolute unix ms) has passed is *log
 gone for readers at once. Only the primary deletes it (lazily on access or by the active
 sweeper), and that delete is logged as a ``DEL`` so that log replay and replicas, which
 never expire keys by their own clock, reach the same state.
+
+Hash fields expire the same way (Redis 7.4 ``HEXPIRE``): ``field_expires`` maps a key to
+its fields' deadlines; an expired field is hidden from every read at once and the primary
+removes it (on write access, or by the sweeper, which pops a heap of deadlines so a tick
+costs O(log n) per expired field), logging an ``HDEL``. A hash whose last
+field goes is deleted, as Redis does. Writing a field with ``HSET`` clears its deadline.
+
+SCAN order: :class:`store.key_order.KeyOrder` (one sequence number per key, in creation
+order) keeps SCAN's guarantee; the keyspace tells it of every key created and deleted.
 """
 
 from __future__ import annotations
@@ -15,8 +24,10 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterator
+from heapq import heapify, heappop, heappush
 
 from .errors import WrongTypeError
+from .key_order import KeyOrder
 
 Value = bytes | dict[bytes, bytes]
 
@@ -33,15 +44,96 @@ class Keyspace:
     def __init__(self, on_change: Callable[[bytes], None] | None = None) -> None:
         self.data: dict[bytes, Value] = {}
         self.expires: dict[bytes, int] = {}
+        # key -> {field: deadline ms} for hash fields with a TTL (HEXPIRE)
+        self.field_expires: dict[bytes, dict[bytes, int]] = {}
+        # (deadline, key, field) for the sweeper; entries whose deadline changed since are
+        # skipped when popped, and the heap is rebuilt once they could outnumber the live
+        self._field_heap: list[tuple[int, bytes, bytes]] = []
+        self._field_heap_limit = 1024
         self.on_change = on_change or (lambda key: None)
+        self.order = KeyOrder()
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """See :meth:`store.key_order.KeyOrder.scan` (expired keys included)."""
+        return self.order.scan(cursor, count)
 
     # -- expiry -----------------------------------------------------------------------
     def is_expired(self, key: bytes, now_ms: int) -> bool:
         deadline = self.expires.get(key)
         return deadline is not None and deadline <= now_ms
+
+    def expired_fields(self, key: bytes, now_ms: int) -> list[bytes]:
+        """The fields of ``key`` whose deadline has passed."""
+        deadlines = self.field_expires.get(key)
+        if not deadlines:
+            return []
+        return [f for f, d in deadlines.items() if d <= now_ms]
+
+    def keys_with_expired_fields(self, now_ms: int, limit: int = 1000) -> list[bytes]:
+        """Keys with a field whose deadline passed, at most ``limit``, in deadline order.
+
+        O(log n) per expired field (a heap), never a walk over every TTL. The caller must
+        remove each key's :meth:`expired_fields` (the heap entries are consumed).
+        """
+        out: dict[bytes, None] = {}
+        heap = self._field_heap
+        while heap and heap[0][0] <= now_ms and len(out) < limit:
+            deadline, key, field = heappop(heap)
+            if self.field_deadline(key, field) == deadline:
+                out[key] = None
+        return list(out)
+
+    def _rebuild_field_heap(self) -> None:
+        self._field_heap = [
+            (d, k, f) for k, fields in self.field_expires.items() for f, d in fields.items()
+        ]
+        heapify(self._field_heap)
+        self._field_heap_limit = 2 * len(self._field_heap) + 1024
+
+    def field_deadline(self, key: bytes, field: bytes) -> int | None:
+        deadlines = self.field_expires.get(key)
+        return None if deadlines is None else deadlines.get(field)
+
+    def set_field_deadline(self, key: bytes, field: bytes, deadline_ms: int | None) -> None:
+        """Set or clear (None) one field's deadline; the field must exist."""
+        deadlines = self.field_expires.get(key)
+        if deadline_ms is None:
+            if deadlines is not None:
+                deadlines.pop(field, None)
+                if not deadlines:
+                    del self.field_expires[key]
+            return
+        if deadlines is None:
+            deadlines = self.field_expires[key] = {}
+        deadlines[field] = deadline_ms
+        heappush(self._field_heap, (deadline_ms, key, field))
+        if len(self._field_heap) > self._field_heap_limit:
+            self._rebuild_field_heap()
+
+    def clear_field_deadlines(self, key: bytes, fields: Iterator[bytes] | list[bytes]) -> None:
+        """Forget the deadlines of ``fields`` (written by HSET, or deleted)."""
+        deadlines = self.field_expires.get(key)
+        if deadlines is None:
+            return
+        for f in fields:
+            deadlines.pop(f, None)
+        if not deadlines:
+            del self.field_expires[key]
+
+    def remove_fields(self, key: bytes, fields: list[bytes]) -> int:
+        """Delete ``fields`` of the hash at ``key`` (and their deadlines); returns how many
+        existed. A hash left empty is deleted; indexes are told."""
+        value = self.data.get(key)
+        if not isinstance(value, dict):
+            return 0
+        removed = sum(1 for f in fields if value.pop(f, None) is not None)
+        self.clear_field_deadlines(key, fields)
+        if removed:
+            self.touched(key)
+        return removed
 
     def expired_keys(self, now_ms: int, limit: int = 1000) -> list[bytes]:
         out = []
@@ -58,9 +150,26 @@ class Keyspace:
         value = self.data.get(key)
         if value is None:
             return None
-        if now_ms is not None and self.is_expired(key, now_ms):
-            return None
+        if now_ms is not None:
+            if self.is_expired(key, now_ms):
+                return None
+            if self.field_expires and isinstance(value, dict):
+                return self.live_fields(key, value, now_ms)
         return value
+
+    def live_fields(
+        self, key: bytes, value: dict[bytes, bytes], now_ms: int
+    ) -> dict[bytes, bytes] | None:
+        """``value`` without its expired fields (a copy only if some expired); None if none
+        is left."""
+        deadlines = self.field_expires.get(key)
+        if not deadlines:
+            return value
+        dead = {f for f, d in deadlines.items() if d <= now_ms}
+        if not dead:
+            return value
+        live = {f: v for f, v in value.items() if f not in dead}
+        return live or None
 
     def get_string(self, key: bytes, now_ms: int | None) -> bytes | None:
         value = self.get(key, now_ms)
@@ -82,12 +191,15 @@ class Keyspace:
 
     def iter_keys(self, now_ms: int | None) -> Iterator[bytes]:
         for key in list(self.data):
-            if now_ms is None or not self.is_expired(key, now_ms):
+            if now_ms is None or self.get(key, now_ms) is not None:  # hides all-expired hashes
                 yield key
 
     # -- writes -----------------------------------------------------------------------
     def set_string(self, key: bytes, value: bytes, *, keep_ttl: bool = False) -> None:
+        if key not in self.data:
+            self.order.created(key)
         self.data[key] = value
+        self.field_expires.pop(key, None)
         if not keep_ttl:
             self.expires.pop(key, None)
         self.on_change(key)
@@ -98,6 +210,7 @@ class Keyspace:
         if value is None:
             value = {}
             self.data[key] = value
+            self.order.created(key)
         elif not isinstance(value, dict):
             raise WrongTypeError()
         return value
@@ -108,12 +221,16 @@ class Keyspace:
         if isinstance(value, dict) and not value:
             del self.data[key]
             self.expires.pop(key, None)
+            self.field_expires.pop(key, None)
+            self.order.removed(key)
         self.on_change(key)
 
     def delete(self, key: bytes) -> bool:
         existed = self.data.pop(key, None) is not None
         self.expires.pop(key, None)
+        self.field_expires.pop(key, None)
         if existed:
+            self.order.removed(key)
             self.on_change(key)
         return existed
 
@@ -123,18 +240,30 @@ class Keyspace:
         else:
             self.expires[key] = deadline_ms
 
-    def replace(self, data: dict[bytes, Value], expires: dict[bytes, int]) -> None:
-        """Take ``data`` and ``expires`` as the whole keyspace (a snapshot being loaded).
+    def replace(
+        self,
+        data: dict[bytes, Value],
+        expires: dict[bytes, int],
+        field_expires: dict[bytes, dict[bytes, int]] | None = None,
+    ) -> None:
+        """Take ``data``, ``expires`` and ``field_expires`` as the whole keyspace (a
+        snapshot being loaded).
 
         ``on_change`` is not called: the caller rebuilds the indexes from the same snapshot.
         """
         self.data = data
         self.expires = expires
+        self.field_expires = field_expires or {}
+        self.order.rebuild(self.data)
+        self._rebuild_field_heap()
 
     def clear(self) -> list[bytes]:
         keys = list(self.data)
         self.data.clear()
         self.expires.clear()
+        self.field_expires.clear()
+        self.order.rebuild(self.data)
+        self._rebuild_field_heap()
         return keys
 
     def memory_bytes(self) -> int:

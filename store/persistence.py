@@ -24,8 +24,10 @@ watcher, off the write path); a failed upload is logged and never loses the loca
 
 Snapshot sections (inside the container of :mod:`store.snapshot.format`):
 
-* ``keyspace``: pickle (protocol 5) of ``(data, expires)``; only dict/bytes/int inside,
-  and loading uses an unpickler that refuses every global, so a crafted file cannot run code;
+* ``keyspace``: pickle (protocol 5) of ``(data, expires, field_expires)`` (hash-field
+  deadlines, absolute ms; snapshots written before them hold ``(data, expires)`` and still
+  load); only dict/bytes/int inside, and loading uses an unpickler that refuses every
+  global, so a crafted file cannot run code;
 * ``indexes``: pickle of the index manager's plain-data state (definitions as FT.CREATE
   arguments, key <-> label maps);
 * ``vector/<index>/<field>``: each ANN structure as its library saved it.
@@ -184,7 +186,10 @@ class Persistence:
 
     def load(self, reader: SnapshotReader, scratch: Path | None = None) -> None:
         engine = self.engine
-        data, expires = plain_loads(reader.read_bytes("keyspace"))
+        # (data, expires) before hash-field expiry, (data, expires, field_expires) since
+        keyspace = plain_loads(reader.read_bytes("keyspace"))
+        data, expires = keyspace[0], keyspace[1]
+        field_expires = keyspace[2] if len(keyspace) > 2 else {}
         index_state = plain_loads(reader.read_bytes("indexes"))
         tmp_dir = scratch or self.tmp_dir
         assert tmp_dir is not None
@@ -192,7 +197,10 @@ class Persistence:
         with engine.frozen():
             engine.last_epoch = max(engine.last_epoch, reader.epoch)
             engine.install_state(
-                data, expires, lambda indexes: indexes.restore(index_state, reader, tmp_dir)
+                data,
+                expires,
+                lambda indexes: indexes.restore(index_state, reader, tmp_dir),
+                field_expires,
             )
 
     def install(self, path: Path) -> LogPosition:
@@ -232,7 +240,10 @@ class Persistence:
         engine = self.engine
         writer.add_bytes(
             "keyspace",
-            pickle.dumps((engine.keyspace.data, engine.keyspace.expires), protocol=5),
+            pickle.dumps(
+                (engine.keyspace.data, engine.keyspace.expires, engine.keyspace.field_expires),
+                protocol=5,
+            ),
         )
         writer.add_bytes("indexes", pickle.dumps(engine.indexes.dump_state(), protocol=5))
         for section, save in engine.indexes.vector_sections():

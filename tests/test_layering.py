@@ -10,7 +10,8 @@ the layers ranked below it, never one ranked above:
     4     server       store/server/**, store/cli.py, store/__main__.py
     3     replication  store/replication/**
     2     engine       store/engine.py, store/persistence.py, store/keyspace.py,
-                       store/commands/**, store/index/**, store/aggregate/**
+                       store/key_order.py, store/commands/**, store/index/**,
+                       store/aggregate/**
     1     durability   store/wal/**, store/snapshot/**, store/files.py
     0     leaf         store/errors.py, store/config.py, store/replies.py,
                        store/numbers.py: shared by every layer, they import only other
@@ -59,6 +60,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/engine.py",
             "store/persistence.py",
             "store/keyspace.py",
+            "store/key_order.py",
             "store/commands/*",
             "store/index/*",
             "store/aggregate/*",

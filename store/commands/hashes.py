@@ -1,4 +1,5 @@
-"""Hash commands: HSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS, HKEYS, HVALS, HINCRBY.
+"""Hash commands: HSET, HGET, HMGET, HGETALL, HDEL, HLEN, HEXISTS, HKEYS, HVALS, HINCRBY,
+HSCAN (field TTLs, HEXPIRE and friends: :mod:`store.commands.hash_ttl`).
 
 Documents are hashes. A write to a hash whose key falls under an index prefix is checked
 against every such index *before* anything changes (a vector blob of the wrong length is
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CommandError
 from ..replies import SimpleString
+from .scan_args import parse_cursor, parse_scan_options
 from .table import command
 from .util import add_float, format_float, parse_float, parse_int
 
@@ -44,12 +46,16 @@ def _pairs(args: list[bytes], start: int, name: str) -> dict[bytes, bytes]:
     return dict(zip(map(_field_name, rest[0::2]), rest[1::2], strict=True))
 
 
-def _write_fields(ctx: ExecContext, key: bytes, fields: dict[bytes, bytes]) -> int:
+def _write_fields(
+    ctx: ExecContext, key: bytes, fields: dict[bytes, bytes], *, keep_ttl: bool = False
+) -> int:
     current = ctx.keyspace.get_hash(key, ctx.expire_now)
     ctx.indexes.check_hash_write(key, fields)
     h = ctx.keyspace.hash_for_write(key)
     added = sum(1 for f in fields if f not in h) if current is not None else len(fields)
     h.update(fields)
+    if not keep_ttl:  # HSET forgets a field's TTL (HEXPIRE); HINCRBY keeps it
+        ctx.keyspace.clear_field_deadlines(key, list(fields))
     ctx.keyspace.touched(key)
     ctx.dirty = True
     return added
@@ -134,12 +140,8 @@ def hdel(ctx: ExecContext, args: list[bytes]) -> int:
     h = ctx.keyspace.get_hash(args[1], ctx.expire_now)
     if h is None:
         return 0
-    removed = 0
-    for field in args[2:]:
-        if h.pop(field, None) is not None:
-            removed += 1
+    removed = ctx.keyspace.remove_fields(args[1], args[2:])
     if removed:
-        ctx.keyspace.touched(args[1])
         ctx.dirty = True
     return removed
 
@@ -156,7 +158,7 @@ def hincrby(ctx: ExecContext, args: list[bytes]) -> int:
     result = current + parse_int(args[3])
     if not -(2**63) <= result < 2**63:
         raise CommandError("increment or decrement would overflow")
-    _write_fields(ctx, args[1], {args[2]: str(result).encode()})
+    _write_fields(ctx, args[1], {args[2]: str(result).encode()}, keep_ttl=True)
     return result
 
 
@@ -173,6 +175,31 @@ def hincrbyfloat(ctx: ExecContext, args: list[bytes]) -> bytes:
     if not math.isfinite(increment):
         raise CommandError("value is NaN or Infinity")
     result = format_float(add_float(current, increment))
-    _write_fields(ctx, args[1], {args[2]: result})
-    ctx.log_args = [b"HSET", args[1], args[2], result]
+    _write_fields(ctx, args[1], {args[2]: result}, keep_ttl=True)
+    if ctx.keyspace.field_deadline(args[1], args[2]) is None:
+        # HSET replays the same bytes; a field with a TTL keeps the command itself, since
+        # HSET would clear the TTL on replay
+        ctx.log_args = [b"HSET", args[1], args[2], result]
     return result
+
+
+@command("HSCAN", -3, "readonly", "hash slow", keys=(1, 1, 1))
+def hscan(ctx: ExecContext, args: list[bytes]) -> list[object]:
+    """HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES].
+
+    Every matching field comes in one reply with cursor 0, as Redis answers for a hash
+    in its compact encoding: that trivially keeps SCAN's guarantee (a field present for
+    the whole scan is returned) whatever the hash's size.
+    """
+    parse_cursor(args[2])
+    h = ctx.keyspace.get_hash(args[1], ctx.read_now)
+    if h is None:
+        return [b"0", []]
+    opts = parse_scan_options(args, 3, hash_scan=True)
+    out: list[bytes] = []
+    for name, value in h.items():
+        if opts.matches(name):
+            out.append(name)
+            if not opts.novalues:
+                out.append(value)
+    return [b"0", out]

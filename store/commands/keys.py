@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..errors import CommandError, SyntaxErr
 from ..keyspace import glob_to_regex
 from ..replies import SimpleString
+from .scan_args import parse_cursor, parse_scan_options
 from .table import command
 from .util import expiry_deadline_ms, parse_int
 
@@ -56,37 +57,18 @@ def keys_(ctx: ExecContext, args: list[bytes]) -> list[bytes]:
 def scan(ctx: ExecContext, args: list[bytes]) -> list[object]:
     """Iterate keys with a cursor: SCAN cursor [MATCH pattern] [COUNT n] [TYPE t].
 
-    The cursor is a position in insertion order of the key table: keys present for the
-    whole iteration are returned at least once, as Redis guarantees.
+    The cursor is a key creation sequence number (:meth:`store.keyspace.Keyspace.scan`):
+    a key present for the whole iteration is returned exactly once, whatever is added or
+    deleted meanwhile, and the iteration ends (cursor 0).
     """
-    cursor = parse_int(args[1], "invalid cursor")
-    if cursor < 0:
-        raise CommandError("invalid cursor")
-    count, rx, want_type = 10, None, None
-    i = 2
-    while i < len(args):
-        opt = args[i].upper()
-        if opt == b"MATCH" and i + 1 < len(args):
-            rx = glob_to_regex(args[i + 1])
-        elif opt == b"COUNT" and i + 1 < len(args):
-            count = parse_int(args[i + 1])
-            if count < 1:
-                raise SyntaxErr()
-        elif opt == b"TYPE" and i + 1 < len(args):
-            want_type = args[i + 1].decode("utf-8", "replace").lower()
-        else:
-            raise SyntaxErr()
-        i += 2
-    all_keys = list(ctx.keyspace.data)
-    batch = all_keys[cursor : cursor + count]
-    nxt = cursor + count if cursor + count < len(all_keys) else 0
+    cursor = parse_cursor(args[1])
+    opts = parse_scan_options(args, 2, hash_scan=False)
+    nxt, batch = ctx.keyspace.scan(cursor, opts.count)
     out = []
     for key in batch:
-        if ctx.keyspace.get(key, ctx.read_now) is None:
+        if ctx.keyspace.get(key, ctx.read_now) is None or not opts.matches(key):
             continue
-        if rx is not None and not rx.fullmatch(key):
-            continue
-        if want_type is not None and ctx.keyspace.type_name(key, ctx.read_now) != want_type:
+        if opts.want_type and ctx.keyspace.type_name(key, ctx.read_now) != opts.want_type:
             continue
         out.append(key)
     return [str(nxt).encode(), out]

@@ -149,6 +149,7 @@ def _stats(server: Server) -> Fields:
         ("total_net_output_bytes", s.net_output_bytes),
         ("rejected_connections", s.rejected_connections),
         ("expired_keys", e.expired_keys),
+        ("expired_subkeys", e.expired_fields),  # hash fields (Redis 7.4's name)
         ("evicted_keys", 0),
         ("evicted_clients", s.evicted_clients),
         ("client_query_buffer_limit_disconnections", s.query_limit_disconnections),
@@ -191,7 +192,8 @@ def _keyspace(server: Server) -> Fields:
     n = len(ks)
     if not n:
         return []
-    return [("db0", f"keys={n},expires={len(ks.expires)},avg_ttl=0,subexpiry=0")]
+    subexpiry = len(ks.field_expires)  # hashes with a field TTL (Redis 7.4)
+    return [("db0", f"keys={n},expires={len(ks.expires)},avg_ttl=0,subexpiry={subexpiry}")]
 
 
 def _search_blocks(server: Server) -> list[tuple[str, Fields]]:

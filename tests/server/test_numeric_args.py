@@ -57,6 +57,15 @@ SHAPES: dict[str, list[list[Any]]] = {
     "HINCRBY": [["HINCRBY", "h", "f", N]],
     "HINCRBYFLOAT": [["HINCRBYFLOAT", "h", "f", N]],
     "SCAN": [["SCAN", N], ["SCAN", "0", "COUNT", N]],
+    "HSCAN": [["HSCAN", "h", N], ["HSCAN", "h", "0", "COUNT", N]],
+    **{
+        name: [[name, "h", N, "FIELDS", "1", "f"], [name, "h", "100", "FIELDS", N, "f"]]
+        for name in ("HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT")
+    },
+    **{
+        name: [[name, "h", "FIELDS", N, "f"]]
+        for name in ("HTTL", "HPTTL", "HEXPIRETIME", "HPEXPIRETIME", "HPERSIST")
+    },
     "SELECT": [["SELECT", N]],
     "HELLO": [["HELLO", N]],
     "WAIT": [["WAIT", N, "1"]],  # a timeout of 0 or 2^63 ms would wait: not fed
