@@ -1,5 +1,8 @@
 """Introspection and administration: COMMAND, CONFIG, INFO, ACL, MODULE.
 
+MONITOR, SLOWLOG, LATENCY, MEMORY and OBJECT live in :mod:`store.server.observe` and
+:mod:`store.server.memory_usage`.
+
 COMMAND answers from the one command table (name, arity, flags, key positions, ACL
 categories, summary), in the shapes redis-py and redis-cli read (Redis 7 COMMAND INFO
 entries with key specs; COMMAND DOCS maps). CONFIG GET/SET use the parameter table of
@@ -27,6 +30,7 @@ from .handlers import (
     unknown_subcommand,
 )
 from .info import render_info
+from .observe import observability_handlers
 
 # Flags COMMAND INFO reports: Redis's own names only (memvec's "lockfree" is internal).
 
@@ -419,4 +423,5 @@ def admin_handlers() -> dict[str, Handler]:
         "INFO": cmd_info,
         "MODULE": cmd_module,
         "ACL": cmd_acl,
+        **observability_handlers(),
     }

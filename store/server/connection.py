@@ -70,7 +70,7 @@ from ..errors import (
     StoreError,
 )
 from ..index.schema import parse_ft_create
-from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
+from ..resp import ErrorReply, ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 
@@ -157,6 +157,9 @@ class Connection(asyncio.Protocol):
         self.registered = False
         self.repl_port = 0  # REPLCONF listening-port of a replica on this connection
         self.last_write_seq = 0  # the newest log record this client wrote (WAIT)
+        self.monitoring = False  # in MONITOR mode (store.server.monitor)
+        self.no_evict = False  # CLIENT NO-EVICT: shown in CLIENT LIST flags (e)
+        self.no_touch = False  # CLIENT NO-TOUCH: shown in CLIENT LIST flags (T)
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -372,6 +375,7 @@ class Connection(asyncio.Protocol):
                 self._active = False
                 self.server.active_clients -= 1
             self.server.unwatch_all(self)
+            self.server.observe.monitors.discard(self)
             if self.transport is not None:
                 self.transport.close()
             if self.registered:
@@ -402,6 +406,9 @@ class Connection(asyncio.Protocol):
         submit = engine.submit
         specs = RESOLVED
         handlers = self.server.handlers
+        observe = self.server.observe
+        pause = observe.pause
+        clock = time.perf_counter_ns
         replies: list[Any] = []
         writes: list[tuple[int, int]] = []  # (reply position, log seq) of each write
         need = 0
@@ -440,8 +447,17 @@ class Connection(asyncio.Protocol):
                 except StoreError as exc:
                     if self.multi is not None:
                         self.multi_error = True
+                    observe.refused(args, spec, exc)
                     replies.append(exc)
                     continue
+                if pause.active and not self.is_replica and pause.holds(spec):
+                    # CLIENT PAUSE: what came before is answered, then this client waits
+                    await self._flush(replies, writes, need, touched, rollbacks)
+                    replies, writes, need, touched, pending = [], [], 0, False, 0
+                    await pause.wait(spec)
+                    rollbacks = engine.rollbacks
+                    if self.closing:
+                        break
                 if spec.scope == "engine":
                     touched = True
                     if self.fast and spec.name in BATCHABLE_WRITES:
@@ -451,7 +467,11 @@ class Connection(asyncio.Protocol):
                         if run > position:  # a run of pipelined key writes: one lock hold
                             calls = [(spec, args)]
                             calls += [(specs[a[0]], a) for a in batch[position:run]]
-                            for done in engine.submit_many(calls, protocol=self.protocol):
+                            started = clock()
+                            results = engine.submit_many(calls, protocol=self.protocol)
+                            share = (clock() - started) // len(calls)
+                            for (one, call), done in zip(calls, results, strict=True):
+                                observe.done(self, one, call, share, done.error)
                                 if done.seq is not None:
                                     writes.append((len(replies), done.seq))
                                     if done.seq > need:
@@ -459,6 +479,7 @@ class Connection(asyncio.Protocol):
                                 replies.append(done.reply if done.error is None else done.error)
                             position = run
                             continue
+                    started = clock()
                     try:
                         if (
                             "lockfree" in spec.flags
@@ -469,10 +490,13 @@ class Connection(asyncio.Protocol):
                             done = submit(spec, args, protocol=self.protocol)
                     except Exception as exc:  # a bug in a handler: answer, keep serving
                         log.exception("%s failed unexpectedly", spec.name)
-                        replies.append(
-                            CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
+                        failure = CommandError(
+                            f"internal error in {spec.name}: {type(exc).__name__}"
                         )
+                        observe.done(self, spec, args, clock() - started, failure)
+                        replies.append(failure)
                         continue
+                    observe.done(self, spec, args, clock() - started, done.error)
                     if done.seq is not None:
                         writes.append((len(replies), done.seq))
                         if done.seq > need:
@@ -485,12 +509,20 @@ class Connection(asyncio.Protocol):
                         if spec.name in _FLUSHES and self.server.watchers:
                             self.server.touch_all_watched()
                     continue
+                started = clock()
                 try:
                     reply = handlers[spec.name](self, args)
                     if type(reply) is Deferred:
                         reply = await reply.awaitable
                 except StoreError as exc:
                     reply = exc
+                observe.done(
+                    self,
+                    spec,
+                    args,
+                    clock() - started,
+                    reply if isinstance(reply, (StoreError, ErrorReply)) else None,
+                )
                 if type(reply) is Durable:
                     if reply.seq is not None:
                         writes.append((len(replies), reply.seq))
@@ -662,6 +694,10 @@ class Connection(asyncio.Protocol):
                 reset=True,
             )
 
+    def push(self, data: bytes) -> None:
+        """Send ``data`` now, outside any batch (MONITOR lines), under the output limits."""
+        self._send(data)
+
     def close_after_reply(self) -> None:
         self._close_after_write = True
         self.closing = True
@@ -729,9 +765,16 @@ class Connection(asyncio.Protocol):
         omem = transport.get_write_buffer_size() if transport is not None else 0
         obl = len(self.writer)
         qbuf = self.parser.buffered
-        flags = "N"
+        flags = ""
+        if self.monitoring:
+            flags += "O"
         if self.multi is not None:
-            flags = "x"
+            flags += "x"
+        if self.no_evict:
+            flags += "e"
+        if self.no_touch:
+            flags += "T"
+        flags = flags or "N"
         user = self.user.name if self.user is not None else "default"
         name = (self.name or b"").decode("utf-8", "replace")
         return (

@@ -58,6 +58,18 @@ def unknown_subcommand(command: str, sub: bytes) -> CommandError:
     return CommandError(f"unknown subcommand '{text(sub)}'. Try {command.upper()} HELP.")
 
 
+def sub_check(command: str, args: list[bytes], arities: dict[bytes, int]) -> bytes:
+    """The upper-case subcommand of ``args``, with Redis's unknown-subcommand and
+    subcommand-arity errors (``arities``: Redis convention, counting the command name)."""
+    sub = args[1].upper()
+    arity = arities.get(sub)
+    if arity is None:
+        raise unknown_subcommand(command, args[1])
+    if (arity > 0 and len(args) != arity) or len(args) < -arity:
+        raise sub_arity_error(command, args[1])
+    return sub
+
+
 def module_list() -> list[dict[bytes, Any]]:
     """What MODULE LIST and HELLO report: the RediSearch-compatible ``search`` module."""
     return [{b"name": b"search", b"ver": SEARCH_MODULE_VERSION, b"path": b"memvec", b"args": []}]
@@ -146,6 +158,10 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Any:
     if conn.multi is not None:
         conn.end_multi()
     conn.server.unwatch_all(conn)
+    if conn.monitoring:
+        conn.monitoring = False
+        conn.server.observe.monitors.discard(conn)
+    conn.no_evict = conn.no_touch = False
     conn.name = None
     conn.protocol = 2
     acl = conn.server.acl
@@ -172,6 +188,8 @@ _CLIENT_ARITY = {
     b"NO-TOUCH": 3,
     b"HELP": 2,
     b"REPLY": 3,
+    b"PAUSE": -3,
+    b"UNPAUSE": 2,
 }
 
 CLIENT_HELP = [
@@ -193,9 +211,13 @@ CLIENT_HELP = [
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set client meta attr.",
     "NO-EVICT (ON|OFF)",
-    "    Accepted for compatibility; memvec never evicts clients.",
+    "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
-    "    Accepted for compatibility.",
+    "    Will not touch LRU/LFU stats when this mode is on.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
     "HELP",
     "    Print this help.",
 ]
@@ -237,14 +259,43 @@ def cmd_client(conn: Connection, args: list[bytes]) -> Any:
             conn.lib_ver = args[3]
         return OK
     if sub in (b"NO-EVICT", b"NO-TOUCH"):
-        if args[2].upper() not in (b"ON", b"OFF"):
+        mode = args[2].upper()
+        if mode not in (b"ON", b"OFF"):
             raise SyntaxErr()
+        if sub == b"NO-EVICT":
+            conn.no_evict = mode == b"ON"
+        else:
+            conn.no_touch = mode == b"ON"
+        return OK
+    if sub == b"PAUSE":
+        return _client_pause(conn, args)
+    if sub == b"UNPAUSE":
+        server.observe.pause.unpause()
         return OK
     if sub == b"REPLY":
         if args[2].upper() == b"ON":
             return OK
         raise CommandError("CLIENT REPLY OFF|SKIP is not supported by memvec")
     return [SimpleString(line) for line in CLIENT_HELP]
+
+
+def _client_pause(conn: Connection, args: list[bytes]) -> Any:
+    """CLIENT PAUSE timeout [WRITE|ALL] (store.server.pause)."""
+    ms = parse_int64(args[2])
+    if ms is None:
+        raise CommandError("timeout is not an integer or out of range")
+    if ms < 0:
+        raise CommandError("timeout is negative")
+    all_commands = True
+    if len(args) == 4:
+        mode = args[3].upper()
+        if mode not in (b"WRITE", b"ALL"):
+            raise SyntaxErr()
+        all_commands = mode == b"ALL"
+    elif len(args) > 4:
+        raise SyntaxErr()
+    conn.server.observe.pause.pause(ms, all_commands)
+    return OK
 
 
 def _client_list(server: Server, args: list[bytes]) -> list[Connection]:

@@ -1,0 +1,250 @@
+"""What the server observes about the commands it runs, and the commands that show it.
+
+:class:`Observability` (one per :class:`store.server.app.Server`, ``server.observe``)
+gathers per-command counters (:mod:`store.server.cmdstats`), the slow log
+(:mod:`store.server.slowlog`), latency spikes (:mod:`store.server.latency`), MONITOR
+clients (:mod:`store.server.monitor`) and the CLIENT PAUSE state
+(:mod:`store.server.pause`). The connection calls :meth:`Observability.done` after every
+command it executed and :meth:`Observability.refused` for every command refused before
+running; both are cheap when nothing listens (no monitor, slow log threshold not met).
+
+The MONITOR, SLOWLOG and LATENCY commands are declared here, in the one command table
+(:func:`store.commands.table.command`), as connection-scope commands with Redis 7.4's
+arity, flags and ACL categories; their handlers follow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..commands.table import COMMANDS, CommandSpec, command
+from ..errors import CommandError, StoreError
+from ..numbers import parse_int64
+from ..replies import ErrorReply, SimpleString, Verbatim
+from .cmdstats import CommandStats
+from .handlers import sub_check
+from .latency import LatencyMonitor
+from .memory_usage import AccessClock, memory_handlers
+from .monitor import Monitors
+from .pause import ClientPause
+from .slowlog import SlowLog
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["Observability", "observability_handlers"]
+
+_NOT_MONITORED = frozenset({"admin", "skip_monitor"})
+
+
+class Observability:
+    def __init__(self) -> None:
+        self.stats: CommandStats = CommandStats()
+        self.slowlog = SlowLog()
+        self.latency = LatencyMonitor()
+        self.monitors = Monitors()
+        self.pause = ClientPause()
+        self.access = AccessClock()
+        self._names: dict[str, str] = {}
+
+    def reset_stats(self) -> None:
+        """CONFIG RESETSTAT: counters and error counts (the slow log stays, as in Redis)."""
+        self.stats.reset()
+
+    def done(
+        self, conn: Connection, spec: CommandSpec, args: list[bytes], ns: int, error: Any
+    ) -> None:
+        """A command ran for ``ns`` nanoseconds; ``error`` is its error reply, if any."""
+        usec = ns // 1000
+        name = self._names.get(spec.name)
+        if name is None:
+            name = self._names[spec.name] = spec.name.lower()
+        failed = error is not None
+        if spec.first_key > 0:
+            self.access.touch(spec.keys(args))
+        self.stats.call(name, usec, failed)
+        if failed:
+            self.stats.error(_line(error))
+        cfg = conn.server.config
+        slower = cfg.slowlog_log_slower_than
+        if 0 <= slower <= usec and "skip_slowlog" not in spec.flags:
+            from .redact import redact
+
+            self.slowlog.push(redact(args), usec, conn.addr, conn.name, cfg.slowlog_max_len)
+        threshold = cfg.latency_monitor_threshold
+        if threshold and usec >= threshold * 1000:
+            event = "fast-command" if "fast" in spec.flags else "command"
+            self.latency.add(event, usec // 1000)
+        if self.monitors and not (spec.flags & _NOT_MONITORED):
+            self.monitors.feed(conn, args)
+
+    def refused(self, args: list[bytes], spec: CommandSpec | None, error: StoreError) -> None:
+        """A command was refused before running (unknown, arity, auth, ACL, loading)."""
+        self.stats.error(error.resp_line())
+        if spec is None:
+            spec = COMMANDS.get(args[0].decode("utf-8", "replace").upper())
+        if spec is not None:
+            self.stats.rejected(spec.name.lower())
+
+
+def _line(error: Any) -> str:
+    if isinstance(error, StoreError):
+        return error.resp_line()
+    return str(error)
+
+
+def is_error(reply: Any) -> bool:
+    return isinstance(reply, (StoreError, ErrorReply))
+
+
+# -- declarations ----------------------------------------------------------------------------
+for _name, _arity, _flags, _cats in (
+    ("MONITOR", 1, "admin noscript loading stale", "admin slow dangerous"),
+    ("SLOWLOG", -2, "admin loading stale", "admin slow dangerous"),
+    ("LATENCY", -2, "admin noscript loading stale", "admin slow dangerous"),
+):
+    command(_name, _arity, _flags, _cats, scope="connection", summary=f"{_name} (connection)")(
+        lambda ctx, args: None
+    )
+
+
+def _text(arg: bytes) -> str:
+    return arg.decode("utf-8", "replace")
+
+
+def _help(lines: tuple[str, ...]) -> list[SimpleString]:
+    return [SimpleString(line) for line in lines]
+
+
+# -- MONITOR ---------------------------------------------------------------------------------
+def cmd_monitor(conn: Connection, args: list[bytes]) -> Any:
+    if conn.multi is not None:
+        raise CommandError("MONITOR isn't allowed for DENY BLOCKING client")
+    if conn.monitoring:
+        return SimpleString("OK")
+    conn.monitoring = True
+    conn.server.observe.monitors.add(conn)
+    return SimpleString("OK")
+
+
+# -- SLOWLOG ---------------------------------------------------------------------------------
+_SLOWLOG_ARITY = {b"GET": -2, b"LEN": 2, b"RESET": 2, b"HELP": 2}
+
+
+def cmd_slowlog(conn: Connection, args: list[bytes]) -> Any:
+    sub = sub_check("SLOWLOG", args, _SLOWLOG_ARITY)
+    log = conn.server.observe.slowlog
+    if sub == b"GET":
+        if len(args) > 3:
+            raise CommandError("wrong number of arguments for 'slowlog|get' command")
+        count = 10
+        if len(args) == 3:
+            n = parse_int64(args[2])
+            if n is None:
+                raise CommandError("value is not an integer or out of range")
+            if n < -1:
+                raise CommandError("count should be greater than or equal to -1")
+            count = len(log.entries) if n == -1 else n
+        return log.get(count)
+    if sub == b"LEN":
+        return len(log.entries)
+    if sub == b"RESET":
+        log.reset()
+        return SimpleString("OK")
+    return _help(
+        (
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Print this help.",
+        )
+    )
+
+
+# -- LATENCY ---------------------------------------------------------------------------------
+_LATENCY_ARITY = {
+    b"LATEST": 2,
+    b"HISTORY": 3,
+    b"RESET": -2,
+    b"DOCTOR": 2,
+    b"GRAPH": 3,
+    b"HISTOGRAM": -2,
+    b"HELP": 2,
+}
+
+
+def cmd_latency(conn: Connection, args: list[bytes]) -> Any:
+    sub = sub_check("LATENCY", args, _LATENCY_ARITY)
+    monitor = conn.server.observe.latency
+    if sub == b"LATEST":
+        return monitor.latest()
+    if sub == b"HISTORY":
+        return monitor.history(_text(args[2]))
+    if sub == b"RESET":
+        return monitor.reset([_text(a) for a in args[2:]])
+    if sub == b"DOCTOR":
+        return Verbatim("txt", monitor.doctor(conn.server.config.latency_monitor_threshold))
+    if sub == b"GRAPH":
+        event = _text(args[2])
+        if event not in monitor.events:
+            raise CommandError(f"No samples available for event '{event}'")
+        raise CommandError("LATENCY GRAPH is not supported by memvec; use LATENCY HISTORY")
+    if sub == b"HISTOGRAM":
+        return _histogram(conn, args[2:])
+    return _help(
+        (
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",  # noqa: E501
+            "    If no commands are specified then all histograms are replied.",
+            "HELP",
+            "    Print this help.",
+        )
+    )
+
+
+def _histogram(conn: Connection, names: list[bytes]) -> dict[bytes, Any]:
+    """Per command: calls and the cumulative count of calls up to each power-of-two usec."""
+    stats = conn.server.observe.stats.commands
+    wanted = [_text(n).lower() for n in names] if names else sorted(stats)
+    out: dict[bytes, Any] = {}
+    for name in wanted:
+        stat = stats.get(name)
+        if stat is None or not stat.calls:
+            continue
+        buckets: dict[int, int] = {}
+        total = 0
+        for i, n in enumerate(stat.histogram):
+            total += n
+            if n:
+                buckets[1 << i] = total
+        out[name.encode()] = {b"calls": stat.calls, b"histogram_usec": buckets}
+    return out
+
+
+def observability_handlers() -> dict[str, Any]:
+    return {
+        "MONITOR": cmd_monitor,
+        "SLOWLOG": cmd_slowlog,
+        "LATENCY": cmd_latency,
+        **memory_handlers(),
+    }
