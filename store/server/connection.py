@@ -134,7 +134,8 @@ class Connection(asyncio.Protocol):
         self.laddr = "?:0"
         self.created = time.monotonic()
         self.last_io = self.created
-        self.last_command = "NULL"
+        self.last_spec: CommandSpec | None = None  # CLIENT LIST cmd=: set before it runs
+        self.last_args: list[bytes] = []
         self.multi: list[list[bytes]] | None = None
         self.multi_error = False
         self.watched: set[bytes] = set()
@@ -450,6 +451,8 @@ class Connection(asyncio.Protocol):
                     observe.refused(args, spec, exc)
                     replies.append(exc)
                     continue
+                self.last_spec = spec
+                self.last_args = args
                 if pause.active and not self.is_replica and pause.holds(spec):
                     # CLIENT PAUSE: what came before is answered, then this client waits
                     await self._flush(replies, writes, need, touched, rollbacks)
@@ -545,8 +548,6 @@ class Connection(asyncio.Protocol):
                     replies, writes, need, touched = [last], [], 0, False
                     rollbacks = engine.rollbacks
                     self.writer.protocol = self.protocol
-            if spec is not None:
-                self.last_command = spec.name
             await self._flush(replies, writes, need, touched, rollbacks)
         finally:
             self.busy = False
@@ -783,10 +784,25 @@ class Connection(asyncio.Protocol):
             f"sub=0 psub=0 ssub=0 multi={len(self.multi) if self.multi is not None else -1} "
             f"watch={len(self.watched)} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 "
             f"rbs=0 rbp=0 obl={obl} oll=0 omem={omem} tot-mem={qbuf + omem + obl} events=r "
-            f"cmd={self.last_command.lower()} user={user} redir=-1 resp={self.protocol} "
+            f"cmd={command_label(self.last_spec, self.last_args)} user={user} redir=-1 "
+            f"resp={self.protocol} "
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
             f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
         )
+
+
+# Commands shown as ``name|sub`` in CLIENT LIST ``cmd=`` (Redis 7 container commands).
+_CONTAINERS = CONTAINERS | {"SLOWLOG", "LATENCY"}
+
+
+def command_label(spec: CommandSpec | None, args: list[bytes]) -> str:
+    """What CLIENT LIST shows as ``cmd=``: ``get``, ``client|info``, ``NULL`` before any."""
+    if spec is None:
+        return "NULL"
+    name = spec.name.lower()
+    if spec.name in _CONTAINERS and len(args) > 1:
+        return f"{name}|{args[1].decode('utf-8', 'replace').lower()}"
+    return name
 
 
 def size_hint(reply: Any) -> int:

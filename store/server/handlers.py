@@ -287,13 +287,11 @@ def _client_pause(conn: Connection, args: list[bytes]) -> Any:
     if ms < 0:
         raise CommandError("timeout is negative")
     all_commands = True
-    if len(args) == 4:
+    if len(args) >= 4:  # later arguments are ignored, as in Redis
         mode = args[3].upper()
         if mode not in (b"WRITE", b"ALL"):
-            raise SyntaxErr()
+            raise CommandError("CLIENT PAUSE mode must be WRITE or ALL")
         all_commands = mode == b"ALL"
-    elif len(args) > 4:
-        raise SyntaxErr()
     conn.server.observe.pause.pause(ms, all_commands)
     return OK
 
@@ -345,6 +343,8 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
             client_id = parse_int64(value)
             if client_id is None:
                 raise SyntaxErr()
+            if client_id <= 0:
+                raise CommandError("client-id should be greater than 0")
             ids = {client_id}
         elif opt == b"ADDR":
             addr_f = text(value)

@@ -191,6 +191,13 @@ def _stats(conn: Connection) -> dict[bytes, Any]:
         b"aof.buffer": 0,
         b"lua.caches": 0,
         b"functions.caches": 0,
+    }
+    if keys:
+        out[b"db.0"] = {
+            b"overhead.hashtable.main": keys * KEY_OVERHEAD,
+            b"overhead.hashtable.expires": expires * KEY_OVERHEAD,
+        }
+    out |= {
         b"overhead.total": overhead,
         b"keys.count": keys,
         b"keys.bytes-per-key": used // keys if keys else 0,
@@ -202,18 +209,13 @@ def _stats(conn: Connection) -> dict[bytes, Any]:
         b"allocator.resident": rss,
         b"allocator-fragmentation.ratio": b"1",
         b"allocator-fragmentation.bytes": 0,
-        b"allocator.rss-ratio": f"{rss / used if used else 0:.17g}".encode(),
-        b"allocator.rss-bytes": rss - used,
+        b"allocator-rss.ratio": f"{rss / used if used else 0:.17g}".encode(),
+        b"allocator-rss.bytes": rss - used,
         b"rss-overhead.ratio": b"1",
         b"rss-overhead.bytes": 0,
         b"fragmentation": f"{rss / used if used else 0:.17g}".encode(),
         b"fragmentation.bytes": rss - used,
     }
-    if keys:
-        out[b"db.0"] = {
-            b"overhead.hashtable.main": keys * KEY_OVERHEAD,
-            b"overhead.hashtable.expires": expires * KEY_OVERHEAD,
-        }
     return out
 
 
@@ -221,7 +223,7 @@ _EMPTY_DOCTOR = (
     "Hi Sam, this instance is empty or is using very little memory, my issues detector "
     "can't be used in these conditions. Please, leave for your mission on Earth and fill it "
     "with some data. The new Sam and I will be back to our programming as soon as I "
-    "finished rebooting."
+    "finished rebooting.\n"
 )
 
 
@@ -241,7 +243,7 @@ def _doctor(conn: Connection) -> str:
     if not issues:
         return (
             "Hi Sam, I can't find any memory issue in your instance. I can only account for "
-            "what occurs on this base."
+            "what occurs on this base.\n"
         )
     return (
         "Sam, I detected a few issues in this Redis instance memory implants:\n\n"

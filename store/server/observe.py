@@ -136,13 +136,14 @@ def cmd_slowlog(conn: Connection, args: list[bytes]) -> Any:
     log = conn.server.observe.slowlog
     if sub == b"GET":
         if len(args) > 3:
-            raise CommandError("wrong number of arguments for 'slowlog|get' command")
+            raise CommandError(
+                f"unknown subcommand or wrong number of arguments for '{_text(args[1])}'. "
+                "Try SLOWLOG HELP."
+            )
         count = 10
         if len(args) == 3:
             n = parse_int64(args[2])
-            if n is None:
-                raise CommandError("value is not an integer or out of range")
-            if n < -1:
+            if n is None or n < -1:
                 raise CommandError("count should be greater than or equal to -1")
             count = len(log.entries) if n == -1 else n
         return log.get(count)

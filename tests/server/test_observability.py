@@ -1,0 +1,488 @@
+"""Observability commands on a real memvec server, compared with the peer where the peer's
+output is deterministic: COMMAND INFO/DOCS for every command, SLOWLOG, LATENCY, MONITOR,
+MEMORY, OBJECT, INFO commandstats/errorstats, CLIENT INFO/KILL/PAUSE/UNPAUSE/NO-EVICT.
+
+One memvec server for the module (in memory). Commands that change server-wide settings on
+the shared peer (CONFIG SET slowlog-*) restore them; keys use a per-test prefix.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from store.commands.table import COMMANDS
+from store.server import ServerThread
+from store.server.config import ServerConfig
+from tests.harness.components import RedisStack
+from tests.server.test_differential import Pair, call
+
+MONITOR_LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[0 127\.0\.0\.1:\d+\] (.*)$")
+
+
+@pytest.fixture(scope="module")
+def memvec() -> Iterator[ServerThread]:
+    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture
+def pair(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[Pair]:
+    mine = redis.Redis(host="127.0.0.1", port=memvec.port, protocol=2, socket_timeout=20)
+    theirs = redis_stack.client(protocol=2, socket_timeout=20)
+    try:
+        yield Pair(mine, theirs)
+    finally:
+        mine.close()
+        theirs.close()
+
+
+@pytest.fixture
+def p(pair: Pair) -> Iterator[str]:
+    prefix = f"ob{uuid.uuid4().hex[:10]}"
+    yield prefix
+    for r in (pair.memvec, pair.peer):
+        keys = r.keys(f"{prefix}*")
+        if keys:
+            r.delete(*keys)
+
+
+def attempt(r: redis.Redis, *args: object) -> object:
+    """``call`` that also turns redis-py's AuthenticationError into its text."""
+    try:
+        return call(r, *args)
+    except redis.RedisError as exc:
+        return ("ERR", str(exc))
+
+
+class Monitor:
+    """A raw socket in MONITOR mode: lines with the timestamp and client port cut off."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.sock.sendall(b"MONITOR\r\n")
+        assert self.line() == b"+OK"
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("monitor closed")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def commands(self, n: int) -> list[bytes]:
+        out = []
+        for _ in range(n):
+            m = MONITOR_LINE.match(self.line())
+            assert m is not None
+            out.append(m.group(3))
+        return out
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# -- COMMAND INFO / DOCS ---------------------------------------------------------------------
+
+
+def test_command_info_and_docs_for_every_command(pair: Pair) -> None:
+    r = pair.memvec
+    names = sorted(COMMANDS)
+    infos = call(r, "COMMAND", "INFO", *names)
+    docs = call(r, "COMMAND", "DOCS", *names)
+    assert len(infos) == len(names)
+    for name, info in zip(names, infos, strict=True):
+        assert info is not None, name
+        shown = name if name.startswith("FT.") else name.lower()
+        assert info[0] == shown.encode()
+        assert info[1] == COMMANDS[name].arity
+        assert shown.encode() in docs, name
+    assert call(r, "COMMAND", "COUNT") == len(names) == len(call(r, "COMMAND", "LIST"))
+    # unknown commands: nil in INFO, absent from DOCS, as the peer answers
+    mine, theirs = pair.both("COMMAND", "INFO", "get", "nosuchcommand")
+    assert mine[1:] == theirs[1:] == [None] and mine[0][0] == theirs[0][0] == b"get"
+    assert pair.same("COMMAND", "INFO", "nosuchcommand") == [None]
+    assert pair.same("COMMAND", "DOCS", "nosuchcommand") == []
+    for name in ("monitor", "slowlog", "latency", "memory", "object", "client"):
+        assert call(pair.memvec, "COMMAND", "INFO", name)[0] is not None
+
+
+# -- SLOWLOG ---------------------------------------------------------------------------------
+
+
+def test_slowlog_entries_and_errors(pair: Pair, p: str) -> None:
+    for r in (pair.memvec, pair.peer):
+        r.config_set("slowlog-log-slower-than", 0)
+    try:
+        pair.same("SLOWLOG", "RESET")
+        long_value = "x" * 200
+        many = [f"{p}:{i}" for i in range(40)]
+        pair.same("SET", f"{p}:a", long_value)
+        pair.same("EXISTS", *many)
+        assert attempt(pair.memvec, "AUTH", "someone", "pw") == attempt(
+            pair.peer, "AUTH", "someone", "pw"
+        )
+        pair.same("CLIENT", "SETNAME", "obs-test")
+        pair.same("GET", f"{p}:a")
+        # (a failed AUTH makes redis-py reconnect: its CLIENT SETINFO calls are logged too)
+        mine, theirs = (call(r, "SLOWLOG", "GET", -1) for r in (pair.memvec, pair.peer))
+        assert [e[3] for e in mine] == [e[3] for e in theirs]
+        assert [e[5] for e in mine] == [e[5] for e in theirs]
+        by_name = {e[3][0]: e for e in mine}
+        assert mine[0][3] == [b"GET", f"{p}:a".encode()] and mine[0][5] == b"obs-test"
+        assert by_name[b"AUTH"][3] == [b"AUTH", b"(redacted)", b"(redacted)"]
+        exists = by_name[b"EXISTS"][3]
+        assert exists[-1] == b"... (10 more arguments)" and len(exists) == 32
+        assert by_name[b"SET"][3][2] == b"x" * 128 + b"... (72 more bytes)"
+        for entry in mine:
+            assert isinstance(entry[0], int) and abs(entry[1] - time.time()) < 60
+            assert isinstance(entry[2], int) and entry[4].startswith(b"127.0.0.1:")
+        assert mine[0][0] > mine[1][0]
+        assert call(pair.memvec, "SLOWLOG", "LEN") >= 5
+        for args in (
+            ("SLOWLOG", "GET", "-2"),
+            ("SLOWLOG", "GET", "x"),
+            ("SLOWLOG", "GET", "1", "2"),
+            ("SLOWLOG", "FOO"),
+            ("SLOWLOG", "LEN", "x"),
+            ("CONFIG", "SET", "slowlog-log-slower-than", "-2"),
+            ("CONFIG", "SET", "slowlog-max-len", "x"),
+        ):
+            pair.same(*args)
+        pair.same("CONFIG", "SET", "slowlog-max-len", "2")
+        pair.same("PING")
+        assert len(call(pair.memvec, "SLOWLOG", "GET", "-1")) == 2
+    finally:
+        for r in (pair.memvec, pair.peer):
+            r.config_set("slowlog-log-slower-than", 10000)
+            r.config_set("slowlog-max-len", 128)
+            r.client_setname("x")
+    assert pair.same("CONFIG", "GET", "slowlog*") == [
+        b"slowlog-log-slower-than",
+        b"10000",
+        b"slowlog-max-len",
+        b"128",
+    ]
+
+
+# -- LATENCY ---------------------------------------------------------------------------------
+
+
+def test_latency_monitor(pair: Pair, p: str) -> None:
+    r = pair.memvec
+    pair.same("LATENCY", "RESET")
+    pair.same("LATENCY", "HISTORY", "command")
+    pair.same("LATENCY", "LATEST")
+    pair.same("LATENCY", "GRAPH", "command")
+    pair.same("LATENCY", "FOO")
+    pair.same("LATENCY", "HISTORY")
+    assert b"latency-monitor-threshold" in r.execute_command("LATENCY", "DOCTOR")
+    r.mset({f"{p}:{i}": "v" for i in range(3000)})
+    r.config_set("latency-monitor-threshold", 1)
+    try:
+        for _ in range(20):  # KEYS over 3000 keys takes well over 1 ms in Python
+            r.keys(f"{p}:*")
+        latest = call(r, "LATENCY", "LATEST")
+        event = next(e for e in latest if e[0] == b"command")
+        assert abs(event[1] - time.time()) < 60 and 1 <= event[2] <= event[3]
+        history = call(r, "LATENCY", "HISTORY", "command")
+        assert history and all(ms >= 1 for _, ms in history)
+        assert b"command" in r.execute_command("LATENCY", "DOCTOR")
+        hist = call(r, "LATENCY", "HISTOGRAM", "keys")
+        assert hist[0] == b"keys" and hist[1][1] >= 20
+        assert call(r, "LATENCY", "RESET", "command", "nosuch") == 1
+        assert call(r, "LATENCY", "HISTORY", "command") == []
+    finally:
+        r.config_set("latency-monitor-threshold", 0)
+
+
+# -- MONITOR ---------------------------------------------------------------------------------
+
+
+def _monitored(port: int, pair_client: redis.Redis, commands: list[tuple[str, ...]]) -> list[bytes]:
+    mon = Monitor(port)
+    try:
+        for args in commands:
+            attempt(pair_client, *args)
+        call(pair_client, "ECHO", "end")
+        lines: list[bytes] = []
+        while not lines or lines[-1] != b'"ECHO" "end"':
+            lines += mon.commands(1)
+        return lines
+    finally:
+        mon.close()
+
+
+def test_monitor_format_and_redaction(
+    pair: Pair, memvec: ServerThread, redis_stack: RedisStack, p: str
+) -> None:
+    commands = [
+        ("SET", f"{p}:k", 'v "quoted"\n\x01é'),
+        ("HSET", f"{p}:h", "f", "1"),
+        ("GET", f"{p}:nosuch", "extra"),  # arity error: refused, not shown
+        ("NOSUCHCOMMAND",),  # unknown: not shown
+        ("AUTH", "nobody", "hunter2"),  # fails, shown redacted
+        ("HELLO", "2", "AUTH", "nobody", "hunter2"),
+        ("CONFIG", "GET", "maxclients"),  # admin: not shown
+        ("INCR", f"{p}:h"),  # WRONGTYPE: ran, shown
+    ]
+    mine = _monitored(memvec.port, pair.memvec, commands)
+    theirs = _monitored(redis_stack.port, pair.peer, commands)
+
+    # the peer also shows the CLIENT SETINFO redis-py sends at connect: compare from SET on
+    def tail(lines: list[bytes]) -> list[bytes]:
+        return lines[next(i for i, x in enumerate(lines) if x.startswith(b'"SET"')) :]
+
+    assert tail(mine) == tail(theirs)
+    assert b'"AUTH" "(redacted)" "(redacted)"' in mine
+    assert not any(b"hunter2" in line for line in mine)
+
+
+def test_monitor_permission_reset_and_slow_reader(memvec: ServerThread, p: str) -> None:
+    r = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
+    r.acl_setuser(
+        f"{p}u", enabled=True, passwords=[f"+{p}pw"], commands=["+@all", "-@admin"], keys=["*"]
+    )
+    try:
+        limited = redis.Redis(
+            host="127.0.0.1", port=memvec.port, username=f"{p}u", password=f"{p}pw"
+        )
+        with pytest.raises(redis.exceptions.NoPermissionError, match="'monitor' command"):
+            limited.execute_command("MONITOR")
+        limited.close()
+        mon = Monitor(memvec.port)
+        assert b"flags=O" in r.execute_command("CLIENT", "LIST").replace(b"\n", b" ")
+        mon.sock.sendall(b"RESET\r\n")
+        while (line := mon.line()) != b"+RESET":
+            assert MONITOR_LINE.match(line)
+        r.set(f"{p}:after", "1")
+        mon.sock.sendall(b"PING\r\n")
+        assert mon.line() == b"+PONG"  # nothing was streamed in between
+        mon.close()
+        # a monitor that never reads is cut at the normal class's output limit
+        r.config_set("client-output-buffer-limit", "normal 262144 0 0")
+        stuck = socket.create_connection(("127.0.0.1", memvec.port))
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b"CLIENT SETNAME stuckmon\r\nMONITOR\r\n")
+        time.sleep(0.2)
+        big = "y" * 50_000
+        deadline = time.monotonic() + 15
+        while (
+            b"name=stuckmon" in r.execute_command("CLIENT", "LIST") and time.monotonic() < deadline
+        ):
+            r.set(f"{p}:big", big)
+        assert b"name=stuckmon" not in r.execute_command("CLIENT", "LIST")
+        assert r.ping()
+        stuck.close()
+    finally:
+        r.config_set("client-output-buffer-limit", "normal 0 0 0")
+        r.acl_deluser(f"{p}u")
+        r.close()
+
+
+# -- MEMORY / OBJECT -------------------------------------------------------------------------
+
+
+def test_object_encoding_like_the_peer(pair: Pair, p: str) -> None:
+    values = {
+        "int": "123",
+        "neg": "-5",
+        "zeros": "007",
+        "emb": "x" * 44,
+        "raw": "x" * 200,
+        "big": "99999999999999999999",
+    }
+    for name, value in values.items():
+        pair.same("SET", f"{p}:{name}", value)
+        pair.same("OBJECT", "ENCODING", f"{p}:{name}")
+    pair.same("HSET", f"{p}:small", "f", "v")
+    pair.same("HSET", f"{p}:wide", "f", "v" * 65)
+    pair.same("HSET", f"{p}:many", *[x for i in range(513) for x in (f"f{i}", "v")])
+    # Redis 7.4's hash-max-listpack-entries is 128 (the valkey peer's is 512)
+    pair.memvec.hset(f"{p}:129", mapping={f"f{i}": "v" for i in range(129)})
+    assert call(pair.memvec, "OBJECT", "ENCODING", f"{p}:129") == b"hashtable"
+    for key in ("small", "wide", "many", "nosuch"):
+        pair.same("OBJECT", "ENCODING", f"{p}:{key}")
+    pair.same("OBJECT", "FREQ", f"{p}:int")
+    pair.same("OBJECT", "FREQ", f"{p}:nosuch")
+    pair.same("OBJECT", "REFCOUNT", f"{p}:emb")
+    pair.same("OBJECT", "IDLETIME", f"{p}:nosuch")
+    pair.same("OBJECT", "FOO", f"{p}:int")
+    pair.same("OBJECT", "ENCODING")
+    assert call(pair.memvec, "OBJECT", "IDLETIME", f"{p}:int") == 0
+
+
+def test_memory_usage_stats_doctor(pair: Pair, p: str) -> None:
+    pair.same("SET", f"{p}:s", "v" * 100)
+    pair.same("HSET", f"{p}:h", *[x for i in range(50) for x in (f"field{i}", "value")])
+    pair.same("MEMORY", "USAGE", f"{p}:nosuch")
+    for args in (("SAMPLES", "x"), ("FOO",), ("SAMPLES",)):
+        pair.same("MEMORY", "USAGE", f"{p}:s", *args)
+    pair.same("MEMORY", "FOO")
+    r = pair.memvec
+    small = r.memory_usage(f"{p}:s")
+    assert small == len(f"{p}:s") + 64 + 100 + 33
+    full = r.memory_usage(f"{p}:h", samples=0)
+    assert full == len(f"{p}:h") + 64 + 232 + sum(len(f"field{i}") + 5 + 100 for i in range(50))
+    assert abs(r.memory_usage(f"{p}:h") - full) < full // 10  # sampled: close to the walk
+    stats = call(r, "MEMORY", "STATS")
+    peer_stats = call(pair.peer, "MEMORY", "STATS")
+    mine_keys = set(stats[::2])
+    assert mine_keys <= set(peer_stats[::2])
+    stats_map = dict(zip(stats[::2], stats[1::2], strict=True))
+    assert stats_map[b"keys.count"] >= 2
+    assert r.execute_command("MEMORY", "DOCTOR").startswith(b"Hi Sam")
+    assert r.execute_command("MEMORY", "MALLOC-STATS")
+
+
+# -- INFO commandstats / errorstats ----------------------------------------------------------
+
+
+def test_commandstats_and_errorstats(memvec: ServerThread, redis_stack: RedisStack, p: str) -> None:
+    r = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
+    try:
+        assert r.config_resetstat()
+        r.set(f"{p}:s", "1")
+        r.hset(f"{p}:h", "f", "v")
+        for args in (("GET",), ("INCR", f"{p}:h"), ("NOSUCH",), ("HGET", f"{p}:s", "f")):
+            with pytest.raises(redis.ResponseError):
+                r.execute_command(*args)
+        stats = r.info("commandstats")
+        assert stats["cmdstat_set"]["calls"] == 1
+        assert stats["cmdstat_get"] == {
+            "calls": 0,
+            "usec": 0,
+            "usec_per_call": 0.0,
+            "rejected_calls": 1,
+            "failed_calls": 0,
+        }
+        assert stats["cmdstat_incr"]["failed_calls"] == 1
+        assert stats["cmdstat_hget"]["failed_calls"] == 1
+        errors = r.info("errorstats")
+        assert errors["errorstat_ERR"] == {"count": 2}
+        assert errors["errorstat_WRONGTYPE"] == {"count": 2}
+        assert r.info("stats")["total_error_replies"] == 4
+        assert "cmdstat_set" in r.info("all") and "cmdstat_set" not in r.info()
+        assert r.info("memory")["total_system_memory"] > 0
+        assert "latency_percentiles_usec_set" in r.info("latencystats")
+        # the same line formats as the peer
+        peer = redis_stack.client(protocol=2)
+        text = call(r, "INFO", "commandstats").decode()
+        theirs = call(peer, "INFO", "commandstats").decode()
+        shape = re.compile(
+            r"cmdstat_\S+:calls=\d+,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=\d+,failed_calls=\d+"
+        )
+        for out in (text, theirs):
+            lines = out.strip().splitlines()
+            assert lines[0] == "# Commandstats"
+            assert all(shape.fullmatch(line) for line in lines[1:]), out
+        peer.close()
+        r.config_resetstat()
+        assert "cmdstat_set" not in r.info("commandstats")
+    finally:
+        r.close()
+
+
+# -- CLIENT ----------------------------------------------------------------------------------
+
+
+def test_client_info_and_errors(pair: Pair) -> None:
+    mine, theirs = (call(r, "CLIENT", "INFO").decode() for r in (pair.memvec, pair.peer))
+    fields = [kv.split("=")[0] for kv in mine.split()]
+    # Redis 7.4's fields, in order; the peer (valkey) adds capa, tot-net-in/out, tot-cmds
+    assert fields == [
+        f
+        for f in (kv.split("=")[0] for kv in theirs.split())
+        if f not in ("capa", "tot-net-in", "tot-net-out", "tot-cmds")
+    ]
+    assert "cmd=client|info" in mine and "flags=N" in mine
+    for args in (
+        ("CLIENT", "PAUSE", "x"),
+        ("CLIENT", "PAUSE", "-1"),
+        ("CLIENT", "PAUSE", "10", "FOO"),
+        ("CLIENT", "PAUSE"),
+        ("CLIENT", "KILL", "ID", "x"),
+        ("CLIENT", "KILL", "ID", "0"),
+        ("CLIENT", "KILL", "MAXAGE", "x"),
+        ("CLIENT", "KILL", "USER", "nosuchuser"),
+        ("CLIENT", "KILL", "ID", "999999"),
+        ("CLIENT", "KILL", "FOO", "bar"),
+        ("CLIENT", "NO-EVICT", "maybe"),
+        ("CLIENT", "NO-TOUCH", "maybe"),
+        ("CLIENT", "UNPAUSE", "x"),
+    ):
+        pair.same(*args)
+    pair.same("CLIENT", "NO-EVICT", "on")
+    pair.same("CLIENT", "NO-TOUCH", "on")
+    assert "flags=eT" in call(pair.memvec, "CLIENT", "INFO").decode()
+    pair.same("CLIENT", "NO-EVICT", "off")
+    pair.same("CLIENT", "NO-TOUCH", "off")
+
+
+def test_client_kill_filters(memvec: ServerThread) -> None:
+    me = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
+    others = [socket.create_connection(("127.0.0.1", memvec.port)) for _ in range(3)]
+    try:
+        for i, s in enumerate(others):
+            s.sendall(b"CLIENT SETNAME k%d\r\n" % i)
+            assert s.recv(100) == b"+OK\r\n"
+        listing = me.client_list()
+        by_name = {c["name"]: c for c in listing}
+        assert me.execute_command("CLIENT", "KILL", "ID", by_name["k0"]["id"]) == 1
+        assert (
+            me.execute_command("CLIENT", "KILL", "ADDR", by_name["k1"]["addr"], "SKIPME", "yes")
+            == 1
+        )
+        assert (
+            me.execute_command("CLIENT", "KILL", "LADDR", by_name["k2"]["laddr"], "MAXAGE", 3600)
+            == 0
+        )
+        assert me.execute_command("CLIENT", "KILL", "TYPE", "pubsub") == 0
+        assert (
+            me.execute_command("CLIENT", "KILL", "USER", "default", "ID", by_name["k2"]["id"]) == 1
+        )
+        assert not {c["name"] for c in me.client_list()} & {"k0", "k1", "k2"}
+    finally:
+        for s in others:
+            s.close()
+        me.close()
+
+
+def test_client_pause_write_and_all(memvec: ServerThread, p: str) -> None:
+    a = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
+    b = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
+    try:
+        assert a.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+        assert b.get(f"{p}:k") is None  # reads go on
+        done: list[float] = []
+        writer = threading.Thread(
+            target=lambda: (b.set(f"{p}:k", "1"), done.append(time.monotonic()))
+        )
+        writer.start()
+        time.sleep(0.3)
+        assert not done  # the write waits
+        released = time.monotonic()
+        assert a.execute_command("CLIENT", "UNPAUSE")
+        writer.join(5)
+        assert done and done[0] >= released and a.get(f"{p}:k") == b"1"
+        began = time.monotonic()
+        assert a.execute_command("CLIENT", "PAUSE", 300, "ALL")
+        assert b.ping()  # waits for the pause to end
+        assert time.monotonic() - began >= 0.25
+    finally:
+        a.execute_command("CLIENT", "UNPAUSE")
+        a.close()
+        b.close()
