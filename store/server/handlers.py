@@ -449,19 +449,25 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
             engine_cmds.append((spec, cmd))
     seq: int | None = None
     engine_replies: list[Any] = []
+    share = 0  # each engine command's part of the transaction's time (INFO commandstats)
     if engine_cmds:
+        started = time.perf_counter_ns()
         try:
             engine_replies, seq = conn.engine.submit_transaction(
                 engine_cmds, protocol=conn.protocol
             )
         except StoreError as exc:
             raise ExecAbortError(f"Transaction discarded because of: {exc.resp_line()}") from None
+        share = (time.perf_counter_ns() - started) // len(engine_cmds)
     server = conn.server
+    observe = server.observe
     replies: list[Any] = []
     it = iter(engine_replies)
     for spec, cmd in order:
         if spec.scope == "engine":
             reply = next(it)
+            # counted and shown to MONITOR one by one, before EXEC itself, as in Redis
+            observe.done(conn, spec, cmd, share, reply if isinstance(reply, StoreError) else None)
             if (
                 server.watchers
                 and not isinstance(reply, StoreError)
@@ -479,6 +485,7 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
                 reply = CommandError(f"'{text(cmd[0]).lower()}' cannot run inside MULTI")
         except StoreError as exc:
             reply = exc
+        observe.done(conn, spec, cmd, 0, reply if isinstance(reply, StoreError) else None)
         replies.append(reply)
     return Durable(replies, seq)
 

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["Observability", "observability_handlers"]
 
 _NOT_MONITORED = frozenset({"admin", "skip_monitor"})
+# Commands that look at a key without touching its access time (Redis's LOOKUP_NOTOUCH).
+_NO_TOUCH = frozenset({"OBJECT", "MEMORY", "TYPE"})
 
 
 class Observability:
@@ -60,7 +62,7 @@ class Observability:
         if name is None:
             name = self._names[spec.name] = spec.name.lower()
         failed = error is not None
-        if spec.first_key > 0:
+        if spec.first_key > 0 and spec.name not in _NO_TOUCH and not conn.no_touch:
             self.access.touch(spec.keys(args))
         self.stats.call(name, usec, failed)
         if failed:

@@ -238,6 +238,10 @@ def test_monitor_format_and_redaction(
         ("HELLO", "2", "AUTH", "nobody", "hunter2"),
         ("CONFIG", "GET", "maxclients"),  # admin: not shown
         ("INCR", f"{p}:h"),  # WRONGTYPE: ran, shown
+        ("MULTI",),
+        ("SET", f"{p}:m", "1"),
+        ("HGET", f"{p}:m", "f"),
+        ("EXEC",),  # queued commands are shown at EXEC, before it
     ]
     mine = _monitored(memvec.port, pair.memvec, commands)
     theirs = _monitored(redis_stack.port, pair.peer, commands)
@@ -323,6 +327,30 @@ def test_object_encoding_like_the_peer(pair: Pair, p: str) -> None:
     pair.same("OBJECT", "FOO", f"{p}:int")
     pair.same("OBJECT", "ENCODING")
     assert call(pair.memvec, "OBJECT", "IDLETIME", f"{p}:int") == 0
+
+
+def test_object_idletime(pair: Pair, p: str) -> None:
+    key = f"{p}:idle"
+    pair.same("SET", key, "v")
+    time.sleep(1.5)
+    no_touch = [redis.Redis(connection_pool=redis.ConnectionPool(
+        host=r.connection_pool.connection_kwargs["host"],
+        port=r.connection_pool.connection_kwargs["port"], max_connections=1))
+        for r in (pair.memvec, pair.peer)]  # fmt: skip
+    try:
+        for r in no_touch:
+            assert r.execute_command("CLIENT", "NO-TOUCH", "on")
+            assert r.get(key) == b"v"  # a NO-TOUCH client does not reset it
+        for _ in range(2):  # OBJECT, MEMORY USAGE and TYPE do not reset it either
+            mine, theirs = pair.both("OBJECT", "IDLETIME", key)
+            assert mine >= 1 and theirs >= 1
+            pair.same("TYPE", key)
+            pair.both("MEMORY", "USAGE", key)
+        pair.same("GET", key)
+        assert pair.same("OBJECT", "IDLETIME", key) == 0
+    finally:
+        for r in no_touch:
+            r.close()
 
 
 def test_memory_usage_stats_doctor(pair: Pair, p: str) -> None:
