@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CommandStat", "CommandStats", "error_prefix"]
+__all__ = ["HISTOGRAM_MAX_USEC", "CommandStat", "CommandStats", "error_prefix"]
 
-# Histogram buckets: bucket i counts durations in [2**(i-1), 2**i) microseconds.
+# Histogram buckets: bucket i counts durations in [2**(i-1), 2**i) microseconds; the last
+# one everything from HISTOGRAM_MAX_USEC on.
 _BUCKETS = 40
+HISTOGRAM_MAX_USEC = 1 << (_BUCKETS - 1)
 
 
 @dataclass
@@ -58,17 +60,19 @@ class CommandStats:
 
     def __init__(self) -> None:
         self.commands: dict[str, CommandStat] = {}
+        # the same objects by table name (``HSET``): the per-command path skips lower()
+        self.by_spec: dict[str, CommandStat] = {}
         self.errors: dict[str, int] = {}
         self.total_error_replies = 0
 
-    def _stat(self, name: str) -> CommandStat:
+    def stat(self, name: str) -> CommandStat:
         stat = self.commands.get(name)
         if stat is None:
             stat = self.commands[name] = CommandStat()
         return stat
 
     def call(self, name: str, usec: int, failed: bool) -> None:
-        stat = self._stat(name)
+        stat = self.stat(name)
         stat.calls += 1
         stat.usec += usec
         stat.histogram[min(usec.bit_length(), _BUCKETS - 1)] += 1
@@ -77,7 +81,7 @@ class CommandStats:
 
     def rejected(self, name: str | None) -> None:
         if name is not None:
-            self._stat(name).rejected_calls += 1
+            self.stat(name).rejected_calls += 1
 
     def error(self, line: str) -> None:
         prefix = error_prefix(line)
@@ -86,6 +90,7 @@ class CommandStats:
 
     def reset(self) -> None:
         self.commands.clear()
+        self.by_spec.clear()
         self.errors.clear()
         self.total_error_replies = 0
 

@@ -304,9 +304,10 @@ def cmd_object(conn: Connection, args: list[bytes]) -> Any:
 class AccessClock:
     """When each key was last named by a client command (OBJECT IDLETIME).
 
-    Fed by the connection with the key arguments of the commands it runs; a key never
-    named since server start counts from the start. Bounded: past ``limit`` keys the
-    oldest half is forgotten (they then read as idle since start, an overestimate).
+    Fed by the connection with the key arguments of the commands it runs (it writes
+    ``seen[key] = time.monotonic()`` directly on its hot path); a key never named since
+    server start counts from the start. Bounded: past ``limit`` keys the least recently
+    seen half is forgotten (they then read as idle since start, an overestimate).
     """
 
     def __init__(self, limit: int = 1_000_000) -> None:
@@ -318,11 +319,16 @@ class AccessClock:
         now = time.monotonic()
         seen = self.seen
         for key in keys:
-            seen.pop(key, None)  # keep insertion order = access order
             seen[key] = now
         if len(seen) > self.limit:
-            for key in list(seen)[: len(seen) // 2]:
-                del seen[key]
+            self.prune()
+
+    def prune(self) -> None:
+        """Forget the least recently seen half (O(n log n), once per ``limit / 2`` keys)."""
+        seen = self.seen
+        cutoff = sorted(seen.values())[len(seen) // 2]
+        for key in [k for k, t in seen.items() if t < cutoff]:
+            del seen[key]
 
     def idle_seconds(self, key: bytes) -> int:
         return int(time.monotonic() - self.seen.get(key, self.started))

@@ -15,13 +15,14 @@ arity, flags and ACL categories; their handlers follow.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..commands.table import COMMANDS, CommandSpec, command
 from ..errors import CommandError, StoreError
 from ..numbers import parse_int64
 from ..replies import ErrorReply, SimpleString, Verbatim
-from .cmdstats import CommandStats
+from .cmdstats import HISTOGRAM_MAX_USEC, CommandStats
 from .handlers import sub_check
 from .latency import LatencyMonitor
 from .memory_usage import AccessClock, memory_handlers
@@ -47,7 +48,6 @@ class Observability:
         self.monitors = Monitors()
         self.pause = ClientPause()
         self.access = AccessClock()
-        self._names: dict[str, str] = {}
 
     def reset_stats(self) -> None:
         """CONFIG RESETSTAT: counters and error counts (the slow log stays, as in Redis)."""
@@ -57,16 +57,28 @@ class Observability:
         self, conn: Connection, spec: CommandSpec, args: list[bytes], ns: int, error: Any
     ) -> None:
         """A command ran for ``ns`` nanoseconds; ``error`` is its error reply, if any."""
+        # the hot path: every command of every client comes through here
         usec = ns // 1000
-        name = self._names.get(spec.name)
-        if name is None:
-            name = self._names[spec.name] = spec.name.lower()
-        failed = error is not None
-        if spec.first_key > 0 and spec.name not in _NO_TOUCH and not conn.no_touch:
-            self.access.touch(spec.keys(args))
-        self.stats.call(name, usec, failed)
-        if failed:
-            self.stats.error(_line(error))
+        stats = self.stats
+        stat = stats.by_spec.get(spec.name)
+        if stat is None:
+            stat = stats.by_spec[spec.name] = stats.stat(spec.name.lower())
+        stat.calls += 1
+        stat.usec += usec
+        stat.histogram[usec.bit_length() if usec < HISTOGRAM_MAX_USEC else -1] += 1
+        if error is not None:
+            stat.failed_calls += 1
+            stats.error(_line(error))
+        first = spec.first_key
+        if first > 0 and not conn.no_touch and spec.name not in _NO_TOUCH:
+            if spec.last_key == first:
+                if len(args) > first:
+                    access = self.access
+                    access.seen[args[first]] = time.monotonic()
+                    if len(access.seen) > access.limit:
+                        access.prune()
+            else:
+                self.access.touch(spec.keys(args))
         cfg = conn.server.config
         slower = cfg.slowlog_log_slower_than
         if 0 <= slower <= usec and "skip_slowlog" not in spec.flags:
@@ -77,7 +89,7 @@ class Observability:
         if threshold and usec >= threshold * 1000:
             event = "fast-command" if "fast" in spec.flags else "command"
             self.latency.add(event, usec // 1000)
-        if self.monitors and not (spec.flags & _NOT_MONITORED):
+        if self.monitors.clients and not (spec.flags & _NOT_MONITORED):
             self.monitors.feed(conn, args)
 
     def refused(self, args: list[bytes], spec: CommandSpec | None, error: StoreError) -> None:
