@@ -5,8 +5,9 @@ As in Redis 7.4 (``server.c`` ``call()`` / ``afterErrorReply()``):
 * ``calls`` and ``usec`` count executions; ``usec`` is the time the command itself ran
   (for a search offloaded to the pool, until its reply is ready), not network I/O.
 * ``rejected_calls``: refused before running (arity, NOAUTH, NOPERM, LOADING);
-  ``failed_calls``: ran and answered an error. Unknown commands have no ``cmdstat_`` line;
-  their error counts in errorstats only.
+  ``failed_calls``: ran and answered an error. Unknown commands and unknown subcommands
+  have no ``cmdstat_`` line; their error counts in errorstats only.
+* Container commands count per subcommand: ``cmdstat_client|info``, ``cmdstat_config|get``.
 * ``errorstat_<PREFIX>``: every error reply by its first word (``ERR``, ``WRONGTYPE``).
 * ``latencystats``: p50/p99/p99.9 per command from a log2 histogram of microseconds
   (Redis uses an HDR histogram; percentiles are reported at the bucket's upper bound,
@@ -19,7 +20,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["HISTOGRAM_MAX_USEC", "CommandStat", "CommandStats", "error_prefix"]
+from ..commands.table import CONTAINERS, CommandSpec
+
+__all__ = [
+    "HISTOGRAM_MAX_USEC",
+    "SUBCOMMAND_CONTAINERS",
+    "CommandStat",
+    "CommandStats",
+    "command_label",
+    "error_prefix",
+]
+
+# Commands counted and shown per subcommand (``client|info``), as Redis 7's containers.
+SUBCOMMAND_CONTAINERS = CONTAINERS | {"SLOWLOG", "LATENCY"}
+
+
+def command_label(spec: CommandSpec | None, args: list[bytes]) -> str:
+    """``get``, ``client|info``: the name INFO commandstats and CLIENT LIST ``cmd=`` use
+    (``NULL`` before any command, as in CLIENT LIST)."""
+    if spec is None:
+        return "NULL"
+    name = spec.name.lower()
+    if spec.name in SUBCOMMAND_CONTAINERS and len(args) > 1:
+        return f"{name}|{args[1].decode('utf-8', 'replace').lower()}"
+    return name
+
 
 # Histogram buckets: bucket i counts durations in [2**(i-1), 2**i) microseconds; the last
 # one everything from HISTOGRAM_MAX_USEC on.

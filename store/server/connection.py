@@ -72,6 +72,7 @@ from ..errors import (
 from ..index.schema import parse_ft_create
 from ..resp import ErrorReply, ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
+from .cmdstats import command_label
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 
 if TYPE_CHECKING:
@@ -789,20 +790,6 @@ class Connection(asyncio.Protocol):
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
             f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
         )
-
-
-# Commands shown as ``name|sub`` in CLIENT LIST ``cmd=`` (Redis 7 container commands).
-_CONTAINERS = CONTAINERS | {"SLOWLOG", "LATENCY"}
-
-
-def command_label(spec: CommandSpec | None, args: list[bytes]) -> str:
-    """What CLIENT LIST shows as ``cmd=``: ``get``, ``client|info``, ``NULL`` before any."""
-    if spec is None:
-        return "NULL"
-    name = spec.name.lower()
-    if spec.name in _CONTAINERS and len(args) > 1:
-        return f"{name}|{args[1].decode('utf-8', 'replace').lower()}"
-    return name
 
 
 def size_hint(reply: Any) -> int:

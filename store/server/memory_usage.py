@@ -51,7 +51,13 @@ SHARED_INTEGERS = 10000
 SHARED_REFCOUNT = 2147483647
 
 command(
-    "MEMORY", -2, "", "slow", keys=(2, 2, 1), scope="connection", summary="MEMORY (connection)"
+    "MEMORY",
+    -2,
+    "",
+    "slow",
+    keys=(2, 2, 1),
+    scope="connection",
+    summary="A container for memory diagnostics commands.",
 )(lambda ctx, args: None)
 command(
     "OBJECT",
@@ -60,7 +66,7 @@ command(
     "keyspace slow",
     keys=(2, 2, 1),
     scope="connection",
-    summary="OBJECT (connection)",
+    summary="A container for object introspection commands.",
 )(lambda ctx, args: None)
 
 

@@ -22,7 +22,7 @@ from ..commands.table import COMMANDS, CommandSpec, command
 from ..errors import CommandError, StoreError
 from ..numbers import parse_int64
 from ..replies import ErrorReply, SimpleString, Verbatim
-from .cmdstats import HISTOGRAM_MAX_USEC, CommandStats
+from .cmdstats import HISTOGRAM_MAX_USEC, SUBCOMMAND_CONTAINERS, CommandStats, command_label
 from .handlers import sub_check
 from .latency import LatencyMonitor
 from .memory_usage import AccessClock, memory_handlers
@@ -61,14 +61,17 @@ class Observability:
         usec = ns // 1000
         stats = self.stats
         stat = stats.by_spec.get(spec.name)
-        if stat is None:
+        if stat is None and spec.name not in SUBCOMMAND_CONTAINERS:
             stat = stats.by_spec[spec.name] = stats.stat(spec.name.lower())
-        stat.calls += 1
-        stat.usec += usec
-        stat.histogram[usec.bit_length() if usec < HISTOGRAM_MAX_USEC else -1] += 1
-        if error is not None:
-            stat.failed_calls += 1
-            stats.error(_line(error))
+        if stat is not None:
+            stat.calls += 1
+            stat.usec += usec
+            stat.histogram[usec.bit_length() if usec < HISTOGRAM_MAX_USEC else -1] += 1
+            if error is not None:
+                stat.failed_calls += 1
+                stats.error(_line(error))
+        else:
+            self._container_done(spec, args, usec, error)
         first = spec.first_key
         if first > 0 and not conn.no_touch and spec.name not in _NO_TOUCH:
             if spec.last_key == first:
@@ -92,6 +95,26 @@ class Observability:
         if self.monitors.clients and not (spec.flags & _NOT_MONITORED):
             self.monitors.feed(conn, args)
 
+    def _container_done(self, spec: CommandSpec, args: list[bytes], usec: int, error: Any) -> None:
+        """Count ``client|info``-style: an unknown subcommand gets no line, a subcommand's
+        arity error is a rejected call (Redis checks both before running anything)."""
+        stats = self.stats
+        if error is not None:
+            line = _line(error)
+            stats.error(line)
+            if line.startswith("ERR unknown subcommand"):
+                return
+            stat = stats.stat(command_label(spec, args))
+            if line.startswith("ERR wrong number of arguments"):
+                stat.rejected_calls += 1
+                return
+            stat.failed_calls += 1
+        else:
+            stat = stats.stat(command_label(spec, args))
+        stat.calls += 1
+        stat.usec += usec
+        stat.histogram[usec.bit_length() if usec < HISTOGRAM_MAX_USEC else -1] += 1
+
     def refused(self, args: list[bytes], spec: CommandSpec | None, error: StoreError) -> None:
         """A command was refused before running (unknown, arity, auth, ACL, loading)."""
         self.stats.error(error.resp_line())
@@ -112,12 +135,15 @@ def is_error(reply: Any) -> bool:
 
 
 # -- declarations ----------------------------------------------------------------------------
-for _name, _arity, _flags, _cats in (
-    ("MONITOR", 1, "admin noscript loading stale", "admin slow dangerous"),
-    ("SLOWLOG", -2, "admin loading stale", "admin slow dangerous"),
-    ("LATENCY", -2, "admin noscript loading stale", "admin slow dangerous"),
-):
-    command(_name, _arity, _flags, _cats, scope="connection", summary=f"{_name} (connection)")(
+for _name, _arity, _flags, _cats, _summary in (
+    ("MONITOR", 1, "admin noscript loading stale", "admin slow dangerous",
+     "Listens for all requests received by the server in real-time."),
+    ("SLOWLOG", -2, "admin loading stale", "admin slow dangerous",
+     "A container for slow log commands."),
+    ("LATENCY", -2, "admin noscript loading stale", "admin slow dangerous",
+     "A container for latency diagnostics commands."),
+):  # fmt: skip
+    command(_name, _arity, _flags, _cats, scope="connection", summary=_summary)(
         lambda ctx, args: None
     )
 

@@ -424,6 +424,47 @@ def test_commandstats_and_errorstats(memvec: ServerThread, redis_stack: RedisSta
         r.close()
 
 
+def _counts(r: redis.Redis) -> dict[str, tuple[int, int, int]]:
+    out = {}
+    for line in call(r, "INFO", "commandstats").decode().splitlines()[1:]:
+        name, values = line.split(":", 1)
+        fields = dict(kv.split("=") for kv in values.split(","))
+        out[name] = (
+            int(fields["calls"]),
+            int(fields["rejected_calls"]),
+            int(fields["failed_calls"]),
+        )
+    return out
+
+
+def test_commandstats_counts_like_the_peer(pair: Pair, p: str) -> None:
+    script = [
+        ("SET", f"{p}:s", "1"),
+        ("GET", f"{p}:s", "x"),  # arity: rejected
+        ("HGET", f"{p}:s", "f"),  # WRONGTYPE: failed
+        ("CONFIG", "GET", "maxclients"),
+        ("CLIENT", "ID"),
+        ("CLIENT", "NOSUCH"),  # unknown subcommand: errorstats only
+        ("CLIENT", "KILL"),  # subcommand arity: rejected
+        ("CLIENT", "KILL", "ID", "0"),  # ran, failed
+        ("OBJECT", "ENCODING", f"{p}:s"),
+        ("MULTI",),
+        ("INCR", f"{p}:s"),
+        ("EXEC",),
+    ]
+    for r in (pair.memvec, pair.peer):
+        assert call(r, "CONFIG", "RESETSTAT") == b"OK"
+        for args in script:
+            call(r, *args)
+    mine, theirs = _counts(pair.memvec), _counts(pair.peer)
+    for name in ("set", "get", "hget", "config|get", "client|id", "client|kill", "object|encoding",
+                 "multi", "incr", "exec"):  # fmt: skip
+        assert mine[f"cmdstat_{name}"] == theirs[f"cmdstat_{name}"], name
+    assert "cmdstat_client|nosuch" not in mine and "cmdstat_client|nosuch" not in theirs
+    mine_err, theirs_err = (call(r, "INFO", "errorstats") for r in (pair.memvec, pair.peer))
+    assert mine_err == theirs_err
+
+
 # -- CLIENT ----------------------------------------------------------------------------------
 
 
