@@ -279,6 +279,13 @@ def cmd_client(conn: Connection, args: list[bytes]) -> Any:
     return [SimpleString(line) for line in CLIENT_HELP]
 
 
+def _client_type(conn: Connection) -> bytes:
+    """A client's TYPE for CLIENT LIST / KILL: ``replica`` (also matched by ``slave``) for
+    a replica's link, else ``normal`` (MONITOR clients included, as in Redis). memvec has no
+    pub/sub, and its link to a master is not a client of this server."""
+    return b"replica" if conn.is_replica else b"normal"
+
+
 def _client_pause(conn: Connection, args: list[bytes]) -> Any:
     """CLIENT PAUSE timeout [WRITE|ALL] (store.server.pause)."""
     ms = parse_int64(args[2])
@@ -305,8 +312,8 @@ def _client_list(server: Server, args: list[bytes]) -> list[Connection]:
             kind = args[i + 1].lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise CommandError(f"Unknown client type '{text(args[i + 1])}'")
-            if kind != b"normal":
-                clients = []
+            kind = b"replica" if kind == b"slave" else kind
+            clients = [c for c in clients if _client_type(c) == kind]
             i += 2
         elif opt == b"ID" and i + 1 < len(args):
             ids = set()
@@ -336,6 +343,7 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
     ids: set[int] | None = None
     addr_f = laddr_f = user_f = None
     maxage: int | None = None
+    type_f: bytes | None = None
     skipme = True
     for i in range(2, len(args), 2):
         opt, value = args[i].upper(), args[i + 1]
@@ -362,8 +370,7 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
         elif opt == b"TYPE":
             if value.lower() not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise CommandError(f"Unknown client type '{text(value)}'")
-            if value.lower() != b"normal":
-                return 0
+            type_f = b"replica" if value.lower() == b"slave" else value.lower()
         elif opt == b"MAXAGE":
             maxage = parse_int(value, "maxage is not an integer or out of range")
         else:
@@ -380,6 +387,8 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
         if user_f is not None and (c.user is None or c.user.name != user_f):
             continue
         if maxage is not None and now - c.created < maxage:
+            continue
+        if type_f is not None and _client_type(c) != type_f:
             continue
         if skipme and c is conn:
             continue

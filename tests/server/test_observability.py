@@ -530,6 +530,34 @@ def test_client_kill_filters(memvec: ServerThread) -> None:
         me.close()
 
 
+def test_client_list_and_kill_by_type(
+    memvec: ServerThread, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    me = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
+    replica = ServerThread(
+        ServerConfig(
+            port=0,
+            data_dir=tmp_path_factory.mktemp("replica"),
+            replicaof=f"127.0.0.1:{memvec.port}",
+        )
+    ).start()
+    try:
+        deadline = time.monotonic() + 10
+        while (
+            not me.execute_command("CLIENT", "LIST", "TYPE", "replica")
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert me.execute_command("CLIENT", "LIST", "TYPE", "slave").count(b"\n") == 1
+        assert b"id=" in me.execute_command("CLIENT", "LIST", "TYPE", "normal")
+        assert me.execute_command("CLIENT", "LIST", "TYPE", "pubsub") == b""
+        assert me.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
+        assert me.execute_command("CLIENT", "KILL", "TYPE", "master") == 0
+    finally:
+        replica.stop()
+        me.close()
+
+
 def test_client_pause_write_and_all(memvec: ServerThread, p: str) -> None:
     a = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
     b = redis.Redis(host="127.0.0.1", port=memvec.port, socket_timeout=20)
