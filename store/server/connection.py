@@ -43,8 +43,14 @@ Contract:
   ``client_query_buffer_limit_bytes`` disconnects; idle clients are closed by the server
   cron (``timeout``).
 
+* Observability: every command executed is timed and reported to
+  :meth:`store.server.observe.Observability.done` (INFO commandstats, SLOWLOG, LATENCY,
+  MONITOR, OBJECT IDLETIME), every refused one to ``refused``. While a CLIENT PAUSE holds
+  a command, the replies before it are sent and the client waits (:mod:`store.server.pause`).
+
 Per command the fast path (authenticated unrestricted user, no MULTI) is a dict lookup,
-an arity check and the engine call: no logging, no task, no allocation beyond the reply.
+an arity check, the engine call and the observability counters: no logging, no task, no
+allocation beyond the reply.
 """
 
 from __future__ import annotations

@@ -517,7 +517,11 @@ def test_client_info_and_errors(pair: Pair) -> None:
         pair.same(*args)
     pair.same("CLIENT", "NO-EVICT", "on")
     pair.same("CLIENT", "NO-TOUCH", "on")
-    assert "flags=eT" in call(pair.memvec, "CLIENT", "INFO").decode()
+    flags = [
+        next(kv for kv in call(r, "CLIENT", "INFO").decode().split() if kv.startswith("flags="))
+        for r in (pair.memvec, pair.peer)
+    ]
+    assert flags == ["flags=eT", "flags=eT"]
     pair.same("CLIENT", "NO-EVICT", "off")
     pair.same("CLIENT", "NO-TOUCH", "off")
 
