@@ -214,8 +214,10 @@ def test_latency_monitor(pair: Pair, p: str) -> None:
     r.mset({f"{p}:{i}": "v" for i in range(3000)})
     r.config_set("latency-monitor-threshold", 1)
     try:
-        for _ in range(20):  # KEYS over 3000 keys takes well over 1 ms in Python
+        for _ in range(50):  # KEYS over 3000 keys takes over 1 ms in Python
             r.keys(f"{p}:*")
+            if call(r, "LATENCY", "LATEST"):
+                break
         latest = call(r, "LATENCY", "LATEST")
         event = next(e for e in latest if e[0] == b"command")
         assert abs(event[1] - time.time()) < 60 and 1 <= event[2] <= event[3]
@@ -223,7 +225,7 @@ def test_latency_monitor(pair: Pair, p: str) -> None:
         assert history and all(ms >= 1 for _, ms in history)
         assert b"command" in r.execute_command("LATENCY", "DOCTOR")
         hist = call(r, "LATENCY", "HISTOGRAM", "keys")
-        assert hist[0] == b"keys" and hist[1][1] >= 20
+        assert hist[0] == b"keys" and hist[1][1] >= 1
         assert call(r, "LATENCY", "RESET", "command", "nosuch") == 1
         assert call(r, "LATENCY", "HISTORY", "command") == []
     finally:
