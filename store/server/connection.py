@@ -65,7 +65,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..commands.table import CONTAINERS, RESOLVED, CommandSpec, resolve
+from ..commands.table import RESOLVED, CommandSpec, resolve
 from ..engine import BATCHABLE_WRITES
 from ..errors import (
     CommandError,
@@ -78,7 +78,7 @@ from ..errors import (
 from ..index.schema import parse_ft_create
 from ..resp import ErrorReply, ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
-from .cmdstats import command_label
+from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 
 if TYPE_CHECKING:
@@ -727,7 +727,7 @@ class Connection(asyncio.Protocol):
         return None
 
     def _check_acl(self, user: User, spec: CommandSpec, args: list[bytes]) -> None:
-        sub = args[1] if spec.name in CONTAINERS and len(args) > 1 else None
+        sub = args[1] if spec.name in SUBCOMMAND_CONTAINERS and len(args) > 1 else None
         self.server.acl.check_command(user, spec.name, sub)
         if user.all_keys:
             return

@@ -289,6 +289,10 @@ def test_monitor_permission_reset_and_slow_reader(memvec: ServerThread, p: str) 
         )
         with pytest.raises(redis.exceptions.NoPermissionError, match="'monitor' command"):
             limited.execute_command("MONITOR")
+        r.acl_setuser(f"{p}u", commands=["+slowlog", "-slowlog|reset"])
+        assert limited.execute_command("SLOWLOG", "LEN") >= 0
+        with pytest.raises(redis.exceptions.NoPermissionError, match=r"'slowlog\|reset' command"):
+            limited.execute_command("SLOWLOG", "RESET")
         limited.close()
         mon = Monitor(memvec.port)
         assert b"flags=O" in r.execute_command("CLIENT", "LIST").replace(b"\n", b" ")
