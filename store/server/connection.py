@@ -464,7 +464,7 @@ class Connection(asyncio.Protocol):
                     # CLIENT PAUSE: what came before is answered, then this client waits
                     await self._flush(replies, writes, need, touched, rollbacks)
                     replies, writes, need, touched, pending = [], [], 0, False, 0
-                    await pause.wait(spec)
+                    await pause.wait(spec, lambda: self.closing)
                     rollbacks = engine.rollbacks
                     if self.closing:
                         break

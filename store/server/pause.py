@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from ..commands.table import CommandSpec
 
-__all__ = ["ClientPause"]
+__all__ = ["RECHECK_S", "ClientPause"]
+
+RECHECK_S = 0.25
 
 
 class ClientPause:
@@ -50,14 +53,17 @@ class ClientPause:
             return False
         return self.all or spec.is_write or "may_replicate" in spec.flags
 
-    async def wait(self, spec: CommandSpec) -> None:
-        """Return once ``spec`` may run."""
-        while self.holds(spec):
+    async def wait(self, spec: CommandSpec, give_up: Callable[[], bool]) -> None:
+        """Return once ``spec`` may run, or ``give_up()`` is true (checked every
+        :data:`RECHECK_S`: a client closed or a server shutting down does not wait for the
+        end of a long pause)."""
+        while self.holds(spec) and not give_up():
             if self._changed is None:
                 self._changed = asyncio.Event()
             changed = self._changed
+            timeout = min(max(self.deadline - time.monotonic(), 0), RECHECK_S)
             try:
-                await asyncio.wait_for(changed.wait(), max(self.deadline - time.monotonic(), 0))
+                await asyncio.wait_for(changed.wait(), timeout)
             except TimeoutError:
                 pass
 

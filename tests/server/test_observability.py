@@ -606,6 +606,18 @@ def test_client_pause_write_and_all(memvec: ServerThread, p: str) -> None:
         assert a.execute_command("CLIENT", "UNPAUSE")
         writer.join(5)
         assert done and done[0] >= released and a.get(f"{p}:k") == b"1"
+        # a client killed while it waits goes at once; its write never runs
+        assert a.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")
+        victim = socket.create_connection(("127.0.0.1", memvec.port), timeout=10)
+        victim.sendall(b"CLIENT ID\r\n")
+        victim_id = int(victim.recv(100)[1:-2])
+        victim.sendall(f"SET {p}:never 1\r\n".encode())
+        time.sleep(0.2)
+        assert a.execute_command("CLIENT", "KILL", "ID", victim_id) == 1
+        assert victim.recv(100) == b""  # closed without an answer: the SET never ran
+        assert a.execute_command("CLIENT", "UNPAUSE")
+        assert a.get(f"{p}:never") is None
+        victim.close()
         began = time.monotonic()
         assert a.execute_command("CLIENT", "PAUSE", 300, "ALL")
         assert b.ping()  # waits for the pause to end
