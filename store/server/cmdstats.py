@@ -29,10 +29,16 @@ __all__ = [
     "CommandStats",
     "command_label",
     "error_prefix",
+    "stat_name",
 ]
 
 # Commands counted and shown per subcommand (``client|info``), as Redis 7's containers.
 SUBCOMMAND_CONTAINERS = CONTAINERS | {"SLOWLOG", "LATENCY"}
+
+
+def stat_name(table_name: str) -> str:
+    """``HSET`` -> ``hset``; module commands keep their registered case (``FT.SEARCH``)."""
+    return table_name if table_name.startswith("FT.") else table_name.lower()
 
 
 def command_label(spec: CommandSpec | None, args: list[bytes]) -> str:
@@ -40,7 +46,7 @@ def command_label(spec: CommandSpec | None, args: list[bytes]) -> str:
     (``NULL`` before any command, as in CLIENT LIST)."""
     if spec is None:
         return "NULL"
-    name = spec.name.lower()
+    name = stat_name(spec.name)
     if spec.name in SUBCOMMAND_CONTAINERS and len(args) > 1:
         return f"{name}|{args[1].decode('utf-8', 'replace').lower()}"
     return name
@@ -81,7 +87,7 @@ def error_prefix(line: str) -> str:
 
 
 class CommandStats:
-    """Counters keyed by lower-case command name (``hset``, ``ft.search``)."""
+    """Counters keyed by :func:`stat_name` (``hset``, ``FT.SEARCH``, ``client|info``)."""
 
     def __init__(self) -> None:
         self.commands: dict[str, CommandStat] = {}

@@ -22,7 +22,13 @@ from ..commands.table import COMMANDS, CommandSpec, command
 from ..errors import CommandError, StoreError
 from ..numbers import parse_int64
 from ..replies import ErrorReply, SimpleString, Verbatim
-from .cmdstats import HISTOGRAM_MAX_USEC, SUBCOMMAND_CONTAINERS, CommandStats, command_label
+from .cmdstats import (
+    HISTOGRAM_MAX_USEC,
+    SUBCOMMAND_CONTAINERS,
+    CommandStats,
+    command_label,
+    stat_name,
+)
 from .handlers import sub_check
 from .latency import LatencyMonitor
 from .memory_usage import AccessClock, memory_handlers
@@ -62,7 +68,7 @@ class Observability:
         stats = self.stats
         stat = stats.by_spec.get(spec.name)
         if stat is None and spec.name not in SUBCOMMAND_CONTAINERS:
-            stat = stats.by_spec[spec.name] = stats.stat(spec.name.lower())
+            stat = stats.by_spec[spec.name] = stats.stat(stat_name(spec.name))
         if stat is not None:
             stat.calls += 1
             stat.usec += usec
@@ -121,7 +127,7 @@ class Observability:
         if spec is None:
             spec = COMMANDS.get(args[0].decode("utf-8", "replace").upper())
         if spec is not None:
-            self.stats.rejected(spec.name.lower())
+            self.stats.rejected(stat_name(spec.name))
 
 
 def _line(error: Any) -> str:
@@ -266,7 +272,9 @@ def cmd_latency(conn: Connection, args: list[bytes]) -> Any:
 def _histogram(conn: Connection, names: list[bytes]) -> dict[bytes, Any]:
     """Per command: calls and the cumulative count of calls up to each power-of-two usec."""
     stats = conn.server.observe.stats.commands
-    wanted = [_text(n).lower() for n in names] if names else sorted(stats)
+    wanted = [_text(n) for n in names] if names else sorted(stats)
+    lowered = {name.lower(): name for name in stats}
+    wanted = [lowered.get(name.lower(), name) for name in wanted]
     out: dict[bytes, Any] = {}
     for name in wanted:
         stat = stats.get(name)

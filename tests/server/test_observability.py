@@ -478,6 +478,7 @@ def test_commandstats_counts_like_the_peer(pair: Pair, p: str) -> None:
         ("MULTI",),
         ("INCR", f"{p}:s"),
         ("EXEC",),
+        ("FT._LIST",),
     ]
     for r in (pair.memvec, pair.peer):
         assert call(r, "CONFIG", "RESETSTAT") == b"OK"
@@ -485,11 +486,14 @@ def test_commandstats_counts_like_the_peer(pair: Pair, p: str) -> None:
             call(r, *args)
     mine, theirs = _counts(pair.memvec), _counts(pair.peer)
     for name in ("set", "get", "hget", "config|get", "client|id", "client|kill", "object|encoding",
-                 "multi", "incr", "exec"):  # fmt: skip
+                 "multi", "incr", "exec", "FT._LIST"):  # fmt: skip
         assert mine[f"cmdstat_{name}"] == theirs[f"cmdstat_{name}"], name
     assert "cmdstat_client|nosuch" not in mine and "cmdstat_client|nosuch" not in theirs
     mine_err, theirs_err = (call(r, "INFO", "errorstats") for r in (pair.memvec, pair.peer))
     assert mine_err == theirs_err
+    # a module command's failure (the peer answers `-Unknown index name`, no ERR prefix)
+    pair.both("FT.INFO", f"{p}nosuchindex")
+    assert _counts(pair.memvec)["cmdstat_FT.INFO"] == _counts(pair.peer)["cmdstat_FT.INFO"]
 
 
 # -- CLIENT ----------------------------------------------------------------------------------
