@@ -80,12 +80,26 @@ def _server(server: Server) -> Fields:
 
 
 def _clients(server: Server) -> Fields:
+    clients = list(server.clients.values())
+    max_in = max((c.parser.buffered for c in clients), default=0)
+    max_out = max(
+        (c.transport.get_write_buffer_size() for c in clients if c.transport is not None),
+        default=0,
+    )
     return [
-        ("connected_clients", len(server.clients)),
+        ("connected_clients", len(clients)),
+        ("cluster_connections", 0),
         ("maxclients", server.config.maxclients),
+        ("client_recent_max_input_buffer", max_in),
+        ("client_recent_max_output_buffer", max_out),
         ("blocked_clients", 0),
         ("tracking_clients", 0),
+        ("pubsub_clients", 0),
         ("watching_clients", len({c for conns in server.watchers.values() for c in conns})),
+        ("clients_in_timeout_table", 0),
+        ("total_watched_keys", len(server.watchers)),
+        ("total_blocking_keys", 0),
+        ("total_blocking_keys_on_nokey", 0),
     ]
 
 

@@ -432,6 +432,9 @@ def test_commandstats_and_errorstats(memvec: ServerThread, redis_stack: RedisSta
         assert r.info("stats")["total_error_replies"] == 4
         assert "cmdstat_set" in r.info("all") and "cmdstat_set" not in r.info()
         assert r.info("memory")["total_system_memory"] > 0
+        # Redis 7.4's INFO clients fields (valkey adds paused_reason/actions/timeout)
+        peer_clients = list(redis_stack.client(protocol=2).info("clients"))
+        assert list(r.info("clients")) == [f for f in peer_clients if not f.startswith("paused_")]
         assert "latency_percentiles_usec_set" in r.info("latencystats")
         # the same line formats as the peer
         peer = redis_stack.client(protocol=2)
