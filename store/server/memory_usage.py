@@ -21,7 +21,7 @@ Redis never converts a hash back to listpack once it grew past those limits; mem
 reports from the current value (docs/compatibility.md). ``OBJECT FREQ`` errors as Redis
 does without an LFU policy (memvec has only ``noeviction``); ``OBJECT IDLETIME`` is the
 time since the key was last touched by a client command through this server (or since
-server start), tracked by :class:`AccessClock`.
+server start), tracked by :class:`store.server.access_clock.AccessClock`.
 """
 
 from __future__ import annotations
@@ -305,39 +305,6 @@ def cmd_object(conn: Connection, args: list[bytes]) -> Any:
     if isinstance(value, bytes) and _is_int(value) and 0 <= int(value) < SHARED_INTEGERS:
         return SHARED_REFCOUNT
     return 1
-
-
-class AccessClock:
-    """When each key was last named by a client command (OBJECT IDLETIME).
-
-    Fed by the connection with the key arguments of the commands it runs (it writes
-    ``seen[key] = time.monotonic()`` directly on its hot path); a key never named since
-    server start counts from the start. Bounded: past ``limit`` keys the least recently
-    seen half is forgotten (they then read as idle since start, an overestimate).
-    """
-
-    def __init__(self, limit: int = 1_000_000) -> None:
-        self.started = time.monotonic()
-        self.limit = limit
-        self.seen: dict[bytes, float] = {}
-
-    def touch(self, keys: list[bytes]) -> None:
-        now = time.monotonic()
-        seen = self.seen
-        for key in keys:
-            seen[key] = now
-        if len(seen) > self.limit:
-            self.prune()
-
-    def prune(self) -> None:
-        """Forget the least recently seen half (O(n log n), once per ``limit / 2`` keys)."""
-        seen = self.seen
-        cutoff = sorted(seen.values())[len(seen) // 2]
-        for key in [k for k, t in seen.items() if t < cutoff]:
-            del seen[key]
-
-    def idle_seconds(self, key: bytes) -> int:
-        return int(time.monotonic() - self.seen.get(key, self.started))
 
 
 def memory_handlers() -> dict[str, Any]:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from ..commands.table import COMMANDS, CommandSpec, command
 from ..errors import CommandError, StoreError
 from ..numbers import parse_int64
-from ..replies import ErrorReply, SimpleString, Verbatim
+from ..replies import SimpleString, Verbatim
+from .access_clock import AccessClock
 from .cmdstats import (
     HISTOGRAM_MAX_USEC,
     SUBCOMMAND_CONTAINERS,
@@ -31,9 +32,10 @@ from .cmdstats import (
 )
 from .handlers import sub_check
 from .latency import LatencyMonitor
-from .memory_usage import AccessClock, memory_handlers
+from .memory_usage import memory_handlers
 from .monitor import Monitors
 from .pause import ClientPause
+from .redact import redact
 from .slowlog import SlowLog
 
 if TYPE_CHECKING:
@@ -91,8 +93,6 @@ class Observability:
         cfg = conn.server.config
         slower = cfg.slowlog_log_slower_than
         if 0 <= slower <= usec and "skip_slowlog" not in spec.flags:
-            from .redact import redact
-
             self.slowlog.push(redact(args), usec, conn.addr, conn.name, cfg.slowlog_max_len)
         threshold = cfg.latency_monitor_threshold
         if threshold and usec >= threshold * 1000:
@@ -134,10 +134,6 @@ def _line(error: Any) -> str:
     if isinstance(error, StoreError):
         return error.resp_line()
     return str(error)
-
-
-def is_error(reply: Any) -> bool:
-    return isinstance(reply, (StoreError, ErrorReply))
 
 
 # -- declarations ----------------------------------------------------------------------------
