@@ -1,5 +1,8 @@
 """Introspection and administration: COMMAND, CONFIG, INFO, ACL, MODULE.
 
+MONITOR, SLOWLOG, LATENCY, MEMORY and OBJECT live in :mod:`store.server.observe` and
+:mod:`store.server.memory_usage`.
+
 COMMAND answers from the one command table (name, arity, flags, key positions, ACL
 categories, summary), in the shapes redis-py and redis-cli read (Redis 7 COMMAND INFO
 entries with key specs; COMMAND DOCS maps). CONFIG GET/SET use the parameter table of
@@ -16,6 +19,7 @@ from ..commands.util import parse_int
 from ..errors import CommandError, SyntaxErr
 from ..replies import SimpleString, Verbatim
 from .acl import CATEGORIES, AclError, generate_password
+from .cmdstats import SUBCOMMAND_CONTAINERS
 from .config import PARAMETERS, config_set_error
 from .connection import Connection
 from .handlers import (
@@ -27,6 +31,7 @@ from .handlers import (
     unknown_subcommand,
 )
 from .info import render_info
+from .observe import observability_handlers
 
 # Flags COMMAND INFO reports: Redis's own names only (memvec's "lockfree" is internal).
 
@@ -74,10 +79,21 @@ def _sub_check(command: str, args: list[bytes], arities: dict[bytes, int]) -> by
 
 # -- COMMAND ---------------------------------------------------------------------------------
 def command_info(spec: CommandSpec) -> list[Any]:
+    """A Redis 7 COMMAND INFO entry. Container commands (CLIENT, CONFIG, OBJECT, ...) show
+    as Redis shows them: no flags, no keys, ``@slow`` (their subcommands carry the rest).
+    Commands flagged ``fast`` are in ``@fast``, every other one in ``@slow``."""
+    if spec.name in SUBCOMMAND_CONTAINERS:
+        return [spec.name.lower().encode(), spec.arity, [], 0, 0, 0, [SimpleString("@slow")],
+                [], [], []]  # fmt: skip
     flags = [SimpleString(f) for f in _REDIS_FLAGS if f in spec.flags]
     if spec.name.startswith("FT."):
         flags.append(SimpleString("module"))
-    cats = [SimpleString("@" + c) for c in CATEGORIES if c in spec.categories]
+    speed = "fast" if "fast" in spec.flags or "fast" in spec.categories else "slow"
+    cats = [
+        SimpleString("@" + c)
+        for c in CATEGORIES
+        if c == speed or (c in spec.categories and c not in ("fast", "slow"))
+    ]
     key_specs: list[Any] = []
     if spec.first_key > 0:
         last = spec.last_key
@@ -419,4 +435,5 @@ def admin_handlers() -> dict[str, Handler]:
         "INFO": cmd_info,
         "MODULE": cmd_module,
         "ACL": cmd_acl,
+        **observability_handlers(),
     }

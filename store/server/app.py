@@ -47,6 +47,7 @@ from .acl import AclStore
 from .config import ServerConfig
 from .connection import Connection
 from .handlers import Handler, base_handlers
+from .observe import Observability
 from .replication_handlers import replication_handlers
 
 log = logging.getLogger("memvec.server")
@@ -136,6 +137,7 @@ class Server:
         self.version = _version()
         self.run_id = secrets.token_hex(20)
         self.stats = ServerStats()
+        self.observe: Observability = Observability()
         self.clients: dict[int, Connection] = {}
         # connections with unprocessed input or a batch in flight, and searches on the pool
         self.active_clients = 0
@@ -529,6 +531,7 @@ class Server:
 
     def reset_stats(self) -> None:
         self.stats = ServerStats()
+        self.observe.reset_stats()
 
     # -- replication (store.replication) ----------------------------------------------------
     def replication_offset(self) -> int:

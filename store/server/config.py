@@ -214,6 +214,12 @@ class ServerConfig:
     tls_client_key_file: Path | None = None
     # More connections are answered "-ERR max number of clients reached" and closed.
     maxclients: int = 10000
+    # SLOWLOG: commands running at least this many microseconds are logged (-1: none,
+    # 0: every command); at most slowlog_max_len entries are kept.
+    slowlog_log_slower_than: int = 10000
+    slowlog_max_len: int = 128
+    # LATENCY: commands running at least this many milliseconds are sampled (0: off).
+    latency_monitor_threshold: int = 0
     # Close a client idle this many seconds (0: never).
     timeout_s: int = 0
     # Longest single argument accepted; longer is a protocol error (connection closed).
@@ -414,6 +420,21 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ConfigParameter("tls-client-cert-file", lambda c: _path(c.tls_client_cert_file)),
         ConfigParameter("tls-client-key-file", lambda c: _path(c.tls_client_key_file)),
         ConfigParameter("maxclients", lambda c: str(c.maxclients), _int_parser("maxclients", 1)),
+        ConfigParameter(
+            "slowlog-log-slower-than",
+            lambda c: str(c.slowlog_log_slower_than),
+            _int_parser("slowlog_log_slower_than", -1),
+        ),
+        ConfigParameter(
+            "slowlog-max-len",
+            lambda c: str(c.slowlog_max_len),
+            _int_parser("slowlog_max_len"),
+        ),
+        ConfigParameter(
+            "latency-monitor-threshold",
+            lambda c: str(c.latency_monitor_threshold),
+            _int_parser("latency_monitor_threshold"),
+        ),
         ConfigParameter("timeout", lambda c: str(c.timeout_s), _int_parser("timeout_s")),
         ConfigParameter(
             "proto-max-bulk-len",

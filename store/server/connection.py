@@ -43,8 +43,14 @@ Contract:
   ``client_query_buffer_limit_bytes`` disconnects; idle clients are closed by the server
   cron (``timeout``).
 
+* Observability: every command executed is timed and reported to
+  :meth:`store.server.observe.Observability.done` (INFO commandstats, SLOWLOG, LATENCY,
+  MONITOR, OBJECT IDLETIME), every refused one to ``refused``. While a CLIENT PAUSE holds
+  a command, the replies before it are sent and the client waits (:mod:`store.server.pause`).
+
 Per command the fast path (authenticated unrestricted user, no MULTI) is a dict lookup,
-an arity check and the engine call: no logging, no task, no allocation beyond the reply.
+an arity check, the engine call and the observability counters: no logging, no task, no
+allocation beyond the reply.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..commands.table import CONTAINERS, RESOLVED, CommandSpec, resolve
+from ..commands.table import RESOLVED, CommandSpec, resolve
 from ..engine import BATCHABLE_WRITES
 from ..errors import (
     CommandError,
@@ -70,8 +76,9 @@ from ..errors import (
     StoreError,
 )
 from ..index.schema import parse_ft_create
-from ..resp import ProtocolError, ReplyWriter, RequestParser, SimpleString
+from ..resp import ErrorReply, ProtocolError, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
+from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 
 if TYPE_CHECKING:
@@ -134,7 +141,8 @@ class Connection(asyncio.Protocol):
         self.laddr = "?:0"
         self.created = time.monotonic()
         self.last_io = self.created
-        self.last_command = "NULL"
+        self.last_spec: CommandSpec | None = None  # CLIENT LIST cmd=: set before it runs
+        self.last_args: list[bytes] = []
         self.multi: list[list[bytes]] | None = None
         self.multi_error = False
         self.watched: set[bytes] = set()
@@ -157,6 +165,9 @@ class Connection(asyncio.Protocol):
         self.registered = False
         self.repl_port = 0  # REPLCONF listening-port of a replica on this connection
         self.last_write_seq = 0  # the newest log record this client wrote (WAIT)
+        self.monitoring = False  # in MONITOR mode (store.server.monitor)
+        self.no_evict = False  # CLIENT NO-EVICT: shown in CLIENT LIST flags (e)
+        self.no_touch = False  # CLIENT NO-TOUCH: shown in CLIENT LIST flags (T)
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -372,6 +383,7 @@ class Connection(asyncio.Protocol):
                 self._active = False
                 self.server.active_clients -= 1
             self.server.unwatch_all(self)
+            self.server.observe.monitors.discard(self)
             if self.transport is not None:
                 self.transport.close()
             if self.registered:
@@ -402,6 +414,9 @@ class Connection(asyncio.Protocol):
         submit = engine.submit
         specs = RESOLVED
         handlers = self.server.handlers
+        observe = self.server.observe
+        pause = observe.pause
+        clock = time.perf_counter_ns
         replies: list[Any] = []
         writes: list[tuple[int, int]] = []  # (reply position, log seq) of each write
         need = 0
@@ -440,8 +455,19 @@ class Connection(asyncio.Protocol):
                 except StoreError as exc:
                     if self.multi is not None:
                         self.multi_error = True
+                    observe.refused(args, spec, exc)
                     replies.append(exc)
                     continue
+                self.last_spec = spec
+                self.last_args = args
+                if pause.active and not self.is_replica and pause.holds(spec):
+                    # CLIENT PAUSE: what came before is answered, then this client waits
+                    await self._flush(replies, writes, need, touched, rollbacks)
+                    replies, writes, need, touched, pending = [], [], 0, False, 0
+                    await pause.wait(spec, lambda: self.closing)
+                    rollbacks = engine.rollbacks
+                    if self.closing:
+                        break
                 if spec.scope == "engine":
                     touched = True
                     if self.fast and spec.name in BATCHABLE_WRITES:
@@ -451,7 +477,11 @@ class Connection(asyncio.Protocol):
                         if run > position:  # a run of pipelined key writes: one lock hold
                             calls = [(spec, args)]
                             calls += [(specs[a[0]], a) for a in batch[position:run]]
-                            for done in engine.submit_many(calls, protocol=self.protocol):
+                            started = clock()
+                            results = engine.submit_many(calls, protocol=self.protocol)
+                            share = (clock() - started) // len(calls)
+                            for (one, call), done in zip(calls, results, strict=True):
+                                observe.done(self, one, call, share, done.error)
                                 if done.seq is not None:
                                     writes.append((len(replies), done.seq))
                                     if done.seq > need:
@@ -459,6 +489,7 @@ class Connection(asyncio.Protocol):
                                 replies.append(done.reply if done.error is None else done.error)
                             position = run
                             continue
+                    started = clock()
                     try:
                         if (
                             "lockfree" in spec.flags
@@ -469,10 +500,13 @@ class Connection(asyncio.Protocol):
                             done = submit(spec, args, protocol=self.protocol)
                     except Exception as exc:  # a bug in a handler: answer, keep serving
                         log.exception("%s failed unexpectedly", spec.name)
-                        replies.append(
-                            CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
+                        failure = CommandError(
+                            f"internal error in {spec.name}: {type(exc).__name__}"
                         )
+                        observe.done(self, spec, args, clock() - started, failure)
+                        replies.append(failure)
                         continue
+                    observe.done(self, spec, args, clock() - started, done.error)
                     if done.seq is not None:
                         writes.append((len(replies), done.seq))
                         if done.seq > need:
@@ -485,12 +519,20 @@ class Connection(asyncio.Protocol):
                         if spec.name in _FLUSHES and self.server.watchers:
                             self.server.touch_all_watched()
                     continue
+                started = clock()
                 try:
                     reply = handlers[spec.name](self, args)
                     if type(reply) is Deferred:
                         reply = await reply.awaitable
                 except StoreError as exc:
                     reply = exc
+                observe.done(
+                    self,
+                    spec,
+                    args,
+                    clock() - started,
+                    reply if isinstance(reply, (StoreError, ErrorReply)) else None,
+                )
                 if type(reply) is Durable:
                     if reply.seq is not None:
                         writes.append((len(replies), reply.seq))
@@ -513,8 +555,6 @@ class Connection(asyncio.Protocol):
                     replies, writes, need, touched = [last], [], 0, False
                     rollbacks = engine.rollbacks
                     self.writer.protocol = self.protocol
-            if spec is not None:
-                self.last_command = spec.name
             await self._flush(replies, writes, need, touched, rollbacks)
         finally:
             self.busy = False
@@ -662,6 +702,10 @@ class Connection(asyncio.Protocol):
                 reset=True,
             )
 
+    def push(self, data: bytes) -> None:
+        """Send ``data`` now, outside any batch (MONITOR lines), under the output limits."""
+        self._send(data)
+
     def close_after_reply(self) -> None:
         self._close_after_write = True
         self.closing = True
@@ -683,7 +727,7 @@ class Connection(asyncio.Protocol):
         return None
 
     def _check_acl(self, user: User, spec: CommandSpec, args: list[bytes]) -> None:
-        sub = args[1] if spec.name in CONTAINERS and len(args) > 1 else None
+        sub = args[1] if spec.name in SUBCOMMAND_CONTAINERS and len(args) > 1 else None
         self.server.acl.check_command(user, spec.name, sub)
         if user.all_keys:
             return
@@ -729,9 +773,16 @@ class Connection(asyncio.Protocol):
         omem = transport.get_write_buffer_size() if transport is not None else 0
         obl = len(self.writer)
         qbuf = self.parser.buffered
-        flags = "N"
+        flags = ""
+        if self.monitoring:
+            flags += "O"
         if self.multi is not None:
-            flags = "x"
+            flags += "x"
+        if self.no_evict:
+            flags += "e"
+        if self.no_touch:
+            flags += "T"
+        flags = flags or "N"
         user = self.user.name if self.user is not None else "default"
         name = (self.name or b"").decode("utf-8", "replace")
         return (
@@ -740,7 +791,8 @@ class Connection(asyncio.Protocol):
             f"sub=0 psub=0 ssub=0 multi={len(self.multi) if self.multi is not None else -1} "
             f"watch={len(self.watched)} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 "
             f"rbs=0 rbp=0 obl={obl} oll=0 omem={omem} tot-mem={qbuf + omem + obl} events=r "
-            f"cmd={self.last_command.lower()} user={user} redir=-1 resp={self.protocol} "
+            f"cmd={command_label(self.last_spec, self.last_args)} user={user} redir=-1 "
+            f"resp={self.protocol} "
             f"lib-name={self.lib_name.decode('utf-8', 'replace')} "
             f"lib-ver={self.lib_ver.decode('utf-8', 'replace')}"
         )

@@ -58,6 +58,18 @@ def unknown_subcommand(command: str, sub: bytes) -> CommandError:
     return CommandError(f"unknown subcommand '{text(sub)}'. Try {command.upper()} HELP.")
 
 
+def sub_check(command: str, args: list[bytes], arities: dict[bytes, int]) -> bytes:
+    """The upper-case subcommand of ``args``, with Redis's unknown-subcommand and
+    subcommand-arity errors (``arities``: Redis convention, counting the command name)."""
+    sub = args[1].upper()
+    arity = arities.get(sub)
+    if arity is None:
+        raise unknown_subcommand(command, args[1])
+    if (arity > 0 and len(args) != arity) or len(args) < -arity:
+        raise sub_arity_error(command, args[1])
+    return sub
+
+
 def module_list() -> list[dict[bytes, Any]]:
     """What MODULE LIST and HELLO report: the RediSearch-compatible ``search`` module."""
     return [{b"name": b"search", b"ver": SEARCH_MODULE_VERSION, b"path": b"memvec", b"args": []}]
@@ -146,6 +158,10 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Any:
     if conn.multi is not None:
         conn.end_multi()
     conn.server.unwatch_all(conn)
+    if conn.monitoring:
+        conn.monitoring = False
+        conn.server.observe.monitors.discard(conn)
+    conn.no_evict = conn.no_touch = False
     conn.name = None
     conn.protocol = 2
     acl = conn.server.acl
@@ -172,6 +188,8 @@ _CLIENT_ARITY = {
     b"NO-TOUCH": 3,
     b"HELP": 2,
     b"REPLY": 3,
+    b"PAUSE": -3,
+    b"UNPAUSE": 2,
 }
 
 CLIENT_HELP = [
@@ -193,9 +211,13 @@ CLIENT_HELP = [
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set client meta attr.",
     "NO-EVICT (ON|OFF)",
-    "    Accepted for compatibility; memvec never evicts clients.",
+    "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
-    "    Accepted for compatibility.",
+    "    Will not touch LRU/LFU stats when this mode is on.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
     "HELP",
     "    Print this help.",
 ]
@@ -237,14 +259,48 @@ def cmd_client(conn: Connection, args: list[bytes]) -> Any:
             conn.lib_ver = args[3]
         return OK
     if sub in (b"NO-EVICT", b"NO-TOUCH"):
-        if args[2].upper() not in (b"ON", b"OFF"):
+        mode = args[2].upper()
+        if mode not in (b"ON", b"OFF"):
             raise SyntaxErr()
+        if sub == b"NO-EVICT":
+            conn.no_evict = mode == b"ON"
+        else:
+            conn.no_touch = mode == b"ON"
+        return OK
+    if sub == b"PAUSE":
+        return _client_pause(conn, args)
+    if sub == b"UNPAUSE":
+        server.observe.pause.unpause()
         return OK
     if sub == b"REPLY":
         if args[2].upper() == b"ON":
             return OK
         raise CommandError("CLIENT REPLY OFF|SKIP is not supported by memvec")
     return [SimpleString(line) for line in CLIENT_HELP]
+
+
+def _client_type(conn: Connection) -> bytes:
+    """A client's TYPE for CLIENT LIST / KILL: ``replica`` (also matched by ``slave``) for
+    a replica's link, else ``normal`` (MONITOR clients included, as in Redis). memvec has no
+    pub/sub, and its link to a master is not a client of this server."""
+    return b"replica" if conn.is_replica else b"normal"
+
+
+def _client_pause(conn: Connection, args: list[bytes]) -> Any:
+    """CLIENT PAUSE timeout [WRITE|ALL] (store.server.pause)."""
+    ms = parse_int64(args[2])
+    if ms is None:
+        raise CommandError("timeout is not an integer or out of range")
+    if ms < 0:
+        raise CommandError("timeout is negative")
+    all_commands = True
+    if len(args) >= 4:  # later arguments are ignored, as in Redis
+        mode = args[3].upper()
+        if mode not in (b"WRITE", b"ALL"):
+            raise CommandError("CLIENT PAUSE mode must be WRITE or ALL")
+        all_commands = mode == b"ALL"
+    conn.server.observe.pause.pause(ms, all_commands)
+    return OK
 
 
 def _client_list(server: Server, args: list[bytes]) -> list[Connection]:
@@ -256,8 +312,8 @@ def _client_list(server: Server, args: list[bytes]) -> list[Connection]:
             kind = args[i + 1].lower()
             if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise CommandError(f"Unknown client type '{text(args[i + 1])}'")
-            if kind != b"normal":
-                clients = []
+            kind = b"replica" if kind == b"slave" else kind
+            clients = [c for c in clients if _client_type(c) == kind]
             i += 2
         elif opt == b"ID" and i + 1 < len(args):
             ids = set()
@@ -287,6 +343,7 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
     ids: set[int] | None = None
     addr_f = laddr_f = user_f = None
     maxage: int | None = None
+    type_f: bytes | None = None
     skipme = True
     for i in range(2, len(args), 2):
         opt, value = args[i].upper(), args[i + 1]
@@ -294,6 +351,8 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
             client_id = parse_int64(value)
             if client_id is None:
                 raise SyntaxErr()
+            if client_id <= 0:
+                raise CommandError("client-id should be greater than 0")
             ids = {client_id}
         elif opt == b"ADDR":
             addr_f = text(value)
@@ -311,8 +370,7 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
         elif opt == b"TYPE":
             if value.lower() not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
                 raise CommandError(f"Unknown client type '{text(value)}'")
-            if value.lower() != b"normal":
-                return 0
+            type_f = b"replica" if value.lower() == b"slave" else value.lower()
         elif opt == b"MAXAGE":
             maxage = parse_int(value, "maxage is not an integer or out of range")
         else:
@@ -329,6 +387,8 @@ def _client_kill(conn: Connection, args: list[bytes]) -> Any:
         if user_f is not None and (c.user is None or c.user.name != user_f):
             continue
         if maxage is not None and now - c.created < maxage:
+            continue
+        if type_f is not None and _client_type(c) != type_f:
             continue
         if skipme and c is conn:
             continue
@@ -398,19 +458,25 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
             engine_cmds.append((spec, cmd))
     seq: int | None = None
     engine_replies: list[Any] = []
+    share = 0  # each engine command's part of the transaction's time (INFO commandstats)
     if engine_cmds:
+        started = time.perf_counter_ns()
         try:
             engine_replies, seq = conn.engine.submit_transaction(
                 engine_cmds, protocol=conn.protocol
             )
         except StoreError as exc:
             raise ExecAbortError(f"Transaction discarded because of: {exc.resp_line()}") from None
+        share = (time.perf_counter_ns() - started) // len(engine_cmds)
     server = conn.server
+    observe = server.observe
     replies: list[Any] = []
     it = iter(engine_replies)
     for spec, cmd in order:
         if spec.scope == "engine":
             reply = next(it)
+            # counted and shown to MONITOR one by one, before EXEC itself, as in Redis
+            observe.done(conn, spec, cmd, share, reply if isinstance(reply, StoreError) else None)
             if (
                 server.watchers
                 and not isinstance(reply, StoreError)
@@ -428,6 +494,7 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
                 reply = CommandError(f"'{text(cmd[0]).lower()}' cannot run inside MULTI")
         except StoreError as exc:
             reply = exc
+        observe.done(conn, spec, cmd, 0, reply if isinstance(reply, StoreError) else None)
         replies.append(reply)
     return Durable(replies, seq)
 

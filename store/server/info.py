@@ -37,6 +37,22 @@ DEFAULT_SECTIONS = (
     "cluster",
     "keyspace",
 )
+# ``all`` / ``everything``: the defaults plus the per-command sections, in Redis's order.
+ALL_SECTIONS = (
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+)
 
 
 def _server(server: Server) -> Fields:
@@ -64,16 +80,30 @@ def _server(server: Server) -> Fields:
 
 
 def _clients(server: Server) -> Fields:
+    clients = list(server.clients.values())
+    max_in = max((c.parser.buffered for c in clients), default=0)
+    max_out = max(
+        (c.transport.get_write_buffer_size() for c in clients if c.transport is not None),
+        default=0,
+    )
     return [
-        ("connected_clients", len(server.clients)),
+        ("connected_clients", len(clients)),
+        ("cluster_connections", 0),
         ("maxclients", server.config.maxclients),
+        ("client_recent_max_input_buffer", max_in),
+        ("client_recent_max_output_buffer", max_out),
         ("blocked_clients", 0),
         ("tracking_clients", 0),
+        ("pubsub_clients", 0),
         ("watching_clients", len({c for conns in server.watchers.values() for c in conns})),
+        ("clients_in_timeout_table", 0),
+        ("total_watched_keys", len(server.watchers)),
+        ("total_blocking_keys", 0),
+        ("total_blocking_keys_on_nokey", 0),
     ]
 
 
-def _rss_bytes() -> int:
+def rss_bytes() -> int:
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -81,11 +111,19 @@ def _rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def total_system_memory() -> int:
+    """Physical memory of the machine (Redis's ``total_system_memory``), 0 if unknown."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
 def _memory(server: Server) -> Fields:
     used = server.engine.used_memory()
     server.stats.peak_memory = max(server.stats.peak_memory, used)
     maxmemory = server.engine.config.maxmemory_bytes
-    rss = _rss_bytes()
+    rss = rss_bytes()
     return [
         ("used_memory", used),
         ("used_memory_human", format_memory(used)),
@@ -93,6 +131,8 @@ def _memory(server: Server) -> Fields:
         ("used_memory_rss_human", format_memory(rss)),
         ("used_memory_peak", server.stats.peak_memory),
         ("used_memory_peak_human", format_memory(server.stats.peak_memory)),
+        ("total_system_memory", total_system_memory()),
+        ("total_system_memory_human", format_memory(total_system_memory())),
         ("maxmemory", maxmemory),
         ("maxmemory_human", format_memory(maxmemory)),
         ("maxmemory_policy", "noeviction"),
@@ -155,6 +195,7 @@ def _stats(server: Server) -> Fields:
         ("client_query_buffer_limit_disconnections", s.query_limit_disconnections),
         ("client_output_buffer_limit_disconnections", s.output_limit_disconnections),
         ("memvec_idle_timeout_disconnections", s.idle_timeouts),
+        ("total_error_replies", server.observe.stats.total_error_replies),
         ("keyspace_hits", 0),
         ("keyspace_misses", 0),
         ("memvec_engine_commands_processed", e.commands_processed),
@@ -243,7 +284,9 @@ _SECTIONS: dict[str, tuple[str, Callable[[Server], Fields]]] = {
     "replication": ("Replication", _replication),
     "cpu": ("CPU", _cpu),
     "modules": ("Modules", _modules),
-    "errorstats": ("Errorstats", lambda server: []),
+    "commandstats": ("Commandstats", lambda server: server.observe.stats.commandstats_fields()),
+    "errorstats": ("Errorstats", lambda server: server.observe.stats.errorstats_fields()),
+    "latencystats": ("Latencystats", lambda server: server.observe.stats.latencystats_fields()),
     "cluster": ("Cluster", _cluster),
     "keyspace": ("Keyspace", _keyspace),
 }
@@ -257,11 +300,11 @@ def render_info(server: Server, wanted: list[str]) -> str:
     """
     names: list[str] = []
     search = False
-    if not wanted or "default" in wanted or "all" in wanted:
+    if not wanted or "default" in wanted:
         names = list(DEFAULT_SECTIONS)
-    if "everything" in wanted:
-        names = list(DEFAULT_SECTIONS)
-        search = True
+    if "all" in wanted or "everything" in wanted:
+        names = list(ALL_SECTIONS)
+        search = search or "everything" in wanted
     for w in wanted:
         if w in _SECTIONS and w not in names:
             names.append(w)

@@ -75,6 +75,8 @@ SHAPES: dict[str, list[list[Any]]] = {
         ["CLIENT", "LIST", "ID", N],
     ],
     "ACL": [["ACL", "GENPASS", N]],
+    "SLOWLOG": [["SLOWLOG", "GET", N]],
+    "MEMORY": [["MEMORY", "USAGE", "k", "SAMPLES", N]],
     "FT.CREATE": [
         *(_vector(a, "INITIAL_CAP") for a in ("HNSW", "FLAT")),
         [
@@ -165,13 +167,13 @@ NO_NUMERIC = {
     "HLEN", "HMGET", "HMSET", "HSET", "HSETNX", "HSTRLEN", "HVALS", "INCR", "INFO", "KEYS",
     "LASTSAVE", "MGET", "MODULE", "MSET", "MULTI", "PERSIST", "PING", "PSYNC", "PTTL", "QUIT",
     "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SHUTDOWN", "SLAVEOF", "STRLEN", "TIME",
-    "TTL", "TYPE", "UNLINK", "UNWATCH", "WATCH",
+    "TTL", "TYPE", "UNLINK", "UNWATCH", "WATCH", "MONITOR", "LATENCY", "OBJECT",
 }  # fmt: skip
 # Not fuzzed with random arguments: they end the connection or the process, make the
 # server a replica, block, or change how the connection's later replies look.
 NOT_FUZZED = {"SHUTDOWN", "QUIT", "RESET", "REPLICAOF", "SLAVEOF", "FAILOVER", "PSYNC",
               "REPLCONF", "WAIT", "MULTI", "HELLO", "CLIENT", "ACL", "CONFIG", "AUTH",
-              "FLUSHALL", "FLUSHDB", "SAVE", "BGSAVE", "WATCH"}  # fmt: skip
+              "FLUSHALL", "FLUSHDB", "SAVE", "BGSAVE", "WATCH", "MONITOR"}  # fmt: skip
 
 TRACEBACK = re.compile(r"Traceback|internal error|failed unexpectedly", re.I)
 
