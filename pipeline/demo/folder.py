@@ -111,7 +111,12 @@ def scan_folder(root: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
     """``(relative path, bytes, None)`` for each ingestible file under ``root`` and
     ``(relative path, None, reason)`` for each skipped one, in name order. A hidden
     directory is reported once (as ``path/``) and not entered."""
-    for dirpath, dirnames, filenames in os.walk(root, onerror=None, followlinks=False):
+    unreadable: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable.append):
+        while unreadable:
+            exc = unreadable.pop()
+            where = Path(exc.filename or root).relative_to(root).as_posix() + "/"
+            yield where, None, f"unreadable directory: {exc.strerror or exc}"
         here = Path(dirpath)
         for name in sorted(d for d in dirnames if _hidden(d)):
             yield (here / name).relative_to(root).as_posix() + "/", None, "hidden directory"
@@ -133,6 +138,9 @@ def scan_folder(root: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
                 continue
             reason = _refusal(rel, body)
             yield (rel, None, reason) if reason else (rel, body, None)
+    for exc in unreadable:  # the last directory's listing failed after its parent's turn
+        where = Path(exc.filename or root).relative_to(root).as_posix() + "/"
+        yield where, None, f"unreadable directory: {exc.strerror or exc}"
 
 
 def _states(

@@ -8,10 +8,13 @@ import gzip
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from fastapi.testclient import TestClient
 
 from connectors.s3 import S3ObjectStore
+from pipeline.api import ApiSettings, create_app
 from pipeline.cli import main
 from pipeline.demo import INDEX
 from pipeline.demo.folder import FolderSummary, sync_folder
@@ -129,6 +132,15 @@ def test_a_folder_is_mirrored_and_a_rerun_embeds_only_what_changed(
         third = run()
         assert (third.new, third.changed, third.unchanged, third.deleted) == (0, 0, 7, 0)
         assert third.chunks_embedded == 0
+
+        # what the search page shows: each hit's source, and its full document by id
+        app = create_app(ApiSettings(index=INDEX), store, embedder)
+        with TestClient(app) as api:
+            reply = api.post("/v1/search", json={"query": "bees and flowers", "k": 1})
+            hit = reply.json()["hits"][0]
+            assert hit["source"] == f"{bucket}/notes/new.md", reply.text
+            doc = api.get(f"/v1/documents/{quote(hit['id'], safe='')}").json()
+            assert doc["source"] == f"{bucket}/notes/new.md" and "Honeybees" in doc["text"]
 
 
 def test_the_command_line_ingests_a_folder_and_answers(
