@@ -113,10 +113,7 @@ def scan_folder(root: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
     directory is reported once (as ``path/``) and not entered."""
     unreadable: list[OSError] = []
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable.append):
-        while unreadable:
-            exc = unreadable.pop()
-            where = Path(exc.filename or root).relative_to(root).as_posix() + "/"
-            yield where, None, f"unreadable directory: {exc.strerror or exc}"
+        yield from _listing_failures(root, unreadable)
         here = Path(dirpath)
         for name in sorted(d for d in dirnames if _hidden(d)):
             yield (here / name).relative_to(root).as_posix() + "/", None, "hidden directory"
@@ -138,9 +135,17 @@ def scan_folder(root: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
                 continue
             reason = _refusal(rel, body)
             yield (rel, None, reason) if reason else (rel, body, None)
-    for exc in unreadable:  # the last directory's listing failed after its parent's turn
-        where = Path(exc.filename or root).relative_to(root).as_posix() + "/"
-        yield where, None, f"unreadable directory: {exc.strerror or exc}"
+    yield from _listing_failures(root, unreadable)  # the last directory listed
+
+
+def _listing_failures(
+    root: Path, failures: list[OSError]
+) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """One skip line per directory ``os.walk`` could not list; empties ``failures``."""
+    for failure in failures:
+        where = Path(failure.filename or root).relative_to(root).as_posix() + "/"
+        yield where, None, f"unreadable directory: {failure.strerror or failure}"
+    failures.clear()
 
 
 def _states(
