@@ -36,11 +36,30 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(Python standard-library module documentation, no download), S3 notifications on "
         "an in-process stream, the pipeline, the durable store under --data-dir, and the "
         "HTTP API and search page. A second run reuses the data directory and embeds "
-        "nothing new. Ctrl-C stops it.",
+        "nothing new. With --from DIR, your own files (.txt .md .html .htm .json .jsonl "
+        ".csv, each optionally .gz; recursively; hidden, binary and unreadable files are "
+        "skipped with a reason) replace the sample corpus, through the same S3 and ingest "
+        "path as `memvec ingest` with its progress bar; a rerun with the same DIR and "
+        "--data-dir embeds only new and changed chunks and removes deleted files' chunks. "
+        "Hits show the file's path as source files/<path relative to DIR>. All state (the "
+        "durable store: chunks, vectors, per-file hashes; dlq.jsonl) is in --data-dir; the "
+        "embedded S3 endpoint is in memory and re-seeded each run. Ctrl-C stops it.",
     )
-    p.add_argument("--data-dir", default="./data", help="store directory (default ./data)")
+    p.add_argument(
+        "--from", dest="from_dir", metavar="DIR", default=None,
+        help="ingest the files under DIR instead of the sample corpus; use one --data-dir "
+        "per DIR (a run prunes files the data directory holds that DIR no longer has)",
+    )  # fmt: skip
+    p.add_argument(
+        "--data-dir", default="./data",
+        help="where the demo keeps its state: the durable store (WAL, snapshots) with "
+        "every chunk, vector and per-file content hash, and dlq.jsonl (default ./data)",
+    )  # fmt: skip
     p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 = any)")
-    p.add_argument("--limit", type=int, default=200, help="modules to ingest (default 200)")
+    p.add_argument(
+        "--limit", type=int, default=None,
+        help="sample-corpus modules to ingest (default 200; not with --from)",
+    )  # fmt: skip
     p.add_argument("--query", action="append", help="an example query to run (repeatable)")
     p.add_argument("--no-serve", action="store_true", help="ingest, answer, and exit")
 

@@ -10,6 +10,17 @@ Supported: ``.txt``, ``.md``, ``.html``/``.htm`` (tags, scripts and styles strip
 ``.csv`` (a ``text`` column, else all columns joined), ``.json`` (object or array),
 ``.jsonl``/``.ndjson``; any of them gzip-compressed (``.gz`` suffix, gzip magic bytes or
 ``Content-Encoding: gzip``). Text must be UTF-8 (a BOM is accepted).
+
+Record ids: a JSON record's suffix is ``/<id field>``; an array element or JSON line
+without one gets ``/<element index>`` or ``/<line number>``, so records never share chunk
+ids. Two opt-in :class:`JsonMapping` switches serve arbitrary user files (``memvec demo
+--from``), where no ``text`` field or ``text`` column can be assumed:
+
+* ``strings_fallback``: a JSON record with no string ``text_field`` becomes its string
+  values, one ``key.path: value`` line each (numbers and booleans too, as context), instead
+  of being refused. A record with no such value at all is still refused.
+* ``csv_rows``: a CSV file becomes one document per row (suffix ``/row-<n>``, n from 1),
+  each line ``header: value``, so the header names stay beside their values.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import gzip
 import io
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -36,6 +48,8 @@ class JsonMapping:
     id_field: str = "id"
     text_field: str = "text"
     metadata_fields: tuple[str, ...] = ()
+    strings_fallback: bool = False  # no text field: the record's values (module docstring)
+    csv_rows: bool = False  # CSV: one document per row, "header: value" lines
 
 
 @dataclass(frozen=True)
@@ -129,19 +143,58 @@ def html_to_text(html: str) -> str:
     return "".join(parser.parts)
 
 
-def _record(key: str, obj: Any, mapping: JsonMapping, where: str) -> ParsedDoc:
+def _leaves(value: Any, path: str) -> Iterator[str]:
+    """``path: value`` for every scalar under ``value`` (null skipped), depth first."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _leaves(item, f"{path}.{name}" if path else str(name))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item, path)
+    elif value is not None and str(value).strip():
+        text = json.dumps(value) if isinstance(value, bool) else str(value)
+        yield f"{path}: {text}" if path else text
+
+
+def _record(
+    key: str, obj: Any, mapping: JsonMapping, where: str, position: str | None = None
+) -> ParsedDoc:
+    """One JSON record; ``position``: its element index / line number inside a file of
+    many records (the suffix when it has no id), None for a file's single object."""
+    if mapping.strings_fallback and not isinstance(obj, dict):
+        obj = {"value": obj}
     if not isinstance(obj, dict):
         raise ParseError(key, f"{where}: expected a JSON object, got {type(obj).__name__}")
     text = obj.get(mapping.text_field)
+    if not isinstance(text, str) and mapping.strings_fallback:
+        text = "\n".join(_leaves(obj, "")) or None
+        if text is None:
+            raise ParseError(key, f"{where}: no text, number or boolean value in the record")
     if not isinstance(text, str):
         raise ParseError(
             key, f"{where}: field {mapping.text_field!r} is missing or not a string "
             "(set the JSON mapping's text_field)"
         )  # fmt: skip
     rid = obj.get(mapping.id_field)
-    suffix = f"/{rid}" if rid is not None else ""
+    suffix = f"/{rid}" if rid is not None else f"/{position}" if position is not None else ""
     meta = {f: obj[f] for f in mapping.metadata_fields if f in obj}
     return ParsedDoc(suffix=suffix, text=text, metadata=meta)
+
+
+def _csv_rows(key: str, rows: list[dict[str | Any, Any]]) -> list[ParsedDoc]:
+    docs = []
+    for n, row in enumerate(rows, 1):
+        # DictReader puts a row's surplus cells under None; they keep no header name
+        lines = [
+            f"{name}: {value}" if name is not None else " ".join(value)
+            for name, value in row.items()
+            if value and (name is None or str(value).strip())
+        ]
+        if lines:
+            docs.append(ParsedDoc(f"/row-{n}", "\n".join(lines)))
+    if not docs:
+        raise ParseError(key, "every CSV row is empty")
+    return docs
 
 
 def parse_object(
@@ -169,6 +222,8 @@ def parse_object(
             raise ParseError(key, f"malformed CSV: {exc}") from exc
         if not rows:
             raise ParseError(key, "CSV has a header but no rows")
+        if mapping.csv_rows:
+            return _csv_rows(key, rows)
         col = "text" if "text" in rows[0] else None
         lines = [r[col] if col else " ".join(str(v) for v in r.values()) for r in rows]
         return [ParsedDoc("", "\n\n".join(lines))]
@@ -179,8 +234,9 @@ def parse_object(
             raise ParseError(
                 key, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
             ) from exc
-        items = data if isinstance(data, list) else [data]
-        return [_record(key, item, mapping, f"element {i}") for i, item in enumerate(items)]
+        if not isinstance(data, list):
+            return [_record(key, data, mapping, "the object")]
+        return [_record(key, item, mapping, f"element {i}", str(i)) for i, item in enumerate(data)]
     docs = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -189,7 +245,7 @@ def parse_object(
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ParseError(key, f"malformed JSON on line {lineno}: {exc.msg}") from exc
-        docs.append(_record(key, obj, mapping, f"line {lineno}"))
+        docs.append(_record(key, obj, mapping, f"line {lineno}", str(lineno)))
     if not docs:
         raise ParseError(key, "no JSON records in the object")
     return docs

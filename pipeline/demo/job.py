@@ -13,6 +13,11 @@ It prints a progress bar while ingesting, the URL, and three example queries wit
 top hits, then serves until Ctrl-C (which stops everything cleanly). A second run over the
 same data directory re-seeds the in-memory S3 but embeds nothing new: every chunk's
 content hash is already in the store.
+
+With ``--from DIR`` the user's own files replace the sample corpus in steps 1-3: they are
+uploaded to bucket ``files`` and ingested by ``memvec ingest``'s own code (its progress
+bar, resumability and prune), see :mod:`pipeline.demo.folder`; example queries then run
+only when given with ``--query``.
 """
 
 from __future__ import annotations
@@ -57,12 +62,18 @@ def _notification(key: str, etag: str) -> bytes:
     }]}).encode()  # fmt: skip
 
 
+def _object_store(endpoint: str) -> Any:
+    from connectors.aws import AwsCredentials, AwsEndpoint
+    from connectors.s3 import S3ObjectStore
+
+    credentials = AwsCredentials(access_key_id="demo", secret_access_key="demo")
+    return S3ObjectStore(endpoint=AwsEndpoint(endpoint, "us-east-1", credentials))
+
+
 async def _ingest(
     engine: Engine, embedder: Any, endpoint: str, data_dir: Path, limit: int
 ) -> dict[str, int]:
-    from connectors.aws import AwsCredentials, AwsEndpoint
     from connectors.memory import MemoryLog, MemorySource
-    from connectors.s3 import S3ObjectStore
 
     from .. import handler
     from ..destinations import FileDestination
@@ -71,8 +82,7 @@ async def _ingest(
     from ..stores import EmbeddedStore
     from .corpus import stdlib_documents
 
-    credentials = AwsCredentials(access_key_id="demo", secret_access_key="demo")
-    objects = S3ObjectStore(endpoint=AwsEndpoint(endpoint, "us-east-1", credentials))
+    objects = _object_store(endpoint)
     objects.create_bucket(BUCKET)
     stream = MemoryLog(stream="s3-notifications")
     total = 0
@@ -155,11 +165,33 @@ def quiet_moto_request_log() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
+def _ingest_folder(engine: Engine, embedder: Any, endpoint: str, root: Path) -> None:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from ..stores import EmbeddedStore
+    from .folder import BUCKET as FILES_BUCKET
+    from .folder import sync_folder
+
+    t0 = time.perf_counter()
+    objects = _object_store(endpoint)
+    objects.create_bucket(FILES_BUCKET)
+    with logging_redirect_tqdm():
+        summary = sync_folder(root, EmbeddedStore(engine), objects, embedder)
+    print(summary.render(), f"({time.perf_counter() - t0:.1f} s)", flush=True)
+
+
 def run_demo_job(args: argparse.Namespace) -> int:
     from moto.server import ThreadedMotoServer
 
     from ..embedding import LocalEmbedder
 
+    if args.from_dir is not None and not Path(args.from_dir).is_dir():
+        print(f"memvec demo: --from {args.from_dir}: not a directory", flush=True)
+        return 2
+    if args.from_dir is not None and args.limit is not None:
+        print("memvec demo: --limit counts sample-corpus modules; not with --from", flush=True)
+        return 2
+    limit = 200 if args.limit is None else args.limit
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
     data_dir = Path(args.data_dir)
@@ -174,14 +206,18 @@ def run_demo_job(args: argparse.Namespace) -> int:
         embedder = LocalEmbedder()
         with Engine(EngineConfig(data_dir=data_dir)) as engine:
             t0 = time.perf_counter()
-            counts = asyncio.run(_ingest(engine, embedder, endpoint, data_dir, args.limit))
-            print(
-                f"ingested {counts['objects']} objects: {counts['chunks']} chunks, "
-                f"{counts['embedded']} newly embedded, {counts['failed']} failed "
-                f"({time.perf_counter() - t0:.1f} s)",
-                flush=True,
-            )
-            for query in args.query or EXAMPLE_QUERIES:
+            if args.from_dir is not None:
+                _ingest_folder(engine, embedder, endpoint, Path(args.from_dir))
+            else:
+                counts = asyncio.run(_ingest(engine, embedder, endpoint, data_dir, limit))
+                print(
+                    f"ingested {counts['objects']} objects: {counts['chunks']} chunks, "
+                    f"{counts['embedded']} newly embedded, {counts['failed']} failed "
+                    f"({time.perf_counter() - t0:.1f} s)",
+                    flush=True,
+                )
+            examples = EXAMPLE_QUERIES if args.from_dir is None else []
+            for query in args.query or examples:
                 print(f"\nquery: {query}")
                 for source, distance, text in _top_hits(engine, embedder, query):
                     print(f"  {distance:.3f}  {source:<24} {text}")
