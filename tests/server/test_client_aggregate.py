@@ -8,6 +8,7 @@ once both are merged.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -53,11 +54,38 @@ def _index(url: str, name: str) -> Any:
     )
 
 
-def _run(url: str, name: str, **query: Any) -> list[dict[str, Any]]:
+def _query(**options: Any) -> Any:
     from redisvl.query import AggregateHybridQuery
 
+    return AggregateHybridQuery(
+        text="heat wave",
+        text_field_name="title",
+        vector=[0.1, 0.2, 0.3, 0.4],
+        vector_field_name="embedding",
+        return_fields=["title", "year"],
+        **options,
+    )
+
+
+def _scanned(index: Any, name: str) -> None:
+    """Wait until the server's scan of existing keys after FT.CREATE is over: the peer
+    scans in the background, and a document written meanwhile is indexed twice there (the
+    first copy garbage until its GC runs), which changes text statistics and so scores."""
+    client = index.client
+    deadline = time.monotonic() + 10
+    while True:
+        info = client.execute_command("FT.INFO", name)
+        info = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
+        indexing = info.get(b"indexing", info.get("indexing"))
+        if int(indexing) == 0 or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+
+def _run(url: str, name: str, q: Any) -> list[dict[str, Any]]:
     index = _index(url, name)
     index.create(overwrite=True)
+    _scanned(index, name)
     try:
         index.load(
             [
@@ -69,14 +97,6 @@ def _run(url: str, name: str, **query: Any) -> list[dict[str, Any]]:
                 }
                 for title, genre, year, vec in DOCS
             ]
-        )
-        q = AggregateHybridQuery(
-            text="heat wave",
-            text_field_name="title",
-            vector=[0.1, 0.2, 0.3, 0.4],
-            vector_field_name="embedding",
-            return_fields=["title", "year"],
-            **query,
         )
         return list(index.query(q))
     finally:
@@ -92,8 +112,10 @@ def test_aggregate_hybrid_query(
     server: ServerThread, redis_stack: RedisStack, query: dict[str, Any]
 ) -> None:
     name = f"hyb{uuid.uuid4().hex[:8]}"
-    mine = _run(f"redis://127.0.0.1:{server.port}", name, **query)
-    theirs = _run(redis_stack.url, name, **query)
+    # one query object for both servers: the same FT.AGGREGATE arguments reach each
+    q = _query(**query)
+    mine = _run(f"redis://127.0.0.1:{server.port}", name, q)
+    theirs = _run(redis_stack.url, name, q)
     assert [r["title"] for r in mine] == [r["title"] for r in theirs]
     assert mine, "the hybrid query found nothing"
     for a, b in zip(mine, theirs, strict=True):
