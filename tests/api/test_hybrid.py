@@ -15,18 +15,21 @@ pass, strict turns that into a failure, and the marker is to be deleted.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 
 from pipeline.api import ApiSettings, EmbeddedStore, RespStore, create_app
 from pipeline.api.fusion import linear, rrf
 from pipeline.stores.base import SearchHit
 from store import Engine, EngineConfig
 from store.server import ServerConfig, ServerThread
+from tests.api.conftest import serve_in_thread, stop_live
 
 NEEDS_STORE_BM25 = pytest.mark.xfail(
     strict=True,
@@ -42,6 +45,7 @@ TAG = f"hyb{uuid.uuid4().hex[:8]}"
 INDEX = f"{TAG}_idx"
 PREFIX = f"{TAG}:chunk:"
 COPIED = ("text", "source", "chunk", "vec")
+XSS_TEXT = '<img src=x onerror="document.body.dataset.pwned=1"> Tabular <b>CSV</b> rows & more'
 
 
 def _create_args(dim: int) -> list[str]:
@@ -65,6 +69,9 @@ def chunks(loaded_engine: Engine) -> list[tuple[str, list[Any]]]:
             if value is not None:
                 pairs += [field, value]
         out.append((PREFIX + name.removeprefix("chunk:"), pairs))
+    # markup in a document must reach the page as text, never as HTML
+    vec = out[0][1][out[0][1].index("vec") + 1]
+    out.append((PREFIX + "xss#0", ["text", XSS_TEXT, "source", "xss", "chunk", 0, "vec", vec]))
     return out
 
 
@@ -202,3 +209,33 @@ async def test_linear_extremes_are_each_side(api: httpx.AsyncClient) -> None:
     as_text = await search(api, query=query, k=5, mode="hybrid", fusion="linear", alpha=0)
     assert [h["id"] for h in as_vector["hits"]] == [h["id"] for h in vector["hits"][:5]]
     assert [h["id"] for h in as_text["hits"]] == [h["id"] for h in text["hits"][:5]]
+
+
+def test_search_page_highlights_terms(stores: dict[str, Any], embedder: Any, page: Page) -> None:
+    live = serve_in_thread(create_app(ApiSettings(index=INDEX), stores["peer"], embedder))
+    try:
+        page.goto(f"{live.url}/?q=read+CSV+files&mode=hybrid")
+        body = page.locator("body")
+        expect(body).to_have_attribute("data-state", "done", timeout=30_000)
+        expect(page.locator("#mode")).to_have_value("hybrid")
+        hits = page.locator("#results > li.hit")
+        expect(hits.first).to_have_attribute("data-source", "stdlib/csv")
+        marks = page.locator("#results mark")
+        assert marks.count() > 0
+        assert {m.lower() for m in marks.all_inner_texts()} <= {"read", "csv", "files"}
+        expect(hits.first.locator(".meta")).to_contain_text("BM25")
+
+        page.select_option("#mode", "text")
+        page.fill("#q", "tabular csv")
+        page.locator("#options summary").click()
+        page.fill("#source", "xss")
+        page.get_by_role("button", name="Search").click()
+        expect(body).to_have_attribute("data-state", "done", timeout=30_000)
+        expect(page).to_have_url(re.compile(r"mode=text"))
+        text = hits.first.locator(".text")
+        expect(text).to_have_text(XSS_TEXT)
+        expect(text.locator("mark")).to_have_text(["Tabular", "CSV"])
+        assert page.locator("#results img, #results b").count() == 0
+        assert body.get_attribute("data-pwned") is None
+    finally:
+        stop_live(live)
