@@ -414,10 +414,12 @@ def api_rows(
 
 
 def _knn(client: Any, index: str, vector: np.ndarray, ef: int | None) -> list[Any]:
-    clause = f"*=>[KNN {K} @vec $B" + ("" if ef is None else f" EF_RUNTIME {ef}") + "]"
+    # SORTBY: RediSearch returns KNN results in no defined order without it
+    clause = f"*=>[KNN {K} @vec $B" + ("" if ef is None else f" EF_RUNTIME {ef}") + " AS __d]"
     reply = client.execute_command(
-        "FT.SEARCH", index, clause, "RETURN", "1", "source", "LIMIT", "0", str(K),
-        "PARAMS", "2", "B", vector.astype(np.float32).tobytes(), "DIALECT", "2",
+        "FT.SEARCH", index, clause, "RETURN", "1", "source", "SORTBY", "__d", "ASC",
+        "LIMIT", "0", str(K), "PARAMS", "2", "B", vector.astype(np.float32).tobytes(),
+        "DIALECT", "2",
     )  # fmt: skip
     return list(reply)
 
