@@ -29,17 +29,29 @@
    - ``exact``: FLAT (exact search) over the same chunk vectors, an index created on the
      same keys after ingest, queried with the same model's query vectors: the ceiling;
    - ``memvec default``: ``POST /v1/search {"query", "k": 10}``, no options;
-   - ``memvec ef_runtime=E`` for E in :data:`EFS` (10 is RediSearch's old default).
+   - ``memvec ef_runtime=E`` for E in :data:`EFS` (10 is RediSearch's old default);
+   - ``recall=R`` for R in :data:`RECALLS`: the API's knob (``pipeline/api/recall.py``);
+   - ``text (BM25)``: ``"mode": "text"``, BM25STD scored by the store;
+   - ``hybrid rrf`` and ``hybrid linear alpha=A`` for A in :data:`ALPHAS`: the API's
+     hybrid mode. The queries are split in two halves at random (seed 2): alpha is chosen
+     on one (best recall@10, then MRR) and the chosen blend is reported on the other,
+     beside vector-only, BM25-only and rrf on that same half (``hybrid_alpha``);
+   - ``int8``: a second ``memvec server`` ingested and queried with ``--embedder onnx``
+     (the int8 fast path on both sides), at ``recall: exact`` so only the embedder
+     differs from the fp32 ``recall=exact`` row; its recall@10 ratio to fp32's is a
+     target (>= 0.99x). Not run with ``--store-url``.
 
    Each row reports recall@1, recall@10 (the relevant document among the top 1 / 10) and
    MRR@10, and ``neighbour_recall_at_10``: the share of the exact top-10 chunks the row
    returned (what ANN tuning controls; 1.0 for ``exact``).
 4. **Cost of the default** at the same index: KNN QPS straight to the server (the query
    vectors precomputed, one client, ``FT.SEARCH`` without and with ``EF_RUNTIME 10``), and
-   the API's QPS for text queries (embedding included) for both.
+   the API's QPS per row (embedding included).
 
-BM25 and hybrid rows are not here: they need text scoring in the store (issue #15,
-later parts); the JSON says so under ``todo`` instead of holding fake rows.
+``--store-url redis://...`` (env ``MEMVEC_QUALITY_STORE``) runs the same path against a
+running store instead of a ``memvec server`` child, e.g. redis-stack: until memvec's
+store scores text (``WITHSCORES``/``BM25STD``, issue #15) only that run's BM25 and
+hybrid rows mean anything.
 """
 
 from __future__ import annotations
