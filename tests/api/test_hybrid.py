@@ -239,3 +239,22 @@ def test_search_page_highlights_terms(stores: dict[str, Any], embedder: Any, pag
         assert body.get_attribute("data-pwned") is None
     finally:
         stop_live(live)
+
+
+@NEEDS_STORE_BM25
+@pytest.mark.parametrize("store", ["memvec", "embedded"])
+async def test_text_scores_match_the_peer(
+    stores: dict[str, Any],
+    embedder: Any,
+    make_client: Callable[[Any], httpx.AsyncClient],
+    store: str,
+) -> None:
+    peer = make_client(create_app(ApiSettings(index=INDEX), stores["peer"], embedder))
+    ours = make_client(create_app(ApiSettings(index=INDEX), stores[store], embedder))
+    for query in ("parse command line options", "colour RGB HSV", "deep copy", "the csv"):
+        body = {"query": query, "mode": "text", "k": 20}
+        want, got = await search(peer, **body), await search(ours, **body)
+        assert got["terms"] == want["terms"]
+        assert [(h["id"], round(h["score"], 4)) for h in got["hits"]] == [
+            (h["id"], round(h["score"], 4)) for h in want["hits"]
+        ], query
