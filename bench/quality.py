@@ -436,6 +436,12 @@ def _knn(client: Any, index: str, vector: np.ndarray, ef: int | None) -> list[An
     return list(reply)
 
 
+def _fully_indexed(client: Any, index: str) -> bool:
+    info = client.execute_command("FT.INFO", index)
+    fields = dict(zip(info[::2], info[1::2], strict=True))
+    return int(fields.get(b"indexing", 0)) == 0 and float(fields.get(b"percent_indexed", 1)) >= 1
+
+
 def exact_row(store_url: str, vectors: np.ndarray) -> dict[str, Any]:
     """The ceiling: a FLAT index over the same chunk keys, queried with ``vectors``."""
     import redis
@@ -448,6 +454,8 @@ def exact_row(store_url: str, vectors: np.ndarray) -> dict[str, Any]:
             "vec", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", str(vectors.shape[1]),
             "DISTANCE_METRIC", "COSINE",
         )  # fmt: skip
+        # RediSearch indexes the existing keys in the background: query a complete index
+        wait_ready(lambda: _fully_indexed(client, EXACT_INDEX), 600, "the exact index")
         ids: list[list[str]] = []
         sources: list[list[str]] = []
         for v in vectors:

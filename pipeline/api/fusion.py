@@ -30,8 +30,9 @@ from ..stores.base import SearchHit
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_RRF_K", "Fused", "linear", "rrf"]
 
 DEFAULT_RRF_K = 60
-DEFAULT_ALPHA = 0.5
-"""The linear blend's default vector weight; see docs/decisions/0005 for how it was chosen."""
+DEFAULT_ALPHA = 0.6
+"""The linear blend's default vector weight: the best recall@10 on the tuning half of the
+quality benchmark's queries (docs/decisions/0005-recall-knob-and-hybrid.md)."""
 
 
 @dataclass(frozen=True)
