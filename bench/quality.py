@@ -710,7 +710,8 @@ def plot(res: dict[str, Any], out_dir: Path) -> list[str]:
     ax.set_ylim(0, 1)
     ax.set_ylabel("fraction of queries (MRR: mean reciprocal rank)")
     ax.set_xlabel("search")
-    ax.set_title(f"retrieval quality, {res['params']['documents']} documents, k={K}")
+    store = res["params"].get("store", "memvec server")
+    ax.set_title(f"retrieval quality, {res['params']['documents']} documents, k={K}, {store}")
     ax.legend(fontsize=8)
     qps = res["summary"]["store_knn_qps"]
     ax2.bar(list(qps), list(qps.values()), color=["tab:blue", "tab:gray"])
