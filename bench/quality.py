@@ -29,17 +29,29 @@
    - ``exact``: FLAT (exact search) over the same chunk vectors, an index created on the
      same keys after ingest, queried with the same model's query vectors: the ceiling;
    - ``memvec default``: ``POST /v1/search {"query", "k": 10}``, no options;
-   - ``memvec ef_runtime=E`` for E in :data:`EFS` (10 is RediSearch's old default).
+   - ``memvec ef_runtime=E`` for E in :data:`EFS` (10 is RediSearch's old default);
+   - ``recall=R`` for R in :data:`RECALLS`: the API's knob (``pipeline/api/recall.py``);
+   - ``text (BM25)``: ``"mode": "text"``, BM25STD scored by the store;
+   - ``hybrid rrf`` and ``hybrid linear alpha=A`` for A in :data:`ALPHAS`: the API's
+     hybrid mode. The queries are split in two halves at random (seed 2): alpha is chosen
+     on one (best recall@10, then MRR) and the chosen blend is reported on the other,
+     beside vector-only, BM25-only and rrf on that same half (``hybrid_alpha``);
+   - ``int8``: a second ``memvec server`` ingested and queried with ``--embedder onnx``
+     (the int8 fast path on both sides), at ``recall: exact`` so only the embedder
+     differs from the fp32 ``recall=exact`` row; its recall@10 ratio to fp32's is a
+     target (>= 0.99x). Not run with ``--store-url``.
 
    Each row reports recall@1, recall@10 (the relevant document among the top 1 / 10) and
    MRR@10, and ``neighbour_recall_at_10``: the share of the exact top-10 chunks the row
    returned (what ANN tuning controls; 1.0 for ``exact``).
 4. **Cost of the default** at the same index: KNN QPS straight to the server (the query
    vectors precomputed, one client, ``FT.SEARCH`` without and with ``EF_RUNTIME 10``), and
-   the API's QPS for text queries (embedding included) for both.
+   the API's QPS per row (embedding included).
 
-BM25 and hybrid rows are not here: they need text scoring in the store (issue #15,
-later parts); the JSON says so under ``todo`` instead of holding fake rows.
+``--store-url redis://...`` (env ``MEMVEC_QUALITY_STORE``) runs the same path against a
+running store instead of a ``memvec server`` child, e.g. redis-stack: until memvec's
+store scores text (``WITHSCORES``/``BM25STD``, issue #15) only that run's BM25 and
+hybrid rows mean anything.
 """
 
 from __future__ import annotations
@@ -74,13 +86,11 @@ EXACT_INDEX = "quality_exact"
 BUCKET = "quality"
 K = 10
 EFS = (10, 40, 100, 400)
+RECALLS = ("fast", "balanced", "exact")
+ALPHAS = (0.2, 0.4, 0.5, 0.6, 0.8)
 DOCS = {"toy": 150, "quick": 3000, "full": 10_000}
 QUERIES = {"toy": 60, "quick": 600, "full": 1000}
 TARGET_RATIO = 0.98
-TODO = (
-    "BM25 and hybrid (BM25 + vector) rows: not measured yet; they need text scoring in the "
-    "store (issue #15, later parts)"
-)
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 _SKIP_MODULES = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo",
                  "lib2to3", "test", "tests", "ensurepip", "venv", "pydoc_data",
@@ -284,9 +294,18 @@ def wait_ready(cond: Any, timeout_s: float, what: str, child: Child | None = Non
 class Stack:
     """moto, ``memvec server`` and (after ingest) ``memvec api``, all on loopback."""
 
-    def __init__(self, work: Path, moto: Any = None) -> None:
+    def __init__(
+        self,
+        work: Path,
+        moto: Any = None,
+        *,
+        store_url: str | None = None,
+        embedder: str = "local",
+    ) -> None:
         """``moto``: a running :class:`~tests.harness.components.MotoServer` to use (not
-        stopped by :meth:`stop`); by default the stack starts its own."""
+        stopped by :meth:`stop`); by default the stack starts its own. ``store_url``: a
+        running store to use instead of a ``memvec server`` child. ``embedder``: the
+        ``--embedder`` of ingest and api."""  # fmt: skip
         from tests.harness.components import MotoServer
         from tests.harness.ports import free_port
 
@@ -295,13 +314,18 @@ class Stack:
         self._own_moto = moto is None
         self.moto = MotoServer(log_dir=work).start() if moto is None else moto
         self.children: list[Child] = []
+        self.embedder = embedder
+        self.external_store = store_url is not None
         self.store_port = free_port()
         self.api_port = free_port()
-        self.store_url = f"redis://127.0.0.1:{self.store_port}"
+        self.store_url = store_url or f"redis://127.0.0.1:{self.store_port}"
         self.api_url = f"http://127.0.0.1:{self.api_port}"
 
     def start_server(self) -> None:
         import redis
+
+        if self.external_store:
+            return
 
         server = self._child("server", ["server", "--port", str(self.store_port),
                                          "--dir", str(self.work / "store")])  # fmt: skip
@@ -311,6 +335,7 @@ class Stack:
         child = self._child("ingest", [
             "ingest", f"s3://{BUCKET}/{prefix}", "--store", self.store_url,
             "--aws-endpoint-url", self.moto.endpoint_url, "--index", INDEX, "--no-progress",
+            "--embedder", self.embedder,
         ])  # fmt: skip
         code = child.proc.wait(_INGEST_TIMEOUT_S)
         if code != 0:
@@ -319,7 +344,7 @@ class Stack:
 
     def start_api(self) -> None:
         api = self._child("api", ["api", "--store", self.store_url, "--port", str(self.api_port),
-                                  "--index", INDEX])  # fmt: skip
+                                  "--index", INDEX, "--embedder", self.embedder])  # fmt: skip
 
         def ready() -> bool:
             conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=5)
@@ -358,31 +383,41 @@ def upload(s3: Any, pairs: Sequence[Pair], bucket: str = BUCKET) -> list[str]:
 
 
 # -- measuring --------------------------------------------------------------------------------
+def request_settings() -> dict[str, dict[str, Any]]:
+    """Row name -> the options sent with ``{"query", "k"}`` (module docstring, point 3)."""
+    rows: dict[str, dict[str, Any]] = {"default": {}}
+    rows.update({f"recall={r}": {"recall": r} for r in RECALLS})
+    rows.update({f"ef_runtime={ef}": {"ef_runtime": ef} for ef in EFS})
+    rows["text (BM25)"] = {"mode": "text"}
+    rows["hybrid rrf"] = {"mode": "hybrid", "fusion": "rrf"}
+    for alpha in ALPHAS:
+        rows[f"hybrid linear alpha={alpha}"] = {"mode": "hybrid", "fusion": "linear",
+                                                "alpha": alpha}  # fmt: skip
+    return rows
+
+
 def api_rows(
-    api_url: str, queries: Sequence[str], settings: Sequence[int | None]
+    api_url: str, queries: Sequence[str], settings: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """For each ef setting (None: defaults): per-query hit ids and sources, and the QPS."""
+    """For each named option set: per-query hit ids and sources, and the API's QPS."""
     from .freshness import Api
 
     api = Api(api_url)
     out: dict[str, Any] = {}
     try:
-        for ef in settings:
+        for name, options in settings.items():
             ids: list[list[str]] = []
             sources: list[list[str]] = []
             began = time.perf_counter()
             for q in queries:
-                body: dict[str, Any] = {"query": q, "k": K}
-                if ef is not None:
-                    body["ef_runtime"] = ef
-                status, reply = api.search(body)
+                status, reply = api.search({"query": q, "k": K, **options})
                 if status != 200:
-                    raise RuntimeError(f"POST /v1/search answered {status}: {reply}")
+                    raise RuntimeError(f"POST /v1/search {options} answered {status}: {reply}")
                 ids.append([h["id"] for h in reply["hits"]])
                 sources.append([h.get("source") or "" for h in reply["hits"]])
             elapsed = time.perf_counter() - began
-            out["default" if ef is None else f"ef_runtime={ef}"] = {
-                "ef_runtime": ef, "ids": ids, "sources": sources,
+            out[name] = {
+                "options": options, "ids": ids, "sources": sources,
                 "api_qps": round(len(queries) / elapsed, 1),
             }  # fmt: skip
     finally:
@@ -391,12 +426,20 @@ def api_rows(
 
 
 def _knn(client: Any, index: str, vector: np.ndarray, ef: int | None) -> list[Any]:
-    clause = f"*=>[KNN {K} @vec $B" + ("" if ef is None else f" EF_RUNTIME {ef}") + "]"
+    # SORTBY: RediSearch returns KNN results in no defined order without it
+    clause = f"*=>[KNN {K} @vec $B" + ("" if ef is None else f" EF_RUNTIME {ef}") + " AS __d]"
     reply = client.execute_command(
-        "FT.SEARCH", index, clause, "RETURN", "1", "source", "LIMIT", "0", str(K),
-        "PARAMS", "2", "B", vector.astype(np.float32).tobytes(), "DIALECT", "2",
+        "FT.SEARCH", index, clause, "RETURN", "1", "source", "SORTBY", "__d", "ASC",
+        "LIMIT", "0", str(K), "PARAMS", "2", "B", vector.astype(np.float32).tobytes(),
+        "DIALECT", "2",
     )  # fmt: skip
     return list(reply)
+
+
+def _fully_indexed(client: Any, index: str) -> bool:
+    info = client.execute_command("FT.INFO", index)
+    fields = dict(zip(info[::2], info[1::2], strict=True))
+    return int(fields.get(b"indexing", 0)) == 0 and float(fields.get(b"percent_indexed", 1)) >= 1
 
 
 def exact_row(store_url: str, vectors: np.ndarray) -> dict[str, Any]:
@@ -411,6 +454,8 @@ def exact_row(store_url: str, vectors: np.ndarray) -> dict[str, Any]:
             "vec", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", str(vectors.shape[1]),
             "DISTANCE_METRIC", "COSINE",
         )  # fmt: skip
+        # RediSearch indexes the existing keys in the background: query a complete index
+        wait_ready(lambda: _fully_indexed(client, EXACT_INDEX), 600, "the exact index")
         ids: list[list[str]] = []
         sources: list[list[str]] = []
         for v in vectors:
@@ -460,8 +505,56 @@ def overlap(found: Sequence[Sequence[str]], exact: Sequence[Sequence[str]]) -> f
     return hits / max(1, sum(len(e) for e in exact))
 
 
-def measure(mode: str, work: Path) -> dict[str, Any]:
-    """The whole run (module docstring); the result without the common envelope."""
+def _subset(row: dict[str, Any], keep: Sequence[int]) -> list[list[str]]:
+    return [row["sources"][i] for i in keep]
+
+
+def choose_alpha(
+    rows: dict[str, Any], relevant: Sequence[str], tune: Sequence[int], held: Sequence[int]
+) -> dict[str, Any]:
+    """The linear blend's alpha with the best recall@10 (then MRR) on the ``tune`` half of
+    the queries, scored on the ``held`` half, beside the other rows on that same half."""
+
+    def on(name: str, half: Sequence[int]) -> dict[str, float]:
+        rankings = [doc_ranking(s) for s in _subset(rows[name], half)]
+        return score(rankings, [relevant[i] for i in half])
+
+    tuned = {a: on(f"hybrid linear alpha={a}", tune) for a in ALPHAS}
+    best = max(ALPHAS, key=lambda a: (tuned[a]["recall_at_10"], tuned[a]["mrr_at_10"], -a))
+    compared = ("default", "text (BM25)", "hybrid rrf", f"hybrid linear alpha={best}")
+    return {
+        "alpha": best, "tune_queries": len(tune), "held_out_queries": len(held),
+        "tune_recall_at_10": {str(a): round(t["recall_at_10"], 4) for a, t in tuned.items()},
+        "held_out": {name: on(name, held) for name in compared},
+    }  # fmt: skip
+
+
+def int8_rows(
+    moto: Any, work: Path, queries: Sequence[str], relevant: Sequence[str]
+) -> dict[str, Any]:
+    """Ingest and query both with the int8 ONNX embedder (``--embedder onnx``) on a second
+    server; recall@10 at ``recall: exact`` (so only the embedder differs from the fp32 row)."""
+    stack = Stack(work, moto=moto, embedder="onnx")
+    try:
+        stack.start_server()
+        t = time.monotonic()
+        stack.ingest()
+        ingest_s = time.monotonic() - t
+        stack.start_api()
+        rows = api_rows(stack.api_url, queries, {"int8 recall=exact": {"recall": "exact"}})
+    finally:
+        stack.stop()
+    row = rows["int8 recall=exact"]
+    return {
+        **score([doc_ranking(s) for s in row["sources"]], relevant),
+        "api_qps": row["api_qps"], "ingest_s": round(ingest_s, 1), "embedder": "onnx (int8)",
+    }  # fmt: skip
+
+
+def measure(mode: str, work: Path, store_url: str | None = None) -> dict[str, Any]:
+    """The whole run (module docstring); the result without the common envelope.
+    ``store_url``: an already running store (e.g. redis-stack) instead of a ``memvec
+    server`` child; it must be empty of the benchmark's keys."""
     from pipeline.embedding import LocalEmbedder
 
     began = time.monotonic()
@@ -469,7 +562,11 @@ def measure(mode: str, work: Path) -> dict[str, Any]:
     rng = random.Random(1)
     asked = sorted(rng.sample(range(len(pairs)), min(QUERIES[mode], len(pairs))))
     queries = [pairs[i].query for i in asked]
-    stack = Stack(work)
+    halves = list(range(len(asked)))
+    random.Random(2).shuffle(halves)
+    tune, held = sorted(halves[: len(halves) // 2]), sorted(halves[len(halves) // 2 :])
+    stack = Stack(work, store_url=store_url)
+    int8: dict[str, Any] | None = None
     try:
         sources = upload(stack.moto.client("s3"), pairs)
         relevant = [sources[i] for i in asked]
@@ -480,11 +577,14 @@ def measure(mode: str, work: Path) -> dict[str, Any]:
         ingest_s = time.monotonic() - t
         stack.start_api()
         log(f"quality: ingested in {ingest_s:.0f} s; querying through {stack.api_url}")
-        rows = api_rows(stack.api_url, queries, [None, *EFS])
+        rows = api_rows(stack.api_url, queries, request_settings())
         vectors = LocalEmbedder().embed(queries)
         exact = exact_row(stack.store_url, vectors)
         qps = store_qps(stack.store_url, vectors, rounds=1 if mode == "toy" else 3)
         chunks = indexed_chunks(stack.store_url)
+        if store_url is None:
+            log("quality: int8 (onnx) embedder: second ingest and api")
+            int8 = int8_rows(stack.moto, work / "int8", queries, relevant)
     finally:
         stack.stop()
     exact_scores = score([doc_ranking(s) for s in exact["sources"]], relevant)
@@ -494,22 +594,62 @@ def measure(mode: str, work: Path) -> dict[str, Any]:
             **score([doc_ranking(s) for s in row["sources"]], relevant),
             "neighbour_recall_at_10": round(overlap(row["ids"], exact["ids"]), 4),
             "api_qps": row["api_qps"],
-            "ef_runtime": row["ef_runtime"],
+            "options": row["options"],
         }
+    fp32 = table["recall=exact"]["recall_at_10"]
+    if int8 is not None:
+        int8["ratio_vs_fp32_recall_at_10"] = round(int8["recall_at_10"] / fp32, 4) if fp32 else None
     return {
         "documents": len(pairs), "queries": len(queries), "chunks": chunks,
         "origins": {o: sum(p.origin.startswith(o) for p in pairs) for o in ("python", "debian")},
         "ingest_s": round(ingest_s, 1), "elapsed_s": round(time.monotonic() - began, 1),
-        "rows": table, "store_knn_qps": qps,
+        "rows": table, "store_knn_qps": qps, "int8": int8,
+        "hybrid_alpha": choose_alpha(rows, relevant, tune, held),
+        "store": store_url or "memvec server",
         "per_query": {"relevant": relevant, "origins": [pairs[i].origin for i in asked],
                       "default_sources": rows["default"]["sources"]},
     }  # fmt: skip
 
 
-def run(size: Any, tmp: Path) -> dict[str, Any]:
-    """The ``quality`` section of ``memvec bench`` in the common envelope (bench.common)."""
+HYBRID_TARGET = 1.05
+INT8_TARGET = 0.99
+
+
+def _extra_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hybrid vs the better single ranking (held-out half) and int8 vs fp32."""
+    held = r["hybrid_alpha"]["held_out"]
+    alpha = r["hybrid_alpha"]["alpha"]
+    single = max(held["default"]["recall_at_10"], held["text (BM25)"]["recall_at_10"])
+    hybrid = max(held["hybrid rrf"]["recall_at_10"],
+                 held[f"hybrid linear alpha={alpha}"]["recall_at_10"])  # fmt: skip
+    h_ratio = round(hybrid / single, 4) if single else None
+    out = [
+        target_row(
+            f"hybrid recall@10 vs the better of vector-only and BM25-only (held-out half, "
+            f"linear alpha {alpha} chosen on the other half)",
+            hybrid, single, "max(vector default, BM25)", f">= {HYBRID_TARGET}x",
+            h_ratio is not None and h_ratio >= HYBRID_TARGET, value_ratio=h_ratio,
+        ),
+    ]  # fmt: skip
+    int8 = r.get("int8")
+    if int8 is not None:
+        i_ratio = int8["ratio_vs_fp32_recall_at_10"]
+        out.append(target_row(
+            "int8 (onnx) embedder recall@10 vs fp32, ingest and query, recall=exact",
+            int8["recall_at_10"], r["rows"]["recall=exact"]["recall_at_10"], "fp32 (torch)",
+            f">= {INT8_TARGET}x", i_ratio is not None and i_ratio >= INT8_TARGET,
+            value_ratio=i_ratio,
+        ))  # fmt: skip
+    return out
+
+
+def run(size: Any, tmp: Path, store_url: str | None = None) -> dict[str, Any]:
+    """The ``quality`` section of ``memvec bench`` in the common envelope (bench.common).
+    ``store_url`` (or env ``MEMVEC_QUALITY_STORE``): a running store instead of a
+    ``memvec server`` child, e.g. redis-stack to compare (no int8 row then)."""
     mode = size.mode
-    r = measure(mode, tmp / "quality")
+    store_url = store_url or os.environ.get("MEMVEC_QUALITY_STORE") or None
+    r = measure(mode, tmp / "quality", store_url)
     rows = r["rows"]
     exact10, default10 = rows["exact"]["recall_at_10"], rows["default"]["recall_at_10"]
     ratio = round(default10 / exact10, 4) if exact10 else None
@@ -521,13 +661,14 @@ def run(size: Any, tmp: Path) -> dict[str, Any]:
             "k": K, "efs": list(EFS), "embedder": "all-MiniLM-L6-v2",
             "corpus": "Python stdlib docstrings (summary -> body) + Debian package "
                       "descriptions in /var/lib/dpkg/status (synopsis -> extended)",
-            "origins": r["origins"], "path": "S3 (moto) -> memvec ingest -> memvec server "
+            "origins": r["origins"], "path": f"S3 (moto) -> memvec ingest -> {r['store']} "
                                              "-> memvec api",
+            "recalls": list(RECALLS), "alphas": list(ALPHAS), "store": r["store"],
         },
         "samples": {"per_query": r["per_query"]},
         "summary": {"rows": rows, "store_knn_qps": qps, "default_qps_vs_ef10": cost,
-                    "ingest_s": r["ingest_s"], "elapsed_s": r["elapsed_s"]},
-        "todo": TODO,
+                    "ingest_s": r["ingest_s"], "elapsed_s": r["elapsed_s"],
+                    "hybrid_alpha": r["hybrid_alpha"], "int8": r["int8"]},
         "baseline": "exact search (FLAT) over the same chunk vectors with the same model",
         "targets": [
             target_row(
@@ -541,6 +682,7 @@ def run(size: Any, tmp: Path) -> dict[str, Any]:
                 qps["default"], qps["ef_runtime=10"], "EF_RUNTIME 10 (old default)",
                 "reported", None, value_ratio=cost, unit="QPS",
             ),
+            *_extra_targets(r),
         ],
     }  # fmt: skip
 
@@ -552,18 +694,24 @@ def plot(res: dict[str, Any], out_dir: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = res["summary"]["rows"]
-    names = list(rows)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), width_ratios=(3, 1))
+    rows = dict(res["summary"]["rows"])
+    int8 = res["summary"].get("int8")
+    if int8:
+        rows["int8 recall=exact"] = int8
+    alpha = res["summary"].get("hybrid_alpha", {}).get("alpha")
+    # the linear blend at the chosen alpha only; the others are in the JSON
+    names = [n for n in rows if not n.startswith("hybrid linear") or n.endswith(f"={alpha}")]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 5), width_ratios=(4, 1))
     width = 0.27
     for i, metric in enumerate(("recall_at_1", "recall_at_10", "mrr_at_10")):
         xs = [j + (i - 1) * width for j in range(len(names))]
         ax.bar(xs, [rows[n][metric] for n in names], width, label=metric)
-    ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("fraction of queries (MRR: mean reciprocal rank)")
     ax.set_xlabel("search")
-    ax.set_title(f"retrieval quality, {res['params']['documents']} documents, k={K}")
+    store = res["params"].get("store", "memvec server")
+    ax.set_title(f"retrieval quality, {res['params']['documents']} documents, k={K}, {store}")
     ax.legend(fontsize=8)
     qps = res["summary"]["store_knn_qps"]
     ax2.bar(list(qps), list(qps.values()), color=["tab:blue", "tab:gray"])
@@ -585,7 +733,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__)
     ap.add_argument("--size", choices=sorted(SIZES), default="quick")
     ap.add_argument("--out", type=Path, default=Path("bench/results"))
+    ap.add_argument("--store-url", default=None,
+                    help="a running store (e.g. redis-stack) instead of memvec server")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.store_url:
+        os.environ["MEMVEC_QUALITY_STORE"] = args.store_url
     from .suite import run_suite
 
     written = run_suite(["quality"], SIZES[args.size], args.out)

@@ -87,7 +87,10 @@ def create_app(
     app = FastAPI(
         title="memvec query API",
         version="1",
-        description="Nearest-neighbour search over a memvec (or RediSearch) vector index.",
+        description="Nearest-neighbour, BM25 and hybrid search over a memvec (or RediSearch) "
+        "index. `POST /v1/search` takes `mode` (vector | text | hybrid), `recall` (fast | "
+        "balanced | exact) or `ef_runtime`, and for hybrid `fusion` (rrf | linear) with "
+        "`rrf_k` or `alpha`; each option's field says what it does and what it costs.",
         lifespan=lifespan,
     )
     app.state.metrics = metrics

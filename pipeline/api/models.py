@@ -3,10 +3,12 @@ route documents. The OpenAPI document, and so schemathesis's test cases, come fr
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .fusion import DEFAULT_ALPHA, DEFAULT_RRF_K
+from .recall import RECALL_DESCRIPTION
 from .settings import HARD_MAX_K, MAX_EF_RUNTIME
 
 __all__ = [
@@ -59,7 +61,42 @@ class SearchRequest(BaseModel):
         examples=[{"source": ["stdlib/gzip", "stdlib/zlib"], "chunk": {"lt": 3}}],
     )
     ef_runtime: int | None = Field(
-        None, ge=1, le=MAX_EF_RUNTIME, description="HNSW search breadth (default: the index's)"
+        None,
+        ge=1,
+        le=MAX_EF_RUNTIME,
+        description="HNSW search breadth (default: the index's); not with `recall`",
+    )
+    recall: Literal["fast", "balanced", "exact"] | None = Field(
+        None, description=RECALL_DESCRIPTION
+    )
+    mode: Literal["vector", "text", "hybrid"] = Field(
+        "vector",
+        description="`vector`: nearest chunks to the query's embedding (or `vector`). "
+        "`text`: BM25 over the index's text field, scored by the store (`FT.SEARCH "
+        "@text:(t1|t2|...) WITHSCORES SCORER BM25STD`); the query is split into words, "
+        "lower-cased, RediSearch's stop words dropped, every term escaped; a query of stop "
+        "words only matches nothing. `hybrid`: both rankings (4k candidates each, at most "
+        f"{HARD_MAX_K}) fused by `fusion`. `text` and `hybrid` need `query`, not `vector`.",
+    )
+    fusion: Literal["rrf", "linear"] | None = Field(
+        None,
+        description="hybrid only (default `rrf`). `rrf`: reciprocal rank fusion, score = "
+        "sum of 1/(rrf_k + rank) over the two rankings. `linear`: alpha * similarity + "
+        "(1 - alpha) * BM25 score, each min-max normalised over the candidates.",
+    )
+    alpha: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="`fusion: linear` only: weight of the vector side (default "
+        f"{DEFAULT_ALPHA}, chosen on the quality benchmark); 1 = vector only, 0 = text only",
+    )
+    rrf_k: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description=f"`fusion: rrf` only: rank damping constant (default {DEFAULT_RRF_K})",
     )
     fields: list[FieldName] | None = Field(
         None, max_length=64, description="metadata fields to return (default: all)"
@@ -99,7 +136,19 @@ def has_lone_surrogate(value: Any) -> bool:
 
 class Hit(BaseModel):
     id: str
-    distance: float | None
+    distance: float | None = Field(
+        description="vector distance (the index's metric); null in text mode or when the "
+        "vector side did not return the hit"
+    )
+    score: float | None = Field(
+        None,
+        description="what hits are ranked by, higher first: the BM25 score in text mode, "
+        "the fused score in hybrid mode; null in vector mode (ranked by distance)",
+    )
+    vector_distance: float | None = Field(None, description="same as distance")
+    text_score: float | None = Field(
+        None, description="the store's BM25STD score, when the text side returned the hit"
+    )
     text: str | None = None
     source: str | None = None
     chunk: int | None = None
@@ -110,6 +159,10 @@ class SearchResponse(BaseModel):
     hits: list[Hit]
     took_ms: float
     index: str
+    mode: str = "vector"
+    terms: list[str] | None = Field(
+        None, description="text and hybrid modes: the query terms searched (to highlight)"
+    )
 
 
 class Document(BaseModel):

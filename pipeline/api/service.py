@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -33,14 +34,21 @@ import numpy.typing as npt
 
 from ..embedding import Embedder
 from ..errors import IndexNotFound, StoreClientError
-from ..stores.base import IndexInfo, SearchStore
+from ..stores.base import IndexInfo, SearchHit, SearchStore
+from ..stores.text_query import query_terms
 from .errors import ApiError
 from .filters import FilterError, compile_filter
+from .fusion import DEFAULT_ALPHA, DEFAULT_RRF_K, linear, rrf
 from .metrics import ApiMetrics
 from .models import Document, Hit, IndexList, IndexSummary, Readiness, SearchRequest, SearchResponse
-from .settings import ApiSettings
+from .recall import ef_for_recall
+from .settings import HARD_MAX_K, ApiSettings
 
-__all__ = ["SearchService"]
+__all__ = ["HYBRID_CANDIDATES", "SearchService", "check_mode_options"]
+
+HYBRID_CANDIDATES = 4
+"""Hybrid mode asks each side for this many times k candidates (at most HARD_MAX_K): a
+document ranked low by one side and high by the other must be in both lists to fuse."""
 
 T = TypeVar("T")
 
@@ -57,6 +65,45 @@ def _chunk(value: bytes | None) -> int | None:
     except ValueError:
         return None
     return int(number) if math.isfinite(number) and number == int(number) else None
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One store query's size, filter and returned fields."""
+
+    k: int
+    filter_expr: str
+    return_fields: list[str] | None
+
+
+def check_mode_options(req: SearchRequest) -> None:
+    """Refuse options the request's mode would not use (a parsed option is applied or
+    refused, never ignored)."""
+
+    def refuse(field: str, rule: str) -> ApiError:
+        return ApiError(400, "invalid_request", f"{field}: {rule}", field, rule)
+
+    if req.recall is not None and req.ef_runtime is not None:
+        raise refuse("recall", "give recall or ef_runtime, not both (they set the same breadth)")
+    if req.mode != "vector" and req.query is None:
+        raise refuse("query", f"mode {req.mode} searches text: give query, not vector")
+    if req.mode == "text":
+        for name in ("ef_runtime", "recall"):
+            if getattr(req, name) is not None:
+                raise refuse(name, "only in modes vector and hybrid (text mode has no breadth)")
+    if req.mode != "hybrid":
+        for name in ("fusion", "alpha", "rrf_k"):
+            if getattr(req, name) is not None:
+                raise refuse(name, "only with mode hybrid")
+        return
+    if req.alpha is not None and req.fusion != "linear":
+        raise refuse("alpha", "only with fusion linear")
+    if req.rrf_k is not None and req.fusion == "linear":
+        raise refuse("rrf_k", "only with fusion rrf")
 
 
 def _embed_pool() -> ThreadPoolExecutor:
@@ -164,7 +211,8 @@ class SearchService:
 
     # -- operations -------------------------------------------------------------------------
     async def search(self, req: SearchRequest) -> SearchResponse:
-        """The request's nearest chunks; ``ApiError`` for anything the request got wrong."""
+        """The request's best chunks by ``req.mode``; ``ApiError`` for anything the request
+        got wrong."""
         settings = self.settings
         began = time.perf_counter()
         k = req.k if req.k is not None else settings.default_k
@@ -172,16 +220,8 @@ class SearchService:
             raise ApiError(
                 400, "invalid_request", f"k: at most {settings.max_k}", "k", f"<= {settings.max_k}"
             )
+        check_mode_options(req)
         info = await self.index_schema(settings.index)
-        spec = info.vector(settings.vector_field)
-        if spec is None:
-            raise ApiError(
-                503,
-                "index_misconfigured",
-                f"index {settings.index!r} has no vector field {settings.vector_field!r}; "
-                "start the API with the right --vector-field",
-            )
-        dims = spec[0]
         try:
             filter_expr = compile_filter(
                 req.filter,
@@ -191,7 +231,6 @@ class SearchService:
             )
         except FilterError as exc:
             raise ApiError(400, "invalid_filter", str(exc), exc.field, exc.rule) from None
-        vec = await self._query_vector(req, dims)
         return_fields = None
         if req.fields is not None:
             return_fields = [
@@ -200,30 +239,115 @@ class SearchService:
                 settings.chunk_field,
                 *req.fields,
             ]
+        search = _Search(k, filter_expr, return_fields)
+        terms: list[str] | None = None
+        if req.mode == "vector":
+            hits = await self._vector_hits(req, info, search)
+            out = [self._hit(h, h.distance, None, None, info) for h in hits]
+        elif req.mode == "text":
+            terms = self._text_terms(req, info)
+            hits = await self._text_hits(terms, search)
+            out = [self._hit(h, None, h.score, h.score, info) for h in hits]
+        else:
+            terms = self._text_terms(req, info)
+            wide = _Search(min(HARD_MAX_K, HYBRID_CANDIDATES * k), filter_expr, return_fields)
+            vector_hits, text_hits = await asyncio.gather(
+                self._vector_hits(req, info, wide), self._text_hits(terms, wide)
+            )
+            if req.fusion == "linear":
+                alpha = DEFAULT_ALPHA if req.alpha is None else req.alpha
+                fused = linear(vector_hits, text_hits, alpha)
+            else:
+                fused = rrf(vector_hits, text_hits, req.rrf_k or DEFAULT_RRF_K)
+            out = [
+                self._hit(f.hit, f.vector_distance, f.score, f.text_score, info) for f in fused[:k]
+            ]
+        took_ms = round((time.perf_counter() - began) * 1000, 3)
+        return SearchResponse(
+            hits=out, took_ms=took_ms, index=settings.index, mode=req.mode, terms=terms
+        )
+
+    def _hit(
+        self,
+        hit: SearchHit,
+        distance: float | None,
+        score: float | None,
+        text_score: float | None,
+        info: IndexInfo,
+    ) -> Hit:
+        distance = distance if distance is not None and math.isfinite(distance) else None
+        return Hit(
+            id=hit.id,
+            distance=distance,
+            score=_finite(score),
+            vector_distance=distance,
+            text_score=_finite(text_score),
+            **self.shape_fields(hit.fields, set(info.vectors)),
+        )
+
+    async def _vector_hits(
+        self, req: SearchRequest, info: IndexInfo, search: _Search
+    ) -> list[SearchHit]:
+        settings = self.settings
+        spec = info.vector(settings.vector_field)
+        if spec is None:
+            raise ApiError(
+                503,
+                "index_misconfigured",
+                f"index {settings.index!r} has no vector field {settings.vector_field!r}; "
+                "start the API with the right --vector-field",
+            )
+        vec = await self._query_vector(req, spec[0])
+        ef = req.ef_runtime
+        if ef is None:
+            ef = ef_for_recall(req.recall, search.k, info.num_docs)
         blob = vec.astype("<f4").tobytes()
-        hits = await self.timed(
+        return await self.timed(
             "search",
             lambda: self.store.search(
                 settings.index,
                 blob,
-                k,
-                filter_expr,
-                req.ef_runtime,
-                return_fields,
+                search.k,
+                search.filter_expr,
+                ef,
+                search.return_fields,
                 vector_field=settings.vector_field,
             ),
         )
-        vector_fields = set(info.vectors)
-        out = [
-            Hit(
-                id=h.id,
-                distance=h.distance if math.isfinite(h.distance) else None,
-                **self.shape_fields(h.fields, vector_fields),
+
+    def _text_terms(self, req: SearchRequest, info: IndexInfo) -> list[str]:
+        settings = self.settings
+        if info.fields.get(settings.text_field) != "TEXT":
+            raise ApiError(
+                400,
+                "text_search_unavailable",
+                f"mode: {req.mode} needs a TEXT field {settings.text_field!r} in index "
+                f"{settings.index!r}; use mode vector, or start the API with the right "
+                "--text-field",
+                "mode",
+                "the index must have a TEXT field to search text",
             )
-            for h in hits
-        ]
-        took_ms = round((time.perf_counter() - began) * 1000, 3)
-        return SearchResponse(hits=out, took_ms=took_ms, index=settings.index)
+        assert req.query is not None  # check_mode_options
+        if len(req.query) > settings.max_query_chars:
+            rule = f"at most {settings.max_query_chars} characters"
+            raise ApiError(400, "query_too_long", f"query: {rule}", "query", rule)
+        return query_terms(req.query)
+
+    async def _text_hits(self, terms: list[str], search: _Search) -> list[SearchHit]:
+        if not terms:  # only stop words or punctuation: nothing can match
+            return []
+        settings = self.settings
+        return await self.timed(
+            "text_search",
+            lambda: self.store.text_search(
+                settings.index,
+                terms,
+                search.k,
+                search.filter_expr,
+                search.return_fields,
+                text_field=settings.text_field,
+            ),
+        )
 
     async def _query_vector(self, req: SearchRequest, dims: int | None) -> npt.NDArray[np.float32]:
         settings = self.settings

@@ -55,11 +55,14 @@ class StoreClient(ABC):
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One result of a KNN query; ``fields`` holds the returned hash fields, raw."""
+    """One result of a KNN query (``distance``; ``score`` None) or of a text query
+    (``score``, the store's BM25STD score; ``distance`` NaN); ``fields`` holds the
+    returned hash fields, raw."""
 
     id: str
     distance: float
     fields: dict[str, bytes]
+    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,10 @@ class SearchStore(Protocol):
     - ``search`` runs one KNN query (``FT.SEARCH ... DIALECT 2``) and returns hits sorted
       by ascending distance; ``filter_expr`` is a query string already compiled by
       :mod:`pipeline.api.filters` (``*`` for none), never raw user input.
+    - ``text_search`` runs one full-text query (``FT.SEARCH ... WITHSCORES SCORER
+      BM25STD``): documents whose ``text_field`` holds any of ``terms`` (already
+      tokenised, non-empty; escaped by the store side), best ``k`` first, each with its
+      ``score``.
     - ``get`` returns a hash's fields, or ``None`` when the key does not exist.
     - ``index_info``/``indexes`` read ``FT.INFO`` (RESP2 layout); ``lag`` is the index's
       ``lag_records`` when the store reports it, else ``None``.
@@ -105,6 +112,17 @@ class SearchStore(Protocol):
         return_fields: Sequence[str] | None = None,
         *,
         vector_field: str = "vec",
+    ) -> list[SearchHit]: ...
+
+    def text_search(
+        self,
+        index: str,
+        terms: Sequence[str],
+        k: int,
+        filter_expr: str = "*",
+        return_fields: Sequence[str] | None = None,
+        *,
+        text_field: str = "text",
     ) -> list[SearchHit]: ...
 
     def get(self, doc_id: str) -> dict[str, bytes] | None: ...

@@ -13,13 +13,16 @@ from typing import Any
 
 from ..errors import IndexNotFound, StoreClientError, StoreRejected, StoreUnavailable
 from .base import IndexInfo, SearchHit
+from .text_query import text_clause
 
 __all__ = [
     "DISTANCE_ALIAS",
     "CommandReads",
     "build_search_args",
+    "build_text_search_args",
     "parse_index_info",
     "parse_search_reply",
+    "parse_text_search_reply",
     "translate_message",
 ]
 
@@ -114,6 +117,43 @@ def parse_search_reply(reply: Sequence[Any]) -> list[SearchHit]:
     return hits
 
 
+def build_text_search_args(
+    index: str,
+    terms: Sequence[str],
+    k: int,
+    filter_expr: str,
+    return_fields: Sequence[str] | None,
+    text_field: str,
+) -> list[str | bytes | int]:
+    """``FT.SEARCH`` arguments of a BM25 query: documents whose ``text_field`` holds any
+    of ``terms`` (tokenised by :func:`~pipeline.stores.text_query.query_terms`), best
+    ``k`` by RediSearch's ``BM25STD`` scorer, each with its score (``WITHSCORES``)."""
+    query = text_clause(text_field, terms)
+    if filter_expr.strip() not in ("", "*"):
+        query = f"{query} ({filter_expr})"
+    args: list[str | bytes | int] = ["FT.SEARCH", index, query, "WITHSCORES", "SCORER", "BM25STD"]
+    if return_fields is not None:
+        names = list(dict.fromkeys(return_fields))
+        args += ["RETURN", len(names), *names]
+    args += ["LIMIT", 0, int(k), "DIALECT", 2]
+    return args
+
+
+def parse_text_search_reply(reply: Sequence[Any]) -> list[SearchHit]:
+    """The hits of a RESP2 ``FT.SEARCH ... WITHSCORES`` reply (``[total, id, score,
+    fields, ...]``), best first; ``distance`` is NaN and ``score`` the text score."""
+    hits: list[SearchHit] = []
+    for i in range(1, len(reply) - 2, 3):
+        flat = reply[i + 2] or []
+        fields = {_text(flat[j]): flat[j + 1] for j in range(0, len(flat) - 1, 2)}
+        try:
+            text_score = float(_text(reply[i + 1]))
+        except ValueError:
+            text_score = float("nan")
+        hits.append(SearchHit(_text(reply[i]), float("nan"), fields, text_score))
+    return hits
+
+
 def translate_message(message: str) -> StoreClientError:
     """The store-family error for an error reply's text (memvec and RediSearch wording)."""
     lowered = message.lower()
@@ -149,6 +189,19 @@ class CommandReads:
             index, vector_bytes, k, filter_expr, ef_runtime, return_fields, vector_field
         )
         return parse_search_reply(self.call(*args))
+
+    def text_search(
+        self,
+        index: str,
+        terms: Sequence[str],
+        k: int,
+        filter_expr: str = "*",
+        return_fields: Sequence[str] | None = None,
+        *,
+        text_field: str = "text",
+    ) -> list[SearchHit]:
+        args = build_text_search_args(index, terms, k, filter_expr, return_fields, text_field)
+        return parse_text_search_reply(self.call(*args))
 
     def get(self, doc_id: str) -> dict[str, bytes] | None:
         reply = self.call("HGETALL", doc_id)

@@ -6,6 +6,7 @@
 - `client` / `make_client(app)`: `httpx.AsyncClient` on the app through ASGI, in process;
 - `resp_server` (session): `memvec server` (RESP, loopback, port picked by the OS) serving
   the same engine;
+- `page`: a page in headless Debian Chromium (Playwright), failing on uncaught page errors;
 - `live_api` (session): uvicorn on a loopback port running the app over `RespStore`
   pointed at `resp_server`; `.url` is its base URL.
 """
@@ -16,12 +17,14 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import Page, sync_playwright
 
 from pipeline.api import ApiSettings, EmbeddedStore, RespStore, create_app
 from pipeline.demo.ingest import ensure_index, ingest
@@ -121,3 +124,37 @@ def live_api(resp_server: ServerThread, embedder: Any) -> Iterator[LiveApi]:
     finally:
         stop_live(live)
         store.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page in headless Debian Chromium driven by Playwright; fails on any uncaught page error."""
+    assert CHROMIUM.is_file(), (
+        f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium); "
+        "Playwright's own browser builds are not used"
+    )
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1100, "height": 900})
+            context.set_default_timeout(30_000)
+            p = context.new_page()
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+            yield p
+        finally:
+            browser.close()
+    assert not errors, f"uncaught errors in the page: {errors}"

@@ -11,13 +11,12 @@ import socket
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from pipeline.api import ApiSettings, ReadFrom, RespStore, create_app
 from pipeline.api.cli import add_api_parser, settings_from_args
@@ -69,40 +68,6 @@ def test_replica_reads_fall_back_to_primary(resp_server: Any, embedder: Any) -> 
     finally:
         stop_live(live)
         down.close()
-
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    """A page in headless Debian Chromium driven by Playwright; fails on any uncaught page error."""
-    assert CHROMIUM.is_file(), (
-        f"{CHROMIUM} is missing: install the Debian package (apt-get install chromium); "
-        "Playwright's own browser builds are not used"
-    )
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 900})
-            context.set_default_timeout(30_000)
-            p = context.new_page()
-            p.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield p
-        finally:
-            browser.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def test_search_page_in_headless_chromium(live_api: LiveApi, page: Page, tmp_path: Path) -> None:
