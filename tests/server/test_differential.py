@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,22 @@ class Pair:
     def script(self, commands: list[tuple[object, ...]]) -> None:
         for command in commands:
             self.same(*command)
+
+
+@contextmanager
+def connected_pair(port: int, peer: RedisStack, protocol: int | None = None) -> Iterator[Pair]:
+    """A :class:`Pair`: redis-py on the memvec server at ``port`` and on ``peer``, the same
+    RESP ``protocol`` (None: redis-py's default); both connections closed on exit."""
+    options: dict[str, Any] = {"socket_timeout": 20}
+    if protocol is not None:
+        options["protocol"] = protocol
+    mine = redis.Redis(host="127.0.0.1", port=port, **options)
+    theirs = peer.client(**options)
+    try:
+        yield Pair(mine, theirs)
+    finally:
+        mine.close()
+        theirs.close()
 
 
 def _show(args: tuple[object, ...]) -> str:

@@ -26,7 +26,7 @@ from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack
 from tests.harness.wait import wait_for
 from tests.replication.nodes import Node, converged
-from tests.server.test_differential import Pair, call
+from tests.server.test_differential import Pair, call, connected_pair
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +44,8 @@ def memvec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 def pair(
     request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
 ) -> Iterator[Pair]:
-    mine = redis.Redis(
-        host="127.0.0.1", port=memvec.port, protocol=request.param, socket_timeout=20
-    )
-    theirs = redis_stack.client(protocol=request.param, socket_timeout=20)
-    try:
-        yield Pair(mine, theirs)
-    finally:
-        mine.close()
-        theirs.close()
+    with connected_pair(memvec.port, redis_stack, request.param) as pair:
+        yield pair
 
 
 @pytest.fixture

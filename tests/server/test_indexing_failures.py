@@ -22,7 +22,7 @@ from redisvl.extensions.cache.embeddings import EmbeddingsCache
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call
+from tests.server.test_differential import Pair, call, connected_pair
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +40,8 @@ def memvec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 def pair(
     request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
 ) -> Iterator[Pair]:
-    mine = redis.Redis(
-        host="127.0.0.1", port=memvec.port, protocol=request.param, socket_timeout=20
-    )
-    theirs = redis_stack.client(protocol=request.param, socket_timeout=20)
-    try:
-        yield Pair(mine, theirs)
-    finally:
-        mine.close()
-        theirs.close()
+    with connected_pair(memvec.port, redis_stack, request.param) as pair:
+        yield pair
 
 
 @pytest.fixture

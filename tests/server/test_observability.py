@@ -22,7 +22,7 @@ from store.commands.table import COMMANDS
 from store.server import ServerThread
 from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call
+from tests.server.test_differential import Pair, call, connected_pair
 
 MONITOR_LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[0 127\.0\.0\.1:\d+\] (.*)$")
 
@@ -38,13 +38,8 @@ def memvec() -> Iterator[ServerThread]:
 
 @pytest.fixture
 def pair(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[Pair]:
-    mine = redis.Redis(host="127.0.0.1", port=memvec.port, protocol=2, socket_timeout=20)
-    theirs = redis_stack.client(protocol=2, socket_timeout=20)
-    try:
-        yield Pair(mine, theirs)
-    finally:
-        mine.close()
-        theirs.close()
+    with connected_pair(memvec.port, redis_stack, protocol=2) as pair:
+        yield pair
 
 
 @pytest.fixture

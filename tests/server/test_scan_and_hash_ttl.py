@@ -20,7 +20,7 @@ import redis
 from tests.harness.components import RedisStack
 from tests.harness.wait import wait_for
 from tests.replication.nodes import Node, converged
-from tests.server.test_differential import Pair, call
+from tests.server.test_differential import Pair, call, connected_pair
 from tests.server.test_process import ServerProcess
 
 
@@ -35,13 +35,8 @@ def proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def pair(proc: ServerProcess, redis_stack: RedisStack) -> Iterator[Pair]:
-    mine = redis.Redis(host="127.0.0.1", port=proc.port, socket_timeout=20)
-    theirs = redis_stack.client(socket_timeout=20)
-    try:
-        yield Pair(mine, theirs)
-    finally:
-        mine.close()
-        theirs.close()
+    with connected_pair(proc.port, redis_stack) as pair:
+        yield pair
 
 
 @pytest.fixture
