@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CommandError, SyntaxErr
 from .table import command
-from .util import expiry_deadline_ms, parse_int
+from .util import ExpiryCondition, expiry_deadline_ms, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -57,23 +57,7 @@ def set_field_expiry(
     # the flags sit between the time and FIELDS
     at = next((i for i in range(3, len(args)) if args[i].upper() == b"FIELDS"), len(args))
     fields = fields_after(args, at, strict=False)
-    nx = xx = gt = lt = False
-    for flag in args[3:at]:
-        f = flag.upper()
-        if f == b"NX":
-            nx = True
-        elif f == b"XX":
-            xx = True
-        elif f == b"GT":
-            gt = True
-        elif f == b"LT":
-            lt = True
-        else:
-            raise CommandError(f"Unsupported option {flag.decode('utf-8', 'replace')}")
-    if nx and (xx or gt or lt):
-        raise CommandError("NX and XX, GT or LT options at the same time are not compatible")
-    if gt and lt:
-        raise CommandError("GT and LT options at the same time are not compatible")
+    condition = ExpiryCondition.parse(args[3:at])
     name = args[0].decode("utf-8", "replace").lower()
     if amount < 0:
         raise CommandError(f"invalid expire time in '{name}' command")
@@ -89,13 +73,7 @@ def set_field_expiry(
         if f not in h:
             replies.append(-2)
             continue
-        current = ctx.keyspace.field_deadline(key, f)
-        if (
-            (nx and current is not None)
-            or (xx and current is None)
-            or (gt and (current is None or deadline <= current))
-            or (lt and current is not None and deadline >= current)
-        ):
+        if not condition.allows(ctx.keyspace.field_deadline(key, f), deadline):
             replies.append(0)
             continue
         if past:

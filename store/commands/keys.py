@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import CommandError, SyntaxErr
+from ..errors import SyntaxErr
 from ..keyspace import glob_to_regex
 from ..replies import SimpleString
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
-from .util import expiry_deadline_ms, parse_int
+from .util import ExpiryCondition, expiry_deadline_ms, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -75,33 +75,10 @@ def scan(ctx: ExecContext, args: list[bytes]) -> list[object]:
 
 
 def _set_expiry(ctx: ExecContext, key: bytes, deadline_ms: int, flags: list[bytes]) -> int:
-    nx = xx = gt = lt = False
-    for flag in flags:
-        f = flag.upper()
-        if f == b"NX":
-            nx = True
-        elif f == b"XX":
-            xx = True
-        elif f == b"GT":
-            gt = True
-        elif f == b"LT":
-            lt = True
-        else:
-            raise CommandError(f"Unsupported option {flag.decode('utf-8', 'replace')}")
-    if nx and (xx or gt or lt):
-        raise CommandError("NX and XX, GT or LT options at the same time are not compatible")
-    if gt and lt:
-        raise CommandError("GT and LT options at the same time are not compatible")
+    condition = ExpiryCondition.parse(flags)
     if ctx.keyspace.get(key, ctx.expire_now) is None:
         return 0
-    current = ctx.keyspace.expires.get(key)
-    if nx and current is not None:
-        return 0
-    if xx and current is None:
-        return 0
-    if gt and (current is None or deadline_ms <= current):
-        return 0
-    if lt and current is not None and deadline_ms >= current:
+    if not condition.allows(ctx.keyspace.expires.get(key), deadline_ms):
         return 0
     ctx.dirty = True
     ctx.log_args = [b"PEXPIREAT", key, str(deadline_ms).encode(), *flags]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..errors import CommandError
 from ..numbers import INT64_MAX, INT64_MIN, parse_float64, parse_int64
@@ -60,3 +62,39 @@ def format_float(value: float) -> bytes:
     if value == int(value) and abs(value) < 1e17:
         return str(int(value)).encode()
     return repr(value).encode()
+
+
+@dataclass(frozen=True)
+class ExpiryCondition:
+    """EXPIRE's and HEXPIRE's ``NX | XX | GT | LT`` (Redis 7): when a new deadline applies."""
+
+    nx: bool = False
+    xx: bool = False
+    gt: bool = False
+    lt: bool = False
+
+    @classmethod
+    def parse(cls, flags: Sequence[bytes]) -> ExpiryCondition:
+        """The flags in any case and order; Redis's errors for unknown or clashing ones."""
+        seen = {b"NX": False, b"XX": False, b"GT": False, b"LT": False}
+        for flag in flags:
+            f = flag.upper()
+            if f not in seen:
+                raise CommandError(f"Unsupported option {flag.decode('utf-8', 'replace')}")
+            seen[f] = True
+        cond = cls(seen[b"NX"], seen[b"XX"], seen[b"GT"], seen[b"LT"])
+        if cond.nx and (cond.xx or cond.gt or cond.lt):
+            raise CommandError("NX and XX, GT or LT options at the same time are not compatible")
+        if cond.gt and cond.lt:
+            raise CommandError("GT and LT options at the same time are not compatible")
+        return cond
+
+    def allows(self, current: int | None, deadline_ms: int) -> bool:
+        """Whether ``deadline_ms`` replaces ``current`` (None: no deadline, i.e. infinite)."""
+        if self.nx and current is not None:
+            return False
+        if self.xx and current is None:
+            return False
+        if self.gt and (current is None or deadline_ms <= current):
+            return False
+        return not (self.lt and current is not None and deadline_ms >= current)

@@ -13,7 +13,6 @@ Text scores come from the store (`FT.SEARCH ... WITHSCORES SCORER BM25STD`);
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,6 +27,7 @@ from pipeline.stores.base import SearchHit
 from store import Engine, EngineConfig
 from store.server import ServerConfig, ServerThread
 from tests.api.conftest import serve_in_thread, stop_live
+from tests.harness.components import wait_index_scanned
 
 BACKENDS = ["peer", "memvec", "embedded"]
 TAG = f"hyb{uuid.uuid4().hex[:8]}"
@@ -66,18 +66,14 @@ def chunks(loaded_engine: Engine) -> list[tuple[str, list[Any]]]:
     return out
 
 
-def _load(run: Callable[..., Any], chunks: list[tuple[str, list[Any]]], dim: int) -> None:
+def _load(
+    run: Callable[..., Any], chunks: list[tuple[str, list[Any]]], dim: int, peer: Any = None
+) -> None:
+    """Create the index and write the chunks; with ``peer`` (its client), only once the
+    peer's background scan is over, so each chunk is indexed once there."""
     run("FT.CREATE", *_create_args(dim)[1:])
-    # the peer scans existing keys in the background after FT.CREATE; a document written
-    # meanwhile is indexed twice there (the first copy garbage until its GC), which skews
-    # its text statistics: write only once the scan is over
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        info = run("FT.INFO", INDEX)
-        info = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
-        if int(info.get(b"indexing", info.get("indexing", 0))) == 0:
-            break
-        time.sleep(0.01)
+    if peer is not None:
+        wait_index_scanned(peer, INDEX)
     for key, pairs in chunks:
         run("HSET", key, *pairs)
 
@@ -92,7 +88,7 @@ def stores(
     server = ServerThread(ServerConfig(port=0, data_dir=None), engine=engine).start()
     memvec = RespStore([f"redis://127.0.0.1:{server.port}"])
     try:
-        _load(peer_client.execute_command, chunks, embedder.dim)
+        _load(peer_client.execute_command, chunks, embedder.dim, peer=peer_client)
         _load(engine.execute, chunks, embedder.dim)
         yield {"peer": peer, "memvec": memvec, "embedded": EmbeddedStore(engine)}
     finally:

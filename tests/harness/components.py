@@ -75,6 +75,7 @@ __all__ = [
     "redisearch_module_path",
     "stop_all",
     "valkey_server_path",
+    "wait_index_scanned",
 ]
 
 AWS_REGION = "us-east-1"
@@ -639,3 +640,20 @@ class RedisStack(ManagedProcess):
 
 def _as_str(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def wait_index_scanned(client: Any, index: str, timeout_s: float = 10) -> None:
+    """Block until ``index``'s scan of existing keys after FT.CREATE / FT.ALTER is over.
+
+    ``client``: a redis-py client of either server (memvec indexes at once). RediSearch
+    scans in the background; a document written meanwhile is indexed twice there (the first
+    copy garbage until its GC runs), which shows in text statistics, scores, iterator sizes
+    and document order. Tests that compare those write only after this returns.
+    """
+
+    def done() -> bool:
+        info = client.execute_command("FT.INFO", index)
+        fields = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
+        return int(fields[b"indexing"]) == 0 and float(fields[b"percent_indexed"]) == 1.0
+
+    wait_for(done, timeout_s, interval_s=0.01, message=f"index scan of {index}")

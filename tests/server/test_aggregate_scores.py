@@ -17,7 +17,7 @@ import redis
 from store.server import ServerThread
 from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair
+from tests.server.test_differential import Pair, connected_pair
 
 PIPELINES = [
     "'heat|wave' ADDSCORES SORTBY 2 @__score DESC",
@@ -72,13 +72,8 @@ def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
 def pair(
     request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
 ) -> Iterator[Pair]:
-    mine = redis.Redis(host="127.0.0.1", port=memvec.port, protocol=request.param)
-    theirs = redis_stack.client(protocol=request.param)
-    try:
-        yield Pair(mine, theirs)
-    finally:
-        mine.close()
-        theirs.close()
+    with connected_pair(memvec.port, redis_stack, request.param) as pair:
+        yield pair
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES)

@@ -8,7 +8,6 @@ once both are merged.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 
 from store.server import ServerThread
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 
 DIM = 4
 DOCS = [
@@ -67,25 +66,10 @@ def _query(**options: Any) -> Any:
     )
 
 
-def _scanned(index: Any, name: str) -> None:
-    """Wait until the server's scan of existing keys after FT.CREATE is over: the peer
-    scans in the background, and a document written meanwhile is indexed twice there (the
-    first copy garbage until its GC runs), which changes text statistics and so scores."""
-    client = index.client
-    deadline = time.monotonic() + 10
-    while True:
-        info = client.execute_command("FT.INFO", name)
-        info = dict(zip(info[::2], info[1::2], strict=True)) if isinstance(info, list) else info
-        indexing = info.get(b"indexing", info.get("indexing"))
-        if int(indexing) == 0 or time.monotonic() > deadline:
-            return
-        time.sleep(0.01)
-
-
 def _run(url: str, name: str, q: Any) -> list[dict[str, Any]]:
     index = _index(url, name)
     index.create(overwrite=True)
-    _scanned(index, name)
+    wait_index_scanned(index.client, name)  # the peer scans in the background
     try:
         index.load(
             [

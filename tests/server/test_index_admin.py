@@ -23,7 +23,7 @@ import redis
 
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.harness.wait import wait_for
 from tests.replication.nodes import Node, converged
 from tests.server.test_differential import Pair, call, connected_pair
@@ -82,14 +82,7 @@ def load(pair: Pair, p: str) -> None:
 
 def peer_indexed(pair: Pair, idx: str) -> None:
     """The peer indexes in the background after FT.CREATE/FT.ALTER: wait until it is done."""
-
-    def done() -> bool:
-        info = call(pair.peer, "FT.INFO", idx)
-        if isinstance(info, list):
-            info = dict(zip(info[::2], info[1::2], strict=True))
-        return int(info[b"indexing"]) == 0 and float(info[b"percent_indexed"]) == 1.0
-
-    wait_for(done, 10, message="peer indexing")
+    wait_index_scanned(pair.peer, idx)
 
 
 def search(pair: Pair, idx: str, query: str, *extra: object) -> Any:

@@ -22,8 +22,7 @@ import redis
 
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
-from tests.harness.wait import wait_for
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, Reply, call, results
 
 HAND = {1: [1.0, 0.0], 2: [1.0, 1.0], 3: [0.0, 1.0], 4: [-1.0, 0.0], 5: [1.0, 0.1]}
@@ -72,10 +71,9 @@ def names(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]
             "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", "L2",
         )  # fmt: skip
         for suffix in "fhr":
-            # the peer indexes existing keys in the background: a key written during that
-            # scan is indexed again when the scan reaches it, with a new document id, which
-            # would shuffle "document order"
-            wait_for(lambda c=r, s=suffix: indexed(c, f"{p}{s}"), 30, message="index scan")
+            # a key written during the peer's scan would get a new document id, which would
+            # shuffle "document order"
+            wait_index_scanned(r, f"{p}{suffix}", 30)
         with r.pipeline(transaction=False) as pipe:
             for i, values in HAND.items():
                 tag = "a" if i % 2 else "b"
@@ -92,12 +90,6 @@ def names(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]
             for suffix in "fhr":
                 call(r, "FT.DROPINDEX", f"{p}{suffix}", "DD")
             r.close()
-
-
-def indexed(r: redis.Redis, index: str) -> bool:
-    info = r.execute_command("FT.INFO", index)
-    fields = dict(zip(info[::2], info[1::2], strict=True))
-    return fields[b"indexing"] in (0, b"0")
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])

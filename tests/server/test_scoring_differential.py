@@ -22,7 +22,6 @@ import itertools
 import math
 import random
 import re
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ import pytest
 import redis
 
 from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import call
 
 SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD", "DISMAX", "DOCSCORE", "HAMMING"]
@@ -113,7 +112,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory, redis_stack: RedisStack) -
                         "title", "TEXT", "NOSTEM", "WEIGHT", "2", "body", "TEXT", "NOSTEM",
                         "module", "TAG", "size", "NUMERIC", "v", "VECTOR", "FLAT", "6", "TYPE",
                         "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2") == b"OK"  # fmt: skip
-            _wait_indexed(r, index)
+            wait_index_scanned(r, index)  # each document indexed once on the peer
             pipe = r.pipeline(transaction=False)
             for i, doc in enumerate(docs):
                 pipe.hset(f"{prefix}{i}", mapping=doc)
@@ -124,19 +123,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory, redis_stack: RedisStack) -
             call(r, "FT.DROPINDEX", index, "DD")
             r.close()
         thread.stop()
-
-
-def _wait_indexed(r: redis.Redis, index: str) -> None:
-    """The peer scans the keyspace after FT.CREATE: let it finish before writing, so each
-    document is indexed exactly once (a re-index would count twice in its statistics)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        info = call(r, "FT.INFO", index)
-        fields = dict(zip(info[::2], info[1::2], strict=True))
-        if fields[b"indexing"] == 0:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the index never finished its initial scan")
 
 
 def _pairs(reply: list[Any]) -> list[tuple[bytes, float]]:
