@@ -21,7 +21,7 @@ import redis
 
 from store.server import ServerThread
 from store.server.config import ServerConfig
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, call, connected_pair
 
 PIPELINES: list[str] = [
@@ -258,6 +258,7 @@ def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
             "name", "TAG", "SORTABLE",
             "vec", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2", "DISTANCE_METRIC", "L2",
         )  # fmt: skip
+        wait_index_scanned(r, name)
         for i, (title, genre, year, price, who, vec) in enumerate(DOCS):
             fields: dict[str, Any] = {"title": title, "genre": genre, "year": year}
             fields["vec"] = struct.pack("<2f", *vec)
@@ -415,6 +416,7 @@ def test_schema_aliases_and_unf(pair: Pair) -> None:
         "f_title", "AS", "title", "TEXT", "f_n", "AS", "n", "NUMERIC", "SORTABLE",
         "g", "TAG", "SORTABLE", "UNF",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, name)
     try:
         pair.same("HSET", f"{name}:1", "f_title", "Heat", "f_n", "5", "g", "Abc")
         pair.same("HSET", f"{name}:2", "f_title", "Wave", "f_n", "7", "g", "abc")

@@ -16,7 +16,7 @@ import redis
 
 from store.server import ServerThread
 from store.server.config import ServerConfig
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, connected_pair
 
 PIPELINES = [
@@ -58,6 +58,7 @@ def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
             "FT.CREATE", name, "ON", "HASH", "PREFIX", "1", f"{name}:",
             "SCHEMA", "title", "TEXT", "genre", "TAG",
         )  # fmt: skip
+        wait_index_scanned(r, name)
         for i, (title, genre) in enumerate(DOCS):
             r.hset(f"{name}:{i}", mapping={"title": title, "genre": genre})
     try:

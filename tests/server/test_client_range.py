@@ -23,7 +23,7 @@ import pytest
 
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 
 DIMS = 64
 
@@ -97,6 +97,7 @@ def movie_index(url: str, name: str, algorithm: str) -> Any:
         redis_url=url,
     )
     index.create(overwrite=True, drop=True)
+    wait_index_scanned(index.client, index.name)
     index.load(
         [
             {

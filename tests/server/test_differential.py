@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from store.server import ServerThread
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 
 Reply = Any
 
@@ -278,6 +278,7 @@ def test_intentional_differences(pair: Pair, p: str, cleanup: list[str]) -> None
         "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
         "t", "TAG",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, idx)
     blob = np.arange(4, dtype=np.float32).tobytes()
     pair.same("HSET", f"{p}:1", "v", blob, "t", "a")
 
@@ -359,6 +360,7 @@ def _create(pair: Pair, idx: str, p: str, algorithm: str, metric: str = "L2") ->
         "DISTANCE_METRIC", metric,
         "genre", "TAG", "year", "NUMERIC", "SORTABLE", "title", "TAG",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, idx)
 
 
 def _id(row: tuple[bytes, object]) -> bytes:

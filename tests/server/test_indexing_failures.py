@@ -21,7 +21,7 @@ from redisvl.extensions.cache.embeddings import EmbeddingsCache
 
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, call, connected_pair
 
 
@@ -82,6 +82,7 @@ def test_unindexable_hashes_are_stored_and_counted(pair: Pair, p: str) -> None:
         "v", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
         "t", "TAG", "n", "NUMERIC",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, f"{p}i")
     pair.same("HSET", f"{p}:ok", "v", vec(1), "t", "a", "n", "1")
     pair.same("HSET", f"{p}:short", "v", vec(1, dim=5), "t", "a")
     pair.same("HSET", f"{p}:nan", "n", "abc", "t", "a")
@@ -111,6 +112,7 @@ def test_ft_info_keys_in_the_peers_order(pair: Pair, p: str) -> None:
         "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "COSINE",
         "t", "TAG",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, f"{p}i")
     pair.same("HSET", f"{p}:1", "v", vec(1), "t", "a")
     pair.same("HSET", f"{p}:2", "v", b"bad", "t", "b")
     mine, theirs = map(as_map, pair.both("FT.INFO", f"{p}i"))

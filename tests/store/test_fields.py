@@ -34,7 +34,7 @@ from store.index.query import (
     parse_query,
 )
 from store.index.schema import FieldType, IndexDefinition, parse_ft_create, tokenize_text
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.store.test_query import render
 
 SCHEMA = (
@@ -423,6 +423,7 @@ def test_evaluation_agrees_with_redisearch(redis_stack: RedisStack) -> None:
     name = f"fields-{uuid.uuid4().hex[:8]}"
     prefix = f"{name}:"
     client.execute_command(*f"FT.CREATE {name} ON HASH PREFIX 1 {prefix} {SCHEMA}".split())
+    wait_index_scanned(client, name)
     rng = random.Random(20261126)
     docs = _peer_docs(rng, 150)
     try:
