@@ -384,7 +384,7 @@ class Engine:
             finally:
                 # a handler mutates only after validating; if it mutated, log it
                 if ctx.dirty:
-                    seq = self._append([ctx.log_args or args])
+                    seq = self._append(ctx.logged(args))
             return Submitted(reply, seq)
         except StoreError as exc:
             return Submitted(None, seq, exc)
@@ -445,7 +445,7 @@ class Engine:
             except StoreError as exc:
                 replies.append(exc)
             if ctx.dirty:
-                logged.append(ctx.log_args or args)
+                logged.extend(ctx.logged(args))
         self.stats.commands_processed += len(calls)
         seq = self._append(logged) if logged else None
         return replies, seq

@@ -1,4 +1,10 @@
-"""The keyspace: Redis-like keys holding strings or hashes, with expiry times.
+"""The keyspace: Redis-like keys holding strings, hashes or typed values, with expiry times.
+
+Strings are ``bytes`` and hashes ``dict[bytes, bytes]``; every other type (lists, sets,
+JSON documents, ...) is a :class:`store.datatypes.base.TypedValue`, read with
+:meth:`Keyspace.get_typed` and created with :meth:`Keyspace.typed_for_write`. A typed value
+left empty by a write is deleted by :meth:`Keyspace.touched`, as Redis deletes an empty
+list.
 
 The keyspace is plain data with no locking and no logging; :class:`store.engine.Engine`
 owns both. Every mutation reports the touched key to ``on_change`` so the index manager
@@ -25,11 +31,14 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterator
 from heapq import heapify, heappop, heappush
+from typing import TypeVar
 
+from .datatypes.base import TypedValue
 from .errors import WrongTypeError
 from .key_order import KeyOrder
 
-Value = bytes | dict[bytes, bytes]
+Value = bytes | dict[bytes, bytes] | TypedValue
+T = TypeVar("T", bound=TypedValue)
 
 
 def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
@@ -39,7 +48,7 @@ def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
 
 
 class Keyspace:
-    """Keys -> values (``bytes`` for strings, ``dict`` for hashes) plus deadlines."""
+    """Keys -> values (``bytes`` strings, ``dict`` hashes, typed values) plus deadlines."""
 
     def __init__(self, on_change: Callable[[bytes], None] | None = None) -> None:
         self.data: dict[bytes, Value] = {}
@@ -183,11 +192,17 @@ class Keyspace:
             return value
         raise WrongTypeError()
 
+    def get_typed(self, key: bytes, now_ms: int | None, cls: type[T]) -> T | None:
+        """The live value at ``key`` if it is a ``cls``; None if missing; WRONGTYPE if the
+        key holds another type."""
+        value = self.get(key, now_ms)
+        if value is None or isinstance(value, cls):
+            return value
+        raise WrongTypeError()
+
     def type_name(self, key: bytes, now_ms: int | None) -> str:
         value = self.get(key, now_ms)
-        if value is None:
-            return "none"
-        return "string" if isinstance(value, bytes) else "hash"
+        return type_name(value)
 
     def iter_keys(self, now_ms: int | None) -> Iterator[bytes]:
         for key in list(self.data):
@@ -215,10 +230,41 @@ class Keyspace:
             raise WrongTypeError()
         return value
 
-    def touched(self, key: bytes) -> None:
-        """Report an in-place change; removes a hash left empty, as Redis does."""
+    def typed_for_write(self, key: bytes, cls: type[T]) -> T:
+        """The ``cls`` value at ``key``, created empty (``cls()``) if missing; WRONGTYPE if
+        the key holds another type. The caller must call :meth:`touched` after mutating
+        (which deletes the key again if the value is left empty).
+
+        The caller drops an expired key first (the engine does, for a write command's
+        declared keys)."""
         value = self.data.get(key)
-        if isinstance(value, dict) and not value:
+        if value is None:
+            created = cls()
+            self.data[key] = created
+            self.order.created(key)
+            return created
+        if not isinstance(value, cls):
+            raise WrongTypeError()
+        return value
+
+    def set_value(self, key: bytes, value: Value, *, keep_ttl: bool = False) -> None:
+        """Store ``value`` (any type) at ``key``, replacing what was there (RENAME, COPY,
+        RESTORE, JSON.SET at the root); the key's TTL is cleared unless ``keep_ttl``."""
+        if key not in self.data:
+            self.order.created(key)
+        self.data[key] = value
+        self.field_expires.pop(key, None)
+        if not keep_ttl:
+            self.expires.pop(key, None)
+        self.on_change(key)
+
+    def touched(self, key: bytes) -> None:
+        """Report an in-place change; removes a hash or typed value left empty, as Redis
+        does."""
+        value = self.data.get(key)
+        if (isinstance(value, dict) and not value) or (
+            isinstance(value, TypedValue) and value.is_empty()
+        ):
             del self.data[key]
             self.expires.pop(key, None)
             self.field_expires.pop(key, None)
@@ -273,6 +319,19 @@ class Keyspace:
             total += len(key) + 64
             if isinstance(value, bytes):
                 total += len(value) + 33
-            else:
+            elif isinstance(value, dict):
                 total += 232 + sum(len(f) + len(v) + 100 for f, v in value.items())
+            else:
+                total += value.memory_usage()
         return total
+
+
+def type_name(value: Value | None) -> str:
+    """What TYPE says of ``value`` (``none`` for a missing key)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bytes):
+        return "string"
+    if isinstance(value, dict):
+        return "hash"
+    return value.type_name

@@ -27,7 +27,11 @@ Snapshot sections (inside the container of :mod:`store.snapshot.format`):
 * ``keyspace``: pickle (protocol 5) of ``(data, expires, field_expires)`` (hash-field
   deadlines, absolute ms; snapshots written before them hold ``(data, expires)`` and still
   load); only dict/bytes/int inside, and loading uses an unpickler that refuses every
-  global, so a crafted file cannot run code;
+  global, so a crafted file cannot run code; strings and hashes only;
+* ``typed``: pickle of ``{key: (tag, plain)}`` for every other value (lists, sets, JSON
+  documents, ...: :mod:`store.datatypes`), present only when there are such keys. A
+  snapshot from before typed values has no such section and loads as it always did; a
+  snapshot naming a tag this build does not know is refused with a clear error;
 * ``indexes``: pickle of the index manager's plain-data state (definitions as FT.CREATE
   arguments, key <-> label maps);
 * ``vector/<index>/<field>``: each ANN structure as its library saved it.
@@ -46,6 +50,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .datatypes import TypedValue, from_tagged, to_tagged
 from .errors import DurabilityError, SnapshotError, StoreError
 from .snapshot.base import SnapshotStore
 from .snapshot.format import SnapshotReader, SnapshotWriter
@@ -190,6 +195,12 @@ class Persistence:
         keyspace = plain_loads(reader.read_bytes("keyspace"))
         data, expires = keyspace[0], keyspace[1]
         field_expires = keyspace[2] if len(keyspace) > 2 else {}
+        if "typed" in reader.section_names():
+            try:
+                for key, tagged in plain_loads(reader.read_bytes("typed")).items():
+                    data[key] = from_tagged(tagged)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise SnapshotError(f"snapshot's typed values cannot be loaded: {exc}") from exc
         index_state = plain_loads(reader.read_bytes("indexes"))
         tmp_dir = scratch or self.tmp_dir
         assert tmp_dir is not None
@@ -238,13 +249,18 @@ class Persistence:
     def _dump(self, writer: SnapshotWriter, scratch: Path) -> None:
         """Write every section. Runs in the forked child (or inline for SAVE)."""
         engine = self.engine
+        data = engine.keyspace.data
+        typed = {k: to_tagged(v) for k, v in data.items() if isinstance(v, TypedValue)}
+        if typed:
+            data = {k: v for k, v in data.items() if not isinstance(v, TypedValue)}
         writer.add_bytes(
             "keyspace",
             pickle.dumps(
-                (engine.keyspace.data, engine.keyspace.expires, engine.keyspace.field_expires),
-                protocol=5,
+                (data, engine.keyspace.expires, engine.keyspace.field_expires), protocol=5
             ),
         )
+        if typed:
+            writer.add_bytes("typed", pickle.dumps(typed, protocol=5))
         writer.add_bytes("indexes", pickle.dumps(engine.indexes.dump_state(), protocol=5))
         for section, save in engine.indexes.vector_sections():
             path = scratch / (section.replace("/", "_") + ".bin")

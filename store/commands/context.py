@@ -47,7 +47,12 @@ class ExecContext:
     engine's key listeners. ``now_ms`` is the clock read once for the call; handlers use
     :attr:`read_now` / :attr:`expire_now` and never read the clock themselves, so replay is
     deterministic. A handler that mutated state sets ``dirty`` (and optionally
-    ``log_args``, the deterministic rewrite to log). ``maxmemory_bytes`` (0: no limit) is
+    ``log_args``, the deterministic rewrite to log, or ``log_commands``, several commands
+    logged in its place, in order, in the same record: a script's effects).
+    ``may_block`` is True only for a client's top-level call that the server can park: a
+    blocking command (BLPOP, XREAD BLOCK, ...) returns a
+    :class:`store.commands.blocking.WouldBlock` then, and answers its timeout reply at
+    once otherwise (inside MULTI, scripts, replay). ``maxmemory_bytes`` (0: no limit) is
     for refusals that depend on it (FT.CREATE's INITIAL_CAP); it never changes what a
     replayed command does.
     """
@@ -62,7 +67,16 @@ class ExecContext:
     protocol: int = 2
     dirty: bool = False
     log_args: list[bytes] | None = None
+    log_commands: list[list[bytes]] | None = None
     maxmemory_bytes: int = 0
+    may_block: bool = False
+
+    def logged(self, args: list[bytes]) -> list[list[bytes]]:
+        """What to log for this call, given it is ``dirty``: the commands of
+        ``log_commands``, else ``log_args``, else the call's own ``args``."""
+        if self.log_commands is not None:
+            return self.log_commands
+        return [self.log_args or args]
 
     @property
     def read_now(self) -> int:

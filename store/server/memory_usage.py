@@ -6,7 +6,9 @@ so the sum of ``MEMORY USAGE`` over every key is the dataset part of ``used_memo
 
 * every key: its length + 64 bytes (dict entry, key object);
 * a string: its length + 33 bytes (bytes object header);
-* a hash: 232 bytes (dict) + for each field, field and value lengths + 100 bytes.
+* a hash: 232 bytes (dict) + for each field, field and value lengths + 100 bytes;
+* any other type: its own :meth:`store.datatypes.base.TypedValue.memory_usage` (and
+  ``OBJECT ENCODING`` its :meth:`~store.datatypes.base.TypedValue.encoding`).
 
 ``MEMORY USAGE key SAMPLES n`` walks at most ``n`` fields of a hash (default 5, 0: all)
 and extrapolates their average to the whole hash, as Redis samples nested values.
@@ -30,7 +32,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..commands.table import command
+from ..datatypes.base import TypedValue
 from ..errors import CommandError, SyntaxErr
+from ..keyspace import Value
 from ..numbers import parse_int64
 from ..replies import SimpleString, Verbatim
 from .handlers import sub_check
@@ -70,10 +74,12 @@ command(
 )(lambda ctx, args: None)
 
 
-def value_usage(key: bytes, value: bytes | dict[bytes, bytes], samples: int) -> int:
+def value_usage(key: bytes, value: Value, samples: int) -> int:
     total = len(key) + KEY_OVERHEAD
     if isinstance(value, bytes):
         return total + len(value) + STRING_OVERHEAD
+    if isinstance(value, TypedValue):
+        return total + value.memory_usage()
     total += HASH_OVERHEAD
     if not value:
         return total
@@ -94,11 +100,13 @@ def _is_int(value: bytes) -> bool:
     return n is not None and str(n).encode() == value
 
 
-def encoding(value: bytes | dict[bytes, bytes]) -> str:
+def encoding(value: Value) -> str:
     if isinstance(value, bytes):
         if _is_int(value):
             return "int"
         return "embstr" if len(value) <= EMBSTR_MAX else "raw"
+    if isinstance(value, TypedValue):
+        return value.encoding()
     if len(value) > LISTPACK_ENTRIES:
         return "hashtable"
     for f, v in value.items():

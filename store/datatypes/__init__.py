@@ -1,0 +1,9 @@
+"""Value types beyond strings and hashes (:mod:`store.datatypes.base` states the contract).
+
+Importing this package imports every type module, so that each registers its snapshot tag.
+"""
+
+from . import json_doc  # noqa: F401
+from .base import REGISTRY, TypedValue, from_tagged, to_tagged
+
+__all__ = ["REGISTRY", "TypedValue", "from_tagged", "to_tagged"]

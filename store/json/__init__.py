@@ -1,0 +1,1 @@
+"""RedisJSON's path languages over :class:`store.datatypes.json_doc.JsonDoc` documents."""
