@@ -85,6 +85,9 @@ def test_snapshot_without_field_deadlines_loads(tmp_path: Path) -> None:
         def read_bytes(self, name: str) -> bytes:
             return self.sections[name]
 
+        def section_names(self) -> list[str]:
+            return list(self.sections)
+
     with Engine() as e:
         e.execute("HSET", "x", "f", "v")
         e.persistence.load(OldReader(e), scratch=tmp_path)  # type: ignore[arg-type]
