@@ -8,7 +8,8 @@ all-MiniLM-L6-v2 embeddings of PyPI package summaries (384 dims, L2-normalised, 
   top-100 recomputed over those 4,000. Every test but the last two runs on it, always.
 * ``pypi-minilm-100k.npz`` (72 MB, not in the repo): found at ``$MEMVEC_BENCH_DATA`` or
   else ``<checkout>/../shared/data/`` (the lookup ``bench.common.DATA`` uses). The two
-  100k tests skip, saying what is missing, when it is not there.
+  tests on it (FLAT over all 100k against the file's truth; HNSW over its first 25k
+  against exact search) skip, saying what is missing, when it is not there.
 
 Recipe for the small fixture (no script is kept; numpy only)::
 
@@ -247,13 +248,23 @@ def test_flat_oracle_agrees_with_the_100k_ground_truth(full: Data) -> None:
 
 
 @pytest.mark.slow
-def test_recall_on_the_full_100k_against_the_files_ground_truth(full: Data) -> None:
-    """HNSW (M 16, EF_CONSTRUCTION 200) over all 100k vectors, scored against
-    ``gt_cosine_top100``: at RediSearch's default EF_RUNTIME 10 and at a tuned one."""
-    index = HnswIndex(full.base.shape[1], Metric.COSINE, m=16, ef_construction=200, build_threads=2)
-    index.add_batch(np.arange(full.base.shape[0]), full.base)
-    truth = file_truth(full)
+def test_recall_on_25k_of_the_100k_against_exact_search(full: Data) -> None:
+    """HNSW (M 16, EF_CONSTRUCTION 200) over the first 25k of the 100k real vectors, scored
+    against exact cosine search over the same 25k (numpy, outside the store): at
+    RediSearch's default EF_RUNTIME 10 and at a tuned one.
+
+    25k, not 100k: the whole 100k graph took 35 s quiet and 64 s beside the other test
+    worker, a tenth of the suite's budget; ``memvec bench --full`` measures 100k (and
+    ``test_flat_oracle_agrees_with_the_100k_ground_truth`` still checks the file's truth).
+    Measured: 0.799 at EF 10, 0.997 at EF 200, build 8 s on 2 threads.
+    """
+    n = 25_000
+    base = full.base[:n]
+    sims = full.queries @ base.T
+    truth = [list(map(int, np.argsort(-row, kind="stable")[:K])) for row in sims]
+    index = HnswIndex(base.shape[1], Metric.COSINE, m=16, ef_construction=200, build_threads=2)
+    index.add_batch(np.arange(n), base)
     at_default = recall(index, full.queries, truth, ef_runtime=10)
-    assert at_default >= 0.74, f"recall@{K} at EF_RUNTIME 10 on 100k is {at_default:.4f}"
+    assert at_default >= 0.76, f"recall@{K} at EF_RUNTIME 10 on 25k is {at_default:.4f}"
     tuned = recall(index, full.queries, truth, ef_runtime=TUNED_EF)
-    assert tuned >= 0.98, f"recall@{K} at EF_RUNTIME {TUNED_EF} on 100k is {tuned:.4f}"
+    assert tuned >= 0.99, f"recall@{K} at EF_RUNTIME {TUNED_EF} on 25k is {tuned:.4f}"
