@@ -8,10 +8,44 @@ keeps RedisJSON's distinction between integers and doubles. Paths are evaluated 
 
 from __future__ import annotations
 
-import json
+import copy
 from typing import Any
 
 from .base import TypedValue
+
+IVALUE_BYTES = 8  # RedisJSON's IValue: one tagged pointer
+WORD_BYTES = 8
+
+
+def memory_of(value: Any) -> int:
+    """JSON.DEBUG MEMORY's figure for ``value``: RedisJSON's ``get_memory`` formula
+    (ijson's layout: small integers inline, strings by length, containers by slots),
+    taking each container's capacity to be its length (RedisJSON's real capacity
+    depends on how the container grew)."""
+    size = IVALUE_BYTES
+    if value is None or isinstance(value, bool):
+        return size
+    if isinstance(value, int):
+        if -128 <= value <= 383:
+            return size
+        if -8_388_608 < value <= 8_388_607:
+            return size + 4
+        return size + 16
+    if isinstance(value, float):
+        return size + 16
+    if isinstance(value, str):
+        return size + len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, list):
+        if not value:
+            return size
+        return size + WORD_BYTES * (len(value) + 2) + sum(memory_of(v) for v in value)
+    if not value:
+        return size
+    return (
+        size
+        + WORD_BYTES * (len(value) * 3 + 2)
+        + sum(len(k.encode("utf-8", "surrogatepass")) + memory_of(v) for k, v in value.items())
+    )
 
 
 class JsonDoc(TypedValue):
@@ -32,7 +66,7 @@ class JsonDoc(TypedValue):
         return "raw"
 
     def memory_usage(self) -> int:
-        return 64 + len(json.dumps(self.root, separators=(",", ":"), ensure_ascii=False))
+        return 64 + memory_of(self.root)
 
     def to_plain(self) -> Any:
         return self.root
@@ -42,4 +76,4 @@ class JsonDoc(TypedValue):
         return cls(plain)
 
     def copy(self) -> JsonDoc:
-        return JsonDoc(json.loads(json.dumps(self.root)))
+        return JsonDoc(copy.deepcopy(self.root))

@@ -1,0 +1,319 @@
+"""JSON text in and out, as RedisJSON reads and writes it (serde_json, ryu, ijson).
+
+* Parsing keeps integers in RedisJSON's range (signed 64-bit, or unsigned 64-bit above
+  ``i64::MAX``) as ``int``; any other integer becomes a ``float`` (serde_json's rule).
+  Errors are serde_json's messages (``expected value at line 1 column 1``) for the
+  common cases; the message text for rarer malformed input may differ (see
+  docs/compatibility.md).
+* Doubles print as ryu does: the shortest round-trip digits, ``1.0`` keeps its ``.0``,
+  plain notation for exponents -5..15 and ``1e20`` / ``1.5e-7`` beyond.
+* Strings escape ``"``, ``\\`` and control characters only (``\\n``, ``\\u001f``);
+  everything else, non-ASCII included, is written as UTF-8.
+* :func:`dumps` takes RedisJSON's JSON.GET ``INDENT``/``NEWLINE``/``SPACE`` strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from .path import INT64_MIN
+
+__all__ = ["JsonParseError", "dumps", "format_double", "loads", "type_name"]
+
+UINT64_MAX = 2**64 - 1
+
+
+class JsonParseError(ValueError):
+    """Text that is not JSON; ``str()`` is serde_json's message."""
+
+
+# --------------------------------------------------------------------------- output
+def format_double(value: float) -> str:
+    """``value`` as ryu (serde_json) writes it."""
+    if not math.isfinite(value):
+        return "null"
+    if value == 0:
+        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
+    text = repr(value)
+    sign = ""
+    if text.startswith("-"):
+        sign, text = "-", text[1:]
+    mantissa, _, exp_text = text.partition("e")
+    exp = int(exp_text) if exp_text else 0
+    whole, _, frac = mantissa.partition(".")
+    if frac == "0":
+        frac = ""
+    digits = (whole + frac).lstrip("0")
+    # value = 0.digits * 10**point
+    point = len(whole) + exp if whole != "0" else exp - (len(frac) - len(frac.lstrip("0")))
+    digits = digits.rstrip("0") or "0"
+    n = len(digits)
+    k = point - n  # value = digits * 10**k
+    kk = point
+    if k >= 0 and kk <= 16:
+        out = digits + "0" * k + ".0"
+    elif 0 < kk <= 16:
+        out = digits[:kk] + "." + digits[kk:]
+    elif -5 < kk <= 0:
+        out = "0." + "0" * (-kk) + digits
+    elif n == 1:
+        out = f"{digits}e{kk - 1}"
+    else:
+        out = f"{digits[0]}.{digits[1:]}e{kk - 1}"
+    return sign + out
+
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    return _ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
+
+
+def dump_string(s: str) -> str:
+    return '"' + _NEEDS_ESCAPE.sub(_escape, s) + '"'
+
+
+def _compact(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(format_double(value))
+    elif isinstance(value, str):
+        out.append(dump_string(value))
+    elif isinstance(value, list):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _compact(item, out)
+        out.append("]")
+    else:
+        out.append("{")
+        for i, (k, v) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(dump_string(k))
+            out.append(":")
+            _compact(v, out)
+        out.append("}")
+
+
+def _pretty(value: Any, out: list[str], depth: int, indent: str, newline: str, space: str) -> None:
+    if isinstance(value, list) and value:
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            out.append(newline + indent * (depth + 1))
+            _pretty(item, out, depth + 1, indent, newline, space)
+        out.append(newline + indent * depth + "]")
+    elif isinstance(value, dict) and value:
+        out.append("{")
+        for i, (k, v) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(newline + indent * (depth + 1))
+            out.append(dump_string(k))
+            out.append(":" + space)
+            _pretty(v, out, depth + 1, indent, newline, space)
+        out.append(newline + indent * depth + "}")
+    else:
+        _compact(value, out)
+
+
+def dumps(
+    value: Any, indent: str | None = None, newline: str | None = None, space: str | None = None
+) -> str:
+    """``value`` as JSON text, compact unless a formatting string is given."""
+    out: list[str] = []
+    if indent is None and newline is None and space is None:
+        _compact(value, out)
+    else:
+        _pretty(value, out, 0, indent or "", newline or "", space or "")
+    return "".join(out)
+
+
+def type_name(value: Any) -> str:
+    """JSON.TYPE's name for ``value``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+# ---------------------------------------------------------------------------- input
+def _int_hook(text: str) -> int | float:
+    value = int(text)
+    if INT64_MIN <= value <= UINT64_MAX:
+        return value
+    return float(text)
+
+
+def _float_hook(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _OutOfRange(text)
+    return value
+
+
+class _OutOfRange(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise json.JSONDecodeError("expected value", name, 0)
+
+
+_DECODER = json.JSONDecoder(
+    parse_int=_int_hook, parse_float=_float_hook, parse_constant=_reject_constant
+)
+
+MAX_DEPTH = 128
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rfind("\n", 0, pos) + 1)
+    return line, col
+
+
+def _serde_message(text: str, err: json.JSONDecodeError) -> str:
+    """serde_json's message for the error Python found at ``err.pos``."""
+    pos = err.pos
+    msg = err.msg
+    if pos >= len(text.rstrip(" \t\r\n")) and msg != "Extra data":
+        line, col = _line_col(text, len(text))
+        return f"EOF while parsing {_eof_context(text)} at line {line} column {col}"
+    line, col = _line_col(text, pos)
+    col += 1
+    if msg == "Extra data":
+        return f"trailing characters at line {line} column {col}"
+    if msg.startswith("Expecting property name"):
+        return f"key must be a string at line {line} column {col}"
+    if msg.startswith("Expecting ':'"):
+        return f"expected `:` at line {line} column {col}"
+    if msg.startswith("Expecting ',' delimiter"):
+        inner = _innermost(text, pos)
+        what = "object" if inner == "{" else "list"
+        return f"expected `,` or `{'}' if what == 'object' else ']'}` at line {line} column {col}"
+    if msg.startswith("Unterminated string"):
+        line, col = _line_col(text, len(text))
+        return f"EOF while parsing a string at line {line} column {col}"
+    if msg.startswith("Invalid control character"):
+        return (
+            "control character (\\u0000-\\u001F) found while parsing a string "
+            f"at line {line} column {col}"
+        )
+    if msg.startswith("Invalid \\escape") or msg.startswith("Invalid \\u"):
+        return f"invalid escape at line {line} column {col}"
+    return f"expected value at line {line} column {col}"
+
+
+def _innermost(text: str, pos: int) -> str:
+    stack: list[str] = []
+    in_str = esc = False
+    for ch in text[:pos]:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            stack.append(ch)
+        elif ch in "]}" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
+
+
+def _eof_context(text: str) -> str:
+    stripped = text.rstrip(" \t\r\n")
+    inner = _innermost(text, len(text))
+    if stripped.count('"') % 2 == 1 and not stripped.endswith('\\"'):
+        return "a string"
+    if inner == "{":
+        return "an object"
+    if inner == "[":
+        return "a list"
+    return "a value"
+
+
+def _depth_ok(text: str) -> bool:
+    depth = 0
+    in_str = esc = False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def loads(text: str) -> Any:
+    """Parse one JSON value; :class:`JsonParseError` with serde_json's message."""
+    try:
+        value, end = _DECODER.raw_decode(text, _skip_ws(text))
+    except _OutOfRange:
+        raise JsonParseError(f"number out of range at line 1 column {len(text)}") from None
+    except json.JSONDecodeError as err:
+        raise JsonParseError(_serde_message(text, err)) from None
+    except RecursionError:
+        raise JsonParseError("recursion limit exceeded at line 1 column 1") from None
+    rest = _skip_ws(text, end)
+    if rest != len(text):
+        line, col = _line_col(text, rest)
+        raise JsonParseError(f"trailing characters at line {line} column {col + 1}")
+    if text.count("[") + text.count("{") > MAX_DEPTH and not _depth_ok(text):
+        line, col = _line_col(text, len(text))
+        raise JsonParseError(f"recursion limit exceeded at line {line} column {col}")
+    return value
+
+
+def _skip_ws(text: str, pos: int = 0) -> int:
+    n = len(text)
+    while pos < n and text[pos] in " \t\r\n":
+        pos += 1
+    return pos

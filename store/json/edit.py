@@ -1,0 +1,70 @@
+"""Changing a document at a location :func:`store.json.path.select` reported.
+
+Locations are walked as RedisJSON's ``update``/``replace`` walk them: an object is
+indexed by the element's text (so a filter over an object's values, which reports
+positions, addresses keys ``"0"``, ``"1"``...), an array by the element as an index.
+A location that no longer leads anywhere (an earlier change in the same command removed
+it) changes nothing and reports False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .path import Location
+
+__all__ = ["MISSING", "delete_at", "get_at", "set_at", "update_at"]
+
+MISSING: Any = object()
+
+
+def _step(node: Any, elem: str | int) -> tuple[Any, Any]:
+    """``(container, key)`` for ``elem`` in ``node``, or ``(None, None)``."""
+    if isinstance(node, dict):
+        key = elem if isinstance(elem, str) else str(elem)
+        return (node, key) if key in node else (None, None)
+    if isinstance(node, list):
+        if isinstance(elem, str):
+            if not elem.isdigit():
+                return None, None
+            elem = int(elem)
+        return (node, elem) if 0 <= elem < len(node) else (None, None)
+    return None, None
+
+
+def get_at(root: Any, loc: Location) -> Any:
+    """The value at ``loc``, or :data:`MISSING`."""
+    node = root
+    for elem in loc:
+        container, key = _step(node, elem)
+        if container is None:
+            return MISSING
+        node = container[key]
+    return node
+
+
+def update_at(root: Any, loc: Location, fn: Callable[[Any], Any]) -> bool:
+    """Replace the value at a non-empty ``loc`` by ``fn(value)``; False if ``loc`` does
+    not lead to a value."""
+    parent = get_at(root, loc[:-1])
+    container, key = _step(parent, loc[-1]) if parent is not MISSING else (None, None)
+    if container is None:
+        return False
+    container[key] = fn(container[key])
+    return True
+
+
+def delete_at(root: Any, loc: Location) -> bool:
+    """Remove the value at a non-empty ``loc``; False if there is none."""
+    parent = get_at(root, loc[:-1])
+    container, key = _step(parent, loc[-1]) if parent is not MISSING else (None, None)
+    if container is None:
+        return False
+    del container[key]
+    return True
+
+
+def set_at(root: Any, loc: Location, value: Any) -> bool:
+    """Replace the value at a non-empty ``loc`` by ``value``; False if there is none."""
+    return update_at(root, loc, lambda _old: value)
