@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc, memory_of
 from ..json import codec
-from ..json.edit import MISSING, delete_at, get_at, set_at, update_at
+from ..json.edit import MISSING, delete_at, get_at, remove_key, set_at, update_at
 from ..json.errors import JsonError, path_missing
 from ..json.path import Location, Path, select
 from ..replies import SimpleString
@@ -317,7 +317,8 @@ def merge_patch(doc: Any, patch: Any) -> Any:
         doc = {}
     for key, value in patch.items():
         if value is None:
-            doc.pop(key, None)
+            if key in doc:
+                remove_key(doc, key)
         else:
             doc[key] = merge_patch(doc.get(key), value)
     return doc

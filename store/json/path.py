@@ -374,6 +374,9 @@ class _Parser:
             if filt is not None:
                 return Step("filter", (filt,))
         self.pos = start
+        if nums is not None and self.far <= start:
+            # numbers that do not end the bracket ("[01]"): pest names the range only
+            self.far, self.expected = start, ["['start:end:steps']"]
         return None
 
     def _bracket_end(self) -> bool:
