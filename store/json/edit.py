@@ -66,7 +66,7 @@ def delete_at(root: Any, loc: Location) -> bool:
     if container is None:
         return False
     if isinstance(container, dict):
-        remove_key(container, key)
+        remove_key(container, str(key))
     else:
         del container[key]
     return True
