@@ -14,12 +14,13 @@ command changes nothing, :mod:`store.commands.table`).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..json import codec
-from ..json.edit import get_at
+from ..json.edit import MISSING, get_at
 from ..json.errors import NO_KEY, JsonError, path_missing, path_missing_or
 from ..json.path import Location, Path
 from ..numbers import parse_int64
@@ -75,13 +76,53 @@ def replace(root: Any, loc: Location, value: Any) -> Any:
     return root
 
 
-def matches(
-    ctx: ExecContext, args: list[bytes], path: Path, want: Callable[[Any], bool]
-) -> tuple[Any, list[tuple[Any, Location] | None]]:
-    """The document's root and, per match of ``path``, ``(value, loc)`` if ``want(value)``
-    else None. NO_KEY error when the key is missing."""
+KEEP: Any = object()  # an op changed its value in place
+
+
+def run_each(
+    ctx: ExecContext,
+    args: list[bytes],
+    path: Path,
+    want: Callable[[Any], bool],
+    op: Callable[[Any], tuple[Any, Any, bool]],
+    *,
+    vanished: Any = None,
+) -> list[Any]:
+    """Apply ``op`` to every match of ``path`` whose value passes ``want``, in order, on
+    the document as the earlier matches left it (RedisJSON's order: popping an outer
+    array can remove an inner match). ``op(value)`` returns ``(new value or KEEP,
+    result, changed)``. Per match: its result, None where ``want`` refused it, and
+    ``vanished`` (or RedisJSON's ``Path does not exist`` error when that is
+    ``ERROR``) where an earlier match removed it. NO_KEY error when the key is missing.
+
+    With several matches the work is done on a copy committed at the end, so a failing
+    match changes nothing."""
     doc = existing_doc(ctx, args[1], write=True)
-    return doc, [(v, loc) if want(v) else None for v, loc in locate(doc.root, path)]
+    found = locate(doc.root, path)
+    work = doc.root if len(found) <= 1 else copy.deepcopy(doc.root)
+    out: list[Any] = []
+    changed = False
+    for value, loc in found:
+        if not want(value):
+            out.append(None)
+            continue
+        live = work if not loc else get_at(work, loc)
+        if live is MISSING:
+            if vanished is ERROR:
+                raise JsonError("ERR Path does not exist")
+            out.append(vanished)
+            continue
+        new, result, did = op(live)
+        if new is not KEEP:
+            work = replace(work, loc, new)
+        changed = changed or did
+        out.append(result)
+    doc.root = work
+    finish(ctx, args[1], changed)
+    return out
+
+
+ERROR: Any = object()
 
 
 def finish(ctx: ExecContext, key: bytes, changed: bool) -> None:
@@ -114,35 +155,29 @@ def num_op(mult: bool) -> Callable[[ExecContext, list[bytes]], object]:
         if len(args) < 4:
             raise arity(name)
         path = path_arg(args[2])
-        doc, found = matches(ctx, args, path, is_number)
-        results: list[int | float | None] = []
-        writes: list[tuple[Location, int | float]] = []
-        number: int | float | None = None
-        for item in found:
-            if item is None:
-                results.append(None)
-                continue
-            if number is None:
-                number = parse_number(args[3])
-            value, loc = item
+        number: list[int | float] = []
+
+        def op(value: Any) -> tuple[Any, Any, bool]:
+            if not number:
+                number.append(parse_number(args[3]))
+            n = number[0]
             result: int | float
-            if is_long(value) and is_long(number):
-                result = wrap64(value * number if mult else value + number)
+            if is_long(value) and is_long(n):
+                result = wrap64(value * n if mult else value + n)
             else:
-                result = float(value) * float(number) if mult else float(value) + float(number)
+                result = float(value) * float(n) if mult else float(value) + float(n)
                 if not math.isfinite(result):
                     raise JsonError("ERR result is not a number")
-            writes.append((loc, result))
-            results.append(result)
-        for loc, result in writes:
-            doc.root = replace(doc.root, loc, result)
-        finish(ctx, args[1], bool(writes))
+            return result, result, True
+
+        results = run_each(ctx, args, path, is_number, op, vanished=ERROR)
+        done = [r for r in results if r is not None]
         if ctx.protocol >= 3:
             return results
         if path.legacy:
-            if not writes:
+            if not done:
                 raise path_missing_or(path.text, "does not contains a number")
-            return codec.dumps(writes[-1][1]).encode()
+            return codec.dumps(done[-1]).encode()
         return codec.dumps(results).encode()
 
     return handler
@@ -165,17 +200,11 @@ def json_toggle(ctx: ExecContext, args: list[bytes]) -> object:
     if len(args) < 3:
         raise arity("json.toggle")
     path = path_arg(args[2])
-    doc, found = matches(ctx, args, path, lambda v: isinstance(v, bool))
-    out: list[int | None] = []
-    for item in found:
-        if item is None:
-            out.append(None)
-            continue
-        flipped = not item[0]
-        doc.root = replace(doc.root, item[1], flipped)
-        out.append(int(flipped))
+    out = run_each(
+        ctx, args, path, lambda v: isinstance(v, bool), lambda v: (not v, int(not v), True),
+        vanished=ERROR,
+    )  # fmt: skip
     done = [r for r in out if r is not None]
-    finish(ctx, args[1], bool(done))
     if path.legacy:
         if not done:
             raise path_missing_or(path.text, "not a bool")
@@ -189,26 +218,22 @@ def json_strappend(ctx: ExecContext, args: list[bytes]) -> object:
     if len(args) < 3:
         raise arity("json.strappend")
     path, raw = (path_arg(args[2]), args[3]) if len(args) > 3 else (ROOT, args[2])
-    doc, found = matches(ctx, args, path, lambda v: isinstance(v, str))
-    suffix: str | None = None
-    out: list[int | None] = []
-    for item in found:
-        if item is None:
-            out.append(None)
-            continue
-        if suffix is None:
+    suffix: list[str] = []
+
+    def op(value: str) -> tuple[Any, Any, bool]:
+        if not suffix:
             try:
                 parsed = codec.loads(text(raw))
             except codec.JsonParseError as err:
                 raise JsonError(f"ERR {err}") from None
             if not isinstance(parsed, str):
                 raise expected("string", text(raw))
-            suffix = parsed
-        joined = item[0] + suffix
-        doc.root = replace(doc.root, item[1], joined)
-        out.append(len(joined.encode("utf-8", "surrogatepass")))
+            suffix.append(parsed)
+        joined = value + suffix[0]
+        return joined, len(joined.encode("utf-8", "surrogatepass")), True
+
+    out = run_each(ctx, args, path, lambda v: isinstance(v, str), op, vanished=ERROR)
     done = [r for r in out if r is not None]
-    finish(ctx, args[1], bool(done))
     if path.legacy:
         if not done:
             raise path_missing_or(path.text, "not a string")
@@ -251,31 +276,32 @@ def array_op(
     ctx: ExecContext,
     args: list[bytes],
     path: Path,
-    op: Callable[[list[Any]], Any],
+    op: Callable[[list[Any]], tuple[Any, bool]],
     missing: str,
+    vanished: Any = ERROR,
 ) -> tuple[list[Any], list[Any]]:
-    """Run ``op`` on every array ``path`` selects (on a copy: all results are computed
-    before anything changes). Returns ``(per-match results, results of arrays)``."""
-    doc, found = matches(ctx, args, path, lambda v: isinstance(v, list))
-    staged: list[tuple[Location, list[Any]]] = []
-    out: list[Any] = []
-    for item in found:
-        if item is None:
-            out.append(None)
-            continue
-        arr = list(item[0])
-        out.append(op(arr))
-        staged.append((item[1], arr))
-    done = [r for r, item in zip(out, found, strict=True) if item is not None]
-    if path.legacy and not staged:
-        raise path_missing_or(missing, "not an array")
-    changed = False
-    for loc, arr in staged:
-        target = doc.root if not loc else get_at(doc.root, loc)
-        if isinstance(target, list) and target != arr:
-            target[:] = arr
-            changed = True
-    finish(ctx, args[1], changed)
+    """Run ``op(array) -> (result, changed)`` on every array ``path`` selects (see
+    :func:`run_each`). Returns ``(per-match results, results of arrays)``; a legacy path
+    with no array is RedisJSON's ``not an array`` error naming ``missing``."""
+
+    def each(live: Any) -> tuple[Any, Any, bool]:
+        if not isinstance(live, list):
+            raise expected("array", codec.type_name(live))
+        result, did = op(live)
+        return KEEP, result, did
+
+    wanted: list[bool] = []
+
+    def want(v: Any) -> bool:
+        wanted.append(isinstance(v, list))
+        return wanted[-1]
+
+    if path.legacy:
+        doc = existing_doc(ctx, args[1], write=True)
+        if not any(isinstance(v, list) for v, _ in locate(doc.root, path)):
+            raise path_missing_or(missing, "not an array")
+    out = run_each(ctx, args, path, want, each, vanished=vanished)
+    done = [r for r, w in zip(out, wanted, strict=True) if w]
     return out, done
 
 
@@ -287,9 +313,9 @@ def json_arrappend(ctx: ExecContext, args: list[bytes]) -> object:
     path = path_arg(args[2])
     values = json_values(args[3:], "json.arrappend")
 
-    def op(arr: list[Any]) -> int:
+    def op(arr: list[Any]) -> tuple[int, bool]:
         arr.extend(clone(v) for v in values)
-        return len(arr)
+        return len(arr), True
 
     out, done = array_op(ctx, args, path, op, path.original)
     return done[-1] if path.legacy else out
@@ -304,12 +330,12 @@ def json_arrinsert(ctx: ExecContext, args: list[bytes]) -> object:
     index = int_arg(args[3])
     values = json_values(args[4:], "json.arrinsert")
 
-    def op(arr: list[Any]) -> int:
+    def op(arr: list[Any]) -> tuple[int, bool]:
         at = len(arr) + index if index < 0 else index
         if not 0 <= at <= len(arr):
             raise JsonError("ERR index out of bounds")
         arr[at:at] = [clone(v) for v in values]
-        return len(arr)
+        return len(arr), True
 
     out, done = array_op(ctx, args, path, op, path.text)
     return done[-1] if path.legacy else out
@@ -339,12 +365,12 @@ def json_arrpop(ctx: ExecContext, args: list[bytes]) -> object:
     else:
         path, index = ROOT, INT64_MAX
 
-    def op(arr: list[Any]) -> bytes | None:
+    def op(arr: list[Any]) -> tuple[bytes | None, bool]:
         if not arr:
-            return None
-        return codec.dumps(arr.pop(start_index(index, len(arr)))).encode()
+            return None, False
+        return codec.dumps(arr.pop(start_index(index, len(arr)))).encode(), True
 
-    out, done = array_op(ctx, args, path, op, path.text)
+    out, done = array_op(ctx, args, path, op, path.text, vanished=None)
     return done[-1] if path.legacy else out
 
 
@@ -361,12 +387,12 @@ def json_arrtrim(ctx: ExecContext, args: list[bytes]) -> object:
             return n - min(n, -i)
         return min(n - 1, i) if n > 0 else 0
 
-    def op(arr: list[Any]) -> int:
+    def op(arr: list[Any]) -> tuple[int, bool]:
         n = len(arr)
         hi = norm(stop, n)
         lo = norm(start, n) if start < 0 or start < n else hi + 1
         arr[:] = [] if lo > hi or n == 0 else arr[lo : hi + 1]
-        return len(arr)
+        return len(arr), True
 
     out, done = array_op(ctx, args, path, op, path.text)
     return done[-1] if path.legacy else out
