@@ -9,6 +9,7 @@ import json
 import random
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,38 @@ def doc_for(n: int) -> dict[str, object]:
     return {"n": n, "tags": [f"t{n % 5}"], "vec": [round(rng.uniform(-1, 1), 6) for _ in range(8)]}
 
 
+def write_docs(
+    port: int,
+    base: int,
+    stop: threading.Event,
+    progress: dict[int, int],
+    error: list[BaseException],
+) -> None:
+    """Write documents from ``base`` on until the server dies; ``progress[n]`` is the
+    number of steps acknowledged for ``j:<n>`` (1: SET, 2: +ARRAPPEND, 3: +NUMINCRBY)."""
+    r = redis.Redis(port=port, socket_timeout=10)
+    n = base
+    try:
+        while not stop.is_set():
+            r.execute_command("JSON.SET", f"j:{n}", "$", json.dumps(doc_for(n)))
+            progress[n] = 1
+            r.execute_command("JSON.ARRAPPEND", f"j:{n}", "$.tags", '"more"')
+            progress[n] = 2
+            r.execute_command("JSON.NUMINCRBY", f"j:{n}", "$.n", 1000)
+            progress[n] = 3
+            n += 1
+    except (redis.ConnectionError, redis.TimeoutError):
+        pass  # the kill
+    except BaseException as exc:  # reported by the test
+        error.append(exc)
+    finally:
+        r.close()
+
+
+def enough(progress: dict[int, int], count: int) -> bool:
+    return len(progress) >= count
+
+
 def test_kill9_loses_no_acknowledged_json_write(tmp_path: Path) -> None:
     """A client writes JSON.SET + JSON.ARRAPPEND + JSON.NUMINCRBY per document and counts
     acknowledgements; the server is SIGKILLed mid-stream (KILLS times: each costs a restart); after each restart
@@ -39,28 +72,11 @@ def test_kill9_loses_no_acknowledged_json_write(tmp_path: Path) -> None:
             progress: dict[int, int] = {}
             error: list[BaseException] = []
 
-            def write(base: int, port: int) -> None:
-                r = redis.Redis(port=port, socket_timeout=10)
-                n = base
-                try:
-                    while not stop.is_set():
-                        r.execute_command("JSON.SET", f"j:{n}", "$", json.dumps(doc_for(n)))
-                        progress[n] = 1
-                        r.execute_command("JSON.ARRAPPEND", f"j:{n}", "$.tags", '"more"')
-                        progress[n] = 2
-                        r.execute_command("JSON.NUMINCRBY", f"j:{n}", "$.n", 1000)
-                        progress[n] = 3
-                        n += 1
-                except (redis.ConnectionError, redis.TimeoutError):
-                    pass  # the kill
-                except BaseException as exc:
-                    error.append(exc)
-                finally:
-                    r.close()
-
-            t = threading.Thread(target=write, args=(start, node.port), daemon=True)
+            t = threading.Thread(
+                target=write_docs, args=(node.port, start, stop, progress, error), daemon=True
+            )
             t.start()
-            wait_for(lambda: len(progress) >= 25 + 10 * round_no, 30, message="writes")
+            wait_for(partial(enough, progress, 25 + 10 * round_no), 30, message="writes")
             node.kill9()
             stop.set()
             t.join(timeout=20)
@@ -126,7 +142,7 @@ def test_type_scan_type_and_expiry(r: redis.Redis) -> None:
     r.execute_command("JSON.SET", "j2", "$", "[1]")
     r.set("s", "v")
     assert r.type("j1") == b"ReJSON-RL"
-    cursor, keys = r.scan(0, _type="ReJSON-RL", count=100)
+    _, keys = r.scan(0, _type="ReJSON-RL", count=100)
     assert sorted(keys) == [b"j1", b"j2"]
     assert r.execute_command("OBJECT", "ENCODING", "j1") == b"raw"
     assert r.memory_usage("j1") > 0
