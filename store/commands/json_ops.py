@@ -26,6 +26,7 @@ from ..json.path import Location, Path
 from ..numbers import parse_int64
 from .json_access import (
     arity,
+    check_nesting,
     clone,
     doc_for_read,
     existing_doc,
@@ -312,6 +313,10 @@ def json_arrappend(ctx: ExecContext, args: list[bytes]) -> object:
         raise arity("json.arrappend")
     path = path_arg(args[2])
     values = json_values(args[3:], "json.arrappend")
+    doc = existing_doc(ctx, args[1], write=True)
+    arrays = [loc for v, loc in locate(doc.root, path) if isinstance(v, list)]
+    if arrays:
+        check_nesting(max(len(loc) for loc in arrays) + 1, values)
 
     def op(arr: list[Any]) -> tuple[int, bool]:
         arr.extend(clone(v) for v in values)
@@ -329,6 +334,10 @@ def json_arrinsert(ctx: ExecContext, args: list[bytes]) -> object:
     path = path_arg(args[2])
     index = int_arg(args[3])
     values = json_values(args[4:], "json.arrinsert")
+    doc = existing_doc(ctx, args[1], write=True)
+    arrays = [loc for v, loc in locate(doc.root, path) if isinstance(v, list)]
+    if arrays:
+        check_nesting(max(len(loc) for loc in arrays) + 1, values)
 
     def op(arr: list[Any]) -> tuple[int, bool]:
         at = len(arr) + index if index < 0 else index

@@ -21,7 +21,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["JsonParseError", "dumps", "format_double", "loads", "type_name"]
+__all__ = ["JsonParseError", "dumps", "format_double", "loads", "type_name", "value_depth"]
 
 
 class JsonParseError(ValueError):
@@ -264,7 +264,7 @@ _DECODER = json.JSONDecoder(
     parse_int=_int_hook, parse_float=_float_hook, parse_constant=_reject_constant
 )
 
-MAX_DEPTH = 128
+MAX_DEPTH = 127  # serde_json's recursion limit: the 128th nested container is refused
 
 
 def _line_col(text: str, pos: int) -> tuple[int, int]:
@@ -337,10 +337,12 @@ def _eof_context(text: str) -> str:
     return "a value"
 
 
-def _depth_ok(text: str) -> bool:
+def _too_deep_at(text: str) -> int | None:
+    """Where serde_json's recursion limit stops ``text`` (the offset of the first
+    container opened beyond :data:`MAX_DEPTH`), None if it does not."""
     depth = 0
     in_str = esc = False
-    for ch in text:
+    for i, ch in enumerate(text):
         if in_str:
             if esc:
                 esc = False
@@ -353,14 +355,34 @@ def _depth_ok(text: str) -> bool:
         elif ch in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                return False
+                return i
         elif ch in "]}":
             depth -= 1
-    return True
+    return None
+
+
+def value_depth(value: Any) -> int:
+    """How many containers nest in ``value`` (0 for a scalar)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node)
+    return deepest
 
 
 def loads(text: str) -> Any:
     """Parse one JSON value; :class:`JsonParseError` with serde_json's message."""
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        at = _too_deep_at(text)
+        if at is not None:
+            line, col = _line_col(text, at)
+            raise JsonParseError(f"recursion limit exceeded at line {line} column {col + 1}")
     try:
         value, end = _DECODER.raw_decode(text, _skip_ws(text))
     except _OutOfRange as err:
@@ -376,9 +398,6 @@ def loads(text: str) -> Any:
     if rest != len(text):
         line, col = _line_col(text, rest)
         raise JsonParseError(f"trailing characters at line {line} column {col + 1}")
-    if text.count("[") + text.count("{") > MAX_DEPTH and not _depth_ok(text):
-        line, col = _line_col(text, len(text))
-        raise JsonParseError(f"recursion limit exceeded at line {line} column {col}")
     return value
 
 

@@ -88,3 +88,20 @@ def test_an_old_snapshot_loads_and_takes_json(tmp_path: Path) -> None:
     with Engine(cfg) as e:
         check(e)
         assert e.execute("HGET", "h", "f") == b"v"
+
+
+def test_nesting_is_bounded(tmp_path: Path) -> None:
+    """127 levels parse (serde_json's limit); writes that would nest a document deeper than
+    128 are refused and change nothing (memvec's limit: docs/compatibility.md)."""
+    import pytest
+
+    from store.json.errors import JsonError
+
+    with Engine(EngineConfig(data_dir=None)) as e:
+        e.execute("JSON.SET", "d", "$", "[" * 127 + "]" * 127)
+        with pytest.raises(JsonError, match="deeper than 128 levels"):
+            e.execute("JSON.ARRAPPEND", "d", "$" + "[0]" * 126, "[[]]")
+        assert e.execute("JSON.ARRAPPEND", "d", "$" + "[0]" * 126, "[]") == [1]
+        with pytest.raises(JsonError, match="deeper than 128 levels"):
+            e.execute("JSON.SET", "d", "$" + "[0]" * 127, "[[]]")
+        assert e.execute("JSON.GET", "d") == b"[" * 128 + b"]" * 128
