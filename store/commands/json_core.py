@@ -80,7 +80,8 @@ def apply_updates(doc: JsonDoc, updates: list[tuple[str, Location, str]], value:
     check_updates(updates, value)
     changed = False
     for n, (kind, loc, name) in enumerate(updates):
-        item = value if n == 0 else clone(value)
+        # a fresh copy for all but the last: an earlier copy may contain a later location
+        item = value if n == len(updates) - 1 else clone(value)
         if kind == "set":
             if not loc:
                 doc.root = item

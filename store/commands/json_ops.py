@@ -558,16 +558,16 @@ def json_clear(ctx: ExecContext, args: list[bytes]) -> int:
     path = path_arg(args[2]) if len(args) > 2 else ROOT
     doc = existing_doc(ctx, args[1], write=True)
     cleared = 0
-    for value, loc in locate(doc.root, path):
-        if not clearable(value):
-            continue
+    for loc in [loc for value, loc in locate(doc.root, path) if clearable(value)]:
+        # RedisJSON clears what is at the location now (an earlier match may have changed
+        # it) and counts every container and number it finds there
         target = doc.root if not loc else get_at(doc.root, loc)
-        if target is not value:
-            continue  # an earlier match's clearing removed it
-        if isinstance(value, (list, dict)):
-            value.clear()
-        else:
+        if isinstance(target, (list, dict)):
+            target.clear()
+        elif is_number(target):
             doc.root = replace(doc.root, loc, 0)
+        else:
+            continue
         cleared += 1
     finish(ctx, args[1], cleared > 0)
     return cleared

@@ -246,12 +246,16 @@ def test_multi_path_get(pair: RawPair, prefix: str) -> None:
 
 # -- random documents, paths and commands ------------------------------------------------
 
-NAMES = st.sampled_from(["a", "b", "c", "x", "0"])
+# No key "0": a filter over an object's values reports positions, so a write through it
+# addresses key "0" of that object, and the peer panics when that holds another type.
+NAMES = st.sampled_from(["a", "b", "c", "x"])
 SCALARS = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-1000, max_value=1000)
-    | st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).filter(lambda f: f != 0 or True)
+    | st.floats(min_value=-1e6, max_value=1e6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
     | st.text(alphabet="abxé", max_size=4)
 )
 DOCS = st.recursive(
@@ -281,13 +285,32 @@ PATHS = st.lists(STEP, max_size=3).flatmap(
 )
 VALUES = DOCS.map(lambda v: json.dumps(v, ensure_ascii=False))
 
+
+def peer_safe(command: tuple[str, ...]) -> bool:
+    """False for a write the peer crashes on. RedisJSON 2.8 panics (and the whole peer
+    process dies) when a recursive-descent path matches a node and its descendant and
+    the write to the outer one changes what the inner location points at: JSON.SET or
+    JSON.MERGE of an array (``JSON.SET k $..* []`` on ``{"x":{"b":{}}}``: a key looked up
+    in an array) or JSON.ARRINSERT (the inner location now holds the inserted value, not
+    an array). memvec skips or refuses the stale match; the test keeps the shared peer up.
+    """
+    name, path = command[0], command[1]
+    if ".." not in path:
+        return True
+    if name == "JSON.ARRINSERT":
+        return False
+    return not command[2].lstrip().startswith("[")
+
+
 COMMANDS = st.one_of(
     st.tuples(st.just("JSON.GET"), PATHS),
     st.tuples(st.just("JSON.TYPE"), PATHS),
     st.tuples(st.just("JSON.RESP"), PATHS),
-    st.tuples(st.just("JSON.SET"), PATHS, VALUES),
-    st.tuples(st.just("JSON.SET"), PATHS, VALUES, st.sampled_from(["NX", "XX"])),
-    st.tuples(st.just("JSON.MERGE"), PATHS, VALUES),
+    st.tuples(st.just("JSON.SET"), PATHS, VALUES).filter(peer_safe),
+    st.tuples(st.just("JSON.SET"), PATHS, VALUES, st.sampled_from(["NX", "XX"])).filter(
+        peer_safe
+    ),
+    st.tuples(st.just("JSON.MERGE"), PATHS, VALUES).filter(peer_safe),
     st.tuples(st.just("JSON.DEL"), PATHS),
     st.tuples(st.just("JSON.CLEAR"), PATHS),
     st.tuples(st.just("JSON.TOGGLE"), PATHS),
@@ -296,7 +319,7 @@ COMMANDS = st.one_of(
     st.tuples(st.just("JSON.STRAPPEND"), PATHS, st.just('"xé"')),
     st.tuples(st.just("JSON.STRLEN"), PATHS),
     st.tuples(st.just("JSON.ARRAPPEND"), PATHS, VALUES),
-    st.tuples(st.just("JSON.ARRINSERT"), PATHS, st.just("0"), VALUES),
+    st.tuples(st.just("JSON.ARRINSERT"), PATHS, st.just("0"), VALUES).filter(peer_safe),
     st.tuples(st.just("JSON.ARRINDEX"), PATHS, st.sampled_from(["1", '"a"', "null", "[]"])),
     st.tuples(st.just("JSON.ARRLEN"), PATHS),
     st.tuples(st.just("JSON.ARRPOP"), PATHS, st.sampled_from(["0", "-1", "1"])),
