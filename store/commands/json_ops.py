@@ -495,6 +495,15 @@ def json_arrlen(ctx: ExecContext, args: list[bytes]) -> object:
 # -- objects ------------------------------------------------------------------------------
 
 
+def locate_or_none(root: Any, path: Path) -> list[tuple[Any, Location]]:
+    """The matches; none for a path that does not compile (RedisJSON's legacy OBJKEYS and
+    OBJLEN answer nil then)."""
+    try:
+        return locate(root, path)
+    except JsonError:
+        return []
+
+
 @command("JSON.OBJKEYS", -1, "readonly", "json slow", keys=(1, 1, 1))
 def json_objkeys(ctx: ExecContext, args: list[bytes]) -> object:
     """JSON.OBJKEYS key [path]."""
@@ -505,7 +514,7 @@ def json_objkeys(ctx: ExecContext, args: list[bytes]) -> object:
     if path.legacy:
         if doc is None:
             return None
-        found = locate(doc.root, path)
+        found = locate_or_none(doc.root, path)
         if not found:
             return None
         if not isinstance(found[0][0], dict):
@@ -528,7 +537,7 @@ def json_objlen(ctx: ExecContext, args: list[bytes]) -> object:
     if path.legacy:
         if doc is None:
             return None
-        found = locate(doc.root, path)
+        found = locate_or_none(doc.root, path)
         if not found:
             return None
         if not isinstance(found[0][0], dict):

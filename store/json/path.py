@@ -176,7 +176,8 @@ class _Parser:
             shown = f'"{path} <<<<----", {msg}.'
         else:
             shown = f'"{path[:pos]} ---->>>> {path[pos:]}", {msg}.'
-        return JsonPathError(f"Error occurred on position {pos}, {shown}")
+        at = len(path[:pos].encode("utf-8", "surrogatepass"))  # pest counts bytes
+        return JsonPathError(f"Error occurred on position {at}, {shown}")
 
     # -- lexical helpers
     def ws(self) -> None:

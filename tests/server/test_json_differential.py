@@ -248,7 +248,7 @@ def test_multi_path_get(pair: RawPair, prefix: str) -> None:
 
 # No key "0": a filter over an object's values reports positions, so a write through it
 # addresses key "0" of that object, and the peer panics when that holds another type.
-NAMES = st.sampled_from(["a", "b", "c", "x"])
+NAMES = st.sampled_from(["a", "b", "c", "x", "é", "a b"])
 SCALARS = (
     st.none()
     | st.booleans()
@@ -273,6 +273,8 @@ STEP = st.one_of(
     st.tuples(st.integers(-3, 3), st.integers(-3, 3)).map(lambda t: f"[{t[0]}:{t[1]}]"),
     st.just("[::2]"),
     st.lists(NAMES, min_size=1, max_size=2).map(lambda ns: "[" + ",".join(f"'{n}'" for n in ns) + "]"),
+    NAMES.map(lambda n: f'["{n}"]'),
+    st.just("[ 0 , -1 ]"),
     st.sampled_from(
         ["[?(@>1)]", "[?(@.a)]", "[?(@=='a')]", "[?(@!=1 && @<100)]", "[?(@.x>0 || @==true)]",
          "[?(@.b==@.c)]", "[?(@ =~ \"^a\")]"]
@@ -304,6 +306,8 @@ def peer_safe(command: tuple[str, ...]) -> bool:
 
 COMMANDS = st.one_of(
     st.tuples(st.just("JSON.GET"), PATHS),
+    st.tuples(st.just("JSON.GET"), st.just("INDENT"), st.just("\t"), st.just("SPACE"), st.just(" "), st.just("NEWLINE"), st.just("\n"), PATHS),
+    st.tuples(st.just("JSON.MGET"), PATHS),
     st.tuples(st.just("JSON.TYPE"), PATHS),
     st.tuples(st.just("JSON.RESP"), PATHS),
     st.tuples(st.just("JSON.SET"), PATHS, VALUES).filter(peer_safe),
