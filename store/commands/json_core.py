@@ -41,6 +41,15 @@ ROOT = Path.of(".")
 # -- JSON.SET ---------------------------------------------------------------------------
 
 
+def touched(ctx: ExecContext, key: bytes) -> None:
+    """After an in-place change of the document at ``key``: its size is re-measured and
+    the keyspace (indexes) told."""
+    doc = ctx.keyspace.data.get(key)
+    if isinstance(doc, JsonDoc):
+        doc.changed()
+    ctx.keyspace.touched(key)
+
+
 def find_updates(root: Any, path: Path, mode: str) -> list[tuple[str, Location, str]]:
     """RedisJSON's ``find_paths``: ``("set", loc, "")`` for each existing match (unless
     NX), else ``("add", parent_loc, key)`` where a static path names a missing key.
@@ -140,7 +149,7 @@ def json_set(ctx: ExecContext, args: list[bytes]) -> object:
         changed = bool(updates) and apply_updates(doc, updates, value)
     if not changed:
         return None
-    ctx.keyspace.touched(key)
+    touched(ctx, key)
     ctx.dirty = True
     return OK
 
@@ -316,7 +325,7 @@ def json_mset(ctx: ExecContext, args: list[bytes]) -> object:
             assert doc is not None
             changed = bool(updates) and apply_updates(doc, updates, value)
         if changed:
-            ctx.keyspace.touched(key)
+            touched(ctx, key)
             changed_any = True
     ctx.dirty = changed_any
     return OK
@@ -381,7 +390,7 @@ def json_merge(ctx: ExecContext, args: list[bytes]) -> object:
                     changed = True
     if not changed:
         return None
-    ctx.keyspace.touched(key)
+    touched(ctx, key)
     ctx.dirty = True
     return OK
 
@@ -462,7 +471,7 @@ def json_del(ctx: ExecContext, args: list[bytes]) -> int:
         if loc and delete_at(doc.root, loc):
             deleted += 1
     if deleted:
-        ctx.keyspace.touched(key)
+        touched(ctx, key)
         ctx.dirty = True
     return deleted
 

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes.json_doc import JsonDoc
 from ..json import codec
 from ..json.edit import MISSING, get_at
 from ..json.errors import NO_KEY, JsonError, path_missing, path_missing_or
@@ -128,6 +129,9 @@ ERROR: Any = object()
 
 def finish(ctx: ExecContext, key: bytes, changed: bool) -> None:
     if changed:
+        doc = ctx.keyspace.data.get(key)
+        if isinstance(doc, JsonDoc):
+            doc.changed()
         ctx.keyspace.touched(key)
         ctx.dirty = True
 
