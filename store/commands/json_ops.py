@@ -37,7 +37,7 @@ from .json_access import (
     path_arg,
     text,
 )
-from .json_core import ROOT
+from .json_core import ROOT, Format, parse_reply_format, to_resp3
 from .table import command
 
 if TYPE_CHECKING:
@@ -365,23 +365,32 @@ def json_arrpop(ctx: ExecContext, args: list[bytes]) -> object:
     if len(args) < 2:
         raise arity("json.arrpop")
     rest = args[2:]
+    reply = "STRINGS"
     if rest and text(rest[0]).upper() == "FORMAT" and len(rest) > 1:
-        if text(rest[1]) not in ("STRING", "STRINGS", "EXPAND1", "EXPAND"):
+        reply = parse_reply_format(text(rest[1]))
+        if reply == "STRING":
             raise JsonError("ERR wrong reply format")
-        if text(rest[1]) == "STRING":
-            raise JsonError("ERR wrong reply format")
-        raise JsonError("ERR FORMAT argument is not supported on RESP2")
+        if ctx.protocol < 3:
+            raise JsonError("ERR FORMAT argument is not supported on RESP2")
+        rest = rest[2:]
     if rest:
         path = path_arg(rest[0])
         parsed = parse_int64(rest[1]) if len(rest) > 1 else None
         index = -1 if parsed is None else parsed
     else:
         path, index = ROOT, INT64_MAX
+    if path.legacy and reply != "STRINGS":
+        existing_doc(ctx, args[1], write=True)
+        raise JsonError("Legacy paths are supported only with FORMAT STRINGS")
+    fmt = Format(reply)
 
-    def op(arr: list[Any]) -> tuple[bytes | None, bool]:
+    def op(arr: list[Any]) -> tuple[Any, bool]:
         if not arr:
             return None, False
-        return codec.dumps(arr.pop(start_index(index, len(arr)))).encode(), True
+        value = arr.pop(start_index(index, len(arr)))
+        if fmt.native(True):
+            return to_resp3(value, fmt), True
+        return codec.dumps(value).encode(), True
 
     out, done = array_op(ctx, args, path, op, path.text, vanished=None)
     return done[-1] if path.legacy else out
