@@ -9,11 +9,12 @@ value in place). Every handler is deterministic, so each write is logged as sent
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc, memory_of
 from ..json import codec
-from ..json.edit import MISSING, delete_at, get_at, remove_key, set_at, update_at
+from ..json.edit import delete_at, get_at, remove_key, set_at, update_at
 from ..json.errors import JsonError, path_missing
 from ..json.path import Location, Path, select
 from ..replies import SimpleString
@@ -414,8 +415,6 @@ def deletion_order(locs: list[Location]) -> list[Location]:
                 parts.append((0, 0, e))
         return tuple(parts)
 
-    import functools
-
     def cmp(a: list[str], b: list[str]) -> int:
         for x, y in zip(a, b, strict=False):
             kx, ky = key([x])[0], key([y])[0]
@@ -568,6 +567,3 @@ def json_debug(ctx: ExecContext, args: list[bytes]) -> object:
     if doc is None:
         return []
     return [memory_of(v) for v, _ in locate(doc.root, path)]
-
-
-__all__ = ["MISSING", "deletion_order", "find_updates", "merge_patch"]
