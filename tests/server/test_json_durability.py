@@ -76,7 +76,7 @@ def test_kill9_loses_no_acknowledged_json_write(tmp_path: Path) -> None:
                 target=write_docs, args=(node.port, start, stop, progress, error), daemon=True
             )
             t.start()
-            wait_for(partial(enough, progress, 25 + 10 * round_no), 30, message="writes")
+            wait_for(partial(enough, progress, 15 + 10 * round_no), 30, message="writes")
             node.kill9()
             stop.set()
             t.join(timeout=20)
