@@ -77,6 +77,10 @@ _EXPECTED_ORDER = {
 }
 
 
+# What pest names when a filter's right-hand term is missing (strings are silent rules).
+_TERM_RULES = ("decimal", "from_current", "from_root", "boolean_true", "boolean_false", "null")
+
+
 class _Fail(Exception):
     pass
 
@@ -309,14 +313,39 @@ class _Parser:
         self.expect("'*'", start)
         if self.eat("?"):
             self.ws()
+            at = self.pos
             filt = self.filter()
             if filt is not None:
+                self.expect_after_filter(filt)
                 return Step("filter", (filt,))
+            if self.far <= at:
+                # nothing after "?" parses: pest names the filter rule, at its start
+                self.far, self.expected = at, ["single_filter"]
         self.pos = start
-        if nums is not None and self.far <= start:
-            # numbers that do not end the bracket ("[01]"): pest names the range only
-            self.far, self.expected = start, ["['start:end:steps']"]
+        if self.far <= start:
+            # an alternative that parsed but does not end the bracket: pest then names
+            # only the alternatives tried before it (measured on the peer)
+            if rng is not None:  # "[:1.5"
+                self.far, self.expected = start, ["'<number>'"]
+            elif nums is not None:  # "[01]"
+                self.far, self.expected = start, ["['start:end:steps']"]
+            elif strs is not None:  # "['a'-1"
+                self.far, self.expected = start, ["'<number>'", "['start:end:steps']"]
         return None
+
+    def expect_after_filter(self, filt: list[Any]) -> None:
+        """What pest would take after a filter that the bracket's ``]`` does not follow:
+        an operator after a lone term, then a relation."""
+        save = self.pos
+        self.ws()
+        if not self.peek("]"):
+            last = filt[-1]
+            names = ["and", "or"]
+            if last[0] == "single" and len(last[1]) == 1:
+                names = ["ge", "gt", "le", "lt", "eq", "ne", "re", *names]
+            for name in names:
+                self.expect(name)
+        self.pos = save
 
     def _bracket_end(self) -> bool:
         save = self.pos
@@ -425,6 +454,8 @@ class _Parser:
                 right = self.term()
                 if right is not None:
                     return (left, op, right)
+                for name in _TERM_RULES:
+                    self.expect(name)
                 break
         self.pos = save
         return (left,)
