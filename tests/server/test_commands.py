@@ -106,7 +106,7 @@ def test_hello_and_protocol_switch(client: Client) -> None:
     hello = r.execute_command("HELLO", "3")
     assert hello[b"proto"] == 3
     assert hello[b"version"] == b"7.4.0"
-    assert {m[b"name"] for m in hello[b"modules"]} == {b"search"}
+    assert {m[b"name"] for m in hello[b"modules"]} == {b"search", b"ReJSON"}
     with pytest.raises(redis.ResponseError, match="unsupported protocol version"):
         r.execute_command("HELLO", "4")
     assert r.execute_command("MODULE", "LIST")[0][b"name"] == b"search"
