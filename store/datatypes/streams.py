@@ -1,0 +1,436 @@
+"""Streams (Redis's ``stream`` type): entries, consumer groups, pending entries lists.
+
+An entry id is ``(ms, seq)``, two unsigned 64-bit integers compared as a pair. The value
+keeps Redis's observable state (``t_stream.c``):
+
+* ``entries`` (id -> flat ``[field, value, ...]``) and ``order``, the live ids ascending;
+* ``last_id`` (the last id generated or set by XSETID), ``max_deleted`` (the largest id
+  XDEL removed), ``entries_added`` (every entry ever appended);
+* ``nodes``: the layout of Redis's radix-tree nodes, each a listpack of up to
+  :data:`NODE_MAX_ENTRIES` entries (live or deleted) or :data:`NODE_MAX_BYTES` bytes.
+  Only approximate trimming (``MAXLEN ~``, ``MINID ~``) and XINFO's ``radix-tree-keys``
+  see it: ``~`` removes whole nodes only, as Redis does, so the same commands trim the
+  same entries here and on the peer. Node sizes in bytes are an estimate of the listpack
+  (exact for the entry count, which is what decides for entries under ~40 bytes);
+* ``groups`` (name -> :class:`Group`): the last delivered id, the logical read counter
+  (``entries_read``, -1 when unknown), the group PEL (id -> :class:`Nack`) and consumers.
+
+The value never reads a clock: every time (delivery time, seen time) is passed in by the
+handler from ``ctx.now_ms``. An empty stream is kept (Redis deletes a stream key only by
+DEL), so :meth:`Stream.is_empty` is always False.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
+from typing import Any
+
+from .base import TypedValue
+
+StreamID = tuple[int, int]
+
+U64_MAX = (1 << 64) - 1
+MIN_ID: StreamID = (0, 0)
+MAX_ID: StreamID = (U64_MAX, U64_MAX)
+
+NODE_MAX_ENTRIES = 100  # stream-node-max-entries
+NODE_MAX_BYTES = 4096  # stream-node-max-bytes
+INVALID_ENTRIES_READ = -1  # SCG_INVALID_ENTRIES_READ
+
+
+def format_id(sid: StreamID) -> bytes:
+    return b"%d-%d" % sid
+
+
+def incr_id(sid: StreamID) -> StreamID | None:
+    """The next id, or None past the last possible one."""
+    ms, seq = sid
+    if seq < U64_MAX:
+        return ms, seq + 1
+    if ms < U64_MAX:
+        return ms + 1, 0
+    return None
+
+
+def decr_id(sid: StreamID) -> StreamID | None:
+    """The previous id, or None before 0-0."""
+    ms, seq = sid
+    if seq > 0:
+        return ms, seq - 1
+    if ms > 0:
+        return ms - 1, U64_MAX
+    return None
+
+
+class SortedIDs:
+    """Ids kept ascending (a PEL, the live entries): bisect over a list."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: list[StreamID] | None = None) -> None:
+        self.ids = ids if ids is not None else []
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[StreamID]:
+        return iter(self.ids)
+
+    def add(self, sid: StreamID) -> None:
+        if not self.ids or self.ids[-1] < sid:
+            self.ids.append(sid)
+        else:
+            insort(self.ids, sid)
+
+    def remove(self, sid: StreamID) -> None:
+        i = bisect_left(self.ids, sid)
+        if i < len(self.ids) and self.ids[i] == sid:
+            del self.ids[i]
+
+    def from_id(self, start: StreamID) -> Iterator[StreamID]:
+        """Ids ``>= start``, ascending (safe against removal of the yielded id)."""
+        i = bisect_left(self.ids, start)
+        while i < len(self.ids):
+            sid = self.ids[i]
+            yield sid
+            if i < len(self.ids) and self.ids[i] == sid:
+                i += 1
+
+    def first(self) -> StreamID | None:
+        return self.ids[0] if self.ids else None
+
+    def last(self) -> StreamID | None:
+        return self.ids[-1] if self.ids else None
+
+
+class Nack:
+    """One pending entry: who has it, when it was last delivered, how many times."""
+
+    __slots__ = ("consumer", "delivery_count", "delivery_time")
+
+    def __init__(self, consumer: bytes, delivery_time: int, delivery_count: int) -> None:
+        self.consumer = consumer
+        self.delivery_time = delivery_time
+        self.delivery_count = delivery_count
+
+
+class Consumer:
+    """A consumer of a group: its own PEL (ids; the :class:`Nack` lives in the group's),
+    when it was last seen (any read or claim attempt) and last active (-1: never)."""
+
+    __slots__ = ("active_time", "name", "pel", "seen_time")
+
+    def __init__(self, name: bytes, seen_time: int, active_time: int = -1) -> None:
+        self.name = name
+        self.seen_time = seen_time
+        self.active_time = active_time
+        self.pel = SortedIDs()
+
+
+class Group:
+    """A consumer group (see the module docstring)."""
+
+    __slots__ = ("consumers", "entries_read", "last_id", "pel", "pel_ids")
+
+    def __init__(self, last_id: StreamID, entries_read: int) -> None:
+        self.last_id = last_id
+        self.entries_read = entries_read
+        self.pel: dict[StreamID, Nack] = {}
+        self.pel_ids = SortedIDs()
+        self.consumers: dict[bytes, Consumer] = {}
+
+    def consumer(self, name: bytes, now_ms: int) -> tuple[Consumer, bool]:
+        """The consumer called ``name``, created if missing (and whether it was)."""
+        found = self.consumers.get(name)
+        if found is not None:
+            return found, False
+        created = self.consumers[name] = Consumer(name, now_ms)
+        return created, True
+
+    def delete_consumer(self, name: bytes) -> int:
+        """Remove a consumer and its pending entries; how many it had (0 if unknown)."""
+        found = self.consumers.pop(name, None)
+        if found is None:
+            return 0
+        for sid in found.pel:
+            del self.pel[sid]
+            self.pel_ids.remove(sid)
+        return len(found.pel)
+
+    def assign(self, sid: StreamID, consumer: Consumer, time_ms: int, count: int) -> Nack:
+        """Make ``sid`` pending for ``consumer`` (moving it from another consumer)."""
+        nack = self.pel.get(sid)
+        if nack is None:
+            nack = self.pel[sid] = Nack(consumer.name, time_ms, count)
+            self.pel_ids.add(sid)
+            consumer.pel.add(sid)
+            return nack
+        if nack.consumer != consumer.name:
+            old = self.consumers.get(nack.consumer)
+            if old is not None:
+                old.pel.remove(sid)
+            consumer.pel.add(sid)
+            nack.consumer = consumer.name
+        nack.delivery_time = time_ms
+        nack.delivery_count = count
+        return nack
+
+    def ack(self, sid: StreamID) -> bool:
+        nack = self.pel.pop(sid, None)
+        if nack is None:
+            return False
+        self.pel_ids.remove(sid)
+        owner = self.consumers.get(nack.consumer)
+        if owner is not None:
+            owner.pel.remove(sid)
+        return True
+
+    def pending_ids(self, start: StreamID, end: StreamID) -> Iterator[StreamID]:
+        for sid in self.pel_ids.from_id(start):
+            if sid > end:
+                return
+            yield sid
+
+
+class Node:
+    """One radix-tree node of Redis's layout: the ids it holds (live and deleted, in
+    order), how many are live, and the estimated listpack size in bytes."""
+
+    __slots__ = ("ids", "live", "size")
+
+    def __init__(self, ids: list[StreamID], live: int, size: int) -> None:
+        self.ids = ids
+        self.live = live
+        self.size = size
+
+
+def entry_size(fields: list[bytes]) -> int:
+    """What an entry adds to its listpack (estimate: values plus per-element headers)."""
+    return sum(len(f) + 2 for f in fields) + 6
+
+
+class Stream(TypedValue):
+    """A stream value (see the module docstring)."""
+
+    __slots__ = ("entries", "entries_added", "groups", "last_id", "max_deleted", "nodes", "order")
+
+    type_name = "stream"
+    tag = "stream"
+
+    def __init__(self) -> None:
+        self.entries: dict[StreamID, list[bytes]] = {}
+        self.order = SortedIDs()
+        self.nodes: list[Node] = []
+        self.last_id: StreamID = MIN_ID
+        self.max_deleted: StreamID = MIN_ID
+        self.entries_added = 0
+        self.groups: dict[bytes, Group] = {}
+
+    # -- TypedValue ------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return False
+
+    def encoding(self) -> str:
+        return "stream"
+
+    def memory_usage(self) -> int:
+        size = 128 + 96 * len(self.nodes)
+        for fields in self.entries.values():
+            size += 24 + sum(len(f) + 3 for f in fields)
+        for name, group in self.groups.items():
+            size += 96 + len(name) + 48 * len(group.pel)
+            size += sum(64 + len(c) for c in group.consumers)
+        return size
+
+    def to_plain(self) -> Any:
+        nodes = []
+        for node in self.nodes:
+            nodes.append([[x for sid in node.ids for x in sid], node.live, node.size])
+        groups = []
+        for name, g in self.groups.items():
+            pel = [
+                [sid[0], sid[1], n.consumer, n.delivery_time, n.delivery_count]
+                for sid, n in g.pel.items()
+            ]
+            consumers = [[c.name, c.seen_time, c.active_time] for c in g.consumers.values()]
+            groups.append([name, list(g.last_id), g.entries_read, pel, consumers])
+        return {
+            "entries": [[sid[0], sid[1], list(f)] for sid, f in self.entries.items()],
+            "nodes": nodes,
+            "last_id": list(self.last_id),
+            "max_deleted": list(self.max_deleted),
+            "entries_added": self.entries_added,
+            "groups": groups,
+        }
+
+    @classmethod
+    def from_plain(cls, plain: Any) -> Stream:
+        s = cls()
+        for ms, seq, fields in plain["entries"]:
+            s.entries[(ms, seq)] = list(fields)
+        s.order = SortedIDs(sorted(s.entries))
+        for flat, live, size in plain["nodes"]:
+            ids = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+            s.nodes.append(Node(ids, live, size))
+        s.last_id = (plain["last_id"][0], plain["last_id"][1])
+        s.max_deleted = (plain["max_deleted"][0], plain["max_deleted"][1])
+        s.entries_added = plain["entries_added"]
+        for name, last, entries_read, pel, consumers in plain["groups"]:
+            g = Group((last[0], last[1]), entries_read)
+            for cname, seen, active in consumers:
+                g.consumers[cname] = Consumer(cname, seen, active)
+            for ms, seq, owner, time_ms, count in pel:
+                sid = (ms, seq)
+                g.pel[sid] = Nack(owner, time_ms, count)
+                g.pel_ids.add(sid)
+                g.consumers[owner].pel.add(sid)
+            s.groups[name] = g
+        return s
+
+    # -- reads -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def first_id(self) -> StreamID:
+        """Redis's ``recorded-first-entry-id``: the first live entry's id, 0-0 if none."""
+        return self.order.first() or MIN_ID
+
+    def last_live_id(self) -> StreamID:
+        return self.order.last() or MIN_ID
+
+    def range(
+        self, start: StreamID, end: StreamID, count: int = 0, rev: bool = False
+    ) -> list[tuple[StreamID, list[bytes]]]:
+        """Entries with ``start <= id <= end``, ascending (descending if ``rev``); at most
+        ``count`` (0: all)."""
+        ids = self.order.ids
+        lo = bisect_left(ids, start)
+        hi = bisect_right(ids, end)
+        if lo >= hi:
+            return []
+        picked = ids[hi - 1 : lo - 1 if lo else None : -1] if rev else ids[lo:hi]
+        if count:
+            picked = picked[:count]
+        return [(sid, self.entries[sid]) for sid in picked]
+
+    # -- writes ----------------------------------------------------------------------
+    def append(self, sid: StreamID, fields: list[bytes]) -> None:
+        """Add an entry; the caller checked ``sid > last_id``."""
+        size = entry_size(fields)
+        node = self.nodes[-1] if self.nodes else None
+        if node is None or node.size + size >= NODE_MAX_BYTES or len(node.ids) >= NODE_MAX_ENTRIES:
+            node = Node([], 0, 16 + size)  # a new listpack: header and master entry
+            self.nodes.append(node)
+        node.ids.append(sid)
+        node.live += 1
+        node.size += size
+        self.entries[sid] = fields
+        self.order.add(sid)
+        self.last_id = sid
+        self.entries_added += 1
+
+    def _node_index(self, sid: StreamID) -> int:
+        return bisect_right(self.nodes, sid, key=lambda n: n.ids[0]) - 1
+
+    def delete(self, sid: StreamID) -> bool:
+        """XDEL of one id: whether it was there. Updates ``max_deleted``."""
+        if sid not in self.entries:
+            return False
+        del self.entries[sid]
+        self.order.remove(sid)
+        i = self._node_index(sid)
+        node = self.nodes[i]
+        node.live -= 1
+        if node.live == 0:
+            del self.nodes[i]
+        if sid > self.max_deleted:
+            self.max_deleted = sid
+        return True
+
+    def trim(self, *, maxlen: int | None, minid: StreamID | None, approx: bool, limit: int) -> int:
+        """Redis's ``streamTrim``: remove entries from the head until at most ``maxlen``
+        remain (or none below ``minid``). ``approx`` removes whole nodes only; ``limit``
+        (0: none) caps how many entries are removed. Returns how many were."""
+        deleted = 0
+        while self.nodes:
+            if maxlen is not None and len(self.entries) <= maxlen:
+                break
+            node = self.nodes[0]
+            if limit and deleted + node.live > limit:
+                break
+            if maxlen is not None:
+                remove_node = len(self.entries) - node.live >= maxlen
+            else:
+                assert minid is not None
+                remove_node = node.ids[-1] < minid
+            if remove_node:
+                for sid in node.ids:
+                    if self.entries.pop(sid, None) is not None:
+                        deleted += 1
+                del self.nodes[0]
+                continue
+            if approx:
+                break
+            for sid in node.ids:
+                if sid not in self.entries:
+                    continue
+                if maxlen is not None and len(self.entries) <= maxlen:
+                    break
+                if minid is not None and sid >= minid:
+                    break
+                del self.entries[sid]
+                node.live -= 1
+                deleted += 1
+            break
+        if deleted:
+            self.order = SortedIDs(sorted(self.entries))
+        return deleted
+
+    # -- consumer-group counters (t_stream.c) ----------------------------------------
+    def has_tombstones(self, start: StreamID | None, end: StreamID | None = None) -> bool:
+        """``streamRangeHasTombstones``: whether a deleted entry may lie in the range."""
+        if not self.entries or self.max_deleted == MIN_ID:
+            return False
+        if self.first_id > self.max_deleted:
+            return False
+        lo = start or MIN_ID
+        hi = end or MAX_ID
+        return lo <= self.max_deleted <= hi
+
+    def estimate_read_counter(self, sid: StreamID) -> int:
+        """``streamEstimateDistanceFromFirstEverEntry``: the logical read counter of
+        ``sid``, or -1 when it cannot be known."""
+        if not self.entries_added:
+            return 0
+        if not self.entries and sid <= self.last_id:
+            return self.entries_added
+        if sid == self.last_id:
+            return self.entries_added
+        if sid > self.last_id:
+            return INVALID_ENTRIES_READ
+        first = self.first_id
+        if self.max_deleted == MIN_ID or self.max_deleted < first:
+            if sid < first:
+                return self.entries_added - len(self.entries)
+            if sid == first:
+                return self.entries_added - len(self.entries) + 1
+        return INVALID_ENTRIES_READ
+
+    def lag(self, group: Group) -> int | None:
+        """XINFO's ``lag`` of a group (None: unknown)."""
+        if not self.entries_added:
+            return 0
+        if group.entries_read != INVALID_ENTRIES_READ and not self.has_tombstones(group.last_id):
+            return self.entries_added - group.entries_read
+        read = self.estimate_read_counter(group.last_id)
+        return None if read == INVALID_ENTRIES_READ else self.entries_added - read
+
+    def advance_group(self, group: Group, sid: StreamID) -> None:
+        """A ``>`` read delivered ``sid`` (greater than the group's last id)."""
+        if group.entries_read != INVALID_ENTRIES_READ and not self.has_tombstones(sid):
+            group.entries_read += 1
+        elif self.entries_added:
+            group.entries_read = self.estimate_read_counter(sid)
+        group.last_id = sid
