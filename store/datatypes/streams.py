@@ -14,6 +14,8 @@ keeps Redis's observable state (``t_stream.c``):
   (exact for the entry count, which is what decides for entries under ~40 bytes);
 * ``groups`` (name -> :class:`Group`): the last delivered id, the logical read counter
   (``entries_read``, -1 when unknown), the group PEL (id -> :class:`Nack`) and consumers.
+  The counter and XINFO's ``lag`` follow the peer's ``t_stream.c`` (Valkey 9 / Redis 7.4:
+  an id before the largest deleted one has no known counter).
 
 The value never reads a clock: every time (delivery time, seen time) is passed in by the
 handler from ``ctx.now_ms``. An empty stream is kept (Redis deletes a stream key only by
@@ -393,8 +395,6 @@ class Stream(TypedValue):
         """``streamRangeHasTombstones``: whether a deleted entry may lie in the range."""
         if not self.entries or self.max_deleted == MIN_ID:
             return False
-        if self.first_id > self.max_deleted:
-            return False
         lo = start or MIN_ID
         hi = end or MAX_ID
         return lo <= self.max_deleted <= hi
@@ -406,6 +406,8 @@ class Stream(TypedValue):
             return 0
         if not self.entries and sid <= self.last_id:
             return self.entries_added
+        if sid != MIN_ID and sid < self.max_deleted:  # before the last tombstone: unknown
+            return INVALID_ENTRIES_READ
         if sid == self.last_id:
             return self.entries_added
         if sid > self.last_id:
@@ -429,7 +431,11 @@ class Stream(TypedValue):
 
     def advance_group(self, group: Group, sid: StreamID) -> None:
         """A ``>`` read delivered ``sid`` (greater than the group's last id)."""
-        if group.entries_read != INVALID_ENTRIES_READ and not self.has_tombstones(sid):
+        if (
+            group.entries_read != INVALID_ENTRIES_READ
+            and group.last_id >= self.first_id
+            and not self.has_tombstones(group.last_id)
+        ):
             group.entries_read += 1
         elif self.entries_added:
             group.entries_read = self.estimate_read_counter(sid)

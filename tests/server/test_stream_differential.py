@@ -10,6 +10,7 @@ uses its own key prefix and deletes its keys on the peer.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import uuid
@@ -421,14 +422,14 @@ def test_transactions_help_and_blocking_inside_multi(pair: tuple[Pair, str]) -> 
 def test_random_sequences(pair: tuple[Pair, str]) -> None:
     """Random stream commands (seeded) over two keys and two groups: every reply equal."""
     p, k = pair
-    rng = random.Random(18)
+    rng = random.Random(int(os.environ.get("STREAM_SEED", "18")))
     keys = [f"{k}:r1", f"{k}:r2"]
     next_ms = {key: 1 for key in keys}
 
     def rid() -> str:
         return f"{rng.randint(0, 60)}-{rng.randint(0, 2)}"
 
-    for _ in range(260):
+    for _ in range(int(os.environ.get("STREAM_OPS", "260"))):
         key = rng.choice(keys)
         roll = rng.random()
         mask: Callable[[Reply], Reply] | None = mask_info
@@ -454,7 +455,13 @@ def test_random_sequences(pair: tuple[Pair, str]) -> None:
         elif roll < 0.82:
             args = ("XAUTOCLAIM", key, rng.choice(["ga", "gb"]), "c3", "0", rid(), "COUNT", 2)
         elif roll < 0.86:
-            args = ("XCLAIM", key, "ga", "c1", "0", rid(), rid(), "JUSTID")
+            args = ("XCLAIM", key, "ga", "c1", "0", rid(), rid(),
+                    *rng.choice([("JUSTID",), ("FORCE", "JUSTID"), ("RETRYCOUNT", "3", "JUSTID"),
+                                 ("LASTID", rid(), "JUSTID")]))  # fmt: skip
+        elif roll < 0.875:
+            args = ("XGROUP", "SETID", key, rng.choice(["ga", "gb"]), rng.choice(["0", "$", rid()]))
+        elif roll < 0.885:
+            args = ("XREADGROUP", "GROUP", "gb", "c2", "NOACK", "STREAMS", key, ">")
         elif roll < 0.9:
             args = ("XINFO", "GROUPS", key)
         elif roll < 0.94:
