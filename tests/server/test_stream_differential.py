@@ -161,6 +161,8 @@ def test_xadd_ids_and_errors(pair: tuple[Pair, str]) -> None:
     assert _ID.match(mine) and _ID.match(theirs)
     check(p, "XADD", t, "NOMKSTREAM", "MAXLEN", "=", "1", "*", "g", "w", mask=lambda r: T)
     check(p, "XLEN", t)
+    mine, theirs = p.both("MEMORY", "USAGE", s)
+    assert isinstance(mine, int) and isinstance(theirs, int) and mine > 0
     check(p, "SET", f"{k}:str", "x")
     for cmd in (("XADD", f"{k}:str", "*", "f", "v"), ("XLEN", f"{k}:str"),
                 ("XRANGE", f"{k}:str", "-", "+"), ("XREAD", "STREAMS", f"{k}:str", "0")):  # fmt: skip
