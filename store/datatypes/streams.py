@@ -10,8 +10,8 @@ keeps Redis's observable state (``t_stream.c``):
   :data:`NODE_MAX_ENTRIES` entries (live or deleted) or :data:`NODE_MAX_BYTES` bytes.
   Only approximate trimming (``MAXLEN ~``, ``MINID ~``) and XINFO's ``radix-tree-keys``
   see it: ``~`` removes whole nodes only, as Redis does, so the same commands trim the
-  same entries here and on the peer. Node sizes in bytes are an estimate of the listpack
-  (exact for the entry count, which is what decides for entries under ~40 bytes);
+  same entries here and on the peer. Node sizes are Redis's listpack sizes
+  (:mod:`store.streams.listpack`);
 * ``groups`` (name -> :class:`Group`): the last delivered id, the logical read counter
   (``entries_read``, -1 when unknown), the group PEL (id -> :class:`Nack`) and consumers.
   The counter and XINFO's ``lag`` follow the peer's ``t_stream.c`` (Valkey 9 / Redis 7.4:
@@ -28,6 +28,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from typing import Any
 
+from ..streams import listpack
 from .base import TypedValue
 
 StreamID = tuple[int, int]
@@ -197,19 +198,16 @@ class Group:
 
 class Node:
     """One radix-tree node of Redis's layout: the ids it holds (live and deleted, in
-    order), how many are live, and the estimated listpack size in bytes."""
+    order), how many are live, its listpack size in bytes and its master entry's field
+    names (:mod:`store.streams.listpack`)."""
 
-    __slots__ = ("ids", "live", "size")
+    __slots__ = ("ids", "live", "master", "size")
 
-    def __init__(self, ids: list[StreamID], live: int, size: int) -> None:
+    def __init__(self, ids: list[StreamID], live: int, size: int, master: list[bytes]) -> None:
         self.ids = ids
         self.live = live
         self.size = size
-
-
-def entry_size(fields: list[bytes]) -> int:
-    """What an entry adds to its listpack (estimate: values plus per-element headers)."""
-    return sum(len(f) + 2 for f in fields) + 6
+        self.master = master
 
 
 class Stream(TypedValue):
@@ -248,7 +246,8 @@ class Stream(TypedValue):
     def to_plain(self) -> Any:
         nodes = []
         for node in self.nodes:
-            nodes.append([[x for sid in node.ids for x in sid], node.live, node.size])
+            flat = [x for sid in node.ids for x in sid]
+            nodes.append([flat, node.live, node.size, list(node.master)])
         groups = []
         for name, g in self.groups.items():
             pel = [
@@ -272,9 +271,9 @@ class Stream(TypedValue):
         for ms, seq, fields in plain["entries"]:
             s.entries[(ms, seq)] = list(fields)
         s.order = SortedIDs(sorted(s.entries))
-        for flat, live, size in plain["nodes"]:
+        for flat, live, size, master in plain["nodes"]:
             ids = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
-            s.nodes.append(Node(ids, live, size))
+            s.nodes.append(Node(ids, live, size, list(master)))
         s.last_id = (plain["last_id"][0], plain["last_id"][1])
         s.max_deleted = (plain["max_deleted"][0], plain["max_deleted"][1])
         s.entries_added = plain["entries_added"]
@@ -320,14 +319,16 @@ class Stream(TypedValue):
     # -- writes ----------------------------------------------------------------------
     def append(self, sid: StreamID, fields: list[bytes]) -> None:
         """Add an entry; the caller checked ``sid > last_id``."""
-        size = entry_size(fields)
         node = self.nodes[-1] if self.nodes else None
-        if node is None or node.size + size >= NODE_MAX_BYTES or len(node.ids) >= NODE_MAX_ENTRIES:
-            node = Node([], 0, 16 + size)  # a new listpack: header and master entry
+        raw = sum(len(f) for f in fields)
+        if node is None or node.size + raw >= NODE_MAX_BYTES or len(node.ids) >= NODE_MAX_ENTRIES:
+            node = Node([], 0, listpack.master_size(fields), fields[0::2])
             self.nodes.append(node)
+        master = node.ids[0] if node.ids else sid
+        id_diff = (listpack.diff(sid[0], master[0]), listpack.diff(sid[1], master[1]))
+        node.size += listpack.entry_size(fields, node.master, id_diff)
         node.ids.append(sid)
         node.live += 1
-        node.size += size
         self.entries[sid] = fields
         self.order.add(sid)
         self.last_id = sid

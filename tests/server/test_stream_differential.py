@@ -266,6 +266,28 @@ def test_trimming_exact_and_approximate(pair: tuple[Pair, str]) -> None:
         check(p, *args, mask=mask_info)
 
 
+@pytest.mark.parametrize("size", [1, 30, 90, 400])
+def test_node_layout_with_larger_entries(pair: tuple[Pair, str], size: int) -> None:
+    """``~`` trims whole nodes: the node boundaries (entry count and listpack bytes) must
+    fall where the peer's do for the same trims to happen."""
+    p, k = pair
+    s = f"{k}:big"
+    rng = random.Random(size)
+    pipes = [r.pipeline(transaction=False) for r in (p.memvec, p.peer)]
+    for i in range(1, 301):
+        fields = ["f", "x" * rng.randint(1, size), "g", str(rng.randint(0, 10**9))]
+        if i % 7 == 0:
+            fields += ["h", "y"]
+        for pipe in pipes:
+            pipe.execute_command("XADD", s, f"{i}-0", *fields)
+    for pipe in pipes:
+        pipe.execute()
+    check(p, "XINFO", "STREAM", s, mask=mask_info)
+    for n in (280, 200, 150, 90, 10):
+        check(p, "XTRIM", s, "MAXLEN", "~", n)
+    check(p, "XINFO", "STREAM", s, mask=mask_info)
+
+
 def test_consumer_groups(pair: tuple[Pair, str]) -> None:
     p, k = pair
     s, e = f"{k}:s", f"{k}:e"

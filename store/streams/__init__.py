@@ -1,0 +1,1 @@
+"""Helpers of the stream type (:mod:`store.datatypes.streams`)."""
