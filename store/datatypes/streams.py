@@ -11,7 +11,7 @@ keeps Redis's observable state (``t_stream.c``):
   Only approximate trimming (``MAXLEN ~``, ``MINID ~``) and XINFO's ``radix-tree-keys``
   see it: ``~`` removes whole nodes only, as Redis does, so the same commands trim the
   same entries here and on the peer. Node sizes are Redis's listpack sizes
-  (:mod:`store.streams.listpack`);
+  (:mod:`store.datatypes.stream_listpack`);
 * ``groups`` (name -> :class:`Group`): the last delivered id, the logical read counter
   (``entries_read``, -1 when unknown), the group PEL (id -> :class:`Nack`) and consumers.
   The counter and XINFO's ``lag`` follow the peer's ``t_stream.c`` (Valkey 9 / Redis 7.4:
@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from typing import Any
 
-from ..streams import listpack
+from . import stream_listpack as listpack
 from .base import TypedValue
 
 StreamID = tuple[int, int]
@@ -199,7 +199,7 @@ class Group:
 class Node:
     """One radix-tree node of Redis's layout: the ids it holds (live and deleted, in
     order), how many are live, its listpack size in bytes and its master entry's field
-    names (:mod:`store.streams.listpack`)."""
+    names (:mod:`store.datatypes.stream_listpack`)."""
 
     __slots__ = ("ids", "live", "master", "size")
 

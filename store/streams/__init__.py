@@ -1,1 +1,0 @@
-"""Helpers of the stream type (:mod:`store.datatypes.streams`)."""
