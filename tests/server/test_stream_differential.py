@@ -395,6 +395,51 @@ def test_consumer_groups(pair: tuple[Pair, str]) -> None:
         check(p, *args, mask=mask)
 
 
+def test_empty_streams_and_edges(pair: tuple[Pair, str]) -> None:
+    p, k = pair
+    e = f"{k}:e"
+    for args in [
+        ("XGROUP", "CREATE", e, "g", "$", "MKSTREAM", "ENTRIESREAD", "0"),
+        ("XINFO", "STREAM", e, "FULL"),
+        ("XINFO", "GROUPS", e),
+        ("XREVRANGE", e, "+", "-"),
+        ("XTRIM", e, "MAXLEN", "0"),
+        ("XAUTOCLAIM", e, "g", "c", "0", "0"),
+        ("XPENDING", e, "g"),
+        ("XPENDING", e, "g", "-", "+", "5"),
+        ("XREADGROUP", "GROUP", "g", "c", "STREAMS", e, ">"),
+        ("XREADGROUP", "GROUP", "g", "c", "STREAMS", e, "0"),
+        ("XSETID", e, "10-0"),
+        ("XADD", e, "9-0", "f", "v"),
+        ("XADD", e, "10-*", "f", "v"),
+        ("XREADGROUP", "GROUP", "g", "c", "STREAMS", e, ">"),
+        ("XDEL", e, "10-1"),
+        ("XINFO", "STREAM", e),
+        ("XINFO", "GROUPS", e),
+        ("XREADGROUP", "GROUP", "g", "c", "STREAMS", e, "0"),
+        ("XCLAIM", e, "g", "d", "0", "10-1", "TIME", "99999999999999"),
+        ("XPENDING", e, "g"),
+        ("XADD", e, "11-0", "f", "v"),
+        ("XGROUP", "SETID", e, "g", "0-0"),
+        ("XREADGROUP", "GROUP", "g", "c", "NOACK", "COUNT", "1", "STREAMS", e, ">"),
+        ("XINFO", "GROUPS", e),
+        ("XCLAIM", e, "g", "d", "0", "11-0", "FORCE", "RETRYCOUNT", "5", "JUSTID"),
+        ("XPENDING", e, "g", "-", "+", "5", "d"),
+        ("XGROUP", "CREATE", e, "h", "0"),
+        ("XINFO", "GROUPS", e),
+        ("XTRIM", e, "MAXLEN", "0"),
+        ("XINFO", "GROUPS", e),
+        ("XINFO", "STREAM", e),
+        ("XREADGROUP", "GROUP", "h", "c", "STREAMS", e, ">"),
+        ("DEL", e),
+        ("XINFO", "STREAM", e),
+    ]:
+        mask = mask_pending if args[0] == "XPENDING" and len(args) > 3 else mask_info
+        if args[:2] == ("XINFO", "STREAM") and "FULL" in args:
+            mask = mask_full
+        check(p, *args, mask=mask)
+
+
 def test_xread(pair: tuple[Pair, str]) -> None:
     p, k = pair
     a, b = f"{k}:a", f"{k}:b"

@@ -218,3 +218,22 @@ def test_refusals_leave_no_key_behind(tmp_path: Path, args: tuple[str, ...], err
             e.execute(*args)
         assert error in info.value.resp_line()
         assert e.execute("EXISTS", "s") == 0
+
+
+def test_memory_usage_follows_entries_and_survives_a_round_trip() -> None:
+    ks = Keyspace()
+    xadd(context(ks, 0), b("XADD", "s", "1-0", "name", "v" * 50))
+    s = ks.get_typed(b"s", 0, Stream)
+    assert s is not None
+    one = s.memory_usage()
+    for i in range(2, 302):
+        xadd(context(ks, 0), b("XADD", "s", f"{i}-0", "name", "v" * 50))
+    grown = s.memory_usage()
+    assert grown - one >= 300 * 200  # an entry costs CPython a few hundred bytes
+    xtrim(context(ks, 0), b("XTRIM", "s", "MAXLEN", "1"))
+    from store.commands.streams import xdel
+
+    xdel(context(ks, 0), b("XDEL", "s", "301-0"))
+    assert s.memory_usage() < one  # no entry left: less than with one
+    copy = Stream.from_plain(s.to_plain())
+    assert copy.memory_usage() == s.memory_usage() and copy.to_plain() == s.to_plain()
