@@ -431,8 +431,8 @@ class Stream(TypedValue):
                 node.live -= 1
                 deleted += 1
             break
-        if deleted:
-            self.order = SortedIDs(sorted(self.entries))
+        if deleted:  # trimming removes the smallest live ids, in order
+            del self.order.ids[:deleted]
         return deleted
 
     # -- consumer-group counters (t_stream.c) ----------------------------------------

@@ -6,6 +6,7 @@ tests/server/test_stream_differential.py."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from pathlib import Path
@@ -16,7 +17,8 @@ import pytest
 from store import Engine, EngineConfig, LogPosition, StoreError
 from store.commands.blocking import WouldBlock
 from store.commands.context import ExecContext
-from store.commands.streams import xadd, xtrim
+from store.commands.streams import xadd, xdel, xtrim
+from store.commands.streams_groups import xgroup
 from store.commands.streams_read import xread, xreadgroup
 from store.datatypes.streams import NODE_MAX_ENTRIES, Stream
 from store.index.manager import IndexManager
@@ -98,8 +100,6 @@ def test_xread_block_returns_wouldblock_with_dollar_resolved_and_changes_nothing
 def test_xreadgroup_block_parks_without_touching_the_group_then_delivers() -> None:
     ks = Keyspace()
     xadd(context(ks, 0), b("XADD", "s", "1-0", "f", "v"))
-    from store.commands.streams_groups import xgroup
-
     xgroup(context(ks, 0), b("XGROUP", "CREATE", "s", "g", "$"))
     call = b("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
     ctx = context(ks, 100, may_block=True)
@@ -231,9 +231,34 @@ def test_memory_usage_follows_entries_and_survives_a_round_trip() -> None:
     grown = s.memory_usage()
     assert grown - one >= 300 * 200  # an entry costs CPython a few hundred bytes
     xtrim(context(ks, 0), b("XTRIM", "s", "MAXLEN", "1"))
-    from store.commands.streams import xdel
-
     xdel(context(ks, 0), b("XDEL", "s", "301-0"))
     assert s.memory_usage() < one  # no entry left: less than with one
     copy = Stream.from_plain(s.to_plain())
     assert copy.memory_usage() == s.memory_usage() and copy.to_plain() == s.to_plain()
+
+
+def test_random_writes_keep_the_index_and_the_node_layout_consistent() -> None:
+    rng = random.Random(7)
+    ks = Keyspace()
+    ms = 1
+    for _ in range(3000):
+        roll = rng.random()
+        if roll < 0.6:
+            ms += rng.randint(0, 2)
+            xadd(context(ks, ms), b("XADD", "s", "*", "f", "v" * rng.randint(1, 80)))
+        elif roll < 0.85:
+            xdel(
+                context(ks, 0),
+                b("XDEL", "s", *(f"{rng.randint(0, ms)}-{rng.randint(0, 3)}" for _ in range(3))),
+            )
+        else:
+            how = rng.choice([["MAXLEN", rng.choice(["=", "~"]), str(rng.randint(0, 400))],
+                              ["MINID", rng.choice(["=", "~"]), str(rng.randint(0, ms))]])  # fmt: skip
+            if how[1] == "~" and rng.random() < 0.5:
+                how += ["LIMIT", str(rng.randint(0, 250))]
+            xtrim(context(ks, 0), b("XTRIM", "s", *how))
+        s = ks.get_typed(b"s", 0, Stream)
+        assert s is not None
+        assert s.order.ids == sorted(s.entries)
+        assert all(n.live == sum(1 for i in n.ids if i in s.entries) > 0 for n in s.nodes)
+        assert sum(n.live for n in s.nodes) == len(s.entries)
