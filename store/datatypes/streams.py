@@ -231,6 +231,9 @@ def _own_bytes(fields: list[bytes]) -> int:
     return names + sum(33 + len(v) for v in fields[1::2] if len(v) > 1)
 
 
+# The layout of to_plain(); a change bumps it and from_plain() keeps reading the old one.
+PLAIN_VERSION = 1
+
 PENDING_BYTES = 240  # a Nack, its id tuple, the group dict slot, two SortedIDs slots
 
 
@@ -294,6 +297,7 @@ class Stream(TypedValue):
             consumers = [[c.name, c.seen_time, c.active_time] for c in g.consumers.values()]
             groups.append([name, list(g.last_id), g.entries_read, pel, consumers])
         return {
+            "version": PLAIN_VERSION,
             "entries": [[sid[0], sid[1], list(f)] for sid, f in self.entries.items()],
             "nodes": nodes,
             "last_id": list(self.last_id),
@@ -304,6 +308,11 @@ class Stream(TypedValue):
 
     @classmethod
     def from_plain(cls, plain: Any) -> Stream:
+        if plain.get("version") != PLAIN_VERSION:
+            raise ValueError(
+                f"stream snapshot format {plain.get('version')!r} is not {PLAIN_VERSION}: "
+                "load it with the memvec version that wrote it"
+            )
         s = cls()
         for ms, seq, fields in plain["entries"]:
             fields = list(fields)
