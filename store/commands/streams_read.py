@@ -183,11 +183,8 @@ def xreadgroup(ctx: ExecContext, args: list[bytes]) -> Any:
     now = ctx.now_ms
     log: list[list[bytes]] = []
     served: list[tuple[bytes, list[Any]]] = []
-    pending_new: list[bytes] = []
     for key, (s, g, gt) in zip(r.keys, resolved, strict=True):
         if gt is None and (not len(s) or s.last_live_id() <= g.last_id):
-            if r.consumer not in g.consumers:
-                pending_new.append(key)
             continue
         consumer, created = g.consumer(r.consumer, now)
         if created:
@@ -211,10 +208,11 @@ def xreadgroup(ctx: ExecContext, args: list[bytes]) -> Any:
         blocked = _block(ctx, r, args)
         if isinstance(blocked, WouldBlock):
             return blocked
-    for key in pending_new:  # Redis creates the consumer even when nothing is served
+    for key in r.keys:  # Redis creates (and sees) the consumer even when nothing is served
         s, g, _ = resolved[r.keys.index(key)]
-        if r.consumer not in g.consumers:
-            g.consumer(r.consumer, now)
+        consumer, created = g.consumer(r.consumer, now)
+        consumer.seen_time = now
+        if created:
             log.append([b"XGROUP", b"CREATECONSUMER", key, r.group, r.consumer])
     if log:
         ctx.dirty = True

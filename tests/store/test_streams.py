@@ -262,3 +262,21 @@ def test_random_writes_keep_the_index_and_the_node_layout_consistent() -> None:
         assert s.order.ids == sorted(s.entries)
         assert all(n.live == sum(1 for i in n.ids if i in s.entries) > 0 for n in s.nodes)
         assert sum(n.live for n in s.nodes) == len(s.entries)
+
+
+def test_listpack_sizes_follow_the_encodings() -> None:
+    from store.datatypes import stream_listpack as lp
+
+    assert [lp.int_size(v) for v in (0, 127, 128, -1, 4095, -4096, 4096, 1 << 20, 1 << 40)] == [
+        2, 2, 3, 3, 3, 3, 4, 5, 10,
+    ]  # fmt: skip
+    assert lp.str_size(b"123") == lp.int_size(123)  # canonical integers are stored as such
+    assert lp.str_size(b"0123") == 1 + 4 + 1  # not canonical: a 4-byte string
+    assert lp.str_size(b"x" * 63) == 1 + 63 + 1 and lp.str_size(b"x" * 64) == 2 + 64 + 1
+    assert lp.str_size(b"x" * 200) == 2 + 200 + 2  # the back-length takes 2 bytes past 127
+    assert lp.diff(5, 7) == -2 and lp.diff(7, 5) == 2
+    # master entry: header 7 + count + deleted + nfields + "f" + terminator
+    assert lp.master_size([b"f", b"v"]) == 7 + 2 + 2 + 2 + 3 + 2
+    # same fields as the master: flags, ms-diff, seq-diff, value, lp-count
+    assert lp.entry_size([b"f", b"v"], [b"f"], (1, 0)) == 2 + 2 + 2 + 3 + 2
+    assert lp.entry_size([b"g", b"v"], [b"f"], (1, 0)) == 2 + 2 + 2 + 2 + 3 + 3 + 2
