@@ -289,6 +289,5 @@ def xsetid(ctx: ExecContext, args: list[bytes]) -> SimpleString:
         s.entries_added = entries_added
     if max_deleted != MIN_ID:
         s.max_deleted = max_deleted
-    ctx.keyspace.touched(args[1])
-    ctx.dirty = True
+    ctx.dirty = True  # not reported as a key change: a WATCH survives XSETID, as in Redis
     return SimpleString("OK")

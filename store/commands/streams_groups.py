@@ -5,6 +5,12 @@ checks each subcommand's arity and answers Redis's errors. XCLAIM and XAUTOCLAIM
 the idle time of pending entries from ``ctx.now_ms`` and are logged as one explicit
 ``XCLAIM ... TIME ms RETRYCOUNT n FORCE JUSTID LASTID id`` per entry they changed (as
 Redis propagates them), so replay sets the same delivery times and counts.
+
+Group bookkeeping does not report the key as changed (a WATCH on the stream survives
+XACK, XCLAIM, XGROUP SETID ... as on the peer), except XGROUP DESTROY: the one change
+hook serves WATCH and the wake-up of blocked clients, and a DESTROY must wake the
+XREADGROUP clients blocked on that group (they answer NOGROUP), so it invalidates a WATCH
+where Redis does not (docs/compatibility.md).
 """
 
 from __future__ import annotations
@@ -140,7 +146,7 @@ def xgroup(ctx: ExecContext, args: list[bytes]) -> Any:
         if g is None:
             return 0
         del s.groups[name]
-        return _done(ctx, key, 1)
+        return _done(ctx, key, 1, signal=True)
     assert g is not None
     if sub == b"CREATECONSUMER":
         _, created = g.consumer(args[4], ctx.now_ms)
@@ -157,16 +163,22 @@ def _create(
         sid = strict_id(raw)
     if s is not None and name in s.groups:
         raise BusyGroupError("Consumer Group name already exists")
+    created = s is None
     if s is None:
         s = ctx.keyspace.typed_for_write(key, Stream)
     s.groups[name] = Group(sid, entries_read)
     ctx.log_args = [b"XGROUP", b"CREATE", key, name, format_id(sid), b"MKSTREAM",
                     b"ENTRIESREAD", b"%d" % entries_read]  # fmt: skip
-    return _done(ctx, key, SimpleString("OK"))
+    return _done(ctx, key, SimpleString("OK"), signal=created)
 
 
-def _done(ctx: ExecContext, key: bytes, reply: Any) -> Any:
-    ctx.keyspace.touched(key)
+def _done(ctx: ExecContext, key: bytes, reply: Any, *, signal: bool = False) -> Any:
+    """Mark the call dirty. Only ``signal`` reports the key as changed (WATCH, blocked
+    clients): as in Redis, consumer-group bookkeeping (XACK, XCLAIM, XGROUP SETID ...)
+    does not invalidate a WATCH on the stream; creating the key and XGROUP DESTROY do
+    (DESTROY must wake XREADGROUP clients blocked on the group: see the module docstring)."""
+    if signal:
+        ctx.keyspace.touched(key)
     ctx.dirty = True
     return reply
 
@@ -348,7 +360,6 @@ def xclaim(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     if log:
         ctx.dirty = True
         ctx.log_commands = log
-        ctx.keyspace.touched(key)
     return out
 
 
@@ -416,5 +427,4 @@ def xautoclaim(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     if log:
         ctx.dirty = True
         ctx.log_commands = log
-        ctx.keyspace.touched(key)
     return [format_id(cursor), claimed, deleted]

@@ -555,3 +555,41 @@ def test_command_info_matches_the_peer(pair: tuple[Pair, str]) -> None:
     mine, theirs = p.both("COMMAND", "INFO", *STREAM_COMMANDS)
     for name, a, b in zip(STREAM_COMMANDS, mine, theirs, strict=True):
         assert a[:7] == b[:7], name
+
+
+def test_watch_sees_stream_writes(pair: tuple[Pair, str], memvec_server: ServerThread,
+                                  redis_stack: RedisStack) -> None:  # fmt: skip
+    """WATCH on a stream, another client changes it (XADD, XREADGROUP, XACK, XGROUP ...):
+    EXEC answers what the peer answers."""
+    p, k = pair
+    s = f"{k}:w"
+    check(p, "XADD", s, "1-0", "f", "v")
+    check(p, "XADD", s, "2-0", "f", "v")
+    check(p, "XGROUP", "CREATE", s, "g", "0")
+    with connected_pair(memvec_server.port, redis_stack) as other:
+        for write in [
+            ("XADD", s, "3-0", "f", "v"),
+            ("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", s, ">"),
+            ("XREADGROUP", "GROUP", "g", "c", "STREAMS", s, "0"),
+            ("XACK", s, "g", "1-0"),
+            ("XGROUP", "CREATECONSUMER", s, "g", "d"),
+            ("XCLAIM", s, "g", "d", "0", "2-0"),
+            ("XAUTOCLAIM", s, "g", "e", "0", "0"),
+            ("XGROUP", "SETID", s, "g", "0"),
+            ("XGROUP", "DELCONSUMER", s, "g", "d"),
+            ("XGROUP", "CREATE", s, "h", "0"),
+            ("XGROUP", "DESTROY", s, "h"),
+            ("XSETID", s, "99-0"),
+            ("XDEL", s, "1-0"),
+            ("XTRIM", s, "MAXLEN", "0"),
+            ("XINFO", "STREAM", s),
+            ("XLEN", s),
+        ]:
+            check(p, "WATCH", s)
+            other.both(*write)
+            check(p, "MULTI")
+            check(p, "XLEN", s)
+            if write[:2] == ("XGROUP", "DESTROY"):  # wakes blocked clients: see compatibility.md
+                assert p.both("EXEC") == (None, [3])
+            else:
+                check(p, "EXEC", mask=lambda r, w=write: (w[:2], r))
