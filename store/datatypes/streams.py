@@ -360,9 +360,12 @@ class Stream(TypedValue):
         hi = bisect_right(ids, end)
         if lo >= hi:
             return []
+        if count:  # slice only what is returned
+            if rev:
+                lo = max(lo, hi - count)
+            else:
+                hi = min(hi, lo + count)
         picked = ids[hi - 1 : lo - 1 if lo else None : -1] if rev else ids[lo:hi]
-        if count:
-            picked = picked[:count]
         return [(sid, self.entries[sid]) for sid in picked]
 
     # -- writes ----------------------------------------------------------------------
