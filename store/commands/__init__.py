@@ -1,6 +1,6 @@
 """Command handlers. Importing this package registers every command in the table."""
 
-from . import (  # noqa: F401  # noqa: F401
+from . import (  # noqa: F401
     aggregate,
     hash_ttl,
     hashes,
