@@ -280,3 +280,25 @@ def test_listpack_sizes_follow_the_encodings() -> None:
     # same fields as the master: flags, ms-diff, seq-diff, value, lp-count
     assert lp.entry_size([b"f", b"v"], [b"f"], (1, 0)) == 2 + 2 + 2 + 3 + 2
     assert lp.entry_size([b"g", b"v"], [b"f"], (1, 0)) == 2 + 2 + 2 + 2 + 3 + 3 + 2
+
+
+def test_an_expired_stream_is_gone_for_every_stream_command(tmp_path: Path) -> None:
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        e.execute("XADD", "s", "5-0", "f", "v")
+        e.execute("XGROUP", "CREATE", "s", "old", "0")
+        e.execute("PEXPIREAT", "s", 1)  # in the past: expired at once
+        assert e.execute("XLEN", "s") == 0
+        assert e.execute("XRANGE", "s", "-", "+") == []
+        with pytest.raises(StoreError, match="No such key 's' or consumer group 'old'"):
+            e.execute("XREADGROUP", "GROUP", "old", "c", "STREAMS", "s", ">")
+        with pytest.raises(StoreError, match="requires the key to exist"):
+            e.execute("XGROUP", "CREATECONSUMER", "s", "old", "c")
+        assert e.execute("XGROUP", "CREATE", "s", "new", "$", "MKSTREAM") == "OK"
+        assert e.execute("XINFO", "GROUPS", "s") == [
+            {b"name": b"new", b"consumers": 0, b"pending": 0, b"last-delivered-id": b"0-0",
+             b"entries-read": None, b"lag": 0}
+        ]  # fmt: skip
+        assert e.execute("XADD", "s", "1-0", "f", "v") == b"1-0"  # a fresh stream
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:  # replay: the same fresh stream
+        assert [g[b"name"] for g in e.execute("XINFO", "GROUPS", "s")] == [b"new"]
+        assert e.execute("XRANGE", "s", "-", "+") == [[b"1-0", [b"f", b"v"]]]
