@@ -535,10 +535,25 @@ def test_random_sequences(pair: tuple[Pair, str]) -> None:
             args = ("XINFO", "GROUPS", key)
         elif roll < 0.94:
             args = ("XRANGE", key, rid(), "+", "COUNT", rng.randint(1, 5))
-        elif roll < 0.97:
+        elif roll < 0.95:
             args = ("XPENDING", key, rng.choice(["ga", "gb"]))
+        elif roll < 0.96:
+            args = ("XPENDING", key, rng.choice(["ga", "gb"]), rid(), "+", rng.randint(1, 5),
+                    *rng.choice([(), ("c1",), ("c3",)]))  # fmt: skip
+            mask = mask_pending
+        elif roll < 0.97:
+            args = rng.choice([("XGROUP", "DELCONSUMER", key, "ga", rng.choice(["c1", "c2", "c3"])),
+                               ("XGROUP", "DESTROY", key, rng.choice(["ga", "gb"])),
+                               ("XGROUP", "CREATECONSUMER", key, "gb", "c4"),
+                               ("XSETID", key, rid()),
+                               ("XADD", key, rid(), "f", "v")])  # fmt: skip
+        elif roll < 0.98:
+            args = ("XREAD", "COUNT", rng.randint(1, 3), "STREAMS", *keys, rid(), rid())
+        elif roll < 0.99:
+            args = ("XREVRANGE", key, "+", rid(), "COUNT", rng.randint(1, 4))
         else:
-            args = ("XINFO", "STREAM", key)
+            args = ("XINFO", "STREAM", key, *rng.choice([(), ("FULL", "COUNT", "3")]))
+            mask = mask_full if len(args) > 3 else mask_info
         check(p, *args, mask=mask)
 
 
