@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..datatypes.streams import MAX_ID, MIN_ID, Stream, StreamID, format_id
+from ..datatypes.stream_ids import MAX_ID, MIN_ID, StreamID, format_id
+from ..datatypes.streams import Stream
 from ..errors import ArityError, CommandError, SyntaxErr
 from ..replies import NULL_ARRAY, NullArray, SimpleString
 from .streams_args import (

@@ -9,16 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..datatypes.streams import (
-    MAX_ID,
-    MIN_ID,
-    U64_MAX,
-    Stream,
-    StreamID,
-    decr_id,
-    format_id,
-    incr_id,
-)
+from ..datatypes.stream_ids import MAX_ID, MIN_ID, U64_MAX, StreamID, decr_id, format_id, incr_id
+from ..datatypes.streams import Stream
 from ..errors import CommandError, StoreError
 from ..numbers import parse_int64
 from ..replies import NULL_ARRAY

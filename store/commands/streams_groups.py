@@ -18,15 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..datatypes.streams import (
-    INVALID_ENTRIES_READ,
-    MIN_ID,
-    Consumer,
-    Group,
-    Stream,
-    StreamID,
-    format_id,
-)
+from ..datatypes.stream_groups import Consumer, Group
+from ..datatypes.stream_ids import MIN_ID, StreamID, format_id
+from ..datatypes.streams import INVALID_ENTRIES_READ, Stream
 from ..errors import ArityError, CommandError, SyntaxErr
 from ..replies import SimpleString
 from .streams_args import (

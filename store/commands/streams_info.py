@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..datatypes.streams import INVALID_ENTRIES_READ, MAX_ID, MIN_ID, Group, Stream, format_id
+from ..datatypes.stream_groups import Group
+from ..datatypes.stream_ids import MAX_ID, MIN_ID, format_id
+from ..datatypes.streams import INVALID_ENTRIES_READ, Stream
 from ..errors import CommandError
 from ..replies import SimpleString
 from .streams_args import NoGroupError, entries_reply, entry_reply, text

@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..datatypes.streams import MAX_ID, MIN_ID, Group, Stream, StreamID, decr_id, format_id, incr_id
+from ..datatypes.stream_groups import Group
+from ..datatypes.stream_ids import MAX_ID, MIN_ID, StreamID, decr_id, format_id, incr_id
+from ..datatypes.streams import Stream
 from ..errors import CommandError, SyntaxErr
 from ..replies import NULL_ARRAY
 from .blocking import WouldBlock

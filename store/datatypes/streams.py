@@ -24,176 +24,19 @@ DEL), so :meth:`Stream.is_empty` is always False.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from . import stream_listpack as listpack
 from .base import TypedValue
+from .stream_groups import Consumer, Group, Nack
+from .stream_ids import MAX_ID, MIN_ID, SortedIDs, StreamID
 
-StreamID = tuple[int, int]
-
-U64_MAX = (1 << 64) - 1
-MIN_ID: StreamID = (0, 0)
-MAX_ID: StreamID = (U64_MAX, U64_MAX)
+__all__ = ["INVALID_ENTRIES_READ", "NODE_MAX_BYTES", "NODE_MAX_ENTRIES", "Node", "Stream"]
 
 NODE_MAX_ENTRIES = 100  # stream-node-max-entries
 NODE_MAX_BYTES = 4096  # stream-node-max-bytes
 INVALID_ENTRIES_READ = -1  # SCG_INVALID_ENTRIES_READ
-
-
-def format_id(sid: StreamID) -> bytes:
-    return b"%d-%d" % sid
-
-
-def incr_id(sid: StreamID) -> StreamID | None:
-    """The next id, or None past the last possible one."""
-    ms, seq = sid
-    if seq < U64_MAX:
-        return ms, seq + 1
-    if ms < U64_MAX:
-        return ms + 1, 0
-    return None
-
-
-def decr_id(sid: StreamID) -> StreamID | None:
-    """The previous id, or None before 0-0."""
-    ms, seq = sid
-    if seq > 0:
-        return ms, seq - 1
-    if ms > 0:
-        return ms - 1, U64_MAX
-    return None
-
-
-class SortedIDs:
-    """Ids kept ascending (a PEL, the live entries): bisect over a list."""
-
-    __slots__ = ("ids",)
-
-    def __init__(self, ids: list[StreamID] | None = None) -> None:
-        self.ids = ids if ids is not None else []
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __iter__(self) -> Iterator[StreamID]:
-        return iter(self.ids)
-
-    def add(self, sid: StreamID) -> None:
-        if not self.ids or self.ids[-1] < sid:
-            self.ids.append(sid)
-        else:
-            insort(self.ids, sid)
-
-    def remove(self, sid: StreamID) -> None:
-        i = bisect_left(self.ids, sid)
-        if i < len(self.ids) and self.ids[i] == sid:
-            del self.ids[i]
-
-    def from_id(self, start: StreamID) -> Iterator[StreamID]:
-        """Ids ``>= start``, ascending (safe against removal of the yielded id)."""
-        i = bisect_left(self.ids, start)
-        while i < len(self.ids):
-            sid = self.ids[i]
-            yield sid
-            if i < len(self.ids) and self.ids[i] == sid:
-                i += 1
-
-    def first(self) -> StreamID | None:
-        return self.ids[0] if self.ids else None
-
-    def last(self) -> StreamID | None:
-        return self.ids[-1] if self.ids else None
-
-
-class Nack:
-    """One pending entry: who has it, when it was last delivered, how many times."""
-
-    __slots__ = ("consumer", "delivery_count", "delivery_time")
-
-    def __init__(self, consumer: bytes, delivery_time: int, delivery_count: int) -> None:
-        self.consumer = consumer
-        self.delivery_time = delivery_time
-        self.delivery_count = delivery_count
-
-
-class Consumer:
-    """A consumer of a group: its own PEL (ids; the :class:`Nack` lives in the group's),
-    when it was last seen (any read or claim attempt) and last active (-1: never)."""
-
-    __slots__ = ("active_time", "name", "pel", "seen_time")
-
-    def __init__(self, name: bytes, seen_time: int, active_time: int = -1) -> None:
-        self.name = name
-        self.seen_time = seen_time
-        self.active_time = active_time
-        self.pel = SortedIDs()
-
-
-class Group:
-    """A consumer group (see the module docstring)."""
-
-    __slots__ = ("consumers", "entries_read", "last_id", "pel", "pel_ids")
-
-    def __init__(self, last_id: StreamID, entries_read: int) -> None:
-        self.last_id = last_id
-        self.entries_read = entries_read
-        self.pel: dict[StreamID, Nack] = {}
-        self.pel_ids = SortedIDs()
-        self.consumers: dict[bytes, Consumer] = {}
-
-    def consumer(self, name: bytes, now_ms: int) -> tuple[Consumer, bool]:
-        """The consumer called ``name``, created if missing (and whether it was)."""
-        found = self.consumers.get(name)
-        if found is not None:
-            return found, False
-        created = self.consumers[name] = Consumer(name, now_ms)
-        return created, True
-
-    def delete_consumer(self, name: bytes) -> int:
-        """Remove a consumer and its pending entries; how many it had (0 if unknown)."""
-        found = self.consumers.pop(name, None)
-        if found is None:
-            return 0
-        for sid in found.pel:
-            del self.pel[sid]
-            self.pel_ids.remove(sid)
-        return len(found.pel)
-
-    def assign(self, sid: StreamID, consumer: Consumer, time_ms: int, count: int) -> Nack:
-        """Make ``sid`` pending for ``consumer`` (moving it from another consumer)."""
-        nack = self.pel.get(sid)
-        if nack is None:
-            nack = self.pel[sid] = Nack(consumer.name, time_ms, count)
-            self.pel_ids.add(sid)
-            consumer.pel.add(sid)
-            return nack
-        if nack.consumer != consumer.name:
-            old = self.consumers.get(nack.consumer)
-            if old is not None:
-                old.pel.remove(sid)
-            consumer.pel.add(sid)
-            nack.consumer = consumer.name
-        nack.delivery_time = time_ms
-        nack.delivery_count = count
-        return nack
-
-    def ack(self, sid: StreamID) -> bool:
-        nack = self.pel.pop(sid, None)
-        if nack is None:
-            return False
-        self.pel_ids.remove(sid)
-        owner = self.consumers.get(nack.consumer)
-        if owner is not None:
-            owner.pel.remove(sid)
-        return True
-
-    def pending_ids(self, start: StreamID, end: StreamID) -> Iterator[StreamID]:
-        for sid in self.pel_ids.from_id(start):
-            if sid > end:
-                return
-            yield sid
 
 
 class Node:
