@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     search,
     server,
     streams,
+    streams_claims,
     streams_groups,
     streams_info,
     streams_read,
