@@ -10,6 +10,11 @@ from . import (  # noqa: F401
     keys,
     search,
     server,
+    streams,
+    streams_claims,
+    streams_groups,
+    streams_info,
+    streams_read,
     strings,
 )
 from .table import COMMANDS, CommandSpec, command, resolve

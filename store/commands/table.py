@@ -72,7 +72,9 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {}
 
 # Commands whose first argument is a subcommand (ACL rules like +config|get).
-CONTAINERS = frozenset({"CLIENT", "CONFIG", "COMMAND", "ACL", "MODULE", "OBJECT", "MEMORY"})
+CONTAINERS = frozenset(
+    {"CLIENT", "CONFIG", "COMMAND", "ACL", "MODULE", "OBJECT", "MEMORY", "XGROUP", "XINFO"}
+)
 
 
 def command(
