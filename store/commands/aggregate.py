@@ -29,7 +29,9 @@ from ..aggregate import (
     reply_value,
 )
 from ..aggregate.functions import EvalError
+from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, StoreError
+from ..index.json_fields import reply_fields
 from ..index.query import And, Or, TextFilter
 from ..index.schema import DEFAULT_STOPWORDS, FieldType, tokenize_text
 from ..index.search_args import SearchRequest
@@ -96,7 +98,12 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     deadline = Deadline(request.timeout_ms)
     terms = _query_terms(parsed.filter)
     text_fields = [f.name for f in index.definition.fields if f.type is FieldType.TEXT]
-    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline)
+    json_names = None
+    if index.definition.on == "JSON":  # the names rows read, evaluated on each document
+        json_names = [b"$"] if plan.load_all else []
+        json_names += [loader.path for loader in plan.root if loader.kind == "hash"]
+        json_names += text_fields if terms else []
+    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline, index, json_names)
     if terms:
         docs = _with_terms(docs, terms, text_fields, index.definition.stopwords)
     execution = Execution(plan, docs)
@@ -140,14 +147,25 @@ def _documents(
     distances: dict[int, float],
     scores: dict[int, float],
     deadline: Deadline,
+    index: SearchIndex,
+    json_names: list[bytes] | None,
 ) -> Iterator[SourceDoc]:
+    """The matching documents, read in batches. A JSON index's rows read ``json_names``
+    (JSONPaths and ``$``), evaluated here under the lock (:mod:`store.index.json_fields`)."""
     lock = ctx.lock
     now = ctx.read_now
     for start in range(0, len(keys), READ_BATCH):
         batch = keys[start : start + READ_BATCH]
         with lock:  # one short hold per batch; copies, so later writes do not show
             values = [None if key is None else keyspace.get(key, now) for _, key in batch]
-            hashes = [dict(v) if isinstance(v, dict) else None for v in values]
+            hashes = [
+                dict(v)
+                if isinstance(v, dict) and json_names is None
+                else reply_fields(index.definition, v, json_names)
+                if isinstance(v, JsonDoc) and json_names is not None
+                else None
+                for v in values
+            ]
         for (label, key), fields in zip(batch, hashes, strict=True):
             if deadline.passed():
                 return

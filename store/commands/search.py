@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes.json_doc import JsonDoc
 from ..errors import SyntaxErr
+from ..index.json_fields import reply_fields, reply_names, reply_value
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
@@ -114,7 +116,7 @@ def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
         b"index_name": d.name.encode(),
         b"index_options": d.info_options(),
         b"index_definition": {
-            b"key_type": b"HASH",
+            b"key_type": d.on.encode(),
             b"prefixes": list(d.prefixes),
             b"default_score": 1.0 if resp3 else b"1",
         },
@@ -322,6 +324,8 @@ def _sorted(
 
     def value_of(label: int) -> bytes | None:
         doc = data.get(keys[label])
+        if isinstance(doc, JsonDoc):
+            return reply_value(index.definition, doc, field_name)
         return doc.get(field_name) if isinstance(doc, dict) else None
 
     scorer = None
@@ -446,7 +450,9 @@ def _reply(
     with ctx.lock:
         for hit in hits:
             value = ctx.keyspace.get(hit.key, ctx.read_now)
-            if not isinstance(value, dict):
+            if isinstance(value, JsonDoc):
+                value = reply_fields(index.definition, value, reply_names(request), request.dialect)
+            elif not isinstance(value, dict):
                 continue  # logically expired or gone since the index walk
             fields: dict[bytes, bytes] = {}
             if score_alias is not None and hit.distance is not None:

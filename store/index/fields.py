@@ -8,7 +8,8 @@ Contract with the engine (all calls under the engine lock; the class is not thre
 
 * ``add(label, fields)`` is called for **every** document of the index, whatever fields it
   has, because negation (``-@tag:{x}``) is evaluated against all labels added here. It
-  replaces what the label had. ``fields`` is the document hash (hash field name -> bytes).
+  replaces what the label had. ``fields`` is the document hash (hash field name -> bytes),
+  or a JSON document's projection (JSONPath -> :data:`FieldValue`).
 * A document is indexed all or nothing, as RediSearch does: a NUMERIC field whose value does
   not parse (``"abc"``, ``""``, ``" 7"``, ``"nan"``, ``"0x10"``, ``"1e400"``) rejects the
   whole document (RediSearch counts it in ``hash_indexing_failures`` and drops it from every
@@ -76,6 +77,7 @@ __all__ = [
     "DocStats",
     "DocumentRejected",
     "FieldIndexes",
+    "FieldValue",
     "parse_numeric_value",
 ]
 
@@ -86,6 +88,12 @@ _NUMERIC = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infini
 _CHUNK = 512
 _FILTER_RATIO = 8
 _LABEL = itemgetter(1)
+
+
+FieldValue = bytes | tuple[bytes, ...]
+"""A document field's value as the indexes take it: a hash field's bytes, or the several
+values of a JSON field (:mod:`store.index.json_fields`; array elements, each one tag or
+number, never split on a separator a JSON TAG field lacks)."""
 
 
 def parse_numeric_value(raw: bytes) -> float | None:
@@ -260,7 +268,7 @@ class FieldIndexes:
         self._numbers: dict[bytes, _SortedPairs] = {
             f.alias: _SortedPairs() for f in self._numeric_fields
         }
-        self._number_values: dict[bytes, dict[int, float]] = {
+        self._number_values: dict[bytes, dict[int, float | tuple[float, ...]]] = {
             f.alias: {} for f in self._numeric_fields
         }
         self._texts: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._text_fields}
@@ -281,32 +289,41 @@ class FieldIndexes:
         self._bytes = 0
 
     # -- writes ---------------------------------------------------------------------------
-    def check(self, fields: Mapping[bytes, bytes]) -> str | None:
+    def check(self, fields: Mapping[bytes, FieldValue]) -> str | None:
         """RediSearch's message if ``fields`` would be rejected, else None. Changes nothing."""
         for spec in self._numeric_fields:
             raw = fields.get(spec.name)
-            if raw is not None and parse_numeric_value(raw) is None:
-                return f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'"
+            for part in () if raw is None else raw if isinstance(raw, tuple) else (raw,):
+                if parse_numeric_value(part) is None:
+                    return f"Invalid numeric value: '{part.decode('utf-8', 'replace')}'"
         return None
 
-    def add(self, label: int, fields: Mapping[bytes, bytes]) -> None:
+    def add(self, label: int, fields: Mapping[bytes, FieldValue]) -> None:
         """Index ``label`` from its hash ``fields``, replacing what it had (see module doc)."""
         numbers: list[tuple[bytes, float]] = []
+        held: dict[bytes, float | tuple[float, ...]] = {}
         for spec in self._numeric_fields:
             raw = fields.get(spec.name)
             if raw is None:
                 continue
-            value = parse_numeric_value(raw)
-            if value is None:
-                self.remove(label)
-                raise DocumentRejected(
-                    f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'", field=spec.name
-                )
-            numbers.append((spec.alias, value))
+            parsed = []
+            for part in raw if isinstance(raw, tuple) else (raw,):
+                value = parse_numeric_value(part)
+                if value is None:
+                    self.remove(label)
+                    raise DocumentRejected(
+                        f"Invalid numeric value: '{part.decode('utf-8', 'replace')}'",
+                        field=spec.name,
+                    )
+                parsed.append(value)
+            if parsed:
+                numbers += [(spec.alias, value) for value in parsed]
+                held[spec.alias] = parsed[0] if len(parsed) == 1 else tuple(parsed)
         self.remove(label)
         self._labels.add(label)
+        for alias, one_or_more in held.items():
+            self._number_values[alias][label] = one_or_more
         for alias, value in numbers:
-            self._number_values[alias][label] = value
             self._numbers[alias].add((value, label))
         tags = []
         for spec in self._tag_fields:
@@ -323,7 +340,8 @@ class FieldIndexes:
         for spec in self._text_fields:
             raw = fields.get(spec.name)
             if raw is not None:
-                tokens = tuple(tokenize_text(raw, self._stopwords))
+                text = b" ".join(raw) if isinstance(raw, tuple) else raw
+                tokens = tuple(tokenize_text(text, self._stopwords))
                 if tokens:
                     postings = self._texts[spec.alias]
                     canonical = {token: postings.add(token, label)[0] for token in set(tokens)}
@@ -339,7 +357,7 @@ class FieldIndexes:
         self.num_records += stats.vectors
         self._bytes += _cost(numbers, tags, texts)
 
-    def _doc_stats(self, label: int, fields: Mapping[bytes, bytes]) -> DocStats:
+    def _doc_stats(self, label: int, fields: Mapping[bytes, FieldValue]) -> DocStats:
         """RediSearch's forward-index walk: fields in schema order, a VECTOR field bumps the
         running maximum frequency by one (``vectorPreprocessor``), a TEXT token raises it
         to the token's running weighted frequency."""
@@ -371,8 +389,10 @@ class FieldIndexes:
         self._labels.discard(label)
         numbers = []
         for alias, held in self._number_values.items():
-            value = held.pop(label, None)
-            if value is not None:
+            one_or_more = held.pop(label, None)
+            if one_or_more is None:
+                continue
+            for value in one_or_more if isinstance(one_or_more, tuple) else (one_or_more,):
                 numbers.append(value)
                 self._numbers[alias].remove((value, label))
         tags = []
@@ -592,6 +612,8 @@ class FieldIndexes:
 
             def in_range(label: int) -> bool:
                 value = numbers.get(label)
+                if isinstance(value, tuple):  # a JSON array: any of its numbers
+                    return any(contains(v) for v in value)
                 return value is not None and contains(value)
 
             return in_range
@@ -713,6 +735,8 @@ def _fold_tag(value: bytes, spec: FieldSpec) -> bytes:
     return value if spec.case_sensitive else value.lower()
 
 
-def _split_tags(raw: bytes, spec: FieldSpec) -> tuple[bytes, ...]:
-    parts = (p.strip() for p in raw.split(spec.separator))
+def _split_tags(raw: bytes | tuple[bytes, ...], spec: FieldSpec) -> tuple[bytes, ...]:
+    values = raw if isinstance(raw, tuple) else (raw,)
+    sep = spec.separator
+    parts = (p.strip() for v in values for p in (v.split(sep) if sep else (v,)))
     return tuple(dict.fromkeys(_fold_tag(p, spec) for p in parts if p))

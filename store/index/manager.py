@@ -11,6 +11,9 @@ does: a name is looked up as an index first, then as an alias. Dropping an index
 its aliases; ``drop_all`` (FLUSHALL/FLUSHDB) drops every index and alias, as RediSearch
 2.10 does. Aliases are saved in snapshots with the index they point at.
 
+Indexes ON JSON take JSON documents (:mod:`store.index.json_fields`) and ignore hashes;
+indexes ON HASH the reverse.
+
 Indexing failures: a hash under an index's prefix that the index cannot take (a vector of
 the wrong size, a numeric field that does not parse) is stored anyway and counted in the
 index's ``FT.INFO`` (``hash_indexing_failures``, per field too), as RediSearch does. An
@@ -108,6 +111,8 @@ class IndexManager:
                 value = data.get(key)
                 if isinstance(value, dict):
                     index.update(key, {k: v for k, v in value.items() if k not in added})
+                elif value is not None:
+                    index.update(key, value)  # a JSON document: indexed whole (compatibility.md)
         else:
             index.backfill(data.items())
         self.indexes[old.name] = index
@@ -200,10 +205,11 @@ class IndexManager:
                     path.unlink(missing_ok=True)
             for key, label in list(index.key_to_label.items()):
                 value = data.get(key)
-                if not isinstance(value, dict):
-                    continue
                 try:
-                    index.fields.add(label, value)
+                    document = index.document(value)
+                    if document is None:
+                        continue
+                    index.fields.add(label, document)
                 except IndexError_:
                     # a document kept without a field FT.ALTER SKIPINITIALSCAN added, whose
                     # value that field cannot take: whole, it is an indexing failure

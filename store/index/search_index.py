@@ -29,18 +29,20 @@ else (labels, attribute indexes) changes at once; nobody can search between the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import IndexError_, QuerySyntaxError
+from ..datatypes.json_doc import JsonDoc
+from ..errors import DocumentRejected, IndexError_, QuerySyntaxError
 from ..numbers import parse_float64
-from .fields import FieldIndexes, parse_numeric_value
+from .fields import FieldIndexes, FieldValue, parse_numeric_value
 from .flat import FlatIndex
 from .hnsw import HnswIndex
+from .json_fields import project
 from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldType, IndexDefinition
@@ -159,9 +161,27 @@ class SearchIndex:
             if raw is not None and parse_numeric_value(raw) is None:
                 raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
 
+    def document(self, value: Any) -> Mapping[bytes, FieldValue] | None:
+        """The fields this index reads from a key's value: a hash for an ON HASH index, a
+        JSON document's projection (:func:`~store.index.json_fields.project`) for ON JSON,
+        None for a value of another type (not a document of this index). Raises
+        :class:`DocumentRejected` for a JSON document the index cannot take."""
+        if self.definition.on == "JSON":
+            return project(self.definition, value) if isinstance(value, JsonDoc) else None
+        return value if isinstance(value, dict) else None
+
     def update(self, key: bytes, value: Any) -> None:
-        """Re-index ``key`` from its current value (a hash, or anything else = remove)."""
-        if not isinstance(value, dict) or not self._indexable(key, value):
+        """Re-index ``key`` from its current value (a document of the index's type, or
+        anything else = remove)."""
+        try:
+            value = self.document(value)
+        except DocumentRejected as exc:
+            # RediSearch counts a JSON document's type errors for the index only (its
+            # FT.INFO field statistics stay at 0)
+            self._failure(key, str(exc))
+            self.remove(key)
+            return
+        if value is None or not self._indexable(key, value):
             self.remove(key)
             return
         label = self.key_to_label.get(key)
@@ -177,7 +197,7 @@ class SearchIndex:
                 pending = None if self._pending is None else self._pending[f.name]
                 if pending is not None:
                     pending.pop(label, None)
-                if blob is None:
+                if not isinstance(blob, bytes):  # absent (vectors are never tuples)
                     vindex.remove(label)
                     continue
                 vector = np.frombuffer(blob, dtype="<f4")
@@ -198,7 +218,7 @@ class SearchIndex:
             self._failure(key, str(exc), getattr(exc, "field", None))
             self.remove(key)
 
-    def _indexable(self, key: bytes, value: dict[bytes, bytes]) -> bool:
+    def _indexable(self, key: bytes, value: Mapping[bytes, FieldValue]) -> bool:
         for f in self.vector_fields:
             blob = value.get(f.name)
             assert f.vector is not None
@@ -212,7 +232,7 @@ class SearchIndex:
                 return False
         for f in self.definition.fields_of(FieldType.NUMERIC):
             raw = None if f.no_index else value.get(f.name)
-            if raw is not None and parse_numeric_value(raw) is None:
+            if isinstance(raw, bytes) and parse_numeric_value(raw) is None:
                 self._failure(
                     key, f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'", f.name
                 )
@@ -398,9 +418,12 @@ class SearchIndex:
         blobs: list[bytes] = []
         with lock:
             for label in allowed:
-                doc = data.get(self.label_to_key.get(label, b""))
-                vec = doc.get(field_name) if isinstance(doc, dict) else None
-                if vec is not None and len(vec) == size:
+                try:
+                    doc = self.document(data.get(self.label_to_key.get(label, b"")))
+                except DocumentRejected:
+                    continue
+                vec = None if doc is None else doc.get(field_name)
+                if isinstance(vec, bytes) and len(vec) == size:
                     labels.append(label)
                     blobs.append(vec)
         if not labels:

@@ -1,0 +1,245 @@
+"""JSON documents as FT indexes ON JSON read them, and as their replies show them.
+
+Two directions, both RediSearch 2.10's rules (checked against the peer with RedisJSON):
+
+**Indexing.** :func:`project` turns a :class:`~store.datatypes.json_doc.JsonDoc` into the
+field mapping :class:`~store.index.fields.FieldIndexes` and the vector indexes take,
+keyed by each field's JSONPath (``FieldSpec.name``), values
+:data:`~store.index.fields.FieldValue`. Each path is evaluated with
+:func:`store.json.path.find`; its matches (an array match stands for its elements) give:
+
+* TAG: strings, and booleans as ``true``/``false``; ``null`` is skipped. An array holding
+  anything else: ``TEXT/TAG fields can only contain strings or nulls``.
+* TEXT: strings (array elements are joined by a space); ``null`` skipped.
+* NUMERIC: numbers (an array gives several: a range matches if any is in it); ``null``
+  skipped.
+* VECTOR: one array of DIM numbers, stored as little-endian FLOAT32.
+
+A value of the wrong JSON type rejects the whole document with RediSearch's message
+(``Invalid JSON type: String type can represent only TEXT, TAG, GEO or GEOMETRY field``,
+``Invalid vector length. Expected 2, got 3``, ...): :func:`project` raises
+:class:`~store.errors.DocumentRejected` and the index counts a failure, as for hashes.
+A path that matches nothing, or does not compile, leaves the field empty. Identifiers
+that do not start with ``$`` select nothing, as RediSearch 2.10 indexes nothing for them.
+memvec differs in two places (docs/compatibility.md): a path selecting several vectors
+(``$.vs[*]``, RediSearch's multi-vector documents) is an indexing failure, and the peer's
+``N/A`` message for a vector holding booleans or arrays is ``Invalid vector element at
+index i`` here.
+
+**Replies.** :func:`reply_value` formats what FT.SEARCH ``RETURN``/``SORTBY`` and
+FT.AGGREGATE ``LOAD`` give for a path or a field of a JSON index: the first match, a
+string as its text, a boolean as ``1``/``0``, a number or container as RedisJSON writes
+it; with ``DIALECT 3`` every match, as a JSON array. ``$`` is the whole document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..datatypes.json_doc import JsonDoc
+from ..errors import DocumentRejected
+from ..json.codec import dumps, format_double
+from ..json.path import find
+from .fields import FieldValue
+from .schema import FieldSpec, FieldType, IndexDefinition
+
+__all__ = [
+    "JsonReplyFields",
+    "format_scalar",
+    "matches",
+    "project",
+    "reply_fields",
+    "reply_names",
+    "reply_value",
+]
+
+_TYPE_ERRORS = {
+    str: "Invalid JSON type: String type can represent only TEXT, TAG, GEO or GEOMETRY field",
+    bool: "Invalid JSON type: Boolean type can be represent only TAG field",
+    float: "Invalid JSON type: Numeric type can represent only NUMERIC field",
+    dict: "Invalid JSON type: Object type can represent only GEOMETRY fields",
+}
+_ONLY_STRINGS = "TEXT/TAG fields can only contain strings or nulls"
+
+
+def matches(root: Any, path: bytes) -> list[Any]:
+    """What ``path`` selects in ``root``; nothing for a path that does not compile or does
+    not start with ``$`` (see the module docstring)."""
+    text = path.decode("utf-8", "surrogateescape")
+    if not text.startswith("$"):
+        return []
+    try:
+        return find(root, text)
+    except ValueError:
+        return []
+
+
+def project(definition: IndexDefinition, doc: JsonDoc) -> dict[bytes, FieldValue]:
+    """The document's values per indexed field (module docstring); raises
+    :class:`DocumentRejected` with RediSearch's message for a value of the wrong type."""
+    out: dict[bytes, FieldValue] = {}
+    for spec in definition.fields:
+        found = matches(doc.root, spec.name)
+        if not found:
+            continue
+        value = _field_value(spec, found)
+        if value is not None:
+            out[spec.name] = value
+    return out
+
+
+def _kind(value: Any) -> type:
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, int | float):
+        return float
+    return type(value)
+
+
+def _reject(spec: FieldSpec, message: str) -> DocumentRejected:
+    return DocumentRejected(message, field=spec.name)
+
+
+def _field_value(spec: FieldSpec, found: list[Any]) -> FieldValue | None:
+    if spec.type is FieldType.VECTOR:
+        return _vector(spec, found)
+    wanted = float if spec.type is FieldType.NUMERIC else str
+    values: list[bytes] = []
+    for match in found:
+        if isinstance(match, list):
+            for element in match:
+                if element is None:
+                    continue
+                if _kind(element) is not wanted:
+                    if spec.type is FieldType.NUMERIC:
+                        raise _reject(spec, _TYPE_ERRORS.get(_kind(element), _ONLY_STRINGS))
+                    raise _reject(spec, _ONLY_STRINGS)
+                values.append(_scalar_bytes(element))
+            continue
+        if match is None:
+            continue
+        kind = _kind(match)
+        if kind is bool and spec.type is FieldType.TAG:
+            values.append(b"true" if match else b"false")
+        elif kind is wanted:
+            values.append(_scalar_bytes(match))
+        else:
+            raise _reject(spec, _TYPE_ERRORS.get(kind, _ONLY_STRINGS))
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _scalar_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return repr(float(value)).encode() if isinstance(value, float) else str(value).encode()
+
+
+def _vector(spec: FieldSpec, found: list[Any]) -> bytes | None:
+    assert spec.vector is not None
+    present = [m for m in found if m is not None]
+    if not present:
+        return None
+    if len(present) > 1:
+        raise _reject(
+            spec,
+            f"memvec indexes one vector per document: the path selects {len(present)} "
+            "values (multi-vector JSON fields are not supported)",
+        )
+    value = present[0]
+    if not isinstance(value, list):
+        raise _reject(spec, _TYPE_ERRORS.get(_kind(value), _ONLY_STRINGS))
+    if not value:
+        raise _reject(spec, "Empty array for vector field on JSON document")
+    for i, element in enumerate(value):
+        if _kind(element) is not float:
+            raise _reject(spec, f"Invalid vector element at index {i}")
+    if len(value) != spec.vector.dim:
+        raise _reject(spec, f"Invalid vector length. Expected {spec.vector.dim}, got {len(value)}")
+    array = np.asarray(value, dtype="<f4")
+    if not np.isfinite(array).all():
+        raise _reject(spec, f"Invalid vector element at index {int(np.argmin(np.isfinite(array)))}")
+    return array.tobytes()
+
+
+# -- replies ------------------------------------------------------------------------------
+def format_scalar(value: Any) -> bytes:
+    """One JSON value as a reply field: a string's text, a boolean ``1``/``0``, else JSON."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, bool):
+        return b"1" if value else b"0"
+    if isinstance(value, float):
+        return format_double(value).encode()
+    return dumps(value).encode("utf-8", "surrogatepass")
+
+
+def reply_value(
+    definition: IndexDefinition, doc: JsonDoc, name: bytes, *, dialect: int | None = None
+) -> bytes | None:
+    """What a reply shows for ``name`` (``$``, a JSONPath, or a field's alias or path) of
+    ``doc``; None when it selects nothing (the field is left out)."""
+    path = name
+    if not name.startswith(b"$"):
+        spec = definition.field_by_alias(name)
+        if spec is None:
+            return None
+        path = spec.name
+    found = matches(doc.root, path)
+    if dialect == 3:
+        return dumps(found).encode("utf-8", "surrogatepass") if found else None
+    if not found:
+        return None
+    if path == b"$":
+        return dumps(found[0]).encode("utf-8", "surrogatepass")
+    return format_scalar(found[0])
+
+
+def reply_names(request: Any) -> list[bytes]:
+    """The names an FT.SEARCH reply reads from a JSON document: the SORTBY field (shown
+    before the rest, as RediSearch does), then the RETURN names, else ``$``."""
+    names = [] if request.sortby is None else [request.sortby[0]]
+    if request.nocontent:
+        return names
+    if request.return_fields is None:
+        return [*names, b"$"]
+    return names + [name for name, _ in request.return_fields if name not in names]
+
+
+def reply_fields(
+    definition: IndexDefinition, doc: JsonDoc, names: Iterable[bytes], dialect: int | None = None
+) -> dict[bytes, bytes]:
+    """``{name: reply_value(...)}`` for each of ``names`` that selects something, in order."""
+    out: dict[bytes, bytes] = {}
+    for name in names:
+        value = reply_value(definition, doc, name, dialect=dialect)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+class JsonReplyFields(Mapping[bytes, bytes]):
+    """A JSON document seen as reply fields: iterating gives ``$`` (the whole document, as
+    a search without RETURN shows it); looking up any other name evaluates it
+    (:func:`reply_value`). Read it under the engine lock: it reads the live document."""
+
+    def __init__(self, definition: IndexDefinition, doc: JsonDoc, dialect: int | None = None):
+        self.definition = definition
+        self.doc = doc
+        self.dialect = dialect
+
+    def __getitem__(self, name: bytes) -> bytes:
+        value = reply_value(self.definition, self.doc, name, dialect=self.dialect)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter((b"$",))
+
+    def __len__(self) -> int:
+        return 1
