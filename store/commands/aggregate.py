@@ -31,7 +31,7 @@ from ..aggregate import (
 from ..aggregate.functions import EvalError
 from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, StoreError
-from ..index.json_fields import reply_fields
+from ..index import json_fields
 from ..index.query import And, Or, TextFilter
 from ..index.schema import DEFAULT_STOPWORDS, FieldType, tokenize_text
 from ..index.search_args import SearchRequest
@@ -161,7 +161,7 @@ def _documents(
             hashes = [
                 dict(v)
                 if isinstance(v, dict) and json_names is None
-                else reply_fields(index.definition, v, json_names)
+                else _json_row(index, v, json_names)
                 if isinstance(v, JsonDoc) and json_names is not None
                 else None
                 for v in values
@@ -172,6 +172,17 @@ def _documents(
             if key is None:
                 continue
             yield SourceDoc(label, key, fields, distances.get(label), scores.get(label))
+
+
+def _json_row(index: SearchIndex, doc: JsonDoc, names: list[bytes]) -> dict[bytes, bytes]:
+    """A JSON document's source row: each name's reply value (a JSON null is absent);
+    with ``$`` among them (``LOAD *``) a :class:`LoadAllRow`."""
+    row: dict[bytes, bytes] = {}
+    for name in names:
+        value = json_fields.reply_value(index.definition, doc, name)
+        if value is not None:
+            row[name] = value
+    return json_fields.LoadAllRow(row) if b"$" in names else row
 
 
 def _query_terms(node: object) -> list[bytes]:

@@ -8,6 +8,7 @@ Distances are formatted as RediSearch does (``%.12g``).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc
@@ -449,16 +450,21 @@ def _reply(
     docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
     with ctx.lock:
         for hit in hits:
-            value = ctx.keyspace.get(hit.key, ctx.read_now)
-            if isinstance(value, JsonDoc):
-                value = reply_fields(index.definition, value, reply_names(request), request.dialect)
-            elif not isinstance(value, dict):
+            raw = ctx.keyspace.get(hit.key, ctx.read_now)
+            if isinstance(raw, JsonDoc):
+                sort_name, names = reply_names(request)
+                content: Mapping[bytes, Any] = reply_fields(
+                    index.definition, raw, names, sort_name=sort_name, dialect=request.dialect
+                )
+            elif isinstance(raw, dict):
+                content = raw
+            else:
                 continue  # logically expired or gone since the index walk
             fields: dict[bytes, bytes] = {}
             if score_alias is not None and hit.distance is not None:
                 fields[score_alias] = format_score(hit.distance)
             fields.update((name, format_score(d)) for name, d in hit.yields.items())
-            fields.update(value)
+            fields.update(content)
             score: Any = hit.score if hit.score is not None else 0.0
             label = index.key_to_label.get(hit.key)
             if label is not None and label in explanations:

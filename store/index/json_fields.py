@@ -34,7 +34,7 @@ it; with ``DIALECT 3`` every match, as a JSON array. ``$`` is the whole document
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ from .fields import FieldValue
 from .schema import FieldSpec, FieldType, IndexDefinition
 
 __all__ = [
-    "JsonReplyFields",
+    "LoadAllRow",
     "format_scalar",
     "matches",
     "project",
@@ -182,64 +182,68 @@ def reply_value(
     definition: IndexDefinition, doc: JsonDoc, name: bytes, *, dialect: int | None = None
 ) -> bytes | None:
     """What a reply shows for ``name`` (``$``, a JSONPath, or a field's alias or path) of
-    ``doc``; None when it selects nothing (the field is left out)."""
-    path = name
-    if not name.startswith(b"$"):
-        spec = definition.field_by_alias(name)
-        if spec is None:
-            return None
-        path = spec.name
-    found = matches(doc.root, path)
+    ``doc``; None when it selects nothing or a JSON ``null`` (see :func:`reply_fields`)."""
+    found = _lookup(definition, doc, name)
     if dialect == 3:
         return dumps(found).encode("utf-8", "surrogatepass") if found else None
-    if not found:
+    if not found or found[0] is None:
         return None
-    if path == b"$":
+    if name == b"$":
         return dumps(found[0]).encode("utf-8", "surrogatepass")
     return format_scalar(found[0])
 
 
-def reply_names(request: Any) -> list[bytes]:
+def _lookup(definition: IndexDefinition, doc: JsonDoc, name: bytes) -> list[Any]:
+    path = name
+    if not name.startswith(b"$"):
+        spec = definition.field_by_alias(name)
+        if spec is None:
+            return []
+        path = spec.name
+    return matches(doc.root, path)
+
+
+def reply_names(request: Any) -> tuple[bytes | None, list[bytes]]:
     """The names an FT.SEARCH reply reads from a JSON document: the SORTBY field (shown
-    before the rest, as RediSearch does), then the RETURN names, else ``$``."""
-    names = [] if request.sortby is None else [request.sortby[0]]
+    before the rest, as RediSearch does; None without SORTBY), and the RETURN names, else
+    ``$`` (nothing with NOCONTENT)."""
+    sort_name = None if request.sortby is None else request.sortby[0]
     if request.nocontent:
-        return names
+        return sort_name, []
     if request.return_fields is None:
-        return [*names, b"$"]
-    return names + [name for name, _ in request.return_fields if name not in names]
+        return sort_name, [b"$"]
+    return sort_name, [name for name, _ in request.return_fields if name != sort_name]
 
 
 def reply_fields(
-    definition: IndexDefinition, doc: JsonDoc, names: Iterable[bytes], dialect: int | None = None
-) -> dict[bytes, bytes]:
-    """``{name: reply_value(...)}`` for each of ``names`` that selects something, in order."""
-    out: dict[bytes, bytes] = {}
+    definition: IndexDefinition,
+    doc: JsonDoc,
+    names: Iterable[bytes],
+    *,
+    sort_name: bytes | None = None,
+    dialect: int | None = None,
+) -> dict[bytes, bytes | None]:
+    """The reply fields of ``doc``: ``sort_name`` first when it has a value, then each of
+    ``names`` that selects something, in order. A name selecting a JSON ``null`` is a nil
+    reply among ``names`` and left out as ``sort_name`` (RediSearch does both)."""
+    out: dict[bytes, bytes | None] = {}
+    if sort_name is not None:
+        value = reply_value(definition, doc, sort_name, dialect=dialect)
+        if value is not None:
+            out[sort_name] = value
     for name in names:
         value = reply_value(definition, doc, name, dialect=dialect)
         if value is not None:
             out[name] = value
+        elif _lookup(definition, doc, name)[:1] == [None]:
+            out[name] = None
     return out
 
 
-class JsonReplyFields(Mapping[bytes, bytes]):
-    """A JSON document seen as reply fields: iterating gives ``$`` (the whole document, as
-    a search without RETURN shows it); looking up any other name evaluates it
-    (:func:`reply_value`). Read it under the engine lock: it reads the live document."""
+class LoadAllRow(dict[bytes, bytes]):
+    """An FT.AGGREGATE source row of a JSON document under ``LOAD *``: lookups see every
+    path the pipeline loads, while iterating its items gives ``$`` only, the one field
+    ``LOAD *`` shows for a JSON document."""
 
-    def __init__(self, definition: IndexDefinition, doc: JsonDoc, dialect: int | None = None):
-        self.definition = definition
-        self.doc = doc
-        self.dialect = dialect
-
-    def __getitem__(self, name: bytes) -> bytes:
-        value = reply_value(self.definition, self.doc, name, dialect=self.dialect)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter((b"$",))
-
-    def __len__(self) -> int:
-        return 1
+    def items(self) -> Any:
+        return {b"$": self[b"$"]}.items() if b"$" in self else {}.items()

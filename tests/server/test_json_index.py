@@ -1,0 +1,221 @@
+"""FT indexes ON JSON against the peer (RediSearch 2.10 + RedisJSON 2.8), replies compared raw.
+
+One memvec server and one JSON dataset per module (the queries only read), RESP2 and
+RESP3: FT.SEARCH with RETURN of paths and aliases, SORTBY, KNN over a JSON array of
+numbers, multi-valued TAG and NUMERIC fields, DIALECT 3's arrays; FT.AGGREGATE with LOAD
+of paths; FT.INFO's definition, attributes and indexing failures (documents of the wrong
+JSON type are counted, not refused). A second index reads the same documents through
+``[*]`` paths.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import struct
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from store.server import ServerThread
+from store.server.config import ServerConfig
+from tests.harness.components import RedisStack, wait_index_scanned
+from tests.server.test_differential import Pair, call, connected_pair
+
+DOCS: list[dict[str, Any]] = [
+    {"title": "heat wave", "tags": ["Red", "blue"], "year": 1995, "price": [9.5, 20],
+     "ok": True, "vec": [0.0, 0.0], "meta": {"who": "Ann", "n": [1, 2]}},
+    {"title": "cold snap", "tags": ["green"], "year": 2001, "price": [3],
+     "ok": False, "vec": [1.0, 1.0], "meta": {"who": "Bob"}},
+    {"title": "warm heat", "tags": "blue,red", "year": 2010.5, "price": 7,
+     "ok": True, "vec": [2.0, 0.5], "meta": {"who": "Cy", "note": None}},
+    {"title": ["many", "words here"], "tags": [], "year": 1980, "vec": [0.5, 3.0],
+     "meta": {}},
+    {"title": "no vector", "tags": ["x y"], "year": None, "price": []},
+]  # fmt: skip
+
+# documents each index counts as an indexing failure (not refused: JSON.SET succeeds)
+BAD_DOCS: list[dict[str, Any]] = [
+    {"title": "bad year", "year": "1999"},
+    {"title": 5},
+    {"tags": [1, "x"]},
+    {"tags": {"a": 1}},
+    {"vec": [1.0, 2.0, 3.0]},
+    {"vec": []},
+    {"vec": [1.0, "a"]},
+    {"vec": "ab"},
+    {"year": True},
+]
+
+SCHEMA = (
+    "$.title AS title TEXT $.tags AS tags TAG $.year AS year NUMERIC SORTABLE "
+    "$.price AS price NUMERIC $.ok AS ok TAG $.meta.who AS who TAG SORTABLE "
+    "$.vec AS vec VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2"
+)
+STAR_SCHEMA = "$.tags[*] AS tags TAG SEPARATOR , $.price[*] AS price NUMERIC $.meta.* AS meta TAG"
+
+SEARCHES: list[str] = [
+    "*",
+    "* NOCONTENT",
+    "@tags:{red} NOCONTENT",
+    "@tags:{blue\\,red} NOCONTENT",
+    "@tags:{x\\ y} NOCONTENT",
+    "@ok:{true} NOCONTENT",
+    "@price:[8 10] NOCONTENT",
+    "@price:[15 +inf] NOCONTENT",
+    "@year:[1990 2005] NOCONTENT",
+    "@title:heat NOCONTENT",
+    "@title:words NOCONTENT",
+    "@who:{bob}",
+    "* RETURN 1 $",
+    "* RETURN 3 $.meta AS m",
+    "* RETURN 2 title year",
+    "* RETURN 3 $.ok $.price $.meta.n",
+    "* RETURN 2 $.tags[0] $.missing",
+    "* RETURN 1 $.tags[*]",
+    "* RETURN 1 $.tags[*] DIALECT 3",
+    "* DIALECT 3",
+    "* SORTBY year DESC",
+    "* SORTBY year ASC RETURN 1 title",
+    "* SORTBY who ASC WITHSORTKEYS NOCONTENT",
+    "* SORTBY year ASC WITHSORTKEYS NOCONTENT LIMIT 1 2",
+    "*=>[KNN 3 @vec $Q AS d] SORTBY d DIALECT 2",
+    "*=>[KNN 3 @vec $Q AS d] RETURN 2 d $.title DIALECT 2",
+    "(@ok:{true})=>[KNN 2 @vec $Q] DIALECT 2",
+    "@vec:[VECTOR_RANGE 1.5 $Q]=>{$YIELD_DISTANCE_AS: r} SORTBY r RETURN 1 r DIALECT 2",
+]
+
+AGGREGATES: list[str] = [
+    "* LOAD 1 $.title SORTBY 2 @year ASC",
+    "* LOAD 3 $.meta.who AS w SORTBY 2 @w ASC",
+    "* LOAD * SORTBY 2 @year DESC",
+    "* LOAD 2 @title @price SORTBY 2 @year ASC",
+    "* SORTBY 2 @year DESC",
+    "* LOAD 1 $.price SORTBY 2 @year ASC",
+    "@ok:{true} LOAD 1 @year APPLY '@year + 1' AS y SORTBY 2 @y ASC",
+    "* GROUPBY 1 @who REDUCE COUNT 0 AS n SORTBY 2 @who ASC",
+]
+
+QUERY_VECTOR = struct.pack("<2f", 1.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def memvec() -> Iterator[ServerThread]:
+    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(scope="module")
+def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
+    """Index name (also the key prefix) of the shared JSON dataset on both servers; the
+    ``[*]`` index is ``<name>star``."""
+    name = f"js{uuid.uuid4().hex[:8]}"
+    clients = [redis.Redis(host="127.0.0.1", port=memvec.port), redis_stack.client()]
+    for r in clients:
+        for index, schema in ((name, SCHEMA), (f"{name}star", STAR_SCHEMA)):
+            r.execute_command(
+                "FT.CREATE", index, "ON", "JSON", "PREFIX", "1", f"{name}:", "SCHEMA",
+                *shlex.split(schema),
+            )  # fmt: skip
+            wait_index_scanned(r, index)
+        for i, doc in enumerate(DOCS + BAD_DOCS):
+            r.execute_command("JSON.SET", f"{name}:{i}", "$", json.dumps(doc))
+    try:
+        yield name
+    finally:
+        for r in clients:
+            r.execute_command("FT.DROPINDEX", name, "DD")
+            r.execute_command("FT.DROPINDEX", f"{name}star")
+            r.close()
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
+def pair(
+    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
+) -> Iterator[Pair]:
+    with connected_pair(memvec.port, redis_stack, request.param) as pair:
+        yield pair
+
+
+def _search(index: str, line: str) -> list[object]:
+    words: list[object] = ["FT.SEARCH", index, *shlex.split(line)]
+    if "$Q" in line:
+        words += ["PARAMS", "2", "Q", QUERY_VECTOR]
+    return words
+
+
+def _compare(pair: Pair, commands: list[list[object]]) -> None:
+    diffs = []
+    for args in commands:
+        mine, theirs = pair.both(*args)
+        if mine != theirs:
+            diffs.append(f"{args[2:]!r}\n  memvec {mine!r}\n  peer   {theirs!r}")
+    assert not diffs, "\n".join(diffs)
+
+
+def test_searches(pair: Pair, dataset: str) -> None:
+    """Every FT.SEARCH of SEARCHES, reply for reply (all differences reported at once)."""
+    _compare(pair, [_search(dataset, line) for line in SEARCHES])
+
+
+def test_star_paths(pair: Pair, dataset: str) -> None:
+    """``[*]`` and ``.*`` paths: every element is a value; a SEPARATOR splits each string."""
+    index = f"{dataset}star"
+    lines = ["@tags:{red} NOCONTENT", "@tags:{blue} NOCONTENT", "@price:[8 10] NOCONTENT",
+             "@meta:{ann} NOCONTENT", "* RETURN 2 tags price"]  # fmt: skip
+    _compare(pair, [_search(index, line) for line in lines])
+
+
+def test_aggregates(pair: Pair, dataset: str) -> None:
+    commands: list[list[object]] = [
+        ["FT.AGGREGATE", dataset, *shlex.split(line)] for line in AGGREGATES
+    ]
+    _compare(pair, commands)
+
+
+def _info(pair_side: redis.Redis, index: str) -> dict[Any, Any]:
+    reply = call(pair_side, "FT.INFO", index)
+    if isinstance(reply, list):
+        reply = dict(zip(reply[::2], reply[1::2], strict=True))
+    return reply
+
+
+def test_info_and_indexing_failures(pair: Pair, dataset: str) -> None:
+    """FT.INFO's definition, attributes, document count and failure count agree; every
+    bad document is stored and counted (the last error text is the peer's)."""
+    for index in (dataset, f"{dataset}star"):
+        mine, theirs = _info(pair.memvec, index), _info(pair.peer, index)
+        for key in (b"index_definition", b"attributes", b"num_docs", b"hash_indexing_failures",
+                    b"Index Errors"):  # fmt: skip
+            assert mine[key] == theirs[key], (index, key)
+    assert int(_info(pair.memvec, dataset)[b"hash_indexing_failures"]) == len(BAD_DOCS)
+    keys = [f"{dataset}:{i}" for i in range(len(DOCS), len(DOCS) + len(BAD_DOCS))]
+    assert pair.memvec.exists(*keys) == len(BAD_DOCS)
+
+
+def test_failure_messages(memvec: ServerThread, redis_stack: RedisStack) -> None:
+    """Each bad document alone: the same last indexing error on both servers."""
+    name = f"jf{uuid.uuid4().hex[:8]}"
+    clients = [redis.Redis(host="127.0.0.1", port=memvec.port), redis_stack.client()]
+    try:
+        for i, doc in enumerate(BAD_DOCS):
+            errors = []
+            for r in clients:
+                r.execute_command("FT.CREATE", f"{name}{i}", "ON", "JSON", "PREFIX", "1",
+                                  f"{name}{i}:", "SCHEMA", *shlex.split(SCHEMA))  # fmt: skip
+                wait_index_scanned(r, f"{name}{i}")
+                r.execute_command("JSON.SET", f"{name}{i}:x", "$", json.dumps(doc))
+                info = _info(r, f"{name}{i}")
+                errors.append((info[b"hash_indexing_failures"], info[b"Index Errors"]))
+            assert errors[0] == errors[1], doc
+    finally:
+        for r in clients:
+            for i in range(len(BAD_DOCS)):
+                call(r, "FT.DROPINDEX", f"{name}{i}", "DD")
+            r.close()
