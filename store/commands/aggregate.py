@@ -77,8 +77,17 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     )
     parsed = search.parse_query(index.definition.stopwords)
     knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
-    plan = compile_plan(request, index.definition, knn_alias)
-    allowed = index.plan_filter(parsed, ctx.lock)
+    ranges = index.ranges(parsed.filter)
+    yield_names = ranges.yield_names if ranges is not None else []
+    if yield_names and (knn_alias is not None or len(yield_names) > 1):
+        raise QuerySyntaxError(
+            "memvec's FT.AGGREGATE takes one distance per row: a KNN or one VECTOR_RANGE "
+            "with $YIELD_DISTANCE_AS"
+        )
+    # a VECTOR_RANGE's yielded distance is loaded into rows as a KNN distance is
+    distance_alias = yield_names[0] if yield_names else knn_alias
+    plan = compile_plan(request, index.definition, distance_alias)
+    allowed = index.plan_filter(parsed, ctx.lock, ranges)
     distances: dict[int, float] = {}
     if parsed.knn is not None:
         pairs, plan_name = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
@@ -88,6 +97,11 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         plan_name = "filter"
         with ctx.lock:
             labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
+        if ranges is not None and yield_names:
+            for label in labels:
+                distance = ranges.yields(label).get(yield_names[0])
+                if distance is not None:
+                    distances[label] = distance
     index.count_plan(plan_name)
     scores = _text_scores(index, parsed, labels, request.scorer) if request.addscores else {}
     with ctx.lock:
