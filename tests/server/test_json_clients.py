@@ -87,7 +87,7 @@ def _redisvl_json(url: str, tag: str) -> dict[str, Any]:
                         "distance_metric": "cosine",
                         "algorithm": "flat",
                         "datatype": "float32",
-                    },  # fmt: skip
+                    },
                 },
             ],
         }
