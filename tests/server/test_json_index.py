@@ -70,6 +70,10 @@ SEARCHES: list[str] = [
     "@title:heat NOCONTENT",
     "@title:words NOCONTENT",
     "@who:{bob}",
+    "@title:heat WITHSCORES NOCONTENT",
+    "@title:heat WITHSCORES SCORER BM25 RETURN 1 title",
+    "@tags:{red} INKEYS 2 $P:0 $P:2 NOCONTENT",
+    "-@tags:{red} NOCONTENT",
     "* RETURN 1 $",
     "* RETURN 3 $.meta AS m",
     "* RETURN 2 title year",
@@ -144,7 +148,7 @@ def pair(
 
 
 def _search(index: str, line: str) -> list[object]:
-    words: list[object] = ["FT.SEARCH", index, *shlex.split(line)]
+    words: list[object] = ["FT.SEARCH", index, *shlex.split(line.replace("$P", index))]
     if "$Q" in line:
         words += ["PARAMS", "2", "Q", QUERY_VECTOR]
     return words
@@ -169,7 +173,9 @@ def test_star_paths(pair: Pair, dataset: str) -> None:
     index = f"{dataset}star"
     lines = ["@tags:{red} NOCONTENT", "@tags:{blue} NOCONTENT", "@price:[8 10] NOCONTENT",
              "@meta:{ann} NOCONTENT", "* RETURN 2 tags price"]  # fmt: skip
-    _compare(pair, [_search(index, line) for line in lines])
+    commands = [_search(index, line) for line in lines]
+    commands += [["FT.TAGVALS", index, "tags"], ["FT.TAGVALS", dataset, "tags"]]
+    _compare(pair, commands)
 
 
 def test_aggregates(pair: Pair, dataset: str) -> None:
