@@ -52,7 +52,8 @@ def test_chunks_as_json_documents(
     s3 = moto_server.client("s3")
     name = unique_name("bkt")
     s3.create_bucket(Bucket=name)
-    proc = Processor(EmbeddedStore(engine), S3ObjectStore(client=s3), embedder, CONFIG)
+    store = EmbeddedStore(engine)
+    proc = Processor(store, S3ObjectStore(client=s3), embedder, CONFIG)
     b = Bucket(s3, name)
     body = "\n".join(json.dumps(r) for r in RECORDS).encode()
     first = proc.process(b.put("docs.jsonl", body))
@@ -62,6 +63,11 @@ def test_chunks_as_json_documents(
     doc = json.loads(engine.execute("JSON.GET", key))
     assert doc["metadata"]["author"] == {"name": "Ann", "tags": ["storage", "wal"]}
     assert doc["source"] == f"{name}/docs.jsonl" and len(doc["vec"]) == CONFIG.dim
+
+    fields = store.get(key)  # the API's document read, over a JSON chunk
+    assert fields is not None and fields["text"] == RECORDS[0]["text"].encode()
+    assert len(fields["vec"]) == 4 * CONFIG.dim
+    assert json.loads(fields["metadata"])["author"]["name"] == "Ann"
 
     query = embedder.embed(["how are snapshots made durable?"])[0]
     blob = np.asarray(query, dtype=np.float32).tobytes()
