@@ -77,11 +77,14 @@ def matches(root: Any, path: bytes) -> list[Any]:
         return []
 
 
-def project(definition: IndexDefinition, doc: JsonDoc) -> dict[bytes, FieldValue]:
-    """The document's values per indexed field (module docstring); raises
-    :class:`DocumentRejected` with RediSearch's message for a value of the wrong type."""
+def project(
+    definition: IndexDefinition, doc: JsonDoc, only: Iterable[FieldSpec] | None = None
+) -> dict[bytes, FieldValue]:
+    """The document's values per indexed field (module docstring), or per field of
+    ``only``; raises :class:`DocumentRejected` with RediSearch's message for a value of
+    the wrong type."""
     out: dict[bytes, FieldValue] = {}
-    for spec in definition.fields:
+    for spec in definition.fields if only is None else only:
         found = matches(doc.root, spec.name)
         if not found:
             continue

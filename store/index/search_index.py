@@ -45,7 +45,7 @@ from .hnsw import HnswIndex
 from .json_fields import project
 from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
-from .schema import FieldType, IndexDefinition
+from .schema import FieldSpec, FieldType, IndexDefinition
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
@@ -161,13 +161,16 @@ class SearchIndex:
             if raw is not None and parse_numeric_value(raw) is None:
                 raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
 
-    def document(self, value: Any) -> Mapping[bytes, FieldValue] | None:
+    def document(
+        self, value: Any, only: list[FieldSpec] | None = None
+    ) -> Mapping[bytes, FieldValue] | None:
         """The fields this index reads from a key's value: a hash for an ON HASH index, a
         JSON document's projection (:func:`~store.index.json_fields.project`) for ON JSON,
-        None for a value of another type (not a document of this index). Raises
+        None for a value of another type (not a document of this index); ``only``: read
+        just these fields of a JSON document. Raises
         :class:`DocumentRejected` for a JSON document the index cannot take."""
         if self.definition.on == "JSON":
-            return project(self.definition, value) if isinstance(value, JsonDoc) else None
+            return project(self.definition, value, only) if isinstance(value, JsonDoc) else None
         return value if isinstance(value, dict) else None
 
     def update(self, key: bytes, value: Any) -> None:
@@ -417,9 +420,11 @@ class SearchIndex:
         labels: list[int] = []
         blobs: list[bytes] = []
         with lock:
+            spec = [f for f in self.vector_fields if f.name == field_name]
             for label in allowed:
-                try:
-                    doc = self.document(data.get(self.label_to_key.get(label, b"")))
+                value = data.get(self.label_to_key.get(label, b""))
+                try:  # a JSON document: only the vector field is read
+                    doc = self.document(value, only=spec)
                 except DocumentRejected:
                     continue
                 vec = None if doc is None else doc.get(field_name)
