@@ -210,6 +210,7 @@ class IndexManager:
                     if document is None:
                         continue
                     index.fields.add(label, document)
+                    index.keep_json_vectors(label, document)
                 except IndexError_:
                     # a document kept without a field FT.ALTER SKIPINITIALSCAN added, whose
                     # value that field cannot take: whole, it is an indexing failure

@@ -126,6 +126,10 @@ class SearchIndex:
         self.stats = IndexStats()
         self.stats_lock = threading.Lock()
         self._pending: dict[bytes, dict[int, npt.NDArray[np.float32]]] | None = None
+        self.json_vectors: dict[bytes, dict[int, bytes]] = {}
+        """ON JSON: each vector field's FLOAT32 blob per label, kept for the exact KNN
+        scan of a filtered subset (a hash holds its blob; a JSON document holds a list of
+        numbers that costs ~100 us to convert per candidate)."""
 
     @property
     def name(self) -> str:
@@ -217,6 +221,7 @@ class SearchIndex:
                     continue
                 vindex.add(label, vector)
             self.fields.add(label, value)
+            self.keep_json_vectors(label, value)
         except (ValueError, IndexError_) as exc:
             self._failure(key, str(exc), getattr(exc, "field", None))
             self.remove(key)
@@ -254,6 +259,18 @@ class SearchIndex:
             per_field.last_error = message
             per_field.last_key = key
 
+    def keep_json_vectors(self, label: int, document: Mapping[bytes, FieldValue]) -> None:
+        """Record ``label``'s vector blobs (ON JSON only; see :attr:`json_vectors`)."""
+        if self.definition.on != "JSON":
+            return
+        for f in self.vector_fields:
+            blob = document.get(f.name)
+            held = self.json_vectors.setdefault(f.name, {})
+            if isinstance(blob, bytes):
+                held[label] = blob
+            else:
+                held.pop(label, None)
+
     def remove(self, key: bytes) -> None:
         label = self.key_to_label.pop(key, None)
         if label is None:
@@ -264,6 +281,8 @@ class SearchIndex:
                 self._pending[name].pop(label, None)
             vindex.remove(label)
         self.fields.remove(label)
+        for held in self.json_vectors.values():
+            held.pop(label, None)
 
     def defer_vectors(self) -> None:
         """Collect vector inserts until :meth:`flush_vectors` (module docstring)."""
@@ -308,6 +327,11 @@ class SearchIndex:
             sum(v.memory_bytes() for v in self.vectors.values())
             + self.fields.memory_bytes()
             + 120 * len(self.key_to_label)
+            + sum(
+                len(self.json_vectors.get(f.name, ())) * (f.vector.dim * 4 + 100)
+                for f in self.vector_fields
+                if f.vector is not None
+            )
         )
 
     # -- search ---------------------------------------------------------------------------
@@ -421,7 +445,12 @@ class SearchIndex:
         blobs: list[bytes] = []
         with lock:
             spec = [f for f in self.vector_fields if f.name == field_name]
+            kept = self.json_vectors.get(field_name, {})
             for label in allowed:
+                if label in kept:
+                    labels.append(label)
+                    blobs.append(kept[label])
+                    continue
                 value = data.get(self.label_to_key.get(label, b""))
                 try:  # a JSON document: only the vector field is read
                     doc = self.document(value, only=spec)
