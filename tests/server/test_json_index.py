@@ -225,3 +225,27 @@ def test_failure_messages(memvec: ServerThread, redis_stack: RedisStack) -> None
             for i in range(len(BAD_DOCS)):
                 call(r, "FT.DROPINDEX", f"{name}{i}", "DD")
             r.close()
+
+
+def test_hash_and_json_indexes_share_a_prefix(pair: Pair) -> None:
+    """An index ON JSON ignores hashes under its prefix and one ON HASH ignores JSON
+    documents: neither indexes nor counts a failure for the other type."""
+    p = f"mx{uuid.uuid4().hex[:6]}"
+    for r in (pair.memvec, pair.peer):
+        r.execute_command("FT.CREATE", f"{p}j", "ON", "JSON", "PREFIX", "1", f"{p}:", "SCHEMA",
+                          "$.t", "AS", "t", "TAG")  # fmt: skip
+        r.execute_command("FT.CREATE", f"{p}h", "ON", "HASH", "PREFIX", "1", f"{p}:", "SCHEMA",
+                          "t", "TAG")  # fmt: skip
+        wait_index_scanned(r, f"{p}h")
+        r.execute_command("JSON.SET", f"{p}:1", "$", '{"t": "a"}')
+        r.hset(f"{p}:2", "t", "a")
+    try:
+        for index in (f"{p}j", f"{p}h"):
+            pair.same("FT.SEARCH", index, "@t:{a}", "NOCONTENT")
+            mine, theirs = _info(pair.memvec, index), _info(pair.peer, index)
+            for key in (b"num_docs", b"hash_indexing_failures"):
+                assert mine[key] == theirs[key], (index, key)
+    finally:
+        for r in (pair.memvec, pair.peer):
+            r.execute_command("FT.DROPINDEX", f"{p}j", "DD")
+            r.execute_command("FT.DROPINDEX", f"{p}h", "DD")
