@@ -29,7 +29,9 @@ index i`` here.
 **Replies.** :func:`reply_value` formats what FT.SEARCH ``RETURN``/``SORTBY`` and
 FT.AGGREGATE ``LOAD`` give for a path or a field of a JSON index: the first match, a
 string as its text, a boolean as ``1``/``0``, a number or container as RedisJSON writes
-it; with ``DIALECT 3`` every match, as a JSON array. ``$`` is the whole document.
+it; with ``DIALECT 3`` every match, as a JSON array. ``$`` is the whole document. A JSON
+``null`` is a nil value among RETURN fields and no value for SORTBY or LOAD
+(:func:`reply_fields`). :class:`LoadAllRow` is FT.AGGREGATE's row under ``LOAD *``.
 """
 
 from __future__ import annotations
