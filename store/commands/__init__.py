@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     hashes,
     index_admin,
     json_core,
+    json_ops,
     keys,
     search,
     server,

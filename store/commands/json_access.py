@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from .context import ExecContext
 
 __all__ = [
+    "MAX_NESTING",
     "arity",
+    "check_nesting",
     "clone",
     "compiled",
     "doc_for_read",
@@ -103,3 +105,17 @@ def clone(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return copy.deepcopy(value)
     return value
+
+
+MAX_NESTING = 128  # containers inside containers; MemoryDB documents the same limit
+
+
+def check_nesting(base: int, values: list[Any]) -> None:
+    """Refuse a write that would put ``values`` ``base`` levels deep and so nest the
+    document deeper than :data:`MAX_NESTING` (RedisJSON has no limit past parsing; a
+    bounded depth keeps every walk of the document within Python's recursion limit)."""
+    deepest = max((codec.value_depth(v) for v in values), default=0)
+    if base + deepest > MAX_NESTING:
+        raise JsonError(
+            f"ERR the document would nest deeper than {MAX_NESTING} levels (memvec's limit)"
+        )

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc, memory_of
 from ..json import codec
-from ..json.edit import MISSING, delete_at, get_at, set_at, update_at
+from ..json.edit import MISSING, delete_at, get_at, remove_key, set_at, update_at
 from ..json.errors import JsonError, path_missing
 from ..json.path import Location, Path, select
 from ..replies import SimpleString
 from .json_access import (
     arity,
+    check_nesting,
     clone,
     compiled,
     doc_for_read,
@@ -67,8 +68,16 @@ def find_updates(root: Any, path: Path, mode: str) -> list[tuple[str, Location, 
     return []
 
 
+def check_updates(updates: list[tuple[str, Location, str]], value: Any) -> None:
+    """The nesting limit for ``value`` written at each update."""
+    if updates:
+        base = max(len(loc) + (kind == "add") for kind, loc, _ in updates)
+        check_nesting(base, [value])
+
+
 def apply_updates(doc: JsonDoc, updates: list[tuple[str, Location, str]], value: Any) -> bool:
     """Write ``value`` at each update; True if any location took it."""
+    check_updates(updates, value)
     changed = False
     for n, (kind, loc, name) in enumerate(updates):
         item = value if n == 0 else clone(value)
@@ -288,7 +297,10 @@ def json_mset(ctx: ExecContext, args: list[bytes]) -> object:
             if doc is None:
                 raise JsonError("ERR new objects must be created at the root")
             updates = find_updates(doc.root, path, "")
-        actions.append((key, doc, updates, parse_json(args[i + 2])))
+        value = parse_json(args[i + 2])
+        if updates:
+            check_updates(updates, value)
+        actions.append((key, doc, updates, value))
     changed_any = False
     for key, _doc, updates, value in actions:
         doc = doc_for_write(ctx, key)  # an earlier triple may have created it
@@ -317,7 +329,8 @@ def merge_patch(doc: Any, patch: Any) -> Any:
         doc = {}
     for key, value in patch.items():
         if value is None:
-            doc.pop(key, None)
+            if key in doc:
+                remove_key(doc, key)
         else:
             doc[key] = merge_patch(doc.get(key), value)
     return doc
@@ -351,7 +364,9 @@ def json_merge(ctx: ExecContext, args: list[bytes]) -> object:
         changed = True
     else:
         changed = False
-        for kind, loc, name in find_updates(doc.root, path, ""):
+        updates = find_updates(doc.root, path, "")
+        check_updates(updates, value)
+        for kind, loc, name in updates:
             if kind == "set":
                 if not loc:
                     doc.root = merge_patch(doc.root, value)

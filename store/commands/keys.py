@@ -68,7 +68,7 @@ def scan(ctx: ExecContext, args: list[bytes]) -> list[object]:
     for key in batch:
         if ctx.keyspace.get(key, ctx.read_now) is None or not opts.matches(key):
             continue
-        if opts.want_type and ctx.keyspace.type_name(key, ctx.read_now) != opts.want_type:
+        if opts.want_type and ctx.keyspace.type_name(key, ctx.read_now).lower() != opts.want_type:
             continue
         out.append(key)
     return [str(nxt).encode(), out]

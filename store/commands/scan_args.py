@@ -16,6 +16,13 @@ _DIGITS = re.compile(rb"[0-9]+")
 KNOWN_TYPES = frozenset({"string", "list", "set", "zset", "hash", "stream"})
 
 
+def typed_names() -> set[str]:
+    """TYPE names of the registered value types, lower case (``rejson-rl``)."""
+    from ..datatypes import REGISTRY
+
+    return {cls.type_name.lower() for cls in REGISTRY.values()}
+
+
 @dataclass
 class ScanArgs:
     """What one SCAN/HSCAN call asked for. ``pattern`` None matches everything."""
@@ -53,7 +60,7 @@ def parse_scan_options(args: list[bytes], start: int, *, hash_scan: bool) -> Sca
             i += 2
         elif opt == b"TYPE" and has_value and not hash_scan:
             name = args[i + 1].decode("utf-8", "replace")
-            if name.lower() not in KNOWN_TYPES:
+            if name.lower() not in KNOWN_TYPES and name.lower() not in typed_names():
                 raise CommandError(f"unknown type name '{name}'")
             out.want_type = name.lower()
             i += 2

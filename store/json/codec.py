@@ -1,7 +1,9 @@
 """JSON text in and out, as RedisJSON reads and writes it (serde_json, ryu, ijson).
 
 * Parsing keeps integers in RedisJSON's range (signed 64-bit, or unsigned 64-bit above
-  ``i64::MAX``) as ``int``; any other integer becomes a ``float`` (serde_json's rule).
+  ``i64::MAX``) as ``int``; any other number is a ``float`` computed as serde_json
+  computes it (:func:`serde_number`: not always the nearest double, and the peer's
+  documents hold exactly those values).
   Errors are serde_json's messages (``expected value at line 1 column 1``) for the
   common cases; the message text for rarer malformed input may differ (see
   docs/compatibility.md).
@@ -19,11 +21,7 @@ import math
 import re
 from typing import Any
 
-from .path import INT64_MIN
-
-__all__ = ["JsonParseError", "dumps", "format_double", "loads", "type_name"]
-
-UINT64_MAX = 2**64 - 1
+__all__ = ["JsonParseError", "dumps", "format_double", "loads", "type_name", "value_depth"]
 
 
 class JsonParseError(ValueError):
@@ -171,18 +169,87 @@ def type_name(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- input
+U64_MAX = 2**64 - 1
+POW10 = [float(f"1e{i}") for i in range(309)]
+
+
+def _overflows(acc: int, digit: int, limit: int) -> bool:
+    return acc >= limit // 10 and (acc > limit // 10 or digit > limit % 10)
+
+
+def _from_parts(positive: bool, significand: int, exponent: int, text: str) -> float:
+    """serde_json's ``f64_from_parts``: the significand times a power of ten from its
+    table (not correctly rounded: ``180144.23492546822`` reads as ...825, as on the peer)."""
+    f = float(significand)
+    while True:
+        if abs(exponent) < len(POW10):
+            pow10 = POW10[abs(exponent)]
+            if exponent >= 0:
+                f *= pow10
+                if math.isinf(f):
+                    raise _OutOfRange(text)
+            else:
+                f /= pow10
+            break
+        if f == 0.0:
+            break
+        if exponent >= 0:
+            raise _OutOfRange(text)
+        f /= 1e308
+        exponent += 308
+    return f if positive else -f
+
+
+def serde_number(text: str) -> int | float:
+    """A JSON number literal (already validated) read the way serde_json reads it: an
+    integer in u64 (or i64 when negative) stays an integer, anything else a double."""
+    positive = not text.startswith("-")
+    digits = text if positive else text[1:]
+    mantissa, _, exp_text = digits.replace("E", "e").partition("e")
+    whole, dot, frac = mantissa.partition(".")
+    significand = 0
+    exponent = 0
+    overflowed = False
+    for ch in whole:
+        d = ord(ch) - 48
+        if overflowed or _overflows(significand, d, U64_MAX):
+            overflowed = True
+            exponent += 1
+            continue
+        significand = significand * 10 + d
+    if not dot and not exp_text and not overflowed:
+        if positive:
+            return significand
+        neg = -significand
+        return neg if neg < 0 and neg >= -(2**63) else -float(significand)
+    for ch in frac:
+        d = ord(ch) - 48
+        if overflowed or _overflows(significand, d, U64_MAX):
+            overflowed = True
+            continue
+        significand = significand * 10 + d
+        exponent -= 1
+    if exp_text:
+        sign = -1 if exp_text.startswith("-") else 1
+        raw = exp_text.lstrip("+-")
+        exp_value = 0
+        for ch in raw:
+            d = ord(ch) - 48
+            if _overflows(exp_value, d, 2**31 - 1):
+                if significand != 0 and sign > 0:
+                    raise _OutOfRange(text)
+                return 0.0 if positive else -0.0
+            exp_value = exp_value * 10 + d
+        exponent = max(-(2**31), min(2**31 - 1, exponent + sign * exp_value))
+    return _from_parts(positive, significand, exponent, text)
+
+
 def _int_hook(text: str) -> int | float:
-    value = int(text)
-    if INT64_MIN <= value <= UINT64_MAX:
-        return value
-    return float(text)
+    return serde_number(text)
 
 
 def _float_hook(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise _OutOfRange(text)
-    return value
+    return float(serde_number(text))
 
 
 class _OutOfRange(ValueError):
@@ -197,7 +264,7 @@ _DECODER = json.JSONDecoder(
     parse_int=_int_hook, parse_float=_float_hook, parse_constant=_reject_constant
 )
 
-MAX_DEPTH = 128
+MAX_DEPTH = 127  # serde_json's recursion limit: the 128th nested container is refused
 
 
 def _line_col(text: str, pos: int) -> tuple[int, int]:
@@ -270,10 +337,12 @@ def _eof_context(text: str) -> str:
     return "a value"
 
 
-def _depth_ok(text: str) -> bool:
+def _too_deep_at(text: str) -> int | None:
+    """Where serde_json's recursion limit stops ``text`` (the offset of the first
+    container opened beyond :data:`MAX_DEPTH`), None if it does not."""
     depth = 0
     in_str = esc = False
-    for ch in text:
+    for i, ch in enumerate(text):
         if in_str:
             if esc:
                 esc = False
@@ -286,18 +355,41 @@ def _depth_ok(text: str) -> bool:
         elif ch in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                return False
+                return i
         elif ch in "]}":
             depth -= 1
-    return True
+    return None
+
+
+def value_depth(value: Any) -> int:
+    """How many containers nest in ``value`` (0 for a scalar)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in node)
+    return deepest
 
 
 def loads(text: str) -> Any:
     """Parse one JSON value; :class:`JsonParseError` with serde_json's message."""
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        at = _too_deep_at(text)
+        if at is not None:
+            line, col = _line_col(text, at)
+            raise JsonParseError(f"recursion limit exceeded at line {line} column {col + 1}")
     try:
         value, end = _DECODER.raw_decode(text, _skip_ws(text))
-    except _OutOfRange:
-        raise JsonParseError(f"number out of range at line 1 column {len(text)}") from None
+    except _OutOfRange as err:
+        number = str(err)
+        end = text.find(number) + len(number)  # the first such literal: close enough
+        line, col = _line_col(text, end)
+        raise JsonParseError(f"number out of range at line {line} column {col}") from None
     except json.JSONDecodeError as err:
         raise JsonParseError(_serde_message(text, err)) from None
     except RecursionError:
@@ -306,9 +398,6 @@ def loads(text: str) -> Any:
     if rest != len(text):
         line, col = _line_col(text, rest)
         raise JsonParseError(f"trailing characters at line {line} column {col + 1}")
-    if text.count("[") + text.count("{") > MAX_DEPTH and not _depth_ok(text):
-        line, col = _line_col(text, len(text))
-        raise JsonParseError(f"recursion limit exceeded at line {line} column {col}")
     return value
 
 

@@ -5,6 +5,10 @@ indexed by the element's text (so a filter over an object's values, which report
 positions, addresses keys ``"0"``, ``"1"``...), an array by the element as an index.
 A location that no longer leads anywhere (an earlier change in the same command removed
 it) changes nothing and reports False.
+
+Removing a key from an object moves the object's *last* key into the removed key's place
+(:func:`remove_key`): RedisJSON's objects (ijson) swap-remove, and the order shows in
+every later reply.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from .path import Location
 
-__all__ = ["MISSING", "delete_at", "get_at", "set_at", "update_at"]
+__all__ = ["MISSING", "delete_at", "get_at", "remove_key", "set_at", "update_at"]
 
 MISSING: Any = object()
 
@@ -61,8 +65,25 @@ def delete_at(root: Any, loc: Location) -> bool:
     container, key = _step(parent, loc[-1]) if parent is not MISSING else (None, None)
     if container is None:
         return False
-    del container[key]
+    if isinstance(container, dict):
+        remove_key(container, str(key))
+    else:
+        del container[key]
     return True
+
+
+def remove_key(obj: dict[str, Any], key: str) -> None:
+    """Delete ``key`` from ``obj`` as ijson does: the last key takes its position."""
+    last = next(reversed(obj))
+    if last == key:
+        del obj[key]
+        return
+    items = list(obj.items())
+    at = next(i for i, (k, _) in enumerate(items) if k == key)
+    items[at] = items[-1]
+    items.pop()
+    obj.clear()
+    obj.update(items)
 
 
 def set_at(root: Any, loc: Location, value: Any) -> bool:

@@ -48,7 +48,8 @@ __all__ = [
     "pattern_covers_prefix",
 ]
 
-# Redis's categories, plus "search" (RediSearch declares its commands in @search).
+# Redis's categories, plus "search" (RediSearch declares its commands in @search) and
+# "json" (RedisJSON's @json on Redis 7.4).
 CATEGORIES = (
     "keyspace",
     "read",
@@ -72,6 +73,7 @@ CATEGORIES = (
     "transaction",
     "scripting",
     "search",
+    "json",
 )
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")

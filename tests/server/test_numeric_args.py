@@ -158,6 +158,18 @@ SHAPES: dict[str, list[list[Any]]] = {
         ["FT.AGGREGATE", "base", "*", "APPLY", N, "AS", "x"],
     ],
     "FT.CURSOR": [["FT.CURSOR", "READ", "base", N], ["FT.CURSOR", "DEL", "base", N]],
+    **{
+        name: [["JSON.SET", "j", "$", N], [name, "j", "$.n", N], [name, "j", ".n", N]]
+        for name in ("JSON.NUMINCRBY", "JSON.NUMMULTBY")
+    },
+    "JSON.SET": [["JSON.SET", "j", "$", N], ["JSON.SET", "j", "$.a", N]],
+    "JSON.ARRINSERT": [["JSON.ARRINSERT", "j", "$.a", N, "1"]],
+    "JSON.ARRINDEX": [
+        ["JSON.ARRINDEX", "j", "$.a", "1", N],
+        ["JSON.ARRINDEX", "j", "$.a", "1", "0", N],
+    ],
+    "JSON.ARRPOP": [["JSON.ARRPOP", "j", "$.a", N], ["JSON.ARRPOP", "j", ".a", N]],
+    "JSON.ARRTRIM": [["JSON.ARRTRIM", "j", "$.a", N, "1"], ["JSON.ARRTRIM", "j", "$.a", "0", N]],
 }
 NO_NUMERIC = {
     "APPEND", "AUTH", "BGSAVE", "COMMAND", "CONFIG", "DBSIZE", "DECR", "DEL", "DISCARD",
@@ -168,6 +180,11 @@ NO_NUMERIC = {
     "LASTSAVE", "MGET", "MODULE", "MSET", "MULTI", "PERSIST", "PING", "PSYNC", "PTTL", "QUIT",
     "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SHUTDOWN", "SLAVEOF", "STRLEN", "TIME",
     "TTL", "TYPE", "UNLINK", "UNWATCH", "WATCH", "MONITOR", "LATENCY", "OBJECT",
+}  # fmt: skip
+NO_NUMERIC |= {
+    "JSON.GET", "JSON.MGET", "JSON.MSET", "JSON.MERGE", "JSON.DEL", "JSON.FORGET", "JSON.TYPE",
+    "JSON.STRAPPEND", "JSON.STRLEN", "JSON.ARRAPPEND", "JSON.ARRLEN", "JSON.OBJKEYS",
+    "JSON.OBJLEN", "JSON.CLEAR", "JSON.TOGGLE", "JSON.RESP", "JSON.DEBUG",
 }  # fmt: skip
 # Not fuzzed with random arguments: they end the connection or the process, make the
 # server a replica, block, or change how the connection's later replies look.

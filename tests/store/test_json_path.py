@@ -100,6 +100,10 @@ def test_parse_and_dump() -> None:
         ("[1,2", "EOF while parsing a list at line 1 column 4"),
         ("nul", "expected value at line 1 column 1"),
         ("1 2", "trailing characters at line 1 column 3"),
+        ("[" * 128 + "]" * 128, "recursion limit exceeded at line 1 column 128"),
+        ('{"a":' * 128 + "1" + "}" * 128, "recursion limit exceeded at line 1 column 636"),
+        ("[1e400]", "number out of range at line 1 column 6"),
+        ('"abc', "EOF while parsing a string at line 1 column 4"),
     ],
 )
 def test_parse_errors(text: str, message: str) -> None:
