@@ -13,7 +13,9 @@ keyed by each field's JSONPath (``FieldSpec.name``), values
 * TEXT: strings (array elements are joined by a space); ``null`` skipped.
 * NUMERIC: numbers (an array gives several: a range matches if any is in it); ``null``
   skipped.
-* VECTOR: one array of DIM numbers, stored as little-endian FLOAT32.
+* VECTOR: an array of DIM numbers, stored as little-endian FLOAT32; a path selecting
+  several arrays (``$.vecs[*]``) gives the document several vectors
+  (:mod:`store.index.multi_vector`).
 
 A value of the wrong JSON type rejects the whole document with RediSearch's message
 (``Invalid JSON type: String type can represent only TEXT, TAG, GEO or GEOMETRY field``,
@@ -21,10 +23,8 @@ A value of the wrong JSON type rejects the whole document with RediSearch's mess
 :class:`~store.errors.DocumentRejected` and the index counts a failure, as for hashes.
 A path that matches nothing, or does not compile, leaves the field empty. Identifiers
 that do not start with ``$`` select nothing, as RediSearch 2.10 indexes nothing for them.
-memvec differs in two places (docs/compatibility.md): a path selecting several vectors
-(``$.vs[*]``, RediSearch's multi-vector documents) is an indexing failure, and the peer's
-``N/A`` message for a vector holding booleans or arrays is ``Invalid vector element at
-index i`` here.
+memvec differs in one place (docs/compatibility.md): the peer's ``N/A`` message for a
+vector holding booleans or arrays is ``Invalid vector element at index i`` here.
 
 **Replies.** :func:`reply_value` formats what FT.SEARCH ``RETURN``/``SORTBY`` and
 FT.AGGREGATE ``LOAD`` give for a path or a field of a JSON index: the first match, a
@@ -145,18 +145,18 @@ def _scalar_bytes(value: Any) -> bytes:
     return repr(float(value)).encode() if isinstance(value, float) else str(value).encode()
 
 
-def _vector(spec: FieldSpec, found: list[Any]) -> bytes | None:
+def _vector(spec: FieldSpec, found: list[Any]) -> FieldValue | None:
     assert spec.vector is not None
     present = [m for m in found if m is not None]
     if not present:
         return None
-    if len(present) > 1:
-        raise _reject(
-            spec,
-            f"memvec indexes one vector per document: the path selects {len(present)} "
-            "values (multi-vector JSON fields are not supported)",
-        )
-    value = present[0]
+    if len(present) > 1:  # a multi-vector field (store.index.multi_vector)
+        return tuple(_one_vector(spec, one) for one in present)
+    return _one_vector(spec, present[0])
+
+
+def _one_vector(spec: FieldSpec, value: Any) -> bytes:
+    assert spec.vector is not None
     if not isinstance(value, list):
         raise _reject(spec, _TYPE_ERRORS.get(_kind(value), _ONLY_STRINGS))
     if not value:

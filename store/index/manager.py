@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import IndexError_
+from .multi_vector import SubVectors
 from .schema import IndexDefinition, parse_ft_create
 from .search_index import SearchIndex
 from .vector import VectorIndex
@@ -102,6 +103,7 @@ class IndexManager:
         index.label_to_key = dict(old.label_to_key)
         index.next_label = old.next_label
         index.vectors.update(old.vectors)
+        index.subs = old.subs
         data = self.keyspace.data
         if skip_scan:
             # as RediSearch: the documents stay indexed, without the new fields until
@@ -194,6 +196,7 @@ class IndexManager:
             index.key_to_label = dict(entry["key_to_label"])
             index.label_to_key = {v: k for k, v in index.key_to_label.items()}
             index.next_label = entry["next_label"]
+            index.subs = SubVectors.from_state(entry.get("sub_vectors"))
             for field_name in list(index.vectors):
                 section = f"vector/{index.name}/{field_name.hex()}"
                 path = tmp_dir / f"restore-{index.name.encode().hex()}-{field_name.hex()}.bin"

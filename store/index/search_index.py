@@ -43,6 +43,7 @@ from .fields import FieldIndexes, FieldValue, parse_numeric_value
 from .flat import FlatIndex
 from .hnsw import HnswIndex
 from .json_fields import project
+from .multi_vector import SubVectors
 from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldSpec, FieldType, IndexDefinition
@@ -126,7 +127,9 @@ class SearchIndex:
         self.stats = IndexStats()
         self.stats_lock = threading.Lock()
         self._pending: dict[bytes, dict[int, npt.NDArray[np.float32]]] | None = None
-        self.json_vectors: dict[bytes, dict[int, bytes]] = {}
+        self.subs = SubVectors()
+        """Documents with several vectors in a field (:mod:`store.index.multi_vector`)."""
+        self.json_vectors: dict[bytes, dict[int, FieldValue]] = {}
         """ON JSON: each vector field's FLOAT32 blob per label, kept for the exact KNN
         scan of a filtered subset (a hash holds its blob; a JSON document holds a list of
         numbers that costs ~100 us to convert per candidate)."""
@@ -204,7 +207,21 @@ class SearchIndex:
                 pending = None if self._pending is None else self._pending[f.name]
                 if pending is not None:
                     pending.pop(label, None)
-                if not isinstance(blob, bytes):  # absent (vectors are never tuples)
+                for sub in self.subs.drop(f.name, label):
+                    vindex.remove(sub)
+                    if pending is not None:
+                        pending.pop(sub, None)
+                if isinstance(blob, tuple):  # several vectors (a JSON multi-vector field)
+                    extra = blob[1:]
+                    blob = blob[0]
+                    for sub, more in zip(
+                        self.subs.allocate(f.name, label, len(extra)), extra, strict=True
+                    ):
+                        if pending is not None:
+                            pending[sub] = np.frombuffer(more, dtype="<f4")
+                        else:
+                            vindex.add(sub, np.frombuffer(more, dtype="<f4"))
+                if not isinstance(blob, bytes):  # absent
                     vindex.remove(label)
                     continue
                 vector = np.frombuffer(blob, dtype="<f4")
@@ -230,7 +247,7 @@ class SearchIndex:
         for f in self.vector_fields:
             blob = value.get(f.name)
             assert f.vector is not None
-            if blob is not None and len(blob) != f.vector.dim * 4:
+            if isinstance(blob, bytes) and len(blob) != f.vector.dim * 4:
                 self._failure(
                     key,
                     f"Could not add vector with blob size {len(blob)} "
@@ -266,7 +283,7 @@ class SearchIndex:
         for f in self.vector_fields:
             blob = document.get(f.name)
             held = self.json_vectors.setdefault(f.name, {})
-            if isinstance(blob, bytes):
+            if blob is not None:
                 held[label] = blob
             else:
                 held.pop(label, None)
@@ -277,12 +294,15 @@ class SearchIndex:
             return
         del self.label_to_key[label]
         for name, vindex in self.vectors.items():
+            subs = self.subs.drop(name, label)
             if self._pending is not None:
-                self._pending[name].pop(label, None)
-            vindex.remove(label)
+                for held in (label, *subs):
+                    self._pending[name].pop(held, None)
+            for held in (label, *subs):
+                vindex.remove(held)
         self.fields.remove(label)
-        for held in self.json_vectors.values():
-            held.pop(label, None)
+        for kept in self.json_vectors.values():
+            kept.pop(label, None)
 
     def defer_vectors(self) -> None:
         """Collect vector inserts until :meth:`flush_vectors` (module docstring)."""
@@ -400,7 +420,8 @@ class SearchIndex:
             if epsilon is None or not epsilon > 0:
                 raise vector_params_error("Invalid value was given")
         query = self._query_vector(leaf.vector, vindex)
-        return vindex.range(query, leaf.radius, epsilon=epsilon)
+        hits = vindex.range(query, leaf.radius, epsilon=epsilon)
+        return self.subs.collapse(hits) if self.subs.has(found[0].name) else hits
 
     def _query_vector(self, blob: bytes, vindex: VectorIndex) -> npt.NDArray[np.float32]:
         if len(blob) != vindex.dim * 4:
@@ -430,14 +451,14 @@ class SearchIndex:
         if k == 0:
             return [], "empty"
         if allowed is None:
-            return vindex.search(query, k, ef_runtime=knn.ef_runtime), "ann"
+            return self._search(field_name, vindex, query, k, knn.ef_runtime, None), "ann"
         n = max(1, len(vindex))
         small = len(allowed) <= BRUTE_FORCE_MAX or (
             len(allowed) <= BRUTE_FORCE_CEILING and len(allowed) / n < BRUTE_FORCE_FRACTION
         )
         if not small:
             return (
-                vindex.search(query, k, ef_runtime=knn.ef_runtime, allowed=allowed.__contains__),
+                self._search(field_name, vindex, query, k, knn.ef_runtime, allowed),
                 "filtered-ann",
             )
         size = vindex.dim * 4
@@ -448,8 +469,10 @@ class SearchIndex:
             kept = self.json_vectors.get(field_name, {})
             for label in allowed:
                 if label in kept:
-                    labels.append(label)
-                    blobs.append(kept[label])
+                    held = kept[label]
+                    for blob in held if isinstance(held, tuple) else (held,):
+                        labels.append(label)
+                        blobs.append(blob)
                     continue
                 value = data.get(self.label_to_key.get(label, b""))
                 try:  # a JSON document: only the vector field is read
@@ -464,7 +487,38 @@ class SearchIndex:
             return [], "exact-subset"
         matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(labels), vindex.dim)
         dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
+        if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
+            return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"
         return smallest_k(np.asarray(labels, dtype=np.int64), dists, k), "exact-subset"
+
+    def _search(
+        self,
+        field_name: bytes,
+        vindex: VectorIndex,
+        query: npt.NDArray[np.float32],
+        k: int,
+        ef_runtime: int | None,
+        allowed: set[int] | None,
+    ) -> list[tuple[int, float]]:
+        """The vector index's search, by document: with multi-vector documents in the
+        field, a wider search until ``k`` distinct documents (or every vector) are seen."""
+        if not self.subs.has(field_name):
+            accept = None if allowed is None else allowed.__contains__
+            return vindex.search(query, k, ef_runtime=ef_runtime, allowed=accept)
+        doc = self.subs.doc
+
+        def accept_doc(label: int) -> bool:
+            return allowed is None or doc(label) in allowed
+
+        want = k
+        while True:
+            hits = vindex.search(
+                query, want, ef_runtime=ef_runtime, allowed=None if allowed is None else accept_doc
+            )
+            found = self.subs.collapse(hits)
+            if len(found) >= k or len(hits) < want or want >= len(vindex):
+                return found[:k]
+            want *= 4
 
     def count_plan(self, plan: str) -> None:
         with self.stats_lock:
@@ -477,4 +531,5 @@ class SearchIndex:
             "definition": self.definition.to_args(),
             "key_to_label": self.key_to_label,
             "next_label": self.next_label,
+            "sub_vectors": self.subs.state(),
         }

@@ -56,6 +56,14 @@ SCHEMA = (
     "$.vec AS vec VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2"
 )
 STAR_SCHEMA = "$.tags[*] AS tags TAG SEPARATOR , $.price[*] AS price NUMERIC $.meta.* AS meta TAG"
+# multi-vector fields: each document ranked at its nearest vector
+MULTI_SCHEMA = (
+    "$.vecs[*] AS flat VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2 "
+    "$.vecs[*] AS hnsw VECTOR HNSW 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2 $.year AS year NUMERIC"
+)
+MULTI_VECS: list[list[list[float]]] = [
+    [[0.0, 0.0], [1.0, 1.0], [4.0, 4.0]], [[2.0, 2.0]], [[3.0, 0.5], [0.9, 1.2]], [], [[5.0, 5.0], [6.0, 1.0]],
+]  # fmt: skip
 
 SEARCHES: list[str] = [
     "*",
@@ -122,20 +130,23 @@ def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
     name = f"js{uuid.uuid4().hex[:8]}"
     clients = [redis.Redis(host="127.0.0.1", port=memvec.port), redis_stack.client()]
     for r in clients:
-        for index, schema in ((name, SCHEMA), (f"{name}star", STAR_SCHEMA)):
+        indexes = ((name, SCHEMA), (f"{name}star", STAR_SCHEMA), (f"{name}multi", MULTI_SCHEMA))
+        for index, schema in indexes:
             r.execute_command(
                 "FT.CREATE", index, "ON", "JSON", "PREFIX", "1", f"{name}:", "SCHEMA",
                 *shlex.split(schema),
             )  # fmt: skip
             wait_index_scanned(r, index)
         for i, doc in enumerate(DOCS + BAD_DOCS):
-            r.execute_command("JSON.SET", f"{name}:{i}", "$", json.dumps(doc))
+            vecs = {"vecs": MULTI_VECS[i]} if i < len(MULTI_VECS) else {}
+            r.execute_command("JSON.SET", f"{name}:{i}", "$", json.dumps({**doc, **vecs}))
     try:
         yield name
     finally:
         for r in clients:
             r.execute_command("FT.DROPINDEX", name, "DD")
             r.execute_command("FT.DROPINDEX", f"{name}star")
+            r.execute_command("FT.DROPINDEX", f"{name}multi")
             r.close()
 
 
@@ -176,6 +187,25 @@ def test_star_paths(pair: Pair, dataset: str) -> None:
     commands = [_search(index, line) for line in lines]
     commands += [["FT.TAGVALS", index, "tags"], ["FT.TAGVALS", dataset, "tags"]]
     _compare(pair, commands)
+
+
+def test_multi_vector_fields(pair: Pair, dataset: str) -> None:
+    """``$.vecs[*]``: KNN (FLAT and HNSW, with and without a filter) and VECTOR_RANGE rank
+    a document by its nearest vector and return it once."""
+    index = f"{dataset}multi"
+    lines = [
+        f"*=>[KNN {k} @{field} $Q AS d] SORTBY d RETURN 1 d DIALECT 2"
+        for k in (1, 2, 4, 10)
+        for field in ("flat", "hnsw")
+    ]
+    lines += [
+        "(@year:[1990 2020])=>[KNN 2 @hnsw $Q AS d] SORTBY d RETURN 1 d DIALECT 2",
+        "@flat:[VECTOR_RANGE 1.5 $Q]=>{$YIELD_DISTANCE_AS: r} SORTBY r RETURN 1 r DIALECT 2",
+        "@hnsw:[VECTOR_RANGE 20 $Q]=>{$YIELD_DISTANCE_AS: r} SORTBY r RETURN 1 r DIALECT 2",
+    ]
+    _compare(pair, [_search(index, line) for line in lines])
+    mine, theirs = _info(pair.memvec, index), _info(pair.peer, index)
+    assert mine[b"num_docs"] == theirs[b"num_docs"]
 
 
 def test_aggregates(pair: Pair, dataset: str) -> None:

@@ -158,3 +158,30 @@ def test_alter_drop_and_types(tmp_path: Path) -> None:
         assert engine.execute("FT.TAGVALS", "j", "tag") == [b"a", b"b"]
         engine.execute("FT.DROPINDEX", "j", "DD")
         assert engine.execute("EXISTS", "d:0", "d:1", "d:hash") == 1
+
+
+def test_multi_vector_documents(tmp_path: Path) -> None:
+    """A document's extra vectors follow its writes (fewer vectors: the stale ones no
+    longer match) and survive a restart from a snapshot plus the log."""
+
+    def knn(engine: Engine) -> Any:
+        return engine.execute(
+            "FT.SEARCH", "m", "*=>[KNN 3 @v $q AS d]", "PARAMS", "2", "q",
+            struct.pack("<2f", 9, 9), "SORTBY", "d", "RETURN", "1", "d", "DIALECT", "2",
+        )  # fmt: skip
+
+    with _engine(tmp_path / "data") as engine:
+        engine.execute("FT.CREATE", "m", "ON", "JSON", "PREFIX", "1", "m:", "SCHEMA",
+                       "$.vs[*]", "AS", "v", *VECTOR.replace("FLAT", "HNSW").split())  # fmt: skip
+        engine.execute("JSON.SET", "m:1", "$", json.dumps({"vs": [[0, 0], [9, 9]]}))
+        engine.execute("JSON.SET", "m:2", "$", json.dumps({"vs": [[8, 8]]}))
+        engine.execute("JSON.SET", "m:3", "$", json.dumps({"vs": [[1, 1], [2, 2], [7, 9]]}))
+        assert knn(engine) == [3, b"m:1", [b"d", b"0"], b"m:2", [b"d", b"2"],
+                               b"m:3", [b"d", b"4"]]  # fmt: skip
+        engine.execute("SAVE")
+        engine.execute("JSON.SET", "m:1", "$.vs", "[[0, 0]]")  # its nearest vector is gone
+        engine.execute("DEL", "m:2")
+        after = knn(engine)
+        assert after == [2, b"m:3", [b"d", b"4"], b"m:1", [b"d", b"162"]]
+    with _engine(tmp_path / "data") as engine:
+        assert knn(engine) == after
