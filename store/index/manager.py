@@ -108,13 +108,11 @@ class IndexManager:
         if skip_scan:
             # as RediSearch: the documents stay indexed, without the new fields until
             # their next write (a snapshot restore indexes them whole: docs/compatibility.md)
-            added = {f.name for f in definition.fields} - {f.name for f in old.definition.fields}
+            added = frozenset(f.name for f in definition.fields) - {
+                f.name for f in old.definition.fields
+            }
             for key in old.key_to_label:
-                value = data.get(key)
-                if isinstance(value, dict):
-                    index.update(key, {k: v for k, v in value.items() if k not in added})
-                elif value is not None:
-                    index.update(key, value)  # a JSON document: indexed whole (compatibility.md)
+                index.update(key, data.get(key), without=added)
         else:
             index.backfill(data.items())
         self.indexes[old.name] = index

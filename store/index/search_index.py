@@ -180,11 +180,13 @@ class SearchIndex:
             return project(self.definition, value, only) if isinstance(value, JsonDoc) else None
         return value if isinstance(value, dict) else None
 
-    def update(self, key: bytes, value: Any) -> None:
+    def update(self, key: bytes, value: Any, without: frozenset[bytes] = frozenset()) -> None:
         """Re-index ``key`` from its current value (a document of the index's type, or
-        anything else = remove)."""
+        anything else = remove), ignoring the fields named in ``without``."""
         try:
             value = self.document(value)
+            if value is not None and without:
+                value = {name: v for name, v in value.items() if name not in without}
         except DocumentRejected as exc:
             # RediSearch counts a JSON document's type errors for the index only (its
             # FT.INFO field statistics stay at 0)

@@ -156,6 +156,12 @@ def test_alter_drop_and_types(tmp_path: Path) -> None:
         engine.execute("JSON.SET", "d:1", "$.tag", '"a"')
         assert engine.execute("FT.SEARCH", "j", "@tag:{a}", "NOCONTENT")[0] == 3
         assert engine.execute("FT.TAGVALS", "j", "tag") == [b"a", b"b"]
+        # SKIPINITIALSCAN: the documents keep their fields until their next write (the peer's)
+        engine.execute("FT.ALTER", "j", "SKIPINITIALSCAN", "SCHEMA", "ADD", "$.nested.k[0]", "AS", "m",
+                       "NUMERIC")  # fmt: skip
+        assert engine.execute("FT.SEARCH", "j", "@m:[0 10]", "NOCONTENT") == [0]
+        engine.execute("JSON.SET", "d:2", "$.tag", '"b"')
+        assert engine.execute("FT.SEARCH", "j", "@m:[0 10]", "NOCONTENT") == [1, b"d:2"]
         engine.execute("FT.DROPINDEX", "j", "DD")
         assert engine.execute("EXISTS", "d:0", "d:1", "d:hash") == 1
 
