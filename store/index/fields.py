@@ -73,13 +73,22 @@ from .query import (
 from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
 
 __all__ = [
+    "GAP",
     "MIN_PREFIX",
+    "MULTI_TEXT_GAP",
     "DocStats",
     "DocumentRejected",
     "FieldIndexes",
     "FieldValue",
     "parse_numeric_value",
 ]
+
+GAP = b""
+"""A token position no term matches: the space between a JSON array's TEXT elements."""
+
+MULTI_TEXT_GAP = 100
+"""Positions from one JSON array element's last token to the next element's first
+(RediSearch's ``MULTI_TEXT_SLOP``: a phrase or ``$slop`` query does not span elements)."""
 
 MIN_PREFIX = 2
 """Shortest term prefix a ``term*`` query expands (RediSearch's MINPREFIX default)."""
@@ -340,17 +349,16 @@ class FieldIndexes:
         for spec in self._text_fields:
             raw = fields.get(spec.name)
             if raw is not None:
-                text = b" ".join(raw) if isinstance(raw, tuple) else raw
-                tokens = tuple(tokenize_text(text, self._stopwords))
+                tokens = _text_tokens(raw, self._stopwords)
                 if tokens:
                     postings = self._texts[spec.alias]
-                    canonical = {token: postings.add(token, label)[0] for token in set(tokens)}
-                    tokens = tuple(canonical[token] for token in tokens)
+                    canonical = {t: postings.add(t, label)[0] for t in set(tokens) - {GAP}}
+                    tokens = tuple(canonical.get(token, GAP) for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
         stats = self._stats[label] = self._doc_stats(label, fields)
         self._next_doc_id += 1
-        terms = {t for tokens in texts for t in tokens}
+        terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
             self._term_docs[term] = self._term_docs.get(term, 0) + 1
         self.num_records += len(numbers) + sum(len(v) for v in tags) + len(terms)
@@ -375,10 +383,12 @@ class FieldIndexes:
             held = tokens.get(label, ())
             w = self._weights[spec.alias]
             for t in held:
+                if not t:  # GAP
+                    continue
                 f = freqs[t] = freqs.get(t, 0) + w
                 if f > max_freq:
                     max_freq = f
-            length += w * len(held)
+            length += w * (len(held) - held.count(GAP))
         self.total_length += length
         return DocStats(self._next_doc_id, length, max_freq, vectors)
 
@@ -407,12 +417,12 @@ class FieldIndexes:
             tokens = held_tokens.pop(label, None)
             if tokens is not None:
                 texts.append(tokens)
-                for token in set(tokens):
+                for token in set(tokens) - {GAP}:
                     self._texts[alias].discard(token, label)
         stats = self._stats.pop(label, None)
         if stats is not None:
             self.num_records -= stats.vectors
-        terms = {t for tokens in texts for t in tokens}
+        terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
             left = self._term_docs[term] - 1
             if left:
@@ -733,6 +743,21 @@ def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes
 
 def _fold_tag(value: bytes, spec: FieldSpec) -> bytes:
     return value if spec.case_sensitive else value.lower()
+
+
+def _text_tokens(raw: FieldValue, stopwords: frozenset[bytes]) -> tuple[bytes, ...]:
+    """A TEXT value's tokens; a JSON array's elements are :data:`MULTI_TEXT_GAP` positions
+    apart (:data:`GAP` fills the space between them)."""
+    if not isinstance(raw, tuple):
+        return tuple(tokenize_text(raw, stopwords))
+    out: list[bytes] = []
+    for element in raw:
+        tokens = tokenize_text(element, stopwords)
+        if tokens:
+            if out:
+                out.extend((GAP,) * (MULTI_TEXT_GAP - 1))
+            out.extend(tokens)
+    return tuple(out)
 
 
 def _split_tags(raw: bytes | tuple[bytes, ...], spec: FieldSpec) -> tuple[bytes, ...]:

@@ -79,6 +79,12 @@ SEARCHES: list[str] = [
     "@title:words NOCONTENT",
     "@who:{bob}",
     "@title:heat WITHSCORES NOCONTENT",
+    # a TEXT array's elements are 100 positions apart
+    '"many words" NOCONTENT',
+    "many words SLOP 98 INORDER NOCONTENT",
+    "many words SLOP 99 INORDER NOCONTENT",
+    "many words WITHSCORES NOCONTENT",
+    "many words WITHSCORES SCORER BM25 NOCONTENT",
     "@title:heat WITHSCORES SCORER BM25 RETURN 1 title",
     "@tags:{red} INKEYS 2 $P:0 $P:2 NOCONTENT",
     "-@tags:{red} NOCONTENT",
