@@ -5,6 +5,9 @@ called for every change of a key under one of its prefixes, before the write is
 acknowledged, so the primary always shows a client its own writes. Searches take the
 engine lock only to evaluate filters and read documents; the ANN walk runs outside it so
 searches use every core (hnswlib releases the GIL; the vector index has its own RW lock).
+:meth:`SearchIndex.document` is what the index reads from a key: a hash (ON HASH), or a
+JSON document's projection (ON JSON, :mod:`store.index.json_fields`), whose VECTOR field
+may hold several vectors (:mod:`store.index.multi_vector`).
 
 Planning a KNN query with a filter: the attribute indexes give the exact set of matching
 labels first. If that set is small (``<= BRUTE_FORCE_MAX`` labels, or under
