@@ -424,17 +424,25 @@ class SearchIndex:
             epsilon = parse_float64(leaf.epsilon)
             if epsilon is None or not epsilon > 0:
                 raise vector_params_error("Invalid value was given")
-        query = self._query_vector(leaf.vector, vindex)
+        query = self._query_vector(leaf.vector, vindex, found[0])
         hits = vindex.range(query, leaf.radius, epsilon=epsilon)
         return self.subs.collapse(hits) if self.subs.has(found[0].name) else hits
 
-    def _query_vector(self, blob: bytes, vindex: VectorIndex) -> npt.NDArray[np.float32]:
-        if len(blob) != vindex.dim * 4:
+    def _query_vector(
+        self, blob: bytes, vindex: VectorIndex, spec: FieldSpec
+    ) -> npt.NDArray[np.float32]:
+        """The query blob as FLOAT32 (a FLOAT64 field's blob holds FLOAT64 values)."""
+        assert spec.vector is not None
+        size = spec.vector.blob_size
+        if len(blob) != size:
             raise QuerySyntaxError(
                 f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
-                f"does not match index's expected size ({vindex.dim * 4})."
+                f"does not match index's expected size ({size})."
             )
-        query = np.frombuffer(blob, dtype="<f4")
+        if spec.vector.type == "FLOAT64":
+            query = np.frombuffer(blob, dtype="<f8").astype(np.float32)
+        else:
+            query = np.frombuffer(blob, dtype="<f4")
         if not np.isfinite(query).all():
             raise QuerySyntaxError(
                 "Error parsing vector similarity query: the query vector holds NaN or "
@@ -451,7 +459,8 @@ class SearchIndex:
             raise vector_params_error("Invalid option")
         if knn.epsilon is not None:
             raise vector_params_error("range query attributes were sent for a non-range query")
-        query = self._query_vector(knn.vector, vindex)
+        spec = next(f for f in self.vector_fields if f.name == field_name)
+        query = self._query_vector(knn.vector, vindex, spec)
         k = knn.k
         if k == 0:
             return [], "empty"
@@ -470,7 +479,6 @@ class SearchIndex:
         labels: list[int] = []
         blobs: list[bytes] = []
         with lock:
-            spec = [f for f in self.vector_fields if f.name == field_name]
             kept = self.json_vectors.get(field_name, {})
             for label in allowed:
                 if label in kept:
@@ -481,7 +489,7 @@ class SearchIndex:
                     continue
                 value = data.get(self.label_to_key.get(label, b""))
                 try:  # a JSON document: only the vector field is read
-                    doc = self.document(value, only=spec)
+                    doc = self.document(value, only=[spec])
                 except DocumentRejected:
                     continue
                 vec = None if doc is None else doc.get(field_name)

@@ -53,7 +53,8 @@ BAD_DOCS: list[dict[str, Any]] = [
 SCHEMA = (
     "$.title AS title TEXT $.tags AS tags TAG $.year AS year NUMERIC SORTABLE "
     "$.price AS price NUMERIC $.ok AS ok TAG $.meta.who AS who TAG SORTABLE "
-    "$.vec AS vec VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2"
+    "$.vec AS vec VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2 "
+    "$.vec AS vec64 VECTOR HNSW 6 TYPE FLOAT64 DIM 2 DISTANCE_METRIC L2"
 )
 STAR_SCHEMA = "$.tags[*] AS tags TAG SEPARATOR , $.price[*] AS price NUMERIC $.meta.* AS meta TAG"
 # multi-vector fields: each document ranked at its nearest vector
@@ -103,6 +104,9 @@ SEARCHES: list[str] = [
     "*=>[KNN 3 @vec $Q AS d] SORTBY d DIALECT 2",
     "*=>[KNN 3 @vec $Q AS d] RETURN 2 d $.title DIALECT 2",
     "(@ok:{true})=>[KNN 2 @vec $Q] DIALECT 2",
+    "*=>[KNN 3 @vec64 $Q64 AS d] SORTBY d RETURN 1 d DIALECT 2",
+    "@vec64:[VECTOR_RANGE 2 $Q64]=>{$YIELD_DISTANCE_AS: r} SORTBY r RETURN 1 r DIALECT 2",
+    "*=>[KNN 3 @vec64 $Q AS d] DIALECT 2",
     "@vec:[VECTOR_RANGE 1.5 $Q]=>{$YIELD_DISTANCE_AS: r} SORTBY r RETURN 1 r DIALECT 2",
 ]
 
@@ -166,7 +170,9 @@ def pair(
 
 def _search(index: str, line: str) -> list[object]:
     words: list[object] = ["FT.SEARCH", index, *shlex.split(line.replace("$P", index))]
-    if "$Q" in line:
+    if "$Q64" in line:
+        words += ["PARAMS", "2", "Q64", struct.pack("<2d", 1.0, 1.0)]
+    elif "$Q" in line:
         words += ["PARAMS", "2", "Q", QUERY_VECTOR]
     return words
 

@@ -37,6 +37,12 @@ def test_schema_on_json_round_trips() -> None:
     assert d.field_by_alias(b"t").unf  # every SORTABLE field of a JSON index is UNF
     assert parse_ft_create(d.to_args()) == d
     assert d.info_definition()[:2] == [b"key_type", b"JSON"]
+    v64 = parse_ft_create(["i", "ON", "JSON", "SCHEMA", "$.v", "AS", "v", "VECTOR", "FLAT",
+                           "6", "TYPE", "FLOAT64", "DIM", "2", "DISTANCE_METRIC", "L2"])  # fmt: skip
+    assert v64.fields[0].vector.type == "FLOAT64" and v64.fields[0].vector.blob_size == 16
+    assert parse_ft_create(v64.to_args()) == v64
+    with pytest.raises(QuerySyntaxError, match="FLOAT64 vectors are not supported by memvec"):
+        parse_ft_create(["i", "ON", "HASH", *v64.to_args()[6:]])
     with pytest.raises(QuerySyntaxError, match="STRICT applies to ON HASH"):
         parse_ft_create("i ON JSON STRICT SCHEMA $.a TAG".split())
     with pytest.raises(QuerySyntaxError, match="Invalid rule type: XML"):

@@ -17,7 +17,8 @@ situation is the same):
   ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema.vector`).
 
 ``ON JSON`` (RediSearch's rules): field names are JSONPaths read by
-:mod:`store.index.json_fields`; a TAG field has no separator unless ``SEPARATOR`` is given
+:mod:`store.index.json_fields`; a VECTOR field may be ``TYPE FLOAT64`` (its query blobs
+are FLOAT64; the index holds FLOAT32); a TAG field has no separator unless ``SEPARATOR`` is given
 (FT.INFO shows ``SEPARATOR ""``) and every ``SORTABLE`` field is ``UNF``. ``STRICT`` is
 refused with ``ON JSON``: it guards hash writes only.
 
@@ -30,7 +31,8 @@ survives the log, snapshots, replication and restarts.
 
 Rejected with a message saying so, because memvec would otherwise silently answer
 differently: ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
-``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``.
+``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``
+(and ``FLOAT64`` ON JSON).
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ def _parse_field(cur: Cursor, name: bytes, alias: bytes, *, json: bool) -> Field
     kind = raw_type.upper()
     extra: dict[str, object] = {}
     if kind == b"VECTOR":
-        return FieldSpec(name, FieldType.VECTOR, alias, vector=parse_vector(cur))
+        return FieldSpec(name, FieldType.VECTOR, alias, vector=parse_vector(cur, json=json))
     if kind in (b"GEO", b"GEOSHAPE"):
         raise _unsupported(f"{as_text(kind)} fields are", name)
     if kind == b"TEXT":
