@@ -63,7 +63,7 @@ USERS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def _redisvl_json(url: str, tag: str) -> dict[str, Any]:
+def _redisvl_json(url: str, tag: str, datatype: str) -> dict[str, Any]:
     from redisvl.index import SearchIndex
     from redisvl.query import CountQuery, FilterQuery, VectorQuery
     from redisvl.query.filter import Num, Tag, Text
@@ -86,7 +86,7 @@ def _redisvl_json(url: str, tag: str) -> dict[str, Any]:
                         "dims": 3,
                         "distance_metric": "cosine",
                         "algorithm": "flat",
-                        "datatype": "float32",
+                        "datatype": datatype,
                     },
                 },
             ],
@@ -100,6 +100,7 @@ def _redisvl_json(url: str, tag: str) -> dict[str, Any]:
         vq = VectorQuery(
             vector=[0.1, 0.1, 0.5],
             vector_field_name="user_embedding",
+            dtype=datatype,
             return_fields=["user", "age", "job", "credit_score", "$.metadata.city"],
             num_results=3,
             filter_expression=(Tag("credit_score") == "high") & (Num("age") > 15),
@@ -124,9 +125,14 @@ def _redisvl_json(url: str, tag: str) -> dict[str, Any]:
         index.delete(drop=True)
 
 
-def test_redisvl_json_storage(urls: dict[str, str]) -> None:
+@pytest.mark.parametrize("datatype", ["float32", "float64"])
+def test_redisvl_json_storage(urls: dict[str, str], datatype: str) -> None:
     tag = f"jc{uuid.uuid4().hex[:6]}:"
-    mine, theirs = _redisvl_json(urls["memvec"], tag), _redisvl_json(urls["peer"], tag)
+    mine = _redisvl_json(urls["memvec"], tag, datatype)
+    theirs = _redisvl_json(urls["peer"], tag, datatype)
+    for out in (mine, theirs):  # FLOAT64: memvec computes in FLOAT32 (docs/compatibility.md)
+        for row in out["vector"]:
+            row["vector_distance"] = round(float(row["vector_distance"]), 6)
     assert mine == theirs
     assert [r["user"] for r in mine["vector"]] == ["john", "tyler"]
     assert mine["vector"][0]["$.metadata.city"] == "Paris"
