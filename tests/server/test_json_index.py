@@ -94,6 +94,7 @@ SEARCHES: list[str] = [
     "* RETURN 2 title year",
     "* RETURN 3 $.ok $.price $.meta.n",
     "* RETURN 2 $.tags[0] $.missing",
+    "* RETURN 2 meta .meta.who",
     "* RETURN 1 $.tags[*]",
     "* RETURN 1 $.tags[*] DIALECT 3",
     "* DIALECT 3",
@@ -117,6 +118,7 @@ AGGREGATES: list[str] = [
     "* LOAD 2 @title @price SORTBY 2 @year ASC",
     "* SORTBY 2 @year DESC",
     "* LOAD 1 $.price SORTBY 2 @year ASC",
+    "* LOAD 1 @meta SORTBY 2 @year ASC",
     "@ok:{true} LOAD 1 @year APPLY '@year + 1' AS y SORTBY 2 @y ASC",
     "* GROUPBY 1 @who REDUCE COUNT 0 AS n SORTBY 2 @who ASC",
 ]
