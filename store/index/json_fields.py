@@ -12,7 +12,8 @@ keyed by each field's JSONPath (``FieldSpec.name``), values
   anything else: ``TEXT/TAG fields can only contain strings or nulls``.
 * TEXT: strings (array elements are joined by a space); ``null`` skipped.
 * NUMERIC: numbers (an array gives several: a range matches if any is in it); ``null``
-  skipped.
+  skipped. An array holding anything else: ``NUMERIC fields can only contain numeric or
+  nulls``.
 * VECTOR: an array of DIM numbers, stored as little-endian FLOAT32; a path selecting
   several arrays (``$.vecs[*]``) gives the document several vectors
   (:mod:`store.index.multi_vector`).
@@ -65,6 +66,7 @@ _TYPE_ERRORS = {
     dict: "Invalid JSON type: Object type can represent only GEOMETRY fields",
 }
 _ONLY_STRINGS = "TEXT/TAG fields can only contain strings or nulls"
+_ONLY_NUMBERS = "NUMERIC fields can only contain numeric or nulls"
 _NUMBER_TYPES = {int, float}
 
 
@@ -120,9 +122,8 @@ def _field_value(spec: FieldSpec, found: list[Any]) -> FieldValue | None:
                 if element is None:
                     continue
                 if _kind(element) is not wanted:
-                    if spec.type is FieldType.NUMERIC:
-                        raise _reject(spec, _TYPE_ERRORS.get(_kind(element), _ONLY_STRINGS))
-                    raise _reject(spec, _ONLY_STRINGS)
+                    numeric = spec.type is FieldType.NUMERIC
+                    raise _reject(spec, _ONLY_NUMBERS if numeric else _ONLY_STRINGS)
                 values.append(_scalar_bytes(element))
             continue
         if match is None:

@@ -48,6 +48,8 @@ BAD_DOCS: list[dict[str, Any]] = [
     {"vec": [1.0, "a"]},
     {"vec": "ab"},
     {"year": True},
+    {"year": [1990, "x"]},
+    {"title": [True]},
 ]
 
 SCHEMA = (
