@@ -189,11 +189,12 @@ def _documents(
 
 
 def _json_row(index: SearchIndex, doc: JsonDoc, names: list[bytes]) -> dict[bytes, bytes]:
-    """A JSON document's source row: each name's reply value (a JSON null is absent);
-    with ``$`` among them (``LOAD *``) a :class:`LoadAllRow`."""
+    """A JSON document's source row: each name's value (a SORTABLE field's first value,
+    as RediSearch's sorting vector holds it; a JSON null is absent); with ``$`` among them
+    (``LOAD *``) a :class:`LoadAllRow`."""
     row: dict[bytes, bytes] = {}
     for name in names:
-        value = json_fields.reply_value(index.definition, doc, name)
+        value = json_fields.sort_value(index.definition, doc, name)
         if value is not None:
             row[name] = value
     return json_fields.LoadAllRow(row) if b"$" in names else row

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc
 from ..errors import SyntaxErr
-from ..index.json_fields import reply_fields, reply_names, reply_value
+from ..index.json_fields import reply_fields, reply_names, sort_value
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
@@ -326,7 +326,7 @@ def _sorted(
     def value_of(label: int) -> bytes | None:
         doc = data.get(keys[label])
         if isinstance(doc, JsonDoc):
-            return reply_value(index.definition, doc, field_name)
+            return sort_value(index.definition, doc, field_name)
         return doc.get(field_name) if isinstance(doc, dict) else None
 
     scorer = None

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..datatypes.json_doc import JsonDoc
 from ..errors import DocumentRejected
-from ..json.codec import dumps, format_double
+from ..json.codec import dumps
 from ..json.path import find
 from .fields import FieldValue
 from .schema import FieldSpec, FieldType, IndexDefinition
@@ -57,6 +57,7 @@ __all__ = [
     "reply_fields",
     "reply_names",
     "reply_value",
+    "sort_value",
 ]
 
 _TYPE_ERRORS = {
@@ -114,6 +115,8 @@ def _reject(spec: FieldSpec, message: str) -> DocumentRejected:
 def _field_value(spec: FieldSpec, found: list[Any]) -> FieldValue | None:
     if spec.type is FieldType.VECTOR:
         return _vector(spec, found)
+    if spec.sortable and found[0] == []:  # RediSearch fails it too (its message: "N/A")
+        raise _reject(spec, "Empty array for SORTABLE field on JSON document")
     wanted = float if spec.type is FieldType.NUMERIC else str
     values: list[bytes] = []
     for match in found:
@@ -176,14 +179,32 @@ def _one_vector(spec: FieldSpec, value: Any) -> bytes:
 
 # -- replies ------------------------------------------------------------------------------
 def format_scalar(value: Any) -> bytes:
-    """One JSON value as a reply field: a string's text, a boolean ``1``/``0``, else JSON."""
+    """One JSON value as a reply field: a string's text, a boolean ``1``/``0``, a number
+    as RediSearch prints a double (``%.12g``: ``3``, ``0.3``, ``1e+20``), else JSON."""
     if isinstance(value, str):
         return value.encode("utf-8", "surrogatepass")
     if isinstance(value, bool):
         return b"1" if value else b"0"
-    if isinstance(value, float):
-        return format_double(value).encode()
+    if isinstance(value, int | float):
+        text = b"%.12g" % float(value)
+        return b"0" if text == b"-0" else text
     return dumps(value).encode("utf-8", "surrogatepass")
+
+
+def sort_value(definition: IndexDefinition, doc: JsonDoc, name: bytes) -> bytes | None:
+    """What SORTBY ``name`` (a field's alias or path) sorts ``doc`` by and shows, and what
+    an aggregation row holds for it: a SORTABLE field's first value (an array's first
+    element, as RediSearch's sorting vector keeps it), else :func:`reply_value`."""
+    spec = definition.field_by_alias(name) or next(
+        (f for f in definition.fields if f.name == name), None
+    )
+    if spec is None or not spec.sortable:
+        return reply_value(definition, doc, name)
+    found = matches(doc.root, spec.name)
+    first = found[0] if found else None
+    if isinstance(first, list):
+        first = first[0] if first else None
+    return None if first is None else format_scalar(first)
 
 
 def reply_value(
@@ -236,7 +257,7 @@ def reply_fields(
     reply among ``names`` and left out as ``sort_name`` (RediSearch does both)."""
     out: dict[bytes, bytes | None] = {}
     if sort_name is not None:
-        value = reply_value(definition, doc, sort_name, dialect=dialect)
+        value = sort_value(definition, doc, sort_name)
         if value is not None:
             out[sort_name] = value
     for name in names:
