@@ -9,11 +9,12 @@ value in place). Every handler is deterministic, so each write is logged as sent
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc, memory_of
 from ..json import codec
-from ..json.edit import MISSING, delete_at, get_at, remove_key, set_at, update_at
+from ..json.edit import delete_at, get_at, remove_key, set_at, update_at
 from ..json.errors import JsonError, path_missing
 from ..json.path import Location, Path, select
 from ..replies import SimpleString
@@ -39,6 +40,15 @@ OK = SimpleString("OK")
 ROOT = Path.of(".")
 
 # -- JSON.SET ---------------------------------------------------------------------------
+
+
+def touched(ctx: ExecContext, key: bytes) -> None:
+    """After an in-place change of the document at ``key``: its size is re-measured and
+    the keyspace (indexes) told."""
+    doc = ctx.keyspace.data.get(key)
+    if isinstance(doc, JsonDoc):
+        doc.changed()
+    ctx.keyspace.touched(key)
 
 
 def find_updates(root: Any, path: Path, mode: str) -> list[tuple[str, Location, str]]:
@@ -80,7 +90,8 @@ def apply_updates(doc: JsonDoc, updates: list[tuple[str, Location, str]], value:
     check_updates(updates, value)
     changed = False
     for n, (kind, loc, name) in enumerate(updates):
-        item = value if n == 0 else clone(value)
+        # a fresh copy for all but the last: an earlier copy may contain a later location
+        item = value if n == len(updates) - 1 else clone(value)
         if kind == "set":
             if not loc:
                 doc.root = item
@@ -139,7 +150,7 @@ def json_set(ctx: ExecContext, args: list[bytes]) -> object:
         changed = bool(updates) and apply_updates(doc, updates, value)
     if not changed:
         return None
-    ctx.keyspace.touched(key)
+    touched(ctx, key)
     ctx.dirty = True
     return OK
 
@@ -315,7 +326,7 @@ def json_mset(ctx: ExecContext, args: list[bytes]) -> object:
             assert doc is not None
             changed = bool(updates) and apply_updates(doc, updates, value)
         if changed:
-            ctx.keyspace.touched(key)
+            touched(ctx, key)
             changed_any = True
     ctx.dirty = changed_any
     return OK
@@ -380,7 +391,7 @@ def json_merge(ctx: ExecContext, args: list[bytes]) -> object:
                     changed = True
     if not changed:
         return None
-    ctx.keyspace.touched(key)
+    touched(ctx, key)
     ctx.dirty = True
     return OK
 
@@ -403,8 +414,6 @@ def deletion_order(locs: list[Location]) -> list[Location]:
             else:
                 parts.append((0, 0, e))
         return tuple(parts)
-
-    import functools
 
     def cmp(a: list[str], b: list[str]) -> int:
         for x, y in zip(a, b, strict=False):
@@ -461,7 +470,7 @@ def json_del(ctx: ExecContext, args: list[bytes]) -> int:
         if loc and delete_at(doc.root, loc):
             deleted += 1
     if deleted:
-        ctx.keyspace.touched(key)
+        touched(ctx, key)
         ctx.dirty = True
     return deleted
 
@@ -558,6 +567,3 @@ def json_debug(ctx: ExecContext, args: list[bytes]) -> object:
     if doc is None:
         return []
     return [memory_of(v) for v, _ in locate(doc.root, path)]
-
-
-__all__ = ["MISSING", "deletion_order", "find_updates", "merge_patch"]

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes.json_doc import JsonDoc
 from ..json import codec
 from ..json.edit import MISSING, get_at
 from ..json.errors import NO_KEY, JsonError, path_missing, path_missing_or
@@ -36,7 +37,7 @@ from .json_access import (
     path_arg,
     text,
 )
-from .json_core import ROOT
+from .json_core import ROOT, Format, parse_reply_format, to_resp3
 from .table import command
 
 if TYPE_CHECKING:
@@ -128,6 +129,9 @@ ERROR: Any = object()
 
 def finish(ctx: ExecContext, key: bytes, changed: bool) -> None:
     if changed:
+        doc = ctx.keyspace.data.get(key)
+        if isinstance(doc, JsonDoc):
+            doc.changed()
         ctx.keyspace.touched(key)
         ctx.dirty = True
 
@@ -361,23 +365,32 @@ def json_arrpop(ctx: ExecContext, args: list[bytes]) -> object:
     if len(args) < 2:
         raise arity("json.arrpop")
     rest = args[2:]
+    reply = "STRINGS"
     if rest and text(rest[0]).upper() == "FORMAT" and len(rest) > 1:
-        if text(rest[1]) not in ("STRING", "STRINGS", "EXPAND1", "EXPAND"):
+        reply = parse_reply_format(text(rest[1]))
+        if reply == "STRING":
             raise JsonError("ERR wrong reply format")
-        if text(rest[1]) == "STRING":
-            raise JsonError("ERR wrong reply format")
-        raise JsonError("ERR FORMAT argument is not supported on RESP2")
+        if ctx.protocol < 3:
+            raise JsonError("ERR FORMAT argument is not supported on RESP2")
+        rest = rest[2:]
     if rest:
         path = path_arg(rest[0])
         parsed = parse_int64(rest[1]) if len(rest) > 1 else None
         index = -1 if parsed is None else parsed
     else:
         path, index = ROOT, INT64_MAX
+    if path.legacy and reply != "STRINGS":
+        existing_doc(ctx, args[1], write=True)
+        raise JsonError("Legacy paths are supported only with FORMAT STRINGS")
+    fmt = Format(reply)
 
-    def op(arr: list[Any]) -> tuple[bytes | None, bool]:
+    def op(arr: list[Any]) -> tuple[Any, bool]:
         if not arr:
             return None, False
-        return codec.dumps(arr.pop(start_index(index, len(arr)))).encode(), True
+        value = arr.pop(start_index(index, len(arr)))
+        if fmt.native(True):
+            return to_resp3(value, fmt), True
+        return codec.dumps(value).encode(), True
 
     out, done = array_op(ctx, args, path, op, path.text, vanished=None)
     return done[-1] if path.legacy else out
@@ -495,6 +508,15 @@ def json_arrlen(ctx: ExecContext, args: list[bytes]) -> object:
 # -- objects ------------------------------------------------------------------------------
 
 
+def locate_or_none(root: Any, path: Path) -> list[tuple[Any, Location]]:
+    """The matches; none for a path that does not compile (RedisJSON's legacy OBJKEYS and
+    OBJLEN answer nil then)."""
+    try:
+        return locate(root, path)
+    except JsonError:
+        return []
+
+
 @command("JSON.OBJKEYS", -1, "readonly", "json slow", keys=(1, 1, 1))
 def json_objkeys(ctx: ExecContext, args: list[bytes]) -> object:
     """JSON.OBJKEYS key [path]."""
@@ -505,7 +527,7 @@ def json_objkeys(ctx: ExecContext, args: list[bytes]) -> object:
     if path.legacy:
         if doc is None:
             return None
-        found = locate(doc.root, path)
+        found = locate_or_none(doc.root, path)
         if not found:
             return None
         if not isinstance(found[0][0], dict):
@@ -528,7 +550,7 @@ def json_objlen(ctx: ExecContext, args: list[bytes]) -> object:
     if path.legacy:
         if doc is None:
             return None
-        found = locate(doc.root, path)
+        found = locate_or_none(doc.root, path)
         if not found:
             return None
         if not isinstance(found[0][0], dict):
@@ -558,16 +580,16 @@ def json_clear(ctx: ExecContext, args: list[bytes]) -> int:
     path = path_arg(args[2]) if len(args) > 2 else ROOT
     doc = existing_doc(ctx, args[1], write=True)
     cleared = 0
-    for value, loc in locate(doc.root, path):
-        if not clearable(value):
-            continue
+    for loc in [loc for value, loc in locate(doc.root, path) if clearable(value)]:
+        # RedisJSON clears what is at the location now (an earlier match may have changed
+        # it) and counts every container and number it finds there
         target = doc.root if not loc else get_at(doc.root, loc)
-        if target is not value:
-            continue  # an earlier match's clearing removed it
-        if isinstance(value, (list, dict)):
-            value.clear()
-        else:
+        if isinstance(target, (list, dict)):
+            target.clear()
+        elif is_number(target):
             doc.root = replace(doc.root, loc, 0)
+        else:
+            continue
         cleared += 1
     finish(ctx, args[1], cleared > 0)
     return cleared

@@ -31,6 +31,9 @@ class JsonParseError(ValueError):
 # --------------------------------------------------------------------------- output
 def format_double(value: float) -> str:
     """``value`` as ryu (serde_json) writes it."""
+    text = repr(value)
+    if "e" not in text and "n" not in text:
+        return text  # shortest digits in plain notation: what ryu writes for these too
     if not math.isfinite(value):
         return "null"
     if value == 0:
@@ -139,13 +142,28 @@ def _pretty(value: Any, out: list[str], depth: int, indent: str, newline: str, s
         _compact(value, out)
 
 
+# A JSON string literal (skipped) or a number Python wrote with an exponent (rewritten).
+_EXPONENT_NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\d.])-?\d+(?:\.\d+)?e[+-]\d+')
+_FAST_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _rewrite_exponent(match: re.Match[str]) -> str:
+    token = match.group()
+    return token if token.startswith('"') else format_double(float(token))
+
+
 def dumps(
     value: Any, indent: str | None = None, newline: str | None = None, space: str | None = None
 ) -> str:
     """``value`` as JSON text, compact unless a formatting string is given."""
     out: list[str] = []
     if indent is None and newline is None and space is None:
-        _compact(value, out)
+        # Python's C encoder writes what serde_json writes (same escapes, key order,
+        # integers, shortest float digits) except numbers in exponent form: fix those.
+        text = _FAST_ENCODER.encode(value)
+        if "e+" in text or "e-" in text:
+            text = _EXPONENT_NUMBERS.sub(_rewrite_exponent, text)
+        return text
     else:
         _pretty(value, out, 0, indent or "", newline or "", space or "")
     return "".join(out)
@@ -207,6 +225,15 @@ def serde_number(text: str) -> int | float:
     digits = text if positive else text[1:]
     mantissa, _, exp_text = digits.replace("E", "e").partition("e")
     whole, dot, frac = mantissa.partition(".")
+    if len(whole) + len(frac) <= 19 and len(exp_text) <= 5:
+        # the common case: the significand fits u64 (no digit is dropped), one step
+        significand = int(whole + frac)
+        if not dot and not exp_text:
+            if positive:
+                return significand
+            return -significand if significand <= 2**63 else -float(significand)
+        exponent = -len(frac) + (int(exp_text) if exp_text else 0)
+        return _from_parts(positive, significand, exponent, text)
     significand = 0
     exponent = 0
     overflowed = False

@@ -14,10 +14,19 @@ __all__ = ["JsonError", "path_missing", "path_missing_or", "wrong_key_type"]
 
 class JsonError(CommandError):
     """An error whose ``message`` is the complete RESP error line (prefix included, if
-    RedisJSON sends one)."""
+    RedisJSON sends one).
+
+    On the wire each character is sent as one byte, its code point's low byte, as the
+    peer's module error path does (``é`` -> ``\xe9``, ``€`` -> ``\xac``)."""
 
     def resp_line(self) -> str:
-        return self.message
+        if self.message.isascii():
+            return self.message
+        # bytes >= 0x80 as lone surrogates: the RESP writer encodes with surrogateescape
+        return "".join(
+            chr(code) if code < 0x80 else chr(0xDC00 + code)
+            for code in (ord(c) & 0xFF for c in self.message)
+        )
 
 
 def wrong_key_type() -> JsonError:

@@ -4,9 +4,10 @@ random documents, paths and commands (hypothesis).
 
 Known differences are left out on purpose and listed in docs/compatibility.md: the key
 order of a multi-path JSON.GET object and of RESP3 ``FORMAT EXPAND`` maps (the peer builds
-both in a Rust HashMap, so its order is random; multi-path replies are compared parsed), JSON.DEBUG MEMORY (the peer counts
-container capacity), and multi-match writes that fail part-way (the peer keeps the matches
-it had changed; memvec changes nothing).
+both in a Rust HashMap, so its order is random; multi-path replies are compared parsed),
+JSON.DEBUG MEMORY after a container shrank (the peer keeps its capacity), and multi-match
+writes that fail part-way (the peer keeps the matches it had changed; memvec changes
+nothing).
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ DOC = (
 SCRIPT = r"""
 JSON.SET K $ DOC
 JSON.SET S $ 1
+JSON.DEBUG MEMORY K
+JSON.DEBUG MEMORY K $..*
+JSON.DEBUG MEMORY K .o
 JSON.GET K
 JSON.GET K $
 JSON.GET K .a
@@ -168,6 +172,12 @@ JSON.ARRPOP K .a -100
 JSON.ARRPOP K $.e
 JSON.ARRPOP K .e
 JSON.ARRPOP K $.a x
+JSON.ARRPOP K FORMAT EXPAND $.o.d.a 2
+JSON.ARRPOP K FORMAT EXPAND1 $..a 0
+JSON.ARRPOP K FORMAT STRING $.a
+JSON.ARRPOP K FORMAT BAD $.a
+JSON.ARRPOP K FORMAT EXPAND .a
+JSON.ARRPOP K FORMAT
 JSON.ARRLEN K $..a
 JSON.ARRLEN K .n
 JSON.ARRLEN M
@@ -208,6 +218,34 @@ JSON.GET S
 JSON.SET
 JSON.GET
 JSON.MGET K
+SET S v
+JSON.DEL K $.a $.o
+JSON.GET K INDENT
+JSON.GET K indent x $.a
+JSON.MSET K
+JSON.MSET K $ 1 M
+JSON.MSET K $ 1 S $ 2
+JSON.MSET K $ '{bad' M $ 1
+JSON.MSET K $.zz.y 1
+JSON.MERGE K $ 1 FORMAT
+JSON.MERGE K $ 1 FOO
+JSON.MERGE S $ 1
+JSON.SET K $ 1 NX XX
+JSON.SET K $ 1 nx
+JSON.SET K $ 1 FORMAT XML
+JSON.TYPE S
+JSON.STRLEN S
+JSON.NUMINCRBY K
+JSON.NUMINCRBY S $ 1
+JSON.ARRINSERT K $ 0
+JSON.ARRINDEX K $
+JSON.ARRTRIM K $ 0
+JSON.CLEAR S
+JSON.DEBUG MEMORY S
+JSON.DEBUG memory K
+JSON.GET K FORMAT expand $.a
+JSON.GET K FORMAT STRINGS $.a
+JSON.GET K FORMAT EXPAND $.zz $.a $[
 """
 
 
@@ -246,12 +284,16 @@ def test_multi_path_get(pair: RawPair, prefix: str) -> None:
 
 # -- random documents, paths and commands ------------------------------------------------
 
-NAMES = st.sampled_from(["a", "b", "c", "x", "0"])
+# No key "0": a filter over an object's values reports positions, so a write through it
+# addresses key "0" of that object, and the peer panics when that holds another type.
+NAMES = st.sampled_from(["a", "b", "c", "x", "é", "a b"])
 SCALARS = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-1000, max_value=1000)
-    | st.floats(min_value=-1e6, max_value=1e6, allow_nan=False).filter(lambda f: f != 0 or True)
+    | st.floats(min_value=-1e6, max_value=1e6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
     | st.text(alphabet="abxé", max_size=4)
 )
 DOCS = st.recursive(
@@ -269,6 +311,8 @@ STEP = st.one_of(
     st.tuples(st.integers(-3, 3), st.integers(-3, 3)).map(lambda t: f"[{t[0]}:{t[1]}]"),
     st.just("[::2]"),
     st.lists(NAMES, min_size=1, max_size=2).map(lambda ns: "[" + ",".join(f"'{n}'" for n in ns) + "]"),
+    NAMES.map(lambda n: f'["{n}"]'),
+    st.just("[ 0 , -1 ]"),
     st.sampled_from(
         ["[?(@>1)]", "[?(@.a)]", "[?(@=='a')]", "[?(@!=1 && @<100)]", "[?(@.x>0 || @==true)]",
          "[?(@.b==@.c)]", "[?(@ =~ \"^a\")]"]
@@ -281,13 +325,34 @@ PATHS = st.lists(STEP, max_size=3).flatmap(
 )
 VALUES = DOCS.map(lambda v: json.dumps(v, ensure_ascii=False))
 
+
+def peer_safe(command: tuple[str, ...]) -> bool:
+    """False for a write the peer crashes on. RedisJSON 2.8 panics (and the whole peer
+    process dies) when a recursive-descent path matches a node and its descendant and
+    the write to the outer one changes what the inner location points at: JSON.SET or
+    JSON.MERGE of an array (``JSON.SET k $..* []`` on ``{"x":{"b":{}}}``: a key looked up
+    in an array) or JSON.ARRINSERT (the inner location now holds the inserted value, not
+    an array). memvec skips or refuses the stale match; the test keeps the shared peer up.
+    """
+    name, path = command[0], command[1]
+    if ".." not in path:
+        return True
+    if name == "JSON.ARRINSERT":
+        return False
+    return not command[2].lstrip().startswith("[")
+
+
 COMMANDS = st.one_of(
     st.tuples(st.just("JSON.GET"), PATHS),
+    st.tuples(st.just("JSON.GET"), st.just("INDENT"), st.just("\t"), st.just("SPACE"), st.just(" "), st.just("NEWLINE"), st.just("\n"), PATHS),
+    st.tuples(st.just("JSON.MGET"), PATHS),
     st.tuples(st.just("JSON.TYPE"), PATHS),
     st.tuples(st.just("JSON.RESP"), PATHS),
-    st.tuples(st.just("JSON.SET"), PATHS, VALUES),
-    st.tuples(st.just("JSON.SET"), PATHS, VALUES, st.sampled_from(["NX", "XX"])),
-    st.tuples(st.just("JSON.MERGE"), PATHS, VALUES),
+    st.tuples(st.just("JSON.SET"), PATHS, VALUES).filter(peer_safe),
+    st.tuples(st.just("JSON.SET"), PATHS, VALUES, st.sampled_from(["NX", "XX"])).filter(
+        peer_safe
+    ),
+    st.tuples(st.just("JSON.MERGE"), PATHS, VALUES).filter(peer_safe),
     st.tuples(st.just("JSON.DEL"), PATHS),
     st.tuples(st.just("JSON.CLEAR"), PATHS),
     st.tuples(st.just("JSON.TOGGLE"), PATHS),
@@ -296,7 +361,7 @@ COMMANDS = st.one_of(
     st.tuples(st.just("JSON.STRAPPEND"), PATHS, st.just('"xé"')),
     st.tuples(st.just("JSON.STRLEN"), PATHS),
     st.tuples(st.just("JSON.ARRAPPEND"), PATHS, VALUES),
-    st.tuples(st.just("JSON.ARRINSERT"), PATHS, st.just("0"), VALUES),
+    st.tuples(st.just("JSON.ARRINSERT"), PATHS, st.just("0"), VALUES).filter(peer_safe),
     st.tuples(st.just("JSON.ARRINDEX"), PATHS, st.sampled_from(["1", '"a"', "null", "[]"])),
     st.tuples(st.just("JSON.ARRLEN"), PATHS),
     st.tuples(st.just("JSON.ARRPOP"), PATHS, st.sampled_from(["0", "-1", "1"])),
@@ -319,6 +384,8 @@ def test_random_commands(
     key = f"{prefix}:rand"
     text = json.dumps(doc, ensure_ascii=False)
     assert pair.both("JSON.SET", key, "$", text) == (b"+OK\r\n", b"+OK\r\n")
+    mine, theirs = pair.both("JSON.DEBUG", "MEMORY", key, "$..*")
+    assert mine == theirs, (text, "JSON.DEBUG MEMORY")
     for name, *rest in commands:
         mine, theirs = pair.both(name, key, *rest)
         assert mine == theirs, (text, name, rest)
@@ -331,3 +398,25 @@ def test_random_commands(
             continue
         assert after_mine == after_theirs, (text, name, rest, "document after")
     pair.both("DEL", key)
+
+
+def test_malformed_paths(pair: RawPair, prefix: str) -> None:
+    """Random strings of path pieces, mostly malformed: the same error (RedisJSON's path
+    compiler message: position, what it expected) or the same answer. memvec's parser
+    reproduces pest's reports for all but about 1 in 3,000 such strings (measured); this
+    fixed sample pins them."""
+    import random
+
+    key = f"{prefix}:bad"
+    pair.both("JSON.SET", key, "$", '{"a":[1,{"b":2}],"c":"x"}')
+    pieces = ["$", ".", "..", "a", "b", "[", "]", "0", "-1", ":", ",", "*", "?", "(", ")", "@",
+              "'", '"', " ", ">", "==", "&&", "||", "1.5", "true", "c", "=~"]  # fmt: skip
+    rng = random.Random(7)
+    diffs = []
+    for _ in range(400):
+        path = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        mine, theirs = pair.both("JSON.GET", key, path)
+        if mine != theirs:
+            diffs.append(f"{path!r}\n  memvec {mine!r}\n  peer   {theirs!r}")
+    pair.both("DEL", key)
+    assert not diffs, "\n".join(diffs)
