@@ -67,9 +67,11 @@ def configure(processor: Processor | None) -> None:
 
 
 def config_from_env(env: Mapping[str, str] = os.environ) -> IngestConfig:
-    """The handler's ingest settings: ``MEMVEC_INDEX``, ``MEMVEC_MAX_OBJECT_BYTES``."""
+    """The handler's ingest settings: ``MEMVEC_INDEX``, ``MEMVEC_MAX_OBJECT_BYTES``,
+    ``MEMVEC_STORAGE`` (``hash`` or ``json``)."""
     return IngestConfig(
         index=env.get("MEMVEC_INDEX", DEFAULT_INDEX),
+        storage=env.get("MEMVEC_STORAGE", "hash"),
         max_object_bytes=int(env.get("MEMVEC_MAX_OBJECT_BYTES", 16 * 1024 * 1024)),
     )
 

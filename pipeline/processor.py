@@ -46,6 +46,7 @@ from connectors.base import ObjectData, ObjectStore
 from connectors.errors import ConnectorError, NotFound
 from connectors.s3_events import S3Event, is_older
 
+from . import json_storage
 from .chunking import chunk_text
 from .defaults import DEFAULT_INDEX
 from .embedding import Embedder
@@ -73,8 +74,17 @@ class IngestConfig:
     json_mapping: JsonMapping = field(default_factory=JsonMapping)
     tag_metadata: tuple[str, ...] = ()
     numeric_metadata: tuple[str, ...] = ()
+    storage: str = "hash"
+    """``hash`` (one hash per chunk, metadata as strings) or ``json`` (one JSON document
+    per chunk, nested metadata kept: :mod:`pipeline.json_storage`)."""
+
+    def __post_init__(self) -> None:
+        if self.storage not in ("hash", "json"):
+            raise ValueError(f"storage must be 'hash' or 'json', not {self.storage!r}")
 
     def create_index_command(self) -> list[str]:
+        if self.storage == "json":
+            return json_storage.create_index_command(self)
         schema = [
             "text", "TEXT", "bucket", "TAG", "source", "TAG", "SEPARATOR", "\x1f",
             "chunk", "NUMERIC", "content_hash", "TAG", "ingested_at", "NUMERIC",
@@ -329,8 +339,13 @@ class Processor:
                 cid = f"{cfg.chunk_prefix}{event.bucket}/{event.key}{doc.suffix}#{n}"
                 chunks.append((cid, text, {**obj.metadata, **doc.metadata, "chunk": n}))
         digests = [hashlib.sha256(text.encode()).hexdigest() for _, text, _ in chunks]
-        existing = self._run([["HGET", cid, "content_hash"] for cid, _, _ in chunks])
-        todo = [i for i, d in enumerate(digests) if _text(existing[i] or b"") != d]
+        if cfg.storage == "json":
+            replies = self._run([json_storage.content_hash_command(cid) for cid, _, _ in chunks])
+            existing = [json_storage.parse_content_hash(r) for r in replies]
+        else:
+            replies = self._run([["HGET", cid, "content_hash"] for cid, _, _ in chunks])
+            existing = [_text(r or b"") for r in replies]
+        todo = [i for i, d in enumerate(digests) if existing[i] != d]
         return _Prepared(event, obj, old_chunks, chunks, digests, todo)
 
     def _commit_upsert(self, prepared: _Prepared, embedded: list[bytes]) -> Outcome:
@@ -341,6 +356,15 @@ class Processor:
         now = int(time.time() * 1000)
         commands: list[list[Any]] = []
         for i, (cid, text, meta) in enumerate(chunks):
+            if self.config.storage == "json":
+                doc = {
+                    "text": text, "bucket": event.bucket, "source": f"{event.bucket}/{event.key}",
+                    "chunk": meta.get("chunk", 0), "content_hash": digests[i], "ingested_at": now,
+                    "etag": obj.etag, "version": obj.version_id or "",
+                    "metadata": {k: v for k, v in meta.items() if k != "chunk"},
+                }  # fmt: skip
+                commands.append(json_storage.write_command(cid, doc, vectors.get(i)))
+                continue
             fields: list[Any] = [
                 "text", text, "bucket", event.bucket, "source", f"{event.bucket}/{event.key}",
                 "content_hash", digests[i], "ingested_at", now, "etag", obj.etag,

@@ -39,6 +39,7 @@ ENV = {
     "dlq": "MEMVEC_DLQ",
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
     "index": "MEMVEC_INDEX",
+    "storage": "MEMVEC_STORAGE",
     "batch_size": "MEMVEC_BATCH_SIZE",
     "batching_window_ms": "MEMVEC_BATCHING_WINDOW_MS",
     "max_retry_attempts": "MEMVEC_MAX_RETRY_ATTEMPTS",
@@ -69,6 +70,8 @@ def add_worker_parser(sub: Any) -> None:
     opt("dlq", "on-failure destination URL", "./data/dlq.jsonl")
     opt("aws_endpoint_url", "S3/Kinesis/SQS/DynamoDB/SageMaker endpoint (moto, LocalStack)")
     opt("index", "index name", DEFAULT_INDEX)
+    opt("storage", "chunks as 'hash' or 'json' documents (nested metadata kept)", "hash",
+        _storage)  # fmt: skip
     opt("batch_size", "records per batch", 100, int)
     opt("batching_window_ms", "wait this long to fill a batch", 500, int)
     opt("max_retry_attempts", "retries before the destination", 2, int)
@@ -77,6 +80,12 @@ def add_worker_parser(sub: Any) -> None:
     opt("metrics_port", "serve Prometheus /metrics on this port, all interfaces (0 = off)", 0, int)
     add_embedder_option(p)
     p.set_defaults(run=lambda args: asyncio.run(run_worker(args)))
+
+
+def _storage(value: str) -> str:
+    if value not in ("hash", "json"):
+        raise argparse.ArgumentTypeError(f"{value!r}: use 'hash' or 'json'")
+    return value
 
 
 def open_source(url: str, endpoint_url: str | None, worker_id: str) -> Source:
@@ -130,7 +139,7 @@ async def run_worker(args: argparse.Namespace) -> int:
     embedder = open_embedder(args.embedder, endpoint_url=args.aws_endpoint_url)
     processor = Processor(
         store, S3ObjectStore(endpoint_url=args.aws_endpoint_url), embedder,
-        IngestConfig(index=args.index), metrics=metrics,
+        IngestConfig(index=args.index, storage=args.storage), metrics=metrics,
     )  # fmt: skip
     handler.configure(processor)
     source = open_source(args.source, args.aws_endpoint_url, worker_id)

@@ -8,8 +8,11 @@ and RESP2 reply parsing live here too, shared with the benchmarks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from ..errors import IndexNotFound, StoreClientError, StoreRejected, StoreUnavailable
 from .base import IndexInfo, SearchHit
@@ -204,11 +207,33 @@ class CommandReads:
         return parse_text_search_reply(self.call(*args))
 
     def get(self, doc_id: str) -> dict[str, bytes] | None:
-        reply = self.call("HGETALL", doc_id)
+        try:
+            reply = self.call("HGETALL", doc_id)
+        except StoreRejected as exc:
+            if "wrong kind of value" not in str(exc):  # WRONGTYPE: not a hash
+                raise
+            return self._get_json(doc_id)
         if not reply:
             return None
         items = reply.items() if isinstance(reply, dict) else _pairs(reply).items()
         return {_text(k): v for k, v in items}
+
+    def _get_json(self, doc_id: str) -> dict[str, bytes] | None:
+        """A JSON chunk document (``storage="json"``) as hash-like fields: strings as
+        UTF-8, a list of numbers as a FLOAT32 blob (the vector), other values as JSON."""
+        reply = self.call("JSON.GET", doc_id)
+        doc = json.loads(reply) if reply else None
+        if not isinstance(doc, dict):
+            return None
+        out: dict[str, bytes] = {}
+        for name, value in doc.items():
+            if isinstance(value, str):
+                out[name] = value.encode()
+            elif isinstance(value, list) and value and all(_is_number(v) for v in value):
+                out[name] = np.asarray(value, dtype="<f4").tobytes()
+            else:
+                out[name] = json.dumps(value, ensure_ascii=False).encode()
+        return out
 
     def index_info(self, index: str) -> IndexInfo:
         return parse_index_info(index, self.call("FT.INFO", index))
@@ -219,3 +244,7 @@ class CommandReads:
 
     def ping(self) -> None:
         self.call("PING")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

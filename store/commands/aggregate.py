@@ -29,7 +29,9 @@ from ..aggregate import (
     reply_value,
 )
 from ..aggregate.functions import EvalError
+from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, StoreError
+from ..index import json_fields
 from ..index.query import And, Or, TextFilter
 from ..index.schema import DEFAULT_STOPWORDS, FieldType, tokenize_text
 from ..index.search_args import SearchRequest
@@ -75,8 +77,17 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     )
     parsed = search.parse_query(index.definition.stopwords)
     knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
-    plan = compile_plan(request, index.definition, knn_alias)
-    allowed = index.plan_filter(parsed, ctx.lock)
+    ranges = index.ranges(parsed.filter)
+    yield_names = ranges.yield_names if ranges is not None else []
+    if yield_names and (knn_alias is not None or len(yield_names) > 1):
+        raise QuerySyntaxError(
+            "memvec's FT.AGGREGATE takes one distance per row: a KNN or one VECTOR_RANGE "
+            "with $YIELD_DISTANCE_AS"
+        )
+    # a VECTOR_RANGE's yielded distance is loaded into rows as a KNN distance is
+    distance_alias = yield_names[0] if yield_names else knn_alias
+    plan = compile_plan(request, index.definition, distance_alias)
+    allowed = index.plan_filter(parsed, ctx.lock, ranges)
     distances: dict[int, float] = {}
     if parsed.knn is not None:
         pairs, plan_name = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
@@ -86,6 +97,11 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         plan_name = "filter"
         with ctx.lock:
             labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
+        if ranges is not None and yield_names:
+            for label in labels:
+                distance = ranges.yields(label).get(yield_names[0])
+                if distance is not None:
+                    distances[label] = distance
     index.count_plan(plan_name)
     scores = _text_scores(index, parsed, labels, request.scorer) if request.addscores else {}
     with ctx.lock:
@@ -96,7 +112,12 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     deadline = Deadline(request.timeout_ms)
     terms = _query_terms(parsed.filter)
     text_fields = [f.name for f in index.definition.fields if f.type is FieldType.TEXT]
-    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline)
+    json_names = None
+    if index.definition.on == "JSON":  # the names rows read, evaluated on each document
+        json_names = [b"$"] if plan.load_all else []
+        json_names += [loader.path for loader in plan.root if loader.kind == "hash"]
+        json_names += text_fields if terms else []
+    docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline, index, json_names)
     if terms:
         docs = _with_terms(docs, terms, text_fields, index.definition.stopwords)
     execution = Execution(plan, docs)
@@ -140,20 +161,43 @@ def _documents(
     distances: dict[int, float],
     scores: dict[int, float],
     deadline: Deadline,
+    index: SearchIndex,
+    json_names: list[bytes] | None,
 ) -> Iterator[SourceDoc]:
+    """The matching documents, read in batches. A JSON index's rows read ``json_names``
+    (JSONPaths and ``$``), evaluated here under the lock (:mod:`store.index.json_fields`)."""
     lock = ctx.lock
     now = ctx.read_now
     for start in range(0, len(keys), READ_BATCH):
         batch = keys[start : start + READ_BATCH]
         with lock:  # one short hold per batch; copies, so later writes do not show
             values = [None if key is None else keyspace.get(key, now) for _, key in batch]
-            hashes = [dict(v) if isinstance(v, dict) else None for v in values]
+            hashes = [
+                dict(v)
+                if isinstance(v, dict) and json_names is None
+                else _json_row(index, v, json_names)
+                if isinstance(v, JsonDoc) and json_names is not None
+                else None
+                for v in values
+            ]
         for (label, key), fields in zip(batch, hashes, strict=True):
             if deadline.passed():
                 return
             if key is None:
                 continue
             yield SourceDoc(label, key, fields, distances.get(label), scores.get(label))
+
+
+def _json_row(index: SearchIndex, doc: JsonDoc, names: list[bytes]) -> dict[bytes, bytes]:
+    """A JSON document's source row: each name's value (a SORTABLE field's first value,
+    as RediSearch's sorting vector holds it; a JSON null is absent); with ``$`` among them
+    (``LOAD *``) a :class:`LoadAllRow`."""
+    row: dict[bytes, bytes] = {}
+    for name in names:
+        value = json_fields.sort_value(index.definition, doc, name)
+        if value is not None:
+            row[name] = value
+    return json_fields.LoadAllRow(row) if b"$" in names else row
 
 
 def _query_terms(node: object) -> list[bytes]:

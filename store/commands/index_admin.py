@@ -278,6 +278,10 @@ def ft_tagvals(ctx: ExecContext, args: list[bytes]) -> object:
     if spec.type is not FieldType.TAG:
         raise IndexError_("Not a tag field")
     values: set[bytes] = set()
+    if index.definition.on == "JSON":  # a JSON document's tags: as the index holds them
+        for label in index.label_to_key:
+            values.update(index.fields.tag_values(spec.alias, label))
+        return sorted(values)
     for key in index.key_to_label:
         doc = ctx.keyspace.data.get(key)
         raw = doc.get(spec.name) if isinstance(doc, dict) else None

@@ -8,9 +8,12 @@ Distances are formatted as RediSearch does (``%.12g``).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes.json_doc import JsonDoc
 from ..errors import SyntaxErr
+from ..index.json_fields import reply_fields, reply_names, sort_value
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
@@ -114,7 +117,7 @@ def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
         b"index_name": d.name.encode(),
         b"index_options": d.info_options(),
         b"index_definition": {
-            b"key_type": b"HASH",
+            b"key_type": d.on.encode(),
             b"prefixes": list(d.prefixes),
             b"default_score": 1.0 if resp3 else b"1",
         },
@@ -322,6 +325,8 @@ def _sorted(
 
     def value_of(label: int) -> bytes | None:
         doc = data.get(keys[label])
+        if isinstance(doc, JsonDoc):
+            return sort_value(index.definition, doc, field_name)
         return doc.get(field_name) if isinstance(doc, dict) else None
 
     scorer = None
@@ -445,14 +450,21 @@ def _reply(
     docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
     with ctx.lock:
         for hit in hits:
-            value = ctx.keyspace.get(hit.key, ctx.read_now)
-            if not isinstance(value, dict):
+            raw = ctx.keyspace.get(hit.key, ctx.read_now)
+            if isinstance(raw, JsonDoc):
+                sort_name, names = reply_names(request)
+                content: Mapping[bytes, Any] = reply_fields(
+                    index.definition, raw, names, sort_name=sort_name, dialect=request.dialect
+                )
+            elif isinstance(raw, dict):
+                content = raw
+            else:
                 continue  # logically expired or gone since the index walk
             fields: dict[bytes, bytes] = {}
             if score_alias is not None and hit.distance is not None:
                 fields[score_alias] = format_score(hit.distance)
             fields.update((name, format_score(d)) for name, d in hit.yields.items())
-            fields.update(value)
+            fields.update(content)
             score: Any = hit.score if hit.score is not None else 0.0
             label = index.key_to_label.get(hit.key)
             if label is not None and label in explanations:

@@ -8,7 +8,8 @@ Contract with the engine (all calls under the engine lock; the class is not thre
 
 * ``add(label, fields)`` is called for **every** document of the index, whatever fields it
   has, because negation (``-@tag:{x}``) is evaluated against all labels added here. It
-  replaces what the label had. ``fields`` is the document hash (hash field name -> bytes).
+  replaces what the label had. ``fields`` is the document hash (hash field name -> bytes),
+  or a JSON document's projection (JSONPath -> :data:`FieldValue`).
 * A document is indexed all or nothing, as RediSearch does: a NUMERIC field whose value does
   not parse (``"abc"``, ``""``, ``" 7"``, ``"nan"``, ``"0x10"``, ``"1e400"``) rejects the
   whole document (RediSearch counts it in ``hash_indexing_failures`` and drops it from every
@@ -72,12 +73,22 @@ from .query import (
 from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
 
 __all__ = [
+    "GAP",
     "MIN_PREFIX",
+    "MULTI_TEXT_GAP",
     "DocStats",
     "DocumentRejected",
     "FieldIndexes",
+    "FieldValue",
     "parse_numeric_value",
 ]
+
+GAP = b""
+"""A token position no term matches: the space between a JSON array's TEXT elements."""
+
+MULTI_TEXT_GAP = 100
+"""Positions from one JSON array element's last token to the next element's first
+(RediSearch's ``MULTI_TEXT_SLOP``: a phrase or ``$slop`` query does not span elements)."""
 
 MIN_PREFIX = 2
 """Shortest term prefix a ``term*`` query expands (RediSearch's MINPREFIX default)."""
@@ -86,6 +97,12 @@ _NUMERIC = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infini
 _CHUNK = 512
 _FILTER_RATIO = 8
 _LABEL = itemgetter(1)
+
+
+FieldValue = bytes | tuple[bytes, ...]
+"""A document field's value as the indexes take it: a hash field's bytes, or the several
+values of a JSON field (:mod:`store.index.json_fields`; array elements, each one tag or
+number, never split on a separator a JSON TAG field lacks)."""
 
 
 def parse_numeric_value(raw: bytes) -> float | None:
@@ -260,7 +277,7 @@ class FieldIndexes:
         self._numbers: dict[bytes, _SortedPairs] = {
             f.alias: _SortedPairs() for f in self._numeric_fields
         }
-        self._number_values: dict[bytes, dict[int, float]] = {
+        self._number_values: dict[bytes, dict[int, float | tuple[float, ...]]] = {
             f.alias: {} for f in self._numeric_fields
         }
         self._texts: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._text_fields}
@@ -281,32 +298,41 @@ class FieldIndexes:
         self._bytes = 0
 
     # -- writes ---------------------------------------------------------------------------
-    def check(self, fields: Mapping[bytes, bytes]) -> str | None:
+    def check(self, fields: Mapping[bytes, FieldValue]) -> str | None:
         """RediSearch's message if ``fields`` would be rejected, else None. Changes nothing."""
         for spec in self._numeric_fields:
             raw = fields.get(spec.name)
-            if raw is not None and parse_numeric_value(raw) is None:
-                return f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'"
+            for part in () if raw is None else raw if isinstance(raw, tuple) else (raw,):
+                if parse_numeric_value(part) is None:
+                    return f"Invalid numeric value: '{part.decode('utf-8', 'replace')}'"
         return None
 
-    def add(self, label: int, fields: Mapping[bytes, bytes]) -> None:
+    def add(self, label: int, fields: Mapping[bytes, FieldValue]) -> None:
         """Index ``label`` from its hash ``fields``, replacing what it had (see module doc)."""
         numbers: list[tuple[bytes, float]] = []
+        held: dict[bytes, float | tuple[float, ...]] = {}
         for spec in self._numeric_fields:
             raw = fields.get(spec.name)
             if raw is None:
                 continue
-            value = parse_numeric_value(raw)
-            if value is None:
-                self.remove(label)
-                raise DocumentRejected(
-                    f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'", field=spec.name
-                )
-            numbers.append((spec.alias, value))
+            parsed = []
+            for part in raw if isinstance(raw, tuple) else (raw,):
+                value = parse_numeric_value(part)
+                if value is None:
+                    self.remove(label)
+                    raise DocumentRejected(
+                        f"Invalid numeric value: '{part.decode('utf-8', 'replace')}'",
+                        field=spec.name,
+                    )
+                parsed.append(value)
+            if parsed:
+                numbers += [(spec.alias, value) for value in parsed]
+                held[spec.alias] = parsed[0] if len(parsed) == 1 else tuple(parsed)
         self.remove(label)
         self._labels.add(label)
+        for alias, one_or_more in held.items():
+            self._number_values[alias][label] = one_or_more
         for alias, value in numbers:
-            self._number_values[alias][label] = value
             self._numbers[alias].add((value, label))
         tags = []
         for spec in self._tag_fields:
@@ -323,23 +349,23 @@ class FieldIndexes:
         for spec in self._text_fields:
             raw = fields.get(spec.name)
             if raw is not None:
-                tokens = tuple(tokenize_text(raw, self._stopwords))
+                tokens = _text_tokens(raw, self._stopwords)
                 if tokens:
                     postings = self._texts[spec.alias]
-                    canonical = {token: postings.add(token, label)[0] for token in set(tokens)}
-                    tokens = tuple(canonical[token] for token in tokens)
+                    canonical = {t: postings.add(t, label)[0] for t in set(tokens) - {GAP}}
+                    tokens = tuple(canonical.get(token, GAP) for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
         stats = self._stats[label] = self._doc_stats(label, fields)
         self._next_doc_id += 1
-        terms = {t for tokens in texts for t in tokens}
+        terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
             self._term_docs[term] = self._term_docs.get(term, 0) + 1
         self.num_records += len(numbers) + sum(len(v) for v in tags) + len(terms)
         self.num_records += stats.vectors
         self._bytes += _cost(numbers, tags, texts)
 
-    def _doc_stats(self, label: int, fields: Mapping[bytes, bytes]) -> DocStats:
+    def _doc_stats(self, label: int, fields: Mapping[bytes, FieldValue]) -> DocStats:
         """RediSearch's forward-index walk: fields in schema order, a VECTOR field bumps the
         running maximum frequency by one (``vectorPreprocessor``), a TEXT token raises it
         to the token's running weighted frequency."""
@@ -357,10 +383,12 @@ class FieldIndexes:
             held = tokens.get(label, ())
             w = self._weights[spec.alias]
             for t in held:
+                if not t:  # GAP
+                    continue
                 f = freqs[t] = freqs.get(t, 0) + w
                 if f > max_freq:
                     max_freq = f
-            length += w * len(held)
+            length += w * (len(held) - held.count(GAP))
         self.total_length += length
         return DocStats(self._next_doc_id, length, max_freq, vectors)
 
@@ -371,8 +399,10 @@ class FieldIndexes:
         self._labels.discard(label)
         numbers = []
         for alias, held in self._number_values.items():
-            value = held.pop(label, None)
-            if value is not None:
+            one_or_more = held.pop(label, None)
+            if one_or_more is None:
+                continue
+            for value in one_or_more if isinstance(one_or_more, tuple) else (one_or_more,):
                 numbers.append(value)
                 self._numbers[alias].remove((value, label))
         tags = []
@@ -387,12 +417,12 @@ class FieldIndexes:
             tokens = held_tokens.pop(label, None)
             if tokens is not None:
                 texts.append(tokens)
-                for token in set(tokens):
+                for token in set(tokens) - {GAP}:
                     self._texts[alias].discard(token, label)
         stats = self._stats.pop(label, None)
         if stats is not None:
             self.num_records -= stats.vectors
-        terms = {t for tokens in texts for t in tokens}
+        terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
             left = self._term_docs[term] - 1
             if left:
@@ -592,6 +622,8 @@ class FieldIndexes:
 
             def in_range(label: int) -> bool:
                 value = numbers.get(label)
+                if isinstance(value, tuple):  # a JSON array: any of its numbers
+                    return any(contains(v) for v in value)
                 return value is not None and contains(value)
 
             return in_range
@@ -713,6 +745,23 @@ def _fold_tag(value: bytes, spec: FieldSpec) -> bytes:
     return value if spec.case_sensitive else value.lower()
 
 
-def _split_tags(raw: bytes, spec: FieldSpec) -> tuple[bytes, ...]:
-    parts = (p.strip() for p in raw.split(spec.separator))
+def _text_tokens(raw: FieldValue, stopwords: frozenset[bytes]) -> tuple[bytes, ...]:
+    """A TEXT value's tokens; a JSON array's elements are :data:`MULTI_TEXT_GAP` positions
+    apart (:data:`GAP` fills the space between them)."""
+    if not isinstance(raw, tuple):
+        return tuple(tokenize_text(raw, stopwords))
+    out: list[bytes] = []
+    for element in raw:
+        tokens = tokenize_text(element, stopwords)
+        if tokens:
+            if out:
+                out.extend((GAP,) * (MULTI_TEXT_GAP - 1))
+            out.extend(tokens)
+    return tuple(out)
+
+
+def _split_tags(raw: bytes | tuple[bytes, ...], spec: FieldSpec) -> tuple[bytes, ...]:
+    values = raw if isinstance(raw, tuple) else (raw,)
+    sep = spec.separator
+    parts = (p.strip() for v in values for p in (v.split(sep) if sep else (v,)))
     return tuple(dict.fromkeys(_fold_tag(p, spec) for p in parts if p))

@@ -11,6 +11,9 @@ does: a name is looked up as an index first, then as an alias. Dropping an index
 its aliases; ``drop_all`` (FLUSHALL/FLUSHDB) drops every index and alias, as RediSearch
 2.10 does. Aliases are saved in snapshots with the index they point at.
 
+Indexes ON JSON take JSON documents (:mod:`store.index.json_fields`) and ignore hashes;
+indexes ON HASH the reverse.
+
 Indexing failures: a hash under an index's prefix that the index cannot take (a vector of
 the wrong size, a numeric field that does not parse) is stored anyway and counted in the
 index's ``FT.INFO`` (``hash_indexing_failures``, per field too), as RediSearch does. An
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import IndexError_
+from .multi_vector import SubVectors
 from .schema import IndexDefinition, parse_ft_create
 from .search_index import SearchIndex
 from .vector import VectorIndex
@@ -99,15 +103,16 @@ class IndexManager:
         index.label_to_key = dict(old.label_to_key)
         index.next_label = old.next_label
         index.vectors.update(old.vectors)
+        index.subs = old.subs
         data = self.keyspace.data
         if skip_scan:
             # as RediSearch: the documents stay indexed, without the new fields until
             # their next write (a snapshot restore indexes them whole: docs/compatibility.md)
-            added = {f.name for f in definition.fields} - {f.name for f in old.definition.fields}
+            added = frozenset(f.name for f in definition.fields) - {
+                f.name for f in old.definition.fields
+            }
             for key in old.key_to_label:
-                value = data.get(key)
-                if isinstance(value, dict):
-                    index.update(key, {k: v for k, v in value.items() if k not in added})
+                index.update(key, data.get(key), without=added)
         else:
             index.backfill(data.items())
         self.indexes[old.name] = index
@@ -189,6 +194,7 @@ class IndexManager:
             index.key_to_label = dict(entry["key_to_label"])
             index.label_to_key = {v: k for k, v in index.key_to_label.items()}
             index.next_label = entry["next_label"]
+            index.subs = SubVectors.from_state(entry.get("sub_vectors"))
             for field_name in list(index.vectors):
                 section = f"vector/{index.name}/{field_name.hex()}"
                 path = tmp_dir / f"restore-{index.name.encode().hex()}-{field_name.hex()}.bin"
@@ -200,10 +206,12 @@ class IndexManager:
                     path.unlink(missing_ok=True)
             for key, label in list(index.key_to_label.items()):
                 value = data.get(key)
-                if not isinstance(value, dict):
-                    continue
                 try:
-                    index.fields.add(label, value)
+                    document = index.document(value)
+                    if document is None:
+                        continue
+                    index.fields.add(label, document)
+                    index.keep_json_vectors(label, document)
                 except IndexError_:
                     # a document kept without a field FT.ALTER SKIPINITIALSCAN added, whose
                     # value that field cannot take: whole, it is an indexing failure

@@ -5,6 +5,9 @@ called for every change of a key under one of its prefixes, before the write is
 acknowledged, so the primary always shows a client its own writes. Searches take the
 engine lock only to evaluate filters and read documents; the ANN walk runs outside it so
 searches use every core (hnswlib releases the GIL; the vector index has its own RW lock).
+:meth:`SearchIndex.document` is what the index reads from a key: a hash (ON HASH), or a
+JSON document's projection (ON JSON, :mod:`store.index.json_fields`), whose VECTOR field
+may hold several vectors (:mod:`store.index.multi_vector`).
 
 Planning a KNN query with a filter: the attribute indexes give the exact set of matching
 labels first. If that set is small (``<= BRUTE_FORCE_MAX`` labels, or under
@@ -29,21 +32,24 @@ else (labels, attribute indexes) changes at once; nobody can search between the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import IndexError_, QuerySyntaxError
+from ..datatypes.json_doc import JsonDoc
+from ..errors import DocumentRejected, IndexError_, QuerySyntaxError
 from ..numbers import parse_float64
-from .fields import FieldIndexes, parse_numeric_value
+from .fields import FieldIndexes, FieldValue, parse_numeric_value
 from .flat import FlatIndex
 from .hnsw import HnswIndex
+from .json_fields import project
+from .multi_vector import SubVectors
 from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
-from .schema import FieldType, IndexDefinition
+from .schema import FieldSpec, FieldType, IndexDefinition
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
@@ -124,6 +130,12 @@ class SearchIndex:
         self.stats = IndexStats()
         self.stats_lock = threading.Lock()
         self._pending: dict[bytes, dict[int, npt.NDArray[np.float32]]] | None = None
+        self.subs = SubVectors()
+        """Documents with several vectors in a field (:mod:`store.index.multi_vector`)."""
+        self.json_vectors: dict[bytes, dict[int, FieldValue]] = {}
+        """ON JSON: each vector field's FLOAT32 blob per label, kept for the exact KNN
+        scan of a filtered subset (a hash holds its blob; a JSON document holds a list of
+        numbers that costs ~100 us to convert per candidate)."""
 
     @property
     def name(self) -> str:
@@ -159,9 +171,32 @@ class SearchIndex:
             if raw is not None and parse_numeric_value(raw) is None:
                 raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
 
-    def update(self, key: bytes, value: Any) -> None:
-        """Re-index ``key`` from its current value (a hash, or anything else = remove)."""
-        if not isinstance(value, dict) or not self._indexable(key, value):
+    def document(
+        self, value: Any, only: list[FieldSpec] | None = None
+    ) -> Mapping[bytes, FieldValue] | None:
+        """The fields this index reads from a key's value: a hash for an ON HASH index, a
+        JSON document's projection (:func:`~store.index.json_fields.project`) for ON JSON,
+        None for a value of another type (not a document of this index); ``only``: read
+        just these fields of a JSON document. Raises
+        :class:`DocumentRejected` for a JSON document the index cannot take."""
+        if self.definition.on == "JSON":
+            return project(self.definition, value, only) if isinstance(value, JsonDoc) else None
+        return value if isinstance(value, dict) else None
+
+    def update(self, key: bytes, value: Any, without: frozenset[bytes] = frozenset()) -> None:
+        """Re-index ``key`` from its current value (a document of the index's type, or
+        anything else = remove), ignoring the fields named in ``without``."""
+        try:
+            value = self.document(value)
+            if value is not None and without:
+                value = {name: v for name, v in value.items() if name not in without}
+        except DocumentRejected as exc:
+            # RediSearch counts a JSON document's type errors for the index only (its
+            # FT.INFO field statistics stay at 0)
+            self._failure(key, str(exc))
+            self.remove(key)
+            return
+        if value is None or not self._indexable(key, value):
             self.remove(key)
             return
         label = self.key_to_label.get(key)
@@ -177,7 +212,21 @@ class SearchIndex:
                 pending = None if self._pending is None else self._pending[f.name]
                 if pending is not None:
                     pending.pop(label, None)
-                if blob is None:
+                for sub in self.subs.drop(f.name, label):
+                    vindex.remove(sub)
+                    if pending is not None:
+                        pending.pop(sub, None)
+                if isinstance(blob, tuple):  # several vectors (a JSON multi-vector field)
+                    extra = blob[1:]
+                    blob = blob[0]
+                    for sub, more in zip(
+                        self.subs.allocate(f.name, label, len(extra)), extra, strict=True
+                    ):
+                        if pending is not None:
+                            pending[sub] = np.frombuffer(more, dtype="<f4")
+                        else:
+                            vindex.add(sub, np.frombuffer(more, dtype="<f4"))
+                if not isinstance(blob, bytes):  # absent
                     vindex.remove(label)
                     continue
                 vector = np.frombuffer(blob, dtype="<f4")
@@ -194,15 +243,16 @@ class SearchIndex:
                     continue
                 vindex.add(label, vector)
             self.fields.add(label, value)
+            self.keep_json_vectors(label, value)
         except (ValueError, IndexError_) as exc:
             self._failure(key, str(exc), getattr(exc, "field", None))
             self.remove(key)
 
-    def _indexable(self, key: bytes, value: dict[bytes, bytes]) -> bool:
+    def _indexable(self, key: bytes, value: Mapping[bytes, FieldValue]) -> bool:
         for f in self.vector_fields:
             blob = value.get(f.name)
             assert f.vector is not None
-            if blob is not None and len(blob) != f.vector.dim * 4:
+            if isinstance(blob, bytes) and len(blob) != f.vector.dim * 4:
                 self._failure(
                     key,
                     f"Could not add vector with blob size {len(blob)} "
@@ -212,7 +262,7 @@ class SearchIndex:
                 return False
         for f in self.definition.fields_of(FieldType.NUMERIC):
             raw = None if f.no_index else value.get(f.name)
-            if raw is not None and parse_numeric_value(raw) is None:
+            if isinstance(raw, bytes) and parse_numeric_value(raw) is None:
                 self._failure(
                     key, f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'", f.name
                 )
@@ -231,16 +281,33 @@ class SearchIndex:
             per_field.last_error = message
             per_field.last_key = key
 
+    def keep_json_vectors(self, label: int, document: Mapping[bytes, FieldValue]) -> None:
+        """Record ``label``'s vector blobs (ON JSON only; see :attr:`json_vectors`)."""
+        if self.definition.on != "JSON":
+            return
+        for f in self.vector_fields:
+            blob = document.get(f.name)
+            held = self.json_vectors.setdefault(f.name, {})
+            if blob is not None:
+                held[label] = blob
+            else:
+                held.pop(label, None)
+
     def remove(self, key: bytes) -> None:
         label = self.key_to_label.pop(key, None)
         if label is None:
             return
         del self.label_to_key[label]
         for name, vindex in self.vectors.items():
+            subs = self.subs.drop(name, label)
             if self._pending is not None:
-                self._pending[name].pop(label, None)
-            vindex.remove(label)
+                for held in (label, *subs):
+                    self._pending[name].pop(held, None)
+            for held in (label, *subs):
+                vindex.remove(held)
         self.fields.remove(label)
+        for kept in self.json_vectors.values():
+            kept.pop(label, None)
 
     def defer_vectors(self) -> None:
         """Collect vector inserts until :meth:`flush_vectors` (module docstring)."""
@@ -285,6 +352,11 @@ class SearchIndex:
             sum(v.memory_bytes() for v in self.vectors.values())
             + self.fields.memory_bytes()
             + 120 * len(self.key_to_label)
+            + sum(
+                len(self.json_vectors.get(f.name, ())) * (f.vector.dim * 4 + 100)
+                for f in self.vector_fields
+                if f.vector is not None
+            )
         )
 
     # -- search ---------------------------------------------------------------------------
@@ -352,16 +424,25 @@ class SearchIndex:
             epsilon = parse_float64(leaf.epsilon)
             if epsilon is None or not epsilon > 0:
                 raise vector_params_error("Invalid value was given")
-        query = self._query_vector(leaf.vector, vindex)
-        return vindex.range(query, leaf.radius, epsilon=epsilon)
+        query = self._query_vector(leaf.vector, vindex, found[0])
+        hits = vindex.range(query, leaf.radius, epsilon=epsilon)
+        return self.subs.collapse(hits) if self.subs.has(found[0].name) else hits
 
-    def _query_vector(self, blob: bytes, vindex: VectorIndex) -> npt.NDArray[np.float32]:
-        if len(blob) != vindex.dim * 4:
+    def _query_vector(
+        self, blob: bytes, vindex: VectorIndex, spec: FieldSpec
+    ) -> npt.NDArray[np.float32]:
+        """The query blob as FLOAT32 (a FLOAT64 field's blob holds FLOAT64 values)."""
+        assert spec.vector is not None
+        size = spec.vector.blob_size
+        if len(blob) != size:
             raise QuerySyntaxError(
                 f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
-                f"does not match index's expected size ({vindex.dim * 4})."
+                f"does not match index's expected size ({size})."
             )
-        query = np.frombuffer(blob, dtype="<f4")
+        if spec.vector.type == "FLOAT64":
+            query = np.frombuffer(blob, dtype="<f8").astype(np.float32)
+        else:
+            query = np.frombuffer(blob, dtype="<f4")
         if not np.isfinite(query).all():
             raise QuerySyntaxError(
                 "Error parsing vector similarity query: the query vector holds NaN or "
@@ -378,36 +459,79 @@ class SearchIndex:
             raise vector_params_error("Invalid option")
         if knn.epsilon is not None:
             raise vector_params_error("range query attributes were sent for a non-range query")
-        query = self._query_vector(knn.vector, vindex)
+        spec = next(f for f in self.vector_fields if f.name == field_name)
+        query = self._query_vector(knn.vector, vindex, spec)
         k = knn.k
         if k == 0:
             return [], "empty"
         if allowed is None:
-            return vindex.search(query, k, ef_runtime=knn.ef_runtime), "ann"
+            return self._search(field_name, vindex, query, k, knn.ef_runtime, None), "ann"
         n = max(1, len(vindex))
         small = len(allowed) <= BRUTE_FORCE_MAX or (
             len(allowed) <= BRUTE_FORCE_CEILING and len(allowed) / n < BRUTE_FORCE_FRACTION
         )
         if not small:
             return (
-                vindex.search(query, k, ef_runtime=knn.ef_runtime, allowed=allowed.__contains__),
+                self._search(field_name, vindex, query, k, knn.ef_runtime, allowed),
                 "filtered-ann",
             )
         size = vindex.dim * 4
         labels: list[int] = []
         blobs: list[bytes] = []
         with lock:
+            kept = self.json_vectors.get(field_name, {})
             for label in allowed:
-                doc = data.get(self.label_to_key.get(label, b""))
-                vec = doc.get(field_name) if isinstance(doc, dict) else None
-                if vec is not None and len(vec) == size:
+                if label in kept:
+                    held = kept[label]
+                    for blob in held if isinstance(held, tuple) else (held,):
+                        labels.append(label)
+                        blobs.append(blob)
+                    continue
+                value = data.get(self.label_to_key.get(label, b""))
+                try:  # a JSON document: only the vector field is read
+                    doc = self.document(value, only=[spec])
+                except DocumentRejected:
+                    continue
+                vec = None if doc is None else doc.get(field_name)
+                if isinstance(vec, bytes) and len(vec) == size:
                     labels.append(label)
                     blobs.append(vec)
         if not labels:
             return [], "exact-subset"
         matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(labels), vindex.dim)
         dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
+        if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
+            return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"
         return smallest_k(np.asarray(labels, dtype=np.int64), dists, k), "exact-subset"
+
+    def _search(
+        self,
+        field_name: bytes,
+        vindex: VectorIndex,
+        query: npt.NDArray[np.float32],
+        k: int,
+        ef_runtime: int | None,
+        allowed: set[int] | None,
+    ) -> list[tuple[int, float]]:
+        """The vector index's search, by document: with multi-vector documents in the
+        field, a wider search until ``k`` distinct documents (or every vector) are seen."""
+        if not self.subs.has(field_name):
+            accept = None if allowed is None else allowed.__contains__
+            return vindex.search(query, k, ef_runtime=ef_runtime, allowed=accept)
+        doc = self.subs.doc
+
+        def accept_doc(label: int) -> bool:
+            return allowed is None or doc(label) in allowed
+
+        want = k
+        while True:
+            hits = vindex.search(
+                query, want, ef_runtime=ef_runtime, allowed=None if allowed is None else accept_doc
+            )
+            found = self.subs.collapse(hits)
+            if len(found) >= k or len(hits) < want or want >= len(vindex):
+                return found[:k]
+            want *= 4
 
     def count_plan(self, plan: str) -> None:
         with self.stats_lock:
@@ -420,4 +544,5 @@ class SearchIndex:
             "definition": self.definition.to_args(),
             "key_to_label": self.key_to_label,
             "next_label": self.next_label,
+            "sub_vectors": self.subs.state(),
         }

@@ -194,7 +194,8 @@ def test_info_attributes_resp3_are_maps_with_flags() -> None:
 ERRORS = [
     ("FT.CREATE i1 SCHEMA", ArityError, "wrong number of arguments for 'FT.CREATE' command"),
     ("FT.CREATE i1 SCHEMA a", ArityError, "wrong number of arguments"),
-    ("FT.CREATE i1 ON JSON SCHEMA a TAG", QuerySyntaxError, "Invalid rule type: JSON"),
+    ("FT.CREATE i1 ON FOO SCHEMA a TAG", QuerySyntaxError, "Invalid rule type: FOO"),
+    ("FT.CREATE i1 ON JSON STRICT SCHEMA $.a TAG", QuerySyntaxError, "STRICT applies to ON HASH indexes only: remove it"),
     ("FT.CREATE i1 PREFIX 2 a: SCHEMA a TAG", QuerySyntaxError, "Unknown argument `a`"),
     ("FT.CREATE i1 PREFIX x a: SCHEMA a TAG", QuerySyntaxError,
      "Bad arguments for PREFIX: Could not convert argument to expected type"),

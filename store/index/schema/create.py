@@ -5,7 +5,7 @@ embedded callers; a leading ``FT.CREATE`` command name is skipped). What is acce
 following RediSearch 2.10 (keywords in any case; error texts are RediSearch's where the
 situation is the same):
 
-* index options before ``SCHEMA``, in any order: ``ON HASH``, ``PREFIX n p...``,
+* index options before ``SCHEMA``, in any order: ``ON HASH|JSON``, ``PREFIX n p...``,
   ``STOPWORDS n w...`` (``0`` = none), ``LANGUAGE``, ``LANGUAGE_FIELD``, ``SCORE``,
   ``SCORE_FIELD``, ``PAYLOAD_FIELD`` (recorded, no effect), ``NOOFFSETS``, ``NOHL``,
   ``NOFIELDS``, ``NOFREQS``, ``MAXTEXTFIELDS``, ``ASYNC``, ``NOSCOREIDX`` (recorded, no
@@ -16,6 +16,12 @@ situation is the same):
   ``NUMERIC``, ``TEXT [NOSTEM] [WEIGHT w] [WITHSUFFIXTRIE]`` and
   ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema.vector`).
 
+``ON JSON`` (RediSearch's rules): field names are JSONPaths read by
+:mod:`store.index.json_fields`; a VECTOR field may be ``TYPE FLOAT64`` (its query blobs
+are FLOAT64; the index holds FLOAT32); a TAG field has no separator unless ``SEPARATOR`` is given
+(FT.INFO shows ``SEPARATOR ""``) and every ``SORTABLE`` field is ``UNF``. ``STRICT`` is
+refused with ``ON JSON``: it guards hash writes only.
+
 ``STRICT`` (a memvec extension, not in RediSearch): a hash write under the index's
 prefixes whose fields the index cannot take (a vector blob of the wrong size or with NaN,
 a numeric field that does not parse) is refused with an error and changes nothing.
@@ -24,8 +30,9 @@ Without it, as in RediSearch, the hash is stored, left out of the index and coun
 survives the log, snapshots, replication and restarts.
 
 Rejected with a message saying so, because memvec would otherwise silently answer
-differently: ``ON JSON``, ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
-``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``.
+differently: ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
+``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``
+(and ``FLOAT64`` ON JSON).
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
     opts: dict[str, bytes] = {}
     flags: list[bytes] = []
     skip_scan = False
+    on = "HASH"
     while True:
         keyword = cur.take()
         if keyword is None:
@@ -79,12 +87,10 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
         if upper == b"SCHEMA":
             break
         if upper == b"ON":
-            kind = take_string(cur, "ON")
-            if kind.upper() != b"HASH":
-                raise QuerySyntaxError(
-                    f"Invalid rule type: {as_text(kind)} "
-                    "(memvec indexes HASH keys only: use ON HASH)"
-                )
+            kind = take_string(cur, "ON").upper()
+            if kind not in (b"HASH", b"JSON"):
+                raise QuerySyntaxError(f"Invalid rule type: {as_text(kind)}")
+            on = as_text(kind)
         elif upper == b"PREFIX":
             prefixes = take_list(cur, "PREFIX")
         elif upper == b"STOPWORDS":
@@ -111,7 +117,9 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
             )
         else:
             raise QuerySyntaxError(f"Unknown argument `{as_text(keyword)}`")
-    fields = _parse_schema(cur)
+    if on == "JSON" and b"STRICT" in flags:
+        raise QuerySyntaxError("STRICT applies to ON HASH indexes only: remove it")
+    fields = _parse_schema(cur, json=on == "JSON")
     stopwords = (
         DEFAULT_STOPWORDS
         if custom_stopwords is None
@@ -128,6 +136,7 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
         score=opts.get("score"),
         score_field=opts.get("score_field"),
         payload_field=opts.get("payload_field"),
+        on=on,
         skip_initial_scan=skip_scan,
         options=tuple(flags),
     )
@@ -142,7 +151,7 @@ def _check_score(value: bytes) -> None:
         raise QuerySyntaxError("Invalid score")
 
 
-def _parse_schema(cur: Cursor) -> tuple[FieldSpec, ...]:
+def _parse_schema(cur: Cursor, *, json: bool) -> tuple[FieldSpec, ...]:
     if cur.at_end():
         raise QuerySyntaxError("Fields arguments are missing")
     fields: list[FieldSpec] = []
@@ -156,7 +165,7 @@ def _parse_schema(cur: Cursor) -> tuple[FieldSpec, ...]:
             alias = cur.take() or b""
         if any(f.alias == alias for f in fields):
             raise QuerySyntaxError(f"Duplicate field in schema - {as_text(alias)}")
-        fields.append(_parse_field(cur, name, alias))
+        fields.append(_parse_field(cur, name, alias, json=json))
     return tuple(fields)
 
 
@@ -166,7 +175,7 @@ def _unsupported(option: str, name: bytes) -> QuerySyntaxError:
     )
 
 
-def _parse_field(cur: Cursor, name: bytes, alias: bytes) -> FieldSpec:
+def _parse_field(cur: Cursor, name: bytes, alias: bytes, *, json: bool) -> FieldSpec:
     if cur.at_end():
         raise QuerySyntaxError(f"Field `{as_text(alias)}` does not have a type")
     raw_type = cur.take()
@@ -174,7 +183,7 @@ def _parse_field(cur: Cursor, name: bytes, alias: bytes) -> FieldSpec:
     kind = raw_type.upper()
     extra: dict[str, object] = {}
     if kind == b"VECTOR":
-        return FieldSpec(name, FieldType.VECTOR, alias, vector=parse_vector(cur))
+        return FieldSpec(name, FieldType.VECTOR, alias, vector=parse_vector(cur, json=json))
     if kind in (b"GEO", b"GEOSHAPE"):
         raise _unsupported(f"{as_text(kind)} fields are", name)
     if kind == b"TEXT":
@@ -198,6 +207,8 @@ def _parse_field(cur: Cursor, name: bytes, alias: bytes) -> FieldSpec:
                 raise _unsupported(f"{as_text(opt)} is", name)
     elif kind == b"TAG":
         ftype = FieldType.TAG
+        if json:
+            extra["separator"] = b""  # RediSearch: a JSON string is one tag unless told
         while True:
             opt = cur.match(b"SEPARATOR", b"CASESENSITIVE", b"WITHSUFFIXTRIE", b"INDEXEMPTY",
                             b"INDEXMISSING")  # fmt: skip
@@ -230,7 +241,8 @@ def _parse_field(cur: Cursor, name: bytes, alias: bytes) -> FieldSpec:
             break
         if opt == b"SORTABLE":
             extra["sortable"] = True
-            if cur.match(b"UNF") or ftype is FieldType.NUMERIC or extra.get("case_sensitive"):
+            implied = json or ftype is FieldType.NUMERIC or extra.get("case_sensitive")
+            if cur.match(b"UNF") or implied:
                 extra["unf"] = True
         else:
             extra["no_index"] = True

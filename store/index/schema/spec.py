@@ -28,7 +28,9 @@ class FieldType(enum.Enum):
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One schema field. ``name`` is the hash field read; ``alias`` is what queries say."""
+    """One schema field. ``name`` is the hash field (or, ON JSON, the JSONPath) read;
+    ``alias`` is what queries say. ``separator`` is empty for a JSON TAG field that splits
+    nothing."""
 
     name: bytes
     type: FieldType
@@ -55,7 +57,7 @@ class FieldSpec:
         if self.type is FieldType.VECTOR:
             assert self.vector is not None
             return out + self.vector.to_args()
-        if self.type is FieldType.TAG:
+        if self.type is FieldType.TAG and self.separator:  # none: a JSON field's default
             out += [b"SEPARATOR", self.separator]
             if self.case_sensitive:
                 out.append(b"CASESENSITIVE")

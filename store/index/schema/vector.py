@@ -1,7 +1,8 @@
 """VECTOR fields: :class:`VectorSpec` and the ``VECTOR FLAT|HNSW nargs attr value ...`` parser.
 
 ``parse_vector(cur)`` reads the algorithm and its named attributes, in any order and any
-case: ``TYPE`` (``FLOAT32`` only; other types are refused with a message saying so),
+case: ``TYPE`` (``FLOAT32``; ``FLOAT64`` too for an index ON JSON; other types are
+refused with a message saying so),
 ``DIM``, ``DISTANCE_METRIC`` (``COSINE``, ``L2``, ``IP``) are mandatory; ``INITIAL_CAP``
 for both, ``BLOCK_SIZE`` for FLAT, ``M``, ``EF_CONSTRUCTION``, ``EF_RUNTIME``, ``EPSILON``
 for HNSW. Limits are MemoryDB's: ``DIM`` 1..:data:`MAX_DIM`, ``M`` 2..:data:`MAX_M` (RediSearch
@@ -69,8 +70,8 @@ class VectorSpec:
 
     @property
     def blob_size(self) -> int:
-        """Bytes in one vector blob (little-endian FLOAT32 values)."""
-        return self.dim * 4
+        """Bytes in one query vector blob (little-endian FLOAT32, or FLOAT64, values)."""
+        return self.dim * (8 if self.type == "FLOAT64" else 4)
 
     def check_query_blob(self, blob: bytes) -> None:
         """Raise RediSearch's error if a KNN query vector has the wrong size."""
@@ -135,7 +136,10 @@ def check_capacity(spec: VectorSpec, budget_bytes: int) -> None:
             )
 
 
-def parse_vector(cur: Cursor) -> VectorSpec:
+def parse_vector(cur: Cursor, *, json: bool = False) -> VectorSpec:
+    """A VECTOR field's algorithm and attributes; ``json``: the index is ON JSON, where
+    ``TYPE FLOAT64`` is taken too (the document holds numbers; memvec indexes them as
+    FLOAT32 and takes FLOAT64 query blobs)."""
     algo_raw = cur.take()
     if algo_raw is None:
         raise bad("vector similarity algorithm", AC_NOARG)
@@ -168,14 +172,17 @@ def parse_vector(cur: Cursor) -> VectorSpec:
         what = f"vector similarity {algorithm} index"
         if attr == b"TYPE":
             vtype = take_string(cur, f"{what} type").upper()
-            if vtype in (b"FLOAT64", b"FLOAT16", b"BFLOAT16"):
+            if vtype == b"FLOAT64" and json:
+                values["type"] = "FLOAT64"
+            elif vtype in (b"FLOAT64", b"FLOAT16", b"BFLOAT16"):
                 raise bad(
                     f"{what} type",
                     f"{as_text(vtype)} vectors are not supported by memvec: use TYPE FLOAT32",
                 )
-            if vtype != b"FLOAT32":
+            elif vtype != b"FLOAT32":
                 raise bad(f"{what} type", AC_ENOENT)
-            values["type"] = "FLOAT32"
+            else:
+                values["type"] = "FLOAT32"
         elif attr == b"DIM":
             values["dim"] = take_int(cur, f"{what} dim", 1, MAX_DIM)
         elif attr == b"DISTANCE_METRIC":
