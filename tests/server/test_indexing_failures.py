@@ -186,6 +186,7 @@ def test_redisvl_embeddings_cache_under_an_index_prefix(pair: Pair, p: str) -> N
         "embedding", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4",
         "DISTANCE_METRIC", "COSINE",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, f"{p}i")
     pair.same("HSET", f"{p}doc:1", "embedding", vec(1, 2))
     outcomes = []
     for client in (pair.memvec, pair.peer):
