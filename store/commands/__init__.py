@@ -1,6 +1,19 @@
 """Command handlers. Importing this package registers every command in the table."""
 
-from . import aggregate, hash_ttl, hashes, index_admin, keys, search, server, strings  # noqa: F401
+from . import (  # noqa: F401
+    aggregate,
+    hash_ttl,
+    hashes,
+    index_admin,
+    keys,
+    list_blocking,
+    lists,
+    search,
+    server,
+    set_algebra,
+    sets,
+    strings,
+)
 from .table import COMMANDS, CommandSpec, command, resolve
 
 __all__ = ["COMMANDS", "CommandSpec", "command", "resolve"]
