@@ -35,13 +35,13 @@ def _pop_first(ctx: ExecContext, args: list[bytes], *, left: bool) -> object:
     return NULL_ARRAY
 
 
-@command("BLPOP", -3, "write blocking", "list slow", keys=(1, -2, 1))
+@command("BLPOP", -3, "write blocking", "list slow blocking", keys=(1, -2, 1))
 def blpop(ctx: ExecContext, args: list[bytes]) -> object:
     """Pop the first element of the first non-empty list, or block until one can be."""
     return _pop_first(ctx, args, left=True)
 
 
-@command("BRPOP", -3, "write blocking", "list slow", keys=(1, -2, 1))
+@command("BRPOP", -3, "write blocking", "list slow blocking", keys=(1, -2, 1))
 def brpop(ctx: ExecContext, args: list[bytes]) -> object:
     """Pop the last element of the first non-empty list, or block until one can be."""
     return _pop_first(ctx, args, left=False)
@@ -61,7 +61,7 @@ def _blocking_move(
     return None
 
 
-@command("BLMOVE", 6, "write denyoom blocking", "list slow", keys=(1, 2, 1))
+@command("BLMOVE", 6, "write denyoom blocking", "list slow blocking", keys=(1, 2, 1))
 def blmove(ctx: ExecContext, args: list[bytes]) -> object:
     """LMOVE, or block until the source has an element."""
     from_left, to_left = parse_move_sides(args, 3)
@@ -69,14 +69,14 @@ def blmove(ctx: ExecContext, args: list[bytes]) -> object:
     return _blocking_move(ctx, args, timeout, from_left=from_left, to_left=to_left)
 
 
-@command("BRPOPLPUSH", 4, "write denyoom blocking", "list slow", keys=(1, 2, 1))
+@command("BRPOPLPUSH", 4, "write denyoom blocking", "list slow blocking", keys=(1, 2, 1))
 def brpoplpush(ctx: ExecContext, args: list[bytes]) -> object:
     """RPOPLPUSH, or block until the source has an element."""
     timeout = parse_timeout(args[3])
     return _blocking_move(ctx, args, timeout, from_left=False, to_left=True)
 
 
-@command("BLMPOP", -5, "write blocking movablekeys", "list slow")
+@command("BLMPOP", -5, "write blocking movablekeys", "list slow blocking")
 def blmpop(ctx: ExecContext, args: list[bytes]) -> object:
     """LMPOP, or block until one of the lists has elements."""
     timeout = parse_timeout(args[1])
