@@ -5,7 +5,8 @@ as LMOVE, BLMPOP as LMPOP of the key it popped), so replay and replicas never bl
 When nothing can be served it returns :class:`store.commands.blocking.WouldBlock` if the
 call may block, else the timeout reply (MULTI, scripts), as Redis does with
 ``CLIENT_DENY_BLOCKING``. The timeout reply is a null array for the pops (``*-1`` in
-RESP2, ``_`` in RESP3) and a null bulk for the moves.
+RESP2, ``_`` in RESP3), for the moves too (Redis's ``replyToBlockedClientTimedOut``),
+though a move that cannot block (MULTI) answers a null bulk.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _blocking_move(
         ctx.log_args = [b"LMOVE", src, dst, *sides]
         return value
     if ctx.may_block:
-        return WouldBlock((src,), timeout, None, key_type="list")
+        return WouldBlock((src,), timeout, NULL_ARRAY, key_type="list")
     return None
 
 
