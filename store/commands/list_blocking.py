@@ -17,6 +17,7 @@ from ..replies import NULL_ARRAY
 from .blocking import WouldBlock, parse_timeout
 from .lists import get_list, move, mpop, parse_move_sides, parse_mpop, pop
 from .table import command
+from .util import numkeys_finder
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -77,7 +78,9 @@ def brpoplpush(ctx: ExecContext, args: list[bytes]) -> object:
     return _blocking_move(ctx, args, timeout, from_left=False, to_left=True)
 
 
-@command("BLMPOP", -5, "write blocking movablekeys", "list slow blocking")
+@command(
+    "BLMPOP", -5, "write blocking movablekeys", "list slow blocking", find_keys=numkeys_finder(2)
+)
 def blmpop(ctx: ExecContext, args: list[bytes]) -> object:
     """LMPOP, or block until one of the lists has elements."""
     timeout = parse_timeout(args[1])

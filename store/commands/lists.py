@@ -15,7 +15,7 @@ from ..datatypes.lists import ListValue
 from ..errors import CommandError, SyntaxErr
 from ..replies import NULL_ARRAY, SimpleString
 from .table import command
-from .util import parse_int
+from .util import numkeys_finder, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -360,7 +360,7 @@ def mpop(ctx: ExecContext, keys: list[bytes], left: bool, count: int) -> object:
     return None
 
 
-@command("LMPOP", -4, "write movablekeys", "list slow")
+@command("LMPOP", -4, "write movablekeys", "list slow", find_keys=numkeys_finder(1))
 def lmpop(ctx: ExecContext, args: list[bytes]) -> object:
     """Pop elements from the first non-empty list of several."""
     keys, left, count = parse_mpop(args, 1)

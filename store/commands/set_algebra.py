@@ -17,7 +17,7 @@ from ..datatypes.sets import HASHTABLE, INTSET, SetValue
 from ..errors import CommandError, SyntaxErr
 from .sets import MemberSet, get_set, union_of
 from .table import command
-from .util import parse_int
+from .util import numkeys_finder, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -87,7 +87,7 @@ def sinter(ctx: ExecContext, args: list[bytes]) -> MemberSet:
     return MemberSet(intersection(_load(ctx, args[1:], False)))
 
 
-@command("SINTERCARD", -3, "readonly movablekeys", "set slow")
+@command("SINTERCARD", -3, "readonly movablekeys", "set slow", find_keys=numkeys_finder(1))
 def sintercard(ctx: ExecContext, args: list[bytes]) -> int:
     """SINTERCARD numkeys key [key ...] [LIMIT limit]: the size of the intersection."""
     message = "numkeys should be greater than 0"

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack
@@ -233,3 +234,28 @@ def test_command_info_matches_peer(pair: Pair) -> None:
             mine[:2] == theirs[:2] and mine[3:6] == theirs[3:6] and set(mine[2]) == set(theirs[2])
         ), name
         assert set(mine[6]) == set(theirs[6]), name
+
+
+def test_movable_keys_are_found(pair: Pair, memvec: ServerThread) -> None:
+    for args in [
+        ("LMPOP", 2, "a", "b", "LEFT"),
+        ("BLMPOP", 0, 1, "a", "RIGHT", "COUNT", 2),
+        ("SINTERCARD", 2, "a", "b", "LIMIT", 1),
+        ("BLPOP", "a", "b", 0),
+        ("LMOVE", "a", "b", "LEFT", "LEFT"),
+    ]:
+        pair.same("COMMAND", "GETKEYS", *args)
+    # ACL key patterns reach the keys of LMPOP and SINTERCARD
+    admin = pair.memvec
+    user = f"u{uuid.uuid4().hex[:6]}"
+    call(admin, "ACL", "SETUSER", user, "on", ">pw", "~mine:*", "+@all")
+    try:
+        with redis.Redis(host="127.0.0.1", port=memvec.port, protocol=2) as r:
+            assert call(r, "AUTH", user, "pw") == b"OK"
+            denied = call(r, "LMPOP", 2, "mine:a", "theirs:b", "LEFT")
+            assert denied[0] == "ERR" and "No permissions to access a key" in denied[1]
+            assert call(r, "LMPOP", 1, "mine:a", "LEFT") is None
+            denied = call(r, "SINTERCARD", 2, "mine:a", "theirs:b")
+            assert denied[0] == "ERR" and "No permissions" in denied[1]
+    finally:
+        call(admin, "ACL", "DELUSER", user)
