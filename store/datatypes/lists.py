@@ -134,9 +134,9 @@ class ListValue(TypedValue):
         return "quicklist" if self.quick else "listpack"
 
     def memory_usage(self) -> int:
-        # a listpack (or ~8 KB nodes of a quicklist, 32 bytes of node header each)
-        nodes = 1 + self.lp_bytes // LISTPACK_MAX_BYTES if self.quick else 0
-        return 16 + self.lp_bytes + 40 * (1 if self.quick else 0) + 32 * nodes
+        # memvec's own heap: a deque slot and a bytes object per element (~41 bytes + the
+        # element, measured with tracemalloc); lp_bytes already counts each element's length
+        return 64 + 40 * len(self.items) + self.lp_bytes
 
     def to_plain(self) -> Any:
         return {"items": list(self.items), "quick": self.quick}
