@@ -64,6 +64,8 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/commands/*",
             "store/index/*",
             "store/aggregate/*",
+            "store/datatypes/*",
+            "store/json/*",
         ),
     ),
     ("durability", 1, ("store/wal/*", "store/snapshot/*", "store/files.py")),
