@@ -150,10 +150,10 @@ def lrange(ctx: ExecContext, args: list[bytes]) -> list[bytes]:
 @command("LINDEX", 3, "readonly", "list slow", keys=(1, 1, 1))
 def lindex(ctx: ExecContext, args: list[bytes]) -> bytes | None:
     """The element at an index (negative from the end); nil out of range."""
-    index = parse_int(args[2])
-    lst = get_list(ctx, args[1])
+    lst = get_list(ctx, args[1])  # Redis looks the key up before parsing the index
     if lst is None:
         return None
+    index = parse_int(args[2])
     n = len(lst)
     if index < 0:
         index += n
@@ -163,10 +163,11 @@ def lindex(ctx: ExecContext, args: list[bytes]) -> bytes | None:
 @command("LSET", 4, "write denyoom", "list slow", keys=(1, 1, 1))
 def lset(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     """Set the element at an index."""
-    index = parse_int(args[2])
-    lst = get_list(ctx, args[1], write=True)
+    lst = get_list(ctx, args[1], write=True)  # looked up before the index is parsed
     if lst is None:
         raise CommandError("no such key")
+    index = parse_int(args[2])
+    lst.grow([args[3]])  # Redis converts before it knows the index is in range
     n = len(lst)
     if index < 0:
         index += n
@@ -188,11 +189,11 @@ def linsert(ctx: ExecContext, args: list[bytes]) -> int:
     if lst is None:
         return 0
     pivot, value = args[3], args[4]
+    lst.grow([value])  # Redis converts before it looks for the pivot
     try:
         index = lst.items.index(pivot)
     except ValueError:
         return -1
-    lst.grow([value])
     lst.items.insert(index if where == b"BEFORE" else index + 1, value)
     lst.replace_all(lst.items)  # recount the listpack bytes (and keep the encoding rule)
     ctx.keyspace.touched(args[1])

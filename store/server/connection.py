@@ -515,7 +515,7 @@ class Connection(asyncio.Protocol):
                         await self._flush(replies, writes, need, touched, rollbacks)
                         replies, writes, need, pending = [], [], 0, 0
                         done = await blocking.wait(self, spec, args, done.reply)
-                        rollbacks = engine.rollbacks
+                        rollbacks, started = engine.rollbacks, clock()  # not the wait
                     observe.done(self, spec, args, clock() - started, done.error)
                     if done.seq is not None:
                         writes.append((len(replies), done.seq))

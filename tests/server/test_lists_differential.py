@@ -259,3 +259,19 @@ def test_movable_keys_are_found(pair: Pair, memvec: ServerThread) -> None:
             assert denied[0] == "ERR" and "No permissions" in denied[1]
     finally:
         call(admin, "ACL", "DELUSER", user)
+
+
+def test_lookup_order_and_conversions(pair: Pair, p: str) -> None:
+    k = f"{p}:k"
+    pair.script(
+        [
+            ("LINDEX", f"{p}:none", "x"),
+            ("LSET", f"{p}:none", "x", "v"),
+            ("RPUSH", k, "a", "b"),
+            ("LSET", k, "x", "v"),
+            ("LINSERT", k, "BEFORE", "missing", "y" * 9000),
+            ("OBJECT", "ENCODING", k),
+            ("LSET", k, 5, "z" * 9000),
+            ("OBJECT", "ENCODING", k),
+        ]
+    )
