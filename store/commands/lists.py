@@ -41,8 +41,9 @@ def parse_side(raw: bytes) -> bool:
 
 
 def parse_positive(raw: bytes, message: str = "value is out of range, must be positive") -> int:
-    """``getPositiveLongFromObjectOrReply``: an integer >= 0."""
-    value = parse_int(raw)
+    """``getPositiveLongFromObjectOrReply``: an integer >= 0; ``message`` for anything
+    else, a non-integer included."""
+    value = parse_int(raw, message)
     if value < 0:
         raise CommandError(message)
     return value
@@ -259,7 +260,9 @@ def lpos(ctx: ExecContext, args: list[bytes]) -> object:
                     "second ... or use negative to start from the end of the list"
                 )
             if rank == -(2**63):
-                raise CommandError("value is out of range")
+                raise CommandError(
+                    f"value is out of range, value must between {-LONG_MAX} and {LONG_MAX}"
+                )
         elif opt == b"COUNT" and more:
             count = parse_positive(args[i + 1], "COUNT can't be negative")
         elif opt == b"MAXLEN" and more:

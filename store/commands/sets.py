@@ -128,10 +128,8 @@ def spop(ctx: ExecContext, args: list[bytes]) -> object:
     count = parse_int(args[2], "value is out of range, must be positive")
     if count < 0:
         raise CommandError("value is out of range, must be positive")
-    if count == 0:
-        return MemberSet(())
-    current = get_set(ctx, key, write=True)
-    if current is None:
+    current = get_set(ctx, key, write=True)  # WRONGTYPE even for a count of 0
+    if current is None or count == 0:
         return MemberSet(())
     ctx.dirty = True
     if count >= len(current):
