@@ -281,3 +281,18 @@ def test_lookup_order_and_conversions(pair: Pair, p: str) -> None:
             ("OBJECT", "ENCODING", k),
         ]
     )
+
+
+def _doc_group(reply: object) -> object:
+    if isinstance(reply, dict):
+        (doc,) = reply.values()
+    else:
+        assert isinstance(reply, list)
+        doc = dict(zip(reply[1][0::2], reply[1][1::2], strict=True))
+    return doc[b"group"]
+
+
+def test_command_docs_group(pair: Pair) -> None:
+    for name in ("lpush", "blmpop", "sadd", "sintercard"):
+        mine, theirs = pair.both("COMMAND", "DOCS", name)
+        assert _doc_group(mine) == _doc_group(theirs), name
