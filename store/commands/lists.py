@@ -8,6 +8,7 @@ Redis looks the key up first (LPOP's count of 0, LMOVE's missing source).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -65,7 +66,9 @@ def pop(ctx: ExecContext, key: bytes, lst: ListValue, count: int, *, left: bool)
     return out
 
 
-def _push_cmd(left: bool, exists_only: bool):
+def _push_cmd(left: bool, exists_only: bool) -> Callable[[ExecContext, list[bytes]], int]:
+    """LPUSH / RPUSH (``exists_only``: LPUSHX / RPUSHX)."""
+
     def handler(ctx: ExecContext, args: list[bytes]) -> int:
         key = args[1]
         current = get_list(ctx, key, write=True)
@@ -306,6 +309,11 @@ def move(ctx: ExecContext, src: bytes, dst: bytes, *, from_left: bool, to_left: 
         return None
     get_list(ctx, dst, write=True)  # WRONGTYPE before anything moves
     value = source.pop(1, left=from_left)[0]
+    if src == dst:  # a rotation: the key never stops existing (its TTL stays)
+        source.push([value], left=to_left)
+        ctx.keyspace.touched(src)
+        ctx.dirty = True
+        return value
     ctx.keyspace.touched(src)
     dest = ctx.keyspace.typed_for_write(dst, ListValue)
     dest.push([value], left=to_left)

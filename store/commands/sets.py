@@ -10,7 +10,7 @@ SRANDMEMBER is random and reads only.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ..datatypes.sets import HASHTABLE, SetValue
@@ -36,7 +36,7 @@ class MemberSet(frozenset):
         made.order = order
         return made
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.order)
 
 

@@ -271,6 +271,10 @@ def test_lookup_order_and_conversions(pair: Pair, p: str) -> None:
     k = f"{p}:k"
     pair.script(
         [
+            ("RPUSH", f"{p}:one", "only"),
+            ("EXPIRE", f"{p}:one", 1000),
+            ("LMOVE", f"{p}:one", f"{p}:one", "LEFT", "RIGHT"),
+            ("TTL", f"{p}:one"),
             ("LINDEX", f"{p}:none", "x"),
             ("LSET", f"{p}:none", "x", "v"),
             ("RPUSH", k, "a", "b"),
