@@ -7,6 +7,7 @@ LIST / INFO, and the pops they are served are logged (replay and replicas agree)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -59,12 +60,12 @@ def park(raw: Raw, port: int, *args: object, hello3: bool = False) -> RawClient:
     if hello3:
         c.send(resp("HELLO", 3))
         c.read_reply()
-    c.send(resp("CLIENT", "SETNAME", "parked"))
+    name = f"parked-{uuid.uuid4().hex[:8]}"
+    c.send(resp("CLIENT", "SETNAME", name))
     assert c.read_reply() == b"+OK\r\n"
-    before = sum(1 for line in _clients(port) if "flags=b" in line)
     c.send(resp(*args))
     wait_for(
-        lambda: sum(1 for line in _clients(port) if "flags=b" in line) > before,
+        lambda: any(f"name={name} " in line and "flags=b" in line for line in _clients(port)),
         10,
         message=f"{args} did not block",
     )
@@ -80,7 +81,7 @@ def test_served_fifo_by_a_push(memvec: ServerThread, r: redis.Redis, raw: Raw) -
     first = park(raw, memvec.port, "BLPOP", "b:fifo", "b:other", 0)
     second = park(raw, memvec.port, "BRPOP", "b:fifo", 0)
     lines = [line for line in _clients(memvec.port) if "flags=b" in line]
-    assert len(lines) == 2 and all("name=parked" in line for line in lines)
+    assert len(lines) == 2 and all("name=parked-" in line for line in lines)
     assert any("cmd=blpop" in line for line in lines)
     assert blocked_count(r) == 2
     assert r.rpush("b:fifo", "one", "two", "three") == 3
@@ -203,3 +204,26 @@ def test_replica_refuses_blocking_pops(tmp_path: Path) -> None:
         if replica is not None:
             replica.stop()
         primary.stop()
+
+
+def test_served_replies_match_the_peer(
+    memvec: ServerThread, raw: Raw, redis_stack: RedisStack
+) -> None:
+    prefix = f"bq{uuid.uuid4().hex[:6]}"
+    src, dst = f"{prefix}:src", f"{prefix}:dst"
+    for hello3 in (False, True):
+        for args in [
+            ("BLPOP", f"{prefix}:none", src, 0),
+            ("BLMOVE", src, dst, "RIGHT", "LEFT", 0),
+            ("BLMPOP", 0, 2, f"{prefix}:none", src, "RIGHT", "COUNT", 5),
+            ("BRPOPLPUSH", src, dst, 0),
+        ]:
+            replies = []
+            for port in (memvec.port, redis_stack.port):
+                c = park(raw, port, *args, hello3=hello3)
+                with redis.Redis(host="127.0.0.1", port=port) as r:
+                    r.rpush(src, "a", "b", "c")
+                    replies.append(c.read_reply())
+                    replies.append(r.lrange(dst, 0, -1))
+                    r.delete(src, dst)
+            assert replies[:2] == replies[2:], (hello3, args, replies)
