@@ -300,3 +300,23 @@ def test_command_docs_group(pair: Pair) -> None:
     for name in ("lpush", "blmpop", "sadd", "sintercard"):
         mine, theirs = pair.both("COMMAND", "DOCS", name)
         assert _doc_group(mine) == _doc_group(theirs), name
+
+
+def test_random_encoding_transitions(pair: Pair, p: str) -> None:
+    """Big elements cross the 8 KB listpack limit both ways; OBJECT ENCODING compared."""
+    rng = random.Random(7)
+    k = f"{p}:big"
+    for _ in range(120):
+        size = rng.choice([10, 500, 1500, 3000])
+        choice = rng.random()
+        if choice < 0.45:
+            pair.same("RPUSH", k, *["e" * size] * rng.randint(1, 3))
+        elif choice < 0.7:
+            pair.same("LPOP", k, rng.randint(1, 3))
+        elif choice < 0.8:
+            pair.same("LTRIM", k, rng.randint(0, 2), rng.randint(-3, -1))
+        elif choice < 0.9:
+            pair.same("LREM", k, 1, "e" * size)
+        elif call(pair.peer, "EXISTS", k):
+            pair.same("LSET", k, 0, "s" * size)
+        pair.same("OBJECT", "ENCODING", k)
