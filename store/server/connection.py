@@ -516,6 +516,8 @@ class Connection(asyncio.Protocol):
                         replies, writes, need, pending = [], [], 0, 0
                         done = await blocking.wait(self, spec, args, done.reply)
                         rollbacks, started = engine.rollbacks, clock()  # not the wait
+                        if self.closing:  # went while blocked: run nothing more of it
+                            break
                     observe.done(self, spec, args, clock() - started, done.error)
                     if done.seq is not None:
                         writes.append((len(replies), done.seq))

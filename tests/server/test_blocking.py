@@ -147,11 +147,14 @@ def test_client_unblock_and_disconnect(memvec: ServerThread, r: redis.Redis, raw
     assert c.read_reply() == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
     with pytest.raises(redis.ResponseError, match="TIMEOUT or ERROR"):
         r.execute_command("CLIENT", "UNBLOCK", ids[0], "LATER")
-    c2 = park(raw, memvec.port, "BLPOP", "b:gone", 0)
+    c2 = raw(memvec.port)
+    c2.send(resp("BLPOP", "b:gone", 0) + resp("RPUSH", "b:after", "never"))
+    wait_for(lambda: blocked_count(r) == 1, 10)
     c2.close()
     wait_for(lambda: blocked_count(r) == 0, 10, message="a closed client stayed blocked")
     r.rpush("b:gone", "kept")  # nobody takes it
     assert r.lrange("b:gone", 0, -1) == [b"kept"]
+    assert not r.exists("b:after")  # what it pipelined after the blocked call never runs
     r.delete("b:gone")
 
 
