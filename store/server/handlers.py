@@ -286,12 +286,7 @@ def cmd_client(conn: Connection, args: list[bytes]) -> Any:
 
 def _client_unblock(server: Server, args: list[bytes]) -> int:
     """CLIENT UNBLOCK id [TIMEOUT|ERROR] (store.server.blocking): 1 if it was blocked."""
-    if len(args) > 4:
-        raise CommandError(
-            f"unknown subcommand or wrong number of arguments for '{text(args[1])}'. "
-            "Try CLIENT HELP."
-        )
-    error = False
+    error = False  # a reason is read only from exactly four arguments, as the peer does
     if len(args) == 4:
         reason = args[3].upper()
         if reason not in (b"TIMEOUT", b"ERROR"):

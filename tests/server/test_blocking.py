@@ -230,3 +230,20 @@ def test_served_replies_match_the_peer(
                     replies.append(r.lrange(dst, 0, -1))
                     r.delete(src, dst)
             assert replies[:2] == replies[2:], (hello3, args, replies)
+
+
+def test_client_unblock_errors_match_the_peer(
+    memvec: ServerThread, redis_stack: RedisStack
+) -> None:
+    from tests.server.test_differential import connected_pair
+
+    with connected_pair(memvec.port, redis_stack, 2) as pair:
+        for args in [
+            ("CLIENT", "UNBLOCK"),
+            ("CLIENT", "UNBLOCK", "x"),
+            ("CLIENT", "UNBLOCK", 987654321),
+            ("CLIENT", "UNBLOCK", 987654321, "bad"),
+            ("CLIENT", "UNBLOCK", 987654321, "error"),
+            ("CLIENT", "UNBLOCK", 1, 2, 3),
+        ]:
+            pair.same(*args)
