@@ -51,6 +51,9 @@ class CommandSpec:
     scope: str = "engine"  # "engine" | "connection"
     summary: str = ""
     subcommands: tuple[str, ...] = field(default=())
+    # movablekeys commands (LMPOP numkeys key ...): the keys of a call, for ACL key checks,
+    # expiry before a write and COMMAND GETKEYS; COMMAND INFO still shows 0 0 0 as Redis
+    find_keys: Callable[[list[bytes]], list[bytes]] | None = None
 
     @property
     def is_write(self) -> bool:
@@ -63,6 +66,8 @@ class CommandSpec:
 
     def keys(self, args: list[bytes]) -> list[bytes]:
         """The key arguments of a call (``args`` includes the command name)."""
+        if self.find_keys is not None:
+            return self.find_keys(args)
         if self.first_key <= 0:
             return []
         last = self.last_key if self.last_key >= 0 else len(args) + self.last_key
@@ -85,6 +90,7 @@ def command(
     keys: tuple[int, int, int] = (0, 0, 0),
     scope: str = "engine",
     summary: str = "",
+    find_keys: Callable[[list[bytes]], list[bytes]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a command. ``flags``/``categories`` are space-separated words.
 
@@ -111,6 +117,7 @@ def command(
             handler=handler,
             scope=scope,
             summary=summary or _first_line(handler.__doc__),
+            find_keys=find_keys,
         )
         if spec.name in COMMANDS:
             raise RuntimeError(f"command {spec.name} declared twice")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import CommandError
@@ -98,3 +98,17 @@ class ExpiryCondition:
         if self.gt and (current is None or deadline_ms <= current):
             return False
         return not (self.lt and current is not None and deadline_ms >= current)
+
+
+def numkeys_finder(at: int) -> Callable[[list[bytes]], list[bytes]]:
+    """The keys of a ``numkeys key [key ...]`` call whose numkeys is ``args[at]``
+    (LMPOP, SINTERCARD, ...): a ``find_keys`` for :func:`store.commands.table.command`.
+    A malformed count finds no keys (the handler answers the error)."""
+
+    def find(args: list[bytes]) -> list[bytes]:
+        n = parse_int64(args[at]) if len(args) > at else None
+        if n is None or n < 1:
+            return []
+        return args[at + 1 : at + 1 + n]
+
+    return find

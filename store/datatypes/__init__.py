@@ -3,7 +3,12 @@
 Importing this package imports every type module, so that each registers its snapshot tag.
 """
 
-from . import json_doc, streams  # noqa: F401
+from . import (  # noqa: F401
+    json_doc,
+    lists,
+    sets,
+    streams,
+)
 from .base import REGISTRY, TypedValue, from_tagged, to_tagged
 
 __all__ = ["REGISTRY", "TypedValue", "from_tagged", "to_tagged"]

@@ -60,6 +60,8 @@ _REDIS_FLAGS = (
 _GROUPS = {
     "string": "string",
     "hash": "hash",
+    "list": "list",
+    "set": "set",
     "keyspace": "generic",
     "search": "search",
     "connection": "connection",
