@@ -132,7 +132,20 @@ def _block(ctx: ExecContext, r: ReadArgs, resume_args: list[bytes]) -> Any:
     )
 
 
-@command("XREAD", -4, "readonly blocking movablekeys", "stream slow blocking")
+def stream_keys(args: list[bytes]) -> list[bytes]:
+    """The keys of an XREAD / XREADGROUP call: the first half of what follows STREAMS
+    (a ``find_keys`` for the command table; a malformed call finds none, the handler
+    answers its error)."""
+    for i in range(1, len(args)):
+        if args[i].upper() == b"STREAMS":
+            rest = args[i + 1 :]
+            return rest[: len(rest) // 2] if rest and len(rest) % 2 == 0 else []
+    return []
+
+
+@command(
+    "XREAD", -4, "readonly blocking movablekeys", "stream slow blocking", find_keys=stream_keys
+)
 def xread(ctx: ExecContext, args: list[bytes]) -> Any:
     """Read entries newer than the given ids:
     XREAD [COUNT n] [BLOCK ms] STREAMS key [key ...] id [id ...]."""
@@ -166,7 +179,9 @@ def xread(ctx: ExecContext, args: list[bytes]) -> Any:
     return _block(ctx, r, resume)
 
 
-@command("XREADGROUP", -7, "write blocking movablekeys", "stream slow blocking")
+@command(
+    "XREADGROUP", -7, "write blocking movablekeys", "stream slow blocking", find_keys=stream_keys
+)
 def xreadgroup(ctx: ExecContext, args: list[bytes]) -> Any:
     """Read as a consumer of a group: XREADGROUP GROUP group consumer [COUNT n]
     [BLOCK ms] [NOACK] STREAMS key [key ...] id|> [id|> ...]."""
