@@ -12,10 +12,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..index.manager import IndexManager
 from ..keyspace import Keyspace
+
+if TYPE_CHECKING:
+    from ..scripting import Scripting
+    from .table import CommandSpec
 
 __all__ = ["ExecContext", "Snapshots"]
 
@@ -70,6 +74,8 @@ class ExecContext:
     log_commands: list[list[bytes]] | None = None
     maxmemory_bytes: int = 0
     may_block: bool = False
+    scripting: Scripting | None = None
+    authorize: Callable[[CommandSpec, list[bytes]], None] | None = None
 
     def logged(self, args: list[bytes]) -> list[list[bytes]]:
         """What to log for this call, given it is ``dirty``: the commands of

@@ -1,0 +1,173 @@
+"""What the engine owns for scripting: :class:`Scripting`.
+
+* The EVAL script cache (sha1 -> body, and the compiled function): SCRIPT LOAD / EXISTS /
+  FLUSH. Not replicated and not persisted (Redis 7 semantics: EVALSHA on a replica or
+  after a restart answers NOSCRIPT until the script is loaded there).
+* The FUNCTION libraries (:class:`store.scripting.libraries.Libraries`): state, in
+  snapshots and in the log.
+* The script running now (:attr:`running`), for BUSY replies and SCRIPT/FUNCTION KILL,
+  which the server reads without the engine lock.
+
+``admit`` and ``expire`` are the engine's admission (READONLY, OOM) and lazy expiry for
+one call: the engine sets them, so a ``redis.call`` takes the client command's path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..commands.table import CommandSpec
+from ..errors import CommandError, StoreError
+from ..replies import ErrorReply
+from .calls import Expirer, ScriptRun
+from .interpreter import CompileError, Interpreter, ScriptFailure
+from .libraries import Libraries
+
+if TYPE_CHECKING:
+    from ..commands.context import ExecContext
+
+__all__ = ["NoScriptError", "Scripting", "sha1hex"]
+
+# Default busy-reply-threshold (lua-time-limit), ms.
+DEFAULT_BUSY_MS = 5000
+
+
+def sha1hex(body: bytes) -> bytes:
+    return hashlib.sha1(body).hexdigest().encode()
+
+
+def _no_admission(spec: CommandSpec) -> None:
+    return None
+
+
+def _no_expiry(spec: CommandSpec, args: list[bytes], now_ms: int) -> list[list[bytes]]:
+    return []
+
+
+class Scripting:
+    """Scripts and functions of one engine. Every method but the ``running`` readers
+    is called under the engine lock."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[bytes, bytes] = {}
+        self.compiled: dict[bytes, Any] = {}
+        self.libraries = Libraries()
+        self.running: ScriptRun | None = None
+        self.admit: Callable[[CommandSpec], None] = _no_admission
+        self.expire: Expirer = _no_expiry
+        self.busy_threshold_ms = DEFAULT_BUSY_MS
+        self._interpreter: Interpreter | None = None
+
+    @property
+    def interpreter(self) -> Interpreter:
+        if self._interpreter is None:
+            self._interpreter = Interpreter("@user_script")
+        return self._interpreter
+
+    # -- the script cache ------------------------------------------------------------------
+    def load_script(self, body: bytes) -> bytes:
+        """SCRIPT LOAD: compile (errors as the peer) and cache; the sha1."""
+        sha = sha1hex(body)
+        if sha not in self.compiled:
+            try:
+                self.compiled[sha] = self.interpreter.compile(body)
+            except CompileError as exc:
+                raise CommandError(f"Error compiling script (new function): {exc}") from None
+            self.scripts[sha] = body
+        return sha
+
+    def flush_scripts(self) -> None:
+        self.scripts.clear()
+        self.compiled.clear()
+        self._interpreter = None
+
+    # -- running ---------------------------------------------------------------------------
+    def eval(
+        self,
+        ctx: ExecContext,
+        *,
+        body: bytes | None,
+        sha: bytes | None,
+        keys: list[bytes],
+        args: list[bytes],
+        read_only: bool,
+    ) -> Any:
+        """EVAL (``body``) or EVALSHA (``sha``): the script's reply, or an ErrorReply."""
+        if body is not None:
+            sha = self.load_script(body)
+        assert sha is not None
+        sha = sha.lower()
+        fn = self.compiled.get(sha)
+        if fn is None:
+            raise NoScriptError("No matching script.")
+        interp = self.interpreter
+        run = ScriptRun(
+            ctx,
+            interp,
+            name=b"f_" + sha,
+            kind="script",
+            read_only=read_only,
+            admit=self.admit,
+            expire=self.expire,
+        )
+        return self._run(interp, fn, run, keys, args)
+
+    def fcall(
+        self, ctx: ExecContext, name: bytes, keys: list[bytes], args: list[bytes], read_only: bool
+    ) -> Any:
+        """FCALL / FCALL_RO: the function's reply, or an ErrorReply."""
+        found = self.libraries.functions.get(name)
+        if found is None:
+            raise CommandError("Function not found")
+        _, fn = found
+        no_writes = "no-writes" in fn.flags
+        if read_only and not no_writes:
+            raise CommandError("Can not execute a script with write flag using *_ro command.")
+        interp = self.libraries.interpreter
+        run = ScriptRun(
+            ctx,
+            interp,
+            name=name,
+            kind="function",
+            read_only=read_only or no_writes,
+            admit=self.admit,
+            expire=self.expire,
+        )
+        return self._run(interp, fn.callback, run, keys, args)
+
+    def _run(
+        self, interp: Interpreter, fn: Any, run: ScriptRun, keys: list[bytes], args: list[bytes]
+    ) -> Any:
+        self.running = run
+        try:
+            return interp.run(fn, run, keys, args)
+        except ScriptFailure as exc:
+            return ErrorReply(exc.reply_line())
+        finally:
+            self.running = None
+
+    def kill(self, kind: str) -> str:
+        """SCRIPT KILL (``kind`` "script") or FUNCTION KILL ("function"), from any thread:
+        "" if the kill was requested, else the error line to answer."""
+        run = self.running
+        if run is None:
+            return "NOTBUSY No scripts in execution right now."
+        if run.kind != kind:
+            return "NOTBUSY No scripts in execution right now."
+        if run.wrote:
+            return (
+                "UNKILLABLE Sorry the script already executed write commands against the "
+                "dataset. You can either wait the script termination or kill the server in a "
+                "hard way using the SHUTDOWN NOSAVE command."
+            )
+        run.kill_requested = True
+        return ""
+
+
+class NoScriptError(StoreError):
+    """EVALSHA of a sha1 the script cache does not hold."""
+
+    prefix = "NOSCRIPT"
+    http_status = 404

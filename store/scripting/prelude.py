@@ -1,0 +1,247 @@
+"""The Lua side of the sandbox: the chunk each interpreter runs once, before any script.
+
+It runs with the full standard library, takes what the host needs from it into locals
+(``debug.getinfo`` for error locations, ``debug.sethook`` for the time limit), builds the
+``redis`` table (also reachable as ``server``, as on the peer) over the host's Python
+functions, then strips the globals down to Redis's whitelist and makes the global table
+refuse new names and reads of missing ones (Redis 7's messages). Python callables never
+reach a script: each is an upvalue of a Lua closure, and ``debug`` is gone.
+
+The chunk returns a table of Lua functions the host calls: ``run`` (call a compiled
+function under ``xpcall`` with the error handler that records the script location),
+``compile``, ``set_args`` (KEYS/ARGV), ``restore`` (undo what a script changed in the
+global table through ``rawset``), and ``with_load_api`` (FUNCTION LOAD's restricted
+``redis`` table while a library's body runs).
+"""
+
+PRELUDE = r"""
+local H = ...
+local getinfo, sethook = debug.getinfo, debug.sethook
+local unwrap = H.unwrap
+local error, type, tostring, pairs, next = error, type, tostring, pairs, next
+local rawset, rawget, setmetatable, select = rawset, rawget, setmetatable, select
+local loadstring_raw, load, setfenv, newproxy = loadstring, load, setfenv, newproxy
+local os_clock = os.clock
+local G = {}  -- the scripts' global table; lupa keeps the real one
+
+local function wrap(f)
+  -- a Lua function over a Python callable that answers (ok, value): errors are raised
+  -- here, in Lua, as error tables or strings
+  return function(...)
+    local ok, v = f(...)
+    if ok then return v end
+    error(v, 2)
+  end
+end
+
+local function where()
+  local level = 2
+  while true do
+    local i = getinfo(level, 'Sl')
+    if i == nil then return nil, nil end
+    local s = i.source
+    if s == '@user_script' or s == '@user_function' then return s, i.currentline end
+    level = level + 1
+  end
+end
+
+local function error_value(e)
+  if type(e) == 'userdata' then
+    local t = unwrap(e)
+    if t ~= nil then return t end
+  end
+  return e
+end
+
+local function handler(e)
+  e = error_value(e)
+  local src, line = where()
+  local msg
+  if type(e) == 'table' then
+    msg = rawget(e, 'err')
+    if type(msg) ~= 'string' then msg = 'ERR unknown error' end
+  else
+    msg = 'ERR ' .. tostring(e)
+  end
+  return {err = msg, source = src, line = line}
+end
+
+local redis = {}
+local host_call = H.call
+-- redis.call is the host's callable itself (a C function to Lua), not a Lua wrapper: a
+-- Lua wrapper would be tail-called by `return redis.call(...)` and the script's frame,
+-- whose line the error names, would be gone. It raises a host exception; unwrap() turns
+-- that into the error table wherever a script or the handler can see it.
+redis.call = H.raising_call
+redis.pcall = function(...)
+  local ok, v = host_call(false, ...)
+  return v
+end
+redis.error_reply = function(e)
+  if type(e) ~= 'string' then error('wrong number or type of arguments', 2) end
+  if e:sub(1, 1) == '-' then e = e:sub(2) end
+  return {err = e}
+end
+redis.status_reply = function(s)
+  if type(s) ~= 'string' then error('wrong number or type of arguments', 2) end
+  return {ok = s}
+end
+redis.sha1hex = wrap(H.sha1hex)
+redis.log = wrap(H.log)
+redis.setresp = wrap(H.setresp)
+redis.set_repl = function() end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.acl_check_cmd = wrap(H.acl_check_cmd)
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = '7.2.4', 0x070204
+redis.SERVER_NAME = 'memvec'
+
+local cjson = {}
+cjson.null = newproxy(false)
+local json_encode, json_decode = H.json_encode, H.json_decode
+cjson.encode = function(v)
+  local ok, r = json_encode(v, cjson.null)
+  if ok then return r end
+  error(r, 2)
+end
+cjson.decode = function(s)
+  local ok, r = json_decode(s, cjson.null)
+  if ok then return r end
+  error(r, 2)
+end
+cjson.encode_keep_buffer = function() end
+cjson.encode_max_depth = function() end
+cjson.decode_max_depth = function() end
+cjson.encode_invalid_numbers = function() end
+cjson.decode_invalid_numbers = function() end
+
+local bit = {}
+for name, f in pairs(H.bit) do bit[name] = wrap(f) end
+
+local function loadstring_safe(str, name)
+  if type(str) == 'string' and str:byte(1) == 27 then
+    return nil, 'loadstring refuses precompiled (binary) chunks'
+  end
+  local f, e = loadstring_raw(str, name)
+  if f then setfenv(f, G) end
+  return f, e
+end
+
+local function load_safe(fn, name)
+  local f, e = load(fn, name)
+  if f then setfenv(f, G) end
+  return f, e
+end
+
+local raw_pcall, raw_xpcall = pcall, xpcall
+-- a script's own pcall sees a failed redis.call as its error text, as on the peer
+local function caught(e)
+  if type(e) == 'userdata' then
+    local t = unwrap(e)
+    if t ~= nil then return t.err end
+  end
+  return e
+end
+local function fix(ok, ...)
+  if ok then return ok, ... end
+  return ok, caught((...))
+end
+local function pcall_safe(f, ...)
+  return fix(raw_pcall(f, ...))
+end
+local function xpcall_safe(f, h)
+  return raw_xpcall(f, function(e) return h(caught(e)) end)
+end
+
+local keep = {
+  'assert', 'collectgarbage', 'error', 'gcinfo', 'getmetatable', 'ipairs',
+  'next', 'pairs', 'rawequal', 'rawget', 'rawset', 'select', 'setmetatable',
+  'tonumber', 'tostring', 'type', 'unpack', '_VERSION',
+  'string', 'table', 'math', 'coroutine',
+}
+for _, n in pairs(keep) do rawset(G, n, _G[n]) end
+rawset(G, '_G', G)
+rawset(G, 'loadstring', loadstring_safe)
+rawset(G, 'load', load_safe)
+rawset(G, 'pcall', pcall_safe)
+rawset(G, 'xpcall', xpcall_safe)
+rawset(G, 'os', {clock = os_clock})
+rawset(G, 'redis', redis)
+rawset(G, 'server', redis)
+rawset(G, 'cjson', cjson)
+rawset(G, 'bit', bit)
+
+-- what restore() puts back after each script
+local baseline = {}
+for n, v in pairs(G) do baseline[n] = v end
+
+setmetatable(G, {
+  __index = function(_, n)
+    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+
+local killed = H.killed
+local kill_error = H.kill_error
+local function hook()
+  if killed() then error({err = kill_error()}, 0) end
+end
+
+local api = {}
+api.compile = function(body, source)
+  local f, e = loadstring_raw(body, source)
+  if f then setfenv(f, G) end
+  return f, e
+end
+api.run = function(f, keys, args)
+  sethook(hook, '', 100000)
+  local res = {xpcall(function() return f(keys, args) end, handler)}
+  sethook()
+  return res[1], res[2]
+end
+api.set_args = function(keys, args)
+  rawset(G, 'KEYS', keys)
+  rawset(G, 'ARGV', args)
+end
+api.restore = function()
+  for n in pairs(G) do
+    if baseline[n] == nil then rawset(G, n, nil) end
+  end
+  for n, v in pairs(baseline) do
+    if rawget(G, n) ~= v then rawset(G, n, v) end
+  end
+end
+api.with_load_api = function(register, f)
+  -- run a library body with FUNCTION LOAD's redis table: register_function, log,
+  -- setresp and the constants; anything else is a missing global, as on the peer
+  local function register_function(...)
+    local ok, e = register(...)
+    if not ok then error({err = e}, 0) end
+  end
+  local load_api = {register_function = register_function, log = redis.log, setresp = redis.setresp}
+  for k, v in pairs(redis) do
+    if type(v) ~= 'function' then load_api[k] = v end
+  end
+  setmetatable(load_api, {
+    __index = function(_, n)
+      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+    end,
+  })
+  rawset(G, 'redis', load_api)
+  rawset(G, 'server', load_api)
+  sethook(hook, '', 100000)
+  local ok, e = xpcall(f, handler)
+  sethook()
+  rawset(G, 'redis', redis)
+  rawset(G, 'server', redis)
+  return ok, e
+end
+api.is_function = function(v) return type(v) == 'function' end
+api.type = function(v) return type(v) end
+return api
+"""
