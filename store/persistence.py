@@ -222,7 +222,9 @@ class Persistence:
             try:
                 engine.scripting.libraries.restore(functions)
             except StoreError as exc:
-                raise SnapshotError(f"snapshot's function libraries cannot be loaded: {exc}") from exc
+                raise SnapshotError(
+                    f"snapshot's function libraries cannot be loaded: {exc}"
+                ) from exc
 
     def install(self, path: Path) -> LogPosition:
         """Replace this node's whole state with the snapshot file at ``path`` (a replica's

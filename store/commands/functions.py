@@ -162,9 +162,7 @@ def _list(ctx: ExecContext, opts: list[bytes]) -> Any:
             flags: Any = [SimpleString(f) for f in fn.flags]
             if ctx.protocol == 3:
                 flags = set(flags)
-            functions.append(
-                {b"name": fname, b"description": fn.description, b"flags": flags}
-            )
+            functions.append({b"name": fname, b"description": fn.description, b"flags": flags})
         entry: dict[bytes, Any] = {
             b"library_name": name,
             b"engine": b"LUA",

@@ -49,9 +49,8 @@ def parse_numkeys(
 def _eval(ctx: ExecContext, args: list[bytes], *, by_sha: bool, read_only: bool) -> Any:
     keys, argv = parse_numkeys(args, 2)
     scripting = scripting_of(ctx)
-    if by_sha:
-        return scripting.eval(ctx, body=None, sha=args[1], keys=keys, args=argv, read_only=read_only)
-    return scripting.eval(ctx, body=args[1], sha=None, keys=keys, args=argv, read_only=read_only)
+    body, sha = (None, args[1]) if by_sha else (args[1], None)
+    return scripting.eval(ctx, body=body, sha=sha, keys=keys, args=argv, read_only=read_only)
 
 
 @command("EVAL", -3, _SCRIPT_FLAGS, "scripting slow")
@@ -105,13 +104,10 @@ def check_subcommand(container: str, args: list[bytes], arities: dict[bytes, int
     arity = arities.get(sub)
     shown = args[1].decode("utf-8", "replace")
     if arity is None:
-        raise CommandError(
-            f"unknown subcommand '{shown}'. Try {container} HELP."
-        )
+        raise CommandError(f"unknown subcommand '{shown}'. Try {container} HELP.")
     if (arity > 0 and len(args) != arity) or len(args) < -arity:
         raise CommandError(
-            f"unknown subcommand or wrong number of arguments for '{shown}'. "
-            f"Try {container} HELP."
+            f"unknown subcommand or wrong number of arguments for '{shown}'. Try {container} HELP."
         )
     return sub
 

@@ -70,6 +70,7 @@ class ScriptRun:
         self.kill_requested = False
         self.started = time.monotonic()
         self.effects: list[list[bytes]] = []
+        self.command: list[bytes] = []  # the EVAL/FCALL call, for FUNCTION STATS
 
     # -- redis.call / redis.pcall ---------------------------------------------------------
     def call(self, raise_errors: bool, *raw: Any) -> tuple[bool, Any]:

@@ -158,7 +158,7 @@ def lua_to_reply(runtime: Any, value: Any, resp: int, depth: int = 0) -> Any:
         }
     members = value[b"set"]
     if members is not None and runtime.type(members) == b"table":
-        return {_key(lua_to_reply(runtime, k, resp, depth + 1)) for k in members.keys()}
+        return {_key(lua_to_reply(runtime, k, resp, depth + 1)) for k in members}
     items: list[Any] = []
     i = 1
     while True:
@@ -182,6 +182,3 @@ def _key(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(value.items())
     return value
-
-
-

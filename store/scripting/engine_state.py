@@ -112,6 +112,8 @@ class Scripting:
             admit=self.admit,
             expire=self.expire,
         )
+        run.command = [b"eval" if body is not None else b"evalsha", body or sha, b"%d" % len(keys)]
+        run.command += keys + args
         return self._run(interp, fn, run, keys, args)
 
     def fcall(
@@ -135,6 +137,8 @@ class Scripting:
             admit=self.admit,
             expire=self.expire,
         )
+        run.command = [b"fcall_ro" if read_only else b"fcall", name, b"%d" % len(keys)]
+        run.command += keys + args
         return self._run(interp, fn.callback, run, keys, args)
 
     def _run(

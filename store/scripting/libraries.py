@@ -22,6 +22,7 @@ from .interpreter import CompileError, Interpreter, ScriptFailure
 __all__ = ["FUNCTION_FLAGS", "Function", "Libraries", "Library"]
 
 FUNCTION_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
+_REG = b"server.register_function"
 _NAME = re.compile(rb"^[A-Za-z0-9_]+$")
 
 
@@ -160,7 +161,7 @@ def _register(interp: Interpreter, reg: _Registration, *args: Any) -> tuple[bool
     if len(args) == 1 and interp.type(args[0]) == b"table":
         spec = args[0]
         name, callback = spec[b"function_name"], spec[b"callback"]
-        for key in spec.keys():
+        for key in spec:
             if key not in (b"function_name", b"callback", b"flags", b"description"):
                 return False, b"ERR unknown argument given to server.register_function"
         raw_flags = spec[b"flags"]
@@ -177,14 +178,14 @@ def _register(interp: Interpreter, reg: _Registration, *args: Any) -> tuple[bool
         raw_desc = spec[b"description"]
         if raw_desc is not None:
             if not isinstance(raw_desc, bytes):
-                return False, b"ERR description argument given to server.register_function must be a string"
+                return False, b"ERR description argument given to %s must be a string" % _REG
             description = raw_desc
     elif len(args) == 2:
         name, callback = args
     else:
         return False, wrong
     if not isinstance(name, bytes):
-        return False, b"ERR function_name argument given to server.register_function must be a string"
+        return False, b"ERR function_name argument given to %s must be a string" % _REG
     if callback is None or interp.type(callback) != b"function":
         return False, b"ERR callback argument given to server.register_function must be a function"
     if not _NAME.match(name):

@@ -119,7 +119,7 @@ def _number_text(v: float | int) -> str:
         raise ValueError("Cannot serialise number: must not be NaN or Inf")
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
-    return "%.14g" % v
+    return f"{v:.14g}"
 
 
 def _json_string(text: str) -> str:
@@ -147,9 +147,10 @@ def json_encoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
         items = list(v.items())
         keys = [k for k, _ in items]
         n = len(keys)
-        if n and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
-            if sorted(keys) == list(range(1, n + 1)):
-                return "[" + ",".join(encode_value(v[i], null, depth + 1) for i in range(1, n + 1)) + "]"
+        ints = all(isinstance(k, int) and not isinstance(k, bool) for k in keys)
+        if n and ints and sorted(keys) == list(range(1, n + 1)):
+            inner = ",".join(encode_value(v[i], null, depth + 1) for i in range(1, n + 1))
+            return "[" + inner + "]"
         parts = []
         for k, val in items:
             if isinstance(k, bytes):
@@ -182,7 +183,9 @@ def json_decoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
         if isinstance(v, list):
             return table([to_lua(x, null) for x in v])
         if isinstance(v, dict):
-            return table({k.encode("utf-8", "surrogatepass"): to_lua(x, null) for k, x in v.items()})
+            return table(
+                {k.encode("utf-8", "surrogatepass"): to_lua(x, null) for k, x in v.items()}
+            )
         if isinstance(v, int) and not isinstance(v, bool):
             return float(v) if abs(v) >= 2**53 else v
         return v

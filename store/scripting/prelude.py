@@ -95,7 +95,8 @@ redis.breakpoint = function() return false end
 redis.debug = function() end
 redis.acl_check_cmd = wrap(H.acl_check_cmd)
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
-redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE = 0, 1, 2
+redis.REPL_REPLICA, redis.REPL_ALL = 2, 3
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = '7.2.4', 0x070204
 redis.SERVER_NAME = 'memvec'
 
