@@ -107,7 +107,7 @@ def check_subcommand(container: str, args: list[bytes], arities: dict[bytes, int
         raise CommandError(f"unknown subcommand '{shown}'. Try {container} HELP.")
     if (arity > 0 and len(args) != arity) or len(args) < -arity:
         raise CommandError(
-            f"unknown subcommand or wrong number of arguments for '{shown}'. Try {container} HELP."
+            f"wrong number of arguments for '{container.lower()}|{sub.decode().lower()}' command"
         )
     return sub
 

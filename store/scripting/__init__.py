@@ -9,7 +9,7 @@ engine owns: :class:`Scripting`). Commands are in :mod:`store.commands.scripting
 """
 
 from .calls import ScriptRun
-from .engine_state import NoScriptError, Scripting, sha1hex
+from .engine_state import NoScriptError, Scripting, busy_line, sha1hex
 from .libraries import Libraries
 
-__all__ = ["Libraries", "NoScriptError", "ScriptRun", "Scripting", "sha1hex"]
+__all__ = ["Libraries", "NoScriptError", "ScriptRun", "Scripting", "busy_line", "sha1hex"]

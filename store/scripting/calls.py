@@ -152,7 +152,7 @@ class ScriptRun:
 
     def kill_error(self) -> bytes:
         what = "SCRIPT KILL" if self.kind == "script" else "FUNCTION KILL"
-        return f"ERR Script killed by user with {what}...".encode()
+        return f"ERR Script killed by user with {what}.".encode()
 
 
 class _CallError(Exception):

@@ -28,7 +28,7 @@ from .libraries import Libraries
 if TYPE_CHECKING:
     from ..commands.context import ExecContext
 
-__all__ = ["NoScriptError", "Scripting", "sha1hex"]
+__all__ = ["NoScriptError", "Scripting", "busy_line", "sha1hex"]
 
 # Default busy-reply-threshold (lua-time-limit), ms.
 DEFAULT_BUSY_MS = 5000
@@ -158,16 +158,22 @@ class Scripting:
         run = self.running
         if run is None:
             return "NOTBUSY No scripts in execution right now."
-        if run.kind != kind:
-            return "NOTBUSY No scripts in execution right now."
         if run.wrote:
             return (
                 "UNKILLABLE Sorry the script already executed write commands against the "
                 "dataset. You can either wait the script termination or kill the server in a "
                 "hard way using the SHUTDOWN NOSAVE command."
             )
+        if run.kind != kind:  # SCRIPT KILL of a function, FUNCTION KILL of a script
+            return busy_line(run.kind)
         run.kill_requested = True
         return ""
+
+
+def busy_line(kind: str) -> str:
+    """The BUSY error while a ``kind`` ("script" or "function") runs, as the peer's."""
+    kill = "SCRIPT KILL" if kind == "script" else "FUNCTION KILL"
+    return f"BUSY Valkey is busy running a script. You can only call {kill} or SHUTDOWN NOSAVE."
 
 
 class NoScriptError(StoreError):

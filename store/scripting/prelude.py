@@ -226,7 +226,7 @@ api.with_load_api = function(register, f)
   end
   local load_api = {register_function = register_function, log = redis.log, setresp = redis.setresp}
   for k, v in pairs(redis) do
-    if type(v) ~= 'function' then load_api[k] = v end
+    if type(v) == 'string' or type(v) == 'number' then load_api[k] = v end
   end
   setmetatable(load_api, {
     __index = function(_, n)

@@ -32,6 +32,7 @@ from ..commands.table import CommandSpec
 from ..engine import Submitted
 from ..errors import CommandError, StoreError
 from ..replies import ErrorReply, SimpleString
+from ..scripting import busy_line
 from .acl import User, no_key_permission
 from .cmdstats import SUBCOMMAND_CONTAINERS
 
@@ -44,13 +45,6 @@ __all__ = ["SCRIPT_RUNNERS", "ScriptGuard", "authorizer"]
 SCRIPT_RUNNERS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 # How often a waiting command looks again whether the script ended or became busy.
 POLL_S = 0.002
-
-_BUSY_SCRIPT = (
-    "BUSY Valkey is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-)
-_BUSY_FUNCTION = (
-    "BUSY Valkey is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-)
 
 
 def authorizer(
@@ -148,7 +142,7 @@ class ScriptGuard:
                     return stats_reply(scripting.libraries, running)
                 if spec.name == "SHUTDOWN":
                     return None
-                return ErrorReply(_BUSY_SCRIPT if run.kind == "script" else _BUSY_FUNCTION)
+                return ErrorReply(busy_line(run.kind))
             await asyncio.sleep(POLL_S)
         return None
 
