@@ -90,10 +90,15 @@ class Interpreter:
         )
         self.api = self.lua.execute(PRELUDE, host)
         self._type = self.api[b"type"]
+        self._is_null = self.api[b"is_null"]
 
     # -- used by conversions --------------------------------------------------------------
     def type(self, value: Any) -> bytes:
         return bytes(self._type(value))
+
+    def is_null(self, value: Any) -> bool:
+        """Whether ``value`` is ``cjson.null``."""
+        return bool(self._is_null(value))
 
     def table_from(self, value: Any) -> Any:
         return self.lua.table_from(value)

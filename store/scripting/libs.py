@@ -133,7 +133,7 @@ def json_encoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
     def encode_value(v: Any, null: Any, depth: int) -> str:
         if depth > 1000:
             raise ValueError("Cannot serialise, excessive nesting (1001)")
-        if v is None or v == null:
+        if v is None:
             return "null"
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -142,6 +142,8 @@ def json_encoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
         if isinstance(v, bytes):
             return _json_string(v.decode("latin-1"))
         kind = runtime.type(v)
+        if kind == b"userdata" and runtime.is_null(v):
+            return "null"
         if kind != b"table":
             raise ValueError(f"Cannot serialise {kind.decode()}: type not supported")
         items = list(v.items())

@@ -19,7 +19,7 @@ local H = ...
 local getinfo, sethook = debug.getinfo, debug.sethook
 local unwrap = H.unwrap
 local error, type, tostring, pairs, next = error, type, tostring, pairs, next
-local rawset, rawget, setmetatable, select = rawset, rawget, setmetatable, select
+local rawset, rawget, rawequal, setmetatable = rawset, rawget, rawequal, setmetatable
 local loadstring_raw, load, setfenv, newproxy = loadstring, load, setfenv, newproxy
 local os_clock = os.clock
 local G = {}  -- the scripts' global table; lupa keeps the real one
@@ -242,7 +242,7 @@ api.with_load_api = function(register, f)
   rawset(G, 'server', redis)
   return ok, e
 end
-api.is_function = function(v) return type(v) == 'function' end
+api.is_null = function(v) return rawequal(v, cjson.null) end
 api.type = function(v) return type(v) end
 return api
 """
