@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..replies import BigNumber, ErrorReply, NullArray, SimpleString, Verbatim
-from ..resp.doubles import format_double
+from ..commands.util import format_float
 
 __all__ = ["lua_to_reply", "number_arg", "reply_to_lua"]
 
@@ -77,7 +77,7 @@ def reply_to_lua(lua: Any, value: Any, resp: int) -> Any:
     if isinstance(value, float):
         if resp == 3:
             return table({b"double": value})
-        return format_double(value)
+        return format_float(value)
     if isinstance(value, Verbatim):
         text = value.text
         data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
