@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..commands.util import format_float
 from ..errors import StoreError
 from ..replies import BigNumber, ErrorReply, NullArray, SimpleString, Verbatim
-from ..commands.util import format_float
 
 __all__ = ["lua_to_reply", "number_arg", "reply_to_lua"]
 
