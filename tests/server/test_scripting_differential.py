@@ -10,6 +10,7 @@ prefix, and everything created on the shared peer is deleted at the end.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -346,4 +347,52 @@ def test_acl_is_checked_per_call_as_the_peer(pair: RawPair, prefix: str) -> None
     finally:
         pair.both("AUTH", "default", "x", check=False)
         pair.both("ACL", "DELUSER", user, check=False)
+    assert not pair.mismatches, "\n".join(pair.mismatches)
+
+
+def random_script(rng: random.Random, keys: list[str]) -> tuple[str, ...]:
+    """A script of random redis.call / pcall statements over ``keys`` and a random return:
+    conversions of every reply shape both ways, errors caught and raised."""
+    calls = [
+        "redis.call('set', KEYS[{k}], ARGV[1])",
+        "redis.call('incrby', KEYS[{k}], {n})",
+        "redis.pcall('incrby', KEYS[{k}], {n})",
+        "redis.call('hset', KEYS[{k}], 'f{n}', ARGV[1])",
+        "redis.pcall('hget', KEYS[{k}], 'f{n}')",
+        "redis.call('del', KEYS[{k}])",
+        "redis.call('exists', KEYS[{k}])",
+        "redis.pcall('get', KEYS[{k}])",
+        "redis.call('expire', KEYS[{k}], 100)",
+        "redis.pcall('hgetall', KEYS[{k}])",
+    ]
+    returns = [
+        "return redis.pcall('get', KEYS[{k}])",
+        "return redis.pcall('hgetall', KEYS[{k}])",
+        "return redis.pcall('incrby', KEYS[{k}], {n})",
+        "return redis.call('type', KEYS[{k}])",
+        "return {{redis.pcall('get', KEYS[{k}]), {n}, {n}.5, 'x', false, redis.call('ttl', KEYS[{k}])}}",
+        "return redis.pcall('hmget', KEYS[{k}], 'f1', 'f2', 'f3')",
+        "return redis.call('incrbyfloat', KEYS[{k}], '{n}.25')",
+        "return redis.call('strlen', KEYS[{k}])",
+    ]
+    resp = "redis.setresp(3) " if rng.random() < 0.3 else ""
+
+    def fill(template: str) -> str:
+        return template.format(k=rng.randint(1, len(keys)), n=rng.randint(-3, 9))
+
+    body = resp + " ".join(fill(rng.choice(calls)) for _ in range(rng.randint(0, 5)))
+    body += " " + fill(rng.choice(returns))
+    return ("EVAL", body, str(len(keys)), *keys, rng.choice(["1", "v", "2.5", ""]))
+
+
+def test_random_scripts_match_the_peer(pair: RawPair, prefix: str) -> None:
+    rng = random.Random(18)
+    keys = [f"{prefix}r{i}" for i in range(3)]
+    for _ in range(120):
+        pair.both(*random_script(rng, keys))
+        if pair.mismatches:
+            break
+    for key in keys:
+        pair.both("TYPE", key)
+        pair.both("EVAL", "return redis.call('hgetall', KEYS[1])", "1", key)
     assert not pair.mismatches, "\n".join(pair.mismatches)
