@@ -23,7 +23,7 @@ from ..errors import CommandError, StoreError
 from ..replies import ErrorReply
 from .calls import Expirer, ScriptRun
 from .interpreter import CompileError, Interpreter, ScriptFailure
-from .libraries import Libraries
+from .libraries import FUNCTION_FLAGS, Libraries
 
 if TYPE_CHECKING:
     from ..commands.context import ExecContext
@@ -53,6 +53,7 @@ class Scripting:
     def __init__(self) -> None:
         self.scripts: dict[bytes, bytes] = {}
         self.compiled: dict[bytes, Any] = {}
+        self.flags: dict[bytes, frozenset[str]] = {}  # a script's shebang flags
         self.libraries = Libraries()
         self.running: ScriptRun | None = None
         self.admit: Callable[[CommandSpec], None] = _no_admission
@@ -71,16 +72,19 @@ class Scripting:
         """SCRIPT LOAD: compile (errors as the peer) and cache; the sha1."""
         sha = sha1hex(body)
         if sha not in self.compiled:
+            code, flags = script_shebang(body)
             try:
-                self.compiled[sha] = self.interpreter.compile(body)
+                self.compiled[sha] = self.interpreter.compile(code)
             except CompileError as exc:
                 raise CommandError(f"Error compiling script (new function): {exc}") from None
             self.scripts[sha] = body
+            self.flags[sha] = flags
         return sha
 
     def flush_scripts(self) -> None:
         self.scripts.clear()
         self.compiled.clear()
+        self.flags.clear()
         self._interpreter = None
 
     # -- running ---------------------------------------------------------------------------
@@ -108,7 +112,7 @@ class Scripting:
             interp,
             name=b"f_" + sha,
             kind="script",
-            read_only=read_only,
+            read_only=read_only or "no-writes" in self.flags.get(sha, ()),
             admit=self.admit,
             expire=self.expire,
         )
@@ -168,6 +172,29 @@ class Scripting:
             return busy_line(run.kind)
         run.kill_requested = True
         return ""
+
+
+def script_shebang(body: bytes) -> tuple[bytes, frozenset[str]]:
+    """An EVAL body's ``#!lua flags=a,b`` line (Redis 7): the code to compile (that line
+    blanked, so line numbers stay) and the flags. No shebang: the body, no flags."""
+    if not body.startswith(b"#!"):
+        return body, frozenset()
+    first, newline, rest = body.partition(b"\n")
+    parts = first[2:].split()
+    engine = parts[0].decode("utf-8", "replace") if parts else ""
+    if engine != "lua":
+        raise CommandError(f"Could not find scripting engine '{engine}'")
+    flags: set[str] = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise CommandError(f"Unknown lua shebang option: {part.decode('utf-8', 'replace')}")
+        for flag in part[6:].split(b","):
+            text = flag.decode("utf-8", "replace")
+            if text and text not in FUNCTION_FLAGS:
+                raise CommandError(f"Unexpected flag in script shebang: {text}")
+            if text:
+                flags.add(text)
+    return newline + rest, frozenset(flags)
 
 
 def busy_line(kind: str) -> str:

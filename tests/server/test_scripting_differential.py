@@ -178,6 +178,14 @@ def scripts(k: str) -> list[tuple[str, ...]]:
         ),
         ("return type(os.clock)", "0"),
         ("return string.format('%d-%s', 5, 'x')", "0"),
+        ("#!lua\nreturn 1", "0"),
+        ("#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], '1')", "1", f"{k}sb"),
+        ("#!lua flags=no-writes,allow-oom\nreturn 2", "0"),
+        ("#!lua flags=bad\nreturn 1", "0"),
+        ("#!lua foo=bar\nreturn 1", "0"),
+        ("#!py\nreturn 1", "0"),
+        ("#!lua\nerror('x')", "0"),
+        ("#!lua  flags=no-writes \nreturn 3", "0"),
     ]
 
 
