@@ -71,6 +71,7 @@ class ScriptRun:
         self.started = time.monotonic()
         self.effects: list[list[bytes]] = []
         self.command: list[bytes] = []  # the EVAL/FCALL call, for FUNCTION STATS
+        self.sub: ExecContext | None = None  # the context each redis.call runs in
 
     # -- redis.call / redis.pcall ---------------------------------------------------------
     def call(self, raise_errors: bool, *raw: Any) -> tuple[bool, Any]:
@@ -128,9 +129,11 @@ class ScriptRun:
             expired = self.expire(spec, args, ctx.now_ms)
             if expired:
                 self.note_effects(expired)
-        sub = dataclasses.replace(
-            ctx, dirty=False, log_args=None, log_commands=None, may_block=False, protocol=self.resp
-        )
+        sub = self.sub
+        if sub is None:  # one sub-context per run, its outputs reset per call (cheaper)
+            sub = self.sub = dataclasses.replace(ctx, may_block=False)
+        sub.dirty, sub.log_args, sub.log_commands = False, None, None
+        sub.protocol = self.resp
         assert spec.handler is not None
         try:
             return spec.handler(sub, args)
