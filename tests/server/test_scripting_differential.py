@@ -404,3 +404,25 @@ def test_random_scripts_match_the_peer(pair: RawPair, prefix: str) -> None:
         pair.both("TYPE", key)
         pair.both("EVAL", "return redis.call('hgetall', KEYS[1])", "1", key)
     assert not pair.mismatches, "\n".join(pair.mismatches)
+
+
+@pytest.mark.parametrize("name", ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"])
+def test_command_info_matches_the_peer(
+    name: str, memvec_server: ServerThread, redis_stack: RedisStack
+) -> None:
+    """Name, arity, flags and key positions; categories but for the `_RO` variants' extra
+    @read, and key specs (documented in docs/compatibility.md)."""
+    infos = []
+    for port in (memvec_server.port, redis_stack.port):
+        c = RawClient(port)
+        c.send(encode("COMMAND", "INFO", name))
+        infos.append(c.read_reply())
+        c.close()
+    mine, theirs = (info.split(b"\r\n") for info in infos)
+    # *1, *10, name, arity, flags (count + items), first, last, step, then categories
+    flag_end = 6 + int(theirs[5][1:])
+    assert mine[: flag_end + 3] == theirs[: flag_end + 3]
+    cats_mine = mine[flag_end + 3 : flag_end + 4 + int(mine[flag_end + 3][1:])]
+    cats_theirs = theirs[flag_end + 3 : flag_end + 4 + int(theirs[flag_end + 3][1:])]
+    extra = {b"+@read"} if name.endswith("_ro") else set()
+    assert set(cats_mine[1:]) - extra == set(cats_theirs[1:])
