@@ -68,6 +68,7 @@ class ScriptRun:
         self.resp = 2
         self.wrote = False
         self.kill_requested = False
+        self.abandoned = False  # stopped by SHUTDOWN NOSAVE: its writes are not logged
         self.started = time.monotonic()
         self.effects: list[list[bytes]] = []
         self.command: list[bytes] = []  # the EVAL/FCALL call, for FUNCTION STATS

@@ -133,22 +133,18 @@ def lua_to_reply(runtime: Any, value: Any, resp: int, depth: int = 0) -> Any:
     kind = runtime.type(value)
     if kind != b"table":
         return None  # functions, userdata, threads: nil, as in Redis
-    err = value[b"err"]
+    err, ok, double, big, mapping, members = runtime.shape(value)
     if type(err) is bytes:
         return ErrorReply(err.decode("utf-8", "surrogateescape"))
-    ok = value[b"ok"]
     if type(ok) is bytes:
         return SimpleString(ok.decode("utf-8", "surrogateescape"))
-    double = value[b"double"]
     if type(double) in (int, float):
         return float(double)
-    big = value[b"big_number"]
     if type(big) is bytes:
         try:
             return BigNumber(int(big))
         except ValueError:
             return big
-    mapping = value[b"map"]
     if mapping is not None and runtime.type(mapping) == b"table":
         return {
             _key(lua_to_reply(runtime, k, resp, depth + 1)): lua_to_reply(
@@ -156,18 +152,10 @@ def lua_to_reply(runtime: Any, value: Any, resp: int, depth: int = 0) -> Any:
             )
             for k, v in mapping.items()
         }
-    members = value[b"set"]
     if members is not None and runtime.type(members) == b"table":
         return {_key(lua_to_reply(runtime, k, resp, depth + 1)) for k in members}
-    items: list[Any] = []
-    i = 1
-    while True:
-        item = value[i]
-        if item is None:
-            break
-        items.append(lua_to_reply(runtime, item, resp, depth + 1))
-        i += 1
-    return items
+    array, n = runtime.array(value)
+    return [lua_to_reply(runtime, array[i], resp, depth + 1) for i in range(1, n + 1)]
 
 
 def _clamp(value: float) -> int:

@@ -18,6 +18,8 @@ import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from lupa.lua51 import LuaError
+
 from ..commands.table import CommandSpec
 from ..errors import CommandError, StoreError
 from ..replies import ErrorReply
@@ -152,9 +154,23 @@ class Scripting:
         try:
             return interp.run(fn, run, keys, args)
         except ScriptFailure as exc:
+            if run.abandoned:  # SHUTDOWN NOSAVE: its partial writes must not be logged
+                run.ctx.dirty, run.ctx.log_commands = False, None
             return ErrorReply(exc.reply_line())
+        except LuaError as exc:  # raised outside the script's xpcall (a conversion)
+            first = str(exc).splitlines()[0] if str(exc) else "Lua error"
+            return ErrorReply(f"ERR {first}")
         finally:
             self.running = None
+
+    def abandon(self) -> None:
+        """SHUTDOWN NOSAVE while a script runs (any thread): stop it even if it wrote, and
+        log none of its writes, so the log (what a restart replays) never holds part of
+        a script. Memory keeps them until the process exits."""
+        run = self.running
+        if run is not None:
+            run.abandoned = True
+            run.kill_requested = True
 
     def kill(self, kind: str) -> str:
         """SCRIPT KILL (``kind`` "script") or FUNCTION KILL ("function"), from any thread:

@@ -91,6 +91,8 @@ class Interpreter:
         self.api = self.lua.execute(PRELUDE, host)
         self._type = self.api[b"type"]
         self._is_null = self.api[b"is_null"]
+        self.shape = self.api[b"shape"]
+        self.array = self.api[b"array"]
 
     # -- used by conversions --------------------------------------------------------------
     def type(self, value: Any) -> bytes:

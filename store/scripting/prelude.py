@@ -243,6 +243,21 @@ api.with_load_api = function(register, f)
   return ok, e
 end
 api.is_null = function(v) return rawequal(v, cjson.null) end
+-- a returned table's special fields and array part, read raw: a script may return a
+-- table whose metatable raises (_G)
+api.shape = function(t)
+  return rawget(t, 'err'), rawget(t, 'ok'), rawget(t, 'double'), rawget(t, 'big_number'),
+    rawget(t, 'map'), rawget(t, 'set')
+end
+api.array = function(t)
+  local out, i = {}, 1
+  while true do
+    local v = rawget(t, i)
+    if v == nil then return out, i - 1 end
+    out[i] = v
+    i = i + 1
+  end
+end
 api.type = function(v) return type(v) end
 return api
 """

@@ -12,7 +12,9 @@ Contract:
   Once the running script has run ``busy-reply-threshold`` ms (``lua-time-limit``,
   default 5000) those commands are answered ``BUSY ...`` instead, except SCRIPT KILL,
   FUNCTION KILL and FUNCTION STATS, answered here without the engine lock, and
-  SHUTDOWN. SCRIPT KILL stops a script that has not written yet (the Lua count hook
+  SHUTDOWN NOSAVE, which stops the script even if it wrote (none of its writes reach the
+  log, so a restart never sees part of a script) and then shuts down.
+  SCRIPT KILL stops a script that has not written yet (the Lua count hook
   sees the request), else answers UNKILLABLE; FUNCTION KILL does the same for FCALL.
 * Scripts inside MULTI/EXEC run with the transaction, on the event loop (no BUSY
   replies meanwhile; the count hook still honours a kill request).
@@ -141,7 +143,10 @@ class ScriptGuard:
                     }
                     return stats_reply(scripting.libraries, running)
                 if spec.name == "SHUTDOWN":
-                    return None
+                    if any(a.upper() == b"NOSAVE" for a in args[1:]):
+                        scripting.abandon()  # the escape hatch: stop it, then shut down
+                        return None
+                    return ErrorReply(busy_line(run.kind))
                 return ErrorReply(busy_line(run.kind))
             await asyncio.sleep(POLL_S)
         return None

@@ -130,3 +130,33 @@ def test_function_kill_as_the_peer(servers: list[int]) -> None:
             request(c, "FUNCTION", "DELETE", lib)
             c.close()
     assert transcripts[0] == transcripts[1]
+
+
+def test_shutdown_nosave_stops_an_unkillable_script_and_logs_none_of_it(tmp_path: Path) -> None:
+    config = ServerConfig(
+        port=0, data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS, busy_reply_threshold_ms=50
+    )
+    thread = ServerThread(config).start()
+    try:
+        port = thread.port
+        client, runner = RawClient(port), RawClient(port)
+        assert request(client, "SET", "before", "1") == b"+OK\r\n"
+        runner.send(encode("EVAL", "redis.call('set', 'partial', '1') while true do end", "0"))
+        deadline = time.monotonic() + 10
+        reply = request(client, "PING")
+        while reply == b"+PONG\r\n" and time.monotonic() < deadline:
+            reply = request(client, "PING")
+        assert reply.startswith(b"-BUSY")
+        assert request(client, "SCRIPT", "KILL").startswith(b"-UNKILLABLE")
+        assert request(client, "SHUTDOWN").startswith(b"-BUSY")  # only NOSAVE gets through
+        client.send(encode("SHUTDOWN", "NOSAVE"))
+        assert client.read_until_closed() == b""
+        client.close()
+        runner.close()
+    finally:
+        thread.stop()
+    with ServerThread(ServerConfig(port=0, data_dir=tmp_path)) as again:
+        c = RawClient(again.port)
+        assert request(c, "GET", "before") == b"$1\r\n1\r\n"
+        assert request(c, "GET", "partial") == b"$-1\r\n"  # no part of the script was logged
+        c.close()
