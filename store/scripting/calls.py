@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ScriptRun"]
 
 # Connection-scope commands a script may still call: they touch no connection state.
-INLINE = frozenset({"PING", "ECHO"})
+INLINE = frozenset({"PING", "ECHO", "WAIT"})
 
 # (spec, args, now_ms) -> the commands to log for keys a write finds expired
 Expirer = Callable[[CommandSpec, list[bytes], int], list[list[bytes]]]
@@ -110,11 +110,13 @@ class ScriptRun:
         except ArityError:
             raise _CallError("ERR Wrong number of args calling command from script") from None
         if spec.scope == "connection":
+            if spec.name not in INLINE:
+                raise _CallError("ERR This Valkey command is not allowed from script")
             if spec.name == "PING":
                 return SimpleString("PONG") if len(args) == 1 else args[1]
             if spec.name == "ECHO":
                 return args[1]
-            raise _CallError("ERR This Valkey command is not allowed from script")
+            return 0  # WAIT: a script cannot wait, no replica acknowledged yet
         if "noscript" in spec.flags:
             raise _CallError("ERR This Valkey command is not allowed from script")
         if spec.is_write and self.read_only:

@@ -65,6 +65,8 @@ class Interpreter:
     def __init__(self, source: str) -> None:
         self.source = source
         self.current: ScriptRun | None = None
+        # cjson.encode_max_depth / decode_max_depth: per Lua state, as lua-cjson's
+        self.json_settings = {"encode_max_depth": 1000, "decode_max_depth": 1000}
         self.lua = lua51.LuaRuntime(
             encoding=None,
             unpack_returned_tuples=True,
@@ -83,8 +85,9 @@ class Interpreter:
                 b"acl_check_cmd": self._acl_check_cmd,
                 b"killed": self._killed,
                 b"kill_error": self._kill_error,
-                b"json_encode": json_encoder(self),
-                b"json_decode": json_decoder(self.lua),
+                b"json_encode": json_encoder(self, self.json_settings),
+                b"json_decode": json_decoder(self.lua, self.json_settings),
+                b"json_config": self._json_config,
                 b"bit": self.lua.table_from(bit_functions()),
             }
         )
@@ -166,6 +169,12 @@ class Interpreter:
         if not ok:
             raise CallFailed(value)
         return value
+
+    def _json_config(self, name: bytes | str, value: Any = None) -> Any:
+        key = name.decode() if isinstance(name, bytes) else name
+        if isinstance(value, (int, float)) and value >= 1:
+            self.json_settings[key] = int(value)
+        return self.json_settings[key]
 
     def _setresp(self, *args: Any) -> tuple[bool, Any]:
         if len(args) != 1:

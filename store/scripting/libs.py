@@ -122,17 +122,24 @@ def _number_text(v: float | int) -> str:
     return f"{v:.14g}"
 
 
+def _nesting(v: Any) -> int:
+    """How deep arrays and objects nest in a decoded JSON value."""
+    if isinstance(v, list):
+        return 1 + max((_nesting(x) for x in v), default=0)
+    if isinstance(v, dict):
+        return 1 + max((_nesting(x) for x in v.values()), default=0)
+    return 0
+
+
 def _json_string(text: str) -> str:
     # lua-cjson escapes "/" too; bytes pass through as latin-1 code points
     return json.dumps(text, ensure_ascii=False).replace("/", "\\/")
 
 
-def json_encoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
+def json_encoder(runtime: Any, settings: dict[str, int]) -> Callable[[Any, Any], tuple[bool, Any]]:
     """``cjson.encode``: ``(value, null_sentinel) -> (ok, json bytes | message)``."""
 
     def encode_value(v: Any, null: Any, depth: int) -> str:
-        if depth > 1000:
-            raise ValueError("Cannot serialise, excessive nesting (1001)")
         if v is None:
             return "null"
         if isinstance(v, bool):
@@ -146,6 +153,8 @@ def json_encoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
             return "null"
         if kind != b"table":
             raise ValueError(f"Cannot serialise {kind.decode()}: type not supported")
+        if depth + 1 > settings["encode_max_depth"]:
+            raise ValueError(f"Cannot serialise, excessive nesting ({depth + 1})")
         items = list(v.items())
         keys = [k for k, _ in items]
         n = len(keys)
@@ -173,7 +182,7 @@ def json_encoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
     return encode
 
 
-def json_decoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
+def json_decoder(runtime: Any, settings: dict[str, int]) -> Callable[[Any, Any], tuple[bool, Any]]:
     """``cjson.decode``: ``(json text, null_sentinel) -> (ok, Lua value | message)``."""
     table = runtime.table_from
 
@@ -200,6 +209,9 @@ def json_decoder(runtime: Any) -> Callable[[Any, Any], tuple[bool, Any]]:
             parsed = json.loads(data.decode("utf-8", "surrogateescape"))
         except (ValueError, RecursionError) as exc:
             return False, f"Expected value but found invalid token: {exc}"
+        depth = _nesting(parsed)
+        if depth > settings["decode_max_depth"]:
+            return False, f"Found too many nested data structures ({depth})"
         return True, to_lua(parsed, null)
 
     return decode

@@ -114,8 +114,9 @@ cjson.decode = function(s)
   error(r, 2)
 end
 cjson.encode_keep_buffer = function() end
-cjson.encode_max_depth = function() end
-cjson.decode_max_depth = function() end
+local json_config = H.json_config
+cjson.encode_max_depth = function(n) return json_config('encode_max_depth', n) end
+cjson.decode_max_depth = function(n) return json_config('decode_max_depth', n) end
 cjson.encode_invalid_numbers = function() end
 cjson.decode_invalid_numbers = function() end
 
