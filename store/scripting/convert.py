@@ -34,7 +34,7 @@ from ..replies import BigNumber, ErrorReply, NullArray, SimpleString, Verbatim
 
 __all__ = ["lua_to_reply", "number_arg", "reply_to_lua"]
 
-MAX_DEPTH = 1000
+MAX_DEPTH = 200  # nesting a reply may have (Python recursion, not Lua, bounds it)
 
 
 def number_arg(value: float | int) -> bytes:
