@@ -22,7 +22,11 @@ local error, type, tostring, pairs, next = error, type, tostring, pairs, next
 local rawset, rawget, rawequal, setmetatable = rawset, rawget, rawequal, setmetatable
 local loadstring_raw, load, setfenv, newproxy = loadstring, load, setfenv, newproxy
 local os_clock = os.clock
-local G = {}  -- the scripts' global table; lupa keeps the real one
+-- The scripts' global table G is an empty proxy over B (lupa keeps the real _G): every
+-- assignment to a global, new or existing, reaches __newindex and is refused, and a
+-- read of a missing one raises, as Redis 7's read-only globals do.
+local B = {}
+local G = {}
 
 local function wrap(f)
   -- a Lua function over a Python callable that answers (ok, value): errors are raised
@@ -138,8 +142,15 @@ local function load_safe(fn, name)
   return f, e
 end
 
+local killed = H.killed
+local kill_error = H.kill_error
+local function hook()
+  if killed() then error({err = kill_error()}, 0) end
+end
+
 local raw_pcall, raw_xpcall = pcall, xpcall
--- a script's own pcall sees a failed redis.call as its error text, as on the peer
+-- a script's own pcall sees a failed redis.call as its error text, as on the peer; a
+-- killed script's kill error is raised again past every pcall
 local function caught(e)
   if type(e) == 'userdata' then
     local t = unwrap(e)
@@ -148,6 +159,7 @@ local function caught(e)
   return e
 end
 local function fix(ok, ...)
+  if killed() then error({err = kill_error()}, 0) end
   if ok then return ok, ... end
   return ok, caught((...))
 end
@@ -155,44 +167,57 @@ local function pcall_safe(f, ...)
   return fix(raw_pcall(f, ...))
 end
 local function xpcall_safe(f, h)
-  return raw_xpcall(f, function(e) return h(caught(e)) end)
+  return fix(raw_xpcall(f, function(e) return h(caught(e)) end))
+end
+
+local function refuse() error('Attempt to modify a readonly table', 2) end
+local guard_meta = setmetatable({}, {__newindex = refuse, __metatable = false})
+local function readonly(t)
+  return setmetatable({}, {__index = t, __newindex = refuse, __metatable = guard_meta})
+end
+local raw_setmetatable = setmetatable
+local protected = {}
+local function setmetatable_safe(t, mt)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return raw_setmetatable(t, mt)
 end
 
 local keep = {
   'assert', 'collectgarbage', 'error', 'gcinfo', 'getmetatable', 'ipairs',
-  'next', 'pairs', 'rawequal', 'rawget', 'rawset', 'select', 'setmetatable',
+  'next', 'pairs', 'rawequal', 'rawget', 'rawset', 'select',
   'tonumber', 'tostring', 'type', 'unpack', '_VERSION',
   'string', 'table', 'math', 'coroutine',
 }
-for _, n in pairs(keep) do rawset(G, n, _G[n]) end
-rawset(G, '_G', G)
-rawset(G, 'loadstring', loadstring_safe)
-rawset(G, 'load', load_safe)
-rawset(G, 'pcall', pcall_safe)
-rawset(G, 'xpcall', xpcall_safe)
-rawset(G, 'os', {clock = os_clock})
-rawset(G, 'redis', redis)
-rawset(G, 'server', redis)
-rawset(G, 'cjson', cjson)
-rawset(G, 'bit', bit)
+for _, n in pairs(keep) do rawset(B, n, _G[n]) end
+local redis_ro, cjson_ro, bit_ro = readonly(redis), readonly(cjson), readonly(bit)
+protected[G], protected[redis_ro], protected[cjson_ro], protected[bit_ro] = true, true, true, true
+rawset(B, '_G', G)
+rawset(B, 'setmetatable', setmetatable_safe)
+rawset(B, 'loadstring', loadstring_safe)
+rawset(B, 'load', load_safe)
+rawset(B, 'pcall', pcall_safe)
+rawset(B, 'xpcall', xpcall_safe)
+rawset(B, 'os', {clock = os_clock})
+rawset(B, 'redis', redis_ro)
+rawset(B, 'server', redis_ro)
+rawset(B, 'cjson', cjson_ro)
+rawset(B, 'bit', bit_ro)
 
 -- what restore() puts back after each script
 local baseline = {}
-for n, v in pairs(G) do baseline[n] = v end
+for n, v in pairs(B) do baseline[n] = v end
 
 setmetatable(G, {
   __index = function(_, n)
-    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+    local v = B[n]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+    end
+    return v
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
+  __newindex = refuse,
+  __metatable = guard_meta,
 })
-
-local killed = H.killed
-local kill_error = H.kill_error
-local function hook()
-  if killed() then error({err = kill_error()}, 0) end
-end
 
 local api = {}
 api.compile = function(body, source)
@@ -207,15 +232,17 @@ api.run = function(f, keys, args)
   return res[1], res[2]
 end
 api.set_args = function(keys, args)
-  rawset(G, 'KEYS', keys)
-  rawset(G, 'ARGV', args)
+  rawset(B, 'KEYS', keys)
+  rawset(B, 'ARGV', args)
 end
 api.restore = function()
-  for n in pairs(G) do
-    if baseline[n] == nil then rawset(G, n, nil) end
+  -- a script may rawset(_G, ...) into the proxy: drop that; B only the host changes
+  for n in pairs(G) do rawset(G, n, nil) end
+  for n in pairs(B) do
+    if baseline[n] == nil then rawset(B, n, nil) end
   end
   for n, v in pairs(baseline) do
-    if rawget(G, n) ~= v then rawset(G, n, v) end
+    if rawget(B, n) ~= v then rawset(B, n, v) end
   end
 end
 api.with_load_api = function(register, f)
@@ -229,18 +256,19 @@ api.with_load_api = function(register, f)
   for k, v in pairs(redis) do
     if type(v) == 'string' or type(v) == 'number' then load_api[k] = v end
   end
-  setmetatable(load_api, {
+  raw_setmetatable(load_api, {
+    __newindex = refuse,
     __index = function(_, n)
       error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
     end,
   })
-  rawset(G, 'redis', load_api)
-  rawset(G, 'server', load_api)
+  rawset(B, 'redis', load_api)
+  rawset(B, 'server', load_api)
   sethook(hook, '', 100000)
   local ok, e = xpcall(f, handler)
   sethook()
-  rawset(G, 'redis', redis)
-  rawset(G, 'server', redis)
+  rawset(B, 'redis', redis_ro)
+  rawset(B, 'server', redis_ro)
   return ok, e
 end
 api.is_null = function(v) return rawequal(v, cjson.null) end

@@ -173,10 +173,19 @@ def scripts(k: str) -> list[tuple[str, ...]]:
             " 'getfenv', 'setfenv', 'dofile', 'loadfile', 'print', 'module', 'string', 'math',"
             " 'table', 'coroutine', 'pcall', 'unpack', 'newproxy', 'rawset', '_G', 'xpcall',"
             " 'KEYS', 'ARGV', 'redis', 'package', 'debug'}) do "
-            "table.insert(r, n .. '=' .. type(rawget(_G, n))) end return r",
+            "local ok, v = pcall(function() return _G[n] end) "
+            "table.insert(r, n .. '=' .. (ok and type(v) or 'missing')) end return r",
             "0",
         ),
         ("return type(os.clock)", "0"),
+        ("setmetatable(_G, {})", "0"),
+        ("local g = getmetatable(_G) g.__index = {}", "0"),
+        ("redis = function() return 1 end", "0"),
+        ("_G = {}", "0"),
+        ("redis.call = function() return 1 end", "0"),
+        ("cjson.encode = function() return 1 end", "0"),
+        ("bit.band = function() return 1 end", "0"),
+        ("local t = {} setmetatable(t, {__index = function() return 5 end}) return t.x", "0"),
         ("return string.format('%d-%s', 5, 'x')", "0"),
         ("#!lua\nreturn 1", "0"),
         ("#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], '1')", "1", f"{k}sb"),
