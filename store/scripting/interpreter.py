@@ -66,7 +66,11 @@ class Interpreter:
         self.source = source
         self.current: ScriptRun | None = None
         # cjson.encode_max_depth / decode_max_depth: per Lua state, as lua-cjson's
-        self.json_settings = {"encode_max_depth": 1000, "decode_max_depth": 1000}
+        self.json_settings = {
+            "encode_max_depth": 1000,
+            "decode_max_depth": 1000,
+            "encode_invalid_numbers": 0,
+        }
         self.lua = lua51.LuaRuntime(
             encoding=None,
             unpack_returned_tuples=True,
@@ -172,7 +176,9 @@ class Interpreter:
 
     def _json_config(self, name: bytes | str, value: Any = None) -> Any:
         key = name.decode() if isinstance(name, bytes) else name
-        if isinstance(value, (int, float)) and value >= 1:
+        if (key == "encode_invalid_numbers" and isinstance(value, bool)) or (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 1
+        ):
             self.json_settings[key] = int(value)
         return self.json_settings[key]
 
@@ -194,7 +200,7 @@ class Interpreter:
             argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
             spec = resolve(argv)
         except StoreError:
-            return False, "Invalid command passed to redis.acl_check_cmd()"
+            return False, "Invalid command passed to server.acl_check_cmd()"
         if run.ctx.authorize is None:
             return True, True
         try:

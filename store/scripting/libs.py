@@ -112,10 +112,12 @@ def bit_functions() -> dict[bytes, Callable[..., tuple[bool, Any]]]:
     }
 
 
-def _number_text(v: float | int) -> str:
+def _number_text(v: float | int, invalid_ok: bool = False) -> str:
     if isinstance(v, int):
         return str(v)
     if math.isnan(v) or math.isinf(v):
+        if invalid_ok:  # cjson.encode_invalid_numbers(true)
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
         raise ValueError("Cannot serialise number: must not be NaN or Inf")
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
@@ -145,7 +147,7 @@ def json_encoder(runtime: Any, settings: dict[str, int]) -> Callable[[Any, Any],
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, (int, float)):
-            return _number_text(v)
+            return _number_text(v, bool(settings["encode_invalid_numbers"]))
         if isinstance(v, bytes):
             return _json_string(v.decode("latin-1"))
         kind = runtime.type(v)

@@ -121,7 +121,7 @@ cjson.encode_keep_buffer = function() end
 local json_config = H.json_config
 cjson.encode_max_depth = function(n) return json_config('encode_max_depth', n) end
 cjson.decode_max_depth = function(n) return json_config('decode_max_depth', n) end
-cjson.encode_invalid_numbers = function() end
+cjson.encode_invalid_numbers = function(v) return json_config('encode_invalid_numbers', v) end
 cjson.decode_invalid_numbers = function() end
 
 local bit = {}
