@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import CommandError
 from ..replies import SimpleString
 from .context import ExecContext
-from .scripting import check_subcommand, flush_mode, parse_numkeys, scripting_of
+from .scripting import check_subcommand, parse_numkeys, scripting_of
 from .table import CommandSpec, command
 
 __all__ = ["FUNCTION_WRITE"]
@@ -94,7 +94,7 @@ def function(ctx: ExecContext, args: list[bytes]) -> Any:
             else:
                 raise CommandError(f"Unknown option given: {rest[0].decode('utf-8', 'replace')}")
         if not rest:
-            raise CommandError("Function code was not given")
+            raise CommandError("Function code is missing")
         _admit_write(ctx)
         name = libraries.load(rest[0], replace)
         ctx.dirty = True
@@ -105,7 +105,8 @@ def function(ctx: ExecContext, args: list[bytes]) -> Any:
         ctx.dirty = True
         return SimpleString("OK")
     if sub == b"FLUSH":
-        flush_mode(args, "FUNCTION")
+        if len(args) > 3 or (len(args) == 3 and args[2].upper() not in (b"ASYNC", b"SYNC")):
+            raise CommandError("FUNCTION FLUSH only supports SYNC|ASYNC option")
         _admit_write(ctx)
         libraries.flush()
         ctx.dirty = True
@@ -150,8 +151,9 @@ def _list(ctx: ExecContext, opts: list[bytes]) -> Any:
             raise CommandError(f"Unknown argument {opts[i].decode('utf-8', 'replace')}")
     libraries = scripting_of(ctx).libraries
     out = []
-    for name in sorted(libraries.libraries):
-        lib = libraries.libraries[name]
+    for key in sorted(libraries.libraries):
+        lib = libraries.libraries[key]
+        name = lib.name
         if pattern is not None and not fnmatch.fnmatchcase(
             name.decode("latin-1"), pattern.decode("latin-1")
         ):
@@ -162,7 +164,7 @@ def _list(ctx: ExecContext, opts: list[bytes]) -> Any:
             flags: Any = [SimpleString(f) for f in fn.flags]
             if ctx.protocol == 3:
                 flags = set(flags)
-            functions.append({b"name": fname, b"description": fn.description, b"flags": flags})
+            functions.append({b"name": fn.name, b"description": fn.description, b"flags": flags})
         entry: dict[bytes, Any] = {
             b"library_name": name,
             b"engine": b"LUA",

@@ -126,7 +126,7 @@ class Scripting:
         self, ctx: ExecContext, name: bytes, keys: list[bytes], args: list[bytes], read_only: bool
     ) -> Any:
         """FCALL / FCALL_RO: the function's reply, or an ErrorReply."""
-        found = self.libraries.functions.get(name)
+        found = self.libraries.functions.get(name.lower())
         if found is None:
             raise CommandError("Function not found")
         _, fn = found

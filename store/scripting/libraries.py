@@ -50,7 +50,11 @@ class _Registration:
 
 
 class Libraries:
-    """Every loaded library; functions by name. Caller holds the engine lock."""
+    """Every loaded library; functions by name. Caller holds the engine lock.
+
+    Function names are case-insensitive and library names are not, as on the peer
+    (functions are keyed by the lower-cased name; :class:`Function` keeps the name given).
+    """
 
     def __init__(self) -> None:
         self.libraries: dict[bytes, Library] = {}
@@ -86,16 +90,16 @@ class Libraries:
             raise CommandError(f"Error registering functions: {exc.message}") from None
         if not reg.functions:
             raise CommandError("No functions registered")
-        for fname in reg.functions:
-            owner = self.functions.get(fname)
-            if owner is not None and owner[0].name != name:
-                raise CommandError(f"Function {fname.decode('utf-8', 'replace')} already exists")
+        for fn in reg.functions.values():
+            owner = self.functions.get(fn.name.lower())
+            if owner is not None and owner[0] is not old:
+                raise CommandError(f"Function {fn.name.decode('utf-8', 'replace')} already exists")
         if old is not None:
             self._drop(old)
         lib = Library(name, code, reg.functions)
         self.libraries[name] = lib
-        for fname, fn in reg.functions.items():
-            self.functions[fname] = (lib, fn)
+        for fn in reg.functions.values():
+            self.functions[fn.name.lower()] = (lib, fn)
         return name
 
     def delete(self, name: bytes) -> None:
@@ -112,7 +116,7 @@ class Libraries:
     def _drop(self, lib: Library) -> None:
         del self.libraries[lib.name]
         for fname in lib.functions:
-            self.functions.pop(fname, None)
+            self.functions.pop(fname.lower(), None)
 
     # -- persistence ----------------------------------------------------------------------
     def to_plain(self) -> list[bytes]:
@@ -127,18 +131,21 @@ class Libraries:
 
 
 def _metadata(code: bytes) -> bytes:
+    """The library name of ``#!lua name=<name>`` (the peer's parsing and errors)."""
     if not code.startswith(b"#!"):
         raise CommandError("Missing library metadata")
-    first = code.split(b"\n", 1)[0].rstrip(b"\r")
-    parts = first[2:].split()
+    if b"\n" not in code:
+        raise CommandError("Invalid library metadata")
+    first = code.split(b"\n", 1)[0]
+    parts = first.split()
     if not parts:
-        raise CommandError("Engine '' not found")
-    engine = parts[0]
-    if engine.lower() != b"lua":
-        raise CommandError(f"Engine '{engine.decode('utf-8', 'replace')}' not found")
+        raise CommandError("Invalid library metadata")
+    engine = parts[0][2:]
     name: bytes | None = None
     for item in parts[1:]:
-        if item.startswith(b"name="):
+        if item[:5].lower() == b"name=":
+            if name is not None:
+                raise CommandError("Invalid metadata value, name argument was given multiple times")
             name = item[5:]
         else:
             raise CommandError(f"Invalid metadata value given: {item.decode('utf-8', 'replace')}")
@@ -149,45 +156,73 @@ def _metadata(code: bytes) -> bytes:
             "Library names can only contain letters, numbers, or underscores(_) and must be at "
             "least one character long"
         )
+    if engine.lower() != b"lua":
+        raise CommandError(f"Engine '{engine.decode('utf-8', 'replace')}' not found")
     return name
 
 
 def _register(interp: Interpreter, reg: _Registration, *args: Any) -> tuple[bool, Any]:
     """``redis.register_function``: ``(name, callback)`` or ``{function_name=, callback=,
-    flags=, description=}``. Answers ``(ok, error line)``."""
-    wrong = b"ERR wrong number of arguments to server.register_function"
+    flags=, description=}``. Answers ``(ok, error line)`` with the peer's texts."""
     flags: tuple[str, ...] = ()
     description: bytes | None = None
-    if len(args) == 1 and interp.type(args[0]) == b"table":
+    if len(args) not in (1, 2):
+        return False, b"ERR wrong number of arguments to %s" % _REG
+    if len(args) == 1:
         spec = args[0]
-        name, callback = spec[b"function_name"], spec[b"callback"]
-        for key in spec:
-            if key not in (b"function_name", b"callback", b"flags", b"description"):
-                return False, b"ERR unknown argument given to server.register_function"
-        raw_flags = spec[b"flags"]
-        if raw_flags is not None:
-            if interp.type(raw_flags) != b"table":
-                return False, b"ERR flags argument to server.register_function must be a table"
-            collected = []
-            for _, flag in raw_flags.items():
-                text = flag.decode("utf-8", "replace") if isinstance(flag, bytes) else None
-                if text not in FUNCTION_FLAGS:
-                    return False, b"ERR unknown flag given"
-                collected.append(text)
-            flags = tuple(collected)
-        raw_desc = spec[b"description"]
-        if raw_desc is not None:
-            if not isinstance(raw_desc, bytes):
-                return False, b"ERR description argument given to %s must be a string" % _REG
-            description = raw_desc
-    elif len(args) == 2:
-        name, callback = args
+        if interp.type(spec) != b"table":
+            return False, (
+                b"ERR calling %s with a single argument is only applicable to Lua table "
+                b"(representing named arguments)." % _REG
+            )
+        name = callback = None
+        for key, value in spec.items():
+            if not isinstance(key, bytes):
+                return False, b"ERR named argument key given to %s is not a string" % _REG
+            k = key.lower()
+            if k == b"function_name":
+                if not isinstance(value, (bytes, int, float)) or isinstance(value, bool):
+                    return False, b"ERR function_name argument given to %s must be a string" % _REG
+                name = value if isinstance(value, bytes) else str(value).encode()
+            elif k == b"description":
+                if not isinstance(value, (bytes, int, float)) or isinstance(value, bool):
+                    return False, b"ERR description argument given to %s must be a string" % _REG
+                description = value if isinstance(value, bytes) else str(value).encode()
+            elif k == b"callback":
+                if interp.type(value) != b"function":
+                    return False, b"ERR callback argument given to %s must be a function" % _REG
+                callback = value
+            elif k == b"flags":
+                if interp.type(value) != b"table":
+                    return False, (
+                        b"ERR flags argument to %s must be a table representing function flags"
+                        % _REG
+                    )
+                collected = []
+                i = 1
+                while (flag := value[i]) is not None:
+                    text = (
+                        flag.decode("utf-8", "replace").lower() if isinstance(flag, bytes) else ""
+                    )
+                    if text not in FUNCTION_FLAGS:
+                        return False, b"ERR unknown flag given"
+                    collected.append(text)
+                    i += 1
+                flags = tuple(collected)
+            else:
+                return False, b"ERR unknown argument given to %s" % _REG
+        if name is None:
+            return False, b"ERR %s must get a function name argument" % _REG
+        if callback is None:
+            return False, b"ERR %s must get a callback argument" % _REG
     else:
-        return False, wrong
-    if not isinstance(name, bytes):
-        return False, b"ERR function_name argument given to %s must be a string" % _REG
-    if callback is None or interp.type(callback) != b"function":
-        return False, b"ERR callback argument given to server.register_function must be a function"
+        name, callback = args
+        if not isinstance(name, (bytes, int, float)) or isinstance(name, bool):
+            return False, b"ERR first argument to %s must be a string" % _REG
+        if isinstance(name, (int, float)):
+            name = str(name).encode()
+        if callback is None or interp.type(callback) != b"function":
+            return False, b"ERR second argument to %s must be a function" % _REG
     if not _NAME.match(name):
         reg.direct_error = (
             "Function names can only contain letters, numbers, or underscores(_) and must be at "

@@ -27,6 +27,7 @@ local os_clock = os.clock
 -- read of a missing one raises, as Redis 7's read-only globals do.
 local B = {}
 local G = {}
+local current = B  -- what G reads through: B, or the load-time globals during FUNCTION LOAD
 
 local function wrap(f)
   -- a Lua function over a Python callable that answers (ok, value): errors are raised
@@ -209,7 +210,7 @@ for n, v in pairs(B) do baseline[n] = v end
 
 setmetatable(G, {
   __index = function(_, n)
-    local v = B[n]
+    local v = current[n]
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
     end
@@ -245,30 +246,34 @@ api.restore = function()
     if rawget(B, n) ~= v then rawset(B, n, v) end
   end
 end
+local loading = false
 api.with_load_api = function(register, f)
-  -- run a library body with FUNCTION LOAD's redis table: register_function, log,
-  -- setresp and the constants; anything else is a missing global, as on the peer
+  -- run a library body with FUNCTION LOAD's globals, as the peer's: only `redis` /
+  -- `server` with register_function, log and the constants; everything else (math,
+  -- string, redis.call, redis.setresp ...) is a missing global. Functions it defines see
+  -- the full globals when called (G reads through `current`).
   local function register_function(...)
+    if not loading then
+      error({err = 'ERR server.register_function can only be called on FUNCTION LOAD command'}, 0)
+    end
     local ok, e = register(...)
     if not ok then error({err = e}, 0) end
   end
-  local load_api = {register_function = register_function, log = redis.log, setresp = redis.setresp}
+  local function missing(_, n)
+    error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+  end
+  local load_api = {register_function = register_function, log = redis.log}
   for k, v in pairs(redis) do
     if type(v) == 'string' or type(v) == 'number' then load_api[k] = v end
   end
-  raw_setmetatable(load_api, {
-    __newindex = refuse,
-    __index = function(_, n)
-      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-    end,
-  })
-  rawset(B, 'redis', load_api)
-  rawset(B, 'server', load_api)
+  raw_setmetatable(load_api, {__newindex = refuse, __index = missing})
+  current = {redis = load_api, server = load_api}
+  loading = true
   sethook(hook, '', 100000)
   local ok, e = xpcall(f, handler)
   sethook()
-  rawset(B, 'redis', redis_ro)
-  rawset(B, 'server', redis_ro)
+  loading = false
+  current = B
   return ok, e
 end
 api.is_null = function(v) return rawequal(v, cjson.null) end
