@@ -105,7 +105,12 @@ def function(ctx: ExecContext, args: list[bytes]) -> Any:
         ctx.dirty = True
         return SimpleString("OK")
     if sub == b"FLUSH":
-        if len(args) > 3 or (len(args) == 3 and args[2].upper() not in (b"ASYNC", b"SYNC")):
+        if len(args) > 3:
+            shown = args[1].decode("utf-8", "replace")
+            raise CommandError(
+                f"unknown subcommand or wrong number of arguments for '{shown}'. Try FUNCTION HELP."
+            )
+        if len(args) == 3 and args[2].upper() not in (b"ASYNC", b"SYNC"):
             raise CommandError("FUNCTION FLUSH only supports SYNC|ASYNC option")
         _admit_write(ctx)
         libraries.flush()

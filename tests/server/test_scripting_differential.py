@@ -224,6 +224,7 @@ def test_numkeys_evalsha_script_commands_match_the_peer(pair: RawPair, prefix: s
         ("SCRIPT", "LOAD", "return syntax error"),
         ("SCRIPT", "LOAD"),
         ("SCRIPT", "FLUSH", "BAD"),
+        ("SCRIPT", "FLUSH", "SYNC", "BAD"),
         ("SCRIPT", "NOSUCH"),
         ("SCRIPT", "KILL"),
         ("FUNCTION", "KILL"),
@@ -356,6 +357,7 @@ def test_functions_match_the_peer(pair: RawPair, prefix: str) -> None:
             ("FCALL", f"{prefix}nf", "0"),
             ("FUNCTION", "DELETE", f"{prefix}z"),
             ("FUNCTION", "FLUSH", "x"),
+            ("FUNCTION", "flush", "x", "y"),
             ("FUNCTION", "LOAD", "X", "Y"),
             ("FUNCTION", "LOAD", "REPLACE"),
         ]:
