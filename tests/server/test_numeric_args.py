@@ -158,6 +158,9 @@ SHAPES: dict[str, list[list[Any]]] = {
         ["FT.AGGREGATE", "base", "*", "APPLY", N, "AS", "x"],
     ],
     "FT.CURSOR": [["FT.CURSOR", "READ", "base", N], ["FT.CURSOR", "DEL", "base", N]],
+    **{name: [[name, "return #KEYS", N, "k"]] for name in ("EVAL", "EVAL_RO")},
+    **{name: [[name, "a" * 40, N, "k"]] for name in ("EVALSHA", "EVALSHA_RO")},
+    **{name: [[name, "nofunction", N, "k"]] for name in ("FCALL", "FCALL_RO")},
 }
 NO_NUMERIC = {
     "APPEND", "AUTH", "BGSAVE", "COMMAND", "CONFIG", "DBSIZE", "DECR", "DEL", "DISCARD",
@@ -168,6 +171,7 @@ NO_NUMERIC = {
     "LASTSAVE", "MGET", "MODULE", "MSET", "MULTI", "PERSIST", "PING", "PSYNC", "PTTL", "QUIT",
     "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SHUTDOWN", "SLAVEOF", "STRLEN", "TIME",
     "TTL", "TYPE", "UNLINK", "UNWATCH", "WATCH", "MONITOR", "LATENCY", "OBJECT",
+    "SCRIPT", "FUNCTION",
 }  # fmt: skip
 # Not fuzzed with random arguments: they end the connection or the process, make the
 # server a replica, block, or change how the connection's later replies look.
