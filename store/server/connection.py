@@ -470,7 +470,7 @@ class Connection(asyncio.Protocol):
                     rollbacks = engine.rollbacks
                     if self.closing:
                         break
-                if guard.active or spec.name in SCRIPT_RUNNERS:  # store.server.script_busy
+                if guard.pending or spec.name in SCRIPT_RUNNERS:  # store.server.script_busy
                     done = await guard.handle(self, spec, args)
                     if done is not None:
                         touched = True

@@ -71,7 +71,7 @@ def authorizer(
 
 
 class ScriptGuard:
-    """One per server. ``active`` is the connection's one-attribute fast-path check."""
+    """One per server. ``pending`` is the connection's one-attribute fast-path check."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -136,11 +136,13 @@ class ScriptGuard:
                 if spec.name == "FUNCTION" and sub == b"KILL":
                     return _kill_reply(scripting.kill("function"))
                 if spec.name == "FUNCTION" and sub == b"STATS":
-                    running = {
-                        b"name": run.name,
-                        b"command": list(run.command),
-                        b"duration_ms": int((time.monotonic() - run.started) * 1000),
-                    }
+                    running = None  # an EVAL script is not reported, as on the peer
+                    if run.kind == "function":
+                        running = {
+                            b"name": run.name,
+                            b"command": list(run.command),
+                            b"duration_ms": int((time.monotonic() - run.started) * 1000),
+                        }
                     return stats_reply(scripting.libraries, running)
                 if spec.name == "SHUTDOWN":
                     if any(a.upper() == b"NOSAVE" for a in args[1:]):
