@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .app import Server
     from .connection import Connection
 
-__all__ = ["SCRIPT_RUNNERS", "ScriptGuard", "authorizer"]
+__all__ = ["SCRIPT_RUNNERS", "ScriptGuard", "authorizer", "declared_keys_allowed"]
 
 SCRIPT_RUNNERS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 # How often a waiting command looks again whether the script ended or became busy.
@@ -68,6 +68,20 @@ def authorizer(
                 raise no_key_permission()
 
     return check
+
+
+def declared_keys_allowed(user: User, spec: CommandSpec, args: list[bytes]) -> bool:
+    """Whether ``user`` may access the KEYS an EVAL/FCALL declares (its numkeys key
+    spec, checked before the script runs, as the peer does; RO for the ``_RO`` forms).
+    A malformed numkeys is left for the command itself to refuse."""
+    try:
+        numkeys = int(args[2])
+    except ValueError:
+        return True
+    if numkeys < 0 or numkeys > len(args) - 3:
+        return True
+    write = "readonly" not in spec.flags
+    return all(user.can_access(key, write) for key in args[3 : 3 + numkeys])
 
 
 class ScriptGuard:
@@ -102,6 +116,11 @@ class ScriptGuard:
         return await self._run(conn, spec, args)
 
     async def _run(self, conn: Connection, spec: CommandSpec, args: list[bytes]) -> Submitted:
+        user = conn.user
+        if user is not None and not user.all_keys and not declared_keys_allowed(user, spec, args):
+            refused = no_key_permission()
+            self.server.observe.done(conn, spec, args, 0, refused)
+            return Submitted(None, None, refused)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="memvec-script")
         engine = self.server.engine
