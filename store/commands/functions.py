@@ -48,11 +48,9 @@ _HELP = [
     "    Return general information on all the libraries:",
     "    * Library name",
     "    * The engine used to run the Library",
-    "    * Library description",
     "    * Functions list",
     "    * Library code (if WITHCODE is given)",
-    "    It also possible to get only function that matches a pattern using LIBRARYNAME",
-    "    argument.",
+    "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
     "STATS",
     "    Return information about the current function running:",
     "    * Function name",
@@ -66,8 +64,22 @@ _HELP = [
     "    Delete all the libraries.",
     "    When called without the optional mode argument, the behavior is determined by the",
     "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
-    "    * ASYNC: Asynchronously delete the libraries.",
-    "    * SYNC: Synchronously delete the libraries.",
+    "    * ASYNC: Asynchronously flush the libraries.",
+    "    * SYNC: Synchronously flush the libraries.",
+    "DUMP",
+    "    Return a serialized payload representing the current libraries, can be restored using"
+    " FUNCTION RESTORE command",
+    "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+    "    Restore the libraries represented by the given payload, it is possible to give a restore"
+    " policy to",
+    "    control how to handle existing libraries (default APPEND):",
+    "    * FLUSH: delete all existing libraries.",
+    "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+    "    * REPLACE: appends the restored libraries to the existing libraries, On collision,"
+    " replace the old",
+    "      libraries with the new libraries (notice that even on this option there is a chance"
+    " of failure",
+    "      in case of functions name collision with another library).",
     "HELP",
     "    Print this help.",
 ]

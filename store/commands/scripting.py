@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import CommandError
 from ..replies import ErrorReply, SimpleString
-from ..scripting import Scripting
+from ..scripting import NoScriptError, Scripting
 from .context import ExecContext
 from .table import command
 
@@ -77,22 +77,35 @@ def evalsha_ro(ctx: ExecContext, args: list[bytes]) -> Any:
     return _eval(ctx, args, by_sha=True, read_only=True)
 
 
-_SCRIPT_ARITY = {b"LOAD": 3, b"EXISTS": -3, b"FLUSH": -2, b"KILL": 2, b"HELP": 2}
+_SCRIPT_ARITY = {
+    b"LOAD": 3,
+    b"EXISTS": -3,
+    b"FLUSH": -2,
+    b"KILL": 2,
+    b"HELP": 2,
+    b"SHOW": 3,
+    b"DEBUG": -3,
+}
 
 _SCRIPT_HELP = [
     "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DEBUG (YES|SYNC|NO) [<engine_name>]",
+    "    Set the debug mode for subsequent scripts executed of the specified engine.",
+    "    Default engine name: 'lua'",
     "EXISTS <sha1> [<sha1> ...]",
     "    Return information about the existence of the scripts in the script cache.",
     "FLUSH [ASYNC|SYNC]",
     "    Flush the Lua scripts cache. Very dangerous on replicas.",
-    "    When called without the optional mode argument, the behavior is determined by the",
-    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    When called without the optional mode argument, the behavior is determined",
+    "     by the lazyfree-lazy-user-flush configuration directive. Valid modes are:",
     "    * ASYNC: Asynchronously flush the scripts cache.",
     "    * SYNC: Synchronously flush the scripts cache.",
     "KILL",
     "    Kill the currently executing Lua script.",
     "LOAD <script>",
     "    Load a script into the scripts cache without executing it.",
+    "SHOW <sha1>",
+    "    Show a script from the scripts cache.",
     "HELP",
     "    Print this help.",
 ]
@@ -131,6 +144,13 @@ def script(ctx: ExecContext, args: list[bytes]) -> Any:
         flush_mode(args, "SCRIPT")
         scripting.flush_scripts()
         return SimpleString("OK")
+    if sub == b"SHOW":
+        body = scripting.scripts.get(args[2].lower())
+        if body is None:
+            raise NoScriptError("No matching script.")
+        return body
+    if sub == b"DEBUG":
+        raise CommandError("SCRIPT DEBUG (the Lua debugger) is not supported by memvec")
     if sub == b"KILL":
         line = scripting.kill("script")
         if line:
