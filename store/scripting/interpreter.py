@@ -15,6 +15,7 @@ Strings cross as bytes (``encoding=None``): scripts are binary-safe.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from typing import Any
@@ -26,6 +27,7 @@ from ..errors import StoreError
 from .calls import ScriptRun
 from .convert import lua_to_reply
 from .libs import bit_functions, json_decoder, json_encoder
+from .msgpack import msgpack_functions
 from .prelude import PRELUDE
 
 __all__ = ["CompileError", "Interpreter", "ScriptFailure"]
@@ -78,21 +80,25 @@ class Interpreter:
             register_builtins=False,
             attribute_filter=_deny,
         )
+        fix = functools.partial(lua_results, self.lua)
         host = self.lua.table_from(
             {
                 b"call": self._call,
                 b"raising_call": self._raising_call,
                 b"unwrap": _unwrap,
-                b"sha1hex": _sha1hex,
-                b"log": _log,
-                b"setresp": self._setresp,
-                b"acl_check_cmd": self._acl_check_cmd,
+                b"sha1hex": fix(_sha1hex),
+                b"log": fix(_log),
+                b"setresp": fix(self._setresp),
+                b"acl_check_cmd": fix(self._acl_check_cmd),
                 b"killed": self._killed,
                 b"kill_error": self._kill_error,
-                b"json_encode": json_encoder(self, self.json_settings),
-                b"json_decode": json_decoder(self.lua, self.json_settings),
+                b"json_encode": fix(json_encoder(self, self.json_settings)),
+                b"json_decode": fix(json_decoder(self.lua, self.json_settings)),
                 b"json_config": self._json_config,
-                b"bit": self.lua.table_from(bit_functions()),
+                b"bit": self.lua.table_from({k: fix(f) for k, f in bit_functions().items()}),
+                b"msgpack": self.lua.table_from(
+                    {k: fix(f) for k, f in msgpack_functions(self).items()}
+                ),
             }
         )
         self.api = self.lua.execute(PRELUDE, host)
@@ -184,10 +190,10 @@ class Interpreter:
 
     def _setresp(self, *args: Any) -> tuple[bool, Any]:
         if len(args) != 1:
-            return False, "redis.setresp() requires one argument."
+            return False, ApiError("ERR redis.setresp() requires one argument.")
         resp = args[0]
         if resp not in (2, 3):
-            return False, "RESP version must be 2 or 3."
+            return False, ApiError("ERR RESP version must be 2 or 3.")
         if self.current is not None:
             self.current.resp = int(resp)
         return True, None
@@ -195,12 +201,12 @@ class Interpreter:
     def _acl_check_cmd(self, *args: Any) -> tuple[bool, Any]:
         run = self.current
         if run is None or not args:
-            return False, "Please specify at least one argument for this call"
+            return False, ApiError("ERR Please specify at least one argument for this call")
         try:
             argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
             spec = resolve(argv)
         except StoreError:
-            return False, "Invalid command passed to server.acl_check_cmd()"
+            return False, ApiError("ERR Invalid command passed to server.acl_check_cmd()")
         if run.ctx.authorize is None:
             return True, True
         try:
@@ -218,6 +224,32 @@ class Interpreter:
         return run.kill_error() if run is not None else b"ERR Script killed"
 
 
+class ApiError(str):
+    """An error of the redis API (setresp, log, ...): raised as an error table, without a
+    ``user_script:N:`` prefix, as the peer raises them (:func:`lua_results`)."""
+
+
+def lua_results(lua: Any, fn: Any) -> Any:
+    """``fn`` with its ``(ok, value, ...)`` made Lua-ready: a ``str`` message becomes Lua
+    bytes (a Python str would reach Lua as a userdata) and an :class:`ApiError` an error
+    table."""
+
+    def call(*args: Any) -> Any:
+        result = fn(*args)
+        if not isinstance(result, tuple):
+            return result
+        out = []
+        for item in result:
+            if isinstance(item, ApiError):
+                item = lua.table_from({b"err": item.encode()})
+            elif isinstance(item, str):
+                item = item.encode("utf-8", "surrogateescape")
+            out.append(item)
+        return tuple(out)
+
+    return call
+
+
 class CallFailed(Exception):
     """``redis.call`` answered an error: raised through Lua, unwrapped to ``table``."""
 
@@ -232,7 +264,7 @@ def _unwrap(value: Any) -> Any:
 
 def _sha1hex(*args: Any) -> tuple[bool, Any]:
     if len(args) != 1:
-        return False, "wrong number of arguments"
+        return False, b"wrong number of arguments"
     value = args[0]
     data = value if isinstance(value, bytes) else str(value).encode()
     return True, hashlib.sha1(data).hexdigest().encode()
@@ -240,10 +272,10 @@ def _sha1hex(*args: Any) -> tuple[bool, Any]:
 
 def _log(*args: Any) -> tuple[bool, Any]:
     if len(args) < 2:
-        return False, "redis.log() requires two arguments or more."
+        return False, ApiError("ERR redis.log() requires two arguments or more.")
     level = args[0]
     if level not in _LOG_LEVELS:
-        return False, "Invalid debug level."
+        return False, ApiError("ERR Invalid debug level.")
     parts = [a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in args[1:]]
     log.log(_LOG_LEVELS[int(level)], "%s", " ".join(parts))
     return True, None

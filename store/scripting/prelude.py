@@ -128,6 +128,15 @@ cjson.decode_invalid_numbers = function() end
 local bit = {}
 for name, f in pairs(H.bit) do bit[name] = wrap(f) end
 
+local cmsgpack = {}
+cmsgpack.pack = wrap(H.msgpack.pack)
+local msgpack_unpack = H.msgpack.unpack
+cmsgpack.unpack = function(s)
+  local ok, n, values = msgpack_unpack(s)
+  if not ok then error(n, 2) end
+  return unpack(values, 1, n)
+end
+
 local function loadstring_safe(str, name)
   if type(str) == 'string' and str:byte(1) == 27 then
     return nil, 'loadstring refuses precompiled (binary) chunks'
@@ -191,7 +200,9 @@ local keep = {
 }
 for _, n in pairs(keep) do rawset(B, n, _G[n]) end
 local redis_ro, cjson_ro, bit_ro = readonly(redis), readonly(cjson), readonly(bit)
+local cmsgpack_ro = readonly(cmsgpack)
 protected[G], protected[redis_ro], protected[cjson_ro], protected[bit_ro] = true, true, true, true
+protected[cmsgpack_ro] = true
 rawset(B, '_G', G)
 rawset(B, 'setmetatable', setmetatable_safe)
 rawset(B, 'loadstring', loadstring_safe)
@@ -203,6 +214,7 @@ rawset(B, 'redis', redis_ro)
 rawset(B, 'server', redis_ro)
 rawset(B, 'cjson', cjson_ro)
 rawset(B, 'bit', bit_ro)
+rawset(B, 'cmsgpack', cmsgpack_ro)
 
 -- what restore() puts back after each script
 local baseline = {}

@@ -187,6 +187,37 @@ def scripts(k: str) -> list[tuple[str, ...]]:
         ("bit.band = function() return 1 end", "0"),
         ("local t = {} setmetatable(t, {__index = function() return 5 end}) return t.x", "0"),
         ("return string.format('%d-%s', 5, 'x')", "0"),
+        *(
+            (
+                "local e = cmsgpack.pack(" + v + ") local h = '' for i = 1, #e do "
+                "h = h .. string.format('%02x', string.byte(e, i)) end return h",
+                "0",
+            )
+            for v in [
+                "0.1",
+                "1.5",
+                "-1099511627776",
+                "127",
+                "128",
+                "-33",
+                "65536",
+                "'abc'",
+                "string.rep('x', 40)",
+                "{}",
+                "{1, 2, 3}",
+                "{a = 1}",
+                "true, nil, false",
+                "{1, {2, {3}}}",
+                "2^64",
+                "-2^63",
+            ]
+        ),
+        (
+            "local a, b, c = cmsgpack.unpack(cmsgpack.pack(1, {1, 2, {x = 'y'}}, 's')) "
+            "return {a, b[2], b[3].x, c}",
+            "0",
+        ),
+        ("local x = cmsgpack.unpack('\\193') return x", "0"),
         ("#!lua\nreturn 1", "0"),
         ("#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], '1')", "1", f"{k}sb"),
         ("#!lua flags=no-writes,allow-oom\nreturn 2", "0"),
