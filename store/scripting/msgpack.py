@@ -180,4 +180,22 @@ def msgpack_functions(runtime: Any) -> dict[bytes, Callable[..., Any]]:
             return False, "Bad data format in input.", None
         return True, len(values), runtime.table_from(dict(enumerate(values, 1)))
 
-    return {b"pack": pack, b"unpack": unpack}
+    def unpack_limit(data: Any = None, limit: Any = 0, offset: Any = 0) -> tuple[bool, Any, Any]:
+        """``(next offset or -1, value...)`` for at most ``limit`` values from ``offset``."""
+        if not isinstance(data, bytes):
+            return False, "MessagePack unpack needs a string.", None
+        if not isinstance(limit, (int, float)) or not isinstance(offset, (int, float)):
+            return False, "bad argument to unpack_limit (number expected)", None
+        pos, values = int(offset), []
+        if pos < 0 or pos > len(data):
+            return False, "Start offset greater than input length.", None
+        try:
+            while pos < len(data) and (limit <= 0 or len(values) < limit):
+                value, pos = decode(data, pos)
+                values.append(value)
+        except (IndexError, struct.error, ValueError):
+            return False, "Bad data format in input.", None
+        following = pos if pos < len(data) else -1
+        return True, len(values) + 1, runtime.table_from(dict(enumerate([following, *values], 1)))
+
+    return {b"pack": pack, b"unpack": unpack, b"unpack_limit": unpack_limit}

@@ -136,6 +136,17 @@ cmsgpack.unpack = function(s)
   if not ok then error(n, 2) end
   return unpack(values, 1, n)
 end
+local msgpack_unpack_limit = H.msgpack.unpack_limit
+cmsgpack.unpack_limit = function(s, limit, offset)
+  local ok, n, values = msgpack_unpack_limit(s, limit or 0, offset or 0)
+  if not ok then error(n, 2) end
+  return unpack(values, 1, n)
+end
+cmsgpack.unpack_one = function(s, offset)
+  local ok, n, values = msgpack_unpack_limit(s, 1, offset or 0)
+  if not ok then error(n, 2) end
+  return unpack(values, 1, n)
+end
 
 local function loadstring_safe(str, name)
   if type(str) == 'string' and str:byte(1) == 27 then

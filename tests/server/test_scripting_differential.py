@@ -218,6 +218,13 @@ def scripts(k: str) -> list[tuple[str, ...]]:
             "0",
         ),
         ("local x = cmsgpack.unpack('\\193') return x", "0"),
+        (
+            "local s = cmsgpack.pack(1, 'a', {2}) local o, v = cmsgpack.unpack_one(s) "
+            "local o2, w = cmsgpack.unpack_one(s, o) local o3, x = cmsgpack.unpack_one(s, o2) "
+            "return {o, v, o2, w, o3, x[1]}",
+            "0",
+        ),
+        ("local s = cmsgpack.pack(1, 2, 3) return {cmsgpack.unpack_limit(s, 2)}", "0"),
         ("#!lua\nreturn 1", "0"),
         ("#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], '1')", "1", f"{k}sb"),
         ("#!lua flags=no-writes,allow-oom\nreturn 2", "0"),
