@@ -186,7 +186,8 @@ def msgpack_functions(runtime: Any) -> dict[bytes, Callable[..., Any]]:
             return False, "MessagePack unpack needs a string.", None
         if not isinstance(limit, (int, float)) or not isinstance(offset, (int, float)):
             return False, "bad argument to unpack_limit (number expected)", None
-        pos, values = int(offset), []
+        pos = int(offset)
+        values: list[Any] = []
         if pos < 0 or pos > len(data):
             return False, "Start offset greater than input length.", None
         try:
