@@ -61,6 +61,7 @@ from .errors import (
 from .index.manager import IndexManager
 from .keyspace import Keyspace
 from .persistence import Persistence
+from .scripting import Scripting
 from .wal.base import LogRecord, RecoveryReport, TransactionLog
 from .wal.payload import decode_commands, encode_commands
 from .wal.position import LogPosition
@@ -72,6 +73,7 @@ log = logging.getLogger("memvec.engine")
 BATCHABLE_WRITES = frozenset({"HSET", "HMSET", "HSETNX", "HDEL", "DEL", "UNLINK"})
 
 Arg = bytes | str | int | float
+Authorizer = Callable[[CommandSpec, list[bytes]], None]
 
 
 def to_bytes(arg: Arg) -> bytes:
@@ -158,6 +160,11 @@ class Engine:
         self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
         self.persistence = Persistence(self)
+        # EVAL's script cache and the FUNCTION libraries; a script's redis.call takes a
+        # client command's admission and lazy expiry
+        self.scripting = Scripting()
+        self.scripting.admit = self._admit_script_call
+        self.scripting.expire = self._expire_for_call
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Engine:
@@ -309,6 +316,7 @@ class Engine:
         allow_write: bool = True,
         may_block: bool = False,
         resume: dict[str, Any] | None = None,
+        authorize: Authorizer | None = None,
     ) -> Submitted:
         """Run one engine-scope command, resolved by the caller
         (:func:`store.commands.table.resolve`: arity checked), without waiting for
@@ -318,6 +326,8 @@ class Engine:
         caller must wait for with :meth:`wait_durable` / :meth:`durable_future` before
         acknowledging. The RESP server pipelines with this. ``may_block``/``resume``: a
         client's top-level call the server can park (``ExecContext.may_block``).
+        ``authorize`` checks the calling user's permission for each command a script runs
+        (ExecContext.authorize).
         """
         if "lockfree" in spec.flags:
             # a read that takes the engine lock itself, in short phases (FT.SEARCH: the
@@ -335,7 +345,9 @@ class Engine:
             if self._rollback_due:
                 self._roll_back()
             try:
-                return self._submit_locked(spec, args, protocol, allow_write, may_block, resume)
+                return self._submit_locked(
+                    spec, args, protocol, allow_write, may_block, resume, authorize
+                )
             finally:
                 if self._rollback_due:  # this write's append failed: undo it before others read
                     self._roll_back()
@@ -385,13 +397,14 @@ class Engine:
         allow_write: bool,
         may_block: bool = False,
         resume: dict[str, Any] | None = None,
+        authorize: Authorizer | None = None,
     ) -> Submitted:
         seq: int | None = None
         try:
             self._admit(spec, allow_write)
             if spec.is_write:
                 seq = self._expire_keys_of(spec, args)
-            ctx = self._context(now_ms(), protocol)
+            ctx = self._context(now_ms(), protocol, authorize=authorize)
             ctx.may_block, ctx.resume = may_block, resume
             assert spec.handler is not None
             try:
@@ -423,7 +436,11 @@ class Engine:
         return replies
 
     def submit_transaction(
-        self, calls: Sequence[tuple[CommandSpec, list[bytes]]], *, protocol: int = 2
+        self,
+        calls: Sequence[tuple[CommandSpec, list[bytes]]],
+        *,
+        protocol: int = 2,
+        authorize: Authorizer | None = None,
     ) -> tuple[list[Any], int | None]:
         """:meth:`transaction` for resolved calls, without waiting for durability: the
         replies and the seq of the one log record (None if nothing was written)."""
@@ -431,13 +448,16 @@ class Engine:
             if self._rollback_due:
                 self._roll_back()
             try:
-                return self._transaction_locked(calls, protocol)
+                return self._transaction_locked(calls, protocol, authorize)
             finally:
                 if self._rollback_due:
                     self._roll_back()
 
     def _transaction_locked(
-        self, calls: Sequence[tuple[CommandSpec, list[bytes]]], protocol: int
+        self,
+        calls: Sequence[tuple[CommandSpec, list[bytes]]],
+        protocol: int,
+        authorize: Authorizer | None = None,
     ) -> tuple[list[Any], int | None]:
         for spec, _ in calls:
             self._admit(spec, True)
@@ -453,7 +473,7 @@ class Engine:
                         logged.append([b"DEL", key])
                     elif expired := self._drop_expired_fields(key, t):
                         logged.append(expired)
-            ctx = self._context(t, protocol)
+            ctx = self._context(t, protocol, authorize=authorize)
             assert spec.handler is not None
             try:
                 replies.append(spec.handler(ctx, args))
@@ -488,7 +508,14 @@ class Engine:
         future.add_done_callback(note_failure)
         return future
 
-    def _context(self, now: int, protocol: int, *, replaying: bool = False) -> ExecContext:
+    def _context(
+        self,
+        now: int,
+        protocol: int,
+        *,
+        replaying: bool = False,
+        authorize: Authorizer | None = None,
+    ) -> ExecContext:
         return ExecContext(
             self.keyspace,
             self.indexes,
@@ -499,6 +526,8 @@ class Engine:
             replaying=replaying,
             protocol=protocol,
             maxmemory_bytes=self.config.maxmemory_bytes,
+            scripting=self.scripting,
+            authorize=authorize,
         )
 
     def _admit(self, spec: CommandSpec, allow_write: bool) -> None:
@@ -518,6 +547,23 @@ class Engine:
             and self.used_memory(max_age_s=0.1) > self.config.maxmemory_bytes
         ):
             raise OutOfMemoryError()
+
+    def _admit_script_call(self, spec: CommandSpec) -> None:
+        """Admission of one ``redis.call`` (caller holds the lock): a client command's."""
+        self._admit(spec, True)
+
+    def _expire_for_call(self, spec: CommandSpec, args: list[bytes], t: int) -> list[list[bytes]]:
+        """Delete what a script's write finds expired at ``t`` (the script's clock); the
+        commands to log with its effects (caller holds the lock)."""
+        logged: list[list[bytes]] = []
+        for key in spec.keys(args):
+            if self.keyspace.is_expired(key, t):
+                self.keyspace.delete(key)
+                self.stats.expired_keys += 1
+                logged.append([b"DEL", key])
+            elif expired := self._drop_expired_fields(key, t):
+                logged.append(expired)
+        return logged
 
     def _expire_keys_of(self, spec: CommandSpec, args: list[bytes]) -> int | None:
         seq = None

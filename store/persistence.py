@@ -32,6 +32,9 @@ Snapshot sections (inside the container of :mod:`store.snapshot.format`):
   documents, ...: :mod:`store.datatypes`), present only when there are such keys. A
   snapshot from before typed values has no such section and loads as it always did; a
   snapshot naming a tag this build does not know is refused with a clear error;
+* ``functions``: pickle of the FUNCTION libraries' code, a list of bytes
+  (:mod:`store.scripting.libraries`), present only when there are libraries; a snapshot
+  without it loads with no libraries;
 * ``indexes``: pickle of the index manager's plain-data state (definitions as FT.CREATE
   arguments, key <-> label maps);
 * ``vector/<index>/<field>``: each ANN structure as its library saved it.
@@ -201,6 +204,9 @@ class Persistence:
                     data[key] = from_tagged(tagged)
             except (ValueError, TypeError, KeyError) as exc:
                 raise SnapshotError(f"snapshot's typed values cannot be loaded: {exc}") from exc
+        functions: list[bytes] = []
+        if "functions" in reader.section_names():
+            functions = plain_loads(reader.read_bytes("functions"))
         index_state = plain_loads(reader.read_bytes("indexes"))
         tmp_dir = scratch or self.tmp_dir
         assert tmp_dir is not None
@@ -213,6 +219,12 @@ class Persistence:
                 lambda indexes: indexes.restore(index_state, reader, tmp_dir),
                 field_expires,
             )
+            try:
+                engine.scripting.libraries.restore(functions)
+            except StoreError as exc:
+                raise SnapshotError(
+                    f"snapshot's function libraries cannot be loaded: {exc}"
+                ) from exc
 
     def install(self, path: Path) -> LogPosition:
         """Replace this node's whole state with the snapshot file at ``path`` (a replica's
@@ -261,6 +273,9 @@ class Persistence:
         )
         if typed:
             writer.add_bytes("typed", pickle.dumps(typed, protocol=5))
+        libraries = engine.scripting.libraries.to_plain()
+        if libraries:
+            writer.add_bytes("functions", pickle.dumps(libraries, protocol=5))
         writer.add_bytes("indexes", pickle.dumps(engine.indexes.dump_state(), protocol=5))
         for section, save in engine.indexes.vector_sections():
             path = scratch / (section.replace("/", "_") + ".bin")

@@ -11,7 +11,8 @@ the layers ranked below it, never one ranked above:
     3     replication  store/replication/**
     2     engine       store/engine.py, store/persistence.py, store/keyspace.py,
                        store/key_order.py, store/commands/**, store/index/**,
-                       store/aggregate/**, store/datatypes/**, store/json/**
+                       store/aggregate/**, store/datatypes/**, store/json/**,
+                       store/scripting/**
     1     durability   store/wal/**, store/snapshot/**, store/files.py
     0     leaf         store/errors.py, store/config.py, store/replies.py,
                        store/numbers.py: shared by every layer, they import only other
@@ -66,6 +67,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/aggregate/*",
             "store/datatypes/*",
             "store/json/*",
+            "store/scripting/*",
         ),
     ),
     ("durability", 1, ("store/wal/*", "store/snapshot/*", "store/files.py")),

@@ -1,7 +1,8 @@
 """Command handlers. Importing this package registers every command in the table."""
 
-from . import (  # noqa: F401
+from . import (  # noqa: F401  (every module registers its commands)
     aggregate,
+    functions,
     hash_ttl,
     hashes,
     index_admin,
@@ -10,6 +11,7 @@ from . import (  # noqa: F401
     keys,
     list_blocking,
     lists,
+    scripting,
     search,
     server,
     set_algebra,

@@ -12,10 +12,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..index.manager import IndexManager
 from ..keyspace import Keyspace
+
+if TYPE_CHECKING:
+    from ..scripting import Scripting
+    from .table import CommandSpec
 
 __all__ = ["ExecContext", "Snapshots"]
 
@@ -73,6 +77,8 @@ class ExecContext:
     maxmemory_bytes: int = 0
     may_block: bool = False
     resume: dict[str, Any] | None = None
+    scripting: Scripting | None = None
+    authorize: Callable[[CommandSpec, list[bytes]], None] | None = None
 
     def logged(self, args: list[bytes]) -> list[list[bytes]]:
         """What to log for this call, given it is ``dirty``: the commands of

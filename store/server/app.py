@@ -50,6 +50,7 @@ from .connection import Connection
 from .handlers import Handler, base_handlers
 from .observe import Observability
 from .replication_handlers import replication_handlers
+from .script_busy import ScriptGuard
 
 log = logging.getLogger("memvec.server")
 
@@ -145,6 +146,7 @@ class Server:
         self.searches_in_pool = 0
         self.watchers: dict[bytes, set[Connection]] = {}
         self.blocking = ParkingLot(self.engine)  # clients blocked by BLPOP, XREAD BLOCK ...
+        self.script_guard = ScriptGuard(self)  # EVAL/FCALL off the loop, BUSY, SCRIPT KILL
         self.handlers: dict[str, Handler] = {
             **base_handlers(),
             **admin.admin_handlers(),
@@ -245,6 +247,7 @@ class Server:
             self.engine.stop()
         self._unlock_data_dir()
         self.search_pool.shutdown(wait=False)
+        self.script_guard.close()
         self.state = ServerState.STOPPED
 
     async def _listen(self) -> None:
@@ -395,6 +398,7 @@ class Server:
         if self._own_engine:
             await loop.run_in_executor(None, self.engine.stop)
         self.search_pool.shutdown(wait=False)
+        self.script_guard.close()
         self._unlock_data_dir()
         self.state = ServerState.STOPPED
         log.info("memvec server stopped")

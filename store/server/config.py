@@ -222,6 +222,10 @@ class ServerConfig:
     latency_monitor_threshold: int = 0
     # Close a client idle this many seconds (0: never).
     timeout_s: int = 0
+    # busy-reply-threshold (lua-time-limit): after a script ran this long, other clients
+    # get BUSY and SCRIPT KILL may stop it. Lower: a runaway script is noticed sooner;
+    # higher: long legitimate scripts are not reported busy (store.server.script_busy).
+    busy_reply_threshold_ms: int = 5000
     # Longest single argument accepted; longer is a protocol error (connection closed).
     proto_max_bulk_len: int = 512 * 1024 * 1024
     # Writes are refused with -OOM once the dataset estimate passes this (0: no limit);
@@ -436,6 +440,16 @@ PARAMETERS: dict[str, ConfigParameter] = {
             _int_parser("latency_monitor_threshold"),
         ),
         ConfigParameter("timeout", lambda c: str(c.timeout_s), _int_parser("timeout_s")),
+        ConfigParameter(
+            "busy-reply-threshold",
+            lambda c: str(c.busy_reply_threshold_ms),
+            _int_parser("busy_reply_threshold_ms"),
+        ),
+        ConfigParameter(
+            "lua-time-limit",
+            lambda c: str(c.busy_reply_threshold_ms),
+            _int_parser("busy_reply_threshold_ms"),
+        ),
         ConfigParameter(
             "proto-max-bulk-len",
             lambda c: str(c.proto_max_bulk_len),

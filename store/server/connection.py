@@ -81,6 +81,7 @@ from ..resp import ErrorReply, ProtocolError, ReplyWriter, RequestParser, Simple
 from .acl import User, no_key_permission
 from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
+from .script_busy import SCRIPT_RUNNERS
 
 if TYPE_CHECKING:
     from .app import Server
@@ -418,6 +419,7 @@ class Connection(asyncio.Protocol):
         handlers = self.server.handlers
         observe = self.server.observe
         pause = observe.pause
+        guard = self.server.script_guard
         clock = time.perf_counter_ns
         replies: list[Any] = []
         writes: list[tuple[int, int]] = []  # (reply position, log seq) of each write
@@ -473,6 +475,15 @@ class Connection(asyncio.Protocol):
                     rollbacks = engine.rollbacks
                     if self.closing:
                         break
+                if guard.pending or spec.name in SCRIPT_RUNNERS:  # store.server.script_busy
+                    done = await guard.handle(self, spec, args)
+                    if done is not None:
+                        touched = True
+                        if done.seq is not None:
+                            writes.append((len(replies), done.seq))
+                            need = max(need, done.seq)
+                        replies.append(done.reply if done.error is None else done.error)
+                        continue
                 if spec.scope == "engine":
                     touched = True
                     if self.fast and spec.name in BATCHABLE_WRITES:

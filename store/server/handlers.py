@@ -32,6 +32,7 @@ from ..replies import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
 from .acl import no_key_permission
 from .connection import Connection
 from .results import CLOSE_NO_REPLY, Deferred, Durable
+from .script_busy import authorizer
 
 if TYPE_CHECKING:
     from .app import Server
@@ -485,7 +486,9 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
         started = time.perf_counter_ns()
         try:
             engine_replies, seq = conn.engine.submit_transaction(
-                engine_cmds, protocol=conn.protocol
+                engine_cmds,
+                protocol=conn.protocol,
+                authorize=authorizer(conn.server, conn.user),  # scripts' redis.call
             )
         except StoreError as exc:
             raise ExecAbortError(f"Transaction discarded because of: {exc.resp_line()}") from None

@@ -170,6 +170,9 @@ SHAPES: dict[str, list[list[Any]]] = {
     ],
     "JSON.ARRPOP": [["JSON.ARRPOP", "j", "$.a", N], ["JSON.ARRPOP", "j", ".a", N]],
     "JSON.ARRTRIM": [["JSON.ARRTRIM", "j", "$.a", N, "1"], ["JSON.ARRTRIM", "j", "$.a", "0", N]],
+    **{name: [[name, "return #KEYS", N, "k"]] for name in ("EVAL", "EVAL_RO")},
+    **{name: [[name, "a" * 40, N, "k"]] for name in ("EVALSHA", "EVALSHA_RO")},
+    **{name: [[name, "nofunction", N, "k"]] for name in ("FCALL", "FCALL_RO")},
 }
 NO_NUMERIC = {
     "APPEND", "AUTH", "BGSAVE", "COMMAND", "CONFIG", "DBSIZE", "DECR", "DEL", "DISCARD",
@@ -180,6 +183,7 @@ NO_NUMERIC = {
     "LASTSAVE", "MGET", "MODULE", "MSET", "MULTI", "PERSIST", "PING", "PSYNC", "PTTL", "QUIT",
     "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SHUTDOWN", "SLAVEOF", "STRLEN", "TIME",
     "TTL", "TYPE", "UNLINK", "UNWATCH", "WATCH", "MONITOR", "LATENCY", "OBJECT",
+    "SCRIPT", "FUNCTION",
 }  # fmt: skip
 NO_NUMERIC |= {
     "JSON.GET", "JSON.MGET", "JSON.MSET", "JSON.MERGE", "JSON.DEL", "JSON.FORGET", "JSON.TYPE",
