@@ -190,11 +190,46 @@ NO_NUMERIC |= {
     "JSON.STRAPPEND", "JSON.STRLEN", "JSON.ARRAPPEND", "JSON.ARRLEN", "JSON.OBJKEYS",
     "JSON.OBJLEN", "JSON.CLEAR", "JSON.TOGGLE", "JSON.RESP", "JSON.DEBUG",
 }  # fmt: skip
+# Lists, sets and streams. Blocking timeouts are not fed (0 waits forever, as WAIT's).
+SHAPES |= {
+    "LINDEX": [["LINDEX", "l", N]],
+    "LRANGE": [["LRANGE", "l", N, "1"], ["LRANGE", "l", "0", N]],
+    "LSET": [["LSET", "l", N, "v"]],
+    "LTRIM": [["LTRIM", "l", N, "1"], ["LTRIM", "l", "0", N]],
+    "LREM": [["LREM", "l", N, "x"]],
+    "LPOS": [["LPOS", "l", "x", opt, N] for opt in ("RANK", "COUNT", "MAXLEN")],
+    **{name: [[name, "l", N]] for name in ("LPOP", "RPOP")},
+    "LMPOP": [["LMPOP", N, "l", "LEFT"], ["LMPOP", "1", "l", "LEFT", "COUNT", N]],
+    "BLMPOP": [["BLMPOP", "0.01", N, "l", "LEFT"], ["BLMPOP", "0.01", "1", "l", "LEFT", "COUNT", N]],
+    "SPOP": [["SPOP", "s", N]],
+    "SRANDMEMBER": [["SRANDMEMBER", "s", N]],
+    "SINTERCARD": [["SINTERCARD", N, "s"], ["SINTERCARD", "1", "s", "LIMIT", N]],
+    "SSCAN": [["SSCAN", "s", N], ["SSCAN", "s", "0", "COUNT", N]],
+    "XADD": [["XADD", "x", "MAXLEN", N, "*", "f", "v"], ["XADD", "x", N, "f", "v"]],
+    "XTRIM": [["XTRIM", "x", "MAXLEN", N], ["XTRIM", "x", "MAXLEN", "~", "0", "LIMIT", N]],
+    **{name: [[name, "x", "-", "+", "COUNT", N]] for name in ("XRANGE", "XREVRANGE")},
+    "XREAD": [["XREAD", "COUNT", N, "STREAMS", "x", "0"]],
+    "XREADGROUP": [["XREADGROUP", "GROUP", "g", "c", "COUNT", N, "STREAMS", "x", ">"]],
+    "XPENDING": [["XPENDING", "x", "g", "-", "+", N], ["XPENDING", "x", "g", "IDLE", N, "-", "+", "1"]],
+    "XCLAIM": [["XCLAIM", "x", "g", "c", N, "0-1"], ["XCLAIM", "x", "g", "c", "0", "0-1", "RETRYCOUNT", N]],
+    "XAUTOCLAIM": [["XAUTOCLAIM", "x", "g", "c", N, "0-0"], ["XAUTOCLAIM", "x", "g", "c", "0", "0-0", "COUNT", N]],
+    "XSETID": [["XSETID", "x", "1-1", "ENTRIESADDED", N]],
+    "XGROUP": [["XGROUP", "CREATE", "x", "g2", "$", "MKSTREAM", "ENTRIESREAD", N]],
+    "XINFO": [["XINFO", "STREAM", "x", "FULL", "COUNT", N]],
+    **{name: [] for name in ("BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH")},
+}  # fmt: skip
+NO_NUMERIC |= {
+    "LLEN", "LPUSH", "LPUSHX", "RPUSH", "RPUSHX", "LINSERT", "LMOVE", "RPOPLPUSH", "SADD",
+    "SCARD", "SDIFF", "SDIFFSTORE", "SINTER", "SINTERSTORE", "SISMEMBER", "SMEMBERS",
+    "SMISMEMBER", "SMOVE", "SREM", "SUNION", "SUNIONSTORE", "XACK", "XDEL", "XLEN",
+}  # fmt: skip
 # Not fuzzed with random arguments: they end the connection or the process, make the
 # server a replica, block, or change how the connection's later replies look.
 NOT_FUZZED = {"SHUTDOWN", "QUIT", "RESET", "REPLICAOF", "SLAVEOF", "FAILOVER", "PSYNC",
               "REPLCONF", "WAIT", "MULTI", "HELLO", "CLIENT", "ACL", "CONFIG", "AUTH",
-              "FLUSHALL", "FLUSHDB", "SAVE", "BGSAVE", "WATCH", "MONITOR"}  # fmt: skip
+              "FLUSHALL", "FLUSHDB", "SAVE", "BGSAVE", "WATCH", "MONITOR",
+              "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "XREAD", "XREADGROUP",
+              "BZPOPMIN", "BZPOPMAX", "BZMPOP"}  # fmt: skip
 
 TRACEBACK = re.compile(r"Traceback|internal error|failed unexpectedly", re.I)
 
