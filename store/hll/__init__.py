@@ -1,0 +1,23 @@
+"""HyperLogLog in Redis's exact string representation (:mod:`store.hll.sketch`)."""
+
+from .sketch import (
+    CorruptHLL,
+    add,
+    cardinality,
+    estimate,
+    is_hll,
+    merge_into,
+    new_sparse,
+    registers,
+)
+
+__all__ = [
+    "CorruptHLL",
+    "add",
+    "cardinality",
+    "estimate",
+    "is_hll",
+    "merge_into",
+    "new_sparse",
+    "registers",
+]
