@@ -138,11 +138,26 @@ def to_dense(s: bytearray) -> bytearray:
 def sparse_set(s: bytearray, index: int, count: int) -> tuple[bytearray, int]:
     """``hllSparseSet``: raise register ``index`` to ``count``; (the string, possibly now
     dense, and 1 if a register changed else 0)."""
+    s, changed, _ = sparse_set_from(s, index, count, (HDR_SIZE, 0))
+    return s, changed
+
+
+Hint = tuple[int, int]  # (opcode position, first register it covers)
+
+
+def sparse_set_from(
+    s: bytearray, index: int, count: int, hint: Hint
+) -> tuple[bytearray, int, Hint]:
+    """:func:`sparse_set` scanning from ``hint`` instead of the first opcode, plus the hint
+    for a later call with a higher ``index`` (PFMERGE sets registers in order). The hint is
+    the opcode before the one changed: the split and the merge never move it."""
     if count > 32:
-        return _promote(s, index, count)
+        return (*_promote(s, index, count), (HDR_SIZE, 0))
     end = len(s)
-    p, first, span = HDR_SIZE, 0, 0
+    p, first = hint
+    span = 0
     prev: int | None = None
+    prev_first = 0
     while p < end:
         b = s[p]
         oplen = 1
@@ -157,7 +172,7 @@ def sparse_set(s: bytearray, index: int, count: int) -> tuple[bytearray, int]:
             oplen = 2
         if index <= first + span - 1:
             break
-        prev = p
+        prev, prev_first = p, first
         p += oplen
         first += span
     if span == 0 or p >= end:
@@ -167,7 +182,7 @@ def sparse_set(s: bytearray, index: int, count: int) -> tuple[bytearray, int]:
     if is_val:
         old = ((b >> 2) & 0x1F) + 1
         if old >= count:
-            return s, 0
+            return s, 0, hint
     if (is_val and span == 1) or (is_zero and span == 1):
         s[p] = _val(count, 1)
     else:
@@ -189,10 +204,10 @@ def sparse_set(s: bytearray, index: int, count: int) -> tuple[bytearray, int]:
                 seq += _zeros(last - index)
         oldlen = 2 if is_xzero else 1
         if len(seq) - oldlen > 0 and len(s) + len(seq) - oldlen > SPARSE_MAX_BYTES:
-            return _promote(s, index, count)
+            return (*_promote(s, index, count), (HDR_SIZE, 0))
         s[p : p + oldlen] = seq
     # merge adjacent VALs of the same value, scanning up to 5 opcodes from prev
-    p = prev if prev is not None else HDR_SIZE
+    p = prev if prev is not None else hint[0]
     scan = 5
     while p < len(s) and scan > 0:
         scan -= 1
@@ -213,7 +228,7 @@ def sparse_set(s: bytearray, index: int, count: int) -> tuple[bytearray, int]:
                     continue
         p += 1
     s[15] |= 0x80
-    return s, 1
+    return s, 1, ((prev, prev_first) if prev is not None else hint)
 
 
 def _promote(s: bytearray, index: int, count: int) -> tuple[bytearray, int]:
@@ -275,10 +290,11 @@ def merge_into(s: bytearray, maxima: np.ndarray, use_dense: bool) -> bytearray:
     if s[4] == DENSE:
         s[HDR_SIZE:] = pack_dense(maxima)
     else:
+        hint = (HDR_SIZE, 0)
         for j in np.flatnonzero(maxima).tolist():
             value = int(maxima[j])
             if s[4] == SPARSE:
-                s, _ = sparse_set(s, j, value)  # may turn dense part way
+                s, _, hint = sparse_set_from(s, j, value, hint)  # may turn dense part way
             elif dense_get(s, j) < value:
                 dense_set(s, j, value)
     s[15] |= 0x80
