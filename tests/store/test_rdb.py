@@ -11,8 +11,7 @@ import pytest
 from store.config import EngineConfig
 from store.engine import Engine
 from store.errors import StoreError
-from store.rdb import PayloadError, dump_value, load_value, verify
-from store.rdb import listpack, lzf
+from store.rdb import PayloadError, dump_value, listpack, load_value, lzf, verify
 from store.rdb.crc64 import crc64
 from store.wal.payload import decode_commands
 from store.wal.position import LogPosition
