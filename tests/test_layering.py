@@ -67,7 +67,18 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
         ),
     ),
     ("durability", 1, ("store/wal/*", "store/snapshot/*", "store/files.py")),
-    ("leaf", 0, ("store/errors.py", "store/config.py", "store/replies.py", "store/numbers.py")),
+    (
+        "leaf",
+        0,
+        (
+            "store/errors.py",
+            "store/config.py",
+            "store/replies.py",
+            "store/numbers.py",
+            "store/hll/*",
+            "store/rdb/*",
+        ),
+    ),
     ("resp", 0, ("store/resp/*",)),
     ("bench", -1, ("bench/*",)),
 )

@@ -31,11 +31,14 @@ SAME_OBJECT = "source and destination objects are the same"
 DB_RANGE = "DB index is out of range"
 
 
-def parse_db(raw: bytes, message: str = "value is not an integer or out of range") -> int:
-    """A database number as Redis's ``getIntFromObjectOrReply`` reads it (32-bit)."""
-    db = parse_int(raw, message)
+def parse_db(raw: bytes, message: str | None = None) -> int:
+    """A database number as Redis's ``getIntFromObjectOrReply`` reads it (32-bit): its
+    errors, or ``message`` for both if given."""
+    db = parse_int(raw) if message is None else parse_int(raw, message)
     if not INT32_MIN <= db <= INT32_MAX:
-        raise CommandError(message)
+        raise CommandError(
+            message or f"value is out of range, value must between {INT32_MIN} and {INT32_MAX}"
+        )
     return db
 
 
