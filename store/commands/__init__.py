@@ -4,7 +4,7 @@ from . import aggregate, hash_ttl, hashes, index_admin, keys, search, server, st
 from .table import COMMANDS, CommandSpec, command, resolve
 
 # isort: off
-from . import bitmaps, dump_restore, hyperloglog, key_moves, string_ranges  # noqa: F401
+from . import bitmaps, dump_restore, hash_random, hyperloglog, key_moves, string_ranges  # noqa: F401
 
 # isort: on
 

@@ -369,3 +369,33 @@ def test_random_sequences(pair: Pair, p: str, seed: int) -> None:
         pair.same(*random_command(rng, keys))
     for key in keys:
         pair.same("GET", key)
+
+
+def test_hrandfield(pair: Pair, p: str) -> None:
+    h, one, s = f"{p}:h", f"{p}:one", f"{p}:s"
+    pair.script(
+        [
+            ("HSET", h, "a", "1", "b", "2", "c", "3"),
+            ("HRANDFIELD", h, "3"),
+            ("HRANDFIELD", h, "5", "WITHVALUES"),
+            ("HRANDFIELD", h, "0"),
+            ("HRANDFIELD", f"{p}:nope"),
+            ("HRANDFIELD", f"{p}:nope", "3"),
+            ("HRANDFIELD", f"{p}:nope", "-3", "WITHVALUES"),
+            ("HRANDFIELD", h, "x"),
+            ("HRANDFIELD", h, "1", "FOO"),
+            ("HRANDFIELD", h, "1", "WITHVALUES", "x"),
+            ("HRANDFIELD", h, "-9223372036854775808"),
+            ("HRANDFIELD", h, "9223372036854775807", "WITHVALUES"),
+            ("SET", s, "x"),
+            ("HRANDFIELD", s),
+            ("HRANDFIELD", s, "1"),
+            ("HSET", one, "f", "v"),
+            ("HRANDFIELD", one),
+            ("HRANDFIELD", one, "-2", "WITHVALUES"),
+        ]
+    )
+    picks = call(pair.memvec, "HRANDFIELD", h, "-50")
+    assert len(picks) == 50 and set(picks) == {b"a", b"b", b"c"}
+    distinct = call(pair.memvec, "HRANDFIELD", h, "2")
+    assert len(set(distinct)) == 2 and set(distinct) <= {b"a", b"b", b"c"}
