@@ -161,8 +161,12 @@ class Evictor:
         if self.policy in (Policy.ALLKEYS_RANDOM, Policy.VOLATILE_RANDOM):
             return self.rng.choice(keys)
         now = self.clock()
-        for key in self.rng.sample(keys, min(self.samples, len(keys))):
-            self._pool_insert(self._score(keyspace, key, now), key)
+        drawn = self.rng.sample(keys, min(self.samples, len(keys)))
+        fresh = {key: self._score(keyspace, key, now) for key in drawn}
+        pool = [entry for entry in self.pool if entry[1] not in fresh]
+        pool += [(score, key) for key, score in fresh.items()]
+        pool.sort(key=lambda entry: entry[0])
+        self.pool = pool[-EVICTION_POOL_SIZE:]
         while self.pool:
             _, key = self.pool.pop()
             if key in keyspace.data and (not self.policy.volatile or key in keyspace.expires):
@@ -176,9 +180,3 @@ class Evictor:
         if self.policy.lfu:
             return 255 - self.frequency(key, now)
         return -float(keyspace.expires.get(key, 0))  # volatile-ttl: nearest deadline
-
-    def _pool_insert(self, score: float, key: bytes) -> None:
-        pool = [entry for entry in self.pool if entry[1] != key]
-        pool.append((score, key))
-        pool.sort(key=lambda entry: entry[0])
-        self.pool = pool[-EVICTION_POOL_SIZE:]
