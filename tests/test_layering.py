@@ -61,6 +61,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/persistence.py",
             "store/keyspace.py",
             "store/key_order.py",
+            "store/eviction.py",
             "store/commands/*",
             "store/index/*",
             "store/aggregate/*",
