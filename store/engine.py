@@ -509,7 +509,8 @@ class Engine:
         ):
             # evict by policy (logged as DEL, as Redis propagates evictions) or refuse
             evicted = self.evictor.evict(self.keyspace, used - self.config.maxmemory_bytes)
-            if not evicted:
+            # refuse only if a fresher estimate (a DEL may have freed memory) agrees
+            if not evicted and self.used_memory(max_age_s=0.01) > self.config.maxmemory_bytes:
                 raise OutOfMemoryError()
             for key in evicted:
                 self._append([[b"DEL", key]])
@@ -704,6 +705,7 @@ class Engine:
         FLUSHALL/FLUSHDB. Caller holds the lock."""
         keys = self.keyspace.clear()
         self.indexes.drop_all()
+        self._memory_estimate = (0, float("-inf"))
         for listener in self.key_listeners:
             for key in keys:
                 listener(key)

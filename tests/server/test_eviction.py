@@ -50,3 +50,23 @@ def test_eviction_and_oom_over_the_wire(memvec: ServerThread) -> None:
         r.flushall()
     finally:
         r.close()
+
+
+def test_object_freq_and_idletime_follow_the_policy(
+    memvec: ServerThread, redis_stack: RedisStack
+) -> None:
+    with connected_pair(memvec.port, redis_stack) as pair:
+        key = "objfreq:k"
+        try:
+            pair.same("SET", key, "v")
+            pair.same("OBJECT", "FREQ", key)  # no LFU policy: the same error
+            for r in (pair.memvec, pair.peer):
+                r.config_set("maxmemory-policy", "allkeys-lfu")
+            pair.same("SET", key, "v")
+            pair.same("OBJECT", "IDLETIME", key)  # LFU selected: the same error
+            freq = pair.memvec.object("freq", key)
+            assert isinstance(freq, int) and 0 <= freq <= 255
+        finally:
+            for r in (pair.memvec, pair.peer):
+                r.config_set("maxmemory-policy", "noeviction")
+                r.delete(key)
