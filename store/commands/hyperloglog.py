@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import StoreError, WrongTypeError
-from ..hll import CorruptHLL, add, cardinality, estimate, is_hll, merge_into, new_sparse, registers
+from ..hll import (
+    CorruptHLL,
+    add_many,
+    cardinality,
+    estimate,
+    is_hll,
+    merge_into,
+    new_sparse,
+    registers,
+)
 from ..hll.sketch import DENSE, REGISTERS
 from ..replies import SimpleString
 from .table import command
@@ -61,9 +70,8 @@ def pfadd(ctx: ExecContext, args: list[bytes]) -> int:
     if old is None:
         updated = 1
     try:
-        for element in args[2:]:
-            s, changed = add(s, element)
-            updated += changed
+        s, changed = add_many(s, args[2:])
+        updated += changed
     except CorruptHLL as exc:
         raise CorruptHLLError() from exc
     if updated:

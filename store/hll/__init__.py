@@ -3,6 +3,7 @@
 from .sketch import (
     CorruptHLL,
     add,
+    add_many,
     cardinality,
     estimate,
     is_hll,
@@ -14,6 +15,7 @@ from .sketch import (
 __all__ = [
     "CorruptHLL",
     "add",
+    "add_many",
     "cardinality",
     "estimate",
     "is_hll",

@@ -3,6 +3,7 @@ the estimate's error, and PFADD/PFMERGE through the engine's write path."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from store.config import EngineConfig
 from store.engine import Engine
 from store.errors import StoreError
-from store.hll import CorruptHLL, add, cardinality, is_hll, new_sparse, registers
+from store.hll import CorruptHLL, add, add_many, cardinality, is_hll, new_sparse, registers
 from store.hll.murmur import murmurhash64a
 from store.hll.sketch import DENSE, DENSE_SIZE, SPARSE, pattern
 
@@ -83,3 +84,17 @@ def test_pfadd_pfmerge_replay_and_snapshot(tmp_path: Path) -> None:
     with Engine(EngineConfig(data_dir=tmp_path)) as e:  # log replay
         assert [e.execute("PFCOUNT", k) for k in ("a", "b", "m")] == counts
         assert {k: registers(e.execute("GET", k)).tolist() for k in "abm"} == registers_before
+
+
+def test_batched_adds_write_the_same_bytes_as_one_by_one() -> None:
+    """add_many (opcode list) and add (Redis's byte walk) agree, through promotion."""
+    rng = random.Random(11)
+    for size in (1, 50, 400, 1500, 4000):
+        elements = [str(rng.random()).encode() for _ in range(size)]
+        one_by_one = build(*elements)
+        batched, changed = add_many(new_sparse(), elements)
+        assert bytes(batched[16:]) == bytes(one_by_one[16:]), size
+        assert batched[4] == one_by_one[4] and changed > 0
+    corrupt = bytearray(b"HYLL\x01" + bytes(11) + b"\x7f\xfe")  # 16383 registers
+    with pytest.raises(CorruptHLL):
+        add_many(corrupt, [b"x"] * 50 + [str(i).encode() for i in range(3000)])
