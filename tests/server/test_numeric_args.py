@@ -65,6 +65,7 @@ ISSUE18_SHAPES: dict[str, list[list[Any]]] = {
         ["BITFIELD", "k", "INCRBY", "i8", "#1", N],
     ],
     "BITFIELD_RO": [["BITFIELD_RO", "k", "GET", "u8", N]],
+    "HRANDFIELD": [["HRANDFIELD", "h", N], ["HRANDFIELD", "h", N, "WITHVALUES"]],
     "RESTORE": [
         ["RESTORE", "k", N, "x"],
         ["RESTORE", "k", "0", "x", "IDLETIME", N],
