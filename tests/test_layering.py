@@ -62,6 +62,8 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/keyspace.py",
             "store/key_order.py",
             "store/eviction.py",
+            "store/datatypes/*",
+            "store/json/*",
             "store/commands/*",
             "store/index/*",
             "store/aggregate/*",
