@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 # Redis's default proto-max-bulk-len: the largest string SETRANGE/SETBIT may build, and the
 # cap on LCS's transient table.
 MAX_STRING_BYTES = 512 * 1024 * 1024
+# LCS fills a (len a + 1) x (len b + 1) table in Python, ~5 M cells a second, holding the
+# engine: past this many cells (about 3 s) it is refused rather than stalling every client.
+# Redis allows 128 M cells (its proto-max-bulk-len bound), which would take minutes here.
+MAX_LCS_CELLS = 16_000_000
 
 
 def check_string_length(offset: int, append: int) -> None:
@@ -117,9 +121,15 @@ def lcs(ctx: ExecContext, args: list[bytes]) -> object:
         j += 1
     if getlen and getidx:
         raise CommandError("If you want both the length and indexes, please just use IDX.")
-    if (len(a) + 1) * (len(b) + 1) * 4 > MAX_STRING_BYTES:
+    cells = (len(a) + 1) * (len(b) + 1)
+    if cells * 4 > MAX_STRING_BYTES:
         raise CommandError(
             "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        )
+    if cells > MAX_LCS_CELLS:
+        raise CommandError(
+            f"LCS of strings this long ({len(a)} x {len(b)} bytes) is refused by memvec: "
+            f"the product of the lengths must stay under {MAX_LCS_CELLS}"
         )
     table = lcs_table(a, b)
     total = table[len(a)][len(b)]

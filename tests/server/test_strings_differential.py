@@ -187,6 +187,16 @@ def test_rename_copy_and_single_db_errors(pair: Pair, p: str) -> None:
     )
 
 
+def test_lcs_size_limit(pair: Pair, p: str) -> None:
+    """memvec refuses an LCS table past 16 M cells (docs/compatibility.md)."""
+    a, b = f"{p}:a", f"{p}:b"
+    call(pair.memvec, "SET", a, "x" * 5000)
+    call(pair.memvec, "SET", b, "y" * 5000)
+    reply = call(pair.memvec, "LCS", a, b)
+    assert reply[0] == "ERR" and "refused by memvec" in reply[1]
+    assert call(pair.memvec, "PING") in (b"PONG", "PONG", True)
+
+
 def test_single_database_differences(pair: Pair, p: str) -> None:
     """memvec has one database: DB n > 0 is out of range (docs/compatibility.md)."""
     a = f"{p}:a"
