@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import StoreError, WrongTypeError
+from ..errors import CommandError, StoreError, WrongTypeError
 from ..hll import (
     CorruptHLL,
     add_many,
@@ -27,7 +27,7 @@ from ..hll import (
     new_sparse,
     registers,
 )
-from ..hll.sketch import DENSE, REGISTERS
+from ..hll.sketch import DENSE, HDR_SIZE, REGISTERS, to_dense
 from ..replies import SimpleString
 from .table import command
 
@@ -125,3 +125,52 @@ def pfmerge(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     ctx.keyspace.set_string(args[1], bytes(s), keep_ttl=True)
     ctx.dirty = True
     return SimpleString("OK")
+
+
+@command("PFDEBUG", 3, "write denyoom admin", "hyperloglog admin slow dangerous", keys=(2, 2, 1))
+def pfdebug(ctx: ExecContext, args: list[bytes]) -> object:
+    """PFDEBUG GETREG|DECODE|ENCODING|TODENSE key: Redis's HLL introspection. GETREG and
+    TODENSE convert a sparse HLL to dense (logged as themselves: deterministic)."""
+    sub = args[1].decode("utf-8", "replace")
+    key = args[2]
+    old = read_hll(ctx, key, ctx.expire_now)
+    if old is None:
+        raise CommandError("The specified key does not exist")
+    name = sub.lower()
+    if name in ("getreg", "todense"):
+        sparse = old[4] != DENSE
+        try:
+            s = to_dense(bytearray(old))
+        except CorruptHLL as exc:
+            raise CorruptHLLError() from exc
+        if sparse:
+            ctx.keyspace.set_string(key, bytes(s), keep_ttl=True)
+            ctx.dirty = True
+        if name == "todense":
+            return int(sparse)
+        return registers(bytes(s)).tolist()
+    if name == "encoding":
+        return SimpleString("dense" if old[4] == DENSE else "sparse")
+    if name == "decode":
+        if old[4] == DENSE:
+            raise CommandError("HLL encoding is not sparse")
+        return decode_sparse(old)
+    raise CommandError(f"Unknown PFDEBUG subcommand '{sub}'")
+
+
+def decode_sparse(value: bytes) -> bytes:
+    """PFDEBUG DECODE's text: ``z:n`` (ZERO), ``Z:n`` (XZERO), ``v:value,n`` (VAL)."""
+    out, p = [], HDR_SIZE
+    while p < len(value):
+        b = value[p]
+        if b & 0xC0 == 0:
+            out.append(f"z:{(b & 0x3F) + 1}")
+            p += 1
+        elif b & 0x80 == 0:
+            run = ((b & 0x3F) << 8 | (value[p + 1] if p + 1 < len(value) else 0)) + 1
+            out.append(f"Z:{run}")
+            p += 2
+        else:
+            out.append(f"v:{((b >> 2) & 0x1F) + 1},{(b & 3) + 1}")
+            p += 1
+    return " ".join(out).encode()

@@ -114,6 +114,29 @@ def test_corrupt_hll(pair: Pair, p: str) -> None:
     )
 
 
+def test_pfdebug(pair: Pair, p: str) -> None:
+    a, b, s = f"{p}:a", f"{p}:b", f"{p}:s"
+    pair.script(
+        [
+            ("PFADD", a, "x", "y", "z"),
+            ("PFDEBUG", "ENCODING", a),
+            ("PFDEBUG", "DECODE", a),
+            ("PFDEBUG", "GETREG", a),
+            ("GET", a),
+            ("PFDEBUG", "ENCODING", a),
+            ("PFDEBUG", "DECODE", a),
+            ("PFADD", b, "q"),
+            ("PFDEBUG", "TODENSE", b),
+            ("PFDEBUG", "TODENSE", b),
+            ("PFDEBUG", "FOO", b),
+            ("PFDEBUG", "GETREG", b, "x"),
+            ("PFDEBUG", "GETREG", f"{p}:nope"),
+            ("SET", s, "x"),
+            ("PFDEBUG", "GETREG", s),
+        ]
+    )
+
+
 def test_multi_exec(pair: Pair, p: str) -> None:
     a, b = f"{p}:a", f"{p}:b"
     pair.script(

@@ -201,7 +201,7 @@ NO_NUMERIC = {
     "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SHUTDOWN", "SLAVEOF", "STRLEN", "TIME",
     "TTL", "TYPE", "UNLINK", "UNWATCH", "WATCH", "MONITOR", "LATENCY", "OBJECT",
     "SETNX", "GETSET", "MSETNX", "RENAME", "RENAMENX", "TOUCH", "RANDOMKEY", "PEXPIRETIME",
-    "BITOP", "PFADD", "PFCOUNT", "PFMERGE", "DUMP",
+    "BITOP", "PFADD", "PFCOUNT", "PFMERGE", "DUMP", "PFDEBUG",
 }  # fmt: skip
 # Not fuzzed with random arguments: they end the connection or the process, make the
 # server a replica, block, or change how the connection's later replies look.
