@@ -58,6 +58,7 @@ from .errors import (
     RecordVoidedError,
     StoreError,
 )
+from .eviction import Evictor
 from .index.manager import IndexManager
 from .keyspace import Keyspace
 from .persistence import Persistence
@@ -117,6 +118,7 @@ class EngineStats:
     writes_logged: int = 0
     expired_keys: int = 0
     expired_fields: int = 0  # hash fields deleted because their deadline passed
+    evicted_keys: int = 0  # deleted by the maxmemory policy (store/eviction.py)
     writes_since_snapshot: int = 0
     last_snapshot_ms: int = 0
     last_snapshot_ok: bool = True
@@ -159,6 +161,7 @@ class Engine:
         # epoch of the newest record in the state (fencing: replicas, promotion)
         self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
+        self.evictor = Evictor()  # maxmemory-policy; the server configures it
         self.persistence = Persistence(self)
         # EVAL's script cache and the FUNCTION libraries; a script's redis.call takes a
         # client command's admission and lazy expiry
@@ -401,6 +404,8 @@ class Engine:
     ) -> Submitted:
         seq: int | None = None
         try:
+            if self.evictor.tracks_access:
+                self.evictor.touch(spec.keys(args))
             self._admit(spec, allow_write)
             if spec.is_write:
                 seq = self._expire_keys_of(spec, args)
@@ -544,9 +549,17 @@ class Engine:
         if (
             self.config.maxmemory_bytes
             and "denyoom" in spec.flags
-            and self.used_memory(max_age_s=0.1) > self.config.maxmemory_bytes
+            and (used := self.used_memory(max_age_s=0.1)) > self.config.maxmemory_bytes
         ):
-            raise OutOfMemoryError()
+            # evict by policy (logged as DEL, as Redis propagates evictions) or refuse
+            evicted = self.evictor.evict(self.keyspace, used - self.config.maxmemory_bytes)
+            # refuse only if a fresher estimate (a DEL may have freed memory) agrees
+            if not evicted and self.used_memory(max_age_s=0.01) > self.config.maxmemory_bytes:
+                raise OutOfMemoryError()
+            for key in evicted:
+                self._append([[b"DEL", key]])
+            self.stats.evicted_keys += len(evicted)
+            self._memory_estimate = (0, float("-inf"))
 
     def _admit_script_call(self, spec: CommandSpec) -> None:
         """Admission of one ``redis.call`` (caller holds the lock): a client command's."""
@@ -753,6 +766,7 @@ class Engine:
         FLUSHALL/FLUSHDB. Caller holds the lock."""
         keys = self.keyspace.clear()
         self.indexes.drop_all()
+        self._memory_estimate = (0, float("-inf"))
         for listener in self.key_listeners:
             for key in keys:
                 listener(key)

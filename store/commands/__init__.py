@@ -2,12 +2,17 @@
 
 from . import (  # noqa: F401  (every module registers its commands)
     aggregate,
+    bitmaps,
+    dump_restore,
     functions,
+    hash_random,
     hash_ttl,
     hashes,
+    hyperloglog,
     index_admin,
     json_core,
     json_ops,
+    key_moves,
     keys,
     list_blocking,
     lists,
@@ -21,6 +26,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     streams_groups,
     streams_info,
     streams_read,
+    string_ranges,
     strings,
 )
 from .table import COMMANDS, CommandSpec, command, resolve

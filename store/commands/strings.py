@@ -1,13 +1,16 @@
-"""String commands: SET, GET, MGET, MSET, GETDEL, INCR family, APPEND, STRLEN."""
+"""String commands: SET family (SETNX, SETEX, PSETEX, GETSET, GETEX), GET, MGET, MSET,
+MSETNX, GETDEL, INCR family, APPEND, STRLEN. Ranges and LCS: :mod:`.string_ranges`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import CommandError, SyntaxErr
+from ..errors import CommandError, SyntaxErr, WrongTypeError
+from ..numbers import INT64_MAX
 from ..replies import SimpleString
 from .table import command
-from .util import add_float, expiry_deadline_ms, format_float, parse_float, parse_int
+from .util import add_float, format_float, parse_float, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -15,54 +18,183 @@ if TYPE_CHECKING:
 OK = SimpleString("OK")
 
 
-@command("SET", -3, "write denyoom", "string slow", keys=(1, 1, 1))
-def set_(ctx: ExecContext, args: list[bytes]) -> object:
-    """SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]."""
-    key, value = args[1], args[2]
-    nx = xx = get = keepttl = False
-    deadline: int | None = None
-    i = 3
-    while i < len(args):
-        opt = args[i].upper()
-        if opt == b"NX" and not xx:
-            nx = True
-        elif opt == b"XX" and not nx:
-            xx = True
-        elif opt == b"GET":
-            get = True
-        elif opt == b"KEEPTTL" and deadline is None:
-            keepttl = True
-        elif opt in (b"EX", b"PX", b"EXAT", b"PXAT") and deadline is None and not keepttl:
-            if i + 1 >= len(args):
-                raise SyntaxErr()
-            amount = parse_int(args[i + 1])
-            if amount <= 0:
-                raise CommandError(f"invalid expire time in '{args[0].decode().lower()}' command")
-            unit = 1000 if opt in (b"EX", b"EXAT") else 1
-            deadline = expiry_deadline_ms(
-                args[0], amount, unit, absolute=opt in (b"EXAT", b"PXAT"), now_ms=ctx.now_ms
-            )
-            i += 1
-        else:
-            raise SyntaxErr()
-        i += 1
-    old = ctx.keyspace.get(key, ctx.expire_now)
-    if get and old is not None and not isinstance(old, bytes):
-        from ..errors import WrongTypeError
+@dataclass
+class StringOptions:
+    """SET's and GETEX's options as Redis's ``parseExtendedStringArgumentsOrReply`` reads
+    them: a later EX/PX/EXAT/PXAT of the same kind replaces an earlier one, different kinds
+    (or KEEPTTL/PERSIST with one) clash as a syntax error."""
 
+    nx: bool = False
+    xx: bool = False
+    get: bool = False
+    keepttl: bool = False
+    persist: bool = False
+    unit: bytes | None = None  # EX, PX, EXAT or PXAT
+    amount: bytes | None = None
+
+    @classmethod
+    def parse(cls, args: list[bytes], start: int, *, for_set: bool) -> StringOptions:
+        o = cls()
+        i = start
+        while i < len(args):
+            opt = args[i].upper()
+            more = i + 1 < len(args)
+            if opt == b"NX" and for_set and not o.xx:
+                o.nx = True
+            elif opt == b"XX" and for_set and not o.nx:
+                o.xx = True
+            elif opt == b"GET" and for_set:
+                o.get = True
+            elif opt == b"KEEPTTL" and for_set and o.unit is None:
+                o.keepttl = True
+            elif opt == b"PERSIST" and not for_set and o.unit is None:
+                o.persist = True
+            elif (
+                opt in _EXPIRY_UNITS
+                and not o.keepttl
+                and not o.persist
+                and o.unit in (None, opt)
+                and more
+            ):
+                o.unit, o.amount = opt, args[i + 1]
+                i += 1
+            else:
+                raise SyntaxErr()
+            i += 1
+        return o
+
+    def deadline_ms(self, name: bytes, now_ms: int) -> int | None:
+        """The absolute deadline of EX/PX/EXAT/PXAT, Redis's errors for bad times."""
+        if self.unit is None or self.amount is None:
+            return None
+        return expire_option_deadline(name, self.amount, self.unit, now_ms)
+
+
+_EXPIRY_UNITS = (b"EX", b"PX", b"EXAT", b"PXAT")
+
+
+def expire_option_deadline(name: bytes, raw: bytes, unit: bytes, now_ms: int) -> int:
+    """``getExpireMillisecondsOrReply``: a positive amount, in range once in ms."""
+    amount = parse_int(raw)
+    seconds = unit in (b"EX", b"EXAT")
+    if amount <= 0 or (seconds and amount > INT64_MAX // 1000):
+        raise _invalid_expire(name)
+    ms = amount * 1000 if seconds else amount
+    if unit in (b"EX", b"PX"):
+        ms += now_ms
+    if ms <= 0 or ms > INT64_MAX:
+        raise _invalid_expire(name)
+    return ms
+
+
+def _invalid_expire(name: bytes) -> CommandError:
+    text = name.decode("utf-8", "replace").lower()
+    return CommandError(f"invalid expire time in '{text}' command")
+
+
+def set_generic(
+    ctx: ExecContext, key: bytes, value: bytes, opts: StringOptions, deadline: int | None
+) -> tuple[bool, bytes | None]:
+    """Redis's ``setGenericCommand``: (whether the value was written, the old value for GET).
+
+    A deadline already in the past deletes the key instead (logged as DEL), as Redis's
+    ``checkAlreadyExpired`` does on a primary; a replayed SET with PXAT is applied as
+    logged, and the key is then logically expired anyway.
+    """
+    old = ctx.keyspace.get(key, ctx.expire_now)
+    if opts.get and old is not None and not isinstance(old, bytes):
         raise WrongTypeError()
-    if (nx and old is not None) or (xx and old is None):
-        return old if get else None
-    ctx.keyspace.set_string(key, value, keep_ttl=keepttl)
+    old_str = old if isinstance(old, bytes) else None
+    if (opts.nx and old is not None) or (opts.xx and old is None):
+        return False, old_str
+    if deadline is not None and not ctx.replaying and deadline <= ctx.now_ms:
+        if old is not None:
+            ctx.keyspace.delete(key)
+            ctx.dirty = True
+            ctx.log_args = [b"DEL", key]
+        return True, old_str
+    ctx.keyspace.set_string(key, value, keep_ttl=opts.keepttl)
     log = [b"SET", key, value]
-    if keepttl:
+    if opts.keepttl:
         log.append(b"KEEPTTL")
     if deadline is not None:
         ctx.keyspace.set_deadline(key, deadline)
         log += [b"PXAT", str(deadline).encode()]
     ctx.dirty = True
     ctx.log_args = log
-    return old if get else OK
+    return True, old_str
+
+
+@command("SET", -3, "write denyoom", "string slow", keys=(1, 1, 1))
+def set_(ctx: ExecContext, args: list[bytes]) -> object:
+    """SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]."""
+    opts = StringOptions.parse(args, 3, for_set=True)
+    deadline = opts.deadline_ms(args[0], ctx.now_ms)
+    done, old = set_generic(ctx, args[1], args[2], opts, deadline)
+    if opts.get:
+        return old
+    return OK if done else None
+
+
+@command("SETNX", 3, "write denyoom fast", "string", keys=(1, 1, 1))
+def setnx(ctx: ExecContext, args: list[bytes]) -> int:
+    """Set key only if it does not exist: 1 if set, 0 otherwise."""
+    done, _ = set_generic(ctx, args[1], args[2], StringOptions(nx=True), None)
+    return int(done)
+
+
+def _setex(ctx: ExecContext, args: list[bytes], unit: bytes) -> SimpleString:
+    deadline = expire_option_deadline(args[0], args[2], unit, ctx.now_ms)
+    set_generic(ctx, args[1], args[3], StringOptions(), deadline)
+    return OK
+
+
+@command("SETEX", 4, "write denyoom", "string slow", keys=(1, 1, 1))
+def setex(ctx: ExecContext, args: list[bytes]) -> SimpleString:
+    """SETEX key seconds value: logged as SET key value PXAT deadline."""
+    return _setex(ctx, args, b"EX")
+
+
+@command("PSETEX", 4, "write denyoom", "string slow", keys=(1, 1, 1))
+def psetex(ctx: ExecContext, args: list[bytes]) -> SimpleString:
+    """PSETEX key milliseconds value: logged as SET key value PXAT deadline."""
+    return _setex(ctx, args, b"PX")
+
+
+@command("GETEX", -2, "write fast", "string", keys=(1, 1, 1))
+def getex(ctx: ExecContext, args: list[bytes]) -> bytes | None:
+    """GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]: get and change the TTL.
+
+    Logged as PEXPIREAT key ms, PERSIST key or DEL key (a past EXAT/PXAT), never as
+    itself, as Redis propagates it.
+    """
+    opts = StringOptions.parse(args, 2, for_set=False)
+    key = args[1]
+    deadline = opts.deadline_ms(args[0], ctx.now_ms)
+    value = ctx.keyspace.get_string(key, ctx.expire_now)
+    if value is None:
+        return None
+    if deadline is not None:
+        ctx.dirty = True
+        absolute = opts.unit in (b"EXAT", b"PXAT")
+        if absolute and not ctx.replaying and deadline <= ctx.now_ms:
+            ctx.keyspace.delete(key)
+            ctx.log_args = [b"DEL", key]
+        else:
+            ctx.keyspace.set_deadline(key, deadline)
+            ctx.log_args = [b"PEXPIREAT", key, str(deadline).encode()]
+    elif opts.persist and key in ctx.keyspace.expires:
+        ctx.keyspace.set_deadline(key, None)
+        ctx.dirty = True
+        ctx.log_args = [b"PERSIST", key]
+    return value
+
+
+@command("GETSET", 3, "write denyoom fast", "string", keys=(1, 1, 1))
+def getset(ctx: ExecContext, args: list[bytes]) -> bytes | None:
+    """Set a new value (clearing the TTL) and return the old one; logged as SET."""
+    _, old = set_generic(ctx, args[1], args[2], StringOptions(get=True), None)
+    return old
 
 
 @command("GET", 2, "readonly fast", "string", keys=(1, 1, 1))
@@ -90,6 +222,19 @@ def mset(ctx: ExecContext, args: list[bytes]) -> SimpleString:
         ctx.keyspace.set_string(args[i], args[i + 1])
     ctx.dirty = True
     return OK
+
+
+@command("MSETNX", -3, "write denyoom", "string slow", keys=(1, -1, 2))
+def msetnx(ctx: ExecContext, args: list[bytes]) -> int:
+    """Set several keys only if none of them exists: 1 if set, 0 otherwise."""
+    if len(args) % 2 != 1:
+        raise CommandError("wrong number of arguments for 'msetnx' command")
+    if any(ctx.keyspace.get(args[i], ctx.expire_now) is not None for i in range(1, len(args), 2)):
+        return 0
+    for i in range(1, len(args), 2):
+        ctx.keyspace.set_string(args[i], args[i + 1])
+    ctx.dirty = True
+    return 1
 
 
 @command("GETDEL", 2, "write fast", "string", keys=(1, 1, 1))

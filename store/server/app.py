@@ -134,6 +134,7 @@ class Server:
             if engine is not None
             else Engine(self._engine_config(), log_backend=self._log_backend())
         )
+        self.engine.evictor.configure(self.config.maxmemory_policy, self.config.maxmemory_samples)
         self.state = ServerState.NEW
         self.engine_ready = False
         self.version = _version()
@@ -536,6 +537,8 @@ class Server:
             self.engine.config = dataclasses.replace(
                 self.engine.config, maxmemory_bytes=new.maxmemory_bytes
             )
+        if "maxmemory_policy" in changes or "maxmemory_samples" in changes:
+            self.engine.evictor.configure(new.maxmemory_policy, new.maxmemory_samples)
 
     def reset_stats(self) -> None:
         self.stats = ServerStats()

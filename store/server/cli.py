@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config import FsyncPolicy
 from .config import (
+    POLICIES,
     ServerConfig,
     env_name,
     is_loopback,
@@ -61,6 +62,12 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise ValueError(f"{value} is not a TCP port")
     return value
+
+
+def _maxmemory_policy(text: str) -> str:
+    if text.lower() not in POLICIES:
+        raise ValueError(f"{text} is not one of {', '.join(POLICIES)}")
+    return text.lower()
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,14 @@ _OPTIONS = (
         parse_memory,
         "refuse writes with -OOM past this dataset size, e.g. 100mb, 2gb; 0 no limit (default)",
         "BYTES",
+    ),
+    _Option(
+        "--maxmemory-policy",
+        "maxmemory_policy",
+        _maxmemory_policy,
+        "what goes past --maxmemory: noeviction (default: refuse writes), allkeys-lru, "
+        "volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl",
+        "POLICY",
     ),
     _Option(
         "--snapshot-after-writes",

@@ -231,6 +231,12 @@ class ServerConfig:
     # Writes are refused with -OOM once the dataset estimate passes this (0: no limit);
     # reads keep working.
     maxmemory_bytes: int = 0
+    # What goes past maxmemory (store/eviction.py): noeviction refuses writes with -OOM;
+    # allkeys-*/volatile-* evict least recently / least frequently used, random or
+    # nearest-deadline keys, choosing among maxmemory_samples sampled keys (more samples:
+    # closer to exact LRU/LFU, more CPU per eviction).
+    maxmemory_policy: str = "noeviction"
+    maxmemory_samples: int = 5
     # Automatic snapshots after this many logged writes / this often (0: off). Snapshots
     # bound restart time (log replay) and let the log be trimmed.
     snapshot_after_writes: int = 0
@@ -375,6 +381,33 @@ def _int_parser(fld: str, minimum: int = 0) -> Parser:
     return parse
 
 
+POLICIES = (
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+)
+
+
+def _policy_parser(text: str) -> dict[str, object]:
+    if text.lower() not in POLICIES:
+        raise ValueError(f"argument(s) must be one of the following: {', '.join(POLICIES)}")
+    return {"maxmemory_policy": text.lower()}
+
+
+def _samples_parser(text: str) -> dict[str, object]:
+    value = parse_int64(text.encode())
+    if value is None:
+        raise ValueError("argument couldn't be parsed into an integer")
+    if not 1 <= value <= 64:
+        raise ValueError("argument must be between 1 and 64 inclusive")
+    return {"maxmemory_samples": value}
+
+
 def _memory_parser(fld: str) -> Parser:
     def parse(text: str) -> dict[str, object]:
         try:
@@ -458,7 +491,8 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ConfigParameter(
             "maxmemory", lambda c: str(c.maxmemory_bytes), _memory_parser("maxmemory_bytes")
         ),
-        ConfigParameter("maxmemory-policy", lambda c: "noeviction"),
+        ConfigParameter("maxmemory-policy", lambda c: c.maxmemory_policy, _policy_parser),
+        ConfigParameter("maxmemory-samples", lambda c: str(c.maxmemory_samples), _samples_parser),
         ConfigParameter("snapshot-after-writes", lambda c: str(c.snapshot_after_writes)),
         ConfigParameter("snapshot-interval", lambda c: f"{c.snapshot_interval_s:g}"),
         ConfigParameter("save", lambda c: ""),

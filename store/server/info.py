@@ -135,7 +135,7 @@ def _memory(server: Server) -> Fields:
         ("total_system_memory_human", format_memory(total_system_memory())),
         ("maxmemory", maxmemory),
         ("maxmemory_human", format_memory(maxmemory)),
-        ("maxmemory_policy", "noeviction"),
+        ("maxmemory_policy", server.engine.evictor.policy.value),
         ("mem_fragmentation_ratio", f"{rss / used:.2f}" if used else "0.00"),
     ]
 
@@ -190,7 +190,7 @@ def _stats(server: Server) -> Fields:
         ("rejected_connections", s.rejected_connections),
         ("expired_keys", e.expired_keys),
         ("expired_subkeys", e.expired_fields),  # hash fields (Redis 7.4's name)
-        ("evicted_keys", 0),
+        ("evicted_keys", e.evicted_keys),
         ("evicted_clients", s.evicted_clients),
         ("client_query_buffer_limit_disconnections", s.query_limit_disconnections),
         ("client_output_buffer_limit_disconnections", s.output_limit_disconnections),

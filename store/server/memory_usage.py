@@ -21,7 +21,8 @@ strings ``int`` (a canonical 64-bit integer), ``embstr`` (<= 44 bytes) or ``raw`
 hashes ``listpack`` (<= 128 fields, every field and value <= 64 bytes) or ``hashtable``.
 Redis never converts a hash back to listpack once it grew past those limits; memvec
 reports from the current value (docs/compatibility.md). ``OBJECT FREQ`` errors as Redis
-does without an LFU policy (memvec has only ``noeviction``); ``OBJECT IDLETIME`` is the
+does without an LFU policy (with one: the engine's counter, :mod:`store.eviction`);
+``OBJECT IDLETIME`` errors under an LFU policy, as Redis does, and otherwise is the
 time since the key was last touched by a client command through this server (or since
 server start), tracked by :class:`store.server.access_clock.AccessClock`.
 """
@@ -276,6 +277,12 @@ _NO_LFU = (
 )
 
 
+_LFU_SELECTED = (
+    "An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+
+
 def cmd_object(conn: Connection, args: list[bytes]) -> Any:
     sub = sub_check("OBJECT", args, _OBJECT_ARITY)
     if sub == b"HELP":
@@ -306,9 +313,14 @@ def cmd_object(conn: Connection, args: list[bytes]) -> Any:
             return None
         if sub == b"ENCODING":
             return encoding(value).encode()
+    lfu = engine.evictor.policy.lfu
     if sub == b"FREQ":
-        raise CommandError(_NO_LFU)
+        if not lfu:
+            raise CommandError(_NO_LFU)
+        return engine.evictor.frequency(args[2])  # the engine's LFU record (store/eviction.py)
     if sub == b"IDLETIME":
+        if lfu:
+            raise CommandError(_LFU_SELECTED)
         return conn.server.observe.access.idle_seconds(args[2])
     if isinstance(value, bytes) and _is_int(value) and 0 <= int(value) < SHARED_INTEGERS:
         return SHARED_REFCOUNT

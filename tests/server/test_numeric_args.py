@@ -43,6 +43,37 @@ def _vector(algo: str, attr: str) -> list[Any]:
             "DIM", "2", "DISTANCE_METRIC", "L2", attr, N]  # fmt: skip
 
 
+# Issue #18 (strings, keys, bitmaps, DUMP/RESTORE): every one is compared with the peer.
+ISSUE18_SHAPES: dict[str, list[list[Any]]] = {
+    "SETEX": [["SETEX", "k", N, "v"]],
+    "PSETEX": [["PSETEX", "k", N, "v"]],
+    "GETEX": [["GETEX", "k", opt, N] for opt in ("EX", "PX", "EXAT", "PXAT")],
+    "GETRANGE": [["GETRANGE", "k", N, "1"], ["GETRANGE", "k", "0", N]],
+    "SUBSTR": [["SUBSTR", "k", N, "1"]],
+    "SETRANGE": [["SETRANGE", "k", N, "v"]],
+    "LCS": [["LCS", "k", "n", "IDX", "MINMATCHLEN", N]],
+    "COPY": [["COPY", "k", "n", "DB", N]],
+    "MOVE": [["MOVE", "k", N]],
+    "SWAPDB": [["SWAPDB", N, "0"], ["SWAPDB", "0", N]],
+    "SETBIT": [["SETBIT", "k", N, "1"], ["SETBIT", "k", "0", N]],
+    "GETBIT": [["GETBIT", "k", N]],
+    "BITCOUNT": [["BITCOUNT", "k", N, "1"], ["BITCOUNT", "k", "0", N, "BIT"]],
+    "BITPOS": [["BITPOS", "k", N], ["BITPOS", "k", "1", N, "2"], ["BITPOS", "k", "1", "0", N]],
+    "BITFIELD": [
+        ["BITFIELD", "k", "GET", "i8", N],
+        ["BITFIELD", "k", "SET", "u8", "0", N],
+        ["BITFIELD", "k", "INCRBY", "i8", "#1", N],
+    ],
+    "BITFIELD_RO": [["BITFIELD_RO", "k", "GET", "u8", N]],
+    "HRANDFIELD": [["HRANDFIELD", "h", N], ["HRANDFIELD", "h", N, "WITHVALUES"]],
+    "RESTORE": [
+        ["RESTORE", "k", N, "x"],
+        ["RESTORE", "k", "0", "x", "IDLETIME", N],
+        ["RESTORE", "k", "0", "x", "FREQ", N],
+    ],
+}
+
+
 # Every command of the table -> the calls that hold numeric arguments (N marks one). A
 # command with none maps to []. {IDX} is replaced by a fresh index name.
 SHAPES: dict[str, list[list[Any]]] = {
@@ -58,6 +89,7 @@ SHAPES: dict[str, list[list[Any]]] = {
     "HINCRBYFLOAT": [["HINCRBYFLOAT", "h", "f", N]],
     "SCAN": [["SCAN", N], ["SCAN", "0", "COUNT", N]],
     "HSCAN": [["HSCAN", "h", N], ["HSCAN", "h", "0", "COUNT", N]],
+    **ISSUE18_SHAPES,
     **{
         name: [[name, "h", N, "FIELDS", "1", "f"], [name, "h", "100", "FIELDS", N, "f"]]
         for name in ("HEXPIRE", "HPEXPIRE", "HEXPIREAT", "HPEXPIREAT")
@@ -184,6 +216,8 @@ NO_NUMERIC = {
     "REPLCONF", "REPLICAOF", "RESET", "ROLE", "SAVE", "SHUTDOWN", "SLAVEOF", "STRLEN", "TIME",
     "TTL", "TYPE", "UNLINK", "UNWATCH", "WATCH", "MONITOR", "LATENCY", "OBJECT",
     "SCRIPT", "FUNCTION",
+    "SETNX", "GETSET", "MSETNX", "RENAME", "RENAMENX", "TOUCH", "RANDOMKEY", "PEXPIRETIME",
+    "BITOP", "PFADD", "PFCOUNT", "PFMERGE", "DUMP", "PFDEBUG",
 }  # fmt: skip
 NO_NUMERIC |= {
     "JSON.GET", "JSON.MGET", "JSON.MSET", "JSON.MERGE", "JSON.DEL", "JSON.FORGET", "JSON.TYPE",
@@ -448,6 +482,7 @@ SAME_AS_PEER = [
     [*REDUCE, "QUANTILE", "2", "@n", N],
     [*REDUCE, "RANDOM_SAMPLE", "2", "@n", N],
     ["FT.CURSOR", "READ", "base", N],
+    *(shape for shapes in ISSUE18_SHAPES.values() for shape in shapes),
 ]
 PEER_VALUES = ["-1", str(2**62), str(2**63 - 1), str(2**63), str(2**64), str(10**15), "inf"]
 FLOAT_VALUES = ["0x10", "-0x1.8p1", " 1", "1 ", "1_0", "nan", "-inf", "1e308"]

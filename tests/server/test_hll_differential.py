@@ -1,0 +1,152 @@
+"""PFADD, PFCOUNT and PFMERGE against the peer: replies and the HLL strings themselves (GET),
+byte for byte, in sparse and dense encodings; RESP2 and RESP3; MULTI/EXEC."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from store.server import ServerThread
+from store.server.config import ServerConfig
+from tests.harness.components import RedisStack
+from tests.server.test_differential import Pair, call, connected_pair
+
+
+@pytest.fixture(scope="module")
+def memvec() -> Iterator[ServerThread]:
+    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def pair(
+    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
+) -> Iterator[Pair]:
+    with connected_pair(memvec.port, redis_stack, protocol=request.param) as pair:
+        yield pair
+
+
+@pytest.fixture
+def p(pair: Pair) -> Iterator[str]:
+    prefix = f"hl{uuid.uuid4().hex[:8]}"
+    yield prefix
+    for r in (pair.memvec, pair.peer):
+        keys = call(r, "KEYS", f"{prefix}*")
+        if keys:
+            call(r, "DEL", *keys)
+
+
+def test_hll_bytes_counts_and_errors(pair: Pair, p: str) -> None:
+    a, b, c, d, s, h = (f"{p}:{x}" for x in "abcdsh")
+    rng = random.Random(7)
+    pair.script(
+        [
+            ("PFADD", a, "x", "y", "z"),
+            ("GET", a),
+            ("PFCOUNT", a),
+            ("GET", a),
+            ("PFADD", a, "x"),
+            ("PFADD", f"{p}:empty"),
+            ("GET", f"{p}:empty"),
+            ("PFCOUNT", f"{p}:nope"),
+            ("PFCOUNT", a, f"{p}:nope"),
+            ("SET", s, "hello"),
+            ("PFADD", s, "a"),
+            ("PFCOUNT", s),
+            ("PFMERGE", f"{p}:m", s),
+            ("HSET", h, "a", "1"),
+            ("PFADD", h, "a"),
+            ("PFCOUNT", a, h),
+        ]
+    )
+    # sparse growth up to the 3000-byte promotion, then dense
+    for _ in range(30):
+        pair.same("PFADD", b, *[f"e{rng.randrange(100000)}" for _ in range(40)])
+        pair.same("GET", b)
+    pair.script([("PFCOUNT", b), ("GET", b), ("PFCOUNT", a, b)])
+    for _ in range(40):
+        pair.same("PFADD", c, *[f"e{rng.randrange(100000)}" for _ in range(100)])
+    pair.script(
+        [
+            ("GET", c),
+            ("PFCOUNT", c),
+            ("PFMERGE", d, a, b),
+            ("GET", d),
+            ("PFCOUNT", d),
+            ("PFMERGE", d, c),
+            ("GET", d),
+            ("PFMERGE", a),
+            ("GET", a),
+            ("PFCOUNT", a, b, c, d),
+        ]
+    )
+
+
+def test_sparse_merge_bytes(pair: Pair, p: str) -> None:
+    """PFMERGE of sparse inputs writes register by register (hllSparseSet's split and merge
+    of runs): the resulting bytes, and the promotion once past 3000 bytes, match."""
+    e, f, g = f"{p}:e", f"{p}:f", f"{p}:g"
+    pair.same("PFADD", e, *[f"a{i}" for i in range(300)])
+    pair.same("PFADD", f, *[f"b{i}" for i in range(300)])
+    pair.script([("PFMERGE", g, e, f), ("GET", g), ("PFCOUNT", g)])
+    pair.same("PFADD", f, *[f"c{i}" for i in range(600)])
+    pair.script([("GET", f), ("PFMERGE", g, f), ("GET", g), ("PFCOUNT", g)])
+
+
+def test_corrupt_hll(pair: Pair, p: str) -> None:
+    bad, good = f"{p}:bad", f"{p}:good"
+    pair.script(
+        [
+            ("SET", bad, b"HYLL\x01" + bytes(11) + b"\x7f\xfe"),
+            ("PFADD", good, "a"),
+            ("PFCOUNT", bad),
+            ("PFCOUNT", bad, good),
+            ("PFMERGE", f"{p}:x", bad),
+            ("SET", bad, b"HYLL\x00" + bytes(11) + b"\x7f\xfe"),
+            ("PFADD", bad, "x"),
+        ]
+    )
+
+
+def test_pfdebug(pair: Pair, p: str) -> None:
+    a, b, s = f"{p}:a", f"{p}:b", f"{p}:s"
+    pair.script(
+        [
+            ("PFADD", a, "x", "y", "z"),
+            ("PFDEBUG", "ENCODING", a),
+            ("PFDEBUG", "DECODE", a),
+            ("PFDEBUG", "GETREG", a),
+            ("GET", a),
+            ("PFDEBUG", "ENCODING", a),
+            ("PFDEBUG", "DECODE", a),
+            ("PFADD", b, "q"),
+            ("PFDEBUG", "TODENSE", b),
+            ("PFDEBUG", "TODENSE", b),
+            ("PFDEBUG", "FOO", b),
+            ("PFDEBUG", "GETREG", b, "x"),
+            ("PFDEBUG", "GETREG", f"{p}:nope"),
+            ("SET", s, "x"),
+            ("PFDEBUG", "GETREG", s),
+        ]
+    )
+
+
+def test_multi_exec(pair: Pair, p: str) -> None:
+    a, b = f"{p}:a", f"{p}:b"
+    pair.script(
+        [
+            ("MULTI",),
+            ("PFADD", a, "1", "2"),
+            ("PFADD", b, "2", "3"),
+            ("PFMERGE", a, b),
+            ("PFCOUNT", a),
+            ("GET", a),
+            ("EXEC",),
+        ]
+    )
