@@ -48,6 +48,7 @@ from .config import ServerConfig
 from .connection import Connection
 from .handlers import Handler, base_handlers
 from .observe import Observability
+from .pubsub import PubSub, pubsub_handlers
 from .replication_handlers import replication_handlers
 
 log = logging.getLogger("memvec.server")
@@ -147,7 +148,11 @@ class Server:
             **base_handlers(),
             **admin.admin_handlers(),
             **replication_handlers(),
+            **pubsub_handlers(),
         }
+        self.pubsub = PubSub()
+        # the connection whose command runs now (pushes to it wait for its reply)
+        self.executing: Connection | None = None
         self.acl = AclStore.build(
             self.categories(), requirepass=self.config.requirepass, aclfile=self.config.aclfile
         )
@@ -461,6 +466,7 @@ class Server:
     def forget(self, conn: Connection) -> None:
         self.clients.pop(conn.id, None)
         self.unwatch_all(conn)
+        self.pubsub.drop(conn)
 
     def refresh_users(self) -> None:
         """After an ACL change: clients see their user's new rules; deleted users' clients go

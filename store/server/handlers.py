@@ -158,6 +158,7 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Any:
     if conn.multi is not None:
         conn.end_multi()
     conn.server.unwatch_all(conn)
+    conn.server.pubsub.drop(conn)
     if conn.monitoring:
         conn.monitoring = False
         conn.server.observe.monitors.discard(conn)
