@@ -832,7 +832,8 @@ class Connection(asyncio.Protocol):
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd=-1 name={name} "
             f"age={int(now - self.created)} idle={int(now - self.last_io)} flags={flags} db=0 "
-            f"sub={sub} psub={psub} ssub={ssub} multi={len(self.multi) if self.multi is not None else -1} "
+            f"sub={sub} psub={psub} ssub={ssub} "
+            f"multi={len(self.multi) if self.multi is not None else -1} "
             f"watch={len(self.watched)} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 "
             f"rbs=0 rbp=0 obl={obl} oll=0 omem={omem} tot-mem={qbuf + omem + obl} events=r "
             f"cmd={command_label(self.last_spec, self.last_args)} user={user} redir=-1 "

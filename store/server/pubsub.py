@@ -130,9 +130,7 @@ class PubSub:
         subs = self.clients.get(conn)
         own = self._own(subs, kind) if subs is not None else {}
         table = self._table(kind)
-        verb = {_CHANNEL: b"unsubscribe", _PATTERN: b"punsubscribe", _SHARD: b"sunsubscribe"}[
-            kind
-        ]
+        verb = {_CHANNEL: b"unsubscribe", _PATTERN: b"punsubscribe", _SHARD: b"sunsubscribe"}[kind]
         targets = names or list(own)
         for name in targets:
             if name in own:
@@ -372,11 +370,11 @@ def cmd_pubsub(conn: Connection, args: list[bytes]) -> Any:
         if len(args) == 2:
             return list(table)
         rx = glob_to_regex(args[2])
-        return [name for name in table if rx.fullmatch(name) is not None]
+        return [channel for channel in table if rx.fullmatch(channel) is not None]
     table = registry.channels if sub == b"NUMSUB" else registry.shards
     out: list[Any] = []
-    for name in args[2:]:
-        out += [name, len(table.get(name, ()))]
+    for channel in args[2:]:
+        out += [channel, len(table.get(channel, ()))]
     return out
 
 
