@@ -262,8 +262,8 @@ for _name, _arity, _flags, _cats in (
     ("PUNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow"),
     ("SSUBSCRIBE", -2, "pubsub noscript loading stale", "pubsub slow"),
     ("SUNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow"),
-    ("PUBLISH", 3, "pubsub loading stale fast may_replicate", "pubsub fast"),
-    ("SPUBLISH", 3, "pubsub loading stale fast may_replicate", "pubsub fast"),
+    ("PUBLISH", 3, "pubsub loading stale fast", "pubsub fast"),
+    ("SPUBLISH", 3, "pubsub loading stale fast", "pubsub fast"),
     ("PUBSUB", -2, "", "slow"),
 ):
     command(_name, _arity, _flags, _cats, scope="connection", summary=f"{_name} (pub/sub)")(
@@ -365,7 +365,9 @@ def cmd_pubsub(conn: Connection, args: list[bytes]) -> Any:
         return len(registry.patterns)
     if sub in (b"CHANNELS", b"SHARDCHANNELS"):
         if len(args) > 3:
-            raise CommandError(f"wrong number of arguments for 'pubsub|{name.lower()}' command")
+            raise CommandError(
+                f"unknown subcommand or wrong number of arguments for '{name}'. Try PUBSUB HELP."
+            )
         table = registry.channels if sub == b"CHANNELS" else registry.shards
         if len(args) == 2:
             return list(table)
