@@ -210,26 +210,13 @@ def test_numpat_counts_distinct_patterns(server: ServerThread, p: str) -> None:
 
 def test_acl_channels(server: ServerThread, redis_stack: RedisStack, p: str) -> None:
     user = f"psu{uuid.uuid4().hex[:6]}"
+    channels = ["resetchannels", f"&{p}ok*"]
     differential(
         server.port,
         redis_stack,
         2,
         [
-            (
-                1,
-                [
-                    "ACL",
-                    "SETUSER",
-                    user,
-                    "on",
-                    "nopass",
-                    "+@all",
-                    "~*",
-                    "resetchannels",
-                    f"&{p}ok*",
-                ],
-                1,
-            ),  # fmt: skip
+            (1, ["ACL", "SETUSER", user, "on", "nopass", "+@all", "~*", *channels], 1),
             (0, ["AUTH", user, "x"], 1),
             (0, ["PUBLISH", f"{p}other", "x"], 1),
             (0, ["PUBLISH", f"{p}ok1", "x"], 1),
