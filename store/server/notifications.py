@@ -315,9 +315,9 @@ EVENTS: dict[str, Rule] = {
     "APPEND": _first(STRING, "append"),
     "SETRANGE": _first(STRING, "setrange"),
     "INCR": _first(STRING, "incrby"),
-    "DECR": _first(STRING, "decrby"),
+    "DECR": _first(STRING, "incrby"),  # incrDecrCommand: one name
     "INCRBY": _first(STRING, "incrby"),
-    "DECRBY": _first(STRING, "decrby"),
+    "DECRBY": _first(STRING, "incrby"),
     "INCRBYFLOAT": _first(STRING, "incrbyfloat"),
     "SETBIT": _first(STRING, "setbit"),
     "BITFIELD": _first(STRING, "setbit"),
