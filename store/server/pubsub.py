@@ -255,20 +255,24 @@ def _connection_only(ctx: Any, args: list[bytes]) -> object:
     )
 
 
-for _name, _arity, _flags, _cats in (
-    ("SUBSCRIBE", -2, "pubsub noscript loading stale", "pubsub slow"),
-    ("UNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow"),
-    ("PSUBSCRIBE", -2, "pubsub noscript loading stale", "pubsub slow"),
-    ("PUNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow"),
-    ("SSUBSCRIBE", -2, "pubsub noscript loading stale", "pubsub slow"),
-    ("SUNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow"),
-    ("PUBLISH", 3, "pubsub loading stale fast", "pubsub fast"),
-    ("SPUBLISH", 3, "pubsub loading stale fast", "pubsub fast"),
-    ("PUBSUB", -2, "", "slow"),
+# The shard commands declare their channels at key positions, as Redis's key specs do
+# (flagged NOT_KEY there: cluster clients route by them). Commands flagged ``pubsub`` are
+# exempt from ACL key rules in the connection's check: their "keys" are channels.
+_NONE = (0, 0, 0)
+for _name, _arity, _flags, _cats, _keys in (
+    ("SUBSCRIBE", -2, "pubsub noscript loading stale", "pubsub slow", _NONE),
+    ("UNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow", _NONE),
+    ("PSUBSCRIBE", -2, "pubsub noscript loading stale", "pubsub slow", _NONE),
+    ("PUNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow", _NONE),
+    ("SSUBSCRIBE", -2, "pubsub noscript loading stale", "pubsub slow", (1, -1, 1)),
+    ("SUNSUBSCRIBE", -1, "pubsub noscript loading stale", "pubsub slow", (1, -1, 1)),
+    ("PUBLISH", 3, "pubsub loading stale fast", "pubsub fast", _NONE),
+    ("SPUBLISH", 3, "pubsub loading stale fast", "pubsub fast", (1, 1, 1)),
+    ("PUBSUB", -2, "", "slow", _NONE),
 ):
-    command(_name, _arity, _flags, _cats, scope="connection", summary=f"{_name} (pub/sub)")(
-        _connection_only
-    )
+    command(
+        _name, _arity, _flags, _cats, keys=_keys, scope="connection", summary=f"{_name} (pub/sub)"
+    )(_connection_only)
 
 
 # -- handlers ----------------------------------------------------------------------------------

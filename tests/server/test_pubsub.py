@@ -232,6 +232,12 @@ def test_acl_channels(server: ServerThread, redis_stack: RedisStack, p: str) -> 
             (0, ["AUTH", user, "x"], 1),
             (0, ["PUBLISH", f"{p}other", "x"], 1),
             (0, ["RESET"], 1),
+            # key rules do not apply to shard channels (their key positions are channels)
+            (1, ["ACL", "SETUSER", user, "resetkeys", f"~{p}key*"], 1),
+            (0, ["AUTH", user, "x"], 1),
+            (0, ["SPUBLISH", f"{p}chan", "x"], 1),
+            (0, ["SSUBSCRIBE", f"{p}chan"], 1),
+            (0, ["RESET"], 1),
             (1, ["ACL", "DELUSER", user], 1),
         ],
     )
