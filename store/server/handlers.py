@@ -31,7 +31,7 @@ from ..numbers import parse_int64
 from ..replies import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
 from .acl import no_key_permission
 from .connection import Connection
-from .results import CLOSE_NO_REPLY, Deferred, Durable
+from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 
 if TYPE_CHECKING:
     from .app import Server
@@ -490,7 +490,11 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
             handler = server.handlers.get(spec.name)
             if handler is None:
                 raise CommandError(f"'{text(cmd[0]).lower()}' is not implemented by this server")
+            held = len(conn.held)
             reply = handler(conn, cmd)
+            if reply is NO_REPLY and len(conn.held) > held:  # (P|S)SUBSCRIBE: its frames
+                frames, conn.held[held:] = conn.held[held:], []
+                reply = frames[0] if len(frames) == 1 else frames
             if isinstance(reply, (Durable, Deferred)) or reply is CLOSE_NO_REPLY:
                 reply = CommandError(f"'{text(cmd[0]).lower()}' cannot run inside MULTI")
         except StoreError as exc:

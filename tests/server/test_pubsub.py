@@ -259,6 +259,19 @@ def test_publish_in_multi(server: ServerThread, redis_stack: RedisStack, p: str)
             (0, None, 2),
             (1, ["DEL", f"{p}k"], 1),
             (0, ["RESET"], 1),
+            # SUBSCRIBE inside MULTI: its confirmation is EXEC's element
+            (1, ["MULTI"], 1),
+            (1, ["SUBSCRIBE", a], 1),
+            (1, ["PUBSUB", "NUMSUB", a], 1),
+            (1, ["EXEC"], 1),
+            (1, ["PING"], 1),
+            (1, ["RESET"], 1),
+            (1, ["HELLO", "3"], 1, False),
+            (1, ["MULTI"], 1),
+            (1, ["SUBSCRIBE", a], 1),
+            (1, ["PUBLISH", a, "three"], 1),
+            (1, ["EXEC"], 2),  # then its own message, after EXEC's reply
+            (1, ["RESET"], 1),
         ],
     )
 
