@@ -51,6 +51,7 @@ from .notifications import Notifier
 from .observe import Observability
 from .pubsub import PubSub, pubsub_handlers
 from .replication_handlers import replication_handlers
+from .tracking import Tracking
 
 log = logging.getLogger("memvec.server")
 
@@ -153,6 +154,7 @@ class Server:
         }
         self.pubsub = PubSub()
         self.notifier: Notifier | None = None  # made at start (it needs the loop)
+        self.tracking = Tracking(self)
         # the connection whose command runs now (pushes to it wait for its reply)
         self.executing: Connection | None = None
         self.acl = AclStore.build(
@@ -218,6 +220,7 @@ class Server:
         self._loop = asyncio.get_running_loop()
         self.notifier = Notifier(self.engine, self.pubsub, self._loop)
         self.notifier.configure(self.config.notify_keyspace_events)
+        self.tracking.attach(self._loop)
         self._stopped = asyncio.Event()
         self._stopping = asyncio.Event()
         try:
@@ -394,6 +397,7 @@ class Server:
             self.engine.key_listeners.remove(self._on_key_changed)
         if self.notifier is not None:
             self.notifier.stop()
+        self.tracking.detach()
         if save and self.engine.config.data_dir is not None:
             try:
                 await loop.run_in_executor(None, self.engine.persistence.save)
@@ -473,6 +477,7 @@ class Server:
         self.clients.pop(conn.id, None)
         self.unwatch_all(conn)
         self.pubsub.drop(conn)
+        self.tracking.forget(conn)
 
     def refresh_users(self) -> None:
         """After an ACL change: clients see their user's new rules; deleted users' clients go

@@ -245,6 +245,7 @@ class Connection(asyncio.Protocol):
             and self.multi is None
             and self.server.engine_ready
             and self not in self.server.pubsub.clients
+            and self.id not in self.server.tracking.clients
         )
 
     def authenticate(self, user: User) -> None:
@@ -758,6 +759,8 @@ class Connection(asyncio.Protocol):
             raise LoadingError()
         if user is not None and not no_auth and not user.unrestricted:
             self._check_acl(user, spec, args)
+        if self.server.tracking.clients:
+            self.server.tracking.note_command(self, spec, args)
         if self.protocol == 2 and self in self.server.pubsub.clients:
             pong = subscribed_gate(self, spec.name, args)
             if pong is not None:

@@ -32,6 +32,7 @@ from ..replies import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
 from .acl import no_key_permission
 from .connection import Connection
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
+from .tracking import client_tracking_subcommand
 
 if TYPE_CHECKING:
     from .app import Server
@@ -159,6 +160,7 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Any:
         conn.end_multi()
     conn.server.unwatch_all(conn)
     conn.server.pubsub.drop(conn)
+    conn.server.tracking.forget(conn)
     if conn.monitoring:
         conn.monitoring = False
         conn.server.observe.monitors.discard(conn)
@@ -226,6 +228,11 @@ CLIENT_HELP = [
 
 def cmd_client(conn: Connection, args: list[bytes]) -> Any:
     sub = args[1].upper()
+    tracking = client_tracking_subcommand(sub)  # TRACKING, CACHING, GETREDIR, TRACKINGINFO
+    if tracking is not None:
+        if (tracking[0] > 0 and len(args) != tracking[0]) or len(args) < -tracking[0]:
+            raise sub_arity_error("client", args[1])
+        return tracking[1](conn, args)
     arity = _CLIENT_ARITY.get(sub)
     if arity is None:
         raise unknown_subcommand("CLIENT", args[1])
