@@ -19,9 +19,11 @@ Contract:
   the sweeper's deletions are handed to the event loop). Nothing is recorded or sent
   while no client tracks.
 
+BCAST invalidations are batched as Redis does: one message per client and prefix for the
+keys changed in one event-loop iteration.
+
 Differences (docs/compatibility.md): reads queued in MULTI are remembered when queued;
-BCAST sends one message per changed key (Redis batches the keys of one event-loop
-iteration); the tracking table has no size limit (``tracking-table-max-keys``).
+the tracking table has no size limit (``tracking-table-max-keys``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class Tracking:
         self.clients: dict[int, ClientTracking] = {}
         self.keys: dict[bytes, set[int]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # (client id, prefix) -> {key: id of the client that changed it, -1: several}
+        self._bcast: dict[tuple[int, bytes], dict[bytes, int]] = {}
+        self._bcast_scheduled = False
         self._loop_thread = 0
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -128,16 +133,39 @@ class Tracking:
         else:
             targets = list(self.keys.pop(key, ()))
             for cid, state in self.clients.items():
-                if state.bcast and (
-                    not state.prefixes or any(key.startswith(p) for p in state.prefixes)
-                ):
-                    targets.append(cid)
+                if state.bcast:
+                    for prefix in state.prefixes or (b"",):
+                        if key.startswith(prefix):
+                            self._queue_bcast(cid, prefix, key, source)
+                            break
         source_id = source.id if source is not None else None
         for cid in targets:
             target = self.clients.get(cid)
             if target is None or (target.noloop and cid == source_id):
                 continue
             self._send(cid, target, None if key is None else [key])
+
+    def _queue_bcast(self, cid: int, prefix: bytes, key: bytes, source: Connection | None) -> None:
+        """BCAST invalidations wait for the end of the event-loop iteration, then leave as
+        one message per client and prefix (Redis's beforeSleep), keys sorted as its rax
+        keeps them; a key only the client itself changed is left out under NOLOOP."""
+        keys = self._bcast.setdefault((cid, prefix), {})
+        by = source.id if source is not None else -1
+        keys[key] = by if keys.get(key, by) == by else -1
+        if not self._bcast_scheduled and self._loop is not None:
+            self._bcast_scheduled = True
+            self._loop.call_soon(self._flush_bcast)
+
+    def _flush_bcast(self) -> None:
+        pending, self._bcast = self._bcast, {}
+        self._bcast_scheduled = False
+        for (cid, _), keys in pending.items():
+            state = self.clients.get(cid)
+            if state is None or not state.bcast:
+                continue
+            shown = sorted(k for k, by in keys.items() if not (state.noloop and by == cid))
+            if shown:
+                self._send(cid, state, shown)
 
     def _send(self, cid: int, state: ClientTracking, keys: list[bytes] | None) -> None:
         clients = self.server.clients
