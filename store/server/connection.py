@@ -76,7 +76,7 @@ from ..errors import (
     StoreError,
 )
 from ..index.schema import parse_ft_create
-from ..resp import ErrorReply, ProtocolError, ReplyWriter, RequestParser, SimpleString
+from ..resp import ErrorReply, ProtocolError, Push, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
 from .pubsub import subscribed_gate
@@ -628,6 +628,8 @@ class Connection(asyncio.Protocol):
         write_positions = {i for i, _ in writes}
         for i in range(len(replies)):
             if i in durable_writes:
+                continue
+            if isinstance(replies[i], Push):  # a pushed message, not this batch's reply
                 continue
             if i in write_positions or (touched and not isinstance(replies[i], StoreError)):
                 replies[i] = error

@@ -439,6 +439,7 @@ _NO_DEL_INFERRED = frozenset(
         b"EXPIREAT",
         b"PEXPIREAT",
         b"GETEX",
+        b"SET",
     }
 )
 
@@ -469,6 +470,9 @@ def events_of(effects: CommandEffects, exists: Callable[[bytes], bool]) -> list[
         own = [event for event in own if event[2] in existed][:1]
     elif name in _STORES:  # an empty result deletes the destination: only "del"
         own = [event for event in own if exists(event[2])]
+    elif name in (b"SET", b"GETEX") and own and not exists(args[1]):
+        # a deadline already past: the key is deleted at once, "expired" if it existed
+        own = [(EXPIRED, b"expired", args[1])] if args[1] in existed else []
     gone = set() if name in _NO_DEL_INFERRED else {k for k in existed if not exists(k)}
     last = {event[2]: i for i, event in enumerate(own)}
     out: list[Event] = []

@@ -320,6 +320,9 @@ SETNX {p}n x
 SETRANGE {p}n 3 abc
 MSETNX {p}m1 a {p}m2 b
 GETSET {p}m1 z
+SET {p}g v PXAT 1
+SET {p}g v
+GETEX {p}g PXAT 1
 """
 
 
@@ -393,3 +396,44 @@ def test_sweeper_events_cross_threads_in_order(server: ServerThread, p: str) -> 
         cmd.send(encode(["CONFIG", "SET", "notify-keyspace-events", ""]))
         cmd.read_reply()
         s.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "logged", "before", "after", "expected"),
+    [
+        # a blocking pop logs its non-blocking rewrite: the event names the key it popped
+        ("BLPOP a b 0", ["LPOP b"], {"b"}, set(), [("lpop", "b"), ("del", "b")]),
+        ("BRPOP a b 0", ["RPOP a"], {"a", "b"}, {"a", "b"}, [("rpop", "a")]),
+        ("BZPOPMIN z 0", ["ZPOPMIN z"], {"z"}, {"z"}, [("zpopmin", "z")]),
+        (
+            "BLMOVE s d LEFT RIGHT 0",
+            ["LMOVE s d LEFT RIGHT"],
+            {"s"},
+            {"s", "d"},
+            [("new", "d"), ("rpush", "d"), ("lpop", "s")],
+        ),  # fmt: skip
+        ("BLMPOP 0 2 a b LEFT", ["LPOP b 1"], {"b"}, {"b"}, [("lpop", "b")]),
+        ("ZMPOP 2 a b MAX", ["ZPOPMAX b 1"], {"a", "b"}, {"a", "b"}, [("zpopmax", "b")]),
+        # an expiry (args None): expired, or hexpired (+ del when the hash emptied)
+        (None, ["DEL k"], set(), set(), [("expired", "k")]),
+        (None, ["HDEL h f"], set(), set(), [("hexpired", "h"), ("del", "h")]),
+        # EXPIRE in the past deletes the key: expired, no inferred del
+        ("EXPIRE k -1", ["DEL k"], {"k"}, set(), [("expired", "k")]),
+        ("SET k v PXAT 1", ["DEL k"], {"k"}, set(), [("expired", "k")]),
+        ("SET k v PXAT 1", ["DEL k"], set(), set(), []),
+        ("JSON.SET j $ 1", ["JSON.SET j $ 1"], set(), {"j"}, [("new", "j"), ("json.set", "j")]),
+        ("JSON.FORGET j $", ["JSON.DEL j $"], {"j"}, set(), [("json.del", "j"), ("del", "j")]),
+        ("UNKNOWNCMD k", ["UNKNOWNCMD k"], {"k"}, set(), [("del", "k")]),
+    ],
+)
+def test_events_of_rewrites(
+    args: str | None, logged: list[str], before: set[str], after: set[str], expected: list
+) -> None:
+    effects = CommandEffects(
+        [a.encode() for a in args.split()] if args else None,
+        [[a.encode() for a in line.split()] for line in logged],
+        frozenset(k.encode() for k in before),
+    )
+    now = {k.encode() for k in after}
+    got = [(name.decode(), key.decode()) for _, name, key in events_of(effects, now.__contains__)]
+    assert got == expected

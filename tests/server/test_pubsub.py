@@ -370,3 +370,120 @@ def test_command_info_matches_peer(server: ServerThread, redis_stack: RedisStack
     finally:
         mine.close()
         theirs.close()
+
+
+_PONGS = (b"+PONG\r\n", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+
+
+def _sort_pattern_runs(frames: list[bytes]) -> list[bytes]:
+    """Consecutive ``pmessage`` frames sorted: the order in which one message reaches
+    several matching patterns is the peer's hash-table order (docs/compatibility.md)."""
+    out: list[bytes] = []
+    run: list[bytes] = []
+    for frame in frames:
+        if frame[4:].startswith(b"$8\r\npmessage"):
+            run.append(frame)
+            continue
+        out += sorted(run) + [frame]
+        run = []
+    return out + sorted(run)
+
+
+def _random_commands(seed: int, p: str, n: int) -> list[tuple[int, list[str]]]:
+    """``n`` random pub/sub calls over 3 connections, channels and patterns under ``p``."""
+    import random
+
+    rng = random.Random(seed)
+    chans = [f"{p}c{i}" for i in range(3)]
+    pats = [f"{p}c*", f"{p}c[01]", f"{p}?1"]
+    out: list[tuple[int, list[str]]] = []
+    for _ in range(n):
+        who = rng.randrange(3)
+        some = rng.sample(chans, rng.randint(0, 2))
+        kind = rng.choice(
+            [
+                "sub",
+                "unsub",
+                "psub",
+                "punsub",
+                "ssub",
+                "sunsub",
+                "pub",
+                "spub",
+                "numsub",
+                "channels",
+                "pubsubping",
+                "get",
+            ]  # fmt: skip
+        )
+        if kind == "sub":
+            out.append((who, ["SUBSCRIBE", *(some or chans[:1])]))
+        elif kind == "unsub":
+            out.append((who, ["UNSUBSCRIBE", *some]))
+        elif kind == "psub":
+            out.append((who, ["PSUBSCRIBE", rng.choice(pats)]))
+        elif kind == "punsub":
+            out.append((who, ["PUNSUBSCRIBE", *rng.sample(pats, rng.randint(0, 1))]))
+        elif kind == "ssub":
+            out.append((who, ["SSUBSCRIBE", *(some or chans[:1])]))
+        elif kind == "sunsub":
+            out.append((who, ["SUNSUBSCRIBE", *some]))
+        elif kind == "pub":
+            out.append((who, ["PUBLISH", rng.choice(chans), f"m{rng.randrange(100)}"]))
+        elif kind == "spub":
+            out.append((who, ["SPUBLISH", rng.choice(chans), f"s{rng.randrange(100)}"]))
+        elif kind == "numsub":
+            out.append((who, ["PUBSUB", "NUMSUB", *chans]))
+        elif kind == "channels":
+            out.append((who, ["PUBSUB", rng.choice(["CHANNELS", "SHARDCHANNELS"]), f"{p}*"]))
+        elif kind == "pubsubping":
+            out.append((who, ["PING", f"x{rng.randrange(9)}"]))
+        else:
+            out.append((who, ["GET", f"{p}k"]))
+    return out
+
+
+def _converse(port: int, protocol: int, commands: list[tuple[int, list[str]]]) -> list[bytes]:
+    """Run ``commands``; after each, every connection is read up to the reply of a PING it
+    sends (so every frame a command caused is in the transcript, in order)."""
+    s = Session(port, 3)
+    out: list[bytes] = []
+    try:
+        for client in s.clients:
+            client.send(encode(["HELLO", str(protocol)]))
+            client.read_reply()
+        for who, command in commands:
+            s.clients[who].send(encode(command))
+            for client in s.clients:
+                client.send(encode(["PING"]))
+                got = []
+                while True:
+                    reply = client.read_reply()
+                    if reply in _PONGS:
+                        break
+                    got.append(reply)
+                out.append(b"".join(_sort_pattern_runs(got)))
+        for client in s.clients:
+            client.send(encode(["RESET"]))
+            client.read_reply()
+    finally:
+        s.close()
+    return out
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_sequences_match_peer(
+    server: ServerThread, redis_stack: RedisStack, p: str, protocol: int, seed: int
+) -> None:
+    """Random pub/sub calls on three connections: every connection's raw bytes, step by
+    step, equal the peer's."""
+    commands = _random_commands(seed, p, 60)
+    mine = _converse(server.port, protocol, commands)
+    theirs = _converse(redis_stack.port, protocol, commands)
+    for i, (got, want) in enumerate(zip(mine, theirs, strict=True)):
+        who, command = commands[i // 3]
+        assert got == want, (
+            f"step {i // 3} (#{who} {' '.join(command)}), connection {i % 3}: "
+            f"memvec {got!r} != peer {want!r}"
+        )
