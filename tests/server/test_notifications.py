@@ -411,7 +411,7 @@ def test_sweeper_events_cross_threads_in_order(server: ServerThread, p: str) -> 
             {"s"},
             {"s", "d"},
             [("new", "d"), ("rpush", "d"), ("lpop", "s")],
-        ),  # fmt: skip
+        ),
         ("BLMPOP 0 2 a b LEFT", ["LPOP b 1"], {"b"}, {"b"}, [("lpop", "b")]),
         ("ZMPOP 2 a b MAX", ["ZPOPMAX b 1"], {"a", "b"}, {"a", "b"}, [("zpopmax", "b")]),
         # an expiry (args None): expired, or hexpired (+ del when the hash emptied)

@@ -384,7 +384,7 @@ def _sort_pattern_runs(frames: list[bytes]) -> list[bytes]:
         if frame[4:].startswith(b"$8\r\npmessage"):
             run.append(frame)
             continue
-        out += sorted(run) + [frame]
+        out += [*sorted(run), frame]
         run = []
     return out + sorted(run)
 
@@ -414,7 +414,7 @@ def _random_commands(seed: int, p: str, n: int) -> list[tuple[int, list[str]]]:
                 "channels",
                 "pubsubping",
                 "get",
-            ]  # fmt: skip
+            ]
         )
         if kind == "sub":
             out.append((who, ["SUBSCRIBE", *(some or chans[:1])]))
