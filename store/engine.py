@@ -27,6 +27,10 @@ Contract:
   :meth:`Engine.replicate`, which appends each to this node's log with the primary's seq
   and epoch and then runs the same :meth:`Engine.apply`; ``append_listeners`` see every
   record appended (the primary's backlog); :meth:`Engine.promote` starts a new epoch.
+* Effects (keyspace notifications): ``effect_listeners`` see each command that changed
+  state, under the lock, as a :class:`CommandEffects` (the call, what was logged for it,
+  which of its keys existed before), and each expiry (``args`` None); replicas' applied
+  records too. Nothing is computed for them while the list is empty.
 * Expiry: readers never see an expired key; the primary deletes expired keys (lazily on
   write access and with an active sweeper) and logs the ``DEL``. Replay and replicas never
   expire keys by their own clock.
@@ -75,6 +79,20 @@ BATCHABLE_WRITES = frozenset({"HSET", "HMSET", "HSETNX", "HDEL", "DEL", "UNLINK"
 
 Arg = bytes | str | int | float
 Authorizer = Callable[[CommandSpec, list[bytes]], None]
+
+
+@dataclass(frozen=True)
+class CommandEffects:
+    """A state change, for ``Engine.effect_listeners`` (called under the engine lock).
+
+    ``args``: the command as run, or None for an expiry (``logged`` then holds the
+    ``DEL``/``HDEL`` of what expired). ``logged``: the commands logged for it (its
+    deterministic rewrite). ``existed``: which of the command's keys existed before it ran.
+    """
+
+    args: list[bytes] | None
+    logged: list[list[bytes]]
+    existed: frozenset[bytes] = frozenset()
 
 
 def to_bytes(arg: Arg) -> bytes:
@@ -158,6 +176,9 @@ class Engine:
         # called with each record appended to the log, under the engine lock, in seq order
         # (replication backlog); listeners must be cheap and must not call back into the engine
         self.append_listeners: list[Callable[[LogRecord], None]] = []
+        # called with each state change (CommandEffects), under the engine lock, in order
+        # (keyspace notifications); cheap, must not call back into the engine
+        self.effect_listeners: list[Callable[[CommandEffects], None]] = []
         # epoch of the newest record in the state (fencing: replicas, promotion)
         self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
@@ -407,8 +428,11 @@ class Engine:
             if self.evictor.tracks_access:
                 self.evictor.touch(spec.keys(args))
             self._admit(spec, allow_write)
+            existed: frozenset[bytes] | None = None
             if spec.is_write:
                 seq = self._expire_keys_of(spec, args)
+                if self.effect_listeners:
+                    existed = self._existing(spec, args)
             ctx = self._context(now_ms(), protocol, authorize=authorize)
             ctx.may_block, ctx.resume = may_block, resume
             assert spec.handler is not None
@@ -417,7 +441,10 @@ class Engine:
             finally:
                 # a handler mutates only after validating; if it mutated, log it
                 if ctx.dirty:
-                    seq = self._append(ctx.logged(args))
+                    logged = ctx.logged(args)
+                    seq = self._append(logged)
+                    if existed is not None:
+                        self._tell(CommandEffects(args, logged, existed))
             return Submitted(reply, seq)
         except StoreError as exc:
             return Submitted(None, seq, exc)
@@ -470,14 +497,19 @@ class Engine:
         logged: list[list[bytes]] = []
         t = now_ms()
         for spec, args in calls:
+            existed: frozenset[bytes] | None = None
             if spec.is_write:
                 for key in spec.keys(args):
                     if self.keyspace.is_expired(key, t):
                         self.keyspace.delete(key)
                         self.stats.expired_keys += 1
                         logged.append([b"DEL", key])
+                        self._tell(CommandEffects(None, [[b"DEL", key]]))
                     elif expired := self._drop_expired_fields(key, t):
                         logged.append(expired)
+                        self._tell(CommandEffects(None, [expired]))
+                if self.effect_listeners:
+                    existed = self._existing(spec, args)
             ctx = self._context(t, protocol, authorize=authorize)
             assert spec.handler is not None
             try:
@@ -485,7 +517,10 @@ class Engine:
             except StoreError as exc:
                 replies.append(exc)
             if ctx.dirty:
-                logged.extend(ctx.logged(args))
+                effects = ctx.logged(args)
+                logged.extend(effects)
+                if existed is not None:
+                    self._tell(CommandEffects(args, effects, existed))
         self.stats.commands_processed += len(calls)
         seq = self._append(logged) if logged else None
         return replies, seq
@@ -586,9 +621,22 @@ class Engine:
                 self.keyspace.delete(key)
                 self.stats.expired_keys += 1
                 seq = self._append([[b"DEL", key]])
+                self._tell(CommandEffects(None, [[b"DEL", key]]))
             elif expired := self._drop_expired_fields(key, t):
                 seq = self._append([expired])
+                self._tell(CommandEffects(None, [expired]))
         return seq
+
+    def _existing(self, spec: CommandSpec, args: list[bytes]) -> frozenset[bytes]:
+        data = self.keyspace.data
+        return frozenset(key for key in spec.keys(args) if key in data)
+
+    def _tell(self, effects: CommandEffects) -> None:
+        for listener in self.effect_listeners:
+            try:
+                listener(effects)
+            except Exception:  # a listener's bug must not fail the write it heard of
+                log.exception("effect listener failed")
 
     def _drop_expired_fields(self, key: bytes, t: int) -> list[bytes] | None:
         """Delete the hash fields of ``key`` whose deadline passed (HEXPIRE); the HDEL to
@@ -710,10 +758,13 @@ class Engine:
                 spec = resolve(args)
                 ctx = self._context(now_ms(), 2, replaying=True)
                 assert spec.handler is not None
+                existed = self._existing(spec, args) if self.effect_listeners else None
                 try:
                     spec.handler(ctx, args)
                 except StoreError as exc:  # deterministic: the primary saw the same error
                     log.debug("replayed command failed as it did originally: %s", exc)
+                if existed is not None and ctx.dirty:
+                    self._tell(CommandEffects(args, ctx.logged(args), existed))
             self._applied = LogPosition(record.seq + 1)
 
     # -- replication (store.replication) --------------------------------------------------
@@ -824,11 +875,13 @@ class Engine:
                 for key in self.keyspace.expired_keys(t):
                     self.keyspace.delete(key)
                     last = self._append([[b"DEL", key]])
+                    self._tell(CommandEffects(None, [[b"DEL", key]]))
                     count += 1
                 for key in self.keyspace.keys_with_expired_fields(t):
                     expired = self._drop_expired_fields(key, t)
                     if expired:
                         last = self._append([expired])
+                        self._tell(CommandEffects(None, [expired]))
             finally:
                 if self._rollback_due:
                     self._roll_back()

@@ -12,7 +12,9 @@ Rules (the subset of ``ACL SETUSER`` memvec understands, applied left to right):
     +cmd  -cmd               allow / deny a command (``+config|get``: one subcommand)
     +@cat  -@cat             allow / deny a category (``+@all`` / ``allcommands``,
                              ``-@all`` / ``nocommands``)
-    &pattern allchannels resetchannels     accepted and ignored (memvec has no pub/sub)
+    &pattern                 a channel the user may use (glob for SUBSCRIBE/PUBLISH; a
+                             PSUBSCRIBE pattern must equal one of them literally)
+    allchannels | &*         every channel;  resetchannels: none
     reset                    back to a new user: off, no passwords, no keys, no commands
 
 The ``default`` user always exists: ``on nopass ~* &* +@all`` unless ``requirepass``
@@ -125,6 +127,7 @@ class User:
     passwords: list[str] = field(default_factory=list)  # sha256 hex digests
     keys: list[_KeyPattern] = field(default_factory=list)
     all_channels: bool = False
+    channels: list[bytes] = field(default_factory=list)  # &patterns (without all_channels)
     command_rules: list[str] = field(default_factory=list)
     allowed: frozenset[str] = frozenset()  # upper-case command names
     allowed_sub: frozenset[str] = frozenset()  # "CONFIG|GET"
@@ -167,6 +170,15 @@ class User:
             (k.write if write else k.read) and k.regex.fullmatch(key) is not None for k in self.keys
         )
 
+    def can_use_channel(self, name: bytes, *, pattern: bool) -> bool:
+        """Redis's ACLCheckChannelAgainstList: a channel is matched against the user's
+        globs; a subscription pattern must be one of them literally."""
+        if self.all_channels:
+            return True
+        if pattern:
+            return name in self.channels
+        return any(glob_to_regex(p).fullmatch(name) is not None for p in self.channels)
+
     def covers_prefixes(self, prefixes: Iterable[bytes], write: bool = False) -> bool:
         """May the user read (write) every key under every prefix? No prefix means all keys."""
         wanted = list(prefixes) or [b""]
@@ -180,7 +192,11 @@ class User:
             parts.append("nopass")
         parts += [f"#{h}" for h in self.passwords]
         parts += [k.rule() for k in self.keys] or ["resetkeys"]
-        parts.append("&*" if self.all_channels else "resetchannels")
+        if self.all_channels:
+            parts.append("&*")
+        else:
+            parts.append("resetchannels")
+            parts += ["&" + c.decode("utf-8", "surrogateescape") for c in self.channels]
         parts += self.command_rules or ["-@all"]
         return " ".join(parts)
 
@@ -319,10 +335,23 @@ class AclStore:
             )
         elif low == "allchannels" or rule == "&*":
             user.all_channels = True
+            user.channels = []
         elif low == "resetchannels":
             user.all_channels = False
+            user.channels = []
         elif rule.startswith("&"):
-            pass
+            if user.all_channels:
+                raise AclError(
+                    _modifier_error(
+                        rule,
+                        "Adding a pattern after the * pattern (or the 'allchannels' flag) is "
+                        "not valid and does not have any effect. Try 'resetchannels' to start "
+                        "with an empty list of channels",
+                    )
+                )
+            channel = rule[1:].encode("utf-8", "surrogateescape")
+            if channel not in user.channels:
+                user.channels.append(channel)
         elif low in ("allcommands", "+@all"):
             user.command_rules = ["+@all"]
         elif low in ("nocommands", "-@all"):
@@ -441,5 +470,6 @@ def _copy(user: User) -> User:
         passwords=list(user.passwords),
         keys=list(user.keys),
         all_channels=user.all_channels,
+        channels=list(user.channels),
         command_rules=list(user.command_rules),
     )

@@ -348,7 +348,7 @@ def cmd_acl(conn: Connection, args: list[bytes]) -> Any:
             b"passwords": [h.encode() for h in user.passwords],
             b"commands": " ".join(user.command_rules or ["-@all"]).encode(),
             b"keys": keys.encode(),
-            b"channels": b"&*" if user.all_channels else b"",
+            b"channels": b"&*" if user.all_channels else b" ".join(b"&" + c for c in user.channels),
             b"selectors": [],
         }
     if sub == b"CAT":

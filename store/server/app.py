@@ -48,9 +48,12 @@ from .blocking import ParkingLot
 from .config import ServerConfig
 from .connection import Connection
 from .handlers import Handler, base_handlers
+from .notifications import Notifier
 from .observe import Observability
+from .pubsub import PubSub, pubsub_handlers
 from .replication_handlers import replication_handlers
 from .script_busy import ScriptGuard
+from .tracking import Tracking
 
 log = logging.getLogger("memvec.server")
 
@@ -152,7 +155,13 @@ class Server:
             **base_handlers(),
             **admin.admin_handlers(),
             **replication_handlers(),
+            **pubsub_handlers(),
         }
+        self.pubsub = PubSub()
+        self.notifier: Notifier | None = None  # made at start (it needs the loop)
+        self.tracking = Tracking(self)
+        # the connection whose command runs now (pushes to it wait for its reply)
+        self.executing: Connection | None = None
         self.acl = AclStore.build(
             self.categories(), requirepass=self.config.requirepass, aclfile=self.config.aclfile
         )
@@ -214,6 +223,9 @@ class Server:
         check_handlers(self.handlers)
         self.state = ServerState.STARTING
         self._loop = asyncio.get_running_loop()
+        self.notifier = Notifier(self.engine, self.pubsub, self._loop)
+        self.notifier.configure(self.config.notify_keyspace_events)
+        self.tracking.attach(self._loop)
         self._stopped = asyncio.Event()
         self._stopping = asyncio.Event()
         try:
@@ -391,6 +403,9 @@ class Server:
                 await asyncio.wait_for(srv.wait_closed(), 5)
         with contextlib.suppress(ValueError):
             self.engine.key_listeners.remove(self._on_key_changed)
+        if self.notifier is not None:
+            self.notifier.stop()
+        self.tracking.detach()
         if save and self.engine.config.data_dir is not None:
             try:
                 await loop.run_in_executor(None, self.engine.persistence.save)
@@ -470,6 +485,8 @@ class Server:
     def forget(self, conn: Connection) -> None:
         self.clients.pop(conn.id, None)
         self.unwatch_all(conn)
+        self.pubsub.drop(conn)
+        self.tracking.forget(conn)
 
     def refresh_users(self) -> None:
         """After an ACL change: clients see their user's new rules; deleted users' clients go
@@ -533,6 +550,8 @@ class Server:
         if "proto_max_bulk_len" in changes:
             for conn in self.clients.values():
                 conn.parser.max_bulk_len = new.proto_max_bulk_len
+        if "notify_keyspace_events" in changes and self.notifier is not None:
+            self.notifier.configure(new.notify_keyspace_events)
         if "maxmemory_bytes" in changes:
             self.engine.config = dataclasses.replace(
                 self.engine.config, maxmemory_bytes=new.maxmemory_bytes

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..config import FsyncPolicy
 from ..errors import CommandError
 from ..numbers import parse_int64
+from .notifications import format_flags, parse_flags
 
 __all__ = [
     "ENV_PREFIX",
@@ -249,6 +250,10 @@ class ServerConfig:
     client_output_buffer_limit_replica: OutputBufferLimit = OutputBufferLimit(
         256 * 1024**2, 64 * 1024**2, 60
     )
+    # Keyspace notifications (redis.conf ``notify-keyspace-events``, Redis's NOTIFY_* bits,
+    # see store.server.notifications): 0 publishes nothing and costs writes nothing;
+    # otherwise each write computes its events while anyone is subscribed.
+    notify_keyspace_events: int = 0
     client_output_buffer_limit_pubsub: OutputBufferLimit = OutputBufferLimit(
         32 * 1024**2, 8 * 1024**2, 60
     )
@@ -426,6 +431,10 @@ def _output_limit_parser(text: str) -> dict[str, object]:
     return dict(parse_output_limits(text))
 
 
+def _notify_parser(text: str) -> dict[str, object]:
+    return {"notify_keyspace_events": parse_flags(text)}
+
+
 def _path(p: Path | None) -> str:
     return "" if p is None else str(p)
 
@@ -498,6 +507,11 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ConfigParameter("save", lambda c: ""),
         ConfigParameter("databases", lambda c: "1"),
         ConfigParameter("client-output-buffer-limit", _output_limit, _output_limit_parser),
+        ConfigParameter(
+            "notify-keyspace-events",
+            lambda c: format_flags(c.notify_keyspace_events),
+            _notify_parser,
+        ),
         ConfigParameter(
             "client-query-buffer-limit",
             lambda c: str(c.client_query_buffer_limit_bytes),

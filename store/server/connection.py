@@ -77,9 +77,10 @@ from ..errors import (
     StoreError,
 )
 from ..index.schema import parse_ft_create
-from ..resp import ErrorReply, ProtocolError, ReplyWriter, RequestParser, SimpleString
+from ..resp import ErrorReply, ProtocolError, Push, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
+from .pubsub import subscribed_gate
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import SCRIPT_RUNNERS
 
@@ -170,6 +171,10 @@ class Connection(asyncio.Protocol):
         self.monitoring = False  # in MONITOR mode (store.server.monitor)
         self.no_evict = False  # CLIENT NO-EVICT: shown in CLIENT LIST flags (e)
         self.no_touch = False  # CLIENT NO-TOUCH: shown in CLIENT LIST flags (T)
+        # the replies of the batch being run: pushed messages join it, in order (deliver)
+        self.outbox: list[Any] | None = None
+        # messages for this client made while its own command runs: after that reply
+        self.held: list[Any] = []
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -242,6 +247,8 @@ class Connection(asyncio.Protocol):
             and user.unrestricted
             and self.multi is None
             and self.server.engine_ready
+            and self not in self.server.pubsub.clients
+            and self.id not in self.server.tracking.clients
         )
 
     def authenticate(self, user: User) -> None:
@@ -292,7 +299,9 @@ class Connection(asyncio.Protocol):
     @property
     def output_class(self) -> str:
         """The client-output-buffer-limit class of this client."""
-        return "replica" if self.is_replica else "normal"
+        if self.is_replica:
+            return "replica"
+        return "pubsub" if self in self.server.pubsub.clients else "normal"
 
     def _set_high_water(self) -> None:
         """Transport flow control at :data:`OUTPUT_HIGH_WATER_BYTES` (at most half the
@@ -429,15 +438,21 @@ class Connection(asyncio.Protocol):
         spec: CommandSpec | None = None
         rollbacks = engine.rollbacks
         self.busy = True
+        self.outbox = replies
         position, end = 0, len(batch)
         blocking = self.server.blocking
         try:
             while position < end:
                 if blocking.ready:  # serve clients blocked on keys the last command wrote
                     blocking.serve()
+                if self.held:
+                    replies.extend(self.held)
+                    self.held.clear()
+                self.server.executing = self
                 if pending >= FLUSH_BYTES:
                     await self._flush(replies, writes, need, touched, rollbacks)
                     replies, writes, need, touched, pending = [], [], 0, False, 0
+                    self.outbox = replies
                     rollbacks = engine.rollbacks
                     await self._backpressure()
                     # Let other clients in between flushes even when nothing had to wait.
@@ -471,6 +486,7 @@ class Connection(asyncio.Protocol):
                     # CLIENT PAUSE: what came before is answered, then this client waits
                     await self._flush(replies, writes, need, touched, rollbacks)
                     replies, writes, need, touched, pending = [], [], 0, False, 0
+                    self.outbox = replies
                     await pause.wait(spec, lambda: self.closing)
                     rollbacks = engine.rollbacks
                     if self.closing:
@@ -576,11 +592,19 @@ class Connection(asyncio.Protocol):
                     last = replies.pop()
                     await self._flush(replies, writes, need, touched, rollbacks)
                     replies, writes, need, touched = [last], [], 0, False
+                    self.outbox = replies
                     rollbacks = engine.rollbacks
                     self.writer.protocol = self.protocol
+            if self.held:
+                replies.extend(self.held)
+                self.held.clear()
+            self.server.executing = None
             await self._flush(replies, writes, need, touched, rollbacks)
         finally:
             self.busy = False
+            self.outbox = None
+            if self.server.executing is self:
+                self.server.executing = None
         if self._close_after_write:
             if self.transport is not None:
                 self.transport.close()
@@ -627,6 +651,8 @@ class Connection(asyncio.Protocol):
         write_positions = {i for i, _ in writes}
         for i in range(len(replies)):
             if i in durable_writes:
+                continue
+            if isinstance(replies[i], Push):  # a pushed message, not this batch's reply
                 continue
             if i in write_positions or (touched and not isinstance(replies[i], StoreError)):
                 replies[i] = error
@@ -725,6 +751,20 @@ class Connection(asyncio.Protocol):
                 reset=True,
             )
 
+    def deliver(self, message: Any) -> None:
+        """A pushed message (pub/sub): after every reply this client was given or is being
+        given in its current batch, before the next ones; one made while this client's own
+        command runs follows that command's reply (as in Redis 7.2+)."""
+        if self.server.executing is self:
+            self.held.append(message)
+            return
+        if self.outbox is not None:
+            self.outbox.append(message)
+            return
+        writer = self.writer
+        writer.write(message)
+        self._send(writer.take_chunk())
+
     def push(self, data: bytes) -> None:
         """Send ``data`` now, outside any batch (MONITOR lines), under the output limits."""
         self._send(data)
@@ -744,6 +784,12 @@ class Connection(asyncio.Protocol):
             raise LoadingError()
         if user is not None and not no_auth and not user.unrestricted:
             self._check_acl(user, spec, args)
+        if self.server.tracking.clients:
+            self.server.tracking.note_command(self, spec, args)
+        if self.protocol == 2 and self in self.server.pubsub.clients:
+            pong = subscribed_gate(self, spec.name, args)
+            if pong is not None:
+                return pong
         if self.multi is not None and spec.name not in _MULTI_DIRECT:
             self.multi.append(args)
             return SimpleString("QUEUED")
@@ -755,7 +801,7 @@ class Connection(asyncio.Protocol):
         if user.all_keys:
             return
         write = spec.is_write
-        for key in spec.keys(args):
+        for key in spec.keys(args) if "pubsub" not in spec.flags else ():  # channels
             if not user.can_access(key, write):
                 raise no_key_permission()
         if spec.name in _INDEX_READS or spec.name in _INDEX_WRITES:
@@ -801,6 +847,9 @@ class Connection(asyncio.Protocol):
             flags += "O"
         if self.server.blocking.is_blocked(self):
             flags += "b"
+        sub, psub, ssub = self.server.pubsub.counts(self)
+        if sub or psub or ssub:
+            flags += "P"
         if self.multi is not None:
             flags += "x"
         if self.no_evict:
@@ -813,7 +862,8 @@ class Connection(asyncio.Protocol):
         return (
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd=-1 name={name} "
             f"age={int(now - self.created)} idle={int(now - self.last_io)} flags={flags} db=0 "
-            f"sub=0 psub=0 ssub=0 multi={len(self.multi) if self.multi is not None else -1} "
+            f"sub={sub} psub={psub} ssub={ssub} "
+            f"multi={len(self.multi) if self.multi is not None else -1} "
             f"watch={len(self.watched)} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 "
             f"rbs=0 rbp=0 obl={obl} oll=0 omem={omem} tot-mem={qbuf + omem + obl} events=r "
             f"cmd={command_label(self.last_spec, self.last_args)} user={user} redir=-1 "

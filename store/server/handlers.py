@@ -31,8 +31,9 @@ from ..numbers import parse_int64
 from ..replies import NULL_ARRAY, ErrorReply, SimpleString, Verbatim
 from .acl import no_key_permission
 from .connection import Connection
-from .results import CLOSE_NO_REPLY, Deferred, Durable
+from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import authorizer
+from .tracking import client_tracking_subcommand
 
 if TYPE_CHECKING:
     from .app import Server
@@ -164,6 +165,8 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Any:
     if conn.multi is not None:
         conn.end_multi()
     conn.server.unwatch_all(conn)
+    conn.server.pubsub.drop(conn)
+    conn.server.tracking.forget(conn)
     if conn.monitoring:
         conn.monitoring = False
         conn.server.observe.monitors.discard(conn)
@@ -234,6 +237,11 @@ CLIENT_HELP = [
 
 def cmd_client(conn: Connection, args: list[bytes]) -> Any:
     sub = args[1].upper()
+    tracking = client_tracking_subcommand(sub)  # TRACKING, CACHING, GETREDIR, TRACKINGINFO
+    if tracking is not None:
+        if (tracking[0] > 0 and len(args) != tracking[0]) or len(args) < -tracking[0]:
+            raise sub_arity_error("client", args[1])
+        return tracking[1](conn, args)
     arity = _CLIENT_ARITY.get(sub)
     if arity is None:
         raise unknown_subcommand("CLIENT", args[1])
@@ -514,7 +522,11 @@ def cmd_exec(conn: Connection, args: list[bytes]) -> Any:
             handler = server.handlers.get(spec.name)
             if handler is None:
                 raise CommandError(f"'{text(cmd[0]).lower()}' is not implemented by this server")
+            held = len(conn.held)
             reply = handler(conn, cmd)
+            if reply is NO_REPLY and len(conn.held) > held:  # (P|S)SUBSCRIBE: its frames
+                frames, conn.held[held:] = conn.held[held:], []
+                reply = frames[0] if len(frames) == 1 else frames
             if isinstance(reply, (Durable, Deferred)) or reply is CLOSE_NO_REPLY:
                 reply = CommandError(f"'{text(cmd[0]).lower()}' cannot run inside MULTI")
         except StoreError as exc:
