@@ -253,6 +253,8 @@ SHAPES |= {
     **{name: [] for name in ("BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH")},
 }  # fmt: skip
 NO_NUMERIC |= {
+    "PSUBSCRIBE", "PUBLISH", "PUBSUB", "PUNSUBSCRIBE", "SPUBLISH", "SSUBSCRIBE", "SUBSCRIBE",
+    "SUNSUBSCRIBE", "UNSUBSCRIBE",
     "LLEN", "LPUSH", "LPUSHX", "RPUSH", "RPUSHX", "LINSERT", "LMOVE", "RPOPLPUSH", "SADD",
     "SCARD", "SDIFF", "SDIFFSTORE", "SINTER", "SINTERSTORE", "SISMEMBER", "SMEMBERS",
     "SMISMEMBER", "SMOVE", "SREM", "SUNION", "SUNIONSTORE", "XACK", "XDEL", "XLEN",
@@ -263,7 +265,9 @@ NOT_FUZZED = {"SHUTDOWN", "QUIT", "RESET", "REPLICAOF", "SLAVEOF", "FAILOVER", "
               "REPLCONF", "WAIT", "MULTI", "HELLO", "CLIENT", "ACL", "CONFIG", "AUTH",
               "FLUSHALL", "FLUSHDB", "SAVE", "BGSAVE", "WATCH", "MONITOR",
               "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "XREAD", "XREADGROUP",
-              "BZPOPMIN", "BZPOPMAX", "BZMPOP"}  # fmt: skip
+              "BZPOPMIN", "BZPOPMAX", "BZMPOP",
+              "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+              "SUNSUBSCRIBE"}  # fmt: skip
 
 TRACEBACK = re.compile(r"Traceback|internal error|failed unexpectedly", re.I)
 
