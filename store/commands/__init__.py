@@ -1,6 +1,20 @@
 """Command handlers. Importing this package registers every command in the table."""
 
-from . import aggregate, hash_ttl, hashes, index_admin, keys, search, server, strings  # noqa: F401
+from . import (  # noqa: F401
+    aggregate,
+    geo,
+    hash_ttl,
+    hashes,
+    index_admin,
+    keys,
+    search,
+    server,
+    strings,
+    zsets,
+    zsets_algebra,
+    zsets_pop,
+    zsets_range,
+)
 from .table import COMMANDS, CommandSpec, command, resolve
 
 __all__ = ["COMMANDS", "CommandSpec", "command", "resolve"]

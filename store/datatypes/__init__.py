@@ -3,7 +3,10 @@
 Importing this package imports every type module, so that each registers its snapshot tag.
 """
 
-from . import json_doc  # noqa: F401
+from . import (
+    json_doc,  # noqa: F401
+    zsets,  # noqa: F401
+)
 from .base import REGISTRY, TypedValue, from_tagged, to_tagged
 
 __all__ = ["REGISTRY", "TypedValue", "from_tagged", "to_tagged"]
