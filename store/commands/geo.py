@@ -63,6 +63,17 @@ def _distance_text(metres_in_unit: float) -> bytes:
     return f"{sign}{whole}.{frac:04d}".encode()
 
 
+def _coordinate(ctx: ExecContext, value: float) -> bytes | float:
+    """A coordinate as the peer spells it (``addReplyHumanLongDouble``: ``%.17Lf`` with
+    trailing zeros cut): that text as a bulk string in RESP2; in RESP3 the double that
+    text reads as (memvec's writer spells it shortest, the peer with 17 decimals; a client
+    reads the same double)."""
+    text = f"{value:.17f}".rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    return float(text) if ctx.protocol >= 3 else text.encode()
+
+
 @command("GEOADD", -5, "write denyoom", "geo slow", keys=(1, 1, 1))
 def geoadd(ctx: ExecContext, args: list[bytes]) -> Any:
     """GEOADD key [NX|XX] [CH] longitude latitude member [...]."""
@@ -125,7 +136,11 @@ def geopos(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     out: list[Any] = []
     for member in args[2:]:
         score = None if z is None else z.scores.get(member)
-        out.append(NULL_ARRAY if score is None else list(decode_score(score)))
+        if score is None:
+            out.append(NULL_ARRAY)
+        else:
+            lon, lat = decode_score(score)
+            out.append([_coordinate(ctx, lon), _coordinate(ctx, lat)])
     return out
 
 
@@ -222,7 +237,9 @@ def _search(ctx: ExecContext, args: list[bytes], src_at: int, flags: int) -> Any
     if flags & _SEARCH and not (from_member or from_lonlat):
         raise CommandError(f"exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}")
     if flags & _SEARCH and not (by_radius or by_box):
-        raise CommandError(f"exactly one of BYRADIUS and BYBOX can be specified for {name}")
+        raise CommandError(
+            f"exactly one of BYRADIUS, BYBOX and BYPOLYGON can be specified for {name}"
+        )
     if any_ and not count:
         raise CommandError("the ANY argument requires COUNT argument")
     if z is None:
@@ -253,7 +270,7 @@ def _search(ctx: ExecContext, args: list[bytes], src_at: int, flags: int) -> Any
         if with_hash:
             item.append(int(score))
         if with_coord:
-            item.append([plon, plat])
+            item.append([_coordinate(ctx, plon), _coordinate(ctx, plat)])
         out.append(item)
     return out
 
@@ -269,7 +286,8 @@ def _distance(raw: bytes, unit: bytes) -> tuple[float, float]:
 def _member_position(z: ZSet, member: bytes) -> tuple[float, float]:
     score = z.scores.get(member)
     if score is None:
-        raise CommandError("could not decode requested zset member")
+        name = member.decode("utf-8", "replace")
+        raise CommandError(f"member {name} does not exist")
     return decode_score(score)
 
 
