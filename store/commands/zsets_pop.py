@@ -125,13 +125,13 @@ def _bzpop(ctx: ExecContext, args: list[bytes], from_max: bool) -> Any:
     return [key, member, score]
 
 
-@command("BZPOPMIN", -3, "write noscript blocking fast", "sortedset blocking", keys=(1, -2, 1))
+@command("BZPOPMIN", -3, "write blocking fast", "sortedset blocking", keys=(1, -2, 1))
 def bzpopmin(ctx: ExecContext, args: list[bytes]) -> Any:
     """BZPOPMIN key [key ...] timeout."""
     return _bzpop(ctx, args, False)
 
 
-@command("BZPOPMAX", -3, "write noscript blocking fast", "sortedset blocking", keys=(1, -2, 1))
+@command("BZPOPMAX", -3, "write blocking fast", "sortedset blocking", keys=(1, -2, 1))
 def bzpopmax(ctx: ExecContext, args: list[bytes]) -> Any:
     """BZPOPMAX key [key ...] timeout."""
     return _bzpop(ctx, args, True)

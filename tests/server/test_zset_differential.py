@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from store.commands.table import COMMANDS
 from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack
 from tests.server.test_differential import Pair, call, connected_pair
@@ -428,3 +429,13 @@ def test_random_sequences(pair: Pair, p: str, seed: int) -> None:
         pair.same(*_random_command(rng, keys))
     for k in keys:
         pair.same("ZRANGE", k, 0, -1, "WITHSCORES")
+
+
+def test_command_info_matches_the_peer(pair: Pair) -> None:
+    """Name, arity, flags, legacy key positions and ACL categories of every sorted-set and
+    geo command (key specs: see docs/compatibility.md)."""
+    names = sorted(n for n in COMMANDS if n.startswith(("Z", "BZ", "GEO")))
+    assert len(names) == 45
+    mine, theirs = pair.both("COMMAND", "INFO", *names)
+    for name, a, b in zip(names, mine, theirs, strict=True):
+        assert a[:7] == b[:7], name
