@@ -17,11 +17,17 @@ from ..datatypes.zsets import ZSet
 from ..errors import ArityError, CommandError, SyntaxErr
 from ..numbers import INT64_MAX
 from ..replies import NULL_ARRAY
-from ..resp.doubles import format_double
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
 from .util import parse_int
-from .zsets_args import parse_lex_range, parse_score, parse_score_range, read_zset, with_scores
+from .zsets_args import (
+    parse_lex_range,
+    parse_score,
+    parse_score_range,
+    read_zset,
+    score_text,
+    with_scores,
+)
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -214,7 +220,7 @@ def zscan(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     for score, member in z.items():
         if opts.matches(member):
             out.append(member)
-            out.append(format_double(score))
+            out.append(score_text(score))
     return [b"0", out]
 
 
