@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .context import ExecContext
 
 _NAN_ERROR = "resulting score is not a number (NaN)"
+RANDOM_REPLY_MAX = 10_000_000  # ZRANDMEMBER's negative count (a reply with repetitions)
 
 
 def zadd_apply(
@@ -246,6 +247,10 @@ def zrandmember(ctx: ExecContext, args: list[bytes]) -> Any:
     if z is None or count == 0:
         return []
     members = list(z.scores)
+    if count < -RANDOM_REPLY_MAX:
+        # Redis streams such a reply until the client's output limit drops it; memvec
+        # builds replies whole, so it refuses rather than stall the engine
+        raise CommandError(f"count is out of range: at most {RANDOM_REPLY_MAX} repeated members")
     if count < 0:
         picked = [random.choice(members) for _ in range(-count)]
     elif count >= len(members):
