@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datatypes.zsets import LexBound, ZSet
 from ..errors import CommandError
-from ..numbers import INT64_MAX, parse_float64
-from .util import parse_int
+from ..numbers import INT64_MAX, parse_float64, parse_int64
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -85,10 +84,12 @@ def parse_lex_range(low: bytes, high: bytes) -> tuple[LexBound, LexBound]:
 
 
 def parse_positive(raw: bytes, message: str | None = None) -> int:
-    """``getPositiveLongFromObjectOrReply``: an integer ``>= 0``."""
-    value = parse_int(raw)
-    if value < 0:
-        raise CommandError(message or "value is out of range, must be positive")
+    """``getPositiveLongFromObjectOrReply``: an integer ``>= 0``; ``message`` (or Redis's
+    default) is the error for a non-integer and for a negative value alike."""
+    text = message or "value is out of range, must be positive"
+    value = parse_int64(raw)
+    if value is None or value < 0:
+        raise CommandError(text)
     return value
 
 

@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..datatypes.zsets import ZSet
 from ..errors import CommandError, SyntaxErr
-from ..numbers import INT64_MAX
+from ..numbers import INT64_MAX, parse_int64
 from ..replies import NULL_ARRAY
 from .blocking import WouldBlock
 from .table import command
-from .util import parse_int
 from .zsets_args import parse_positive, parse_timeout_ms, write_zset
 
 if TYPE_CHECKING:
@@ -25,9 +24,10 @@ if TYPE_CHECKING:
 
 
 def _ranged(raw: bytes, message: str) -> int:
-    """``getRangeLongFromObjectOrReply(1, LONG_MAX)``."""
-    value = parse_int(raw)
-    if not 1 <= value <= INT64_MAX:
+    """``getRangeLongFromObjectOrReply(1, LONG_MAX, message)``: ``message`` for a
+    non-integer too."""
+    value = parse_int64(raw)
+    if value is None or not 1 <= value <= INT64_MAX:
         raise CommandError(message)
     return value
 
