@@ -301,7 +301,14 @@ class Engine:
         return self.submit(spec, args, protocol=protocol)
 
     def submit(
-        self, spec: CommandSpec, args: list[bytes], *, protocol: int = 2, allow_write: bool = True
+        self,
+        spec: CommandSpec,
+        args: list[bytes],
+        *,
+        protocol: int = 2,
+        allow_write: bool = True,
+        may_block: bool = False,
+        resume: dict[str, Any] | None = None,
     ) -> Submitted:
         """Run one engine-scope command, resolved by the caller
         (:func:`store.commands.table.resolve`: arity checked), without waiting for
@@ -309,7 +316,8 @@ class Engine:
 
         Returns the reply (or the error as data) and, if the command wrote, the log seq the
         caller must wait for with :meth:`wait_durable` / :meth:`durable_future` before
-        acknowledging. The RESP server pipelines with this.
+        acknowledging. The RESP server pipelines with this. ``may_block``/``resume``: a
+        client's top-level call the server can park (``ExecContext.may_block``).
         """
         if "lockfree" in spec.flags:
             # a read that takes the engine lock itself, in short phases (FT.SEARCH: the
@@ -327,7 +335,7 @@ class Engine:
             if self._rollback_due:
                 self._roll_back()
             try:
-                return self._submit_locked(spec, args, protocol, allow_write)
+                return self._submit_locked(spec, args, protocol, allow_write, may_block, resume)
             finally:
                 if self._rollback_due:  # this write's append failed: undo it before others read
                     self._roll_back()
@@ -370,7 +378,13 @@ class Engine:
         return results
 
     def _submit_locked(
-        self, spec: CommandSpec, args: list[bytes], protocol: int, allow_write: bool
+        self,
+        spec: CommandSpec,
+        args: list[bytes],
+        protocol: int,
+        allow_write: bool,
+        may_block: bool = False,
+        resume: dict[str, Any] | None = None,
     ) -> Submitted:
         seq: int | None = None
         try:
@@ -378,6 +392,7 @@ class Engine:
             if spec.is_write:
                 seq = self._expire_keys_of(spec, args)
             ctx = self._context(now_ms(), protocol)
+            ctx.may_block, ctx.resume = may_block, resume
             assert spec.handler is not None
             try:
                 reply = spec.handler(ctx, args)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..index.manager import IndexManager
 from ..keyspace import Keyspace
@@ -52,7 +52,9 @@ class ExecContext:
     ``may_block`` is True only for a client's top-level call that the server can park: a
     blocking command (BLPOP, XREAD BLOCK, ...) returns a
     :class:`store.commands.blocking.WouldBlock` then, and answers its timeout reply at
-    once otherwise (inside MULTI, scripts, replay). ``maxmemory_bytes`` (0: no limit) is
+    once otherwise (inside MULTI, scripts, replay). ``resume`` is set on the server's
+    re-run of a parked blocking call: the ``resume`` of the ``WouldBlock`` it returned.
+    ``maxmemory_bytes`` (0: no limit) is
     for refusals that depend on it (FT.CREATE's INITIAL_CAP); it never changes what a
     replayed command does.
     """
@@ -70,6 +72,7 @@ class ExecContext:
     log_commands: list[list[bytes]] | None = None
     maxmemory_bytes: int = 0
     may_block: bool = False
+    resume: dict[str, Any] | None = None
 
     def logged(self, args: list[bytes]) -> list[list[bytes]]:
         """What to log for this call, given it is ``dirty``: the commands of

@@ -3,9 +3,11 @@
 Importing this package imports every type module, so that each registers its snapshot tag.
 """
 
-from . import (
-    json_doc,  # noqa: F401
-    zsets,  # noqa: F401
+from . import (  # noqa: F401
+    json_doc,
+    lists,
+    sets,
+    zsets,
 )
 from .base import REGISTRY, TypedValue, from_tagged, to_tagged
 

@@ -44,6 +44,7 @@ from ..replication.tls import LinkTLS
 from ..wal.base import TransactionLog
 from . import admin
 from .acl import AclStore
+from .blocking import ParkingLot
 from .config import ServerConfig
 from .connection import Connection
 from .handlers import Handler, base_handlers
@@ -143,6 +144,7 @@ class Server:
         self.active_clients = 0
         self.searches_in_pool = 0
         self.watchers: dict[bytes, set[Connection]] = {}
+        self.blocking = ParkingLot(self.engine)  # clients blocked by BLPOP, XREAD BLOCK ...
         self.handlers: dict[str, Handler] = {
             **base_handlers(),
             **admin.admin_handlers(),
@@ -215,6 +217,7 @@ class Server:
             self._lock_data_dir()
             await self._listen()
             self.engine.key_listeners.append(self._on_key_changed)
+            self.blocking.start(self._loop)
             if self.engine.state is EngineState.NEW:
                 if self.config.restore_from and self._own_engine:
                     await self._loop.run_in_executor(None, self._restore)
@@ -368,6 +371,7 @@ class Server:
             self._cron.cancel()
         await self.replication.stop()
         conns = list(self.clients.values())
+        self.blocking.stop()
         for conn in conns:
             conn.begin_shutdown()
         tasks = [c._task for c in conns if c._task is not None]

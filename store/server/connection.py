@@ -65,6 +65,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from ..commands.blocking import WouldBlock
 from ..commands.table import RESOLVED, CommandSpec, resolve
 from ..engine import BATCHABLE_WRITES
 from ..errors import (
@@ -224,6 +225,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        self.server.blocking.disconnected(self)
         self._wake()
         self._release_drain()
         if self._task is None and self.registered:
@@ -426,8 +428,11 @@ class Connection(asyncio.Protocol):
         rollbacks = engine.rollbacks
         self.busy = True
         position, end = 0, len(batch)
+        blocking = self.server.blocking
         try:
             while position < end:
+                if blocking.ready:  # serve clients blocked on keys the last command wrote
+                    blocking.serve()
                 if pending >= FLUSH_BYTES:
                     await self._flush(replies, writes, need, touched, rollbacks)
                     replies, writes, need, touched, pending = [], [], 0, False, 0
@@ -497,7 +502,7 @@ class Connection(asyncio.Protocol):
                         ):
                             done = await self._offload(spec, args)
                         else:
-                            done = submit(spec, args, protocol=self.protocol)
+                            done = submit(spec, args, protocol=self.protocol, may_block=True)
                     except Exception as exc:  # a bug in a handler: answer, keep serving
                         log.exception("%s failed unexpectedly", spec.name)
                         failure = CommandError(
@@ -506,6 +511,11 @@ class Connection(asyncio.Protocol):
                         observe.done(self, spec, args, clock() - started, failure)
                         replies.append(failure)
                         continue
+                    if type(done.reply) is WouldBlock:  # park (store.server.blocking)
+                        await self._flush(replies, writes, need, touched, rollbacks)
+                        replies, writes, need, pending = [], [], 0, 0
+                        done = await blocking.wait(self, spec, args, done.reply)
+                        rollbacks = engine.rollbacks
                     observe.done(self, spec, args, clock() - started, done.error)
                     if done.seq is not None:
                         writes.append((len(replies), done.seq))
@@ -776,6 +786,8 @@ class Connection(asyncio.Protocol):
         flags = ""
         if self.monitoring:
             flags += "O"
+        if self.server.blocking.is_blocked(self):
+            flags += "b"
         if self.multi is not None:
             flags += "x"
         if self.no_evict:

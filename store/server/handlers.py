@@ -190,6 +190,7 @@ _CLIENT_ARITY = {
     b"REPLY": 3,
     b"PAUSE": -3,
     b"UNPAUSE": 2,
+    b"UNBLOCK": -3,
 }
 
 CLIENT_HELP = [
@@ -218,6 +219,8 @@ CLIENT_HELP = [
     "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "UNPAUSE",
     "    Stop the current client pause, resuming traffic.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "HELP",
     "    Print this help.",
 ]
@@ -272,11 +275,30 @@ def cmd_client(conn: Connection, args: list[bytes]) -> Any:
     if sub == b"UNPAUSE":
         server.observe.pause.unpause()
         return OK
+    if sub == b"UNBLOCK":
+        return _client_unblock(server, args)
     if sub == b"REPLY":
         if args[2].upper() == b"ON":
             return OK
         raise CommandError("CLIENT REPLY OFF|SKIP is not supported by memvec")
     return [SimpleString(line) for line in CLIENT_HELP]
+
+
+def _client_unblock(server: Server, args: list[bytes]) -> int:
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR] (store.server.blocking): 1 if it was blocked."""
+    if len(args) > 4:
+        raise CommandError(
+            f"unknown subcommand or wrong number of arguments for '{text(args[1])}'. "
+            "Try CLIENT HELP."
+        )
+    error = False
+    if len(args) == 4:
+        reason = args[3].upper()
+        if reason not in (b"TIMEOUT", b"ERROR"):
+            raise CommandError("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        error = reason == b"ERROR"
+    client_id = parse_int(args[2])
+    return int(server.blocking.unblock(client_id, error=error))
 
 
 def _client_type(conn: Connection) -> bytes:

@@ -92,13 +92,13 @@ def _clients(server: Server) -> Fields:
         ("maxclients", server.config.maxclients),
         ("client_recent_max_input_buffer", max_in),
         ("client_recent_max_output_buffer", max_out),
-        ("blocked_clients", 0),
+        ("blocked_clients", len(server.blocking)),
         ("tracking_clients", 0),
         ("pubsub_clients", 0),
         ("watching_clients", len({c for conns in server.watchers.values() for c in conns})),
         ("clients_in_timeout_table", 0),
         ("total_watched_keys", len(server.watchers)),
-        ("total_blocking_keys", 0),
+        ("total_blocking_keys", len(server.blocking.waiting)),
         ("total_blocking_keys_on_nokey", 0),
     ]
 

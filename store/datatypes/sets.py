@@ -1,0 +1,136 @@
+"""Sets (Redis's ``set`` type): the value behind SADD, SMEMBERS, SINTER and friends.
+
+Members are the keys of an insertion-ordered ``dict``. The encoding follows Redis 7.2's
+rules with the default limits, because it decides the order in which Redis lists a set,
+and that order is what a client sees:
+
+* ``intset`` while every member is a 64-bit integer in canonical form and there are at
+  most ``set-max-intset-entries`` (512): listed in ascending numeric order;
+* ``listpack`` while there are at most ``set-max-listpack-entries`` (128) members of at
+  most ``set-max-listpack-value`` (64) bytes: listed in insertion order (a removal keeps
+  the order of the rest, as ``lpDelete`` does);
+* ``hashtable`` otherwise, for good (Redis never converts back): Redis lists it in hash
+  order, which memvec does not reproduce (it lists insertion order; docs/compatibility.md).
+
+:meth:`SetValue.create` picks the first encoding as ``setTypeCreate`` does (from the first
+member and the number of members about to be added), and :meth:`SetValue.add` converts as
+``setTypeAddAux`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..numbers import parse_int64
+from .base import TypedValue
+
+INTSET_MAX_ENTRIES = 512
+LISTPACK_MAX_ENTRIES = 128
+LISTPACK_MAX_VALUE = 64
+
+INTSET = "intset"
+LISTPACK = "listpack"
+HASHTABLE = "hashtable"
+
+
+def as_int(member: bytes) -> int | None:
+    """``member`` as the integer an intset would hold, or None."""
+    return parse_int64(member) if len(member) <= 20 else None
+
+
+class SetValue(TypedValue):
+    """One set: ``members`` (a dict used as an ordered set) and Redis's ``enc``oding."""
+
+    __slots__ = ("enc", "members")
+
+    type_name = "set"
+    tag = "set"
+
+    def __init__(self, members: Iterable[bytes] = (), enc: str = INTSET) -> None:
+        self.members: dict[bytes, None] = {}
+        self.enc = enc
+        for m in members:
+            self.add(m)
+
+    @classmethod
+    def create(cls, first: bytes, size_hint: int) -> SetValue:
+        """An empty set encoded as Redis's ``setTypeCreate(first, size_hint)`` makes it."""
+        if as_int(first) is not None and size_hint <= INTSET_MAX_ENTRIES:
+            return cls(enc=INTSET)
+        if size_hint <= LISTPACK_MAX_ENTRIES:
+            return cls(enc=LISTPACK)
+        return cls(enc=HASHTABLE)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.members
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Members in the order Redis lists them (hash order aside, see module doc)."""
+        if self.enc == INTSET:
+            return iter(sorted(self.members, key=int))
+        return iter(list(self.members))
+
+    def add(self, member: bytes) -> bool:
+        """Add ``member``; False if it was there. Converts the encoding as Redis does."""
+        members = self.members
+        if member in members:
+            return False
+        if self.enc == INTSET:
+            if as_int(member) is not None:
+                members[member] = None
+                if len(members) > INTSET_MAX_ENTRIES:
+                    self.enc = HASHTABLE
+                return True
+            ordered = sorted(members, key=int)
+            self.members = members = dict.fromkeys(ordered)
+            if len(ordered) < LISTPACK_MAX_ENTRIES and len(member) <= LISTPACK_MAX_VALUE:
+                self.enc = LISTPACK
+            else:
+                self.enc = HASHTABLE
+            members[member] = None
+            return True
+        if self.enc == LISTPACK and not (
+            len(members) < LISTPACK_MAX_ENTRIES and len(member) <= LISTPACK_MAX_VALUE
+        ):
+            self.enc = HASHTABLE
+        members[member] = None
+        return True
+
+    def remove(self, member: bytes) -> bool:
+        if member in self.members:
+            del self.members[member]
+            return True
+        return False
+
+    # -- the TypedValue contract ----------------------------------------------------------
+    def is_empty(self) -> bool:
+        return not self.members
+
+    def encoding(self) -> str:
+        return self.enc
+
+    def memory_usage(self) -> int:
+        n = len(self.members)
+        if self.enc == INTSET:
+            return 16 + 8 + 8 * n
+        if self.enc == LISTPACK:
+            return 16 + 7 + sum(len(m) + 2 for m in self.members)
+        return 16 + 96 + 8 * n + sum(len(m) + 24 + 9 for m in self.members)
+
+    def to_plain(self) -> Any:
+        return {"members": list(self.members), "enc": self.enc}
+
+    @classmethod
+    def from_plain(cls, plain: Any) -> SetValue:
+        value = cls(enc=str(plain["enc"]))
+        value.members = dict.fromkeys(plain["members"])
+        return value
+
+    def copy(self) -> SetValue:
+        value = SetValue(enc=self.enc)
+        value.members = dict(self.members)
+        return value
