@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..datatypes.base import TypedValue
+from ..datatypes.sets import SetValue
 from ..datatypes.zsets import ZSet
 from ..errors import CommandError, SyntaxErr, WrongTypeError
 from .table import command
@@ -31,9 +31,8 @@ def source_scores(value: object) -> dict[bytes, float]:
     set (Redis's ``set`` type, each member scoring 1); WRONGTYPE for anything else."""
     if isinstance(value, ZSet):
         return value.scores
-    if isinstance(value, TypedValue) and value.type_name == "set":
-        # the set type lives in its own module; it iterates over its members
-        return dict.fromkeys(iter(value), 1.0)  # type: ignore[call-overload]
+    if isinstance(value, SetValue):
+        return dict.fromkeys(value, 1.0)
     raise WrongTypeError()
 
 

@@ -21,7 +21,6 @@ __all__ = [
     "parse_positive",
     "parse_score",
     "parse_score_range",
-    "parse_timeout_ms",
     "read_zset",
     "score_text",
     "with_scores",
@@ -91,19 +90,6 @@ def parse_positive(raw: bytes, message: str | None = None) -> int:
     if value is None or value < 0:
         raise CommandError(text)
     return value
-
-
-def parse_timeout_ms(raw: bytes) -> int:
-    """A blocking command's timeout in seconds (a float), as milliseconds rounded up."""
-    seconds = parse_float64(raw)
-    if seconds is None or math.isnan(seconds):
-        raise CommandError("timeout is not a float or out of range")
-    ms = seconds * 1000.0
-    if ms > LONG_MAX:
-        raise CommandError("timeout is out of range")
-    if ms < 0:
-        raise CommandError("timeout is negative")
-    return math.ceil(ms)
 
 
 _LLONG_HALF = float(((1 << 63) - 1) // 2)

@@ -15,9 +15,9 @@ from ..datatypes.zsets import ZSet
 from ..errors import CommandError, SyntaxErr
 from ..numbers import INT64_MAX, parse_int64
 from ..replies import NULL_ARRAY
-from .blocking import WouldBlock
+from .blocking import WouldBlock, parse_timeout
 from .table import command
-from .zsets_args import parse_positive, parse_timeout_ms, write_zset
+from .zsets_args import parse_positive, write_zset
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -112,12 +112,12 @@ def zmpop(ctx: ExecContext, args: list[bytes]) -> Any:
 
 
 def _bzpop(ctx: ExecContext, args: list[bytes], from_max: bool) -> Any:
-    timeout_ms = parse_timeout_ms(args[-1])
+    timeout_ms = parse_timeout(args[-1])
     keys = args[1:-1]
     found = _first_nonempty(ctx, keys)
     if found is None:
         if ctx.may_block:
-            return WouldBlock(tuple(keys), timeout_ms, NULL_ARRAY)
+            return WouldBlock(tuple(keys), timeout_ms, NULL_ARRAY, key_type="zset")
         return NULL_ARRAY
     key, z = found
     ((member, score),) = _pop(ctx, key, z, from_max, 1)
@@ -141,10 +141,10 @@ def bzpopmax(ctx: ExecContext, args: list[bytes]) -> Any:
 def bzmpop(ctx: ExecContext, args: list[bytes]) -> Any:
     """BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]."""
     keys, from_max, count = _parse_mpop(args, 2)
-    timeout_ms = parse_timeout_ms(args[1])
+    timeout_ms = parse_timeout(args[1])
     found = _first_nonempty(ctx, keys)
     if found is None:
         if ctx.may_block:
-            return WouldBlock(tuple(keys), timeout_ms, NULL_ARRAY)
+            return WouldBlock(tuple(keys), timeout_ms, NULL_ARRAY, key_type="zset")
         return NULL_ARRAY
     return _mpop_reply(ctx, found, from_max, count)

@@ -240,6 +240,15 @@ def test_algebra(pair: Pair, p: str) -> None:
             ("EXISTS", d),
             ("ZUNIONSTORE", d, 1, a, "WITHSCORES"),
             ("ZUNIONSTORE", d, 0, a),
+            ("SADD", f"{p}:set", "x", "q", "new"),
+            ("ZUNION", 2, a, f"{p}:set", "WEIGHTS", 2, 3, "WITHSCORES"),
+            ("ZINTER", 2, f"{p}:set", a, "AGGREGATE", "MAX", "WITHSCORES"),
+            ("ZDIFF", 2, f"{p}:set", a, "WITHSCORES"),
+            ("ZINTERCARD", 2, f"{p}:set", c),
+            ("ZUNIONSTORE", d, 1, f"{p}:set"),
+            ("ZRANGE", d, 0, -1, "WITHSCORES"),
+            ("LPUSH", f"{p}:list", "x"),
+            ("ZUNION", 2, a, f"{p}:list"),
         ]
     )
 

@@ -103,7 +103,7 @@ def test_blocking_pops_park_only_when_the_server_may_block(
 ) -> None:
     ks = Keyspace()
     parked = _run(_context(ks, may_block=True), *argv)
-    assert parked == WouldBlock(keys, timeout_ms, NULL_ARRAY)
+    assert parked == WouldBlock(keys, timeout_ms, NULL_ARRAY, key_type="zset")
     ctx = _context(ks, may_block=False)  # MULTI, scripts, replay: the timeout reply at once
     assert _run(ctx, *argv) is NULL_ARRAY and not ctx.dirty
 
