@@ -83,7 +83,6 @@ def zadd_apply(
                 if incr:
                     score = current + score
                     if math.isnan(score):
-                        ctx.keyspace.touched(key)  # a key created for nothing goes again
                         raise CommandError(_NAN_ERROR)
                 if (lt and score >= current) or (gt and score <= current):
                     continue
@@ -97,8 +96,8 @@ def zadd_apply(
                 z.add(member, score)
                 added += 1
                 processed += 1
-        ctx.keyspace.touched(key)
-        if added or updated:
+        if added or updated:  # only a real change signals the key (WATCH, blocked pops)
+            ctx.keyspace.touched(key)
             ctx.dirty = True
     if incr:
         return result if processed else None

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from store.commands.table import COMMANDS
 from store.server import ServerConfig, ServerThread
@@ -343,6 +344,30 @@ def test_multi_exec(pair: Pair, p: str) -> None:
         ]:
             assert call(r, *cmd) in (b"QUEUED", "QUEUED")
     assert call(pair.memvec, "EXEC") == call(pair.peer, "EXEC")
+
+
+def test_watch_sees_only_real_changes(pair: Pair, p: str) -> None:
+    """A ZADD that changes nothing (NX on a member, same score, XX on a missing key) does
+    not abort a transaction WATCHing the key; one that changes it does."""
+    k = f"{p}:z"
+    pair.same("ZADD", k, 1, "a")
+    for noop, aborts in [(("ZADD", k, "NX", 5, "a"), False), (("ZADD", k, 1, "a"), False),
+                         (("ZREM", k, "nope"), False), (("ZADD", k, "GT", 0, "a"), False),
+                         (("ZINCRBY", k, 0, "a"), False), (("ZADD", k, 2, "a"), True)]:  # fmt: skip
+        results = []
+        for r in (pair.memvec, pair.peer):
+            kw = r.connection_pool.connection_kwargs
+            watcher = redis.Redis(host=kw["host"], port=kw["port"], protocol=kw.get("protocol"))
+            try:
+                assert call(watcher, "WATCH", k) in (b"OK", "OK")
+                call(r, *noop)
+                call(watcher, "MULTI")
+                call(watcher, "ZCARD", k)
+                results.append(call(watcher, "EXEC"))
+            finally:
+                watcher.close()
+        assert results[0] == results[1], (noop, results)
+        assert (results[0] is None) == aborts, (noop, results)
 
 
 _MEMBERS = [f"m{i}" for i in range(8)] + ["", "é", "m10"]
