@@ -121,6 +121,25 @@ def test_wrongtype_and_empty(pair: Pair, p: str) -> None:
     )
 
 
+def test_scan_type_and_memory_usage(pair: Pair, p: str) -> None:
+    pair.script(
+        [("ZADD", f"{p}:z1", 1, "a"), ("GEOADD", f"{p}:g", 1, 2, "m"), ("SET", f"{p}:s", 1)]
+    )
+    found = []
+    for r in (pair.memvec, pair.peer):
+        cursor, keys = b"0", []
+        while True:
+            cursor, batch = call(
+                r, "SCAN", cursor, "MATCH", f"{p}:*", "TYPE", "zset", "COUNT", 1000
+            )
+            keys += batch
+            if cursor == b"0":
+                break
+        found.append(sorted(keys))
+    assert found[0] == found[1] == [f"{p}:g".encode(), f"{p}:z1".encode()]
+    assert call(pair.memvec, "MEMORY", "USAGE", f"{p}:z1") > 0
+
+
 def test_ranges(pair: Pair, p: str) -> None:
     k, lex, dst = f"{p}:z", f"{p}:lex", f"{p}:dst"
     pair.script(
