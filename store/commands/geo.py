@@ -31,7 +31,7 @@ from ..replies import NULL_ARRAY
 from .table import command
 from .util import parse_int
 from .zsets import zadd_apply
-from .zsets_args import parse_score, read_zset
+from .zsets_args import parse_score, read_zset, write_zset
 from .zsets_range import store_pairs
 
 if TYPE_CHECKING:
@@ -150,7 +150,9 @@ _COORDS, _MEMBER, _NOSTORE, _SEARCH, _SEARCHSTORE = 1, 2, 4, 8, 16
 
 def _search(ctx: ExecContext, args: list[bytes], src_at: int, flags: int) -> Any:
     """Redis's ``georadiusGeneric``; the comments name its steps."""
-    z = read_zset(ctx, args[src_at])
+    # the forms that may STORE read as a write does: replay must see what the primary saw
+    may_store = bool(flags & _SEARCHSTORE) or not flags & (_NOSTORE | _SEARCH)
+    z = write_zset(ctx, args[src_at]) if may_store else read_zset(ctx, args[src_at])
     store_key: bytes | None = None
     store_dist = False
     lon = lat = 0.0

@@ -58,9 +58,16 @@ def _combine(
     if numkeys > len(args) - numkeys_at - 1:
         raise SyntaxErr()
     keys = args[numkeys_at + 1 : numkeys_at + 1 + numkeys]
+    # The sources are not declared keys (numkeys moves them), so the engine does not drop
+    # the expired ones before the call: a STORE drops them once everything is validated
+    # and logs each DEL before the command, so replay (which ignores deadlines) reads the
+    # same sources.
+    now = ctx.expire_now
+    unique = dict.fromkeys(keys)
+    expired = [k for k in unique if now is not None and ctx.keyspace.is_expired(k, now)]
     sources: list[dict[bytes, float]] = []
     for key in keys:
-        found = ctx.keyspace.get(key, ctx.read_now)
+        found = ctx.keyspace.get(key, ctx.expire_now if store else ctx.read_now)
         sources.append({} if found is None else source_scores(found))
     weights = [1.0] * numkeys
     aggregate: Callable[[float, float], float] = _sum
@@ -128,7 +135,13 @@ def _combine(
                 result.pop(member, None)
     pairs = sorted(((s, m) for m, s in result.items()))
     if store:
-        return store_pairs(ctx, args[1], pairs)
+        for key in expired:
+            ctx.keyspace.delete(key)
+        stored = store_pairs(ctx, args[1], pairs)
+        if expired:
+            ctx.dirty = True
+            ctx.log_commands = [*([b"DEL", k] for k in expired), args]
+        return stored
     return with_scores(ctx, pairs, withscores)
 
 

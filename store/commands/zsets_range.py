@@ -15,7 +15,7 @@ from ..datatypes.zsets import ZSet
 from ..errors import CommandError, SyntaxErr
 from .table import command
 from .util import parse_int
-from .zsets_args import parse_lex_range, parse_score_range, read_zset, with_scores
+from .zsets_args import parse_lex_range, parse_score_range, read_zset, with_scores, write_zset
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -116,7 +116,8 @@ def zrange_generic(
         parse_score_range(low, high)
     else:
         parse_lex_range(low, high)
-    z = read_zset(ctx, args[first])
+    # a STORE reads as a write does (replay must see what the primary saw)
+    z = write_zset(ctx, args[first]) if store else read_zset(ctx, args[first])
     pairs = [] if z is None else _select(z, kind, reverse, low, high, offset, limit)
     if store:
         return store_pairs(ctx, args[1], pairs)
