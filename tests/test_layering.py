@@ -12,7 +12,7 @@ the layers ranked below it, never one ranked above:
     2     engine       store/engine.py, store/persistence.py, store/keyspace.py,
                        store/key_order.py, store/commands/**, store/index/**,
                        store/aggregate/**, store/datatypes/**, store/json/**,
-                       store/scripting/**
+                       store/scripting/**, store/geo/**
     1     durability   store/wal/**, store/snapshot/**, store/files.py
     0     leaf         store/errors.py, store/config.py, store/replies.py,
                        store/numbers.py: shared by every layer, they import only other
@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/datatypes/*",
             "store/json/*",
             "store/scripting/*",
+            "store/geo/*",
         ),
     ),
     ("durability", 1, ("store/wal/*", "store/snapshot/*", "store/files.py")),

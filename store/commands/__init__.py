@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     bitmaps,
     dump_restore,
     functions,
+    geo,
     hash_random,
     hash_ttl,
     hashes,
@@ -28,6 +29,10 @@ from . import (  # noqa: F401  (every module registers its commands)
     streams_read,
     string_ranges,
     strings,
+    zsets,
+    zsets_algebra,
+    zsets_pop,
+    zsets_range,
 )
 from .table import COMMANDS, CommandSpec, command, resolve
 

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     lists,
     sets,
     streams,
+    zsets,
 )
 from .base import REGISTRY, TypedValue, from_tagged, to_tagged
 

@@ -252,6 +252,39 @@ SHAPES |= {
     "XINFO": [["XINFO", "STREAM", "x", "FULL", "COUNT", N]],
     **{name: [] for name in ("BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH")},
 }  # fmt: skip
+# Sorted sets and geo.
+SHAPES |= {
+    "ZADD": [["ZADD", "z", N, "m"]],
+    "ZINCRBY": [["ZINCRBY", "z", N, "m"]],
+    **{name: [[name, "z", N, "+inf"], [name, "z", "-inf", N]]
+       for name in ("ZCOUNT", "ZRANGEBYSCORE", "ZREMRANGEBYSCORE")},
+    "ZREVRANGEBYSCORE": [["ZREVRANGEBYSCORE", "z", N, "-inf"]],
+    **{name: [[name, "z", N, "1"], [name, "z", "0", N]]
+       for name in ("ZRANGE", "ZREVRANGE", "ZREMRANGEBYRANK")},
+    "ZRANGESTORE": [["ZRANGESTORE", "d", "z", N, "1"]],
+    **{name: [[name, "z", "-", "+", "LIMIT", N, "1"]] for name in ("ZRANGEBYLEX",)},
+    "ZREVRANGEBYLEX": [["ZREVRANGEBYLEX", "z", "+", "-", "LIMIT", "0", N]],
+    **{name: [[name, "z", N]] for name in ("ZPOPMIN", "ZPOPMAX", "ZRANDMEMBER")},
+    **{name: [[name, N, "z"], [name, "1", "z", "WEIGHTS", N]] for name in ("ZUNION", "ZINTER")},
+    "ZDIFF": [["ZDIFF", N, "z"]],
+    "ZINTERCARD": [["ZINTERCARD", N, "z"], ["ZINTERCARD", "1", "z", "LIMIT", N]],
+    **{name: [[name, "d", N, "z"]] for name in ("ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE")},
+    "ZMPOP": [["ZMPOP", N, "z", "MIN"], ["ZMPOP", "1", "z", "MIN", "COUNT", N]],
+    "BZMPOP": [["BZMPOP", "0.01", N, "z", "MIN"]],
+    "ZSCAN": [["ZSCAN", "z", N], ["ZSCAN", "z", "0", "COUNT", N]],
+    "GEOADD": [["GEOADD", "g", N, "1", "m"], ["GEOADD", "g", "1", N, "m"]],
+    "GEOSEARCH": [["GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", N, "m"],
+                  ["GEOSEARCH", "g", "FROMLONLAT", N, "0", "BYBOX", "1", "1", "km", "COUNT", "1"],
+                  ["GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "m", "COUNT", N]],
+    "GEOSEARCHSTORE": [["GEOSEARCHSTORE", "d", "g", "FROMLONLAT", "0", "0", "BYRADIUS", N, "m"]],
+    **{name: [[name, "g", "0", "0", N, "m"]] for name in ("GEORADIUS", "GEORADIUS_RO")},
+    **{name: [[name, "g", "m", N, "m"]] for name in ("GEORADIUSBYMEMBER", "GEORADIUSBYMEMBER_RO")},
+    **{name: [] for name in ("BZPOPMIN", "BZPOPMAX")},
+}  # fmt: skip
+NO_NUMERIC |= {
+    "ZCARD", "ZLEXCOUNT", "ZMSCORE", "ZRANK", "ZREM", "ZREMRANGEBYLEX", "ZREVRANK", "ZSCORE",
+    "GEODIST", "GEOHASH", "GEOPOS",
+}  # fmt: skip
 NO_NUMERIC |= {
     "PSUBSCRIBE", "PUBLISH", "PUBSUB", "PUNSUBSCRIBE", "SPUBLISH", "SSUBSCRIBE", "SUBSCRIBE",
     "SUNSUBSCRIBE", "UNSUBSCRIBE",
