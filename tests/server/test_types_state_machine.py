@@ -150,6 +150,31 @@ def test_every_type_in_one_keyspace(
             self.check("SCARD", dest)
             self.check("SINTERCARD", 2, a, b)
 
+        # -- sorted sets and geo ----------------------------------------------------------
+        @rule(k=keys, score=NUMBERS, v=VALUES, flag=st.sampled_from([[], ["NX"], ["GT"], ["CH"]]))
+        def zset_add(self, k: bytes, score: int, v: bytes, flag: list[str]) -> None:
+            self.check("ZADD", k, *flag, score, v)
+            self.check("ZINCRBY", k, 0.5, v)
+            self.check("ZRANGE", k, 0, -1, "WITHSCORES")
+            self.check("ZRANK", k, v)
+
+        @rule(k=keys, count=st.integers(1, 2), high=st.booleans())
+        def zset_pop(self, k: bytes, count: int, high: bool) -> None:
+            self.check("ZPOPMAX" if high else "ZPOPMIN", k, count)
+            self.check("ZCARD", k)
+
+        @rule(a=keys, b=keys, dest=keys, op=st.sampled_from(["ZUNIONSTORE", "ZINTERSTORE"]))
+        def zset_algebra(self, a: bytes, b: bytes, dest: bytes, op: str) -> None:
+            self.check(op, dest, 2, a, b, "WEIGHTS", 1, 2)
+            self.check("ZRANGE", dest, "-inf", "+inf", "BYSCORE", "WITHSCORES")
+
+        @rule(k=keys, v=VALUES)
+        def geo(self, k: bytes, v: bytes) -> None:
+            self.check("GEOADD", k, "13.361389", "38.115556", v)
+            if protocol == 2:  # RESP3 doubles: memvec spells them shortest (compatibility.md)
+                self.check("GEOPOS", k, v)
+            self.check("GEOSEARCH", k, "FROMLONLAT", 13, 38, "BYRADIUS", 200, "km", "ASC")
+
         # -- streams (explicit ids only) ------------------------------------------------
         @rule(k=keys, ms=st.integers(1, 30), v=VALUES)
         def stream_add(self, k: bytes, ms: int, v: bytes) -> None:
