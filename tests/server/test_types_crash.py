@@ -1,8 +1,10 @@
-"""kill -9 under pipelined list and set writes loses no acknowledged write (snapshot with
-a typed section + log tail on restart)."""
+"""kill -9 under pipelined writes of every type loses no acknowledged write (snapshot with
+a typed section + log tail on restart): lists, sets, sorted sets, streams, hashes,
+bitmaps, HyperLogLog and JSON written in the same pipelines, one record per command."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from tests.server.test_process import ServerProcess
 
 
 class Writer(threading.Thread):
-    """Pipelines RPUSH / SADD / LMOVE batches until the server dies; records what was
+    """Pipelines batches over every type until the server dies; records what was
     acknowledged."""
 
     def __init__(self, port: int) -> None:
@@ -26,6 +28,7 @@ class Writer(threading.Thread):
         r = redis.Redis(port=self.port, protocol=2, socket_timeout=10)
         i = 0
         try:
+            r.execute_command("JSON.SET", "c:json", "$", '{"seen": []}')
             while True:
                 pipe = r.pipeline(transaction=False)
                 for j in range(i, i + 20):
@@ -33,6 +36,12 @@ class Writer(threading.Thread):
                     pipe.sadd("c:set", j)
                     if j % 5 == 0:
                         pipe.lmove("c:list", "c:moved", "LEFT", "RIGHT")
+                    pipe.zadd("c:zset", {str(j): j})
+                    pipe.xadd("c:stream", {"j": j}, id=f"{j + 1}-1")
+                    pipe.hset("c:hash", str(j), j)
+                    pipe.setbit("c:bits", j, 1)
+                    pipe.pfadd("c:hll", j)
+                    pipe.execute_command("JSON.ARRAPPEND", "c:json", "$.seen", j)
                 pipe.execute()
                 self.acked = i + 19
                 self.batches += 1
@@ -43,7 +52,7 @@ class Writer(threading.Thread):
             r.close()
 
 
-def test_kill9_under_list_and_set_writes(tmp_path: Path) -> None:
+def test_kill9_under_writes_of_every_type(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = ServerProcess(data_dir)
     try:
@@ -68,6 +77,17 @@ def test_kill9_under_list_and_set_writes(tmp_path: Path) -> None:
         members = {int(x) for x in r.smembers("c:set")}
         assert set(range(acked + 1)) <= members
         assert r.object("encoding", "c:set") == (b"intset" if len(members) <= 512 else b"hashtable")
+        # every other type holds a prefix at least as long as what was acknowledged
+        done = range(acked + 1)
+        zset = {int(m): s for m, s in r.zrange("c:zset", 0, -1, withscores=True)}
+        assert all(zset[j] == j for j in done)
+        ids = [int(i.split(b"-")[0]) for i, _ in r.xrange("c:stream")]
+        assert ids[: acked + 1] == [j + 1 for j in done] and ids == sorted(ids)
+        assert all(r.hget("c:hash", str(j)) == str(j).encode() for j in done)
+        assert r.bitpos("c:bits", 0) > acked  # the first clear bit is past every acked one
+        assert r.pfcount("c:hll") >= 0.9 * (acked + 1)  # HLL: within its error bound
+        seen = json.loads(r.execute_command("JSON.GET", "c:json", "$.seen"))[0]
+        assert seen[: acked + 1] == list(done)
         r.close()
     finally:
         server.ensure_dead()
