@@ -33,6 +33,7 @@ from dataclasses import dataclass
 __all__ = [
     "NULL_ARRAY",
     "BigNumber",
+    "DoubleText",
     "ErrorReply",
     "NullArray",
     "Push",
@@ -59,6 +60,14 @@ class ErrorReply(str):
 
 class BigNumber(int):
     """An integer sent as a RESP3 big number (``(``) even when it fits in 64 bits."""
+
+    __slots__ = ()
+
+
+class DoubleText(bytes):
+    """A double spelled exactly as given: RESP3 ``,text``, a bulk string in RESP2. For
+    replies whose digits the peer fixes itself (GEOPOS's ``%.17Lf`` coordinates), where a
+    ``float`` would be written in its shortest spelling."""
 
     __slots__ = ()
 

@@ -27,7 +27,7 @@ from ..geo import (
     search_ranges,
 )
 from ..geo.geohash import in_shape
-from ..replies import NULL_ARRAY
+from ..replies import NULL_ARRAY, DoubleText
 from .table import command
 from .util import parse_int
 from .zsets import zadd_apply
@@ -63,15 +63,13 @@ def _distance_text(metres_in_unit: float) -> bytes:
     return f"{sign}{whole}.{frac:04d}".encode()
 
 
-def _coordinate(ctx: ExecContext, value: float) -> bytes | float:
+def _coordinate(ctx: ExecContext, value: float) -> DoubleText:
     """A coordinate as the peer spells it (``addReplyHumanLongDouble``: ``%.17Lf`` with
-    trailing zeros cut): that text as a bulk string in RESP2; in RESP3 the double that
-    text reads as (memvec's writer spells it shortest, the peer with 17 decimals; a client
-    reads the same double)."""
+    trailing zeros cut): that text as a bulk string in RESP2, a double in RESP3."""
     text = f"{value:.17f}".rstrip("0").rstrip(".")
     if text == "-0":
         text = "0"
-    return float(text) if ctx.protocol >= 3 else text.encode()
+    return DoubleText(text.encode())
 
 
 @command("GEOADD", -5, "write denyoom", "geo slow", keys=(1, 1, 1))

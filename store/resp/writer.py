@@ -22,6 +22,7 @@ from typing import Any
 from store.errors import StoreError
 from store.replies import (
     BigNumber,
+    DoubleText,
     ErrorReply,
     NullArray,
     Push,
@@ -137,6 +138,11 @@ def _write_other(buf: bytearray, value: Any, resp3: bool) -> None:
             buf += b"$%d\r\n" % len(data)
         buf += data
         buf += _CRLF
+    elif isinstance(value, DoubleText):
+        if resp3:
+            buf += b",%b\r\n" % value
+        else:
+            buf += b"$%d\r\n%b\r\n" % (len(value), value)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         view = memoryview(value).cast("B")
         buf += b"$%d\r\n" % view.nbytes

@@ -171,8 +171,7 @@ def test_every_type_in_one_keyspace(
         @rule(k=keys, v=VALUES)
         def geo(self, k: bytes, v: bytes) -> None:
             self.check("GEOADD", k, "13.361389", "38.115556", v)
-            if protocol == 2:  # RESP3 doubles: memvec spells them shortest (compatibility.md)
-                self.check("GEOPOS", k, v)
+            self.check("GEOPOS", k, v)
             self.check("GEOSEARCH", k, "FROMLONLAT", 13, 38, "BYRADIUS", 200, "km", "ASC")
 
         # -- streams (explicit ids only) ------------------------------------------------

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from redis._parsers import Encoder, _RESP2Parser, _RESP3Parser
 
 from store.errors import ArityError, StoreError, UnknownCommandError, WrongTypeError
+from store.replies import DoubleText
 from store.resp import (
     NULL_ARRAY,
     BigNumber,
@@ -60,6 +61,8 @@ GOLDEN: list[tuple[Any, bytes, bytes]] = [
     (float("inf"), b"$3\r\ninf\r\n", b",inf\r\n"),
     (float("-inf"), b"$4\r\n-inf\r\n", b",-inf\r\n"),
     (float("nan"), b"$3\r\nnan\r\n", b",nan\r\n"),
+    (DoubleText(b"13.36138933897018433"), b"$20\r\n13.36138933897018433\r\n",
+     b",13.36138933897018433\r\n"),
     (Verbatim("txt", "Some string"), b"$11\r\nSome string\r\n", b"=15\r\ntxt:Some string\r\n"),
     (Verbatim("markdown", b"# x"), b"$3\r\n# x\r\n", b"=7\r\nmar:# x\r\n"),
     (Verbatim("md", ""), b"$0\r\n\r\n", b"=4\r\nmd :\r\n"),
