@@ -25,7 +25,7 @@ from tests.harness.wait import wait_for
 from tests.server.test_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
-KILLS = 10
+KILLS = 6  # half at a random moment (starting, consuming, committing), half after progress
 
 
 def corpus(rng: random.Random, n: int) -> dict[str, bytes]:
