@@ -122,10 +122,8 @@ def lua_to_reply(runtime: Any, value: Any, resp: int, depth: int = 0) -> Any:
         if resp == 3:
             return value
         return 1 if value else None
-    if t is int:
-        return value
-    if t is float:
-        if value != value or math.isinf(value):
+    if t is int or t is float:
+        if value != value or not -(2.0**63) <= value < 2.0**63:
             return _clamp(value)
         return int(value)  # C's cast: toward zero
     if depth > MAX_DEPTH:
@@ -159,7 +157,8 @@ def lua_to_reply(runtime: Any, value: Any, resp: int, depth: int = 0) -> Any:
 
 
 def _clamp(value: float) -> int:
-    # (long long) of inf/nan in C is undefined; x86-64 gives LLONG_MIN, as the peer shows
+    # (long long) of inf, nan or anything past its range is undefined in C; x86-64 gives
+    # LLONG_MIN, as the peer shows (`return 2^64` answers -9223372036854775808)
     return -(2**63)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import lupa.lua51 as lua51
@@ -29,6 +30,7 @@ from .convert import lua_to_reply
 from .libs import bit_functions, json_decoder, json_encoder
 from .msgpack import msgpack_functions
 from .prelude import PRELUDE
+from .struct_lib import struct_functions
 
 __all__ = ["CompileError", "Interpreter", "ScriptFailure"]
 
@@ -98,6 +100,9 @@ class Interpreter:
                 b"bit": self.lua.table_from({k: fix(f) for k, f in bit_functions().items()}),
                 b"msgpack": self.lua.table_from(
                     {k: fix(f) for k, f in msgpack_functions(self).items()}
+                ),
+                b"struct": self.lua.table_from(
+                    {k: self._c_function(f) for k, f in struct_functions(self.type).items()}
                 ),
             }
         )
@@ -173,6 +178,22 @@ class Interpreter:
         if run is None:  # called from a library body at load time: not reachable
             return False, self.lua.table_from({b"err": b"ERR redis.call is not available"})
         return run.call(raise_errors, *args)
+
+    def _c_function(self, fn: Callable[..., tuple[Any, ...]]) -> Callable[..., Any]:
+        """``fn`` (answering ``(ok, value, ...)``) as a function scripts call directly, as
+        Redis's C library functions: its values on success; on failure a
+        :class:`LibraryFailed` whose text starts with the calling script's position, as
+        ``luaL_error`` writes it (the handler and the script's pcall unwrap it)."""
+
+        def call(*args: Any) -> Any:
+            ok, *values = fn(*args)
+            if ok:
+                return values[0] if len(values) == 1 else tuple(values)
+            message = values[0]
+            text = message.encode() if isinstance(message, str) else bytes(message)
+            raise LibraryFailed(bytes(self.api[b"where"]()) + text)
+
+        return call
 
     def _raising_call(self, *args: Any) -> Any:
         ok, value = self._call(True, *args)
@@ -258,7 +279,17 @@ class CallFailed(Exception):
         self.table = table
 
 
+class LibraryFailed(Exception):
+    """A library function (``struct``) failed: ``text`` is the Lua error message."""
+
+    def __init__(self, text: bytes) -> None:
+        super().__init__("library function failed")
+        self.text = text
+
+
 def _unwrap(value: Any) -> Any:
+    if isinstance(value, LibraryFailed):
+        return value.text
     return value.table if isinstance(value, CallFailed) else None
 
 

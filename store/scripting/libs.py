@@ -1,8 +1,8 @@
 """``cjson`` and ``bit`` for scripts, as Python functions the prelude wraps.
 
-lupa's Lua 5.1 ships neither; Redis ships both (plus ``struct`` and ``cmsgpack``, which
-memvec does not provide: a script using them gets the missing-global error). Every
-function answers ``(ok, value)`` and never raises: the prelude raises the Lua error.
+lupa's Lua 5.1 ships neither; Redis ships both (and ``cmsgpack`` and ``struct``, in
+:mod:`.msgpack` and :mod:`.struct_lib`). Every function answers ``(ok, value)`` and never
+raises: the prelude raises the Lua error.
 
 ``bit`` follows LuaBitOp: arguments are normalised to signed 32-bit integers, results
 are signed 32-bit. ``cjson`` follows lua-cjson's defaults: a table whose keys are exactly

@@ -29,16 +29,6 @@ local B = {}
 local G = {}
 local current = B  -- what G reads through: B, or the load-time globals during FUNCTION LOAD
 
-local function wrap(f)
-  -- a Lua function over a Python callable that answers (ok, value): errors are raised
-  -- here, in Lua, as error tables or strings
-  return function(...)
-    local ok, v = f(...)
-    if ok then return v end
-    error(v, 2)
-  end
-end
-
 local function where()
   local level = 2
   while true do
@@ -47,6 +37,27 @@ local function where()
     local s = i.source
     if s == '@user_script' or s == '@user_function' then return s, i.currentline end
     level = level + 1
+  end
+end
+
+-- A library function's error, raised with the script's position as a C function's
+-- luaL_error names it. Not error(v, 2): `return cjson.decode(x)` tail-calls the Lua
+-- wrapper, and the script's frame (level 2) is gone by then.
+local function raise(v)
+  if type(v) == 'string' then
+    local src, line = where()
+    if src then v = src:sub(2) .. ':' .. line .. ': ' .. v end
+  end
+  error(v, 0)
+end
+
+local function wrap(f)
+  -- a Lua function over a Python callable that answers (ok, value): errors are raised
+  -- here, in Lua, as error tables or strings
+  return function(...)
+    local ok, v = f(...)
+    if ok then return v end
+    raise(v)
   end
 end
 
@@ -83,12 +94,12 @@ redis.pcall = function(...)
   return v
 end
 redis.error_reply = function(e)
-  if type(e) ~= 'string' then error('wrong number or type of arguments', 2) end
+  if type(e) ~= 'string' then raise('wrong number or type of arguments') end
   if e:sub(1, 1) == '-' then e = e:sub(2) end
   return {err = e}
 end
 redis.status_reply = function(s)
-  if type(s) ~= 'string' then error('wrong number or type of arguments', 2) end
+  if type(s) ~= 'string' then raise('wrong number or type of arguments') end
   return {ok = s}
 end
 redis.sha1hex = wrap(H.sha1hex)
@@ -111,12 +122,12 @@ local json_encode, json_decode = H.json_encode, H.json_decode
 cjson.encode = function(v)
   local ok, r = json_encode(v, cjson.null)
   if ok then return r end
-  error(r, 2)
+  raise(r)
 end
 cjson.decode = function(s)
   local ok, r = json_decode(s, cjson.null)
   if ok then return r end
-  error(r, 2)
+  raise(r)
 end
 cjson.encode_keep_buffer = function() end
 local json_config = H.json_config
@@ -133,20 +144,23 @@ cmsgpack.pack = wrap(H.msgpack.pack)
 local msgpack_unpack = H.msgpack.unpack
 cmsgpack.unpack = function(s)
   local ok, n, values = msgpack_unpack(s)
-  if not ok then error(n, 2) end
+  if not ok then raise(n) end
   return unpack(values, 1, n)
 end
 local msgpack_unpack_limit = H.msgpack.unpack_limit
 cmsgpack.unpack_limit = function(s, limit, offset)
   local ok, n, values = msgpack_unpack_limit(s, limit or 0, offset or 0)
-  if not ok then error(n, 2) end
+  if not ok then raise(n) end
   return unpack(values, 1, n)
 end
 cmsgpack.unpack_one = function(s, offset)
   local ok, n, values = msgpack_unpack_limit(s, 1, offset or 0)
-  if not ok then error(n, 2) end
+  if not ok then raise(n) end
   return unpack(values, 1, n)
 end
+
+-- host functions called directly, as Redis's C functions are (see api.where)
+local struct = {pack = H.struct.pack, unpack = H.struct.unpack, size = H.struct.size}
 
 local function loadstring_safe(str, name)
   if type(str) == 'string' and str:byte(1) == 27 then
@@ -175,6 +189,7 @@ local raw_pcall, raw_xpcall = pcall, xpcall
 local function caught(e)
   if type(e) == 'userdata' then
     local t = unwrap(e)
+    if type(t) == 'string' then return t end  -- a host library function's error text
     if t ~= nil then return t.err end
   end
   return e
@@ -211,9 +226,9 @@ local keep = {
 }
 for _, n in pairs(keep) do rawset(B, n, _G[n]) end
 local redis_ro, cjson_ro, bit_ro = readonly(redis), readonly(cjson), readonly(bit)
-local cmsgpack_ro = readonly(cmsgpack)
+local cmsgpack_ro, struct_ro = readonly(cmsgpack), readonly(struct)
 protected[G], protected[redis_ro], protected[cjson_ro], protected[bit_ro] = true, true, true, true
-protected[cmsgpack_ro] = true
+protected[cmsgpack_ro], protected[struct_ro] = true, true
 rawset(B, '_G', G)
 rawset(B, 'setmetatable', setmetatable_safe)
 rawset(B, 'loadstring', loadstring_safe)
@@ -226,6 +241,7 @@ rawset(B, 'server', redis_ro)
 rawset(B, 'cjson', cjson_ro)
 rawset(B, 'bit', bit_ro)
 rawset(B, 'cmsgpack', cmsgpack_ro)
+rawset(B, 'struct', struct_ro)
 
 -- what restore() puts back after each script
 local baseline = {}
@@ -316,5 +332,12 @@ api.array = function(t)
   end
 end
 api.type = function(v) return type(v) end
+-- the calling script's position, for errors raised by host functions called as C
+-- functions (their caller's frame survives a tail call, a Lua wrapper's does not)
+api.where = function()
+  local src, line = where()
+  if src then return src:sub(2) .. ':' .. line .. ': ' end
+  return ''
+end
 return api
 """
