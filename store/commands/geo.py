@@ -10,6 +10,7 @@ too), coordinates are doubles, hashes are integers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..datatypes.zsets import ZSet
@@ -325,7 +326,27 @@ def geosearchstore(ctx: ExecContext, args: list[bytes]) -> Any:
     return _search(ctx, args, 2, _SEARCH | _SEARCHSTORE)
 
 
-@command("GEORADIUS", -6, "write denyoom movablekeys", "geo slow", keys=(1, 1, 1))
+def radius_keys(options_at: int) -> Callable[[list[bytes]], list[bytes]]:
+    """The keys of GEORADIUS (options from ``args[6]``) or GEORADIUSBYMEMBER (from
+    ``args[5]``): the source and the destination after the last ``STORE``/``STOREDIST``
+    (a ``find_keys`` for the command table, as Redis's key specs search keywords; used
+    for ACL key patterns)."""
+
+    def find(args: list[bytes]) -> list[bytes]:
+        keys = args[1:2]
+        for i in range(len(args) - 2, options_at - 1, -1):
+            if args[i].upper() in (b"STORE", b"STOREDIST"):
+                keys.append(args[i + 1])
+                break
+        return keys
+
+    return find
+
+
+@command(
+    "GEORADIUS", -6, "write denyoom movablekeys", "geo slow", keys=(1, 1, 1),
+    find_keys=radius_keys(6),
+)  # fmt: skip
 def georadius(ctx: ExecContext, args: list[bytes]) -> Any:
     """GEORADIUS key lon lat radius unit [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT n [ANY]]
     [ASC|DESC] [STORE key|STOREDIST key]."""
@@ -339,7 +360,10 @@ def georadius_ro(ctx: ExecContext, args: list[bytes]) -> Any:
     return _search(ctx, args, 1, _COORDS | _NOSTORE)
 
 
-@command("GEORADIUSBYMEMBER", -5, "write denyoom movablekeys", "geo slow", keys=(1, 1, 1))
+@command(
+    "GEORADIUSBYMEMBER", -5, "write denyoom movablekeys", "geo slow", keys=(1, 1, 1),
+    find_keys=radius_keys(5),
+)  # fmt: skip
 def georadiusbymember(ctx: ExecContext, args: list[bytes]) -> Any:
     """GEORADIUSBYMEMBER key member radius unit [...] [STORE key|STOREDIST key]."""
     return _search(ctx, args, 1, _MEMBER)

@@ -224,3 +224,19 @@ def test_extreme_radii_answer_like_the_peer(pair: Pair, p: str, radius: str) -> 
     pair.same("GEOSEARCH", k, "FROMLONLAT", "0", "0", "BYRADIUS", radius, "m", "ASC")
     pair.same("GEOSEARCH", k, "FROMLONLAT", "13", "38", "BYBOX", radius, "1", "km", "ASC")
     pair.same("GEORADIUS", k, "13", "38", radius, "km", "ASC")
+
+
+def test_georadius_store_keys_are_found(pair: Pair, p: str) -> None:
+    """COMMAND GETKEYS (what ACL key patterns are checked against) finds GEORADIUS's and
+    GEORADIUSBYMEMBER's STORE / STOREDIST destination, the last one when repeated."""
+    k = f"{p}:g"
+    pair.script(
+        [
+            ("COMMAND", "GETKEYS", "GEORADIUS", k, 0, 0, 1, "km", "STORE", f"{p}:d"),
+            ("COMMAND", "GETKEYS", "GEORADIUS", k, 0, 0, 1, "km", "storedist", f"{p}:d"),
+            ("COMMAND", "GETKEYS", "GEORADIUS", k, 0, 0, 1, "km", "STORE", "a", "STOREDIST", "b"),
+            ("COMMAND", "GETKEYS", "GEORADIUS", k, 0, 0, 1, "km", "COUNT", 3),
+            ("COMMAND", "GETKEYS", "GEORADIUSBYMEMBER", k, "m", 1, "km", "STORE", f"{p}:d"),
+            ("COMMAND", "GETKEYS", "GEORADIUSBYMEMBER", k, "m", 1, "km"),
+        ]
+    )
