@@ -27,6 +27,7 @@ from ..hll import (
     new_sparse,
     registers,
 )
+from ..hll.selftest import selftest
 from ..hll.sketch import DENSE, HDR_SIZE, REGISTERS, to_dense
 from ..replies import SimpleString
 from .table import command
@@ -174,3 +175,18 @@ def decode_sparse(value: bytes) -> bytes:
             out.append(f"v:{((b >> 2) & 0x1F) + 1},{(b & 3) + 1}")
             p += 1
     return " ".join(out).encode()
+
+
+class SelfTestFailed(StoreError):
+    """PFSELFTEST found the HLL code wrong."""
+
+    prefix = "TESTFAILED"
+
+
+@command("PFSELFTEST", 1, "admin", "hyperloglog admin slow dangerous")
+def pfselftest(ctx: ExecContext, args: list[bytes]) -> object:
+    """PFSELFTEST: registers and approximation checks (:mod:`store.hll.selftest`)."""
+    failure = selftest()
+    if failure is not None:
+        raise SelfTestFailed(failure)
+    return SimpleString("OK")

@@ -98,3 +98,22 @@ def test_batched_adds_write_the_same_bytes_as_one_by_one() -> None:
     corrupt = bytearray(b"HYLL\x01" + bytes(11) + b"\x7f\xfe")  # 16383 registers
     with pytest.raises(CorruptHLL):
         add_many(corrupt, [b"x"] * 50 + [str(i).encode() for i in range(3000)])
+
+
+def test_pfselftest_passes_and_catches_a_broken_register_codec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PFSELFTEST answers OK on the real code and TESTFAILED with Redis's text when the
+    dense register codec or the estimate is wrong."""
+    import store.hll.selftest as selftest_module
+
+    with Engine(EngineConfig(data_dir=tmp_path)) as engine:
+        assert engine.execute("PFSELFTEST") == "OK"
+        real_get = selftest_module.dense_get
+        monkeypatch.setattr(selftest_module, "dense_get", lambda s, i: real_get(s, i) ^ (i == 7))
+        with pytest.raises(StoreError, match=r"Register error at index 7: ") as failed:
+            engine.execute("PFSELFTEST")
+        assert failed.value.prefix == "TESTFAILED"
+    monkeypatch.setattr(selftest_module, "dense_get", real_get)
+    monkeypatch.setattr(selftest_module, "cardinality", lambda s: (3, True))
+    assert selftest_module.selftest(1) == "Too big error. card:10 abserr:7"
