@@ -97,9 +97,11 @@ class Interpreter:
                 b"json_encode": fix(json_encoder(self, self.json_settings)),
                 b"json_decode": fix(json_decoder(self.lua, self.json_settings)),
                 b"json_config": self._json_config,
-                b"bit": self.lua.table_from({k: fix(f) for k, f in bit_functions().items()}),
+                b"bit": self.lua.table_from(
+                    {k: self._c_function(f) for k, f in bit_functions(self.type).items()}
+                ),
                 b"msgpack": self.lua.table_from(
-                    {k: fix(f) for k, f in msgpack_functions(self).items()}
+                    {k: self._c_function(f) for k, f in msgpack_functions(self, self.type).items()}
                 ),
                 b"struct": self.lua.table_from(
                     {k: self._c_function(f) for k, f in struct_functions(self.type).items()}

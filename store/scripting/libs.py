@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .lua_args import Args, LuaError
+
 __all__ = ["bit_functions", "json_decoder", "json_encoder"]
 
 
@@ -32,19 +34,6 @@ def _tobit(x: Any) -> int:
 
 def _u(x: Any) -> int:
     return _tobit(x) & 0xFFFFFFFF
-
-
-def _numbers(fn: Callable[..., int]) -> Callable[..., tuple[bool, Any]]:
-    def call(*args: Any) -> tuple[bool, Any]:
-        for a in args:
-            if not isinstance(a, (int, float)) or isinstance(a, bool):
-                return False, "bad argument to bit operation (number expected)"
-        try:
-            return True, fn(*args)
-        except (TypeError, IndexError):
-            return False, "bad argument to bit operation"
-
-    return call
 
 
 def _band(*xs: Any) -> int:
@@ -78,6 +67,10 @@ def _ror(x: Any, n: Any) -> int:
     return _tobit((v >> s) | (v << (32 - s)))
 
 
+def _bswap(x: Any) -> int:
+    return _tobit(int.from_bytes(_u(x).to_bytes(4, "little"), "big"))
+
+
 def _tohex(x: Any, n: Any = 8) -> str:
     width = _tobit(n)
     digits = "0123456789ABCDEF" if width < 0 else "0123456789abcdef"
@@ -87,27 +80,56 @@ def _tohex(x: Any, n: Any = 8) -> str:
     return out
 
 
-def bit_functions() -> dict[bytes, Callable[..., tuple[bool, Any]]]:
-    """The ``bit`` table's functions, by name."""
+def bit_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[..., tuple[Any, ...]]]:
+    """The ``bit`` table's functions, by name, answering ``(ok, value)``; arguments are
+    checked as LuaBitOp's ``barg`` does (numeric strings are numbers; the first argument
+    first, then the others from the last), errors in Lua's words."""
 
-    def tohex(*a: Any) -> tuple[bool, Any]:
-        ok, v = _numbers(lambda x, n=8: 0)(*a)
-        if not ok:
-            return ok, v
-        return True, _tohex(*a).encode()
+    def fixed(name: str, count: int, fn: Callable[..., int]) -> Callable[..., tuple[Any, ...]]:
+        def call(*args: Any) -> tuple[Any, ...]:
+            a = Args(name, args, type_name)
+            try:
+                return True, fn(*(a.number(i) for i in range(count)))
+            except LuaError as e:
+                return False, str(e)
+
+        return call
+
+    def variadic(name: str, fn: Callable[..., int]) -> Callable[..., tuple[Any, ...]]:
+        def call(*args: Any) -> tuple[Any, ...]:
+            a = Args(name, args, type_name)
+            try:
+                first = a.number(0)
+                rest = [a.number(i) for i in range(len(args) - 1, 0, -1)]
+                return True, fn(first, *rest)
+            except LuaError as e:
+                return False, str(e)
+
+        return call
+
+    def tohex(*args: Any) -> tuple[Any, ...]:
+        a = Args("tohex", args, type_name)
+        try:
+            x = a.number(0)
+            n = a.number(1) if len(args) > 1 else 8
+            return True, _tohex(x, n).encode()
+        except LuaError as e:
+            return False, str(e)
 
     return {
-        b"tobit": _numbers(lambda x: _tobit(x)),
-        b"bnot": _numbers(lambda x: _tobit(~_tobit(x))),
-        b"band": _numbers(_band),
-        b"bor": _numbers(_bor),
-        b"bxor": _numbers(_bxor),
-        b"lshift": _numbers(lambda x, n: _tobit(_u(x) << (_tobit(n) & 31))),
-        b"rshift": _numbers(lambda x, n: _tobit(_u(x) >> (_tobit(n) & 31))),
-        b"arshift": _numbers(lambda x, n: _tobit(_tobit(x) >> (_tobit(n) & 31))),
-        b"rol": _numbers(_rol),
-        b"ror": _numbers(_ror),
-        b"bswap": _numbers(lambda x: _tobit(int.from_bytes(_u(x).to_bytes(4, "little"), "big"))),
+        b"tobit": fixed("tobit", 1, _tobit),
+        b"bnot": fixed("bnot", 1, lambda x: _tobit(~_tobit(x))),
+        b"band": variadic("band", _band),
+        b"bor": variadic("bor", _bor),
+        b"bxor": variadic("bxor", _bxor),
+        b"lshift": fixed("lshift", 2, lambda x, n: _tobit(_u(x) << (_tobit(n) & 31))),
+        b"rshift": fixed("rshift", 2, lambda x, n: _tobit(_u(x) >> (_tobit(n) & 31))),
+        b"arshift": fixed("arshift", 2, lambda x, n: _tobit(_tobit(x) >> (_tobit(n) & 31))),
+        b"rol": fixed("rol", 2, _rol),
+        b"ror": fixed("ror", 2, _ror),
+        b"bswap": fixed(
+            "bswap", 1, lambda x: _tobit(int.from_bytes(_u(x).to_bytes(4, "little"), "big"))
+        ),
         b"tohex": tohex,
     }
 

@@ -5,7 +5,8 @@ Encoding as lua-cmsgpack: integral numbers take the smallest integer form, other
 float32 when exact and float64 otherwise, strings the smallest str form (``d9`` from 32
 bytes), a table whose keys are exactly 1..n an array (an empty table too) and any other
 table a map, nesting past 16 levels nil. Decoding accepts every msgpack type but ext.
-Functions answer ``(ok, value)``; the prelude raises the Lua error.
+Functions answer ``(ok, value...)``; the interpreter calls them as C functions (its
+``_c_function``) and raises the Lua error with the script's position.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from typing import Any
+
+from .lua_args import Args, LuaError
 
 __all__ = ["msgpack_functions"]
 
@@ -68,7 +71,9 @@ def _header(n: int, fix: int, c16: int, c32: int) -> bytes:
     return bytes([c32]) + struct.pack(">I", n)
 
 
-def msgpack_functions(runtime: Any) -> dict[bytes, Callable[..., Any]]:
+def msgpack_functions(
+    runtime: Any, type_name: Callable[[Any], bytes]
+) -> dict[bytes, Callable[..., Any]]:
     """``pack`` and ``unpack`` for the prelude's ``cmsgpack`` table."""
 
     def encode(v: Any, depth: int, out: list[bytes]) -> None:
@@ -104,9 +109,9 @@ def msgpack_functions(runtime: Any) -> dict[bytes, Callable[..., Any]]:
         else:
             out.append(b"\xc0")  # functions, userdata: nil, as lua-cmsgpack
 
-    def pack(*values: Any) -> tuple[bool, Any]:
+    def pack(*values: Any) -> tuple[Any, ...]:
         if not values:
-            return False, "MessagePack pack needs input."
+            return False, "bad argument #0 to 'pack' (MessagePack pack needs input.)"
         out: list[bytes] = []
         for v in values:
             encode(v, 0, out)
@@ -167,36 +172,44 @@ def msgpack_functions(runtime: Any) -> dict[bytes, Callable[..., Any]]:
                 mapping[k] = v
         return runtime.table_from(mapping), pos
 
-    def unpack(data: Any = None) -> tuple[bool, Any, Any]:
-        if not isinstance(data, bytes):
-            return False, "MessagePack unpack needs a string.", None
-        values = []
-        pos = 0
-        try:
-            while pos < len(data):
-                value, pos = decode(data, pos)
-                values.append(value)
-        except (IndexError, struct.error, ValueError):
-            return False, "Bad data format in input.", None
-        return True, len(values), runtime.table_from(dict(enumerate(values, 1)))
-
-    def unpack_limit(data: Any = None, limit: Any = 0, offset: Any = 0) -> tuple[bool, Any, Any]:
-        """``(next offset or -1, value...)`` for at most ``limit`` values from ``offset``."""
-        if not isinstance(data, bytes):
-            return False, "MessagePack unpack needs a string.", None
-        if not isinstance(limit, (int, float)) or not isinstance(offset, (int, float)):
-            return False, "bad argument to unpack_limit (number expected)", None
-        pos = int(offset)
+    def unpack_from(data: bytes, limit: int, offset: int) -> tuple[Any, ...]:
+        """``mp_unpack_full``: with a limit, the next offset (-1 at the end) comes first."""
+        pos = offset
         values: list[Any] = []
         if pos < 0 or pos > len(data):
-            return False, "Start offset greater than input length.", None
+            return False, f"Start offset {offset} greater than input length {len(data)}."
         try:
             while pos < len(data) and (limit <= 0 or len(values) < limit):
                 value, pos = decode(data, pos)
                 values.append(value)
         except (IndexError, struct.error, ValueError):
-            return False, "Bad data format in input.", None
-        following = pos if pos < len(data) else -1
-        return True, len(values) + 1, runtime.table_from(dict(enumerate([following, *values], 1)))
+            return False, "Bad data format in input."
+        if limit <= 0 and offset == 0:
+            return (True, *values)
+        return True, pos if pos < len(data) else -1, *values
 
-    return {b"pack": pack, b"unpack": unpack, b"unpack_limit": unpack_limit}
+    def unpack(*args: Any) -> tuple[Any, ...]:
+        try:
+            return unpack_from(Args("unpack", args, type_name).string(0), 0, 0)
+        except LuaError as e:
+            return False, str(e)
+
+    def unpack_limit(*args: Any) -> tuple[Any, ...]:
+        """``(next offset or -1, value...)`` for at most ``limit`` values from ``offset``."""
+        a = Args("unpack_limit", args, type_name)
+        try:
+            data, limit, offset = a.string(0), a.integer(1), a.opt_integer(2, 0)
+        except LuaError as e:
+            return False, str(e)
+        return unpack_from(data, limit, offset)
+
+    def unpack_one(*args: Any) -> tuple[Any, ...]:
+        a = Args("unpack_one", args, type_name)
+        try:
+            data, offset = a.string(0), a.opt_integer(1, 0)
+        except LuaError as e:
+            return False, str(e)
+        return unpack_from(data, 1, offset)
+
+    return {b"pack": pack, b"unpack": unpack, b"unpack_limit": unpack_limit,
+            b"unpack_one": unpack_one}  # fmt: skip

@@ -136,30 +136,12 @@ cjson.decode_max_depth = function(n) return json_config('decode_max_depth', n) e
 cjson.encode_invalid_numbers = function(v) return json_config('encode_invalid_numbers', v) end
 cjson.decode_invalid_numbers = function() end
 
-local bit = {}
-for name, f in pairs(H.bit) do bit[name] = wrap(f) end
-
-local cmsgpack = {}
-cmsgpack.pack = wrap(H.msgpack.pack)
-local msgpack_unpack = H.msgpack.unpack
-cmsgpack.unpack = function(s)
-  local ok, n, values = msgpack_unpack(s)
-  if not ok then raise(n) end
-  return unpack(values, 1, n)
-end
-local msgpack_unpack_limit = H.msgpack.unpack_limit
-cmsgpack.unpack_limit = function(s, limit, offset)
-  local ok, n, values = msgpack_unpack_limit(s, limit or 0, offset or 0)
-  if not ok then raise(n) end
-  return unpack(values, 1, n)
-end
-cmsgpack.unpack_one = function(s, offset)
-  local ok, n, values = msgpack_unpack_limit(s, 1, offset or 0)
-  if not ok then raise(n) end
-  return unpack(values, 1, n)
-end
-
 -- host functions called directly, as Redis's C functions are (see api.where)
+local bit = {}
+for name, f in pairs(H.bit) do bit[name] = f end
+local cmsgpack = {}
+for name, f in pairs(H.msgpack) do cmsgpack[name] = f end
+
 local struct = {pack = H.struct.pack, unpack = H.struct.unpack, size = H.struct.size}
 
 local function loadstring_safe(str, name)

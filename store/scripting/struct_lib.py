@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .lua_args import LuaError, arg_error, lua_number, lua_string
+
 __all__ = ["struct_functions"]
 
 MAX_INT_SIZE = 32
@@ -35,14 +37,6 @@ SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "T": 8, "f": 4, "d": 8,
 INTEGERS = frozenset("bBhHlLTiI")
 U64 = (1 << 64) - 1
 INT_MAX = 2**31 - 1
-
-
-class StructError(Exception):
-    """A Lua error raised by a struct function: its message, as the script sees it."""
-
-
-def _arg_error(fn: str, narg: int, message: str) -> StructError:
-    return StructError(f"bad argument #{narg} to '{fn}' ({message})")
 
 
 class _Format:
@@ -71,7 +65,7 @@ class _Format:
         while self.digit():
             d = self.fmt[self.i] - 48
             if a > INT_MAX // 10 or a * 10 > INT_MAX - d:
-                raise StructError("integral size overflow")
+                raise LuaError("integral size overflow")
             a = a * 10 + d
             self.i += 1
         return a
@@ -87,7 +81,7 @@ class _Format:
         if opt in "iI":
             n = self.number(4)
             if n > MAX_INT_SIZE:
-                raise StructError(f"integral size {n} is larger than limit of {MAX_INT_SIZE}")
+                raise LuaError(f"integral size {n} is larger than limit of {MAX_INT_SIZE}")
             return n
         return 0
 
@@ -107,38 +101,10 @@ class _Format:
         elif opt == "!":
             a = self.number(MAX_ALIGN)
             if a <= 0 or a & (a - 1):
-                raise StructError(f"alignment {a} is not a power of 2")
+                raise LuaError(f"alignment {a} is not a power of 2")
             self.align = a
         else:
-            raise _arg_error(fn, 1, f"invalid format option '{opt}'")
-
-
-def _lua_number(v: Any) -> float | None:
-    """Lua's ``lua_tonumber``: numbers, and strings that read as one; else None."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, bytes):
-        text = v.strip(b" \t\n\v\f\r")
-        if not text or b"_" in text:
-            return None
-        try:
-            if text[:2].lower() in (b"0x",) or text[:3].lower() in (b"-0x", b"+0x"):
-                return float(int(text, 16))
-            return float(text)
-        except ValueError:
-            return None
-    return None
-
-
-def _lua_string(v: Any) -> bytes | None:
-    """Lua's ``lua_tolstring``: strings, and numbers spelled as ``%.14g``; else None."""
-    if isinstance(v, bytes):
-        return v
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return b"%.14g" % v
+            raise arg_error(fn, 1, f"invalid format option '{opt}'")
 
 
 def _c_int64(n: float) -> int:
@@ -167,15 +133,15 @@ def struct_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[
         return "no value"
 
     def check_number(fn: str, args: tuple[Any, ...], i: int) -> float:
-        n = _lua_number(args[i]) if i < len(args) else None
+        n = lua_number(args[i]) if i < len(args) else None
         if n is None:
-            raise _arg_error(fn, i + 1, f"number expected, got {got(args, i, fn)}")
+            raise arg_error(fn, i + 1, f"number expected, got {got(args, i, fn)}")
         return n
 
     def check_string(fn: str, args: tuple[Any, ...], i: int) -> bytes:
-        s = _lua_string(args[i]) if i < len(args) else None
+        s = lua_string(args[i]) if i < len(args) else None
         if s is None:
-            raise _arg_error(fn, i + 1, f"string expected, got {got(args, i, fn)}")
+            raise arg_error(fn, i + 1, f"string expected, got {got(args, i, fn)}")
         return s
 
     def pack(*args: Any) -> tuple[bool, Any]:
@@ -209,14 +175,14 @@ def struct_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[
                     if size == 0:
                         size = len(s)
                     if len(s) < size:
-                        raise _arg_error("pack", arg + 1, "string too short")
+                        raise arg_error("pack", arg + 1, "string too short")
                     out += s[:size]
                     if opt == "s":
                         out += b"\0"
                 else:
                     f.control(opt, "pack")
             return True, bytes(out)
-        except StructError as e:
+        except LuaError as e:
             return False, str(e)
 
     def unpack(*args: Any) -> tuple[Any, ...]:
@@ -227,7 +193,7 @@ def struct_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[
             if len(args) > 2 and args[2] is not None:
                 offset = int(check_number("unpack", args, 2))
             if offset == 0:
-                raise _arg_error("unpack", 3, "offset must be 1 or greater")
+                raise arg_error("unpack", 3, "offset must be 1 or greater")
             # a size_t in C: a negative offset is huge, so any item is "too short"
             pos = (offset - 1) & U64
             values: list[Any] = []
@@ -235,7 +201,7 @@ def struct_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[
                 size = f.size(opt)
                 pos += f.to_align(pos, opt, size)
                 if size > len(data) or pos > len(data) - size:
-                    raise _arg_error("unpack", 2, "data string too short")
+                    raise arg_error("unpack", 2, "data string too short")
                 chunk = data[pos : pos + size]
                 if opt in INTEGERS:
                     raw = chunk if not f.little else chunk[::-1]  # most significant first
@@ -255,18 +221,18 @@ def struct_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[
                     values.append(struct.unpack("<d" if f.little else ">d", chunk)[0])
                 elif opt == "c":
                     if size == 0:
-                        previous = _lua_number(values[-1]) if values else None
+                        previous = lua_number(values[-1]) if values else None
                         if previous is None:
-                            raise StructError("format 'c0' needs a previous size")
+                            raise LuaError("format 'c0' needs a previous size")
                         values.pop()
                         size = int(previous)
                         if size < 0 or size > len(data) or pos > len(data) - size:
-                            raise _arg_error("unpack", 2, "data string too short")
+                            raise arg_error("unpack", 2, "data string too short")
                     values.append(data[pos : pos + size])
                 elif opt == "s":
                     end = data.find(b"\0", pos)
                     if end < 0:
-                        raise StructError("unfinished string in data")
+                        raise LuaError("unfinished string in data")
                     size = end - pos + 1
                     values.append(data[pos:end])
                 elif opt != "x":
@@ -275,7 +241,7 @@ def struct_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[
             following = (pos + 1) & U64
             values.append(float(following - (1 << 64) if following >> 63 else following))
             return (True, *values)
-        except StructError as e:
+        except LuaError as e:
             return False, str(e)
 
     def size(*args: Any) -> tuple[bool, Any]:
@@ -286,14 +252,14 @@ def struct_functions(type_name: Callable[[Any], bytes]) -> dict[bytes, Callable[
                 n = f.size(opt)
                 pos += f.to_align(pos, opt, n)
                 if opt == "s":
-                    raise _arg_error("size", 1, "option 's' has no fixed size")
+                    raise arg_error("size", 1, "option 's' has no fixed size")
                 if opt == "c" and n == 0:
-                    raise _arg_error("size", 1, "option 'c0' has no fixed size")
+                    raise arg_error("size", 1, "option 'c0' has no fixed size")
                 if not (opt.isascii() and opt.isalnum()):
                     f.control(opt, "size")
                 pos += n
             return True, float(pos)
-        except StructError as e:
+        except LuaError as e:
             return False, str(e)
 
     return {b"pack": pack, b"unpack": unpack, b"size": size}

@@ -1,8 +1,10 @@
-"""Lua's ``struct`` library in scripts (struct.pack / unpack / size), memvec against the
-peer, raw RESP replies compared: the documented cases, lua-struct's error texts, the
-edges C leaves to the processor (NaN, huge and negative numbers, integers wider than 8
-bytes), and a few hundred random formats and values packed on both servers and unpacked
-again (random cases are generated from a fixed seed and sent as one script each).
+"""The C libraries scripts call (``struct``, ``bit``, ``cmsgpack``), memvec against the
+peer, raw RESP replies compared: for ``struct`` (pack / unpack / size) the documented
+cases, lua-struct's error texts, the edges C leaves to the processor (NaN, huge and
+negative numbers, integers wider than 8 bytes), and random formats and values packed on
+both servers and unpacked again (from a fixed seed, one script each); for ``bit`` and
+``cmsgpack`` their argument checks, Lua's error texts and the script position they name
+(also in tail position, ``return bit.band(x)``, where a Lua wrapper would lose it).
 """
 
 from __future__ import annotations
@@ -89,6 +91,30 @@ CASES = [
     "return struct.size('!3')",
     "struct.x = 1",
     "return type(struct)",
+    "return bit.band('12', 3)",
+    "return bit.band()",
+    "return bit.band(1, 'x', {})",
+    "return bit.bor(1, nil)",
+    "return bit.tohex()",
+    "return bit.tohex(1, 'x')",
+    "return bit.tohex(255, -4)",
+    "return bit.tohex(1, nil)",
+    "return bit.lshift(1)",
+    "return bit.bnot({})",
+    "local x = bit.rol(1, true) return x",
+    "return bit.bswap('0x01020304')",
+    "return cmsgpack.pack()",
+    "return cmsgpack.unpack({})",
+    "return cmsgpack.unpack(12)",
+    "return cmsgpack.unpack('\\193')",
+    "return {cmsgpack.unpack_limit('\\001\\002', 1, 'x')}",
+    "return {cmsgpack.unpack_limit('\\001\\002', '1')}",
+    "return {cmsgpack.unpack_limit('\\001\\002')}",
+    "return {cmsgpack.unpack_limit('\\001\\002', 1, 5)}",
+    "return {cmsgpack.unpack_one(123)}",
+    "return {cmsgpack.unpack_one('\\001\\002', 1)}",
+    "return {cmsgpack.unpack_one()}",
+    "return {pcall(function() return bit.band('x') end)}",
 ]
 
 
