@@ -15,6 +15,7 @@ one call: the engine sets them, so a ``redis.call`` takes the client command's p
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,9 @@ __all__ = ["NoScriptError", "Scripting", "busy_line", "sha1hex"]
 DEFAULT_BUSY_MS = 5000
 
 
+EVAL_CACHE_LIMIT = 500  # valkey's LRU_LIST_LENGTH
+
+
 def sha1hex(body: bytes) -> bytes:
     return hashlib.sha1(body).hexdigest().encode()
 
@@ -54,6 +58,11 @@ class Scripting:
 
     def __init__(self) -> None:
         self.scripts: dict[bytes, bytes] = {}
+        # scripts cached by EVAL (not SCRIPT LOAD), least recently run first: past
+        # EVAL_CACHE_LIMIT the oldest is evicted, as Redis 8 / valkey 8.1+ do, so clients
+        # that build a new script per call cannot grow the cache without bound
+        self.eval_lru: OrderedDict[bytes, None] = OrderedDict()
+        self.evicted_scripts = 0
         self.compiled: dict[bytes, Any] = {}
         self.flags: dict[bytes, frozenset[str]] = {}  # a script's shebang flags
         self.libraries = Libraries()
@@ -70,23 +79,38 @@ class Scripting:
         return self._interpreter
 
     # -- the script cache ------------------------------------------------------------------
-    def load_script(self, body: bytes) -> bytes:
-        """SCRIPT LOAD: compile (errors as the peer) and cache; the sha1."""
+    def load_script(self, body: bytes, by_eval: bool = False) -> bytes:
+        """SCRIPT LOAD (or EVAL's load, ``by_eval``): compile (errors as the peer) and
+        cache; the sha1. A script EVAL cached joins the eviction order (evicting the
+        least recently run one past :data:`EVAL_CACHE_LIMIT`); SCRIPT LOAD of a script
+        EVAL cached takes it out of that order for good, as on the peer."""
         sha = sha1hex(body)
-        if sha not in self.compiled:
-            code, flags = script_shebang(body)
-            try:
-                self.compiled[sha] = self.interpreter.compile(code)
-            except CompileError as exc:
-                raise CommandError(f"Error compiling script (new function): {exc}") from None
-            self.scripts[sha] = body
-            self.flags[sha] = flags
+        if sha in self.compiled:
+            if not by_eval:
+                self.eval_lru.pop(sha, None)
+            return sha
+        code, flags = script_shebang(body)
+        try:
+            compiled = self.interpreter.compile(code)
+        except CompileError as exc:
+            raise CommandError(f"Error compiling script (new function): {exc}") from None
+        if by_eval:
+            while len(self.eval_lru) >= EVAL_CACHE_LIMIT:
+                oldest, _ = self.eval_lru.popitem(last=False)
+                del self.scripts[oldest], self.compiled[oldest]
+                self.flags.pop(oldest, None)
+                self.evicted_scripts += 1
+            self.eval_lru[sha] = None
+        self.compiled[sha] = compiled
+        self.scripts[sha] = body
+        self.flags[sha] = flags
         return sha
 
     def flush_scripts(self) -> None:
         self.scripts.clear()
         self.compiled.clear()
         self.flags.clear()
+        self.eval_lru.clear()
         self._interpreter = None
 
     # -- running ---------------------------------------------------------------------------
@@ -102,12 +126,14 @@ class Scripting:
     ) -> Any:
         """EVAL (``body``) or EVALSHA (``sha``): the script's reply, or an ErrorReply."""
         if body is not None:
-            sha = self.load_script(body)
+            sha = self.load_script(body, by_eval=True)
         assert sha is not None
         sha = sha.lower()
         fn = self.compiled.get(sha)
         if fn is None:
             raise NoScriptError("No matching script.")
+        if sha in self.eval_lru:  # run: the most recently used (moved before, as after)
+            self.eval_lru.move_to_end(sha)
         interp = self.interpreter
         run = ScriptRun(
             ctx,

@@ -137,6 +137,7 @@ def _memory(server: Server) -> Fields:
         ("maxmemory_human", format_memory(maxmemory)),
         ("maxmemory_policy", server.engine.evictor.policy.value),
         ("mem_fragmentation_ratio", f"{rss / used:.2f}" if used else "0.00"),
+        ("number_of_cached_scripts", len(server.engine.scripting.scripts)),
     ]
 
 
@@ -192,6 +193,7 @@ def _stats(server: Server) -> Fields:
         ("expired_subkeys", e.expired_fields),  # hash fields (Redis 7.4's name)
         ("evicted_keys", e.evicted_keys),
         ("evicted_clients", s.evicted_clients),
+        ("evicted_scripts", server.engine.scripting.evicted_scripts),
         ("client_query_buffer_limit_disconnections", s.query_limit_disconnections),
         ("client_output_buffer_limit_disconnections", s.output_limit_disconnections),
         ("memvec_idle_timeout_disconnections", s.idle_timeouts),

@@ -9,11 +9,17 @@ both servers and unpacked again (from a fixed seed, one script each); for ``bit`
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
 
-from tests.server.test_scripting_differential import RawPair, memvec_server, pair  # noqa: F401
+from tests.server.test_scripting_differential import (  # noqa: F401
+    RawPair,
+    encode,
+    memvec_server,
+    pair,
+)
 
 CASES = [
     "return struct.pack('>i', 5)",
@@ -162,3 +168,39 @@ def test_random_formats_round_trip_as_on_the_peer(pair: RawPair) -> None:  # noq
     for _ in range(150):
         pair.both("EVAL", _random_script(rng), "0")
     assert not pair.mismatches, "\n".join(pair.mismatches[:5])
+
+
+def _evicted_scripts(pair: RawPair) -> tuple[int, int]:  # noqa: F811
+    """(memvec's, the peer's) INFO evicted_scripts."""
+    out = []
+    for client in (pair.mine, pair.theirs):
+        client.send(encode("INFO", "stats"))
+        reply = client.read_reply()
+        line = next(x for x in reply.split(b"\r\n") if x.startswith(b"evicted_scripts:"))
+        out.append(int(line.split(b":")[1]))
+    return out[0], out[1]
+
+
+def test_eval_cache_evicts_the_least_recently_run_script(pair: RawPair) -> None:  # noqa: F811
+    """Scripts EVAL cached are evicted past 500, least recently run first; SCRIPT LOAD
+    takes a script out of eviction; INFO counts evictions, as the peer."""
+    pair.both("SCRIPT", "FLUSH")
+    tag = random.Random().getrandbits(48)
+    body = [f"return {i} -- {tag}" for i in range(503)]
+    sha = [hashlib.sha1(b.encode()).hexdigest() for b in body]
+    before = _evicted_scripts(pair)
+    pair.both("EVAL", body[0], "0")
+    pair.both("EVAL", body[1], "0")
+    pair.both("SCRIPT", "LOAD", body[1])  # out of the eviction order for good
+    pair.both("EVAL", body[2], "0")
+    for i in range(3, 502):
+        pair.both("EVAL", body[i], "0")
+        if i == 300:
+            pair.both("EVALSHA", sha[2], "0")  # run again: the most recent now
+    pair.both("SCRIPT", "EXISTS", *sha)
+    pair.both("EVAL", body[0], "0")  # evicted by now: cached again, evicting another
+    pair.both("SCRIPT", "EXISTS", *sha)
+    pair.both("EVALSHA", sha[3], "0")
+    after = _evicted_scripts(pair)
+    assert not pair.mismatches, "\n".join(pair.mismatches[:5])
+    assert after[0] - before[0] == after[1] - before[1] > 0
