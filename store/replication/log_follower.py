@@ -15,6 +15,10 @@ same topic (:mod:`store.wal.kafka.log`), and the topic order decides who writes.
   writes answer ``-READONLY`` until then. A writer that finds a newer marker before its
   own records is fenced: those writes fail (never acknowledged) and it refuses writes
   until restarted as a follower.
+* With ``--auto-failover`` (:meth:`LogFollower.start_elected`) no node is told its role:
+  the leader lease (:mod:`store.replication.election`, a Kafka consumer group) picks the
+  writer; it promotes, every other node follows, and when the writer stops answering
+  the group gives the lease to another node, which promotes.
 * ``REPLICAOF host port`` on a writer first waits until its own records are confirmed,
   then follows. ``FAILOVER TO host port`` on a writer does that and then sends
   ``REPLICAOF NO ONE`` to the target (if that fails, this node writes again).
@@ -39,10 +43,13 @@ from .protocol import new_epoch, term_of
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..wal.kafka import KafkaTransactionLog
+    from .election import LeaderElection
 
 log = logging.getLogger("memvec.replication")
 
 TAKE_WAIT_S = 0.2
+# what ROLE names as the primary until the leader lease says who it is
+UNKNOWN_LEADER = ("?", 0)
 PROMOTE_APPLY_TIMEOUT_S = 120.0
 
 
@@ -56,6 +63,7 @@ class LogFollower:
         self._stop = threading.Event()
         self._applier: threading.Thread | None = None
         self._last_apply_ms = 0
+        self.election: LeaderElection | None = None
 
     @classmethod
     def for_engine(cls, engine: Engine) -> LogFollower | None:
@@ -83,7 +91,44 @@ class LogFollower:
         else:
             await self.promote()
 
+    async def start_elected(self, address: Callable[[], str], session_timeout_ms: int) -> None:
+        """Start tailing as a follower and let the leader lease decide who writes
+        (``address``: the ``host:port`` other nodes and clients reach this node on)."""
+        from .election import LeaderElection, MemberInfo
+
+        await self.start(UNKNOWN_LEADER)
+
+        def member_info() -> MemberInfo:
+            from ..wal.kafka import KafkaLogState
+
+            writing = self.log.state is KafkaLogState.WRITER and not self.engine.config.read_only
+            return MemberInfo(
+                address(), self.log.epoch if writing else 0, self.engine.applied_position.seq
+            )
+
+        self.election = LeaderElection(
+            self.log.bootstrap,
+            self.log.topic,
+            member_info,
+            self._on_leader,
+            session_timeout_ms=session_timeout_ms,
+        )
+        await self.election.start()
+
+    async def _on_leader(self, leading: bool, leader: str | None) -> None:
+        if leading:
+            await self.promote()
+            return
+        target = _hostport(leader) if leader else UNKNOWN_LEADER
+        if self.following is None:  # writing: hand over once our records are confirmed
+            await self.follow(*target)
+        else:
+            self.following = target
+            log.info("the Kafka log %s is written by %s", self.log.topic, leader)
+
     async def stop(self) -> None:
+        if self.election is not None:
+            await self.election.stop()
         self._stop.set()
         if self._applier is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._applier.join, 10)
@@ -195,9 +240,20 @@ class LogFollower:
             ]
         else:
             fields += [("role", "master"), ("connected_slaves", 0)]
+        if self.election is not None:
+            fields += [
+                ("memvec_failover", "auto"),
+                ("memvec_failover_leader", self.election.leader or ""),
+                ("memvec_failover_leases_won", self.election.elections),
+            ]
         fields += [
             ("memvec_log", f"kafka://{self.log.bootstrap}/{self.log.topic}"),
             ("memvec_log_state", self.log.state.value),
             ("memvec_log_read_offset", self.log.read_offset),
         ]
         return fields
+
+
+def _hostport(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)

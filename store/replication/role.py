@@ -95,8 +95,11 @@ class Replication:
         replicaof: str | None,
         link: LinkSettings,
         announced_port: Callable[[], int],
+        auto_failover: tuple[str, int] | None = None,
     ) -> None:
         self.engine = engine
+        # (host clients reach this node on, lease session timeout ms) with --auto-failover
+        self.auto_failover = auto_failover
         self.replid = replid
         self.replicaof_at_start = replicaof
         self.link_settings = link
@@ -115,6 +118,12 @@ class Replication:
         self.primary.start(asyncio.get_running_loop())
         target = self.replicaof_at_start
         if self.log_follower is not None:
+            if self.auto_failover is not None:
+                host, timeout_ms = self.auto_failover
+                await self.log_follower.start_elected(
+                    lambda: f"{host}:{self.announced_port()}", timeout_ms
+                )
+                return
             await self.log_follower.start(parse_hostport(target) if target else None)
             return
         if target:

@@ -187,6 +187,11 @@ class Server:
             replicaof=self.config.replicaof,
             link=link_settings(self.config),
             announced_port=self._announced_port,
+            auto_failover=(
+                (self.config.announce_ip or self.config.bind[0], self.config.failover_timeout_ms)
+                if self.config.auto_failover
+                else None
+            ),
         )
 
     def _engine_config(self) -> EngineConfig:

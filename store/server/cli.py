@@ -279,6 +279,28 @@ _OPTIONS = (
         "file|kafka://HOST:PORT/TOPIC",
     ),
     _Option(
+        "--auto-failover",
+        "auto_failover",
+        parse_bool,
+        "yes: with a kafka --log, the nodes elect the writer (a Kafka consumer group as "
+        "the lease) and replace it when it stops answering (default no)",
+        "yes|no",
+    ),
+    _Option(
+        "--failover-timeout-ms",
+        "failover_timeout_ms",
+        _nonneg_int,
+        "with --auto-failover, a writer silent this long is replaced (default 6000)",
+        "MS",
+    ),
+    _Option(
+        "--announce-ip",
+        "announce_ip",
+        str,
+        "the host other nodes and clients reach this node on (default: first --bind)",
+        "HOST",
+    ),
+    _Option(
         "--repl-timeout",
         "repl_timeout_s",
         float,

@@ -296,6 +296,14 @@ class ServerConfig:
     # node's own read of the topic confirming no newer writer fenced it: ~1 ms more per
     # write on a local broker). docs/replication.md says what is guaranteed.
     log: str | None = None
+    # With a Kafka --log: no node is told its role; a Kafka consumer group (the leader
+    # lease, store/replication/election.py) picks the writer and replaces it once it has
+    # missed heartbeats for failover_timeout_ms (kill -9, pause, network partition).
+    auto_failover: bool = False
+    failover_timeout_ms: int = 6000
+    # The host other nodes and clients reach this node on (ROLE, INFO); default the first
+    # --bind address.
+    announce_ip: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.bind, str):
@@ -333,6 +341,13 @@ class ServerConfig:
             object.__setattr__(self, "log", None)
         if self.log is not None and not self.log.startswith("kafka://"):
             raise ValueError("--log must be 'file' or kafka://HOST:PORT/TOPIC")
+        if self.auto_failover and (self.log is None or self.replicaof):
+            raise ValueError(
+                "--auto-failover needs --log kafka://... and no --replicaof (the leader "
+                "lease picks the writer among the nodes of the topic)"
+            )
+        if self.failover_timeout_ms < 100:
+            raise ValueError("--failover-timeout-ms must be at least 100")
         if self.log is not None and self.min_replicas_to_ack:
             raise ValueError(
                 "--min-replicas-to-ack does not apply to the Kafka log (the topic's "
