@@ -85,14 +85,17 @@ Authorizer = Callable[[CommandSpec, list[bytes]], None]
 class CommandEffects:
     """A state change, for ``Engine.effect_listeners`` (called under the engine lock).
 
-    ``args``: the command as run, or None for an expiry (``logged`` then holds the
-    ``DEL``/``HDEL`` of what expired). ``logged``: the commands logged for it (its
-    deterministic rewrite). ``existed``: which of the command's keys existed before it ran.
+    ``args``: the command as run, or None for an expiry or an eviction (``logged`` then
+    holds the ``DEL``/``HDEL`` of what expired or was evicted; ``evicted`` tells which).
+    ``logged``: the commands logged for it (its deterministic rewrite). ``existed``:
+    which of the command's keys existed before it ran.
     """
 
     args: list[bytes] | None
     logged: list[list[bytes]]
     existed: frozenset[bytes] = frozenset()
+    # with ``args`` None: the maxmemory policy deleted the key (``evicted``), not expiry
+    evicted: bool = False
 
 
 def to_bytes(arg: Arg) -> bytes:
@@ -182,6 +185,8 @@ class Engine:
         # epoch of the newest record in the state (fencing: replicas, promotion)
         self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
+        # argument bytes of the writes admitted since that estimate (see _admit_memory)
+        self._written_since_estimate = 0
         self.evictor = Evictor()  # maxmemory-policy; the server configures it
         self.persistence = Persistence(self)
         # EVAL's script cache and the FUNCTION libraries; a script's redis.call takes a
@@ -427,7 +432,7 @@ class Engine:
         try:
             if self.evictor.tracks_access:
                 self.evictor.touch(spec.keys(args))
-            self._admit(spec, allow_write)
+            self._admit(spec, allow_write, args)
             existed: frozenset[bytes] | None = None
             if spec.is_write:
                 seq = self._expire_keys_of(spec, args)
@@ -491,8 +496,8 @@ class Engine:
         protocol: int,
         authorize: Authorizer | None = None,
     ) -> tuple[list[Any], int | None]:
-        for spec, _ in calls:
-            self._admit(spec, True)
+        for spec, call_args in calls:
+            self._admit(spec, True, call_args)
         replies: list[Any] = []
         logged: list[list[bytes]] = []
         t = now_ms()
@@ -570,7 +575,7 @@ class Engine:
             authorize=authorize,
         )
 
-    def _admit(self, spec: CommandSpec, allow_write: bool) -> None:
+    def _admit(self, spec: CommandSpec, allow_write: bool, args: list[bytes] | None = None) -> None:
         if self.state is EngineState.LOADING:
             raise LoadingError()
         if self._state_lost is not None:  # half rebuilt: serving it could show anything
@@ -581,18 +586,33 @@ class Engine:
             raise ReadOnlyError()
         if self._failure is not None:
             self._resume_writes()
-        if (
-            self.config.maxmemory_bytes
-            and "denyoom" in spec.flags
-            and (used := self.used_memory(max_age_s=0.1)) > self.config.maxmemory_bytes
-        ):
+        if self.config.maxmemory_bytes and "denyoom" in spec.flags:
+            self._admit_memory()
+            if args is not None:  # payload plus the keyspace's per-key/field overheads
+                self._written_since_estimate += sum(map(len, args)) + 100 * len(args)
+
+    def _admit_memory(self) -> None:
+        """maxmemory for one write about to run (caller holds the lock): evict by policy
+        or refuse. The dataset walk is O(keys), so an estimate up to 0.1 s old is reused,
+        plus every byte of the write arguments admitted since and 100 per argument (an
+        upper bound of what they can have added, after Keyspace.memory_bytes' overheads):
+        a burst of writes cannot pass maxmemory unseen. Once that bound reaches the limit
+        the walk is repeated (at most every 10 ms); a refusal always rests on a walk."""
+        limit = self.config.maxmemory_bytes
+        used = self.used_memory(max_age_s=0.1) + self._written_since_estimate
+        if used > limit:
+            used = self.used_memory(max_age_s=0.01) + self._written_since_estimate
+        if used > limit:
             # evict by policy (logged as DEL, as Redis propagates evictions) or refuse
-            evicted = self.evictor.evict(self.keyspace, used - self.config.maxmemory_bytes)
-            # refuse only if a fresher estimate (a DEL may have freed memory) agrees
-            if not evicted and self.used_memory(max_age_s=0.01) > self.config.maxmemory_bytes:
+            evicted = self.evictor.evict(self.keyspace, used - limit)
+            if not evicted and self._written_since_estimate:
+                # refuse only on a walk of the dataset, not on the bound of recent writes
+                used = self.used_memory()
+            if not evicted and used > limit:
                 raise OutOfMemoryError()
             for key in evicted:
                 self._append([[b"DEL", key]])
+                self._tell(CommandEffects(None, [[b"DEL", key]], evicted=True))
             self.stats.evicted_keys += len(evicted)
             self._memory_estimate = (0, float("-inf"))
 
@@ -831,6 +851,7 @@ class Engine:
             return cached
         value = self.keyspace.memory_bytes() + self.indexes.memory_bytes()
         self._memory_estimate = (value, now)
+        self._written_since_estimate = 0
         return value
 
     def _expire_loop(self) -> None:

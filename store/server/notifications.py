@@ -20,13 +20,14 @@ generic ``new`` and ``del`` inferred below. Rules that hold for every command:
 * ``del`` (class ``g``) for each key that existed and is gone afterwards (a list, set,
   hash or sorted set emptied by a pop or a removal), after the command's own events;
 * an expiry (the engine's lazy expiry or its sweeper) is ``expired`` (class ``x``) for a
-  key and ``hexpired`` (class ``h``) for hash fields.
+  key and ``hexpired`` (class ``h``) for hash fields; a key the maxmemory policy deletes
+  is ``evicted`` (class ``e``), before the events of the write that needed the room.
 
 Events are published on the event loop: a change made on another thread (the expiry
 sweeper) is handed over with ``call_soon_threadsafe``, in order.
 
-Not emitted (docs/compatibility.md): ``evicted`` (memvec refuses writes past maxmemory
-instead of evicting), ``keymiss`` (class ``m``: reads do not report misses to the server).
+Not emitted (docs/compatibility.md): ``keymiss`` (class ``m``: reads do not report
+misses to the server).
 """
 
 from __future__ import annotations
@@ -446,6 +447,8 @@ _NO_DEL_INFERRED = frozenset(
 
 def events_of(effects: CommandEffects, exists: Callable[[bytes], bool]) -> list[Event]:
     """Redis's events for one state change; ``exists`` tells whether a key exists now."""
+    if effects.args is None and effects.evicted:  # the maxmemory policy's deletions
+        return [(EVICTED, b"evicted", cmd[1]) for cmd in effects.logged]
     if effects.args is None:  # an expiry
         expired: list[Event] = []
         for cmd in effects.logged:

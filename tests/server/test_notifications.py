@@ -437,3 +437,41 @@ def test_events_of_rewrites(
     now = {k.encode() for k in after}
     got = [(name.decode(), key.decode()) for _, name, key in events_of(effects, now.__contains__)]
     assert got == expected
+
+
+def test_evicted_events(server: ServerThread, p: str) -> None:
+    """Keys the maxmemory policy deletes publish ``evicted`` (class ``e``), each for a key
+    that is gone, before the events of the write that needed the room."""
+    s = Session(server.port, 2)
+    sub, cmd = s.clients
+    try:
+        cmd.send(encode(["INFO", "memory"]))
+        used = int(re.search(rb"used_memory:(\d+)", cmd.read_reply()).group(1))  # type: ignore[union-attr]
+        for setting in (
+            ["notify-keyspace-events", "Ee$"],
+            ["maxmemory-policy", "allkeys-lru"],
+            ["maxmemory", str(used + 300_000)],
+        ):
+            cmd.send(encode(["CONFIG", "SET", *setting]))
+            assert cmd.read_reply() == b"+OK\r\n"
+        sub.send(encode(["SUBSCRIBE", "__keyevent@0__:evicted"]))
+        sub.read_reply()
+        value = "x" * 2000
+        for i in range(400):  # ~800 KB of writes into ~300 KB of room, as one burst
+            cmd.send(encode(["SET", f"{p}k{i}", value]))
+            cmd.read_reply()
+        frames = _wait_frames(sub, 3)
+        for frame in frames:
+            assert frame[:2] == [b"message", b"__keyevent@0__:evicted"]
+            assert frame[2].startswith(p.encode())
+            cmd.send(encode(["EXISTS", frame[2]]))
+            assert cmd.read_reply() == b":0\r\n"
+    finally:
+        for setting in (
+            ["maxmemory", "0"],
+            ["maxmemory-policy", "noeviction"],
+            ["notify-keyspace-events", ""],
+        ):
+            cmd.send(encode(["CONFIG", "SET", *setting]))
+            cmd.read_reply()
+        s.close()

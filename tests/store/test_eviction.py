@@ -16,9 +16,8 @@ from store.wal.payload import decode_commands
 from store.wal.position import LogPosition
 
 LIMIT = 20_000  # bytes of dataset estimate: about 100 keys of 100 bytes
-# The engine reuses its memory estimate for up to 0.1 s (store/engine.py), so a burst of
-# writes may pass the limit by that much before eviction catches up: tests write until
-# a condition holds rather than a fixed count.
+# The engine reuses its memory estimate for up to 0.1 s (store/engine.py) plus the bytes
+# written since; tests write until a condition holds rather than a fixed count.
 MAX_WRITES = 200_000
 
 
@@ -47,6 +46,24 @@ def test_noeviction_refuses_writes_past_maxmemory() -> None:
         assert e.stats.evicted_keys == 0
         assert e.execute("GET", "k0") == b"x" * 100  # reads still work
         e.execute("DEL", "k0")  # and writes that free memory
+
+
+def test_a_burst_of_writes_cannot_pass_maxmemory_unseen() -> None:
+    """400 writes of 2 KB within the estimate's reuse window (0.1 s) into 300 KB: the
+    bytes written since the estimate count, so the dataset stays within the limit (it
+    grew to 840 KB before that bound)."""
+    limit = 300_000
+    with Engine(EngineConfig(maxmemory_bytes=limit)) as e:
+        e.evictor.configure("allkeys-lru", samples=5)
+        for i in range(400):
+            e.execute("SET", f"k{i}", "x" * 2000)
+        assert e.stats.evicted_keys > 200
+        assert e.used_memory() <= limit + 3000  # one value's worth at most
+    with Engine(EngineConfig(maxmemory_bytes=limit)) as e:  # noeviction refuses instead
+        with pytest.raises(OutOfMemoryError):
+            for i in range(400):
+                e.execute("SET", f"k{i}", "x" * 2000)
+        assert e.used_memory() <= limit + 3000
 
 
 def test_allkeys_lru_keeps_recently_used_keys(tmp_path: Path) -> None:
