@@ -140,6 +140,9 @@ class EngineStats:
     expired_keys: int = 0
     expired_fields: int = 0  # hash fields deleted because their deadline passed
     evicted_keys: int = 0  # deleted by the maxmemory policy (store/eviction.py)
+    # the declared keys of read commands found / not found (expired counts as not found)
+    keyspace_hits: int = 0
+    keyspace_misses: int = 0
     writes_since_snapshot: int = 0
     last_snapshot_ms: int = 0
     last_snapshot_ok: bool = True
@@ -182,6 +185,8 @@ class Engine:
         # called with each state change (CommandEffects), under the engine lock, in order
         # (keyspace notifications); cheap, must not call back into the engine
         self.effect_listeners: list[Callable[[CommandEffects], None]] = []
+        # told the keys a read command did not find (``keymiss`` notifications)
+        self.miss_listeners: list[Callable[[list[bytes]], None]] = []
         # epoch of the newest record in the state (fencing: replicas, promotion)
         self.last_epoch = 0
         self._memory_estimate: tuple[int, float] = (0, float("-inf"))
@@ -434,7 +439,9 @@ class Engine:
                 self.evictor.touch(spec.keys(args))
             self._admit(spec, allow_write, args)
             existed: frozenset[bytes] | None = None
-            if spec.is_write:
+            if not spec.is_write:
+                self._count_lookups(spec, args)
+            else:
                 seq = self._expire_keys_of(spec, args)
                 if self.effect_listeners:
                     existed = self._existing(spec, args)
@@ -503,7 +510,9 @@ class Engine:
         t = now_ms()
         for spec, args in calls:
             existed: frozenset[bytes] | None = None
-            if spec.is_write:
+            if not spec.is_write:
+                self._count_lookups(spec, args)
+            else:
                 for key in spec.keys(args):
                     if self.keyspace.is_expired(key, t):
                         self.keyspace.delete(key)
@@ -646,6 +655,27 @@ class Engine:
                 seq = self._append([expired])
                 self._tell(CommandEffects(None, [expired]))
         return seq
+
+    def _count_lookups(self, spec: CommandSpec, args: list[bytes]) -> None:
+        """A read command's declared keys as Redis's read lookups count them: hits and
+        misses (INFO keyspace_hits/misses) and the misses to ``miss_listeners`` (but
+        OBJECT's, which Redis looks up without notifying). Caller holds the lock."""
+        keys = spec.keys(args)
+        if not keys:
+            return
+        data, expires = self.keyspace.data, self.keyspace.expires
+        missed = [k for k in keys if k not in data or (k in expires and self._expired(k))]
+        self.stats.keyspace_misses += len(missed)
+        self.stats.keyspace_hits += len(keys) - len(missed)
+        if missed and self.miss_listeners and spec.name != "OBJECT":
+            for listener in self.miss_listeners:
+                try:
+                    listener(missed)
+                except Exception:
+                    log.exception("miss listener failed")
+
+    def _expired(self, key: bytes) -> bool:
+        return self.keyspace.is_expired(key, now_ms())
 
     def _existing(self, spec: CommandSpec, args: list[bytes]) -> frozenset[bytes]:
         data = self.keyspace.data

@@ -26,8 +26,10 @@ generic ``new`` and ``del`` inferred below. Rules that hold for every command:
 Events are published on the event loop: a change made on another thread (the expiry
 sweeper) is handed over with ``call_soon_threadsafe``, in order.
 
-Not emitted (docs/compatibility.md): ``keymiss`` (class ``m``: reads do not report
-misses to the server).
+A read command's declared keys that do not exist publish ``keymiss`` (class ``m``), as
+Redis's read lookups do (not OBJECT's); the engine reports misses only while the flags
+can publish them. Keys a write command reads (the sources of SUNIONSTORE, ...) are not
+looked up as reads here, so they publish no ``keymiss`` (Redis does).
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ def format_flags(flags: int) -> str:
 
 def publishes(flags: int) -> bool:
     """Can these flags publish anything (a channel kind and an event class)?"""
-    return bool(flags & (KEYSPACE | KEYEVENT)) and bool(flags & ~(KEYSPACE | KEYEVENT | KEY_MISS))
+    return bool(flags & (KEYSPACE | KEYEVENT)) and bool(flags & ~(KEYSPACE | KEYEVENT))
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -505,17 +507,25 @@ class Notifier:
         self.flags = 0
         self._loop_thread = threading.get_ident()
         self._listening = False
+        self._misses = False
 
     def configure(self, flags: int) -> None:
         """Apply ``notify-keyspace-events``; the engine reports changes only while needed."""
         self.flags = flags
-        want = publishes(flags)
+        want = publishes(flags & ~KEY_MISS)
         if want and not self._listening:
             self.engine.effect_listeners.append(self.on_effects)
             self._listening = True
         elif not want and self._listening:
             self.engine.effect_listeners.remove(self.on_effects)
             self._listening = False
+        want_misses = publishes(flags & (KEYSPACE | KEYEVENT | KEY_MISS))
+        if want_misses and not self._misses:
+            self.engine.miss_listeners.append(self.on_misses)
+            self._misses = True
+        elif not want_misses and self._misses:
+            self.engine.miss_listeners.remove(self.on_misses)
+            self._misses = False
 
     def stop(self) -> None:
         self.configure(0)
@@ -528,6 +538,16 @@ class Notifier:
         events = events_of(effects, data.__contains__)
         if not events:
             return
+        if threading.get_ident() == self._loop_thread:
+            self.publish(events)
+        else:
+            self.loop.call_soon_threadsafe(self.publish, events)
+
+    def on_misses(self, keys: list[bytes]) -> None:
+        """Engine miss listener: ``keymiss`` (class ``m``) for each key a read missed."""
+        if not self.pubsub:
+            return
+        events = [(KEY_MISS, b"keymiss", key) for key in keys]
         if threading.get_ident() == self._loop_thread:
             self.publish(events)
         else:
