@@ -61,6 +61,7 @@ from .errors import (
     ReadOnlyError,
     RecordVoidedError,
     StoreError,
+    mark_module_error,
 )
 from .eviction import Evictor
 from .index.manager import IndexManager
@@ -371,10 +372,13 @@ class Engine:
                     self._roll_back()
             try:
                 self._admit(spec, allow_write)
-                assert spec.handler is not None
-                return Submitted(spec.handler(self._context(now_ms(), protocol), args))
             except StoreError as exc:
                 return Submitted(None, None, exc)
+            assert spec.handler is not None
+            try:
+                return Submitted(spec.handler(self._context(now_ms(), protocol), args))
+            except StoreError as exc:
+                return Submitted(None, None, mark_module_error(spec.name, exc))
         with self.lock:
             if self._rollback_due:
                 self._roll_back()
@@ -450,6 +454,8 @@ class Engine:
             assert spec.handler is not None
             try:
                 reply = spec.handler(ctx, args)
+            except StoreError as exc:
+                raise mark_module_error(spec.name, exc) from None
             finally:
                 # a handler mutates only after validating; if it mutated, log it
                 if ctx.dirty:
@@ -529,7 +535,7 @@ class Engine:
             try:
                 replies.append(spec.handler(ctx, args))
             except StoreError as exc:
-                replies.append(exc)
+                replies.append(mark_module_error(spec.name, exc))
             if ctx.dirty:
                 effects = ctx.logged(args)
                 logged.extend(effects)

@@ -63,6 +63,9 @@ class StoreError(Exception):
     prefix = "ERR"
     retriable = False
     http_status = 500
+    # answered by a module command (FT.*): RediSearch replies with
+    # RedisModule_ReplyWithError, which sends the message with no ``ERR`` code
+    from_module = False
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -70,9 +73,20 @@ class StoreError(Exception):
 
     def resp_line(self) -> str:
         """The error as Redis sends it, without the leading ``-`` and line ending."""
+        if self.from_module and self.prefix == "ERR":
+            return self.message
         if self.message.startswith(self.prefix + " "):
             return self.message
         return f"{self.prefix} {self.message}"
+
+
+def mark_module_error(command: str, exc: StoreError) -> StoreError:
+    """``exc``, raised by the handler of ``command``, marked :attr:`StoreError.from_module`
+    if the command is RediSearch's (``FT.*``) and the error is not the server's own
+    (arity, unknown command: those keep ``ERR``, as Redis core sends them)."""
+    if command.startswith("FT.") and not isinstance(exc, (ArityError, UnknownCommandError)):
+        exc.from_module = True
+    return exc
 
 
 class CommandError(StoreError):

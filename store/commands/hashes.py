@@ -143,6 +143,8 @@ def hdel(ctx: ExecContext, args: list[bytes]) -> int:
     removed = ctx.keyspace.remove_fields(args[1], args[2:])
     if removed:
         ctx.dirty = True
+        if args[1] not in ctx.keyspace.data:  # emptied: RediSearch re-reads a missing key
+            ctx.indexes.hash_emptied(args[1])
     return removed
 
 

@@ -485,8 +485,13 @@ def _reply(
     sortkeys = {key: sortkey(f) for key, f, _ in docs[offset : offset + num]}
     page = docs[offset : offset + num]
     if request.return_fields is not None:
+        # RediSearch answers the distance fields (KNN's AS, VECTOR_RANGE's yields) before
+        # the others whatever their place in RETURN, and drops one RETURNed under an alias
+        scores = {score_alias} | {name for hit in hits for name in hit.yields}
+        returned = [r for r in request.return_fields if r.name in scores and r.alias == r.name]
+        returned += [r for r in request.return_fields if r.name not in scores]
         page = [
-            (key, {alias: f[name] for name, alias in request.return_fields if name in f}, sc)
+            (key, {alias: f[name] for name, alias in returned if name in f}, sc)
             for key, f, sc in page
         ]
     if ctx.protocol == 3:

@@ -141,6 +141,16 @@ class IndexManager:
             if index.definition.strict and index.covers(key):
                 index.check(key, fields)
 
+    def hash_emptied(self, key: bytes) -> None:
+        """HDEL removed the last field of ``key``: every HASH index covering it counts an
+        indexing failure, as RediSearch does (its ``hdel`` event re-reads the document,
+        which no longer exists; a DEL counts nothing)."""
+        for index in self.indexes.values():
+            if index.definition.on == "HASH" and index.covers(key):
+                index.count_failure(
+                    key, f"Key {key.decode('utf-8', 'replace')} does not exist or is not a hash"
+                )
+
     def on_key_changed(self, key: bytes) -> None:
         if not self.indexes:
             return

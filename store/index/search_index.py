@@ -269,6 +269,10 @@ class SearchIndex:
                 return False
         return True
 
+    def count_failure(self, key: bytes, message: str) -> None:
+        """Count a document failure found outside indexing (:meth:`_failure`)."""
+        self._failure(key, message)
+
     def _failure(self, key: bytes, message: str, field_name: bytes | None = None) -> None:
         """Count a document the index could not take (FT.INFO ``Index Errors``, and the
         field's ``field statistics`` when the field is known)."""
