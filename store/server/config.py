@@ -296,6 +296,15 @@ class ServerConfig:
     # node's own read of the topic confirming no newer writer fenced it: ~1 ms more per
     # write on a local broker). docs/replication.md says what is guaranteed.
     log: str | None = None
+    # Cluster mode (docs/cluster.md): hash slots, MOVED/ASK, CLUSTER commands. Off: a
+    # standalone node (every key served here). On, the node routes by the topology it
+    # reads from ``cluster_topology``: file:/PATH (one machine) or kafka://HOST:PORT/TOPIC
+    # (shared by the nodes of every machine); default file:<dir>/cluster-topology.json.
+    cluster_enabled: bool = False
+    cluster_topology: str | None = None
+    # The address this node is given to clients in the topology (CLUSTER SLOTS, MOVED);
+    # default: the first --bind address.
+    cluster_announce_ip: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.bind, str):
@@ -338,6 +347,20 @@ class ServerConfig:
                 "--min-replicas-to-ack does not apply to the Kafka log (the topic's "
                 "min.insync.replicas does that job): drop one of them"
             )
+
+        if self.cluster_topology is not None and not self.cluster_topology.startswith(
+            ("file:", "kafka://")
+        ):
+            raise ValueError("--cluster-topology must be file:/PATH or kafka://HOST:PORT/TOPIC")
+        if self.cluster_topology is not None and not self.cluster_enabled:
+            raise ValueError("--cluster-topology needs --cluster-enabled yes")
+
+    @property
+    def topology_url(self) -> str:
+        """Where a cluster node reads its topology (see ``cluster_topology``)."""
+        if self.cluster_topology is not None:
+            return self.cluster_topology
+        return f"file:{(self.data_dir or Path('data')) / 'cluster-topology.json'}"
 
     def output_limit(self, cls: str) -> OutputBufferLimit:
         """The client-output-buffer-limit of client class ``cls`` (normal, replica, pubsub)."""
@@ -527,6 +550,9 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ConfigParameter("repl-backlog-size", lambda c: str(c.repl_backlog_bytes)),
         ConfigParameter("repl-timeout", lambda c: f"{c.repl_timeout_s:g}"),
         ConfigParameter("log", lambda c: c.log or "file"),
+        ConfigParameter("cluster-enabled", lambda c: "yes" if c.cluster_enabled else "no"),
+        ConfigParameter("cluster-topology", lambda c: c.topology_url if c.cluster_enabled else ""),
+        ConfigParameter("cluster-announce-ip", lambda c: c.cluster_announce_ip or ""),
     )
 }
 
