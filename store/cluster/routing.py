@@ -48,6 +48,24 @@ __all__ = ["ClusterClient", "ClusterNode"]
 log = logging.getLogger(__name__)
 
 
+# Scripts declare their keys as ``numkeys key ...`` after the script (Redis routes by them;
+# the table has no key spec for them since ACL checks them apart).
+_SCRIPT_KEYS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
+
+
+def keys_of(spec: CommandSpec, args: list[bytes]) -> list[bytes]:
+    """The keys a request is routed by: the table's key finder, or a script's KEYS."""
+    if spec.name in _SCRIPT_KEYS:
+        try:
+            numkeys = int(args[2])
+        except ValueError:
+            return []  # the command refuses it itself
+        if numkeys < 0 or numkeys > len(args) - 3:
+            return []
+        return args[3 : 3 + numkeys]
+    return spec.keys(args)
+
+
 class ClusterClient(Protocol):
     """The per-connection state routing reads (the RESP server's connection has it)."""
 
@@ -149,7 +167,7 @@ class ClusterNode:
             return
         if "pubsub" in spec.flags:
             return
-        if spec.first_key <= 0 and spec.find_keys is None:
+        if spec.first_key <= 0 and spec.find_keys is None and spec.name not in _SCRIPT_KEYS:
             return  # keyless: served here
         self._route([(spec, args)], asking, client.cluster_readonly)
 
@@ -165,7 +183,7 @@ class ClusterNode:
         keys_seen = missing = 0
         write = False
         for spec, args in calls:
-            keys = spec.keys(args)
+            keys = keys_of(spec, args)
             if keys and spec.is_write:
                 write = True
             for key in keys:

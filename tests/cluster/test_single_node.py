@@ -1,0 +1,182 @@
+"""A one-node memvec cluster (a real process) against a one-node valkey cluster.
+
+Every CLUSTER reply and every routing error is sent to both and compared as raw RESP2 and
+RESP3 bytes, with what must differ masked: node and shard ids, ports, config epochs,
+replication offsets. Then redis-py's RedisCluster and ``redis-cli -c`` use the node.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from store.cluster.admin import create_cluster
+from tests.cluster.conftest import NodeProcess, ValkeyClusterNode
+from tests.server.conftest import RawClient
+
+KEYS = [b"clt:a", b"clt:b", b"{clt}:1", b"{clt}:2", b"x{clt}y", b"foo{}{bar}", b"", b"\xff\x00k"]
+
+
+@pytest.fixture(scope="module")
+def node(
+    memvec_nodes: Callable[[int, str], list[NodeProcess]], tmp_path_factory: pytest.TempPathFactory
+) -> NodeProcess:
+    url = f"file:{tmp_path_factory.mktemp('topology') / 'topology.json'}"
+    (one,) = memvec_nodes(1, url)
+    create_cluster(url, [one.address])
+    return one
+
+
+class Peers:
+    """Raw sockets to memvec and valkey in one protocol; replies compared after masking."""
+
+    def __init__(self, memvec: NodeProcess, valkey: ValkeyClusterNode, protocol: int) -> None:
+        self.sides = [RawClient(memvec.port or 0), RawClient(valkey.port)]
+        self.masks: list[list[tuple[bytes, bytes]]] = [[], []]
+        for side, port in zip(self.sides, (memvec.port or 0, valkey.port), strict=True):
+            if protocol == 3:
+                side.send(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
+                side.read_reply()
+        for i, side in enumerate(self.sides):
+            myid = self._call(side, [b"CLUSTER", b"MYID"])
+            shard = self._call(side, [b"CLUSTER", b"MYSHARDID"])
+            port = (memvec.port, valkey.port)[i]
+            self.masks[i] = [
+                (myid.split(b"\r\n")[1], b"N" * 40),
+                (shard.split(b"\r\n")[1], b"S" * 40),
+                (str(port).encode(), b"PORT"),
+                (str(port + 10000).encode(), b"BUS"),
+            ]
+
+    @staticmethod
+    def _call(side: RawClient, args: list[bytes]) -> bytes:
+        side.send(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+        return side.read_reply()
+
+    def replies(self, *args: bytes | str | int) -> list[bytes]:
+        wire = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        out = []
+        for side, masks in zip(self.sides, self.masks, strict=True):
+            reply = self._call(side, wire)
+            for old, new in masks:
+                reply = reply.replace(old, new)
+            reply = re.sub(rb"(cluster_(?:current|my)_epoch:)\d+", rb"\1E", reply)
+            reply = re.sub(rb"(replication-offset\r\n:)\d+", rb"\1O", reply)
+            reply = re.sub(rb"(master - 0 0 )\d+", rb"\1E", reply)  # NODES config epoch
+            reply = re.sub(rb"(?m)^([$=])\d+\r\n", rb"\1LEN\r\n", reply)  # lengths follow masks
+            out.append(reply)
+        return out
+
+    def same(self, *args: bytes | str | int) -> bytes:
+        mine, theirs = self.replies(*args)
+        assert mine == theirs, f"{args}: memvec {mine!r} != valkey {theirs!r}"
+        return mine
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def peers(node: NodeProcess, valkey_cluster: ValkeyClusterNode, request: pytest.FixtureRequest) -> Iterator[Peers]:
+    p = Peers(node, valkey_cluster, request.param)
+    for key in KEYS:
+        p.same(b"SET", key, b"v")
+    try:
+        yield p
+    finally:
+        for key in KEYS:
+            p.same(b"DEL", key)
+        for side in p.sides:
+            side.close()
+
+
+def test_cluster_replies_are_valkey_s(peers: Peers) -> None:
+    for sub in ("SLOTS", "SHARDS", "NODES", "INFO", "MYID", "MYSHARDID", "LINKS"):
+        peers.same("CLUSTER", sub)
+    for key in KEYS:
+        peers.same(b"CLUSTER", b"KEYSLOT", key)
+    slot = int(peers.replies(b"CLUSTER", b"KEYSLOT", b"{clt}:1")[0][1:-2])
+    assert peers.same("CLUSTER", "COUNTKEYSINSLOT", slot) == b":3\r\n"
+    peers.same("CLUSTER", "GETKEYSINSLOT", slot, 0)
+    peers.same("CLUSTER", "GETKEYSINSLOT", slot + 1, 5)
+    peers.same("CLUSTER", "GETKEYSINSLOT", int(peers.replies(b"CLUSTER", b"KEYSLOT", b"clt:a")[0][1:-2]), 5)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("CLUSTER",),
+        ("CLUSTER", "NOPE"),
+        ("CLUSTER", "KEYSLOT"),
+        ("CLUSTER", "KEYSLOT", "a", "b"),
+        ("CLUSTER", "INFO", "x"),
+        ("CLUSTER", "COUNTKEYSINSLOT", "16384"),
+        ("CLUSTER", "COUNTKEYSINSLOT", "-1"),
+        ("CLUSTER", "COUNTKEYSINSLOT", "x"),
+        ("CLUSTER", "GETKEYSINSLOT", "1", "-1"),
+        ("CLUSTER", "GETKEYSINSLOT", "16384", "1"),
+        ("CLUSTER", "GETKEYSINSLOT", "x", "1"),
+        ("CLUSTER", "REPLICAS", "0" * 40),
+        ("MSET", "clt:a", "1", "clt:b", "2"),
+        ("MGET", "clt:a", "clt:b"),
+        ("DEL", "clt:a", "clt:b"),
+        ("SUNIONSTORE", "{clt}:d", "clt:a"),
+        ("EVAL", "return 1", "2", "clt:a", "clt:b"),
+        ("EVAL", "return redis.call('GET', KEYS[1])", "2", "{clt}:1", "{clt}:2"),
+        ("MSET", "{clt}:1", "1", "{clt}:2", "2"),
+        ("READONLY",),
+        ("READWRITE",),
+        ("ASKING",),
+        ("SELECT", "0"),
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_routing_errors_are_valkey_s(peers: Peers, args: tuple[str, ...]) -> None:
+    peers.same(*args)
+
+
+def test_crossslot_inside_multi_discards_it(peers: Peers) -> None:
+    peers.same("MULTI")
+    peers.same("SET", "clt:a", "1")
+    peers.same("SET", "clt:b", "2")
+    peers.same("EXEC")  # CROSSSLOT, and the transaction is gone
+    peers.same("EXEC")
+    peers.same("MULTI")
+    peers.same("SET", "{clt}:1", "1")
+    peers.same("GET", "{clt}:2")
+    peers.same("EXEC")
+
+
+def test_redis_py_cluster_client(node: NodeProcess) -> None:
+    rc = RedisCluster(host="127.0.0.1", port=node.port or 0, socket_timeout=20)
+    try:
+        assert rc.set("clt:rc", "v") and rc.get("clt:rc") == b"v"
+        assert rc.mset({"{clt}:m1": "1", "{clt}:m2": "2"})
+        assert rc.mget("{clt}:m1", "{clt}:m2") == [b"1", b"2"]
+        pipe = rc.pipeline()
+        for i in range(10):
+            pipe.set(f"clt:p{i}", i)
+        pipe.get("clt:p3")
+        assert pipe.execute()[-1] == b"3"
+        assert rc.cluster_info()["cluster_state"] == "ok"
+        with pytest.raises(redis.exceptions.ClusterCrossSlotError):
+            rc.execute_command("MSET", "clt:x", "1", "clt:y", "2", target_nodes=RedisCluster.DEFAULT_NODE)
+        rc.delete("clt:rc", "{clt}:m1", "{clt}:m2", *[f"clt:p{i}" for i in range(10)])
+    finally:
+        rc.close()
+
+
+def test_redis_cli_cluster_mode(node: NodeProcess, tmp_path: Path) -> None:
+    cli = shutil.which("redis-cli")
+    assert cli is not None, "redis-cli (Debian redis-tools) is needed"
+    run = [cli, "-c", "-p", str(node.port)]
+    out = subprocess.run([*run, "SET", "clt:cli", "v"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "OK"
+    out = subprocess.run([*run, "GET", "clt:cli"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "v"
+    out = subprocess.run([cli, "-p", str(node.port), "--cluster", "check", f"127.0.0.1:{node.port}"], capture_output=True, text=True, timeout=30)
+    assert "[OK] All 16384 slots covered." in out.stdout, out.stdout + out.stderr
