@@ -130,9 +130,7 @@ def memvec_nodes(
     root = tmp_path_factory.mktemp("memvec-cluster")
 
     def start(n: int, topology_url: str) -> list[NodeProcess]:
-        nodes = [
-            NodeProcess(root / f"node{len(started) + i}", topology_url) for i in range(n)
-        ]
+        nodes = [NodeProcess(root / f"node{len(started) + i}", topology_url) for i in range(n)]
         started.extend(nodes)
         for node in nodes:  # started together, waited for together (startup overlaps)
             node.wait_ready()

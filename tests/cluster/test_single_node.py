@@ -40,7 +40,7 @@ class Peers:
     def __init__(self, memvec: NodeProcess, valkey: ValkeyClusterNode, protocol: int) -> None:
         self.sides = [RawClient(memvec.port or 0), RawClient(valkey.port)]
         self.masks: list[list[tuple[bytes, bytes]]] = [[], []]
-        for side, port in zip(self.sides, (memvec.port or 0, valkey.port), strict=True):
+        for side in self.sides:
             if protocol == 3:
                 side.send(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
                 side.read_reply()
@@ -81,7 +81,9 @@ class Peers:
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def peers(node: NodeProcess, valkey_cluster: ValkeyClusterNode, request: pytest.FixtureRequest) -> Iterator[Peers]:
+def peers(
+    node: NodeProcess, valkey_cluster: ValkeyClusterNode, request: pytest.FixtureRequest
+) -> Iterator[Peers]:
     p = Peers(node, valkey_cluster, request.param)
     for key in KEYS:
         p.same(b"SET", key, b"v")
@@ -103,7 +105,9 @@ def test_cluster_replies_are_valkey_s(peers: Peers) -> None:
     assert peers.same("CLUSTER", "COUNTKEYSINSLOT", slot) == b":3\r\n"
     peers.same("CLUSTER", "GETKEYSINSLOT", slot, 0)
     peers.same("CLUSTER", "GETKEYSINSLOT", slot + 1, 5)
-    peers.same("CLUSTER", "GETKEYSINSLOT", int(peers.replies(b"CLUSTER", b"KEYSLOT", b"clt:a")[0][1:-2]), 5)
+    peers.same(
+        "CLUSTER", "GETKEYSINSLOT", int(peers.replies(b"CLUSTER", b"KEYSLOT", b"clt:a")[0][1:-2]), 5
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,7 +168,9 @@ def test_redis_py_cluster_client(node: NodeProcess) -> None:
         assert pipe.execute()[-1] == b"3"
         assert rc.cluster_info()["cluster_state"] == "ok"
         with pytest.raises(redis.exceptions.ClusterCrossSlotError):
-            rc.execute_command("MSET", "clt:x", "1", "clt:y", "2", target_nodes=RedisCluster.DEFAULT_NODE)
+            rc.execute_command(
+                "MSET", "clt:x", "1", "clt:y", "2", target_nodes=RedisCluster.DEFAULT_NODE
+            )
         rc.delete("clt:rc", "{clt}:m1", "{clt}:m2", *[f"clt:p{i}" for i in range(10)])
     finally:
         rc.close()
@@ -178,5 +184,10 @@ def test_redis_cli_cluster_mode(node: NodeProcess, tmp_path: Path) -> None:
     assert out.stdout.strip() == "OK"
     out = subprocess.run([*run, "GET", "clt:cli"], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "v"
-    out = subprocess.run([cli, "-p", str(node.port), "--cluster", "check", f"127.0.0.1:{node.port}"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [cli, "-p", str(node.port), "--cluster", "check", f"127.0.0.1:{node.port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert "[OK] All 16384 slots covered." in out.stdout, out.stdout + out.stderr

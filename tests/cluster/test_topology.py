@@ -51,7 +51,10 @@ def _topology(epoch: int = 1) -> Topology:
             Shard(a, (Node(_id(), "127.0.0.1", 7001, "primary"),), ((0, 8191),), epoch=1),
             Shard(
                 b,
-                (Node(_id(), "127.0.0.1", 7002, "primary"), Node(_id(), "127.0.0.1", 7003, "replica")),
+                (
+                    Node(_id(), "127.0.0.1", 7002, "primary"),
+                    Node(_id(), "127.0.0.1", 7003, "replica"),
+                ),
                 ((8192, 16383),),
                 epoch=2,
                 importing={100: a},
