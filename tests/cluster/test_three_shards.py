@@ -28,7 +28,7 @@ def cluster(
     with nodes[0].client() as r:  # before any topology: no slot is served
         assert b"cluster_state:fail" in r.execute_command("CLUSTER", "INFO")
         assert r.execute_command("CLUSTER", "SLOTS") == []
-        with pytest.raises(redis.ResponseError, match="^Hash slot not served"):
+        with pytest.raises(redis.ResponseError, match=r"^Hash slot not served"):
             r.set("k", "v")
     out = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "cluster", "create", "--topology", url]
@@ -41,7 +41,7 @@ def cluster(
 
 
 def owner_of(nodes: list[NodeProcess], key: bytes) -> NodeProcess:
-    return nodes[[i for i, (a, b) in enumerate(_RANGES) if a <= key_slot(key) <= b][0]]
+    return nodes[next(i for i, (a, b) in enumerate(_RANGES) if a <= key_slot(key) <= b)]
 
 
 _RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
@@ -70,7 +70,10 @@ def test_moved_and_crossslot(cluster: tuple[list[NodeProcess], str]) -> None:
     with nodes[0].client() as r:
         with pytest.raises(redis.exceptions.MovedError) as err:
             r.execute_command("GET", key)
-        assert (err.value.slot_id, err.value.node_addr) == (key_slot(key), ("127.0.0.1", owner.port))
+        assert (err.value.slot_id, err.value.node_addr) == (
+            key_slot(key),
+            ("127.0.0.1", owner.port),
+        )
         with pytest.raises(redis.ResponseError, match="don't hash to the same slot"):
             r.execute_command("MSET", "{x}1", "1", "{y}1", "1")
     with owner.client() as r:
@@ -91,11 +94,18 @@ def test_redis_py_cluster_spreads_keys_and_follows_redirections(
             pipe.set(k, i)
         assert all(pipe.execute())
         assert rc.mget_nonatomic(keys) == [str(i).encode() for i in range(60)]
-        assert rc.mset({"{c3}:a": "1", "{c3}:b": "2"}) and rc.mget("{c3}:a", "{c3}:b") == [b"1", b"2"]
+        assert rc.mset({"{c3}:a": "1", "{c3}:b": "2"}) and rc.mget("{c3}:a", "{c3}:b") == [
+            b"1",
+            b"2",
+        ]
         per_node = []
         for node in nodes:
             with node.client() as r:
-                held = [k for k in keys if r.execute_command("CLUSTER", "COUNTKEYSINSLOT", key_slot(k.encode()))]
+                held = [
+                    k
+                    for k in keys
+                    if r.execute_command("CLUSTER", "COUNTKEYSINSLOT", key_slot(k.encode()))
+                ]
                 per_node.append(len(held))
                 assert all(owner_of(nodes, k.encode()) is node for k in held)
         assert sum(per_node) == 60 and min(per_node) > 0
@@ -141,12 +151,16 @@ def test_clients_follow_a_topology_change(cluster: tuple[list[NodeProcess], str]
             owned = {s for a, b in shard.slots for s in range(a, b + 1)} - {slot}
             if shard.primary.id == new_id:
                 owned.add(slot)
-            shards.append(dataclasses.replace(shard, slots=tuple(ranges_of(owned)), epoch=current.epoch + 1))
+            shards.append(
+                dataclasses.replace(shard, slots=tuple(ranges_of(owned)), epoch=current.epoch + 1)
+            )
         source.publish(Topology(epoch=current.epoch + 1, shards=tuple(shards)))
         with old.client() as r:
             wait_for(
-                lambda: f"cluster_current_epoch:{current.epoch + 1}\r".encode()
-                in r.execute_command("CLUSTER", "INFO"),
+                lambda: (
+                    f"cluster_current_epoch:{current.epoch + 1}\r".encode()
+                    in r.execute_command("CLUSTER", "INFO")
+                ),
                 10,
                 message="the old owner did not read the new topology",
             )
