@@ -314,13 +314,12 @@ def cmd_asking(conn: Connection, args: list[bytes]) -> Any:
 
 
 def cmd_readonly(conn: Connection, args: list[bytes]) -> Any:
-    _node(conn)
+    # OK on a standalone node too, as valkey 8+ (Redis 7.4 refuses: cluster support disabled)
     conn.cluster_readonly = True
     return OK
 
 
 def cmd_readwrite(conn: Connection, args: list[bytes]) -> Any:
-    _node(conn)
     conn.cluster_readonly = False
     return OK
 

@@ -18,7 +18,9 @@ import redis
 from redis.cluster import RedisCluster
 
 from store.cluster.admin import create_cluster
+from store.server import ServerConfig, ServerThread
 from tests.cluster.conftest import NodeProcess, ValkeyClusterNode
+from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
 
 KEYS = [b"clt:a", b"clt:b", b"{clt}:1", b"{clt}:2", b"x{clt}y", b"foo{}{bar}", b"", b"\xff\x00k"]
@@ -191,3 +193,37 @@ def test_redis_cli_cluster_mode(node: NodeProcess, tmp_path: Path) -> None:
         timeout=30,
     )
     assert "[OK] All 16384 slots covered." in out.stdout, out.stdout + out.stderr
+
+
+def test_cluster_mode_shows_in_hello_info_and_select(node: NodeProcess) -> None:
+    with node.client(protocol=3) as r:
+        assert r.execute_command("HELLO", "3")[b"mode"] == b"cluster"
+        assert r.info("cluster") == {"cluster_enabled": 1}
+        with pytest.raises(redis.ResponseError, match="^SELECT is not allowed in cluster mode$"):
+            r.execute_command("SELECT", "1")  # Redis 7.4's text (valkey 9: DB index out of range)
+        with pytest.raises(redis.ResponseError, match="memvec cluster create"):
+            r.execute_command("CLUSTER", "ADDSLOTS", "1")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("CLUSTER", "INFO"), ("CLUSTER", "SLOTS"), ("ASKING",)],
+    ids=" ".join,
+)
+def test_standalone_refuses_cluster_commands_as_the_peer(
+    redis_stack: RedisStack, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    server = ServerThread(ServerConfig(port=0, data_dir=tmp_path / "standalone")).start()
+    try:
+        replies = []
+        for port in (server.port, redis_stack.port):
+            with redis.Redis(port=port) as r:
+                with pytest.raises(redis.ResponseError) as err:
+                    r.execute_command(*args)
+                replies.append(str(err.value))
+        assert replies[0] == replies[1] == "This instance has cluster support disabled"
+        for command in ("READONLY", "READWRITE"):  # valkey 8+ answers OK standalone
+            with redis.Redis(port=server.port) as mine, redis.Redis(port=redis_stack.port) as peer:
+                assert mine.execute_command(command) == peer.execute_command(command)
+    finally:
+        server.stop()
