@@ -199,7 +199,7 @@ def test_cluster_mode_shows_in_hello_info_and_select(node: NodeProcess) -> None:
     with node.client(protocol=3) as r:
         assert r.execute_command("HELLO", "3")[b"mode"] == b"cluster"
         assert r.info("cluster") == {"cluster_enabled": 1}
-        with pytest.raises(redis.ResponseError, match="^SELECT is not allowed in cluster mode$"):
+        with pytest.raises(redis.ResponseError, match=r"^SELECT is not allowed in cluster mode$"):
             r.execute_command("SELECT", "1")  # Redis 7.4's text (valkey 9: DB index out of range)
         with pytest.raises(redis.ResponseError, match="memvec cluster create"):
             r.execute_command("CLUSTER", "ADDSLOTS", "1")
