@@ -14,10 +14,10 @@ import redis
 from store.cluster import Node, Shard, Topology, TopologyConflict
 from store.cluster.admin import create_cluster
 from store.cluster.kafka_source import KafkaTopologySource
-from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
 from tests.harness.components import KafkaBroker
 from tests.harness.ports import unique_name
+from tests.harness.wait import wait_for
 
 
 def _topology(epoch: int) -> Topology:
@@ -84,20 +84,41 @@ async def _zombie_write(bootstrap: str, url: str, topology: Topology) -> None:
         await producer.stop()
 
 
-def test_a_node_follows_a_topology_kept_in_kafka(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+def test_a_shard_on_its_kafka_log_with_the_topology_in_kafka(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """A shard whose log is its own topic (a writer and a follower of it) in a cluster whose
+    topology is a topic too: create records the shard's log, the follower serves READONLY
+    reads of what the writer acknowledged."""
     url = f"kafka://{kafka_broker.bootstrap}/{unique_name('topology')}"
-    config = ServerConfig(
-        port=0,
-        data_dir=tmp_path / "node",
-        appendfsync=FsyncPolicy.EVERYSEC,
-        cluster_enabled=True,
-        cluster_topology=url,
-    )
-    server = ServerThread(config).start()
+    log = f"kafka://{kafka_broker.bootstrap}/{unique_name('shard')}"
+
+    def node(name: str, **extra: object) -> ServerThread:
+        config = ServerConfig(
+            port=0,
+            data_dir=tmp_path / name,
+            cluster_enabled=True,
+            cluster_topology=url,
+            log=log,
+            **extra,  # type: ignore[arg-type]
+        )
+        return ServerThread(config).start()
+
+    writer = node("writer")
+    follower = node("follower", replicaof=f"127.0.0.1:{writer.port}")
     try:
-        create_cluster(url, [f"127.0.0.1:{server.port}"])
-        with redis.Redis(port=server.port) as r:
-            assert r.set("k", "v") and r.get("k") == b"v"
-            assert r.config_get("cluster-topology") == {"cluster-topology": url}
+        topology = create_cluster(
+            url, [f"127.0.0.1:{s.port}" for s in (writer, follower)], replicas=1
+        )
+        (shard,) = topology.shards
+        assert shard.log == log and [n.port for n in shard.nodes] == [writer.port, follower.port]
+        with redis.Redis(port=writer.port) as w, redis.Redis(port=follower.port) as f:
+            assert w.set("k", "v") and w.get("k") == b"v"
+            assert w.config_get("cluster-topology") == {"cluster-topology": url}
+            with pytest.raises(redis.exceptions.MovedError):
+                f.get("k")
+            assert f.execute_command("READONLY") is True
+            wait_for(lambda: f.get("k") == b"v", 10, message="the follower never read the write")
     finally:
-        server.stop()
+        follower.stop()
+        writer.stop()
