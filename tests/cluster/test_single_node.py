@@ -7,6 +7,7 @@ replication offsets. Then redis-py's RedisCluster and ``redis-cli -c`` use the n
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -17,13 +18,18 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
+from store.cluster import FileTopologySource, key_slot
 from store.cluster.admin import create_cluster
 from store.server import ServerConfig, ServerThread
 from tests.cluster.conftest import NodeProcess, ValkeyClusterNode
 from tests.harness.components import RedisStack
+from tests.harness.wait import wait_for
 from tests.server.conftest import RawClient
 
 KEYS = [b"clt:a", b"clt:b", b"{clt}:1", b"{clt}:2", b"x{clt}y", b"foo{}{bar}", b"", b"\xff\x00k"]
+
+
+TOPOLOGY: list[str] = []  # the module's topology URL
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +39,7 @@ def node(
     url = f"file:{tmp_path_factory.mktemp('topology') / 'topology.json'}"
     (one,) = memvec_nodes(1, url)
     create_cluster(url, [one.address])
+    TOPOLOGY.append(url)
     return one
 
 
@@ -155,6 +162,45 @@ def test_crossslot_inside_multi_discards_it(peers: Peers) -> None:
     peers.same("SET", "{clt}:1", "1")
     peers.same("GET", "{clt}:2")
     peers.same("EXEC")
+
+
+def _set_slots(peers: Peers, valkey: ValkeyClusterNode, first: int) -> None:
+    """Own slots ``first``-16383 on both sides (memvec: publish; valkey: DEL/ADDSLOTSRANGE)."""
+    source = FileTopologySource(TOPOLOGY[0][len("file:") :])
+    current = source.refresh()
+    assert current is not None
+    (shard,) = current.shards
+    source.publish(
+        dataclasses.replace(
+            current,
+            epoch=current.epoch + 1,
+            shards=(dataclasses.replace(shard, slots=((first, 16383),)),),
+        )
+    )
+    with redis.Redis(port=valkey.port) as r:
+        if first:
+            r.execute_command("CLUSTER", "DELSLOTSRANGE", 0, first - 1)
+        else:
+            r.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 99)
+    state = b"cluster_state:fail" if first else b"cluster_state:ok"
+    wait_for(
+        lambda: all(state in reply for reply in peers.replies("CLUSTER", "INFO")),
+        10,
+        message="the nodes did not see the slot change",
+    )
+
+
+def test_partial_coverage_is_clusterdown(peers: Peers, valkey_cluster: ValkeyClusterNode) -> None:
+    low = next(k for k in (f"low{i}".encode() for i in range(10_000)) if key_slot(k) < 100)
+    _set_slots(peers, valkey_cluster, 100)
+    try:
+        for sub in ("SLOTS", "SHARDS", "NODES", "INFO"):
+            peers.same("CLUSTER", sub)
+        assert peers.same("GET", low) == b"-CLUSTERDOWN Hash slot not served\r\n"
+        assert peers.same("GET", "clt:a") == b"-CLUSTERDOWN The cluster is down\r\n"
+        peers.same("PING")
+    finally:
+        _set_slots(peers, valkey_cluster, 0)
 
 
 def test_redis_py_cluster_client(node: NodeProcess) -> None:
