@@ -13,7 +13,8 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from store.cluster import FileTopologySource, Topology, key_slot
+from store.cluster import FileTopologySource, Topology, TopologyConflict, key_slot
+from store.cluster.admin import create_cluster
 from store.cluster.slots import ranges_of
 from tests.cluster.conftest import REPO, NodeProcess
 from tests.harness.wait import wait_for
@@ -173,3 +174,14 @@ def test_clients_follow_a_topology_change(cluster: tuple[list[NodeProcess], str]
         assert rc.delete(key) == 1
     finally:
         rc.close()
+
+
+def test_create_refuses_a_second_cluster_and_bad_groupings(
+    cluster: tuple[list[NodeProcess], str],
+) -> None:
+    nodes, url = cluster
+    addresses = [n.address for n in nodes]
+    with pytest.raises(TopologyConflict, match="already holds a cluster"):
+        create_cluster(url, addresses)
+    with pytest.raises(ValueError, match="cannot form shards of 1 primary \\+ 1 replicas"):
+        create_cluster(url, addresses, replicas=1)
