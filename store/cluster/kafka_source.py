@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 class KafkaTopologySource(TopologySource):
     """See the module docstring. ``timeout_s`` bounds each blocking call."""
 
+    live = True  # the follower task reads every record as it lands
+
     def __init__(self, url: str, *, timeout_s: float = 15.0) -> None:
         self.url = url
         self.bootstrap, self.topic = parse_kafka_url(url)

@@ -137,11 +137,14 @@ class ClusterNode:
         seen = self.topology.epoch if self.topology is not None else -1
         while True:
             await asyncio.sleep(self.poll_s)
-            try:
-                topology = await loop.run_in_executor(None, self.source.refresh)
-            except Exception:
-                log.exception("re-reading the cluster topology from %s failed", self.source.url)
-                continue
+            if self.source.live:
+                topology = self.source.latest()
+            else:
+                try:
+                    topology = await loop.run_in_executor(None, self.source.refresh)
+                except Exception:
+                    log.exception("re-reading the topology from %s failed", self.source.url)
+                    continue
             if topology is not None and topology.epoch != seen:
                 seen = topology.epoch
                 log.info("cluster topology epoch %d (%d shards)", seen, len(topology.shards))

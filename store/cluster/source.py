@@ -14,7 +14,8 @@ Contract of every source:
 * :meth:`TopologySource.latest` is cheap (no I/O) and returns the newest topology read
   so far, or None before one was ever published. It never goes back to a lower epoch.
 * :meth:`TopologySource.refresh` reads the store now (blocking I/O; called off the event
-  loop) and returns :meth:`latest`.
+  loop) and returns :meth:`latest`. Nodes call it every ``poll_s`` unless the source is
+  ``live`` (it follows the store on its own, as the Kafka source's reader does).
 * :meth:`TopologySource.publish` is a compare-and-set on the config epoch: it publishes
   ``topology`` only if its epoch is higher than every epoch the store holds, and raises
   :class:`TopologyConflict` otherwise (someone else published first: re-read, rebuild,
@@ -45,6 +46,9 @@ class TopologySource(ABC):
     """See the module docstring for the contract."""
 
     url: str
+    # True when latest() follows the store by itself (a background reader): nodes then need
+    # not call refresh() on a timer.
+    live = False
 
     def start(self) -> None:  # noqa: B027 (optional hook: the file source has nothing to do)
         """Connect (idempotent)."""
