@@ -787,14 +787,14 @@ class Connection(asyncio.Protocol):
             raise LoadingError()
         if user is not None and not no_auth and not user.unrestricted:
             self._check_acl(user, spec, args)
+        if self.server.cluster is not None:  # after ACL, as Redis's processCommand
+            self.server.cluster.route(self, spec, args)  # MOVED, ASK, CROSSSLOT ...
         if self.server.tracking.clients:
             self.server.tracking.note_command(self, spec, args)
         if self.protocol == 2 and self in self.server.pubsub.clients:
             pong = subscribed_gate(self, spec.name, args)
             if pong is not None:
                 return pong
-        if self.server.cluster is not None:
-            self.server.cluster.route(self, spec, args)  # MOVED, ASK, CROSSSLOT ...
         if self.multi is not None and spec.name not in _MULTI_DIRECT:
             self.multi.append(args)
             return SimpleString("QUEUED")
