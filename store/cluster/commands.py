@@ -137,7 +137,7 @@ def cmd_cluster(conn: Connection, args: list[bytes]) -> Any:
     if sub == b"INFO":
         return Verbatim("txt", _info(cluster))
     if sub == b"NODES":
-        return Verbatim("txt", _nodes(cluster))
+        return Verbatim("txt", _nodes(conn, cluster))
     if sub == b"LINKS":
         return []
     if sub == b"SLOTS":
@@ -252,11 +252,20 @@ def _node_line(cluster: ClusterNode, shard: Shard, node: Node) -> str:
     return " ".join(parts)
 
 
-def _nodes(cluster: ClusterNode) -> str:
+def _alone(conn: Connection) -> tuple[str, int]:
+    """(ip, port) of a node not in the topology yet: --cluster-announce-ip, else the first
+    --bind address (valkey shows its announced ip the same way)."""
+    config = conn.server.config
+    return config.cluster_announce_ip or (config.bind[0] if config.bind else ""), conn.server.port
+
+
+def _nodes(conn: Connection, cluster: ClusterNode) -> str:
     topology = cluster.topology
     if topology is None or cluster.me() is None:
         # alone, as a Redis node before CLUSTER MEET: itself, no slots
-        return f"{cluster.myid} :0@0 myself,master - 0 0 0 connected\n"
+        ip, port = _alone(conn)
+        bus = port + BUS_PORT_OFFSET
+        return f"{cluster.myid} {ip}:{port}@{bus} myself,master - 0 0 0 connected\n"
     lines = []
     for shard in topology.shards:
         for node in shard.nodes:
@@ -283,9 +292,19 @@ def _slots(topology: Topology | None) -> list[Any]:
 
 def _shards(conn: Connection, cluster: ClusterNode) -> list[Any]:
     topology = cluster.topology
-    if topology is None:
-        return []
     offset = conn.server.replication.offset()
+    if topology is None or cluster.me() is None:  # alone: its own shard, no slots
+        ip, port = _alone(conn)
+        me = {
+            b"id": cluster.myid.encode(),
+            b"port": port,
+            b"ip": ip.encode(),
+            b"endpoint": ip.encode(),
+            b"role": b"master",
+            b"replication-offset": offset,
+            b"health": b"online",
+        }
+        return [{b"slots": [], b"nodes": [me], b"id": cluster.shard_id().encode()}]
     out: list[Any] = []
     for shard in topology.shards:
         flat: list[int] = []

@@ -78,7 +78,7 @@ class ClusterClient(Protocol):
 
 class ClusterNode:
     """This node in cluster mode. ``exists(key)`` tells whether a key is held here (for
-    ASK during a migration); ``announce`` is the host clients are given for this node."""
+    ASK during a migration)."""
 
     def __init__(
         self,

@@ -54,22 +54,26 @@ class ValkeyClusterNode(ManagedProcess):
 
 @pytest.fixture(scope="module")
 def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyClusterNode]:
+    """Started without slots; the first user adds them (``own_all_slots``)."""
     port = free_port()
     while port > 55000:  # the cluster bus listens on port + 10000
         port = free_port()
     node = ValkeyClusterNode(port=port, log_dir=tmp_path_factory.mktemp("valkey-cluster"))
     node.start()
     try:
-        with redis.Redis(host=node.host, port=node.port) as r:
-            r.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
-            wait_for(
-                lambda: b"cluster_state:ok" in r.execute_command("CLUSTER", "INFO"),
-                30,
-                message="valkey cluster node never reported cluster_state:ok",
-            )
         yield node
     finally:
         node.stop()
+
+
+def own_all_slots(node: ValkeyClusterNode) -> None:
+    with redis.Redis(host=node.host, port=node.port) as r:
+        r.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        wait_for(
+            lambda: b"cluster_state:ok" in r.execute_command("CLUSTER", "INFO"),
+            30,
+            message="valkey cluster node never reported cluster_state:ok",
+        )
 
 
 class NodeProcess:

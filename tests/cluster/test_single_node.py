@@ -21,7 +21,7 @@ from redis.cluster import RedisCluster
 from store.cluster import FileTopologySource, key_slot
 from store.cluster.admin import create_cluster
 from store.server import ServerConfig, ServerThread
-from tests.cluster.conftest import NodeProcess, ValkeyClusterNode
+from tests.cluster.conftest import NodeProcess, ValkeyClusterNode, own_all_slots
 from tests.harness.components import RedisStack
 from tests.harness.wait import wait_for
 from tests.server.conftest import RawClient
@@ -34,11 +34,22 @@ TOPOLOGY: list[str] = []  # the module's topology URL
 
 @pytest.fixture(scope="module")
 def node(
-    memvec_nodes: Callable[[int, str], list[NodeProcess]], tmp_path_factory: pytest.TempPathFactory
+    memvec_nodes: Callable[[int, str], list[NodeProcess]],
+    tmp_path_factory: pytest.TempPathFactory,
+    valkey_cluster: ValkeyClusterNode,
 ) -> NodeProcess:
+    """One memvec node owning every slot; before that, its slotless replies are compared
+    with the fresh valkey node's (both alone, no slots: CLUSTERDOWN)."""
     url = f"file:{tmp_path_factory.mktemp('topology') / 'topology.json'}"
     (one,) = memvec_nodes(1, url)
+    for protocol in (2, 3):
+        before = Peers(one, valkey_cluster, protocol)
+        for sub in ("NODES", "SHARDS", "SLOTS", "INFO", "MYSHARDID"):
+            before.same("CLUSTER", sub)
+        assert before.same("GET", "k") == b"-CLUSTERDOWN Hash slot not served\r\n"
+        before.close()
     create_cluster(url, [one.address])
+    own_all_slots(valkey_cluster)
     TOPOLOGY.append(url)
     return one
 
@@ -82,6 +93,10 @@ class Peers:
             reply = re.sub(rb"(?m)^([$=])\d+\r\n", rb"\1LEN\r\n", reply)  # lengths follow masks
             out.append(reply)
         return out
+
+    def close(self) -> None:
+        for side in self.sides:
+            side.close()
 
     def same(self, *args: bytes | str | int) -> bytes:
         mine, theirs = self.replies(*args)
