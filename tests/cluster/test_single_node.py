@@ -235,6 +235,16 @@ def test_redis_py_cluster_client(node: NodeProcess) -> None:
                 "MSET", "clt:x", "1", "clt:y", "2", target_nodes=RedisCluster.DEFAULT_NODE
             )
         rc.delete("clt:rc", "{clt}:m1", "{clt}:m2", *[f"clt:p{i}" for i in range(10)])
+        # FT.* have no keys: served by the node that gets them (one shard here: all data)
+        rc.execute_command(
+            "FT.CREATE", "clt-idx", "ON", "HASH", "PREFIX", "1", "clt:doc:", "SCHEMA", "tag", "TAG"
+        )
+        rc.hset("clt:doc:1", mapping={"tag": "a"})
+        rc.hset("clt:doc:2", mapping={"tag": "b"})
+        found = rc.execute_command("FT.SEARCH", "clt-idx", "@tag:{a}", "NOCONTENT")
+        assert found[b"total_results"] == 1  # redis-py 8's cluster client speaks RESP3
+        assert [r[b"id"] for r in found[b"results"]] == [b"clt:doc:1"]
+        rc.execute_command("FT.DROPINDEX", "clt-idx", "DD")
     finally:
         rc.close()
 
