@@ -51,10 +51,23 @@ log = logging.getLogger(__name__)
 # Scripts declare their keys as ``numkeys key ...`` after the script (Redis routes by them;
 # the table has no key spec for them since ACL checks them apart).
 _SCRIPT_KEYS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
+_ROUTED_APART = _SCRIPT_KEYS | {"WATCH"}
+# where the options of these begin (their STORE/STOREDIST key is a key too)
+_GEO_STORES = {"GEORADIUS": 6, "GEORADIUSBYMEMBER": 5}
 
 
 def keys_of(spec: CommandSpec, args: list[bytes]) -> list[bytes]:
-    """The keys a request is routed by: the table's key finder, or a script's KEYS."""
+    """The keys a request is routed by: the table's key finder, a script's KEYS, or WATCH's
+    arguments (a connection command, declared without a key spec)."""
+    if spec.name == "WATCH":
+        return args[1:]
+    if spec.name in _GEO_STORES:  # the table does not find the STORE key yet
+        keys = list(spec.keys(args))
+        options = _GEO_STORES[spec.name]
+        for i in range(options, len(args) - 1):
+            if args[i].upper() in (b"STORE", b"STOREDIST"):
+                keys.append(args[i + 1])
+        return keys
     if spec.name in _SCRIPT_KEYS:
         try:
             numkeys = int(args[2])
@@ -170,7 +183,7 @@ class ClusterNode:
             return
         if "pubsub" in spec.flags:
             return
-        if spec.first_key <= 0 and spec.find_keys is None and spec.name not in _SCRIPT_KEYS:
+        if spec.first_key <= 0 and spec.find_keys is None and spec.name not in _ROUTED_APART:
             return  # keyless: served here
         self._route([(spec, args)], asking, client.cluster_readonly)
 
