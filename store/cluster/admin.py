@@ -150,8 +150,20 @@ def add_cluster_parser(
         "and publishes the topology.",
     )
     sub = p.add_subparsers(dest="cluster_command", required=True)
-    create = sub.add_parser("create", help="make a new cluster of running nodes")
-    create.add_argument("nodes", nargs="+", metavar="HOST:PORT")
+    create = sub.add_parser(
+        "create",
+        help="make a new cluster of running nodes",
+        description="Ask each node for its id, group the nodes into shards (the first "
+        "N/(R+1) are primaries, the rest their replicas), split the 16384 slots evenly "
+        "over the primaries, publish the topology and wait for cluster_state:ok on every "
+        "node. Refuses a topology location that already holds a cluster.",
+    )
+    create.add_argument(
+        "nodes",
+        nargs="+",
+        metavar="HOST:PORT",
+        help="the nodes, started with --cluster-enabled yes and the same --cluster-topology",
+    )
     create.add_argument(
         "--topology",
         required=True,
