@@ -166,8 +166,8 @@ class ClusterNode:
     def route(self, client: ClusterClient, spec: CommandSpec, args: list[bytes]) -> None:
         """Serve here (return) or raise the redirection; see the module docstring."""
         asking = client.cluster_asking
-        if client.multi is None and spec.name != "ASKING":
-            client.cluster_asking = False  # ASKING covers the next command only
+        if client.multi is None and spec.name not in ("ASKING", "MULTI"):
+            client.cluster_asking = False  # the next command only (or a whole MULTI)
         if spec.name == "EXEC" and client.multi is not None:
             calls = []
             for queued in client.multi:

@@ -108,8 +108,12 @@ def test_migrating_slot_asks_and_importing_slot_serves_asking(shards: Cluster) -
         asked, stored, after = pipe.execute(raise_on_error=False)
         assert asked is True and stored is True
         assert isinstance(after, redis.exceptions.MovedError)  # ASKING covers one command
+        pipe = b.pipeline(transaction=False)  # ASKING before MULTI covers the transaction
+        pipe.execute_command("ASKING").execute_command("MULTI").get(missing).append(missing, "3")
+        pipe.execute_command("EXEC")
+        assert pipe.execute()[-1] == [b"2", 2]
         rc = RedisCluster(host="127.0.0.1", port=p1.port)
         try:
-            assert rc.get(missing) == b"2"  # ASK followed: ASKING + GET on the target
+            assert rc.get(missing) == b"23"  # ASK followed: ASKING + GET on the target
         finally:
             rc.close()
