@@ -106,6 +106,8 @@ class ClusterNode:
         self.exists = exists
         self.poll_s = poll_s
         self._task: asyncio.Task[None] | None = None
+        # (topology, this node's place in it): found once per topology, not per command
+        self._me: tuple[Topology | None, tuple[Shard, Node] | None] = (None, None)
 
     @property
     def myid(self) -> str:
@@ -118,7 +120,11 @@ class ClusterNode:
     def me(self) -> tuple[Shard, Node] | None:
         """This node's shard and entry in the topology, None while it is not in it."""
         topology = self.topology
-        return None if topology is None else topology.find_node(self.myid)
+        cached, found = self._me
+        if cached is not topology:
+            found = None if topology is None else topology.find_node(self.myid)
+            self._me = (topology, found)
+        return found
 
     def shard_id(self) -> str:
         found = self.me()
