@@ -156,15 +156,15 @@ def test_clients_follow_a_topology_change(cluster: tuple[list[NodeProcess], str]
                 dataclasses.replace(shard, slots=tuple(ranges_of(owned)), epoch=current.epoch + 1)
             )
         source.publish(Topology(epoch=current.epoch + 1, shards=tuple(shards)))
+        epoch = f"cluster_current_epoch:{current.epoch + 1}\r".encode()
+        for node in nodes:  # each node polls on its own: wait until all read it
+            with node.client() as r:
+                wait_for(
+                    lambda r=r: epoch in r.execute_command("CLUSTER", "INFO"),
+                    10,
+                    message="a node did not read the new topology",
+                )
         with old.client() as r:
-            wait_for(
-                lambda: (
-                    f"cluster_current_epoch:{current.epoch + 1}\r".encode()
-                    in r.execute_command("CLUSTER", "INFO")
-                ),
-                10,
-                message="the old owner did not read the new topology",
-            )
             with pytest.raises(redis.exceptions.MovedError) as err:
                 r.execute_command("GET", key)
             assert err.value.node_addr == ("127.0.0.1", new.port)
