@@ -22,7 +22,7 @@ def _connection_only(ctx: Any, args: list[bytes]) -> object:
 
 
 for _name, _arity, _flags, _cats in (
-    ("CLUSTER", -2, "loading stale", "slow"),
+    ("CLUSTER", -2, "", "slow"),
     ("ASKING", 1, "fast", "connection fast"),
     ("READONLY", 1, "loading stale fast", "connection fast"),
     ("READWRITE", 1, "loading stale fast", "connection fast"),
