@@ -199,9 +199,11 @@ class Server:
             return None
         keyspace, lock = self.engine.keyspace, self.engine.lock
 
-        def exists(key: bytes) -> bool:
+        def exists(key: bytes) -> bool:  # ASK during a migration: is the key still here?
             with lock:
-                return keyspace.get(key, int(time.time() * 1000)) is not None
+                return key in keyspace.data and not keyspace.is_expired(
+                    key, int(time.time() * 1000)
+                )
 
         try:
             identity = load_identity(self.config.data_dir)
