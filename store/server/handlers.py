@@ -173,6 +173,7 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Any:
         conn.monitoring = False
         conn.server.observe.monitors.discard(conn)
     conn.no_evict = conn.no_touch = False
+    conn.cluster_readonly = conn.cluster_asking = False
     conn.name = None
     conn.protocol = 2
     acl = conn.server.acl

@@ -52,6 +52,10 @@ def test_readonly_replica_serves_reads_of_its_shard(shards: Cluster) -> None:
         assert replica.execute_command("READWRITE") is True
         with pytest.raises(redis.exceptions.MovedError):
             replica.get(key)
+        assert replica.execute_command("READONLY") is True
+        assert replica.execute_command("RESET") == "RESET"  # RESET clears READONLY too
+        with pytest.raises(redis.exceptions.MovedError):
+            replica.get(key)
     rc = RedisCluster(
         host="127.0.0.1",
         port=r2.port,
