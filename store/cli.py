@@ -25,6 +25,9 @@ def add_store_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
         pass
     else:
         add_server_parser(subparsers)
+        from .cluster.admin import add_cluster_parser
+
+        add_cluster_parser(subparsers)
     from .snapshot.restore import add_restore_parser
 
     add_restore_parser(subparsers)

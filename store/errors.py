@@ -45,8 +45,15 @@ instead of chaining ``isinstance`` checks:
     │   │                                      option to fix
     │   └── FencedError             ERR        the peer (or a record) carries an epoch older
     │                                          than one this node has seen
-    └── ServerError                 ERR        the server cannot start (port in use, data
-                                               directory locked, bad TLS files)
+    ├── ServerError                 ERR        the server cannot start (port in use, data
+    │                                          directory locked, bad TLS files)
+    └── ClusterError                ERR        cluster mode routing (store.cluster.routing)
+        ├── MovedError              MOVED      the key's slot is served by another node
+        ├── AskError                ASK        the slot is migrating; ask the target once
+        ├── CrossSlotError          CROSSSLOT  the keys of one request are in several slots
+        ├── ClusterDownError        CLUSTERDOWN a slot has no owner / the cluster is down
+        └── TryAgainError           TRYAGAIN   a multi-key request during a slot's
+                                               migration (retriable)
 
 Errors are raised where they happen and defined here only; modules that raised them
 before this tree existed (``store.server.acl``, ``store.resp.parser``,
@@ -297,3 +304,39 @@ class FencedError(ReplicationError):
 
 class ServerError(StoreError):
     """The server cannot start (port in use, data directory locked, bad TLS files)."""
+
+
+class ClusterError(StoreError):
+    """Cluster-mode routing refused the request (the subclass says how to go on)."""
+
+
+class MovedError(ClusterError):
+    """``MOVED <slot> <host>:<port>``: another node serves the slot; clients update their map."""
+
+    prefix = "MOVED"
+
+
+class AskError(ClusterError):
+    """``ASK <slot> <host>:<port>``: the slot is migrating; send ASKING then the command."""
+
+    prefix = "ASK"
+
+
+class CrossSlotError(ClusterError):
+    prefix = "CROSSSLOT"
+
+    def __init__(self, message: str = "Keys in request don't hash to the same slot") -> None:
+        super().__init__(message)
+
+
+class ClusterDownError(ClusterError):
+    prefix = "CLUSTERDOWN"
+    retriable = True
+
+
+class TryAgainError(ClusterError):
+    prefix = "TRYAGAIN"
+    retriable = True
+
+    def __init__(self, message: str = "Multiple keys request during rehashing of slot") -> None:
+        super().__init__(message)

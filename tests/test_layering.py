@@ -7,7 +7,7 @@ the layers ranked below it, never one ranked above:
     7     pipeline     pipeline/**
     6     connectors   connectors/**
     5     store        store/__init__.py: the front door, may import anything in store
-    4     server       store/server/**, store/cli.py, store/__main__.py
+    4     server       store/server/**, store/cluster/**, store/cli.py, store/__main__.py
     3     replication  store/replication/**
     2     engine       store/engine.py, store/persistence.py, store/keyspace.py,
                        store/key_order.py, store/commands/**, store/index/**,
@@ -52,7 +52,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("pipeline", 7, ("pipeline/*",)),
     ("connectors", 6, ("connectors/*",)),
     ("store", 5, ("store/__init__.py",)),
-    ("server", 4, ("store/server/*", "store/cli.py", "store/__main__.py")),
+    ("server", 4, ("store/server/*", "store/cluster/*", "store/cli.py", "store/__main__.py")),
     ("replication", 3, ("store/replication/*",)),
     (
         "engine",

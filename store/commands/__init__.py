@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (every module registers its commands)
     aggregate,
     bitmaps,
+    cluster,
     dump_restore,
     functions,
     geo,

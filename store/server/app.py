@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..cluster import ClusterNode, load_identity, open_source
+from ..cluster.commands import cluster_handlers
 from ..commands.table import COMMANDS, connection_commands
 from ..config import EngineConfig
 from ..engine import Engine, EngineState
@@ -156,7 +158,10 @@ class Server:
             **admin.admin_handlers(),
             **replication_handlers(),
             **pubsub_handlers(),
+            **cluster_handlers(),
         }
+        # cluster mode (store.cluster): None on a standalone node
+        self.cluster: ClusterNode | None = self._cluster_node()
         self.pubsub = PubSub()
         self.notifier: Notifier | None = None  # made at start (it needs the loop)
         self.tracking = Tracking(self)
@@ -188,11 +193,31 @@ class Server:
             link=link_settings(self.config),
             announced_port=self._announced_port,
             auto_failover=(
-                (self.config.announce_ip or self.config.bind[0], self.config.failover_timeout_ms)
+                (
+                    self.config.replica_announce_ip or self.config.bind[0],
+                    self.config.failover_timeout_ms,
+                )
                 if self.config.auto_failover
                 else None
             ),
         )
+
+    def _cluster_node(self) -> ClusterNode | None:
+        if not self.config.cluster_enabled:
+            return None
+        keyspace, lock = self.engine.keyspace, self.engine.lock
+
+        def exists(key: bytes) -> bool:  # ASK during a migration: is the key still here?
+            with lock:
+                return key in keyspace.data and not keyspace.is_expired(
+                    key, int(time.time() * 1000)
+                )
+
+        try:
+            identity = load_identity(self.config.data_dir)
+        except (OSError, ValueError) as exc:
+            raise ServerError(f"cluster identity: {exc}") from exc
+        return ClusterNode(identity, open_source(self.config.topology_url), exists)
 
     def _engine_config(self) -> EngineConfig:
         c = self.config
@@ -245,6 +270,12 @@ class Server:
         except BaseException:
             await self._abort_start()
             raise
+        if self.cluster is not None:
+            try:
+                await self.cluster.start()
+            except BaseException:
+                await self._abort_start()
+                raise
         self.engine_ready = True
         for conn in list(self.clients.values()):
             conn.refresh()
@@ -391,6 +422,8 @@ class Server:
         if self._cron is not None:
             self._cron.cancel()
         await self.replication.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         conns = list(self.clients.values())
         self.blocking.stop()
         for conn in conns:

@@ -294,11 +294,31 @@ _OPTIONS = (
         "MS",
     ),
     _Option(
-        "--announce-ip",
-        "announce_ip",
+        "--replica-announce-ip",
+        "replica_announce_ip",
         str,
         "the host other nodes and clients reach this node on (default: first --bind)",
         "HOST",
+        "--cluster-enabled",
+        "cluster_enabled",
+        parse_bool,
+        "cluster mode: hash slots, MOVED/ASK redirections, CLUSTER commands (default no)",
+        "yes|no",
+    ),
+    _Option(
+        "--cluster-topology",
+        "cluster_topology",
+        str,
+        "where the cluster topology lives; written by 'memvec cluster create' "
+        "(default file:DIR/cluster-topology.json)",
+        "file:/PATH|kafka://HOST:PORT/TOPIC",
+    ),
+    _Option(
+        "--cluster-announce-ip",
+        "cluster_announce_ip",
+        str,
+        "address clients are sent to for this node (default: the first --bind address)",
+        "ADDR",
     ),
     _Option(
         "--repl-timeout",

@@ -303,7 +303,16 @@ class ServerConfig:
     failover_timeout_ms: int = 6000
     # The host other nodes and clients reach this node on (ROLE, INFO); default the first
     # --bind address.
-    announce_ip: str | None = None
+    replica_announce_ip: str | None = None
+    # Cluster mode (docs/cluster.md): hash slots, MOVED/ASK, CLUSTER commands. Off: a
+    # standalone node (every key served here). On, the node routes by the topology it
+    # reads from ``cluster_topology``: file:/PATH (one machine) or kafka://HOST:PORT/TOPIC
+    # (shared by the nodes of every machine); default file:<dir>/cluster-topology.json.
+    cluster_enabled: bool = False
+    cluster_topology: str | None = None
+    # The address this node is given to clients in the topology (CLUSTER SLOTS, MOVED);
+    # default: the first --bind address.
+    cluster_announce_ip: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.bind, str):
@@ -353,6 +362,20 @@ class ServerConfig:
                 "--min-replicas-to-ack does not apply to the Kafka log (the topic's "
                 "min.insync.replicas does that job): drop one of them"
             )
+
+        if self.cluster_topology is not None and not self.cluster_topology.startswith(
+            ("file:", "kafka://")
+        ):
+            raise ValueError("--cluster-topology must be file:/PATH or kafka://HOST:PORT/TOPIC")
+        if self.cluster_topology is not None and not self.cluster_enabled:
+            raise ValueError("--cluster-topology needs --cluster-enabled yes")
+
+    @property
+    def topology_url(self) -> str:
+        """Where a cluster node reads its topology (see ``cluster_topology``)."""
+        if self.cluster_topology is not None:
+            return self.cluster_topology
+        return f"file:{(self.data_dir or Path('data')) / 'cluster-topology.json'}"
 
     def output_limit(self, cls: str) -> OutputBufferLimit:
         """The client-output-buffer-limit of client class ``cls`` (normal, replica, pubsub)."""
@@ -542,6 +565,9 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ConfigParameter("repl-backlog-size", lambda c: str(c.repl_backlog_bytes)),
         ConfigParameter("repl-timeout", lambda c: f"{c.repl_timeout_s:g}"),
         ConfigParameter("log", lambda c: c.log or "file"),
+        ConfigParameter("cluster-enabled", lambda c: "yes" if c.cluster_enabled else "no"),
+        ConfigParameter("cluster-topology", lambda c: c.topology_url if c.cluster_enabled else ""),
+        ConfigParameter("cluster-announce-ip", lambda c: c.cluster_announce_ip or ""),
     )
 }
 

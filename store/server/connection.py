@@ -171,6 +171,8 @@ class Connection(asyncio.Protocol):
         self.monitoring = False  # in MONITOR mode (store.server.monitor)
         self.no_evict = False  # CLIENT NO-EVICT: shown in CLIENT LIST flags (e)
         self.no_touch = False  # CLIENT NO-TOUCH: shown in CLIENT LIST flags (T)
+        self.cluster_asking = False  # ASKING: the next command may use an importing slot
+        self.cluster_readonly = False  # READONLY: a replica serves this client's reads
         # the replies of the batch being run: pushed messages join it, in order (deliver)
         self.outbox: list[Any] | None = None
         # messages for this client made while its own command runs: after that reply
@@ -249,6 +251,7 @@ class Connection(asyncio.Protocol):
             and self.server.engine_ready
             and self not in self.server.pubsub.clients
             and self.id not in self.server.tracking.clients
+            and self.server.cluster is None  # cluster mode routes every command (_gate)
         )
 
     def authenticate(self, user: User) -> None:
@@ -784,6 +787,8 @@ class Connection(asyncio.Protocol):
             raise LoadingError()
         if user is not None and not no_auth and not user.unrestricted:
             self._check_acl(user, spec, args)
+        if self.server.cluster is not None:  # after ACL, as Redis's processCommand
+            self.server.cluster.route(self, spec, args)  # MOVED, ASK, CROSSSLOT ...
         if self.server.tracking.clients:
             self.server.tracking.note_command(self, spec, args)
         if self.protocol == 2 and self in self.server.pubsub.clients:

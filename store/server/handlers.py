@@ -143,7 +143,7 @@ def cmd_hello(conn: Connection, args: list[bytes]) -> Any:
         b"version": SERVER_VERSION.encode(),
         b"proto": protocol,
         b"id": conn.id,
-        b"mode": b"standalone",
+        b"mode": b"standalone" if conn.server.cluster is None else b"cluster",
         b"role": b"master",
         b"modules": module_list(),
     }
@@ -151,6 +151,8 @@ def cmd_hello(conn: Connection, args: list[bytes]) -> Any:
 
 def cmd_select(conn: Connection, args: list[bytes]) -> Any:
     db = parse_int(args[1])
+    if db != 0 and conn.server.cluster is not None:
+        raise CommandError("SELECT is not allowed in cluster mode")  # Redis 7.4's text
     if db != 0:
         raise CommandError("DB index is out of range")
     return OK
@@ -171,6 +173,7 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Any:
         conn.monitoring = False
         conn.server.observe.monitors.discard(conn)
     conn.no_evict = conn.no_touch = False
+    conn.cluster_readonly = conn.cluster_asking = False
     conn.name = None
     conn.protocol = 2
     acl = conn.server.acl

@@ -274,7 +274,7 @@ def _search_blocks(server: Server) -> list[tuple[str, Fields]]:
 
 
 def _cluster(server: Server) -> Fields:
-    return [("cluster_enabled", 0)]
+    return [("cluster_enabled", int(server.cluster is not None))]
 
 
 _SECTIONS: dict[str, tuple[str, Callable[[Server], Fields]]] = {

@@ -224,6 +224,9 @@ NO_NUMERIC |= {
     "JSON.STRAPPEND", "JSON.STRLEN", "JSON.ARRAPPEND", "JSON.ARRLEN", "JSON.OBJKEYS",
     "JSON.OBJLEN", "JSON.CLEAR", "JSON.TOGGLE", "JSON.RESP", "JSON.DEBUG",
 }  # fmt: skip
+# Cluster mode (off on these servers: "cluster support disabled"); CLUSTER COUNTKEYSINSLOT /
+# GETKEYSINSLOT's numbers are compared with a valkey cluster node in tests/cluster.
+NO_NUMERIC |= {"CLUSTER", "ASKING", "READONLY", "READWRITE"}
 # Lists, sets and streams. Blocking timeouts are not fed (0 waits forever, as WAIT's).
 SHAPES |= {
     "LINDEX": [["LINDEX", "l", N]],

@@ -1,0 +1,245 @@
+"""Cluster mode on one node: who it is, the topology it follows, and where a request goes.
+
+:class:`ClusterNode` is what the RESP server holds when ``--cluster-enabled yes``. The
+server calls :meth:`ClusterNode.route` once per client command (before running or
+queueing it); it returns to serve the command here or raises one of the
+:class:`store.errors.ClusterError` replies, deciding exactly as Redis 7.4's
+``getNodeByQuery`` does:
+
+1. Commands without keys (and ``pubsub`` ones) are served here: keyless commands and
+   FT.* run on this node's data only (cross-shard search is not built yet).
+2. Every key of the request (for EXEC: of every queued command) must hash to one slot,
+   else ``CROSSSLOT``. The first key's slot with no owner: ``CLUSTERDOWN Hash slot not
+   served``; some slot of the cluster has no owner: ``CLUSTERDOWN The cluster is down``.
+3. The slot is migrating away from this shard and some key is missing here: ``ASK`` the
+   target (``TRYAGAIN`` when only some keys are missing). The slot is importing and the
+   client sent ``ASKING``: served here (``TRYAGAIN`` if a multi-key request misses keys).
+4. A replica of the owning shard serves reads of a ``READONLY`` client.
+5. Otherwise another node owns it: ``MOVED <slot> <primary host>:<port>``.
+
+The topology comes from a :class:`store.cluster.source.TopologySource`; :meth:`watch`
+re-reads it every ``poll_s`` off the event loop. Routing reads only the last value read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from ..commands.table import CommandSpec, resolve
+from ..errors import (
+    AskError,
+    ClusterDownError,
+    CrossSlotError,
+    MovedError,
+    StoreError,
+    TryAgainError,
+)
+from .identity import Identity
+from .slots import SLOT_COUNT, key_slot
+from .source import TopologySource
+from .topology import Node, Shard, Topology
+
+__all__ = ["ClusterClient", "ClusterNode"]
+
+log = logging.getLogger(__name__)
+
+
+# Scripts declare their keys as ``numkeys key ...`` after the script (Redis routes by them;
+# the table has no key spec for them since ACL checks them apart).
+_SCRIPT_KEYS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
+_ROUTED_APART = _SCRIPT_KEYS | {"WATCH"}
+# where the options of these begin (their STORE/STOREDIST key is a key too)
+_GEO_STORES = {"GEORADIUS": 6, "GEORADIUSBYMEMBER": 5}
+
+
+def keys_of(spec: CommandSpec, args: list[bytes]) -> list[bytes]:
+    """The keys a request is routed by: the table's key finder, a script's KEYS, or WATCH's
+    arguments (a connection command, declared without a key spec)."""
+    if spec.name == "WATCH":
+        return args[1:]
+    if spec.name in _GEO_STORES:  # the table does not find the STORE key yet
+        keys = list(spec.keys(args))
+        options = _GEO_STORES[spec.name]
+        for i in range(options, len(args) - 1):
+            if args[i].upper() in (b"STORE", b"STOREDIST"):
+                keys.append(args[i + 1])
+        return keys
+    if spec.name in _SCRIPT_KEYS:
+        try:
+            numkeys = int(args[2])
+        except ValueError:
+            return []  # the command refuses it itself
+        if numkeys < 0 or numkeys > len(args) - 3:
+            return []
+        return args[3 : 3 + numkeys]
+    return spec.keys(args)
+
+
+class ClusterClient(Protocol):
+    """The per-connection state routing reads (the RESP server's connection has it)."""
+
+    cluster_asking: bool
+    cluster_readonly: bool
+    multi: list[list[bytes]] | None
+
+    def end_multi(self) -> None: ...
+
+
+class ClusterNode:
+    """This node in cluster mode. ``exists(key)`` tells whether a key is held here (for
+    ASK during a migration)."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        source: TopologySource,
+        exists: Callable[[bytes], bool],
+        *,
+        poll_s: float = 0.1,
+    ) -> None:
+        self.identity = identity
+        self.source = source
+        self.exists = exists
+        self.poll_s = poll_s
+        self._task: asyncio.Task[None] | None = None
+        # (topology, this node's place in it): found once per topology, not per command
+        self._me: tuple[Topology | None, tuple[Shard, Node] | None] = (None, None)
+
+    @property
+    def myid(self) -> str:
+        return self.identity.node_id
+
+    @property
+    def topology(self) -> Topology | None:
+        return self.source.latest()
+
+    def me(self) -> tuple[Shard, Node] | None:
+        """This node's shard and entry in the topology, None while it is not in it."""
+        topology = self.topology
+        cached, found = self._me
+        if cached is not topology:
+            found = None if topology is None else topology.find_node(self.myid)
+            self._me = (topology, found)
+        return found
+
+    def shard_id(self) -> str:
+        found = self.me()
+        return found[0].id if found is not None else self.identity.shard_id
+
+    def healthy(self) -> bool:
+        """cluster_state:ok: every slot has an owner (cluster-require-full-coverage yes)."""
+        topology = self.topology
+        return topology is not None and topology.assigned == SLOT_COUNT
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect the source, read it once, then keep re-reading it in the background."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.source.start)
+        await loop.run_in_executor(None, self.source.refresh)
+        self._task = loop.create_task(self._watch())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.get_running_loop().run_in_executor(None, self.source.stop)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        seen = self.topology.epoch if self.topology is not None else -1
+        while True:
+            await asyncio.sleep(self.poll_s)
+            if self.source.live:
+                topology = self.source.latest()
+            else:
+                try:
+                    topology = await loop.run_in_executor(None, self.source.refresh)
+                except Exception:
+                    log.exception("re-reading the topology from %s failed", self.source.url)
+                    continue
+            if topology is not None and topology.epoch != seen:
+                seen = topology.epoch
+                log.info("cluster topology epoch %d (%d shards)", seen, len(topology.shards))
+
+    # -- routing ----------------------------------------------------------------------------
+    def route(self, client: ClusterClient, spec: CommandSpec, args: list[bytes]) -> None:
+        """Serve here (return) or raise the redirection; see the module docstring."""
+        asking = client.cluster_asking
+        if client.multi is None and spec.name not in ("ASKING", "MULTI"):
+            client.cluster_asking = False  # the next command only (or a whole MULTI)
+        if spec.name == "EXEC" and client.multi is not None:
+            calls = []
+            for queued in client.multi:
+                try:
+                    calls.append((resolve(queued), queued))
+                except StoreError:
+                    continue  # EXEC answers it (the transaction was flagged when queued)
+            try:
+                self._route(calls, asking, client.cluster_readonly)
+            except StoreError:
+                client.end_multi()  # Redis discards the transaction, then redirects
+                raise
+            return
+        if "pubsub" in spec.flags:
+            return
+        if spec.first_key <= 0 and spec.find_keys is None and spec.name not in _ROUTED_APART:
+            return  # keyless: served here
+        self._route([(spec, args)], asking, client.cluster_readonly)
+
+    def _route(
+        self, calls: list[tuple[CommandSpec, list[bytes]]], asking: bool, readonly: bool
+    ) -> None:
+        topology = self.topology
+        slot = -1
+        owner: Shard | None = None
+        mine = self.me()
+        my_shard = mine[0] if mine is not None else None
+        migrating = importing = False
+        keys_seen = missing = 0
+        write = False
+        for spec, args in calls:
+            keys = keys_of(spec, args)
+            if keys and spec.is_write:
+                write = True
+            for key in keys:
+                s = key_slot(key)
+                if slot < 0:
+                    slot = s
+                    owner = topology.owner(s) if topology is not None else None
+                    if owner is None:
+                        raise ClusterDownError("Hash slot not served")
+                    if my_shard is not None and owner.id == my_shard.id:
+                        migrating = s in my_shard.migrating
+                    if my_shard is not None:
+                        importing = s in my_shard.importing
+                elif s != slot:
+                    raise CrossSlotError()
+                keys_seen += 1
+                if (migrating or importing) and not self.exists(key):
+                    missing += 1
+        if owner is None:
+            return  # no keys at all
+        if not self.healthy():
+            raise ClusterDownError("The cluster is down")
+        if migrating and missing and my_shard is not None:
+            if keys_seen > missing:
+                raise TryAgainError()
+            target = topology.shard(my_shard.migrating[slot]) if topology else None
+            if target is not None:
+                raise AskError(f"{slot} {target.primary.address}")
+        if importing and asking:
+            if keys_seen > 1 and missing:
+                raise TryAgainError()
+            return
+        if my_shard is not None and owner.id == my_shard.id:
+            assert mine is not None
+            if mine[1].role == "primary" or (readonly and not write):
+                return
+        raise MovedError(f"{slot} {owner.primary.address}")
