@@ -299,6 +299,8 @@ _OPTIONS = (
         str,
         "the host other nodes and clients reach this node on (default: first --bind)",
         "HOST",
+    ),
+    _Option(
         "--cluster-enabled",
         "cluster_enabled",
         parse_bool,
