@@ -89,12 +89,24 @@ def _lines(node: Any, depth: int) -> list[str]:
     return [pad + type(node).__name__]
 
 
+_PATTERNS = {"suffix": "SUFFIX{{*{}}}", "contains": "INFIX{{*{}*}}", "wildcard": "WILDCARD{{{}}}",
+             "fuzzy": "FUZZY{{{}}}"}  # fmt: skip
+
+
 def _text_lines(node: TextFilter, pad: str) -> list[str]:
     terms = [_text(t) for t in node.terms]
     if node.prefix and terms:
         terms[-1] = f"PREFIX{{{terms[-1]}*}}"
+    if node.pattern and terms:
+        terms[-1] = _PATTERNS[node.pattern].format(terms[-1])
+    scope = ""
     if node.fields is not None:
         scope = "|".join("@" + _text(f) for f in node.fields) + ":"
+    if node.expansions:
+        inner = [f"{pad}  {scope}{terms[0]}"]
+        inner += [f"{pad}  {scope}{_text(t)}(expanded)" for t in node.expansions]
+        return [f"{pad}{scope}UNION {{", *inner, pad + "}"]
+    if node.fields is not None:
         if len(terms) == 1:
             return [f"{pad}{scope}{terms[0]}"]
         inner = [f"{pad}  {scope}{t}" for t in terms]

@@ -22,10 +22,12 @@ Value rules (RediSearch 2.10): a TAG value is split on the field's separator, ea
 trimmed of ASCII whitespace, empty parts dropped, and ASCII lower-cased unless the field is
 CASESENSITIVE (query values are folded the same way when evaluated). A NUMERIC value must be
 a whole decimal number (``inf``/``-inf``/``infinity`` allowed). TEXT values are tokenised by
-:func:`store.index.schema.tokenize_text` with the index's stop words; term queries match
-folded tokens exactly (no stemming), prefixes need at least 2 characters (RediSearch's
-MINPREFIX), phrases match consecutive tokens. NOINDEX fields are not indexed. A filter on a
-field the index lacks, or of another type, matches nothing.
+:func:`store.index.schema.tokenize_text` with the index's stop words; a field without
+NOSTEM also indexes each token's ``+stem`` (:mod:`store.index.stemming`, in the index's
+LANGUAGE) at the token's position; term queries match folded tokens exactly (the parser
+adds the stem expansions), prefixes and other patterns expand over the field's terms
+(:mod:`store.index.term_patterns`), phrases match consecutive tokens. NOINDEX fields are
+not indexed. A filter on a field the index lacks, or of another type, matches nothing.
 
 Text statistics for the scorers (:mod:`store.index.scoring`), kept as RediSearch 2.10 keeps
 them so scores match its own: per document a :class:`DocStats` (RediSearch's document id,
@@ -71,9 +73,12 @@ from .query import (
     VectorRange,
 )
 from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
+from .stemming import DEFAULT_LANGUAGE, index_stem, stem_weight
+from .term_patterns import MAX_EXPANSIONS, MIN_PREFIX, expand
 
 __all__ = [
     "GAP",
+    "MAX_EXPANSIONS",
     "MIN_PREFIX",
     "MULTI_TEXT_GAP",
     "DocStats",
@@ -90,8 +95,6 @@ MULTI_TEXT_GAP = 100
 """Positions from one JSON array element's last token to the next element's first
 (RediSearch's ``MULTI_TEXT_SLOP``: a phrase or ``$slop`` query does not span elements)."""
 
-MIN_PREFIX = 2
-"""Shortest term prefix a ``term*`` query expands (RediSearch's MINPREFIX default)."""
 
 _NUMERIC = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.I)
 _CHUNK = 512
@@ -286,6 +289,10 @@ class FieldIndexes:
         }
         self._vector_names = {f.name for f in definition.fields if f.type is FieldType.VECTOR}
         self._weights = {f.alias: field_weight(f.weight) for f in self._text_fields}
+        self._stem_weights = {f.alias: stem_weight(f.weight) for f in self._text_fields}
+        self.language = (definition.language or DEFAULT_LANGUAGE).lower()
+        """The index's LANGUAGE: how TEXT tokens are stemmed (:mod:`store.index.stemming`)."""
+        self._stemmed = {f.alias for f in self._text_fields if not f.no_stem}
         self._text_order = tuple(self._texts)
         self._stats: dict[int, DocStats] = {}
         self._term_docs: dict[bytes, int] = {}
@@ -356,6 +363,11 @@ class FieldIndexes:
                     tokens = tuple(canonical.get(token, GAP) for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
+                    stems = self._stems_of(spec.alias, tokens)
+                    for stem in stems:
+                        postings.add(stem, label)
+                    if stems:
+                        texts.append(stems)
         stats = self._stats[label] = self._doc_stats(label, fields)
         self._next_doc_id += 1
         terms = {t for tokens in texts for t in tokens} - {GAP}
@@ -382,12 +394,19 @@ class FieldIndexes:
                 continue
             held = tokens.get(label, ())
             w = self._weights[spec.alias]
+            stemmed = spec.alias in self._stemmed
+            ws = self._stem_weights[spec.alias]
             for t in held:
                 if not t:  # GAP
                     continue
                 f = freqs[t] = freqs.get(t, 0) + w
                 if f > max_freq:
                     max_freq = f
+                stem = index_stem(t, self.language) if stemmed else None
+                if stem is not None:
+                    f = freqs[stem] = freqs.get(stem, 0) + ws
+                    if f > max_freq:
+                        max_freq = f
             length += w * (len(held) - held.count(GAP))
         self.total_length += length
         return DocStats(self._next_doc_id, length, max_freq, vectors)
@@ -419,6 +438,11 @@ class FieldIndexes:
                 texts.append(tokens)
                 for token in set(tokens) - {GAP}:
                     self._texts[alias].discard(token, label)
+                stems = self._stems_of(alias, tokens)
+                for stem in stems:
+                    self._texts[alias].discard(stem, label)
+                if stems:
+                    texts.append(stems)
         stats = self._stats.pop(label, None)
         if stats is not None:
             self.num_records -= stats.vectors
@@ -431,6 +455,15 @@ class FieldIndexes:
                 del self._term_docs[term]
         self.num_records -= len(numbers) + sum(len(v) for v in tags) + len(terms)
         self._bytes -= _cost(numbers, tags, texts)
+
+    def _stems_of(self, alias: bytes, tokens: tuple[bytes, ...]) -> tuple[bytes, ...]:
+        """The distinct ``+stem`` terms field ``alias`` indexes beside ``tokens``."""
+        if alias not in self._stemmed:
+            return ()
+        language = self.language
+        found = {index_stem(t, language) for t in set(tokens) - {GAP}}
+        found.discard(None)
+        return tuple(sorted(t for t in found if t is not None))
 
     # -- reads ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -470,6 +503,29 @@ class FieldIndexes:
     def weight(self, alias: bytes) -> int:
         """What one occurrence counts in TEXT field ``alias`` (:func:`field_weight`)."""
         return self._weights[alias]
+
+    def stem_occurrences(self, alias: bytes, label: int, stem: bytes) -> list[int]:
+        """0-based indexes of ``label``'s tokens in TEXT field ``alias`` whose indexed stem
+        is ``stem`` (a ``+stem`` term); empty where the field does not stem."""
+        if alias not in self._stemmed:
+            return []
+        language = self.language
+        tokens = self._text_tokens[alias].get(label, ())
+        return [i for i, t in enumerate(tokens) if t and index_stem(t, language) == stem]
+
+    def stem_weight(self, alias: bytes) -> int:
+        """What one stem occurrence counts in TEXT field ``alias``."""
+        return self._stem_weights[alias]
+
+    def pattern_terms(self, alias: bytes, node: TextFilter) -> list[bytes]:
+        """The terms of TEXT field ``alias`` a prefix or pattern ``node`` expands to, in
+        byte order (:mod:`store.index.term_patterns`)."""
+        postings = self._texts.get(alias)
+        if postings is None:
+            return []
+        if node.prefix:
+            return self.terms_with_prefix(alias, node.terms[0])
+        return expand(postings.vocabulary, node.pattern, node.terms[0], node.distance)
 
     def field_has_term(self, alias: bytes, term: bytes) -> bool:
         """Whether any document holds ``term`` in TEXT field ``alias``."""
@@ -628,7 +684,7 @@ class FieldIndexes:
 
             return in_range
         if isinstance(node, TextFilter):
-            matching = self._text(node) if node.prefix else None
+            matching = self._text(node) if node.prefix or node.pattern or node.expansions else None
             if matching is not None:
                 return matching.__contains__
             aliases = self._text_aliases(node)
@@ -649,13 +705,17 @@ class FieldIndexes:
     def _text(self, node: TextFilter) -> set[int]:
         aliases = self._text_aliases(node)
         out: set[int] = set()
+        if node.pattern:
+            for alias in aliases:
+                out |= self._texts[alias].union(self.pattern_terms(alias, node), ())
+            return out
         if node.prefix or len(node.terms) == 1:
             for alias in aliases:
                 postings = self._texts[alias]
                 if node.prefix:
                     out |= postings.union((), node.terms)
                 else:
-                    out |= postings.postings.get(node.terms[0], set())
+                    out |= postings.union((node.terms[0], *node.expansions), ())
             return out
         candidates: set[int] | None = None
         for term in node.terms:
@@ -712,6 +772,11 @@ class FieldIndexes:
             aliases = self._text_aliases(node)
             if node.prefix:
                 n = sum(self._texts[a].estimate((), node.terms) for a in aliases)
+            elif node.pattern:
+                n = len(self._text(node))
+            elif node.expansions:
+                terms = (node.terms[0], *node.expansions)
+                n = sum(self._texts[a].estimate(terms, ()) for a in aliases)
             else:
                 n = min(
                     sum(len(self._texts[a].postings.get(t, ())) for a in aliases)

@@ -36,6 +36,7 @@ from ..errors import QuerySyntaxError
 from ..numbers import INT32_MAX, fits_int32, parse_int64
 from .query import NumericFilter, ParsedQuery, make_and, parse_query, parse_range_bound
 from .schema import DEFAULT_STOPWORDS, LANGUAGES, IndexDefinition, as_bytes
+from .stemming import DEFAULT_LANGUAGE
 
 __all__ = [
     "MAX_SEARCH_RESULTS",
@@ -118,17 +119,26 @@ class SearchRequest:
         """``(offset, num)``: reply documents ``[offset, offset + num)`` of the results."""
         return self.offset, self.num
 
-    def parse_query(self, stopwords: frozenset[bytes] | None = None) -> ParsedQuery:
+    def parse_query(
+        self, stopwords: frozenset[bytes] | None = None, language: bytes | None = None
+    ) -> ParsedQuery:
         """The query string parsed with this request's PARAMS, INFIELDS and FILTERs.
 
         ``stopwords`` is the index's list (``IndexDefinition.stopwords``; RediSearch's
-        default when omitted); NOSTOPWORDS overrides it with none.
+        default when omitted); NOSTOPWORDS overrides it with none. Terms are stemmed in
+        the request's LANGUAGE, else ``language`` (the index's), else English.
         """
         if self.nostopwords:
             words: frozenset[bytes] = frozenset()
         else:
             words = DEFAULT_STOPWORDS if stopwords is None else stopwords
-        parsed = parse_query(self.query, self.params, stopwords=words, text_fields=self.infields)
+        parsed = parse_query(
+            self.query,
+            self.params,
+            stopwords=words,
+            text_fields=self.infields,
+            language=(self.language or language or DEFAULT_LANGUAGE).lower(),
+        )
         if not self.numeric_filters:
             return parsed
         return ParsedQuery(make_and([parsed.filter, *self.numeric_filters]), parsed.knn)

@@ -19,9 +19,11 @@ binds looser than ``-`` and ``~``)::
     text      := term | term'*' | "exact phrase" | $param
     range     := '[' 'VECTOR_RANGE' radius $blob ']' ['=>' attrs]   (query/vector_range.py)
 
+    pattern   := '*'suffix | '*'infix'*' | "w'"wildcard"'" | '%'term'%' (up to '%%%')
+
 Text terms are case folded and stop words are dropped (a query of stop words only matches
-nothing). Rejected with a message that says so:
-suffix/contains/fuzzy/wildcard matching, ``ismissing()``. Errors are
+nothing); a plain term (not in ``"..."``) carries its stem expansions in the query's
+language. Rejected with a message that says so: ``ismissing()``. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
 near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
 parameter `k```, ``Parser stack overflow ...`` past 200 nested levels.
@@ -36,6 +38,7 @@ from collections.abc import Mapping
 from ...errors import QuerySyntaxError
 from ..schema.args import as_bytes
 from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
+from ..stemming import query_expansions
 from .knn import KnnParser
 from .lexer import Tok, lex, syntax, unescape
 from .nodes import (
@@ -82,10 +85,12 @@ class _Parser(KnnParser, RangeParser):
         params: Mapping[bytes, bytes],
         stopwords: frozenset[bytes],
         text_fields: tuple[bytes, ...] | None,
+        language: bytes | None = None,
     ) -> None:
         super().__init__(toks, params)
         self.stopwords = stopwords
         self.text_fields = text_fields
+        self.language = language
         self.depth = 0
 
     # -- grammar
@@ -169,12 +174,37 @@ class _Parser(KnnParser, RangeParser):
         if kind in ("TERM", "NUMBER", "ATTR", "EXACT", "PREFIX"):
             return self.text(tok, fields)
         if kind in ("SUFFIX", "CONTAINS"):
-            raise _unsupported(tok, "Suffix and contains matching")
+            text = tok.text[1:-1] if kind == "CONTAINS" else tok.text[1:]
+            return self.pattern(fields, kind.lower(), text)
         if kind == "WILDCARD":
-            raise _unsupported(tok, "Wildcard matching")
+            return self.pattern(fields, "wildcard", tok.text[2:-1], escaped=True)
         if kind == "PERCENT":
-            raise _unsupported(tok, "Fuzzy matching")
+            return self.fuzzy(tok, fields)
         raise syntax(tok)
+
+    def pattern(
+        self,
+        fields: tuple[bytes, ...] | None,
+        kind: str,
+        text: bytes,
+        *,
+        escaped: bool = False,
+        distance: int = 0,
+    ) -> FilterNode:
+        folded = fold_text(text if escaped else unescape(text))
+        scope = fields if fields is not None else self.text_fields
+        return TextFilter(scope, (folded,), pattern=kind, distance=distance)
+
+    def fuzzy(self, first: Tok, fields: tuple[bytes, ...] | None) -> FilterNode:
+        """``%term%`` .. ``%%%term%%%``: as many ``%`` after the term as before, 1 to 3."""
+        distance = 1
+        while self.kind() == "PERCENT" and distance < 3:
+            self.i += 1
+            distance += 1
+        word = self.take("TERM")
+        for _ in range(distance):
+            self.take("PERCENT")
+        return self.pattern(fields, "fuzzy", word.text, distance=distance)
 
     def field_expr(self, mod: Tok) -> FilterNode | None:
         names = [mod.text]
@@ -271,16 +301,27 @@ class _Parser(KnnParser, RangeParser):
                 return None
             return self.text_node(fields, terms, False)
         if tok.kind == "ATTR":
-            return self.text_node(fields, (fold_text(self.param(tok.text)),), False)
+            term = fold_text(self.param(tok.text))
+            return self.text_node(fields, (term,), False, self.expansions(term))
         term = fold_text(unescape(tok.text))
         if tok.kind == "TERM" and term in self.stopwords:
             return None
-        return self.text_node(fields, (term,), tok.kind == "PREFIX")
+        if tok.kind == "PREFIX":
+            return self.text_node(fields, (term,), True)
+        return self.text_node(fields, (term,), False, self.expansions(term))
+
+    def expansions(self, term: bytes) -> tuple[bytes, ...]:
+        return () if self.language is None else query_expansions(term, self.language)
 
     def text_node(
-        self, fields: tuple[bytes, ...] | None, terms: tuple[bytes, ...], prefix: bool
+        self,
+        fields: tuple[bytes, ...] | None,
+        terms: tuple[bytes, ...],
+        prefix: bool,
+        expansions: tuple[bytes, ...] = (),
     ) -> FilterNode:
-        return TextFilter(fields if fields is not None else self.text_fields, terms, prefix)
+        scope = fields if fields is not None else self.text_fields
+        return TextFilter(scope, terms, prefix, expansions)
 
 
 def parse_query(
@@ -289,33 +330,37 @@ def parse_query(
     *,
     stopwords: frozenset[bytes] = DEFAULT_STOPWORDS,
     text_fields: tuple[bytes, ...] | None = None,
+    language: bytes | None = None,
 ) -> ParsedQuery:
     """Parse a DIALECT 2 query string, substituting ``params`` (names without ``$``).
 
     ``stopwords`` are dropped from text terms (pass the index's list, or an empty set for
     NOSTOPWORDS); ``text_fields`` restricts terms without ``@field:`` to those fields
-    (FT.SEARCH ``INFIELDS``).
+    (FT.SEARCH ``INFIELDS``); ``language`` stems plain terms into their expansions
+    (:func:`store.index.stemming.query_expansions`; None: no expansion).
     """
     raw = as_bytes(query)
     params = params or {}
     blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
     if len(blobs) != 1:
-        return _Parser(lex(raw), params, stopwords, text_fields).query()
+        return _Parser(lex(raw), params, stopwords, text_fields, language).query()
     # A vector query is usually the same text with a new vector each time: parse it once
     # with a placeholder for the blob, cache that, and put each call's vector in the copy.
     (blob,) = blobs
     rest = tuple(sorted((name, value) for name, value in params.items() if name != blob))
-    key = (raw, blob, rest, stopwords, text_fields)
+    key = (raw, blob, rest, stopwords, text_fields, language)
     placeholder = _PLACEHOLDER + blob
     cached = _PARSED.get(key)
     if cached is None:
         try:
-            parsed = _Parser(lex(raw), {**params, blob: placeholder}, stopwords, text_fields)
+            parsed = _Parser(
+                lex(raw), {**params, blob: placeholder}, stopwords, text_fields, language
+            )
             cached = parsed.query()
         except QuerySyntaxError:
             cached = None
         if cached is None or not _only_vector_uses(cached, placeholder):
-            return _Parser(lex(raw), params, stopwords, text_fields).query()
+            return _Parser(lex(raw), params, stopwords, text_fields, language).query()
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = cached
