@@ -13,11 +13,12 @@ are; see :mod:`store.index.scoring`), ``EXPLAINSCORE``, ``INKEYS`` (only the nam
 can match), ``TIMEOUT ms`` (scoring stops when it passes and the documents scored so far
 are returned, RediSearch's ``ON_TIMEOUT RETURN``; 0 means none). Folded into the parsed
 query: ``PARAMS``, ``NOSTOPWORDS``, ``INFIELDS`` (terms without ``@field:`` search only
-those fields), ``FILTER f min max`` (legacy numeric filter). Accepted, and with no effect
+those fields), ``LANGUAGE`` (the stemmer of query terms), ``VERBATIM`` (no stemming),
+``FILTER f min max`` (legacy numeric filter). Accepted, and with no effect
 on the reply because memvec's behaviour already is what they ask or they only name a
-default: ``VERBATIM`` (memvec never stems), ``WITHPAYLOADS`` and ``PAYLOAD`` (memvec
+default: ``WITHPAYLOADS`` and ``PAYLOAD`` (memvec
 documents carry no payload; RediSearch too replies as if none had one), ``WITHSORTKEYS``,
-``LANGUAGE``, ``EXPANDER``, ``WITHCOUNT``, ``WITHOUTCOUNT``, ``FORMAT STRING``,
+``EXPANDER``, ``WITHCOUNT``, ``WITHOUTCOUNT``, ``FORMAT STRING``,
 ``DIALECT`` (every dialect is parsed with the DIALECT 2 grammar). ``SLOP n`` and
 ``INORDER`` restrict every intersection of the query but exact phrases to documents whose
 terms lie within ``n`` intervening terms (in query order with INORDER), as RediSearch's
@@ -137,7 +138,9 @@ class SearchRequest:
             self.params,
             stopwords=words,
             text_fields=self.infields,
-            language=(self.language or language or DEFAULT_LANGUAGE).lower(),
+            language=None
+            if self.verbatim
+            else (self.language or language or DEFAULT_LANGUAGE).lower(),
         )
         if not self.numeric_filters:
             return parsed
