@@ -133,14 +133,18 @@ class _Parser(KnnParser, RangeParser):
             )
         try:
             kind = self.kind()
-            if kind == "MINUS":
+            if kind in ("MINUS", "TILDE"):
+                # RediSearch expands terms under unions and phrases only, not under a
+                # negation or an optional node
                 self.i += 1
-                child = self.unary(fields)
-                return None if child is None else make_not(child)
-            if kind == "TILDE":
-                self.i += 1
-                child = self.unary(fields)
-                return None if child is None else OptionalFilter(child)
+                language, self.language = self.language, None
+                try:
+                    child = self.unary(fields)
+                finally:
+                    self.language = language
+                if child is None:
+                    return None
+                return make_not(child) if kind == "MINUS" else OptionalFilter(child)
             node = self.atom(fields)
             while self.kind() == "ARROW" and self.kind(1) == "LB":
                 self.i += 1

@@ -1,0 +1,126 @@
+"""TEXT term matching sent to `memvec server` and to the peer (RediSearch 2.10), replies
+compared byte for byte, RESP2 and RESP3: stemming (indexed ``+stem`` terms, query terms
+expanded, NOSTEM fields, exact phrases, VERBATIM, LANGUAGE), prefix / suffix / infix /
+wildcard / fuzzy patterns, with WITHSCORES under TFIDF and BM25, and FT.EXPLAIN's
+rendering of each.
+
+One memvec server and one index pair per module; documents are small hand-written
+sentences whose words share stems (run, running, runs, runner) so every expansion path
+matters to results and scores.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from store.server import ServerConfig, ServerThread
+from tests.harness.components import RedisStack, wait_index_scanned
+from tests.server.test_differential import Pair, call
+
+DOCS = [
+    {"t": "running fast in the park", "n": "runs daily", "w": "gen"},
+    {"t": "he runs and runs", "n": "running club", "w": "generation"},
+    {"t": "a runner is running", "n": "run", "w": "generator"},
+    {"t": "the hello world of foxes", "n": "fox hunts", "w": "regenerate"},
+    {"t": "help helping helped", "n": "helpers", "w": "gene"},
+    {"t": "generations generate general generic", "n": "genes", "w": "degenerate"},
+]
+
+
+@pytest.fixture(scope="module")
+def memvec_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    data: Path = tmp_path_factory.mktemp("text-terms-memvec")
+    thread = ServerThread(ServerConfig(port=0, data_dir=data)).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(scope="module")
+def idx(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
+    """A unique index name on both servers (``t`` stemmed, ``n`` NOSTEM, ``w`` a TAG), and
+    one in German (``<name>de``); dropped at the end."""
+    p = f"tt{uuid.uuid4().hex[:8]}"
+    clients = [
+        redis.Redis(host="127.0.0.1", port=memvec_server.port, protocol=2),
+        redis_stack.client(protocol=2),
+    ]
+    for r in clients:
+        r.execute_command(
+            "FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA",
+            "t", "TEXT", "n", "TEXT", "NOSTEM", "w", "TAG",
+        )  # fmt: skip
+        r.execute_command(
+            "FT.CREATE", f"{p}de", "LANGUAGE", "german", "PREFIX", "1", f"{p}:", "SCHEMA",
+            "t", "TEXT",
+        )  # fmt: skip
+        wait_index_scanned(r, p, 30)
+        wait_index_scanned(r, f"{p}de", 30)
+        for i, doc in enumerate(DOCS):
+            r.hset(f"{p}:{i}", mapping=doc)  # type: ignore[arg-type]
+    try:
+        yield p
+    finally:
+        for r in clients:
+            call(r, "FT.DROPINDEX", p, "DD")
+            call(r, "FT.DROPINDEX", f"{p}de")
+            r.close()
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
+def pair(
+    request: pytest.FixtureRequest, memvec_server: ServerThread, redis_stack: RedisStack
+) -> Iterator[Pair]:
+    mine = redis.Redis(host="127.0.0.1", port=memvec_server.port, protocol=request.param)
+    theirs = redis_stack.client(protocol=request.param)
+    try:
+        yield Pair(mine, theirs)
+    finally:
+        mine.close()
+        theirs.close()
+
+
+QUERIES = [
+    # stemming: a term finds its stem's other forms, on stemmed fields; NOSTEM fields
+    # only hold the words themselves, but query terms expand there too
+    "running", "run", "runs", "runner", "@t:running", "@n:running", "@n:run", "helping",
+    "help", "fox", "foxes", "generation", "@t:run @n:run", "running | hello",
+    '"running fast"', "-running", "-(running hello)", "~running hello", "$p",
+    # patterns
+    "gen*", "run*", "*ing", "*elp*", "*ner", "%runing%", "%%rining%%", "%%%ronning%%%",
+    "%hel%", "w'run*'", "w'he?p'", "w'*ing'", "@t:*ns", "r*", "*g",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("scorer", ["TFIDF", "BM25"])
+def test_search_replies_equal(pair: Pair, idx: str, query: str, scorer: str) -> None:
+    pair.same(
+        "FT.SEARCH", idx, query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
+        "PARAMS", "2", "p", "runs", "DIALECT", "2",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_explain_equal(pair: Pair, idx: str, query: str) -> None:
+    pair.same("FT.EXPLAIN", idx, query, "PARAMS", "2", "p", "runs", "DIALECT", "2")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("VERBATIM",), ("LANGUAGE", "german"), ("LANGUAGE", "french")],
+)
+def test_verbatim_and_language(pair: Pair, idx: str, extra: tuple[str, ...]) -> None:
+    for query in ("running", "runs", "helping"):
+        pair.same("FT.SEARCH", idx, query, *extra, "WITHSCORES", "NOCONTENT", "DIALECT", "2")
+
+
+def test_index_language(pair: Pair, idx: str) -> None:
+    for query in ("running", "runs", "generations", "laufen"):
+        pair.same("FT.SEARCH", f"{idx}de", query, "WITHSCORES", "NOCONTENT", "DIALECT", "2")
