@@ -154,7 +154,9 @@ class SearchRequest:
         if self.sortby is None:
             return
         name = self.sortby.field
-        known = {f.alias for f in definition.fields} | {f.name for f in definition.fields}
+        known = {f.alias for f in definition.fields}
+        if definition.on != "HASH":  # a JSON field also sorts by its path
+            known |= {f.name for f in definition.fields}
         returned = {r.alias for r in self.return_fields or ()}
         if name not in known and name not in returned and name not in extra:
             raise QuerySyntaxError(

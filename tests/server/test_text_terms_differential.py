@@ -124,3 +124,70 @@ def test_verbatim_and_language(pair: Pair, idx: str, extra: tuple[str, ...]) -> 
 def test_index_language(pair: Pair, idx: str) -> None:
     for query in ("running", "runs", "generations", "laufen"):
         pair.same("FT.SEARCH", f"{idx}de", query, "WITHSCORES", "NOCONTENT", "DIALECT", "2")
+
+
+SORT_DOCS = [
+    {"t": "Hello World", "u": "Zed Alpha", "x": "Beta", "g": "Bb", "p": "Zz"},
+    {"t": "apple pie", "u": "alpha zed", "x": "alpha", "g": "aa", "p": "aa"},
+    {"t": "Apple Tart", "u": "Alpha", "x": "ALPHA", "g": "AB", "p": "Ab"},
+    {"t": "banana", "p": "b"},
+]
+
+
+@pytest.fixture(scope="module")
+def sidx(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
+    """An index of SORTABLE TEXT (folded), SORTABLE UNF, an aliased SORTABLE TEXT, a
+    SORTABLE TAG and a plain TEXT field, on both servers; dropped at the end."""
+    p = f"ts{uuid.uuid4().hex[:8]}"
+    clients = [
+        redis.Redis(host="127.0.0.1", port=memvec_server.port, protocol=2),
+        redis_stack.client(protocol=2),
+    ]
+    for r in clients:
+        r.execute_command(
+            "FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA", "t", "TEXT", "SORTABLE",
+            "u", "TEXT", "SORTABLE", "UNF", "x", "AS", "al", "TEXT", "SORTABLE",
+            "g", "TAG", "SORTABLE", "p", "TEXT",
+        )  # fmt: skip
+        wait_index_scanned(r, p, 30)
+        for i, doc in enumerate(SORT_DOCS):
+            r.hset(f"{p}:{i}", mapping=doc)  # type: ignore[arg-type]
+    try:
+        yield p
+    finally:
+        for r in clients:
+            call(r, "FT.DROPINDEX", p, "DD")
+            r.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("RETURN", "1", "t"),
+        ("RETURN", "1", "al"),
+        ("RETURN", "1", "x"),
+        ("RETURN", "3", "al", "AS", "zz"),
+        ("SORTBY", "t", "RETURN", "2", "t", "u"),
+        ("SORTBY", "t", "WITHSORTKEYS"),
+        ("SORTBY", "t", "DESC", "WITHSORTKEYS"),
+        ("SORTBY", "u", "WITHSORTKEYS"),
+        ("SORTBY", "al", "WITHSORTKEYS"),
+        ("SORTBY", "al", "DESC", "WITHSORTKEYS", "RETURN", "1", "t"),
+        ("SORTBY", "g", "WITHSORTKEYS"),
+        ("SORTBY", "p", "WITHSORTKEYS"),
+        ("SORTBY", "x"),
+    ],
+)
+def test_sortable_text_replies_equal(pair: Pair, sidx: str, args: tuple[str, ...]) -> None:
+    pair.same("FT.SEARCH", sidx, "*", *args, "DIALECT", "2")
+
+
+def test_aliases_in_aggregate(pair: Pair, sidx: str) -> None:
+    pair.same(
+        "FT.AGGREGATE", sidx, "*", "LOAD", "1", "@al", "APPLY", "upper(@al)", "AS", "up",
+        "SORTBY", "2", "@al", "ASC",
+    )  # fmt: skip
+    pair.same(
+        "FT.AGGREGATE", sidx, "*", "APPLY", "lower(@al)", "AS", "lo", "SORTBY", "2", "@lo", "DESC"
+    )
+    pair.same("FT.AGGREGATE", sidx, "*", "LOAD", "1", "@t", "SORTBY", "2", "@t", "ASC")
