@@ -488,14 +488,14 @@ def _reply(
     sortkeys = {key: sortkey(f) for key, f, _ in docs[offset : offset + num]}
     page = docs[offset : offset + num]
     if request.return_fields is not None:
-        read = _returned_value_of(index)
+        read = _returned_name_of(index)
         page = [
             (
                 key,
                 {
-                    alias: v
+                    alias: f[found]
                     for name, alias in request.return_fields
-                    if (v := read(f, name)) is not None
+                    if (found := read(f, name)) is not None
                 },
                 sc,
             )
@@ -574,18 +574,21 @@ def _sort_value_of(index: SearchIndex, name: bytes) -> Any:
     return lambda f: hash_sort_value(spec, f, name)
 
 
-def _returned_value_of(index: SearchIndex) -> Any:
-    """RETURN ``name``'s value: the hash field ``name``, else the one the schema field of
-    alias ``name`` reads (RediSearch loads a field by its alias)."""
+def _returned_name_of(index: SearchIndex) -> Any:
+    """Where RETURN ``name`` reads a reply's fields: ``name`` when they hold it (a JSON
+    reply may hold None there: shown as nil), else for a hash index the hash field the
+    schema field of alias ``name`` reads (RediSearch loads a field by its alias); None
+    when neither is there."""
     definition = index.definition
 
-    def read(f: Mapping[bytes, bytes], name: bytes) -> bytes | None:
-        found = f.get(name)
-        if found is None and definition.on == "HASH":
+    def read(f: Mapping[bytes, Any], name: bytes) -> bytes | None:
+        if name in f:
+            return name
+        if definition.on == "HASH":
             spec = definition.field_by_alias(name)
-            if spec is not None:
-                found = f.get(spec.name)
-        return found
+            if spec is not None and spec.name in f:
+                return spec.name
+        return None
 
     return read
 
