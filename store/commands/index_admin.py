@@ -96,7 +96,7 @@ def _explain(ctx: ExecContext, args: list[bytes]) -> list[str]:
             if value == parsed.knn.vector:
                 param = _text(name)
                 break
-    return explain_lines(parsed.filter, parsed.knn, param)
+    return explain_lines(parsed.filter, parsed.knn, param, index.fields.fold_tag)
 
 
 @command("FT.EXPLAIN", -3, "readonly lockfree", "search slow")

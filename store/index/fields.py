@@ -571,6 +571,14 @@ class FieldIndexes:
             i += 1
         return out
 
+    def tags_matching(self, alias: bytes, kind: str, text: bytes) -> list[bytes]:
+        """The tag values of field ``alias`` a ``suffix``/``contains``/``wildcard`` pattern
+        (folded as the field folds) expands to, in byte order, at most MAX_EXPANSIONS."""
+        postings = self._tags.get(alias)
+        if postings is None:
+            return []
+        return expand(postings.vocabulary, kind, self.fold_tag(alias, text))
+
     def fold_tag(self, alias: bytes, value: bytes) -> bytes:
         """A tag query value folded as field ``alias`` stores its values."""
         spec = self._tag_spec.get(alias)
@@ -603,6 +611,8 @@ class FieldIndexes:
             spec = self._tag_spec[node.field]
             values = [_fold_tag(v, spec) for v in node.values]
             prefixes = [_fold_tag(p, spec) for p in node.prefixes]
+            for kind, text in node.patterns:
+                values += self.tags_matching(node.field, kind, text)
             return postings.union(values, prefixes)
         if isinstance(node, NumericFilter):
             pairs = self._numbers.get(node.field)
@@ -663,6 +673,8 @@ class FieldIndexes:
             if spec is None:
                 return lambda label: False
             values = {_fold_tag(v, spec) for v in node.values}
+            for kind, text in node.patterns:
+                values.update(self.tags_matching(node.field, kind, text))
             prefixes = tuple(
                 p for p in (_fold_tag(p, spec) for p in node.prefixes) if len(p) >= MIN_PREFIX
             )
@@ -764,6 +776,8 @@ class FieldIndexes:
             spec = self._tag_spec[node.field]
             values = [_fold_tag(v, spec) for v in node.values]
             prefixes = [_fold_tag(p, spec) for p in node.prefixes]
+            for kind, text in node.patterns:
+                values += self.tags_matching(node.field, kind, text)
             return min(total, postings.estimate(values, prefixes))
         if isinstance(node, NumericFilter):
             pairs = self._numbers.get(node.field)

@@ -395,6 +395,15 @@ class _Planner:
                 if expanded
                 else _null_plan()
             )
+        for kind, text in node.patterns:
+            expanded = [
+                self._tag_value(alias, v) for v in self.fields.tags_matching(alias, kind, text)
+            ]
+            parts.append(
+                _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True))
+                if expanded
+                else _null_plan()
+            )
         matches = self.labels(node)
         if len(parts) == 1:
             only = parts[0]

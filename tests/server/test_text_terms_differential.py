@@ -6,7 +6,7 @@ rendering of each.
 
 One memvec server and one index pair per module; documents are small hand-written
 sentences whose words share stems (run, running, runs, runner) so every expansion path
-matters to results and scores.
+matters to results and scores, with TAG fields (one CASESENSITIVE) for tag patterns.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, call
 
 DOCS = [
-    {"t": "running fast in the park", "n": "runs daily", "w": "gen"},
-    {"t": "he runs and runs", "n": "running club", "w": "generation"},
-    {"t": "a runner is running", "n": "run", "w": "generator"},
-    {"t": "the hello world of foxes", "n": "fox hunts", "w": "regenerate"},
-    {"t": "help helping helped", "n": "helpers", "w": "gene"},
+    {"t": "running fast in the park", "n": "runs daily", "w": "gen,Sci-Fi", "c": "AbC"},
+    {"t": "he runs and runs", "n": "running club", "w": "generation", "c": "abc,xyz"},
+    {"t": "a runner is running", "n": "run", "w": "generator,fiction", "c": "ABC"},
+    {"t": "the hello world of foxes", "n": "fox hunts", "w": "regenerate", "c": "bcd"},
+    {"t": "help helping helped", "n": "helpers", "w": "gene,non fiction", "c": "xbc"},
     {"t": "generations generate general generic", "n": "genes", "w": "degenerate"},
 ]
 
@@ -54,7 +54,7 @@ def idx(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
     for r in clients:
         r.execute_command(
             "FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA",
-            "t", "TEXT", "n", "TEXT", "NOSTEM", "w", "TAG",
+            "t", "TEXT", "n", "TEXT", "NOSTEM", "w", "TAG", "c", "TAG", "CASESENSITIVE",
         )  # fmt: skip
         r.execute_command(
             "FT.CREATE", f"{p}de", "LANGUAGE", "german", "PREFIX", "1", f"{p}:", "SCHEMA",
@@ -95,6 +95,10 @@ QUERIES = [
     # patterns
     "gen*", "run*", "*ing", "*elp*", "*ner", "%runing%", "%%rining%%", "%%%ronning%%%",
     "%hel%", "w'run*'", "w'he?p'", "w'*ing'", "@t:*ns", "r*", "*g",
+    # tag patterns (CASESENSITIVE on @c)
+    "@w:{*tion}", "@w:{*TION}", "@w:{*ene*}", "@w:{*n}", "@w:{*e*}", "@w:{w'*fi?tion'}",
+    "@w:{w'Sci*'}", "@w:{gen|*rate|ge*}", "@c:{*BC}", "@c:{*bc}", "@c:{w'a?c'}",
+    "@c:{*b*}", "@w:{*ion|*ama} running",
 ]  # fmt: skip
 
 

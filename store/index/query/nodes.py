@@ -45,7 +45,8 @@ class MatchNone:
 
 @dataclass(frozen=True)
 class TagFilter:
-    """``@field:{a|b|pre*}``: any value equal to one of ``values`` or starting with a prefix.
+    """``@field:{a|b|pre*|*fix}``: any value equal to one of ``values``, starting with a
+    prefix, or matching a pattern.
 
     Values are unescaped but not case folded: folding depends on the field's CASESENSITIVE.
     """
@@ -53,6 +54,10 @@ class TagFilter:
     field: bytes
     values: frozenset[bytes]
     prefixes: frozenset[bytes] = frozenset()
+    patterns: tuple[tuple[str, bytes], ...] = ()
+    """``(kind, text)`` in query order: ``suffix`` (``*fix``), ``contains`` (``*ain*``),
+    ``wildcard`` (``w'pa?t*'``); each matches the values it expands to
+    (:mod:`store.index.term_patterns`)."""
 
 
 @dataclass(frozen=True)

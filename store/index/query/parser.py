@@ -228,6 +228,7 @@ class _Parser(KnnParser, RangeParser):
         self.take("LB")
         values: set[bytes] = set()
         prefixes: set[bytes] = set()
+        patterns: list[tuple[str, bytes]] = []
         while True:
             words: list[bytes] = []
             while self.kind() in ("TERM", "NUMBER", "ATTR"):
@@ -238,20 +239,21 @@ class _Parser(KnnParser, RangeParser):
                     words.append(unescape(tok.text) if tok.kind == "TERM" else tok.text)
             if not words and self.kind() == "PREFIX":
                 prefixes.add(unescape(self.take().text))
+            elif not words and self.kind() == "SUFFIX":
+                patterns.append(("suffix", unescape(self.take().text[1:])))
+            elif not words and self.kind() == "CONTAINS":
+                patterns.append(("contains", unescape(self.take().text[1:-1])))
+            elif not words and self.kind() == "WILDCARD":
+                patterns.append(("wildcard", self.take().text[2:-1]))
             elif not words:
-                tok = self.here()
-                if tok.kind in ("SUFFIX", "CONTAINS"):
-                    raise _unsupported(tok, "Suffix and contains matching")
-                if tok.kind == "WILDCARD":
-                    raise _unsupported(tok, "Wildcard matching")
-                raise syntax(tok)
+                raise syntax(self.here())
             else:
                 values.add(b" ".join(words))
             if self.kind() == "OR":
                 self.i += 1
                 continue
             self.take("RB")
-            return TagFilter(field, frozenset(values), frozenset(prefixes))
+            return TagFilter(field, frozenset(values), frozenset(prefixes), tuple(patterns))
 
     def numeric_range(self, field: bytes) -> FilterNode:
         self.take("LSQB")
