@@ -75,7 +75,9 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         nostopwords=request.nostopwords,
         infields=request.infields,
     )
-    parsed = search.parse_query(index.definition.stopwords, index.definition.language)
+    parsed = search.parse_query(
+        index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
+    )
     knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
     ranges = index.ranges(parsed.filter)
     yield_names = ranges.yield_names if ranges is not None else []

@@ -89,7 +89,9 @@ def _explain(ctx: ExecContext, args: list[bytes]) -> list[str]:
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
-    parsed = request.parse_query(index.definition.stopwords, index.definition.language)
+    parsed = request.parse_query(
+        index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
+    )
     param = ""
     if parsed.knn is not None:
         for name, value in request.params.items():
@@ -193,8 +195,9 @@ def _iterators(
     try:
         with ctx.lock:
             index = ctx.indexes.get(name)
+        definition = index.definition
         parsed = parse_ft_search(search_args).parse_query(
-            index.definition.stopwords, index.definition.language
+            definition.stopwords, definition.language, definition.phonetic_fields
         )
     except StoreError:
         return {b"Type": b"UNKNOWN", b"Time": 0.0, b"Counter": total}, False

@@ -208,7 +208,9 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
     deadline = _deadline(request.timeout_ms)
-    parsed = request.parse_query(index.definition.stopwords, index.definition.language)
+    parsed = request.parse_query(
+        index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
+    )
     ranges = index.ranges(parsed.filter)
     yield_names = ranges.yield_names if ranges else []
     sortable = ([parsed.knn.score_alias] if parsed.knn else []) + yield_names

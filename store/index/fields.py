@@ -58,6 +58,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DocumentRejected
+from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
 from .proximity import positions_within
 from .query import (
     And,
@@ -293,6 +294,7 @@ class FieldIndexes:
         self.language = (definition.language or DEFAULT_LANGUAGE).lower()
         """The index's LANGUAGE: how TEXT tokens are stemmed (:mod:`store.index.stemming`)."""
         self._stemmed = {f.alias for f in self._text_fields if not f.no_stem}
+        self._phonetic = {f.alias for f in self._text_fields if f.phonetic is not None}
         self._text_order = tuple(self._texts)
         self._stats: dict[int, DocStats] = {}
         self._term_docs: dict[bytes, int] = {}
@@ -363,7 +365,7 @@ class FieldIndexes:
                     tokens = tuple(canonical.get(token, GAP) for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
-                    stems = self._stems_of(spec.alias, tokens)
+                    stems = self._derived_of(spec.alias, tokens)
                     for stem in stems:
                         postings.add(stem, label)
                     if stems:
@@ -395,6 +397,7 @@ class FieldIndexes:
             held = tokens.get(label, ())
             w = self._weights[spec.alias]
             stemmed = spec.alias in self._stemmed
+            phonetic = spec.alias in self._phonetic
             ws = self._stem_weights[spec.alias]
             for t in held:
                 if not t:  # GAP
@@ -405,6 +408,11 @@ class FieldIndexes:
                 stem = index_stem(t, self.language) if stemmed else None
                 if stem is not None:
                     f = freqs[stem] = freqs.get(stem, 0) + ws
+                    if f > max_freq:
+                        max_freq = f
+                sound = phonetic_term(t) if phonetic and len(t) >= MIN_PHONETIC_LENGTH else None
+                if sound is not None:
+                    f = freqs[sound] = freqs.get(sound, 0) + w
                     if f > max_freq:
                         max_freq = f
             length += w * (len(held) - held.count(GAP))
@@ -438,7 +446,7 @@ class FieldIndexes:
                 texts.append(tokens)
                 for token in set(tokens) - {GAP}:
                     self._texts[alias].discard(token, label)
-                stems = self._stems_of(alias, tokens)
+                stems = self._derived_of(alias, tokens)
                 for stem in stems:
                     self._texts[alias].discard(stem, label)
                 if stems:
@@ -456,13 +464,15 @@ class FieldIndexes:
         self.num_records -= len(numbers) + sum(len(v) for v in tags) + len(terms)
         self._bytes -= _cost(numbers, tags, texts)
 
-    def _stems_of(self, alias: bytes, tokens: tuple[bytes, ...]) -> tuple[bytes, ...]:
-        """The distinct ``+stem`` terms field ``alias`` indexes beside ``tokens``."""
-        if alias not in self._stemmed:
-            return ()
-        language = self.language
-        found = {index_stem(t, language) for t in set(tokens) - {GAP}}
-        found.discard(None)
+    def _derived_of(self, alias: bytes, tokens: tuple[bytes, ...]) -> tuple[bytes, ...]:
+        """The distinct ``+stem`` and ``<CODE`` (phonetic) terms field ``alias`` indexes
+        beside ``tokens``."""
+        words = set(tokens) - {GAP}
+        found: set[bytes | None] = set()
+        if alias in self._stemmed:
+            found.update(index_stem(t, self.language) for t in words)
+        if alias in self._phonetic:
+            found.update(phonetic_term(t) for t in words if len(t) >= MIN_PHONETIC_LENGTH)
         return tuple(sorted(t for t in found if t is not None))
 
     # -- reads ----------------------------------------------------------------------------
@@ -504,18 +514,27 @@ class FieldIndexes:
         """What one occurrence counts in TEXT field ``alias`` (:func:`field_weight`)."""
         return self._weights[alias]
 
-    def stem_occurrences(self, alias: bytes, label: int, stem: bytes) -> list[int]:
-        """0-based indexes of ``label``'s tokens in TEXT field ``alias`` whose indexed stem
-        is ``stem`` (a ``+stem`` term); empty where the field does not stem."""
+    def derived_occurrences(self, alias: bytes, label: int, term: bytes) -> list[int]:
+        """0-based indexes of ``label``'s tokens in TEXT field ``alias`` that index the
+        derived ``term`` (a ``+stem`` or ``<CODE``); empty where the field has none."""
+        tokens = self._text_tokens[alias].get(label, ())
+        if is_phonetic(term):
+            if alias not in self._phonetic:
+                return []
+            return [
+                i
+                for i, t in enumerate(tokens)
+                if len(t) >= MIN_PHONETIC_LENGTH and phonetic_term(t) == term
+            ]
         if alias not in self._stemmed:
             return []
         language = self.language
-        tokens = self._text_tokens[alias].get(label, ())
-        return [i for i, t in enumerate(tokens) if t and index_stem(t, language) == stem]
+        return [i for i, t in enumerate(tokens) if t and index_stem(t, language) == term]
 
-    def stem_weight(self, alias: bytes) -> int:
-        """What one stem occurrence counts in TEXT field ``alias``."""
-        return self._stem_weights[alias]
+    def derived_weight(self, alias: bytes, term: bytes) -> int:
+        """What one occurrence of the derived ``term`` counts in TEXT field ``alias``: a
+        stem's reduced weight, a phonetic code's full one."""
+        return self._weights[alias] if is_phonetic(term) else self._stem_weights[alias]
 
     def pattern_terms(self, alias: bytes, node: TextFilter) -> list[bytes]:
         """The terms of TEXT field ``alias`` a prefix or pattern ``node`` expands to, in

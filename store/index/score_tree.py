@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fields import MAX_EXPANSIONS, FieldIndexes
+from .phonetics import is_phonetic
 from .proximity import positions_within
 from .query import (
     And,
@@ -119,12 +120,12 @@ class DocText:
             fields, label = self._fields, self._label
             freq = pos = 0
             positions: list[int] = []
-            stem = is_stem(term)
+            derived = is_stem(term) or is_phonetic(term)
             for alias in fields.text_fields():
                 tokens = fields.tokens(alias, label)
-                if stem:
-                    found = fields.stem_occurrences(alias, label, term)
-                    freq += fields.stem_weight(alias) * len(found)
+                if derived:
+                    found = fields.derived_occurrences(alias, label, term)
+                    freq += fields.derived_weight(alias, term) * len(found)
                     positions += [pos + 1 + i for i in found]
                 elif term in tokens:
                     w = fields.weight(alias)
@@ -336,7 +337,7 @@ class _Planner:
         plans = [self.term_plan(t, aliases) for t in ordered]
         tokens = self.fields.tokens
 
-        if any(is_stem(t) for t in ordered):  # stems are no tokens: test each expansion
+        if any(is_stem(t) or is_phonetic(t) for t in ordered):  # derived terms are no tokens
 
             def first(label: int, doc: DocText) -> Result | None:
                 for plan in plans:

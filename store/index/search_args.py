@@ -121,13 +121,17 @@ class SearchRequest:
         return self.offset, self.num
 
     def parse_query(
-        self, stopwords: frozenset[bytes] | None = None, language: bytes | None = None
+        self,
+        stopwords: frozenset[bytes] | None = None,
+        language: bytes | None = None,
+        phonetic_fields: frozenset[bytes] = frozenset(),
     ) -> ParsedQuery:
         """The query string parsed with this request's PARAMS, INFIELDS and FILTERs.
 
         ``stopwords`` is the index's list (``IndexDefinition.stopwords``; RediSearch's
         default when omitted); NOSTOPWORDS overrides it with none. Terms are stemmed in
-        the request's LANGUAGE, else ``language`` (the index's), else English.
+        the request's LANGUAGE, else ``language`` (the index's), else English; terms
+        searching ``phonetic_fields`` (the index's PHONETIC aliases) expand phonetically.
         """
         if self.nostopwords:
             words: frozenset[bytes] = frozenset()
@@ -141,6 +145,7 @@ class SearchRequest:
             language=None
             if self.verbatim
             else (self.language or language or DEFAULT_LANGUAGE).lower(),
+            phonetic_fields=phonetic_fields,
         )
         if not self.numeric_filters:
             return parsed

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -195,3 +196,68 @@ def test_aliases_in_aggregate(pair: Pair, sidx: str) -> None:
         "FT.AGGREGATE", sidx, "*", "APPLY", "lower(@al)", "AS", "lo", "SORTBY", "2", "@lo", "DESC"
     )
     pair.same("FT.AGGREGATE", sidx, "*", "LOAD", "1", "@t", "SORTBY", "2", "@t", "ASC")
+
+
+PHONETIC_DOCS = [
+    {"t": "John Smith", "n": "Schmidt"},
+    {"t": "Jon Smyth and Thompson", "n": "smith"},
+    {"t": "number one knight", "n": "night"},
+    {"t": "Jose Caesar", "n": "Philip"},
+]
+
+
+@pytest.fixture(scope="module")
+def pidx(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
+    """An index with a ``PHONETIC dm:en`` TEXT field ``t`` and a plain one ``n``."""
+    p = f"tp{uuid.uuid4().hex[:8]}"
+    clients = [
+        redis.Redis(host="127.0.0.1", port=memvec_server.port, protocol=2),
+        redis_stack.client(protocol=2),
+    ]
+    for r in clients:
+        r.execute_command(
+            "FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA",
+            "t", "TEXT", "PHONETIC", "dm:en", "n", "TEXT",
+        )  # fmt: skip
+        wait_index_scanned(r, p, 30)
+        for i, doc in enumerate(PHONETIC_DOCS):
+            r.hset(f"{p}:{i}", mapping=doc)  # type: ignore[arg-type]
+    try:
+        yield p
+    finally:
+        for r in clients:
+            call(r, "FT.DROPINDEX", p, "DD")
+            r.close()
+
+
+PHONETIC_QUERIES = [
+    "smith", "smyth", "@t:smith", "@n:smith", "jon", "nite", "@t:nite", "numbr", "hose",
+    "seezar", "filip", "@t:smith=>{$phonetic: false}", "@t:smith=>{$phonetic: true}",
+    "@n:smith=>{$phonetic: true}", "@n:smith=>{$phonetic: false}", "smith=>{$phonetic: false}",
+    "tomson", "@t:sm*", "%smit%",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", PHONETIC_QUERIES)
+def test_phonetic_replies_equal(pair: Pair, pidx: str, query: str) -> None:
+    pair.same("FT.SEARCH", pidx, query, "WITHSCORES", "NOCONTENT", "DIALECT", "2")
+    pair.same("FT.SEARCH", pidx, query, "WITHSCORES", "SCORER", "BM25", "NOCONTENT", "DIALECT", "2")
+    pair.same("FT.EXPLAIN", pidx, query, "DIALECT", "2")
+
+
+@pytest.mark.parametrize("matcher", ["dm:fr", "dm:xx", "DM:EN", "xx:en", None])
+def test_phonetic_matchers(pair: Pair, matcher: str | None) -> None:
+    name = f"tq{uuid.uuid4().hex[:8]}"
+    args = ["FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA", "t", "TEXT", "PHONETIC"]
+    pair.same(*args, *([matcher] if matcher else []))
+    if matcher == "dm:fr":  # FT.INFO does not show PHONETIC
+        mine, theirs = (_attributes(call(r, "FT.INFO", name)) for r in (pair.memvec, pair.peer))
+        assert mine == theirs
+    for r in (pair.memvec, pair.peer):
+        call(r, "FT.DROPINDEX", name)
+
+
+def _attributes(info: Any) -> Any:
+    if isinstance(info, dict):
+        return info[b"attributes"]
+    return info[info.index(b"attributes") + 1]

@@ -36,6 +36,7 @@ import math
 from collections.abc import Mapping
 
 from ...errors import QuerySyntaxError
+from ..phonetics import phonetic_term
 from ..schema.args import as_bytes
 from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
 from ..stemming import query_expansions
@@ -86,11 +87,13 @@ class _Parser(KnnParser, RangeParser):
         stopwords: frozenset[bytes],
         text_fields: tuple[bytes, ...] | None,
         language: bytes | None = None,
+        phonetic_fields: frozenset[bytes] = frozenset(),
     ) -> None:
         super().__init__(toks, params)
         self.stopwords = stopwords
         self.text_fields = text_fields
         self.language = language
+        self.phonetic_fields = phonetic_fields
         self.depth = 0
 
     # -- grammar
@@ -148,11 +151,13 @@ class _Parser(KnnParser, RangeParser):
             node = self.atom(fields)
             while self.kind() == "ARROW" and self.kind(1) == "LB":
                 self.i += 1
-                for name, _ in self.attributes():
+                for name, value in self.attributes():
                     if name.lower() not in _EXPR_ATTRIBUTES:
                         raise QuerySyntaxError(
                             f"Invalid attribute {name.decode('utf-8', 'replace')}"
                         )
+                    if name.lower() == b"phonetic":
+                        node = self.with_phonetic(node, value)
             return node
         finally:
             self.depth -= 1
@@ -308,16 +313,43 @@ class _Parser(KnnParser, RangeParser):
             return self.text_node(fields, terms, False)
         if tok.kind == "ATTR":
             term = fold_text(self.param(tok.text))
-            return self.text_node(fields, (term,), False, self.expansions(term))
+            return self.text_node(fields, (term,), False, self.expansions(term, fields))
         term = fold_text(unescape(tok.text))
         if tok.kind == "TERM" and term in self.stopwords:
             return None
         if tok.kind == "PREFIX":
             return self.text_node(fields, (term,), True)
-        return self.text_node(fields, (term,), False, self.expansions(term))
+        return self.text_node(fields, (term,), False, self.expansions(term, fields))
 
-    def expansions(self, term: bytes) -> tuple[bytes, ...]:
-        return () if self.language is None else query_expansions(term, self.language)
+    def expansions(
+        self, term: bytes, fields: tuple[bytes, ...] | None, phonetic: bool | None = None
+    ) -> tuple[bytes, ...]:
+        """A plain term's expansions (RediSearch's default expander): its phonetic code
+        when ``phonetic`` (None: when a field it searches is PHONETIC), then its stems."""
+        if self.language is None:
+            return ()
+        if phonetic is None:
+            phonetic = self.is_phonetic(fields)
+        sound = phonetic_term(term) if phonetic else None
+        stems = query_expansions(term, self.language)
+        return stems if sound is None else (sound, *stems)
+
+    def is_phonetic(self, fields: tuple[bytes, ...] | None) -> bool:
+        if fields is None:
+            return bool(self.phonetic_fields)
+        return any(f in self.phonetic_fields for f in fields)
+
+    def with_phonetic(self, node: FilterNode | None, value: bytes) -> FilterNode | None:
+        """``=>{$phonetic: true|false}`` on a plain term: RediSearch refuses it where no
+        field the term searches is PHONETIC, else forces the phonetic expansion on or
+        off."""
+        if not isinstance(node, TextFilter) or not node.expansions or node.prefix:
+            return node
+        if not self.is_phonetic(node.fields):
+            raise QuerySyntaxError("field does not support phonetics")
+        wanted = value.lower() == b"true"
+        term = node.terms[0]
+        return dataclasses.replace(node, expansions=self.expansions(term, node.fields, wanted))
 
     def text_node(
         self,
@@ -337,36 +369,45 @@ def parse_query(
     stopwords: frozenset[bytes] = DEFAULT_STOPWORDS,
     text_fields: tuple[bytes, ...] | None = None,
     language: bytes | None = None,
+    phonetic_fields: frozenset[bytes] = frozenset(),
 ) -> ParsedQuery:
     """Parse a DIALECT 2 query string, substituting ``params`` (names without ``$``).
 
     ``stopwords`` are dropped from text terms (pass the index's list, or an empty set for
     NOSTOPWORDS); ``text_fields`` restricts terms without ``@field:`` to those fields
     (FT.SEARCH ``INFIELDS``); ``language`` stems plain terms into their expansions
-    (:func:`store.index.stemming.query_expansions`; None: no expansion).
+    (:func:`store.index.stemming.query_expansions`; None: no expansion); a term searching
+    one of ``phonetic_fields`` (aliases) also expands to its phonetic code.
     """
     raw = as_bytes(query)
     params = params or {}
     blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
     if len(blobs) != 1:
-        return _Parser(lex(raw), params, stopwords, text_fields, language).query()
+        return _Parser(lex(raw), params, stopwords, text_fields, language, phonetic_fields).query()
     # A vector query is usually the same text with a new vector each time: parse it once
     # with a placeholder for the blob, cache that, and put each call's vector in the copy.
     (blob,) = blobs
     rest = tuple(sorted((name, value) for name, value in params.items() if name != blob))
-    key = (raw, blob, rest, stopwords, text_fields, language)
+    key = (raw, blob, rest, stopwords, text_fields, language, phonetic_fields)
     placeholder = _PLACEHOLDER + blob
     cached = _PARSED.get(key)
     if cached is None:
         try:
             parsed = _Parser(
-                lex(raw), {**params, blob: placeholder}, stopwords, text_fields, language
+                lex(raw),
+                {**params, blob: placeholder},
+                stopwords,
+                text_fields,
+                language,
+                phonetic_fields,
             )
             cached = parsed.query()
         except QuerySyntaxError:
             cached = None
         if cached is None or not _only_vector_uses(cached, placeholder):
-            return _Parser(lex(raw), params, stopwords, text_fields, language).query()
+            return _Parser(
+                lex(raw), params, stopwords, text_fields, language, phonetic_fields
+            ).query()
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = cached
