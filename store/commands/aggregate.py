@@ -74,6 +74,8 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         params=request.params,
         nostopwords=request.nostopwords,
         infields=request.infields,
+        verbatim=request.verbatim,
+        language=request.language,
     )
     parsed = search.parse_query(
         index.definition.stopwords, index.definition.language, index.definition.phonetic_fields

@@ -261,3 +261,13 @@ def _attributes(info: Any) -> Any:
     if isinstance(info, dict):
         return info[b"attributes"]
     return info[info.index(b"attributes") + 1]
+
+
+@pytest.mark.parametrize(
+    "extra", [(), ("VERBATIM",), ("LANGUAGE", "german")], ids=["default", "verbatim", "german"]
+)
+def test_aggregate_stems_as_search(pair: Pair, idx: str, extra: tuple[str, ...]) -> None:
+    pair.same(
+        "FT.AGGREGATE", idx, "running", *extra, "LOAD", "1", "@t", "SORTBY", "2", "@t", "ASC",
+        "DIALECT", "2",
+    )  # fmt: skip

@@ -54,7 +54,7 @@ LANGUAGES: frozenset[bytes] = frozenset(
     b"hindi hungarian indonesian irish italian lithuanian nepali norwegian portuguese romanian "
     b"russian serbian spanish swedish tamil turkish yiddish".split()
 )
-"""Languages RediSearch 2.10 accepts for ``LANGUAGE`` (memvec does not stem, so no effect)."""
+"""Languages RediSearch 2.10 accepts for ``LANGUAGE`` (the stemmer: store/index/stemming.py)."""
 
 
 _FLAG_OPTIONS = (b"NOOFFSETS", b"NOHL", b"NOFIELDS", b"NOFREQS", b"MAXTEXTFIELDS", b"ASYNC",
