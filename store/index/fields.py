@@ -239,7 +239,8 @@ class _Postings:
         if len(prefix) < MIN_PREFIX:
             return
         i = bisect_left(self.vocabulary, prefix)
-        while i < len(self.vocabulary) and self.vocabulary[i].startswith(prefix):
+        end = i + MAX_EXPANSIONS  # RediSearch's MAXEXPANSIONS: the first terms in byte order
+        while i < min(end, len(self.vocabulary)) and self.vocabulary[i].startswith(prefix):
             yield self.postings[self.vocabulary[i]]
             i += 1
 
@@ -564,7 +565,8 @@ class FieldIndexes:
         vocabulary = postings.vocabulary
         out = []
         i = bisect_left(vocabulary, prefix)
-        while i < len(vocabulary) and vocabulary[i].startswith(prefix):
+        end = min(i + MAX_EXPANSIONS, len(vocabulary))
+        while i < end and vocabulary[i].startswith(prefix):
             out.append(vocabulary[i])
             i += 1
         return out
@@ -584,8 +586,9 @@ class FieldIndexes:
         if postings is None or len(prefix) < MIN_PREFIX:
             return []
         i = bisect_left(postings.vocabulary, prefix)
+        end = min(i + MAX_EXPANSIONS, len(postings.vocabulary))
         out = []
-        while i < len(postings.vocabulary) and postings.vocabulary[i].startswith(prefix):
+        while i < end and postings.vocabulary[i].startswith(prefix):
             out.append(postings.vocabulary[i])
             i += 1
         return out
@@ -694,14 +697,12 @@ class FieldIndexes:
             values = {_fold_tag(v, spec) for v in node.values}
             for kind, text in node.patterns:
                 values.update(self.tags_matching(node.field, kind, text))
-            prefixes = tuple(
-                p for p in (_fold_tag(p, spec) for p in node.prefixes) if len(p) >= MIN_PREFIX
-            )
+            for prefix in node.prefixes:  # expanded, so MAXEXPANSIONS holds here too
+                values.update(self.tags_with_prefix(node.field, _fold_tag(prefix, spec)))
             tags = self._tag_values.get(node.field, {})
 
             def has_tag(label: int) -> bool:
-                held = tags.get(label, ())
-                return any(v in values or (prefixes and v.startswith(prefixes)) for v in held)
+                return any(v in values for v in tags.get(label, ()))
 
             return has_tag
         if isinstance(node, NumericFilter):

@@ -271,3 +271,31 @@ def test_aggregate_stems_as_search(pair: Pair, idx: str, extra: tuple[str, ...])
         "FT.AGGREGATE", idx, "running", *extra, "LOAD", "1", "@t", "SORTBY", "2", "@t", "ASC",
         "DIALECT", "2",
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def many(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
+    """250 documents of distinct terms and tags ``ab000x`` ..., past MAXEXPANSIONS (200)."""
+    p = f"tm{uuid.uuid4().hex[:8]}"
+    clients = [
+        redis.Redis(host="127.0.0.1", port=memvec_server.port, protocol=2),
+        redis_stack.client(protocol=2),
+    ]
+    for r in clients:
+        r.execute_command("FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA", "t", "TEXT", "g", "TAG")
+        wait_index_scanned(r, p, 30)
+        with r.pipeline(transaction=False) as pipe:
+            for i in range(250):
+                pipe.hset(f"{p}:{i}", mapping={"t": f"ab{i:03d}x", "g": f"ab{i:03d}x"})
+            pipe.execute()
+    try:
+        yield p
+    finally:
+        for r in clients:
+            call(r, "FT.DROPINDEX", p, "DD")
+            r.close()
+
+
+@pytest.mark.parametrize("query", ["ab*", "@g:{ab*}", "*x", "@g:{*x}", "*b*", "@g:{ab*} ab1*"])
+def test_max_expansions(pair: Pair, many: str, query: str) -> None:
+    pair.same("FT.SEARCH", many, query, "SORTBY", "t", "DESC", "LIMIT", "0", "3", "NOCONTENT")
