@@ -75,7 +75,7 @@ from .query import (
 )
 from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
 from .stemming import DEFAULT_LANGUAGE, index_stem, stem_weight
-from .term_patterns import MAX_EXPANSIONS, MIN_PREFIX, expand
+from .term_patterns import MAX_EXPANSIONS, MIN_PREFIX, ExpansionLimits, expand
 
 __all__ = [
     "GAP",
@@ -209,7 +209,8 @@ def field_weight(weight: float) -> int:
 class _Postings:
     """An inverted index from terms to labels, with a sorted vocabulary for prefixes."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ExpansionLimits) -> None:
+        self.limits = limits
         self.postings: dict[bytes, set[int]] = {}
         self.vocabulary: list[bytes] = []
         self._canonical: dict[bytes, tuple[bytes]] = {}
@@ -236,10 +237,11 @@ class _Postings:
             del self.vocabulary[bisect_left(self.vocabulary, term)]
 
     def with_prefix(self, prefix: bytes) -> Iterator[set[int]]:
-        if len(prefix) < MIN_PREFIX:
+        if len(prefix) < self.limits.min_prefix:
             return
         i = bisect_left(self.vocabulary, prefix)
-        end = i + MAX_EXPANSIONS  # RediSearch's MAXEXPANSIONS: the first terms in byte order
+        # RediSearch's MAXEXPANSIONS: the first terms in byte order
+        end = i + self.limits.max_expansions
         while i < min(end, len(self.vocabulary)) and self.vocabulary[i].startswith(prefix):
             yield self.postings[self.vocabulary[i]]
             i += 1
@@ -263,15 +265,19 @@ class _Postings:
 class FieldIndexes:
     """TAG, NUMERIC and TEXT indexes of one FT index, keyed by the query name (alias)."""
 
-    def __init__(self, definition: IndexDefinition) -> None:
+    def __init__(self, definition: IndexDefinition, limits: ExpansionLimits | None = None) -> None:
         self.definition = definition
+        self.limits = limits or ExpansionLimits()
+        """MINPREFIX / MAXEXPANSIONS for prefix and pattern queries (shared per server)."""
         self._stopwords = definition.stopwords
         indexed = [f for f in definition.fields if not f.no_index]
         self._tag_fields = [f for f in indexed if f.type is FieldType.TAG]
         self._numeric_fields = [f for f in indexed if f.type is FieldType.NUMERIC]
         self._text_fields = [f for f in indexed if f.type is FieldType.TEXT]
         self._labels: set[int] = set()
-        self._tags: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._tag_fields}
+        self._tags: dict[bytes, _Postings] = {
+            f.alias: _Postings(self.limits) for f in self._tag_fields
+        }
         self._tag_spec: dict[bytes, FieldSpec] = {f.alias: f for f in self._tag_fields}
         # per field, per label: what the label holds there (to unindex it, and to test
         # candidates); one dict per field rather than one per label keeps a document's
@@ -285,7 +291,9 @@ class FieldIndexes:
         self._number_values: dict[bytes, dict[int, float | tuple[float, ...]]] = {
             f.alias: {} for f in self._numeric_fields
         }
-        self._texts: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._text_fields}
+        self._texts: dict[bytes, _Postings] = {
+            f.alias: _Postings(self.limits) for f in self._text_fields
+        }
         self._text_tokens: dict[bytes, dict[int, tuple[bytes, ...]]] = {
             f.alias: {} for f in self._text_fields
         }
@@ -545,7 +553,7 @@ class FieldIndexes:
             return []
         if node.prefix:
             return self.terms_with_prefix(alias, node.terms[0])
-        return expand(postings.vocabulary, node.pattern, node.terms[0], node.distance)
+        return expand(postings.vocabulary, node.pattern, node.terms[0], node.distance, self.limits)
 
     def field_has_term(self, alias: bytes, term: bytes) -> bool:
         """Whether any document holds ``term`` in TEXT field ``alias``."""
@@ -560,12 +568,12 @@ class FieldIndexes:
     def terms_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
         """The terms of TEXT field ``alias`` a ``prefix*`` query expands to, sorted."""
         postings = self._texts.get(alias)
-        if postings is None or len(prefix) < MIN_PREFIX:
+        if postings is None or len(prefix) < self.limits.min_prefix:
             return []
         vocabulary = postings.vocabulary
         out = []
         i = bisect_left(vocabulary, prefix)
-        end = min(i + MAX_EXPANSIONS, len(vocabulary))
+        end = min(i + self.limits.max_expansions, len(vocabulary))
         while i < end and vocabulary[i].startswith(prefix):
             out.append(vocabulary[i])
             i += 1
@@ -583,10 +591,10 @@ class FieldIndexes:
     def tags_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
         """The tag values of field ``alias`` starting with (folded) ``prefix``, sorted."""
         postings = self._tags.get(alias)
-        if postings is None or len(prefix) < MIN_PREFIX:
+        if postings is None or len(prefix) < self.limits.min_prefix:
             return []
         i = bisect_left(postings.vocabulary, prefix)
-        end = min(i + MAX_EXPANSIONS, len(postings.vocabulary))
+        end = min(i + self.limits.max_expansions, len(postings.vocabulary))
         out = []
         while i < end and postings.vocabulary[i].startswith(prefix):
             out.append(postings.vocabulary[i])
@@ -599,7 +607,7 @@ class FieldIndexes:
         postings = self._tags.get(alias)
         if postings is None:
             return []
-        return expand(postings.vocabulary, kind, self.fold_tag(alias, text))
+        return expand(postings.vocabulary, kind, self.fold_tag(alias, text), 0, self.limits)
 
     def fold_tag(self, alias: bytes, value: bytes) -> bytes:
         """A tag query value folded as field ``alias`` stores its values."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .fields import MAX_EXPANSIONS, FieldIndexes
+from .fields import FieldIndexes
 from .phonetics import is_phonetic
 from .proximity import positions_within
 from .query import (
@@ -303,7 +303,7 @@ class _Planner:
                 for term in self.fields.pattern_terms(alias, node):
                     expansions[term] = None
             # the terms trie is sorted by bytes (Trie_Sort_Lex): its walk is byte order
-            ordered = sorted(expansions)[:MAX_EXPANSIONS]
+            ordered = sorted(expansions)[: self.fields.limits.max_expansions]
             if not ordered:
                 return _null_plan()
             return _Plan(

@@ -19,13 +19,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-__all__ = ["MAX_EXPANSIONS", "MIN_PREFIX", "expand", "levenshtein_within", "matcher"]
+__all__ = [
+    "MAX_EXPANSIONS",
+    "MIN_PREFIX",
+    "ExpansionLimits",
+    "expand",
+    "levenshtein_within",
+    "matcher",
+]
 
 MIN_PREFIX = 2
 """Shortest prefix, suffix or infix a pattern query expands (RediSearch's MINPREFIX)."""
 MAX_EXPANSIONS = 200
 """Most terms one pattern expands to (RediSearch's MAXEXPANSIONS)."""
+
+
+@dataclass
+class ExpansionLimits:
+    """MINPREFIX and MAXEXPANSIONS as ``FT.CONFIG SET`` leaves them: one object per
+    server, shared by its indexes (RediSearch's are process-wide and neither logged nor
+    replicated; memvec's FT.CONFIG is not logged either)."""
+
+    min_prefix: int = MIN_PREFIX
+    max_expansions: int = MAX_EXPANSIONS
 
 
 def levenshtein_within(a: str, b: str, limit: int) -> bool:
@@ -68,10 +86,12 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def matcher(kind: str, text: bytes, distance: int = 0) -> Callable[[bytes], bool] | None:
+def matcher(
+    kind: str, text: bytes, distance: int = 0, min_prefix: int = MIN_PREFIX
+) -> Callable[[bytes], bool] | None:
     """A test of one term for pattern ``kind`` with (folded) ``text``; None when the pattern
-    expands to nothing whatever the terms (too short)."""
-    if kind in ("prefix", "suffix", "contains") and len(text) < MIN_PREFIX:
+    expands to nothing whatever the terms (shorter than ``min_prefix``)."""
+    if kind in ("prefix", "suffix", "contains") and len(text) < min_prefix:
         return None
     if kind == "prefix":
         return lambda term: term.startswith(text)
@@ -88,16 +108,23 @@ def matcher(kind: str, text: bytes, distance: int = 0) -> Callable[[bytes], bool
     raise ValueError(f"unknown pattern kind {kind!r}")
 
 
-def expand(vocabulary: Iterable[bytes], kind: str, text: bytes, distance: int = 0) -> list[bytes]:
+def expand(
+    vocabulary: Iterable[bytes],
+    kind: str,
+    text: bytes,
+    distance: int = 0,
+    limits: ExpansionLimits | None = None,
+) -> list[bytes]:
     """The terms of ``vocabulary`` (walked in byte order) ``kind`` matches, at most
-    :data:`MAX_EXPANSIONS`."""
-    test = matcher(kind, text, distance)
+    ``limits.max_expansions`` (:data:`MAX_EXPANSIONS` by default)."""
+    limits = limits or ExpansionLimits()
+    test = matcher(kind, text, distance, limits.min_prefix)
     if test is None:
         return []
     out = []
     for term in vocabulary:
         if test(term):
             out.append(term)
-            if len(out) >= MAX_EXPANSIONS:
+            if len(out) >= limits.max_expansions:
                 break
     return out

@@ -12,7 +12,7 @@ matters to results and scores, with TAG fields (one CASESENSITIVE) for tag patte
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +299,36 @@ def many(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
 @pytest.mark.parametrize("query", ["ab*", "@g:{ab*}", "*x", "@g:{*x}", "*b*", "@g:{ab*} ab1*"])
 def test_max_expansions(pair: Pair, many: str, query: str) -> None:
     pair.same("FT.SEARCH", many, query, "SORTBY", "t", "DESC", "LIMIT", "0", "3", "NOCONTENT")
+
+
+def test_config_limits(
+    memvec_server: ServerThread, many: str, redis_stack_factory: Callable[..., RedisStack]
+) -> None:
+    """FT.CONFIG SET MAXEXPANSIONS / MINPREFIX change what patterns expand to (on a
+    private peer, since the setting is process-wide there), with RediSearch's errors."""
+    peer = redis_stack_factory()
+    theirs = peer.client(protocol=2)
+    mine = redis.Redis(host="127.0.0.1", port=memvec_server.port, protocol=2)
+    pair = Pair(mine, theirs)
+    try:
+        theirs.execute_command("FT.CREATE", many, "PREFIX", "1", f"{many}:", "SCHEMA", "t",
+                               "TEXT", "g", "TAG")  # fmt: skip
+        wait_index_scanned(theirs, many, 30)
+        with theirs.pipeline(transaction=False) as pipe:
+            for i in range(250):
+                pipe.hset(f"{many}:{i}", mapping={"t": f"ab{i:03d}x", "g": f"ab{i:03d}x"})
+            pipe.execute()
+        for value in ("0", "-1", "abc", " 5", "1.5"):
+            pair.same("FT.CONFIG", "SET", "MAXEXPANSIONS", value)
+            pair.same("FT.CONFIG", "SET", "MINPREFIX", value)
+        pair.same("FT.CONFIG", "SET", "MAXEXPANSIONS", "+7")
+        pair.same("FT.CONFIG", "SET", "MINPREFIX", "3")
+        pair.same("FT.CONFIG", "GET", "MAXEXPANSIONS")
+        pair.same("FT.CONFIG", "GET", "MINPREFIX")
+        for query in ("ab*", "ab0*", "@g:{ab*}", "@g:{ab0*}", "*x", "*0x", "@g:{*0x}"):
+            pair.same("FT.SEARCH", many, query, "SORTBY", "t", "DESC", "NOCONTENT")
+    finally:
+        call(mine, "FT.CONFIG", "SET", "MAXEXPANSIONS", "200")
+        call(mine, "FT.CONFIG", "SET", "MINPREFIX", "2")
+        mine.close()
+        theirs.close()
