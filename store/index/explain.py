@@ -134,10 +134,10 @@ def _text_lines(node: TextFilter, pad: str) -> list[str]:
         inner += [f"{pad}  {scope}{_text(t)}(expanded)" for t in node.expansions]
         return [f"{pad}{scope}UNION {{", *inner, pad + "}"]
     if node.fields is not None:
-        if len(terms) == 1:
+        if len(terms) == 1 and not node.exact:
             return [f"{pad}{scope}{terms[0]}"]
         inner = [f"{pad}  {scope}{t}" for t in terms]
         return [f"{pad}{scope}EXACT {{", *inner, pad + "}"]
-    if len(terms) == 1:
+    if len(terms) == 1 and not node.exact:
         return [pad + terms[0]]
     return [pad + "EXACT {", *[pad + "  " + t for t in terms], pad + "}"]

@@ -92,7 +92,7 @@ QUERIES = [
     # only hold the words themselves, but query terms expand there too
     "running", "run", "runs", "runner", "@t:running", "@n:running", "@n:run", "helping",
     "help", "fox", "foxes", "generation", "@t:run @n:run", "running | hello",
-    '"running fast"', "-running", "-(running hello)", "~running hello", "$p",
+    '"running fast"', '"runs"', '@t:"runs"', "-running", "-(running hello)", "~running hello", "$p",
     # patterns
     "gen*", "run*", "*ing", "*elp*", "*ner", "%runing%", "%%rining%%", "%%%ronning%%%",
     "%hel%", "w'run*'", "w'he?p'", "w'*ing'", "@t:*ns", "r*", "*g",

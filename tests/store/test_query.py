@@ -123,7 +123,7 @@ FILTERS: list[tuple[str, FilterNode]] = [
     ("@title:hel*", text(b"title", b"hel", prefix=True)),
     ("@title:$word", text(b"title", b"hello")),
     ("@title|body:hello", text(b"title|body", b"hello")),
-    ('@title|body:"a fox"', text(b"title|body", b"fox")),
+    ('@title|body:"a fox"', dataclasses.replace(text(b"title|body", b"fox"), exact=True)),
     ('@title|body:"fox hunt"', text(b"title|body", b"fox", b"hunt")),
     ("@title:3", text(b"title", b"3")),
 ]  # fmt: skip
@@ -392,7 +392,9 @@ def test_search_sortby_default_ascending() -> None:
 def test_search_legacy_filter_and_nostopwords() -> None:
     r = search("@g:{x} FILTER rating (1 +inf")
     assert r.parse_query().filter == And((tag(b"g", b"x"), num(b"rating", 1, INF, lo_in=False)))
-    assert search("the NOSTOPWORDS").parse_query().filter == dataclasses.replace(text(None, b"the"), expansions=(b"+the",))
+    assert search("the NOSTOPWORDS").parse_query().filter == dataclasses.replace(
+        text(None, b"the"), expansions=(b"+the",)
+    )
     assert search("the").parse_query().filter == MatchNone()
     assert search("foo").parse_query(stopwords=frozenset({b"foo"})).filter == MatchNone()
 

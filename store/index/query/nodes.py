@@ -101,6 +101,8 @@ class TextFilter:
     matches the union of the index's terms the pattern expands to (at most
     :data:`store.index.fields.MAX_EXPANSIONS`)."""
     distance: int = 0
+    exact: bool = False
+    """A one-term ``"phrase"``: matched as the term (never expanded), shown as EXACT."""
 
 
 @dataclass(frozen=True)

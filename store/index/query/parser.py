@@ -310,7 +310,8 @@ class _Parser(KnnParser, RangeParser):
             terms = tuple(tokenize_text(unescape(tok.text), self.stopwords))
             if not terms:
                 return None
-            return self.text_node(fields, terms, False)
+            scope = fields if fields is not None else self.text_fields
+            return TextFilter(scope, terms, exact=len(terms) == 1)
         if tok.kind == "ATTR":
             term = fold_text(self.param(tok.text))
             return self.text_node(fields, (term,), False, self.expansions(term, fields))
