@@ -73,7 +73,7 @@ from .query import (
     TextFilter,
     VectorRange,
 )
-from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
+from .schema import LANGUAGES, FieldSpec, FieldType, IndexDefinition, tokenize_text
 from .stemming import DEFAULT_LANGUAGE, index_stem, stem_weight
 from .term_patterns import MAX_EXPANSIONS, MIN_PREFIX, ExpansionLimits, expand
 
@@ -301,6 +301,9 @@ class FieldIndexes:
         self._weights = {f.alias: field_weight(f.weight) for f in self._text_fields}
         self._stem_weights = {f.alias: stem_weight(f.weight) for f in self._text_fields}
         self.language = (definition.language or DEFAULT_LANGUAGE).lower()
+        self._language_field = definition.language_field
+        self._doc_language: dict[int, bytes] = {}
+        """A document's own LANGUAGE_FIELD language, where valid and not the index's."""
         """The index's LANGUAGE: how TEXT tokens are stemmed (:mod:`store.index.stemming`)."""
         self._stemmed = {f.alias for f in self._text_fields if not f.no_stem}
         self._phonetic = {f.alias for f in self._text_fields if f.phonetic is not None}
@@ -364,6 +367,9 @@ class FieldIndexes:
                     self._tag_values[spec.alias][label] = values
                     tags.append(values)
         texts = []
+        language = self._language_of(fields)
+        if language != self.language:
+            self._doc_language[label] = language
         for spec in self._text_fields:
             raw = fields.get(spec.name)
             if raw is not None:
@@ -374,7 +380,7 @@ class FieldIndexes:
                     tokens = tuple(canonical.get(token, GAP) for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
-                    stems = self._derived_of(spec.alias, tokens)
+                    stems = self._derived_of(spec.alias, tokens, language)
                     for stem in stems:
                         postings.add(stem, label)
                     if stems:
@@ -394,6 +400,7 @@ class FieldIndexes:
         to the token's running weighted frequency."""
         freqs: dict[bytes, int] = {}
         length = max_freq = vectors = 0
+        language = self._doc_language.get(label, self.language)
         for spec in self.definition.fields:
             if spec.name in self._vector_names:
                 if fields.get(spec.name) is not None:
@@ -414,7 +421,7 @@ class FieldIndexes:
                 f = freqs[t] = freqs.get(t, 0) + w
                 if f > max_freq:
                     max_freq = f
-                stem = index_stem(t, self.language) if stemmed else None
+                stem = index_stem(t, language) if stemmed else None
                 if stem is not None:
                     f = freqs[stem] = freqs.get(stem, 0) + ws
                     if f > max_freq:
@@ -455,11 +462,12 @@ class FieldIndexes:
                 texts.append(tokens)
                 for token in set(tokens) - {GAP}:
                     self._texts[alias].discard(token, label)
-                stems = self._derived_of(alias, tokens)
+                stems = self._derived_of(alias, tokens, self._doc_language.get(label))
                 for stem in stems:
                     self._texts[alias].discard(stem, label)
                 if stems:
                     texts.append(stems)
+        self._doc_language.pop(label, None)
         stats = self._stats.pop(label, None)
         if stats is not None:
             self.num_records -= stats.vectors
@@ -473,13 +481,26 @@ class FieldIndexes:
         self.num_records -= len(numbers) + sum(len(v) for v in tags) + len(terms)
         self._bytes -= _cost(numbers, tags, texts)
 
-    def _derived_of(self, alias: bytes, tokens: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    def _language_of(self, fields: Mapping[bytes, FieldValue]) -> bytes:
+        """The language a document is stemmed in: its LANGUAGE_FIELD's value where that
+        names a language RediSearch knows (any case), else the index's."""
+        if self._language_field is None:
+            return self.language
+        raw = fields.get(self._language_field)
+        if isinstance(raw, bytes) and raw.lower() in LANGUAGES:
+            return raw.lower()
+        return self.language
+
+    def _derived_of(
+        self, alias: bytes, tokens: tuple[bytes, ...], language: bytes | None = None
+    ) -> tuple[bytes, ...]:
         """The distinct ``+stem`` and ``<CODE`` (phonetic) terms field ``alias`` indexes
-        beside ``tokens``."""
+        beside ``tokens`` (stems in ``language``, the index's by default)."""
         words = set(tokens) - {GAP}
         found: set[bytes | None] = set()
         if alias in self._stemmed:
-            found.update(index_stem(t, self.language) for t in words)
+            lang = language or self.language
+            found.update(index_stem(t, lang) for t in words)
         if alias in self._phonetic:
             found.update(phonetic_term(t) for t in words if len(t) >= MIN_PHONETIC_LENGTH)
         return tuple(sorted(t for t in found if t is not None))
@@ -537,7 +558,7 @@ class FieldIndexes:
             ]
         if alias not in self._stemmed:
             return []
-        language = self.language
+        language = self._doc_language.get(label, self.language)
         return [i for i, t in enumerate(tokens) if t and index_stem(t, language) == term]
 
     def derived_weight(self, alias: bytes, term: bytes) -> int:
