@@ -99,6 +99,7 @@ def _explain(ctx: ExecContext, args: list[bytes]) -> list[str]:
             if value == parsed.knn.vector:
                 param = _text(name)
                 break
+    index.fields.check_patterns(parsed.filter)
     return explain_lines(parsed.filter, parsed.knn, param, index.fields.fold_tag)
 
 

@@ -57,7 +57,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import DocumentRejected
+from ..errors import DocumentRejected, QuerySyntaxError
 from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
 from .proximity import positions_within
 from .query import (
@@ -307,6 +307,7 @@ class FieldIndexes:
         """The index's LANGUAGE: how TEXT tokens are stemmed (:mod:`store.index.stemming`)."""
         self._stemmed = {f.alias for f in self._text_fields if not f.no_stem}
         self._phonetic = {f.alias for f in self._text_fields if f.phonetic is not None}
+        self._suffix_trie = {f.alias for f in self._text_fields if f.with_suffix_trie}
         self._text_order = tuple(self._texts)
         self._stats: dict[int, DocStats] = {}
         self._term_docs: dict[bytes, int] = {}
@@ -763,10 +764,31 @@ class FieldIndexes:
             return lambda label: all(p(label) for p in parts)
         return lambda label: any(p(label) for p in parts)
 
+    def check_patterns(self, node: FilterNode) -> None:
+        """Raise RediSearch's error for a pattern the index refuses anywhere in ``node``
+        (FT.EXPLAIN checks without evaluating)."""
+        if isinstance(node, TextFilter) and node.pattern:
+            self._check_suffix_support(node)
+        elif isinstance(node, And | Or):
+            for child in node.children:
+                self.check_patterns(child)
+        elif isinstance(node, Not | OptionalFilter):
+            self.check_patterns(node.child)
+
+    def _check_suffix_support(self, node: TextFilter) -> None:
+        """RediSearch's refusal: once a TEXT field has WITHSUFFIXTRIE, a suffix, contains
+        or wildcard query naming fields must name only such fields."""
+        if not self._suffix_trie or node.fields is None or node.pattern == "fuzzy":
+            return
+        named = [f for f in node.fields if f in self._texts]
+        if any(f not in self._suffix_trie for f in named):
+            raise QuerySyntaxError("Contains query on fields without WITHSUFFIXTRIE support")
+
     def _text(self, node: TextFilter) -> set[int]:
         aliases = self._text_aliases(node)
         out: set[int] = set()
         if node.pattern:
+            self._check_suffix_support(node)
             for alias in aliases:
                 out |= self._texts[alias].union(self.pattern_terms(alias, node), ())
             return out

@@ -362,3 +362,27 @@ def test_language_field(pair: Pair) -> None:
     finally:
         for r in (pair.memvec, pair.peer):
             call(r, "FT.DROPINDEX", p, "DD")
+
+
+def test_patterns_with_params_and_suffix_trie(pair: Pair) -> None:
+    """``$param`` pattern texts, fuzzy numbers, ``%`` syntax errors, and RediSearch's
+    refusal of suffix/contains/wildcard on fields without WITHSUFFIXTRIE once one has it."""
+    p = f"tx{uuid.uuid4().hex[:8]}"
+    params = ("PARAMS", "2", "p", "ell")
+    try:
+        pair.same("FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA", "t", "TEXT",
+                  "s", "TEXT", "WITHSUFFIXTRIE", "g", "TAG")  # fmt: skip
+        pair.same("HSET", f"{p}:1", "t", "hello world ab", "s", "hello there", "g", "hello")
+        pair.same("HSET", f"{p}:2", "t", "a b c 12", "s", "x", "g", "ab")
+        for query, extra in [
+            ("%%%%hello%%%%", ()), ("%hello", ()), ("%%hello%", ()), ("%12%", ()), ("%a%", ()),
+            ("@t:*ell*", ()), ("@t:*llo", ()), ("@t:w'h*'", ()), ("@t|s:*llo", ()),
+            ("@s:*ell*", ()), ("*ell*", ()), ("@t:%helo%", ()), ("@g:{*ll*}", ()),
+            ("*$p*", params), ("*$p", ("PARAMS", "2", "p", "llo")), ("*$q*", params),
+            ("%$p%", ("PARAMS", "2", "p", "Hello")), ("w'$p'", ("PARAMS", "2", "p", "h*")),
+        ]:  # fmt: skip
+            pair.same("FT.SEARCH", p, query, *extra, "NOCONTENT", "DIALECT", "2")
+            pair.same("FT.EXPLAIN", p, query, *extra, "DIALECT", "2")
+    finally:
+        for r in (pair.memvec, pair.peer):
+            call(r, "FT.DROPINDEX", p, "DD")

@@ -184,9 +184,14 @@ class _Parser(KnnParser, RangeParser):
             return self.text(tok, fields)
         if kind in ("SUFFIX", "CONTAINS"):
             text = tok.text[1:-1] if kind == "CONTAINS" else tok.text[1:]
+            if text.startswith(b"$"):
+                return self.pattern(fields, kind.lower(), self.param(text[1:]), escaped=True)
             return self.pattern(fields, kind.lower(), text)
         if kind == "WILDCARD":
-            return self.pattern(fields, "wildcard", tok.text[2:-1], escaped=True)
+            text = tok.text[2:-1]
+            if text.startswith(b"$"):
+                text = self.param(text[1:])
+            return self.pattern(fields, "wildcard", text, escaped=True)
         if kind == "PERCENT":
             return self.fuzzy(tok, fields)
         raise syntax(tok)
@@ -210,10 +215,15 @@ class _Parser(KnnParser, RangeParser):
         while self.kind() == "PERCENT" and distance < 3:
             self.i += 1
             distance += 1
-        word = self.take("TERM")
+        here = self.here()
+        if self.kind() == "PERCENT" and here.near is None:
+            # RediSearch names no token when nothing valued came before
+            raise QuerySyntaxError(f"Syntax error at offset {here.pos} near ")
+        word = self.take("TERM", "NUMBER", "ATTR")
         for _ in range(distance):
             self.take("PERCENT")
-        return self.pattern(fields, "fuzzy", word.text, distance=distance)
+        text = self.param(word.text) if word.kind == "ATTR" else word.text
+        return self.pattern(fields, "fuzzy", text, distance=distance, escaped=word.kind == "ATTR")
 
     def field_expr(self, mod: Tok) -> FilterNode | None:
         names = [mod.text]
