@@ -132,9 +132,9 @@ def test_index_language(pair: Pair, idx: str) -> None:
 
 
 SORT_DOCS = [
-    {"t": "Hello World", "u": "Zed Alpha", "x": "Beta", "g": "Bb", "p": "Zz"},
-    {"t": "apple pie", "u": "alpha zed", "x": "alpha", "g": "aa", "p": "aa"},
-    {"t": "Apple Tart", "u": "Alpha", "x": "ALPHA", "g": "AB", "p": "Ab"},
+    {"t": "Hello World", "u": "Zed Alpha", "x": "Beta", "g": "Bb", "p": "Zz", "n": "3"},
+    {"t": "apple pie", "u": "alpha zed", "x": "alpha", "g": "aa", "p": "aa", "n": "1"},
+    {"t": "Apple Tart", "u": "Alpha", "x": "ALPHA", "g": "AB", "p": "Ab", "n": "2"},
     {"t": "banana", "p": "b"},
 ]
 
@@ -152,7 +152,7 @@ def sidx(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
         r.execute_command(
             "FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA", "t", "TEXT", "SORTABLE",
             "u", "TEXT", "SORTABLE", "UNF", "x", "AS", "al", "TEXT", "SORTABLE",
-            "g", "TAG", "SORTABLE", "p", "TEXT",
+            "g", "TAG", "SORTABLE", "p", "TEXT", "n", "AS", "num", "NUMERIC", "SORTABLE",
         )  # fmt: skip
         wait_index_scanned(r, p, 30)
         for i, doc in enumerate(SORT_DOCS):
@@ -181,6 +181,10 @@ def sidx(memvec_server: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
         ("SORTBY", "g", "WITHSORTKEYS"),
         ("SORTBY", "p", "WITHSORTKEYS"),
         ("SORTBY", "x"),
+        ("SORTBY", "num", "DESC", "WITHSORTKEYS"),
+        ("SORTBY", "n", "DESC"),
+        ("SORTBY", "g", "DESC", "RETURN", "1", "g", "WITHSORTKEYS"),
+        ("RETURN", "2", "num", "n"),
     ],
 )
 def test_sortable_text_replies_equal(pair: Pair, sidx: str, args: tuple[str, ...]) -> None:
@@ -196,6 +200,9 @@ def test_aliases_in_aggregate(pair: Pair, sidx: str) -> None:
         "FT.AGGREGATE", sidx, "*", "APPLY", "lower(@al)", "AS", "lo", "SORTBY", "2", "@lo", "DESC"
     )
     pair.same("FT.AGGREGATE", sidx, "*", "LOAD", "1", "@t", "SORTBY", "2", "@t", "ASC")
+    pair.same("FT.AGGREGATE", sidx, "*", "SORTBY", "2", "@num", "DESC")
+    pair.same("FT.AGGREGATE", sidx, "*", "APPLY", "@num*2", "AS", "d")
+    pair.same("FT.AGGREGATE", sidx, "*", "LOAD", "1", "@n", "SORTBY", "2", "@n", "ASC")
 
 
 PHONETIC_DOCS = [
