@@ -393,3 +393,16 @@ def test_patterns_with_params_and_suffix_trie(pair: Pair) -> None:
     finally:
         for r in (pair.memvec, pair.peer):
             call(r, "FT.DROPINDEX", p, "DD")
+
+
+@pytest.mark.parametrize(
+    "query", ["running", "run fast", "*un*", "run @w:{gen}", "@w:{gen|generation}", "~run @w:{gen}",
+              "run|fast", "-run"],
+)  # fmt: skip
+def test_matched_terms(pair: Pair, idx: str, query: str) -> None:
+    """matched_terms() lists what each document's iterators matched: stems, the expansion
+    a pattern found, tag values, in RediSearch's order."""
+    pair.same(
+        "FT.AGGREGATE", idx, query, "LOAD", "1", "@t", "APPLY", "matched_terms()", "AS", "m",
+        "SORTBY", "2", "@t", "ASC", "DIALECT", "2",
+    )  # fmt: skip
