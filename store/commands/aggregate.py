@@ -123,7 +123,8 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         json_names += [loader.path for loader in plan.root if loader.kind == "hash"]
         json_names += text_fields if terms else []
     docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline, index, json_names)
-    if terms:
+    # only an expression calling matched_terms() reads them: spare the per-document walk
+    if terms and any(b"matched_terms" in arg.lower() for arg in args[2:]):
         docs = _with_terms(docs, _matched_terms(index, parsed, ranges), ctx.lock)
     execution = Execution(plan, docs)
     if not request.cursor:
