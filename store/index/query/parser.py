@@ -14,16 +14,18 @@ binds looser than ``-`` and ``~``)::
     unary     := '-' unary | '~' unary | atom ['=>' attrs]
     atom      := '(' union ')' | '*' | '@f:' rhs | '@f|g:' text | '@f' op num | text
     rhs       := '{' tag ('|' tag)* '}' | '[' bound [bound] ']' | range | text-unary
-    tag       := word+ | word'*'                      (words joined by one space)
+    tag       := word+ | word'*' | pattern            (words joined by one space)
     bound     := ['('] ['-'] (number | 'inf' | $param)  (a lone bound means "equal to")
-    text      := term | term'*' | "exact phrase" | $param
+    text      := term | term'*' | "exact phrase" | $param | pattern
+    pattern   := '*'suffix | '*'infix'*' | "w'"wildcard"'" | '%'term'%' (up to '%%%')
     range     := '[' 'VECTOR_RANGE' radius $blob ']' ['=>' attrs]   (query/vector_range.py)
 
-    pattern   := '*'suffix | '*'infix'*' | "w'"wildcard"'" | '%'term'%' (up to '%%%')
-
 Text terms are case folded and stop words are dropped (a query of stop words only matches
-nothing); a plain term (not in ``"..."``) carries its stem expansions in the query's
-language. Rejected with a message that says so: ``ismissing()``. Errors are
+nothing); a plain term (not in ``"..."``, not under ``-`` or ``~``) carries its expansions
+(its phonetic code where a field it searches is PHONETIC, its stems in the query's
+language), as RediSearch's default expander adds them. ``=>{$phonetic: true|false}`` on a
+term forces the phonetic expansion, refused where no field it searches is PHONETIC.
+Rejected with a message that says so: ``ismissing()``. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
 near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
 parameter `k```, ``Parser stack overflow ...`` past 200 nested levels.
