@@ -4,8 +4,8 @@
 keep their order: ``LOAD``, ``APPLY expr AS name``, ``FILTER expr``, ``GROUPBY n @f...
 REDUCE ...``, ``SORTBY n @f [ASC|DESC]... [MAX m]`` and ``LIMIT offset num`` (a LIMIT
 right after a SORTBY belongs to it, as RediSearch's arrange step). Query options:
-``PARAMS``, ``DIALECT``, ``VERBATIM`` (memvec never stems), ``NOSTOPWORDS``, ``INFIELDS``,
-``INKEYS``, ``LANGUAGE`` (checked; memvec does not stem), ``TIMEOUT``, ``ADDSCORES``,
+``PARAMS``, ``DIALECT``, ``VERBATIM`` (no stemming), ``NOSTOPWORDS``, ``INFIELDS``,
+``INKEYS``, ``LANGUAGE`` (the stemmer of query terms), ``TIMEOUT``, ``ADDSCORES``,
 ``SCORER``, ``WITHCURSOR [COUNT c] [MAXIDLE ms]``. ``SLOP``, ``INORDER``, ``EXPANDER`` and
 ``PAYLOAD`` are refused with a message saying so. Expressions
 are parsed here, so a bad one is refused before anything runs. Error texts are
@@ -96,6 +96,7 @@ class AggregateRequest:
     params: dict[bytes, bytes] = field(default_factory=dict)
     dialect: int | None = None
     verbatim: bool = False
+    language: bytes | None = None
     nostopwords: bool = False
     infields: tuple[bytes, ...] | None = None
     inkeys: tuple[bytes, ...] | None = None
@@ -272,7 +273,8 @@ def parse_aggregate(args: Sequence[bytes]) -> AggregateRequest:
         elif word == b"LANGUAGE":
             if not cur.more():
                 raise bad_args("LANGUAGE", EXPECTED)
-            if cur.take().lower() not in LANGUAGES:
+            req.language = cur.take()
+            if req.language.lower() not in LANGUAGES:
                 raise QuerySyntaxError("No such language")
         elif word in (b"SLOP", b"INORDER", b"EXPANDER", b"PAYLOAD"):
             raise QuerySyntaxError(

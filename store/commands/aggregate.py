@@ -32,8 +32,9 @@ from ..aggregate.functions import EvalError
 from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, StoreError
 from ..index import json_fields
-from ..index.query import And, Or, TextFilter
-from ..index.schema import DEFAULT_STOPWORDS, FieldType, tokenize_text
+from ..index.query import And, OptionalFilter, Or, TagFilter, TextFilter
+from ..index.schema import FieldType
+from ..index.score_tree import TERM, DocText, build_root
 from ..index.search_args import SearchRequest
 from ..index.search_index import SearchIndex
 from ..numbers import parse_int64
@@ -74,8 +75,12 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         params=request.params,
         nostopwords=request.nostopwords,
         infields=request.infields,
+        verbatim=request.verbatim,
+        language=request.language,
     )
-    parsed = search.parse_query(index.definition.stopwords)
+    parsed = search.parse_query(
+        index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
+    )
     knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
     ranges = index.ranges(parsed.filter)
     yield_names = ranges.yield_names if ranges is not None else []
@@ -118,8 +123,9 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         json_names += [loader.path for loader in plan.root if loader.kind == "hash"]
         json_names += text_fields if terms else []
     docs = _documents(ctx, ctx.keyspace, keys, distances, scores, deadline, index, json_names)
-    if terms:
-        docs = _with_terms(docs, terms, text_fields, index.definition.stopwords)
+    # only an expression calling matched_terms() reads them: spare the per-document walk
+    if terms and any(b"matched_terms" in arg.lower() for arg in args[2:]):
+        docs = _with_terms(docs, _matched_terms(index, parsed, ranges), ctx.lock)
     execution = Execution(plan, docs)
     if not request.cursor:
         return _reply(ctx.protocol, execution, None, deadline)
@@ -201,32 +207,49 @@ def _json_row(index: SearchIndex, doc: JsonDoc, names: list[bytes]) -> dict[byte
 
 
 def _query_terms(node: object) -> list[bytes]:
-    """The plain terms a query matches on, in query order (for ``matched_terms()``)."""
+    """The text terms, patterns and tag values of a query (any: ``matched_terms()`` may
+    find some)."""
     out: list[bytes] = []
     if isinstance(node, TextFilter):
-        if not node.prefix:
-            out += [t for t in node.terms if t not in out]
+        out += [t for t in node.terms if t not in out]
+    elif isinstance(node, TagFilter):
+        out += [t for t in (*node.values, *node.prefixes) if t not in out]
+        out += [t for _, t in node.patterns if t not in out]
+    elif isinstance(node, OptionalFilter):
+        out += _query_terms(node.child)
     elif isinstance(node, And | Or):
         for child in node.children:
             out += [t for t in _query_terms(child) if t not in out]
     return out
 
 
-def _with_terms(
-    docs: Iterator[SourceDoc],
-    terms: list[bytes],
-    text_fields: list[bytes],
-    stopwords: frozenset[bytes] | None,
-) -> Iterator[SourceDoc]:
-    words = DEFAULT_STOPWORDS if stopwords is None else stopwords
+def _matched_terms(index: SearchIndex, parsed: Any, ranges: Any) -> Any:
+    """``label -> terms`` for ``matched_terms()``: the terms and tag values of the
+    document's result tree (RediSearch's iterators replayed, store/index/score_tree.py),
+    in its order, stems (``+run``) and the expansion a pattern found included."""
+    build = build_root(index.fields, parsed, None, ranges=ranges)
+
+    def terms_of(label: int) -> tuple[bytes, ...]:
+        if label not in index.fields:
+            return ()
+        result = build(label, DocText(index.fields, label))
+        out: dict[bytes, None] = {}
+        stack = [] if result is None else [result]
+        while stack:
+            node = stack.pop()
+            if node.kind == TERM:  # text terms and tag values alike
+                out[node.term] = None
+            stack.extend(reversed(node.children))
+        return tuple(out)
+
+    return terms_of
+
+
+def _with_terms(docs: Iterator[SourceDoc], terms_of: Any, lock: Any) -> Iterator[SourceDoc]:
     for doc in docs:
         if doc.fields is not None:
-            tokens: set[bytes] = set()
-            for name in text_fields:
-                raw = doc.fields.get(name)
-                if raw is not None:
-                    tokens.update(tokenize_text(raw, words))
-            doc.terms = tuple(t for t in terms if t in tokens)
+            with lock:
+                doc.terms = terms_of(doc.doc_id)  # the label, in index order
         yield doc
 
 

@@ -13,8 +13,9 @@ index. Choices that differ from RediSearch:
 * ``FT.PROFILE`` answers with the search (or aggregate) reply and a profile in
   RediSearch's shape; the iterator tree is memvec's query tree and the times are memvec's
   (milliseconds), so the numbers differ from RediSearch's, never the layout.
-* ``FT.CONFIG SET`` is refused unless it sets the value memvec already has: memvec has
-  no run-time search knobs (:mod:`store.index.ft_config`).
+* ``FT.CONFIG SET`` changes ``MINPREFIX`` and ``MAXEXPANSIONS`` (per server, not logged,
+  as RediSearch's are not); any other parameter is refused unless set to the value memvec
+  already has (:mod:`store.index.ft_config`).
 * ``FT.SYNUPDATE``/``FT.SYNDUMP`` are refused with an error saying so: memvec's query
   parser does not expand synonyms, and storing groups that no query uses would answer
   differently from RediSearch without saying so.
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArityError, IndexError_, QuerySyntaxError, StoreError
 from ..index.explain import explain_lines
-from ..index.ft_config import lookup
+from ..index.ft_config import Parameter, lookup
 from ..index.query import And, MatchAll, Not, NumericFilter, OptionalFilter, Or, TagFilter
 from ..index.schema import FieldType
 from ..index.search_args import parse_ft_search
@@ -89,14 +90,17 @@ def _explain(ctx: ExecContext, args: list[bytes]) -> list[str]:
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
-    parsed = request.parse_query(index.definition.stopwords)
+    parsed = request.parse_query(
+        index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
+    )
     param = ""
     if parsed.knn is not None:
         for name, value in request.params.items():
             if value == parsed.knn.vector:
                 param = _text(name)
                 break
-    return explain_lines(parsed.filter, parsed.knn, param)
+    index.fields.check_patterns(parsed.filter)
+    return explain_lines(parsed.filter, parsed.knn, param, index.fields.fold_tag)
 
 
 @command("FT.EXPLAIN", -3, "readonly lockfree", "search slow")
@@ -193,7 +197,10 @@ def _iterators(
     try:
         with ctx.lock:
             index = ctx.indexes.get(name)
-        parsed = parse_ft_search(search_args).parse_query(index.definition.stopwords)
+        definition = index.definition
+        parsed = parse_ft_search(search_args).parse_query(
+            definition.stopwords, definition.language, definition.phonetic_fields
+        )
     except StoreError:
         return {b"Type": b"UNKNOWN", b"Time": 0.0, b"Counter": total}, False
     if parsed.knn is not None:
@@ -295,6 +302,28 @@ def ft_tagvals(ctx: ExecContext, args: list[bytes]) -> object:
 
 
 # -- FT.CONFIG ----------------------------------------------------------------------------
+_LIMITS = {"MINPREFIX": "min_prefix", "MAXEXPANSIONS": "max_expansions"}
+"""The parameters FT.CONFIG SET changes: the server's ``IndexManager.limits``."""
+
+
+def _config_count(raw: bytes) -> int:
+    """RediSearch's ``AC_GetLongLong(..., AC_F_GE1)``: a whole number (``strtoll``), >= 1."""
+    text = raw.decode("latin-1")
+    if not text or text[0].isspace() or not text.lstrip("+-").isdigit():
+        raise QuerySyntaxError("Could not convert argument to expected type")
+    value = int(text)
+    if value < 1:
+        raise QuerySyntaxError("Value is outside acceptable bounds")
+    return value
+
+
+def _current(ctx: ExecContext, p: Parameter) -> Parameter:
+    attr = _LIMITS.get(p.name)
+    if attr is None:
+        return p
+    return p._replace(value=str(getattr(ctx.indexes.limits, attr)).encode())
+
+
 @command("FT.CONFIG", -2, "readonly", "search slow")
 def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
     """``FT.CONFIG GET|HELP name|*`` lists RediSearch's parameters with memvec's values;
@@ -312,12 +341,18 @@ def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
         if not found:
             raise QuerySyntaxError("Invalid option")
         p = found[0]
+        if p.name in _LIMITS:
+            if len(args) > 4:
+                return SimpleString("EXCESSARGS")  # RediSearch's reply, verbatim
+            setattr(ctx.indexes.limits, _LIMITS[p.name], _config_count(args[3]))
+            return SimpleString("OK")
         if p.value is not None and args[3].lower() == p.value.lower():
             return SimpleString("OK")  # the value memvec already runs with
         value = "(unset)" if p.value is None else p.value.decode()
         raise QuerySyntaxError(
             f"FT.CONFIG SET is not supported by memvec: {p.name} is fixed at {value}"
         )
+    found = [_current(ctx, p) for p in found]
     if action == b"GET":
         if resp3:
             return {p.name.encode(): p.value for p in found}

@@ -18,7 +18,7 @@ from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, par
 from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
-from ..index.sorting import field_sort_key, sort_by_field
+from ..index.sorting import field_sort_key, hash_sort_value, sort_by_field
 from ..index.vector_range import RangeResults
 from ..replies import SimpleString
 from .table import command
@@ -208,7 +208,9 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
     deadline = _deadline(request.timeout_ms)
-    parsed = request.parse_query(index.definition.stopwords)
+    parsed = request.parse_query(
+        index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
+    )
     ranges = index.ranges(parsed.filter)
     yield_names = ranges.yield_names if ranges else []
     sortable = ([parsed.knn.score_alias] if parsed.knn else []) + yield_names
@@ -323,11 +325,13 @@ def _sorted(
     data, keys = ctx.keyspace.data, index.label_to_key
     doc_id = index.fields.doc_stats
 
+    spec = index.definition.field_by_alias(field_name)
+
     def value_of(label: int) -> bytes | None:
         doc = data.get(keys[label])
         if isinstance(doc, JsonDoc):
             return sort_value(index.definition, doc, field_name)
-        return doc.get(field_name) if isinstance(doc, dict) else None
+        return hash_sort_value(spec, doc, field_name) if isinstance(doc, dict) else None
 
     scorer = None
     if request.withscores:
@@ -457,7 +461,7 @@ def _reply(
                     index.definition, raw, names, sort_name=sort_name, dialect=request.dialect
                 )
             elif isinstance(raw, dict):
-                content = raw
+                content = _hash_content(index, request, raw)
             else:
                 continue  # logically expired or gone since the index walk
             fields: dict[bytes, bytes] = {}
@@ -477,9 +481,10 @@ def _reply(
         if not ascending:
             docs.reverse()  # RediSearch breaks DESC ties by descending document order
         # RediSearch puts documents without the field last, whichever the direction
-        having = [d for d in docs if d[1].get(field_name) is not None]
-        having.sort(key=lambda d: field_sort_key(d[1].get(field_name)), reverse=not ascending)
-        docs = having + [d for d in docs if d[1].get(field_name) is None]
+        value = _sort_value_of(index, field_name)
+        having = [d for d in docs if value(d[1]) is not None]
+        having.sort(key=lambda d: field_sort_key(value(d[1])), reverse=not ascending)
+        docs = having + [d for d in docs if value(d[1]) is None]
     offset, num = request.limit
     sortkey = _sortkey_of(index, request)
     sortkeys = {key: sortkey(f) for key, f, _ in docs[offset : offset + num]}
@@ -490,8 +495,17 @@ def _reply(
         scores = {score_alias} | {name for hit in hits for name in hit.yields}
         returned = [r for r in request.return_fields if r.name in scores and r.alias == r.name]
         returned += [r for r in request.return_fields if r.name not in scores]
+        read = _returned_name_of(index)
         page = [
-            (key, {alias: f[name] for name, alias in returned if name in f}, sc)
+            (
+                key,
+                {
+                    alias: f[found]
+                    for name, alias in returned
+                    if (found := read(f, name)) is not None
+                },
+                sc,
+            )
             for key, f, sc in page
         ]
     if ctx.protocol == 3:
@@ -541,9 +555,10 @@ def _sortkey_of(index: SearchIndex, request: Any) -> Any:
     numeric = any(
         name in (s.name, s.alias) and s.type is FieldType.NUMERIC for s in index.definition.fields
     )
+    value = _sort_value_of(index, name)
 
     def key_of(f: dict[bytes, bytes]) -> bytes | None:
-        raw = f.get(name)
+        raw = value(f)
         if raw is None:
             return None
         if numeric:
@@ -554,3 +569,46 @@ def _sortkey_of(index: SearchIndex, request: Any) -> Any:
         return b"$" + raw
 
     return key_of
+
+
+def _sort_value_of(index: SearchIndex, name: bytes) -> Any:
+    """What SORTBY ``name`` sorts a reply's fields by: for a hash index the schema field
+    of that alias, folded unless UNF (:func:`store.index.sorting.hash_sort_value`); a JSON
+    reply already holds the sort value under ``name``."""
+    if index.definition.on != "HASH":
+        return lambda f: f.get(name)
+    spec = index.definition.field_by_alias(name)
+    return lambda f: hash_sort_value(spec, f, name)
+
+
+def _returned_name_of(index: SearchIndex) -> Any:
+    """Where RETURN ``name`` reads a reply's fields: ``name`` when they hold it (a JSON
+    reply may hold None there: shown as nil), else for a hash index the hash field the
+    schema field of alias ``name`` reads (RediSearch loads a field by its alias); None
+    when neither is there."""
+    definition = index.definition
+
+    def read(f: Mapping[bytes, Any], name: bytes) -> bytes | None:
+        if name in f:
+            return name
+        if definition.on == "HASH":
+            spec = definition.field_by_alias(name)
+            if spec is not None and spec.name in f:
+                return spec.name
+        return None
+
+    return read
+
+
+def _hash_content(index: SearchIndex, request: Any, raw: Mapping[bytes, bytes]) -> Any:
+    """A hash document's reply fields: with SORTBY a schema field (and no RETURN),
+    RediSearch loads the sort value first, under the field's alias, then the hash fields
+    (which replace it in place where the alias is also a hash field's name)."""
+    sortby = request.sortby
+    if sortby is None or request.return_fields is not None:
+        return raw
+    spec = index.definition.field_by_alias(sortby.field)
+    if spec is None:
+        return raw
+    value = hash_sort_value(spec, raw, sortby.field)
+    return raw if value is None else {sortby.field: value, **raw}

@@ -12,6 +12,7 @@ stem. Node types this module does not know are shown by their class name, never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .query import (
@@ -30,9 +31,18 @@ from .query.nodes import TextFilter
 __all__ = ["explain_lines"]
 
 
-def explain_lines(node: Any, knn: KnnClause | None = None, knn_param: str = "") -> list[str]:
+def explain_lines(
+    node: Any,
+    knn: KnnClause | None = None,
+    knn_param: str = "",
+    fold_tag: Callable[[bytes, bytes], bytes] | None = None,
+) -> list[str]:
     """The lines of ``FT.EXPLAIN`` (without the trailing empty line) for a filter tree and
-    its optional KNN clause; ``knn_param`` is the query's ``$name`` for the vector."""
+    its optional KNN clause; ``knn_param`` is the query's ``$name`` for the vector.
+    ``fold_tag(field, value)`` folds tag values and patterns as their field stores them
+    (RediSearch's parser folds them, so its explanation shows them folded)."""
+    if fold_tag is not None:
+        node = _fold_tags(node, fold_tag)
     if knn is None:
         return _lines(node, 0)
     score = knn.score_alias.decode("utf-8", "replace")
@@ -44,6 +54,22 @@ def explain_lines(node: Any, knn: KnnClause | None = None, knn_param: str = "") 
     if isinstance(node, MatchAll):
         return [head]
     return ["VECTOR {", *_lines(node, 1), "} => " + head[len("VECTOR ") :]]
+
+
+def _fold_tags(node: Any, fold: Callable[[bytes, bytes], bytes]) -> Any:
+    if isinstance(node, TagFilter):
+        f = node.field
+        return TagFilter(
+            f,
+            frozenset(fold(f, v) for v in node.values),
+            frozenset(fold(f, p) for p in node.prefixes),
+            tuple((k, fold(f, t)) for k, t in node.patterns),
+        )
+    if isinstance(node, (And, Or)):
+        return type(node)(tuple(_fold_tags(c, fold) for c in node.children))
+    if isinstance(node, (Not, OptionalFilter)):
+        return type(node)(_fold_tags(node.child, fold))
+    return node
 
 
 def _number(value: float) -> str:
@@ -76,6 +102,7 @@ def _lines(node: Any, depth: int) -> list[str]:
         return [pad + "OPTIONAL{", *_lines(node.child, depth + 1), pad + "}"]
     if isinstance(node, TagFilter):
         inner = [pad + "  " + _text(v) for v in sorted(node.values)]
+        inner += [f"{pad}  " + _PATTERNS[k].format(_text(t)) for k, t in node.patterns]
         inner += [f"{pad}  PREFIX{{{_text(p)}*}}" for p in sorted(node.prefixes)]
         return [f"{pad}TAG:@{_text(node.field)} {{", *inner, pad + "}"]
     if isinstance(node, NumericFilter):
@@ -89,16 +116,28 @@ def _lines(node: Any, depth: int) -> list[str]:
     return [pad + type(node).__name__]
 
 
+_PATTERNS = {"suffix": "SUFFIX{{*{}}}", "contains": "INFIX{{*{}*}}", "wildcard": "WILDCARD{{{}}}",
+             "fuzzy": "FUZZY{{{}}}"}  # fmt: skip
+
+
 def _text_lines(node: TextFilter, pad: str) -> list[str]:
     terms = [_text(t) for t in node.terms]
     if node.prefix and terms:
         terms[-1] = f"PREFIX{{{terms[-1]}*}}"
+    if node.pattern and terms:
+        terms[-1] = _PATTERNS[node.pattern].format(terms[-1])
+    scope = ""
     if node.fields is not None:
         scope = "|".join("@" + _text(f) for f in node.fields) + ":"
-        if len(terms) == 1:
+    if node.expansions:
+        inner = [f"{pad}  {scope}{terms[0]}"]
+        inner += [f"{pad}  {scope}{_text(t)}(expanded)" for t in node.expansions]
+        return [f"{pad}{scope}UNION {{", *inner, pad + "}"]
+    if node.fields is not None:
+        if len(terms) == 1 and not node.exact:
             return [f"{pad}{scope}{terms[0]}"]
         inner = [f"{pad}  {scope}{t}" for t in terms]
         return [f"{pad}{scope}EXACT {{", *inner, pad + "}"]
-    if len(terms) == 1:
+    if len(terms) == 1 and not node.exact:
         return [pad + terms[0]]
     return [pad + "EXACT {", *[pad + "  " + t for t in terms], pad + "}"]

@@ -22,10 +22,12 @@ Value rules (RediSearch 2.10): a TAG value is split on the field's separator, ea
 trimmed of ASCII whitespace, empty parts dropped, and ASCII lower-cased unless the field is
 CASESENSITIVE (query values are folded the same way when evaluated). A NUMERIC value must be
 a whole decimal number (``inf``/``-inf``/``infinity`` allowed). TEXT values are tokenised by
-:func:`store.index.schema.tokenize_text` with the index's stop words; term queries match
-folded tokens exactly (no stemming), prefixes need at least 2 characters (RediSearch's
-MINPREFIX), phrases match consecutive tokens. NOINDEX fields are not indexed. A filter on a
-field the index lacks, or of another type, matches nothing.
+:func:`store.index.schema.tokenize_text` with the index's stop words; a field without
+NOSTEM also indexes each token's ``+stem`` (:mod:`store.index.stemming`, in the index's
+LANGUAGE) at the token's position; term queries match folded tokens exactly (the parser
+adds the stem expansions), prefixes and other patterns expand over the field's terms
+(:mod:`store.index.term_patterns`), phrases match consecutive tokens. NOINDEX fields are
+not indexed. A filter on a field the index lacks, or of another type, matches nothing.
 
 Text statistics for the scorers (:mod:`store.index.scoring`), kept as RediSearch 2.10 keeps
 them so scores match its own: per document a :class:`DocStats` (RediSearch's document id,
@@ -55,7 +57,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import DocumentRejected
+from ..errors import DocumentRejected, QuerySyntaxError
+from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
 from .proximity import positions_within
 from .query import (
     And,
@@ -70,10 +73,13 @@ from .query import (
     TextFilter,
     VectorRange,
 )
-from .schema import FieldSpec, FieldType, IndexDefinition, tokenize_text
+from .schema import LANGUAGES, FieldSpec, FieldType, IndexDefinition, tokenize_text
+from .stemming import DEFAULT_LANGUAGE, index_stem, stem_weight
+from .term_patterns import MAX_EXPANSIONS, MIN_PREFIX, ExpansionLimits, expand
 
 __all__ = [
     "GAP",
+    "MAX_EXPANSIONS",
     "MIN_PREFIX",
     "MULTI_TEXT_GAP",
     "DocStats",
@@ -90,8 +96,6 @@ MULTI_TEXT_GAP = 100
 """Positions from one JSON array element's last token to the next element's first
 (RediSearch's ``MULTI_TEXT_SLOP``: a phrase or ``$slop`` query does not span elements)."""
 
-MIN_PREFIX = 2
-"""Shortest term prefix a ``term*`` query expands (RediSearch's MINPREFIX default)."""
 
 _NUMERIC = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)", re.I)
 _CHUNK = 512
@@ -205,7 +209,8 @@ def field_weight(weight: float) -> int:
 class _Postings:
     """An inverted index from terms to labels, with a sorted vocabulary for prefixes."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ExpansionLimits) -> None:
+        self.limits = limits
         self.postings: dict[bytes, set[int]] = {}
         self.vocabulary: list[bytes] = []
         self._canonical: dict[bytes, tuple[bytes]] = {}
@@ -232,10 +237,12 @@ class _Postings:
             del self.vocabulary[bisect_left(self.vocabulary, term)]
 
     def with_prefix(self, prefix: bytes) -> Iterator[set[int]]:
-        if len(prefix) < MIN_PREFIX:
+        if len(prefix) < self.limits.min_prefix:
             return
         i = bisect_left(self.vocabulary, prefix)
-        while i < len(self.vocabulary) and self.vocabulary[i].startswith(prefix):
+        # RediSearch's MAXEXPANSIONS: the first terms in byte order
+        end = i + self.limits.max_expansions
+        while i < min(end, len(self.vocabulary)) and self.vocabulary[i].startswith(prefix):
             yield self.postings[self.vocabulary[i]]
             i += 1
 
@@ -258,15 +265,19 @@ class _Postings:
 class FieldIndexes:
     """TAG, NUMERIC and TEXT indexes of one FT index, keyed by the query name (alias)."""
 
-    def __init__(self, definition: IndexDefinition) -> None:
+    def __init__(self, definition: IndexDefinition, limits: ExpansionLimits | None = None) -> None:
         self.definition = definition
+        self.limits = limits or ExpansionLimits()
+        """MINPREFIX / MAXEXPANSIONS for prefix and pattern queries (shared per server)."""
         self._stopwords = definition.stopwords
         indexed = [f for f in definition.fields if not f.no_index]
         self._tag_fields = [f for f in indexed if f.type is FieldType.TAG]
         self._numeric_fields = [f for f in indexed if f.type is FieldType.NUMERIC]
         self._text_fields = [f for f in indexed if f.type is FieldType.TEXT]
         self._labels: set[int] = set()
-        self._tags: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._tag_fields}
+        self._tags: dict[bytes, _Postings] = {
+            f.alias: _Postings(self.limits) for f in self._tag_fields
+        }
         self._tag_spec: dict[bytes, FieldSpec] = {f.alias: f for f in self._tag_fields}
         # per field, per label: what the label holds there (to unindex it, and to test
         # candidates); one dict per field rather than one per label keeps a document's
@@ -280,12 +291,23 @@ class FieldIndexes:
         self._number_values: dict[bytes, dict[int, float | tuple[float, ...]]] = {
             f.alias: {} for f in self._numeric_fields
         }
-        self._texts: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._text_fields}
+        self._texts: dict[bytes, _Postings] = {
+            f.alias: _Postings(self.limits) for f in self._text_fields
+        }
         self._text_tokens: dict[bytes, dict[int, tuple[bytes, ...]]] = {
             f.alias: {} for f in self._text_fields
         }
         self._vector_names = {f.name for f in definition.fields if f.type is FieldType.VECTOR}
         self._weights = {f.alias: field_weight(f.weight) for f in self._text_fields}
+        self._stem_weights = {f.alias: stem_weight(f.weight) for f in self._text_fields}
+        self.language = (definition.language or DEFAULT_LANGUAGE).lower()
+        self._language_field = definition.language_field
+        self._doc_language: dict[int, bytes] = {}
+        """A document's own LANGUAGE_FIELD language, where valid and not the index's."""
+        """The index's LANGUAGE: how TEXT tokens are stemmed (:mod:`store.index.stemming`)."""
+        self._stemmed = {f.alias for f in self._text_fields if not f.no_stem}
+        self._phonetic = {f.alias for f in self._text_fields if f.phonetic is not None}
+        self._suffix_trie = {f.alias for f in self._text_fields if f.with_suffix_trie}
         self._text_order = tuple(self._texts)
         self._stats: dict[int, DocStats] = {}
         self._term_docs: dict[bytes, int] = {}
@@ -346,6 +368,9 @@ class FieldIndexes:
                     self._tag_values[spec.alias][label] = values
                     tags.append(values)
         texts = []
+        language = self._language_of(fields)
+        if language != self.language:
+            self._doc_language[label] = language
         for spec in self._text_fields:
             raw = fields.get(spec.name)
             if raw is not None:
@@ -356,6 +381,11 @@ class FieldIndexes:
                     tokens = tuple(canonical.get(token, GAP) for token in tokens)
                     self._text_tokens[spec.alias][label] = tokens
                     texts.append(tokens)
+                    stems = self._derived_of(spec.alias, tokens, language)
+                    for stem in stems:
+                        postings.add(stem, label)
+                    if stems:
+                        texts.append(stems)
         stats = self._stats[label] = self._doc_stats(label, fields)
         self._next_doc_id += 1
         terms = {t for tokens in texts for t in tokens} - {GAP}
@@ -371,6 +401,7 @@ class FieldIndexes:
         to the token's running weighted frequency."""
         freqs: dict[bytes, int] = {}
         length = max_freq = vectors = 0
+        language = self._doc_language.get(label, self.language)
         for spec in self.definition.fields:
             if spec.name in self._vector_names:
                 if fields.get(spec.name) is not None:
@@ -382,12 +413,25 @@ class FieldIndexes:
                 continue
             held = tokens.get(label, ())
             w = self._weights[spec.alias]
+            stemmed = spec.alias in self._stemmed
+            phonetic = spec.alias in self._phonetic
+            ws = self._stem_weights[spec.alias]
             for t in held:
                 if not t:  # GAP
                     continue
                 f = freqs[t] = freqs.get(t, 0) + w
                 if f > max_freq:
                     max_freq = f
+                stem = index_stem(t, language) if stemmed else None
+                if stem is not None:
+                    f = freqs[stem] = freqs.get(stem, 0) + ws
+                    if f > max_freq:
+                        max_freq = f
+                sound = phonetic_term(t) if phonetic and len(t) >= MIN_PHONETIC_LENGTH else None
+                if sound is not None:
+                    f = freqs[sound] = freqs.get(sound, 0) + w
+                    if f > max_freq:
+                        max_freq = f
             length += w * (len(held) - held.count(GAP))
         self.total_length += length
         return DocStats(self._next_doc_id, length, max_freq, vectors)
@@ -419,6 +463,12 @@ class FieldIndexes:
                 texts.append(tokens)
                 for token in set(tokens) - {GAP}:
                     self._texts[alias].discard(token, label)
+                stems = self._derived_of(alias, tokens, self._doc_language.get(label))
+                for stem in stems:
+                    self._texts[alias].discard(stem, label)
+                if stems:
+                    texts.append(stems)
+        self._doc_language.pop(label, None)
         stats = self._stats.pop(label, None)
         if stats is not None:
             self.num_records -= stats.vectors
@@ -431,6 +481,30 @@ class FieldIndexes:
                 del self._term_docs[term]
         self.num_records -= len(numbers) + sum(len(v) for v in tags) + len(terms)
         self._bytes -= _cost(numbers, tags, texts)
+
+    def _language_of(self, fields: Mapping[bytes, FieldValue]) -> bytes:
+        """The language a document is stemmed in: its LANGUAGE_FIELD's value where that
+        names a language RediSearch knows (any case), else the index's."""
+        if self._language_field is None:
+            return self.language
+        raw = fields.get(self._language_field)
+        if isinstance(raw, bytes) and raw.lower() in LANGUAGES:
+            return raw.lower()
+        return self.language
+
+    def _derived_of(
+        self, alias: bytes, tokens: tuple[bytes, ...], language: bytes | None = None
+    ) -> tuple[bytes, ...]:
+        """The distinct ``+stem`` and ``<CODE`` (phonetic) terms field ``alias`` indexes
+        beside ``tokens`` (stems in ``language``, the index's by default)."""
+        words = set(tokens) - {GAP}
+        found: set[bytes | None] = set()
+        if alias in self._stemmed:
+            lang = language or self.language
+            found.update(index_stem(t, lang) for t in words)
+        if alias in self._phonetic:
+            found.update(phonetic_term(t) for t in words if len(t) >= MIN_PHONETIC_LENGTH)
+        return tuple(sorted(t for t in found if t is not None))
 
     # -- reads ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -471,6 +545,38 @@ class FieldIndexes:
         """What one occurrence counts in TEXT field ``alias`` (:func:`field_weight`)."""
         return self._weights[alias]
 
+    def derived_occurrences(self, alias: bytes, label: int, term: bytes) -> list[int]:
+        """0-based indexes of ``label``'s tokens in TEXT field ``alias`` that index the
+        derived ``term`` (a ``+stem`` or ``<CODE``); empty where the field has none."""
+        tokens = self._text_tokens[alias].get(label, ())
+        if is_phonetic(term):
+            if alias not in self._phonetic:
+                return []
+            return [
+                i
+                for i, t in enumerate(tokens)
+                if len(t) >= MIN_PHONETIC_LENGTH and phonetic_term(t) == term
+            ]
+        if alias not in self._stemmed:
+            return []
+        language = self._doc_language.get(label, self.language)
+        return [i for i, t in enumerate(tokens) if t and index_stem(t, language) == term]
+
+    def derived_weight(self, alias: bytes, term: bytes) -> int:
+        """What one occurrence of the derived ``term`` counts in TEXT field ``alias``: a
+        stem's reduced weight, a phonetic code's full one."""
+        return self._weights[alias] if is_phonetic(term) else self._stem_weights[alias]
+
+    def pattern_terms(self, alias: bytes, node: TextFilter) -> list[bytes]:
+        """The terms of TEXT field ``alias`` a prefix or pattern ``node`` expands to, in
+        byte order (:mod:`store.index.term_patterns`)."""
+        postings = self._texts.get(alias)
+        if postings is None:
+            return []
+        if node.prefix:
+            return self.terms_with_prefix(alias, node.terms[0])
+        return expand(postings.vocabulary, node.pattern, node.terms[0], node.distance, self.limits)
+
     def field_has_term(self, alias: bytes, term: bytes) -> bool:
         """Whether any document holds ``term`` in TEXT field ``alias``."""
         postings = self._texts.get(alias)
@@ -484,12 +590,13 @@ class FieldIndexes:
     def terms_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
         """The terms of TEXT field ``alias`` a ``prefix*`` query expands to, sorted."""
         postings = self._texts.get(alias)
-        if postings is None or len(prefix) < MIN_PREFIX:
+        if postings is None or len(prefix) < self.limits.min_prefix:
             return []
         vocabulary = postings.vocabulary
         out = []
         i = bisect_left(vocabulary, prefix)
-        while i < len(vocabulary) and vocabulary[i].startswith(prefix):
+        end = min(i + self.limits.max_expansions, len(vocabulary))
+        while i < end and vocabulary[i].startswith(prefix):
             out.append(vocabulary[i])
             i += 1
         return out
@@ -506,14 +613,23 @@ class FieldIndexes:
     def tags_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
         """The tag values of field ``alias`` starting with (folded) ``prefix``, sorted."""
         postings = self._tags.get(alias)
-        if postings is None or len(prefix) < MIN_PREFIX:
+        if postings is None or len(prefix) < self.limits.min_prefix:
             return []
         i = bisect_left(postings.vocabulary, prefix)
+        end = min(i + self.limits.max_expansions, len(postings.vocabulary))
         out = []
-        while i < len(postings.vocabulary) and postings.vocabulary[i].startswith(prefix):
+        while i < end and postings.vocabulary[i].startswith(prefix):
             out.append(postings.vocabulary[i])
             i += 1
         return out
+
+    def tags_matching(self, alias: bytes, kind: str, text: bytes) -> list[bytes]:
+        """The tag values of field ``alias`` a ``suffix``/``contains``/``wildcard`` pattern
+        (folded as the field folds) expands to, in byte order, at most MAX_EXPANSIONS."""
+        postings = self._tags.get(alias)
+        if postings is None:
+            return []
+        return expand(postings.vocabulary, kind, self.fold_tag(alias, text), 0, self.limits)
 
     def fold_tag(self, alias: bytes, value: bytes) -> bytes:
         """A tag query value folded as field ``alias`` stores its values."""
@@ -547,6 +663,8 @@ class FieldIndexes:
             spec = self._tag_spec[node.field]
             values = [_fold_tag(v, spec) for v in node.values]
             prefixes = [_fold_tag(p, spec) for p in node.prefixes]
+            for kind, text in node.patterns:
+                values += self.tags_matching(node.field, kind, text)
             return postings.union(values, prefixes)
         if isinstance(node, NumericFilter):
             pairs = self._numbers.get(node.field)
@@ -607,14 +725,14 @@ class FieldIndexes:
             if spec is None:
                 return lambda label: False
             values = {_fold_tag(v, spec) for v in node.values}
-            prefixes = tuple(
-                p for p in (_fold_tag(p, spec) for p in node.prefixes) if len(p) >= MIN_PREFIX
-            )
+            for kind, text in node.patterns:
+                values.update(self.tags_matching(node.field, kind, text))
+            for prefix in node.prefixes:  # expanded, so MAXEXPANSIONS holds here too
+                values.update(self.tags_with_prefix(node.field, _fold_tag(prefix, spec)))
             tags = self._tag_values.get(node.field, {})
 
             def has_tag(label: int) -> bool:
-                held = tags.get(label, ())
-                return any(v in values or (prefixes and v.startswith(prefixes)) for v in held)
+                return any(v in values for v in tags.get(label, ()))
 
             return has_tag
         if isinstance(node, NumericFilter):
@@ -628,7 +746,7 @@ class FieldIndexes:
 
             return in_range
         if isinstance(node, TextFilter):
-            matching = self._text(node) if node.prefix else None
+            matching = self._text(node) if node.prefix or node.pattern or node.expansions else None
             if matching is not None:
                 return matching.__contains__
             aliases = self._text_aliases(node)
@@ -646,16 +764,41 @@ class FieldIndexes:
             return lambda label: all(p(label) for p in parts)
         return lambda label: any(p(label) for p in parts)
 
+    def check_patterns(self, node: FilterNode) -> None:
+        """Raise RediSearch's error for a pattern the index refuses anywhere in ``node``
+        (FT.EXPLAIN checks without evaluating)."""
+        if isinstance(node, TextFilter) and node.pattern:
+            self._check_suffix_support(node)
+        elif isinstance(node, And | Or):
+            for child in node.children:
+                self.check_patterns(child)
+        elif isinstance(node, Not | OptionalFilter):
+            self.check_patterns(node.child)
+
+    def _check_suffix_support(self, node: TextFilter) -> None:
+        """RediSearch's refusal: once a TEXT field has WITHSUFFIXTRIE, a suffix, contains
+        or wildcard query naming fields must name only such fields."""
+        if not self._suffix_trie or node.fields is None or node.pattern == "fuzzy":
+            return
+        named = [f for f in node.fields if f in self._texts]
+        if any(f not in self._suffix_trie for f in named):
+            raise QuerySyntaxError("Contains query on fields without WITHSUFFIXTRIE support")
+
     def _text(self, node: TextFilter) -> set[int]:
         aliases = self._text_aliases(node)
         out: set[int] = set()
+        if node.pattern:
+            self._check_suffix_support(node)
+            for alias in aliases:
+                out |= self._texts[alias].union(self.pattern_terms(alias, node), ())
+            return out
         if node.prefix or len(node.terms) == 1:
             for alias in aliases:
                 postings = self._texts[alias]
                 if node.prefix:
                     out |= postings.union((), node.terms)
                 else:
-                    out |= postings.postings.get(node.terms[0], set())
+                    out |= postings.union((node.terms[0], *node.expansions), ())
             return out
         candidates: set[int] | None = None
         for term in node.terms:
@@ -704,6 +847,8 @@ class FieldIndexes:
             spec = self._tag_spec[node.field]
             values = [_fold_tag(v, spec) for v in node.values]
             prefixes = [_fold_tag(p, spec) for p in node.prefixes]
+            for kind, text in node.patterns:
+                values += self.tags_matching(node.field, kind, text)
             return min(total, postings.estimate(values, prefixes))
         if isinstance(node, NumericFilter):
             pairs = self._numbers.get(node.field)
@@ -712,6 +857,11 @@ class FieldIndexes:
             aliases = self._text_aliases(node)
             if node.prefix:
                 n = sum(self._texts[a].estimate((), node.terms) for a in aliases)
+            elif node.pattern:
+                n = len(self._text(node))
+            elif node.expansions:
+                terms = (node.terms[0], *node.expansions)
+                n = sum(self._texts[a].estimate(terms, ()) for a in aliases)
             else:
                 n = min(
                     sum(len(self._texts[a].postings.get(t, ())) for a in aliases)

@@ -2,8 +2,10 @@
 """RediSearch's run-time parameters as ``FT.CONFIG GET/HELP`` shows them, with memvec's values.
 
 RediSearch 2.10 lists these parameters, in this order, with a one-line description each
-(its texts). memvec has no run-time knobs for them: the ones it honours are fixed by its
-design (``MINPREFIX`` 2, ``MAXSEARCHRESULTS`` 1000000, ``MAXEXPANSIONS`` 200,
+(its texts). ``MINPREFIX`` and ``MAXEXPANSIONS`` are settable (their current values live
+in the server's ``IndexManager.limits``; the values here are the defaults). memvec has no
+run-time knobs for the rest: the ones it honours are fixed by its
+design (``MAXSEARCHRESULTS`` 1000000,
 ``DEFAULT_DIALECT`` 2: memvec parses every query with the DIALECT 2 grammar) and the
 rest concern RediSearch internals memvec does not have (the fork GC, memory pools,
 Chinese tokenization). ``FT.CONFIG GET`` reports every one with the value memvec behaves

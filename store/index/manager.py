@@ -33,6 +33,7 @@ from ..errors import IndexError_
 from .multi_vector import SubVectors
 from .schema import IndexDefinition, parse_ft_create
 from .search_index import SearchIndex
+from .term_patterns import ExpansionLimits
 from .vector import VectorIndex
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class IndexManager:
         self.keyspace = keyspace
         self.indexes: dict[str, SearchIndex] = {}
         self.aliases: dict[str, str] = {}
+        self.limits = ExpansionLimits()
+        """MINPREFIX / MAXEXPANSIONS (``FT.CONFIG SET``), shared by every index here."""
 
     def names(self) -> list[str]:
         return list(self.indexes)
@@ -67,7 +70,7 @@ class IndexManager:
     def create(self, definition: IndexDefinition) -> SearchIndex:
         if definition.name in self.indexes:
             raise IndexError_("Index already exists")
-        index = SearchIndex(definition)
+        index = SearchIndex(definition, self.limits)
         if not definition.skip_initial_scan:
             index.backfill(self.keyspace.data.items())
         self.indexes[definition.name] = index
@@ -97,7 +100,7 @@ class IndexManager:
         costs a comparison); the attribute indexes are rebuilt."""
         old = self.get(name, missing="Unknown index name")
         definition = parse_ft_create([*old.definition.to_args(), *fields])
-        index = SearchIndex(definition)
+        index = SearchIndex(definition, self.limits)
         index.stats = old.stats
         index.key_to_label = dict(old.key_to_label)
         index.label_to_key = dict(old.label_to_key)
@@ -200,7 +203,7 @@ class IndexManager:
         data = self.keyspace.data
         for entry in state:
             definition = parse_ft_create([b"FT.CREATE", *entry["definition"]])
-            index = SearchIndex(definition)
+            index = SearchIndex(definition, self.limits)
             index.key_to_label = dict(entry["key_to_label"])
             index.label_to_key = {v: k for k, v in index.key_to_label.items()}
             index.next_label = entry["next_label"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .fields import FieldIndexes
+from .phonetics import is_phonetic
 from .proximity import positions_within
 from .query import (
     And,
@@ -32,6 +33,7 @@ from .query import (
     TextFilter,
     VectorRange,
 )
+from .stemming import is_stem
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
 
@@ -118,9 +120,14 @@ class DocText:
             fields, label = self._fields, self._label
             freq = pos = 0
             positions: list[int] = []
+            derived = is_stem(term) or is_phonetic(term)
             for alias in fields.text_fields():
                 tokens = fields.tokens(alias, label)
-                if term in tokens:
+                if derived:
+                    found = fields.derived_occurrences(alias, label, term)
+                    freq += fields.derived_weight(alias, term) * len(found)
+                    positions += [pos + 1 + i for i in found]
+                elif term in tokens:
                     w = fields.weight(alias)
                     for i, token in enumerate(tokens, pos + 1):
                         if token == term:
@@ -290,13 +297,13 @@ class _Planner:
     def text(self, node: TextFilter) -> _Plan:
         aliases = self.aliases(node)
         matches = self.labels(node)
-        if node.prefix:
+        if node.prefix or node.pattern:
             expansions: dict[bytes, None] = {}
             for alias in aliases:
-                for term in self.fields.terms_with_prefix(alias, node.terms[0]):
+                for term in self.fields.pattern_terms(alias, node):
                     expansions[term] = None
             # the terms trie is sorted by bytes (Trie_Sort_Lex): its walk is byte order
-            ordered = sorted(expansions)
+            ordered = sorted(expansions)[: self.fields.limits.max_expansions]
             if not ordered:
                 return _null_plan()
             return _Plan(
@@ -304,6 +311,17 @@ class _Planner:
                 matches,
                 self._first_expansion(ordered, aliases),
             )
+        if node.expansions:
+            # RediSearch's expanded token: a union of the term and its stems, terms no
+            # requested field holds left out, one left standing for the union
+            words = (node.terms[0], *node.expansions)
+            parts = [self.text(TextFilter(node.fields, (w,))) for w in words]
+            parts = [p for p in parts if not p.null]
+            if not parts:
+                return _null_plan()
+            if len(parts) == 1:
+                return _Plan(parts[0].estimate, matches, parts[0].build)
+            return _Plan(sum(p.estimate for p in parts), matches, _union(parts, quick_exit=False))
         if len(node.terms) == 1:
             if not any(self.fields.field_has_term(a, node.terms[0]) for a in aliases):
                 return _null_plan()
@@ -318,6 +336,17 @@ class _Planner:
         rank = {term: i for i, term in enumerate(ordered)}
         plans = [self.term_plan(t, aliases) for t in ordered]
         tokens = self.fields.tokens
+
+        if any(is_stem(t) or is_phonetic(t) for t in ordered):  # derived terms are no tokens
+
+            def first(label: int, doc: DocText) -> Result | None:
+                for plan in plans:
+                    if plan.matches(label):
+                        child = plan.build(label, doc)
+                        return None if child is None else Result(UNION, children=[child])
+                return None
+
+            return first
 
         def build(label: int, doc: DocText) -> Result | None:
             best = len(ordered)
@@ -361,6 +390,15 @@ class _Planner:
         for prefix in sorted({fold(alias, p) for p in node.prefixes}):
             expanded = [
                 self._tag_value(alias, v) for v in self.fields.tags_with_prefix(alias, prefix)
+            ]
+            parts.append(
+                _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True))
+                if expanded
+                else _null_plan()
+            )
+        for kind, text in node.patterns:
+            expanded = [
+                self._tag_value(alias, v) for v in self.fields.tags_matching(alias, kind, text)
             ]
             parts.append(
                 _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True))

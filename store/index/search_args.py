@@ -13,11 +13,12 @@ are; see :mod:`store.index.scoring`), ``EXPLAINSCORE``, ``INKEYS`` (only the nam
 can match), ``TIMEOUT ms`` (scoring stops when it passes and the documents scored so far
 are returned, RediSearch's ``ON_TIMEOUT RETURN``; 0 means none). Folded into the parsed
 query: ``PARAMS``, ``NOSTOPWORDS``, ``INFIELDS`` (terms without ``@field:`` search only
-those fields), ``FILTER f min max`` (legacy numeric filter). Accepted, and with no effect
+those fields), ``LANGUAGE`` (the stemmer of query terms), ``VERBATIM`` (no stemming),
+``FILTER f min max`` (legacy numeric filter). Accepted, and with no effect
 on the reply because memvec's behaviour already is what they ask or they only name a
-default: ``VERBATIM`` (memvec never stems), ``WITHPAYLOADS`` and ``PAYLOAD`` (memvec
+default: ``WITHPAYLOADS`` and ``PAYLOAD`` (memvec
 documents carry no payload; RediSearch too replies as if none had one), ``WITHSORTKEYS``,
-``LANGUAGE``, ``EXPANDER``, ``WITHCOUNT``, ``WITHOUTCOUNT``, ``FORMAT STRING``,
+``EXPANDER``, ``WITHCOUNT``, ``WITHOUTCOUNT``, ``FORMAT STRING``,
 ``DIALECT`` (every dialect is parsed with the DIALECT 2 grammar). ``SLOP n`` and
 ``INORDER`` restrict every intersection of the query but exact phrases to documents whose
 terms lie within ``n`` intervening terms (in query order with INORDER), as RediSearch's
@@ -36,6 +37,7 @@ from ..errors import QuerySyntaxError
 from ..numbers import INT32_MAX, fits_int32, parse_int64
 from .query import NumericFilter, ParsedQuery, make_and, parse_query, parse_range_bound
 from .schema import DEFAULT_STOPWORDS, LANGUAGES, IndexDefinition, as_bytes
+from .stemming import DEFAULT_LANGUAGE
 
 __all__ = [
     "MAX_SEARCH_RESULTS",
@@ -118,17 +120,33 @@ class SearchRequest:
         """``(offset, num)``: reply documents ``[offset, offset + num)`` of the results."""
         return self.offset, self.num
 
-    def parse_query(self, stopwords: frozenset[bytes] | None = None) -> ParsedQuery:
+    def parse_query(
+        self,
+        stopwords: frozenset[bytes] | None = None,
+        language: bytes | None = None,
+        phonetic_fields: frozenset[bytes] = frozenset(),
+    ) -> ParsedQuery:
         """The query string parsed with this request's PARAMS, INFIELDS and FILTERs.
 
         ``stopwords`` is the index's list (``IndexDefinition.stopwords``; RediSearch's
-        default when omitted); NOSTOPWORDS overrides it with none.
+        default when omitted); NOSTOPWORDS overrides it with none. Terms are stemmed in
+        the request's LANGUAGE, else ``language`` (the index's), else English; terms
+        searching ``phonetic_fields`` (the index's PHONETIC aliases) expand phonetically.
         """
         if self.nostopwords:
             words: frozenset[bytes] = frozenset()
         else:
             words = DEFAULT_STOPWORDS if stopwords is None else stopwords
-        parsed = parse_query(self.query, self.params, stopwords=words, text_fields=self.infields)
+        parsed = parse_query(
+            self.query,
+            self.params,
+            stopwords=words,
+            text_fields=self.infields,
+            language=None
+            if self.verbatim
+            else (self.language or language or DEFAULT_LANGUAGE).lower(),
+            phonetic_fields=phonetic_fields,
+        )
         if not self.numeric_filters:
             return parsed
         return ParsedQuery(make_and([parsed.filter, *self.numeric_filters]), parsed.knn)
@@ -141,7 +159,9 @@ class SearchRequest:
         if self.sortby is None:
             return
         name = self.sortby.field
-        known = {f.alias for f in definition.fields} | {f.name for f in definition.fields}
+        known = {f.alias for f in definition.fields}
+        if definition.on != "HASH":  # a JSON field also sorts by its path
+            known |= {f.name for f in definition.fields}
         returned = {r.alias for r in self.return_fields or ()}
         if name not in known and name not in returned and name not in extra:
             raise QuerySyntaxError(

@@ -50,6 +50,7 @@ from .multi_vector import SubVectors
 from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldSpec, FieldType, IndexDefinition
+from .term_patterns import ExpansionLimits
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
@@ -117,12 +118,12 @@ def make_vector_index(spec: Any) -> VectorIndex:
 
 
 class SearchIndex:
-    def __init__(self, definition: IndexDefinition) -> None:
+    def __init__(self, definition: IndexDefinition, limits: ExpansionLimits | None = None) -> None:
         self.definition = definition
         self.key_to_label: dict[bytes, int] = {}
         self.label_to_key: dict[int, bytes] = {}
         self.next_label = 0
-        self.fields = FieldIndexes(definition)
+        self.fields = FieldIndexes(definition, limits)
         self.vector_fields = [f for f in definition.fields if f.type is FieldType.VECTOR]
         self.vectors: dict[bytes, VectorIndex] = {
             f.name: make_vector_index(f.vector) for f in self.vector_fields

@@ -7,7 +7,9 @@ RediSearch reads matching documents in document-id order and keeps the best
   direction; two documents with equal values (or both without) rank by document id,
   lower first when ascending, higher first when descending;
 * values compare as numbers when both read as numbers, else as bytes (memvec's reading of
-  hash values, shared with the KNN path);
+  hash values, shared with the KNN path); SORTBY names a field by its alias (``AS``), and
+  a SORTABLE TEXT or TAG field without UNF sorts by its case-folded value
+  (:func:`hash_sort_value`);
 * scores are computed as documents arrive, with the scorer's running minimum
   (:class:`~store.index.scoring.Scorer`): RediSearch raises it to the score of the
   heap's worst-sorted document once the heap is full, so a later document that sorts
@@ -20,11 +22,38 @@ scores. The heap holds ``offset + num`` entries, so memory stays bounded by the 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cmp_to_key
 from typing import Any
 
-__all__ = ["field_sort_key", "sort_by_field"]
+from .schema import FieldSpec, FieldType
+
+_FOLDED = frozenset({FieldType.TEXT, FieldType.TAG})
+
+__all__ = ["field_sort_key", "hash_sort_value", "sort_by_field", "sortable_fold"]
+
+
+def sortable_fold(value: bytes) -> bytes:
+    """A SORTABLE TEXT or TAG value as RediSearch's sorting vector keeps it without UNF:
+    case folded (its ``normalizeStr``), so SORTBY ignores case and WITHSORTKEYS shows the
+    folded text."""
+    if value.isascii():
+        return value.lower()
+    return value.decode("utf-8", "surrogateescape").lower().encode("utf-8", "surrogateescape")
+
+
+def hash_sort_value(
+    spec: FieldSpec | None, doc: Mapping[bytes, bytes], name: bytes
+) -> bytes | None:
+    """What SORTBY ``name`` sorts a hash document by: the field ``spec`` (the schema field
+    whose alias is ``name``, None when it names no field) read from its hash field, folded
+    when SORTABLE TEXT/TAG without UNF (:func:`sortable_fold`); else ``doc[name]``."""
+    if spec is None:
+        return doc.get(name)
+    raw = doc.get(spec.name)
+    if raw is not None and spec.sortable and not spec.unf and spec.type in _FOLDED:
+        return sortable_fold(raw)
+    return raw
 
 
 def field_sort_key(raw: bytes | None) -> tuple[int, float, bytes]:

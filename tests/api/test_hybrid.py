@@ -238,12 +238,6 @@ def test_search_page_highlights_terms(stores: dict[str, Any], embedder: Any, pag
         stop_live(live)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="memvec does not stem: RediSearch expands each query term to its Snowball stem "
-    "(even on a NOSTEM field: 'options' also finds 'option'), memvec matches the exact term "
-    "(docs/compatibility.md, Differences still to fix)",
-)
 @pytest.mark.parametrize("store", ["memvec", "embedded"])
 async def test_text_scores_match_the_peer(
     stores: dict[str, Any],

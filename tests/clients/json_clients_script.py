@@ -44,8 +44,7 @@ def langchain_history(url: str, prefix: str) -> dict[str, Any]:
     out = {
         "messages": [(m.type, m.content) for m in first.messages],
         "other": [(m.type, m.content) for m in other.messages],
-        # (a word both messages hold as is: memvec does not stem, docs/compatibility.md)
-        # a word both messages hold as is: memvec does not stem (docs/compatibility.md)
+        # a word both messages hold as is
         "search": sorted(m["content"] for m in first.search_messages("database")),
         "count": len(first),
     }

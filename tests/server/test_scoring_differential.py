@@ -5,8 +5,8 @@ library (the interpreter running the tests has them), 200 documents with a title
 qualified name, WEIGHT 2), a body (the docstring), a TAG (the module) and a NUMERIC (the
 docstring's length). Both servers get the index first and the documents afterwards, one
 HSET each in the same order, so RediSearch's document ids (which break score ties) follow
-that order on both. The TEXT fields are NOSTEM and the queries VERBATIM: memvec does not
-stem, on either side (docs/compatibility.md).
+that order on both. The TEXT fields are NOSTEM and the queries VERBATIM, so scores here
+depend on the scorers alone (stemming is compared in test_text_terms_differential.py).
 
 Every query is sent with WITHSCORES under every scorer; the ids must come back in the same
 order and each score equal to 1e-9 relative (RESP2 spells doubles with Redis's Grisu2

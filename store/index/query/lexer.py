@@ -151,8 +151,10 @@ def lex(s: bytes) -> list[Tok]:
             toks.append(Tok("WILDCARD", i, s[i : j + 1]))
             i = j + 1
         elif c == ord("*"):
-            j = _scan_term(s, i + 1)
-            if j > i + 1:
+            # ``*$p*`` / ``*$p``: a pattern whose text is a parameter
+            param = i + 1 < n and s[i + 1] == ord("$")
+            j = _scan_term(s, i + 2 if param else i + 1)
+            if j > i + 1 + param:
                 kind = "CONTAINS" if j < n and s[j] == ord("*") else "SUFFIX"
                 end = j + 1 if kind == "CONTAINS" else j
                 toks.append(Tok(kind, i, s[i:end]))

@@ -45,7 +45,8 @@ class MatchNone:
 
 @dataclass(frozen=True)
 class TagFilter:
-    """``@field:{a|b|pre*}``: any value equal to one of ``values`` or starting with a prefix.
+    """``@field:{a|b|pre*|*fix}``: any value equal to one of ``values``, starting with a
+    prefix, or matching a pattern.
 
     Values are unescaped but not case folded: folding depends on the field's CASESENSITIVE.
     """
@@ -53,6 +54,10 @@ class TagFilter:
     field: bytes
     values: frozenset[bytes]
     prefixes: frozenset[bytes] = frozenset()
+    patterns: tuple[tuple[str, bytes], ...] = ()
+    """``(kind, text)`` in query order: ``suffix`` (``*fix``), ``contains`` (``*ain*``),
+    ``wildcard`` (``w'pa?t*'``); each matches the values it expands to
+    (:mod:`store.index.term_patterns`)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,8 @@ class NumericFilter:
 
 @dataclass(frozen=True)
 class TextFilter:
-    """A TEXT match: one term, a term prefix (``prefix``), or an exact phrase (2+ terms).
+    """A TEXT match: one term, a term prefix (``prefix``) or other pattern (``pattern``), or an
+    exact phrase (2+ terms).
 
     ``fields`` are the TEXT fields searched (``@a|b:``); ``None`` means every TEXT field (a
     term without ``@field:``). Terms are case folded with
@@ -85,6 +91,18 @@ class TextFilter:
     fields: tuple[bytes, ...] | None
     terms: tuple[bytes, ...]
     prefix: bool = False
+    expansions: tuple[bytes, ...] = ()
+    """A single plain term's stem expansions (:func:`store.index.stemming.query_expansions`):
+    the node matches the union of ``terms[0]`` and these, scored as RediSearch's union of
+    the term and its ``(expanded)`` children."""
+    pattern: str = ""
+    """For a one-term pattern: ``suffix`` (``*fix``), ``contains`` (``*fix*``), ``wildcard``
+    (``w'pa?t*'``) or ``fuzzy`` (``%term%``, ``distance`` 1..3). Such a node, like a prefix,
+    matches the union of the index's terms the pattern expands to (at most
+    :data:`store.index.fields.MAX_EXPANSIONS`)."""
+    distance: int = 0
+    exact: bool = False
+    """A one-term ``"phrase"``: matched as the term (never expanded), shown as EXACT."""
 
 
 @dataclass(frozen=True)

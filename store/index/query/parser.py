@@ -14,14 +14,18 @@ binds looser than ``-`` and ``~``)::
     unary     := '-' unary | '~' unary | atom ['=>' attrs]
     atom      := '(' union ')' | '*' | '@f:' rhs | '@f|g:' text | '@f' op num | text
     rhs       := '{' tag ('|' tag)* '}' | '[' bound [bound] ']' | range | text-unary
-    tag       := word+ | word'*'                      (words joined by one space)
+    tag       := word+ | word'*' | pattern            (words joined by one space)
     bound     := ['('] ['-'] (number | 'inf' | $param)  (a lone bound means "equal to")
-    text      := term | term'*' | "exact phrase" | $param
+    text      := term | term'*' | "exact phrase" | $param | pattern
+    pattern   := '*'suffix | '*'infix'*' | "w'"wildcard"'" | '%'term'%' (up to '%%%')
     range     := '[' 'VECTOR_RANGE' radius $blob ']' ['=>' attrs]   (query/vector_range.py)
 
 Text terms are case folded and stop words are dropped (a query of stop words only matches
-nothing). Rejected with a message that says so:
-suffix/contains/fuzzy/wildcard matching, ``ismissing()``. Errors are
+nothing); a plain term (not in ``"..."``, not under ``-`` or ``~``) carries its expansions
+(its phonetic code where a field it searches is PHONETIC, its stems in the query's
+language), as RediSearch's default expander adds them. ``=>{$phonetic: true|false}`` on a
+term forces the phonetic expansion, refused where no field it searches is PHONETIC.
+Rejected with a message that says so: ``ismissing()``. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
 near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
 parameter `k```, ``Parser stack overflow ...`` past 200 nested levels.
@@ -34,8 +38,10 @@ import math
 from collections.abc import Mapping
 
 from ...errors import QuerySyntaxError
+from ..phonetics import phonetic_term
 from ..schema.args import as_bytes
 from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
+from ..stemming import query_expansions
 from .knn import KnnParser
 from .lexer import Tok, lex, syntax, unescape
 from .nodes import (
@@ -82,10 +88,14 @@ class _Parser(KnnParser, RangeParser):
         params: Mapping[bytes, bytes],
         stopwords: frozenset[bytes],
         text_fields: tuple[bytes, ...] | None,
+        language: bytes | None = None,
+        phonetic_fields: frozenset[bytes] = frozenset(),
     ) -> None:
         super().__init__(toks, params)
         self.stopwords = stopwords
         self.text_fields = text_fields
+        self.language = language
+        self.phonetic_fields = phonetic_fields
         self.depth = 0
 
     # -- grammar
@@ -128,22 +138,28 @@ class _Parser(KnnParser, RangeParser):
             )
         try:
             kind = self.kind()
-            if kind == "MINUS":
+            if kind in ("MINUS", "TILDE"):
+                # RediSearch expands terms under unions and phrases only, not under a
+                # negation or an optional node
                 self.i += 1
-                child = self.unary(fields)
-                return None if child is None else make_not(child)
-            if kind == "TILDE":
-                self.i += 1
-                child = self.unary(fields)
-                return None if child is None else OptionalFilter(child)
+                language, self.language = self.language, None
+                try:
+                    child = self.unary(fields)
+                finally:
+                    self.language = language
+                if child is None:
+                    return None
+                return make_not(child) if kind == "MINUS" else OptionalFilter(child)
             node = self.atom(fields)
             while self.kind() == "ARROW" and self.kind(1) == "LB":
                 self.i += 1
-                for name, _ in self.attributes():
+                for name, value in self.attributes():
                     if name.lower() not in _EXPR_ATTRIBUTES:
                         raise QuerySyntaxError(
                             f"Invalid attribute {name.decode('utf-8', 'replace')}"
                         )
+                    if name.lower() == b"phonetic":
+                        node = self.with_phonetic(node, value)
             return node
         finally:
             self.depth -= 1
@@ -169,12 +185,47 @@ class _Parser(KnnParser, RangeParser):
         if kind in ("TERM", "NUMBER", "ATTR", "EXACT", "PREFIX"):
             return self.text(tok, fields)
         if kind in ("SUFFIX", "CONTAINS"):
-            raise _unsupported(tok, "Suffix and contains matching")
+            text = tok.text[1:-1] if kind == "CONTAINS" else tok.text[1:]
+            if text.startswith(b"$"):
+                return self.pattern(fields, kind.lower(), self.param(text[1:]), escaped=True)
+            return self.pattern(fields, kind.lower(), text)
         if kind == "WILDCARD":
-            raise _unsupported(tok, "Wildcard matching")
+            text = tok.text[2:-1]
+            if text.startswith(b"$"):
+                text = self.param(text[1:])
+            return self.pattern(fields, "wildcard", text, escaped=True)
         if kind == "PERCENT":
-            raise _unsupported(tok, "Fuzzy matching")
+            return self.fuzzy(tok, fields)
         raise syntax(tok)
+
+    def pattern(
+        self,
+        fields: tuple[bytes, ...] | None,
+        kind: str,
+        text: bytes,
+        *,
+        escaped: bool = False,
+        distance: int = 0,
+    ) -> FilterNode:
+        folded = fold_text(text if escaped else unescape(text))
+        scope = fields if fields is not None else self.text_fields
+        return TextFilter(scope, (folded,), pattern=kind, distance=distance)
+
+    def fuzzy(self, first: Tok, fields: tuple[bytes, ...] | None) -> FilterNode:
+        """``%term%`` .. ``%%%term%%%``: as many ``%`` after the term as before, 1 to 3."""
+        distance = 1
+        while self.kind() == "PERCENT" and distance < 3:
+            self.i += 1
+            distance += 1
+        here = self.here()
+        if self.kind() == "PERCENT" and here.near is None:
+            # RediSearch names no token when nothing valued came before
+            raise QuerySyntaxError(f"Syntax error at offset {here.pos} near ")
+        word = self.take("TERM", "NUMBER", "ATTR")
+        for _ in range(distance):
+            self.take("PERCENT")
+        text = self.param(word.text) if word.kind == "ATTR" else word.text
+        return self.pattern(fields, "fuzzy", text, distance=distance, escaped=word.kind == "ATTR")
 
     def field_expr(self, mod: Tok) -> FilterNode | None:
         names = [mod.text]
@@ -194,6 +245,7 @@ class _Parser(KnnParser, RangeParser):
         self.take("LB")
         values: set[bytes] = set()
         prefixes: set[bytes] = set()
+        patterns: list[tuple[str, bytes]] = []
         while True:
             words: list[bytes] = []
             while self.kind() in ("TERM", "NUMBER", "ATTR"):
@@ -204,20 +256,21 @@ class _Parser(KnnParser, RangeParser):
                     words.append(unescape(tok.text) if tok.kind == "TERM" else tok.text)
             if not words and self.kind() == "PREFIX":
                 prefixes.add(unescape(self.take().text))
+            elif not words and self.kind() == "SUFFIX":
+                patterns.append(("suffix", unescape(self.take().text[1:])))
+            elif not words and self.kind() == "CONTAINS":
+                patterns.append(("contains", unescape(self.take().text[1:-1])))
+            elif not words and self.kind() == "WILDCARD":
+                patterns.append(("wildcard", self.take().text[2:-1]))
             elif not words:
-                tok = self.here()
-                if tok.kind in ("SUFFIX", "CONTAINS"):
-                    raise _unsupported(tok, "Suffix and contains matching")
-                if tok.kind == "WILDCARD":
-                    raise _unsupported(tok, "Wildcard matching")
-                raise syntax(tok)
+                raise syntax(self.here())
             else:
                 values.add(b" ".join(words))
             if self.kind() == "OR":
                 self.i += 1
                 continue
             self.take("RB")
-            return TagFilter(field, frozenset(values), frozenset(prefixes))
+            return TagFilter(field, frozenset(values), frozenset(prefixes), tuple(patterns))
 
     def numeric_range(self, field: bytes) -> FilterNode:
         self.take("LSQB")
@@ -269,18 +322,57 @@ class _Parser(KnnParser, RangeParser):
             terms = tuple(tokenize_text(unescape(tok.text), self.stopwords))
             if not terms:
                 return None
-            return self.text_node(fields, terms, False)
+            scope = fields if fields is not None else self.text_fields
+            return TextFilter(scope, terms, exact=len(terms) == 1)
         if tok.kind == "ATTR":
-            return self.text_node(fields, (fold_text(self.param(tok.text)),), False)
+            term = fold_text(self.param(tok.text))
+            return self.text_node(fields, (term,), False, self.expansions(term, fields))
         term = fold_text(unescape(tok.text))
         if tok.kind == "TERM" and term in self.stopwords:
             return None
-        return self.text_node(fields, (term,), tok.kind == "PREFIX")
+        if tok.kind == "PREFIX":
+            return self.text_node(fields, (term,), True)
+        return self.text_node(fields, (term,), False, self.expansions(term, fields))
+
+    def expansions(
+        self, term: bytes, fields: tuple[bytes, ...] | None, phonetic: bool | None = None
+    ) -> tuple[bytes, ...]:
+        """A plain term's expansions (RediSearch's default expander): its phonetic code
+        when ``phonetic`` (None: when a field it searches is PHONETIC), then its stems."""
+        if self.language is None:
+            return ()
+        if phonetic is None:
+            phonetic = self.is_phonetic(fields)
+        sound = phonetic_term(term) if phonetic else None
+        stems = query_expansions(term, self.language)
+        return stems if sound is None else (sound, *stems)
+
+    def is_phonetic(self, fields: tuple[bytes, ...] | None) -> bool:
+        if fields is None:
+            return bool(self.phonetic_fields)
+        return any(f in self.phonetic_fields for f in fields)
+
+    def with_phonetic(self, node: FilterNode | None, value: bytes) -> FilterNode | None:
+        """``=>{$phonetic: true|false}`` on a plain term: RediSearch refuses it where no
+        field the term searches is PHONETIC, else forces the phonetic expansion on or
+        off."""
+        if not isinstance(node, TextFilter) or not node.expansions or node.prefix:
+            return node
+        if not self.is_phonetic(node.fields):
+            raise QuerySyntaxError("field does not support phonetics")
+        wanted = value.lower() == b"true"
+        term = node.terms[0]
+        return dataclasses.replace(node, expansions=self.expansions(term, node.fields, wanted))
 
     def text_node(
-        self, fields: tuple[bytes, ...] | None, terms: tuple[bytes, ...], prefix: bool
+        self,
+        fields: tuple[bytes, ...] | None,
+        terms: tuple[bytes, ...],
+        prefix: bool,
+        expansions: tuple[bytes, ...] = (),
     ) -> FilterNode:
-        return TextFilter(fields if fields is not None else self.text_fields, terms, prefix)
+        scope = fields if fields is not None else self.text_fields
+        return TextFilter(scope, terms, prefix, expansions)
 
 
 def parse_query(
@@ -289,33 +381,46 @@ def parse_query(
     *,
     stopwords: frozenset[bytes] = DEFAULT_STOPWORDS,
     text_fields: tuple[bytes, ...] | None = None,
+    language: bytes | None = None,
+    phonetic_fields: frozenset[bytes] = frozenset(),
 ) -> ParsedQuery:
     """Parse a DIALECT 2 query string, substituting ``params`` (names without ``$``).
 
     ``stopwords`` are dropped from text terms (pass the index's list, or an empty set for
     NOSTOPWORDS); ``text_fields`` restricts terms without ``@field:`` to those fields
-    (FT.SEARCH ``INFIELDS``).
+    (FT.SEARCH ``INFIELDS``); ``language`` stems plain terms into their expansions
+    (:func:`store.index.stemming.query_expansions`; None: no expansion); a term searching
+    one of ``phonetic_fields`` (aliases) also expands to its phonetic code.
     """
     raw = as_bytes(query)
     params = params or {}
     blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
     if len(blobs) != 1:
-        return _Parser(lex(raw), params, stopwords, text_fields).query()
+        return _Parser(lex(raw), params, stopwords, text_fields, language, phonetic_fields).query()
     # A vector query is usually the same text with a new vector each time: parse it once
     # with a placeholder for the blob, cache that, and put each call's vector in the copy.
     (blob,) = blobs
     rest = tuple(sorted((name, value) for name, value in params.items() if name != blob))
-    key = (raw, blob, rest, stopwords, text_fields)
+    key = (raw, blob, rest, stopwords, text_fields, language, phonetic_fields)
     placeholder = _PLACEHOLDER + blob
     cached = _PARSED.get(key)
     if cached is None:
         try:
-            parsed = _Parser(lex(raw), {**params, blob: placeholder}, stopwords, text_fields)
+            parsed = _Parser(
+                lex(raw),
+                {**params, blob: placeholder},
+                stopwords,
+                text_fields,
+                language,
+                phonetic_fields,
+            )
             cached = parsed.query()
         except QuerySyntaxError:
             cached = None
         if cached is None or not _only_vector_uses(cached, placeholder):
-            return _Parser(lex(raw), params, stopwords, text_fields).query()
+            return _Parser(
+                lex(raw), params, stopwords, text_fields, language, phonetic_fields
+            ).query()
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = cached

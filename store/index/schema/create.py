@@ -31,7 +31,7 @@ survives the log, snapshots, replication and restarts.
 
 Rejected with a message saying so, because memvec would otherwise silently answer
 differently: ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
-``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``
+``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``
 (and ``FLOAT64`` ON JSON).
 """
 
@@ -41,6 +41,7 @@ import math
 from collections.abc import Sequence
 
 from ...errors import ArityError, QuerySyntaxError
+from ..phonetics import MATCHERS as PHONETIC_MATCHERS
 from .args import AC_PARSE, Cursor, as_bytes, as_text, bad, take_list, take_string
 from .spec import FieldSpec, FieldType, IndexDefinition
 from .text import DEFAULT_STOPWORDS
@@ -53,7 +54,7 @@ LANGUAGES: frozenset[bytes] = frozenset(
     b"hindi hungarian indonesian irish italian lithuanian nepali norwegian portuguese romanian "
     b"russian serbian spanish swedish tamil turkish yiddish".split()
 )
-"""Languages RediSearch 2.10 accepts for ``LANGUAGE`` (memvec does not stem, so no effect)."""
+"""Languages RediSearch 2.10 accepts for ``LANGUAGE`` (the stemmer: store/index/stemming.py)."""
 
 
 _FLAG_OPTIONS = (b"NOOFFSETS", b"NOHL", b"NOFIELDS", b"NOFREQS", b"MAXTEXTFIELDS", b"ASYNC",
@@ -203,6 +204,17 @@ def _parse_field(cur: Cursor, name: bytes, alias: bytes, *, json: bool) -> Field
                     raise bad("weight", AC_PARSE) from None
             elif opt == b"WITHSUFFIXTRIE":
                 extra["with_suffix_trie"] = True
+            elif opt == b"PHONETIC":
+                matcher = cur.take()
+                if matcher is None:
+                    raise QuerySyntaxError("PHONETIC requires an argument")
+                if matcher not in PHONETIC_MATCHERS:
+                    raise QuerySyntaxError(
+                        "Matcher Format: <2 chars algorithm>:<2 chars language>. Support "
+                        "algorithms: double metaphone (dm). Supported languages: English (en), "
+                        "French (fr), Portuguese (pt) and Spanish (es)"
+                    )
+                extra["phonetic"] = matcher
             else:
                 raise _unsupported(f"{as_text(opt)} is", name)
     elif kind == b"TAG":

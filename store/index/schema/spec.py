@@ -44,6 +44,8 @@ class FieldSpec:
     weight: float = 1.0
     with_suffix_trie: bool = False
     vector: VectorSpec | None = None
+    phonetic: bytes | None = None
+    """A TEXT field's ``PHONETIC`` matcher (``dm:en``...; :mod:`store.index.phonetics`)."""
 
     def __post_init__(self) -> None:
         if not self.alias:
@@ -65,6 +67,8 @@ class FieldSpec:
             out += [b"WEIGHT", repr(self.weight).encode()]
             if self.no_stem:
                 out.append(b"NOSTEM")
+            if self.phonetic is not None:
+                out += [b"PHONETIC", self.phonetic]
         if self.with_suffix_trie:
             out.append(b"WITHSUFFIXTRIE")
         if self.sortable:
@@ -146,6 +150,11 @@ class IndexDefinition:
     def covers(self, key: bytes) -> bool:
         """Whether ``key`` falls under one of the index's prefixes."""
         return any(key.startswith(p) for p in self.prefixes)
+
+    @property
+    def phonetic_fields(self) -> frozenset[bytes]:
+        """The aliases of the TEXT fields declared PHONETIC."""
+        return frozenset(f.alias for f in self.fields if f.phonetic is not None)
 
     def field_by_alias(self, alias: bytes) -> FieldSpec | None:
         """The field queries call ``alias`` (the AS name, else the hash field name)."""

@@ -6,7 +6,8 @@ not new lines; a backslash escapes one), normalizes each piece as RediSearch doe
 characters dropped, escaping backslashes dropped, at most 128 bytes), folds it with
 :func:`fold_text` (RediSearch folds ASCII only; memvec folds Unicode too, on both the
 indexing and the query side) and drops ``stopwords``
-(:data:`DEFAULT_STOPWORDS` unless the index declared its own). There is no stemming. The
+(:data:`DEFAULT_STOPWORDS` unless the index declared its own). Stems and phonetic codes
+are added on top of these terms (store/index/stemming.py, store/index/phonetics.py). The
 indexer and the query parser both use these functions, so a document term and a query term
 match exactly when they fold to the same bytes.
 """
