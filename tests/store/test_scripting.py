@@ -62,7 +62,7 @@ def test_effects_are_logged_in_one_record_and_replayed(tmp_path: Path) -> None:
     script = recs[2]
     assert script[0][:3] == [b"SET", b"a", b"v"] and b"EX" not in script[0]  # rewrite kept
     expiry = [] if expired_alone else [[b"DEL", b"gone"]]
-    assert script[1:] == [*expiry, [b"SET", b"gone", b"w"], [b"INCRBY", b"n", b"2"]]
+    assert script[1:] == [*expiry, [b"SET", b"gone", b"w"], [b"INCRBY", b"n", b"2"]], recs
     assert recs[3][0][:2] == [b"FUNCTION", b"LOAD"]
     assert recs[4] == [[b"SET", b"b", b"x"], [b"INCR", b"n"]]
     assert len(recs) == 5
