@@ -11,7 +11,9 @@ Contract:
   once per flush, until the log is durable up to the last record the batch wrote *or could have
   read* (a read must not show a client another client's write that a crash could still
   lose: Redis with ``appendfsync always`` gives the same guarantee by fsyncing before it
-  writes any reply). Nothing is acknowledged before it is durable. With
+  writes any reply). Nothing is acknowledged before it is durable. The waits of all
+  clients go through the server's :class:`store.server.durable_gate.DurableGate` (one
+  request to the log per loop iteration, one wake-up per fsync round). With
   ``min_replicas_to_ack`` the replies of a batch that wrote also wait until that many
   replicas acknowledged its last record (else ``-NOREPLICAS``; see
   :mod:`store.replication.role`).
@@ -62,7 +64,6 @@ import logging
 import socket
 import struct
 import time
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..commands.blocking import WouldBlock
@@ -700,11 +701,7 @@ class Connection(asyncio.Protocol):
                 need = last
         if need > 0:
             try:
-                fut: Future[None] = engine.durable_future(need)
-                if not fut.done():
-                    await asyncio.wrap_future(fut)
-                else:
-                    fut.result()
+                await self.server.durable_gate.wait(need)
             except DurabilityError as exc:
                 written = self._refuse_undurable(replies, writes, touched, exc)
             except Exception as exc:  # log closed under us (shutdown) or a bug

@@ -3,18 +3,26 @@
 Where a search runs (inline on the event loop or on the search pool,
 ``Connection._offloads``): on the pool only while other clients have work and no engine
 write ran in the last ``WRITE_QUIET_NS``; the replies are the same either way.
+Durability waits go through one ``DurableGate`` per server: coalesced, never early.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+import pytest
 import redis
 
+from store.commands.table import resolve
+from store.config import EngineConfig, FsyncPolicy
+from store.engine import Engine
 from store.server.connection import WRITE_QUIET_NS
+from store.server.durable_gate import DurableGate
 from store.server.thread import ServerThread
 from tests.harness.wait import wait_for
 
@@ -69,3 +77,38 @@ def test_search_runs_inline_right_after_a_write(
     finally:
         r.close()
         blocked.close()
+
+
+def test_durable_gate_answers_every_waiter_when_the_log_has_its_record(tmp_path: Path) -> None:
+    """Many clients' waits, coalesced: each returns only once the log says its seq is durable;
+    a seq the log never had raises what the log's own future raises."""
+    engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
+    try:
+        gate = DurableGate(engine)
+        spec = resolve([b"SET", b"k", b"v"])
+
+        async def client(n: int) -> int:
+            seqs = []
+            for i in range(5):
+                done = engine.submit(spec, [b"SET", b"gate:%d:%d" % (n, i), b"v"])
+                assert done.seq is not None
+                seqs.append(done.seq)
+                await gate.wait(done.seq)
+                log_future = engine.durable_future(done.seq)
+                assert log_future.done() and log_future.exception() is None
+            return max(seqs)
+
+        async def run() -> None:
+            last = max(await asyncio.gather(*(client(n) for n in range(20))))
+            await gate.wait(last)  # known durable: returns at once
+            never = last + 1000
+            with pytest.raises(ValueError) as from_gate:
+                await gate.wait(never)
+            with pytest.raises(ValueError) as from_log:
+                engine.durable_future(never)
+            assert str(from_gate.value) == str(from_log.value)
+            await gate.wait(last)  # still serving after a refusal
+
+        asyncio.run(run())
+    finally:
+        engine.stop()
