@@ -14,10 +14,11 @@ possible), and otherwise at most once per loop iteration, for the highest seq wa
 Redis does in ``beforeSleep``). Log durability is a prefix: once seq ``S`` is durable,
 every waiter up to ``S`` is answered, in one callback on the loop.
 
-A log that restarts at a lower position (a replica's full resynchronisation) makes what
-the gate knew stale: a wait that finds the engine's applied position behind the known
-durable seq forgets it (an epoch makes answers to older requests void) and hands every
-waiter its own future.
+What is durable is read from the log itself (``durable_position``), never cached here. A
+log that restarts at a lower position (a replica's full resynchronisation) leaves the
+gate's requests meaningless: the next wait that finds the log's next position at or below
+the highest seq asked hands every waiter its own log future (the behaviour without the
+gate) and voids the answers to older requests (an epoch).
 
 Failure: when a request fails (or the log refuses it), every waiter it covers is handed
 its own ``Engine.durable_future(seq)`` to await, so each learns its own outcome (a record
@@ -49,7 +50,6 @@ class DurableGate:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self.durable = 0  # every seq up to this one is known durable
         self._requested = 0  # the highest seq asked of the log
         self._wanted = 0  # the highest seq a waiter waits for
         self._scheduled = False  # a request is due at the next loop iteration
@@ -59,16 +59,17 @@ class DurableGate:
 
     async def wait(self, seq: int) -> None:
         """Return once ``seq`` is durable; raise as the log's future for it would."""
-        if seq <= self.durable:
-            if self._engine.applied_position.seq > self.durable:
-                return
-            self._forget()
+        log = self._engine.transaction_log
+        if log is None or seq < log.durable_position.seq:
+            return
+        if self._requested >= log.next_position.seq:
+            self._forget()  # the log went back
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[_Outcome] = loop.create_future()
         heapq.heappush(self._waiters, (seq, next(self._ids), waiter))
         if seq > self._wanted:
             self._wanted = seq
-        if self._requested <= self.durable:  # the log is idle: ask now
+        if self._requested < log.durable_position.seq:  # the log is idle: ask now
             self._request(loop)
         elif not self._scheduled:
             self._scheduled = True
@@ -107,8 +108,6 @@ class DurableGate:
         if future.exception() is not None:
             self._answer_each(seq)
             return
-        if seq > self.durable:
-            self.durable = seq
         waiters = self._waiters
         while waiters and waiters[0][0] <= seq:
             _, _, waiter = heapq.heappop(waiters)
@@ -121,7 +120,7 @@ class DurableGate:
         """The log went back to a lower position: drop what the gate knew."""
         self._epoch += 1
         self._answer_each(self._wanted)
-        self.durable = self._requested = self._wanted = 0
+        self._requested = self._wanted = 0
 
     def _answer_each(self, seq: int) -> None:
         """Hand every waiter up to ``seq`` its own log future (a failure path)."""
