@@ -24,6 +24,7 @@ from store.engine import Engine
 from store.server.connection import WRITE_QUIET_NS
 from store.server.durable_gate import DurableGate
 from store.server.thread import ServerThread
+from store.wal.position import LogPosition
 from tests.harness.wait import wait_for
 
 KNN = ["FT.SEARCH", "fp", "*=>[KNN 3 @v $B]", "PARAMS", "2", "B"]
@@ -108,6 +109,35 @@ def test_durable_gate_answers_every_waiter_when_the_log_has_its_record(tmp_path:
                 engine.durable_future(never)
             assert str(from_gate.value) == str(from_log.value)
             await gate.wait(last)  # still serving after a refusal
+
+        asyncio.run(run())
+    finally:
+        engine.stop()
+
+
+def test_durable_gate_follows_a_log_that_went_back(tmp_path: Path) -> None:
+    """After a reset to a lower position (a replica's full resync), waits on the new seqs
+    are answered once those are durable, not held by requests made of the old history."""
+    engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
+    try:
+        gate = DurableGate(engine)
+        spec = resolve([b"SET", b"k", b"v"])
+        log = engine.transaction_log
+        assert log is not None
+
+        def write(n: int) -> int:
+            done = engine.submit(spec, [b"SET", b"back:%d" % n, b"v"])
+            assert done.seq is not None
+            return done.seq
+
+        async def run() -> None:
+            high = max(write(n) for n in range(10))
+            await gate.wait(high)
+            log.reset(LogPosition(3))
+            seq = write(99)
+            assert seq == 3
+            await asyncio.wait_for(gate.wait(seq), 10)
+            assert log.durable_position.seq > seq
 
         asyncio.run(run())
     finally:
