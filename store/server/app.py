@@ -49,6 +49,7 @@ from .acl import AclStore
 from .blocking import ParkingLot
 from .config import ServerConfig
 from .connection import Connection
+from .durable_gate import DurableGate
 from .handlers import Handler, base_handlers
 from .notifications import Notifier
 from .observe import Observability
@@ -150,6 +151,10 @@ class Server:
         # connections with unprocessed input or a batch in flight, and searches on the pool
         self.active_clients = 0
         self.searches_in_pool = 0
+        self.durable_gate = DurableGate(self.engine)  # clients' durability waits, coalesced
+        # perf_counter_ns of the last engine write a client ran (Connection: searches run
+        # inline, not on the pool, while writes are in flight)
+        self.last_write_ns = 0
         self.watchers: dict[bytes, set[Connection]] = {}
         self.blocking = ParkingLot(self.engine)  # clients blocked by BLPOP, XREAD BLOCK ...
         self.script_guard = ScriptGuard(self)  # EVAL/FCALL off the loop, BUSY, SCRIPT KILL

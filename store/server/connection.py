@@ -11,7 +11,9 @@ Contract:
   once per flush, until the log is durable up to the last record the batch wrote *or could have
   read* (a read must not show a client another client's write that a crash could still
   lose: Redis with ``appendfsync always`` gives the same guarantee by fsyncing before it
-  writes any reply). Nothing is acknowledged before it is durable. With
+  writes any reply). Nothing is acknowledged before it is durable. The waits of all
+  clients go through the server's :class:`store.server.durable_gate.DurableGate` (one
+  request to the log per loop iteration, one wake-up per fsync round). With
   ``min_replicas_to_ack`` the replies of a batch that wrote also wait until that many
   replicas acknowledged its last record (else ``-NOREPLICAS``; see
   :mod:`store.replication.role`).
@@ -62,7 +64,6 @@ import logging
 import socket
 import struct
 import time
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..commands.blocking import WouldBlock
@@ -104,6 +105,8 @@ OUTPUT_HIGH_WATER_BYTES = 1024 * 1024
 # A client held by backpressure that takes no byte for this long has stopped reading.
 # A reading client (even descheduled on a loaded machine) takes some within it.
 OUTPUT_STALL_S = 2.0
+# A search runs inline (not on the pool) while a client ran an engine write this recently.
+WRITE_QUIET_NS = 50_000_000
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
 # Commands executed (not queued) inside MULTI, as in Redis's processCommand.
@@ -513,6 +516,7 @@ class Connection(asyncio.Protocol):
                             calls = [(spec, args)]
                             calls += [(specs[a[0]], a) for a in batch[position:run]]
                             started = clock()
+                            self.server.last_write_ns = started
                             results = engine.submit_many(calls, protocol=self.protocol)
                             share = (clock() - started) // len(calls)
                             for (one, call), done in zip(calls, results, strict=True):
@@ -525,11 +529,10 @@ class Connection(asyncio.Protocol):
                             position = run
                             continue
                     started = clock()
+                    if spec.is_write:
+                        self.server.last_write_ns = started
                     try:
-                        if (
-                            "lockfree" in spec.flags
-                            and self.server.active_clients > self._inline_search_max
-                        ):
+                        if "lockfree" in spec.flags and self._offloads(started):
                             done = await self._offload(spec, args)
                         else:
                             done = submit(spec, args, protocol=self.protocol, may_block=True)
@@ -614,6 +617,22 @@ class Connection(asyncio.Protocol):
             return False
         return True
 
+    def _offloads(self, now_ns: int) -> bool:
+        """Whether a lockfree command (FT.SEARCH) goes to the search pool now.
+
+        Only while other clients have work (alone, the thread hop costs more than it saves)
+        and no client ran an engine write in the last :data:`WRITE_QUIET_NS`: a write holds
+        the engine lock and the vector index's write lock, so a pooled search then waits
+        for both, and for the GIL, while the loop waits for the search's short lock phases
+        (a convoy: the 200-client mixed load ran 13-20% slower with a 40% higher p99,
+        docs/decisions/0006-request-path.md). Pure search loads keep every core.
+        ``inline_search_max_active_clients`` 0 still means: always the pool.
+        """
+        inline_max = self._inline_search_max
+        return self.server.active_clients > inline_max and (
+            inline_max == 0 or now_ns - self.server.last_write_ns > WRITE_QUIET_NS
+        )
+
     async def _offload(self, spec: CommandSpec, args: list[bytes]) -> Any:
         """Run a lockfree command on the search pool (other clients have work meanwhile).
 
@@ -685,11 +704,7 @@ class Connection(asyncio.Protocol):
                 need = last
         if need > 0:
             try:
-                fut: Future[None] = engine.durable_future(need)
-                if not fut.done():
-                    await asyncio.wrap_future(fut)
-                else:
-                    fut.result()
+                await self.server.durable_gate.wait(need)
             except DurabilityError as exc:
                 written = self._refuse_undurable(replies, writes, touched, exc)
             except Exception as exc:  # log closed under us (shutdown) or a bug

@@ -1,0 +1,144 @@
+"""The request path's choices that only change speed must not change what clients see.
+
+Where a search runs (inline on the event loop or on the search pool,
+``Connection._offloads``): on the pool only while other clients have work and no engine
+write ran in the last ``WRITE_QUIET_NS``; the replies are the same either way.
+Durability waits go through one ``DurableGate`` per server: coalesced, never early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+
+from store.commands.table import resolve
+from store.config import EngineConfig, FsyncPolicy
+from store.engine import Engine
+from store.server.connection import WRITE_QUIET_NS
+from store.server.durable_gate import DurableGate
+from store.server.thread import ServerThread
+from store.wal.position import LogPosition
+from tests.harness.wait import wait_for
+
+KNN = ["FT.SEARCH", "fp", "*=>[KNN 3 @v $B]", "PARAMS", "2", "B"]
+
+
+def _offloaded(r: redis.Redis) -> int:
+    return int(r.info("stats")["memvec_searches_offloaded"])
+
+
+def test_search_runs_inline_right_after_a_write(
+    start_server: Callable[..., ServerThread],
+) -> None:
+    srv = start_server()
+    r = redis.Redis(port=srv.port)
+    blocked = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        r.execute_command(
+            "FT.CREATE", "fp", "ON", "HASH", "PREFIX", "1", "fp:", "SCHEMA",
+            "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
+        )  # fmt: skip
+        rng = np.random.default_rng(3)
+        vecs = rng.random((5, 4), dtype=np.float32)
+        for i, v in enumerate(vecs):
+            r.hset(f"fp:{i}", "v", v.tobytes())
+        # a second client with a command in flight: the server has more than one active
+        # client, the condition for using the pool at all
+        blocked.sendall(b"*3\r\n$5\r\nBLPOP\r\n$7\r\nfp:list\r\n$1\r\n0\r\n")
+        wait_for(lambda: r.info("clients")["blocked_clients"] == 1, 10)
+        query = [*KNN, vecs[0].tobytes(), "NOCONTENT", "DIALECT", "2"]
+
+        time.sleep(2 * WRITE_QUIET_NS / 1e9)  # the rule is about time since the last write
+        before = _offloaded(r)
+        quiet = r.execute_command(*query)
+        assert _offloaded(r) == before + 1  # no write lately: the pool
+
+        pipe = r.pipeline(transaction=False)
+        pipe.set("fp-other", "x")  # a write outside the index: same results
+        pipe.execute_command(*query)
+        _, after_write = pipe.execute()
+        assert _offloaded(r) == before + 1  # a write just ran: inline
+        assert after_write == quiet  # the same reply either way
+
+        r.lpush("fp:list", "x")
+        want = b"*2\r\n$7\r\nfp:list\r\n$1\r\nx\r\n"
+        got = b""
+        while len(got) < len(want):
+            got += blocked.recv(100)
+        assert got == want
+        r.execute_command("FT.DROPINDEX", "fp", "DD")
+        r.delete("fp-other")
+    finally:
+        r.close()
+        blocked.close()
+
+
+def test_durable_gate_answers_every_waiter_when_the_log_has_its_record(tmp_path: Path) -> None:
+    """Many clients' waits, coalesced: each returns only once the log says its seq is durable;
+    a seq the log never had raises what the log's own future raises."""
+    engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
+    try:
+        gate = DurableGate(engine)
+        spec = resolve([b"SET", b"k", b"v"])
+
+        async def client(n: int) -> int:
+            seqs = []
+            for i in range(5):
+                done = engine.submit(spec, [b"SET", b"gate:%d:%d" % (n, i), b"v"])
+                assert done.seq is not None
+                seqs.append(done.seq)
+                await gate.wait(done.seq)
+                log_future = engine.durable_future(done.seq)
+                assert log_future.done() and log_future.exception() is None
+            return max(seqs)
+
+        async def run() -> None:
+            last = max(await asyncio.gather(*(client(n) for n in range(20))))
+            await gate.wait(last)  # known durable: returns at once
+            never = last + 1000
+            with pytest.raises(ValueError) as from_gate:
+                await gate.wait(never)
+            with pytest.raises(ValueError) as from_log:
+                engine.durable_future(never)
+            assert str(from_gate.value) == str(from_log.value)
+            await gate.wait(last)  # still serving after a refusal
+
+        asyncio.run(run())
+    finally:
+        engine.stop()
+
+
+def test_durable_gate_follows_a_log_that_went_back(tmp_path: Path) -> None:
+    """After a reset to a lower position (a replica's full resync), waits on the new seqs
+    are answered once those are durable, not held by requests made of the old history."""
+    engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
+    try:
+        gate = DurableGate(engine)
+        spec = resolve([b"SET", b"k", b"v"])
+        log = engine.transaction_log
+        assert log is not None
+
+        def write(n: int) -> int:
+            done = engine.submit(spec, [b"SET", b"back:%d" % n, b"v"])
+            assert done.seq is not None
+            return done.seq
+
+        async def run() -> None:
+            high = max(write(n) for n in range(10))
+            await gate.wait(high)
+            log.reset(LogPosition(3))
+            seq = write(99)
+            assert seq == 3
+            await asyncio.wait_for(gate.wait(seq), 10)
+            assert log.durable_position.seq > seq
+
+        asyncio.run(run())
+    finally:
+        engine.stop()
