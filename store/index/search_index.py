@@ -53,6 +53,7 @@ from .schema import FieldSpec, FieldType, IndexDefinition
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
+from .vector_types import decode, element_bytes
 
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
@@ -155,21 +156,37 @@ class SearchIndex:
             if blob is None:
                 continue
             field = f.name.decode("utf-8", "replace")
-            if len(blob) != f.vector.dim * 4:
+            vtype = self.stored_type(f)
+            if len(blob) != self.stored_size(f):
                 raise IndexError_(
                     f"Could not add vector with blob size {len(blob)} (expected size "
-                    f"{f.vector.dim * 4}) to field '{field}' of index '{self.name}': send "
-                    f"DIM={f.vector.dim} little-endian FLOAT32 values"
+                    f"{self.stored_size(f)}) to field '{field}' of index '{self.name}': send "
+                    f"DIM={f.vector.dim} little-endian {vtype} values"
                 )
-            if not np.isfinite(np.frombuffer(blob, dtype="<f4")).all():
+            if not np.isfinite(self.stored_vector(f, blob)).all():
                 raise IndexError_(
                     f"Could not add vector to field '{field}' of index '{self.name}': it "
-                    "holds NaN or infinite values; send finite FLOAT32 values"
+                    f"holds NaN or infinite values; send finite {vtype} values"
                 )
         for f in self.definition.fields_of(FieldType.NUMERIC):
             raw = None if f.no_index else new_fields.get(f.name)
             if raw is not None and parse_numeric_value(raw) is None:
                 raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
+
+    def stored_type(self, f: FieldSpec) -> str:
+        """The element type of ``f``'s vectors as documents hold them: the field's ``TYPE``
+        in a hash, FLOAT32 once projected from a JSON document."""
+        assert f.vector is not None
+        return "FLOAT32" if self.definition.on == "JSON" else f.vector.type
+
+    def stored_size(self, f: FieldSpec) -> int:
+        """Bytes of one of ``f``'s vectors as documents hold them (see :meth:`stored_type`)."""
+        assert f.vector is not None
+        return f.vector.dim * element_bytes(self.stored_type(f))
+
+    def stored_vector(self, f: FieldSpec, blob: bytes) -> npt.NDArray[np.float32]:
+        """A document's vector blob of field ``f`` as FLOAT32 (its size already checked)."""
+        return decode(blob, self.stored_type(f))
 
     def document(
         self, value: Any, only: list[FieldSpec] | None = None
@@ -223,13 +240,13 @@ class SearchIndex:
                         self.subs.allocate(f.name, label, len(extra)), extra, strict=True
                     ):
                         if pending is not None:
-                            pending[sub] = np.frombuffer(more, dtype="<f4")
+                            pending[sub] = self.stored_vector(f, more)
                         else:
-                            vindex.add(sub, np.frombuffer(more, dtype="<f4"))
+                            vindex.add(sub, self.stored_vector(f, more))
                 if not isinstance(blob, bytes):  # absent
                     vindex.remove(label)
                     continue
-                vector = np.frombuffer(blob, dtype="<f4")
+                vector = self.stored_vector(f, blob)
                 if label in vindex:
                     # a write that left the vector alone (e.g. a tag update) must not pay
                     # for an HNSW re-insert, which costs about eight fresh inserts
@@ -252,11 +269,11 @@ class SearchIndex:
         for f in self.vector_fields:
             blob = value.get(f.name)
             assert f.vector is not None
-            if isinstance(blob, bytes) and len(blob) != f.vector.dim * 4:
+            if isinstance(blob, bytes) and len(blob) != self.stored_size(f):
                 self._failure(
                     key,
                     f"Could not add vector with blob size {len(blob)} "
-                    f"(expected size {f.vector.dim * 4})",
+                    f"(expected size {self.stored_size(f)})",
                     f.name,
                 )
                 return False
@@ -431,7 +448,7 @@ class SearchIndex:
     def _query_vector(
         self, blob: bytes, vindex: VectorIndex, spec: FieldSpec
     ) -> npt.NDArray[np.float32]:
-        """The query blob as FLOAT32 (a FLOAT64 field's blob holds FLOAT64 values)."""
+        """The query blob (values of the field's ``TYPE``) as FLOAT32."""
         assert spec.vector is not None
         size = spec.vector.blob_size
         if len(blob) != size:
@@ -439,10 +456,7 @@ class SearchIndex:
                 f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
                 f"does not match index's expected size ({size})."
             )
-        if spec.vector.type == "FLOAT64":
-            query = np.frombuffer(blob, dtype="<f8").astype(np.float32)
-        else:
-            query = np.frombuffer(blob, dtype="<f4")
+        query = decode(blob, spec.vector.type)
         if not np.isfinite(query).all():
             raise QuerySyntaxError(
                 "Error parsing vector similarity query: the query vector holds NaN or "
@@ -475,7 +489,7 @@ class SearchIndex:
                 self._search(field_name, vindex, query, k, knn.ef_runtime, allowed),
                 "filtered-ann",
             )
-        size = vindex.dim * 4
+        size = self.stored_size(spec)
         labels: list[int] = []
         blobs: list[bytes] = []
         with lock:
@@ -498,7 +512,7 @@ class SearchIndex:
                     blobs.append(vec)
         if not labels:
             return [], "exact-subset"
-        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(labels), vindex.dim)
+        matrix = self.stored_vector(spec, b"".join(blobs)).reshape(len(labels), vindex.dim)
         dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
         if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
             return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"

@@ -1,0 +1,39 @@
+"""Element types of a VECTOR field: how a blob of ``TYPE`` values becomes FLOAT32.
+
+RediSearch 2.10 takes ``FLOAT32``, ``FLOAT64``, ``FLOAT16`` (IEEE half) and ``BFLOAT16``
+(the upper half of a FLOAT32) vectors. memvec's vector indexes hold FLOAT32 rows
+(:mod:`store.index.flat`, :mod:`store.index.hnsw`): a hash field's blob and a query blob
+are little-endian values of the field's type, decoded here into FLOAT32. Every FLOAT16 and
+BFLOAT16 value is exact in FLOAT32; a FLOAT64 value is rounded to the nearest FLOAT32, so
+distances of FLOAT64 fields carry FLOAT32 rounding (RediSearch computes them in double):
+listed in docs/compatibility.md. A JSON document's numbers are projected straight to
+FLOAT32 (:mod:`store.index.json_fields`), whatever the field's type.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+#: bytes of one element of each type RediSearch accepts after ``TYPE``
+ELEMENT_BYTES: dict[str, int] = {"FLOAT32": 4, "FLOAT64": 8, "FLOAT16": 2, "BFLOAT16": 2}
+
+
+def element_bytes(vtype: str) -> int:
+    """Bytes of one ``vtype`` element (``KeyError`` for a type RediSearch refuses)."""
+    return ELEMENT_BYTES[vtype]
+
+
+def decode(blob: bytes, vtype: str) -> npt.NDArray[np.float32]:
+    """``blob`` (little-endian ``vtype`` values, a whole number of them) as FLOAT32."""
+    if vtype == "FLOAT32":
+        return np.frombuffer(blob, dtype="<f4")
+    if vtype == "FLOAT64":
+        return np.frombuffer(blob, dtype="<f8").astype(np.float32)
+    if vtype == "FLOAT16":
+        return np.frombuffer(blob, dtype="<f2").astype(np.float32)
+    if vtype == "BFLOAT16":
+        # a bfloat16 is the upper 16 bits of the float32 of the same value
+        halves = np.frombuffer(blob, dtype="<u2").astype(np.uint32)
+        return (halves << np.uint32(16)).view(np.float32)
+    raise ValueError(f"unknown vector type {vtype}")
