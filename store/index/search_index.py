@@ -467,7 +467,16 @@ class SearchIndex:
     def knn(
         self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
     ) -> tuple[list[tuple[int, float]], str]:
-        """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``."""
+        """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``.
+
+        As RediSearch's: a distance name that is a schema field is refused; a field that
+        is not a VECTOR field of the index matches nothing."""
+        if any(knn.score_alias in (f.name, f.alias) for f in self.definition.fields):
+            raise QuerySyntaxError(
+                f"Property `{knn.score_alias.decode('utf-8', 'replace')}` already exists in schema"
+            )
+        if not any(knn.field in (f.name, f.alias) for f in self.vector_fields):
+            return [], "empty"
         field_name, vindex = self.vector_field(knn.field)
         if vindex.kind != "HNSW" and (knn.ef_runtime is not None or knn.epsilon is not None):
             raise vector_params_error("Invalid option")

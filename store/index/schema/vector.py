@@ -131,11 +131,14 @@ def check_capacity(spec: VectorSpec, budget_bytes: int) -> None:
     machine, so it runs when a client creates an index, never when the log is replayed.
     """
     limit = budget_bytes // element_bytes(spec)
-    for asked in (spec.initial_cap, spec.block_size):
-        if asked is not None and asked > limit:
-            # RediSearch names BLOCK_SIZE "initial capacity" too
+    # RediSearch checks INITIAL_CAP first (when not given: BLOCK_SIZE, or its default
+    # min(1024, limit)), then a FLAT index's BLOCK_SIZE (HNSW takes none in 2.10)
+    block_size = spec.block_size if spec.block_size is not None else min(1024, limit)
+    initial_cap = spec.initial_cap if spec.initial_cap is not None else block_size
+    for what, asked in (("initial capacity", initial_cap), ("block size", block_size)):
+        if asked > limit:
             raise QuerySyntaxError(
-                f"Vector index initial capacity {asked} exceeded server limit "
+                f"Vector index {what} {asked} exceeded server limit "
                 f"({limit} with the given parameters)"
             )
 
