@@ -409,6 +409,12 @@ class SearchIndex:
         leaves = range_leaves(node)
         if not leaves:
             return None
+        names = [leaf.yield_as for leaf, _ in leaves if leaf.yield_as is not None]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise QuerySyntaxError(
+                    f"Property `{name.decode('utf-8', 'replace')}` specified more than once"
+                )
         results = RangeResults()
         for leaf, negated in leaves:
             if leaf not in results.hits:
