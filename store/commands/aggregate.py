@@ -77,7 +77,7 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     )
     parsed = search.parse_query(index.definition.stopwords)
     knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
-    ranges = index.ranges(parsed.filter)
+    ranges = index.ranges(parsed.filter, ctx.keyspace.data, ctx.lock)
     yield_names = ranges.yield_names if ranges is not None else []
     if yield_names and (knn_alias is not None or len(yield_names) > 1):
         raise QuerySyntaxError(

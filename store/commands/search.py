@@ -217,7 +217,7 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     request = parse_ft_search(args[2:])
     deadline = _deadline(request.timeout_ms)
     parsed = request.parse_query(index.definition.stopwords)
-    ranges = index.ranges(parsed.filter)
+    ranges = index.ranges(parsed.filter, ctx.keyspace.data, ctx.lock)
     yield_names = ranges.yield_names if ranges else []
     sortable = ([parsed.knn.score_alias] if parsed.knn else []) + yield_names
     request.check_sortby(index.definition, sortable)

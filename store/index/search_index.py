@@ -53,7 +53,7 @@ from .schema import FieldSpec, FieldType, IndexDefinition
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
-from .vector_types import decode, element_bytes
+from .vector_types import decode, element_bytes, float64_distances
 
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
@@ -404,8 +404,12 @@ class SearchIndex:
                 labels = self.fields.evaluate(parsed.filter)
             return None if labels is None else set(labels)
 
-    def ranges(self, node: FilterNode) -> RangeResults | None:
-        """Run every VECTOR_RANGE leaf of ``node`` (no engine lock needed); None if none."""
+    def ranges(
+        self, node: FilterNode, data: dict[bytes, Any] | None = None, lock: Any = None
+    ) -> RangeResults | None:
+        """Run every VECTOR_RANGE leaf of ``node``; None if none. The engine lock is
+        needed only with ``data`` and ``lock`` given: a FLOAT64 hash field's leaves are
+        then decided and measured in double precision (:meth:`exact64`)."""
         leaves = range_leaves(node)
         if not leaves:
             return None
@@ -418,7 +422,13 @@ class SearchIndex:
         results = RangeResults()
         for leaf, negated in leaves:
             if leaf not in results.hits:
-                results.hits[leaf] = dict(self.range(leaf))
+                hits = self.range(leaf)
+                spec = self._float64_field(leaf.field)
+                if spec is not None and data is not None and lock is not None:
+                    exact = self.exact64(spec, [label for label, _ in hits], leaf.vector,
+                                         data, lock)  # fmt: skip
+                    hits = [(label, d) for label, d in exact.items() if d <= leaf.radius]
+                results.hits[leaf] = dict(hits)
             if leaf.yield_as is not None and not negated:
                 results.yielding.append(leaf)
         return results
@@ -448,7 +458,11 @@ class SearchIndex:
             if epsilon is None or not epsilon > 0:
                 raise vector_params_error("Invalid value was given")
         query = self._query_vector(leaf.vector, vindex, found[0])
-        hits = vindex.range(query, leaf.radius, epsilon=epsilon)
+        radius = leaf.radius
+        if self.stored_type(found[0]) == "FLOAT64":
+            # a margin for FLOAT32 rounding: :meth:`ranges` decides in double precision
+            radius += abs(radius) * 1e-5 + 1e-6
+        hits = vindex.range(query, radius, epsilon=epsilon)
         return self.subs.collapse(hits) if self.subs.has(found[0].name) else hits
 
     def _query_vector(
@@ -474,6 +488,53 @@ class SearchIndex:
         self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
     ) -> tuple[list[tuple[int, float]], str]:
         """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``.
+        Distances of a FLOAT64 hash field are recomputed in double precision
+        (:meth:`exact64`) and the hits ordered by them."""
+        pairs, plan = self._knn(knn, allowed, data, lock)
+        spec = self._float64_field(knn.field)
+        if spec is not None and pairs:
+            exact = self.exact64(spec, [label for label, _ in pairs], knn.vector, data, lock)
+            pairs = sorted(((label, exact.get(label, d)) for label, d in pairs),
+                           key=lambda p: (p[1], p[0]))  # fmt: skip
+        return pairs, plan
+
+    def _float64_field(self, name: bytes) -> FieldSpec | None:
+        """The FLOAT64 vector field ``name`` of an ON HASH index, else None."""
+        for f in self.vector_fields:
+            if name in (f.name, f.alias) and self.stored_type(f) == "FLOAT64":
+                return f
+        return None
+
+    def exact64(
+        self, f: FieldSpec, labels: list[int], query: bytes, data: dict[bytes, Any], lock: Any
+    ) -> dict[int, float]:
+        """Double-precision distances of ``labels``' FLOAT64 vectors in field ``f`` to the
+        FLOAT64 ``query`` blob (memvec's indexes hold FLOAT32: see
+        :mod:`store.index.vector_types`); a label whose hash no longer holds a vector of
+        the right size is left out. Takes ``lock`` to read the hashes."""
+        assert f.vector is not None
+        size = self.stored_size(f)
+        found: list[int] = []
+        blobs: list[bytes] = []
+        with lock:
+            for label in labels:
+                value = data.get(self.label_to_key.get(label, b""))
+                blob = value.get(f.name) if isinstance(value, dict) else None
+                if isinstance(blob, bytes) and len(blob) == size:
+                    found.append(label)
+                    blobs.append(blob)
+        if not found:
+            return {}
+        stored = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(len(found), f.vector.dim)
+        dists = float64_distances(
+            stored, np.frombuffer(query, dtype="<f8"), f.vector.distance_metric
+        )
+        return dict(zip(found, dists.tolist(), strict=True))
+
+    def _knn(
+        self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
+    ) -> tuple[list[tuple[int, float]], str]:
+        """The KNN part as the FLOAT32 indexes answer it.
 
         As RediSearch's: a distance name that is a schema field is refused; a field that
         is not a VECTOR field of the index matches nothing."""

@@ -37,3 +37,18 @@ def decode(blob: bytes, vtype: str) -> npt.NDArray[np.float32]:
         halves = np.frombuffer(blob, dtype="<u2").astype(np.uint32)
         return (halves << np.uint32(16)).view(np.float32)
     raise ValueError(f"unknown vector type {vtype}")
+
+
+def float64_distances(
+    stored: npt.NDArray[np.float64], query: npt.NDArray[np.float64], metric: str
+) -> npt.NDArray[np.float64]:
+    """Distances of ``stored`` rows (n, d) to ``query`` in double precision, as RediSearch
+    computes them for a FLOAT64 field: squared L2, ``1 - dot`` (IP), ``1 - dot`` of the
+    unit vectors (COSINE)."""
+    if metric == "L2":
+        diff = stored - query
+        return np.einsum("ij,ij->i", diff, diff)
+    if metric == "COSINE":
+        stored = stored / np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), 1e-300)
+        query = query / max(float(np.linalg.norm(query)), 1e-300)
+    return 1.0 - stored @ query
