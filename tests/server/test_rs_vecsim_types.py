@@ -154,3 +154,17 @@ def test_knn_and_range_errors(pair: Pair, name: str) -> None:
             "FT.SEARCH", name, query, "PARAMS", 2 + len(params), "q", q, *params,
             "RETURN", "0", "DIALECT", "2",
         )  # fmt: skip
+
+
+def test_ft_info_counts_each_vector_of_a_json_document(pair: Pair, name: str) -> None:
+    """``num_records`` counts every vector a multi-vector JSON field holds (nulls skipped)."""
+    pair.same(
+        "FT.CREATE", name, "ON", "JSON", "PREFIX", "1", f"{name}:", "SCHEMA",
+        "$.vecs[*]", "AS", "vecs", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "2",
+        "DISTANCE_METRIC", "L2",
+    )  # fmt: skip
+    pair.same("JSON.SET", f"{name}:1", "$", '{"vecs": [[1, 1], null, [2, 2]]}')
+    mine, theirs = pair.both("FT.INFO", name)
+    assert isinstance(mine, list) and isinstance(theirs, list)
+    for key in (b"num_docs", b"num_records", b"hash_indexing_failures"):
+        assert mine[mine.index(key) + 1] == theirs[theirs.index(key) + 1], key
