@@ -7,7 +7,8 @@ are little-endian values of the field's type, decoded here into FLOAT32. Every F
 BFLOAT16 value is exact in FLOAT32; a FLOAT64 value is rounded to the nearest FLOAT32, so
 distances of FLOAT64 fields carry FLOAT32 rounding (RediSearch computes them in double):
 listed in docs/compatibility.md. A JSON document's numbers are projected straight to
-FLOAT32 (:mod:`store.index.json_fields`), whatever the field's type.
+FLOAT32 (:mod:`store.index.json_fields`), rounded first to a 16-bit field's type as the
+peer stores them (:func:`round_to_type`).
 """
 
 from __future__ import annotations
@@ -52,3 +53,17 @@ def float64_distances(
         stored = stored / np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), 1e-300)
         query = query / max(float(np.linalg.norm(query)), 1e-300)
     return 1.0 - stored @ query
+
+
+def round_to_type(vector: npt.NDArray[np.float32], vtype: str) -> npt.NDArray[np.float32]:
+    """FLOAT32 ``vector`` rounded to ``vtype``'s precision (FLOAT16: IEEE half; BFLOAT16:
+    round to nearest even on the upper 16 bits, as RediSearch converts a JSON document's
+    numbers) and back to FLOAT32; FLOAT32 and FLOAT64 unchanged."""
+    if vtype == "FLOAT16":
+        with np.errstate(over="ignore"):  # out of range: inf, refused by the caller
+            return vector.astype("<f2").astype(np.float32)
+    if vtype == "BFLOAT16":
+        bits = np.asarray(vector, dtype="<f4").view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+        return bits.astype(np.uint32).view(np.float32)
+    return vector

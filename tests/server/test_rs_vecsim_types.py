@@ -168,3 +168,22 @@ def test_ft_info_counts_each_vector_of_a_json_document(pair: Pair, name: str) ->
     assert isinstance(mine, list) and isinstance(theirs, list)
     for key in (b"num_docs", b"num_records", b"hash_indexing_failures"):
         assert mine[mine.index(key) + 1] == theirs[theirs.index(key) + 1], key
+
+
+@pytest.mark.parametrize("vtype", ["FLOAT16", "BFLOAT16"])
+def test_json_numbers_rounded_to_a_16_bit_type(pair: Pair, name: str, vtype: str) -> None:
+    """ON JSON, a 16-bit field holds the document's numbers rounded to its type: L2 and IP
+    distances are the peer's to the printed digit."""
+    for metric in ("L2", "IP"):
+        pair.same(
+            "FT.CREATE", name, "ON", "JSON", "PREFIX", "1", f"{name}:", "SCHEMA",
+            "$.v", "AS", "v", "VECTOR", "FLAT", "6", "TYPE", vtype, "DIM", "2",
+            "DISTANCE_METRIC", metric,
+        )  # fmt: skip
+        for i, values in enumerate(([0.1, 0.1], [0.1, 0.2], [0.3, 0.5])):
+            pair.same("JSON.SET", f"{name}:{i}", "$", f'{{"v": {values}}}')
+        pair.same(
+            "FT.SEARCH", name, "*=>[KNN 3 @v $q AS d]", "PARAMS", "2", "q",
+            blob([0.1, 0.19], vtype), "SORTBY", "d", "RETURN", "1", "d", "DIALECT", "2",
+        )  # fmt: skip
+        pair.same("FT.DROPINDEX", name, "DD")
