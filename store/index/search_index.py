@@ -53,7 +53,7 @@ from .schema import FieldSpec, FieldType, IndexDefinition
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
-from .vector_types import decode, element_bytes, float64_distances
+from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, unit_in_type
 
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
@@ -104,7 +104,11 @@ class IndexStats:
 
 
 def make_vector_index(spec: Any) -> VectorIndex:
+    """The FLAT or HNSW index of a VECTOR field. A 16-bit COSINE field's index measures IP:
+    its vectors arrive as unit vectors rounded to the type (:func:`unit_in_type`)."""
     metric = Metric.parse(spec.distance_metric)
+    if spec.type in HALF_TYPES and spec.distance_metric == "COSINE":
+        metric = Metric.parse("IP")
     if spec.algorithm == "HNSW":
         return HnswIndex(
             spec.dim,
@@ -185,8 +189,16 @@ class SearchIndex:
         return f.vector.dim * element_bytes(self.stored_type(f))
 
     def stored_vector(self, f: FieldSpec, blob: bytes) -> npt.NDArray[np.float32]:
-        """A document's vector blob of field ``f`` as FLOAT32 (its size already checked)."""
-        return decode(blob, self.stored_type(f))
+        """A document's vector blob of field ``f`` as FLOAT32 (its size already checked);
+        a 16-bit COSINE field's as its rounded unit vector (:func:`make_vector_index`)."""
+        return self._as_indexed(f, decode(blob, self.stored_type(f)))
+
+    @staticmethod
+    def _as_indexed(f: FieldSpec, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        assert f.vector is not None
+        if f.vector.type in HALF_TYPES and f.vector.distance_metric == "COSINE":
+            return unit_in_type(vector, f.vector.type)
+        return vector
 
     def document(
         self, value: Any, only: list[FieldSpec] | None = None
@@ -476,7 +488,7 @@ class SearchIndex:
                 f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
                 f"does not match index's expected size ({size})."
             )
-        query = decode(blob, spec.vector.type)
+        query = self._as_indexed(spec, decode(blob, spec.vector.type))
         if not np.isfinite(query).all():
             raise QuerySyntaxError(
                 "Error parsing vector similarity query: the query vector holds NaN or "
@@ -588,7 +600,9 @@ class SearchIndex:
                     blobs.append(vec)
         if not labels:
             return [], "exact-subset"
-        matrix = self.stored_vector(spec, b"".join(blobs)).reshape(len(labels), vindex.dim)
+        matrix = decode(b"".join(blobs), self.stored_type(spec)).reshape(len(labels), vindex.dim)
+        if self._as_indexed(spec, matrix[0]) is not matrix[0]:  # rows rescaled one by one
+            matrix = np.stack([self._as_indexed(spec, row) for row in matrix])
         dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
         if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
             return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"

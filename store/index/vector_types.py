@@ -64,6 +64,22 @@ def round_to_type(vector: npt.NDArray[np.float32], vtype: str) -> npt.NDArray[np
             return vector.astype("<f2").astype(np.float32)
     if vtype == "BFLOAT16":
         bits = np.asarray(vector, dtype="<f4").view(np.uint32).astype(np.uint64)
-        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
-        return bits.astype(np.uint32).view(np.float32)
+        rounded = (
+            bits + np.uint64(0x7FFF) + ((bits >> np.uint64(16)) & np.uint64(1))
+        ) >> np.uint64(16)
+        return (rounded << np.uint64(16)).astype(np.uint32).view(np.float32)
     return vector
+
+
+#: types whose COSINE fields RediSearch stores as unit vectors in the type itself
+HALF_TYPES = frozenset({"FLOAT16", "BFLOAT16"})
+
+
+def unit_in_type(vector: npt.NDArray[np.float32], vtype: str) -> npt.NDArray[np.float32]:
+    """``vector`` scaled to unit length (in FLOAT32) and rounded to ``vtype``: how
+    RediSearch keeps a 16-bit COSINE field's vectors and queries, so that its distance is
+    ``1 - dot`` of those rounded vectors. A zero vector stays zero."""
+    norm = float(np.linalg.norm(vector))
+    if norm == 0.0:
+        return vector
+    return round_to_type((vector / np.float32(norm)).astype(np.float32), vtype)
