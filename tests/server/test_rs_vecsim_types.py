@@ -186,3 +186,16 @@ def test_json_numbers_rounded_to_a_16_bit_type(pair: Pair, name: str, vtype: str
             blob([0.1, 0.19], vtype), "SORTBY", "d", "RETURN", "1", "d", "DIALECT", "2",
         )  # fmt: skip
         pair.same("FT.DROPINDEX", name, "DD")
+
+
+def test_json_vector_paths_are_checked(pair: Pair, name: str) -> None:
+    """A VECTOR field ON JSON needs a ``$`` JSONPath that compiles; a TAG takes anything."""
+    for path in ("not a valid path", "$.[", "name", ".a", "$ .a", '$["x"]', "$.a[?(@.x>1)]"):
+        for kind in (["VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2",
+                      "DISTANCE_METRIC", "L2"], ["TAG"]):  # fmt: skip
+            reply = pair.same(
+                "FT.CREATE", name, "ON", "JSON", "PREFIX", "1", f"{name}:", "SCHEMA",
+                path, "AS", "vec", *kind,
+            )  # fmt: skip
+            if reply == b"OK":
+                pair.same("FT.DROPINDEX", name)

@@ -41,10 +41,32 @@ import math
 from collections.abc import Sequence
 
 from ...errors import ArityError, QuerySyntaxError
+from ...json.path import find
 from .args import AC_PARSE, Cursor, as_bytes, as_text, bad, take_list, take_string
 from .spec import FieldSpec, FieldType, IndexDefinition
 from .text import DEFAULT_STOPWORDS
 from .vector import parse_vector
+
+
+def check_vector_paths(index: str, fields: Sequence[FieldSpec]) -> None:
+    """Refuse, as RediSearch does, a VECTOR field ON JSON whose path is not a JSONPath
+    (``$``-rooted, one that compiles); other field types take any identifier."""
+    for f in fields:
+        if f.type is not FieldType.VECTOR:
+            continue
+        path = f.name.decode("utf-8", "replace")
+        valid = path.startswith("$")
+        if valid:
+            try:
+                find(None, path)
+            except ValueError:
+                valid = False
+        if not valid:
+            alias = f.alias.decode("utf-8", "replace")
+            raise QuerySyntaxError(
+                f"Invalid JSONPath '{path}' in attribute '{alias}' in index '{index}'"
+            )
+
 
 __all__ = ["LANGUAGES", "parse_ft_create"]
 
@@ -120,6 +142,8 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
     if on == "JSON" and b"STRICT" in flags:
         raise QuerySyntaxError("STRICT applies to ON HASH indexes only: remove it")
     fields = _parse_schema(cur, json=on == "JSON")
+    if on == "JSON":
+        check_vector_paths(name, fields)
     stopwords = (
         DEFAULT_STOPWORDS
         if custom_stopwords is None
