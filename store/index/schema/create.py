@@ -17,8 +17,8 @@ situation is the same):
   ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema.vector`).
 
 ``ON JSON`` (RediSearch's rules): field names are JSONPaths read by
-:mod:`store.index.json_fields`; a VECTOR field may be ``TYPE FLOAT64`` (its query blobs
-are FLOAT64; the index holds FLOAT32); a TAG field has no separator unless ``SEPARATOR`` is given
+:mod:`store.index.json_fields` (a VECTOR field's must be a ``$`` JSONPath that compiles:
+:func:`check_vector_paths`); a TAG field has no separator unless ``SEPARATOR`` is given
 (FT.INFO shows ``SEPARATOR ""``) and every ``SORTABLE`` field is ``UNF``. ``STRICT`` is
 refused with ``ON JSON``: it guards hash writes only.
 
@@ -31,8 +31,8 @@ survives the log, snapshots, replication and restarts.
 
 Rejected with a message saying so, because memvec would otherwise silently answer
 differently: ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
-``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``
-(and ``FLOAT64`` ON JSON).
+``PHONETIC``, ``INDEXEMPTY``, ``INDEXMISSING``. Vector types: see
+:mod:`store.index.vector_types`.
 """
 
 from __future__ import annotations
