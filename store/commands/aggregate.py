@@ -82,7 +82,7 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
     )
     knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
-    ranges = index.ranges(parsed.filter)
+    ranges = index.ranges(parsed.filter, ctx.keyspace.data, ctx.lock)
     yield_names = ranges.yield_names if ranges is not None else []
     if yield_names and (knn_alias is not None or len(yield_names) > 1):
         raise QuerySyntaxError(

@@ -404,9 +404,11 @@ class FieldIndexes:
         language = self._doc_language.get(label, self.language)
         for spec in self.definition.fields:
             if spec.name in self._vector_names:
-                if fields.get(spec.name) is not None:
+                held_vector = fields.get(spec.name)
+                if held_vector is not None:
                     max_freq += 1
-                    vectors += 1
+                    # a JSON multi-vector field: one FT.INFO record per vector, as the peer
+                    vectors += len(held_vector) if isinstance(held_vector, tuple) else 1
                 continue
             tokens = self._text_tokens.get(spec.alias)
             if tokens is None or spec.no_index:

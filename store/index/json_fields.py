@@ -48,6 +48,7 @@ from ..json.codec import dumps
 from ..json.path import find
 from .fields import FieldValue
 from .schema import FieldSpec, FieldType, IndexDefinition
+from .vector_types import round_to_type
 
 __all__ = [
     "LoadAllRow",
@@ -171,7 +172,7 @@ def _one_vector(spec: FieldSpec, value: Any) -> bytes:
                 raise _reject(spec, f"Invalid vector element at index {i}")
     if len(value) != spec.vector.dim:
         raise _reject(spec, f"Invalid vector length. Expected {spec.vector.dim}, got {len(value)}")
-    array = np.asarray(value, dtype="<f4")
+    array = round_to_type(np.asarray(value, dtype="<f4"), spec.vector.type)
     if not np.isfinite(array).all():
         raise _reject(spec, f"Invalid vector element at index {int(np.argmin(np.isfinite(array)))}")
     return array.tobytes()

@@ -54,6 +54,7 @@ from .term_patterns import ExpansionLimits
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
+from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, unit_in_type
 
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
@@ -104,7 +105,11 @@ class IndexStats:
 
 
 def make_vector_index(spec: Any) -> VectorIndex:
+    """The FLAT or HNSW index of a VECTOR field. A 16-bit COSINE field's index measures IP:
+    its vectors arrive as unit vectors rounded to the type (:func:`unit_in_type`)."""
     metric = Metric.parse(spec.distance_metric)
+    if spec.type in HALF_TYPES and spec.distance_metric == "COSINE":
+        metric = Metric.parse("IP")
     if spec.algorithm == "HNSW":
         return HnswIndex(
             spec.dim,
@@ -156,21 +161,45 @@ class SearchIndex:
             if blob is None:
                 continue
             field = f.name.decode("utf-8", "replace")
-            if len(blob) != f.vector.dim * 4:
+            vtype = self.stored_type(f)
+            if len(blob) != self.stored_size(f):
                 raise IndexError_(
                     f"Could not add vector with blob size {len(blob)} (expected size "
-                    f"{f.vector.dim * 4}) to field '{field}' of index '{self.name}': send "
-                    f"DIM={f.vector.dim} little-endian FLOAT32 values"
+                    f"{self.stored_size(f)}) to field '{field}' of index '{self.name}': send "
+                    f"DIM={f.vector.dim} little-endian {vtype} values"
                 )
-            if not np.isfinite(np.frombuffer(blob, dtype="<f4")).all():
+            if not np.isfinite(self.stored_vector(f, blob)).all():
                 raise IndexError_(
                     f"Could not add vector to field '{field}' of index '{self.name}': it "
-                    "holds NaN or infinite values; send finite FLOAT32 values"
+                    f"holds NaN or infinite values; send finite {vtype} values"
                 )
         for f in self.definition.fields_of(FieldType.NUMERIC):
             raw = None if f.no_index else new_fields.get(f.name)
             if raw is not None and parse_numeric_value(raw) is None:
                 raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
+
+    def stored_type(self, f: FieldSpec) -> str:
+        """The element type of ``f``'s vectors as documents hold them: the field's ``TYPE``
+        in a hash, FLOAT32 once projected from a JSON document."""
+        assert f.vector is not None
+        return "FLOAT32" if self.definition.on == "JSON" else f.vector.type
+
+    def stored_size(self, f: FieldSpec) -> int:
+        """Bytes of one of ``f``'s vectors as documents hold them (see :meth:`stored_type`)."""
+        assert f.vector is not None
+        return f.vector.dim * element_bytes(self.stored_type(f))
+
+    def stored_vector(self, f: FieldSpec, blob: bytes) -> npt.NDArray[np.float32]:
+        """A document's vector blob of field ``f`` as FLOAT32 (its size already checked);
+        a 16-bit COSINE field's as its rounded unit vector (:func:`make_vector_index`)."""
+        return self._as_indexed(f, decode(blob, self.stored_type(f)))
+
+    @staticmethod
+    def _as_indexed(f: FieldSpec, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        assert f.vector is not None
+        if f.vector.type in HALF_TYPES and f.vector.distance_metric == "COSINE":
+            return unit_in_type(vector, f.vector.type)
+        return vector
 
     def document(
         self, value: Any, only: list[FieldSpec] | None = None
@@ -224,13 +253,13 @@ class SearchIndex:
                         self.subs.allocate(f.name, label, len(extra)), extra, strict=True
                     ):
                         if pending is not None:
-                            pending[sub] = np.frombuffer(more, dtype="<f4")
+                            pending[sub] = self.stored_vector(f, more)
                         else:
-                            vindex.add(sub, np.frombuffer(more, dtype="<f4"))
+                            vindex.add(sub, self.stored_vector(f, more))
                 if not isinstance(blob, bytes):  # absent
                     vindex.remove(label)
                     continue
-                vector = np.frombuffer(blob, dtype="<f4")
+                vector = self.stored_vector(f, blob)
                 if label in vindex:
                     # a write that left the vector alone (e.g. a tag update) must not pay
                     # for an HNSW re-insert, which costs about eight fresh inserts
@@ -253,11 +282,11 @@ class SearchIndex:
         for f in self.vector_fields:
             blob = value.get(f.name)
             assert f.vector is not None
-            if isinstance(blob, bytes) and len(blob) != f.vector.dim * 4:
+            if isinstance(blob, bytes) and len(blob) != self.stored_size(f):
                 self._failure(
                     key,
                     f"Could not add vector with blob size {len(blob)} "
-                    f"(expected size {f.vector.dim * 4})",
+                    f"(expected size {self.stored_size(f)})",
                     f.name,
                 )
                 return False
@@ -392,15 +421,31 @@ class SearchIndex:
                 labels = self.fields.evaluate(parsed.filter)
             return None if labels is None else set(labels)
 
-    def ranges(self, node: FilterNode) -> RangeResults | None:
-        """Run every VECTOR_RANGE leaf of ``node`` (no engine lock needed); None if none."""
+    def ranges(
+        self, node: FilterNode, data: dict[bytes, Any] | None = None, lock: Any = None
+    ) -> RangeResults | None:
+        """Run every VECTOR_RANGE leaf of ``node``; None if none. The engine lock is
+        needed only with ``data`` and ``lock`` given: a FLOAT64 hash field's leaves are
+        then decided and measured in double precision (:meth:`exact64`)."""
         leaves = range_leaves(node)
         if not leaves:
             return None
+        names = [leaf.yield_as for leaf, _ in leaves if leaf.yield_as is not None]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise QuerySyntaxError(
+                    f"Property `{name.decode('utf-8', 'replace')}` specified more than once"
+                )
         results = RangeResults()
         for leaf, negated in leaves:
             if leaf not in results.hits:
-                results.hits[leaf] = dict(self.range(leaf))
+                hits = self.range(leaf)
+                spec = self._float64_field(leaf.field)
+                if spec is not None and data is not None and lock is not None:
+                    exact = self.exact64(spec, [label for label, _ in hits], leaf.vector,
+                                         data, lock)  # fmt: skip
+                    hits = [(label, d) for label, d in exact.items() if d <= leaf.radius]
+                results.hits[leaf] = dict(hits)
             if leaf.yield_as is not None and not negated:
                 results.yielding.append(leaf)
         return results
@@ -430,13 +475,17 @@ class SearchIndex:
             if epsilon is None or not epsilon > 0:
                 raise vector_params_error("Invalid value was given")
         query = self._query_vector(leaf.vector, vindex, found[0])
-        hits = vindex.range(query, leaf.radius, epsilon=epsilon)
+        radius = leaf.radius
+        if self.stored_type(found[0]) == "FLOAT64":
+            # a margin for FLOAT32 rounding: :meth:`ranges` decides in double precision
+            radius += abs(radius) * 1e-5 + 1e-6
+        hits = vindex.range(query, radius, epsilon=epsilon)
         return self.subs.collapse(hits) if self.subs.has(found[0].name) else hits
 
     def _query_vector(
         self, blob: bytes, vindex: VectorIndex, spec: FieldSpec
     ) -> npt.NDArray[np.float32]:
-        """The query blob as FLOAT32 (a FLOAT64 field's blob holds FLOAT64 values)."""
+        """The query blob (values of the field's ``TYPE``) as FLOAT32."""
         assert spec.vector is not None
         size = spec.vector.blob_size
         if len(blob) != size:
@@ -444,10 +493,7 @@ class SearchIndex:
                 f"Error parsing vector similarity query: query vector blob size ({len(blob)}) "
                 f"does not match index's expected size ({size})."
             )
-        if spec.vector.type == "FLOAT64":
-            query = np.frombuffer(blob, dtype="<f8").astype(np.float32)
-        else:
-            query = np.frombuffer(blob, dtype="<f4")
+        query = self._as_indexed(spec, decode(blob, spec.vector.type))
         if not np.isfinite(query).all():
             raise QuerySyntaxError(
                 "Error parsing vector similarity query: the query vector holds NaN or "
@@ -458,7 +504,63 @@ class SearchIndex:
     def knn(
         self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
     ) -> tuple[list[tuple[int, float]], str]:
-        """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``."""
+        """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``.
+        Distances of a FLOAT64 hash field are recomputed in double precision
+        (:meth:`exact64`) and the hits ordered by them."""
+        pairs, plan = self._knn(knn, allowed, data, lock)
+        spec = self._float64_field(knn.field)
+        if spec is not None and pairs:
+            exact = self.exact64(spec, [label for label, _ in pairs], knn.vector, data, lock)
+            pairs = sorted(((label, exact.get(label, d)) for label, d in pairs),
+                           key=lambda p: (p[1], p[0]))  # fmt: skip
+        return pairs, plan
+
+    def _float64_field(self, name: bytes) -> FieldSpec | None:
+        """The FLOAT64 vector field ``name`` of an ON HASH index, else None."""
+        for f in self.vector_fields:
+            if name in (f.name, f.alias) and self.stored_type(f) == "FLOAT64":
+                return f
+        return None
+
+    def exact64(
+        self, f: FieldSpec, labels: list[int], query: bytes, data: dict[bytes, Any], lock: Any
+    ) -> dict[int, float]:
+        """Double-precision distances of ``labels``' FLOAT64 vectors in field ``f`` to the
+        FLOAT64 ``query`` blob (memvec's indexes hold FLOAT32: see
+        :mod:`store.index.vector_types`); a label whose hash no longer holds a vector of
+        the right size is left out. Takes ``lock`` to read the hashes."""
+        assert f.vector is not None
+        size = self.stored_size(f)
+        found: list[int] = []
+        blobs: list[bytes] = []
+        with lock:
+            for label in labels:
+                value = data.get(self.label_to_key.get(label, b""))
+                blob = value.get(f.name) if isinstance(value, dict) else None
+                if isinstance(blob, bytes) and len(blob) == size:
+                    found.append(label)
+                    blobs.append(blob)
+        if not found:
+            return {}
+        stored = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(len(found), f.vector.dim)
+        dists = float64_distances(
+            stored, np.frombuffer(query, dtype="<f8"), f.vector.distance_metric
+        )
+        return dict(zip(found, dists.tolist(), strict=True))
+
+    def _knn(
+        self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
+    ) -> tuple[list[tuple[int, float]], str]:
+        """The KNN part as the FLOAT32 indexes answer it.
+
+        As RediSearch's: a distance name that is a schema field is refused; a field that
+        is not a VECTOR field of the index matches nothing."""
+        if any(knn.score_alias in (f.name, f.alias) for f in self.definition.fields):
+            raise QuerySyntaxError(
+                f"Property `{knn.score_alias.decode('utf-8', 'replace')}` already exists in schema"
+            )
+        if not any(knn.field in (f.name, f.alias) for f in self.vector_fields):
+            return [], "empty"
         field_name, vindex = self.vector_field(knn.field)
         if vindex.kind != "HNSW" and (knn.ef_runtime is not None or knn.epsilon is not None):
             raise vector_params_error("Invalid option")
@@ -480,7 +582,7 @@ class SearchIndex:
                 self._search(field_name, vindex, query, k, knn.ef_runtime, allowed),
                 "filtered-ann",
             )
-        size = vindex.dim * 4
+        size = self.stored_size(spec)
         labels: list[int] = []
         blobs: list[bytes] = []
         with lock:
@@ -503,7 +605,9 @@ class SearchIndex:
                     blobs.append(vec)
         if not labels:
             return [], "exact-subset"
-        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(labels), vindex.dim)
+        matrix = decode(b"".join(blobs), self.stored_type(spec)).reshape(len(labels), vindex.dim)
+        if self._as_indexed(spec, matrix[0]) is not matrix[0]:  # rows rescaled one by one
+            matrix = np.stack([self._as_indexed(spec, row) for row in matrix])
         dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
         if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
             return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"

@@ -240,8 +240,6 @@ ERRORS = [
      "Missing mandatory parameter: cannot create FLAT index without specifying TYPE argument"),
     ("FT.CREATE i1 SCHEMA a VECTOR FLAT 6 TYPE INT8 DIM 4 DISTANCE_METRIC L2", QuerySyntaxError,
      "Bad arguments for vector similarity FLAT index type: Unknown argument"),
-    ("FT.CREATE i1 SCHEMA a VECTOR FLAT 6 TYPE FLOAT64 DIM 4 DISTANCE_METRIC L2",
-     QuerySyntaxError, "FLOAT64 vectors are not supported by memvec: use TYPE FLOAT32"),
     ("FT.CREATE i1 SCHEMA a VECTOR FLAT 6 TYPE FLOAT32 DIM 0 DISTANCE_METRIC L2",
      QuerySyntaxError,
      "Bad arguments for vector similarity FLAT index dim: Value is outside acceptable bounds"),

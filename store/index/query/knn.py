@@ -125,7 +125,9 @@ def _knn_clause(
             raise _vector_error("invalid hybrid policy was given")
     batch_size = _positive_int(batch) if batch is not None else None
     if batch_size is not None and policy == b"ADHOC_BF":
-        raise _vector_error("'batch size' is irrelevant for the selected policy")
+        raise _vector_error("'batch size' is irrelevant for 'ADHOC_BF' policy")
+    if ef is not None and policy == b"ADHOC_BF":
+        raise _vector_error("'EF_RUNTIME' is irrelevant for 'ADHOC_BF' policy")
     return KnnClause(
         k=k,
         field=field,

@@ -17,8 +17,8 @@ situation is the same):
   ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema.vector`).
 
 ``ON JSON`` (RediSearch's rules): field names are JSONPaths read by
-:mod:`store.index.json_fields`; a VECTOR field may be ``TYPE FLOAT64`` (its query blobs
-are FLOAT64; the index holds FLOAT32); a TAG field has no separator unless ``SEPARATOR`` is given
+:mod:`store.index.json_fields` (a VECTOR field's must be a ``$`` JSONPath that compiles:
+:func:`check_vector_paths`); a TAG field has no separator unless ``SEPARATOR`` is given
 (FT.INFO shows ``SEPARATOR ""``) and every ``SORTABLE`` field is ``UNF``. ``STRICT`` is
 refused with ``ON JSON``: it guards hash writes only.
 
@@ -31,8 +31,7 @@ survives the log, snapshots, replication and restarts.
 
 Rejected with a message saying so, because memvec would otherwise silently answer
 differently: ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
-``INDEXEMPTY``, ``INDEXMISSING`` and vector types other than ``FLOAT32``
-(and ``FLOAT64`` ON JSON).
+``INDEXEMPTY``, ``INDEXMISSING``. Vector types: see :mod:`store.index.vector_types`.
 """
 
 from __future__ import annotations
@@ -41,11 +40,33 @@ import math
 from collections.abc import Sequence
 
 from ...errors import ArityError, QuerySyntaxError
+from ...json.path import find
 from ..phonetics import MATCHERS as PHONETIC_MATCHERS
 from .args import AC_PARSE, Cursor, as_bytes, as_text, bad, take_list, take_string
 from .spec import FieldSpec, FieldType, IndexDefinition
 from .text import DEFAULT_STOPWORDS
 from .vector import parse_vector
+
+
+def check_vector_paths(index: str, fields: Sequence[FieldSpec]) -> None:
+    """Refuse, as RediSearch does, a VECTOR field ON JSON whose path is not a JSONPath
+    (``$``-rooted, one that compiles); other field types take any identifier."""
+    for f in fields:
+        if f.type is not FieldType.VECTOR:
+            continue
+        path = f.name.decode("utf-8", "replace")
+        valid = path.startswith("$")
+        if valid:
+            try:
+                find(None, path)
+            except ValueError:
+                valid = False
+        if not valid:
+            alias = f.alias.decode("utf-8", "replace")
+            raise QuerySyntaxError(
+                f"Invalid JSONPath '{path}' in attribute '{alias}' in index '{index}'"
+            )
+
 
 __all__ = ["LANGUAGES", "parse_ft_create"]
 
@@ -121,6 +142,8 @@ def parse_ft_create(args: Sequence[bytes | str | int | float]) -> IndexDefinitio
     if on == "JSON" and b"STRICT" in flags:
         raise QuerySyntaxError("STRICT applies to ON HASH indexes only: remove it")
     fields = _parse_schema(cur, json=on == "JSON")
+    if on == "JSON":
+        check_vector_paths(name, fields)
     stopwords = (
         DEFAULT_STOPWORDS
         if custom_stopwords is None

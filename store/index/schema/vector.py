@@ -1,8 +1,8 @@
 """VECTOR fields: :class:`VectorSpec` and the ``VECTOR FLAT|HNSW nargs attr value ...`` parser.
 
 ``parse_vector(cur)`` reads the algorithm and its named attributes, in any order and any
-case: ``TYPE`` (``FLOAT32``; ``FLOAT64`` too for an index ON JSON; other types are
-refused with a message saying so),
+case: ``TYPE`` (``FLOAT32``, ``FLOAT64``, ``FLOAT16``, ``BFLOAT16``: see
+:mod:`store.index.vector_types`),
 ``DIM``, ``DISTANCE_METRIC`` (``COSINE``, ``L2``, ``IP``) are mandatory; ``INITIAL_CAP``
 for both, ``BLOCK_SIZE`` for FLAT, ``M``, ``EF_CONSTRUCTION``, ``EF_RUNTIME``, ``EPSILON``
 for HNSW. Limits are MemoryDB's: ``DIM`` 1..:data:`MAX_DIM`, ``M`` 2..:data:`MAX_M` (RediSearch
@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 
 from ...errors import QuerySyntaxError
+from ..vector_types import ELEMENT_BYTES
 from .args import (
     AC_ENOENT,
     AC_LIMIT,
@@ -70,8 +71,9 @@ class VectorSpec:
 
     @property
     def blob_size(self) -> int:
-        """Bytes in one query vector blob (little-endian FLOAT32, or FLOAT64, values)."""
-        return self.dim * (8 if self.type == "FLOAT64" else 4)
+        """Bytes in one query vector blob, and in a hash field's vector: ``dim``
+        little-endian values of ``type``."""
+        return self.dim * ELEMENT_BYTES[self.type]
 
     def check_query_blob(self, blob: bytes) -> None:
         """Raise RediSearch's error if a KNN query vector has the wrong size."""
@@ -101,11 +103,13 @@ class VectorSpec:
 def element_bytes(spec: VectorSpec) -> int:
     """RediSearch 2.10's estimate of one vector's memory (``VecSimIndex_EstimateElementSize``).
 
-    Measured against the peer: FLAT ``4*dim + 16``, HNSW ``4*dim + 8*M + 91``.
+    Measured against the peer (FLOAT32): FLAT ``4*dim + 16``, HNSW ``4*dim + 8*M + 91``;
+    ``4`` is the element size of the field's ``TYPE``.
     """
+    data = ELEMENT_BYTES[spec.type] * spec.dim
     if spec.algorithm == "FLAT":
-        return 4 * spec.dim + 16
-    return 4 * spec.dim + 8 * spec.m + 91
+        return data + 16
+    return data + 8 * spec.m + 91
 
 
 def capacity_budget_bytes(maxmemory_bytes: int = 0) -> int:
@@ -127,19 +131,22 @@ def check_capacity(spec: VectorSpec, budget_bytes: int) -> None:
     machine, so it runs when a client creates an index, never when the log is replayed.
     """
     limit = budget_bytes // element_bytes(spec)
-    for asked in (spec.initial_cap, spec.block_size):
-        if asked is not None and asked > limit:
-            # RediSearch names BLOCK_SIZE "initial capacity" too
+    # RediSearch checks INITIAL_CAP first (when not given: BLOCK_SIZE, or its default
+    # min(1024, limit)), then a FLAT index's BLOCK_SIZE (HNSW takes none in 2.10)
+    block_size = spec.block_size if spec.block_size is not None else min(1024, limit)
+    initial_cap = spec.initial_cap if spec.initial_cap is not None else block_size
+    for what, asked in (("initial capacity", initial_cap), ("block size", block_size)):
+        if asked > limit:
             raise QuerySyntaxError(
-                f"Vector index initial capacity {asked} exceeded server limit "
+                f"Vector index {what} {asked} exceeded server limit "
                 f"({limit} with the given parameters)"
             )
 
 
 def parse_vector(cur: Cursor, *, json: bool = False) -> VectorSpec:
-    """A VECTOR field's algorithm and attributes; ``json``: the index is ON JSON, where
-    ``TYPE FLOAT64`` is taken too (the document holds numbers; memvec indexes them as
-    FLOAT32 and takes FLOAT64 query blobs)."""
+    """A VECTOR field's algorithm and attributes; ``json``: the index is ON JSON (the
+    document holds numbers, indexed as FLOAT32 whatever ``TYPE`` says; query blobs are of
+    ``TYPE``)."""
     algo_raw = cur.take()
     if algo_raw is None:
         raise bad("vector similarity algorithm", AC_NOARG)
@@ -172,17 +179,9 @@ def parse_vector(cur: Cursor, *, json: bool = False) -> VectorSpec:
         what = f"vector similarity {algorithm} index"
         if attr == b"TYPE":
             vtype = take_string(cur, f"{what} type").upper()
-            if vtype == b"FLOAT64" and json:
-                values["type"] = "FLOAT64"
-            elif vtype in (b"FLOAT64", b"FLOAT16", b"BFLOAT16"):
-                raise bad(
-                    f"{what} type",
-                    f"{as_text(vtype)} vectors are not supported by memvec: use TYPE FLOAT32",
-                )
-            elif vtype != b"FLOAT32":
+            if as_text(vtype) not in ELEMENT_BYTES:
                 raise bad(f"{what} type", AC_ENOENT)
-            else:
-                values["type"] = "FLOAT32"
+            values["type"] = as_text(vtype)
         elif attr == b"DIM":
             values["dim"] = take_int(cur, f"{what} dim", 1, MAX_DIM)
         elif attr == b"DISTANCE_METRIC":
