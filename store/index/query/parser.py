@@ -18,6 +18,7 @@ binds looser than ``-`` and ``~``)::
     bound     := ['('] ['-'] (number | 'inf' | $param)  (a lone bound means "equal to")
     text      := term | term'*' | "exact phrase" | $param
     range     := '[' 'VECTOR_RANGE' radius $blob ']' ['=>' attrs]   (query/vector_range.py)
+               | '[' lon lat radius unit ']'                           (query/geo.py)
 
 Text terms are case folded and stop words are dropped (a query of stop words only matches
 nothing). Rejected with a message that says so:
@@ -36,6 +37,7 @@ from collections.abc import Mapping
 from ...errors import QuerySyntaxError
 from ..schema.args import as_bytes
 from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
+from .geo import is_geo_range, parse_geo_range
 from .knn import KnnParser
 from .lexer import Tok, lex, syntax, unescape
 from .nodes import (
@@ -224,6 +226,8 @@ class _Parser(KnnParser, RangeParser):
         head = self.peek()
         if head is not None and head.kind == "TERM" and head.text.upper() == b"VECTOR_RANGE":
             return self.vector_range(field)
+        if is_geo_range(self):
+            return parse_geo_range(self, field)
         lo, lo_incl = self.bound(is_min=True, single_ok=True)
         if self.kind() == "RSQB":
             self.i += 1
