@@ -22,8 +22,8 @@ documents carry no payload; RediSearch too replies as if none had one), ``WITHSO
 ``INORDER`` restrict every intersection of the query but exact phrases to documents whose
 terms lie within ``n`` intervening terms (in query order with INORDER), as RediSearch's
 intersection iterator checks (:func:`store.index.score_tree.within_range`).
-``GEOFILTER f lon lat radius unit`` (several allowed, all must hold) is a
-:class:`~store.index.query.GeoFilter` and'ed to the query like ``FILTER``.
+``GEOFILTER f lon lat radius unit`` is a :class:`~store.index.query.GeoFilter` and'ed to
+the query like ``FILTER``; as in RediSearch 2.10, only the last GEOFILTER given applies.
 Rejected with a message that says so: ``SUMMARIZE``, ``HIGHLIGHT``,
 ``WITHCURSOR``, ``FORMAT EXPAND``.
 """
@@ -285,6 +285,9 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
             hi, hi_incl = parse_range_bound(hi_raw, is_min=False)
             filters.append(NumericFilter(name, lo, hi, lo_incl, hi_incl))
         elif keyword == b"GEOFILTER":
+            # RediSearch 2.10 keeps one GEOFILTER: a later one replaces an earlier one,
+            # whatever their fields
+            filters = [f for f in filters if not isinstance(f, GeoFilter)]
             filters.append(_geofilter(cur))
         elif keyword == b"FORMAT":
             if not cur.remaining():

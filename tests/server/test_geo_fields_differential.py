@@ -118,10 +118,10 @@ AGGREGATES: list[str] = [
     "@loc:[2.3522 48.8566 10 km] LOAD 2 @loc @n APPLY 'geodistance(@loc, 2.35, 48.85) / 1000'"
     " AS km SORTBY 2 @km DESC",
     "* LIMIT 0 1 APPLY 'geodistance(1, 2, 3, 4)' AS e",
-    "* LIMIT 0 1 APPLY 'geodistance(\"1,2\", \"3,4\") + 0.001' AS e",
+    '* LIMIT 0 1 APPLY \'geodistance("1,2", "3,4") + 0.001\' AS e',
     "* LIMIT 0 1 APPLY 'geodistance(\"1,2\", 3)' AS e",
     "* LIMIT 0 1 APPLY 'geodistance(\"a\", 2, 3)' AS e",
-    "* LIMIT 0 1 APPLY 'geodistance(\"1,2\", \"3,x\")' AS e",
+    '* LIMIT 0 1 APPLY \'geodistance("1,2", "3,x")\' AS e',
     "* LIMIT 0 1 APPLY 'geodistance(1)' AS e",
     "* LIMIT 0 1 APPLY 'geodistance(1, 2, 3, 4, 5)' AS e",
 ]
@@ -198,15 +198,14 @@ def test_radius_queries(pair: Pair, names: tuple[str, str]) -> None:
         ["FT.SEARCH", hname, q, "NOCONTENT", "SORTBY", "n", "ASC", *params, "DIALECT", "2"]
         for q in QUERIES
     ]
-    commands.append(["FT.SEARCH", hname, "@loc:[2.3522 48.8566 2 km]", "SORTBY", "n"])
+    commands.append(["FT.SEARCH", hname, "@loc:[2.3522 48.8566 2 km]", "RETURN", "2", "loc", "n"])
     assert not (diffs := _diffs(pair, commands)), "\n".join(diffs)
 
 
 def test_geofilter(pair: Pair, names: tuple[str, str]) -> None:
     hname, _ = names
     commands: list[list[object]] = [
-        ["FT.SEARCH", hname, "*", "NOCONTENT", "SORTBY", "n", *shlex.split(g)]
-        for g in GEOFILTERS
+        ["FT.SEARCH", hname, "*", "NOCONTENT", "SORTBY", "n", *shlex.split(g)] for g in GEOFILTERS
     ]
     commands.append(["FT.SEARCH", hname, "@kind:{city}", "NOCONTENT", *GEOFILTERS[0].split()])
     assert not (diffs := _diffs(pair, commands)), "\n".join(diffs)
@@ -214,9 +213,7 @@ def test_geofilter(pair: Pair, names: tuple[str, str]) -> None:
 
 def test_geodistance(pair: Pair, names: tuple[str, str]) -> None:
     hname, _ = names
-    commands: list[list[object]] = [
-        ["FT.AGGREGATE", hname, *shlex.split(a)] for a in AGGREGATES
-    ]
+    commands: list[list[object]] = [["FT.AGGREGATE", hname, *shlex.split(a)] for a in AGGREGATES]
     assert not (diffs := _diffs(pair, commands)), "\n".join(diffs)
 
 
@@ -224,8 +221,7 @@ def test_json_points(pair: Pair, names: tuple[str, str]) -> None:
     """ON JSON: a string path, an array of points, an unparsable value (not indexed)."""
     _, jname = names
     commands: list[list[object]] = [
-        ["FT.SEARCH", jname, q, "NOCONTENT", "SORTBY", "kind", "DIALECT", "2"]
-        for q in JSON_QUERIES
+        ["FT.SEARCH", jname, q, "NOCONTENT", "SORTBY", "kind", "DIALECT", "2"] for q in JSON_QUERIES
     ]
     commands.append(["FT.SEARCH", jname, "*", "NOCONTENT", *GEOFILTERS[0].split()])
     assert not (diffs := _diffs(pair, commands)), "\n".join(diffs)
@@ -260,3 +256,15 @@ def test_schema(pair: Pair) -> None:
     finally:
         call(pair.memvec, "FT.DROPINDEX", name)
         call(pair.peer, "FT.DROPINDEX", name)
+
+
+def test_last_geofilter_wins(pair: Pair, names: tuple[str, str]) -> None:
+    """RediSearch 2.10 keeps only the last GEOFILTER, whatever field the earlier named."""
+    hname, _ = names
+    paris = ["GEOFILTER", "loc", "2.3522", "48.8566", "5", "km"]
+    berlin = ["GEOFILTER", "loc", "13.405", "52.52", "1", "km"]
+    pair.same("FT.SEARCH", hname, "*", "NOCONTENT", "SORTBY", "n", *paris, *berlin)
+    pair.same("FT.SEARCH", hname, "*", "NOCONTENT", "SORTBY", "n", *berlin, *paris)
+    on_tag = ["GEOFILTER", "kind", *berlin[2:]]  # a later one on a non-GEO field matches none
+    pair.same("FT.SEARCH", hname, "*", "NOCONTENT", "SORTBY", "n", *paris, *on_tag)
+    assert pair.same("FT.SEARCH", hname, "*", "NOCONTENT", *on_tag, *paris) not in ([0], {})
