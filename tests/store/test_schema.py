@@ -116,6 +116,8 @@ ROUND_TRIP = [
     "FT.CREATE i SCHEMA v VECTOR HNSW 14 TYPE FLOAT32 DIM 32768 DISTANCE_METRIC L2 M 512 "
     "EF_CONSTRUCTION 4096 EF_RUNTIME 4096 EPSILON 0.25",
     "FT.CREATE i SCHEMA n NUMERIC SORTABLE g TAG SORTABLE UNF t TEXT WITHSUFFIXTRIE",
+    "FT.CREATE i SCHEMA loc GEO SORTABLE far AS f GEO NOINDEX",
+    "FT.CREATE i ON JSON SCHEMA $.loc AS loc GEO SORTABLE",
 ]
 
 
@@ -218,7 +220,8 @@ ERRORS = [
     ("FT.CREATE i1 LANGUAGE klingon SCHEMA a TEXT", QuerySyntaxError, "Invalid language"),
     ("FT.CREATE i1 FILTER @a>1 SCHEMA a TAG", QuerySyntaxError, "FILTER expressions are not"),
     ("FT.CREATE i1 TEMPORARY 100 SCHEMA a TAG", QuerySyntaxError, "TEMPORARY indexes are not"),
-    ("FT.CREATE i1 SCHEMA a GEO", QuerySyntaxError, "GEO fields are not supported"),
+    ("FT.CREATE i1 SCHEMA a GEOSHAPE", QuerySyntaxError, "GEOSHAPE fields are not supported"),
+    ("FT.CREATE i1 SCHEMA a GEO INDEXMISSING", QuerySyntaxError, "INDEXMISSING is not supported"),
     ("FT.CREATE i1 SCHEMA a TEXT PHONETIC dm:en", QuerySyntaxError, "PHONETIC is not supported"),
     ("FT.CREATE i1 SCHEMA a TAG INDEXMISSING", QuerySyntaxError, "INDEXMISSING is not supported"),
     ("FT.CREATE i1 SCHEMA a VECTOR", QuerySyntaxError,
