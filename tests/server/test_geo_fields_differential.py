@@ -230,7 +230,8 @@ def test_json_points(pair: Pair, names: tuple[str, str]) -> None:
 def _info(pair_side: redis.Redis, name: str) -> dict[object, object]:
     reply = call(pair_side, "FT.INFO", name)
     items = reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
-    wanted = (b"attributes", b"num_docs", b"hash_indexing_failures", b"num_records")
+    wanted = (b"attributes", b"num_docs", b"hash_indexing_failures", b"num_records",
+              b"Index Errors", b"field statistics")  # fmt: skip
     return {k: v for k, v in items.items() if k in wanted}
 
 
@@ -268,3 +269,31 @@ def test_last_geofilter_wins(pair: Pair, names: tuple[str, str]) -> None:
     on_tag = ["GEOFILTER", "kind", *berlin[2:]]  # a later one on a non-GEO field matches none
     pair.same("FT.SEARCH", hname, "*", "NOCONTENT", "SORTBY", "n", *paris, *on_tag)
     assert pair.same("FT.SEARCH", hname, "*", "NOCONTENT", *on_tag, *paris) not in ([0], {})
+
+
+def test_updates_sorting_and_profile(pair: Pair) -> None:
+    """A moved, emptied or deleted point leaves the index; SORTBY and RETURN of a GEO
+    field; FT.PROFILE's iterator of a GEO filter."""
+    name = f"geou{uuid.uuid4().hex[:8]}"
+    try:
+        pair.same("FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA", "loc", "GEO",
+                  "SORTABLE", "n", "NUMERIC")  # fmt: skip
+        for i, loc in enumerate(("2.35,48.85", "2.36,48.86", "13.4,52.5")):
+            pair.same("HSET", f"{name}:{i}", "loc", loc, "n", str(i))
+        near = ("FT.SEARCH", name, "@loc:[2.35 48.85 10 km]", "SORTBY", "n", "NOCONTENT")
+        pair.same(*near)
+        pair.same("HSET", f"{name}:0", "loc", "13.41,52.51")  # moved away
+        pair.same("HSET", f"{name}:2", "loc", "2.351,48.851")  # moved near
+        pair.same(*near)
+        pair.same("HSET", f"{name}:1", "loc", "junk")  # now unindexable: out of the index
+        pair.same(*near)
+        pair.same("HSET", f"{name}:1", "loc", "2.352,48.852")
+        pair.same("DEL", f"{name}:2")
+        pair.same(*near)
+        pair.same("FT.SEARCH", name, "*", "SORTBY", "loc", "DESC", "RETURN", "1", "loc")
+        pair.same("FT.SEARCH", name, "@loc:[2.35 48.85 10 km]", "RETURN", "1", "loc")
+        pair.same("FT.SEARCH", name, "@loc:[2.35 48.85 10 km] @n:[0 1]", "WITHSCORES",
+                  "NOCONTENT")  # fmt: skip
+    finally:
+        call(pair.memvec, "FT.DROPINDEX", name, "DD")
+        call(pair.peer, "FT.DROPINDEX", name, "DD")
