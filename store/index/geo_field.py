@@ -12,9 +12,10 @@ as ``Invalid geo string``; never refused), as RediSearch does.
 (:func:`store.geo.geohash.encode_score`, Redis's encoding), sorted. A radius filter
 (:class:`~store.index.query.GeoFilter`) scans the score ranges of the centre cell and its
 neighbours (:func:`store.geo.geohash.search_ranges`, both ends inclusive as RediSearch's
-numeric filters are) and keeps a point when the haversine distance from the centre to the
-cell centre its score decodes to is at most the radius: the peer's precision (about 0.6 m)
-and boundary inclusion.
+numeric filters are; plus the scores past 52 bits of points on the upper edges, which
+RediSearch's range tree leaves still hold and test) and keeps a point when the haversine
+distance from the centre to the cell centre its score decodes to is at most the radius:
+the peer's precision (about 0.6 m) and boundary inclusion.
 
 :func:`geodistance` is FT.AGGREGATE's ``geodistance()`` APPLY function (2 to 4 arguments:
 ``"lon,lat"`` strings, geohash numbers or lon/lat number pairs), in metres rounded to two
@@ -57,6 +58,12 @@ _STRTOD = re.compile(
     rb"[ \t\n\v\f\r]*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)?",
     re.IGNORECASE,
 )
+_HEX = re.compile(
+    rb"[ \t\n\v\f\r]*[+-]?0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?\d+)?", re.IGNORECASE
+)
+_TOP = 1 << 52
+"""Scores at or above this come from a coordinate on the upper edge (longitude 180 or
+latitude 85.05112878), whose offset overflows into bit 52 as in Redis."""
 
 
 def _strtod_whole(text: bytes) -> float | None:
@@ -64,6 +71,8 @@ def _strtod_whole(text: bytes) -> float | None:
     stops at the terminator), blanks alone are not."""
     if not text:
         return 0.0
+    if _HEX.fullmatch(text):
+        return float.fromhex(text.strip().decode())
     match = _STRTOD.fullmatch(text)
     if match is None or not text.strip():
         return None
@@ -91,9 +100,16 @@ def parse_geo_value(raw: bytes) -> tuple[float, float] | None:
     if point is None:
         return None
     lon, lat = point
-    if not (LON_MIN <= lon <= LON_MAX and LAT_MIN <= lat <= LAT_MAX):
+    # the C test (``lon < min || lon > max``): NaN passes it, and the peer indexes it
+    if lon < LON_MIN or lon > LON_MAX or lat < LAT_MIN or lat > LAT_MAX:
         return None
     return point
+
+
+def _score(lon: float, lat: float) -> int:
+    """``encodeGeo``; a NaN coordinate converts to offset 0 (x86-64's ``cvttsd2si``), the
+    range's minimum."""
+    return encode_score(LON_MIN if lon != lon else lon, LAT_MIN if lat != lat else lat)
 
 
 class GeoPoints:
@@ -109,7 +125,7 @@ class GeoPoints:
     def add(self, label: int, points: Sequence[tuple[float, float]]) -> int:
         """Index ``label`` at ``points`` (replacing what it had); returns the records added."""
         self.remove(label)
-        scores = tuple(dict.fromkeys(encode_score(lon, lat) for lon, lat in points))
+        scores = tuple(dict.fromkeys(_score(lon, lat) for lon, lat in points))
         if not scores:
             return 0
         self._held[label] = scores
@@ -129,7 +145,7 @@ class GeoPoints:
         """The labels with a point inside ``node``'s circle (module docstring)."""
         shape = _shape(node)
         out: set[int] = set()
-        for lo, hi in search_ranges(shape):
+        for lo, hi in [*search_ranges(shape), (_TOP, math.inf)]:
             start = bisect_left(self._sorted, (lo, -1))
             end = bisect_right(self._sorted, (hi, math.inf))
             for score, label in self._sorted[start:end]:

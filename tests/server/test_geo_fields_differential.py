@@ -297,3 +297,33 @@ def test_updates_sorting_and_profile(pair: Pair) -> None:
     finally:
         call(pair.memvec, "FT.DROPINDEX", name, "DD")
         call(pair.peer, "FT.DROPINDEX", name, "DD")
+
+
+EDGE_POINTS = ["0x1,2", "inf,2", "nan,1", "1e1,2", "+1.,-.5", "180,85.05112878",
+               "-180,-85.05112878", "1,2,3", "1, 2", "2.35,48.85"]  # fmt: skip
+
+EDGE_QUERIES = ["*", "@loc:[0 0 100000 km]", "@loc:[1 2 1 m]", "@loc:[-180 1 1 m]",
+                "@loc:[180 85 10 km]", "@loc:[179.99 85 100 km]", "@loc:[-180 85 100 km]",
+                "@loc:[10 2 1 m]", "@loc:[1 -0.5 1 m]"]  # fmt: skip
+
+
+def test_edge_points(pair: Pair) -> None:
+    """Values C ``strtod`` reads (hex, NaN, a bare dot) and points on the range edges,
+    whose scores overflow 52 bits: indexed or refused, and found, as by the peer."""
+    name = f"geoe{uuid.uuid4().hex[:8]}"
+    try:
+        pair.same("FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA", "loc", "GEO",
+                  "n", "NUMERIC", "SORTABLE")  # fmt: skip
+        for i, loc in enumerate(EDGE_POINTS):
+            pair.same("HSET", f"{name}:{i}", "loc", loc, "n", str(i))
+        commands: list[list[object]] = [
+            ["FT.SEARCH", name, q, "NOCONTENT", "SORTBY", "n", "LIMIT", "0", "20"]
+            for q in EDGE_QUERIES
+        ]
+        commands.append(["FT.AGGREGATE", name, "*", "LOAD", "2", "@loc", "@n", "APPLY",
+                         "geodistance(@loc, 2.35, 48.85)", "AS", "d", "SORTBY", "2", "@n",
+                         "ASC"])  # fmt: skip
+        assert not (diffs := _diffs(pair, commands)), "\n".join(diffs)
+    finally:
+        call(pair.memvec, "FT.DROPINDEX", name, "DD")
+        call(pair.peer, "FT.DROPINDEX", name, "DD")
