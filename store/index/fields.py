@@ -361,7 +361,7 @@ class FieldIndexes:
         for alias, points in geo_points:
             added = self._geo[alias].add(label, points)
             self.num_records += added
-            self._bytes += 100 * added
+            self._bytes += 250 * added  # sorted entry, decoded floats, score, label slot
         self._labels.add(label)
         for alias, one_or_more in held.items():
             self._number_values[alias][label] = one_or_more
@@ -433,7 +433,7 @@ class FieldIndexes:
         for points in self._geo.values():
             dropped = points.remove(label)
             self.num_records -= dropped
-            self._bytes -= 100 * dropped
+            self._bytes -= 250 * dropped
         numbers = []
         for alias, held in self._number_values.items():
             one_or_more = held.pop(label, None)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..geo.geohash import (
     LAT_MAX,
@@ -113,10 +113,12 @@ def _score(lon: float, lat: float) -> int:
 
 
 class GeoPoints:
-    """The points of one GEO field: ``(score, label)`` sorted, and each label's scores."""
+    """The points of one GEO field: ``(score, label, lon, lat)`` sorted by score (the
+    position the score decodes to, kept so a query decodes nothing), and each label's
+    scores."""
 
     def __init__(self) -> None:
-        self._sorted: list[tuple[int, int]] = []
+        self._sorted: list[tuple[int, int, float, float]] = []
         self._held: dict[int, tuple[int, ...]] = {}
 
     def __len__(self) -> int:
@@ -130,27 +132,29 @@ class GeoPoints:
             return 0
         self._held[label] = scores
         for score in scores:
-            insort(self._sorted, (score, label))
+            insort(self._sorted, (score, label, *decode_score(score)))
         return len(points)
 
     def remove(self, label: int) -> int:
         """Forget ``label``; returns how many points it had."""
         scores = self._held.pop(label, ())
         for score in scores:
-            i = bisect_left(self._sorted, (score, label))
-            del self._sorted[i]
+            del self._sorted[bisect_left(self._sorted, (score, label))]
         return len(scores)
+
+    def _candidates(self, node: GeoFilter) -> Iterator[tuple[int, int, float, float]]:
+        for lo, hi in [*search_ranges(_shape(node)), (_TOP, math.inf)]:
+            start = bisect_left(self._sorted, (lo, -1))
+            end = bisect_right(self._sorted, (hi, math.inf))
+            yield from self._sorted[start:end]
 
     def within(self, node: GeoFilter) -> set[int]:
         """The labels with a point inside ``node``'s circle (module docstring)."""
-        shape = _shape(node)
+        lon0, lat0, radius_m = node.lon, node.lat, node.radius_m
         out: set[int] = set()
-        for lo, hi in [*search_ranges(shape), (_TOP, math.inf)]:
-            start = bisect_left(self._sorted, (lo, -1))
-            end = bisect_right(self._sorted, (hi, math.inf))
-            for score, label in self._sorted[start:end]:
-                if label not in out and in_shape(shape, *decode_score(score)) is not None:
-                    out.add(label)
+        for _, label, lon, lat in self._candidates(node):
+            if label not in out and not distance_m(lon0, lat0, lon, lat) > radius_m:
+                out.add(label)
         return out
 
     def contains(self, node: GeoFilter, label: int) -> bool:
@@ -163,7 +167,7 @@ class GeoPoints:
     def estimate(self, node: GeoFilter) -> int:
         """An upper bound of ``len(within(node))``: the points in the scanned cells."""
         total = 0
-        for lo, hi in search_ranges(_shape(node)):
+        for lo, hi in [*search_ranges(_shape(node)), (_TOP, math.inf)]:
             total += bisect_right(self._sorted, (hi, math.inf)) - bisect_left(
                 self._sorted, (lo, -1)
             )
