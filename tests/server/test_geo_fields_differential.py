@@ -47,7 +47,13 @@ JSON_DOCS: list[dict[str, object]] = [
     {"loc": "-0.1276,51.5072", "kind": "city"},
     {"loc": "nope", "kind": "broken"},
     {"kind": "nowhere"},
+    {"loc": ["1,2", None], "kind": "nullish"},
+    {"loc": None, "kind": "null"},
 ]
+
+JSON_REJECTED: list[object] = [[1, 2], 5, {"a": 1}, True, ["1,2", 3]]
+"""Values of the wrong JSON type, one document each (a separate index: the last error is
+what FT.INFO shows)."""
 
 PARIS = (2.3522, 48.8566)
 
@@ -236,6 +242,22 @@ def _info(pair_side: redis.Redis, name: str) -> dict[object, object]:
     return {k: v for k, v in items.items() if k in wanted}
 
 
+def test_json_rejections(pair: Pair) -> None:
+    """Each wrong JSON type fails its document with the peer's message."""
+    for value in JSON_REJECTED:
+        name = f"geor{uuid.uuid4().hex[:8]}"
+        try:
+            pair.same("FT.CREATE", name, "ON", "JSON", "PREFIX", "1", f"{name}:", "SCHEMA",
+                      "$.loc", "AS", "loc", "GEO")  # fmt: skip
+            # the peer's initial scan could index the document a second time (two failures)
+            wait_index_scanned(pair.peer, name)
+            pair.same("JSON.SET", f"{name}:1", "$", json.dumps({"loc": value}))
+            assert _info(pair.memvec, name) == _info(pair.peer, name), value
+        finally:
+            call(pair.memvec, "FT.DROPINDEX", name, "DD")
+            call(pair.peer, "FT.DROPINDEX", name, "DD")
+
+
 def test_info_and_failures(pair: Pair, names: tuple[str, str]) -> None:
     """FT.INFO's GEO attribute rows, documents indexed, records and failures counted."""
     for name in names:
@@ -279,6 +301,7 @@ def test_updates_sorting_and_profile(pair: Pair) -> None:
     try:
         pair.same("FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA", "loc", "GEO",
                   "SORTABLE", "n", "NUMERIC")  # fmt: skip
+        wait_index_scanned(pair.peer, name)
         for i, loc in enumerate(("2.35,48.85", "2.36,48.86", "13.4,52.5")):
             pair.same("HSET", f"{name}:{i}", "loc", loc, "n", str(i))
         near = ("FT.SEARCH", name, "@loc:[2.35 48.85 10 km]", "SORTBY", "n", "NOCONTENT")
@@ -315,6 +338,7 @@ def test_edge_points(pair: Pair) -> None:
     try:
         pair.same("FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA", "loc", "GEO",
                   "n", "NUMERIC", "SORTABLE")  # fmt: skip
+        wait_index_scanned(pair.peer, name)
         for i, loc in enumerate(EDGE_POINTS):
             pair.same("HSET", f"{name}:{i}", "loc", loc, "n", str(i))
         commands: list[list[object]] = [
@@ -339,6 +363,7 @@ def test_with_vectors(pair: Pair) -> None:
         pair.same("FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA", "loc", "GEO", "v",
                   "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2", "DISTANCE_METRIC",
                   "L2")  # fmt: skip
+        wait_index_scanned(pair.peer, name)
         for i, (loc, vec) in enumerate(
             [("2.35,48.85", (1, 1)), ("2.36,48.86", (2, 2)), ("13.4,52.5", (1, 1))]
         ):
@@ -353,6 +378,7 @@ def test_with_vectors(pair: Pair) -> None:
                   "48.85", "10", "km", *params)  # fmt: skip
         assert _info(pair.memvec, name) == _info(pair.peer, name)
         pair.same("FT.ALTER", name, "SCHEMA", "ADD", "loc2", "GEO")
+        wait_index_scanned(pair.peer, name)
         pair.same("HSET", f"{name}:9", "loc2", "1,1")
         pair.same("FT.SEARCH", name, "@loc2:[1 1 1 km]", "NOCONTENT")
         # num_records differs after FT.ALTER (the peer re-indexes and counts every record
