@@ -127,13 +127,13 @@ class GeoPoints:
     def add(self, label: int, points: Sequence[tuple[float, float]]) -> int:
         """Index ``label`` at ``points`` (replacing what it had); returns the records added."""
         self.remove(label)
-        scores = tuple(dict.fromkeys(_score(lon, lat) for lon, lat in points))
+        scores = tuple(_score(lon, lat) for lon, lat in points)  # a repeated point: 2 records
         if not scores:
             return 0
         self._held[label] = scores
         for score in scores:
             insort(self._sorted, (score, label, *decode_score(score)))
-        return len(points)
+        return len(scores)
 
     def remove(self, label: int) -> int:
         """Forget ``label``; returns how many points it had."""

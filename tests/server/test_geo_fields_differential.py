@@ -49,6 +49,7 @@ JSON_DOCS: list[dict[str, object]] = [
     {"kind": "nowhere"},
     {"loc": ["1,2", None], "kind": "nullish"},
     {"loc": None, "kind": "null"},
+    {"loc": ["1,1", "1,1"], "kind": "twice"},  # two records
 ]
 
 JSON_REJECTED: list[object] = [[1, 2], 5, {"a": 1}, True, ["1,2", 3]]

@@ -94,3 +94,11 @@ def test_geodistance_forms() -> None:
     assert math.isnan(geodistance([b"1,2", 3.0]))
     with pytest.raises(ValueError, match="Invalid geo string"):
         geodistance([b"a", 2.0, 3.0])
+
+
+def test_a_repeated_point_is_added_and_removed_whole() -> None:
+    points = GeoPoints()
+    assert points.add(1, [(1.0, 2.0), (1.0, 2.0)]) == 2
+    assert points.within(GeoFilter(b"loc", 1.0, 2.0, 1, b"m")) == {1}
+    assert points.remove(1) == 2
+    assert points.within(GeoFilter(b"loc", 1.0, 2.0, 1, b"m")) == set()
