@@ -268,8 +268,11 @@ class FieldIndexes:
         self._tag_fields = [f for f in indexed if f.type is FieldType.TAG]
         self._numeric_fields = [f for f in indexed if f.type is FieldType.NUMERIC]
         self._text_fields = [f for f in indexed if f.type is FieldType.TEXT]
-        self._geo_fields = [f for f in indexed if f.type is FieldType.GEO]
-        self._geo: dict[bytes, GeoPoints] = {f.alias: GeoPoints() for f in self._geo_fields}
+        # a NOINDEX GEO value is still parsed: RediSearch fails the document for it too
+        self._geo_fields = [f for f in definition.fields if f.type is FieldType.GEO]
+        self._geo: dict[bytes, GeoPoints] = {
+            f.alias: GeoPoints() for f in self._geo_fields if not f.no_index
+        }
         self._labels: set[int] = set()
         self._tags: dict[bytes, _Postings] = {f.alias: _Postings() for f in self._tag_fields}
         self._tag_spec: dict[bytes, FieldSpec] = {f.alias: f for f in self._tag_fields}
@@ -356,7 +359,8 @@ class FieldIndexes:
             if points is None:
                 self.remove(label)
                 raise DocumentRejected(INVALID_GEO, field=spec.name)
-            geo_points.append((spec.alias, points))
+            if spec.alias in self._geo:
+                geo_points.append((spec.alias, points))
         self.remove(label)
         for alias, points in geo_points:
             added = self._geo[alias].add(label, points)

@@ -276,6 +276,14 @@ def test_schema(pair: Pair) -> None:
             mine, theirs = _info(pair.memvec, name), _info(pair.peer, name)
             assert mine[b"attributes"] == theirs[b"attributes"]
             pair.same("FT.DROPINDEX", name)
+        # a NOINDEX GEO value is still parsed: a bad one fails the document on both
+        pair.same("FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA", "a", "GEO", "NOINDEX")
+        wait_index_scanned(pair.peer, name)
+        pair.same("HSET", f"{name}:1", "a", "1,1")
+        pair.same("HSET", f"{name}:2", "a", "bad")
+        pair.same("FT.SEARCH", name, "*", "NOCONTENT")
+        pair.same("FT.SEARCH", name, "@a:[1 1 1 km]", "NOCONTENT")
+        pair.same("FT.DROPINDEX", name, "DD")
         mine = call(pair.memvec, "FT.CREATE", name, "SCHEMA", "s", "GEOSHAPE", "FLAT")
         assert mine[0] == "ERR" and "GEOSHAPE fields are not supported by memvec" in mine[1]
     finally:
