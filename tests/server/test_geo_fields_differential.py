@@ -396,3 +396,17 @@ def test_with_vectors(pair: Pair) -> None:
     finally:
         call(pair.memvec, "FT.DROPINDEX", name, "DD")
         call(pair.peer, "FT.DROPINDEX", name, "DD")
+
+
+def test_strict_refuses_a_bad_point(pair: Pair) -> None:
+    """memvec's STRICT option (no peer equivalent): a bad GEO value refuses the write."""
+    name = f"geot{uuid.uuid4().hex[:8]}"
+    try:
+        call(pair.memvec, "FT.CREATE", name, "PREFIX", "1", f"{name}:", "STRICT", "SCHEMA",
+             "loc", "GEO")  # fmt: skip
+        refused = call(pair.memvec, "HSET", f"{name}:1", "loc", "200,1")
+        assert refused[0] == "ERR" and "Invalid geo string: '200,1'" in refused[1]
+        assert call(pair.memvec, "EXISTS", f"{name}:1") == 0
+        assert call(pair.memvec, "HSET", f"{name}:1", "loc", "2,1") == 1
+    finally:
+        call(pair.memvec, "FT.DROPINDEX", name, "DD")
