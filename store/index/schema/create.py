@@ -25,7 +25,8 @@ refused with ``ON JSON``: it guards hash writes only.
 
 ``STRICT`` (a memvec extension, not in RediSearch): a hash write under the index's
 prefixes whose fields the index cannot take (a vector blob of the wrong size or with NaN,
-a numeric field that does not parse) is refused with an error and changes nothing.
+a numeric field or GEO point that does not parse) is refused with an error and changes
+nothing.
 Without it, as in RediSearch, the hash is stored, left out of the index and counted in
 ``FT.INFO`` ``hash_indexing_failures``. ``STRICT`` is kept in ``to_args()``, so it
 survives the log, snapshots, replication and restarts.
