@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+from ..index.geo_field import geodistance
 from .values import Value, format_number, to_bytes, to_number, type_code
 
 __all__ = ["FUNCTIONS", "EvalError", "RowInfo"]
@@ -294,6 +295,15 @@ def _parsetime(info: RowInfo, args: list[Value]) -> Value:
     return float(stamp + (mday - 1) * 86400)
 
 
+def _geodistance(info: RowInfo, args: list[Value]) -> Value:
+    """See :func:`store.index.geo_field.geodistance`."""
+    _arity("geodistance", args, 2, 4)
+    try:
+        return geodistance(args)
+    except ValueError as exc:
+        raise EvalError(str(exc)) from None
+
+
 FUNCTIONS: dict[str, Function] = {
     "lower": _case("lower", True),
     "upper": _case("upper", False),
@@ -316,6 +326,7 @@ FUNCTIONS: dict[str, Function] = {
     "exp": _math("exp", math.exp),
     "timefmt": _time_fn("timefmt", None),
     "parsetime": _parsetime,
+    "geodistance": _geodistance,
     "minute": _time_fn("minute", ""),
     "hour": _time_fn("hour", ""),
     "day": _time_fn("day", ""),

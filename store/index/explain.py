@@ -26,6 +26,7 @@ from .query import (
     Or,
     TagFilter,
 )
+from .query.geo import GeoFilter
 from .query.nodes import TextFilter
 
 __all__ = ["explain_lines"]
@@ -113,6 +114,11 @@ def _lines(node: Any, depth: int) -> list[str]:
         ]
     if isinstance(node, TextFilter):
         return _text_lines(node, pad)
+    if isinstance(node, GeoFilter):
+        return [
+            f"{pad}GEO {_text(node.field)}:{{{node.lon:f},{node.lat:f} --> {node.radius:f} "
+            f"{node.unit.decode()}}}"
+        ]
     return [pad + type(node).__name__]
 
 

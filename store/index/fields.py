@@ -1,4 +1,4 @@
-"""The attribute indexes of one FT index (TAG, NUMERIC, TEXT) and filter evaluation over them.
+"""The attribute indexes of one FT index (TAG, NUMERIC, TEXT, GEO) and filter evaluation.
 
 A :class:`FieldIndexes` maps document *labels* (the non-negative ints the engine assigns to
 keys, shared with the vector indexes) to the values of the index's TAG, NUMERIC and TEXT
@@ -15,7 +15,8 @@ Contract with the engine (all calls under the engine lock; the class is not thre
   whole document (RediSearch counts it in ``hash_indexing_failures`` and drops it from every
   field, vectors included). ``check(fields)`` says so up front with RediSearch's message
   (``Invalid numeric value: 'abc'``); ``add`` raises :class:`DocumentRejected` and leaves
-  the label removed. Missing fields are fine.
+  the label removed. A GEO value that does not parse does the same
+  (``Invalid geo string``, :mod:`store.index.geo_field`). Missing fields are fine.
 * ``remove(label)`` forgets a label (unknown labels are ignored).
 
 Value rules (RediSearch 2.10): a TAG value is split on the field's separator, each part
@@ -58,11 +59,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DocumentRejected, QuerySyntaxError
+from .geo_field import INVALID_GEO, GeoPoints, parse_geo_value
 from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
 from .proximity import positions_within
 from .query import (
     And,
     FilterNode,
+    GeoFilter,
     MatchAll,
     MatchNone,
     Not,
@@ -274,6 +277,11 @@ class FieldIndexes:
         self._tag_fields = [f for f in indexed if f.type is FieldType.TAG]
         self._numeric_fields = [f for f in indexed if f.type is FieldType.NUMERIC]
         self._text_fields = [f for f in indexed if f.type is FieldType.TEXT]
+        # a NOINDEX GEO value is still parsed: RediSearch fails the document for it too
+        self._geo_fields = [f for f in definition.fields if f.type is FieldType.GEO]
+        self._geo: dict[bytes, GeoPoints] = {
+            f.alias: GeoPoints() for f in self._geo_fields if not f.no_index
+        }
         self._labels: set[int] = set()
         self._tags: dict[bytes, _Postings] = {
             f.alias: _Postings(self.limits) for f in self._tag_fields
@@ -327,7 +335,24 @@ class FieldIndexes:
             for part in () if raw is None else raw if isinstance(raw, tuple) else (raw,):
                 if parse_numeric_value(part) is None:
                     return f"Invalid numeric value: '{part.decode('utf-8', 'replace')}'"
+        for spec in self._geo_fields:
+            if self._geo_points(fields, spec) is None:
+                return INVALID_GEO
         return None
+
+    @staticmethod
+    def _geo_points(
+        fields: Mapping[bytes, FieldValue], spec: FieldSpec
+    ) -> list[tuple[float, float]] | None:
+        """A GEO field's points (empty when absent), or None if one does not parse."""
+        raw = fields.get(spec.name)
+        points = []
+        for part in () if raw is None else raw if isinstance(raw, tuple) else (raw,):
+            point = parse_geo_value(part)
+            if point is None:
+                return None
+            points.append(point)
+        return points
 
     def add(self, label: int, fields: Mapping[bytes, FieldValue]) -> None:
         """Index ``label`` from its hash ``fields``, replacing what it had (see module doc)."""
@@ -350,7 +375,19 @@ class FieldIndexes:
             if parsed:
                 numbers += [(spec.alias, value) for value in parsed]
                 held[spec.alias] = parsed[0] if len(parsed) == 1 else tuple(parsed)
+        geo_points = []
+        for spec in self._geo_fields:
+            points = self._geo_points(fields, spec)
+            if points is None:
+                self.remove(label)
+                raise DocumentRejected(INVALID_GEO, field=spec.name)
+            if spec.alias in self._geo:
+                geo_points.append((spec.alias, points))
         self.remove(label)
+        for alias, points in geo_points:
+            added = self._geo[alias].add(label, points)
+            self.num_records += added
+            self._bytes += 250 * added  # sorted entry, decoded floats, score, label slot
         self._labels.add(label)
         for alias, one_or_more in held.items():
             self._number_values[alias][label] = one_or_more
@@ -443,6 +480,10 @@ class FieldIndexes:
         if label not in self._labels:
             return
         self._labels.discard(label)
+        for points in self._geo.values():
+            dropped = points.remove(label)
+            self.num_records -= dropped
+            self._bytes -= 250 * dropped
         numbers = []
         for alias, held in self._number_values.items():
             one_or_more = held.pop(label, None)
@@ -673,6 +714,9 @@ class FieldIndexes:
             return set() if pairs is None else pairs.labels(*_range_keys(node))
         if isinstance(node, TextFilter):
             return self._text(node)
+        if isinstance(node, GeoFilter):
+            geo = self._geo.get(node.field)
+            return set() if geo is None else geo.within(node)
         if isinstance(node, Not):
             child = self.evaluate(node.child)
             return set() if child is None else self._labels - child
@@ -756,6 +800,11 @@ class FieldIndexes:
             if len(node.terms) > 1:
                 return lambda label: self._has_phrase(label, node, aliases)
             return lambda label: any(term in texts[a].get(label, ()) for a in aliases)
+        if isinstance(node, GeoFilter):
+            geo = self._geo.get(node.field)
+            if geo is None:
+                return lambda label: False
+            return lambda label: geo.contains(node, label)
         if isinstance(node, Not):
             inner = self._predicate(node.child)
             return lambda label: not inner(label)
@@ -870,6 +919,9 @@ class FieldIndexes:
                     for t in node.terms
                 )
             return min(total, n)
+        if isinstance(node, GeoFilter):
+            geo = self._geo.get(node.field)
+            return 0 if geo is None else geo.estimate(node)
         if isinstance(node, Not):
             child = node.child
             exact = isinstance(child, NumericFilter) or (

@@ -22,6 +22,7 @@ from .proximity import positions_within
 from .query import (
     And,
     FilterNode,
+    GeoFilter,
     MatchAll,
     MatchNone,
     Not,
@@ -214,6 +215,13 @@ class _Planner:
             if not self.fields.count(node):
                 return _null_plan()
             return _constant(self.fields.count(every), self.labels(node), Result(NUMERIC, freq=1))
+        if isinstance(node, GeoFilter):
+            # RediSearch's geo iterator is a union of numeric range iterators (one per
+            # geohash cell scanned): NUMERIC results estimated by the cells' entries
+            count = self.fields.count(node)
+            if not count:
+                return _null_plan()
+            return _constant(count, self.labels(node), Result(NUMERIC, freq=1))
         if isinstance(node, VectorRange):
             # RediSearch's range iterator yields METRIC results of frequency 0: they add
             # nothing to a text score, so range-only matches rank by document id

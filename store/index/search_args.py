@@ -23,19 +23,30 @@ documents carry no payload; RediSearch too replies as if none had one), ``WITHSO
 ``INORDER`` restrict every intersection of the query but exact phrases to documents whose
 terms lie within ``n`` intervening terms (in query order with INORDER), as RediSearch's
 intersection iterator checks (:func:`store.index.score_tree.within_range`).
-Rejected with a message that says so: ``SUMMARIZE``, ``HIGHLIGHT``, ``GEOFILTER``,
+``GEOFILTER f lon lat radius unit`` is a :class:`~store.index.query.GeoFilter` and'ed to
+the query like ``FILTER``; as in RediSearch 2.10, only the last GEOFILTER given applies.
+Rejected with a message that says so: ``SUMMARIZE``, ``HIGHLIGHT``,
 ``WITHCURSOR``, ``FORMAT EXPAND``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..errors import QuerySyntaxError
 from ..numbers import INT32_MAX, fits_int32, parse_int64
-from .query import NumericFilter, ParsedQuery, make_and, parse_query, parse_range_bound
+from .query import (
+    GeoFilter,
+    NumericFilter,
+    ParsedQuery,
+    make_and,
+    make_geo_filter,
+    parse_query,
+    parse_range_bound,
+)
 from .schema import DEFAULT_STOPWORDS, LANGUAGES, IndexDefinition, as_bytes
 from .stemming import DEFAULT_LANGUAGE
 
@@ -66,10 +77,10 @@ _FLAGS = {
     b"WITHCOUNT": "",
     b"WITHOUTCOUNT": "",
 }
+_DOUBLE = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?)", re.I)
 _UNSUPPORTED = {
     b"SUMMARIZE": "SUMMARIZE is not supported by memvec: request the fields with RETURN",
     b"HIGHLIGHT": "HIGHLIGHT is not supported by memvec: request the fields with RETURN",
-    b"GEOFILTER": "GEOFILTER is not supported by memvec: it has no GEO fields",
     b"WITHCURSOR": "WITHCURSOR is not supported by FT.SEARCH: page with LIMIT",
 }
 
@@ -113,7 +124,8 @@ class SearchRequest:
     payload: bytes | None = None
     inkeys: tuple[bytes, ...] | None = None
     infields: tuple[bytes, ...] | None = None
-    numeric_filters: tuple[NumericFilter, ...] = ()
+    numeric_filters: tuple[NumericFilter | GeoFilter, ...] = ()
+    """FILTER and GEOFILTER arguments, and'ed to the query."""
 
     @property
     def limit(self) -> tuple[int, int]:
@@ -218,7 +230,7 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
     values: dict[str, object] = {"query": cur.take()}
     sortby: SortBy | None = None
     params: dict[bytes, bytes] | None = None
-    filters: list[NumericFilter] = []
+    filters: list[NumericFilter | GeoFilter] = []
     while cur.remaining():
         position = cur.pos
         raw = cur.take()
@@ -292,6 +304,11 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
             lo, lo_incl = parse_range_bound(lo_raw, is_min=True)
             hi, hi_incl = parse_range_bound(hi_raw, is_min=False)
             filters.append(NumericFilter(name, lo, hi, lo_incl, hi_incl))
+        elif keyword == b"GEOFILTER":
+            # RediSearch 2.10 keeps one GEOFILTER: a later one replaces an earlier one,
+            # whatever their fields
+            filters = [f for f in filters if not isinstance(f, GeoFilter)]
+            filters.append(_geofilter(cur))
         elif keyword == b"FORMAT":
             if not cur.remaining():
                 raise QuerySyntaxError("Need an argument for FORMAT")
@@ -321,6 +338,28 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
         numeric_filters=tuple(filters),
         **values,  # type: ignore[arg-type]
     )
+
+
+def _geofilter(cur: _Args) -> GeoFilter:
+    """``GEOFILTER field lon lat radius unit`` (RediSearch's ``GeoFilter_Parse``)."""
+    if cur.remaining() < 5:
+        raise QuerySyntaxError("GEOFILTER requires 5 arguments")
+    name = cur.take()
+    numbers = []
+    for what in ("lon", "lat", "radius"):
+        raw = cur.take()
+        try:
+            numbers.append(float(raw) if _DOUBLE.fullmatch(raw) else float("nan"))
+        except ValueError:
+            numbers.append(float("nan"))
+        if numbers[-1] != numbers[-1]:
+            raise QuerySyntaxError(
+                f"Bad arguments for <{what}>: Could not convert argument to expected type"
+            )
+    unit = cur.take()
+    lon, lat, radius = numbers
+    unit_error = f"Unknown distance unit {unit.decode('utf-8', 'replace')}"
+    return make_geo_filter(name, lon, lat, radius, unit, unit_error=unit_error)
 
 
 def _int_arg(cur: _Args, what: str) -> int:

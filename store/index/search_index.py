@@ -44,6 +44,7 @@ from ..errors import DocumentRejected, IndexError_, QuerySyntaxError
 from ..numbers import parse_float64
 from .fields import FieldIndexes, FieldValue, parse_numeric_value
 from .flat import FlatIndex
+from .geo_field import parse_geo_value
 from .hnsw import HnswIndex
 from .json_fields import project
 from .multi_vector import SubVectors
@@ -154,7 +155,7 @@ class SearchIndex:
     # -- writes (engine lock held) --------------------------------------------------------
     def check(self, key: bytes, new_fields: dict[bytes, bytes]) -> None:
         """Raise, changing nothing, if ``new_fields`` cannot be indexed (a bad vector blob,
-        a numeric value that does not parse): the check of a ``STRICT`` index."""
+        a numeric value or GEO point that does not parse): the check of a ``STRICT`` index."""
         for f in self.vector_fields:
             blob = new_fields.get(f.name)
             assert f.vector is not None
@@ -177,6 +178,12 @@ class SearchIndex:
             raw = None if f.no_index else new_fields.get(f.name)
             if raw is not None and parse_numeric_value(raw) is None:
                 raise IndexError_(f"Invalid numeric value: '{raw.decode('utf-8', 'replace')}'")
+        for f in self.definition.fields_of(FieldType.GEO):
+            raw = new_fields.get(f.name)
+            if raw is not None and parse_geo_value(raw) is None:
+                raise IndexError_(
+                    f"Invalid geo string: '{raw.decode('utf-8', 'replace')}' (send \"lon,lat\")"
+                )
 
     def stored_type(self, f: FieldSpec) -> str:
         """The element type of ``f``'s vectors as documents hold them: the field's ``TYPE``

@@ -304,9 +304,9 @@ def test_intentional_differences(pair: Pair, p: str, cleanup: list[str]) -> None
     cleanup.append(f"idx:{p}j")
     assert mine == theirs and theirs in (b"OK", "OK")
 
-    mine, theirs = pair.both("FT.CREATE", f"{p}g", "ON", "HASH", "SCHEMA", "t", "GEO")
+    mine, theirs = pair.both("FT.CREATE", f"{p}g", "ON", "HASH", "SCHEMA", "t", "GEOSHAPE")
     cleanup.append(f"idx:{p}g")
-    assert mine[0] == "ERR" and "GEO fields are not supported" in mine[1]
+    assert mine[0] == "ERR" and "GEOSHAPE fields are not supported" in mine[1]
     assert theirs in (b"OK", "OK")
 
 

@@ -176,7 +176,7 @@ ERRORS = [
     ("@genre:{sci-fi}", "Syntax error at offset 11"),
     ("@rating:[1 x]", "Syntax error at offset 11 near x"),
     ("@rating:[3 +inf", "Syntax error at offset 11 near +inf"),
-    ("@rating:[3 4 5]", "Syntax error at offset 13 near 5"),
+    ("@rating:[3 4 5]", "Syntax error at offset 14 near 5"),  # the peer's: a GEO range may follow
     ("()", "Syntax error at offset 1"),
     ("@rating:[$bad 5]", "Bad lower range: x"),
     ("@rating:[1 $bad]", "Bad upper range: x"),
@@ -443,7 +443,10 @@ SEARCH_ERRORS = [
     ("* FILTER rating x 5", "Bad lower range: x"),
     ("* SUMMARIZE", "SUMMARIZE is not supported"),
     ("* HIGHLIGHT", "HIGHLIGHT is not supported"),
-    ("* GEOFILTER loc 1 2 3 km", "GEOFILTER is not supported"),
+    ("* GEOFILTER loc 1 2 3", "GEOFILTER requires 5 arguments"),
+    ("* GEOFILTER loc 1 2 3 xx", "Unknown distance unit xx"),
+    ("* GEOFILTER loc 1 x 3 km", "Bad arguments for <lat>: Could not convert argument to expected type"),
+    ("* GEOFILTER loc 1 2 0 km", "Invalid GeoFilter radius"),
     ("* WITHCURSOR", "WITHCURSOR is not supported"),
     ("* ADDSCORES", "ADDSCORES is not supported on FT.SEARCH"),
 ]  # fmt: skip

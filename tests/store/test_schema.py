@@ -117,6 +117,8 @@ ROUND_TRIP = [
     "EF_CONSTRUCTION 4096 EF_RUNTIME 4096 EPSILON 0.25",
     "FT.CREATE i SCHEMA n NUMERIC SORTABLE g TAG SORTABLE UNF t TEXT WITHSUFFIXTRIE",
     "FT.CREATE i SCHEMA t TEXT PHONETIC dm:fr NOSTEM SORTABLE",
+    "FT.CREATE i SCHEMA loc GEO SORTABLE far AS f GEO NOINDEX",
+    "FT.CREATE i ON JSON SCHEMA $.loc AS loc GEO SORTABLE",
 ]
 
 
@@ -219,8 +221,9 @@ ERRORS = [
     ("FT.CREATE i1 LANGUAGE klingon SCHEMA a TEXT", QuerySyntaxError, "Invalid language"),
     ("FT.CREATE i1 FILTER @a>1 SCHEMA a TAG", QuerySyntaxError, "FILTER expressions are not"),
     ("FT.CREATE i1 TEMPORARY 100 SCHEMA a TAG", QuerySyntaxError, "TEMPORARY indexes are not"),
-    ("FT.CREATE i1 SCHEMA a GEO", QuerySyntaxError, "GEO fields are not supported"),
     ("FT.CREATE i1 SCHEMA a TEXT PHONETIC dm:EN", QuerySyntaxError, "Matcher Format: <2 chars"),
+    ("FT.CREATE i1 SCHEMA a GEOSHAPE", QuerySyntaxError, "GEOSHAPE fields are not supported"),
+    ("FT.CREATE i1 SCHEMA a GEO INDEXMISSING", QuerySyntaxError, "INDEXMISSING is not supported"),
     ("FT.CREATE i1 SCHEMA a TAG INDEXMISSING", QuerySyntaxError, "INDEXMISSING is not supported"),
     ("FT.CREATE i1 SCHEMA a VECTOR", QuerySyntaxError,
      "Bad arguments for vector similarity algorithm: Expected an argument, but none provided"),

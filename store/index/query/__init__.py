@@ -20,6 +20,7 @@ index lacks, or a field of another type, simply matches nothing when evaluated (
 
 from __future__ import annotations
 
+from .geo import GEO_UNITS, GeoFilter, make_geo_filter
 from .lexer import unescape
 from .nodes import (
     And,
@@ -43,8 +44,10 @@ from .numbers import parse_numeric_param, parse_range_bound
 from .parser import parse_query
 
 __all__ = [
+    "GEO_UNITS",
     "And",
     "FilterNode",
+    "GeoFilter",
     "KnnClause",
     "MatchAll",
     "MatchNone",
@@ -57,6 +60,7 @@ __all__ = [
     "TextFilter",
     "VectorRange",
     "make_and",
+    "make_geo_filter",
     "make_not",
     "make_or",
     "parse_numeric_param",

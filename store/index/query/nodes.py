@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .geo import GeoFilter
+
 __all__ = [
     "And",
     "FilterNode",
@@ -156,6 +158,7 @@ FilterNode = (
     | NumericFilter
     | TextFilter
     | VectorRange
+    | GeoFilter
     | And
     | Or
     | Not

@@ -19,6 +19,7 @@ binds looser than ``-`` and ``~``)::
     text      := term | term'*' | "exact phrase" | $param | pattern
     pattern   := '*'suffix | '*'infix'*' | "w'"wildcard"'" | '%'term'%' (up to '%%%')
     range     := '[' 'VECTOR_RANGE' radius $blob ']' ['=>' attrs]   (query/vector_range.py)
+               | '[' lon lat radius unit ']'                           (query/geo.py)
 
 Text terms are case folded and stop words are dropped (a query of stop words only matches
 nothing); a plain term (not in ``"..."``, not under ``-`` or ``~``) carries its expansions
@@ -42,6 +43,7 @@ from ..phonetics import phonetic_term
 from ..schema.args import as_bytes
 from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
 from ..stemming import query_expansions
+from .geo import is_geo_range, parse_geo_range
 from .knn import KnnParser
 from .lexer import Tok, lex, syntax, unescape
 from .nodes import (
@@ -277,6 +279,8 @@ class _Parser(KnnParser, RangeParser):
         head = self.peek()
         if head is not None and head.kind == "TERM" and head.text.upper() == b"VECTOR_RANGE":
             return self.vector_range(field)
+        if is_geo_range(self):
+            return parse_geo_range(self, field)
         lo, lo_incl = self.bound(is_min=True, single_ok=True)
         if self.kind() == "RSQB":
             self.i += 1

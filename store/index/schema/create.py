@@ -13,7 +13,8 @@ situation is the same):
   own ``STRICT`` (below);
 * fields ``name [AS alias] TYPE [options] [SORTABLE [UNF]] [NOINDEX]`` with TYPE one of
   ``TAG [SEPARATOR c] [CASESENSITIVE] [WITHSUFFIXTRIE]``,
-  ``NUMERIC``, ``TEXT [NOSTEM] [WEIGHT w] [WITHSUFFIXTRIE]`` and
+  ``NUMERIC``, ``GEO`` (:mod:`store.index.geo_field`),
+  ``TEXT [NOSTEM] [WEIGHT w] [WITHSUFFIXTRIE]`` and
   ``VECTOR FLAT|HNSW nargs attr value ...`` (see :mod:`store.index.schema.vector`).
 
 ``ON JSON`` (RediSearch's rules): field names are JSONPaths read by
@@ -24,13 +25,14 @@ refused with ``ON JSON``: it guards hash writes only.
 
 ``STRICT`` (a memvec extension, not in RediSearch): a hash write under the index's
 prefixes whose fields the index cannot take (a vector blob of the wrong size or with NaN,
-a numeric field that does not parse) is refused with an error and changes nothing.
+a numeric field or GEO point that does not parse) is refused with an error and changes
+nothing.
 Without it, as in RediSearch, the hash is stored, left out of the index and counted in
 ``FT.INFO`` ``hash_indexing_failures``. ``STRICT`` is kept in ``to_args()``, so it
 survives the log, snapshots, replication and restarts.
 
 Rejected with a message saying so, because memvec would otherwise silently answer
-differently: ``FILTER``, ``TEMPORARY``, ``GEO``/``GEOSHAPE`` fields,
+differently: ``FILTER``, ``TEMPORARY``, ``GEOSHAPE`` fields,
 ``INDEXEMPTY``, ``INDEXMISSING``. Vector types: see :mod:`store.index.vector_types`.
 """
 
@@ -208,8 +210,8 @@ def _parse_field(cur: Cursor, name: bytes, alias: bytes, *, json: bool) -> Field
     extra: dict[str, object] = {}
     if kind == b"VECTOR":
         return FieldSpec(name, FieldType.VECTOR, alias, vector=parse_vector(cur, json=json))
-    if kind in (b"GEO", b"GEOSHAPE"):
-        raise _unsupported(f"{as_text(kind)} fields are", name)
+    if kind == b"GEOSHAPE":
+        raise _unsupported("GEOSHAPE fields are", name)
     if kind == b"TEXT":
         ftype = FieldType.TEXT
         while True:
@@ -264,6 +266,10 @@ def _parse_field(cur: Cursor, name: bytes, alias: bytes, *, json: bool) -> Field
                 extra["with_suffix_trie"] = True
             else:
                 raise _unsupported(f"{as_text(opt)} is", name)
+    elif kind == b"GEO":
+        ftype = FieldType.GEO
+        if cur.match(b"INDEXMISSING"):
+            raise _unsupported("INDEXMISSING is", name)
     elif kind == b"NUMERIC":
         ftype = FieldType.NUMERIC
         if cur.match(b"INDEXMISSING"):

@@ -24,6 +24,7 @@ class FieldType(enum.Enum):
     NUMERIC = "NUMERIC"
     TEXT = "TEXT"
     VECTOR = "VECTOR"
+    GEO = "GEO"
 
 
 @dataclass(frozen=True)
