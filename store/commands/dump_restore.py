@@ -1,9 +1,10 @@
 """DUMP and RESTORE with Redis's payload format (:mod:`store.rdb`).
 
-Strings, hashes (field TTLs included), lists, sets, sorted sets and JSON documents; the
+Strings, hashes (field TTLs included), lists, sets, sorted sets, streams and JSON; the
 payload layouts and where they are byte-identical with the peer's are in
-:mod:`store.rdb.payload` and the modules it names. DUMP of a stream is refused (no RDB
-encoding written yet), and so is RESTORE of a stream payload (``Bad data format``).
+:mod:`store.rdb.payload` and the modules it names. A payload of a type memvec does not
+hold (another module's) or that does not decode is refused with ``Bad data format`` and
+leaves the key as it was.
 
 RESTORE is logged with an absolute deadline (``RESTORE key <unix ms> payload [REPLACE]
 ABSTTL``) as Redis propagates it, or as DEL when REPLACE removed a key and the TTL had

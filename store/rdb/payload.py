@@ -9,8 +9,8 @@ Layout (``dumpCommand``/``verifyDumpPayload``)::
     8 bytes    CRC-64/Jones (:mod:`.crc64`) of everything before it, little-endian
 
 Types: 0 string; 4 hash (hashtable) and 16 hash (listpack); 22 hash with field TTLs,
-lists, sets and sorted sets (:mod:`.aggregates`); 7 module value, JSON documents
-(:mod:`.module_json`).
+lists, sets and sorted sets (:mod:`.aggregates`); 21 (and 15, 19) streams
+(:mod:`.streams`); 7 module value, JSON documents (:mod:`.module_json`).
 
 A hash of at most 128 fields, every field and value at most 64 bytes (Redis's listpack
 limits), is type 16: one string holding a listpack (:mod:`.listpack`) of field, value,
@@ -24,8 +24,9 @@ from __future__ import annotations
 from ..datatypes.json_doc import JsonDoc
 from ..datatypes.lists import ListValue
 from ..datatypes.sets import SetValue
+from ..datatypes.streams import Stream
 from ..datatypes.zsets import ZSet
-from . import aggregates, listpack, module_json
+from . import aggregates, listpack, module_json, streams
 from .crc64 import crc64
 from .primitives import PayloadError, Reader, length_bytes, string_bytes
 
@@ -35,7 +36,7 @@ RDB_VERSION = 80
 TYPE_STRING, TYPE_HASH, TYPE_HASH_LISTPACK = 0, 4, 16
 LISTPACK_ENTRIES, LISTPACK_VALUE = 128, 64
 
-Value = bytes | dict[bytes, bytes] | ListValue | SetValue | ZSet | JsonDoc
+Value = bytes | dict[bytes, bytes] | ListValue | SetValue | ZSet | Stream | JsonDoc
 
 
 class Restored:
@@ -73,6 +74,8 @@ def _body(value: object, deadlines: dict[bytes, int] | None) -> bytes:
         return aggregates.dump_set(value)
     if isinstance(value, ZSet):
         return aggregates.dump_zset(value)
+    if isinstance(value, Stream):
+        return streams.dump_stream(value)
     if isinstance(value, JsonDoc):
         return module_json.dump_json(value)
     raise TypeError(f"no RDB encoding for {type(value).__name__}")
@@ -135,6 +138,8 @@ def load_value(payload: bytes, now_ms: int = 0) -> Restored:
         out = Restored(aggregates.load_set(kind, r))
     elif kind in aggregates.ZSET_TYPES:
         out = Restored(aggregates.load_zset(kind, r))
+    elif kind in streams.STREAM_TYPES:
+        out = Restored(streams.load_stream(kind, r))
     elif kind == module_json.TYPE_MODULE_2:
         out = Restored(module_json.load_json(r))
     else:

@@ -82,10 +82,16 @@ class Reader:
             return int.from_bytes(self.take(8), "big"), False
         raise PayloadError("bad length")
 
-    def count(self) -> int:
+    def number(self) -> int:
+        """A length-encoded number (an id, a counter): any unsigned 64-bit value."""
         n, special = self.length()
         if special:
             raise PayloadError("bad length")
+        return n
+
+    def count(self) -> int:
+        """A length-encoded count of items that follow (each takes a byte or more)."""
+        n = self.number()
         if n > len(self.data):
             raise PayloadError("count past the payload")  # every item takes a byte or more
         return n

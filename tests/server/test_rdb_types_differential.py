@@ -99,6 +99,14 @@ def _values(p: str) -> dict[str, list[tuple[object, ...]]]:
         pairs = [x for _ in range(size) for x in (rng.randrange(-800, 800) / 8, _element(rng))]
         out[f"{p}:zset{n}"] = [("ZADD", f"{p}:zset{n}", *pairs)]
         out[f"{p}:json{n}"] = [("JSON.SET", f"{p}:json{n}", "$", json.dumps(_json(rng)))]
+        stream = f"{p}:stream{n}"
+        names = [f"f{k}" for k in range(rng.randrange(1, 4))]
+        adds: list[tuple[object, ...]] = []
+        for k in range(size):
+            fields = names if rng.random() < 0.7 else [_element(rng) or "x"]
+            sid = f"{1 + k // 3}-{k % 3}" if n % 2 else f"{10**12 + k * 997}-{k}"
+            adds.append(("XADD", stream, sid, *[x for f in fields for x in (f, _element(rng))]))
+        out[stream] = [*adds, ("XGROUP", "CREATE", stream, f"g{n}", "0", "ENTRIESREAD", 0)]
     out[f"{p}:httl"] = [
         ("HSET", f"{p}:httl", "f", "v" * 30),
         ("HPEXPIREAT", f"{p}:httl", FAR_FUTURE_MS, "FIELDS", 1, "f"),
@@ -122,13 +130,23 @@ def built(pair: Pair, p: str) -> dict[str, list[tuple[object, ...]]]:
     for commands in values.values():
         for c in commands:
             assert not isinstance(pair.same(*c), tuple)
+    st = f"{p}:stream-pel"
     extra: list[tuple[object, ...]] = [
+        *[("XADD", st, f"5-{k}", "a", str(k)) for k in range(8)],
+        ("XDEL", st, "5-3"),
+        ("XGROUP", "CREATE", st, "g", "0"),
+        ("XGROUP", "CREATE", st, "h", "$"),
+        ("XREADGROUP", "GROUP", "g", "c1", "COUNT", 3, "STREAMS", st, ">"),
+        ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", st, ">"),
+        ("XACK", st, "g", "5-5"),
+        ("XGROUP", "CREATECONSUMER", st, "h", "idle"),
         ("SADD", f"{p}:hset", *[f"m{n}" for n in range(200)]),
         ("HSET", f"{p}:httl2", "a", "1", "b", "2", "c", "3"),
         ("HPEXPIREAT", f"{p}:httl2", FAR_FUTURE_MS, "FIELDS", 2, "a", "c"),
     ]
     pair.script(extra)
     values[f"{p}:hset"] = []
+    values[st] = []
     values[f"{p}:httl2"] = []
     return values
 
@@ -143,6 +161,7 @@ def _contents(r: redis.Redis, key: str) -> list[object]:
         "zset": [("ZRANGE", key, 0, -1, "WITHSCORES")],
         "hash": [("HGETALL", key), ("HPEXPIRETIME", key, "FIELDS", 3, "a", "c", "f")],
         "ReJSON-RL": [("JSON.GET", key)],
+        "stream": [("XINFO", "STREAM", key, "FULL")],
     }
     out: list[object] = [name]
     if name != "hash":  # a TTL hash's encoding differs: docs/compatibility.md (hashes)
@@ -151,13 +170,18 @@ def _contents(r: redis.Redis, key: str) -> list[object]:
         reply = call(r, *c)
         if c[0] in ("SMEMBERS", "HGETALL"):  # hash order (see _hash_ordered)
             reply = repr(sorted(reply.items()) if isinstance(reply, dict) else sorted(reply))
+        elif c[0] == "XINFO":  # radix-tree-nodes: the peer's tree internals
+            info = dict(zip(reply[0::2], reply[1::2], strict=True))
+            del info[b"radix-tree-nodes"]
+            reply = repr(info)
         out.append(reply)
     return out
 
 
 def test_dump_bytes_are_the_peers(pair: Pair, built: dict[str, list[tuple[object, ...]]]) -> None:
     for key in built:
-        if _hash_ordered(pair, key):
+        # stream-pel: an XDEL'd entry (memvec writes no tombstones) and delivery times
+        if _hash_ordered(pair, key) or key.endswith("stream-pel"):
             continue
         mine, theirs = call(pair.memvec, "DUMP", key), call(pair.peer, "DUMP", key)
         assert mine == theirs, key
@@ -170,7 +194,7 @@ def test_payloads_cross_over(pair: Pair, built: dict[str, list[tuple[object, ...
             assert call(dst, "RESTORE", f"{key}:r", 0, payload, "REPLACE") == b"OK", key
             assert _contents(dst, f"{key}:r") == _contents(src, key), key
             # the value restored from the other server dumps as that server's payload
-            if not _hash_ordered(pair, key):
+            if not _hash_ordered(pair, key) and not key.endswith("stream-pel"):
                 assert call(dst, "DUMP", f"{key}:r") == payload, key
 
 
