@@ -86,7 +86,7 @@ def restore(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     if not verify(args[3]):
         raise CommandError("DUMP payload version or checksum are wrong")
     try:
-        restored = load_value(args[3], ctx.now_ms)
+        restored = load_value(args[3])
     except PayloadError as exc:
         raise CommandError("Bad data format") from exc
     deleted = replace and ctx.keyspace.delete(key)

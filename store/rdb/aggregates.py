@@ -18,8 +18,8 @@ where the peer's layout follows from the contents:
   highest to the lowest, as ``rdbSaveObject`` walks the skiplist backwards):
   byte-identical. Read: 17, 5 and the old type 3 (scores as length-prefixed text).
 * hash with field TTLs, type 22 (Valkey 9): count, then field, value and an 8-byte
-  little-endian absolute deadline in ms (-1: none). Fields whose deadline has passed are
-  dropped on RESTORE, as the peer's load drops them.
+  little-endian absolute deadline in ms (-1: none). A field whose deadline has passed is
+  restored and expires as any field does.
 
 Loading picks the encoding Redis's ``rdbLoadObject`` picks for the same contents (sets
 and sorted sets by their size and member lengths).
@@ -235,8 +235,9 @@ def dump_hash_ttl(value: dict[bytes, bytes], deadlines: dict[bytes, int]) -> byt
     return b"".join(parts)
 
 
-def load_hash_ttl(r: Reader, now_ms: int) -> tuple[dict[bytes, bytes], dict[bytes, int]]:
-    """(the live fields, their deadlines); fields already expired are left out."""
+def load_hash_ttl(r: Reader) -> tuple[dict[bytes, bytes], dict[bytes, int]]:
+    """(the fields, their deadlines); a field whose deadline has passed is kept, to expire
+    as any field does (the peer restores it too)."""
     n = r.count()
     value: dict[bytes, bytes] = {}
     deadlines: dict[bytes, int] = {}
@@ -246,10 +247,8 @@ def load_hash_ttl(r: Reader, now_ms: int) -> tuple[dict[bytes, bytes], dict[byte
         if f in seen or deadline < -1:
             raise PayloadError("duplicate field or bad deadline")
         seen.add(f)
-        if deadline == -1:
-            value[f] = v
-        elif deadline > now_ms:
-            value[f] = v
+        value[f] = v
+        if deadline != -1:
             deadlines[f] = deadline
     if not seen:
         raise PayloadError("empty hash")

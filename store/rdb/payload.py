@@ -119,9 +119,9 @@ def _hash(kind: int, r: Reader) -> dict[bytes, bytes]:
     return value
 
 
-def load_value(payload: bytes, now_ms: int = 0) -> Restored:
+def load_value(payload: bytes) -> Restored:
     """The value of a verified payload; PayloadError for malformed data and types memvec
-    does not hold. ``now_ms`` drops hash fields whose deadline has passed."""
+    does not hold."""
     r = Reader(payload[:-10])
     kind = r.byte()
     out: Restored
@@ -130,7 +130,7 @@ def load_value(payload: bytes, now_ms: int = 0) -> Restored:
     elif kind in (TYPE_HASH, TYPE_HASH_LISTPACK):
         out = Restored(_hash(kind, r))
     elif kind == aggregates.TYPE_HASH_TTL:
-        value, deadlines = aggregates.load_hash_ttl(r, now_ms)
+        value, deadlines = aggregates.load_hash_ttl(r)
         out = Restored(value, deadlines)
     elif kind in aggregates.LIST_TYPES:
         out = Restored(aggregates.load_list(kind, r))
