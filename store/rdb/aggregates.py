@@ -9,14 +9,16 @@ where the peer's layout follows from the contents:
   nodes as a single ``RPUSH`` fills them (``_quicklistNodeAllowInsert``: node bytes + the
   element + 8 <= 8192); Redis's nodes depend on the pushes' history, so longer lists are
   equivalent payloads, not always identical. Read: 18 (containers 1 = plain and 2), and
-  the old linked list type 1.
+  Redis < 7's 1 (linked list), 10 (ziplist) and 14 (quicklist of ziplists,
+  :mod:`.ziplist`).
 * set, type 11 (intset: a string holding ``encoding u32, count u32, ints`` little-endian,
   ascending, the narrowest width of 2/4/8 bytes), 20 (listpack of members), 2 (count +
   members; the peer writes its hash order, memvec insertion order: equivalent).
 * sorted set, type 17 (listpack of member, score, ... in order, scores spelled as
   ``d2string``) and 5 (ZSET_2: count, then member + 8-byte little-endian double, from the
   highest to the lowest, as ``rdbSaveObject`` walks the skiplist backwards):
-  byte-identical. Read: 17, 5 and the old type 3 (scores as length-prefixed text).
+  byte-identical. Read: 17, 5 and Redis < 7's 3 (scores as length-prefixed text) and 12
+  (ziplist).
 * hash with field TTLs, type 22 (Valkey 9): count, then field, value and an 8-byte
   little-endian absolute deadline in ms (-1: none). A field whose deadline has passed is
   restored and expires as any field does.
@@ -36,7 +38,7 @@ from ..datatypes.lists import ListValue, lp_entry_size
 from ..datatypes.sets import HASHTABLE, INTSET, INTSET_MAX_ENTRIES, LISTPACK, SetValue
 from ..datatypes.sets import LISTPACK_MAX_ENTRIES as SET_LP_ENTRIES
 from ..datatypes.zsets import ZSet
-from . import listpack
+from . import listpack, ziplist
 from .primitives import PayloadError, Reader, length_bytes, string_bytes
 
 __all__ = [
@@ -58,11 +60,12 @@ __all__ = [
 ]
 
 TYPE_LIST, TYPE_SET, TYPE_ZSET, TYPE_ZSET_2 = 1, 2, 3, 5
+TYPE_LIST_ZIPLIST, TYPE_ZSET_ZIPLIST, TYPE_LIST_QUICKLIST = 10, 12, 14
 TYPE_SET_INTSET, TYPE_ZSET_LISTPACK, TYPE_LIST_QUICKLIST_2 = 11, 17, 18
 TYPE_SET_LISTPACK, TYPE_HASH_TTL = 20, 22
-LIST_TYPES = (TYPE_LIST, TYPE_LIST_QUICKLIST_2)
+LIST_TYPES = (TYPE_LIST, TYPE_LIST_ZIPLIST, TYPE_LIST_QUICKLIST, TYPE_LIST_QUICKLIST_2)
 SET_TYPES = (TYPE_SET, TYPE_SET_INTSET, TYPE_SET_LISTPACK)
-ZSET_TYPES = (TYPE_ZSET, TYPE_ZSET_2, TYPE_ZSET_LISTPACK)
+ZSET_TYPES = (TYPE_ZSET, TYPE_ZSET_2, TYPE_ZSET_ZIPLIST, TYPE_ZSET_LISTPACK)
 
 NODE_PLAIN, NODE_PACKED = 1, 2
 NODE_MAX_BYTES = 8192
@@ -73,6 +76,14 @@ def _listpack(blob: bytes) -> list[bytes]:
     try:
         return listpack.decode(blob)
     except listpack.ListpackError as exc:
+        raise PayloadError(str(exc)) from exc
+
+
+def old_ziplist(blob: bytes) -> list[bytes]:
+    """The elements of a ziplist (payloads of Redis < 7); PayloadError if malformed."""
+    try:
+        return ziplist.decode(blob)
+    except ziplist.ZiplistError as exc:
         raise PayloadError(str(exc)) from exc
 
 
@@ -99,6 +110,14 @@ def load_list(kind: int, r: Reader) -> ListValue:
     items: list[bytes] = []
     if kind == TYPE_LIST:
         items = [r.string() for _ in range(r.count())]
+    elif kind == TYPE_LIST_ZIPLIST:
+        items = old_ziplist(r.string())
+    elif kind == TYPE_LIST_QUICKLIST:
+        for _ in range(r.count()):
+            node = old_ziplist(r.string())
+            if not node:
+                raise PayloadError("empty quicklist node")
+            items += node
     else:
         for _ in range(r.count()):
             container = r.count()
@@ -113,7 +132,10 @@ def load_list(kind: int, r: Reader) -> ListValue:
                 raise PayloadError("unknown quicklist container")
     if not items:
         raise PayloadError("empty list")
-    return ListValue(items)
+    value = ListValue(items)
+    if kind in (TYPE_LIST_ZIPLIST, TYPE_LIST_QUICKLIST):
+        value.quick = True  # Redis loads these as a quicklist and leaves them one
+    return value
 
 
 # -- sets ----------------------------------------------------------------------------------
@@ -200,8 +222,9 @@ def _score(text: bytes) -> float:
 
 def load_zset(kind: int, r: Reader) -> ZSet:
     pairs: list[tuple[float, bytes]] = []
-    if kind == TYPE_ZSET_LISTPACK:
-        flat = _listpack(r.string())
+    if kind in (TYPE_ZSET_LISTPACK, TYPE_ZSET_ZIPLIST):
+        blob = r.string()
+        flat = _listpack(blob) if kind == TYPE_ZSET_LISTPACK else old_ziplist(blob)
         if len(flat) % 2:
             raise PayloadError("odd zset listpack")
         pairs = [(_score(s), m) for m, s in zip(flat[::2], flat[1::2], strict=True)]

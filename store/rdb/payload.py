@@ -8,9 +8,9 @@ Layout (``dumpCommand``/``verifyDumpPayload``)::
                80 is accepted (Redis 7.x writes 11)
     8 bytes    CRC-64/Jones (:mod:`.crc64`) of everything before it, little-endian
 
-Types: 0 string; 4 hash (hashtable) and 16 hash (listpack); 22 hash with field TTLs,
-lists, sets and sorted sets (:mod:`.aggregates`); 21 (and 15, 19) streams
-(:mod:`.streams`); 7 module value, JSON documents (:mod:`.module_json`).
+Types: 0 string; 4 hash (hashtable), 16 hash (listpack) and 13 (ziplist, Redis < 7: read
+only); 22 hash with field TTLs, lists, sets and sorted sets (:mod:`.aggregates`); 21 (and
+15, 19) streams (:mod:`.streams`); 7 module value, JSON documents (:mod:`.module_json`).
 
 A hash of at most 128 fields, every field and value at most 64 bytes (Redis's listpack
 limits), is type 16: one string holding a listpack (:mod:`.listpack`) of field, value,
@@ -33,7 +33,7 @@ from .primitives import PayloadError, Reader, length_bytes, string_bytes
 __all__ = ["RDB_VERSION", "PayloadError", "Restored", "dump_value", "load_value", "verify"]
 
 RDB_VERSION = 80
-TYPE_STRING, TYPE_HASH, TYPE_HASH_LISTPACK = 0, 4, 16
+TYPE_STRING, TYPE_HASH, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK = 0, 4, 13, 16
 LISTPACK_ENTRIES, LISTPACK_VALUE = 128, 64
 
 Value = bytes | dict[bytes, bytes] | ListValue | SetValue | ZSet | Stream | JsonDoc
@@ -107,10 +107,13 @@ def _hash(kind: int, r: Reader) -> dict[bytes, bytes]:
         if len(value) != n or not value:
             raise PayloadError("duplicate or missing hash fields")
         return value
-    try:
-        flat = listpack.decode(r.string())
-    except listpack.ListpackError as exc:
-        raise PayloadError(str(exc)) from exc
+    if kind == TYPE_HASH_ZIPLIST:
+        flat = aggregates.old_ziplist(r.string())
+    else:
+        try:
+            flat = listpack.decode(r.string())
+        except listpack.ListpackError as exc:
+            raise PayloadError(str(exc)) from exc
     if not flat or len(flat) % 2:
         raise PayloadError("odd listpack hash")
     value = dict(zip(flat[::2], flat[1::2], strict=True))
@@ -127,7 +130,7 @@ def load_value(payload: bytes) -> Restored:
     out: Restored
     if kind == TYPE_STRING:
         out = Restored(r.string())
-    elif kind in (TYPE_HASH, TYPE_HASH_LISTPACK):
+    elif kind in (TYPE_HASH, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK):
         out = Restored(_hash(kind, r))
     elif kind == aggregates.TYPE_HASH_TTL:
         value, deadlines = aggregates.load_hash_ttl(r)

@@ -235,3 +235,47 @@ def test_corrupted_payloads(pair: Pair, p: str, built: dict[str, list[tuple[obje
             "DUMP payload version or checksum are wrong",
         )
     assert call(pair.memvec, "PING") in ("PONG", b"PONG")
+
+
+def _ziplist(elements: list[bytes | int]) -> bytes:
+    """A Redis < 7 ziplist (store/rdb/ziplist.py's layout): strings < 64 bytes, int16s."""
+    body, prev = b"", 0
+    for e in elements:
+        if isinstance(e, int):
+            entry = b"\xc0" + e.to_bytes(2, "little", signed=True)
+        else:
+            entry = bytes([len(e)]) + e
+        entry = bytes([prev]) + entry
+        body, prev = body + entry, len(entry)
+    total = 10 + len(body) + 1
+    tail = total - 1 - prev
+    return (
+        total.to_bytes(4, "little")
+        + tail.to_bytes(4, "little")
+        + len(elements).to_bytes(2, "little")
+        + body
+        + b"\xff"
+    )
+
+
+def test_payloads_of_redis_6_restore_as_on_the_peer(pair: Pair, p: str) -> None:
+    """Ziplist lists (10), quicklist 1 (14), ziplist sorted sets (12) and hashes (13), in an
+    RDB version 9 payload: restored by both servers to the same contents."""
+    from store.rdb.primitives import string_bytes
+
+    zl = _ziplist([b"a", 300, b"hello", -2])
+    bodies = {
+        "zl-list": b"\x0a" + string_bytes(zl),
+        "ql-list": b"\x0e\x02" + string_bytes(zl) + string_bytes(_ziplist([b"z"])),
+        "zl-zset": b"\x0c" + string_bytes(_ziplist([b"n", -7, b"m", b"1.5"])),
+        "zl-hash": b"\x0d" + string_bytes(_ziplist([b"f", b"v", b"g", 12])),
+        "zl-bad": b"\x0a" + string_bytes(zl[:-1] + b"\x00"),
+    }
+    for name, body in bodies.items():
+        payload = _resign(body + (9).to_bytes(2, "little"))
+        key = f"{p}:{name}"
+        reply = pair.same("RESTORE", key, 0, payload)
+        if name == "zl-bad":
+            assert reply == ("ERR", "Bad data format")
+            continue
+        assert _contents(pair.memvec, key) == _contents(pair.peer, key), name
