@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 from store.config import EngineConfig
+from store.datatypes.json_doc import JsonDoc
+from store.datatypes.lists import ListValue
+from store.datatypes.sets import SetValue
+from store.datatypes.zsets import ZSet
 from store.engine import Engine
 from store.errors import StoreError
 from store.rdb import PayloadError, dump_value, listpack, load_value, lzf, verify
@@ -130,3 +134,50 @@ def test_restore_of_every_type_is_logged_and_replayed(tmp_path: Path) -> None:
     with Engine(EngineConfig(data_dir=tmp_path)) as e:
         for k, payload in payloads.items():
             assert e.execute("DUMP", f"{k}:r") == payload, k
+
+
+# DUMP payloads written by the peer (valkey 9.1.2): RPUSH a 1 -5000 hello; SADD 1 2 -70000;
+# SADD a b 3; ZADD 1 a 1.5 b -3 c 1e30 d; JSON.SET $ {"a":[1,2.5,"x",null,true],
+# "b":{"c":1e30}}; HSET f v g w + HPEXPIREAT f; XADD 1-1 f v + XGROUP CREATE g 0 +
+# XREADGROUP GROUP g c (one pending entry, one consumer).
+PEER_TYPED = {
+    "list": "120102171700000004008161020101f178ec038568656c6c6f06ff50000cdfc9bcbd6ebcfd",
+    "intset": "0b14040000000300000090eefeff0100000002000000500092b73e4bb111b79f",
+    "set-listpack": "140f0f00000003008161028162020301ff5000b4f4e694a3818a73",
+    "zset-listpack": "1124240000000800816302dffd02816102010181620283312e35048164028531652b333006ff"
+    "5000e75b6cdd6b442493",
+    "json": "078145e25238df912c03052a7b2261223a5b312c322e352c2278222c6e756c6c2c747275655d2c22"
+    "62223a7b2263223a316533307d7d005000deee95cdc4caf5d8",
+    "hash-ttl": "1602016601764541e642a201000001670177ffffffffffffffff500068bafb284d2bc71b",
+    "stream": "150110000000000000000100000000000000011d1d0000000a0001010001010181660200010201"
+    "000100018176020401ff010101010100000101016701010101000000000000000100000000000000010cffd6"
+    "42a2010000010101630cffd642a20100000cffd642a201000001000000000000000100000000000000015000"
+    "5bd776096ec10101",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PEER_TYPED))
+def test_peer_payloads_of_every_type_round_trip(name: str) -> None:
+    """Each peer payload decodes and encodes back to the same bytes."""
+    payload = bytes.fromhex(PEER_TYPED[name])
+    assert verify(payload)
+    restored = load_value(payload)
+    assert dump_value(restored.value, restored.deadlines or None) == payload
+
+
+def test_peer_payloads_decode_to_their_values() -> None:
+    lst = load_value(bytes.fromhex(PEER_TYPED["list"])).value
+    assert isinstance(lst, ListValue)
+    assert list(lst.items) == [b"a", b"1", b"-5000", b"hello"]
+    iset = load_value(bytes.fromhex(PEER_TYPED["intset"])).value
+    assert isinstance(iset, SetValue)
+    assert (list(iset), iset.encoding()) == ([b"-70000", b"1", b"2"], "intset")
+    z = load_value(bytes.fromhex(PEER_TYPED["zset-listpack"])).value
+    assert isinstance(z, ZSet)
+    assert z.scores == {b"c": -3.0, b"a": 1.0, b"b": 1.5, b"d": 1e30}
+    doc = load_value(bytes.fromhex(PEER_TYPED["json"])).value
+    assert isinstance(doc, JsonDoc)
+    assert doc.root == {"a": [1, 2.5, "x", None, True], "b": {"c": 1e30}}
+    h = load_value(bytes.fromhex(PEER_TYPED["hash-ttl"]))
+    assert h.value == {b"f": b"v", b"g": b"w"}
+    assert list(h.deadlines) == [b"f"]
