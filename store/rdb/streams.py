@@ -22,8 +22,9 @@ field..., 0``, then per entry ``flags, ms-diff, seq-diff, [nfields, field,] valu
 lp-count``, the field names left out (flag 2, SAMEFIELDS) when they equal the master's;
 flag 1 marks a deleted entry. memvec keeps no deleted entries' contents, so its nodes
 hold live entries only (``deleted`` 0): byte-identical with the peer's DUMP for a stream
-without XDEL'd or trimmed-within-a-node entries, equivalent otherwise. Loading reads
-deleted entries and skips them, and rebuilds the nodes as appends would.
+without XDEL'd or trimmed-within-a-node entries, equivalent otherwise. Loading keeps the
+payload's nodes (deleted ids included, as the node layout behind ``MAXLEN ~`` and XINFO's
+``radix-tree-keys``) and the live entries.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from __future__ import annotations
 import itertools
 
 from ..datatypes.stream_groups import Consumer, Group, Nack
-from ..datatypes.stream_ids import StreamID
-from ..datatypes.streams import Stream
+from ..datatypes.stream_ids import SortedIDs, StreamID
+from ..datatypes.streams import Node, Stream, entry_bytes, shared_name
 from . import listpack
 from .primitives import PayloadError, Reader, length_bytes, string_bytes
 
@@ -119,7 +120,9 @@ def _int(element: bytes) -> int:
         raise PayloadError("expected an integer in a stream listpack") from exc
 
 
-def _entries(master_id: StreamID, blob: bytes) -> Entries:
+def _entries(master_id: StreamID, blob: bytes) -> tuple[Entries, Node]:
+    """The live entries of a node's listpack, and the node (every id, deleted ones too)."""
+    ids: list[StreamID] = []
     try:
         items = listpack.decode(blob)
     except listpack.ListpackError as exc:
@@ -148,12 +151,16 @@ def _entries(master_id: StreamID, blob: bytes) -> Entries:
             pos += 1  # lp-count
             if pos > len(items):
                 raise PayloadError("short stream entry")
+            sid = ((master_id[0] + ms_diff) % _U64, (master_id[1] + seq_diff) % _U64)
+            ids.append(sid)
             if not flags & FLAG_DELETED:
-                sid = ((master_id[0] + ms_diff) % _U64, (master_id[1] + seq_diff) % _U64)
+                fields[0::2] = [shared_name(f) for f in fields[0::2]]
                 out.append((sid, fields))
     except (IndexError, ValueError) as exc:
         raise PayloadError("bad stream listpack") from exc
-    return out
+    if not ids:
+        raise PayloadError("an empty stream node")
+    return out, Node(ids, len(out), len(blob), [shared_name(f) for f in master])
 
 
 def _id(r: Reader) -> StreamID:
@@ -173,11 +180,20 @@ def load_stream(kind: int, r: Reader) -> Stream:
         if len(key) != 16:
             raise PayloadError("bad stream node key")
         master_id = (int.from_bytes(key[:8], "big"), int.from_bytes(key[8:], "big"))
-        entries += _entries(master_id, r.string())
-    if any(a[0] >= b[0] for a, b in itertools.pairwise(entries)):
+        live, node = _entries(master_id, r.string())
+        if s.nodes and s.nodes[-1].ids[-1] >= master_id:
+            raise PayloadError("stream nodes out of order")
+        entries += live
+        if live:  # a node of deleted entries only holds nothing a client can see
+            s.nodes.append(node)
+    all_ids = [sid for node in s.nodes for sid in node.ids]
+    if any(a >= b for a, b in itertools.pairwise(all_ids)):
         raise PayloadError("stream entries out of order")
     for sid, fields in entries:
-        s.append(sid, fields)
+        s.entries[sid] = fields
+        s.entry_bytes += entry_bytes(fields)
+    s.order = SortedIDs([sid for sid, _ in entries])
+    s.entries_added = len(entries)
     if r.number() != len(entries):
         raise PayloadError("stream length mismatch")
     s.last_id = _id(r)
