@@ -89,7 +89,7 @@ def _values(p: str) -> dict[str, list[tuple[object, ...]]]:
     rng = random.Random(SEED)
     out: dict[str, list[tuple[object, ...]]] = {}
     for n in range(12):
-        size = rng.choice([1, 3, 20, 150, 700])
+        size = rng.choice([1, 3, 20, 150, 400])
         out[f"{p}:list{n}"] = [("RPUSH", f"{p}:list{n}", *[_element(rng) for _ in range(size)])]
         ints = [str(rng.randrange(-(2 ** rng.choice([8, 20, 40, 62])), 2**15)) for _ in range(size)]
         out[f"{p}:iset{n}"] = [("SADD", f"{p}:iset{n}", *ints)]
@@ -140,6 +140,7 @@ def built(pair: Pair, p: str) -> dict[str, list[tuple[object, ...]]]:
         ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", st, ">"),
         ("XACK", st, "g", "5-5"),
         ("XGROUP", "CREATECONSUMER", st, "h", "idle"),
+        ("RPUSH", f"{p}:quicklist", *[f"{n:020d}x" for n in range(1200)]),  # 4 nodes
         ("SADD", f"{p}:hset", *[f"m{n}" for n in range(200)]),
         ("HSET", f"{p}:httl2", "a", "1", "b", "2", "c", "3"),
         ("HPEXPIREAT", f"{p}:httl2", FAR_FUTURE_MS, "FIELDS", 2, "a", "c"),
@@ -147,6 +148,7 @@ def built(pair: Pair, p: str) -> dict[str, list[tuple[object, ...]]]:
     pair.script(extra)
     values[f"{p}:hset"] = []
     values[st] = []
+    values[f"{p}:quicklist"] = []
     values[f"{p}:httl2"] = []
     return values
 
