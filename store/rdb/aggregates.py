@@ -119,7 +119,8 @@ def load_list(kind: int, r: Reader) -> ListValue:
                 raise PayloadError("empty quicklist node")
             items += node
     else:
-        for _ in range(r.count()):
+        nodes = r.count()
+        for _ in range(nodes):
             container = r.count()
             if container == NODE_PLAIN:
                 items.append(r.string())
@@ -135,6 +136,8 @@ def load_list(kind: int, r: Reader) -> ListValue:
     value = ListValue(items)
     if kind in (TYPE_LIST_ZIPLIST, TYPE_LIST_QUICKLIST):
         value.quick = True  # Redis loads these as a quicklist and leaves them one
+    elif kind == TYPE_LIST_QUICKLIST_2 and nodes > 1:
+        value.quick = True  # listTypeTryConvertQuicklist converts a single node only
     return value
 
 

@@ -281,3 +281,15 @@ def test_payloads_of_redis_6_restore_as_on_the_peer(pair: Pair, p: str) -> None:
             assert reply == ("ERR", "Bad data format")
             continue
         assert _contents(pair.memvec, key) == _contents(pair.peer, key), name
+
+
+def test_a_trimmed_quicklist_restores_as_a_quicklist(pair: Pair, p: str) -> None:
+    """Two small nodes left by LTRIM: the payload restores as a quicklist on both servers
+    (Redis converts a loaded quicklist of one node only)."""
+    src = f"{p}:trimmed"
+    call(pair.peer, "RPUSH", src, *[f"{n:020d}x" for n in range(1200)])
+    call(pair.peer, "LTRIM", src, 300, 400)
+    payload = call(pair.peer, "DUMP", src)
+    assert payload[:2] == b"\x12\x02"  # two nodes
+    pair.same("RESTORE", f"{p}:trimmed-r", 0, payload)
+    assert _contents(pair.memvec, f"{p}:trimmed-r") == _contents(pair.peer, f"{p}:trimmed-r")
