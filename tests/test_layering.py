@@ -72,6 +72,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/json/*",
             "store/scripting/*",
             "store/geo/*",
+            "store/rdb/*",  # encodes the engine's value types (store/datatypes)
         ),
     ),
     ("durability", 1, ("store/wal/*", "store/snapshot/*", "store/files.py")),
@@ -84,7 +85,6 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/replies.py",
             "store/numbers.py",
             "store/hll/*",
-            "store/rdb/*",
         ),
     ),
     ("resp", 0, ("store/resp/*",)),

@@ -1,10 +1,10 @@
-"""DUMP and RESTORE with Redis's payload format (:mod:`store.rdb`): strings and hashes.
+"""DUMP and RESTORE with Redis's payload format (:mod:`store.rdb`).
 
-Payloads are byte-identical with the peer's for strings (integer and LZF encodings
-included) and for hashes within the listpack limits; larger hashes are type-4 payloads in
-insertion order (equivalent, not identical). A payload of another type (list, set, ...,
-module types such as JSON) is refused with ``Bad data format``, and DUMP of a typed value
-or of a hash with field TTLs is refused: silently dropping the TTLs would lose data.
+Strings, hashes (field TTLs included), lists, sets, sorted sets, streams and JSON; the
+payload layouts and where they are byte-identical with the peer's are in
+:mod:`store.rdb.payload` and the modules it names. A payload of a type memvec does not
+hold (another module's) or that does not decode is refused with ``Bad data format`` and
+leaves the key as it was.
 
 RESTORE is logged with an absolute deadline (``RESTORE key <unix ms> payload [REPLACE]
 ABSTTL``) as Redis propagates it, or as DEL when REPLACE removed a key and the TTL had
@@ -40,11 +40,15 @@ def dump(ctx: ExecContext, args: list[bytes]) -> bytes | None:
     value = ctx.keyspace.get(args[1], ctx.read_now)
     if value is None:
         return None
-    if isinstance(value, dict) and ctx.keyspace.field_expires.get(args[1]):
-        raise CommandError("DUMP of a hash with field TTLs is not supported by memvec")
-    if not isinstance(value, bytes | dict):
-        raise CommandError(f"DUMP of {value.type_name} values is not supported by memvec")
-    return dump_value(value)
+    deadlines = None
+    if isinstance(value, dict):
+        stored = ctx.keyspace.field_expires.get(args[1]) or {}
+        deadlines = {f: d for f, d in stored.items() if f in value}
+    try:
+        return dump_value(value, deadlines)
+    except TypeError as exc:
+        name = getattr(value, "type_name", type(value).__name__)
+        raise CommandError(f"DUMP of {name} values is not supported by memvec") from exc
 
 
 @command("RESTORE", -4, "write denyoom", "keyspace slow dangerous", keys=(1, 1, 1))
@@ -82,7 +86,7 @@ def restore(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     if not verify(args[3]):
         raise CommandError("DUMP payload version or checksum are wrong")
     try:
-        value = load_value(args[3])
+        restored = load_value(args[3])
     except PayloadError as exc:
         raise CommandError("Bad data format") from exc
     deleted = replace and ctx.keyspace.delete(key)
@@ -93,7 +97,9 @@ def restore(ctx: ExecContext, args: list[bytes]) -> SimpleString:
             ctx.dirty = True
             ctx.log_args = [b"DEL", key]
         return SimpleString("OK")
-    ctx.keyspace.set_value(key, value)
+    ctx.keyspace.set_value(key, restored.value)
+    for field, deadline in restored.deadlines.items():
+        ctx.keyspace.set_field_deadline(key, field, deadline)
     if ttl:
         ctx.keyspace.set_deadline(key, ttl)
     ctx.dirty = True

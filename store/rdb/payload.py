@@ -2,17 +2,15 @@
 
 Layout (``dumpCommand``/``verifyDumpPayload``)::
 
-    1 byte     RDB object type: 0 string, 4 hash (hashtable), 16 hash (listpack)
-    ...        the value, RDB-encoded (below)
+    1 byte     RDB object type (below)
+    ...        the value, RDB-encoded (:mod:`.primitives` for lengths and strings)
     2 bytes    RDB version, little-endian: 80, the peer's (Valkey 9); any version up to
                80 is accepted (Redis 7.x writes 11)
     8 bytes    CRC-64/Jones (:mod:`.crc64`) of everything before it, little-endian
 
-Lengths: ``00xxxxxx`` (< 64), ``01xxxxxx xxxxxxxx`` (< 16384, big-endian), ``0x80`` + 4
-bytes or ``0x81`` + 8 bytes big-endian. Strings (``rdbSaveRawString``): text of at most
-11 bytes that reads back as the same 32-bit integer is ``0xC0``/``0xC1``/``0xC2`` + 1/2/4
-bytes little-endian; longer than 20 bytes and LZF-compressible by 4 bytes or more:
-``0xC3`` + compressed length + original length + LZF data (:mod:`.lzf`); else length + bytes.
+Types: 0 string; 4 hash (hashtable), 16 hash (listpack) and 13 (ziplist, Redis < 7: read
+only); 22 hash with field TTLs, lists, sets and sorted sets (:mod:`.aggregates`); 21 (and
+15, 19) streams (:mod:`.streams`); 7 module value, JSON documents (:mod:`.module_json`).
 
 A hash of at most 128 fields, every field and value at most 64 bytes (Redis's listpack
 limits), is type 16: one string holding a listpack (:mod:`.listpack`) of field, value,
@@ -23,46 +21,32 @@ the peer writes its hashtable's order, so those payloads are equivalent, not ide
 
 from __future__ import annotations
 
-from ..numbers import parse_int64
-from . import listpack, lzf
+from ..datatypes.json_doc import JsonDoc
+from ..datatypes.lists import ListValue
+from ..datatypes.sets import SetValue
+from ..datatypes.streams import Stream
+from ..datatypes.zsets import ZSet
+from . import aggregates, listpack, module_json, streams
 from .crc64 import crc64
+from .primitives import PayloadError, Reader, length_bytes, string_bytes
 
-__all__ = ["RDB_VERSION", "PayloadError", "dump_value", "load_value", "verify"]
+__all__ = ["RDB_VERSION", "PayloadError", "Restored", "dump_value", "load_value", "verify"]
 
 RDB_VERSION = 80
-TYPE_STRING, TYPE_HASH, TYPE_HASH_LISTPACK = 0, 4, 16
+TYPE_STRING, TYPE_HASH, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK = 0, 4, 13, 16
 LISTPACK_ENTRIES, LISTPACK_VALUE = 128, 64
 
-
-class PayloadError(ValueError):
-    """A payload whose value does not decode (Redis: ``Bad data format``)."""
+Value = bytes | dict[bytes, bytes] | ListValue | SetValue | ZSet | Stream | JsonDoc
 
 
-def _len(n: int) -> bytes:
-    if n < 64:
-        return bytes([n])
-    if n < 16384:
-        return bytes([0x40 | (n >> 8), n & 0xFF])
-    if n <= 0xFFFFFFFF:
-        return b"\x80" + n.to_bytes(4, "big")
-    return b"\x81" + n.to_bytes(8, "big")
+class Restored:
+    """A decoded payload: the ``value`` and, for a hash, its fields' ``deadlines`` (ms)."""
 
+    __slots__ = ("deadlines", "value")
 
-def _string(s: bytes) -> bytes:
-    if len(s) <= 11:
-        value = parse_int64(s)
-        if value is not None:
-            if -(2**7) <= value < 2**7:
-                return b"\xc0" + value.to_bytes(1, "little", signed=True)
-            if -(2**15) <= value < 2**15:
-                return b"\xc1" + value.to_bytes(2, "little", signed=True)
-            if -(2**31) <= value < 2**31:
-                return b"\xc2" + value.to_bytes(4, "little", signed=True)
-    if len(s) > 20:
-        packed = lzf.compress(s, len(s) - 4)
-        if packed is not None:
-            return b"\xc3" + _len(len(packed)) + _len(len(s)) + packed
-    return _len(len(s)) + s
+    def __init__(self, value: Value, deadlines: dict[bytes, int] | None = None) -> None:
+        self.value = value
+        self.deadlines = deadlines or {}
 
 
 def is_listpack_hash(value: dict[bytes, bytes]) -> bool:
@@ -71,19 +55,36 @@ def is_listpack_hash(value: dict[bytes, bytes]) -> bool:
     )
 
 
-def dump_value(value: bytes | dict[bytes, bytes]) -> bytes:
-    """The DUMP payload of a string or a hash."""
+def _body(value: object, deadlines: dict[bytes, int] | None) -> bytes:
     if isinstance(value, bytes):
-        body = bytes([TYPE_STRING]) + _string(value)
-    elif is_listpack_hash(value):
-        flat = [x for pair in value.items() for x in pair]
-        body = bytes([TYPE_HASH_LISTPACK]) + _string(listpack.encode(flat))
-    else:
-        parts = [bytes([TYPE_HASH]), _len(len(value))]
+        return bytes([TYPE_STRING]) + string_bytes(value)
+    if isinstance(value, dict):
+        if deadlines:
+            return aggregates.dump_hash_ttl(value, deadlines)
+        if is_listpack_hash(value):
+            flat = [x for pair in value.items() for x in pair]
+            return bytes([TYPE_HASH_LISTPACK]) + string_bytes(listpack.encode(flat))
+        parts = [bytes([TYPE_HASH]), length_bytes(len(value))]
         for f, v in value.items():
-            parts += [_string(f), _string(v)]
-        body = b"".join(parts)
-    body += RDB_VERSION.to_bytes(2, "little")
+            parts += [string_bytes(f), string_bytes(v)]
+        return b"".join(parts)
+    if isinstance(value, ListValue):
+        return aggregates.dump_list(value)
+    if isinstance(value, SetValue):
+        return aggregates.dump_set(value)
+    if isinstance(value, ZSet):
+        return aggregates.dump_zset(value)
+    if isinstance(value, Stream):
+        return streams.dump_stream(value)
+    if isinstance(value, JsonDoc):
+        return module_json.dump_json(value)
+    raise TypeError(f"no RDB encoding for {type(value).__name__}")
+
+
+def dump_value(value: object, deadlines: dict[bytes, int] | None = None) -> bytes:
+    """The DUMP payload of a value (a hash's field ``deadlines`` in ms, if any);
+    TypeError for a type without an RDB encoding here."""
+    body = _body(value, deadlines) + RDB_VERSION.to_bytes(2, "little")
     return body + crc64(body).to_bytes(8, "little")
 
 
@@ -96,84 +97,55 @@ def verify(payload: bytes) -> bool:
     return crc64(payload[:-8]) == int.from_bytes(payload[-8:], "little")
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise PayloadError("truncated")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def length(self) -> tuple[int, bool]:
-        """(the length, whether it is a special string encoding instead)."""
-        b = self.take(1)[0]
-        kind = b >> 6
-        if kind == 0:
-            return b & 0x3F, False
-        if kind == 1:
-            return ((b & 0x3F) << 8) | self.take(1)[0], False
-        if kind == 3:
-            return b & 0x3F, True
-        if b == 0x80:
-            return int.from_bytes(self.take(4), "big"), False
-        if b == 0x81:
-            return int.from_bytes(self.take(8), "big"), False
-        raise PayloadError("bad length")
-
-    def count(self) -> int:
-        n, special = self.length()
-        if special:
-            raise PayloadError("bad length")
-        return n
-
-    def string(self) -> bytes:
-        n, special = self.length()
-        if not special:
-            return self.take(n)
-        if n in (0, 1, 2):
-            width = 1 << n
-            return str(int.from_bytes(self.take(width), "little", signed=True)).encode()
-        if n == 3:
-            clen, olen = self.count(), self.count()
-            try:
-                return lzf.decompress(self.take(clen), olen)
-            except lzf.LzfError as exc:
-                raise PayloadError(str(exc)) from exc
-        raise PayloadError("unknown string encoding")
-
-
-def load_value(payload: bytes) -> bytes | dict[bytes, bytes]:
-    """The value of a verified payload; PayloadError for types memvec does not hold and
-    malformed data."""
-    r = _Reader(payload[:-10])
-    kind = r.take(1)[0]
-    value: bytes | dict[bytes, bytes]
-    if kind == TYPE_STRING:
-        value = r.string()
-    elif kind == TYPE_HASH:
+def _hash(kind: int, r: Reader) -> dict[bytes, bytes]:
+    if kind == TYPE_HASH:
         n = r.count()
-        value = {}
+        value: dict[bytes, bytes] = {}
         for _ in range(n):
             f = r.string()
             value[f] = r.string()
         if len(value) != n or not value:
             raise PayloadError("duplicate or missing hash fields")
-    elif kind == TYPE_HASH_LISTPACK:
+        return value
+    if kind == TYPE_HASH_ZIPLIST:
+        flat = aggregates.old_ziplist(r.string())
+    else:
         try:
             flat = listpack.decode(r.string())
         except listpack.ListpackError as exc:
             raise PayloadError(str(exc)) from exc
-        if not flat or len(flat) % 2:
-            raise PayloadError("odd listpack hash")
-        value = dict(zip(flat[::2], flat[1::2], strict=True))
-        if len(value) * 2 != len(flat):
-            raise PayloadError("duplicate hash fields")
+    if not flat or len(flat) % 2:
+        raise PayloadError("odd listpack hash")
+    value = dict(zip(flat[::2], flat[1::2], strict=True))
+    if len(value) * 2 != len(flat):
+        raise PayloadError("duplicate hash fields")
+    return value
+
+
+def load_value(payload: bytes) -> Restored:
+    """The value of a verified payload; PayloadError for malformed data and types memvec
+    does not hold."""
+    r = Reader(payload[:-10])
+    kind = r.byte()
+    out: Restored
+    if kind == TYPE_STRING:
+        out = Restored(r.string())
+    elif kind in (TYPE_HASH, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK):
+        out = Restored(_hash(kind, r))
+    elif kind == aggregates.TYPE_HASH_TTL:
+        value, deadlines = aggregates.load_hash_ttl(r)
+        out = Restored(value, deadlines)
+    elif kind in aggregates.LIST_TYPES:
+        out = Restored(aggregates.load_list(kind, r))
+    elif kind in aggregates.SET_TYPES:
+        out = Restored(aggregates.load_set(kind, r))
+    elif kind in aggregates.ZSET_TYPES:
+        out = Restored(aggregates.load_zset(kind, r))
+    elif kind in streams.STREAM_TYPES:
+        out = Restored(streams.load_stream(kind, r))
+    elif kind == module_json.TYPE_MODULE_2:
+        out = Restored(module_json.load_json(r))
     else:
         raise PayloadError(f"RDB type {kind} is not supported")
-    if r.pos != len(r.data):
-        raise PayloadError("trailing bytes")
-    return value
+    r.done()
+    return out

@@ -103,10 +103,3 @@ def test_payloads_cross_over(pair: Pair, p: str) -> None:
             ("EXEC",),
         ]
     )
-
-
-def test_types_memvec_does_not_hold(pair: Pair, p: str) -> None:
-    """A list payload restores on the peer, not here (docs/compatibility.md)."""
-    call(pair.peer, "RPUSH", f"{p}:l", "a", "b")
-    payload = call(pair.peer, "DUMP", f"{p}:l")
-    assert call(pair.memvec, "RESTORE", f"{p}:l", "0", payload) == ("ERR", "Bad data format")
