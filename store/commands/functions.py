@@ -4,8 +4,8 @@ Libraries are state (:mod:`store.scripting.libraries`): FUNCTION LOAD / DELETE /
 change it and are logged as themselves (replay and replicas load the same code), and
 snapshots hold them. They are writes for admission (READONLY on a replica, OOM for LOAD)
 though the FUNCTION container is not flagged ``write`` as a whole: FUNCTION LIST and
-STATS must still run on a replica. FUNCTION DUMP / RESTORE (the RDB payload format) are
-not provided.
+STATS must still run on a replica. FUNCTION DUMP / RESTORE use the RDB function payload
+(:mod:`store.rdb.functions`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import fnmatch
 from typing import Any
 
 from ..errors import CommandError
+from ..rdb.functions import FunctionPayloadError, dump_functions, load_functions
 from ..replies import SimpleString
 from .context import ExecContext
 from .scripting import check_subcommand, parse_numkeys, scripting_of
@@ -139,11 +140,33 @@ def function(ctx: ExecContext, args: list[bytes]) -> Any:
 
             return ErrorReply(line)
         return SimpleString("OK")
-    if sub in (b"DUMP", b"RESTORE"):
-        raise CommandError(
-            f"FUNCTION {sub.decode()} is not supported by memvec (it is the RDB payload format)"
-        )
+    if sub == b"DUMP":
+        return dump_functions(libraries.to_plain())
+    if sub == b"RESTORE":
+        return _restore(ctx, args)
     return [SimpleString(line) for line in _HELP]
+
+
+def _restore(ctx: ExecContext, args: list[bytes]) -> Any:
+    """FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: logged as itself (the payload
+    holds the code, so replay and replicas load the same libraries)."""
+    if len(args) > 4:
+        raise CommandError(
+            "unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP."
+        )
+    policy = args[3].upper().decode("latin-1") if len(args) == 4 else "APPEND"
+    if policy not in ("FLUSH", "APPEND", "REPLACE"):
+        raise CommandError(
+            "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+        )
+    try:
+        codes = load_functions(args[2])
+    except FunctionPayloadError as exc:
+        raise CommandError(str(exc)) from None
+    _admit_write(ctx)
+    scripting_of(ctx).libraries.restore_codes(codes, policy)
+    ctx.dirty = True
+    return SimpleString("OK")
 
 
 def _list(ctx: ExecContext, opts: list[bytes]) -> Any:

@@ -118,6 +118,23 @@ class Libraries:
         for fname in lib.functions:
             self.functions.pop(fname.lower(), None)
 
+    def restore_codes(self, codes: list[bytes], policy: str) -> None:
+        """FUNCTION RESTORE of these libraries under ``policy`` (FLUSH, APPEND, REPLACE):
+        all or nothing, with the peer's errors (a library name already there under
+        APPEND, a function name another library holds, code that does not load)."""
+        if policy == "APPEND":
+            for code in codes:
+                name = _metadata(code)
+                if name in self.libraries:
+                    raise CommandError(f"Library {name.decode('utf-8', 'replace')} already exists")
+        scratch = Libraries()
+        if policy != "FLUSH":
+            scratch.restore(self.to_plain())
+        for code in codes:
+            scratch.load(code, replace=policy == "REPLACE")
+        self.libraries, self.functions = scratch.libraries, scratch.functions
+        self._interpreter = scratch._interpreter
+
     # -- persistence ----------------------------------------------------------------------
     def to_plain(self) -> list[bytes]:
         """The code of every library, by name: what a snapshot stores."""

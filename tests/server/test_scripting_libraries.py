@@ -204,3 +204,49 @@ def test_eval_cache_evicts_the_least_recently_run_script(pair: RawPair) -> None:
     after = _evicted_scripts(pair)
     assert not pair.mismatches, "\n".join(pair.mismatches[:5])
     assert after[0] - before[0] == after[1] - before[1] > 0
+
+
+def test_function_dump_and_restore_as_the_peer(pair: RawPair) -> None:  # noqa: F811
+    """FUNCTION DUMP is byte-identical for one library; RESTORE's policies, errors and
+    the libraries it leaves match; two libraries dumped by each server restore on the
+    other (their order in the payload is each server's own)."""
+    tag = random.Random().getrandbits(32)
+    lib = f"#!lua name=lib{tag}\nredis.register_function('fa{tag}', function(k, a) return a[1] end)"
+    lib2 = f"#!lua name=two{tag}\nredis.register_function('fb{tag}', function(k, a) return 2 end)"
+    clash = f"#!lua name=other{tag}\nredis.register_function('fa{tag}', function() return 1 end)"
+    pair.both("FUNCTION", "FLUSH")
+    pair.both("FUNCTION", "DUMP")  # no library: the version and checksum only
+    pair.both("FUNCTION", "LOAD", lib)
+    one = pair.both("FUNCTION", "DUMP")
+    payload = one[one.index(b"\r\n") + 2 : -2]
+    pair.both("FUNCTION", "RESTORE", payload)
+    pair.both("FUNCTION", "RESTORE", payload, "replace")
+    pair.both("FUNCTION", "RESTORE", payload, "FLUSH")
+    pair.both("FUNCTION", "RESTORE", payload, "BAD")
+    pair.both("FUNCTION", "RESTORE", payload, "FLUSH", "x")
+    pair.both("FUNCTION", "RESTORE", payload[:-1] + b"x")
+    pair.both("FUNCTION", "RESTORE", b"xx")
+    pair.both("SET", f"fstr{tag}", "v")
+    dumped = pair.both("DUMP", f"fstr{tag}")
+    pair.both("FUNCTION", "RESTORE", dumped[dumped.index(b"\r\n") + 2 : -2])
+    pair.both("DEL", f"fstr{tag}")
+    pair.both("FUNCTION", "FLUSH")
+    pair.both("FUNCTION", "LOAD", clash)
+    pair.both("FUNCTION", "RESTORE", payload)  # a function name another library holds
+    pair.both("FUNCTION", "RESTORE", payload, "REPLACE")
+    pair.both("FUNCTION", "RESTORE", payload, "FLUSH")
+    pair.both("FUNCTION", "LOAD", lib2)
+    pair.both("FUNCTION", "LIST", "WITHCODE")
+    payloads = []
+    for client in (pair.mine, pair.theirs):
+        client.send(encode("FUNCTION", "DUMP"))
+        raw = client.read_reply()
+        payloads.append(raw[raw.index(b"\r\n") + 2 : -2])
+    pair.both("FUNCTION", "FLUSH")
+    for client, other in ((pair.mine, payloads[1]), (pair.theirs, payloads[0])):
+        client.send(encode("FUNCTION", "RESTORE", other))
+        assert client.read_reply() == b"+OK\r\n"
+    pair.both("FUNCTION", "LIST", "WITHCODE")
+    pair.both("FCALL", f"fa{tag}", "0", "hi")
+    pair.both("FUNCTION", "FLUSH")
+    assert not pair.mismatches, "\n".join(pair.mismatches[:5])

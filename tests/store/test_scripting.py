@@ -186,3 +186,17 @@ def test_cjson_and_bit() -> None:
         err = e.execute("EVAL", "return cjson.decode('{bad')", "0")
         # lua-cjson's own error texts are not reproduced (docs/compatibility.md)
         assert isinstance(err, ErrorReply) and err.startswith("ERR Expected value")
+
+
+def test_function_restore_is_logged_and_replayed(tmp_path: Path) -> None:
+    """FUNCTION RESTORE is logged with its payload: a restart has the libraries back."""
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        e.execute("FUNCTION", "LOAD", LIB)
+        payload = e.execute("FUNCTION", "DUMP")
+        e.execute("FUNCTION", "FLUSH")
+        assert e.execute("FUNCTION", "RESTORE", payload) == "OK"
+        with pytest.raises(StoreError, match="Library tlib already exists"):
+            e.execute("FUNCTION", "RESTORE", payload)
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        assert [lib[b"library_name"] for lib in e.execute("FUNCTION", "LIST")] == [b"tlib"]
+        assert e.execute("FUNCTION", "DUMP") == payload
