@@ -15,13 +15,13 @@ instead of chaining ``isinstance`` checks:
     │   ├── UnknownCommandError     ERR        "unknown command '...'"
     │   ├── ArityError              ERR        "wrong number of arguments for '...' command"
     │   ├── SyntaxErr               ERR        "syntax error"
-    │   ├── QuerySyntaxError        ERR        FT.SEARCH query or schema that does not parse
+    │   ├── QuerySyntaxError        (none)     FT.SEARCH query or schema that does not parse
     │   ├── AclError                ERR        an ACL rule that does not parse (ACL SETUSER,
     │   │                                      the ACL file)
     │   └── ProtocolError           ERR        the client broke the RESP framing (the
     │                                          connection is closed after the reply)
     ├── WrongTypeError              WRONGTYPE  operation against a key holding another kind of value
-    ├── IndexError_                 ERR        index missing / already exists / bad vector blob
+    ├── IndexError_                 (none)     index missing / already exists / bad vector blob
     │   └── DocumentRejected        ERR        a field value its type refuses (``field``)
     ├── ReadOnlyError               READONLY   write sent to a replica
     ├── NoAuthError                 NOAUTH     command before AUTH
@@ -70,6 +70,8 @@ class StoreError(Exception):
 
     def resp_line(self) -> str:
         """The error as Redis sends it, without the leading ``-`` and line ending."""
+        if not self.prefix:
+            return self.message
         if self.message.startswith(self.prefix + " "):
             return self.message
         return f"{self.prefix} {self.message}"
@@ -102,7 +104,12 @@ class SyntaxErr(CommandError):
 
 
 class QuerySyntaxError(CommandError):
-    """An FT.* query, schema or option list that does not parse; the message says where."""
+    """An FT.* query, schema or option list that does not parse; the message says where.
+
+    Sent bare (no ``ERR``), as RediSearch does: a module's ``RM_ReplyWithError`` sends
+    its text as is, so its first word is the error code clients see."""
+
+    prefix = ""
 
 
 class WrongTypeError(StoreError):
@@ -116,8 +123,10 @@ class WrongTypeError(StoreError):
 
 
 class IndexError_(StoreError):
-    """Index missing, already existing, or a document that does not fit the index schema."""
+    """Index missing, already existing, or a document that does not fit the index schema.
+    Sent bare (no ``ERR``), as RediSearch does (see :class:`QuerySyntaxError`)."""
 
+    prefix = ""
     http_status = 400
 
 
@@ -214,7 +223,10 @@ class ProtocolError(CommandError):
 
 
 class DocumentRejected(IndexError_):
-    """A document cannot be indexed: ``field`` holds a value its type refuses."""
+    """A document cannot be indexed: ``field`` holds a value its type refuses. Counted as
+    an indexing failure, never a reply of RediSearch's, so it keeps ``ERR``."""
+
+    prefix = "ERR"
 
     def __init__(self, message: str, *, field: bytes) -> None:
         super().__init__(message)
