@@ -95,7 +95,10 @@ class UnknownCommandError(CommandError):
 class ArityError(CommandError):
     @classmethod
     def for_command(cls, name: str) -> ArityError:
-        return cls(f"wrong number of arguments for '{name.lower()}' command")
+        # RediSearch registers its commands upper case and Redis names the registered
+        # name in the error ('FT.INFO'); core commands are registered lower case.
+        shown = name.upper() if name.upper().startswith("FT.") else name.lower()
+        return cls(f"wrong number of arguments for '{shown}' command")
 
 
 class SyntaxErr(CommandError):

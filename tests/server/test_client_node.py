@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from store.server import ServerThread
 from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
 from tests.harness.node_clients import run_node
+from tests.server.conftest import RawClient
 
 SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "node_redis_script.cjs"
 
@@ -57,3 +58,38 @@ def test_node_redis_ft(memvec: ServerThread, redis_stack: RedisStack) -> None:
         f"{prefix}doc:4",
         f"{prefix}doc:2",
     ]
+
+
+def encode(*args: str) -> bytes:
+    parts = [a.encode() for a in args]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%b\r\n" % (len(p), p) for p in parts)
+
+
+def test_ft_errors_are_sent_bare(
+    memvec: ServerThread, redis_stack: RedisStack, raw: Callable[[int], RawClient]
+) -> None:
+    """RediSearch's errors carry no ``ERR`` (its first word is the code); redis-py strips
+    ``ERR `` so only the wire, or node-redis, shows the difference."""
+    p = f"nb{uuid.uuid4().hex[:6]}:"
+    commands = [
+        ("FT.CREATE", f"{p}i", "ON", "HASH", "PREFIX", "1", p, "SCHEMA", "t", "TEXT"),
+        ("FT.CREATE", f"{p}i", "ON", "HASH", "PREFIX", "1", p, "SCHEMA", "t", "TEXT"),
+        ("FT.SEARCH", f"{p}i", "@t:("),
+        ("FT.SEARCH", f"{p}i", "a", "LIMIT", "x"),
+        ("FT.SEARCH", f"{p}nope", "*"),
+        ("FT.AGGREGATE", f"{p}i", "*", "APPLY", "1+", "AS", "x"),
+        ("FT.SEARCH", f"{p}i"),
+        ("FT.SEARCH",),
+        ("FT.INFO",),
+        ("FT.DROPINDEX", f"{p}i"),
+    ]
+    replies = []
+    for port in (memvec.port, redis_stack.port):
+        client = raw(port)
+        got = []
+        for command in commands:
+            client.send(encode(*command))
+            got.append(client.read_reply())
+        replies.append(got)
+    assert replies[0] == replies[1]
+    assert replies[0][2].startswith(b"-Syntax error at offset")
