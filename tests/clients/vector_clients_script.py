@@ -71,8 +71,7 @@ def langchain_vector_store(url: str, prefix: str) -> dict[str, Any]:
         "ids": sorted(ids),
         "top2": rounded(store.similarity_search_with_score(query, k=2)),
         "threshold": [
-            d.page_content
-            for d in store.similarity_search(query, k=4, distance_threshold=0.5)
+            d.page_content for d in store.similarity_search(query, k=4, distance_threshold=0.5)
         ],
         "threshold_scores": rounded(
             store.similarity_search_with_score(query, k=4, distance_threshold=0.5)
@@ -82,17 +81,13 @@ def langchain_vector_store(url: str, prefix: str) -> dict[str, Any]:
             for d in store.similarity_search(query, k=4, filter=Tag("topic") == "food")
         ],
         "num_filter": [
-            d.page_content
-            for d in store.similarity_search(query, k=4, filter=Num("year") >= 2021)
+            d.page_content for d in store.similarity_search(query, k=4, filter=Num("year") >= 2021)
         ],
         "metadata": sorted(
             (d.metadata.get("topic"), str(d.metadata.get("year")))
             for d in store.similarity_search(query, k=4)
         ),
-        "mmr": [
-            d.page_content
-            for d in store.max_marginal_relevance_search(query, k=2, fetch_k=4)
-        ],
+        "mmr": [d.page_content for d in store.max_marginal_relevance_search(query, k=2, fetch_k=4)],
         "by_ids": sorted(d.page_content for d in store.get_by_ids(["a", "c"])),
     }
     store.delete(["a"])
@@ -127,8 +122,14 @@ def langchain_semantic_cache(url: str, prefix: str) -> dict[str, Any]:
 def redis_om_vectors(url: str, prefix: str) -> dict[str, Any]:
     import struct
 
-    from redis_om import Field, HashModel, KNNExpression, Migrator, VectorFieldOptions
-    from redis_om import get_redis_connection
+    from redis_om import (
+        Field,
+        HashModel,
+        KNNExpression,
+        Migrator,
+        VectorFieldOptions,
+        get_redis_connection,
+    )
 
     db = get_redis_connection(url=url)
 
