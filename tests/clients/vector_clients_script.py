@@ -2,7 +2,8 @@
 one server; run by tests/server/test_client_langchain_vectors.py.
 
 Runs inside ``.venv-clients`` (tests/harness/client_venv.py). ``python
-vector_clients_script.py URL PREFIX`` prints one JSON object with what each client saw
+vector_clients_script.py PREFIX URL...`` prints a JSON list, per server, of what each
+client saw (one process for both servers: the imports take seconds)
 (distances rounded to 4 decimals: both servers compute them in float32); every key and
 index it creates starts with PREFIX and is deleted before it exits. Embeddings come
 from :class:`WordEmbeddings`, a fixed word-hash embedder: no model is downloaded.
@@ -173,7 +174,14 @@ def redis_om_vectors(url: str, prefix: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    url, prefix = sys.argv[1], sys.argv[2]
+    prefix, urls = sys.argv[1], sys.argv[2:]
+    results = []
+    for url in urls:
+        results.append(run(url, prefix))
+    print(json.dumps(results, sort_keys=True))
+
+
+def run(url: str, prefix: str) -> dict[str, Any]:
     result = {}
     for name, flow in (
         ("langchain_vector_store", langchain_vector_store),
@@ -184,7 +192,7 @@ def main() -> None:
             result[name] = flow(url, prefix)
         except Exception as exc:  # the other server must fail the same way
             result[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(result, sort_keys=True))
+    return result
 
 
 if __name__ == "__main__":

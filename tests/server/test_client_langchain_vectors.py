@@ -35,8 +35,9 @@ def test_langchain_vector_store_cache_and_redis_om(
     memvec: ServerThread, redis_stack: RedisStack
 ) -> None:
     prefix = f"lv{uuid.uuid4().hex[:6]}:"
-    mine = json.loads(run_in_client_venv(SCRIPT, f"redis://127.0.0.1:{memvec.port}", prefix))
-    theirs = json.loads(run_in_client_venv(SCRIPT, redis_stack.url, prefix))
+    mine, theirs = json.loads(
+        run_in_client_venv(SCRIPT, prefix, f"redis://127.0.0.1:{memvec.port}", redis_stack.url)
+    )
     for flow in theirs:
         assert "error" not in theirs[flow], theirs[flow]
         assert mine[flow] == theirs[flow], flow
