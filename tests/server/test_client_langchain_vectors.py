@@ -42,7 +42,7 @@ def test_langchain_vector_store_cache_and_redis_om(
         assert "error" not in theirs[flow], theirs[flow]
         assert mine[flow] == theirs[flow], flow
     assert mine["langchain_semantic_cache"]["hit"] == ["a database"]
-    # redis-om 1.2 stores a HashModel list[float] as text, which no VECTOR field takes:
+    # redis-om 1.2 stores a HashModel vector as base64 text, which no VECTOR field takes:
     # both servers count an indexing failure and find nothing (docs/compatibility.md)
     assert mine["redis_om_vectors"] == {"count": 0, "filtered": [], "nearest": []}
     assert mine["langchain_vector_store"]["threshold"] == [
