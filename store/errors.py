@@ -15,13 +15,13 @@ instead of chaining ``isinstance`` checks:
     │   ├── UnknownCommandError     ERR        "unknown command '...'"
     │   ├── ArityError              ERR        "wrong number of arguments for '...' command"
     │   ├── SyntaxErr               ERR        "syntax error"
-    │   ├── QuerySyntaxError        ERR        FT.SEARCH query or schema that does not parse
+    │   ├── QuerySyntaxError        (none)     FT.SEARCH query or schema that does not parse
     │   ├── AclError                ERR        an ACL rule that does not parse (ACL SETUSER,
     │   │                                      the ACL file)
     │   └── ProtocolError           ERR        the client broke the RESP framing (the
     │                                          connection is closed after the reply)
     ├── WrongTypeError              WRONGTYPE  operation against a key holding another kind of value
-    ├── IndexError_                 ERR        index missing / already exists / bad vector blob
+    ├── IndexError_                 (none)     index missing / already exists / bad vector blob
     │   └── DocumentRejected        ERR        a field value its type refuses (``field``)
     ├── ReadOnlyError               READONLY   write sent to a replica
     ├── NoAuthError                 NOAUTH     command before AUTH
@@ -80,7 +80,7 @@ class StoreError(Exception):
 
     def resp_line(self) -> str:
         """The error as Redis sends it, without the leading ``-`` and line ending."""
-        if self.from_module and self.prefix == "ERR":
+        if not self.prefix or (self.from_module and self.prefix == "ERR"):
             return self.message
         if self.message.startswith(self.prefix + " "):
             return self.message
@@ -114,7 +114,10 @@ class UnknownCommandError(CommandError):
 class ArityError(CommandError):
     @classmethod
     def for_command(cls, name: str) -> ArityError:
-        return cls(f"wrong number of arguments for '{name.lower()}' command")
+        # RediSearch registers its commands upper case and Redis names the registered
+        # name in the error ('FT.INFO'); core commands are registered lower case.
+        shown = name.upper() if name.upper().startswith("FT.") else name.lower()
+        return cls(f"wrong number of arguments for '{shown}' command")
 
 
 class SyntaxErr(CommandError):
@@ -123,7 +126,12 @@ class SyntaxErr(CommandError):
 
 
 class QuerySyntaxError(CommandError):
-    """An FT.* query, schema or option list that does not parse; the message says where."""
+    """An FT.* query, schema or option list that does not parse; the message says where.
+
+    Sent bare (no ``ERR``), as RediSearch does: a module's ``RM_ReplyWithError`` sends
+    its text as is, so its first word is the error code clients see."""
+
+    prefix = ""
 
 
 class WrongTypeError(StoreError):
@@ -137,8 +145,10 @@ class WrongTypeError(StoreError):
 
 
 class IndexError_(StoreError):
-    """Index missing, already existing, or a document that does not fit the index schema."""
+    """Index missing, already existing, or a document that does not fit the index schema.
+    Sent bare (no ``ERR``), as RediSearch does (see :class:`QuerySyntaxError`)."""
 
+    prefix = ""
     http_status = 400
 
 
@@ -235,7 +245,10 @@ class ProtocolError(CommandError):
 
 
 class DocumentRejected(IndexError_):
-    """A document cannot be indexed: ``field`` holds a value its type refuses."""
+    """A document cannot be indexed: ``field`` holds a value its type refuses. Counted as
+    an indexing failure, never a reply of RediSearch's, so it keeps ``ERR``."""
+
+    prefix = "ERR"
 
     def __init__(self, message: str, *, field: bytes) -> None:
         super().__init__(message)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc
-from ..errors import SyntaxErr
+from ..errors import QuerySyntaxError, SyntaxErr
 from ..index.json_fields import reply_fields, reply_names, sort_value
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
@@ -203,7 +203,7 @@ def _resp2(value: Any) -> Any:
     return value
 
 
-@command("FT.SEARCH", -3, "readonly lockfree", "search slow")
+@command("FT.SEARCH", -2, "readonly lockfree", "search slow")
 def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     """Search an index: filters, text scoring and KNN, DIALECT 2 semantics.
 
@@ -212,6 +212,8 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     ``TIMEOUT ms`` (when given, and not 0) bounds the scoring: past it the documents scored
     so far are ranked and returned, as RediSearch's ``ON_TIMEOUT RETURN`` does.
     """
+    if len(args) == 2:  # before the index is looked up, as RediSearch checks
+        raise QuerySyntaxError("No query string provided")
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
