@@ -116,8 +116,10 @@ def test_conversions_follow_the_limits(pair: Pair, p: str) -> None:
     big = f"{p}:big"
     pair.script(
         [
-            ("RPUSH", big, *["x" * 100] * 39), ("OBJECT", "ENCODING", big),
-            ("RPUSH", big, *["x" * 100] * 2), ("OBJECT", "ENCODING", big),
+            ("RPUSH", big, *["x" * 100] * 39),
+            ("OBJECT", "ENCODING", big),
+            ("RPUSH", big, *["x" * 100] * 2),
+            ("OBJECT", "ENCODING", big),
         ]
     )
 
@@ -133,5 +135,6 @@ def test_stream_node_limits(pair: Pair, p: str) -> None:
     for key in (x, y):
         mine, theirs = pair.both("XINFO", "STREAM", key)
         assert isinstance(mine, list) and isinstance(theirs, list)
-        m, t = dict(zip(mine[0::2], mine[1::2])), dict(zip(theirs[0::2], theirs[1::2]))
+        m = dict(zip(mine[0::2], mine[1::2], strict=True))
+        t = dict(zip(theirs[0::2], theirs[1::2], strict=True))
         assert m[b"radix-tree-keys"] == t[b"radix-tree-keys"], (key, m, t)
