@@ -27,6 +27,12 @@ CPU% over the run and its RSS at the end.
 
 Targets (issue 16): throughput >= 1.0x the peer's, p99 over all operations <= the peer's,
 0 errors.
+
+A second mix, ``types`` (issue 18, :mod:`bench.type_mix`), runs the same way on a fresh
+pair of servers: the same clients and seconds over lists (queue), sorted sets
+(leaderboard), streams with a consumer group (XADD MAXLEN ~ / XREADGROUP + XACK), sets and
+an INCR + EXPIRE rate limiter. Its results sit under ``types`` in the JSON (params,
+summary, samples) and add three target rows to the README table.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from . import type_mix
 from .common import F32, cpu_seconds, log, pct, target_row
 from .resp import (
     PREFIX,
@@ -67,8 +74,12 @@ RUNS = {
     "quick": (200, 10.0, 5_000),
     "toy": (20, 1.5, 300),
 }
+# (clients, seconds) of the types mix per size
+TYPE_RUNS = {"full": (200, 20.0), "quick": (200, 10.0), "toy": (20, 1.0)}
 PEER = "redis-stack"
 Start = Callable[..., AbstractContextManager[Target]]
+Builder = Callable[[random.Random, int], bytes]
+FollowUps = dict[str, tuple[str, type_mix.FollowUp]]
 SERVERS: tuple[tuple[str, Start], ...] = (("memvec", memvec_server), (PEER, peer_server))
 
 
@@ -106,7 +117,7 @@ async def read_reply(reader: asyncio.StreamReader) -> Any:
     raise ConnectionError(f"unexpected reply line {line[:40]!r}")
 
 
-def requests(base: F32, queries: F32, docs: int) -> dict[str, Callable[[random.Random], bytes]]:
+def requests(base: F32, queries: F32, docs: int) -> dict[str, Builder]:
     """Builders of one request per operation of :data:`MIX`, drawing from ``rng``."""
     knn = f"*=>[KNN 10 @v $B EF_RUNTIME {EF_RUNTIME}]"
     hsets = [encode(hset_args(i, base[i])) for i in range(docs)]
@@ -117,19 +128,28 @@ def requests(base: F32, queries: F32, docs: int) -> dict[str, Callable[[random.R
         for q in queries
     ]  # fmt: skip
     return {
-        "hset": lambda rng: hsets[rng.randrange(docs)],
-        "knn": lambda rng: searches[rng.randrange(len(searches))],
-        "del": lambda rng: dels[rng.randrange(docs)],
+        "hset": lambda rng, k: hsets[rng.randrange(docs)],
+        "knn": lambda rng, k: searches[rng.randrange(len(searches))],
+        "del": lambda rng, k: dels[rng.randrange(docs)],
     }
 
 
 async def drive(
-    port: int, clients: int, seconds: float, build: dict[str, Callable[[random.Random], bytes]]
+    port: int,
+    clients: int,
+    seconds: float,
+    build: dict[str, Builder],
+    mix: tuple[tuple[str, int], ...] = MIX,
+    follow: FollowUps | None = None,
 ) -> dict[str, Any]:
-    """Run the mixed load from ``clients`` connections for ``seconds``; raw measurements."""
-    names = [name for name, _ in MIX]
-    weights = [w for _, w in MIX]
+    """Run the mixed load from ``clients`` connections for ``seconds``; raw measurements.
+    ``follow``: operation -> (follow-up name, request from its reply), sent next by the
+    same client and timed as its own operation."""
+    follow = follow or {}
+    names = [name for name, _ in mix]
+    weights = [w for _, w in mix]
     latencies: dict[str, list[float]] = {name: [] for name in names}
+    latencies |= {name: [] for name, _ in follow.values()}
     errors: list[str] = []
     error_count = 0
     conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(clients)]
@@ -139,19 +159,29 @@ async def drive(
     async def client(k: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal error_count
         rng = random.Random(k)
+        pending: tuple[str, bytes] | None = None
         while time.perf_counter() < deadline:
-            op = rng.choices(names, weights)[0]
-            request = build[op](rng)
+            if pending is not None:
+                op, request = pending
+                pending = None
+            else:
+                op = rng.choices(names, weights)[0]
+                request = build[op](rng, k)
             t0 = time.perf_counter()
             writer.write(request)
             try:
-                await read_reply(reader)
+                reply = await read_reply(reader)
             except ReplyError as exc:
                 error_count += 1
                 if len(errors) < 5:
                     errors.append(f"{op}: {exc}")
                 continue
             latencies[op].append(time.perf_counter() - t0)
+            if op in follow:
+                name, make = follow[op]
+                nxt = make(reply, request)
+                if nxt is not None:
+                    pending = (name, nxt)
 
     try:
         await asyncio.gather(*(client(k, r, w) for k, (r, w) in enumerate(conns)))
@@ -173,11 +203,32 @@ def measure_one(
         create_index(t, create_args(INDEX, base.shape[1]))
         resp_load(t, base, 0, docs, 4, 100)
         wait_indexed(t, INDEX, docs)
-        pid = server_pid(t)
-        cpu0, own0, wall0 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
-        raw = asyncio.run(drive(t.port, clients, seconds, build))
-        cpu1, own1, wall1 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
-        rss = server_rss(t)
+        return measured(t, name, lambda: drive(t.port, clients, seconds, build))
+
+
+def measure_types(start: Start, name: str, tmp: Path, size: Size) -> dict[str, Any]:
+    """The ``types`` mix (:mod:`bench.type_mix`) on a fresh server."""
+    clients, seconds = TYPE_RUNS[size.mode]
+    build = type_mix.builders(encode)
+    follow = type_mix.follow_ups(encode)
+    with start(tmp, "always", name=f"{name}-types") as t:
+        with t.client() as c:
+            type_mix.setup(c)
+        return measured(
+            t,
+            f"{name} types",
+            lambda: drive(t.port, clients, seconds, build, type_mix.MIX, follow),
+        )
+
+
+def measured(t: Target, name: str, load: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``load`` (a coroutine factory for :func:`drive`) against ``t``; its summary
+    (throughput, per-operation p50/p99, errors, server CPU and RSS) and samples."""
+    pid = server_pid(t)
+    cpu0, own0, wall0 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
+    raw = asyncio.run(load())
+    cpu1, own1, wall1 = cpu_seconds(pid), cpu_seconds(os.getpid()), time.monotonic()
+    rss = server_rss(t)
     lat = raw["latencies"]
     done = sum(len(v) for v in lat.values())
     every = [x * 1e3 for v in lat.values() for x in v]
@@ -210,7 +261,10 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
     clients, seconds, docs = RUNS[size.mode]
     results = {name: measure_one(start, name, tmp, base, queries, size)
                for name, start in SERVERS}  # fmt: skip
+    typed = {name: measure_types(start, name, tmp, size) for name, start in SERVERS}
     m, p = results["memvec"]["summary"], results[PEER]["summary"]
+    tm, tp = typed["memvec"]["summary"], typed[PEER]["summary"]
+    type_clients, type_seconds = TYPE_RUNS[size.mode]
     return {
         "params": {"clients": clients, "seconds": seconds, "preloaded_docs": min(docs, len(base)),
                    "dim": int(base.shape[1]), "mix_percent": dict(MIX), "k": 10,
@@ -218,6 +272,13 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
                    "appendfsync": "always"},
         "samples": {name: r["samples"] for name, r in results.items()},
         "summary": {name: r["summary"] for name, r in results.items()},
+        "types": {
+            "params": {"clients": type_clients, "seconds": type_seconds,
+                       "keys_per_app": type_mix.KEYS, "mix_percent": dict(type_mix.MIX),
+                       "follow_ups": list(type_mix.FOLLOW_UPS), "appendfsync": "always"},
+            "summary": {name: r["summary"] for name, r in typed.items()},
+            "samples": {name: r["samples"] for name, r in typed.items()},
+        },
         "baseline": f"{PEER} (valkey + RediSearch 2.10), same load, same run",
         "targets": [
             target_row(
@@ -233,6 +294,20 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
             target_row(
                 f"{clients}-client mix errors", m["errors"], p["errors"], PEER, "0",
                 m["errors"] == 0, value_ratio=None, unit="errors",
+            ),
+            target_row(
+                f"{type_clients}-client types mix (lists/zsets/streams/sets/INCR) throughput",
+                tm["commands_per_s"], tp["commands_per_s"], PEER, ">= 1.0x",
+                tm["commands_per_s"] >= tp["commands_per_s"], unit="cmd/s",
+            ),
+            target_row(
+                f"{type_clients}-client types mix p99 (p50 {tm['p50_ms']} vs {tp['p50_ms']} ms)",
+                tm["p99_ms"], tp["p99_ms"], PEER, "<= 1.0x", tm["p99_ms"] <= tp["p99_ms"],
+                unit="ms",
+            ),
+            target_row(
+                f"{type_clients}-client types mix errors", tm["errors"], tp["errors"], PEER,
+                "0", tm["errors"] == 0, value_ratio=None, unit="errors",
             ),
         ],
     }  # fmt: skip

@@ -25,7 +25,7 @@ from .common import machine_label
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 ORDER = ("vector_query", "ingest", "restart", "memory", "pipeline", "freshness", "replica_lag",
-         "quality", "reliability")  # fmt: skip
+         "quality", "reliability", "concurrency")  # fmt: skip
 PEER = "redis-stack"
 
 

@@ -23,6 +23,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     server,
     set_algebra,
     sets,
+    sort,
     streams,
     streams_claims,
     streams_groups,

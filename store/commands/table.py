@@ -76,6 +76,10 @@ class CommandSpec:
 
 COMMANDS: dict[str, CommandSpec] = {}
 
+# Key specs the ``keys=(first, last, step)`` range cannot express (SORT's BY/GET and STORE
+# keys), by command name: COMMAND INFO shows these instead of the one range spec.
+KEY_SPECS: dict[str, list[dict[bytes, Any]]] = {}
+
 # Commands whose first argument is a subcommand (ACL rules like +config|get).
 CONTAINERS = frozenset(
     {"CLIENT", "CONFIG", "COMMAND", "ACL", "MODULE", "OBJECT", "MEMORY", "XGROUP", "XINFO"}

@@ -1,11 +1,12 @@
 """Lists (Redis's ``list`` type): the value behind LPUSH, LRANGE, BLPOP and friends.
 
 The elements live in a :class:`collections.deque` (O(1) at both ends, as a quicklist).
-``OBJECT ENCODING`` follows Redis 7.2's rule for the default ``list-max-listpack-size -2``
-(8 KB per listpack): a list is ``listpack`` until the listpack it would be in Redis passes
-8192 bytes, then ``quicklist``; a quicklist shrinks back to ``listpack`` once it would fit
-in half of that (Redis converts back only when its quicklist has a single node: memvec
-does not model nodes, so a list trimmed from both ends may convert back here where Redis
+``OBJECT ENCODING`` follows Redis 7.2's rule for ``list-max-listpack-size``
+(:mod:`store.datatypes.limits`; the default -2 is 8 KB per listpack): a list is
+``listpack`` until the listpack it would be in Redis passes the node limit, then
+``quicklist``; a quicklist shrinks back to ``listpack`` once it would fit in half of it
+(Redis converts back only when its quicklist has a single node: memvec does not model
+nodes, so a list trimmed from both ends may convert back here where Redis
 keeps two half-full nodes; docs/compatibility.md). The listpack size is tracked exactly as
 Redis encodes entries (:func:`lp_entry_size`), so the switch happens at the same element.
 """
@@ -18,8 +19,9 @@ from typing import Any
 
 from ..numbers import parse_int64
 from .base import TypedValue
+from .limits import list_exceeds, list_fits_half
 
-# list-max-listpack-size -2: a listpack (one quicklist node) holds at most 8 KB
+# the node size of the default list-max-listpack-size -2 (the live limit: .limits)
 LISTPACK_MAX_BYTES = 8192
 _LP_HEADER = 7  # total-bytes (4) + count (2) + end marker (1)
 
@@ -73,7 +75,7 @@ class ListValue(TypedValue):
     def __init__(self, items: Iterable[bytes] = ()) -> None:
         self.items: deque[bytes] = deque(items)
         self.lp_bytes = _LP_HEADER + sum(lp_entry_size(v) for v in self.items)
-        self.quick = self.lp_bytes > LISTPACK_MAX_BYTES
+        self.quick = list_exceeds(self.lp_bytes, len(self.items))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -83,13 +85,14 @@ class ListValue(TypedValue):
         """Before inserting ``incoming``: switch to quicklist as Redis's
         ``listTypeTryConvertListpack`` does (current bytes plus the raw lengths)."""
         if not self.quick:
-            added = sum(len(v) for v in incoming)
-            if self.lp_bytes + added > LISTPACK_MAX_BYTES:
+            values = list(incoming)
+            added = sum(len(v) for v in values)
+            if list_exceeds(self.lp_bytes + added, len(self.items) + len(values)):
                 self.quick = True
 
     def shrink(self) -> None:
         """After removing elements: back to listpack once it fits in half a node."""
-        if self.quick and self.lp_bytes <= LISTPACK_MAX_BYTES // 2:
+        if self.quick and list_fits_half(self.lp_bytes, len(self.items)):
             self.quick = False
 
     # -- mutations ------------------------------------------------------------------------

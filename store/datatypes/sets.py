@@ -24,10 +24,7 @@ from typing import Any
 
 from ..numbers import parse_int64
 from .base import TypedValue
-
-INTSET_MAX_ENTRIES = 512
-LISTPACK_MAX_ENTRIES = 128
-LISTPACK_MAX_VALUE = 64
+from .limits import LIMITS
 
 INTSET = "intset"
 LISTPACK = "listpack"
@@ -56,9 +53,9 @@ class SetValue(TypedValue):
     @classmethod
     def create(cls, first: bytes, size_hint: int) -> SetValue:
         """An empty set encoded as Redis's ``setTypeCreate(first, size_hint)`` makes it."""
-        if as_int(first) is not None and size_hint <= INTSET_MAX_ENTRIES:
+        if as_int(first) is not None and size_hint <= LIMITS.set_max_intset_entries:
             return cls(enc=INTSET)
-        if size_hint <= LISTPACK_MAX_ENTRIES:
+        if size_hint <= LIMITS.set_max_listpack_entries:
             return cls(enc=LISTPACK)
         return cls(enc=HASHTABLE)
 
@@ -82,19 +79,23 @@ class SetValue(TypedValue):
         if self.enc == INTSET:
             if as_int(member) is not None:
                 members[member] = None
-                if len(members) > INTSET_MAX_ENTRIES:
+                if len(members) > LIMITS.set_max_intset_entries:
                     self.enc = HASHTABLE
                 return True
             ordered = sorted(members, key=int)
             self.members = members = dict.fromkeys(ordered)
-            if len(ordered) < LISTPACK_MAX_ENTRIES and len(member) <= LISTPACK_MAX_VALUE:
+            if (
+                len(ordered) < LIMITS.set_max_listpack_entries
+                and len(member) <= LIMITS.set_max_listpack_value
+            ):
                 self.enc = LISTPACK
             else:
                 self.enc = HASHTABLE
             members[member] = None
             return True
         if self.enc == LISTPACK and not (
-            len(members) < LISTPACK_MAX_ENTRIES and len(member) <= LISTPACK_MAX_VALUE
+            len(members) < LIMITS.set_max_listpack_entries
+            and len(member) <= LIMITS.set_max_listpack_value
         ):
             self.enc = HASHTABLE
         members[member] = None

@@ -29,13 +29,14 @@ from typing import Any
 
 from . import stream_listpack as listpack
 from .base import TypedValue
+from .limits import LIMITS
 from .stream_groups import Consumer, Group, Nack
 from .stream_ids import MAX_ID, MIN_ID, SortedIDs, StreamID
 
 __all__ = ["INVALID_ENTRIES_READ", "NODE_MAX_BYTES", "NODE_MAX_ENTRIES", "Node", "Stream"]
 
-NODE_MAX_ENTRIES = 100  # stream-node-max-entries
-NODE_MAX_BYTES = 4096  # stream-node-max-bytes
+NODE_MAX_ENTRIES = 100  # stream-node-max-entries (default; the live value: LIMITS)
+NODE_MAX_BYTES = 4096  # stream-node-max-bytes (default; the live value: LIMITS)
 INVALID_ENTRIES_READ = -1  # SCG_INVALID_ENTRIES_READ
 
 
@@ -217,7 +218,12 @@ class Stream(TypedValue):
         fields[0::2] = [shared_name(f) for f in fields[0::2]]
         node = self.nodes[-1] if self.nodes else None
         raw = sum(len(f) for f in fields)
-        if node is None or node.size + raw >= NODE_MAX_BYTES or len(node.ids) >= NODE_MAX_ENTRIES:
+        max_bytes, max_entries = LIMITS.stream_node_max_bytes, LIMITS.stream_node_max_entries
+        if (
+            node is None
+            or (max_bytes and node.size + raw >= max_bytes)
+            or (max_entries and len(node.ids) >= max_entries)
+        ):
             node = Node([], 0, listpack.master_size(fields), fields[0::2])
             self.nodes.append(node)
         master = node.ids[0] if node.ids else sid

@@ -24,11 +24,10 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from .base import TypedValue
+from .limits import LIMITS
 
-__all__ = ["LISTPACK_MAX_ENTRIES", "LISTPACK_MAX_VALUE", "LexBound", "ZSet"]
+__all__ = ["LexBound", "ZSet"]
 
-LISTPACK_MAX_ENTRIES = 128
-LISTPACK_MAX_VALUE = 64
 
 # A lexicographic range bound: (member, exclusive); None member: "-" or "+" (unbounded).
 LexBound = tuple[bytes | None, bool]
@@ -86,8 +85,8 @@ class ZSet(TypedValue):
         z = cls()
         for score, member in pairs:
             z.scores[member] = score
-        z.skiplist = len(z.scores) > LISTPACK_MAX_ENTRIES or any(
-            len(m) > LISTPACK_MAX_VALUE for m in z.scores
+        z.skiplist = len(z.scores) > LIMITS.zset_max_listpack_entries or any(
+            len(m) > LIMITS.zset_max_listpack_value for m in z.scores
         )
         if not z.skiplist:
             z.scores = {m: 0.0 if s == 0 else s for m, s in z.scores.items()}
@@ -103,7 +102,7 @@ class ZSet(TypedValue):
                 return
             self.order.remove((old, member))
         size = len(self.scores) + (old is None)
-        if size > LISTPACK_MAX_ENTRIES or len(member) > LISTPACK_MAX_VALUE:
+        if size > LIMITS.zset_max_listpack_entries or len(member) > LIMITS.zset_max_listpack_value:
             self.skiplist = True
         if score == 0 and not self.skiplist:
             score = 0.0  # a listpack holds -0 as the integer 0 (the peer answers "0")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from ..commands.table import COMMANDS, CONTAINERS, CommandSpec, resolve
+from ..commands.table import COMMANDS, CONTAINERS, KEY_SPECS, CommandSpec, resolve
 from ..commands.util import parse_int
 from ..errors import CommandError, SyntaxErr
 from ..replies import SimpleString, Verbatim
@@ -113,6 +113,7 @@ def command_info(spec: CommandSpec) -> list[Any]:
                 },
             }
         )
+    key_specs = KEY_SPECS.get(spec.name, key_specs)
     name = spec.name if spec.name.startswith("FT.") else spec.name.lower()
     return [
         name.encode(),

@@ -38,6 +38,8 @@ from ..cluster import ClusterNode, load_identity, open_source
 from ..cluster.commands import cluster_handlers
 from ..commands.table import COMMANDS, connection_commands
 from ..config import EngineConfig
+from ..datatypes.limits import LIMIT_FIELDS
+from ..datatypes.limits import configure as configure_limits
 from ..engine import Engine, EngineState
 from ..errors import ServerError, StoreError
 from ..replication import Replication
@@ -134,6 +136,7 @@ class Server:
 
     def __init__(self, config: ServerConfig | None = None, *, engine: Engine | None = None) -> None:
         self.config = config or ServerConfig()
+        configure_limits(self.config)  # before the engine replays its log
         self._own_engine = engine is None
         self.engine = (
             engine
@@ -601,6 +604,8 @@ class Server:
             )
         if "maxmemory_policy" in changes or "maxmemory_samples" in changes:
             self.engine.evictor.configure(new.maxmemory_policy, new.maxmemory_samples)
+        if changes.keys() & LIMIT_FIELDS:
+            configure_limits(new)
 
     def reset_stats(self) -> None:
         self.stats = ServerStats()

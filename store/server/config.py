@@ -254,6 +254,19 @@ class ServerConfig:
     # see store.server.notifications): 0 publishes nothing and costs writes nothing;
     # otherwise each write computes its events while anyone is subscribed.
     notify_keyspace_events: int = 0
+    # Encoding limits (redis.conf names; store/datatypes/limits.py): which encoding OBJECT
+    # ENCODING reports and where a stream starts a node. Process-wide once applied.
+    list_max_listpack_size: int = -2
+    list_compress_depth: int = 0
+    set_max_intset_entries: int = 512
+    set_max_listpack_entries: int = 128
+    set_max_listpack_value: int = 64
+    zset_max_listpack_entries: int = 128
+    zset_max_listpack_value: int = 64
+    hash_max_listpack_entries: int = 128
+    hash_max_listpack_value: int = 64
+    stream_node_max_bytes: int = 4096
+    stream_node_max_entries: int = 100
     client_output_buffer_limit_pubsub: OutputBufferLimit = OutputBufferLimit(
         32 * 1024**2, 8 * 1024**2, 60
     )
@@ -461,6 +474,77 @@ def _memory_parser(fld: str) -> Parser:
     return parse
 
 
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+_MEMORY_LIMIT = re.compile(r"^(\d+)(k|kb|m|mb|g|gb)?$")
+
+
+def _range_parser(fld: str, low: int, high: int) -> Parser:
+    """An integer config in ``[low, high]`` (Redis's ``createIntConfig`` texts)."""
+
+    def parse(text: str) -> dict[str, object]:
+        value = parse_int64(text.encode())
+        if value is None:
+            raise ValueError("argument couldn't be parsed into an integer")
+        if not low <= value <= high:
+            raise ValueError(f"argument must be between {low} and {high} inclusive")
+        return {fld: value}
+
+    return parse
+
+
+def _limit_memory_parser(fld: str) -> Parser:
+    """A ``MEMORY_CONFIG`` size in ``[0, LONG_MAX]`` (``64``, ``1kb``); the empty string is 0
+    as in Redis (``memtoull`` of nothing)."""
+
+    def parse(text: str) -> dict[str, object]:
+        m = _MEMORY_LIMIT.match(text.lower())
+        if text == "":
+            return {fld: 0}
+        if m is None:
+            raise ValueError("argument must be a memory value")
+        value = int(m.group(1)) * _UNITS[(m.group(2) or "").encode()]
+        if value > LONG_MAX:
+            raise ValueError(f"argument must be between 0 and {LONG_MAX} inclusive")
+        return {fld: value}
+
+    return parse
+
+
+def _limit_parameters() -> list[ConfigParameter]:
+    """The encoding limits, each under its name and its ``*-ziplist-*`` alias."""
+    specs: list[tuple[str, str | None, Parser]] = [
+        ("list-max-listpack-size", "list-max-ziplist-size",
+         _range_parser("list_max_listpack_size", -(2**31), INT_MAX)),
+        ("list-compress-depth", None, _range_parser("list_compress_depth", 0, INT_MAX)),
+        ("set-max-intset-entries", None, _range_parser("set_max_intset_entries", 0, LONG_MAX)),
+        ("set-max-listpack-entries", None,
+         _range_parser("set_max_listpack_entries", 0, LONG_MAX)),
+        ("set-max-listpack-value", None, _range_parser("set_max_listpack_value", 0, LONG_MAX)),
+        ("zset-max-listpack-entries", "zset-max-ziplist-entries",
+         _range_parser("zset_max_listpack_entries", 0, LONG_MAX)),
+        ("zset-max-listpack-value", "zset-max-ziplist-value",
+         _limit_memory_parser("zset_max_listpack_value")),
+        ("hash-max-listpack-entries", "hash-max-ziplist-entries",
+         _range_parser("hash_max_listpack_entries", 0, LONG_MAX)),
+        ("hash-max-listpack-value", "hash-max-ziplist-value",
+         _limit_memory_parser("hash_max_listpack_value")),
+        ("stream-node-max-bytes", None, _limit_memory_parser("stream_node_max_bytes")),
+        ("stream-node-max-entries", None, _range_parser("stream_node_max_entries", 0, LONG_MAX)),
+    ]  # fmt: skip
+    out: list[ConfigParameter] = []
+    for name, alias, parser in specs:
+        fld = name.replace("-", "_")
+
+        def getter(c: ServerConfig, fld: str = fld) -> str:
+            return str(getattr(c, fld))
+
+        out.append(ConfigParameter(name, getter, parser))
+        if alias is not None:
+            out.append(ConfigParameter(alias, getter, parser))
+    return out
+
+
 def _password_parser(text: str) -> dict[str, object]:
     return {"requirepass": text or None}
 
@@ -568,6 +652,7 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ConfigParameter("cluster-enabled", lambda c: "yes" if c.cluster_enabled else "no"),
         ConfigParameter("cluster-topology", lambda c: c.topology_url if c.cluster_enabled else ""),
         ConfigParameter("cluster-announce-ip", lambda c: c.cluster_announce_ip or ""),
+        *_limit_parameters(),
     )
 }
 

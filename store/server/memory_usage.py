@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..commands.table import command
 from ..datatypes.base import TypedValue
+from ..datatypes.limits import LIMITS
 from ..errors import CommandError, SyntaxErr
 from ..keyspace import Value
 from ..numbers import parse_int64
@@ -50,8 +51,6 @@ STRING_OVERHEAD = 33
 HASH_OVERHEAD = 232
 FIELD_OVERHEAD = 100
 EMBSTR_MAX = 44
-LISTPACK_ENTRIES = 128
-LISTPACK_VALUE = 64
 SHARED_INTEGERS = 10000
 SHARED_REFCOUNT = 2147483647
 
@@ -108,10 +107,11 @@ def encoding(value: Value) -> str:
         return "embstr" if len(value) <= EMBSTR_MAX else "raw"
     if isinstance(value, TypedValue):
         return value.encoding()
-    if len(value) > LISTPACK_ENTRIES:
+    if len(value) > LIMITS.hash_max_listpack_entries:
         return "hashtable"
+    limit = LIMITS.hash_max_listpack_value
     for f, v in value.items():
-        if len(f) > LISTPACK_VALUE or len(v) > LISTPACK_VALUE:
+        if len(f) > limit or len(v) > limit:
             return "hashtable"
     return "listpack"
 

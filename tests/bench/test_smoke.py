@@ -155,3 +155,17 @@ def test_concurrency_runs_the_mix_on_both_servers(toy_run: Any) -> None:
             assert o["count"] > 0 and 0 < o["p50_ms"] <= o["p99_ms"], (name, op, o)
         assert s["completed"] == sum(o["count"] for o in s["ops"].values())
         assert s["commands_per_s"] > 0 and s["server_rss_mb"] > 0
+    types = res["types"]
+    assert set(types["summary"]) == {"memvec", "redis-stack"}
+    for name, s in types["summary"].items():
+        assert s["errors"] == 0, (name, s["first_errors"])
+        assert set(s["ops"]) == set(types["params"]["mix_percent"]) | {"xack", "expire"}
+        for op in types["params"]["mix_percent"]:
+            o = s["ops"][op]
+            assert o["count"] > 0 and 0 < o["p50_ms"] <= o["p99_ms"], (name, op, o)
+        # every INCR is followed by its EXPIRE, but for those cut by the deadline
+        incrs, expires = s["ops"]["incr"]["count"], s["ops"]["expire"]["count"]
+        assert incrs - types["params"]["clients"] <= expires <= incrs
+        assert s["completed"] == sum(o["count"] for o in s["ops"].values())
+        assert s["server_rss_mb"] > 0 and s["server_cpu_percent"] >= 0
+    assert any("types mix" in t["metric"] for t in res["targets"])

@@ -71,7 +71,9 @@ ISSUE18_SHAPES: dict[str, list[list[Any]]] = {
         ["RESTORE", "k", "0", "x", "IDLETIME", N],
         ["RESTORE", "k", "0", "x", "FREQ", N],
     ],
-}
+    **{name: [[name, "k", "LIMIT", N, "1"], [name, "k", "LIMIT", "0", N]]
+       for name in ("SORT", "SORT_RO")},
+}  # fmt: skip
 
 
 # Every command of the table -> the calls that hold numeric arguments (N marks one). A
