@@ -34,9 +34,9 @@ import math
 import struct
 
 from ..commands.zsets_args import score_text
+from ..datatypes.limits import LIMITS
 from ..datatypes.lists import ListValue, lp_entry_size
-from ..datatypes.sets import HASHTABLE, INTSET, INTSET_MAX_ENTRIES, LISTPACK, SetValue
-from ..datatypes.sets import LISTPACK_MAX_ENTRIES as SET_LP_ENTRIES
+from ..datatypes.sets import HASHTABLE, INTSET, LISTPACK, SetValue
 from ..datatypes.zsets import ZSet
 from . import listpack, ziplist
 from .primitives import PayloadError, Reader, length_bytes, string_bytes
@@ -178,17 +178,17 @@ def load_set(kind: int, r: Reader) -> SetValue:
         if any(a >= b for a, b in itertools.pairwise(ints)):
             raise PayloadError("intset out of order")
         value.members = dict.fromkeys(str(i).encode() for i in ints)
-        value.enc = INTSET if n <= INTSET_MAX_ENTRIES else HASHTABLE
+        value.enc = INTSET if n <= LIMITS.set_max_intset_entries else HASHTABLE
     elif kind == TYPE_SET_LISTPACK:
         members = _listpack(r.string())
         value.members = dict.fromkeys(members)
         if len(value.members) != len(members):
             raise PayloadError("duplicate set members")
-        value.enc = LISTPACK if len(members) <= SET_LP_ENTRIES else HASHTABLE
+        value.enc = LISTPACK if len(members) <= LIMITS.set_max_listpack_entries else HASHTABLE
     else:
         n = r.count()
         members = [r.string() for _ in range(n)]
-        if n > INTSET_MAX_ENTRIES:
+        if n > LIMITS.set_max_intset_entries:
             value.enc, value.members = HASHTABLE, dict.fromkeys(members)
         else:
             for m in members:

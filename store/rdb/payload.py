@@ -12,16 +12,18 @@ Types: 0 string; 4 hash (hashtable), 16 hash (listpack) and 13 (ziplist, Redis <
 only); 22 hash with field TTLs, lists, sets and sorted sets (:mod:`.aggregates`); 21 (and
 15, 19) streams (:mod:`.streams`); 7 module value, JSON documents (:mod:`.module_json`).
 
-A hash of at most 128 fields, every field and value at most 64 bytes (Redis's listpack
-limits), is type 16: one string holding a listpack (:mod:`.listpack`) of field, value,
-field, value ... in insertion order, as Redis keeps it, so it is byte-identical with the
-peer's. A larger hash is type 4 (count, then field/value strings) in insertion order;
-the peer writes its hashtable's order, so those payloads are equivalent, not identical.
+A hash within ``hash-max-listpack-entries`` fields (128) and ``hash-max-listpack-value``
+bytes per field and value (64) is type 16: one string holding a listpack
+(:mod:`.listpack`) of field, value, field, value ... in insertion order, as Redis keeps
+it, so it is byte-identical with the peer's. A larger hash is type 4 (count, then
+field/value strings) in insertion order; the peer writes its hashtable's order, so those
+payloads are equivalent, not identical.
 """
 
 from __future__ import annotations
 
 from ..datatypes.json_doc import JsonDoc
+from ..datatypes.limits import LIMITS
 from ..datatypes.lists import ListValue
 from ..datatypes.sets import SetValue
 from ..datatypes.streams import Stream
@@ -34,7 +36,6 @@ __all__ = ["RDB_VERSION", "PayloadError", "Restored", "dump_value", "load_value"
 
 RDB_VERSION = 80
 TYPE_STRING, TYPE_HASH, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK = 0, 4, 13, 16
-LISTPACK_ENTRIES, LISTPACK_VALUE = 128, 64
 
 Value = bytes | dict[bytes, bytes] | ListValue | SetValue | ZSet | Stream | JsonDoc
 
@@ -50,8 +51,9 @@ class Restored:
 
 
 def is_listpack_hash(value: dict[bytes, bytes]) -> bool:
-    return len(value) <= LISTPACK_ENTRIES and all(
-        len(f) <= LISTPACK_VALUE and len(v) <= LISTPACK_VALUE for f, v in value.items()
+    entries, size = LIMITS.hash_max_listpack_entries, LIMITS.hash_max_listpack_value
+    return len(value) <= entries and all(
+        len(f) <= size and len(v) <= size for f, v in value.items()
     )
 
 
