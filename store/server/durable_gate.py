@@ -22,7 +22,9 @@ gate) and voids the answers to older requests (an epoch).
 
 Failure: when a request fails (or the log refuses it), every waiter it covers is handed
 its own ``Engine.durable_future(seq)`` to await, so each learns its own outcome (a record
-before the failure may be durable).
+before the failure may be durable), and the request is forgotten: a later batch that waits
+for the same seq (it read the failed record) asks the log again. (Without that, such a
+batch waited forever: a fenced Kafka-log writer hung the next client's write.)
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class DurableGate:
         try:
             future = self._engine.durable_future(seq)
         except Exception:  # the log refuses the seq: each waiter asks for its own
-            self._answer_each(seq)
+            self._failed(seq)
             return
         epoch = self._epoch
         if future.done():
@@ -106,7 +108,7 @@ class DurableGate:
         if epoch != self._epoch:  # asked of the log before it went back: void
             return
         if future.exception() is not None:
-            self._answer_each(seq)
+            self._failed(seq)
             return
         waiters = self._waiters
         while waiters and waiters[0][0] <= seq:
@@ -115,6 +117,13 @@ class DurableGate:
                 waiter.set_result(None)
         if waiters and self._wanted > self._requested:
             self._request(asyncio.get_running_loop())
+
+    def _failed(self, seq: int) -> None:
+        """A request up to ``seq`` failed: each waiter it covers asks the log itself, and
+        the request is forgotten, so a later wait for the same seq (a batch that read the
+        failed record) asks the log again instead of waiting on an answer already given."""
+        self._answer_each(seq)
+        self._requested = 0
 
     def _forget(self) -> None:
         """The log went back to a lower position: drop what the gate knew."""

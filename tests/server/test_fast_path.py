@@ -142,3 +142,33 @@ def test_durable_gate_follows_a_log_that_went_back(tmp_path: Path) -> None:
         asyncio.run(run())
     finally:
         engine.stop()
+
+
+def test_durable_gate_asks_again_after_a_failed_request() -> None:
+    """A failed request (a fenced log) answers its waiters and is forgotten: a later wait
+    for the same seq (a batch that read the failed record) gets the log's failure too
+    instead of waiting forever (it hung a fenced Kafka-log writer's next client)."""
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+
+    from store.errors import DurabilityError
+
+    asked: list[int] = []
+
+    def durable_future(seq: int) -> Future[None]:
+        asked.append(seq)
+        failed: Future[None] = Future()
+        failed.set_exception(DurabilityError("the Kafka log failed (fenced)"))
+        return failed
+
+    log = SimpleNamespace(durable_position=LogPosition(1), next_position=LogPosition(11))
+    engine = SimpleNamespace(transaction_log=log, durable_future=durable_future)
+    gate = DurableGate(engine)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        for _ in range(2):
+            with pytest.raises(DurabilityError, match="fenced"):
+                await asyncio.wait_for(gate.wait(10), 5)
+
+    asyncio.run(run())
+    assert asked.count(10) >= 3  # the gate's request, then each waiter's own, twice
