@@ -35,6 +35,16 @@ try {
       TYPE: 'FLOAT32', DIM: 3, DISTANCE_METRIC: 'L2',
     },
   }, { ON: 'HASH', PREFIX: `${prefix}doc:` }));
+  // the peer scans existing keys in the background after FT.CREATE: a document written
+  // meanwhile can be indexed twice, so wait until FT.INFO says the scan is over
+  for (let i = 0; i < 250; i++) {
+    const info = await client.sendCommand(['FT.INFO', idx]);
+    const indexing = info instanceof Map ? info.get('indexing')
+      : Array.isArray(info) ? info[info.findIndex((x) => String(x) === 'indexing') + 1]
+        : info?.indexing;
+    if (indexing === undefined || String(indexing) === '0') break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const docs = [
     ['1', 'red apple', 'fruit', 2001, [1, 0, 0]],
     ['2', 'green pear', 'fruit', 2005, [0, 1, 0]],

@@ -18,7 +18,7 @@ import redis
 
 from store.server import ServerThread
 from store.server.config import ServerConfig
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, connected_pair
 
 TYPES = {"FLOAT32": "<f4", "FLOAT64": "<f8", "FLOAT16": "<f2", "BFLOAT16": None}
@@ -67,6 +67,7 @@ def create(pair: Pair, name: str, algo: str, vtype: str, metric: str, dim: int =
         "FT.CREATE", name, "PREFIX", "1", f"{name}:", "SCHEMA",
         "v", "VECTOR", algo, len(attrs), *attrs, "t", "TAG",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, name)  # the peer's background scan could index twice
 
 
 def ids_and_distances(reply: object) -> list[tuple[bytes, float]]:
@@ -162,6 +163,7 @@ def test_ft_info_counts_each_vector_of_a_json_document(pair: Pair, name: str) ->
         "$.vecs[*]", "AS", "vecs", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", "2",
         "DISTANCE_METRIC", "L2",
     )  # fmt: skip
+    wait_index_scanned(pair.peer, name)  # else the peer may index the document twice
     pair.same("JSON.SET", f"{name}:1", "$", '{"vecs": [[1, 1], null, [2, 2]]}')
     mine, theirs = pair.both("FT.INFO", name)
     assert isinstance(mine, list) and isinstance(theirs, list)
@@ -179,6 +181,7 @@ def test_json_numbers_rounded_to_a_16_bit_type(pair: Pair, name: str, vtype: str
             "$.v", "AS", "v", "VECTOR", "FLAT", "6", "TYPE", vtype, "DIM", "2",
             "DISTANCE_METRIC", metric,
         )  # fmt: skip
+        wait_index_scanned(pair.peer, name)
         for i, values in enumerate(([0.1, 0.1], [0.1, 0.2], [0.3, 0.5])):
             pair.same("JSON.SET", f"{name}:{i}", "$", f'{{"v": {values}}}')
         pair.same(

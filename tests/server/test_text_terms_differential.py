@@ -358,6 +358,8 @@ def test_language_field(pair: Pair) -> None:
     try:
         for command in script:
             pair.same(*command)
+            if command[0] == "FT.CREATE":
+                wait_index_scanned(pair.peer, p)  # else a document may be indexed twice
         for query in queries:
             pair.same("FT.SEARCH", p, *query, "NOCONTENT", "WITHSCORES", "DIALECT", "2")
         pair.same("HSET", f"{p}:5", "lang", "english")
@@ -379,6 +381,7 @@ def test_patterns_with_params_and_suffix_trie(pair: Pair) -> None:
     try:
         pair.same("FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA", "t", "TEXT",
                   "s", "TEXT", "WITHSUFFIXTRIE", "g", "TAG")  # fmt: skip
+        wait_index_scanned(pair.peer, p)
         pair.same("HSET", f"{p}:1", "t", "hello world ab", "s", "hello there", "g", "hello")
         pair.same("HSET", f"{p}:2", "t", "a b c 12", "s", "x", "g", "ab")
         for query, extra in [
