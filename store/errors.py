@@ -70,9 +70,6 @@ class StoreError(Exception):
     prefix = "ERR"
     retriable = False
     http_status = 500
-    # answered by a module command (FT.*): RediSearch replies with
-    # RedisModule_ReplyWithError, which sends the message with no ``ERR`` code
-    from_module = False
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -80,7 +77,7 @@ class StoreError(Exception):
 
     def resp_line(self) -> str:
         """The error as Redis sends it, without the leading ``-`` and line ending."""
-        if not self.prefix or (self.from_module and self.prefix == "ERR"):
+        if not self.prefix:  # a module's error (RM_ReplyWithError): the text alone
             return self.message
         if self.message.startswith(self.prefix + " "):
             return self.message
@@ -88,11 +85,16 @@ class StoreError(Exception):
 
 
 def mark_module_error(command: str, exc: StoreError) -> StoreError:
-    """``exc``, raised by the handler of ``command``, marked :attr:`StoreError.from_module`
-    if the command is RediSearch's (``FT.*``) and the error is not the server's own
-    (arity, unknown command: those keep ``ERR``, as Redis core sends them)."""
-    if command.startswith("FT.") and not isinstance(exc, (ArityError, UnknownCommandError)):
-        exc.from_module = True
+    """``exc``, raised by the handler of ``command``, sent bare (no ``ERR``) if the
+    command is RediSearch's (``FT.*``): RedisModule_ReplyWithError sends the text alone,
+    so its first word is the code clients and errorstats see. Arity and unknown-command
+    errors keep ``ERR``, as Redis core sends them."""
+    if (
+        command.startswith("FT.")
+        and exc.prefix == "ERR"
+        and not isinstance(exc, (ArityError, UnknownCommandError))
+    ):
+        exc.prefix = ""
     return exc
 
 

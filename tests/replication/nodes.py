@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from tests.server.test_process import ServerProcess
 
-__all__ = ["Node", "Proxy", "converged", "info", "keyspace", "offset"]
+__all__ = ["Node", "Proxy", "QueuedWrite", "converged", "info", "keyspace", "offset"]
 
 
 class Node:
@@ -60,6 +60,26 @@ class Node:
     @property
     def replicaof(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+class QueuedWrite(threading.Thread):
+    """``SET key 1`` sent on a connection of its own to a (paused) node: ``outcome`` holds
+    the reply or the error once it comes; the connection closes then."""
+
+    def __init__(self, node: Node, key: str, timeout_s: float) -> None:
+        super().__init__(daemon=True)
+        self.client = node.client(socket_timeout=timeout_s)
+        self.key = key
+        self.outcome: list[object] = []
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.outcome.append(self.client.set(self.key, 1))
+        except redis.RedisError as exc:
+            self.outcome.append(exc)
+        finally:
+            self.client.close()
 
 
 def info(node: Node) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import redis
 from tests.harness.components import KafkaBroker
 from tests.harness.wait import wait_for
 
-from .nodes import Node, keyspace, offset
+from .nodes import Node, QueuedWrite, keyspace, offset
 from .test_failover import Writer, acked_at_least
 
 TIMEOUT_MS = "1500"  # the lease's session timeout: how long a silent writer keeps it
@@ -112,7 +112,6 @@ def test_a_paused_writer_is_replaced_and_fenced(tmp_path: Path, log_url: str) ->
     acknowledged), the old writer no longer writes, and the new one never has the write."""
     import os
     import signal
-    import threading
 
     flags = ("--log", log_url, "--auto-failover", "yes", "--failover-timeout-ms", TIMEOUT_MS)
     nodes = [Node(tmp_path / f"n{i}", *flags) for i in range(2)]
@@ -125,26 +124,16 @@ def test_a_paused_writer_is_replaced_and_fenced(tmp_path: Path, log_url: str) ->
         assert old.proc is not None
         pid = old.proc.proc.pid
         os.kill(pid, signal.SIGSTOP)
-        outcome: list[object] = []
-        zombie = old.client(socket_timeout=30)
-
-        def queued_write() -> None:
-            try:
-                outcome.append(zombie.set("zombie", 1))
-            except redis.RedisError as exc:
-                outcome.append(exc)
-
-        t = threading.Thread(target=queued_write, daemon=True)
-        t.start()
+        queued = QueuedWrite(old, "zombie", 30)
         wait_for(partial(accepts_writes, new), 30, message="the other node takes over")
         new.r.set("y", 2)
         os.kill(pid, signal.SIGCONT)
         pid = 0
-        t.join(30)
+        queued.join(30)
+        outcome = queued.outcome
         assert len(outcome) == 1 and isinstance(outcome[0], redis.ResponseError), outcome
         wait_for(lambda: not accepts_writes(old), 20, message="the old writer stops writing")
         assert new.r.exists("zombie") == 0 and new.r.get("y") == b"2"
-        zombie.close()
     finally:
         if pid:
             os.kill(pid, signal.SIGCONT)

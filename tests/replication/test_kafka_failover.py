@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import uuid
 from functools import partial
 from pathlib import Path
@@ -26,7 +25,7 @@ import redis
 from tests.harness.components import KafkaBroker
 from tests.harness.wait import wait_for
 
-from .nodes import Node, keyspace, offset
+from .nodes import Node, QueuedWrite, keyspace, offset
 from .test_failover import Writer, acked_at_least
 
 
@@ -89,21 +88,12 @@ def test_zombie_writer_is_fenced(tmp_path: Path, log_url: str) -> None:
         wait_for(partial(caught_up, new, old), 20, message="follower catches up")
 
         os.kill(pid, signal.SIGSTOP)
-        outcome: list[object] = []
-        zombie = old.client(socket_timeout=20)
-
-        def queued_write() -> None:
-            try:
-                outcome.append(zombie.set("zombie", 1))
-            except redis.RedisError as exc:
-                outcome.append(exc)
-
-        t = threading.Thread(target=queued_write, daemon=True)
-        t.start()
+        queued = QueuedWrite(old, "zombie", 20)
         assert new.r.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
         new.r.set("y", 2)
         os.kill(pid, signal.SIGCONT)
-        t.join(20)
+        queued.join(20)
+        outcome = queued.outcome
         assert len(outcome) == 1 and isinstance(outcome[0], redis.ResponseError), outcome
         assert "fenced" in str(outcome[0])
         try:
@@ -114,7 +104,6 @@ def test_zombie_writer_is_fenced(tmp_path: Path, log_url: str) -> None:
             raise AssertionError("".join(old.proc.stderr[-60:])) from None
         with pytest.raises(redis.ResponseError, match="fenced"):  # its state may hold "zombie"
             old.r.execute_command("REPLICAOF", "127.0.0.1", str(new.port))
-        zombie.close()
 
         assert new.r.exists("zombie", "zombie2") == 0
         assert new.r.get("y") == b"2"
