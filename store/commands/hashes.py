@@ -9,14 +9,16 @@ and the index manager re-indexes the document before the command returns.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..errors import CommandError
 from ..replies import SimpleString
+from .float_incr import add_long_double, parse_long_double
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
-from .util import add_float, format_float, parse_float, parse_int
+from .util import NOT_FLOAT, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -168,15 +170,16 @@ def hincrby(ctx: ExecContext, args: list[bytes]) -> int:
 def hincrbyfloat(ctx: ExecContext, args: list[bytes]) -> bytes:
     """Add a float to a hash field; logged as the resulting HSET."""
     h = ctx.keyspace.get_hash(args[1], ctx.expire_now) or {}
-    raw = h.get(args[2])
-    try:
-        current = 0.0 if raw is None else parse_float(raw)
-    except CommandError:
-        raise CommandError("hash value is not a float") from None
-    increment = parse_float(args[3])
-    if not math.isfinite(increment):
+    increment = parse_long_double(args[3])
+    if increment is None:
+        raise CommandError(NOT_FLOAT)
+    if not np.isfinite(increment):
         raise CommandError("value is NaN or Infinity")
-    result = format_float(add_float(current, increment))
+    raw = h.get(args[2])
+    current = np.longdouble(0) if raw is None else parse_long_double(raw)
+    if current is None:
+        raise CommandError("hash value is not a float")
+    result = add_long_double(current, increment)
     _write_fields(ctx, args[1], {args[2]: result}, keep_ttl=True)
     if ctx.keyspace.field_deadline(args[1], args[2]) is None:
         # HSET replays the same bytes; a field with a TTL keeps the command itself, since

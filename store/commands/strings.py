@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..errors import CommandError, SyntaxErr, WrongTypeError
 from ..numbers import INT64_MAX
 from ..replies import SimpleString
+from .float_incr import add_long_double, parse_long_double
 from .table import command
-from .util import add_float, format_float, parse_float, parse_int
+from .util import NOT_FLOAT, parse_int
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -286,8 +289,11 @@ def decrby(ctx: ExecContext, args: list[bytes]) -> int:
 def incrbyfloat(ctx: ExecContext, args: list[bytes]) -> bytes:
     """Add a float to the number at key; logged as the resulting SET (deterministic)."""
     raw = ctx.keyspace.get_string(args[1], ctx.expire_now)
-    current = 0.0 if raw is None else parse_float(raw)
-    result = format_float(add_float(current, parse_float(args[2])))
+    current = np.longdouble(0) if raw is None else parse_long_double(raw)
+    increment = parse_long_double(args[2])
+    if current is None or increment is None:
+        raise CommandError(NOT_FLOAT)
+    result = add_long_double(current, increment)
     ctx.keyspace.set_string(args[1], result, keep_ttl=True)
     ctx.dirty = True
     ctx.log_args = [b"SET", args[1], result, b"KEEPTTL"]

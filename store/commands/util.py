@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,18 +42,6 @@ def parse_float(raw: bytes, message: str = NOT_FLOAT) -> float:
     if value is None:
         raise CommandError(message)
     return value
-
-
-def add_float(current: float, increment: float) -> float:
-    """``current + increment``, refused as Redis does when the sum is not finite.
-
-    memvec keeps doubles where Redis keeps long doubles, so an increment such as ``1e400``
-    (finite for Redis) is refused here too.
-    """
-    result = current + increment
-    if not math.isfinite(result):
-        raise CommandError("increment would produce NaN or Infinity")
-    return result
 
 
 def format_float(value: float) -> bytes:

@@ -409,3 +409,32 @@ def test_hrandfield(pair: Pair, p: str) -> None:
     assert len(picks) == 50 and set(picks) == {b"a", b"b", b"c"}
     distinct = call(pair.memvec, "HRANDFIELD", h, "2")
     assert len(set(distinct)) == 2 and set(distinct) <= {b"a", b"b", b"c"}
+
+
+FLOAT_EDGES = ["0.1", "0.2", "5e-07", "1e400", "-1e400", "1e30", "-0.0", "3.0e3", "0x1p-3",
+               "1.7976931348623157e308", "12345678901234567890.123", "-1e-20", "1e-30", ".5",
+               "5.", "1e-4940", "4e-4951", "1e5000", "1e-5000", "inf", "-infinity", " 1",
+               "1e4000", "-1e4000", "abc", "0x"]  # fmt: skip
+
+
+def test_float_increments_are_long_doubles(pair: Pair, p: str) -> None:
+    """INCRBYFLOAT/HINCRBYFLOAT add in long double and store ``%.17Lf`` trimmed, as Redis:
+    the same bytes for edges (past the double range, underflows, hex) and for a seeded random
+    walk whose every stored value is parsed again by the next increment."""
+    s, h = f"{p}:s", f"{p}:h"
+    for x in FLOAT_EDGES:
+        pair.script([("DEL", s, h), ("INCRBYFLOAT", s, x), ("HINCRBYFLOAT", h, "f", x)])
+    pair.script([("SET", s, "1e4932"), ("INCRBYFLOAT", s, "1e4932"), ("SET", s, "1.5x"),
+                 ("INCRBYFLOAT", s, "1"), ("HSET", h, "f", "zz"), ("HINCRBYFLOAT", h, "f", "x"),
+                 ("HINCRBYFLOAT", h, "f", "1"), ("DEL", s, h)])  # fmt: skip
+    rng = random.Random(7)
+    for _ in range(150):
+        x = rng.choice(
+            [
+                f"{rng.uniform(-1e6, 1e6):.{rng.randint(1, 20)}g}",
+                f"{rng.uniform(-1, 1) * 10 ** rng.randint(-30, 30):.{rng.randint(0, 20)}e}",
+                f"{rng.uniform(-100, 100):.3f}",
+            ]
+        )
+        pair.same("INCRBYFLOAT", s, x)
+        pair.same("HINCRBYFLOAT", h, "f", x)
