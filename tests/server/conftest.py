@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import redis
 
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
+from tests.harness.components import RedisStack
+from tests.server.test_differential import Pair, call, connected_pair
 
 
 class RawClient:
@@ -135,3 +138,37 @@ def raw() -> Iterator[Callable[[int], RawClient]]:
     finally:
         for c in made:
             c.close()
+
+
+# The differential modules (same commands to memvec and to the peer, replies compared)
+# share these three fixtures; a module needing other server options defines its own.
+
+
+@pytest.fixture(scope="module")
+def memvec() -> Iterator[ServerThread]:
+    """One in-process memvec server (no data dir) for the module."""
+    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
+def pair(
+    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
+) -> Iterator[Pair]:
+    """redis-py on `memvec` and on the peer, RESP2 then RESP3 (each test runs under both)."""
+    with connected_pair(memvec.port, redis_stack, request.param) as pair:
+        yield pair
+
+
+@pytest.fixture
+def p(pair: Pair) -> Iterator[str]:
+    """A key prefix unique to the test; its keys are deleted from both servers after it."""
+    prefix = f"d{uuid.uuid4().hex[:10]}"
+    yield prefix
+    for r in (pair.memvec, pair.peer):
+        keys = call(r, "KEYS", f"{prefix}*")
+        if keys:
+            call(r, "DEL", *keys)

@@ -20,9 +20,8 @@ import pytest
 import redis
 
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack, wait_index_scanned
-from tests.server.test_differential import Pair, call, connected_pair
+from tests.server.test_differential import Pair, call
 
 PIPELINES: list[str] = [
     "*",
@@ -238,15 +237,6 @@ QUERY_VECTOR = struct.pack("<2f", 0.4, 0.4)
 
 
 @pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(scope="module")
 def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
     """Index name (also the key prefix) of the shared dataset on both servers."""
     name = f"agg{uuid.uuid4().hex[:8]}"
@@ -273,14 +263,6 @@ def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
         for r in clients:
             r.execute_command("FT.DROPINDEX", name, "DD")
             r.close()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
 
 
 def _args(index: str, pipeline: str) -> list[object]:

@@ -15,9 +15,8 @@ import pytest
 import redis
 
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack, wait_index_scanned
-from tests.server.test_differential import Pair, connected_pair
+from tests.server.test_differential import Pair
 
 PIPELINES = [
     "'heat|wave' ADDSCORES SORTBY 2 @__score DESC",
@@ -41,15 +40,6 @@ DOCS = [
 
 
 @pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(scope="module")
 def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
     name = f"sco{uuid.uuid4().hex[:8]}"
     clients = [redis.Redis(host="127.0.0.1", port=memvec.port), redis_stack.client()]
@@ -67,14 +57,6 @@ def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
         for r in clients:
             r.execute_command("FT.DROPINDEX", name, "DD")
             r.close()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES)

@@ -9,26 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.client_venv import run_in_client_venv
 from tests.harness.components import RedisStack
 
 SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "vector_clients_script.py"
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 def test_langchain_vector_store_cache_and_redis_om(

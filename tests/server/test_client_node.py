@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
 from tests.harness.node_clients import run_node
 from tests.server.conftest import RawClient
 
 SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "node_redis_script.cjs"
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 def rounded(value: object) -> object:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from store.server import ServerConfig, ServerThread
+from store.server import ServerThread
 from tests.harness.components import RedisStack
 from tests.server.test_differential import Pair, call, connected_pair
 
@@ -34,15 +34,6 @@ LIMITS = {
 ALIASES = ["list-max-ziplist-size", "zset-max-ziplist-entries", "zset-max-ziplist-value",
            "hash-max-ziplist-entries", "hash-max-ziplist-value"]  # fmt: skip
 BAD = ["abc", "-1", "1kb", "2147483648", "-2147483649", str(2**63), "1.5"]
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,10 @@ without response callbacks), including random points and random searches."""
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, connected_pair
+from tests.server.test_differential import Pair
 
 PLACES = [
     (13.361389, 38.115556, "Palermo"),
@@ -26,33 +22,6 @@ PLACES = [
     (0, 0, "origin"),
     (179.9999, 0.0001, "dateline"),
 ]
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, protocol=request.param) as pair:
-        yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    prefix = f"gt{uuid.uuid4().hex[:10]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = r.keys(f"{prefix}*")
-        if keys:
-            r.delete(*keys)
 
 
 def test_add_pos_dist_hash(pair: Pair, p: str) -> None:

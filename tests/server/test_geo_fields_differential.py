@@ -22,9 +22,8 @@ import redis
 
 from store.geo.geohash import decode_score, distance_m, encode_score
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack, wait_index_scanned
-from tests.server.test_differential import Pair, call, connected_pair
+from tests.server.test_differential import Pair, call
 
 HASH_DOCS: list[dict[str, str]] = [
     {"loc": "2.3522,48.8566", "kind": "city", "n": "1"},  # Paris
@@ -143,15 +142,6 @@ JSON_QUERIES: list[str] = [
 
 
 @pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(scope="module")
 def names(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[tuple[str, str]]:
     """The HASH and JSON index names (each also its key prefix), on both servers."""
     tag = uuid.uuid4().hex[:8]
@@ -179,14 +169,6 @@ def names(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[tuple[str, 
             call(r, "FT.DROPINDEX", hname, "DD")
             call(r, "FT.DROPINDEX", jname, "DD")
             r.close()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
 
 
 def _diffs(pair: Pair, commands: list[list[object]]) -> list[str]:

@@ -4,42 +4,8 @@ byte for byte, in sparse and dense encodings; RESP2 and RESP3; MULTI/EXEC."""
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 
-import pytest
-
-from store.server import ServerThread
-from store.server.config import ServerConfig
-from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call, connected_pair
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, protocol=request.param) as pair:
-        yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    prefix = f"hl{uuid.uuid4().hex[:8]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = call(r, "KEYS", f"{prefix}*")
-        if keys:
-            call(r, "DEL", *keys)
+from tests.server.test_differential import Pair
 
 
 def test_hll_bytes_counts_and_errors(pair: Pair, p: str) -> None:

@@ -26,7 +26,7 @@ from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack, wait_index_scanned
 from tests.harness.wait import wait_for
 from tests.replication.nodes import Node, converged
-from tests.server.test_differential import Pair, call, connected_pair
+from tests.server.test_differential import Pair, call
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +38,6 @@ def memvec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
         yield thread
     finally:
         thread.stop()
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from redisvl.extensions.cache.embeddings import EmbeddingsCache
 
 from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack, wait_index_scanned
-from tests.server.test_differential import Pair, call, connected_pair
+from tests.harness.components import wait_index_scanned
+from tests.server.test_differential import Pair, call
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +34,6 @@ def memvec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
         yield thread
     finally:
         thread.stop()
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
 
 
 @pytest.fixture

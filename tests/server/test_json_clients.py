@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,6 @@ import pytest
 import redis
 
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
 
 DIM = 16
@@ -34,15 +32,6 @@ def embed(text: str) -> list[float]:
         total += np.random.default_rng(zlib.crc32(word.encode())).standard_normal(DIM)
     norm = float(np.linalg.norm(total)) or 1.0
     return [float(x) for x in (total / norm).astype(np.float32)]
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture(scope="module")

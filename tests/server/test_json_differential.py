@@ -22,18 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store.resp.writer import encode_command
-from store.server import ServerConfig, ServerThread
+from store.server import ServerThread
 from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 class RawPair:

@@ -21,9 +21,8 @@ import pytest
 import redis
 
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack, wait_index_scanned
-from tests.server.test_differential import Pair, call, connected_pair
+from tests.server.test_differential import Pair, call
 
 DOCS: list[dict[str, Any]] = [
     {"title": "heat wave", "tags": ["Red", "blue"], "year": 1995, "price": [9.5, 20],
@@ -137,15 +136,6 @@ QUERY_VECTOR = struct.pack("<2f", 1.0, 1.0)
 
 
 @pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(scope="module")
 def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
     """Index name (also the key prefix) of the shared JSON dataset on both servers; the
     ``[*]`` index is ``<name>star``."""
@@ -170,14 +160,6 @@ def dataset(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
             r.execute_command("FT.DROPINDEX", f"{name}star")
             r.execute_command("FT.DROPINDEX", f"{name}multi")
             r.close()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
 
 
 def _search(index: str, line: str) -> list[object]:

@@ -6,48 +6,18 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
 
-from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call, connected_pair
+from store.server import ServerThread
+from tests.server.test_differential import Pair, call
 
 LIST_COMMANDS = [
     "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lrange", "lindex", "lset",
     "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush", "lmpop", "blpop", "brpop",
     "blmove", "brpoplpush", "blmpop",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    """A key prefix unique to the test; its keys are deleted from both servers after."""
-    prefix = f"ls{uuid.uuid4().hex[:8]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = call(r, "KEYS", f"{prefix}*")
-        if keys:
-            call(r, "DEL", *keys)
 
 
 def test_list_commands_and_errors(pair: Pair, p: str) -> None:

@@ -12,7 +12,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -27,29 +26,10 @@ from tests.server.test_differential import Pair, call, connected_pair
 MONITOR_LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[0 127\.0\.0\.1:\d+\] (.*)$")
 
 
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
 @pytest.fixture
 def pair(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[Pair]:
     with connected_pair(memvec.port, redis_stack, protocol=2) as pair:
         yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    prefix = f"ob{uuid.uuid4().hex[:10]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = r.keys(f"{prefix}*")
-        if keys:
-            r.delete(*keys)
 
 
 def attempt(r: redis.Redis, *args: object) -> object:

@@ -3,42 +3,7 @@ by memvec and memvec's by the peer, and RESTORE's errors; RESP2 and RESP3."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
-
-from store.server import ServerThread
-from store.server.config import ServerConfig
-from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call, connected_pair
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, protocol=request.param) as pair:
-        yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    prefix = f"rd{uuid.uuid4().hex[:8]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = call(r, "KEYS", f"{prefix}*")
-        if keys:
-            call(r, "DEL", *keys)
+from tests.server.test_differential import Pair, call
 
 
 def test_dump_payloads_are_the_peers(pair: Pair, p: str) -> None:

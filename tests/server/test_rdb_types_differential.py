@@ -21,21 +21,11 @@ import redis
 
 from store.rdb.crc64 import crc64
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
 from tests.server.test_differential import Pair, call, connected_pair
 
 SEED = 1804
 FAR_FUTURE_MS = 4_000_000_000_000
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture(scope="module")

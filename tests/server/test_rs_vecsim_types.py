@@ -17,7 +17,6 @@ import pytest
 import redis
 
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, connected_pair
 
@@ -32,15 +31,6 @@ def blob(values: list[float], vtype: str) -> bytes:
         bits = np.asarray(values, dtype="<f4").view("<u4") >> 16
         return bits.astype("<u2").tobytes()
     return np.asarray(values, dtype=dtype).tobytes()
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture

@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pytest
 import redis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from store.server import ServerConfig, ServerThread
+from store.server import ServerThread
 from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.conftest import RawClient
 
@@ -104,15 +102,6 @@ def same(mine: Any, theirs: Any, distances: bool) -> bool:
 def vector(doc: int, version: int, dim: int = DIM) -> bytes:
     rng = np.random.default_rng(doc * 1000 + version)
     return rng.standard_normal(dim).astype(np.float32).tobytes()
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 def test_documents_and_queries_answer_as_the_peer(

@@ -7,15 +7,11 @@ is a hash order (hashtable sets; RESP3 sets, which redis-py parses unordered).
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call, connected_pair
+from tests.server.test_differential import Pair, call
 
 SET_COMMANDS = [
     "sadd", "srem", "smembers", "sismember", "smismember", "scard", "spop", "srandmember",
@@ -23,33 +19,6 @@ SET_COMMANDS = [
     "sdiffstore", "sscan",
 ]  # fmt: skip
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "SPOP", "SSCAN", "SRANDMEMBER"}
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    prefix = f"st{uuid.uuid4().hex[:8]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = call(r, "KEYS", f"{prefix}*")
-        if keys:
-            call(r, "DEL", *keys)
 
 
 def _sorted(reply: Any) -> Any:

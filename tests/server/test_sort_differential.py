@@ -6,43 +6,12 @@ left out of `BY nosort` without STORE: their order is a hash order (docs/compati
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
 from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call, connected_pair
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    prefix = f"so{uuid.uuid4().hex[:8]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = call(r, "KEYS", f"{prefix}*")
-        if keys:
-            call(r, "DEL", *keys)
+from tests.server.test_differential import Pair
 
 
 def test_sort_options(pair: Pair, p: str) -> None:

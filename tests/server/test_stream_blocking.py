@@ -9,26 +9,17 @@ entry added after the client blocked is served and none from before it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
 
-from store.server import ServerConfig, ServerThread
+from store.server import ServerThread
 from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
 from tests.server.test_blocking import park
 
 Raw = Callable[[int], RawClient]
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 def servers(memvec: ServerThread, peer: RedisStack) -> list[tuple[str, int]]:

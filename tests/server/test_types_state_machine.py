@@ -16,14 +16,13 @@ ids and clock-dependent values other than whole-second TTLs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from store.server import ServerConfig, ServerThread
+from store.server import ServerThread
 from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
 
@@ -37,15 +36,6 @@ def encode(*args: object) -> bytes:
         data = a if isinstance(a, bytes) else str(a).encode()
         out.append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(out)
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])

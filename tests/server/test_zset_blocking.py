@@ -11,21 +11,12 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from store.server import ServerConfig, ServerThread
+from store.server import ServerThread
 from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
 from tests.server.test_blocking import park, resp
 
 Raw = Callable[[int], RawClient]
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture

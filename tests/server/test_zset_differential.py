@@ -8,43 +8,12 @@ on both servers.
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
 
 from store.commands.table import COMMANDS
-from store.server import ServerConfig, ServerThread
-from tests.harness.components import RedisStack
-from tests.server.test_differential import Pair, call, connected_pair
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, protocol=request.param) as pair:
-        yield pair
-
-
-@pytest.fixture
-def p(pair: Pair) -> Iterator[str]:
-    prefix = f"zt{uuid.uuid4().hex[:10]}"
-    yield prefix
-    for r in (pair.memvec, pair.peer):
-        keys = r.keys(f"{prefix}*")
-        if keys:
-            r.delete(*keys)
+from tests.server.test_differential import Pair, call
 
 
 def test_zadd_flags_and_scores(pair: Pair, p: str) -> None:
