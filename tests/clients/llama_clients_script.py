@@ -2,7 +2,7 @@
 store against one server; run by tests/server/test_client_llama.py.
 
 Runs inside ``.venv-llama`` (tests/harness/client_venv.py: their pins conflict with
-``.venv-clients``). ``python llama_clients_script.py PREFIX URL...`` prints a JSON list, per server, of
+``.venv-clients``). ``python -m tests.clients.llama_clients_script PREFIX URL...`` prints a JSON list, per server, of
 what each client saw (one process for both servers: the imports take seconds) (scores rounded to 4 decimals); every key and index it creates
 starts with PREFIX and is deleted before it exits. Embeddings are fixed word-hash
 vectors: no model is downloaded.
@@ -10,13 +10,10 @@ vectors: no model is downloaded.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import sys
 from typing import Any
 
-DIM = 8
+from tests.clients.flows import DIM, embed, main
+
 TEXTS = [
     ("a", "redis stores vectors in memory", {"topic": "db", "year": 2020}),
     ("b", "vectors live in memory for fast search", {"topic": "db", "year": 2022}),
@@ -24,16 +21,6 @@ TEXTS = [
     ("d", "apples are red fruit", {"topic": "food", "year": 2019}),
 ]
 QUERY = "vectors in memory"
-
-
-def embed(text: str) -> list[float]:
-    """A unit vector of word-hash buckets: texts sharing words are near."""
-    vec = [0.0] * DIM
-    for word in text.lower().split():
-        h = hashlib.sha256(word.strip(".,?!").encode()).digest()
-        vec[h[0] % DIM] += 1.0 + h[1] / 255
-    norm = math.sqrt(sum(x * x for x in vec)) or 1.0
-    return [x / norm for x in vec]
 
 
 def llama_index(url: str, prefix: str) -> dict[str, Any]:
@@ -143,23 +130,8 @@ def langchain_community(url: str, prefix: str) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
-    prefix, urls = sys.argv[1], sys.argv[2:]
-    results = []
-    for url in urls:
-        results.append(run(url, prefix))
-    print(json.dumps(results, sort_keys=True))
-
-
-def run(url: str, prefix: str) -> dict[str, Any]:
-    result = {}
-    for name, flow in (("llama_index", llama_index), ("langchain_community", langchain_community)):
-        try:
-            result[name] = flow(url, prefix)
-        except Exception as exc:  # the other server must fail the same way
-            result[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return result
+FLOWS = (("llama_index", llama_index), ("langchain_community", langchain_community))
 
 
 if __name__ == "__main__":
-    main()
+    main(FLOWS)

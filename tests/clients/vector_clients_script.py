@@ -1,8 +1,8 @@
 """langchain-redis vector flows and a redis-om HashModel with a vector field, against
 one server; run by tests/server/test_client_langchain_vectors.py.
 
-Runs inside ``.venv-clients`` (tests/harness/client_venv.py). ``python
-vector_clients_script.py PREFIX URL...`` prints a JSON list, per server, of what each
+Runs inside ``.venv-clients`` (tests/harness/client_venv.py). ``python -m
+tests.clients.vector_clients_script PREFIX URL...`` prints a JSON list, per server, of what each
 client saw (one process for both servers: the imports take seconds)
 (distances rounded to 4 decimals: both servers compute them in float32); every key and
 index it creates starts with PREFIX and is deleted before it exits. Embeddings come
@@ -11,25 +11,11 @@ from :class:`WordEmbeddings`, a fixed word-hash embedder: no model is downloaded
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import sys
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-DIM = 8
-
-
-def embed(text: str) -> list[float]:
-    """A unit vector of word-hash buckets: texts sharing words are near."""
-    vec = [0.0] * DIM
-    for word in text.lower().split():
-        h = hashlib.sha256(word.strip(".,?!").encode()).digest()
-        vec[h[0] % DIM] += 1.0 + h[1] / 255
-    norm = math.sqrt(sum(x * x for x in vec)) or 1.0
-    return [x / norm for x in vec]
+from tests.clients.flows import DIM, embed, main
 
 
 class WordEmbeddings(Embeddings):
@@ -173,27 +159,12 @@ def redis_om_vectors(url: str, prefix: str) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
-    prefix, urls = sys.argv[1], sys.argv[2:]
-    results = []
-    for url in urls:
-        results.append(run(url, prefix))
-    print(json.dumps(results, sort_keys=True))
-
-
-def run(url: str, prefix: str) -> dict[str, Any]:
-    result = {}
-    for name, flow in (
-        ("langchain_vector_store", langchain_vector_store),
-        ("langchain_semantic_cache", langchain_semantic_cache),
-        ("redis_om_vectors", redis_om_vectors),
-    ):
-        try:
-            result[name] = flow(url, prefix)
-        except Exception as exc:  # the other server must fail the same way
-            result[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return result
+FLOWS = (
+    ("langchain_vector_store", langchain_vector_store),
+    ("langchain_semantic_cache", langchain_semantic_cache),
+    ("redis_om_vectors", redis_om_vectors),
+)
 
 
 if __name__ == "__main__":
-    main()
+    main(FLOWS)

@@ -70,11 +70,13 @@ def ensure_client_venv(venv: ClientVenv = CLIENTS) -> Path:
 def run_in_client_venv(
     script: Path, *args: str, timeout: float = 120, venv: ClientVenv = CLIENTS
 ) -> str:
-    """Run ``script`` with the virtualenv's python; its stdout. A failure raises with
-    the script's stderr."""
+    """Run ``script`` (a file of this tree) as a module (``-m tests.clients.x``, so it
+    imports ``tests.clients.flows``) with the virtualenv's python; its stdout. A failure
+    raises with the script's stderr."""
     python = ensure_client_venv(venv)
+    module = ".".join(script.resolve().relative_to(ROOT).with_suffix("").parts)
     done = subprocess.run(
-        [str(python), "-W", "ignore", str(script), *args],
+        [str(python), "-W", "ignore", "-m", module, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
