@@ -14,7 +14,7 @@ vocabulary, and :mod:`store.resp.writer` turns it into RESP2 or RESP3 bytes by t
     bool                         #t / #f                     :1 / :0
     int (signed 64-bit)          :  number                   :  integer
     BigNumber, int beyond 64-bit (  big number               $  bulk string of the digits
-    float                        ,  double                   $  bulk string (resp.doubles)
+    float                        ,  double                   $  bulk string (numbers.format_double)
     Verbatim                     =  verbatim string          $  bulk string of the text
     list / tuple                 *  array                    *  array
     Push                         >  push                     *  array

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datatypes.zsets import ZSet
 from ..errors import ArityError, CommandError, SyntaxErr
-from ..numbers import INT64_MAX
+from ..numbers import INT64_MAX, format_double
 from ..replies import NULL_ARRAY
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
@@ -25,7 +25,6 @@ from .zsets_args import (
     parse_score,
     parse_score_range,
     read_zset,
-    score_text,
     with_scores,
 )
 
@@ -220,7 +219,7 @@ def zscan(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     for score, member in z.items():
         if opts.matches(member):
             out.append(member)
-            out.append(score_text(score))
+            out.append(format_double(score))
     return [b"0", out]
 
 

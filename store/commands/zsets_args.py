@@ -22,7 +22,6 @@ __all__ = [
     "parse_score",
     "parse_score_range",
     "read_zset",
-    "score_text",
     "with_scores",
     "write_zset",
 ]
@@ -106,45 +105,6 @@ def parse_positive(raw: bytes, message: str | None = None) -> int:
 
 
 _LLONG_HALF = float(((1 << 63) - 1) // 2)
-
-
-def score_text(value: float) -> bytes:
-    """A score spelled as Redis spells doubles (``d2string``), for replies that carry it
-    as a bulk string in both protocols (ZSCAN).
-
-    The same spelling as :func:`store.resp.doubles.format_double`, which the engine may
-    not import (the codec belongs to the server layer); keep the two in step.
-    """
-    if value != value:
-        return b"nan"
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
-    if value == 0:
-        return b"-0" if math.copysign(1.0, value) < 0 else b"0"
-    if -_LLONG_HALF <= value <= _LLONG_HALF and value.is_integer():
-        return b"%d" % int(value)
-    neg = value < 0
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    int_part, _, frac = mantissa.partition(".")
-    digits = (int_part + frac).lstrip("0")
-    k = (int(exp_text) if exp_text else 0) - len(frac)
-    stripped = digits.rstrip("0")
-    k += len(digits) - len(stripped)
-    digits = stripped
-    nd = len(digits)
-    exp = abs(k + nd - 1)
-    if k >= 0 and exp < nd + 7:
-        text = digits + "0" * k
-    elif k < 0 and (k > -7 or exp < 4):
-        offset = nd + k
-        if offset <= 0:
-            text = "0." + "0" * -offset + digits
-        else:
-            text = digits[:offset] + "." + digits[offset:]
-    else:
-        head = digits[0] + ("." + digits[1:] if nd > 1 else "")
-        text = f"{head}e{'-' if k + nd - 1 < 0 else '+'}{exp}"
-    return (("-" if neg else "") + text).encode("ascii")
 
 
 def with_scores(ctx: ExecContext, pairs: list[tuple[float, bytes]], scores: bool) -> list[Any]:

@@ -33,11 +33,11 @@ import itertools
 import math
 import struct
 
-from ..commands.zsets_args import score_text
 from ..datatypes.limits import LIMITS
 from ..datatypes.lists import ListValue, lp_entry_size
 from ..datatypes.sets import HASHTABLE, INTSET, LISTPACK, SetValue
 from ..datatypes.zsets import ZSet
+from ..numbers import format_double
 from . import listpack, ziplist
 from .primitives import PayloadError, Reader, length_bytes, string_bytes
 
@@ -205,7 +205,7 @@ def dump_zset(value: ZSet) -> bytes:
     if not value.skiplist:
         flat: list[bytes] = []
         for score, member in value.order:
-            flat += [member, score_text(score)]
+            flat += [member, format_double(score)]
         return bytes([TYPE_ZSET_LISTPACK]) + string_bytes(listpack.encode(flat))
     parts = [bytes([TYPE_ZSET_2]), length_bytes(len(value.order))]
     for score, member in reversed(value.order):

@@ -10,6 +10,7 @@
 No sockets here: the server owns the I/O and calls these per connection.
 """
 
+from store.numbers import format_double
 from store.replies import (
     NULL_ARRAY,
     BigNumber,
@@ -19,7 +20,6 @@ from store.replies import (
     SimpleString,
     Verbatim,
 )
-from store.resp.doubles import format_double
 from store.resp.parser import ProtocolError, RequestParser, split_args
 from store.resp.writer import ReplyWriter, encode_command, encode_reply
 

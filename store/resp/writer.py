@@ -20,6 +20,7 @@ import numbers
 from typing import Any
 
 from store.errors import StoreError
+from store.numbers import format_double
 from store.replies import (
     BigNumber,
     DoubleText,
@@ -29,7 +30,6 @@ from store.replies import (
     SimpleString,
     Verbatim,
 )
-from store.resp.doubles import format_double
 
 __all__ = ["ReplyWriter", "encode_command", "encode_reply"]
 
