@@ -19,7 +19,7 @@ vocabulary, and :mod:`store.resp.writer` turns it into RESP2 or RESP3 bytes by t
     list / tuple                 *  array                    *  array
     Push                         >  push                     *  array
     dict                         %  map                      *  flat array k1 v1 k2 v2 ...
-    set / frozenset              ~  set                      *  array
+    set / frozenset, OrderedSet  ~  set                      *  array
     other numbers.Integral/Real  as int / float (numpy scalars, for instance)
 
 Simple strings and error lines cannot carry CR or LF: the writer turns them into spaces,
@@ -36,6 +36,7 @@ __all__ = [
     "DoubleText",
     "ErrorReply",
     "NullArray",
+    "OrderedSet",
     "Push",
     "SimpleString",
     "Verbatim",
@@ -74,6 +75,14 @@ class DoubleText(bytes):
 
 class Push(list):
     """Out-of-band data (pub/sub messages, invalidations): RESP3 ``>``, a plain array in RESP2."""
+
+    __slots__ = ()
+
+
+class OrderedSet(list):
+    """A RESP3 set (``~``) sent in this order (a plain array in RESP2): for replies whose
+    peer answers a set in a fixed order, such as COMMAND INFO's flags. A Python ``set``
+    also sends ``~`` but in hash order."""
 
     __slots__ = ()
 

@@ -26,6 +26,7 @@ from store.replies import (
     DoubleText,
     ErrorReply,
     NullArray,
+    OrderedSet,
     Push,
     SimpleString,
     Verbatim,
@@ -153,7 +154,7 @@ def _write_other(buf: bytearray, value: Any, resp3: bool) -> None:
         buf += b"$%d\r\n" % len(data)
         buf += data
         buf += _CRLF
-    elif isinstance(value, (set, frozenset)):
+    elif isinstance(value, (set, frozenset, OrderedSet)):
         buf += b"~%d\r\n" % len(value) if resp3 else b"*%d\r\n" % len(value)
         for item in value:
             _write(buf, item, resp3)

@@ -17,7 +17,7 @@ from typing import Any
 from ..commands.table import COMMANDS, CONTAINERS, KEY_SPECS, CommandSpec, resolve
 from ..commands.util import parse_int
 from ..errors import CommandError, SyntaxErr
-from ..replies import SimpleString, Verbatim
+from ..replies import OrderedSet, SimpleString, Verbatim
 from .acl import CATEGORIES, AclError, generate_password
 from .cmdstats import SUBCOMMAND_CONTAINERS
 from .config import PARAMETERS, config_set_error
@@ -80,13 +80,19 @@ def _sub_check(command: str, args: list[bytes], arities: dict[bytes, int]) -> by
 
 
 # -- COMMAND ---------------------------------------------------------------------------------
+def _key_spec_with_set_flags(key_spec: dict[bytes, Any]) -> dict[bytes, Any]:
+    if b"flags" not in key_spec:
+        return key_spec
+    return {**key_spec, b"flags": OrderedSet(key_spec[b"flags"])}
+
+
 def command_info(spec: CommandSpec) -> list[Any]:
     """A Redis 7 COMMAND INFO entry. Container commands (CLIENT, CONFIG, OBJECT, ...) show
     as Redis shows them: no flags, no keys, ``@slow`` (their subcommands carry the rest).
     Commands flagged ``fast`` are in ``@fast``, every other one in ``@slow``."""
     if spec.name in SUBCOMMAND_CONTAINERS:
-        return [spec.name.lower().encode(), spec.arity, [], 0, 0, 0, [SimpleString("@slow")],
-                [], [], []]  # fmt: skip
+        return [spec.name.lower().encode(), spec.arity, OrderedSet(), 0, 0, 0,
+                OrderedSet([SimpleString("@slow")]), OrderedSet(), OrderedSet(), []]  # fmt: skip
     flags = [SimpleString(f) for f in _REDIS_FLAGS if f in spec.flags]
     if spec.name.startswith("FT."):
         flags.append(SimpleString("module"))
@@ -115,16 +121,17 @@ def command_info(spec: CommandSpec) -> list[Any]:
         )
     key_specs = KEY_SPECS.get(spec.name, key_specs)
     name = spec.name if spec.name.startswith("FT.") else spec.name.lower()
+    # flags, categories, tips, key specs and each key spec's flags are RESP3 sets, as Redis's
     return [
         name.encode(),
         spec.arity,
-        flags,
+        OrderedSet(flags),
         spec.first_key,
         spec.last_key,
         spec.key_step,
-        cats,
-        [],
-        key_specs,
+        OrderedSet(cats),
+        OrderedSet(),
+        OrderedSet(_key_spec_with_set_flags(ks) for ks in key_specs),
         [],
     ]
 
