@@ -7,8 +7,8 @@ shards"). :func:`plan_search` rewrites the client's request for the shards;
 What a shard is asked (the client's arguments, with these changes):
 
 * ``LIMIT 0 offset+num``: the page can come from any shard, so each gives its best
-  ``offset+num``; a KNN query with SORTBY on another field asks for all its ``K`` (the
-  node keeps the K nearest of the cluster, then sorts them by the field).
+  ``offset+num``; a KNN query with SORTBY asks for all its ``K`` (the node keeps the K
+  nearest of the cluster, then sorts them).
 * ``WITHSCORES`` always (text results merge by score) and ``WITHSORTKEYS`` with SORTBY
   (the sort value: ``#number`` or ``$text``, RediSearch's spelling); dropped from the
   answer unless the client asked.
@@ -131,7 +131,7 @@ def plan_search(args: list[bytes], definition: IndexDefinition | None) -> Search
     need = [n for n in (plan.knn_alias, plan.by_distance) if n is not None]
     need = list(dict.fromkeys(need))
     offset, num = request.limit
-    if plan.k is not None and sortby is not None and plan.by_distance != plan.knn_alias:
+    if plan.k is not None and sortby is not None:  # a shard's best K, whatever the order
         want = max(plan.k, offset + num) if num else 0
     else:
         want = offset + num if num else 0

@@ -1,0 +1,282 @@
+"""Search across shards: a 3-shard cluster of memvec processes answers FT.SEARCH and
+FT.AGGREGATE byte for byte as one standalone memvec holding the same documents.
+
+The same 300 hashes go to the cluster (redis-py RedisCluster, spread over the shards by
+slot) and to the standalone node, both in key order: one node breaks ranking ties by
+document id (insertion order), the cluster by key, the same order here. The index is
+created on the cluster after the data exists (every shard indexes its documents). Every
+query is sent raw to each of the cluster's nodes and compared with the standalone
+node's raw reply. Text ranking uses DISMAX/DOCSCORE: TFIDF and BM25 read per-shard
+statistics across shards (docs/cluster.md).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from store.cluster import FileTopologySource, Node, Shard, Topology
+from store.cluster.admin import create_cluster
+from store.config import FsyncPolicy
+from store.resp import encode_command
+from store.server import ServerConfig, ServerThread
+from tests.cluster.conftest import NodeProcess
+from tests.harness.wait import wait_for
+from tests.server.conftest import RawClient
+
+INDEX = "xs-idx"
+PREFIX = "xs:doc:"
+N_DOCS = 300
+WORDS = ["alpha", "beta", "gamma", "delta", "omega"]
+TAGS = ["red", "blue", "green"]
+CREATE = [
+    "FT.CREATE", INDEX, "ON", "HASH", "PREFIX", "1", PREFIX, "SCHEMA",
+    "title", "TEXT", "tag", "TAG", "n", "NUMERIC", "SORTABLE",
+    "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
+]  # fmt: skip
+
+
+def _vec(rng: random.Random) -> bytes:
+    return struct.pack("<4f", *(rng.uniform(-1, 1) for _ in range(4)))
+
+
+def _docs() -> list[tuple[str, dict[str, bytes | str | int]]]:
+    rng = random.Random(19)
+    out = []
+    for i in range(N_DOCS):
+        words = rng.sample(WORDS, rng.randint(1, 3))
+        out.append(
+            (
+                f"{PREFIX}{i:03d}",
+                {
+                    "title": " ".join(words),
+                    "tag": rng.choice(TAGS),
+                    "n": rng.randint(0, 40),  # ties on purpose
+                    "v": _vec(rng),
+                },
+            )
+        )
+    return out
+
+
+QUERY_VEC = _vec(random.Random(7))
+
+
+class Setup:
+    def __init__(self, nodes: list[NodeProcess], url: str, single: ServerThread) -> None:
+        self.nodes = nodes
+        self.url = url
+        self.single = single
+
+
+@pytest.fixture(scope="module")
+def setup(
+    memvec_nodes: Callable[[int, str], list[NodeProcess]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Setup]:
+    url = f"file:{tmp_path_factory.mktemp('xs-topology') / 'topology.json'}"
+    nodes = memvec_nodes(4, url)  # the 4th joins later as a new shard
+    create_cluster(url, [n.address for n in nodes[:3]])
+    single = ServerThread(
+        ServerConfig(
+            port=0, data_dir=tmp_path_factory.mktemp("xs-single"), appendfsync=FsyncPolicy.EVERYSEC
+        )
+    ).start()
+    try:
+        docs = _docs()
+        rc = RedisCluster(host="127.0.0.1", port=nodes[0].port or 0, socket_timeout=20)
+        try:
+            pipe = rc.pipeline()
+            for key, fields in docs:
+                pipe.hset(key, mapping=fields)
+            pipe.execute()
+            assert rc.execute_command(*CREATE) == b"OK"  # after the data: shards backfill
+        finally:
+            rc.close()
+        with redis.Redis(port=single.port) as r:
+            pipe = r.pipeline(transaction=False)
+            for key, fields in docs:
+                pipe.hset(key, mapping=fields)
+            pipe.execute()
+            assert r.execute_command(*CREATE) == b"OK"
+        yield Setup(nodes, url, single)
+    finally:
+        single.stop()
+
+
+def _raw_call(port: int, args: list[str | bytes], protocol: int) -> bytes:
+    c = RawClient(port, timeout_s=20)
+    try:
+        if protocol == 3:
+            c.send(encode_command("HELLO", "3"))
+            c.read_reply()
+        c.send(encode_command(*args))
+        return c.read_reply()
+    finally:
+        c.close()
+
+
+def _shard_local(node: NodeProcess) -> redis.Redis:
+    """A client whose FT.* run on the node's own shard, as the coordinator's connections."""
+    r = node.client(protocol=2, single_connection_client=True)
+    r.execute_command("CLIENT", "SETINFO", "LIB-NAME", "memvec-coordinator")
+    return r
+
+
+def _keys(reply: bytes) -> list[bytes]:
+    """The document keys of a raw reply, in order (for a readable failure)."""
+    return re.findall(rb"xs:doc:\d+", reply)
+
+
+KNN = "*=>[KNN 10 @v $vec AS dist]"
+PARAMS: list[str | bytes] = ["PARAMS", "2", "vec", QUERY_VEC, "DIALECT", "2"]
+SEARCHES: list[list[str | bytes]] = [
+    [KNN, *PARAMS],
+    [KNN, "RETURN", "1", "n", *PARAMS],
+    [KNN, "NOCONTENT", "LIMIT", "2", "5", *PARAMS],
+    [KNN, "SORTBY", "n", "DESC", "LIMIT", "1", "6", "WITHSORTKEYS", *PARAMS],
+    [KNN, "SORTBY", "dist", "DESC", "LIMIT", "0", "4", *PARAMS],
+    ["(@tag:{red})=>[KNN 7 @v $vec AS dist]", "RETURN", "2", "tag", "dist", *PARAMS],
+    ["@title:(alpha)=>[KNN 300 @v $vec AS dist]", "NOCONTENT", "LIMIT", "0", "50", *PARAMS],
+    ["@v:[VECTOR_RANGE 0.9 $vec]=>{$YIELD_DISTANCE_AS: d}", "SORTBY", "d", "LIMIT", "0", "20",
+     *PARAMS],
+    ["@v:[VECTOR_RANGE 0.9 $vec]=>{$YIELD_DISTANCE_AS: d}", "SORTBY", "d", "DESC", "NOCONTENT",
+     "LIMIT", "3", "9", *PARAMS],
+    ["@title:(alpha|beta)", "SCORER", "DISMAX", "WITHSCORES", "LIMIT", "5", "12",
+     "RETURN", "1", "title"],
+    ["@tag:{blue}", "SCORER", "DOCSCORE", "NOCONTENT", "LIMIT", "0", "100"],
+    ["gamma", "SCORER", "DISMAX", "WITHSCORES", "NOCONTENT"],
+    ["*", "SORTBY", "n", "LIMIT", "10", "15", "RETURN", "2", "n", "tag"],
+    ["*", "SORTBY", "n", "DESC", "LIMIT", "0", "25", "NOCONTENT", "WITHSORTKEYS"],
+    ["@n:[10 20]", "SORTBY", "n", "ASC", "WITHSCORES", "SCORER", "DISMAX"],
+    ["@tag:{green}", "LIMIT", "0", "0"],
+    ["@title:(nothing)", "SCORER", "DISMAX"],
+]  # fmt: skip
+AGGREGATES: list[list[str | bytes]] = [
+    ["*", "GROUPBY", "1", "@tag", "REDUCE", "COUNT", "0", "AS", "c",
+     "REDUCE", "AVG", "1", "@n", "AS", "avg", "SORTBY", "2", "@c", "DESC"],
+    ["*", "GROUPBY", "1", "@n", "REDUCE", "COUNT_DISTINCT", "1", "@tag", "AS", "tags",
+     "REDUCE", "QUANTILE", "2", "@n", "0.5", "AS", "q", "SORTBY", "2", "@n", "ASC",
+     "LIMIT", "0", "8"],
+    ["@tag:{red}", "LOAD", "2", "@n", "@title", "APPLY", "@n * 2", "AS", "n2",
+     "FILTER", "@n2 > 30", "SORTBY", "4", "@n2", "DESC", "@title", "ASC", "LIMIT", "0", "10"],
+    [KNN, "LOAD", "1", "@n", "SORTBY", "2", "@dist", "ASC", *PARAMS],
+    ["*", "GROUPBY", "1", "@tag", "REDUCE", "TOLIST", "1", "@n", "AS", "ns",
+     "SORTBY", "2", "@tag", "ASC"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_search_answers_as_one_node(setup: Setup, protocol: int) -> None:
+    mismatches = []
+    for query in SEARCHES:
+        args: list[str | bytes] = ["FT.SEARCH", INDEX, *query]
+        expected = _raw_call(setup.single.port, args, protocol)
+        assert not expected.startswith(b"-"), (query, expected)
+        for node in setup.nodes[:3]:
+            got = _raw_call(node.port or 0, args, protocol)
+            if got != expected:
+                mismatches.append((node.port, query, _keys(expected), _keys(got), expected, got))
+    if mismatches:
+        port, query, want, have, expected, got = mismatches[0]
+        pytest.fail(
+            f"{len(mismatches)} replies differ; node {port}, {query}:\n"
+            f"one node: {want}\ncluster:  {have}\n{expected!r}\n{got!r}"
+        )
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_aggregate_answers_as_one_node(setup: Setup, protocol: int) -> None:
+    mismatches = []
+    for query in AGGREGATES:
+        args: list[str | bytes] = ["FT.AGGREGATE", INDEX, *query]
+        expected = _raw_call(setup.single.port, args, protocol)
+        assert not expected.startswith(b"-"), (query, expected)
+        for node in setup.nodes[:3]:
+            got = _raw_call(node.port or 0, args, protocol)
+            if got != expected:
+                mismatches.append((node.port, query, _keys(expected), _keys(got), expected, got))
+    if mismatches:
+        port, query, want, have, expected, got = mismatches[0]
+        pytest.fail(
+            f"{len(mismatches)} replies differ; node {port}, {query}:\n"
+            f"one node: {want}\ncluster:  {have}\n{expected!r}\n{got!r}"
+        )
+
+
+def test_info_list_tagvals_and_errors(setup: Setup) -> None:
+    for node in setup.nodes[:3]:
+        with node.client(protocol=2) as r:
+            info = r.execute_command("FT.INFO", INDEX)
+            fields = dict(zip(info[::2], info[1::2], strict=True))
+            assert fields[b"num_docs"] == N_DOCS
+            assert r.execute_command("FT._LIST") == [INDEX.encode()]
+    for args in (
+        ["FT.TAGVALS", INDEX, "tag"],
+        ["FT.SEARCH", "xs-missing", "*"],
+        ["FT.SEARCH", INDEX, "@nofield:{x}", "LIMIT", "0"],
+        ["FT.AGGREGATE", INDEX, "*", "GROUPBY", "1", "@nofield"],
+        ["FT.CREATE", INDEX, "SCHEMA", "t", "TEXT"],
+        ["FT.DROPINDEX", "xs-missing"],
+    ):
+        expected = _raw_call(setup.single.port, list(args), 2)
+        assert _raw_call(setup.nodes[1].port or 0, list(args), 2) == expected, args
+    refused = pytest.raises(redis.ResponseError, match="WITHCURSOR is not supported across")
+    with setup.nodes[2].client() as r, refused:
+        r.execute_command("FT.AGGREGATE", INDEX, "*", "WITHCURSOR")
+
+
+def test_definitions_reach_every_shard_and_a_later_one(setup: Setup) -> None:
+    """FT.ALIASADD and FT.CREATE fan out and are recorded in the topology; a shard published
+    later creates them; FT.DROPINDEX removes them everywhere."""
+    nodes = setup.nodes
+    with nodes[1].client(protocol=2) as r:
+        assert r.execute_command("FT.ALIASADD", "xs-alias", INDEX) == b"OK"
+        assert r.execute_command("FT.CREATE", "xs-other", "PREFIX", "1", "xs:o:",
+                                 "SCHEMA", "t", "TEXT") == b"OK"  # fmt: skip
+        assert r.execute_command("FT.SEARCH", "xs-alias", "*", "LIMIT", "0", "0") == [N_DOCS]
+    path = Path(setup.url[len("file:") :])
+    catalog = json.loads(path.read_bytes())["search"]
+    assert set(catalog["indexes"]) == {INDEX, "xs-other"}
+    assert catalog["aliases"] == {"xs-alias": INDEX}
+    # each shard holds the definitions itself (a coordinator's connection sees one shard)
+    for node in nodes[:3]:
+        with _shard_local(node) as r:
+            assert sorted(r.execute_command("FT._LIST")) == [b"xs-idx", b"xs-other"]
+    # a fourth node joins as a new shard (no slots yet): it gets the catalog
+    source = FileTopologySource(path)
+    current = source.refresh()
+    assert current is not None
+    with nodes[3].client() as r:
+        node_id = r.execute_command("CLUSTER", "MYID").decode()
+        shard_id = r.execute_command("CLUSTER", "MYSHARDID").decode()
+    new = Shard(id=shard_id, nodes=(Node(node_id, "127.0.0.1", nodes[3].port or 0, "primary"),))
+    source.publish(
+        Topology(epoch=current.epoch + 1, shards=(*current.shards, new), search=current.search)
+    )
+    with _shard_local(nodes[3]) as r:
+        wait_for(
+            lambda: sorted(r.execute_command("FT._LIST")) == [b"xs-idx", b"xs-other"],
+            15,
+            message="the new shard never created the catalog's indexes",
+        )
+        wait_for(
+            lambda: r.execute_command("FT.SEARCH", "xs-alias", "*", "LIMIT", "0", "0") == [0],
+            15,
+            message="the new shard never added the catalog's alias",
+        )
+    # the cluster still answers as one node with an empty shard among them
+    args: list[str | bytes] = ["FT.SEARCH", INDEX, *SEARCHES[3]]
+    assert _raw_call(nodes[0].port or 0, args, 2) == _raw_call(setup.single.port, args, 2)
+    with nodes[3].client(protocol=2) as r:
+        assert r.execute_command("FT.DROPINDEX", "xs-other") == b"OK"
+        assert r.execute_command("FT._LIST") == [INDEX.encode()]
+    assert set(json.loads(path.read_bytes())["search"]["indexes"]) == {INDEX}
