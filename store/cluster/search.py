@@ -98,12 +98,22 @@ class SearchCoordinator:
 
     # -- the hook ---------------------------------------------------------------------------
     def takes(self, client: Client, spec: CommandSpec) -> bool:
-        """Whether ``spec`` from ``client`` is fanned out (else it runs here, as always)."""
-        return (
-            spec.name in FANNED_OUT
-            and client.lib_name != COORDINATOR_LIB
-            and self.cluster.topology is not None
-        )
+        """Whether ``spec`` from ``client`` is fanned out (else it runs here, as always).
+
+        A read on a one-shard cluster runs here when this node is the node the fan-out
+        would pick (its shard's primary, or one of its replicas for a READONLY client):
+        no hop for the common one-shard case. Definitions always go through the
+        coordinator, so the catalog has them for shards added later."""
+        if spec.name not in FANNED_OUT or client.lib_name == COORDINATOR_LIB:
+            return False
+        topology = self.cluster.topology
+        if topology is None:
+            return False
+        if len(topology.shards) == 1 and spec.name not in _DEFINITIONS:
+            me = self.cluster.me()
+            if me is not None and (me[1].role == "primary" or client.cluster_readonly):
+                return False
+        return True
 
     def handlers(self) -> dict[str, Handler]:
         """Connection handlers for every command :meth:`takes`; each answers later."""

@@ -12,12 +12,15 @@ statistics across shards (docs/cluster.md).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import random
 import re
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -25,7 +28,9 @@ from redis.cluster import RedisCluster
 
 from store.cluster import FileTopologySource, Node, Shard, Topology
 from store.cluster.admin import create_cluster
+from store.cluster.fanout import PeerError, PeerPool
 from store.config import FsyncPolicy
+from store.replies import Verbatim
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
 from tests.cluster.conftest import NodeProcess
@@ -70,8 +75,35 @@ def _docs() -> list[tuple[str, dict[str, bytes | str | int]]]:
 QUERY_VEC = _vec(random.Random(7))
 
 
+class ThreadNode:
+    """A cluster node in this process (the shard added later, the replica): as
+    :class:`NodeProcess` for these tests, without another interpreter's start-up."""
+
+    def __init__(self, data_dir: Path, topology_url: str) -> None:
+        self.server = ServerThread(
+            ServerConfig(
+                port=0,
+                data_dir=data_dir,
+                appendfsync=FsyncPolicy.EVERYSEC,
+                cluster_enabled=True,
+                cluster_topology=topology_url,
+            )
+        ).start()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        kwargs.setdefault("socket_timeout", 20)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
+
+
+AnyNode = NodeProcess | ThreadNode
+
+
 class Setup:
-    def __init__(self, nodes: list[NodeProcess], url: str, single: ServerThread) -> None:
+    def __init__(self, nodes: list[AnyNode], url: str, single: ServerThread) -> None:
         self.nodes = nodes
         self.url = url
         self.single = single
@@ -83,14 +115,17 @@ def setup(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Setup]:
     url = f"file:{tmp_path_factory.mktemp('xs-topology') / 'topology.json'}"
-    nodes = memvec_nodes(4, url)  # the 4th joins later as a new shard
-    create_cluster(url, [n.address for n in nodes[:3]])
+    shards = memvec_nodes(3, url)
+    create_cluster(url, [n.address for n in shards])
+    extra = [ThreadNode(tmp_path_factory.mktemp(f"xs-node{i}"), url) for i in (3, 4)]
+    nodes: list[AnyNode] = [*shards, *extra]  # the 4th joins later as a new shard
     single = ServerThread(
         ServerConfig(
             port=0, data_dir=tmp_path_factory.mktemp("xs-single"), appendfsync=FsyncPolicy.EVERYSEC
         )
     ).start()
     try:
+        _add_replica(url, nodes[4], nodes[0])
         docs = _docs()
         rc = RedisCluster(host="127.0.0.1", port=nodes[0].port or 0, socket_timeout=20)
         try:
@@ -110,21 +145,52 @@ def setup(
         yield Setup(nodes, url, single)
     finally:
         single.stop()
+        for node in extra:
+            node.server.stop()
 
 
-def _raw_call(port: int, args: list[str | bytes], protocol: int) -> bytes:
+def _add_replica(url: str, replica: AnyNode, primary: AnyNode) -> None:
+    """Publish ``replica`` as a replica of ``primary``'s shard and attach it (REPLICAOF)."""
+    source = FileTopologySource(url[len("file:") :])
+    current = source.refresh()
+    assert current is not None
+    with replica.client() as r:
+        node = Node(r.execute_command("CLUSTER", "MYID").decode(), "127.0.0.1",
+                    replica.port or 0, "replica")  # fmt: skip
+        shards = tuple(
+            dataclasses.replace(s, nodes=(*s.nodes, node)) if s.primary.port == primary.port else s
+            for s in current.shards
+        )
+        source.publish(dataclasses.replace(current, epoch=current.epoch + 1, shards=shards))
+        assert r.execute_command("REPLICAOF", "127.0.0.1", primary.port) == b"OK"
+    epoch = f"cluster_current_epoch:{current.epoch + 1}\r".encode()
+    for n in (primary, replica):
+        with n.client() as r:
+            wait_for(
+                lambda r=r: epoch in r.execute_command("CLUSTER", "INFO"),
+                10,
+                message="a node did not read the topology with the replica",
+            )
+
+
+def _raw_call(
+    port: int, args: list[str | bytes], protocol: int, *, readonly: bool = False
+) -> bytes:
     c = RawClient(port, timeout_s=20)
     try:
         if protocol == 3:
             c.send(encode_command("HELLO", "3"))
             c.read_reply()
+        if readonly:
+            c.send(encode_command("READONLY"))
+            assert c.read_reply() == b"+OK\r\n"
         c.send(encode_command(*args))
         return c.read_reply()
     finally:
         c.close()
 
 
-def _shard_local(node: NodeProcess) -> redis.Redis:
+def _shard_local(node: AnyNode) -> redis.Redis:
     """A client whose FT.* run on the node's own shard, as the coordinator's connections."""
     r = node.client(protocol=2, single_connection_client=True)
     r.execute_command("CLIENT", "SETINFO", "LIB-NAME", "memvec-coordinator")
@@ -280,3 +346,55 @@ def test_definitions_reach_every_shard_and_a_later_one(setup: Setup) -> None:
         assert r.execute_command("FT.DROPINDEX", "xs-other") == b"OK"
         assert r.execute_command("FT._LIST") == [INDEX.encode()]
     assert set(json.loads(path.read_bytes())["search"]["indexes"]) == {INDEX}
+
+
+def test_readonly_reads_go_to_replicas(setup: Setup) -> None:
+    """A READONLY client's search asks the replica of the shard that has one, and the
+    answer is still one node's."""
+    replica, primary = setup.nodes[4], setup.nodes[0]
+    count = ["FT.SEARCH", INDEX, "*", "LIMIT", "0", "0"]
+    with _shard_local(primary) as p, _shard_local(replica) as r:
+        held = p.execute_command(*count)
+        assert held[0] > 0
+        wait_for(lambda: r.execute_command(*count) == held, 15, message="replica never synced")
+    with replica.client(protocol=2) as r:
+        before = r.info("commandstats").get("cmdstat_FT.SEARCH", {}).get("calls", 0)
+    for query in (SEARCHES[0], SEARCHES[3], SEARCHES[12]):
+        args: list[str | bytes] = ["FT.SEARCH", INDEX, *query]
+        expected = _raw_call(setup.single.port, args, 2)
+        for node in setup.nodes[:3]:
+            assert _raw_call(node.port or 0, args, 2, readonly=True) == expected, query
+    with replica.client(protocol=2) as r:
+        after = r.info("commandstats")["cmdstat_FT.SEARCH"]["calls"]
+    assert after - before == 9  # 3 queries x 3 coordinators, one call each
+
+
+def test_peer_pool_authenticates_and_names_itself(tmp_path: Path) -> None:
+    node = ServerThread(
+        ServerConfig(
+            port=0, data_dir=tmp_path, appendfsync=FsyncPolicy.EVERYSEC, requirepass="s3cret"
+        )
+    ).start()
+
+    async def run() -> None:
+        pool = PeerPool(password="s3cret", timeout_s=5)
+        try:
+            info = await pool.call("127.0.0.1", node.port, 3, [b"CLIENT", b"INFO"])
+            assert isinstance(info, Verbatim)  # RESP3 (HELLO 3 was sent)
+            assert "lib-name=memvec-coordinator" in info.text and "resp=3" in info.text
+            again = await pool.call("127.0.0.1", node.port, 3, [b"CLIENT", b"ID"])
+            assert f"id={again} " in info.text  # the idle connection was reused
+        finally:
+            await pool.close()
+        wrong = PeerPool(password="nope", timeout_s=5)
+        with pytest.raises(PeerError, match="refused 'AUTH'"):
+            await wrong.call("127.0.0.1", node.port, 2, [b"PING"])
+        await wrong.close()
+        node.stop()
+        with pytest.raises(PeerError, match="could not be asked"):
+            await PeerPool(timeout_s=5).call("127.0.0.1", node.port, 2, [b"PING"])
+
+    try:
+        asyncio.run(run())
+    finally:
+        node.stop()
