@@ -224,6 +224,9 @@ SEARCHES: list[list[str | bytes]] = [
     ["*", "SORTBY", "n", "DESC", "LIMIT", "0", "25", "NOCONTENT", "WITHSORTKEYS"],
     ["@n:[10 20]", "SORTBY", "n", "ASC", "WITHSCORES", "SCORER", "DISMAX"],
     ["@tag:{green}", "LIMIT", "0", "0"],
+    ["gamma", "SCORER", "DISMAX", "WITHSCORES", "EXPLAINSCORE", "LIMIT", "2", "3", "NOCONTENT"],
+    ["@tag:{red}", "SCORER", "DOCSCORE", "WITHPAYLOADS", "LIMIT", "0", "3", "RETURN", "1", "n"],
+    [KNN, "WITHSCORES", "WITHSORTKEYS", "SORTBY", "n", "RETURN", "1", "tag", *PARAMS],
     ["@title:(nothing)", "SCORER", "DISMAX"],
 ]  # fmt: skip
 AGGREGATES: list[list[str | bytes]] = [
@@ -285,6 +288,11 @@ def test_info_list_tagvals_and_errors(setup: Setup) -> None:
             fields = dict(zip(info[::2], info[1::2], strict=True))
             assert fields[b"num_docs"] == N_DOCS
             assert r.execute_command("FT._LIST") == [INDEX.encode()]
+        with node.client(protocol=3) as r:
+            info3 = r.execute_command("FT.INFO", INDEX)
+            assert info3[b"num_docs"] == N_DOCS and info3[b"hash_indexing_failures"] == 0
+        listed = _raw_call(setup.single.port, ["FT._LIST"], 3)
+        assert listed.startswith(b"~1") and _raw_call(node.port, ["FT._LIST"], 3) == listed
     for args in (
         ["FT.TAGVALS", INDEX, "tag"],
         ["FT.SEARCH", "xs-missing", "*"],
