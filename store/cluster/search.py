@@ -11,8 +11,9 @@ In cluster mode (and once a topology is published) the RESP server hands these c
   exists``, ``Alias does not exist``: a call repeated after a partial one), the answer is
   OK; otherwise the first shard's error, in topology order. A definition that some shard
   accepted is recorded in the topology's ``search`` catalog (:mod:`.search_catalog`),
-  published with the topology's compare-and-set; every primary re-applies what it lacks of
-  the catalog when it reads a new topology epoch (a shard added later gets every index).
+  published with the topology's compare-and-set; a primary applies what it lacks of the
+  catalog when it starts, when its shard joins and when it is promoted (a shard added
+  later gets every index).
 * FT.SEARCH (:mod:`.search_merge`) and FT.AGGREGATE (:mod:`.search_aggregate`) go to one
   node per shard: a replica when the client sent READONLY (the first, by client id), else
   the primary; merged as one node holding all the data would answer.
@@ -60,8 +61,9 @@ FANNED_OUT = _DEFINITIONS | {"FT.SEARCH", "FT.AGGREGATE", "FT.INFO", "FT._LIST",
 # a shard's refusal that means "already done": a repeated call completes a partial one
 _ALREADY = ("Index already exists", "Unknown Index name", "Unknown index name",
             "Alias already exists", "Alias does not exist")  # fmt: skip
-# how often a primary compares its indexes with the catalog (it also does on a new epoch)
-RECONCILE_S = 1.0
+# how often a node checks whether it must apply the catalog (a no-op when its place in the
+# topology did not change since the last complete run)
+RECONCILE_S = 0.5
 
 
 class Client(Protocol):
@@ -94,7 +96,8 @@ class SearchCoordinator:
         # wraps an awaitable as the server's "answer later" result (store.server.results)
         self._deferred = deferred
         self._task: asyncio.Task[None] | None = None
-        self._reconciled: tuple[int, bool] = (-1, True)  # (epoch, complete)
+        # (this node's (shard id, role) when the catalog was last applied, complete?)
+        self._reconciled: tuple[tuple[str, str] | None, bool] = (None, False)
 
     # -- the hook ---------------------------------------------------------------------------
     def takes(self, client: Client, spec: CommandSpec) -> bool:
@@ -247,14 +250,17 @@ class SearchCoordinator:
             await asyncio.sleep(RECONCILE_S)
 
     def reconcile(self) -> None:
-        """On a primary, once per topology epoch (until it succeeded): create the catalog's
-        indexes (then its FT.ALTERs) and aliases this node lacks. Never drops anything."""
+        """On a primary: create the catalog's indexes (then their FT.ALTERs) and aliases
+        this node lacks, never dropping anything. Once per place in the topology (this
+        node's shard and role: at start, when its shard joins, when it is promoted), retried
+        until it succeeded; not on every epoch, so a definition dropped by a fan-out while
+        this node still read the older catalog is not made again."""
         topology = self.cluster.topology
         me = self.cluster.me()
         if topology is None or me is None or me[1].role != "primary":
             return
-        epoch, complete = self._reconciled
-        if epoch == topology.epoch and complete:
+        place = (me[0].id, me[1].role)
+        if self._reconciled == (place, True):
             return
         catalog = Catalog.from_topology(topology)
         with self.engine.lock:
@@ -272,7 +278,7 @@ class SearchCoordinator:
                         done.error,
                     )
                     break
-        self._reconciled = (topology.epoch, complete)
+        self._reconciled = (place, complete)
 
 
 def combine_definitions(replies: Sequence[Any]) -> Any:
