@@ -29,8 +29,10 @@ from redis.cluster import RedisCluster
 from store.cluster import FileTopologySource, Node, Shard, Topology
 from store.cluster.admin import create_cluster
 from store.cluster.fanout import PeerError, PeerPool
+from store.cluster.search import combine_definitions
+from store.cluster.search_catalog import Catalog, record
 from store.config import FsyncPolicy
-from store.replies import Verbatim
+from store.replies import ErrorReply, SimpleString, Verbatim
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
 from tests.cluster.conftest import NodeProcess
@@ -406,3 +408,30 @@ def test_peer_pool_authenticates_and_names_itself(tmp_path: Path) -> None:
         asyncio.run(run())
     finally:
         node.stop()
+
+
+def test_definition_answers_and_catalog_records() -> None:
+    ok, exists = SimpleString("OK"), ErrorReply("Index already exists")
+    assert combine_definitions([ok, exists, ok]) == "OK"  # a repeated, partial FT.CREATE
+    assert combine_definitions([exists, exists]) is exists
+    bad = ErrorReply("Unknown argument `X`")
+    assert combine_definitions([ok, bad, exists]) is bad
+    catalog = Catalog()
+    for args in (
+        [b"ft.create", b"i", b"SCHEMA", b"t", b"TEXT"],
+        [b"FT.ALIASADD", b"a", b"i"],
+        [b"FT.ALTER", b"a", b"SCHEMA", b"ADD", b"u", b"TAG"],
+        [b"FT.CREATE", b"j", b"SCHEMA", b"\xff", b"TEXT"],
+    ):
+        catalog = record(catalog, args)
+    assert catalog.indexes["i"] == [
+        ["FT.CREATE", "i", "SCHEMA", "t", "TEXT"],
+        ["FT.ALTER", "i", "SCHEMA", "ADD", "u", "TAG"],
+    ]
+    assert list(catalog.missing({"i"}, {})) == [
+        [[b"FT.CREATE", b"j", b"SCHEMA", b"\xff", b"TEXT"]],  # any byte round-trips
+        [[b"FT.ALIASADD", b"a", b"i"]],
+    ]
+    catalog = record(catalog, [b"FT.DROPINDEX", b"a", b"DD"])  # by its alias
+    assert set(catalog.indexes) == {"j"} and catalog.aliases == {}
+    assert record(catalog, [b"FT.DROPINDEX", b"j"]).to_plain() is None
