@@ -92,6 +92,14 @@ async def read_reply(reader: asyncio.StreamReader) -> Any:
     raise PeerError(f"unexpected RESP type byte {kind!r} from a cluster node")
 
 
+def _failed(host: str, port: int, exc: BaseException) -> PeerError:
+    what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+    return PeerError(
+        f"cluster node {host}:{port} could not be asked ({what}: {exc}); retry once the "
+        "cluster is healthy (CLUSTER INFO)"
+    )
+
+
 class _Peer:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -124,32 +132,50 @@ class PeerPool:
 
     async def call(self, host: str, port: int, protocol: int, args: Sequence[bytes]) -> Any:
         """Send ``args`` to ``host:port`` and return its reply (an error reply as
-        :class:`ErrorReply`); :class:`PeerError` if the node cannot be asked."""
+        :class:`ErrorReply`); :class:`PeerError` if the node cannot be asked.
+
+        An idle connection found closed (the node restarted, CLIENT KILL, its ``timeout``)
+        is replaced by a new one and the request sent again, once: FT.* requests are
+        reads, or definition changes whose repetition the coordinator answers as done."""
         key = (host, port, protocol)
         idle = self._idle.setdefault(key, [])
-        peer = idle.pop() if idle else None
+        while idle:
+            peer = idle.pop()
+            try:
+                reply = await asyncio.wait_for(peer.call(args), self.timeout_s)
+            except (OSError, EOFError, asyncio.IncompleteReadError):
+                peer.close()  # went stale while idle: try the next, then a new one
+                continue
+            except TimeoutError as exc:
+                peer.close()
+                raise _failed(host, port, exc) from exc
+            except BaseException:  # cancelled mid-reply: the connection's state is unknown
+                peer.close()
+                raise
+            self._release(key, peer)
+            return reply
+        fresh: _Peer | None = None
         try:
             async with asyncio.timeout(self.timeout_s):
-                if peer is None:
-                    peer = await self._connect(host, port, protocol)
-                reply = await peer.call(args)
+                fresh = await self._connect(host, port, protocol)
+                reply = await fresh.call(args)
         except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
-            if peer is not None:
-                peer.close()
-            what = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}"
-            raise PeerError(
-                f"cluster node {host}:{port} could not be asked ({what}: {exc}); "
-                "retry once the cluster is healthy (CLUSTER INFO)"
-            ) from exc
-        except BaseException:  # cancelled mid-reply: the connection's state is unknown
-            if peer is not None:
-                peer.close()
+            if fresh is not None:
+                fresh.close()
+            raise _failed(host, port, exc) from exc
+        except BaseException:
+            if fresh is not None:
+                fresh.close()
             raise
+        self._release(key, fresh)
+        return reply
+
+    def _release(self, key: tuple[str, int, int], peer: _Peer) -> None:
+        idle = self._idle.setdefault(key, [])
         if self._closed or len(idle) >= IDLE_PER_PEER:
             peer.close()
         else:
             idle.append(peer)
-        return reply
 
     async def _connect(self, host: str, port: int, protocol: int) -> _Peer:
         reader, writer = await asyncio.open_connection(host, port)

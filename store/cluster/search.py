@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..commands.table import CommandSpec, resolve
 from ..errors import CommandError, StoreError
 from ..replies import ErrorReply, SimpleString
-from .fanout import COORDINATOR_LIB, PeerPool
+from .fanout import COORDINATOR_LIB, PeerError, PeerPool
 from .routing import ClusterNode
 from .search_aggregate import aggregate
 from .search_catalog import Catalog, record_catalog
@@ -165,8 +165,14 @@ class SearchCoordinator:
 
     async def ask(self, nodes: Sequence[Node], protocol: int, args: Sequence[bytes]) -> list[Any]:
         """``args`` sent to every node concurrently; the replies in ``nodes`` order."""
-        calls = [self.pool.call(n.host, n.port, protocol, args) for n in nodes]
-        return list(await asyncio.gather(*calls))
+        try:
+            async with asyncio.TaskGroup() as group:  # one node failing cancels the others
+                tasks = [
+                    group.create_task(self.pool.call(n.host, n.port, protocol, args)) for n in nodes
+                ]
+        except* PeerError as failed:
+            raise failed.exceptions[0] from None
+        return [task.result() for task in tasks]
 
     async def _ask(self, topology: Topology, client: Client, args: Sequence[bytes]) -> list[Any]:
         return await self.ask(self.targets(topology, client), client.protocol, args)

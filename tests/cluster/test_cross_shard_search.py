@@ -394,6 +394,11 @@ def test_peer_pool_authenticates_and_names_itself(tmp_path: Path) -> None:
             assert "lib-name=memvec-coordinator" in info.text and "resp=3" in info.text
             again = await pool.call("127.0.0.1", node.port, 3, [b"CLIENT", b"ID"])
             assert f"id={again} " in info.text  # the idle connection was reused
+            with redis.Redis(port=node.port, password="s3cret") as r:
+                assert r.client_kill_filter(_id=again) == 1
+            # the pooled connection is closed now: a new one is made, the call succeeds
+            third = await pool.call("127.0.0.1", node.port, 3, [b"CLIENT", b"ID"])
+            assert isinstance(third, int) and third != again
         finally:
             await pool.close()
         wrong = PeerPool(password="nope", timeout_s=5)
