@@ -42,7 +42,7 @@ from .fanout import COORDINATOR_LIB, PeerError, PeerPool
 from .routing import ClusterNode
 from .search_aggregate import aggregate
 from .search_catalog import Catalog, record_catalog
-from .search_merge import as_mapping, first_error, merge_search, plan_search
+from .search_merge import as_mapping, first_error, merge_search, owner_in, plan_search
 from .topology import Node, Topology
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class SearchCoordinator:
                 if plan is None:
                     return await self._forward(topology, client, args)
                 replies = await self._ask(topology, client, plan.shard_args)
-                return merge_search(plan, replies, client.protocol)
+                return merge_search(plan, replies, client.protocol, owner_in(topology))
             if name == "FT.AGGREGATE":
                 return await aggregate(self, topology, client, args)
             if name == "FT.INFO":

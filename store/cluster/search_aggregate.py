@@ -32,7 +32,7 @@ from ..errors import CommandError, QuerySyntaxError, StoreError
 from ..index.query.vector_range import distance_names
 from ..index.search_args import SearchRequest
 from ..replies import ErrorReply
-from .search_merge import first_error
+from .search_merge import first_error, owned_once, owner_in
 
 if TYPE_CHECKING:
     from .search import Client, SearchCoordinator
@@ -120,7 +120,8 @@ async def aggregate(
     error = first_error(replies)
     if error is not None:
         return error
-    docs = _documents(replies, distance_alias, request.addscores)
+    per_shard = [_documents([reply], distance_alias, request.addscores) for reply in replies]
+    docs, _ = owned_once(per_shard, lambda d: d.key, owner_in(topology))
     if parsed.knn is not None:
         docs.sort(key=lambda d: (d.distance if d.distance is not None else float("inf"), d.key))
         docs = docs[: parsed.knn.k]

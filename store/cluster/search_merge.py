@@ -29,14 +29,17 @@ by key, which is the same whenever keys were written in key order, see docs/clus
 * SORTBY a schema field: by sort value (numbers numerically, else bytewise), missing values
   last, ties by key, the direction applying to both.
 
-``total`` is the sum of the shards' totals (a KNN query's capped at K).
+``total`` is the sum of the shards' totals (a KNN query's capped at K). A key two shards
+answer (during a slot migration) is kept once, from the owner of its slot, and counted
+once if both returned it (a total can still count it twice when one shard's page left it
+out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import StoreError
 from ..index.query.vector_range import distance_names
@@ -44,10 +47,22 @@ from ..index.schema import IndexDefinition
 from ..index.search_args import MAX_SEARCH_RESULTS, SearchRequest, parse_ft_search
 from ..index.sorting import field_sort_key
 from ..replies import ErrorReply, SimpleString
+from .slots import key_slot
+from .topology import Topology
 
-__all__ = ["SearchPlan", "merge_search", "plan_search", "search_options"]
+__all__ = [
+    "SearchPlan",
+    "as_mapping",
+    "first_error",
+    "merge_search",
+    "owned_once",
+    "owner_in",
+    "plan_search",
+    "search_options",
+]
 
 TIMEOUT_WARNING = "Timeout limit was reached"
+T = TypeVar("T")
 
 # FT.SEARCH options and how many arguments follow each (None: a count, then that many)
 _OPTION_ARGS: dict[bytes, int | None] = {
@@ -290,17 +305,63 @@ def _strip(fields: Any, names: set[bytes]) -> Any:
     return out
 
 
-def merge_search(plan: SearchPlan, replies: Sequence[Any], protocol: int) -> Any:
-    """One reply from the shards' replies (in shard order); the first error wins."""
+def owned_once(
+    found: Sequence[Sequence[T]], key: Callable[[T], bytes], owner: Callable[[bytes], int]
+) -> tuple[list[T], int]:
+    """The shards' items (``found[i]`` from shard i) with a key held by two shards (a slot
+    being migrated: copied to its new owner, not yet deleted from the old) kept once, from
+    the shard that owns its slot (the first one if neither does); and how many were
+    dropped."""
+    first: dict[bytes, int] = {}
+    doubled: set[bytes] = set()
+    for shard, items in enumerate(found):
+        for item in items:
+            k = key(item)
+            if k in first:
+                doubled.add(k)
+            else:
+                first[k] = shard
+    if not doubled:
+        return [item for items in found for item in items], 0
+    out, dropped = [], 0
+    for shard, items in enumerate(found):
+        for item in items:
+            k = key(item)
+            if k in doubled:
+                keeper = owner(k)
+                holders = [i for i, its in enumerate(found) if any(key(x) == k for x in its)]
+                if shard != (keeper if keeper in holders else holders[0]):
+                    dropped += 1
+                    continue
+            out.append(item)
+    return out, dropped
+
+
+def owner_in(topology: Topology) -> Callable[[bytes], int]:
+    """``key -> index in topology.shards of the shard owning its slot`` (-1: none)."""
+    owners = topology.owners
+    return lambda key: owners[key_slot(key)]
+
+
+def merge_search(
+    plan: SearchPlan,
+    replies: Sequence[Any],
+    protocol: int,
+    owner: Callable[[bytes], int] = lambda key: -1,
+) -> Any:
+    """One reply from the shards' replies (in shard order); the first error wins.
+    ``owner(key)`` is the index of the shard owning ``key``'s slot (:func:`owned_once`)."""
     for reply in replies:
         if isinstance(reply, ErrorReply):
             return reply
-    totals, docs, warnings = 0, [], []
+    totals, per_shard, warnings = 0, [], []
     for reply in replies:
         total, found, warned = _docs(plan, reply, protocol)
         totals += total
-        docs += found
+        per_shard.append(found)
         warnings += warned
+    docs, dropped = owned_once(per_shard, lambda d: d.key, owner)
+    totals -= dropped
     request = plan.request
     if plan.k is not None:
         totals = min(totals, plan.k)

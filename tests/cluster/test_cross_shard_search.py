@@ -31,6 +31,7 @@ from store.cluster.admin import create_cluster
 from store.cluster.fanout import PeerError, PeerPool
 from store.cluster.search import combine_definitions
 from store.cluster.search_catalog import Catalog, record
+from store.cluster.search_merge import owned_once
 from store.config import FsyncPolicy
 from store.replies import ErrorReply, SimpleString, Verbatim
 from store.resp import encode_command
@@ -440,3 +441,13 @@ def test_definition_answers_and_catalog_records() -> None:
     catalog = record(catalog, [b"FT.DROPINDEX", b"a", b"DD"])  # by its alias
     assert set(catalog.indexes) == {"j"} and catalog.aliases == {}
     assert record(catalog, [b"FT.DROPINDEX", b"j"]).to_plain() is None
+
+
+def test_a_key_two_shards_hold_is_answered_once_from_its_owner() -> None:
+    """During a slot migration a key is on both shards for a while (copied, not yet
+    deleted): the merge keeps the owner's copy."""
+    found = [[(b"a", 0), (b"k", 0)], [(b"k", 1), (b"b", 1)], [(b"c", 2)]]
+    kept, dropped = owned_once(found, lambda d: d[0], lambda key: 1 if key == b"k" else 0)
+    assert kept == [(b"a", 0), (b"k", 1), (b"b", 1), (b"c", 2)] and dropped == 1
+    kept, dropped = owned_once(found, lambda d: d[0], lambda key: -1)  # no owner: the first
+    assert (b"k", 0) in kept and (b"k", 1) not in kept and dropped == 1
