@@ -82,7 +82,7 @@ class ThreadNode:
     """A cluster node in this process (the shard added later, the replica): as
     :class:`NodeProcess` for these tests, without another interpreter's start-up."""
 
-    def __init__(self, data_dir: Path, topology_url: str) -> None:
+    def __init__(self, data_dir: Path, topology_url: str, **config: Any) -> None:
         self.server = ServerThread(
             ServerConfig(
                 port=0,
@@ -90,6 +90,7 @@ class ThreadNode:
                 appendfsync=FsyncPolicy.EVERYSEC,
                 cluster_enabled=True,
                 cluster_topology=topology_url,
+                **config,
             )
         ).start()
 
@@ -451,3 +452,28 @@ def test_a_key_two_shards_hold_is_answered_once_from_its_owner() -> None:
     assert kept == [(b"a", 0), (b"k", 1), (b"b", 1), (b"c", 2)] and dropped == 1
     kept, dropped = owned_once(found, lambda d: d[0], lambda key: -1)  # no owner: the first
     assert (b"k", 0) in kept and (b"k", 1) not in kept and dropped == 1
+
+
+def test_shards_are_asked_with_the_cluster_password(tmp_path: Path) -> None:
+    """Nodes with a password: the coordinator authenticates with it (requirepass here)."""
+    url = f"file:{tmp_path / 'topology.json'}"
+    nodes = [ThreadNode(tmp_path / f"p{i}", url, requirepass="pw") for i in range(2)]
+    try:
+        create_cluster(url, [f"127.0.0.1:{n.port}" for n in nodes], password="pw")
+        rc = RedisCluster(host="127.0.0.1", port=nodes[0].port, password="pw")
+        try:
+            keys = [f"pw:{i}" for i in range(20)]
+            for i, key in enumerate(keys):
+                rc.hset(key, mapping={"n": i})
+            assert rc.execute_command("FT.CREATE", "pw-idx", "PREFIX", "1", "pw:",
+                                      "SCHEMA", "n", "NUMERIC", "SORTABLE") == b"OK"  # fmt: skip
+        finally:
+            rc.close()
+        for node in nodes:
+            with node.client(password="pw", protocol=2) as r:
+                reply = r.execute_command("FT.SEARCH", "pw-idx", "*", "SORTBY", "n", "DESC",
+                                          "LIMIT", "0", "3", "NOCONTENT")  # fmt: skip
+                assert reply == [20, b"pw:19", b"pw:18", b"pw:17"]
+    finally:
+        for node in nodes:
+            node.server.stop()
