@@ -48,6 +48,7 @@ from .topology import Node, Topology
 if TYPE_CHECKING:
     from ..engine import Engine
     from ..index.schema import IndexDefinition
+    from ..index.search_index import SearchIndex
 
 __all__ = ["FANNED_OUT", "SearchCoordinator", "combine_definitions", "merge_info"]
 
@@ -185,11 +186,16 @@ class SearchCoordinator:
 
     def definition(self, args: list[bytes]) -> IndexDefinition | None:
         """The definition of the index ``args[1]`` names on this node, None if unknown."""
+        index = self.local_index(args)
+        return None if index is None else index.definition
+
+    def local_index(self, args: list[bytes]) -> SearchIndex | None:
+        """This node's index named by ``args[1]`` (an alias too), None if unknown."""
         if len(args) < 2:
             return None
         with self.engine.lock:
             try:
-                return self.engine.indexes.get(args[1]).definition
+                return self.engine.indexes.get(args[1])
             except StoreError:
                 return None
 

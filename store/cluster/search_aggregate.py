@@ -17,16 +17,25 @@ were written in key order) and runs the client's steps on them with memvec's own
 Costs and limits: every matching document crosses the network once, whole (a GROUPBY over
 the whole index moves the index); distances and scores cross as RediSearch prints them
 (12 significant digits), so an APPLY computing on them may differ from one node in the
-last digit. Refused with a clear error: WITHCURSOR (a cursor would pin one node's rows of
-a cross-shard run: page with LIMIT), JSON indexes (their rows are JSONPath values, not
-hashes) and ``matched_terms()`` (the matched terms do not cross).
+last digit. WITHCURSOR keeps the rows in this node's cursor registry: FT.CURSOR READ and
+DEL must be sent to the node that answered the FT.AGGREGATE (as with RediSearch's
+coordinator), and the cursor holds every matching document until it is read or expires.
+Refused with a clear error: JSON indexes (their rows are JSONPath values, not hashes) and
+``matched_terms()`` (the matched terms do not cross).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..aggregate import Execution, SourceDoc, compile_plan, parse_aggregate, reply_value
+from ..aggregate import (
+    Execution,
+    SourceDoc,
+    compile_plan,
+    parse_aggregate,
+    registry_for,
+    reply_value,
+)
 from ..aggregate.functions import EvalError
 from ..errors import CommandError, QuerySyntaxError, StoreError
 from ..index.query.vector_range import distance_names
@@ -74,7 +83,8 @@ def shard_args(args: list[bytes], request: Any) -> list[bytes]:
 async def aggregate(
     coordinator: SearchCoordinator, topology: Topology, client: Client, args: list[bytes]
 ) -> Any:
-    definition = coordinator.definition(args)
+    index = coordinator.local_index(args)
+    definition = index.definition if index is not None else None
     try:
         request = parse_aggregate(args[2:]) if definition is not None else None
     except StoreError:
@@ -84,11 +94,6 @@ async def aggregate(
         replies = await coordinator.ask(nodes, client.protocol, args)
         error = first_error(replies)
         return error if error is not None else replies[0]
-    if request.cursor:
-        raise CommandError(
-            "WITHCURSOR is not supported across shards in cluster mode: page with LIMIT "
-            "(docs/cluster.md)"
-        )
     if definition.on != "HASH":
         raise CommandError(
             "FT.AGGREGATE across shards reads HASH indexes only: aggregate a JSON index on "
@@ -130,11 +135,27 @@ async def aggregate(
     for i, doc in enumerate(docs):
         doc.doc_id = i + 1
     execution = Execution(plan, iter(docs))
+    if not request.cursor:
+        return _body(client.protocol, execution, None)
+    # the rows stay here, in this node's cursor registry: FT.CURSOR READ/DEL sent to this
+    # node reads them as any cursor (store.commands.aggregate)
+    registry = registry_for(coordinator.engine.indexes)
+    count = request.cursor_count or 1000
+    cursor = registry.add(index, execution, count, request.maxidle_ms)
+    body = _body(client.protocol, execution, count)
+    if execution.done:
+        registry.delete(cursor.id)
+        return [body, 0]
+    return [body, cursor.id]
+
+
+def _body(protocol: int, execution: Execution, count: int | None) -> Any:
+    """Up to ``count`` rows as a node answers them (store.commands.aggregate's reply)."""
     try:
-        total, rows = execution.chunk(None)
+        total, rows = execution.chunk(count)
     except EvalError as exc:
         raise QuerySyntaxError(str(exc)) from exc
-    if client.protocol == 3:
+    if protocol == 3:
         warnings: list[bytes] = []
         if execution.warning:
             warnings.append(execution.warning.encode())

@@ -307,9 +307,36 @@ def test_info_list_tagvals_and_errors(setup: Setup) -> None:
     ):
         expected = _raw_call(setup.single.port, list(args), 2)
         assert _raw_call(setup.nodes[1].port or 0, list(args), 2) == expected, args
-    refused = pytest.raises(redis.ResponseError, match="WITHCURSOR is not supported across")
-    with setup.nodes[2].client() as r, refused:
-        r.execute_command("FT.AGGREGATE", INDEX, "*", "WITHCURSOR")
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_aggregate_cursor_reads_as_one_node(setup: Setup, protocol: int) -> None:
+    """WITHCURSOR across shards: the rows stay on the node that answered; FT.CURSOR READ
+    sent to it pages them as one node's cursor does (ids differ: compared without them)."""
+    query = ["FT.AGGREGATE", INDEX, "@tag:{blue}", "LOAD", "1", "@n", "SORTBY", "2", "@n",
+             "DESC", "MAX", "20", "WITHCURSOR", "COUNT", "6"]  # fmt: skip
+
+    def pages(port: int) -> list[bytes]:
+        c = RawClient(port, timeout_s=20)
+        try:
+            if protocol == 3:
+                c.send(encode_command("HELLO", "3"))
+                c.read_reply()
+            c.send(encode_command(*query))
+            out = []
+            while True:
+                reply = c.read_reply()
+                body, cid = reply.rsplit(b":", 1)  # [body, id]: the id is the last integer
+                out.append(body)
+                if cid == b"0\r\n":
+                    return out
+                c.send(encode_command("FT.CURSOR", "READ", INDEX, cid[:-2]))
+        finally:
+            c.close()
+
+    expected = pages(setup.single.port)
+    assert len(expected) == 4  # 20 rows: 6 + 6 + 6 + 2, the last read says 0
+    assert pages(setup.nodes[2].port or 0) == expected
 
 
 def test_definitions_reach_every_shard_and_a_later_one(setup: Setup) -> None:
