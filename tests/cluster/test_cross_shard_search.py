@@ -25,6 +25,9 @@ from typing import Any
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from redis.commands.search import reducers
+from redis.commands.search.aggregation import AggregateRequest
+from redis.commands.search.query import Query
 
 from store.cluster import FileTopologySource, Node, Shard, Topology
 from store.cluster.admin import create_cluster
@@ -504,3 +507,34 @@ def test_shards_are_asked_with_the_cluster_password(tmp_path: Path) -> None:
     finally:
         for node in nodes:
             node.server.stop()
+
+
+def test_redis_py_cluster_search_api(setup: Setup) -> None:
+    """redis-py's RedisCluster search API (FT.* on its default node, FT.CURSOR on the node
+    that ran the FT.AGGREGATE) gets one node's answers."""
+    rc = RedisCluster(host="127.0.0.1", port=setup.nodes[1].port or 0, socket_timeout=20)
+    try:
+        with redis.Redis(port=setup.single.port) as single:
+            query = Query("@tag:{red}").sort_by("n").paging(3, 7).return_fields("n", "tag")
+            got, want = rc.ft(INDEX).search(query), single.ft(INDEX).search(query)
+            assert got.total == want.total
+            assert [(d.id, d.n) for d in got.docs] == [(d.id, d.n) for d in want.docs]
+            request = (
+                AggregateRequest("*")
+                .group_by("@tag", reducers.count().alias("c"))
+                .sort_by("@tag")
+                .cursor(count=1)
+            )
+            rows = []
+            result = rc.ft(INDEX).aggregate(request)
+            while True:
+                rows += result.rows
+                if not result.cursor or not result.cursor.cid:
+                    break
+                result = rc.ft(INDEX).aggregate(result.cursor)
+            expected = single.ft(INDEX).aggregate(
+                AggregateRequest("*").group_by("@tag", reducers.count().alias("c")).sort_by("@tag")
+            )
+            assert rows == expected.rows and len(rows) == len(TAGS)
+    finally:
+        rc.close()
