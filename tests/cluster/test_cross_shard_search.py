@@ -538,3 +538,37 @@ def test_redis_py_cluster_search_api(setup: Setup) -> None:
             assert rows == expected.rows and len(rows) == len(TAGS)
     finally:
         rc.close()
+
+
+def test_json_index_search_answers_as_one_node(setup: Setup) -> None:
+    rng = random.Random(3)
+    create = ["FT.CREATE", "xs-json", "ON", "JSON", "PREFIX", "1", "xs:j:", "SCHEMA",
+              "$.n", "AS", "n", "NUMERIC", "SORTABLE", "$.t", "AS", "t", "TAG",
+              "$.v", "AS", "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2",
+              "DISTANCE_METRIC", "L2"]  # fmt: skip
+    rc = RedisCluster(host="127.0.0.1", port=setup.nodes[0].port or 0, socket_timeout=20)
+    single = redis.Redis(port=setup.single.port)
+    try:
+        for i in range(60):
+            doc = json.dumps({"n": rng.randint(0, 9), "t": rng.choice("ab"),
+                              "v": [rng.random(), rng.random()]})  # fmt: skip
+            for c in (rc, single):
+                c.execute_command("JSON.SET", f"xs:j:{i:02d}", "$", doc)
+        assert rc.execute_command(*create) == b"OK" and single.execute_command(*create) == b"OK"
+        vec = struct.pack("<2f", 0.5, 0.5)
+        knn: list[str | bytes] = ["*=>[KNN 5 @v $vec AS d]", "PARAMS", "2", "vec", vec,
+                                  "DIALECT", "2"]  # fmt: skip
+        for query in (
+            knn,
+            [*knn, "RETURN", "1", "n"],
+            ["@t:{a}", "SORTBY", "n", "DESC", "LIMIT", "2", "6"],
+            ["*", "SORTBY", "n", "RETURN", "2", "$.n", "t", "LIMIT", "0", "8", "DIALECT", "3"],
+        ):
+            for protocol in (2, 3):
+                args: list[str | bytes] = ["FT.SEARCH", "xs-json", *query]
+                expected = _raw_call(setup.single.port, args, protocol)
+                assert _raw_call(setup.nodes[2].port or 0, args, protocol) == expected, query
+        assert rc.execute_command("FT.DROPINDEX", "xs-json") == b"OK"
+    finally:
+        rc.close()
+        single.close()
