@@ -132,7 +132,7 @@ def setup(
         )
     ).start()
     try:
-        _add_replica(url, nodes[4], nodes[0])
+        _add_replica(url, nodes[4], nodes[0], nodes)
         docs = _docs()
         rc = RedisCluster(host="127.0.0.1", port=nodes[0].port or 0, socket_timeout=20)
         try:
@@ -156,7 +156,7 @@ def setup(
             node.server.stop()
 
 
-def _add_replica(url: str, replica: AnyNode, primary: AnyNode) -> None:
+def _add_replica(url: str, replica: AnyNode, primary: AnyNode, everyone: list[AnyNode]) -> None:
     """Publish ``replica`` as a replica of ``primary``'s shard and attach it (REPLICAOF)."""
     source = FileTopologySource(url[len("file:") :])
     current = source.refresh()
@@ -171,7 +171,7 @@ def _add_replica(url: str, replica: AnyNode, primary: AnyNode) -> None:
         source.publish(dataclasses.replace(current, epoch=current.epoch + 1, shards=shards))
         assert r.execute_command("REPLICAOF", "127.0.0.1", primary.port) == b"OK"
     epoch = f"cluster_current_epoch:{current.epoch + 1}\r".encode()
-    for n in (primary, replica):
+    for n in everyone:  # every coordinator must know the replica (READONLY test)
         with n.client() as r:
             wait_for(
                 lambda r=r: epoch in r.execute_command("CLUSTER", "INFO"),
