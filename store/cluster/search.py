@@ -15,7 +15,7 @@ In cluster mode (and once a topology is published) the RESP server hands these c
   catalog when it starts, when its shard joins and when it is promoted (a shard added
   later gets every index).
 * FT.SEARCH (:mod:`.search_merge`) and FT.AGGREGATE (:mod:`.search_aggregate`) go to one
-  node per shard: a replica when the client sent READONLY (the first, by client id), else
+  node per shard: a replica when the client sent READONLY (chosen by client id), else
   the primary; merged as one node holding all the data would answer.
 * FT.INFO: the first shard's reply with ``num_docs``, ``num_records``,
   ``hash_indexing_failures`` and the index's ``indexing failures`` summed over the shards.
@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..commands.table import CommandSpec, resolve
-from ..errors import CommandError, StoreError
+from ..errors import ClusterDownError, CommandError, StoreError
 from ..replies import ErrorReply, SimpleString
 from .fanout import COORDINATOR_LIB, PeerError, PeerPool
 from .routing import ClusterNode
@@ -134,7 +134,7 @@ class SearchCoordinator:
         """The reply to one fanned-out command (errors as reply values)."""
         topology = self.cluster.topology
         if topology is None:  # takes() said yes; the topology cannot go away, but be exact
-            raise CommandError("CLUSTERDOWN The cluster has no topology yet")
+            return ClusterDownError("The cluster has no topology yet")
         try:
             if name in _DEFINITIONS:
                 return await self._define(topology, client, name, args)
@@ -151,6 +151,9 @@ class SearchCoordinator:
             return await self._union(topology, client, name, args)
         except StoreError as exc:
             return exc
+        except Exception as exc:  # a bug: answer it and keep serving, as the engine path does
+            log.exception("%s across shards failed unexpectedly", name)
+            return CommandError(f"internal error in {name} across shards: {type(exc).__name__}")
 
     # -- calling the shards -----------------------------------------------------------------
     def targets(self, topology: Topology, client: Client, *, primaries: bool = False) -> list[Node]:
