@@ -50,7 +50,7 @@ WORDS = ["alpha", "beta", "gamma", "delta", "omega"]
 TAGS = ["red", "blue", "green"]
 CREATE = [
     "FT.CREATE", INDEX, "ON", "HASH", "PREFIX", "1", PREFIX, "SCHEMA",
-    "title", "TEXT", "tag", "TAG", "n", "NUMERIC", "SORTABLE",
+    "title", "TEXT", "SORTABLE", "tag", "TAG", "n", "NUMERIC", "SORTABLE",
     "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2",
 ]  # fmt: skip
 
@@ -231,6 +231,8 @@ SEARCHES: list[list[str | bytes]] = [
     ["*", "SORTBY", "n", "DESC", "LIMIT", "0", "25", "NOCONTENT", "WITHSORTKEYS"],
     ["@n:[10 20]", "SORTBY", "n", "ASC", "WITHSCORES", "SCORER", "DISMAX"],
     ["@tag:{green}", "LIMIT", "0", "0"],
+    ["*", "SORTBY", "title", "DESC", "LIMIT", "0", "20", "RETURN", "1", "title"],
+    ["@tag:{blue}", "SORTBY", "title", "LIMIT", "30", "10", "WITHSORTKEYS", "NOCONTENT"],
     ["gamma", "SCORER", "DISMAX", "WITHSCORES", "EXPLAINSCORE", "LIMIT", "2", "3", "NOCONTENT"],
     ["@tag:{red}", "SCORER", "DOCSCORE", "WITHPAYLOADS", "LIMIT", "0", "3", "RETURN", "1", "n"],
     [KNN, "WITHSCORES", "WITHSORTKEYS", "SORTBY", "n", "RETURN", "1", "tag", *PARAMS],
