@@ -10,6 +10,10 @@ imports it). The design, what is built and what comes next: docs/cluster.md.
 * :mod:`.routing`: :class:`ClusterNode`, MOVED/ASK/CROSSSLOT/CLUSTERDOWN decisions.
 * :mod:`.commands`: CLUSTER, ASKING, READONLY, READWRITE.
 * :mod:`.admin`: ``memvec cluster create`` (assign slots, publish the topology).
+* :mod:`.search`: FT.* across shards (:class:`~.search.SearchCoordinator`), with
+  :mod:`.search_merge` (FT.SEARCH), :mod:`.search_aggregate` (FT.AGGREGATE),
+  :mod:`.search_catalog` (index definitions in the topology) and :mod:`.fanout` (calls
+  to the other nodes).
 """
 
 from __future__ import annotations

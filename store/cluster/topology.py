@@ -16,7 +16,12 @@ Byte format (the value a source stores; JSON, UTF-8)::
         "migrating": {"5000": "<shard id>"},   # slot -> the shard it is moving to
         "importing": {"5001": "<shard id>"},   # slot -> the shard it comes from
         "nodes": [{"id": "<40 hex>", "host": "127.0.0.1", "port": 7001,
-                   "role": "primary"|"replica"}]}]}
+                   "role": "primary"|"replica"}]}],
+     "search": {"indexes": {...}, "aliases": {...}}}   # optional: the FT.* catalog
+
+``search`` (absent when empty) is the cluster's index definitions, written by cross-shard
+search (:mod:`store.cluster.search_catalog` documents it); a change of it is published as
+any other, at the next epoch.
 
 Invariants (:meth:`Topology.validate`): ids are 40 lower-case hex digits and unique, each
 shard has exactly one primary, no slot has two owners, migrating/importing name shards
@@ -88,6 +93,8 @@ class Shard:
 class Topology:
     epoch: int
     shards: tuple[Shard, ...]
+    # the FT.* catalog (store.cluster.search_catalog), JSON-plain; None when empty
+    search: dict[str, Any] | None = None
 
     # -- lookups ----------------------------------------------------------------------------
     @cached_property
@@ -123,7 +130,7 @@ class Topology:
 
     # -- format -----------------------------------------------------------------------------
     def to_plain(self) -> dict[str, Any]:
-        return {
+        plain: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "epoch": self.epoch,
             "shards": [
@@ -142,6 +149,9 @@ class Topology:
                 for s in self.shards
             ],
         }
+        if self.search:
+            plain["search"] = self.search
+        return plain
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_plain(), sort_keys=True, separators=(",", ":")).encode()
@@ -158,7 +168,7 @@ class Topology:
     @classmethod
     def from_plain(cls, plain: Any) -> Topology:
         try:
-            _keys(plain, {"version", "epoch", "shards"}, "topology")
+            _keys(plain, {"version", "epoch", "shards"}, "topology", optional={"search"})
             if plain["version"] != FORMAT_VERSION:
                 raise TopologyError(
                     f"topology format version {plain['version']!r}; this memvec reads "
@@ -184,7 +194,10 @@ class Topology:
                         importing={int(k): str(v) for k, v in s["importing"].items()},
                     )
                 )
-            topology = cls(epoch=int(plain["epoch"]), shards=tuple(shards))
+            search = plain.get("search")
+            if search is not None and not isinstance(search, dict):
+                raise TopologyError("topology search catalog is not an object")
+            topology = cls(epoch=int(plain["epoch"]), shards=tuple(shards), search=search)
         except TopologyError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -224,10 +237,12 @@ class Topology:
                     raise TopologyError(f"shard {shard.id} names unknown shard {other}")
 
 
-def _keys(obj: Any, expected: set[str], what: str) -> None:
+def _keys(
+    obj: Any, expected: set[str], what: str, optional: frozenset[str] | set[str] = frozenset()
+) -> None:
     if not isinstance(obj, dict):
         raise TopologyError(f"{what} is not an object")
-    extra = set(obj) - expected
+    extra = set(obj) - expected - optional
     missing = expected - set(obj)
     if extra or missing:
         raise TopologyError(

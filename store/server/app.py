@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from ..cluster import ClusterNode, load_identity, open_source
 from ..cluster.commands import cluster_handlers
+from ..cluster.search import SearchCoordinator
 from ..commands.table import COMMANDS, connection_commands
 from ..config import EngineConfig
 from ..datatypes.limits import LIMIT_FIELDS
@@ -57,6 +58,7 @@ from .notifications import Notifier
 from .observe import Observability
 from .pubsub import PubSub, pubsub_handlers
 from .replication_handlers import replication_handlers
+from .results import Deferred
 from .script_busy import ScriptGuard
 from .tracking import Tracking
 
@@ -170,6 +172,8 @@ class Server:
         }
         # cluster mode (store.cluster): None on a standalone node
         self.cluster: ClusterNode | None = self._cluster_node()
+        # cluster mode: FT.* fanned out to every shard (store.cluster.search)
+        self.search_coordinator = self._search_coordinator()
         self.pubsub = PubSub()
         self.notifier: Notifier | None = None  # made at start (it needs the loop)
         self.tracking = Tracking(self)
@@ -226,6 +230,21 @@ class Server:
         except (OSError, ValueError) as exc:
             raise ServerError(f"cluster identity: {exc}") from exc
         return ClusterNode(identity, open_source(self.config.topology_url), exists)
+
+    def _search_coordinator(self) -> SearchCoordinator | None:
+        if self.cluster is None:
+            return None
+        c = self.config
+        coordinator = SearchCoordinator(
+            self.cluster,
+            self.engine,
+            # the credentials this node presents to other nodes (as a replica does)
+            user=c.masteruser if c.masterauth else None,
+            password=c.masterauth or c.requirepass,
+            deferred=Deferred,
+        )
+        self.handlers.update(coordinator.handlers())
+        return coordinator
 
     def _engine_config(self) -> EngineConfig:
         c = self.config
@@ -284,6 +303,8 @@ class Server:
             except BaseException:
                 await self._abort_start()
                 raise
+        if self.search_coordinator is not None:
+            self.search_coordinator.start()
         self.engine_ready = True
         for conn in list(self.clients.values()):
             conn.refresh()
@@ -430,6 +451,8 @@ class Server:
         if self._cron is not None:
             self._cron.cancel()
         await self.replication.stop()
+        if self.search_coordinator is not None:
+            await self.search_coordinator.stop()
         if self.cluster is not None:
             await self.cluster.stop()
         conns = list(self.clients.values())

@@ -447,6 +447,7 @@ class Connection(asyncio.Protocol):
         self.outbox = replies
         position, end = 0, len(batch)
         blocking = self.server.blocking
+        coordinator = self.server.search_coordinator
         try:
             while position < end:
                 if blocking.ready:  # serve clients blocked on keys the last command wrote
@@ -506,7 +507,10 @@ class Connection(asyncio.Protocol):
                             need = max(need, done.seq)
                         replies.append(done.reply if done.error is None else done.error)
                         continue
-                if spec.scope == "engine":
+                # cluster mode: FT.* fanned out to the shards, answered as a handler's reply
+                if spec.scope == "engine" and (
+                    coordinator is None or not coordinator.takes(self, spec)
+                ):
                     touched = True
                     if self.fast and spec.name in BATCHABLE_WRITES:
                         run = position
