@@ -14,7 +14,7 @@ children that matched the result, an intersection all its children (it matched o
 they all did), a negation none. So in ``(range1 range2) | (@num:[..] @t:x)`` a result of
 the second branch that is within range2 but not range1 carries no distance: the
 intersection did not match it (checked against RediSearch 2.10 by
-tests/server/test_rs_vecsim_ranges.py; its ``test_multiple_range_queries``).
+tests/server/test_rs_vecsim_queries.py; its ``test_multiple_range_queries``).
 """
 
 from __future__ import annotations
