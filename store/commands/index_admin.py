@@ -333,13 +333,12 @@ def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
             raise QuerySyntaxError("Invalid option")
         p = found[0]
         if p.name in _LIMITS or p.name == "VSS_MAX_RESIZE":
-            if len(args) > 4:
-                return SimpleString("EXCESSARGS")  # RediSearch's reply, verbatim
             if p.name == "VSS_MAX_RESIZE":  # an unsigned int in RediSearch: modulo 2^32
                 ctx.indexes.vss_max_resize_bytes = parse_config_integer(args[3], 0) % (1 << 32)
             else:
                 setattr(ctx.indexes.limits, _LIMITS[p.name], parse_config_integer(args[3], 1))
-            return SimpleString("OK")
+            # RediSearch's reply, verbatim, to arguments past the value (which it did set)
+            return SimpleString("EXCESSARGS" if len(args) > 4 else "OK")
         if p.value is not None and args[3].lower() == p.value.lower():
             return SimpleString("OK")  # the value memvec already runs with
         value = "(unset)" if p.value is None else p.value.decode()
@@ -347,17 +346,23 @@ def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
             f"FT.CONFIG SET is not supported by memvec: {p.name} is fixed at {value}"
         )
     found = [_current(ctx, p) for p in found]
+    # names and descriptions are status replies (``+MINPREFIX``) in RediSearch; values bulk
     if action == b"GET":
         if resp3:
-            return {p.name.encode(): p.value for p in found}
-        return [[p.name.encode(), p.value] for p in found]
+            return {SimpleString(p.name): p.value for p in found}
+        return [[SimpleString(p.name), p.value] for p in found]
+    described = SimpleString("Description"), SimpleString("Value")
     if resp3:
         return {
-            p.name.encode(): {b"Description": p.description.encode(), b"Value": p.value}
+            SimpleString(p.name): {
+                described[0]: SimpleString(p.description),
+                described[1]: p.value,
+            }
             for p in found
         }
     return [
-        [p.name.encode(), b"Description", p.description.encode(), b"Value", p.value] for p in found
+        [SimpleString(p.name), described[0], SimpleString(p.description), described[1], p.value]
+        for p in found
     ]
 
 
