@@ -85,12 +85,6 @@ def _unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms != 0)
 
 
-def _fma(
-    a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], c: npt.NDArray[np.float32]
-) -> npt.NDArray[np.float32]:
-    return (a.astype(np.float64) * b.astype(np.float64) + c.astype(np.float64)).astype(_F32)
-
-
 def _avx512(
     left: npt.NDArray[np.float32], right: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float32]:
@@ -99,8 +93,14 @@ def _avx512(
     lanes = np.zeros((n, 16), dtype=_F32)
     if r:
         lanes[:, :r] = left[:, :r] * right[:, :r]
-    for start in range(r, dim, 16):
-        lanes = _fma(left[:, start : start + 16], right[:, start : start + 16], lanes)
+    # the exact products of each 16-float block, block-major so each step reads one
+    # contiguous (n, 16) slab; each step is one fused multiply-add per lane
+    products = np.multiply(left[:, r:], right[:, r:], dtype=np.float64)
+    blocks = np.ascontiguousarray(products.reshape(n, -1, 16).transpose(1, 0, 2))
+    wide = np.empty((n, 16), dtype=np.float64)
+    for block in blocks:
+        np.add(lanes, block, out=wide)
+        lanes = wide.astype(_F32)
     eight = lanes[:, 8:] + lanes[:, :8]
     four = eight[:, 4:] + eight[:, :4]
     return (four[:, 0] + four[:, 2]) + (four[:, 1] + four[:, 3])
