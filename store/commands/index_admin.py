@@ -30,7 +30,7 @@ from ..errors import ArityError, IndexError_, QuerySyntaxError, StoreError
 from ..index.explain import explain_lines
 from ..index.ft_config import Parameter, lookup, parse_config_integer
 from ..index.query import And, MatchAll, Not, NumericFilter, OptionalFilter, Or, TagFilter
-from ..index.schema import FieldType
+from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.search_args import parse_ft_search
 from ..replies import SimpleString
 from .table import COMMANDS, command
@@ -80,6 +80,12 @@ def ft_alter(ctx: ExecContext, args: list[bytes]) -> SimpleString:
         raise QuerySyntaxError("Unknown action passed to ALTER SCHEMA")
     if len(rest) < 3:
         raise QuerySyntaxError("No fields provided")
+    if not ctx.replaying:  # a new VECTOR field meets FT.CREATE's limits (not on replay)
+        old = ctx.indexes.get(args[1], missing="Unknown index name").definition
+        budget = capacity_budget_bytes(ctx.maxmemory_bytes, ctx.indexes.vss_max_resize_bytes)
+        for field in parse_ft_create([*old.to_args(), *rest[2:]]).fields[len(old.fields) :]:
+            if field.vector is not None:
+                check_capacity(field.vector, budget)
     ctx.indexes.alter(args[1], rest[2:], skip_scan=skip)
     ctx.dirty = True
     return SimpleString("OK")

@@ -86,6 +86,9 @@ def test_vector_limits_follow_maxmemory_and_vss_max_resize(pair: Pair) -> None:
             spec = spec[2:] if attrs[0] == "TYPE" else spec  # the case naming its own TYPE
             pair.same("FT.CREATE", f"rsm{n}", "PREFIX", "1", f"rsm{n}:", "SCHEMA",
                       "v", "VECTOR", algo, len(spec), *spec)  # fmt: skip
+            pair.same("FT.CREATE", f"rsm{n}a", "PREFIX", "1", f"rsm{n}a:", "SCHEMA", "t", "TEXT")
+            pair.same("FT.ALTER", f"rsm{n}a", "SCHEMA", "ADD",
+                      "v", "VECTOR", algo, len(spec), *spec)  # fmt: skip
 
 
 def test_used_memory_counts_the_startup_overhead(memvec: ServerThread) -> None:
