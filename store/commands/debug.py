@@ -24,7 +24,13 @@ if TYPE_CHECKING:
     from .context import ExecContext
 
 
-@command("DEBUG", -2, "admin noscript loading stale", "admin slow dangerous")
+@command(
+    "DEBUG",
+    -2,
+    "admin noscript loading stale",
+    "admin slow dangerous",
+    summary="A container for debugging commands.",
+)
 def debug(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     """``DEBUG RELOAD [NOSAVE]`` (module docstring); other subcommands are refused."""
     sub = args[1].upper()
