@@ -524,13 +524,15 @@ class SearchIndex:
         return pairs, plan
 
     def _exact_field(self, name: bytes) -> FieldSpec | None:
-        """The FLOAT64 or FLOAT32 vector field ``name`` of an ON HASH index (whose reported
-        distances :meth:`exact` computes), else None."""
-        if self.definition.on == "JSON":
-            return None
+        """The vector field ``name`` whose reported distances :meth:`exact` computes: a
+        FLOAT64 or FLOAT32 field of an ON HASH index, a ``TYPE FLOAT32`` one ON JSON; else
+        None."""
         for f in self.vector_fields:
-            if name in (f.name, f.alias) and self.stored_type(f) in ("FLOAT64", "FLOAT32"):
-                return f
+            if name not in (f.name, f.alias) or f.vector is None:
+                continue
+            if self.definition.on == "JSON":
+                return f if f.vector.type == "FLOAT32" else None
+            return f if self.stored_type(f) in ("FLOAT64", "FLOAT32") else None
         return None
 
     def exact(
@@ -540,27 +542,40 @@ class SearchIndex:
         ``query`` blob, computed from the documents' blobs: FLOAT64 in double precision
         (memvec's indexes hold FLOAT32: see :mod:`store.index.vector_types`), FLOAT32 with
         VecSim's order of additions (:mod:`store.index.vecsim_arith`: the index's own
-        arithmetic differs in the last digits between HNSW and FLAT). A label whose hash
-        no longer holds a vector of the right size is left out. Takes ``lock`` to read the
-        hashes."""
+        arithmetic differs in the last digits between HNSW and FLAT). ON JSON the vectors
+        kept in :attr:`json_vectors` are read, and a document with several vectors gets its
+        nearest one's distance, as RediSearch's multi-value indexes report. A label whose
+        document no longer holds a vector of the right size is left out. Takes ``lock`` to
+        read the documents."""
         assert f.vector is not None
         size = self.stored_size(f)
         found: list[int] = []
         blobs: list[bytes] = []
+        kept = self.json_vectors.get(f.name, {}) if self.definition.on == "JSON" else None
         with lock:
             for label in labels:
-                value = data.get(self.label_to_key.get(label, b""))
-                blob = value.get(f.name) if isinstance(value, dict) else None
-                if isinstance(blob, bytes) and len(blob) == size:
-                    found.append(label)
-                    blobs.append(blob)
+                held: tuple[object, ...]
+                if kept is not None:
+                    one = kept.get(label)
+                    held = one if isinstance(one, tuple) else (one,)
+                else:
+                    value = data.get(self.label_to_key.get(label, b""))
+                    held = (value.get(f.name) if isinstance(value, dict) else None,)
+                for blob in held:
+                    if isinstance(blob, bytes) and len(blob) == size:
+                        found.append(label)
+                        blobs.append(blob)
         if not found:
             return {}
         if self.stored_type(f) == "FLOAT32":
             rows = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(found), f.vector.dim)
             metric = Metric.parse(f.vector.distance_metric)
             dists32 = vecsim_distances(rows, np.frombuffer(query, dtype="<f4"), metric)
-            return dict(zip(found, dists32.tolist(), strict=True))
+            nearest: dict[int, float] = {}
+            for label, d in zip(found, dists32.tolist(), strict=True):
+                if label not in nearest or d < nearest[label]:
+                    nearest[label] = d
+            return nearest
         stored = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(len(found), f.vector.dim)
         dists = float64_distances(
             stored, np.frombuffer(query, dtype="<f8"), f.vector.distance_metric

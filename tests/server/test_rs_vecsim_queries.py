@@ -9,6 +9,7 @@ index name and key prefix and drops them on the peer.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
@@ -146,4 +147,29 @@ def test_float32_distances_print_the_peers_digits_on_every_path(
                       f"@{field}:[VECTOR_RANGE 1e9 $q]=>{{$YIELD_DISTANCE_AS: d}}"):  # fmt: skip
                 pair.same("FT.SEARCH", name, q, "PARAMS", "2", "q", query, "SORTBY", "d",
                           "LIMIT", "0", "12", "RETURN", "1", "d", "DIALECT", "2")  # fmt: skip
+        pair.same("FT.DROPINDEX", name, "DD")
+
+
+def test_float32_json_distances_print_the_peers_digits(pair: Pair, name: str) -> None:
+    """ON JSON too, single vectors (HNSW, FLAT) and a multi-vector field (``$.m[*]``: each
+    document at its nearest vector)."""
+    rng = np.random.default_rng(5)
+    dim = 20
+    vectors = (rng.random((8, 3, dim)) * 10).astype("<f4")
+    query = (rng.random(dim) * 10).astype("<f4").tobytes()
+    for metric in ("L2", "COSINE"):
+        attrs = ["TYPE", "FLOAT32", "DIM", dim, "DISTANCE_METRIC", metric]
+        pair.same("FT.CREATE", name, "ON", "JSON", "PREFIX", "1", f"{name}:", "SCHEMA",
+                  "$.h", "AS", "vh", "VECTOR", "HNSW", "6", *attrs,
+                  "$.f", "AS", "vf", "VECTOR", "FLAT", "6", *attrs,
+                  "$.m[*]", "AS", "vm", "VECTOR", "FLAT", "6", *attrs)  # fmt: skip
+        wait_index_scanned(pair.peer, name)
+        for i, vs in enumerate(vectors):
+            doc = {"h": vs[0].tolist(), "f": vs[0].tolist(), "m": [v.tolist() for v in vs]}
+            pair.same("JSON.SET", f"{name}:{i}", "$", json.dumps(doc))
+        for field in ("vh", "vf", "vm"):
+            for q in (f"*=>[KNN 8 @{field} $q AS d]",
+                      f"@{field}:[VECTOR_RANGE 1e9 $q]=>{{$YIELD_DISTANCE_AS: d}}"):  # fmt: skip
+                pair.same("FT.SEARCH", name, q, "PARAMS", "2", "q", query, "SORTBY", "d",
+                          "LIMIT", "0", "8", "RETURN", "1", "d", "DIALECT", "2")  # fmt: skip
         pair.same("FT.DROPINDEX", name, "DD")
