@@ -78,6 +78,16 @@ log = logging.getLogger("memvec.engine")
 # may share one lock hold and one parallel vector insert (Engine.submit_many).
 BATCHABLE_WRITES = frozenset({"HSET", "HMSET", "HSETNX", "HDEL", "DEL", "UNLINK"})
 
+STARTUP_MEMORY_BYTES = 1 << 20
+"""The server's fixed overhead in ``used_memory`` (INFO ``used_memory_startup``): what an
+empty server counts, as Redis counts its own startup allocations (an empty Redis 7.4 with
+RediSearch and RedisJSON: ~1.1 MB). A constant, not the process's RSS at start: memvec's
+interpreter (tens of MB, more in a test process hosting several servers) would leave a
+small ``maxmemory`` no room at all and make the limit depend on what was imported. So
+``maxmemory`` bounds this plus the dataset estimate, as Redis's bounds ``used_memory``, and
+clients that size ``maxmemory`` from ``used_memory`` (RediSearch's tests) get a real
+limit, never 0."""
+
 Arg = bytes | str | int | float
 Authorizer = Callable[[CommandSpec, list[bytes]], None]
 
@@ -879,13 +889,15 @@ class Engine:
                 listener(key)
 
     def used_memory(self, max_age_s: float = 0.0) -> int:
-        """Estimated dataset bytes. The walk is O(keys): callers on a hot path (maxmemory
-        admission) pass ``max_age_s`` to reuse an estimate at most that old."""
+        """INFO ``used_memory``: :data:`STARTUP_MEMORY_BYTES` plus the estimated dataset
+        bytes (keys and indexes), what ``maxmemory`` bounds. The walk is O(keys): callers
+        on a hot path (maxmemory admission) pass ``max_age_s`` to reuse an estimate at
+        most that old."""
         now = time.monotonic()
         cached, at = self._memory_estimate
         if max_age_s and now - at <= max_age_s:
             return cached
-        value = self.keyspace.memory_bytes() + self.indexes.memory_bytes()
+        value = STARTUP_MEMORY_BYTES + self.keyspace.memory_bytes() + self.indexes.memory_bytes()
         self._memory_estimate = (value, now)
         self._written_since_estimate = 0
         return value

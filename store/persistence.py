@@ -164,6 +164,29 @@ class Persistence:
             "freeing disk space"
         )
 
+    def reload_in_place(self, save: bool = True) -> None:
+        """``DEBUG RELOAD``: rebuild the state from what is durable, as a restart would,
+        without restarting: a snapshot first (as SAVE; ``save=False``: Redis's NOSAVE, the
+        newest snapshot as it is), then it is loaded and the log after it replayed through
+        ``apply``. The state served afterwards is the one a restart would recover. Called
+        by a command handler (holding the engine lock, which is reentrant). Raises
+        :class:`StoreError` without a data directory (there is nothing to reload from)."""
+        if self.store is None or self.engine.transaction_log is None:
+            raise StoreError(
+                "DEBUG RELOAD needs a data directory (start the server with --dir): "
+                "without one there is no snapshot or log to reload from"
+            )
+        engine = self.engine
+        log_backend = engine.transaction_log
+        assert log_backend is not None
+        with engine.frozen():
+            if save:
+                self.save()
+            end = engine.applied_position
+            if end.seq > 1:  # the tail replayed below is read back from the log
+                log_backend.wait_durable(end.seq - 1)
+            self.reload(end)
+
     def _scratch_dirs(self) -> list[Path]:
         dirs = [self.tmp_dir] if self.tmp_dir is not None else []
         dirs += [Path("/dev/shm"), Path(tempfile.gettempdir())]

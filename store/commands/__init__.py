@@ -4,6 +4,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     aggregate,
     bitmaps,
     cluster,
+    debug,
     dump_restore,
     functions,
     geo,

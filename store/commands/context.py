@@ -36,6 +36,11 @@ class Snapshots(Protocol):
 
     def bgsave(self) -> bool: ...
 
+    def reload_in_place(self, save: bool = True) -> None:
+        """``DEBUG RELOAD``: take a snapshot (unless ``save`` is False) and rebuild the
+        state from the newest snapshot and the log after it, in place."""
+        ...
+
     @property
     def last_save_ms(self) -> int:
         """Unix time (ms) of the last successful snapshot; 0 if there was none."""

@@ -13,9 +13,9 @@ index. Choices that differ from RediSearch:
 * ``FT.PROFILE`` answers with the search (or aggregate) reply and a profile in
   RediSearch's shape; the iterator tree is memvec's query tree and the times are memvec's
   (milliseconds), so the numbers differ from RediSearch's, never the layout.
-* ``FT.CONFIG SET`` changes ``MINPREFIX`` and ``MAXEXPANSIONS`` (per server, not logged,
-  as RediSearch's are not); any other parameter is refused unless set to the value memvec
-  already has (:mod:`store.index.ft_config`).
+* ``FT.CONFIG SET`` changes ``MINPREFIX``, ``MAXEXPANSIONS`` and ``VSS_MAX_RESIZE`` (per
+  server, not logged, as RediSearch's are not); any other parameter is refused unless set
+  to the value memvec already has (:mod:`store.index.ft_config`).
 * ``FT.SYNUPDATE``/``FT.SYNDUMP`` are refused with an error saying so: memvec's query
   parser does not expand synonyms, and storing groups that no query uses would answer
   differently from RediSearch without saying so.
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArityError, IndexError_, QuerySyntaxError, StoreError
 from ..index.explain import explain_lines
-from ..index.ft_config import Parameter, lookup
+from ..index.ft_config import Parameter, lookup, parse_config_integer
 from ..index.query import And, MatchAll, Not, NumericFilter, OptionalFilter, Or, TagFilter
-from ..index.schema import FieldType
+from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.search_args import parse_ft_search
 from ..replies import SimpleString
 from .table import COMMANDS, command
@@ -80,6 +80,12 @@ def ft_alter(ctx: ExecContext, args: list[bytes]) -> SimpleString:
         raise QuerySyntaxError("Unknown action passed to ALTER SCHEMA")
     if len(rest) < 3:
         raise QuerySyntaxError("No fields provided")
+    if not ctx.replaying:  # a new VECTOR field meets FT.CREATE's limits (not on replay)
+        old = ctx.indexes.get(args[1], missing="Unknown index name").definition
+        budget = capacity_budget_bytes(ctx.maxmemory_bytes, ctx.indexes.vss_max_resize_bytes)
+        for field in parse_ft_create([*old.to_args(), *rest[2:]]).fields[len(old.fields) :]:
+            if field.vector is not None:
+                check_capacity(field.vector, budget)
     ctx.indexes.alter(args[1], rest[2:], skip_scan=skip)
     ctx.dirty = True
     return SimpleString("OK")
@@ -306,18 +312,9 @@ _LIMITS = {"MINPREFIX": "min_prefix", "MAXEXPANSIONS": "max_expansions"}
 """The parameters FT.CONFIG SET changes: the server's ``IndexManager.limits``."""
 
 
-def _config_count(raw: bytes) -> int:
-    """RediSearch's ``AC_GetLongLong(..., AC_F_GE1)``: a whole number (``strtoll``), >= 1."""
-    text = raw.decode("latin-1")
-    if not text or text[0].isspace() or not text.lstrip("+-").isdigit():
-        raise QuerySyntaxError("Could not convert argument to expected type")
-    value = int(text)
-    if value < 1:
-        raise QuerySyntaxError("Value is outside acceptable bounds")
-    return value
-
-
 def _current(ctx: ExecContext, p: Parameter) -> Parameter:
+    if p.name == "VSS_MAX_RESIZE":
+        return p._replace(value=str(ctx.indexes.vss_max_resize_bytes).encode())
     attr = _LIMITS.get(p.name)
     if attr is None:
         return p
@@ -341,11 +338,13 @@ def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
         if not found:
             raise QuerySyntaxError("Invalid option")
         p = found[0]
-        if p.name in _LIMITS:
-            if len(args) > 4:
-                return SimpleString("EXCESSARGS")  # RediSearch's reply, verbatim
-            setattr(ctx.indexes.limits, _LIMITS[p.name], _config_count(args[3]))
-            return SimpleString("OK")
+        if p.name in _LIMITS or p.name == "VSS_MAX_RESIZE":
+            if p.name == "VSS_MAX_RESIZE":  # an unsigned int in RediSearch: modulo 2^32
+                ctx.indexes.vss_max_resize_bytes = parse_config_integer(args[3], 0) % (1 << 32)
+            else:
+                setattr(ctx.indexes.limits, _LIMITS[p.name], parse_config_integer(args[3], 1))
+            # RediSearch's reply, verbatim, to arguments past the value (which it did set)
+            return SimpleString("EXCESSARGS" if len(args) > 4 else "OK")
         if p.value is not None and args[3].lower() == p.value.lower():
             return SimpleString("OK")  # the value memvec already runs with
         value = "(unset)" if p.value is None else p.value.decode()
@@ -353,17 +352,23 @@ def ft_config(ctx: ExecContext, args: list[bytes]) -> object:
             f"FT.CONFIG SET is not supported by memvec: {p.name} is fixed at {value}"
         )
     found = [_current(ctx, p) for p in found]
+    # names and descriptions are status replies (``+MINPREFIX``) in RediSearch; values bulk
     if action == b"GET":
         if resp3:
-            return {p.name.encode(): p.value for p in found}
-        return [[p.name.encode(), p.value] for p in found]
+            return {SimpleString(p.name): p.value for p in found}
+        return [[SimpleString(p.name), p.value] for p in found]
+    described = SimpleString("Description"), SimpleString("Value")
     if resp3:
         return {
-            p.name.encode(): {b"Description": p.description.encode(), b"Value": p.value}
+            SimpleString(p.name): {
+                described[0]: SimpleString(p.description),
+                described[1]: p.value,
+            }
             for p in found
         }
     return [
-        [p.name.encode(), b"Description", p.description.encode(), b"Value", p.value] for p in found
+        [SimpleString(p.name), described[0], SimpleString(p.description), described[1], p.value]
+        for p in found
     ]
 
 

@@ -46,7 +46,7 @@ def ft_create(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     it is kept in the log and snapshots (:mod:`store.index.schema.create`)."""
     definition = parse_ft_create(args)
     if not ctx.replaying:
-        budget = capacity_budget_bytes(ctx.maxmemory_bytes)
+        budget = capacity_budget_bytes(ctx.maxmemory_bytes, ctx.indexes.vss_max_resize_bytes)
         for field in definition.fields:
             if field.vector is not None:
                 check_capacity(field.vector, budget)
@@ -316,6 +316,7 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         timed_out,
         total,
         by_distance,
+        sortable,
     )
 
 
@@ -456,6 +457,7 @@ def _reply(
     timed_out: bool,
     total: int | None,
     by_distance: bool = False,
+    distance_names: list[bytes] | None = None,
 ) -> object:
     """The FT.SEARCH reply; ``total`` is the match count when ``hits`` holds only the
     best documents (a ranked search), else None (every match is in ``hits``).
@@ -501,9 +503,15 @@ def _reply(
     page = docs[offset : offset + num]
     if request.return_fields is not None:
         # RediSearch answers the distance fields (KNN's AS, VECTOR_RANGE's yields) before
-        # the others whatever their place in RETURN, and drops one RETURNed under an alias
+        # the others whatever their place in RETURN, in the order its query created them
+        # (``distance_names``: the KNN score, then the yields in query order), and drops
+        # one RETURNed under an alias
         scores = {score_alias} | {name for hit in hits for name in hit.yields}
-        returned = [r for r in request.return_fields if r.name in scores and r.alias == r.name]
+        place = {name: i for i, name in enumerate(distance_names or [])}
+        returned = sorted(
+            (r for r in request.return_fields if r.name in scores and r.alias == r.name),
+            key=lambda r: place.get(r.name, len(place)),
+        )
         returned += [r for r in request.return_fields if r.name not in scores]
         read = _returned_name_of(index)
         page = [

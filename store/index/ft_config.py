@@ -13,13 +13,24 @@ by (RediSearch's default for internals); ``FT.CONFIG SET`` to that same value is
 accepted (nothing to change), any other value is refused with an error naming the
 parameter and its fixed value, because accepting a value that changes nothing would
 answer differently from RediSearch silently. docs/compatibility.md lists this.
+
+``VSS_MAX_RESIZE`` is settable too: when not 0 it replaces a tenth of the memory limit as
+the bytes one vector index's ``INITIAL_CAP`` or ``BLOCK_SIZE`` may ask for
+(:func:`store.index.schema.capacity_budget_bytes`), which is what it bounds in
+RediSearch 2.10 (``BLOCK_MEMORY_LIMIT`` in its ``spec.c``). RediSearch keeps it in a
+32-bit ``unsigned int``, so a value is stored modulo 2^32, as there. A refused value
+leaves the setting unchanged (RediSearch stores an uninitialised value then).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import NamedTuple
 
-__all__ = ["PARAMETERS", "Parameter", "lookup"]
+from ..errors import QuerySyntaxError
+
+__all__ = ["PARAMETERS", "Parameter", "lookup", "parse_config_integer"]
 
 
 class Parameter(NamedTuple):
@@ -158,3 +169,30 @@ def lookup(pattern: bytes) -> list[Parameter]:
         return list(PARAMETERS)
     name = pattern.decode("utf-8", "replace").upper()
     return [p for p in PARAMETERS if p.name == name]
+
+
+_INT64 = re.compile(rb"-?(0|[1-9][0-9]*)")
+_INT64_MAX = (1 << 63) - 1
+
+
+def parse_config_integer(raw: bytes, minimum: int) -> int:
+    """RediSearch's ``AC_GetLongLong`` on a config argument, then its ``AC_F_GE0`` (``minimum``
+    0) or ``AC_F_GE1`` (1) bound: a 64-bit integer in Redis's strict form, else a number
+    ``strtod`` reads whose value is a whole 64-bit integer (``3.0``, ``1e3``, ``+5``).
+    Anything else is ``Could not convert argument to expected type``; below ``minimum``,
+    ``Value is outside acceptable bounds`` (RediSearch's texts)."""
+    value: int | None = None
+    if _INT64.fullmatch(raw) and -_INT64_MAX - 1 <= int(raw) <= _INT64_MAX:
+        value = int(raw)
+    elif raw and not raw[:1].isspace() and not raw[-1:].isspace() and b"_" not in raw:
+        try:
+            number = float(raw.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            number = math.nan
+        if math.isfinite(number) and number == int(number) and abs(number) < 2.0**63:
+            value = int(number)
+    if value is None:
+        raise QuerySyntaxError("Could not convert argument to expected type")
+    if value < minimum:
+        raise QuerySyntaxError("Value is outside acceptable bounds")
+    return value

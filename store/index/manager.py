@@ -53,6 +53,9 @@ class IndexManager:
         self.aliases: dict[str, str] = {}
         self.limits = ExpansionLimits()
         """MINPREFIX / MAXEXPANSIONS (``FT.CONFIG SET``), shared by every index here."""
+        self.vss_max_resize_bytes = 0
+        """``FT.CONFIG SET VSS_MAX_RESIZE``: when not 0, what one vector index's INITIAL_CAP
+        or BLOCK_SIZE may ask for (:func:`store.index.schema.capacity_budget_bytes`)."""
 
     def names(self) -> list[str]:
         return list(self.indexes)

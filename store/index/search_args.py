@@ -166,7 +166,9 @@ class SearchRequest:
     def check_sortby(self, definition: IndexDefinition, extra: Sequence[bytes] = ()) -> None:
         """Raise RediSearch's error if SORTBY names neither a schema field nor ``extra``.
 
-        ``extra`` holds other sortable names, such as the KNN score alias.
+        ``extra`` holds other sortable names, such as the KNN score alias. A name RETURN
+        loads (a hash field outside the schema, an ``AS`` name) is refused too, as
+        RediSearch 2.10 refuses it.
         """
         if self.sortby is None:
             return
@@ -174,8 +176,7 @@ class SearchRequest:
         known = {f.alias for f in definition.fields}
         if definition.on != "HASH":  # a JSON field also sorts by its path
             known |= {f.name for f in definition.fields}
-        returned = {r.alias for r in self.return_fields or ()}
-        if name not in known and name not in returned and name not in extra:
+        if name not in known and name not in extra:
             raise QuerySyntaxError(
                 f"Property `{name.decode('utf-8', 'replace')}` not loaded nor in schema"
             )

@@ -52,6 +52,7 @@ from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldSpec, FieldType, IndexDefinition
 from .term_patterns import ExpansionLimits
+from .vecsim_arith import vecsim_distances
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
@@ -432,8 +433,8 @@ class SearchIndex:
         self, node: FilterNode, data: dict[bytes, Any] | None = None, lock: Any = None
     ) -> RangeResults | None:
         """Run every VECTOR_RANGE leaf of ``node``; None if none. The engine lock is
-        needed only with ``data`` and ``lock`` given: a FLOAT64 hash field's leaves are
-        then decided and measured in double precision (:meth:`exact64`)."""
+        needed only with ``data`` and ``lock`` given: a FLOAT64 or FLOAT32 hash field's
+        leaves are then decided and measured as RediSearch measures (:meth:`exact`)."""
         leaves = range_leaves(node)
         if not leaves:
             return None
@@ -447,10 +448,10 @@ class SearchIndex:
         for leaf, negated in leaves:
             if leaf not in results.hits:
                 hits = self.range(leaf)
-                spec = self._float64_field(leaf.field)
+                spec = self._exact_field(leaf.field)
                 if spec is not None and data is not None and lock is not None:
-                    exact = self.exact64(spec, [label for label, _ in hits], leaf.vector,
-                                         data, lock)  # fmt: skip
+                    exact = self.exact(spec, [label for label, _ in hits], leaf.vector,
+                                       data, lock)  # fmt: skip
                     hits = [(label, d) for label, d in exact.items() if d <= leaf.radius]
                 results.hits[leaf] = dict(hits)
             if leaf.yield_as is not None and not negated:
@@ -512,43 +513,69 @@ class SearchIndex:
         self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
     ) -> tuple[list[tuple[int, float]], str]:
         """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``.
-        Distances of a FLOAT64 hash field are recomputed in double precision
-        (:meth:`exact64`) and the hits ordered by them."""
+        Distances of a FLOAT64 or FLOAT32 hash field are recomputed as RediSearch computes
+        them (:meth:`exact`) and the hits ordered by them."""
         pairs, plan = self._knn(knn, allowed, data, lock)
-        spec = self._float64_field(knn.field)
+        spec = self._exact_field(knn.field)
         if spec is not None and pairs:
-            exact = self.exact64(spec, [label for label, _ in pairs], knn.vector, data, lock)
+            exact = self.exact(spec, [label for label, _ in pairs], knn.vector, data, lock)
             pairs = sorted(((label, exact.get(label, d)) for label, d in pairs),
                            key=lambda p: (p[1], p[0]))  # fmt: skip
         return pairs, plan
 
-    def _float64_field(self, name: bytes) -> FieldSpec | None:
-        """The FLOAT64 vector field ``name`` of an ON HASH index, else None."""
+    def _exact_field(self, name: bytes) -> FieldSpec | None:
+        """The vector field ``name`` whose reported distances :meth:`exact` computes: a
+        FLOAT64 or FLOAT32 field of an ON HASH index, a ``TYPE FLOAT32`` one ON JSON; else
+        None."""
         for f in self.vector_fields:
-            if name in (f.name, f.alias) and self.stored_type(f) == "FLOAT64":
-                return f
+            if name not in (f.name, f.alias) or f.vector is None:
+                continue
+            if self.definition.on == "JSON":
+                return f if f.vector.type == "FLOAT32" else None
+            return f if self.stored_type(f) in ("FLOAT64", "FLOAT32") else None
         return None
 
-    def exact64(
+    def exact(
         self, f: FieldSpec, labels: list[int], query: bytes, data: dict[bytes, Any], lock: Any
     ) -> dict[int, float]:
-        """Double-precision distances of ``labels``' FLOAT64 vectors in field ``f`` to the
-        FLOAT64 ``query`` blob (memvec's indexes hold FLOAT32: see
-        :mod:`store.index.vector_types`); a label whose hash no longer holds a vector of
-        the right size is left out. Takes ``lock`` to read the hashes."""
+        """The distances RediSearch reports from ``labels``' vectors in field ``f`` to the
+        ``query`` blob, computed from the documents' blobs: FLOAT64 in double precision
+        (memvec's indexes hold FLOAT32: see :mod:`store.index.vector_types`), FLOAT32 with
+        VecSim's order of additions (:mod:`store.index.vecsim_arith`: the index's own
+        arithmetic differs in the last digits between HNSW and FLAT). ON JSON the vectors
+        kept in :attr:`json_vectors` are read, and a document with several vectors gets its
+        nearest one's distance, as RediSearch's multi-value indexes report. A label whose
+        document no longer holds a vector of the right size is left out. Takes ``lock`` to
+        read the documents."""
         assert f.vector is not None
         size = self.stored_size(f)
         found: list[int] = []
         blobs: list[bytes] = []
+        kept = self.json_vectors.get(f.name, {}) if self.definition.on == "JSON" else None
         with lock:
             for label in labels:
-                value = data.get(self.label_to_key.get(label, b""))
-                blob = value.get(f.name) if isinstance(value, dict) else None
-                if isinstance(blob, bytes) and len(blob) == size:
-                    found.append(label)
-                    blobs.append(blob)
+                held: tuple[object, ...]
+                if kept is not None:
+                    one = kept.get(label)
+                    held = one if isinstance(one, tuple) else (one,)
+                else:
+                    value = data.get(self.label_to_key.get(label, b""))
+                    held = (value.get(f.name) if isinstance(value, dict) else None,)
+                for blob in held:
+                    if isinstance(blob, bytes) and len(blob) == size:
+                        found.append(label)
+                        blobs.append(blob)
         if not found:
             return {}
+        if self.stored_type(f) == "FLOAT32":
+            rows = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(found), f.vector.dim)
+            metric = Metric.parse(f.vector.distance_metric)
+            dists32 = vecsim_distances(rows, np.frombuffer(query, dtype="<f4"), metric)
+            nearest: dict[int, float] = {}
+            for label, d in zip(found, dists32.tolist(), strict=True):
+                if label not in nearest or d < nearest[label]:
+                    nearest[label] = d
+            return nearest
         stored = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(len(found), f.vector.dim)
         dists = float64_distances(
             stored, np.frombuffer(query, dtype="<f8"), f.vector.distance_metric

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..engine import STARTUP_MEMORY_BYTES
 from .config import format_memory
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ def _memory(server: Server) -> Fields:
         ("used_memory_rss_human", format_memory(rss)),
         ("used_memory_peak", server.stats.peak_memory),
         ("used_memory_peak_human", format_memory(server.stats.peak_memory)),
+        ("used_memory_startup", STARTUP_MEMORY_BYTES),
+        ("used_memory_dataset", used - STARTUP_MEMORY_BYTES),
         ("total_system_memory", total_system_memory()),
         ("total_system_memory_human", format_memory(total_system_memory())),
         ("maxmemory", maxmemory),

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands.table import command
 from ..datatypes.base import TypedValue
 from ..datatypes.limits import LIMITS
+from ..engine import STARTUP_MEMORY_BYTES
 from ..errors import CommandError, SyntaxErr
 from ..keyspace import Value
 from ..numbers import parse_int64
@@ -186,7 +187,7 @@ def _stats(conn: Connection) -> dict[bytes, Any]:
         expires = len(engine.keyspace.expires)
         dataset = engine.keyspace.memory_bytes()
         indexes = engine.indexes.memory_bytes()
-    used = dataset + indexes
+    used = STARTUP_MEMORY_BYTES + dataset + indexes
     server.stats.peak_memory = max(server.stats.peak_memory, used)
     peak = server.stats.peak_memory
     rss = rss_bytes()
@@ -194,11 +195,11 @@ def _stats(conn: Connection) -> dict[bytes, Any]:
         (c.transport.get_write_buffer_size() if c.transport is not None else 0) + c.parser.buffered
         for c in server.clients.values()
     )
-    overhead = indexes + clients
+    overhead = STARTUP_MEMORY_BYTES + indexes + clients
     out: dict[bytes, Any] = {
         b"peak.allocated": peak,
         b"total.allocated": used,
-        b"startup.allocated": 0,
+        b"startup.allocated": STARTUP_MEMORY_BYTES,
         b"replication.backlog": 0,
         b"clients.slaves": 0,
         b"clients.normal": clients,

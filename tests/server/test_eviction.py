@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from store.engine import STARTUP_MEMORY_BYTES
 from store.server import ServerThread
 from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
@@ -16,7 +17,9 @@ from tests.server.test_differential import connected_pair
 
 @pytest.fixture(scope="module")
 def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None, maxmemory_bytes=50_000)).start()
+    thread = ServerThread(
+        ServerConfig(port=0, data_dir=None, maxmemory_bytes=STARTUP_MEMORY_BYTES + 50_000)
+    ).start()
     try:
         yield thread
     finally:

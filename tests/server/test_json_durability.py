@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from store.engine import STARTUP_MEMORY_BYTES
 from store.server import ServerThread
 from tests.harness.wait import wait_for
 from tests.replication.nodes import Node
@@ -188,7 +189,7 @@ def test_acl_key_patterns_and_categories(r: redis.Redis, server: ServerThread) -
 
 
 def test_maxmemory_refuses_json_growth(start_server: Callable[..., ServerThread]) -> None:
-    srv = start_server(maxmemory_bytes=200_000)
+    srv = start_server(maxmemory_bytes=STARTUP_MEMORY_BYTES + 200_000)
     r = redis.Redis(port=srv.port, protocol=2)
     try:
         big = json.dumps({"v": [0.123456] * 2000})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from store.engine import STARTUP_MEMORY_BYTES
 from tests.harness.wait import wait_for
 from tests.replication.nodes import Node, converged
 
@@ -19,7 +20,13 @@ def snapshot_of(node: Node) -> dict[bytes, tuple[bytes, int]]:
 
 
 def test_replica_and_restart_agree(tmp_path: Path) -> None:
-    primary = Node(tmp_path / "p", "--maxmemory", "60000", "--maxmemory-policy", "allkeys-lru")
+    primary = Node(
+        tmp_path / "p",
+        "--maxmemory",
+        str(STARTUP_MEMORY_BYTES + 60_000),
+        "--maxmemory-policy",
+        "allkeys-lru",
+    )
     replica: Node | None = None
     try:
         replica = Node(tmp_path / "r", "--replicaof", primary.replicaof)
@@ -45,7 +52,9 @@ def test_replica_and_restart_agree(tmp_path: Path) -> None:
         expected = snapshot_of(primary)
         assert snapshot_of(replica) == expected
         primary.stop()
-        primary.restart("--maxmemory", "60000", "--maxmemory-policy", "allkeys-lru")
+        primary.restart(
+            "--maxmemory", str(STARTUP_MEMORY_BYTES + 60_000), "--maxmemory-policy", "allkeys-lru"
+        )
         assert snapshot_of(primary) == expected
     finally:
         if replica is not None:

@@ -11,6 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from store.engine import STARTUP_MEMORY_BYTES
 from store.server import ServerThread
 from store.server.config import OutputBufferLimit
 from tests.harness.wait import wait_for
@@ -86,7 +87,7 @@ def test_output_buffer_limit_disconnects_a_client_that_stopped_reading(
 
 
 def test_maxmemory_refuses_writes_with_oom_and_keeps_serving_reads(start_server: Start) -> None:
-    srv = start_server(maxmemory_bytes=200_000)
+    srv = start_server(maxmemory_bytes=STARTUP_MEMORY_BYTES + 200_000)
     r = _redis(srv.port)
     r.set("first", "kept")
     with pytest.raises(redis.exceptions.OutOfMemoryError) as e:

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from store.config import EngineConfig
-from store.engine import Engine
+from store.engine import STARTUP_MEMORY_BYTES, Engine
 from store.errors import OutOfMemoryError
 from store.eviction import Evictor, Policy
 from store.wal.payload import decode_commands
 from store.wal.position import LogPosition
 
-LIMIT = 20_000  # bytes of dataset estimate: about 100 keys of 100 bytes
+DATASET = 20_000  # bytes of dataset estimate: about 100 keys of 100 bytes
+LIMIT = STARTUP_MEMORY_BYTES + DATASET  # maxmemory bounds used_memory, the server's part too
 # The engine reuses its memory estimate for up to 0.1 s (store/engine.py) plus the bytes
 # written since; tests write until a condition holds rather than a fixed count.
 MAX_WRITES = 200_000
@@ -52,7 +53,7 @@ def test_a_burst_of_writes_cannot_pass_maxmemory_unseen() -> None:
     """400 writes of 2 KB within the estimate's reuse window (0.1 s) into 300 KB: the
     bytes written since the estimate count, so the dataset stays within the limit (it
     grew to 840 KB before that bound)."""
-    limit = 300_000
+    limit = STARTUP_MEMORY_BYTES + 300_000
     with Engine(EngineConfig(maxmemory_bytes=limit)) as e:
         e.evictor.configure("allkeys-lru", samples=5)
         for i in range(400):
@@ -107,7 +108,7 @@ def test_random_and_lfu_policies_evict() -> None:
         with Engine(EngineConfig(maxmemory_bytes=LIMIT)) as e:
             e.evictor.configure(policy)
             fill_until(e, lambda: e.stats.evicted_keys > 100, ttl=True)
-            assert e.used_memory() < 3 * LIMIT, policy
+            assert e.used_memory() < STARTUP_MEMORY_BYTES + 3 * DATASET, policy
 
 
 def test_lfu_counter_is_logarithmic_and_decays() -> None:

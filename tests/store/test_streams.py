@@ -33,6 +33,9 @@ class _NoSnapshots:
     def bgsave(self) -> bool:
         raise AssertionError("not used")
 
+    def reload_in_place(self, save: bool = True) -> None:
+        raise AssertionError("not used")
+
     @property
     def last_save_ms(self) -> int:
         return 0

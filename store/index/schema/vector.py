@@ -112,15 +112,19 @@ def element_bytes(spec: VectorSpec) -> int:
     return data + 8 * spec.m + 91
 
 
-def capacity_budget_bytes(maxmemory_bytes: int = 0) -> int:
-    """What one index's INITIAL_CAP or BLOCK_SIZE may ask for: a tenth of ``maxmemory``,
-    or of physical memory when there is none, as RediSearch's ``vss_max_resize`` default."""
-    if maxmemory_bytes > 0:
-        return maxmemory_bytes // 10
+def capacity_budget_bytes(maxmemory_bytes: int = 0, vss_max_resize_bytes: int = 0) -> int:
+    """What one index's INITIAL_CAP or BLOCK_SIZE may ask for: RediSearch 2.10's
+    ``BLOCK_MEMORY_LIMIT``, ``VSS_MAX_RESIZE`` when set (``FT.CONFIG SET``), else a tenth
+    of the memory limit (``maxmemory``, or physical memory when there is none or it is
+    smaller: its ``MIN_NOT_0(maxmemory, total_system_memory)``)."""
+    if vss_max_resize_bytes:
+        return vss_max_resize_bytes
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 10
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (OSError, ValueError):
-        return 1 << 30
+        physical = 0
+    limits = [m for m in (maxmemory_bytes, physical) if m > 0]
+    return min(limits) // 10 if limits else 1 << 30
 
 
 def check_capacity(spec: VectorSpec, budget_bytes: int) -> None:

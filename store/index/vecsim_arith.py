@@ -1,0 +1,120 @@
+"""FLOAT32 distances with RediSearch's arithmetic, so reported distances print its digits.
+
+A FLOAT32 distance is a sum of ``dim`` rounded terms, and its last printed digits
+(``%.12g``) depend on the order of the additions. hnswlib (KNN on HNSW), numpy (FLAT, range
+queries) and RediSearch's VecSim library each add in their own order, so the same distance
+printed differently depending on which path found the document (RediSearch's
+``test_with_fields`` compares a KNN reply with a VECTOR_RANGE reply). The distances memvec
+reports for a FLOAT32 field are therefore recomputed here, for the hits only, with the
+order of VecSim 0.8 (RediSearch 2.10), which picks its kernel by CPU at startup:
+
+* ``dim < 16``: one float accumulator, terms added in order (``FP32_L2Sqr``,
+  ``FP32_InnerProduct``);
+* AVX-512F (``FP32_L2SqrSIMD16_AVX512``): 16 lanes; the ``dim % 16`` leading elements are
+  multiplied into lanes ``0..r-1``, then each block of 16 is fused-multiply-added into
+  the lanes, and ``_mm512_reduce_add_ps`` adds the lanes as a tree (upper 8 + lower 8,
+  upper 4 + lower 4, then lanes 0+2 and 1+3, then those two);
+* otherwise AVX (``FP32_L2SqrSIMD16_AVX``): 8 lanes without fusing (multiply, round, add),
+  the ``dim % 8`` leading elements first, and the lanes added left to right.
+
+A fused multiply-add rounds once; numpy has none, so it is computed in double precision
+(the product of two floats is exact there) and rounded to float: the result differs from
+a true FMA only when that double rounding lands on a tie, which no comparison with the
+peer has shown. SSE-only CPUs (VecSim's 4-lane kernel) get the AVX order. ``IP`` is
+``1 - dot`` with the same order; ``COSINE`` is IP over unit vectors made as VecSim makes
+them (``normalizeVector_imp``: the sum of squares in double, its square root rounded to
+float, each element divided by it), from the document's and the query's own values. A zero
+vector stays zero (distance 1), where VecSim divides by zero.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import numpy.typing as npt
+
+from .vector import Metric
+
+__all__ = ["vecsim_distances"]
+
+_F32 = np.float32
+
+
+@functools.cache
+def _has_avx512f() -> bool:
+    """Whether this CPU has AVX-512F (VecSim's choice, read the way Linux reports it)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "avx512f" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def vecsim_distances(
+    rows: npt.NDArray[np.float32], query: npt.NDArray[np.float32], metric: Metric
+) -> npt.NDArray[np.float32]:
+    """The distance from ``query`` to each of ``rows`` (``(n, dim)``), both as the documents
+    and the query hold them (not normalised), added in VecSim's order (module docstring)."""
+    l2 = metric is Metric.L2
+    if l2:
+        terms = rows - query  # the kernels subtract in float too; the product comes below
+        left, right = terms, terms
+    else:
+        if metric is Metric.COSINE:
+            rows, query = _unit(rows), _unit(query)
+        left, right = rows, np.broadcast_to(query, rows.shape)
+    dim = rows.shape[1]
+    if dim < 16:
+        total = np.zeros(rows.shape[0], dtype=_F32)
+        for i in range(dim):
+            total = total + left[:, i] * right[:, i]  # float32: rounded, then added
+    elif _has_avx512f():
+        total = _avx512(left, right)
+    else:
+        total = _avx(left, right)
+    return total if l2 else (_F32(1.0) - total).astype(_F32)
+
+
+def _unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norms = np.sqrt(np.square(vectors.astype(np.float64)).sum(axis=-1, keepdims=True))
+    norms = norms.astype(_F32)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms != 0)
+
+
+def _avx512(
+    left: npt.NDArray[np.float32], right: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    n, dim = left.shape
+    r = dim % 16
+    lanes = np.zeros((n, 16), dtype=_F32)
+    if r:
+        lanes[:, :r] = left[:, :r] * right[:, :r]
+    # the exact products of each 16-float block, block-major so each step reads one
+    # contiguous (n, 16) slab; each step is one fused multiply-add per lane
+    products = np.multiply(left[:, r:], right[:, r:], dtype=np.float64)
+    blocks = np.ascontiguousarray(products.reshape(n, -1, 16).transpose(1, 0, 2))
+    wide = np.empty((n, 16), dtype=np.float64)
+    for block in blocks:
+        np.add(lanes, block, out=wide)
+        lanes = wide.astype(_F32)
+    eight = lanes[:, 8:] + lanes[:, :8]
+    four = eight[:, 4:] + eight[:, :4]
+    return (four[:, 0] + four[:, 2]) + (four[:, 1] + four[:, 3])
+
+
+def _avx(left: npt.NDArray[np.float32], right: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    n, dim = left.shape
+    r = dim % 8
+    lanes = np.zeros((n, 8), dtype=_F32)
+    if r:
+        lanes[:, :r] = left[:, :r] * right[:, :r]
+    for start in range(r, dim, 8):
+        lanes = lanes + left[:, start : start + 8] * right[:, start : start + 8]
+    total = lanes[:, 0]
+    for i in range(1, 8):
+        total = total + lanes[:, i]
+    return total
