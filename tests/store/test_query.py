@@ -83,7 +83,8 @@ FILTERS: list[tuple[str, FilterNode]] = [
     ("@rating : [ 1  2 ]", num(b"rating", 1, 2)),
     ("@rating:[3]", num(b"rating", 3, 3)),
     ("@rating:[5 3]", num(b"rating", 5, 3)),
-    ("@rating:[$lo $hi]", num(b"rating", 3, 5, hi_in=False)),
+    # a "(" inside a parameter's value is read and dropped, as on the peer: inclusive
+    ("@rating:[$lo $hi]", num(b"rating", 3, 5)),
     ("@rating:[($lo +inf]", num(b"rating", 3, INF, lo_in=False)),
     ("@rating:[$neg 0]", num(b"rating", -INF, 0)),
     ("@rating:[-$lo 0]", num(b"rating", -3, 0)),
