@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ...errors import QuerySyntaxError
 from ...geo.geohash import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
-from .lexer import LATE_GEO, TokenCursor, unescape
+from .lexer import LATE_ITERATORS, TokenCursor, unescape
 from .numbers import parse_numeric_param
 
 __all__ = [
@@ -108,7 +108,7 @@ def parse_geo_range(cur: TokenCursor, field: bytes) -> GeoFilter:
     def checked() -> GeoFilter:
         return make_geo_filter(field, lon, lat, radius, unit, unit_error="Invalid GeoFilter unit")
 
-    return cur.resolve(checked, unchecked, late=LATE_GEO)
+    return cur.resolve(checked, unchecked, late=LATE_ITERATORS)
 
 
 def _number(cur: TokenCursor, fallback: float = 0.0) -> float:

@@ -27,8 +27,7 @@ __all__ = ["unescape"]
 T = TypeVar("T")
 
 LATE_EXPANSION = 2
-LATE_GEO = 3
-LATE_RANGE = 4
+LATE_ITERATORS = 3
 
 _PUNCT = frozenset([*range(33, 48), *range(58, 65), *range(91, 97), *range(123, 127)])
 _SPACE = frozenset(b" \t\n\v\f\r")
@@ -241,9 +240,9 @@ class TokenCursor:
         """``compute()`` (which reads parameters); on its error, ``fallback`` and the error
         recorded for :meth:`raise_param_errors`. ``late`` (one of the ``LATE_*`` ranks)
         marks a check RediSearch makes after every parameter is resolved, in the order of
-        its phases: phonetics on a field without them (query expansion), then a GEO
-        filter's unit, centre and radius, then a negative VECTOR_RANGE radius (measured:
-        the GEO error wins whatever the order of the two in the query)."""
+        its phases: phonetics on a field without them (query expansion), then, as the
+        iterators are built in query order, a GEO filter's unit, centre and radius or a
+        negative VECTOR_RANGE radius."""
         try:
             return compute()
         except QuerySyntaxError as exc:

@@ -383,8 +383,11 @@ class _Parser(KnnParser, RangeParser):
             return TextFilter(scope, terms, exact=len(terms) == 1)
         if tok.kind == "ATTR":
             # RediSearch's PARAM_TERM: the value is unescaped and folded like a term, never
-            # dropped as a stop word
-            term = fold_text(unescape(self.param_text(b"$" + tok.text)))
+            # dropped as a stop word, and not expanded when it reads as a number
+            raw = self.param_text(b"$" + tok.text)
+            term = fold_text(unescape(raw))
+            if parse_double(raw) is not None:  # a number is not expanded
+                return self.text_node(fields, (term,), False)
             return self.text_node(fields, (term,), False, self.expansions(term, fields))
         if tok.kind == "PREFIX" and tok.text.startswith(b"$"):
             term = fold_text(unescape(self.param_text(tok.text)))

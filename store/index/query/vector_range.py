@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from ...errors import QuerySyntaxError
-from .lexer import LATE_RANGE, Tok, TokenCursor
+from .lexer import LATE_ITERATORS, Tok, TokenCursor
 from .nodes import And, FilterNode, Not, OptionalFilter, Or, VectorRange
 from .numbers import parse_numeric_param
 
@@ -55,7 +55,7 @@ class RangeParser(TokenCursor):
             def refuse() -> NoReturn:
                 raise negative
 
-            radius = self.resolve(refuse, 0.0, late=LATE_RANGE)
+            radius = self.resolve(refuse, 0.0, late=LATE_ITERATORS)
         self.take("RSQB")
         epsilon: bytes | None = None
         yield_as: bytes | None = None
