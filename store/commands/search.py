@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, SyntaxErr
 from ..index.json_fields import reply_fields, reply_names, sort_value
+from ..index.query import has_window
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
@@ -232,7 +233,7 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
             found = [index.key_to_label[k] for k in request.inkeys if k in index.key_to_label]
         inkeys = len(found)
         allowed = set(found) if allowed is None else allowed & set(found)
-    if request.slop is not None or request.inorder:
+    if request.slop is not None or request.inorder or has_window(parsed.filter):
         allowed = _in_window(ctx, index, parsed, allowed, inkeys, request, ranges)
     want_scores = request.withscores and request.num > 0
     explanations: dict[int, Any] = {}

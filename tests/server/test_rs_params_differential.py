@@ -11,6 +11,8 @@ compared: the causes found by RediSearch's own ``test_search_params.py``.
   parameters before the filter's, query attributes' values checked while parsing
   (``Invalid value (x) for `slop```), GEO / phonetic / range-radius checks after the
   parameters, a number as a GEO unit;
+* query attributes ``=>{$weight: w; $slop: n; $inorder: true}``: scores, matches and
+  FT.EXPLAIN, and how an attributed intersection takes in the nodes after it;
 * RETURN of a schema alias reads the aliased hash field only (``numval AS numval_name``:
   a hash field named ``numval_name`` is not returned).
 
@@ -205,6 +207,80 @@ ERRORS: list[tuple[str, tuple[object, ...]]] = [
 
 def test_parameter_errors(pair: Pair, idx: str) -> None:
     assert not _diffs(pair, [_search(idx, q, *params) for q, params in ERRORS])
+
+
+WINDOW_DOCS = ["hello big world", "hello world", "world of the big hello",
+               "hello there my good old world"]  # fmt: skip
+ATTRIBUTES = [
+    # $weight on terms (not their expansions), patterns, phrases, tags, unions
+    "@t:hello => {$weight: 2}", "(@t:hello => {$weight: 2}) | @u:hello",
+    "(hello world) => {$weight: 0.5}", "hel* => {$weight: 2}", "*orld => {$weight: 2} big",
+    "%hellp% => {$weight: 2}", '"hello world" => {$weight: 2}', '"hello" => {$weight: 2}',
+    "(hello | world) => {$weight: 3}", "((hello world) => {$weight: 2} | big)",
+    "@tg:{a} => {$weight: 3} hello", "@tg:{a|b} => {$weight: 3} hello",
+    "@tg:{b|a*} => {$weight: 3} hello", "@n:[1 2] => {$weight: 3} hello",
+    "world => {$weight: 2} hello", "worlds => {$weight: 2} hello",
+    # $slop / $inorder on intersections, overriding SLOP, adding to INORDER
+    "(hello world) => {$slop: 0}", "(hello world) => {$slop: 1}",
+    "(world hello) => {$inorder: true}", "(world hello) => {$inorder: true; $slop: 5}",
+    "hello => {$slop: 0}", '"hello world" => {$slop: 2}', "(hello | world) => {$slop: 0}",
+    "@t:(hello world) => {$slop: 0} @n:[1 4]", "~(world hello) => {$slop: 0}",
+    "(world hello) => {$slop: 1; $inorder: true} | foo",
+    # what follows an attributed intersection / union joins it, unless @field: scopes it
+    "(hello world) => {$slop: 0} big", "big (hello world) => {$slop: 0}",
+    "@t:(hello world) => {$slop: 0} big", "@t:((hello world) => {$slop: 0} big)",
+    "(hello world) => {$slop: 0; $weight: 3} big (foo | there)",
+    "(hello | foo) => {$weight: 3} | big", "big | (hello | foo) => {$weight: 3}",
+    "@t:(hello | foo) => {$weight: 3} | big",
+    # no attributes on `*`
+    "* => {$weight: 2}", "(*) => {$weight: 2}", "*=>{$weight: 2}",
+]  # fmt: skip
+WINDOW_ARGS = [("SLOP", "0"), ("INORDER",)]
+# FT.EXPLAIN differs there (docs/compatibility.md): ``@t:`` before a scoped intersection or
+# union, $slop / $inorder shown on nodes they do not change
+NOT_EXPLAINED = {
+    '"hello world" => {$slop: 2}', "(hello | world) => {$slop: 0}",
+    "@t:(hello world) => {$slop: 0} @n:[1 4]", "@t:(hello world) => {$slop: 0} big",
+    "@t:((hello world) => {$slop: 0} big)", "@t:(hello | foo) => {$weight: 3} | big",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def widx(memvec: ServerThread, redis_stack: RedisStack) -> Iterator[str]:
+    """TEXT ``t``/``u``, NUMERIC ``n``, TAG ``tg`` over :data:`WINDOW_DOCS`."""
+    p = f"rw{uuid.uuid4().hex[:8]}"
+    clients = [redis.Redis(host="127.0.0.1", port=memvec.port), redis_stack.client()]
+    others = [("world hello", "a"), ("foo", "b"), ("bar hello", "a"), ("", "ab,b")]
+    for r in clients:
+        r.execute_command(
+            "FT.CREATE", p, "PREFIX", "1", f"{p}:", "SCHEMA", "t", "TEXT", "u", "TEXT",
+            "n", "NUMERIC", "tg", "TAG",
+        )  # fmt: skip
+        wait_index_scanned(r, p, 30)
+        for i, (text, (u, tg)) in enumerate(zip(WINDOW_DOCS, others, strict=True)):
+            r.hset(f"{p}:{i}", mapping={"t": text, "u": u, "n": i + 1, "tg": tg})
+    try:
+        yield p
+    finally:
+        for r in clients:
+            call(r, "FT.DROPINDEX", p, "DD")
+            r.close()
+
+
+def test_query_attributes(pair: Pair, widx: str) -> None:
+    """``=>{$weight; $slop; $inorder}`` applied as the peer applies them: scores (TFIDF,
+    BM25, DISMAX), matches, FT.EXPLAIN."""
+    commands: list[tuple[object, ...]] = []
+    for query in ATTRIBUTES:
+        for scorer in ("TFIDF", "BM25", "DISMAX"):
+            commands.append(("FT.SEARCH", widx, query, "WITHSCORES", "NOCONTENT", "SCORER", scorer))
+        if query not in NOT_EXPLAINED:
+            commands.append(("FT.EXPLAIN", widx, query))
+    for extra in WINDOW_ARGS:
+        for query in ("(world hello) => {$slop: 3}", "(world hello) => {$slop: -1}",
+                      "(world hello) => {$inorder: false}", "(world hello) => {$slop: 0}"):  # fmt: skip
+            commands.append(("FT.SEARCH", widx, query, "WITHSCORES", "NOCONTENT", *extra))
+    assert not _diffs(pair, [(*c, "DIALECT", "2") for c in commands])
 
 
 def test_return_of_an_alias_reads_its_field(pair: Pair, idx: str) -> None:

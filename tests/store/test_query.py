@@ -108,7 +108,7 @@ FILTERS: list[tuple[str, FilterNode]] = [
     # optional: matches everything, scores where the child matches (RediSearch's OPTIONAL)
     ("~@a:{x}", OptionalFilter(tag(b"a", b"x"))),
     ("@a:{x} ~@b:{y}", And((tag(b"a", b"x"), OptionalFilter(tag(b"b", b"y"))))),
-    ("@rating:[3 +inf]=>{$weight: 2.0}", num(b"rating", 3, INF)),
+    ("@rating:[3 +inf]=>{$weight: 2.0}", dataclasses.replace(num(b"rating", 3, INF), weight=2.0)),
     ("hello", text(None, b"hello")),
     ("Hello World", And((text(None, b"hello"), text(None, b"world")))),
     ("the", MatchNone()),

@@ -115,7 +115,8 @@ def lex(s: bytes) -> list[Tok]:
         if c in _SPACE or c < 32 or c == 127:
             i += 1
         elif s.startswith(b"=>", i):
-            toks.append(Tok("ARROW", i, b"=>"))
+            # RediSearch's token text for an arrow starts at its ``>`` (shown in errors)
+            toks.append(Tok("ARROW", i, s[i + 1 : i + 3]))
             i += 2
         elif c == ord("@") or c == ord("$"):
             j = _scan_term(s, i + 1)

@@ -44,7 +44,7 @@ from ..phonetics import phonetic_term
 from ..schema.args import as_bytes
 from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
 from ..stemming import query_expansions
-from .geo import is_geo_range, parse_geo_range
+from .geo import GeoFilter, is_geo_range, parse_geo_range
 from .knn import KnnParser
 from .lexer import LATE_EXPANSION, Tok, lex, syntax, unescape
 from .nodes import (
@@ -89,6 +89,18 @@ _ATOM_STARTS = {"LP", "STAR", "MODIFIER", "NUMOP", "TERM", "NUMBER", "ATTR", "EX
                 "SUFFIX", "CONTAINS", "WILDCARD", "PERCENT", "MINUS", "TILDE", "QUOTE"}  # fmt: skip
 
 
+def _node_kind(node: FilterNode) -> str:
+    names: dict[type, str] = {
+        GeoFilter: "GEO filter",
+        Not: "negation",
+        OptionalFilter: "optional node",
+        MatchAll: "wildcard",
+        VectorRange: "VECTOR_RANGE",
+        MatchNone: "empty query",
+    }
+    return names.get(type(node), type(node).__name__)
+
+
 def check_attribute(name: bytes, value: bytes) -> None:
     """A query attribute of a filter node (``=>{$weight: 2; $slop: 1}``), checked as
     RediSearch's ``QueryNode_ApplyAttribute`` checks it while parsing: ``$slop`` an integer
@@ -130,6 +142,8 @@ class _Parser(KnnParser, RangeParser):
         self.language = language
         self.phonetic_fields = phonetic_fields
         self.depth = 0
+        self.scoped: set[int] = set()
+        """ids of the nodes an ``@field:`` modifier scopes (see :meth:`open`)"""
 
     # -- grammar
     def query(self) -> ParsedQuery:
@@ -143,6 +157,8 @@ class _Parser(KnnParser, RangeParser):
                 alias = knn.score_alias.decode("utf-8", "replace")
                 raise QuerySyntaxError(f"Property `{alias}` specified more than once")
             return ParsedQuery(MatchAll() if node is None else node, knn)
+        if self.kind() == "ARROW" and self.peek(1) is not None:
+            raise syntax(self.toks[self.i + 1])  # RediSearch takes the arrow, not what follows
         if self.kind() != "EOF":
             raise syntax(self.here())
         self.raise_param_errors()
@@ -154,7 +170,19 @@ class _Parser(KnnParser, RangeParser):
             self.i += 1
             children.append(self.intersect(fields))
         kept = [c for c in children if c is not None]
+        first = kept[0] if kept else None
+        if isinstance(first, Or) and first.weight != 1.0 and self.open(first) and len(kept) > 1:
+            # RediSearch adds what follows a union to it, attributes and all
+            merged = make_or([Or(first.children), *kept[1:]])
+            if isinstance(merged, Or):
+                return dataclasses.replace(merged, weight=first.weight)
+            return merged
         return make_or(kept) if kept else None
+
+    def open(self, node: FilterNode) -> bool:
+        """Whether ``node`` (a union or intersection) takes in the nodes that follow it:
+        in RediSearch's grammar, one that no ``@field:`` scopes does."""
+        return id(node) not in self.scoped
 
     def intersect(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
         if self.kind() not in _ATOM_STARTS:
@@ -163,6 +191,16 @@ class _Parser(KnnParser, RangeParser):
         while self.kind() in _ATOM_STARTS:
             children.append(self.unary(fields))
         kept = [c for c in children if c is not None]
+        first = kept[0] if kept else None
+        if isinstance(first, And) and first.attributed and self.open(first) and len(kept) > 1:
+            # RediSearch adds what follows an intersection to it, so ``(a b)=>{$slop: 0} c``
+            # is the intersection of a, b and c with slop 0
+            merged = make_and([And(first.children), *kept[1:]])
+            if isinstance(merged, And):
+                return dataclasses.replace(
+                    merged, weight=first.weight, slop=first.slop, inorder=first.inorder
+                )
+            return merged
         return make_and(kept) if kept else None
 
     def unary(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
@@ -186,12 +224,13 @@ class _Parser(KnnParser, RangeParser):
                     return None
                 return make_not(child) if kind == "MINUS" else OptionalFilter(child)
             node = self.atom(fields)
+            if isinstance(node, MatchAll):  # RediSearch's ``*`` takes no attributes
+                return node
             while self.kind() == "ARROW" and self.kind(1) == "LB":
                 self.i += 1
                 for name, value in self.attributes():
                     check_attribute(name, value)
-                    if name.lower() == b"phonetic":
-                        node = self.with_phonetic(node, value)
+                    node = self.with_attribute(node, name.lower(), value)
             return node
         finally:
             self.depth -= 1
@@ -272,13 +311,14 @@ class _Parser(KnnParser, RangeParser):
             self.i += 1
             names.append(unescape(self.take().text))
         self.take("COLON")
-        if len(names) > 1:
-            return self.unary(tuple(names))
-        if self.kind() == "LB":
+        if len(names) == 1 and self.kind() == "LB":
             return self.tag_list(mod.text)
-        if self.kind() == "LSQB":
+        if len(names) == 1 and self.kind() == "LSQB":
             return self.numeric_range(mod.text)
-        return self.unary((mod.text,))
+        node = self.unary(tuple(names))
+        if node is not None:
+            self.scoped.add(id(node))
+        return node
 
     def tag_list(self, field: bytes) -> FilterNode:
         self.take("LB")
@@ -397,6 +437,8 @@ class _Parser(KnnParser, RangeParser):
             return None
         if tok.kind == "PREFIX":
             return self.text_node(fields, (term,), True)
+        if tok.kind == "NUMBER":  # a number is not expanded (RediSearch's QT_NUMERIC)
+            return self.text_node(fields, (term,), False)
         return self.text_node(fields, (term,), False, self.expansions(term, fields))
 
     def expansions(
@@ -416,6 +458,39 @@ class _Parser(KnnParser, RangeParser):
         if fields is None:
             return bool(self.phonetic_fields)
         return any(f in self.phonetic_fields for f in fields)
+
+    def with_attribute(
+        self, node: FilterNode | None, name: bytes, value: bytes
+    ) -> FilterNode | None:
+        """``node`` with a checked query attribute applied (:func:`check_attribute`).
+
+        ``$weight`` weights text terms, tags, intersections and unions; on a NUMERIC range
+        it is only shown by FT.EXPLAIN, as in RediSearch (its numeric iterator takes no
+        weight); on other nodes memvec refuses it. ``$slop`` / ``$inorder`` restrict an intersection
+        and, as in RediSearch, change nothing elsewhere (a term, an exact phrase, a
+        union)."""
+        if name == b"phonetic":
+            return self.with_phonetic(node, value)
+        if node is None:
+            return None
+        if name == b"weight":
+            weight = parse_double(value)
+            assert weight is not None  # checked
+            if weight == 1.0:
+                return node
+            if isinstance(node, TextFilter | TagFilter | And | Or | NumericFilter):
+                return dataclasses.replace(node, weight=weight)
+            raise QuerySyntaxError(
+                f"$weight on a {_node_kind(node)} is not supported by memvec: weight text "
+                "terms, tags, intersections or unions"
+            )
+        if not isinstance(node, And):
+            return node
+        if name == b"slop":
+            slop = parse_c_integer(value)
+            assert slop is not None  # checked
+            return dataclasses.replace(node, slop=slop)
+        return dataclasses.replace(node, inorder=parse_boolean(value) is True)
 
     def with_phonetic(self, node: FilterNode | None, value: bytes) -> FilterNode | None:
         """``=>{$phonetic: true|false}`` on a plain term: RediSearch refuses it where no
@@ -522,7 +597,8 @@ def _swap_vector(node: FilterNode, placeholder: bytes, blob: bytes) -> FilterNod
     if isinstance(node, VectorRange):
         return dataclasses.replace(node, vector=blob) if node.vector == placeholder else node
     if isinstance(node, And | Or):
-        return type(node)(tuple(_swap_vector(c, placeholder, blob) for c in node.children))
+        children = tuple(_swap_vector(c, placeholder, blob) for c in node.children)
+        return dataclasses.replace(node, children=children)
     if isinstance(node, Not):
         return Not(_swap_vector(node.child, placeholder, blob))
     if isinstance(node, OptionalFilter):
