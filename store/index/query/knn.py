@@ -66,6 +66,7 @@ class KnnParser(TokenCursor):
             if value_tok.kind == "ATTR":
                 option_params.append((tok.text.upper(), value_tok.text))
         self.take("RSQB")
+        yields: list[bytes] = []
         if self.kind() == "ARROW" and self.kind(1) == "LB":
             self.i += 1
             for name, value in self.attributes():
@@ -73,13 +74,7 @@ class KnnParser(TokenCursor):
                 if lowered not in _KNN_ATTRIBUTES:
                     raise QuerySyntaxError(f"Invalid attribute {name.decode('utf-8', 'replace')}")
                 if lowered == b"yield_distance_as":
-                    if alias is not None:
-                        raise QuerySyntaxError(
-                            "Distance field was specified twice for vector query: "
-                            f"{alias.decode('utf-8', 'replace')} and "
-                            f"{value.decode('utf-8', 'replace')}"
-                        )
-                    alias = value
+                    yields.append(value)
                 else:
                     _set_option(options, lowered.upper(), value)
         if self.kind() != "EOF":
@@ -103,6 +98,13 @@ class KnnParser(TokenCursor):
             options[option] = self.resolve(partial(self.param, name), b"1")
         self.param_rank = 1
         self.raise_param_errors()
+        names = ([] if alias is None else [alias]) + yields
+        if len(names) > 1:  # checked with the AS name's parameter resolved
+            raise QuerySyntaxError(
+                "Distance field was specified twice for vector query: "
+                f"{names[0].decode('utf-8', 'replace')} and {names[1].decode('utf-8', 'replace')}"
+            )
+        alias = names[0] if names else None
         hybrid = node is not None and not isinstance(node, MatchAll)
         return _knn_clause(min(k, MAX_KNN_K), field, vector, alias, options, hybrid)
 
