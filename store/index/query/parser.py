@@ -26,6 +26,12 @@ nothing); a plain term (not in ``"..."``, not under ``-`` or ``~``) carries its 
 (its phonetic code where a field it searches is PHONETIC, its stems in the query's
 language), as RediSearch's default expander adds them. ``=>{$phonetic: true|false}`` on a
 term forces the phonetic expansion, refused where no field it searches is PHONETIC.
+Query attributes (``=>{$weight: w; $slop: n; $inorder: true; $phonetic: b}``) are checked
+while parsing and applied to their node (:meth:`_Parser.with_attribute`); an intersection
+or union that carries attributes takes in the nodes that follow it, as RediSearch's grammar
+appends them, unless an ``@field:`` scopes it. ``$params`` are resolved as RediSearch does
+after parsing (:class:`~store.index.query.lexer.TokenCursor`): a term's value is unescaped,
+folded and, when it reads as a number, not expanded.
 Rejected with a message that says so: ``ismissing()``. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
 near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
