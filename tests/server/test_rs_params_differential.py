@@ -231,7 +231,9 @@ ATTRIBUTES = [
     "@t:(hello world) => {$slop: 0} big", "@t:((hello world) => {$slop: 0} big)",
     "(hello world) => {$slop: 0; $weight: 3} big (foo | there)",
     "(hello | foo) => {$weight: 3} | big", "big | (hello | foo) => {$weight: 3}",
-    "@t:(hello | foo) => {$weight: 3} | big",
+    "@t:(hello | foo) => {$weight: 3} | big", "(@t:(hello world)) => {$slop: 0} big",
+    "(@t:(hello world) => {$slop: 0}) big", "((hello world) => {$slop: 0}) big",
+    "(hello world) => {$slop: 0} => {$weight: 2} big", "((hello world)) => {$slop: 0} big",
     # no attributes on `*`
     "* => {$weight: 2}", "(*) => {$weight: 2}", "*=>{$weight: 2}",
 ]  # fmt: skip
@@ -242,6 +244,7 @@ NOT_EXPLAINED = {
     '"hello world" => {$slop: 2}', "(hello | world) => {$slop: 0}",
     "@t:(hello world) => {$slop: 0} @n:[1 4]", "@t:(hello world) => {$slop: 0} big",
     "@t:((hello world) => {$slop: 0} big)", "@t:(hello | foo) => {$weight: 3} | big",
+    "(@t:(hello world)) => {$slop: 0} big", "(@t:(hello world) => {$slop: 0}) big",
 }  # fmt: skip
 
 

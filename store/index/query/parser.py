@@ -148,8 +148,9 @@ class _Parser(KnnParser, RangeParser):
         self.language = language
         self.phonetic_fields = phonetic_fields
         self.depth = 0
-        self.scoped: set[int] = set()
-        """ids of the nodes an ``@field:`` modifier scopes (see :meth:`open`)"""
+        self.scoped: dict[int, FilterNode] = {}
+        """The nodes an ``@field:`` modifier scopes, by id (see :meth:`open`); held here so
+        that an id is not reused while parsing."""
 
     # -- grammar
     def query(self) -> ParsedQuery:
@@ -176,6 +177,8 @@ class _Parser(KnnParser, RangeParser):
             self.i += 1
             children.append(self.intersect(fields))
         kept = [c for c in children if c is not None]
+        if len(kept) == 1:
+            return kept[0]  # the node itself: its field scope is known by identity
         first = kept[0] if kept else None
         if isinstance(first, Or) and first.weight != 1.0 and self.open(first) and len(kept) > 1:
             # RediSearch adds what follows a union to it, attributes and all
@@ -197,6 +200,8 @@ class _Parser(KnnParser, RangeParser):
         while self.kind() in _ATOM_STARTS:
             children.append(self.unary(fields))
         kept = [c for c in children if c is not None]
+        if len(kept) == 1:
+            return kept[0]  # the node itself: its field scope is known by identity
         first = kept[0] if kept else None
         if isinstance(first, And) and first.attributed and self.open(first) and len(kept) > 1:
             # RediSearch adds what follows an intersection to it, so ``(a b)=>{$slop: 0} c``
@@ -232,11 +237,14 @@ class _Parser(KnnParser, RangeParser):
             node = self.atom(fields)
             if isinstance(node, MatchAll):  # RediSearch's ``*`` takes no attributes
                 return node
+            scoped = node is not None and not self.open(node)
             while self.kind() == "ARROW" and self.kind(1) == "LB":
                 self.i += 1
                 for name, value in self.attributes():
                     check_attribute(name, value)
                     node = self.with_attribute(node, name.lower(), value)
+            if scoped and node is not None:  # attributes keep a node's field scope
+                self.scoped[id(node)] = node
             return node
         finally:
             self.depth -= 1
@@ -323,7 +331,7 @@ class _Parser(KnnParser, RangeParser):
             return self.numeric_range(mod.text)
         node = self.unary(tuple(names))
         if node is not None:
-            self.scoped.add(id(node))
+            self.scoped[id(node)] = node
         return node
 
     def tag_list(self, field: bytes) -> FilterNode:
