@@ -32,7 +32,7 @@ from ..aggregate.functions import EvalError
 from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, StoreError
 from ..index import json_fields
-from ..index.query import And, OptionalFilter, Or, TagFilter, TextFilter
+from ..index.query import And, OptionalFilter, Or, TagFilter, TextFilter, has_window
 from ..index.schema import FieldType
 from ..index.score_tree import TERM, DocText, build_root
 from ..index.search_args import SearchRequest
@@ -81,6 +81,11 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
     parsed = search.parse_query(
         index.definition.stopwords, index.definition.language, index.definition.phonetic_fields
     )
+    if has_window(parsed.filter):  # as SLOP / INORDER: aggregate rows are not windowed
+        raise QuerySyntaxError(
+            "$slop / $inorder query attributes are not supported by memvec's FT.AGGREGATE: "
+            "remove them"
+        )
     knn_alias = parsed.knn.score_alias if parsed.knn is not None else None
     ranges = index.ranges(parsed.filter, ctx.keyspace.data, ctx.lock)
     yield_names = ranges.yield_names if ranges is not None else []

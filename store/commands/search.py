@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, SyntaxErr
 from ..index.json_fields import reply_fields, reply_names, sort_value
+from ..index.query import has_window
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
 from ..index.search_args import parse_ft_search
@@ -232,7 +233,7 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
             found = [index.key_to_label[k] for k in request.inkeys if k in index.key_to_label]
         inkeys = len(found)
         allowed = set(found) if allowed is None else allowed & set(found)
-    if request.slop is not None or request.inorder:
+    if request.slop is not None or request.inorder or has_window(parsed.filter):
         allowed = _in_window(ctx, index, parsed, allowed, inkeys, request, ranges)
     want_scores = request.withscores and request.num > 0
     explanations: dict[int, Any] = {}
@@ -600,20 +601,19 @@ def _sort_value_of(index: SearchIndex, name: bytes) -> Any:
 
 
 def _returned_name_of(index: SearchIndex) -> Any:
-    """Where RETURN ``name`` reads a reply's fields: ``name`` when they hold it (a JSON
-    reply may hold None there: shown as nil), else for a hash index the hash field the
-    schema field of alias ``name`` reads (RediSearch loads a field by its alias); None
-    when neither is there."""
+    """Where RETURN ``name`` reads a reply's fields. For a hash index, when ``name`` is a
+    schema field's alias, the hash field that schema field reads, and only that one
+    (RediSearch loads an alias by its path: a hash field that happens to be named like
+    the alias is not returned); else ``name`` itself. A JSON reply holds ``name`` (maybe
+    None: shown as nil). None when the field is not there."""
     definition = index.definition
 
     def read(f: Mapping[bytes, Any], name: bytes) -> bytes | None:
-        if name in f:
-            return name
         if definition.on == "HASH":
             spec = definition.field_by_alias(name)
-            if spec is not None and spec.name in f:
-                return spec.name
-        return None
+            if spec is not None and spec.name != name:
+                return spec.name if spec.name in f else None
+        return name if name in f else None
 
     return read
 

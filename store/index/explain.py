@@ -12,6 +12,7 @@ stem. Node types this module does not know are shown by their class name, never 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -60,14 +61,15 @@ def explain_lines(
 def _fold_tags(node: Any, fold: Callable[[bytes, bytes], bytes]) -> Any:
     if isinstance(node, TagFilter):
         f = node.field
-        return TagFilter(
-            f,
-            frozenset(fold(f, v) for v in node.values),
-            frozenset(fold(f, p) for p in node.prefixes),
-            tuple((k, fold(f, t)) for k, t in node.patterns),
+        return dataclasses.replace(
+            node,
+            values=frozenset(fold(f, v) for v in node.values),
+            prefixes=frozenset(fold(f, p) for p in node.prefixes),
+            patterns=tuple((k, fold(f, t)) for k, t in node.patterns),
         )
     if isinstance(node, (And, Or)):
-        return type(node)(tuple(_fold_tags(c, fold) for c in node.children))
+        children = tuple(_fold_tags(c, fold) for c in node.children)
+        return dataclasses.replace(node, children=children)
     if isinstance(node, (Not, OptionalFilter)):
         return type(node)(_fold_tags(node.child, fold))
     return node
@@ -96,7 +98,9 @@ def _lines(node: Any, depth: int) -> list[str]:
         out = [f"{pad}{word} {{"]
         for child in node.children:
             out += _lines(child, depth + 1)
-        return [*out, pad + "}"]
+        if isinstance(node, And):
+            return [*out, pad + "}" + _attributes(node.weight, node.slop, node.inorder)]
+        return [*out, pad + "}" + _attributes(node.weight)]
     if isinstance(node, Not):
         return [pad + "NOT{", *_lines(node.child, depth + 1), pad + "}"]
     if isinstance(node, OptionalFilter):
@@ -105,12 +109,13 @@ def _lines(node: Any, depth: int) -> list[str]:
         inner = [pad + "  " + _text(v) for v in sorted(node.values)]
         inner += [f"{pad}  " + _PATTERNS[k].format(_text(t)) for k, t in node.patterns]
         inner += [f"{pad}  PREFIX{{{_text(p)}*}}" for p in sorted(node.prefixes)]
-        return [f"{pad}TAG:@{_text(node.field)} {{", *inner, pad + "}"]
+        return [f"{pad}TAG:@{_text(node.field)} {{", *inner, pad + "}" + _attributes(node.weight)]
     if isinstance(node, NumericFilter):
         lo = "<=" if node.lo_inclusive else "<"
         hi = "<=" if node.hi_inclusive else "<"
         return [
             f"{pad}NUMERIC {{{_number(node.lo)} {lo} @{_text(node.field)} {hi} {_number(node.hi)}}}"
+            + _attributes(node.weight)
         ]
     if isinstance(node, TextFilter):
         return _text_lines(node, pad)
@@ -126,7 +131,33 @@ _PATTERNS = {"suffix": "SUFFIX{{*{}}}", "contains": "INFIX{{*{}*}}", "wildcard":
              "fuzzy": "FUZZY{{{}}}"}  # fmt: skip
 
 
+def _attributes(weight: float, slop: int = -1, inorder: bool = False) -> str:
+    """RediSearch's suffix for a node's non-default attributes (``QueryNode_DumpSds``)."""
+    if weight == 1.0 and slop == -1 and not inorder:
+        return ""
+    out = " => {"
+    if weight != 1.0:
+        out += f" $weight: {weight:g};"
+    if slop != -1:
+        out += f" $slop: {slop};"
+    if inorder or slop != -1:
+        out += f" $inorder: {'true' if inorder else 'false'};"
+    return out + " }"
+
+
 def _text_lines(node: TextFilter, pad: str) -> list[str]:
+    lines = _text_node_lines(node, pad)
+    if node.weight == 1.0:
+        return lines
+    if node.prefix or node.pattern or node.exact or len(node.terms) > 1:
+        lines[-1] += _attributes(node.weight)
+    else:  # a token: RediSearch's own spelling, on the term's line
+        at = 1 if node.expansions else 0
+        lines[at] += f" => {{$weight: {node.weight:g};}}"
+    return lines
+
+
+def _text_node_lines(node: TextFilter, pad: str) -> list[str]:
     terms = [_text(t) for t in node.terms]
     if node.prefix and terms:
         terms[-1] = f"PREFIX{{{terms[-1]}*}}"

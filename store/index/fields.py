@@ -182,6 +182,8 @@ class _SortedPairs:
 
 
 def _range_keys(f: NumericFilter) -> tuple[tuple[float, float], tuple[float, float]]:
+    if math.isnan(f.lo) or math.isnan(f.hi):  # a NaN bound (``$p`` = "nan") matches nothing
+        return (math.inf, math.inf), (-math.inf, -math.inf)
     lo = (f.lo, -math.inf) if f.lo_inclusive else (f.lo, math.inf)
     hi = (f.hi, math.inf) if f.hi_inclusive else (f.hi, -math.inf)
     return lo, hi

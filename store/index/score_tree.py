@@ -180,7 +180,8 @@ class _Planner:
         # SLOP / INORDER apply to every intersection but exact phrases (RediSearch's
         # Query_EvalPhraseNode); INORDER without SLOP allows any distance
         self.inorder = inorder
-        self.max_slop = -1 if slop is None else slop
+        self.slop = -1 if slop is None else slop
+        self.max_slop = self.slop
         if inorder and self.max_slop == -1:
             self.max_slop = _INT_MAX
         self.check_range = self.max_slop >= 0 or inorder
@@ -248,7 +249,21 @@ class _Planner:
             return _Plan(0, lambda label: False, lambda label, doc: None)
         if isinstance(node, And):
             parts = [self.plan(c) for c in node.children]
-            return self.intersection(parts, self.labels(node), ordered=self.inorder, check=True)
+            if not node.attributed:
+                return self.intersection(parts, self.labels(node), ordered=self.inorder, check=True)
+            # the node's $slop overrides SLOP, its $inorder adds to INORDER
+            slop = node.slop if node.slop != -1 else self.slop
+            inorder = self.inorder or node.inorder
+            if inorder and slop == -1:
+                slop = _INT_MAX
+            return self.intersection(
+                parts,
+                self.labels(node),
+                ordered=inorder,
+                check=True,
+                weight=node.weight,
+                window=(slop, inorder),
+            )
         if isinstance(node, Or):
             parts = [p for p in (self.plan(c) for c in node.children) if not p.null]
             if not parts:
@@ -258,7 +273,7 @@ class _Planner:
             return _Plan(
                 sum(p.estimate for p in parts),
                 self.labels(node),
-                _union(parts, quick_exit=False),
+                _union(parts, quick_exit=False, weight=node.weight),
             )
         raise TypeError(f"not a filter node: {node!r}")
 
@@ -269,11 +284,18 @@ class _Planner:
         *,
         ordered: bool,
         check: bool = False,
+        weight: float = 1.0,
+        window: tuple[int, bool] | None = None,
     ) -> _Plan:
         """An intersection of ``parts``; with ``check``, one that SLOP / INORDER (when
-        given) restrict: a document whose positions are out of range does not match."""
-        check = check and self.check_range
-        max_slop, inorder = self.max_slop, self.inorder
+        given; ``window`` is a node's own (slop, inorder), else the query's) restrict: a
+        document whose positions are out of range does not match."""
+        if window is None:
+            check = check and self.check_range
+            max_slop, inorder = self.max_slop, self.inorder
+        else:
+            max_slop, inorder = window
+            check = check and (max_slop >= 0 or inorder)
         if not ordered:
             # RediSearch's cmpIter: fewest expected results first; an intersection child
             # estimates 0 (its count times the integer 1 / number of its children)
@@ -281,7 +303,7 @@ class _Planner:
 
         if all(p.constant is not None for p in parts):
             children = [p.constant for p in parts if p.constant is not None]
-            return _constant(0, matches, Result(INTERSECT, children=children))
+            return _constant(0, matches, Result(INTERSECT, weight=weight, children=children))
 
         def build(label: int, doc: DocText) -> Result | None:
             children = []
@@ -290,7 +312,7 @@ class _Planner:
                 if child is None:
                     return None
                 children.append(child)
-            result = Result(INTERSECT, children=children)
+            result = Result(INTERSECT, weight=weight, children=children)
             if check and not within_range(result, max_slop, inorder):
                 return None
             return result
@@ -317,13 +339,18 @@ class _Planner:
             return _Plan(
                 sum(self.fields.term_doc_count(t) for t in ordered),
                 matches,
-                self._first_expansion(ordered, aliases),
+                self._first_expansion(ordered, aliases, node.weight),
             )
         if node.expansions:
-            # RediSearch's expanded token: a union of the term and its stems, terms no
-            # requested field holds left out, one left standing for the union
+            # RediSearch's expanded token: a union of the term (of the node's weight) and
+            # its stems, terms no requested field holds left out, one left standing for
+            # the union
             words = (node.terms[0], *node.expansions)
-            parts = [self.text(TextFilter(node.fields, (w,))) for w in words]
+            weights = (node.weight, *(1.0 for _ in node.expansions))
+            parts = [
+                self.text(TextFilter(node.fields, (w,), weight=weight))
+                for w, weight in zip(words, weights, strict=True)
+            ]
             parts = [p for p in parts if not p.null]
             if not parts:
                 return _null_plan()
@@ -333,14 +360,17 @@ class _Planner:
         if len(node.terms) == 1:
             if not any(self.fields.field_has_term(a, node.terms[0]) for a in aliases):
                 return _null_plan()
-            plan = self.term_plan(node.terms[0], aliases)
+            # a one-term "phrase" is its term: RediSearch drops the phrase and its weight
+            weight = 1.0 if node.exact else node.weight
+            plan = self.term_plan(node.terms[0], aliases, weight)
             return _Plan(plan.estimate, matches, plan.build)
         terms = [self.term_plan(t, aliases) for t in node.terms]
-        return self.intersection(terms, matches, ordered=True)
+        return self.intersection(terms, matches, ordered=True, weight=node.weight)
 
-    def _first_expansion(self, ordered: list[bytes], aliases: list[bytes]) -> Build:
+    def _first_expansion(self, ordered: list[bytes], aliases: list[bytes], weight: float) -> Build:
         """A prefix's quick-exit union: the first expansion the document holds, found by
-        reading the document's tokens rather than testing every expansion."""
+        reading the document's tokens rather than testing every expansion. A weighted
+        pattern weights the union, not its terms (RediSearch's ``Query_EvalPrefixNode``)."""
         rank = {term: i for i, term in enumerate(ordered)}
         plans = [self.term_plan(t, aliases) for t in ordered]
         tokens = self.fields.tokens
@@ -351,7 +381,9 @@ class _Planner:
                 for plan in plans:
                     if plan.matches(label):
                         child = plan.build(label, doc)
-                        return None if child is None else Result(UNION, children=[child])
+                        if child is None:
+                            return None
+                        return Result(UNION, weight=weight, children=[child])
                 return None
 
             return first
@@ -366,11 +398,11 @@ class _Planner:
             if best == len(ordered):
                 return None
             child = plans[best].build(label, doc)
-            return None if child is None else Result(UNION, children=[child])
+            return None if child is None else Result(UNION, weight=weight, children=[child])
 
         return build
 
-    def term_plan(self, term: bytes, aliases: list[bytes]) -> _Plan:
+    def term_plan(self, term: bytes, aliases: list[bytes], weight: float = 1.0) -> _Plan:
         template = self.term(term)
         has = self.fields.has_term
 
@@ -382,6 +414,7 @@ class _Planner:
             return Result(
                 TERM,
                 freq=freq,
+                weight=weight,
                 term=term,
                 idf=template.idf,
                 bm25_idf=template.bm25_idf,
@@ -393,23 +426,25 @@ class _Planner:
     def tag(self, node: TagFilter) -> _Plan:
         alias = node.field
         fold = self.fields.fold_tag
+        # a weighted tag node weights each value's reader and every union above them
+        # (RediSearch's query_EvalTagNode)
+        w = node.weight
         values = sorted({fold(alias, v) for v in node.values})
-        parts = [self._tag_value(alias, v) for v in values]
+        parts = [self._tag_value(alias, v, w) for v in values]
         for prefix in sorted({fold(alias, p) for p in node.prefixes}):
             expanded = [
-                self._tag_value(alias, v) for v in self.fields.tags_with_prefix(alias, prefix)
+                self._tag_value(alias, v, w) for v in self.fields.tags_with_prefix(alias, prefix)
             ]
             parts.append(
-                _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True))
+                _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True, w))
                 if expanded
                 else _null_plan()
             )
         for kind, text in node.patterns:
-            expanded = [
-                self._tag_value(alias, v) for v in self.fields.tags_matching(alias, kind, text)
-            ]
+            matched = self.fields.tags_matching(alias, kind, text)
+            expanded = [self._tag_value(alias, v, w) for v in matched]
             parts.append(
-                _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True))
+                _Plan(sum(p.estimate for p in expanded), _any(expanded), _union(expanded, True, w))
                 if expanded
                 else _null_plan()
             )
@@ -421,13 +456,14 @@ class _Planner:
         parts = [p for p in parts if not p.null]
         if not parts:
             return _null_plan()
-        return _Plan(sum(p.estimate for p in parts), matches, _union(parts, quick_exit=False))
+        union = _union(parts, quick_exit=False, weight=w)
+        return _Plan(sum(p.estimate for p in parts), matches, union)
 
-    def _tag_value(self, alias: bytes, value: bytes) -> _Plan:
+    def _tag_value(self, alias: bytes, value: bytes, weight: float = 1.0) -> _Plan:
         df = self.fields.tag_doc_count(alias, value)
         idf, bm25 = _tfidf_idf(self.table_size, df), _bm25_idf(len(self.fields), df)
         tag_values = self.fields.tag_values
-        result = Result(TERM, freq=1, term=value, idf=idf, bm25_idf=bm25)
+        result = Result(TERM, freq=1, weight=weight, term=value, idf=idf, bm25_idf=bm25)
         plan = _constant(df, lambda label: value in tag_values(alias, label), result)
         plan.null = df == 0
         return plan
@@ -441,7 +477,7 @@ def _any(parts: list[_Plan]) -> Callable[[int], bool]:
     return lambda label: any(p.matches(label) for p in parts)
 
 
-def _union(parts: list[_Plan], quick_exit: bool) -> Build:
+def _union(parts: list[_Plan], quick_exit: bool, weight: float = 1.0) -> Build:
     def build(label: int, doc: DocText) -> Result | None:
         children = []
         for part in parts:
@@ -451,7 +487,7 @@ def _union(parts: list[_Plan], quick_exit: bool) -> Build:
                     children.append(child)
                     if quick_exit:
                         break
-        return Result(UNION, children=children) if children else None
+        return Result(UNION, weight=weight, children=children) if children else None
 
     return build
 

@@ -83,7 +83,8 @@ FILTERS: list[tuple[str, FilterNode]] = [
     ("@rating : [ 1  2 ]", num(b"rating", 1, 2)),
     ("@rating:[3]", num(b"rating", 3, 3)),
     ("@rating:[5 3]", num(b"rating", 5, 3)),
-    ("@rating:[$lo $hi]", num(b"rating", 3, 5, hi_in=False)),
+    # a "(" inside a parameter's value is read and dropped, as on the peer: inclusive
+    ("@rating:[$lo $hi]", num(b"rating", 3, 5)),
     ("@rating:[($lo +inf]", num(b"rating", 3, INF, lo_in=False)),
     ("@rating:[$neg 0]", num(b"rating", -INF, 0)),
     ("@rating:[-$lo 0]", num(b"rating", -3, 0)),
@@ -107,7 +108,7 @@ FILTERS: list[tuple[str, FilterNode]] = [
     # optional: matches everything, scores where the child matches (RediSearch's OPTIONAL)
     ("~@a:{x}", OptionalFilter(tag(b"a", b"x"))),
     ("@a:{x} ~@b:{y}", And((tag(b"a", b"x"), OptionalFilter(tag(b"b", b"y"))))),
-    ("@rating:[3 +inf]=>{$weight: 2.0}", num(b"rating", 3, INF)),
+    ("@rating:[3 +inf]=>{$weight: 2.0}", dataclasses.replace(num(b"rating", 3, INF), weight=2.0)),
     ("hello", text(None, b"hello")),
     ("Hello World", And((text(None, b"hello"), text(None, b"world")))),
     ("the", MatchNone()),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ...errors import QuerySyntaxError
 from ...geo.geohash import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
-from .lexer import TokenCursor, unescape
+from .lexer import LATE_ITERATORS, TokenCursor, unescape
 from .numbers import parse_numeric_param
 
 __all__ = [
@@ -88,21 +88,32 @@ def is_geo_range(cur: TokenCursor) -> bool:
 
 def parse_geo_range(cur: TokenCursor, field: bytes) -> GeoFilter:
     """Read ``lon lat radius unit]`` (the cursor is past ``[``)."""
+    errors = len(cur.param_errors)
     lon = _number(cur)
     lat = _number(cur)
-    radius = _number(cur)
-    tok = cur.take("TERM", "ATTR")
-    unit = cur.param(tok.text) if tok.kind == "ATTR" else unescape(tok.text)
-    cur.take("RSQB")
-    return make_geo_filter(field, lon, lat, radius, unit, unit_error="Invalid GeoFilter unit")
-
-
-def _number(cur: TokenCursor) -> float:
-    sign = 1
-    while cur.kind() == "MINUS":
-        cur.i += 1
-        sign = -sign
-    tok = cur.take("NUMBER", "ATTR")
+    radius = _number(cur, fallback=1.0)
+    tok = cur.take("TERM", "NUMBER", "ATTR")
+    if tok.kind == "NUMBER":  # RediSearch's parser takes it, then refuses it as a unit
+        raise QuerySyntaxError("Invalid GeoFilter unit")
     if tok.kind == "ATTR":
-        return parse_numeric_param(cur.param(tok.text), tok.text, sign)
+        name = tok.text
+        unit = cur.resolve(lambda: cur.param(name), b"m")
+    else:
+        unit = unescape(tok.text)
+    cur.take("RSQB")
+    unchecked = GeoFilter(field, lon, lat, radius)
+    if len(cur.param_errors) > errors:  # the query fails on a parameter
+        return unchecked
+
+    def checked() -> GeoFilter:
+        return make_geo_filter(field, lon, lat, radius, unit, unit_error="Invalid GeoFilter unit")
+
+    return cur.resolve(checked, unchecked, late=LATE_ITERATORS)
+
+
+def _number(cur: TokenCursor, fallback: float = 0.0) -> float:
+    tok, sign = cur.param_num()
+    if tok.kind == "ATTR":
+        name = tok.text
+        return cur.resolve(lambda: parse_numeric_param(cur.param(name), name, sign), fallback)
     return sign * tok.value

@@ -16,6 +16,8 @@ or ``Syntax error at offset N near X``.
 
 from __future__ import annotations
 
+from functools import partial
+
 from ...errors import QuerySyntaxError
 from ...numbers import parse_int64
 from .lexer import TokenCursor, syntax
@@ -50,17 +52,21 @@ class KnnParser(TokenCursor):
         field = self.take("MODIFIER").text
         blob_name = self.take("ATTR").text
         options: dict[bytes, bytes] = {}
+        option_params: list[tuple[bytes, bytes]] = []
         alias: bytes | None = None
+        alias_tok = None
         while self.kind() != "RSQB":
             tok = self.take("TERM")
             if tok.text.upper() == b"AS":
                 alias_tok = self.take("TERM", "NUMBER", "ATTR")
-                alias = self.param(alias_tok.text) if alias_tok.kind == "ATTR" else alias_tok.text
+                alias = alias_tok.text
                 break
             value_tok = self.take("TERM", "NUMBER", "ATTR")
-            value = self.param(value_tok.text) if value_tok.kind == "ATTR" else value_tok.text
-            _set_option(options, tok.text.upper(), value)
+            _set_option(options, tok.text.upper(), value_tok.text)
+            if value_tok.kind == "ATTR":
+                option_params.append((tok.text.upper(), value_tok.text))
         self.take("RSQB")
+        yields: list[bytes] = []
         if self.kind() == "ARROW" and self.kind(1) == "LB":
             self.i += 1
             for name, value in self.attributes():
@@ -68,25 +74,37 @@ class KnnParser(TokenCursor):
                 if lowered not in _KNN_ATTRIBUTES:
                     raise QuerySyntaxError(f"Invalid attribute {name.decode('utf-8', 'replace')}")
                 if lowered == b"yield_distance_as":
-                    if alias is not None:
-                        raise QuerySyntaxError(
-                            "Distance field was specified twice for vector query: "
-                            f"{alias.decode('utf-8', 'replace')} and "
-                            f"{value.decode('utf-8', 'replace')}"
-                        )
-                    alias = value
+                    yields.append(value)
                 else:
                     _set_option(options, lowered.upper(), value)
         if self.kind() != "EOF":
             raise syntax(self.here())
+        # RediSearch resolves the KNN node's parameters first (before the filter's), in
+        # this order: the blob, K, the AS name, then the options' values
+        self.param_rank = 0
+        vector = self.resolve(lambda: self.param(blob_name), b"")
         if k_tok.kind == "ATTR":
-            k = parse_size_param(self.param(k_tok.text), k_tok.text)
+            k_name = k_tok.text
+            k = self.resolve(lambda: parse_size_param(self.param(k_name), k_name), 0)
         else:
             # RediSearch takes a literal K of any size, even past 64 bits; a long one is not
             # converted (int() of thousands of digits is slow, then refused)
             digits = k_tok.text.lstrip(b"0") or b"0"
             k = MAX_KNN_K if len(digits) > 20 else int(digits)
-        vector = self.param(blob_name)
+        if alias_tok is not None and alias_tok.kind == "ATTR":
+            alias_name = alias_tok.text
+            alias = self.resolve(lambda: self.param(alias_name), alias_name)
+        for option, name in option_params:
+            options[option] = self.resolve(partial(self.param, name), b"1")
+        self.param_rank = 1
+        self.raise_param_errors()
+        names = ([] if alias is None else [alias]) + yields
+        if len(names) > 1:  # checked with the AS name's parameter resolved
+            raise QuerySyntaxError(
+                "Distance field was specified twice for vector query: "
+                f"{names[0].decode('utf-8', 'replace')} and {names[1].decode('utf-8', 'replace')}"
+            )
+        alias = names[0] if names else None
         hybrid = node is not None and not isinstance(node, MatchAll)
         return _knn_clause(min(k, MAX_KNN_K), field, vector, alias, options, hybrid)
 

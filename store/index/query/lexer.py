@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ...errors import QuerySyntaxError
 
 __all__ = ["unescape"]
+
+T = TypeVar("T")
+
+LATE_EXPANSION = 2
+LATE_ITERATORS = 3
 
 _PUNCT = frozenset([*range(33, 48), *range(58, 65), *range(91, 97), *range(123, 127)])
 _SPACE = frozenset(b" \t\n\v\f\r")
@@ -109,7 +115,8 @@ def lex(s: bytes) -> list[Tok]:
         if c in _SPACE or c < 32 or c == 127:
             i += 1
         elif s.startswith(b"=>", i):
-            toks.append(Tok("ARROW", i, b"=>"))
+            # RediSearch's token text for an arrow starts at its ``>`` (shown in errors)
+            toks.append(Tok("ARROW", i, s[i + 1 : i + 3]))
             i += 2
         elif c == ord("@") or c == ord("$"):
             j = _scan_term(s, i + 1)
@@ -118,6 +125,10 @@ def lex(s: bytes) -> list[Tok]:
                 continue
             name = s[i + 1 : j]
             if c == ord("$"):
+                if j < n and s[j] == ord("*"):  # ``$p*``: a prefix whose text is a parameter
+                    toks.append(Tok("PREFIX", i, s[i:j]))
+                    i = j + 1
+                    continue
                 toks.append(Tok("ATTR", i, name))
                 i = j
                 continue
@@ -208,12 +219,55 @@ def syntax(tok: Tok, prefix: str = "Syntax error") -> QuerySyntaxError:
 
 
 class TokenCursor:
-    """A position in a token list, with the ``$param`` values to substitute."""
+    """A position in a token list, with the ``$param`` values to substitute.
+
+    RediSearch resolves a query's parameters once the whole query has parsed, walking its
+    tree: a syntax error anywhere wins over a missing or bad parameter, and the KNN node
+    (the tree's root) resolves its parameters before the filter's. :meth:`resolve` keeps
+    that order: a parameter's error is recorded with its :attr:`param_rank` (0 inside the
+    KNN clause, 1 elsewhere) and :meth:`raise_param_errors` raises the first once parsing is
+    done. Query attributes (``=>{$weight: $w}``) read their parameters while parsing, as
+    RediSearch does, through :meth:`param` directly.
+    """
 
     def __init__(self, toks: list[Tok], params: Mapping[bytes, bytes]) -> None:
         self.toks = toks
         self.i = 0
         self.params = params
+        self.param_rank = 1
+        self.param_errors: list[tuple[int, int, QuerySyntaxError]] = []
+
+    def resolve(self, compute: Callable[[], T], fallback: T, *, late: int = 0) -> T:
+        """``compute()`` (which reads parameters); on its error, ``fallback`` and the error
+        recorded for :meth:`raise_param_errors`. ``late`` (one of the ``LATE_*`` ranks)
+        marks a check RediSearch makes after every parameter is resolved, in the order of
+        its phases: phonetics on a field without them (query expansion), then, as the
+        iterators are built in query order, a GEO filter's unit, centre and radius or a
+        negative VECTOR_RANGE radius."""
+        try:
+            return compute()
+        except QuerySyntaxError as exc:
+            rank = late or self.param_rank
+            self.param_errors.append((rank, len(self.param_errors), exc))
+            return fallback
+
+    def raise_param_errors(self) -> None:
+        if self.param_errors:
+            raise min(self.param_errors, key=lambda e: (e[0], e[1]))[2]
+
+    def param_num(self) -> tuple[Tok, int]:
+        """RediSearch's ``param_num``: a number after any count of ``-``, or a ``$param``
+        after at most one; the token and the sign the minus signs give it."""
+        sign = 1
+        minuses = 0
+        while self.kind() == "MINUS":
+            self.i += 1
+            sign = -sign
+            minuses += 1
+        tok = self.take("NUMBER", "ATTR")
+        if tok.kind == "ATTR" and minuses > 1:
+            raise syntax(tok)
+        return tok, sign
 
     def peek(self, ahead: int = 0) -> Tok | None:
         j = self.i + ahead

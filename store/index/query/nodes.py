@@ -29,6 +29,7 @@ __all__ = [
     "TagFilter",
     "TextFilter",
     "VectorRange",
+    "has_window",
     "make_and",
     "make_not",
     "make_or",
@@ -60,6 +61,8 @@ class TagFilter:
     """``(kind, text)`` in query order: ``suffix`` (``*fix``), ``contains`` (``*ain*``),
     ``wildcard`` (``w'pa?t*'``); each matches the values it expands to
     (:mod:`store.index.term_patterns`)."""
+    weight: float = 1.0
+    """``=>{$weight: w}``: each value's result and their union are weighted (scores)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class NumericFilter:
     hi: float
     lo_inclusive: bool = True
     hi_inclusive: bool = True
+    weight: float = 1.0
+    """``=>{$weight: w}``: shown by FT.EXPLAIN; no effect on scores, as in RediSearch."""
 
     def contains(self, value: float) -> bool:
         above = value >= self.lo if self.lo_inclusive else value > self.lo
@@ -105,16 +110,34 @@ class TextFilter:
     distance: int = 0
     exact: bool = False
     """A one-term ``"phrase"``: matched as the term (never expanded), shown as EXACT."""
+    weight: float = 1.0
+    """``=>{$weight: w}``: the term's result (not its expansions'), a pattern's union, a
+    phrase's intersection are weighted (scores)."""
 
 
 @dataclass(frozen=True)
 class And:
+    """An intersection. ``=>{$weight: w; $slop: n; $inorder: true}`` weight its result
+    and restrict its matches: at most ``slop`` positions between its terms (in query order
+    with ``inorder``), overriding FT.SEARCH's SLOP for this intersection; ``inorder`` adds
+    to FT.SEARCH's INORDER, never removes it (RediSearch's ``Query_EvalPhraseNode``)."""
+
     children: tuple[FilterNode, ...]
+    weight: float = 1.0
+    slop: int = -1
+    inorder: bool = False
+
+    @property
+    def attributed(self) -> bool:
+        return self.weight != 1.0 or self.slop != -1 or self.inorder
 
 
 @dataclass(frozen=True)
 class Or:
+    """A union; ``=>{$weight: w}`` weights its result."""
+
     children: tuple[FilterNode, ...]
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -194,13 +217,25 @@ class ParsedQuery:
     knn: KnnClause | None = None
 
 
+def has_window(node: FilterNode) -> bool:
+    """Whether an intersection in ``node`` has its own ``$slop`` / ``$inorder``: then
+    matching documents must be checked against their positions (as FT.SEARCH's SLOP)."""
+    if isinstance(node, And) and (node.slop != -1 or node.inorder):
+        return True
+    if isinstance(node, And | Or):
+        return any(has_window(c) for c in node.children)
+    if isinstance(node, Not | OptionalFilter):
+        return has_window(node.child)
+    return False
+
+
 def make_and(children: Iterable[FilterNode]) -> FilterNode:
     """An intersection, flattened: MatchAll children vanish, one MatchNone empties it."""
     flat: list[FilterNode] = []
     for child in children:
         if isinstance(child, MatchNone):
             return child
-        if isinstance(child, And):
+        if isinstance(child, And) and not child.attributed:
             flat.extend(child.children)
         elif not isinstance(child, MatchAll):
             flat.append(child)
@@ -215,7 +250,7 @@ def make_or(children: Iterable[FilterNode]) -> FilterNode:
     for child in children:
         if isinstance(child, MatchAll):
             return child
-        if isinstance(child, Or):
+        if isinstance(child, Or) and child.weight == 1.0:
             flat.extend(child.children)
         elif not isinstance(child, MatchNone):
             flat.append(child)

@@ -26,6 +26,12 @@ nothing); a plain term (not in ``"..."``, not under ``-`` or ``~``) carries its 
 (its phonetic code where a field it searches is PHONETIC, its stems in the query's
 language), as RediSearch's default expander adds them. ``=>{$phonetic: true|false}`` on a
 term forces the phonetic expansion, refused where no field it searches is PHONETIC.
+Query attributes (``=>{$weight: w; $slop: n; $inorder: true; $phonetic: b}``) are checked
+while parsing and applied to their node (:meth:`_Parser.with_attribute`); an intersection
+or union that carries attributes takes in the nodes that follow it, as RediSearch's grammar
+appends them, unless an ``@field:`` scopes it. ``$params`` are resolved as RediSearch does
+after parsing (:class:`~store.index.query.lexer.TokenCursor`): a term's value is unescaped,
+folded and, when it reads as a number, not expanded.
 Rejected with a message that says so: ``ismissing()``. Errors are
 :class:`~store.errors.QuerySyntaxError` with RediSearch's texts: ``Syntax error at offset N
 near X``, ``No such parameter `p```, ``Bad lower range: x``, ``Invalid numeric value (x) for
@@ -37,15 +43,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import NoReturn
 
 from ...errors import QuerySyntaxError
 from ..phonetics import phonetic_term
 from ..schema.args import as_bytes
 from ..schema.text import DEFAULT_STOPWORDS, fold_text, tokenize_text
 from ..stemming import query_expansions
-from .geo import is_geo_range, parse_geo_range
+from .geo import GeoFilter, is_geo_range, parse_geo_range
 from .knn import KnnParser
-from .lexer import Tok, lex, syntax, unescape
+from .lexer import LATE_EXPANSION, Tok, lex, syntax, unescape
 from .nodes import (
     And,
     FilterNode,
@@ -63,7 +70,13 @@ from .nodes import (
     make_not,
     make_or,
 )
-from .numbers import parse_numeric_param, parse_range_bound
+from .numbers import (
+    parse_boolean,
+    parse_c_integer,
+    parse_double,
+    parse_numeric_param,
+    parse_range_bound,
+)
 from .vector_range import RangeParser, distance_names
 
 __all__ = ["parse_query"]
@@ -78,9 +91,45 @@ def _unsupported(tok: Tok, what: str) -> QuerySyntaxError:
     )
 
 
-_EXPR_ATTRIBUTES = {b"weight", b"slop", b"inorder", b"phonetic"}
 _ATOM_STARTS = {"LP", "STAR", "MODIFIER", "NUMOP", "TERM", "NUMBER", "ATTR", "EXACT", "PREFIX",
                 "SUFFIX", "CONTAINS", "WILDCARD", "PERCENT", "MINUS", "TILDE", "QUOTE"}  # fmt: skip
+
+
+def _node_kind(node: FilterNode) -> str:
+    names: dict[type, str] = {
+        GeoFilter: "GEO filter",
+        Not: "negation",
+        OptionalFilter: "optional node",
+        MatchAll: "wildcard",
+        VectorRange: "VECTOR_RANGE",
+        MatchNone: "empty query",
+    }
+    return names.get(type(node), type(node).__name__)
+
+
+def check_attribute(name: bytes, value: bytes) -> None:
+    """A query attribute of a filter node (``=>{$weight: 2; $slop: 1}``), checked as
+    RediSearch's ``QueryNode_ApplyAttribute`` checks it while parsing: ``$slop`` an integer
+    from -1, ``$weight`` a number from 0, ``$inorder`` / ``$phonetic`` a boolean
+    (``true``/``false``/``1``/``0``); anything else is ``Invalid attribute``."""
+    lowered = name.lower()
+    if not value:
+        valid = False
+    elif lowered == b"slop":
+        slop = parse_c_integer(value)
+        valid = slop is not None and slop >= -1
+    elif lowered == b"weight":
+        weight = parse_double(value)
+        valid = weight is not None and not weight < 0
+    elif lowered in (b"inorder", b"phonetic"):
+        valid = parse_boolean(value) is not None
+    else:
+        raise QuerySyntaxError(f"Invalid attribute {name.decode('utf-8', 'replace')}")
+    if not valid:
+        raise QuerySyntaxError(
+            f"Invalid value ({value.decode('utf-8', 'replace')}) for "
+            f"`{name.decode('utf-8', 'replace')}`"
+        )
 
 
 class _Parser(KnnParser, RangeParser):
@@ -99,6 +148,9 @@ class _Parser(KnnParser, RangeParser):
         self.language = language
         self.phonetic_fields = phonetic_fields
         self.depth = 0
+        self.scoped: dict[int, FilterNode] = {}
+        """The nodes an ``@field:`` modifier scopes, by id (see :meth:`open`); held here so
+        that an id is not reused while parsing."""
 
     # -- grammar
     def query(self) -> ParsedQuery:
@@ -107,12 +159,16 @@ class _Parser(KnnParser, RangeParser):
         node = self.union(None)
         if self.kind() == "ARROW" and self.kind(1) == "LSQB":
             knn = self.knn(node)
+            self.raise_param_errors()
             if node is not None and knn.score_alias in distance_names(node):
                 alias = knn.score_alias.decode("utf-8", "replace")
                 raise QuerySyntaxError(f"Property `{alias}` specified more than once")
             return ParsedQuery(MatchAll() if node is None else node, knn)
+        if self.kind() == "ARROW" and self.peek(1) is not None:
+            raise syntax(self.toks[self.i + 1])  # RediSearch takes the arrow, not what follows
         if self.kind() != "EOF":
             raise syntax(self.here())
+        self.raise_param_errors()
         return ParsedQuery(MatchNone() if node is None else node)
 
     def union(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
@@ -121,7 +177,21 @@ class _Parser(KnnParser, RangeParser):
             self.i += 1
             children.append(self.intersect(fields))
         kept = [c for c in children if c is not None]
+        if len(kept) == 1:
+            return kept[0]  # the node itself: its field scope is known by identity
+        first = kept[0] if kept else None
+        if isinstance(first, Or) and first.weight != 1.0 and self.open(first) and len(kept) > 1:
+            # RediSearch adds what follows a union to it, attributes and all
+            merged = make_or([Or(first.children), *kept[1:]])
+            if isinstance(merged, Or):
+                return dataclasses.replace(merged, weight=first.weight)
+            return merged
         return make_or(kept) if kept else None
+
+    def open(self, node: FilterNode) -> bool:
+        """Whether ``node`` (a union or intersection) takes in the nodes that follow it:
+        in RediSearch's grammar, one that no ``@field:`` scopes does."""
+        return id(node) not in self.scoped
 
     def intersect(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
         if self.kind() not in _ATOM_STARTS:
@@ -130,6 +200,18 @@ class _Parser(KnnParser, RangeParser):
         while self.kind() in _ATOM_STARTS:
             children.append(self.unary(fields))
         kept = [c for c in children if c is not None]
+        if len(kept) == 1:
+            return kept[0]  # the node itself: its field scope is known by identity
+        first = kept[0] if kept else None
+        if isinstance(first, And) and first.attributed and self.open(first) and len(kept) > 1:
+            # RediSearch adds what follows an intersection to it, so ``(a b)=>{$slop: 0} c``
+            # is the intersection of a, b and c with slop 0
+            merged = make_and([And(first.children), *kept[1:]])
+            if isinstance(merged, And):
+                return dataclasses.replace(
+                    merged, weight=first.weight, slop=first.slop, inorder=first.inorder
+                )
+            return merged
         return make_and(kept) if kept else None
 
     def unary(self, fields: tuple[bytes, ...] | None) -> FilterNode | None:
@@ -153,15 +235,16 @@ class _Parser(KnnParser, RangeParser):
                     return None
                 return make_not(child) if kind == "MINUS" else OptionalFilter(child)
             node = self.atom(fields)
+            if isinstance(node, MatchAll):  # RediSearch's ``*`` takes no attributes
+                return node
+            scoped = node is not None and not self.open(node)
             while self.kind() == "ARROW" and self.kind(1) == "LB":
                 self.i += 1
                 for name, value in self.attributes():
-                    if name.lower() not in _EXPR_ATTRIBUTES:
-                        raise QuerySyntaxError(
-                            f"Invalid attribute {name.decode('utf-8', 'replace')}"
-                        )
-                    if name.lower() == b"phonetic":
-                        node = self.with_phonetic(node, value)
+                    check_attribute(name, value)
+                    node = self.with_attribute(node, name.lower(), value)
+            if scoped and node is not None:  # attributes keep a node's field scope
+                self.scoped[id(node)] = node
             return node
         finally:
             self.depth -= 1
@@ -188,13 +271,13 @@ class _Parser(KnnParser, RangeParser):
             return self.text(tok, fields)
         if kind in ("SUFFIX", "CONTAINS"):
             text = tok.text[1:-1] if kind == "CONTAINS" else tok.text[1:]
-            if text.startswith(b"$"):
-                return self.pattern(fields, kind.lower(), self.param(text[1:]), escaped=True)
-            return self.pattern(fields, kind.lower(), text)
+            # a parameter's value is unescaped like a term's (RediSearch's PARAM_TERM)
+            return self.pattern(fields, kind.lower(), self.param_text(text))
         if kind == "WILDCARD":
             text = tok.text[2:-1]
             if text.startswith(b"$"):
-                text = self.param(text[1:])
+                name = text[1:]
+                text = self.resolve(lambda: self.param(name), b"")
             return self.pattern(fields, "wildcard", text, escaped=True)
         if kind == "PERCENT":
             return self.fuzzy(tok, fields)
@@ -226,8 +309,15 @@ class _Parser(KnnParser, RangeParser):
         word = self.take("TERM", "NUMBER", "ATTR")
         for _ in range(distance):
             self.take("PERCENT")
-        text = self.param(word.text) if word.kind == "ATTR" else word.text
-        return self.pattern(fields, "fuzzy", text, distance=distance, escaped=word.kind == "ATTR")
+        text = self.param_text(b"$" + word.text) if word.kind == "ATTR" else word.text
+        return self.pattern(fields, "fuzzy", text, distance=distance)
+
+    def param_text(self, text: bytes) -> bytes:
+        """``text``, or for ``$name`` the parameter's value (resolved after parsing)."""
+        if not text.startswith(b"$"):
+            return text
+        name = text[1:]
+        return self.resolve(lambda: self.param(name), b"")
 
     def field_expr(self, mod: Tok) -> FilterNode | None:
         names = [mod.text]
@@ -235,13 +325,14 @@ class _Parser(KnnParser, RangeParser):
             self.i += 1
             names.append(unescape(self.take().text))
         self.take("COLON")
-        if len(names) > 1:
-            return self.unary(tuple(names))
-        if self.kind() == "LB":
+        if len(names) == 1 and self.kind() == "LB":
             return self.tag_list(mod.text)
-        if self.kind() == "LSQB":
+        if len(names) == 1 and self.kind() == "LSQB":
             return self.numeric_range(mod.text)
-        return self.unary((mod.text,))
+        node = self.unary(tuple(names))
+        if node is not None:
+            self.scoped[id(node)] = node
+        return node
 
     def tag_list(self, field: bytes) -> FilterNode:
         self.take("LB")
@@ -252,18 +343,21 @@ class _Parser(KnnParser, RangeParser):
             words: list[bytes] = []
             while self.kind() in ("TERM", "NUMBER", "ATTR"):
                 tok = self.take()
+                # a tag's ``$param`` is unescaped like its literal text, and keeps its case
+                # (the field's CASESENSITIVE decides), as on the peer
                 if tok.kind == "ATTR":
-                    words.append(self.param(tok.text))
+                    words.append(unescape(self.param_text(b"$" + tok.text)))
                 else:
                     words.append(unescape(tok.text) if tok.kind == "TERM" else tok.text)
             if not words and self.kind() == "PREFIX":
-                prefixes.add(unescape(self.take().text))
+                prefixes.add(unescape(self.param_text(self.take().text)))
             elif not words and self.kind() == "SUFFIX":
-                patterns.append(("suffix", unescape(self.take().text[1:])))
+                patterns.append(("suffix", unescape(self.param_text(self.take().text[1:]))))
             elif not words and self.kind() == "CONTAINS":
-                patterns.append(("contains", unescape(self.take().text[1:-1])))
+                text = self.take().text[1:-1]
+                patterns.append(("contains", unescape(self.param_text(text))))
             elif not words and self.kind() == "WILDCARD":
-                patterns.append(("wildcard", self.take().text[2:-1]))
+                patterns.append(("wildcard", self.param_text(self.take().text[2:-1])))
             elif not words:
                 raise syntax(self.here())
             else:
@@ -281,38 +375,51 @@ class _Parser(KnnParser, RangeParser):
             return self.vector_range(field)
         if is_geo_range(self):
             return parse_geo_range(self, field)
-        lo, lo_incl = self.bound(is_min=True, single_ok=True)
+        lo_incl, lo_tok, lo_sign = self.bound()
         if self.kind() == "RSQB":
+            if not lo_incl:  # a lone bound is a value, never exclusive
+                raise syntax(self.here())
             self.i += 1
-            return NumericFilter(field, lo, lo, lo_incl, lo_incl)
-        hi, hi_incl = self.bound(is_min=False, single_ok=False)
+            value = self.number(lo_tok, lo_sign)
+            return NumericFilter(field, value, value)
+        hi_incl, hi_tok, hi_sign = self.bound()
         self.take("RSQB")
+        lo = self.range_value(lo_tok, lo_sign, is_min=True)
+        hi = self.range_value(hi_tok, hi_sign, is_min=False)
         return NumericFilter(field, lo, hi, lo_incl, hi_incl)
 
-    def bound(self, *, is_min: bool, single_ok: bool) -> tuple[float, bool]:
+    def bound(self) -> tuple[bool, Tok, int]:
+        """``['('] param_num``: (inclusive, token, sign)."""
         inclusive = True
         if self.kind() == "LP":
             self.i += 1
             inclusive = False
-        sign = 1
-        while self.kind() == "MINUS":
-            self.i += 1
-            sign = -sign
-        tok = self.take("NUMBER", "ATTR")
+        tok, sign = self.param_num()
+        return inclusive, tok, sign
+
+    def number(self, tok: Tok, sign: int) -> float:
+        """A number token's value, or a ``$param``'s read as a number."""
         if tok.kind == "NUMBER":
-            return sign * tok.value, inclusive
-        raw = self.param(tok.text)
-        if single_ok and self.kind() == "RSQB" and inclusive:
-            return parse_numeric_param(raw, tok.text, sign), True
-        return parse_range_bound(raw, is_min=is_min, sign=sign, inclusive=inclusive)
+            return sign * tok.value
+        name = tok.text
+        return self.resolve(lambda: parse_numeric_param(self.param(name), name, sign), 0.0)
+
+    def range_value(self, tok: Tok, sign: int, *, is_min: bool) -> float:
+        """A bound of a two-bound range; a ``$param``'s own ``(`` is read and ignored, as
+        RediSearch does (only the query's ``(`` makes a bound exclusive)."""
+        if tok.kind == "NUMBER":
+            return sign * tok.value
+        name = tok.text
+
+        def value() -> float:
+            return parse_range_bound(self.param(name), is_min=is_min, sign=sign)[0]
+
+        return self.resolve(value, 0.0)
 
     def numeric_op(self, tok: Tok) -> FilterNode:
         operand = tok.operand
         assert operand is not None
-        if operand.kind == "ATTR":
-            value = parse_numeric_param(self.param(operand.text), operand.text, operand.sign)
-        else:
-            value = operand.value
+        value = self.number(operand, operand.sign) if operand.kind == "ATTR" else operand.value
         field, op = tok.text, tok.op
         if op in (b"==", b"!="):
             node: FilterNode = NumericFilter(field, value, value)
@@ -329,13 +436,23 @@ class _Parser(KnnParser, RangeParser):
             scope = fields if fields is not None else self.text_fields
             return TextFilter(scope, terms, exact=len(terms) == 1)
         if tok.kind == "ATTR":
-            term = fold_text(self.param(tok.text))
+            # RediSearch's PARAM_TERM: the value is unescaped and folded like a term, never
+            # dropped as a stop word, and not expanded when it reads as a number
+            raw = self.param_text(b"$" + tok.text)
+            term = fold_text(unescape(raw))
+            if parse_double(raw) is not None:  # a number is not expanded
+                return self.text_node(fields, (term,), False)
             return self.text_node(fields, (term,), False, self.expansions(term, fields))
+        if tok.kind == "PREFIX" and tok.text.startswith(b"$"):
+            term = fold_text(unescape(self.param_text(tok.text)))
+            return self.text_node(fields, (term,), True)
         term = fold_text(unescape(tok.text))
         if tok.kind == "TERM" and term in self.stopwords:
             return None
         if tok.kind == "PREFIX":
             return self.text_node(fields, (term,), True)
+        if tok.kind == "NUMBER":  # a number is not expanded (RediSearch's QT_NUMERIC)
+            return self.text_node(fields, (term,), False)
         return self.text_node(fields, (term,), False, self.expansions(term, fields))
 
     def expansions(
@@ -356,6 +473,39 @@ class _Parser(KnnParser, RangeParser):
             return bool(self.phonetic_fields)
         return any(f in self.phonetic_fields for f in fields)
 
+    def with_attribute(
+        self, node: FilterNode | None, name: bytes, value: bytes
+    ) -> FilterNode | None:
+        """``node`` with a checked query attribute applied (:func:`check_attribute`).
+
+        ``$weight`` weights text terms, tags, intersections and unions; on a NUMERIC range
+        it is only shown by FT.EXPLAIN, as in RediSearch (its numeric iterator takes no
+        weight); on other nodes memvec refuses it. ``$slop`` / ``$inorder`` restrict an intersection
+        and, as in RediSearch, change nothing elsewhere (a term, an exact phrase, a
+        union)."""
+        if name == b"phonetic":
+            return self.with_phonetic(node, value)
+        if node is None:
+            return None
+        if name == b"weight":
+            weight = parse_double(value)
+            assert weight is not None  # checked
+            if weight == 1.0:
+                return node
+            if isinstance(node, TextFilter | TagFilter | And | Or | NumericFilter):
+                return dataclasses.replace(node, weight=weight)
+            raise QuerySyntaxError(
+                f"$weight on a {_node_kind(node)} is not supported by memvec: weight text "
+                "terms, tags, intersections or unions"
+            )
+        if not isinstance(node, And):
+            return node
+        if name == b"slop":
+            slop = parse_c_integer(value)
+            assert slop is not None  # checked
+            return dataclasses.replace(node, slop=slop)
+        return dataclasses.replace(node, inorder=parse_boolean(value) is True)
+
     def with_phonetic(self, node: FilterNode | None, value: bytes) -> FilterNode | None:
         """``=>{$phonetic: true|false}`` on a plain term: RediSearch refuses it where no
         field the term searches is PHONETIC, else forces the phonetic expansion on or
@@ -363,8 +513,12 @@ class _Parser(KnnParser, RangeParser):
         if not isinstance(node, TextFilter) or not node.expansions or node.prefix:
             return node
         if not self.is_phonetic(node.fields):
-            raise QuerySyntaxError("field does not support phonetics")
-        wanted = value.lower() == b"true"
+
+            def refuse() -> NoReturn:
+                raise QuerySyntaxError("field does not support phonetics")
+
+            return self.resolve(refuse, node, late=LATE_EXPANSION)
+        wanted = parse_boolean(value) is True
         term = node.terms[0]
         return dataclasses.replace(node, expansions=self.expansions(term, node.fields, wanted))
 
@@ -457,7 +611,8 @@ def _swap_vector(node: FilterNode, placeholder: bytes, blob: bytes) -> FilterNod
     if isinstance(node, VectorRange):
         return dataclasses.replace(node, vector=blob) if node.vector == placeholder else node
     if isinstance(node, And | Or):
-        return type(node)(tuple(_swap_vector(c, placeholder, blob) for c in node.children))
+        children = tuple(_swap_vector(c, placeholder, blob) for c in node.children)
+        return dataclasses.replace(node, children=children)
     if isinstance(node, Not):
         return Not(_swap_vector(node.child, placeholder, blob))
     if isinstance(node, OptionalFilter):

@@ -17,8 +17,10 @@ attribute (``Invalid attribute x``).
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from ...errors import QuerySyntaxError
-from .lexer import Tok, TokenCursor
+from .lexer import LATE_ITERATORS, Tok, TokenCursor
 from .nodes import And, FilterNode, Not, OptionalFilter, Or, VectorRange
 from .numbers import parse_numeric_param
 
@@ -36,16 +38,24 @@ class RangeParser(TokenCursor):
     def vector_range(self, field: bytes) -> VectorRange:
         self.take("TERM")  # VECTOR_RANGE, checked by the caller
         radius_tok = self.take("NUMBER", "ATTR")
+        blob = self.take("ATTR").text
+        # resolved after parsing, the blob first (RediSearch's order)
+        vector = self.resolve(lambda: self.param(blob), b"")
         if radius_tok.kind == "ATTR":
-            radius = parse_numeric_param(self.param(radius_tok.text), radius_tok.text)
+            name = radius_tok.text
+            radius = self.resolve(lambda: parse_numeric_param(self.param(name), name), 0.0)
         else:
             radius = radius_tok.value
         if radius < 0:
-            raise QuerySyntaxError(
+            negative = QuerySyntaxError(
                 "Error parsing vector similarity query: negative radius "
                 f"({_shown_radius(radius_tok, radius)}) given in a range query"
             )
-        vector = self.param(self.take("ATTR").text)
+
+            def refuse() -> NoReturn:
+                raise negative
+
+            radius = self.resolve(refuse, 0.0, late=LATE_ITERATORS)
         self.take("RSQB")
         epsilon: bytes | None = None
         yield_as: bytes | None = None
