@@ -6,6 +6,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     cluster,
     debug,
     dump_restore,
+    ft_debug,
     functions,
     geo,
     hash_random,

@@ -229,6 +229,8 @@ NO_NUMERIC |= {
 # Cluster mode (off on these servers: "cluster support disabled"); CLUSTER COUNTKEYSINSLOT /
 # GETKEYSINSLOT's numbers are compared with a valkey cluster node in tests/cluster.
 NO_NUMERIC |= {"CLUSTER", "ASKING", "READONLY", "READWRITE"}
+# FT.DEBUG GC_FORCEINVOKE idx [timeout]: the timeout is not read (RediSearch accepts "x")
+NO_NUMERIC |= {"FT.DEBUG"}
 # Lists, sets and streams. Blocking timeouts are not fed (0 waits forever, as WAIT's).
 SHAPES |= {
     "LINDEX": [["LINDEX", "l", N]],
