@@ -115,6 +115,33 @@ def test_durable_gate_answers_every_waiter_when_the_log_has_its_record(tmp_path:
         engine.stop()
 
 
+def test_durable_gate_fsyncs_once_per_loop_iteration_for_every_client(tmp_path: Path) -> None:
+    """With a log that syncs locally (``appendfsync always``), the writes of all the clients
+    that ran in one loop iteration share one fsync, made by the gate in the loop's thread
+    at the next iteration; nobody is answered before it."""
+    engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
+    try:
+        gate = DurableGate(engine)
+        spec = resolve([b"SET", b"k", b"v"])
+        log = engine.transaction_log
+        assert log is not None and log.syncs_locally
+
+        async def client(n: int) -> None:
+            done = engine.submit(spec, [b"SET", b"once:%d" % n, b"v"])
+            assert done.seq is not None
+            await gate.wait(done.seq)
+            assert log.durable_position.seq > done.seq
+
+        async def run() -> int:
+            before = log.fsync_count
+            await asyncio.gather(*(client(n) for n in range(50)))
+            return log.fsync_count - before
+
+        assert asyncio.run(run()) == 1
+    finally:
+        engine.stop()
+
+
 def test_durable_gate_follows_a_log_that_went_back(tmp_path: Path) -> None:
     """After a reset to a lower position (a replica's full resync), waits on the new seqs
     are answered once those are durable, not held by requests made of the old history."""
@@ -161,7 +188,9 @@ def test_durable_gate_asks_again_after_a_failed_request() -> None:
         failed.set_exception(DurabilityError("the Kafka log failed (fenced)"))
         return failed
 
-    log = SimpleNamespace(durable_position=LogPosition(1), next_position=LogPosition(11))
+    log = SimpleNamespace(
+        durable_position=LogPosition(1), next_position=LogPosition(11), syncs_locally=False
+    )
     engine = SimpleNamespace(transaction_log=log, durable_future=durable_future)
     gate = DurableGate(engine)  # type: ignore[arg-type]
 
