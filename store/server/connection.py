@@ -528,6 +528,18 @@ class Connection(asyncio.Protocol):
                                 replies.append(done.reply if done.error is None else done.error)
                             position = run
                             continue
+                        if self.server.active_clients > 1:  # others write too: one submit
+                            self.server.last_write_ns = clock()
+                            done, took = await self.server.write_combiner.submit(
+                                spec, args, self.protocol
+                            )
+                            observe.done(self, spec, args, took, done.error)
+                            if done.seq is not None:
+                                writes.append((len(replies), done.seq))
+                                if done.seq > need:
+                                    need = done.seq
+                            replies.append(done.reply if done.error is None else done.error)
+                            continue
                     started = clock()
                     if spec.is_write:
                         self.server.last_write_ns = started
