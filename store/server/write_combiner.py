@@ -53,8 +53,8 @@ class WriteCombiner:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._queued: list[_Queued] = []
-        self.batches = 0  # submit_many calls made (INFO-free counters for tests)
-        self.combined = 0  # commands that went through them
+        self.batches = 0  # submit_many calls made (INFO memvec_combined_write_batches)
+        self.combined = 0  # commands that went through them (memvec_combined_writes)
 
     async def submit(
         self, spec: CommandSpec, args: list[bytes], protocol: int

@@ -241,6 +241,9 @@ def test_key_writes_of_many_clients_are_combined_as_if_run_one_by_one(
                 reply = sock.recv(100)
                 assert reply.startswith(b":"), reply  # HSET: fields added; DEL: keys removed
         assert combiner.batches < combiner.combined  # some went to the engine together
+        stats = r.info("stats")
+        assert stats["memvec_combined_writes"] == combiner.combined
+        assert stats["memvec_combined_write_batches"] == combiner.batches
         log = srv.server.engine.transaction_log
         assert log is not None
         assert log.durable_position == log.next_position  # nothing answered before durable
