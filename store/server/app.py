@@ -61,6 +61,7 @@ from .replication_handlers import replication_handlers
 from .results import Deferred
 from .script_busy import ScriptGuard
 from .tracking import Tracking
+from .write_combiner import WriteCombiner
 
 log = logging.getLogger("memvec.server")
 
@@ -157,6 +158,7 @@ class Server:
         self.active_clients = 0
         self.searches_in_pool = 0
         self.durable_gate = DurableGate(self.engine)  # clients' durability waits, coalesced
+        self.write_combiner = WriteCombiner(self.engine)  # clients' key writes, one submit
         # perf_counter_ns of the last engine write a client ran (Connection: searches run
         # inline, not on the pool, while writes are in flight)
         self.last_write_ns = 0

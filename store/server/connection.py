@@ -17,6 +17,12 @@ Contract:
   ``min_replicas_to_ack`` the replies of a batch that wrote also wait until that many
   replicas acknowledged its last record (else ``-NOREPLICAS``; see
   :mod:`store.replication.role`).
+* Key writes (``store.engine.BATCHABLE_WRITES``: HSET, DEL ...) of a fast client while
+  other clients are active go through the server's
+  :class:`store.server.write_combiner.WriteCombiner`: those that arrive in one loop
+  iteration are applied together at the next one (one ``Engine.submit_many``, their
+  vectors inserted as one batch on every core). A pipelined run of them from one client
+  is one ``submit_many`` of its own.
 * ``lockfree`` commands (FT.SEARCH) run on the server's thread pool so searches from many
   clients use every core; the batch continues after them, in order.
 * Dispatch goes through the one command table (``store.commands.table``): unknown command
@@ -531,6 +537,18 @@ class Connection(asyncio.Protocol):
                                         need = done.seq
                                 replies.append(done.reply if done.error is None else done.error)
                             position = run
+                            continue
+                        if self.server.active_clients > 1:  # others write too: one submit
+                            self.server.last_write_ns = clock()
+                            done, took = await self.server.write_combiner.submit(
+                                spec, args, self.protocol
+                            )
+                            observe.done(self, spec, args, took, done.error)
+                            if done.seq is not None:
+                                writes.append((len(replies), done.seq))
+                                if done.seq > need:
+                                    need = done.seq
+                            replies.append(done.reply if done.error is None else done.error)
                             continue
                     started = clock()
                     if spec.is_write:

@@ -132,6 +132,24 @@ class TransactionLog(ABC):
         ``seq``; wait for it like an :meth:`append`.
         """
 
+    @property
+    def syncs_locally(self) -> bool:
+        """Whether :meth:`sync` is a local call that makes what was appended durable."""
+        return False
+
+    def sync(self) -> bool:
+        """Make every record appended so far durable in the calling thread; True if done.
+
+        For a caller that batches its waits itself and can afford to block on the disk
+        (the server's event loop, once per iteration, as Redis's ``beforeSleep`` does under
+        ``appendfsync always``): no other thread is woken, no future is settled. Afterwards
+        ``durable_position`` says what is durable; on a failure the log is failed exactly
+        as if its own flusher had failed. Optional: this default does nothing and returns
+        False (wait with :meth:`durable_future` instead), for logs whose durability is not
+        a local call.
+        """
+        return False
+
     def reset(self, position: LogPosition) -> None:
         """Discard every record and continue at ``position`` (a replica's full resync).
 

@@ -361,6 +361,41 @@ class FileLog(TransactionLog):
                 self._request(seq)
         return future
 
+    @property
+    def syncs_locally(self) -> bool:
+        return self._policy is FsyncPolicy.ALWAYS
+
+    def sync(self) -> bool:
+        """Under ``always``, fsync what was appended, in the calling thread (see
+        :meth:`TransactionLog.sync`); False under the other policies (nothing to do: their
+        durability does not wait for an fsync).
+
+        The fsync runs under the log's lock, so the active segment cannot be sealed, and
+        its fd closed, meanwhile; appends from other threads wait for it (the flusher's
+        own rounds take the lock only to read where to fsync).
+        """
+        if self._policy is not FsyncPolicy.ALWAYS:
+            return False
+        changed = False
+        with self._lock:
+            target = self._written_seq
+            if self._state is LogState.OPEN and self._failure is None and target > self._synced_seq:
+                changed = True
+                end = (self._segments[-1].first_seq, self._active_size)
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._record_failure("fsync", exc)
+                else:
+                    with self._sync_lock:
+                        self._fsync_count += 1
+                        if target > self._synced_seq:
+                            self._synced_seq = target
+                            self._synced_end = end
+        if changed:
+            self._settle_waiters()
+        return True
+
     def rewind(self) -> LogPosition:
         """After a failure, drop what is not durable and accept appends again.
 

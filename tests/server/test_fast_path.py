@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
+from redis.commands.search.query import Query
 
 from store.commands.table import resolve
 from store.config import EngineConfig, FsyncPolicy
@@ -115,6 +116,33 @@ def test_durable_gate_answers_every_waiter_when_the_log_has_its_record(tmp_path:
         engine.stop()
 
 
+def test_durable_gate_fsyncs_once_per_loop_iteration_for_every_client(tmp_path: Path) -> None:
+    """With a log that syncs locally (``appendfsync always``), the writes of all the clients
+    that ran in one loop iteration share one fsync, made by the gate in the loop's thread
+    at the next iteration; nobody is answered before it."""
+    engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
+    try:
+        gate = DurableGate(engine)
+        spec = resolve([b"SET", b"k", b"v"])
+        log = engine.transaction_log
+        assert log is not None and log.syncs_locally
+
+        async def client(n: int) -> None:
+            done = engine.submit(spec, [b"SET", b"once:%d" % n, b"v"])
+            assert done.seq is not None
+            await gate.wait(done.seq)
+            assert log.durable_position.seq > done.seq
+
+        async def run() -> int:
+            before = log.fsync_count
+            await asyncio.gather(*(client(n) for n in range(50)))
+            return log.fsync_count - before
+
+        assert asyncio.run(run()) == 1
+    finally:
+        engine.stop()
+
+
 def test_durable_gate_follows_a_log_that_went_back(tmp_path: Path) -> None:
     """After a reset to a lower position (a replica's full resync), waits on the new seqs
     are answered once those are durable, not held by requests made of the old history."""
@@ -161,7 +189,9 @@ def test_durable_gate_asks_again_after_a_failed_request() -> None:
         failed.set_exception(DurabilityError("the Kafka log failed (fenced)"))
         return failed
 
-    log = SimpleNamespace(durable_position=LogPosition(1), next_position=LogPosition(11))
+    log = SimpleNamespace(
+        durable_position=LogPosition(1), next_position=LogPosition(11), syncs_locally=False
+    )
     engine = SimpleNamespace(transaction_log=log, durable_future=durable_future)
     gate = DurableGate(engine)  # type: ignore[arg-type]
 
@@ -172,3 +202,68 @@ def test_durable_gate_asks_again_after_a_failed_request() -> None:
 
     asyncio.run(run())
     assert asked.count(10) >= 3  # the gate's request, then each waiter's own, twice
+
+
+def _request(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def test_key_writes_of_many_clients_are_combined_as_if_run_one_by_one(
+    start_server: Callable[..., ServerThread],
+) -> None:
+    """HSET/DEL from clients that send at the same time go to the engine together
+    (``WriteCombiner``): every reply, the keys and the index end as the same commands run
+    one at a time would leave them, and every reply comes after its write is durable."""
+    srv = start_server()
+    combiner = srv.server.write_combiner
+    r = redis.Redis(port=srv.port)
+    dim = 4
+    r.execute_command(
+        "FT.CREATE", "wc", "ON", "HASH", "PREFIX", "1", "wc:", "SCHEMA", "tag", "TAG",
+        "v", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(dim), "DISTANCE_METRIC", "L2",
+    )  # fmt: skip
+    clients = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(24)]
+    try:
+        rounds = 4
+        for rnd in range(rounds):
+            sent = []
+            for n in range(len(clients)):
+                key = b"wc:%d" % (n % 8)  # clients share keys: the order matters
+                if (n + rnd) % 5 == 4:
+                    request = _request(b"DEL", key)
+                else:
+                    vec = np.full(dim, n + rnd * 100, dtype=np.float32).tobytes()
+                    request = _request(b"HSET", key, b"tag", b"t%d" % n, b"v", vec)
+                sent.append(request)
+            for sock, request in zip(clients, sent, strict=True):
+                sock.sendall(request)
+            for sock in clients:
+                reply = sock.recv(100)
+                assert reply.startswith(b":"), reply  # HSET: fields added; DEL: keys removed
+        assert combiner.batches < combiner.combined  # some went to the engine together
+        stats = r.info("stats")
+        assert stats["memvec_combined_writes"] == combiner.combined
+        assert stats["memvec_combined_write_batches"] == combiner.batches
+        log = srv.server.engine.transaction_log
+        assert log is not None
+        assert log.durable_position == log.next_position  # nothing answered before durable
+        keys = [b"wc:%d" % i for i in range(8)]
+        live = [k for k in keys if r.exists(k)]
+        assert int(r.ft("wc").info()["num_docs"]) == len(live)
+        for key in live:  # the index holds each key's last vector
+            vec = r.hget(key, "v")
+            assert vec is not None
+            found = r.ft("wc").search(Query("*=>[KNN 1 @v $B]").dialect(2), {"B": vec})
+            assert found.docs[0].id == key.decode()  # type: ignore[attr-defined]
+        before = {k: r.hgetall(k) for k in keys}
+        data_dir = srv.server.config.data_dir
+        r.close()
+        srv.stop(save=False)
+        # the log, replayed one command at a time, gives the state the clients saw
+        again = start_server(data_dir=data_dir)
+        r = redis.Redis(port=again.port)
+        assert {k: r.hgetall(k) for k in keys} == before
+    finally:
+        for sock in clients:
+            sock.close()
+        r.close()

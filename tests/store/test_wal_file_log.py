@@ -182,6 +182,44 @@ async def test_durable_future_for_asyncio(tmp_path: Path) -> None:
     log.close()
 
 
+def test_sync_in_the_callers_thread_makes_every_append_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = opened(tmp_path)
+    seqs = [log.append(b"x" * 50) for _ in range(30)]
+    waiting = log.durable_future(seqs[3])  # another waiter: settled by the caller's sync
+    before = log.fsync_count
+    assert log.sync() is True
+    assert log.durable_position == LogPosition(31)
+    assert waiting.result(timeout=0) is None
+    assert log.fsync_count - before <= 1  # the flusher may have synced some first
+    assert log.sync() is True and log.fsync_count - before <= 1  # nothing new: no fsync
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(file_log_module.os, "fsync", broken_fsync)
+    seq = log.append(b"lost")
+    assert log.sync() is True
+    assert log.durable_position == LogPosition(31)
+    assert log.state is LogState.FAILED
+    with pytest.raises(DurabilityError, match="restart the node"):
+        log.durable_future(seq).result(timeout=0)
+    log.close()
+
+
+def test_sync_is_not_local_under_the_other_policies(tmp_path: Path) -> None:
+    for policy in (FsyncPolicy.EVERYSEC, FsyncPolicy.NO):
+        log = opened(tmp_path / policy.value, fsync=policy)
+        log.append(b"x")
+        assert not log.syncs_locally
+        assert log.sync() is False
+        log.close()
+    log = opened(tmp_path / "always")
+    assert log.syncs_locally
+    log.close()
+
+
 def test_everysec_syncs_in_the_background(tmp_path: Path) -> None:
     log = opened(tmp_path, fsync=FsyncPolicy.EVERYSEC)
     seq = log.append(b"x")
