@@ -102,7 +102,7 @@ def test_cluster_urls_parse_or_say_what_is_wrong() -> None:
 def test_unreachable_cluster_is_retriable_not_a_crash() -> None:
     gone, close = open_store("redis+cluster://127.0.0.1:1")  # no connection until used
     try:
-        with pytest.raises(StoreUnavailable, match="127.0.0.1:1"):
+        with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:1"):
             gone.ping()
         with pytest.raises(StoreUnavailable):
             gone.run([["SET", "k", "v"]])
@@ -252,9 +252,9 @@ def test_node_redis_cluster_client(cluster: tuple[list[NodeProcess], str]) -> No
             moved,
             proc.stderr.read() if proc.stderr else "",
         )
-        with nodes[old].client() as r:  # the old owner now redirects the slot
-            with pytest.raises(redis.exceptions.MovedError):
-                r.execute_command("EXISTS", moving)
+        # the old owner now redirects the slot
+        with nodes[old].client() as r, pytest.raises(redis.exceptions.MovedError):
+            r.execute_command("EXISTS", moving)
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
