@@ -33,9 +33,11 @@ What changes against one node (:class:`~pipeline.stores.resp.RespStore`):
 - ``read_from=REPLICAS`` sends keyed reads to replicas (redis-py ``READONLY`` connections,
   round robin over a shard's nodes); FT.* go where redis-py sends keyless commands.
 
-Errors: an unreachable cluster, ``CLUSTERDOWN`` or a slot map that cannot be read raise
-:class:`~pipeline.errors.StoreUnavailable` (retriable); error replies are translated as
-for one node (:func:`~pipeline.stores.reads.translate_message`).
+Errors: an unreachable cluster, ``CLUSTERDOWN``, a slot map that cannot be read, or a
+transaction that met a moving slot (``MOVED``/``ASK``/``TRYAGAIN`` past redis-py's own
+retries) raise :class:`~pipeline.errors.StoreUnavailable` (retriable: the worker retries
+and recomputes the write); error replies are translated as for one node
+(:func:`~pipeline.stores.reads.translate_message`).
 """
 
 from __future__ import annotations
@@ -169,6 +171,9 @@ class ClusterStore(CommandReads, StoreClient):
             return [self._broadcast(c) if _name(c) in _BROADCAST else self._one(c)
                     for c in commands]  # fmt: skip
         redis = self._redis
+        # redirections redis-py gives up on inside a transaction: retried, not refused
+        moving = (redis.exceptions.AskError, redis.exceptions.MovedError,
+                  redis.exceptions.TryAgainError, redis.exceptions.ClusterDownError)  # fmt: skip
         try:
             pipe = self._rc.pipeline(transaction=atomic)
             for cmd in commands:
@@ -178,6 +183,11 @@ class ClusterStore(CommandReads, StoreClient):
             raise StoreRejected(
                 f"a transaction's keys are in different hash slots ({exc}): keys written "
                 "together need one hash tag, e.g. chunk:{bucket/key}#0"
+            ) from exc
+        except moving as exc:  # a slot moved or is moving under a transaction: retry
+            raise StoreUnavailable(
+                f"{self.url}: {type(exc).__name__}: {exc}; the slot is moving (resharding "
+                "or failover): retry the write"
             ) from exc
         except redis.ResponseError as exc:  # EXEC's own reply (EXECABORT)
             raise translate_message(str(exc)) from exc
