@@ -30,10 +30,10 @@ def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
         description="Run memvec's benchmarks (vector query, durable ingest, restart, "
         "memory, pipeline throughput, replica lag, freshness when available, reliability: "
         "output buffer limits and kill -9, concurrency: 200 clients mixing writes, KNN and "
-        "deletes) side by side with redis-stack-server on this "
-        "machine, and retrieval quality (recall@1/@10 and MRR through S3 -> ingest -> server "
-        "-> API against exact search); write <out>/<name>.json and PNG plots. "
-        "Data: the shared embeddings at $MEMVEC_BENCH_DATA "
+        "deletes, cluster: 1 and 3 shards through RedisCluster) side by side with "
+        "redis-stack-server on this machine, and retrieval quality (recall@1/@10 and MRR "
+        "through S3 -> ingest -> server -> API against exact search); write "
+        "<out>/<name>.json and PNG plots. Data: the shared embeddings at $MEMVEC_BENCH_DATA "
         "(default <checkout>/../shared/data/pypi-minilm-100k.npz).",
     )
     size = p.add_mutually_exclusive_group()

@@ -167,6 +167,12 @@ def _concurrency(res: dict[str, Any], out_dir: Path) -> list[str]:
     return plot(res, out_dir)
 
 
+def _cluster(res: dict[str, Any], out_dir: Path) -> list[str]:
+    from .cluster import plot
+
+    return plot(res, out_dir)
+
+
 def _reliability(res: dict[str, Any], out_dir: Path) -> list[str]:
     servers = res["samples"]["servers"]
     labels, values = [], []
@@ -190,6 +196,7 @@ PLOTTERS = {
     "quality": _quality,
     "reliability": _reliability,
     "concurrency": _concurrency,
+    "cluster": _cluster,
 }
 
 

@@ -19,6 +19,10 @@
 - ``concurrency`` (:mod:`bench.concurrency`): 200 clients mixing HSET with a vector, KNN
   queries and DEL, memvec and the peer, throughput and per-operation p50/p99, server CPU
   and RSS.
+- ``cluster`` (:mod:`bench.cluster`): a memvec cluster at 1 and 3 shards through redis-py's
+  RedisCluster (GET/SET/HSET-with-vector throughput, KNN QPS and what the KNN answers
+  cover), failover time and resharding rate when ``bench.cluster_failover`` /
+  ``bench.cluster_reshard`` provide them.
 
 Each writes ``<out_dir>/<name>.json`` (layout in :mod:`bench.common`) and its plots
 (:mod:`bench.plots`). A benchmark that fails writes ``{"name", "error"}`` and the others
@@ -51,8 +55,9 @@ BENCHMARKS = (
     "quality",
     "reliability",
     "concurrency",
+    "cluster",
 )
-NEEDS_DATA = {"vector_query", "ingest", "restart", "memory", "concurrency"}
+NEEDS_DATA = {"vector_query", "ingest", "restart", "memory", "concurrency", "cluster"}
 REPLICA_LAG_TARGET_MS = 50.0
 
 
@@ -165,6 +170,7 @@ def run_suite(
     names: Sequence[str], size: Size, out_dir: Path, *, profile: bool = False
 ) -> dict[str, Path | None]:
     """Run ``names`` (a subset of :data:`BENCHMARKS`) at ``size``; result file per name."""
+    from .cluster import run as cluster
     from .concurrency import run as concurrency
     from .durability import ingest, restart_memory
     from .plots import plot_result
@@ -194,6 +200,7 @@ def run_suite(
             "quality": lambda: quality(size, tmp),
             "reliability": lambda: reliability(size, tmp),
             "concurrency": lambda: concurrency(size, _need(data), tmp),
+            "cluster": lambda: cluster(size, _need(data), tmp),
         }
         for name in BENCHMARKS:
             if name not in names:

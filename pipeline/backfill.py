@@ -33,7 +33,9 @@ Contract:
   renders the final report.
 
 The object-state records are read with ``SCAN``/``HGET`` on the processor's store, so
-the same code backfills the embedded engine, ``memvec server``, redis-stack or MemoryDB.
+the same code backfills the embedded engine, ``memvec server``, redis-stack, MemoryDB or
+a cluster (``redis+cluster://``: SCAN walks every primary, keys carry the object's hash
+tag, :mod:`pipeline.processor`).
 """
 
 from __future__ import annotations
@@ -292,22 +294,14 @@ class Backfill:
         return reason
 
     def _state_keys(self) -> Iterator[tuple[str, str]]:
-        """(state key, object key) of every record under the prefix."""
-        head = self.processor.state_key(self.bucket, "")
-        exact = head + self.prefix
-        pattern = _glob_literal(exact) + "*"
-        cursor = "0"
-        while True:
-            (reply,) = self.state.run([["SCAN", cursor, "MATCH", pattern, "COUNT", _SCAN_COUNT]])
-            if isinstance(reply, Exception):
-                raise reply
-            cursor = _text(reply[0])
-            for raw in reply[1]:
-                key = _text(raw)
-                if key.startswith(exact):
-                    yield key, key[len(head) :]
-            if cursor == "0":
-                return
+        """(state key, object key) of every record under the prefix (on a cluster, the
+        store's ``scan`` walks every primary)."""
+        exact = self.processor.state_key_head(self.bucket) + self.prefix
+        for raw in self.state.scan(_glob_literal(exact) + "*", _SCAN_COUNT):
+            key = _text(raw)
+            okey = self.processor.object_key_of(self.bucket, key)
+            if okey is not None and okey.startswith(self.prefix):
+                yield key, okey
 
     def _prune(self, listed: set[str]) -> None:
         candidates = [
@@ -366,7 +360,12 @@ def add_ingest_parser(sub: Any) -> None:
             help=f"{help_text} (env {env}; default {default})",
         )  # fmt: skip
 
-    opt("store", "store URL: redis://host:port or embedded:/dir", "redis://127.0.0.1:6379")
+    opt(
+        "store",
+        "store URL: redis://host:port, redis+cluster://host:port[,host:port...] (a cluster) "
+        "or embedded:/dir",
+        "redis://127.0.0.1:6379",
+    )
     opt("aws_endpoint_url", "S3 (and SageMaker) endpoint (moto, LocalStack, MinIO)", None)
     opt("index", "index name (the same as the workers')", DEFAULT_INDEX)
     add_embedder_option(p)

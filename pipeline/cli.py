@@ -94,7 +94,8 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "group or a Kinesis lease table. Sources: kafka://HOST:PORT/TOPIC?group=NAME, "
         "kinesis://STREAM?lease_table=TABLE, sqs://HOST:PORT/QUEUE-PATH or the queue's "
         "http(s):// URL. Stores: redis://HOST:PORT or embedded:DIR; a comma-separated list "
-        "of every node of one store follows whichever is primary. SIGTERM or Ctrl-C stops "
+        "of every node of one store follows whichever is primary; "
+        "redis+cluster://HOST:PORT[,HOST:PORT...] is a Redis Cluster. SIGTERM or Ctrl-C stops "
         "it cleanly.",
     )
 

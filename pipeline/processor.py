@@ -14,6 +14,15 @@ of the last applied event, so an older or repeated event is skipped; a delete le
 tombstone so a late, older PUT does not resurrect the object. Chunk ids are stable:
 ``<chunk_prefix><bucket>/<key><record suffix>#<n>``.
 
+On a Redis Cluster (the store's ``slot_routed``) one MULTI/EXEC must stay in one hash
+slot, so the object's reference is a hash tag in every key it commits together:
+``<state_prefix>{<bucket>/<key>}`` and ``<chunk_prefix>{<bucket>/<key>}<suffix>#<n>``. The
+tag is the text between the first ``{`` and the next ``}``, which is the same prefix of
+``<bucket>/<key>`` in both forms even when the object key holds braces (bucket names
+cannot), so an object's keys always share a slot; prefixes holding a brace are refused.
+A store written without tags and then moved to a cluster keeps its old ids only if the
+data is loaded as it was: the ingestion path of a cluster always writes tagged ids.
+
 Batches: :meth:`Processor.process_many` runs a sequence of events with the same result as
 one by one, but prepares every object first and embeds the chunks of all of them together
 (sorted by length, full ``embed_batch_size`` batches), then commits each object in its own
@@ -172,6 +181,14 @@ class Processor:
         self.config = config or IngestConfig()
         self.metrics = metrics
         self._index_ready = False
+        self._tagged = bool(getattr(store, "slot_routed", False))
+        if self._tagged:
+            for name in ("chunk_prefix", "state_prefix"):
+                if any(c in getattr(self.config, name) for c in "{}"):
+                    raise ValueError(
+                        f"{name} {getattr(self.config, name)!r} holds a brace: on a cluster "
+                        "the object's hash tag must be the first {...} of its keys"
+                    )
 
     def ensure_index(self) -> None:
         if self._index_ready:
@@ -181,8 +198,26 @@ class Processor:
             raise reply
         self._index_ready = True
 
+    def object_ref(self, bucket: str, key: str) -> str:
+        """``bucket/key``, as a hash tag (``{bucket/key}``) on a cluster (module docstring)."""
+        return f"{{{bucket}/{key}}}" if self._tagged else f"{bucket}/{key}"
+
     def state_key(self, bucket: str, key: str) -> str:
-        return f"{self.config.state_prefix}{bucket}/{key}"
+        return f"{self.config.state_prefix}{self.object_ref(bucket, key)}"
+
+    def state_key_head(self, bucket: str) -> str:
+        """What every state key of ``bucket`` starts with (the object key follows it)."""
+        return self.state_key(bucket, "")[: -1 if self._tagged else None]
+
+    def object_key_of(self, bucket: str, state_key: str) -> str | None:
+        """The object key a state key of ``bucket`` records, or None for another key."""
+        head = self.state_key_head(bucket)
+        if not state_key.startswith(head):
+            return None
+        rest = state_key[len(head) :]
+        if self._tagged:
+            return rest[:-1] if rest.endswith("}") else None
+        return rest
 
     def _state(self, bucket: str, key: str) -> dict[str, str]:
         (reply,) = self._run([["HGETALL", self.state_key(bucket, key)]])
@@ -336,7 +371,8 @@ class Processor:
                 max_tokens=cfg.chunk_tokens, overlap_tokens=cfg.overlap_tokens,
             )  # fmt: skip
             for n, text in enumerate(pieces):
-                cid = f"{cfg.chunk_prefix}{event.bucket}/{event.key}{doc.suffix}#{n}"
+                ref = self.object_ref(event.bucket, event.key)
+                cid = f"{cfg.chunk_prefix}{ref}{doc.suffix}#{n}"
                 chunks.append((cid, text, {**obj.metadata, **doc.metadata, "chunk": n}))
         digests = [hashlib.sha256(text.encode()).hexdigest() for _, text, _ in chunks]
         if cfg.storage == "json":

@@ -11,11 +11,12 @@ Source URLs: ``kafka://host:port/topic?group=NAME``, ``kinesis://STREAM?lease_ta
 Store URLs: ``redis://host:port`` (memvec server, redis-stack-server, MemoryDB) or
 ``embedded:/path/to/dir``; a comma-separated list of every node of one store
 (``redis://a:6379,redis://b:6379``) follows whichever is primary through a failover
-(:mod:`pipeline.stores.failover`). ``--embedder`` chooses what embeds the chunks:
-``local`` (default), ``onnx`` or ``sagemaker:<endpoint-name>``
-(:mod:`pipeline.embedder_spec`; the endpoint is reached at ``--aws-endpoint-url`` when
-given). ``--metrics-port`` serves the Prometheus metrics of ``pipeline.metrics`` (records
-in/ok/failed, DLQ, latencies, freshness, lag) at /metrics.
+(:mod:`pipeline.stores.failover`); ``redis+cluster://host:port[,host:port...]`` (or
+``rediss+cluster://``) is a Redis Cluster, routed by slot (:mod:`pipeline.stores.cluster`).
+``--embedder`` chooses what embeds the chunks: ``local`` (default), ``onnx`` or
+``sagemaker:<endpoint-name>`` (:mod:`pipeline.embedder_spec`; the endpoint is reached at
+``--aws-endpoint-url`` when given). ``--metrics-port`` serves the Prometheus metrics of
+``pipeline.metrics`` (records in/ok/failed, DLQ, latencies, freshness, lag) at /metrics.
 """
 
 from __future__ import annotations
@@ -66,7 +67,12 @@ def add_worker_parser(sub: Any) -> None:
         )  # fmt: skip
 
     opt("source", "source URL (required)")
-    opt("store", "store URL; a comma-separated list follows the primary", "redis://127.0.0.1:6379")
+    opt(
+        "store",
+        "store URL; a comma-separated list follows the primary; "
+        "redis+cluster://HOST:PORT[,HOST:PORT...] for a cluster",
+        "redis://127.0.0.1:6379",
+    )
     opt("dlq", "on-failure destination URL", "./data/dlq.jsonl")
     opt("aws_endpoint_url", "S3/Kinesis/SQS/DynamoDB/SageMaker endpoint (moto, LocalStack)")
     opt("index", "index name", DEFAULT_INDEX)

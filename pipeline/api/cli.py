@@ -8,7 +8,10 @@ shows each variable. ``--store`` picks the backend:
 - ``redis://host:port[,redis://replica:port...]``: every node of the store; the first
   is taken to be the primary until a failure says otherwise (the API then follows the
   node that answers as primary), and ``--read-from replicas`` spreads searches over the
-  others.
+  others;
+- ``redis+cluster://host:port[,host:port...]`` (``rediss+cluster://`` for TLS): a Redis
+  Cluster; keys are routed by slot and searches go to any node, which answers for every
+  shard (``--read-from replicas`` sends keyed reads to replicas).
 
 ``--embedder`` (``MEMVEC_EMBEDDER``) chooses what embeds query text: ``local`` (default),
 ``onnx`` or ``sagemaker:<endpoint-name>`` (:mod:`pipeline.embedder_spec`), the SageMaker
@@ -88,7 +91,7 @@ def add_api_parser(
     p.add_argument(
         "--store",
         default=None,
-        metavar="embedded:DIR|redis://HOST:PORT[,redis://REPLICA...]",
+        metavar="embedded:DIR|redis://HOST:PORT[,redis://REPLICA...]|redis+cluster://HOST:PORT[,...]",
         help=f"the store to query (default embedded:./data) [env {STORE_ENV}]",
     )
     add_embedder_option(p)

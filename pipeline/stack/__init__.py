@@ -21,16 +21,22 @@ Contract:
   (:mod:`pipeline.bridge`: the queue's S3 notifications onto the 4-partition kafka topic
   ``memvec-events``, keyed by object) and the workers share that topic as the consumer
   group ``memvec-workers`` instead of reading the queue.
+  ``up --shards N [--replicas R]`` (env ``MEMVEC_STACK_SHARDS``, ``MEMVEC_STACK_REPLICAS``)
+  replaces the two store nodes by a Redis Cluster: ``N * (R + 1)`` ``memvec server
+  --cluster-enabled yes`` nodes on one file topology, made with ``memvec cluster create``
+  (:mod:`.cluster`: names, shape checks); workers and the API get the cluster's
+  ``redis+cluster://`` URL. Ports are then kafka, moto, the store nodes (primaries
+  first), the API and the workers' metrics ports.
 - ``status [--dir]`` prints each process, pid, port, alive, health and (store nodes) role;
   exit 0 only when every process is alive and healthy.
 - ``down [--dir]`` sends SIGTERM to every process group, waits up to 15 s, SIGKILLs what
   is left, and removes ``stack.json``. Nothing it started is left running.
-- ``failover [--dir | --nodes URLS]`` makes the other store node the primary
-  (:func:`pipeline.stores.failover.promote`: ``FAILOVER`` when the primary is healthy,
-  ``REPLICAOF NO ONE`` on the replica when it is not), restarts a dead store node as a
-  replica of the new primary, and returns once every store node follows it. The new
-  primary's name is kept in ``<dir>/data/primary`` so the next ``up`` starts the same
-  node as primary. With ``--nodes`` it only promotes (a compose deployment).
+- ``failover [--dir | --nodes URLS]`` (refused on a cluster stack) makes the other store
+  node the primary (:func:`pipeline.stores.failover.promote`: ``FAILOVER`` when the
+  primary is healthy, ``REPLICAOF NO ONE`` on the replica when it is not), restarts a
+  dead store node as a replica of the new primary, and returns once every store node
+  follows it. The new primary's name is kept in ``<dir>/data/primary`` so the next ``up``
+  starts the same node as primary. With ``--nodes`` it only promotes (a compose deployment).
 
 Durability: both store nodes run ``--min-replicas-to-ack 1`` (``MEMVEC_MIN_REPLICAS_TO_ACK``
 overrides), so a write is acknowledged to a worker, and its queue message deleted, only
@@ -40,7 +46,8 @@ node is primary (:class:`pipeline.stores.RespStore`); while no node is primary, 
 the new primary has no replica yet, workers wait instead of failing records.
 
 Layout: :mod:`.state` (``stack.json``, whose format is documented there, and process
-identity), :mod:`.launch` (``up``/``down``: topology, ports, launch order), :mod:`.health`
+identity), :mod:`.launch` (``up``/``down``: topology, ports, launch order), :mod:`.cluster`
+(the store as a cluster), :mod:`.health`
 (probes, ``status``), :mod:`.failover` (``failover``), :mod:`.aws` (bucket, queues,
 notification), :mod:`.cli` (the command line). This package re-exports their public names;
 ``python -m pipeline.stack`` is ``memvec stack``.

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cluster import ClusterShape
 from .failover import stack_failover
 from .health import role_of, stack_status
 from .launch import SOURCES, stack_down, stack_up
@@ -18,11 +19,12 @@ from .state import Proc
 
 
 def _print_table(rows: list[tuple[Proc, bool, bool]]) -> None:
-    print(f"{'process':<15}{'pid':>8}{'port':>7}  {'alive':<6}{'health':<8}{'role':<8}log")
+    width = max([15, *(len(proc.name) + 2 for proc, _, _ in rows)])
+    print(f"{'process':<{width}}{'pid':>8}{'port':>7}  {'alive':<6}{'health':<8}{'role':<8}log")
     for proc, alive, healthy in rows:
         health = "healthy" if healthy else "down"
         print(
-            f"{proc.name:<15}{proc.pid:>8}{proc.port:>7}  {'yes' if alive else 'no':<6}"
+            f"{proc.name:<{width}}{proc.pid:>8}{proc.port:>7}  {'yes' if alive else 'no':<6}"
             f"{health:<8}{role_of(proc, healthy):<8}{proc.log}"
         )
 
@@ -30,11 +32,13 @@ def _print_table(rows: list[tuple[Proc, bool, bool]]) -> None:
 def _run(args: argparse.Namespace) -> int:
     stack_dir = Path(args.dir)
     if args.stack_command == "up":
-        state = stack_up(stack_dir, base_port=args.base_port, source=args.source)
+        shape = ClusterShape(args.shards, args.replicas) if args.shards else None
+        state = stack_up(stack_dir, base_port=args.base_port, source=args.source, shape=shape)
         _print_table(stack_status(stack_dir))
+        width = max(len(name) + 2 for name in [*state["endpoints"], "bucket"])
         for name, url in state["endpoints"].items():
-            print(f"{name:<15}{url}")
-        print(f"{'bucket':<15}s3://{state['bucket']} -> {state['queue_url']}")
+            print(f"{name:<{width}}{url}")
+        print(f"{'bucket':<{width}}s3://{state['bucket']} -> {state['queue_url']}")
         return 0
     if args.stack_command == "down":
         stack_down(stack_dir)
@@ -76,7 +80,8 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="start the stack detached and wait until it is healthy",
         description="Start the stack detached and return once every process is healthy; "
         "it keeps running until 'memvec stack down'. Environment: MEMVEC_STACK_SOURCE "
-        "(--source), MEMVEC_MIN_REPLICAS_TO_ACK (replicas that must have a write before "
+        "(--source), MEMVEC_STACK_SHARDS (--shards), MEMVEC_STACK_REPLICAS (--replicas), "
+        "MEMVEC_MIN_REPLICAS_TO_ACK (replicas that must have a write before "
         "the store acknowledges it; default 1), MEMVEC_BATCHING_WINDOW_MS (the workers' "
         "batching window; default 1000).",
     )
@@ -87,6 +92,22 @@ def add_stack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=os.environ.get("MEMVEC_STACK_SOURCE", "sqs"),
         help="what workers read: the SQS queue S3 notifies (default), or the Kafka topic "
         "memvec-events that a bridge process fills from it (env MEMVEC_STACK_SOURCE)",
+    )
+    up.add_argument(
+        "--shards",
+        type=int,
+        default=int(os.environ.get("MEMVEC_STACK_SHARDS", "0")),
+        help="run the store as a Redis Cluster of this many shards (memvec server "
+        "--cluster-enabled yes, made with 'memvec cluster create'; workers and the API get "
+        "its redis+cluster:// URL); 0, the default, is one primary and its replica "
+        "(env MEMVEC_STACK_SHARDS)",
+    )
+    up.add_argument(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("MEMVEC_STACK_REPLICAS", "1")),
+        help="replicas per shard with --shards (default 1; env MEMVEC_STACK_REPLICAS); "
+        "MEMVEC_MIN_REPLICAS_TO_ACK defaults to 1 with replicas, 0 without",
     )
     verbs.add_parser("down", help="stop every process of the stack")
     verbs.add_parser("status", help="each process, pid, port, alive, health and role")

@@ -37,6 +37,12 @@ def stack_failover(stack_dir: Path, timeout_s: float = 60.0) -> str:
         raise SystemExit(
             f"memvec stack: no stack in {stack_dir} (start one with 'memvec stack up')"
         )
+    if "cluster" in state:
+        raise SystemExit(
+            "memvec stack failover: this stack's store is a cluster; its shards fail over "
+            "on their own or by the cluster's tools (docs/cluster.md), not by swapping the "
+            "two nodes of a single-primary stack"
+        )
     urls = [state["endpoints"][name] for name in STORE_NODES]
     try:
         new_url = promote(urls, timeout_s=timeout_s)

@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import StackStartError
 from .aws import child_env as aws_env
 from .aws import setup_aws
+from .cluster import ClusterShape, check_shape, cluster_url, create_cluster_of, node_argv
 from .health import log_tail, probe, wait_until
 from .state import (
     BUCKET,
@@ -157,10 +158,10 @@ def server_argv(stack_dir: Path, name: str, port: int, replicaof: int | None) ->
     return _memvec(*argv)
 
 
-def _ports(base: int) -> list[int]:
+def _ports(base: int, count: int) -> list[int]:
     if base:
-        return [base + i for i in range(8)]
-    return [_free_port() for _ in range(8)]
+        return [base + i for i in range(count)]
+    return [_free_port() for _ in range(count)]
 
 
 async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
@@ -178,38 +179,49 @@ async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 def stack_up(
-    stack_dir: Path, base_port: int = 0, workers: int = 2, source: str = "sqs"
+    stack_dir: Path,
+    base_port: int = 0,
+    workers: int = 2,
+    source: str = "sqs",
+    shape: ClusterShape | None = None,
 ) -> dict[str, Any]:
-    """Start the stack under `stack_dir` and return its state (see the module docstring)."""
+    """Start the stack under `stack_dir` and return its state (see the module docstring);
+    with ``shape`` the store is a cluster of ``shape.shards`` shards (:mod:`.cluster`)."""
     if source not in SOURCES:
         raise SystemExit(f"memvec stack: --source {source!r}: use one of {', '.join(SOURCES)}")
     stack_dir = stack_dir.resolve()
     stack_dir.mkdir(parents=True, exist_ok=True)
     live = [p for p in procs_of(load_state(stack_dir)) if is_alive(p)]
     if live:
-        names = ", ".join(f"{p.name} (pid {p.pid})" for p in live)
+        running = ", ".join(f"{p.name} (pid {p.pid})" for p in live)
         raise SystemExit(
-            f"memvec stack: a stack is already running in {stack_dir}: {names}; "
+            f"memvec stack: a stack is already running in {stack_dir}: {running}; "
             f"run 'memvec stack down --dir {stack_dir}' first"
         )
-    kafka_p, moto_p, store_p, replica_p, api_p, *metrics_ps = _ports(base_port)
+    check_shape(stack_dir, shape)
+    names = shape.names() if shape else list(STORE_NODES)
+    kafka_p, moto_p, *ports = _ports(base_port, 3 + len(names) + max(workers, 3))
+    node_ports = dict(zip(names, ports, strict=False))
+    api_p, *metrics_ps = ports[len(names) :]
     primary = recorded_primary(stack_dir)
     secondary = STORE_NODES[1] if primary == STORE_NODES[0] else STORE_NODES[0]
-    node_ports = {"store": store_p, "store-replica": replica_p}
     state: dict[str, Any] = {
         "version": 1,
         "bucket": BUCKET,
         "queue_url": "",
-        "primary": primary,
+        "primary": None if shape else primary,
         "endpoints": {
             "kafka": f"{HOST}:{kafka_p}",
             "s3": f"http://{HOST}:{moto_p}",
-            "store": f"redis://{HOST}:{store_p}",
-            "store-replica": f"redis://{HOST}:{replica_p}",
+            **{name: f"redis://{HOST}:{port}" for name, port in node_ports.items()},
             "api": f"http://{HOST}:{api_p}",
         },
         "processes": [],
     }
+    if shape:
+        primaries = [node_ports[n] for n in shape.primaries()]
+        state["cluster"] = {"shards": shape.shards, "replicas": shape.replicas}
+        state["endpoints"]["store"] = cluster_url(primaries)
     write_state(stack_dir, state)
     launcher = Launcher(stack_dir, state)
     moto_url = state["endpoints"]["s3"]
@@ -222,23 +234,37 @@ def stack_up(
                 moto_p,
                 "/moto-api/data.json",
             ),
-            launcher.start(
-                primary,
-                server_argv(stack_dir, primary, node_ports[primary], None),
-                node_ports[primary],
-                "resp",
-            ),
         ]
-        launcher.wait_healthy(first)
-        replica = launcher.start(
-            secondary,
-            server_argv(stack_dir, secondary, node_ports[secondary], node_ports[primary]),
-            node_ports[secondary],
-            "resp",
-        )
-        state["queue_url"] = setup_aws(moto_url)
-        write_state(stack_dir, state)
-        launcher.wait_healthy([replica])
+        if shape:
+            first += [
+                launcher.start(
+                    name, _memvec(*node_argv(stack_dir, name, port, shape)), port, "resp"
+                )
+                for name, port in node_ports.items()
+            ]
+            launcher.wait_healthy(first)
+            create_cluster_of(stack_dir, shape, list(node_ports.values()))
+            state["queue_url"] = setup_aws(moto_url)
+            write_state(stack_dir, state)
+        else:
+            first.append(
+                launcher.start(
+                    primary,
+                    server_argv(stack_dir, primary, node_ports[primary], None),
+                    node_ports[primary],
+                    "resp",
+                )
+            )
+            launcher.wait_healthy(first)
+            replica = launcher.start(
+                secondary,
+                server_argv(stack_dir, secondary, node_ports[secondary], node_ports[primary]),
+                node_ports[secondary],
+                "resp",
+            )
+            state["queue_url"] = setup_aws(moto_url)
+            write_state(stack_dir, state)
+            launcher.wait_healthy([replica])
         worker_source = state["queue_url"]
         if source == "kafka":
             kafka = state["endpoints"]["kafka"]
@@ -305,7 +331,10 @@ def stack_up(
 
 
 def _store_urls(state: dict[str, Any]) -> str:
-    """Every store node, as workers and the API take them: they follow the primary."""
+    """Every store node, as workers and the API take them: they follow the primary (a
+    cluster stack: the cluster URL of its primaries)."""
+    if "cluster" in state:
+        return str(state["endpoints"]["store"])
     return ",".join(state["endpoints"][name] for name in STORE_NODES)
 
 

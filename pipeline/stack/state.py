@@ -1,12 +1,15 @@
 """What a local stack is on disk: ``<dir>/stack.json``, process identity and the primary.
 
 ``<dir>/stack.json`` (written atomically by :func:`write_state`, after every launch) is
-``{"version": 1, "bucket": str, "queue_url": str, "primary": "store" | "store-replica",
-"endpoints": {name: url}, "processes": [{"name", "pid", "start_time", "port", "probe",
-"log"}]}``; ``start_time`` is field 22 of ``/proc/PID/stat`` so a reused pid is never
-mistaken for a stack process (:func:`is_alive`). ``<dir>/data/primary`` holds the name of
-the store node that was primary last (:func:`recorded_primary`; ``failover`` rewrites it
-with :func:`publish_text`). The names shared by the whole topology (bucket, queue, index, store
+``{"version": 1, "bucket": str, "queue_url": str, "primary": "store" | "store-replica"
+| null, "endpoints": {name: url}, "processes": [{"name", "pid", "start_time", "port",
+"probe", "log"}]}``, and for a cluster stack (``up --shards``; ``primary`` is null)
+``"cluster": {"shards": int, "replicas": int}`` with ``endpoints["store"]`` the
+``redis+cluster://`` URL of its primaries; ``start_time`` is field 22 of
+``/proc/PID/stat`` so a reused pid is never mistaken for a stack process
+(:func:`is_alive`). ``<dir>/data/primary`` holds the name of the store node that was
+primary last (:func:`recorded_primary`; ``failover`` rewrites it with
+:func:`publish_text`). The names shared by the whole topology (bucket, queue, index, store
 nodes, loopback host) are defined here.
 """
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,11 +43,30 @@ class StoreClient(ABC):
     command. A store that cannot be reached raises
     :class:`~pipeline.errors.StoreUnavailable` (retriable), and an atomic list whose
     primary changed under it raises :class:`~pipeline.errors.PrimaryChanged`.
+
+    ``slot_routed`` is True for a Redis Cluster: an atomic list must keep every key in one
+    hash slot, so writers that commit several keys together give them one hash tag.
     """
+
+    slot_routed: bool = False
 
     @abstractmethod
     def run(self, commands: Sequence[Command], *, atomic: bool = False) -> list[Any]:
         """Replies in order; an error reply is an ``Exception`` instance in its place."""
+
+    def scan(self, match: str, count: int = 1000) -> Iterator[bytes]:
+        """Every key matching the glob ``match`` (``SCAN`` to its end; a cluster walks
+        every primary). Keys written meanwhile may or may not be seen, as with SCAN."""
+        cursor: bytes | str | int = 0
+        while True:
+            (reply,) = self.run([["SCAN", cursor, "MATCH", match, "COUNT", count]])
+            if isinstance(reply, Exception):
+                raise reply
+            cursor = reply[0]
+            for key in reply[1]:
+                yield key if isinstance(key, bytes) else str(key).encode()
+            if cursor in (0, b"0", "0"):
+                return
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. Idempotent."""

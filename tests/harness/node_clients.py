@@ -5,7 +5,9 @@ redis@PINNED`` on first use (about 5 s; the directory is gitignored) and reuses 
 while :data:`PACKAGES` is unchanged (a stamp file records them); a file lock serialises
 the install across parallel workers, as tests/harness/client_venv.py does for Python.
 Tests run scripts from tests/clients/ with :func:`run_node` against servers they
-started; node finds the package through ``NODE_PATH``.
+started, or with :func:`start_node` when the test talks to the script while it runs (a
+line on its stdin per step, a JSON line on its stdout per answer); node finds the package
+through ``NODE_PATH``.
 """
 
 from __future__ import annotations
@@ -60,3 +62,18 @@ def run_node(script: Path, *args: str, timeout: float = 60) -> str:
     if done.returncode != 0:
         raise AssertionError(f"{script.name} {args} failed:\n{done.stderr[-4000:]}")
     return done.stdout
+
+
+def start_node(script: Path, *args: str) -> subprocess.Popen[str]:
+    """``script`` under node with the installed packages, running: text pipes on stdin,
+    stdout and stderr. The caller owns the process (wait or kill it, then close pipes)."""
+    modules = ensure_node_clients()
+    return subprocess.Popen(
+        ["node", str(script), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "NODE_PATH": str(modules)},
+    )

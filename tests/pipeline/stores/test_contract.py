@@ -83,5 +83,5 @@ def test_open_store_names_the_accepted_forms(tmp_path: Path) -> None:
         assert isinstance(store, EmbeddedStore) and store.run([["ECHO", "hi"]]) == [b"hi"]
     finally:
         close()
-    with pytest.raises(ValueError, match="embedded:<dir> or redis://"):
+    with pytest.raises(ValueError, match=r"embedded:<dir>, redis://.* or redis\+cluster://"):
         open_store("memcached://x")
