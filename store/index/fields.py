@@ -432,6 +432,20 @@ class FieldIndexes:
         self.num_records += stats.vectors
         self._bytes += _cost(numbers, tags, texts)
 
+    def reindex_unchanged(self, label: int) -> bool:
+        """What ``add(label, fields)`` does when ``fields`` are exactly those ``label`` was
+        last added with: the postings stay, the document takes the next document id and
+        its length counts once more in :attr:`total_length` (RediSearch re-indexes a
+        rewritten document under a new id and never subtracts the old length). False,
+        changing nothing, if ``label`` is not indexed (the caller then calls ``add``)."""
+        stats = self._stats.pop(label, None)
+        if stats is None:
+            return False
+        self._stats[label] = stats._replace(doc_id=self._next_doc_id)
+        self._next_doc_id += 1
+        self.total_length += stats.length
+        return True
+
     def _doc_stats(self, label: int, fields: Mapping[bytes, FieldValue]) -> DocStats:
         """RediSearch's forward-index walk: fields in schema order, a VECTOR field bumps the
         running maximum frequency by one (``vectorPreprocessor``), a TEXT token raises it
