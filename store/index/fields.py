@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sized
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -61,6 +61,7 @@ import numpy as np
 from ..errors import DocumentRejected, QuerySyntaxError
 from .geo_field import INVALID_GEO, GeoPoints, parse_geo_value
 from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
+from .postings import LabelList
 from .proximity import positions_within
 from .query import (
     And,
@@ -210,59 +211,88 @@ def field_weight(weight: float) -> int:
 
 
 class _Postings:
-    """An inverted index from terms to labels, with a sorted vocabulary for prefixes."""
+    """An inverted index from terms to labels, with a sorted vocabulary for prefixes.
+
+    A term's labels are a :class:`~store.index.postings.LabelList`, or the label itself
+    while only one document holds the term (a term unique to a document, such as a number
+    in its text, then costs no container: ~250 bytes less)."""
 
     def __init__(self, limits: ExpansionLimits) -> None:
         self.limits = limits
-        self.postings: dict[bytes, set[int]] = {}
+        self.postings: dict[bytes, LabelList | int] = {}
         self.vocabulary: list[bytes] = []
         self._canonical: dict[bytes, tuple[bytes]] = {}
 
     def add(self, term: bytes, label: int) -> tuple[bytes]:
         """Post ``label`` under ``term``; returns the one ``(term,)`` every document holding
         it shares (a single-valued field then costs a document one pointer)."""
-        labels = self.postings.get(term)
-        if labels is None:
-            self.postings[term] = labels = set()
-            self._canonical[term] = (term,)
+        held = self.postings.get(term)
+        if held is None:
+            self.postings[term] = label
+            shared = self._canonical[term] = (term,)
             insort(self.vocabulary, term)
-        labels.add(label)
+            return shared
+        if isinstance(held, int):
+            if held != label:
+                labels = self.postings[term] = LabelList()
+                labels.add(min(held, label))
+                labels.add(max(held, label))
+        else:
+            held.add(label)
         return self._canonical[term]
 
     def discard(self, term: bytes, label: int) -> None:
-        labels = self.postings.get(term)
-        if labels is None:
+        held = self.postings.get(term)
+        if held is None:
             return
-        labels.discard(label)
-        if not labels:
-            del self.postings[term]
-            del self._canonical[term]
-            del self.vocabulary[bisect_left(self.vocabulary, term)]
+        if isinstance(held, int):
+            if held != label:
+                return
+        else:
+            held.discard(label)
+            if len(held) == 1:
+                self.postings[term] = held.tolist()[0]
+            if held:
+                return
+        del self.postings[term]
+        del self._canonical[term]
+        del self.vocabulary[bisect_left(self.vocabulary, term)]
 
-    def with_prefix(self, prefix: bytes) -> Iterator[set[int]]:
+    def get(self, term: bytes) -> Collection[int]:
+        """The labels holding ``term`` (empty if none): ``len`` and ``in`` are cheap."""
+        held = self.postings.get(term)
+        if held is None:
+            return ()
+        return (held,) if isinstance(held, int) else held
+
+    def with_prefix(self, prefix: bytes) -> Iterator[Collection[int]]:
         if len(prefix) < self.limits.min_prefix:
             return
         i = bisect_left(self.vocabulary, prefix)
         # RediSearch's MAXEXPANSIONS: the first terms in byte order
         end = i + self.limits.max_expansions
         while i < min(end, len(self.vocabulary)) and self.vocabulary[i].startswith(prefix):
-            yield self.postings[self.vocabulary[i]]
+            yield self.get(self.vocabulary[i])
             i += 1
 
     def union(self, terms: Iterable[bytes], prefixes: Iterable[bytes]) -> set[int]:
         out: set[int] = set()
         for term in terms:
-            out |= self.postings.get(term, set())
+            out.update(_listed(self.get(term)))
         for prefix in prefixes:
             for labels in self.with_prefix(prefix):
-                out |= labels
+                out.update(_listed(labels))
         return out
 
     def estimate(self, terms: Iterable[bytes], prefixes: Iterable[bytes]) -> int:
-        total = sum(len(self.postings.get(t, ())) for t in terms)
+        total = sum(len(self.get(t)) for t in terms)
         for prefix in prefixes:
             total += sum(len(labels) for labels in self.with_prefix(prefix))
         return total
+
+
+def _listed(labels: Collection[int]) -> Iterable[int]:
+    return labels.tolist() if isinstance(labels, LabelList) else labels
 
 
 class FieldIndexes:
@@ -642,7 +672,7 @@ class FieldIndexes:
     def has_term(self, alias: bytes, term: bytes, label: int) -> bool:
         """Whether ``label`` holds ``term`` in TEXT field ``alias``."""
         postings = self._texts.get(alias)
-        return postings is not None and label in postings.postings.get(term, ())
+        return postings is not None and label in postings.get(term)
 
     def terms_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
         """The terms of TEXT field ``alias`` a ``prefix*`` query expands to, sorted."""
@@ -661,7 +691,7 @@ class FieldIndexes:
     def tag_doc_count(self, alias: bytes, value: bytes) -> int:
         """How many documents hold the (already folded) tag ``value`` in field ``alias``."""
         postings = self._tags.get(alias)
-        return 0 if postings is None else len(postings.postings.get(value, ()))
+        return 0 if postings is None else len(postings.get(value))
 
     def tag_values(self, alias: bytes, label: int) -> tuple[bytes, ...]:
         """The folded tag values ``label`` holds in TAG field ``alias``."""
@@ -869,7 +899,7 @@ class FieldIndexes:
         for term in node.terms:
             having: set[int] = set()
             for alias in aliases:
-                having |= self._texts[alias].postings.get(term, set())
+                having |= self._texts[alias].union((term,), ())
             candidates = having if candidates is None else candidates & having
         return {label for label in candidates or () if self._has_phrase(label, node, aliases)}
 
@@ -928,10 +958,7 @@ class FieldIndexes:
                 terms = (node.terms[0], *node.expansions)
                 n = sum(self._texts[a].estimate(terms, ()) for a in aliases)
             else:
-                n = min(
-                    sum(len(self._texts[a].postings.get(t, ())) for a in aliases)
-                    for t in node.terms
-                )
+                n = min(sum(len(self._texts[a].get(t)) for a in aliases) for t in node.terms)
             return min(total, n)
         if isinstance(node, GeoFilter):
             geo = self._geo.get(node.field)
