@@ -981,8 +981,10 @@ def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes
     return (
         230  # label slot and DocStats (~130 bytes: a tuple of three ints in a dict)
         + 84 * len(numbers)
-        + sum(110 + 40 * len(v) for v in tags)
-        + sum(110 + 40 * len(t) for t in texts)
+        # per value or token: its slot in the document's tuple and ~10 bytes of posting
+        # (a LabelList label, store/index/postings.py)
+        + sum(110 + 20 * len(v) for v in tags)
+        + sum(110 + 20 * len(t) for t in texts)
     )
 
 

@@ -75,6 +75,9 @@ BRUTE_FORCE_MAX = 2000
 BRUTE_FORCE_FRACTION = 0.05
 BRUTE_FORCE_CEILING = 50_000
 
+# Removed keys whose labels are kept for a re-creation: at least this many (~100 bytes each)
+DORMANT_MIN = 1024
+
 _UNKNOWN = object()
 """A field value :meth:`SearchIndex.adopt_indexed` does not know: equal to no value."""
 
@@ -155,6 +158,10 @@ class SearchIndex:
         self._watched = tuple(dict.fromkeys(names))
         """The hash fields whose values this index reads (module docstring, rewrites)."""
         self._watched_at = {name: i for i, name in enumerate(self._watched)}
+        self._dormant: dict[bytes, int] = {}
+        """Removed keys and their labels, oldest first, so a re-created document can take
+        its label (and graph slot) back (:meth:`_label_for`; bounded by
+        ``DORMANT_MIN`` or half the indexed documents)."""
         self._indexed: dict[int, tuple[Any, ...]] = {}
         """Per label of an ON HASH index, its values of :attr:`_watched` as last indexed
         (references to the hash's own value objects: no copies)."""
@@ -260,9 +267,9 @@ class SearchIndex:
         label = self.key_to_label.get(key)
         seen = self._seen(value)
         previous: tuple[FieldValue | None, ...] | None = None
+        revived: frozenset[bytes] = frozenset()
         if label is None:
-            label = self.next_label
-            self.next_label += 1
+            label, revived = self._label_for(key, value)
             self.key_to_label[key] = label
             self.label_to_key[label] = key
         else:
@@ -274,6 +281,8 @@ class SearchIndex:
                 vindex = self.vectors[f.name]
                 blob = value.get(f.name)
                 pending = None if self._pending is None else self._pending[f.name]
+                if f.name in revived:
+                    continue
                 if (
                     isinstance(blob, bytes)
                     and blob == self._previous_blob(f.name, label, previous)
@@ -313,6 +322,33 @@ class SearchIndex:
         except (ValueError, IndexError_) as exc:
             self._failure(key, str(exc), getattr(exc, "field", None))
             self.remove(key)
+
+    def _label_for(
+        self, key: bytes, document: Mapping[bytes, FieldValue]
+    ) -> tuple[int, frozenset[bytes]]:
+        """The label a key that is not indexed takes, and the vector fields already in
+        place for it: its label from before it was removed, if every vector it has comes
+        back from its vector indexes unchanged (:meth:`VectorIndex.revive`: a deleted and
+        re-created document costs no graph insert), else a fresh label."""
+        label = self._dormant.pop(key, None)
+        if label is not None:
+            blobs = [(f, document.get(f.name)) for f in self.vector_fields]
+            if all(isinstance(blob, bytes) or blob is None for _, blob in blobs):
+                revived: list[bytes] = []
+                for f, blob in blobs:
+                    if blob is None:
+                        continue
+                    assert isinstance(blob, bytes)
+                    if not self.vectors[f.name].revive(label, self.stored_vector(f, blob)):
+                        break
+                    revived.append(f.name)
+                else:
+                    return label, frozenset(revived)
+                for name in revived:  # all or nothing
+                    self.vectors[name].remove(label)
+        label = self.next_label
+        self.next_label += 1
+        return label, frozenset()
 
     def _seen(self, document: Mapping[bytes, FieldValue]) -> tuple[FieldValue | None, ...] | None:
         """What :attr:`_indexed` keeps of a document: its values of the fields this index
@@ -404,6 +440,10 @@ class SearchIndex:
             return
         del self.label_to_key[label]
         self._indexed.pop(label, None)
+        self._dormant[key] = label
+        if len(self._dormant) > max(DORMANT_MIN, len(self.key_to_label) // 2):
+            del self._dormant[next(iter(self._dormant))]  # the oldest
+
         for name, vindex in self.vectors.items():
             subs = self.subs.drop(name, label)
             if self._pending is not None:

@@ -46,10 +46,15 @@ class CountingHnsw(HnswIndex):
 
 
 class FromScratch(SearchIndex):
-    """The reference: every write re-indexes the whole document (no record kept)."""
+    """The reference: every write re-indexes the whole document (no record kept), and a
+    re-created document takes a fresh label."""
 
     def _seen(self, document: Mapping[bytes, Any]) -> None:
         return None
+
+    def _label_for(self, key: bytes, document: Mapping[bytes, Any]) -> tuple[int, frozenset]:
+        self.next_label += 1
+        return self.next_label - 1, frozenset()
 
 
 def counting(index: SearchIndex) -> CountingHnsw:
@@ -102,23 +107,31 @@ def test_deferred_inserts_keep_the_last_vector_of_a_rewrite() -> None:
 
 
 def _state(index: SearchIndex) -> dict[str, Any]:
+    """The index's content by key (labels may differ: a revived document keeps its own)."""
     fields = index.fields
     vindex = index.vectors[b"v"]
     query = np.asarray([0.5, 0.5, -0.2, 0.1], dtype=np.float32)
+    keys = index.key_to_label
+    key_of = index.label_to_key
+    held_vectors = {}
+    for key, label in keys.items():
+        held = vindex.get(label)
+        held_vectors[key] = None if held is None else held.tobytes()
     return {
-        "keys": dict(index.key_to_label),
-        "stats": {label: fields.doc_stats(label) for label in index.label_to_key},
+        "keys": sorted(keys),
+        "stats": {key: fields.doc_stats(label) for key, label in keys.items()},
         "total_length": fields.total_length,
         "records": fields.num_records,
         "terms": fields.num_terms,
         "max_doc_id": fields.max_doc_id,
-        "tokens": {label: fields.tokens(b"text", label) for label in index.label_to_key},
-        "tags": {label: fields.tag_values(b"tag", label) for label in index.label_to_key},
-        "vectors": {
-            int(label): (held := vindex.get(int(label))) is not None and held.tobytes()
-            for label in vindex.labels()
-        },
-        "knn": vindex.search(query, len(vindex)) if len(vindex) else [],
+        "tokens": {key: fields.tokens(b"text", label) for key, label in keys.items()},
+        "tags": {key: fields.tag_values(b"tag", label) for key, label in keys.items()},
+        "vectors": held_vectors,
+        # ties are ordered by label: compare as (distance, key)
+        "knn": sorted(
+            (round(d, 5), key_of[label])
+            for label, d in (vindex.search(query, len(vindex)) if len(vindex) else [])
+        ),
         "failures": index.stats.hash_indexing_failures,
     }
 
@@ -160,3 +173,41 @@ def test_rewrites_leave_the_index_as_re_indexing_from_scratch_does() -> None:
         for index in (fast, slow):
             index.flush_vectors()
         assert _state(fast) == _state(slow)
+
+
+def test_a_re_created_document_takes_its_label_and_slot_back() -> None:
+    index = SearchIndex(parse_ft_create(SCHEMA))
+    counted = counting(index)
+    doc = {b"v": VECTORS[3], b"tag": b"a", b"text": TEXTS[2]}
+    index.update(b"d:1", copy(doc))
+    index.update(b"d:2", {**copy(doc), b"v": VECTORS[4]})
+    index.update(b"d:1", None)  # DEL
+    assert 0 not in index.vectors[b"v"]
+    index.update(b"d:1", copy(doc))  # the same vector again: its slot comes back
+    assert index.key_to_label[b"d:1"] == 0 and counted.inserted == 2
+    query = np.frombuffer(VECTORS[3], dtype="<f4").copy()
+    assert index.vectors[b"v"].search(query, 1)[0][0] == 0
+    assert index.fields.tag_values(b"tag", 0) == (b"a",)
+    index.update(b"d:1", None)
+    index.update(b"d:1", {**copy(doc), b"v": VECTORS[0]})  # another vector: a fresh label
+    assert index.key_to_label[b"d:1"] == 2 and counted.inserted == 3
+    assert 0 not in index.vectors[b"v"]
+    assert index.vectors[b"v"].search(query, 3)[0][0] != 0
+
+
+def test_revive_checks_the_slot_s_bytes() -> None:
+    hnsw = HnswIndex(4, Metric.COSINE, initial_cap=2)
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3, 4)).astype(np.float32) * 7
+    hnsw.add(0, vectors[0])
+    hnsw.add(1, vectors[1])
+    assert not hnsw.revive(0, vectors[0])  # live
+    hnsw.remove(0)
+    assert not hnsw.revive(0, vectors[1])  # other bytes: stays removed
+    assert 0 not in hnsw and len(hnsw) == 1
+    assert hnsw.revive(0, vectors[0] * 2)  # COSINE stores the unit vector: the same bytes
+    assert 0 in hnsw and hnsw.search(vectors[0], 1)[0][0] == 0
+    hnsw.remove(0)
+    hnsw.add(2, vectors[2])  # a new label takes the deleted slot
+    assert not hnsw.revive(0, vectors[0])
+    assert sorted(hnsw.labels().tolist()) == [1, 2]
