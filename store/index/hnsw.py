@@ -9,7 +9,10 @@ its caller:
   against maxmemory as they arrive), and an ``INITIAL_CAP 10000000`` costs nothing up front.
 * **Churn** reuses slots: the graph is built with ``allow_replace_deleted``, a removal marks
   the element deleted, and an insert of a new label takes a deleted slot before a fresh one.
-  The slot count therefore never exceeds the peak number of live labels.
+  The slot count therefore never exceeds the peak number of live labels. A slot reused
+  that way costs ~4 fresh inserts (hnswlib repairs the old element's neighbourhood), so a
+  removed label that comes back with the very vector its slot still holds is revived
+  instead (:meth:`HnswIndex.revive`: its delete mark cleared, no graph work).
 * **Labels**: hnswlib 0.8 corrupts its label table if a label whose slot is marked deleted is
   inserted with ``replace_deleted=True`` (the label can land in a second slot, and reusing
   the first later erases the live mapping). So a removed label that is added again is first

@@ -36,6 +36,15 @@ does (:meth:`FieldIndexes.reindex_unchanged`); a VECTOR field whose blob is byte
 is not re-inserted into its graph. Byte equality is the exact rule: ``-0.0`` and ``0.0``
 differ in bytes, so such a write re-inserts an equal vector (harmless); NaN never reaches
 an index. A write through any path (HSET, HINCRBY, RESTORE, replay) compares the same way.
+A removed key keeps its label for a while (``_dormant``, bounded): re-created with the
+same vector bytes, it takes the label and its graph slot back instead of a fresh insert
+(:meth:`SearchIndex._label_for`), and otherwise a fresh label as before.
+
+Batches (for a caller combining writes from several connections): hold the engine lock,
+call :meth:`defer_vectors` (``IndexManager.deferred_vectors()`` does it for every index;
+``Engine.submit_many`` wraps a run of key writes in it), apply the writes, then
+:meth:`flush_vectors` inserts each field's collected vectors with one
+``VectorIndex.add_batch``, which HNSW builds on ``build_threads`` cores from 8 vectors up.
 """
 
 from __future__ import annotations
