@@ -348,7 +348,11 @@ class SearchIndex:
                     if blob is None:
                         continue
                     assert isinstance(blob, bytes)
-                    if not self.vectors[f.name].revive(label, self.stored_vector(f, blob)):
+                    try:
+                        back = self.vectors[f.name].revive(label, self.stored_vector(f, blob))
+                    except ValueError:  # a vector no index takes: update() counts it
+                        back = False
+                    if not back:
                         break
                     revived.append(f.name)
                 else:

@@ -193,6 +193,10 @@ def test_a_re_created_document_takes_its_label_and_slot_back() -> None:
     assert index.key_to_label[b"d:1"] == 2 and counted.inserted == 3
     assert 0 not in index.vectors[b"v"]
     assert index.vectors[b"v"].search(query, 3)[0][0] != 0
+    index.update(b"d:1", None)
+    nan = struct.pack("<4f", float("nan"), 0.0, 1.0, 0.0)
+    index.update(b"d:1", {**copy(doc), b"v": nan})  # refused and counted, as a new key
+    assert b"d:1" not in index.key_to_label and index.stats.hash_indexing_failures == 1
 
 
 def test_revive_checks_the_slot_s_bytes() -> None:
