@@ -312,7 +312,7 @@ class FieldIndexes:
         self._geo: dict[bytes, GeoPoints] = {
             f.alias: GeoPoints() for f in self._geo_fields if not f.no_index
         }
-        self._labels: set[int] = set()
+        self._labels = LabelList()  # every label added (compact: module postings)
         self._tags: dict[bytes, _Postings] = {
             f.alias: _Postings(self.limits) for f in self._tag_fields
         }
@@ -725,7 +725,7 @@ class FieldIndexes:
 
     def all_labels(self) -> set[int]:
         """A copy of every label added and not removed."""
-        return set(self._labels)
+        return set(self._labels.tolist())
 
     def memory_bytes(self) -> int:
         """An estimate of the Python memory held, kept up to date by add/remove.
@@ -763,7 +763,7 @@ class FieldIndexes:
             return set() if geo is None else geo.within(node)
         if isinstance(node, Not):
             child = self.evaluate(node.child)
-            return set() if child is None else self._labels - child
+            return set() if child is None else self.all_labels() - child
         if isinstance(node, Or):
             out: set[int] = set()
             for c in node.children:
@@ -801,7 +801,7 @@ class FieldIndexes:
             labels = self.evaluate(excluded)
             if labels is None:
                 return set()
-            result = (self._labels - labels) if result is None else result - labels
+            result = (self.all_labels() - labels) if result is None else result - labels
         return result
 
     def _predicate(self, node: FilterNode) -> Callable[[int], bool]:
