@@ -201,6 +201,30 @@ class DocStats(NamedTuple):
     """How many VECTOR fields the document has (each is an index record)."""
 
 
+_STAT_BITS = 48
+_STAT_MASK = (1 << _STAT_BITS) - 1
+
+
+def _pack_stats(stats: DocStats) -> int | DocStats:
+    """``stats`` as one int (~44 bytes instead of a tuple and its doc id, ~120), or as is
+    if a count does not fit in 48 bits."""
+    doc_id, length, max_freq, vectors = stats
+    if max(doc_id, length, max_freq) > _STAT_MASK or min(stats) < 0:
+        return stats
+    return doc_id | length << _STAT_BITS | max_freq << 2 * _STAT_BITS | vectors << 3 * _STAT_BITS
+
+
+def _unpack_stats(packed: int | DocStats) -> DocStats:
+    if isinstance(packed, DocStats):
+        return packed
+    return DocStats(
+        packed & _STAT_MASK,
+        packed >> _STAT_BITS & _STAT_MASK,
+        packed >> 2 * _STAT_BITS & _STAT_MASK,
+        packed >> 3 * _STAT_BITS,
+    )
+
+
 def field_weight(weight: float) -> int:
     """What one occurrence of a term counts in a field of this WEIGHT (RediSearch's
     ``MAX(1, (uint32_t)(float)weight)``)."""
@@ -347,7 +371,8 @@ class FieldIndexes:
         self._phonetic = {f.alias for f in self._text_fields if f.phonetic is not None}
         self._suffix_trie = {f.alias for f in self._text_fields if f.with_suffix_trie}
         self._text_order = tuple(self._texts)
-        self._stats: dict[int, DocStats] = {}
+        self._stats: dict[int, int | DocStats] = {}
+        """Per label its DocStats, packed in one int (:func:`_pack_stats`)."""
         self._term_docs: dict[bytes, int] = {}
         self._next_doc_id = 1
         self.total_length = 0
@@ -453,7 +478,8 @@ class FieldIndexes:
                         postings.add(stem, label)
                     if stems:
                         texts.append(stems)
-        stats = self._stats[label] = self._doc_stats(label, fields)
+        stats = self._doc_stats(label, fields)
+        self._stats[label] = _pack_stats(stats)
         self._next_doc_id += 1
         terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
@@ -468,10 +494,11 @@ class FieldIndexes:
         its length counts once more in :attr:`total_length` (RediSearch re-indexes a
         rewritten document under a new id and never subtracts the old length). False,
         changing nothing, if ``label`` is not indexed (the caller then calls ``add``)."""
-        stats = self._stats.pop(label, None)
-        if stats is None:
+        packed = self._stats.pop(label, None)
+        if packed is None:
             return False
-        self._stats[label] = stats._replace(doc_id=self._next_doc_id)
+        stats = _unpack_stats(packed)
+        self._stats[label] = _pack_stats(stats._replace(doc_id=self._next_doc_id))
         self._next_doc_id += 1
         self.total_length += stats.length
         return True
@@ -556,8 +583,9 @@ class FieldIndexes:
                 if stems:
                     texts.append(stems)
         self._doc_language.pop(label, None)
-        stats = self._stats.pop(label, None)
-        if stats is not None:
+        packed = self._stats.pop(label, None)
+        if packed is not None:
+            stats = _unpack_stats(packed)
             self.num_records -= stats.vectors
         terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
@@ -603,7 +631,7 @@ class FieldIndexes:
     # -- text statistics (see the module docstring) ---------------------------------------
     def doc_stats(self, label: int) -> DocStats:
         """The scorers' view of an indexed ``label`` (KeyError if it is not indexed)."""
-        return self._stats[label]
+        return _unpack_stats(self._stats[label])
 
     def term_doc_count(self, term: bytes) -> int:
         """How many documents hold ``term`` in any TEXT field."""
