@@ -21,6 +21,7 @@ Iteration order is unspecified (the array's ascending labels, then ``added``).
 
 from __future__ import annotations
 
+import operator
 import sys
 from array import array
 from bisect import bisect_left
@@ -77,11 +78,14 @@ class LabelList:
             self._maybe_merge()
 
     def __contains__(self, label: object) -> bool:
+        if not isinstance(label, int):
+            try:  # a numpy integer, say
+                label = operator.index(label)  # type: ignore[arg-type]
+            except TypeError:
+                return False
         if self._added and label in self._added:
             return True
         if self._removed and label in self._removed:
-            return False
-        if not isinstance(label, int):
             return False
         base = self._base
         i = bisect_left(base, label)

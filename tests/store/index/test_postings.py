@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sys
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ def test_matches_a_set(ops: list[tuple[bool, int]]) -> None:
     assert sorted(held) == sorted(want)
     assert all((label in held) == (label in want) for label in range(-1, 125))
     assert "x" not in held
+    assert all((np.int64(label) in held) == (label in want) for label in range(0, 125, 7))
 
 
 def test_churn_of_old_and_new_labels_stays_exact_and_compact() -> None:
