@@ -1007,7 +1007,7 @@ class FieldIndexes:
 def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes, ...]]) -> int:
     """Bytes one document's entries hold (label slot, per-field entries, postings, values)."""
     return (
-        230  # label slot and DocStats (~130 bytes: a tuple of three ints in a dict)
+        160  # label slot and DocStats (one packed int in a dict, ~100 bytes)
         + 84 * len(numbers)
         # per value or token: its slot in the document's tuple and ~10 bytes of posting
         # (a LabelList label, store/index/postings.py)
