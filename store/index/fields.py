@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sized
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -61,6 +61,7 @@ import numpy as np
 from ..errors import DocumentRejected, QuerySyntaxError
 from .geo_field import INVALID_GEO, GeoPoints, parse_geo_value
 from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
+from .postings import LabelList
 from .proximity import positions_within
 from .query import (
     And,
@@ -202,6 +203,30 @@ class DocStats(NamedTuple):
     """How many VECTOR fields the document has (each is an index record)."""
 
 
+_STAT_BITS = 48
+_STAT_MASK = (1 << _STAT_BITS) - 1
+
+
+def _pack_stats(stats: DocStats) -> int | DocStats:
+    """``stats`` as one int (~44 bytes instead of a tuple and its doc id, ~120), or as is
+    if a count does not fit in 48 bits."""
+    doc_id, length, max_freq, vectors = stats
+    if max(doc_id, length, max_freq) > _STAT_MASK or min(stats) < 0:
+        return stats
+    return doc_id | length << _STAT_BITS | max_freq << 2 * _STAT_BITS | vectors << 3 * _STAT_BITS
+
+
+def _unpack_stats(packed: int | DocStats) -> DocStats:
+    if isinstance(packed, DocStats):
+        return packed
+    return DocStats(
+        packed & _STAT_MASK,
+        packed >> _STAT_BITS & _STAT_MASK,
+        packed >> 2 * _STAT_BITS & _STAT_MASK,
+        packed >> 3 * _STAT_BITS,
+    )
+
+
 def field_weight(weight: float) -> int:
     """What one occurrence of a term counts in a field of this WEIGHT (RediSearch's
     ``MAX(1, (uint32_t)(float)weight)``)."""
@@ -212,59 +237,88 @@ def field_weight(weight: float) -> int:
 
 
 class _Postings:
-    """An inverted index from terms to labels, with a sorted vocabulary for prefixes."""
+    """An inverted index from terms to labels, with a sorted vocabulary for prefixes.
+
+    A term's labels are a :class:`~store.index.postings.LabelList`, or the label itself
+    while only one document holds the term (a term unique to a document, such as a number
+    in its text, then costs no container: ~250 bytes less)."""
 
     def __init__(self, limits: ExpansionLimits) -> None:
         self.limits = limits
-        self.postings: dict[bytes, set[int]] = {}
+        self.postings: dict[bytes, LabelList | int] = {}
         self.vocabulary: list[bytes] = []
         self._canonical: dict[bytes, tuple[bytes]] = {}
 
     def add(self, term: bytes, label: int) -> tuple[bytes]:
         """Post ``label`` under ``term``; returns the one ``(term,)`` every document holding
         it shares (a single-valued field then costs a document one pointer)."""
-        labels = self.postings.get(term)
-        if labels is None:
-            self.postings[term] = labels = set()
-            self._canonical[term] = (term,)
+        held = self.postings.get(term)
+        if held is None:
+            self.postings[term] = label
+            shared = self._canonical[term] = (term,)
             insort(self.vocabulary, term)
-        labels.add(label)
+            return shared
+        if isinstance(held, int):
+            if held != label:
+                labels = self.postings[term] = LabelList()
+                labels.add(min(held, label))
+                labels.add(max(held, label))
+        else:
+            held.add(label)
         return self._canonical[term]
 
     def discard(self, term: bytes, label: int) -> None:
-        labels = self.postings.get(term)
-        if labels is None:
+        held = self.postings.get(term)
+        if held is None:
             return
-        labels.discard(label)
-        if not labels:
-            del self.postings[term]
-            del self._canonical[term]
-            del self.vocabulary[bisect_left(self.vocabulary, term)]
+        if isinstance(held, int):
+            if held != label:
+                return
+        else:
+            held.discard(label)
+            if len(held) == 1:
+                self.postings[term] = held.tolist()[0]
+            if held:
+                return
+        del self.postings[term]
+        del self._canonical[term]
+        del self.vocabulary[bisect_left(self.vocabulary, term)]
 
-    def with_prefix(self, prefix: bytes) -> Iterator[set[int]]:
+    def get(self, term: bytes) -> Collection[int]:
+        """The labels holding ``term`` (empty if none): ``len`` and ``in`` are cheap."""
+        held = self.postings.get(term)
+        if held is None:
+            return ()
+        return (held,) if isinstance(held, int) else held
+
+    def with_prefix(self, prefix: bytes) -> Iterator[Collection[int]]:
         if len(prefix) < self.limits.min_prefix:
             return
         i = bisect_left(self.vocabulary, prefix)
         # RediSearch's MAXEXPANSIONS: the first terms in byte order
         end = i + self.limits.max_expansions
         while i < min(end, len(self.vocabulary)) and self.vocabulary[i].startswith(prefix):
-            yield self.postings[self.vocabulary[i]]
+            yield self.get(self.vocabulary[i])
             i += 1
 
     def union(self, terms: Iterable[bytes], prefixes: Iterable[bytes]) -> set[int]:
         out: set[int] = set()
         for term in terms:
-            out |= self.postings.get(term, set())
+            out.update(_listed(self.get(term)))
         for prefix in prefixes:
             for labels in self.with_prefix(prefix):
-                out |= labels
+                out.update(_listed(labels))
         return out
 
     def estimate(self, terms: Iterable[bytes], prefixes: Iterable[bytes]) -> int:
-        total = sum(len(self.postings.get(t, ())) for t in terms)
+        total = sum(len(self.get(t)) for t in terms)
         for prefix in prefixes:
             total += sum(len(labels) for labels in self.with_prefix(prefix))
         return total
+
+
+def _listed(labels: Collection[int]) -> Iterable[int]:
+    return labels.tolist() if isinstance(labels, LabelList) else labels
 
 
 class FieldIndexes:
@@ -284,7 +338,7 @@ class FieldIndexes:
         self._geo: dict[bytes, GeoPoints] = {
             f.alias: GeoPoints() for f in self._geo_fields if not f.no_index
         }
-        self._labels: set[int] = set()
+        self._labels = LabelList()  # every label added (compact: module postings)
         self._tags: dict[bytes, _Postings] = {
             f.alias: _Postings(self.limits) for f in self._tag_fields
         }
@@ -319,7 +373,8 @@ class FieldIndexes:
         self._phonetic = {f.alias for f in self._text_fields if f.phonetic is not None}
         self._suffix_trie = {f.alias for f in self._text_fields if f.with_suffix_trie}
         self._text_order = tuple(self._texts)
-        self._stats: dict[int, DocStats] = {}
+        self._stats: dict[int, int | DocStats] = {}
+        """Per label its DocStats, packed in one int (:func:`_pack_stats`)."""
         self._term_docs: dict[bytes, int] = {}
         self._next_doc_id = 1
         self.total_length = 0
@@ -425,7 +480,8 @@ class FieldIndexes:
                         postings.add(stem, label)
                     if stems:
                         texts.append(stems)
-        stats = self._stats[label] = self._doc_stats(label, fields)
+        stats = self._doc_stats(label, fields)
+        self._stats[label] = _pack_stats(stats)
         self._next_doc_id += 1
         terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
@@ -433,6 +489,21 @@ class FieldIndexes:
         self.num_records += len(numbers) + sum(len(v) for v in tags) + len(terms)
         self.num_records += stats.vectors
         self._bytes += _cost(numbers, tags, texts)
+
+    def reindex_unchanged(self, label: int) -> bool:
+        """What ``add(label, fields)`` does when ``fields`` are exactly those ``label`` was
+        last added with: the postings stay, the document takes the next document id and
+        its length counts once more in :attr:`total_length` (RediSearch re-indexes a
+        rewritten document under a new id and never subtracts the old length). False,
+        changing nothing, if ``label`` is not indexed (the caller then calls ``add``)."""
+        packed = self._stats.pop(label, None)
+        if packed is None:
+            return False
+        stats = _unpack_stats(packed)
+        self._stats[label] = _pack_stats(stats._replace(doc_id=self._next_doc_id))
+        self._next_doc_id += 1
+        self.total_length += stats.length
+        return True
 
     def _doc_stats(self, label: int, fields: Mapping[bytes, FieldValue]) -> DocStats:
         """RediSearch's forward-index walk: fields in schema order, a VECTOR field bumps the
@@ -514,8 +585,9 @@ class FieldIndexes:
                 if stems:
                     texts.append(stems)
         self._doc_language.pop(label, None)
-        stats = self._stats.pop(label, None)
-        if stats is not None:
+        packed = self._stats.pop(label, None)
+        if packed is not None:
+            stats = _unpack_stats(packed)
             self.num_records -= stats.vectors
         terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
@@ -561,7 +633,7 @@ class FieldIndexes:
     # -- text statistics (see the module docstring) ---------------------------------------
     def doc_stats(self, label: int) -> DocStats:
         """The scorers' view of an indexed ``label`` (KeyError if it is not indexed)."""
-        return self._stats[label]
+        return _unpack_stats(self._stats[label])
 
     def term_doc_count(self, term: bytes) -> int:
         """How many documents hold ``term`` in any TEXT field."""
@@ -630,7 +702,7 @@ class FieldIndexes:
     def has_term(self, alias: bytes, term: bytes, label: int) -> bool:
         """Whether ``label`` holds ``term`` in TEXT field ``alias``."""
         postings = self._texts.get(alias)
-        return postings is not None and label in postings.postings.get(term, ())
+        return postings is not None and label in postings.get(term)
 
     def terms_with_prefix(self, alias: bytes, prefix: bytes) -> list[bytes]:
         """The terms of TEXT field ``alias`` a ``prefix*`` query expands to, sorted."""
@@ -649,7 +721,7 @@ class FieldIndexes:
     def tag_doc_count(self, alias: bytes, value: bytes) -> int:
         """How many documents hold the (already folded) tag ``value`` in field ``alias``."""
         postings = self._tags.get(alias)
-        return 0 if postings is None else len(postings.postings.get(value, ()))
+        return 0 if postings is None else len(postings.get(value))
 
     def tag_values(self, alias: bytes, label: int) -> tuple[bytes, ...]:
         """The folded tag values ``label`` holds in TAG field ``alias``."""
@@ -683,7 +755,7 @@ class FieldIndexes:
 
     def all_labels(self) -> set[int]:
         """A copy of every label added and not removed."""
-        return set(self._labels)
+        return set(self._labels.tolist())
 
     def memory_bytes(self) -> int:
         """An estimate of the Python memory held, kept up to date by add/remove.
@@ -721,7 +793,7 @@ class FieldIndexes:
             return set() if geo is None else geo.within(node)
         if isinstance(node, Not):
             child = self.evaluate(node.child)
-            return set() if child is None else self._labels - child
+            return set() if child is None else self.all_labels() - child
         if isinstance(node, Or):
             out: set[int] = set()
             for c in node.children:
@@ -759,7 +831,7 @@ class FieldIndexes:
             labels = self.evaluate(excluded)
             if labels is None:
                 return set()
-            result = (self._labels - labels) if result is None else result - labels
+            result = (self.all_labels() - labels) if result is None else result - labels
         return result
 
     def _predicate(self, node: FilterNode) -> Callable[[int], bool]:
@@ -857,7 +929,7 @@ class FieldIndexes:
         for term in node.terms:
             having: set[int] = set()
             for alias in aliases:
-                having |= self._texts[alias].postings.get(term, set())
+                having |= self._texts[alias].union((term,), ())
             candidates = having if candidates is None else candidates & having
         return {label for label in candidates or () if self._has_phrase(label, node, aliases)}
 
@@ -916,10 +988,7 @@ class FieldIndexes:
                 terms = (node.terms[0], *node.expansions)
                 n = sum(self._texts[a].estimate(terms, ()) for a in aliases)
             else:
-                n = min(
-                    sum(len(self._texts[a].postings.get(t, ())) for a in aliases)
-                    for t in node.terms
-                )
+                n = min(sum(len(self._texts[a].get(t)) for a in aliases) for t in node.terms)
             return min(total, n)
         if isinstance(node, GeoFilter):
             geo = self._geo.get(node.field)
@@ -940,10 +1009,12 @@ class FieldIndexes:
 def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes, ...]]) -> int:
     """Bytes one document's entries hold (label slot, per-field entries, postings, values)."""
     return (
-        230  # label slot and DocStats (~130 bytes: a tuple of three ints in a dict)
+        160  # label slot and DocStats (one packed int in a dict, ~100 bytes)
         + 84 * len(numbers)
-        + sum(110 + 40 * len(v) for v in tags)
-        + sum(110 + 40 * len(t) for t in texts)
+        # per value or token: its slot in the document's tuple and ~10 bytes of posting
+        # (a LabelList label, store/index/postings.py)
+        + sum(110 + 20 * len(v) for v in tags)
+        + sum(110 + 20 * len(t) for t in texts)
     )
 
 

@@ -9,7 +9,10 @@ its caller:
   against maxmemory as they arrive), and an ``INITIAL_CAP 10000000`` costs nothing up front.
 * **Churn** reuses slots: the graph is built with ``allow_replace_deleted``, a removal marks
   the element deleted, and an insert of a new label takes a deleted slot before a fresh one.
-  The slot count therefore never exceeds the peak number of live labels.
+  The slot count therefore never exceeds the peak number of live labels. A slot reused
+  that way costs ~4 fresh inserts (hnswlib repairs the old element's neighbourhood), so a
+  removed label that comes back with the very vector its slot still holds is revived
+  instead (:meth:`HnswIndex.revive`: its delete mark cleared, no graph work).
 * **Labels**: hnswlib 0.8 corrupts its label table if a label whose slot is marked deleted is
   inserted with ``replace_deleted=True`` (the label can land in a second slot, and reusing
   the first later erases the live mapping). So a removed label that is added again is first
@@ -313,6 +316,37 @@ class HnswIndex(VectorIndex):
                 self._live.update(fresh)
             if self._side is not None:
                 self._side.add_batch(labels, vectors)
+
+    def revive(self, label: int, vector: npt.NDArray[np.float32]) -> bool:
+        """Bring back a removed ``label`` whose deleted slot still holds exactly what
+        ``add(label, vector)`` would store, by clearing its delete mark: no graph work (a
+        re-insert into a deleted slot costs ~4 fresh inserts, an in-place update ~8).
+        False, leaving the index as it was, if the slot is gone (hnswlib reused it) or
+        holds other bytes; the caller then adds under a fresh label."""
+        label = check_label(label)
+        vector = check_vector(vector, self._dim)
+        with self._lock.write():
+            if label in self._live or not self._revive(label):
+                return False
+            stored = np.asarray(self._index.get_items([label])[0], dtype=np.float32)
+            if stored.tobytes() != self._as_stored(vector).tobytes():
+                self._index.mark_deleted(label)
+                self._removed.add(label)
+                return False
+            self._live.add(label)
+            if self._side is not None:
+                self._side.add(label, vector)
+            return True
+
+    def _as_stored(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``vector`` as hnswlib stores it: for COSINE its own normalisation, float32
+        products summed in order (``normalize_vector`` in its Python bindings), which
+        numpy reproduces bit for bit with a sequential accumulate; as is otherwise."""
+        if self._metric is not Metric.COSINE:
+            return vector
+        norm = np.add.accumulate(vector * vector, dtype=np.float32)[-1]
+        scale = np.float32(1.0) / (np.sqrt(norm, dtype=np.float32) + np.float32(1e-30))
+        return (vector * scale).astype(np.float32, copy=False)
 
     def remove(self, label: int) -> bool:
         label = check_label(label)

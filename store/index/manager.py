@@ -110,6 +110,7 @@ class IndexManager:
         index.next_label = old.next_label
         index.vectors.update(old.vectors)
         index.subs = old.subs
+        index.adopt_indexed(old)
         data = self.keyspace.data
         if skip_scan:
             # as RediSearch: the documents stay indexed, without the new fields until
@@ -228,6 +229,7 @@ class IndexManager:
                         continue
                     index.fields.add(label, document)
                     index.keep_json_vectors(label, document)
+                    index.note_indexed(label, document)
                 except IndexError_:
                     # a document kept without a field FT.ALTER SKIPINITIALSCAN added, whose
                     # value that field cannot take: whole, it is an indexing failure

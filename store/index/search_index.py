@@ -27,6 +27,24 @@ Deferred vector inserts: between :meth:`SearchIndex.defer_vectors` and
 vectors of updated documents are collected, the last one per document winning, and
 inserted as one batch per field, which the HNSW index builds on every core. Everything
 else (labels, attribute indexes) changes at once; nobody can search between the two calls.
+
+Rewrites: an ON HASH index keeps, per label, references to the values it last indexed of
+the fields it reads (the schema's and LANGUAGE_FIELD; the hash's own objects, so ~100
+bytes per document and no copies). A write that leaves all of them byte-identical (a
+re-sent document) only gives the document a new document id, as RediSearch's re-index
+does (:meth:`FieldIndexes.reindex_unchanged`); a VECTOR field whose blob is byte-identical
+is not re-inserted into its graph. Byte equality is the exact rule: ``-0.0`` and ``0.0``
+differ in bytes, so such a write re-inserts an equal vector (harmless); NaN never reaches
+an index. A write through any path (HSET, HINCRBY, RESTORE, replay) compares the same way.
+A removed key keeps its label for a while (``_dormant``, bounded): re-created with the
+same vector bytes, it takes the label and its graph slot back instead of a fresh insert
+(:meth:`SearchIndex._label_for`), and otherwise a fresh label as before.
+
+Batches (for a caller combining writes from several connections): hold the engine lock,
+call :meth:`defer_vectors` (``IndexManager.deferred_vectors()`` does it for every index;
+``Engine.submit_many`` wraps a run of key writes in it), apply the writes, then
+:meth:`flush_vectors` inserts each field's collected vectors with one
+``VectorIndex.add_batch``, which HNSW builds on ``build_threads`` cores from 8 vectors up.
 """
 
 from __future__ import annotations
@@ -66,6 +84,12 @@ from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, 
 BRUTE_FORCE_MAX = 2000
 BRUTE_FORCE_FRACTION = 0.05
 BRUTE_FORCE_CEILING = 50_000
+
+# Removed keys whose labels are kept for a re-creation: at least this many (~100 bytes each)
+DORMANT_MIN = 1024
+
+_UNKNOWN = object()
+"""A field value :meth:`SearchIndex.adopt_indexed` does not know: equal to no value."""
 
 
 @dataclass
@@ -138,6 +162,19 @@ class SearchIndex:
         self.stats = IndexStats()
         self.stats_lock = threading.Lock()
         self._pending: dict[bytes, dict[int, npt.NDArray[np.float32]]] | None = None
+        names = [f.name for f in definition.fields]
+        if definition.language_field is not None:
+            names.append(definition.language_field)
+        self._watched = tuple(dict.fromkeys(names))
+        """The hash fields whose values this index reads (module docstring, rewrites)."""
+        self._watched_at = {name: i for i, name in enumerate(self._watched)}
+        self._dormant: dict[bytes, int] = {}
+        """Removed keys and their labels, oldest first, so a re-created document can take
+        its label (and graph slot) back (:meth:`_label_for`; bounded by
+        ``DORMANT_MIN`` or half the indexed documents)."""
+        self._indexed: dict[int, tuple[Any, ...]] = {}
+        """Per label of an ON HASH index, its values of :attr:`_watched` as last indexed
+        (references to the hash's own value objects: no copies)."""
         self.subs = SubVectors()
         """Documents with several vectors in a field (:mod:`store.index.multi_vector`)."""
         self.json_vectors: dict[bytes, dict[int, FieldValue]] = {}
@@ -238,16 +275,32 @@ class SearchIndex:
             self.remove(key)
             return
         label = self.key_to_label.get(key)
+        seen = self._seen(value)
+        previous: tuple[FieldValue | None, ...] | None = None
+        revived: frozenset[bytes] = frozenset()
         if label is None:
-            label = self.next_label
-            self.next_label += 1
+            label, revived = self._label_for(key, value)
             self.key_to_label[key] = label
             self.label_to_key[label] = key
+        else:
+            previous = self._indexed.get(label)
+            if seen is not None and previous == seen and self.fields.reindex_unchanged(label):
+                return  # every field this index reads is byte-identical: only a new doc id
         try:
             for f in self.vector_fields:
                 vindex = self.vectors[f.name]
                 blob = value.get(f.name)
                 pending = None if self._pending is None else self._pending[f.name]
+                if f.name in revived:
+                    continue
+                if (
+                    isinstance(blob, bytes)
+                    and blob == self._previous_blob(f.name, label, previous)
+                    and (label in vindex or (pending is not None and label in pending))
+                ):
+                    # the same bytes as the vector indexed (or about to be): an HNSW
+                    # re-insert costs about eight fresh inserts
+                    continue
                 if pending is not None:
                     pending.pop(label, None)
                 for sub in self.subs.drop(f.name, label):
@@ -268,23 +321,83 @@ class SearchIndex:
                     vindex.remove(label)
                     continue
                 vector = self.stored_vector(f, blob)
-                if label in vindex:
-                    # a write that left the vector alone (e.g. a tag update) must not pay
-                    # for an HNSW re-insert, which costs about eight fresh inserts
-                    stored = vindex.get(label)
-                    if stored is not None and np.allclose(
-                        stored, prepare(vector, vindex.metric), rtol=0, atol=1e-7
-                    ):
-                        continue
                 if pending is not None:
                     pending[label] = vector
                     continue
                 vindex.add(label, vector)
             self.fields.add(label, value)
             self.keep_json_vectors(label, value)
+            if seen is not None:
+                self._indexed[label] = seen
         except (ValueError, IndexError_) as exc:
             self._failure(key, str(exc), getattr(exc, "field", None))
             self.remove(key)
+
+    def _label_for(
+        self, key: bytes, document: Mapping[bytes, FieldValue]
+    ) -> tuple[int, frozenset[bytes]]:
+        """The label a key that is not indexed takes, and the vector fields already in
+        place for it: its label from before it was removed, if every vector it has comes
+        back from its vector indexes unchanged (:meth:`VectorIndex.revive`: a deleted and
+        re-created document costs no graph insert), else a fresh label."""
+        label = self._dormant.pop(key, None)
+        if label is not None:
+            blobs = [(f, document.get(f.name)) for f in self.vector_fields]
+            if all(isinstance(blob, bytes) or blob is None for _, blob in blobs):
+                revived: list[bytes] = []
+                for f, blob in blobs:
+                    if blob is None:
+                        continue
+                    assert isinstance(blob, bytes)
+                    try:
+                        back = self.vectors[f.name].revive(label, self.stored_vector(f, blob))
+                    except ValueError:  # a vector no index takes: update() counts it
+                        back = False
+                    if not back:
+                        break
+                    revived.append(f.name)
+                else:
+                    return label, frozenset(revived)
+                for name in revived:  # all or nothing
+                    self.vectors[name].remove(label)
+        label = self.next_label
+        self.next_label += 1
+        return label, frozenset()
+
+    def _seen(self, document: Mapping[bytes, FieldValue]) -> tuple[FieldValue | None, ...] | None:
+        """What :attr:`_indexed` keeps of a document: its values of the fields this index
+        reads, as references to the hash's own objects; None for a JSON document (its
+        projection is built anew on every read, so keeping it would cost a copy)."""
+        if self.definition.on == "JSON":
+            return None
+        get = document.get
+        return tuple([get(name) for name in self._watched])
+
+    def _previous_blob(
+        self, name: bytes, label: int, previous: tuple[FieldValue | None, ...] | None
+    ) -> FieldValue | None:
+        """The blob vector field ``name`` of ``label`` was last indexed from, if known."""
+        if previous is not None:
+            return previous[self._watched_at[name]]
+        kept = self.json_vectors.get(name, {}).get(label)
+        return kept if isinstance(kept, bytes) else None
+
+    def note_indexed(self, label: int, document: Mapping[bytes, FieldValue]) -> None:
+        """Record that ``label`` is indexed from ``document`` (a snapshot restore indexes
+        the attribute indexes itself and loads the graphs), so an unchanged rewrite of it
+        takes the fast path of :meth:`update`."""
+        seen = self._seen(document)
+        if seen is not None:
+            self._indexed[label] = seen
+
+    def adopt_indexed(self, old: SearchIndex) -> None:
+        """Carry ``old``'s record of indexed values over to this index, which replaces it
+        with the same labels and vector indexes (``FT.ALTER``): a vector whose bytes did
+        not change is then not re-inserted. A field ``old`` did not read is marked
+        unknown, so no document takes the whole-document fast path on it."""
+        source = [old._watched_at.get(name) for name in self._watched]
+        for label, seen in old._indexed.items():
+            self._indexed[label] = tuple(_UNKNOWN if at is None else seen[at] for at in source)
 
     def _indexable(self, key: bytes, value: Mapping[bytes, FieldValue]) -> bool:
         for f in self.vector_fields:
@@ -340,6 +453,11 @@ class SearchIndex:
         if label is None:
             return
         del self.label_to_key[label]
+        self._indexed.pop(label, None)
+        self._dormant[key] = label
+        if len(self._dormant) > max(DORMANT_MIN, len(self.key_to_label) // 2):
+            del self._dormant[next(iter(self._dormant))]  # the oldest
+
         for name, vindex in self.vectors.items():
             subs = self.subs.drop(name, label)
             if self._pending is not None:

@@ -47,7 +47,9 @@ def _stemmer(language: bytes) -> Stemmer.Stemmer | None:
     if name not in _ALGORITHMS:
         return None
     stemmer = Stemmer.Stemmer(name.decode())
-    stemmer.maxCacheSize = 20000
+    # a small cache: PyStemmer keeps ~300 bytes per cached word, and every distinct
+    # token (a number, a name) lands in it; an unchanged rewrite does not stem again
+    stemmer.maxCacheSize = 4096
     return stemmer
 
 

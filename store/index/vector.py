@@ -212,6 +212,12 @@ class VectorIndex(abc.ABC):
         for label, row in checked.items():
             self.add(label, vectors[row])
 
+    def revive(self, label: int, vector: npt.NDArray[np.float32]) -> bool:
+        """Bring back a removed ``label`` cheaply if the index still holds exactly this
+        vector for it; False (nothing changed) when it cannot, and the caller adds the
+        vector under a fresh label. The default never can."""
+        return False
+
     @abc.abstractmethod
     def remove(self, label: int) -> bool:
         """Forget ``label``; ``True`` if it was present."""
