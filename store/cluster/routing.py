@@ -13,12 +13,18 @@ queueing it); it returns to serve the command here or raises one of the
    served``; some slot of the cluster has no owner: ``CLUSTERDOWN The cluster is down``.
 3. The slot is migrating away from this shard and some key is missing here: ``ASK`` the
    target (``TRYAGAIN`` when only some keys are missing). The slot is importing and the
-   client sent ``ASKING``: served here (``TRYAGAIN`` if a multi-key request misses keys).
+   client sent ``ASKING`` (or the command is ``RESTORE-ASKING``, as MIGRATE sends):
+   served here (``TRYAGAIN`` if a multi-key request misses keys). A write to a key that
+   MIGRATE is moving right now (:attr:`ClusterNode.moving`) is ``TRYAGAIN``: it would
+   change a value already copied (reads are served: the value is here until it moves).
+   MIGRATE itself is always served here (as Redis: it moves keys of open slots).
 4. A replica of the owning shard serves reads of a ``READONLY`` client.
 5. Otherwise another node owns it: ``MOVED <slot> <primary host>:<port>``.
 
-The topology comes from a :class:`store.cluster.source.TopologySource`; :meth:`watch`
+The topology comes from a :class:`store.cluster.source.TopologySource`; the watch task
 re-reads it every ``poll_s`` off the event loop. Routing reads only the last value read.
+The same task publishes this node as its shard's primary when it leads the shard's log
+but the topology names another node (automatic failover, :mod:`store.cluster.failover`).
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ from ..errors import (
     StoreError,
     TryAgainError,
 )
+from .failover import publish_primary
 from .identity import Identity
+from .slot_index import SlotIndex
 from .slots import SLOT_COUNT, key_slot
 from .source import TopologySource
 from .topology import Node, Shard, Topology
@@ -91,7 +99,13 @@ class ClusterClient(Protocol):
 
 class ClusterNode:
     """This node in cluster mode. ``exists(key)`` tells whether a key is held here (for
-    ASK during a migration)."""
+    ASK during a migration). ``leads_log()`` (None: never) tells whether this node writes
+    its shard's log now, promotion done (``--auto-failover``: it won the leader lease);
+    the watch task then makes the topology name it the shard's primary.
+
+    :attr:`slot_index` is the per-slot key index the server installs in the keyspace
+    (``Keyspace.track``); :attr:`moving` the keys MIGRATE is moving (routing answers
+    ``TRYAGAIN`` to writes of them)."""
 
     def __init__(
         self,
@@ -100,11 +114,16 @@ class ClusterNode:
         exists: Callable[[bytes], bool],
         *,
         poll_s: float = 0.1,
+        leads_log: Callable[[], bool] | None = None,
     ) -> None:
         self.identity = identity
         self.source = source
         self.exists = exists
         self.poll_s = poll_s
+        self.leads_log = leads_log
+        self.slot_index = SlotIndex()
+        self.moving: set[bytes] = set()
+        self.claims = 0  # topologies this node published naming itself primary (failover)
         self._task: asyncio.Task[None] | None = None
         # (topology, this node's place in it): found once per topology, not per command
         self._me: tuple[Topology | None, tuple[Shard, Node] | None] = (None, None)
@@ -167,11 +186,34 @@ class ClusterNode:
             if topology is not None and topology.epoch != seen:
                 seen = topology.epoch
                 log.info("cluster topology epoch %d (%d shards)", seen, len(topology.shards))
+            if self._should_claim():
+                try:
+                    claimed = await loop.run_in_executor(
+                        None, publish_primary, self.source, self.myid
+                    )
+                except Exception:
+                    log.exception("publishing this node as its shard's primary failed; retrying")
+                    continue
+                if claimed is not None:
+                    self.claims += 1
+                    log.warning(
+                        "published topology epoch %d: this node is its shard's primary",
+                        claimed.epoch,
+                    )
+
+    def _should_claim(self) -> bool:
+        """This node leads its shard's log but the topology names another primary."""
+        if self.leads_log is None or not self.leads_log():
+            return False
+        mine = self.me()
+        return mine is not None and mine[1].role != "primary"
 
     # -- routing ----------------------------------------------------------------------------
     def route(self, client: ClusterClient, spec: CommandSpec, args: list[bytes]) -> None:
         """Serve here (return) or raise the redirection; see the module docstring."""
-        asking = client.cluster_asking
+        if spec.name == "MIGRATE":
+            return  # moves keys of this node's open slots (Redis serves it locally too)
+        asking = client.cluster_asking or "asking" in spec.flags
         if client.multi is None and spec.name not in ("ASKING", "MULTI"):
             client.cluster_asking = False  # the next command only (or a whole MULTI)
         if spec.name == "EXEC" and client.multi is not None:
@@ -203,7 +245,8 @@ class ClusterNode:
         my_shard = mine[0] if mine is not None else None
         migrating = importing = False
         keys_seen = missing = 0
-        write = False
+        write = moving = False
+        in_motion = self.moving
         for spec, args in calls:
             keys = keys_of(spec, args)
             if keys and spec.is_write:
@@ -224,10 +267,14 @@ class ClusterNode:
                 keys_seen += 1
                 if (migrating or importing) and not self.exists(key):
                     missing += 1
+                if in_motion and key in in_motion:
+                    moving = True
         if owner is None:
             return  # no keys at all
         if not self.healthy():
             raise ClusterDownError("The cluster is down")
+        if moving and write:
+            raise TryAgainError("Key being migrated to another shard, retry")
         if migrating and missing and my_shard is not None:
             if keys_seen > missing:
                 raise TryAgainError()

@@ -18,6 +18,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     keys,
     list_blocking,
     lists,
+    migrate,
     scripting,
     search,
     server,
