@@ -14,7 +14,9 @@ queueing it); it returns to serve the command here or raises one of the
 3. The slot is migrating away from this shard and some key is missing here: ``ASK`` the
    target (``TRYAGAIN`` when only some keys are missing). The slot is importing and the
    client sent ``ASKING`` (or the command is ``RESTORE-ASKING``, as MIGRATE sends):
-   served here (``TRYAGAIN`` if a multi-key request misses keys). A write to a key that
+   served here (``TRYAGAIN`` if a multi-key request misses keys). Without ``ASKING``
+   the client follows a newer topology (the move closed) this node has not read yet:
+   keys already here are served, others are ``TRYAGAIN``. A write to a key that
    MIGRATE is moving right now (:attr:`ClusterNode.moving`) is ``TRYAGAIN``: it would
    change a value already copied (reads are served: the value is here until it moves).
    MIGRATE itself is always served here (as Redis: it moves keys of open slots).
@@ -283,6 +285,15 @@ class ClusterNode:
                 raise AskError(f"{slot} {target.primary.address}")
         if importing and asking:
             if keys_seen > 1 and missing:
+                raise TryAgainError()
+            return
+        if importing and (owner is None or my_shard is None or owner.id != my_shard.id):
+            # Not ASKING, so the client's map says this node owns the slot: a newer
+            # topology (the slot's move closed) that this node has not read yet. Keys
+            # already here moved here (the source deleted them): serve them. Others:
+            # TRYAGAIN until this node reads it (MOVED back to the source, which already
+            # names this node, would bounce the client until it gives up).
+            if missing:
                 raise TryAgainError()
             return
         if my_shard is not None and owner.id == my_shard.id:

@@ -60,7 +60,7 @@ class SlotIndex:
             return []
         if limit is None or limit >= len(keys):
             return list(keys)
-        out = []
+        out: list[bytes] = []
         for key in keys:
             if len(out) >= limit:
                 break
