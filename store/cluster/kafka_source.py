@@ -22,6 +22,7 @@ broker that keeps everything (tansu's memory storage) is fine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
@@ -67,6 +68,7 @@ class KafkaTopologySource(TopologySource):
         self._next_offset = 0  # the next offset the follower will read
         self._producer: Any = None
         self._consumer: Any = None
+        self._follower: asyncio.Task[None] | None = None
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -95,9 +97,14 @@ class KafkaTopologySource(TopologySource):
         start = await first_offset(self._options, self.topic)
         self._next_offset = start
         self._consumer = await new_consumer(self._options, self.topic, start, 100)
-        asyncio.get_running_loop().create_task(self._follow())
+        self._follower = asyncio.get_running_loop().create_task(self._follow())
 
     async def _close(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is not None:  # before its consumer stops under it
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
         for client in (self._consumer, self._producer):
             if client is not None:
                 await client.stop()
