@@ -78,14 +78,17 @@ class ClusterProcess:
         self.flags = flags
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
+        self.paused = False
+        self._node_id: str | None = None
         self.start()
 
-    def start(self) -> None:
+    def start(self, port: int | None = None) -> None:
+        """Start on ``port`` (default: one the OS picks)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = 0
         with open(self.data_dir / "server.log", "a") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", "server", "--port", "auto",
+                [sys.executable, "-m", "pipeline.cli", "server", "--port", str(port or "auto"),
                  "--dir", str(self.data_dir), "--appendfsync", "everysec",
                  "--cluster-enabled", "yes", *self.flags],
                 cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True,
@@ -120,26 +123,38 @@ class ClusterProcess:
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
     def node_id(self) -> str:
-        with self.client() as r:
-            return str(r.execute_command("CLUSTER", "MYID").decode())
+        """Asked once: the id is kept in the data directory, restarts keep it."""
+        if self._node_id is None:
+            with self.client() as r:
+                self._node_id = str(r.execute_command("CLUSTER", "MYID").decode())
+        return self._node_id
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        """Running and not paused (SIGSTOP): it answers."""
+        return self.proc is not None and self.proc.poll() is None and not self.paused
 
-    def signal(self, sig: int) -> None:
+    def pause(self) -> None:
         assert self.proc is not None
-        os.kill(self.proc.pid, sig)
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+        self.paused = False
 
     def kill9(self) -> None:
-        if self.alive:
-            assert self.proc is not None
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)
 
     def restart(self) -> None:
+        """Start again on the same port (the topology names the node by its address, as
+        a Redis node restarted with its nodes.conf)."""
+        port = self.port
         self.kill9()
-        self.start()
+        self.start(port)
         self.wait_ready()
 
     def stop(self) -> None:
@@ -205,24 +220,28 @@ def start_kafka_cluster(
     shards: int = 3,
     replicas: int = 1,
     lease_timeout_ms: int = 1500,
+    nodes_per_shard: list[int] | None = None,
 ) -> KafkaCluster:
-    """Start ``shards`` x (1 + ``replicas``) nodes on Kafka logs with automatic failover
-    and run ``memvec cluster create`` on them; returns once every node reports
-    ``cluster_state:ok``. The caller stops it (:meth:`KafkaCluster.stop`)."""
+    """Start ``shards`` x (1 + ``replicas``) nodes (or ``nodes_per_shard[i]`` nodes in
+    shard i) on Kafka logs with automatic failover and run ``memvec cluster create`` on
+    them; returns once every node reports ``cluster_state:ok``. The caller stops it
+    (:meth:`KafkaCluster.stop`)."""
+    sizes = nodes_per_shard or [replicas + 1] * shards
     from store.cluster.admin import create_cluster
 
     name = uuid.uuid4().hex[:10]
     topology_url = f"kafka://{bootstrap}/memvec-topology-{name}"
-    logs = [f"kafka://{bootstrap}/memvec-shard{i}-{name}" for i in range(shards)]
+    logs = [f"kafka://{bootstrap}/memvec-shard{i}-{name}" for i in range(len(sizes))]
     cluster = KafkaCluster(topology_url, logs, [])
     try:
         for i, log_url in enumerate(logs):
             flags = node_flags(topology_url, log_url, lease_timeout_ms)
             cluster.shards.append(
-                [ClusterProcess(root / f"s{i}n{j}", *flags) for j in range(replicas + 1)]
+                [ClusterProcess(root / f"s{i}n{j}", *flags) for j in range(sizes[i])]
             )
         for node in cluster.nodes:  # started together, waited for together
             node.wait_ready()
+            node.node_id()
         create_cluster(topology_url, [n.address for n in cluster.nodes], wait_s=60)
     except BaseException:
         cluster.stop()
@@ -304,7 +323,8 @@ def failover_once(cluster: KafkaCluster, shard: int, workload: Workload) -> dict
     """``kill -9`` shard ``shard``'s primary while ``workload`` runs; wait until a write
     to that shard is accepted again and the topology names the new primary. Returns
     ``failover_s`` (kill to write accepted), ``published_s`` (kill to the topology naming
-    the new primary on every live node), the old and new primaries."""
+    the new primary on every live node), the old and new primaries (``old``, ``new``) and
+    the old one's node id (``old_id``)."""
     old = cluster.primary(shard)
     old_id = old.node_id()
     probe_key = key_of_shard(cluster, shard, f"probe{shard}:")
@@ -327,7 +347,13 @@ def failover_once(cluster: KafkaCluster, shard: int, workload: Workload) -> dict
         lambda: _new_primary(cluster, shard, old_id), 30, "topology names another primary"
     )
     published_s = time.monotonic() - killed
-    return {"failover_s": failover_s, "published_s": published_s, "old": old, "new": new}
+    return {
+        "failover_s": failover_s,
+        "published_s": published_s,
+        "old": old,
+        "old_id": old_id,
+        "new": new,
+    }
 
 
 def _new_primary(cluster: KafkaCluster, shard: int, old_id: str) -> ClusterProcess | None:

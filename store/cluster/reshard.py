@@ -11,10 +11,11 @@ the slots from every other shard in proportion to what each owns) calls
    primaries read that epoch. From then on the source serves the keys it still holds,
    answers ``ASK`` for the ones it does not (a key created now is created on the
    target), and the target serves ``ASKING`` clients.
-2. **Copy**: per slot, ``CLUSTER GETKEYSINSLOT slot batch`` on the source (the per-slot
-   index, no scan) and ``MIGRATE target "" 0 timeout REPLACE KEYS ...`` (a key is deleted
-   on the source only once the target's log has it; writes of a key in flight are
-   ``TRYAGAIN``, see :mod:`store.cluster.migrate`), until the slot is empty.
+2. **Copy**: ``CLUSTER GETKEYSINSLOT slot batch`` for every slot of the step (pipelined;
+   the per-slot index, no scan) on the source, and ``MIGRATE target "" 0 timeout REPLACE
+   KEYS ...`` in batches (a key is deleted on the source only once the target's log has
+   it; writes of a key in flight are ``TRYAGAIN``, see :mod:`store.cluster.migrate`),
+   until every slot of the step is empty.
 3. **Close**: publish the slots as the target's (both shards' config epochs bumped,
    migrating/importing cleared), and wait until both primaries read it.
 
@@ -210,8 +211,7 @@ class Resharder:
                 for side, reader in (("importing", dst_id), ("migrating", src_id)):
                     opened = partial(open_slots, slots=step, source=src_id, target=dst_id)
                     self._publish(partial(opened, side=side), reader)
-                for slot in step:
-                    moved_keys += self._drain(slot, src_id, dst_id)
+                moved_keys += self._drain(step, src_id, dst_id)
                 final = self._publish(
                     partial(close_slots, slots=step, source=src_id, target=dst_id),
                     dst_id,
@@ -267,33 +267,45 @@ class Resharder:
                 )
             time.sleep(0.02)
 
-    def _drain(self, slot: int, src_id: str, dst_id: str) -> int:
-        """MIGRATE every key of ``slot`` from the source's primary to the target's."""
+    def _drain(self, slots: list[int], src_id: str, dst_id: str) -> int:
+        """MIGRATE every key of ``slots`` from the source's primary to the target's: one
+        pipelined GETKEYSINSLOT per slot, then MIGRATE in batches of ``batch_keys``
+        (keys of several slots may share one call: MIGRATE is served by the source for
+        its open slots whatever their number), until every slot is empty."""
         moved = 0
+        left = list(slots)
         deadline = time.monotonic() + self.wait_s
-        while True:
-            topology = self._current() if moved == 0 else self.source.latest() or self._current()
+        while left:
+            topology = self.source.latest() if self.source.live else None
+            topology = topology or self._current()
             src, dst = topology.shard(src_id), topology.shard(dst_id)
-            assert src is not None and dst is not None
+            if src is None or dst is None:
+                raise ReshardError("the source or target shard left the topology")
             try:
                 client = self._client(src.primary.host, src.primary.port)
-                keys = client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, self.batch_keys)
-                if not keys:
-                    return moved
-                args: list[Any] = [dst.primary.host, dst.primary.port, "", 0]
-                args += [self.migrate_timeout_ms, "REPLACE"]
-                if self.password is not None:
-                    args += ["AUTH", self.password]
-                client.execute_command("MIGRATE", *args, "KEYS", *keys)
-                moved += len(keys)
+                pipe = client.pipeline(transaction=False)
+                for slot in left:
+                    pipe.execute_command("CLUSTER", "GETKEYSINSLOT", slot, self.batch_keys)
+                found = pipe.execute()
+                left = [slot for slot, keys in zip(left, found, strict=True) if keys]
+                keys = [k for batch in found for k in batch]
+                for i in range(0, len(keys), self.batch_keys):
+                    args: list[Any] = [dst.primary.host, dst.primary.port, "", 0]
+                    args += [self.migrate_timeout_ms, "REPLACE"]
+                    if self.password is not None:
+                        args += ["AUTH", self.password]
+                    batch = keys[i : i + self.batch_keys]
+                    client.execute_command("MIGRATE", *args, "KEYS", *batch)
+                    moved += len(batch)
                 deadline = time.monotonic() + self.wait_s
             except Exception as exc:  # a failover, a busy key: re-read the topology, retry
                 if time.monotonic() > deadline:
-                    raise ReshardError(f"moving slot {slot} failed: {exc}") from exc
-                log.info("moving slot %d: %s; retrying", slot, exc)
+                    raise ReshardError(f"moving slots {left[:5]}...: {exc}") from exc
+                log.info("moving slots: %s; retrying", exc)
                 self._forget(src.primary.host, src.primary.port)
                 time.sleep(0.1)
                 self._current()
+        return moved
 
     def _client(self, host: str, port: int) -> Any:
         client = self._clients.get((host, port))
