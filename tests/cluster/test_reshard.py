@@ -256,3 +256,15 @@ def test_reshard_refuses_bad_requests(file_cluster: tuple[list[Member], str]) ->
         out = memvec_cli("reshard", "--topology", url, *args)
         assert out.returncode == 1 and message in out.stderr, out.stderr
     assert Path(url[len("file:") :]).exists()
+
+
+def test_crc16_in_c_is_the_reference_crc() -> None:
+    """key_slot hashes with binascii.crc_hqx (the index hashes every key added)."""
+    import random
+
+    from store.cluster.slots import crc16, crc16_reference
+
+    rng = random.Random(7)
+    samples = [b"", b"123456789", *(rng.randbytes(rng.randrange(64)) for _ in range(500))]
+    assert crc16(b"123456789") == 0x31C3  # the XMODEM check value
+    assert all(crc16(s) == crc16_reference(s) for s in samples)
