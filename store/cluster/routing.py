@@ -14,14 +14,15 @@ queueing it); it returns to serve the command here or raises one of the
 3. The slot is migrating away from this shard and some key is missing here: ``ASK`` the
    target (``TRYAGAIN`` when only some keys are missing). The slot is importing and the
    client sent ``ASKING`` (or the command is ``RESTORE-ASKING``, as MIGRATE sends):
-   served here (``TRYAGAIN`` if a multi-key request misses keys). Without ``ASKING``
-   the client follows a newer topology (the move closed) this node has not read yet:
-   keys already here are served, others are ``TRYAGAIN``. A write to a key that
+   served here (``TRYAGAIN`` if a multi-key request misses keys). A write to a key that
    MIGRATE is moving right now (:attr:`ClusterNode.moving`) is ``TRYAGAIN``: it would
    change a value already copied (reads are served: the value is here until it moves).
    MIGRATE itself is always served here (as Redis: it moves keys of open slots).
 4. A replica of the owning shard serves reads of a ``READONLY`` client.
-5. Otherwise another node owns it: ``MOVED <slot> <primary host>:<port>``.
+5. Otherwise another node owns it: ``MOVED <slot> <primary host>:<port>``; for a slot
+   this shard was migrating until the topology just read handed it over, ``ASK`` the new
+   owner for a short grace instead (:meth:`ClusterNode._handed_off`: the new owner may
+   read that topology later than this node).
 
 The topology comes from a :class:`store.cluster.source.TopologySource`; the watch task
 re-reads it every ``poll_s`` off the event loop. Routing reads only the last value read.
@@ -34,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -56,6 +58,10 @@ from .topology import Node, Shard, Topology
 __all__ = ["ClusterClient", "ClusterNode"]
 
 log = logging.getLogger(__name__)
+
+# how long a node answers ASK rather than MOVED for a slot it just handed over: well
+# above the time every node takes to read a topology (one poll, 100 ms, of a file source)
+HANDOFF_GRACE_S = 2.0
 
 
 # Scripts declare their keys as ``numkeys key ...`` after the script (Redis routes by them;
@@ -126,6 +132,9 @@ class ClusterNode:
         self.slot_index = SlotIndex()
         self.moving: set[bytes] = set()
         self.claims = 0  # topologies this node published naming itself primary (failover)
+        # slot -> (new owner's address, until): see _handed_off
+        self._handoffs: dict[int, tuple[str, float]] = {}
+        self._handoff_seen: Topology | None = None
         self._task: asyncio.Task[None] | None = None
         # (topology, this node's place in it): found once per topology, not per command
         self._me: tuple[Topology | None, tuple[Shard, Node] | None] = (None, None)
@@ -213,6 +222,7 @@ class ClusterNode:
     # -- routing ----------------------------------------------------------------------------
     def route(self, client: ClusterClient, spec: CommandSpec, args: list[bytes]) -> None:
         """Serve here (return) or raise the redirection; see the module docstring."""
+        handed_off = self._handed_off()
         if spec.name == "MIGRATE":
             return  # moves keys of this node's open slots (Redis serves it locally too)
         asking = client.cluster_asking or "asking" in spec.flags
@@ -226,7 +236,7 @@ class ClusterNode:
                 except StoreError:
                     continue  # EXEC answers it (the transaction was flagged when queued)
             try:
-                self._route(calls, asking, client.cluster_readonly)
+                self._route(calls, asking, client.cluster_readonly, handed_off)
             except StoreError:
                 client.end_multi()  # Redis discards the transaction, then redirects
                 raise
@@ -235,10 +245,14 @@ class ClusterNode:
             return
         if spec.first_key <= 0 and spec.find_keys is None and spec.name not in _ROUTED_APART:
             return  # keyless: served here
-        self._route([(spec, args)], asking, client.cluster_readonly)
+        self._route([(spec, args)], asking, client.cluster_readonly, handed_off)
 
     def _route(
-        self, calls: list[tuple[CommandSpec, list[bytes]]], asking: bool, readonly: bool
+        self,
+        calls: list[tuple[CommandSpec, list[bytes]]],
+        asking: bool,
+        readonly: bool,
+        handed_off: dict[int, str],
     ) -> None:
         topology = self.topology
         slot = -1
@@ -287,17 +301,42 @@ class ClusterNode:
             if keys_seen > 1 and missing:
                 raise TryAgainError()
             return
-        if importing and (owner is None or my_shard is None or owner.id != my_shard.id):
-            # Not ASKING, so the client's map says this node owns the slot: a newer
-            # topology (the slot's move closed) that this node has not read yet. Keys
-            # already here moved here (the source deleted them): serve them. Others:
-            # TRYAGAIN until this node reads it (MOVED back to the source, which already
-            # names this node, would bounce the client until it gives up).
-            if missing:
-                raise TryAgainError()
-            return
         if my_shard is not None and owner.id == my_shard.id:
             assert mine is not None
             if mine[1].role == "primary" or (readonly and not write):
                 return
+        handed = handed_off.get(slot) if handed_off else None
+        if handed is not None:
+            raise AskError(f"{slot} {handed}")
         raise MovedError(f"{slot} {owner.primary.address}")
+
+    def _handed_off(self) -> dict[int, str]:
+        """Slots this shard was migrating until the topology just read made their target
+        the owner (a migration closed): slot -> the new owner's primary, for
+        :data:`HANDOFF_GRACE_S`. "Just read" is relative to the topology the previous
+        command saw: :meth:`route` calls this for every command (keyless ones too, so the
+        resharder's own CLUSTER INFO / GETKEYSINSLOT / MIGRATE calls make this node see
+        the migrating epoch before the closing one).
+
+        The slot's new owner may read that topology after this node does; meanwhile it
+        still imports the slot and answers a client without ``ASKING`` with ``MOVED``
+        back here, and ``MOVED`` from here would bounce the client between the two until
+        it gives up. ``ASK`` reaches the target either way (importing: ``ASKING`` serves;
+        owner: served), as during the migration; then ``MOVED`` as usual."""
+        topology = self.topology
+        handed = self._handoffs
+        if topology is not self._handoff_seen:
+            previous, self._handoff_seen = self._handoff_seen, topology
+            old = previous.find_node(self.myid) if previous is not None else None
+            if old is not None and topology is not None:
+                until = time.monotonic() + HANDOFF_GRACE_S
+                for slot, target in old[0].migrating.items():
+                    owner = topology.owner(slot)
+                    if owner is not None and owner.id == target:
+                        handed[slot] = (owner.primary.address, until)
+        if not handed:
+            return {}
+        now = time.monotonic()
+        for slot in [s for s, (_, until) in handed.items() if until < now]:
+            del handed[slot]
+        return {slot: address for slot, (address, _) in handed.items()}
