@@ -120,7 +120,8 @@ def cmd_cluster(conn: Connection, args: list[bytes]) -> Any:
     if sub in _TOPOLOGY_WRITES:
         raise CommandError(
             f"CLUSTER {name.upper()} is not supported by memvec: the topology lives in the "
-            "topology source and is changed with 'memvec cluster create' (docs/cluster.md)"
+            "topology source and is changed with 'memvec cluster create|add-shard|reshard' "
+            "(docs/cluster.md)"
         )
     arity = _ARITY.get(sub)
     if arity is None:
