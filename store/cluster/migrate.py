@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["MigrateIOError", "cmd_migrate"]
 
 ROUNDS = 3  # how many times a key changed while in flight is sent again before giving up
+MAX_TIMEOUT_MS = 86_400_000  # a longer timeout is a day (asyncio timers need a finite one)
 
 
 class MigrateIOError(StoreError):
@@ -60,11 +61,15 @@ _LOCAL_MOVING: set[bytes] = set()
 
 def cmd_migrate(conn: Connection, args: list[bytes]) -> Any:
     host = args[1].decode("utf-8", "replace")
-    port = parse_int(args[2])
+    try:  # Redis reads the port only to connect: a bad one fails to connect (IOERR)
+        port = int(args[2])
+    except ValueError:
+        port = -1
     db = parse_int(args[4])
     timeout_ms = parse_int(args[5])
     if timeout_ms <= 0:
         timeout_ms = 1000  # as Redis
+    timeout_ms = min(timeout_ms, MAX_TIMEOUT_MS)
     copy = replace = False
     auth: list[bytes] | None = None
     keys = [args[3]]
@@ -93,8 +98,6 @@ def cmd_migrate(conn: Connection, args: list[bytes]) -> Any:
         else:
             raise SyntaxErr()
         j += 1
-    if db != 0:
-        raise CommandError("memvec has one database: MIGRATE destination-db must be 0")
     cluster = conn.server.cluster
     moving = cluster.moving if cluster is not None else _LOCAL_MOVING
     engine = conn.engine
@@ -102,6 +105,8 @@ def cmd_migrate(conn: Connection, args: list[bytes]) -> Any:
         taken = _take(engine, keys)
     if not taken:
         return SimpleString("NOKEY")
+    if db != 0:  # after NOKEY, as Redis checks the keys before it connects
+        raise CommandError("memvec has one database: MIGRATE destination-db must be 0")
     claimed = [k for k in taken if k not in moving]
     if len(claimed) < len(taken):
         raise CommandError("another MIGRATE is moving some of these keys; retry")
@@ -144,8 +149,10 @@ async def _move(
 ) -> Any:
     timeout_s = timeout_ms / 1000
     try:
+        if not 0 < port < 65536:
+            raise OSError(f"port {port} out of range")
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, UnicodeError) as exc:
         raise MigrateIOError("error or timeout connecting to the client") from exc
     seq: int | None = None
     try:
