@@ -31,6 +31,7 @@ def migrate_keys(args: list[bytes]) -> list[bytes]:
     -6,
     "write movablekeys",
     "keyspace slow dangerous",
+    keys=(3, 3, 1),  # COMMAND INFO's legacy range, as Redis; the real keys: migrate_keys
     scope="connection",
     find_keys=migrate_keys,
 )
