@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..commands.table import resolve
 from ..commands.util import parse_int
-from ..errors import CommandError, StoreError, SyntaxErr
+from ..errors import CommandError, ReadOnlyError, StoreError, SyntaxErr
 from ..replication.protocol import command as encode_command
 from ..replies import SimpleString
 from ..server.results import Deferred, Durable
@@ -98,6 +98,8 @@ def cmd_migrate(conn: Connection, args: list[bytes]) -> Any:
         else:
             raise SyntaxErr()
         j += 1
+    if conn.engine.config.read_only:  # MIGRATE deletes here: a write (Redis refuses it too)
+        raise ReadOnlyError()
     cluster = conn.server.cluster
     moving = cluster.moving if cluster is not None else _LOCAL_MOVING
     engine = conn.engine
