@@ -204,6 +204,7 @@ class ClusterNode:
                     )
                 except Exception:
                     log.exception("publishing this node as its shard's primary failed; retrying")
+                    await asyncio.sleep(1.0)  # the topology source is down: do not spin
                     continue
                 if claimed is not None:
                     self.claims += 1
