@@ -21,7 +21,7 @@ queueing it); it returns to serve the command here or raises one of the
 4. A replica of the owning shard serves reads of a ``READONLY`` client.
 5. Otherwise another node owns it: ``MOVED <slot> <primary host>:<port>``; for a slot
    this shard was migrating until the topology just read handed it over, ``ASK`` the new
-   owner for a short grace instead (:meth:`ClusterNode._handed_off`: the new owner may
+   owner for a short grace instead (``ClusterNode._note_handoffs``: the new owner may
    read that topology later than this node).
 
 The topology comes from a :class:`store.cluster.source.TopologySource`; the watch task
@@ -132,7 +132,7 @@ class ClusterNode:
         self.slot_index = SlotIndex()
         self.moving: set[bytes] = set()
         self.claims = 0  # topologies this node published naming itself primary (failover)
-        # slot -> (new owner's address, until): see _handed_off
+        # slot -> (new owner's address, until): see _note_handoffs
         self._handoffs: dict[int, tuple[str, float]] = {}
         self._handoff_seen: Topology | None = None
         self._task: asyncio.Task[None] | None = None
@@ -223,7 +223,7 @@ class ClusterNode:
     # -- routing ----------------------------------------------------------------------------
     def route(self, client: ClusterClient, spec: CommandSpec, args: list[bytes]) -> None:
         """Serve here (return) or raise the redirection; see the module docstring."""
-        handed_off = self._handed_off()
+        self._note_handoffs()
         if spec.name == "MIGRATE":
             return  # moves keys of this node's open slots (Redis serves it locally too)
         asking = client.cluster_asking or "asking" in spec.flags
@@ -237,7 +237,7 @@ class ClusterNode:
                 except StoreError:
                     continue  # EXEC answers it (the transaction was flagged when queued)
             try:
-                self._route(calls, asking, client.cluster_readonly, handed_off)
+                self._route(calls, asking, client.cluster_readonly)
             except StoreError:
                 client.end_multi()  # Redis discards the transaction, then redirects
                 raise
@@ -246,14 +246,10 @@ class ClusterNode:
             return
         if spec.first_key <= 0 and spec.find_keys is None and spec.name not in _ROUTED_APART:
             return  # keyless: served here
-        self._route([(spec, args)], asking, client.cluster_readonly, handed_off)
+        self._route([(spec, args)], asking, client.cluster_readonly)
 
     def _route(
-        self,
-        calls: list[tuple[CommandSpec, list[bytes]]],
-        asking: bool,
-        readonly: bool,
-        handed_off: dict[int, str],
+        self, calls: list[tuple[CommandSpec, list[bytes]]], asking: bool, readonly: bool
     ) -> None:
         topology = self.topology
         slot = -1
@@ -306,18 +302,23 @@ class ClusterNode:
             assert mine is not None
             if mine[1].role == "primary" or (readonly and not write):
                 return
-        handed = handed_off.get(slot) if handed_off else None
+        handed = self._handoffs.get(slot) if self._handoffs else None
         if handed is not None:
-            raise AskError(f"{slot} {handed}")
+            if handed[1] >= time.monotonic():
+                raise AskError(f"{slot} {handed[0]}")
+            del self._handoffs[slot]
         raise MovedError(f"{slot} {owner.primary.address}")
 
-    def _handed_off(self) -> dict[int, str]:
-        """Slots this shard was migrating until the topology just read made their target
-        the owner (a migration closed): slot -> the new owner's primary, for
-        :data:`HANDOFF_GRACE_S`. "Just read" is relative to the topology the previous
-        command saw: :meth:`route` calls this for every command (keyless ones too, so the
-        resharder's own CLUSTER INFO / GETKEYSINSLOT / MIGRATE calls make this node see
-        the migrating epoch before the closing one).
+    def _note_handoffs(self) -> None:
+        """Remember the slots this shard was migrating until the topology just read made
+        their target the owner (a migration closed): slot -> (the new owner's primary,
+        until when) in ``_handoffs``; routing answers ``ASK`` to it rather than ``MOVED``
+        for :data:`HANDOFF_GRACE_S`.
+
+        "Just read" is relative to the topology the previous command saw: :meth:`route`
+        calls this for every command (keyless ones too, so the resharder's own CLUSTER
+        INFO / GETKEYSINSLOT / MIGRATE calls make this node see the migrating epoch
+        before the closing one).
 
         The slot's new owner may read that topology after this node does; meanwhile it
         still imports the slot and answers a client without ``ASKING`` with ``MOVED``
@@ -325,19 +326,16 @@ class ClusterNode:
         it gives up. ``ASK`` reaches the target either way (importing: ``ASKING`` serves;
         owner: served), as during the migration; then ``MOVED`` as usual."""
         topology = self.topology
-        handed = self._handoffs
-        if topology is not self._handoff_seen:
-            previous, self._handoff_seen = self._handoff_seen, topology
-            old = previous.find_node(self.myid) if previous is not None else None
-            if old is not None and topology is not None:
-                until = time.monotonic() + HANDOFF_GRACE_S
-                for slot, target in old[0].migrating.items():
-                    owner = topology.owner(slot)
-                    if owner is not None and owner.id == target:
-                        handed[slot] = (owner.primary.address, until)
-        if not handed:
-            return {}
+        if topology is self._handoff_seen:
+            return
+        previous, self._handoff_seen = self._handoff_seen, topology
+        old = previous.find_node(self.myid) if previous is not None else None
+        if old is None or topology is None:
+            return
         now = time.monotonic()
-        for slot in [s for s, (_, until) in handed.items() if until < now]:
-            del handed[slot]
-        return {slot: address for slot, (address, _) in handed.items()}
+        handed = {s: h for s, h in self._handoffs.items() if h[1] >= now}  # drop stale
+        for slot, target in old[0].migrating.items():
+            owner = topology.owner(slot)
+            if owner is not None and owner.id == target:
+                handed[slot] = (owner.primary.address, now + HANDOFF_GRACE_S)
+        self._handoffs = handed
