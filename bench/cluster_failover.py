@@ -149,10 +149,10 @@ class ClusterProcess:
             self.proc.kill()
             self.proc.wait(30)
 
-    def restart(self) -> None:
-        """Start again on the same port (the topology names the node by its address, as
-        a Redis node restarted with its nodes.conf)."""
-        port = self.port
+    def restart(self, same_port: bool = True) -> None:
+        """Start again, on the same port or (``same_port=False``) on a new one: a node
+        with --cluster-announce-ip then publishes its new address."""
+        port = self.port if same_port else None
         self.kill9()
         self.start(port)
         self.wait_ready()
@@ -210,6 +210,7 @@ def node_flags(topology_url: str, log_url: str, lease_timeout_ms: int) -> list[s
     return [
         "--cluster-topology", topology_url, "--log", log_url, "--auto-failover", "yes",
         "--failover-timeout-ms", str(lease_timeout_ms), "--loglevel", "warning",
+        "--cluster-announce-ip", "127.0.0.1",  # re-announced after a restart on a new port
     ]  # fmt: skip
 
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from .source import TopologyConflict, TopologySource
 from .topology import Topology
 
-__all__ = ["publish_primary", "with_primary"]
+__all__ = ["publish_address", "publish_primary", "with_address", "with_primary"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,22 @@ def with_primary(topology: Topology, node_id: str) -> Topology | None:
     return Topology(epoch, tuple(promoted if s.id == shard.id else s for s in topology.shards))
 
 
+def with_address(topology: Topology, node_id: str, host: str, port: int) -> Topology | None:
+    """``topology`` at the next epoch with node ``node_id`` at ``host:port``, or None if
+    it is not in it or already there (a node restarted on another address re-announces
+    itself, as a Redis node's gossip carries its new address)."""
+    found = topology.find_node(node_id)
+    if found is None or (found[1].host, found[1].port) == (host, port):
+        return None
+    shard, _ = found
+    nodes = tuple(
+        dataclasses.replace(n, host=host, port=port) if n.id == node_id else n for n in shard.nodes
+    )
+    moved = dataclasses.replace(shard, nodes=nodes)
+    epoch = topology.epoch + 1
+    return Topology(epoch, tuple(moved if s.id == shard.id else s for s in topology.shards))
+
+
 def publish_primary(source: TopologySource, node_id: str) -> Topology | None:
     """Publish the topology naming ``node_id`` its shard's primary (blocking I/O).
 
@@ -60,11 +77,22 @@ def publish_primary(source: TopologySource, node_id: str) -> Topology | None:
     primary, or not in the topology). Re-reads and retries on :class:`TopologyConflict`;
     raises it after :data:`PUBLISH_ATTEMPTS` lost races.
     """
+    return _publish(source, lambda t: with_primary(t, node_id))
+
+
+def publish_address(source: TopologySource, node_id: str, host: str, port: int) -> Topology | None:
+    """Publish ``node_id``'s new address, as :func:`publish_primary` publishes."""
+    return _publish(source, lambda t: with_address(t, node_id, host, port))
+
+
+def _publish(
+    source: TopologySource, change: Callable[[Topology], Topology | None]
+) -> Topology | None:
     for _ in range(PUBLISH_ATTEMPTS):
         current = source.refresh()
         if current is None:
             return None
-        changed = with_primary(current, node_id)
+        changed = change(current)
         if changed is None:
             return None
         try:
@@ -74,6 +102,5 @@ def publish_primary(source: TopologySource, node_id: str) -> Topology | None:
             continue
         return changed
     raise TopologyConflict(
-        f"could not publish node {node_id} as primary in {PUBLISH_ATTEMPTS} attempts: "
-        "the topology keeps changing"
+        f"could not publish a change in {PUBLISH_ATTEMPTS} attempts: the topology keeps changing"
     )

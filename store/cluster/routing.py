@@ -27,7 +27,9 @@ queueing it); it returns to serve the command here or raises one of the
 The topology comes from a :class:`store.cluster.source.TopologySource`; the watch task
 re-reads it every ``poll_s`` off the event loop. Routing reads only the last value read.
 The same task publishes this node as its shard's primary when it leads the shard's log
-but the topology names another node (automatic failover, :mod:`store.cluster.failover`).
+but the topology names another node (automatic failover, :mod:`store.cluster.failover`),
+and, with ``--cluster-announce-ip``, its address when the topology names it at another
+one (restarted on another port).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from ..errors import (
     StoreError,
     TryAgainError,
 )
-from .failover import publish_primary
+from .failover import publish_address, publish_primary
 from .identity import Identity
 from .slot_index import SlotIndex
 from .slots import SLOT_COUNT, key_slot
@@ -123,12 +125,14 @@ class ClusterNode:
         *,
         poll_s: float = 0.1,
         leads_log: Callable[[], bool] | None = None,
+        announce: Callable[[], tuple[str | None, int]] | None = None,
     ) -> None:
         self.identity = identity
         self.source = source
         self.exists = exists
         self.poll_s = poll_s
         self.leads_log = leads_log
+        self.announce = announce
         self.slot_index = SlotIndex()
         self.moving: set[bytes] = set()
         self.claims = 0  # topologies this node published naming itself primary (failover)
@@ -197,21 +201,42 @@ class ClusterNode:
             if topology is not None and topology.epoch != seen:
                 seen = topology.epoch
                 log.info("cluster topology epoch %d (%d shards)", seen, len(topology.shards))
-            if self._should_claim():
-                try:
-                    claimed = await loop.run_in_executor(
-                        None, publish_primary, self.source, self.myid
-                    )
-                except Exception:
-                    log.exception("publishing this node as its shard's primary failed; retrying")
-                    await asyncio.sleep(1.0)  # the topology source is down: do not spin
-                    continue
-                if claimed is not None:
-                    self.claims += 1
-                    log.warning(
-                        "published topology epoch %d: this node is its shard's primary",
-                        claimed.epoch,
-                    )
+            address = self._moved_address()
+            if address is not None:
+                await self._publish("this node's address", publish_address, *address)
+            primary = "this node as its shard's primary"
+            if self._should_claim() and await self._publish(primary, publish_primary):
+                self.claims += 1
+
+    async def _publish(
+        self, what: str, publish: Callable[..., Topology | None], *args: object
+    ) -> bool:
+        """Run ``publish(source, myid, *args)`` off the loop; True if it published."""
+        loop = asyncio.get_running_loop()
+        try:
+            done = await loop.run_in_executor(None, publish, self.source, self.myid, *args)
+        except Exception:
+            log.exception("publishing %s failed; retrying", what)
+            await asyncio.sleep(1.0)  # the topology source is down: do not spin
+            return False
+        if done is not None:
+            log.warning("published topology epoch %d: %s", done.epoch, what)
+        return done is not None
+
+    def _moved_address(self) -> tuple[str, int] | None:
+        """(announced ip, bound port) to publish when this node announces an ip
+        (``--cluster-announce-ip``) and the topology names it at another address (it
+        restarted on another port or ip), else None. Without an announced ip the address
+        ``memvec cluster create`` published stays: it may be a mapped one (a container's
+        published port) that the node cannot know."""
+        mine = self.me()
+        if self.announce is None or mine is None:
+            return None
+        host, port = self.announce()
+        if not host or not port:
+            return None
+        node = mine[1]
+        return (host, port) if (host, port) != (node.host, node.port) else None
 
     def _should_claim(self) -> bool:
         """This node leads its shard's log but the topology names another primary."""

@@ -226,7 +226,11 @@ class Server:
         except (OSError, ValueError) as exc:
             raise ServerError(f"cluster identity: {exc}") from exc
         node = ClusterNode(
-            identity, open_source(self.config.topology_url), exists, leads_log=self._leads_log
+            identity,
+            open_source(self.config.topology_url),
+            exists,
+            leads_log=self._leads_log,
+            announce=lambda: (self.config.cluster_announce_ip, self.port),
         )
         with lock:  # COUNTKEYSINSLOT, GETKEYSINSLOT and resharding read it
             keyspace.track(node.slot_index)

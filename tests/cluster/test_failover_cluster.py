@@ -74,10 +74,15 @@ def finish(cluster: KafkaCluster, workload: Workload) -> None:
     assert workload.reads_wrong == 0
 
 
+def nodes_text(cluster: KafkaCluster) -> str:
+    """CLUSTER NODES of a node of shard 1."""
+    with cluster.shards[1][0].client() as r:
+        return str(r.execute_command("CLUSTER", "NODES").decode())
+
+
 def flags(node_id: str, cluster: KafkaCluster) -> set[str]:
     """The flags CLUSTER NODES (of a node of shard 1) shows for ``node_id``."""
-    with cluster.shards[1][0].client() as r:
-        text = r.execute_command("CLUSTER", "NODES").decode()
+    text = nodes_text(cluster)
     line = next(line for line in text.splitlines() if line.startswith(node_id))
     return set(line.split()[2].split(","))
 
@@ -116,7 +121,10 @@ def test_kill9_of_a_primary_fails_over_in_the_topology(cluster: KafkaCluster) ->
     old, new, old_id = result["old"], result["new"], result["old_id"]
     new_id = new.node_id()
     assert flags(new_id, cluster) == {"master"} and flags(old_id, cluster) == {"slave"}
-    old.restart()  # same id and address: it follows the log and is listed as a replica
+    old.restart(same_port=False)  # same id, new port: it re-announces itself, follows the
+    wait_until(  # log and is listed as a replica at its new address
+        lambda: old.address in nodes_text(cluster), 30, "the old primary re-announced"
+    )
     with new.client() as r:
         ranges = [
             (e[0], e[1]) for e in r.execute_command("CLUSTER", "SLOTS") if e[2][1] == new.port
@@ -152,7 +160,9 @@ def test_a_paused_primary_is_replaced_and_its_late_write_refused(cluster: KafkaC
         writer = threading.Thread(target=queued_write, daemon=True)
         writer.start()
         wait_until(lambda: cluster.primary(0) is other, 30, "the other node takes over")
-        assert flags(other_id, cluster) == {"master"}
+        wait_until(  # every node reads the topology on its own: shard 1's node too
+            lambda: flags(other_id, cluster) == {"master"}, 10, "shard 1 names the new primary"
+        )
         with cluster.client() as rc:
             assert rc.set(key, "new") is True
     finally:
