@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from redis.commands.search.query import Query
 
 from bench.cluster_failover import Workload, wait_until
 from pipeline.cli import main
@@ -203,6 +204,16 @@ def test_add_shard_and_reshard_while_writing(file_cluster: tuple[list[Member], s
     def client() -> RedisCluster:
         return RedisCluster(host="127.0.0.1", port=nodes[0].port, socket_timeout=10)
 
+    for node in nodes:  # each shard's index (sent to each: one node may already broadcast)
+        with node.client() as r:
+            try:
+                r.execute_command(
+                    "FT.CREATE", "rsidx", "ON", "HASH", "PREFIX", "1", "doc:", "SCHEMA",
+                    "n", "NUMERIC",
+                )  # fmt: skip
+            except redis.ResponseError as exc:
+                assert "Index already exists" in str(exc)
+
     with client() as rc:
         pipe = rc.pipeline()
         for i in range(1000):
@@ -234,6 +245,16 @@ def test_add_shard_and_reshard_while_writing(file_cluster: tuple[list[Member], s
                 assert "cluster_state:ok" in info and "cluster_size:3" in info
                 counts.append(r.dbsize())
         assert min(counts) > 0 and sum(counts) == 1000 + len(workload.acked) * 2
+        # each shard's index follows its documents: indexed where they moved, gone where
+        # they left (RESTORE and DEL go through the write path)
+        indexed = []
+        for node in nodes:
+            with node.client() as r:
+                docs = sum(1 for _ in r.scan_iter(match="doc:*", count=1000))
+                total = r.ft("rsidx").search(Query("*").paging(0, 0)).total
+                assert total == docs
+                indexed.append(total)
+        assert sum(indexed) == 1000 and min(indexed) > 0
         # every key is held by the owner of its slot, and by nobody else
         for node in nodes:
             with node.client() as r:
