@@ -14,7 +14,8 @@ Why no write is lost or served twice, although this runs on the event loop with 
 
 * From the moment a key's payload is taken until it is deleted here, the key is in
   :attr:`store.cluster.routing.ClusterNode.moving`: routing answers ``TRYAGAIN`` to a
-  write of it (reads are served: the value is still here and unchanged).
+  write of it (reads are served: the value is still here and unchanged). A standalone
+  node has no routing: there the check below alone keeps a concurrent write.
 * The target replies to RESTORE only once the record is durable in its log (its write
   path acknowledges nothing earlier), so the key is deleted here only when the target's
   copy would survive a crash of either node.

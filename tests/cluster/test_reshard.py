@@ -289,3 +289,44 @@ def test_crc16_in_c_is_the_reference_crc() -> None:
     samples = [b"", b"123456789", *(rng.randbytes(rng.randrange(64)) for _ in range(500))]
     assert crc16(b"123456789") == 0x31C3  # the XMODEM check value
     assert all(crc16(s) == crc16_reference(s) for s in samples)
+
+
+def test_topology_changes_of_a_move_and_a_failover() -> None:
+    """The pure steps: each is the next epoch and keeps every invariant; a slot moving
+    elsewhere, or no longer owned by the source, is refused."""
+    import secrets
+
+    from store.cluster import Node, Shard, Topology
+    from store.cluster.failover import with_address, with_primary
+    from store.cluster.reshard import ReshardError, close_slots, find_shard, open_slots
+
+    def node(role: str, port: int) -> Node:
+        return Node(secrets.token_hex(20), "127.0.0.1", port, role)
+
+    a = Shard(secrets.token_hex(20), (node("primary", 1), node("replica", 2)), ((0, 99),))
+    b = Shard(secrets.token_hex(20), (node("primary", 3),), ((100, 16383),))
+    c = Shard(secrets.token_hex(20), (node("primary", 4),))
+    t0 = Topology(5, (a, b, c))
+    t1 = open_slots(t0, [0, 1], a.id, b.id, side="importing")
+    assert t1.epoch == 6 and t1.shard(b.id).importing == {0: a.id, 1: a.id}  # type: ignore[union-attr]
+    assert t1.shard(a.id).migrating == {}  # type: ignore[union-attr]
+    t2 = open_slots(t1, [0, 1], a.id, b.id, side="migrating")
+    assert t2.shard(a.id).migrating == {0: b.id, 1: b.id}  # type: ignore[union-attr]
+    with pytest.raises(ReshardError, match="already moving elsewhere"):
+        open_slots(t2, [0], a.id, c.id, side="importing")
+    with pytest.raises(ReshardError, match="not owned by shard"):
+        open_slots(t2, [500], a.id, b.id, side="importing")
+    t3 = close_slots(t2, [0, 1], a.id, b.id)
+    assert t3.epoch == 8 and t3.owner(0).id == t3.owner(1).id == b.id  # type: ignore[union-attr]
+    assert t3.shard(a.id).slots == ((2, 99),) and t3.shard(a.id).migrating == {}  # type: ignore[union-attr]
+    assert t3.shard(b.id).importing == {} and t3.shard(b.id).epoch == 8  # type: ignore[union-attr]
+    assert (
+        find_shard(t3, a.nodes[1].id) is t3.shard(a.id) and find_shard(t3, "127.0.0.1:3").id == b.id
+    )
+    t4 = with_primary(t3, a.nodes[1].id)
+    assert t4 is not None and t4.epoch == 9
+    assert [n.role for n in t4.shard(a.id).nodes] == ["replica", "primary"]  # type: ignore[union-attr]
+    assert with_primary(t4, a.nodes[1].id) is None  # already primary: nothing to publish
+    t5 = with_address(t4, a.nodes[0].id, "127.0.0.1", 9)
+    assert t5 is not None and t5.find_node(a.nodes[0].id)[1].port == 9  # type: ignore[index]
+    assert with_address(t5, a.nodes[0].id, "127.0.0.1", 9) is None
