@@ -23,15 +23,19 @@ field goes is deleted, as Redis does. Writing a field with ``HSET`` clears its d
 
 SCAN order: :class:`store.key_order.KeyOrder` (one sequence number per key, in creation
 order) keeps SCAN's guarantee; the keyspace tells it of every key created and deleted.
+
+Key trackers (:meth:`Keyspace.track`): in cluster mode the server adds a per-slot key
+index (:class:`store.cluster.slot_index.SlotIndex`) told of every key created and deleted
+exactly as the SCAN order is; a standalone node has none and pays nothing.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from heapq import heapify, heappop, heappush
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from .datatypes.base import TypedValue
 from .errors import WrongTypeError
@@ -45,6 +49,16 @@ def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
     """Compile a Redis glob (``*``, ``?``, ``[a-z]``, ``\\x``) to a regex over bytes."""
     text = pattern.decode("latin-1")
     return re.compile(fnmatch.translate(text).encode("latin-1"), re.DOTALL)
+
+
+class KeyTracker(Protocol):
+    """Told of every key the keyspace creates and deletes (under the engine lock)."""
+
+    def created(self, key: bytes) -> None: ...
+
+    def removed(self, key: bytes) -> None: ...
+
+    def rebuild(self, keys: Iterable[bytes]) -> None: ...
 
 
 class Keyspace:
@@ -61,6 +75,27 @@ class Keyspace:
         self._field_heap_limit = 1024
         self.on_change = on_change or (lambda key: None)
         self.order = KeyOrder()
+        # extra key trackers (cluster mode's per-slot index); KeyOrder is always one
+        self._trackers: tuple[KeyTracker, ...] = (self.order,)
+
+    def track(self, tracker: KeyTracker) -> None:
+        """Tell ``tracker`` of every key created and deleted from now on, starting from
+        the keys held now. The caller holds the engine lock."""
+        tracker.rebuild(list(self.data))
+        self._trackers = (*self._trackers, tracker)
+
+    def _created(self, key: bytes) -> None:
+        for tracker in self._trackers:
+            tracker.created(key)
+
+    def _removed(self, key: bytes) -> None:
+        for tracker in self._trackers:
+            tracker.removed(key)
+
+    def _rebuilt(self) -> None:
+        keys = list(self.data)
+        for tracker in self._trackers:
+            tracker.rebuild(keys)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -212,7 +247,7 @@ class Keyspace:
     # -- writes -----------------------------------------------------------------------
     def set_string(self, key: bytes, value: bytes, *, keep_ttl: bool = False) -> None:
         if key not in self.data:
-            self.order.created(key)
+            self._created(key)
         self.data[key] = value
         self.field_expires.pop(key, None)
         if not keep_ttl:
@@ -225,7 +260,7 @@ class Keyspace:
         if value is None:
             value = {}
             self.data[key] = value
-            self.order.created(key)
+            self._created(key)
         elif not isinstance(value, dict):
             raise WrongTypeError()
         return value
@@ -241,7 +276,7 @@ class Keyspace:
         if value is None:
             created = cls()
             self.data[key] = created
-            self.order.created(key)
+            self._created(key)
             return created
         if not isinstance(value, cls):
             raise WrongTypeError()
@@ -251,7 +286,7 @@ class Keyspace:
         """Store ``value`` (any type) at ``key``, replacing what was there (RENAME, COPY,
         RESTORE, JSON.SET at the root); the key's TTL is cleared unless ``keep_ttl``."""
         if key not in self.data:
-            self.order.created(key)
+            self._created(key)
         self.data[key] = value
         self.field_expires.pop(key, None)
         if not keep_ttl:
@@ -268,7 +303,7 @@ class Keyspace:
             del self.data[key]
             self.expires.pop(key, None)
             self.field_expires.pop(key, None)
-            self.order.removed(key)
+            self._removed(key)
         self.on_change(key)
 
     def delete(self, key: bytes) -> bool:
@@ -276,7 +311,7 @@ class Keyspace:
         self.expires.pop(key, None)
         self.field_expires.pop(key, None)
         if existed:
-            self.order.removed(key)
+            self._removed(key)
             self.on_change(key)
         return existed
 
@@ -300,7 +335,7 @@ class Keyspace:
         self.data = data
         self.expires = expires
         self.field_expires = field_expires or {}
-        self.order.rebuild(self.data)
+        self._rebuilt()
         self._rebuild_field_heap()
 
     def clear(self) -> list[bytes]:
@@ -308,7 +343,7 @@ class Keyspace:
         self.data.clear()
         self.expires.clear()
         self.field_expires.clear()
-        self.order.rebuild(self.data)
+        self._rebuilt()
         self._rebuild_field_heap()
         return keys
 

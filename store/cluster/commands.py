@@ -7,8 +7,9 @@ answers Redis's ``This instance has cluster support disabled``.
 
 The topology is published by ``memvec cluster create`` (:mod:`store.cluster.admin`), never
 by a node: the subcommands that change it in Redis (ADDSLOTS, MEET, SETSLOT, FAILOVER,
-RESET, ...) are refused with a message saying so. COUNTKEYSINSLOT and GETKEYSINSLOT scan
-the keyspace (O(keys); Redis keeps a per-slot index; resharding will need one).
+RESET, ...) are refused with a message saying so. COUNTKEYSINSLOT and GETKEYSINSLOT read
+the per-slot key index (:mod:`store.cluster.slot_index`). MIGRATE is
+:mod:`store.cluster.migrate`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands.util import parse_int
 from ..errors import CommandError
 from ..replies import SimpleString, Verbatim
+from .migrate import cmd_migrate
 from .routing import ClusterNode
 from .slots import SLOT_COUNT, key_slot
 from .topology import Node, Shard, Topology
@@ -118,7 +120,8 @@ def cmd_cluster(conn: Connection, args: list[bytes]) -> Any:
     if sub in _TOPOLOGY_WRITES:
         raise CommandError(
             f"CLUSTER {name.upper()} is not supported by memvec: the topology lives in the "
-            "topology source and is changed with 'memvec cluster create' (docs/cluster.md)"
+            "topology source and is changed with 'memvec cluster create|add-shard|reshard' "
+            "(docs/cluster.md)"
         )
     arity = _ARITY.get(sub)
     if arity is None:
@@ -153,7 +156,8 @@ def cmd_cluster(conn: Connection, args: list[bytes]) -> Any:
         slot = parse_int(args[2])
         if not 0 <= slot < SLOT_COUNT:
             raise CommandError("Invalid slot")
-        return len(_keys_in_slot(conn, slot, None))
+        with conn.engine.lock:
+            return cluster.slot_index.count(slot)
     # GETKEYSINSLOT
     slot_raw = parse_int(args[2])
     count = parse_int(args[3])
@@ -163,17 +167,9 @@ def cmd_cluster(conn: Connection, args: list[bytes]) -> Any:
 
 
 def _keys_in_slot(conn: Connection, slot: int, limit: int | None) -> list[bytes]:
-    engine = conn.engine
-    out: list[bytes] = []
-    if limit == 0:
-        return out
-    with engine.lock:
-        for key in engine.keyspace.iter_keys(None):
-            if key_slot(key) == slot:
-                out.append(key)
-                if limit is not None and len(out) >= limit:
-                    break
-    return out
+    cluster = _node(conn)
+    with conn.engine.lock:  # the per-slot index (store.cluster.slot_index), no scan
+        return cluster.slot_index.keys(slot, limit)
 
 
 def _known(cluster: ClusterNode, raw: bytes) -> tuple[Shard, Node]:
@@ -349,4 +345,5 @@ def cluster_handlers() -> dict[str, Callable[[Connection, list[bytes]], Any]]:
         "ASKING": cmd_asking,
         "READONLY": cmd_readonly,
         "READWRITE": cmd_readwrite,
+        "MIGRATE": cmd_migrate,
     }

@@ -22,6 +22,7 @@ broker that keeps everything (tansu's memory storage) is fine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
@@ -67,6 +68,10 @@ class KafkaTopologySource(TopologySource):
         self._next_offset = 0  # the next offset the follower will read
         self._producer: Any = None
         self._consumer: Any = None
+        # end-offset look-ups on their own idle consumer: on the follower's, a look-up
+        # waits behind its long-poll fetch (~100 ms per refresh on tansu, 10 ms alone)
+        self._probe: Any = None
+        self._follower: asyncio.Task[None] | None = None
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -95,13 +100,22 @@ class KafkaTopologySource(TopologySource):
         start = await first_offset(self._options, self.topic)
         self._next_offset = start
         self._consumer = await new_consumer(self._options, self.topic, start, 100)
-        asyncio.get_running_loop().create_task(self._follow())
+        from aiokafka import AIOKafkaConsumer
+
+        self._probe = AIOKafkaConsumer(enable_auto_commit=False, **self._options)
+        await self._probe.start()  # never assigned a partition: it fetches nothing
+        self._follower = asyncio.get_running_loop().create_task(self._follow())
 
     async def _close(self) -> None:
-        for client in (self._consumer, self._producer):
+        follower, self._follower = self._follower, None
+        if follower is not None:  # before its consumer stops under it
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        for client in (self._probe, self._consumer, self._producer):
             if client is not None:
                 await client.stop()
-        self._consumer = self._producer = None
+        self._probe = self._consumer = self._producer = None
 
     async def _follow(self) -> None:
         tp = topic_partition(self.topic)
@@ -144,7 +158,7 @@ class KafkaTopologySource(TopologySource):
 
     async def _end_offset(self) -> int:
         tp = topic_partition(self.topic)
-        return int((await self._consumer.end_offsets([tp]))[tp])
+        return int((await self._probe.end_offsets([tp]))[tp])
 
     def _wait_read(self, offset: int) -> None:
         """Block until the follower read every record up to ``offset``."""

@@ -20,6 +20,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     keys,
     list_blocking,
     lists,
+    migrate,
     scripting,
     search,
     server,

@@ -231,7 +231,28 @@ class Server:
             identity = load_identity(self.config.data_dir)
         except (OSError, ValueError) as exc:
             raise ServerError(f"cluster identity: {exc}") from exc
-        return ClusterNode(identity, open_source(self.config.topology_url), exists)
+        node = ClusterNode(
+            identity,
+            open_source(self.config.topology_url),
+            exists,
+            leads_log=self._leads_log,
+            announce=lambda: (self.config.cluster_announce_ip, self.port),
+        )
+        with lock:  # COUNTKEYSINSLOT, GETKEYSINSLOT and resharding read it
+            keyspace.track(node.slot_index)
+        return node
+
+    def _leads_log(self) -> bool:
+        """This node won its Kafka log's leader lease and finished promoting (cluster
+        failover publishes it as its shard's primary then: store.cluster.failover)."""
+        follower = self.replication.log_follower
+        election = follower.election if follower is not None else None
+        return (
+            election is not None
+            and election.leading
+            and not follower.is_follower  # type: ignore[union-attr]
+            and not self.engine.config.read_only
+        )
 
     def _search_coordinator(self) -> SearchCoordinator | None:
         if self.cluster is None:

@@ -304,6 +304,7 @@ EVENTS: dict[str, Rule] = {
     "RENAMENX": _rename,
     "COPY": lambda args, logged: [(GENERIC, b"copy_to", args[2])],
     "RESTORE": _first(GENERIC, "restore"),
+    "RESTORE-ASKING": _first(GENERIC, "restore"),  # what MIGRATE sends (cluster.c)
     "MOVE": lambda args, logged: [(GENERIC, b"move_from", args[1])],
     # strings (t_string.c, bitops.c, hyperloglog.c)
     "SET": _set,

@@ -45,6 +45,12 @@ def _vector(algo: str, attr: str) -> list[Any]:
 
 # Issue #18 (strings, keys, bitmaps, DUMP/RESTORE): every one is compared with the peer.
 ISSUE18_SHAPES: dict[str, list[list[Any]]] = {
+    # MIGRATE's port, destination-db, timeout (port 1: nothing listens, an IOERR at once)
+    "MIGRATE": [
+        ["MIGRATE", "127.0.0.1", N, "k", "0", "100"],
+        ["MIGRATE", "127.0.0.1", "1", "k", N, "100"],
+        ["MIGRATE", "127.0.0.1", "1", "k", "0", N],
+    ],
     "SETEX": [["SETEX", "k", N, "v"]],
     "PSETEX": [["PSETEX", "k", N, "v"]],
     "GETEX": [["GETEX", "k", opt, N] for opt in ("EX", "PX", "EXAT", "PXAT")],
@@ -70,6 +76,10 @@ ISSUE18_SHAPES: dict[str, list[list[Any]]] = {
         ["RESTORE", "k", N, "x"],
         ["RESTORE", "k", "0", "x", "IDLETIME", N],
         ["RESTORE", "k", "0", "x", "FREQ", N],
+    ],
+    "RESTORE-ASKING": [
+        ["RESTORE-ASKING", "k", N, "x"],
+        ["RESTORE-ASKING", "k", "0", "x", "IDLETIME", N],
     ],
     **{name: [[name, "k", "LIMIT", N, "1"], [name, "k", "LIMIT", "0", N]]
        for name in ("SORT", "SORT_RO")},
@@ -300,14 +310,16 @@ NO_NUMERIC |= {
     "SMISMEMBER", "SMOVE", "SREM", "SUNION", "SUNIONSTORE", "XACK", "XDEL", "XLEN",
 }  # fmt: skip
 # Not fuzzed with random arguments: they end the connection or the process, make the
-# server a replica, block, or change how the connection's later replies look.
+# server a replica, block, or change how the connection's later replies look; MIGRATE
+# connects to whatever address it is given.
 NOT_FUZZED = {"SHUTDOWN", "QUIT", "RESET", "REPLICAOF", "SLAVEOF", "FAILOVER", "PSYNC",
               "REPLCONF", "WAIT", "MULTI", "HELLO", "CLIENT", "ACL", "CONFIG", "AUTH",
               "FLUSHALL", "FLUSHDB", "SAVE", "BGSAVE", "WATCH", "MONITOR",
               "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "XREAD", "XREADGROUP",
               "BZPOPMIN", "BZPOPMAX", "BZMPOP",
               "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
-              "SUNSUBSCRIBE"}  # fmt: skip
+              "SUNSUBSCRIBE",
+              "MIGRATE"}  # fmt: skip
 
 TRACEBACK = re.compile(r"Traceback|internal error|failed unexpectedly", re.I)
 
