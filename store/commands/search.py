@@ -209,7 +209,9 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     """Search an index: filters, text scoring and KNN, DIALECT 2 semantics.
 
     Filter and text queries are ranked by score (``SCORER``, TFIDF by default; see
-    :mod:`store.index.scoring`) unless SORTBY orders them; KNN queries by distance.
+    :mod:`store.index.scoring`) unless SORTBY orders them; KNN queries by distance, or,
+    when the server's ``search-knn-order`` is ``score``, as RediSearch 2.10 ranks them (the
+    scorer's score descending, ties by document id; the K nearest are still the hits).
     ``TIMEOUT ms`` (when given, and not 0) bounds the scoring: past it the documents scored
     so far are ranked and returned, as RediSearch's ``ON_TIMEOUT RETURN`` does.
     """
@@ -246,7 +248,15 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         score_alias = parsed.knn.score_alias
         with ctx.lock:
             labels = [label for label, _ in pairs if label in index.label_to_key]
-            scores = _scores(index, request, parsed, labels, inkeys, None, explanations, ranges)
+            by_score = (
+                request.sortby is None and request.num > 0 and ctx.indexes.knn_order == "score"
+            )
+            scores = _scores(
+                index, request, parsed, labels, inkeys, None, explanations, ranges, by_score
+            )
+            if by_score:  # RediSearch's order: score descending, ties by document id
+                place = {label: i for i, label in enumerate(rank(index, scores))}
+                pairs = sorted(pairs, key=lambda pair: place.get(pair[0], len(place)))
             hits = [
                 SearchHit(index.label_to_key[label], dist, scores.get(label))
                 for label, dist in pairs
@@ -426,9 +436,11 @@ def _scores(
     deadline: _Deadline | None,
     explanations: dict[int, Any],
     ranges: RangeResults | None,
+    needed: bool = False,
 ) -> dict[int, float]:
-    """Scores only when WITHSCORES asks for them (explained when EXPLAINSCORE does)."""
-    if not request.withscores or request.num == 0:
+    """Scores when WITHSCORES asks for them (explained when EXPLAINSCORE does), or when
+    ``needed`` to rank by them."""
+    if not (request.withscores or needed) or request.num == 0:
         return {}
     if request.explainscore:
         explained = explain_scores(

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("memvec.index")
 
 
+KNN_ORDERS = ("distance", "score")
+
+
 class IndexManager:
     """The indexes over one keyspace. Indexes read keys from it; dropping an index with its
     documents deletes them from it."""
@@ -56,6 +59,10 @@ class IndexManager:
         self.vss_max_resize_bytes = 0
         """``FT.CONFIG SET VSS_MAX_RESIZE``: when not 0, what one vector index's INITIAL_CAP
         or BLOCK_SIZE may ask for (:func:`store.index.schema.capacity_budget_bytes`)."""
+        self.knn_order = KNN_ORDERS[0]
+        """How FT.SEARCH orders KNN hits without SORTBY (the server's ``search-knn-order``):
+        ``distance`` (nearest first, as Amazon MemoryDB documents) or ``score``
+        (RediSearch 2.10: scorer score descending, ties by document id)."""
 
     def names(self) -> list[str]:
         return list(self.indexes)

@@ -147,6 +147,7 @@ class Server:
             else Engine(self._engine_config(), log_backend=self._log_backend())
         )
         self.engine.evictor.configure(self.config.maxmemory_policy, self.config.maxmemory_samples)
+        self.engine.indexes.knn_order = self.config.search_knn_order
         self.state = ServerState.NEW
         self.engine_ready = False
         self.version = _version()
@@ -650,6 +651,8 @@ class Server:
             )
         if "maxmemory_policy" in changes or "maxmemory_samples" in changes:
             self.engine.evictor.configure(new.maxmemory_policy, new.maxmemory_samples)
+        if "search_knn_order" in changes:
+            self.engine.indexes.knn_order = new.search_knn_order
         if changes.keys() & LIMIT_FIELDS:
             configure_limits(new)
 

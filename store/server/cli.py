@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FsyncPolicy
+from ..index.manager import KNN_ORDERS
 from .config import (
     POLICIES,
     ServerConfig,
@@ -67,6 +68,12 @@ def _port(text: str) -> int:
 def _maxmemory_policy(text: str) -> str:
     if text.lower() not in POLICIES:
         raise ValueError(f"{text} is not one of {', '.join(POLICIES)}")
+    return text.lower()
+
+
+def _knn_order(text: str) -> str:
+    if text.lower() not in KNN_ORDERS:
+        raise ValueError(f"{text} is not one of {', '.join(KNN_ORDERS)}")
     return text.lower()
 
 
@@ -194,6 +201,14 @@ _OPTIONS = (
         "what goes past --maxmemory: noeviction (default: refuse writes), allkeys-lru, "
         "volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl",
         "POLICY",
+    ),
+    _Option(
+        "--search-knn-order",
+        "search_knn_order",
+        _knn_order,
+        "order of FT.SEARCH KNN hits without SORTBY: distance (default: nearest first, as "
+        "Amazon MemoryDB) or score (RediSearch 2.10's: score, then document id)",
+        "ORDER",
     ),
     _Option(
         "--snapshot-after-writes",

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..config import FsyncPolicy
 from ..errors import CommandError
+from ..index.manager import KNN_ORDERS
 from ..numbers import parse_int64
 from .notifications import format_flags, parse_flags
 
@@ -279,6 +280,10 @@ class ServerConfig:
     # (the thread hop costs ~100-150 us, more than it saves for a lone client); beyond,
     # it goes to the pool so the loop keeps serving others. 0: always use the pool.
     inline_search_max_active_clients: int = 1
+    # Order of FT.SEARCH KNN hits without SORTBY: "distance" (nearest first, as Amazon
+    # MemoryDB documents its KNN results) or "score" (RediSearch 2.10's: the scorer's score
+    # descending, ties by document id, so a plain `*=>[KNN ...]` comes in indexing order).
+    search_knn_order: str = "distance"
     loglevel: str = "notice"
     # Follow this primary ("HOST:PORT"): a read-only replica (None: a primary).
     replicaof: str | None = None
@@ -455,6 +460,12 @@ def _policy_parser(text: str) -> dict[str, object]:
     return {"maxmemory_policy": text.lower()}
 
 
+def _knn_order_parser(text: str) -> dict[str, object]:
+    if text.lower() not in KNN_ORDERS:
+        raise ValueError(f"argument(s) must be one of the following: {', '.join(KNN_ORDERS)}")
+    return {"search_knn_order": text.lower()}
+
+
 def _samples_parser(text: str) -> dict[str, object]:
     value = parse_int64(text.encode())
     if value is None:
@@ -623,6 +634,7 @@ PARAMETERS: dict[str, ConfigParameter] = {
             "maxmemory", lambda c: str(c.maxmemory_bytes), _memory_parser("maxmemory_bytes")
         ),
         ConfigParameter("maxmemory-policy", lambda c: c.maxmemory_policy, _policy_parser),
+        ConfigParameter("search-knn-order", lambda c: c.search_knn_order, _knn_order_parser),
         ConfigParameter("maxmemory-samples", lambda c: str(c.maxmemory_samples), _samples_parser),
         ConfigParameter("snapshot-after-writes", lambda c: str(c.snapshot_after_writes)),
         ConfigParameter("snapshot-interval", lambda c: f"{c.snapshot_interval_s:g}"),
