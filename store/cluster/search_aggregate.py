@@ -34,9 +34,8 @@ from ..aggregate import (
     compile_plan,
     parse_aggregate,
     registry_for,
-    reply_value,
 )
-from ..aggregate.functions import EvalError
+from ..commands.aggregate import aggregate_reply
 from ..errors import CommandError, QuerySyntaxError, StoreError
 from ..index.query.vector_range import distance_names
 from ..index.search_args import SearchRequest
@@ -136,51 +135,17 @@ async def aggregate(
         doc.doc_id = i + 1
     execution = Execution(plan, iter(docs))
     if not request.cursor:
-        return _body(client.protocol, execution, None)
+        return aggregate_reply(client.protocol, execution, None)
     # the rows stay here, in this node's cursor registry: FT.CURSOR READ/DEL sent to this
     # node reads them as any cursor (store.commands.aggregate)
     registry = registry_for(coordinator.engine.indexes)
     count = request.cursor_count or 1000
     cursor = registry.add(index, execution, count, request.maxidle_ms)
-    body = _body(client.protocol, execution, count)
+    body = aggregate_reply(client.protocol, execution, count)
     if execution.done:
         registry.delete(cursor.id)
         return [body, 0]
     return [body, cursor.id]
-
-
-def _body(protocol: int, execution: Execution, count: int | None) -> Any:
-    """Up to ``count`` rows as a node answers them (store.commands.aggregate's reply)."""
-    try:
-        total, rows = execution.chunk(count)
-    except EvalError as exc:
-        raise QuerySyntaxError(str(exc)) from exc
-    if protocol == 3:
-        warnings: list[bytes] = []
-        if execution.warning:
-            warnings.append(execution.warning.encode())
-        return {
-            b"attributes": [],
-            b"total_results": total,
-            b"format": b"STRING",
-            b"results": [
-                {
-                    b"extra_attributes": {
-                        name: reply_value(value) for name, value in execution.fields(row)
-                    },
-                    b"values": [],
-                }
-                for row in rows
-            ],
-            b"warning": warnings,
-        }
-    out: list[Any] = [total]
-    for row in rows:
-        flat: list[Any] = []
-        for name, value in execution.fields(row):
-            flat += [name, reply_value(value)]
-        out.append(flat)
-    return out
 
 
 def _documents(replies: list[Any], distance: bytes | None, scores: bool) -> list[SourceDoc]:

@@ -133,12 +133,12 @@ def ft_aggregate(ctx: ExecContext, args: list[bytes]) -> object:
         docs = _with_terms(docs, _matched_terms(index, parsed, ranges), ctx.lock)
     execution = Execution(plan, docs)
     if not request.cursor:
-        return _reply(ctx.protocol, execution, None, deadline)
+        return aggregate_reply(ctx.protocol, execution, None, deadline)
     registry = registry_for(ctx.indexes)
     count = request.cursor_count or 1000
     cursor = registry.add(index, execution, count, request.maxidle_ms)
     cursor.deadline = deadline
-    body = _reply(ctx.protocol, execution, count, deadline)
+    body = aggregate_reply(ctx.protocol, execution, count, deadline)
     if execution.done:
         registry.delete(cursor.id)
         return [body, 0]
@@ -258,7 +258,12 @@ def _with_terms(docs: Iterator[SourceDoc], terms_of: Any, lock: Any) -> Iterator
         yield doc
 
 
-def _reply(protocol: int, execution: Execution, count: int | None, deadline: Deadline) -> object:
+def aggregate_reply(
+    protocol: int, execution: Execution, count: int | None, deadline: Deadline | None = None
+) -> object:
+    """Up to ``count`` rows of ``execution`` (all with None) as FT.AGGREGATE answers them:
+    ``[total, row...]`` in RESP2, RediSearch's map in RESP3 (with the timeout warning when
+    ``deadline`` was hit). Shared with the cluster coordinator (store.cluster)."""
     try:
         total, rows = execution.chunk(count)
     except EvalError as exc:
@@ -267,7 +272,7 @@ def _reply(protocol: int, execution: Execution, count: int | None, deadline: Dea
         warnings: list[bytes] = []
         if execution.warning:
             warnings.append(execution.warning.encode())
-        if deadline.hit:
+        if deadline is not None and deadline.hit:
             warnings.append(TIMEOUT_WARNING.encode())
         return {
             b"attributes": [],
@@ -332,7 +337,7 @@ def ft_cursor(ctx: ExecContext, args: list[bytes]) -> object:
         deadline.restart()  # each read has the whole TIMEOUT, as in RediSearch
     else:
         deadline = Deadline(None)
-    body = _reply(ctx.protocol, cursor.execution, chunk, deadline)
+    body = aggregate_reply(ctx.protocol, cursor.execution, chunk, deadline)
     if cursor.execution.done:
         return [body, 0]
     registry.put_back(cursor)

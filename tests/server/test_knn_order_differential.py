@@ -23,19 +23,12 @@ DIM = 4
 
 @pytest.fixture(scope="module")
 def memvec() -> Iterator[ServerThread]:
+    """This module's server orders KNN hits as RediSearch does (the shared `pair` uses it)."""
     thread = ServerThread(ServerConfig(port=0, data_dir=None, search_knn_order="score")).start()
     try:
         yield thread
     finally:
         thread.stop()
-
-
-@pytest.fixture(scope="module", params=[2, 3], ids=["resp2", "resp3"])
-def pair(
-    request: pytest.FixtureRequest, memvec: ServerThread, redis_stack: RedisStack
-) -> Iterator[Pair]:
-    with connected_pair(memvec.port, redis_stack, request.param) as pair:
-        yield pair
 
 
 @pytest.fixture(params=["FLAT", "HNSW"])

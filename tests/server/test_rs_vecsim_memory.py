@@ -17,19 +17,9 @@ import redis
 
 from store.engine import STARTUP_MEMORY_BYTES
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
 from tests.server.test_differential import Pair, call, connected_pair
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture

@@ -18,21 +18,11 @@ import pytest
 import redis
 
 from store.server import ServerThread
-from store.server.config import ServerConfig
 from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_differential import Pair, connected_pair
 
 DIM = 4
 N = 40
-
-
-@pytest.fixture(scope="module")
-def memvec() -> Iterator[ServerThread]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture
