@@ -19,6 +19,7 @@ with more than 53 significant bits loses its low bits (Redis keeps 64).
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -42,8 +43,10 @@ def parse_long_double(raw: bytes) -> np.longdouble | None:
         body = raw
     if body[:2].lower() == b"0x":
         return np.longdouble(as_double)
-    with np.errstate(over="ignore", under="ignore"):
-        # a decimal past the double range (1e400) is finite in a long double
+    with np.errstate(over="ignore", under="ignore"), warnings.catch_warnings():
+        # a decimal past the double range (1e400) is finite in a long double; past the long
+        # double's, numpy warns (RuntimeWarning) and answers inf: refused just below
+        warnings.simplefilter("ignore", RuntimeWarning)
         value = np.longdouble(raw.decode("ascii"))
     if np.isinf(value) and b"inf" not in body.lower():
         return None  # strtold's ERANGE overflow: string2ld refuses it
