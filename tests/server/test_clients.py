@@ -1,6 +1,12 @@
-"""Real clients against `memvec server`, unchanged: redis-py (sync and asyncio, RESP2 and
-RESP3) with its search helpers, redis-cli (Debian `redis-tools`) in a scripted session and
-as one-shots, and RedisVL (`SearchIndex` create/load, `VectorQuery` with filters).
+"""Real clients, unchanged, against `memvec server` and against the peer in the same test:
+redis-py (sync and asyncio, RESP2 and RESP3) with its search helpers, redis-cli (Debian
+`redis-tools`) in a scripted session and as one-shots, and RedisVL (`SearchIndex`
+create/load, `VectorQuery` with filters, `aggregate`). Each flow runs on both servers and
+what the client saw is compared (then a few facts are asserted of memvec's answer, so a
+flow both servers got wrong the same way still fails).
+
+The peer is shared by the whole session: every flow uses its own index name and key
+prefix and removes them after.
 
 redis-cli must be installed (`apt-get install redis-tools`; `./run test` does it on CI):
 a missing binary fails the test with that instruction, it is never skipped.
@@ -11,19 +17,21 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+import redis
 import redis.asyncio as aioredis
 from redis.commands.search.field import Field, NumericField, TagField, VectorField
 from redis.commands.search.index_definition import IndexDefinition, IndexType
 from redis.commands.search.query import Query
 
 from store.server import ServerThread
+from tests.harness.components import RedisStack, wait_index_scanned
 
-Client = Callable[..., Any]
 DIM = 8
 
 
@@ -39,8 +47,8 @@ def _schema() -> list[Field]:
     ]
 
 
-def _definition() -> IndexDefinition:
-    return IndexDefinition(prefix=["movie:"], index_type=IndexType.HASH)
+def _definition(prefix: str) -> IndexDefinition:
+    return IndexDefinition(prefix=[f"{prefix}:"], index_type=IndexType.HASH)
 
 
 def _query() -> Query:
@@ -52,58 +60,91 @@ def _query() -> Query:
     )
 
 
+def _both(memvec: ServerThread, peer: RedisStack, flow: Callable[[int, str], Any]) -> Any:
+    """``flow(port, prefix)`` on memvec and on the peer (each with its own fresh prefix);
+    asserts they saw the same and returns memvec's result."""
+    mine = flow(memvec.port, f"m{uuid.uuid4().hex[:8]}")
+    theirs = flow(peer.port, f"m{uuid.uuid4().hex[:8]}")
+    assert mine == theirs, f"memvec {mine!r} != peer {theirs!r}"
+    return mine
+
+
+def _rounded(value: Any) -> Any:
+    """Distances printed by the two servers agree to float32 precision, not every digit."""
+    return round(float(value), 4)
+
+
 # -- redis-py ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
-def test_redis_py_sync_search(client: Client, protocol: int) -> None:
-    r = client(protocol=protocol)
+def test_redis_py_sync_search(server: ServerThread, redis_stack: RedisStack, protocol: int) -> None:
     vectors = _vectors(20)
-    ft = r.ft("movies")
-    assert ft.create_index(_schema(), definition=_definition()) in (True, b"OK", "OK")
-    with r.pipeline(transaction=False) as pipe:
-        for i, vec in enumerate(vectors):
-            pipe.hset(f"movie:{i}", mapping={"v": vec.tobytes(), "genre": "g", "year": 2000 + i})
-        pipe.execute()
-    res = ft.search(_query(), query_params={"B": vectors[7].tobytes()})
-    if protocol == 2:
-        ids = [doc.id for doc in res.docs]
-        first = res.docs[0]
-        assert (first.genre, first.year, float(first.dist)) == ("g", "2007", 0.0)
-        assert res.total == 3
-    else:
-        ids = [row["id"] for row in res["results"]]
-        assert res["total_results"] == 3
-    assert ids[0] == "movie:7" and len(ids) == 3
-    info = ft.info()
-    num_docs = info["num_docs"] if "num_docs" in info else info[b"num_docs"]
-    assert int(num_docs) == 20
-    ft.dropindex(delete_documents=True)
-    assert r.dbsize() == 0
+
+    def flow(port: int, prefix: str) -> Any:
+        r = redis.Redis(host="127.0.0.1", port=port, protocol=protocol)
+        try:
+            ft = r.ft(prefix)
+            created = ft.create_index(_schema(), definition=_definition(prefix))
+            wait_index_scanned(r, prefix)
+            with r.pipeline(transaction=False) as pipe:
+                for i, vec in enumerate(vectors):
+                    pipe.hset(f"{prefix}:{i}", mapping={"v": vec.tobytes(), "genre": "g",
+                                                        "year": 2000 + i})  # fmt: skip
+                pipe.execute()
+            res = ft.search(_query(), query_params={"B": vectors[7].tobytes()})
+            if protocol == 2:
+                rows = [(d.id.split(":")[1], d.genre, d.year, _rounded(d.dist)) for d in res.docs]
+                total = res.total
+            else:
+                rows = [
+                    (row["id"].split(":")[1], row["extra_attributes"]["genre"],
+                     row["extra_attributes"]["year"], _rounded(row["extra_attributes"]["dist"]))
+                    for row in res["results"]
+                ]  # fmt: skip
+                total = res["total_results"]
+            info = ft.info()
+            num_docs = int(info["num_docs"] if "num_docs" in info else info[b"num_docs"])
+            dropped = ft.dropindex(delete_documents=True)
+            left = len(r.keys(f"{prefix}:*"))
+            return created, rows, total, num_docs, dropped, left
+        finally:
+            r.close()
+
+    created, rows, total, num_docs, _, left = _both(server, redis_stack, flow)
+    assert created in (True, b"OK", "OK") and total == 3 and num_docs == 20 and left == 0
+    assert rows[0][0] == "7" and rows[0][3] == 0.0 and len(rows) == 3
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
-def test_redis_py_asyncio_search(server: ServerThread, protocol: int) -> None:
+def test_redis_py_asyncio_search(
+    server: ServerThread, redis_stack: RedisStack, protocol: int
+) -> None:
     vectors = _vectors(12, seed=2)
 
-    async def run() -> list[str]:
-        r = aioredis.Redis(host="127.0.0.1", port=server.port, protocol=protocol)
+    async def run(port: int, prefix: str) -> list[str]:
+        r = aioredis.Redis(host="127.0.0.1", port=port, protocol=protocol)
         try:
-            ft = r.ft("amovies")
-            await ft.create_index(_schema(), definition=_definition())
+            ft = r.ft(prefix)
+            await ft.create_index(_schema(), definition=_definition(prefix))
+            wait_index_scanned(redis.Redis(host="127.0.0.1", port=port), prefix)
             async with r.pipeline(transaction=False) as pipe:
                 for i, vec in enumerate(vectors):
-                    pipe.hset(f"movie:{i}", mapping={"v": vec.tobytes(), "genre": "g", "year": i})
+                    pipe.hset(f"{prefix}:{i}", mapping={"v": vec.tobytes(), "genre": "g",
+                                                        "year": i})  # fmt: skip
                 await pipe.execute()
             res = await ft.search(_query(), query_params={"B": vectors[4].tobytes()})
             if protocol == 2:
-                return [doc.id for doc in res.docs]
-            return [row["id"] for row in res["results"]]
+                ids = [doc.id for doc in res.docs]
+            else:
+                ids = [row["id"] for row in res["results"]]
+            await ft.dropindex(delete_documents=True)
+            return [i.split(":")[1] for i in ids]
         finally:
             await r.aclose()
 
-    ids = asyncio.run(run())
-    assert ids[0] == "movie:4" and len(ids) == 3
+    ids = _both(server, redis_stack, lambda port, prefix: asyncio.run(run(port, prefix)))
+    assert ids[0] == "4" and len(ids) == 3
 
 
 # -- redis-cli --------------------------------------------------------------------------
@@ -132,22 +173,29 @@ def _cli(port: int, *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def test_redis_cli_scripted_session(server: ServerThread) -> None:
-    script = "\n".join(
-        [
-            "PING",
-            "SET greeting hello",
-            "GET greeting",
-            "HSET doc:1 title memvec year 2024",
-            "HGETALL doc:1",
-            "FT.CREATE cli ON HASH PREFIX 1 doc: SCHEMA year NUMERIC",
-            "FT._LIST",
-            "NOSUCHCOMMAND x",
-            "GET",
-            "PING",
-        ]
-    )
-    out = _cli(server.port, stdin=script + "\n").splitlines()
+def test_redis_cli_scripted_session(server: ServerThread, redis_stack: RedisStack) -> None:
+    def flow(port: int, p: str) -> list[str]:
+        script = "\n".join(
+            [
+                "PING",
+                f"SET {p}:greeting hello",
+                f"GET {p}:greeting",
+                f"HSET {p}:doc:1 title memvec year 2024",
+                f"HGETALL {p}:doc:1",
+                f"FT.CREATE {p} ON HASH PREFIX 1 {p}:doc: SCHEMA year NUMERIC",
+                f'FT.SEARCH {p} "@year:[2000 2030]" NOCONTENT',
+                "NOSUCHCOMMAND x",
+                "GET",
+                f"FT.DROPINDEX {p} DD",
+                f"DEL {p}:greeting",
+                "PING",
+            ]
+        )
+        # the prefix differs per server: the output is compared with it replaced
+        out = _cli(port, stdin=script + "\n").replace(p, "P")
+        return out.splitlines()
+
+    out = _both(server, redis_stack, flow)
     assert out == [
         "PONG",
         "OK",
@@ -158,37 +206,51 @@ def test_redis_cli_scripted_session(server: ServerThread) -> None:
         "year",
         "2024",
         "OK",
-        "cli",
+        "1",
+        "P:doc:1",
         "ERR unknown command 'NOSUCHCOMMAND', with args beginning with: 'x' ",
         "",  # redis-cli (not on a tty) prints a blank line after an error, as with Redis
         "ERR wrong number of arguments for 'get' command",
         "",
+        "OK",
+        "1",
         "PONG",
     ]
 
 
-def test_redis_cli_one_shots(server: ServerThread) -> None:
-    assert _cli(server.port, "--no-raw", "PING") == "PONG\n"
-    assert _cli(server.port, "SET", "k", "v") == "OK\n"
-    assert _cli(server.port, "--no-raw", "GET", "k") == '"v"\n'
-    assert _cli(server.port, "--no-raw", "GET", "missing") == "(nil)\n"
-    assert _cli(server.port, "--no-raw", "INCR", "n") == "(integer) 1\n"
-    assert _cli(server.port, "--no-raw", "HSET", "h", "a", "1") == "(integer) 1\n"
-    assert _cli(server.port, "--no-raw", "HGETALL", "h") == '1) "a"\n2) "1"\n'
-    assert _cli(server.port, "--no-raw", "GET", "h").startswith("(error) WRONGTYPE")
-    assert _cli(server.port, "-3", "--no-raw", "HGETALL", "h") == '1# "a" => "1"\n'
-    assert _cli(server.port, "DBSIZE") == "3\n"
+def test_redis_cli_one_shots(server: ServerThread, redis_stack: RedisStack) -> None:
+    def flow(port: int, p: str) -> list[str]:
+        out = [
+            _cli(port, "--no-raw", "PING"),
+            _cli(port, "SET", f"{p}:k", "v"),
+            _cli(port, "--no-raw", "GET", f"{p}:k"),
+            _cli(port, "--no-raw", "GET", f"{p}:missing"),
+            _cli(port, "--no-raw", "INCR", f"{p}:n"),
+            _cli(port, "--no-raw", "HSET", f"{p}:h", "a", "1"),
+            _cli(port, "--no-raw", "HGETALL", f"{p}:h"),
+            _cli(port, "--no-raw", "GET", f"{p}:h"),
+            _cli(port, "-3", "--no-raw", "HGETALL", f"{p}:h"),
+            _cli(port, "EXISTS", f"{p}:k", f"{p}:n", f"{p}:h"),
+            _cli(port, "DEL", f"{p}:k", f"{p}:n", f"{p}:h"),
+        ]
+        return out
+
+    out = _both(server, redis_stack, flow)
+    assert out[:7] == ["PONG\n", "OK\n", '"v"\n', "(nil)\n", "(integer) 1\n", "(integer) 1\n",
+                       '1) "a"\n2) "1"\n']  # fmt: skip
+    assert out[7].startswith("(error) WRONGTYPE")
+    assert out[8:] == ['1# "a" => "1"\n', "3\n", "3\n"]
 
 
 # -- RedisVL ----------------------------------------------------------------------------
 
 
-def _redisvl_index(port: int) -> Any:
+def _redisvl_index(port: int, prefix: str) -> Any:
     from redisvl.index import SearchIndex
 
     return SearchIndex.from_dict(
         {
-            "index": {"name": "rvl", "prefix": "rvl", "storage_type": "hash"},
+            "index": {"name": prefix, "prefix": prefix, "storage_type": "hash"},
             "fields": [
                 {"name": "genre", "type": "tag"},
                 {"name": "year", "type": "numeric"},
@@ -209,13 +271,10 @@ def _redisvl_index(port: int) -> Any:
     )
 
 
-def test_redisvl_search_index(server: ServerThread) -> None:
+def test_redisvl_search_index(server: ServerThread, redis_stack: RedisStack) -> None:
     from redisvl.query import VectorQuery
     from redisvl.query.filter import Num, Tag
 
-    index = _redisvl_index(server.port)
-    index.create(overwrite=True)
-    assert index.exists()
     vectors = _vectors(6, seed=4)
     movies = [
         ("Airplane", "comedy", 1980),
@@ -225,49 +284,75 @@ def test_redisvl_search_index(server: ServerThread) -> None:
         ("Bridesmaids", "comedy", 2011),
         ("Her", "drama", 2013),
     ]
-    records = [
-        {"title": t, "genre": g, "year": y, "embedding": vectors[i].tobytes()}
-        for i, (t, g, y) in enumerate(movies)
-    ]
-    keys = index.load(records)
-    assert len(keys) == 6 and all(k.startswith("rvl:") for k in keys)
 
-    query = VectorQuery(
-        vector=vectors[2].tolist(),
-        vector_field_name="embedding",
-        return_fields=["title", "genre", "year"],
-        filter_expression=Tag("genre") == "comedy",
-        num_results=3,
+    def flow(port: int, prefix: str) -> Any:
+        index = _redisvl_index(port, prefix)
+        index.create(overwrite=True)
+        exists = index.exists()
+        wait_index_scanned(redis.Redis(host="127.0.0.1", port=port), prefix)
+        records = [
+            {"title": t, "genre": g, "year": y, "embedding": vectors[i].tobytes()}
+            for i, (t, g, y) in enumerate(movies)
+        ]
+        keys = index.load(records)
+        comedies = index.query(
+            VectorQuery(
+                vector=vectors[2].tolist(),
+                vector_field_name="embedding",
+                return_fields=["title", "genre", "year"],
+                filter_expression=Tag("genre") == "comedy",
+                num_results=3,
+            )
+        )
+        recent = index.query(
+            VectorQuery(
+                vector=vectors[1].tolist(),
+                vector_field_name="embedding",
+                return_fields=["title", "year"],
+                filter_expression=Num("year") > 2000,
+                num_results=3,
+            )
+        )
+        docs = int(index.info()["num_docs"])
+        fetched = index.fetch(keys[0].split(":", 1)[1])["title"]
+        cleared = index.clear()
+        after = int(index.info()["num_docs"])
+        index.delete(drop=True)
+        return (
+            exists,
+            [k.startswith(f"{prefix}:") for k in keys],
+            [(d["title"], d["genre"], d["year"], _rounded(d["vector_distance"])) for d in comedies],
+            [(d["title"], d["year"], _rounded(d["vector_distance"])) for d in recent],
+            docs,
+            fetched,
+            cleared,
+            after,
+            index.exists(),
+        )
+
+    exists, prefixed, comedies, recent, docs, fetched, cleared, after, left = _both(
+        server, redis_stack, flow
     )
-    found = index.query(query)
-    assert found[0]["title"] == "Superbad"
-    assert {doc["genre"] for doc in found} == {"comedy"} and len(found) == 3
-    assert float(found[0]["vector_distance"]) == pytest.approx(0.0, abs=1e-5)
-
-    recent = VectorQuery(
-        vector=vectors[1].tolist(),
-        vector_field_name="embedding",
-        return_fields=["title", "year"],
-        filter_expression=Num("year") > 2000,
-        num_results=3,
-    )
-    titles = [doc["title"] for doc in index.query(recent)]
-    assert sorted(titles) == ["Bridesmaids", "Her", "Superbad"]
-
-    assert int(index.info()["num_docs"]) == 6
-    assert index.fetch(keys[0].split(":", 1)[1])["title"] == "Airplane"
-    assert index.clear() == 6
-    assert int(index.info()["num_docs"]) == 0
-    index.delete(drop=True)
-    assert not index.exists()
+    assert exists and all(prefixed) and len(prefixed) == 6
+    assert comedies[0][0] == "Superbad" and comedies[0][3] == 0.0 and len(comedies) == 3
+    assert {c[1] for c in comedies} == {"comedy"}
+    assert sorted(r[0] for r in recent) == ["Bridesmaids", "Her", "Superbad"]
+    assert (docs, fetched, cleared, after, left) == (6, "Airplane", 6, 0, False)
 
 
-def test_redisvl_aggregate(server: ServerThread) -> None:
+def test_redisvl_aggregate(server: ServerThread, redis_stack: RedisStack) -> None:
     """RedisVL's aggregate(), update_by_filter() and hybrid queries send FT.AGGREGATE."""
     from redis.commands.search.aggregation import AggregateRequest
 
-    index = _redisvl_index(server.port)
-    index.create(overwrite=True)
-    index.load([{"title": "Heat", "genre": "drama", "year": 1995, "embedding": bytes(4 * DIM)}])
-    result = index.aggregate(AggregateRequest("*").load("@title"))
-    assert len(result.rows) == 1
+    def flow(port: int, prefix: str) -> Any:
+        index = _redisvl_index(port, prefix)
+        index.create(overwrite=True)
+        wait_index_scanned(redis.Redis(host="127.0.0.1", port=port), prefix)
+        index.load([{"title": "Heat", "genre": "drama", "year": 1995,
+                     "embedding": bytes(4 * DIM)}])  # fmt: skip
+        rows = index.aggregate(AggregateRequest("*").load("@title")).rows
+        index.delete(drop=True)
+        return rows
+
+    rows = _both(server, redis_stack, flow)
+    assert rows == [[b"title", b"Heat"]]
