@@ -23,6 +23,7 @@ from store.config import FsyncPolicy
 from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack
 from tests.server.test_differential import Pair, call, connected_pair
+from tests.server.test_process import ServerProcess
 
 
 class RawClient:
@@ -172,3 +173,14 @@ def p(pair: Pair) -> Iterator[str]:
         keys = call(r, "KEYS", f"{prefix}*")
         if keys:
             call(r, "DEL", *keys)
+
+
+@pytest.fixture(scope="module")
+def memvec_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A real ``memvec server`` process (``python -m pipeline.cli server``, appendfsync
+    always) for the module: the client-library flows run against it, as users run them."""
+    proc = ServerProcess(tmp_path_factory.mktemp("memvec-process"))
+    try:
+        yield proc
+    finally:
+        proc.ensure_dead()

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from store.server import ServerThread
 from tests.harness.components import RedisStack, wait_index_scanned
+from tests.server.test_process import ServerProcess
 
 DIM = 4
 DOCS = [
@@ -93,12 +93,12 @@ def _run(url: str, name: str, q: Any) -> list[dict[str, Any]]:
     ids=["default", "alpha-and-k", "tfidf"],
 )
 def test_aggregate_hybrid_query(
-    server: ServerThread, redis_stack: RedisStack, query: dict[str, Any]
+    memvec_process: ServerProcess, redis_stack: RedisStack, query: dict[str, Any]
 ) -> None:
     name = f"hyb{uuid.uuid4().hex[:8]}"
     # one query object for both servers: the same FT.AGGREGATE arguments reach each
     q = _query(**query)
-    mine = _run(f"redis://127.0.0.1:{server.port}", name, q)
+    mine = _run(f"redis://127.0.0.1:{memvec_process.port}", name, q)
     theirs = _run(redis_stack.url, name, q)
     assert [r["title"] for r in mine] == [r["title"] for r in theirs]
     assert mine, "the hybrid query found nothing"

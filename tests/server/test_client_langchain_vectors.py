@@ -11,15 +11,24 @@ import json
 import uuid
 from pathlib import Path
 
-from store.server import ServerThread
+import pytest
+
 from tests.harness.client_venv import run_in_client_venv
 from tests.harness.components import RedisStack
+from tests.server.test_process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def memvec(memvec_process: ServerProcess) -> ServerProcess:
+    """The client flows run against a real ``memvec server`` process."""
+    return memvec_process
+
 
 SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "vector_clients_script.py"
 
 
 def test_langchain_vector_store_cache_and_redis_om(
-    memvec: ServerThread, redis_stack: RedisStack
+    memvec: ServerProcess, redis_stack: RedisStack
 ) -> None:
     prefix = f"lv{uuid.uuid4().hex[:6]}:"
     mine, theirs = json.loads(

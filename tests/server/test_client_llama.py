@@ -12,14 +12,25 @@ import json
 import uuid
 from pathlib import Path
 
-from store.server import ServerThread
+import pytest
+
 from tests.harness.client_venv import LLAMA, run_in_client_venv
 from tests.harness.components import RedisStack
+from tests.server.test_process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def memvec(memvec_process: ServerProcess) -> ServerProcess:
+    """The client flows run against a real ``memvec server`` process."""
+    return memvec_process
+
 
 SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "llama_clients_script.py"
 
 
-def test_llama_index_and_langchain_community(memvec: ServerThread, redis_stack: RedisStack) -> None:
+def test_llama_index_and_langchain_community(
+    memvec: ServerProcess, redis_stack: RedisStack
+) -> None:
     prefix = f"ll{uuid.uuid4().hex[:6]}:"
     url = f"redis://127.0.0.1:{memvec.port}"
     mine, theirs = json.loads(run_in_client_venv(SCRIPT, prefix, url, redis_stack.url, venv=LLAMA))

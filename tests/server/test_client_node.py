@@ -11,10 +11,19 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from store.server import ServerThread
+import pytest
+
 from tests.harness.components import RedisStack
 from tests.harness.node_clients import run_node
 from tests.server.conftest import RawClient
+from tests.server.test_process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def memvec(memvec_process: ServerProcess) -> ServerProcess:
+    """The client flows run against a real ``memvec server`` process."""
+    return memvec_process
+
 
 SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "node_redis_script.cjs"
 
@@ -33,7 +42,7 @@ def rounded(value: object) -> object:
     return value
 
 
-def test_node_redis_ft(memvec: ServerThread, redis_stack: RedisStack) -> None:
+def test_node_redis_ft(memvec: ServerProcess, redis_stack: RedisStack) -> None:
     prefix = f"nr{uuid.uuid4().hex[:6]}:"
     mine = json.loads(run_node(SCRIPT, f"redis://127.0.0.1:{memvec.port}", prefix))
     theirs = json.loads(run_node(SCRIPT, redis_stack.url, prefix))
@@ -54,7 +63,7 @@ def encode(*args: str) -> bytes:
 
 
 def test_ft_errors_are_sent_bare(
-    memvec: ServerThread, redis_stack: RedisStack, raw: Callable[[int], RawClient]
+    memvec: ServerProcess, redis_stack: RedisStack, raw: Callable[[int], RawClient]
 ) -> None:
     """RediSearch's errors carry no ``ERR`` (its first word is the code); redis-py strips
     ``ERR `` so only the wire, or node-redis, shows the difference."""

@@ -14,16 +14,13 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from store.config import FsyncPolicy
-from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack, wait_index_scanned
+from tests.server.test_process import ServerProcess
 
 DIMS = 64
 
@@ -49,15 +46,8 @@ def vectorizer() -> Any:
 
 
 @pytest.fixture(scope="module")
-def memvec_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data: Path = tmp_path_factory.mktemp("client-range")
-    thread = ServerThread(
-        ServerConfig(port=0, data_dir=data, appendfsync=FsyncPolicy.ALWAYS)
-    ).start()
-    try:
-        yield f"redis://127.0.0.1:{thread.port}"
-    finally:
-        thread.stop()
+def memvec_url(memvec_process: ServerProcess) -> str:
+    return f"redis://127.0.0.1:{memvec_process.port}"
 
 
 @pytest.fixture

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from store.server import ServerConfig, ServerThread
 from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.test_client_range import DIMS, embed
+from tests.server.test_process import ServerProcess
 
 DOCS = [
     ("d1", "red apple pie", "fruit", 3),
@@ -32,12 +31,8 @@ DOCS = [
 
 
 @pytest.fixture(scope="module")
-def urls(redis_stack: RedisStack) -> Iterator[dict[str, str]]:
-    thread = ServerThread(ServerConfig(port=0, data_dir=None)).start()
-    try:
-        yield {"memvec": f"redis://127.0.0.1:{thread.port}", "peer": redis_stack.url}
-    finally:
-        thread.stop()
+def urls(memvec_process: ServerProcess, redis_stack: RedisStack) -> dict[str, str]:
+    return {"memvec": f"redis://127.0.0.1:{memvec_process.port}", "peer": redis_stack.url}
 
 
 def schema(name: str) -> dict[str, Any]:

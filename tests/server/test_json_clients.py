@@ -19,8 +19,15 @@ import numpy as np
 import pytest
 import redis
 
-from store.server import ServerThread
 from tests.harness.components import RedisStack
+from tests.server.test_process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def memvec(memvec_process: ServerProcess) -> ServerProcess:
+    """The client flows run against a real ``memvec server`` process."""
+    return memvec_process
+
 
 DIM = 16
 
@@ -35,7 +42,7 @@ def embed(text: str) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def urls(memvec: ServerThread, redis_stack: RedisStack) -> dict[str, str]:
+def urls(memvec: ServerProcess, redis_stack: RedisStack) -> dict[str, str]:
     return {"memvec": f"redis://127.0.0.1:{memvec.port}", "peer": redis_stack.url}
 
 
