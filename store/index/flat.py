@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from store.files import atomic_write
 from store.index.rwlock import RWLock
+from store.index.scan_batch import ScanBatcher
 from store.index.vector import (
     Allowed,
     Hit,
@@ -66,6 +67,7 @@ class FlatIndex(VectorIndex):
         self._row_labels = np.empty(self._initial_cap, dtype=np.int64)
         self._rows: dict[int, int] = {}
         self._lock = RWLock()
+        self._batcher = ScanBatcher()
 
     def add(self, label: int, vector: npt.NDArray[np.float32]) -> None:
         label = check_label(label)
@@ -106,6 +108,9 @@ class FlatIndex(VectorIndex):
         allowed: Allowed | None = None,
     ) -> list[Hit]:
         query = self._check_query(query, k)
+        if allowed is None and self._metric is not Metric.L2:
+            hits: list[Hit] = self._batcher.run((query, k), self._scan)
+            return hits
         with self._lock.read():
             n = len(self._rows)
             labels = self._row_labels[:n]
@@ -115,6 +120,24 @@ class FlatIndex(VectorIndex):
             rows = np.flatnonzero(keep)
             dists = distances(self._vectors[rows], query, self._metric)
             return smallest_k(labels[rows], dists, k)
+
+    def _scan(self, items: list[tuple[npt.NDArray[np.float32], int]]) -> list[list[Hit]]:
+        """The k nearest of every ``(query, k)``, by one matrix product over the rows
+        (:mod:`store.index.scan_batch`); a lone query takes :func:`distances` itself.
+        COSINE and IP only: L2 is computed from differences, which do not batch."""
+        with self._lock.read():
+            n = len(self._rows)
+            labels = self._row_labels[:n]
+            if len(items) == 1:
+                query, k = items[0]
+                return [smallest_k(labels, distances(self._vectors[:n], query, self._metric), k)]
+            queries = prepare(np.stack([q for q, _ in items]), self._metric)
+            # rows @ queries.T, not queries @ rows.T: OpenBLAS runs the (n, batch) product
+            # ~1.7x faster; transposed afterwards so each query's distances are contiguous
+            products = self._vectors[:n] @ queries.T
+        dists = np.ascontiguousarray(products.T)
+        np.subtract(np.float32(1.0), dists, out=dists)
+        return [smallest_k(labels, dists[i], k) for i, (_, k) in enumerate(items)]
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
