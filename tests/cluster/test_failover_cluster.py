@@ -169,8 +169,6 @@ def test_a_paused_primary_is_replaced_and_its_late_write_refused(cluster: KafkaC
         zombie.resume()
     writer.join(60)
     assert len(outcome) == 1 and isinstance(outcome[0], redis.RedisError), outcome
-    with cluster.client() as rc:
-        assert rc.get(key) == b"new"
 
     def refuses_with_moved() -> bool:
         try:
@@ -181,3 +179,7 @@ def test_a_paused_primary_is_replaced_and_its_late_write_refused(cluster: KafkaC
 
     wait_until(refuses_with_moved, 30, "the old primary redirects writes to the new one")
     client.close()
+    # read once the resumed node has read the new topology: before that a cluster client
+    # may bounce between the two until its redirect budget runs out (a loaded CI run did)
+    with cluster.client() as rc:
+        assert rc.get(key) == b"new"
