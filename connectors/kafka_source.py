@@ -49,6 +49,7 @@ from aiokafka.errors import (
 from connectors.base import Batch, Record, Source
 from connectors.errors import ConnectorError, EndpointUnavailable, from_kafka
 from connectors.kafka_config import KafkaClientState, KafkaSecurity, client_kwargs
+from store.aio import within
 
 __all__ = ["KafkaSource", "PartitionLedger"]
 
@@ -256,7 +257,7 @@ class KafkaSource(Source):
         self._state = KafkaClientState.RUNNING
         if self.join_timeout_s is not None:
             try:
-                await asyncio.wait_for(self._joined.wait(), self.join_timeout_s)
+                await within(self._joined.wait(), self.join_timeout_s)
             except TimeoutError:
                 await self.stop()
                 raise EndpointUnavailable(
@@ -344,7 +345,7 @@ class KafkaSource(Source):
         if not offsets:
             return
         try:
-            await asyncio.wait_for(self._commit_offsets(offsets), self.commit_timeout_s)
+            await within(self._commit_offsets(offsets), self.commit_timeout_s)
         except (CommitFailedError, IllegalStateError) as exc:
             log.info(
                 "commit %s of group %s lost to a rebalance (%s); the next owner resumes "

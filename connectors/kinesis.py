@@ -53,6 +53,7 @@ from connectors.aws import AwsEndpoint, endpoint_or_url, make_aws_client
 from connectors.base import Batch, Record, Source
 from connectors.errors import CommitRejected, ConnectorError, Throttled, from_botocore
 from connectors.leases import SHARD_END, Lease, LeaseStore, LeaseTable, plan_takes
+from store.aio import within
 
 __all__ = ["IteratorType", "KinesisSource", "SourceState"]
 
@@ -222,7 +223,7 @@ class KinesisSource(Source):
                 return None
             self._data.clear()
             try:
-                await asyncio.wait_for(self._data.wait(), remaining)
+                await within(self._data.wait(), remaining)
             except TimeoutError:
                 return None
 

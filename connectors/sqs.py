@@ -36,6 +36,7 @@ from typing import Any
 from connectors.aws import AwsEndpoint, endpoint_or_url, make_aws_client
 from connectors.base import Batch, Record, Source
 from connectors.errors import CommitRejected, ConnectorError, from_botocore
+from store.aio import within
 
 __all__ = ["SqsSink", "SqsSource", "SqsState"]
 
@@ -236,7 +237,7 @@ class SqsSource(Source):
                 delay = self.visibility_timeout_s
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await within(self._wake.wait(), delay)
             if self.state is not SqsState.RUNNING:
                 return
             due_by = time.monotonic() + self.extend_margin_s

@@ -25,7 +25,6 @@ Contract:
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -39,6 +38,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from store.aio import within
 
 from ..embedding import Embedder
 from ..errors import StoreClientError
@@ -152,7 +153,7 @@ def create_app(
 
     async def within_timeout(work: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(work, settings.request_timeout_s)
+            return await within(work, settings.request_timeout_s)
         except TimeoutError:
             raise ApiError(
                 504,

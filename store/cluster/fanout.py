@@ -31,6 +31,8 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
+from store.aio import within
+
 from ..errors import CommandError
 from ..replies import NULL_ARRAY, BigNumber, DoubleText, ErrorReply, SimpleString, Verbatim
 from ..resp import encode_command
@@ -142,7 +144,7 @@ class PeerPool:
         while idle:
             peer = idle.pop()
             try:
-                reply = await asyncio.wait_for(peer.call(args), self.timeout_s)
+                reply = await within(peer.call(args), self.timeout_s)
             except (OSError, EOFError, asyncio.IncompleteReadError):
                 peer.close()  # went stale while idle: try the next, then a new one
                 continue

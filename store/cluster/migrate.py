@@ -35,6 +35,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from store.aio import within
+
 from ..commands.table import resolve
 from ..commands.util import parse_int
 from ..errors import CommandError, ReadOnlyError, StoreError, SyntaxErr
@@ -154,7 +156,7 @@ async def _move(
     try:
         if not 0 < port < 65536:
             raise OSError(f"port {port} out of range")
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        reader, writer = await within(asyncio.open_connection(host, port), timeout_s)
     except (TimeoutError, OSError, UnicodeError) as exc:
         raise MigrateIOError("error or timeout connecting to the client") from exc
     seq: int | None = None
@@ -222,7 +224,7 @@ async def _send(
 
 async def _answer(reader: asyncio.StreamReader, timeout_s: float) -> str | None:
     """One simple-string reply: None for ``+...``, the error text for ``-...``."""
-    line = await asyncio.wait_for(reader.readuntil(b"\r\n"), timeout_s)
+    line = await within(reader.readuntil(b"\r\n"), timeout_s)
     text = line[:-2].decode("utf-8", "replace")
     if text.startswith("+"):
         return None

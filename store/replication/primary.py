@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from store.aio import within
+
 from ..wal.base import LogRecord
 from ..wal.position import LogPosition
 from . import protocol
@@ -378,7 +380,7 @@ class PrimarySide:
                 continue
             assert wake is not None
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+                await within(wake.wait(), timeout)
 
     def _read_log(self, seq: int) -> list[tuple[LogRecord, int]]:
         tlog = self.engine.transaction_log
@@ -422,7 +424,7 @@ class PrimarySide:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._ack_waiters.append((seq, n, fut))
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(fut, timeout_ms / 1000 if timeout_ms > 0 else None)
+            await within(fut, timeout_ms / 1000 if timeout_ms > 0 else None)
         return self.acked(seq)
 
     def last_seq(self) -> int:

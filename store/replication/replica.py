@@ -44,6 +44,8 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from store.aio import within
+
 from ..errors import FencedError
 from ..resp import RequestParser
 from ..wal.base import LogRecord
@@ -181,7 +183,7 @@ class ReplicaLink:
         async def ask(*args: bytes) -> tuple[str, list[str]]:
             nonlocal answered
             writer.write(protocol.command(*args))
-            line = await asyncio.wait_for(reader.readline(), self.timeout_s)
+            line = await within(reader.readline(), self.timeout_s)
             if not line and self.tls is not None and not answered:
                 # TLS 1.3: a primary that refuses this replica's certificate (or the lack
                 # of one) closes the session after the handshake, before any answer
@@ -242,7 +244,7 @@ class ReplicaLink:
         self.primary_epoch = epoch
 
     async def _full_sync(self, reader: asyncio.StreamReader) -> None:
-        line = await asyncio.wait_for(reader.readline(), self.timeout_s * 6)
+        line = await within(reader.readline(), self.timeout_s * 6)
         if not line.startswith(b"$"):
             raise protocol.StreamError(f"expected the snapshot bulk, got {line[:40]!r}")
         size = int(line[1:].strip())
@@ -253,9 +255,7 @@ class ReplicaLink:
             with open(path, "wb") as f:
                 left = size
                 while left:
-                    chunk = await asyncio.wait_for(
-                        reader.read(min(left, READ_BYTES)), self.timeout_s
-                    )
+                    chunk = await within(reader.read(min(left, READ_BYTES)), self.timeout_s)
                     if not chunk:
                         raise ConnectionError("the primary closed the link during the snapshot")
                     f.write(chunk)
@@ -280,7 +280,7 @@ class ReplicaLink:
         self._send_ack(writer, acked)
         while True:
             try:
-                data = await asyncio.wait_for(reader.read(READ_BYTES), ACK_INTERVAL_S)
+                data = await within(reader.read(READ_BYTES), ACK_INTERVAL_S)
             except TimeoutError:
                 data = None
             now = time.monotonic()

@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from store.aio import within
+
 from ..errors import CommandError
 from . import protocol
 from .log_follower import LogFollower
@@ -262,7 +264,7 @@ class Replication:
             commands.append(protocol.command(b"REPLICAOF", b"NO", b"ONE"))
             for cmd in commands:
                 writer.write(cmd)
-                protocol.parse_answer(await asyncio.wait_for(reader.readline(), 10))
+                protocol.parse_answer(await within(reader.readline(), 10))
         except protocol.StreamError as exc:
             raise CommandError(f"FAILOVER could not promote {host}:{port}: {exc}") from exc
         finally:

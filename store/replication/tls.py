@@ -20,6 +20,8 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from store.aio import within
+
 from ..errors import LinkTLSError
 
 
@@ -77,7 +79,7 @@ async def open_link(
     :class:`LinkTLSError` with the fix in the message."""
     ctx = None if tls is None else tls.context()
     try:
-        return await asyncio.wait_for(
+        return await within(
             asyncio.open_connection(host, port, ssl=ctx, ssl_handshake_timeout=timeout_s)
             if ctx is not None
             else asyncio.open_connection(host, port),

@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from store.aio import within
+
 from ..cluster import ClusterNode, load_identity, open_source
 from ..cluster.commands import cluster_handlers
 from ..cluster.search import SearchCoordinator
@@ -493,7 +495,7 @@ class Server:
                 await asyncio.wait(pending, timeout=5)
         for srv in self._listeners + self._tls_listeners:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(srv.wait_closed(), 5)
+                await within(srv.wait_closed(), 5)
         with contextlib.suppress(ValueError):
             self.engine.key_listeners.remove(self._on_key_changed)
         if self.notifier is not None:

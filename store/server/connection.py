@@ -72,6 +72,8 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any
 
+from store.aio import within
+
 from ..commands.blocking import WouldBlock
 from ..commands.table import RESOLVED, CommandSpec, resolve
 from ..engine import BATCHABLE_WRITES
@@ -349,7 +351,7 @@ class Connection(asyncio.Protocol):
             drained: asyncio.Future[None] = loop.create_future()
             self._drained = drained
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(drained), OUTPUT_STALL_S)
+                await within(asyncio.shield(drained), OUTPUT_STALL_S)
             if not self._writing_paused or self.closing:
                 break
             now = transport.get_write_buffer_size()

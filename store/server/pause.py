@@ -15,6 +15,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from store.aio import within
+
 from ..commands.table import CommandSpec
 
 __all__ = ["RECHECK_S", "ClientPause"]
@@ -63,7 +65,7 @@ class ClientPause:
             changed = self._changed
             timeout = min(max(self.deadline - time.monotonic(), 0), RECHECK_S)
             try:
-                await asyncio.wait_for(changed.wait(), timeout)
+                await within(changed.wait(), timeout)
             except TimeoutError:
                 pass
 

@@ -27,6 +27,7 @@ from connectors.errors import EndpointUnavailable
 from connectors.kafka_config import KafkaClientState, KafkaSecurity
 from connectors.kafka_sink import KafkaSink, OutgoingRecord
 from connectors.kafka_source import KafkaSource, PartitionLedger
+from store.aio import within
 from tests.connectors.test_source_contract import (  # noqa: F401  (run here, on Kafka)
     Harness,
     test_ack_of_a_later_batch_never_loses_an_earlier_one,
@@ -314,7 +315,7 @@ async def test_stop_releases_a_waiting_get_batch(kafka_broker: KafkaBroker) -> N
     waiting = asyncio.create_task(source.get_batch(10, timeout_s=30))
     await asyncio.sleep(0.1)
     await source.stop()
-    assert await asyncio.wait_for(waiting, 10) is None
+    assert await within(waiting, 10) is None
     assert source.state is KafkaClientState.STOPPED
 
 

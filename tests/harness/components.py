@@ -61,6 +61,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from store.aio import within
 from tests.harness.ports import LOOPBACK, free_port
 from tests.harness.wait import wait_for
 
@@ -157,7 +158,7 @@ def _run_coroutine_blocking(
 
     def target() -> None:
         try:
-            result.append(asyncio.run(asyncio.wait_for(factory(), timeout_s)))
+            result.append(asyncio.run(within(factory(), timeout_s)))
         except BaseException as exc:
             error.append(exc)
 

@@ -19,6 +19,7 @@ import pytest
 import redis
 from redis.commands.search.query import Query
 
+from store.aio import within
 from store.commands.table import resolve
 from store.config import EngineConfig, FsyncPolicy
 from store.engine import Engine
@@ -164,7 +165,7 @@ def test_durable_gate_follows_a_log_that_went_back(tmp_path: Path) -> None:
             log.reset(LogPosition(3))
             seq = write(99)
             assert seq == 3
-            await asyncio.wait_for(gate.wait(seq), 10)
+            await within(gate.wait(seq), 10)
             assert log.durable_position.seq > seq
 
         asyncio.run(run())
@@ -198,7 +199,7 @@ def test_durable_gate_asks_again_after_a_failed_request() -> None:
     async def run() -> None:
         for _ in range(2):
             with pytest.raises(DurabilityError, match="fenced"):
-                await asyncio.wait_for(gate.wait(10), 5)
+                await within(gate.wait(10), 5)
 
     asyncio.run(run())
     assert asked.count(10) >= 3  # the gate's request, then each waiter's own, twice

@@ -30,6 +30,8 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from store.aio import within
+
 from ...errors import DurabilityError
 
 logger = logging.getLogger(__name__)
@@ -97,7 +99,7 @@ class LoopThread:
         async def finish() -> None:
             if last is not None:
                 try:
-                    await asyncio.wait_for(last(), last_timeout_s)
+                    await within(last(), last_timeout_s)
                 except Exception:
                     logger.exception("stopping the Kafka clients of %s failed", self.name)
             current = asyncio.current_task()
