@@ -320,8 +320,10 @@ def key_of_shard(cluster: KafkaCluster, shard: int, prefix: str) -> bytes:
     raise LookupError("no key found for the shard")
 
 
-def failover_once(cluster: KafkaCluster, shard: int, workload: Workload) -> dict[str, Any]:
-    """``kill -9`` shard ``shard``'s primary while ``workload`` runs; wait until a write
+def failover_once(
+    cluster: KafkaCluster, shard: int, workload: Workload | None = None
+) -> dict[str, Any]:
+    """``kill -9`` shard ``shard``'s primary while clients run; wait until a write
     to that shard is accepted again through ``RedisCluster`` and the topology on every
     live node names the new primary, timing both from the kill in one polling loop:
     ``failover_s`` (kill to a client's write accepted) and ``published_s`` (kill to every

@@ -147,7 +147,10 @@ def _with(topology: Topology, epoch: int, *changed: Shard) -> Topology:
 
 class Resharder:
     """Moves slots between the shards of the cluster whose topology ``source`` holds
-    (started by the caller). ``connect(host, port)`` returns a redis-py client."""
+    (started by the caller). ``connect(host, port)`` returns a redis-py client.
+    ``on_batch(step, moved)``, if given, is called after each MIGRATE batch with the
+    step's slots (still open: migrating on the source, importing on the target) and the
+    keys moved so far in the step (progress; tests check the cluster mid-move)."""
 
     def __init__(
         self,
@@ -159,6 +162,7 @@ class Resharder:
         migrate_timeout_ms: int = 10_000,
         password: str | None = None,
         wait_s: float = 30.0,
+        on_batch: Callable[[list[int], int], None] | None = None,
     ) -> None:
         self.source = source
         self.connect = connect
@@ -167,6 +171,7 @@ class Resharder:
         self.migrate_timeout_ms = migrate_timeout_ms
         self.password = password
         self.wait_s = wait_s
+        self.on_batch = on_batch
         self._clients: dict[tuple[str, int], Any] = {}
 
     def close(self) -> None:
@@ -299,6 +304,8 @@ class Resharder:
                     batch = keys[i : i + self.batch_keys]
                     client.execute_command("MIGRATE", *args, "KEYS", *batch)
                     moved += len(batch)
+                    if self.on_batch is not None:
+                        self.on_batch(slots, moved)
                 deadline = time.monotonic() + self.wait_s
             except Exception as exc:  # a failover, a busy key: re-read the topology, retry
                 if time.monotonic() > deadline:

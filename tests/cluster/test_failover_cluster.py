@@ -16,8 +16,9 @@ while:
 * the new primary is paused (SIGSTOP) with a write queued: the other node takes over;
   resumed, the zombie's write is refused (the log fenced it), never acknowledged.
 
-The full 3 shards x (primary + replica) version runs in ``python -m bench.cluster_failover``
-and ``bench.cluster_reshard`` (too slow to start for the suite on 2 cores).
+The 3 shards x (primary + replica) version, with redis-py and node-redis writing and
+cross-shard search checked throughout, is tests/cluster/test_done_when.py; the benchmark's
+is ``python -m bench.cluster_failover`` and ``bench.cluster_reshard``.
 """
 
 from __future__ import annotations
