@@ -244,8 +244,17 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     score_alias: bytes | None = None
     total: int | None = None
     if parsed.knn is not None:
-        pairs, plan = index.knn(parsed.knn, allowed, ctx.keyspace.data, ctx.lock)
         score_alias = parsed.knn.score_alias
+        distances_read = request.sortby is not None or (
+            not request.nocontent
+            and (
+                request.return_fields is None
+                or any(r.name == score_alias for r in request.return_fields)
+            )
+        )
+        pairs, plan = index.knn(
+            parsed.knn, allowed, ctx.keyspace.data, ctx.lock, distances_read=distances_read
+        )
         with ctx.lock:
             labels = [label for label, _ in pairs if label in index.label_to_key]
             by_score = (

@@ -70,7 +70,7 @@ from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldSpec, FieldType, IndexDefinition
 from .term_patterns import ExpansionLimits
-from .vecsim_arith import vecsim_distances
+from .vecsim_arith import order_is_certain, vecsim_distances
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
@@ -628,14 +628,29 @@ class SearchIndex:
         return query
 
     def knn(
-        self, knn: KnnClause, allowed: set[int] | None, data: dict[bytes, Any], lock: Any
+        self,
+        knn: KnnClause,
+        allowed: set[int] | None,
+        data: dict[bytes, Any],
+        lock: Any,
+        *,
+        distances_read: bool = True,
     ) -> tuple[list[tuple[int, float]], str]:
         """The KNN part. Takes ``lock`` only to read candidate vectors from ``data``.
         Distances of a FLOAT64 or FLOAT32 hash field are recomputed as RediSearch computes
-        them (:meth:`exact`) and the hits ordered by them."""
+        them (:meth:`exact`) and the hits ordered by them. A caller that will not read the
+        distances (``distances_read=False``: NOCONTENT, or a RETURN without the distance)
+        gets the index's own where they are too far apart for the recomputation to reorder
+        them (:func:`order_is_certain`): the same hits in the same order, without the cost."""
         pairs, plan = self._knn(knn, allowed, data, lock)
         spec = self._exact_field(knn.field)
         if spec is not None and pairs:
+            assert spec.vector is not None
+            ordered = sorted(pairs, key=lambda p: (p[1], p[0]))
+            metric = Metric.parse(spec.vector.distance_metric)
+            dists = [d for _, d in ordered]
+            if not distances_read and order_is_certain(dists, metric, spec.vector.dim):
+                return ordered, plan
             exact = self.exact(spec, [label for label, _ in pairs], knn.vector, data, lock)
             pairs = sorted(((label, exact.get(label, d)) for label, d in pairs),
                            key=lambda p: (p[1], p[0]))  # fmt: skip

@@ -30,13 +30,14 @@ vector stays zero (distance 1), where VecSim divides by zero.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import numpy.typing as npt
 
 from .vector import Metric
 
-__all__ = ["vecsim_distances"]
+__all__ = ["order_is_certain", "vecsim_distances"]
 
 _F32 = np.float32
 
@@ -77,6 +78,33 @@ def vecsim_distances(
     else:
         total = _avx(left, right)
     return total if l2 else (_F32(1.0) - total).astype(_F32)
+
+
+_UNIT_ROUNDOFF = 2.0**-24  # float32's
+
+
+def order_is_certain(distances: list[float], metric: Metric, dim: int) -> bool:
+    """Whether ``distances`` (ascending, as an index computed them in its own order of
+    float32 additions) are far enough apart that VecSim's order of additions
+    (:func:`vecsim_distances`) cannot reorder them: then a caller that reports no distance
+    may keep the index's order and skip the recomputation.
+
+    Each path's error in a sum of ``dim`` rounded terms is at most about ``dim`` units of
+    roundoff times the sum of the terms' magnitudes (the classic bound on recursive
+    summation, whatever the order), plus a few units for the normalisation or the
+    subtraction: for ``COSINE`` (unit vectors) the magnitudes sum to at most 1, for ``L2``
+    (non-negative terms) to the distance itself. Two paths disagree by at most twice that;
+    a gap of at least four times it is certain. ``IP`` has no such bound without the
+    vectors' norms: never certain. Equal distances are never certain (the tie is broken by
+    label, on the exact values)."""
+    if metric is Metric.IP:
+        return False
+    bound = 4.0 * (dim + 4) * _UNIT_ROUNDOFF
+    for a, b in itertools.pairwise(distances):
+        scale = 1.0 if metric is Metric.COSINE else max(abs(a), abs(b))
+        if not b - a > bound * scale:
+            return False
+    return True
 
 
 def _unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
