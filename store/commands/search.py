@@ -486,12 +486,18 @@ def _reply(
     KNN results are sorted here by any SORTBY; others when ``by_distance`` (SORTBY names a
     VECTOR_RANGE distance): the rest were ranked by field or score before."""
     docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
+    # NOCONTENT without SORTBY reads no field: only whether each document still exists
+    need_fields = not request.nocontent or request.sortby is not None
     with ctx.lock:
         for hit in hits:
             raw = ctx.keyspace.get(hit.key, ctx.read_now)
-            if isinstance(raw, JsonDoc):
+            if not need_fields:
+                if not isinstance(raw, dict | JsonDoc):
+                    continue  # logically expired or gone since the index walk
+                content: Mapping[bytes, Any] = {}
+            elif isinstance(raw, JsonDoc):
                 sort_name, names = reply_names(request)
-                content: Mapping[bytes, Any] = reply_fields(
+                content = reply_fields(
                     index.definition, raw, names, sort_name=sort_name, dialect=request.dialect
                 )
             elif isinstance(raw, dict):
@@ -499,10 +505,11 @@ def _reply(
             else:
                 continue  # logically expired or gone since the index walk
             fields: dict[bytes, bytes] = {}
-            if score_alias is not None and hit.distance is not None:
-                fields[score_alias] = format_score(hit.distance)
-            fields.update((name, format_score(d)) for name, d in hit.yields.items())
-            fields.update(content)
+            if need_fields:
+                if score_alias is not None and hit.distance is not None:
+                    fields[score_alias] = format_score(hit.distance)
+                fields.update((name, format_score(d)) for name, d in hit.yields.items())
+                fields.update(content)
             score: Any = hit.score if hit.score is not None else 0.0
             label = index.key_to_label.get(hit.key)
             if label is not None and label in explanations:
