@@ -35,14 +35,23 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..commands.search_shard import encode_stats, stats_of
 from ..commands.table import CommandSpec, resolve
 from ..errors import ClusterDownError, CommandError, StoreError
+from ..index.corpus_stats import CORPUS_SCORERS, CorpusStats
 from ..replies import ErrorReply, SimpleString
 from .fanout import COORDINATOR_LIB, PeerError, PeerPool
 from .routing import ClusterNode
 from .search_aggregate import aggregate
 from .search_catalog import Catalog, record_catalog
-from .search_merge import as_mapping, first_error, merge_search, owner_in, plan_search
+from .search_merge import (
+    SearchPlan,
+    as_mapping,
+    first_error,
+    merge_search,
+    owner_in,
+    plan_search,
+)
 from .topology import Node, Topology
 
 if TYPE_CHECKING:
@@ -50,7 +59,12 @@ if TYPE_CHECKING:
     from ..index.schema import IndexDefinition
     from ..index.search_index import SearchIndex
 
-__all__ = ["FANNED_OUT", "SearchCoordinator", "combine_definitions", "merge_info"]
+__all__ = [
+    "FANNED_OUT",
+    "SearchCoordinator",
+    "combine_definitions",
+    "merge_info",
+]
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +156,13 @@ class SearchCoordinator:
                 plan = plan_search(args, self.definition(args))
                 if plan is None:
                     return await self._forward(topology, client, args)
-                replies = await self._ask(topology, client, plan.shard_args)
+                nodes = self.targets(topology, client)
+                shard_args = plan.shard_args
+                if self._scores_read_corpus(plan):
+                    shard_args = await self.globally_scored(
+                        nodes, b"_FT.SEARCH", shard_args, args[2:]
+                    )
+                replies = await self.ask(nodes, client.protocol, shard_args)
                 return merge_search(plan, replies, client.protocol, owner_in(topology))
             if name == "FT.AGGREGATE":
                 return await aggregate(self, topology, client, args)
@@ -177,6 +197,32 @@ class SearchCoordinator:
         except* PeerError as failed:
             raise failed.exceptions[0] from None
         return [task.result() for task in tasks]
+
+    def _scores_read_corpus(self, plan: SearchPlan) -> bool:
+        """Whether the answer shows or is ordered by scores that read corpus statistics."""
+        request = plan.request
+        if request.scorer not in CORPUS_SCORERS or request.query.strip() == b"*":
+            return False
+        if plan.k is not None:  # KNN: ordered by distance, unless the server ranks by score
+            return request.withscores or (
+                request.sortby is None and self.engine.indexes.knn_order == "score"
+            )
+        return request.sortby is None or request.withscores
+
+    async def globally_scored(
+        self, nodes: Sequence[Node], name: bytes, args: list[bytes], query_args: list[bytes]
+    ) -> list[bytes]:
+        """``args`` (``FT.SEARCH``/``FT.AGGREGATE index ...`` for the shards) rewritten as
+        ``name`` (``_FT.SEARCH``/``_FT.AGGREGATE``) carrying the cluster's corpus
+        statistics for the query ``query_args`` (``query [FT.SEARCH options]``), asked of
+        ``nodes`` first (``_FT.STATS``, :mod:`store.commands.search_shard`): every shard
+        then scores TFIDF and BM25 as one node holding all the documents. A shard refusing
+        the statistics request leaves ``args`` as they are (it refuses the search too)."""
+        replies = await self.ask(nodes, 2, [b"_FT.STATS", args[1], *query_args])
+        if first_error(replies) is not None:
+            return args
+        stats = CorpusStats.summed([stats_of(reply) for reply in replies])
+        return [name, args[1], *encode_stats(stats), *args[2:]]
 
     async def _ask(self, topology: Topology, client: Client, args: Sequence[bytes]) -> list[Any]:
         return await self.ask(self.targets(topology, client), client.protocol, args)

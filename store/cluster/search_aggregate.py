@@ -37,6 +37,7 @@ from ..aggregate import (
 )
 from ..commands.aggregate import aggregate_reply
 from ..errors import CommandError, QuerySyntaxError, StoreError
+from ..index.corpus_stats import CORPUS_SCORERS
 from ..index.query.vector_range import distance_names
 from ..index.search_args import SearchRequest
 from ..replies import ErrorReply
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from .search import Client, SearchCoordinator
     from .topology import Topology
 
-__all__ = ["aggregate", "shard_args"]
+__all__ = ["aggregate", "query_args", "shard_args"]
 
 KEY_NAME = b"__memvec_key"
 TIMEOUT_WARNING = b"Timeout limit was reached"
@@ -54,7 +55,16 @@ TIMEOUT_WARNING = b"Timeout limit was reached"
 
 def shard_args(args: list[bytes], request: Any) -> list[bytes]:
     """The query part of ``FT.AGGREGATE`` for a shard (module docstring)."""
-    out = [args[0], args[1], request.query]
+    out = [args[0], args[1], *query_args(request)]
+    if request.addscores:
+        out.append(b"ADDSCORES")
+    return [*out, b"LOAD", b"3", b"@__key", b"AS", KEY_NAME, b"LOAD", b"*"]
+
+
+def query_args(request: Any) -> list[bytes]:
+    """The aggregate's query and the options that shape its matching and scoring, as
+    FT.SEARCH spells them (what ``_FT.STATS`` reads)."""
+    out = [request.query]
     if request.params:
         out += [b"PARAMS", str(2 * len(request.params)).encode()]
         for name, value in request.params.items():
@@ -67,8 +77,6 @@ def shard_args(args: list[bytes], request: Any) -> list[bytes]:
         out.append(b"VERBATIM")
     if request.nostopwords:
         out.append(b"NOSTOPWORDS")
-    if request.addscores:
-        out.append(b"ADDSCORES")
     if request.scorer is not None:
         out += [b"SCORER", request.scorer]
     for word, items in ((b"INFIELDS", request.infields), (b"INKEYS", request.inkeys)):
@@ -76,7 +84,7 @@ def shard_args(args: list[bytes], request: Any) -> list[bytes]:
             out += [word, str(len(items)).encode(), *items]
     if request.language is not None:
         out += [b"LANGUAGE", request.language]
-    return [*out, b"LOAD", b"3", b"@__key", b"AS", KEY_NAME, b"LOAD", b"*"]
+    return out
 
 
 async def aggregate(
@@ -120,7 +128,12 @@ async def aggregate(
         )
     distance_alias = yields[0] if yields else knn_alias
     plan = compile_plan(request, definition, distance_alias)  # refuses as one node would
-    replies = await coordinator.ask(nodes, 2, shard_args(args, request))
+    asked = shard_args(args, request)
+    if request.addscores and request.scorer in CORPUS_SCORERS:
+        asked = await coordinator.globally_scored(
+            nodes, b"_FT.AGGREGATE", asked, query_args(request)
+        )
+    replies = await coordinator.ask(nodes, 2, asked)
     error = first_error(replies)
     if error is not None:
         return error

@@ -22,10 +22,9 @@ by key, which is the same whenever keys were written in key order, see docs/clus
 
 * KNN: by distance then key, the first K kept (HNSW is approximate on every shard: FLAT
   indexes give exactly one node's answer); SORTBY then reorders those K as a node does.
-* text without SORTBY: by score descending, then key. Scores use each shard's statistics
-  (document count, term frequencies), as RediSearch's coordinator does: scorers that read
-  only the document (DISMAX, DOCSCORE) agree with one node exactly, TFIDF and BM25 do when
-  the shards' statistics agree.
+* text without SORTBY: by score descending, then key. TFIDF and BM25 scores are computed
+  with the cluster's corpus statistics (``_FT.STATS`` then ``_FT.SEARCH``: see
+  :class:`store.cluster.search.SearchCoordinator`), so they are one node's.
 * SORTBY a schema field: by sort value (numbers numerically, else bytewise), missing values
   last, ties by key, the direction applying to both.
 

@@ -23,6 +23,7 @@ from . import (  # noqa: F401  (every module registers its commands)
     migrate,
     scripting,
     search,
+    search_shard,
     server,
     set_algebra,
     sets,

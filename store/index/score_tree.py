@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .corpus_stats import view as corpus_view
 from .fields import FieldIndexes
 from .phonetics import is_phonetic
 from .proximity import positions_within
@@ -175,8 +176,9 @@ class _Planner:
         ranges: RangeResults | None = None,
     ) -> None:
         self.fields = fields
+        self.stats = corpus_view(fields)  # the index's, or the cluster's (corpus_stats)
         self.ranges = ranges
-        self.table_size = len(fields) + 1
+        self.table_size = self.stats.num_docs + 1
         # SLOP / INORDER apply to every intersection but exact phrases (RediSearch's
         # Query_EvalPhraseNode); INORDER without SLOP allows any distance
         self.inorder = inorder
@@ -196,12 +198,12 @@ class _Planner:
         return found.__contains__
 
     def term(self, term: bytes) -> Result:
-        df = self.fields.term_doc_count(term)
+        df = self.stats.term_docs(term)
         return Result(
             TERM,
             term=term,
             idf=_tfidf_idf(self.table_size, df),
-            bm25_idf=_bm25_idf(len(self.fields), df),
+            bm25_idf=_bm25_idf(self.stats.num_docs, df),
         )
 
     def plan(self, node: FilterNode) -> _Plan:
@@ -244,7 +246,7 @@ class _Planner:
         if isinstance(node, Not):
             return _constant(self.fields.max_doc_id, self.labels(node), Result(VIRTUAL))
         if isinstance(node, MatchAll):
-            return _constant(len(self.fields), lambda label: True, Result(VIRTUAL, freq=1))
+            return _constant(self.stats.num_docs, lambda label: True, Result(VIRTUAL, freq=1))
         if isinstance(node, MatchNone):
             return _Plan(0, lambda label: False, lambda label, doc: None)
         if isinstance(node, And):
@@ -337,7 +339,7 @@ class _Planner:
             if not ordered:
                 return _null_plan()
             return _Plan(
-                sum(self.fields.term_doc_count(t) for t in ordered),
+                sum(self.stats.term_docs(t) for t in ordered),
                 matches,
                 self._first_expansion(ordered, aliases, node.weight),
             )
@@ -421,7 +423,7 @@ class _Planner:
                 offsets=positions,
             )
 
-        return _Plan(self.fields.term_doc_count(term), matches, build)
+        return _Plan(self.stats.term_docs(term), matches, build)
 
     def tag(self, node: TagFilter) -> _Plan:
         alias = node.field
@@ -460,8 +462,8 @@ class _Planner:
         return _Plan(sum(p.estimate for p in parts), matches, union)
 
     def _tag_value(self, alias: bytes, value: bytes, weight: float = 1.0) -> _Plan:
-        df = self.fields.tag_doc_count(alias, value)
-        idf, bm25 = _tfidf_idf(self.table_size, df), _bm25_idf(len(self.fields), df)
+        df = self.stats.tag_docs(alias, value)
+        idf, bm25 = _tfidf_idf(self.table_size, df), _bm25_idf(self.stats.num_docs, df)
         tag_values = self.fields.tag_values
         result = Result(TERM, freq=1, weight=weight, term=value, idf=idf, bm25_idf=bm25)
         plan = _constant(df, lambda label: value in tag_values(alias, label), result)

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..replies import SimpleString
+from .corpus_stats import view as corpus_view
 from .fields import DocStats
 from .query import ParsedQuery
 from .score_tree import (
@@ -360,8 +361,9 @@ class Scorer:
         except KeyError:
             raise ValueError(f"No such scorer {name.decode('utf-8', 'replace')}") from None
         self._fields = fields = index.fields
-        num_docs = len(fields)
-        self._stats = _Stats(num_docs, fields.total_length / num_docs if num_docs else 0.0)
+        corpus = corpus_view(fields)  # the index's, or the cluster's (corpus_stats)
+        num_docs = corpus.num_docs
+        self._stats = _Stats(num_docs, corpus.total_length / num_docs if num_docs else 0.0)
         self._build = build_root(fields, parsed, inkeys, slop=slop, inorder=inorder, ranges=ranges)
         self._explain = explain
 

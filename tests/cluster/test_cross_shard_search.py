@@ -6,8 +6,9 @@ slot) and to the standalone node, both in key order: one node breaks ranking tie
 document id (insertion order), the cluster by key, the same order here. The index is
 created on the cluster after the data exists (every shard indexes its documents). Every
 query is sent raw to each of the cluster's nodes and compared with the standalone
-node's raw reply. Text ranking uses DISMAX/DOCSCORE: TFIDF and BM25 read per-shard
-statistics across shards (docs/cluster.md).
+node's raw reply. Text ranking uses DISMAX/DOCSCORE there; TFIDF and BM25, which read
+the corpus statistics (summed over the shards in a first round), are tested on a second
+index whose rare term lives on one shard (``scored``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest
 from redis.commands.search.query import Query
 
-from store.cluster import FileTopologySource, Node, Shard, Topology
+from store.cluster import FileTopologySource, Node, Shard, Topology, key_slot
 from store.cluster.admin import create_cluster
 from store.cluster.fanout import PeerError, PeerPool
 from store.cluster.search import combine_definitions
@@ -574,3 +575,105 @@ def test_json_index_search_answers_as_one_node(setup: Setup) -> None:
     finally:
         rc.close()
         single.close()
+
+
+SCORES_INDEX = "xsc-idx"
+SCORES_SEARCHES: list[list[str]] = [
+    ["rare common", "WITHSCORES"],  # TFIDF, the default
+    ["rare | common", "SCORER", "BM25", "WITHSCORES", "LIMIT", "0", "20"],
+    ["rare", "SCORER", "BM25STD", "WITHSCORES"],
+    ["common", "SCORER", "TFIDF.DOCNORM", "WITHSCORES", "LIMIT", "5", "30"],
+    ["@tag:{x} | common", "NOCONTENT", "LIMIT", "0", "15"],  # ranked by score, not shown
+    ["rare common", "SCORER", "BM25STD", "WITHSCORES", "EXPLAINSCORE", "LIMIT", "0", "3"],
+    ["comm*", "SCORER", "BM25", "WITHSCORES", "NOCONTENT"],  # an expansion
+]
+SCORES_AGGREGATES: list[list[str]] = [
+    ["rare | common", "ADDSCORES", "SCORER", "BM25", "SORTBY", "2", "@__score", "DESC",
+     "LIMIT", "0", "10"],
+    ["@tag:{x}", "ADDSCORES", "LOAD", "1", "@body", "SORTBY", "4", "@__score", "DESC",
+     "@body", "ASC"],
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scored(setup: Setup) -> Setup:
+    """A second index whose term ``rare`` and tag ``x`` live on one shard only (hash tag
+    ``{a}``): per-shard statistics would score them differently from one node."""
+    words = ["common", "filler", "words", "here", "and", "more"]
+    docs: list[tuple[str, dict[str, str]]] = []
+    for i in range(12):  # one slot, one shard: rare there, absent elsewhere
+        body = " ".join(["rare", "common", *words[1 : 1 + i % 5]])
+        docs.append((f"xsc:{{a}}:{i:02d}", {"body": body, "tag": "x" if i % 2 else "y"}))
+    for i in range(48):
+        body = " ".join(["common", *words[1 : 1 + i % 6], *(["rare"] if i == 7 else [])])
+        docs.append((f"xsc:{i:03d}", {"body": body, "tag": "x" if i % 9 == 0 else "y"}))
+    docs.sort()
+    create = ["FT.CREATE", SCORES_INDEX, "ON", "HASH", "PREFIX", "1", "xsc:", "SCHEMA",
+              "body", "TEXT", "tag", "TAG"]  # fmt: skip
+    rc = RedisCluster(host="127.0.0.1", port=setup.nodes[0].port or 0, socket_timeout=20)
+    try:
+        for key, fields in docs:
+            rc.hset(key, mapping=fields)
+        assert rc.execute_command(*create) == b"OK"
+    finally:
+        rc.close()
+    with redis.Redis(port=setup.single.port) as r:
+        for key, fields in docs:
+            r.hset(key, mapping=fields)
+        assert r.execute_command(*create) == b"OK"
+    return setup
+
+
+def test_tfidf_and_bm25_scores_are_the_clusters_not_each_shards(scored: Setup) -> None:
+    mismatches = []
+    for query in SCORES_SEARCHES:
+        args: list[str | bytes] = ["FT.SEARCH", SCORES_INDEX, *query]
+        expected = _raw_call(scored.single.port, args, 2)
+        assert not expected.startswith(b"-"), (query, expected)
+        for node in scored.nodes[:3]:
+            if (got := _raw_call(node.port or 0, args, 2)) != expected:
+                mismatches.append((node.port, query, expected, got))
+    for query in SCORES_AGGREGATES:
+        args = ["FT.AGGREGATE", SCORES_INDEX, *query]
+        expected = _raw_call(scored.single.port, args, 2)
+        assert not expected.startswith(b"-"), (query, expected)
+        for node in scored.nodes[:3]:
+            if (got := _raw_call(node.port or 0, args, 2)) != expected:
+                mismatches.append((node.port, query, expected, got))
+    assert not mismatches, f"{len(mismatches)} differ; first: {mismatches[0]}"
+
+    # the case the two rounds exist for: the shard holding {a} alone scores otherwise
+    slot = key_slot(b"xsc:{a}:00")
+
+    def holds(node: AnyNode) -> bool:
+        with node.client() as r:
+            return bool(r.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot))
+
+    holder = next(n for n in scored.nodes[:3] if holds(n))
+    query = ["FT.SEARCH", SCORES_INDEX, "rare", "SCORER", "BM25STD", "WITHSCORES", "NOCONTENT"]
+    with _shard_local(holder) as local, redis.Redis(port=scored.single.port, protocol=2) as single:
+        alone = local.execute_command(*query)
+        whole = single.execute_command(*query)
+    alone_scores = dict(zip(alone[1::2], alone[2::2], strict=True))
+    whole_scores = dict(zip(whole[1::2], whole[2::2], strict=True))
+    assert alone_scores[b"xsc:{a}:00"] != whole_scores[b"xsc:{a}:00"]
+
+
+def test_corpus_statistics_commands_refuse_bad_headers(scored: Setup) -> None:
+    counts = []
+    for node in scored.nodes[:3]:  # each shard's own counts; a shard without the term: none
+        with node.client() as r:
+            stats = r.execute_command("_FT.STATS", SCORES_INDEX, "rare @tag:{x}")
+            counts.append((stats[0], dict(zip(stats[2][::2], stats[2][1::2], strict=True))))
+    assert sum(n for n, _ in counts) == 60
+    assert sum(terms.get(b"rare", 0) for _, terms in counts) == 13
+    with scored.nodes[0].client() as r:
+        for bad in (
+            ["x"],
+            ["1", "2", "5", "t"],
+            ["1", "2", "0", "1", "a", "b"],
+            ["-1", "2", "0", "0"],
+        ):
+            with pytest.raises(redis.ResponseError):
+                r.execute_command("_FT.SEARCH", SCORES_INDEX, *bad, "rare")
+        assert r.ping()
