@@ -241,6 +241,18 @@ NO_NUMERIC |= {
 NO_NUMERIC |= {"CLUSTER", "ASKING", "READONLY", "READWRITE"}
 # FT.DEBUG GC_FORCEINVOKE idx [timeout]: the timeout is not read (RediSearch accepts "x")
 NO_NUMERIC |= {"FT.DEBUG"}
+# The coordinator's internal search commands (store/commands/search_shard.py): the counts
+# of their statistics header, and _FT.STATS's query as FT.SEARCH's
+SHAPES |= {
+    "_FT.STATS": [["_FT.STATS", "base", "*=>[KNN " + N + " @v $B]", *KNN[3:]]],
+    "_FT.SEARCH": [
+        ["_FT.SEARCH", "base", N, "0", "0", "0", "*"],
+        ["_FT.SEARCH", "base", "1", "2", N, "t", "1", "0", "*"],
+        ["_FT.SEARCH", "base", "1", "2", "1", "t", N, "0", "*"],
+        ["_FT.SEARCH", "base", "1", "2", "0", N, "v", "x", "1", "*"],
+    ],
+    "_FT.AGGREGATE": [["_FT.AGGREGATE", "base", "1", N, "0", "0", "*"]],
+}
 # Lists, sets and streams. Blocking timeouts are not fed (0 waits forever, as WAIT's).
 SHAPES |= {
     "LINDEX": [["LINDEX", "l", N]],
