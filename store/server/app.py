@@ -87,6 +87,7 @@ class ServerStats:
     query_limit_disconnections: int = 0
     idle_timeouts: int = 0
     searches_offloaded: int = 0
+    inline_commands: int = 0  # run from data_received (store.server.inline_commands)
     commands: int = 0
     net_input_bytes: int = 0
     net_output_bytes: int = 0

@@ -203,6 +203,14 @@ _OPTIONS = (
         "POLICY",
     ),
     _Option(
+        "--inline-commands",
+        "inline_commands",
+        parse_bool,
+        "yes (default): simple commands run straight from the socket callback when the "
+        "client is otherwise idle; no: every batch through the client's task",
+        "yes|no",
+    ),
+    _Option(
         "--search-knn-order",
         "search_knn_order",
         _knn_order,

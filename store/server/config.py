@@ -280,6 +280,10 @@ class ServerConfig:
     # (the thread hop costs ~100-150 us, more than it saves for a lone client); beyond,
     # it goes to the pool so the loop keeps serving others. 0: always use the pool.
     inline_search_max_active_clients: int = 1
+    # Run simple commands straight from the socket callback when the client's task is idle
+    # (store.server.inline_commands): no task step or future per command. Off: every
+    # batch takes the task path (for comparison; the replies are the same).
+    inline_commands: bool = True
     # Order of FT.SEARCH KNN hits without SORTBY: "distance" (nearest first, as Amazon
     # MemoryDB documents its KNN results) or "score" (RediSearch 2.10's: the scorer's score
     # descending, ties by document id, so a plain `*=>[KNN ...]` comes in indexing order).

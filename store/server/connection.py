@@ -89,6 +89,7 @@ from ..index.schema import parse_ft_create
 from ..resp import ErrorReply, ProtocolError, Push, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
+from .inline_commands import InlineReplies, runs_inline
 from .pubsub import subscribed_gate
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import SCRIPT_RUNNERS
@@ -144,6 +145,11 @@ class Connection(asyncio.Protocol):
         cfg = server.config
         self.parser = RequestParser(max_bulk_len=cfg.proto_max_bulk_len)
         self._inline_search_max = cfg.inline_search_max_active_clients
+        self._inline_enabled = cfg.inline_commands
+        # replies of commands run from data_received, not sent yet (store.server.inline_commands)
+        self._inline: InlineReplies | None = None
+        # commands taken from the parser by the inline path for the task to run first
+        self._leftover: list[list[bytes]] = []
         self.writer = ReplyWriter(2)
         self.protocol = 2
         self.name: bytes | None = None
@@ -227,6 +233,9 @@ class Connection(asyncio.Protocol):
             self.server.active_clients += 1
         waiter = self._waiter
         if waiter is not None:
+            if self._inline_allowed() and self._run_inline():
+                self._has_data = False  # every complete command ran: the task stays parked
+                return
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
@@ -387,6 +396,8 @@ class Connection(asyncio.Protocol):
             while True:
                 if not self._has_data:
                     if self.closing:
+                        if self._inline is not None:  # answered before closing
+                            await self._run_batch([])
                         break
                     if self._paused and self.transport is not None:
                         self._paused = False
@@ -420,12 +431,18 @@ class Connection(asyncio.Protocol):
         """Run every complete command buffered. False when the connection must close."""
         parser = self.parser
         while True:
-            try:
-                batch = parser.drain()
-            except ProtocolError as exc:
-                self._send(b"-ERR %s\r\n" % str(exc).encode("utf-8", "replace"))
-                return False
+            batch, self._leftover = self._leftover, []
             if not batch:
+                try:
+                    batch = parser.drain()
+                except ProtocolError as exc:
+                    if self._inline is not None:  # the replies before the error first
+                        await self._run_batch([])
+                    self._send(b"-ERR %s\r\n" % str(exc).encode("utf-8", "replace"))
+                    return False
+            if not batch:
+                if self._inline is not None and self._inline.failed:
+                    return await self._run_batch([]) and not self.closing
                 return True
             self._unread = 0
             if self._paused and self.transport is not None:
@@ -451,6 +468,11 @@ class Connection(asyncio.Protocol):
         pending = 0  # approximate bytes of the replies not flushed yet
         spec: CommandSpec | None = None
         rollbacks = engine.rollbacks
+        inline = self._inline
+        if inline is not None:  # commands run inline before these: their replies first
+            self._inline = None
+            replies, writes, pending = inline.replies, inline.writes, inline.size
+            need, touched, rollbacks = inline.written, True, inline.rollbacks
         self.busy = True
         self.outbox = replies
         position, end = 0, len(batch)
@@ -641,6 +663,168 @@ class Connection(asyncio.Protocol):
             return False
         return True
 
+    # -- the inline path (store.server.inline_commands) -----------------------------------
+    def _inline_allowed(self) -> bool:
+        """Whether data_received may run commands itself now (the task is parked)."""
+        server = self.server
+        return (
+            self._inline_enabled
+            and self.fast
+            and not self.closing
+            and not self._leftover
+            and not self._writing_paused
+            and not self._paused
+            and (self._inline is None or not self._inline.failed)
+            and not server.observe.pause.active
+            and not server.script_guard.pending
+            and server.config.min_replicas_to_ack == 0
+            and server.search_coordinator is None
+        )
+
+    def _run_inline(self) -> bool:
+        """Run the buffered complete commands that are eligible, from data_received.
+
+        True when every complete command ran; otherwise the first that cannot (and what
+        follows) is left to the task (``_leftover``, or the parser for a protocol error)."""
+        server, engine = self.server, self.engine
+        parser = self.parser
+        specs = RESOLVED
+        observe = server.observe
+        clock = time.perf_counter_ns
+        active = server.active_clients
+        state = self._inline
+        ran = 0
+        complete = True
+        try:
+            while state is None or state.size < FLUSH_BYTES:
+                try:
+                    args = parser.next_command()
+                except ProtocolError:
+                    complete = False  # the task's drain raises it again, after these replies
+                    break
+                if args is None:
+                    break
+                spec = specs.get(args[0])
+                if spec is None:
+                    try:
+                        spec = resolve(args)  # a spelling not seen yet (cached from now on)
+                    except StoreError:
+                        spec = None  # unknown, or the wrong arity: the task answers it
+                if spec is None or not runs_inline(spec, args, active):
+                    self._leftover.append(args)
+                    complete = False
+                    break
+                if state is None:
+                    state = self._inline = InlineReplies(engine.rollbacks)
+                replies = state.replies
+                self.outbox = replies
+                self.last_spec = spec
+                self.last_args = args
+                started = clock()
+                if spec.is_write:
+                    server.last_write_ns = started
+                server.executing = self
+                try:
+                    done = engine.submit(spec, args, protocol=self.protocol, may_block=True)
+                except Exception as exc:  # a bug in a handler: answer, keep serving
+                    log.exception("%s failed unexpectedly", spec.name)
+                    failure = CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
+                    observe.done(self, spec, args, clock() - started, failure)
+                    replies.append(failure)
+                    ran += 1
+                    continue
+                finally:
+                    server.executing = None
+                if type(done.reply) is WouldBlock:  # it parks: the task runs it (no effect yet)
+                    self._leftover.append(args)
+                    complete = False
+                    break
+                observe.done(self, spec, args, clock() - started, done.error)
+                if done.seq is not None:
+                    state.writes.append((len(replies), done.seq))
+                    if done.seq > state.written:
+                        state.written = done.seq
+                if done.error is not None:
+                    replies.append(done.error)
+                else:
+                    replies.append(done.reply)
+                    state.size += size_hint(done.reply)
+                if self.held:
+                    replies.extend(self.held)
+                    self.held.clear()
+                ran += 1
+            else:
+                complete = False  # a reply-heavy pipeline: the task flushes as it goes
+        finally:
+            self.outbox = None
+        if ran:
+            server.stats.commands += ran
+            server.stats.inline_commands += ran
+            self._unread = 0
+            if server.blocking.ready:  # serve clients blocked on keys these wrote
+                server.blocking.serve()
+        if state is not None and ran:
+            self._inline_settle(state)
+        return complete
+
+    def _inline_settle(self, state: InlineReplies) -> None:
+        """Send ``state``'s replies once what they show is durable (at once if nothing)."""
+        engine = self.engine
+        tlog = engine.transaction_log
+        need = state.written
+        if tlog is not None:
+            last = engine.applied_position.seq - 1
+            if last > need:
+                need = last
+        state.need = need
+        if tlog is None or need <= 0:
+            self._inline_send(state)
+        elif not state.waiting:
+            state.waiting = need
+            self.server.durable_gate.notify(need, functools.partial(self._inline_durable, state))
+
+    def _inline_durable(
+        self, state: InlineReplies, outcome: Any, exc: BaseException | None
+    ) -> None:
+        """The gate's answer for ``state`` (on the loop): send, wait more, or hand over."""
+        try:
+            if self._inline is not state:  # the task took them into a batch
+                return
+            engine = self.engine
+            if exc is not None or outcome is not None or engine.rollbacks != state.rollbacks:
+                state.failed = True  # the task's _flush refuses what may not be durable
+                self._has_data = True
+                self._wake()
+                return
+            tlog = engine.transaction_log
+            if tlog is not None and state.need >= tlog.durable_position.seq:
+                state.waiting = state.need  # commands ran since the request: wait for them
+                self.server.durable_gate.notify(
+                    state.need, functools.partial(self._inline_durable, state)
+                )
+                return
+            self._inline_send(state)
+        except Exception:  # never into the gate's loop: it answers other clients next
+            log.exception("client id=%d: answering inline commands failed; closing", self.id)
+            self.kill()
+
+    def _inline_send(self, state: InlineReplies) -> None:
+        self._inline = None
+        if state.written > self.last_write_seq:
+            self.last_write_seq = state.written
+        writer = self.writer
+        for reply in state.replies:
+            try:
+                writer.write(reply)
+            except TypeError as exc:
+                log.error("cannot encode a reply: %s", exc)
+                writer.write(CommandError("internal error: reply could not be encoded"))
+        if len(writer):
+            self._send(writer.take_chunk())
+        if self._waiter is not None and not self._has_data and self._active:
+            self._active = False  # as the parked task would: no input, nothing in flight
+            self.server.active_clients -= 1
+
     def _offloads(self, now_ns: int) -> bool:
         """Whether a lockfree command (FT.SEARCH) goes to the search pool now.
 
@@ -802,6 +986,9 @@ class Connection(asyncio.Protocol):
             return
         if self.outbox is not None:
             self.outbox.append(message)
+            return
+        if self._inline is not None:  # after the inline replies still waiting for the log
+            self._inline.replies.append(message)
             return
         writer = self.writer
         writer.write(message)

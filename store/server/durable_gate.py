@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,28 @@ __all__ = ["DurableGate"]
 
 # A waiter's future: None when its seq is durable; else the log's own future to await.
 _Outcome = Future[None] | None
+
+
+class _Notify:
+    """A waiter that is a callback (:meth:`DurableGate.notify`), with a future's
+    ``done``/``set_result``/``set_exception`` as the gate uses them."""
+
+    __slots__ = ("_callback", "_done")
+
+    def __init__(self, callback: Callable[[_Outcome, BaseException | None], None]) -> None:
+        self._callback = callback
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, outcome: _Outcome) -> None:
+        self._done = True
+        self._callback(outcome, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._done = True
+        self._callback(None, exc)
 
 
 class DurableGate:
@@ -65,7 +88,7 @@ class DurableGate:
         self._requested = 0  # the highest seq asked of the log
         self._wanted = 0  # the highest seq a waiter waits for
         self._scheduled = False  # a request is due at the next loop iteration
-        self._waiters: list[tuple[int, int, asyncio.Future[_Outcome]]] = []
+        self._waiters: list[tuple[int, int, asyncio.Future[_Outcome] | _Notify]] = []
         self._ids = itertools.count()
         self._epoch = 0
 
@@ -74,10 +97,32 @@ class DurableGate:
         log = self._engine.transaction_log
         if log is None or seq < log.durable_position.seq:
             return
-        if self._requested >= log.next_position.seq:
-            self._forget()  # the log went back
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[_Outcome] = loop.create_future()
+        self._enqueue(seq, waiter, loop)
+        outcome = await waiter
+        if outcome is not None:
+            await asyncio.wrap_future(outcome)
+
+    def notify(self, seq: int, callback: Callable[[_Outcome, BaseException | None], None]) -> None:
+        """Call ``callback(None, None)`` on the loop once ``seq`` is durable (at once if it
+        is, or if there is no log), without a future or a task: the inline command path's
+        wait (store.server.connection). On a failure it is called with the log's own
+        future for ``seq`` to await, or the exception: the caller then waits as
+        :meth:`wait` would."""
+        log = self._engine.transaction_log
+        if log is None or seq < log.durable_position.seq:
+            callback(None, None)
+            return
+        self._enqueue(seq, _Notify(callback), asyncio.get_running_loop())
+
+    def _enqueue(
+        self, seq: int, waiter: asyncio.Future[_Outcome] | _Notify, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        log = self._engine.transaction_log
+        assert log is not None
+        if self._requested >= log.next_position.seq:
+            self._forget()  # the log went back
         heapq.heappush(self._waiters, (seq, next(self._ids), waiter))
         if seq > self._wanted:
             self._wanted = seq
@@ -90,9 +135,6 @@ class DurableGate:
         elif not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._request, loop)
-        outcome = await waiter
-        if outcome is not None:
-            await asyncio.wrap_future(outcome)
 
     def _request(self, loop: asyncio.AbstractEventLoop) -> None:
         self._scheduled = False

@@ -1,0 +1,69 @@
+"""Simple commands run straight from ``data_received``: no task step, no future.
+
+The connection's regular path (store.server.connection) wakes the client's task for every
+batch, runs it, and awaits the durable gate with a future: two task steps and two futures
+per batch, most of the ~66 us of server CPU a one-command batch cost under the 200-client
+types mix (docs/decisions/0007-request-path-fixed-cost.md). A client that sends one simple
+command at a time pays all of it for every command.
+
+The inline path runs such commands in the protocol callback itself, while the client's
+task is parked with nothing to do: each command through the same ``Engine.submit`` and the
+same observability, its reply appended to :class:`InlineReplies`. The replies wait for the
+log exactly as the regular path's do (the last record the commands wrote or could have
+read, the same group-commit fsync of the durable gate), but through
+:meth:`DurableGate.notify`: one callback answers the client at the durable point. Nothing
+is acknowledged before it is durable; a failure hands the replies to the client's task,
+whose regular path refuses what may not be durable.
+
+Eligible (:func:`runs_inline`): an engine command that cannot block, offload or run a
+script, on a connection with the fast checks (authenticated unrestricted user, no MULTI,
+no pub/sub or tracking, not cluster mode), while nothing else is special: no CLIENT PAUSE,
+no busy script, no ``min-replicas-to-write``, no backpressure. A key write that the
+:class:`WriteCombiner` would batch with other clients' goes the regular way while other
+clients are active (the vector mix keeps its shared index inserts). The first command that
+is not eligible, and everything after it, goes to the task, which sends the inline replies
+first: the order of replies is the order of commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..engine import BATCHABLE_WRITES
+
+if TYPE_CHECKING:
+    from ..commands.table import CommandSpec
+
+__all__ = ["InlineReplies", "runs_inline"]
+
+# commands whose regular path does more than submit (watchers, scripts)
+_SPECIAL = frozenset({"FLUSHALL", "FLUSHDB", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO",
+                      "FCALL", "FCALL_RO", "SCRIPT", "FUNCTION"})  # fmt: skip
+
+
+@dataclass
+class InlineReplies:
+    """Replies of inline commands not sent yet, and what they wait for."""
+
+    rollbacks: int  # Engine.rollbacks when the first of them ran
+    replies: list[Any] = field(default_factory=list)
+    writes: list[tuple[int, int]] = field(default_factory=list)  # (reply index, log seq)
+    need: int = 0  # the highest record written or read: durable before any reply leaves
+    written: int = 0  # the highest record written
+    size: int = 0  # approximate bytes of the replies
+    waiting: int = 0  # the seq the gate was asked for (0: not asked)
+    failed: bool = False  # the log failed them: the client's task answers
+
+
+def runs_inline(spec: CommandSpec, args: list[bytes], active_clients: int) -> bool:
+    """Whether ``spec`` (called with ``args``) may run on the inline path (module docstring)."""
+    if spec.scope != "engine" or spec.name in _SPECIAL:
+        return False
+    flags = spec.flags
+    if "lockfree" in flags or "blocking" in flags:
+        return False
+    arity = spec.arity
+    if (arity > 0 and len(args) != arity) or len(args) < -arity:
+        return False  # the regular path answers the arity error
+    return not (active_clients > 1 and spec.name in BATCHABLE_WRITES)

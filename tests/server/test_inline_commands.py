@@ -1,0 +1,125 @@
+"""The inline command path answers byte for byte as the task path.
+
+Two servers, ``appendfsync always``, one with simple commands run from the socket callback
+(store.server.inline_commands, the default) and one without (``inline_commands=False``),
+get the same raw request streams: single commands, pipelines that mix simple commands with
+what the inline path hands to the task (MULTI/EXEC, a blocking command, HELLO switching
+protocols, an unknown command, an arity error, FT.SEARCH), and a protocol error after good
+commands. Their raw reply bytes must be equal, and the inline server must have run
+commands inline (INFO ``memvec_inline_commands``), the other none. Durability on this path
+is covered by the crash and full-disk tests (tests/server/test_types_crash.py,
+test_disk_full.py), which run through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from store.config import FsyncPolicy
+from store.resp import encode_command
+from store.server import ServerConfig, ServerThread
+from tests.server.conftest import RawClient
+
+STEPS: list[list[list[str]]] = [
+    [["SET", "k", "1"]],
+    [["GET", "k"]],
+    [["INCR", "k"], ["INCRBY", "k", "5"], ["GET", "k"]],
+    [["RPUSH", "l", "a", "b", "c"], ["LRANGE", "l", "0", "-1"], ["LPOP", "l"]],
+    [["ZADD", "z", "1", "a", "2", "b"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"]],
+    [["XADD", "s", "1-1", "f", "v"], ["XLEN", "s"], ["XRANGE", "s", "-", "+"]],
+    [["SADD", "set", "x", "y"], ["SCARD", "set"], ["EXPIRE", "k", "100"], ["TTL", "k"]],
+    # handed to the task mid-pipeline; what follows runs after it, in order
+    [["SET", "a", "1"], ["MULTI"], ["INCR", "a"], ["GET", "a"], ["EXEC"], ["GET", "a"]],
+    [["SET", "b", "1"], ["BLPOP", "empty", "0.05"], ["GET", "b"]],
+    [["SET", "c", "1"], ["NOSUCHCOMMAND", "x"], ["GET"], ["GET", "c"]],
+    [["SET", "d", "1"], ["HELLO", "3"], ["HSET", "h", "f", "v"], ["HGETALL", "h"]],
+    [["HSET", "doc:1", "t", "hello"], ["FT.SEARCH", "idx", "hello"], ["DEL", "doc:1"]],
+    [["LPUSH", "q", "1"], ["BRPOP", "q", "1"], ["SET", "e", "2"], ["GET", "e"]],
+]
+
+
+def _server(tmp_path: Path, inline: bool) -> ServerThread:
+    config = ServerConfig(
+        port=0,
+        data_dir=tmp_path / ("inline" if inline else "task"),
+        appendfsync=FsyncPolicy.ALWAYS,
+        inline_commands=inline,
+    )
+    return ServerThread(config).start()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
+    inline, task = _server(tmp_path, True), _server(tmp_path, False)
+    try:
+        yield inline, task
+    finally:
+        inline.stop()
+        task.stop()
+
+
+def _replies(client: RawClient, n: int) -> bytes:
+    return b"".join(client.read_reply() for _ in range(n))
+
+
+def _inline_count(port: int) -> int:
+    client = RawClient(port)
+    try:
+        client.send(encode_command("INFO", "stats"))
+        text = client.read_reply().decode()
+    finally:
+        client.close()
+    line = next(x for x in text.splitlines() if x.startswith("memvec_inline_commands:"))
+    return int(line.split(":")[1])
+
+
+def test_inline_and_task_paths_answer_the_same_bytes(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    answers = []
+    for server in servers:
+        client = RawClient(server.port, timeout_s=10)
+        out = []
+        try:
+            client.send(encode_command("FT.CREATE", "idx", "PREFIX", "1", "doc:", "SCHEMA",
+                                       "t", "TEXT"))  # fmt: skip
+            out.append(client.read_reply())
+            for step in STEPS:  # each step's commands in one write: a pipeline
+                client.send(b"".join(encode_command(*cmd) for cmd in step))
+                out.append(_replies(client, len(step)))
+            # good commands, then a malformed request: their replies, then the error
+            client.send(
+                encode_command("SET", "p", "1") + encode_command("GET", "p") + b"*1\r\n$x\r\n"
+            )
+            out.append(client.read_until_closed())
+        finally:
+            client.close()
+        answers.append(out)
+    inline, task = answers
+    for i, (a, b) in enumerate(zip(inline, task, strict=True)):
+        assert a == b, (i, a, b)
+    assert b"Protocol error" in inline[-1] and inline[-1].startswith(b"+OK\r\n$1\r\n1\r\n")
+    assert _inline_count(servers[0].port) > 20
+    assert _inline_count(servers[1].port) == 0
+
+
+def test_many_clients_one_command_at_a_time(servers: tuple[ServerThread, ServerThread]) -> None:
+    """Interleaved single commands of several clients (the types mix's shape): each
+    client reads its own writes in order, on both paths."""
+    for server in servers:
+        clients = [RawClient(server.port, timeout_s=10) for _ in range(6)]
+        try:
+            for round_ in range(20):
+                for i, c in enumerate(clients):
+                    c.send(encode_command("RPUSH", f"list{i}", str(round_)))
+                for c in clients:
+                    assert c.read_reply() == b":%d\r\n" % (round_ + 1)
+            for i, c in enumerate(clients):
+                c.send(encode_command("LRANGE", f"list{i}", "0", "-1"))
+                assert c.read_reply() == encode_command(*[str(r) for r in range(20)])
+        finally:
+            for c in clients:
+                c.close()
