@@ -23,6 +23,10 @@ Contract:
   iteration are applied together at the next one (one ``Engine.submit_many``, their
   vectors inserted as one batch on every core). A pipelined run of them from one client
   is one ``submit_many`` of its own.
+* Simple commands of an otherwise idle client run straight from ``data_received``
+  (:mod:`store.server.inline_commands`): the same engine call and durability, their
+  replies released by a durable-gate callback, no task step; anything else, and what
+  follows it, goes to the client's task, which sends those replies first.
 * ``lockfree`` commands (FT.SEARCH) run on the server's thread pool so searches from many
   clients use every core; the batch continues after them, in order.
 * Dispatch goes through the one command table (``store.commands.table``): unknown command
@@ -234,8 +238,12 @@ class Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None:
             if self._inline_allowed() and self._run_inline():
-                self._has_data = False  # every complete command ran: the task stays parked
-                return
+                if self._waiter is waiter:  # every complete command ran: the task stays parked
+                    self._has_data = False
+                    if self._inline is None and self._active:  # answered already: idle
+                        self._active = False
+                        self.server.active_clients -= 1
+                return  # (or the inline path woke it: a failed log, its task answers)
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
