@@ -201,7 +201,7 @@ class SearchCoordinator:
     def _scores_read_corpus(self, plan: SearchPlan) -> bool:
         """Whether the answer shows or is ordered by scores that read corpus statistics."""
         request = plan.request
-        if request.scorer not in CORPUS_SCORERS or request.query.strip() == b"*":
+        if request.scorer not in CORPUS_SCORERS or request.num == 0:
             return False
         if plan.k is not None:  # KNN: ordered by distance, unless the server ranks by score
             return request.withscores or (

@@ -6,11 +6,14 @@ answer what one node holding everything answers. The coordinator
 (:mod:`store.cluster.search`) runs two rounds:
 
 * ``_FT.STATS index query [FT.SEARCH options]``: this shard's statistics for the query,
-  ``[num_docs, total_length, [term, docs, ...], [field alias, tag value, docs, ...]]``,
-  every term and tag value the query's scorer looks up here (its expansions included).
+  ``[num_docs, total_length, [term, docs, ...], [field alias, tag value, docs, ...],
+  [term, [field alias, ...], 0|1, ...]]``, every term and tag value the query's scorer
+  looks up here (its expansions included), and whether each single term is held in the
+  fields its query node searches.
 * ``_FT.SEARCH index num_docs total_length nterms [term docs]... ntags [alias value
-  docs]... query [options]`` and ``_FT.AGGREGATE`` (the same header): FT.SEARCH and
-  FT.AGGREGATE with the summed statistics in place of this index's.
+  docs]... npresent [term nfields alias... 0|1]... query [options]`` and
+  ``_FT.AGGREGATE`` (the same header): FT.SEARCH and FT.AGGREGATE with the summed
+  statistics in place of this index's.
 
 Clients never need them (they are not in RediSearch): a client calling one gets what the
 arguments say, scores computed with the statistics it passed.
@@ -59,7 +62,10 @@ def ft_stats(ctx: ExecContext, args: list[bytes]) -> object:
     tags: list[Any] = []
     for (alias, value), n in found.tags.items():
         tags += [alias, value, n]
-    return [num_docs, total, terms, tags]
+    present: list[Any] = []
+    for (aliases, term), held in found.present.items():
+        present += [term, list(aliases), int(held)]
+    return [num_docs, total, terms, tags, present]
 
 
 @command("_FT.SEARCH", -7, "readonly lockfree", "search slow")
@@ -87,6 +93,9 @@ def encode_stats(stats: CorpusStats) -> list[bytes]:
     out.append(str(len(stats.tags)).encode())
     for (alias, value), n in stats.tags.items():
         out += [alias, value, str(n).encode()]
+    out.append(str(len(stats.present)).encode())
+    for (aliases, term), held in stats.present.items():
+        out += [term, str(len(aliases)).encode(), *aliases, b"1" if held else b"0"]
     return out
 
 
@@ -115,17 +124,32 @@ def decode_stats(argv: list[bytes]) -> tuple[CorpusStats, list[bytes]]:
         tags[(argv[i + 1], argv[i + 2])] = number(i + 3)
         i += 3
     i += 1
+    present: dict[tuple[tuple[bytes, ...], bytes], bool] = {}
+    for _ in range(number(i)):
+        if i + 2 >= len(argv):
+            raise QuerySyntaxError("the statistics header is cut short")
+        term, n = argv[i + 1], number(i + 2)
+        if i + 3 + n >= len(argv):
+            raise QuerySyntaxError("the statistics header is cut short")
+        aliases = tuple(argv[i + 3 : i + 3 + n])
+        present[(aliases, term)] = number(i + 3 + n) != 0
+        i += 3 + n
+    i += 1
     if i >= len(argv):
         raise QuerySyntaxError("No query string provided")
-    return CorpusStats(num_docs, total, terms, tags), argv[i:]
+    return CorpusStats(num_docs, total, terms, tags, present), argv[i:]
 
 
 def stats_of(reply: Any) -> CorpusStats:
     """A ``_FT.STATS`` reply as :class:`CorpusStats`."""
-    num_docs, total, terms, tags = reply
+    num_docs, total, terms, tags, present = reply
     return CorpusStats(
         int(num_docs),
         int(total),
         {bytes(terms[i]): int(terms[i + 1]) for i in range(0, len(terms), 2)},
         {(bytes(tags[i]), bytes(tags[i + 1])): int(tags[i + 2]) for i in range(0, len(tags), 3)},
+        {
+            (tuple(bytes(a) for a in present[i + 1]), bytes(present[i])): bool(present[i + 2])
+            for i in range(0, len(present), 3)
+        },
     )

@@ -47,25 +47,36 @@ CORPUS_SCORERS = frozenset({None, b"TFIDF", b"TFIDF.DOCNORM", b"BM25", b"BM25STD
 @dataclass(frozen=True)
 class CorpusStats:
     """Statistics of a corpus: ``terms[term]`` and ``tags[(field alias, value)]`` are
-    document counts."""
+    document counts; ``present[(aliases, term)]`` whether any document holds a single
+    query term in the fields its query node searches (a term none holds opens no iterator
+    on RediSearch and a union drops it, so this too must be the cluster's)."""
 
     num_docs: int
     total_length: int
     terms: Mapping[bytes, int] = field(default_factory=dict)
     tags: Mapping[tuple[bytes, bytes], int] = field(default_factory=dict)
+    # (the searched fields' aliases, term): whether a document holds the term in them
+    present: Mapping[tuple[tuple[bytes, ...], bytes], bool] = field(default_factory=dict)
 
     @staticmethod
     def summed(parts: list[CorpusStats]) -> CorpusStats:
         """The statistics of the union of disjoint corpora (the shards')."""
         terms: dict[bytes, int] = {}
         tags: dict[tuple[bytes, bytes], int] = {}
+        present: dict[tuple[tuple[bytes, ...], bytes], bool] = {}
         for part in parts:
             for term, n in part.terms.items():
                 terms[term] = terms.get(term, 0) + n
             for tag, n in part.tags.items():
                 tags[tag] = tags.get(tag, 0) + n
+            for key, held in part.present.items():
+                present[key] = present.get(key, False) or held
         return CorpusStats(
-            sum(p.num_docs for p in parts), sum(p.total_length for p in parts), terms, tags
+            sum(p.num_docs for p in parts),
+            sum(p.total_length for p in parts),
+            terms,
+            tags,
+            present,
         )
 
 
@@ -75,6 +86,7 @@ class Recorder:
     def __init__(self) -> None:
         self.terms: dict[bytes, int] = {}
         self.tags: dict[tuple[bytes, bytes], int] = {}
+        self.present: dict[tuple[tuple[bytes, ...], bytes], bool] = {}
 
 
 _OVERRIDE: contextvars.ContextVar[CorpusStats | None] = contextvars.ContextVar(
@@ -147,6 +159,18 @@ class StatsView:
         if self._recorder is not None:
             self._recorder.tags[(alias, value)] = n
         return n
+
+    def term_present(self, aliases: list[bytes], term: bytes) -> bool:
+        """Whether a document holds ``term`` in one of the fields ``aliases``."""
+        key = (tuple(aliases), term)
+        if self._override is not None:
+            known = self._override.present.get(key)
+            if known is not None:
+                return known
+        held = any(self._fields.field_has_term(a, term) for a in aliases)
+        if self._recorder is not None:
+            self._recorder.present[key] = held
+        return held
 
 
 def view(fields: FieldIndexes) -> StatsView:

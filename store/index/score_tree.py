@@ -360,7 +360,9 @@ class _Planner:
                 return _Plan(parts[0].estimate, matches, parts[0].build)
             return _Plan(sum(p.estimate for p in parts), matches, _union(parts, quick_exit=False))
         if len(node.terms) == 1:
-            if not any(self.fields.field_has_term(a, node.terms[0]) for a in aliases):
+            # a term no searched field holds opens no iterator (a union drops it): whether
+            # a document of the index holds it there (of the cluster, across shards)
+            if not self.stats.term_present(aliases, node.terms[0]):
                 return _null_plan()
             # a one-term "phrase" is its term: RediSearch drops the phrase and its weight
             weight = 1.0 if node.exact else node.weight

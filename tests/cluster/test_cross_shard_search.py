@@ -677,3 +677,187 @@ def test_corpus_statistics_commands_refuse_bad_headers(scored: Setup) -> None:
             with pytest.raises(redis.ResponseError):
                 r.execute_command("_FT.SEARCH", SCORES_INDEX, *bad, "rare")
         assert r.ping()
+
+
+# -- exact TFIDF / BM25 across shards (the statistics round) ------------------------------
+
+SC_INDEX = "xs-sc"
+SC_PREFIX = "xs:sc:"
+SC_CREATE = [
+    "FT.CREATE", SC_INDEX, "ON", "HASH", "PREFIX", "1", SC_PREFIX, "SCHEMA",
+    "body", "TEXT", "kind", "TAG", "n", "NUMERIC",
+]  # fmt: skip
+# "apple" is frequent on the first shard and rare on the second, "cherry" the reverse;
+# lengths vary (BM25's average length), "runs"/"running" stem alike, "app*" expands
+SC_SHARD_DOCS = [
+    [("apple banana", "fruit"), ("apple apple pear", "fruit"), ("apple running fast", "sport"),
+     ("apple", "fruit"), ("apple kiwi banana plum", "fruit"), ("apple cherry", "fruit"),
+     ("banana runs", "sport"), ("application form apple", "office")],
+    [("apple cherry cherry", "fruit"), ("cherry banana", "fruit"), ("cherry", "fruit"),
+     ("cherry runs daily", "sport"), ("cherry pie with cream and sugar", "food")],
+    [("banana split", "food"), ("plum cherry", "fruit"), ("appetite for apple pie", "food"),
+     ("running shoes", "sport"), ("durian plum", "fruit")],
+]  # fmt: skip
+SC_SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD"]
+SC_SEARCHES: list[list[str]] = [
+    ["apple", "WITHSCORES", "NOCONTENT", "LIMIT", "0", "20"],
+    ["apple|cherry", "LIMIT", "0", "7", "RETURN", "1", "body"],  # ranking only, LIMIT
+    ["apple banana", "WITHSCORES", "NOCONTENT"],
+    ["@kind:{fruit}", "WITHSCORES", "NOCONTENT", "LIMIT", "0", "20"],
+    ["app*", "WITHSCORES", "NOCONTENT"],
+    ["running", "WITHSCORES", "NOCONTENT"],
+    ["cherry @kind:{fruit|food}", "WITHSCORES", "LIMIT", "1", "4"],
+    ["apple cherry", "WITHSCORES", "EXPLAINSCORE", "NOCONTENT"],
+    ["*", "WITHSCORES", "NOCONTENT", "LIMIT", "0", "5"],
+    # "durian" is on one shard only: the others must keep the union as one node does
+    ["apple|durian", "WITHSCORES", "EXPLAINSCORE", "NOCONTENT", "LIMIT", "0", "4"],
+    ["(durian|apple) => { $weight: 2.0 }", "WITHSCORES", "NOCONTENT", "DIALECT", "2"],
+]  # fmt: skip
+
+
+def _tag_on(node: AnyNode, n: int) -> list[str]:
+    """``n`` hash tags whose slots ``node`` (a primary) serves, in key order."""
+    with node.client() as r:
+        ranges = [
+            (int(e[0]), int(e[1]))
+            for e in r.execute_command("CLUSTER", "SLOTS")
+            if int(e[2][1]) == node.port
+        ]
+    out, i = [], 0
+    while len(out) < n:
+        tag = f"t{i:04d}"
+        slot = key_slot(tag.encode())
+        if any(lo <= slot <= hi for lo, hi in ranges):
+            out.append(tag)
+        i += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def uneven(setup: Setup) -> Iterator[Setup]:
+    """A second small index whose terms are spread unevenly over the shards (the keys carry
+    hash tags that put each group on its shard), written in key order to both sides."""
+    docs: list[tuple[str, dict[str, str]]] = []
+    for s, group in enumerate(SC_SHARD_DOCS):
+        tags = _tag_on(setup.nodes[s], len(group))
+        for j, ((body, kind), tag) in enumerate(zip(group, tags, strict=True)):
+            docs.append(
+                (f"{SC_PREFIX}{s}{j:02d}{{{tag}}}", {"body": body, "kind": kind, "n": str(j)})
+            )
+    docs.sort()
+    rc = RedisCluster(host="127.0.0.1", port=setup.nodes[0].port or 0, socket_timeout=20)
+    try:
+        for key, fields in docs:
+            rc.hset(key, mapping=fields)
+        assert rc.execute_command(*SC_CREATE) == b"OK"
+    finally:
+        rc.close()
+    with redis.Redis(port=setup.single.port) as r:
+        for key, fields in docs:
+            r.hset(key, mapping=fields)
+        assert r.execute_command(*SC_CREATE) == b"OK"
+    try:
+        yield setup
+    finally:
+        with redis.Redis(port=setup.single.port) as r:
+            r.execute_command("FT.DROPINDEX", SC_INDEX, "DD")
+        with setup.nodes[0].client() as r:
+            r.execute_command("FT.DROPINDEX", SC_INDEX, "DD")
+
+
+def _sc_keys(reply: bytes) -> list[bytes]:
+    return re.findall(rb"xs:sc:\d+\{t\d+\}", reply)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_tfidf_and_bm25_scores_are_one_nodes(uneven: Setup, protocol: int) -> None:
+    """Every statistics-reading scorer: scores, order, LIMIT pages and EXPLAINSCORE are
+    byte for byte one node's, from every node of the cluster."""
+    mismatches = []
+    for scorer in SC_SCORERS:
+        for query in SC_SEARCHES:
+            args: list[str | bytes] = ["FT.SEARCH", SC_INDEX, *query, "SCORER", scorer]
+            expected = _raw_call(uneven.single.port, args, protocol)
+            assert not expected.startswith(b"-"), (query, expected)
+            for node in uneven.nodes[:3]:
+                got = _raw_call(node.port or 0, args, protocol)
+                if got != expected:
+                    mismatches.append((scorer, query, _sc_keys(expected), _sc_keys(got),
+                                       expected, got))  # fmt: skip
+    if mismatches:
+        scorer, query, want, have, expected, got = mismatches[0]
+        pytest.fail(
+            f"{len(mismatches)} replies differ; {scorer} {query}:\n"
+            f"one node: {want}\ncluster:  {have}\n{expected!r}\n{got!r}"
+        )
+
+
+def test_default_scorer_and_aggregate_addscores_are_one_nodes(uneven: Setup) -> None:
+    """The default scorer (TFIDF, no SCORER) and FT.AGGREGATE ADDSCORES."""
+    cases: list[list[str | bytes]] = [
+        ["FT.SEARCH", SC_INDEX, "apple|cherry", "WITHSCORES", "NOCONTENT", "LIMIT", "0", "6"],
+        ["FT.AGGREGATE", SC_INDEX, "apple|cherry", "ADDSCORES", "SORTBY", "2", "@__score",
+         "DESC"],
+        ["FT.AGGREGATE", SC_INDEX, "apple", "ADDSCORES", "SCORER", "BM25STD", "LOAD", "1",
+         "@body", "SORTBY", "4", "@__score", "DESC", "@body", "ASC"],
+        ["FT.AGGREGATE", SC_INDEX, "@kind:{fruit}", "ADDSCORES", "SCORER", "BM25",
+         "GROUPBY", "1", "@__score", "REDUCE", "COUNT", "0", "AS", "c",
+         "SORTBY", "2", "@__score", "DESC"],
+    ]  # fmt: skip
+    for args in cases:
+        for protocol in (2, 3):
+            expected = _raw_call(uneven.single.port, args, protocol)
+            assert not expected.startswith(b"-"), (args, expected)
+            for node in uneven.nodes[:3]:
+                assert _raw_call(node.port or 0, args, protocol) == expected, (args, protocol)
+
+
+def test_shard_statistics_differ_so_the_round_matters(uneven: Setup) -> None:
+    """Each shard's own scores (its statistics) differ from one node's for the same
+    documents: without the statistics round the merged scores would too."""
+    query = ["FT.SEARCH", SC_INDEX, "apple", "WITHSCORES", "NOCONTENT", "LIMIT", "0", "50"]
+    pair = re.compile(rb"(xs:sc:\d+\{t\d+\})\r\n\$\d+\r\n([^\r]+)\r\n")
+    one_node = dict(pair.findall(_raw_call(uneven.single.port, query, 2)))
+    assert len(one_node) == 9
+    differ = 0
+    for s, node in enumerate(uneven.nodes[:3]):
+        c = RawClient(node.port or 0, timeout_s=20)
+        try:
+            c.send(encode_command("CLIENT", "SETINFO", "LIB-NAME", "memvec-coordinator"))
+            assert c.read_reply() == b"+OK\r\n"
+            c.send(encode_command(*query))
+            local = dict(pair.findall(c.read_reply()))
+        finally:
+            c.close()
+        differ += sum(score != one_node[key] for key, score in local.items())
+        with _shard_local(node) as r:
+            stats = r.execute_command("_FT.STATS", SC_INDEX, "apple")
+        assert stats[0] == len(SC_SHARD_DOCS[s]) and stats[2][0] == b"apple", stats
+    assert differ > 0
+
+
+def test_statistics_round_only_when_scores_need_it(uneven: Setup) -> None:
+    """_FT.STATS goes to every shard for a TFIDF/BM25 search whose scores are seen or rank,
+    and not for DISMAX, SORTBY without scores, LIMIT 0 0, KNN-free aggregates without
+    ADDSCORES: those keep one round."""
+
+    def calls() -> int:
+        total = 0
+        for node in uneven.nodes[:3]:
+            with node.client() as r:
+                found = r.info("commandstats").get("cmdstat__ft.stats")
+                total += found["calls"] if found else 0
+        return total
+
+    one_round: list[list[str | bytes]] = [
+        ["FT.SEARCH", SC_INDEX, "apple", "SCORER", "DISMAX", "WITHSCORES"],
+        ["FT.SEARCH", SC_INDEX, "apple", "SORTBY", "n"],
+        ["FT.SEARCH", SC_INDEX, "apple", "LIMIT", "0", "0"],
+        ["FT.AGGREGATE", SC_INDEX, "apple", "LOAD", "1", "@n"],
+    ]
+    before = calls()
+    for args in one_round:
+        assert not _raw_call(uneven.nodes[1].port or 0, args, 2).startswith(b"-")
+    assert calls() == before
+    _raw_call(uneven.nodes[1].port or 0, ["FT.SEARCH", SC_INDEX, "apple"], 2)
+    assert calls() == before + 3

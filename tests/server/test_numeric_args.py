@@ -246,12 +246,14 @@ NO_NUMERIC |= {"FT.DEBUG"}
 SHAPES |= {
     "_FT.STATS": [["_FT.STATS", "base", "*=>[KNN " + N + " @v $B]", *KNN[3:]]],
     "_FT.SEARCH": [
-        ["_FT.SEARCH", "base", N, "0", "0", "0", "*"],
-        ["_FT.SEARCH", "base", "1", "2", N, "t", "1", "0", "*"],
-        ["_FT.SEARCH", "base", "1", "2", "1", "t", N, "0", "*"],
-        ["_FT.SEARCH", "base", "1", "2", "0", N, "v", "x", "1", "*"],
+        ["_FT.SEARCH", "base", N, "0", "0", "0", "0", "*"],
+        ["_FT.SEARCH", "base", "1", "2", N, "t", "1", "0", "0", "*"],
+        ["_FT.SEARCH", "base", "1", "2", "1", "t", N, "0", "0", "*"],
+        ["_FT.SEARCH", "base", "1", "2", "0", N, "v", "x", "1", "0", "*"],
+        ["_FT.SEARCH", "base", "1", "2", "0", "0", N, "t", "1", "f", "1", "*"],
+        ["_FT.SEARCH", "base", "1", "2", "0", "0", "1", "t", N, "f", "1", "*"],
     ],
-    "_FT.AGGREGATE": [["_FT.AGGREGATE", "base", "1", N, "0", "0", "*"]],
+    "_FT.AGGREGATE": [["_FT.AGGREGATE", "base", "1", N, "0", "0", "0", "*"]],
 }
 # Lists, sets and streams. Blocking timeouts are not fed (0 waits forever, as WAIT's).
 SHAPES |= {
