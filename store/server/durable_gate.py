@@ -42,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,6 +68,14 @@ class DurableGate:
         self._waiters: list[tuple[int, int, asyncio.Future[_Outcome]]] = []
         self._ids = itertools.count()
         self._epoch = 0
+        self._syncing = False  # a local sync round is running on the helper thread
+        self._syncer: ThreadPoolExecutor | None = None  # made by the first local sync
+
+    def close(self) -> None:
+        """Stop the helper thread of local syncs (after a round in flight). Idempotent."""
+        syncer, self._syncer = self._syncer, None
+        if syncer is not None:
+            syncer.shutdown(wait=True)
 
     async def wait(self, seq: int) -> None:
         """Return once ``seq`` is durable; raise as the log's future for it would."""
@@ -99,10 +107,34 @@ class DurableGate:
         seq = self._wanted
         if seq <= self._requested:
             return
-        self._requested = seq
         log = self._engine.transaction_log
         if log is not None and log.syncs_locally:
-            log.sync()  # its outcome: durable_position, or the failure the future carries
+            if self._syncing:  # one round at a time: the next starts when it finishes
+                return
+            self._requested = seq
+            self._syncing = True
+            if self._syncer is None:
+                self._syncer = ThreadPoolExecutor(1, thread_name_prefix="memvec-gate-fsync")
+            epoch = self._epoch
+            done = loop.run_in_executor(self._syncer, log.sync)
+            done.add_done_callback(lambda _: self._synced(loop, epoch, seq))
+            return
+        self._requested = seq
+        self._answer(loop, seq)
+
+    def _synced(self, loop: asyncio.AbstractEventLoop, epoch: int, seq: int) -> None:
+        """A local sync round finished (on the loop): answer its waiters, start the next."""
+        self._syncing = False
+        if epoch != self._epoch:  # the log went back meanwhile: its answer is void
+            if self._wanted > self._requested:
+                self._request(loop)
+            return
+        self._answer(loop, seq)
+        if not self._syncing and self._wanted > self._requested:
+            self._request(loop)
+
+    def _answer(self, loop: asyncio.AbstractEventLoop, seq: int) -> None:
+        """Answer the waiters up to ``seq`` from the log's durability future for it."""
         try:
             future = self._engine.durable_future(seq)
         except Exception:  # the log refuses the seq: each waiter asks for its own
