@@ -16,13 +16,15 @@ every waiter up to ``S`` is answered, in one callback on the loop.
 
 With a log that syncs locally (``TransactionLog.syncs_locally``: the file log under
 ``appendfsync always``) the gate does not wake the log's flusher thread at all: at the
-next loop iteration it calls ``log.sync()``, one fsync in the loop's thread covering every
-record the clients of the iteration before appended, and answers their waiters in the same
-callback. That is Redis's ``beforeSleep`` fsync exactly; the loop blocks for the fsync
-(as Redis does), and in exchange there is no cross-thread hand-off per round (the flusher's
-wake-up, its GIL acquisitions, a ``concurrent.futures.Future`` and a self-pipe write):
-the 200-client types mix went from ~100 to ~66 us of server CPU per command
-(docs/decisions/0007-request-path-fixed-cost.md).
+next loop iteration it starts one ``log.sync()`` round on its own helper thread (one
+fsync covering every record the clients of the iterations before appended) and, when
+that returns, answers their waiters on the loop and starts the next round for what was
+appended meanwhile. One round at a time and one hand-off per round, not per client.
+The loop keeps reading, executing and appending during the fsync (``FileLog.sync``
+fsyncs outside the log's lock): docs/decisions/0010-simple-command-path.md measured
++13-30% throughput in the 200-client types mix over fsyncing in the loop's thread
+(0007's Redis-``beforeSleep`` way, which left the server idle in ``fsync`` 37% of the
+time). :meth:`DurableGate.close` stops the helper thread.
 
 What is durable is read from the log itself (``durable_position``), never cached here. A
 log that restarts at a lower position (a replica's full resynchronisation) leaves the
