@@ -502,6 +502,7 @@ class Server:
         if self.notifier is not None:
             self.notifier.stop()
         self.tracking.detach()
+        self.durable_gate.close()  # its fsync thread, before the log closes
         if save and self.engine.config.data_dir is not None:
             try:
                 await loop.run_in_executor(None, self.engine.persistence.save)

@@ -16,13 +16,15 @@ every waiter up to ``S`` is answered, in one callback on the loop.
 
 With a log that syncs locally (``TransactionLog.syncs_locally``: the file log under
 ``appendfsync always``) the gate does not wake the log's flusher thread at all: at the
-next loop iteration it calls ``log.sync()``, one fsync in the loop's thread covering every
-record the clients of the iteration before appended, and answers their waiters in the same
-callback. That is Redis's ``beforeSleep`` fsync exactly; the loop blocks for the fsync
-(as Redis does), and in exchange there is no cross-thread hand-off per round (the flusher's
-wake-up, its GIL acquisitions, a ``concurrent.futures.Future`` and a self-pipe write):
-the 200-client types mix went from ~100 to ~66 us of server CPU per command
-(docs/decisions/0007-request-path-fixed-cost.md).
+next loop iteration it starts one ``log.sync()`` round on its own helper thread (one
+fsync covering every record the clients of the iterations before appended) and, when
+that returns, answers their waiters on the loop and starts the next round for what was
+appended meanwhile. One round at a time and one hand-off per round, not per client.
+The loop keeps reading, executing and appending during the fsync (``FileLog.sync``
+fsyncs outside the log's lock): docs/decisions/0011-fsync-off-the-loop.md measured
++13-30% throughput in the 200-client types mix over fsyncing in the loop's thread
+(0007's Redis-``beforeSleep`` way, which left the server idle in ``fsync`` 37% of the
+time). :meth:`DurableGate.close` stops the helper thread.
 
 What is durable is read from the log itself (``durable_position``), never cached here. A
 log that restarts at a lower position (a replica's full resynchronisation) leaves the
@@ -43,7 +45,7 @@ import asyncio
 import heapq
 import itertools
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -91,6 +93,14 @@ class DurableGate:
         self._waiters: list[tuple[int, int, asyncio.Future[_Outcome] | _Notify]] = []
         self._ids = itertools.count()
         self._epoch = 0
+        self._syncing = False  # a local sync round is running on the helper thread
+        self._syncer: ThreadPoolExecutor | None = None  # made by the first local sync
+
+    def close(self) -> None:
+        """Stop the helper thread of local syncs (after a round in flight). Idempotent."""
+        syncer, self._syncer = self._syncer, None
+        if syncer is not None:
+            syncer.shutdown(wait=True)
 
     async def wait(self, seq: int) -> None:
         """Return once ``seq`` is durable; raise as the log's future for it would."""
@@ -141,10 +151,34 @@ class DurableGate:
         seq = self._wanted
         if seq <= self._requested:
             return
-        self._requested = seq
         log = self._engine.transaction_log
         if log is not None and log.syncs_locally:
-            log.sync()  # its outcome: durable_position, or the failure the future carries
+            if self._syncing:  # one round at a time: the next starts when it finishes
+                return
+            self._requested = seq
+            self._syncing = True
+            if self._syncer is None:
+                self._syncer = ThreadPoolExecutor(1, thread_name_prefix="memvec-gate-fsync")
+            epoch = self._epoch
+            done = loop.run_in_executor(self._syncer, log.sync)
+            done.add_done_callback(lambda _: self._synced(loop, epoch, seq))
+            return
+        self._requested = seq
+        self._answer(loop, seq)
+
+    def _synced(self, loop: asyncio.AbstractEventLoop, epoch: int, seq: int) -> None:
+        """A local sync round finished (on the loop): answer its waiters, start the next."""
+        self._syncing = False
+        if epoch != self._epoch:  # the log went back meanwhile: its answer is void
+            if self._wanted > self._requested:
+                self._request(loop)
+            return
+        self._answer(loop, seq)
+        if not self._syncing and self._wanted > self._requested:
+            self._request(loop)
+
+    def _answer(self, loop: asyncio.AbstractEventLoop, seq: int) -> None:
+        """Answer the waiters up to ``seq`` from the log's durability future for it."""
         try:
             future = self._engine.durable_future(seq)
         except Exception:  # the log refuses the seq: each waiter asks for its own

@@ -370,30 +370,43 @@ class FileLog(TransactionLog):
         :meth:`TransactionLog.sync`); False under the other policies (nothing to do: their
         durability does not wait for an fsync).
 
-        The fsync runs under the log's lock, so the active segment cannot be sealed, and
-        its fd closed, meanwhile; appends from other threads wait for it (the flusher's
-        own rounds take the lock only to read where to fsync).
+        The fsync runs outside the log's lock, on a duplicate of the active segment's fd
+        taken under it: appends from other threads proceed meanwhile (the server's gate
+        runs this on a helper thread while the loop executes the next batch:
+        docs/decisions/0011-fsync-off-the-loop.md), and a segment sealed and closed
+        meanwhile cannot reuse the fd number under the fsync. Every record up to the seq
+        read under the lock was written before it, so the fsync covers it; a rewind that
+        happened meanwhile voids the round (as for the flusher's).
         """
         if self._policy is not FsyncPolicy.ALWAYS:
             return False
-        changed = False
         with self._lock:
             target = self._written_seq
-            if self._state is LogState.OPEN and self._failure is None and target > self._synced_seq:
-                changed = True
-                end = (self._segments[-1].first_seq, self._active_size)
-                try:
-                    os.fsync(self._fd)
-                except OSError as exc:
-                    self._record_failure("fsync", exc)
-                else:
-                    with self._sync_lock:
-                        self._fsync_count += 1
-                        if target > self._synced_seq:
-                            self._synced_seq = target
-                            self._synced_end = end
-        if changed:
-            self._settle_waiters()
+            if self._state is not LogState.OPEN or self._failure is not None:
+                return True
+            if target <= self._synced_seq:
+                return True
+            end = (self._segments[-1].first_seq, self._active_size)
+            rewinds = self._rewinds
+            try:
+                fd = os.dup(self._fd)
+            except OSError as exc:
+                self._record_failure("fsync", exc)
+                fd = -1
+        if fd >= 0:
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                self._record_failure("fsync", exc)
+            else:
+                with self._sync_lock:
+                    self._fsync_count += 1
+                    if target > self._synced_seq and rewinds == self._rewinds:
+                        self._synced_seq = target
+                        self._synced_end = end
+            finally:
+                os.close(fd)
+        self._settle_waiters()
         return True
 
     def rewind(self) -> LogPosition:

@@ -9,7 +9,9 @@ Durability waits go through one ``DurableGate`` per server: coalesced, never ear
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,7 @@ from store.engine import Engine
 from store.server.connection import WRITE_QUIET_NS
 from store.server.durable_gate import DurableGate
 from store.server.thread import ServerThread
+from store.wal import file_log as file_log_module
 from store.wal.position import LogPosition
 from tests.harness.wait import wait_for
 
@@ -113,14 +116,15 @@ def test_durable_gate_answers_every_waiter_when_the_log_has_its_record(tmp_path:
             await gate.wait(last)  # still serving after a refusal
 
         asyncio.run(run())
+        gate.close()
     finally:
         engine.stop()
 
 
 def test_durable_gate_fsyncs_once_per_loop_iteration_for_every_client(tmp_path: Path) -> None:
     """With a log that syncs locally (``appendfsync always``), the writes of all the clients
-    that ran in one loop iteration share one fsync, made by the gate in the loop's thread
-    at the next iteration; nobody is answered before it."""
+    that ran in one loop iteration share one fsync, started by the gate at the next
+    iteration (on its fsync thread); nobody is answered before it."""
     engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
     try:
         gate = DurableGate(engine)
@@ -140,7 +144,51 @@ def test_durable_gate_fsyncs_once_per_loop_iteration_for_every_client(tmp_path: 
             return log.fsync_count - before
 
         assert asyncio.run(run()) == 1
+        gate.close()
     finally:
+        engine.stop()
+
+
+def test_durable_gate_fsync_overlaps_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the gate's fsync runs, the loop keeps executing and appending other clients'
+    writes (docs/decisions/0010); none is answered before a round that covers it ends."""
+    engine = Engine(EngineConfig(data_dir=tmp_path, appendfsync=FsyncPolicy.ALWAYS)).start()
+    gate = DurableGate(engine)
+    try:
+        spec = resolve([b"SET", b"k", b"v"])
+        log = engine.transaction_log
+        assert log is not None
+        real_fsync = os.fsync
+        entered, release = threading.Event(), threading.Event()
+
+        def held_fsync(fd: int) -> None:
+            entered.set()
+            assert release.wait(10)
+            real_fsync(fd)
+
+        monkeypatch.setattr(file_log_module.os, "fsync", held_fsync)
+
+        def write(n: int) -> int:
+            done = engine.submit(spec, [b"SET", b"overlap:%d" % n, b"v"])
+            assert done.seq is not None
+            return done.seq
+
+        async def run() -> None:
+            first = asyncio.ensure_future(gate.wait(write(1)))
+            await within(asyncio.to_thread(entered.wait, 10), 10)
+            second_seq = write(2)  # the loop appends while the fsync is held
+            second = asyncio.ensure_future(gate.wait(second_seq))
+            await asyncio.sleep(0.05)
+            assert not first.done() and not second.done()
+            release.set()
+            await within(asyncio.gather(first, second), 10)
+            assert log.durable_position.seq > second_seq
+
+        asyncio.run(run())
+    finally:
+        gate.close()
         engine.stop()
 
 
@@ -169,6 +217,7 @@ def test_durable_gate_follows_a_log_that_went_back(tmp_path: Path) -> None:
             assert log.durable_position.seq > seq
 
         asyncio.run(run())
+        gate.close()
     finally:
         engine.stop()
 
