@@ -610,6 +610,13 @@ def scored(setup: Setup) -> Setup:
     docs.sort()
     create = ["FT.CREATE", SCORES_INDEX, "ON", "HASH", "PREFIX", "1", "xsc:", "SCHEMA",
               "body", "TEXT", "tag", "TAG"]  # fmt: skip
+    _write_both(setup, docs, create)
+    return setup
+
+
+def _write_both(setup: Setup, docs: list[tuple[str, dict[str, str]]], create: list[str]) -> None:
+    """``docs`` in key order to the cluster and to the standalone node, then ``create``
+    (the index made after the data: each side indexes what it holds)."""
     rc = RedisCluster(host="127.0.0.1", port=setup.nodes[0].port or 0, socket_timeout=20)
     try:
         for key, fields in docs:
@@ -621,7 +628,6 @@ def scored(setup: Setup) -> Setup:
         for key, fields in docs:
             r.hset(key, mapping=fields)
         assert r.execute_command(*create) == b"OK"
-    return setup
 
 
 def test_tfidf_and_bm25_scores_are_the_clusters_not_each_shards(scored: Setup) -> None:
@@ -745,17 +751,7 @@ def uneven(setup: Setup) -> Iterator[Setup]:
                 (f"{SC_PREFIX}{s}{j:02d}{{{tag}}}", {"body": body, "kind": kind, "n": str(j)})
             )
     docs.sort()
-    rc = RedisCluster(host="127.0.0.1", port=setup.nodes[0].port or 0, socket_timeout=20)
-    try:
-        for key, fields in docs:
-            rc.hset(key, mapping=fields)
-        assert rc.execute_command(*SC_CREATE) == b"OK"
-    finally:
-        rc.close()
-    with redis.Redis(port=setup.single.port) as r:
-        for key, fields in docs:
-            r.hset(key, mapping=fields)
-        assert r.execute_command(*SC_CREATE) == b"OK"
+    _write_both(setup, docs, SC_CREATE)
     try:
         yield setup
     finally:
