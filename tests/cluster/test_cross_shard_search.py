@@ -8,7 +8,7 @@ created on the cluster after the data exists (every shard indexes its documents)
 query is sent raw to each of the cluster's nodes and compared with the standalone
 node's raw reply. Text ranking uses DISMAX/DOCSCORE there; TFIDF and BM25, which read
 the corpus statistics (summed over the shards in a first round), are tested on a second
-index whose rare term lives on one shard (``scored``).
+index whose terms are spread unevenly over the shards (``uneven``).
 """
 
 from __future__ import annotations
@@ -210,6 +210,27 @@ def _keys(reply: bytes) -> list[bytes]:
     return re.findall(rb"xs:doc:\d+", reply)
 
 
+def _assert_as_one_node(
+    setup: Setup, commands: list[list[str | bytes]], protocol: int, keys: Any = None
+) -> None:
+    """Each command's raw reply from every shard's node equals the standalone node's."""
+    keys = keys or _keys
+    mismatches = []
+    for args in commands:
+        expected = _raw_call(setup.single.port, args, protocol)
+        assert not expected.startswith(b"-"), (args, expected)
+        for node in setup.nodes[:3]:
+            got = _raw_call(node.port or 0, args, protocol)
+            if got != expected:
+                mismatches.append((node.port, args, keys(expected), keys(got), expected, got))
+    if mismatches:
+        port, args, want, have, expected, got = mismatches[0]
+        pytest.fail(
+            f"{len(mismatches)} replies differ; node {port}, {args[2:]}:\n"
+            f"one node: {want}\ncluster:  {have}\n{expected!r}\n{got!r}"
+        )
+
+
 KNN = "*=>[KNN 10 @v $vec AS dist]"
 PARAMS: list[str | bytes] = ["PARAMS", "2", "vec", QUERY_VEC, "DIALECT", "2"]
 SEARCHES: list[list[str | bytes]] = [
@@ -255,40 +276,12 @@ AGGREGATES: list[list[str | bytes]] = [
 
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_search_answers_as_one_node(setup: Setup, protocol: int) -> None:
-    mismatches = []
-    for query in SEARCHES:
-        args: list[str | bytes] = ["FT.SEARCH", INDEX, *query]
-        expected = _raw_call(setup.single.port, args, protocol)
-        assert not expected.startswith(b"-"), (query, expected)
-        for node in setup.nodes[:3]:
-            got = _raw_call(node.port or 0, args, protocol)
-            if got != expected:
-                mismatches.append((node.port, query, _keys(expected), _keys(got), expected, got))
-    if mismatches:
-        port, query, want, have, expected, got = mismatches[0]
-        pytest.fail(
-            f"{len(mismatches)} replies differ; node {port}, {query}:\n"
-            f"one node: {want}\ncluster:  {have}\n{expected!r}\n{got!r}"
-        )
+    _assert_as_one_node(setup, [["FT.SEARCH", INDEX, *q] for q in SEARCHES], protocol)
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_aggregate_answers_as_one_node(setup: Setup, protocol: int) -> None:
-    mismatches = []
-    for query in AGGREGATES:
-        args: list[str | bytes] = ["FT.AGGREGATE", INDEX, *query]
-        expected = _raw_call(setup.single.port, args, protocol)
-        assert not expected.startswith(b"-"), (query, expected)
-        for node in setup.nodes[:3]:
-            got = _raw_call(node.port or 0, args, protocol)
-            if got != expected:
-                mismatches.append((node.port, query, _keys(expected), _keys(got), expected, got))
-    if mismatches:
-        port, query, want, have, expected, got = mismatches[0]
-        pytest.fail(
-            f"{len(mismatches)} replies differ; node {port}, {query}:\n"
-            f"one node: {want}\ncluster:  {have}\n{expected!r}\n{got!r}"
-        )
+    _assert_as_one_node(setup, [["FT.AGGREGATE", INDEX, *q] for q in AGGREGATES], protocol)
 
 
 def test_info_list_tagvals_and_errors(setup: Setup) -> None:
@@ -577,103 +570,15 @@ def test_json_index_search_answers_as_one_node(setup: Setup) -> None:
         single.close()
 
 
-SCORES_INDEX = "xsc-idx"
-SCORES_SEARCHES: list[list[str]] = [
-    ["rare common", "WITHSCORES"],  # TFIDF, the default
-    ["rare | common", "SCORER", "BM25", "WITHSCORES", "LIMIT", "0", "20"],
-    ["rare", "SCORER", "BM25STD", "WITHSCORES"],
-    ["common", "SCORER", "TFIDF.DOCNORM", "WITHSCORES", "LIMIT", "5", "30"],
-    ["@tag:{x} | common", "NOCONTENT", "LIMIT", "0", "15"],  # ranked by score, not shown
-    ["rare common", "SCORER", "BM25STD", "WITHSCORES", "EXPLAINSCORE", "LIMIT", "0", "3"],
-    ["comm*", "SCORER", "BM25", "WITHSCORES", "NOCONTENT"],  # an expansion
-]
-SCORES_AGGREGATES: list[list[str]] = [
-    ["rare | common", "ADDSCORES", "SCORER", "BM25", "SORTBY", "2", "@__score", "DESC",
-     "LIMIT", "0", "10"],
-    ["@tag:{x}", "ADDSCORES", "LOAD", "1", "@body", "SORTBY", "4", "@__score", "DESC",
-     "@body", "ASC"],
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def scored(setup: Setup) -> Setup:
-    """A second index whose term ``rare`` and tag ``x`` live on one shard only (hash tag
-    ``{a}``): per-shard statistics would score them differently from one node."""
-    words = ["common", "filler", "words", "here", "and", "more"]
-    docs: list[tuple[str, dict[str, str]]] = []
-    for i in range(12):  # one slot, one shard: rare there, absent elsewhere
-        body = " ".join(["rare", "common", *words[1 : 1 + i % 5]])
-        docs.append((f"xsc:{{a}}:{i:02d}", {"body": body, "tag": "x" if i % 2 else "y"}))
-    for i in range(48):
-        body = " ".join(["common", *words[1 : 1 + i % 6], *(["rare"] if i == 7 else [])])
-        docs.append((f"xsc:{i:03d}", {"body": body, "tag": "x" if i % 9 == 0 else "y"}))
-    docs.sort()
-    create = ["FT.CREATE", SCORES_INDEX, "ON", "HASH", "PREFIX", "1", "xsc:", "SCHEMA",
-              "body", "TEXT", "tag", "TAG"]  # fmt: skip
-    _write_both(setup, docs, create)
-    return setup
-
-
-def _write_both(setup: Setup, docs: list[tuple[str, dict[str, str]]], create: list[str]) -> None:
-    """``docs`` in key order to the cluster and to the standalone node, then ``create``
-    (the index made after the data: each side indexes what it holds)."""
-    rc = RedisCluster(host="127.0.0.1", port=setup.nodes[0].port or 0, socket_timeout=20)
-    try:
-        for key, fields in docs:
-            rc.hset(key, mapping=fields)
-        assert rc.execute_command(*create) == b"OK"
-    finally:
-        rc.close()
-    with redis.Redis(port=setup.single.port) as r:
-        for key, fields in docs:
-            r.hset(key, mapping=fields)
-        assert r.execute_command(*create) == b"OK"
-
-
-def test_tfidf_and_bm25_scores_are_the_clusters_not_each_shards(scored: Setup) -> None:
-    mismatches = []
-    for query in SCORES_SEARCHES:
-        args: list[str | bytes] = ["FT.SEARCH", SCORES_INDEX, *query]
-        expected = _raw_call(scored.single.port, args, 2)
-        assert not expected.startswith(b"-"), (query, expected)
-        for node in scored.nodes[:3]:
-            if (got := _raw_call(node.port or 0, args, 2)) != expected:
-                mismatches.append((node.port, query, expected, got))
-    for query in SCORES_AGGREGATES:
-        args = ["FT.AGGREGATE", SCORES_INDEX, *query]
-        expected = _raw_call(scored.single.port, args, 2)
-        assert not expected.startswith(b"-"), (query, expected)
-        for node in scored.nodes[:3]:
-            if (got := _raw_call(node.port or 0, args, 2)) != expected:
-                mismatches.append((node.port, query, expected, got))
-    assert not mismatches, f"{len(mismatches)} differ; first: {mismatches[0]}"
-
-    # the case the two rounds exist for: the shard holding {a} alone scores otherwise
-    slot = key_slot(b"xsc:{a}:00")
-
-    def holds(node: AnyNode) -> bool:
-        with node.client() as r:
-            return bool(r.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot))
-
-    holder = next(n for n in scored.nodes[:3] if holds(n))
-    query = ["FT.SEARCH", SCORES_INDEX, "rare", "SCORER", "BM25STD", "WITHSCORES", "NOCONTENT"]
-    with _shard_local(holder) as local, redis.Redis(port=scored.single.port, protocol=2) as single:
-        alone = local.execute_command(*query)
-        whole = single.execute_command(*query)
-    alone_scores = dict(zip(alone[1::2], alone[2::2], strict=True))
-    whole_scores = dict(zip(whole[1::2], whole[2::2], strict=True))
-    assert alone_scores[b"xsc:{a}:00"] != whole_scores[b"xsc:{a}:00"]
-
-
-def test_corpus_statistics_commands_refuse_bad_headers(scored: Setup) -> None:
+def test_corpus_statistics_commands_refuse_bad_headers(uneven: Setup) -> None:
     counts = []
-    for node in scored.nodes[:3]:  # each shard's own counts; a shard without the term: none
+    for node in uneven.nodes[:3]:  # each shard's own counts; a shard without the term: none
         with node.client() as r:
-            stats = r.execute_command("_FT.STATS", SCORES_INDEX, "rare @tag:{x}")
+            stats = r.execute_command("_FT.STATS", SC_INDEX, "apple @kind:{fruit}")
             counts.append((stats[0], dict(zip(stats[2][::2], stats[2][1::2], strict=True))))
-    assert sum(n for n, _ in counts) == 60
-    assert sum(terms.get(b"rare", 0) for _, terms in counts) == 13
-    with scored.nodes[0].client() as r:
+    assert sum(n for n, _ in counts) == sum(len(group) for group in SC_SHARD_DOCS)
+    assert sum(terms.get(b"apple", 0) for _, terms in counts) == 9
+    with uneven.nodes[0].client() as r:
         for bad in (
             ["x"],
             ["1", "2", "5", "t"],
@@ -681,7 +586,7 @@ def test_corpus_statistics_commands_refuse_bad_headers(scored: Setup) -> None:
             ["-1", "2", "0", "0"],
         ):
             with pytest.raises(redis.ResponseError):
-                r.execute_command("_FT.SEARCH", SCORES_INDEX, *bad, "rare")
+                r.execute_command("_FT.SEARCH", SC_INDEX, *bad, "apple")
         assert r.ping()
 
 
@@ -719,6 +624,22 @@ SC_SEARCHES: list[list[str]] = [
     ["apple|durian", "WITHSCORES", "EXPLAINSCORE", "NOCONTENT", "LIMIT", "0", "4"],
     ["(durian|apple) => { $weight: 2.0 }", "WITHSCORES", "NOCONTENT", "DIALECT", "2"],
 ]  # fmt: skip
+
+
+def _write_both(setup: Setup, docs: list[tuple[str, dict[str, str]]], create: list[str]) -> None:
+    """``docs`` in key order to the cluster and to the standalone node, then ``create``
+    (the index made after the data: each side indexes what it holds)."""
+    rc = RedisCluster(host="127.0.0.1", port=setup.nodes[0].port or 0, socket_timeout=20)
+    try:
+        for key, fields in docs:
+            rc.hset(key, mapping=fields)
+        assert rc.execute_command(*create) == b"OK"
+    finally:
+        rc.close()
+    with redis.Redis(port=setup.single.port) as r:
+        for key, fields in docs:
+            r.hset(key, mapping=fields)
+        assert r.execute_command(*create) == b"OK"
 
 
 def _tag_on(node: AnyNode, n: int) -> list[str]:
@@ -769,23 +690,12 @@ def _sc_keys(reply: bytes) -> list[bytes]:
 def test_tfidf_and_bm25_scores_are_one_nodes(uneven: Setup, protocol: int) -> None:
     """Every statistics-reading scorer: scores, order, LIMIT pages and EXPLAINSCORE are
     byte for byte one node's, from every node of the cluster."""
-    mismatches = []
-    for scorer in SC_SCORERS:
-        for query in SC_SEARCHES:
-            args: list[str | bytes] = ["FT.SEARCH", SC_INDEX, *query, "SCORER", scorer]
-            expected = _raw_call(uneven.single.port, args, protocol)
-            assert not expected.startswith(b"-"), (query, expected)
-            for node in uneven.nodes[:3]:
-                got = _raw_call(node.port or 0, args, protocol)
-                if got != expected:
-                    mismatches.append((scorer, query, _sc_keys(expected), _sc_keys(got),
-                                       expected, got))  # fmt: skip
-    if mismatches:
-        scorer, query, want, have, expected, got = mismatches[0]
-        pytest.fail(
-            f"{len(mismatches)} replies differ; {scorer} {query}:\n"
-            f"one node: {want}\ncluster:  {have}\n{expected!r}\n{got!r}"
-        )
+    commands: list[list[str | bytes]] = [
+        ["FT.SEARCH", SC_INDEX, *query, "SCORER", scorer]
+        for scorer in SC_SCORERS
+        for query in SC_SEARCHES
+    ]
+    _assert_as_one_node(uneven, commands, protocol, _sc_keys)
 
 
 def test_default_scorer_and_aggregate_addscores_are_one_nodes(uneven: Setup) -> None:
