@@ -13,7 +13,8 @@
   indexed and one KNN answered (the peer rebuilds its HNSW graph; memvec loads its saved
   graph and replays the tail). 1M is extrapolated linearly from the part above an empty
   start (process start to first reply with no data, measured too); HNSW build is n log n,
-  so the peer's real 1M figure is worse. Targets: restart >= 10x faster; RSS/doc <= 1.0x.
+  so the peer's real 1M figure is worse. Targets: restart >= 10x faster; RSS/doc <= 0.9x
+  (issue #16).
 """
 
 from __future__ import annotations
@@ -223,8 +224,8 @@ def restart_memory(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[st
                 m["rss_bytes_per_doc"],
                 p["rss_bytes_per_doc"],
                 PEER,
-                "<= 1.0x",
-                mem_ratio is not None and mem_ratio <= 1.0,
+                "<= 0.9x",
+                mem_ratio is not None and mem_ratio <= 0.9,
                 unit="B/doc",
             )
         ],
