@@ -718,7 +718,9 @@ class Connection(asyncio.Protocol):
                         spec = resolve(args)  # a spelling not seen yet (cached from now on)
                     except StoreError:
                         spec = None  # unknown, or the wrong arity: the task answers it
-                if spec is None or not runs_inline(spec, args, active):
+                if spec is None or not runs_inline(
+                    spec, args, active, "lockfree" in spec.flags and not self._offloads(clock())
+                ):
                     self._leftover.append(args)
                     complete = False
                     break

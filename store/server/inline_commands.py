@@ -15,9 +15,10 @@ read, the same group-commit fsync of the durable gate), but through
 is acknowledged before it is durable; a failure hands the replies to the client's task,
 whose regular path refuses what may not be durable.
 
-Eligible (:func:`runs_inline`): an engine command that cannot block, offload or run a
-script, on a connection with the fast checks (authenticated unrestricted user, no MULTI,
-no pub/sub or tracking, not cluster mode), while nothing else is special: no CLIENT PAUSE,
+Eligible (:func:`runs_inline`): an engine command that cannot block or run a script, and
+is not a search the search pool would take now, on a connection with the fast checks
+(authenticated unrestricted user, no MULTI, no pub/sub or tracking, not cluster mode),
+while nothing else is special: no CLIENT PAUSE,
 no busy script, no ``min-replicas-to-write``, no backpressure. A key write that the
 :class:`WriteCombiner` would batch with other clients' goes the regular way while other
 clients are active (the vector mix keeps its shared index inserts). The first command that
@@ -56,12 +57,19 @@ class InlineReplies:
     failed: bool = False  # the log failed them: the client's task answers
 
 
-def runs_inline(spec: CommandSpec, args: list[bytes], active_clients: int) -> bool:
-    """Whether ``spec`` (called with ``args``) may run on the inline path (module docstring)."""
+def runs_inline(
+    spec: CommandSpec, args: list[bytes], active_clients: int, searches_inline: bool = False
+) -> bool:
+    """Whether ``spec`` (called with ``args``) may run on the inline path (module docstring).
+
+    ``searches_inline``: a ``lockfree`` command (FT.SEARCH, FT.AGGREGATE) would run on the
+    loop now, not on the search pool (``Connection._offloads`` is false: the client is
+    alone, or a write ran just now); it then runs inline like any other read, saving the
+    task step. One that would go to the pool goes to the task."""
     if spec.scope != "engine" or spec.name in _SPECIAL:
         return False
     flags = spec.flags
-    if "lockfree" in flags or "blocking" in flags:
+    if "blocking" in flags or ("lockfree" in flags and not searches_inline):
         return False
     arity = spec.arity
     if (arity > 0 and len(args) != arity) or len(args) < -arity:

@@ -123,3 +123,28 @@ def test_many_clients_one_command_at_a_time(servers: tuple[ServerThread, ServerT
         finally:
             for c in clients:
                 c.close()
+
+
+def test_a_lone_clients_search_runs_inline(servers: tuple[ServerThread, ServerThread]) -> None:
+    """FT.SEARCH from a client alone runs on the loop either way (the search pool only
+    pays with other clients active): the inline path takes it without the task step, with
+    the task path's bytes."""
+    answers = []
+    for server in servers:
+        client = RawClient(server.port, timeout_s=10)
+        try:
+            client.send(encode_command("FT.CREATE", "s", "PREFIX", "1", "s:", "SCHEMA", "t",
+                                       "TEXT"))  # fmt: skip
+            client.send(encode_command("HSET", "s:1", "t", "hello world"))
+            assert _replies(client, 2) == b"+OK\r\n:1\r\n"
+            before = _inline_count(server.port)
+            client.send(encode_command("FT.SEARCH", "s", "hello", "NOCONTENT"))
+            answers.append(client.read_reply())
+            client.send(encode_command("FT.AGGREGATE", "s", "*", "LOAD", "1", "@t"))
+            answers.append(client.read_reply())
+            ran = _inline_count(server.port) - before
+        finally:
+            client.close()
+        assert ran == (2 if server is servers[0] else 0)
+    assert answers[:2] == answers[2:]
+    assert answers[0] == b"*2\r\n:1\r\n$3\r\ns:1\r\n"
