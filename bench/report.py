@@ -24,8 +24,10 @@ from typing import Any
 from .common import machine_label
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-ORDER = ("vector_query", "ingest", "restart", "memory", "pipeline", "freshness", "replica_lag",
-         "quality", "reliability", "concurrency")  # fmt: skip
+# vector_query_20k: a --quick vector_query run kept beside the --full one (issue #16 sets
+# its KNN goals at 20k and at 100k vectors)
+ORDER = ("vector_query", "vector_query_20k", "ingest", "restart", "memory", "pipeline",
+         "freshness", "replica_lag", "quality", "reliability", "concurrency")  # fmt: skip
 PEER = "redis-stack"
 
 

@@ -124,7 +124,7 @@ def _key(recall: float) -> str:
 
 
 def _hnsw_targets(
-    series: list[dict[str, Any]], size: Size, recall: float, summary: dict[str, Any]
+    series: list[dict[str, Any]], size: Size, recall: float, summary: dict[str, Any], n: str
 ) -> list[dict[str, Any]]:
     """QPS and p99 against the peer at ``recall`` for each client count, and 1-client QPS
     against the in-process hnswlib ceiling (goal >= 0.5x); each server at the smallest EF
@@ -143,13 +143,13 @@ def _hnsw_targets(
         qr, lr = ratio(mq, pq), ratio(m99, p99)
         targets.append(
             target_row(
-                f"KNN QPS at recall@10>={recall}, {clients} client(s)", mq, pq, PEER,
+                f"KNN QPS at recall@10>={recall}, {n}, {clients} client(s)", mq, pq, PEER,
                 ">= 1.0x", None if qr is None else qr >= 1.0, unit="QPS",
             )
         )  # fmt: skip
         targets.append(
             target_row(
-                f"KNN p99 at recall@10>={recall}, {clients} client(s)", m99, p99, PEER,
+                f"KNN p99 at recall@10>={recall}, {n}, {clients} client(s)", m99, p99, PEER,
                 "<= 1.0x", None if lr is None else lr <= 1.0, unit="ms",
             )
         )  # fmt: skip
@@ -162,7 +162,7 @@ def _hnsw_targets(
     cr = ratio(m1.get("qps"), (ceiling or {}).get("qps"))
     targets.append(
         target_row(
-            f"KNN QPS at recall@10>={recall}, 1 client vs in-process hnswlib (ceiling)",
+            f"KNN QPS at recall@10>={recall}, {n}, 1 client vs in-process hnswlib (ceiling)",
             m1.get("qps"), (ceiling or {}).get("qps"), "hnswlib in-process",
             ">= 0.5x", None if cr is None else cr >= 0.5, unit="QPS",
         )
@@ -171,7 +171,7 @@ def _hnsw_targets(
 
 
 def _flat_targets(
-    series: list[dict[str, Any]], size: Size, summary: dict[str, Any]
+    series: list[dict[str, Any]], size: Size, summary: dict[str, Any], n: str
 ) -> list[dict[str, Any]]:
     """FLAT (exact) KNN QPS and p99 against the peer for each client count."""
     targets = []
@@ -188,14 +188,14 @@ def _flat_targets(
         qr, lr = ratio(m.get("qps"), p.get("qps")), ratio(m.get("p99_ms"), p.get("p99_ms"))
         targets.append(
             target_row(
-                f"FLAT KNN QPS, {clients} client(s) (recall@10 {m.get('recall_at_10')} vs "
+                f"FLAT KNN QPS, {n}, {clients} client(s) (recall@10 {m.get('recall_at_10')} vs "
                 f"{p.get('recall_at_10')})", m.get("qps"), p.get("qps"), PEER, ">= 1.0x",
                 None if qr is None else qr >= 1.0, unit="QPS",
             )
         )  # fmt: skip
         targets.append(
             target_row(
-                f"FLAT KNN p99, {clients} client(s)", m.get("p99_ms"), p.get("p99_ms"), PEER,
+                f"FLAT KNN p99, {n}, {clients} client(s)", m.get("p99_ms"), p.get("p99_ms"), PEER,
                 "<= 1.0x", None if lr is None else lr <= 1.0, unit="ms",
             )
         )  # fmt: skip
@@ -216,9 +216,10 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
     series.append(_ceiling(size, base, queries, gt))
     summary: dict[str, Any] = {"load": loads}
     targets: list[dict[str, Any]] = []
+    n = f"{len(base) // 1000}k vectors" if len(base) >= 1000 else f"{len(base)} vectors"
     for recall in RECALLS:
-        targets += _hnsw_targets(series, size, recall, summary)
-    targets += _flat_targets(series, size, summary)
+        targets += _hnsw_targets(series, size, recall, summary, n)
+    targets += _flat_targets(series, size, summary, n)
     many = max(size.clients)
     cpu = {
         name: max(pt["server_cpu_percent"] for pt in find(series, name, "HNSW", many)["points"])
