@@ -699,7 +699,6 @@ class Connection(asyncio.Protocol):
         specs = RESOLVED
         observe = server.observe
         clock = time.perf_counter_ns
-        active = server.active_clients
         state = self._inline
         ran = 0
         complete = True
@@ -719,7 +718,7 @@ class Connection(asyncio.Protocol):
                     except StoreError:
                         spec = None  # unknown, or the wrong arity: the task answers it
                 if spec is None or not runs_inline(
-                    spec, args, active, "lockfree" in spec.flags and not self._offloads(clock())
+                    spec, args, "lockfree" in spec.flags and not self._offloads(clock())
                 ):
                     self._leftover.append(args)
                     complete = False
