@@ -80,7 +80,7 @@ from store.aio import within
 
 from ..commands.blocking import WouldBlock
 from ..commands.table import RESOLVED, CommandSpec, resolve
-from ..engine import BATCHABLE_WRITES
+from ..engine import BATCHABLE_WRITES, Submitted
 from ..errors import (
     CommandError,
     DurabilityError,
@@ -93,7 +93,7 @@ from ..index.schema import parse_ft_create
 from ..resp import ErrorReply, ProtocolError, Push, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
-from .inline_commands import InlineReplies, runs_inline
+from .inline_commands import InlineReplies, combines_inline, runs_inline
 from .pubsub import subscribed_gate
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import SCRIPT_RUNNERS
@@ -478,6 +478,9 @@ class Connection(asyncio.Protocol):
         rollbacks = engine.rollbacks
         inline = self._inline
         if inline is not None:  # commands run inline before these: their replies first
+            if inline.combined is not None:  # a write queued to the combiner: its reply
+                inline.claimed = True
+                await inline.combined
             self._inline = None
             replies, writes, pending = inline.replies, inline.writes, inline.size
             need, touched, rollbacks = inline.written, True, inline.rollbacks
@@ -682,7 +685,7 @@ class Connection(asyncio.Protocol):
             and not self._leftover
             and not self._writing_paused
             and not self._paused
-            and (self._inline is None or not self._inline.failed)
+            and (self._inline is None or not (self._inline.failed or self._inline.combined))
             and not server.observe.pause.active
             and not server.script_guard.pending
             and server.config.min_replicas_to_ack == 0
@@ -717,6 +720,23 @@ class Connection(asyncio.Protocol):
                         spec = resolve(args)  # a spelling not seen yet (cached from now on)
                     except StoreError:
                         spec = None  # unknown, or the wrong arity: the task answers it
+                if spec is not None and server.active_clients > 1 and combines_inline(spec, args):
+                    refused = False
+                    try:  # the last command sent? a pipelined run is the task's to batch
+                        after = parser.next_command()
+                    except ProtocolError:
+                        after, refused = None, True  # the task's drain raises it again
+                    if after is not None or refused:
+                        self._leftover.append(args)
+                        if after is not None:
+                            self._leftover.append(after)
+                        complete = False
+                        break
+                    if state is None:
+                        state = self._inline = InlineReplies(engine.rollbacks)
+                    self._combine(state, spec, args)
+                    ran += 1
+                    break
                 if spec is None or not runs_inline(
                     spec, args, "lockfree" in spec.flags and not self._offloads(clock())
                 ):
@@ -772,9 +792,56 @@ class Connection(asyncio.Protocol):
             self._unread = 0
             if server.blocking.ready:  # serve clients blocked on keys these wrote
                 server.blocking.serve()
-        if state is not None and ran:
-            self._inline_settle(state)
+        if state is not None and ran and state.combined is None:
+            self._inline_settle(state)  # (else the combined write's answer settles them)
         return complete
+
+    def _combine(self, state: InlineReplies, spec: CommandSpec, args: list[bytes]) -> None:
+        """Queue a key write to the server's WriteCombiner from the inline path: its reply
+        joins ``state``'s at the place it holds now, once the batch answers
+        (:meth:`_combined`)."""
+        server = self.server
+        self.last_spec = spec
+        self.last_args = args
+        server.last_write_ns = time.perf_counter_ns()
+        place = len(state.replies)
+        state.replies.append(None)  # held for the reply: never sent while combined is set
+        state.combined = asyncio.get_running_loop().create_future()
+        server.write_combiner.enqueue(
+            spec, args, self.protocol, functools.partial(self._combined, state, spec, args, place)
+        )
+
+    def _combined(
+        self,
+        state: InlineReplies,
+        spec: CommandSpec,
+        args: list[bytes],
+        place: int,
+        done: Submitted,
+        share: int,
+    ) -> None:
+        """The WriteCombiner's answer to a write :meth:`_combine` queued (on the loop):
+        its reply in place, then ``state``'s replies wait for the log as any inline
+        replies do, unless the client's task took them (it awaits ``state.combined``)."""
+        server = self.server
+        server.observe.done(self, spec, args, share, done.error)
+        if done.seq is not None:
+            state.writes.append((place, done.seq))
+            if done.seq > state.written:
+                state.written = done.seq
+        state.replies[place] = done.reply if done.error is None else done.error
+        waiter, state.combined = state.combined, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if server.blocking.ready:  # serve clients blocked on keys this wrote
+            server.blocking.serve()
+        if state.claimed or self._inline is not state or self.closing:
+            return  # the task sends them (or nobody: the client went away)
+        try:
+            self._inline_settle(state)
+        except Exception:  # never into the combiner: it answers other clients next
+            log.exception("client id=%d: answering a combined write failed; closing", self.id)
+            self.kill()
 
     def _inline_settle(self, state: InlineReplies) -> None:
         """Send ``state``'s replies once what they show is durable (at once if nothing)."""
@@ -804,6 +871,9 @@ class Connection(asyncio.Protocol):
                 state.failed = True  # the task's _flush refuses what may not be durable
                 self._has_data = True
                 self._wake()
+                return
+            if state.combined is not None:  # a write joined them since: it settles them
+                state.waiting = 0
                 return
             tlog = engine.transaction_log
             if tlog is not None and state.need >= tlog.durable_position.seq:

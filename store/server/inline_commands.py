@@ -29,6 +29,7 @@ first: the order of replies is the order of commands.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from ..engine import BATCHABLE_WRITES
 if TYPE_CHECKING:
     from ..commands.table import CommandSpec
 
-__all__ = ["InlineReplies", "runs_inline"]
+__all__ = ["InlineReplies", "combines_inline", "runs_inline"]
 
 # commands whose regular path does more than submit (watchers, scripts)
 _SPECIAL = frozenset({"FLUSHALL", "FLUSHDB", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO",
@@ -56,6 +57,10 @@ class InlineReplies:
     size: int = 0  # approximate bytes of the replies
     waiting: int = 0  # the seq the gate was asked for (0: not asked)
     failed: bool = False  # the log failed them: the client's task answers
+    # a key write queued to the WriteCombiner (:func:`combines_inline`): its reply's place
+    # in ``replies`` is held until the batch answers; resolved then (the task awaits it)
+    combined: asyncio.Future[None] | None = None
+    claimed: bool = False  # the client's task took these replies: it sends them
 
 
 def runs_inline(spec: CommandSpec, args: list[bytes], searches_inline: bool = False) -> bool:
@@ -77,3 +82,16 @@ def runs_inline(spec: CommandSpec, args: list[bytes], searches_inline: bool = Fa
     # inserted together on every core) never runs here: one client's pipelined HSETs lost
     # that batch on this path (durable ingest, 1 client: 0.66x the peer, was 1.31x)
     return spec.name not in BATCHABLE_WRITES
+
+
+def combines_inline(spec: CommandSpec, args: list[bytes]) -> bool:
+    """Whether ``spec`` is a key write the inline path may queue to the server's
+    :class:`WriteCombiner` (the caller checks that other clients are active, and that it is
+    the last complete command its client sent: a pipelined run goes to the task, whose
+    ``submit_many`` batches it). Its reply waits for the batch, then for the log, as the
+    task path's does, without the task's steps: a write under the 200-client vector mix
+    went through four loop iterations there."""
+    if spec.name not in BATCHABLE_WRITES:
+        return False
+    arity = spec.arity
+    return not ((arity > 0 and len(args) != arity) or len(args) < -arity)

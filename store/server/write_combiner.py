@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..commands.table import CommandSpec
@@ -36,12 +37,16 @@ from ..errors import CommandError
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["WriteCombiner"]
+__all__ = ["Answer", "WriteCombiner"]
 
 log = logging.getLogger("memvec.server")
 
-# (spec, args, protocol, the client's future: its outcome and its share of the apply, ns)
-_Queued = tuple[CommandSpec, list[bytes], int, "asyncio.Future[tuple[Submitted, int]]"]
+Answer = Callable[[Submitted, int], None]
+"""Called on the loop with a queued command's outcome and its share of the batch's apply
+time (ns): sets a future (:meth:`WriteCombiner.submit`) or answers an inline client."""
+
+# (spec, args, protocol, who is told the outcome)
+_Queued = tuple[CommandSpec, list[bytes], int, Answer]
 
 
 class WriteCombiner:
@@ -61,14 +66,25 @@ class WriteCombiner:
     ) -> tuple[Submitted, int]:
         """Apply the command with the others of this iteration; its outcome and its share
         of the batch's apply time (ns, for the command statistics)."""
+        future: asyncio.Future[tuple[Submitted, int]] = asyncio.get_running_loop().create_future()
+
+        def answer(done: Submitted, share: int) -> None:
+            if not future.done():  # not cancelled (its client went away)
+                future.set_result((done, share))
+
+        self.enqueue(spec, args, protocol, answer)
+        return await future
+
+    def enqueue(self, spec: CommandSpec, args: list[bytes], protocol: int, answer: Answer) -> None:
+        """Queue the command for the next iteration's batch; ``answer`` is called on the
+        loop, from that batch, with its outcome (the inline path's way: no future, no task
+        step; store.server.inline_commands). ``answer`` must not raise: it is one client's
+        and the others of the batch are answered after it (an exception is logged)."""
         if spec.name not in BATCHABLE_WRITES:
             raise ValueError(f"{spec.name} cannot be combined with other clients' writes")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[Submitted, int]] = loop.create_future()
         if not self._queued:
-            loop.call_soon(self._run)
-        self._queued.append((spec, args, protocol, future))
-        return await future
+            asyncio.get_running_loop().call_soon(self._run)
+        self._queued.append((spec, args, protocol, answer))
 
     def _run(self) -> None:
         queued, self._queued = self._queued, []
@@ -95,6 +111,8 @@ class WriteCombiner:
         share = (time.perf_counter_ns() - started) // len(calls)
         self.batches += 1
         self.combined += len(calls)
-        for (_, _, _, future), done in zip(queued, results, strict=True):
-            if not future.done():  # not cancelled (its client went away)
-                future.set_result((done, share))
+        for (_, _, _, answer), done in zip(queued, results, strict=True):
+            try:
+                answer(done, share)
+            except Exception:  # one client's bug: the others still get their answers
+                log.exception("answering a combined write failed")

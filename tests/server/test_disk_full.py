@@ -3,7 +3,7 @@ durable, writes resume by themselves once space is back (issue #14 item 5).
 
 The data directory is on a small tmpfs the test mounts (root only; skipped otherwise), so
 the transaction log meets a real ``ENOSPC`` from ``write(2)``. While a filler file holds
-every free page, several clients write (single SETs and pipelined HSETs) and others read
+every free page, several clients write (single SETs and HSETs, pipelined HSETs) and others read
 the same keys. Then:
 
 * every write a reader saw was acknowledged: no refused write is ever read;
@@ -77,13 +77,17 @@ def value_for(key: str) -> bytes:
 
 
 class Writer(threading.Thread):
-    """Writes its keys one by one (SET) or as one pipeline of HSETs; records outcomes."""
+    """Writes its keys one by one (SET, or HSET: other clients being active, those join the
+    WriteCombiner from the inline path) or as one pipeline of HSETs; records outcomes."""
 
-    def __init__(self, server: ServerProcess, name: str, pipelined: bool) -> None:
+    def __init__(
+        self, server: ServerProcess, name: str, pipelined: bool, hashes: bool = False
+    ) -> None:
         super().__init__(daemon=True)
         self.r = server.client()
         self.keys = [f"w:{name}:{i}" for i in range(WRITES_EACH)]
         self.pipelined = pipelined
+        self.hashes = hashes
         self.acked: set[str] = set()
         self.refused: set[str] = set()
 
@@ -97,7 +101,10 @@ class Writer(threading.Thread):
             return
         for key in self.keys:
             try:
-                self.r.set(key, value_for(key))
+                if self.hashes:
+                    self.r.hset(key, "v", value_for(key))
+                else:
+                    self.r.set(key, value_for(key))
             except redis.ResponseError:
                 self.refused.add(key)
             else:
@@ -169,7 +176,7 @@ def test_refused_writes_stay_invisible_and_writes_resume(small_disk: Path) -> No
         filler = small_disk / "filler"
         fill(filler)
 
-        writers = [Writer(server, f"c{i}", pipelined=(i == 0)) for i in range(WRITERS)]
+        writers = [Writer(server, f"c{i}", i == 0, hashes=i == 1) for i in range(WRITERS)]
         every_key = [k for w in writers for k in w.keys]
         readers = [Reader(server, every_key) for _ in range(2)]
         for t in [*readers, *writers]:

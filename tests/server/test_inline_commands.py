@@ -13,6 +13,8 @@ test_disk_full.py), which run through it.
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,3 +170,60 @@ def test_a_pipelined_run_of_hsets_stays_on_the_task_path(
         finally:
             client.close()
     assert answers[0] == answers[1] == b":1\r\n" * 8
+
+
+def _stat(port: int, name: str) -> int:
+    client = RawClient(port)
+    try:
+        client.send(encode_command("INFO", "stats"))
+        text = client.read_reply().decode()
+    finally:
+        client.close()
+    return int(next(x for x in text.splitlines() if x.startswith(name + ":")).split(":")[1])
+
+
+def test_single_key_writes_of_many_clients_join_the_combiner_inline(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    """Clients each sending one HSET at a time (the vector mix's shape) get them queued to
+    the WriteCombiner straight from data_received and answered from its batch, with the
+    bytes the task path answers. A client that sends its next command in its own segment
+    before reading the HSET's reply sees it run after the HSET: every HGET reads the value
+    its own HSET wrote, and every reply comes in order."""
+    rounds, clients = 150, 6
+    for server in servers:
+        failures: list[str] = []
+
+        def client(c: int, port: int = server.port, failures: list[str] = failures) -> None:
+            raw = RawClient(port, timeout_s=20)
+            raw.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                for i in range(rounds):
+                    raw.send(encode_command("HSET", f"c:{c}", "f", str(i)))
+                    if i % 2:  # the next command before the reply, in its own segment
+                        raw.send(encode_command("HGET", f"c:{c}", "f"))
+                        got = _replies(raw, 2)
+                        want = b":0\r\n$%d\r\n%d\r\n" % (len(str(i)), i)
+                    else:
+                        got = _replies(raw, 1)
+                        want = b":1\r\n" if i == 0 else b":0\r\n"
+                    if got != want:
+                        failures.append(f"client {c} round {i}: {got!r} != {want!r}")
+                        return
+            except Exception as exc:
+                failures.append(f"client {c}: {exc!r}")
+            finally:
+                raw.close()
+
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not failures, failures[:3]
+        combined = _stat(server.port, "memvec_combined_writes")
+        inline = _inline_count(server.port)
+        if server is servers[0]:
+            assert combined > 0 and inline > 0, (combined, inline)
+        else:
+            assert inline == 0
