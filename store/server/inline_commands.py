@@ -22,7 +22,10 @@ while nothing else is special: no CLIENT PAUSE,
 no busy script, no ``min-replicas-to-write``, no backpressure. A key write the task path
 batches (``BATCHABLE_WRITES``: the :class:`WriteCombiner` across clients, ``submit_many``
 for one client's pipelined run) always goes the regular way: run inline it would lose that
-batch (a lone client's pipelined HSETs fell from 0.9x to 0.66x the peer). The first command that
+batch (a lone client's pipelined HSETs fell from 0.9x to 0.66x the peer). One exception
+(:func:`combines_inline`): such a write that is the last command a client sent, while
+other clients are active, is queued to the :class:`WriteCombiner` from here and answered
+from its batch (docs/decisions/0015-combined-writes-from-the-inline-path.md). The first command that
 is not eligible, and everything after it, goes to the task, which sends the inline replies
 first: the order of replies is the order of commands.
 """
