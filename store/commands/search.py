@@ -468,6 +468,9 @@ def _scores(
     )
 
 
+_DOCUMENTS = (dict, JsonDoc)  # what a search result's key holds while it exists
+
+
 def _reply(
     ctx: ExecContext,
     index: SearchIndex,
@@ -488,11 +491,19 @@ def _reply(
     docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
     # NOCONTENT without SORTBY reads no field: only whether each document still exists
     need_fields = not request.nocontent or request.sortby is not None
+    get, now = ctx.keyspace.get, ctx.read_now
     with ctx.lock:
-        for hit in hits:
-            raw = ctx.keyspace.get(hit.key, ctx.read_now)
+        if not need_fields and not explanations:  # the plain KNN page: existence only
+            for hit in hits:
+                if isinstance(get(hit.key, now), _DOCUMENTS):  # else expired or gone since
+                    docs.append((hit.key, {}, hit.score if hit.score is not None else 0.0))
+            hits_left: list[SearchHit] = []
+        else:
+            hits_left = hits
+        for hit in hits_left:
+            raw = get(hit.key, now)
             if not need_fields:
-                if not isinstance(raw, dict | JsonDoc):
+                if not isinstance(raw, _DOCUMENTS):
                     continue  # logically expired or gone since the index walk
                 content: Mapping[bytes, Any] = {}
             elif isinstance(raw, JsonDoc):
@@ -508,7 +519,8 @@ def _reply(
             if need_fields:
                 if score_alias is not None and hit.distance is not None:
                     fields[score_alias] = format_score(hit.distance)
-                fields.update((name, format_score(d)) for name, d in hit.yields.items())
+                if hit.yields:
+                    fields.update((name, format_score(d)) for name, d in hit.yields.items())
                 fields.update(content)
             score: Any = hit.score if hit.score is not None else 0.0
             label = index.key_to_label.get(hit.key)
@@ -527,15 +539,17 @@ def _reply(
         having.sort(key=lambda d: field_sort_key(value(d[1])), reverse=not ascending)
         docs = having + [d for d in docs if value(d[1]) is None]
     offset, num = request.limit
-    sortkey = _sortkey_of(index, request)
-    sortkeys = {key: sortkey(f) for key, f, _ in docs[offset : offset + num]}
     page = docs[offset : offset + num]
+    sortkeys: dict[bytes, Any] = {}
+    if request.withsortkeys:
+        sortkey = _sortkey_of(index, request)
+        sortkeys = {key: sortkey(f) for key, f, _ in page}
     if request.return_fields is not None:
         # RediSearch answers the distance fields (KNN's AS, VECTOR_RANGE's yields) before
         # the others whatever their place in RETURN, in the order its query created them
         # (``distance_names``: the KNN score, then the yields in query order), and drops
         # one RETURNed under an alias
-        scores = {score_alias} | {name for hit in hits for name in hit.yields}
+        scores = {score_alias} | {name for hit in hits for name in hit.yields or ()}
         place = {name: i for i, name in enumerate(distance_names or [])}
         returned = sorted(
             (r for r in request.return_fields if r.name in scores and r.alias == r.name),

@@ -375,7 +375,9 @@ class HnswIndex(VectorIndex):
         # len(self._live) is read outside the lock: a concurrent write moves n by a few,
         # which moves default_ef by nothing that matters
         ef = self.search_ef(k, ef_runtime)
-        with self._lock.read(max(ef, k)):
+        lock = self._lock
+        lock.acquire_read(max(ef, k))
+        try:
             want = min(k, len(self._live))
             if want == 0:
                 return []
@@ -386,7 +388,9 @@ class HnswIndex(VectorIndex):
             except RuntimeError:
                 candidates = self._live if allowed is None else filter(allowed, self._live)
                 return self._exact(query, list(candidates), k)
-            return list(zip(found[0].tolist(), dists[0].tolist(), strict=True))
+        finally:
+            lock.release_read()
+        return list(zip(found[0].tolist(), dists[0].tolist(), strict=True))
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None

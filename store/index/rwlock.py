@@ -54,6 +54,15 @@ class RWLock:
         finally:
             self._release_read()
 
+    def acquire_read(self, group: Hashable = None) -> None:
+        """:meth:`read` without the context manager, for a per-query path (its generator
+        costs about as much as the lock): pair with :meth:`release_read` in a ``finally``."""
+        self._acquire_read(group)
+
+    def release_read(self) -> None:
+        """Release what :meth:`acquire_read` took."""
+        self._release_read()
+
     @contextmanager
     def write(self) -> Iterator[None]:
         """Hold the lock exclusively for the ``with`` body."""

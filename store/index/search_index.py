@@ -49,6 +49,7 @@ call :meth:`defer_vectors` (``IndexManager.deferred_vectors()`` does it for ever
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -92,7 +93,10 @@ _UNKNOWN = object()
 """A field value :meth:`SearchIndex.adopt_indexed` does not know: equal to no value."""
 
 
-@dataclass
+_BY_DISTANCE_THEN_LABEL = operator.itemgetter(1, 0)  # of (label, distance) pairs
+
+
+@dataclass(slots=True)
 class SearchHit:
     """One FT.SEARCH result: the key, its KNN distance (KNN queries), its text score
     (:func:`store.index.scoring.text_scores`; None when not computed)."""
@@ -100,8 +104,9 @@ class SearchHit:
     key: bytes
     distance: float | None = None
     score: float | None = None
-    yields: dict[bytes, float] = field(default_factory=dict)
-    """Distances named by VECTOR_RANGE ``$YIELD_DISTANCE_AS``, in query order."""
+    yields: Mapping[bytes, float] | None = None
+    """Distances named by VECTOR_RANGE ``$YIELD_DISTANCE_AS``, in query order (None: no
+    VECTOR_RANGE yields any)."""
 
 
 @dataclass
@@ -646,14 +651,14 @@ class SearchIndex:
         spec = self._exact_field(knn.field)
         if spec is not None and pairs:
             assert spec.vector is not None
-            ordered = sorted(pairs, key=lambda p: (p[1], p[0]))
+            ordered = sorted(pairs, key=_BY_DISTANCE_THEN_LABEL)
             metric = Metric.parse(spec.vector.distance_metric)
             dists = [d for _, d in ordered]
             if not distances_read and order_is_certain(dists, metric, spec.vector.dim):
                 return ordered, plan
             exact = self.exact(spec, [label for label, _ in pairs], knn.vector, data, lock)
             pairs = sorted(((label, exact.get(label, d)) for label, d in pairs),
-                           key=lambda p: (p[1], p[0]))  # fmt: skip
+                           key=_BY_DISTANCE_THEN_LABEL)  # fmt: skip
         return pairs, plan
 
     def _exact_field(self, name: bytes) -> FieldSpec | None:

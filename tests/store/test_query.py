@@ -480,3 +480,13 @@ def test_a_repeated_knn_query_gets_each_calls_vector() -> None:
     assert (
         both.filter == TagFilter(b"tag", frozenset({tag})) and both.knn and both.knn.vector == tag
     )
+
+
+def test_knn_clause_with_vector_keeps_every_other_field() -> None:
+    """The per-query blob swap (``KnnClause.with_vector``) must equal
+    ``dataclasses.replace``: a field added to the clause and not to it fails here."""
+    values = {f.name: f"x{i}".encode() for i, f in enumerate(dataclasses.fields(KnnClause))}
+    values |= {"k": 7, "ef_runtime": 33, "batch_size": 12}
+    clause = KnnClause(**values)
+    assert clause.with_vector(b"new") == dataclasses.replace(clause, vector=b"new")
+    assert clause.with_vector(b"new").vector == b"new"

@@ -210,6 +210,12 @@ class KnnClause:
     """A range-query attribute given to KNN: refused by the index, whose algorithm decides
     RediSearch's error text (``Invalid option`` on FLAT)."""
 
+    def with_vector(self, vector: bytes) -> KnnClause:
+        """This clause for another query blob: every other field kept (what
+        ``dataclasses.replace`` does, at a fifth of its cost on the per-query path)."""
+        return KnnClause(self.k, self.field, vector, self.ef_runtime, self.score_alias,
+                         self.hybrid_policy, self.batch_size, self.epsilon)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ParsedQuery:

@@ -603,7 +603,7 @@ def _with_vector(parsed: ParsedQuery, placeholder: bytes, blob: bytes) -> Parsed
     """``parsed`` with every vector blob equal to ``placeholder`` replaced by ``blob``."""
     knn = parsed.knn
     if knn is not None and knn.vector == placeholder:
-        knn = dataclasses.replace(knn, vector=blob)
+        knn = knn.with_vector(blob)
     return ParsedQuery(_swap_vector(parsed.filter, placeholder, blob), knn)
 
 
