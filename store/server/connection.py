@@ -589,7 +589,7 @@ class Connection(asyncio.Protocol):
                     if spec.is_write:
                         self.server.last_write_ns = started
                     try:
-                        if "lockfree" in spec.flags and self._offloads(started):
+                        if "lockfree" in spec.flags and self._offloads(started, args):
                             done = await self._offload(spec, args)
                         else:
                             done = submit(spec, args, protocol=self.protocol, may_block=True)
@@ -738,7 +738,7 @@ class Connection(asyncio.Protocol):
                     ran += 1
                     break
                 if spec is None or not runs_inline(
-                    spec, args, "lockfree" in spec.flags and not self._offloads(clock())
+                    spec, args, "lockfree" in spec.flags and not self._offloads(clock(), args)
                 ):
                     self._leftover.append(args)
                     complete = False
@@ -904,7 +904,7 @@ class Connection(asyncio.Protocol):
             self._active = False  # as the parked task would: no input, nothing in flight
             self.server.active_clients -= 1
 
-    def _offloads(self, now_ns: int) -> bool:
+    def _offloads(self, now_ns: int, args: list[bytes]) -> bool:
         """Whether a lockfree command (FT.SEARCH) goes to the search pool now.
 
         Only while other clients have work (alone, the thread hop costs more than it saves)
@@ -912,12 +912,16 @@ class Connection(asyncio.Protocol):
         the engine lock and the vector index's write lock, so a pooled search then waits
         for both, and for the GIL, while the loop waits for the search's short lock phases
         (a convoy: the 200-client mixed load ran 13-20% slower with a 40% higher p99,
-        docs/decisions/0006-request-path.md). Pure search loads keep every core.
+        docs/decisions/0006-request-path.md). Pure search loads keep every core, except a
+        search that is at most a short FLAT scan (``IndexManager.short_scans``): on the
+        pool it convoys with the loop and runs 2.7x slower.
         ``inline_search_max_active_clients`` 0 still means: always the pool.
         """
         inline_max = self._inline_search_max
-        return self.server.active_clients > inline_max and (
-            inline_max == 0 or now_ns - self.server.last_write_ns > WRITE_QUIET_NS
+        return (
+            self.server.active_clients > inline_max
+            and (inline_max == 0 or now_ns - self.server.last_write_ns > WRITE_QUIET_NS)
+            and not (inline_max and len(args) > 1 and self.engine.indexes.short_scans(args[1]))
         )
 
     async def _offload(self, spec: CommandSpec, args: list[bytes]) -> Any:

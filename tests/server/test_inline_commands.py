@@ -14,7 +14,9 @@ test_disk_full.py), which run through it.
 from __future__ import annotations
 
 import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,3 +229,44 @@ def test_single_key_writes_of_many_clients_join_the_combiner_inline(
             assert combined > 0 and inline > 0, (combined, inline)
         else:
             assert inline == 0
+
+
+def test_searches_of_a_small_flat_index_stay_on_the_loop(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    """With another client active (here: blocked in BLPOP) a search goes to the search
+    pool, unless it is at most a short FLAT scan (IndexManager.short_scans): on the pool
+    such scans convoy with the loop for the GIL. An HNSW index's searches still go."""
+    server = servers[0]
+    setup = RawClient(server.port, timeout_s=10)
+    blocked = RawClient(server.port, timeout_s=10)
+    try:
+        for name, algo in (("f", "FLAT"), ("h", "HNSW")):
+            setup.send(encode_command("FT.CREATE", name, "ON", "HASH", "PREFIX", "1",
+                                      f"{name}:", "SCHEMA", "v", "VECTOR", algo, "6", "TYPE",
+                                      "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "L2"))  # fmt: skip
+            assert setup.read_reply() == b"+OK\r\n"
+            for i in range(20):
+                setup.send(
+                    encode_command("HSET", f"{name}:{i}", "v", struct.pack("4f", i, 0, 0, 0))
+                )
+                assert setup.read_reply() == b":1\r\n"
+        blocked.send(encode_command("BLPOP", "nothing", "0"))  # an active client from now on
+        time.sleep(0.2)  # past WRITE_QUIET_NS: searches right after a write stay on the loop
+        offloaded = {}
+        for name in ("f", "h"):
+            before = _stat(server.port, "memvec_searches_offloaded")
+            for i in range(10):
+                setup.send(encode_command("FT.SEARCH", name, "*=>[KNN 1 @v $q]", "PARAMS", "2",
+                                          "q", struct.pack("4f", i, 0, 0, 0), "NOCONTENT",
+                                          "DIALECT", "2"))  # fmt: skip
+                want = f"{name}:{i}".encode()
+                assert setup.read_reply() == b"*2\r\n:1\r\n$%d\r\n%s\r\n" % (len(want), want)
+            offloaded[name] = _stat(server.port, "memvec_searches_offloaded") - before
+        assert offloaded == {"f": 0, "h": 10}
+        setup.send(encode_command("LPUSH", "nothing", "x"))
+        assert setup.read_reply() == b":1\r\n"
+        assert blocked.read_reply() == encode_command("nothing", "x")
+    finally:
+        setup.close()
+        blocked.close()
