@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from store.files import atomic_write
+from store.index.blas_threads import scan_threads
 from store.index.rwlock import RWLock
 from store.index.scan_batch import ScanBatcher
 from store.index.vector import (
@@ -140,7 +141,12 @@ class FlatIndex(VectorIndex):
             n = len(self._rows)
             labels = self._row_labels[:n]
             stored = self._vectors[:n]
-            return [smallest_k(labels, distances(stored, q, self._metric), k) for q, k in items]
+            out = []
+            for q, k in items:
+                with scan_threads(self._product_floats(n)):
+                    dists = distances(stored, q, self._metric)
+                out.append(smallest_k(labels, dists, k))
+            return out
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
@@ -148,9 +154,14 @@ class FlatIndex(VectorIndex):
         query = self._check_query(query, 0)
         with self._lock.read():
             n = len(self._rows)
-            return within(
-                self._row_labels[:n], distances(self._vectors[:n], query, self._metric), radius
-            )
+            with scan_threads(self._product_floats(n)):
+                dists = distances(self._vectors[:n], query, self._metric)
+            return within(self._row_labels[:n], dists, radius)
+
+    def _product_floats(self, rows: int) -> int:
+        """Matrix elements a scan of ``rows`` rows multiplies (:func:`scan_threads`); 0
+        for L2, whose distances are not a BLAS product."""
+        return 0 if self._metric is Metric.L2 else rows * self._dim
 
     def search_labels(
         self,

@@ -1,0 +1,93 @@
+"""BLAS threads per FLAT scan: every core for one large matrix-vector product at a time.
+
+The server runs BLAS single-threaded (``store.server.cli``), so concurrent work on the
+search pool does not oversubscribe the cores. A FLAT scan's matrix-vector product is the
+exception: FLAT scans of one index already run one at a time (:mod:`store.index.
+scan_batch`, or on the event loop for a short one). Giving that one product every core
+halves it. 384-d column-major float32, this machine (2 cores):
+
+======== ========= =========
+vectors  1 thread  2 threads
+======== ========= =========
+2,000    0.116 ms  0.050 ms
+20,000   1.27 ms   0.67 ms
+100,000  8.98 ms   3.65 ms
+======== ========= =========
+
+(docs/decisions/0018-blas-threads-per-scan.md). :func:`scan_threads` raises the library's
+thread count for the block, under a process-wide lock, and restores it afterwards: at most
+one FLAT product at a time runs threaded, so scans of several indexes on the search pool
+do not oversubscribe the cores (0002 measured 80 QPS for 8 clients at 100k when every
+concurrent scan had 2 threads). Another BLAS call running meanwhile (a filtered scan's
+smaller product) may use the raised count too; OpenBLAS serialises callers of its thread
+pool, so that costs time, not correctness. Setting the count is a direct call into
+OpenBLAS (~1.6 us a pair), not threadpoolctl's context manager, which enumerates the
+loaded libraries each time (~0.3 ms at 20k x 384 per call, measured).
+
+The threaded product sums in another order than the single-threaded one: distances move
+in the last bits (up to 3e-6 at 2k-20k rows, measured). Every scan of a given size takes
+the same path, so a result does not depend on how many clients query. The distances
+clients see of a FLOAT32 or FLOAT64 field are not these: they are recomputed from the
+documents' blobs (``SearchIndex.exact``).
+
+Products smaller than :data:`PARALLEL_MIN_FLOATS` matrix elements, and processes with one
+core or no BLAS library threadpoolctl can drive, keep the current count.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["PARALLEL_MIN_FLOATS", "scan_threads"]
+
+PARALLEL_MIN_FLOATS = 500_000
+"""Below this many matrix elements (1,300 vectors at 384-d) a second thread does not pay."""
+
+MAX_THREADS = 4
+
+_lock = threading.Lock()
+_libraries: list[Any] | None = None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _blas() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries numpy loaded (found once)."""
+    global _libraries
+    if _libraries is None:
+        from threadpoolctl import ThreadpoolController
+
+        _libraries = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _libraries
+
+
+@contextmanager
+def scan_threads(floats: int) -> Iterator[None]:
+    """Run the block's BLAS calls with every core (up to :data:`MAX_THREADS`) when the
+    product reads at least :data:`PARALLEL_MIN_FLOATS` elements; one such block at a time
+    in the process. Restores each library's thread count on exit."""
+    want = min(MAX_THREADS, _cores())
+    if floats < PARALLEL_MIN_FLOATS or want <= 1:
+        yield
+        return
+    with _lock:
+        raised = []
+        try:
+            for lib in _blas():
+                before = lib.num_threads
+                if before < want:
+                    lib.set_num_threads(want)
+                    raised.append((lib, before))
+            yield
+        finally:
+            for lib, before in raised:
+                lib.set_num_threads(before)
