@@ -29,8 +29,9 @@ import logging
 import os
 import secrets
 import ssl
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -66,6 +67,10 @@ from .tracking import Tracking
 from .write_combiner import WriteCombiner
 
 log = logging.getLogger("memvec.server")
+
+SHARED_WINDOW_NS = 10_000_000
+"""A client counts as sharing the server while another client read within this long
+(10 ms); its replies then take turns (``Server.send_at_next_iteration``)."""
 
 CRON_INTERVAL_S = 0.1
 
@@ -160,6 +165,13 @@ class Server:
         self.clients: dict[int, Connection] = {}
         # connections with unprocessed input or a batch in flight, and searches on the pool
         self.active_clients = 0
+        self._send_queue: list[Connection] = []  # replies to send at the next iteration
+        self._send_scheduled = False
+        self.loop_thread = 0  # the event loop's thread, once started
+        # the connection that read last, when, and the last read of the one before it
+        self.last_reader: Connection | None = None
+        self.last_read_ns = 0
+        self.other_read_ns = 0
         self.searches_in_pool = 0
         self.durable_gate = DurableGate(self.engine)  # clients' durability waits, coalesced
         self.write_combiner = WriteCombiner(self.engine)  # clients' key writes, one submit
@@ -307,6 +319,7 @@ class Server:
         check_handlers(self.handlers)
         self.state = ServerState.STARTING
         self._loop = asyncio.get_running_loop()
+        self.loop_thread = threading.get_ident()
         self.notifier = Notifier(self.engine, self.pubsub, self._loop)
         self.notifier.configure(self.config.notify_keyspace_events)
         self.tracking.attach(self._loop)
@@ -566,6 +579,45 @@ class Server:
         return None
 
     # -- clients ----------------------------------------------------------------------------
+    def send_at_next_iteration(self, conn: Connection) -> None:
+        """Have ``conn``'s queued replies (``Connection.send_queued``) written at the start
+        of the event loop's next iteration, before the callbacks of the sockets that iteration
+        finds readable: every client served in one iteration gets its reply at about the
+        same time, as Redis writes before it polls (the connection module's fairness
+        note). Called on the loop."""
+        self._send_queue.append(conn)
+        if not self._send_scheduled:
+            self._send_scheduled = True
+            loop = self._loop or asyncio.get_running_loop()
+            loop.call_soon(self._send_queued)
+
+    def shared_with(self, conn: Connection) -> bool:
+        """Whether ``conn`` shares the server now: replies are queued for the next
+        iteration, or another client read within :data:`SHARED_WINDOW_NS`."""
+        if self._send_queue:
+            return True
+        other = self.other_read_ns if self.last_reader is conn else self.last_read_ns
+        return time.monotonic_ns() - other < SHARED_WINDOW_NS
+
+    def on_loop(self, callback: Callable[..., object], *args: object) -> None:
+        """Run ``callback(*args)`` on the event loop: now if called there, else soon (a
+        script thread's PUBLISH delivering to a subscriber)."""
+        if threading.get_ident() == self.loop_thread or self._loop is None:
+            callback(*args)
+        else:
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _send_queued(self) -> None:
+        self._send_scheduled = False
+        queue, self._send_queue = self._send_queue, []
+        for conn in queue:
+            try:
+                conn.send_queued()
+            except Exception:  # one client's failure must not keep the others' replies
+                log.exception("client id=%d: sending replies failed; closing it", conn.id)
+                with contextlib.suppress(Exception):
+                    conn.kill()
+
     def next_client_id(self) -> int:
         self._next_id += 1
         return self._next_id
