@@ -98,3 +98,21 @@ def test_a_flat_scan_of_a_large_index_multiplies_on_every_core(
     if metric is Metric.COSINE:
         q /= np.linalg.norm(q)
     assert {label for label, _ in hits} == set(np.argsort(-(rows @ q))[:5].tolist())
+
+
+@needs_two_cores
+def test_a_product_on_another_thread_gets_every_core_too() -> None:
+    """FT.SEARCH scans on the search pool: OpenBLAS keeps a thread count per calling
+    thread, so a count raised only globally leaves a pool thread's product on one core."""
+    seen: list[int] = []
+
+    def scan() -> None:
+        with scan_threads(PARALLEL_MIN_FLOATS):
+            seen.append(_blas_threads())
+        seen.append(_blas_threads())
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        worker = threading.Thread(target=scan)
+        worker.start()
+        worker.join(10)
+    assert seen == [min(blas_threads.MAX_THREADS, CORES), 1]
