@@ -600,8 +600,8 @@ class Server:
         return time.monotonic_ns() - other < SHARED_WINDOW_NS
 
     def on_loop(self, callback: Callable[..., object], *args: object) -> None:
-        """Run ``callback(*args)`` on the event loop: now if called there, else soon (a
-        script thread's PUBLISH delivering to a subscriber)."""
+        """Run ``callback(*args)`` on the event loop: now if called there, else soon (from
+        another thread, through ``call_soon_threadsafe``)."""
         if threading.get_ident() == self.loop_thread or self._loop is None:
             callback(*args)
         else:

@@ -1070,8 +1070,8 @@ class Connection(asyncio.Protocol):
             return
         server = self.server
         if threading.get_ident() != server.loop_thread and server.loop_thread:
-            # a script thread (PUBLISH inside EVAL delivering to a subscriber): the
-            # transport is the loop's
+            # every sender known runs on the loop; one on another thread is carried over
+            # to it, as the transport and the queue are the loop's
             server.on_loop(self._send, data)
             return
         queued = self._queued
