@@ -254,6 +254,11 @@ def _query_rows(job: tuple[int, str, str, list[int]]) -> tuple[float, float, lis
         return began, time.monotonic(), lat, ids
 
 
+def warm_up(t: Target, index: str, queries: int) -> None:
+    """Send the first ``queries`` KNN queries once from this process, unmeasured."""
+    _query_rows((t.port, index, knn_query(None), list(range(min(queries, len(_QUERIES))))))
+
+
 class QueryClients:
     """``clients`` query senders: this process alone, or a pool of forked processes."""
 
