@@ -76,13 +76,13 @@ def _blas() -> list[Any]:
 def _thread_count_setters() -> list[Any]:
     """One function per BLAS library: ``set(n) -> previous``, for the calling thread.
 
-    OpenBLAS 0.3.27+ keeps a thread count per calling thread: its global
-    ``openblas_set_num_threads`` called from a thread other than the main one leaves that
-    thread's products single-threaded (measured: a search-pool thread ran the 100k
-    product in 8.3 ms after the global call, 3.5 ms after the thread-local one), and FT.SEARCH
-    runs on the search pool. ``openblas_set_num_threads_local`` sets the calling thread's
-    count and returns the previous one. Libraries without it get threadpoolctl's global
-    setter."""
+    OpenBLAS as numpy bundles it (0.3.31 here) keeps a thread count per calling thread:
+    its global ``openblas_set_num_threads`` called from a thread other than the main one
+    leaves that thread's products single-threaded (measured: a search-pool thread ran the
+    100k product in 8.3 ms after the global call, 3.5 ms after the thread-local one), and
+    FT.SEARCH runs on the search pool. ``openblas_set_num_threads_local`` sets the calling
+    thread's count and returns the previous one. Libraries without it get threadpoolctl's
+    global setter."""
     global _setters
     if _setters is None:
         found = []
