@@ -59,9 +59,14 @@ class CommandSpec:
     def is_write(self) -> bool:
         return "write" in self.flags
 
+    def arity_ok(self, argc: int) -> bool:
+        """Whether ``argc`` arguments (counting the command name) fit the arity."""
+        arity = self.arity
+        return argc == arity if arity > 0 else argc >= -arity
+
     def check_arity(self, argc: int) -> None:
         """``argc`` counts the command name. Raises Redis's exact arity error."""
-        if (self.arity > 0 and argc != self.arity) or (self.arity < 0 and argc < -self.arity):
+        if not self.arity_ok(argc):
             raise ArityError.for_command(self.name)
 
     def keys(self, args: list[bytes]) -> list[bytes]:

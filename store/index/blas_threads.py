@@ -52,7 +52,6 @@ PARALLEL_MIN_FLOATS = 500_000
 MAX_THREADS = 4
 
 _lock = threading.Lock()
-_libraries: list[Any] | None = None
 _setters: list[Any] | None = None
 
 
@@ -63,18 +62,9 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _blas() -> list[Any]:
-    """threadpoolctl's controllers of the BLAS libraries numpy loaded (found once)."""
-    global _libraries
-    if _libraries is None:
-        from threadpoolctl import ThreadpoolController
-
-        _libraries = list(ThreadpoolController().select(user_api="blas").lib_controllers)
-    return _libraries
-
-
 def _thread_count_setters() -> list[Any]:
-    """One function per BLAS library: ``set(n) -> previous``, for the calling thread.
+    """One function per BLAS library numpy loaded (found once, through threadpoolctl):
+    ``set(n) -> previous``, for the calling thread.
 
     OpenBLAS as numpy bundles it (0.3.31 here) keeps a thread count per calling thread:
     its global ``openblas_set_num_threads`` called from a thread other than the main one
@@ -85,8 +75,10 @@ def _thread_count_setters() -> list[Any]:
     global setter."""
     global _setters
     if _setters is None:
+        from threadpoolctl import ThreadpoolController
+
         found = []
-        for lib in _blas():
+        for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
             local = None
             if lib.internal_api == "openblas":
                 try:

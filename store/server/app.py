@@ -68,7 +68,7 @@ from .write_combiner import WriteCombiner
 
 log = logging.getLogger("memvec.server")
 
-SHARED_WINDOW_NS = 10_000_000
+SHARED_WINDOW_S = 0.010
 """A client counts as sharing the server while another client read within this long
 (10 ms); its replies then take turns (``Server.send_at_next_iteration``)."""
 
@@ -168,10 +168,11 @@ class Server:
         self._send_queue: list[Connection] = []  # replies to send at the next iteration
         self._send_scheduled = False
         self.loop_thread = 0  # the event loop's thread, once started
-        # the connection that read last, when, and the last read of the one before it
+        # the connection that read last, when (time.monotonic), and the last read of the
+        # one before it
         self.last_reader: Connection | None = None
-        self.last_read_ns = 0
-        self.other_read_ns = 0
+        self.last_read_at = 0.0
+        self.other_read_at = 0.0
         self.searches_in_pool = 0
         self.durable_gate = DurableGate(self.engine)  # clients' durability waits, coalesced
         self.write_combiner = WriteCombiner(self.engine)  # clients' key writes, one submit
@@ -593,11 +594,11 @@ class Server:
 
     def shared_with(self, conn: Connection) -> bool:
         """Whether ``conn`` shares the server now: replies are queued for the next
-        iteration, or another client read within :data:`SHARED_WINDOW_NS`."""
+        iteration, or another client read within :data:`SHARED_WINDOW_S`."""
         if self._send_queue:
             return True
-        other = self.other_read_ns if self.last_reader is conn else self.last_read_ns
-        return time.monotonic_ns() - other < SHARED_WINDOW_NS
+        other = self.other_read_at if self.last_reader is conn else self.last_read_at
+        return time.monotonic() - other < SHARED_WINDOW_S
 
     def on_loop(self, callback: Callable[..., object], *args: object) -> None:
         """Run ``callback(*args)`` on the event loop: now if called there, else soon (from

@@ -243,12 +243,12 @@ class Connection(asyncio.Protocol):
         self.parser.feed(data)
         n = len(data)
         self.server.stats.net_input_bytes += n
-        self.last_io = time.monotonic()
+        self.last_io = now = time.monotonic()
         server = self.server
         if server.last_reader is not self:  # who else reads: the fairness rule in _send
-            server.other_read_ns = server.last_read_ns
+            server.other_read_at = server.last_read_at
             server.last_reader = self
-        server.last_read_ns = time.monotonic_ns()
+        server.last_read_at = now
         self._unread += n
         if self._unread > PAUSE_READING_BYTES:
             self._check_query_buffer()
@@ -1062,7 +1062,7 @@ class Connection(asyncio.Protocol):
         iteration with everything else queued for this client (:meth:`send_queued`),
         or now once :data:`QUEUED_MAX_BYTES` are queued (module docstring, fairness).
         A client alone on the server (no other client read anything in the last
-        :data:`~store.server.app.SHARED_WINDOW_NS`, nothing queued) is written at once:
+        :data:`~store.server.app.SHARED_WINDOW_S`, nothing queued) is written at once:
         it has nobody to take turns with, and the extra iteration would cost it ~6 us a
         round trip."""
         transport = self.transport

@@ -94,7 +94,4 @@ def combines_inline(spec: CommandSpec, args: list[bytes]) -> bool:
     ``submit_many`` batches it). Its reply waits for the batch, then for the log, as the
     task path's does, without the task's steps: a write under the 200-client vector mix
     went through four loop iterations there."""
-    if spec.name not in BATCHABLE_WRITES:
-        return False
-    arity = spec.arity
-    return not ((arity > 0 and len(args) != arity) or len(args) < -arity)
+    return spec.name in BATCHABLE_WRITES and spec.arity_ok(len(args))

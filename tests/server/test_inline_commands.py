@@ -69,15 +69,19 @@ def _replies(client: RawClient, n: int) -> bytes:
     return b"".join(client.read_reply() for _ in range(n))
 
 
-def _inline_count(port: int) -> int:
+def _stat(port: int, name: str) -> int:
+    """The INFO stats field ``name`` of the server on ``port``."""
     client = RawClient(port)
     try:
         client.send(encode_command("INFO", "stats"))
         text = client.read_reply().decode()
     finally:
         client.close()
-    line = next(x for x in text.splitlines() if x.startswith("memvec_inline_commands:"))
-    return int(line.split(":")[1])
+    return int(next(x for x in text.splitlines() if x.startswith(name + ":")).split(":")[1])
+
+
+def _inline_count(port: int) -> int:
+    return _stat(port, "memvec_inline_commands")
 
 
 def test_inline_and_task_paths_answer_the_same_bytes(
@@ -172,16 +176,6 @@ def test_a_pipelined_run_of_hsets_stays_on_the_task_path(
         finally:
             client.close()
     assert answers[0] == answers[1] == b":1\r\n" * 8
-
-
-def _stat(port: int, name: str) -> int:
-    client = RawClient(port)
-    try:
-        client.send(encode_command("INFO", "stats"))
-        text = client.read_reply().decode()
-    finally:
-        client.close()
-    return int(next(x for x in text.splitlines() if x.startswith(name + ":")).split(":")[1])
 
 
 def test_single_key_writes_of_many_clients_join_the_combiner_inline(

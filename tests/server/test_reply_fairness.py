@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import redis
@@ -26,14 +27,20 @@ SECONDS = 2.0
 DOCS, DIM = 20_000, 128
 
 
-def _client(job: tuple[int, float, float, int]) -> int:
-    """KNN queries from ``start`` until ``deadline`` (monotonic); how many completed."""
-    port, start, deadline, seed = job
+# every client connected before any starts (set before the pool forks its workers)
+_START: Any = None
+
+
+def _client(job: tuple[int, int]) -> int:
+    """KNN queries for :data:`SECONDS` once every client is connected; how many
+    completed."""
+    port, seed = job
     query = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32).tobytes()
     r = redis.Redis(port=port, protocol=2, socket_timeout=30)
     try:
         r.ping()
-        time.sleep(max(0.0, start - time.monotonic()))
+        _START.wait(60)
+        deadline = time.monotonic() + SECONDS
         done = 0
         while time.monotonic() < deadline:
             reply = r.execute_command(
@@ -62,9 +69,11 @@ def test_every_client_gets_its_turn_each_round(tmp_path: Path) -> None:
                 pipe.execute()
         pipe.execute()
         r.close()
-        with multiprocessing.get_context("fork").Pool(CLIENTS) as pool:
-            start = time.monotonic() + 1.0  # every worker connected by then
-            jobs = [(server.port, start, start + SECONDS, k) for k in range(CLIENTS)]
+        global _START
+        context = multiprocessing.get_context("fork")
+        _START = context.Barrier(CLIENTS)
+        with context.Pool(CLIENTS) as pool:
+            jobs = [(server.port, k) for k in range(CLIENTS)]
             counts = sorted(pool.map(_client, jobs, chunksize=1))
     finally:
         server.terminate()
