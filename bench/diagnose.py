@@ -7,9 +7,14 @@
 - ``memory``: an embedded engine (no server, no log) loads ``--docs`` documents for each
   schema (no index, vector, vector + TAG, vector + TAG + TEXT) in a fresh process each, and
   prints RSS and ``used_memory()`` per document: what each part of a document costs.
+- ``dump``: DUMP and RESTORE of one string of 1 MB to 512 MB (``SETRANGE``, mostly zeros,
+  so LZF-compressed) on a memvec server and on the peer, one after the other: seconds
+  each (the event loop is busy that long) and whether the payloads are byte-identical
+  (decision 0020).
 
     python -m bench.diagnose restart [--docs 20000] [--out bench/results/profiles]
     python -m bench.diagnose memory [--docs 10000]
+    python -m bench.diagnose dump
 """
 
 from __future__ import annotations
@@ -28,7 +33,16 @@ from pathlib import Path
 
 from .common import load_data, log, rss_bytes
 from .durability import ready_after_restart
-from .resp import Target, create_args, create_index, hset_args, memvec_server, resp_load, server_pid
+from .resp import (
+    Target,
+    create_args,
+    create_index,
+    hset_args,
+    memvec_server,
+    peer_server,
+    resp_load,
+    server_pid,
+)
 
 SCHEMAS: dict[str, list[str] | None] = {
     "none": None,
@@ -89,15 +103,39 @@ def memory_row(schema: str, docs: int) -> str:
     return f"{schema:18} RSS bytes/doc {rss:6.0f}  used_memory bytes/doc {used:6.0f}"
 
 
+def dump_restore_rows(sizes: Sequence[int] = (1 << 20, 1 << 24, 1 << 27, 1 << 29)) -> None:
+    """Print DUMP/RESTORE seconds per string size, memvec then the peer."""
+    payloads: dict[int, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for start in (memvec_server, peer_server):
+            with start(Path(tmp)) as t:
+                client = t.client()
+                for size in sizes:
+                    client.setrange("k", size - 1, "v")
+                    began = time.perf_counter()
+                    payload = client.dump("k")
+                    assert isinstance(payload, bytes)
+                    dumped = time.perf_counter()
+                    client.restore("k2", 0, payload)
+                    restored = time.perf_counter()
+                    same = payloads.setdefault(size, payload) == payload
+                    print(f"{t.name:12} {size >> 20:4} MB  DUMP {dumped - began:7.3f} s  "
+                          f"RESTORE {restored - dumped:7.3f} s  payload {len(payload):,} B"
+                          f"{'' if same else '  DIFFERS from memvec'}", flush=True)  # fmt: skip
+                    client.delete("k", "k2")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("what", choices=("restart", "memory", "memory-row"))
+    ap.add_argument("what", choices=("restart", "memory", "memory-row", "dump"))
     ap.add_argument("--docs", type=int, default=None)
     ap.add_argument("--schema", choices=sorted(SCHEMAS), default="vector+tag+text")
     ap.add_argument("--out", type=Path, default=Path("bench/results/profiles"))
     args = ap.parse_args(argv)
     if args.what == "restart":
         print(restart_profile(args.docs or 20_000, args.out))
+    elif args.what == "dump":
+        dump_restore_rows()
     elif args.what == "memory-row":
         print(memory_row(args.schema, args.docs or 10_000), flush=True)
     else:

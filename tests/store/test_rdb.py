@@ -17,6 +17,7 @@ from store.engine import Engine
 from store.errors import StoreError
 from store.rdb import PayloadError, dump_value, listpack, load_value, lzf, verify
 from store.rdb.crc64 import crc64
+from store.rdb.primitives import length_bytes
 from store.wal.payload import decode_commands
 from store.wal.position import LogPosition
 
@@ -181,3 +182,25 @@ def test_peer_payloads_decode_to_their_values() -> None:
     h = load_value(bytes.fromhex(PEER_TYPED["hash-ttl"]))
     assert h.value == {b"f": b"v", b"g": b"w"}
     assert list(h.deadlines) == [b"f"]
+
+
+@pytest.mark.parametrize("announced", [2**40, 2**62, 1000, 999])
+def test_restore_refuses_a_string_announcing_a_length_it_cannot_decode_to(
+    announced: int,
+) -> None:
+    """An LZF string whose announced length is not what its data decodes to is refused
+    with the payload error, and the key keeps its value (store.rdb.lzf's guards)."""
+    with Engine(EngineConfig(data_dir=None)) as e:
+        e.execute("SET", "keep", "v")
+        e.execute("SET", "src", "a" * 998)
+        good = e.execute("DUMP", "src")
+        packed = lzf.compress(b"a" * 998, 994)
+        assert packed is not None and good[1:2] == b"\xc3"  # an LZF string, as built below
+        body = b"\x00\xc3" + length_bytes(len(packed)) + length_bytes(announced) + packed
+        body += good[-10:-8]  # the RDB version
+        with pytest.raises(StoreError, match="Bad data format"):
+            e.execute("RESTORE", "keep", "0", body + crc64(body).to_bytes(8, "little"), "REPLACE")
+        assert e.execute("GET", "keep") == b"v"
+        correct = b"\x00\xc3" + length_bytes(len(packed)) + length_bytes(998) + packed
+        correct += good[-10:-8]
+        assert correct + crc64(correct).to_bytes(8, "little") == good
