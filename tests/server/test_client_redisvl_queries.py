@@ -124,8 +124,10 @@ async def async_flow(url: str, name: str) -> dict[str, Any]:
         out: dict[str, Any] = {
             "exists": await index.exists(),
             "vector": plain(await index.query(vq)),
+            # sorted: the hits tie on score, and the peer's order of ties has varied
+            # between runs (d2 before d1 once, d1 first otherwise)
             "batch": [
-                [r["name"] for r in rows]
+                sorted(r["name"] for r in rows)
                 for rows in await index.batch_query(
                     [
                         FilterQuery(Tag("kind") == k, return_fields=["name"])
