@@ -4,6 +4,8 @@ embedding, idempotent upserts and deletes, the demo job and the query API.
 Everything not in ``__all__`` may move.
 """
 
+import store._blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS reads at load)
+
 from .chunking import chunk_text
 from .demo.corpus import Document, stdlib_documents
 from .embedding import EMBEDDING_DIM, MODEL_NAME, Embedder, LocalEmbedder, load_model, model_path
