@@ -4,7 +4,7 @@ embedding, idempotent upserts and deletes, the demo job and the query API.
 Everything not in ``__all__`` may move.
 """
 
-import store._blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS reads at load)
+import store.blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS reads at load)
 
 from .chunking import chunk_text
 from .demo.corpus import Document, stdlib_documents

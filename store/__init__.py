@@ -14,7 +14,7 @@ The front door for embedded use and for the packages built on the store::
 Everything not listed in ``__all__`` is an implementation detail and may move.
 """
 
-from . import _blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS reads at load)
+from . import blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS reads at load)
 from .config import EngineConfig, FsyncPolicy
 from .engine import Engine, EngineState, Submitted
 from .errors import (

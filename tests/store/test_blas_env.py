@@ -1,7 +1,7 @@
-"""``store`` sets OpenBLAS's thread timeout before numpy loads OpenBLAS (store._blas_env).
+"""``store`` sets OpenBLAS's thread timeout before numpy loads OpenBLAS (store.blas_env).
 
 OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when numpy first loads it, so the setting
-counts only if ``store._blas_env`` runs before ``numpy`` is imported. That is checked in a
+counts only if ``store.blas_env`` runs before ``numpy`` is imported. That is checked in a
 fresh interpreter with ``-X importtime`` (which lists modules in import order), for the
 package and for the ``memvec`` command's module; a value the environment already has is
 kept.
@@ -34,8 +34,8 @@ def _run(module: str, env_value: str | None) -> tuple[str, list[str]]:
 def test_the_timeout_is_set_before_numpy_loads(module: str) -> None:
     value, order = _run(module, None)
     assert value == "4"
-    assert "store._blas_env" in order and "numpy" in order
-    assert order.index("store._blas_env") < order.index("numpy")
+    assert "store.blas_env" in order and "numpy" in order
+    assert order.index("store.blas_env") < order.index("numpy")
 
 
 def test_a_value_from_the_environment_is_kept() -> None:
