@@ -36,9 +36,9 @@ C_MAX_OUT = 1 << 30
 def compress(data: bytes | bytearray | memoryview, out_len: int) -> bytes | None:
     """``lzf_compress(data, out_len)``: the compressed bytes, or None if they would not fit
     in ``out_len`` bytes."""
-    if len(data) < 2 or out_len < 1:
+    if len(data) < 2 or out_len < 2:  # no room for a literal's control byte and a byte
         return None
-    packed: bytes | None = _c.compress(bytes(data), out_len - 1) if out_len > 1 else None
+    packed: bytes | None = _c.compress(bytes(data), out_len - 1)
     return packed
 
 
