@@ -11,10 +11,14 @@
   so LZF-compressed) on a memvec server and on the peer, one after the other: seconds
   each (the event loop is busy that long) and whether the payloads are byte-identical
   (decision 0020).
+- ``strings``: APPEND, SETRANGE, SETBIT, GETBIT and STRLEN on a 1 MB and a 64 MB string,
+  one client, microseconds per call; then 100,000 APPENDs of 100 bytes building one
+  10 MB string: seconds. memvec then the peer (decision 0022: strings written in place).
 
     python -m bench.diagnose restart [--docs 20000] [--out bench/results/profiles]
     python -m bench.diagnose memory [--docs 10000]
     python -m bench.diagnose dump
+    python -m bench.diagnose strings
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import redis
 
 from .common import load_data, log, rss_bytes
 from .durability import ready_after_restart
@@ -125,9 +131,49 @@ def dump_restore_rows(sizes: Sequence[int] = (1 << 20, 1 << 24, 1 << 27, 1 << 29
                     client.delete("k", "k2")
 
 
+def _string_call_timings(c: redis.Redis, calls: int) -> dict[str, float]:
+    """Microseconds per call of each string command on the key ``k``."""
+
+    def per_call(run: Callable[[int], object]) -> float:
+        began = time.perf_counter()
+        for i in range(calls):
+            run(i)
+        return (time.perf_counter() - began) / calls * 1e6
+
+    return {
+        "SETBIT": per_call(lambda i: c.setbit("k", i * 8 + 1, i & 1)),
+        "APPEND": per_call(lambda i: c.append("k", b"0123456789")),
+        "SETRANGE": per_call(lambda i: c.setrange("k", 1000 + i, b"ab")),
+        "GETBIT": per_call(lambda i: c.getbit("k", i)),
+        "STRLEN": per_call(lambda i: c.strlen("k")),
+    }
+
+
+def string_write_rows(sizes: Sequence[int] = (1 << 20, 1 << 26), calls: int = 50) -> None:
+    """Print per-call microseconds of string writes and reads, memvec then the peer."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for start in (memvec_server, peer_server):
+            with start(Path(tmp)) as t:
+                c = t.client()
+                row = [f"{t.name:12}"]
+                for size in sizes:
+                    c.delete("k")
+                    c.setrange("k", size - 1, "v")
+                    timings = _string_call_timings(c, calls)
+                    row.append(f"{size >> 20} MB: " + " ".join(
+                        f"{name} {us:,.0f} us" for name, us in timings.items()))  # fmt: skip
+                c.delete("log")
+                began = time.perf_counter()
+                for _ in range(100_000):
+                    c.append("log", b"x" * 100)
+                row.append(f"100,000 APPENDs -> {c.strlen('log') / 1e6:.0f} MB: "
+                           f"{time.perf_counter() - began:.2f} s")  # fmt: skip
+                print("  ".join(row), flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("what", choices=("restart", "memory", "memory-row", "dump"))
+    ap.add_argument("what", choices=("restart", "memory", "memory-row", "dump", "strings"))
     ap.add_argument("--docs", type=int, default=None)
     ap.add_argument("--schema", choices=sorted(SCHEMAS), default="vector+tag+text")
     ap.add_argument("--out", type=Path, default=Path("bench/results/profiles"))
@@ -136,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(restart_profile(args.docs or 20_000, args.out))
     elif args.what == "dump":
         dump_restore_rows()
+    elif args.what == "strings":
+        string_write_rows()
     elif args.what == "memory-row":
         print(memory_row(args.schema, args.docs or 10_000), flush=True)
     else:

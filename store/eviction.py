@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .keyspace import Keyspace, Value
+from .keyspace import Keyspace, Stored
 
 __all__ = ["EVICTION_POOL_SIZE", "Evictor", "Policy", "value_bytes"]
 
@@ -66,10 +66,10 @@ class Policy(Enum):
         return self.value.endswith("-lfu")
 
 
-def value_bytes(key: bytes, value: Value) -> int:
+def value_bytes(key: bytes, value: Stored) -> int:
     """One key's share of :meth:`store.keyspace.Keyspace.memory_bytes` (same formula)."""
     total = len(key) + 64
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | bytearray):
         return total + len(value) + 33
     if isinstance(value, dict):
         return total + 232 + sum(len(f) + len(v) + 100 for f, v in value.items())

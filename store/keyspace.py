@@ -21,6 +21,16 @@ removes it (on write access, or by the sweeper, which pops a heap of deadlines s
 costs O(log n) per expired field), logging an ``HDEL``. A hash whose last
 field goes is deleted, as Redis does. Writing a field with ``HSET`` clears its deadline.
 
+Strings written in place: APPEND, SETRANGE, SETBIT and BITFIELD change a string of at least
+:data:`IN_PLACE_MIN_BYTES` as a stored ``bytearray`` (:meth:`Keyspace.string_buffer`,
+:meth:`Keyspace.string_written`), so each call costs what it writes, not the string's
+length: Redis's sds strings grow in place the same way. No reader ever gets that buffer:
+:meth:`Keyspace.get` turns it back into ``bytes`` first (once, until the next in-place
+write), so a reply queued for a later loop iteration can never change under the client,
+and every ``isinstance(value, bytes)`` check sees a string. Readers that only look inside
+the string for the length of one command (GETBIT, STRLEN, GETRANGE, BITCOUNT, BITPOS)
+use :meth:`Keyspace.peek_string` and leave it mutable.
+
 SCAN order: :class:`store.key_order.KeyOrder` (one sequence number per key, in creation
 order) keeps SCAN's guarantee; the keyspace tells it of every key created and deleted.
 
@@ -35,14 +45,21 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heapify, heappop, heappush
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 from .datatypes.base import TypedValue
 from .errors import WrongTypeError
 from .key_order import KeyOrder
 
 Value = bytes | dict[bytes, bytes] | TypedValue
+# What ``Keyspace.data`` holds: a Value, or a string being written in place (see above).
+Stored = Value | bytearray
 T = TypeVar("T", bound=TypedValue)
+
+IN_PLACE_MIN_BYTES = 512
+"""Strings shorter than this are rewritten as new ``bytes`` on each in-place write: the
+copy costs less than the ``bytearray`` header, its spare room and the copy back to
+``bytes`` when it is next read."""
 
 
 def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
@@ -65,7 +82,7 @@ class Keyspace:
     """Keys -> values (``bytes`` strings, ``dict`` hashes, typed values) plus deadlines."""
 
     def __init__(self, on_change: Callable[[bytes], None] | None = None) -> None:
-        self.data: dict[bytes, Value] = {}
+        self.data: dict[bytes, Stored] = {}
         self.expires: dict[bytes, int] = {}
         # key -> {field: deadline ms} for hash fields with a TTL (HEXPIRE)
         self.field_expires: dict[bytes, dict[bytes, int]] = {}
@@ -199,6 +216,9 @@ class Keyspace:
                 return None
             if self.field_expires and isinstance(value, dict):
                 return self.live_fields(key, value, now_ms)
+        if isinstance(value, bytearray):  # written in place: readers get bytes
+            frozen = self.data[key] = bytes(value)
+            return frozen
         return value
 
     def live_fields(
@@ -221,6 +241,61 @@ class Keyspace:
             return value
         raise WrongTypeError()
 
+    def exists(self, key: bytes, now_ms: int | None) -> bool:
+        """Whether ``get`` would return a value, without reading it (a string written in
+        place stays mutable: ``SETBIT`` then ``EXPIRE`` or ``EXISTS`` copies nothing)."""
+        value = self.data.get(key)
+        if value is None:
+            return False
+        if now_ms is None:
+            return True
+        if self.is_expired(key, now_ms):
+            return False
+        if self.field_expires and isinstance(value, dict):
+            return self.live_fields(key, value, now_ms) is not None
+        return True
+
+    def peek_string(self, key: bytes, now_ms: int | None) -> bytes | bytearray | None:
+        """The live string at ``key`` without turning an in-place buffer back into bytes;
+        None if missing; WRONGTYPE for another type. The caller reads it within the
+        command and keeps and returns none of it: a ``bytearray`` changes with the next
+        write (slice it into ``bytes`` for a reply)."""
+        value = self.data.get(key)
+        if value is None or (now_ms is not None and self.is_expired(key, now_ms)):
+            return None
+        if isinstance(value, bytes | bytearray):
+            return value
+        raise WrongTypeError()
+
+    def string_buffer(self, key: bytes, now_ms: int | None) -> bytearray | None:
+        """The live string at ``key`` as a ``bytearray`` to change in place, then hand to
+        :meth:`string_written`; None if missing (the caller creates ``bytearray()``);
+        WRONGTYPE for another type. A string already written in place is returned as
+        stored (no copy); a ``bytes`` one is copied once."""
+        value = self.data.get(key)
+        if value is None or (now_ms is not None and self.is_expired(key, now_ms)):
+            return None
+        if type(value) is bytearray:
+            return value
+        if isinstance(value, bytes):
+            return bytearray(value)
+        raise WrongTypeError()
+
+    def string_written(self, key: bytes, buffer: bytearray) -> None:
+        """Store ``buffer`` (from :meth:`string_buffer`, changed) as the string at ``key``,
+        keeping its TTL; ``bytes`` below :data:`IN_PLACE_MIN_BYTES`. Indexes are told."""
+        if key not in self.data:
+            self._created(key)
+        self.data[key] = buffer if len(buffer) >= IN_PLACE_MIN_BYTES else bytes(buffer)
+        self.on_change(key)
+
+    def freeze_strings(self) -> None:
+        """Turn every string written in place back into ``bytes`` (before a snapshot
+        pickles the keyspace, which must hold only :data:`Value` types)."""
+        data = self.data
+        for key in [k for k, v in data.items() if v.__class__ is bytearray]:
+            data[key] = bytes(data[key])  # type: ignore[arg-type]
+
     def get_hash(self, key: bytes, now_ms: int | None) -> dict[bytes, bytes] | None:
         value = self.get(key, now_ms)
         if value is None or isinstance(value, dict):
@@ -236,8 +311,7 @@ class Keyspace:
         raise WrongTypeError()
 
     def type_name(self, key: bytes, now_ms: int | None) -> str:
-        value = self.get(key, now_ms)
-        return type_name(value)
+        return type_name(self.data[key]) if self.exists(key, now_ms) else "none"
 
     def iter_keys(self, now_ms: int | None) -> Iterator[bytes]:
         for key in list(self.data):
@@ -282,7 +356,7 @@ class Keyspace:
             raise WrongTypeError()
         return value
 
-    def set_value(self, key: bytes, value: Value, *, keep_ttl: bool = False) -> None:
+    def set_value(self, key: bytes, value: Stored, *, keep_ttl: bool = False) -> None:
         """Store ``value`` (any type) at ``key``, replacing what was there (RENAME, COPY,
         RESTORE, JSON.SET at the root); the key's TTL is cleared unless ``keep_ttl``."""
         if key not in self.data:
@@ -332,7 +406,7 @@ class Keyspace:
 
         ``on_change`` is not called: the caller rebuilds the indexes from the same snapshot.
         """
-        self.data = data
+        self.data = cast(dict[bytes, Stored], data)  # a dict of Values is one of Stored
         self.expires = expires
         self.field_expires = field_expires or {}
         self._rebuilt()
@@ -352,7 +426,7 @@ class Keyspace:
         total = 0
         for key, value in self.data.items():
             total += len(key) + 64
-            if isinstance(value, bytes):
+            if isinstance(value, bytes | bytearray):
                 total += len(value) + 33
             elif isinstance(value, dict):
                 total += 232 + sum(len(f) + len(v) + 100 for f, v in value.items())
@@ -361,11 +435,11 @@ class Keyspace:
         return total
 
 
-def type_name(value: Value | None) -> str:
+def type_name(value: Stored | None) -> str:
     """What TYPE says of ``value`` (``none`` for a missing key)."""
     if value is None:
         return "none"
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | bytearray):
         return "string"
     if isinstance(value, dict):
         return "hash"

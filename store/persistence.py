@@ -284,6 +284,7 @@ class Persistence:
     def _dump(self, writer: SnapshotWriter, scratch: Path) -> None:
         """Write every section. Runs in the forked child (or inline for SAVE)."""
         engine = self.engine
+        engine.keyspace.freeze_strings()
         data = engine.keyspace.data
         typed = {k: to_tagged(v) for k, v in data.items() if isinstance(v, TypedValue)}
         if typed:

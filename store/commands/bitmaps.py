@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CommandError, SyntaxErr, WrongTypeError
+from ..errors import CommandError, SyntaxErr
 from ..numbers import parse_int64
 from .string_ranges import MAX_STRING_BYTES
 from .table import command
@@ -44,22 +44,19 @@ def parse_bit_offset(raw: bytes, bits: int = 0) -> int:
     return value
 
 
-def read_string(ctx: ExecContext, key: bytes, now: int | None) -> bytes | None:
-    value = ctx.keyspace.get(key, now)
-    if value is None or isinstance(value, bytes):
-        return value
-    raise WrongTypeError()
-
-
 def grow_for_write(ctx: ExecContext, key: bytes, max_bit: int) -> tuple[bytearray, bool]:
     """The string at ``key`` (created if missing) zero-padded so ``max_bit`` exists, and
-    whether that created or grew it (``lookupStringForBitCommand``)."""
-    old = read_string(ctx, key, ctx.expire_now)
-    buf = bytearray(old or b"")
+    whether that created or grew it (``lookupStringForBitCommand``). It is the string's
+    in-place buffer (:meth:`~store.keyspace.Keyspace.string_buffer`): the caller hands it
+    to ``string_written`` when it changed or grew, and raises nothing after changing it."""
+    buf = ctx.keyspace.string_buffer(key, ctx.expire_now)
+    grew = buf is None
+    if buf is None:
+        buf = bytearray()
     need = (max_bit >> 3) + 1
-    grew = old is None or len(buf) < need
     if len(buf) < need:
-        buf.extend(bytes(need - len(buf)))
+        buf += bytes(need - len(buf))
+        grew = True
     return buf, grew
 
 
@@ -75,7 +72,7 @@ def setbit(ctx: ExecContext, args: list[bytes]) -> int:
     old = (buf[byte] >> shift) & 1
     if grew or old != on:
         buf[byte] = (buf[byte] & ~(1 << shift)) | (on << shift)
-        ctx.keyspace.set_string(args[1], bytes(buf), keep_ttl=True)
+        ctx.keyspace.string_written(args[1], buf)
         ctx.dirty = True
     return old
 
@@ -84,7 +81,7 @@ def setbit(ctx: ExecContext, args: list[bytes]) -> int:
 def getbit(ctx: ExecContext, args: list[bytes]) -> int:
     """The bit at an offset (0 past the end or for a missing key)."""
     offset = parse_bit_offset(args[2])
-    value = read_string(ctx, args[1], ctx.read_now) or b""
+    value = ctx.keyspace.peek_string(args[1], ctx.read_now) or b""
     byte = offset >> 3
     if byte >= len(value):
         return 0
@@ -100,7 +97,7 @@ class BitRange:
     head_bits: int = 0  # leading bits of the first byte outside the range
     tail_bits: int = 0  # trailing bits of the last byte outside the range
 
-    def bits(self, value: bytes) -> tuple[int, int]:
+    def bits(self, value: bytes | bytearray) -> tuple[int, int]:
         """The range's bits as an integer and their count."""
         chunk = int.from_bytes(value[self.start : self.end + 1], "big")
         nbits = (self.end - self.start + 1) * 8
@@ -130,13 +127,13 @@ def bitcount(ctx: ExecContext, args: list[bytes]) -> int:
     if len(args) > 5:
         raise SyntaxErr()
     if len(args) == 2:
-        value = read_string(ctx, args[1], ctx.read_now)
+        value = ctx.keyspace.peek_string(args[1], ctx.read_now)
         return 0 if value is None else int.from_bytes(value, "big").bit_count()
     start = parse_int(args[2])
     if len(args) == 5 and args[4].upper() not in (b"BIT", b"BYTE"):
         raise SyntaxErr()
     end = parse_int(args[3]) if len(args) >= 4 else None
-    value = read_string(ctx, args[1], ctx.read_now)
+    value = ctx.keyspace.peek_string(args[1], ctx.read_now)
     if value is None:
         return 0
     if end is None:
@@ -160,14 +157,14 @@ def bitpos(ctx: ExecContext, args: list[bytes]) -> int:
         raise SyntaxErr()
     end_given = len(args) >= 5
     if len(args) == 3:
-        value = read_string(ctx, args[1], ctx.read_now)
+        value = ctx.keyspace.peek_string(args[1], ctx.read_now)
         span = None if value is None else clamp_range(0, len(value) - 1, len(value), False)
     else:
         start = parse_int(args[3])
         if len(args) == 6 and args[5].upper() not in (b"BIT", b"BYTE"):
             raise SyntaxErr()
         end = parse_int(args[4]) if end_given else None
-        value = read_string(ctx, args[1], ctx.read_now)
+        value = ctx.keyspace.peek_string(args[1], ctx.read_now)
         if value is not None:
             isbit = len(args) == 6 and args[5].upper() == b"BIT"
             last = len(value) - 1 if end is None else end
@@ -189,7 +186,7 @@ SCAN_CHUNK_BYTES = 1 << 20
 step compares 1/256 of it, each next one 4x more: an answer near the start costs little)."""
 
 
-def first_bit(value: bytes, span: BitRange, bit: int) -> int | None:
+def first_bit(value: bytes | bytearray, span: BitRange, bit: int) -> int | None:
     """The offset of the first ``bit`` (0 or 1) inside ``span`` of ``value``, or None.
 
     Bytes are scanned with numpy, a chunk at a time, for the first one that holds such a
@@ -210,7 +207,7 @@ def first_bit(value: bytes, span: BitRange, bit: int) -> int | None:
     return None
 
 
-def _first_byte_holding(value: bytes, lo: int, hi: int, bit: int) -> int | None:
+def _first_byte_holding(value: bytes | bytearray, lo: int, hi: int, bit: int) -> int | None:
     """The first index in ``[lo, hi)`` whose byte has a ``bit`` bit, or None."""
     skip = 0x00 if bit else 0xFF
     chunk = max(SCAN_CHUNK_BYTES >> 8, 1)
@@ -233,7 +230,7 @@ def bitop(ctx: ExecContext, args: list[bytes]) -> int:
         raise SyntaxErr()
     if op == b"NOT" and len(args) != 4:
         raise CommandError("BITOP NOT must be called with a single source key.")
-    sources = [read_string(ctx, key, ctx.expire_now) or b"" for key in args[3:]]
+    sources = [ctx.keyspace.get_string(key, ctx.expire_now) or b"" for key in args[3:]]
     maxlen = max(len(s) for s in sources)
     dest = args[2]
     if maxlen == 0:
@@ -342,7 +339,7 @@ def _bitfield(ctx: ExecContext, args: list[bytes], readonly_cmd: bool) -> list[i
     ops = parse_field_ops(args)
     writes = [op for op in ops if op.op != b"GET"]
     if not writes:
-        value = read_string(ctx, args[1], ctx.read_now)
+        value = ctx.keyspace.peek_string(args[1], ctx.read_now)
         src = value or b""
         return [get_field(src, op.offset, op.bits, op.signed) for op in ops]
     if readonly_cmd:
@@ -371,7 +368,7 @@ def _bitfield(ctx: ExecContext, args: list[bytes], readonly_cmd: bool) -> list[i
             set_field(buf, op.offset, op.bits, new)
             changed = True
     if changed:
-        ctx.keyspace.set_string(args[1], bytes(buf), keep_ttl=True)
+        ctx.keyspace.string_written(args[1], buf)
         ctx.dirty = True
     return out
 

@@ -78,7 +78,7 @@ def restore(ctx: ExecContext, args: list[bytes]) -> SimpleString:
             raise SyntaxErr()
         j += 1
     key = args[1]
-    if not replace and ctx.keyspace.get(key, ctx.expire_now) is not None:
+    if not replace and ctx.keyspace.exists(key, ctx.expire_now):
         raise BusyKeyError()
     ttl = parse_int(args[2])
     if ttl < 0:

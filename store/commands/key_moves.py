@@ -16,7 +16,7 @@ import random
 from typing import TYPE_CHECKING
 
 from ..errors import CommandError, SyntaxErr
-from ..keyspace import Value
+from ..keyspace import Stored, Value
 from ..numbers import INT32_MAX, INT32_MIN
 from ..replies import SimpleString
 from .table import command
@@ -42,16 +42,19 @@ def parse_db(raw: bytes, message: str | None = None) -> int:
     return db
 
 
-def copy_value(value: Value) -> Value:
-    """An independent copy of any value (strings are immutable and shared)."""
+def copy_value(value: Stored) -> Value:
+    """An independent copy of any value (``bytes`` strings are immutable and shared; one
+    being written in place is copied into ``bytes``)."""
     if isinstance(value, bytes):
         return value
+    if isinstance(value, bytearray):
+        return bytes(value)
     if isinstance(value, dict):
         return dict(value)
     return value.copy()
 
 
-def place(ks: Keyspace, src: bytes, dst: bytes, value: Value) -> None:
+def place(ks: Keyspace, src: bytes, dst: bytes, value: Stored) -> None:
     """Store ``value`` at ``dst`` with ``src``'s key and field deadlines."""
     ks.set_value(dst, value)
     deadline = ks.expires.get(src)
@@ -68,7 +71,7 @@ def _rename(ctx: ExecContext, args: list[bytes], nx: bool) -> object:
         raise CommandError("no such key")
     if src == dst:
         return 0 if nx else OK
-    if ctx.keyspace.get(dst, ctx.expire_now) is not None:
+    if ctx.keyspace.exists(dst, ctx.expire_now):
         if nx:
             return 0
         ctx.keyspace.delete(dst)
@@ -112,7 +115,7 @@ def copy(ctx: ExecContext, args: list[bytes]) -> int:
     value = ctx.keyspace.get(src, ctx.expire_now)
     if value is None:
         return 0
-    if ctx.keyspace.get(dst, ctx.expire_now) is not None:
+    if ctx.keyspace.exists(dst, ctx.expire_now):
         if not replace:
             return 0
         ctx.keyspace.delete(dst)
@@ -142,7 +145,7 @@ def swapdb(ctx: ExecContext, args: list[bytes]) -> SimpleString:
 @command("TOUCH", -2, "readonly fast", "keyspace", keys=(1, -1, 1))
 def touch(ctx: ExecContext, args: list[bytes]) -> int:
     """Count the keys that exist (the server stamps their access time)."""
-    return sum(1 for key in args[1:] if ctx.keyspace.get(key, ctx.read_now) is not None)
+    return sum(1 for key in args[1:] if ctx.keyspace.exists(key, ctx.read_now))
 
 
 @command("RANDOMKEY", 1, "readonly", "keyspace slow")
@@ -158,7 +161,7 @@ def randomkey(ctx: ExecContext, args: list[bytes]) -> bytes | None:
     keys = list(data)
     for _ in range(16):
         key = random.choice(keys)
-        if ctx.keyspace.get(key, ctx.read_now) is not None:
+        if ctx.keyspace.exists(key, ctx.read_now):
             return key
     live = list(ctx.keyspace.iter_keys(ctx.read_now))
     return random.choice(live) if live else None
@@ -167,7 +170,7 @@ def randomkey(ctx: ExecContext, args: list[bytes]) -> bytes | None:
 @command("PEXPIRETIME", 2, "readonly fast", "keyspace", keys=(1, 1, 1))
 def pexpiretime(ctx: ExecContext, args: list[bytes]) -> int:
     """Absolute unix time (ms) of expiry: -1 without, -2 if missing."""
-    if ctx.keyspace.get(args[1], ctx.read_now) is None:
+    if not ctx.keyspace.exists(args[1], ctx.read_now):
         return -2
     deadline = ctx.keyspace.expires.get(args[1])
     return -1 if deadline is None else deadline

@@ -21,7 +21,7 @@ def del_(ctx: ExecContext, args: list[bytes]) -> int:
     """Delete keys; returns how many existed."""
     removed = 0
     for key in args[1:]:
-        if ctx.keyspace.get(key, ctx.expire_now) is not None:
+        if ctx.keyspace.exists(key, ctx.expire_now):
             removed += 1
         if ctx.keyspace.delete(key):
             ctx.dirty = True
@@ -37,7 +37,7 @@ def unlink(ctx: ExecContext, args: list[bytes]) -> int:
 @command("EXISTS", -2, "readonly fast", "keyspace", keys=(1, -1, 1))
 def exists(ctx: ExecContext, args: list[bytes]) -> int:
     """Count how many of the keys exist (a key named twice counts twice)."""
-    return sum(1 for key in args[1:] if ctx.keyspace.get(key, ctx.read_now) is not None)
+    return sum(1 for key in args[1:] if ctx.keyspace.exists(key, ctx.read_now))
 
 
 @command("TYPE", 2, "readonly fast", "keyspace", keys=(1, 1, 1))
@@ -66,7 +66,7 @@ def scan(ctx: ExecContext, args: list[bytes]) -> list[object]:
     nxt, batch = ctx.keyspace.scan(cursor, opts.count)
     out = []
     for key in batch:
-        if ctx.keyspace.get(key, ctx.read_now) is None or not opts.matches(key):
+        if not ctx.keyspace.exists(key, ctx.read_now) or not opts.matches(key):
             continue
         if opts.want_type and ctx.keyspace.type_name(key, ctx.read_now).lower() != opts.want_type:
             continue
@@ -76,7 +76,7 @@ def scan(ctx: ExecContext, args: list[bytes]) -> list[object]:
 
 def _set_expiry(ctx: ExecContext, key: bytes, deadline_ms: int, flags: list[bytes]) -> int:
     condition = ExpiryCondition.parse(flags)
-    if ctx.keyspace.get(key, ctx.expire_now) is None:
+    if not ctx.keyspace.exists(key, ctx.expire_now):
         return 0
     if not condition.allows(ctx.keyspace.expires.get(key), deadline_ms):
         return 0
@@ -113,7 +113,7 @@ for _name, _unit, _abs in (
 
 
 def _ttl(ctx: ExecContext, key: bytes, unit_ms: int) -> int:
-    if ctx.keyspace.get(key, ctx.read_now) is None:
+    if not ctx.keyspace.exists(key, ctx.read_now):
         return -2
     deadline = ctx.keyspace.expires.get(key)
     if deadline is None:
@@ -137,7 +137,7 @@ def pttl(ctx: ExecContext, args: list[bytes]) -> int:
 @command("EXPIRETIME", 2, "readonly fast", "keyspace", keys=(1, 1, 1))
 def expiretime(ctx: ExecContext, args: list[bytes]) -> int:
     """Absolute unix time (s) of expiry: -1 without, -2 if missing."""
-    if ctx.keyspace.get(args[1], ctx.read_now) is None:
+    if not ctx.keyspace.exists(args[1], ctx.read_now):
         return -2
     deadline = ctx.keyspace.expires.get(args[1])
     return -1 if deadline is None else deadline // 1000
@@ -147,7 +147,7 @@ def expiretime(ctx: ExecContext, args: list[bytes]) -> int:
 def persist(ctx: ExecContext, args: list[bytes]) -> int:
     """Remove the expiry of a key."""
     key = args[1]
-    if ctx.keyspace.get(key, ctx.expire_now) is None or key not in ctx.keyspace.expires:
+    if not ctx.keyspace.exists(key, ctx.expire_now) or key not in ctx.keyspace.expires:
         return 0
     ctx.keyspace.set_deadline(key, None)
     ctx.dirty = True

@@ -52,11 +52,11 @@ def byte_range(start: int, end: int, length: int) -> tuple[int, int] | None:
 def getrange(ctx: ExecContext, args: list[bytes]) -> bytes:
     """The bytes of the string at key between two inclusive offsets."""
     start, end = parse_int(args[2]), parse_int(args[3])
-    value = ctx.keyspace.get_string(args[1], ctx.read_now)
+    value = ctx.keyspace.peek_string(args[1], ctx.read_now)
     if value is None:
         return b""
     span = byte_range(start, end, len(value))
-    return b"" if span is None else value[span[0] : span[1] + 1]
+    return b"" if span is None else bytes(value[span[0] : span[1] + 1])
 
 
 @command("SUBSTR", 4, "readonly", "string slow", keys=(1, 1, 1))
@@ -67,26 +67,28 @@ def substr(ctx: ExecContext, args: list[bytes]) -> bytes:
 
 @command("SETRANGE", 4, "write denyoom", "string slow", keys=(1, 1, 1))
 def setrange(ctx: ExecContext, args: list[bytes]) -> int:
-    """Overwrite the string at key from an offset (zero-padded); the new length."""
+    """Overwrite the string at key from an offset (zero-padded); the new length. The
+    string is changed in place (:meth:`~store.keyspace.Keyspace.string_buffer`): a call
+    costs what it writes and any padding, not the string's length."""
     key, value = args[1], args[3]
     offset = parse_int(args[2])
     if offset < 0:
         raise CommandError("offset is out of range")
-    old = ctx.keyspace.get_string(key, ctx.expire_now)
-    if old is None:
+    buf = ctx.keyspace.string_buffer(key, ctx.expire_now)
+    if buf is None:
         if not value:
             return 0
         check_string_length(offset, len(value))
-        old = b""
+        buf = bytearray()
     elif not value:
-        return len(old)
+        return len(buf)
     else:
         check_string_length(offset, len(value))
-    buf = bytearray(old)
-    if len(buf) < offset + len(value):
-        buf.extend(bytes(offset + len(value) - len(buf)))
-    buf[offset : offset + len(value)] = value
-    ctx.keyspace.set_string(key, bytes(buf), keep_ttl=True)
+    end = offset + len(value)
+    if len(buf) < end:
+        buf += bytes(end - len(buf))
+    buf[offset:end] = value
+    ctx.keyspace.string_written(key, buf)
     ctx.dirty = True
     return len(buf)
 

@@ -12,6 +12,7 @@ from ..errors import CommandError, SyntaxErr, WrongTypeError
 from ..numbers import INT64_MAX
 from ..replies import SimpleString
 from .float_incr import add_long_double, parse_long_double
+from .string_ranges import check_string_length
 from .table import command
 from .util import NOT_FLOAT, parse_int
 
@@ -232,7 +233,7 @@ def msetnx(ctx: ExecContext, args: list[bytes]) -> int:
     """Set several keys only if none of them exists: 1 if set, 0 otherwise."""
     if len(args) % 2 != 1:
         raise CommandError("wrong number of arguments for 'msetnx' command")
-    if any(ctx.keyspace.get(args[i], ctx.expire_now) is not None for i in range(1, len(args), 2)):
+    if any(ctx.keyspace.exists(args[i], ctx.expire_now) for i in range(1, len(args), 2)):
         return 0
     for i in range(1, len(args), 2):
         ctx.keyspace.set_string(args[i], args[i + 1])
@@ -302,15 +303,21 @@ def incrbyfloat(ctx: ExecContext, args: list[bytes]) -> bytes:
 
 @command("APPEND", 3, "write denyoom fast", "string", keys=(1, 1, 1))
 def append(ctx: ExecContext, args: list[bytes]) -> int:
-    """Append to the string at key; returns the new length."""
-    raw = ctx.keyspace.get_string(args[1], ctx.expire_now) or b""
-    value = raw + args[2]
-    ctx.keyspace.set_string(args[1], value, keep_ttl=True)
+    """Append to the string at key; returns the new length. The string grows in place
+    (:meth:`~store.keyspace.Keyspace.string_buffer`): a call costs what it appends."""
+    buffer = ctx.keyspace.string_buffer(args[1], ctx.expire_now)
+    if buffer is None:
+        ctx.keyspace.set_string(args[1], args[2], keep_ttl=True)
+        ctx.dirty = True
+        return len(args[2])
+    check_string_length(len(buffer), len(args[2]))
+    buffer += args[2]
+    ctx.keyspace.string_written(args[1], buffer)
     ctx.dirty = True
-    return len(value)
+    return len(buffer)
 
 
 @command("STRLEN", 2, "readonly fast", "string", keys=(1, 1, 1))
 def strlen(ctx: ExecContext, args: list[bytes]) -> int:
     """Length of the string at key."""
-    return len(ctx.keyspace.get_string(args[1], ctx.read_now) or b"")
+    return len(ctx.keyspace.peek_string(args[1], ctx.read_now) or b"")
