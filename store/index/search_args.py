@@ -127,6 +127,14 @@ class SearchRequest:
     numeric_filters: tuple[NumericFilter | GeoFilter, ...] = ()
     """FILTER and GEOFILTER arguments, and'ed to the query."""
 
+    def with_params(self, params: Mapping[bytes, bytes]) -> SearchRequest:
+        """This request with other PARAMS values (``dataclasses.replace`` without its
+        field-by-field ``__init__``: a test holds the two equal)."""
+        twin = object.__new__(SearchRequest)
+        twin.__dict__.update(self.__dict__)
+        twin.__dict__["params"] = params
+        return twin
+
     @property
     def limit(self) -> tuple[int, int]:
         """``(offset, num)``: reply documents ``[offset, offset + num)`` of the results."""
@@ -222,9 +230,54 @@ def _uint(raw: bytes) -> int | None:
     return None if value is None or value < 0 else value
 
 
+SHAPES_KEPT = 256
+"""How many parsed request shapes :func:`parse_ft_search` keeps (cleared when full)."""
+_shapes: dict[tuple[bytes, ...], SearchRequest] = {}
+
+
+def _shape(argv: list[bytes]) -> tuple[tuple[bytes, ...], tuple[int, int]] | None:
+    """``argv`` without the values of its first ``PARAMS`` list, and that list's span (the
+    keyword's position, the position after its last value); None without a well-formed
+    ``PARAMS n name value ...``."""
+    at = next((i for i, raw in enumerate(argv) if len(raw) == 6 and raw.upper() == b"PARAMS"), -1)
+    if at < 0 or at + 1 >= len(argv) or not argv[at + 1].isdigit():
+        return None
+    end = at + 2 + int(argv[at + 1])
+    if end > len(argv):
+        return None
+    return (*argv[: at + 2], *argv[at + 2 : end : 2], *argv[end:]), (at, end)
+
+
 def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
-    """Parse FT.SEARCH arguments after the index name: ``query [options...]``."""
+    """Parse FT.SEARCH arguments after the index name: ``query [options...]``.
+
+    A request that differs from one parsed before only in its PARAMS values (a client
+    sending the same query with a new vector each time) reuses that parse with the new
+    values: parsing reads no PARAMS value, so the result is what a full parse gives. A
+    parse is kept only when it took as its PARAMS list exactly the span of the first
+    ``PARAMS`` token (so what the key leaves out were values; the key fixes that span),
+    and a request that fails is never kept.
+    """
     argv = [as_bytes(a) for a in args]
+    shape = _shape(argv)
+    if shape is not None:
+        kept = _shapes.get(shape[0])
+        if kept is not None:
+            at, end = shape[1]
+            names, values = argv[at + 2 : end : 2], argv[at + 3 : end : 2]
+            return kept.with_params(dict(zip(names, values, strict=True)))
+    request, params_span = _parse_ft_search(argv)
+    if shape is not None and params_span == shape[1]:
+        if len(_shapes) >= SHAPES_KEPT:
+            _shapes.clear()
+        _shapes[shape[0]] = request
+    return request
+
+
+def _parse_ft_search(argv: list[bytes]) -> tuple[SearchRequest, tuple[int, int] | None]:
+    """The request, and the span of the PARAMS list it took (keyword to after its last
+    value; None without PARAMS)."""
+    params_span: tuple[int, int] | None = None
     if not argv:
         raise QuerySyntaxError("No query string provided")
     cur = _Args(argv)
@@ -268,6 +321,7 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
                     "Multiple PARAMS are not allowed. Parameters can be defined only once"
                 )
             params = _params(cur.take_list("PARAMS"))
+            params_span = (position, cur.pos)
         elif keyword == b"DIALECT":
             if not cur.remaining():
                 raise QuerySyntaxError("Need an argument for DIALECT")
@@ -333,12 +387,13 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
         raise QuerySyntaxError("EXPLAINSCORE must be accompanied with WITHSCORES")
     if values.get("return_fields") == ():
         values["nocontent"] = True
-    return SearchRequest(
+    request = SearchRequest(
         params=params or {},
         sortby=sortby,
         numeric_filters=tuple(filters),
         **values,  # type: ignore[arg-type]
     )
+    return request, params_span
 
 
 def _geofilter(cur: _Args) -> GeoFilter:
