@@ -9,12 +9,14 @@ and the index manager re-indexes the document before the command returns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import CommandError
 from ..replies import SimpleString
+from .element_scan import ELEMENT_SCANS, ONE_REPLY_MAX
 from .float_incr import add_long_double, parse_long_double
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
@@ -192,19 +194,24 @@ def hincrbyfloat(ctx: ExecContext, args: list[bytes]) -> bytes:
 def hscan(ctx: ExecContext, args: list[bytes]) -> list[object]:
     """HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES].
 
-    Every matching field comes in one reply with cursor 0, as Redis answers for a hash
-    in its compact encoding: that trivially keeps SCAN's guarantee (a field present for
-    the whole scan is returned) whatever the hash's size.
+    A hash of up to ``ONE_REPLY_MAX`` (512) fields comes in one reply with cursor 0, as
+    Redis answers a listpack hash; a larger one in pages of COUNT fields
+    (:mod:`store.commands.element_scan`), keeping SCAN's guarantee.
     """
-    parse_cursor(args[2])
+    cursor = parse_cursor(args[2])
     h = ctx.keyspace.get_hash(args[1], ctx.read_now)
     if h is None:
         return [b"0", []]
     opts = parse_scan_options(args, 3, hash_scan=True)
+    following = 0
+    names: Iterable[bytes] = h
+    if len(h) > ONE_REPLY_MAX:
+        following, names = ELEMENT_SCANS.page(args[1], cursor, opts.count, lambda: list(h))
     out: list[bytes] = []
-    for name, value in h.items():
-        if opts.matches(name):
+    for name in names:
+        value = h.get(name)
+        if value is not None and opts.matches(name):
             out.append(name)
             if not opts.novalues:
                 out.append(value)
-    return [b"0", out]
+    return [str(following).encode(), out]

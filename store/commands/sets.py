@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..datatypes.sets import HASHTABLE, SetValue
 from ..errors import CommandError
+from .element_scan import ELEMENT_SCANS, ONE_REPLY_MAX
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
 from .util import parse_int
@@ -194,18 +195,21 @@ def smove(ctx: ExecContext, args: list[bytes]) -> int:
 def sscan(ctx: ExecContext, args: list[bytes]) -> list[object]:
     """SSCAN key cursor [MATCH pattern] [COUNT n].
 
-    Every matching member comes in one reply with cursor 0, as Redis answers for an
-    intset or listpack set (a hashtable set is walked by cursor in Redis): that keeps
-    SCAN's guarantee whatever the size.
+    A set of up to ``ONE_REPLY_MAX`` (512) members comes in one reply with cursor 0, as
+    Redis answers an intset or listpack set; a larger one in pages of COUNT members
+    (:mod:`store.commands.element_scan`), keeping SCAN's guarantee.
     """
-    parse_cursor(args[2])
+    cursor = parse_cursor(args[2])
     opts = parse_scan_options(args, 3, hash_scan=True)
     if opts.novalues:
         raise CommandError("NOVALUES option can only be used in HSCAN")
     current = get_set(ctx, args[1])
     if current is None:
         return [b"0", []]
-    return [b"0", [m for m in current if opts.matches(m)]]
+    if len(current) <= ONE_REPLY_MAX:
+        return [b"0", [m for m in current if opts.matches(m)]]
+    following, names = ELEMENT_SCANS.page(args[1], cursor, opts.count, lambda: list(current))
+    return [str(following).encode(), [m for m in names if m in current and opts.matches(m)]]
 
 
 def union_of(sets: Iterable[SetValue | None], *, stored: bool) -> SetValue:

@@ -17,6 +17,7 @@ from ..datatypes.zsets import ZSet
 from ..errors import ArityError, CommandError, SyntaxErr
 from ..numbers import INT64_MAX, format_double
 from ..replies import NULL_ARRAY
+from .element_scan import ELEMENT_SCANS, ONE_REPLY_MAX
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
 from .util import parse_int
@@ -204,11 +205,12 @@ def zlexcount(ctx: ExecContext, args: list[bytes]) -> int:
 def zscan(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     """ZSCAN key cursor [MATCH pattern] [COUNT n].
 
-    Every matching element comes in one reply with cursor 0 (Redis does so for a set in
-    its listpack encoding), which keeps SCAN's guarantee whatever the size. Scores are bulk
-    strings in both protocols, as Redis sends them.
+    A sorted set of up to ``ONE_REPLY_MAX`` (512) members comes in one reply with cursor
+    0, as Redis answers a listpack one; a larger one in pages of COUNT members
+    (:mod:`store.commands.element_scan`), keeping SCAN's guarantee, with their scores at
+    the time of the call. Scores are bulk strings in both protocols, as Redis sends them.
     """
-    parse_cursor(args[2])
+    cursor = parse_cursor(args[2])
     z = read_zset(ctx, args[1])
     if z is None:
         return [b"0", []]
@@ -216,11 +218,20 @@ def zscan(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     if opts.want_type is not None:
         raise SyntaxErr()
     out: list[bytes] = []
-    for score, member in z.items():
-        if opts.matches(member):
+    if len(z.scores) <= ONE_REPLY_MAX:
+        for score, member in z.items():
+            if opts.matches(member):
+                out.append(member)
+                out.append(format_double(score))
+        return [b"0", out]
+    scores = z.scores
+    following, names = ELEMENT_SCANS.page(args[1], cursor, opts.count, lambda: list(scores))
+    for member in names:
+        now = scores.get(member)
+        if now is not None and opts.matches(member):
             out.append(member)
-            out.append(format_double(score))
-    return [b"0", out]
+            out.append(format_double(now))
+    return [str(following).encode(), out]
 
 
 @command("ZRANDMEMBER", -2, "readonly", "sortedset slow", keys=(1, 1, 1))
