@@ -39,8 +39,10 @@ from collections.abc import Callable
 ONE_REPLY_MAX = 512
 """Values of at most this many elements are answered in one reply with cursor 0."""
 SNAPSHOTS_KEPT = 256
-NAMES_KEPT = 16_000_000
-"""At most this many names referenced by all snapshots together (~128 MB of pointers)."""
+NAMES_KEPT = 4_000_000
+"""At most this many names referenced by all snapshots together: 32 MB of pointers. The
+names are the value's own bytes objects, shared while the value holds them; a snapshot of
+a value deleted since keeps its names alive until it is dropped, so this bounds that too."""
 _OFFSET_BITS = 32  # a cursor is snapshot id << 32 | offset: below 2**63, never 0
 
 
