@@ -198,8 +198,7 @@ def linsert(ctx: ExecContext, args: list[bytes]) -> int:
         index = lst.items.index(pivot)
     except ValueError:
         return -1
-    lst.items.insert(index if where == b"BEFORE" else index + 1, value)
-    lst.replace_all(lst.items)  # recount the listpack bytes (and keep the encoding rule)
+    lst.insert_at(index if where == b"BEFORE" else index + 1, value)
     ctx.keyspace.touched(args[1])
     ctx.dirty = True
     return len(lst)
@@ -212,20 +211,8 @@ def lrem(ctx: ExecContext, args: list[bytes]) -> int:
     lst = get_list(ctx, args[1], write=True)
     if lst is None:
         return 0
-    value = args[3]
-    items = list(lst.items)
-    limit = abs(count) if count else len(items)
-    removed = 0
-    order = range(len(items) - 1, -1, -1) if count < 0 else range(len(items))
-    drop: set[int] = set()
-    for i in order:
-        if items[i] == value:
-            drop.add(i)
-            removed += 1
-            if removed >= limit:
-                break
+    removed = lst.remove_value(args[3], abs(count), from_tail=count < 0)
     if removed:
-        lst.replace_all(v for i, v in enumerate(items) if i not in drop)
         ctx.keyspace.touched(args[1])
         ctx.dirty = True
     return removed
@@ -239,11 +226,14 @@ def ltrim(ctx: ExecContext, args: list[bytes]) -> SimpleString:
     if lst is None:
         return OK
     span = clamp_range(start, stop, len(lst))
-    kept = [] if span is None else list(islice(lst.items, span[0], span[1] + 1))
-    if len(kept) != len(lst):
-        lst.replace_all(kept)
-        ctx.keyspace.touched(args[1])
-        ctx.dirty = True
+    if span is None:
+        lst.replace_all([])
+    elif span[1] - span[0] + 1 != len(lst):
+        lst.trim(span[0], span[1])
+    else:
+        return OK
+    ctx.keyspace.touched(args[1])
+    ctx.dirty = True
     return OK
 
 
@@ -282,15 +272,15 @@ def lpos(ctx: ExecContext, args: list[bytes]) -> object:
     found: list[int] = []
     want = 1 if count is None else (count or n)
     skip = abs(rank) - 1
-    indexes = range(n) if rank > 0 else range(n - 1, -1, -1)
-    for compared, idx in enumerate(indexes):
+    # one pass in order (indexing a deque in a loop walked it from an end each time)
+    for compared, item in enumerate(iter(items) if rank > 0 else reversed(items)):
         if maxlen and compared >= maxlen:
             break
-        if items[idx] == target:
+        if item == target:
             if skip:
                 skip -= 1
                 continue
-            found.append(idx)
+            found.append(compared if rank > 0 else n - 1 - compared)
             if len(found) >= want:
                 break
     if count is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from ..numbers import parse_int64
@@ -114,6 +115,52 @@ class ListValue(TypedValue):
         self.lp_bytes -= sum(lp_entry_size(v) for v in out)
         self.shrink()
         return out
+
+    def insert_at(self, index: int, value: bytes) -> None:
+        """Insert ``value`` before position ``index`` (LINSERT; the caller called
+        :meth:`grow` first)."""
+        self.items.insert(index, value)
+        self.lp_bytes += lp_entry_size(value)
+
+    def remove_value(self, value: bytes, limit: int, *, from_tail: bool) -> int:
+        """Remove up to ``limit`` elements equal to ``value`` (0: all), scanning from the
+        head or the tail; how many went (LREM). Costs the scan to the last one removed,
+        and the bookkeeping of what was removed, not a recount of the whole list."""
+        items = self.items
+        n = len(items)
+        order = reversed(items) if from_tail else iter(items)
+        found: list[int] = []
+        for j, item in enumerate(order):
+            if item == value:
+                found.append(n - 1 - j if from_tail else j)
+                if len(found) == limit:
+                    break
+        if not found:
+            return 0
+        if len(found) <= 32:  # a few: delete in place, the last ones first
+            for index in sorted(found, reverse=True):
+                del items[index]
+        else:
+            drop = set(found)
+            self.items = deque(v for i, v in enumerate(items) if i not in drop)
+        self.lp_bytes -= len(found) * lp_entry_size(value)
+        self.shrink()
+        return len(found)
+
+    def trim(self, start: int, stop: int) -> None:
+        """Keep positions ``start..stop`` (inclusive, within the list; LTRIM). Costs the
+        smaller of what is dropped and what is kept: the LPUSH + LTRIM idiom drops one
+        element a call."""
+        items = self.items
+        dropped = len(items) - (stop - start + 1)
+        if dropped > stop - start + 1:
+            self.replace_all(list(islice(items, start, stop + 1)))
+            return
+        for _ in range(start):
+            self.lp_bytes -= lp_entry_size(items.popleft())
+        for _ in range(len(items) - (stop - start + 1)):
+            self.lp_bytes -= lp_entry_size(items.pop())
+        self.shrink()
 
     def replace_all(self, values: Iterable[bytes]) -> None:
         """Replace the contents (LREM, LTRIM, LINSERT, LSET rebuild); Redis checks the
