@@ -24,11 +24,28 @@ Subclasses register themselves by ``tag`` when their module is imported;
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from itertools import islice
 from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T", bound="TypedValue")
 
 REGISTRY: dict[str, type[TypedValue]] = {}
+
+
+SAMPLED_ABOVE = 1024
+"""Values with more elements than this are sized from their first ``SAMPLED_ABOVE``."""
+
+
+def sized_by_sample(elements: Collection[bytes], cost: Callable[[bytes], int]) -> int:
+    """The summed ``cost`` of ``elements``: exact up to :data:`SAMPLED_ABOVE` of them,
+    else the first ``SAMPLED_ABOVE``'s mean times the count. ``memory_usage`` runs in every
+    dataset walk (INFO, maxmemory) and in MEMORY USAGE, where Redis samples too: summing a
+    500,000-member set took 13-17 ms a call."""
+    n = len(elements)
+    if n <= SAMPLED_ABOVE:
+        return sum(map(cost, elements))
+    return sum(map(cost, islice(elements, SAMPLED_ABOVE))) * n // SAMPLED_ABOVE
 
 
 class TypedValue:

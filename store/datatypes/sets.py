@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..numbers import parse_int64
-from .base import TypedValue
+from .base import TypedValue, sized_by_sample
 from .limits import LIMITS
 
 INTSET = "intset"
@@ -117,7 +117,7 @@ class SetValue(TypedValue):
     def memory_usage(self) -> int:
         # memvec's own heap (a dict slot and a bytes object per member: ~62 bytes + the
         # member, measured with tracemalloc), whatever Redis's encoding would be
-        return 112 + sum(62 + len(m) for m in self.members)
+        return 112 + sized_by_sample(self.members, lambda m: 62 + len(m))
 
     def to_plain(self) -> Any:
         return {"members": list(self.members), "enc": self.enc}

@@ -23,7 +23,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
-from .base import TypedValue
+from .base import TypedValue, sized_by_sample
 from .limits import LIMITS
 
 __all__ = ["LexBound", "ZSet"]
@@ -57,7 +57,7 @@ class ZSet(TypedValue):
         # per element: the member's bytes object (33 + len), its dict entry, the float, the
         # (score, member) tuple and the SortedList slot: 175 + len measured with
         # tracemalloc over 100,000 elements (bench note in the branch report)
-        return 200 + sum(len(m) + 175 for m in self.scores)
+        return 200 + sized_by_sample(self.scores, lambda m: len(m) + 175)
 
     def to_plain(self) -> Any:
         out: list[Any] = []
