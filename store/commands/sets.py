@@ -120,7 +120,7 @@ def spop(ctx: ExecContext, args: list[bytes]) -> object:
         current = get_set(ctx, key, write=True)
         if current is None:
             return None
-        member = random.choice(list(current.members))
+        member = current.random_member()
         current.remove(member)
         ctx.keyspace.touched(key)
         ctx.dirty = True
@@ -138,7 +138,7 @@ def spop(ctx: ExecContext, args: list[bytes]) -> object:
         ctx.keyspace.delete(key)
         ctx.log_args = [b"DEL", key]
         return whole
-    popped = random.sample(list(current.members), count)
+    popped = distinct_random(current, count)
     for m in popped:
         current.remove(m)
     ctx.keyspace.touched(key)
@@ -153,19 +153,29 @@ def srandmember(ctx: ExecContext, args: list[bytes]) -> object:
         raise CommandError("syntax error")
     if len(args) == 2:
         current = get_set(ctx, args[1])
-        return None if current is None else random.choice(list(current.members))
+        return None if current is None else current.random_member()
     count = parse_int(args[2])
     if count < -LONG_MAX:
         raise CommandError(f"value is out of range, value must between {-LONG_MAX} and {LONG_MAX}")
     current = get_set(ctx, args[1])
     if current is None or count == 0:
         return []
-    members = list(current.members)
     if count < 0:
-        return [random.choice(members) for _ in range(-count)]
-    if count >= len(members):
+        return [current.random_member() for _ in range(-count)]
+    if count >= len(current):
         return list(current)
-    return random.sample(members, count)
+    return distinct_random(current, count)
+
+
+def distinct_random(current: SetValue, count: int) -> list[bytes]:
+    """``count`` (< the set's size) distinct members at random: picks from the set's pool
+    while they are few against its size, else one sample of a copy."""
+    if count * 4 > len(current):
+        return random.sample(list(current.members), count)
+    picked: dict[bytes, None] = {}
+    while len(picked) < count:
+        picked[current.random_member()] = None
+    return list(picked)
 
 
 @command("SMOVE", 4, "write fast", "set", keys=(1, 2, 1))
