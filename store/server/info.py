@@ -121,7 +121,7 @@ def total_system_memory() -> int:
 
 
 def _memory(server: Server) -> Fields:
-    used = server.engine.used_memory()
+    used = server.engine.reported_memory()
     server.stats.peak_memory = max(server.stats.peak_memory, used)
     maxmemory = server.engine.config.maxmemory_bytes
     rss = rss_bytes()

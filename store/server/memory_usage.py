@@ -244,7 +244,7 @@ _EMPTY_DOCTOR = (
 
 
 def _doctor(conn: Connection) -> str:
-    used = conn.engine.used_memory()
+    used = conn.engine.reported_memory()
     if used < 5 * 1024 * 1024:
         return _EMPTY_DOCTOR
     peak = max(conn.server.stats.peak_memory, used)

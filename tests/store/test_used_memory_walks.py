@@ -52,3 +52,27 @@ def test_a_write_past_the_limit_is_still_refused_on_a_fresh_walk(
                 refused += 1
         assert 60 <= refused < 100  # ~25 of 2 KB fit in 50 KB, the rest refused
         assert e.used_memory() <= (1 << 20) + 50_000 + 2200
+
+
+def test_info_walks_only_while_walks_are_quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Engine(EngineConfig()) as e:
+        walks = []
+        real = e.keyspace.memory_bytes
+        delay = [0.0]
+
+        def walk() -> int:
+            walks.append(1)
+            time.sleep(delay[0])
+            return real()
+
+        monkeypatch.setattr(e.keyspace, "memory_bytes", walk)
+        for i in range(5):
+            e.execute("SET", f"k{i}", "v")
+            e.reported_memory()
+        assert len(walks) == 5  # quick walks: INFO is exact
+        delay[0] = 0.05  # a dataset whose walk takes 50 ms
+        e.reported_memory()
+        before = len(walks)
+        for _ in range(10):
+            e.reported_memory()
+        assert len(walks) == before  # reused for up to 20 x 50 ms
