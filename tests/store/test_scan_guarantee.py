@@ -106,3 +106,24 @@ def test_hscan_returns_every_field_with_options() -> None:
         }
         _, names = engine.execute("HSCAN", "h", "0", "MATCH", "f1?", "NOVALUES")
         assert sorted(names) == sorted(f"f1{i}".encode() for i in range(10))
+
+
+def test_randomkey_picks_live_keys_from_the_scan_order() -> None:
+    """RANDOMKEY picks slots of the SCAN order (O(1)), skipping tombstones and expired
+    keys: every pick is a live key, every key gets picked, and it answers nil when the
+    only keys left are logically expired."""
+    engine = Engine().start()
+    try:
+        for i in range(300):
+            engine.execute("SET", f"k{i}", "v")
+        for i in range(0, 300, 3):
+            engine.execute("DEL", f"k{i}")  # tombstones in the order
+        live = {f"k{i}".encode() for i in range(300) if i % 3}
+        seen = {engine.execute("RANDOMKEY") for _ in range(4000)}
+        assert seen == live
+        engine.execute("FLUSHALL")
+        engine.execute("SET", "gone", "v", "PX", "1")
+        engine.keyspace.set_deadline(b"gone", 1)  # logically expired, not yet swept
+        assert engine.execute("RANDOMKEY") is None
+    finally:
+        engine.stop()
