@@ -116,3 +116,34 @@ def test_timeouts(raw: bytes, ms: int) -> None:
 def test_bad_timeouts(raw: bytes, message: str) -> None:
     with pytest.raises(CommandError, match=message):
         parse_timeout(raw)
+
+
+def test_sintercard_limit_bounds_the_walk(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """SINTERCARD ... LIMIT walks the smallest set only until LIMIT matches (it copied the
+    whole set first: 3.8 ms at 500,000 members for LIMIT 10)."""
+    from store import Engine, EngineConfig
+    from store.datatypes.sets import SetValue
+
+    with Engine(EngineConfig(data_dir=None)) as e:
+        e.execute("SADD", "a", *[f"m{i}" for i in range(5000)])
+        e.execute("SADD", "b", *[f"m{i}" for i in range(5000)])
+        probes = []
+        real, real_iter = SetValue.__contains__, SetValue.__iter__
+
+        def counting(self, member):  # type: ignore[no-untyped-def]
+            probes.append(member)
+            return real(self, member)
+
+        def no_copy(self):  # type: ignore[no-untyped-def]
+            raise AssertionError("SetValue.__iter__ copies the members")
+
+        monkeypatch.setattr(SetValue, "__contains__", counting)
+        monkeypatch.setattr(SetValue, "__iter__", no_copy)
+        assert e.execute("SINTERCARD", "2", "a", "b", "LIMIT", "10") == 10
+        assert len(probes) == 10
+        monkeypatch.setattr(SetValue, "__contains__", real)
+        monkeypatch.setattr(SetValue, "__iter__", real_iter)
+        assert e.execute("SINTERCARD", "2", "a", "b") == 5000
+        e.execute("SADD", "i", "1", "3", "2")  # an intset walks in order
+        e.execute("SADD", "j", "3", "2", "9")
+        assert list(e.execute("SINTER", "i", "j")) == [b"2", b"3"]
