@@ -19,6 +19,12 @@
     python -m bench.diagnose memory [--docs 10000]
     python -m bench.diagnose dump
     python -m bench.diagnose strings
+    python -m bench.diagnose big-values [--docs 200000]
+
+- ``big-values``: per-call microseconds of commands whose cost once grew with the size
+  of the value (a hash, set, sorted set and list of ``--docs`` elements; as many keys
+  for RANDOMKEY), memvec then the peer; then an idle server's CPU with ``--docs`` keys
+  holding a TTL none of which is due, and SET per second under ``maxmemory``.
 """
 
 from __future__ import annotations
@@ -171,9 +177,81 @@ def string_write_rows(sizes: Sequence[int] = (1 << 20, 1 << 26), calls: int = 50
                 print("  ".join(row), flush=True)
 
 
+def _per_call_us(run: Callable[[int], object], calls: int = 50) -> float:
+    """Mean microseconds of ``calls`` calls after one warm-up call (which builds a set's
+    random pool, for one)."""
+    run(-1)
+    began = time.perf_counter()
+    for i in range(calls):
+        run(i)
+    return (time.perf_counter() - began) / calls * 1e6
+
+
+def _fill(c: redis.Redis, n: int) -> None:
+    """A hash, a set, a sorted set and a list of ``n`` elements, and ``n`` keys with a TTL."""
+    pipe = c.pipeline(transaction=False)
+    for s in range(0, n, 2000):
+        names = [f"m{i}" for i in range(s, min(n, s + 2000))]
+        pipe.hset("h", mapping=dict.fromkeys(names, "v"))
+        pipe.sadd("s", *names)
+        pipe.zadd("z", {m: i for i, m in enumerate(names, s)})
+        pipe.rpush("l", *names)
+        for m in names:
+            pipe.set(f"k:{m}", "v", ex=1_000_000)
+        pipe.execute()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _big_value_timings(c: redis.Redis, n: int) -> dict[str, float]:
+    cursor = c.hscan("h", 0, count=10)[0]
+    return {
+        "HSCAN page": _per_call_us(lambda i: c.hscan("h", cursor, count=10)),
+        "SPOP": _per_call_us(lambda i: c.spop("s")),
+        "SRANDMEMBER 5": _per_call_us(lambda i: c.srandmember("s", 5)),
+        "ZRANDMEMBER": _per_call_us(lambda i: c.zrandmember("z")),
+        "LPUSH+LTRIM": _per_call_us(lambda i: (c.lpush("l", "x"), c.ltrim("l", 0, n - 1))),
+        "LREM 1": _per_call_us(lambda i: c.lrem("l", 1, "x")),
+        "LPOS miss": _per_call_us(lambda i: c.lpos("l", "nope"), 3),
+        "RANDOMKEY": _per_call_us(lambda i: c.randomkey()),
+        "MEMORY USAGE z": _per_call_us(lambda i: c.memory_usage("z")),
+    }
+
+
+def big_value_rows(n: int) -> None:
+    """Print the big-values rows (module docstring), memvec then the peer."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for start in (memvec_server, peer_server):
+            with start(Path(tmp)) as t:
+                c = t.client()
+                _fill(c, n)
+                timings = _big_value_timings(c, n)
+                pid = server_pid(t)
+                time.sleep(0.5)
+                cpu0, wall0 = _cpu_seconds(pid), time.perf_counter()
+                time.sleep(3)
+                idle = (_cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0) * 100
+                c.config_set("maxmemory", str(64 << 30))
+                began, sets = time.perf_counter(), 0
+                while time.perf_counter() - began < 2:
+                    c.set("probe", "v")
+                    sets += 1
+                rate = sets / (time.perf_counter() - began)
+                c.config_set("maxmemory", "0")
+                print(f"{t.name:12} {n:,} elements: " + "  ".join(
+                    f"{name} {us:,.0f} us" for name, us in timings.items())
+                    + f"  idle CPU with {n:,} TTLs {idle:.1f}%  SET/s under maxmemory {rate:,.0f}",
+                    flush=True)  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("what", choices=("restart", "memory", "memory-row", "dump", "strings"))
+    ap.add_argument(
+        "what", choices=("restart", "memory", "memory-row", "dump", "strings", "big-values")
+    )
     ap.add_argument("--docs", type=int, default=None)
     ap.add_argument("--schema", choices=sorted(SCHEMAS), default="vector+tag+text")
     ap.add_argument("--out", type=Path, default=Path("bench/results/profiles"))
@@ -184,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dump_restore_rows()
     elif args.what == "strings":
         string_write_rows()
+    elif args.what == "big-values":
+        big_value_rows(args.docs or 200_000)
     elif args.what == "memory-row":
         print(memory_row(args.schema, args.docs or 10_000), flush=True)
     else:
