@@ -163,8 +163,9 @@ class ListValue(TypedValue):
         self.shrink()
 
     def replace_all(self, values: Iterable[bytes]) -> None:
-        """Replace the contents (LREM, LTRIM, LINSERT, LSET rebuild); Redis checks the
-        growth of LINSERT/LSET by their argument first (callers call :meth:`grow`)."""
+        """Replace the contents, recounting every element (LTRIM keeping fewer than it
+        drops, a list emptied); O(len(values)). Redis checks the growth of LINSERT/LSET by
+        their argument first (callers call :meth:`grow`)."""
         self.items = deque(values)
         self.lp_bytes = _LP_HEADER + sum(lp_entry_size(v) for v in self.items)
         self.shrink()

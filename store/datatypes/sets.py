@@ -110,10 +110,12 @@ class SetValue(TypedValue):
     def _put(self, member: bytes) -> None:
         pool = self._pool
         if pool is not None and self._pool_of is self.members:
-            self.members[member] = len(pool)
-            pool.append(member)
-        else:
-            self.members[member] = None
+            if len(pool) <= 2 * len(self.members) + 64:
+                self.members[member] = len(pool)
+                pool.append(member)
+                return
+            self._pool = self._pool_of = None  # churn without picks: rebuilt when needed
+        self.members[member] = None
 
     def random_member(self) -> bytes:
         """A member picked uniformly at random; the set must not be empty.

@@ -64,3 +64,14 @@ def test_spop_drains_a_set_once_each(tmp_path: Path) -> None:
         assert not rest & set(popped)
         assert e.execute("SCARD", "c") == n
         assert e.execute("SRANDMEMBER", "c") in {f"m{i}".encode() for i in range(n)}
+
+
+def test_the_pool_stays_bounded_under_churn_without_picks() -> None:
+    s = SetValue([b"m%d" % i for i in range(2 * POOL_MIN)])
+    s.random_member()
+    for i in range(20 * POOL_MIN):  # SADD/SREM churn, no random pick
+        s.remove(b"m%d" % (i % (2 * POOL_MIN)))
+        s.add(b"m%d" % (i % (2 * POOL_MIN)))
+    assert s._pool is None or len(s._pool) <= 2 * len(s) + 64 + 1
+    assert s.random_member() in s.members
+    assert Counter(_live_slots(s).values()) == {1: len(s)}
