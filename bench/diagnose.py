@@ -43,7 +43,7 @@ from pathlib import Path
 
 import redis
 
-from .common import load_data, log, rss_bytes
+from .common import cpu_seconds, load_data, log, rss_bytes
 from .durability import ready_after_restart
 from .resp import (
     Target,
@@ -139,19 +139,12 @@ def dump_restore_rows(sizes: Sequence[int] = (1 << 20, 1 << 24, 1 << 27, 1 << 29
 
 def _string_call_timings(c: redis.Redis, calls: int) -> dict[str, float]:
     """Microseconds per call of each string command on the key ``k``."""
-
-    def per_call(run: Callable[[int], object]) -> float:
-        began = time.perf_counter()
-        for i in range(calls):
-            run(i)
-        return (time.perf_counter() - began) / calls * 1e6
-
     return {
-        "SETBIT": per_call(lambda i: c.setbit("k", i * 8 + 1, i & 1)),
-        "APPEND": per_call(lambda i: c.append("k", b"0123456789")),
-        "SETRANGE": per_call(lambda i: c.setrange("k", 1000 + i, b"ab")),
-        "GETBIT": per_call(lambda i: c.getbit("k", i)),
-        "STRLEN": per_call(lambda i: c.strlen("k")),
+        "SETBIT": _per_call_us(lambda i: c.setbit("k", i * 8 + 1, i & 1), calls),
+        "APPEND": _per_call_us(lambda i: c.append("k", b"0123456789"), calls),
+        "SETRANGE": _per_call_us(lambda i: c.setrange("k", 1000 + i, b"ab"), calls),
+        "GETBIT": _per_call_us(lambda i: c.getbit("k", i), calls),
+        "STRLEN": _per_call_us(lambda i: c.strlen("k"), calls),
     }
 
 
@@ -180,7 +173,7 @@ def string_write_rows(sizes: Sequence[int] = (1 << 20, 1 << 26), calls: int = 50
 def _per_call_us(run: Callable[[int], object], calls: int = 50) -> float:
     """Mean microseconds of ``calls`` calls after one warm-up call (which builds a set's
     random pool, for one)."""
-    run(-1)
+    run(0)
     began = time.perf_counter()
     for i in range(calls):
         run(i)
@@ -199,11 +192,6 @@ def _fill(c: redis.Redis, n: int) -> None:
         for m in names:
             pipe.set(f"k:{m}", "v", ex=1_000_000)
         pipe.execute()
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _big_value_timings(c: redis.Redis, n: int) -> dict[str, float]:
@@ -231,9 +219,9 @@ def big_value_rows(n: int) -> None:
                 timings = _big_value_timings(c, n)
                 pid = server_pid(t)
                 time.sleep(0.5)
-                cpu0, wall0 = _cpu_seconds(pid), time.perf_counter()
+                cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
                 time.sleep(3)
-                idle = (_cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0) * 100
+                idle = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0) * 100
                 c.config_set("maxmemory", str(64 << 30))
                 began, sets = time.perf_counter(), 0
                 while time.perf_counter() - began < 2:

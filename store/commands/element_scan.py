@@ -49,8 +49,14 @@ _OFFSET_BITS = 32  # a cursor is snapshot id << 32 | offset: below 2**63, never 
 class ElementScans:
     """The snapshots of the scans in progress, keyed by snapshot id."""
 
-    def __init__(self, kept: int = SNAPSHOTS_KEPT, names_kept: int = NAMES_KEPT) -> None:
+    def __init__(
+        self,
+        kept: int = SNAPSHOTS_KEPT,
+        names_kept: int = NAMES_KEPT,
+        one_reply_max: int = ONE_REPLY_MAX,
+    ) -> None:
         self.kept = kept
+        self.one_reply_max = one_reply_max
         self.names_kept = names_kept
         self._snapshots: OrderedDict[int, tuple[bytes, list[bytes]]] = OrderedDict()
         self._names = 0
@@ -64,12 +70,14 @@ class ElementScans:
         self, key: bytes, cursor: int, count: int, names_now: Callable[[], list[bytes]]
     ) -> tuple[int, list[bytes]]:
         """The next cursor and the element names of this call's page of the value at
-        ``key``; ``names_now`` lists the value's names (called for cursor 0 and for a
-        cursor whose snapshot is gone). The caller skips names the value no longer holds."""
+        ``key``: every name with cursor 0 for a value of up to ``one_reply_max`` (or
+        COUNT) elements, else a page. ``names_now`` lists the value's names, in the order
+        a one-reply answer gives them (called for cursor 0 and for a cursor whose snapshot
+        is gone). The caller skips names the value no longer holds."""
         with self._lock:
             if cursor == 0:
                 names = names_now()
-                if len(names) <= count:
+                if len(names) <= max(count, self.one_reply_max):
                     return 0, names
                 snapshot_id = next(self._ids) % (1 << 31) or next(self._ids)
                 self._snapshots[snapshot_id] = (key, names)

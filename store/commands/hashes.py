@@ -9,14 +9,13 @@ and the index manager re-indexes the document before the command returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import CommandError
 from ..replies import SimpleString
-from .element_scan import ELEMENT_SCANS, ONE_REPLY_MAX
+from .element_scan import ELEMENT_SCANS
 from .float_incr import add_long_double, parse_long_double
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
@@ -203,10 +202,7 @@ def hscan(ctx: ExecContext, args: list[bytes]) -> list[object]:
     if h is None:
         return [b"0", []]
     opts = parse_scan_options(args, 3, hash_scan=True)
-    following = 0
-    names: Iterable[bytes] = h
-    if len(h) > ONE_REPLY_MAX:
-        following, names = ELEMENT_SCANS.page(args[1], cursor, opts.count, lambda: list(h))
+    following, names = ELEMENT_SCANS.page(args[1], cursor, opts.count, lambda: list(h))
     out: list[bytes] = []
     for name in names:
         value = h.get(name)

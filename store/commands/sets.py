@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..datatypes.sets import HASHTABLE, SetValue
 from ..errors import CommandError
-from .element_scan import ELEMENT_SCANS, ONE_REPLY_MAX
+from .element_scan import ELEMENT_SCANS
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
 from .util import parse_int
@@ -216,8 +216,6 @@ def sscan(ctx: ExecContext, args: list[bytes]) -> list[object]:
     current = get_set(ctx, args[1])
     if current is None:
         return [b"0", []]
-    if len(current) <= ONE_REPLY_MAX:
-        return [b"0", [m for m in current if opts.matches(m)]]
     following, names = ELEMENT_SCANS.page(args[1], cursor, opts.count, lambda: list(current))
     return [str(following).encode(), [m for m in names if m in current and opts.matches(m)]]
 

@@ -17,7 +17,7 @@ from ..datatypes.zsets import ZSet
 from ..errors import ArityError, CommandError, SyntaxErr
 from ..numbers import INT64_MAX, format_double
 from ..replies import NULL_ARRAY
-from .element_scan import ELEMENT_SCANS, ONE_REPLY_MAX
+from .element_scan import ELEMENT_SCANS
 from .scan_args import parse_cursor, parse_scan_options
 from .table import command
 from .util import parse_int
@@ -218,14 +218,10 @@ def zscan(ctx: ExecContext, args: list[bytes]) -> list[Any]:
     if opts.want_type is not None:
         raise SyntaxErr()
     out: list[bytes] = []
-    if len(z.scores) <= ONE_REPLY_MAX:
-        for score, member in z.items():
-            if opts.matches(member):
-                out.append(member)
-                out.append(format_double(score))
-        return [b"0", out]
     scores = z.scores
-    following, names = ELEMENT_SCANS.page(args[1], cursor, opts.count, lambda: list(scores))
+    following, names = ELEMENT_SCANS.page(
+        args[1], cursor, opts.count, lambda: [member for _, member in z.items()]
+    )
     for member in names:
         now = scores.get(member)
         if now is not None and opts.matches(member):

@@ -117,14 +117,14 @@ def test_an_unknown_cursor_answers_everything() -> None:
 
 def test_snapshots_are_bounded() -> None:
     names = [b"a", b"b", b"c", b"d"]
-    scans = ElementScans(kept=2, names_kept=1000)
+    scans = ElementScans(kept=2, names_kept=1000, one_reply_max=0)
     first, _ = scans.page(b"k1", 0, 1, lambda: list(names))
     scans.page(b"k2", 0, 1, lambda: list(names))
     scans.page(b"k3", 0, 1, lambda: list(names))
     assert len(scans) == 2  # by count: k1 dropped
     assert scans.page(b"k1", first, 1, lambda: [b"all"]) == (0, [b"all"])
 
-    scans = ElementScans(kept=10, names_kept=1000)
+    scans = ElementScans(kept=10, names_kept=1000, one_reply_max=0)
     first, _ = scans.page(b"k1", 0, 1, lambda: list(names))
     second, _ = scans.page(b"k2", 0, 1, lambda: list(names))
     big = [str(i).encode() for i in range(995)]
