@@ -13,14 +13,14 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# hnswlib and python-lzf publish no wheels (sdists only): pip compiles them here, so the
-# build stage needs a C/C++ compiler. The runtime stage below copies the built venv only.
+# hnswlib and python-lzf publish no wheels (sdists only) and memvec has C modules of its
+# own (setup.py): pip compiles them here, so the build stage needs a C/C++ compiler. The runtime stage below copies the built venv only.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY store ./store
 COPY connectors ./connectors
 COPY pipeline ./pipeline

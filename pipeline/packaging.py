@@ -1,9 +1,9 @@
 """``memvec package lambda``: the deployment artifact for ``pipeline.handler.handle``.
 
 Two formats, both holding the same code (the ``pipeline``, ``connectors`` and ``store``
-packages: their ``.py`` files and package data, no ``__pycache__``) and the same
-``requirements.txt`` (memvec's runtime dependencies, exact specifiers from the package
-metadata):
+packages: their ``.py`` files and package data, no ``__pycache__``, no compiled module)
+and the same ``requirements.txt`` (memvec's runtime dependencies, exact specifiers from
+the package metadata):
 
 * ``zip`` -> ``<out>/memvec-lambda.zip``: the code at the archive root (Lambda puts it on
   ``sys.path`` as ``/var/task``), ``requirements.txt`` and ``lambda.json`` (handler,
@@ -55,7 +55,9 @@ ZIP_NAME = "memvec-lambda.zip"
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
 _SKIP_DIRS = {"__pycache__"}
-_SKIP_SUFFIXES = (".pyc", ".pyo")
+# compiled modules are built for the machine that installed memvec, not for Lambda's: the
+# store's C modules have pure-Python twins that stand in (setup.py)
+_SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd")
 # The handler's store client speaks RESP through redis-py; listed here until the package
 # declares it as a runtime dependency, so the artifact never ships without it.
 _HANDLER_NEEDS = ("redis>=5,<9",)

@@ -65,6 +65,9 @@ def test_zip_contents(lambda_zip: Path) -> None:
     assert {"pipeline/handler.py", "pipeline/__init__.py", "connectors/s3.py",
             "store/__init__.py", "pipeline/api/static/index.html"} <= names  # fmt: skip
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # a module compiled for this machine would not load on Lambda's: the twins stand in
+    assert "store/index/vecsim_c.c" in names
+    assert not [n for n in names if n.endswith((".so", ".pyd"))]
     assert not [n for n in names if n.split("/")[0] not in ("pipeline", "connectors", "store")
                 and n not in ("lambda.json", "requirements.txt")]  # fmt: skip
     assert manifest == {"handler": HANDLER, "runtime": "python3.11",

@@ -71,7 +71,7 @@ from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldSpec, FieldType, IndexDefinition
 from .term_patterns import ExpansionLimits
-from .vecsim_arith import order_is_certain, vecsim_distances
+from .vecsim_arith import blob_distances, order_is_certain
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
@@ -706,11 +706,10 @@ class SearchIndex:
         if not found:
             return {}
         if self.stored_type(f) == "FLOAT32":
-            rows = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(found), f.vector.dim)
             metric = Metric.parse(f.vector.distance_metric)
-            dists32 = vecsim_distances(rows, np.frombuffer(query, dtype="<f4"), metric)
+            dists32 = blob_distances(blobs, query, f.vector.dim, metric)
             nearest: dict[int, float] = {}
-            for label, d in zip(found, dists32.tolist(), strict=True):
+            for label, d in zip(found, dists32, strict=True):
                 if label not in nearest or d < nearest[label]:
                     nearest[label] = d
             return nearest

@@ -25,6 +25,12 @@ peer has shown. SSE-only CPUs (VecSim's 4-lane kernel) get the AVX order. ``IP``
 them (``normalizeVector_imp``: the sum of squares in double, its square root rounded to
 float, each element divided by it), from the document's and the query's own values. A zero
 vector stays zero (distance 1), where VecSim divides by zero.
+
+:func:`blob_distances` is what the search path calls: it runs the C twin of this module
+(``store/index/vecsim_c.c``, built by ``setup.py``) when it built, and the numpy code here
+otherwise. For a page of 10 hits of 384-d COSINE the C takes ~4 us and the numpy ~70.
+``tests/store/index/test_vecsim_c.py`` holds the two to identical bits for every kernel
+and metric.
 """
 
 from __future__ import annotations
@@ -37,9 +43,19 @@ import numpy.typing as npt
 
 from .vector import Metric
 
-__all__ = ["order_is_certain", "vecsim_distances"]
+try:
+    from . import vecsim_c
+except ImportError:  # the C module did not build (no compiler at install): numpy below
+    vecsim_c = None  # type: ignore[assignment]
+
+__all__ = ["blob_distances", "kernel_for", "order_is_certain", "vecsim_distances"]
 
 _F32 = np.float32
+
+IN_ORDER, AVX, AVX512 = 0, 1, 2
+"""VecSim's kernels, as :func:`kernel_for` picks them (the C module's codes too)."""
+
+_METRIC_CODES = {Metric.L2: 0, Metric.IP: 1, Metric.COSINE: 2}
 
 
 @functools.cache
@@ -55,11 +71,37 @@ def _has_avx512f() -> bool:
     return False
 
 
+def kernel_for(dim: int) -> int:
+    """The kernel VecSim runs for ``dim`` on this CPU: :data:`IN_ORDER` below 16, else
+    :data:`AVX512` with AVX-512F, else :data:`AVX`."""
+    if dim < 16:
+        return IN_ORDER
+    return AVX512 if _has_avx512f() else AVX
+
+
+def blob_distances(blobs: list[bytes], query: bytes, dim: int, metric: Metric) -> list[float]:
+    """The distance from ``query`` to each of ``blobs``, all of them ``dim`` little-endian
+    float32 values as the documents and the query hold them, added in VecSim's order: in
+    C when the module built, else :func:`vecsim_distances`. ``ValueError`` when a blob or
+    the query is not ``4 * dim`` bytes."""
+    if vecsim_c is not None:
+        return vecsim_c.distances(blobs, query, dim, _METRIC_CODES[metric], kernel_for(dim))
+    size = 4 * dim
+    if len(query) != size or any(len(b) != size for b in blobs):
+        raise ValueError(f"every blob and the query must hold {dim} float32 values")
+    rows = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
+    return vecsim_distances(rows, np.frombuffer(query, dtype="<f4"), metric).tolist()
+
+
 def vecsim_distances(
-    rows: npt.NDArray[np.float32], query: npt.NDArray[np.float32], metric: Metric
+    rows: npt.NDArray[np.float32],
+    query: npt.NDArray[np.float32],
+    metric: Metric,
+    kernel: int | None = None,
 ) -> npt.NDArray[np.float32]:
     """The distance from ``query`` to each of ``rows`` (``(n, dim)``), both as the documents
-    and the query hold them (not normalised), added in VecSim's order (module docstring)."""
+    and the query hold them (not normalised), added in VecSim's order (module docstring),
+    with ``kernel`` (default: :func:`kernel_for` ``dim``)."""
     l2 = metric is Metric.L2
     if l2:
         terms = rows - query  # the kernels subtract in float too; the product comes below
@@ -69,11 +111,12 @@ def vecsim_distances(
             rows, query = _unit(rows), _unit(query)
         left, right = rows, np.broadcast_to(query, rows.shape)
     dim = rows.shape[1]
-    if dim < 16:
+    kernel = kernel_for(dim) if kernel is None else kernel
+    if kernel == IN_ORDER:
         total = np.zeros(rows.shape[0], dtype=_F32)
         for i in range(dim):
             total = total + left[:, i] * right[:, i]  # float32: rounded, then added
-    elif _has_avx512f():
+    elif kernel == AVX512:
         total = _avx512(left, right)
     else:
         total = _avx(left, right)
