@@ -492,6 +492,7 @@ def _reply(
     # NOCONTENT without SORTBY reads no field: only whether each document still exists
     need_fields = not request.nocontent or request.sortby is not None
     get, now = ctx.keyspace.get, ctx.read_now
+    only = _hash_fields_returned(index, request)
     with ctx.lock:
         if not need_fields and not explanations:  # the plain KNN page: existence only
             for hit in hits:
@@ -511,6 +512,8 @@ def _reply(
                 content = reply_fields(
                     index.definition, raw, names, sort_name=sort_name, dialect=request.dialect
                 )
+            elif only is not None and isinstance(raw, dict):
+                content = {name: raw[name] for name in only if name in raw}
             elif isinstance(raw, dict):
                 content = _hash_content(index, request, raw)
             else:
@@ -658,6 +661,24 @@ def _returned_name_of(index: SearchIndex) -> Any:
         return name if name in f else None
 
     return read
+
+
+def _hash_fields_returned(index: SearchIndex, request: Any) -> frozenset[bytes] | None:
+    """The hash fields a RETURN without SORTBY can read (:func:`_returned_name_of`: each
+    returned name, and the hash field a schema alias reads), so a reply copies those
+    instead of the whole document (its vector too); None when the reply needs them all."""
+    if request.return_fields is None or request.sortby is not None:
+        return None
+    definition = index.definition
+    if definition.on != "HASH":
+        return None
+    names: set[bytes] = set()
+    for r in request.return_fields:
+        names.add(r.name)
+        spec = definition.field_by_alias(r.name)
+        if spec is not None:
+            names.add(spec.name)
+    return frozenset(names)
 
 
 def _hash_content(index: SearchIndex, request: Any, raw: Mapping[bytes, bytes]) -> Any:
