@@ -1255,7 +1255,16 @@ def size_hint(reply: Any) -> int:
     if t is bytes or t is str or t is bytearray:
         return len(reply)
     if t is list or t is tuple:
-        return sum(size_hint(item) for item in reply) + 8
+        n = 8
+        for item in reply:  # a loop, not sum() of a generator: replies of many items
+            it = type(item)
+            if it is bytes or it is str or it is bytearray:
+                n += len(item)
+            elif it is list or it is tuple or it is dict:
+                n += size_hint(item)
+            else:
+                n += 8
+        return n
     if t is dict:
         return sum(size_hint(k) + size_hint(v) for k, v in reply.items()) + 8
     return 8
