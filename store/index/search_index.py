@@ -757,32 +757,56 @@ class SearchIndex:
         labels: list[int] = []
         blobs: list[bytes] = []
         with lock:
-            kept = self.json_vectors.get(field_name, {})
-            for label in allowed:
-                if label in kept:
-                    held = kept[label]
-                    for blob in held if isinstance(held, tuple) else (held,):
+            if self.definition.on == "HASH":  # the hashes' own field: no document view
+                key_of = self.label_to_key.get
+                for label in allowed:
+                    value = data.get(key_of(label, b""))
+                    vec = value.get(field_name) if isinstance(value, dict) else None
+                    if isinstance(vec, bytes) and len(vec) == size:
                         labels.append(label)
-                        blobs.append(blob)
-                    continue
-                value = data.get(self.label_to_key.get(label, b""))
-                try:  # a JSON document: only the vector field is read
-                    doc = self.document(value, only=[spec])
-                except DocumentRejected:
-                    continue
-                vec = None if doc is None else doc.get(field_name)
-                if isinstance(vec, bytes) and len(vec) == size:
-                    labels.append(label)
-                    blobs.append(vec)
+                        blobs.append(vec)
+            else:
+                self._json_subset(spec, allowed, data, labels, blobs)
         if not labels:
             return [], "exact-subset"
         matrix = decode(b"".join(blobs), self.stored_type(spec)).reshape(len(labels), vindex.dim)
-        if self._as_indexed(spec, matrix[0]) is not matrix[0]:  # rows rescaled one by one
+        first = matrix[0]  # one view: a fresh ``matrix[0]`` is never the same object
+        if self._as_indexed(spec, first) is not first:  # rows rescaled one by one
             matrix = np.stack([self._as_indexed(spec, row) for row in matrix])
         dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
         if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
             return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"
         return smallest_k(np.asarray(labels, dtype=np.int64), dists, k), "exact-subset"
+
+    def _json_subset(
+        self,
+        spec: FieldSpec,
+        allowed: set[int],
+        data: dict[bytes, Any],
+        labels: list[int],
+        blobs: list[bytes],
+    ) -> None:
+        """Append the vector blobs of field ``spec`` of the ``allowed`` JSON documents to
+        ``blobs``, each document's label to ``labels`` once per vector (a multi-value path
+        holds several). Under the engine lock."""
+        field_name, size = spec.name, self.stored_size(spec)
+        kept = self.json_vectors.get(field_name, {})
+        for label in allowed:
+            if label in kept:
+                held = kept[label]
+                for blob in held if isinstance(held, tuple) else (held,):
+                    labels.append(label)
+                    blobs.append(blob)
+                continue
+            value = data.get(self.label_to_key.get(label, b""))
+            try:  # a JSON document: only the vector field is read
+                doc = self.document(value, only=[spec])
+            except DocumentRejected:
+                continue
+            vec = None if doc is None else doc.get(field_name)
+            if isinstance(vec, bytes) and len(vec) == size:
+                labels.append(label)
+                blobs.append(vec)
 
     def _search(
         self,
