@@ -635,6 +635,21 @@ class FieldIndexes:
         """The scorers' view of an indexed ``label`` (KeyError if it is not indexed)."""
         return _unpack_stats(self._stats[label])
 
+    def doc_id(self, label: int) -> int:
+        """``doc_stats(label).doc_id`` without building the tuple (KeyError likewise)."""
+        packed = self._stats[label]
+        return packed & _STAT_MASK if isinstance(packed, int) else packed.doc_id
+
+    def norms(self, label: int) -> tuple[int, int] | None:
+        """``(length, max_freq)`` of ``label``'s :class:`DocStats`, the only statistics a
+        scorer reads of a document, or None when ``label`` is not indexed."""
+        packed = self._stats.get(label)
+        if packed is None:
+            return None
+        if isinstance(packed, int):
+            return packed >> _STAT_BITS & _STAT_MASK, packed >> 2 * _STAT_BITS & _STAT_MASK
+        return packed.length, packed.max_freq
+
     def term_doc_count(self, term: bytes) -> int:
         """How many documents hold ``term`` in any TEXT field."""
         return self._term_docs.get(term, 0)

@@ -49,6 +49,7 @@ __all__ = [
     "UNION",
     "VIRTUAL",
     "Build",
+    "ConstantBuild",
     "DocText",
     "Result",
     "build_root",
@@ -163,8 +164,21 @@ def _null_plan() -> _Plan:
     return _Plan(0, lambda label: False, lambda label, doc: None, None, True)
 
 
+class ConstantBuild:
+    """A :data:`Build` that gives every document the same ``result`` (a query without
+    text): scorers may score a document from its statistics alone."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: Result) -> None:
+        self.result = result
+
+    def __call__(self, label: int, doc: DocText) -> Result:
+        return self.result
+
+
 def _constant(estimate: int, matches: Callable[[int], bool], result: Result) -> _Plan:
-    return _Plan(estimate, matches, lambda label, doc: result, result)
+    return _Plan(estimate, matches, ConstantBuild(result), result)
 
 
 class _Planner:

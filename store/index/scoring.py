@@ -73,6 +73,7 @@ from .score_tree import (
     TERM,
     UNION,
     VIRTUAL,
+    ConstantBuild,
     DocText,
     Result,
     build_root,
@@ -380,6 +381,35 @@ class Scorer:
         )
 
 
+def _constant_scores(
+    score: Scorer, labels: Iterable[int], deadline: Callable[[], bool] | None
+) -> dict[int, tuple[float, _Explain]] | None:
+    """What :func:`_score_all` gives when every document's result tree is the same (a
+    query without text, :class:`ConstantBuild`) and nothing is explained, or None for any
+    other query. A scorer reads only a document's length and maximum frequency, so each
+    distinct pair is scored once: a tag filter matching 2,000 documents takes a few
+    scorer calls, not 2,000 result trees."""
+    build = score._build
+    if score._explain or type(build) is not ConstantBuild:
+        return None
+    result, stats, func, docnorm = build.result, score._stats, score._func, score._docnorm
+    stats.min_score = 0.0
+    norms = score._fields.norms
+    memo: dict[tuple[int, int], float] = {}
+    out: dict[int, tuple[float, _Explain]] = {}
+    for n, label in enumerate(labels):
+        if deadline is not None and n % 256 == 255 and deadline():
+            break
+        pair = norms(label)
+        if pair is None:
+            continue  # no longer indexed
+        value = memo.get(pair)
+        if value is None:
+            value = memo[pair] = func(result, DocStats(0, *pair), stats, False, docnorm)[0]
+        out[label] = (value, None)
+    return out
+
+
 def _score_all(
     index: SearchIndex,
     parsed: ParsedQuery,
@@ -402,6 +432,9 @@ def _score_all(
         inorder=inorder,
         ranges=ranges,
     )
+    constant = _constant_scores(score, labels, deadline)
+    if constant is not None:
+        return constant
     out: dict[int, tuple[float, _Explain]] = {}
     for n, label in enumerate(labels):
         if deadline is not None and n % 256 == 255 and deadline():
@@ -470,7 +503,8 @@ def rank(index: SearchIndex, scores: dict[int, float], limit: int | None = None)
     the first ``limit`` labels (the rest are not ordered)."""
     fields = index.fields
     if not any(math.isnan(s) for s in scores.values()):
-        keys = ((-score, fields.doc_stats(label).doc_id, label) for label, score in scores.items())
+        doc_id = fields.doc_id
+        keys = [(-score, doc_id(label), label) for label, score in scores.items()]
         if limit is not None and limit < len(scores):
             return [label for _, _, label in heapq.nsmallest(limit, keys)]
         return [label for _, _, label in sorted(keys)]

@@ -1,0 +1,69 @@
+"""A query without text scores each document from its statistics alone, as the full path.
+
+``scoring._constant_scores`` scores a tag, numeric, negated or match-all query once per
+distinct (length, max frequency) of the matched documents instead of building each one's
+result tree. Every scorer must give the same scores and the same order through it as
+through the per-document path (the module's function switched off), WITHSCORES bytes
+included, with documents of many text lengths and repeated words so those statistics vary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store.config import EngineConfig
+from store.engine import Engine
+from store.index import scoring
+from store.index.search_args import parse_ft_search
+
+QUERIES = ["@tag:{a}", "@n:[10 40]", "@tag:{b} @n:[0 30]", "-@tag:{a}", "*"]
+SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD", "DISMAX", "DOCSCORE", "HAMMING"]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    e = Engine(EngineConfig(data_dir=Path(tmp_path_factory.mktemp("constant"))))
+    e.execute("FT.CREATE", "i", "ON", "HASH", "PREFIX", "1", "d:", "SCHEMA",
+              "t", "TEXT", "tag", "TAG", "n", "NUMERIC")  # fmt: skip
+    words = ["alpha", "beta", "gamma", "delta", "eps"]
+    for i in range(60):
+        text = " ".join(words[j % 5] for j in range(i % 7 + 1)) + " beta" * (i % 4)
+        e.execute("HSET", f"d:{i}", "t", text, "tag", "abc" if i % 5 == 0 else "ab"[i % 2],
+                  "n", str(i))  # fmt: skip
+    e.execute("HSET", "d:bare", "tag", "a", "n", "5")  # no text: length 0
+    return e
+
+
+@pytest.mark.parametrize("scorer", SCORERS)
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_constant_path_equals_the_per_document_path(
+    engine: Engine, query: str, scorer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
+            "LIMIT", "0", "100", "DIALECT", "2")  # fmt: skip
+    calls: list[int] = []
+    constant = scoring._constant_scores
+
+    def recording(*a: object) -> object:
+        got = constant(*a)  # type: ignore[arg-type]
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(scoring, "_constant_scores", recording)
+    fast = engine.execute(*args)
+    assert calls == [True], "the query did not take the constant path"
+    monkeypatch.setattr(scoring, "_constant_scores", lambda *a: None)
+    assert engine.execute(*args) == fast
+    assert fast[0] > 0
+
+
+@pytest.mark.parametrize("query", ["@t:beta", "@tag:{a | b}", "@tag:{a*}", "@t:beta @tag:{a}"])
+def test_unions_and_text_keep_the_per_document_path(engine: Engine, query: str) -> None:
+    # a union's result holds the children each document matched: not the same for all
+    index = engine.indexes.get(b"i")
+    request = parse_ft_search([query.encode(), b"DIALECT", b"2"])
+    d = index.definition
+    parsed = request.parse_query(d.stopwords, d.language, d.phonetic_fields)
+    assert scoring._constant_scores(scoring.Scorer(index, parsed), [1, 2], None) is None
