@@ -52,6 +52,7 @@ __all__ = [
     "ConstantBuild",
     "DocText",
     "Result",
+    "TermBuild",
     "build_root",
     "slop",
     "within_range",
@@ -175,6 +176,31 @@ class ConstantBuild:
 
     def __call__(self, label: int, doc: DocText) -> Result:
         return self.result
+
+
+class TermBuild:
+    """A :data:`Build` for one term: the document's frequency of ``template.term`` over
+    its TEXT fields (:meth:`DocText.term`) and its positions, at ``weight``. A query that
+    is this one term alone is scored from the frequency and the document's statistics."""
+
+    __slots__ = ("template", "weight")
+
+    def __init__(self, template: Result, weight: float) -> None:
+        self.template = template
+        self.weight = weight
+
+    def __call__(self, label: int, doc: DocText) -> Result:
+        t = self.template
+        freq, positions = doc.term(t.term)
+        return Result(
+            TERM,
+            freq=freq,
+            weight=self.weight,
+            term=t.term,
+            idf=t.idf,
+            bm25_idf=t.bm25_idf,
+            offsets=positions,
+        )
 
 
 def _constant(estimate: int, matches: Callable[[int], bool], result: Result) -> _Plan:
@@ -421,24 +447,12 @@ class _Planner:
         return build
 
     def term_plan(self, term: bytes, aliases: list[bytes], weight: float = 1.0) -> _Plan:
-        template = self.term(term)
         has = self.fields.has_term
 
         def matches(label: int) -> bool:
             return any(has(a, term, label) for a in aliases)
 
-        def build(label: int, doc: DocText) -> Result | None:
-            freq, positions = doc.term(term)
-            return Result(
-                TERM,
-                freq=freq,
-                weight=weight,
-                term=term,
-                idf=template.idf,
-                bm25_idf=template.bm25_idf,
-                offsets=positions,
-            )
-
+        build = TermBuild(self.term(term), weight)
         return _Plan(self.stats.term_docs(term), matches, build)
 
     def tag(self, node: TagFilter) -> _Plan:

@@ -65,6 +65,7 @@ import numpy as np
 from ..replies import SimpleString
 from .corpus_stats import view as corpus_view
 from .fields import DocStats
+from .phonetics import is_phonetic
 from .query import ParsedQuery
 from .score_tree import (
     AGGREGATE,
@@ -76,9 +77,11 @@ from .score_tree import (
     ConstantBuild,
     DocText,
     Result,
+    TermBuild,
     build_root,
     slop,
 )
+from .stemming import is_stem
 from .vector_range import RangeResults
 
 if TYPE_CHECKING:
@@ -384,18 +387,38 @@ class Scorer:
 def _constant_scores(
     score: Scorer, labels: Iterable[int], deadline: Callable[[], bool] | None
 ) -> dict[int, tuple[float, _Explain]] | None:
-    """What :func:`_score_all` gives when every document's result tree is the same (a
-    query without text, :class:`ConstantBuild`) and nothing is explained, or None for any
-    other query. A scorer reads only a document's length and maximum frequency, so each
-    distinct pair is scored once: a tag filter matching 2,000 documents takes a few
-    scorer calls, not 2,000 result trees."""
+    """What :func:`_score_all` gives, computed from each document's statistics, when the
+    query's result tree depends on nothing else and nothing is explained; None for any
+    other query. Two such queries:
+
+    * without text (:class:`ConstantBuild`: tags, numbers, negations, ``*``): every
+      document gets the same tree;
+    * one plain term alone (:class:`TermBuild`; not a stem or phonetic code): the tree is
+      one TERM result whose only per-document value is the term's frequency, the weighted
+      count of its tokens over the TEXT fields (what :meth:`DocText.term` adds up); its
+      positions matter to no scorer (:func:`slop` of a lone term is 1).
+
+    A scorer reads only a document's length and maximum frequency, so each distinct
+    (frequency, length, maximum frequency) is scored once: a tag matching 2,000 documents
+    takes a few scorer calls, not 2,000 result trees."""
     build = score._build
-    if score._explain or type(build) is not ConstantBuild:
+    if score._explain:
         return None
-    result, stats, func, docnorm = build.result, score._stats, score._func, score._docnorm
+    fields = score._fields
+    if type(build) is ConstantBuild:
+        result: Result | None = build.result
+        term = b""
+    elif type(build) is TermBuild and not (is_stem(build.template.term)
+                                           or is_phonetic(build.template.term)):  # fmt: skip
+        result, term = None, build.template.term
+        weights = [(alias, fields.weight(alias)) for alias in fields.text_fields()]
+        tokens = fields.tokens
+    else:
+        return None
+    stats, func, docnorm = score._stats, score._func, score._docnorm
     stats.min_score = 0.0
-    norms = score._fields.norms
-    memo: dict[tuple[int, int], float] = {}
+    norms = fields.norms
+    memo: dict[tuple[int, int, int], float] = {}
     out: dict[int, tuple[float, _Explain]] = {}
     for n, label in enumerate(labels):
         if deadline is not None and n % 256 == 255 and deadline():
@@ -403,9 +426,20 @@ def _constant_scores(
         pair = norms(label)
         if pair is None:
             continue  # no longer indexed
-        value = memo.get(pair)
+        freq = 0
+        if result is None:
+            for alias, w in weights:
+                freq += w * tokens(alias, label).count(term)
+        key = (freq, *pair)
+        value = memo.get(key)
         if value is None:
-            value = memo[pair] = func(result, DocStats(0, *pair), stats, False, docnorm)[0]
+            r = result
+            if r is None:
+                assert type(build) is TermBuild
+                t = build.template
+                r = Result(TERM, freq=freq, weight=build.weight, term=term, idf=t.idf,
+                           bm25_idf=t.bm25_idf)  # fmt: skip
+            value = memo[key] = func(r, DocStats(0, *pair), stats, False, docnorm)[0]
         out[label] = (value, None)
     return out
 

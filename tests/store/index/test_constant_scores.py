@@ -1,10 +1,12 @@
-"""A query without text scores each document from its statistics alone, as the full path.
+"""A query without text, or of one plain term, scores each document from its statistics.
 
 ``scoring._constant_scores`` scores a tag, numeric, negated or match-all query once per
-distinct (length, max frequency) of the matched documents instead of building each one's
-result tree. Every scorer must give the same scores and the same order through it as
-through the per-document path (the module's function switched off), WITHSCORES bytes
-included, with documents of many text lengths and repeated words so those statistics vary.
+distinct (length, max frequency) of the matched documents, and a one-term query once per
+(term frequency, length, max frequency), instead of building each one's result tree.
+Every scorer must give the same scores and the same order through it as through the
+per-document path (the module's function switched off), WITHSCORES bytes included, with
+documents of many text lengths, repeated words and two TEXT fields of different weights
+so those statistics vary.
 """
 
 from __future__ import annotations
@@ -18,7 +20,19 @@ from store.engine import Engine
 from store.index import scoring
 from store.index.search_args import parse_ft_search
 
-QUERIES = ["@tag:{a}", "@n:[10 40]", "@tag:{b} @n:[0 30]", "-@tag:{a}", "*"]
+QUERIES = [
+    "@tag:{a}",
+    "@n:[10 40]",
+    "@tag:{b} @n:[0 30]",
+    "-@tag:{a}",
+    "*",
+    "beta",
+    "@t:gamma",
+    "@u:delta",
+    "@t:(eps)",
+    "@t|u:alpha",
+    "(zeta)=>{$weight: 3}",
+]
 SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD", "DISMAX", "DOCSCORE", "HAMMING"]
 
 
@@ -26,12 +40,14 @@ SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD", "DISMAX", "DOCSCORE", "H
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     e = Engine(EngineConfig(data_dir=Path(tmp_path_factory.mktemp("constant"))))
     e.execute("FT.CREATE", "i", "ON", "HASH", "PREFIX", "1", "d:", "SCHEMA",
-              "t", "TEXT", "tag", "TAG", "n", "NUMERIC")  # fmt: skip
+              "t", "TEXT", "u", "TEXT", "WEIGHT", "2", "NOSTEM", "tag", "TAG",
+              "n", "NUMERIC")  # fmt: skip
     words = ["alpha", "beta", "gamma", "delta", "eps"]
     for i in range(60):
         text = " ".join(words[j % 5] for j in range(i % 7 + 1)) + " beta" * (i % 4)
-        e.execute("HSET", f"d:{i}", "t", text, "tag", "abc" if i % 5 == 0 else "ab"[i % 2],
-                  "n", str(i))  # fmt: skip
+        other = " ".join(words[(i + j) % 5] for j in range(i % 3)) + " zeta" * (i % 2)
+        e.execute("HSET", f"d:{i}", "t", text, "u", other,
+                  "tag", "abc" if i % 5 == 0 else "ab"[i % 2], "n", str(i))  # fmt: skip
     e.execute("HSET", "d:bare", "tag", "a", "n", "5")  # no text: length 0
     return e
 
@@ -59,7 +75,9 @@ def test_the_constant_path_equals_the_per_document_path(
     assert fast[0] > 0
 
 
-@pytest.mark.parametrize("query", ["@t:beta", "@tag:{a | b}", "@tag:{a*}", "@t:beta @tag:{a}"])
+@pytest.mark.parametrize(
+    "query", ["@t:beta gamma", "@tag:{a | b}", "@tag:{a*}", "@t:beta @tag:{a}", "bet*"]
+)
 def test_unions_and_text_keep_the_per_document_path(engine: Engine, query: str) -> None:
     # a union's result holds the children each document matched: not the same for all
     index = engine.indexes.get(b"i")
