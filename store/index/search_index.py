@@ -769,11 +769,20 @@ class SearchIndex:
                 self._json_subset(spec, allowed, data, labels, blobs)
         if not labels:
             return [], "exact-subset"
-        matrix = decode(b"".join(blobs), self.stored_type(spec)).reshape(len(labels), vindex.dim)
-        first = matrix[0]  # one view: a fresh ``matrix[0]`` is never the same object
-        if self._as_indexed(spec, first) is not first:  # rows rescaled one by one
-            matrix = np.stack([self._as_indexed(spec, row) for row in matrix])
-        dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
+        if self.stored_type(spec) == "FLOAT32":
+            # RediSearch's own arithmetic, as its brute force over a filtered subset ranks:
+            # the hits' reported distances are these (exact), and no matrix is built
+            dists = np.asarray(
+                blob_distances(blobs, query.astype("<f4").tobytes(), vindex.dim, vindex.metric),
+                dtype=np.float32,
+            )
+        else:
+            matrix = decode(b"".join(blobs), self.stored_type(spec))
+            matrix = matrix.reshape(len(labels), vindex.dim)
+            first = matrix[0]  # one view: a fresh ``matrix[0]`` is never the same object
+            if self._as_indexed(spec, first) is not first:  # rows rescaled one by one
+                matrix = np.stack([self._as_indexed(spec, row) for row in matrix])
+            dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
         if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
             return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"
         return smallest_k(np.asarray(labels, dtype=np.int64), dists, k), "exact-subset"
