@@ -155,7 +155,8 @@ static PyObject *distances(PyObject *self, PyObject *args) {
     }
     PyObject *result = NULL;
     float *scratch = NULL;
-    if (dim < 1 || query.len != dim * (Py_ssize_t)sizeof(float)) {
+    if (dim < 1 || dim > PY_SSIZE_T_MAX / (Py_ssize_t)(sizeof(float) * (GROUP + 2)) ||
+        query.len != dim * (Py_ssize_t)sizeof(float)) {
         PyErr_Format(PyExc_ValueError, "the query holds %zd bytes, not %zd float32 values",
                      query.len, dim);
         goto done;

@@ -109,3 +109,5 @@ def test_the_c_module_refuses_bad_arguments() -> None:
         native.distances([good], good, 4, 3, 0)
     with pytest.raises(ValueError, match="unknown metric"):
         native.distances([good], good, 4, 0, 3)
+    with pytest.raises(ValueError, match="float32 values"):  # no size overflows
+        native.distances([], good, 1 << 62, 0, 0)
