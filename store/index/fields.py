@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, insort
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Sized
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -635,20 +635,44 @@ class FieldIndexes:
         """The scorers' view of an indexed ``label`` (KeyError if it is not indexed)."""
         return _unpack_stats(self._stats[label])
 
-    def doc_id(self, label: int) -> int:
-        """``doc_stats(label).doc_id`` without building the tuple (KeyError likewise)."""
-        packed = self._stats[label]
-        return packed & _STAT_MASK if isinstance(packed, int) else packed.doc_id
+    def doc_ids(self, labels: Sequence[int]) -> list[int]:
+        """``doc_stats(label).doc_id`` of each of ``labels``, in order, without building the
+        tuples (KeyError for a label not indexed)."""
+        stats = self._stats
+        out = []
+        for label in labels:
+            packed = stats[label]
+            out.append(packed & _STAT_MASK if isinstance(packed, int) else packed.doc_id)
+        return out
 
-    def norms(self, label: int) -> tuple[int, int] | None:
-        """``(length, max_freq)`` of ``label``'s :class:`DocStats`, the only statistics a
-        scorer reads of a document, or None when ``label`` is not indexed."""
-        packed = self._stats.get(label)
-        if packed is None:
-            return None
-        if isinstance(packed, int):
-            return packed >> _STAT_BITS & _STAT_MASK, packed >> 2 * _STAT_BITS & _STAT_MASK
-        return packed.length, packed.max_freq
+    def norms(self, labels: Sequence[int]) -> list[tuple[int, int] | None]:
+        """``(length, max_freq)`` of each of ``labels``' :class:`DocStats`, in order: the
+        only statistics a scorer reads of a document; None for a label not indexed."""
+        get = self._stats.get
+        out: list[tuple[int, int] | None] = []
+        for label in labels:
+            packed = get(label)
+            if packed is None:
+                out.append(None)
+            elif isinstance(packed, int):
+                out.append(
+                    (packed >> _STAT_BITS & _STAT_MASK, packed >> 2 * _STAT_BITS & _STAT_MASK)
+                )
+            else:
+                out.append((packed.length, packed.max_freq))
+        return out
+
+    def term_frequencies(self, labels: Sequence[int], term: bytes) -> list[int]:
+        """Each of ``labels``' weighted count of the token ``term`` over its TEXT fields, in
+        order: the frequency :class:`~store.index.score_tree.DocText` gives a plain term."""
+        out = [0] * len(labels)
+        for alias in self._text_order:
+            weight, held = self._weights[alias], self._text_tokens[alias].get
+            for i, label in enumerate(labels):
+                count = held(label, ()).count(term)
+                if count:
+                    out[i] += weight * count
+        return out
 
     def term_doc_count(self, term: bytes) -> int:
         """How many documents hold ``term`` in any TEXT field."""

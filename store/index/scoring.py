@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cmp_to_key
 from typing import TYPE_CHECKING, Any
@@ -385,11 +385,11 @@ class Scorer:
 
 
 def _constant_scores(
-    score: Scorer, labels: Iterable[int], deadline: Callable[[], bool] | None
-) -> dict[int, tuple[float, _Explain]] | None:
-    """What :func:`_score_all` gives, computed from each document's statistics, when the
-    query's result tree depends on nothing else and nothing is explained; None for any
-    other query. Two such queries:
+    score: Scorer, labels: Sequence[int], deadline: Callable[[], bool] | None
+) -> dict[int, float] | None:
+    """What :func:`text_scores` gives, computed from each document's statistics, when the
+    query's result tree depends on nothing else; None for any other query (and when the
+    scorer explains). Two such queries:
 
     * without text (:class:`ConstantBuild`: tags, numbers, negations, ``*``): every
       document gets the same tree;
@@ -399,64 +399,61 @@ def _constant_scores(
       positions matter to no scorer (:func:`slop` of a lone term is 1).
 
     A scorer reads only a document's length and maximum frequency, so each distinct
-    (frequency, length, maximum frequency) is scored once: a tag matching 2,000 documents
-    takes a few scorer calls, not 2,000 result trees."""
+    (frequency, length, maximum frequency) is scored once, and the statistics are read a
+    block of labels at a time: a tag matching 2,000 documents takes a few scorer calls,
+    not 2,000 result trees. ``deadline`` is polled as :func:`_score_all` polls it."""
     build = score._build
     if score._explain:
         return None
-    fields = score._fields
     if type(build) is ConstantBuild:
         result: Result | None = build.result
         term = b""
     elif type(build) is TermBuild and not (is_stem(build.template.term)
                                            or is_phonetic(build.template.term)):  # fmt: skip
         result, term = None, build.template.term
-        weights = [(alias, fields.weight(alias)) for alias in fields.text_fields()]
-        tokens = fields.tokens
     else:
         return None
-    stats, func, docnorm = score._stats, score._func, score._docnorm
+    fields, stats, func, docnorm = score._fields, score._stats, score._func, score._docnorm
     stats.min_score = 0.0
-    norms = fields.norms
     memo: dict[tuple[int, int, int], float] = {}
-    out: dict[int, tuple[float, _Explain]] = {}
-    for n, label in enumerate(labels):
-        if deadline is not None and n % 256 == 255 and deadline():
+    out: dict[int, float] = {}
+    start, n = 0, len(labels)
+    while start < n:
+        # _score_all polls before its 256th label, then every 256: the same blocks
+        end = 255 if start == 0 else start + 256
+        if start and deadline is not None and deadline():
             break
-        pair = norms(label)
-        if pair is None:
-            continue  # no longer indexed
-        freq = 0
-        if result is None:
-            for alias, w in weights:
-                freq += w * tokens(alias, label).count(term)
-        key = (freq, *pair)
-        value = memo.get(key)
-        if value is None:
-            r = result
-            if r is None:
-                assert type(build) is TermBuild
-                t = build.template
-                r = Result(TERM, freq=freq, weight=build.weight, term=term, idf=t.idf,
-                           bm25_idf=t.bm25_idf)  # fmt: skip
-            value = memo[key] = func(r, DocStats(0, *pair), stats, False, docnorm)[0]
-        out[label] = (value, None)
+        block = labels[start:end]
+        freqs = fields.term_frequencies(block, term) if result is None else [0] * len(block)
+        for label, pair, freq in zip(block, fields.norms(block), freqs, strict=True):
+            if pair is None:
+                continue  # no longer indexed
+            key = (freq, *pair)
+            value = memo.get(key)
+            if value is None:
+                r = result
+                if r is None:
+                    assert type(build) is TermBuild
+                    t = build.template
+                    r = Result(TERM, freq=freq, weight=build.weight, term=term, idf=t.idf,
+                               bm25_idf=t.bm25_idf)  # fmt: skip
+                value = memo[key] = func(r, DocStats(0, *pair), stats, False, docnorm)[0]
+            out[label] = value
+        start = end
     return out
 
 
-def _score_all(
+def _scorer(
     index: SearchIndex,
     parsed: ParsedQuery,
-    labels: Iterable[int],
     scorer: bytes | None,
     explain: bool,
     inkeys: int | None,
-    deadline: Callable[[], bool] | None,
     slop: int | None,
     inorder: bool,
     ranges: RangeResults | None,
-) -> dict[int, tuple[float, _Explain]]:
-    score = Scorer(
+) -> Scorer:
+    return Scorer(
         index,
         parsed,
         scorer,
@@ -466,9 +463,11 @@ def _score_all(
         inorder=inorder,
         ranges=ranges,
     )
-    constant = _constant_scores(score, labels, deadline)
-    if constant is not None:
-        return constant
+
+
+def _score_all(
+    score: Scorer, labels: Iterable[int], deadline: Callable[[], bool] | None
+) -> dict[int, tuple[float, _Explain]]:
     out: dict[int, tuple[float, _Explain]] = {}
     for n, label in enumerate(labels):
         if deadline is not None and n % 256 == 255 and deadline():
@@ -503,10 +502,12 @@ def text_scores(
     it has any: :meth:`SearchIndex.ranges`). Raises ValueError for an unknown scorer.
     Call under the engine lock (it reads the attribute indexes).
     """
-    scored = _score_all(
-        index, parsed, labels, scorer, False, inkeys, deadline, slop, inorder, ranges
-    )
-    return {label: score for label, (score, _) in scored.items()}
+    scoring = _scorer(index, parsed, scorer, False, inkeys, slop, inorder, ranges)
+    labels = labels if isinstance(labels, list) else list(labels)
+    fast = _constant_scores(scoring, labels, deadline)
+    if fast is not None:
+        return fast
+    return {label: s for label, (s, _) in _score_all(scoring, labels, deadline).items()}
 
 
 def explain_scores(
@@ -522,9 +523,8 @@ def explain_scores(
     ranges: RangeResults | None = None,
 ) -> dict[int, tuple[float, Explanation]]:
     """:func:`text_scores` with RediSearch's EXPLAINSCORE explanation of each score."""
-    scored = _score_all(
-        index, parsed, labels, scorer, True, inkeys, deadline, slop, inorder, ranges
-    )
+    scoring = _scorer(index, parsed, scorer, True, inkeys, slop, inorder, ranges)
+    scored = _score_all(scoring, labels, deadline)
     return {
         label: (score, note if note is not None else Explanation(""))
         for label, (score, note) in scored.items()
@@ -536,9 +536,10 @@ def rank(index: SearchIndex, scores: dict[int, float], limit: int | None = None)
     which compares equal to everything) to the lower document id. With ``limit``, only
     the first ``limit`` labels (the rest are not ordered)."""
     fields = index.fields
-    if not any(math.isnan(s) for s in scores.values()):
-        doc_id = fields.doc_id
-        keys = [(-score, doc_id(label), label) for label, score in scores.items()]
+    if not any(map(math.isnan, scores.values())):
+        labels = list(scores)
+        negated = [-score for score in scores.values()]
+        keys = list(zip(negated, fields.doc_ids(labels), labels, strict=True))
         if limit is not None and limit < len(scores):
             return [label for _, _, label in heapq.nsmallest(limit, keys)]
         return [label for _, _, label in sorted(keys)]

@@ -11,6 +11,7 @@ so those statistics vary.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,30 @@ def test_unions_and_text_keep_the_per_document_path(engine: Engine, query: str) 
     d = index.definition
     parsed = request.parse_query(d.stopwords, d.language, d.phonetic_fields)
     assert scoring._constant_scores(scoring.Scorer(index, parsed), [1, 2], None) is None
+
+
+@pytest.mark.parametrize("query", ["@tag:{a}", "*", "beta"])
+def test_a_deadline_stops_both_paths_at_the_same_document(
+    tmp_path: Path, query: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # polled before the 256th label, then every 256: the second poll says time is up
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        e.execute("FT.CREATE", "i", "ON", "HASH", "PREFIX", "1", "d:", "SCHEMA",
+                  "t", "TEXT", "tag", "TAG")  # fmt: skip
+        for i in range(700):
+            e.execute("HSET", f"d:{i}", "t", "beta " * (i % 3 + 1), "tag", "a")
+        index = e.indexes.get(b"i")
+        request = parse_ft_search([query.encode(), b"DIALECT", b"2"])
+        d = index.definition
+        parsed = request.parse_query(d.stopwords, d.language, d.phonetic_fields)
+        labels = sorted(index.label_to_key)
+
+        def second_poll() -> Callable[[], bool]:
+            polls = iter([False, True])
+            return lambda: next(polls)
+
+        fast = scoring.text_scores(index, parsed, labels, deadline=second_poll())
+        monkeypatch.setattr(scoring, "_constant_scores", lambda *a: None)
+        slow = scoring.text_scores(index, parsed, labels, deadline=second_poll())
+        assert fast == slow
+        assert len(fast) == 511
