@@ -62,6 +62,19 @@ def test_c_equals_numpy_bit_for_bit(kernel: int, metric: Metric, kind: str) -> N
         assert _bits(got) == want.view(np.uint32).tolist(), (dim, kernel, metric, kind)
 
 
+@pytest.mark.parametrize("metric", list(Metric))
+def test_a_filtered_subsets_page_is_the_same(metric: Metric) -> None:
+    # an exact scan's page: hundreds of rows, many groups of four norms
+    assert vecsim_arith.vecsim_c is not None
+    rng = np.random.default_rng(11)
+    rows, query = _rows(rng, "normal", 300, 384), _rows(rng, "normal", 2, 384)[1]
+    want = vecsim_distances(rows, query, metric, AVX512)
+    got = vecsim_arith.vecsim_c.distances(
+        [r.tobytes() for r in rows], query.tobytes(), 384, _CODES[metric], AVX512
+    )
+    assert _bits(got) == want.view(np.uint32).tolist()
+
+
 def test_the_search_path_takes_the_c_module_and_the_fallback_agrees(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
