@@ -443,28 +443,6 @@ def _constant_scores(
     return out
 
 
-def _scorer(
-    index: SearchIndex,
-    parsed: ParsedQuery,
-    scorer: bytes | None,
-    explain: bool,
-    inkeys: int | None,
-    slop: int | None,
-    inorder: bool,
-    ranges: RangeResults | None,
-) -> Scorer:
-    return Scorer(
-        index,
-        parsed,
-        scorer,
-        inkeys=inkeys,
-        explain=explain,
-        slop=slop,
-        inorder=inorder,
-        ranges=ranges,
-    )
-
-
 def _score_all(
     score: Scorer, labels: Iterable[int], deadline: Callable[[], bool] | None
 ) -> dict[int, tuple[float, _Explain]]:
@@ -502,7 +480,8 @@ def text_scores(
     it has any: :meth:`SearchIndex.ranges`). Raises ValueError for an unknown scorer.
     Call under the engine lock (it reads the attribute indexes).
     """
-    scoring = _scorer(index, parsed, scorer, False, inkeys, slop, inorder, ranges)
+    scoring = Scorer(index, parsed, scorer, inkeys=inkeys, slop=slop, inorder=inorder,
+                     ranges=ranges)  # fmt: skip
     labels = labels if isinstance(labels, list) else list(labels)
     fast = _constant_scores(scoring, labels, deadline)
     if fast is not None:
@@ -523,7 +502,8 @@ def explain_scores(
     ranges: RangeResults | None = None,
 ) -> dict[int, tuple[float, Explanation]]:
     """:func:`text_scores` with RediSearch's EXPLAINSCORE explanation of each score."""
-    scoring = _scorer(index, parsed, scorer, True, inkeys, slop, inorder, ranges)
+    scoring = Scorer(index, parsed, scorer, inkeys=inkeys, explain=True, slop=slop,
+                     inorder=inorder, ranges=ranges)  # fmt: skip
     scored = _score_all(scoring, labels, deadline)
     return {
         label: (score, note if note is not None else Explanation(""))
@@ -535,11 +515,11 @@ def rank(index: SearchIndex, scores: dict[int, float], limit: int | None = None)
     """Labels best first as RediSearch ranks them: higher score first, ties (and NaN,
     which compares equal to everything) to the lower document id. With ``limit``, only
     the first ``limit`` labels (the rest are not ordered)."""
-    fields = index.fields
+    labels = list(scores)
+    doc_ids = index.fields.doc_ids(labels)
     if not any(map(math.isnan, scores.values())):
-        labels = list(scores)
         negated = [-score for score in scores.values()]
-        keys = list(zip(negated, fields.doc_ids(labels), labels, strict=True))
+        keys = list(zip(negated, doc_ids, labels, strict=True))
         if limit is not None and limit < len(scores):
             return [label for _, _, label in heapq.nsmallest(limit, keys)]
         return [label for _, _, label in sorted(keys)]
@@ -551,6 +531,6 @@ def rank(index: SearchIndex, scores: dict[int, float], limit: int | None = None)
             return -1
         return -1 if a[1] < b[1] else 1
 
-    keyed = [(score, fields.doc_stats(label).doc_id, label) for label, score in scores.items()]
+    keyed = list(zip(scores.values(), doc_ids, labels, strict=True))
     keyed.sort(key=cmp_to_key(better))
     return [label for _, _, label in keyed]
