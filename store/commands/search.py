@@ -16,7 +16,14 @@ from ..errors import QuerySyntaxError, SyntaxErr
 from ..index.json_fields import reply_fields, reply_names, sort_value
 from ..index.query import has_window
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
-from ..index.scoring import Scorer, explain_scores, explanation_reply, rank, text_scores
+from ..index.scoring import (
+    Scorer,
+    explain_scores,
+    explanation_reply,
+    rank,
+    ranked_page,
+    text_scores,
+)
 from ..index.search_args import parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
 from ..index.sorting import field_sort_key, hash_sort_value, sort_by_field
@@ -304,17 +311,16 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
                 order = rank(index, scores, limit=request.offset + request.num)
                 total = len(scores)
             else:
-                scores = text_scores(
+                order, scores, total = ranked_page(
                     index,
                     parsed,
                     labels,
                     request.scorer,
+                    limit=request.offset + request.num,
                     inkeys=inkeys,
                     deadline=deadline,
                     **_window(request, ranges),
                 )
-                order = rank(index, scores, limit=request.offset + request.num)
-                total = len(scores)
             hits = [
                 SearchHit(index.label_to_key[label], None, scores.get(label)) for label in order
             ]

@@ -53,12 +53,14 @@ import math
 import re
 from bisect import bisect_left, insort
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Sized
-from operator import itemgetter
+from itertools import repeat
+from operator import itemgetter, methodcaller
 from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import DocumentRejected, QuerySyntaxError
+from .doc_columns import DOC_ID, LENGTH, MAX_FREQ, VECTORS, DocColumns
 from .geo_field import INVALID_GEO, GeoPoints, parse_geo_value
 from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
 from .postings import LabelList
@@ -201,30 +203,6 @@ class DocStats(NamedTuple):
     """Largest weighted term frequency, plus one per VECTOR field the document has."""
     vectors: int = 0
     """How many VECTOR fields the document has (each is an index record)."""
-
-
-_STAT_BITS = 48
-_STAT_MASK = (1 << _STAT_BITS) - 1
-
-
-def _pack_stats(stats: DocStats) -> int | DocStats:
-    """``stats`` as one int (~44 bytes instead of a tuple and its doc id, ~120), or as is
-    if a count does not fit in 48 bits."""
-    doc_id, length, max_freq, vectors = stats
-    if max(doc_id, length, max_freq) > _STAT_MASK or min(stats) < 0:
-        return stats
-    return doc_id | length << _STAT_BITS | max_freq << 2 * _STAT_BITS | vectors << 3 * _STAT_BITS
-
-
-def _unpack_stats(packed: int | DocStats) -> DocStats:
-    if isinstance(packed, DocStats):
-        return packed
-    return DocStats(
-        packed & _STAT_MASK,
-        packed >> _STAT_BITS & _STAT_MASK,
-        packed >> 2 * _STAT_BITS & _STAT_MASK,
-        packed >> 3 * _STAT_BITS,
-    )
 
 
 def field_weight(weight: float) -> int:
@@ -373,8 +351,8 @@ class FieldIndexes:
         self._phonetic = {f.alias for f in self._text_fields if f.phonetic is not None}
         self._suffix_trie = {f.alias for f in self._text_fields if f.with_suffix_trie}
         self._text_order = tuple(self._texts)
-        self._stats: dict[int, int | DocStats] = {}
-        """Per label its DocStats, packed in one int (:func:`_pack_stats`)."""
+        self._stats = DocColumns()
+        """Per label its DocStats, as a row of columns (:mod:`store.index.doc_columns`)."""
         self._term_docs: dict[bytes, int] = {}
         self._next_doc_id = 1
         self.total_length = 0
@@ -481,7 +459,7 @@ class FieldIndexes:
                     if stems:
                         texts.append(stems)
         stats = self._doc_stats(label, fields)
-        self._stats[label] = _pack_stats(stats)
+        self._stats.put(label, stats)
         self._next_doc_id += 1
         terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
@@ -496,11 +474,11 @@ class FieldIndexes:
         its length counts once more in :attr:`total_length` (RediSearch re-indexes a
         rewritten document under a new id and never subtracts the old length). False,
         changing nothing, if ``label`` is not indexed (the caller then calls ``add``)."""
-        packed = self._stats.pop(label, None)
-        if packed is None:
+        held = self._stats.get(label)
+        if held is None:
             return False
-        stats = _unpack_stats(packed)
-        self._stats[label] = _pack_stats(stats._replace(doc_id=self._next_doc_id))
+        stats = DocStats(*held)
+        self._stats.put(label, stats._replace(doc_id=self._next_doc_id))
         self._next_doc_id += 1
         self.total_length += stats.length
         return True
@@ -585,10 +563,9 @@ class FieldIndexes:
                 if stems:
                     texts.append(stems)
         self._doc_language.pop(label, None)
-        packed = self._stats.pop(label, None)
-        if packed is not None:
-            stats = _unpack_stats(packed)
-            self.num_records -= stats.vectors
+        stats = self._stats.pop(label)
+        if stats is not None:
+            self.num_records -= stats[VECTORS]
         terms = {t for tokens in texts for t in tokens} - {GAP}
         for term in terms:
             left = self._term_docs[term] - 1
@@ -633,45 +610,47 @@ class FieldIndexes:
     # -- text statistics (see the module docstring) ---------------------------------------
     def doc_stats(self, label: int) -> DocStats:
         """The scorers' view of an indexed ``label`` (KeyError if it is not indexed)."""
-        return _unpack_stats(self._stats[label])
+        held = self._stats.get(label)
+        if held is None:
+            raise KeyError(label)
+        return DocStats(*held)
 
     def doc_ids(self, labels: Sequence[int]) -> list[int]:
         """``doc_stats(label).doc_id`` of each of ``labels``, in order, without building the
         tuples (KeyError for a label not indexed)."""
-        stats = self._stats
-        out = []
-        for label in labels:
-            packed = stats[label]
-            out.append(packed & _STAT_MASK if isinstance(packed, int) else packed.doc_id)
-        return out
+        rows = self._stats.rows(labels)
+        if len(rows) and rows.min() < 0:
+            raise KeyError(next(label for label, row in zip(labels, rows, strict=True) if row < 0))
+        return self._stats.table[rows, DOC_ID].tolist()
+
+    def stat_columns(self, labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``labels``' statistics at once: ``(held, table)``, where ``held`` is a boolean
+        array saying which of ``labels`` are indexed and ``table`` has one row per held
+        label, in order, with the columns of :mod:`store.index.doc_columns`
+        (``DOC_ID``, ``LENGTH``, ``MAX_FREQ``, ``VECTORS``). Arrays the caller owns."""
+        rows = self._stats.rows(labels)
+        held = rows >= 0
+        return held, self._stats.table[rows[held] if not held.all() else rows]
 
     def norms(self, labels: Sequence[int]) -> list[tuple[int, int] | None]:
         """``(length, max_freq)`` of each of ``labels``' :class:`DocStats`, in order: the
         only statistics a scorer reads of a document; None for a label not indexed."""
-        get = self._stats.get
-        out: list[tuple[int, int] | None] = []
-        for label in labels:
-            packed = get(label)
-            if packed is None:
-                out.append(None)
-            elif isinstance(packed, int):
-                out.append(
-                    (packed >> _STAT_BITS & _STAT_MASK, packed >> 2 * _STAT_BITS & _STAT_MASK)
-                )
-            else:
-                out.append((packed.length, packed.max_freq))
-        return out
+        held, table = self.stat_columns(labels)
+        pairs = iter(table[:, LENGTH : MAX_FREQ + 1].tolist())
+        return [tuple(next(pairs)) if h else None for h in held.tolist()]
 
-    def term_frequencies(self, labels: Sequence[int], term: bytes) -> list[int]:
+    def term_frequencies(self, labels: Sequence[int], term: bytes) -> np.ndarray:
         """Each of ``labels``' weighted count of the token ``term`` over its TEXT fields, in
-        order: the frequency :class:`~store.index.score_tree.DocText` gives a plain term."""
-        out = [0] * len(labels)
+        order (an ``int64`` array): the frequency :class:`~store.index.score_tree.DocText`
+        gives a plain term."""
+        out = np.zeros(len(labels), dtype=np.int64)
+        count = methodcaller("count", term)
         for alias in self._text_order:
-            weight, held = self._weights[alias], self._text_tokens[alias].get
-            for i, label in enumerate(labels):
-                count = held(label, ()).count(term)
-                if count:
-                    out[i] += weight * count
+            held = self._text_tokens[alias].get
+            counts = np.fromiter(
+                map(count, map(held, labels, repeat(()))), dtype=np.int64, count=len(labels)
+            )
+            out += self._weights[alias] * counts
         return out
 
     def term_doc_count(self, term: bytes) -> int:

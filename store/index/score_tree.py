@@ -203,6 +203,27 @@ class TermBuild:
         )
 
 
+class _Members:
+    """Whether a label matches a filter node, its labels evaluated on the first question:
+    a query scored from document statistics alone (``ConstantBuild``, ``TermBuild``)
+    never asks, and then the planner does not evaluate the filter a second time (the
+    caller has evaluated it to find the labels to score). Ask under the engine lock, in
+    the call that built the plan, as every plan is used."""
+
+    __slots__ = ("_contains", "_node", "_planner")
+
+    def __init__(self, planner: _Planner, node: FilterNode) -> None:
+        self._planner = planner
+        self._node = node
+        self._contains: Callable[[int], bool] | None = None
+
+    def __call__(self, label: int) -> bool:
+        contains = self._contains
+        if contains is None:
+            contains = self._contains = self._planner.evaluate(self._node)
+        return contains(label)
+
+
 def _constant(estimate: int, matches: Callable[[int], bool], result: Result) -> _Plan:
     return _Plan(estimate, matches, ConstantBuild(result), result)
 
@@ -229,6 +250,10 @@ class _Planner:
         self.check_range = self.max_slop >= 0 or inorder
 
     def labels(self, node: FilterNode) -> Callable[[int], bool]:
+        return _Members(self, node)
+
+    def evaluate(self, node: FilterNode) -> Callable[[int], bool]:
+        """Whether a label matches ``node``: its labels, evaluated now."""
         if self.ranges is not None and range_leaves(node):
             found = evaluate_ranges(node, self.fields, self.fields.all_labels, self.ranges)
         else:

@@ -1,6 +1,6 @@
 """A query without text, or of one plain term, scores each document from its statistics.
 
-``scoring._constant_scores`` scores a tag, numeric, negated or match-all query once per
+``scoring._constant_columns`` scores a tag, numeric, negated or match-all query once per
 distinct (length, max frequency) of the matched documents, and a one-term query once per
 (term frequency, length, max frequency), instead of building each one's result tree.
 Every scorer must give the same scores and the same order through it as through the
@@ -61,17 +61,17 @@ def test_the_constant_path_equals_the_per_document_path(
     args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
             "LIMIT", "0", "100", "DIALECT", "2")  # fmt: skip
     calls: list[int] = []
-    constant = scoring._constant_scores
+    constant = scoring._constant_columns
 
     def recording(*a: object) -> object:
         got = constant(*a)  # type: ignore[arg-type]
         calls.append(got is not None)
         return got
 
-    monkeypatch.setattr(scoring, "_constant_scores", recording)
+    monkeypatch.setattr(scoring, "_constant_columns", recording)
     fast = engine.execute(*args)
     assert calls == [True], "the query did not take the constant path"
-    monkeypatch.setattr(scoring, "_constant_scores", lambda *a: None)
+    monkeypatch.setattr(scoring, "_constant_columns", lambda *a: None)
     assert engine.execute(*args) == fast
     assert fast[0] > 0
 
@@ -85,7 +85,7 @@ def test_unions_and_text_keep_the_per_document_path(engine: Engine, query: str) 
     request = parse_ft_search([query.encode(), b"DIALECT", b"2"])
     d = index.definition
     parsed = request.parse_query(d.stopwords, d.language, d.phonetic_fields)
-    assert scoring._constant_scores(scoring.Scorer(index, parsed), [1, 2], None) is None
+    assert scoring._constant_columns(scoring.Scorer(index, parsed), [1, 2], None) is None
 
 
 @pytest.mark.parametrize("query", ["@tag:{a}", "*", "beta"])
@@ -109,7 +109,45 @@ def test_a_deadline_stops_both_paths_at_the_same_document(
             return lambda: next(polls)
 
         fast = scoring.text_scores(index, parsed, labels, deadline=second_poll())
-        monkeypatch.setattr(scoring, "_constant_scores", lambda *a: None)
+        monkeypatch.setattr(scoring, "_constant_columns", lambda *a: None)
         slow = scoring.text_scores(index, parsed, labels, deadline=second_poll())
         assert fast == slow
         assert len(fast) == 511
+
+
+@pytest.mark.parametrize("scorer", ["TFIDF", "BM25STD"])
+@pytest.mark.parametrize("query", ["@tag:{a}", "*", "beta", "@u:delta"])
+@pytest.mark.parametrize("page", [("0", "1"), ("0", "3"), ("2", "5"), ("55", "10")])
+def test_pages_ranked_in_columns_equal_the_per_document_path(
+    engine: Engine, query: str, scorer: str, page: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a page smaller than the matches: the ranking picks it among ties (ranking.top_order)
+    args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
+            "LIMIT", *page, "DIALECT", "2")  # fmt: skip
+    fast = engine.execute(*args)
+    monkeypatch.setattr(scoring, "_constant_columns", lambda *a: None)
+    assert engine.execute(*args) == fast
+    assert fast[0] > int(page[1])
+
+
+def test_a_constant_query_evaluates_its_filter_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the scorer's plan asks a filter node for its labels only when a document's result
+    # depends on them (score_tree._Members); FT.SEARCH has evaluated the filter already
+    index = engine.indexes.get(b"i")
+    evaluate = index.fields.evaluate
+    calls: list[object] = []
+
+    def counting(node: object) -> object:
+        calls.append(node)
+        return evaluate(node)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index.fields, "evaluate", counting)
+    for query in ("@tag:{a}", "beta"):
+        calls.clear()
+        engine.execute("FT.SEARCH", "i", query, "NOCONTENT", "DIALECT", "2")
+        assert len(calls) == 1, query
+    calls.clear()  # an intersection's result is built per document: its nodes are asked
+    engine.execute("FT.SEARCH", "i", "beta gamma", "NOCONTENT", "DIALECT", "2")
+    assert len(calls) > 1
