@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from heapq import heapify, heappop, heappush
 from typing import Protocol, TypeVar, cast
 
@@ -238,6 +238,19 @@ class Keyspace:
             frozen = self.data[key] = bytes(value)
             return frozen
         return value
+
+    def get_many(self, keys: Sequence[bytes | None], now_ms: int | None) -> list[Value | None]:
+        """``[get(key, now_ms) for key in keys]``, a None key reading None: one C-level
+        pass over the keys while no key and no hash field has a deadline."""
+        values: list[Value | None] = list(map(self.data.get, keys))  # type: ignore[arg-type]
+        if now_ms is not None and (self.expires or self.field_expires):
+            return [
+                None if k is None or v is None else self.get(k, now_ms)
+                for k, v in zip(keys, values, strict=True)
+            ]
+        if bytearray in map(type, values):
+            return [None if k is None else self.get(k, now_ms) for k in keys]
+        return values
 
     def live_fields(
         self, key: bytes, value: dict[bytes, bytes], now_ms: int

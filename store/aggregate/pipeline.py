@@ -41,7 +41,7 @@ Stream = Iterator[Item]
 Stage = Callable[[Stream, "RunState"], Stream]
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceDoc:
     """One matching document, in index order: ``fields`` is its hash (None if gone)."""
 
@@ -230,6 +230,10 @@ def _filter_stage(step: Filter) -> Stage:
 
 
 def _group_key(value: Value) -> object:
+    """A hashable key equal for the values one group holds: a string as itself (the
+    common case, no wrapper), a number, null and an array tagged apart from strings."""
+    if isinstance(value, bytes):
+        return value
     if isinstance(value, float):
         return ("n", value)
     if isinstance(value, list):
@@ -258,21 +262,35 @@ def _expand(values: list[Value]) -> Iterator[list[Value]]:
 
 
 def _group_stage(step: GroupBy) -> Stage:
+    properties = step.properties
+    factories = [r.spec.factory for r in step.reducers]
+    only = properties[0] if len(properties) == 1 else None
+
     def run(rows: Stream, state: RunState) -> Stream:
-        groups: dict[tuple[object, ...], tuple[list[Value], list[Accumulator]]] = {}
+        groups: dict[object, tuple[list[Value], list[Accumulator]]] = {}
+        group_of = groups.get
         for row, _doc in rows:
-            for values in _expand([row.get(p) for p in step.properties]):
-                key = tuple(_group_key(v) for v in values)
-                entry = groups.get(key)
+            if only is not None:  # one property (the common GROUPBY): no expansion tuple
+                value = row.get(only)
+                if type(value) is not list:
+                    key = value if type(value) is bytes else _group_key(value)
+                    entry = group_of(key)
+                    if entry is None:
+                        entry = groups[key] = ([value], [factory() for factory in factories])
+                    for acc in entry[1]:
+                        acc.add(row)
+                    continue
+            for values in _expand([row.get(p) for p in properties]):
+                key = _group_key(values[0]) if only is not None else tuple(map(_group_key, values))
+                entry = group_of(key)
                 if entry is None:
-                    entry = (values, [r.spec.factory() for r in step.reducers])
-                    groups[key] = entry
+                    entry = groups[key] = (values, [factory() for factory in factories])
                 for acc in entry[1]:
                     acc.add(row)
         state.groups = len(groups)
         for values, accs in groups.values():
             out: Row = {}
-            for prop, value in zip(step.properties, values, strict=True):
+            for prop, value in zip(properties, values, strict=True):
                 out[prop] = value
             for reducer, acc in zip(step.reducers, accs, strict=True):
                 out[reducer.alias] = acc.result()
@@ -402,24 +420,29 @@ class Execution:
         self.stream = stream
 
     def _source(self, docs: Iterator[SourceDoc]) -> Stream:
+        plan = self.plan
+        knn_alias, addscores, load_all = plan.knn_alias, plan.addscores, plan.load_all
+        loaders = [(loader.kind == "key", loader.name, loader.path, loader.numeric or loader.fold,
+                    loader) for loader in plan.root]  # fmt: skip
         for doc in docs:
-            if doc.fields is None:
+            fields = doc.fields
+            if fields is None:
                 continue
             self.pulled += 1
             row: Row = {}
-            if self.plan.knn_alias is not None and doc.distance is not None:
-                row[self.plan.knn_alias] = doc.distance
-            if self.plan.addscores:
+            if knn_alias is not None and doc.distance is not None:
+                row[knn_alias] = doc.distance
+            if addscores:
                 row[b"__score"] = doc.score if doc.score is not None else 0.0
-            for loader in self.plan.root:
-                if loader.kind == "key":
-                    row[loader.name] = doc.key
+            for is_key, name, path, converts, loader in loaders:
+                if is_key:
+                    row[name] = doc.key
                     continue
-                raw = doc.fields.get(loader.path)
+                raw = fields.get(path)
                 if raw is not None:
-                    row[loader.name] = _hash_value(loader, raw)
-            if self.plan.load_all:
-                for name, raw in doc.fields.items():
+                    row[name] = _hash_value(loader, raw) if converts else raw
+            if load_all:
+                for name, raw in fields.items():
                     if name not in row:
                         row[name] = raw
                         if name not in self.output:

@@ -182,17 +182,17 @@ def _documents(
     for start in range(0, len(keys), READ_BATCH):
         batch = keys[start : start + READ_BATCH]
         with lock:  # one short hold per batch; copies, so later writes do not show
-            values = [None if key is None else keyspace.get(key, now) for _, key in batch]
-            hashes = [
-                dict(v)
-                if isinstance(v, dict) and json_names is None
-                else _json_row(index, v, json_names)
-                if isinstance(v, JsonDoc) and json_names is not None
-                else None
-                for v in values
-            ]
+            values = keyspace.get_many([key for _, key in batch], now)
+            if json_names is None:
+                hashes = [dict(v) if isinstance(v, dict) else None for v in values]
+            else:
+                hashes = [
+                    _json_row(index, v, json_names) if isinstance(v, JsonDoc) else None
+                    for v in values
+                ]
+        timed = deadline.at is not None or deadline.hit  # else passed() stays False
         for (label, key), fields in zip(batch, hashes, strict=True):
-            if deadline.passed():
+            if timed and deadline.passed():
                 return
             if key is None:
                 continue
