@@ -10,7 +10,7 @@ CPU per request (its CPU seconds over the requests answered: the client's own sp
 not enter) and the ratio of the best rounds. A query where the ratio stands far above the
 others is where memvec's cost grows with something the peer's does not.
 
-    python -m bench.query_costs [--docs 20000] [--seconds 1] [--rounds 2]
+    python -m bench.query_costs [--docs 20000] [--seconds 1] [--rounds 2] [--only NAME]
 """
 
 from __future__ import annotations
@@ -71,6 +71,12 @@ def queries(query: bytes, doc: bytes) -> dict[str, list[Any]]:
         "tag search (10%)": ["FT.SEARCH", "idx", "@tag:{t3}", "NOCONTENT", *page],
         "text search (every doc)": [
             "FT.SEARCH", "idx", "@text:document", "RETURN", 1, "tag", *page],
+        "hybrid AGGREGATE (RedisVL)": [
+            "FT.AGGREGATE", "idx", f"(~@text:(document|summary))=>[{KNN[4:-1]} AS d]", *knn,
+            "SCORER", "BM25", "ADDSCORES", "LOAD", 2, "@tag", "@d",
+            "APPLY", "(2 - @d)/2", "AS", "vs", "APPLY", "@__score", "AS", "ts",
+            "APPLY", "0.3*@ts + 0.7*@vs", "AS", "h", "SORTBY", 2, "@h", "DESC", "MAX", 10,
+            "DIALECT", 2],
         "AGGREGATE GROUPBY tag": [
             "FT.AGGREGATE", "idx", "*", "GROUPBY", 1, "@tag", "REDUCE", "COUNT", 0, "AS", "n",
             "DIALECT", 2],
@@ -96,9 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=20_000)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--only", default="", help="measure the queries whose name holds this")
     args = ap.parse_args(argv)
     base, held_out, _ = load_data()
     requests = queries(held_out[0].tobytes(), base[17].astype(np.float32).tobytes())
+    requests = {name: r for name, r in requests.items() if args.only.lower() in name.lower()}
+    if not requests:
+        ap.error(f"no query name holds {args.only!r}")
     costs: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         servers = [stack.enter_context(memvec_server(Path(tmp))),

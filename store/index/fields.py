@@ -824,6 +824,48 @@ class FieldIndexes:
             return self._intersect(node.children)
         raise TypeError(f"not a filter node: {node!r}")
 
+    def membership(self, node: FilterNode) -> Callable[[int], bool] | None:
+        """A test of one label against ``node`` reading the postings :meth:`evaluate`
+        unions, for the nodes where that is exact and cheap to build: a TAG node of plain
+        values and patterns, a TEXT node of one term (with its expansions) or a phrase,
+        and unions and intersections of those. None for any other node (evaluate it).
+
+        For a few questions (a page of KNN hits scored): each answer costs a few posting
+        lookups, where :meth:`evaluate` builds the whole label set."""
+        if isinstance(node, TagFilter):
+            postings = self._tags.get(node.field)
+            if postings is None or node.prefixes:
+                return None
+            spec = self._tag_spec[node.field]
+            values = [_fold_tag(v, spec) for v in node.values]
+            for kind, text in node.patterns:
+                values += self.tags_matching(node.field, kind, text)
+            tag_lists = [postings.get(v) for v in values]
+            return lambda label: any(label in held for held in tag_lists)
+        if isinstance(node, TextFilter) and not (node.prefix or node.pattern):
+            aliases = self._text_aliases(node)
+            if len(node.terms) == 1:
+                terms = (node.terms[0], *node.expansions)
+                lists = [self._texts[a].get(t) for a in aliases for t in terms]
+                return lambda label: any(label in held for held in lists)
+            per_term = [[self._texts[a].get(t) for a in aliases] for t in node.terms]
+
+            def in_phrase(label: int) -> bool:
+                return all(any(label in held for held in lists) for lists in per_term) and (
+                    self._has_phrase(label, node, aliases)
+                )
+
+            return in_phrase
+        if isinstance(node, Or | And) and node.children:
+            tests = [self.membership(child) for child in node.children]
+            if any(test is None for test in tests):
+                return None
+            known = [test for test in tests if test is not None]
+            if isinstance(node, Or):
+                return lambda label: any(test(label) for test in known)
+            return lambda label: all(test(label) for test in known)
+        return None
+
     def _intersect(self, children: tuple[FilterNode, ...]) -> set[int] | None:
         """Evaluate the smallest child, then filter it: by set operations while the other
         children are comparable in size, label by label once they are much larger."""
