@@ -360,7 +360,7 @@ def _sorted(
     """SORTBY as RediSearch's sorter keeps the page (:mod:`store.index.sorting`)."""
     field_name, ascending = request.sortby
     data, keys = ctx.keyspace.data, index.label_to_key
-    doc_id = index.fields.doc_stats
+    doc_ids = dict(zip(labels, index.fields.doc_ids(labels), strict=True))
 
     spec = index.definition.field_by_alias(field_name)
 
@@ -380,11 +380,11 @@ def _sorted(
             explain=request.explainscore,
             ranges=ranges,
         )
-    in_order = sorted(labels, key=lambda label: doc_id(label).doc_id)
+    in_order = sorted(labels, key=doc_ids.__getitem__)
     kept = sort_by_field(
         in_order,
         value_of,
-        lambda label: doc_id(label).doc_id,
+        doc_ids.__getitem__,
         ascending,
         request.offset + request.num,
         scorer,
