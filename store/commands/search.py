@@ -8,7 +8,7 @@ Distances are formatted as RediSearch does (``%.12g``).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc
@@ -565,17 +565,10 @@ def _reply(
             key=lambda r: place.get(r.name, len(place)),
         )
         returned += [r for r in request.return_fields if r.name not in scores]
-        read = _returned_name_of(index)
+        source = _returned_source(index)
+        sources = [(alias, source(name)) for name, alias in returned]
         page = [
-            (
-                key,
-                {
-                    alias: f[found]
-                    for name, alias in returned
-                    if (found := read(f, name)) is not None
-                },
-                sc,
-            )
+            (key, {alias: f[read] for alias, read in sources if read in f}, sc)
             for key, f, sc in page
         ]
     if ctx.protocol == 3:
@@ -651,40 +644,34 @@ def _sort_value_of(index: SearchIndex, name: bytes) -> Any:
     return lambda f: hash_sort_value(spec, f, name)
 
 
-def _returned_name_of(index: SearchIndex) -> Any:
+def _returned_source(index: SearchIndex) -> Callable[[bytes], bytes]:
     """Where RETURN ``name`` reads a reply's fields. For a hash index, when ``name`` is a
     schema field's alias, the hash field that schema field reads, and only that one
     (RediSearch loads an alias by its path: a hash field that happens to be named like
     the alias is not returned); else ``name`` itself. A JSON reply holds ``name`` (maybe
-    None: shown as nil). None when the field is not there."""
+    None: shown as nil). The reply shows the field when the source is in it."""
     definition = index.definition
 
-    def read(f: Mapping[bytes, Any], name: bytes) -> bytes | None:
+    def source(name: bytes) -> bytes:
         if definition.on == "HASH":
             spec = definition.field_by_alias(name)
-            if spec is not None and spec.name != name:
-                return spec.name if spec.name in f else None
-        return name if name in f else None
+            if spec is not None:
+                return spec.name
+        return name
 
-    return read
+    return source
 
 
 def _hash_fields_returned(index: SearchIndex, request: Any) -> frozenset[bytes] | None:
-    """The hash fields a RETURN without SORTBY can read (:func:`_returned_name_of`: each
-    returned name, and the hash field a schema alias reads), so a reply copies those
-    instead of the whole document (its vector too); None when the reply needs them all."""
+    """The hash fields a RETURN without SORTBY reads (:func:`_returned_source` of each
+    returned name), so a reply copies those instead of the whole document (its vector
+    too); None when the reply needs them all."""
     if request.return_fields is None or request.sortby is not None:
         return None
-    definition = index.definition
-    if definition.on != "HASH":
+    if index.definition.on != "HASH":
         return None
-    names: set[bytes] = set()
-    for r in request.return_fields:
-        names.add(r.name)
-        spec = definition.field_by_alias(r.name)
-        if spec is not None:
-            names.add(spec.name)
-    return frozenset(names)
+    source = _returned_source(index)
+    return frozenset(source(r.name) for r in request.return_fields)
 
 
 def _hash_content(index: SearchIndex, request: Any, raw: Mapping[bytes, bytes]) -> Any:
