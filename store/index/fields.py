@@ -60,7 +60,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DocumentRejected, QuerySyntaxError
-from .doc_columns import DOC_ID, LENGTH, MAX_FREQ, VECTORS, DocColumns
+from .doc_columns import DOC_ID, VECTORS, DocColumns
 from .geo_field import INVALID_GEO, GeoPoints, parse_geo_value
 from .phonetics import MIN_PHONETIC_LENGTH, is_phonetic, phonetic_term
 from .postings import LabelList
@@ -631,13 +631,6 @@ class FieldIndexes:
         rows = self._stats.rows(labels)
         held = rows >= 0
         return held, self._stats.table[rows[held] if not held.all() else rows]
-
-    def norms(self, labels: Sequence[int]) -> list[tuple[int, int] | None]:
-        """``(length, max_freq)`` of each of ``labels``' :class:`DocStats`, in order: the
-        only statistics a scorer reads of a document; None for a label not indexed."""
-        held, table = self.stat_columns(labels)
-        pairs = iter(table[:, LENGTH : MAX_FREQ + 1].tolist())
-        return [tuple(next(pairs)) if h else None for h in held.tolist()]
 
     def term_frequencies(self, labels: Sequence[int], term: bytes) -> np.ndarray:
         """Each of ``labels``' weighted count of the token ``term`` over its TEXT fields, in
