@@ -20,5 +20,11 @@ setup(
             extra_compile_args=["-O3", "-ffp-contract=off"],
             optional=True,
         ),
+        Extension(
+            "store.index.token_counts_c",
+            ["store/index/token_counts_c.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
     ],
 )

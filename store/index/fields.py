@@ -53,8 +53,7 @@ import math
 import re
 from bisect import bisect_left, insort
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Sized
-from itertools import repeat
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -82,6 +81,7 @@ from .query import (
 from .schema import LANGUAGES, FieldSpec, FieldType, IndexDefinition, tokenize_text
 from .stemming import DEFAULT_LANGUAGE, index_stem, stem_weight
 from .term_patterns import MAX_EXPANSIONS, MIN_PREFIX, ExpansionLimits, expand
+from .token_counts import term_counts
 
 __all__ = [
     "GAP",
@@ -637,13 +637,8 @@ class FieldIndexes:
         order (an ``int64`` array): the frequency :class:`~store.index.score_tree.DocText`
         gives a plain term."""
         out = np.zeros(len(labels), dtype=np.int64)
-        count = methodcaller("count", term)
         for alias in self._text_order:
-            held = self._text_tokens[alias].get
-            counts = np.fromiter(
-                map(count, map(held, labels, repeat(()))), dtype=np.int64, count=len(labels)
-            )
-            out += self._weights[alias] * counts
+            out += self._weights[alias] * term_counts(self._text_tokens[alias], labels, term)
         return out
 
     def term_doc_count(self, term: bytes) -> int:

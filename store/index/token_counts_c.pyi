@@ -1,0 +1,3 @@
+"""Types of the C module built from ``token_counts_c.c`` (see there for the contract)."""
+
+def term_counts(tokens: dict[int, tuple[bytes, ...]], labels: list[int], term: bytes) -> bytes: ...
