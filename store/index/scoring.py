@@ -388,15 +388,22 @@ class Scorer:
         )
 
 
+SMALL_PAGE = 64
+"""Up to this many labels :func:`_constant_columns` reads and scores them in a Python loop:
+its ~20 numpy calls cost ~60-80 us whatever their size, the loop ~1.5 us a label (a KNN's
+ten hits, ranked by score, are scored on every query)."""
+
+
 @dataclass(slots=True)
 class ScoredColumns:
     """Scores of many documents at once (what :func:`_constant_columns` gives): the
-    labels scored, in the order given, with their scores and document ids."""
+    labels scored, in the order given, with their scores and document ids (numpy arrays
+    for more than :data:`SMALL_PAGE` labels, else lists)."""
 
     labels: list[int]
-    scores: np.ndarray
+    scores: np.ndarray | list[float]
     """float64, one per label."""
-    doc_ids: np.ndarray
+    doc_ids: np.ndarray | list[int]
     """int64, one per label."""
 
 
@@ -444,24 +451,43 @@ def _constant_columns(
     held, table = fields.stat_columns(scored)
     if not held.all():
         scored = list(itertools.compress(scored, held.tolist()))
+    if len(scored) <= SMALL_PAGE:
+        rows = table.tolist()
+        freqs = fields.term_frequencies(scored, term).tolist() if result is None else None
+        triples = [
+            (0 if freqs is None else freqs[i], row[LENGTH], row[MAX_FREQ])
+            for i, row in enumerate(rows)
+        ]
+        values = dict.fromkeys(triples, 0.0)
+        for triple, value in zip(values, _score_triples(score, result, list(values)), strict=True):
+            values[triple] = value
+        return ScoredColumns(scored, [values[t] for t in triples], [row[DOC_ID] for row in rows])
     if result is None:
-        freqs = fields.term_frequencies(scored, term)
+        freqs_array = fields.term_frequencies(scored, term)
     else:
-        freqs = np.zeros(len(scored), dtype=np.int64)
-    distinct, inverse = _distinct_triples(freqs, table[:, LENGTH], table[:, MAX_FREQ])
-    stats, func, docnorm = score._stats, score._func, score._docnorm
+        freqs_array = np.zeros(len(scored), dtype=np.int64)
+    distinct, inverse = _distinct_triples(freqs_array, table[:, LENGTH], table[:, MAX_FREQ])
+    values_array = np.array(_score_triples(score, result, distinct), dtype=np.float64)
+    return ScoredColumns(scored, values_array[inverse], table[:, DOC_ID])
+
+
+def _score_triples(
+    score: Scorer, result: Result | None, triples: Sequence[Sequence[int]]
+) -> list[float]:
+    """The score of each (frequency, length, max frequency): of ``result`` for a constant
+    query, else of the TERM result of ``score``'s one-term build at that frequency."""
+    stats, func, docnorm, build = score._stats, score._func, score._docnorm, score._build
     stats.min_score = 0.0
     values = []
-    for freq, length, max_freq in distinct:
+    for freq, length, max_freq in triples:
         r = result
         if r is None:
             assert type(build) is TermBuild
             t = build.template
-            r = Result(TERM, freq=freq, weight=build.weight, term=term, idf=t.idf,
+            r = Result(TERM, freq=freq, weight=build.weight, term=t.term, idf=t.idf,
                        bm25_idf=t.bm25_idf)  # fmt: skip
         values.append(func(r, DocStats(0, length, max_freq), stats, False, docnorm)[0])
-    scores = np.array(values, dtype=np.float64)[inverse]
-    return ScoredColumns(scored, scores, table[:, DOC_ID])
+    return values
 
 
 _PACKED_BITS = 21
@@ -529,7 +555,8 @@ def text_scores(
     labels = labels if isinstance(labels, list) else list(labels)
     fast = _constant_columns(scoring, labels, deadline)
     if fast is not None:
-        return dict(zip(fast.labels, fast.scores.tolist(), strict=True))
+        scores = fast.scores.tolist() if isinstance(fast.scores, np.ndarray) else fast.scores
+        return dict(zip(fast.labels, scores, strict=True))
     return {label: s for label, (s, _) in _score_all(scoring, labels, deadline).items()}
 
 
@@ -558,7 +585,7 @@ def ranked_page(
     fast = _constant_columns(scoring, labels, deadline)
     if fast is None:
         scores = {label: s for label, (s, _) in _score_all(scoring, labels, deadline).items()}
-    else:
+    elif isinstance(fast.scores, np.ndarray) and isinstance(fast.doc_ids, np.ndarray):
         picked = top_order(fast.scores, fast.doc_ids, limit)
         if picked is not None:
             page = picked.tolist()
@@ -569,6 +596,8 @@ def ranked_page(
                 len(fast.labels),
             )
         scores = dict(zip(fast.labels, fast.scores.tolist(), strict=True))  # NaN: rank's order
+    else:
+        scores = dict(zip(fast.labels, fast.scores, strict=True))
     return rank(index, scores, limit=limit), scores, len(scores)
 
 

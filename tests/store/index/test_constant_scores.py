@@ -37,6 +37,15 @@ QUERIES = [
 SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD", "DISMAX", "DOCSCORE", "HAMMING"]
 
 
+@pytest.fixture(params=["python loop", "numpy columns"])
+def small_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Both ways of the constant path: this index's 61 documents are scored in the Python
+    loop at the default ``SMALL_PAGE``, in numpy columns with it at 0."""
+    size = scoring.SMALL_PAGE if request.param == "python loop" else 0
+    monkeypatch.setattr(scoring, "SMALL_PAGE", size)
+    return size
+
+
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     e = Engine(EngineConfig(data_dir=Path(tmp_path_factory.mktemp("constant"))))
@@ -56,7 +65,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 @pytest.mark.parametrize("scorer", SCORERS)
 @pytest.mark.parametrize("query", QUERIES)
 def test_the_constant_path_equals_the_per_document_path(
-    engine: Engine, query: str, scorer: str, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, query: str, scorer: str, monkeypatch: pytest.MonkeyPatch, small_page: int
 ) -> None:
     args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
             "LIMIT", "0", "100", "DIALECT", "2")  # fmt: skip
@@ -119,7 +128,12 @@ def test_a_deadline_stops_both_paths_at_the_same_document(
 @pytest.mark.parametrize("query", ["@tag:{a}", "*", "beta", "@u:delta"])
 @pytest.mark.parametrize("page", [("0", "1"), ("0", "3"), ("2", "5"), ("55", "10")])
 def test_pages_ranked_in_columns_equal_the_per_document_path(
-    engine: Engine, query: str, scorer: str, page: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    query: str,
+    scorer: str,
+    page: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    small_page: int,
 ) -> None:
     # a page smaller than the matches: the ranking picks it among ties (ranking.top_order)
     args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
