@@ -548,9 +548,8 @@ class SearchIndex:
                 labels = evaluate_ranges(
                     parsed.filter, self.fields, lambda: set(self.label_to_key), ranges
                 )
-            else:
-                labels = self.fields.evaluate(parsed.filter)
-            return None if labels is None else set(labels)
+                return None if labels is None else set(labels)  # memoised sets: a copy
+            return self.fields.evaluate(parsed.filter)  # a fresh set already
 
     def ranges(
         self, node: FilterNode, data: dict[bytes, Any] | None = None, lock: Any = None
