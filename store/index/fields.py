@@ -818,46 +818,14 @@ class FieldIndexes:
         raise TypeError(f"not a filter node: {node!r}")
 
     def membership(self, node: FilterNode) -> Callable[[int], bool] | None:
-        """A test of one label against ``node`` reading the postings :meth:`evaluate`
-        unions, for the nodes where that is exact and cheap to build: a TAG node of plain
-        values and patterns, a TEXT node of one term (with its expansions) or a phrase,
-        and unions and intersections of those. None for any other node (evaluate it).
+        """:meth:`_predicate` of ``node`` where it is cheap to build and answers each label
+        from that label's own entries: a TAG node of plain values and patterns, a TEXT node
+        of one term (with its expansions) or a phrase, and unions and intersections of
+        those. None for any other node (evaluate it).
 
         For a few questions (a page of KNN hits scored): each answer costs a few posting
         lookups, where :meth:`evaluate` builds the whole label set."""
-        if isinstance(node, TagFilter):
-            postings = self._tags.get(node.field)
-            if postings is None or node.prefixes:
-                return None
-            spec = self._tag_spec[node.field]
-            values = [_fold_tag(v, spec) for v in node.values]
-            for kind, text in node.patterns:
-                values += self.tags_matching(node.field, kind, text)
-            tag_lists = [postings.get(v) for v in values]
-            return lambda label: any(label in held for held in tag_lists)
-        if isinstance(node, TextFilter) and not (node.prefix or node.pattern):
-            aliases = self._text_aliases(node)
-            if len(node.terms) == 1:
-                terms = (node.terms[0], *node.expansions)
-                lists = [self._texts[a].get(t) for a in aliases for t in terms]
-                return lambda label: any(label in held for held in lists)
-            per_term = [[self._texts[a].get(t) for a in aliases] for t in node.terms]
-
-            def in_phrase(label: int) -> bool:
-                return all(any(label in held for held in lists) for lists in per_term) and (
-                    self._has_phrase(label, node, aliases)
-                )
-
-            return in_phrase
-        if isinstance(node, Or | And) and node.children:
-            tests = [self.membership(child) for child in node.children]
-            if any(test is None for test in tests):
-                return None
-            known = [test for test in tests if test is not None]
-            if isinstance(node, Or):
-                return lambda label: any(test(label) for test in known)
-            return lambda label: all(test(label) for test in known)
-        return None
+        return self._predicate(node) if _answers_per_label(node) else None
 
     def _intersect(self, children: tuple[FilterNode, ...]) -> set[int] | None:
         """Evaluate the smallest child, then filter it: by set operations while the other
@@ -919,14 +887,23 @@ class FieldIndexes:
 
             return in_range
         if isinstance(node, TextFilter):
-            matching = self._text(node) if node.prefix or node.pattern or node.expansions else None
-            if matching is not None:
-                return matching.__contains__
+            if node.prefix or node.pattern:  # the expansion is the work: evaluate it once
+                return self._text(node).__contains__
+            # the postings _text unions: the term and its expansions (stems, phonetic
+            # codes), each phrase term (a stem term, which no token tuple holds, included)
             aliases = self._text_aliases(node)
-            texts, term = self._text_tokens, node.terms[0]
-            if len(node.terms) > 1:
-                return lambda label: self._has_phrase(label, node, aliases)
-            return lambda label: any(term in texts[a].get(label, ()) for a in aliases)
+            if len(node.terms) == 1:
+                terms = (node.terms[0], *node.expansions)
+                lists = [self._texts[a].get(t) for a in aliases for t in terms]
+                return lambda label: any(label in held for held in lists)
+            per_term = [[self._texts[a].get(t) for a in aliases] for t in node.terms]
+
+            def in_phrase(label: int) -> bool:
+                return all(any(label in held for held in lists) for lists in per_term) and (
+                    self._has_phrase(label, node, aliases)
+                )
+
+            return in_phrase
         if isinstance(node, GeoFilter):
             geo = self._geo.get(node.field)
             if geo is None:
@@ -1069,6 +1046,17 @@ def _cost(numbers: Sized, tags: list[tuple[bytes, ...]], texts: list[tuple[bytes
         + sum(110 + 20 * len(v) for v in tags)
         + sum(110 + 20 * len(t) for t in texts)
     )
+
+
+def _answers_per_label(node: FilterNode) -> bool:
+    """Whether :meth:`FieldIndexes.membership` takes ``node`` (its docstring)."""
+    if isinstance(node, TagFilter):
+        return not node.prefixes
+    if isinstance(node, TextFilter):
+        return not (node.prefix or node.pattern)
+    if isinstance(node, Or | And):
+        return bool(node.children) and all(_answers_per_label(c) for c in node.children)
+    return False
 
 
 def _fold_tag(value: bytes, spec: FieldSpec) -> bytes:
