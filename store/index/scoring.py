@@ -406,6 +406,11 @@ class ScoredColumns:
     doc_ids: np.ndarray | list[int]
     """int64, one per label."""
 
+    def as_dict(self) -> dict[int, float]:
+        """``label -> score`` (Python floats), as :func:`text_scores` answers."""
+        scores = self.scores.tolist() if isinstance(self.scores, np.ndarray) else self.scores
+        return dict(zip(self.labels, scores, strict=True))
+
 
 def _constant_columns(
     score: Scorer, labels: Sequence[int], deadline: Callable[[], bool] | None
@@ -555,8 +560,7 @@ def text_scores(
     labels = labels if isinstance(labels, list) else list(labels)
     fast = _constant_columns(scoring, labels, deadline)
     if fast is not None:
-        scores = fast.scores.tolist() if isinstance(fast.scores, np.ndarray) else fast.scores
-        return dict(zip(fast.labels, scores, strict=True))
+        return fast.as_dict()
     return {label: s for label, (s, _) in _score_all(scoring, labels, deadline).items()}
 
 
@@ -585,19 +589,14 @@ def ranked_page(
     fast = _constant_columns(scoring, labels, deadline)
     if fast is None:
         scores = {label: s for label, (s, _) in _score_all(scoring, labels, deadline).items()}
-    elif isinstance(fast.scores, np.ndarray) and isinstance(fast.doc_ids, np.ndarray):
+        return rank(index, scores, limit=limit), scores, len(scores)
+    if isinstance(fast.scores, np.ndarray) and isinstance(fast.doc_ids, np.ndarray):
         picked = top_order(fast.scores, fast.doc_ids, limit)
         if picked is not None:
-            page = picked.tolist()
-            order = [fast.labels[i] for i in page]
-            return (
-                order,
-                dict(zip(order, fast.scores[picked].tolist(), strict=True)),
-                len(fast.labels),
-            )
-        scores = dict(zip(fast.labels, fast.scores.tolist(), strict=True))  # NaN: rank's order
-    else:
-        scores = dict(zip(fast.labels, fast.scores, strict=True))
+            order = [fast.labels[i] for i in picked.tolist()]
+            page_scores = dict(zip(order, fast.scores[picked].tolist(), strict=True))
+            return order, page_scores, len(fast.labels)
+    scores = fast.as_dict()  # a small page, or NaN scores: rank's Python order
     return rank(index, scores, limit=limit), scores, len(scores)
 
 
