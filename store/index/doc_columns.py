@@ -90,7 +90,3 @@ class DocColumns:
         return np.fromiter(
             map(self._row.get, labels, itertools.repeat(-1)), dtype=np.int64, count=len(labels)
         )
-
-    def memory_bytes(self) -> int:
-        """Bytes held by the table (the label map is counted per document by the caller)."""
-        return int(self.table.nbytes)

@@ -615,11 +615,6 @@ class FieldIndexes:
             raise KeyError(label)
         return DocStats(*held)
 
-    def stats_of(self, label: int) -> DocStats | None:
-        """:meth:`doc_stats`, or None for a label not indexed."""
-        held = self._stats.get(label)
-        return None if held is None else DocStats(*held)
-
     def doc_ids(self, labels: Sequence[int]) -> list[int]:
         """``doc_stats(label).doc_id`` of each of ``labels``, in order, without building the
         tuples (KeyError for a label not indexed)."""
