@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 import pytest
 
@@ -50,7 +49,7 @@ def test_one_property_groups_equal_the_general_path(seed: int) -> None:
     assert groups((b"x",), rows) == groups((b"x", b"same"), rows)
 
 
-def test_reads_of_many_keys_equal_reads_one_at_a_time(tmp_path: Path) -> None:
+def test_reads_of_many_keys_equal_reads_one_at_a_time() -> None:
     ks = Keyspace()
     now = int(time.time() * 1000)
     ks.data[b"h"] = {b"f": b"1"}

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from store.index.doc_columns import DOC_ID, LENGTH, MAX_FREQ, VECTORS, DocColumns
+from store.index.fields import DocStats
 
 
 def test_values_round_trip_and_rows_read_in_order() -> None:
@@ -22,7 +23,6 @@ def test_values_round_trip_and_rows_read_in_order() -> None:
     cols.put(7, (5, 21, 4, 0))  # a rewrite keeps the row
     assert cols.rows([7])[0] == rows[2] and cols.get(7) == [5, 21, 4, 0]
     assert cols.pop(7) == [5, 21, 4, 0] and cols.pop(7) is None and 7 not in cols
-    assert (LENGTH, MAX_FREQ, VECTORS) == (1, 2, 3)
 
 
 def test_the_table_is_bounded_by_live_labels_not_by_labels_ever_used() -> None:
@@ -49,3 +49,11 @@ def test_a_value_too_large_is_refused_and_leaves_no_entry() -> None:
     with pytest.raises(OverflowError):
         cols.put(1, (1 << 64, 0, 0, 0))
     assert 1 not in cols and cols.get(1) is None and len(cols) == 0
+
+
+def test_the_columns_follow_docstats() -> None:
+    # FieldIndexes stores a DocStats as a row and rebuilds it with DocStats(*row)
+    assert [DocStats._fields[c] for c in (DOC_ID, LENGTH, MAX_FREQ, VECTORS)] == [
+        "doc_id", "length", "max_freq", "vectors"
+    ]  # fmt: skip
+    assert len(DocStats._fields) == 4
