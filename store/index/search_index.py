@@ -64,6 +64,7 @@ from ..numbers import parse_float64
 from .fields import FieldIndexes, FieldValue, parse_numeric_value
 from .flat import FlatIndex
 from .geo_field import parse_geo_value
+from .hash_blobs import hash_blobs
 from .hnsw import HnswIndex
 from .json_fields import project
 from .multi_vector import SubVectors
@@ -688,20 +689,17 @@ class SearchIndex:
         size = self.stored_size(f)
         found: list[int] = []
         blobs: list[bytes] = []
-        kept = self.json_vectors.get(f.name, {}) if self.definition.on == "JSON" else None
         with lock:
-            for label in labels:
-                held: tuple[object, ...]
-                if kept is not None:
+            if self.definition.on != "JSON":
+                found, blobs = hash_blobs(labels, self.label_to_key, data, f.name, size)
+            else:
+                kept = self.json_vectors.get(f.name, {})
+                for label in labels:
                     one = kept.get(label)
-                    held = one if isinstance(one, tuple) else (one,)
-                else:
-                    value = data.get(self.label_to_key.get(label, b""))
-                    held = (value.get(f.name) if isinstance(value, dict) else None,)
-                for blob in held:
-                    if isinstance(blob, bytes) and len(blob) == size:
-                        found.append(label)
-                        blobs.append(blob)
+                    for blob in one if isinstance(one, tuple) else (one,):
+                        if isinstance(blob, bytes) and len(blob) == size:
+                            found.append(label)
+                            blobs.append(blob)
         if not found:
             return {}
         if self.stored_type(f) == "FLOAT32":
@@ -757,13 +755,7 @@ class SearchIndex:
         blobs: list[bytes] = []
         with lock:
             if self.definition.on == "HASH":  # the hashes' own field: no document view
-                key_of = self.label_to_key.get
-                for label in allowed:
-                    value = data.get(key_of(label, b""))
-                    vec = value.get(field_name) if isinstance(value, dict) else None
-                    if isinstance(vec, bytes) and len(vec) == size:
-                        labels.append(label)
-                        blobs.append(vec)
+                labels, blobs = hash_blobs(allowed, self.label_to_key, data, field_name, size)
             else:
                 self._json_subset(spec, allowed, data, labels, blobs)
         if not labels:
