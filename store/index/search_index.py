@@ -72,7 +72,7 @@ from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldSpec, FieldType, IndexDefinition
 from .term_patterns import ExpansionLimits
-from .vecsim_arith import blob_distances, order_is_certain
+from .vecsim_arith import blob_distances, nearest_blob_distances, order_is_certain
 from .vector import Metric, VectorIndex, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
@@ -80,9 +80,12 @@ from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, 
 
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
-# from the documents themselves (no second copy in memory): ~1 ms per 2,000 candidates at
-# DIM 384; a filtered HNSW walk costs 2-20 ms when few candidates pass (see
-# docs/decisions/0001-ann-engine.md), so selective filters are both exact and faster.
+# from the documents themselves (no second copy in memory; gathered in C, hash_blobs) and
+# computes VecSim's arithmetic only for those a fast screen cannot rule out of the k nearest
+# (nearest_blob_distances): ~0.4 ms per 2,000 candidates at DIM 384, most of it the
+# gather's memory reads (docs/decisions/0026-filtered-knn-gathered-and-screened.md); a
+# filtered HNSW walk costs 2-20 ms when few candidates pass (docs/decisions/0001-ann-engine.md),
+# so selective filters are both exact and faster.
 BRUTE_FORCE_MAX = 2000
 BRUTE_FORCE_FRACTION = 0.05
 BRUTE_FORCE_CEILING = 50_000
@@ -760,13 +763,18 @@ class SearchIndex:
                 self._json_subset(spec, allowed, data, labels, blobs)
         if not labels:
             return [], "exact-subset"
+        distinct = len(set(labels)) == len(labels)  # multi-vector documents hold several
         if self.stored_type(spec) == "FLOAT32":
             # RediSearch's own arithmetic, as its brute force over a filtered subset ranks:
             # the hits' reported distances are these (exact), and no matrix is built
-            dists = np.asarray(
-                blob_distances(blobs, query.astype("<f4").tobytes(), vindex.dim, vindex.metric),
-                dtype=np.float32,
-            )
+            blob_query, dim = query.astype("<f4").tobytes(), vindex.dim
+            if distinct:  # only the k nearest are read: the rest are screened out cheaply
+                positions, near = nearest_blob_distances(blobs, blob_query, dim, vindex.metric, k)
+                labels = [labels[at] for at in positions]
+                dists = np.asarray(near, dtype=np.float32)
+            else:
+                near = blob_distances(blobs, blob_query, dim, vindex.metric)
+                dists = np.asarray(near, dtype=np.float32)
         else:
             matrix = decode(b"".join(blobs), self.stored_type(spec))
             matrix = matrix.reshape(len(labels), vindex.dim)
@@ -774,7 +782,7 @@ class SearchIndex:
             if self._as_indexed(spec, first) is not first:  # rows rescaled one by one
                 matrix = np.stack([self._as_indexed(spec, row) for row in matrix])
             dists = distances(prepare(matrix, vindex.metric), query, vindex.metric)
-        if len(set(labels)) < len(labels):  # multi-vector documents: each at its nearest
+        if not distinct:  # multi-vector documents: each at its nearest
             return self.subs.collapse(zip(labels, dists.tolist(), strict=True))[:k], "exact-subset"
         return smallest_k(np.asarray(labels, dtype=np.int64), dists, k), "exact-subset"
 

@@ -3,3 +3,6 @@
 def distances(
     blobs: list[bytes], query: bytes, dim: int, metric: int, kernel: int
 ) -> list[float]: ...
+def nearest(
+    blobs: list[bytes], query: bytes, dim: int, metric: int, kernel: int, k: int
+) -> tuple[list[int], list[float]]: ...
