@@ -4,7 +4,8 @@ A KNN over a filtered subset small enough to brute-force (``SearchIndex._knn``) 
 distances RediSearch reports for a page of hits (``SearchIndex.exact``) read each label's
 vector from its hash: label -> key -> hash -> field. :func:`hash_blobs` does that for all
 the labels at once: in the C module built from ``hash_blobs_c.c`` when it built (one loop of
-dict lookups, ~40x the Python loop's speed on 2,000 labels), else in the Python loop here,
+dict lookups, run in stages of 16 labels so their cache misses overlap: ~160 us for 2,000
+labels of a 20k-key keyspace, against ~460 for the Python loop), else in the Python loop here,
 which it equals (``tests/store/index/test_hash_blobs_c.py``).
 """
 

@@ -4,7 +4,8 @@
 labels, in the same order, for: labels without a key, keys without a value, values that are
 not hashes (strings, lists, sets), hashes without the field, fields of the wrong size or
 not bytes (a bytearray, a str), and any iterable of labels (a set, a list with repeats, a
-generator). Errors of a lookup propagate. The module must also have built: the suite runs
+generator; more labels than one stage of the C loop). Errors of a lookup or of the iterable
+propagate. The module must also have built: the suite runs
 the compiled path, not the fallback.
 """
 
@@ -98,6 +99,11 @@ def test_a_lookup_error_propagates() -> None:
             gather(unhashable, {1: b"k"}, {b"k": {FIELD: b"x" * SIZE}}, FIELD, SIZE)
         with pytest.raises(ZeroDivisionError):
             gather((1 // 0 for _ in range(1)), {}, {}, FIELD, SIZE)
+        with pytest.raises(ZeroDivisionError):  # mid-way through a stage of labels
+            gather((1 // (3 - i) for i in range(5)), {0: b"k"}, {b"k": {}}, FIELD, SIZE)
+        with pytest.raises(TypeError):  # in a later stage, after whole stages were read
+            mixed: list[Any] = [*range(40), [2], 3]
+            gather(mixed, {1: b"k"}, {b"k": {FIELD: b"x" * SIZE}}, FIELD, SIZE)
 
 
 def test_a_key_whose_eq_changes_the_dicts_is_safe() -> None:
