@@ -553,8 +553,20 @@ def parse_query(
     raw = as_bytes(query)
     params = params or {}
     blobs = [name for name, value in params.items() if len(value) > _BLOB_MIN]
-    if len(blobs) != 1:
+    if len(blobs) > 1 or len(raw) > _CACHED_QUERY_MAX:
         return _Parser(lex(raw), params, stopwords, text_fields, language, phonetic_fields).query()
+    if not blobs:
+        # Applications send the same few query strings again and again: the parse is a
+        # function of the arguments below, and parsed trees are immutable, so one is shared
+        plain: tuple[object, ...] = (raw, None, tuple(sorted(params.items())), stopwords,
+                                     text_fields, language, phonetic_fields)  # fmt: skip
+        cached = _PARSED.get(plain)
+        if cached is None:
+            cached = _Parser(
+                lex(raw), params, stopwords, text_fields, language, phonetic_fields
+            ).query()
+            _remember(plain, cached)
+        return cached
     # A vector query is usually the same text with a new vector each time: parse it once
     # with a placeholder for the blob, cache that, and put each call's vector in the copy.
     (blob,) = blobs
@@ -579,9 +591,7 @@ def parse_query(
             return _Parser(
                 lex(raw), params, stopwords, text_fields, language, phonetic_fields
             ).query()
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        _PARSED[key] = cached
+        _remember(key, cached)
     return _with_vector(cached, placeholder, params[blob])
 
 
@@ -589,6 +599,14 @@ _BLOB_MIN = 64  # a parameter this long is a vector blob, not a filter value
 _PLACEHOLDER = b"\x00memvec-blob:"
 _PARSED: dict[tuple[object, ...], ParsedQuery] = {}
 _PARSED_MAX = 1024
+_CACHED_QUERY_MAX = 4096  # longer query strings are parsed every time: the cache stays small
+
+
+def _remember(key: tuple[object, ...], parsed: ParsedQuery) -> None:
+    """Cache ``parsed`` under ``key``: at most ``_PARSED_MAX`` entries, emptied when full."""
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = parsed
 
 
 def _only_vector_uses(parsed: ParsedQuery, placeholder: bytes) -> bool:
