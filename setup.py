@@ -21,6 +21,12 @@ setup(
             optional=True,
         ),
         Extension(
+            "store.index.doc_rows_c",
+            ["store/index/doc_rows_c.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
+        Extension(
             "store.index.hash_blobs_c",
             ["store/index/hash_blobs_c.c"],
             extra_compile_args=["-O3"],
