@@ -231,8 +231,12 @@ def _uint(raw: bytes) -> int | None:
 
 
 SHAPES_KEPT = 256
-"""How many parsed request shapes :func:`parse_ft_search` keeps (cleared when full)."""
+"""How many parsed request shapes :func:`parse_ft_search` keeps (cleared when full), and
+how many requests without PARAMS."""
 _shapes: dict[tuple[bytes, ...], SearchRequest] = {}
+_plain: dict[tuple[bytes, ...], SearchRequest] = {}
+PLAIN_BYTES_KEPT = 4096
+"""A request without PARAMS is kept only if its arguments total at most this many bytes."""
 
 
 def _shape(argv: list[bytes]) -> tuple[tuple[bytes, ...], tuple[int, int]] | None:
@@ -256,18 +260,29 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
     values: parsing reads no PARAMS value, so the result is what a full parse gives. A
     parse is kept only when it took as its PARAMS list exactly the span of the first
     ``PARAMS`` token (so what the key leaves out were values; the key fixes that span),
-    and a request that fails is never kept.
+    and a request that fails is never kept. A request without a well-formed PARAMS list
+    is kept under its whole argument list (when short: ``PLAIN_BYTES_KEPT``), in a table
+    of its own, so it never meets a shape.
     """
     argv = [as_bytes(a) for a in args]
     shape = _shape(argv)
-    if shape is not None:
-        kept = _shapes.get(shape[0])
-        if kept is not None:
-            at, end = shape[1]
-            names, values = argv[at + 2 : end : 2], argv[at + 3 : end : 2]
-            return kept.with_params(dict(zip(names, values, strict=True)))
+    if shape is None:  # no PARAMS: the same arguments give the same request
+        plain = tuple(argv)
+        kept = _plain.get(plain)
+        if kept is None:
+            kept = _parse_ft_search(argv)[0]
+            if sum(map(len, argv)) <= PLAIN_BYTES_KEPT:
+                if len(_plain) >= SHAPES_KEPT:
+                    _plain.clear()
+                _plain[plain] = kept
+        return kept
+    kept = _shapes.get(shape[0])
+    if kept is not None:
+        at, end = shape[1]
+        names, values = argv[at + 2 : end : 2], argv[at + 3 : end : 2]
+        return kept.with_params(dict(zip(names, values, strict=True)))
     request, params_span = _parse_ft_search(argv)
-    if shape is not None and params_span == shape[1]:
+    if params_span == shape[1]:
         if len(_shapes) >= SHAPES_KEPT:
             _shapes.clear()
         _shapes[shape[0]] = request

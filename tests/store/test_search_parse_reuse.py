@@ -2,8 +2,9 @@
 
 ``parse_ft_search`` keeps parsed requests keyed by their arguments without the PARAMS
 values. Held here: whatever the arguments (PARAMS anywhere, ``PARAMS`` as a RETURN or
-SORTBY name, odd or bad counts, duplicate names, several PARAMS), the reused parse equals a
-full parse of the same arguments, errors included; and the plain KNN request is reused.
+SORTBY name, odd or bad counts, duplicate names, several PARAMS, none), the reused parse
+equals a full parse of the same arguments, errors included; the plain KNN request is
+reused; a request without PARAMS is reused under its whole arguments, never a shape's.
 """
 
 from __future__ import annotations
@@ -77,20 +78,22 @@ def _with_new_values(argv: list[bytes], rng: random.Random) -> list[bytes]:
 
 def test_a_reused_parse_equals_a_full_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_args, "_shapes", {})
+    monkeypatch.setattr(search_args, "_plain", {})
     full_parses = []
     full = search_args._parse_ft_search
     monkeypatch.setattr(
         search_args, "_parse_ft_search", lambda argv: full_parses.append(1) or full(argv)
     )
     rng = random.Random(5)
-    reused = tricky = 0
+    reused = tricky = plain = 0
     for _ in range(4000):
         argv = _random_request(rng)
         first = _reused(argv)
         assert first == _full(argv), argv
         shape = search_args._shape(argv)
-        keeps = not isinstance(first, tuple) and shape is not None
-        keeps = keeps and full(argv)[1] == shape[1]  # type: ignore[index]
+        keeps = not isinstance(first, tuple)  # errors are never kept
+        if shape is not None:  # a shape is kept if its PARAMS span is the one parsed
+            keeps = keeps and full(argv)[1] == shape[1]
         tricky += shape is not None and not keeps and not isinstance(first, tuple)
         again = _with_new_values(argv, rng)
         before = len(full_parses)
@@ -98,7 +101,9 @@ def test_a_reused_parse_equals_a_full_parse(monkeypatch: pytest.MonkeyPatch) -> 
         was_reused = len(full_parses) == before + 1  # _full's own parse only
         assert was_reused == keeps, argv
         reused += was_reused
+        plain += was_reused and shape is None
     assert reused > 500 and tricky >= 3  # both paths ran, and the misleading shapes
+    assert plain > 300  # and requests without PARAMS, kept under their whole arguments
 
 
 def test_the_plain_knn_request_is_reused_with_its_new_vector(
@@ -126,6 +131,23 @@ def test_with_params_is_replace() -> None:
 
 def test_the_kept_shapes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_args, "_shapes", {})
+    monkeypatch.setattr(search_args, "_plain", {})
     for i in range(search_args.SHAPES_KEPT * 3):
         parse_ft_search([f"q{i}".encode(), b"PARAMS", b"2", b"B", b"v"])
+        parse_ft_search([f"q{i}".encode(), b"NOCONTENT"])
     assert 0 < len(search_args._shapes) <= search_args.SHAPES_KEPT
+    assert 0 < len(search_args._plain) <= search_args.SHAPES_KEPT
+    long = [b"x" * search_args.PLAIN_BYTES_KEPT, b"NOCONTENT"]
+    assert parse_ft_search(long) == parse_ft_search(long)
+    assert tuple(long) not in search_args._plain
+
+
+def test_a_malformed_params_list_never_takes_a_shapes_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``q PARAMS 2 B`` (a value short) spells the shape key of ``q PARAMS 2 B v``."""
+    monkeypatch.setattr(search_args, "_shapes", {})
+    monkeypatch.setattr(search_args, "_plain", {})
+    parse_ft_search([b"q", b"PARAMS", b"2", b"B", b"v"])
+    with pytest.raises(QuerySyntaxError):
+        parse_ft_search([b"q", b"PARAMS", b"2", b"B"])
