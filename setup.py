@@ -33,6 +33,12 @@ setup(
             optional=True,
         ),
         Extension(
+            "store.resp.request_c",
+            ["store/resp/request_c.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
+        Extension(
             "store.index.token_counts_c",
             ["store/index/token_counts_c.c"],
             extra_compile_args=["-O3"],

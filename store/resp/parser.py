@@ -50,6 +50,11 @@ from collections.abc import Iterator
 
 from store.errors import ProtocolError
 
+try:
+    from .request_c import complete_commands as _complete_commands
+except ImportError:  # no compiler where memvec was installed: the Python loop reads all
+    _complete_commands = None  # type: ignore[assignment]
+
 __all__ = ["ProtocolError", "RequestParser", "split_args"]
 
 _STAR = 0x2A
@@ -279,6 +284,7 @@ class RequestParser:
     def _parse_unchecked(self, out: list[list[bytes]], limit: int) -> None:
         bulk_lens = _BULK_LENS
         counts = _COUNTS
+        complete = _complete_commands
         max_bulk = self.max_bulk_len
         max_count = self.max_multibulk_len
         strict = self.strict_crlf
@@ -306,6 +312,11 @@ class RequestParser:
                             if argv:
                                 out.append(argv)
                             continue
+                        if complete is not None:  # the plain complete ones, in C
+                            got, pos = complete(data, pos, limit - len(out), max_count, max_bulk)
+                            if got:
+                                out += got
+                                continue
                         r = find(b"\r", pos)
                         if r < 0 or r + 1 >= end:
                             if r < 0:
