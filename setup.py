@@ -33,6 +33,12 @@ setup(
             optional=True,
         ),
         Extension(
+            "store.resp.reply_c",
+            ["store/resp/reply_c.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
+        Extension(
             "store.resp.request_c",
             ["store/resp/request_c.c"],
             extra_compile_args=["-O3"],

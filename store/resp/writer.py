@@ -34,6 +34,11 @@ from store.replies import (
 
 __all__ = ["ReplyWriter", "encode_command", "encode_reply"]
 
+try:
+    from .reply_c import encode_into as _encode_into
+except ImportError:  # no compiler where memvec was installed: _write encodes everything
+    _encode_into = None  # type: ignore[assignment]
+
 _LLONG_MAX = (1 << 63) - 1
 _LLONG_MIN = -(1 << 63)
 _CRLF = b"\r\n"
@@ -49,6 +54,18 @@ def _line(text: str) -> bytes:
 
 def _error_line(text: str) -> bytes:
     return _line(text.strip("\r\n"))
+
+
+def _encode(buf: bytearray, value: Any, resp3: bool) -> None:
+    """Append ``value`` to ``buf``: a list, tuple or dict in C (the module built from
+    ``reply_c.c``, which encodes bytes, ints, None and nested containers itself and calls
+    :func:`_write` for every other value), anything else, or everything without the
+    module, with :func:`_write`. The same bytes either way."""
+    t = type(value)
+    if _encode_into is not None and (t is list or t is dict or t is tuple):
+        _encode_into(buf, value, resp3, _write)
+    else:  # a lone scalar: the Python branch costs less than the call into C
+        _write(buf, value, resp3)
 
 
 def _write(buf: bytearray, value: Any, resp3: bool) -> None:
@@ -193,7 +210,7 @@ class ReplyWriter:
         buf = self._buf
         mark = len(buf)
         try:
-            _write(buf, value, self.protocol == 3)
+            _encode(buf, value, self.protocol == 3)
         except BaseException:
             del buf[mark:]
             raise
@@ -230,7 +247,7 @@ def encode_reply(value: Any, protocol: int = 2) -> bytes:
     if protocol not in (2, 3):
         raise ValueError(f"RESP protocol must be 2 or 3, not {protocol!r}")
     buf = bytearray()
-    _write(buf, value, protocol == 3)
+    _encode(buf, value, protocol == 3)
     return bytes(buf)
 
 

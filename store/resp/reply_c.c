@@ -1,0 +1,211 @@
+/*
+ * The common reply values of ReplyWriter (store/resp/writer.py) encoded in C.
+ *
+ *   encode_into(buf, value, resp3, fallback) -> None
+ *
+ * Appends value's RESP2 (resp3 false) or RESP3 frame to the bytearray buf, as the Python
+ * _write(buf, value, resp3) does: exact bytes (bulk string), exact int within 64 bits
+ * (integer), None (null), exact list or tuple (array), exact dict (map, or a flat array in
+ * RESP2), each element in turn. Every other value (str, float, bool, big ints, the reply
+ * types of store.replies, subclasses) is appended by calling fallback(buf, value, resp3),
+ * the Python _write, in its place: so the bytes are the Python path's bytes by
+ * construction, and tests/store/test_resp_writer_c.py holds the two equal.
+ *
+ * As the Python loops, a list is read by index until its current length, and a dict that
+ * changes size while it is encoded raises RuntimeError. Nesting deeper than Python's
+ * recursion limit raises RecursionError. On an error buf may hold part of the reply: the
+ * caller (ReplyWriter.write) cuts it back.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+/* Frames are assembled in a local buffer and moved to the bytearray in one step: before a
+   fallback call (which appends to the bytearray itself) and at the end. */
+typedef struct {
+    PyObject *buf; /* the bytearray */
+    char *data;
+    size_t len, cap;
+    char small[1024];
+} Out;
+
+/* Move what Out holds to the bytearray. 0, or -1 with the exception set. */
+static int flush(Out *out) {
+    if (out->len == 0) {
+        return 0;
+    }
+    Py_ssize_t size = PyByteArray_GET_SIZE(out->buf);
+    if (PyByteArray_Resize(out->buf, size + (Py_ssize_t)out->len) < 0) {
+        return -1;
+    }
+    memcpy(PyByteArray_AS_STRING(out->buf) + size, out->data, out->len);
+    out->len = 0;
+    return 0;
+}
+
+static int append(Out *out, const char *data, size_t n) {
+    if (out->len + n > out->cap) {
+        if (flush(out) < 0) {
+            return -1;
+        }
+        if (n > out->cap) { /* a large payload goes straight to the bytearray */
+            Py_ssize_t size = PyByteArray_GET_SIZE(out->buf);
+            if (PyByteArray_Resize(out->buf, size + (Py_ssize_t)n) < 0) {
+                return -1;
+            }
+            memcpy(PyByteArray_AS_STRING(out->buf) + size, data, n);
+            return 0;
+        }
+    }
+    memcpy(out->data + out->len, data, n);
+    out->len += n;
+    return 0;
+}
+
+/* Append "<prefix><number>\r\n" (the digits as %lld writes them). */
+static int header(Out *out, char prefix, long long number) {
+    char line[24], *end = line + sizeof line, *at = end;
+    unsigned long long magnitude = number < 0 ? 0ULL - (unsigned long long)number
+                                              : (unsigned long long)number;
+    *--at = '\n';
+    *--at = '\r';
+    do {
+        *--at = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (number < 0) {
+        *--at = '-';
+    }
+    *--at = prefix;
+    return append(out, at, (size_t)(end - at));
+}
+
+static int encode(Out *out, PyObject *value, int resp3, PyObject *fallback);
+
+static int call_fallback(Out *out, PyObject *value, int resp3, PyObject *fallback) {
+    if (flush(out) < 0) {
+        return -1;
+    }
+    PyObject *done = PyObject_CallFunctionObjArgs(fallback, out->buf, value,
+                                                  resp3 ? Py_True : Py_False, NULL);
+    if (done == NULL) {
+        return -1;
+    }
+    Py_DECREF(done);
+    return 0;
+}
+
+static int encode_items(Out *out, PyObject *value, int resp3, PyObject *fallback) {
+    /* a list is read as Python's list iterator reads it: by index, up to its length now */
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(value); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(value, i);
+        Py_INCREF(item);
+        int failed = encode(out, item, resp3, fallback) < 0;
+        Py_DECREF(item);
+        if (failed) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int encode_dict(Out *out, PyObject *value, int resp3, PyObject *fallback) {
+    Py_ssize_t size = PyDict_GET_SIZE(value), at = 0;
+    if (header(out, resp3 ? '%' : '*', resp3 ? (long long)size : 2 * (long long)size) < 0) {
+        return -1;
+    }
+    PyObject *k, *v;
+    while (PyDict_Next(value, &at, &k, &v)) {
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int failed = encode(out, k, resp3, fallback) < 0 || encode(out, v, resp3, fallback) < 0;
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (failed) {
+            return -1;
+        }
+        if (PyDict_GET_SIZE(value) != size) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int encode(Out *out, PyObject *value, int resp3, PyObject *fallback) {
+    if (PyBytes_CheckExact(value)) {
+        Py_ssize_t n = PyBytes_GET_SIZE(value);
+        if (header(out, '$', (long long)n) < 0 ||
+            append(out, PyBytes_AS_STRING(value), (size_t)n) < 0) {
+            return -1;
+        }
+        return append(out, "\r\n", 2);
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow = 0;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow != 0) {
+            return call_fallback(out, value, resp3, fallback); /* a big number */
+        }
+        if (number == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        return header(out, ':', number);
+    }
+    if (value == Py_None) {
+        return resp3 ? append(out, "_\r\n", 3) : append(out, "$-1\r\n", 5);
+    }
+    if (PyList_CheckExact(value) || PyTuple_CheckExact(value)) {
+        if (header(out, '*', (long long)PySequence_Fast_GET_SIZE(value)) < 0) {
+            return -1;
+        }
+        if (Py_EnterRecursiveCall(" while encoding a reply")) {
+            return -1;
+        }
+        int failed = encode_items(out, value, resp3, fallback);
+        Py_LeaveRecursiveCall();
+        return failed;
+    }
+    if (PyDict_CheckExact(value)) {
+        if (Py_EnterRecursiveCall(" while encoding a reply")) {
+            return -1;
+        }
+        int failed = encode_dict(out, value, resp3, fallback);
+        Py_LeaveRecursiveCall();
+        return failed;
+    }
+    return call_fallback(out, value, resp3, fallback);
+}
+
+static PyObject *encode_into(PyObject *self, PyObject *args) {
+    PyObject *buf, *value, *fallback;
+    int resp3;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!OpO", &PyByteArray_Type, &buf, &value, &resp3, &fallback)) {
+        return NULL;
+    }
+    Out out;
+    out.buf = buf;
+    out.data = out.small;
+    out.len = 0;
+    out.cap = sizeof out.small;
+    if (encode(&out, value, resp3, fallback) < 0 || flush(&out) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"encode_into", encode_into, METH_VARARGS,
+     "encode_into(buf, value, resp3, fallback) -> None: append value's RESP frame to buf "
+     "(see store/resp/reply_c.c)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "reply_c",
+    "ReplyWriter's common reply values encoded in C (the twin of writer._write).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit_reply_c(void) { return PyModule_Create(&module); }
