@@ -83,7 +83,7 @@ from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, 
 # from the documents themselves (no second copy in memory; gathered in C, hash_blobs) and
 # computes VecSim's arithmetic only for those a fast screen cannot rule out of the k nearest
 # (nearest_blob_distances): ~0.4 ms per 2,000 candidates at DIM 384, most of it the
-# gather's memory reads (docs/decisions/0026-filtered-knn-gathered-and-screened.md); a
+# gather's memory reads (docs/decisions/0026-filtered-knn-and-the-resp-codec-in-c.md); a
 # filtered HNSW walk costs 2-20 ms when few candidates pass (docs/decisions/0001-ann-engine.md),
 # so selective filters are both exact and faster.
 BRUTE_FORCE_MAX = 2000
