@@ -544,9 +544,10 @@ def _reply(
             docs.reverse()  # RediSearch breaks DESC ties by descending document order
         # RediSearch puts documents without the field last, whichever the direction
         value = _sort_value_of(index, field_name)
-        having = [d for d in docs if value(d[1]) is not None]
-        having.sort(key=lambda d: field_sort_key(value(d[1])), reverse=not ascending)
-        docs = having + [d for d in docs if value(d[1]) is None]
+        valued = [(value(d[1]), d) for d in docs]  # each document's value read once
+        having = [(v, d) for v, d in valued if v is not None]
+        having.sort(key=lambda vd: field_sort_key(vd[0]), reverse=not ascending)
+        docs = [d for _, d in having] + [d for v, d in valued if v is None]
     offset, num = request.limit
     page = docs[offset : offset + num]
     sortkeys: dict[bytes, Any] = {}
