@@ -497,18 +497,17 @@ def _reply(
     docs: list[tuple[bytes, dict[bytes, bytes], Any]] = []
     # NOCONTENT without SORTBY reads no field: only whether each document still exists
     need_fields = not request.nocontent or request.sortby is not None
-    get, now = ctx.keyspace.get, ctx.read_now
+    get_many, now = ctx.keyspace.get_many, ctx.read_now
     only = _hash_fields_returned(index, request)
     with ctx.lock:
+        # the hits with their documents, read in one pass over the page's keys
+        read = list(zip(hits, get_many([hit.key for hit in hits], now), strict=True))
         if not need_fields and not explanations:  # the plain KNN page: existence only
-            for hit in hits:
-                if isinstance(get(hit.key, now), _DOCUMENTS):  # else expired or gone since
+            for hit, raw in read:
+                if isinstance(raw, _DOCUMENTS):  # else expired or gone since
                     docs.append((hit.key, {}, hit.score if hit.score is not None else 0.0))
-            hits_left: list[SearchHit] = []
-        else:
-            hits_left = hits
-        for hit in hits_left:
-            raw = get(hit.key, now)
+            read = []
+        for hit, raw in read:
             if not need_fields:
                 if not isinstance(raw, _DOCUMENTS):
                     continue  # logically expired or gone since the index walk
