@@ -5,13 +5,14 @@
  * returns the same rows without a Python-level call per label
  * (tests/store/index/test_doc_rows_c.py holds the two to identical results). Contract:
  *
- *   rows(row_of, labels) -> bytes
+ *   rows(row_of, labels) -> bytearray
  *
  *   row_of  a dict: label -> row (an int that fits in int64)
  *   labels  a sequence of labels (a list or tuple is read without copying)
  *
  * The result holds one native-endian int64 per label, in order: its row, or -1 for a label
- * the dict does not hold. Lookups hash and compare as dict.get does; an error raised there
+ * the dict does not hold (a bytearray, so the numpy array over it is writable, as the
+ * twin's is). Lookups hash and compare as dict.get does; an error raised there
  * (an unhashable label) or by a row that is not an int fitting int64 propagates.
  */
 #define PY_SSIZE_T_CLEAN
@@ -29,12 +30,12 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
     if (out == NULL) {
         Py_DECREF(seq);
         return NULL;
     }
-    char *at = PyBytes_AS_STRING(out);
+    char *at = PyByteArray_AS_STRING(out);
     for (Py_ssize_t i = 0; i < n; i++) {
         /* the sequence is re-read each time: a lookup may run a label's __eq__ */
         PyObject *label = PySequence_Fast_GET_ITEM(seq, i);
@@ -69,7 +70,7 @@ fail:
 
 static PyMethodDef methods[] = {
     {"rows", rows, METH_VARARGS,
-     "rows(row_of, labels) -> bytes: each label's row as a native int64, -1 when absent "
+     "rows(row_of, labels) -> bytearray: each label's row as a native int64, -1 when absent "
      "(see store/index/doc_columns.py)."},
     {NULL, NULL, 0, NULL},
 };

@@ -63,6 +63,7 @@ _LLONG_MAX = (1 << 63) - 1
 _LLONG_MIN = -(1 << 63)
 _UNAUTH_MAX_MULTIBULK = 10
 _UNAUTH_MAX_BULK = 16384
+_C_LIMIT = 1 << 62
 # Header lines already seen, mapped to their value: a dict lookup is ~3x faster than
 # validating and converting the digits. Shared by all parsers; grows up to _CACHE_MAX.
 _CACHE_MAX = 8192
@@ -291,6 +292,10 @@ class RequestParser:
         if self.auth_required:
             max_bulk = min(max_bulk, _UNAUTH_MAX_BULK)
             max_count = min(max_count, _UNAUTH_MAX_MULTIBULK)
+        # the C reads at most 18 digits: a limit past 2**62 (or any limit not an int)
+        # is the same to it as 2**62, and still fits its int64
+        c_count = max_count if max_count < _C_LIMIT else _C_LIMIT
+        c_bulk = max_bulk if max_bulk < _C_LIMIT else _C_LIMIT
         while True:
             data = self._data
             end = len(data)
@@ -313,7 +318,7 @@ class RequestParser:
                                 out.append(argv)
                             continue
                         if complete is not None:  # the plain complete ones, in C
-                            got, pos = complete(data, pos, limit - len(out), max_count, max_bulk)
+                            got, pos = complete(data, pos, limit - len(out), c_count, c_bulk)
                             if got:
                                 out += got
                                 continue

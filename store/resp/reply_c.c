@@ -12,7 +12,8 @@
  * construction, and tests/store/test_resp_writer_c.py holds the two equal.
  *
  * As the Python loops, a list is read by index until its current length, and a dict that
- * changes size while it is encoded raises RuntimeError. Nesting deeper than Python's
+ * changes size, or whose keys change, while it is encoded raises RuntimeError (a frame
+ * never holds more or fewer pairs than its header announced). Nesting deeper than Python's
  * recursion limit raises RecursionError. On an error buf may hold part of the reply: the
  * caller (ReplyWriter.write) cuts it back.
  */
@@ -115,7 +116,12 @@ static int encode_dict(Out *out, PyObject *value, int resp3, PyObject *fallback)
         return -1;
     }
     PyObject *k, *v;
+    Py_ssize_t written = 0;
     while (PyDict_Next(value, &at, &k, &v)) {
+        if (written == size) { /* a key went and another came: more pairs than announced */
+            PyErr_SetString(PyExc_RuntimeError, "dictionary keys changed during iteration");
+            return -1;
+        }
         Py_INCREF(k);
         Py_INCREF(v);
         int failed = encode(out, k, resp3, fallback) < 0 || encode(out, v, resp3, fallback) < 0;
@@ -124,10 +130,15 @@ static int encode_dict(Out *out, PyObject *value, int resp3, PyObject *fallback)
         if (failed) {
             return -1;
         }
+        written++;
         if (PyDict_GET_SIZE(value) != size) {
             PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
             return -1;
         }
+    }
+    if (written != size) { /* fewer pairs than announced: keys changed under a fallback */
+        PyErr_SetString(PyExc_RuntimeError, "dictionary keys changed during iteration");
+        return -1;
     }
     return 0;
 }

@@ -126,3 +126,19 @@ def test_the_c_reading_is_used_and_stops_at_what_it_does_not_read() -> None:
     assert complete(b"*1048576\r\n$1\r\nx\r\n", 0, 10, 1 << 21, 1 << 20) == ([], 0)
     with pytest.raises(ValueError):
         complete(good, len(good) + 1, 1, 1024, 1024)
+
+
+def test_limits_past_int64_read_as_the_python_path_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A limit of 2**63 or more (or infinity) is accepted by the Python parser; the C is
+    handed 2**62, which it reads the same (it takes at most 18 digits)."""
+    wire = encode_command(b"PING") + encode_command(b"SET", b"k", b"v" * 100)
+    for limits in ({"max_bulk_len": 1 << 63}, {"max_multibulk_len": 1 << 70},
+                   {"max_bulk_len": float("inf"), "max_multibulk_len": float("inf")}):  # fmt: skip
+        with_c = _trace(wire, [5], dict(limits), True)
+        monkeypatch.setattr(parser_module, "_complete_commands", None)
+        without = _trace(wire, [5], dict(limits), True)
+        monkeypatch.undo()
+        assert with_c == without
+        assert [b"PING"] in with_c[2][1]  # type: ignore[index]

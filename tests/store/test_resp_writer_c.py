@@ -130,6 +130,49 @@ def test_errors_leave_the_writer_as_it_was() -> None:
     assert w.getvalue() == before
 
 
+def test_a_dict_whose_keys_change_under_a_fallback_acts_as_python() -> None:
+    """One key goes and another comes (same size) while a value is encoded: Python's dict
+    iteration raises when that makes more pairs than the dict had, else goes on; the C
+    encoder must do the same, and never write more or fewer pairs than its header says."""
+    native = writer_module._encode_into
+    assert native is not None
+
+    class Swapper:
+        """A value only the Python writer encodes: it swaps a key of the reply."""
+
+    def run(encode: Any, order: list[bytes]) -> object:
+        reply: dict[Any, Any] = {key: Swapper() if key == order[0] else 1 for key in order}
+
+        def swap(buf: bytearray, value: Any, resp3: bool) -> None:
+            if type(value) is Swapper:
+                del reply[b"a"]
+                reply[b"c"] = 5
+                buf += b":0\r\n"
+            else:
+                writer_module._write(buf, value, resp3)
+
+        buf = bytearray()
+        try:
+            encode(buf, reply, swap)
+        except RuntimeError as exc:
+            return ("raised", str(exc))
+        return bytes(buf)
+
+    def python(buf: bytearray, reply: Any, swap: Any) -> None:
+        buf += b"*%d\r\n" % (2 * len(reply))
+        for k, v in reply.items():
+            swap(buf, k, False)
+            swap(buf, v, False)
+
+    def c(buf: bytearray, reply: Any, swap: Any) -> None:
+        native(buf, reply, False, swap)
+
+    outcomes = [run(python, [b"a", b"b"]), run(python, [b"b", b"a"])]
+    assert outcomes[0] == ("raised", "dictionary keys changed during iteration")
+    assert isinstance(outcomes[1], bytes) and outcomes[1].count(b"$1") == 2
+    assert [run(c, [b"a", b"b"]), run(c, [b"b", b"a"])] == outcomes
+
+
 def test_the_fallback_is_called_only_for_other_values() -> None:
     native = writer_module._encode_into
     assert native is not None

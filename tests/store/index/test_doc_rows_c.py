@@ -50,6 +50,7 @@ def test_rows_read_the_table() -> None:
         columns.put(label, [label * 10, label, 0, 1])
     rows = columns.rows([2, 7, 9, 5])
     assert rows[1] == -1
+    assert rows.flags.writeable == columns.python_rows([2]).flags.writeable  # both writable
     assert columns.table[rows[[0, 2, 3]], 0].tolist() == [20, 90, 50]
 
 
