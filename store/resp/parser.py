@@ -42,6 +42,12 @@ Errors (:class:`ProtocolError`, message texts identical to Redis's ``networking.
 
 After a :class:`ProtocolError` the connection must be closed (Redis replies with the
 error and closes); the parser keeps raising the same error from then on.
+
+Complete multibulk commands in the plain form (canonical numbers within the limits, every
+CRLF in place) are read by the C module built from ``request_c.c`` when it built; it stops
+at the first command that is anything else, and the Python loop here reads that one, so
+every rule above stays this module's (``tests/store/test_resp_parser_c.py`` feeds both
+paths the same streams).
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ The value-to-type table is in :mod:`store.replies`. Frames written here::
 Lines (simple strings, errors) have CR and LF replaced by spaces, and an error line has
 leading and trailing CR/LF trimmed first, as Redis's ``addReplyErrorFormat`` does.
 Strings are encoded as UTF-8 (``surrogateescape``, so keys decoded that way round-trip).
+
+Lists, tuples and dicts are encoded by the C module built from ``reply_c.c`` when it built:
+it writes bytes, 64-bit ints, None and nesting itself and hands every other value to
+:func:`_write`, so the bytes are this module's (``tests/store/test_resp_writer_c.py``).
 """
 
 from __future__ import annotations
