@@ -806,7 +806,10 @@ class SearchIndex:
                     labels.append(label)
                     blobs.append(blob)
                 continue
-            value = data.get(self.label_to_key.get(label, b""))
+            key = self.label_to_key.get(label)
+            if key is None:  # no document: never the one stored at the empty key
+                continue
+            value = data.get(key)
             try:  # a JSON document: only the vector field is read
                 doc = self.document(value, only=[spec])
             except DocumentRejected:

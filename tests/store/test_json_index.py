@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from store import Engine, EngineConfig
@@ -19,6 +20,7 @@ from store.datatypes.json_doc import JsonDoc
 from store.errors import DocumentRejected, QuerySyntaxError
 from store.index.json_fields import project, reply_value
 from store.index.schema import FieldType, parse_ft_create
+from store.index.search_index import SearchIndex
 
 VECTOR = "VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2"
 
@@ -203,3 +205,19 @@ def test_multi_vector_documents(tmp_path: Path) -> None:
         assert after == [2, b"m:3", [b"d", b"4"], b"m:1", [b"d", b"162"]]
     with _engine(tmp_path / "data") as engine:
         assert knn(engine) == after
+
+
+def test_a_label_without_a_key_reads_no_document_in_a_filtered_subset() -> None:
+    """The exact scan of a filtered subset skips a label the index maps to no key; it never
+    reads the document stored at the empty key in its place (as the hash path's gather)."""
+    definition = parse_ft_create(["i", "ON", "JSON", "SCHEMA", "$.v", "AS", "v", "VECTOR",
+                                  "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2",
+                                  "DISTANCE_METRIC", "L2"])  # fmt: skip
+    index = SearchIndex(definition)
+    index.label_to_key[5] = b"j:1"
+    data = {b"": JsonDoc({"v": [1.0, 2.0]}), b"j:1": JsonDoc({"v": [3.0, 4.0]})}
+    labels: list[int] = []
+    blobs: list[bytes] = []
+    index._json_subset(index.vector_fields[0], {5, 999}, data, labels, blobs)
+    assert labels == [5]
+    assert blobs == [np.array([3.0, 4.0], dtype="<f4").tobytes()]
