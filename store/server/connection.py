@@ -119,6 +119,7 @@ PAUSE_READING_BYTES = 8 * 1024 * 1024
 # large enough that small-reply pipelines (and their one durability wait) keep one flush
 # per batch, small enough that memory per client stays far below any output limit.
 FLUSH_BYTES = 256 * 1024
+_NO_REPLY = object()  # (_run_inline: no reply waits to be sized)
 # Replies queued for a client leave together at the loop's next iteration (fairness, in
 # the module docstring) until this many bytes are queued: then at once, so a large output
 # reaches the transport (and its backpressure and output limits) as it is made.
@@ -728,6 +729,10 @@ class Connection(asyncio.Protocol):
         state = self._inline
         ran = 0
         complete = True
+        # the last reply's size is counted only when another command follows it, or when
+        # the replies wait (end of this method): a lone command's reply, sent at once,
+        # is never sized (a RESP3 KNN page of 10 maps: ~7 us, docs/decisions/0027)
+        unsized: Any = _NO_REPLY
         try:
             while state is None or state.size < FLUSH_BYTES:
                 try:
@@ -737,6 +742,14 @@ class Connection(asyncio.Protocol):
                     break
                 if args is None:
                     break
+                if unsized is not _NO_REPLY:
+                    assert state is not None
+                    state.size += size_hint(unsized)
+                    unsized = _NO_REPLY
+                    if state.size >= FLUSH_BYTES:  # a reply-heavy pipeline: as below
+                        self._leftover.append(args)
+                        complete = False
+                        break
                 spec = specs.get(args[0])
                 if spec is None:
                     try:
@@ -800,7 +813,7 @@ class Connection(asyncio.Protocol):
                     replies.append(done.error)
                 else:
                     replies.append(done.reply)
-                    state.size += size_hint(done.reply)
+                    unsized = done.reply
                 if self.held:
                     replies.extend(self.held)
                     self.held.clear()
@@ -817,6 +830,8 @@ class Connection(asyncio.Protocol):
                 server.blocking.serve()
         if state is not None and ran and state.combined is None:
             self._inline_settle(state)  # (else the combined write's answer settles them)
+        if unsized is not _NO_REPLY and state is not None and self._inline is state:
+            state.size += size_hint(unsized)  # they wait: later commands join them
         return complete
 
     def _combine(self, state: InlineReplies, spec: CommandSpec, args: list[bytes]) -> None:

@@ -264,3 +264,29 @@ def test_searches_of_a_small_flat_index_stay_on_the_loop(
     finally:
         setup.close()
         blocked.close()
+
+
+def test_a_reply_heavy_pipeline_leaves_the_inline_path_at_flush_bytes(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    """Replies the inline path holds stay near FLUSH_BYTES: in one pipeline of GETs of
+    100 KB values, the command after the replies reach 256 KB goes to the task (which
+    flushes as it goes), and every reply still arrives, in order, as on the task path."""
+    big = b"x" * 100_000
+    answers = []
+    for server in servers:
+        client = RawClient(server.port, timeout_s=10)
+        try:
+            client.send(encode_command("SET", "big", big))
+            assert client.read_reply() == b"+OK\r\n"
+            before = _inline_count(server.port)
+            gets = [encode_command("GET", "big") for _ in range(4)]
+            client.send(b"".join(gets) + encode_command("GET", "missing"))
+            answers.append(_replies(client, 5))
+            ran = _inline_count(server.port) - before
+        finally:
+            client.close()
+        # inline: the first three (100, 200, then 300 KB held: the fourth waits)
+        assert ran == (3 if server is servers[0] else 0)
+    assert answers[0] == answers[1]
+    assert answers[0] == (b"$100000\r\n" + big + b"\r\n") * 4 + b"$-1\r\n"
