@@ -531,9 +531,10 @@ def _reply(
                     fields.update((name, format_score(d)) for name, d in hit.yields.items())
                 fields.update(content)
             score: Any = hit.score if hit.score is not None else 0.0
-            label = index.key_to_label.get(hit.key)
-            if label is not None and label in explanations:
-                score = [score, explanation_reply(explanations[label][1])]
+            if explanations:
+                label = index.key_to_label.get(hit.key)
+                if label is not None and label in explanations:
+                    score = [score, explanation_reply(explanations[label][1])]
             docs.append((hit.key, fields, score))
     # ``total`` counts ranked documents beyond the page; drop those found gone meanwhile
     total = len(docs) if total is None else total - (len(hits) - len(docs))
@@ -553,6 +554,8 @@ def _reply(
     if request.withsortkeys:
         sortkey = _sortkey_of(index, request)
         sortkeys = {key: sortkey(f) for key, f, _ in page}
+    # RETURN's fields as (reply name, where the document holds it); None: every field
+    sources: list[tuple[bytes, bytes]] | None = None
     if request.return_fields is not None:
         # RediSearch answers the distance fields (KNN's AS, VECTOR_RANGE's yields) before
         # the others whatever their place in RETURN, in the order its query created them
@@ -567,11 +570,12 @@ def _reply(
         returned += [r for r in request.return_fields if r.name not in scores]
         source = _returned_source(index)
         sources = [(alias, source(name)) for name, alias in returned]
-        page = [
-            (key, {alias: f[read] for alias, read in sources if read in f}, sc)
-            for key, f, sc in page
-        ]
     if ctx.protocol == 3:
+        if sources is not None:
+            page = [
+                (key, {alias: f[read] for alias, read in sources if read in f}, sc)
+                for key, f, sc in page
+            ]
         results = []
         for key, f, sc in page:
             entry: dict[bytes, Any] = {b"id": key}
@@ -601,10 +605,15 @@ def _reply(
             out.append(None)
         if request.withsortkeys:
             out.append(sortkeys[key])
-        if not request.nocontent:
+        if not request.nocontent:  # RESP2: RETURN's projection read straight into the list
             flat: list[bytes] = []
-            for name, value in f.items():
-                flat += [name, value]
+            if sources is None:
+                for name, value in f.items():
+                    flat += (name, value)
+            else:
+                for alias, held in sources:
+                    if held in f:
+                        flat += (alias, f[held])
             out.append(flat)
     return out
 
