@@ -7,6 +7,7 @@ Distances are formatted as RediSearch does (``%.12g``).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -507,6 +508,15 @@ def _reply(
                 if isinstance(raw, _DOCUMENTS):  # else expired or gone since
                     docs.append((hit.key, {}, hit.score if hit.score is not None else 0.0))
             read = []
+        # SORTBY the KNN score: the hits come nearest first, so the page is in that order
+        # already unless a document's fields replace the score (a hash field, a yield of
+        # the same name), a distance is missing or NaN, or the name is a schema field's
+        # alias (the sort then reads that field); then it is sorted as any field is
+        sorted_by = score_alias if request.sortby and request.sortby.field == score_alias else None
+        in_score_order = sorted_by is not None and (
+            index.definition.on != "HASH" or index.definition.field_by_alias(sorted_by) is None
+        )
+        last = -math.inf
         for hit, raw in read:
             if not need_fields:
                 if not isinstance(raw, _DOCUMENTS):
@@ -525,11 +535,23 @@ def _reply(
                 continue  # logically expired or gone since the index walk
             fields: dict[bytes, bytes] = {}
             if need_fields:
+                formatted = None
                 if score_alias is not None and hit.distance is not None:
-                    fields[score_alias] = format_score(hit.distance)
+                    formatted = fields[score_alias] = format_score(hit.distance)
                 if hit.yields:
                     fields.update((name, format_score(d)) for name, d in hit.yields.items())
                 fields.update(content)
+                if in_score_order and sorted_by is not None:
+                    distance = hit.distance
+                    if (
+                        formatted is None
+                        or fields[sorted_by] is not formatted
+                        or distance is None
+                        or not distance >= last
+                    ):
+                        in_score_order = False
+                    else:
+                        last = distance
             score: Any = hit.score if hit.score is not None else 0.0
             if explanations:
                 label = index.key_to_label.get(hit.key)
@@ -542,12 +564,13 @@ def _reply(
         field_name, ascending = request.sortby
         if not ascending:
             docs.reverse()  # RediSearch breaks DESC ties by descending document order
-        # RediSearch puts documents without the field last, whichever the direction
-        value = _sort_value_of(index, field_name)
-        valued = [(value(d[1]), d) for d in docs]  # each document's value read once
-        having = [(v, d) for v, d in valued if v is not None]
-        having.sort(key=lambda vd: field_sort_key(vd[0]), reverse=not ascending)
-        docs = [d for _, d in having] + [d for v, d in valued if v is None]
+        if not in_score_order:  # (in order, the stable sort below would change nothing)
+            # RediSearch puts documents without the field last, whichever the direction
+            value = _sort_value_of(index, field_name)
+            valued = [(value(d[1]), d) for d in docs]  # each document's value read once
+            having = [(v, d) for v, d in valued if v is not None]
+            having.sort(key=lambda vd: field_sort_key(vd[0]), reverse=not ascending)
+            docs = [d for _, d in having] + [d for v, d in valued if v is None]
     offset, num = request.limit
     page = docs[offset : offset + num]
     sortkeys: dict[bytes, Any] = {}
@@ -672,15 +695,21 @@ def _returned_source(index: SearchIndex) -> Callable[[bytes], bytes]:
 
 
 def _hash_fields_returned(index: SearchIndex, request: Any) -> frozenset[bytes] | None:
-    """The hash fields a RETURN without SORTBY reads (:func:`_returned_source` of each
-    returned name), so a reply copies those instead of the whole document (its vector
-    too); None when the reply needs them all."""
-    if request.return_fields is None or request.sortby is not None:
+    """The hash fields a RETURN reads (:func:`_returned_source` of each returned name),
+    and with SORTBY the one its sort value is read from (:func:`_sort_value_of`), so a
+    reply copies those instead of the whole document (its vector too); None when the
+    reply needs them all (no RETURN, or a JSON index)."""
+    if request.return_fields is None:
         return None
-    if index.definition.on != "HASH":
+    definition = index.definition
+    if definition.on != "HASH":
         return None
     source = _returned_source(index)
-    return frozenset(source(r.name) for r in request.return_fields)
+    names = {source(r.name) for r in request.return_fields}
+    if request.sortby is not None:
+        spec = definition.field_by_alias(request.sortby.field)
+        names.add(request.sortby.field if spec is None else spec.name)
+    return frozenset(names)
 
 
 def _hash_content(index: SearchIndex, request: Any, raw: Mapping[bytes, bytes]) -> Any:

@@ -1,0 +1,73 @@
+"""FT.SEARCH KNN with SORTBY its own score (RedisVL's VectorQuery shape).
+
+The reply skips the sort when the hits are already nearest first (store.commands.search
+``_reply``); these tests hold that shortcut to what the full sort gives: ascending and
+descending pages in distance order, and a hash field of the score's name (which replaces
+the distance in the reply), which must still be sorted by its value. (A score named like
+a schema field or alias is refused: "Property ... already exists in schema".)
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Iterator
+
+import pytest
+
+from store import Engine, EngineConfig
+
+DIM = 4
+DOCS = 40
+
+
+def _blob(v: list[float]) -> bytes:
+    return struct.pack(f"<{DIM}f", *v)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    eng = Engine(EngineConfig(data_dir=None)).start()
+    eng.execute("FT.CREATE", "idx", "PREFIX", "1", "d:", "SCHEMA", "v", "VECTOR", "FLAT", "6",
+                "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", "L2",
+                "price", "NUMERIC")  # fmt: skip
+    rng = random.Random(7)
+    for i in range(DOCS):
+        vec = [rng.uniform(-1, 1) for _ in range(DIM)]
+        eng.execute("HSET", f"d:{i}", "v", _blob(vec), "price", str(DOCS - i), "t", f"x{i}")
+    yield eng
+    eng.stop()
+
+
+def _page(eng: Engine, query: str, *tail: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    reply = eng.execute("FT.SEARCH", "idx", query, "PARAMS", "2", "B", _blob([0.1] * DIM),
+                        *tail, "DIALECT", "2")  # fmt: skip
+    assert isinstance(reply, list)
+    out = []
+    for key, flat in zip(reply[1::2], reply[2::2], strict=True):
+        out.append((key, dict(zip(flat[::2], flat[1::2], strict=True))))
+    return out
+
+
+def test_sortby_the_score_gives_distance_order_both_ways(engine: Engine) -> None:
+    asc = _page(engine, "*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "ASC",
+                "RETURN", "2", "dist", "t")  # fmt: skip
+    desc = _page(engine, "*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "DESC",
+                 "RETURN", "2", "dist", "t")  # fmt: skip
+    unsorted = _page(engine, "*=>[KNN 10 @v $B AS dist]", "RETURN", "2", "dist", "t")
+    distances = [float(f[b"dist"]) for _, f in asc]
+    assert len(asc) == 10 and distances == sorted(distances)
+    assert asc == sorted(unsorted, key=lambda kf: float(kf[1][b"dist"]))
+    assert [float(f[b"dist"]) for _, f in desc] == sorted(distances, reverse=True)
+    assert {k for k, _ in desc} == {k for k, _ in asc}
+
+
+def test_a_hash_field_named_like_the_score_is_what_the_sort_reads(engine: Engine) -> None:
+    # the hash's own "dist" replaces the distance in the reply, and the sort follows it:
+    # the ten nearest documents, ordered by the hash values (here: against the distance)
+    near = [k for k, _ in _page(engine, "*=>[KNN 10 @v $B AS dist]", "RETURN", "1", "t")]
+    for rank, key in enumerate(near):
+        engine.execute("HSET", key.decode(), "dist", str(100 - rank))
+    page = _page(engine, "*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "ASC",
+                 "RETURN", "1", "dist")  # fmt: skip
+    assert [f[b"dist"] for _, f in page] == [str(100 - r).encode() for r in range(9, -1, -1)]
