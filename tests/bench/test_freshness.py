@@ -44,8 +44,11 @@ def test_freshness_run_on_a_toy_stack(tmp_path: Path) -> None:
     assert result["objects"] == 4 and result["visible"] == 4, result["missing"]
     e2e = result["e2e_s"]
     assert 0 < e2e["p50"] <= e2e["p99"] <= e2e["max"]
-    for stage in ("notification", "queue", "fetch", "embed", "store_read", "store_commit"):
-        assert result["breakdown_s"][stage]["count"] >= 4, stage
+    for stage in ("notification", "queue", "fetch", "store_read", "store_commit"):
+        assert result["breakdown_s"][stage]["count"] >= 4, stage  # one per object at least
+    # one embedder call per batch of chunks: two objects that reach the worker in one batch
+    # (it was busy, e.g. loading the model) share a call
+    assert result["breakdown_s"]["embed"]["count"] >= 1
     assert result["breakdown_s"]["index_visibility"]["count"] == 4
     assert all(s["event_time"] and s["ingested_at"] for s in result["samples"])
     for part in result["per_object_s"].values():
