@@ -255,6 +255,62 @@ def test_durable_gate_asks_again_after_a_failed_request() -> None:
     assert asked.count(10) >= 3  # the gate's request, then each waiter's own, twice
 
 
+def test_durable_gate_answers_when_a_local_sync_round_raises() -> None:
+    """A local sync round that raises (a bug, not a disk error the log records) still
+    answers its waiters, from the log's futures (here: failed, as nothing became
+    durable); the next wait starts a new round on the same helper thread, and close()
+    ends that thread."""
+    import threading
+    from concurrent.futures import Future
+
+    from store.errors import DurabilityError
+
+    state = {"durable": 1, "raises": True}
+
+    def sync() -> bool:
+        if state["raises"]:
+            state["raises"] = False
+            raise RuntimeError("a bug in the sync round")
+        state["durable"] = 11
+        return True
+
+    def durable_future(seq: int) -> Future[None]:
+        f: Future[None] = Future()
+        if seq < state["durable"]:
+            f.set_result(None)
+        else:
+            f.set_exception(DurabilityError("not durable: the sync round failed"))
+        return f
+
+    class Log:
+        syncs_locally = True
+        next_position = LogPosition(11)
+
+        @property
+        def durable_position(self) -> LogPosition:
+            return LogPosition(state["durable"])
+
+        def sync(self) -> bool:
+            return sync()
+
+    engine = type(
+        "E", (), {"transaction_log": Log(), "durable_future": staticmethod(durable_future)}
+    )
+    gate = DurableGate(engine)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        with pytest.raises(DurabilityError, match="sync round failed"):
+            await within(gate.wait(10), 5)
+        await within(gate.wait(10), 5)  # a new round: now durable
+
+    asyncio.run(run())
+    assert state["durable"] == 11
+    assert any(t.name == "memvec-gate-fsync" for t in threading.enumerate())
+    gate.close()
+    assert not any(t.name == "memvec-gate-fsync" for t in threading.enumerate())
+    gate.close()  # idempotent
+
+
 def _request(*args: bytes) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
