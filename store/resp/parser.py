@@ -250,6 +250,8 @@ class RequestParser:
 
         Raises :class:`ProtocolError` when the stream is malformed (and forever after).
         """
+        if not self._tail and self._pos >= len(self._data) and self._error is None:
+            return None  # nothing unread (the inline path asks once more after each command)
         out: list[list[bytes]] = []
         self._parse(out, 1)
         return out[0] if out else None
