@@ -66,6 +66,9 @@ class Policy(Enum):
         return self.value.endswith("-lfu")
 
 
+_TRACKS_ACCESS = tuple(p for p in Policy if p.lru or p.lfu)
+
+
 def value_bytes(key: bytes, value: Stored) -> int:
     """One key's share of :meth:`store.keyspace.Keyspace.memory_bytes` (same formula)."""
     total = len(key) + 64
@@ -103,7 +106,9 @@ class Evictor:
 
     @property
     def tracks_access(self) -> bool:
-        return self.policy.lru or self.policy.lfu
+        """Whether the policy needs the access record (LRU, LFU): asked for every command,
+        so a membership test, not the enum's ``value`` string (~0.5 us)."""
+        return self.policy in _TRACKS_ACCESS
 
     def touch(self, keys: list[bytes]) -> None:
         """Record an access to each key (a client command named it)."""

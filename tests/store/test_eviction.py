@@ -121,3 +121,14 @@ def test_lfu_counter_is_logarithmic_and_decays() -> None:
     assert ev.frequency(b"never") == 5
     now[0] += 5 * 60  # five idle minutes
     assert ev.frequency(b"a") == counter - 5
+
+
+def test_every_lru_and_lfu_policy_and_only_those_track_access() -> None:
+    tracking = {p for p in Policy if Evictor(policy=p).tracks_access}
+    assert tracking == {Policy.ALLKEYS_LRU, Policy.VOLATILE_LRU, Policy.ALLKEYS_LFU,
+                        Policy.VOLATILE_LFU}  # fmt: skip
+    evictor = Evictor()
+    evictor.configure("allkeys-lfu")
+    assert evictor.tracks_access
+    evictor.configure("volatile-ttl")
+    assert not evictor.tracks_access
