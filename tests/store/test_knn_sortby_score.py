@@ -29,12 +29,11 @@ def _blob(v: list[float]) -> bytes:
 def engine() -> Iterator[Engine]:
     eng = Engine(EngineConfig(data_dir=None)).start()
     eng.execute("FT.CREATE", "idx", "PREFIX", "1", "d:", "SCHEMA", "v", "VECTOR", "FLAT", "6",
-                "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", "L2",
-                "price", "NUMERIC")  # fmt: skip
+                "TYPE", "FLOAT32", "DIM", str(DIM), "DISTANCE_METRIC", "L2")  # fmt: skip
     rng = random.Random(7)
     for i in range(DOCS):
         vec = [rng.uniform(-1, 1) for _ in range(DIM)]
-        eng.execute("HSET", f"d:{i}", "v", _blob(vec), "price", str(DOCS - i), "t", f"x{i}")
+        eng.execute("HSET", f"d:{i}", "v", _blob(vec), "t", f"x{i}")
     yield eng
     eng.stop()
 
