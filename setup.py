@@ -9,46 +9,27 @@ tests hold the two twins to identical results.
 
 from setuptools import Extension, setup
 
+
+def _module(name: str, *flags: str) -> Extension:
+    """The optional extension ``name`` built from ``name``'s path + ``.c``, at -O3."""
+    return Extension(
+        name,
+        [name.replace(".", "/") + ".c"],
+        extra_compile_args=["-O3", *flags],
+        optional=True,
+    )
+
+
 setup(
     ext_modules=[
-        Extension(
-            "store.index.vecsim_c",
-            ["store/index/vecsim_c.c"],
-            # -O3 vectorises the loops over a kernel's lanes (each lane is its own sum, so
-            # no rounding changes); -ffp-contract=off: the compiler fuses no multiply-add
-            # on its own, VecSim's rounding steps are written out (store/index/vecsim_c.c)
-            extra_compile_args=["-O3", "-ffp-contract=off"],
-            optional=True,
-        ),
-        Extension(
-            "store.index.doc_rows_c",
-            ["store/index/doc_rows_c.c"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        ),
-        Extension(
-            "store.index.hash_blobs_c",
-            ["store/index/hash_blobs_c.c"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        ),
-        Extension(
-            "store.resp.reply_c",
-            ["store/resp/reply_c.c"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        ),
-        Extension(
-            "store.resp.request_c",
-            ["store/resp/request_c.c"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        ),
-        Extension(
-            "store.index.token_counts_c",
-            ["store/index/token_counts_c.c"],
-            extra_compile_args=["-O3"],
-            optional=True,
-        ),
+        # -O3 vectorises the loops over a kernel's lanes (each lane is its own sum, so no
+        # rounding changes); -ffp-contract=off: the compiler fuses no multiply-add on its
+        # own, VecSim's rounding steps are written out (store/index/vecsim_c.c)
+        _module("store.index.vecsim_c", "-ffp-contract=off"),
+        _module("store.index.doc_rows_c"),
+        _module("store.index.hash_blobs_c"),
+        _module("store.resp.reply_c"),
+        _module("store.resp.request_c"),
+        _module("store.index.token_counts_c"),
     ],
 )

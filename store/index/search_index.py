@@ -771,10 +771,9 @@ class SearchIndex:
             if distinct:  # only the k nearest are read: the rest are screened out cheaply
                 positions, near = nearest_blob_distances(blobs, blob_query, dim, vindex.metric, k)
                 labels = [labels[at] for at in positions]
-                dists = np.asarray(near, dtype=np.float32)
             else:
                 near = blob_distances(blobs, blob_query, dim, vindex.metric)
-                dists = np.asarray(near, dtype=np.float32)
+            dists = np.asarray(near, dtype=np.float32)
         else:
             matrix = decode(b"".join(blobs), self.stored_type(spec))
             matrix = matrix.reshape(len(labels), vindex.dim)
