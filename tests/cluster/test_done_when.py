@@ -465,15 +465,17 @@ def test_kill9_and_reshard_under_two_clients_with_search_equal_to_one_node(stage
     with src.client() as s:
         first = min(e[0] for e in s.execute_command("CLUSTER", "SLOTS") if e[2][1] == dst.port)
     moved_range = range(first, first + MOVED)
-    moved = [
-        k
-        for k in [*stage.base, *stage.py.docs, *stage.py.strings]
-        if key_slot(k.encode()) in moved_range
-        and (k in stage.base or stage.py.docs.get(k) is not None or k in stage.py.strings)
-    ]
-    assert moved, "no key of the moved slots"
+    # the writer pauses first: read while it runs, its state could name a document it
+    # deletes next (a slot then empty on the target), or change size under the loop
     stage.py.pause()
     try:
+        moved = [
+            k
+            for k in [*stage.base, *stage.py.docs, *stage.py.strings]
+            if key_slot(k.encode()) in moved_range
+            and (k in stage.base or stage.py.docs.get(k) is not None or k in stage.py.strings)
+        ]
+        assert moved, "no key of the moved slots"
         _resharded_keys_on_target(cluster, moved, src, dst)
     finally:
         stage.py.resume()
