@@ -264,21 +264,29 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
             parsed.knn, allowed, ctx.keyspace.data, ctx.lock, distances_read=distances_read
         )
         with ctx.lock:
-            labels = [label for label, _ in pairs if label in index.label_to_key]
+            to_key = index.label_to_key
             by_score = (
                 request.sortby is None and request.num > 0 and ctx.indexes.knn_order == "score"
             )
-            scores = _scores(
-                index, request, parsed, labels, inkeys, None, explanations, ranges, by_score
-            )
-            if by_score:  # RediSearch's order: score descending, ties by document id
-                place = {label: i for i, label in enumerate(rank(index, scores))}
-                pairs = sorted(pairs, key=lambda pair: place.get(pair[0], len(place)))
-            hits = [
-                SearchHit(index.label_to_key[label], dist, scores.get(label))
-                for label, dist in pairs
-                if label in index.label_to_key
-            ]
+            if not (request.withscores or by_score):  # no score read: none computed
+                hits = [
+                    SearchHit(key, dist)
+                    for label, dist in pairs
+                    if (key := to_key.get(label)) is not None
+                ]
+            else:
+                labels = [label for label, _ in pairs if label in to_key]
+                scores = _scores(
+                    index, request, parsed, labels, inkeys, None, explanations, ranges, by_score
+                )
+                if by_score:  # RediSearch's order: score descending, ties by document id
+                    place = {label: i for i, label in enumerate(rank(index, scores))}
+                    pairs = sorted(pairs, key=lambda pair: place.get(pair[0], len(place)))
+                hits = [
+                    SearchHit(to_key[label], dist, scores.get(label))
+                    for label, dist in pairs
+                    if label in to_key
+                ]
     else:
         plan = "filter"
         with ctx.lock:
@@ -620,6 +628,9 @@ def _reply(
             b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
         }
     out: list[Any] = [total]
+    if request.nocontent and not (with_scores or request.withpayloads or request.withsortkeys):
+        out += [key for key, _, _ in page]  # ids only: a NOCONTENT page
+        return out
     for key, f, sc in page:
         out.append(key)
         if with_scores:

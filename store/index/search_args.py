@@ -264,7 +264,7 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
     is kept under its whole argument list (when short: ``PLAIN_BYTES_KEPT``), in a table
     of its own, so it never meets a shape.
     """
-    argv = [as_bytes(a) for a in args]
+    argv = [a if type(a) is bytes else as_bytes(a) for a in args]  # RESP's are bytes already
     shape = _shape(argv)
     if shape is None:  # no PARAMS: the same arguments give the same request
         plain = tuple(argv)

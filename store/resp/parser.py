@@ -238,6 +238,10 @@ class RequestParser:
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes received from the client. Never parses and never raises."""
+        if type(data) is bytes and not self._tail and self._pos >= len(self._data):
+            self._data = data  # everything before was read: parse these in place, uncopied
+            self._pos = 0
+            return
         self._tail += data
 
     @property
@@ -250,8 +254,31 @@ class RequestParser:
 
         Raises :class:`ProtocolError` when the stream is malformed (and forever after).
         """
-        if not self._tail and self._pos >= len(self._data) and self._error is None:
-            return None  # nothing unread (the inline path asks once more after each command)
+        if not self._tail and self._error is None:
+            data, pos = self._data, self._pos
+            if pos >= len(data):
+                return None  # nothing unread (the inline path asks once more after each one)
+            complete = _complete_commands
+            if (
+                complete is not None
+                and not self._left
+                and data[pos] == _STAR
+                and not self.auth_required
+            ):  # a command starts here: the C reads it if it is plain and complete
+                count, bulk = self.max_multibulk_len, self.max_bulk_len
+                got, pos = complete(
+                    data,
+                    pos,
+                    1,
+                    count if count < _C_LIMIT else _C_LIMIT,
+                    bulk if bulk < _C_LIMIT else _C_LIMIT,
+                )
+                if got:
+                    if pos >= len(data):
+                        self._data = b""
+                        pos = 0
+                    self._pos = pos
+                    return got[0]
         out: list[list[bytes]] = []
         self._parse(out, 1)
         return out[0] if out else None

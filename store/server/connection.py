@@ -893,6 +893,12 @@ class Connection(asyncio.Protocol):
         state.need = need
         if tlog is None or need <= 0:
             self._inline_send(state)
+        elif (
+            not state.waiting
+            and engine.rollbacks == state.rollbacks
+            and need < tlog.durable_position.seq
+        ):  # durable already (a read, or everysec's written log): what the gate would say
+            self._inline_send(state)
         elif not state.waiting:
             state.waiting = need
             self.server.durable_gate.notify(need, functools.partial(self._inline_durable, state))

@@ -9,6 +9,10 @@ their CRLF, NUL bytes, counts and lengths at and over the limits) split at rando
 with random options (strict or lenient CRLF, AUTH limits, small limits) and read with
 ``drain`` or ``next_command``: every call must return the same commands, raise the same
 error, and leave the same ``buffered`` count. The module must also have built.
+
+Bytes fed while nothing is left unread are parsed in place (no copy); a ``bytearray`` is
+always copied behind what is buffered. The same streams fed as ``bytearray`` chunks are the
+reference for that shortcut.
 """
 
 from __future__ import annotations
@@ -73,12 +77,18 @@ def _piece(rng: random.Random) -> bytes:
     return rng.randbytes(rng.randrange(1, 12))  # garbage
 
 
-def _trace(stream: bytes, cuts: list[int], options: dict[str, object], drain: bool) -> list[object]:
+def _trace(
+    stream: bytes,
+    cuts: list[int],
+    options: dict[str, object],
+    drain: bool,
+    chunk: type[bytes] | type[bytearray] = bytes,
+) -> list[object]:
     parser = RequestParser(**options)  # type: ignore[arg-type]
     events: list[object] = []
     last = 0
     for cut in [*cuts, len(stream)]:
-        parser.feed(stream[last:cut])
+        parser.feed(chunk(stream[last:cut]))
         last = cut
         try:
             if drain:
@@ -109,10 +119,12 @@ def test_c_reading_changes_nothing(seed: int, monkeypatch: pytest.MonkeyPatch) -
             options["max_inline_len"] = rng.choice([4, 64])
         drain = rng.random() < 0.5
         with_c = _trace(stream, cuts, options, drain)
+        copied = _trace(stream, cuts, options, drain, bytearray)
         monkeypatch.setattr(parser_module, "_complete_commands", None)
         without = _trace(stream, cuts, options, drain)
         monkeypatch.undo()
         assert with_c == without, (stream[:200], cuts, options)
+        assert copied == with_c, (stream[:200], cuts, options)
 
 
 def test_the_c_reading_is_used_and_stops_at_what_it_does_not_read() -> None:
