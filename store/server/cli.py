@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -430,11 +431,26 @@ def _one_blas_thread() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+def freeze_startup_objects() -> None:
+    """Take every object alive now out of the cyclic garbage collector's walks.
+
+    By the time the server starts, the process holds ~53k tracked objects that live as
+    long as it does: modules, classes, functions, the configuration. Each full collection
+    walks them all again, and a full collection stops every client. With 20k documents
+    indexed, a full collection took 10.2 ms with them and 1.5 ms without
+    (docs/decisions/0028). Garbage is collected first, so no cycle that is already dead
+    gets frozen. Objects made afterwards stay collectable: connections, and the data
+    that ``Server.start`` restores."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(config: ServerConfig) -> int:
     """Run a server until SHUTDOWN or SIGTERM/SIGINT; the process exit status."""
     from ..errors import StoreError
     from .app import Server
 
+    freeze_startup_objects()
     server = Server(config)
     try:
         await server.start()
