@@ -120,6 +120,10 @@ class FileLog(TransactionLog):
         self._active_size = 0
         self._next_seq = 1
         self._written_seq = 0
+        # the last positions handed out (next_position, durable_position), reused while
+        # their seq holds
+        self._next_at = LogPosition(1)
+        self._durable_at = LogPosition(1)
         self._retired_fds: list[int] = []
         self._lock_fd = -1
         self._failure: DurabilityError | None = None
@@ -557,13 +561,19 @@ class FileLog(TransactionLog):
 
     @property
     def next_position(self) -> LogPosition:
-        return LogPosition(self._next_seq)
+        seq = self._next_seq
+        held = self._next_at
+        if held.seq != seq:  # one LogPosition per seq, not per call (several per command)
+            held = self._next_at = LogPosition(seq)
+        return held
 
     @property
     def durable_position(self) -> LogPosition:
-        if self._policy is FsyncPolicy.ALWAYS:
-            return LogPosition(self._synced_seq + 1)
-        return LogPosition(self._written_seq + 1)
+        seq = (self._synced_seq if self._policy is FsyncPolicy.ALWAYS else self._written_seq) + 1
+        held = self._durable_at
+        if held.seq != seq:  # as next_position: positions are immutable, so shared
+            held = self._durable_at = LogPosition(seq)
+        return held
 
     @property
     def epoch(self) -> int:
