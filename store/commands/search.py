@@ -268,13 +268,8 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
             by_score = (
                 request.sortby is None and request.num > 0 and ctx.indexes.knn_order == "score"
             )
-            if not (request.withscores or by_score):  # no score read: none computed
-                hits = [
-                    SearchHit(key, dist)
-                    for label, dist in pairs
-                    if (key := to_key.get(label)) is not None
-                ]
-            else:
+            scores: dict[int, float] = {}
+            if request.withscores or by_score:  # else no score is read: none computed
                 labels = [label for label, _ in pairs if label in to_key]
                 scores = _scores(
                     index, request, parsed, labels, inkeys, None, explanations, ranges, by_score
@@ -282,11 +277,11 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
                 if by_score:  # RediSearch's order: score descending, ties by document id
                     place = {label: i for i, label in enumerate(rank(index, scores))}
                     pairs = sorted(pairs, key=lambda pair: place.get(pair[0], len(place)))
-                hits = [
-                    SearchHit(to_key[label], dist, scores.get(label))
-                    for label, dist in pairs
-                    if label in to_key
-                ]
+            hits = [
+                SearchHit(key, dist, scores.get(label))
+                for label, dist in pairs
+                if (key := to_key.get(label)) is not None
+            ]
     else:
         plan = "filter"
         with ctx.lock:

@@ -98,7 +98,6 @@ _UNKNOWN = object()
 
 
 _BY_DISTANCE_THEN_LABEL = operator.itemgetter(1, 0)  # of (label, distance) pairs
-_METRICS = {metric.value: metric for metric in Metric}  # by RediSearch's spelling
 
 
 @dataclass(slots=True)
@@ -656,8 +655,7 @@ class SearchIndex:
         if spec is not None and pairs:
             assert spec.vector is not None
             ordered = sorted(pairs, key=_BY_DISTANCE_THEN_LABEL)
-            name = spec.vector.distance_metric
-            metric = _METRICS.get(name) or Metric.parse(name)
+            metric = Metric.parse(spec.vector.distance_metric)
             dists = [d for _, d in ordered]
             if not distances_read and order_is_certain(dists, metric, spec.vector.dim):
                 return ordered, plan

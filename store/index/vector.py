@@ -73,12 +73,19 @@ class Metric(enum.Enum):
 
     @classmethod
     def parse(cls, name: str) -> Metric:
-        """The metric spelled ``name`` (any case); ``ValueError`` lists the valid names."""
+        """The metric spelled ``name`` (any case); ``ValueError`` lists the valid names.
+        RediSearch's own spelling is a dict lookup (a KNN query asks on every search)."""
+        found = _METRIC_BY_NAME.get(name)
+        if found is not None:
+            return found
         try:
             return cls(name.upper())
         except ValueError:
             valid = ", ".join(m.value for m in cls)
             raise ValueError(f"unknown distance metric {name!r}: use one of {valid}") from None
+
+
+_METRIC_BY_NAME = {metric.value: metric for metric in Metric}
 
 
 def check_dim(dim: int) -> int:

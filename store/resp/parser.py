@@ -70,6 +70,14 @@ _LLONG_MIN = -(1 << 63)
 _UNAUTH_MAX_MULTIBULK = 10
 _UNAUTH_MAX_BULK = 16384
 _C_LIMIT = 1 << 62
+
+
+def _c_limit(limit: int) -> int:
+    """``limit`` as the C reader takes it: it reads at most 18 digits, so a limit past
+    2**62 (or any limit not an int) is the same to it as 2**62, which fits its int64."""
+    return limit if limit < _C_LIMIT else _C_LIMIT
+
+
 # Header lines already seen, mapped to their value: a dict lookup is ~3x faster than
 # validating and converting the digits. Shared by all parsers; grows up to _CACHE_MAX.
 _CACHE_MAX = 8192
@@ -265,13 +273,8 @@ class RequestParser:
                 and data[pos] == _STAR
                 and not self.auth_required
             ):  # a command starts here: the C reads it if it is plain and complete
-                count, bulk = self.max_multibulk_len, self.max_bulk_len
                 got, pos = complete(
-                    data,
-                    pos,
-                    1,
-                    count if count < _C_LIMIT else _C_LIMIT,
-                    bulk if bulk < _C_LIMIT else _C_LIMIT,
+                    data, pos, 1, _c_limit(self.max_multibulk_len), _c_limit(self.max_bulk_len)
                 )
                 if got:
                     if pos >= len(data):
@@ -327,10 +330,7 @@ class RequestParser:
         if self.auth_required:
             max_bulk = min(max_bulk, _UNAUTH_MAX_BULK)
             max_count = min(max_count, _UNAUTH_MAX_MULTIBULK)
-        # the C reads at most 18 digits: a limit past 2**62 (or any limit not an int)
-        # is the same to it as 2**62, and still fits its int64
-        c_count = max_count if max_count < _C_LIMIT else _C_LIMIT
-        c_bulk = max_bulk if max_bulk < _C_LIMIT else _C_LIMIT
+        c_count, c_bulk = _c_limit(max_count), _c_limit(max_bulk)
         while True:
             data = self._data
             end = len(data)

@@ -893,15 +893,13 @@ class Connection(asyncio.Protocol):
         state.need = need
         if tlog is None or need <= 0:
             self._inline_send(state)
-        elif (
-            not state.waiting
-            and engine.rollbacks == state.rollbacks
-            and need < tlog.durable_position.seq
-        ):  # durable already (a read, or everysec's written log): what the gate would say
-            self._inline_send(state)
         elif not state.waiting:
+            gate = self.server.durable_gate
+            if engine.rollbacks == state.rollbacks and gate.covers(need):
+                self._inline_send(state)  # durable already (a read; everysec): no callback
+                return
             state.waiting = need
-            self.server.durable_gate.notify(need, functools.partial(self._inline_durable, state))
+            gate.notify(need, functools.partial(self._inline_durable, state))
 
     def _inline_durable(
         self, state: InlineReplies, outcome: Any, exc: BaseException | None
@@ -919,8 +917,7 @@ class Connection(asyncio.Protocol):
             if state.combined is not None:  # a write joined them since: it settles them
                 state.waiting = 0
                 return
-            tlog = engine.transaction_log
-            if tlog is not None and state.need >= tlog.durable_position.seq:
+            if not self.server.durable_gate.covers(state.need):
                 state.waiting = state.need  # commands ran since the request: wait for them
                 self.server.durable_gate.notify(
                     state.need, functools.partial(self._inline_durable, state)

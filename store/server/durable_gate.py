@@ -147,8 +147,7 @@ class DurableGate:
 
     async def wait(self, seq: int) -> None:
         """Return once ``seq`` is durable; raise as the log's future for it would."""
-        log = self._engine.transaction_log
-        if log is None or seq < log.durable_position.seq:
+        if self.covers(seq):
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[_Outcome] = loop.create_future()
@@ -157,14 +156,19 @@ class DurableGate:
         if outcome is not None:
             await asyncio.wrap_future(outcome)
 
+    def covers(self, seq: int) -> bool:
+        """Whether ``seq`` is durable now (always, without a log): what every wait here
+        asks first. A caller that holds replies may send them at once when it is."""
+        log = self._engine.transaction_log
+        return log is None or seq < log.durable_position.seq
+
     def notify(self, seq: int, callback: Callable[[_Outcome, BaseException | None], None]) -> None:
         """Call ``callback(None, None)`` on the loop once ``seq`` is durable (at once if it
         is, or if there is no log), without a future or a task: the inline command path's
         wait (store.server.connection). On a failure it is called with the log's own
         future for ``seq`` to await, or the exception: the caller then waits as
         :meth:`wait` would."""
-        log = self._engine.transaction_log
-        if log is None or seq < log.durable_position.seq:
+        if self.covers(seq):
             callback(None, None)
             return
         self._enqueue(seq, _Notify(callback), asyncio.get_running_loop())
@@ -230,8 +234,7 @@ class DurableGate:
         """Answer the waiters up to ``seq``: at once when the log says ``seq`` is durable
         (its durable position only moves after a successful sync), else from the log's
         durability future for it."""
-        log = self._engine.transaction_log
-        if log is not None and seq < log.durable_position.seq:
+        if self.covers(seq):
             self._release(seq)
             return
         try:
