@@ -167,6 +167,7 @@ class Server:
         self.active_clients = 0
         self._send_queue: list[Connection] = []  # replies to send at the next iteration
         self._send_scheduled = False
+        self._turn_armed: list[Connection] | None = None  # queue whose replies go at a read
         self.loop_thread = 0  # the event loop's thread, once started
         # the connection that read last, when (time.monotonic), and the last read of the
         # one before it
@@ -555,6 +556,11 @@ class Server:
         await self.stop()
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the server runs on (None before ``start``)."""
+        return self._loop
+
+    @property
     def port(self) -> int:
         """The plain TCP port actually bound (useful with ``port=0``); 0 when plaintext is
         off (TLS only), as Redis's INFO ``tcp_port``."""
@@ -581,16 +587,37 @@ class Server:
 
     # -- clients ----------------------------------------------------------------------------
     def send_at_next_iteration(self, conn: Connection) -> None:
-        """Have ``conn``'s queued replies (``Connection.send_queued``) written at the start
-        of the event loop's next iteration, before the callbacks of the sockets that iteration
-        finds readable: every client served in one iteration gets its reply at about the
-        same time, as Redis writes before it polls (the connection module's fairness
-        note). Called on the loop."""
+        """Have ``conn``'s queued replies (``Connection.send_queued``) written once the
+        event loop's next poll has collected the requests already waiting, before it serves
+        them: every client served in one iteration gets its reply at about the same time,
+        and none of them can take the next round from a client that waited (the connection
+        module's fairness note). Called on the loop.
+
+        asyncio's loop runs a ``call_soon`` callback after its next poll, uvloop's before
+        it (libuv's idle phase). So the callback only arms the turn (:meth:`_arm_turn`):
+        the first socket read after it sends the replies (:meth:`take_turn`), and if the
+        poll found no request, a second callback sends them one iteration later."""
         self._send_queue.append(conn)
         if not self._send_scheduled:
             self._send_scheduled = True
             loop = self._loop or asyncio.get_running_loop()
-            loop.call_soon(self._send_queued)
+            loop.call_soon(self._arm_turn)
+
+    def _arm_turn(self) -> None:
+        queue = self._send_queue
+        self._turn_armed = queue
+        loop = self._loop or asyncio.get_running_loop()
+        loop.call_soon(self._end_turn, queue)
+
+    def take_turn(self) -> None:
+        """Send the armed turn's replies now: a socket read began (Connection calls it
+        first thing when it reads)."""
+        if self._turn_armed is not None:
+            self._send_queued()
+
+    def _end_turn(self, queue: list[Connection]) -> None:
+        if self._turn_armed is queue:  # no read sent them: the poll found no request
+            self._send_queued()
 
     def shared_with(self, conn: Connection) -> bool:
         """Whether ``conn`` shares the server now: replies are queued for the next
@@ -610,6 +637,7 @@ class Server:
 
     def _send_queued(self) -> None:
         self._send_scheduled = False
+        self._turn_armed = None
         queue, self._send_queue = self._send_queue, []
         for conn in queue:
             try:

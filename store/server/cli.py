@@ -25,6 +25,7 @@ from typing import Any
 
 from ..config import FsyncPolicy
 from ..index.manager import KNN_ORDERS
+from . import event_loop
 from .config import (
     POLICIES,
     ServerConfig,
@@ -69,6 +70,11 @@ def _port(text: str) -> int:
 def _maxmemory_policy(text: str) -> str:
     if text.lower() not in POLICIES:
         raise ValueError(f"{text} is not one of {', '.join(POLICIES)}")
+    return text.lower()
+
+
+def _event_loop(text: str) -> str:
+    event_loop.loop_name(text)  # a name it knows, and uvloop installed if named
     return text.lower()
 
 
@@ -210,6 +216,13 @@ _OPTIONS = (
         "yes (default): simple commands run straight from the socket callback when the "
         "client is otherwise idle; no: every batch through the client's task",
         "yes|no",
+    ),
+    _Option(
+        "--event-loop",
+        "event_loop",
+        _event_loop,
+        "auto (default: uvloop when installed, else asyncio's), uvloop or asyncio",
+        "LOOP",
     ),
     _Option(
         "--search-knn-order",
@@ -418,7 +431,7 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     _one_blas_thread()
-    return asyncio.run(serve(config))
+    return event_loop.run(serve(config), config.event_loop)
 
 
 def _one_blas_thread() -> None:

@@ -288,6 +288,9 @@ class ServerConfig:
     # MemoryDB documents its KNN results) or "score" (RediSearch 2.10's: the scorer's score
     # descending, ties by document id, so a plain `*=>[KNN ...]` comes in indexing order).
     search_knn_order: str = "distance"
+    # The event loop (store.server.event_loop): "auto" (uvloop when installed, else
+    # asyncio's), "uvloop" or "asyncio".
+    event_loop: str = "auto"
     loglevel: str = "notice"
     # Follow this primary ("HOST:PORT"): a read-only replica (None: a primary).
     replicaof: str | None = None
@@ -639,6 +642,7 @@ PARAMETERS: dict[str, ConfigParameter] = {
         ),
         ConfigParameter("maxmemory-policy", lambda c: c.maxmemory_policy, _policy_parser),
         ConfigParameter("search-knn-order", lambda c: c.search_knn_order, _knn_order_parser),
+        ConfigParameter("event-loop", lambda c: c.event_loop),
         ConfigParameter("maxmemory-samples", lambda c: str(c.maxmemory_samples), _samples_parser),
         ConfigParameter("snapshot-after-writes", lambda c: str(c.snapshot_after_writes)),
         ConfigParameter("snapshot-interval", lambda c: f"{c.snapshot_interval_s:g}"),

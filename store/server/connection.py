@@ -36,14 +36,17 @@ Contract:
 * A protocol error answers ``-ERR Protocol error: ...`` after the replies to the good
   commands before it, then closes this connection only.
 * Fairness: while other clients use the server, replies are handed to the transport
-  at the start of the loop's next iteration (:meth:`Server.send_at_next_iteration`),
-  all of a client's together, as Redis writes its replies before it next polls. Written
+  once the loop's next poll has collected the requests already waiting, before those
+  are served (:meth:`Server.send_at_next_iteration`), all of a client's together. Written
   at once, the reply of the client served last in an iteration left just after the next
   poll had begun: that client missed the next round, and missed it again every time
   after (epoll keeps the clients still ready in their order). Eight clients on FLAT 20k:
   p50 5.9, p90 11.3, p99 13.0 ms, one or two clients always waiting two rounds; queued:
-  5.8 / 6.0 / 6.2 ms, every client alike (docs/decisions/0019). A client alone is
-  written at once; :data:`QUEUED_MAX_BYTES` bounds the queue.
+  5.8 / 6.0 / 6.2 ms, every client alike (docs/decisions/0019). Sent before the poll
+  instead (uvloop runs ``call_soon`` callbacks there), the clients just answered split
+  off into a faster group: one of eight completed 1.9x the requests of another
+  (docs/decisions/0029). A client alone is written at once; :data:`QUEUED_MAX_BYTES`
+  bounds the queue.
 * Replies leave as they are made, not per batch: every :data:`FLUSH_BYTES` of replies
   the batch so far is made durable (as above), encoded in chunks of
   :data:`CHUNK_BYTES` and handed to the transport, so a batch of large replies is never
@@ -84,7 +87,7 @@ import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from store.aio import within
 
@@ -218,8 +221,8 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # asyncio's transport, or uvloop's (not an asyncio.Transport subclass, same methods)
+        self.transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
@@ -228,8 +231,8 @@ class Connection(asyncio.Protocol):
         self.addr = _fmt_addr(transport.get_extra_info("peername"))
         self.laddr = _fmt_addr(transport.get_extra_info("sockname"))
         if not self.server.admit(self):
-            transport.write(b"-ERR max number of clients reached\r\n")
-            transport.close()
+            self.transport.write(b"-ERR max number of clients reached\r\n")
+            self.transport.close()
             return
         self.registered = True
         if not self.server.acl.auth_required:
@@ -246,6 +249,8 @@ class Connection(asyncio.Protocol):
         self.server.stats.net_input_bytes += n
         self.last_io = now = time.monotonic()
         server = self.server
+        if server._turn_armed is not None:  # replies of the last round go first (fairness)
+            server.take_turn()
         if server.last_reader is not self:  # who else reads: the fairness rule in _send
             server.other_read_at = server.last_read_at
             server.last_reader = self
@@ -1076,8 +1081,8 @@ class Connection(asyncio.Protocol):
             self._send(writer.take_chunk())
 
     def _send(self, data: bytes | bytearray) -> None:
-        """Queue ``data`` for the client: it leaves at the start of the loop's next
-        iteration with everything else queued for this client (:meth:`send_queued`),
+        """Queue ``data`` for the client: it leaves after the loop's next poll with
+        everything else queued for this client (:meth:`send_queued`),
         or now once :data:`QUEUED_MAX_BYTES` are queued (module docstring, fairness).
         A client alone on the server (no other client read anything in the last
         :data:`~store.server.app.SHARED_WINDOW_S`, nothing queued) is written at once:

@@ -57,6 +57,7 @@ ALL_SECTIONS = (
 
 
 def _server(server: Server) -> Fields:
+    from .event_loop import kind_of
     from .handlers import SERVER_VERSION
 
     now = time.time()
@@ -67,7 +68,7 @@ def _server(server: Server) -> Fields:
         ("redis_mode", "standalone"),
         ("os", f"{platform.system()} {platform.release()} {platform.machine()}"),
         ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
-        ("multiplexing_api", "asyncio"),
+        ("multiplexing_api", kind_of(server.loop)),
         ("python_version", platform.python_version()),
         ("process_id", os.getpid()),
         ("run_id", server.run_id),

@@ -14,6 +14,7 @@ from typing import Any
 from ..engine import Engine
 from .app import Server, ServerError
 from .config import ServerConfig
+from .event_loop import new_event_loop
 
 __all__ = ["ServerThread"]
 
@@ -27,7 +28,7 @@ class ServerThread:
 
     def __init__(self, config: ServerConfig | None = None, *, engine: Engine | None = None) -> None:
         self.server = Server(config, engine=engine)
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop(self.server.config.event_loop)
         self._thread = threading.Thread(target=self._run, name="memvec-server", daemon=True)
         self._ready = threading.Event()
         self._error: BaseException | None = None
