@@ -17,6 +17,7 @@ import pytest
 
 import bench.common
 from bench.cli import build_parser
+from bench.common import histogram_percentile
 from bench.report import BEGIN, END, load_results, replace_between_markers, table
 from bench.sizes import TOY
 from bench.suite import BENCHMARKS, run_suite
@@ -155,6 +156,13 @@ def test_concurrency_runs_the_mix_on_both_servers(toy_run: Any) -> None:
             assert o["count"] > 0 and 0 < o["p50_ms"] <= o["p99_ms"], (name, op, o)
         assert s["completed"] == sum(o["count"] for o in s["ops"].values())
         assert s["commands_per_s"] > 0 and s["server_rss_mb"] > 0
+        for op, o in s["ops"].items():  # samples: each operation's 1%-wide histogram
+            hist = res["samples"][name][op]
+            assert sum(count for _, count in hist["bins"]) == o["count"], (name, op)
+            # the bin holding the nearest-rank p99: at or above the interpolated one, in ms
+            read = histogram_percentile(hist, 99)
+            assert o["p99_ms"] - 0.001 <= read <= 1.0101 * hist["bins"][-1][0], (name, op, read)
+            assert read < 10 * o["p99_ms"] + 1, (name, op, read, o)
     types = res["types"]
     assert set(types["summary"]) == {"memvec", "redis-stack"}
     for name, s in types["summary"].items():
