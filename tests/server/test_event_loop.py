@@ -24,7 +24,7 @@ from store.server import ServerConfig, ServerThread
 from store.server.cli import add_server_parser, config_from_args
 from store.server.event_loop import kind_of, loop_name, new_event_loop
 from tests.server.conftest import RawClient
-from tests.server.test_inline_commands import STEPS
+from tests.server.test_inline_commands import STEPS, run_steps
 from tests.server.test_process import ServerProcess
 
 LOOPS = ("asyncio", "uvloop")
@@ -54,17 +54,11 @@ def _replies(client: RawClient, n: int) -> bytes:
 
 def _exchange(port: int) -> list[bytes]:
     """Every reply of the scripted session against the server on ``port``."""
-    out = []
     client = RawClient(port, timeout_s=20)
     other = RawClient(port, timeout_s=20)
     subscriber = RawClient(port, timeout_s=20)
     try:
-        client.send(encode_command("FT.CREATE", "idx", "PREFIX", "1", "doc:", "SCHEMA",
-                                   "t", "TEXT"))  # fmt: skip
-        out.append(client.read_reply())
-        for step in STEPS:  # each step's commands in one write: a pipeline
-            client.send(b"".join(encode_command(*cmd) for cmd in step))
-            out.append(_replies(client, len(step)))
+        out = run_steps(client)
         # a value larger than any socket buffer, written and read back in one pipeline
         big = bytes(range(256)) * (12 * 1024)  # 3 MB
         client.send(encode_command("SET", "big", big) + encode_command("GET", "big"))

@@ -69,6 +69,18 @@ def _replies(client: RawClient, n: int) -> bytes:
     return b"".join(client.read_reply() for _ in range(n))
 
 
+def run_steps(client: RawClient) -> list[bytes]:
+    """An index on ``doc:``, then every step of :data:`STEPS` as one pipeline each: the
+    replies, one entry per write."""
+    client.send(encode_command("FT.CREATE", "idx", "PREFIX", "1", "doc:", "SCHEMA",
+                               "t", "TEXT"))  # fmt: skip
+    out = [client.read_reply()]
+    for step in STEPS:  # each step's commands in one write: a pipeline
+        client.send(b"".join(encode_command(*cmd) for cmd in step))
+        out.append(_replies(client, len(step)))
+    return out
+
+
 def _stat(port: int, name: str) -> int:
     """The INFO stats field ``name`` of the server on ``port``."""
     client = RawClient(port)
@@ -90,14 +102,8 @@ def test_inline_and_task_paths_answer_the_same_bytes(
     answers = []
     for server in servers:
         client = RawClient(server.port, timeout_s=10)
-        out = []
         try:
-            client.send(encode_command("FT.CREATE", "idx", "PREFIX", "1", "doc:", "SCHEMA",
-                                       "t", "TEXT"))  # fmt: skip
-            out.append(client.read_reply())
-            for step in STEPS:  # each step's commands in one write: a pipeline
-                client.send(b"".join(encode_command(*cmd) for cmd in step))
-                out.append(_replies(client, len(step)))
+            out = run_steps(client)
             # good commands, then a malformed request: their replies, then the error
             client.send(
                 encode_command("SET", "p", "1") + encode_command("GET", "p") + b"*1\r\n$x\r\n"
