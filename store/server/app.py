@@ -167,7 +167,8 @@ class Server:
         self.active_clients = 0
         self._send_queue: list[Connection] = []  # replies to send at the next iteration
         self._send_scheduled = False
-        self._turn_armed: list[Connection] | None = None  # queue whose replies go at a read
+        # the send queue whose replies the next socket read sends (send_at_next_iteration)
+        self.turn_armed: list[Connection] | None = None
         self.loop_thread = 0  # the event loop's thread, once started
         # the connection that read last, when (time.monotonic), and the last read of the
         # one before it
@@ -605,18 +606,18 @@ class Server:
 
     def _arm_turn(self) -> None:
         queue = self._send_queue
-        self._turn_armed = queue
+        self.turn_armed = queue
         loop = self._loop or asyncio.get_running_loop()
         loop.call_soon(self._end_turn, queue)
 
     def take_turn(self) -> None:
         """Send the armed turn's replies now: a socket read began (Connection calls it
         first thing when it reads)."""
-        if self._turn_armed is not None:
+        if self.turn_armed is not None:
             self._send_queued()
 
     def _end_turn(self, queue: list[Connection]) -> None:
-        if self._turn_armed is queue:  # no read sent them: the poll found no request
+        if self.turn_armed is queue:  # no read sent them: the poll found no request
             self._send_queued()
 
     def shared_with(self, conn: Connection) -> bool:
@@ -637,7 +638,7 @@ class Server:
 
     def _send_queued(self) -> None:
         self._send_scheduled = False
-        self._turn_armed = None
+        self.turn_armed = None
         queue, self._send_queue = self._send_queue, []
         for conn in queue:
             try:

@@ -249,7 +249,7 @@ class Connection(asyncio.Protocol):
         self.server.stats.net_input_bytes += n
         self.last_io = now = time.monotonic()
         server = self.server
-        if server._turn_armed is not None:  # replies of the last round go first (fairness)
+        if server.turn_armed is not None:  # replies of the last round go first (fairness)
             server.take_turn()
         if server.last_reader is not self:  # who else reads: the fairness rule in _send
             server.other_read_at = server.last_read_at

@@ -8,7 +8,7 @@
 
 Both run the same server code and give the same replies (``tests/server/test_event_loop.py``
 compares the bytes). uvloop costs ~6 µs less server CPU per request (a ``PING`` 26 -> 20 µs,
-docs/decisions/0029-uvloop.md), which is most of what a simple command costs above the peer.
+a quarter of it; docs/decisions/0029).
 """
 
 from __future__ import annotations

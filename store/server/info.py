@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..engine import STARTUP_MEMORY_BYTES
 from .config import format_memory
+from .event_loop import kind_of
 
 if TYPE_CHECKING:
     from .app import Server
@@ -57,7 +58,6 @@ ALL_SECTIONS = (
 
 
 def _server(server: Server) -> Fields:
-    from .event_loop import kind_of
     from .handlers import SERVER_VERSION
 
     now = time.time()
