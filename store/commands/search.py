@@ -236,7 +236,14 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     yield_names = ranges.yield_names if ranges else []
     sortable = ([parsed.knn.score_alias] if parsed.knn else []) + yield_names
     request.check_sortby(index.definition, sortable)
-    allowed = index.plan_filter(parsed, ctx.lock, ranges)
+    # a filter query on one TAG value reads that posting in order (a sorted page of labels
+    # below, without a set to build and sort); anything else is evaluated as a set
+    ordered = None
+    if (parsed.knn is None and ranges is None and request.inkeys is None
+            and request.slop is None and not request.inorder
+            and not has_window(parsed.filter)):  # fmt: skip
+        ordered = index.ordered_filter(parsed, ctx.lock)
+    allowed = index.plan_filter(parsed, ctx.lock, ranges) if ordered is None else None
     inkeys: int | None = None
     if request.inkeys is not None:
         with ctx.lock:
@@ -285,7 +292,10 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     else:
         plan = "filter"
         with ctx.lock:
-            labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
+            if ordered is not None:
+                labels = ordered
+            else:
+                labels = sorted(index.label_to_key) if allowed is None else sorted(allowed)
             if request.num == 0:
                 order: list[int] = []
                 scores = {}

@@ -288,6 +288,13 @@ class _Postings:
                 out.update(_listed(labels))
         return out
 
+    def sorted_labels(self, term: bytes) -> list[int]:
+        """The labels holding ``term``, ascending (a fresh list)."""
+        held = self.postings.get(term)
+        if held is None:
+            return []
+        return [held] if isinstance(held, int) else held.sorted_list()
+
     def estimate(self, terms: Iterable[bytes], prefixes: Iterable[bytes]) -> int:
         total = sum(len(self.get(t)) for t in terms)
         for prefix in prefixes:
@@ -772,6 +779,21 @@ class FieldIndexes:
         """
         vocab = sum(len(p.postings) for p in (*self._tags.values(), *self._texts.values()))
         return self._bytes + 250 * vocab
+
+    def ordered(self, node: FilterNode) -> list[int] | None:
+        """The labels ``node`` matches in ascending order, when ``node`` is one TAG value
+        (``@field:{value}``): read from its posting in order, with no set to build and sort
+        (a tag search's page: 100 of 330 µs at 2,000 matches). None for any other node:
+        :meth:`evaluate` answers those. The labels are those :meth:`evaluate` gives."""
+        if not isinstance(node, TagFilter) or len(node.values) != 1:
+            return None
+        if node.prefixes or node.patterns:
+            return None
+        postings = self._tags.get(node.field)
+        if postings is None:
+            return []
+        (value,) = node.values
+        return postings.sorted_labels(_fold_tag(value, self._tag_spec[node.field]))
 
     def evaluate(self, node: FilterNode) -> set[int] | None:
         """The labels ``node`` matches: a fresh set, or None for "every label"."""

@@ -114,6 +114,14 @@ class LabelList:
             labels.extend(self._added)
         return labels
 
+    def sorted_list(self) -> list[int]:
+        """Every label in ascending order: the array's as they are, with the deltas merged
+        in (no sort of the whole when nothing was added out of order)."""
+        labels = self.tolist()
+        if self._added:
+            labels.sort()  # an ascending run then a few: timsort merges them in one pass
+        return labels
+
     def memory_bytes(self) -> int:
         """Bytes held: the array and the delta sets."""
         return (

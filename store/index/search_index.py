@@ -555,6 +555,13 @@ class SearchIndex:
                 return None if labels is None else set(labels)  # memoised sets: a copy
             return self.fields.evaluate(parsed.filter)  # a fresh set already
 
+    def ordered_filter(self, parsed: ParsedQuery, lock: Any) -> list[int] | None:
+        """:meth:`plan_filter`'s labels in ascending order when the filter is one TAG value
+        (:meth:`FieldIndexes.ordered`: no set built, none sorted); None for any other
+        filter, which :meth:`plan_filter` then evaluates. Takes ``lock``."""
+        with lock:
+            return self.fields.ordered(parsed.filter)
+
     def ranges(
         self, node: FilterNode, data: dict[bytes, Any] | None = None, lock: Any = None
     ) -> RangeResults | None:

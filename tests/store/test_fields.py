@@ -97,6 +97,12 @@ def test_tag_values_are_split_trimmed_and_folded() -> None:
     assert f.evaluate(tag(b"genre", prefixes=(b"co",))) == {1}
     assert f.evaluate(tag(b"genre", prefixes=(b"c",))) == set()  # shorter than MINPREFIX
     assert f.evaluate(tag(b"hidden", b"x")) == set()  # NOINDEX
+    # one value: the same labels read from its posting in order (FT.SEARCH's filter page)
+    assert f.ordered(tag(b"genre", b"DRAMA")) == [1]
+    assert f.ordered(tag(b"tags", b"sci-fi")) == [2] and f.ordered(tag(b"tags", b"x")) == []
+    assert f.ordered(tag(b"hidden", b"x")) == []
+    assert f.ordered(tag(b"genre", b"upper", b"comedy")) is None  # a union: evaluate's
+    assert f.ordered(tag(b"genre", prefixes=(b"com",))) is None
 
 
 def test_numeric_ranges_and_replacement() -> None:
@@ -342,6 +348,11 @@ def test_evaluate_matches_brute_force(
         got = fields.evaluate(tree)
         assert (fields.all_labels() if got is None else got) == expected, tree
         assert fields.count(tree) >= len(expected)
+        ordered = fields.ordered(tree)  # one TAG value: its posting in order, else None
+        if ordered is not None:
+            assert ordered == sorted(expected), tree
+        elif isinstance(tree, TagFilter):
+            assert len(tree.values) != 1 or tree.prefixes or tree.patterns, tree
 
 
 @settings(max_examples=150, deadline=None)

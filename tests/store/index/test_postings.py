@@ -26,6 +26,7 @@ def test_matches_a_set(ops: list[tuple[bool, int]]) -> None:
             want.discard(label)
         assert len(held) == len(want)
     assert sorted(held) == sorted(want)
+    assert held.sorted_list() == sorted(want)  # ascending as held, deltas merged in
     assert all((label in held) == (label in want) for label in range(-1, 125))
     assert "x" not in held
     assert all((np.int64(label) in held) == (label in want) for label in range(0, 125, 7))
@@ -46,6 +47,7 @@ def test_churn_of_old_and_new_labels_stays_exact_and_compact() -> None:
             held.discard(label)
             want.discard(label)
     assert set(held.tolist()) == want and len(held) == len(want)
+    assert held.sorted_list() == sorted(want)
     per_label = held.memory_bytes() / len(want)
     assert per_label < 20, per_label  # a set of ints holds 50-105 bytes per label
     assert held.memory_bytes() < sys.getsizeof(want)
