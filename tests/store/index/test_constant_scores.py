@@ -149,15 +149,23 @@ def test_a_constant_query_evaluates_its_filter_once(
 ) -> None:
     # the scorer's plan asks a filter node for its labels only when a document's result
     # depends on them (score_tree._Members); FT.SEARCH has evaluated the filter already
+    # (a lone tag value through FieldIndexes.ordered, anything else through evaluate)
     index = engine.indexes.get(b"i")
-    evaluate = index.fields.evaluate
+    evaluate, ordered = index.fields.evaluate, index.fields.ordered
     calls: list[object] = []
 
     def counting(node: object) -> object:
         calls.append(node)
         return evaluate(node)  # type: ignore[arg-type]
 
+    def counting_ordered(node: object) -> object:
+        labels = ordered(node)  # type: ignore[arg-type]
+        if labels is not None:  # it answered: the filter was read
+            calls.append(node)
+        return labels
+
     monkeypatch.setattr(index.fields, "evaluate", counting)
+    monkeypatch.setattr(index.fields, "ordered", counting_ordered)
     for query in ("@tag:{a}", "beta"):
         calls.clear()
         engine.execute("FT.SEARCH", "i", query, "NOCONTENT", "DIALECT", "2")
