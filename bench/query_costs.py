@@ -69,6 +69,7 @@ def queries(query: bytes, doc: bytes) -> dict[str, list[Any]]:
             "FT.SEARCH", "idx", "@v:[VECTOR_RANGE 0.35 $B]=>{$YIELD_DISTANCE_AS: d}", *knn,
             "SORTBY", "d", "RETURN", 1, "d", *page],
         "tag search (10%)": ["FT.SEARCH", "idx", "@tag:{t3}", "NOCONTENT", *page],
+        "tag union (20%)": ["FT.SEARCH", "idx", "@tag:{t3|t4}", "NOCONTENT", *page],
         "text search (every doc)": [
             "FT.SEARCH", "idx", "@text:document", "RETURN", 1, "tag", *page],
         "hybrid AGGREGATE (RedisVL)": [

@@ -736,6 +736,12 @@ class FieldIndexes:
         postings = self._tags.get(alias)
         return 0 if postings is None else len(postings.get(value))
 
+    def tag_labels(self, alias: bytes, value: bytes) -> list[int]:
+        """The labels holding the (already folded) tag ``value`` in field ``alias``,
+        ascending (a fresh list)."""
+        postings = self._tags.get(alias)
+        return [] if postings is None else postings.sorted_labels(value)
+
     def tag_values(self, alias: bytes, label: int) -> tuple[bytes, ...]:
         """The folded tag values ``label`` holds in TAG field ``alias``."""
         return self._tag_values.get(alias, {}).get(label, ())
@@ -789,11 +795,10 @@ class FieldIndexes:
             return None
         if node.prefixes or node.patterns:
             return None
-        postings = self._tags.get(node.field)
-        if postings is None:
+        if node.field not in self._tags:
             return []
         (value,) = node.values
-        return postings.sorted_labels(_fold_tag(value, self._tag_spec[node.field]))
+        return self.tag_labels(node.field, _fold_tag(value, self._tag_spec[node.field]))
 
     def evaluate(self, node: FilterNode) -> set[int] | None:
         """The labels ``node`` matches: a fresh set, or None for "every label"."""

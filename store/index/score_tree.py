@@ -53,6 +53,7 @@ __all__ = [
     "DocText",
     "Result",
     "TermBuild",
+    "UnionOfConstants",
     "build_root",
     "slop",
     "within_range",
@@ -159,6 +160,9 @@ class _Plan:
     """RediSearch opens no iterator for it (a term no requested field holds, a tag value
     or numeric range with no document): a union leaves it out, and a union left with
     one child is that child (Query_EvalUnionNode)."""
+    tag: tuple[bytes, bytes] | None = None
+    """``(alias, folded value)`` of a plan that is one TAG value: its posting lists the
+    labels it matches (:class:`UnionOfConstants` reads them as a column)."""
 
 
 def _null_plan() -> _Plan:
@@ -201,6 +205,30 @@ class TermBuild:
             bm25_idf=t.bm25_idf,
             offsets=positions,
         )
+
+
+class UnionOfConstants:
+    """A :data:`Build` for a union of TAG values (``@tag:{a|b}``): a document's result is
+    the UNION of the constant results of the values it holds, so it depends on which it
+    holds alone, and scorers may score a document from that and its statistics
+    (``scoring._union_columns``). ``parts`` holds each value's ``(matches, result, tag)``
+    in the union's order, ``tag`` being the ``(alias, folded value)`` whose posting lists
+    its labels. The same results as the general union's build (``_union``, no quick
+    exit)."""
+
+    __slots__ = ("parts", "weight")
+
+    def __init__(
+        self,
+        parts: list[tuple[Callable[[int], bool], Result, tuple[bytes, bytes]]],
+        weight: float,
+    ) -> None:
+        self.parts = parts
+        self.weight = weight
+
+    def __call__(self, label: int, doc: DocText) -> Result | None:
+        children = [result for matches, result, _ in self.parts if matches(label)]
+        return Result(UNION, weight=self.weight, children=children) if children else None
 
 
 PER_LABEL_QUESTIONS = 128
@@ -541,7 +569,10 @@ class _Planner:
         parts = [p for p in parts if not p.null]
         if not parts:
             return _null_plan()
-        union = _union(parts, quick_exit=False, weight=w)
+        union: Build = _union(parts, quick_exit=False, weight=w)
+        constants = [(p.matches, p.constant, p.tag) for p in parts]
+        if all(c is not None and t is not None for _, c, t in constants):
+            union = UnionOfConstants(constants, w)  # type: ignore[arg-type]
         return _Plan(sum(p.estimate for p in parts), matches, union)
 
     def _tag_value(self, alias: bytes, value: bytes, weight: float = 1.0) -> _Plan:
@@ -551,6 +582,7 @@ class _Planner:
         result = Result(TERM, freq=1, weight=weight, term=value, idf=idf, bm25_idf=bm25)
         plan = _constant(df, lambda label: value in tag_values(alias, label), result)
         plan.null = df == 0
+        plan.tag = (alias, value)
         return plan
 
 

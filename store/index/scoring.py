@@ -81,6 +81,7 @@ from .score_tree import (
     DocText,
     Result,
     TermBuild,
+    UnionOfConstants,
     build_root,
     slop,
 )
@@ -437,6 +438,8 @@ def _constant_columns(
     build = score._build
     if score._explain:
         return None
+    if type(build) is UnionOfConstants:
+        return _union_columns(score, build, labels, deadline)
     if type(build) is ConstantBuild:
         result: Result | None = build.result
         term = b""
@@ -474,6 +477,54 @@ def _constant_columns(
     distinct, inverse = _distinct_triples(freqs_array, table[:, LENGTH], table[:, MAX_FREQ])
     values_array = np.array(_score_triples(score, result, distinct), dtype=np.float64)
     return ScoredColumns(scored, values_array[inverse], table[:, DOC_ID])
+
+
+def _union_columns(
+    score: Scorer,
+    build: UnionOfConstants,
+    labels: Sequence[int],
+    deadline: Callable[[], bool] | None,
+) -> ScoredColumns | None:
+    """:func:`_constant_columns` for a union of TAG values (:class:`UnionOfConstants`): a
+    document's result is the UNION of the values it holds, so each distinct (values held,
+    length, max frequency) is scored once. Which values each label holds is read from
+    their postings as columns. None (the per-document path) for up to
+    :data:`SMALL_PAGE` labels, or more values than a packed key holds. ``deadline`` is
+    polled as :func:`_constant_columns` polls it."""
+    parts = build.parts
+    if len(parts) >= _PACKED_BITS:
+        return None
+    n = len(labels)
+    if deadline is not None:
+        for start in range(255, n, 256):
+            if deadline():
+                n = start
+                break
+    if n <= SMALL_PAGE:
+        return None
+    scored = labels if isinstance(labels, list) and n == len(labels) else list(labels[:n])
+    fields = score._fields
+    held, table = fields.stat_columns(scored)
+    if not held.all():
+        scored = list(itertools.compress(scored, held.tolist()))
+    ids = np.asarray(scored, dtype=np.int64)
+    held_values = np.zeros(len(ids), dtype=np.int64)  # bit i: holds parts[i]'s value
+    for i, (_, _, (alias, value)) in enumerate(parts):
+        posting = np.asarray(fields.tag_labels(alias, value), dtype=np.int64)
+        held_values |= np.isin(ids, posting).astype(np.int64) << i
+    matched = held_values != 0
+    if not matched.all():  # (holds none of the values: not a match; the union gives None)
+        scored = list(itertools.compress(scored, matched.tolist()))
+        table, held_values = table[matched], held_values[matched]
+    distinct, inverse = _distinct_triples(held_values, table[:, LENGTH], table[:, MAX_FREQ])
+    stats, func, docnorm = score._stats, score._func, score._docnorm
+    stats.min_score = 0.0
+    values = []
+    for bits, length, max_freq in distinct:
+        children = [result for i, (_, result, _) in enumerate(parts) if bits >> i & 1]
+        r = Result(UNION, weight=build.weight, children=children)
+        values.append(func(r, DocStats(0, length, max_freq), stats, False, docnorm)[0])
+    return ScoredColumns(scored, np.array(values, dtype=np.float64)[inverse], table[:, DOC_ID])
 
 
 def _score_triples(

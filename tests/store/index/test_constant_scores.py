@@ -39,7 +39,7 @@ SCORERS = ["TFIDF", "TFIDF.DOCNORM", "BM25", "BM25STD", "DISMAX", "DOCSCORE", "H
 
 @pytest.fixture(params=["python loop", "numpy columns"])
 def small_page(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Both ways of the constant path: this index's 61 documents are scored in the Python
+    """Both ways of the constant path: this index's 64 documents are scored in the Python
     loop at the default ``SMALL_PAGE``, in numpy columns with it at 0."""
     size = scoring.SMALL_PAGE if request.param == "python loop" else 0
     monkeypatch.setattr(scoring, "SMALL_PAGE", size)
@@ -59,6 +59,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         e.execute("HSET", f"d:{i}", "t", text, "u", other,
                   "tag", "abc" if i % 5 == 0 else "ab"[i % 2], "n", str(i))  # fmt: skip
     e.execute("HSET", "d:bare", "tag", "a", "n", "5")  # no text: length 0
+    for i, tags in enumerate(["a,b", "a,abc", "b,abc,a"]):  # several values: a union's
+        e.execute("HSET", f"d:multi{i}", "t", "beta " * (i + 1), "tag", tags)  # children
     return e
 
 
@@ -85,9 +87,38 @@ def test_the_constant_path_equals_the_per_document_path(
     assert fast[0] > 0
 
 
-@pytest.mark.parametrize(
-    "query", ["@t:beta gamma", "@tag:{a | b}", "@tag:{a*}", "@t:beta @tag:{a}", "bet*"]
-)
+UNIONS = ["@tag:{a | b}", "@tag:{a|abc}", "@tag:{abc|b|a}", "@tag:{a|nosuch}",
+          "@tag:{a|b}=>{$weight: 3}"]  # fmt: skip
+
+
+@pytest.mark.parametrize("scorer", SCORERS)
+@pytest.mark.parametrize("query", UNIONS)
+@pytest.mark.parametrize("page", [("0", "100"), ("0", "3"), ("20", "10")])
+def test_a_union_of_tag_values_scores_in_columns_as_per_document(
+    engine: Engine, query: str, scorer: str, page: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a document's result is the UNION of the values it holds (scoring._union_columns):
+    # the same scores and order as the per-document path, WITHSCORES bytes included
+    monkeypatch.setattr(scoring, "SMALL_PAGE", 0)
+    args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
+            "LIMIT", *page, "DIALECT", "2")  # fmt: skip
+    calls: list[bool] = []
+    columns = scoring._union_columns
+
+    def recording(*a: object) -> object:
+        got = columns(*a)  # type: ignore[arg-type]
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(scoring, "_union_columns", recording)
+    fast = engine.execute(*args)
+    assert calls == [True], "the union was not scored in columns"
+    monkeypatch.setattr(scoring, "_union_columns", lambda *a: None)
+    assert engine.execute(*args) == fast
+    assert fast[0] > 20
+
+
+@pytest.mark.parametrize("query", ["@t:beta gamma", "@tag:{a*}", "@t:beta @tag:{a}", "bet*"])
 def test_unions_and_text_keep_the_per_document_path(engine: Engine, query: str) -> None:
     # a union's result holds the children each document matched: not the same for all
     index = engine.indexes.get(b"i")
