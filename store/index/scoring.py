@@ -66,7 +66,7 @@ import numpy as np
 from ..replies import SimpleString
 from .corpus_stats import view as corpus_view
 from .doc_columns import DOC_ID, LENGTH, MAX_FREQ
-from .fields import DocStats
+from .fields import DocStats, FieldIndexes
 from .phonetics import is_phonetic
 from .query import ParsedQuery
 from .ranking import top_order
@@ -448,17 +448,8 @@ def _constant_columns(
         result, term = None, build.template.term
     else:
         return None
-    n = len(labels)
-    if deadline is not None:
-        for start in range(255, n, 256):
-            if deadline():
-                n = start
-                break
-    scored = labels if isinstance(labels, list) and n == len(labels) else list(labels[:n])
     fields = score._fields
-    held, table = fields.stat_columns(scored)
-    if not held.all():
-        scored = list(itertools.compress(scored, held.tolist()))
+    scored, table = _indexed_columns(fields, labels, _scored_count(labels, deadline))
     if len(scored) <= SMALL_PAGE:
         rows = table.tolist()
         freqs = fields.term_frequencies(scored, term).tolist() if result is None else None
@@ -479,6 +470,30 @@ def _constant_columns(
     return ScoredColumns(scored, values_array[inverse], table[:, DOC_ID])
 
 
+def _scored_count(labels: Sequence[int], deadline: Callable[[], bool] | None) -> int:
+    """How many of ``labels`` are scored: all, or those before the poll of ``deadline``
+    that says time is up (polled before the 256th label, then every 256, where
+    :func:`_score_all` polls it)."""
+    n = len(labels)
+    if deadline is not None:
+        for start in range(255, n, 256):
+            if deadline():
+                return start
+    return n
+
+
+def _indexed_columns(
+    fields: FieldIndexes, labels: Sequence[int], n: int
+) -> tuple[list[int], np.ndarray]:
+    """The first ``n`` of ``labels`` that are still indexed, and their statistics' rows
+    (:meth:`FieldIndexes.stat_columns`), in order."""
+    scored = labels if isinstance(labels, list) and n == len(labels) else list(labels[:n])
+    held, table = fields.stat_columns(scored)
+    if not held.all():
+        scored = list(itertools.compress(scored, held.tolist()))
+    return scored, table
+
+
 def _union_columns(
     score: Scorer,
     build: UnionOfConstants,
@@ -494,19 +509,11 @@ def _union_columns(
     parts = build.parts
     if len(parts) >= _PACKED_BITS:
         return None
-    n = len(labels)
-    if deadline is not None:
-        for start in range(255, n, 256):
-            if deadline():
-                n = start
-                break
+    n = _scored_count(labels, deadline)
     if n <= SMALL_PAGE:
         return None
-    scored = labels if isinstance(labels, list) and n == len(labels) else list(labels[:n])
     fields = score._fields
-    held, table = fields.stat_columns(scored)
-    if not held.all():
-        scored = list(itertools.compress(scored, held.tolist()))
+    scored, table = _indexed_columns(fields, labels, n)
     ids = np.asarray(scored, dtype=np.int64)
     held_values = np.zeros(len(ids), dtype=np.int64)  # bit i: holds parts[i]'s value
     for i, (_, _, (alias, value)) in enumerate(parts):

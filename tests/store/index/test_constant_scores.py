@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,27 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return e
 
 
+def _both_paths(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, name: str, args: tuple[str, ...]
+) -> Any:
+    """The reply to ``args`` with ``scoring.<name>`` on, which must answer (once), and
+    with it off (the per-document path), which must be the same; returns the reply."""
+    calls: list[bool] = []
+    wrapped = getattr(scoring, name)
+
+    def recording(*a: object) -> object:
+        got = wrapped(*a)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(scoring, name, recording)
+    fast = engine.execute(*args)
+    assert calls == [True], f"{name} did not score the query"
+    monkeypatch.setattr(scoring, name, lambda *a: None)
+    assert engine.execute(*args) == fast
+    return fast
+
+
 @pytest.mark.parametrize("scorer", SCORERS)
 @pytest.mark.parametrize("query", QUERIES)
 def test_the_constant_path_equals_the_per_document_path(
@@ -71,19 +93,7 @@ def test_the_constant_path_equals_the_per_document_path(
 ) -> None:
     args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
             "LIMIT", "0", "100", "DIALECT", "2")  # fmt: skip
-    calls: list[int] = []
-    constant = scoring._constant_columns
-
-    def recording(*a: object) -> object:
-        got = constant(*a)  # type: ignore[arg-type]
-        calls.append(got is not None)
-        return got
-
-    monkeypatch.setattr(scoring, "_constant_columns", recording)
-    fast = engine.execute(*args)
-    assert calls == [True], "the query did not take the constant path"
-    monkeypatch.setattr(scoring, "_constant_columns", lambda *a: None)
-    assert engine.execute(*args) == fast
+    fast = _both_paths(engine, monkeypatch, "_constant_columns", args)
     assert fast[0] > 0
 
 
@@ -102,19 +112,7 @@ def test_a_union_of_tag_values_scores_in_columns_as_per_document(
     monkeypatch.setattr(scoring, "SMALL_PAGE", 0)
     args = ("FT.SEARCH", "i", query, "WITHSCORES", "SCORER", scorer, "NOCONTENT",
             "LIMIT", *page, "DIALECT", "2")  # fmt: skip
-    calls: list[bool] = []
-    columns = scoring._union_columns
-
-    def recording(*a: object) -> object:
-        got = columns(*a)  # type: ignore[arg-type]
-        calls.append(got is not None)
-        return got
-
-    monkeypatch.setattr(scoring, "_union_columns", recording)
-    fast = engine.execute(*args)
-    assert calls == [True], "the union was not scored in columns"
-    monkeypatch.setattr(scoring, "_union_columns", lambda *a: None)
-    assert engine.execute(*args) == fast
+    fast = _both_paths(engine, monkeypatch, "_union_columns", args)
     assert fast[0] > 20
 
 
