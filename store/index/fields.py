@@ -795,10 +795,8 @@ class FieldIndexes:
             return None
         if node.prefixes or node.patterns:
             return None
-        if node.field not in self._tags:
-            return []
         (value,) = node.values
-        return self.tag_labels(node.field, _fold_tag(value, self._tag_spec[node.field]))
+        return self.tag_labels(node.field, self.fold_tag(node.field, value))
 
     def evaluate(self, node: FilterNode) -> set[int] | None:
         """The labels ``node`` matches: a fresh set, or None for "every label"."""

@@ -524,13 +524,15 @@ def _union_columns(
         scored = list(itertools.compress(scored, matched.tolist()))
         table, held_values = table[matched], held_values[matched]
     distinct, inverse = _distinct_triples(held_values, table[:, LENGTH], table[:, MAX_FREQ])
-    stats, func, docnorm = score._stats, score._func, score._docnorm
-    stats.min_score = 0.0
-    values = []
-    for bits, length, max_freq in distinct:
-        children = [result for i, (_, result, _) in enumerate(parts) if bits >> i & 1]
-        r = Result(UNION, weight=build.weight, children=children)
-        values.append(func(r, DocStats(0, length, max_freq), stats, False, docnorm)[0])
+    values = _score_rows(
+        score,
+        (
+            (Result(UNION, weight=build.weight,
+                    children=[r for i, (_, r, _) in enumerate(parts) if bits >> i & 1]),
+             length, max_freq)
+            for bits, length, max_freq in distinct
+        ),
+    )  # fmt: skip
     return ScoredColumns(scored, np.array(values, dtype=np.float64)[inverse], table[:, DOC_ID])
 
 
@@ -539,9 +541,8 @@ def _score_triples(
 ) -> list[float]:
     """The score of each (frequency, length, max frequency): of ``result`` for a constant
     query, else of the TERM result of ``score``'s one-term build at that frequency."""
-    stats, func, docnorm, build = score._stats, score._func, score._docnorm, score._build
-    stats.min_score = 0.0
-    values = []
+    build = score._build
+    rows = []
     for freq, length, max_freq in triples:
         r = result
         if r is None:
@@ -549,8 +550,19 @@ def _score_triples(
             t = build.template
             r = Result(TERM, freq=freq, weight=build.weight, term=t.term, idf=t.idf,
                        bm25_idf=t.bm25_idf)  # fmt: skip
-        values.append(func(r, DocStats(0, length, max_freq), stats, False, docnorm)[0])
-    return values
+        rows.append((r, length, max_freq))
+    return _score_rows(score, rows)
+
+
+def _score_rows(score: Scorer, rows: Iterable[tuple[Result, int, int]]) -> list[float]:
+    """The score of each ``(result, length, max frequency)``: ``score``'s scorer on that
+    result tree for a document of those statistics (the column paths' one scoring step)."""
+    stats, func, docnorm = score._stats, score._func, score._docnorm
+    stats.min_score = 0.0
+    return [
+        func(r, DocStats(0, length, max_freq), stats, False, docnorm)[0]
+        for r, length, max_freq in rows
+    ]
 
 
 _PACKED_BITS = 21

@@ -611,10 +611,9 @@ class Server:
         loop.call_soon(self._end_turn, queue)
 
     def take_turn(self) -> None:
-        """Send the armed turn's replies now: a socket read began (Connection calls it
-        first thing when it reads)."""
-        if self.turn_armed is not None:
-            self._send_queued()
+        """Send the armed turn's replies now: a socket read began while
+        :attr:`turn_armed` is set (Connection checks it first thing when it reads)."""
+        self._send_queued()
 
     def _end_turn(self, queue: list[Connection]) -> None:
         if self.turn_armed is queue:  # no read sent them: the poll found no request
