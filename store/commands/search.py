@@ -30,6 +30,7 @@ from ..index.search_index import SearchHit, SearchIndex
 from ..index.sorting import field_sort_key, hash_sort_value, sort_by_field
 from ..index.vector_range import RangeResults
 from ..replies import SimpleString
+from . import knn_plans
 from .table import command
 
 if TYPE_CHECKING:
@@ -225,6 +226,9 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     """
     if len(args) == 2:  # before the index is looked up, as RediSearch checks
         raise QuerySyntaxError("No query string provided")
+    page = knn_plans.answer(ctx, args)  # a plain KNN page of a shape answered before
+    if page is not None:
+        return page
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
@@ -345,7 +349,7 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
                 hit.yields = ranges.yields(index.key_to_label.get(hit.key, -1))
     index.count_plan(plan)
     timed_out = deadline is not None and deadline.expired
-    return _reply(
+    reply = _reply(
         ctx,
         index,
         request,
@@ -358,6 +362,9 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         by_distance,
         sortable,
     )
+    if parsed.knn is not None:
+        knn_plans.learn(ctx, args, index, request, parsed)
+    return reply
 
 
 def _sorted(

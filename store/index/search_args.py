@@ -239,7 +239,7 @@ PLAIN_BYTES_KEPT = 4096
 """A request without PARAMS is kept only if its arguments total at most this many bytes."""
 
 
-def _shape(argv: list[bytes]) -> tuple[tuple[bytes, ...], tuple[int, int]] | None:
+def params_shape(argv: Sequence[bytes]) -> tuple[tuple[bytes, ...], tuple[int, int]] | None:
     """``argv`` without the values of its first ``PARAMS`` list, and that list's span (the
     keyword's position, the position after its last value); None without a well-formed
     ``PARAMS n name value ...``."""
@@ -265,7 +265,7 @@ def parse_ft_search(args: Sequence[bytes | str | int | float]) -> SearchRequest:
     of its own, so it never meets a shape.
     """
     argv = [a if type(a) is bytes else as_bytes(a) for a in args]  # RESP's are bytes already
-    shape = _shape(argv)
+    shape = params_shape(argv)
     if shape is None:  # no PARAMS: the same arguments give the same request
         plain = tuple(argv)
         kept = _plain.get(plain)

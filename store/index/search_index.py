@@ -658,18 +658,69 @@ class SearchIndex:
         gets the index's own where they are too far apart for the recomputation to reorder
         them (:func:`order_is_certain`): the same hits in the same order, without the cost."""
         pairs, plan = self._knn(knn, allowed, data, lock)
-        spec = self._exact_field(knn.field)
+        return self._reported(knn.field, knn.vector, pairs, data, lock, distances_read), plan
+
+    def knn_target(self, knn: KnnClause) -> tuple[bytes, VectorIndex, FieldSpec] | None:
+        """The VECTOR field ``knn`` searches: its name, vector index and spec; None when
+        ``knn.field`` is not a VECTOR field of this index (then nothing matches, as in
+        RediSearch). Raises RediSearch's errors: a distance name that is a schema field,
+        an attribute the field's algorithm does not take."""
+        if any(knn.score_alias in (f.name, f.alias) for f in self.definition.fields):
+            raise QuerySyntaxError(
+                f"Property `{knn.score_alias.decode('utf-8', 'replace')}` already exists in schema"
+            )
+        if not any(knn.field in (f.name, f.alias) for f in self.vector_fields):
+            return None
+        field_name, vindex = self.vector_field(knn.field)
+        if vindex.kind != "HNSW" and (knn.ef_runtime is not None or knn.epsilon is not None):
+            raise vector_params_error("Invalid option")
+        if knn.epsilon is not None:
+            raise vector_params_error("range query attributes were sent for a non-range query")
+        spec = next(f for f in self.vector_fields if f.name == field_name)
+        return field_name, vindex, spec
+
+    def nearest(
+        self,
+        target: tuple[bytes, VectorIndex, FieldSpec],
+        field: bytes,
+        blob: bytes,
+        k: int,
+        ef_runtime: int | None,
+        data: dict[bytes, Any],
+        lock: Any,
+    ) -> list[tuple[int, float]]:
+        """``knn(KnnClause(k, field, blob, ef_runtime), None, data, lock,
+        distances_read=False)[0]`` for a ``target`` that :meth:`knn_target` gave for
+        ``field``, and ``k`` > 0: the same hits in the same order, without the clause's
+        checks (a kept plan made them; :mod:`store.commands.knn_plans`)."""
+        field_name, vindex, spec = target
+        query = self._query_vector(blob, vindex, spec)
+        pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
+        return self._reported(field, blob, pairs, data, lock, False)
+
+    def _reported(
+        self,
+        field: bytes,
+        blob: bytes,
+        pairs: list[tuple[int, float]],
+        data: dict[bytes, Any],
+        lock: Any,
+        distances_read: bool,
+    ) -> list[tuple[int, float]]:
+        """The hits of a search of ``field`` for ``blob`` with the distances and order
+        :meth:`knn` reports (see there)."""
+        spec = self._exact_field(field)
         if spec is not None and pairs:
             assert spec.vector is not None
             ordered = sorted(pairs, key=_BY_DISTANCE_THEN_LABEL)
             metric = Metric.parse(spec.vector.distance_metric)
             dists = [d for _, d in ordered]
             if not distances_read and order_is_certain(dists, metric, spec.vector.dim):
-                return ordered, plan
-            exact = self.exact(spec, [label for label, _ in pairs], knn.vector, data, lock)
+                return ordered
+            exact = self.exact(spec, [label for label, _ in pairs], blob, data, lock)
             pairs = sorted(((label, exact.get(label, d)) for label, d in pairs),
                            key=_BY_DISTANCE_THEN_LABEL)  # fmt: skip
-        return pairs, plan
+        return pairs
 
     def _exact_field(self, name: bytes) -> FieldSpec | None:
         """The vector field ``name`` whose reported distances :meth:`exact` computes: a
@@ -733,18 +784,10 @@ class SearchIndex:
 
         As RediSearch's: a distance name that is a schema field is refused; a field that
         is not a VECTOR field of the index matches nothing."""
-        if any(knn.score_alias in (f.name, f.alias) for f in self.definition.fields):
-            raise QuerySyntaxError(
-                f"Property `{knn.score_alias.decode('utf-8', 'replace')}` already exists in schema"
-            )
-        if not any(knn.field in (f.name, f.alias) for f in self.vector_fields):
+        target = self.knn_target(knn)
+        if target is None:
             return [], "empty"
-        field_name, vindex = self.vector_field(knn.field)
-        if vindex.kind != "HNSW" and (knn.ef_runtime is not None or knn.epsilon is not None):
-            raise vector_params_error("Invalid option")
-        if knn.epsilon is not None:
-            raise vector_params_error("range query attributes were sent for a non-range query")
-        spec = next(f for f in self.vector_fields if f.name == field_name)
+        field_name, vindex, spec = target
         query = self._query_vector(knn.vector, vindex, spec)
         k = knn.k
         if k == 0:

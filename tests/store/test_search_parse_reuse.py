@@ -68,7 +68,7 @@ def _random_request(rng: random.Random) -> list[bytes]:
 def _with_new_values(argv: list[bytes], rng: random.Random) -> list[bytes]:
     """The same request with fresh bytes wherever a PARAMS value could be."""
     out = list(argv)
-    shape = search_args._shape(out)
+    shape = search_args.params_shape(out)
     if shape is not None:
         at, end = shape[1]
         for i in range(at + 3, end, 2):
@@ -90,7 +90,7 @@ def test_a_reused_parse_equals_a_full_parse(monkeypatch: pytest.MonkeyPatch) -> 
         argv = _random_request(rng)
         first = _reused(argv)
         assert first == _full(argv), argv
-        shape = search_args._shape(argv)
+        shape = search_args.params_shape(argv)
         keeps = not isinstance(first, tuple)  # errors are never kept
         if shape is not None:  # a shape is kept if its PARAMS span is the one parsed
             keeps = keeps and full(argv)[1] == shape[1]
