@@ -1,20 +1,22 @@
-"""Kept plans of the plain KNN page: FT.SEARCH's request sent again with a new vector.
+"""Kept plans of KNN pages over every document, sent again with a new query vector.
 
-The benchmark and vector-search clients that want only the ids send one request shape
-over and over, with a new query vector each time::
+Vector-search clients send one request shape over and over with a new vector each time:
+the ids only (``NOCONTENT``, as the benchmark), or the distance and a few fields
+(``RETURN``, as LangChain and RedisVL), maybe sorted by the distance::
 
-    FT.SEARCH idx "*=>[KNN k @v $B ...]" PARAMS 2 B <blob> NOCONTENT [LIMIT o n] [DIALECT d]
+    FT.SEARCH idx "*=>[KNN k @v $B ...]" PARAMS 2 B <blob> [NOCONTENT | RETURN ...]
+        [SORTBY ...] [LIMIT o n] [DIALECT d]
 
 Once :func:`store.commands.search.ft_search` has answered such a request, :func:`learn`
-keeps what its general path decided (the index, the vector field, k, EF_RUNTIME, the
-page) under the request's shape: its arguments without their PARAMS values, as
-:func:`store.index.search_args.parse_ft_search` keys its parses. :func:`answer` then
-answers the next request of that shape from the plan: it reads the new vector, asks the
-index for the nearest documents (:meth:`SearchIndex.nearest`) and lays out the page,
-without the request parse, the filter and range planning and the general reply.
+keeps what its general path decided (the parsed request, the index and its vector field,
+k, EF_RUNTIME, whether distances are read) under the request's shape: its arguments
+without their PARAMS values, as :func:`store.index.search_args.parse_ft_search` keys its
+parses. For the next request of that shape, :func:`find` gives the plan and
+``ft_search`` asks the index for the nearest documents to the new vector
+(:meth:`SearchIndex.nearest`) and lays out its general reply from them, without the
+request parse and the filter and range planning.
 
-Contract: a plan's reply is byte for byte the general path's, or :func:`answer` returns
-None and the general path answers (and raises what it raises). A plan is used only
+Contract: a planned reply is byte for byte the general path's. A plan is found only
 while all of these hold, checked on every request:
 
 * the request has the plan's shape, and every PARAMS value but the query vector's is
@@ -22,13 +24,13 @@ while all of these hold, checked on every request:
 * the index the request names is the very object the plan was made for (FT.ALTER,
   FT.DROPINDEX then FT.CREATE, and alias changes give another; the plan holds it weakly,
   so a dropped index is freed);
-* the server's KNN order is ``distance`` (``search-knn-order``) and the client speaks
-  RESP2.
+* the server's KNN order is ``distance`` (``search-knn-order``).
 
-A plan is made only for a page whose answer depends on nothing else: a KNN over every
-document (the ``*`` filter, no FILTER, INKEYS, ranges or window), ``NOCONTENT``, no
-SORTBY, scores, payloads, sort keys or explanations, no hybrid or range attributes,
-k > 0. Tests hold the two paths equal (``tests/store/test_knn_plans.py``).
+A plan is made only for a KNN page whose hits depend on nothing but the vector: over
+every document (the ``*`` filter: no FILTER, INKEYS, ranges or window), without scores
+or explanations (WITHSCORES, EXPLAINSCORE), hybrid or range attributes, k > 0, its
+vector's parameter used once. Tests hold the two paths equal
+(``tests/store/test_knn_plans.py``).
 """
 
 from __future__ import annotations
@@ -37,9 +39,8 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..datatypes.json_doc import JsonDoc
 from ..errors import IndexError_
 from ..index.query import MatchAll, ParsedQuery
 from ..index.search_args import SearchRequest, params_shape
@@ -50,30 +51,36 @@ if TYPE_CHECKING:
     from ..index.vector import VectorIndex
     from .context import ExecContext
 
-__all__ = ["PLANS_KEPT", "answer", "learn", "plans_kept"]
+__all__ = ["PLANS_KEPT", "Plan", "find", "learn", "plans_kept"]
 
 PLANS_KEPT = 256
 """How many plans are kept (the table is cleared when full, as the parse shapes are)."""
 
-_DOCUMENTS = (dict, JsonDoc)  # what a search result's key holds while it exists
-
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
+    """What the general path decided for one request shape (see the module docstring)."""
+
     index: weakref.ref[SearchIndex]
     target: tuple[bytes, VectorIndex, FieldSpec]
+    """The vector field searched (:meth:`SearchIndex.knn_target`)."""
     field: bytes
+    """The field as the query names it."""
     k: int
     ef_runtime: int | None
-    offset: int
-    num: int
+    request: SearchRequest
+    """The parsed request: every option but the PARAMS values, which the reply never reads."""
+    score_alias: bytes
+    distances_read: bool
+    by_distance: bool
+    """SORTBY names the KNN distance."""
     vector_at: int
     """Where the query vector is in the request's arguments (the shape fixes it)."""
     fixed: tuple[tuple[int, bytes], ...]
     """The other PARAMS values, by their place in the arguments."""
 
 
-_plans: dict[tuple[bytes, tuple[bytes, ...]], _Plan] = {}
+_plans: dict[tuple[bytes, tuple[bytes, ...]], Plan] = {}
 
 
 def plans_kept() -> int:
@@ -81,10 +88,10 @@ def plans_kept() -> int:
     return len(_plans)
 
 
-def answer(ctx: ExecContext, args: Sequence[bytes]) -> list[Any] | None:
-    """The reply to FT.SEARCH ``args`` (the command name first) from a kept plan; None
-    when no plan holds for it (see the module docstring), and nothing was done."""
-    if not _plans or ctx.protocol != 2 or len(args) < 3:
+def find(ctx: ExecContext, args: Sequence[bytes]) -> tuple[Plan, SearchIndex] | None:
+    """The plan kept for FT.SEARCH ``args`` (the command name first) and the index it
+    searches, or None when none holds (see the module docstring)."""
+    if not _plans or len(args) < 3:
         return None
     shape = params_shape(args[2:])
     if shape is None:
@@ -95,28 +102,13 @@ def answer(ctx: ExecContext, args: Sequence[bytes]) -> list[Any] | None:
         return None
     try:
         with ctx.lock:
-            index = ctx.indexes.get(args[1])
+            index: SearchIndex | None = ctx.indexes.get(args[1])
     except IndexError_:
         index = None
     if index is None or index is not plan.index() or ctx.indexes.knn_order != "distance":
         _plans.pop(key, None)  # another index, or another order: the general path decides
         return None
-    pairs = index.nearest(
-        plan.target,
-        plan.field,
-        args[plan.vector_at],
-        plan.k,
-        plan.ef_runtime,
-        ctx.keyspace.data,
-        ctx.lock,
-    )
-    index.count_plan("ann")
-    with ctx.lock:
-        to_key = index.label_to_key
-        keys = [doc for label, _ in pairs if (doc := to_key.get(label)) is not None]
-        values = ctx.keyspace.get_many(keys, ctx.read_now)
-    found = [key for key, value in zip(keys, values, strict=True) if isinstance(value, _DOCUMENTS)]
-    return [len(found), *found[plan.offset : plan.offset + plan.num]]
+    return plan, index
 
 
 def learn(
@@ -125,20 +117,19 @@ def learn(
     index: SearchIndex,
     request: SearchRequest,
     parsed: ParsedQuery,
+    *,
+    distances_read: bool,
+    by_distance: bool,
 ) -> None:
-    """Keep a plan for FT.SEARCH ``args`` when it is a plain KNN page, which the general
-    path has just answered (so every check a plan skips has passed for its shape)."""
+    """Keep a plan for FT.SEARCH ``args`` when its hits depend on nothing but the query
+    vector. The general path has just answered it, so every check a plan skips has
+    passed for its shape; ``distances_read`` and ``by_distance`` are what it decided."""
     knn = parsed.knn
     if (
         knn is None
         or knn.k <= 0
-        or not request.nocontent
-        or ctx.protocol != 2
         or type(parsed.filter) is not MatchAll
-        or request.sortby is not None
         or request.withscores
-        or request.withpayloads
-        or request.withsortkeys
         or request.explainscore
         or request.inkeys is not None
         or request.slop is not None
@@ -153,10 +144,9 @@ def learn(
     if shape is None:
         return
     at, end = shape[1]
-    first = 2 + at + 2  # the first PARAMS name in ``args``
-    names = range(first, 2 + end, 2)
-    vector_at = [i + 1 for i in names if args[i + 1] is knn.vector]
-    if len(vector_at) != 1:  # the vector is not one PARAMS value (or is several): no plan
+    names = range(2 + at + 2, 2 + end, 2)  # where the PARAMS names are in ``args``
+    vector_at = [i + 1 for i in names if args[i + 1] == knn.vector]
+    if len(vector_at) != 1:  # no PARAMS value, or several, equal the vector: no plan
         return
     # the vector's parameter must be used once in the query (as the vector): then no other
     # part of the plan (k, EF_RUNTIME) can depend on its value
@@ -169,14 +159,16 @@ def learn(
     fixed = tuple((i + 1, args[i + 1]) for i in names if i + 1 != vector_at[0])
     if len(_plans) >= PLANS_KEPT:
         _plans.clear()
-    _plans[(args[1], shape[0])] = _Plan(
+    _plans[(args[1], shape[0])] = Plan(
         weakref.ref(index),
         target,
         knn.field,
         knn.k,
         knn.ef_runtime,
-        request.offset,
-        request.num,
+        request,
+        knn.score_alias,
+        distances_read,
+        by_distance,
         vector_at[0],
         fixed,
     )

@@ -226,9 +226,9 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     """
     if len(args) == 2:  # before the index is looked up, as RediSearch checks
         raise QuerySyntaxError("No query string provided")
-    page = knn_plans.answer(ctx, args)  # a plain KNN page of a shape answered before
-    if page is not None:
-        return page
+    kept = knn_plans.find(ctx, args)  # a KNN page of a shape answered before
+    if kept is not None:
+        return _planned_page(ctx, args, *kept)
     with ctx.lock:
         index = ctx.indexes.get(args[1], missing="{name}: no such index")
     request = parse_ft_search(args[2:])
@@ -363,8 +363,39 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         sortable,
     )
     if parsed.knn is not None:
-        knn_plans.learn(ctx, args, index, request, parsed)
+        knn_plans.learn(ctx, args, index, request, parsed, distances_read=distances_read,
+                        by_distance=by_distance)  # fmt: skip
     return reply
+
+
+def _planned_page(
+    ctx: ExecContext, args: list[bytes], plan: knn_plans.Plan, index: SearchIndex
+) -> object:
+    """The reply to ``args`` from a kept plan: what the KNN branch of :func:`ft_search`
+    gives for a request of that shape (no filter, ranges or scores), for its vector."""
+    request = plan.request
+    deadline = _deadline(request.timeout_ms)
+    pairs = index.nearest(
+        plan.target,
+        plan.field,
+        args[plan.vector_at],
+        plan.k,
+        plan.ef_runtime,
+        ctx.keyspace.data,
+        ctx.lock,
+        distances_read=plan.distances_read,
+    )
+    with ctx.lock:
+        to_key = index.label_to_key
+        hits = [
+            SearchHit(key, dist, None)
+            for label, dist in pairs
+            if (key := to_key.get(label)) is not None
+        ]
+    index.count_plan("ann")
+    timed_out = deadline is not None and deadline.expired
+    return _reply(ctx, index, request, hits, plan.score_alias, False, {}, timed_out, None,
+                  plan.by_distance, [plan.score_alias])  # fmt: skip
 
 
 def _sorted(

@@ -688,15 +688,17 @@ class SearchIndex:
         ef_runtime: int | None,
         data: dict[bytes, Any],
         lock: Any,
+        *,
+        distances_read: bool,
     ) -> list[tuple[int, float]]:
         """``knn(KnnClause(k, field, blob, ef_runtime), None, data, lock,
-        distances_read=False)[0]`` for a ``target`` that :meth:`knn_target` gave for
-        ``field``, and ``k`` > 0: the same hits in the same order, without the clause's
-        checks (a kept plan made them; :mod:`store.commands.knn_plans`)."""
+        distances_read=distances_read)[0]`` for a ``target`` that :meth:`knn_target` gave
+        for ``field``, and ``k`` > 0: the same hits in the same order, without the
+        clause's checks (a kept plan made them; :mod:`store.commands.knn_plans`)."""
         field_name, vindex, spec = target
         query = self._query_vector(blob, vindex, spec)
         pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
-        return self._reported(field, blob, pairs, data, lock, False)
+        return self._reported(field, blob, pairs, data, lock, distances_read)
 
     def _reported(
         self,

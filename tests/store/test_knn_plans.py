@@ -1,10 +1,11 @@
-"""Kept plans of the plain KNN page (store.commands.knn_plans) against the general path.
+"""Kept plans of KNN pages (store.commands.knn_plans) against the general path.
 
-A plan answers ``FT.SEARCH idx "*=>[KNN k @v $B ...]" PARAMS .. NOCONTENT`` sent again
-with a new vector. Held here: its replies equal the general path's for every vector,
-page, metric, algorithm and deleted or expired document; its errors are the general
-path's; it is made only for the plain page; and it stops answering when the index, an
-alias, the other PARAMS values or the server's KNN order change.
+A plan answers ``FT.SEARCH idx "*=>[KNN k @v $B ...]" PARAMS ..`` sent again with a new
+vector. Held here: its replies equal the general path's for every vector, reply shape
+(NOCONTENT, RETURN, SORTBY, LIMIT, RESP2 and RESP3), metric, algorithm, deleted or
+expired document, and JSON index; its errors are the general path's; it is made only
+for pages whose hits depend on the vector alone; and it stops answering when the index,
+an alias, the other PARAMS values or the server's KNN order change.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import gc
 import random
 import struct
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +22,7 @@ import pytest
 
 from store import Engine, EngineConfig
 from store.commands import knn_plans
-from store.errors import StoreError
+from store.commands.table import resolve
 
 DIM = 8
 DOCS = 300
@@ -39,7 +41,8 @@ def _create(eng: Engine, name: str, algo: str, metric: str, dim: int = DIM) -> N
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
-    eng = Engine(EngineConfig(data_dir=None)).start()
+    # no active expiry: a key past its deadline stays in the index, for the reply to drop
+    eng = Engine(EngineConfig(data_dir=None, active_expire_interval_ms=3_600_000)).start()
     _create(eng, "hnsw", "HNSW", "COSINE")
     _create(eng, "flat", "FLAT", "L2")
     _create(eng, "ip", "HNSW", "IP")
@@ -52,48 +55,49 @@ def engine() -> Iterator[Engine]:
     knn_plans._plans.clear()
 
 
-def _run(eng: Engine, args: list[bytes]) -> Any:
-    try:
-        return eng.execute(*args)
-    except StoreError as exc:
-        return ("error", type(exc).__name__, str(exc))
+def _run(eng: Engine, args: list[bytes], protocol: int = 2) -> Any:
+    reply = eng.submit(resolve(args), args, protocol=protocol)
+    if reply.error is not None:
+        return ("error", type(reply.error).__name__, str(reply.error))
+    return reply.reply
 
 
-def _general(eng: Engine, args: list[bytes], monkeypatch: pytest.MonkeyPatch) -> Any:
+def _general(
+    eng: Engine, args: list[bytes], monkeypatch: pytest.MonkeyPatch, protocol: int = 2
+) -> Any:
     """The general path's reply: no plan kept, none learned."""
     with monkeypatch.context() as m:
         m.setattr(knn_plans, "_plans", {})
         m.setattr(knn_plans, "learn", lambda *a, **k: None)
-        return _run(eng, args)
+        return _run(eng, args, protocol)
 
 
-def _planned(eng: Engine, args: list[bytes]) -> tuple[Any, bool]:
-    """The reply, and whether a kept plan gave it (or raised its error)."""
-    used = []
-    answer = knn_plans.answer
+def _planned(eng: Engine, args: list[bytes], protocol: int = 2) -> tuple[Any, bool]:
+    """The reply, and whether a kept plan gave it (or its error)."""
+    found = []
+    find = knn_plans.find
 
     def spy(ctx: Any, a: Any) -> Any:
-        try:
-            reply = answer(ctx, a)
-        except StoreError:
-            used.append(True)
-            raise
-        used.append(reply is not None)
-        return reply
+        kept = find(ctx, a)
+        found.append(kept is not None)
+        return kept
 
-    knn_plans.answer = spy  # type: ignore[assignment]
+    knn_plans.find = spy  # type: ignore[assignment]
     try:
-        return _run(eng, args), used == [True]
+        return _run(eng, args, protocol), found == [True]
     finally:
-        knn_plans.answer = answer  # type: ignore[assignment]
+        knn_plans.find = find  # type: ignore[assignment]
 
 
-def _request(index: str, blob: bytes, query: str = "*=>[KNN 10 @v $B]", *tail: str) -> list[bytes]:
+def _request(
+    index: str, blob: bytes, query: str = "*=>[KNN 10 @v $B]", *tail: str, content: bool = False
+) -> list[bytes]:
     return [b"FT.SEARCH", index.encode(), query.encode(), b"PARAMS", b"2", b"B", blob,
-            *(t.encode() for t in tail), b"NOCONTENT", b"DIALECT", b"2"]  # fmt: skip
+            *(t.encode() for t in tail), *([] if content else [b"NOCONTENT"]),
+            b"DIALECT", b"2"]  # fmt: skip
 
 
-SHAPES = [
+NOCONTENT = [
     ("hnsw", "*=>[KNN 10 @v $B]", ()),
     ("hnsw", "*=>[KNN 10 @v $B EF_RUNTIME 5]", ("LIMIT", "0", "10")),
     ("hnsw", "*=>[KNN 7 @v $B AS d]", ("LIMIT", "2", "3")),
@@ -102,14 +106,39 @@ SHAPES = [
     ("flat", "*=>[KNN 10 @v $B]", ()),
     ("ip", "*=>[KNN 10 @v $B EF_RUNTIME 50]", ()),
 ]
+CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by distance
+    ("hnsw", "*=>[KNN 10 @v $B]", ()),
+    ("hnsw", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "2", "t", "dist")),
+    ("hnsw", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "1", "dist", "SORTBY", "dist")),
+    (
+        "flat",
+        "*=>[KNN 6 @v $B AS dist]",
+        ("RETURN", "2", "dist", "t", "SORTBY", "dist", "DESC", "LIMIT", "1", "4"),
+    ),
+    ("ip", "*=>[KNN 10 @v $B]", ("RETURN", "3", "t", "AS", "tag")),
+    ("hnsw", "*=>[KNN 10 @v $B]", ("SORTBY", "t", "WITHSORTKEYS")),
+    ("hnsw", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "1", "v", "TIMEOUT", "5000")),
+]
+SHAPES = [(*shape, False) for shape in NOCONTENT] + [(*shape, True) for shape in CONTENT]
 
 
-@pytest.mark.parametrize(("index", "query", "tail"), SHAPES)
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize(("index", "query", "tail", "content"), SHAPES)
 def test_plan_replies_equal_the_general_path(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, index: str, query: str, tail: tuple[str]
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    index: str,
+    query: str,
+    tail: tuple[str],
+    content: bool,
+    protocol: int,
 ) -> None:
-    rng = random.Random(hash((index, query, tail)) & 0xFFFF)
-    _run(engine, _request(index, _blob(rng), query, *tail))  # the general path learns it
+    rng = random.Random(zlib.crc32(repr((index, query, tail, content)).encode()))
+
+    def request() -> list[bytes]:
+        return _request(index, _blob(rng), query, *tail, content=content)
+
+    _run(engine, request(), protocol)  # the general path learns it
     assert knn_plans.plans_kept() == 1
     for i in range(60):
         if i == 10:  # documents deleted, and past their deadline (not yet expired)
@@ -118,11 +147,11 @@ def test_plan_replies_equal_the_general_path(
             for _ in range(DOCS // 3):
                 engine.execute("PEXPIRE", f"d:{rng.randrange(DOCS)}", "20")
             time.sleep(0.05)
-        args = _request(index, _blob(rng), query, *tail)
-        planned, used = _planned(engine, args)
+        args = request()
+        planned, used = _planned(engine, args, protocol)
         assert used, "the kept plan did not answer"
-        assert planned == _general(engine, args, monkeypatch)
-        assert isinstance(planned, list) and planned[0] >= len(planned) - 1
+        assert planned == _general(engine, args, monkeypatch, protocol)
+        assert isinstance(planned, list | dict) and planned
 
 
 def test_plan_errors_are_the_general_paths(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,7 +170,8 @@ def test_plan_errors_are_the_general_paths(engine: Engine, monkeypatch: pytest.M
     [
         ("@t:{t1}=>[KNN 10 @v $B]", ()),  # a filter
         ("*=>[KNN 10 @v $B]", ("WITHSCORES",)),
-        ("*=>[KNN 10 @v $B AS d]", ("SORTBY", "d")),
+        ("*=>[KNN 10 @v $B]", ("EXPLAINSCORE", "WITHSCORES")),
+        ("*=>[KNN 10 @v $B HYBRID_POLICY ADHOC_BF]", ()),
         ("*=>[KNN 10 @v $B]", ("FILTER", "t", "0", "1")),
         ("*=>[KNN 10 @v $B]", ("INKEYS", "1", "d:1")),
         ("*=>[KNN 0 @v $B]", ()),
@@ -151,19 +181,6 @@ def test_plan_errors_are_the_general_paths(engine: Engine, monkeypatch: pytest.M
 def test_no_plan_for_other_pages(engine: Engine, query: str, tail: tuple[str]) -> None:
     rng = random.Random(5)
     _run(engine, _request("hnsw", _blob(rng), query, *tail))
-    assert knn_plans.plans_kept() == 0
-
-
-def test_no_plan_with_content_or_resp3(engine: Engine) -> None:
-    rng = random.Random(6)
-    args = _request("hnsw", _blob(rng))
-    args.remove(b"NOCONTENT")
-    _run(engine, args)
-    assert knn_plans.plans_kept() == 0
-    from store.commands.table import resolve
-
-    args = _request("hnsw", _blob(rng))
-    engine.submit(resolve(args), args, protocol=3)
     assert knn_plans.plans_kept() == 0
 
 
