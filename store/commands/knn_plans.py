@@ -47,8 +47,6 @@ from ..index.search_args import SearchRequest, params_shape
 from ..index.search_index import SearchIndex
 
 if TYPE_CHECKING:
-    from ..index.schema import FieldSpec
-    from ..index.vector import VectorIndex
     from .context import ExecContext
 
 __all__ = ["PLANS_KEPT", "Plan", "find", "learn", "plans_kept"]
@@ -62,8 +60,9 @@ class Plan:
     """What the general path decided for one request shape (see the module docstring)."""
 
     index: weakref.ref[SearchIndex]
-    target: tuple[bytes, VectorIndex, FieldSpec]
-    """The vector field searched (:meth:`SearchIndex.knn_target`)."""
+    field_name: bytes
+    """The VECTOR field searched (:meth:`SearchIndex.knn_target`), by its schema name:
+    the plan holds no vector index, so a dropped index's vectors are freed."""
     field: bytes
     """The field as the query names it."""
     k: int
@@ -161,7 +160,7 @@ def learn(
         _plans.clear()
     _plans[(args[1], shape[0])] = Plan(
         weakref.ref(index),
-        target,
+        target[0],
         knn.field,
         knn.k,
         knn.ef_runtime,

@@ -376,7 +376,7 @@ def _planned_page(
     request = plan.request
     deadline = _deadline(request.timeout_ms)
     pairs = index.nearest(
-        plan.target,
+        plan.field_name,
         plan.field,
         args[plan.vector_at],
         plan.k,

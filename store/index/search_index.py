@@ -681,7 +681,7 @@ class SearchIndex:
 
     def nearest(
         self,
-        target: tuple[bytes, VectorIndex, FieldSpec],
+        field_name: bytes,
         field: bytes,
         blob: bytes,
         k: int,
@@ -692,10 +692,12 @@ class SearchIndex:
         distances_read: bool,
     ) -> list[tuple[int, float]]:
         """``knn(KnnClause(k, field, blob, ef_runtime), None, data, lock,
-        distances_read=distances_read)[0]`` for a ``target`` that :meth:`knn_target` gave
-        for ``field``, and ``k`` > 0: the same hits in the same order, without the
-        clause's checks (a kept plan made them; :mod:`store.commands.knn_plans`)."""
-        field_name, vindex, spec = target
+        distances_read=distances_read)[0]`` for ``field`` (as a query names it) whose
+        :meth:`knn_target` is the VECTOR field ``field_name``, and ``k`` > 0: the same hits
+        in the same order, without the clause's checks (a kept plan made them;
+        :mod:`store.commands.knn_plans`)."""
+        vindex = self.vectors[field_name]
+        spec = next(f for f in self.vector_fields if f.name == field_name)
         query = self._query_vector(blob, vindex, spec)
         pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
         return self._reported(field, blob, pairs, data, lock, distances_read)

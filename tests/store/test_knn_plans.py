@@ -14,6 +14,7 @@ import gc
 import random
 import struct
 import time
+import weakref
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -217,9 +218,11 @@ def test_other_params_values_are_part_of_the_plan(
 def test_a_new_index_of_the_same_name_is_not_answered_by_the_old_plan(engine: Engine) -> None:
     rng = random.Random(9)
     _run(engine, _request("hnsw", _blob(rng)))
+    vectors = weakref.ref(engine.indexes.get("hnsw").vectors[b"v"])
     engine.execute("FT.DROPINDEX", "hnsw")
     gc.collect()
     assert all(p.index() is None for p in knn_plans._plans.values())  # the old index is freed
+    assert vectors() is None  # and its vectors
     _create(engine, "hnsw", "HNSW", "COSINE", dim=DIM * 2)
     reply, used = _planned(engine, _request("hnsw", _blob(rng)))
     assert not used
