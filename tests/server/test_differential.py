@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import redis
 
+from store.commands import knn_plans
 from store.server import ServerThread
 from tests.harness.components import RedisStack, wait_index_scanned
 
@@ -451,6 +452,46 @@ def test_flat_knn_matches_peer(pair: Pair, p: str, cleanup: list[str], metric: s
         ordered = "SORTBY" in query
         assert_same_results(mine, theirs, _show(("FT.SEARCH", idx, *query)), ordered=ordered)
     assert vectors.shape == (60, DIM)
+
+
+@pytest.mark.parametrize("metric", ["L2", "COSINE"])
+def test_flat_knn_pages_from_kept_plans_match_peer(
+    pair: Pair, p: str, cleanup: list[str], metric: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shapes clients repeat, each sent with six vectors: memvec answers the first
+    through its general path and the rest from a kept plan (store.commands.knn_plans);
+    every answer matches the peer's."""
+    idx = f"{p}i"
+    _, docs = _docs(60, seed=8)
+    cleanup.append(f"idx:{idx}")
+    _create(pair, idx, p, "FLAT", metric)
+    _load(pair, p, docs)
+    shapes: list[tuple[object, ...]] = [
+        ("*=>[KNN 10 @v $B]", "NOCONTENT"),
+        ("*=>[KNN 10 @v $B]", "RETURN", "2", "genre", "__v_score"),
+        ("*=>[KNN 5 @v $B AS dist]", "SORTBY", "dist", "RETURN", "2", "dist", "year"),
+        ("*=>[KNN 8 @v $B]", "SORTBY", "__v_score", "RETURN", "1", "title", "LIMIT", "2", "4"),
+        ("*=>[KNN 10 @v $B]",),
+    ]  # fmt: skip
+    planned: list[bool] = []
+    find = knn_plans.find
+
+    def counted(ctx: Any, args: Any) -> Any:
+        kept = find(ctx, args)
+        planned.append(kept is not None)
+        return kept
+
+    monkeypatch.setattr(knn_plans, "find", counted)  # the server runs in this process
+    monkeypatch.setattr(knn_plans, "_plans", {})  # not cleared for room during the test
+    rng = np.random.default_rng(5)
+    for shape in shapes:
+        for _ in range(6):
+            q = rng.standard_normal(DIM).astype(np.float32).tobytes()
+            query = ("FT.SEARCH", idx, shape[0], *shape[1:], "PARAMS", "2", "B", q,
+                     "DIALECT", "2")  # fmt: skip
+            mine, theirs = pair.both(*query)
+            assert_same_results(mine, theirs, _show(query), ordered="SORTBY" in shape)
+    assert sum(planned) == len(shapes) * 5  # all but each shape's first came from a plan
 
 
 def test_hnsw_recall(pair: Pair, p: str, cleanup: list[str]) -> None:
