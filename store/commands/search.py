@@ -288,11 +288,7 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
                 if by_score:  # RediSearch's order: score descending, ties by document id
                     place = {label: i for i, label in enumerate(rank(index, scores))}
                     pairs = sorted(pairs, key=lambda pair: place.get(pair[0], len(place)))
-            hits = [
-                SearchHit(key, dist, scores.get(label))
-                for label, dist in pairs
-                if (key := to_key.get(label)) is not None
-            ]
+            hits = _knn_hits(to_key, pairs, scores)
     else:
         plan = "filter"
         with ctx.lock:
@@ -386,16 +382,23 @@ def _planned_page(
         distances_read=plan.distances_read,
     )
     with ctx.lock:
-        to_key = index.label_to_key
-        hits = [
-            SearchHit(key, dist, None)
-            for label, dist in pairs
-            if (key := to_key.get(label)) is not None
-        ]
+        hits = _knn_hits(index.label_to_key, pairs, {})
     index.count_plan("ann")
     timed_out = deadline is not None and deadline.expired
     return _reply(ctx, index, request, hits, plan.score_alias, False, {}, timed_out, None,
                   plan.by_distance, [plan.score_alias])  # fmt: skip
+
+
+def _knn_hits(
+    to_key: Mapping[int, bytes], pairs: list[tuple[int, float]], scores: Mapping[int, float]
+) -> list[SearchHit]:
+    """The hits of KNN ``pairs`` (label, distance) whose documents are still indexed, with
+    their ``scores`` where computed (caller holds the engine lock)."""
+    return [
+        SearchHit(key, dist, scores.get(label))
+        for label, dist in pairs
+        if (key := to_key.get(label)) is not None
+    ]
 
 
 def _sorted(

@@ -676,8 +676,7 @@ class SearchIndex:
             raise vector_params_error("Invalid option")
         if knn.epsilon is not None:
             raise vector_params_error("range query attributes were sent for a non-range query")
-        spec = next(f for f in self.vector_fields if f.name == field_name)
-        return field_name, vindex, spec
+        return field_name, vindex, self._vector_spec(field_name)
 
     def nearest(
         self,
@@ -696,11 +695,14 @@ class SearchIndex:
         :meth:`knn_target` is the VECTOR field ``field_name``, and ``k`` > 0: the same hits
         in the same order, without the clause's checks (a kept plan made them;
         :mod:`store.commands.knn_plans`)."""
-        vindex = self.vectors[field_name]
-        spec = next(f for f in self.vector_fields if f.name == field_name)
+        vindex, spec = self.vectors[field_name], self._vector_spec(field_name)
         query = self._query_vector(blob, vindex, spec)
         pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
         return self._reported(field, blob, pairs, data, lock, distances_read)
+
+    def _vector_spec(self, field_name: bytes) -> FieldSpec:
+        """The schema of VECTOR field ``field_name`` (its name, not an alias)."""
+        return next(f for f in self.vector_fields if f.name == field_name)
 
     def _reported(
         self,

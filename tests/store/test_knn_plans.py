@@ -158,12 +158,15 @@ def test_plan_replies_equal_the_general_path(
     assert knn_plans.plans_kept() == 1
     for i in range(60):
         if i == 10:  # documents deleted, and past their deadline (not yet expired)
+            deadline = int(time.time() * 1000) + 20
             for prefix, docs in (("d", DOCS), ("j", DOCS // 3)):
                 for _ in range(5):
                     engine.execute("DEL", f"{prefix}:{rng.randrange(docs)}")
                 for _ in range(docs // 3):
-                    engine.execute("PEXPIRE", f"{prefix}:{rng.randrange(docs)}", "20")
-            time.sleep(0.05)
+                    key = f"{prefix}:{rng.randrange(docs)}"
+                    engine.execute("PEXPIREAT", key, str(deadline))
+            while time.time() * 1000 <= deadline + 1:  # until the clock is past it
+                time.sleep(0.001)
         args = request()
         planned, used = _planned(engine, args, protocol)
         assert used, "the kept plan did not answer"
