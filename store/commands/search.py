@@ -341,8 +341,8 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
     if ranges is not None:
         plan = "range-" + plan
         with ctx.lock:
-            for hit in hits:
-                hit.yields = ranges.yields(index.key_to_label.get(hit.key, -1))
+            to_label = index.key_to_label
+            hits = [hit._replace(yields=ranges.yields(to_label.get(hit.key, -1))) for hit in hits]
     index.count_plan(plan)
     timed_out = deadline is not None and deadline.expired
     reply = _reply(
@@ -395,10 +395,13 @@ def _knn_hits(
     """The hits of KNN ``pairs`` (label, distance) whose documents are still indexed, with
     their ``scores`` where computed (caller holds the engine lock)."""
     return [
-        SearchHit(key, dist, scores.get(label))
+        _new_hit(SearchHit, (key, dist, scores.get(label), None))  # no Python frame per hit
         for label, dist in pairs
         if (key := to_key.get(label)) is not None
     ]
+
+
+_new_hit = tuple.__new__
 
 
 def _sorted(

@@ -36,7 +36,10 @@ class RWLock:
     """Readers-writer lock with reader groups; see the module docstring for the guarantees."""
 
     def __init__(self, on_group_change: Callable[[Hashable], None] | None = None) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # held directly (``with self._mutex``) rather than through the condition, whose
+        # ``__enter__``/``__exit__`` are Python frames: a search takes it twice
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._readers = 0
         self._group: Hashable = None
         self._applied_group: Hashable = None
@@ -48,20 +51,11 @@ class RWLock:
     @contextmanager
     def read(self, group: Hashable = None) -> Iterator[None]:
         """Hold the lock shared with other readers of ``group`` for the ``with`` body."""
-        self._acquire_read(group)
+        self.acquire_read(group)
         try:
             yield
         finally:
-            self._release_read()
-
-    def acquire_read(self, group: Hashable = None) -> None:
-        """:meth:`read` without the context manager, for a per-query path (its generator
-        costs about as much as the lock): pair with :meth:`release_read` in a ``finally``."""
-        self._acquire_read(group)
-
-    def release_read(self) -> None:
-        """Release what :meth:`acquire_read` took."""
-        self._release_read()
+            self.release_read()
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -72,8 +66,10 @@ class RWLock:
         finally:
             self._release_write()
 
-    def _acquire_read(self, group: Hashable) -> None:
-        with self._cond:
+    def acquire_read(self, group: Hashable = None) -> None:
+        """:meth:`read` without the context manager, for a per-query path (its generator
+        costs about as much as the lock): pair with :meth:`release_read` in a ``finally``."""
+        with self._mutex:
             waiting_as_other = False
             while True:
                 if not self._writer and not self._writers_waiting:
@@ -99,14 +95,17 @@ class RWLock:
                 self._applied_group = group
             self._readers += 1
 
-    def _release_read(self) -> None:
-        with self._cond:
+    def release_read(self) -> None:
+        """Release what :meth:`acquire_read` took."""
+        with self._mutex:
             self._readers -= 1
-            if self._readers == 0:
+            # only a writer or a reader of another group waits for the readers to drain
+            # (a reader of this group waits only while one of those does)
+            if self._readers == 0 and (self._writers_waiting or self._other_group_waiting):
                 self._cond.notify_all()
 
     def _acquire_write(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._writers_waiting += 1
             try:
                 while self._writer or self._readers:
@@ -116,6 +115,6 @@ class RWLock:
             self._writer = True
 
     def _release_write(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._writer = False
             self._cond.notify_all()

@@ -53,7 +53,7 @@ import operator
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -72,8 +72,8 @@ from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
 from .query.vector_range import vector_params_error
 from .schema import FieldSpec, FieldType, IndexDefinition
 from .term_patterns import ExpansionLimits
-from .vecsim_arith import blob_distances, nearest_blob_distances, order_is_certain
-from .vector import Metric, VectorIndex, distances, prepare, smallest_k
+from .vecsim_arith import blob_distances, nearest_blob_distances, sorted_hits
+from .vector import Metric, VectorIndex, all_finite, distances, prepare, smallest_k
 from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
 from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, unit_in_type
@@ -100,10 +100,10 @@ _UNKNOWN = object()
 _BY_DISTANCE_THEN_LABEL = operator.itemgetter(1, 0)  # of (label, distance) pairs
 
 
-@dataclass(slots=True)
-class SearchHit:
+class SearchHit(NamedTuple):
     """One FT.SEARCH result: the key, its KNN distance (KNN queries), its text score
-    (:func:`store.index.scoring.text_scores`; None when not computed)."""
+    (:func:`store.index.scoring.text_scores`; None when not computed). A tuple, so a page of
+    hits is built without a Python ``__init__`` call per hit (``tuple.__new__``)."""
 
     key: bytes
     distance: float | None = None
@@ -165,6 +165,16 @@ class SearchIndex:
         self.next_label = 0
         self.fields = FieldIndexes(definition, limits)
         self.vector_fields = [f for f in definition.fields if f.type is FieldType.VECTOR]
+        # _exact_field's answers, by every name and alias a query may use (fixed with the
+        # definition: FT.ALTER builds another SearchIndex)
+        self._exact_fields: dict[bytes, tuple[FieldSpec, Metric] | None] = {}
+        for f in self.vector_fields:
+            if f.vector is None:
+                continue
+            exact = self._exact_field_of(f)
+            found = None if exact is None else (f, Metric.parse(f.vector.distance_metric))
+            for name in (f.name, f.alias):  # the first field so named answers
+                self._exact_fields.setdefault(name, found)
         self.vectors: dict[bytes, VectorIndex] = {
             f.name: make_vector_index(f.vector) for f in self.vector_fields
         }
@@ -216,7 +226,7 @@ class SearchIndex:
                     f"{self.stored_size(f)}) to field '{field}' of index '{self.name}': send "
                     f"DIM={f.vector.dim} little-endian {vtype} values"
                 )
-            if not np.isfinite(self.stored_vector(f, blob)).all():
+            if not all_finite(self.stored_vector(f, blob)):
                 raise IndexError_(
                     f"Could not add vector to field '{field}' of index '{self.name}': it "
                     f"holds NaN or infinite values; send finite {vtype} values"
@@ -635,7 +645,7 @@ class SearchIndex:
                 f"does not match index's expected size ({size})."
             )
         query = self._as_indexed(spec, decode(blob, spec.vector.type))
-        if not np.isfinite(query).all():
+        if not all_finite(query):
             raise QuerySyntaxError(
                 "Error parsing vector similarity query: the query vector holds NaN or "
                 "infinite values; send finite FLOAT32 values"
@@ -715,13 +725,12 @@ class SearchIndex:
     ) -> list[tuple[int, float]]:
         """The hits of a search of ``field`` for ``blob`` with the distances and order
         :meth:`knn` reports (see there)."""
-        spec = self._exact_field(field)
-        if spec is not None and pairs:
+        exact_field = self._exact_fields.get(field)
+        if exact_field is not None and pairs:
+            spec, metric = exact_field
             assert spec.vector is not None
-            ordered = sorted(pairs, key=_BY_DISTANCE_THEN_LABEL)
-            metric = Metric.parse(spec.vector.distance_metric)
-            dists = [d for _, d in ordered]
-            if not distances_read and order_is_certain(dists, metric, spec.vector.dim):
+            ordered, certain = sorted_hits(pairs, metric, spec.vector.dim)
+            if certain and not distances_read:
                 return ordered
             exact = self.exact(spec, [label for label, _ in pairs], blob, data, lock)
             pairs = sorted(((label, exact.get(label, d)) for label, d in pairs),
@@ -732,13 +741,16 @@ class SearchIndex:
         """The vector field ``name`` whose reported distances :meth:`exact` computes: a
         FLOAT64 or FLOAT32 field of an ON HASH index, a ``TYPE FLOAT32`` one ON JSON; else
         None."""
-        for f in self.vector_fields:
-            if name not in (f.name, f.alias) or f.vector is None:
-                continue
-            if self.definition.on == "JSON":
-                return f if f.vector.type == "FLOAT32" else None
-            return f if self.stored_type(f) in ("FLOAT64", "FLOAT32") else None
-        return None
+        exact = self._exact_fields.get(name)
+        return None if exact is None else exact[0]
+
+    def _exact_field_of(self, f: FieldSpec) -> FieldSpec | None:
+        """``f`` (a field with a vector spec) if :meth:`exact` computes its reported
+        distances (see :meth:`_exact_field`)."""
+        assert f.vector is not None
+        if self.definition.on == "JSON":
+            return f if f.vector.type == "FLOAT32" else None
+        return f if self.stored_type(f) in ("FLOAT64", "FLOAT32") else None
 
     def exact(
         self, f: FieldSpec, labels: list[int], query: bytes, data: dict[bytes, Any], lock: Any

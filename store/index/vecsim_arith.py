@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +54,7 @@ __all__ = [
     "kernel_for",
     "nearest_blob_distances",
     "order_is_certain",
+    "sorted_hits",
     "vecsim_distances",
 ]
 
@@ -170,6 +172,24 @@ def order_is_certain(distances: list[float], metric: Metric, dim: int) -> bool:
         if not b - a > bound * scale:
             return False
     return True
+
+
+def sorted_hits(
+    pairs: list[tuple[int, float]], metric: Metric, dim: int
+) -> tuple[list[tuple[int, float]], bool]:
+    """``pairs`` (label, distance) as an index's search found them, sorted by distance then
+    label, and :func:`order_is_certain` of that order. The C twin (``sorted_hits`` in
+    ``store/index/vecsim_c.c``) answers when it can; it leaves NaN distances and anything
+    but plain (int, float) pairs to this code."""
+    if vecsim_c is not None:
+        done = vecsim_c.sorted_hits(pairs, _METRIC_CODES[metric], dim)
+        if done is not None:
+            return done
+    ordered = sorted(pairs, key=_BY_DISTANCE_THEN_LABEL)
+    return ordered, order_is_certain([d for _, d in ordered], metric, dim)
+
+
+_BY_DISTANCE_THEN_LABEL = operator.itemgetter(1, 0)  # of (label, distance) pairs
 
 
 def _unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -32,6 +32,11 @@ from typing import ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
+try:
+    from . import vecsim_c as _vecsim_c
+except ImportError:  # the C module did not build (no compiler at install): numpy
+    _vecsim_c = None  # type: ignore[assignment]
+
 __all__ = [
     "DEFAULT_EPSILON",
     "MAX_DIM",
@@ -39,6 +44,7 @@ __all__ = [
     "Hit",
     "Metric",
     "VectorIndex",
+    "all_finite",
     "check_dim",
     "check_label",
     "check_vector",
@@ -105,6 +111,15 @@ def check_label(label: int) -> int:
     return value
 
 
+def all_finite(values: npt.NDArray[np.floating]) -> bool:
+    """``bool(np.isfinite(values).all())``: a contiguous float32 array is read by the C
+    twin (``all_finite`` in ``store/index/vecsim_c.c``, ~0.15 us for 384 values against
+    numpy's ~1 us, which every query vector pays), anything else by numpy."""
+    if _vecsim_c is not None and values.dtype == np.float32 and values.flags.c_contiguous:
+        return _vecsim_c.all_finite(values)
+    return bool(np.isfinite(values).all())
+
+
 def check_vector(vector: object, dim: int, what: str = "vector") -> npt.NDArray[np.float32]:
     """``vector`` if it is a finite 1-D float32 array of length ``dim``, else ``ValueError``."""
     if not isinstance(vector, np.ndarray):
@@ -120,7 +135,7 @@ def check_vector(vector: object, dim: int, what: str = "vector") -> npt.NDArray[
         raise ValueError(
             f"{what} must have shape ({dim},) for this index (DIM {dim}), got {vector.shape}"
         )
-    if not np.isfinite(vector).all():
+    if not all_finite(vector):
         raise ValueError(f"{what} has NaN or infinite components; only finite values index")
     return vector
 
@@ -314,6 +329,6 @@ class VectorIndex(abc.ABC):
                 f"vectors must have shape ({len(labels)}, {self._dim}) to match the labels "
                 f"and DIM, got {vectors.shape}"
             )
-        if not np.isfinite(vectors).all():
+        if not all_finite(vectors):
             raise ValueError("vectors have NaN or infinite components; only finite values index")
         return {check_label(label): row for row, label in enumerate(labels)}
