@@ -77,6 +77,9 @@ class Plan:
     """Where the query vector is in the request's arguments (the shape fixes it)."""
     fixed: tuple[tuple[int, bytes], ...]
     """The other PARAMS values, by their place in the arguments."""
+    ids_only: bool
+    """The reply is the ids alone: NOCONTENT without SORTBY, WITHPAYLOADS or WITHSORTKEYS
+    (``search._id_page`` lays it out without the general reply's document reads)."""
 
 
 _plans: dict[tuple[bytes, tuple[bytes, ...]], Plan] = {}
@@ -170,4 +173,8 @@ def learn(
         by_distance,
         vector_at[0],
         fixed,
+        request.nocontent
+        and request.sortby is None
+        and not request.withpayloads
+        and not request.withsortkeys,
     )

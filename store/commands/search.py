@@ -381,12 +381,41 @@ def _planned_page(
         ctx.lock,
         distances_read=plan.distances_read,
     )
+    if plan.ids_only:
+        to_key = index.label_to_key
+        with ctx.lock:
+            keys = [key for label, _ in pairs if (key := to_key.get(label)) is not None]
+            values = ctx.keyspace.get_many(keys, ctx.read_now)
+        index.count_plan("ann")
+        timed_out = deadline is not None and deadline.expired
+        found = [
+            key for key, value in zip(keys, values, strict=True) if isinstance(value, _DOCUMENTS)
+        ]
+        return _id_page(ctx.protocol, request, found, timed_out)
     with ctx.lock:
         hits = _knn_hits(index.label_to_key, pairs, {})
     index.count_plan("ann")
     timed_out = deadline is not None and deadline.expired
     return _reply(ctx, index, request, hits, plan.score_alias, False, {}, timed_out, None,
                   plan.by_distance, [plan.score_alias])  # fmt: skip
+
+
+def _id_page(protocol: int, request: Any, found: list[bytes], timed_out: bool) -> object:
+    """What :func:`_reply` answers for a KNN page of NOCONTENT without SORTBY, WITHSCORES,
+    WITHPAYLOADS or WITHSORTKEYS, whose documents ``found`` (nearest first) still exist:
+    the ids of its LIMIT window, without reading any field. ``tests/store/test_knn_plans.py``
+    holds the two equal."""
+    offset, num = request.limit
+    page = found[offset : offset + num]
+    if protocol == 3:
+        return {
+            b"attributes": [],
+            b"total_results": len(found),
+            b"format": b"STRING",
+            b"results": [{b"id": key, b"values": []} for key in page],
+            b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
+        }
+    return [len(found), *page]
 
 
 def _knn_hits(

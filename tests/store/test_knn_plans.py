@@ -118,6 +118,12 @@ NOCONTENT = [
     ("ip", "*=>[KNN 10 @v $B EF_RUNTIME 50]", ()),
     ("json", "*=>[KNN 10 @v $B]", ()),
     ("multi", "*=>[KNN 10 @v $B]", ("LIMIT", "0", "5")),
+    # the ids alone, but not from the ids-only page (search._id_page): the general reply
+    ("hnsw", "*=>[KNN 10 @v $B AS d]", ("SORTBY", "d", "WITHSORTKEYS")),
+    ("hnsw", "*=>[KNN 10 @v $B]", ("WITHPAYLOADS", "LIMIT", "1", "5")),
+    ("hnsw", "*=>[KNN 10 @v $B]", ("WITHSORTKEYS",)),
+    # ids-only pages with other options
+    ("hnsw", "*=>[KNN 10 @v $B]", ("RETURN", "1", "t", "TIMEOUT", "5000", "LIMIT", "1", "4")),
 ]
 CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by distance
     ("hnsw", "*=>[KNN 10 @v $B]", ()),
