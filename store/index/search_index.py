@@ -167,6 +167,7 @@ class SearchIndex:
         self.vector_fields = [f for f in definition.fields if f.type is FieldType.VECTOR]
         # _exact_field's answers, by every name and alias a query may use (fixed with the
         # definition: FT.ALTER builds another SearchIndex)
+        self._vector_specs = {f.name: f for f in reversed(self.vector_fields)}  # the first wins
         self._exact_fields: dict[bytes, tuple[FieldSpec, Metric] | None] = {}
         for f in self.vector_fields:
             if f.vector is None:
@@ -712,7 +713,7 @@ class SearchIndex:
 
     def _vector_spec(self, field_name: bytes) -> FieldSpec:
         """The schema of VECTOR field ``field_name`` (its name, not an alias)."""
-        return next(f for f in self.vector_fields if f.name == field_name)
+        return self._vector_specs[field_name]
 
     def _reported(
         self,
