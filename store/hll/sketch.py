@@ -244,7 +244,7 @@ def _promote(s: bytearray, index: int, count: int) -> tuple[bytearray, int]:
 
 def registers(value: bytes) -> np.ndarray:
     """The 16384 register values (uint8) of a valid HLL string; CorruptHLL if a sparse one
-    does not cover exactly 16384 registers."""
+    does not cover exactly 16384 registers, or has opcodes past them."""
     if value[4] == DENSE:
         raw = np.frombuffer(value, dtype=np.uint8, offset=HDR_SIZE)
         bits = np.unpackbits(raw, bitorder="little")[: REGISTERS * BITS]
@@ -263,8 +263,8 @@ def registers(value: bytes) -> np.ndarray:
             p += 2
         else:
             run = (b & 3) + 1
-            if idx + run > REGISTERS:
-                break
+            if idx + run > REGISTERS:  # past the registers: corrupt (the peer's overflow check)
+                raise CorruptHLL
             regs[idx : idx + run] = ((b >> 2) & 0x1F) + 1
             idx += run
             p += 1
@@ -292,9 +292,23 @@ def add_many(s: bytearray, elements: list[bytes]) -> tuple[bytearray, int]:
     changed = 0
     pending = [pattern(e) for e in elements]
     if s[4] == SPARSE and pending:
-        done = 0
         try:
             ops = SparseOps(bytes(s[HDR_SIZE:]), SPARSE_MAX_BYTES, HDR_SIZE)
+        except IndexError:
+            # a truncated last opcode (bytes appended past the registers, e.g. by APPEND):
+            # Redis reads opcodes only as far as the register it sets, so set them one at
+            # a time as it does (sparse_set), which never reads that far
+            for index, run in pending:
+                if s[4] == DENSE:
+                    if dense_get(s, index) < run:
+                        dense_set(s, index, run)
+                        changed += 1
+                else:
+                    s, one = sparse_set(s, index, run)
+                    changed += one
+            return s, changed
+        done = 0
+        try:
             for index, run in pending:
                 changed += ops.set(index, run)
                 done += 1

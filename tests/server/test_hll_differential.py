@@ -80,6 +80,29 @@ def test_corrupt_hll(pair: Pair, p: str) -> None:
     )
 
 
+def test_bytes_appended_to_a_sparse_hll(pair: Pair, p: str) -> None:
+    """APPEND to an HLL string leaves opcodes past its 16384 registers (a lone byte is a
+    truncated XZERO). Redis reads a sparse HLL's opcodes only as far as the register
+    PFADD sets, so PFADD keeps working and keeps those bytes; PFCOUNT and PFMERGE read them
+    all. (Found by tests/server/test_types_state_machine.py.)"""
+    for tail in ("a", "aa", "\x80", "\x80\x81", "a\x80"):
+        k = f"{p}:{tail.encode().hex()}"
+        pair.script(
+            [
+                ("PFADD", k, "a"),
+                ("APPEND", k, tail),
+                ("PFADD", k, "a"),
+                ("GET", k),
+                ("PFADD", k, "b", "c"),
+                ("GET", k),
+                ("PFADD", k, *[f"e{i}" for i in range(40)]),
+                ("GET", k),
+                ("PFCOUNT", k),
+                ("PFMERGE", f"{p}:m", k),
+            ]
+        )
+
+
 def test_pfdebug(pair: Pair, p: str) -> None:
     a, b, s = f"{p}:a", f"{p}:b", f"{p}:s"
     pair.script(
