@@ -5,8 +5,9 @@ Usage: python -m tests.store.crash_writer DATA_DIR START THREADS
 Each thread writes ``doc:<n>`` hashes (a 16-dim vector derived from n, a tag and a number)
 through ``Engine.execute`` under ``appendfsync always`` and prints ``ack <n>`` only after
 execute returned, i.e. after the write is durable. Every 50th document thread 0 also
-deletes an earlier document (``deleting <n>`` before, ``del <n>`` after the ack) and now
-and then starts a BGSAVE, so kills land during snapshots too. It runs until killed.
+deletes one of its own earlier, acknowledged documents (``deleting <n>`` before, ``del
+<n>`` after the ack; ``delmiss <n>`` if the DEL found nothing, which the test refuses) and
+now and then starts a BGSAVE, so kills land during snapshots too. It runs until killed.
 """
 
 from __future__ import annotations
@@ -52,11 +53,14 @@ def main() -> None:
             say(f"send {n}")
             engine.execute("HSET", f"doc:{n}", "vec", vector_for(n), "tag", f"t{n % 7}", "n", n)
             say(f"ack {n}")
-            if t == 0 and n % 50 == 0 and n - 25 >= start:
-                victim = n - 25
+            # thread 0 deletes one of its own documents, acknowledged 25 writes ago: a
+            # document of another thread may not be written yet (that thread can lag by
+            # more than 25 numbers), and a DEL before its HSET deletes nothing
+            if t == 0 and n % 50 == 0 and n - 25 * threads >= start:
+                victim = n - 25 * threads
                 say(f"deleting {victim}")
-                engine.execute("DEL", f"doc:{victim}")
-                say(f"del {victim}")
+                removed = engine.execute("DEL", f"doc:{victim}")
+                say(f"del {victim}" if removed == 1 else f"delmiss {victim}")
             if t == 0 and n % 200 == 0:
                 engine.persistence.bgsave()
             n += threads

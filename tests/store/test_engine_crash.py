@@ -47,6 +47,7 @@ class Writer:
         self.acked: set[int] = set()
         self.deleted: set[int] = set()
         self.deleting: set[int] = set()  # DEL sent; acked only if also in deleted
+        self.missed: set[int] = set()  # a DEL of an acknowledged document found nothing
         self.lines = 0
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -65,6 +66,8 @@ class Writer:
                     self.deleted.add(int(n))
                 elif kind == "deleting":
                     self.deleting.add(int(n))
+                elif kind == "delmiss":
+                    self.missed.add(int(n))
                 self.lines += 1
                 self.cond.notify_all()
         with self.cond:
@@ -105,6 +108,7 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
             w.wait_acks(rng.randint(1, 120))
         finally:
             w.kill()
+        assert not w.missed, f"round {round_no}: DEL of acknowledged documents deleted nothing"
         acked |= w.acked
         sent |= w.sent
         deleted |= w.deleted
