@@ -80,6 +80,9 @@ class Plan:
     ids_only: bool
     """The reply is the ids alone: NOCONTENT without SORTBY, WITHPAYLOADS or WITHSORTKEYS
     (``search._id_page`` lays it out without the general reply's document reads)."""
+    returned: tuple[tuple[bytes, bytes], ...] | None
+    """RETURN's (reply name, hash field) pairs when ``search._return_page`` lays the page
+    out (see ``search._returned_page``), else None."""
 
 
 _plans: dict[tuple[bytes, tuple[bytes, ...]], Plan] = {}
@@ -122,10 +125,12 @@ def learn(
     *,
     distances_read: bool,
     by_distance: bool,
+    returned: tuple[tuple[bytes, bytes], ...] | None = None,
 ) -> None:
     """Keep a plan for FT.SEARCH ``args`` when its hits depend on nothing but the query
     vector. The general path has just answered it, so every check a plan skips has
-    passed for its shape; ``distances_read`` and ``by_distance`` are what it decided."""
+    passed for its shape; ``distances_read`` and ``by_distance`` are what it decided, and
+    ``returned`` how a RETURN page is laid out (:attr:`Plan.returned`)."""
     knn = parsed.knn
     if (
         knn is None
@@ -177,4 +182,5 @@ def learn(
         and request.sortby is None
         and not request.withpayloads
         and not request.withsortkeys,
+        returned,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..datatypes.json_doc import JsonDoc
@@ -25,7 +25,7 @@ from ..index.scoring import (
     ranked_page,
     text_scores,
 )
-from ..index.search_args import parse_ft_search
+from ..index.search_args import ReturnField, parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
 from ..index.sorting import field_sort_key, hash_sort_value, sort_by_field
 from ..index.vector_range import RangeResults
@@ -359,9 +359,28 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         sortable,
     )
     if parsed.knn is not None:
+        returned = _returned_page(index, request, parsed.knn.score_alias)
         knn_plans.learn(ctx, args, index, request, parsed, distances_read=distances_read,
-                        by_distance=by_distance)  # fmt: skip
+                        by_distance=by_distance, returned=returned)  # fmt: skip
     return reply
+
+
+def _returned_page(
+    index: SearchIndex, request: Any, score_alias: bytes
+) -> tuple[tuple[bytes, bytes], ...] | None:
+    """For a kept plan: RETURN's (reply name, hash field) pairs when its page can be laid
+    out by :func:`_return_page`: a RETURN without NOCONTENT, SORTBY, WITHPAYLOADS or
+    WITHSORTKEYS over an ON HASH index. Else None (the general :func:`_reply`)."""
+    if (
+        request.return_fields is None
+        or request.nocontent
+        or request.sortby is not None
+        or request.withpayloads
+        or request.withsortkeys
+        or index.definition.on != "HASH"
+    ):
+        return None
+    return tuple(_return_sources(index, request.return_fields, {score_alias}, [score_alias]))
 
 
 def _planned_page(
@@ -392,12 +411,81 @@ def _planned_page(
             key for key, value in zip(keys, values, strict=True) if isinstance(value, _DOCUMENTS)
         ]
         return _id_page(ctx.protocol, request, found, timed_out)
+    if plan.returned is not None:
+        page = _return_page(ctx, index, plan.returned, plan.score_alias, pairs)
+        if page is not None:
+            index.count_plan("ann")
+            return _returned_reply(ctx.protocol, request, page, deadline)
     with ctx.lock:
         hits = _knn_hits(index.label_to_key, pairs, {})
     index.count_plan("ann")
     timed_out = deadline is not None and deadline.expired
     return _reply(ctx, index, request, hits, plan.score_alias, False, {}, timed_out, None,
                   plan.by_distance, [plan.score_alias])  # fmt: skip
+
+
+def _return_page(
+    ctx: ExecContext,
+    index: SearchIndex,
+    returned: tuple[tuple[bytes, bytes], ...],
+    score_alias: bytes,
+    pairs: list[tuple[int, float]],
+) -> list[tuple[bytes, list[tuple[bytes, bytes]]]] | None:
+    """The documents of KNN ``pairs`` that still exist, each with RETURN's fields as
+    :func:`_reply` shows them: a hash field's value (it replaces the distance where it is
+    named like it), else the formatted distance under ``score_alias``; a field the hash
+    lacks is left out. None if a key holds anything but a hash (the general reply then
+    decides)."""
+    to_key = index.label_to_key
+    with ctx.lock:
+        keys = [key for label, _ in pairs if (key := to_key.get(label)) is not None]
+        dists = [dist for label, dist in pairs if label in to_key]
+        values = ctx.keyspace.get_many(keys, ctx.read_now)
+    page = []
+    for key, dist, raw in zip(keys, dists, values, strict=True):
+        if raw is None:
+            continue  # expired or gone since the walk
+        if type(raw) is not dict:
+            return None
+        formatted = format_score(dist)
+        fields = []
+        for alias, held in returned:
+            if held in raw:
+                fields.append((alias, raw[held]))
+            elif held == score_alias:
+                fields.append((alias, formatted))
+        page.append((key, fields))
+    return page
+
+
+def _returned_reply(
+    protocol: int,
+    request: Any,
+    page: list[tuple[bytes, list[tuple[bytes, bytes]]]],
+    deadline: _Deadline | None,
+) -> object:
+    """:func:`_reply`'s layout of a :func:`_return_page` (its LIMIT window, RESP2 or
+    RESP3)."""
+    total = len(page)
+    offset, num = request.limit
+    window = page[offset : offset + num]
+    timed_out = deadline is not None and deadline.expired
+    if protocol == 3:
+        return {
+            b"attributes": [],
+            b"total_results": total,
+            b"format": b"STRING",
+            b"results": [
+                {b"id": key, b"extra_attributes": dict(fields), b"values": []}
+                for key, fields in window
+            ],
+            b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
+        }
+    out: list[Any] = [total]
+    for key, fields in window:
+        out.append(key)
+        out.append([item for pair in fields for item in pair])
+    return out
 
 
 def _id_page(protocol: int, request: Any, found: list[bytes], timed_out: bool) -> object:
@@ -666,19 +754,8 @@ def _reply(
     # RETURN's fields as (reply name, where the document holds it); None: every field
     sources: list[tuple[bytes, bytes]] | None = None
     if request.return_fields is not None:
-        # RediSearch answers the distance fields (KNN's AS, VECTOR_RANGE's yields) before
-        # the others whatever their place in RETURN, in the order its query created them
-        # (``distance_names``: the KNN score, then the yields in query order), and drops
-        # one RETURNed under an alias
         scores = {score_alias} | {name for hit in hits for name in hit.yields or ()}
-        place = {name: i for i, name in enumerate(distance_names or [])}
-        returned = sorted(
-            (r for r in request.return_fields if r.name in scores and r.alias == r.name),
-            key=lambda r: place.get(r.name, len(place)),
-        )
-        returned += [r for r in request.return_fields if r.name not in scores]
-        source = _returned_source(index)
-        sources = [(alias, source(name)) for name, alias in returned]
+        sources = _return_sources(index, request.return_fields, scores, distance_names or [])
     if ctx.protocol == 3:
         if sources is not None:
             page = [
@@ -728,6 +805,27 @@ def _reply(
                         flat += (alias, f[held])
             out.append(flat)
     return out
+
+
+def _return_sources(
+    index: SearchIndex,
+    return_fields: Sequence[ReturnField],
+    scores: set[bytes | None],
+    distance_names: list[bytes],
+) -> list[tuple[bytes, bytes]]:
+    """RETURN's fields as (reply name, where the document holds it), in reply order.
+    RediSearch answers the distance fields (``scores``: KNN's AS, VECTOR_RANGE's yields)
+    before the others whatever their place in RETURN, in the order its query created them
+    (``distance_names``: the KNN score, then the yields in query order), and drops one
+    RETURNed under an alias."""
+    place = {name: i for i, name in enumerate(distance_names)}
+    returned = sorted(
+        (r for r in return_fields if r.name in scores and r.alias == r.name),
+        key=lambda r: place.get(r.name, len(place)),
+    )
+    returned += [r for r in return_fields if r.name not in scores]
+    source = _returned_source(index)
+    return [(alias, source(name)) for name, alias in returned]
 
 
 def _sortkey_of(index: SearchIndex, request: Any) -> Any:

@@ -165,9 +165,10 @@ class SearchIndex:
         self.next_label = 0
         self.fields = FieldIndexes(definition, limits)
         self.vector_fields = [f for f in definition.fields if f.type is FieldType.VECTOR]
-        # _exact_field's answers, by every name and alias a query may use (fixed with the
-        # definition: FT.ALTER builds another SearchIndex)
-        self._vector_specs = {f.name: f for f in reversed(self.vector_fields)}  # the first wins
+        # lookups fixed with the definition (FT.ALTER builds another SearchIndex): the
+        # VECTOR schemas by name (the first so named wins), and _exact_field's answers with
+        # their metric, by every name and alias a query may use
+        self._vector_specs = {f.name: f for f in reversed(self.vector_fields)}
         self._exact_fields: dict[bytes, tuple[FieldSpec, Metric] | None] = {}
         for f in self.vector_fields:
             if f.vector is None:

@@ -56,6 +56,10 @@ def engine() -> Iterator[Engine]:
     rng = random.Random(11)
     for i in range(DOCS):
         eng.execute("HSET", f"d:{i}", "v", _blob(rng), "t", f"t{i % 5}")
+    for i in range(0, DOCS, 7):  # a hash field named like a KNN distance's AS replaces it
+        eng.execute("HSET", f"d:{i}", "dist", f"h{i}")
+    for i in range(3, DOCS, 11):  # RETURN of a field the hash lacks
+        eng.execute("HDEL", f"d:{i}", "t")
     for i in range(DOCS // 3):
         vectors = [[round(rng.uniform(-1, 1), 4) for _ in range(DIM)] for _ in range(1 + i % 3)]
         doc = {"v": vectors[0], "vs": vectors, "t": f"t{i % 5}"}
@@ -140,6 +144,16 @@ CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by
     ("json", "*=>[KNN 6 @v $B]", ()),
     ("json", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "2", "t", "dist", "SORTBY", "dist")),
     ("multi", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "1", "dist")),
+    # RETURN pages laid out by search._return_page: fields missing, repeated, named like
+    # the distance, the default score name, a distance renamed (dropped), LIMIT windows
+    (
+        "hnsw",
+        "*=>[KNN 10 @v $B AS dist]",
+        ("RETURN", "3", "t", "nosuch", "dist", "LIMIT", "2", "5"),
+    ),
+    ("flat", "*=>[KNN 10 @v $B]", ("RETURN", "4", "t", "__v_score", "t", "dist")),
+    ("ip", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "4", "dist", "AS", "d2", "t")),
+    ("hnsw", "*=>[KNN 12 @v $B]", ("RETURN", "1", "__v_score", "LIMIT", "0", "0")),
 ]
 SHAPES = [(*shape, False) for shape in NOCONTENT] + [(*shape, True) for shape in CONTENT]
 
@@ -179,6 +193,50 @@ def test_plan_replies_equal_the_general_path(
         assert planned == _general(engine, args, monkeypatch, protocol)
         total = planned[b"total_results"] if isinstance(planned, dict) else planned[0]
         assert total > 0 or i >= 10  # (all of a small k may be past their deadline since)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize(
+    ("index", "tail", "general"),
+    [
+        ("hnsw", ("NOCONTENT",), False),  # search._id_page
+        ("hnsw", ("RETURN", "2", "t", "dist"), False),  # search._return_page
+        ("flat", ("RETURN", "1", "dist", "LIMIT", "1", "3"), False),
+        ("hnsw", ("RETURN", "1", "dist", "SORTBY", "dist"), True),
+        ("json", ("RETURN", "1", "dist"), True),  # not a hash
+        ("hnsw", (), True),  # every field
+    ],
+)
+def test_which_pages_skip_the_general_reply(
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    index: str,
+    tail: tuple[str, ...],
+    general: bool,
+    protocol: int,
+) -> None:
+    from store.commands import search
+
+    rng = random.Random(5)
+    query = "*=>[KNN 10 @v $B AS dist]"
+    tail_args = [t.encode() for t in tail]
+    args = [b"FT.SEARCH", index.encode(), query.encode(), b"PARAMS", b"2", b"B", _blob(rng),
+            *tail_args, b"DIALECT", b"2"]  # fmt: skip
+    _run(engine, args, protocol)  # learned
+    calls: list[int] = []
+    reply = search._reply
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        return reply(*a, **k)
+
+    monkeypatch.setattr(search, "_reply", counted)
+    args[6] = _blob(rng)
+    planned, used = _planned(engine, args, protocol)
+    assert used
+    assert calls == ([1] if general else [])
+    monkeypatch.setattr(search, "_reply", reply)
+    assert planned == _general(engine, args, monkeypatch, protocol)
 
 
 def test_plan_errors_are_the_general_paths(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
