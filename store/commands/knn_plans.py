@@ -82,7 +82,7 @@ class Plan:
     (``search._id_page`` lays it out without the general reply's document reads)."""
     returned: tuple[tuple[bytes, bytes], ...] | None
     """RETURN's (reply name, hash field) pairs when ``search._return_page`` lays the page
-    out (see ``search._returned_page``), else None."""
+    out (see ``search._plan_return_fields``), else None."""
 
 
 _plans: dict[tuple[bytes, tuple[bytes, ...]], Plan] = {}

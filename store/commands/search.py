@@ -359,13 +359,13 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         sortable,
     )
     if parsed.knn is not None:
-        returned = _returned_page(index, request, parsed.knn.score_alias)
+        returned = _plan_return_fields(index, request, parsed.knn.score_alias)
         knn_plans.learn(ctx, args, index, request, parsed, distances_read=distances_read,
                         by_distance=by_distance, returned=returned)  # fmt: skip
     return reply
 
 
-def _returned_page(
+def _plan_return_fields(
     index: SearchIndex, request: Any, score_alias: bytes
 ) -> tuple[tuple[bytes, bytes], ...] | None:
     """For a kept plan: RETURN's (reply name, hash field) pairs when its page can be laid
