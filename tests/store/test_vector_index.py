@@ -551,6 +551,34 @@ class TestRWLock:
             pass
         assert switches == [10]
 
+    @pytest.mark.parametrize("waiter", ["writer", "other group"])
+    def test_the_last_reader_out_wakes_who_waits(self, waiter: str) -> None:
+        """A writer, or a reader of another group, waiting on readers gets in when the
+        last of them leaves (release_read notifies only when one of those waits)."""
+        lock = RWLock()
+        got_in = threading.Event()
+
+        def wait_for_the_lock() -> None:
+            if waiter == "writer":
+                with lock.write():
+                    got_in.set()
+            else:
+                with lock.read("b"):
+                    got_in.set()
+
+        lock.acquire_read("a")
+        lock.acquire_read("a")
+        thread = threading.Thread(target=wait_for_the_lock, daemon=True)  # a failure must not hang
+        thread.start()
+        try:
+            assert not got_in.wait(0.2), "got in while readers of 'a' held the lock"
+            lock.release_read()
+            assert not got_in.wait(0.2), "got in while a reader of 'a' held the lock"
+        finally:
+            lock.release_read()
+        assert got_in.wait(10), f"the {waiter} was not woken when the last reader left"
+        thread.join(10)
+
     def test_readers_of_one_group_overlap(self) -> None:
         lock = RWLock()
         inside = threading.Barrier(3, timeout=10)
@@ -602,6 +630,7 @@ class TestRWLock:
             t.start()
         for t in threads:
             t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads), "a thread never got the lock"
         assert not violations
         assert switches and set(switches) <= {10, 20}
         assert all(a != b for a, b in itertools.pairwise(switches))
