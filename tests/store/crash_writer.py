@@ -53,11 +53,12 @@ def main() -> None:
             say(f"send {n}")
             engine.execute("HSET", f"doc:{n}", "vec", vector_for(n), "tag", f"t{n % 7}", "n", n)
             say(f"ack {n}")
-            # thread 0 deletes one of its own documents, acknowledged 25 writes ago: a
-            # document of another thread may not be written yet (that thread can lag by
-            # more than 25 numbers), and a DEL before its HSET deletes nothing
-            if t == 0 and n % 50 == 0 and n - 25 * threads >= start:
-                victim = n - 25 * threads
+            # thread 0 deletes one of its own documents, ~25 numbers back and acknowledged
+            # already: a document of another thread may not be written yet (that thread
+            # can lag by more than 25 numbers), and a DEL before its HSET deletes nothing
+            back = threads * max(1, 25 // threads)
+            if t == 0 and n % 50 == 0 and n - back >= start:
+                victim = n - back
                 say(f"deleting {victim}")
                 removed = engine.execute("DEL", f"doc:{victim}")
                 say(f"del {victim}" if removed == 1 else f"delmiss {victim}")
