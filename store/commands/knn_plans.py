@@ -39,7 +39,7 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import IndexError_
 from ..index.query import MatchAll, ParsedQuery
@@ -49,7 +49,11 @@ from ..index.search_index import SearchIndex
 if TYPE_CHECKING:
     from .context import ExecContext
 
-__all__ = ["PLANS_KEPT", "Plan", "find", "learn", "plans_kept"]
+__all__ = ["PLANS_KEPT", "PageLayout", "Plan", "find", "learn", "plans_kept"]
+
+PageLayout = Literal["ids"] | tuple[tuple[bytes, bytes], ...]
+"""How ``search`` lays a plan's page out without its general reply: the ids alone, or
+RETURN's (reply name, hash field) pairs (``search._plan_page_layout``)."""
 
 PLANS_KEPT = 256
 """How many plans are kept (the table is cleared when full, as the parse shapes are)."""
@@ -77,12 +81,8 @@ class Plan:
     """Where the query vector is in the request's arguments (the shape fixes it)."""
     fixed: tuple[tuple[int, bytes], ...]
     """The other PARAMS values, by their place in the arguments."""
-    ids_only: bool
-    """The reply is the ids alone: NOCONTENT without SORTBY, WITHPAYLOADS or WITHSORTKEYS
-    (``search._id_page`` lays it out without the general reply's document reads)."""
-    returned: tuple[tuple[bytes, bytes], ...] | None
-    """RETURN's (reply name, hash field) pairs when ``search._return_page`` lays the page
-    out (see ``search._plan_return_fields``), else None."""
+    page: PageLayout | None
+    """How ``search`` lays the page out (None: its general reply)."""
 
 
 _plans: dict[tuple[bytes, tuple[bytes, ...]], Plan] = {}
@@ -125,12 +125,12 @@ def learn(
     *,
     distances_read: bool,
     by_distance: bool,
-    returned: tuple[tuple[bytes, bytes], ...] | None = None,
+    page: PageLayout | None = None,
 ) -> None:
     """Keep a plan for FT.SEARCH ``args`` when its hits depend on nothing but the query
     vector. The general path has just answered it, so every check a plan skips has
     passed for its shape; ``distances_read`` and ``by_distance`` are what it decided, and
-    ``returned`` how a RETURN page is laid out (:attr:`Plan.returned`)."""
+    ``page`` how its page is laid out (:attr:`Plan.page`)."""
     knn = parsed.knn
     if (
         knn is None
@@ -178,9 +178,5 @@ def learn(
         by_distance,
         vector_at[0],
         fixed,
-        request.nocontent
-        and request.sortby is None
-        and not request.withpayloads
-        and not request.withsortkeys,
-        returned,
+        page,
     )

@@ -359,26 +359,24 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         sortable,
     )
     if parsed.knn is not None:
-        returned = _plan_return_fields(index, request, parsed.knn.score_alias)
+        page = _plan_page_layout(index, request, parsed.knn.score_alias)
         knn_plans.learn(ctx, args, index, request, parsed, distances_read=distances_read,
-                        by_distance=by_distance, returned=returned)  # fmt: skip
+                        by_distance=by_distance, page=page)  # fmt: skip
     return reply
 
 
-def _plan_return_fields(
+def _plan_page_layout(
     index: SearchIndex, request: Any, score_alias: bytes
-) -> tuple[tuple[bytes, bytes], ...] | None:
-    """For a kept plan: RETURN's (reply name, hash field) pairs when its page can be laid
-    out by :func:`_return_page`: a RETURN without NOCONTENT, SORTBY, WITHPAYLOADS or
-    WITHSORTKEYS over an ON HASH index. Else None (the general :func:`_reply`)."""
-    if (
-        request.return_fields is None
-        or request.nocontent
-        or request.sortby is not None
-        or request.withpayloads
-        or request.withsortkeys
-        or index.definition.on != "HASH"
-    ):
+) -> knn_plans.PageLayout | None:
+    """How a kept plan's page is laid out without :func:`_reply` (:attr:`Plan.page`):
+    ``"ids"`` for NOCONTENT, RETURN's (reply name, hash field) pairs for a RETURN over an
+    ON HASH index; None (the general reply) with SORTBY, WITHPAYLOADS or WITHSORTKEYS, or
+    for every field."""
+    if request.sortby is not None or request.withpayloads or request.withsortkeys:
+        return None
+    if request.nocontent:
+        return "ids"
+    if request.return_fields is None or index.definition.on != "HASH":
         return None
     return tuple(_return_sources(index, request.return_fields, {score_alias}, [score_alias]))
 
@@ -400,22 +398,12 @@ def _planned_page(
         ctx.lock,
         distances_read=plan.distances_read,
     )
-    if plan.ids_only:
-        to_key = index.label_to_key
-        with ctx.lock:
-            keys = [key for label, _ in pairs if (key := to_key.get(label)) is not None]
-            values = ctx.keyspace.get_many(keys, ctx.read_now)
-        index.count_plan("ann")
-        timed_out = deadline is not None and deadline.expired
-        found = [
-            key for key, value in zip(keys, values, strict=True) if isinstance(value, _DOCUMENTS)
-        ]
-        return _id_page(ctx.protocol, request, found, timed_out)
-    if plan.returned is not None:
-        page = _return_page(ctx, index, plan.returned, plan.score_alias, pairs)
+    if plan.page is not None:
+        page = _page_of(ctx, index, plan.page, plan.score_alias, pairs)
         if page is not None:
             index.count_plan("ann")
-            return _returned_reply(ctx.protocol, request, page, deadline)
+            timed_out = deadline is not None and deadline.expired
+            return _plain_reply(ctx.protocol, request, page, timed_out)
     with ctx.lock:
         hits = _knn_hits(index.label_to_key, pairs, {})
     index.count_plan("ann")
@@ -424,32 +412,38 @@ def _planned_page(
                   plan.by_distance, [plan.score_alias])  # fmt: skip
 
 
-def _return_page(
+def _page_of(
     ctx: ExecContext,
     index: SearchIndex,
-    returned: tuple[tuple[bytes, bytes], ...],
+    layout: knn_plans.PageLayout,
     score_alias: bytes,
     pairs: list[tuple[int, float]],
-) -> list[tuple[bytes, list[tuple[bytes, bytes]]]] | None:
-    """The documents of KNN ``pairs`` that still exist, each with RETURN's fields as
-    :func:`_reply` shows them: a hash field's value (it replaces the distance where it is
-    named like it), else the formatted distance under ``score_alias``; a field the hash
-    lacks is left out. None if a key holds anything but a hash (the general reply then
-    decides)."""
+) -> list[tuple[bytes, list[tuple[bytes, bytes]] | None]] | None:
+    """The documents of KNN ``pairs`` that still exist, nearest first, each with what
+    :func:`_reply` shows of it for a plan's ``layout`` (:attr:`Plan.page`): nothing for
+    ``"ids"``; else each RETURNed field, a hash field's value (it replaces the distance
+    where it is named like it), else the formatted distance under ``score_alias``, and
+    nothing for a field the hash lacks. None if a RETURN finds a key holding anything but
+    a hash (the general reply then decides)."""
     to_key = index.label_to_key
     with ctx.lock:
-        keys = [key for label, _ in pairs if (key := to_key.get(label)) is not None]
-        dists = [dist for label, dist in pairs if label in to_key]
-        values = ctx.keyspace.get_many(keys, ctx.read_now)
-    page = []
-    for key, dist, raw in zip(keys, dists, values, strict=True):
+        found = [(key, dist) for label, dist in pairs if (key := to_key.get(label)) is not None]
+        values = ctx.keyspace.get_many([key for key, _ in found], ctx.read_now)
+    if isinstance(layout, str):  # "ids"
+        return [
+            (key, None)
+            for (key, _), raw in zip(found, values, strict=True)
+            if isinstance(raw, _DOCUMENTS)  # else expired or gone since the walk
+        ]
+    page: list[tuple[bytes, list[tuple[bytes, bytes]] | None]] = []
+    for (key, dist), raw in zip(found, values, strict=True):
         if raw is None:
             continue  # expired or gone since the walk
         if type(raw) is not dict:
             return None
         formatted = format_score(dist)
         fields = []
-        for alias, held in returned:
+        for alias, held in layout:
             if held in raw:
                 fields.append((alias, raw[held]))
             elif held == score_alias:
@@ -458,52 +452,37 @@ def _return_page(
     return page
 
 
-def _returned_reply(
+def _plain_reply(
     protocol: int,
     request: Any,
-    page: list[tuple[bytes, list[tuple[bytes, bytes]]]],
-    deadline: _Deadline | None,
+    page: list[tuple[bytes, list[tuple[bytes, bytes]] | None]],
+    timed_out: bool,
 ) -> object:
-    """:func:`_reply`'s layout of a :func:`_return_page` (its LIMIT window, RESP2 or
-    RESP3)."""
-    total = len(page)
+    """What :func:`_reply` answers for a :func:`_page_of` page (no SORTBY, WITHSCORES,
+    WITHPAYLOADS or WITHSORTKEYS): its LIMIT window, each id with its fields unless the
+    page is ids only, in RESP2 or RESP3. ``tests/store/test_knn_plans.py`` holds the two
+    equal."""
     offset, num = request.limit
     window = page[offset : offset + num]
-    timed_out = deadline is not None and deadline.expired
     if protocol == 3:
         return {
             b"attributes": [],
-            b"total_results": total,
+            b"total_results": len(page),
             b"format": b"STRING",
             b"results": [
-                {b"id": key, b"extra_attributes": dict(fields), b"values": []}
+                {b"id": key, b"values": []}
+                if fields is None
+                else {b"id": key, b"extra_attributes": dict(fields), b"values": []}
                 for key, fields in window
             ],
             b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
         }
-    out: list[Any] = [total]
+    out: list[Any] = [len(page)]
     for key, fields in window:
         out.append(key)
-        out.append([item for pair in fields for item in pair])
+        if fields is not None:
+            out.append([item for pair in fields for item in pair])
     return out
-
-
-def _id_page(protocol: int, request: Any, found: list[bytes], timed_out: bool) -> object:
-    """What :func:`_reply` answers for a KNN page of NOCONTENT without SORTBY, WITHSCORES,
-    WITHPAYLOADS or WITHSORTKEYS, whose documents ``found`` (nearest first) still exist:
-    the ids of its LIMIT window, without reading any field. ``tests/store/test_knn_plans.py``
-    holds the two equal."""
-    offset, num = request.limit
-    page = found[offset : offset + num]
-    if protocol == 3:
-        return {
-            b"attributes": [],
-            b"total_results": len(found),
-            b"format": b"STRING",
-            b"results": [{b"id": key, b"values": []} for key in page],
-            b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
-        }
-    return [len(found), *page]
 
 
 def _knn_hits(

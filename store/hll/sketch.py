@@ -292,35 +292,31 @@ def add_many(s: bytearray, elements: list[bytes]) -> tuple[bytearray, int]:
     changed = 0
     pending = [pattern(e) for e in elements]
     if s[4] == SPARSE and pending:
+        done = 0
         try:
             ops = SparseOps(bytes(s[HDR_SIZE:]), SPARSE_MAX_BYTES, HDR_SIZE)
         except IndexError:
             # a truncated last opcode (bytes appended past the registers, e.g. by APPEND):
             # Redis reads opcodes only as far as the register it sets, so set them one at
-            # a time as it does (sparse_set), which never reads that far
-            for index, run in pending:
-                if s[4] == DENSE:
-                    if dense_get(s, index) < run:
-                        dense_set(s, index, run)
-                        changed += 1
-                else:
-                    s, one = sparse_set(s, index, run)
-                    changed += one
-            return s, changed
-        done = 0
-        try:
-            for index, run in pending:
-                changed += ops.set(index, run)
+            # a time as it does (sparse_set, which never reads that far) while sparse
+            while done < len(pending) and s[4] == SPARSE:
+                s, one = sparse_set(s, *pending[done])
+                changed += one
                 done += 1
-        except Promote:
-            pass
-        except IndexError as exc:
-            raise CorruptHLL from exc
-        s[HDR_SIZE:] = ops.body()
-        if done < len(pending):  # promoted: the element that needed it goes in dense
-            s = to_dense(s)
-        elif changed:
-            s[15] |= 0x80
+        else:
+            try:
+                for index, run in pending:
+                    changed += ops.set(index, run)
+                    done += 1
+            except Promote:
+                pass
+            except IndexError as exc:
+                raise CorruptHLL from exc
+            s[HDR_SIZE:] = ops.body()
+            if done < len(pending):  # promoted: the element that needed it goes in dense
+                s = to_dense(s)
+            elif changed:
+                s[15] |= 0x80
         pending = pending[done:]
         if not pending:
             return s, changed

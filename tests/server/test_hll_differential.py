@@ -84,7 +84,8 @@ def test_bytes_appended_to_a_sparse_hll(pair: Pair, p: str) -> None:
     """APPEND to an HLL string leaves opcodes past its 16384 registers (a lone byte is a
     truncated XZERO). Redis reads a sparse HLL's opcodes only as far as the register
     PFADD sets, so PFADD keeps working and keeps those bytes; PFCOUNT and PFMERGE read them
-    all. (Found by tests/server/test_types_state_machine.py.)"""
+    all, and so does the promotion to dense. (Found by
+    tests/server/test_types_state_machine.py.)"""
     for tail in ("a", "aa", "\x80", "\x80\x81", "a\x80"):
         k = f"{p}:{tail.encode().hex()}"
         pair.script(
@@ -99,6 +100,8 @@ def test_bytes_appended_to_a_sparse_hll(pair: Pair, p: str) -> None:
                 ("GET", k),
                 ("PFCOUNT", k),
                 ("PFMERGE", f"{p}:m", k),
+                ("PFADD", k, *[f"f{i}" for i in range(1500)]),  # past 3000 bytes: dense
+                ("GET", k),
             ]
         )
 

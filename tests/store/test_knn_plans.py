@@ -122,7 +122,7 @@ NOCONTENT = [
     ("ip", "*=>[KNN 10 @v $B EF_RUNTIME 50]", ()),
     ("json", "*=>[KNN 10 @v $B]", ()),
     ("multi", "*=>[KNN 10 @v $B]", ("LIMIT", "0", "5")),
-    # the ids alone, but not from the ids-only page (search._id_page): the general reply
+    # the ids alone, but laid out by the general reply (search._plan_page_layout)
     ("hnsw", "*=>[KNN 10 @v $B AS d]", ("SORTBY", "d", "WITHSORTKEYS")),
     ("hnsw", "*=>[KNN 10 @v $B]", ("WITHPAYLOADS", "LIMIT", "1", "5")),
     ("hnsw", "*=>[KNN 10 @v $B]", ("WITHSORTKEYS",)),
@@ -144,7 +144,7 @@ CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by
     ("json", "*=>[KNN 6 @v $B]", ()),
     ("json", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "2", "t", "dist", "SORTBY", "dist")),
     ("multi", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "1", "dist")),
-    # RETURN pages laid out by search._return_page: fields missing, repeated, named like
+    # RETURN pages laid out without the general reply (search._page_of): fields missing, repeated, named like
     # the distance, the default score name, a distance renamed (dropped), LIMIT windows
     (
         "hnsw",
@@ -199,8 +199,8 @@ def test_plan_replies_equal_the_general_path(
 @pytest.mark.parametrize(
     ("index", "tail", "general"),
     [
-        ("hnsw", ("NOCONTENT",), False),  # search._id_page
-        ("hnsw", ("RETURN", "2", "t", "dist"), False),  # search._return_page
+        ("hnsw", ("NOCONTENT",), False),  # search._page_of, the ids alone
+        ("hnsw", ("RETURN", "2", "t", "dist"), False),  # search._page_of, RETURN
         ("flat", ("RETURN", "1", "dist", "LIMIT", "1", "3"), False),
         ("hnsw", ("RETURN", "1", "dist", "SORTBY", "dist"), True),
         ("json", ("RETURN", "1", "dist"), True),  # not a hash
