@@ -398,16 +398,14 @@ def _planned_page(
         ctx.lock,
         distances_read=plan.distances_read,
     )
-    if plan.page is not None:
-        page = _page_of(ctx, index, plan.page, plan.score_alias, pairs)
-        if page is not None:
-            index.count_plan("ann")
-            timed_out = deadline is not None and deadline.expired
-            return _plain_reply(ctx.protocol, request, page, timed_out)
-    with ctx.lock:
-        hits = _knn_hits(index.label_to_key, pairs, {})
+    page = None if plan.page is None else _page_of(ctx, index, plan.page, plan.score_alias, pairs)
+    if page is None:
+        with ctx.lock:
+            hits = _knn_hits(index.label_to_key, pairs, {})
     index.count_plan("ann")
     timed_out = deadline is not None and deadline.expired
+    if page is not None:
+        return _plain_reply(ctx.protocol, request, page, timed_out)
     return _reply(ctx, index, request, hits, plan.score_alias, False, {}, timed_out, None,
                   plan.by_distance, [plan.score_alias])  # fmt: skip
 
