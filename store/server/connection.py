@@ -206,6 +206,7 @@ class Connection(asyncio.Protocol):
         self._above_soft_since: float | None = None
         self.is_replica = False  # attached as a replica (PSYNC): output class "replica"
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it was made on
         self.registered = False
         self.repl_port = 0  # REPLCONF listening-port of a replica on this connection
         self.last_write_seq = 0  # the newest log record this client wrote (WAIT)
@@ -239,7 +240,8 @@ class Connection(asyncio.Protocol):
             self.user = self.server.acl.default
         self.parser.auth_required = self.user is None
         self.refresh()
-        self._task = asyncio.get_running_loop().create_task(self._serve())
+        self._loop = loop = asyncio.get_running_loop()  # one getpid() here, not per write
+        self._task = loop.create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
         if not self.registered:
@@ -849,7 +851,8 @@ class Connection(asyncio.Protocol):
         server.last_write_ns = time.perf_counter_ns()
         place = len(state.replies)
         state.replies.append(None)  # held for the reply: never sent while combined is set
-        state.combined = asyncio.get_running_loop().create_future()
+        assert self._loop is not None  # registered: connection_made ran
+        state.combined = self._loop.create_future()
         server.write_combiner.enqueue(
             spec, args, self.protocol, functools.partial(self._combined, state, spec, args, place)
         )
