@@ -39,7 +39,7 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ..errors import IndexError_
 from ..index.query import MatchAll, ParsedQuery
@@ -49,11 +49,24 @@ from ..index.search_index import SearchIndex
 if TYPE_CHECKING:
     from .context import ExecContext
 
-__all__ = ["PLANS_KEPT", "PageLayout", "Plan", "find", "learn", "plans_kept"]
+__all__ = ["PLANS_KEPT", "PageFields", "PageLayout", "Plan", "find", "learn", "plans_kept"]
 
-PageLayout = Literal["ids"] | tuple[tuple[bytes, bytes], ...]
-"""How ``search`` lays a plan's page out without its general reply: the ids alone, or
-RETURN's (reply name, hash field) pairs (``search._plan_page_layout``)."""
+PageFields = Literal["ids", "all"] | tuple[tuple[bytes, bytes], ...]
+"""What a page laid out without the general reply shows of each document: nothing (the
+ids alone), every hash field after the distance, or RETURN's (reply name, hash field)
+pairs."""
+
+
+class PageLayout(NamedTuple):
+    """How ``search`` lays a plan's page out without its general reply
+    (``search._plan_page_layout`` decides, ``search._page_of`` follows it)."""
+
+    fields: PageFields
+    by_score: bool
+    """SORTBY the KNN score, ascending: the walk's order is the page's only while no
+    document's hash holds a field named like the score (the general reply then sorts by
+    that field's value instead), so such a page goes to the general reply."""
+
 
 PLANS_KEPT = 256
 """How many plans are kept (the table is cleared when full, as the parse shapes are)."""

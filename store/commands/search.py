@@ -369,16 +369,30 @@ def _plan_page_layout(
     index: SearchIndex, request: Any, score_alias: bytes
 ) -> knn_plans.PageLayout | None:
     """How a kept plan's page is laid out without :func:`_reply` (:attr:`Plan.page`):
-    ``"ids"`` for NOCONTENT, RETURN's (reply name, hash field) pairs for a RETURN over an
-    ON HASH index; None (the general reply) with SORTBY, WITHPAYLOADS or WITHSORTKEYS, or
-    for every field."""
-    if request.sortby is not None or request.withpayloads or request.withsortkeys:
+    the ids alone for NOCONTENT; over an ON HASH index every hash field after the
+    distance without RETURN, else RETURN's (reply name, hash field) pairs. SORTBY is
+    taken only when it names the KNN score, ascending (RedisVL sends it with every vector
+    query), over an ON HASH index where no schema field has the score's name; with any
+    other SORTBY, WITHPAYLOADS or WITHSORTKEYS: None (the general reply)."""
+    if request.withpayloads or request.withsortkeys:
+        return None
+    on_hash = index.definition.on == "HASH"
+    by_score = request.sortby is not None
+    if by_score and not (
+        request.sortby.field == score_alias
+        and request.sortby.ascending
+        and on_hash
+        and index.definition.field_by_alias(score_alias) is None
+    ):
         return None
     if request.nocontent:
-        return "ids"
-    if request.return_fields is None or index.definition.on != "HASH":
+        return knn_plans.PageLayout("ids", by_score)
+    if not on_hash:
         return None
-    return tuple(_return_sources(index, request.return_fields, {score_alias}, [score_alias]))
+    if request.return_fields is None:
+        return knn_plans.PageLayout("all", by_score)
+    sources = _return_sources(index, request.return_fields, {score_alias}, [score_alias])
+    return knn_plans.PageLayout(tuple(sources), by_score)
 
 
 def _planned_page(
@@ -419,15 +433,27 @@ def _page_of(
 ) -> list[tuple[bytes, list[tuple[bytes, bytes]] | None]] | None:
     """The documents of KNN ``pairs`` that still exist, nearest first, each with what
     :func:`_reply` shows of it for a plan's ``layout`` (:attr:`Plan.page`): nothing for
-    ``"ids"``; else each RETURNed field, a hash field's value (it replaces the distance
-    where it is named like it), else the formatted distance under ``score_alias``, and
-    nothing for a field the hash lacks. None if a RETURN finds a key holding anything but
-    a hash (the general reply then decides)."""
+    ``"ids"``; for ``"all"`` the formatted distance under ``score_alias`` then every hash
+    field (a field of that name takes the distance's place); else each RETURNed field, a
+    hash field's value (it replaces the distance where it is named like it), else the
+    formatted distance under ``score_alias``, and nothing for a field the hash lacks.
+    None (the general reply decides) if the page shows fields, or is sorted by the score,
+    and a key holds anything but a hash; and if it is sorted by the score and a hash holds
+    a field of the score's name, or the distances are out of order (a NaN)."""
     to_key = index.label_to_key
     with ctx.lock:
         found = [(key, dist) for label, dist in pairs if (key := to_key.get(label)) is not None]
         values = ctx.keyspace.get_many([key for key, _ in found], ctx.read_now)
-    if isinstance(layout, str):  # "ids"
+    shown, by_score = layout
+    if by_score:  # what lets _reply keep the walk's order (its ``in_score_order``)
+        last = -math.inf
+        for (_, dist), raw in zip(found, values, strict=True):
+            if raw is None:
+                continue  # expired or gone since the walk
+            if type(raw) is not dict or score_alias in raw or not dist >= last:
+                return None
+            last = dist
+    if shown == "ids":
         return [
             (key, None)
             for (key, _), raw in zip(found, values, strict=True)
@@ -440,8 +466,13 @@ def _page_of(
         if type(raw) is not dict:
             return None
         formatted = format_score(dist)
+        if isinstance(shown, str):  # "all": as _reply's dict of the distance, then raw
+            every = {score_alias: formatted}
+            every.update(raw)
+            page.append((key, list(every.items())))
+            continue
         fields = []
-        for alias, held in layout:
+        for alias, held in shown:
             if held in raw:
                 fields.append((alias, raw[held]))
             elif held == score_alias:
@@ -456,10 +487,10 @@ def _plain_reply(
     page: list[tuple[bytes, list[tuple[bytes, bytes]] | None]],
     timed_out: bool,
 ) -> object:
-    """What :func:`_reply` answers for a :func:`_page_of` page (no SORTBY, WITHSCORES,
-    WITHPAYLOADS or WITHSORTKEYS): its LIMIT window, each id with its fields unless the
-    page is ids only, in RESP2 or RESP3. ``tests/store/test_knn_plans.py`` holds the two
-    equal."""
+    """What :func:`_reply` answers for a :func:`_page_of` page (no WITHSCORES,
+    WITHPAYLOADS or WITHSORTKEYS; SORTBY only of the KNN score, ascending): its LIMIT
+    window, each id with its fields unless the page is ids only, in RESP2 or RESP3.
+    ``tests/store/test_knn_plans.py`` holds the two equal."""
     offset, num = request.limit
     window = page[offset : offset + num]
     if protocol == 3:

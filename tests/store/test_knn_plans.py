@@ -128,6 +128,11 @@ NOCONTENT = [
     ("hnsw", "*=>[KNN 10 @v $B]", ("WITHSORTKEYS",)),
     # ids-only pages with other options
     ("hnsw", "*=>[KNN 10 @v $B]", ("RETURN", "1", "t", "TIMEOUT", "5000", "LIMIT", "1", "4")),
+    # sorted by the distance: the walk's order, unless a hash field named like it (every
+    # 7th document has "dist") or a JSON document decides (the general reply then sorts)
+    ("hnsw", "*=>[KNN 10 @v $B AS d]", ("SORTBY", "d", "LIMIT", "1", "5")),
+    ("flat", "*=>[KNN 10 @v $B AS dist]", ("SORTBY", "dist", "ASC")),
+    ("json", "*=>[KNN 10 @v $B]", ("SORTBY", "__v_score")),
 ]
 CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by distance
     ("hnsw", "*=>[KNN 10 @v $B]", ()),
@@ -154,6 +159,17 @@ CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by
     ("flat", "*=>[KNN 10 @v $B]", ("RETURN", "4", "t", "__v_score", "t", "dist")),
     ("ip", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "4", "dist", "AS", "d2", "t")),
     ("hnsw", "*=>[KNN 12 @v $B]", ("RETURN", "1", "__v_score", "LIMIT", "0", "0")),
+    # every field after the distance, and RedisVL's page (SORTBY the distance ASC), laid
+    # out without the general reply; a hash's "dist" takes the distance's place, or sorts
+    ("hnsw", "*=>[KNN 10 @v $B AS dist]", ("LIMIT", "1", "6")),
+    ("ip", "*=>[KNN 10 @v $B]", ("SORTBY", "__v_score")),
+    (
+        "hnsw",
+        "*=>[KNN 10 @v $B AS vector_distance]",
+        ("SORTBY", "vector_distance", "ASC", "RETURN", "2", "t", "vector_distance"),
+    ),
+    ("flat", "*=>[KNN 10 @v $B AS dist]", ("SORTBY", "dist", "RETURN", "2", "dist", "t")),
+    ("hnsw", "*=>[KNN 10 @v $B AS d]", ("SORTBY", "d", "DESC", "RETURN", "1", "d")),
 ]
 SHAPES = [(*shape, False) for shape in NOCONTENT] + [(*shape, True) for shape in CONTENT]
 
@@ -197,20 +213,28 @@ def test_plan_replies_equal_the_general_path(
 
 @pytest.mark.parametrize("protocol", [2, 3])
 @pytest.mark.parametrize(
-    ("index", "tail", "general"),
+    ("index", "alias", "tail", "general"),
     [
-        ("hnsw", ("NOCONTENT",), False),  # search._page_of, the ids alone
-        ("hnsw", ("RETURN", "2", "t", "dist"), False),  # search._page_of, RETURN
-        ("flat", ("RETURN", "1", "dist", "LIMIT", "1", "3"), False),
-        ("hnsw", ("RETURN", "1", "dist", "SORTBY", "dist"), True),
-        ("json", ("RETURN", "1", "dist"), True),  # not a hash
-        ("hnsw", (), True),  # every field
+        ("hnsw", "dist", ("NOCONTENT",), False),  # search._page_of, the ids alone
+        ("hnsw", "dist", ("RETURN", "2", "t", "dist"), False),  # search._page_of, RETURN
+        ("flat", "dist", ("RETURN", "1", "dist", "LIMIT", "1", "3"), False),
+        ("hnsw", "dist", (), False),  # every field
+        ("hnsw", "d", ("RETURN", "1", "d", "SORTBY", "d"), False),  # sorted by the distance
+        ("hnsw", "d", ("SORTBY", "d", "ASC"), False),
+        ("hnsw", "d", ("SORTBY", "d", "NOCONTENT"), False),
+        ("hnsw", "d", ("RETURN", "1", "d", "SORTBY", "d", "DESC"), True),
+        ("hnsw", "d", ("SORTBY", "t"), True),  # by a field
+        # "dist" is a field of every 7th hash (d:0 among them, in a KNN of every document):
+        # the general reply sorts by it
+        ("hnsw", "dist", ("RETURN", "1", "dist", "SORTBY", "dist"), True),
+        ("json", "dist", ("RETURN", "1", "dist"), True),  # not a hash
     ],
 )
 def test_which_pages_skip_the_general_reply(
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
     index: str,
+    alias: str,
     tail: tuple[str, ...],
     general: bool,
     protocol: int,
@@ -218,7 +242,7 @@ def test_which_pages_skip_the_general_reply(
     from store.commands import search
 
     rng = random.Random(5)
-    query = "*=>[KNN 10 @v $B AS dist]"
+    query = f"*=>[KNN {DOCS} @v $B AS {alias}]"
     tail_args = [t.encode() for t in tail]
     args = [b"FT.SEARCH", index.encode(), query.encode(), b"PARAMS", b"2", b"B", _blob(rng),
             *tail_args, b"DIALECT", b"2"]  # fmt: skip
