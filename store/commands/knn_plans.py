@@ -59,7 +59,8 @@ pairs."""
 
 class PageLayout(NamedTuple):
     """How ``search`` lays a plan's page out without its general reply
-    (``search._plan_page_layout`` decides, ``search._page_of`` follows it)."""
+    (``search._plan_page_layout`` decides, ``search._page_of`` follows it;
+    docs/decisions/0032-pages-sorted-by-the-score-and-this-machines-run.md)."""
 
     fields: PageFields
     by_score: bool
