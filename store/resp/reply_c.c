@@ -5,9 +5,10 @@
  *
  * Appends value's RESP2 (resp3 false) or RESP3 frame to the bytearray buf, as the Python
  * _write(buf, value, resp3) does: exact bytes (bulk string), exact int within 64 bits
- * (integer), None (null), exact list or tuple (array), exact dict (map, or a flat array in
- * RESP2), each element in turn. Every other value (str, float, bool, big ints, the reply
- * types of store.replies, subclasses) is appended by calling fallback(buf, value, resp3),
+ * (integer), exact float (a double: format_double's digits, below), None (null), exact
+ * list or tuple (array), exact dict (map, or a flat array in RESP2), each element in turn.
+ * Every other value (str, bool, big ints, the reply types of store.replies, subclasses) is
+ * appended by calling fallback(buf, value, resp3),
  * the Python _write, in its place: so the bytes are the Python path's bytes by
  * construction, and tests/store/test_resp_writer_c.py holds the two equal.
  *
@@ -19,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <string.h>
 
 /* Frames are assembled in a local buffer and moved to the bytearray in one step: before a
@@ -82,6 +84,129 @@ static int header(Out *out, char prefix, long long number) {
 }
 
 static int encode(Out *out, PyObject *value, int resp3, PyObject *fallback);
+
+/* store.numbers.format_double in C: value spelled as Redis 7.2+ spells doubles. "nan",
+   "inf", "-inf", "0", "-0"; an integral value up to 2**62 in magnitude as a plain integer;
+   else the shortest digits that read back to the same double (Python's repr, from
+   PyOS_double_to_string), in plain form when the exponent is small, otherwise
+   "<d>[.<digits>]e<sign><exp>". Writes at most 40 bytes to text. Returns the length, or
+   -1 with the exception set. tests/store/test_resp_writer_c.py holds it equal to the
+   Python function. */
+#define LLONG_HALF 4611686018427387904.0 /* float(((1 << 63) - 1) // 2), i.e. 2**62 */
+static Py_ssize_t format_double(double value, char *text) {
+    if (isnan(value)) {
+        memcpy(text, "nan", 3);
+        return 3;
+    }
+    if (isinf(value)) {
+        memcpy(text, value > 0 ? "inf" : "-inf", value > 0 ? 3 : 4);
+        return value > 0 ? 3 : 4;
+    }
+    if (value == 0) {
+        memcpy(text, signbit(value) ? "-0" : "0", signbit(value) ? 2 : 1);
+        return signbit(value) ? 2 : 1;
+    }
+    if (value >= -LLONG_HALF && value <= LLONG_HALF && floor(value) == value) {
+        return (Py_ssize_t)snprintf(text, 40, "%lld", (long long)value);
+    }
+    int neg = value < 0;
+    char *r = PyOS_double_to_string(fabs(value), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    /* repr: <int part>[.<fraction>][e<exponent>]; digits = (int part + fraction) without
+       leading zeros, k = exponent - len(fraction): the value is digits * 10**k */
+    char digits[32];
+    Py_ssize_t nd = 0, flen = 0;
+    long k = 0;
+    int in_fraction = 0;
+    for (const char *c = r; *c != '\0'; c++) {
+        if (*c == 'e') {
+            k = strtol(c + 1, NULL, 10);
+            break;
+        }
+        if (*c == '.') {
+            in_fraction = 1;
+            continue;
+        }
+        if (in_fraction) {
+            flen++;
+        }
+        if (nd == 0 && *c == '0') {
+            continue;
+        }
+        if (nd == (Py_ssize_t)sizeof digits) { /* never: repr has at most 17 digits */
+            PyMem_Free(r);
+            PyErr_SetString(PyExc_ValueError, "too many digits in a double");
+            return -1;
+        }
+        digits[nd++] = *c;
+    }
+    PyMem_Free(r);
+    k -= (long)flen;
+    while (nd > 0 && digits[nd - 1] == '0') { /* rstrip("0") */
+        nd--;
+        k++;
+    }
+    long e10 = k + (long)nd - 1, ex = e10 < 0 ? -e10 : e10;
+    char *at = text;
+    if (neg) {
+        *at++ = '-';
+    }
+    if (k >= 0 && ex < (long)nd + 7) {
+        memcpy(at, digits, (size_t)nd);
+        at += nd;
+        for (long i = 0; i < k; i++) {
+            *at++ = '0';
+        }
+    } else if (k < 0 && (k > -7 || ex < 4)) {
+        long offset = (long)nd + k;
+        if (offset <= 0) {
+            *at++ = '0';
+            *at++ = '.';
+            for (long i = 0; i < -offset; i++) {
+                *at++ = '0';
+            }
+            memcpy(at, digits, (size_t)nd);
+            at += nd;
+        } else {
+            memcpy(at, digits, (size_t)offset);
+            at += offset;
+            *at++ = '.';
+            memcpy(at, digits + offset, (size_t)(nd - offset));
+            at += nd - offset;
+        }
+    } else {
+        *at++ = digits[0];
+        if (nd > 1) {
+            *at++ = '.';
+            memcpy(at, digits + 1, (size_t)(nd - 1));
+            at += nd - 1;
+        }
+        at += snprintf(at, 8, "e%c%ld", e10 < 0 ? '-' : '+', ex);
+    }
+    return at - text;
+}
+
+/* A double's frame: RESP3 ",<text>\r\n", RESP2 a bulk string of the text. */
+static int encode_float(Out *out, double value, int resp3) {
+    char text[48];
+    Py_ssize_t n = format_double(value, text);
+    if (n < 0) {
+        return -1;
+    }
+    if (resp3) {
+        if (append(out, ",", 1) < 0) {
+            return -1;
+        }
+    } else if (header(out, '$', (long long)n) < 0) {
+        return -1;
+    }
+    if (append(out, text, (size_t)n) < 0) {
+        return -1;
+    }
+    return append(out, "\r\n", 2);
+}
 
 static int call_fallback(Out *out, PyObject *value, int resp3, PyObject *fallback) {
     if (flush(out) < 0) {
@@ -165,6 +290,9 @@ static int encode(Out *out, PyObject *value, int resp3, PyObject *fallback) {
     }
     if (value == Py_None) {
         return resp3 ? append(out, "_\r\n", 3) : append(out, "$-1\r\n", 5);
+    }
+    if (PyFloat_CheckExact(value)) {
+        return encode_float(out, PyFloat_AS_DOUBLE(value), resp3);
     }
     if (PyList_CheckExact(value) || PyTuple_CheckExact(value)) {
         if (header(out, '*', (long long)PySequence_Fast_GET_SIZE(value)) < 0) {

@@ -1,7 +1,8 @@
 """The C reply encoder (``store/resp/reply_c.c``) writes the Python writer's bytes.
 
-``writer._write`` is the reference. The C module encodes bytes, 64-bit ints, None, lists,
-tuples and dicts itself and hands every other value back to ``_write``: random nested
+``writer._write`` is the reference. The C module encodes bytes, 64-bit ints, floats (to
+``store.numbers.format_double``'s digits, checked over 100,000 doubles of every shape),
+None, lists, tuples and dicts itself and hands every other value back to ``_write``: random nested
 replies mixing all of them (strs with surrogate escapes, floats, bools, big ints, every
 reply type of ``store.replies``, errors, sets, subclasses of the built-ins) must give the
 same bytes in RESP2 and RESP3; an unencodable value, a dict that changes size and a reply
@@ -11,11 +12,13 @@ nested too deep must raise, leaving a ``ReplyWriter`` as it was. The module must
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any
 
 import pytest
 
 from store.errors import StoreError, WrongTypeError
+from store.numbers import format_double
 from store.replies import DoubleText
 from store.resp import NULL_ARRAY, BigNumber, ErrorReply, Push, ReplyWriter, SimpleString, Verbatim
 from store.resp import writer as writer_module
@@ -41,6 +44,10 @@ class ListSub(list):  # type: ignore[type-arg]
 
 
 class DictSub(dict):  # type: ignore[type-arg]
+    pass
+
+
+class FloatSub(float):
     pass
 
 
@@ -183,5 +190,47 @@ def test_the_fallback_is_called_only_for_other_values() -> None:
         writer_module._write(buf, value, resp3)
 
     buf = bytearray()
-    native(buf, [b"a", 1, None, (2,), {b"k": 3.5}, "s", True, 2**70], False, record)
-    assert seen == [3.5, "s", True, 2**70]
+    value = [b"a", 1, None, (2,), {b"k": 3.5}, "s", True, 2**70, FloatSub(0.5)]
+    native(buf, value, False, record)
+    assert seen == ["s", True, 2**70, 0.5]
+    assert type(seen[-1]) is FloatSub
+
+
+def _double(rng: random.Random) -> float:
+    """Doubles of every shape format_double spells: any bit pattern, integers around
+    2**62 (plain below, shortest digits above), powers of ten at the plain/exponent
+    borders, subnormals, short decimals."""
+    return rng.choice([
+        lambda: struct.unpack("<d", rng.randbytes(8))[0],
+        lambda: float(rng.randrange(-(2**63), 2**63)),
+        lambda: rng.choice([-1.0, 1.0]) * 2.0**62 + rng.choice([-2048.0, -1024.0, 0.0, 1024.0, 2048.0]),
+        lambda: rng.choice([1.0, -1.0, 1.5, 123.25]) * 10.0 ** rng.randrange(-12, 30),
+        lambda: rng.choice([5e-324, 2.2250738585072014e-308, 1.7976931348623157e308]),
+        lambda: round(rng.uniform(-1e6, 1e6), rng.randrange(0, 8)),
+        lambda: rng.random() * 10.0 ** rng.randrange(-320, 300),
+    ])()  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_doubles_are_the_python_path_s_bytes(seed: int) -> None:
+    """A float is encoded in C (no fallback call), to store.numbers.format_double's
+    digits, in RESP2 (a bulk string) and RESP3 (a double)."""
+    native = writer_module._encode_into
+    assert native is not None
+    rng = random.Random(seed)
+
+    def refuse(buf: bytearray, value: Any, resp3: bool) -> None:
+        raise AssertionError(f"fallback called for {value!r}")
+
+    for _ in range(20_000):
+        value = _double(rng)
+        text = format_double(value)
+        for resp3, want in ((False, b"$%d\r\n%b\r\n" % (len(text), text)),
+                            (True, b",%b\r\n" % text)):  # fmt: skip
+            got = bytearray()
+            native(got, value, resp3, refuse)
+            assert got == want, (value, resp3)
+    for special in (0.0, -0.0, float("inf"), float("-inf"), float("nan"), 3.0, 1e22, 1e-7):
+        got = bytearray()
+        native(got, [special], True, refuse)
+        assert got == b"*1\r\n,%b\r\n" % format_double(special), special
