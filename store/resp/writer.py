@@ -13,9 +13,10 @@ Lines (simple strings, errors) have CR and LF replaced by spaces, and an error l
 leading and trailing CR/LF trimmed first, as Redis's ``addReplyErrorFormat`` does.
 Strings are encoded as UTF-8 (``surrogateescape``, so keys decoded that way round-trip).
 
-Lists, tuples and dicts are encoded by the C module built from ``reply_c.c`` when it built:
-it writes bytes, 64-bit ints, None and nesting itself and hands every other value to
-:func:`_write`, so the bytes are this module's (``tests/store/test_resp_writer_c.py``).
+Lists, tuples, dicts and floats are encoded by the C module built from ``reply_c.c`` when
+it built: it writes bytes, 64-bit ints, floats (:func:`store.numbers.format_double`'s
+digits), None and nesting itself and hands every other value to :func:`_write`, so the
+bytes are this module's (``tests/store/test_resp_writer_c.py``).
 """
 
 from __future__ import annotations
@@ -61,12 +62,12 @@ def _error_line(text: str) -> bytes:
 
 
 def _encode(buf: bytearray, value: Any, resp3: bool) -> None:
-    """Append ``value`` to ``buf``: a list, tuple or dict in C (the module built from
-    ``reply_c.c``, which encodes bytes, ints, None and nested containers itself and calls
-    :func:`_write` for every other value), anything else, or everything without the
-    module, with :func:`_write`. The same bytes either way."""
+    """Append ``value`` to ``buf``: a list, tuple, dict or float in C (the module built
+    from ``reply_c.c``, which encodes bytes, ints, floats, None and nested containers
+    itself and calls :func:`_write` for every other value), anything else, or everything
+    without the module, with :func:`_write`. The same bytes either way."""
     t = type(value)
-    if _encode_into is not None and (t is list or t is dict or t is tuple):
+    if _encode_into is not None and (t is list or t is dict or t is tuple or t is float):
         _encode_into(buf, value, resp3, _write)
     else:  # a lone scalar: the Python branch costs less than the call into C
         _write(buf, value, resp3)
