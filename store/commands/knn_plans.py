@@ -64,9 +64,9 @@ class PageLayout(NamedTuple):
 
     fields: PageFields
     by_score: bool
-    """SORTBY the KNN score, ascending: the walk's order is the page's only while no
-    document's hash holds a field named like the score (the general reply then sorts by
-    that field's value instead), so such a page goes to the general reply."""
+    """SORTBY the KNN score, ascending: the walk's order is the page's while the
+    distances come in order (a NaN sends the page to the general reply). A hash field
+    named like the score changes nothing: the distance wins over it, as in RediSearch."""
 
 
 PLANS_KEPT = 256

@@ -433,13 +433,12 @@ def _page_of(
 ) -> list[tuple[bytes, list[tuple[bytes, bytes]] | None]] | None:
     """The documents of KNN ``pairs`` that still exist, nearest first, each with what
     :func:`_reply` shows of it for a plan's ``layout`` (:attr:`Plan.page`): nothing for
-    ``"ids"``; for ``"all"`` the formatted distance under ``score_alias`` then every hash
-    field (a field of that name takes the distance's place); else each RETURNed field, a
-    hash field's value (it replaces the distance where it is named like it), else the
-    formatted distance under ``score_alias``, and nothing for a field the hash lacks.
-    None (the general reply decides) if the page shows fields, or is sorted by the score,
-    and a key holds anything but a hash; and if it is sorted by the score and a hash holds
-    a field of the score's name, or the distances are out of order (a NaN)."""
+    ``"ids"``; for ``"all"`` the formatted distance under ``score_alias`` then every other
+    hash field; else each RETURNed field: the formatted distance for ``score_alias``
+    (it wins over a hash field of its name, as in RediSearch 2.10), else the hash field's
+    value, and nothing for a field the hash lacks. None (the general reply decides) if
+    the page shows fields, or is sorted by the score, and a key holds anything but a
+    hash; and if it is sorted by the score and the distances are out of order (a NaN)."""
     to_key = index.label_to_key
     with ctx.lock:
         found = [(key, dist) for label, dist in pairs if (key := to_key.get(label)) is not None]
@@ -450,7 +449,7 @@ def _page_of(
         for (_, dist), raw in zip(found, values, strict=True):
             if raw is None:
                 continue  # expired or gone since the walk
-            if type(raw) is not dict or score_alias in raw or not dist >= last:
+            if type(raw) is not dict or not dist >= last:
                 return None
             last = dist
     if shown == "ids":
@@ -469,14 +468,15 @@ def _page_of(
         if isinstance(shown, str):  # "all": as _reply's dict of the distance, then raw
             every = {score_alias: formatted}
             every.update(raw)
+            every[score_alias] = formatted  # (in its first place) over a field of its name
             page.append((key, list(every.items())))
             continue
         fields = []
         for alias, held in shown:
-            if held in raw:
-                fields.append((alias, raw[held]))
-            elif held == score_alias:
+            if held == score_alias:
                 fields.append((alias, formatted))
+            elif held in raw:
+                fields.append((alias, raw[held]))
         page.append((key, fields))
     return page
 
@@ -691,9 +691,9 @@ def _reply(
                     docs.append((hit.key, {}, hit.score if hit.score is not None else 0.0))
             read = []
         # SORTBY the KNN score: the hits come nearest first, so the page is in that order
-        # already unless a document's fields replace the score (a hash field, a yield of
-        # the same name), a distance is missing or NaN, or the name is a schema field's
-        # alias (the sort then reads that field); then it is sorted as any field is
+        # already unless a yield of the same name replaces the score, a distance is
+        # missing or NaN, or the name is a schema field's alias (the sort then reads that
+        # field); then it is sorted as any field is
         sorted_by = score_alias if request.sortby and request.sortby.field == score_alias else None
         in_score_order = sorted_by is not None and (
             index.definition.on != "HASH" or index.definition.field_by_alias(sorted_by) is None
@@ -722,7 +722,14 @@ def _reply(
                     formatted = fields[score_alias] = format_score(hit.distance)
                 if hit.yields:
                     fields.update((name, format_score(d)) for name, d in hit.yields.items())
-                fields.update(content)
+                if fields:
+                    # the distances come first, and win over a document's field of their
+                    # name (RediSearch 2.10 shows and sorts by the distance)
+                    distances = fields.copy()
+                    fields.update(content)
+                    fields.update(distances)
+                else:
+                    fields.update(content)
                 if in_score_order and sorted_by is not None:
                     distance = hit.distance
                     if (

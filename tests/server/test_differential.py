@@ -494,6 +494,42 @@ def test_flat_knn_pages_from_kept_plans_match_peer(
     assert sum(planned) == len(shapes) * 5  # all but each shape's first came from a plan
 
 
+def test_a_hash_field_named_like_the_distance_loses_to_it(
+    pair: Pair, p: str, cleanup: list[str]
+) -> None:
+    """Every third hash holds a field named like the KNN score (and a VECTOR_RANGE
+    yield), valued against the distance order: RediSearch shows the distance there and
+    sorts by it, on the general path and on a kept plan's page (each shape sent twice)."""
+    idx = f"{p}i"
+    _, docs = _docs(30, seed=11)
+    for i, doc in enumerate(docs):
+        if i % 3 == 0:
+            doc["dist"] = str(-i)
+    cleanup.append(f"idx:{idx}")
+    _create(pair, idx, p, "FLAT")
+    _load(pair, p, docs)
+    shapes: list[tuple[object, ...]] = [
+        ("*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "ASC", "RETURN", "2", "dist", "year"),
+        ("*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "RETURN", "1", "dist"),
+        ("*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "DESC", "RETURN", "1", "dist"),
+        ("*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist"),
+        ("*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "NOCONTENT"),
+        ("*=>[KNN 10 @v $B AS dist]", "RETURN", "2", "year", "dist"),
+        ("*=>[KNN 10 @v $B AS dist]",),
+        ("@genre:{comedy}=>[KNN 6 @v $B AS dist]", "SORTBY", "dist"),
+        ("@v:[VECTOR_RANGE 4 $B]=>{$YIELD_DISTANCE_AS: dist}", "SORTBY", "dist",
+         "RETURN", "2", "dist", "title"),
+    ]  # fmt: skip
+    rng = np.random.default_rng(12)
+    for shape in shapes:
+        for _ in range(2):
+            q = rng.standard_normal(DIM).astype(np.float32).tobytes()
+            query = ("FT.SEARCH", idx, shape[0], *shape[1:], "PARAMS", "2", "B", q,
+                     "DIALECT", "2")  # fmt: skip
+            mine, theirs = pair.both(*query)
+            assert_same_results(mine, theirs, _show(query), ordered="SORTBY" in shape)
+
+
 def test_hnsw_recall(pair: Pair, p: str, cleanup: list[str]) -> None:
     idx = f"{p}i"
     vectors, docs = _docs(300, seed=3)

@@ -128,8 +128,8 @@ NOCONTENT = [
     ("hnsw", "*=>[KNN 10 @v $B]", ("WITHSORTKEYS",)),
     # ids-only pages with other options
     ("hnsw", "*=>[KNN 10 @v $B]", ("RETURN", "1", "t", "TIMEOUT", "5000", "LIMIT", "1", "4")),
-    # sorted by the distance: the walk's order, unless a hash field named like it (every
-    # 7th document has "dist") or a JSON document decides (the general reply then sorts)
+    # sorted by the distance: the walk's order, which a hash field named like it (every
+    # 7th document has "dist") does not change; a JSON document goes to the general reply
     ("hnsw", "*=>[KNN 10 @v $B AS d]", ("SORTBY", "d", "LIMIT", "1", "5")),
     ("flat", "*=>[KNN 10 @v $B AS dist]", ("SORTBY", "dist", "ASC")),
     ("json", "*=>[KNN 10 @v $B]", ("SORTBY", "__v_score")),
@@ -160,7 +160,7 @@ CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by
     ("ip", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "4", "dist", "AS", "d2", "t")),
     ("hnsw", "*=>[KNN 12 @v $B]", ("RETURN", "1", "__v_score", "LIMIT", "0", "0")),
     # every field after the distance, and RedisVL's page (SORTBY the distance ASC), laid
-    # out without the general reply; a hash's "dist" takes the distance's place, or sorts
+    # out without the general reply; the distance wins over a hash's "dist"
     ("hnsw", "*=>[KNN 10 @v $B AS dist]", ("LIMIT", "1", "6")),
     ("ip", "*=>[KNN 10 @v $B]", ("SORTBY", "__v_score")),
     (
@@ -225,8 +225,9 @@ def test_plan_replies_equal_the_general_path(
         ("hnsw", "d", ("RETURN", "1", "d", "SORTBY", "d", "DESC"), True),
         ("hnsw", "d", ("SORTBY", "t"), True),  # by a field
         # "dist" is a field of every 7th hash (d:0 among them, in a KNN of every document):
-        # the general reply sorts by it
-        ("hnsw", "dist", ("RETURN", "1", "dist", "SORTBY", "dist"), True),
+        # the distance wins over it, so the walk's order still holds
+        ("hnsw", "dist", ("RETURN", "1", "dist", "SORTBY", "dist"), False),
+        ("hnsw", "dist", ("SORTBY", "dist"), False),
         ("json", "dist", ("RETURN", "1", "dist"), True),  # not a hash
     ],
 )
