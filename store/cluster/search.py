@@ -39,7 +39,7 @@ from ..commands.search_shard import encode_stats, stats_of
 from ..commands.table import CommandSpec, resolve
 from ..errors import ClusterDownError, CommandError, StoreError
 from ..index.corpus_stats import CORPUS_SCORERS, CorpusStats
-from ..replies import ErrorReply, SimpleString
+from ..replies import ErrorReply, OrderedSet, SimpleString
 from .fanout import COORDINATOR_LIB, PeerError, PeerPool
 from .routing import ClusterNode
 from .search_aggregate import aggregate
@@ -286,7 +286,8 @@ class SearchCoordinator:
             for item in reply:
                 seen[item] = None
         if name == "FT.TAGVALS":
-            return sorted(seen)
+            values = sorted(seen)
+            return OrderedSet(values) if client.protocol == 3 else values
         return set(seen) if client.protocol == 3 else list(seen)
 
     # -- lifecycle and the catalog ----------------------------------------------------------

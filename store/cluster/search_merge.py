@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..commands import search_words as words
 from ..errors import StoreError
 from ..index.query.vector_range import distance_names
 from ..index.schema import IndexDefinition
@@ -205,20 +206,29 @@ class _Doc:
             return 0.0
 
 
+def _keyed(reply: Mapping[Any, Any]) -> dict[bytes, Any]:
+    """A RESP3 reply map's words as bytes: a shard spells them as simple strings (str,
+    ``store.commands.search_words``), a memvec before that as bulk strings."""
+    return {(k.encode() if isinstance(k, str) else k): v for k, v in reply.items()}
+
+
 def _docs(plan: SearchPlan, reply: Any, protocol: int) -> tuple[int, list[_Doc], list[Any]]:
     """(total, documents, warnings) of one shard's reply."""
     request = plan.request
     if protocol == 3:
-        docs = [
-            _Doc(
-                entry[b"id"],
-                entry.get(b"score"),
-                entry.get(b"payload"),
-                entry.get(b"sortkey"),
-                entry.get(b"extra_attributes"),
+        reply = _keyed(reply)
+        docs = []
+        for raw in reply[b"results"]:
+            entry = _keyed(raw)
+            docs.append(
+                _Doc(
+                    entry[b"id"],
+                    entry.get(b"score"),
+                    entry.get(b"payload"),
+                    entry.get(b"sortkey"),
+                    entry.get(b"extra_attributes"),
+                )
             )
-            for entry in reply[b"results"]
-        ]
         return int(reply[b"total_results"]), docs, list(reply.get(b"warning") or [])
     total, rest = int(reply[0]), reply[1:]
     docs, i = [], 0
@@ -369,23 +379,23 @@ def merge_search(
     if protocol == 3:
         results = []
         for d in page:
-            entry: dict[bytes, Any] = {b"id": d.key}
+            entry: dict[str, Any] = {words.ID: d.key}
             if request.withscores:
-                entry[b"score"] = d.score
+                entry[words.SCORE] = d.score
             if request.withpayloads:
-                entry[b"payload"] = d.payload
+                entry[words.PAYLOAD] = d.payload
             if request.withsortkeys:
-                entry[b"sortkey"] = d.sortkey
+                entry[words.SORTKEY] = d.sortkey
             if not request.nocontent:
-                entry[b"extra_attributes"] = _strip(d.fields, plan.added)
-            entry[b"values"] = []
+                entry[words.EXTRA_ATTRIBUTES] = _strip(d.fields, plan.added)
+            entry[words.VALUES] = []
             results.append(entry)
         return {
-            b"attributes": [],
-            b"total_results": totals,
-            b"format": b"STRING",
-            b"results": results,
-            b"warning": [SimpleString(TIMEOUT_WARNING)] if warnings else [],
+            words.ATTRIBUTES: [],
+            words.TOTAL_RESULTS: totals,
+            words.FORMAT: words.STRING,
+            words.RESULTS: results,
+            words.WARNING: [SimpleString(TIMEOUT_WARNING)] if warnings else [],
         }
     out: list[Any] = [totals]
     for d in page:

@@ -38,6 +38,7 @@ from ..index.score_tree import TERM, DocText, build_root
 from ..index.search_args import SearchRequest
 from ..index.search_index import SearchIndex
 from ..numbers import parse_int64
+from . import search_words as words
 from .table import command
 
 if TYPE_CHECKING:
@@ -275,19 +276,19 @@ def aggregate_reply(
         if deadline is not None and deadline.hit:
             warnings.append(TIMEOUT_WARNING.encode())
         return {
-            b"attributes": [],
-            b"total_results": total,
-            b"format": b"STRING",
-            b"results": [
+            words.ATTRIBUTES: [],
+            words.TOTAL_RESULTS: total,
+            words.FORMAT: words.STRING,
+            words.RESULTS: [
                 {
-                    b"extra_attributes": {
+                    words.EXTRA_ATTRIBUTES: {
                         name: reply_value(value) for name, value in execution.fields(row)
                     },
-                    b"values": [],
+                    words.VALUES: [],
                 }
                 for row in rows
             ],
-            b"warning": warnings,
+            words.WARNING: warnings,
         }
     out: list[Any] = [total]
     for row in rows:

@@ -32,7 +32,8 @@ from ..index.ft_config import Parameter, lookup, parse_config_integer
 from ..index.query import And, MatchAll, Not, NumericFilter, OptionalFilter, Or, TagFilter
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.search_args import parse_ft_search
-from ..replies import SimpleString
+from ..replies import OrderedSet, SimpleString
+from . import search_words as words
 from .table import COMMANDS, command
 
 if TYPE_CHECKING:
@@ -156,11 +157,11 @@ def ft_profile(ctx: ExecContext, args: list[bytes]) -> object:
     if knn:
         processors.append({b"Type": b"Metrics Applier", b"Time": 0.0, b"Counter": total})
     if kind == b"SEARCH":
-        words = {a.upper() for a in rest[2:]}
-        if b"SORTBY" not in words:  # sorting by a field needs no score
+        options = {a.upper() for a in rest[2:]}
+        if b"SORTBY" not in options:  # sorting by a field needs no score
             processors.append({b"Type": b"Scorer", b"Time": 0.0, b"Counter": total})
         processors.append({b"Type": b"Sorter", b"Time": 0.0, b"Counter": total})
-        if b"NOCONTENT" not in words:
+        if b"NOCONTENT" not in options:
             processors.append({b"Type": b"Loader", b"Time": 0.0, b"Counter": total})
     profile: dict[bytes, Any] = {
         b"Total profile time": elapsed_ms,
@@ -171,7 +172,7 @@ def ft_profile(ctx: ExecContext, args: list[bytes]) -> object:
         b"Result processors profile": processors,
     }
     if ctx.protocol == 3 and isinstance(reply, dict):
-        return {**reply, b"profile": profile}
+        return {**reply, words.PROFILE: _simple_words(profile)}
     flat: list[Any] = []
     for key, value in profile.items():
         if key == b"Warning":
@@ -185,9 +186,21 @@ def ft_profile(ctx: ExecContext, args: list[bytes]) -> object:
     return [reply, flat]
 
 
+def _simple_words(value: Any) -> Any:
+    """A RESP3 profile as RediSearch spells it: every key and every text value (an
+    iterator's type and term, a processor's type) a simple string."""
+    if isinstance(value, dict):
+        return {_simple_words(k): _simple_words(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_simple_words(v) for v in value]
+    if isinstance(value, bytes):
+        return SimpleString(value.decode("utf-8", "surrogateescape"))
+    return value
+
+
 def _total(reply: object) -> int:
     if isinstance(reply, dict):
-        value = reply.get(b"total_results", 0)
+        value = reply.get(words.TOTAL_RESULTS, 0)
         return value if isinstance(value, int) else 0
     if isinstance(reply, list) and reply and isinstance(reply[0], int):
         return reply[0]
@@ -283,7 +296,7 @@ def _resp2(value: Any) -> Any:
 def ft_tagvals(ctx: ExecContext, args: list[bytes]) -> object:
     """``FT.TAGVALS index field``: the distinct values of a TAG field over the indexed
     documents, folded as the index stores them (lower case unless CASESENSITIVE),
-    sorted (an array in RESP3 too, as RediSearch sends)."""
+    sorted (RESP3: a set in that order, as RediSearch 2.10 sends)."""
     index = ctx.indexes.get(args[1], missing="Unknown Index name")
     spec = index.definition.field_by_alias(args[2])
     if spec is None:
@@ -294,7 +307,7 @@ def ft_tagvals(ctx: ExecContext, args: list[bytes]) -> object:
     if index.definition.on == "JSON":  # a JSON document's tags: as the index holds them
         for label in index.label_to_key:
             values.update(index.fields.tag_values(spec.alias, label))
-        return sorted(values)
+        return _tag_reply(ctx, values)
     for key in index.key_to_label:
         doc = ctx.keyspace.data.get(key)
         raw = doc.get(spec.name) if isinstance(doc, dict) else None
@@ -304,7 +317,12 @@ def ft_tagvals(ctx: ExecContext, args: list[bytes]) -> object:
             part = part.strip()
             if part:
                 values.add(part if spec.case_sensitive else part.lower())
-    return sorted(values)
+    return _tag_reply(ctx, values)
+
+
+def _tag_reply(ctx: ExecContext, values: set[bytes]) -> object:
+    ordered = sorted(values)
+    return OrderedSet(ordered) if ctx.protocol == 3 else ordered
 
 
 # -- FT.CONFIG ----------------------------------------------------------------------------

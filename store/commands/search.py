@@ -29,8 +29,9 @@ from ..index.search_args import ReturnField, parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
 from ..index.sorting import field_sort_key, hash_sort_value, sort_by_field
 from ..index.vector_range import RangeResults
-from ..replies import SimpleString
+from ..replies import OrderedSet, SimpleString
 from . import knn_plans
+from . import search_words as words
 from .table import command
 
 if TYPE_CHECKING:
@@ -86,9 +87,10 @@ TRIE_NODE_BYTES = 48
 
 @command("FT._LIST", 1, "readonly", "search slow")
 def ft_list(ctx: ExecContext, args: list[bytes]) -> object:
-    """Names of every index (a set in RESP3)."""
-    names = [n.encode() for n in ctx.indexes.names()]
-    return set(names) if ctx.protocol == 3 else names
+    """Names of every index (RESP3: a set of simple strings, as RediSearch sends)."""
+    if ctx.protocol == 3:
+        return OrderedSet(SimpleString(n) for n in ctx.indexes.names())
+    return [n.encode() for n in ctx.indexes.names()]
 
 
 @command("FT.INFO", 2, "readonly", "search slow")
@@ -495,16 +497,16 @@ def _plain_reply(
     window = page[offset : offset + num]
     if protocol == 3:
         return {
-            b"attributes": [],
-            b"total_results": len(page),
-            b"format": b"STRING",
-            b"results": [
-                {b"id": key, b"values": []}
+            words.ATTRIBUTES: [],
+            words.TOTAL_RESULTS: len(page),
+            words.FORMAT: words.STRING,
+            words.RESULTS: [
+                {words.ID: key, words.VALUES: []}
                 if fields is None
-                else {b"id": key, b"extra_attributes": dict(fields), b"values": []}
+                else {words.ID: key, words.EXTRA_ATTRIBUTES: dict(fields), words.VALUES: []}
                 for key, fields in window
             ],
-            b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
+            words.WARNING: [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
         }
     out: list[Any] = [len(page)]
     for key, fields in window:
@@ -779,23 +781,23 @@ def _reply(
             ]
         results = []
         for key, f, sc in page:
-            entry: dict[bytes, Any] = {b"id": key}
+            entry: dict[str, Any] = {words.ID: key}
             if with_scores:
-                entry[b"score"] = sc
+                entry[words.SCORE] = sc
             if request.withpayloads:
-                entry[b"payload"] = None
+                entry[words.PAYLOAD] = None
             if request.withsortkeys:
-                entry[b"sortkey"] = sortkeys[key]
+                entry[words.SORTKEY] = sortkeys[key]
             if not request.nocontent:
-                entry[b"extra_attributes"] = f
-            entry[b"values"] = []
+                entry[words.EXTRA_ATTRIBUTES] = f
+            entry[words.VALUES] = []
             results.append(entry)
         return {
-            b"attributes": [],
-            b"total_results": total,
-            b"format": b"STRING",
-            b"results": results,
-            b"warning": [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
+            words.ATTRIBUTES: [],
+            words.TOTAL_RESULTS: total,
+            words.FORMAT: words.STRING,
+            words.RESULTS: results,
+            words.WARNING: [SimpleString(TIMEOUT_WARNING)] if timed_out else [],
         }
     out: list[Any] = [total]
     if request.nocontent and not (with_scores or request.withpayloads or request.withsortkeys):

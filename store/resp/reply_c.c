@@ -6,7 +6,9 @@
  * Appends value's RESP2 (resp3 false) or RESP3 frame to the bytearray buf, as the Python
  * _write(buf, value, resp3) does: exact bytes (bulk string), exact int within 64 bits
  * (integer), exact float (a double: format_double's digits, below), None (null), exact
- * list or tuple (array), exact dict (map, or a flat array in RESP2), each element in turn.
+ * list or tuple (array), exact dict (map, or a flat array in RESP2), each element in turn,
+ * and a store.replies.SimpleString once register_simple_string(SimpleString) has run
+ * (a simple string; one holding CR or LF, or not encodable as strict UTF-8, falls back).
  * Every other value (str, bool, big ints, the reply types of store.replies, subclasses) is
  * appended by calling fallback(buf, value, resp3),
  * the Python _write, in its place: so the bytes are the Python path's bytes by
@@ -84,6 +86,9 @@ static int header(Out *out, char prefix, long long number) {
 }
 
 static int encode(Out *out, PyObject *value, int resp3, PyObject *fallback);
+
+/* store.replies.SimpleString, once registered (a strong reference, kept for good). */
+static PyObject *simple_string_type = NULL;
 
 /* store.numbers.format_double in C: value spelled as Redis 7.2+ spells doubles. "nan",
    "inf", "-inf", "0", "-0"; an integral value up to 2**62 in magnitude as a plain integer;
@@ -268,6 +273,24 @@ static int encode_dict(Out *out, PyObject *value, int resp3, PyObject *fallback)
     return 0;
 }
 
+/* A SimpleString: "+text\r\n" when its text is strict UTF-8 without CR or LF (what the
+   Python _line leaves unchanged); anything else goes to the fallback, which replaces them. */
+static int encode_simple(Out *out, PyObject *value, int resp3, PyObject *fallback) {
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(value, &n);
+    if (text == NULL) {
+        PyErr_Clear(); /* a lone surrogate: the fallback's surrogateescape spells it */
+        return call_fallback(out, value, resp3, fallback);
+    }
+    if (memchr(text, '\r', (size_t)n) != NULL || memchr(text, '\n', (size_t)n) != NULL) {
+        return call_fallback(out, value, resp3, fallback);
+    }
+    if (append(out, "+", 1) < 0 || append(out, text, (size_t)n) < 0) {
+        return -1;
+    }
+    return append(out, "\r\n", 2);
+}
+
 static int encode(Out *out, PyObject *value, int resp3, PyObject *fallback) {
     if (PyBytes_CheckExact(value)) {
         Py_ssize_t n = PyBytes_GET_SIZE(value);
@@ -313,7 +336,21 @@ static int encode(Out *out, PyObject *value, int resp3, PyObject *fallback) {
         Py_LeaveRecursiveCall();
         return failed;
     }
+    if (simple_string_type != NULL && (PyObject *)Py_TYPE(value) == simple_string_type) {
+        return encode_simple(out, value, resp3, fallback);
+    }
     return call_fallback(out, value, resp3, fallback);
+}
+
+static PyObject *register_simple_string(PyObject *self, PyObject *cls) {
+    (void)self;
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyUnicode_Type)) {
+        PyErr_SetString(PyExc_TypeError, "register_simple_string takes a str subclass");
+        return NULL;
+    }
+    Py_INCREF(cls);
+    Py_XSETREF(simple_string_type, cls);
+    Py_RETURN_NONE;
 }
 
 static PyObject *encode_into(PyObject *self, PyObject *args) {
@@ -338,6 +375,9 @@ static PyMethodDef methods[] = {
     {"encode_into", encode_into, METH_VARARGS,
      "encode_into(buf, value, resp3, fallback) -> None: append value's RESP frame to buf "
      "(see store/resp/reply_c.c)."},
+    {"register_simple_string", register_simple_string, METH_O,
+     "register_simple_string(cls) -> None: encode values of exactly this str subclass "
+     "(store.replies.SimpleString) as simple strings."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -41,6 +41,9 @@ __all__ = ["ReplyWriter", "encode_command", "encode_reply"]
 
 try:
     from .reply_c import encode_into as _encode_into
+    from .reply_c import register_simple_string
+
+    register_simple_string(SimpleString)  # map keys such as FT.SEARCH's, spelled in C
 except ImportError:  # no compiler where memvec was installed: _write encodes everything
     _encode_into = None  # type: ignore[assignment]
 

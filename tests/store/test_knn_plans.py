@@ -207,7 +207,7 @@ def test_plan_replies_equal_the_general_path(
         planned, used = _planned(engine, args, protocol)
         assert used, "the kept plan did not answer"
         assert planned == _general(engine, args, monkeypatch, protocol)
-        total = planned[b"total_results"] if isinstance(planned, dict) else planned[0]
+        total = planned["total_results"] if isinstance(planned, dict) else planned[0]
         assert total > 0 or i >= 10  # (all of a small k may be past their deadline since)
 
 

@@ -61,7 +61,8 @@ def _scalar(rng: random.Random) -> Any:
         lambda: rng.choice([True, False]),
         lambda: rng.choice([1.5, 3.0, -0.0, float("inf"), float("nan"), 1e300, rng.random()]),
         lambda: rng.choice(["", "café", "a\udcffb", "x" * 20]),
-        lambda: SimpleString(rng.choice(["OK", "PONG", "a\r\nb"])),
+        lambda: SimpleString(rng.choice(["OK", "PONG", "a\r\nb", "", "café", "a\udcffb",
+                                         "x\ry", "line\n", "total_results"])),
         lambda: ErrorReply("ERR boom\r\n"),
         lambda: WrongTypeError(),
         lambda: StoreError("x"),
@@ -190,10 +191,12 @@ def test_the_fallback_is_called_only_for_other_values() -> None:
         writer_module._write(buf, value, resp3)
 
     buf = bytearray()
-    value = [b"a", 1, None, (2,), {b"k": 3.5}, "s", True, 2**70, FloatSub(0.5)]
+    value = [b"a", 1, None, (2,), {b"k": 3.5}, "s", True, 2**70, FloatSub(0.5),
+             {SimpleString("id"): SimpleString("OK")}, SimpleString("a\nb")]  # fmt: skip
     native(buf, value, False, record)
-    assert seen == ["s", True, 2**70, 0.5]
-    assert type(seen[-1]) is FloatSub
+    assert seen == ["s", True, 2**70, 0.5, "a\nb"]  # a simple string with LF: Python's
+    assert type(seen[3]) is FloatSub
+    assert bytes(buf).endswith(b"%1\r\n+id\r\n+OK\r\n+a b\r\n".replace(b"%1", b"*2"))
 
 
 def _double(rng: random.Random) -> float:
