@@ -172,7 +172,7 @@ def ft_profile(ctx: ExecContext, args: list[bytes]) -> object:
         b"Result processors profile": processors,
     }
     if ctx.protocol == 3 and isinstance(reply, dict):
-        return {**reply, words.PROFILE: _simple_words(profile)}
+        return {**reply, words.PROFILE: words.simple(profile)}
     flat: list[Any] = []
     for key, value in profile.items():
         if key == b"Warning":
@@ -184,18 +184,6 @@ def ft_profile(ctx: ExecContext, args: list[bytes]) -> object:
         else:
             flat.append([key, _resp2(value)])
     return [reply, flat]
-
-
-def _simple_words(value: Any) -> Any:
-    """A RESP3 profile as RediSearch spells it: every key and every text value (an
-    iterator's type and term, a processor's type) a simple string."""
-    if isinstance(value, dict):
-        return {_simple_words(k): _simple_words(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_simple_words(v) for v in value]
-    if isinstance(value, bytes):
-        return SimpleString(value.decode("utf-8", "surrogateescape"))
-    return value
 
 
 def _total(reply: object) -> int:

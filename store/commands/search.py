@@ -29,6 +29,7 @@ from ..index.search_args import ReturnField, parse_ft_search
 from ..index.search_index import SearchHit, SearchIndex
 from ..index.sorting import field_sort_key, hash_sort_value, sort_by_field
 from ..index.vector_range import RangeResults
+from ..numbers import format_double
 from ..replies import OrderedSet, SimpleString
 from . import knn_plans
 from . import search_words as words
@@ -93,6 +94,15 @@ def ft_list(ctx: ExecContext, args: list[bytes]) -> object:
     return [n.encode() for n in ctx.indexes.names()]
 
 
+def _info_definition(d: Any) -> dict[bytes, Any]:
+    """FT.INFO's ``index_definition``: key type, prefixes, a default language, the
+    language, score and payload fields where given, and the default score (a float)."""
+    flat = d.info_definition()
+    definition: dict[bytes, Any] = dict(zip(flat[::2], flat[1::2], strict=True))
+    definition[b"default_score"] = float(definition[b"default_score"])  # (RESP2: its text)
+    return definition
+
+
 @command("FT.INFO", 2, "readonly", "search slow")
 def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
     """Index definition, attributes, document count, memory and indexing errors, with
@@ -136,11 +146,7 @@ def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
     info: dict[bytes, Any] = {
         b"index_name": d.name.encode(),
         b"index_options": d.info_options(),
-        b"index_definition": {
-            b"key_type": d.on.encode(),
-            b"prefixes": list(d.prefixes),
-            b"default_score": 1.0 if resp3 else b"1",
-        },
+        b"index_definition": _info_definition(d),
         b"attributes": d.info_attributes(resp3=resp3),
         b"num_docs": index.num_docs,
         b"max_doc_id": index.fields.max_doc_id,
@@ -191,10 +197,12 @@ def ft_info(ctx: ExecContext, args: list[bytes]) -> object:
         b"field statistics": field_stats,
         b"lag_records": 0,
     }
+    # RediSearch's texts are simple strings in both protocols, but the failing key's name
+    worded = words.simple(info, frozenset({b"last indexing error key"}))
     if resp3:
-        return info
+        return worded
     flat: list[Any] = []
-    for k, v in info.items():
+    for k, v in worded.items():
         flat.append(k)
         flat.append(_resp2(v))
     return flat
@@ -209,9 +217,7 @@ def _resp2(value: Any) -> Any:
     if isinstance(value, list):
         return [_resp2(v) for v in value]
     if isinstance(value, float):
-        if value != value:
-            return b"nan"
-        return (b"%.17g" % value) if value != int(value) else str(int(value)).encode()
+        return format_double(value)  # as RedisModule_ReplyWithDouble spells it in RESP2
     return value
 
 

@@ -9,9 +9,14 @@ parse both kinds alike, but the bytes are the peer's only with these
 They are :class:`store.replies.SimpleString`, a ``str``: a reply built here is read with
 str keys (``reply["total_results"]``), as a RESP3 reply parsed from a shard
 (``store.cluster.fanout``) is.
+
+:func:`simple` turns a reply whose every text RediSearch spells so (FT.INFO, a profile)
+into simple strings.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..replies import SimpleString
 
@@ -29,3 +34,16 @@ SORTKEY = SimpleString("sortkey")
 EXTRA_ATTRIBUTES = SimpleString("extra_attributes")
 VALUES = SimpleString("values")
 PROFILE = SimpleString("profile")
+
+
+def simple(value: Any, keep: frozenset[bytes] = frozenset()) -> Any:
+    """``value`` with every bytes in it (map keys, values, array items, at any depth) a
+    :class:`SimpleString` (decoded as UTF-8, undecodable bytes escaped as the writer
+    spells them back); a map's values under a key in ``keep`` stay as they are."""
+    if isinstance(value, bytes):
+        return SimpleString(value.decode("utf-8", "surrogateescape"))
+    if isinstance(value, dict):
+        return {simple(k): v if k in keep else simple(v, keep) for k, v in value.items()}
+    if isinstance(value, list):
+        return [simple(v, keep) for v in value]
+    return value

@@ -1,11 +1,12 @@
-"""RESP3 search replies byte for byte against the peer (store.commands.search_words).
+"""Search replies' words byte for byte against the peer (store.commands.search_words).
 
-RediSearch 2.10 sends the words of its reply maps (``+results``, ``+id``,
+RediSearch 2.10 sends the words of its RESP3 reply maps (``+results``, ``+id``,
 ``+extra_attributes``, ``+STRING``, a profile's keys and types) as simple strings and a
-document's ids and fields as bulk strings; FT.TAGVALS and FT._LIST answer sets. Clients
-parse both string kinds alike, so only the raw bytes show the difference: each reply
-here is read off a socket from memvec and from redis-stack-server and compared whole,
-after a HELLO 3 on each. The KNN shapes are sent twice, so a kept plan's page
+document's ids and fields as bulk strings; FT.TAGVALS and FT._LIST answer sets; FT.INFO
+spells its every text as a simple string in RESP2 and RESP3 but the failing key's name.
+Clients parse both string kinds alike, so only the raw bytes show the difference: each
+reply here is read off a socket from memvec and from redis-stack-server and compared
+whole, after a HELLO on each. The KNN shapes are sent twice, so a kept plan's page
 (store.commands.knn_plans) answers the second.
 """
 
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from store.resp import encode_command
 from store.server import ServerThread
@@ -23,11 +25,22 @@ from tests.harness.components import RedisStack
 from tests.server.conftest import RawClient
 
 _PROFILE_TIME = re.compile(rb"\+Total profile time\r\n,[^\r]*\r\n")
+_LAG = re.compile(rb"\+lag_records\r\n:0\r\n$")
 
 
-def _hello3(c: RawClient) -> None:
-    c.send(encode_command("HELLO", "3"))
-    assert c.read_reply().startswith(b"%")
+def _hello3(c: RawClient, protocol: int = 3) -> None:
+    c.send(encode_command("HELLO", str(protocol)))
+    assert c.read_reply()[:1] in b"%*"
+
+
+def _numbers_masked(reply: bytes) -> bytes:
+    """``reply`` with every number (an integer, a double, a number's text) spelled ``#``
+    and the top header's count dropped: the two servers' statistics differ."""
+    lines = reply.split(b"\r\n")
+    out = [b"#" if re.fullmatch(rb"[,:].*|[-+]?[0-9.]+(e[-+]?[0-9]+)?|nan", x) else x
+           for x in lines[1:]]  # fmt: skip
+    sizes = [b"$#" if x.startswith(b"$") else x for x in out]
+    return b"\r\n".join(sizes)
 
 
 def test_search_replies_spell_their_words_as_the_peer(
@@ -82,3 +95,43 @@ def test_search_replies_spell_their_words_as_the_peer(
         assert f"+{idx}\r\n".encode() in got and f"+{idx}\r\n".encode() in want
     finally:
         both("FT.DROPINDEX", idx, "DD")
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_ft_info_spells_its_words_as_the_peer(
+    server: ServerThread,
+    raw: Callable[[int], RawClient],
+    redis_stack: RedisStack,
+    protocol: int,
+) -> None:
+    """FT.INFO of an index of every field kind, with a language, a score, two prefixes and
+    an indexing failure: the same reply as the peer's, its numbers aside (each server's
+    own statistics) and memvec's ``lag_records`` (its own, last)."""
+    p = f"w{uuid.uuid4().hex[:8]}"
+    idx = f"{p}i"
+    mine, theirs = raw(server.port), raw(redis_stack.port)
+    for c in (mine, theirs):
+        _hello3(c, protocol)
+    create = ("FT.CREATE", idx, "ON", "HASH", "PREFIX", "2", f"{p}a:", f"{p}b:",
+              "LANGUAGE", "german", "SCORE", "0.5", "SCHEMA",
+              "t", "TAG", "SEPARATOR", ";", "CASESENSITIVE", "n", "NUMERIC", "SORTABLE",
+              "x", "TEXT", "WEIGHT", "2", "NOSTEM", "g", "GEO",
+              "v", "VECTOR", "HNSW", "10", "TYPE", "FLOAT32", "DIM", "4",
+              "DISTANCE_METRIC", "COSINE", "M", "8", "EF_CONSTRUCTION", "50",
+              "w", "VECTOR", "FLAT", "6", "TYPE", "FLOAT64", "DIM", "2", "DISTANCE_METRIC", "IP")  # fmt: skip
+    writes = [("HSET", f"{p}a:1", "t", "x;y", "n", "oops", "x", "hello world"),
+              ("HSET", f"{p}b:2", "t", "z", "n", "3", "x", "hi")]  # fmt: skip
+    try:
+        for args in (create, *writes, ("FT.INFO", idx)):
+            frame = encode_command(*args)
+            mine.send(frame)
+            theirs.send(frame)
+            got, want = mine.read_reply(), theirs.read_reply()
+        assert _LAG.search(got), got[-80:]
+        got = _LAG.sub(b"", got)
+        assert _numbers_masked(got) == _numbers_masked(want)
+        assert b"+index_name\r\n" in got and b"+german\r\n" in got
+    finally:
+        for c in (mine, theirs):
+            c.send(encode_command("FT.DROPINDEX", idx, "DD"))
+            c.read_reply()

@@ -84,7 +84,8 @@ class FieldSpec:
         """This field's FT.INFO ``attributes`` entry, RediSearch 2.10 layout.
 
         RESP2: a flat list whose trailing flags are bare words; RESP3: a map whose flags
-        sit under ``flags`` and whose ``WEIGHT`` is a double.
+        sit under ``flags``. ``WEIGHT`` is a float (a double in RESP3; FT.INFO spells it
+        as RediSearch's RESP2 number text).
         """
         pairs: list[tuple[bytes, object]] = [
             (b"identifier", self.name),
@@ -92,7 +93,7 @@ class FieldSpec:
             (b"type", self.type.value.encode()),
         ]
         if self.type is FieldType.TEXT:
-            pairs.append((b"WEIGHT", self.weight if resp3 else _format_number(self.weight)))
+            pairs.append((b"WEIGHT", self.weight))
         if self.type is FieldType.TAG:
             pairs.append((b"SEPARATOR", self.separator))
         if self.vector is not None:
@@ -119,10 +120,6 @@ class FieldSpec:
         for key, value in pairs:
             out += [key, value]  # type: ignore[list-item]
         return out + flags
-
-
-def _format_number(value: float) -> bytes:
-    return (b"%d" % value) if value == int(value) else (b"%.17g" % value)
 
 
 @dataclass(frozen=True)
