@@ -32,6 +32,7 @@ from ..index.ft_config import Parameter, lookup, parse_config_integer
 from ..index.query import And, MatchAll, Not, NumericFilter, OptionalFilter, Or, TagFilter
 from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
 from ..index.search_args import parse_ft_search
+from ..numbers import format_double
 from ..replies import OrderedSet, SimpleString
 from . import search_words as words
 from .table import COMMANDS, command
@@ -171,16 +172,15 @@ def ft_profile(ctx: ExecContext, args: list[bytes]) -> object:
         b"Iterators profile": [iterators],
         b"Result processors profile": processors,
     }
+    worded = words.simple(profile)  # RediSearch's texts, in both protocols
     if ctx.protocol == 3 and isinstance(reply, dict):
-        return {**reply, words.PROFILE: words.simple(profile)}
+        return {**reply, words.PROFILE: worded}
     flat: list[Any] = []
-    for key, value in profile.items():
-        if key == b"Warning":
+    for key, value in worded.items():
+        if key == "Warning":
             flat.append([key])
-        elif key == b"Iterators profile":
-            flat.append([key, _resp2(iterators)])
-        elif key == b"Result processors profile":
-            flat.append([key, *(_resp2(p) for p in processors)])
+        elif key in ("Iterators profile", "Result processors profile"):
+            flat.append([key, *(_resp2(p) for p in value)])
         else:
             flat.append([key, _resp2(value)])
     return [reply, flat]
@@ -263,7 +263,8 @@ def _iterators(
 
 
 def _resp2(value: Any) -> Any:
-    """RESP2 form of a profile entry: maps flattened, doubles as RediSearch prints them."""
+    """RESP2 form of a profile entry: maps flattened, doubles as RedisModule_ReplyWithDouble
+    spells them in RESP2."""
     if isinstance(value, dict):
         out: list[Any] = []
         for k, v in value.items():
@@ -275,7 +276,7 @@ def _resp2(value: Any) -> Any:
     if isinstance(value, list):
         return [_resp2(v) for v in value]
     if isinstance(value, float):
-        return b"%.17g" % value if value != int(value) else b"%d" % value
+        return format_double(value)
     return value
 
 
