@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PLANS_KEPT", "PageFields", "PageLayout", "Plan", "find", "learn", "plans_kept"]
 
-PageFields = Literal["ids", "all"] | tuple[tuple[bytes, bytes], ...]
+PageFields = Literal["ids", "all"] | tuple[tuple[bytes, bytes | tuple[str, bytes]], ...]
 """What a page laid out without the general reply shows of each document: nothing (the
 ids alone), every hash field after the distance, or RETURN's (reply name, hash field)
 pairs."""

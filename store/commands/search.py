@@ -43,6 +43,15 @@ TIMEOUT_WARNING = "Timeout limit was reached"
 """RESP3 ``warning`` of a search that hit its TIMEOUT and returned partial results."""
 
 
+OWN = "own"
+"""The first item of a RETURN source ``(OWN, name)``: the document's own field ``name``,
+where a distance of that name would otherwise be read (a distance RETURNed under another
+name, :func:`_return_sources`). A reply's fields hold it under that tuple key."""
+
+Source = bytes | tuple[str, bytes]
+"""Where a RETURNed field is read from a reply's fields: a name, or ``(OWN, name)``."""
+
+
 def format_score(distance: float) -> bytes:
     return (b"%.12g" % distance) if distance != 0 else b"0"
 
@@ -444,9 +453,10 @@ def _page_of(
     ``"ids"``; for ``"all"`` the formatted distance under ``score_alias`` then every other
     hash field; else each RETURNed field: the formatted distance for ``score_alias``
     (it wins over a hash field of its name, as in RediSearch 2.10), else the hash field's
-    value, and nothing for a field the hash lacks. None (the general reply decides) if
-    the page shows fields, or is sorted by the score, and a key holds anything but a
-    hash; and if it is sorted by the score and the distances are out of order (a NaN)."""
+    value (its own field for an ``(OWN, name)`` source), and nothing for a field the hash
+    lacks. None (the general reply decides) if the page shows fields, or is sorted by the
+    score, and a key holds anything but a hash; and if it is sorted by the score and the
+    distances are out of order (a NaN)."""
     to_key = index.label_to_key
     with ctx.lock:
         found = [(key, dist) for label, dist in pairs if (key := to_key.get(label)) is not None]
@@ -483,6 +493,9 @@ def _page_of(
         for alias, held in shown:
             if held == score_alias:
                 fields.append((alias, formatted))
+            elif type(held) is tuple:  # (OWN, name): the hash's own field of that name
+                if held[1] in raw:
+                    fields.append((alias, raw[held[1]]))
             elif held in raw:
                 fields.append((alias, raw[held]))
         page.append((key, fields))
@@ -690,6 +703,7 @@ def _reply(
     need_fields = not request.nocontent or request.sortby is not None
     get_many, now = ctx.keyspace.get_many, ctx.read_now
     only = _hash_fields_returned(index, request)
+    renamed = [r.name for r in request.return_fields or () if r.alias != r.name]
     with ctx.lock:
         # the hits with their documents, read in one pass over the page's keys
         read = list(zip(hits, get_many([hit.key for hit in hits], now), strict=True))
@@ -736,6 +750,9 @@ def _reply(
                     distances = fields.copy()
                     fields.update(content)
                     fields.update(distances)
+                    for name in renamed:  # RETURN <distance> AS <other>: the document's
+                        if name in distances and name in content:
+                            fields[(OWN, name)] = content[name]  # type: ignore[index]
                 else:
                     fields.update(content)
                 if in_score_order and sorted_by is not None:
@@ -775,7 +792,7 @@ def _reply(
         sortkey = _sortkey_of(index, request)
         sortkeys = {key: sortkey(f) for key, f, _ in page}
     # RETURN's fields as (reply name, where the document holds it); None: every field
-    sources: list[tuple[bytes, bytes]] | None = None
+    sources: list[tuple[bytes, Source]] | None = None
     if request.return_fields is not None:
         scores = {score_alias} | {name for hit in hits for name in hit.yields or ()}
         sources = _return_sources(index, request.return_fields, scores, distance_names or [])
@@ -835,20 +852,24 @@ def _return_sources(
     return_fields: Sequence[ReturnField],
     scores: set[bytes | None],
     distance_names: list[bytes],
-) -> list[tuple[bytes, bytes]]:
+) -> list[tuple[bytes, Source]]:
     """RETURN's fields as (reply name, where the document holds it), in reply order.
     RediSearch answers the distance fields (``scores``: KNN's AS, VECTOR_RANGE's yields)
     before the others whatever their place in RETURN, in the order its query created them
-    (``distance_names``: the KNN score, then the yields in query order), and drops one
-    RETURNed under an alias."""
+    (``distance_names``: the KNN score, then the yields in query order). One RETURNed
+    under an alias is loaded from the document instead, in RETURN's order: the hash's
+    own field of that name (:data:`OWN`), shown only where the hash holds one."""
     place = {name: i for i, name in enumerate(distance_names)}
     returned = sorted(
         (r for r in return_fields if r.name in scores and r.alias == r.name),
         key=lambda r: place.get(r.name, len(place)),
     )
-    returned += [r for r in return_fields if r.name not in scores]
+    returned += [r for r in return_fields if r.name not in scores or r.alias != r.name]
     source = _returned_source(index)
-    return [(alias, source(name)) for name, alias in returned]
+    return [
+        (alias, (OWN, name) if name in scores and alias != name else source(name))
+        for name, alias in returned
+    ]
 
 
 def _sortkey_of(index: SearchIndex, request: Any) -> Any:

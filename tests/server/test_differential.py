@@ -499,7 +499,8 @@ def test_a_hash_field_named_like_the_distance_loses_to_it(
 ) -> None:
     """Every third hash holds a field named like the KNN score (and a VECTOR_RANGE
     yield), valued against the distance order: RediSearch shows the distance there and
-    sorts by it, on the general path and on a kept plan's page (each shape sent twice)."""
+    sorts by it, on the general path and on a kept plan's page (each shape sent twice);
+    RETURNed under another name, the hash's own field is shown instead."""
     idx = f"{p}i"
     _, docs = _docs(30, seed=11)
     for i, doc in enumerate(docs):
@@ -516,6 +517,10 @@ def test_a_hash_field_named_like_the_distance_loses_to_it(
         ("*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "NOCONTENT"),
         ("*=>[KNN 10 @v $B AS dist]", "RETURN", "2", "year", "dist"),
         ("*=>[KNN 10 @v $B AS dist]",),
+        # RETURNed under another name: the hash's own field, where it holds one
+        ("*=>[KNN 10 @v $B AS dist]", "SORTBY", "dist", "RETURN", "4", "dist", "AS", "d2",
+         "year"),
+        ("*=>[KNN 10 @v $B AS dist]", "RETURN", "5", "year", "dist", "AS", "d2", "dist"),
         ("@genre:{comedy}=>[KNN 6 @v $B AS dist]", "SORTBY", "dist"),
         ("@v:[VECTOR_RANGE 4 $B]=>{$YIELD_DISTANCE_AS: dist}", "SORTBY", "dist",
          "RETURN", "2", "dist", "title"),

@@ -150,7 +150,7 @@ CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by
     ("json", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "2", "t", "dist", "SORTBY", "dist")),
     ("multi", "*=>[KNN 10 @v $B AS dist]", ("RETURN", "1", "dist")),
     # RETURN pages laid out without the general reply (search._page_of): fields missing, repeated, named like
-    # the distance, the default score name, a distance renamed (dropped), LIMIT windows
+    # the distance, the default score name, a distance renamed (the hash's own field), LIMIT windows
     (
         "hnsw",
         "*=>[KNN 10 @v $B AS dist]",
