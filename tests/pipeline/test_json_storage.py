@@ -92,7 +92,7 @@ def test_chunks_as_json_documents(
     proc.process(b.delete("docs.jsonl"))
     assert engine.execute("FT.SEARCH", "tj", "*", "NOCONTENT") == [0]
     info = engine.execute("FT.INFO", "tj")
-    assert info[info.index(b"hash_indexing_failures") + 1] == 0
+    assert info[info.index("hash_indexing_failures") + 1] == 0
 
 
 def test_storage_option_from_flag_and_env(monkeypatch: pytest.MonkeyPatch) -> None:

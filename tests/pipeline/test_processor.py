@@ -128,7 +128,7 @@ def test_shrink_grow_delete_reorder_and_duplicates(
     assert proc.process(events[1]).action == "stale"
     # the index agrees with the documents
     info = engine.execute("FT.INFO", "t")
-    assert info[info.index(b"num_docs") + 1] == len(chunk_keys(engine))
+    assert info[info.index("num_docs") + 1] == len(chunk_keys(engine))
 
 
 def test_process_many_matches_one_by_one_and_fills_embedder_batches(

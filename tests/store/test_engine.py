@@ -104,7 +104,7 @@ def test_expired_keys_leave_every_index(engine: Engine) -> None:
 
     def gone() -> bool:
         info = engine.execute("FT.INFO", "idx")
-        return info[info.index(b"num_docs") + 1] == 1
+        return info[info.index("num_docs") + 1] == 1
 
     wait_for(gone, 5, message="expired doc:1 still indexed")
     assert engine.execute("EXISTS", "doc:1") == 0

@@ -136,7 +136,7 @@ def _check(
         for n in sorted(acked & present)[-20:]:
             assert engine.execute("HGET", f"doc:{n}", "vec") == vector_for(n)
         info = engine.execute("FT.INFO", "idx")
-        num_docs = info[info.index(b"num_docs") + 1]
+        num_docs = info[info.index("num_docs") + 1]
         assert num_docs == len(present), (
             f"round {round_no}: index has {num_docs} docs, keyspace {len(present)}"
         )

@@ -68,7 +68,7 @@ def test_refused_write_is_undone_and_writes_resume(
         assert isinstance(done.error, DurabilityError)
     assert_only_doc1(engine)
     info = engine.execute("FT.INFO", "idx")
-    assert info[info.index(b"num_docs") + 1] == 1
+    assert info[info.index("num_docs") + 1] == 1
 
     monkeypatch.undo()  # space is back: the next write goes through, no restart
     engine.execute("HSET", "doc:9", "vec", vec(1.3), "tag", "b")
