@@ -1,6 +1,7 @@
 """``python -m bench.type_costs`` measures every command of the types mix on both servers.
 
-A toy run (0.2 s per command and depth, as the servers' CPU clocks tick every 10 ms):
+A toy run (0.2 s per command and depth; the servers' CPU read in nanoseconds, as 10 ms
+ticks could read 0 for a pipelined peer):
 ``PING`` and each command of :data:`bench.type_mix.MIX` get a row per depth (one request
 at a time, and pipelined) with two positive costs and their ratio, and pipelining makes
 ``PING`` cheaper per command on both servers.
