@@ -483,15 +483,23 @@ def test_flat_knn_pages_from_kept_plans_match_peer(
 
     monkeypatch.setattr(knn_plans, "find", counted)  # the server runs in this process
     monkeypatch.setattr(knn_plans, "_plans", {})  # not cleared for room during the test
-    rng = np.random.default_rng(5)
+    _send_shapes(pair, idx, shapes, sends=6, seed=5)
+    assert sum(planned) == len(shapes) * 5  # all but each shape's first came from a plan
+
+
+def _send_shapes(
+    pair: Pair, idx: str, shapes: list[tuple[object, ...]], *, sends: int, seed: int
+) -> None:
+    """Each FT.SEARCH shape ``(query, *options)`` ``sends`` times, a new vector ``$B``
+    each time, to both servers: the same results (ordered when the shape sorts)."""
+    rng = np.random.default_rng(seed)
     for shape in shapes:
-        for _ in range(6):
+        for _ in range(sends):
             q = rng.standard_normal(DIM).astype(np.float32).tobytes()
             query = ("FT.SEARCH", idx, shape[0], *shape[1:], "PARAMS", "2", "B", q,
                      "DIALECT", "2")  # fmt: skip
             mine, theirs = pair.both(*query)
             assert_same_results(mine, theirs, _show(query), ordered="SORTBY" in shape)
-    assert sum(planned) == len(shapes) * 5  # all but each shape's first came from a plan
 
 
 def test_a_hash_field_named_like_the_distance_loses_to_it(
@@ -525,14 +533,7 @@ def test_a_hash_field_named_like_the_distance_loses_to_it(
         ("@v:[VECTOR_RANGE 4 $B]=>{$YIELD_DISTANCE_AS: dist}", "SORTBY", "dist",
          "RETURN", "2", "dist", "title"),
     ]  # fmt: skip
-    rng = np.random.default_rng(12)
-    for shape in shapes:
-        for _ in range(2):
-            q = rng.standard_normal(DIM).astype(np.float32).tobytes()
-            query = ("FT.SEARCH", idx, shape[0], *shape[1:], "PARAMS", "2", "B", q,
-                     "DIALECT", "2")  # fmt: skip
-            mine, theirs = pair.both(*query)
-            assert_same_results(mine, theirs, _show(query), ordered="SORTBY" in shape)
+    _send_shapes(pair, idx, shapes, sends=2, seed=12)
 
 
 def test_hnsw_recall(pair: Pair, p: str, cleanup: list[str]) -> None:
