@@ -51,6 +51,7 @@ from .search_merge import (
     merge_search,
     owner_in,
     plan_search,
+    word,
 )
 from .topology import Node, Topology
 
@@ -354,47 +355,37 @@ def combine_definitions(replies: Sequence[Any]) -> Any:
     return errors[0] if errors else replies[0]
 
 
-_SUMMED = ("num_docs", "num_records", "hash_indexing_failures")
-
-
-def _name(key: Any) -> Any:
-    """An FT.INFO key as text: shards spell its words as simple strings (str,
-    ``store.commands.search_words``), a memvec before that as bulk strings (bytes)."""
-    return key.decode("utf-8", "surrogateescape") if isinstance(key, bytes) else key
-
-
-def _named(reply: Any) -> dict[Any, Any]:
-    return {_name(k): v for k, v in as_mapping(reply).items()}
+_SUMMED = (b"num_docs", b"num_records", b"hash_indexing_failures")
 
 
 def merge_info(replies: Sequence[Any], protocol: int) -> Any:
     """The first shard's FT.INFO with the counts summed over every shard (its keys kept
-    as the shard spelled them)."""
-    infos = [_named(r) for r in replies]
+    as the shard spelled them: simple strings, or bulk strings from an older memvec)."""
+    infos = [as_mapping(r) for r in replies]
     sums = {name: sum(int(i.get(name) or 0) for i in infos) for name in _SUMMED}
-    failures = sum(int(_named(i.get("Index Errors") or [])
-                       .get("indexing failures") or 0) for i in infos)  # fmt: skip
+    failures = sum(int(as_mapping(i.get(b"Index Errors") or [])
+                       .get(b"indexing failures") or 0) for i in infos)  # fmt: skip
     first = replies[0]
     if protocol == 3 and isinstance(first, dict):
         out = {}
         for key, value in first.items():
-            name = _name(key)
+            name = word(key)
             if name in sums:
                 value = sums[name]
-            elif name == "Index Errors" and isinstance(value, dict):
-                value = {k: failures if _name(k) == "indexing failures" else v
+            elif name == b"Index Errors" and isinstance(value, dict):
+                value = {k: failures if word(k) == b"indexing failures" else v
                          for k, v in value.items()}  # fmt: skip
             out[key] = value
         return out
     flat = list(first)
     for i in range(0, len(flat) - 1, 2):
-        name = _name(flat[i])
+        name = word(flat[i])
         if name in sums:
             flat[i + 1] = sums[name]
-        elif name == "Index Errors" and isinstance(flat[i + 1], list):
+        elif name == b"Index Errors" and isinstance(flat[i + 1], list):
             errors = list(flat[i + 1])
             for j in range(0, len(errors) - 1, 2):
-                if _name(errors[j]) == "indexing failures":
+                if word(errors[j]) == b"indexing failures":
                     errors[j + 1] = failures
             flat[i + 1] = errors
     return flat

@@ -36,7 +36,7 @@ out).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -59,6 +59,7 @@ __all__ = [
     "owner_in",
     "plan_search",
     "search_options",
+    "word",
 ]
 
 TIMEOUT_WARNING = "Timeout limit was reached"
@@ -206,20 +207,14 @@ class _Doc:
             return 0.0
 
 
-def _keyed(reply: Mapping[Any, Any]) -> dict[bytes, Any]:
-    """A RESP3 reply map's words as bytes: a shard spells them as simple strings (str,
-    ``store.commands.search_words``), a memvec before that as bulk strings."""
-    return {(k.encode() if isinstance(k, str) else k): v for k, v in reply.items()}
-
-
 def _docs(plan: SearchPlan, reply: Any, protocol: int) -> tuple[int, list[_Doc], list[Any]]:
     """(total, documents, warnings) of one shard's reply."""
     request = plan.request
     if protocol == 3:
-        reply = _keyed(reply)
+        reply = as_mapping(reply)
         docs = []
         for raw in reply[b"results"]:
-            entry = _keyed(raw)
+            entry = as_mapping(raw)
             docs.append(
                 _Doc(
                     entry[b"id"],
@@ -415,8 +410,15 @@ def first_error(replies: Sequence[Any]) -> ErrorReply | None:
     return next((r for r in replies if isinstance(r, ErrorReply)), None)
 
 
-def as_mapping(reply: Any) -> Mapping[bytes, Any]:
-    """A RESP2 flat ``[k, v, ...]`` reply or a RESP3 map, as a mapping."""
+def word(key: Any) -> Any:
+    """A reply map's key as bytes: a shard spells the words of search replies as simple
+    strings (str, ``store.commands.search_words``), a memvec before that as bulk strings."""
+    return key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+
+
+def as_mapping(reply: Any) -> dict[Any, Any]:
+    """A RESP2 flat ``[k, v, ...]`` reply or a RESP3 map, as a mapping whose text keys are
+    bytes (:func:`word`)."""
     if isinstance(reply, dict):
-        return reply
-    return {reply[i]: reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+        return {word(k): v for k, v in reply.items()}
+    return {word(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}

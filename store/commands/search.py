@@ -16,7 +16,13 @@ from ..datatypes.json_doc import JsonDoc
 from ..errors import QuerySyntaxError, SyntaxErr
 from ..index.json_fields import reply_fields, reply_names, sort_value
 from ..index.query import has_window
-from ..index.schema import FieldType, capacity_budget_bytes, check_capacity, parse_ft_create
+from ..index.schema import (
+    FieldType,
+    IndexDefinition,
+    capacity_budget_bytes,
+    check_capacity,
+    parse_ft_create,
+)
 from ..index.scoring import (
     Scorer,
     explain_scores,
@@ -103,11 +109,11 @@ def ft_list(ctx: ExecContext, args: list[bytes]) -> object:
     return [n.encode() for n in ctx.indexes.names()]
 
 
-def _info_definition(d: Any) -> dict[bytes, Any]:
+def _info_definition(d: IndexDefinition) -> dict[Any, Any]:
     """FT.INFO's ``index_definition``: key type, prefixes, a default language, the
     language, score and payload fields where given, and the default score (a float)."""
     flat = d.info_definition()
-    definition: dict[bytes, Any] = dict(zip(flat[::2], flat[1::2], strict=True))
+    definition: dict[Any, Any] = dict(zip(flat[::2], flat[1::2], strict=True))
     definition[b"default_score"] = float(definition[b"default_score"])  # (RESP2: its text)
     return definition
 
