@@ -26,6 +26,8 @@ setup(
         # rounding changes); -ffp-contract=off: the compiler fuses no multiply-add on its
         # own, VecSim's rounding steps are written out (store/index/vecsim_c.c)
         _module("store.index.vecsim_c", "-ffp-contract=off"),
+        # -pthread: a large scan splits its rows over threads (store/index/flat_scan_c.c)
+        _module("store.index.flat_scan_c", "-ffp-contract=off", "-pthread"),
         _module("store.index.doc_rows_c"),
         _module("store.index.hash_blobs_c"),
         _module("store.resp.reply_c"),

@@ -5,12 +5,14 @@ label moves the last row into its slot, so churn never grows the matrix beyond t
 count, and the matrix shrinks by half when it falls under a quarter full. Results are
 deterministic: ordered by distance, then label.
 
-The matrix is column-major (``order="F"``): a scan is one matrix-vector product, and
-OpenBLAS's column-major kernel streams it ~1.8x faster than the row-major one (20k x 384,
-one BLAS thread: 0.90 ms against 1.63 ms of CPU; docs/decisions/0009-knn-query-path.md).
-Writing a row is then strided (one store per dimension), which adds are cheap enough to
-pay. Concurrent unfiltered scans run back to back under one lock hold
-(:mod:`store.index.scan_batch`), each its own matrix-vector product.
+The matrix is row-major. COSINE and IP distances are ``1 - dot`` from
+:func:`store.index.flat_scan.dot_distances`, in one fixed order of additions: a
+document's distance is the same bits from a KNN scan, a filtered one, a range or a list of
+labels, alone or with other queries. Concurrent unfiltered scans share one pass over the
+matrix (:mod:`store.index.scan_batch` gathers them; at 100k x 384, 8 queries in one pass
+took 7.8 ms on 2 threads against 4.5 ms for one, docs/decisions/0034). L2 distances are
+computed from differences (:func:`store.index.vector.distances`). Before 0034 the matrix
+was column-major, for OpenBLAS's matrix-vector product (0009), which cannot share a pass.
 
 File format (:meth:`FlatIndex.save`): an uncompressed ``.npz`` archive (numpy's own format,
 readable without pickle) holding
@@ -39,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from store.files import atomic_write
-from store.index.blas_threads import scan_threads
+from store.index.flat_scan import dot_distances, scan_threads
 from store.index.rwlock import RWLock
 from store.index.scan_batch import ScanBatcher
 from store.index.vector import (
@@ -71,7 +73,7 @@ class FlatIndex(VectorIndex):
         if initial_cap < 1:
             raise ValueError(f"initial_cap must be at least 1, got {initial_cap}")
         self._initial_cap = int(initial_cap)
-        self._vectors = np.empty((self._initial_cap, self._dim), dtype=np.float32, order="F")
+        self._vectors = np.empty((self._initial_cap, self._dim), dtype=np.float32)
         self._row_labels = np.empty(self._initial_cap, dtype=np.int64)
         self._rows: dict[int, int] = {}
         self._lock = RWLock()
@@ -123,30 +125,22 @@ class FlatIndex(VectorIndex):
             n = len(self._rows)
             labels = self._row_labels[:n]
             if allowed is None:
-                return smallest_k(labels, distances(self._vectors[:n], query, self._metric), k)
+                return smallest_k(labels, self._distances(self._vectors[:n], query), k)
             keep = np.fromiter((allowed(int(label)) for label in labels), dtype=bool, count=n)
             rows = np.flatnonzero(keep)
-            dists = distances(self._vectors[rows], query, self._metric)
-            return smallest_k(labels[rows], dists, k)
+            return smallest_k(labels[rows], self._distances(self._vectors[rows], query), k)
 
     def _scan(self, items: list[tuple[npt.NDArray[np.float32], int]]) -> list[list[Hit]]:
-        """The k nearest of every ``(query, k)`` (:mod:`store.index.scan_batch`), one
-        matrix-vector product per query under one read-lock hold. COSINE and IP only.
-
-        Not one matrix-matrix product for the batch: on the column-major matrix OpenBLAS
-        packs the whole matrix for a product with 2-8 columns. At 100k x 384 on one core,
-        2 queries took 46 ms and 8 took 56 ms, against 6.8 ms for each alone. Each query's
-        arithmetic is then exactly a lone scan's (docs/decisions/0016)."""
+        """The k nearest of every ``(query, k)`` (:mod:`store.index.scan_batch`), from one
+        pass over the matrix under one read-lock hold. COSINE and IP only: each query's
+        distances are the bits a lone scan gives (:mod:`store.index.flat_scan`)."""
+        queries = np.stack([prepare(q, self._metric) for q, _ in items])
         with self._lock.read():
             n = len(self._rows)
             labels = self._row_labels[:n]
-            stored = self._vectors[:n]
-            out = []
-            for q, k in items:
-                with scan_threads(self._product_floats(n)):
-                    dists = distances(stored, q, self._metric)
-                out.append(smallest_k(labels, dists, k))
-            return out
+            with scan_threads(n * self._dim) as threads:
+                dists = dot_distances(self._vectors[:n], queries, threads=threads)
+            return [smallest_k(labels, dists[i], k) for i, (_, k) in enumerate(items)]
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
@@ -154,14 +148,17 @@ class FlatIndex(VectorIndex):
         query = self._check_query(query, 0)
         with self._lock.read():
             n = len(self._rows)
-            with scan_threads(self._product_floats(n)):
-                dists = distances(self._vectors[:n], query, self._metric)
-            return within(self._row_labels[:n], dists, radius)
+            return within(self._row_labels[:n], self._distances(self._vectors[:n], query), radius)
 
-    def _product_floats(self, rows: int) -> int:
-        """Matrix elements a scan of ``rows`` rows multiplies (:func:`scan_threads`); 0
-        for L2, whose distances are not a BLAS product."""
-        return 0 if self._metric is Metric.L2 else rows * self._dim
+    def _distances(
+        self, stored: npt.NDArray[np.float32], query: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """Distance from ``query`` (raw) to each row of ``stored``: L2 from differences,
+        COSINE and IP from :func:`dot_distances`, on every core for a large matrix."""
+        if self._metric is Metric.L2:
+            return distances(stored, query, self._metric)
+        with scan_threads(stored.size) as threads:
+            return dot_distances(stored, prepare(query, self._metric)[None], threads=threads)[0]
 
     def search_labels(
         self,
@@ -177,7 +174,7 @@ class FlatIndex(VectorIndex):
                     dtype=np.int64,
                 )
             )
-            dists = distances(self._vectors[rows], query, self._metric)
+            dists = self._distances(self._vectors[rows], query)
             return smallest_k(self._row_labels[rows], dists, k)
 
     def get(self, label: int) -> npt.NDArray[np.float32] | None:
@@ -274,7 +271,7 @@ class FlatIndex(VectorIndex):
 
     def _resize(self, capacity: int) -> None:
         n = len(self._rows)
-        vectors = np.empty((capacity, self._dim), dtype=np.float32, order="F")
+        vectors = np.empty((capacity, self._dim), dtype=np.float32)
         vectors[:n] = self._vectors[:n]
         row_labels = np.empty(capacity, dtype=np.int64)
         row_labels[:n] = self._row_labels[:n]

@@ -437,8 +437,9 @@ def run(args: argparse.Namespace) -> int:
 def _one_blas_thread() -> None:
     """Concurrent searches spread over the cores themselves (the search pool); BLAS
     threads inside every concurrent FLAT scan would fight them (8 clients on 100k
-    vectors: FLAT 80 QPS with 2 BLAS threads per scan, see docs/decisions/0002). One
-    FLAT product at a time takes every core (:mod:`store.index.blas_threads`)."""
+    vectors: FLAT 80 QPS with 2 BLAS threads per scan, see docs/decisions/0002). FLAT
+    scans do not use BLAS: their own pass takes every core, one pass at a time
+    (:mod:`store.index.flat_scan`)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
