@@ -45,10 +45,14 @@ log = logging.getLogger("memvec.index")
 
 KNN_ORDERS = ("distance", "score")
 
-SHORT_SCAN_FLOATS = 10_000_000
+SHORT_SCAN_FLOATS = 1_000_000
 """The most vector components an index's FLAT fields may hold, together, for
-:meth:`IndexManager.short_scans` (~40 MB: a scan of ~3 ms on one core of the 2-core
-reference machine; 20k x 384 is 7.7M)."""
+:meth:`IndexManager.short_scans` (~4 MB, 2,600 x 384: a pass of ~0.1 ms on the 2-core
+reference machine, shorter than the hop to a thread and back). Above it, a search may be a
+scan whose pass concurrent searches share on the scan pool (:meth:`IndexManager.
+long_scans`): at 20k x 384 (7.7M), 8 clients got 1,090-1,179 QPS that way against 822-986
+inline, one scan at a time (docs/decisions/0034). Decision 0016 had 10M, when every
+scan was its own product and pooled scans convoyed with the loop."""
 
 
 class IndexManager:
@@ -82,19 +86,22 @@ class IndexManager:
             raise IndexError_(missing.format(name=key))
         return index
 
-    def short_scans(self, name: bytes | str) -> bool:
-        """Whether a search of index ``name`` is at most a short exact scan: it has vector
-        fields, all FLAT, holding at most :data:`SHORT_SCAN_FLOATS` components together.
-        False for an unknown name. The server runs such a search on its event loop even
-        while other clients are active: on the search pool its scans convoy with the loop
-        for the GIL (FLAT 20k x 384, 8 clients: 294 QPS pooled, 785 on the loop; at 100k
-        the two are equal, and the pool keeps the loop free during the longer scans).
-        Reads the index table without the engine lock (a hint: a concurrent FT.DROPINDEX
-        or insert changes nothing a search relies on)."""
+    def _named(self, name: bytes | str) -> SearchIndex | None:
+        """The index called ``name`` or aliased so, without the engine lock (a hint)."""
         key = _text(name)
         index = self.indexes.get(key)
         if index is None and key in self.aliases:
             index = self.indexes.get(self.aliases[key])
+        return index
+
+    def short_scans(self, name: bytes | str) -> bool:
+        """Whether a search of index ``name`` is at most a short exact scan: it has vector
+        fields, all FLAT, holding at most :data:`SHORT_SCAN_FLOATS` components together.
+        False for an unknown name. The server runs such a search on its event loop even
+        while other clients are active: shorter than the hop to a thread and back.
+        Reads the index table without the engine lock (a hint: a concurrent FT.DROPINDEX
+        or insert changes nothing a search relies on)."""
+        index = self._named(name)
         if index is None or not index.vectors:
             return False
         total = 0
@@ -103,6 +110,20 @@ class IndexManager:
                 return False
             total += len(vindex) * vindex.dim
         return total <= SHORT_SCAN_FLOATS
+
+    def long_scans(self, name: bytes | str) -> bool:
+        """Whether a search of index ``name`` may be a long exact scan: one of its vector
+        fields is FLAT and holds more than :data:`SHORT_SCAN_FLOATS` components. The
+        server runs such a search on its scan pool while other clients share the server,
+        where concurrent scans share a pass over the matrix (docs/decisions/0034). False
+        for an unknown name. A hint, read without the engine lock, as :meth:`short_scans`."""
+        index = self._named(name)
+        if index is None:
+            return False
+        return any(
+            vindex.kind == "FLAT" and len(vindex) * vindex.dim > SHORT_SCAN_FLOATS
+            for vindex in index.vectors.values()
+        )
 
     def create(self, definition: IndexDefinition) -> SearchIndex:
         if definition.name in self.indexes:

@@ -46,6 +46,7 @@ from ..datatypes.limits import LIMIT_FIELDS
 from ..datatypes.limits import configure as configure_limits
 from ..engine import Engine, EngineState
 from ..errors import ServerError, StoreError
+from ..index.scan_batch import MAX_BATCH
 from ..replication import Replication
 from ..replication.role import LinkSettings
 from ..replication.tls import LinkTLS
@@ -71,6 +72,9 @@ log = logging.getLogger("memvec.server")
 SHARED_WINDOW_S = 0.010
 """A client counts as sharing the server while another client read within this long
 (10 ms); its replies then take turns (``Server.send_at_next_iteration``)."""
+
+SCAN_POOL_THREADS = MAX_BATCH
+"""Threads of :attr:`Server.scan_pool`: as many long FLAT scans as share one pass."""
 
 CRON_INTERVAL_S = 0.1
 
@@ -176,6 +180,7 @@ class Server:
         self.last_read_at = 0.0
         self.other_read_at = 0.0
         self.searches_in_pool = 0
+        self.scans_in_pool = 0  # of which long FLAT scans, on scan_pool
         self.durable_gate = DurableGate(self.engine)  # clients' durability waits, coalesced
         self.write_combiner = WriteCombiner(self.engine)  # clients' key writes, one submit
         # perf_counter_ns of the last engine write a client ran (Connection: searches run
@@ -205,6 +210,11 @@ class Server:
         )
         self.search_pool = ThreadPoolExecutor(
             max_workers=self.config.search_threads, thread_name_prefix="memvec-search"
+        )
+        # searches of indexes with long FLAT scans: its threads mostly wait at the index,
+        # where the queries that arrive during a pass share the next (Connection._offloads)
+        self.scan_pool = ThreadPoolExecutor(
+            max_workers=SCAN_POOL_THREADS, thread_name_prefix="memvec-scan"
         )
         self.started_monotonic = time.monotonic()
         self._next_id = 0
@@ -368,6 +378,7 @@ class Server:
             self.engine.stop()
         self._unlock_data_dir()
         self.search_pool.shutdown(wait=False)
+        self.scan_pool.shutdown(wait=False)
         self.script_guard.close()
         self.state = ServerState.STOPPED
 
@@ -527,6 +538,7 @@ class Server:
         if self._own_engine:
             await loop.run_in_executor(None, self.engine.stop)
         self.search_pool.shutdown(wait=False)
+        self.scan_pool.shutdown(wait=False)
         self.script_guard.close()
         self._unlock_data_dir()
         self.state = ServerState.STOPPED

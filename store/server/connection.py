@@ -112,6 +112,8 @@ from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import SCRIPT_RUNNERS
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .app import Server
 
 log = logging.getLogger("memvec.server")
@@ -619,8 +621,9 @@ class Connection(asyncio.Protocol):
                     if spec.is_write:
                         self.server.last_write_ns = started
                     try:
-                        if "lockfree" in spec.flags and self._offloads(started, args):
-                            done = await self._offload(spec, args)
+                        pool = "lockfree" in spec.flags and self._offloads(started, args)
+                        if pool:
+                            done = await self._offload(pool, spec, args)
                         else:
                             done = submit(spec, args, protocol=self.protocol, may_block=True)
                     except Exception as exc:  # a bug in a handler: answer, keep serving
@@ -953,43 +956,64 @@ class Connection(asyncio.Protocol):
             self._active = False  # as the parked task would: no input, nothing in flight
             self.server.active_clients -= 1
 
-    def _offloads(self, now_ns: int, args: list[bytes]) -> bool:
-        """Whether a lockfree command (FT.SEARCH) goes to the search pool now.
+    def _offloads(self, now_ns: int, args: list[bytes]) -> ThreadPoolExecutor | None:
+        """The pool a lockfree command (FT.SEARCH) runs on now, or None: inline.
 
-        Only while other clients have work (alone, the thread hop costs more than it saves)
-        and no client ran an engine write in the last :data:`WRITE_QUIET_NS`: a write holds
-        the engine lock and the vector index's write lock, so a pooled search then waits
-        for both, and for the GIL, while the loop waits for the search's short lock phases
-        (a convoy: the 200-client mixed load ran 13-20% slower with a 40% higher p99,
-        docs/decisions/0006-request-path.md). Pure search loads keep every core, except a
-        search that is at most a short FLAT scan (``IndexManager.short_scans``): on the
-        pool it convoys with the loop and runs 2.7x slower.
-        ``inline_search_max_active_clients`` 0 still means: always the pool.
+        The search pool only while other clients have work (alone, the thread hop costs more
+        than it saves) and no client ran an engine write in the last :data:`WRITE_QUIET_NS`:
+        a write holds the engine lock and the vector index's write lock, so a pooled search
+        then waits for both, and for the GIL, while the loop waits for the search's short
+        lock phases (a convoy: the 200-client mixed load ran 13-20% slower with a 40% higher
+        p99, docs/decisions/0006-request-path.md). Pure search loads keep every core, except
+        a search that is at most a short FLAT scan (``IndexManager.short_scans``), shorter
+        than the hop to a thread and back.
+        ``inline_search_max_active_clients`` 0 still means: always the search pool.
+
+        A search of an index with a long FLAT scan (``IndexManager.long_scans``) goes to
+        the scan pool while other clients share the server or such searches are in flight,
+        under the same quiet rule: its many threads wait together at the index, and the
+        queries that arrive during a pass over the matrix share the next one
+        (:mod:`store.index.scan_batch`; docs/decisions/0034). Inline, each scan held the
+        loop alone and the 8-client p99 at 100k was 1.39x the peer's.
         """
         inline_max = self._inline_search_max
-        return (
-            self.server.active_clients > inline_max
-            and (inline_max == 0 or now_ns - self.server.last_write_ns > WRITE_QUIET_NS)
-            and not (inline_max and len(args) > 1 and self.engine.indexes.short_scans(args[1]))
-        )
+        server = self.server
+        quiet = inline_max == 0 or now_ns - server.last_write_ns > WRITE_QUIET_NS
+        if not quiet:
+            return None
+        if (
+            inline_max
+            and len(args) > 1
+            and (server.scans_in_pool or server.shared_with(self))
+            and self.engine.indexes.long_scans(args[1])
+        ):
+            return server.scan_pool
+        if server.active_clients > inline_max and not (
+            inline_max and len(args) > 1 and self.engine.indexes.short_scans(args[1])
+        ):
+            return server.search_pool
+        return None
 
-    async def _offload(self, spec: CommandSpec, args: list[bytes]) -> Any:
-        """Run a lockfree command on the search pool (other clients have work meanwhile).
+    async def _offload(self, pool: ThreadPoolExecutor, spec: CommandSpec, args: list[bytes]) -> Any:
+        """Run a lockfree command on ``pool`` (other clients have work meanwhile).
 
         Alone, a search runs inline: the hop to a worker thread and back costs more than
         it saves. With other clients active, the loop keeps serving them while the ANN walk
-        (which releases the GIL) runs on another core.
+        or the FLAT pass (which release the GIL) runs on another core.
         """
         server = self.server
+        scans = pool is server.scan_pool
         server.searches_in_pool += 1
+        server.scans_in_pool += scans
         server.stats.searches_offloaded += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                server.search_pool,
+                pool,
                 functools.partial(self.engine.submit, spec, args, protocol=self.protocol),
             )
         finally:
             server.searches_in_pool -= 1
+            server.scans_in_pool -= scans
 
     def _refuse_undurable(
         self,

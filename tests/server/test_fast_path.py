@@ -374,3 +374,70 @@ def test_key_writes_of_many_clients_are_combined_as_if_run_one_by_one(
         for sock in clients:
             sock.close()
         r.close()
+
+
+def test_long_flat_scans_of_concurrent_clients_share_passes(
+    start_server: Callable[..., ServerThread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FLAT index past ``SHORT_SCAN_FLOATS``: one client's searches run inline; with
+    several clients they go to the scan pool, where queries that arrive during a pass share
+    the next one, and every client gets the reply it gets alone (docs/decisions/0034)."""
+    from store.index import manager
+    from store.index.flat import FlatIndex
+
+    dim, count = 32, 1500
+    monkeypatch.setattr(manager, "SHORT_SCAN_FLOATS", dim * count // 2)  # this index: long
+    batches: list[int] = []
+    scan = FlatIndex._scan
+
+    def slow_scan(self: FlatIndex, items: list) -> list:  # type: ignore[type-arg]
+        batches.append(len(items))
+        time.sleep(0.004)  # a pass as long as a large index's: others arrive meanwhile
+        return scan(self, items)
+
+    monkeypatch.setattr(FlatIndex, "_scan", slow_scan)
+    # the search pool's 2 threads could pair two searches at most: more share a pass only
+    # on the scan pool
+    srv = start_server(appendfsync=FsyncPolicy.EVERYSEC, search_threads=2)
+    r = redis.Redis(port=srv.port)
+    try:
+        r.execute_command(
+            "FT.CREATE", "fs", "ON", "HASH", "PREFIX", "1", "fs:", "SCHEMA",
+            "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", dim, "DISTANCE_METRIC", "COSINE",
+        )  # fmt: skip
+        rng = np.random.default_rng(9)
+        pipe = r.pipeline(transaction=False)
+        for i, v in enumerate(rng.standard_normal((count, dim)).astype(np.float32)):
+            pipe.hset(f"fs:{i}", "v", v.tobytes())
+        pipe.execute()
+        queries = [
+            ["FT.SEARCH", "fs", "*=>[KNN 5 @v $B AS d]", "PARAMS", "2", "B", q.tobytes(),
+             "RETURN", "1", "d", "DIALECT", "2"]
+            for q in rng.standard_normal((48, dim)).astype(np.float32)
+        ]  # fmt: skip
+        time.sleep(2 * WRITE_QUIET_NS / 1e9)  # searches leave the loop only after writes
+        before = _offloaded(r)
+        alone = [r.execute_command(*q) for q in queries]
+        assert _offloaded(r) == before  # one client: inline
+        assert batches and max(batches) == 1
+        batches.clear()
+
+        clients = 8
+        got: list[list[object]] = [[] for _ in range(clients)]
+
+        def query(k: int) -> None:
+            with redis.Redis(port=srv.port) as c:
+                got[k] = [c.execute_command(*q) for q in queries[k::clients]]
+
+        threads = [threading.Thread(target=query, args=(k,)) for k in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        for k in range(clients):
+            assert got[k] == alone[k::clients]
+        assert _offloaded(r) > before
+        assert sum(batches) == len(queries)
+        assert max(batches) > 2, f"no three searches shared a pass: {batches}"
+    finally:
+        r.close()

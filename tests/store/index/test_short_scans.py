@@ -31,5 +31,10 @@ def test_small_flat_indexes_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert not indexes.short_scans(b"hnsw")  # a graph walk: the pool runs it beside the loop
         assert not indexes.short_scans(b"text")  # no vector field
         assert not indexes.short_scans(b"missing")
+        assert not indexes.long_scans(b"flat") and not indexes.long_scans(b"hnsw")
         monkeypatch.setattr(manager, "SHORT_SCAN_FLOATS", 39)  # 10 vectors x 4 = 40
         assert not indexes.short_scans(b"flat")
+        # long: its passes are shared on the scan pool (Connection._offloads)
+        assert indexes.long_scans(b"flat") and indexes.long_scans("alias")
+        assert not indexes.long_scans(b"hnsw") and not indexes.long_scans(b"text")
+        assert not indexes.long_scans(b"missing")
