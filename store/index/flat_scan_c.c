@@ -45,6 +45,7 @@
 
 #define LANES 16
 #define MAX_THREADS 8
+#define PREFETCH_ROWS 4 /* rows ahead the next row's groups are asked for */
 #define CHUNK_ROWS 256 /* rows a thread takes at a time (384-d: 384 KB, in its L2) */
 #define SPIN_CHECKS 20000 /* ~0.1-0.2 ms of pause instructions */
 
@@ -85,6 +86,7 @@ static inline float fold(v16 v) {
             Py_ssize_t j = 0;                                                                \
             for (; j < whole; j += LANES) {                                                  \
                 v16 x;                                                                       \
+                __builtin_prefetch(row + j + PREFETCH_ROWS * dim);                           \
                 memcpy(&x, row + j, sizeof x);                                               \
                 for (int q = 0; q < T; q++) {                                                \
                     v16 y;                                                                   \
