@@ -10,7 +10,7 @@ The matrix is row-major. COSINE and IP distances are ``1 - dot`` from
 document's distance is the same bits from a KNN scan, a filtered one, a range or a list of
 labels, alone or with other queries. Concurrent unfiltered scans share one pass over the
 matrix (:mod:`store.index.scan_batch` gathers them; at 100k x 384, 8 queries in one pass
-took 7.8 ms on 2 threads against 4.5 ms for one, docs/decisions/0034). L2 distances are
+took 7.9 ms on 2 threads against 3.4-4.2 ms for one, docs/decisions/0034). L2 distances are
 computed from differences (:func:`store.index.vector.distances`). Before 0034 the matrix
 was column-major, for OpenBLAS's matrix-vector product (0009), which cannot share a pass.
 

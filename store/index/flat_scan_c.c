@@ -20,9 +20,10 @@
  * row goes to lane j % 16; each lane adds its products (each rounded to float) in order of
  * j, starting from +0, the missing elements of a last partial group of 16 counting as
  * +0 * +0; then the lanes are folded in halves (lane i + lane i+8 for i < 8, then i + i+4,
- * i + i+2, and the two left: fold()), and the distance is 1 - that sum, in float. So a query's distances do not depend on how many queries share the
- * pass or on how many threads run it. The file is compiled with -ffp-contract=off: the
- * compiler fuses no multiply-add.
+ * i + i+2, and the two left: fold()), and the distance is 1 - that sum, in float. So a
+ * query's distances do not depend on how many queries share the pass or on how many
+ * threads run it. The file is compiled with -ffp-contract=off: the compiler fuses no
+ * multiply-add.
  *
  * One pass reads the matrix once for all the queries (each row's 16-float groups stay in
  * registers while every query of a tile multiplies them): at 100k x 384 on one core of the
@@ -53,10 +54,10 @@ typedef float v16 __attribute__((vector_size(LANES * sizeof(float))));
 
 /* The 16 lanes' sum, folded in halves: lane i + lane i+8 (i < 8), then i + i+4 (i < 4),
    i + i+2, then the two left (a few vector steps instead of 16 additions in a row). */
-static inline float fold(v16 v) {
+static inline float fold(const v16 *v) {
     float h[8], q[4], p[2];
     for (int i = 0; i < 8; i++) {
-        h[i] = v[i] + v[i + 8];
+        h[i] = (*v)[i] + (*v)[i + 8];
     }
     for (int i = 0; i < 4; i++) {
         q[i] = h[i] + h[i + 4];
@@ -66,6 +67,14 @@ static inline float fold(v16 v) {
     }
     return p[0] + p[1];
 }
+
+/* Group j of the row (in x) times group j of each of the T queries, into acc. */
+#define ADD_GROUP(T)                                                                         \
+    for (int q = 0; q < (T); q++) {                                                          \
+        v16 y;                                                                               \
+        memcpy(&y, queries + q * padded + j, sizeof y);                                      \
+        acc[q] += x * y;                                                                     \
+    }
 
 /* Rows [lo, hi) against T queries (row-major, dim padded to groups of 16 with zeros,
    ``padded`` floats each), into out (``rows`` floats per query). A row's 16-float groups
@@ -88,25 +97,17 @@ static inline float fold(v16 v) {
                 v16 x;                                                                       \
                 __builtin_prefetch(row + j + PREFETCH_ROWS * dim);                           \
                 memcpy(&x, row + j, sizeof x);                                               \
-                for (int q = 0; q < T; q++) {                                                \
-                    v16 y;                                                                   \
-                    memcpy(&y, queries + q * padded + j, sizeof y);                          \
-                    acc[q] += x * y;                                                         \
-                }                                                                            \
+                ADD_GROUP(T);                                                                \
             }                                                                                \
             if (j < dim) {                                                                   \
                 float tail[LANES] = {0};                                                     \
                 memcpy(tail, row + j, sizeof(float) * (size_t)(dim - j));                    \
                 v16 x;                                                                       \
                 memcpy(&x, tail, sizeof x);                                                  \
-                for (int q = 0; q < T; q++) {                                                \
-                    v16 y;                                                                   \
-                    memcpy(&y, queries + q * padded + j, sizeof y);                          \
-                    acc[q] += x * y;                                                         \
-                }                                                                            \
+                ADD_GROUP(T);                                                                \
             }                                                                                \
             for (int q = 0; q < T; q++) {                                                    \
-                out[q * rows + i] = 1.0f - fold(acc[q]);                                     \
+                out[q * rows + i] = 1.0f - fold(&acc[q]);                                    \
             }                                                                                \
         }                                                                                    \
     }
