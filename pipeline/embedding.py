@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from store.cpus import available_cpus
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -112,17 +114,10 @@ def model_path() -> Path:
     return path
 
 
-def _available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def _cap_torch_threads() -> None:
     import torch
 
-    cap = max(1, _available_cpus())
+    cap = available_cpus()
     if torch.get_num_threads() > cap:
         torch.set_num_threads(cap)
 

@@ -54,6 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 from store import atomic_write
+from store.cpus import available_cpus
 
 from .embedding import (
     EMBEDDING_DIM,
@@ -75,13 +76,6 @@ _OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 _export_lock = threading.Lock()
-
-
-def _available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def default_cache_dir() -> Path:
@@ -194,7 +188,7 @@ class OnnxEmbedder(ModelEmbedder):
     ) -> None:
         self.quantize = quantize
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        self._threads = threads or _available_cpus()
+        self._threads = threads or available_cpus()
         super().__init__(*load_tokenizer(), EMBEDDING_DIM)
         self._session: Any = None
         self._input_names: tuple[str, ...] = ()

@@ -32,13 +32,14 @@ two equal).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 import numpy.typing as npt
+
+from ..cpus import available_cpus
 
 try:
     from . import flat_scan_c
@@ -68,13 +69,6 @@ _threaded = threading.Lock()
 F32 = npt.NDArray[np.float32]
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 @contextmanager
 def scan_threads(floats: int) -> Iterator[int]:
     """The threads a pass over ``floats`` matrix elements may use: every core (up to
@@ -82,7 +76,7 @@ def scan_threads(floats: int) -> Iterator[int]:
     waits, so concurrent scans of several indexes do not oversubscribe the cores: 0002
     measured 80 QPS for 8 clients at 100k when every scan took 2 threads); 1 below
     :data:`PARALLEL_MIN_FLOATS` or on one core."""
-    want = min(MAX_THREADS, _cores())
+    want = min(MAX_THREADS, available_cpus())
     if floats < PARALLEL_MIN_FLOATS or want <= 1:
         yield 1
         return

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from store.cpus import available_cpus
 from store.index import flat_scan, flat_scan_c
 from store.index.flat import FlatIndex
 from store.index.flat_scan import (
@@ -114,7 +115,7 @@ def test_bad_buffers_are_refused_with_what_to_pass() -> None:
 
 
 def test_a_large_pass_gets_every_core_and_one_pass_at_a_time() -> None:
-    cores = flat_scan._cores()
+    cores = available_cpus()
     with scan_threads(PARALLEL_MIN_FLOATS) as threads:
         assert threads == max(1, min(MAX_THREADS, cores))
     with scan_threads(PARALLEL_MIN_FLOATS - 1) as threads:
@@ -219,7 +220,7 @@ def test_a_large_index_scans_on_several_threads_with_the_same_bits(
     monkeypatch.setattr("store.index.flat.dot_distances", spy)
     query = rng.standard_normal(dim).astype(np.float32)
     hits = index.search(query, 5)
-    assert seen == [max(1, min(MAX_THREADS, flat_scan._cores()))]
+    assert seen == [max(1, min(MAX_THREADS, available_cpus()))]
     want = reference_dot_distances(
         prepare(base, Metric.COSINE), prepare(query, Metric.COSINE)[None]
     )
