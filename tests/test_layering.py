@@ -15,8 +15,9 @@ the layers ranked below it, never one ranked above:
                        store/scripting/**, store/geo/**
     1     durability   store/wal/**, store/snapshot/**, store/files.py
     0     leaf         store/errors.py, store/config.py, store/replies.py,
-                       store/numbers.py, store/aio.py, store/blas_env.py: shared by
-                       every layer, they import only other leaves
+                       store/numbers.py, store/aio.py, store/blas_env.py,
+                       store/cpus.py: shared by every layer, they import only other
+                       leaves
     0     resp         store/resp/**: the RESP codec, a leaf that only server,
                        replication and the front door may import (the engine may not)
 
@@ -86,6 +87,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/numbers.py",
             "store/aio.py",
             "store/blas_env.py",
+            "store/cpus.py",
             "store/hll/*",
         ),
     ),
