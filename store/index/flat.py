@@ -6,13 +6,15 @@ count, and the matrix shrinks by half when it falls under a quarter full. Result
 deterministic: ordered by distance, then label.
 
 The matrix is row-major. COSINE and IP distances are ``1 - dot`` from
-:func:`store.index.flat_scan.dot_distances`, in one fixed order of additions: a
+:func:`store.index.flat_scan.dot_distances`, L2 distances the squared differences from
+:func:`~store.index.flat_scan.l2_distances`, in one fixed order of additions: a
 document's distance is the same bits from a KNN scan, a filtered one, a range or a list of
 labels, alone or with other queries. Concurrent unfiltered scans share one pass over the
 matrix (:mod:`store.index.scan_batch` gathers them; at 100k x 384, 8 queries in one pass
-took 7.9 ms on 2 threads against 3.4-4.2 ms for one, docs/decisions/0034). L2 distances are
-computed from differences (:func:`store.index.vector.distances`). Before 0034 the matrix
-was column-major, for OpenBLAS's matrix-vector product (0009), which cannot share a pass.
+took 7.9 ms on 2 threads against 3.4-4.2 ms for one, docs/decisions/0034). Before 0034 the
+matrix was column-major, for OpenBLAS's matrix-vector product (0009), which cannot share a
+pass; before 0035 L2 distances came from numpy's differences, one query at a time
+(27.6 ms a query at 100k x 384, against 5.7 for the pass on one core).
 
 File format (:meth:`FlatIndex.save`): an uncompressed ``.npz`` archive (numpy's own format,
 readable without pickle) holding
@@ -41,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from store.files import atomic_write
-from store.index.flat_scan import dot_distances, scan_threads
+from store.index.flat_scan import dot_distances, l2_distances, scan_threads
 from store.index.rwlock import RWLock
 from store.index.scan_batch import ScanBatcher
 from store.index.vector import (
@@ -51,7 +53,6 @@ from store.index.vector import (
     VectorIndex,
     check_label,
     check_vector,
-    distances,
     prepare,
     smallest_k,
     within,
@@ -118,7 +119,7 @@ class FlatIndex(VectorIndex):
         allowed: Allowed | None = None,
     ) -> list[Hit]:
         query = self._check_query(query, k)
-        if allowed is None and self._metric is not Metric.L2:
+        if allowed is None:
             hits: list[Hit] = self._batcher.run((query, k), self._scan)
             return hits
         with self._lock.read():
@@ -132,14 +133,14 @@ class FlatIndex(VectorIndex):
 
     def _scan(self, items: list[tuple[npt.NDArray[np.float32], int]]) -> list[list[Hit]]:
         """The k nearest of every ``(query, k)`` (:mod:`store.index.scan_batch`), from one
-        pass over the matrix under one read-lock hold. COSINE and IP only: each query's
-        distances are the bits a lone scan gives (:mod:`store.index.flat_scan`)."""
+        pass over the matrix under one read-lock hold. Each query's distances are the bits a
+        lone scan gives (:mod:`store.index.flat_scan`)."""
         queries = np.stack([prepare(q, self._metric) for q, _ in items])
         with self._lock.read():
             n = len(self._rows)
             labels = self._row_labels[:n]
             with scan_threads(n * self._dim) as threads:
-                dists = dot_distances(self._vectors[:n], queries, threads=threads)
+                dists = self._pass(self._vectors[:n], queries, threads)
             return [smallest_k(labels, dists[i], k) for i, (_, k) in enumerate(items)]
 
     def range(
@@ -153,12 +154,19 @@ class FlatIndex(VectorIndex):
     def _distances(
         self, stored: npt.NDArray[np.float32], query: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
-        """Distance from ``query`` (raw) to each row of ``stored``: L2 from differences,
-        COSINE and IP from :func:`dot_distances`, on every core for a large matrix."""
-        if self._metric is Metric.L2:
-            return distances(stored, query, self._metric)
+        """Distance from ``query`` (raw) to each row of ``stored``, from the pass
+        (:meth:`_pass`), on every core for a large matrix."""
         with scan_threads(stored.size) as threads:
-            return dot_distances(stored, prepare(query, self._metric)[None], threads=threads)[0]
+            return self._pass(stored, prepare(query, self._metric)[None], threads)[0]
+
+    def _pass(
+        self, stored: npt.NDArray[np.float32], queries: npt.NDArray[np.float32], threads: int
+    ) -> npt.NDArray[np.float32]:
+        """Distances of each prepared query (rows of ``queries``) to each row of ``stored``,
+        in one pass: :func:`l2_distances` for L2, :func:`dot_distances` for COSINE and IP."""
+        if self._metric is Metric.L2:
+            return l2_distances(stored, queries, threads=threads)
+        return dot_distances(stored, queries, threads=threads)
 
     def search_labels(
         self,

@@ -1,4 +1,5 @@
-"""A FLAT scan's distances, ``1 - dot(row, query)``, for several queries in one pass.
+"""A FLAT scan's distances, ``1 - dot(row, query)`` or squared L2, for several queries in
+one pass.
 
 A FLAT KNN query reads the whole vector matrix (100k x 384 float32: 154 MB), so a scan
 costs what streaming the matrix from memory costs. Queries that wait for the same index
@@ -23,7 +24,8 @@ element ``j``'s product in order of ``j``, then the 16 lanes are folded in halve
 query's distances are the same bits whether it is scanned alone or with others, on any
 number of threads, by the C module or by :func:`reference_dot_distances` (its numpy twin,
 used where the C module did not build; ``tests/store/index/test_flat_scan.py`` holds the
-two equal).
+two equal). :func:`l2_distances` is the same pass for ``L2``: each lane adds the squared
+differences (the difference rounded to float, then its square) in the same order.
 
 :func:`scan_threads` chooses the threads of a large pass: every core (up to
 :data:`MAX_THREADS`) for one pass at a time in the process, one thread below
@@ -33,7 +35,7 @@ two equal).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -51,7 +53,9 @@ __all__ = [
     "MAX_THREADS",
     "PARALLEL_MIN_FLOATS",
     "dot_distances",
+    "l2_distances",
     "reference_dot_distances",
+    "reference_l2_distances",
     "scan_threads",
 ]
 
@@ -90,14 +94,38 @@ def dot_distances(matrix: F32, queries: F32, *, threads: int = 1, isa: int = -1)
     matrix split over ``threads`` threads (see the module docstring). ``isa`` picks the C
     module's kernels (``flat_scan_c.c``; tests run each): the default is the widest the
     CPU runs."""
+    if flat_scan_c is None:
+        _check(matrix, queries)
+        return reference_dot_distances(matrix, queries)
+    return _one_pass(flat_scan_c.dot_distances, matrix, queries, threads, isa)
+
+
+def l2_distances(matrix: F32, queries: F32, *, threads: int = 1, isa: int = -1) -> F32:
+    """:func:`dot_distances` for ``L2``: the squared Euclidean distance of every row and
+    query (what RediSearch reports for ``L2``), each lane's terms the differences squared,
+    in the same order of additions."""
+    if flat_scan_c is None:
+        _check(matrix, queries)
+        return reference_l2_distances(matrix, queries)
+    return _one_pass(flat_scan_c.l2_distances, matrix, queries, threads, isa)
+
+
+def _check(matrix: F32, queries: F32) -> None:
+    if queries.shape[1] != matrix.shape[1]:
+        raise ValueError(
+            f"queries have {queries.shape[1]} dimensions, the matrix {matrix.shape[1]}"
+        )
+
+
+def _one_pass(
+    kernel: Callable[..., None], matrix: F32, queries: F32, threads: int, isa: int
+) -> F32:
+    """``kernel`` (a function of ``flat_scan_c``) over ``matrix`` and ``queries``."""
+    _check(matrix, queries)
     rows, dim = matrix.shape
     count = queries.shape[0]
-    if queries.shape[1] != dim:
-        raise ValueError(f"queries have {queries.shape[1]} dimensions, the matrix {dim}")
-    if flat_scan_c is None:
-        return reference_dot_distances(matrix, queries)
     out = np.empty((count, rows), dtype=np.float32)
-    flat_scan_c.dot_distances(
+    kernel(
         np.ascontiguousarray(matrix, dtype=np.float32),
         rows,
         dim,
@@ -113,6 +141,18 @@ def dot_distances(matrix: F32, queries: F32, *, threads: int = 1, isa: int = -1)
 def reference_dot_distances(matrix: F32, queries: F32) -> F32:
     """:func:`dot_distances` in numpy, each addition as the C module makes it: the
     reference the C module is held to, and the path where it did not build."""
+    sums = _lane_sums(matrix, queries, lambda rows, query: rows * query)
+    return np.float32(1.0) - sums
+
+
+def reference_l2_distances(matrix: F32, queries: F32) -> F32:
+    """:func:`l2_distances` in numpy, each addition as the C module makes it."""
+    return _lane_sums(matrix, queries, lambda rows, query: np.square(rows - query))
+
+
+def _lane_sums(matrix: F32, queries: F32, term: Callable[[F32, F32], F32]) -> F32:
+    """``(len(queries), len(matrix))``: each row's and query's ``term``s (float32, per
+    group of :data:`LANES` elements) added per lane in order, then folded in halves."""
     rows, dim = matrix.shape
     count = queries.shape[0]
     pad = -dim % LANES
@@ -125,10 +165,10 @@ def reference_dot_distances(matrix: F32, queries: F32) -> F32:
     for q in range(count):
         lanes = np.zeros((rows, LANES), dtype=np.float32)
         for g in range(groups):
-            lanes += stored[:, g, :] * wanted[q, g]
+            lanes += term(stored[:, g, :], wanted[q, g])
         width = LANES
         while width > 1:  # folded in halves: lane i + lane i + width/2
             width //= 2
             lanes = lanes[:, :width] + lanes[:, width : 2 * width]
-        out[q] = np.float32(1.0) - lanes[:, 0]
+        out[q] = lanes[:, 0]
     return out

@@ -1,29 +1,32 @@
 /*
- * A FLAT scan's products in C: the distance 1 - dot(row, query) of every row of a
- * row-major float32 matrix to each of several queries, in one pass over the matrix.
+ * A FLAT scan's distances in C: 1 - dot(row, query) (COSINE and IP), or the squared
+ * Euclidean distance (L2), of every row of a row-major float32 matrix to each of several
+ * queries, in one pass over the matrix.
  *
- * The reference is the numpy code of store/index/flat_scan.py (dot_distances); this
- * module computes the same bits (tests/store/index/test_flat_scan.py holds the two equal).
- * Contract:
+ * The reference is the numpy code of store/index/flat_scan.py (reference_dot_distances,
+ * reference_l2_distances); this module computes the same bits
+ * (tests/store/index/test_flat_scan.py holds them equal). Contract:
  *
  *   dot_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None
+ *   l2_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None
  *
  *   matrix   a C-contiguous float32 buffer of at least rows * dim values (row i at i * dim)
  *   queries  a C-contiguous float32 buffer of count * dim values
  *   out      a writable float32 buffer of count * rows values; out[q * rows + i] is
- *            1 - dot(row i, query q)
+ *            1 - dot(row i, query q), or sum over j of (row i[j] - query q[j])^2
  *   threads  how many threads split the rows (1: the calling thread alone)
  *   isa      optional: -1 the widest kernels this CPU runs (the default), 0 baseline x86-64
  *            (SSE), 1 AVX2, 2 AVX-512F; ValueError when the CPU lacks it (tests run each)
  *
  * The order of additions, the same for every count, thread split and CPU: element j of a
- * row goes to lane j % 16; each lane adds its products (each rounded to float) in order of
- * j, starting from +0, the missing elements of a last partial group of 16 counting as
- * +0 * +0; then the lanes are folded in halves (lane i + lane i+8 for i < 8, then i + i+4,
- * i + i+2, and the two left: fold()), and the distance is 1 - that sum, in float. So a
- * query's distances do not depend on how many queries share the pass or on how many
- * threads run it. The file is compiled with -ffp-contract=off: the compiler fuses no
- * multiply-add.
+ * row goes to lane j % 16; each lane adds its terms in order of j, starting from +0: the
+ * product row[j] * query[j] rounded to float (dot), or the difference rounded to float and
+ * squared, rounded (L2); the missing elements of a last partial group of 16 count as
+ * +0 * +0 or (+0 - +0)^2. Then the lanes are folded in halves (lane i + lane i+8 for i < 8,
+ * then i + i+4, i + i+2, and the two left: fold()), and the distance is 1 - that sum (dot)
+ * or the sum (L2), in float. So a query's distances do not depend on how many queries share
+ * the pass or on how many threads run it. The file is compiled with -ffp-contract=off: the
+ * compiler fuses no multiply-add.
  *
  * One pass reads the matrix once for all the queries (each row's 16-float groups stay in
  * registers while every query of a tile multiplies them): at 100k x 384 on one core of the
@@ -68,20 +71,32 @@ static inline float fold(const v16 *v) {
     return p[0] + p[1];
 }
 
-/* Group j of the row (in x) times group j of each of the T queries, into acc. */
-#define ADD_GROUP(T)                                                                         \
+/* Group j of the row (in x) against group j of each of the T queries, into acc: the
+   products (DOT), or the squared differences (L2). */
+#define DOT_GROUP(T)                                                                         \
     for (int q = 0; q < (T); q++) {                                                          \
         v16 y;                                                                               \
         memcpy(&y, queries + q * padded + j, sizeof y);                                      \
         acc[q] += x * y;                                                                     \
     }
+#define L2_GROUP(T)                                                                          \
+    for (int q = 0; q < (T); q++) {                                                          \
+        v16 y;                                                                               \
+        memcpy(&y, queries + q * padded + j, sizeof y);                                      \
+        v16 d = x - y;                                                                       \
+        acc[q] += d * d;                                                                     \
+    }
+/* A row's distance from its folded lanes. */
+#define DOT_DISTANCE(sum) (1.0f - (sum))
+#define L2_DISTANCE(sum) (sum)
 
 /* Rows [lo, hi) against T queries (row-major, dim padded to groups of 16 with zeros,
-   ``padded`` floats each), into out (``rows`` floats per query). A row's 16-float groups
+   ``padded`` floats each), into out (``rows`` floats per query): GROUP adds a group's
+   terms, DISTANCE makes the distance of the folded sum. A row's 16-float groups
    are read once for the T queries. A row's last partial group is copied into a
    zero-padded buffer first. (Several rows at a time, as independent chains, ran 2x
    slower: the matrix is then read in several streams.) */
-#define TILE_FN(NAME, T, TARGET)                                                             \
+#define TILE_FN(NAME, T, TARGET, GROUP, DISTANCE)                                    \
     TARGET static void NAME(const float *matrix, Py_ssize_t dim, Py_ssize_t padded,          \
                             const float *queries, Py_ssize_t lo, Py_ssize_t hi, float *out,  \
                             Py_ssize_t rows) {                                               \
@@ -97,32 +112,32 @@ static inline float fold(const v16 *v) {
                 v16 x;                                                                       \
                 __builtin_prefetch(row + j + PREFETCH_ROWS * dim);                           \
                 memcpy(&x, row + j, sizeof x);                                               \
-                ADD_GROUP(T);                                                                \
+                GROUP(T);                                                                    \
             }                                                                                \
             if (j < dim) {                                                                   \
                 float tail[LANES] = {0};                                                     \
                 memcpy(tail, row + j, sizeof(float) * (size_t)(dim - j));                    \
                 v16 x;                                                                       \
                 memcpy(&x, tail, sizeof x);                                                  \
-                ADD_GROUP(T);                                                                \
+                GROUP(T);                                                                    \
             }                                                                                \
             for (int q = 0; q < T; q++) {                                                    \
-                out[q * rows + i] = 1.0f - fold(&acc[q]);                                    \
+                out[q * rows + i] = DISTANCE(fold(&acc[q]));                                 \
             }                                                                                \
         }                                                                                    \
     }
 
 /* One kernel per tile width, 1 to 8 queries: 8 fill the 32 AVX-512 registers, 4 the 16
    AVX (or SSE) ones; every width gives the same bits (the order above). */
-#define TILE_SET(SUFFIX, TARGET)                                                             \
-    TILE_FN(w1##SUFFIX, 1, TARGET)                                                           \
-    TILE_FN(w2##SUFFIX, 2, TARGET)                                                           \
-    TILE_FN(w3##SUFFIX, 3, TARGET)                                                           \
-    TILE_FN(w4##SUFFIX, 4, TARGET)                                                           \
-    TILE_FN(w5##SUFFIX, 5, TARGET)                                                           \
-    TILE_FN(w6##SUFFIX, 6, TARGET)                                                           \
-    TILE_FN(w7##SUFFIX, 7, TARGET)                                                           \
-    TILE_FN(w8##SUFFIX, 8, TARGET)
+#define TILE_SET(SUFFIX, TARGET, KIND)                                                       \
+    TILE_FN(w1##SUFFIX, 1, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
+    TILE_FN(w2##SUFFIX, 2, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
+    TILE_FN(w3##SUFFIX, 3, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
+    TILE_FN(w4##SUFFIX, 4, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
+    TILE_FN(w5##SUFFIX, 5, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
+    TILE_FN(w6##SUFFIX, 6, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
+    TILE_FN(w7##SUFFIX, 7, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
+    TILE_FN(w8##SUFFIX, 8, TARGET, KIND##_GROUP, KIND##_DISTANCE)
 #define TILES(SUFFIX)                                                                        \
     {w1##SUFFIX, w2##SUFFIX, w3##SUFFIX, w4##SUFFIX, w5##SUFFIX, w6##SUFFIX, w7##SUFFIX,     \
      w8##SUFFIX}
@@ -135,28 +150,33 @@ typedef struct {
     int widest;
 } kernels;
 
-TILE_SET(_base, )
+TILE_SET(_base_dot, , DOT)
+TILE_SET(_base_l2, , L2)
 #if defined(__GNUC__) && defined(__x86_64__)
 #define HAVE_X86_TARGETS 1
-TILE_SET(_avx2, __attribute__((target("avx2"))))
-TILE_SET(_avx512, __attribute__((target("avx512f"))))
+TILE_SET(_avx2_dot, __attribute__((target("avx2"))), DOT)
+TILE_SET(_avx2_l2, __attribute__((target("avx2"))), L2)
+TILE_SET(_avx512_dot, __attribute__((target("avx512f"))), DOT)
+TILE_SET(_avx512_l2, __attribute__((target("avx512f"))), L2)
 #endif
 
 enum { ISA_BEST = -1, ISA_BASE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+enum { KIND_DOT = 0, KIND_L2 = 1 };
 
-/* The kernels for ``isa`` (ISA_BEST: the widest this CPU runs); 0 when the CPU lacks it. */
-static int pick_kernels(int isa, kernels *out) {
+/* The kernels of ``kind`` for ``isa`` (ISA_BEST: the widest this CPU runs); 0 when the CPU
+   lacks it. */
+static int pick_kernels(int isa, int kind, kernels *out) {
 #ifdef HAVE_X86_TARGETS
     int avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
     if (isa == ISA_BEST) {
         isa = avx512 ? ISA_AVX512 : avx2 ? ISA_AVX2 : ISA_BASE;
     }
     if (isa == ISA_AVX512 && avx512) {
-        *out = (kernels){TILES(_avx512), 8};
+        *out = kind == KIND_L2 ? (kernels){TILES(_avx512_l2), 8} : (kernels){TILES(_avx512_dot), 8};
         return 1;
     }
     if (isa == ISA_AVX2 && avx2) {
-        *out = (kernels){TILES(_avx2), 4};
+        *out = kind == KIND_L2 ? (kernels){TILES(_avx2_l2), 4} : (kernels){TILES(_avx2_dot), 4};
         return 1;
     }
 #else
@@ -165,7 +185,7 @@ static int pick_kernels(int isa, kernels *out) {
     }
 #endif
     if (isa == ISA_BASE) {
-        *out = (kernels){TILES(_base), 4};
+        *out = kind == KIND_L2 ? (kernels){TILES(_base_l2), 4} : (kernels){TILES(_base_dot), 4};
         return 1;
     }
     return 0;
@@ -319,8 +339,8 @@ static int buffer_of(PyObject *obj, Py_buffer *view, int writable, const char *w
     return 0;
 }
 
-static PyObject *dot_distances(PyObject *self, PyObject *args) {
-    (void)self;
+/* The distances of ``kind`` (the contract at the top), for the module's functions. */
+static PyObject *scan(PyObject *args, int kind) {
     PyObject *matrix_obj, *queries_obj, *out_obj;
     Py_ssize_t rows, dim, count;
     int threads, isa = ISA_BEST;
@@ -329,7 +349,7 @@ static PyObject *dot_distances(PyObject *self, PyObject *args) {
         return NULL;
     }
     kernels k;
-    if (!pick_kernels(isa, &k)) {
+    if (!pick_kernels(isa, kind, &k)) {
         PyErr_Format(PyExc_ValueError, "isa %d is not one this CPU runs", isa);
         return NULL;
     }
@@ -401,17 +421,32 @@ done:
     return result;
 }
 
+static PyObject *dot_distances(PyObject *self, PyObject *args) {
+    (void)self;
+    return scan(args, KIND_DOT);
+}
+
+static PyObject *l2_distances(PyObject *self, PyObject *args) {
+    (void)self;
+    return scan(args, KIND_L2);
+}
+
 static PyMethodDef methods[] = {
     {"dot_distances", dot_distances, METH_VARARGS,
      "dot_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None: "
      "out[q * rows + i] = 1 - dot(row i, query q), one pass for every query "
      "(see store/index/flat_scan.py)."},
+    {"l2_distances", l2_distances, METH_VARARGS,
+     "l2_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None: "
+     "out[q * rows + i] = the squared Euclidean distance of row i and query q, one pass "
+     "for every query (see store/index/flat_scan.py)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "flat_scan_c",
-    "A FLAT scan's 1 - dot products for several queries in one pass (the C twin of "
+    "A FLAT scan's distances (1 - dot, or squared L2) for several queries in one pass (the "
+    "C twin of "
     "store/index/flat_scan.py).",
     -1, methods,
 };

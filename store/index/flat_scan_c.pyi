@@ -10,3 +10,14 @@ def dot_distances(
     threads: int,
     isa: int = -1,
 ) -> None: ...
+
+def l2_distances(
+    matrix: object,
+    rows: int,
+    dim: int,
+    queries: object,
+    count: int,
+    out: object,
+    threads: int,
+    isa: int = -1,
+) -> None: ...

@@ -20,13 +20,20 @@ from store.index.flat_scan import (
     MAX_THREADS,
     PARALLEL_MIN_FLOATS,
     dot_distances,
+    l2_distances,
     reference_dot_distances,
+    reference_l2_distances,
     scan_threads,
 )
 from store.index.vector import Metric, prepare
 
 DIMS = (1, 3, 15, 16, 17, 31, 33, 384, 385)
 ISAS = {"base": 0, "avx2": 1, "avx512": 2}
+# each distance's pass and its numpy reference
+PASSES = {
+    "dot": (dot_distances, reference_dot_distances),
+    "l2": (l2_distances, reference_l2_distances),
+}
 
 
 def _cpu_flags() -> set[str]:
@@ -60,24 +67,26 @@ def _values(rng: np.random.Generator, kind: str, shape: tuple[int, int]) -> npt.
 
 @pytest.mark.parametrize("isa", list(ISAS))
 @pytest.mark.parametrize("kind", ["normal", "wide", "integers"])
-def test_every_kernel_gives_the_references_bits(isa: str, kind: str) -> None:
+@pytest.mark.parametrize("distance", list(PASSES))
+def test_every_kernel_gives_the_references_bits(isa: str, kind: str, distance: str) -> None:
+    one_pass, reference = PASSES[distance]
     if not _runs(isa):
         with pytest.raises(ValueError, match="not one this CPU runs"):
-            dot_distances(np.ones((2, 16), np.float32), np.ones((1, 16), np.float32), isa=ISAS[isa])
+            one_pass(np.ones((2, 16), np.float32), np.ones((1, 16), np.float32), isa=ISAS[isa])
         return
     rng = np.random.default_rng(len(kind) * 31 + ISAS[isa])
     for dim in DIMS:
         for rows in (0, 1, 7, 100):
             matrix = _values(rng, kind, (rows, dim))
             queries = _values(rng, kind, (13, dim))
-            want = reference_dot_distances(matrix, queries)
+            want = reference(matrix, queries)
             assert want.shape == (13, rows)
             for threads in (1, 2, 3):
-                got = dot_distances(matrix, queries, threads=threads, isa=ISAS[isa])
+                got = one_pass(matrix, queries, threads=threads, isa=ISAS[isa])
                 assert got.tobytes() == want.tobytes(), (dim, rows, threads)
             # any number of queries in the pass: each query's bits stay its own
             for count in range(1, 13):
-                got = dot_distances(matrix, queries[:count], isa=ISAS[isa])
+                got = one_pass(matrix, queries[:count], isa=ISAS[isa])
                 assert got.tobytes() == want[:count].tobytes(), (dim, rows, count)
 
 
@@ -93,6 +102,20 @@ def test_the_reference_is_one_minus_the_dot_product() -> None:
     assert np.array_equal(reference_dot_distances(ints, ints[:4]), want.astype(np.float32))
 
 
+def test_the_l2_reference_is_the_squared_euclidean_distance() -> None:
+    rng = np.random.default_rng(4)
+    matrix = rng.standard_normal((50, 40)).astype(np.float32)
+    queries = rng.standard_normal((3, 40)).astype(np.float32)
+    diff = matrix[None].astype(np.float64) - queries[:, None].astype(np.float64)
+    np.testing.assert_allclose(
+        reference_l2_distances(matrix, queries), (diff**2).sum(-1), rtol=2e-6
+    )
+    ints = rng.integers(-3, 4, (20, 37)).astype(np.float32)
+    want = ((ints[None].astype(np.int64) - ints[:4, None].astype(np.int64)) ** 2).sum(-1)
+    assert np.array_equal(reference_l2_distances(ints, ints[:4]), want.astype(np.float32))
+    assert not reference_l2_distances(ints, ints).diagonal().any()  # a row's own distance is 0
+
+
 def test_bad_buffers_are_refused_with_what_to_pass() -> None:
     matrix = np.ones((4, 8), np.float32)
     queries = np.ones((2, 8), np.float32)
@@ -105,6 +128,12 @@ def test_bad_buffers_are_refused_with_what_to_pass() -> None:
         flat_scan_c.dot_distances(matrix.astype(np.float64), 4, 8, queries, 2, out, 1)
     with pytest.raises(ValueError, match="dim and threads >= 1"):
         flat_scan_c.dot_distances(matrix, 4, 8, queries, 2, out, 0)
+    with pytest.raises(ValueError, match="buffer sizes do not match"):
+        flat_scan_c.l2_distances(matrix, 5, 8, queries, 2, out, 1)
+    with pytest.raises(TypeError, match="float32"):
+        flat_scan_c.l2_distances(matrix, 4, 8, queries.astype(np.float16), 2, out, 1)
+    with pytest.raises(ValueError, match="queries have 7 dimensions, the matrix 8"):
+        l2_distances(matrix, np.ones((1, 7), np.float32))
     with pytest.raises(ValueError, match="queries have 7 dimensions, the matrix 8"):
         dot_distances(matrix, np.ones((1, 7), np.float32))
     # a column-major or float64 matrix is copied, not misread
@@ -178,7 +207,7 @@ def test_concurrent_threaded_passes_and_a_forked_child_get_their_bits() -> None:
     assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
-@pytest.mark.parametrize("metric", [Metric.COSINE, Metric.IP])
+@pytest.mark.parametrize("metric", [Metric.COSINE, Metric.IP, Metric.L2])
 def test_a_flat_index_gives_the_same_distance_on_every_path(metric: Metric) -> None:
     """KNN, filtered KNN, range and labels: one document, one distance, the pass's bits."""
     rng = np.random.default_rng(11)
@@ -187,7 +216,8 @@ def test_a_flat_index_gives_the_same_distance_on_every_path(metric: Metric) -> N
     index = FlatIndex(dim, metric)
     index.add_batch(np.arange(len(base)), base)
     query = rng.standard_normal(dim).astype(np.float32)
-    want = reference_dot_distances(prepare(base, metric), prepare(query, metric)[None])[0]
+    reference = reference_l2_distances if metric is Metric.L2 else reference_dot_distances
+    want = reference(prepare(base, metric), prepare(query, metric)[None])[0]
     knn = index.search(query, 20)
     assert [d for _, d in knn] == [float(want[label]) for label, _ in knn]
     assert {label for label, _ in knn} == set(np.lexsort((np.arange(500), want))[:20].tolist())

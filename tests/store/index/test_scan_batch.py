@@ -75,7 +75,7 @@ def test_a_failing_scan_fails_every_query_of_its_batch_and_the_batcher_recovers(
     assert batcher.run(2, lambda items: [i + 1 for i in items]) == 3
 
 
-@pytest.mark.parametrize("metric", [Metric.COSINE, Metric.IP])
+@pytest.mark.parametrize("metric", [Metric.COSINE, Metric.IP, Metric.L2])
 def test_concurrent_flat_searches_find_what_each_finds_alone(metric: Metric) -> None:
     rng = np.random.default_rng(7)
     base = rng.standard_normal((3000, 32)).astype(np.float32)
