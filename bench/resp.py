@@ -55,9 +55,11 @@ def create_args(
     ef_construction: int = 200,
     algorithm: str = "HNSW",
     fields: Sequence[str | int] = ("tag", "TAG", "text", "TEXT"),
+    metric: str = "COSINE",
 ) -> list[str | int]:
-    """FT.CREATE over ``d:`` hashes: COSINE vector ``v`` plus ``fields`` (TAG and TEXT)."""
-    vector: list[str | int] = ["TYPE", "FLOAT32", "DIM", dim, "DISTANCE_METRIC", "COSINE"]
+    """FT.CREATE over ``d:`` hashes: vector ``v`` (``metric``) plus ``fields`` (TAG and
+    TEXT)."""
+    vector: list[str | int] = ["TYPE", "FLOAT32", "DIM", dim, "DISTANCE_METRIC", metric]
     if algorithm == "HNSW":
         vector += ["M", m, "EF_CONSTRUCTION", ef_construction]
     return [

@@ -2,18 +2,20 @@
 
 For each server (memvec, redis-stack = valkey + RediSearch 2.10), one process holds the
 first ``size.vectors`` shared embeddings as hashes, indexed twice over the same prefix: an
-HNSW index (``hnsw``, the same M / EF_CONSTRUCTION on both) and a FLAT one (``flat``).
+HNSW index (``hnsw``, the same M / EF_CONSTRUCTION on both) and a FLAT one (``flat``),
+COSINE, and a third time as a FLAT ``L2`` index (``flat_l2``: the embeddings are unit
+vectors, so its nearest are the cosine ones).
 Each point of the sweep sends every query once (``FT.SEARCH ... KNN 10 ... NOCONTENT``)
 from 1 client, then from 8 forked client processes at once, and records recall@10, QPS,
 p50/p99 latency and the CPU% of the server process (user + system time over wall time;
 above 100% means it used more than one core). HNSW sweeps EF_RUNTIME over ``size.efs``;
-FLAT is one exact point. The ceiling is hnswlib in this process with the same M /
+FLAT and FLAT L2 are one exact point each. The ceiling is hnswlib in this process with the same M /
 EF_CONSTRUCTION, one query per call on one thread (``bench.ann_choice.Hnswlib``).
 
 Targets (issue #16; each server at the smallest EF of its sweep reaching recall@10 >= 0.95,
 then >= 0.99): memvec QPS >= 1.0x the peer's and p99 <= 1.0x, with 1 and with 8 clients;
 at 1 client QPS >= 0.5x the in-process hnswlib ceiling; FLAT QPS >= 1.0x and p99 <= 1.0x
-with 1 and 8 clients; with 8 clients memvec's CPU% > 100.
+with 1 and 8 clients, for COSINE and L2; with 8 clients memvec's CPU% > 100.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ RECALLS = (0.95, 0.99)
 PEER = "redis-stack"
 FLAT_WARM_UP = 20
 """FLAT queries sent once, unmeasured, before the FLAT series of each client count."""
+FLAT_INDEXES = {"FLAT": ("flat", "COSINE"), "FLAT L2": ("flat_l2", "L2")}
+"""The exact indexes measured: series algorithm -> (index name, DISTANCE_METRIC)."""
 
 
 def _series(server: str, algorithm: str, clients: int, points: list[dict[str, Any]]) -> dict:
@@ -65,21 +69,23 @@ def _server_sweeps(
     out: list[dict[str, Any]] = []
     with start(tmp, name=name) as t:
         create_index(t, create_args("hnsw", dim, size.m, size.ef_construction, "HNSW"))
-        create_index(t, create_args("flat", dim, algorithm="FLAT"))
+        for index, metric in FLAT_INDEXES.values():
+            create_index(t, create_args(index, dim, algorithm="FLAT", metric=metric))
         log(f"vector_query: loading {len(base)} vectors into {name}")
         load_s = resp_load(t, base, 0, len(base), 2, 500)
-        wait_indexed(t, "hnsw", len(base))
-        wait_indexed(t, "flat", len(base))
+        for index in ("hnsw", *(index for index, _ in FLAT_INDEXES.values())):
+            wait_indexed(t, index, len(base))
         for clients in size.clients:
             log(f"vector_query: {name} sweep, {clients} client(s)")
             with QueryClients(queries, clients) as qc:
                 qc.run(t, "hnsw", size.efs[0], gt)  # warm-up
                 hnsw = [qc.run(t, "hnsw", ef, gt) for ef in size.efs]
-                # warm-up: memvec's first threaded FLAT product starts OpenBLAS's worker
-                # thread (~11 ms once), which a p99 over 400 queries would report
-                warm_up(t, "flat", FLAT_WARM_UP)
-                flat = [qc.run(t, "flat", None, gt)]
-            out += [_series(name, "HNSW", clients, hnsw), _series(name, "FLAT", clients, flat)]
+                out.append(_series(name, "HNSW", clients, hnsw))
+                for algorithm, (index, _) in FLAT_INDEXES.items():
+                    # warm-up: memvec's first threaded FLAT pass starts its helper threads,
+                    # which a p99 over 400 queries would report
+                    warm_up(t, index, FLAT_WARM_UP)
+                    out.append(_series(name, algorithm, clients, [qc.run(t, index, None, gt)]))
     return out, {"load_s": round(load_s, 2), "load_vectors_per_s": round(len(base) / load_s)}
 
 
@@ -179,33 +185,38 @@ def _hnsw_targets(
 def _flat_targets(
     series: list[dict[str, Any]], size: Size, summary: dict[str, Any], n: str
 ) -> list[dict[str, Any]]:
-    """FLAT (exact) KNN QPS and p99 against the peer for each client count."""
+    """FLAT (exact) KNN QPS and p99 against the peer for each index of
+    :data:`FLAT_INDEXES` and client count (``summary["flat"]``, ``summary["flat_l2"]``)."""
     targets = []
-    flat: dict[str, Any] = {}
-    for clients in size.clients:
-        pts = {
-            name: dict((find(series, name, "FLAT", clients) or {"points": [{}]})["points"][0])
-            for name in ("memvec", PEER)
-        }
-        for pt in pts.values():
-            pt.pop("latencies_ms", None)
-        flat[f"clients_{clients}"] = pts
-        m, p = pts["memvec"], pts[PEER]
-        qr, lr = ratio(m.get("qps"), p.get("qps")), ratio(m.get("p99_ms"), p.get("p99_ms"))
-        targets.append(
-            target_row(
-                f"FLAT KNN QPS, {n}, {clients} client(s) (recall@10 {m.get('recall_at_10')} vs "
-                f"{p.get('recall_at_10')})", m.get("qps"), p.get("qps"), PEER, ">= 1.0x",
-                None if qr is None else qr >= 1.0, unit="QPS",
-            )
-        )  # fmt: skip
-        targets.append(
-            target_row(
-                f"FLAT KNN p99, {n}, {clients} client(s)", m.get("p99_ms"), p.get("p99_ms"), PEER,
-                "<= 1.0x", None if lr is None else lr <= 1.0, unit="ms",
-            )
-        )  # fmt: skip
-    summary["flat"] = flat
+    for algorithm, (index, _) in FLAT_INDEXES.items():
+        flat: dict[str, Any] = {}
+        for clients in size.clients:
+            pts = {
+                name: dict(
+                    (find(series, name, algorithm, clients) or {"points": [{}]})["points"][0]
+                )
+                for name in ("memvec", PEER)
+            }
+            for pt in pts.values():
+                pt.pop("latencies_ms", None)
+            flat[f"clients_{clients}"] = pts
+            m, p = pts["memvec"], pts[PEER]
+            qr, lr = ratio(m.get("qps"), p.get("qps")), ratio(m.get("p99_ms"), p.get("p99_ms"))
+            targets.append(
+                target_row(
+                    f"{algorithm} KNN QPS, {n}, {clients} client(s) (recall@10 "
+                    f"{m.get('recall_at_10')} vs {p.get('recall_at_10')})", m.get("qps"),
+                    p.get("qps"), PEER, ">= 1.0x", None if qr is None else qr >= 1.0, unit="QPS",
+                )
+            )  # fmt: skip
+            targets.append(
+                target_row(
+                    f"{algorithm} KNN p99, {n}, {clients} client(s)", m.get("p99_ms"),
+                    p.get("p99_ms"), PEER, "<= 1.0x", None if lr is None else lr <= 1.0,
+                    unit="ms",
+                )
+            )  # fmt: skip
+        summary[index] = flat
     return targets
 
 
@@ -247,7 +258,7 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
             "ef_construction": size.ef_construction,
             "efs": list(size.efs),
             "clients": list(size.clients),
-            "metric": "COSINE",
+            "metric": "COSINE (FLAT L2: L2)",
             "k": 10,
             "load": "2 connections, pipelines of 500 HSET",
         },
