@@ -37,7 +37,7 @@ from __future__ import annotations
 import sys
 import zipfile
 from collections.abc import Sequence
-from typing import BinaryIO, Self
+from typing import BinaryIO, Self, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -119,29 +119,36 @@ class FlatIndex(VectorIndex):
         allowed: Allowed | None = None,
     ) -> list[Hit]:
         query = self._check_query(query, k)
-        if allowed is None:
-            hits: list[Hit] = self._batcher.run((query, k), self._scan)
-            return hits
-        with self._lock.read():
-            n = len(self._rows)
-            labels = self._row_labels[:n]
-            if allowed is None:
-                return smallest_k(labels, self._distances(self._vectors[:n], query), k)
-            keep = np.fromiter((allowed(int(label)) for label in labels), dtype=bool, count=n)
-            rows = np.flatnonzero(keep)
-            return smallest_k(labels[rows], self._distances(self._vectors[rows], query), k)
+        hits: list[Hit] | BaseException = self._batcher.run((query, k, allowed), self._scan)
+        if isinstance(hits, BaseException):  # this query's filter raised, not the pass
+            raise hits
+        return hits
 
-    def _scan(self, items: list[tuple[npt.NDArray[np.float32], int]]) -> list[list[Hit]]:
-        """The k nearest of every ``(query, k)`` (:mod:`store.index.scan_batch`), from one
-        pass over the matrix under one read-lock hold. Each query's distances are the bits a
-        lone scan gives (:mod:`store.index.flat_scan`)."""
-        queries = np.stack([prepare(q, self._metric) for q, _ in items])
+    def _scan(
+        self, items: list[tuple[npt.NDArray[np.float32], int, Allowed | None]]
+    ) -> list[list[Hit] | BaseException]:
+        """The k nearest of every ``(query, k, allowed)`` (:mod:`store.index.scan_batch`),
+        from one pass over the whole matrix under one read-lock hold, filtered queries too:
+        each query's distances are the bits a lone scan gives (:mod:`store.index.flat_scan`),
+        and a filter only picks among them. A filter that raises is that query's result."""
+        queries = np.stack([prepare(q, self._metric) for q, _, _ in items])
         with self._lock.read():
             n = len(self._rows)
             labels = self._row_labels[:n]
             with scan_threads(n * self._dim) as threads:
                 dists = self._pass(self._vectors[:n], queries, threads)
-            return [smallest_k(labels, dists[i], k) for i, (_, k) in enumerate(items)]
+            found: list[list[Hit] | BaseException] = []
+            for i, (_, k, allowed) in enumerate(items):
+                if allowed is None:
+                    found.append(smallest_k(labels, dists[i], k))
+                    continue
+                try:
+                    rows = _allowed_rows(allowed, labels)
+                except Exception as exc:
+                    found.append(exc)
+                    continue
+                found.append(smallest_k(labels[rows], dists[i][rows], k))
+            return found
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
@@ -284,3 +291,24 @@ class FlatIndex(VectorIndex):
         row_labels = np.empty(capacity, dtype=np.int64)
         row_labels[:n] = self._row_labels[:n]
         self._vectors, self._row_labels = vectors, row_labels
+
+
+def _allowed_rows(allowed: Allowed, labels: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """The rows whose label ``allowed`` accepts, ascending. A set's own ``__contains__``
+    (what ``SearchIndex`` passes for a tag or numeric filter) is read as the set, through a
+    mask over the labels (~2 ms for 50,000 of 100,000 labels, against ~16 for a call per
+    label); any other predicate is called once per label."""
+    members = getattr(allowed, "__self__", None)
+    if type(members) in (set, frozenset) and getattr(allowed, "__name__", "") == "__contains__":
+        members = cast("set[int] | frozenset[int]", members)  # exactly these: no override
+        top = int(labels.max()) if len(labels) else -1
+        try:
+            wanted = np.fromiter(members, dtype=np.int64, count=len(members))
+        except (TypeError, ValueError, OverflowError):  # not all ints: ask one by one
+            pass
+        else:
+            mask = np.zeros(top + 1, dtype=bool)
+            mask[wanted[(wanted >= 0) & (wanted <= top)]] = True
+            return np.flatnonzero(mask[labels])
+    keep = np.fromiter((allowed(int(label)) for label in labels), dtype=bool, count=len(labels))
+    return np.flatnonzero(keep)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from store.index.flat import FlatIndex
+from store.index.flat_scan import reference_dot_distances
 from store.index.scan_batch import ScanBatcher
-from store.index.vector import Metric
+from store.index.vector import Metric, prepare, smallest_k
 
 
 def _run_concurrently(fn, count: int) -> list[object]:
@@ -97,3 +98,71 @@ def test_concurrent_flat_searches_find_what_each_finds_alone(metric: Metric) -> 
     assert together == alone
     assert sum(batches) == len(queries)
     assert max(batches) > 1, f"no two queries shared a pass: {batches}"
+
+
+def test_filtered_searches_share_the_pass_and_find_what_each_finds_alone() -> None:
+    """A filter picks among the pass's distances: a set (read as a mask), a frozenset and
+    any predicate give what the exact scan of the allowed rows gives, alone or batched."""
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal((2000, 16)).astype(np.float32)
+    queries = rng.standard_normal((18, 16)).astype(np.float32)
+    index = FlatIndex(16, Metric.COSINE)
+    index.add_batch(np.arange(10, 2010), base)  # labels 10..2009
+    index.remove(500)  # a hole: the row order is no longer the label order
+    tens = {label for label in range(0, 3000, 10)}  # absent labels too: 0, 2010+
+    filters: list[Any] = [
+        tens.__contains__,
+        frozenset(range(1000, 1100)).__contains__,
+        lambda label: label % 3 == 0,
+        {7, 500, 10**12}.__contains__,  # nothing present but 500 (removed): no hits
+        {2009, 11}.__contains__,  # the highest label and the one moved into 500's row
+        {"x", 12}.__contains__,  # not all ints: asked one label at a time
+        None,
+    ]
+
+    def exact(query: Any, k: int, allowed: Any) -> list[Any]:
+        stored = prepare(base, Metric.COSINE)
+        dists = reference_dot_distances(stored, prepare(query, Metric.COSINE)[None])[0]
+        labels = np.arange(10, 2010)
+        keep = [
+            i
+            for i, label in enumerate(labels)
+            if label != 500 and (allowed is None or allowed(int(label)))
+        ]
+        return smallest_k(labels[keep], dists[keep], k)
+
+    def search(i: int) -> Any:
+        return index.search(queries[i], 5, allowed=filters[i % len(filters)])
+
+    want = [exact(q, 5, filters[i % len(filters)]) for i, q in enumerate(queries)]
+    assert [search(i) for i in range(len(queries))] == want
+    assert want[3] == [] and {label for label, _ in want[4]} == {11, 2009}
+    assert len(want[5]) == 1  # only 12 of the set is a label
+    batches: list[int] = []
+    scan = index._scan
+
+    def counted(items: list[Any]) -> list[Any]:
+        batches.append(len(items))
+        time.sleep(0.003)  # a pass as long as a large index's: other queries arrive meanwhile
+        return scan(items)
+
+    index._scan = counted  # type: ignore[method-assign]
+    assert _run_concurrently(search, len(queries)) == want
+    assert max(batches) > 1, f"no two queries shared a pass: {batches}"
+
+
+def test_a_filter_that_raises_fails_its_own_query_only() -> None:
+    rng = np.random.default_rng(2)
+    index = FlatIndex(8, Metric.L2)
+    index.add_batch(np.arange(50), rng.standard_normal((50, 8)).astype(np.float32))
+    query = rng.standard_normal(8).astype(np.float32)
+
+    def broken(label: int) -> bool:
+        raise KeyError(label)
+
+    results = index._scan([(query, 3, broken), (query, 3, None)])
+    assert isinstance(results[0], KeyError)
+    assert results[1] == index.search(query, 3)
+    with pytest.raises(KeyError):
+        index.search(query, 3, allowed=broken)
+    assert len(index.search(query, 3)) == 3  # the index keeps serving
