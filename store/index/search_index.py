@@ -11,11 +11,15 @@ may hold several vectors (:mod:`store.index.multi_vector`).
 
 Planning a KNN query with a filter: the attribute indexes give the exact set of matching
 labels first. If that set is small (``<= BRUTE_FORCE_MAX`` labels, or under
-``BRUTE_FORCE_FRACTION`` of the index) the query is answered exactly over that subset;
-otherwise the HNSW graph is searched with the set as a predicate (and hnswlib's own
-fallback to an exact scan when the predicate starves the walk). Either way a filter never
-costs recall silently: the small-subset path is exact, and the large-subset path keeps
-the index's recall because most neighbours pass the predicate. Both ANN paths search at
+``BRUTE_FORCE_FRACTION`` of the index), or the query says ``HYBRID_POLICY ADHOC_BF``, the
+query is answered exactly over that subset. Otherwise a FLAT field scans every vector and
+picks the set's (:class:`~store.index.flat.FlatIndex`), and an HNSW field is walked
+without the filter for enough nearest that the set's k nearest are among them
+(:mod:`store.index.hybrid_batches`, RediSearch's ``BATCHES``; ``BATCH_SIZE`` sets the
+first walk's size); only when those walks find too few is the graph walked with the set
+as a predicate (and hnswlib's own fallback to an exact scan when the predicate starves the
+walk). The batches keep the index's recall at its breadth, as a query without a filter;
+the small-subset path is exact. Every ANN path searches at
 the query's ``EF_RUNTIME``, else the field's, else
 :func:`~store.index.hnsw.default_ef` for the query's k and the index's size (recall@k
 >= 0.99 of exact search on real embeddings; docs/decisions/0003-default-search-breadth.md).
@@ -66,6 +70,7 @@ from .flat import FlatIndex
 from .geo_field import parse_geo_value
 from .hash_blobs import hash_blobs
 from .hnsw import HnswIndex
+from .hybrid_batches import filtered_batches
 from .json_fields import project
 from .multi_vector import SubVectors
 from .query import FilterNode, KnnClause, MatchAll, ParsedQuery, VectorRange
@@ -815,10 +820,18 @@ class SearchIndex:
         if allowed is None:
             return self._search(field_name, vindex, query, k, knn.ef_runtime, None), "ann"
         n = max(1, len(vindex))
-        small = len(allowed) <= BRUTE_FORCE_MAX or (
-            len(allowed) <= BRUTE_FORCE_CEILING and len(allowed) / n < BRUTE_FORCE_FRACTION
+        small = knn.hybrid_policy == b"ADHOC_BF" or (
+            knn.hybrid_policy != b"BATCHES"
+            and (
+                len(allowed) <= BRUTE_FORCE_MAX
+                or (len(allowed) <= BRUTE_FORCE_CEILING and len(allowed) / n < BRUTE_FORCE_FRACTION)
+            )
         )
         if not small:
+            if isinstance(vindex, HnswIndex):
+                found = self._batches(field_name, vindex, query, knn, allowed)
+                if found is not None:
+                    return found, "filtered-batches"
             return (
                 self._search(field_name, vindex, query, k, knn.ef_runtime, allowed),
                 "filtered-ann",
@@ -887,6 +900,43 @@ class SearchIndex:
             if isinstance(vec, bytes) and len(vec) == size:
                 labels.append(label)
                 blobs.append(vec)
+
+    def _batches(
+        self,
+        field_name: bytes,
+        vindex: HnswIndex,
+        query: npt.NDArray[np.float32],
+        knn: KnnClause,
+        allowed: set[int],
+    ) -> list[tuple[int, float]] | None:
+        """A filtered KNN as plain walks the filter picks from
+        (:func:`~store.index.hybrid_batches.filtered_batches`), by document; None when the
+        walks found too few and the predicate walk must answer."""
+        k = knn.k
+
+        def search(size: int, ef: int) -> list[tuple[int, float]]:
+            return vindex.search(query, size, ef_runtime=ef)
+
+        if self.subs.has(field_name):  # hits are vectors: kept by document, then collapsed
+            doc = self.subs.doc
+
+            def keep(hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
+                return self.subs.collapse(hit for hit in hits if doc(hit[0]) in allowed)
+
+        else:
+
+            def keep(hits: list[tuple[int, float]]) -> list[tuple[int, float]]:
+                return [hit for hit in hits if hit[0] in allowed]
+
+        return filtered_batches(
+            search,
+            keep,
+            k=k,
+            vectors=len(vindex),
+            passing=len(allowed),
+            ef=vindex.search_ef(k, knn.ef_runtime),
+            batch_size=knn.batch_size,
+        )
 
     def _search(
         self,
