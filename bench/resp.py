@@ -233,8 +233,9 @@ def resp_load(t: Target, base: F32, lo: int, hi: int, clients: int, pipeline: in
 _QUERIES: F32 = np.empty((0, 0), dtype=np.float32)
 
 
-def knn_query(ef: int | None) -> str:
-    return f"*=>[KNN 10 @v $B EF_RUNTIME {ef}]" if ef else "*=>[KNN 10 @v $B]"
+def knn_query(ef: int | None, where: str = "*") -> str:
+    """The KNN 10 query string, over the documents ``where`` matches (``*``: all)."""
+    return f"{where}=>[KNN 10 @v $B EF_RUNTIME {ef}]" if ef else f"{where}=>[KNN 10 @v $B]"
 
 
 def _query_rows(job: tuple[int, str, str, list[int]]) -> tuple[float, float, list[float], list]:
@@ -278,10 +279,13 @@ class QueryClients:
             self._pool.terminate()
             self._pool.join()
 
-    def run(self, t: Target, index: str, ef: int | None, gt: npt.NDArray[Any]) -> dict[str, Any]:
-        """Every query once, split round-robin over the clients; one point of a sweep."""
+    def run(
+        self, t: Target, index: str, ef: int | None, gt: npt.NDArray[Any], where: str = "*"
+    ) -> dict[str, Any]:
+        """Every query once, split round-robin over the clients; one point of a sweep.
+        ``where`` filters the documents (``gt`` is then the filtered truth)."""
         n = len(_QUERIES)
-        jobs = [(t.port, index, knn_query(ef), list(range(k, n, self.clients)))
+        jobs = [(t.port, index, knn_query(ef, where), list(range(k, n, self.clients)))
                 for k in range(self.clients)]  # fmt: skip
         pid = server_pid(t)
         cpu0, wall0 = cpu_seconds(pid), time.monotonic()

@@ -9,7 +9,10 @@ Each point of the sweep sends every query once (``FT.SEARCH ... KNN 10 ... NOCON
 from 1 client, then from 8 forked client processes at once, and records recall@10, QPS,
 p50/p99 latency and the CPU% of the server process (user + system time over wall time;
 above 100% means it used more than one core). HNSW sweeps EF_RUNTIME over ``size.efs``;
-FLAT and FLAT L2 are one exact point each. The ceiling is hnswlib in this process with the same M /
+FLAT and FLAT L2 are one exact point each. Then each client count sends every query once
+more with a 10% tag filter (:data:`FILTER`) to the HNSW index (at :data:`FILTERED_EF`)
+and to the FLAT one, recall measured against the exact filtered answer: reported, with no
+goal. The ceiling is hnswlib in this process with the same M /
 EF_CONSTRUCTION, one query per call on one thread (``bench.ann_choice.Hnswlib``).
 
 Targets (issue #16; each server at the smallest EF of its sweep reaching recall@10 >= 0.95,
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .ann_choice import Hnswlib
-from .common import F32, ground_truth, log, pct, ratio, target_row
+from .common import F32, exact_gt, ground_truth, log, pct, ratio, target_row
 from .resp import (
     QueryClients,
     create_args,
@@ -48,6 +51,14 @@ FLAT_WARM_UP = 20
 """FLAT queries sent once, unmeasured, before the FLAT series of each client count."""
 FLAT_INDEXES = {"FLAT": ("flat", "COSINE"), "FLAT L2": ("flat_l2", "L2")}
 """The exact indexes measured: series algorithm -> (index name, DISTANCE_METRIC)."""
+FILTER = "@tag:{t3}"
+"""The filtered KNN's filter: the documents whose row number ends in 3, 10% of them
+(``bench.resp.hset_args``), too many for an exact scan of the subset on either server."""
+FILTERED_EF = 100
+"""The filtered HNSW KNN's EF_RUNTIME, the same on both servers (each reports its recall
+against the exact filtered answer)."""
+FILTERED = {"HNSW, 10% tag filter": ("hnsw", FILTERED_EF), "FLAT, 10% tag filter": ("flat", None)}
+"""The filtered series: algorithm -> (index name, EF_RUNTIME)."""
 
 
 def _series(server: str, algorithm: str, clients: int, points: list[dict[str, Any]]) -> dict:
@@ -62,8 +73,21 @@ def at_recall(series: dict[str, Any] | None, recall: float = RECALL) -> dict[str
     return None
 
 
+def filtered_truth(base: F32, queries: F32) -> Any:
+    """The exact top 10 among the documents :data:`FILTER` passes, as row numbers."""
+    rows = np.arange(3, len(base), 10)
+    return rows[exact_gt(base[rows], queries, 10)]
+
+
 def _server_sweeps(
-    name: str, start: Any, size: Size, base: F32, queries: F32, gt: Any, tmp: Path
+    name: str,
+    start: Any,
+    size: Size,
+    base: F32,
+    queries: F32,
+    gt: Any,
+    tmp: Path,
+    gt_filtered: Any,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     dim = base.shape[1]
     out: list[dict[str, Any]] = []
@@ -86,6 +110,9 @@ def _server_sweeps(
                     # which a p99 over 400 queries would report
                     warm_up(t, index, FLAT_WARM_UP)
                     out.append(_series(name, algorithm, clients, [qc.run(t, index, None, gt)]))
+                for algorithm, (index, ef) in FILTERED.items():
+                    point = qc.run(t, index, ef, gt_filtered, where=FILTER)
+                    out.append(_series(name, algorithm, clients, [point]))
     return out, {"load_s": round(load_s, 2), "load_vectors_per_s": round(len(base) / load_s)}
 
 
@@ -220,6 +247,42 @@ def _flat_targets(
     return targets
 
 
+def _filtered_rows(
+    series: list[dict[str, Any]], size: Size, summary: dict[str, Any], n: str
+) -> list[dict[str, Any]]:
+    """Filtered KNN QPS and p99 against the peer, reported (issue #16 sets no goal for
+    them): each server's recall against the exact filtered answer is in the row."""
+    rows = []
+    summary["filtered"] = {}
+    for algorithm in FILTERED:
+        for clients in size.clients:
+            pts = {
+                name: dict(
+                    (find(series, name, algorithm, clients) or {"points": [{}]})["points"][0]
+                )
+                for name in ("memvec", PEER)
+            }
+            for pt in pts.values():
+                pt.pop("latencies_ms", None)
+            summary["filtered"][f"{algorithm}, {clients} client(s)"] = pts
+            m, p = pts["memvec"], pts[PEER]
+            ef = "" if FILTERED[algorithm][1] is None else f", EF_RUNTIME {FILTERED[algorithm][1]}"
+            rows.append(
+                target_row(
+                    f"KNN QPS, {algorithm}{ef}, {n}, {clients} client(s) (recall@10 "
+                    f"{m.get('recall_at_10')} vs {p.get('recall_at_10')})", m.get("qps"),
+                    p.get("qps"), PEER, "report", None, unit="QPS",
+                )
+            )  # fmt: skip
+            rows.append(
+                target_row(
+                    f"KNN p99, {algorithm}{ef}, {n}, {clients} client(s)", m.get("p99_ms"),
+                    p.get("p99_ms"), PEER, "report", None, unit="ms",
+                )
+            )  # fmt: skip
+    return rows
+
+
 def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
     """Sweeps for both servers and the ceiling; the result envelope without machine info."""
     all_base, all_queries, gt100 = data
@@ -227,8 +290,9 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
     gt = ground_truth(all_base, queries, gt100, size.vectors)
     series: list[dict[str, Any]] = []
     loads: dict[str, Any] = {}
+    gt_filtered = filtered_truth(base, queries)
     for name, start in (("memvec", memvec_server), (PEER, peer_server)):
-        s, loads[name] = _server_sweeps(name, start, size, base, queries, gt, tmp)
+        s, loads[name] = _server_sweeps(name, start, size, base, queries, gt, tmp, gt_filtered)
         series += s
     series.append(_ceiling(size, base, queries, gt))
     summary: dict[str, Any] = {"load": loads}
@@ -237,6 +301,7 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
     for recall in RECALLS:
         targets += _hnsw_targets(series, size, recall, summary, n)
     targets += _flat_targets(series, size, summary, n)
+    targets += _filtered_rows(series, size, summary, n)
     many = max(size.clients)
     cpu = {
         name: max(pt["server_cpu_percent"] for pt in find(series, name, "HNSW", many)["points"])

@@ -81,7 +81,13 @@ def test_vector_query_covers_both_servers_and_the_ceiling(toy_run: Any) -> None:
     res = _result(toy_run, "vector_query")
     seen = {(s["server"], s["algorithm"], s["clients"]) for s in res["samples"]["series"]}
     for server in ("memvec", "redis-stack"):
-        for algorithm in ("HNSW", "FLAT", "FLAT L2"):
+        for algorithm in (
+            "HNSW",
+            "FLAT",
+            "FLAT L2",
+            "HNSW, 10% tag filter",
+            "FLAT, 10% tag filter",
+        ):
             assert {(server, algorithm, 1), (server, algorithm, 8)} <= seen
     assert ("hnswlib (in-process)", "HNSW", 1) in seen
     for s in res["samples"]["series"]:
@@ -89,7 +95,8 @@ def test_vector_query_covers_both_servers_and_the_ceiling(toy_run: Any) -> None:
             assert 0 <= pt["recall_at_10"] <= 1 and pt["qps"] > 0
             assert len(pt["latencies_ms"]) == pt["queries"] == TOY.queries
         if s["algorithm"].startswith("FLAT"):
-            assert s["points"][0]["recall_at_10"] >= 0.98, s  # exact search (unit vectors: L2 too)
+            # exact search (unit vectors: L2 too), filtered too, against the filtered truth
+            assert s["points"][0]["recall_at_10"] >= 0.98, s
 
 
 def test_restart_memory_ingest_and_replica_samples(toy_run: Any) -> None:
