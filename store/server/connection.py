@@ -969,11 +969,11 @@ class Connection(asyncio.Protocol):
         than the hop to a thread and back.
         ``inline_search_max_active_clients`` 0 still means: always the search pool.
 
-        A search of an index with a long FLAT scan (``IndexManager.long_scans``) goes to
-        the scan pool while other clients share the server or such searches are in flight,
-        under the same quiet rule: its many threads wait together at the index, and the
-        queries that arrive during a pass over the matrix share the next one
-        (:mod:`store.index.scan_batch`; docs/decisions/0034). Inline, each scan held the
+        A search that is a long FLAT scan (``IndexManager.long_scans``: an unfiltered KNN
+        of a large FLAT field) goes to the scan pool while other clients share the server
+        or such searches are in flight, under the same quiet rule: its many threads wait
+        together at the index, and the queries that arrive during a pass over the matrix
+        share the next one (:mod:`store.index.scan_batch`; docs/decisions/0034). Inline, each scan held the
         loop alone and the 8-client p99 at 100k was 1.39x the peer's.
         """
         inline_max = self._inline_search_max
@@ -983,9 +983,9 @@ class Connection(asyncio.Protocol):
             return None
         if (
             inline_max
-            and len(args) > 1
+            and len(args) > 2
             and (server.scans_in_pool or server.shared_with(self))
-            and self.engine.indexes.long_scans(args[1])
+            and self.engine.indexes.long_scans(args[1], args[2])
         ):
             return server.scan_pool
         if server.active_clients > inline_max and not (

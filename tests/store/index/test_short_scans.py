@@ -31,10 +31,33 @@ def test_small_flat_indexes_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert not indexes.short_scans(b"hnsw")  # a graph walk: the pool runs it beside the loop
         assert not indexes.short_scans(b"text")  # no vector field
         assert not indexes.short_scans(b"missing")
-        assert not indexes.long_scans(b"flat") and not indexes.long_scans(b"hnsw")
+        knn = b"*=>[KNN 3 @v $B]"
+        assert not indexes.long_scans(b"flat", knn) and not indexes.long_scans(b"hnsw", knn)
         monkeypatch.setattr(manager, "SHORT_SCAN_FLOATS", 39)  # 10 vectors x 4 = 40
         assert not indexes.short_scans(b"flat")
         # long: its passes are shared on the scan pool (Connection._offloads)
-        assert indexes.long_scans(b"flat") and indexes.long_scans("alias")
-        assert not indexes.long_scans(b"hnsw") and not indexes.long_scans(b"text")
-        assert not indexes.long_scans(b"missing")
+        assert indexes.long_scans(b"flat", knn) and indexes.long_scans("alias", knn)
+        assert indexes.long_scans(b"flat", b" (*)=>[KNN 3 @v $B AS d]")  # RedisVL's shape
+        assert not indexes.long_scans(b"hnsw", knn) and not indexes.long_scans(b"text", knn)
+        assert not indexes.long_scans(b"missing", knn)
+        # a filtered KNN may scan only a subset (or walk a graph): not a long scan
+        assert not indexes.long_scans(b"flat", b"@t:{a}=>[KNN 3 @v $B]")
+        assert not indexes.long_scans(b"flat", b"(@t:{a})=>[KNN 3 @v $B]")
+        assert not indexes.long_scans(b"flat", b"*")  # no KNN of the field
+
+
+def test_a_knn_of_the_hnsw_field_of_a_mixed_index_is_no_long_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index with a large FLAT field and an HNSW one: only KNNs of the FLAT field scan."""
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        e.execute("FT.CREATE", "m", "ON", "HASH", "PREFIX", "1", "m:", "SCHEMA",
+                  "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4",
+                  "DISTANCE_METRIC", "COSINE", "w", "AS", "graph", "VECTOR", "HNSW", "6",
+                  "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "COSINE")  # fmt: skip
+        for i in range(10):
+            vec = struct.pack("4f", i, 1, 0, 0)
+            e.execute("HSET", f"m:{i}", "v", vec, "w", vec)
+        monkeypatch.setattr(manager, "SHORT_SCAN_FLOATS", 39)
+        assert e.indexes.long_scans(b"m", b"*=>[KNN 3 @v $B]")
+        assert not e.indexes.long_scans(b"m", b"*=>[KNN 3 @graph $B]")
