@@ -206,3 +206,25 @@ def test_multi_vector_documents_are_kept_by_document() -> None:
         assert eng.indexes.get("m").stats.plans == {"filtered-batches": 1}
     finally:
         eng.stop()
+
+
+def test_a_flat_field_scans_every_vector_unless_the_filter_passes_under_5_percent() -> None:
+    """A FLAT field's filtered KNN: the exact subset scan under 5% of the index, else the
+    one pass over every vector (shared with concurrent queries), the filter picking."""
+    with np.load(DATA) as z:
+        base = z["base"][:1000].astype(np.float32)
+        query = z["queries"][0].astype(np.float32)
+    eng = Engine(EngineConfig(data_dir=None)).start()
+    try:
+        eng.execute("FT.CREATE", "f", "ON", "HASH", "PREFIX", 1, "f:", "SCHEMA", "v", "VECTOR",
+                    "FLAT", 6, "TYPE", "FLOAT32", "DIM", 384, "DISTANCE_METRIC", "COSINE",
+                    "n", "NUMERIC")  # fmt: skip
+        eng.execute_many([["HSET", f"f:{i}", "v", base[i].tobytes(), "n", i] for i in range(1000)])
+        for top, plan in ((39, "exact-subset"), (299, "filtered-ann")):  # 4% and 30%
+            reply = eng.execute("FT.SEARCH", "f", f"@n:[0 {top}]=>[KNN 10 @v $B]", "PARAMS", 2,
+                                "B", query.tobytes(), "NOCONTENT", "DIALECT", 2)  # fmt: skip
+            want = _exact(base, query, set(range(top + 1)), 10)
+            assert [key.replace(b"f:", b"d:") for key in reply[1:]] == want
+            assert eng.indexes.get("f").stats.plans.get(plan) == 1
+    finally:
+        eng.stop()
