@@ -62,6 +62,10 @@ __all__ = ["FlatIndex"]
 
 FORMAT_VERSION = 1
 _DICT_ENTRY_BYTES = 100
+SUBSET_SHARE = 20
+"""A filter's set of labels under 1/SUBSET_SHARE of the index (5%) is scanned alone, its
+rows copied out (:meth:`FlatIndex._subset`); a larger one joins the pass over the whole
+matrix that concurrent queries share (docs/decisions/0035)."""
 
 
 class FlatIndex(VectorIndex):
@@ -119,10 +123,27 @@ class FlatIndex(VectorIndex):
         allowed: Allowed | None = None,
     ) -> list[Hit]:
         query = self._check_query(query, k)
+        members = _label_set(allowed)
+        if members is not None and len(members) * SUBSET_SHARE < len(self._rows):
+            return self._subset(query, k, members)
         hits: list[Hit] | BaseException = self._batcher.run((query, k, allowed), self._scan)
         if isinstance(hits, BaseException):  # this query's filter raised, not the pass
             raise hits
         return hits
+
+    def _subset(
+        self, query: npt.NDArray[np.float32], k: int, members: set[int] | frozenset[int]
+    ) -> list[Hit]:
+        """The k nearest among a small set of labels: their rows copied out and scanned by
+        the same kernel (the same bits as the whole pass gives them), not the whole matrix."""
+        with self._lock.read():
+            n = len(self._rows)
+            labels = self._row_labels[:n]
+            rows = _allowed_rows(members.__contains__, labels)
+            stored = self._vectors[rows]
+            with scan_threads(stored.size) as threads:
+                dists = self._pass(stored, prepare(query, self._metric)[None], threads)[0]
+            return smallest_k(labels[rows], dists, k)
 
     def _scan(
         self, items: list[tuple[npt.NDArray[np.float32], int, Allowed | None]]
@@ -293,14 +314,22 @@ class FlatIndex(VectorIndex):
         self._vectors, self._row_labels = vectors, row_labels
 
 
-def _allowed_rows(allowed: Allowed, labels: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
-    """The rows whose label ``allowed`` accepts, ascending. A set's own ``__contains__``
-    (what ``SearchIndex`` passes for a tag or numeric filter) is read as the set, through a
-    mask over the labels (~2 ms for 50,000 of 100,000 labels, against ~16 for a call per
-    label); any other predicate is called once per label."""
+def _label_set(allowed: Allowed | None) -> set[int] | frozenset[int] | None:
+    """The set whose own ``__contains__`` ``allowed`` is (what ``SearchIndex`` passes for a
+    tag or numeric filter), else None."""
     members = getattr(allowed, "__self__", None)
     if type(members) in (set, frozenset) and getattr(allowed, "__name__", "") == "__contains__":
-        members = cast("set[int] | frozenset[int]", members)  # exactly these: no override
+        return cast("set[int] | frozenset[int]", members)  # exactly these: no override
+    return None
+
+
+def _allowed_rows(allowed: Allowed, labels: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """The rows whose label ``allowed`` accepts, ascending. A set's own ``__contains__``
+    is read as the set (:func:`_label_set`), through a mask over the labels (~2 ms for
+    50,000 of 100,000 labels, against ~16 for a call per label); any other predicate is
+    called once per label."""
+    members = _label_set(allowed)
+    if members is not None:
         top = int(labels.max()) if len(labels) else -1
         try:
             wanted = np.fromiter(members, dtype=np.int64, count=len(members))

@@ -10,7 +10,6 @@ def dot_distances(
     threads: int,
     isa: int = -1,
 ) -> None: ...
-
 def l2_distances(
     matrix: object,
     rows: int,

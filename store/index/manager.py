@@ -112,18 +112,16 @@ class IndexManager:
         return total <= SHORT_SCAN_FLOATS
 
     def long_scans(self, name: bytes | str, query: bytes) -> bool:
-        """Whether FT.SEARCH ``query`` of index ``name`` is a long exact scan: a KNN over
-        every document (the query starts with ``*``) that names (``@``) a FLAT field
-        holding more than :data:`SHORT_SCAN_FLOATS` components. The server runs such a
-        search on its scan pool while other clients share the server, where concurrent
-        scans share a pass over the matrix (docs/decisions/0034). A filtered KNN is not
-        one: its filter may leave a subset small enough for an exact scan of the subset
-        (held by the GIL and the engine lock, so 16 such searches at once convoyed: 20k
-        FLAT, 8 clients, 456 QPS against the peer's 1,909, docs/decisions/0035), and a
-        search of another field of the index (an HNSW one) is a walk. False for an unknown
-        name. A hint, read without the engine lock, as :meth:`short_scans`."""
+        """Whether FT.SEARCH ``query`` of index ``name`` scans a large FLAT field: it names
+        (``@``) a FLAT field holding more than :data:`SHORT_SCAN_FLOATS` components. The
+        server runs such a search on its scan pool while other clients share the server,
+        where concurrent scans share a pass over the matrix (docs/decisions/0034), filtered
+        ones too (a small filter's rows are scanned alone, the kernel without the GIL:
+        docs/decisions/0035). A KNN of another field of the index (an HNSW one) is a walk,
+        not a scan. False for an unknown name. A hint, read without the engine lock, as
+        :meth:`short_scans`."""
         index = self._named(name)
-        if index is None or not query.lstrip(b"( ").startswith(b"*"):
+        if index is None:
             return False
         return any(
             b"@" + spec.alias in query

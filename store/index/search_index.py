@@ -11,13 +11,13 @@ may hold several vectors (:mod:`store.index.multi_vector`).
 
 Planning a KNN query with a filter: the attribute indexes give the exact set of matching
 labels first. If that set is small, or the query says ``HYBRID_POLICY ADHOC_BF``, the
-query is answered exactly over that subset: for an HNSW field ``<= BRUTE_FORCE_MAX``
-labels or under ``BRUTE_FORCE_FRACTION`` of the index, for a FLAT field under
-``BRUTE_FORCE_FRACTION`` only. Otherwise a FLAT field scans every vector in one pass that
-concurrent queries share, and picks the set's (:class:`~store.index.flat.FlatIndex`; at
-20k x 384, 10% passing, 8 clients: 586-700 QPS against 311-319 for the subset's scans,
-which gather blobs from scattered hashes under the GIL, docs/decisions/0035), and an HNSW
-field is walked
+query is answered exactly over that subset from the hashes' blobs: for an HNSW field
+``<= BRUTE_FORCE_MAX`` labels or under ``BRUTE_FORCE_FRACTION`` of the index. A FLAT field
+answers a filter itself (:class:`~store.index.flat.FlatIndex`): a small set from its
+rows, a larger one from the pass over every vector that concurrent queries share, the
+set picking (at 20k x 384, 10% passing, 8 clients: 586-700 QPS against 311-319 for the
+scans of the subset's blobs, which chase the hashes under the GIL, docs/decisions/0035).
+An HNSW field is walked
 without the filter for enough nearest that the set's k nearest are among them
 (:mod:`store.index.hybrid_batches`, RediSearch's ``BATCHES``; ``BATCH_SIZE`` sets the
 first walk's size); only when those walks find too few is the graph walked with the set
@@ -824,8 +824,8 @@ class SearchIndex:
         if allowed is None:
             return self._search(field_name, vindex, query, k, knn.ef_runtime, None), "ann"
         n = max(1, len(vindex))
-        if isinstance(vindex, FlatIndex):  # the alternative is one pass over every vector
-            few = len(allowed) / n < BRUTE_FORCE_FRACTION
+        if isinstance(vindex, FlatIndex):  # it scans a small set's rows itself
+            few = False
         else:
             few = len(allowed) <= BRUTE_FORCE_MAX or (
                 len(allowed) <= BRUTE_FORCE_CEILING and len(allowed) / n < BRUTE_FORCE_FRACTION

@@ -969,12 +969,12 @@ class Connection(asyncio.Protocol):
         than the hop to a thread and back.
         ``inline_search_max_active_clients`` 0 still means: always the search pool.
 
-        A search that is a long FLAT scan (``IndexManager.long_scans``: an unfiltered KNN
-        of a large FLAT field) goes to the scan pool while other clients share the server
+        A search that is a long FLAT scan (``IndexManager.long_scans``: a KNN of a large
+        FLAT field) goes to the scan pool while other clients share the server
         or such searches are in flight, under the same quiet rule: its many threads wait
         together at the index, and the queries that arrive during a pass over the matrix
-        share the next one (:mod:`store.index.scan_batch`; docs/decisions/0034). Inline, each scan held the
-        loop alone and the 8-client p99 at 100k was 1.39x the peer's.
+        share the next one (:mod:`store.index.scan_batch`; docs/decisions/0034). Inline,
+        each scan held the loop alone and the 8-client p99 at 100k was 1.39x the peer's.
         """
         inline_max = self._inline_search_max
         server = self.server

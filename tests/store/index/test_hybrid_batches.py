@@ -9,11 +9,13 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from store import Engine, EngineConfig
+from store.index.flat import FlatIndex
 from store.index.hybrid_batches import BATCH_GROWTH, BATCH_MARGIN, filtered_batches
 
 Fixture = tuple[Engine, np.ndarray, np.ndarray]
@@ -208,23 +210,35 @@ def test_multi_vector_documents_are_kept_by_document() -> None:
         eng.stop()
 
 
-def test_a_flat_field_scans_every_vector_unless_the_filter_passes_under_5_percent() -> None:
-    """A FLAT field's filtered KNN: the exact subset scan under 5% of the index, else the
-    one pass over every vector (shared with concurrent queries), the filter picking."""
+def test_a_flat_field_scans_a_small_sets_rows_and_shares_the_pass_for_a_large_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A FLAT field answers a filter itself: a set under 5% of the index from its own rows
+    (``FlatIndex._subset``), a larger one from the pass over every vector, the set picking;
+    never from the hashes' blobs unless ``HYBRID_POLICY ADHOC_BF`` asks."""
     with np.load(DATA) as z:
         base = z["base"][:1000].astype(np.float32)
         query = z["queries"][0].astype(np.float32)
+    subsets: list[int] = []
+    real = FlatIndex._subset
+
+    def spy(self: FlatIndex, q: Any, k: int, members: Any) -> Any:
+        subsets.append(len(members))
+        return real(self, q, k, members)
+
+    monkeypatch.setattr(FlatIndex, "_subset", spy)
     eng = Engine(EngineConfig(data_dir=None)).start()
     try:
         eng.execute("FT.CREATE", "f", "ON", "HASH", "PREFIX", 1, "f:", "SCHEMA", "v", "VECTOR",
                     "FLAT", 6, "TYPE", "FLOAT32", "DIM", 384, "DISTANCE_METRIC", "COSINE",
                     "n", "NUMERIC")  # fmt: skip
         eng.execute_many([["HSET", f"f:{i}", "v", base[i].tobytes(), "n", i] for i in range(1000)])
-        for top, plan in ((39, "exact-subset"), (299, "filtered-ann")):  # 4% and 30%
-            reply = eng.execute("FT.SEARCH", "f", f"@n:[0 {top}]=>[KNN 10 @v $B]", "PARAMS", 2,
-                                "B", query.tobytes(), "NOCONTENT", "DIALECT", 2)  # fmt: skip
+        for top, opts in ((39, ""), (299, ""), (39, " HYBRID_POLICY ADHOC_BF")):  # 4%, 30%
+            reply = eng.execute("FT.SEARCH", "f", f"@n:[0 {top}]=>[KNN 10 @v $B{opts}]",
+                                "PARAMS", 2, "B", query.tobytes(), "NOCONTENT", "DIALECT", 2)  # fmt: skip
             want = _exact(base, query, set(range(top + 1)), 10)
             assert [key.replace(b"f:", b"d:") for key in reply[1:]] == want
-            assert eng.indexes.get("f").stats.plans.get(plan) == 1
+        assert subsets == [40]  # only the 4% set; 30% shared the pass
+        assert eng.indexes.get("f").stats.plans == {"filtered-ann": 2, "exact-subset": 1}
     finally:
         eng.stop()

@@ -40,9 +40,7 @@ def test_small_flat_indexes_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert indexes.long_scans(b"flat", b" (*)=>[KNN 3 @v $B AS d]")  # RedisVL's shape
         assert not indexes.long_scans(b"hnsw", knn) and not indexes.long_scans(b"text", knn)
         assert not indexes.long_scans(b"missing", knn)
-        # a filtered KNN may scan only a subset (or walk a graph): not a long scan
-        assert not indexes.long_scans(b"flat", b"@t:{a}=>[KNN 3 @v $B]")
-        assert not indexes.long_scans(b"flat", b"(@t:{a})=>[KNN 3 @v $B]")
+        assert indexes.long_scans(b"flat", b"(@t:{a})=>[KNN 3 @v $B]")  # filtered: a scan
         assert not indexes.long_scans(b"flat", b"*")  # no KNN of the field
 
 
