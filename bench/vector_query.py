@@ -209,6 +209,18 @@ def _hnsw_targets(
     return targets
 
 
+def _one_points(series: list[dict[str, Any]], algorithm: str, clients: int) -> dict[str, Any]:
+    """Each server's one point of a one-point series (FLAT, filtered), without its
+    latencies; ``{}`` for a series that did not run."""
+    pts = {
+        name: dict((find(series, name, algorithm, clients) or {"points": [{}]})["points"][0])
+        for name in ("memvec", PEER)
+    }
+    for pt in pts.values():
+        pt.pop("latencies_ms", None)
+    return pts
+
+
 def _flat_targets(
     series: list[dict[str, Any]], size: Size, summary: dict[str, Any], n: str
 ) -> list[dict[str, Any]]:
@@ -218,14 +230,7 @@ def _flat_targets(
     for algorithm, (index, _) in FLAT_INDEXES.items():
         flat: dict[str, Any] = {}
         for clients in size.clients:
-            pts = {
-                name: dict(
-                    (find(series, name, algorithm, clients) or {"points": [{}]})["points"][0]
-                )
-                for name in ("memvec", PEER)
-            }
-            for pt in pts.values():
-                pt.pop("latencies_ms", None)
+            pts = _one_points(series, algorithm, clients)
             flat[f"clients_{clients}"] = pts
             m, p = pts["memvec"], pts[PEER]
             qr, lr = ratio(m.get("qps"), p.get("qps")), ratio(m.get("p99_ms"), p.get("p99_ms"))
@@ -256,14 +261,7 @@ def _filtered_rows(
     summary["filtered"] = {}
     for algorithm in FILTERED:
         for clients in size.clients:
-            pts = {
-                name: dict(
-                    (find(series, name, algorithm, clients) or {"points": [{}]})["points"][0]
-                )
-                for name in ("memvec", PEER)
-            }
-            for pt in pts.values():
-                pt.pop("latencies_ms", None)
+            pts = _one_points(series, algorithm, clients)
             summary["filtered"][f"{algorithm}, {clients} client(s)"] = pts
             m, p = pts["memvec"], pts[PEER]
             ef = "" if FILTERED[algorithm][1] is None else f", EF_RUNTIME {FILTERED[algorithm][1]}"

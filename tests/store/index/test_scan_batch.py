@@ -32,6 +32,21 @@ def _run_concurrently(fn, count: int) -> list[object]:
     return out
 
 
+def _count_passes(index: FlatIndex) -> list[int]:
+    """Make each of ``index``'s passes 3 ms long (as a large index's: other queries arrive
+    meanwhile) and record how many queries each held, in the returned list."""
+    batches: list[int] = []
+    scan = index._scan
+
+    def counted(items: list[Any]) -> list[Any]:
+        batches.append(len(items))
+        time.sleep(0.003)
+        return scan(items)
+
+    index._scan = counted  # type: ignore[method-assign]
+    return batches
+
+
 def test_queries_arriving_during_a_scan_share_the_next_one() -> None:
     batcher = ScanBatcher()
     first_started, release = threading.Event(), threading.Event()
@@ -84,15 +99,7 @@ def test_concurrent_flat_searches_find_what_each_finds_alone(metric: Metric) -> 
     index = FlatIndex(32, metric)
     index.add_batch(np.arange(len(base)), base)
     alone = [index.search(q, 1 + i % 7) for i, q in enumerate(queries)]
-    batches: list[int] = []
-    scan = index._scan
-
-    def counted(items: list[Any]) -> list[Any]:
-        batches.append(len(items))
-        time.sleep(0.003)  # a pass as long as a large index's: other queries arrive meanwhile
-        return scan(items)
-
-    index._scan = counted  # type: ignore[method-assign]
+    batches = _count_passes(index)
     together = _run_concurrently(lambda i: index.search(queries[i], 1 + i % 7), len(queries))
     # one pass for several queries gives each the bits it gets alone (store.index.flat_scan)
     assert together == alone
@@ -138,15 +145,7 @@ def test_filtered_searches_share_the_pass_and_find_what_each_finds_alone() -> No
     assert [search(i) for i in range(len(queries))] == want
     assert want[3] == [] and {label for label, _ in want[4]} == {11, 2009}
     assert len(want[5]) == 1  # only 12 of the set is a label
-    batches: list[int] = []
-    scan = index._scan
-
-    def counted(items: list[Any]) -> list[Any]:
-        batches.append(len(items))
-        time.sleep(0.003)  # a pass as long as a large index's: other queries arrive meanwhile
-        return scan(items)
-
-    index._scan = counted  # type: ignore[method-assign]
+    batches = _count_passes(index)
     assert _run_concurrently(search, len(queries)) == want
     assert max(batches) > 1, f"no two queries shared a pass: {batches}"
 
