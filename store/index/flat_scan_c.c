@@ -96,7 +96,7 @@ static inline float fold(const v16 *v) {
    are read once for the T queries. A row's last partial group is copied into a
    zero-padded buffer first. (Several rows at a time, as independent chains, ran 2x
    slower: the matrix is then read in several streams.) */
-#define TILE_FN(NAME, T, TARGET, GROUP, DISTANCE)                                    \
+#define TILE_FN(NAME, T, TARGET, GROUP, DISTANCE)                                            \
     TARGET static void NAME(const float *matrix, Py_ssize_t dim, Py_ssize_t padded,          \
                             const float *queries, Py_ssize_t lo, Py_ssize_t hi, float *out,  \
                             Py_ssize_t rows) {                                               \

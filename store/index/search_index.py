@@ -15,16 +15,15 @@ query is answered exactly over that subset from the hashes' blobs: for an HNSW f
 ``<= BRUTE_FORCE_MAX`` labels or under ``BRUTE_FORCE_FRACTION`` of the index. A FLAT field
 answers a filter itself (:class:`~store.index.flat.FlatIndex`): a small set from its
 rows, a larger one from the pass over every vector that concurrent queries share, the
-set picking (at 20k x 384, 10% passing, 8 clients: 586-700 QPS against 311-319 for the
+set picking (at 20k x 384, 10% passing, 8 clients: 739-745 QPS against 451-613 for the
 scans of the subset's blobs, which chase the hashes under the GIL, docs/decisions/0035).
-An HNSW field is walked
-without the filter for enough nearest that the set's k nearest are among them
-(:mod:`store.index.hybrid_batches`, RediSearch's ``BATCHES``; ``BATCH_SIZE`` sets the
-first walk's size); only when those walks find too few is the graph walked with the set
-as a predicate (and hnswlib's own fallback to an exact scan when the predicate starves the
-walk). The batches keep the index's recall at its breadth, as a query without a filter;
-the small-subset path is exact. Every ANN path searches at
-the query's ``EF_RUNTIME``, else the field's, else
+An HNSW field is walked without the filter for enough nearest that the set's k nearest
+are among them (:mod:`store.index.hybrid_batches`, RediSearch's ``BATCHES``;
+``BATCH_SIZE`` sets the first walk's size); only when those walks find too few is the
+graph walked with the set as a predicate (and hnswlib's own fallback to an exact scan
+when the predicate starves the walk). The batches keep the index's recall at its
+breadth, as a query without a filter; the small-subset path is exact. Every ANN path
+searches at the query's ``EF_RUNTIME``, else the field's, else
 :func:`~store.index.hnsw.default_ef` for the query's k and the index's size (recall@k
 >= 0.99 of exact search on real embeddings; docs/decisions/0003-default-search-breadth.md).
 An exact scan of the whole unfiltered index is never chosen: it is ~36x slower than HNSW
