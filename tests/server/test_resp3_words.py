@@ -18,10 +18,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+import redis
 
 from store.resp import encode_command
 from store.server import ServerThread
-from tests.harness.components import RedisStack
+from tests.harness.components import RedisStack, wait_index_scanned
 from tests.server.conftest import RawClient
 
 _PROFILE_TIME = re.compile(rb"\+Total profile time\r\n(,[^\r]*|\$\d+\r\n[^\r]*)\r\n")
@@ -68,6 +69,10 @@ def test_search_replies_spell_their_words_as_the_peer(
         same("FT.CREATE", idx, "ON", "HASH", "PREFIX", "1", f"{p}:", "SCHEMA", "t", "TAG",
              "n", "NUMERIC", "SORTABLE", "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32",
              "DIM", "4", "DISTANCE_METRIC", "L2")  # fmt: skip
+        # a document written during the peer's scan of existing keys is indexed twice
+        # there, which FT.PROFILE's iterator sizes show (failed once in CI: 4 against 3)
+        with redis.Redis.from_url(redis_stack.url) as peer:
+            wait_index_scanned(peer, idx)
         for i, vec in enumerate(vectors):
             same("HSET", f"{p}:{i}", "t", "ab"[i % 2], "n", str(i), "v", vec.tobytes())
         q = vectors[0].tobytes()
@@ -127,6 +132,9 @@ def test_ft_info_and_profile_spell_their_words_as_the_peer(
             mine.send(frame)
             theirs.send(frame)
             got, want = mine.read_reply(), theirs.read_reply()
+            if args is create:  # written during the peer's scan, a document counts twice
+                with redis.Redis.from_url(redis_stack.url) as peer:
+                    wait_index_scanned(peer, idx)
         assert _LAG.search(got), got[-80:]
         got = _LAG.sub(b"", got)
         assert _numbers_masked(got) == _numbers_masked(want)
