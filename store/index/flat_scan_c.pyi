@@ -10,13 +10,6 @@ def dot_distances(
     threads: int,
     isa: int = -1,
 ) -> None: ...
-def l2_distances(
-    matrix: object,
-    rows: int,
-    dim: int,
-    queries: object,
-    count: int,
-    out: object,
-    threads: int,
-    isa: int = -1,
-) -> None: ...
+
+l2_distances = dot_distances
+"""The same arguments; squared L2 distances into ``out`` (see flat_scan_c.c)."""

@@ -1,4 +1,4 @@
-"""``ScanBatcher``: concurrent unfiltered FLAT scans share one pass over the matrix.
+"""``ScanBatcher``: concurrent FLAT scans share one pass over the matrix.
 
 A FLAT KNN query reads the whole vector matrix once; with 8 clients querying at once, 8
 threads each streaming the same matrix from memory split the memory bandwidth and the
@@ -6,17 +6,19 @@ lock. The batcher hands the queries that arrive while a scan runs to one thread,
 runs them as one pass under one read-lock hold (``FlatIndex._scan``,
 :func:`store.index.flat_scan.dot_distances`: at 100k x 384, 8 queries took 7.9 ms on 2
 threads against 3.4-4.2 ms for one; docs/decisions/0034-flat-scans-batched-in-one-pass.md).
-Each query's distances are the bits it gets alone.
+Each query's distances are the bits it gets alone; a filtered query's filter picks among
+them (docs/decisions/0035).
 
 The batching is group commit, as a log's fsync is shared: a thread arriving while no scan
 runs becomes the leader at once and scans its own query alone (so one client pays no
-wait); queries arriving while a scan runs
-queue up, and when it ends the first of them to wake leads one scan for the whole queue.
+wait); queries arriving while a scan runs queue up, and when it ends the first of them to
+wake leads one scan for the whole queue.
 Nobody waits for a timer: a batch is what arrived during the previous scan.
 
-Contract: :meth:`ScanBatcher.run` returns ``scan(items)[i]`` for the caller's item (a
-query and its k), where ``scan`` is called with the queued items, from one thread at a
-time, and must return one result per item (it raises for all of them if it raises).
+Contract: :meth:`ScanBatcher.run` returns ``scan(items)[i]`` for the caller's item (for
+``FlatIndex``: a query, its k and its filter), where ``scan`` is called with the queued
+items, from one thread at a time, and must return one result per item (it raises for all
+of them if it raises).
 """
 
 from __future__ import annotations

@@ -822,13 +822,14 @@ class SearchIndex:
             return [], "empty"
         if allowed is None:
             return self._search(field_name, vindex, query, k, knn.ef_runtime, None), "ann"
-        n = max(1, len(vindex))
-        if isinstance(vindex, FlatIndex):  # it scans a small set's rows itself
-            few = False
-        else:
-            few = len(allowed) <= BRUTE_FORCE_MAX or (
-                len(allowed) <= BRUTE_FORCE_CEILING and len(allowed) / n < BRUTE_FORCE_FRACTION
+        # a FLAT field scans a small set's rows itself (FlatIndex.search)
+        few = not isinstance(vindex, FlatIndex) and (
+            len(allowed) <= BRUTE_FORCE_MAX
+            or (
+                len(allowed) <= BRUTE_FORCE_CEILING
+                and len(allowed) / max(1, len(vindex)) < BRUTE_FORCE_FRACTION
             )
+        )
         small = knn.hybrid_policy == b"ADHOC_BF" or (knn.hybrid_policy != b"BATCHES" and few)
         if not small:
             if isinstance(vindex, HnswIndex):
