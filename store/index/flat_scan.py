@@ -25,7 +25,9 @@ query's distances are the same bits whether it is scanned alone or with others, 
 number of threads, by the C module or by :func:`reference_dot_distances` (its numpy twin,
 used where the C module did not build; ``tests/store/index/test_flat_scan.py`` holds the
 two equal). :func:`l2_distances` is the same pass for ``L2``: each lane adds the squared
-differences (the difference rounded to float, then its square) in the same order.
+differences (the difference rounded to float, then its square) in the same order. Both
+take ``select``, the matrix rows to scan (a filtered subset), read where they lie: the
+same bits as scanning ``matrix[select]``, without the copy (docs/decisions/0036).
 
 :func:`scan_threads` chooses the threads of a large pass: every core (up to
 :data:`MAX_THREADS`) for one pass at a time in the process, one thread below
@@ -71,6 +73,8 @@ MAX_THREADS = 4
 _threaded = threading.Lock()
 
 F32 = npt.NDArray[np.float32]
+Rows = npt.NDArray[np.int64]
+"""Row numbers of a matrix (``select``: the rows a pass reads)."""
 
 
 @contextmanager
@@ -88,26 +92,39 @@ def scan_threads(floats: int) -> Iterator[int]:
         yield want
 
 
-def dot_distances(matrix: F32, queries: F32, *, threads: int = 1, isa: int = -1) -> F32:
+def dot_distances(
+    matrix: F32, queries: F32, *, threads: int = 1, isa: int = -1, select: Rows | None = None
+) -> F32:
     """``(len(queries), len(matrix))`` float32: ``1 - dot(row, query)`` for every row of
     ``matrix`` (2-D float32) and every query (2-D, the same width), in one pass over the
-    matrix split over ``threads`` threads (see the module docstring). ``isa`` picks the C
-    module's kernels (``flat_scan_c.c``; tests run each): the default is the widest the
-    CPU runs."""
+    matrix split over ``threads`` threads (see the module docstring). ``select`` (int64
+    row numbers): only those rows, in that order, ``(len(queries), len(select))``; a row
+    number outside the matrix raises ``ValueError``. ``isa`` picks the C module's kernels
+    (``flat_scan_c.c``; tests run each): the default is the widest the CPU runs."""
     if flat_scan_c is None:
-        _check(matrix, queries)
-        return reference_dot_distances(matrix, queries)
-    return _one_pass(flat_scan_c.dot_distances, matrix, queries, threads, isa)
+        return reference_dot_distances(_selected(matrix, queries, select), queries)
+    return _one_pass(flat_scan_c.dot_distances, matrix, queries, threads, isa, select)
 
 
-def l2_distances(matrix: F32, queries: F32, *, threads: int = 1, isa: int = -1) -> F32:
+def l2_distances(
+    matrix: F32, queries: F32, *, threads: int = 1, isa: int = -1, select: Rows | None = None
+) -> F32:
     """:func:`dot_distances` for ``L2``: the squared Euclidean distance of every row and
     query (what RediSearch reports for ``L2``), each lane's terms the differences squared,
     in the same order of additions."""
     if flat_scan_c is None:
-        _check(matrix, queries)
-        return reference_l2_distances(matrix, queries)
-    return _one_pass(flat_scan_c.l2_distances, matrix, queries, threads, isa)
+        return reference_l2_distances(_selected(matrix, queries, select), queries)
+    return _one_pass(flat_scan_c.l2_distances, matrix, queries, threads, isa, select)
+
+
+def _selected(matrix: F32, queries: F32, select: Rows | None) -> F32:
+    """The rows the numpy twin scans: ``matrix[select]`` (checked as the C module does)."""
+    _check(matrix, queries)
+    if select is None:
+        return matrix
+    if len(select) and (select.min() < 0 or select.max() >= len(matrix)):
+        raise ValueError("select holds a row the matrix does not have")
+    return matrix[select]
 
 
 def _check(matrix: F32, queries: F32) -> None:
@@ -118,11 +135,20 @@ def _check(matrix: F32, queries: F32) -> None:
 
 
 def _one_pass(
-    kernel: Callable[..., None], matrix: F32, queries: F32, threads: int, isa: int
+    kernel: Callable[..., None],
+    matrix: F32,
+    queries: F32,
+    threads: int,
+    isa: int,
+    select: Rows | None = None,
 ) -> F32:
-    """``kernel`` (a function of ``flat_scan_c``) over ``matrix`` and ``queries``."""
+    """``kernel`` (a function of ``flat_scan_c``) over ``matrix`` (its ``select`` rows)
+    and ``queries``."""
     _check(matrix, queries)
     rows, dim = matrix.shape
+    if select is not None:
+        select = np.ascontiguousarray(select, dtype=np.int64)
+        rows = len(select)
     count = queries.shape[0]
     out = np.empty((count, rows), dtype=np.float32)
     kernel(
@@ -134,6 +160,7 @@ def _one_pass(
         out,
         threads,
         isa,
+        select,
     )
     return out
 

@@ -7,10 +7,14 @@
  * reference_l2_distances); this module computes the same bits
  * (tests/store/index/test_flat_scan.py holds them equal). Contract:
  *
- *   dot_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None
- *   l2_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None
+ *   dot_distances(matrix, rows, dim, queries, count, out, threads[, isa, select]) -> None
+ *   l2_distances(matrix, rows, dim, queries, count, out, threads[, isa, select]) -> None
  *
  *   matrix   a C-contiguous float32 buffer of at least rows * dim values (row i at i * dim)
+ *   select   optional (None: absent): a C-contiguous int64 buffer of rows values, each a
+ *            row number of matrix (0 <= select[i] < len(matrix) / dim; else ValueError):
+ *            row i is then the matrix's row select[i], read where it lies (a filtered
+ *            subset scanned without copying its rows out)
  *   queries  a C-contiguous float32 buffer of count * dim values
  *   out      a writable float32 buffer of count * rows values; out[q * rows + i] is
  *            1 - dot(row i, query q), or sum over j of (row i[j] - query q[j])^2
@@ -99,10 +103,14 @@ static inline float fold(const v16 *v) {
 #define TILE_FN(NAME, T, TARGET, GROUP, DISTANCE)                                            \
     TARGET static void NAME(const float *matrix, Py_ssize_t dim, Py_ssize_t padded,          \
                             const float *queries, Py_ssize_t lo, Py_ssize_t hi, float *out,  \
-                            Py_ssize_t rows) {                                               \
+                            Py_ssize_t rows, const int64_t *select) {                        \
         Py_ssize_t whole = dim / LANES * LANES;                                              \
         for (Py_ssize_t i = lo; i < hi; i++) {                                               \
-            const float *row = matrix + i * dim;                                             \
+            const float *row = matrix + (select != NULL ? select[i] : i) * dim;              \
+            /* the row PREFETCH_ROWS ahead: the next ones of a selection lie anywhere */     \
+            const float *ahead = select == NULL            ? row + PREFETCH_ROWS * dim       \
+                                 : i + PREFETCH_ROWS < hi ? matrix + select[i + PREFETCH_ROWS] * dim \
+                                                          : row;                             \
             v16 acc[T];                                                                      \
             for (int q = 0; q < T; q++) {                                                    \
                 acc[q] = (v16){0};                                                           \
@@ -110,7 +118,7 @@ static inline float fold(const v16 *v) {
             Py_ssize_t j = 0;                                                                \
             for (; j < whole; j += LANES) {                                                  \
                 v16 x;                                                                       \
-                __builtin_prefetch(row + j + PREFETCH_ROWS * dim);                           \
+                __builtin_prefetch(ahead + j);                                               \
                 memcpy(&x, row + j, sizeof x);                                               \
                 GROUP(T);                                                                    \
             }                                                                                \
@@ -143,7 +151,7 @@ static inline float fold(const v16 *v) {
      w8##SUFFIX}
 
 typedef void (*tile_fn)(const float *, Py_ssize_t, Py_ssize_t, const float *, Py_ssize_t,
-                        Py_ssize_t, float *, Py_ssize_t);
+                        Py_ssize_t, float *, Py_ssize_t, const int64_t *);
 
 typedef struct {
     tile_fn tiles[8]; /* tiles[w - 1] takes w queries */
@@ -196,6 +204,7 @@ typedef struct {
     Py_ssize_t dim, padded, count, rows;
     const float *queries;
     float *out;
+    const int64_t *select; /* NULL: row i is the matrix's row i */
     kernels k;
     Py_ssize_t next; /* the first row no thread has taken yet (atomic) */
 } job;
@@ -215,7 +224,7 @@ static void *run_job(void *arg) {
             Py_ssize_t left = b->count - q;
             int width = left < b->k.widest ? (int)left : b->k.widest;
             b->k.tiles[width - 1](b->matrix, b->dim, b->padded, b->queries + q * b->padded, lo,
-                                  hi, b->out + q * b->rows, b->rows);
+                                  hi, b->out + q * b->rows, b->rows, b->select);
             q += width;
         }
     }
@@ -341,11 +350,11 @@ static int buffer_of(PyObject *obj, Py_buffer *view, int writable, const char *w
 
 /* The distances of ``kind`` (the contract at the top), for the module's functions. */
 static PyObject *scan(PyObject *args, int kind) {
-    PyObject *matrix_obj, *queries_obj, *out_obj;
+    PyObject *matrix_obj, *queries_obj, *out_obj, *select_obj = Py_None;
     Py_ssize_t rows, dim, count;
     int threads, isa = ISA_BEST;
-    if (!PyArg_ParseTuple(args, "OnnOnOi|i", &matrix_obj, &rows, &dim, &queries_obj, &count,
-                          &out_obj, &threads, &isa)) {
+    if (!PyArg_ParseTuple(args, "OnnOnOi|iO", &matrix_obj, &rows, &dim, &queries_obj, &count,
+                          &out_obj, &threads, &isa, &select_obj)) {
         return NULL;
     }
     kernels k;
@@ -372,7 +381,28 @@ static PyObject *scan(PyObject *args, int kind) {
     }
     PyObject *result = NULL;
     float *padded_queries = NULL;
-    if (matrix.len / 4 / dim < rows || queries.len / 4 != count * dim ||
+    Py_buffer select = {0};
+    const int64_t *chosen = NULL;
+    if (select_obj != Py_None) {
+        if (PyObject_GetBuffer(select_obj, &select, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            goto done;
+        }
+        if (select.itemsize != 8 || select.format == NULL ||
+            (strcmp(select.format, "q") != 0 && strcmp(select.format, "l") != 0) ||
+            select.len / 8 != rows) {
+            PyErr_SetString(PyExc_ValueError,
+                            "select must be a C-contiguous int64 buffer of rows values");
+            goto done;
+        }
+        chosen = select.buf;
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            if (chosen[i] < 0 || chosen[i] >= matrix.len / 4 / dim) {
+                PyErr_SetString(PyExc_ValueError, "select holds a row the matrix does not have");
+                goto done;
+            }
+        }
+    }
+    if ((chosen == NULL && matrix.len / 4 / dim < rows) || queries.len / 4 != count * dim ||
         out.len / 4 != count * rows) {
         PyErr_SetString(PyExc_ValueError,
                         "buffer sizes do not match: matrix >= rows * dim, queries == count * "
@@ -396,7 +426,7 @@ static PyObject *scan(PyObject *args, int kind) {
         threads = rows > 0 ? (int)rows : 1;
     }
     job work = {(const float *)matrix.buf, dim, padded, count, rows,
-                padded_queries, (float *)out.buf, k, 0};
+                padded_queries, (float *)out.buf, chosen, k, 0};
     Py_BEGIN_ALLOW_THREADS;
     int using_pool = threads > 1 && pthread_mutex_trylock(&pool_owner) == 0;
     if (using_pool) {
@@ -415,6 +445,9 @@ static PyObject *scan(PyObject *args, int kind) {
     Py_INCREF(result);
 done:
     PyMem_Free(padded_queries);
+    if (select.obj != NULL) {
+        PyBuffer_Release(&select);
+    }
     PyBuffer_Release(&matrix);
     PyBuffer_Release(&queries);
     PyBuffer_Release(&out);
@@ -433,11 +466,11 @@ static PyObject *l2_distances(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"dot_distances", dot_distances, METH_VARARGS,
-     "dot_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None: "
+     "dot_distances(matrix, rows, dim, queries, count, out, threads[, isa, select]) -> None: "
      "out[q * rows + i] = 1 - dot(row i, query q), one pass for every query "
      "(see store/index/flat_scan.py)."},
     {"l2_distances", l2_distances, METH_VARARGS,
-     "l2_distances(matrix, rows, dim, queries, count, out, threads[, isa]) -> None: "
+     "l2_distances(matrix, rows, dim, queries, count, out, threads[, isa, select]) -> None: "
      "out[q * rows + i] = the squared Euclidean distance of row i and query q, one pass "
      "for every query (see store/index/flat_scan.py)."},
     {NULL, NULL, 0, NULL},

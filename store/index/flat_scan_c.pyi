@@ -9,6 +9,7 @@ def dot_distances(
     out: object,
     threads: int,
     isa: int = -1,
+    select: object = None,
 ) -> None: ...
 
 l2_distances = dot_distances

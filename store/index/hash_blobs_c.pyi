@@ -9,4 +9,6 @@ def hash_blobs(
     data: dict[bytes, Any],
     field: bytes,
     size: int,
+    indexed: dict[int, tuple[Any, ...]] | None = None,
+    at: int = -1,
 ) -> tuple[list[int], list[bytes]]: ...

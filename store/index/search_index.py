@@ -86,6 +86,9 @@ from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
 from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, unit_in_type
 
+KNN_PLANS_KEPT = 1024
+"""Query texts whose last KNN plan an index remembers (:meth:`SearchIndex.note_plan`)."""
+
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
 # from the documents themselves (no second copy in memory; gathered in C, hash_blobs) and
@@ -206,6 +209,10 @@ class SearchIndex:
         (references to the hash's own value objects: no copies)."""
         self.subs = SubVectors()
         """Documents with several vectors in a field (:mod:`store.index.multi_vector`)."""
+        self.knn_plans: dict[bytes, str] = {}
+        """The plan each FT.SEARCH query text's KNN last took (:meth:`note_plan`): the
+        server reads it before it sends a FLAT KNN to the scan pool
+        (:meth:`IndexManager.long_scans`)."""
         self.json_vectors: dict[bytes, dict[int, FieldValue]] = {}
         """ON JSON: each vector field's FLOAT32 blob per label, kept for the exact KNN
         scan of a filtered subset (a hash holds its blob; a JSON document holds a list of
@@ -836,21 +843,34 @@ class SearchIndex:
                 found = self._batches(field_name, vindex, query, knn, allowed)
                 if found is not None:
                     return found, "filtered-batches"
+            # a FLAT field's small set: its rows alone (FlatIndex.scans_alone)
+            alone = (
+                isinstance(vindex, FlatIndex)
+                and not self.subs.has(field_name)
+                and vindex.scans_alone(allowed.__contains__)
+            )
             return (
                 self._search(field_name, vindex, query, k, knn.ef_runtime, allowed),
-                "filtered-ann",
+                "filtered-rows" if alone else "filtered-ann",
             )
         size = self.stored_size(spec)
         labels: list[int] = []
         blobs: list[bytes] = []
         with lock:
             if self.definition.on == "HASH":  # the hashes' own field: no document view
-                labels, blobs = hash_blobs(allowed, self.label_to_key, data, field_name, size)
+                # through the values this index last read (the hashes' own objects): one
+                # lookup per label instead of three (store.index.hash_blobs)
+                at = self._watched_at.get(field_name, -1)
+                labels, blobs = hash_blobs(
+                    allowed, self.label_to_key, data, field_name, size, self._indexed, at
+                )
             else:
                 self._json_subset(spec, allowed, data, labels, blobs)
         if not labels:
             return [], "exact-subset"
-        distinct = len(set(labels)) == len(labels)  # multi-vector documents hold several
+        # a hash holds one vector per field (each label of the set once); a JSON
+        # multi-vector document holds several
+        distinct = self.definition.on == "HASH" or len(set(labels)) == len(labels)
         if self.stored_type(spec) == "FLOAT32":
             # RediSearch's own arithmetic, as its brute force over a filtered subset ranks:
             # the hits' reported distances are these (exact), and no matrix is built
@@ -970,6 +990,14 @@ class SearchIndex:
             if len(found) >= k or len(hits) < want or want >= len(vindex):
                 return found[:k]
             want *= 4
+
+    def note_plan(self, query: bytes, plan: str) -> None:
+        """Record the plan the KNN of FT.SEARCH ``query`` took (:attr:`knn_plans`; at most
+        :data:`KNN_PLANS_KEPT` query texts, forgotten all at once past that)."""
+        plans = self.knn_plans
+        if len(plans) >= KNN_PLANS_KEPT and query not in plans:
+            plans.clear()
+        plans[query] = plan
 
     def count_plan(self, plan: str) -> None:
         with self.stats_lock:

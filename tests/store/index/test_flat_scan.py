@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -88,6 +89,52 @@ def test_every_kernel_gives_the_references_bits(isa: str, kind: str, distance: s
             for count in range(1, 13):
                 got = one_pass(matrix, queries[:count], isa=ISAS[isa])
                 assert got.tobytes() == want[:count].tobytes(), (dim, rows, count)
+
+
+@pytest.mark.parametrize("isa", list(ISAS))
+@pytest.mark.parametrize("distance", list(PASSES))
+def test_selected_rows_give_the_bits_of_the_rows_copied_out(isa: str, distance: str) -> None:
+    """``select`` scans rows where they lie, in its order (repeats, any order, the last
+    row, none): the bits of the same rows copied out and scanned."""
+    one_pass, reference = PASSES[distance]
+    if not _runs(isa):
+        return
+    rng = np.random.default_rng(ISAS[isa] + 7)
+    for dim in DIMS:
+        matrix = _values(rng, "wide", (300, dim))
+        queries = _values(rng, "normal", (9, dim))
+        for select in (
+            np.array([], np.int64),
+            np.array([299], np.int64),
+            np.sort(rng.choice(300, 40, replace=False)).astype(np.int64),
+            rng.integers(0, 300, 500).astype(np.int64),  # repeats, unsorted, longer than it
+        ):
+            want = reference(matrix[select], queries)
+            for threads in (1, 2):
+                for count in (1, 9):
+                    got = one_pass(
+                        matrix, queries[:count], threads=threads, isa=ISAS[isa], select=select
+                    )
+                    assert got.tobytes() == want[:count].tobytes(), (dim, len(select), count)
+
+
+def test_a_selection_outside_the_matrix_is_refused() -> None:
+    matrix = np.ones((4, 8), np.float32)
+    queries = np.ones((1, 8), np.float32)
+    for one_pass in (dot_distances, l2_distances):
+        for bad in ([4], [-1], [0, 1, 9]):
+            with pytest.raises(ValueError, match="select holds a row the matrix does not have"):
+                one_pass(matrix, queries, select=np.array(bad, np.int64))
+    out = np.empty((1, 2), np.float32)
+    with pytest.raises(ValueError, match="select must be a C-contiguous int64 buffer"):
+        flat_scan_c.dot_distances(matrix, 2, 8, queries, 1, out, 1, -1, np.zeros(2, np.int32))
+    with pytest.raises(ValueError, match="select must be a C-contiguous int64 buffer"):
+        flat_scan_c.dot_distances(matrix, 2, 8, queries, 1, out, 1, -1, np.zeros(3, np.int64))
+    # the numpy twin refuses the same selections
+    for reference_pass in (reference_dot_distances, reference_l2_distances):
+        assert reference_pass(matrix[[1, 3]], queries).shape == (1, 2)
+    with pytest.raises(ValueError, match="select holds a row"):
+        flat_scan._selected(matrix, queries, np.array([4], np.int64))
 
 
 def test_the_reference_is_one_minus_the_dot_product() -> None:
@@ -243,7 +290,7 @@ def test_a_large_index_scans_on_several_threads_with_the_same_bits(
     seen: list[int] = []
     real = flat_scan.dot_distances
 
-    def spy(matrix: npt.NDArray[np.float32], queries: npt.NDArray[np.float32], **kw: int) -> object:
+    def spy(matrix: npt.NDArray[np.float32], queries: npt.NDArray[np.float32], **kw: Any) -> object:
         seen.append(kw["threads"])
         return real(matrix, queries, **kw)
 

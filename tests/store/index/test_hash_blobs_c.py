@@ -79,6 +79,61 @@ def test_c_equals_python_on_random_keyspaces(seed: int) -> None:
     assert len(found) == len(kept)
 
 
+def random_indexed(
+    rng: random.Random, label_to_key: dict[int, bytes], data: dict[bytes, Any], at: int
+) -> dict[int, Any]:
+    """An index's last-read values for some labels: the hash's own blob, a stale one,
+    None (no vector), an unknown marker, a wrong size, a tuple too short, not a tuple."""
+    indexed: dict[int, Any] = {}
+    for label, key in label_to_key.items():
+        value = data.get(key)
+        blob = value.get(FIELD) if isinstance(value, dict) else None
+        pad = (b"tag",) * at
+        choice = rng.randrange(8)
+        if choice == 0:
+            continue  # not indexed: the hash answers
+        indexed[label] = [
+            (*pad, blob),
+            (*pad, bytes([label % 256]) * SIZE),  # what the index read: it is kept
+            (*pad, None),
+            (*pad, object()),
+            (*pad, b"short"),
+            pad,
+            [blob],
+        ][choice - 1]
+    return indexed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_c_equals_python_through_the_indexed_values(seed: int) -> None:
+    rng = random.Random(seed)
+    label_to_key, data = random_keyspace(rng, rng.randrange(1, 400))
+    at = rng.randrange(3)
+    indexed = random_indexed(rng, label_to_key, data, at)
+    labels: list[int] = [rng.randrange(-5, 420) for _ in range(rng.randrange(0, 500))]
+    for position in (at, -1):
+        expected = python_hash_blobs(labels, label_to_key, data, FIELD, SIZE, indexed, position)
+        got = hash_blobs.hash_blobs(labels, label_to_key, data, FIELD, SIZE, indexed, position)
+        assert got == expected
+    assert hash_blobs.hash_blobs(labels, label_to_key, data, FIELD, SIZE, None, at) == (
+        python_hash_blobs(labels, label_to_key, data, FIELD, SIZE)
+    )
+
+
+def test_the_indexed_blob_is_read_before_the_hash() -> None:
+    kept, stored = b"\x02" * SIZE, b"\x03" * SIZE
+    label_to_key = {1: b"a", 2: b"b", 3: b"c"}
+    data = {b"a": {FIELD: stored}, b"b": {FIELD: stored}, b"c": {FIELD: stored}}
+    indexed = {1: (b"t", kept), 2: (b"t", None)}  # 2: no usable blob; 3: not indexed
+    for gather in (hash_blobs.hash_blobs, python_hash_blobs):
+        found, blobs = gather([1, 2, 3], label_to_key, data, FIELD, SIZE, indexed, 1)
+        assert found == [1, 2, 3]
+        assert blobs[0] is kept and blobs[1] is stored and blobs[2] is stored
+    assert hash_blobs.hash_blobs_c is not None
+    with pytest.raises(TypeError, match="indexed must be a dict"):
+        hash_blobs.hash_blobs_c.hash_blobs([1], label_to_key, data, FIELD, SIZE, [(kept,)], 0)  # type: ignore[arg-type]
+
+
 def test_the_blobs_are_the_stored_objects() -> None:
     blob = b"\x01" * SIZE
     found, blobs = hash_blobs.hash_blobs([7], {7: b"k"}, {b"k": {FIELD: blob}}, FIELD, SIZE)

@@ -59,3 +59,50 @@ def test_a_knn_of_the_hnsw_field_of_a_mixed_index_is_no_long_scan(
         monkeypatch.setattr(manager, "SHORT_SCAN_FLOATS", 39)
         assert e.indexes.long_scans(b"m", b"*=>[KNN 3 @v $B]")
         assert not e.indexes.long_scans(b"m", b"*=>[KNN 3 @graph $B]")
+
+
+def test_a_filter_whose_rows_were_scanned_alone_is_no_long_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filtered FLAT KNN whose last run scanned its few rows alone (``filtered-rows``)
+    stays off the scan pool; when its set grows past the share, the pass takes it back."""
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        e.execute("FT.CREATE", "f", "ON", "HASH", "PREFIX", "1", "f:", "SCHEMA", "t", "TAG",
+                  "v", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "4",
+                  "DISTANCE_METRIC", "COSINE")  # fmt: skip
+        for i in range(40):
+            e.execute("HSET", f"f:{i}", "v", struct.pack("4f", i, 1, 0, 0),
+                      "t", "few" if i < 2 else "many")  # fmt: skip
+        monkeypatch.setattr(manager, "SHORT_SCAN_FLOATS", 39)
+        few, many = b"@t:{few}=>[KNN 3 @v $B]", b"@t:{many}=>[KNN 3 @v $B]"
+        assert e.indexes.long_scans(b"f", few) and e.indexes.long_scans(b"f", many)  # unknown yet
+
+        def search(query: bytes) -> None:
+            e.execute("FT.SEARCH", "f", query, "PARAMS", "2", "B",
+                      struct.pack("4f", 1, 1, 0, 0), "DIALECT", "2")  # fmt: skip
+
+        search(few)
+        search(many)
+        plans = e.indexes.get("f").knn_plans
+        assert plans == {few: "filtered-rows", many: "filtered-ann"}
+        assert not e.indexes.long_scans(b"f", few)  # 2 of 40 rows: scanned alone
+        assert e.indexes.long_scans(b"f", many)  # 38 of 40: the shared pass
+        for i in range(2, 40):
+            e.execute("HSET", f"f:{i}", "t", "few")
+        search(few)
+        assert plans[few] == "filtered-ann" and e.indexes.long_scans(b"f", few)
+
+
+def test_the_plans_kept_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from store.index import search_index
+
+    monkeypatch.setattr(search_index, "KNN_PLANS_KEPT", 3)
+    with Engine(EngineConfig(data_dir=tmp_path)) as e:
+        e.execute("FT.CREATE", "f", "ON", "HASH", "SCHEMA", "v", "VECTOR", "FLAT", "6",
+                  "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "COSINE")  # fmt: skip
+        index = e.indexes.get("f")
+        for n in range(7):
+            index.note_plan(b"q%d" % n, "ann")
+            assert len(index.knn_plans) <= 3
+        index.note_plan(b"q6", "filtered-rows")  # a known query: replaced, nothing forgotten
+        assert index.knn_plans[b"q6"] == "filtered-rows" and len(index.knn_plans) == 1
