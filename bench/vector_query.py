@@ -53,8 +53,9 @@ FLAT_INDEXES = {"FLAT": ("flat", "COSINE"), "FLAT L2": ("flat_l2", "L2")}
 """The exact indexes measured: series algorithm -> (index name, DISTANCE_METRIC)."""
 FILTER = "@tag:{t3}"
 """The filtered KNN's filter: the documents whose row number ends in 3, 10% of them
-(``bench.resp.hset_args``). At 100k memvec answers it with batches of walks (HNSW) or the
-shared pass (FLAT); at 20k (2,000 documents) HNSW scans the subset's blobs (0035)."""
+(``bench.resp.hset_args``). memvec's FLAT index scans those rows alone at both sizes
+(under 20% of the index, 0036); its HNSW index walks in batches at 100k and scans the
+subset's blobs at 20k (2,000 documents, 0035)."""
 FILTERED_EF = 100
 """The filtered HNSW KNN's EF_RUNTIME, the same on both servers (each reports its recall
 against the exact filtered answer)."""

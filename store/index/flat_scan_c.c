@@ -108,9 +108,10 @@ static inline float fold(const v16 *v) {
         for (Py_ssize_t i = lo; i < hi; i++) {                                               \
             const float *row = matrix + (select != NULL ? select[i] : i) * dim;              \
             /* the row PREFETCH_ROWS ahead: the next ones of a selection lie anywhere */     \
-            const float *ahead = select == NULL            ? row + PREFETCH_ROWS * dim       \
-                                 : i + PREFETCH_ROWS < hi ? matrix + select[i + PREFETCH_ROWS] * dim \
-                                                          : row;                             \
+            const float *ahead = select == NULL ? row + PREFETCH_ROWS * dim                  \
+                                 : i + PREFETCH_ROWS < hi                                    \
+                                     ? matrix + select[i + PREFETCH_ROWS] * dim              \
+                                     : row;                                                  \
             v16 acc[T];                                                                      \
             for (int q = 0; q < T; q++) {                                                    \
                 acc[q] = (v16){0};                                                           \

@@ -22,10 +22,10 @@
  * each of their cache misses: a filtered subset of 2,000 labels whose documents are out
  * of cache, ~0.5 ms against ~1.1); else its key (a label without one is skipped), the
  * key's value (skipped unless it is a dict: a hash), the value's ``field`` (kept only if
- * it is bytes of exactly ``size`` bytes). The kept labels and their blobs are returned, in the order of
- * ``labels``. Lookups are dict lookups: keys hash and compare as Python's dict.get does,
- * and an error raised there (an unhashable label) propagates. The caller holds the lock
- * under which ``data`` changes; the GIL is held throughout.
+ * it is bytes of exactly ``size`` bytes). The kept labels and their blobs are returned,
+ * in the order of ``labels``. Lookups are dict lookups: keys hash and compare as Python's
+ * dict.get does, and an error raised there (an unhashable label) propagates. The caller
+ * holds the lock under which ``data`` changes; the GIL is held throughout.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -159,8 +159,7 @@ static PyObject *hash_blobs(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"hash_blobs", hash_blobs, METH_VARARGS,
      "hash_blobs(labels, label_to_key, data, field, size[, indexed, at]) -> (labels, blobs): "
-     "the vector "
-     "blobs of the labels' hashes (see store/index/hash_blobs.py)."},
+     "the vector blobs of the labels' hashes (see store/index/hash_blobs.py)."},
     {NULL, NULL, 0, NULL},
 };
 

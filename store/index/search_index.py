@@ -12,11 +12,13 @@ may hold several vectors (:mod:`store.index.multi_vector`).
 Planning a KNN query with a filter: the attribute indexes give the exact set of matching
 labels first. If that set is small, or the query says ``HYBRID_POLICY ADHOC_BF``, the
 query is answered exactly over that subset from the hashes' blobs: for an HNSW field
-``<= BRUTE_FORCE_MAX`` labels or under ``BRUTE_FORCE_FRACTION`` of the index. A FLAT field
-answers a filter itself (:class:`~store.index.flat.FlatIndex`): a small set from its
-rows, a larger one from the pass over every vector that concurrent queries share, the
-set picking (at 20k x 384, 10% passing, 8 clients: 739-745 QPS against 451-613 for the
-scans of the subset's blobs, which chase the hashes under the GIL, docs/decisions/0035).
+``<= BRUTE_FORCE_MAX`` labels or under ``BRUTE_FORCE_FRACTION`` of the index. The blobs
+are read through the references :attr:`SearchIndex._indexed` keeps (one lookup per label
+instead of three: between queries the subset is out of cache, and each lookup's misses
+counted; docs/decisions/0036). A FLAT field answers a filter itself
+(:class:`~store.index.flat.FlatIndex`): a set under 20% from its rows where they lie
+(plan ``filtered-rows``), a larger one from the pass over every vector that concurrent
+queries share, the set picking (docs/decisions/0035, 0036).
 An HNSW field is walked without the filter for enough nearest that the set's k nearest
 are among them (:mod:`store.index.hybrid_batches`, RediSearch's ``BATCHES``;
 ``BATCH_SIZE`` sets the first walk's size); only when those walks find too few is the
@@ -86,8 +88,10 @@ from .vector_range import RangeResults, range_leaves
 from .vector_range import evaluate as evaluate_ranges
 from .vector_types import HALF_TYPES, decode, element_bytes, float64_distances, unit_in_type
 
-KNN_PLANS_KEPT = 1024
-"""Query texts whose last KNN plan an index remembers (:meth:`SearchIndex.note_plan`)."""
+ALONE_SCANS_KEPT = 1024
+"""Query texts an index remembers as scanning a filter's rows alone (:meth:`SearchIndex.
+note_plan`), each of at most :data:`ALONE_SCAN_TEXT_MAX` bytes."""
+ALONE_SCAN_TEXT_MAX = 4096
 
 # Exact scan of the filtered subset when it has at most this many documents, or is under
 # this fraction of the index (up to BRUTE_FORCE_CEILING). The scan reads the raw vectors
@@ -209,10 +213,10 @@ class SearchIndex:
         (references to the hash's own value objects: no copies)."""
         self.subs = SubVectors()
         """Documents with several vectors in a field (:mod:`store.index.multi_vector`)."""
-        self.knn_plans: dict[bytes, str] = {}
-        """The plan each FT.SEARCH query text's KNN last took (:meth:`note_plan`): the
-        server reads it before it sends a FLAT KNN to the scan pool
-        (:meth:`IndexManager.long_scans`)."""
+        self.alone_scans: set[bytes] = set()
+        """FT.SEARCH query texts whose last KNN scanned a FLAT field's filtered rows alone
+        (plan ``filtered-rows``, :meth:`note_plan`): the server keeps them off the scan
+        pool (:meth:`IndexManager.long_scans`)."""
         self.json_vectors: dict[bytes, dict[int, FieldValue]] = {}
         """ON JSON: each vector field's FLOAT32 blob per label, kept for the exact KNN
         scan of a filtered subset (a hash holds its blob; a JSON document holds a list of
@@ -992,12 +996,17 @@ class SearchIndex:
             want *= 4
 
     def note_plan(self, query: bytes, plan: str) -> None:
-        """Record the plan the KNN of FT.SEARCH ``query`` took (:attr:`knn_plans`; at most
-        :data:`KNN_PLANS_KEPT` query texts, forgotten all at once past that)."""
-        plans = self.knn_plans
-        if len(plans) >= KNN_PLANS_KEPT and query not in plans:
-            plans.clear()
-        plans[query] = plan
+        """Record the plan the KNN of FT.SEARCH ``query`` took: a ``filtered-rows`` text
+        joins :attr:`alone_scans` (at most :data:`ALONE_SCANS_KEPT` texts, forgotten all
+        at once past that; a text over :data:`ALONE_SCAN_TEXT_MAX` bytes is not kept), any
+        other plan takes the text out."""
+        kept = self.alone_scans
+        if plan != "filtered-rows":
+            kept.discard(query)
+        elif len(query) <= ALONE_SCAN_TEXT_MAX and query not in kept:
+            if len(kept) >= ALONE_SCANS_KEPT:
+                kept.clear()
+            kept.add(query)
 
     def count_plan(self, plan: str) -> None:
         with self.stats_lock:

@@ -83,26 +83,31 @@ def test_a_filter_whose_rows_were_scanned_alone_is_no_long_scan(
 
         search(few)
         search(many)
-        plans = e.indexes.get("f").knn_plans
-        assert plans == {few: "filtered-rows", many: "filtered-ann"}
+        alone = e.indexes.get("f").alone_scans
+        assert alone == {few}
         assert not e.indexes.long_scans(b"f", few)  # 2 of 40 rows: scanned alone
         assert e.indexes.long_scans(b"f", many)  # 38 of 40: the shared pass
         for i in range(2, 40):
             e.execute("HSET", f"f:{i}", "t", "few")
         search(few)
-        assert plans[few] == "filtered-ann" and e.indexes.long_scans(b"f", few)
+        assert not alone and e.indexes.long_scans(b"f", few)
 
 
 def test_the_plans_kept_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from store.index import search_index
 
-    monkeypatch.setattr(search_index, "KNN_PLANS_KEPT", 3)
+    monkeypatch.setattr(search_index, "ALONE_SCANS_KEPT", 3)
     with Engine(EngineConfig(data_dir=tmp_path)) as e:
         e.execute("FT.CREATE", "f", "ON", "HASH", "SCHEMA", "v", "VECTOR", "FLAT", "6",
                   "TYPE", "FLOAT32", "DIM", "4", "DISTANCE_METRIC", "COSINE")  # fmt: skip
         index = e.indexes.get("f")
         for n in range(7):
-            index.note_plan(b"q%d" % n, "ann")
-            assert len(index.knn_plans) <= 3
-        index.note_plan(b"q6", "filtered-rows")  # a known query: replaced, nothing forgotten
-        assert index.knn_plans[b"q6"] == "filtered-rows" and len(index.knn_plans) == 1
+            index.note_plan(b"q%d" % n, "filtered-rows")
+            assert len(index.alone_scans) <= 3
+        assert index.alone_scans == {b"q6"}  # forgotten all at once at the limit
+        index.note_plan(b"q6", "filtered-rows")  # known: nothing forgotten
+        index.note_plan(b"q7", "ann")  # another plan: not kept
+        index.note_plan(b"x" * (search_index.ALONE_SCAN_TEXT_MAX + 1), "filtered-rows")
+        assert index.alone_scans == {b"q6"}
+        index.note_plan(b"q6", "filtered-ann")  # its set grew: out
+        assert not index.alone_scans
