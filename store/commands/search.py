@@ -297,7 +297,8 @@ def ft_search(ctx: ExecContext, args: list[bytes]) -> object:
         pairs, plan = index.knn(
             parsed.knn, allowed, ctx.keyspace.data, ctx.lock, distances_read=distances_read
         )
-        index.note_plan(args[2], plan)  # where the server sends this query next time
+        if plan == "filtered-rows" or index.alone_scans:  # where the server sends it next
+            index.note_plan(args[2], plan)
         with ctx.lock:
             to_key = index.label_to_key
             by_score = (

@@ -123,13 +123,16 @@ class IndexManager:
         8 clients: 595-657 QPS there against 777-1,641 on the search pool; docs/decisions/
         0036). A hint, read without the engine lock, as :meth:`short_scans`."""
         index = self._named(name)
-        if index is None or query in index.alone_scans:
+        if index is None:
             return False
-        return any(
-            b"@" + spec.alias in query
-            and (vindex := index.vectors[spec.name]).kind == "FLAT"
-            and len(vindex) * vindex.dim > SHORT_SCAN_FLOATS
-            for spec in index.vector_fields
+        return (
+            any(
+                b"@" + spec.alias in query
+                and (vindex := index.vectors[spec.name]).kind == "FLAT"
+                and len(vindex) * vindex.dim > SHORT_SCAN_FLOATS
+                for spec in index.vector_fields
+            )
+            and query not in index.alone_scans
         )
 
     def create(self, definition: IndexDefinition) -> SearchIndex:
