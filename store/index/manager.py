@@ -116,11 +116,11 @@ class IndexManager:
         (``@``) a FLAT field holding more than :data:`SHORT_SCAN_FLOATS` components. The
         server runs such a search on its scan pool while other clients share the server,
         where concurrent scans share a pass over the matrix (docs/decisions/0034), filtered
-        ones too (docs/decisions/0035). A KNN of another field of the index (an HNSW one) is a walk,
-        not a scan. False for an unknown name, and for a query whose last KNN scanned a
-        filter's rows alone (``filtered-rows``, :meth:`SearchIndex.note_plan`): short, it
-        pays the scan pool's hops and GIL hand-offs for no pass to share (20k, 10% filter,
-        8 clients: 595-657 QPS there against 777-1,641 on the search pool; docs/decisions/
+        ones too (docs/decisions/0035). A KNN of another field of the index (an HNSW one)
+        is a walk, not a scan. False for an unknown name, and for a query whose last KNN
+        scanned a filter's rows alone (``filtered-rows``, :meth:`SearchIndex.note_plan`):
+        short, it pays the scan pool's hops and GIL hand-offs for no pass to share (20k,
+        10% filter, 8 clients: 595-657 QPS there against 777-1,641 off it; docs/decisions/
         0036). A hint, read without the engine lock, as :meth:`short_scans`."""
         index = self._named(name)
         if index is None:
