@@ -208,8 +208,6 @@ class FlatIndex(VectorIndex):
         """Distances of each prepared query (rows of ``queries``) to each row of ``stored``
         (its ``select`` rows), in one pass: :func:`l2_distances` for L2,
         :func:`dot_distances` for COSINE and IP."""
-        if select is not None:
-            select = select.astype(np.int64, copy=False)
         if self._metric is Metric.L2:
             return l2_distances(stored, queries, threads=threads, select=select)
         return dot_distances(stored, queries, threads=threads, select=select)
