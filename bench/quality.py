@@ -18,7 +18,7 @@
 
    Documents whose body repeats another's are dropped, so every query has exactly one
    relevant document. Nothing is downloaded; nothing from the corpus is committed.
-   Sizes: ``toy`` 100 documents / 20 queries, ``quick`` 3,000 / 600 (every pair there is
+   Sizes: ``toy`` 40 documents / 10 queries, ``quick`` 3,000 / 600 (every pair there is
    when fewer), ``full`` 10,000 / 1,000 (the same: the two corpora hold ~2.7k pairs on a
    stock machine, so ``full`` differs from ``quick`` in queries and repetitions only).
 2. The documents go to S3 (a moto server process) as ``docs/<n>.txt``; ``memvec ingest``
@@ -88,8 +88,8 @@ K = 10
 EFS = (10, 40, 100, 400)
 RECALLS = ("fast", "balanced", "exact")
 ALPHAS = (0.2, 0.4, 0.5, 0.6, 0.8)
-DOCS = {"toy": 100, "quick": 3000, "full": 10_000}
-QUERIES = {"toy": 20, "quick": 600, "full": 1000}
+DOCS = {"toy": 40, "quick": 3000, "full": 10_000}
+QUERIES = {"toy": 10, "quick": 600, "full": 1000}
 TARGET_RATIO = 0.98
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 _SKIP_MODULES = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo",

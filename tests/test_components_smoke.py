@@ -291,3 +291,29 @@ def test_wait_for_returns_value_or_times_out() -> None:
     assert isinstance(caught.value.__cause__, ZeroDivisionError)
     with pytest.raises(ZeroDivisionError):
         wait_for(lambda: 1 / 0, 1)
+
+
+def test_prebuild_runs_every_build_and_reports_a_failure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.harness import prebuild
+
+    ran: list[str] = []
+
+    def broken() -> None:
+        ran.append("b")
+        raise subprocess.CalledProcessError(1, ["pip", "install", "x"])
+
+    builds = (("a", lambda: ran.append("a")), ("b", broken), ("c", lambda: ran.append("c")))
+    assert prebuild.main(builds) == 1
+    assert ran == ["a", "b", "c"]  # a failure does not stop the builds after it
+    out, err = capsys.readouterr()
+    assert "a: ready" in out and "b: FAILED" in out and "c: ready" in out
+    assert "CalledProcessError" in err
+    assert prebuild.main(builds[:1]) == 0
+    # the real builds are the tests' own (same locks and stamps), all three of them
+    assert [name for name, _ in prebuild.BUILDS] == [
+        ".venv-clients",
+        ".venv-llama",
+        ".node-clients",
+    ]

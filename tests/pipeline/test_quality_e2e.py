@@ -17,7 +17,7 @@ Both can fail at this size: with ``MEMVEC_QUALITY_FORCE_EF=10`` (that ``ef_runti
 sent with every query, RediSearch's old default) this test fails: 300 documents, 150
 queries, recall@10 0.900 vs exact 0.940 (0.96x) and 0.949 of the exact top-10 chunks
 (2026-12-04). Relevance alone is the weaker guard on a graph this small (the
-``bench.quality`` toy run, 150 documents, had EF 10 equal to exact at 0.967); the
+150-document run of ``bench.quality`` had EF 10 equal to exact at 0.967); the
 neighbour guard catches a too-narrow search even when the relevant document survives.
 """
 
