@@ -113,6 +113,17 @@ def embedder() -> LocalEmbedder:
     return loaded
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files holding a ``slow`` test first, the rest after, each file's tests in their
+    order (a stable sort). ``./run test`` hands files to pytest's two workers in this order
+    (``--dist loadfile --no-loadscope-reorder``): the long ones start first and the short
+    ones fill in behind them. pytest-xdist's own order (most tests first) left the one- and
+    two-test kill -9 files, the longest of the suite, for the end on one worker while the
+    other sat idle (2026-12-07: the last 2% of the tests took 160 s of 542)."""
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stop_all()
 

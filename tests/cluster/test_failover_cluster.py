@@ -142,6 +142,7 @@ def test_kill9_of_a_primary_fails_over_in_the_topology(cluster: KafkaCluster) ->
     assert old.node_id() == old_id and flags(old_id, cluster) == {"slave"}
 
 
+@pytest.mark.slow
 def test_a_paused_primary_is_replaced_and_its_late_write_refused(cluster: KafkaCluster) -> None:
     zombie = cluster.primary(0)
     other = next(n for n in cluster.shards[0] if n is not zombie)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from pipeline import LocalEmbedder, chunk_text, stdlib_documents
 from tests.harness.wait import wait_for
@@ -63,6 +64,7 @@ def test_a_tokenizer_that_is_not_additive_still_gets_chunks_within_the_limit() -
     assert " ".join(chunks).count("Sentence number 59") == 1
 
 
+@pytest.mark.slow
 def test_demo_serves_search_then_a_second_run_embeds_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     cmd = [str(BIN), "demo", "--data-dir", str(data), "--limit", "25", "--port", "0"]

@@ -51,6 +51,7 @@ def log_url(kafka_broker: KafkaBroker) -> str:
     return f"kafka://{kafka_broker.bootstrap}/memvec-auto-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.mark.slow
 def test_kill9_of_the_writer_elects_another_with_every_acknowledged_write(
     tmp_path: Path, log_url: str
 ) -> None:

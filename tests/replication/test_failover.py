@@ -59,6 +59,7 @@ def acked_at_least(writers: list[Writer], n: int) -> bool:
     return sum(len(w.acked) for w in writers) >= n
 
 
+@pytest.mark.slow
 def test_failover_loses_no_acknowledged_write(tmp_path: Path) -> None:
     nodes = [Node(tmp_path / "n0", *ACK_FLAGS)]
     try:
