@@ -25,7 +25,7 @@ from tests.harness.wait import wait_for
 from tests.server.test_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
-KILLS = 6  # half at a random moment (starting, consuming, committing), half after progress
+KILLS = 6  # half at a random moment once up (leases, consuming, committing), half after progress
 
 
 def corpus(rng: random.Random, n: int) -> dict[str, bytes]:
@@ -83,11 +83,16 @@ def expected_chunks(s3: Any, bucket: str, count_tokens: Any) -> set[bytes]:
 
 class Worker:
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
         self.log = open(log, "ab")  # noqa: SIM115 - closed in kill()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "worker", *args],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+
+    def up(self) -> bool:
+        """Whether it printed its ready line (sources open, model loaded) or exited."""
+        return self.proc.poll() is not None or b" ready: " in self.log_path.read_bytes()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -184,9 +189,13 @@ def run_with_kills(
     try:
         for round_no in range(KILLS):
             worker = Worker(args, env, tmp_path / f"worker{round_no}.log")
-            if round_no % 2:  # killed at a random moment: starting, consuming or committing
+            if round_no % 2:  # killed at a random moment once up: taking its leases or
+                # partitions, consuming, writing or committing. Counted from its ready line:
+                # a worker takes ~6 s to import and load the model, so a delay counted from
+                # the spawn only ever killed it while importing.
+                wait_for(worker.up, 60, message=f"round {round_no}: worker never got ready")
                 try:
-                    worker.proc.wait(rng.uniform(0.5, 4))  # the random delay is the kill point
+                    worker.proc.wait(rng.uniform(0, 3))  # the random delay is the kill point
                 except subprocess.TimeoutExpired:
                     pass
                 worker.kill()
