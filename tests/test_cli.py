@@ -49,9 +49,8 @@ def test_help_speaks_to_users(command: list[str], capsys: pytest.CaptureFixture[
 
     with pytest.raises(SystemExit) as exited:
         cli.main([*command, "--help"])
-    out, err = capsys.readouterr()
+    text, err = capsys.readouterr()
     assert exited.value.code == 0, err
-    text = out
     assert text.startswith("usage: ")
     for bad in (":class:", ":mod:", ":func:", "``", "issue #", "issue-", "issue 1"):
         assert bad not in text, (bad, text)

@@ -91,7 +91,7 @@ class Worker:
         )  # fmt: skip
 
     def up(self) -> bool:
-        """Whether it printed its ready line (sources open, model loaded) or exited."""
+        """Whether it printed its ready line (model loaded, source started) or exited."""
         return self.proc.poll() is not None or b" ready: " in self.log_path.read_bytes()
 
     def kill(self) -> None:
