@@ -317,3 +317,29 @@ def test_prebuild_runs_every_build_and_reports_a_failure(
         ".venv-llama",
         ".node-clients",
     ]
+
+
+def test_files_with_a_slow_test_are_handed_out_first() -> None:
+    from tests.conftest import pytest_collection_modifyitems
+
+    class Item:
+        def __init__(self, path: str, slow: bool) -> None:
+            self.path, self.slow = Path(path), slow
+
+        def get_closest_marker(self, name: str) -> object | None:
+            return object() if name == "slow" and self.slow else None
+
+    order = [("a.py", False), ("a.py", False), ("b.py", False), ("b.py", True),
+             ("c.py", False), ("d.py", True)]  # fmt: skip
+    items: list[Any] = [Item(path, slow) for path, slow in order]
+    named = {id(item): f"{item.path}{i}" for i, item in enumerate(items)}
+    pytest_collection_modifyitems(None, items)  # type: ignore[arg-type]
+    # b.py and d.py hold a slow test: whole files first, every file's tests in their order
+    assert [named[id(item)] for item in items] == [
+        "b.py2",
+        "b.py3",
+        "d.py5",
+        "a.py0",
+        "a.py1",
+        "c.py4",
+    ]
