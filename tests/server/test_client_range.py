@@ -4,7 +4,7 @@ the same test: RedisVL ``RangeQuery`` (alone, with a filter, with EPSILON on HNS
 ``SemanticMessageHistory.get_relevant``.
 
 The vectorizer is a small deterministic bag-of-words hasher (RedisVL's
-``CustomTextVectorizer``): sentences sharing words are close in COSINE distance, nothing is
+``CustomVectorizer``): sentences sharing words are close in COSINE distance, nothing is
 downloaded, and both servers see identical vectors, so their answers must be identical.
 One memvec server per module; every index and key made on the shared peer is deleted.
 """
@@ -40,9 +40,9 @@ def embed_many(texts: list[str], **_: Any) -> list[list[float]]:
 
 
 def vectorizer() -> Any:
-    from redisvl.utils.vectorize import CustomTextVectorizer
+    from redisvl.utils.vectorize import CustomVectorizer
 
-    return CustomTextVectorizer(embed=embed, embed_many=embed_many)
+    return CustomVectorizer(embed=embed, embed_many=embed_many)
 
 
 @pytest.fixture(scope="module")

@@ -138,9 +138,9 @@ def test_redisvl_json_storage(urls: dict[str, str], datatype: str) -> None:
 
 def _router(url: str, name: str) -> dict[str, Any]:
     from redisvl.extensions.router import Route, SemanticRouter
-    from redisvl.utils.vectorize import CustomTextVectorizer
+    from redisvl.utils.vectorize import CustomVectorizer
 
-    vectorizer = CustomTextVectorizer(embed=embed, embed_many=lambda ts: [embed(t) for t in ts])
+    vectorizer = CustomVectorizer(embed=embed, embed_many=lambda ts: [embed(t) for t in ts])
     routes = [
         Route(name="greeting", references=["hello there", "hi friend", "good morning"],
               metadata={"kind": "smalltalk"}, distance_threshold=0.6),
