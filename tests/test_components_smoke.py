@@ -319,6 +319,28 @@ def test_prebuild_runs_every_build_and_reports_a_failure(
     ]
 
 
+def test_prebuild_imports_with_the_standard_library_alone() -> None:
+    """`./run test` starts the prebuild with the system Python before `.venv` exists; `-S`
+    leaves site-packages (memvec's dependencies) out."""
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", "import tests.harness.prebuild"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_harness_names_load_on_first_use() -> None:
+    import tests.harness as harness
+    from tests.harness import components, ports, wait
+
+    for name in harness.__all__:
+        home = {"ports": ports, "wait": wait}.get(harness._HOME[name], components)
+        assert getattr(harness, name) is getattr(home, name), name
+    assert sorted(harness._HOME) == sorted(harness.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = harness.nope  # type: ignore[attr-defined]
+
+
 def test_files_with_a_slow_test_are_handed_out_first() -> None:
     from tests.conftest import pytest_collection_modifyitems
 

@@ -1,16 +1,18 @@
 """Build the client environments ahead of the suite: ``python -m tests.harness.prebuild``.
 
-``./run test`` starts this in the background before ruff and mypy and waits for it before
-pytest. mypy uses one core for about a minute on a clean clone; the pip installs of the
-client virtualenvs (:mod:`tests.harness.client_venv`, ~75 s of mostly one core) and the
-npm install of node-redis (:mod:`tests.harness.node_clients`) fill the other one. Without
-it, a fresh clone built them inside the tests that first need them, on one of pytest's
-two workers (~80 s of the suite's wall time, measured 2026-12-07).
+``./run test`` starts this in the background with the system Python before it installs
+``.venv`` (this module and the builds need only the standard library), and waits for it
+before pytest. Installing ``.venv`` (pip, and the C builds) and then mypy keep one core busy
+for a minute or more on a clean clone; the pip installs of the client virtualenvs
+(:mod:`tests.harness.client_venv`, ~55 s of mostly one core) and the npm install of
+node-redis (:mod:`tests.harness.node_clients`) fill the other one. Without it, a fresh clone
+built them inside the tests that first need them, on one of pytest's two workers (~80 s of
+the suite's wall time, measured 2026-12-07).
 
-Each build is the tests' own ``ensure_*`` function (same file locks and stamps), one
-after the other so they do not compete with mypy for the cores. A build that fails is
-reported (exit status 1, its error on stderr) and the others still run; the tests that
-need it then try again and fail with the error themselves.
+Each build is the tests' own ``ensure_*`` function (same file locks and stamps), one after
+the other so they do not compete with the install and mypy for the cores. A build that
+fails is reported (exit status 1, its error on stderr) and the others still run; the tests
+that need it then try again and fail with the error themselves.
 """
 
 from __future__ import annotations
