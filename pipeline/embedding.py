@@ -12,12 +12,19 @@ Contract of `LocalEmbedder`:
 
 - Nothing is downloaded, ever. Importing this module sets `HF_HUB_OFFLINE=1` and
   `TRANSFORMERS_OFFLINE=1` in `os.environ` (and `TOKENIZERS_PARALLELISM=false` unless already
-  set, so forked children do not warn or deadlock) before it imports sentence-transformers,
-  and models load from the package's directory with `local_files_only=True`, which holds
+  set, so forked children do not warn or deadlock), and models load from the package's
+  directory (`local_files_only=True` where a Hugging Face loader is involved), which holds
   even if huggingface_hub was imported earlier with other settings.
+- `LocalEmbedder` runs the model with `pipeline.minilm.MiniLM` (torch alone, ~1.5 s to
+  import against ~5 s for sentence-transformers) and gives exactly the vectors
+  `SentenceTransformer.encode(..., normalize_embeddings=True)` gives, bit for bit
+  (tests/pipeline/test_minilm.py). `load_local(device)` returns one shared `MiniLM` per
+  device and process (`fresh=True` gives a private instance).
 - `load_model(device)` returns one shared `SentenceTransformer` per device and process
-  (`fresh=True` gives a private instance). On first load it caps torch's intra-op threads
-  at the CPUs this process may run on; it never raises a lower setting chosen by the caller.
+  (`fresh=True` gives a private instance): the reference the tests compare with, and what
+  `pipeline.fast_embedding` exports to ONNX. Either loader caps torch's intra-op threads
+  at the CPUs this process may run on on first load; it never raises a lower setting
+  chosen by the caller.
 - `LocalEmbedder.embed(texts)` returns a C-contiguous float32 array of shape
   `(len(texts), 384)`, rows in input order and L2-normalised, so cosine similarity is a dot
   product. Empty input gives shape `(0, 384)`.
@@ -50,11 +57,14 @@ from store.cpus import available_cpus
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from .minilm import MiniLM
+
 __all__ = [
     "EMBEDDING_DIM",
     "MODEL_NAME",
     "Embedder",
     "LocalEmbedder",
+    "load_local",
     "load_model",
     "load_tokenizer",
     "model_path",
@@ -66,6 +76,7 @@ EMBEDDING_DIM = 384
 _REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokenizer.json")
 
 _models: dict[str, SentenceTransformer] = {}
+_locals: dict[str, MiniLM] = {}
 _models_lock = threading.Lock()
 
 
@@ -153,6 +164,24 @@ def load_model(device: str = "cpu", *, fresh: bool = False) -> SentenceTransform
         return _models.setdefault(device, model)
 
 
+def load_local(device: str = "cpu", *, fresh: bool = False) -> MiniLM:
+    """The bundled model as `pipeline.minilm.MiniLM` (torch alone, no transformers import),
+    offline; shared per device unless `fresh`."""
+    if not fresh:
+        with _models_lock:
+            cached = _locals.get(device)
+        if cached is not None:
+            return cached
+    from .minilm import MiniLM
+
+    _cap_torch_threads()
+    model = MiniLM.load(model_path(), device)
+    if fresh:
+        return model
+    with _models_lock:
+        return _locals.setdefault(device, model)
+
+
 def text_list(texts: Sequence[str]) -> list[str]:
     """`texts` as a list; a bare `str`/`bytes` is refused (it would embed per character)."""
     if isinstance(texts, str | bytes):
@@ -192,7 +221,8 @@ class ModelEmbedder:
 
     @property
     def tokenizer(self) -> Any:
-        """The model's Hugging Face tokenizer; share it only under the embedder's contract."""
+        """The model's tokenizer (a `tokenizers.Tokenizer` for `LocalEmbedder`, transformers'
+        for the others); share it only under the embedder's contract."""
         return self._tokenizer
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -212,19 +242,18 @@ class ModelEmbedder:
 class LocalEmbedder(ModelEmbedder):
     """Embeds texts with the bundled all-MiniLM-L6-v2 on this machine (see module contract)."""
 
-    def __init__(self, device: str = "cpu", model: SentenceTransformer | None = None) -> None:
-        self._model = model if model is not None else load_model(device)
-        get_dim = getattr(self._model, "get_embedding_dimension", None)
-        if get_dim is None:
-            get_dim = self._model.get_sentence_embedding_dimension
-        dim = get_dim()
-        if dim is None:
-            raise ValueError("the model does not report its embedding dimension")
-        super().__init__(self._model.tokenizer, int(self._model.max_seq_length or 0), dim)
+    def __init__(self, device: str = "cpu", model: MiniLM | None = None) -> None:
+        self._model = model if model is not None else load_local(device)
+        super().__init__(self._model.tokenizer, self._model.max_seq_length, self._model.dim)
 
     @property
-    def model(self) -> SentenceTransformer:
+    def model(self) -> MiniLM:
         return self._model
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would see for `text` before truncation, specials included."""
+        with self._lock:
+            return self._model.count_tokens(text)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused."""
@@ -232,11 +261,4 @@ class LocalEmbedder(ModelEmbedder):
         if not items:
             return np.zeros((0, self._dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(
-                items,
-                batch_size=batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+            return self._model.embed(items, batch_size=batch_size)

@@ -91,6 +91,8 @@ def test_shared_model_is_cached_and_threads_capped() -> None:
     import torch
 
     assert load_model() is load_model("cpu")
+    assert embedding.load_local() is embedding.load_local("cpu")
+    assert embedding.load_local(fresh=True) is not embedding.load_local()
     assert torch.get_num_threads() <= len(os.sched_getaffinity(0))
 
 
@@ -105,6 +107,7 @@ def test_loads_with_network_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     model = embedding.load_model(fresh=True)
-    vector = LocalEmbedder(model=model).embed_one("offline works")
+    assert model.encode(["offline works"]).shape == (1, 384)
+    vector = LocalEmbedder(model=embedding.load_local(fresh=True)).embed_one("offline works")
     assert vector.shape == (384,)
     assert attempts == []
