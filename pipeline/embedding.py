@@ -32,7 +32,7 @@ Contract of `LocalEmbedder`:
   `[SEP]`; the rest is silently truncated. `count_tokens(text)` counts the same way without
   truncating, so a chunker keeps `count_tokens(chunk) <= max_seq_length`.
 - Thread safety: calls on one embedder are serialised by a lock, because a Hugging Face
-  fast tokenizer shared across threads fails with "Already borrowed". Run embedding in one
+  tokenizer shared across threads fails with "Already borrowed". Run embedding in one
   worker thread (or one process per core) for throughput; torch already uses the cores.
 """
 
@@ -47,7 +47,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from .minilm import MiniLM
+    from .wordpieces import WordPieces
 
 __all__ = [
     "EMBEDDING_DIM",
@@ -133,17 +134,18 @@ def _cap_torch_threads() -> None:
         torch.set_num_threads(cap)
 
 
-def load_tokenizer() -> tuple[Any, int]:
-    """The bundled model's fast tokenizer and its `max_seq_length`, without loading the
-    model weights (for embedders that run the model elsewhere)."""
+def load_tokenizer() -> tuple[WordPieces, int]:
+    """The bundled model's tokenizer (`pipeline.wordpieces.WordPieces`, no transformers
+    import) and its `max_seq_length`, without the model weights (for embedders that run the
+    model elsewhere)."""
     import json
 
-    from transformers import AutoTokenizer
+    from .wordpieces import WordPieces
 
     path = model_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     config = json.loads((path / "sentence_bert_config.json").read_text())
-    return tokenizer, int(config["max_seq_length"])
+    max_seq_length = int(config["max_seq_length"])
+    return WordPieces.load(path, max_seq_length), max_seq_length
 
 
 def load_model(device: str = "cpu", *, fresh: bool = False) -> SentenceTransformer:
@@ -200,11 +202,11 @@ class ModelEmbedder:
     """What every embedder of the bundled model shares: its tokenizer decides chunk sizes
     (`count_tokens`, `max_seq_length`) wherever the vectors are computed, and `embed_one`
     is `embed([text])[0]`. Subclasses implement `embed`; they hold `_lock` while they use
-    the tokenizer (the fast tokenizer is not thread-safe)."""
+    the tokenizer (the tokenizer is not thread-safe)."""
 
     model_name: str = MODEL_NAME
 
-    def __init__(self, tokenizer: Any, max_seq_length: int, dim: int) -> None:
+    def __init__(self, tokenizer: WordPieces, max_seq_length: int, dim: int) -> None:
         self._tokenizer = tokenizer
         self._max_seq_length = int(max_seq_length)
         self._dim = int(dim)
@@ -220,9 +222,8 @@ class ModelEmbedder:
         return self._max_seq_length
 
     @property
-    def tokenizer(self) -> Any:
-        """The model's tokenizer (a `tokenizers.Tokenizer` for `LocalEmbedder`, transformers'
-        for the others); share it only under the embedder's contract."""
+    def tokenizer(self) -> WordPieces:
+        """The model's tokenizer; share it only under the embedder's contract."""
         return self._tokenizer
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -235,8 +236,7 @@ class ModelEmbedder:
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would see for `text` before truncation, specials included."""
         with self._lock:
-            ids = self._tokenizer.encode(text, add_special_tokens=True, verbose=False)
-        return len(ids)
+            return self._tokenizer.count(text)
 
 
 class LocalEmbedder(ModelEmbedder):
@@ -249,11 +249,6 @@ class LocalEmbedder(ModelEmbedder):
     @property
     def model(self) -> MiniLM:
         return self._model
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model would see for `text` before truncation, specials included."""
-        with self._lock:
-            return self._model.count_tokens(text)
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused."""

@@ -33,7 +33,7 @@ Contract:
 - Runtime: one `InferenceSession` per embedder, intra-op threads = CPUs this process may
   run on. Texts are tokenized once (truncated to `max_seq_length`), sorted by length and
   (fp32) batched so a batch pads only to its own longest text; order is restored on return.
-- Thread safety: calls are serialised by a lock (the shared fast tokenizer is not
+- Thread safety: calls are serialised by a lock (the shared tokenizer is not
   thread-safe, and the session already uses every core).
 """
 
@@ -230,17 +230,9 @@ class OnnxEmbedder(ModelEmbedder):
             return out
         with self._lock:
             session = self._ensure_session()
-            encoded = self._tokenizer(
-                items,
-                add_special_tokens=True,
-                truncation=True,
-                max_length=self._max_seq_length,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-                verbose=False,
-            )["input_ids"]
+            encoded = self._tokenizer.encode_batch(items)
             order = sorted(range(len(items)), key=lambda i: len(encoded[i]))
-            pad_id = int(self._tokenizer.pad_token_id or 0)
+            pad_id = self._tokenizer.pad_id
             step = 1 if self.quantize else batch_size  # int8: see the module contract
             for start in range(0, len(order), step):
                 rows = order[start : start + step]

@@ -23,9 +23,9 @@ Contract:
   same batches: texts sorted by character count, longest first, with numpy's default
   argsort (batch composition changes the last bits of a row). float32 `(n, 384)`, rows in
   input order, C-contiguous; empty input gives `(0, 384)`.
-- Tokenization: `tokenizer.json` as shipped, truncated to `max_seq_length` word pieces
-  (specials included), padded to the longest text of each batch; ids equal transformers'
-  `BertTokenizer` for this model (tested). `count_tokens` counts without truncating.
+- Tokenization: `pipeline.wordpieces.WordPieces` over `tokenizer.json` as shipped,
+  truncated to `max_seq_length` word pieces (specials included), padded to the longest
+  text of each batch.
 - Not thread-safe (the Rust tokenizer raises "Already borrowed" when shared across
   threads): `pipeline.embedding.LocalEmbedder` serialises calls.
 """
@@ -42,7 +42,8 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from tokenizers import Tokenizer
+
+from .wordpieces import WordPieces
 
 __all__ = ["MiniLM"]
 
@@ -60,8 +61,7 @@ class MiniLM:
         self,
         config: dict[str, Any],
         weights: dict[str, torch.Tensor],
-        tokenizer: Tokenizer,
-        max_seq_length: int,
+        tokenizer: WordPieces,
         device: str = "cpu",
     ) -> None:
         for key, want in _EXPECTED_CONFIG.items():
@@ -76,7 +76,7 @@ class MiniLM:
         self.eps = float(config["layer_norm_eps"])
         self.head_dim = self.hidden // self.heads
         self.scaling = self.head_dim**-0.5
-        self.max_seq_length = int(max_seq_length)
+        self.max_seq_length = tokenizer.max_length
         self.device = torch.device(device)
         self._w = {
             name.removeprefix("bert."): tensor.to(self.device) for name, tensor in weights.items()
@@ -84,12 +84,7 @@ class MiniLM:
         missing = [name for name in self._needed() if name not in self._w]
         if missing:
             raise ValueError(f"model.safetensors lacks {missing[:3]} ({len(missing)} tensors)")
-        self._counter = tokenizer
-        self._counter.no_truncation()
-        self._counter.no_padding()
-        self._batcher = Tokenizer.from_str(tokenizer.to_str())
-        self._batcher.no_padding()  # tokenizer.json pads to 128; each batch pads to its own
-        self._batcher.enable_truncation(self.max_seq_length)
+        self._tokenizer = tokenizer
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu") -> MiniLM:
@@ -106,8 +101,7 @@ class MiniLM:
         return cls(
             config,
             load_file(str(path / "model.safetensors")),
-            Tokenizer.from_file(str(path / "tokenizer.json")),
-            int(st_config["max_seq_length"]),
+            WordPieces.load(path, int(st_config["max_seq_length"])),
             device,
         )
 
@@ -116,13 +110,8 @@ class MiniLM:
         return self.hidden
 
     @property
-    def tokenizer(self) -> Tokenizer:
-        """The model's tokenizer, neither truncating nor padding."""
-        return self._counter
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model would see for `text` before truncation, specials included."""
-        return len(self._counter.encode(text).ids)
+    def tokenizer(self) -> WordPieces:
+        return self._tokenizer
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Unit float32 rows, `(len(texts), dim)`, in input order (see module contract)."""
@@ -130,13 +119,13 @@ class MiniLM:
         order = np.argsort([-len(text) for text in texts])
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            encoded = self._batcher.encode_batch([texts[i] for i in rows.tolist()])
-            width = max(len(e.ids) for e in encoded)
-            ids = torch.zeros((len(encoded), width), dtype=torch.long)
+            encoded = self._tokenizer.encode_batch([texts[i] for i in rows.tolist()])
+            width = max(len(e) for e in encoded)
+            ids = torch.full((len(encoded), width), self._tokenizer.pad_id, dtype=torch.long)
             mask = torch.zeros((len(encoded), width), dtype=torch.long)
             for row, e in enumerate(encoded):
-                ids[row, : len(e.ids)] = torch.tensor(e.ids, dtype=torch.long)
-                mask[row, : len(e.ids)] = 1
+                ids[row, : len(e)] = torch.tensor(e, dtype=torch.long)
+                mask[row, : len(e)] = 1
             out[rows] = self._pooled(ids.to(self.device), mask.to(self.device)).cpu().numpy()
         return np.ascontiguousarray(out)
 

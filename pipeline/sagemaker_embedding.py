@@ -14,19 +14,20 @@ Contract (the `pipeline.embedding.Embedder` protocol):
   container returns; a zero row stays zero. `dim` is the model's (384); a response of
   another width raises `MalformedResponse` (a `ConnectorError`, not retriable).
 - Failures are the connector's errors (`connectors.errors`), each carrying `retriable`.
-- Thread safety: token counting is serialised by a lock (the fast tokenizer is not
+- Thread safety: token counting is serialised by a lock (the tokenizer is not
   thread-safe); endpoint calls are independent requests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from .embedding import EMBEDDING_DIM, ModelEmbedder, load_tokenizer, text_list, unit_rows
+from .wordpieces import WordPieces
 
 __all__ = ["SageMakerEmbedder"]
 
@@ -40,10 +41,13 @@ class _Endpoint(Protocol):
 class SageMakerEmbedder(ModelEmbedder):
     """An `Embedder` over a SageMaker endpoint serving all-MiniLM-L6-v2 (module contract)."""
 
-    def __init__(self, endpoint: _Endpoint, *, tokenizer: tuple[Any, int] | None = None) -> None:
+    def __init__(
+        self, endpoint: _Endpoint, *, tokenizer: tuple[WordPieces, int] | None = None
+    ) -> None:
         """`tokenizer`: a `(tokenizer, max_seq_length)` pair to share; loaded if None."""
         self.endpoint = endpoint
-        super().__init__(*(tokenizer if tokenizer is not None else load_tokenizer()), EMBEDDING_DIM)
+        pieces, max_seq_length = tokenizer if tokenizer is not None else load_tokenizer()
+        super().__init__(pieces, max_seq_length, EMBEDDING_DIM)
 
     @property
     def endpoint_name(self) -> str:

@@ -105,7 +105,7 @@ def test_count_tokens_and_tokenizer_match_local(
         assert fast.count_tokens(text) == embedder.count_tokens(text)
     assert fast.count_tokens(long_text) > fast.max_seq_length == embedder.max_seq_length == 256
     assert fast.model_name == embedder.model_name
-    assert fast.tokenizer.vocab_size == embedder.tokenizer.get_vocab_size()
+    assert fast.tokenizer.vocab_size == embedder.tokenizer.vocab_size == 30522
 
 
 def test_truncates_long_texts_like_the_model(

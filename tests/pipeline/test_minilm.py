@@ -61,10 +61,10 @@ def test_hidden_states_are_bertmodels(embedder: LocalEmbedder) -> None:
     bert = BertModel.from_pretrained(str(model_path()), local_files_only=True).eval()
     model = embedder.model
     for batch in (texts()[:7], ["one text alone, nothing padded"]):
-        encoded = model._batcher.encode_batch(batch)
-        width = max(len(e.ids) for e in encoded)
-        ids = torch.tensor([e.ids + [0] * (width - len(e.ids)) for e in encoded])
-        mask = torch.tensor([[1] * len(e.ids) + [0] * (width - len(e.ids)) for e in encoded])
+        encoded = model.tokenizer.encode_batch(batch)
+        width = max(len(e) for e in encoded)
+        ids = torch.tensor([e + [0] * (width - len(e)) for e in encoded])
+        mask = torch.tensor([[1] * len(e) + [0] * (width - len(e)) for e in encoded])
         with torch.inference_mode():
             want = bert(input_ids=ids, attention_mask=mask).last_hidden_state
             got = model._forward(ids, mask)
@@ -72,17 +72,19 @@ def test_hidden_states_are_bertmodels(embedder: LocalEmbedder) -> None:
 
 
 def test_token_ids_are_bert_tokenizers(embedder: LocalEmbedder) -> None:
-    hf, max_len = load_tokenizer()
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(str(model_path()), local_files_only=True)
+    pieces, max_len = load_tokenizer()
     sample = texts()
-    assert max_len == embedder.max_seq_length == 256
+    assert max_len == pieces.max_length == embedder.max_seq_length == 256
+    assert pieces.vocab_size == hf.vocab_size and pieces.pad_id == hf.pad_token_id == 0
     for text in sample:
-        assert embedder.count_tokens(text) == len(
-            hf.encode(text, add_special_tokens=True, verbose=False)
-        ), text[:40]
-    batched = hf(sample, padding=True, truncation=True, max_length=max_len)["input_ids"]
-    assert [e.ids for e in embedder.model._batcher.encode_batch(sample)] == [
-        [i for i in row if i != 0] or row for row in batched
-    ]
+        want = len(hf.encode(text, add_special_tokens=True, verbose=False))
+        assert embedder.count_tokens(text) == pieces.count(text) == want, text[:40]
+    batched = hf(sample, truncation=True, max_length=max_len)["input_ids"]
+    assert pieces.encode_batch(sample) == embedder.model.tokenizer.encode_batch(sample) == batched
+    assert max(map(len, batched)) == max_len  # some were truncated
     assert embedder.count_tokens("word " * 600) == 602  # counting never truncates
 
 
@@ -109,20 +111,23 @@ def test_empty_input_and_a_bare_string(embedder: LocalEmbedder) -> None:
 
 
 def test_a_process_embeds_without_importing_transformers() -> None:
-    """The cold-start property this module exists for (decision 0038)."""
+    """The cold-start property this module exists for (decision 0038): a process that
+    embeds imports neither transformers nor sentence-transformers, and one that only counts
+    tokens (the ONNX and SageMaker embedders) not even torch."""
     script = (
         "import sys\n"
-        "from pipeline.embedding import LocalEmbedder\n"
+        "from pipeline.embedding import LocalEmbedder, load_tokenizer\n"
+        "heavy = ('transformers', 'sentence_transformers', 'scipy', 'sklearn', 'torch')\n"
+        "n = load_tokenizer()[0].count('cold start')\n"
+        "print(n, sorted(m for m in heavy if m in sys.modules))\n"
         "v = LocalEmbedder().embed_one('cold start')\n"
-        "heavy = sorted(m for m in ('transformers', 'sentence_transformers', 'scipy', 'sklearn')"
-        " if m in sys.modules)\n"
-        "print(v.shape, heavy)\n"
+        "print(v.shape, sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "(384,) []"
+    assert done.stdout.splitlines() == ["4 []", "(384,) ['torch']"]
 
 
 def test_shared_per_device(monkeypatch: pytest.MonkeyPatch) -> None:
