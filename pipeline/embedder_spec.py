@@ -4,7 +4,8 @@ Accepted forms (``--embedder`` on ``memvec worker``, ``memvec ingest`` and ``mem
 ``MEMVEC_EMBEDDER`` for those and for the Lambda handler):
 
 - ``local`` (the default): :class:`~pipeline.embedding.LocalEmbedder`, all-MiniLM-L6-v2
-  with sentence-transformers (torch) in this process;
+  run by torch in this process (`pipeline.minilm`: sentence-transformers' vectors, bit for
+  bit, without importing it);
 - ``onnx``: :class:`~pipeline.fast_embedding.OnnxEmbedder`, the same model as int8 ONNX
   Runtime (the fast CPU path; exported to a cache on first use);
 - ``sagemaker:<endpoint-name>``: :class:`~pipeline.sagemaker_embedding.SageMakerEmbedder`,

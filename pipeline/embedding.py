@@ -3,7 +3,7 @@
 
 `Embedder` is the one interface the pipeline embeds through: the processor and the
 chunker (`embed`, `count_tokens`, `max_seq_length`), the query API (`embed_one`, `dim`).
-It is implemented by `LocalEmbedder` (sentence-transformers, here), `OnnxEmbedder`
+It is implemented by `LocalEmbedder` (here; torch via `pipeline.minilm`), `OnnxEmbedder`
 (`pipeline.fast_embedding`, int8 ONNX Runtime) and `SageMakerEmbedder`
 (`pipeline.sagemaker_embedding`, a SageMaker endpoint serving the same model). Which one
 a command uses is chosen by one spec string (`pipeline.embedder_spec`).
