@@ -4,7 +4,8 @@ In one run, on the same chunks (stdlib module docs with their classes' and funct
 docstrings, chunked at 256 word pieces with the model's own token counter, 32 overlap, as
 the pipeline does; up to ``--chunks``, the stdlib gives about 720) and one batch size:
 
-1. ``fp32``: ``LocalEmbedder.embed`` (sentence-transformers ``encode``), sentences/s;
+1. ``fp32``: ``LocalEmbedder.embed`` (the vectors of sentence-transformers' ``encode``,
+   run by ``pipeline.minilm``), sentences/s;
 2. ``int8``: ``OnnxEmbedder`` (ONNX Runtime, dynamic int8), sentences/s, speedup over fp32,
    cosine to fp32 per chunk (mean, min), and top-10 neighbour overlap: for 100 query
    sentences from held-out documents (every sixth, never chunked), the share of the fp32

@@ -22,6 +22,7 @@ class Size:
     pipeline_chunks: int
     pipeline_rounds: int
     pipeline_queries: int
+    cold_start_rounds: int
     """Held-out sentences for the int8-vs-fp32 top-10 overlap."""
     replica_rate: int
     """Writes per second offered to the primary during the replica lag run."""
@@ -43,6 +44,7 @@ FULL = Size(
     pipeline_chunks=720,
     pipeline_rounds=8,
     pipeline_queries=100,
+    cold_start_rounds=5,
     replica_rate=500,
     replica_seconds=20,
 )
@@ -56,6 +58,7 @@ QUICK = Size(
     pipeline_chunks=100,
     pipeline_rounds=4,
     pipeline_queries=100,
+    cold_start_rounds=3,
     replica_rate=200,
     replica_seconds=5,
 )
@@ -69,6 +72,7 @@ TOY = Size(
     pipeline_chunks=6,
     pipeline_rounds=2,
     pipeline_queries=5,
+    cold_start_rounds=1,
     replica_rate=50,
     replica_seconds=1,
 )

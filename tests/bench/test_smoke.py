@@ -112,6 +112,10 @@ def test_restart_memory_ingest_and_replica_samples(toy_run: Any) -> None:
     assert lag["summary"]["writes"] == len(lag["samples"]["write_latencies_ms"]) > 0
     detail = _result(toy_run, "pipeline")["summary"]["detail"]["pipeline"]
     assert detail["chunks_in_store"] == detail["chunks_written"] > 0
+    starts = _result(toy_run, "pipeline")["summary"]["detail"]["cold_start"]
+    assert set(starts) == {"local", "sentence-transformers", "onnx"}
+    for case in starts.values():  # each a fresh process that embedded one text
+        assert len(case["seconds"]) == TOY.cold_start_rounds and case["median_s"] > 0
 
 
 def test_freshness_is_run_or_skipped(toy_run: Any) -> None:

@@ -97,11 +97,10 @@ def test_refuses_a_model_it_does_not_implement(tmp_path: Path) -> None:
         MiniLM.load(copy)
     (copy / "config.json").write_text(json.dumps(config))
     pooling = json.loads((copy / "1_Pooling" / "config.json").read_text())
-    (copy / "1_Pooling" / "config.json").write_text(
-        json.dumps({**pooling, "pooling_mode_cls_token": True})
-    )
-    with pytest.raises(ValueError, match="not mean pooling"):
-        MiniLM.load(copy)
+    for extra in ("pooling_mode_cls_token", "pooling_mode_weightedmean_tokens"):
+        (copy / "1_Pooling" / "config.json").write_text(json.dumps({**pooling, extra: True}))
+        with pytest.raises(ValueError, match="not mean pooling"):
+            MiniLM.load(copy)
 
 
 def test_empty_input_and_a_bare_string(embedder: LocalEmbedder) -> None:
@@ -135,3 +134,24 @@ def test_shared_per_device(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_local("cpu") is shared
     monkeypatch.setattr(embedding, "_locals", {})
     assert load_local() is not shared
+
+
+def test_batch_size_below_one_is_refused(embedder: LocalEmbedder) -> None:
+    for size in (0, -1):
+        with pytest.raises(ValueError, match="batch_size must be at least 1"):
+            embedder.embed(["a", "b"], batch_size=size)
+        with pytest.raises(ValueError, match="batch_size must be at least 1"):
+            embedder.model.embed(["a", "b"], batch_size=size)
+
+
+def test_refuses_a_pipeline_with_another_module(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(model_path(), copy)
+    modules = json.loads((copy / "modules.json").read_text())
+    dense = {"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"}
+    (copy / "modules.json").write_text(json.dumps([*modules, dense]))
+    with pytest.raises(ValueError, match=r"Dense.*not Transformer -> Pooling -> Normalize"):
+        MiniLM.load(copy)
+    (copy / "modules.json").write_text(json.dumps(modules[:2]))  # no Normalize
+    with pytest.raises(ValueError, match=r"modules\.json lists"):
+        MiniLM.load(copy)
