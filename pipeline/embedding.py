@@ -47,9 +47,9 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +78,7 @@ EMBEDDING_DIM = 384
 
 _REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokenizer.json")
 
+_M = TypeVar("_M")
 _models: dict[str, SentenceTransformer] = {}
 _locals: dict[str, MiniLM] = {}
 _models_lock = threading.Lock()
@@ -152,38 +153,43 @@ def load_tokenizer() -> tuple[WordPieces, int]:
 
 def load_model(device: str = "cpu", *, fresh: bool = False) -> SentenceTransformer:
     """Load all-MiniLM-L6-v2 from the package, offline; shared per device unless `fresh`."""
-    if not fresh:
-        with _models_lock:
-            cached = _models.get(device)
-        if cached is not None:
-            return cached
-    from sentence_transformers import SentenceTransformer
 
-    _cap_torch_threads()
-    model = SentenceTransformer(str(model_path()), device=device, local_files_only=True)
-    model.eval()
-    if fresh:
+    def load() -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(model_path()), device=device, local_files_only=True)
+        model.eval()
         return model
-    with _models_lock:
-        return _models.setdefault(device, model)
+
+    return _shared(_models, device, fresh, load)
 
 
 def load_local(device: str = "cpu", *, fresh: bool = False) -> MiniLM:
     """The bundled model as `pipeline.minilm.MiniLM` (torch alone, no transformers import),
     offline; shared per device unless `fresh`."""
+
+    def load() -> MiniLM:
+        from .minilm import MiniLM
+
+        return MiniLM.load(model_path(), device)
+
+    return _shared(_locals, device, fresh, load)
+
+
+def _shared(cache: dict[str, _M], device: str, fresh: bool, load: Callable[[], _M]) -> _M:
+    """`cache`'s model for `device`, loaded on first use (torch's threads capped first);
+    a private one, not cached, when `fresh`."""
     if not fresh:
         with _models_lock:
-            cached = _locals.get(device)
+            cached = cache.get(device)
         if cached is not None:
             return cached
-    from .minilm import MiniLM
-
     _cap_torch_threads()
-    model = MiniLM.load(model_path(), device)
+    model = load()
     if fresh:
         return model
     with _models_lock:
-        return _locals.setdefault(device, model)
+        return cache.setdefault(device, model)
 
 
 def text_list(texts: Sequence[str]) -> list[str]:
@@ -204,7 +210,7 @@ class ModelEmbedder:
     """What every embedder of the bundled model shares: its tokenizer decides chunk sizes
     (`count_tokens`, `max_seq_length`) wherever the vectors are computed, and `embed_one`
     is `embed([text])[0]`. Subclasses implement `embed`; they hold `_lock` while they use
-    the tokenizer (the tokenizer is not thread-safe)."""
+    the tokenizer or run the model (one call at a time: each already uses every core)."""
 
     model_name: str = MODEL_NAME
 
@@ -253,11 +259,8 @@ class LocalEmbedder(ModelEmbedder):
         return self._model
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> npt.NDArray[np.float32]:
-        """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        """Embed `texts` in order; float32 `(n, dim)`, unit rows. A bare `str` is refused,
+        and so is `batch_size < 1` (`ValueError`)."""
         items = text_list(texts)
-        if not items:
-            return np.zeros((0, self._dim), dtype=np.float32)
         with self._lock:
             return self._model.embed(items, batch_size=batch_size)

@@ -33,8 +33,7 @@ Contract:
 - Runtime: one `InferenceSession` per embedder, intra-op threads = CPUs this process may
   run on. Texts are tokenized once (truncated to `max_seq_length`), sorted by length and
   (fp32) batched so a batch pads only to its own longest text; order is restored on return.
-- Thread safety: calls are serialised by a lock (the shared tokenizer is not
-  thread-safe, and the session already uses every core).
+- Thread safety: calls are serialised by a lock (the session already uses every core).
 """
 
 from __future__ import annotations

@@ -10,11 +10,12 @@ embedding. This module needs torch, safetensors and tokenizers: ~1.5 s
 
 Contract:
 
-- `MiniLM.load(path, device)` reads the package's `modules.json` (Transformer, Pooling,
-  Normalize and nothing else) and `config.json` (a BERT with absolute positions and exact
-  GELU): anything else is a `ValueError` (load that model with sentence-transformers),
-  `model.safetensors`, `tokenizer.json`, `sentence_bert_config.json` (`max_seq_length`) and
-  `1_Pooling/config.json` (mean pooling, else `ValueError`). Nothing is downloaded.
+- `MiniLM.load(path, device)` reads the package's `modules.json`, `config.json`,
+  `1_Pooling/config.json`, `sentence_bert_config.json` (`max_seq_length`),
+  `model.safetensors` and `tokenizer.json`. Nothing is downloaded. It runs only what it
+  implements: modules Transformer, Pooling, Normalize and nothing else, a BERT with
+  absolute positions and exact GELU, mean pooling alone; anything else is a `ValueError`
+  saying to load that model with sentence-transformers.
 - `embed(texts, batch_size)` gives exactly the bits of
   `SentenceTransformer.encode(texts, batch_size, normalize_embeddings=True)` for this model
   on CPU with the installed torch, transformers and sentence-transformers

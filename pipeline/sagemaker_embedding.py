@@ -14,8 +14,8 @@ Contract (the `pipeline.embedding.Embedder` protocol):
   container returns; a zero row stays zero. `dim` is the model's (384); a response of
   another width raises `MalformedResponse` (a `ConnectorError`, not retriable).
 - Failures are the connector's errors (`connectors.errors`), each carrying `retriable`.
-- Thread safety: token counting is serialised by a lock (the tokenizer is not
-  thread-safe); endpoint calls are independent requests.
+- Thread safety: token counting is serialised by the embedder's lock; endpoint calls are
+  independent requests.
 """
 
 from __future__ import annotations
