@@ -12,36 +12,88 @@ The front door for embedded use and for the packages built on the store::
         db.execute("FT.SEARCH", "idx", "*=>[KNN 5 @vec $B]", "PARAMS", 2, "B", q, "DIALECT", 2)
 
 Everything not listed in ``__all__`` is an implementation detail and may move.
+
+The names load on first use (PEP 562): ``import store.errors`` or ``store.files`` (what
+the pipeline's workers, API and Lambda handler need) does not import the engine, its
+commands and its indexes (~0.9 s of every such process's start, docs/decisions/0038).
+``blas_env`` still loads first, before anything imports numpy.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from . import blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS reads at load)
-from .config import EngineConfig, FsyncPolicy
-from .engine import Engine, EngineState, Submitted
-from .errors import (
-    ArityError,
-    CommandError,
-    DurabilityError,
-    ExecAbortError,
-    IndexError_,
-    LoadingError,
-    LogCorruptError,
-    NoAuthError,
-    NoPermError,
-    OutOfMemoryError,
-    QuerySyntaxError,
-    ReadOnlyError,
-    SnapshotCorruptError,
-    SnapshotError,
-    SnapshotStoreError,
-    StoreError,
-    SyntaxErr,
-    UnknownCommandError,
-    WrongTypeError,
-)
-from .files import atomic_write
-from .replies import SimpleString
-from .wal.base import RecoveryOutcome, RecoveryReport
-from .wal.position import LogPosition
+
+if TYPE_CHECKING:
+    from .config import (
+        EngineConfig,
+        FsyncPolicy,
+    )
+    from .engine import (
+        Engine,
+        EngineState,
+        Submitted,
+    )
+    from .errors import (
+        ArityError,
+        CommandError,
+        DurabilityError,
+        ExecAbortError,
+        IndexError_,
+        LoadingError,
+        LogCorruptError,
+        NoAuthError,
+        NoPermError,
+        OutOfMemoryError,
+        QuerySyntaxError,
+        ReadOnlyError,
+        SnapshotCorruptError,
+        SnapshotError,
+        SnapshotStoreError,
+        StoreError,
+        SyntaxErr,
+        UnknownCommandError,
+        WrongTypeError,
+    )
+    from .files import atomic_write
+    from .replies import SimpleString
+    from .wal.base import (
+        RecoveryOutcome,
+        RecoveryReport,
+    )
+    from .wal.position import LogPosition
+
+_HOME = {
+    "EngineConfig": "config",
+    "FsyncPolicy": "config",
+    "Engine": "engine",
+    "EngineState": "engine",
+    "Submitted": "engine",
+    "ArityError": "errors",
+    "CommandError": "errors",
+    "DurabilityError": "errors",
+    "ExecAbortError": "errors",
+    "IndexError_": "errors",
+    "LoadingError": "errors",
+    "LogCorruptError": "errors",
+    "NoAuthError": "errors",
+    "NoPermError": "errors",
+    "OutOfMemoryError": "errors",
+    "QuerySyntaxError": "errors",
+    "ReadOnlyError": "errors",
+    "SnapshotCorruptError": "errors",
+    "SnapshotError": "errors",
+    "SnapshotStoreError": "errors",
+    "StoreError": "errors",
+    "SyntaxErr": "errors",
+    "UnknownCommandError": "errors",
+    "WrongTypeError": "errors",
+    "atomic_write": "files",
+    "SimpleString": "replies",
+    "RecoveryOutcome": "wal.base",
+    "RecoveryReport": "wal.base",
+    "LogPosition": "wal.position",
+}
 
 __all__ = [
     "ArityError",
@@ -74,3 +126,12 @@ __all__ = [
     "WrongTypeError",
     "atomic_write",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

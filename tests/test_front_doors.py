@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import connectors
@@ -55,3 +58,28 @@ def test_store_imports_neither_pipeline_nor_connectors() -> None:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     assert not alias.name.startswith(("pipeline", "connectors")), path
+
+
+def test_the_pipeline_starts_without_the_engine() -> None:
+    """The store's names load on first use: a worker, the query API, the ingest CLI and the
+    Lambda handler import `store.errors` and friends, not the engine with its commands and
+    indexes (~0.9 s of each start, decision 0038), and `store.blas_env` still runs before
+    numpy loads."""
+    script = (
+        "import sys\n"
+        "import pipeline.cli, pipeline.worker, pipeline.handler, pipeline.api.app\n"
+        "import os\n"
+        "print('store.engine' in sys.modules, os.environ.get('OPENBLAS_THREAD_TIMEOUT'))\n"
+        "import store\n"
+        "print(store.Engine.__module__, 'store.engine' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, second = done.stdout.splitlines()
+    engine_loaded, blas_threads = first.split()
+    assert (engine_loaded, blas_threads) == ("False", "4")
+    assert second == "store.engine True"

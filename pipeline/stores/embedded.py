@@ -10,13 +10,16 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from store import Engine, LoadingError, StoreError
+from store.errors import LoadingError, StoreError
 
 from ..errors import StoreUnavailable
 from .base import Command, StoreClient
 from .reads import CommandReads, translate_message
+
+if TYPE_CHECKING:
+    from store import Engine
 
 __all__ = ["EmbeddedStore"]
 
