@@ -3,8 +3,9 @@
 OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` once, when numpy first loads it, so the setting
 counts only if ``store.blas_env`` runs before ``numpy`` is imported. That is checked in a
 fresh interpreter with ``-X importtime`` (which lists modules in import order), for the
-package and for the ``memvec`` command's module; a value the environment already has is
-kept.
+package and for the ``memvec`` command's module, each followed by ``import numpy`` (the
+package itself loads numpy only with the engine, on first use); a value the environment
+already has is kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def _run(module: str, env_value: str | None) -> tuple[str, list[str]]:
     if env_value is not None:
         env["OPENBLAS_THREAD_TIMEOUT"] = env_value
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}; {PRINT_SETTING}"],
+        [sys.executable, "-X", "importtime", "-c",
+         f"import {module}; import numpy; {PRINT_SETTING}"],
         capture_output=True, text=True, env=env, timeout=120, check=True,
     )  # fmt: skip
     order = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
