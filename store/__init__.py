@@ -19,10 +19,10 @@ commands and its indexes (~0.9 s of every such process's start, docs/decisions/0
 ``blas_env`` still loads first, before anything imports numpy.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS reads at load)
+from .lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from .config import (
@@ -128,10 +128,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOME, globals())
