@@ -16,8 +16,8 @@ the layers ranked below it, never one ranked above:
     1     durability   store/wal/**, store/snapshot/**, store/files.py
     0     leaf         store/errors.py, store/config.py, store/replies.py,
                        store/numbers.py, store/aio.py, store/blas_env.py,
-                       store/cpus.py: shared by every layer, they import only other
-                       leaves
+                       store/cpus.py, store/lazy_names.py: shared by every layer,
+                       they import only other leaves
     0     resp         store/resp/**: the RESP codec, a leaf that only server,
                        replication and the front door may import (the engine may not)
 
@@ -88,6 +88,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "store/aio.py",
             "store/blas_env.py",
             "store/cpus.py",
+            "store/lazy_names.py",
             "store/hll/*",
         ),
     ),
