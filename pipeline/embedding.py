@@ -141,14 +141,10 @@ def load_tokenizer() -> tuple[WordPieces, int]:
     """The bundled model's tokenizer (`pipeline.wordpieces.WordPieces`, no transformers
     import) and its `max_seq_length`, without the model weights (for embedders that run the
     model elsewhere)."""
-    import json
-
     from .wordpieces import WordPieces
 
-    path = model_path()
-    config = json.loads((path / "sentence_bert_config.json").read_text())
-    max_seq_length = int(config["max_seq_length"])
-    return WordPieces.load(path, max_seq_length), max_seq_length
+    pieces = WordPieces.load(model_path())
+    return pieces, pieces.max_length
 
 
 def load_model(device: str = "cpu", *, fresh: bool = False) -> SentenceTransformer:

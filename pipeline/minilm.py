@@ -106,13 +106,8 @@ class MiniLM:
         modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
         if modes != {"pooling_mode_mean_tokens"}:
             raise ValueError(f"1_Pooling/config.json is not mean pooling alone: {pooling}")
-        st_config = json.loads((path / "sentence_bert_config.json").read_text())
-        return cls(
-            config,
-            load_file(str(path / "model.safetensors")),
-            WordPieces.load(path, int(st_config["max_seq_length"])),
-            device,
-        )
+        weights = load_file(str(path / "model.safetensors"))
+        return cls(config, weights, WordPieces.load(path), device)
 
     @property
     def dim(self) -> int:

@@ -3,7 +3,8 @@
 
 Contract:
 
-- `WordPieces.load(path, max_length)` reads `path / "tokenizer.json"`. The ids are those of
+- `WordPieces.load(path, max_length=None)` reads `path / "tokenizer.json"` (and, without
+  `max_length`, the model's `max_seq_length` from `sentence_bert_config.json`). The ids are those of
   transformers' `BertTokenizer` for this model, specials (`[CLS]`, `[SEP]`) included
   (tests/pipeline/test_minilm.py compares them over accents, CJK, emoji, control
   characters and long texts).
@@ -18,6 +19,7 @@ Contract:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,18 +32,24 @@ class WordPieces:
     """Counting and truncating views of one `tokenizer.json` (see module contract)."""
 
     def __init__(self, tokenizer: Tokenizer, max_length: int) -> None:
+        """Takes `tokenizer` over (its settings change); a copy of it truncates."""
         self.max_length = int(max_length)
-        self._counter = Tokenizer.from_str(tokenizer.to_str())
-        self._counter.no_truncation()
-        self._counter.no_padding()
+        padding = tokenizer.padding
+        self.pad_id = int(padding["pad_id"]) if padding else 0
         self._truncator = Tokenizer.from_str(tokenizer.to_str())
         self._truncator.no_padding()
         self._truncator.enable_truncation(self.max_length)
-        padding = tokenizer.padding
-        self.pad_id = int(padding["pad_id"]) if padding else 0
+        self._counter = tokenizer
+        self._counter.no_truncation()
+        self._counter.no_padding()
 
     @classmethod
-    def load(cls, path: Path, max_length: int) -> WordPieces:
+    def load(cls, path: Path, max_length: int | None = None) -> WordPieces:
+        """`path`'s tokenizer, truncating at `max_length` or, when None, at the model's
+        `max_seq_length` (`sentence_bert_config.json`)."""
+        if max_length is None:
+            config = json.loads((path / "sentence_bert_config.json").read_text())
+            max_length = int(config["max_seq_length"])
         return cls(Tokenizer.from_file(str(path / "tokenizer.json")), max_length)
 
     @property

@@ -25,15 +25,8 @@ from . import blas_env  # noqa: F401  (first: it sets what numpy's OpenBLAS read
 from .lazy_names import lazy_names
 
 if TYPE_CHECKING:
-    from .config import (
-        EngineConfig,
-        FsyncPolicy,
-    )
-    from .engine import (
-        Engine,
-        EngineState,
-        Submitted,
-    )
+    from .config import EngineConfig, FsyncPolicy
+    from .engine import Engine, EngineState, Submitted
     from .errors import (
         ArityError,
         CommandError,
@@ -57,10 +50,7 @@ if TYPE_CHECKING:
     )
     from .files import atomic_write
     from .replies import SimpleString
-    from .wal.base import (
-        RecoveryOutcome,
-        RecoveryReport,
-    )
+    from .wal.base import RecoveryOutcome, RecoveryReport
     from .wal.position import LogPosition
 
 _HOME = {

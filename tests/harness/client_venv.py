@@ -10,7 +10,7 @@
 Each is built at the repository root on first use by :func:`ensure_client_venv`
 (``python -m venv`` + ``pip install``; about 30 s and 45 s on a warm pip cache) and
 reused while its requirements are unchanged (a stamp file records them), so a fresh
-clone's ``./run test`` builds them once: in the background while mypy runs
+clone's ``./run test`` builds them once: in the background while ``.venv`` installs
 (:mod:`tests.harness.prebuild`), else in the first test that needs one. Tests run
 scripts there with :func:`run_in_client_venv` against servers they started.
 """

@@ -191,8 +191,8 @@ def run_with_kills(
             worker = Worker(args, env, tmp_path / f"worker{round_no}.log")
             if round_no % 2:  # killed at a random moment once up: taking its leases or
                 # partitions, consuming, writing or committing. Counted from its ready line:
-                # a worker takes ~6 s to import and load the model, so a delay counted from
-                # the spawn only ever killed it while importing.
+                # a worker takes seconds to import and load the model, so a delay counted
+                # from the spawn would mostly kill it while importing.
                 wait_for(worker.up, 60, message=f"round {round_no}: worker never got ready")
                 try:
                     worker.proc.wait(rng.uniform(0, 3))  # the random delay is the kill point
