@@ -57,6 +57,7 @@ from .blocking import ParkingLot
 from .config import ServerConfig
 from .connection import Connection
 from .durable_gate import DurableGate
+from .durable_rounds import DurableRounds
 from .handlers import Handler, base_handlers
 from .notifications import Notifier
 from .observe import Observability
@@ -182,6 +183,7 @@ class Server:
         self.searches_in_pool = 0
         self.scans_in_pool = 0  # of which long FLAT scans, on scan_pool
         self.durable_gate = DurableGate(self.engine)  # clients' durability waits, coalesced
+        self.durable_rounds = DurableRounds(self.durable_gate)  # one waiter per iteration
         self.write_combiner = WriteCombiner(self.engine)  # clients' key writes, one submit
         # perf_counter_ns of the last engine write a client ran (Connection: searches run
         # inline, not on the pool, while writes are in flight)

@@ -106,7 +106,7 @@ from ..index.schema import parse_ft_create
 from ..resp import ErrorReply, ProtocolError, Push, ReplyWriter, RequestParser, SimpleString
 from .acl import User, no_key_permission
 from .cmdstats import SUBCOMMAND_CONTAINERS, command_label
-from .inline_commands import InlineReplies, combines_inline, runs_inline
+from .inline_commands import NOTHING_UNSIZED, InlineReplies, combines_inline, runs_inline
 from .pubsub import subscribed_gate
 from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import SCRIPT_RUNNERS
@@ -124,7 +124,6 @@ PAUSE_READING_BYTES = 8 * 1024 * 1024
 # large enough that small-reply pipelines (and their one durability wait) keep one flush
 # per batch, small enough that memory per client stays far below any output limit.
 FLUSH_BYTES = 256 * 1024
-_NO_REPLY = object()  # (_run_inline: no reply waits to be sized)
 # Replies queued for a client leave together at the loop's next iteration (fairness, in
 # the module docstring) until this many bytes are queued: then at once, so a large output
 # reaches the transport (and its backpressure and output limits) as it is made.
@@ -515,6 +514,8 @@ class Connection(asyncio.Protocol):
                 await inline.combined
             self._inline = None
             replies, writes, pending = inline.replies, inline.writes, inline.size
+            if inline.unsized is not NOTHING_UNSIZED:
+                pending += size_hint(inline.unsized)
             need, touched, rollbacks = inline.written, True, inline.rollbacks
         self.busy = True
         self.outbox = replies
@@ -739,10 +740,13 @@ class Connection(asyncio.Protocol):
         state = self._inline
         ran = 0
         complete = True
-        # the last reply's size is counted only when another command follows it, or when
-        # the replies wait (end of this method): a lone command's reply, sent at once,
-        # is never sized (a RESP3 KNN page of 10 maps: ~7 us, docs/decisions/0027)
-        unsized: Any = _NO_REPLY
+        # the last reply's size is counted only when another command follows it (here or
+        # in a later call, InlineReplies.unsized), or when the task takes the replies: a
+        # lone command's reply is never sized (a RESP3 KNN page of 10 maps: ~7 us,
+        # docs/decisions/0027)
+        unsized: Any = NOTHING_UNSIZED
+        if state is not None:
+            unsized, state.unsized = state.unsized, NOTHING_UNSIZED
         try:
             while state is None or state.size < FLUSH_BYTES:
                 try:
@@ -752,10 +756,10 @@ class Connection(asyncio.Protocol):
                     break
                 if args is None:
                     break
-                if unsized is not _NO_REPLY:
+                if unsized is not NOTHING_UNSIZED:
                     assert state is not None
                     state.size += size_hint(unsized)
-                    unsized = _NO_REPLY
+                    unsized = NOTHING_UNSIZED
                     if state.size >= FLUSH_BYTES:  # a reply-heavy pipeline: as below
                         self._leftover.append(args)
                         complete = False
@@ -840,8 +844,8 @@ class Connection(asyncio.Protocol):
                 server.blocking.serve()
         if state is not None and ran and state.combined is None:
             self._inline_settle(state)  # (else the combined write's answer settles them)
-        if unsized is not _NO_REPLY and state is not None and self._inline is state:
-            state.size += size_hint(unsized)  # they wait: later commands join them
+        if unsized is not NOTHING_UNSIZED and state is not None and self._inline is state:
+            state.unsized = unsized  # they wait: sized if later commands join them
         return complete
 
     def _combine(self, state: InlineReplies, spec: CommandSpec, args: list[bytes]) -> None:
@@ -910,11 +914,10 @@ class Connection(asyncio.Protocol):
                 self._inline_send(state)  # durable already (a read; everysec): no callback
                 return
             state.waiting = need
-            gate.notify(need, functools.partial(self._inline_durable, state))
+            assert self._loop is not None  # registered: connection_made ran
+            self.server.durable_rounds.join(self._loop, self, state, need)
 
-    def _inline_durable(
-        self, state: InlineReplies, outcome: Any, exc: BaseException | None
-    ) -> None:
+    def inline_durable(self, state: InlineReplies, outcome: Any, exc: BaseException | None) -> None:
         """The gate's answer for ``state`` (on the loop): send, wait more, or hand over."""
         try:
             if self._inline is not state:  # the task took them into a batch
@@ -931,7 +934,7 @@ class Connection(asyncio.Protocol):
             if not self.server.durable_gate.covers(state.need):
                 state.waiting = state.need  # commands ran since the request: wait for them
                 self.server.durable_gate.notify(
-                    state.need, functools.partial(self._inline_durable, state)
+                    state.need, functools.partial(self.inline_durable, state)
                 )
                 return
             self._inline_send(state)

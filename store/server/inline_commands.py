@@ -15,8 +15,8 @@ read, the same group-commit fsync of the durable gate), but through
 is acknowledged before it is durable; a failure hands the replies to the client's task,
 whose regular path refuses what may not be durable.
 
-Eligible (:func:`runs_inline`): an engine command that cannot block or run a script, and
-is not a search the search pool would take now, on a connection with the fast checks
+Eligible (:func:`runs_inline`): an engine command that cannot run a script, and is not a
+search the search pool would take now, on a connection with the fast checks
 (authenticated unrestricted user, no MULTI, no pub/sub or tracking, not cluster mode),
 while nothing else is special: no CLIENT PAUSE,
 no busy script, no ``min-replicas-to-write``, no backpressure. A key write the task path
@@ -28,6 +28,13 @@ other clients are active, is queued to the :class:`WriteCombiner` from here and 
 from its batch (docs/decisions/0015-combined-writes-from-the-inline-path.md). The first command that
 is not eligible, and everything after it, goes to the task, which sends the inline replies
 first: the order of replies is the order of commands.
+
+A blocking command (BLPOP, XREADGROUP ... BLOCK) runs here too. One that can be served now
+is answered as any other; one that would wait returns ``WouldBlock`` without having
+changed anything (the contract of store.commands.blocking), and goes to the task with what
+follows it, which runs it again and parks the client. ``XREADGROUP`` without ``BLOCK``,
+6% of the types mix's commands, took the task's steps every time before
+(docs/decisions/0039-durable-rounds.md).
 """
 
 from __future__ import annotations
@@ -41,7 +48,9 @@ from ..engine import BATCHABLE_WRITES
 if TYPE_CHECKING:
     from ..commands.table import CommandSpec
 
-__all__ = ["InlineReplies", "combines_inline", "runs_inline"]
+__all__ = ["NOTHING_UNSIZED", "InlineReplies", "combines_inline", "runs_inline"]
+
+NOTHING_UNSIZED: Any = object()  # InlineReplies.unsized: every reply is counted in size
 
 # commands whose regular path does more than submit (watchers, scripts)
 _SPECIAL = frozenset({"FLUSHALL", "FLUSHDB", "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO",
@@ -57,7 +66,11 @@ class InlineReplies:
     writes: list[tuple[int, int]] = field(default_factory=list)  # (reply index, log seq)
     need: int = 0  # the highest record written or read: durable before any reply leaves
     written: int = 0  # the highest record written
-    size: int = 0  # approximate bytes of the replies
+    size: int = 0  # approximate bytes of the replies, but for ``unsized``
+    # the last reply while they wait, not sized yet: counted when a command joins them or
+    # the task takes them (a lone command's reply is never sized; size_hint of a stream or
+    # sorted-set page was ~4% of the types mix's server samples)
+    unsized: Any = NOTHING_UNSIZED
     waiting: int = 0  # the seq the gate was asked for (0: not asked)
     failed: bool = False  # the log failed them: the client's task answers
     # a key write queued to the WriteCombiner (:func:`combines_inline`): its reply's place
@@ -76,7 +89,7 @@ def runs_inline(spec: CommandSpec, args: list[bytes], searches_inline: bool = Fa
     if spec.scope != "engine" or spec.name in _SPECIAL:
         return False
     flags = spec.flags
-    if "blocking" in flags or ("lockfree" in flags and not searches_inline):
+    if "lockfree" in flags and not searches_inline:
         return False
     arity = spec.arity
     if (arity > 0 and len(args) != arity) or len(args) < -arity:
