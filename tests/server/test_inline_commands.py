@@ -3,9 +3,9 @@
 Two servers, ``appendfsync always``, one with simple commands run from the socket callback
 (store.server.inline_commands, the default) and one without (``inline_commands=False``),
 get the same raw request streams: single commands, pipelines that mix simple commands with
-what the inline path hands to the task (MULTI/EXEC, a blocking command, HELLO switching
-protocols, an unknown command, an arity error, FT.SEARCH), and a protocol error after good
-commands. Their raw reply bytes must be equal, and the inline server must have run
+what the inline path hands to the task (MULTI/EXEC, a blocking command that waits, HELLO
+switching protocols, an unknown command, an arity error, FT.SEARCH), and a protocol error
+after good commands. Their raw reply bytes must be equal, and the inline server must have run
 commands inline (INFO ``memvec_inline_commands``), the other none. Durability on this path
 is covered by the crash and full-disk tests (tests/server/test_types_crash.py,
 test_disk_full.py), which run through it.
