@@ -16,10 +16,15 @@ from store.index.vector import Metric, prepare, smallest_k
 
 
 def _run_concurrently(fn, count: int) -> list[object]:
+    """``fn(i)`` for each ``i`` on its own thread, all released together (a barrier): on a
+    loaded machine, threads started one by one reached the index one by one, each after
+    the pass before had ended, and no two shared a pass (a flaky CI run)."""
     out: list[object] = [None] * count
+    start = threading.Barrier(count)
 
     def work(i: int) -> None:
         try:
+            start.wait(timeout=30)
             out[i] = fn(i)
         except Exception as exc:  # returned, so the test sees it
             out[i] = exc
@@ -33,14 +38,14 @@ def _run_concurrently(fn, count: int) -> list[object]:
 
 
 def _count_passes(index: FlatIndex) -> list[int]:
-    """Make each of ``index``'s passes 3 ms long (as a large index's: other queries arrive
-    meanwhile) and record how many queries each held, in the returned list."""
+    """Make each of ``index``'s passes 10 ms long (as a large index's: other queries
+    arrive meanwhile) and record how many queries each held, in the returned list."""
     batches: list[int] = []
     scan = index._scan
 
     def counted(items: list[Any]) -> list[Any]:
         batches.append(len(items))
-        time.sleep(0.003)
+        time.sleep(0.01)
         return scan(items)
 
     index._scan = counted  # type: ignore[method-assign]
