@@ -133,7 +133,7 @@ class MiniLM:
                 ids[row, : len(e)] = torch.tensor(e, dtype=torch.long)
                 mask[row, : len(e)] = 1
             out[rows] = self._pooled(ids.to(self.device), mask.to(self.device)).cpu().numpy()
-        return np.ascontiguousarray(out)
+        return out  # np.zeros: C-contiguous already
 
     @torch.inference_mode()
     def _pooled(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

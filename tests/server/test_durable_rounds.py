@@ -14,6 +14,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from store.aio import within
 from store.commands.table import resolve
 from store.config import EngineConfig, FsyncPolicy
 from store.engine import Engine
@@ -23,16 +24,21 @@ from store.server.inline_commands import InlineReplies
 
 
 class Member:
-    """Records the gate answers handed to it, and whether its seq was durable then."""
+    """Records the gate answers handed to it (and whether its seq was durable then) and
+    the order members were answered in; ``answered`` resolves at its first answer."""
 
-    def __init__(self, engine: Engine, seq: int) -> None:
-        self.engine, self.seq = engine, seq
+    def __init__(self, engine: Engine, seq: int, order: list[Member]) -> None:
+        self.engine, self.seq, self.order = engine, seq, order
         self.answers: list[tuple[Any, BaseException | None, bool]] = []
+        self.answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def inline_durable(self, state: InlineReplies, outcome: Any, exc: BaseException | None) -> None:
         log = self.engine.transaction_log
         assert log is not None
+        self.order.append(self)
         self.answers.append((outcome, exc, log.durable_position.seq > self.seq))
+        if not self.answered.done():
+            self.answered.set_result(None)
 
 
 def _engine(tmp_path: Path) -> Engine:
@@ -43,6 +49,10 @@ def _write(engine: Engine, key: bytes) -> int:
     done = engine.submit(resolve([b"SET", key, b"v"]), [b"SET", key, b"v"])
     assert done.seq is not None
     return done.seq
+
+
+async def _all_answered(members: list[Member]) -> None:
+    await within(asyncio.gather(*(m.answered for m in members)), 10)
 
 
 def test_one_iterations_members_share_one_waiter_and_one_fsync(tmp_path: Path) -> None:
@@ -63,43 +73,30 @@ def test_one_iterations_members_share_one_waiter_and_one_fsync(tmp_path: Path) -
     rounds = DurableRounds(gate)
     log = engine.transaction_log
     assert log is not None
-    answered: list[Member] = []
+    order: list[Member] = []
     try:
 
         async def run() -> tuple[list[Member], Member, int]:
             loop = asyncio.get_running_loop()
             before = log.fsync_count
-            members = [Member(engine, _write(engine, b"k%d" % n)) for n in range(30)]
+            members = [Member(engine, _write(engine, b"k%d" % n), order) for n in range(30)]
             for m in members:
-                m.inline_durable = _recording(m, answered)  # type: ignore[method-assign]
                 rounds.join(loop, m, InlineReplies(engine.rollbacks), m.seq)  # type: ignore[arg-type]
-            while any(not m.answers for m in members):
-                await asyncio.sleep(0.001)
-            later = Member(engine, _write(engine, b"next"))
+            await _all_answered(members)
+            later = Member(engine, _write(engine, b"next"), order)
             rounds.join(loop, later, InlineReplies(engine.rollbacks), later.seq)  # type: ignore[arg-type]
-            while not later.answers:
-                await asyncio.sleep(0.001)
+            await _all_answered([later])
             return members, later, log.fsync_count - before
 
         members, later, fsyncs = asyncio.run(run())
         assert asked == [members[-1].seq, later.seq]  # one request per round, its highest need
         assert fsyncs == 2
-        assert answered == members  # once each, in the order they joined
+        assert order == [*members, later]  # once each, in the order they joined
         for m in [*members, later]:
             assert m.answers == [(None, None, True)]
     finally:
         gate.close()
         engine.stop()
-
-
-def _recording(member: Member, answered: list[Member]) -> Any:
-    record = member.inline_durable
-
-    def inline_durable(state: InlineReplies, outcome: Any, exc: BaseException | None) -> None:
-        answered.append(member)
-        record(state, outcome, exc)
-
-    return inline_durable
 
 
 def test_a_round_for_a_seq_the_log_never_had_hands_each_member_the_logs_answer(
@@ -114,11 +111,10 @@ def test_a_round_for_a_seq_the_log_never_had_hands_each_member_the_logs_answer(
 
         async def run() -> list[Member]:
             loop = asyncio.get_running_loop()
-            members = [Member(engine, _write(engine, b"k%d" % n)) for n in range(3)]
+            members = [Member(engine, _write(engine, b"k%d" % n), []) for n in range(3)]
             for m in members:
                 rounds.join(loop, m, InlineReplies(engine.rollbacks), m.seq + 1000)  # type: ignore[arg-type]
-            while any(not m.answers for m in members):
-                await asyncio.sleep(0.001)
+            await _all_answered(members)
             return members
 
         members = asyncio.run(run())
