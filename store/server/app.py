@@ -65,6 +65,7 @@ from .pubsub import PubSub, pubsub_handlers
 from .replication_handlers import replication_handlers
 from .results import Deferred
 from .script_busy import ScriptGuard
+from .search_lane import SearchLane
 from .tracking import Tracking
 from .write_combiner import WriteCombiner
 
@@ -218,6 +219,12 @@ class Server:
         self.scan_pool = ThreadPoolExecutor(
             max_workers=SCAN_POOL_THREADS, thread_name_prefix="memvec-scan"
         )
+        # the inline path's long searches, while other clients share the server
+        # (Connection._run_inline; docs/decisions/0040)
+        lane_min = self.config.search_lane_min_us
+        self.search_lane = SearchLane(
+            self.engine, self.config.search_threads, None if lane_min is None else lane_min * 1000
+        )
         self.started_monotonic = time.monotonic()
         self._next_id = 0
         self._listeners: list[asyncio.Server] = []
@@ -337,6 +344,7 @@ class Server:
         self.loop_thread = threading.get_ident()
         self.notifier = Notifier(self.engine, self.pubsub, self._loop)
         self.notifier.configure(self.config.notify_keyspace_events)
+        self.search_lane.start(self._loop)
         self.tracking.attach(self._loop)
         self._stopped = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -381,6 +389,7 @@ class Server:
         self._unlock_data_dir()
         self.search_pool.shutdown(wait=False)
         self.scan_pool.shutdown(wait=False)
+        self.search_lane.close()
         self.script_guard.close()
         self.state = ServerState.STOPPED
 
@@ -541,6 +550,7 @@ class Server:
             await loop.run_in_executor(None, self.engine.stop)
         self.search_pool.shutdown(wait=False)
         self.scan_pool.shutdown(wait=False)
+        self.search_lane.close()
         self.script_guard.close()
         self._unlock_data_dir()
         self.state = ServerState.STOPPED

@@ -53,6 +53,11 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
+def _lane_min_us(text: str) -> int | None:
+    """``--search-lane-min-us``: microseconds, or ``off``."""
+    return None if text.strip().lower() == "off" else _nonneg_int(text)
+
+
 def _plain_port(text: str) -> int | None:
     """``--port``: 0 turns plaintext off (Redis's ``port 0``), ``auto`` lets the OS pick."""
     if text.strip().lower() == "auto":
@@ -223,6 +228,15 @@ _OPTIONS = (
         _event_loop,
         "auto (default: uvloop when installed, else asyncio's), uvloop or asyncio",
         "LOOP",
+    ),
+    _Option(
+        "--search-lane-min-us",
+        "search_lane_min_us",
+        _lane_min_us,
+        "a search whose query was seen to cost at least this many us of CPU runs on a worker "
+        "thread while other clients share the server (default 600); 0: every such search; "
+        "off: every search on the event loop",
+        "US|off",
     ),
     _Option(
         "--search-knn-order",

@@ -280,6 +280,12 @@ class ServerConfig:
     # (the thread hop costs ~100-150 us, more than it saves for a lone client); beyond,
     # it goes to the pool so the loop keeps serving others. 0: always use the pool.
     inline_search_max_active_clients: int = 1
+    # A search of the inline path whose query was seen to cost at least this many us of
+    # CPU runs on a search-lane thread while other clients share the server, so its walk
+    # overlaps the loop's work on another core (store.server.search_lane; up to ~400 us
+    # the hand-off costs what the overlap saves, docs/decisions/0040). 0: every such
+    # search; None: never.
+    search_lane_min_us: int | None = 600
     # Run simple commands straight from the socket callback when the client's task is idle
     # (store.server.inline_commands): no task step or future per command. Off: every
     # batch takes the task path (for comparison; the replies are the same).

@@ -28,7 +28,10 @@ Contract:
   replies released by a durable-gate callback, no task step; anything else, and what
   follows it, goes to the client's task, which sends those replies first.
 * ``lockfree`` commands (FT.SEARCH) run on the server's thread pool so searches from many
-  clients use every core; the batch continues after them, in order.
+  clients use every core; the batch continues after them, in order. On the inline path, a
+  search whose query was measured long runs on the server's
+  :class:`store.server.search_lane.SearchLane` while other clients share the server: its
+  reply takes its place among the client's inline replies when a lane thread answers.
 * Dispatch goes through the one command table (``store.commands.table``): unknown command
   and arity errors, NOAUTH, ACL NOPERM (command, keys, and the key prefixes of an index
   for FT.* commands), MULTI queueing. Connection-scope commands are implemented in
@@ -112,6 +115,7 @@ from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import SCRIPT_RUNNERS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from concurrent.futures import ThreadPoolExecutor
 
     from .app import Server
@@ -509,9 +513,9 @@ class Connection(asyncio.Protocol):
         rollbacks = engine.rollbacks
         inline = self._inline
         if inline is not None:  # commands run inline before these: their replies first
-            if inline.combined is not None:  # a write queued to the combiner: its reply
+            if inline.deferred is not None:  # a combined write or a lane search: its reply
                 inline.claimed = True
-                await inline.combined
+                await inline.deferred
             self._inline = None
             replies, writes, pending = inline.replies, inline.writes, inline.size
             if inline.unsized is not NOTHING_UNSIZED:
@@ -720,7 +724,7 @@ class Connection(asyncio.Protocol):
             and not self._leftover
             and not self._writing_paused
             and not self._paused
-            and (self._inline is None or not (self._inline.failed or self._inline.combined))
+            and (self._inline is None or not (self._inline.failed or self._inline.deferred))
             and not server.observe.pause.active
             and not server.script_guard.pending
             and server.config.min_replicas_to_ack == 0
@@ -737,6 +741,8 @@ class Connection(asyncio.Protocol):
         specs = RESOLVED
         observe = server.observe
         clock = time.perf_counter_ns
+        thread_cpu = time.thread_time_ns
+        lane = server.search_lane
         state = self._inline
         ran = 0
         complete = True
@@ -771,15 +777,7 @@ class Connection(asyncio.Protocol):
                     except StoreError:
                         spec = None  # unknown, or the wrong arity: the task answers it
                 if spec is not None and server.active_clients > 1 and combines_inline(spec, args):
-                    refused = False
-                    try:  # the last command sent? a pipelined run is the task's to batch
-                        after = parser.next_command()
-                    except ProtocolError:
-                        after, refused = None, True  # the task's drain raises it again
-                    if after is not None or refused:
-                        self._leftover.append(args)
-                        if after is not None:
-                            self._leftover.append(after)
+                    if not self._last_sent(args):  # a pipelined run is the task's to batch
                         complete = False
                         break
                     if state is None:
@@ -787,11 +785,21 @@ class Connection(asyncio.Protocol):
                     self._combine(state, spec, args)
                     ran += 1
                     break
-                if spec is None or not runs_inline(
-                    spec, args, "lockfree" in spec.flags and not self._offloads(clock(), args)
-                ):
+                lockfree = spec is not None and "lockfree" in spec.flags
+                now = clock()
+                searches_inline = lockfree and not self._offloads(now, args)
+                if spec is None or not runs_inline(spec, args, searches_inline):
                     self._leftover.append(args)
                     complete = False
+                    break
+                if searches_inline and self._lane_takes(now, args):
+                    if not self._last_sent(args):  # a pipelined run: the task keeps its order
+                        complete = False
+                        break
+                    if state is None:
+                        state = self._inline = InlineReplies(engine.rollbacks)
+                    self._to_lane(state, spec, args)
+                    ran += 1
                     break
                 if state is None:
                     state = self._inline = InlineReplies(engine.rollbacks)
@@ -803,8 +811,13 @@ class Connection(asyncio.Protocol):
                 if spec.is_write:
                     server.last_write_ns = started
                 server.executing = self
+                # a search's CPU time: what decides whether its query goes to the lane next
+                costed = lockfree and lane.min_cost_ns
+                cpu_started = thread_cpu() if costed else 0
                 try:
                     done = engine.submit(spec, args, protocol=self.protocol, may_block=True)
+                    if costed:
+                        lane.note(args, thread_cpu() - cpu_started)
                 except Exception as exc:  # a bug in a handler: answer, keep serving
                     log.exception("%s failed unexpectedly", spec.name)
                     failure = CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
@@ -842,48 +855,91 @@ class Connection(asyncio.Protocol):
             self._unread = 0
             if server.blocking.ready:  # serve clients blocked on keys these wrote
                 server.blocking.serve()
-        if state is not None and ran and state.combined is None:
-            self._inline_settle(state)  # (else the combined write's answer settles them)
+        if state is not None and ran and state.deferred is None:
+            self._inline_settle(state)  # (else the deferred command's answer settles them)
         if unsized is not NOTHING_UNSIZED and state is not None and self._inline is state:
             state.unsized = unsized  # they wait: sized if later commands join them
         return complete
 
+    def _last_sent(self, args: list[bytes]) -> bool:
+        """Whether ``args`` is the last complete command the client sent. If not, it and the
+        next go to the task (``_leftover``), which runs the rest in order; so does it before
+        a protocol error (the task's drain raises that again, after the replies)."""
+        try:
+            after = self.parser.next_command()
+        except ProtocolError:
+            self._leftover.append(args)
+            return False
+        if after is None:
+            return True
+        self._leftover.append(args)
+        self._leftover.append(after)
+        return False
+
+    def _lane_takes(self, now_ns: int, args: list[bytes]) -> bool:
+        """Whether FT.SEARCH ``args``, about to run inline, goes to the search lane: its
+        query was seen to be long (:meth:`SearchLane.takes`), other clients share the
+        server, whose loop serves them meanwhile (alone, the client would only wait for
+        the hand-off), and no client wrote in the last :data:`WRITE_QUIET_NS` (the
+        search pool's rule: a search off the loop convoys with writes for the engine
+        lock, the index's write lock and the GIL). docs/decisions/0040."""
+        server = self.server
+        return (
+            server.search_lane.takes(args)
+            and now_ns - server.last_write_ns > WRITE_QUIET_NS
+            and server.shared_with(self)
+        )
+
     def _combine(self, state: InlineReplies, spec: CommandSpec, args: list[bytes]) -> None:
         """Queue a key write to the server's WriteCombiner from the inline path: its reply
         joins ``state``'s at the place it holds now, once the batch answers
-        (:meth:`_combined`)."""
+        (:meth:`_deferred_answer`)."""
         server = self.server
+        server.last_write_ns = time.perf_counter_ns()
+        answer = self._defer(state, spec, args)
+        server.write_combiner.enqueue(spec, args, self.protocol, answer)
+
+    def _to_lane(self, state: InlineReplies, spec: CommandSpec, args: list[bytes]) -> None:
+        """Run a long search on the server's SearchLane from the inline path: its reply
+        joins ``state``'s at the place it holds now, once a lane thread answers
+        (:meth:`_deferred_answer`)."""
+        answer = self._defer(state, spec, args)
+        self.server.search_lane.enqueue(spec, args, self.protocol, answer)
+
+    def _defer(
+        self, state: InlineReplies, spec: CommandSpec, args: list[bytes]
+    ) -> Callable[[Submitted, int], None]:
+        """Hold the next place in ``state``'s replies for a command answered later; the
+        callback that answers it (:meth:`_deferred_answer`)."""
         self.last_spec = spec
         self.last_args = args
-        server.last_write_ns = time.perf_counter_ns()
         place = len(state.replies)
-        state.replies.append(None)  # held for the reply: never sent while combined is set
+        state.replies.append(None)  # held for the reply: never sent while deferred is set
         assert self._loop is not None  # registered: connection_made ran
-        state.combined = self._loop.create_future()
-        server.write_combiner.enqueue(
-            spec, args, self.protocol, functools.partial(self._combined, state, spec, args, place)
-        )
+        state.deferred = self._loop.create_future()
+        return functools.partial(self._deferred_answer, state, spec, args, place)
 
-    def _combined(
+    def _deferred_answer(
         self,
         state: InlineReplies,
         spec: CommandSpec,
         args: list[bytes],
         place: int,
         done: Submitted,
-        share: int,
+        took: int,
     ) -> None:
-        """The WriteCombiner's answer to a write :meth:`_combine` queued (on the loop):
-        its reply in place, then ``state``'s replies wait for the log as any inline
-        replies do, unless the client's task took them (it awaits ``state.combined``)."""
+        """The answer to a command :meth:`_defer` held (on the loop): its reply in place,
+        then ``state``'s replies wait for the log as any inline replies do, unless the
+        client's task took them (it awaits ``state.deferred``). ``took``: the ns it ran
+        (a combined write's share of its batch)."""
         server = self.server
-        server.observe.done(self, spec, args, share, done.error)
+        server.observe.done(self, spec, args, took, done.error)
         if done.seq is not None:
             state.writes.append((place, done.seq))
             if done.seq > state.written:
                 state.written = done.seq
         state.replies[place] = done.reply if done.error is None else done.error
-        waiter, state.combined = state.combined, None
+        waiter, state.deferred = state.deferred, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         if server.blocking.ready:  # serve clients blocked on keys this wrote
@@ -892,8 +948,8 @@ class Connection(asyncio.Protocol):
             return  # the task sends them (or nobody: the client went away)
         try:
             self._inline_settle(state)
-        except Exception:  # never into the combiner: it answers other clients next
-            log.exception("client id=%d: answering a combined write failed; closing", self.id)
+        except Exception:  # never into the combiner or the lane: other clients' answers follow
+            log.exception("client id=%d: answering a deferred command failed; closing", self.id)
             self.kill()
 
     def _inline_settle(self, state: InlineReplies) -> None:
@@ -928,7 +984,7 @@ class Connection(asyncio.Protocol):
                 self._has_data = True
                 self._wake()
                 return
-            if state.combined is not None:  # a write joined them since: it settles them
+            if state.deferred is not None:  # a deferred command joined them: it settles them
                 state.waiting = 0
                 return
             if not self.server.durable_gate.covers(state.need):

@@ -25,7 +25,10 @@ for one client's pipelined run) always goes the regular way: run inline it would
 batch (a lone client's pipelined HSETs fell from 0.9x to 0.66x the peer). One exception
 (:func:`combines_inline`): such a write that is the last command a client sent, while
 other clients are active, is queued to the :class:`WriteCombiner` from here and answered
-from its batch (docs/decisions/0015-combined-writes-from-the-inline-path.md). The first command that
+from its batch (docs/decisions/0015-combined-writes-from-the-inline-path.md). Likewise a
+search whose query was measured long, the last command a client sent while others share
+the server, runs on the :class:`SearchLane`'s threads and is answered from there
+(docs/decisions/0040-long-searches-on-the-search-lane.md). The first command that
 is not eligible, and everything after it, goes to the task, which sends the inline replies
 first: the order of replies is the order of commands.
 
@@ -73,9 +76,10 @@ class InlineReplies:
     unsized: Any = NOTHING_UNSIZED
     waiting: int = 0  # the seq the gate was asked for (0: not asked)
     failed: bool = False  # the log failed them: the client's task answers
-    # a key write queued to the WriteCombiner (:func:`combines_inline`): its reply's place
-    # in ``replies`` is held until the batch answers; resolved then (the task awaits it)
-    combined: asyncio.Future[None] | None = None
+    # a command answered later: a key write queued to the WriteCombiner
+    # (:func:`combines_inline`) or a long search on the SearchLane; its reply's place in
+    # ``replies`` is held until it is answered; resolved then (the task awaits it)
+    deferred: asyncio.Future[None] | None = None
     claimed: bool = False  # the client's task took these replies: it sends them
 
 

@@ -1,0 +1,375 @@
+"""The search lane: long searches of the inline path answered from worker threads.
+
+First :class:`SearchLane` itself, with a real engine and index: what it answers on the
+loop is what ``Engine.submit`` returns, which searches it takes, and its failures. Then
+two real servers (``appendfsync always``), one sending every search of a client that
+shares the server to the lane (``search_lane_min_us=0``) and one never
+(``search_lane_min_us=None``): concurrent clients get the same raw reply bytes from both,
+a lone client's search never takes the lane, a pipelined one keeps its order, a client
+gone before its answer does not stop the server, and under the default threshold only a
+query seen to be long goes there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from store.aio import within
+from store.commands.table import resolve
+from store.config import EngineConfig, FsyncPolicy
+from store.engine import Engine, Submitted
+from store.errors import StoreError
+from store.resp import encode_command
+from store.server import ServerConfig, ServerThread
+from store.server.search_lane import COSTS_KEPT, SearchLane
+from tests.server.conftest import RawClient
+
+DIM = 8
+
+
+def _vector(i: int) -> bytes:
+    return np.random.default_rng(i).standard_normal(DIM).astype(np.float32).tobytes()
+
+
+def _create(dim: int = DIM) -> list[bytes]:
+    return [b"FT.CREATE", b"idx", b"ON", b"HASH", b"PREFIX", b"1", b"d:", b"SCHEMA", b"v",
+            b"VECTOR", b"HNSW", b"6", b"TYPE", b"FLOAT32", b"DIM", b"%d" % dim,
+            b"DISTANCE_METRIC", b"COSINE"]  # fmt: skip
+
+
+def _knn(i: int, k: int = 5, ef: int = 400) -> list[bytes]:
+    """A KNN query; at the default EF_RUNTIME the walk reaches all 200 documents, so two
+    servers whose graphs were built apart (a pipelined load inserts on two threads) give
+    the same hits."""
+    return [b"FT.SEARCH", b"idx", b"*=>[KNN %d @v $q EF_RUNTIME %d]" % (k, ef), b"PARAMS",
+            b"2", b"q", _vector(10_000 + i), b"DIALECT", b"2"]  # fmt: skip
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    e = Engine(EngineConfig(data_dir=None)).start()
+    try:
+        e.execute(*_create())
+        for i in range(200):
+            e.execute("HSET", f"d:{i}", "v", _vector(i), "n", str(i))
+        yield e
+    finally:
+        e.stop()
+
+
+# -- SearchLane ---------------------------------------------------------------------------
+
+
+async def test_the_lane_answers_on_the_loop_what_submit_returns(engine: Engine) -> None:
+    loop = asyncio.get_running_loop()
+    lane = SearchLane(engine, threads=2, min_cost_ns=0)
+    lane.start(loop)
+    try:
+        answers: list[asyncio.Future[tuple[Submitted, int, int]]] = []
+        for i in range(12):
+            args = _knn(i)
+            answered: asyncio.Future[tuple[Submitted, int, int]] = loop.create_future()
+            answers.append(answered)
+
+            def answer(done: Submitted, took: int, f: Any = answered) -> None:
+                f.set_result((done, took, threading.get_ident()))
+
+            lane.enqueue(resolve(args), args, 2, answer)
+        got = await within(asyncio.gather(*answers), 10)
+        for i, (done, took, thread) in enumerate(got):
+            args = _knn(i)
+            assert done.error is None and done.seq is None
+            assert done.reply == engine.submit(resolve(args), args).reply
+            assert took > 0
+            assert thread == threading.get_ident()  # answered on the loop's thread
+        assert lane.searches == 12
+    finally:
+        lane.close()
+
+
+async def test_errors_and_internal_failures_are_answered(engine: Engine) -> None:
+    loop = asyncio.get_running_loop()
+    lane = SearchLane(engine, threads=1, min_cost_ns=0)
+    lane.start(loop)
+    try:
+        missing = [b"FT.SEARCH", b"nosuch", b"*"]
+        spec = resolve(_knn(0))
+
+        def broken(ctx: Any, args: list[bytes]) -> Any:
+            raise RuntimeError("a bug")
+
+        for s, args in ((resolve(missing), missing),
+                        (dataclasses.replace(spec, handler=broken), _knn(0))):  # fmt: skip
+            answered: asyncio.Future[Submitted] = loop.create_future()
+            lane.enqueue(s, args, 2, lambda done, took, f=answered: f.set_result(done))
+            done = await within(answered, 10)
+            assert isinstance(done.error, StoreError)
+        assert (
+            "no such index"
+            in str((await _one(lane, loop, resolve(missing), missing)).error).lower()
+        )
+        assert "internal error in FT.SEARCH: RuntimeError" in str(
+            (await _one(lane, loop, dataclasses.replace(spec, handler=broken), _knn(0))).error
+        )
+        # the lane still answers after a failure
+        assert (await _one(lane, loop, spec, _knn(1))).error is None
+    finally:
+        lane.close()
+
+
+async def _one(lane: SearchLane, loop: Any, spec: Any, args: list[bytes]) -> Submitted:
+    answered: asyncio.Future[Submitted] = loop.create_future()
+    lane.enqueue(spec, args, 2, lambda done, took: answered.set_result(done))
+    return await within(answered, 10)
+
+
+def test_which_searches_the_lane_takes(engine: Engine) -> None:
+    args = _knn(0)
+    assert not SearchLane(engine, 1, None).takes(args)
+    assert SearchLane(engine, 1, 0).takes(args)
+    lane = SearchLane(engine, 1, 450_000)
+    assert not lane.takes(args)  # never seen
+    lane.note(args, 900_000)
+    assert not lane.takes(args)  # one long run (the first parses the query) is not enough
+    lane.note(args, 500_000)
+    assert lane.takes(args)  # two
+    assert not lane.takes(_knn(0, k=3))  # another query text
+    lane.note(args, 100_000)
+    assert not lane.takes(args)  # one short run brings it back
+    lane.note(args, 600_000)
+    assert not lane.takes(args)
+    lane.note(args, 450_000)
+    assert lane.takes(args)
+    for n in range(COSTS_KEPT):  # bounded: past COSTS_KEPT texts it forgets them all
+        lane.note([b"FT.SEARCH", b"idx", b"q%d" % n], 600_000)
+    assert not lane.takes(args)
+
+
+def test_only_started_lanes_take_lockfree_commands(engine: Engine) -> None:
+    lane = SearchLane(engine, 1, 0)
+    with pytest.raises(RuntimeError, match="not started"):
+        lane.enqueue(resolve(_knn(0)), _knn(0), 2, lambda done, took: None)
+    with pytest.raises(ValueError, match="GET cannot run on the search lane"):
+        lane.enqueue(resolve([b"GET", b"k"]), [b"GET", b"k"], 2, lambda done, took: None)
+    with pytest.raises(ValueError, match="at least one thread"):
+        SearchLane(engine, 0, 0)
+
+
+# -- through the server -------------------------------------------------------------------
+
+
+def _server(tmp_path: Path, name: str, lane_min_us: int | None) -> ServerThread:
+    config = ServerConfig(
+        port=0,
+        data_dir=tmp_path / name,
+        appendfsync=FsyncPolicy.ALWAYS,
+        search_lane_min_us=lane_min_us,
+    )
+    return ServerThread(config).start()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
+    """(every shared search on the lane, none); both with the 200 documents of ``d:``."""
+    lane, loop = _server(tmp_path, "lane", 0), _server(tmp_path, "loop", None)
+    try:
+        for server in (lane, loop):
+            c = RawClient(server.port)
+            try:
+                c.send(encode_command(*_create()))
+                assert c.read_reply() == b"+OK\r\n"
+                c.send(b"".join(encode_command("HSET", f"d:{i}", "v", _vector(i), "n", str(i))
+                                for i in range(200)))  # fmt: skip
+                assert [c.read_reply() for _ in range(200)] == [b":2\r\n"] * 200
+            finally:
+                c.close()
+        yield lane, loop
+    finally:
+        lane.stop()
+        loop.stop()
+
+
+def _stat(port: int, name: str) -> int:
+    client = RawClient(port)
+    try:
+        client.send(encode_command("INFO", "stats"))
+        text = client.read_reply().decode()
+    finally:
+        client.close()
+    return int(next(x for x in text.splitlines() if x.startswith(name + ":")).split(":")[1])
+
+
+def _concurrent_searches(port: int, clients: int, each: int) -> dict[tuple[int, int], bytes]:
+    """``clients`` threads, each sending ``each`` KNN queries one at a time; raw replies."""
+    replies: dict[tuple[int, int], bytes] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(clients)
+
+    def run(k: int) -> None:
+        c = RawClient(port)
+        try:
+            barrier.wait(10)
+            for i in range(each):
+                c.send(encode_command(*_knn(k * each + i, k=1 + i % 7)))
+                replies[(k, i)] = c.read_reply()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return replies
+
+
+def test_concurrent_clients_get_the_same_bytes_from_the_lane(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    lane, loop = servers
+    from_lane = _concurrent_searches(lane.port, 6, 40)
+    from_loop = _concurrent_searches(loop.port, 6, 40)
+    assert from_lane == from_loop
+    assert len(from_lane) == 240
+    assert _stat(lane.port, "memvec_lane_searches") > 0
+    assert _stat(loop.port, "memvec_lane_searches") == 0
+
+
+def test_a_lone_clients_search_stays_on_the_loop(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    lane = servers[0]
+    c = RawClient(lane.port)
+    time.sleep(0.1)  # past WRITE_QUIET_NS after the fixture's writes
+    try:
+        for i in range(20):
+            c.send(encode_command(*_knn(i)))
+            assert c.read_reply().startswith(b"*11\r\n:5\r\n")
+    finally:
+        c.close()
+    assert _stat(lane.port, "memvec_lane_searches") == 0
+
+
+class Pinger(threading.Thread):
+    """Another client that shares the server: PING after PING until stopped."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.client = RawClient(port)
+        self.stopped = threading.Event()
+        self.pongs = 0
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.client.send(encode_command("PING"))
+            assert self.client.read_reply() == b"+PONG\r\n"
+            self.pongs += 1
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(10)
+        self.client.close()
+
+
+def test_lane_replies_keep_the_order_of_each_clients_commands(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    """While another client shares the server: searches on the lane between the client's
+    other reads, a search pipelined with other commands (the task path), all in order and
+    as the loop answers them; a client gone before its answer stops nothing."""
+    answers = []
+    for server in servers:
+        pinger = Pinger(server.port)
+        c = RawClient(server.port)
+        gone = RawClient(server.port)
+        try:
+            c.send(encode_command("SET", "n", "7"))
+            assert c.read_reply() == b"+OK\r\n"
+            time.sleep(0.1)  # past WRITE_QUIET_NS: a search right after a write stays inline
+            pinger.start()
+            seen = []
+            for i in range(10):
+                c.send(encode_command(*_knn(i, k=2)))
+                seen.append(c.read_reply())
+                c.send(encode_command("GET", "n"))
+                seen.append(c.read_reply())
+            c.send(b"".join([encode_command(*_knn(99, k=1)), encode_command("PING"),
+                             encode_command("GET", "n")]))  # fmt: skip
+            seen += [c.read_reply() for _ in range(3)]
+            # the search last: the GET inline, the search (on the lane) answered after it
+            c.send(encode_command("GET", "n") + encode_command(*_knn(7, k=3)))
+            seen += [c.read_reply() for _ in range(2)]
+            assert seen[-2] == b"$1\r\n7\r\n" and seen[-1].startswith(b"*7\r\n:3\r\n")
+            assert seen[1:20:2] == [b"$1\r\n7\r\n"] * 10
+            assert seen[21:23] == [b"+PONG\r\n", b"$1\r\n7\r\n"]
+            gone.send(encode_command(*_knn(5, ef=200)))
+            gone.close()
+            c.send(encode_command(*_knn(0, k=2)))
+            assert c.read_reply() == seen[0]
+            assert pinger.pongs > 0
+            answers.append(seen)
+        finally:
+            pinger.stop()
+            c.close()
+    assert answers[0] == answers[1]
+    assert _stat(servers[0].port, "memvec_lane_searches") >= 10
+    assert _stat(servers[1].port, "memvec_lane_searches") == 0
+
+
+def test_only_a_query_seen_to_be_long_takes_the_lane(tmp_path: Path) -> None:
+    """With a threshold of 200 us of CPU: a search that walks a 3,000-vector graph at
+    EF_RUNTIME 3,000 (~0.5 ms) goes to the lane once two runs measured it, while a client
+    shares the server; an EF_RUNTIME 10 search of the same index (~0.05 ms) never does."""
+    server = _server(tmp_path, "measured", 200)
+    dim = 128
+    c = RawClient(server.port, timeout_s=30)
+    pinger = Pinger(server.port)
+    try:
+        c.send(encode_command(*_create(dim)))
+        assert c.read_reply() == b"+OK\r\n"
+        rng = np.random.default_rng(1)
+        vectors = rng.standard_normal((3000, dim)).astype(np.float32)
+        c.send(b"".join(encode_command("HSET", f"d:{i}", "v", vectors[i].tobytes())
+                        for i in range(3000)))  # fmt: skip
+        assert [c.read_reply() for _ in range(3000)] == [b":1\r\n"] * 3000
+        time.sleep(0.1)  # past WRITE_QUIET_NS: a search right after a write stays inline
+        query = struct.pack(f"{dim}f", *rng.standard_normal(dim))
+
+        def search(ef: int) -> bytes:
+            c.send(encode_command("FT.SEARCH", "idx", f"*=>[KNN 10 @v $q EF_RUNTIME {ef}]",
+                                  "PARAMS", "2", "q", query, "NOCONTENT", "DIALECT", "2"))  # fmt: skip
+            return c.read_reply()
+
+        # alone, its first runs (the first parses the query and keeps a plan) are measured
+        # but never go to the lane
+        short = [search(10) for _ in range(5)]
+        pinger.start()  # shares the server from now
+        short += [search(10) for _ in range(30)]
+        assert _stat(server.port, "memvec_lane_searches") == 0
+        long = [search(3000) for _ in range(10)]
+        assert _stat(server.port, "memvec_lane_searches") >= 5
+        assert len(set(long)) == 1 and long[0].startswith(b"*11\r\n:10\r\n")
+        assert len(set(short)) == 1
+        # right after a write it stays on the loop (it would convoy with writes)
+        taken = _stat(server.port, "memvec_lane_searches")
+        c.send(encode_command("HSET", "other:1", "f", "v"))
+        assert c.read_reply() == b":1\r\n"
+        assert search(3000) == long[0]
+        assert _stat(server.port, "memvec_lane_searches") == taken
+    finally:
+        pinger.stop()
+        c.close()
+        server.stop()
