@@ -811,8 +811,9 @@ class Connection(asyncio.Protocol):
                 if spec.is_write:
                     server.last_write_ns = started
                 server.executing = self
-                # a search's CPU time: what decides whether its query goes to the lane next
-                costed = lockfree and lane.min_cost_ns
+                # a search's CPU time, while others share the server: what decides whether
+                # its query goes to the lane next (a lone client's is not measured)
+                costed = lockfree and lane.min_cost_ns and server.shared_with(self)
                 cpu_started = thread_cpu() if costed else 0
                 try:
                     done = engine.submit(spec, args, protocol=self.protocol, may_block=True)

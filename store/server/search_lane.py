@@ -23,7 +23,8 @@ query text on the same index), and only while other clients share the server (th
 caller's rule): alone, a client would only wait for the hop.
 
 The cost of a search is its thread's CPU time (``time.thread_time_ns``: the walk's and
-the Python around it, not the time spent waiting for the GIL or a core), and a query is
+the Python around it, not the time spent waiting for the GIL or a core; measured while
+other clients share the server, ~1 µs a search, so never a lone client's), and a query is
 long when its last two runs both cost ``min_cost_ns`` or more: one slow run (the first,
 which parses the query and keeps its plan; a cold cache) does not send it to the lane,
 and one short run brings it back. The table of query texts is bounded

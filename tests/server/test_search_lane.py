@@ -353,8 +353,7 @@ def test_only_a_query_seen_to_be_long_takes_the_lane(tmp_path: Path) -> None:
                                   "PARAMS", "2", "q", query, "NOCONTENT", "DIALECT", "2"))  # fmt: skip
             return c.read_reply()
 
-        # alone, its first runs (the first parses the query and keeps a plan) are measured
-        # but never go to the lane
+        # alone: the first run parses the query and keeps its plan; nothing is measured
         short = [search(10) for _ in range(5)]
         pinger.start()  # shares the server from now
         short += [search(10) for _ in range(30)]
