@@ -786,7 +786,7 @@ class Connection(asyncio.Protocol):
                     ran += 1
                     break
                 lockfree = spec is not None and "lockfree" in spec.flags
-                now = clock()
+                now = clock() if lockfree else 0
                 searches_inline = lockfree and not self._offloads(now, args)
                 if spec is None or not runs_inline(spec, args, searches_inline):
                     self._leftover.append(args)
