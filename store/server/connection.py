@@ -776,29 +776,31 @@ class Connection(asyncio.Protocol):
                         spec = resolve(args)  # a spelling not seen yet (cached from now on)
                     except StoreError:
                         spec = None  # unknown, or the wrong arity: the task answers it
+                # a command answered later (a combined write, a search on the lane)
+                defer: Callable[[InlineReplies, CommandSpec, list[bytes]], None] | None = None
+                lockfree = False
                 if spec is not None and server.active_clients > 1 and combines_inline(spec, args):
-                    if not self._last_sent(args):  # a pipelined run is the task's to batch
+                    defer = self._combine
+                else:
+                    lockfree = spec is not None and "lockfree" in spec.flags
+                    now = clock() if lockfree else 0
+                    searches_inline = lockfree and not self._offloads(now, args)
+                    if spec is None or not runs_inline(spec, args, searches_inline):
+                        self._leftover.append(args)
+                        complete = False
+                        break
+                    if searches_inline and self._lane_takes(now, args):
+                        defer = self._to_lane
+                if defer is not None:
+                    assert spec is not None
+                    # the last command sent? a pipelined run is the task's, in order (and
+                    # its key writes the task's to batch)
+                    if not self._last_sent(args):
                         complete = False
                         break
                     if state is None:
                         state = self._inline = InlineReplies(engine.rollbacks)
-                    self._combine(state, spec, args)
-                    ran += 1
-                    break
-                lockfree = spec is not None and "lockfree" in spec.flags
-                now = clock() if lockfree else 0
-                searches_inline = lockfree and not self._offloads(now, args)
-                if spec is None or not runs_inline(spec, args, searches_inline):
-                    self._leftover.append(args)
-                    complete = False
-                    break
-                if searches_inline and self._lane_takes(now, args):
-                    if not self._last_sent(args):  # a pipelined run: the task keeps its order
-                        complete = False
-                        break
-                    if state is None:
-                        state = self._inline = InlineReplies(engine.rollbacks)
-                    self._to_lane(state, spec, args)
+                    defer(state, spec, args)
                     ran += 1
                     break
                 if state is None:

@@ -83,6 +83,17 @@ class RawClient:
         self.sock.close()
 
 
+def info_stat(port: int, name: str) -> int:
+    """The INFO stats field ``name`` of the server on ``port``, read on a new connection."""
+    client = RawClient(port)
+    try:
+        client.send(b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n")
+        text = client.read_reply().decode()
+    finally:
+        client.close()
+    return int(next(x for x in text.splitlines() if x.startswith(name + ":")).split(":")[1])
+
+
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerThread]]:
     started: list[ServerThread] = []

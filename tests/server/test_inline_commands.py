@@ -25,7 +25,7 @@ import pytest
 from store.config import FsyncPolicy
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
-from tests.server.conftest import RawClient
+from tests.server.conftest import RawClient, info_stat
 
 STEPS: list[list[list[str]]] = [
     [["SET", "k", "1"]],
@@ -81,19 +81,8 @@ def run_steps(client: RawClient) -> list[bytes]:
     return out
 
 
-def _stat(port: int, name: str) -> int:
-    """The INFO stats field ``name`` of the server on ``port``."""
-    client = RawClient(port)
-    try:
-        client.send(encode_command("INFO", "stats"))
-        text = client.read_reply().decode()
-    finally:
-        client.close()
-    return int(next(x for x in text.splitlines() if x.startswith(name + ":")).split(":")[1])
-
-
 def _inline_count(port: int) -> int:
-    return _stat(port, "memvec_inline_commands")
+    return info_stat(port, "memvec_inline_commands")
 
 
 def test_inline_and_task_paths_answer_the_same_bytes(
@@ -223,7 +212,7 @@ def test_single_key_writes_of_many_clients_join_the_combiner_inline(
         for t in threads:
             t.join(60)
         assert not failures, failures[:3]
-        combined = _stat(server.port, "memvec_combined_writes")
+        combined = info_stat(server.port, "memvec_combined_writes")
         inline = _inline_count(server.port)
         if server is servers[0]:
             assert combined > 0 and inline > 0, (combined, inline)
@@ -255,14 +244,14 @@ def test_searches_of_a_small_flat_index_stay_on_the_loop(
         time.sleep(0.2)  # past WRITE_QUIET_NS: searches right after a write stay on the loop
         offloaded = {}
         for name in ("f", "h"):
-            before = _stat(server.port, "memvec_searches_offloaded")
+            before = info_stat(server.port, "memvec_searches_offloaded")
             for i in range(10):
                 setup.send(encode_command("FT.SEARCH", name, "*=>[KNN 1 @v $q]", "PARAMS", "2",
                                           "q", struct.pack("4f", i, 0, 0, 0), "NOCONTENT",
                                           "DIALECT", "2"))  # fmt: skip
                 want = f"{name}:{i}".encode()
                 assert setup.read_reply() == b"*2\r\n:1\r\n$%d\r\n%s\r\n" % (len(want), want)
-            offloaded[name] = _stat(server.port, "memvec_searches_offloaded") - before
+            offloaded[name] = info_stat(server.port, "memvec_searches_offloaded") - before
         assert offloaded == {"f": 0, "h": 10}
         setup.send(encode_command("LPUSH", "nothing", "x"))
         assert setup.read_reply() == b":1\r\n"

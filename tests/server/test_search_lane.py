@@ -32,7 +32,7 @@ from store.errors import StoreError
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
 from store.server.search_lane import COSTS_KEPT, SearchLane
-from tests.server.conftest import RawClient
+from tests.server.conftest import RawClient, info_stat
 
 DIM = 8
 
@@ -199,16 +199,6 @@ def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
         loop.stop()
 
 
-def _stat(port: int, name: str) -> int:
-    client = RawClient(port)
-    try:
-        client.send(encode_command("INFO", "stats"))
-        text = client.read_reply().decode()
-    finally:
-        client.close()
-    return int(next(x for x in text.splitlines() if x.startswith(name + ":")).split(":")[1])
-
-
 def _concurrent_searches(port: int, clients: int, each: int) -> dict[tuple[int, int], bytes]:
     """``clients`` threads, each sending ``each`` KNN queries one at a time; raw replies."""
     replies: dict[tuple[int, int], bytes] = {}
@@ -244,8 +234,8 @@ def test_concurrent_clients_get_the_same_bytes_from_the_lane(
     from_loop = _concurrent_searches(loop.port, 6, 40)
     assert from_lane == from_loop
     assert len(from_lane) == 240
-    assert _stat(lane.port, "memvec_lane_searches") > 0
-    assert _stat(loop.port, "memvec_lane_searches") == 0
+    assert info_stat(lane.port, "memvec_lane_searches") > 0
+    assert info_stat(loop.port, "memvec_lane_searches") == 0
 
 
 def test_a_lone_clients_search_stays_on_the_loop(
@@ -260,7 +250,7 @@ def test_a_lone_clients_search_stays_on_the_loop(
             assert c.read_reply().startswith(b"*11\r\n:5\r\n")
     finally:
         c.close()
-    assert _stat(lane.port, "memvec_lane_searches") == 0
+    assert info_stat(lane.port, "memvec_lane_searches") == 0
 
 
 class Pinger(threading.Thread):
@@ -325,8 +315,8 @@ def test_lane_replies_keep_the_order_of_each_clients_commands(
             pinger.stop()
             c.close()
     assert answers[0] == answers[1]
-    assert _stat(servers[0].port, "memvec_lane_searches") >= 10
-    assert _stat(servers[1].port, "memvec_lane_searches") == 0
+    assert info_stat(servers[0].port, "memvec_lane_searches") >= 10
+    assert info_stat(servers[1].port, "memvec_lane_searches") == 0
 
 
 def test_only_a_query_seen_to_be_long_takes_the_lane(tmp_path: Path) -> None:
@@ -357,17 +347,17 @@ def test_only_a_query_seen_to_be_long_takes_the_lane(tmp_path: Path) -> None:
         short = [search(10) for _ in range(5)]
         pinger.start()  # shares the server from now
         short += [search(10) for _ in range(30)]
-        assert _stat(server.port, "memvec_lane_searches") == 0
+        assert info_stat(server.port, "memvec_lane_searches") == 0
         long = [search(3000) for _ in range(10)]
-        assert _stat(server.port, "memvec_lane_searches") >= 5
+        assert info_stat(server.port, "memvec_lane_searches") >= 5
         assert len(set(long)) == 1 and long[0].startswith(b"*11\r\n:10\r\n")
         assert len(set(short)) == 1
         # right after a write it stays on the loop (it would convoy with writes)
-        taken = _stat(server.port, "memvec_lane_searches")
+        taken = info_stat(server.port, "memvec_lane_searches")
         c.send(encode_command("HSET", "other:1", "f", "v"))
         assert c.read_reply() == b":1\r\n"
         assert search(3000) == long[0]
-        assert _stat(server.port, "memvec_lane_searches") == taken
+        assert info_stat(server.port, "memvec_lane_searches") == taken
     finally:
         pinger.stop()
         c.close()
