@@ -89,8 +89,8 @@ class SearchLane:
         query text on this index each cost at least ``min_cost_ns`` of CPU (every search
         when it is 0, none when it is None)."""
         least = self.min_cost_ns
-        if least is None or len(args) < 3:
-            return False
+        if least is None or not self._threads or len(args) < 3:
+            return False  # off, not started or closed, or no query
         if least == 0:
             return True
         seen = self._costs.get((args[1], args[2]))

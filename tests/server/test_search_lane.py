@@ -133,11 +133,17 @@ async def _one(lane: SearchLane, loop: Any, spec: Any, args: list[bytes]) -> Sub
     return await within(answered, 10)
 
 
-def test_which_searches_the_lane_takes(engine: Engine) -> None:
+async def test_which_searches_the_lane_takes(engine: Engine) -> None:
     args = _knn(0)
-    assert not SearchLane(engine, 1, None).takes(args)
-    assert SearchLane(engine, 1, 0).takes(args)
-    lane = SearchLane(engine, 1, 450_000)
+    assert not SearchLane(engine, 1, 0).takes(args)  # not started
+    lanes = [SearchLane(engine, 1, least) for least in (None, 0, 450_000)]
+    for lane in lanes:
+        lane.start(asyncio.get_running_loop())
+    off, every, lane = lanes
+    assert not off.takes(args)
+    assert every.takes(args)
+    every.close()
+    assert not every.takes(args)  # closed
     assert not lane.takes(args)  # never seen
     lane.note(args, 900_000)
     assert not lane.takes(args)  # one long run (the first parses the query) is not enough
@@ -153,6 +159,8 @@ def test_which_searches_the_lane_takes(engine: Engine) -> None:
     for n in range(COSTS_KEPT):  # bounded: past COSTS_KEPT texts it forgets them all
         lane.note([b"FT.SEARCH", b"idx", b"q%d" % n], 600_000)
     assert not lane.takes(args)
+    off.close()
+    lane.close()
 
 
 def test_only_started_lanes_take_lockfree_commands(engine: Engine) -> None:
