@@ -244,6 +244,8 @@ def test_concurrent_clients_get_the_same_bytes_from_the_lane(
     assert len(from_lane) == 240
     assert info_stat(lane.port, "memvec_lane_searches") > 0
     assert info_stat(loop.port, "memvec_lane_searches") == 0
+    # clients waiting on the lane are not "active": other searches do not go to the pool
+    assert info_stat(lane.port, "memvec_searches_offloaded") == 0
 
 
 def test_a_lone_clients_search_stays_on_the_loop(
