@@ -14,9 +14,9 @@ one core, and the other is half idle. A worker thread costs each search its hand
 (the queue, the worker's wake-up, the GIL taken twice, the answer's
 ``call_soon_threadsafe``; a bare round trip between two threads is ~30 µs of CPU on the
 reference machine): as much as the overlap saves on a search of ~350 µs (20k vectors at
-EF_RUNTIME 160, 100k at 80), less on one of ~550 µs or more (100k at EF_RUNTIME 160:
-12-20% more queries a second with 8 clients), whose walk then overlaps the loop's work on
-the other core. So the lane takes a search only when its query has been seen to cost at
+EF_RUNTIME 160, 100k at 80), less on one of ~600 µs or more (100k at EF_RUNTIME 160 and
+320: 36-78% more queries a second with 8 clients), whose walk then overlaps the loop's
+work on the other core. So the lane takes a search only when its query has been seen to cost at
 least ``min_cost_ns`` of CPU
 (:meth:`SearchLane.takes`, from :meth:`SearchLane.note` of earlier runs of the same
 query text on the same index), and only while other clients share the server (the
