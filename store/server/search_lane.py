@@ -48,12 +48,16 @@ if TYPE_CHECKING:
     from ..commands.table import CommandSpec
     from ..engine import Engine
 
-__all__ = ["COSTS_KEPT", "SearchLane"]
+__all__ = ["COSTS_KEPT", "QUERY_TEXT_MAX", "SearchLane"]
 
 log = logging.getLogger("memvec.server")
 
 COSTS_KEPT = 1024
 """Query texts whose cost :class:`SearchLane` remembers; past it, it forgets them all."""
+
+QUERY_TEXT_MAX = 4096
+"""The longest index name and query text (bytes, together) whose cost is remembered: the
+table holds at most :data:`COSTS_KEPT` x this much; a longer one never goes to the lane."""
 
 Answer = Callable[[Submitted, int], None]
 """Called on the loop with a lane command's outcome and the wall ns its submit took."""
@@ -99,7 +103,7 @@ class SearchLane:
     def note(self, args: list[bytes], cpu_ns: int) -> None:
         """Count a run of FT.SEARCH ``args`` that cost ``cpu_ns`` of its thread's CPU.
         Called on the loop only."""
-        if len(args) < 3:
+        if len(args) < 3 or len(args[1]) + len(args[2]) > QUERY_TEXT_MAX:
             return
         key = (args[1], args[2])
         costs = self._costs

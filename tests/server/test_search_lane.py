@@ -31,7 +31,7 @@ from store.engine import Engine, Submitted
 from store.errors import StoreError
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
-from store.server.search_lane import COSTS_KEPT, SearchLane
+from store.server.search_lane import COSTS_KEPT, QUERY_TEXT_MAX, SearchLane
 from tests.server.conftest import RawClient, info_stat
 
 DIM = 8
@@ -156,6 +156,10 @@ async def test_which_searches_the_lane_takes(engine: Engine) -> None:
     assert not lane.takes(args)
     lane.note(args, 450_000)
     assert lane.takes(args)
+    long_text = [b"FT.SEARCH", b"idx", b"*" + b" " * QUERY_TEXT_MAX]
+    lane.note(long_text, 900_000)
+    lane.note(long_text, 900_000)
+    assert not lane.takes(long_text)  # a text that long is not remembered
     for n in range(COSTS_KEPT):  # bounded: past COSTS_KEPT texts it forgets them all
         lane.note([b"FT.SEARCH", b"idx", b"q%d" % n], 600_000)
     assert not lane.takes(args)
