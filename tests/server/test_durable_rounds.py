@@ -4,8 +4,10 @@ A real engine with a file log under ``appendfsync always`` and the real DurableG
 members are stand-ins for connections that record the gate's answer they are handed
 (``Connection.inline_durable``), so the test sees exactly what each member is told and
 when. The server-level behaviour (raw replies equal to the task path's, durability across
-kill -9 and a full disk) is in test_inline_commands.py, test_types_crash.py and
-test_disk_full.py, which run through the rounds.
+kill -9 and a full disk) is in test_inline_commands.py, test_inline_crash.py (clients
+sending one command at a time) and test_disk_full.py (single SETs and HSETs among its
+writers), which run through the rounds; test_types_crash.py pipelines, which the task
+path runs.
 """
 
 from __future__ import annotations

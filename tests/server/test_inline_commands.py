@@ -7,8 +7,8 @@ what the inline path hands to the task (MULTI/EXEC, a blocking command that wait
 switching protocols, an unknown command, an arity error, FT.SEARCH), and a protocol error
 after good commands. Their raw reply bytes must be equal, and the inline server must have run
 commands inline (INFO ``memvec_inline_commands``), the other none. Durability on this path
-is covered by the crash and full-disk tests (tests/server/test_types_crash.py,
-test_disk_full.py), which run through it.
+is covered by tests/server/test_inline_crash.py (kill -9 under clients sending one command
+at a time) and test_disk_full.py (a full disk under single SETs and HSETs, among others).
 """
 
 from __future__ import annotations
