@@ -15,7 +15,6 @@ arity, flags and ACL categories; their handlers follow.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..commands.table import COMMANDS, CommandSpec, command
@@ -85,7 +84,7 @@ class Observability:
             if spec.last_key == first:
                 if len(args) > first:
                     access = self.access
-                    access.seen[args[first]] = time.monotonic()
+                    access.seen[args[first]] = access.now()
                     if len(access.seen) > access.limit:
                         access.prune()
             else:
