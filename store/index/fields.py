@@ -219,30 +219,35 @@ class _Postings:
 
     A term's labels are a :class:`~store.index.postings.LabelList`, or the label itself
     while only one document holds the term (a term unique to a document, such as a number
-    in its text, then costs no container: ~250 bytes less)."""
+    in its text, then costs no container: ~250 bytes less, and no shared ``(term,)``:
+    ~100 bytes less)."""
 
     def __init__(self, limits: ExpansionLimits) -> None:
         self.limits = limits
         self.postings: dict[bytes, LabelList | int] = {}
         self.vocabulary: list[bytes] = []
         self._canonical: dict[bytes, tuple[bytes]] = {}
+        """The shared ``(term,)`` of each term two or more documents hold."""
 
     def add(self, term: bytes, label: int) -> tuple[bytes]:
-        """Post ``label`` under ``term``; returns the one ``(term,)`` every document holding
-        it shares (a single-valued field then costs a document one pointer)."""
+        """Post ``label`` under ``term``; returns the ``(term,)`` the document keeps: once
+        two or more documents hold the term, the one every holder added since shares (a
+        single-valued field then costs a document one pointer, and its tokens one copy of
+        each term); while one document holds it, a tuple of the term as given."""
         held = self.postings.get(term)
         if held is None:
             self.postings[term] = label
-            shared = self._canonical[term] = (term,)
             insort(self.vocabulary, term)
-            return shared
+            return (term,)
         if isinstance(held, int):
-            if held != label:
-                labels = self.postings[term] = LabelList()
-                labels.add(min(held, label))
-                labels.add(max(held, label))
-        else:
-            held.add(label)
+            if held == label:
+                return (term,)
+            labels = self.postings[term] = LabelList()
+            labels.add(min(held, label))
+            labels.add(max(held, label))
+            shared = self._canonical[term] = (term,)
+            return shared
+        held.add(label)
         return self._canonical[term]
 
     def discard(self, term: bytes, label: int) -> None:
@@ -256,10 +261,11 @@ class _Postings:
             held.discard(label)
             if len(held) == 1:
                 self.postings[term] = held.tolist()[0]
+                del self._canonical[term]
             if held:
                 return
         del self.postings[term]
-        del self._canonical[term]
+        self._canonical.pop(term, None)
         del self.vocabulary[bisect_left(self.vocabulary, term)]
 
     def get(self, term: bytes) -> Collection[int]:
@@ -360,7 +366,9 @@ class FieldIndexes:
         self._text_order = tuple(self._texts)
         self._stats = DocColumns()
         """Per label its DocStats, as a row of columns (:mod:`store.index.doc_columns`)."""
-        self._term_docs: dict[bytes, int] = {}
+        self._term_docs: dict[bytes, int] | None = {} if len(self._text_fields) > 1 else None
+        """How many documents hold each term in any TEXT field, kept only when there are
+        several (with one, its postings say it: a dict entry less per term)."""
         self._next_doc_id = 1
         self.total_length = 0
         """Sum of the lengths of every document ever indexed (see the module docstring)."""
@@ -469,8 +477,10 @@ class FieldIndexes:
         self._stats.put(label, stats)
         self._next_doc_id += 1
         terms = {t for tokens in texts for t in tokens} - {GAP}
-        for term in terms:
-            self._term_docs[term] = self._term_docs.get(term, 0) + 1
+        term_docs = self._term_docs
+        if term_docs is not None:
+            for term in terms:
+                term_docs[term] = term_docs.get(term, 0) + 1
         self.num_records += len(numbers) + sum(len(v) for v in tags) + len(terms)
         self.num_records += stats.vectors
         self._bytes += _cost(numbers, tags, texts)
@@ -574,12 +584,14 @@ class FieldIndexes:
         if stats is not None:
             self.num_records -= stats[VECTORS]
         terms = {t for tokens in texts for t in tokens} - {GAP}
-        for term in terms:
-            left = self._term_docs[term] - 1
-            if left:
-                self._term_docs[term] = left
-            else:
-                del self._term_docs[term]
+        term_docs = self._term_docs
+        if term_docs is not None:
+            for term in terms:
+                left = term_docs[term] - 1
+                if left:
+                    term_docs[term] = left
+                else:
+                    del term_docs[term]
         self.num_records -= len(numbers) + sum(len(v) for v in tags) + len(terms)
         self._bytes -= _cost(numbers, tags, texts)
 
@@ -650,7 +662,9 @@ class FieldIndexes:
 
     def term_doc_count(self, term: bytes) -> int:
         """How many documents hold ``term`` in any TEXT field."""
-        return self._term_docs.get(term, 0)
+        if self._term_docs is not None:
+            return self._term_docs.get(term, 0)
+        return sum(len(postings.get(term)) for postings in self._texts.values())
 
     @property
     def max_doc_id(self) -> int:
@@ -660,7 +674,9 @@ class FieldIndexes:
     @property
     def num_terms(self) -> int:
         """Distinct terms over every TEXT field."""
-        return len(self._term_docs)
+        if self._term_docs is not None:
+            return len(self._term_docs)
+        return sum(len(postings.postings) for postings in self._texts.values())
 
     def text_fields(self) -> tuple[bytes, ...]:
         """The indexed TEXT fields' query names, in schema order (token positions run on

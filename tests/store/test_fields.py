@@ -484,3 +484,62 @@ def test_definition_without_attribute_fields() -> None:
     f = FieldIndexes(only_vectors)
     f.add(1, {b"v": b"\0" * 8})
     assert f.evaluate(Not(tag(b"genre", b"a"))) == {1}
+
+
+WORDS = ["running", "runs", "run", "alpha", "the", "dogs", "dog", "1001", "Smith", "smyth"]
+"""Words whose stems coincide (running, runs, run), a stop word, a number, and a name."""
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 11), st.lists(st.sampled_from(WORDS), max_size=6)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_term_counts_of_one_text_field_come_from_its_postings(
+    steps: list[tuple[int, list[str]]],
+) -> None:
+    """With one TEXT field the document count of a term is read from the field's postings
+    (no count of its own per term); with several it is counted. A second TEXT field no
+    document fills must not change a count, through adds, rewrites and removals (an empty
+    word list removes the document)."""
+    one = FieldIndexes(parse_ft_create(b"one SCHEMA body TEXT".split()))
+    two = FieldIndexes(parse_ft_create(b"two SCHEMA body TEXT title TEXT".split()))
+    held: set[int] = set()
+    for label, words in steps:
+        for fields in (one, two):
+            if label in held:
+                fields.remove(label)
+            if words:
+                fields.add(label, {b"body": " ".join(words).encode()})
+        held.discard(label)
+        if words:
+            held.add(label)
+        assert one.num_terms == two.num_terms
+        terms = {*one._texts[b"body"].postings, *two._texts[b"body"].postings, b"absent"}
+        for term in terms:
+            assert one.term_doc_count(term) == two.term_doc_count(term), term
+
+
+def test_a_term_one_document_holds_costs_no_shared_tuple() -> None:
+    """Tag values and text tokens share one ``(term,)`` per term from its second holder
+    on; a term held once (a number in a text, an id in a tag) keeps none."""
+    fields = FieldIndexes(parse_ft_create(b"i SCHEMA t TAG body TEXT".split()))
+    fields.add(1, {b"t": b"red", b"body": b"alpha 1001"})
+    fields.add(2, {b"t": b"red", b"body": b"alpha 1002"})
+    tags, texts = fields._tags[b"t"], fields._texts[b"body"]
+    assert set(tags._canonical) == {b"red"} and set(texts._canonical) == {b"alpha"}
+    assert fields._tag_values[b"t"][2] is tags._canonical[b"red"]
+    assert fields.tokens(b"body", 2)[0] is texts._canonical[b"alpha"][0]
+    fields.remove(1)  # back to one holder: the shared tuple goes, the postings stay
+    assert not tags._canonical and not texts._canonical
+    assert fields.term_doc_count(b"alpha") == 1 and list(tags.get(b"red")) == [2]
+    fields.add(3, {b"t": b"red", b"body": b"alpha"})
+    assert fields._tag_values[b"t"][3] is tags._canonical[b"red"]
+    assert fields.term_doc_count(b"alpha") == 2
+    fields.remove(2)
+    fields.remove(3)
+    assert not tags.postings and not texts.postings and not texts._canonical
+    assert fields.num_terms == 0
