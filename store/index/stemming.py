@@ -65,9 +65,9 @@ def _stem(term: bytes, language: bytes) -> bytes | None:
 def index_stem(token: bytes, language: bytes = DEFAULT_LANGUAGE) -> bytes | None:
     """The ``+stem`` term indexed beside ``token``, or None (too short, or its own stem).
 
-    Cached for the tokens met most recently: an entry holds ~140 bytes, and every distinct
-    token (a number, a name, an id) takes one, so 65,536 entries came to 9 MB at 100k
-    documents each holding a number. A miss costs ~1.7 us; on a Zipf-like corpus (30k
+    Cached for the tokens met most recently: an entry holds ~190 bytes with its key, and
+    every distinct token (a number, a name, an id) takes one, so 65,536 entries came to
+    12 MB at 100k documents each holding a number. A miss costs ~1.7 us; on a Zipf-like corpus (30k
     words, exponent 1.2, 20k documents of 30 words) 16,384 entries hit 92% of calls
     against 95.5% for 65,536: ~3 us more a document (decision 0041)."""
     if len(token) < MIN_STEM_LENGTH:
