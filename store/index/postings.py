@@ -4,7 +4,11 @@ A Python ``set`` of ints costs 50-105 bytes per label once it is large (16-byte 
 most 60% full, grown fourfold below 50,000 entries), and an index holds one posting per
 (term, document): ~18 per document for ~200 bytes of text and a tag, the largest share of
 an indexed document's memory after its vector (docs/decisions/0008-index-writes-and-memory.md).
-A ``LabelList`` keeps a sorted ``array('q')`` (8 bytes per label) and two small delta sets:
+A ``LabelList`` keeps a sorted array of labels and two small delta sets. The array holds
+4 bytes a label (``array('I')``) while every label fits in 32 bits, and turns into
+``array('q')`` (8 bytes) the first time one does not: an index hands out labels one per
+new document, so that takes four billion of them (decision 0041; ~70 bytes a document
+less than 8 bytes a label).
 
 * ``add`` of a label above every held one (labels are handed out in increasing order, so a
   new document's) appends to the array; any other add goes to ``added``;
@@ -27,7 +31,10 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 
-__all__ = ["MERGE_MIN", "LabelList"]
+__all__ = ["MERGE_MIN", "NARROW_MAX", "LabelList"]
+
+NARROW_MAX = 0xFFFF_FFFF
+"""The largest label the 4-byte array holds (``array('I')``)."""
 
 MERGE_MIN = 32
 """Deltas up to this size never trigger a merge (small postings stay cheap to change)."""
@@ -39,7 +46,7 @@ class LabelList:
     __slots__ = ("_added", "_base", "_removed")
 
     def __init__(self) -> None:
-        self._base = array("q")
+        self._base = array("I")
         self._added: set[int] | None = None
         self._removed: set[int] | None = None
 
@@ -51,6 +58,8 @@ class LabelList:
             return
         if not base or label > base[-1]:
             if self._added is None or label not in self._added:
+                if label > NARROW_MAX and base.typecode == "I":
+                    base = self._base = array("q", base)
                 base.append(label)
             return
         i = bisect_left(base, label)
@@ -136,6 +145,7 @@ class LabelList:
         )
         if deltas <= max(MERGE_MIN, len(self._base) >> 4):
             return
-        self._base = array("q", sorted(self.tolist()))
+        labels = sorted(self.tolist())
+        self._base = array("I" if not labels or labels[-1] <= NARROW_MAX else "q", labels)
         self._added = None
         self._removed = None
