@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from store.index.postings import NARROW_MAX, LabelList
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 120)), max_size=400))
-def test_matches_a_set(ops: list[tuple[bool, int]]) -> None:
+def _applied(ops: list[tuple[bool, int]]) -> tuple[LabelList, set[int]]:
+    """``ops`` (add?, label) on a LabelList and on a set, their lengths equal after each."""
     held, want = LabelList(), set()
     for add, label in ops:
         if add:
@@ -25,6 +24,13 @@ def test_matches_a_set(ops: list[tuple[bool, int]]) -> None:
             held.discard(label)
             want.discard(label)
         assert len(held) == len(want)
+    return held, want
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 120)), max_size=400))
+def test_matches_a_set(ops: list[tuple[bool, int]]) -> None:
+    held, want = _applied(ops)
     assert sorted(held) == sorted(want)
     assert held.sorted_list() == sorted(want)  # ascending as held, deltas merged in
     assert all((label in held) == (label in want) for label in range(-1, 125))
@@ -66,15 +72,7 @@ def test_churn_of_old_and_new_labels_stays_exact_and_compact() -> None:
 def test_labels_past_32_bits_widen_the_array(ops: list[tuple[bool, int]]) -> None:
     """4 bytes a label until one needs more, by an append or by a merge; the set is the
     same either way."""
-    held, want = LabelList(), set()
-    for add, label in ops:
-        if add:
-            held.add(label)
-            want.add(label)
-        else:
-            held.discard(label)
-            want.discard(label)
-        assert len(held) == len(want)
+    held, want = _applied(ops)
     assert held.sorted_list() == sorted(want)
     assert all((label in held) == (label in want) for _, label in ops)
     assert held._base.typecode in ("I", "q")
