@@ -223,7 +223,7 @@ class Server:
         # (Connection._run_inline; docs/decisions/0040)
         lane_min = self.config.search_lane_min_us
         self.search_lane = SearchLane(
-            self.engine, self.config.search_threads, None if lane_min is None else lane_min * 1000
+            self.engine, self.search_pool, None if lane_min is None else lane_min * 1000
         )
         self.started_monotonic = time.monotonic()
         self._next_id = 0
@@ -387,9 +387,9 @@ class Server:
         if self._own_engine:
             self.engine.stop()
         self._unlock_data_dir()
+        self.search_lane.close()  # before its pool shuts down
         self.search_pool.shutdown(wait=False)
         self.scan_pool.shutdown(wait=False)
-        self.search_lane.close()
         self.script_guard.close()
         self.state = ServerState.STOPPED
 
@@ -548,9 +548,9 @@ class Server:
                 log.exception("snapshot at shutdown failed; the log still holds every write")
         if self._own_engine:
             await loop.run_in_executor(None, self.engine.stop)
+        self.search_lane.close()  # before its pool shuts down
         self.search_pool.shutdown(wait=False)
         self.scan_pool.shutdown(wait=False)
-        self.search_lane.close()
         self.script_guard.close()
         self._unlock_data_dir()
         self.state = ServerState.STOPPED

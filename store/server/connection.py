@@ -119,6 +119,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from .app import Server
+    from .write_combiner import Answer
 
 log = logging.getLogger("memvec.server")
 
@@ -919,9 +920,7 @@ class Connection(asyncio.Protocol):
             self._active = False
             server.active_clients -= 1
 
-    def _defer(
-        self, state: InlineReplies, spec: CommandSpec, args: list[bytes]
-    ) -> Callable[[Submitted, int], None]:
+    def _defer(self, state: InlineReplies, spec: CommandSpec, args: list[bytes]) -> Answer:
         """Hold the next place in ``state``'s replies for a command answered later; the
         callback that answers it (:meth:`_deferred_answer`)."""
         self.last_spec = spec

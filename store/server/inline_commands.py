@@ -27,7 +27,7 @@ batch (a lone client's pipelined HSETs fell from 0.9x to 0.66x the peer). One ex
 other clients are active, is queued to the :class:`WriteCombiner` from here and answered
 from its batch (docs/decisions/0015-combined-writes-from-the-inline-path.md). Likewise a
 search whose query was measured long, the last command a client sent while others share
-the server, runs on the :class:`SearchLane`'s threads and is answered from there
+the server, runs on the :class:`SearchLane` (the server's search pool) and is answered from there
 (docs/decisions/0040-long-searches-on-the-search-lane.md). The first command that
 is not eligible, and everything after it, goes to the task, which sends the inline replies
 first: the order of replies is the order of commands.

@@ -3,8 +3,9 @@
 Contract of :meth:`SearchLane.enqueue`: ``answer(done, took_ns)`` is called on the event
 loop with exactly what ``Engine.submit(spec, args, protocol=...)`` returns for the
 command (an unexpected exception becomes an internal-error reply, and is logged), run on
-one of the lane's threads, and the wall time that call took. Queued commands start in
-the order they were queued. Only ``lockfree`` commands (FT.SEARCH) are accepted: they
+a thread of the executor the lane was given (the server's search pool, which also runs
+the searches clients' tasks offload), and the wall time that call took. Queued commands
+start in the order they were queued. Only ``lockfree`` commands (FT.SEARCH) are accepted: they
 take the engine lock themselves, in short phases, and their ANN walk or scan releases the
 GIL.
 
@@ -35,14 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from ..engine import Submitted
 from ..errors import CommandError
+from .write_combiner import Answer
 
 if TYPE_CHECKING:
     from ..commands.table import CommandSpec
@@ -59,31 +59,24 @@ QUERY_TEXT_MAX = 4096
 """The longest index name and query text (bytes, together) whose cost is remembered: the
 table holds at most :data:`COSTS_KEPT` x this much; a longer one never goes to the lane."""
 
-Answer = Callable[[Submitted, int], None]
-"""Called on the loop with a lane command's outcome and the wall ns its submit took."""
-
-_Job = tuple["CommandSpec", list[bytes], int, Answer]
-
 
 class SearchLane:
-    """Worker threads for the inline path's long searches (see the module docstring).
+    """The inline path's long searches, run on ``pool`` (see the module docstring).
 
     ``min_cost_ns`` None: the lane never takes a search; 0: it takes every search.
-    :meth:`start` on the event loop before the first :meth:`enqueue`; :meth:`close` stops
-    the threads (a queued search still runs; its answer is dropped if the loop is gone).
+    :meth:`start` on the event loop before the first :meth:`enqueue`; after :meth:`close`
+    it takes nothing more (a queued search still runs; its answer is dropped if the loop is
+    gone). The pool is the caller's to shut down, after :meth:`close`.
     """
 
-    def __init__(self, engine: Engine, threads: int, min_cost_ns: int | None) -> None:
-        if threads < 1:
-            raise ValueError(f"the search lane needs at least one thread, got {threads}")
+    def __init__(self, engine: Engine, pool: Executor, min_cost_ns: int | None) -> None:
         self._engine = engine
-        self._threads_wanted = threads
+        self._pool = pool
+        self._open = False  # started and not closed
         self.min_cost_ns = min_cost_ns
         # (index, query text) -> (the last run's CPU ns, the lesser of the last two; 0
         # after one run)
         self._costs: dict[tuple[bytes, bytes], tuple[int, int]] = {}
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.searches = 0  # commands answered through the lane (INFO memvec_lane_searches)
 
@@ -93,7 +86,7 @@ class SearchLane:
         query text on this index each cost at least ``min_cost_ns`` of CPU (every search
         when it is 0, none when it is None)."""
         least = self.min_cost_ns
-        if least is None or not self._threads or len(args) < 3:
+        if least is None or not self._open or len(args) < 3:
             return False  # off, not started or closed, or no query
         if least == 0:
             return True
@@ -117,48 +110,41 @@ class SearchLane:
 
     # -- running them --------------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the threads; answers go to ``loop``."""
+        """Take searches from now on; answers go to ``loop``."""
         self._loop = loop
-        for n in range(self._threads_wanted - len(self._threads)):
-            t = threading.Thread(target=self._work, name=f"memvec-lane-{n}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._open = True
 
     def enqueue(self, spec: CommandSpec, args: list[bytes], protocol: int, answer: Answer) -> None:
         """Run the command on a lane thread; ``answer`` is called on the loop with its
         outcome. ``answer`` must not raise (an exception is logged)."""
         if "lockfree" not in spec.flags:
             raise ValueError(f"{spec.name} cannot run on the search lane")
-        if not self._threads:
-            raise RuntimeError("the search lane is not started")
-        self._jobs.put((spec, args, protocol, answer))
+        if not self._open:
+            raise RuntimeError("the search lane is not started, or closed")
+        self._pool.submit(self._run, spec, args, protocol, answer)
 
     def close(self) -> None:
-        """Stop the threads once the queued commands ran (does not wait for them)."""
-        for _ in self._threads:
-            self._jobs.put(None)
-        self._threads = []
+        """Take no more searches (does not wait for the queued ones)."""
+        self._open = False
 
-    def _work(self) -> None:
-        engine = self._engine
-        while (job := self._jobs.get()) is not None:
-            spec, args, protocol, answer = job
-            started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
-            try:
-                done = engine.submit(spec, args, protocol=protocol)
-            except Exception as exc:  # a bug in the handler: answer it, keep serving
-                log.exception("%s failed unexpectedly on the search lane", spec.name)
-                done = Submitted(
-                    None, None, CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
-                )
-            cpu = time.thread_time_ns() - cpu_started
-            took = time.perf_counter_ns() - started
-            loop = self._loop
-            assert loop is not None
-            try:
-                loop.call_soon_threadsafe(self._answered, args, cpu, answer, done, took)
-            except RuntimeError:  # the loop is closed: the server stopped, nobody waits
-                return
+    def _run(self, spec: CommandSpec, args: list[bytes], protocol: int, answer: Answer) -> None:
+        """One search, on a pool thread; its outcome goes to the loop."""
+        started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
+        try:
+            done = self._engine.submit(spec, args, protocol=protocol)
+        except Exception as exc:  # a bug in the handler: answer it, keep serving
+            log.exception("%s failed unexpectedly on the search lane", spec.name)
+            done = Submitted(
+                None, None, CommandError(f"internal error in {spec.name}: {type(exc).__name__}")
+            )
+        cpu = time.thread_time_ns() - cpu_started
+        took = time.perf_counter_ns() - started
+        loop = self._loop
+        assert loop is not None
+        try:
+            loop.call_soon_threadsafe(self._answered, args, cpu, answer, done, took)
+        except RuntimeError:  # the loop is closed: the server stopped, nobody waits
+            return
 
     def _answered(
         self, args: list[bytes], cpu: int, answer: Answer, done: Submitted, took: int

@@ -42,8 +42,9 @@ __all__ = ["Answer", "WriteCombiner"]
 log = logging.getLogger("memvec.server")
 
 Answer = Callable[[Submitted, int], None]
-"""Called on the loop with a queued command's outcome and its share of the batch's apply
-time (ns): sets a future (:meth:`WriteCombiner.submit`) or answers an inline client."""
+"""Called on the loop with a queued command's outcome and the ns it ran (a combined
+write's share of its batch's apply time; a search lane command's submit): sets a future
+(:meth:`WriteCombiner.submit`) or answers an inline client (the search lane's too)."""
 
 # (spec, args, protocol, who is told the outcome)
 _Queued = tuple[CommandSpec, list[bytes], int, Answer]

@@ -7,21 +7,27 @@ OBJECT IDLETIME through real servers (memvec against the peer) is in
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from store.server import access_clock
 from store.server.access_clock import STAMP_SECONDS, AccessClock
 
 
-def test_keys_named_together_share_one_stamp_object() -> None:
+def test_keys_named_together_share_one_stamp_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]  # the clock's time.monotonic, moved by hand
+    monkeypatch.setattr(access_clock, "time", SimpleNamespace(monotonic=lambda: now[0]))
     clock = AccessClock()
+    now[0] += 5.0
     clock.touch([b"a", b"b"])
+    now[0] += STAMP_SECONDS / 2
     clock.seen[b"c"] = clock.now()
-    assert clock.seen[b"a"] is clock.seen[b"b"] is clock.seen[b"c"]
-    time.sleep(STAMP_SECONDS * 1.5)
+    assert clock.seen[b"a"] is clock.seen[b"b"] is clock.seen[b"c"] == 1005.0
+    now[0] = 1005.0 + 1.5 * STAMP_SECONDS
     clock.touch([b"a"])
     assert clock.seen[b"a"] is not clock.seen[b"b"]
-    assert clock.seen[b"a"] - clock.seen[b"b"] >= STAMP_SECONDS
+    assert clock.seen[b"a"] == 1005.0 + 1.5 * STAMP_SECONDS
 
 
 def test_idle_seconds_count_from_the_last_stamp_or_from_start() -> None:

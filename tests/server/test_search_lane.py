@@ -18,6 +18,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,28 @@ def _knn(i: int, k: int = 5, ef: int = 400) -> list[bytes]:
 
 
 @pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    """The lane's executor (the server gives it its search pool)."""
+    executor = ThreadPoolExecutor(max_workers=2)
+    yield executor
+    executor.shutdown(wait=True)
+
+
+def _enqueued(
+    lane: SearchLane, loop: asyncio.AbstractEventLoop, spec: Any, args: list[bytes]
+) -> asyncio.Future[tuple[Submitted, int, int]]:
+    """Queue ``args`` on ``lane``; the future of its answer: (outcome, ns it took, the
+    thread that answered)."""
+    answered: asyncio.Future[tuple[Submitted, int, int]] = loop.create_future()
+
+    def answer(done: Submitted, took: int) -> None:
+        answered.set_result((done, took, threading.get_ident()))
+
+    lane.enqueue(spec, args, 2, answer)
+    return answered
+
+
+@pytest.fixture
 def engine() -> Iterator[Engine]:
     e = Engine(EngineConfig(data_dir=None)).start()
     try:
@@ -70,21 +93,14 @@ def engine() -> Iterator[Engine]:
 # -- SearchLane ---------------------------------------------------------------------------
 
 
-async def test_the_lane_answers_on_the_loop_what_submit_returns(engine: Engine) -> None:
+async def test_the_lane_answers_on_the_loop_what_submit_returns(
+    engine: Engine, pool: ThreadPoolExecutor
+) -> None:
     loop = asyncio.get_running_loop()
-    lane = SearchLane(engine, threads=2, min_cost_ns=0)
+    lane = SearchLane(engine, pool, min_cost_ns=0)
     lane.start(loop)
     try:
-        answers: list[asyncio.Future[tuple[Submitted, int, int]]] = []
-        for i in range(12):
-            args = _knn(i)
-            answered: asyncio.Future[tuple[Submitted, int, int]] = loop.create_future()
-            answers.append(answered)
-
-            def answer(done: Submitted, took: int, f: Any = answered) -> None:
-                f.set_result((done, took, threading.get_ident()))
-
-            lane.enqueue(resolve(args), args, 2, answer)
+        answers = [_enqueued(lane, loop, resolve(_knn(i)), _knn(i)) for i in range(12)]
         got = await within(asyncio.gather(*answers), 10)
         for i, (done, took, thread) in enumerate(got):
             args = _knn(i)
@@ -97,9 +113,11 @@ async def test_the_lane_answers_on_the_loop_what_submit_returns(engine: Engine) 
         lane.close()
 
 
-async def test_errors_and_internal_failures_are_answered(engine: Engine) -> None:
+async def test_errors_and_internal_failures_are_answered(
+    engine: Engine, pool: ThreadPoolExecutor
+) -> None:
     loop = asyncio.get_running_loop()
-    lane = SearchLane(engine, threads=1, min_cost_ns=0)
+    lane = SearchLane(engine, pool, min_cost_ns=0)
     lane.start(loop)
     try:
         missing = [b"FT.SEARCH", b"nosuch", b"*"]
@@ -110,9 +128,7 @@ async def test_errors_and_internal_failures_are_answered(engine: Engine) -> None
 
         for s, args in ((resolve(missing), missing),
                         (dataclasses.replace(spec, handler=broken), _knn(0))):  # fmt: skip
-            answered: asyncio.Future[Submitted] = loop.create_future()
-            lane.enqueue(s, args, 2, lambda done, took, f=answered: f.set_result(done))
-            done = await within(answered, 10)
+            done, _, _ = await within(_enqueued(lane, loop, s, args), 10)
             assert isinstance(done.error, StoreError)
         assert (
             "no such index"
@@ -128,15 +144,13 @@ async def test_errors_and_internal_failures_are_answered(engine: Engine) -> None
 
 
 async def _one(lane: SearchLane, loop: Any, spec: Any, args: list[bytes]) -> Submitted:
-    answered: asyncio.Future[Submitted] = loop.create_future()
-    lane.enqueue(spec, args, 2, lambda done, took: answered.set_result(done))
-    return await within(answered, 10)
+    return (await within(_enqueued(lane, loop, spec, args), 10))[0]
 
 
-async def test_which_searches_the_lane_takes(engine: Engine) -> None:
+async def test_which_searches_the_lane_takes(engine: Engine, pool: ThreadPoolExecutor) -> None:
     args = _knn(0)
-    assert not SearchLane(engine, 1, 0).takes(args)  # not started
-    lanes = [SearchLane(engine, 1, least) for least in (None, 0, 450_000)]
+    assert not SearchLane(engine, pool, 0).takes(args)  # not started
+    lanes = [SearchLane(engine, pool, least) for least in (None, 0, 450_000)]
     for lane in lanes:
         lane.start(asyncio.get_running_loop())
     off, every, lane = lanes
@@ -167,14 +181,18 @@ async def test_which_searches_the_lane_takes(engine: Engine) -> None:
     lane.close()
 
 
-def test_only_started_lanes_take_lockfree_commands(engine: Engine) -> None:
-    lane = SearchLane(engine, 1, 0)
+async def test_only_open_lanes_take_lockfree_commands(
+    engine: Engine, pool: ThreadPoolExecutor
+) -> None:
+    lane = SearchLane(engine, pool, 0)
     with pytest.raises(RuntimeError, match="not started"):
         lane.enqueue(resolve(_knn(0)), _knn(0), 2, lambda done, took: None)
     with pytest.raises(ValueError, match="GET cannot run on the search lane"):
         lane.enqueue(resolve([b"GET", b"k"]), [b"GET", b"k"], 2, lambda done, took: None)
-    with pytest.raises(ValueError, match="at least one thread"):
-        SearchLane(engine, 0, 0)
+    lane.start(asyncio.get_running_loop())
+    lane.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        lane.enqueue(resolve(_knn(0)), _knn(0), 2, lambda done, took: None)
 
 
 # -- through the server -------------------------------------------------------------------
