@@ -17,7 +17,7 @@ import dataclasses
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,58 +93,52 @@ def engine() -> Iterator[Engine]:
 # -- SearchLane ---------------------------------------------------------------------------
 
 
+@pytest.fixture
+async def every_search(engine: Engine, pool: ThreadPoolExecutor) -> AsyncIterator[SearchLane]:
+    """A started lane that takes every search (``min_cost_ns`` 0), closed after the test."""
+    lane = SearchLane(engine, pool, min_cost_ns=0)
+    lane.start(asyncio.get_running_loop())
+    yield lane
+    lane.close()
+
+
 async def test_the_lane_answers_on_the_loop_what_submit_returns(
-    engine: Engine, pool: ThreadPoolExecutor
+    engine: Engine, every_search: SearchLane
 ) -> None:
     loop = asyncio.get_running_loop()
-    lane = SearchLane(engine, pool, min_cost_ns=0)
-    lane.start(loop)
-    try:
-        answers = [_enqueued(lane, loop, resolve(_knn(i)), _knn(i)) for i in range(12)]
-        got = await within(asyncio.gather(*answers), 10)
-        for i, (done, took, thread) in enumerate(got):
-            args = _knn(i)
-            assert done.error is None and done.seq is None
-            assert done.reply == engine.submit(resolve(args), args).reply
-            assert took > 0
-            assert thread == threading.get_ident()  # answered on the loop's thread
-        assert lane.searches == 12
-    finally:
-        lane.close()
+    answers = [_enqueued(every_search, loop, resolve(_knn(i)), _knn(i)) for i in range(12)]
+    got = await within(asyncio.gather(*answers), 10)
+    for i, (done, took, thread) in enumerate(got):
+        args = _knn(i)
+        assert done.error is None and done.seq is None
+        assert done.reply == engine.submit(resolve(args), args).reply
+        assert took > 0
+        assert thread == threading.get_ident()  # answered on the loop's thread
+    assert every_search.searches == 12
 
 
-async def test_errors_and_internal_failures_are_answered(
-    engine: Engine, pool: ThreadPoolExecutor
-) -> None:
+async def test_errors_and_internal_failures_are_answered(every_search: SearchLane) -> None:
     loop = asyncio.get_running_loop()
-    lane = SearchLane(engine, pool, min_cost_ns=0)
-    lane.start(loop)
-    try:
-        missing = [b"FT.SEARCH", b"nosuch", b"*"]
-        spec = resolve(_knn(0))
+    missing = [b"FT.SEARCH", b"nosuch", b"*"]
+    spec = resolve(_knn(0))
 
-        def broken(ctx: Any, args: list[bytes]) -> Any:
-            raise RuntimeError("a bug")
+    def broken(ctx: Any, args: list[bytes]) -> Any:
+        raise RuntimeError("a bug")
 
-        for s, args in ((resolve(missing), missing),
-                        (dataclasses.replace(spec, handler=broken), _knn(0))):  # fmt: skip
-            done, _, _ = await within(_enqueued(lane, loop, s, args), 10)
-            assert isinstance(done.error, StoreError)
-        assert (
-            "no such index"
-            in str((await _one(lane, loop, resolve(missing), missing)).error).lower()
-        )
-        assert "internal error in FT.SEARCH: RuntimeError" in str(
-            (await _one(lane, loop, dataclasses.replace(spec, handler=broken), _knn(0))).error
-        )
-        # the lane still answers after a failure
-        assert (await _one(lane, loop, spec, _knn(1))).error is None
-    finally:
-        lane.close()
-
-
-async def _one(lane: SearchLane, loop: Any, spec: Any, args: list[bytes]) -> Submitted:
-    return (await within(_enqueued(lane, loop, spec, args), 10))[0]
+    for s, args, said in (
+        (resolve(missing), missing, "no such index"),
+        (
+            dataclasses.replace(spec, handler=broken),
+            _knn(0),
+            "internal error in ft.search: runtimeerror",
+        ),
+    ):
+        done, _, _ = await within(_enqueued(every_search, loop, s, args), 10)
+        assert isinstance(done.error, StoreError)
+        assert said in str(done.error).lower()
+    # the lane still answers after a failure
+    done, _, _ = await within(_enqueued(every_search, loop, spec, _knn(1)), 10)
+    assert done.error is None
 
 
 async def test_which_searches_the_lane_takes(engine: Engine, pool: ThreadPoolExecutor) -> None:
