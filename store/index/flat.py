@@ -83,6 +83,9 @@ class FlatIndex(VectorIndex):
         self._vectors = np.empty((self._initial_cap, self._dim), dtype=np.float32)
         self._row_labels = np.empty(self._initial_cap, dtype=np.int64)
         self._rows: dict[int, int] = {}
+        self._touched = 0
+        """Rows written since the arrays were allocated: the resident part of them (the
+        rest of ``np.empty``'s capacity is address space no page backs yet)."""
         self._lock = RWLock()
         self._batcher = ScanBatcher()
 
@@ -239,10 +242,12 @@ class FlatIndex(VectorIndex):
             return np.sort(self._row_labels[: len(self._rows)])
 
     def memory_bytes(self) -> int:
+        """The rows ever written since the arrays were allocated (their pages are resident;
+        the capacity beyond them is not, so a doubling adds nothing until rows fill it) and
+        the label map."""
         with self._lock.read():
             return (
-                self._vectors.nbytes
-                + self._row_labels.nbytes
+                self._touched * (self._vectors.itemsize * self._dim + self._row_labels.itemsize)
                 + sys.getsizeof(self._rows)
                 + _DICT_ENTRY_BYTES * len(self._rows)
             )
@@ -291,6 +296,7 @@ class FlatIndex(VectorIndex):
             index._vectors[:n] = vectors
             index._row_labels[:n] = labels
             index._rows = {int(label): row for row, label in enumerate(labels)}
+            index._touched = max(index._touched, n)
         return index
 
     def __len__(self) -> int:
@@ -306,6 +312,7 @@ class FlatIndex(VectorIndex):
             self._reserve(row + 1)
             self._row_labels[row] = label
             self._rows[label] = row
+            self._touched = max(self._touched, row + 1)
         self._vectors[row] = stored
 
     def _reserve(self, count: int) -> None:
@@ -328,6 +335,7 @@ class FlatIndex(VectorIndex):
         row_labels = np.empty(capacity, dtype=np.int64)
         row_labels[:n] = self._row_labels[:n]
         self._vectors, self._row_labels = vectors, row_labels
+        self._touched = n
 
 
 def _label_set(allowed: Allowed | None) -> set[int] | frozenset[int] | None:

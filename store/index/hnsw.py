@@ -445,17 +445,22 @@ class HnswIndex(VectorIndex):
             return np.sort(np.fromiter(self._live, dtype=np.int64, count=len(self._live)))
 
     def memory_bytes(self) -> int:
+        """hnswlib's resident bytes and this wrapper's sets. hnswlib ``malloc``s the level-0
+        records and upper-link pointers for its whole capacity but writes them one slot at a
+        time, so only slots in use are resident; it constructs a mutex and a level for every
+        slot of the capacity up front. (Counting the capacity's records as well read 5,949
+        bytes a document at 70,000 vectors, just past a doubling, against an RSS of 4,419.)"""
         with self._lock.read(ANY_GROUP):
             capacity = self.capacity
             slots = self.slot_count
             live = len(self._live)
             side = 0 if self._side is None else self._side.memory_bytes()
         links0 = 2 * self._m * 4 + 4
-        per_slot = links0 + 4 * self._dim + 8 + 8 + 4 + _MUTEX_BYTES + 2
+        per_slot = links0 + 4 * self._dim + 8 + 8 + 2  # level-0 record, upper-links pointer
         upper_links = (self._m * 4 + 4) // (self._m - 1) if self._m > 1 else 0
         return (
-            capacity * per_slot
-            + slots * (upper_links + _MAP_ENTRY_BYTES)
+            capacity * (_MUTEX_BYTES + 4)
+            + slots * (per_slot + upper_links + _MAP_ENTRY_BYTES)
             + (slots - live) * _MAP_ENTRY_BYTES
             + _LABEL_OP_LOCKS_BYTES
             + sys.getsizeof(self._live)
