@@ -1,0 +1,536 @@
+// hnswlib's graph over vectors the caller owns (decision 0042, part 2).
+//
+// hnswlib (header-only; its headers come from its sdist at build time, see setup.py) keeps
+// a fixed-size "data" record per slot in its level-0 block and hands two records to the
+// space's distance function. Here a record is a pointer to the FLOAT32 values of a Python
+// ``bytes`` object plus the inverse of their norm, so the graph holds 16 bytes a vector
+// instead of a copy: the values stay in the object the caller gives (a hash field's own
+// blob), which the graph references for as long as a slot uses it.
+//
+// Contract (what store.index.hnsw relies on):
+// * Writes (add, mark/unmark, resize, relink, load) and searches are not concurrent: the
+//   caller's read-write lock orders them. Searches may run concurrently with each other;
+//   they release the GIL for the walk, and re-take it only to call a filter.
+// * A slot's owner object is released only by a write that no longer needs its values
+//   (the slot re-used by another vector, or the graph dropped), with the GIL held.
+// * Distances: COSINE 1 - inv_a * inv_b * (a . b); IP 1 - (a . b); L2 the squared
+//   Euclidean distance. The caller recomputes reported distances (search_index.exact).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "hnswlib/hnswlib.h"
+
+namespace py = pybind11;
+
+namespace {
+
+struct Record {
+    const float *values;
+    float inv_norm;
+    uint32_t unused;
+};
+static_assert(sizeof(Record) == 16, "a record is 16 bytes");
+
+enum Metric { COSINE = 0, IP = 1, L2 = 2 };
+
+struct SpaceParam {
+    size_t dim;
+    int metric;
+    float (*dot)(const float *, const float *, size_t);
+    float (*l2)(const float *, const float *, size_t);
+};
+
+float dot_scalar(const float *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float l2_scalar(const float *a, const float *b, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) float dot_avx512(const float *a, const float *b, size_t n) {
+    __m512 s = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s);
+    float r = _mm512_reduce_add_ps(s);
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+
+__attribute__((target("avx512f"))) float l2_avx512(const float *a, const float *b, size_t n) {
+    __m512 s = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        s = _mm512_fmadd_ps(d, d, s);
+    }
+    float r = _mm512_reduce_add_ps(s);
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        r += d * d;
+    }
+    return r;
+}
+
+__attribute__((target("avx2,fma"))) float dot_avx2(const float *a, const float *b, size_t n) {
+    __m256 s = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    float r = 0;
+    for (float x : lanes) r += x;
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+
+__attribute__((target("avx2,fma"))) float l2_avx2(const float *a, const float *b, size_t n) {
+    __m256 s = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        s = _mm256_fmadd_ps(d, d, s);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    float r = 0;
+    for (float x : lanes) r += x;
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        r += d * d;
+    }
+    return r;
+}
+#endif
+
+float record_distance(const void *a, const void *b, const void *param) {
+    const Record *x = static_cast<const Record *>(a);
+    const Record *y = static_cast<const Record *>(b);
+    const SpaceParam *p = static_cast<const SpaceParam *>(param);
+    switch (p->metric) {
+        case COSINE:
+            return 1.0f - x->inv_norm * y->inv_norm * p->dot(x->values, y->values, p->dim);
+        case IP:
+            return 1.0f - p->dot(x->values, y->values, p->dim);
+        default:
+            return p->l2(x->values, y->values, p->dim);
+    }
+}
+
+class RecordSpace : public hnswlib::SpaceInterface<float> {
+   public:
+    SpaceParam param;
+    RecordSpace(size_t dim, int metric) {
+        param.dim = dim;
+        param.metric = metric;
+        param.dot = dot_scalar;
+        param.l2 = l2_scalar;
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) {
+            param.dot = dot_avx512;
+            param.l2 = l2_avx512;
+        } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            param.dot = dot_avx2;
+            param.l2 = l2_avx2;
+        }
+#endif
+    }
+    size_t get_data_size() override { return sizeof(Record); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return record_distance; }
+    void *get_dist_func_param() override { return &param; }
+};
+
+int parse_metric(const std::string &name) {
+    if (name == "COSINE") return COSINE;
+    if (name == "IP") return IP;
+    if (name == "L2") return L2;
+    throw std::invalid_argument("metric must be COSINE, IP or L2, got " + name);
+}
+
+// Lines of a vector prefetched ahead of its distance (0042: 8 of a 384-d vector's 24 matched
+// hnswlib's own walk; the hardware prefetcher streams the rest).
+constexpr int PREFETCH_LINES = 8;
+
+// A filter's exception, taken with PyErr_Fetch, restored once the walk is over.
+struct Failure {
+    PyObject *type = nullptr;
+    PyObject *value = nullptr;
+    PyObject *traceback = nullptr;
+};
+
+using hnswlib::labeltype;
+using hnswlib::tableint;
+typedef hnswlib::HierarchicalNSW<float> Hnsw;
+
+class Graph {
+   public:
+    Graph(size_t dim, const std::string &metric, size_t max_elements, size_t m,
+          size_t ef_construction, size_t seed)
+        : dim_(dim), space_(dim, parse_metric(metric)) {
+        if (dim == 0) throw std::invalid_argument("dim must be at least 1");
+        alg_.reset(new Hnsw(&space_, std::max<size_t>(max_elements, 1), m, ef_construction, seed,
+                            true));
+        owners_.assign(alg_->max_elements_, nullptr);
+    }
+
+    ~Graph() { release_all(); }
+
+    size_t dim() const { return dim_; }
+    size_t element_count() const { return alg_->cur_element_count; }
+    size_t max_elements() const { return alg_->max_elements_; }
+
+    void resize(size_t max_elements) {
+        if (max_elements < alg_->cur_element_count)
+            throw std::invalid_argument("cannot shrink below the slots in use");
+        alg_->resizeIndex(max_elements);
+        owners_.resize(max_elements, nullptr);
+    }
+
+    // Add or update ``labels[i]`` with ``values[i]`` (each a bytes object of dim float32
+    // values), on ``threads`` threads; ``replace_deleted``: a new label may take a deleted
+    // slot (hnswlib's replace_deleted).
+    void add(const std::vector<labeltype> &labels, py::list values, int threads,
+             bool replace_deleted) {
+        size_t n = labels.size();
+        if ((size_t)py::len(values) != n)
+            throw std::invalid_argument("labels and values differ in length");
+        std::vector<Record> records(n);
+        std::vector<PyObject *> objects(n);
+        for (size_t i = 0; i < n; i++) {
+            PyObject *obj = values[i].ptr();
+            records[i] = record_of(obj);
+            objects[i] = obj;
+        }
+        std::string failure;
+        {
+            py::gil_scoped_release unlocked;
+            std::atomic<size_t> next(0);
+            std::mutex failed;
+            auto work = [&]() {
+                size_t i;
+                while ((i = next++) < n) {
+                    try {
+                        alg_->addPoint(&records[i], labels[i], replace_deleted);
+                    } catch (const std::exception &e) {
+                        std::lock_guard<std::mutex> g(failed);
+                        if (failure.empty()) failure = e.what();
+                    }
+                }
+            };
+            int t = std::max(1, std::min<int>(threads, (int)n));
+            if (t == 1) {
+                work();
+            } else {
+                std::vector<std::thread> pool;
+                for (int j = 0; j < t; j++) pool.emplace_back(work);
+                for (auto &th : pool) th.join();
+            }
+        }
+        // every slot whose record now points into one of the new objects takes it
+        for (size_t i = 0; i < n; i++) {
+            auto found = alg_->label_lookup_.find(labels[i]);
+            if (found == alg_->label_lookup_.end()) continue;
+            tableint slot = found->second;
+            const Record *stored = record_at(slot);
+            if (stored->values != records[i].values) continue;  // a later duplicate won
+            own(slot, objects[i]);
+        }
+        if (!failure.empty()) throw std::runtime_error(failure);
+    }
+
+    void mark_deleted(labeltype label) { alg_->markDelete(label); }
+    void unmark_deleted(labeltype label) { alg_->unmarkDelete(label); }
+
+    bool is_deleted(labeltype label) const {
+        auto found = alg_->label_lookup_.find(label);
+        if (found == alg_->label_lookup_.end()) throw std::out_of_range("label not found");
+        return alg_->isMarkedDeleted(found->second);
+    }
+
+    std::vector<labeltype> ids() const {
+        std::vector<labeltype> out;
+        out.reserve(alg_->label_lookup_.size());
+        for (auto &kv : alg_->label_lookup_) out.push_back(kv.first);
+        return out;
+    }
+
+    // The object holding ``label``'s values (its slot's owner): no copy.
+    py::object vector(labeltype label) const {
+        auto found = alg_->label_lookup_.find(label);
+        if (found == alg_->label_lookup_.end()) throw std::out_of_range("label not found");
+        PyObject *obj = owners_[found->second];
+        if (obj == nullptr) throw std::runtime_error("slot has no values");
+        return py::reinterpret_borrow<py::object>(obj);
+    }
+
+    // Point ``label``'s slot at ``values`` (a bytes object equal to what it holds), so the
+    // graph references the caller's object instead of its own: False (nothing changed) if
+    // the label is unknown or the bytes differ.
+    bool relink(labeltype label, py::bytes values) {
+        auto found = alg_->label_lookup_.find(label);
+        if (found == alg_->label_lookup_.end()) return false;
+        tableint slot = found->second;
+        PyObject *now = owners_[slot];
+        PyObject *obj = values.ptr();
+        if (now == obj) return true;
+        if (now == nullptr || PyBytes_GET_SIZE(now) != PyBytes_GET_SIZE(obj) ||
+            std::memcmp(PyBytes_AS_STRING(now), PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj)))
+            return false;
+        Record *stored = record_at(slot);
+        stored->values = reinterpret_cast<const float *>(PyBytes_AS_STRING(obj));
+        own(slot, obj);
+        return true;
+    }
+
+    // The ``k`` nearest live labels to ``query`` (bytes of dim float32), nearest first, as
+    // (label, distance); ``allowed``: None or a callable taking a label, called with the
+    // GIL, that admits it. A walk at breadth ``ef`` (at least k).
+    std::vector<std::pair<labeltype, float>> search(py::bytes query, size_t k, size_t ef,
+                                                    py::object allowed) {
+        Record q = record_of(query.ptr());
+        std::vector<std::pair<labeltype, float>> out;
+        if (k == 0 || alg_->cur_element_count == 0) return out;
+        PyObject *filter = allowed.is_none() ? nullptr : allowed.ptr();
+        Failure failure;
+        {
+            py::gil_scoped_release unlocked;
+            walk(q, k, std::max(ef, k), filter, out, failure);
+        }
+        if (failure.type != nullptr) {
+            PyErr_Restore(failure.type, failure.value, failure.traceback);
+            throw py::error_already_set();
+        }
+        return out;
+    }
+
+    // Bytes of the values objects only the graph references (a deleted document's, a copy
+    // made for a vector that was not a bytes object's view), with their headers.
+    size_t owned_bytes() const {
+        size_t total = 0;
+        for (size_t slot = 0; slot < alg_->cur_element_count; slot++) {
+            PyObject *obj = owners_[slot];
+            if (obj != nullptr && Py_REFCNT(obj) == 1) total += Py_SIZE(obj) + sizeof(PyBytesObject);
+        }
+        return total;
+    }
+
+    void save(const std::string &path) const { alg_->saveIndex(path); }
+
+    // The values of every slot, in slot order (what load needs besides the graph file).
+    py::list slot_values() const {
+        py::list out;
+        for (size_t slot = 0; slot < alg_->cur_element_count; slot++) {
+            PyObject *obj = owners_[slot];
+            if (obj == nullptr) throw std::runtime_error("slot has no values");
+            out.append(py::reinterpret_borrow<py::object>(obj));
+        }
+        return out;
+    }
+
+    // Read a graph written by save, with ``values``: one bytes object per slot, as
+    // slot_values gave them.
+    void load(const std::string &path, py::list values, size_t max_elements) {
+        release_all();
+        alg_.reset(new Hnsw(&space_, path, false, max_elements, true));
+        size_t n = alg_->cur_element_count;
+        if ((size_t)py::len(values) != n)
+            throw std::invalid_argument("values do not match the graph's slots");
+        owners_.assign(alg_->max_elements_, nullptr);
+        for (size_t slot = 0; slot < n; slot++) {
+            PyObject *obj = values[slot].ptr();
+            Record r = record_of(obj);
+            Record *stored = record_at(slot);
+            stored->values = r.values;
+            stored->inv_norm = r.inv_norm;
+            own(slot, obj);
+        }
+    }
+
+   private:
+    size_t dim_;
+    RecordSpace space_;
+    std::unique_ptr<Hnsw> alg_;
+    std::vector<PyObject *> owners_;  // per slot, a strong reference (GIL held to change)
+
+    Record *record_at(tableint slot) const {
+        return reinterpret_cast<Record *>(alg_->getDataByInternalId(slot));
+    }
+
+    Record record_of(PyObject *obj) const {
+        if (!PyBytes_Check(obj)) throw py::type_error("values must be bytes");
+        if ((size_t)PyBytes_GET_SIZE(obj) != dim_ * sizeof(float))
+            throw std::invalid_argument("values must hold dim float32 values");
+        Record r;
+        r.values = reinterpret_cast<const float *>(PyBytes_AS_STRING(obj));
+        double s = 0;
+        for (size_t i = 0; i < dim_; i++) s += (double)r.values[i] * r.values[i];
+        r.inv_norm = (float)(1.0 / (std::sqrt(s) + 1e-30));
+        r.unused = 0;
+        return r;
+    }
+
+    void own(tableint slot, PyObject *obj) {
+        Py_INCREF(obj);
+        PyObject *old = owners_[slot];
+        owners_[slot] = obj;
+        Py_XDECREF(old);
+    }
+
+    void release_all() {
+        for (auto &obj : owners_) {
+            Py_XDECREF(obj);
+            obj = nullptr;
+        }
+    }
+
+    // Whether the filter admits ``label`` (the GIL taken for the call). After the filter
+    // raised once, nothing more is admitted and the first exception is kept in ``failure``.
+    bool admits(PyObject *filter, labeltype label, Failure &failure) const {
+        if (filter == nullptr) return true;
+        py::gil_scoped_acquire locked;
+        if (failure.type != nullptr) return false;
+        PyObject *arg = PyLong_FromUnsignedLongLong(label);
+        PyObject *res = arg ? PyObject_CallOneArg(filter, arg) : nullptr;
+        Py_XDECREF(arg);
+        int ok = res ? PyObject_IsTrue(res) : -1;
+        Py_XDECREF(res);
+        if (ok < 0) {
+            PyErr_Fetch(&failure.type, &failure.value, &failure.traceback);
+            return false;
+        }
+        return ok == 1;
+    }
+
+    // hnswlib's search (greedy descent, then the base layer at breadth ef), with the base
+    // layer's neighbours' records and then values prefetched a node at a time (0042).
+    void walk(const Record &q, size_t k, size_t ef, PyObject *filter,
+              std::vector<std::pair<labeltype, float>> &out, Failure &failure) const {
+        Hnsw *a = alg_.get();
+        const void *param = &space_.param;
+        tableint cur = a->enterpoint_node_;
+        float cur_d = record_distance(&q, record_at(cur), param);
+        for (int level = a->maxlevel_; level > 0; level--) {
+            bool changed = true;
+            while (changed) {
+                changed = false;
+                unsigned int *data = (unsigned int *)a->get_linklist(cur, level);
+                int size = a->getListCount(data);
+                tableint *links = (tableint *)(data + 1);
+                for (int i = 0; i < size; i++) {
+                    float d = record_distance(&q, record_at(links[i]), param);
+                    if (d < cur_d) {
+                        cur_d = d;
+                        cur = links[i];
+                        changed = true;
+                    }
+                }
+            }
+        }
+        bool bare = filter == nullptr && a->num_deleted_ == 0;
+        hnswlib::VisitedList *vl = a->visited_list_pool_->getFreeVisitedList();
+        hnswlib::vl_type *visited = vl->mass;
+        hnswlib::vl_type tag = vl->curV;
+        typedef std::pair<float, tableint> P;
+        std::priority_queue<P> top;                                     // farthest first
+        std::priority_queue<P, std::vector<P>, std::greater<P>> cands;  // nearest first
+        float bound;
+        if (bare || (!a->isMarkedDeleted(cur) && admits(filter, a->getExternalLabel(cur), failure))) {
+            top.emplace(cur_d, cur);
+            bound = cur_d;
+        } else {
+            bound = std::numeric_limits<float>::max();
+        }
+        cands.emplace(cur_d, cur);
+        visited[cur] = tag;
+        std::vector<tableint> fresh;
+        while (!cands.empty()) {
+            P c = cands.top();
+            if (c.first > bound && (bare || top.size() == ef)) break;
+            cands.pop();
+            int *data = (int *)a->get_linklist0(c.second);
+            size_t size = a->getListCount((hnswlib::linklistsizeint *)data);
+            fresh.clear();
+            for (size_t j = 1; j <= size; j++) {
+                tableint id = data[j];
+                if (visited[id] == tag) continue;
+                visited[id] = tag;
+                fresh.push_back(id);
+                __builtin_prefetch(a->getDataByInternalId(id), 0, 3);
+            }
+            for (tableint id : fresh) {
+                const char *values = (const char *)record_at(id)->values;
+                for (int line = 0; line < PREFETCH_LINES; line++)
+                    __builtin_prefetch(values + 64 * line, 0, 3);
+            }
+            for (tableint id : fresh) {
+                float d = record_distance(&q, record_at(id), param);
+                if (top.size() < ef || d < bound) {
+                    cands.emplace(d, id);
+                    if (bare || (!a->isMarkedDeleted(id) &&
+                                 admits(filter, a->getExternalLabel(id), failure)))
+                        top.emplace(d, id);
+                    if (top.size() > ef) top.pop();
+                    if (!top.empty()) bound = top.top().first;
+                }
+            }
+        }
+        a->visited_list_pool_->releaseVisitedList(vl);
+        while (top.size() > k) top.pop();
+        out.clear();
+        for (; !top.empty(); top.pop())
+            out.push_back({a->getExternalLabel(top.top().second), top.top().first});
+        // nearest first, equal distances by label (as hnswlib's searchKnn orders them)
+        std::sort(out.begin(), out.end(), [](const std::pair<labeltype, float> &x,
+                                             const std::pair<labeltype, float> &y) {
+            return x.second < y.second || (x.second == y.second && x.first < y.first);
+        });
+    }
+};
+
+}  // namespace
+
+PYBIND11_MODULE(hnsw_graph, m) {
+    m.doc() = "hnswlib's graph over float32 values held in caller-owned bytes objects";
+    py::class_<Graph>(m, "Graph")
+        .def(py::init<size_t, const std::string &, size_t, size_t, size_t, size_t>(),
+             py::arg("dim"), py::arg("metric"), py::arg("max_elements"), py::arg("m"),
+             py::arg("ef_construction"), py::arg("seed"))
+        .def_property_readonly("dim", &Graph::dim)
+        .def_property_readonly("element_count", &Graph::element_count)
+        .def_property_readonly("max_elements", &Graph::max_elements)
+        .def("resize", &Graph::resize)
+        .def("add", &Graph::add, py::arg("labels"), py::arg("values"), py::arg("threads") = 1,
+             py::arg("replace_deleted") = false)
+        .def("mark_deleted", &Graph::mark_deleted)
+        .def("unmark_deleted", &Graph::unmark_deleted)
+        .def("is_deleted", &Graph::is_deleted)
+        .def("ids", &Graph::ids)
+        .def("vector", &Graph::vector)
+        .def("relink", &Graph::relink)
+        .def("search", &Graph::search, py::arg("query"), py::arg("k"), py::arg("ef"),
+             py::arg("allowed") = py::none())
+        .def("owned_bytes", &Graph::owned_bytes)
+        .def("save", &Graph::save)
+        .def("slot_values", &Graph::slot_values)
+        .def("load", &Graph::load);
+}
