@@ -1,7 +1,11 @@
 """``HnswIndex``: approximate vector search on hnswlib, RediSearch's ``HNSW``.
 
-Why hnswlib: ``docs/decisions/0001-ann-engine.md``. This module adds what hnswlib leaves to
-its caller:
+Why hnswlib: ``docs/decisions/0001-ann-engine.md``. The graph is hnswlib's, in one of two
+forms: a :class:`~store.index.blob_graph.BlobGraph` (``store.index.hnsw_graph``, compiled
+against hnswlib's headers at install) whose slots reference the vectors' ``bytes`` objects,
+so a document's FLOAT32 vector is held once, by its hash (decision 0042); or, where that
+module did not build or a snapshot of format 1 is loaded, hnswlib's own ``Index``, which
+copies every vector. This module adds what hnswlib leaves to its caller:
 
 * **Capacity** grows by doubling (``resize_index``) before an insert would overflow, so an
   insert never fails for lack of room. ``initial_cap`` is preallocated only up to
@@ -44,20 +48,19 @@ its caller:
   result set against exact search is tested on real MiniLM embeddings
   (``tests/store/test_range_query.py``, >= 0.99).
 * **Vectors for exact scans** (``search_labels``, ``get``, the fallback above) come by
-  default from hnswlib's own copy (``get_items``): no memory beyond the graph, but hnswlib
-  0.8 copies through Python lists, ~12-25 us per vector at DIM 384 (1,000 candidates
-  ~20-27 ms). ``keep_vectors=True`` keeps a side :class:`~store.index.flat.FlatIndex`
-  instead: exact scans become ~40x faster (1,000 candidates ~0.6 ms) for ``4 * DIM`` more
-  bytes per vector, ~90% more than the graph alone at DIM 384 and M 16. Memory decides the
-  default; a planner that brute-forces filtered subsets of more than a few hundred
-  documents should turn it on.
+  default from the graph: a ``BlobGraph`` gives its ``bytes`` objects (a view, no copy);
+  hnswlib's own ``get_items`` copies through Python lists, ~12-25 us per vector at DIM
+  384 (1,000 candidates ~20-27 ms). ``keep_vectors=True`` keeps a side
+  :class:`~store.index.flat.FlatIndex` instead: exact scans ~40x faster than through
+  hnswlib's ``get_items`` (1,000 candidates ~0.6 ms) for ``4 * DIM`` more bytes per
+  vector. Memory decides the default.
 
 File format (:meth:`HnswIndex.save`), little-endian, one file so it can be published
 atomically::
 
     offset        size      field
     0             6         magic b"MVHNSW"
-    6             2         u16 format version (1)
+    6             2         u16 format version (1 or 2, see the graph below)
     8             1         u8 metric: 0 COSINE, 1 L2, 2 IP
     9             3         zero padding
     12            4         u32 DIM
@@ -68,8 +71,12 @@ atomically::
     28            8         u64 n, the number of live labels
     36            8*n       i64 live labels, ascending
     36+8n         8         u64 g, the length of the graph
-    44+8n         g         the graph exactly as hnswlib ``save_index`` writes it (deleted
-                            elements keep their delete mark, so loading restores deletions)
+    44+8n         g         the graph: format 1, exactly as hnswlib ``save_index`` writes
+                            it (deleted elements keep their delete mark, so loading restores
+                            deletions); format 2 (a ``BlobGraph``), u64 h, h bytes of
+                            hnswlib's file of 16-byte records, u64 s, then every slot's
+                            4*DIM bytes of values in slot order (a deleted slot's too: walks
+                            still pass through it)
     44+8n+g       4         u32 CRC32C of every byte before it
 """
 
@@ -81,7 +88,7 @@ import struct
 import sys
 import tempfile
 from collections.abc import Hashable, Sequence
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 import crc32c
 import hnswlib
@@ -89,6 +96,8 @@ import numpy as np
 import numpy.typing as npt
 
 from store.files import atomic_write
+from store.index import blob_graph
+from store.index.blob_graph import BlobGraph, values_of
 from store.index.flat import FlatIndex
 from store.index.rwlock import ANY_GROUP, RWLock
 from store.index.vector import (
@@ -107,6 +116,10 @@ __all__ = ["HnswIndex", "default_ef"]
 
 MAGIC = b"MVHNSW"
 FORMAT_VERSION = 1
+"""Files whose graph is hnswlib's own (its wheel's ``save_index``)."""
+BLOB_FORMAT_VERSION = 2
+"""Files whose graph is a :class:`~store.index.blob_graph.BlobGraph`'s (graph, then every
+slot's values)."""
 HEADER = struct.Struct("<6sHB3xIIIIQ")
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -203,6 +216,7 @@ class HnswIndex(VectorIndex):
         build_threads: int,
         keep_vectors: bool,
         initial_cap: int,
+        blobs: bool = True,
     ) -> None:
         for name, value, low in (
             ("m", m, 2),
@@ -218,7 +232,11 @@ class HnswIndex(VectorIndex):
         self._ef_runtime = ef_runtime
         self._query_threads = query_threads
         self._build_threads = build_threads
-        self._index = hnswlib.Index(space=_SPACES[self._metric], dim=self._dim)
+        self._index: Any = (
+            BlobGraph(_SPACES[self._metric], self._dim)
+            if blob_graph.AVAILABLE and blobs
+            else hnswlib.Index(space=_SPACES[self._metric], dim=self._dim)
+        )
         self._live: set[int] = set()
         self._removed: set[int] = set()
         self._side = (
@@ -289,31 +307,39 @@ class HnswIndex(VectorIndex):
                 self._side.add(label, vector)
 
     def add_batch(
-        self, labels: Sequence[int] | npt.NDArray[np.integer], vectors: npt.NDArray[np.float32]
+        self,
+        labels: Sequence[int] | npt.NDArray[np.integer],
+        vectors: npt.NDArray[np.float32],
+        *,
+        sources: Sequence[bytes | None] | None = None,
     ) -> None:
+        """:meth:`VectorIndex.add_batch`; ``sources[i]``, when given and not None, is a
+        ``bytes`` object holding row ``i``'s float32 values (a document's blob), which the
+        graph then references instead of copying the row (:mod:`store.index.blob_graph`;
+        ignored by hnswlib's own graph)."""
         checked = self._check_batch(labels, vectors)
+        blobs = isinstance(self._index, BlobGraph) and sources is not None
         with self._lock.write():
             in_place: list[int] = []
             fresh: list[int] = []
             for label in checked:
                 (in_place if label in self._live or self._revive(label) else fresh).append(label)
             threads = self._build_threads if len(checked) >= PARALLEL_MIN_BATCH else 1
-            if in_place:
-                rows = [checked[label] for label in in_place]
-                self._index.add_items(
-                    vectors[rows], np.asarray(in_place, dtype=np.uint64), num_threads=threads
-                )
-                self._live.update(in_place)
-            if fresh:
-                self._reserve(len(fresh))
-                rows = [checked[label] for label in fresh]
+            for group, replace in ((in_place, False), (fresh, True)):
+                if not group:
+                    continue
+                if replace:
+                    self._reserve(len(group))
+                rows = [checked[label] for label in group]
+                extra = {"sources": [sources[row] for row in rows]} if blobs else {}  # type: ignore[index]
                 self._index.add_items(
                     vectors[rows],
-                    np.asarray(fresh, dtype=np.uint64),
+                    np.asarray(group, dtype=np.uint64),
                     num_threads=threads,
-                    replace_deleted=True,
+                    replace_deleted=replace,
+                    **extra,
                 )
-                self._live.update(fresh)
+                self._live.update(group)
             if self._side is not None:
                 self._side.add_batch(labels, vectors)
 
@@ -328,15 +354,34 @@ class HnswIndex(VectorIndex):
         with self._lock.write():
             if label in self._live or not self._revive(label):
                 return False
-            stored = np.asarray(self._index.get_items([label])[0], dtype=np.float32)
-            if stored.tobytes() != self._as_stored(vector).tobytes():
+            if isinstance(self._index, BlobGraph):  # the values as given, no rounding
+                same = self._index.vector(label) == values_of(vector, self._dim)
+            else:
+                stored = np.asarray(self._index.get_items([label])[0], dtype=np.float32)
+                same = stored.tobytes() == self._as_stored(vector).tobytes()
+            if not same:
                 self._index.mark_deleted(label)
                 self._removed.add(label)
                 return False
+            if isinstance(self._index, BlobGraph):  # the caller's blob, not the old one
+                self._index.relink(label, values_of(vector, self._dim))
             self._live.add(label)
             if self._side is not None:
                 self._side.add(label, vector)
             return True
+
+    def relink(self, label: int, blob: bytes) -> bool:
+        """Have ``label``'s slot reference ``blob`` (a document's FLOAT32 values, equal to
+        what the slot holds) instead of its own copy: after a restore, so the vector is
+        held once. False, changing nothing, if the bytes differ, the label is unknown, or
+        the graph is hnswlib's own (which always holds a copy)."""
+        if not isinstance(self._index, BlobGraph):
+            return False
+        with self._lock.write():
+            try:
+                return self._index.relink(label, blob)
+            except TypeError:
+                return False
 
     def _as_stored(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``vector`` as hnswlib stores it: for COSINE its own normalisation, float32
@@ -381,16 +426,24 @@ class HnswIndex(VectorIndex):
             want = min(k, len(self._live))
             if want == 0:
                 return []
-            try:
-                found, dists = self._index.knn_query(
-                    query, k=want, num_threads=self._query_threads, filter=allowed
-                )
-            except RuntimeError:
-                candidates = self._live if allowed is None else filter(allowed, self._live)
-                return self._exact(query, list(candidates), k)
+            graph = self._index
+            if isinstance(graph, BlobGraph):  # its (label, distance) pairs, no arrays
+                hits = graph.search(query, want, ef, allowed)
+                if len(hits) == want:
+                    return hits
+            else:
+                try:
+                    found, dists = graph.knn_query(
+                        query, k=want, num_threads=self._query_threads, filter=allowed
+                    )
+                    return list(zip(found[0].tolist(), dists[0].tolist(), strict=True))
+                except RuntimeError:
+                    pass
+            # fewer than want found (a selective filter, a graph split by deletions)
+            candidates = self._live if allowed is None else filter(allowed, self._live)
+            return self._exact(query, list(candidates), k)
         finally:
             lock.release_read()
-        return list(zip(found[0].tolist(), dists[0].tolist(), strict=True))
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
@@ -455,8 +508,14 @@ class HnswIndex(VectorIndex):
             slots = self.slot_count
             live = len(self._live)
             side = 0 if self._side is None else self._side.memory_bytes()
+            owned = self._index.owned_bytes() if isinstance(self._index, BlobGraph) else 0
         links0 = 2 * self._m * 4 + 4
-        per_slot = links0 + 4 * self._dim + 8 + 8 + 2  # level-0 record, upper-links pointer
+        if isinstance(self._index, BlobGraph):
+            # a 16-byte record and the slot's reference; values the graph shares with a
+            # document are counted with the document, those it alone holds here
+            per_slot = links0 + 16 + 8 + 8 + 8 + 2
+        else:
+            per_slot = links0 + 4 * self._dim + 8 + 8 + 2  # level-0 record, upper links
         upper_links = (self._m * 4 + 4) // (self._m - 1) if self._m > 1 else 0
         return (
             capacity * (_MUTEX_BYTES + 4)
@@ -468,6 +527,7 @@ class HnswIndex(VectorIndex):
             + sys.getsizeof(self._removed)
             + len(self._removed) * _PY_INT_BYTES
             + side
+            + owned
         )
 
     def save(self, path: str) -> None:
@@ -480,7 +540,7 @@ class HnswIndex(VectorIndex):
                 live = np.sort(np.fromiter(self._live, dtype=np.int64, count=len(self._live)))
             header = HEADER.pack(
                 MAGIC,
-                FORMAT_VERSION,
+                BLOB_FORMAT_VERSION if isinstance(self._index, BlobGraph) else FORMAT_VERSION,
                 _METRIC_CODES[self._metric],
                 self._dim,
                 self._m,
@@ -525,10 +585,17 @@ class HnswIndex(VectorIndex):
                 magic, version, code, dim, m, ef_c, ef_r, n = HEADER.unpack(raw)
                 if magic != MAGIC:
                     raise ValueError(f"{path} is not an HNSW index file (bad magic {magic!r})")
-                if version != FORMAT_VERSION:
+                if version not in (FORMAT_VERSION, BLOB_FORMAT_VERSION):
                     raise ValueError(
                         f"{path}: HNSW index format {version} is not supported (expected "
-                        f"{FORMAT_VERSION}); rebuild the index from the documents"
+                        f"{FORMAT_VERSION} or {BLOB_FORMAT_VERSION}); rebuild the index from "
+                        "the documents"
+                    )
+                if version == BLOB_FORMAT_VERSION and not blob_graph.AVAILABLE:
+                    raise ValueError(
+                        f"{path}: this graph needs store.index.hnsw_graph, which did not build "
+                        "here (reinstall memvec with a C++ compiler and network access to "
+                        "PyPI); or rebuild the index from the documents"
                     )
                 metric = {c: mt for mt, c in _METRIC_CODES.items()}.get(code)
                 if metric is None:
@@ -556,7 +623,14 @@ class HnswIndex(VectorIndex):
             index = cls.__new__(cls)
             VectorIndex.__init__(index, dim, metric)
             index._configure(
-                m, ef_c, ef_r or None, query_threads, build_threads, keep_vectors, max(1, int(n))
+                m,
+                ef_c,
+                ef_r or None,
+                query_threads,
+                build_threads,
+                keep_vectors,
+                max(1, int(n)),
+                blobs=version == BLOB_FORMAT_VERSION,
             )
             index._index.load_index(graph_path, max_elements=0, allow_replace_deleted=True)
             index._index.set_ef(ef_r or 10)

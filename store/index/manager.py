@@ -295,6 +295,7 @@ class IndexManager:
                     index.fields.add(label, document)
                     index.keep_json_vectors(label, document)
                     index.note_indexed(label, document)
+                    index.relink_vectors(label, document)
                 except IndexError_:
                     # a document kept without a field FT.ALTER SKIPINITIALSCAN added, whose
                     # value that field cannot take: whole, it is an indexing failure

@@ -422,6 +422,23 @@ class SearchIndex:
         kept = self.json_vectors.get(name, {}).get(label)
         return kept if isinstance(kept, bytes) else None
 
+    def relink_vectors(self, label: int, document: Mapping[bytes, FieldValue]) -> None:
+        """After a restore: have each HNSW graph reference ``document``'s own FLOAT32 blob
+        for ``label`` instead of the copy the snapshot gave it, where the two are equal
+        (:meth:`HnswIndex.relink`), so a document's vector is held once."""
+        if self.definition.on == "JSON":
+            return
+        for f in self.vector_fields:
+            vindex = self.vectors[f.name]
+            blob = document.get(f.name)
+            if (
+                isinstance(vindex, HnswIndex)
+                and type(blob) is bytes
+                and self.stored_type(f) == "FLOAT32"
+                and not self.subs.has(f.name)
+            ):
+                vindex.relink(label, blob)
+
     def note_indexed(self, label: int, document: Mapping[bytes, FieldValue]) -> None:
         """Record that ``label`` is indexed from ``document`` (a snapshot restore indexes
         the attribute indexes itself and loads the graphs), so an unchanged rewrite of it
@@ -523,7 +540,12 @@ class SearchIndex:
             vindex = self.vectors[name]
             labels = list(adds)
             try:
-                vindex.add_batch(labels, np.stack([adds[label] for label in labels]))
+                rows = [adds[label] for label in labels]
+                if isinstance(vindex, HnswIndex):  # the graph references the hashes' blobs
+                    sources = [r.base if type(r.base) is bytes else None for r in rows]
+                    vindex.add_batch(labels, np.stack(rows), sources=sources)
+                else:
+                    vindex.add_batch(labels, np.stack(rows))
             except ValueError:  # check() lets no bad vector through; keep the good ones anyway
                 for label in labels:
                     try:

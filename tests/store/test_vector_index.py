@@ -20,6 +20,7 @@ import crc32c
 import numpy as np
 import pytest
 
+from store.index import blob_graph
 from store.index.flat import FlatIndex
 from store.index.hnsw import HEADER, MAGIC, HnswIndex
 from store.index.rwlock import ANY_GROUP, RWLock
@@ -370,7 +371,7 @@ def test_hnsw_file_header_golden_bytes(tmp_path: Path) -> None:
     raw = path.read_bytes()
     expected = (
         b"MVHNSW"
-        + b"\x01\x00"  # format 1
+        + (b"\x02\x00" if blob_graph.AVAILABLE else b"\x01\x00")  # format 2: a BlobGraph
         + b"\x02\x00\x00\x00"  # IP, padding
         + b"\x04\x00\x00\x00"  # DIM 4
         + b"\x08\x00\x00\x00"  # M 8
@@ -385,6 +386,16 @@ def test_hnsw_file_header_golden_bytes(tmp_path: Path) -> None:
     (graph_len,) = struct.unpack_from("<Q", raw, len(expected))
     assert len(raw) == len(expected) + 8 + graph_len + 4
     assert struct.unpack("<I", raw[-4:])[0] == crc32c.crc32c(raw[:-4])
+    if blob_graph.AVAILABLE:  # hnswlib's graph file, then 3 slots' values (9's is kept)
+        (hnsw_len,) = struct.unpack_from("<Q", raw, len(expected) + 8)
+        at = len(expected) + 16 + hnsw_len
+        assert struct.unpack_from("<Q", raw, at) == (3,)
+        values = raw[at + 8 : at + 8 + 3 * 16]
+        assert np.frombuffer(values, dtype="<f4").reshape(3, 4).tolist() == [
+            [1, 0, 0, 0],
+            [0, 1, 0, 0],
+            [0, 0, 1, 0],
+        ]
 
 
 def test_flat_file_holds_documented_arrays(tmp_path: Path) -> None:
