@@ -9,6 +9,9 @@ once; any other vector is copied into a ``bytes`` object the graph owns.
 
 Differences from ``hnswlib.Index`` that ``HnswIndex`` relies on:
 
+* :meth:`BlobGraph.search` instead of ``knn_query``: (label, distance) pairs, fewer than
+  ``k`` when fewer were found (hnswlib raises), at the breadth given per call.
+
 * ``get_items`` returns the values for IP and L2 and, for COSINE, the unit vector
   computed from them (hnswlib's stored copy, up to rounding); :meth:`BlobGraph.vector`
   the values exactly as given.
@@ -78,7 +81,6 @@ class BlobGraph:
         allow_replace_deleted: bool = False,
     ) -> None:
         assert hnsw_graph is not None
-        self._m = M
         self._graph = hnsw_graph.Graph(
             self.dim, self._metric, max_elements, M, ef_construction, random_seed
         )
@@ -106,12 +108,9 @@ class BlobGraph:
     ) -> None:
         """``data`` one vector or a matrix, one row per id; ``sources[i]``, when given and
         not None, is a ``bytes`` object holding row ``i``'s values (referenced instead)."""
-        rows = data.reshape(1, -1) if data.ndim == 1 else data
         labels = [int(label) for label in ids]
-        if data.ndim == 1:
-            values = [values_of(data, self.dim)]
-        else:
-            values = [values_of(row, self.dim) for row in rows]
+        rows = [data] if data.ndim == 1 else list(data)
+        values = [values_of(row, self.dim) for row in rows]
         if sources is not None:
             for i, source in enumerate(sources):
                 if type(source) is bytes and source == values[i]:
@@ -160,23 +159,6 @@ class BlobGraph:
         ``max(ef, k)``: fewer when fewer are live or admitted."""
         found: list[tuple[int, float]] = self._graph.search(query.tobytes(), k, max(ef, k), allowed)
         return found
-
-    def knn_query(
-        self,
-        data: npt.NDArray[np.float32],
-        k: int = 1,
-        num_threads: int = -1,
-        filter: Callable[[int], bool] | None = None,  # hnswlib's keyword
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
-        """hnswlib's shape: ``(1, k)`` labels and distances; ``RuntimeError`` when fewer
-        than ``k`` were found, as hnswlib raises."""
-        query = np.ascontiguousarray(data, dtype=np.float32).reshape(-1).tobytes()
-        found = self._graph.search(query, int(k), max(self._ef, int(k)), filter)
-        if len(found) < k:
-            raise RuntimeError("fewer than k elements found")
-        labels = np.fromiter((label for label, _ in found), dtype=np.uint64, count=len(found))
-        dists = np.fromiter((d for _, d in found), dtype=np.float32, count=len(found))
-        return labels.reshape(1, -1), dists.reshape(1, -1)
 
     def save_index(self, path: str) -> None:
         """The graph (hnswlib's file), then ``u64`` slot count and each slot's values."""
