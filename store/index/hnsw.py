@@ -378,10 +378,7 @@ class HnswIndex(VectorIndex):
         if not isinstance(self._index, BlobGraph):
             return False
         with self._lock.write():
-            try:
-                return self._index.relink(label, blob)
-            except TypeError:
-                return False
+            return self._index.relink(label, blob)
 
     def _as_stored(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``vector`` as hnswlib stores it: for COSINE its own normalisation, float32
