@@ -160,6 +160,12 @@ class BlobGraph:
         found: list[tuple[int, float]] = self._graph.search(query.tobytes(), k, max(ef, k), allowed)
         return found
 
+    def search_values(self, values: bytes, k: int, ef: int) -> list[tuple[int, float]]:
+        """:meth:`search` without a filter for a query given as ``dim`` float32 values in
+        a ``bytes`` object (a FLOAT32 field's query blob), read where it lies."""
+        found: list[tuple[int, float]] = self._graph.search(values, k, max(ef, k), None)
+        return found
+
     def save_index(self, path: str) -> None:
         """The graph (hnswlib's file), then ``u64`` slot count and each slot's values."""
         directory = os.path.dirname(os.path.abspath(path))

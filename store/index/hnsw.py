@@ -106,6 +106,7 @@ from store.index.vector import (
     Hit,
     Metric,
     VectorIndex,
+    blob_finite,
     check_label,
     check_vector,
     distances,
@@ -441,6 +442,33 @@ class HnswIndex(VectorIndex):
             return self._exact(query, list(candidates), k)
         finally:
             lock.release_read()
+
+    def search_blob(self, blob: bytes, k: int, ef_runtime: int | None = None) -> list[Hit] | None:
+        """:meth:`VectorIndex.search_blob`: the graph over the documents' blobs reads the
+        query's bytes where they lie (the wheel's graph cannot: None). Also None when the
+        walk finds fewer than ``k`` (of the live count), where :meth:`search` completes
+        the answer with an exact scan."""
+        graph = self._index
+        if (
+            type(graph) is not BlobGraph
+            or type(blob) is not bytes
+            or len(blob) != 4 * self._dim
+            or not blob_finite(blob)
+        ):
+            return None
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        ef = self.search_ef(k, ef_runtime)
+        lock = self._lock
+        lock.acquire_read(max(ef, k))
+        try:
+            want = min(k, len(self._live))
+            if want == 0:
+                return []
+            hits = graph.search_values(blob, want, ef)
+        finally:
+            lock.release_read()
+        return hits if len(hits) == want else None
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None

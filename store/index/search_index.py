@@ -747,10 +747,16 @@ class SearchIndex:
         distances_read=distances_read)[0]`` for ``field`` (as a query names it) whose
         :meth:`knn_target` is the VECTOR field ``field_name``, and ``k`` > 0: the same hits
         in the same order, without the clause's checks (a kept plan made them;
-        :mod:`store.commands.knn_plans`)."""
+        :mod:`store.commands.knn_plans`). A FLOAT32 field's blob goes to the vector index
+        as it is (:meth:`VectorIndex.search_blob`), where the index can read it so."""
         vindex, spec = self.vectors[field_name], self._vector_spec(field_name)
-        query = self._query_vector(blob, vindex, spec)
-        pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
+        assert spec.vector is not None  # a VECTOR field's
+        pairs = None
+        if spec.vector.type == "FLOAT32" and not self.subs.has(field_name):
+            pairs = vindex.search_blob(blob, k, ef_runtime)
+        if pairs is None:
+            query = self._query_vector(blob, vindex, spec)
+            pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
         return self._reported(field, blob, pairs, data, lock, distances_read)
 
     def _vector_spec(self, field_name: bytes) -> FieldSpec:

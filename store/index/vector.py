@@ -45,6 +45,7 @@ __all__ = [
     "Metric",
     "VectorIndex",
     "all_finite",
+    "blob_finite",
     "check_dim",
     "check_label",
     "check_vector",
@@ -118,6 +119,14 @@ def all_finite(values: npt.NDArray[np.floating]) -> bool:
     if _vecsim_c is not None and values.dtype == np.float32 and values.flags.c_contiguous:
         return _vecsim_c.all_finite(values)
     return bool(np.isfinite(values).all())
+
+
+def blob_finite(blob: bytes) -> bool:
+    """:func:`all_finite` of the native float32 values in ``blob`` (its length a multiple of
+    4), read where they lie."""
+    if _vecsim_c is not None:
+        return _vecsim_c.all_finite(blob)
+    return bool(np.isfinite(np.frombuffer(blob, dtype=np.float32)).all())
 
 
 def check_vector(vector: object, dim: int, what: str = "vector") -> npt.NDArray[np.float32]:
@@ -259,6 +268,15 @@ class VectorIndex(abc.ABC):
         by FLAT). ``allowed``, when given, restricts results to labels it accepts; it is
         called from the searching thread and must not raise.
         """
+
+    def search_blob(self, blob: bytes, k: int, ef_runtime: int | None = None) -> list[Hit] | None:
+        """:meth:`search` without a filter for a query given as the bytes of ``dim`` native
+        float32 values (a FLOAT32 field's query blob), where the index can read them as
+        they are: the same hits, without decoding the query. None, having done nothing,
+        where it cannot (this default; a blob of another size or holding NaN or infinite
+        values): the caller then decodes the query and calls :meth:`search`, which answers
+        or raises as for any query."""
+        return None
 
     @abc.abstractmethod
     def range(
