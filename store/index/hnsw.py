@@ -415,13 +415,8 @@ class HnswIndex(VectorIndex):
         allowed: Allowed | None = None,
     ) -> list[Hit]:
         query = self._check_query(query, k)
-        # len(self._live) is read outside the lock: a concurrent write moves n by a few,
-        # which moves default_ef by nothing that matters
-        ef = self.search_ef(k, ef_runtime)
-        lock = self._lock
-        lock.acquire_read(max(ef, k))
+        ef, want = self._acquire_walk(k, ef_runtime)
         try:
-            want = min(k, len(self._live))
             if want == 0:
                 return []
             graph = self._index
@@ -441,7 +436,7 @@ class HnswIndex(VectorIndex):
             candidates = self._live if allowed is None else filter(allowed, self._live)
             return self._exact(query, list(candidates), k)
         finally:
-            lock.release_read()
+            self._lock.release_read()
 
     def search_blob(self, blob: bytes, k: int, ef_runtime: int | None = None) -> list[Hit] | None:
         """:meth:`VectorIndex.search_blob`: the graph over the documents' blobs reads the
@@ -458,17 +453,22 @@ class HnswIndex(VectorIndex):
             return None
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        ef = self.search_ef(k, ef_runtime)
-        lock = self._lock
-        lock.acquire_read(max(ef, k))
+        ef, want = self._acquire_walk(k, ef_runtime)
         try:
-            want = min(k, len(self._live))
-            if want == 0:
-                return []
-            hits = graph.search_values(blob, want, ef)
+            hits = graph.search_values(blob, want, ef) if want else []
         finally:
-            lock.release_read()
+            self._lock.release_read()
         return hits if len(hits) == want else None
+
+    def _acquire_walk(self, k: int, ef_runtime: int | None) -> tuple[int, int]:
+        """Take the read lock for a search of ``k`` at ``ef_runtime`` (its reader group
+        is the breadth, hnswlib's ``set_ef``); the breadth and how many hits to ask for
+        (``k``, or fewer when fewer are live). The caller releases the lock."""
+        # len(self._live) is read outside the lock: a concurrent write moves n by a few,
+        # which moves default_ef by nothing that matters
+        ef = self.search_ef(k, ef_runtime)
+        self._lock.acquire_read(max(ef, k))
+        return ef, min(k, len(self._live))
 
     def range(
         self, query: npt.NDArray[np.float32], radius: float, *, epsilon: float | None = None
