@@ -28,6 +28,10 @@ class Size:
     """Writes per second offered to the primary during the replica lag run."""
     replica_seconds: float
     clients: tuple[int, ...] = (1, 8)
+    query_rounds: int = 3
+    """Times vector_query measures each point on each server, the two taking turns (the
+    median is reported: one server's sweep after the other's read ratios that moved by
+    20% between runs with the machine's speed)."""
     m: int = 16
     ef_construction: int = 200
     restart_tail: float = 0.01
@@ -75,5 +79,6 @@ TOY = Size(
     cold_start_rounds=1,
     replica_rate=50,
     replica_seconds=1,
+    query_rounds=2,
 )
 SIZES = {s.mode: s for s in (FULL, QUICK, TOY)}

@@ -1,10 +1,10 @@
 """Issue 10 item 1: KNN recall@10 vs QPS and p50/p99 through RESP, memvec against the peer.
 
-For each server (memvec, redis-stack = valkey + RediSearch 2.10), one process holds the
-first ``size.vectors`` shared embeddings as hashes, indexed twice over the same prefix: an
-HNSW index (``hnsw``, the same M / EF_CONSTRUCTION on both) and a FLAT one (``flat``),
-COSINE, and a third time as a FLAT ``L2`` index (``flat_l2``: the embeddings are unit
-vectors, so its nearest are the cosine ones).
+Both servers (memvec, redis-stack = valkey + RediSearch 2.10) run at once, each one
+process holding the first ``size.vectors`` shared embeddings as hashes, indexed twice
+over the same prefix: an HNSW index (``hnsw``, the same M / EF_CONSTRUCTION on both) and
+a FLAT one (``flat``), COSINE, and a third time as a FLAT ``L2`` index (``flat_l2``: the
+embeddings are unit vectors, so its nearest are the cosine ones).
 Each point of the sweep sends every query once (``FT.SEARCH ... KNN 10 ... NOCONTENT``)
 from 1 client, then from 8 forked client processes at once, and records recall@10, QPS,
 p50/p99 latency and the CPU% of the server process (user + system time over wall time;
@@ -12,7 +12,10 @@ above 100% means it used more than one core). HNSW sweeps EF_RUNTIME over ``size
 FLAT and FLAT L2 are one exact point each. Then each client count sends every query once
 more with a 10% tag filter (:data:`FILTER`) to the HNSW index (at :data:`FILTERED_EF`)
 and to the FLAT one, recall measured against the exact filtered answer: reported, with no
-goal. The ceiling is hnswlib in this process with the same M /
+goal. Each point is measured ``size.query_rounds`` times on each server, the two taking
+turns, and reported as the medians (:func:`median_point`): the machine's speed moves by
+tens of percent within minutes, and one server's whole sweep after the other's put that
+into the ratios. The ceiling is hnswlib in this process with the same M /
 EF_CONSTRUCTION, one query per call on one thread (``bench.ann_choice.Hnswlib``).
 
 Targets (issue #16; each server at the smallest EF of its sweep reaching recall@10 >= 0.95,
@@ -23,6 +26,7 @@ with 1 and 8 clients, for COSINE and L2; with 8 clients memvec's CPU% > 100.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -81,41 +85,84 @@ def filtered_truth(base: F32, queries: F32) -> Any:
     return rows[exact_gt(base[rows], queries, 10)]
 
 
-def _server_sweeps(
-    name: str,
-    start: Any,
-    size: Size,
-    base: F32,
-    queries: F32,
-    gt: Any,
-    tmp: Path,
-    gt_filtered: Any,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _loaded(t: Any, name: str, size: Size, base: F32) -> dict[str, Any]:
+    """Create the three indexes on server ``t``, load ``base`` and wait until indexed."""
     dim = base.shape[1]
+    create_index(t, create_args("hnsw", dim, size.m, size.ef_construction, "HNSW"))
+    for index, metric in FLAT_INDEXES.values():
+        create_index(t, create_args(index, dim, algorithm="FLAT", metric=metric))
+    log(f"vector_query: loading {len(base)} vectors into {name}")
+    load_s = resp_load(t, base, 0, len(base), 2, 500)
+    for index in ("hnsw", *(index for index, _ in FLAT_INDEXES.values())):
+        wait_indexed(t, index, len(base))
+    return {"load_s": round(load_s, 2), "load_vectors_per_s": round(len(base) / load_s)}
+
+
+def median_point(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One point of a sweep from its alternated ``rounds``: the round of the median QPS
+    (its recall, latencies and query count), with QPS, p50, p99 and server CPU% the
+    medians over the rounds, each round's under ``"rounds"``."""
+    by_qps = sorted(rounds, key=lambda r: r["qps"])
+    point = dict(by_qps[(len(by_qps) - 1) // 2])
+    for field in ("qps", "p50_ms", "p99_ms", "server_cpu_percent"):
+        point[field] = round(float(np.median([r[field] for r in rounds])), 3)
+    point["rounds"] = [
+        {field: r[field] for field in ("qps", "p50_ms", "p99_ms", "server_cpu_percent")}
+        for r in rounds
+    ]
+    return point
+
+
+def _alternated(
+    qc: QueryClients,
+    servers: dict[str, Any],
+    rounds: int,
+    index: str,
+    ef: int | None,
+    truth: Any,
+    where: str = "*",
+) -> dict[str, dict[str, Any]]:
+    """``qc.run`` of ``index`` at ``ef`` ``rounds`` times on each server, the servers
+    taking turns (memvec first in even rounds, the peer first in odd ones), so both see
+    the machine's same minutes; each server's :func:`median_point`."""
+    names = list(servers)
+    seen: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            seen[name].append(qc.run(servers[name], index, ef, truth, where=where))
+    return {name: median_point(points) for name, points in seen.items()}
+
+
+def _sweeps(
+    servers: dict[str, Any], size: Size, queries: F32, gt: Any, gt_filtered: Any
+) -> list[dict[str, Any]]:
+    """Every series of both servers (see the module docstring), each point measured
+    alternately on the two, :attr:`Size.query_rounds` times."""
     out: list[dict[str, Any]] = []
-    with start(tmp, name=name) as t:
-        create_index(t, create_args("hnsw", dim, size.m, size.ef_construction, "HNSW"))
-        for index, metric in FLAT_INDEXES.values():
-            create_index(t, create_args(index, dim, algorithm="FLAT", metric=metric))
-        log(f"vector_query: loading {len(base)} vectors into {name}")
-        load_s = resp_load(t, base, 0, len(base), 2, 500)
-        for index in ("hnsw", *(index for index, _ in FLAT_INDEXES.values())):
-            wait_indexed(t, index, len(base))
-        for clients in size.clients:
-            log(f"vector_query: {name} sweep, {clients} client(s)")
-            with QueryClients(queries, clients) as qc:
+    rounds = size.query_rounds
+    for clients in size.clients:
+        log(f"vector_query: both servers' sweeps, {clients} client(s), {rounds} rounds a point")
+        with QueryClients(queries, clients) as qc:
+            for t in servers.values():
                 qc.run(t, "hnsw", size.efs[0], gt)  # warm-up
-                hnsw = [qc.run(t, "hnsw", ef, gt) for ef in size.efs]
-                out.append(_series(name, "HNSW", clients, hnsw))
-                for algorithm, (index, _) in FLAT_INDEXES.items():
+            hnsw = [_alternated(qc, servers, rounds, "hnsw", ef, gt) for ef in size.efs]
+            series = {name: [_series(name, "HNSW", clients, [p[name] for p in hnsw])]
+                      for name in servers}  # fmt: skip
+            for algorithm, (index, _) in FLAT_INDEXES.items():
+                for t in servers.values():
                     # warm-up: memvec's first threaded FLAT pass starts its helper threads,
                     # which a p99 over 400 queries would report
                     warm_up(t, index, FLAT_WARM_UP)
-                    out.append(_series(name, algorithm, clients, [qc.run(t, index, None, gt)]))
-                for algorithm, (index, ef) in FILTERED.items():
-                    point = qc.run(t, index, ef, gt_filtered, where=FILTER)
-                    out.append(_series(name, algorithm, clients, [point]))
-    return out, {"load_s": round(load_s, 2), "load_vectors_per_s": round(len(base) / load_s)}
+                flat = _alternated(qc, servers, rounds, index, None, gt)
+                for name, point in flat.items():
+                    series[name].append(_series(name, algorithm, clients, [point]))
+            for algorithm, (index, ef) in FILTERED.items():
+                filtered = _alternated(qc, servers, rounds, index, ef, gt_filtered, FILTER)
+                for name, point in filtered.items():
+                    series[name].append(_series(name, algorithm, clients, [point]))
+        for name in servers:
+            out += series[name]
+    return out
 
 
 def _ceiling(size: Size, base: F32, queries: F32, gt: Any) -> dict[str, Any]:
@@ -291,9 +338,12 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
     series: list[dict[str, Any]] = []
     loads: dict[str, Any] = {}
     gt_filtered = filtered_truth(base, queries)
-    for name, start in (("memvec", memvec_server), (PEER, peer_server)):
-        s, loads[name] = _server_sweeps(name, start, size, base, queries, gt, tmp, gt_filtered)
-        series += s
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for name, start in (("memvec", memvec_server), (PEER, peer_server)):
+            servers[name] = stack.enter_context(start(tmp, name=name))
+            loads[name] = _loaded(servers[name], name, size, base)
+        series += _sweeps(servers, size, queries, gt, gt_filtered)
     series.append(_ceiling(size, base, queries, gt))
     summary: dict[str, Any] = {"load": loads}
     targets: list[dict[str, Any]] = []
@@ -323,6 +373,7 @@ def run(size: Size, data: tuple[F32, F32, Any], tmp: Path) -> dict[str, Any]:
             "ef_construction": size.ef_construction,
             "efs": list(size.efs),
             "clients": list(size.clients),
+            "rounds_per_point": size.query_rounds,
             "metric": "COSINE (FLAT L2: L2)",
             "k": 10,
             "load": "2 connections, pipelines of 500 HSET",
