@@ -272,10 +272,10 @@ class VectorIndex(abc.ABC):
     def search_blob(self, blob: bytes, k: int, ef_runtime: int | None = None) -> list[Hit] | None:
         """:meth:`search` without a filter for a query given as the bytes of ``dim`` native
         float32 values (a FLOAT32 field's query blob), where the index can read them as
-        they are: the same hits, without decoding the query. None, having done nothing,
+        they are: the same hits, without decoding the query. None, with nothing changed,
         where it cannot (this default; a blob of another size or holding NaN or infinite
-        values): the caller then decodes the query and calls :meth:`search`, which answers
-        or raises as for any query."""
+        values; an answer only an exact scan completes): the caller then decodes the query
+        and calls :meth:`search`, which answers or raises as for any query."""
         return None
 
     @abc.abstractmethod
