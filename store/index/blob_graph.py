@@ -9,8 +9,10 @@ once; any other vector is copied into a ``bytes`` object the graph owns.
 
 Differences from ``hnswlib.Index`` that ``HnswIndex`` relies on:
 
-* :meth:`BlobGraph.search` instead of ``knn_query``: (label, distance) pairs, fewer than
-  ``k`` when fewer were found (hnswlib raises), at the breadth given per call.
+* :meth:`BlobGraph.search` instead of ``knn_query``: the query as the ``bytes`` of its
+  float32 values (a FLOAT32 field's query blob is read where it lies), (label, distance)
+  pairs, fewer than ``k`` when fewer were found (hnswlib raises), at the breadth given
+  per call.
 
 * ``get_items`` returns the values for IP and L2 and, for COSINE, the unit vector
   computed from them (hnswlib's stored copy, up to rounding); :meth:`BlobGraph.vector`
@@ -150,20 +152,15 @@ class BlobGraph:
 
     def search(
         self,
-        query: npt.NDArray[np.float32],
+        values: bytes,
         k: int,
         ef: int,
         allowed: Callable[[int], bool] | None = None,
     ) -> list[tuple[int, float]]:
-        """The ``k`` nearest (label, distance), nearest first, walking at breadth
-        ``max(ef, k)``: fewer when fewer are live or admitted."""
-        found: list[tuple[int, float]] = self._graph.search(query.tobytes(), k, max(ef, k), allowed)
-        return found
-
-    def search_values(self, values: bytes, k: int, ef: int) -> list[tuple[int, float]]:
-        """:meth:`search` without a filter for a query given as ``dim`` float32 values in
-        a ``bytes`` object (a FLOAT32 field's query blob), read where it lies."""
-        found: list[tuple[int, float]] = self._graph.search(values, k, max(ef, k), None)
+        """The ``k`` nearest (label, distance) to the query whose ``dim`` float32 values
+        ``values`` holds, nearest first, walking at breadth ``max(ef, k)``: fewer when
+        fewer are live or admitted."""
+        found: list[tuple[int, float]] = self._graph.search(values, k, max(ef, k), allowed)
         return found
 
     def save_index(self, path: str) -> None:

@@ -421,7 +421,7 @@ class HnswIndex(VectorIndex):
                 return []
             graph = self._index
             if isinstance(graph, BlobGraph):  # its (label, distance) pairs, no arrays
-                hits = graph.search(query, want, ef, allowed)
+                hits = graph.search(query.tobytes(), want, ef, allowed)
                 if len(hits) == want:
                     return hits
             else:
@@ -451,11 +451,10 @@ class HnswIndex(VectorIndex):
             or not blob_finite(blob)
         ):
             return None
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        self._check_k(k)
         ef, want = self._acquire_walk(k, ef_runtime)
         try:
-            hits = graph.search_values(blob, want, ef) if want else []
+            hits = graph.search(blob, want, ef) if want else []
         finally:
             self._lock.release_read()
         return hits if len(hits) == want else None

@@ -332,9 +332,13 @@ class VectorIndex(abc.ABC):
         return f"<{type(self).__name__} dim={self._dim} metric={self._metric.value} n={len(self)}>"
 
     def _check_query(self, query: object, k: int) -> npt.NDArray[np.float32]:
+        self._check_k(k)
+        return check_vector(query, self._dim, "query vector")
+
+    @staticmethod
+    def _check_k(k: object) -> None:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
-        return check_vector(query, self._dim, "query vector")
 
     def _check_batch(
         self, labels: Sequence[int] | npt.NDArray[np.integer], vectors: npt.NDArray[np.float32]

@@ -59,9 +59,10 @@ def test_none_where_it_cannot_read_the_bytes(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ValueError, match="k must be a non-negative integer"):
         index.search_blob(blob, -1)
     # a walk that finds fewer than asked: search completes it with an exact scan
-    monkeypatch.setattr(type(index._index), "search_values", lambda self, v, k, ef: [])
+    monkeypatch.setattr(type(index._index), "search", lambda self, v, k, ef, allowed=None: [])
     assert index.search_blob(blob, 10) is None
-    assert len(index.search(vectors[0], 10)) == 10
+    hits = index.search(vectors[0], 10)
+    assert len(hits) == 10 and hits[0][0] == 0
 
 
 def test_none_for_other_indexes(monkeypatch: pytest.MonkeyPatch) -> None:
