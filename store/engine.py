@@ -52,6 +52,7 @@ from typing import Any
 from . import commands as _commands  # noqa: F401  (registers every command)
 from .commands.context import ExecContext
 from .commands.table import CommandSpec, resolve
+from .commands.walk_later import WalkLater
 from .config import EngineConfig
 from .errors import (
     CommandError,
@@ -370,6 +371,7 @@ class Engine:
         may_block: bool = False,
         resume: dict[str, Any] | None = None,
         authorize: Authorizer | None = None,
+        walker: Any = None,
     ) -> Submitted:
         """Run one engine-scope command, resolved by the caller
         (:func:`store.commands.table.resolve`: arity checked), without waiting for
@@ -380,7 +382,9 @@ class Engine:
         acknowledging. The RESP server pipelines with this. ``may_block``/``resume``: a
         client's top-level call the server can park (``ExecContext.may_block``).
         ``authorize`` checks the calling user's permission for each command a script runs
-        (ExecContext.authorize).
+        (ExecContext.authorize). ``walker``: the server's ``hnsw_graph.Walker``, for a
+        ``lockfree`` command whose caller takes a :class:`WalkLater` reply (finished by
+        :meth:`finish_walk`; docs/decisions/0044).
         """
         if "lockfree" in spec.flags:
             # a read that takes the engine lock itself, in short phases (FT.SEARCH: the
@@ -393,8 +397,10 @@ class Engine:
             except StoreError as exc:
                 return Submitted(None, None, exc)
             assert spec.handler is not None
+            ctx = self._context(now_ms(), protocol)
+            ctx.walker = walker
             try:
-                return Submitted(spec.handler(self._context(now_ms(), protocol), args))
+                return Submitted(spec.handler(ctx, args))
             except StoreError as exc:
                 return Submitted(None, None, mark_module_error(spec.name, exc))
         with self.lock:
@@ -407,6 +413,16 @@ class Engine:
             finally:
                 if self._rollback_due:  # this write's append failed: undo it before others read
                     self._roll_back()
+
+    def finish_walk(self, later: WalkLater, pairs: list[tuple[int, float]]) -> Submitted:
+        """The outcome of the command that returned ``later`` from :meth:`submit`, now that
+        its walk gave ``pairs``: its reply, or its error as data, as :meth:`submit` gives
+        them. Called where the command was submitted (the event loop)."""
+        assert later.finish is not None
+        try:
+            return Submitted(later.finish(pairs))
+        except StoreError as exc:
+            return Submitted(None, None, mark_module_error(later.command, exc))
 
     def submit_many(
         self,

@@ -84,6 +84,10 @@ class ExecContext:
     resume: dict[str, Any] | None = None
     scripting: Scripting | None = None
     authorize: Callable[[CommandSpec, list[bytes]], None] | None = None
+    walker: Any = None
+    """The server's ``hnsw_graph.Walker`` when the caller can take a
+    :class:`store.commands.walk_later.WalkLater` for a reply (a ``lockfree`` command of the
+    server's inline path); else None."""
 
     def logged(self, args: list[bytes]) -> list[list[bytes]]:
         """What to log for this call, given it is ``dirty``: the commands of

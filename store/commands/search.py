@@ -7,6 +7,7 @@ Distances are formatted as RediSearch does (``%.12g``).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ from ..replies import OrderedSet, SimpleString
 from . import knn_plans
 from . import search_words as words
 from .table import command
+from .walk_later import WalkLater
 
 if TYPE_CHECKING:
     from .context import ExecContext
@@ -424,19 +426,61 @@ def _planned_page(
     ctx: ExecContext, args: list[bytes], plan: knn_plans.Plan, index: SearchIndex
 ) -> object:
     """The reply to ``args`` from a kept plan: what the KNN branch of :func:`ft_search`
-    gives for a request of that shape (no filter, ranges or scores), for its vector."""
+    gives for a request of that shape (no filter, ranges or scores), for its vector. With
+    ``ctx.walker``, a :class:`WalkLater` whose walk is queued there, where the index can
+    walk so (:meth:`SearchIndex.nearest_later`)."""
+    deadline = _deadline(plan.request.timeout_ms)
+    blob = args[plan.vector_at]
+    if ctx.walker is not None:
+        later = WalkLater("FT.SEARCH")
+        want = index.nearest_later(
+            plan.field_name, blob, plan.k, plan.ef_runtime, ctx.walker, later
+        )
+        if want is not None:
+            later.finish = functools.partial(_walked_page, ctx, args, plan, index, deadline, want)
+            return later
+    return _plan_reply(ctx, plan, index, _plan_nearest(ctx, plan, index, blob), deadline)
+
+
+def _walked_page(
+    ctx: ExecContext,
+    args: list[bytes],
+    plan: knn_plans.Plan,
+    index: SearchIndex,
+    deadline: _Deadline | None,
+    want: int,
+    pairs: list[tuple[int, float]],
+) -> object:
+    """:func:`_planned_page`'s reply from the pairs of the walk it queued: as the walk
+    on the loop would have answered when they number ``want``; else (the walk found
+    fewer) the search is made again here."""
+    blob = args[plan.vector_at]
+    if len(pairs) == want:
+        pairs = index.nearest_walked(plan.field, blob, pairs, ctx.keyspace.data, ctx.lock,
+                                     distances_read=plan.distances_read)  # fmt: skip
+    else:
+        pairs = _plan_nearest(ctx, plan, index, blob)
+    return _plan_reply(ctx, plan, index, pairs, deadline)
+
+
+def _plan_nearest(
+    ctx: ExecContext, plan: knn_plans.Plan, index: SearchIndex, blob: bytes
+) -> list[tuple[int, float]]:
+    """A kept plan's KNN hits for query ``blob``, searched now."""
+    return index.nearest(plan.field_name, plan.field, blob, plan.k, plan.ef_runtime,
+                         ctx.keyspace.data, ctx.lock,
+                         distances_read=plan.distances_read)  # fmt: skip
+
+
+def _plan_reply(
+    ctx: ExecContext,
+    plan: knn_plans.Plan,
+    index: SearchIndex,
+    pairs: list[tuple[int, float]],
+    deadline: _Deadline | None,
+) -> object:
+    """A kept plan's reply for its KNN ``pairs``."""
     request = plan.request
-    deadline = _deadline(request.timeout_ms)
-    pairs = index.nearest(
-        plan.field_name,
-        plan.field,
-        args[plan.vector_at],
-        plan.k,
-        plan.ef_runtime,
-        ctx.keyspace.data,
-        ctx.lock,
-        distances_read=plan.distances_read,
-    )
     page = None if plan.page is None else _page_of(ctx, index, plan.page, plan.score_alias, pairs)
     if page is None:
         with ctx.lock:

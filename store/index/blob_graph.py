@@ -163,6 +163,12 @@ class BlobGraph:
         found: list[tuple[int, float]] = self._graph.search(values, k, max(ef, k), allowed)
         return found
 
+    def walk_later(self, walker: Any, values: bytes, k: int, ef: int, token: object) -> None:
+        """:meth:`search` without a filter, queued on ``walker`` (``hnsw_graph.Walker``):
+        ``walker.take()`` gives ``token`` back with the pairs :meth:`search` would give
+        (walked under the graph's own lock, against which every write waits)."""
+        walker.submit(self._graph, values, k, max(ef, k), token)
+
     def save_index(self, path: str) -> None:
         """The graph (hnswlib's file), then ``u64`` slot count and each slot's values."""
         directory = os.path.dirname(os.path.abspath(path))

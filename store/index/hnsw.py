@@ -459,6 +459,27 @@ class HnswIndex(VectorIndex):
             self._lock.release_read()
         return hits if len(hits) == want else None
 
+    def search_blob_later(
+        self, blob: bytes, k: int, ef_runtime: int | None, walker: Any, token: object
+    ) -> int | None:
+        """:meth:`VectorIndex.search_blob_later`: the graph over the documents' blobs,
+        walked on ``walker``'s thread under the graph's own lock (this index's read lock
+        is not held: the graph's lock keeps every write out of the walk)."""
+        graph = self._index
+        if (
+            type(graph) is not BlobGraph
+            or type(blob) is not bytes
+            or len(blob) != 4 * self._dim
+            or not blob_finite(blob)
+        ):
+            return None
+        self._check_k(k)
+        want = min(k, len(self._live))
+        if want == 0:
+            return None
+        graph.walk_later(walker, blob, want, self.search_ef(k, ef_runtime), token)
+        return want
+
     def _acquire_walk(self, k: int, ef_runtime: int | None) -> tuple[int, int]:
         """Take the read lock for a search of ``k`` at ``ef_runtime`` (its reader group
         is the breadth, hnswlib's ``set_ef``); the breadth and how many hits to ask for

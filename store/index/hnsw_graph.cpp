@@ -11,6 +11,10 @@
 // * Writes (add, mark/unmark, resize, relink, load) and searches are not concurrent: the
 //   caller's read-write lock orders them. Searches may run concurrently with each other;
 //   they release the GIL for the walk, and re-take it only to call a filter.
+// * A Walker's thread walks a graph outside the caller's lock (never taking the GIL):
+//   against it the graph has a lock of its own, which each walk holds shared and each
+//   write exclusive (writer-preferring, so a write waits for at most the walk in
+//   progress). A write that must wait for it releases the GIL meanwhile.
 // * A slot's owner object is released only by a write that no longer needs its values
 //   (the slot re-used by another vector, or the graph dropped), with the GIL held.
 // * Distances: COSINE 1 - inv_a * inv_b * (a . b); IP 1 - (a . b); L2 the squared
@@ -18,11 +22,19 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -114,6 +126,47 @@ struct Failure {
 using hnswlib::labeltype;
 using hnswlib::tableint;
 typedef hnswlib::HierarchicalNSW<float> Hnsw;
+typedef std::vector<std::pair<labeltype, float>> Hits;
+
+// The graph's own reader-writer lock (see the contract above): glibc's rwlock, set to
+// prefer a waiting writer over new readers, so a stream of walks never starves a write.
+class WalkLock {
+   public:
+    WalkLock() {
+        pthread_rwlockattr_t attr;
+        pthread_rwlockattr_init(&attr);
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&lock_, &attr);
+        pthread_rwlockattr_destroy(&attr);
+    }
+    ~WalkLock() { pthread_rwlock_destroy(&lock_); }
+    WalkLock(const WalkLock &) = delete;
+    WalkLock &operator=(const WalkLock &) = delete;
+    void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+    void unlock() { pthread_rwlock_unlock(&lock_); }
+    // Exclusive, called with the GIL held: released while waiting (a walk never needs it,
+    // but another thread may, to finish what it does before this write).
+    void lock_exclusive() {
+        if (pthread_rwlock_trywrlock(&lock_) == 0) return;
+        py::gil_scoped_release unlocked;
+        pthread_rwlock_wrlock(&lock_);
+    }
+
+   private:
+    pthread_rwlock_t lock_;
+};
+
+// Holds a graph's WalkLock exclusive for a write's scope.
+class Writing {
+   public:
+    explicit Writing(WalkLock &lock) : lock_(lock) { lock_.lock_exclusive(); }
+    ~Writing() { lock_.unlock(); }
+    Writing(const Writing &) = delete;
+    Writing &operator=(const Writing &) = delete;
+
+   private:
+    WalkLock &lock_;
+};
 
 class Graph {
    public:
@@ -133,6 +186,7 @@ class Graph {
     size_t max_elements() const { return alg_->max_elements_; }
 
     void resize(size_t max_elements) {
+        Writing writing(walk_lock_);
         if (max_elements < alg_->cur_element_count)
             throw std::invalid_argument("cannot shrink below the slots in use");
         alg_->resizeIndex(max_elements);
@@ -155,6 +209,7 @@ class Graph {
             objects[i] = obj;
         }
         std::string failure;
+        Writing writing(walk_lock_);
         {
             py::gil_scoped_release unlocked;
             std::atomic<size_t> next(0);
@@ -191,8 +246,14 @@ class Graph {
         if (!failure.empty()) throw std::runtime_error(failure);
     }
 
-    void mark_deleted(labeltype label) { alg_->markDelete(label); }
-    void unmark_deleted(labeltype label) { alg_->unmarkDelete(label); }
+    void mark_deleted(labeltype label) {
+        Writing writing(walk_lock_);
+        alg_->markDelete(label);
+    }
+    void unmark_deleted(labeltype label) {
+        Writing writing(walk_lock_);
+        alg_->unmarkDelete(label);
+    }
 
     bool is_deleted(labeltype label) const {
         auto found = alg_->label_lookup_.find(label);
@@ -229,6 +290,7 @@ class Graph {
         if (now == nullptr || PyBytes_GET_SIZE(now) != PyBytes_GET_SIZE(obj) ||
             std::memcmp(PyBytes_AS_STRING(now), PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj)))
             return false;
+        Writing writing(walk_lock_);
         Record *stored = record_at(slot);
         stored->values = reinterpret_cast<const float *>(PyBytes_AS_STRING(obj));
         own(slot, obj);
@@ -254,6 +316,21 @@ class Graph {
             throw py::error_already_set();
         }
         return out;
+    }
+
+    // The record of a query (bytes of dim float32 values) for walk_shared.
+    Record query_record(PyObject *query) const { return record_of(query); }
+
+    // A walk without a filter, from a thread that does not hold the GIL (a Walker's): under
+    // the graph's own lock, shared, so no write runs meanwhile.
+    void walk_shared(const Record &q, size_t k, size_t ef, Hits &out) {
+        out.clear();
+        walk_lock_.lock_shared();
+        if (k > 0 && alg_->cur_element_count > 0) {
+            Failure unused;
+            walk(q, k, std::max(ef, k), nullptr, out, unused);
+        }
+        walk_lock_.unlock();
     }
 
     // Bytes of the values objects only the graph references (a deleted document's, a copy
@@ -283,6 +360,7 @@ class Graph {
     // Read a graph written by save, with ``values``: one bytes object per slot, as
     // slot_values gave them.
     void load(const std::string &path, py::list values, size_t max_elements) {
+        Writing writing(walk_lock_);
         release_all();
         alg_.reset(new Hnsw(&space_, path, false, max_elements, true));
         size_t n = alg_->cur_element_count;
@@ -304,6 +382,7 @@ class Graph {
     RecordSpace space_;
     std::unique_ptr<Hnsw> alg_;
     std::vector<PyObject *> owners_;  // per slot, a strong reference (GIL held to change)
+    WalkLock walk_lock_;               // against a Walker's walks (see the contract)
 
     Record *record_at(tableint slot) const {
         return reinterpret_cast<Record *>(alg_->getDataByInternalId(slot));
@@ -440,6 +519,146 @@ class Graph {
     }
 };
 
+// A thread that walks graphs for the event loop (docs/decisions/0044): submit() queues a
+// walk and returns at once; the thread walks without the GIL, under the graph's own lock;
+// each finished walk is kept with its token, and the eventfd ``fd`` becomes readable when
+// the first of a batch is; take() (GIL held) hands them over, oldest first.
+// Walks run one at a time, in the order submitted. A job holds references to its graph,
+// query and token (taken and dropped with the GIL), so neither is freed while it waits.
+class Walker {
+   public:
+    Walker() {
+        fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+        thread_ = std::thread([this] { run(); });
+    }
+
+    ~Walker() {
+        stop();
+        for (Job *job : done_) drop(job);  // the GIL is held: pybind11 deallocates with it
+        ::close(fd_);
+    }
+
+    int fd() const { return fd_; }
+
+    // Queue a walk of ``graph`` for the k nearest to ``query`` (bytes of its dim float32
+    // values) at breadth max(ef, k); take() gives back ``token`` with the hits.
+    void submit(py::object graph, py::bytes query, size_t k, size_t ef, py::object token) {
+        Graph *target = graph.cast<Graph *>();
+        Record record = target->query_record(query.ptr());  // raises for a wrong size
+        Job *job = new Job;
+        job->record = record;
+        job->graph = target;
+        job->k = k;
+        job->ef = ef;
+        job->owner = graph.release().ptr();
+        job->query = query.release().ptr();
+        job->token = token.release().ptr();
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            if (stopping_) {
+                drop(job);
+                throw std::runtime_error("the walker is closed");
+            }
+            queue_.push_back(job);
+        }
+        cv_.notify_one();
+    }
+
+    // The finished walks, oldest first: a list of (token, [(label, distance), ...]).
+    py::list take() {
+        uint64_t count;
+        ssize_t r = ::read(fd_, &count, sizeof count);  // re-armed before the batch is taken
+        (void)r;
+        std::vector<Job *> finished;
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            finished.swap(done_);
+        }
+        py::list out;
+        for (Job *job : finished) {
+            py::list hits;
+            for (auto &hit : job->hits) hits.append(py::make_tuple(hit.first, hit.second));
+            out.append(py::make_tuple(py::reinterpret_borrow<py::object>(job->token), hits));
+            drop(job);
+        }
+        return out;
+    }
+
+    // Walks queued or running, and finished ones not taken.
+    size_t pending() {
+        std::lock_guard<std::mutex> g(mu_);
+        return queue_.size() + done_.size() + (busy_ ? 1 : 0);
+    }
+
+    // Take no more walks; the queued ones are walked first (take() still gives them).
+    void stop() {
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            stopping_ = true;
+        }
+        cv_.notify_one();
+        if (thread_.joinable()) {
+            py::gil_scoped_release unlocked;
+            thread_.join();
+        }
+    }
+
+   private:
+    struct Job {
+        Graph *graph;
+        PyObject *owner;  // the graph's Python object
+        PyObject *query;
+        PyObject *token;
+        Record record;
+        size_t k, ef;
+        Hits hits;
+    };
+
+    int fd_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Job *> queue_;
+    std::vector<Job *> done_;
+    bool stopping_ = false;
+    bool busy_ = false;
+    std::thread thread_;
+
+    static void drop(Job *job) {
+        Py_XDECREF(job->owner);
+        Py_XDECREF(job->query);
+        Py_XDECREF(job->token);
+        delete job;
+    }
+
+    void run() {
+        for (;;) {
+            Job *job;
+            {
+                std::unique_lock<std::mutex> g(mu_);
+                cv_.wait(g, [this] { return stopping_ || !queue_.empty(); });
+                if (queue_.empty()) return;  // stopping, and every queued walk done
+                job = queue_.front();
+                queue_.pop_front();
+                busy_ = true;
+            }
+            job->graph->walk_shared(job->record, job->k, job->ef, job->hits);
+            bool first;
+            {
+                std::lock_guard<std::mutex> g(mu_);
+                busy_ = false;
+                first = done_.empty();
+                done_.push_back(job);
+            }
+            if (first) {
+                uint64_t one = 1;
+                ssize_t w = ::write(fd_, &one, sizeof one);
+                (void)w;
+            }
+        }
+    }
+};
+
 }  // namespace
 
 PYBIND11_MODULE(hnsw_graph, m) {
@@ -466,4 +685,12 @@ PYBIND11_MODULE(hnsw_graph, m) {
         .def("save", &Graph::save)
         .def("slot_values", &Graph::slot_values)
         .def("load", &Graph::load);
+    py::class_<Walker>(m, "Walker")
+        .def(py::init<>())
+        .def_property_readonly("fd", &Walker::fd)
+        .def("submit", &Walker::submit, py::arg("graph"), py::arg("query"), py::arg("k"),
+             py::arg("ef"), py::arg("token"))
+        .def("take", &Walker::take)
+        .def("pending", &Walker::pending)
+        .def("stop", &Walker::stop);
 }

@@ -759,6 +759,40 @@ class SearchIndex:
             pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
         return self._reported(field, blob, pairs, data, lock, distances_read)
 
+    def nearest_later(
+        self,
+        field_name: bytes,
+        blob: bytes,
+        k: int,
+        ef_runtime: int | None,
+        walker: Any,
+        token: object,
+    ) -> int | None:
+        """The walk of :meth:`nearest` queued on ``walker``'s thread
+        (:meth:`VectorIndex.search_blob_later`): the hits to expect, or None (nothing
+        queued: the caller calls :meth:`nearest`). ``walker.take()`` gives back ``token``
+        with the walk's pairs; :meth:`nearest_walked` turns them into :meth:`nearest`'s
+        answer."""
+        spec = self._vector_spec(field_name)
+        assert spec.vector is not None  # a VECTOR field's
+        if spec.vector.type != "FLOAT32" or self.subs.has(field_name):
+            return None
+        return self.vectors[field_name].search_blob_later(blob, k, ef_runtime, walker, token)
+
+    def nearest_walked(
+        self,
+        field: bytes,
+        blob: bytes,
+        pairs: list[tuple[int, float]],
+        data: dict[bytes, Any],
+        lock: Any,
+        *,
+        distances_read: bool,
+    ) -> list[tuple[int, float]]:
+        """:meth:`nearest`'s answer from the pairs of a walk :meth:`nearest_later`
+        queued, when they number the hits it expected."""
+        return self._reported(field, blob, pairs, data, lock, distances_read)
+
     def _vector_spec(self, field_name: bytes) -> FieldSpec:
         """The schema of VECTOR field ``field_name`` (its name, not an alias)."""
         return self._vector_specs[field_name]

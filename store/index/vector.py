@@ -27,7 +27,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -276,6 +276,18 @@ class VectorIndex(abc.ABC):
         where it cannot (this default; a blob of another size or holding NaN or infinite
         values; an answer only an exact scan completes): the caller then decodes the query
         and calls :meth:`search`, which answers or raises as for any query."""
+        return None
+
+    def search_blob_later(
+        self, blob: bytes, k: int, ef_runtime: int | None, walker: Any, token: object
+    ) -> int | None:
+        """:meth:`search_blob` walked on ``walker``'s thread (``hnsw_graph.Walker``,
+        docs/decisions/0044): the walk is queued and ``token`` comes back from
+        ``walker.take()`` with its (label, distance) pairs, which equal
+        :meth:`search_blob`'s when they number what this returns (the hits to expect; fewer
+        found: the caller answers with :meth:`search_blob` or :meth:`search` instead). None,
+        with nothing queued, where :meth:`search_blob` would give None, or no walk is needed
+        (k or the live count 0): the caller searches now. This default: always None."""
         return None
 
     @abc.abstractmethod

@@ -66,6 +66,7 @@ from .replication_handlers import replication_handlers
 from .results import Deferred
 from .script_busy import ScriptGuard
 from .search_lane import SearchLane
+from .search_walker import SearchWalker
 from .tracking import Tracking
 from .write_combiner import WriteCombiner
 
@@ -225,6 +226,9 @@ class Server:
         self.search_lane = SearchLane(
             self.engine, self.search_pool, None if lane_min is None else lane_min * 1000
         )
+        # kept KNN plans' walks on a thread of their own, while other clients share the
+        # server (Connection._run_inline; docs/decisions/0044)
+        self.search_walker = SearchWalker(self.engine, self.config.search_walker)
         self.started_monotonic = time.monotonic()
         self._next_id = 0
         self._listeners: list[asyncio.Server] = []
@@ -345,6 +349,7 @@ class Server:
         self.notifier = Notifier(self.engine, self.pubsub, self._loop)
         self.notifier.configure(self.config.notify_keyspace_events)
         self.search_lane.start(self._loop)
+        self.search_walker.start(self._loop)
         self.tracking.attach(self._loop)
         self._stopped = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -388,6 +393,7 @@ class Server:
             self.engine.stop()
         self._unlock_data_dir()
         self.search_lane.close()  # before its pool shuts down
+        self.search_walker.close()
         self.search_pool.shutdown(wait=False)
         self.scan_pool.shutdown(wait=False)
         self.script_guard.close()
@@ -549,6 +555,7 @@ class Server:
         if self._own_engine:
             await loop.run_in_executor(None, self.engine.stop)
         self.search_lane.close()  # before its pool shuts down
+        self.search_walker.close()
         self.search_pool.shutdown(wait=False)
         self.scan_pool.shutdown(wait=False)
         self.script_guard.close()

@@ -223,6 +223,15 @@ _OPTIONS = (
         "yes|no",
     ),
     _Option(
+        "--search-walker",
+        "search_walker",
+        parse_bool,
+        "yes (default): while other clients share the server, a repeated KNN query's HNSW "
+        "walk runs on a thread of its own and the event loop serves others meanwhile; no: "
+        "on the event loop",
+        "yes|no",
+    ),
+    _Option(
         "--event-loop",
         "event_loop",
         _event_loop,

@@ -96,6 +96,7 @@ from store.aio import within
 
 from ..commands.blocking import WouldBlock
 from ..commands.table import RESOLVED, CommandSpec, resolve
+from ..commands.walk_later import WalkLater
 from ..engine import BATCHABLE_WRITES, Submitted
 from ..errors import (
     CommandError,
@@ -792,6 +793,17 @@ class Connection(asyncio.Protocol):
                         break
                     if searches_inline and self._lane_takes(now, args):
                         defer = self._to_lane
+                # a kept KNN plan's walk goes to the search walker's thread while others
+                # share the server: its reply is answered later (docs/decisions/0044)
+                walker = None
+                if (
+                    lockfree
+                    and defer is None
+                    and server.search_walker.walker is not None
+                    and parser.buffered == 0  # the last command sent
+                    and server.shared_with(self)
+                ):
+                    walker = server.search_walker.walker
                 if defer is not None:
                     assert spec is not None
                     # the last command sent? a pipelined run is the task's, in order (and
@@ -819,7 +831,9 @@ class Connection(asyncio.Protocol):
                 costed = lockfree and lane.min_cost_ns and server.shared_with(self)
                 cpu_started = thread_cpu() if costed else 0
                 try:
-                    done = engine.submit(spec, args, protocol=self.protocol, may_block=True)
+                    done = engine.submit(
+                        spec, args, protocol=self.protocol, may_block=True, walker=walker
+                    )
                     if costed:
                         lane.note(args, thread_cpu() - cpu_started)
                 except Exception as exc:  # a bug in a handler: answer, keep serving
@@ -834,6 +848,10 @@ class Connection(asyncio.Protocol):
                 if type(done.reply) is WouldBlock:  # it parks: the task runs it (no effect yet)
                     self._leftover.append(args)
                     complete = False
+                    break
+                if type(done.reply) is WalkLater:  # answered when the walker's thread walked
+                    self._to_walker(state, spec, args, done.reply, started)
+                    ran += 1
                     break
                 observe.done(self, spec, args, clock() - started, done.error)
                 if done.seq is not None:
@@ -919,6 +937,24 @@ class Connection(asyncio.Protocol):
         if self._active:
             self._active = False
             server.active_clients -= 1
+
+    def _to_walker(
+        self,
+        state: InlineReplies,
+        spec: CommandSpec,
+        args: list[bytes],
+        later: WalkLater,
+        started: int,
+    ) -> None:
+        """Hold the place of a search whose walk is queued on the server's SearchWalker:
+        its reply joins ``state``'s there once the walk is done (:meth:`_deferred_answer`).
+        Meanwhile the client is not counted in ``Server.active_clients``, as for the lane
+        (:meth:`_to_lane`)."""
+        later.answer = self._defer(state, spec, args)
+        later.started = started
+        if self._active:
+            self._active = False
+            self.server.active_clients -= 1
 
     def _defer(self, state: InlineReplies, spec: CommandSpec, args: list[bytes]) -> Answer:
         """Hold the next place in ``state``'s replies for a command answered later; the

@@ -208,6 +208,7 @@ def _stats(server: Server) -> Fields:
         ("memvec_searches_running_on_pool", server.searches_in_pool),
         ("memvec_searches_offloaded", s.searches_offloaded),
         ("memvec_lane_searches", server.search_lane.searches),
+        ("memvec_walker_searches", server.search_walker.searches),
         ("memvec_inline_commands", s.inline_commands),
         ("memvec_combined_write_batches", server.write_combiner.batches),
         ("memvec_combined_writes", server.write_combiner.combined),

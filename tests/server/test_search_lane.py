@@ -193,11 +193,14 @@ async def test_only_open_lanes_take_lockfree_commands(
 
 
 def _server(tmp_path: Path, name: str, lane_min_us: int | None) -> ServerThread:
+    # without the search walker, which would take the kept plans' walks from the lane
+    # (tests/server/test_search_walker.py)
     config = ServerConfig(
         port=0,
         data_dir=tmp_path / name,
         appendfsync=FsyncPolicy.ALWAYS,
         search_lane_min_us=lane_min_us,
+        search_walker=False,
     )
     return ServerThread(config).start()
 

@@ -3,8 +3,9 @@
 A plan answers ``FT.SEARCH idx "*=>[KNN k @v $B ...]" PARAMS ..`` sent again with a new
 vector. Held here: its replies equal the general path's for every vector, reply shape
 (NOCONTENT, RETURN, SORTBY, LIMIT, RESP2 and RESP3), metric, algorithm, deleted or
-expired document, hash or JSON index (one vector per document, or several); its errors
-are the general path's; it is made only for pages whose hits depend on the vector alone;
+expired document, hash or JSON index (one vector per document, or several), searched on
+the loop or with its walk queued on a walker's thread (``Engine.submit(walker=...)``, the
+server's inline path; docs/decisions/0044); its errors are the general path's; it is made only for pages whose hits depend on the vector alone;
 and it stops answering when the index, an alias, the other PARAMS values or the server's
 KNN order change.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+import select
 import struct
 import time
 import weakref
@@ -26,6 +28,8 @@ import pytest
 from store import Engine, EngineConfig
 from store.commands import knn_plans
 from store.commands.table import resolve
+from store.commands.walk_later import WalkLater
+from store.index import blob_graph
 
 DIM = 8
 DOCS = 300
@@ -70,11 +74,34 @@ def engine() -> Iterator[Engine]:
     knn_plans._plans.clear()
 
 
-def _run(eng: Engine, args: list[bytes], protocol: int = 2) -> Any:
-    reply = eng.submit(resolve(args), args, protocol=protocol)
+def _run(eng: Engine, args: list[bytes], protocol: int = 2, walker: Any = None) -> Any:
+    reply = eng.submit(resolve(args), args, protocol=protocol, walker=walker)
+    if type(reply.reply) is WalkLater:
+        reply = eng.finish_walk(reply.reply, _walked(walker, reply.reply))
     if reply.error is not None:
         return ("error", type(reply.error).__name__, str(reply.error))
     return reply.reply
+
+
+def _walked(walker: Any, later: WalkLater) -> list[tuple[int, float]]:
+    """The pairs of ``later``'s walk, once ``walker`` finished it."""
+    ready, _, _ = select.select([walker.fd], [], [], 10)
+    assert ready, "the walk did not finish"
+    taken = walker.take()
+    assert [token for token, _ in taken] == [later]
+    pairs: list[tuple[int, float]] = taken[0][1]
+    return pairs
+
+
+@pytest.fixture
+def walker() -> Iterator[Any]:
+    if not blob_graph.AVAILABLE:
+        pytest.skip("needs store.index.hnsw_graph (test_hnsw_graph fails then)")
+    from store.index.hnsw_graph import Walker
+
+    w = Walker()
+    yield w
+    w.stop()
 
 
 def _general(
@@ -87,7 +114,9 @@ def _general(
         return _run(eng, args, protocol)
 
 
-def _planned(eng: Engine, args: list[bytes], protocol: int = 2) -> tuple[Any, bool]:
+def _planned(
+    eng: Engine, args: list[bytes], protocol: int = 2, walker: Any = None
+) -> tuple[Any, bool]:
     """The reply, and whether a kept plan gave it (or its error)."""
     found = []
     find = knn_plans.find
@@ -99,7 +128,7 @@ def _planned(eng: Engine, args: list[bytes], protocol: int = 2) -> tuple[Any, bo
 
     knn_plans.find = spy  # type: ignore[assignment]
     try:
-        return _run(eng, args, protocol), found == [True]
+        return _run(eng, args, protocol, walker), found == [True]
     finally:
         knn_plans.find = find  # type: ignore[assignment]
 
@@ -174,23 +203,37 @@ CONTENT = [  # what RAG clients send: the distance, some fields, maybe sorted by
 SHAPES = [(*shape, False) for shape in NOCONTENT] + [(*shape, True) for shape in CONTENT]
 
 
+@pytest.mark.parametrize("walked", [False, True], ids=["on-loop", "walker"])
 @pytest.mark.parametrize("protocol", [2, 3])
 @pytest.mark.parametrize(("index", "query", "tail", "content"), SHAPES)
 def test_plan_replies_equal_the_general_path(
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
     index: str,
     query: str,
     tail: tuple[str],
     content: bool,
     protocol: int,
+    walked: bool,
 ) -> None:
     rng = random.Random(zlib.crc32(repr((index, query, tail, content)).encode()))
+    walker = request.getfixturevalue("walker") if walked else None
+    walks = 0
+    submit = engine.submit
 
-    def request() -> list[bytes]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal walks
+        done = submit(*args, **kwargs)
+        walks += type(done.reply) is WalkLater
+        return done
+
+    monkeypatch.setattr(engine, "submit", counted)
+
+    def search() -> list[bytes]:
         return _request(index, _blob(rng), query, *tail, content=content)
 
-    _run(engine, request(), protocol)  # the general path learns it
+    _run(engine, search(), protocol)  # the general path learns it
     assert knn_plans.plans_kept() == 1
     for i in range(60):
         if i == 10:  # documents deleted, and past their deadline (not yet expired)
@@ -203,12 +246,14 @@ def test_plan_replies_equal_the_general_path(
                     engine.execute("PEXPIREAT", key, str(deadline))
             while time.time() * 1000 <= deadline + 1:  # until the clock is past it
                 time.sleep(0.001)
-        args = request()
-        planned, used = _planned(engine, args, protocol)
+        args = search()
+        planned, used = _planned(engine, args, protocol, walker)
         assert used, "the kept plan did not answer"
         assert planned == _general(engine, args, monkeypatch, protocol)
         total = planned["total_results"] if isinstance(planned, dict) else planned[0]
         assert total > 0 or i >= 10  # (all of a small k may be past their deadline since)
+    # every planned search of a FLOAT32 HNSW field (one vector a document) was walked there
+    assert walks == (60 if walked and index in ("hnsw", "ip", "json") else 0)
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
@@ -264,15 +309,58 @@ def test_which_pages_skip_the_general_reply(
     assert planned == _general(engine, args, monkeypatch, protocol)
 
 
-def test_plan_errors_are_the_general_paths(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("walked", [False, True], ids=["on-loop", "walker"])
+def test_plan_errors_are_the_general_paths(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, walked: bool
+) -> None:
+    walker = request.getfixturevalue("walker") if walked else None
     rng = random.Random(3)
     _run(engine, _request("hnsw", _blob(rng)))
     nan = struct.pack(f"<{DIM}f", *([float("nan")] * DIM))
     for blob in (b"\x00" * (4 * DIM - 4), b"\x00" * (4 * DIM + 4), nan):
         args = _request("hnsw", blob)
-        planned, used = _planned(engine, args)
+        planned, used = _planned(engine, args, walker=walker)
         assert used and planned[0] == "error"
         assert planned == _general(engine, args, monkeypatch)
+
+
+def test_a_walk_that_found_fewer_is_searched_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, walker: Any
+) -> None:
+    """A queued walk that found fewer hits than the live documents allow (a graph split
+    by deletions) is not the answer: the search is made again on the loop, as the general
+    path makes it. An error raised while the page is made after the walk is the command's
+    reply, as ``Engine.submit`` gives it."""
+    rng = random.Random(5)
+
+    def returning() -> list[bytes]:
+        return _request("hnsw", _blob(rng), "*=>[KNN 10 @v $B]", "RETURN", "1", "t", content=True)
+
+    _run(engine, returning())
+    _run(engine, _request("hnsw", _blob(rng)))
+    for _ in range(5):
+        args = returning()
+        done = engine.submit(resolve(args), args, walker=walker)
+        assert type(done.reply) is WalkLater
+        pairs = _walked(walker, done.reply)
+        assert len(pairs) == 10
+        again = engine.finish_walk(done.reply, pairs[:-1])
+        assert again.error is None
+        assert again.reply == _general(engine, args, monkeypatch)
+    from store.commands import search
+    from store.errors import QuerySyntaxError
+
+    def failing(*args: Any) -> Any:
+        raise QuerySyntaxError("Syntax error at offset 0 near x")
+
+    args = _request("hnsw", _blob(rng))
+    done = engine.submit(resolve(args), args, walker=walker)
+    assert type(done.reply) is WalkLater
+    pairs = _walked(walker, done.reply)
+    monkeypatch.setattr(search, "_plan_reply", failing)
+    failed = engine.finish_walk(done.reply, pairs)
+    assert failed.reply is None and failed.error is not None
+    assert str(failed.error) == "Syntax error at offset 0 near x"  # bare, as RediSearch's
 
 
 @pytest.mark.parametrize(

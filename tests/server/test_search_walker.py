@@ -1,0 +1,200 @@
+"""The search walker: kept KNN plans' walks on a thread of the graph's own (0044).
+
+Two real servers (``appendfsync always``), one with the walker (the default) and one
+without (``search_walker=False``: every walk on the loop). Held here: concurrent clients
+get the same raw reply bytes from both, and the walker took their searches; a lone
+client's search never goes there; while another client shares the server, a client's
+searches keep their order among its other commands, pipelined or not, and a client gone
+before its answer stops nothing; writes from other clients while searches walk (new
+documents, deletions, updates of the vectors) leave every reply well formed and the
+documents' final state the same on both servers.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from store.config import FsyncPolicy
+from store.index import blob_graph
+from store.resp import encode_command
+from store.server import ServerConfig, ServerThread
+from tests.server.conftest import RawClient, info_stat
+from tests.server.test_search_lane import Pinger, _concurrent_searches, _create, _knn, _vector
+
+pytestmark = pytest.mark.skipif(
+    not blob_graph.AVAILABLE, reason="needs store.index.hnsw_graph (test_hnsw_graph fails then)"
+)
+
+
+def _server(tmp_path: Path, name: str, walker: bool) -> ServerThread:
+    config = ServerConfig(
+        port=0, data_dir=tmp_path / name, appendfsync=FsyncPolicy.ALWAYS, search_walker=walker
+    )
+    return ServerThread(config).start()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
+    """(with the walker, without); both with the 200 documents of ``d:``."""
+    walked, looped = _server(tmp_path, "walker", True), _server(tmp_path, "loop", False)
+    try:
+        for server in (walked, looped):
+            c = RawClient(server.port)
+            try:
+                c.send(encode_command(*_create()))
+                assert c.read_reply() == b"+OK\r\n"
+                c.send(b"".join(encode_command("HSET", f"d:{i}", "v", _vector(i), "n", str(i))
+                                for i in range(200)))  # fmt: skip
+                assert [c.read_reply() for _ in range(200)] == [b":2\r\n"] * 200
+            finally:
+                c.close()
+        yield walked, looped
+    finally:
+        walked.stop()
+        looped.stop()
+
+
+def test_concurrent_clients_get_the_same_bytes_with_the_walker(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    walked, looped = servers
+    from_walker = _concurrent_searches(walked.port, 6, 40)
+    from_loop = _concurrent_searches(looped.port, 6, 40)
+    assert from_walker == from_loop
+    assert len(from_walker) == 240
+    assert info_stat(walked.port, "memvec_walker_searches") > 0
+    assert info_stat(looped.port, "memvec_walker_searches") == 0
+    # clients waiting on a walk are not "active": other searches do not go to the pool
+    assert info_stat(walked.port, "memvec_searches_offloaded") == 0
+
+
+def test_a_lone_clients_search_stays_on_the_loop(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    walked = servers[0]
+    c = RawClient(walked.port)
+    time.sleep(0.1)  # the fixture's client is gone: this one is alone
+    try:
+        for i in range(20):
+            c.send(encode_command(*_knn(i)))
+            assert c.read_reply().startswith(b"*11\r\n:5\r\n")
+    finally:
+        c.close()
+    assert info_stat(walked.port, "memvec_walker_searches") == 0
+
+
+def test_walked_replies_keep_the_order_of_each_clients_commands(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    """While another client shares the server: walked searches between the client's
+    other reads, a search pipelined with other commands, a search sent last after a GET,
+    all in order and as the loop answers them; a client gone before its answer stops
+    nothing."""
+    answers = []
+    for server in servers:
+        pinger = Pinger(server.port)
+        c = RawClient(server.port)
+        gone = RawClient(server.port)
+        try:
+            c.send(encode_command("SET", "n", "7"))
+            assert c.read_reply() == b"+OK\r\n"
+            pinger.start()
+            seen = []
+            for i in range(10):
+                c.send(encode_command(*_knn(i, k=2)))
+                seen.append(c.read_reply())
+                c.send(encode_command("GET", "n"))
+                seen.append(c.read_reply())
+            c.send(b"".join([encode_command(*_knn(99, k=1)), encode_command("PING"),
+                             encode_command("GET", "n")]))  # fmt: skip
+            seen += [c.read_reply() for _ in range(3)]
+            c.send(encode_command("GET", "n") + encode_command(*_knn(7, k=3)))
+            seen += [c.read_reply() for _ in range(2)]
+            # a search, then at once (before its answer, likely) a write it must not see
+            c.send(encode_command(*_knn(8, k=2)))
+            c.send(encode_command("SET", "n", "8"))
+            seen += [c.read_reply() for _ in range(2)]
+            assert seen[-4] == b"$1\r\n7\r\n" and seen[-3].startswith(b"*7\r\n:3\r\n")
+            assert seen[-2].startswith(b"*5\r\n:2\r\n") and seen[-1] == b"+OK\r\n"
+            assert seen[1:20:2] == [b"$1\r\n7\r\n"] * 10
+            assert seen[21:23] == [b"+PONG\r\n", b"$1\r\n7\r\n"]
+            gone.send(encode_command(*_knn(5, ef=200)))
+            gone.close()
+            c.send(encode_command(*_knn(0, k=2)))
+            assert c.read_reply() == seen[0]
+            assert pinger.pongs > 0
+            answers.append(seen)
+        finally:
+            pinger.stop()
+            c.close()
+    assert answers[0] == answers[1]
+    assert info_stat(servers[0].port, "memvec_walker_searches") >= 10
+    assert info_stat(servers[1].port, "memvec_walker_searches") == 0
+
+
+def _search_many(port: int, pages: list[bytes], failures: list[BaseException], k: int) -> None:
+    """60 KNN 4 searches, one at a time, their replies into ``pages``."""
+    c = RawClient(port)
+    try:
+        for i in range(60):
+            c.send(encode_command(*_knn(k * 60 + i, k=4, ef=40)))
+            pages.append(c.read_reply())
+    except BaseException as exc:
+        failures.append(exc)
+    finally:
+        c.close()
+
+
+def test_writes_while_searches_walk(servers: tuple[ServerThread, ServerThread]) -> None:
+    """Four clients search while one adds documents, deletes some and moves the vectors
+    of others: every search is answered with a well-formed page of existing or recently
+    deleted ids, and both servers end with the same documents and the same answers."""
+    rng = np.random.default_rng(3)
+    writes = []
+    for i in range(300):
+        if i % 3 == 0:
+            writes.append(encode_command("DEL", f"d:{i % 200}"))
+        elif i % 3 == 1:
+            writes.append(encode_command("HSET", f"d:{1000 + i}", "v", _vector(5000 + i)))
+        else:
+            vector = rng.standard_normal(8).astype(np.float32).tobytes()
+            writes.append(encode_command("HSET", f"d:{(i * 7) % 200}", "v", vector))
+    finals = []
+    for server in servers:
+        failures: list[BaseException] = []
+        pages: list[bytes] = []
+        search = functools.partial(_search_many, server.port, pages, failures)
+        threads = [threading.Thread(target=search, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        w = RawClient(server.port)
+        try:
+            for command in writes:
+                w.send(command)
+                assert not w.read_reply().startswith(b"-")
+            for t in threads:
+                t.join(60)
+            assert not failures, failures
+            assert len(pages) == 240
+            for page in pages:
+                assert page.startswith(b"*") and b"d:" in page and b"-ERR" not in page
+            w.send(encode_command("FT.INFO", "idx"))
+            assert b"num_docs" in w.read_reply()
+            final = []
+            for i in range(20):
+                w.send(encode_command(*_knn(900 + i, k=10)))
+                final.append(w.read_reply())
+            w.send(encode_command("DBSIZE"))
+            final.append(w.read_reply())
+            finals.append(final)
+        finally:
+            w.close()
+    assert finals[0] == finals[1]
+    assert info_stat(servers[0].port, "memvec_walker_searches") > 0
