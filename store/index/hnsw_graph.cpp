@@ -519,18 +519,20 @@ class Graph {
     }
 };
 
-// A thread that walks graphs for the event loop (docs/decisions/0044): submit() queues a
-// walk and returns at once; the thread walks without the GIL, under the graph's own lock;
+// Threads that walk graphs for the event loop (docs/decisions/0044): submit() queues a
+// walk and returns at once; a thread walks it without the GIL, under the graph's own lock;
 // each finished walk is kept with its token, and the eventfd ``fd`` becomes readable when
-// the first of a batch is; take() (GIL held) hands them over, oldest first.
-// Walks run one at a time, in the order submitted. A job holds references to its graph,
-// query and token (taken and dropped with the GIL), so neither is freed while it waits.
+// the first of a batch is; take() (GIL held) hands them over in the order they finished.
+// Walks start in the order submitted (with one thread they finish in it too). A job holds
+// references to its graph, query and token (taken and dropped with the GIL), so none is
+// freed while it waits.
 class Walker {
    public:
-    Walker() {
+    explicit Walker(int threads) {
+        if (threads < 1) throw std::invalid_argument("a walker needs at least 1 thread");
         fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-        thread_ = std::thread([this] { run(); });
+        for (int i = 0; i < threads; i++) threads_.emplace_back([this] { run(); });
     }
 
     ~Walker() {
@@ -588,7 +590,7 @@ class Walker {
     // Walks queued or running, and finished ones not taken.
     size_t pending() {
         std::lock_guard<std::mutex> g(mu_);
-        return queue_.size() + done_.size() + (busy_ ? 1 : 0);
+        return queue_.size() + done_.size() + busy_;
     }
 
     // Take no more walks; the queued ones are walked first (take() still gives them).
@@ -597,11 +599,10 @@ class Walker {
             std::lock_guard<std::mutex> g(mu_);
             stopping_ = true;
         }
-        cv_.notify_one();
-        if (thread_.joinable()) {
-            py::gil_scoped_release unlocked;
-            thread_.join();
-        }
+        cv_.notify_all();
+        py::gil_scoped_release unlocked;
+        for (auto &thread : threads_)
+            if (thread.joinable()) thread.join();
     }
 
    private:
@@ -621,8 +622,8 @@ class Walker {
     std::deque<Job *> queue_;
     std::vector<Job *> done_;
     bool stopping_ = false;
-    bool busy_ = false;
-    std::thread thread_;
+    size_t busy_ = 0;  // walks in progress
+    std::vector<std::thread> threads_;
 
     static void drop(Job *job) {
         Py_XDECREF(job->owner);
@@ -640,13 +641,13 @@ class Walker {
                 if (queue_.empty()) return;  // stopping, and every queued walk done
                 job = queue_.front();
                 queue_.pop_front();
-                busy_ = true;
+                busy_++;
             }
             job->graph->walk_shared(job->record, job->k, job->ef, job->hits);
             bool first;
             {
                 std::lock_guard<std::mutex> g(mu_);
-                busy_ = false;
+                busy_--;
                 first = done_.empty();
                 done_.push_back(job);
             }
@@ -686,7 +687,7 @@ PYBIND11_MODULE(hnsw_graph, m) {
         .def("slot_values", &Graph::slot_values)
         .def("load", &Graph::load);
     py::class_<Walker>(m, "Walker")
-        .def(py::init<>())
+        .def(py::init<int>(), py::arg("threads") = 1)
         .def_property_readonly("fd", &Walker::fd)
         .def("submit", &Walker::submit, py::arg("graph"), py::arg("query"), py::arg("k"),
              py::arg("ef"), py::arg("token"))

@@ -223,13 +223,13 @@ _OPTIONS = (
         "yes|no",
     ),
     _Option(
-        "--search-walker",
-        "search_walker",
-        parse_bool,
-        "yes (default): while other clients share the server, a repeated KNN query's HNSW "
-        "walk runs on a thread of its own and the event loop serves others meanwhile; no: "
-        "on the event loop",
-        "yes|no",
+        "--search-walker-threads",
+        "search_walker_threads",
+        _nonneg_int,
+        "while other clients share the server, a repeated KNN query's HNSW walk runs on one "
+        "of this many threads and the event loop serves others meanwhile (default 2); 0: on "
+        "the event loop",
+        "N",
     ),
     _Option(
         "--event-loop",

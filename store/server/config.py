@@ -286,10 +286,10 @@ class ServerConfig:
     # the hand-off costs what the overlap saves, docs/decisions/0040). 0: every such
     # search; None: never.
     search_lane_min_us: int | None = 600
-    # While other clients share the server, a kept KNN plan's HNSW walk runs on a thread of
-    # the graph's own that never takes the GIL, and the loop serves the others meanwhile
-    # (store.server.search_walker, docs/decisions/0044). Off: such walks run on the loop.
-    search_walker: bool = True
+    # While other clients share the server, a kept KNN plan's HNSW walk runs on one of this
+    # many threads that never take the GIL, and the loop serves the others meanwhile
+    # (store.server.search_walker, docs/decisions/0044). 0: such walks run on the loop.
+    search_walker_threads: int = 2
     # Run simple commands straight from the socket callback when the client's task is idle
     # (store.server.inline_commands): no task step or future per command. Off: every
     # batch takes the task path (for comparison; the replies are the same).

@@ -1,6 +1,6 @@
 """Kept KNN plans' HNSW walks on a thread of the graph's own: the search walker.
 
-Contract: :meth:`SearchWalker.walker` is the ``store.index.hnsw_graph.Walker`` the inline
+Contract: :attr:`SearchWalker.walker` is the ``store.index.hnsw_graph.Walker`` the inline
 path passes to ``Engine.submit`` (None when off, not started, closed, or the graph
 extension did not build). A command that returns a
 :class:`~store.commands.walk_later.WalkLater` has its walk queued there; the caller sets
@@ -40,23 +40,23 @@ log = logging.getLogger("memvec.server")
 class SearchWalker:
     """The server's walker thread and its completions on the loop (see the module).
 
-    ``enabled`` False, or no ``hnsw_graph`` extension: :attr:`walker` stays None. After
+    ``threads`` 0, or no ``hnsw_graph`` extension: :attr:`walker` stays None. After
     :meth:`close` walks queued before are still walked; their answers are dropped.
     """
 
-    def __init__(self, engine: Engine, enabled: bool) -> None:
+    def __init__(self, engine: Engine, threads: int) -> None:
         self._engine = engine
-        self._enabled = enabled and hnsw_graph is not None
+        self._threads = threads if hnsw_graph is not None else 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.walker: Any = None
         self.searches = 0  # commands answered after a walk here (INFO memvec_walker_searches)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the thread; its walks are answered on ``loop``."""
-        if not self._enabled or self.walker is not None:
+        if not self._threads or self.walker is not None:
             return
         assert hnsw_graph is not None
-        walker = hnsw_graph.Walker()
+        walker = hnsw_graph.Walker(self._threads)
         loop.add_reader(walker.fd, self._taken)
         self._loop = loop
         self.walker = walker

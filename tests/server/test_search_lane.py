@@ -200,7 +200,7 @@ def _server(tmp_path: Path, name: str, lane_min_us: int | None) -> ServerThread:
         data_dir=tmp_path / name,
         appendfsync=FsyncPolicy.ALWAYS,
         search_lane_min_us=lane_min_us,
-        search_walker=False,
+        search_walker_threads=0,
     )
     return ServerThread(config).start()
 

@@ -1,7 +1,7 @@
 """The search walker: kept KNN plans' walks on a thread of the graph's own (0044).
 
 Two real servers (``appendfsync always``), one with the walker (the default) and one
-without (``search_walker=False``: every walk on the loop). Held here: concurrent clients
+without (``search_walker_threads=0``: every walk on the loop). Held here: concurrent clients
 get the same raw reply bytes from both, and the walker took their searches; a lone
 client's search never goes there; while another client shares the server, a client's
 searches keep their order among its other commands, pipelined or not, and a client gone
@@ -35,7 +35,10 @@ pytestmark = pytest.mark.skipif(
 
 def _server(tmp_path: Path, name: str, walker: bool) -> ServerThread:
     config = ServerConfig(
-        port=0, data_dir=tmp_path / name, appendfsync=FsyncPolicy.ALWAYS, search_walker=walker
+        port=0,
+        data_dir=tmp_path / name,
+        appendfsync=FsyncPolicy.ALWAYS,
+        search_walker_threads=2 if walker else 0,
     )
     return ServerThread(config).start()
 

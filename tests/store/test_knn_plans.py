@@ -99,7 +99,7 @@ def walker() -> Iterator[Any]:
         pytest.skip("needs store.index.hnsw_graph (test_hnsw_graph fails then)")
     from store.index.hnsw_graph import Walker
 
-    w = Walker()
+    w = Walker(2)
     yield w
     w.stop()
 

@@ -1,7 +1,8 @@
 """``hnsw_graph.Walker``: a graph's walks on a thread of their own, and the graph's lock.
 
 Held here: a walk gives back its token with what ``Graph.search`` gives for the query,
-tokens come back once each, in the order submitted, and the eventfd says when; the
+tokens come back once each (with one thread, in the order submitted), and the eventfd
+says when; the
 walker holds its graph, query and token until the walk is taken, and drops them then
 (no reference leaks); a query of the wrong size is refused before anything is queued;
 after ``stop`` the queued walks are still walked and taken, and nothing more is accepted.
@@ -54,11 +55,27 @@ def _take(walker: Walker, count: int, timeout_s: float = 10) -> list[tuple[objec
     return got
 
 
+def test_two_threads_answer_each_walk_once_as_search() -> None:
+    graph, vectors = _graph()
+    walker = Walker(2)
+    try:
+        for i in range(300):
+            walker.submit(graph, vectors[i].tobytes(), 10, 60, i)
+        got = _take(walker, 300)
+        assert sorted(token for token, _ in got) == list(range(300))  # type: ignore[type-var]
+        for token, hits in got:
+            assert hits == graph.search(vectors[token].tobytes(), 10, 60, None)  # type: ignore[index]
+    finally:
+        walker.stop()
+    with pytest.raises(ValueError, match="at least 1 thread"):
+        Walker(0)
+
+
 @pytest.mark.parametrize("metric", ["COSINE", "IP", "L2"])
 def test_walks_answer_as_search_in_the_order_submitted(metric: str) -> None:
     graph, vectors = _graph(metric)
     queries = [row.tobytes() for row in vectors[:40]]
-    walker = Walker()
+    walker = Walker(1)
     try:
         cases = [(q, k, ef) for q in queries for k, ef in ((10, 10), (1, 50), (N + 3, 10), (0, 10))]
         for i, (query, k, ef) in enumerate(cases):
@@ -110,12 +127,12 @@ def test_a_query_of_the_wrong_size_is_refused_and_nothing_queued() -> None:
 
 def test_stop_walks_what_was_queued_and_then_refuses() -> None:
     graph, vectors = _graph()
-    walker = Walker()
+    walker = Walker(2)
     for i in range(200):
         walker.submit(graph, vectors[i].tobytes(), 10, 200, i)
     walker.stop()
     got = walker.take()
-    assert [token for token, _ in got] == list(range(200))
+    assert sorted(token for token, _ in got) == list(range(200))  # type: ignore[type-var]
     assert all(hits and hits[0][0] == token for token, hits in got)  # each its own nearest
     with pytest.raises(RuntimeError, match="closed"):
         walker.submit(graph, vectors[0].tobytes(), 10, 10, None)
@@ -132,7 +149,7 @@ def test_writes_while_walks_are_queued_and_in_progress() -> None:
     blobs = [row.tobytes() for row in vectors]
     graph = Graph(DIM, "L2", n, 8, 40, 1)
     graph.add(list(range(n)), blobs[:n], 1, False)
-    walker = Walker()
+    walker = Walker(2)
     submitted = 400
     failures: list[BaseException] = []
 
