@@ -27,14 +27,16 @@ class WalkLater:
     """A handler's reply not made yet: its walk is queued on the server's walker.
 
     ``finish(pairs)`` (set by the handler) returns the reply, or raises a ``StoreError``,
-    from the walk's pairs; ``command`` names the command for its error. ``answer`` and
-    ``started`` are the caller's: where the reply goes and when the command started.
+    from the walk's pairs; ``command`` names the command for its error. ``answer``,
+    ``started`` and ``key`` are the caller's: where the reply goes, when the command
+    started, and what it counts the walk's time under.
     """
 
-    __slots__ = ("answer", "command", "finish", "started")
+    __slots__ = ("answer", "command", "finish", "key", "started")
 
     def __init__(self, command: str) -> None:
         self.command = command
         self.finish: Callable[[list[tuple[int, float]]], Any] | None = None
         self.answer: Callable[..., None] | None = None
         self.started = 0
+        self.key: Any = None

@@ -443,13 +443,8 @@ class HnswIndex(VectorIndex):
         query's bytes where they lie (the wheel's graph cannot: None). Also None when the
         walk finds fewer than ``k`` (of the live count), where :meth:`search` completes
         the answer with an exact scan."""
-        graph = self._index
-        if (
-            type(graph) is not BlobGraph
-            or type(blob) is not bytes
-            or len(blob) != 4 * self._dim
-            or not blob_finite(blob)
-        ):
+        graph = self._blob_reader(blob)
+        if graph is None:
             return None
         self._check_k(k)
         ef, want = self._acquire_walk(k, ef_runtime)
@@ -465,6 +460,19 @@ class HnswIndex(VectorIndex):
         """:meth:`VectorIndex.search_blob_later`: the graph over the documents' blobs,
         walked on ``walker``'s thread under the graph's own lock (this index's read lock
         is not held: the graph's lock keeps every write out of the walk)."""
+        graph = self._blob_reader(blob)
+        if graph is None:
+            return None
+        self._check_k(k)
+        want = min(k, len(self._live))
+        if want == 0:
+            return None
+        graph.walk_later(walker, blob, want, self.search_ef(k, ef_runtime), token)
+        return want
+
+    def _blob_reader(self, blob: bytes) -> BlobGraph | None:
+        """The graph, when it can read query ``blob`` where it lies: a graph over the
+        documents' blobs, and a ``bytes`` object of ``dim`` finite float32 values."""
         graph = self._index
         if (
             type(graph) is not BlobGraph
@@ -473,12 +481,7 @@ class HnswIndex(VectorIndex):
             or not blob_finite(blob)
         ):
             return None
-        self._check_k(k)
-        want = min(k, len(self._live))
-        if want == 0:
-            return None
-        graph.walk_later(walker, blob, want, self.search_ef(k, ef_runtime), token)
-        return want
+        return graph
 
     def _acquire_walk(self, k: int, ef_runtime: int | None) -> tuple[int, int]:
         """Take the read lock for a search of ``k`` at ``ef_runtime`` (its reader group

@@ -23,6 +23,7 @@
 #include <pybind11/stl.h>
 
 #include <pthread.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -522,7 +523,8 @@ class Graph {
 // Threads that walk graphs for the event loop (docs/decisions/0044): submit() queues a
 // walk and returns at once; a thread walks it without the GIL, under the graph's own lock;
 // each finished walk is kept with its token, and the eventfd ``fd`` becomes readable when
-// the first of a batch is; take() (GIL held) hands them over in the order they finished.
+// the first of a batch is; take() (GIL held) hands them over in the order they finished,
+// each with the CPU time the walk took on its thread.
 // Walks start in the order submitted (with one thread they finish in it too). A job holds
 // references to its graph, query and token (taken and dropped with the GIL), so none is
 // freed while it waits.
@@ -567,7 +569,8 @@ class Walker {
         cv_.notify_one();
     }
 
-    // The finished walks, oldest first: a list of (token, [(label, distance), ...]).
+    // The finished walks, in the order they finished: a list of
+    // (token, [(label, distance), ...], nanoseconds of CPU the walk took).
     py::list take() {
         uint64_t count;
         ssize_t r = ::read(fd_, &count, sizeof count);  // re-armed before the batch is taken
@@ -581,7 +584,8 @@ class Walker {
         for (Job *job : finished) {
             py::list hits;
             for (auto &hit : job->hits) hits.append(py::make_tuple(hit.first, hit.second));
-            out.append(py::make_tuple(py::reinterpret_borrow<py::object>(job->token), hits));
+            out.append(py::make_tuple(py::reinterpret_borrow<py::object>(job->token), hits,
+                                      job->walk_ns));
             drop(job);
         }
         return out;
@@ -614,6 +618,7 @@ class Walker {
         Record record;
         size_t k, ef;
         Hits hits;
+        uint64_t walk_ns;
     };
 
     int fd_;
@@ -624,6 +629,13 @@ class Walker {
     bool stopping_ = false;
     size_t busy_ = 0;  // walks in progress
     std::vector<std::thread> threads_;
+
+    // This thread's CPU time: what a walk cost, not the time it waited for a core.
+    static uint64_t thread_cpu_ns() {
+        struct timespec t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+    }
 
     static void drop(Job *job) {
         Py_XDECREF(job->owner);
@@ -643,7 +655,9 @@ class Walker {
                 queue_.pop_front();
                 busy_++;
             }
+            uint64_t started = thread_cpu_ns();
             job->graph->walk_shared(job->record, job->k, job->ef, job->hits);
+            job->walk_ns = thread_cpu_ns() - started;
             bool first;
             {
                 std::lock_guard<std::mutex> g(mu_);

@@ -228,7 +228,9 @@ class Server:
         )
         # kept KNN plans' walks on a thread of their own, while other clients share the
         # server (Connection._run_inline; docs/decisions/0044)
-        self.search_walker = SearchWalker(self.engine, self.config.search_walker_threads)
+        self.search_walker = SearchWalker(
+            self.engine, self.config.search_walker_threads, self.config.search_walker_min_us * 1000
+        )
         self.started_monotonic = time.monotonic()
         self._next_id = 0
         self._listeners: list[asyncio.Server] = []

@@ -232,6 +232,14 @@ _OPTIONS = (
         "N",
     ),
     _Option(
+        "--search-walker-min-us",
+        "search_walker_min_us",
+        _nonneg_int,
+        "only a query whose last walk on those threads took at least this many us goes "
+        "there (default 70); 0: every such query",
+        "US",
+    ),
+    _Option(
         "--event-loop",
         "event_loop",
         _event_loop,

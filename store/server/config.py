@@ -290,6 +290,9 @@ class ServerConfig:
     # many threads that never take the GIL, and the loop serves the others meanwhile
     # (store.server.search_walker, docs/decisions/0044). 0: such walks run on the loop.
     search_walker_threads: int = 2
+    # ... only for a query whose last walk there took at least this many us (a shorter
+    # walk costs less than the hand-off; docs/decisions/0044). 0: every such query.
+    search_walker_min_us: int = 70
     # Run simple commands straight from the socket callback when the client's task is idle
     # (store.server.inline_commands): no task step or future per command. Off: every
     # batch takes the task path (for comparison; the replies are the same).

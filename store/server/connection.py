@@ -802,6 +802,7 @@ class Connection(asyncio.Protocol):
                     and server.search_walker.walker is not None
                     and parser.buffered == 0  # the last command sent
                     and server.shared_with(self)
+                    and server.search_walker.takes(args)
                 ):
                     walker = server.search_walker.walker
                 if defer is not None:
@@ -952,6 +953,7 @@ class Connection(asyncio.Protocol):
         (:meth:`_to_lane`)."""
         later.answer = self._defer(state, spec, args)
         later.started = started
+        later.key = (args[1], args[2])  # its walk's time is counted under its query
         if self._active:
             self._active = False
             self.server.active_clients -= 1

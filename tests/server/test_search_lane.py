@@ -205,21 +205,26 @@ def _server(tmp_path: Path, name: str, lane_min_us: int | None) -> ServerThread:
     return ServerThread(config).start()
 
 
+def load(server: ServerThread) -> None:
+    """The index ``idx`` and its 200 documents ``d:0`` .. ``d:199``."""
+    c = RawClient(server.port)
+    try:
+        c.send(encode_command(*_create()))
+        assert c.read_reply() == b"+OK\r\n"
+        c.send(b"".join(encode_command("HSET", f"d:{i}", "v", _vector(i), "n", str(i))
+                        for i in range(200)))  # fmt: skip
+        assert [c.read_reply() for _ in range(200)] == [b":2\r\n"] * 200
+    finally:
+        c.close()
+
+
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
     """(every shared search on the lane, none); both with the 200 documents of ``d:``."""
     lane, loop = _server(tmp_path, "lane", 0), _server(tmp_path, "loop", None)
     try:
         for server in (lane, loop):
-            c = RawClient(server.port)
-            try:
-                c.send(encode_command(*_create()))
-                assert c.read_reply() == b"+OK\r\n"
-                c.send(b"".join(encode_command("HSET", f"d:{i}", "v", _vector(i), "n", str(i))
-                                for i in range(200)))  # fmt: skip
-                assert [c.read_reply() for _ in range(200)] == [b":2\r\n"] * 200
-            finally:
-                c.close()
+            load(server)
         yield lane, loop
     finally:
         lane.stop()
@@ -303,6 +308,28 @@ class Pinger(threading.Thread):
         self.client.close()
 
 
+def searches_among_reads(c: RawClient) -> list[bytes]:
+    """Through ``c`` (after ``SET n 7``): searches between GETs one at a time, a search
+    pipelined before a PING and a GET, a GET and then a search sent together; the 25
+    replies, each checked where it is not a search's."""
+    seen = []
+    for i in range(10):
+        c.send(encode_command(*_knn(i, k=2)))
+        seen.append(c.read_reply())
+        c.send(encode_command("GET", "n"))
+        seen.append(c.read_reply())
+    c.send(b"".join([encode_command(*_knn(99, k=1)), encode_command("PING"),
+                     encode_command("GET", "n")]))  # fmt: skip
+    seen += [c.read_reply() for _ in range(3)]
+    # the search last: the GET inline, the search (deferred) answered after it
+    c.send(encode_command("GET", "n") + encode_command(*_knn(7, k=3)))
+    seen += [c.read_reply() for _ in range(2)]
+    assert seen[-2] == b"$1\r\n7\r\n" and seen[-1].startswith(b"*7\r\n:3\r\n")
+    assert seen[1:20:2] == [b"$1\r\n7\r\n"] * 10
+    assert seen[21:23] == [b"+PONG\r\n", b"$1\r\n7\r\n"]
+    return seen
+
+
 def test_lane_replies_keep_the_order_of_each_clients_commands(
     servers: tuple[ServerThread, ServerThread],
 ) -> None:
@@ -319,21 +346,7 @@ def test_lane_replies_keep_the_order_of_each_clients_commands(
             assert c.read_reply() == b"+OK\r\n"
             time.sleep(0.1)  # past WRITE_QUIET_NS: a search right after a write stays inline
             pinger.start()
-            seen = []
-            for i in range(10):
-                c.send(encode_command(*_knn(i, k=2)))
-                seen.append(c.read_reply())
-                c.send(encode_command("GET", "n"))
-                seen.append(c.read_reply())
-            c.send(b"".join([encode_command(*_knn(99, k=1)), encode_command("PING"),
-                             encode_command("GET", "n")]))  # fmt: skip
-            seen += [c.read_reply() for _ in range(3)]
-            # the search last: the GET inline, the search (on the lane) answered after it
-            c.send(encode_command("GET", "n") + encode_command(*_knn(7, k=3)))
-            seen += [c.read_reply() for _ in range(2)]
-            assert seen[-2] == b"$1\r\n7\r\n" and seen[-1].startswith(b"*7\r\n:3\r\n")
-            assert seen[1:20:2] == [b"$1\r\n7\r\n"] * 10
-            assert seen[21:23] == [b"+PONG\r\n", b"$1\r\n7\r\n"]
+            seen = searches_among_reads(c)
             gone.send(encode_command(*_knn(5, ef=200)))
             gone.close()
             c.send(encode_command(*_knn(0, k=2)))

@@ -25,20 +25,32 @@ from store.config import FsyncPolicy
 from store.index import blob_graph
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
+from store.server.search_lane import COSTS_KEPT, QUERY_TEXT_MAX
+from store.server.search_walker import REPROBE_EVERY, SearchWalker
 from tests.server.conftest import RawClient, info_stat
-from tests.server.test_search_lane import Pinger, _concurrent_searches, _create, _knn, _vector
+from tests.server.test_search_lane import (
+    Pinger,
+    _concurrent_searches,
+    _knn,
+    _vector,
+    load,
+    searches_among_reads,
+)
 
 pytestmark = pytest.mark.skipif(
     not blob_graph.AVAILABLE, reason="needs store.index.hnsw_graph (test_hnsw_graph fails then)"
 )
 
 
-def _server(tmp_path: Path, name: str, walker: bool) -> ServerThread:
+def _server(tmp_path: Path, name: str, walker: bool, min_us: int = 0) -> ServerThread:
+    # min_us 0: every walk there, however short (these take a few us; by default only
+    # walks of 70 us or more go: test_a_short_walk_stays_on_the_loop)
     config = ServerConfig(
         port=0,
         data_dir=tmp_path / name,
         appendfsync=FsyncPolicy.ALWAYS,
         search_walker_threads=2 if walker else 0,
+        search_walker_min_us=min_us,
     )
     return ServerThread(config).start()
 
@@ -49,15 +61,7 @@ def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
     walked, looped = _server(tmp_path, "walker", True), _server(tmp_path, "loop", False)
     try:
         for server in (walked, looped):
-            c = RawClient(server.port)
-            try:
-                c.send(encode_command(*_create()))
-                assert c.read_reply() == b"+OK\r\n"
-                c.send(b"".join(encode_command("HSET", f"d:{i}", "v", _vector(i), "n", str(i))
-                                for i in range(200)))  # fmt: skip
-                assert [c.read_reply() for _ in range(200)] == [b":2\r\n"] * 200
-            finally:
-                c.close()
+            load(server)
         yield walked, looped
     finally:
         walked.stop()
@@ -93,6 +97,31 @@ def test_a_lone_clients_search_stays_on_the_loop(
     assert info_stat(walked.port, "memvec_walker_searches") == 0
 
 
+def test_a_short_walk_stays_on_the_loop(tmp_path: Path) -> None:
+    """With the default threshold (70 us), a query whose walk was measured shorter stays
+    on the loop while another client shares the server, except once in REPROBE_EVERY
+    searches, which measures it again; its replies are the same either way."""
+    server = _server(tmp_path, "short", True, ServerConfig().search_walker_min_us)
+    load(server)
+    pinger = Pinger(server.port)
+    c = RawClient(server.port)
+    try:
+        pinger.start()
+        replies = []
+        for _ in range(2 + 2 * REPROBE_EVERY):  # the same query: one plan, one walk time
+            c.send(encode_command(*_knn(3, k=4, ef=20)))
+            replies.append(c.read_reply())
+        assert len(set(replies)) == 1 and replies[0].startswith(b"*9\r\n:4\r\n")
+        # the first search learns the plan, the second is walked and measured (~10 us
+        # here), then one in REPROBE_EVERY (two in a row when a cold walk measured long)
+        walked = info_stat(server.port, "memvec_walker_searches")
+        assert 2 <= walked <= 2 + 2 * 2, walked
+    finally:
+        pinger.stop()
+        c.close()
+        server.stop()
+
+
 def test_walked_replies_keep_the_order_of_each_clients_commands(
     servers: tuple[ServerThread, ServerThread],
 ) -> None:
@@ -109,25 +138,14 @@ def test_walked_replies_keep_the_order_of_each_clients_commands(
             c.send(encode_command("SET", "n", "7"))
             assert c.read_reply() == b"+OK\r\n"
             pinger.start()
-            seen = []
-            for i in range(10):
-                c.send(encode_command(*_knn(i, k=2)))
-                seen.append(c.read_reply())
-                c.send(encode_command("GET", "n"))
-                seen.append(c.read_reply())
-            c.send(b"".join([encode_command(*_knn(99, k=1)), encode_command("PING"),
-                             encode_command("GET", "n")]))  # fmt: skip
-            seen += [c.read_reply() for _ in range(3)]
-            c.send(encode_command("GET", "n") + encode_command(*_knn(7, k=3)))
-            seen += [c.read_reply() for _ in range(2)]
-            # a search, then at once (before its answer, likely) a write it must not see
+            seen = searches_among_reads(c)
+            # a search, then at once (before its answer, likely) a write, then a read
             c.send(encode_command(*_knn(8, k=2)))
             c.send(encode_command("SET", "n", "8"))
-            seen += [c.read_reply() for _ in range(2)]
-            assert seen[-4] == b"$1\r\n7\r\n" and seen[-3].startswith(b"*7\r\n:3\r\n")
-            assert seen[-2].startswith(b"*5\r\n:2\r\n") and seen[-1] == b"+OK\r\n"
-            assert seen[1:20:2] == [b"$1\r\n7\r\n"] * 10
-            assert seen[21:23] == [b"+PONG\r\n", b"$1\r\n7\r\n"]
+            c.send(encode_command("GET", "n"))
+            seen += [c.read_reply() for _ in range(3)]
+            assert seen[-3].startswith(b"*5\r\n:2\r\n")
+            assert seen[-2:] == [b"+OK\r\n", b"$1\r\n8\r\n"]
             gone.send(encode_command(*_knn(5, ef=200)))
             gone.close()
             c.send(encode_command(*_knn(0, k=2)))
@@ -201,3 +219,26 @@ def test_writes_while_searches_walk(servers: tuple[ServerThread, ServerThread]) 
             w.close()
     assert finals[0] == finals[1]
     assert info_stat(servers[0].port, "memvec_walker_searches") > 0
+
+
+def test_which_queries_the_walker_takes() -> None:
+    """SearchWalker.takes: an unknown query, or one whose last walk took at least
+    ``min_walk_ns``; a shorter one once in REPROBE_EVERY searches; a query text too long
+    to remember is never counted (so always taken); the table is bounded."""
+    walker = SearchWalker(engine=None, threads=0, min_walk_ns=70_000)  # type: ignore[arg-type]
+    short, long = [b"FT.SEARCH", b"idx", b"short"], [b"FT.SEARCH", b"idx", b"long"]
+    assert walker.takes(short) and walker.takes(long)
+    assert not walker.takes([b"FT.SEARCH", b"idx"])
+    walker.note((b"idx", b"short"), 20_000)
+    walker.note((b"idx", b"long"), 70_000)
+    taken = [walker.takes(short) for _ in range(3 * REPROBE_EVERY)]
+    assert taken.count(True) == 3 and taken[REPROBE_EVERY - 1]
+    assert all(walker.takes(long) for _ in range(10))
+    walker.note((b"idx", b"short"), 90_000)  # measured again, longer now (a slow phase)
+    assert all(walker.takes(short) for _ in range(10))
+    huge = b"x" * (QUERY_TEXT_MAX + 1)
+    walker.note((b"idx", huge), 1)
+    assert walker.takes([b"FT.SEARCH", b"idx", huge])
+    for i in range(COSTS_KEPT + 1):
+        walker.note((b"idx", b"q%d" % i), 1)
+    assert len(walker._walks) <= COSTS_KEPT

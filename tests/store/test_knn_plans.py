@@ -88,7 +88,7 @@ def _walked(walker: Any, later: WalkLater) -> list[tuple[int, float]]:
     ready, _, _ = select.select([walker.fd], [], [], 10)
     assert ready, "the walk did not finish"
     taken = walker.take()
-    assert [token for token, _ in taken] == [later]
+    assert [token for token, _, _ in taken] == [later]
     pairs: list[tuple[int, float]] = taken[0][1]
     return pairs
 

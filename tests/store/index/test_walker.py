@@ -46,12 +46,15 @@ def _graph(metric: str = "COSINE", n: int = N) -> tuple[Graph, np.ndarray]:
 
 
 def _take(walker: Walker, count: int, timeout_s: float = 10) -> list[tuple[object, list]]:
-    """``count`` finished walks, waiting on the walker's eventfd for them."""
+    """``count`` finished walks as (token, hits), waiting on the walker's eventfd for them;
+    each walk's time is checked (a positive number of ns, under ``timeout_s``)."""
     got: list[tuple[object, list]] = []
     while len(got) < count:
         ready, _, _ = select.select([walker.fd], [], [], timeout_s)
         assert ready, f"no walk finished in {timeout_s} s ({len(got)} of {count} taken)"
-        got += walker.take()
+        for token, hits, walk_ns in walker.take():
+            assert 0 < walk_ns < timeout_s * 1e9
+            got.append((token, hits))
     return got
 
 
@@ -132,8 +135,8 @@ def test_stop_walks_what_was_queued_and_then_refuses() -> None:
         walker.submit(graph, vectors[i].tobytes(), 10, 200, i)
     walker.stop()
     got = walker.take()
-    assert sorted(token for token, _ in got) == list(range(200))  # type: ignore[type-var]
-    assert all(hits and hits[0][0] == token for token, hits in got)  # each its own nearest
+    assert sorted(token for token, _, _ in got) == list(range(200))  # type: ignore[type-var]
+    assert all(hits and hits[0][0] == token for token, hits, _ in got)  # each its own nearest
     with pytest.raises(RuntimeError, match="closed"):
         walker.submit(graph, vectors[0].tobytes(), 10, 10, None)
     walker.stop()  # again: nothing to do
