@@ -1,4 +1,4 @@
-"""Kept KNN plans' HNSW walks on a thread of the graph's own: the search walker.
+"""Kept KNN plans' HNSW walks on threads that never take the GIL: the search walker.
 
 Contract: :attr:`SearchWalker.walker` is the ``store.index.hnsw_graph.Walker`` the inline
 path passes to ``Engine.submit`` (None when off, not started, closed, or the graph
@@ -21,7 +21,7 @@ goes to the walker anyway, to measure it again (the machine's phase stretches wa
 Why (docs/decisions/0044): on the inline path the loop ran a search's walk itself, so
 with 8 clients at 20k vectors (a ~130 us walk of the ~240 us of CPU a query took) the
 loop's one core bounded the server while the machine stood a third idle. The walker's
-thread walks without the GIL, under the graph's own lock, while the loop serves the other
+threads walk without the GIL, under the graph's own lock, while the loop serves the other
 clients; the hand-off is a condition variable and an eventfd, not the search lane's
 Python thread (0040), which cost each search ~30 us and two GIL acquisitions.
 """
@@ -52,7 +52,7 @@ once in this many searches, so its walk is measured again."""
 
 
 class SearchWalker:
-    """The server's walker thread and its completions on the loop (see the module).
+    """The server's walker threads and their walks' answers on the loop (see the module).
 
     ``threads`` 0, or no ``hnsw_graph`` extension: :attr:`walker` stays None. After
     :meth:`close` walks queued before are still walked; their answers are dropped.
@@ -97,7 +97,7 @@ class SearchWalker:
             seen[0] = walk_ns
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the thread; its walks are answered on ``loop``."""
+        """Start the threads; their walks are answered on ``loop``."""
         if not self._threads or self.walker is not None:
             return
         assert hnsw_graph is not None
@@ -107,7 +107,7 @@ class SearchWalker:
         self.walker = walker
 
     def close(self) -> None:
-        """Take no more walks; stop the thread once the queued ones are walked."""
+        """Take no more walks; stop the threads once the queued ones are walked."""
         walker, self.walker = self.walker, None
         if walker is None:
             return
