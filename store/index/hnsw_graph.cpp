@@ -534,7 +534,11 @@ class Walker {
         if (threads < 1) throw std::invalid_argument("a walker needs at least 1 thread");
         fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-        for (int i = 0; i < threads; i++) threads_.emplace_back([this] { run(); });
+        for (int i = 0; i < threads; i++) {
+            threads_.emplace_back([this] { run(); });
+            // as top -H and /proc show it (set here, so it is set when this returns)
+            pthread_setname_np(threads_.back().native_handle(), "memvec-walker");
+        }
     }
 
     ~Walker() {

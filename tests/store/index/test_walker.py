@@ -19,6 +19,7 @@ import gc
 import select
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,18 @@ def test_two_threads_answer_each_walk_once_as_search() -> None:
         walker.stop()
     with pytest.raises(ValueError, match="at least 1 thread"):
         Walker(0)
+
+
+def test_threads_are_named_and_joined_by_stop() -> None:
+    def named() -> int:
+        comms = [(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()]
+        return comms.count("memvec-walker")
+
+    before = named()
+    walker = Walker(2)
+    assert named() == before + 2
+    walker.stop()
+    assert named() == before
 
 
 @pytest.mark.parametrize("metric", ["COSINE", "IP", "L2"])
