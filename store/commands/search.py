@@ -430,16 +430,15 @@ def _planned_page(
     ``ctx.walker``, a :class:`WalkLater` whose walk is queued there, where the index can
     walk so (:meth:`SearchIndex.nearest_later`)."""
     deadline = _deadline(plan.request.timeout_ms)
-    blob = args[plan.vector_at]
     if ctx.walker is not None:
         later = WalkLater("FT.SEARCH")
         want = index.nearest_later(
-            plan.field_name, blob, plan.k, plan.ef_runtime, ctx.walker, later
+            plan.field_name, args[plan.vector_at], plan.k, plan.ef_runtime, ctx.walker, later
         )
         if want is not None:
             later.finish = functools.partial(_walked_page, ctx, args, plan, index, deadline, want)
             return later
-    return _plan_reply(ctx, plan, index, _plan_nearest(ctx, plan, index, blob), deadline)
+    return _plan_reply(ctx, plan, index, _plan_nearest(ctx, plan, index, args), deadline)
 
 
 def _walked_page(
@@ -454,22 +453,22 @@ def _walked_page(
     """:func:`_planned_page`'s reply from the pairs of the walk it queued: as the walk
     on the loop would have answered when they number ``want``; else (the walk found
     fewer) the search is made again here."""
-    blob = args[plan.vector_at]
-    if len(pairs) == want:
-        pairs = index.nearest_walked(plan.field, blob, pairs, ctx.keyspace.data, ctx.lock,
-                                     distances_read=plan.distances_read)  # fmt: skip
-    else:
-        pairs = _plan_nearest(ctx, plan, index, blob)
-    return _plan_reply(ctx, plan, index, pairs, deadline)
+    walked = pairs if len(pairs) == want else None
+    return _plan_reply(ctx, plan, index, _plan_nearest(ctx, plan, index, args, walked), deadline)
 
 
 def _plan_nearest(
-    ctx: ExecContext, plan: knn_plans.Plan, index: SearchIndex, blob: bytes
+    ctx: ExecContext,
+    plan: knn_plans.Plan,
+    index: SearchIndex,
+    args: list[bytes],
+    walked: list[tuple[int, float]] | None = None,
 ) -> list[tuple[int, float]]:
-    """A kept plan's KNN hits for query ``blob``, searched now."""
-    return index.nearest(plan.field_name, plan.field, blob, plan.k, plan.ef_runtime,
-                         ctx.keyspace.data, ctx.lock,
-                         distances_read=plan.distances_read)  # fmt: skip
+    """A kept plan's KNN hits for the query vector in ``args``: from ``walked`` (a walk's
+    pairs) when given, else searched now."""
+    return index.nearest(plan.field_name, plan.field, args[plan.vector_at], plan.k,
+                         plan.ef_runtime, ctx.keyspace.data, ctx.lock,
+                         distances_read=plan.distances_read, walked=walked)  # fmt: skip
 
 
 def _plan_reply(

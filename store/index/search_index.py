@@ -742,21 +742,24 @@ class SearchIndex:
         lock: Any,
         *,
         distances_read: bool,
+        walked: list[tuple[int, float]] | None = None,
     ) -> list[tuple[int, float]]:
         """``knn(KnnClause(k, field, blob, ef_runtime), None, data, lock,
         distances_read=distances_read)[0]`` for ``field`` (as a query names it) whose
         :meth:`knn_target` is the VECTOR field ``field_name``, and ``k`` > 0: the same hits
         in the same order, without the clause's checks (a kept plan made them;
         :mod:`store.commands.knn_plans`). A FLOAT32 field's blob goes to the vector index
-        as it is (:meth:`VectorIndex.search_blob`), where the index can read it so."""
-        vindex, spec = self.vectors[field_name], self._vector_spec(field_name)
-        assert spec.vector is not None  # a VECTOR field's
-        pairs = None
-        if spec.vector.type == "FLOAT32" and not self.subs.has(field_name):
-            pairs = vindex.search_blob(blob, k, ef_runtime)
+        as it is (:meth:`VectorIndex.search_blob`), where the index can read it so.
+        ``walked``: the pairs of the walk :meth:`nearest_later` queued for this search,
+        when they number the hits it expected; they answer instead of a search now."""
+        pairs = walked
         if pairs is None:
-            query = self._query_vector(blob, vindex, spec)
-            pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
+            vindex, spec = self.vectors[field_name], self._vector_spec(field_name)
+            if self._reads_blob(field_name, spec):
+                pairs = vindex.search_blob(blob, k, ef_runtime)
+            if pairs is None:
+                query = self._query_vector(blob, vindex, spec)
+                pairs = self._search(field_name, vindex, query, k, ef_runtime, None)
         return self._reported(field, blob, pairs, data, lock, distances_read)
 
     def nearest_later(
@@ -768,30 +771,19 @@ class SearchIndex:
         walker: Any,
         token: object,
     ) -> int | None:
-        """The walk of :meth:`nearest` queued on ``walker``'s thread
+        """The walk of :meth:`nearest` queued on ``walker``'s threads
         (:meth:`VectorIndex.search_blob_later`): the hits to expect, or None (nothing
         queued: the caller calls :meth:`nearest`). ``walker.take()`` gives back ``token``
-        with the walk's pairs; :meth:`nearest_walked` turns them into :meth:`nearest`'s
-        answer."""
-        spec = self._vector_spec(field_name)
-        assert spec.vector is not None  # a VECTOR field's
-        if spec.vector.type != "FLOAT32" or self.subs.has(field_name):
+        with the walk's pairs, which :meth:`nearest` takes as ``walked``."""
+        if not self._reads_blob(field_name, self._vector_spec(field_name)):
             return None
         return self.vectors[field_name].search_blob_later(blob, k, ef_runtime, walker, token)
 
-    def nearest_walked(
-        self,
-        field: bytes,
-        blob: bytes,
-        pairs: list[tuple[int, float]],
-        data: dict[bytes, Any],
-        lock: Any,
-        *,
-        distances_read: bool,
-    ) -> list[tuple[int, float]]:
-        """:meth:`nearest`'s answer from the pairs of a walk :meth:`nearest_later`
-        queued, when they number the hits it expected."""
-        return self._reported(field, blob, pairs, data, lock, distances_read)
+    def _reads_blob(self, field_name: bytes, spec: FieldSpec) -> bool:
+        """Whether VECTOR field ``field_name``'s query blob goes to its vector index as it
+        is: a FLOAT32 field with one vector a document."""
+        assert spec.vector is not None  # a VECTOR field's
+        return spec.vector.type == "FLOAT32" and not self.subs.has(field_name)
 
     def _vector_spec(self, field_name: bytes) -> FieldSpec:
         """The schema of VECTOR field ``field_name`` (its name, not an alias)."""

@@ -32,6 +32,8 @@ from store.engine import Engine, Submitted
 from store.errors import StoreError
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
+from store.server.app import SHARED_WINDOW_S
+from store.server.connection import WRITE_QUIET_NS
 from store.server.search_lane import COSTS_KEPT, QUERY_TEXT_MAX, SearchLane
 from tests.server.conftest import RawClient, info_stat
 
@@ -258,33 +260,45 @@ def _concurrent_searches(port: int, clients: int, each: int) -> dict[tuple[int, 
     return replies
 
 
-def test_concurrent_clients_get_the_same_bytes_from_the_lane(
-    servers: tuple[ServerThread, ServerThread],
-) -> None:
-    lane, loop = servers
-    from_lane = _concurrent_searches(lane.port, 6, 40)
+def same_bytes_as_on_the_loop(servers: tuple[ServerThread, ServerThread], stat: str) -> None:
+    """6 concurrent clients get the same raw replies from ``servers[0]``, whose searches
+    are answered later (INFO ``stat`` counts them), as from ``servers[1]``, where none is;
+    the clients waiting meanwhile are not "active", so no search goes to the pool."""
+    deferring, loop = servers
+    from_deferring = _concurrent_searches(deferring.port, 6, 40)
     from_loop = _concurrent_searches(loop.port, 6, 40)
-    assert from_lane == from_loop
-    assert len(from_lane) == 240
-    assert info_stat(lane.port, "memvec_lane_searches") > 0
-    assert info_stat(loop.port, "memvec_lane_searches") == 0
-    # clients waiting on the lane are not "active": other searches do not go to the pool
-    assert info_stat(lane.port, "memvec_searches_offloaded") == 0
+    assert from_deferring == from_loop
+    assert len(from_deferring) == 240
+    assert info_stat(deferring.port, stat) > 0
+    assert info_stat(loop.port, stat) == 0
+    assert info_stat(deferring.port, "memvec_searches_offloaded") == 0
 
 
-def test_a_lone_clients_search_stays_on_the_loop(
-    servers: tuple[ServerThread, ServerThread],
-) -> None:
-    lane = servers[0]
-    c = RawClient(lane.port)
-    time.sleep(0.1)  # past WRITE_QUIET_NS after the fixture's writes
+def lone_searches_stay_on_the_loop(server: ServerThread, stat: str) -> None:
+    """A client alone (past the fixture's writes and the sharing window) has its 20
+    searches answered on the loop: INFO ``stat`` stays 0."""
+    c = RawClient(server.port)
+    # past WRITE_QUIET_NS after the fixture's writes, and SHARED_WINDOW_S after its reads
+    time.sleep(2 * max(WRITE_QUIET_NS / 1e9, SHARED_WINDOW_S))
     try:
         for i in range(20):
             c.send(encode_command(*_knn(i)))
             assert c.read_reply().startswith(b"*11\r\n:5\r\n")
     finally:
         c.close()
-    assert info_stat(lane.port, "memvec_lane_searches") == 0
+    assert info_stat(server.port, stat) == 0
+
+
+def test_concurrent_clients_get_the_same_bytes_from_the_lane(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    same_bytes_as_on_the_loop(servers, "memvec_lane_searches")
+
+
+def test_a_lone_clients_search_stays_on_the_loop(
+    servers: tuple[ServerThread, ServerThread],
+) -> None:
+    lone_searches_stay_on_the_loop(servers[0], "memvec_lane_searches")
 
 
 class Pinger(threading.Thread):

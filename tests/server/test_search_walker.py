@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,10 +29,11 @@ from store.server.search_walker import REPROBE_EVERY, SearchWalker
 from tests.server.conftest import RawClient, info_stat
 from tests.server.test_search_lane import (
     Pinger,
-    _concurrent_searches,
     _knn,
     _vector,
     load,
+    lone_searches_stay_on_the_loop,
+    same_bytes_as_on_the_loop,
     searches_among_reads,
 )
 
@@ -71,30 +71,13 @@ def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
 def test_concurrent_clients_get_the_same_bytes_with_the_walker(
     servers: tuple[ServerThread, ServerThread],
 ) -> None:
-    walked, looped = servers
-    from_walker = _concurrent_searches(walked.port, 6, 40)
-    from_loop = _concurrent_searches(looped.port, 6, 40)
-    assert from_walker == from_loop
-    assert len(from_walker) == 240
-    assert info_stat(walked.port, "memvec_walker_searches") > 0
-    assert info_stat(looped.port, "memvec_walker_searches") == 0
-    # clients waiting on a walk are not "active": other searches do not go to the pool
-    assert info_stat(walked.port, "memvec_searches_offloaded") == 0
+    same_bytes_as_on_the_loop(servers, "memvec_walker_searches")
 
 
 def test_a_lone_clients_search_stays_on_the_loop(
     servers: tuple[ServerThread, ServerThread],
 ) -> None:
-    walked = servers[0]
-    c = RawClient(walked.port)
-    time.sleep(0.1)  # the fixture's client is gone: this one is alone
-    try:
-        for i in range(20):
-            c.send(encode_command(*_knn(i)))
-            assert c.read_reply().startswith(b"*11\r\n:5\r\n")
-    finally:
-        c.close()
-    assert info_stat(walked.port, "memvec_walker_searches") == 0
+    lone_searches_stay_on_the_loop(servers[0], "memvec_walker_searches")
 
 
 def test_a_short_walk_stays_on_the_loop(tmp_path: Path) -> None:
