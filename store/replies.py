@@ -34,6 +34,7 @@ __all__ = [
     "NULL_ARRAY",
     "BigNumber",
     "DoubleText",
+    "Encoded",
     "ErrorReply",
     "NullArray",
     "OrderedSet",
@@ -69,6 +70,14 @@ class DoubleText(bytes):
     """A double spelled exactly as given: RESP3 ``,text``, a bulk string in RESP2. For
     replies whose digits the peer fixes itself (GEOPOS's ``%.17Lf`` coordinates), where a
     ``float`` would be written in its shortest spelling."""
+
+    __slots__ = ()
+
+
+class Encoded(bytes):
+    """A whole reply already in RESP bytes, written as it is (made for the client's
+    protocol: ``store.commands.plan_bytes``'s RESP2 pages). Only as a command's reply,
+    never inside another."""
 
     __slots__ = ()
 

@@ -49,7 +49,19 @@ from ..index.search_index import SearchIndex
 if TYPE_CHECKING:
     from .context import ExecContext
 
-__all__ = ["PLANS_KEPT", "PageFields", "PageLayout", "Plan", "find", "learn", "plans_kept"]
+__all__ = [
+    "IDS_PAGE",
+    "PLANS_KEPT",
+    "PageFields",
+    "PageLayout",
+    "Plan",
+    "RequestArgs",
+    "current",
+    "find",
+    "ids_plans",
+    "learn",
+    "plans_kept",
+]
 
 PageFields = Literal["ids", "all"] | tuple[tuple[bytes, bytes | tuple[str, bytes]], ...]
 """What a page laid out without the general reply shows of each document: nothing (the
@@ -67,6 +79,30 @@ class PageLayout(NamedTuple):
     """SORTBY the KNN score, ascending: the walk's order is the page's while the
     distances come in order (a NaN sends the page to the general reply). A hash field
     named like the score changes nothing: the distance wins over it, as in RediSearch."""
+
+
+IDS_PAGE = PageLayout("ids", False)
+"""The ids alone, in the walk's order (``NOCONTENT`` without SORTBY): the page whose
+request is kept around its vector too (:class:`RequestArgs`)."""
+
+
+class RequestArgs(NamedTuple):
+    """An :data:`IDS_PAGE` plan's request around its query vector's value: what the server
+    needs to answer the request from its bytes, unparsed (``store.server.kept_pages``,
+    docs/decisions/0045)."""
+
+    head: tuple[bytes, bytes, bytes]
+    """The command, index and query text: what the server's routing reads."""
+    before: tuple[bytes, ...]
+    """Every argument before the vector's value (``head`` included)."""
+    size: int
+    """The vector's value's size in bytes."""
+    after: tuple[bytes, ...]
+    """Every argument after it."""
+
+    def args(self, vector: bytes) -> list[bytes]:
+        """The request's arguments with ``vector`` as the vector's value."""
+        return [*self.before, vector, *self.after]
 
 
 PLANS_KEPT = 256
@@ -97,9 +133,17 @@ class Plan:
     """The other PARAMS values, by their place in the arguments."""
     page: PageLayout | None
     """How ``search`` lays the page out (None: its general reply)."""
+    request_args: RequestArgs | None = None
+    """The request around the vector, for an :data:`IDS_PAGE` plan (else None)."""
 
 
 _plans: dict[tuple[bytes, tuple[bytes, ...]], Plan] = {}
+_generation = 0
+"""How many times the plans were cleared (:func:`ids_plans`)."""
+_ids_log: list[tuple[tuple[bytes, tuple[bytes, ...]], Plan]] = []
+"""The :data:`IDS_PAGE` plans made since, in order (a plan replaced stays listed)."""
+IDS_LOG_MAX = 4 * PLANS_KEPT
+"""Past this many, the list restarts from the plans kept (a new generation)."""
 
 
 def plans_kept() -> int:
@@ -128,6 +172,25 @@ def find(ctx: ExecContext, args: Sequence[bytes]) -> tuple[Plan, SearchIndex] | 
         _plans.pop(key, None)  # another index, or another order: the general path decides
         return None
     return plan, index
+
+
+def ids_plans() -> tuple[int, list[tuple[tuple[bytes, tuple[bytes, ...]], Plan]]]:
+    """The generation of the plans (it changes when they are cleared) and the
+    :data:`IDS_PAGE` plans made in it, in order, with their keys: a caller that saw the
+    first ``n`` in this generation reads the rest. Whether a plan is still kept:
+    :func:`current`."""
+    return _generation, _ids_log
+
+
+def current(key: tuple[bytes, tuple[bytes, ...]]) -> Plan | None:
+    """The plan kept under ``key`` now."""
+    return _plans.get(key)
+
+
+def _new_generation() -> None:
+    global _generation, _ids_log
+    _generation += 1
+    _ids_log = [(key, plan) for key, plan in _plans.items() if plan.request_args is not None]
 
 
 def learn(
@@ -180,7 +243,14 @@ def learn(
     fixed = tuple((i + 1, args[i + 1]) for i in names if i + 1 != vector_at[0])
     if len(_plans) >= PLANS_KEPT:
         _plans.clear()
-    _plans[(args[1], shape[0])] = Plan(
+        _new_generation()
+    key = (args[1], shape[0])
+    request_args = None
+    if page == IDS_PAGE:
+        at = vector_at[0]
+        request_args = RequestArgs((args[0], args[1], args[2]), tuple(args[:at]),
+                                   len(args[at]), tuple(args[at + 1 :]))  # fmt: skip
+    plan = _plans[key] = Plan(
         weakref.ref(index),
         target[0],
         knn.field,
@@ -193,4 +263,10 @@ def learn(
         vector_at[0],
         fixed,
         page,
+        request_args,
     )
+    if request_args is not None:
+        if len(_ids_log) >= IDS_LOG_MAX:
+            _new_generation()  # (lists this plan)
+        else:
+            _ids_log.append((key, plan))

@@ -163,6 +163,12 @@ class BlobGraph:
         found: list[tuple[int, float]] = self._graph.search(values, k, max(ef, k), allowed)
         return found
 
+    @property
+    def native(self) -> Any:
+        """The ``hnsw_graph.Graph`` itself (None before :meth:`init_index`), for the C
+        functions that walk it (``hnsw_graph.kept_ids_page``)."""
+        return self._graph
+
     def walk_later(self, walker: Any, values: bytes, k: int, ef: int, token: object) -> None:
         """:meth:`search` without a filter, queued on ``walker`` (``hnsw_graph.Walker``):
         ``walker.take()`` gives ``token`` back with the pairs :meth:`search` would give

@@ -470,6 +470,22 @@ class HnswIndex(VectorIndex):
         graph.walk_later(walker, blob, want, self.search_ef(k, ef_runtime), token)
         return want
 
+    def blob_walk(self, k: int, ef_runtime: int | None) -> tuple[Any, int, int] | None:
+        """What a search of ``k`` at ``ef_runtime`` whose query blob the caller hands to
+        the graph itself needs (``hnsw_graph.kept_ids_page``, decision 0045): the native
+        graph over the documents' blobs, the hits to ask for (``k``, or fewer when fewer
+        are live) and the breadth (at least that many), as :meth:`search_blob` walks. None
+        when the graph is hnswlib's own or nothing is live. Such a walk holds the graph's
+        own lock, as the walker's do (:meth:`search_blob_later`), not this index's."""
+        graph = self._index
+        if type(graph) is not BlobGraph or graph.native is None:
+            return None
+        self._check_k(k)
+        want = min(k, len(self._live))
+        if want == 0:
+            return None
+        return graph.native, want, max(self.search_ef(k, ef_runtime), want)
+
     def _blob_reader(self, blob: bytes) -> BlobGraph | None:
         """The graph, when it can read query ``blob`` where it lies: a graph over the
         documents' blobs, and a ``bytes`` object of ``dim`` finite float32 values."""

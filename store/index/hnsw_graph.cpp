@@ -37,6 +37,7 @@
 #include <fstream>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -183,6 +184,7 @@ class Graph {
     ~Graph() { release_all(); }
 
     size_t dim() const { return dim_; }
+    int metric() const { return space_.param.metric; }
     size_t element_count() const { return alg_->cur_element_count; }
     size_t max_elements() const { return alg_->max_elements_; }
 
@@ -678,6 +680,211 @@ class Walker {
     }
 };
 
+// -- A kept plan's ids page in RESP2, from the request's bytes (decision 0045) ---------------
+//
+// The planned path of store.commands.search for ``FT.SEARCH idx "*=>[KNN k @v $B ...]"
+// PARAMS 2 B <blob> NOCONTENT`` (store.commands.plan_bytes holds the contract and the
+// Python reference), without building the request's arguments, the hits' tuples or the
+// reply's objects: the walk, the hits' order (sorted_hits' rule), the live keys of the
+// page, and the reply's bytes.
+
+typedef std::pair<labeltype, float> Hit;
+
+// Sorted by (distance, label), as store.index.vecsim_arith.sorted_hits orders them; false
+// when a distance is NaN (Python's sort then depends on the input order).
+bool sort_hits(Hits &hits) {
+    for (auto &h : hits)
+        if (std::isnan(h.second)) return false;
+    std::sort(hits.begin(), hits.end(), [](const Hit &x, const Hit &y) {
+        if (x.second != y.second) return x.second < y.second;
+        return x.first < y.first;
+    });
+    return true;
+}
+
+// vecsim_arith.order_is_certain of sorted distances (the same arithmetic, in double).
+bool order_certain(const Hits &hits, int metric, size_t dim) {
+    if (metric == IP) return false;
+    double bound = 4.0 * ((double)dim + 4.0) * std::ldexp(1.0, -24);
+    for (size_t i = 1; i < hits.size(); i++) {
+        double a = hits[i - 1].second, b = hits[i].second;
+        double scale = metric == COSINE ? 1.0 : std::max(std::fabs(a), std::fabs(b));
+        if (!(b - a > bound * scale)) return false;
+    }
+    return true;
+}
+
+void append_int(std::string &out, char tag, long long n) {
+    out += tag;
+    out += std::to_string(n);
+    out += "\r\n";
+}
+
+// Acquires a Python lock object (the engine's RLock) for a scope.
+class Holding {
+   public:
+    explicit Holding(PyObject *lock) : lock_(lock) {
+        PyObject *r = PyObject_CallMethod(lock_, "acquire", nullptr);
+        if (r == nullptr) throw py::error_already_set();
+        Py_DECREF(r);
+    }
+    ~Holding() {  // released whatever went wrong meanwhile; never throws
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyObject *r = PyObject_CallMethod(lock_, "release", nullptr);
+        if (r == nullptr)
+            PyErr_WriteUnraisable(lock_);
+        else
+            Py_DECREF(r);
+        PyErr_Restore(type, value, tb);
+    }
+    Holding(const Holding &) = delete;
+    Holding &operator=(const Holding &) = delete;
+
+   private:
+    PyObject *lock_;
+};
+
+// The RESP2 reply of an ids page for ``hits`` (nearest first): ``[total, key...]`` of the
+// labels whose key exists in ``data``, holds a dict, and has not expired by ``now_ms`` in
+// ``expires``; the window [offset, offset + num) of them. None when store.commands.search
+// must decide: a key with field deadlines, or a value that is not a dict (a JSON document,
+// another type). ``lock`` is held while the dicts are read.
+py::object ids_page_of(const Hits &hits, size_t offset, size_t num, PyObject *to_key,
+                       PyObject *data, PyObject *expires, PyObject *field_expires,
+                       long long now_ms, PyObject *lock) {
+    std::vector<PyObject *> keys;  // borrowed from to_key, which the lock keeps unchanged
+    keys.reserve(hits.size());
+    {
+        Holding held(lock);
+        bool any_expires = PyDict_GET_SIZE(expires) > 0;
+        bool any_field_expires = PyDict_GET_SIZE(field_expires) > 0;
+        for (const Hit &h : hits) {
+            PyObject *label = PyLong_FromUnsignedLongLong(h.first);
+            if (label == nullptr) throw py::error_already_set();
+            PyObject *key = PyDict_GetItemWithError(to_key, label);
+            Py_DECREF(label);
+            if (key == nullptr) {
+                if (PyErr_Occurred()) throw py::error_already_set();
+                continue;  // no longer indexed
+            }
+            PyObject *value = PyDict_GetItemWithError(data, key);
+            if (value == nullptr) {
+                if (PyErr_Occurred()) throw py::error_already_set();
+                continue;  // gone since the walk
+            }
+            if (any_field_expires) {
+                int has = PyDict_Contains(field_expires, key);
+                if (has < 0) throw py::error_already_set();
+                if (has) return py::none();
+            }
+            if (any_expires) {
+                PyObject *deadline = PyDict_GetItemWithError(expires, key);
+                if (deadline == nullptr && PyErr_Occurred()) throw py::error_already_set();
+                if (deadline != nullptr) {
+                    long long at = PyLong_AsLongLong(deadline);
+                    if (at == -1 && PyErr_Occurred()) throw py::error_already_set();
+                    if (at <= now_ms) continue;  // expired: hidden
+                }
+            }
+            if (!PyDict_Check(value)) return py::none();
+            if (!PyBytes_Check(key)) return py::none();
+            keys.push_back(key);
+        }
+        // the keys are read while the lock holds them in to_key; the reply copies them
+        std::string out;
+        size_t total = keys.size();
+        size_t first = std::min(offset, total);
+        size_t last = first + std::min(num, total - first);
+        out.reserve(32 + (last - first) * 48);
+        append_int(out, '*', (long long)(1 + last - first));
+        append_int(out, ':', (long long)total);
+        for (size_t i = first; i < last; i++) {
+            PyObject *key = keys[i];
+            append_int(out, '$', (long long)PyBytes_GET_SIZE(key));
+            out.append(PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key));
+            out += "\r\n";
+        }
+        return py::bytes(out);
+    }
+}
+
+// The ids page of a walk's ``hits``, sorted here: None for a NaN distance; the sorted hits as
+// a list of (label, distance) when their order is not certain; else ids_page_of.
+py::object ordered_ids_page(Hits &hits, int metric, size_t dim, size_t offset, size_t num,
+                            PyObject *to_key, PyObject *data, PyObject *expires,
+                            PyObject *field_expires, long long now_ms, PyObject *lock) {
+    if (!sort_hits(hits)) return py::none();
+    if (!order_certain(hits, metric, dim)) {
+        py::list pairs;
+        for (const Hit &h : hits) pairs.append(py::make_tuple(h.first, h.second));
+        return std::move(pairs);
+    }
+    return ids_page_of(hits, offset, num, to_key, data, expires, field_expires, now_ms, lock);
+}
+
+Hits hits_of(py::list pairs) {
+    Hits hits;
+    hits.reserve(py::len(pairs));
+    for (auto item : pairs) hits.push_back(item.cast<Hit>());
+    return hits;
+}
+
+// kept_ids_page: walk ``graph`` for the ``dim`` float32 values at ``request[at:]`` (its
+// FLOAT32 blob), ``want`` nearest at breadth ``ef`` (under the graph's own lock, the GIL
+// released), and answer the ids page of them (ids_page_of). Returns the reply's bytes; or
+// the hits, sorted, as a list of (label, distance) when their order is not certain (the
+// caller recomputes the reported distances, then calls ids_page); or None when the planned
+// path must answer: values that are not finite, fewer hits than ``want``, a NaN distance,
+// or what ids_page_of leaves to it (ordered_ids_page).
+py::object kept_ids_page(Graph &graph, py::bytes request, size_t at, size_t want, size_t ef,
+                         size_t offset, size_t num, py::dict to_key, py::dict data,
+                         py::dict expires, py::dict field_expires, long long now_ms,
+                         py::object lock) {
+    size_t dim = graph.dim();
+    size_t size = (size_t)PyBytes_GET_SIZE(request.ptr());
+    if (want == 0 || at > size || size - at < dim * sizeof(float)) return py::none();
+    std::vector<float> values(dim);
+    std::memcpy(values.data(), PyBytes_AS_STRING(request.ptr()) + at, dim * sizeof(float));
+    double s = 0;
+    for (size_t i = 0; i < dim; i++) {
+        if (!std::isfinite(values[i])) return py::none();
+        s += (double)values[i] * values[i];
+    }
+    Record q;
+    q.values = values.data();
+    q.inv_norm = (float)(1.0 / (std::sqrt(s) + 1e-30));
+    q.unused = 0;
+    Hits hits;
+    {
+        py::gil_scoped_release unlocked;
+        graph.walk_shared(q, want, ef, hits);
+    }
+    if (hits.size() != want) return py::none();
+    return ordered_ids_page(hits, graph.metric(), dim, offset, num, to_key.ptr(), data.ptr(),
+                            expires.ptr(), field_expires.ptr(), now_ms, lock.ptr());
+}
+
+// walked_ids_page: kept_ids_page for the hits of a walk made elsewhere (a Walker's, for
+// ``want`` hits of ``graph``): ``pairs`` as Walker.take gives them.
+py::object walked_ids_page(Graph &graph, py::list pairs, size_t want, size_t offset, size_t num,
+                           py::dict to_key, py::dict data, py::dict expires,
+                           py::dict field_expires, long long now_ms, py::object lock) {
+    Hits hits = hits_of(pairs);
+    if (hits.size() != want) return py::none();
+    return ordered_ids_page(hits, graph.metric(), graph.dim(), offset, num, to_key.ptr(),
+                            data.ptr(), expires.ptr(), field_expires.ptr(), now_ms, lock.ptr());
+}
+
+// ids_page_of for ``pairs`` (label, distance) in the order given.
+py::object ids_page(py::list pairs, size_t offset, size_t num, py::dict to_key, py::dict data,
+                    py::dict expires, py::dict field_expires, long long now_ms,
+                    py::object lock) {
+    Hits hits = hits_of(pairs);
+    return ids_page_of(hits, offset, num, to_key.ptr(), data.ptr(), expires.ptr(),
+                       field_expires.ptr(), now_ms, lock.ptr());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(hnsw_graph, m) {
@@ -687,6 +894,7 @@ PYBIND11_MODULE(hnsw_graph, m) {
              py::arg("dim"), py::arg("metric"), py::arg("max_elements"), py::arg("m"),
              py::arg("ef_construction"), py::arg("seed"))
         .def_property_readonly("dim", &Graph::dim)
+        .def_property_readonly("metric", &Graph::metric)
         .def_property_readonly("element_count", &Graph::element_count)
         .def_property_readonly("max_elements", &Graph::max_elements)
         .def("resize", &Graph::resize)
@@ -712,4 +920,14 @@ PYBIND11_MODULE(hnsw_graph, m) {
         .def("take", &Walker::take)
         .def("pending", &Walker::pending)
         .def("stop", &Walker::stop);
+    m.def("kept_ids_page", &kept_ids_page, py::arg("graph"), py::arg("request"), py::arg("at"),
+          py::arg("want"), py::arg("ef"), py::arg("offset"), py::arg("num"), py::arg("to_key"),
+          py::arg("data"), py::arg("expires"), py::arg("field_expires"), py::arg("now_ms"),
+          py::arg("lock"));
+    m.def("walked_ids_page", &walked_ids_page, py::arg("graph"), py::arg("pairs"),
+          py::arg("want"), py::arg("offset"), py::arg("num"), py::arg("to_key"), py::arg("data"),
+          py::arg("expires"), py::arg("field_expires"), py::arg("now_ms"), py::arg("lock"));
+    m.def("ids_page", &ids_page, py::arg("pairs"), py::arg("offset"), py::arg("num"),
+          py::arg("to_key"), py::arg("data"), py::arg("expires"), py::arg("field_expires"),
+          py::arg("now_ms"), py::arg("lock"));
 }

@@ -1,6 +1,7 @@
 """Types of the C++ module built from ``hnsw_graph.cpp`` (see there for the contract)."""
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 class Graph:
     def __init__(
@@ -12,6 +13,8 @@ class Graph:
     def element_count(self) -> int: ...
     @property
     def max_elements(self) -> int: ...
+    @property
+    def metric(self) -> int: ...
     def resize(self, max_elements: int) -> None: ...
     def add(
         self,
@@ -48,3 +51,49 @@ class Walker:
     def take(self) -> list[tuple[object, list[tuple[int, float]], int]]: ...
     def pending(self) -> int: ...
     def stop(self) -> None: ...
+
+def kept_ids_page(
+    graph: Graph,
+    request: bytes,
+    at: int,
+    want: int,
+    ef: int,
+    offset: int,
+    num: int,
+    to_key: dict[int, bytes],
+    data: dict[bytes, Any],
+    expires: dict[bytes, int],
+    field_expires: dict[bytes, Any],
+    now_ms: int,
+    lock: Any,
+) -> bytes | list[tuple[int, float]] | None:
+    """A kept plan's RESP2 ids page walked from the vector at ``request[at:]`` (see
+    ``hnsw_graph.cpp``, ``store.commands.plan_bytes``)."""
+
+def walked_ids_page(
+    graph: Graph,
+    pairs: list[tuple[int, float]],
+    want: int,
+    offset: int,
+    num: int,
+    to_key: dict[int, bytes],
+    data: dict[bytes, Any],
+    expires: dict[bytes, int],
+    field_expires: dict[bytes, Any],
+    now_ms: int,
+    lock: Any,
+) -> bytes | list[tuple[int, float]] | None:
+    """``kept_ids_page`` for the pairs of a ``Walker``'s walk of ``want`` hits."""
+
+def ids_page(
+    pairs: list[tuple[int, float]],
+    offset: int,
+    num: int,
+    to_key: dict[int, bytes],
+    data: dict[bytes, Any],
+    expires: dict[bytes, int],
+    field_expires: dict[bytes, Any],
+    now_ms: int,
+    lock: Any,
+) -> bytes | None:
+    """The RESP2 ids page of ``pairs`` in their order (see ``hnsw_graph.cpp``)."""

@@ -779,6 +779,16 @@ class SearchIndex:
             return None
         return self.vectors[field_name].search_blob_later(blob, k, ef_runtime, walker, token)
 
+    def orders_blob_walks(self, field_name: bytes, field: bytes) -> bool:
+        """Whether a kept plan's search of ``field`` (as a query names it; VECTOR field
+        ``field_name``) may walk the query blob where it lies with its hits ordered by
+        (distance, label), the reported distances recomputed where that order is not
+        certain (``nearest(..., walked=...)``): a FLOAT32 field with one vector a
+        document whose reported distances :meth:`exact` computes (docs/decisions/0045)."""
+        return field in self._exact_fields and self._reads_blob(
+            field_name, self._vector_spec(field_name)
+        )
+
     def _reads_blob(self, field_name: bytes, spec: FieldSpec) -> bool:
         """Whether VECTOR field ``field_name``'s query blob goes to its vector index as it
         is: a FLOAT32 field with one vector a document."""

@@ -244,6 +244,18 @@ class RequestParser:
         self._args: list[bytes] = []
         self._error: ProtocolError | None = None
 
+    @property
+    def idle(self) -> bool:
+        """Whether every byte fed so far was returned in a command: nothing partial, no
+        error pending, so the next bytes fed begin a command."""
+        return (
+            self._pos >= len(self._data)
+            and not self._tail
+            and not self._left
+            and not self._args
+            and self._error is None
+        )
+
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append bytes received from the client. Never parses and never raises."""
         if type(data) is bytes and not self._tail and self._pos >= len(self._data):

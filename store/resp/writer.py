@@ -29,6 +29,7 @@ from store.numbers import format_double
 from store.replies import (
     BigNumber,
     DoubleText,
+    Encoded,
     ErrorReply,
     NullArray,
     OrderedSet,
@@ -135,7 +136,9 @@ def _write_bignum(buf: bytearray, value: int, resp3: bool) -> None:
 
 def _write_other(buf: bytearray, value: Any, resp3: bool) -> None:
     """Subclasses, the reply types of :mod:`store.replies`, and numeric ABCs."""
-    if isinstance(value, StoreError):
+    if type(value) is Encoded:
+        buf += value
+    elif isinstance(value, StoreError):
         buf += b"-%b\r\n" % _error_line(value.resp_line())
     elif isinstance(value, ErrorReply):
         buf += b"-%b\r\n" % _error_line(value)

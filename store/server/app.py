@@ -59,6 +59,7 @@ from .connection import Connection
 from .durable_gate import DurableGate
 from .durable_rounds import DurableRounds
 from .handlers import Handler, base_handlers
+from .kept_pages import KeptPages
 from .notifications import Notifier
 from .observe import Observability
 from .pubsub import PubSub, pubsub_handlers
@@ -100,6 +101,7 @@ class ServerStats:
     idle_timeouts: int = 0
     searches_offloaded: int = 0
     inline_commands: int = 0  # run from data_received (store.server.inline_commands)
+    kept_page_bytes: int = 0  # of them, ids pages read from the request's bytes (0045)
     commands: int = 0
     net_input_bytes: int = 0
     net_output_bytes: int = 0
@@ -226,6 +228,7 @@ class Server:
         self.search_lane = SearchLane(
             self.engine, self.search_pool, None if lane_min is None else lane_min * 1000
         )
+        self.kept_pages = KeptPages()  # kept ids pages by their requests' bytes (0045)
         # kept KNN plans' walks on a thread of their own, while other clients share the
         # server (Connection._run_inline; docs/decisions/0044)
         self.search_walker = SearchWalker(

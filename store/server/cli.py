@@ -223,6 +223,15 @@ _OPTIONS = (
         "yes|no",
     ),
     _Option(
+        "--kept-page-bytes",
+        "kept_page_bytes",
+        parse_bool,
+        "yes (default): a repeated FT.SEARCH KNN ... NOCONTENT request (RESP2) is answered "
+        "from its bytes, in C, before it is parsed; no: parsed and run as any request (the "
+        "same replies)",
+        "yes|no",
+    ),
+    _Option(
         "--search-walker-threads",
         "search_walker_threads",
         _nonneg_int,

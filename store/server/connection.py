@@ -94,10 +94,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from store.aio import within
 
+from ..commands import plan_bytes
 from ..commands.blocking import WouldBlock
+from ..commands.knn_plans import Plan
 from ..commands.table import RESOLVED, CommandSpec, resolve
 from ..commands.walk_later import WalkLater
-from ..engine import BATCHABLE_WRITES, Submitted
+from ..engine import BATCHABLE_WRITES, Submitted, now_ms
 from ..errors import (
     CommandError,
     DurabilityError,
@@ -116,7 +118,7 @@ from .results import CLOSE_NO_REPLY, NO_REPLY, Deferred, Durable
 from .script_busy import SCRIPT_RUNNERS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from concurrent.futures import ThreadPoolExecutor
 
     from .app import Server
@@ -175,6 +177,7 @@ class Connection(asyncio.Protocol):
         self.parser = RequestParser(max_bulk_len=cfg.proto_max_bulk_len)
         self._inline_search_max = cfg.inline_search_max_active_clients
         self._inline_enabled = cfg.inline_commands
+        self._kept_bytes = cfg.kept_page_bytes  # (docs/decisions/0045)
         # replies of commands run from data_received, not sent yet (store.server.inline_commands)
         self._inline: InlineReplies | None = None
         # commands taken from the parser by the inline path for the task to run first
@@ -253,7 +256,6 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.registered:
             return  # refused (maxclients) or already finished
-        self.parser.feed(data)
         n = len(data)
         self.server.stats.net_input_bytes += n
         self.last_io = now = time.monotonic()
@@ -267,11 +269,23 @@ class Connection(asyncio.Protocol):
         self._unread += n
         if self._unread > PAUSE_READING_BYTES:
             self._check_query_buffer()
+        waiter = self._waiter
+        if (
+            waiter is not None
+            and self._kept_bytes
+            and self._inline is None
+            and self.protocol == 2
+            and type(data) is bytes
+            and self.parser.idle
+            and (kept := self.server.kept_pages.match(data)) is not None
+            and self._answer_kept(data, kept.plan, kept.at)
+        ):
+            return  # a kept plan's page, answered from the request's bytes
+        self.parser.feed(data)
         self._has_data = True
         if not self._active:
             self._active = True
             self.server.active_clients += 1
-        waiter = self._waiter
         if waiter is not None:
             if self._inline_allowed() and self._run_inline():
                 if self._waiter is waiter:  # every complete command ran: the task stays parked
@@ -884,6 +898,110 @@ class Connection(asyncio.Protocol):
             state.unsized = unsized  # they wait: sized if later commands join them
         return complete
 
+    def _answer_kept(self, data: bytes, plan: Plan, at: int) -> bool:
+        """Answer ``data``, a whole request that is the bytes of a kept plan's ids page
+        with its vector's value at ``at`` (:mod:`store.server.kept_pages`,
+        :mod:`store.commands.plan_bytes`, docs/decisions/0045), when the inline path would
+        run it here and now; True when answered. False (nothing done) when the inline
+        path could not run it, or would send it elsewhere (the search pool, the lane, the
+        walker), or the reply would have to wait for the log, or ``plan_bytes`` leaves it to
+        the general path: the caller feeds ``data`` to the parser as any request."""
+        server = self.server
+        if not self._inline_allowed() or server.observe.monitors.clients:
+            return False
+        engine = self.engine
+        request = plan.request_args
+        assert request is not None  # an ids plan's
+        head = request.head
+        # as the inline path counts the client while it runs a command (_offloads reads it)
+        counted = not self._active
+        if counted:
+            server.active_clients += 1
+        try:
+            now = time.perf_counter_ns()
+            if self._offloads(now, head) or self._lane_takes(now, head):
+                return False
+            walker = server.search_walker
+            if walker.walker is not None and server.shared_with(self) and walker.takes(head):
+                return self._kept_to_walker(data, plan, at, walker.walker)
+            rollbacks = engine.rollbacks
+            if not self._read_durable():
+                return False
+            # its CPU time, while others share the server, as _run_inline measures a search
+            lane = server.search_lane
+            costed = lane.min_cost_ns and server.shared_with(self)
+            cpu_started = time.thread_time_ns() if costed else 0
+            started = time.perf_counter_ns()
+            try:
+                reply = plan_bytes.answer(engine, plan, data, at, now_ms())
+            except Exception:  # a bug: the general path answers (its own error, if any)
+                log.exception("answering a kept plan from its bytes failed")
+                return False
+            took = time.perf_counter_ns() - started
+            if costed and reply is not None:
+                lane.note(head, time.thread_time_ns() - cpu_started)
+            # a write applied meanwhile (on another thread) must be durable before a read
+            # that may show it is answered; one rolled back must not be shown: the general
+            # path answers then, and waits as it does
+            if reply is None or engine.rollbacks != rollbacks or not self._read_durable():
+                return False
+        finally:
+            if counted:
+                server.active_clients -= 1
+        spec = RESOLVED.get(head[0]) or resolve(list(head))
+        self.last_spec = spec
+        self.last_args = args = list(head)
+        slower = server.config.slowlog_log_slower_than
+        if 0 <= slower <= took // 1000:  # the slow log shows the whole command
+            args = request.args(data[at : at + request.size])
+        server.observe.done(self, spec, args, took, None)
+        stats = server.stats
+        stats.commands += 1
+        stats.inline_commands += 1
+        stats.kept_page_bytes += 1
+        self._unread = 0
+        self._send(reply)
+        return True
+
+    def _kept_to_walker(self, data: bytes, plan: Plan, at: int, walker: Any) -> bool:
+        """:meth:`_answer_kept` with the walk queued on the search walker's threads: the
+        reply's place is held as for the inline path's walked searches (:meth:`_to_walker`)
+        and its page read when the walk is done (``plan_bytes.walked_reply``)."""
+        engine = self.engine
+        later = WalkLater("FT.SEARCH")
+        started = time.perf_counter_ns()
+        try:
+            want = plan_bytes.walk_later(engine, plan, data, at, walker, later)
+        except Exception:  # a bug: the general path answers (its own error, if any)
+            log.exception("queueing a kept plan's walk from its bytes failed")
+            return False
+        if want is None:
+            return False
+        request = plan.request_args
+        assert request is not None  # an ids plan's
+        args = request.args(data[at : at + request.size])
+        spec = RESOLVED.get(args[0]) or resolve(args)
+        later.finish = functools.partial(
+            plan_bytes.walked_reply, engine, plan, data, at, want, now_ms(), spec, args
+        )
+        state = self._inline = InlineReplies(engine.rollbacks)
+        self._to_walker(state, spec, args, later, started)
+        stats = self.server.stats
+        stats.commands += 1
+        stats.inline_commands += 1
+        stats.kept_page_bytes += 1
+        self._unread = 0
+        return True
+
+    def _read_durable(self) -> bool:
+        """Whether a read's reply may leave now: everything applied is durable (as
+        :meth:`_inline_settle` waits for)."""
+        engine = self.engine
+        if engine.transaction_log is None:
+            return True
+        need = engine.applied_position.seq - 1
+        return need <= 0 or self.server.durable_gate.covers(need)
+
     def _last_sent(self, args: list[bytes]) -> bool:
         """Whether ``args`` is the last complete command the client sent. If not, it and the
         next go to the task (``_leftover``), which runs the rest in order; so does it before
@@ -899,7 +1017,7 @@ class Connection(asyncio.Protocol):
         self._leftover.append(after)
         return False
 
-    def _lane_takes(self, now_ns: int, args: list[bytes]) -> bool:
+    def _lane_takes(self, now_ns: int, args: Sequence[bytes]) -> bool:
         """Whether FT.SEARCH ``args``, about to run inline, goes to the search lane: its
         query was seen to be long (:meth:`SearchLane.takes`), other clients share the
         server, whose loop serves them meanwhile (alone, the client would only wait for
@@ -1065,7 +1183,7 @@ class Connection(asyncio.Protocol):
             self._active = False  # as the parked task would: no input, nothing in flight
             self.server.active_clients -= 1
 
-    def _offloads(self, now_ns: int, args: list[bytes]) -> ThreadPoolExecutor | None:
+    def _offloads(self, now_ns: int, args: Sequence[bytes]) -> ThreadPoolExecutor | None:
         """The pool a lockfree command (FT.SEARCH) runs on now, or None: inline.
 
         The search pool only while other clients have work (alone, the thread hop costs more

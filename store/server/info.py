@@ -210,6 +210,7 @@ def _stats(server: Server) -> Fields:
         ("memvec_lane_searches", server.search_lane.searches),
         ("memvec_walker_searches", server.search_walker.searches),
         ("memvec_inline_commands", s.inline_commands),
+        ("memvec_kept_page_bytes", s.kept_page_bytes),
         ("memvec_combined_write_batches", server.write_combiner.batches),
         ("memvec_combined_writes", server.write_combiner.combined),
     ]

@@ -45,6 +45,8 @@ from ..errors import CommandError
 from .write_combiner import Answer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..commands.table import CommandSpec
     from ..engine import Engine
 
@@ -81,7 +83,7 @@ class SearchLane:
         self.searches = 0  # commands answered through the lane (INFO memvec_lane_searches)
 
     # -- which searches ------------------------------------------------------------------
-    def takes(self, args: list[bytes]) -> bool:
+    def takes(self, args: Sequence[bytes]) -> bool:
         """Whether FT.SEARCH ``args`` is long enough for the lane: the last two runs of its
         query text on this index each cost at least ``min_cost_ns`` of CPU (every search
         when it is 0, none when it is None)."""
@@ -93,7 +95,7 @@ class SearchLane:
         seen = self._costs.get((args[1], args[2]))
         return seen is not None and seen[1] >= least
 
-    def note(self, args: list[bytes], cpu_ns: int) -> None:
+    def note(self, args: Sequence[bytes], cpu_ns: int) -> None:
         """Count a run of FT.SEARCH ``args`` that cost ``cpu_ns`` of its thread's CPU.
         Called on the loop only."""
         if len(args) < 3 or len(args[1]) + len(args[2]) > QUERY_TEXT_MAX:

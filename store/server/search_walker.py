@@ -39,6 +39,8 @@ from ..index.blob_graph import hnsw_graph
 from .search_lane import COSTS_KEPT, QUERY_TEXT_MAX
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..commands.walk_later import WalkLater
     from ..engine import Engine
 
@@ -69,7 +71,7 @@ class SearchWalker:
         self._walks: dict[tuple[bytes, bytes], list[int]] = {}
         self.searches = 0  # commands answered after a walk here (INFO memvec_walker_searches)
 
-    def takes(self, args: list[bytes]) -> bool:
+    def takes(self, args: Sequence[bytes]) -> bool:
         """Whether FT.SEARCH ``args`` may go to the walker: its query text on its index is
         not known to walk for less than ``min_walk_ns`` (or this is its re-measure)."""
         if len(args) < 3:
