@@ -76,7 +76,7 @@ class DoubleText(bytes):
 
 class Encoded(bytes):
     """A whole reply already in RESP bytes, written as it is (made for the client's
-    protocol: ``store.commands.plan_bytes``'s RESP2 pages). Only as a command's reply,
+    protocol: ``store.commands.plan_bytes``'s pages). Only as a command's reply,
     never inside another."""
 
     __slots__ = ()

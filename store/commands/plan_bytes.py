@@ -6,22 +6,23 @@ The request a vector-search client sends over and over with a new vector, the id
 
 is, once :mod:`store.commands.knn_plans` keeps its plan (:data:`~knn_plans.IDS_PAGE`),
 fixed bytes around the vector's. The server recognises it in the bytes it read
-(``store.server.kept_pages``, no parse) and :func:`answer` gives the RESP2 reply's
-bytes: ``hnsw_graph.kept_ids_page`` walks the graph over the documents' blobs for the
-vector where it lies in the request, orders the hits, reads which of their keys still
+(``store.server.kept_pages``, no parse) and :func:`answer` gives the reply's bytes (RESP2
+or RESP3): ``hnsw_graph.kept_ids_page`` walks the graph over the documents' blobs for
+the vector where it lies in the request, orders the hits, reads which of their keys still
 hold a live hash, and writes the reply, without the request's arguments, the hits'
 tuples or the reply's objects. :func:`walk_later` and :func:`walked` split the same in
 two around a walk on the server's walker threads.
 
 Contract: :func:`answer` gives exactly the bytes the general path's reply
-(``Engine.submit`` of the parsed request, then ``ReplyWriter`` in RESP2) encodes to, or
-None, and then nothing happened that the caller must account for: the caller answers
-through the general path. None when the plan's index is not the one the request names
-now, the server's KNN order is not ``distance``, the field's graph is hnswlib's own, no
-document is live, the vector is not finite, the walk finds fewer than it asks (deletions:
-the general path completes the page with a scan), a distance is NaN, a hit's key has
-field deadlines or holds something other than a hash. Where the walk's order is not
-certain, the distances are recomputed as the general path does
+(``Engine.submit`` of the parsed request, then ``ReplyWriter`` in the client's protocol)
+encodes to, or None, and then nothing happened that the caller must account for: the
+caller answers through the general path. None when the plan's index is not the one the
+request names now, the server's KNN order is not ``distance``, the field's graph is
+hnswlib's own, no document is live, the vector is not finite, the walk finds fewer than
+it asks (deletions: the general path completes the page with a scan), a distance is
+NaN, a hit's key has field deadlines or holds something other than a hash, or a RESP3
+client's request has a ``TIMEOUT`` (its reply may carry the warning). Where the walk's
+order is not certain, the distances are recomputed as the general path does
 (``SearchIndex.nearest(..., walked=...)``) before the page is read.
 ``tests/store/test_plan_bytes.py`` holds the bytes equal.
 """
@@ -54,10 +55,13 @@ class _Walk(NamedTuple):
     ef: int
 
 
-def _walk(engine: Engine, plan: Plan) -> _Walk | None:
+def _walk(engine: Engine, plan: Plan, protocol: int) -> _Walk | None:
     """The index ``plan`` (an ids-page plan) searches and its walk, when it holds still
-    (what :func:`knn_plans.find` checks) and the walk can be answered here: else None."""
+    (what :func:`knn_plans.find` checks) and the walk can be answered here for a client
+    of ``protocol``: else None."""
     assert plan.request_args is not None
+    if protocol == 3 and plan.request.timeout_ms:
+        return None  # RESP3 shows a timeout's warning: the general path's to decide
     indexes = engine.indexes
     index = plan.index()
     try:
@@ -76,34 +80,42 @@ def _walk(engine: Engine, plan: Plan) -> _Walk | None:
     return _Walk(index, *walk)
 
 
-def answer(engine: Engine, plan: Plan, request: bytes, at: int, now_ms: int) -> bytes | None:
-    """The RESP2 reply's bytes to ``request``, the bytes of ids-page ``plan``'s request
-    with the vector's value at ``at``, deadlines read at ``now_ms``; or None (see the
-    module docstring). The walk runs here (the GIL released)."""
+def answer(
+    engine: Engine, plan: Plan, request: bytes, at: int, now_ms: int, protocol: int = 2
+) -> bytes | None:
+    """The reply's bytes to ``request`` (for a client of ``protocol``, 2 or 3), the bytes
+    of ids-page ``plan``'s request with the vector's value at ``at``, deadlines read at
+    ``now_ms``; or None (see the module docstring). The walk runs here (the GIL
+    released)."""
     if hnsw_graph is None:
         return None
-    walk = _walk(engine, plan)
+    walk = _walk(engine, plan, protocol)
     if walk is None:
         return None
     offset, num = plan.request.limit
     keyspace = engine.keyspace
     to_key = walk.search_index.label_to_key
-    walked = hnsw_graph.kept_ids_page(walk.graph, request, at, walk.want, walk.ef,
-                                      offset, num, to_key, keyspace.data,
-                                      keyspace.expires, keyspace.field_expires, now_ms,
-                                      engine.lock)  # fmt: skip
-    return _page(engine, plan, request, at, walk.search_index, walked, now_ms)
+    walked = hnsw_graph.kept_ids_page(walk.graph, request, at, walk.want, walk.ef, offset, num,
+                                      protocol == 3, to_key, keyspace.data, keyspace.expires,
+                                      keyspace.field_expires, now_ms, engine.lock)  # fmt: skip
+    return _page(engine, plan, request, at, walk.search_index, walked, now_ms, protocol)
 
 
 def walk_later(
-    engine: Engine, plan: Plan, request: bytes, at: int, walker: Any, token: object
+    engine: Engine,
+    plan: Plan,
+    request: bytes,
+    at: int,
+    walker: Any,
+    token: object,
+    protocol: int = 2,
 ) -> int | None:
     """:func:`answer`'s walk queued on ``walker`` (``hnsw_graph.Walker``), which gives
     ``token`` back with its pairs: the hits it asks for, for :func:`walked`; or None
     (nothing queued: the caller answers otherwise)."""
     if hnsw_graph is None:
         return None
-    walk = _walk(engine, plan)
+    walk = _walk(engine, plan, protocol)
     if walk is None:
         return None
     assert plan.request_args is not None
@@ -122,20 +134,21 @@ def walked(
     want: int,
     now_ms: int,
     pairs: list[tuple[int, float]],
+    protocol: int = 2,
 ) -> bytes | None:
     """:func:`answer` from the ``pairs`` of the walk :func:`walk_later` queued (``want``
     its answer), read now; None as :func:`answer` (the index, changed since, included)."""
     assert hnsw_graph is not None  # walk_later queued the walk
-    walk = _walk(engine, plan)
+    walk = _walk(engine, plan, protocol)
     if walk is None:
         return None
     offset, num = plan.request.limit
     keyspace = engine.keyspace
     to_key = walk.search_index.label_to_key
-    page = hnsw_graph.walked_ids_page(walk.graph, pairs, want, offset, num, to_key, keyspace.data,
-                                      keyspace.expires, keyspace.field_expires, now_ms,
-                                      engine.lock)  # fmt: skip
-    return _page(engine, plan, request, at, walk.search_index, page, now_ms)
+    page = hnsw_graph.walked_ids_page(walk.graph, pairs, want, offset, num, protocol == 3,
+                                      to_key, keyspace.data, keyspace.expires,
+                                      keyspace.field_expires, now_ms, engine.lock)  # fmt: skip
+    return _page(engine, plan, request, at, walk.search_index, page, now_ms, protocol)
 
 
 def walked_reply(
@@ -145,18 +158,19 @@ def walked_reply(
     at: int,
     want: int,
     now_ms: int,
+    protocol: int,
     spec: CommandSpec,
     args: list[bytes],
     pairs: list[tuple[int, float]],
 ) -> Any:
     """The reply to ``request`` (parsed: ``spec``, ``args``) once the walk
     :func:`walk_later` queued gave ``pairs``: :func:`walked`'s bytes, as an ``Encoded``
-    reply; else the general path's reply, searched now (RESP2), or its error raised. A
+    reply; else the general path's reply, searched now, or its error raised. A
     ``WalkLater.finish`` (``Engine.finish_walk`` calls it on the loop)."""
-    page = walked(engine, plan, request, at, want, now_ms, pairs)
+    page = walked(engine, plan, request, at, want, now_ms, pairs, protocol)
     if page is not None:
         return Encoded(page)
-    done = engine.submit(spec, args)
+    done = engine.submit(spec, args, protocol=protocol)
     if done.error is not None:
         raise done.error
     return done.reply
@@ -170,6 +184,7 @@ def _page(
     index: SearchIndex,
     walked: bytes | list[tuple[int, float]] | None,
     now_ms: int,
+    protocol: int,
 ) -> bytes | None:
     """The reply from what the C functions gave: its bytes; or the sorted hits of an
     order that is not certain, whose distances are recomputed before the page is read."""
@@ -183,9 +198,9 @@ def _page(
                               plan.k, plan.ef_runtime, keyspace.data, engine.lock,
                               distances_read=False, walked=walked)  # fmt: skip
         offset, num = plan.request.limit
-        reply = hnsw_graph.ids_page(pairs, offset, num, index.label_to_key, keyspace.data,
-                                    keyspace.expires, keyspace.field_expires, now_ms,
-                                    engine.lock)  # fmt: skip
+        reply = hnsw_graph.ids_page(pairs, offset, num, protocol == 3, index.label_to_key,
+                                    keyspace.data, keyspace.expires, keyspace.field_expires,
+                                    now_ms, engine.lock)  # fmt: skip
     else:
         reply = walked if type(walked) is bytes else None
     if reply is not None:

@@ -727,7 +727,7 @@ class Walker {
     }
 };
 
-// -- A kept plan's ids page in RESP2, from the request's bytes (decision 0045) ---------------
+// -- A kept plan's ids page, from the request's bytes (decision 0045) ------------------------
 //
 // The planned path of store.commands.search for ``FT.SEARCH idx "*=>[KNN k @v $B ...]"
 // PARAMS 2 B <blob> NOCONTENT`` (store.commands.plan_bytes holds the contract and the
@@ -792,82 +792,107 @@ class Holding {
     PyObject *lock_;
 };
 
-// The RESP2 reply of an ids page for ``hits`` (nearest first): ``[total, key...]`` of the
-// labels whose key exists in ``data``, holds a dict, and has not expired by ``now_ms`` in
-// ``expires``; the window [offset, offset + num) of them. None when store.commands.search
-// must decide: a key with field deadlines, or a value that is not a dict (a JSON document,
-// another type). ``lock`` is held while the dicts are read.
-py::object ids_page_of(const Hits &hits, size_t offset, size_t num, PyObject *to_key,
-                       PyObject *data, PyObject *expires, PyObject *field_expires,
-                       long long now_ms, PyObject *lock) {
+// Where an ids page is read from and how it is written (the arguments of the functions
+// below, from Python): the index's labels' keys, the keyspace's values and deadlines read
+// at ``now_ms`` under ``lock``; the window [offset, offset + num); RESP3 or RESP2.
+struct PageSource {
+    PyObject *to_key, *data, *expires, *field_expires;
+    long long now_ms;
+    PyObject *lock;
+    size_t offset, num;
+    bool resp3;
+};
+
+PageSource page_source(py::dict to_key, py::dict data, py::dict expires, py::dict field_expires,
+                       long long now_ms, py::object lock, size_t offset, size_t num,
+                       bool resp3) {
+    return PageSource{to_key.ptr(), data.ptr(), expires.ptr(), field_expires.ptr(), now_ms,
+                      lock.ptr(),   offset,     num,          resp3};
+}
+
+void append_bulk(std::string &out, PyObject *bytes) {
+    append_int(out, '$', (long long)PyBytes_GET_SIZE(bytes));
+    out.append(PyBytes_AS_STRING(bytes), (size_t)PyBytes_GET_SIZE(bytes));
+    out += "\r\n";
+}
+
+// The reply of an ids page for ``hits`` (nearest first) of the labels whose key exists,
+// holds a dict, and has not expired: RESP2 ``[total, key...]``, RESP3 FT.SEARCH's map
+// (attributes, total_results, format, results of {id, values}, warning), the window of
+// them. None when store.commands.search must decide: a key with field deadlines, or a
+// value that is not a dict (a JSON document, another type).
+py::object ids_page_of(const Hits &hits, const PageSource &src) {
     std::vector<PyObject *> keys;  // borrowed from to_key, which the lock keeps unchanged
     keys.reserve(hits.size());
-    {
-        Holding held(lock);
-        bool any_expires = PyDict_GET_SIZE(expires) > 0;
-        bool any_field_expires = PyDict_GET_SIZE(field_expires) > 0;
-        for (const Hit &h : hits) {
-            PyObject *label = PyLong_FromUnsignedLongLong(h.first);
-            if (label == nullptr) throw py::error_already_set();
-            PyObject *key = PyDict_GetItemWithError(to_key, label);
-            Py_DECREF(label);
-            if (key == nullptr) {
-                if (PyErr_Occurred()) throw py::error_already_set();
-                continue;  // no longer indexed
-            }
-            PyObject *value = PyDict_GetItemWithError(data, key);
-            if (value == nullptr) {
-                if (PyErr_Occurred()) throw py::error_already_set();
-                continue;  // gone since the walk
-            }
-            if (any_field_expires) {
-                int has = PyDict_Contains(field_expires, key);
-                if (has < 0) throw py::error_already_set();
-                if (has) return py::none();
-            }
-            if (any_expires) {
-                PyObject *deadline = PyDict_GetItemWithError(expires, key);
-                if (deadline == nullptr && PyErr_Occurred()) throw py::error_already_set();
-                if (deadline != nullptr) {
-                    long long at = PyLong_AsLongLong(deadline);
-                    if (at == -1 && PyErr_Occurred()) throw py::error_already_set();
-                    if (at <= now_ms) continue;  // expired: hidden
-                }
-            }
-            if (!PyDict_Check(value)) return py::none();
-            if (!PyBytes_Check(key)) return py::none();
-            keys.push_back(key);
+    Holding held(src.lock);
+    bool any_expires = PyDict_GET_SIZE(src.expires) > 0;
+    bool any_field_expires = PyDict_GET_SIZE(src.field_expires) > 0;
+    for (const Hit &h : hits) {
+        PyObject *label = PyLong_FromUnsignedLongLong(h.first);
+        if (label == nullptr) throw py::error_already_set();
+        PyObject *key = PyDict_GetItemWithError(src.to_key, label);
+        Py_DECREF(label);
+        if (key == nullptr) {
+            if (PyErr_Occurred()) throw py::error_already_set();
+            continue;  // no longer indexed
         }
-        // the keys are read while the lock holds them in to_key; the reply copies them
-        std::string out;
-        size_t total = keys.size();
-        size_t first = std::min(offset, total);
-        size_t last = first + std::min(num, total - first);
-        out.reserve(32 + (last - first) * 48);
+        PyObject *value = PyDict_GetItemWithError(src.data, key);
+        if (value == nullptr) {
+            if (PyErr_Occurred()) throw py::error_already_set();
+            continue;  // gone since the walk
+        }
+        if (any_field_expires) {
+            int has = PyDict_Contains(src.field_expires, key);
+            if (has < 0) throw py::error_already_set();
+            if (has) return py::none();
+        }
+        if (any_expires) {
+            PyObject *deadline = PyDict_GetItemWithError(src.expires, key);
+            if (deadline == nullptr && PyErr_Occurred()) throw py::error_already_set();
+            if (deadline != nullptr) {
+                long long at = PyLong_AsLongLong(deadline);
+                if (at == -1 && PyErr_Occurred()) throw py::error_already_set();
+                if (at <= src.now_ms) continue;  // expired: hidden
+            }
+        }
+        if (!PyDict_Check(value) || !PyBytes_Check(key)) return py::none();
+        keys.push_back(key);
+    }
+    // the keys are read while the lock holds them in to_key; the reply copies them
+    std::string out;
+    size_t total = keys.size();
+    size_t first = std::min(src.offset, total);
+    size_t last = first + std::min(src.num, total - first);
+    out.reserve(128 + (last - first) * 64);
+    if (src.resp3) {
+        out += "%5\r\n+attributes\r\n*0\r\n+total_results\r\n";
+        append_int(out, ':', (long long)total);
+        out += "+format\r\n+STRING\r\n+results\r\n";
+        append_int(out, '*', (long long)(last - first));
+        for (size_t i = first; i < last; i++) {
+            out += "%2\r\n+id\r\n";
+            append_bulk(out, keys[i]);
+            out += "+values\r\n*0\r\n";
+        }
+        out += "+warning\r\n*0\r\n";
+    } else {
         append_int(out, '*', (long long)(1 + last - first));
         append_int(out, ':', (long long)total);
-        for (size_t i = first; i < last; i++) {
-            PyObject *key = keys[i];
-            append_int(out, '$', (long long)PyBytes_GET_SIZE(key));
-            out.append(PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key));
-            out += "\r\n";
-        }
-        return py::bytes(out);
+        for (size_t i = first; i < last; i++) append_bulk(out, keys[i]);
     }
+    return py::bytes(out);
 }
 
 // The ids page of a walk's ``hits``, sorted here: None for a NaN distance; the sorted hits as
 // a list of (label, distance) when their order is not certain; else ids_page_of.
-py::object ordered_ids_page(Hits &hits, int metric, size_t dim, size_t offset, size_t num,
-                            PyObject *to_key, PyObject *data, PyObject *expires,
-                            PyObject *field_expires, long long now_ms, PyObject *lock) {
+py::object ordered_ids_page(Hits &hits, int metric, size_t dim, const PageSource &src) {
     if (!sort_hits(hits)) return py::none();
     if (!order_certain(hits, metric, dim)) {
         py::list pairs;
         for (const Hit &h : hits) pairs.append(py::make_tuple(h.first, h.second));
         return std::move(pairs);
     }
-    return ids_page_of(hits, offset, num, to_key, data, expires, field_expires, now_ms, lock);
+    return ids_page_of(hits, src);
 }
 
 Hits hits_of(py::list pairs) {
@@ -885,7 +910,7 @@ Hits hits_of(py::list pairs) {
 // path must answer: values that are not finite, fewer hits than ``want``, a NaN distance,
 // or what ids_page_of leaves to it (ordered_ids_page).
 py::object kept_ids_page(Graph &graph, py::bytes request, size_t at, size_t want, size_t ef,
-                         size_t offset, size_t num, py::dict to_key, py::dict data,
+                         size_t offset, size_t num, bool resp3, py::dict to_key, py::dict data,
                          py::dict expires, py::dict field_expires, long long now_ms,
                          py::object lock) {
     size_t dim = graph.dim();
@@ -908,28 +933,30 @@ py::object kept_ids_page(Graph &graph, py::bytes request, size_t at, size_t want
         graph.walk_shared(q, want, ef, hits);
     }
     if (hits.size() != want) return py::none();
-    return ordered_ids_page(hits, graph.metric(), dim, offset, num, to_key.ptr(), data.ptr(),
-                            expires.ptr(), field_expires.ptr(), now_ms, lock.ptr());
+    return ordered_ids_page(
+        hits, graph.metric(), dim,
+        page_source(to_key, data, expires, field_expires, now_ms, lock, offset, num, resp3));
 }
 
 // walked_ids_page: kept_ids_page for the hits of a walk made elsewhere (a Walker's, for
 // ``want`` hits of ``graph``): ``pairs`` as Walker.take gives them.
 py::object walked_ids_page(Graph &graph, py::list pairs, size_t want, size_t offset, size_t num,
-                           py::dict to_key, py::dict data, py::dict expires,
+                           bool resp3, py::dict to_key, py::dict data, py::dict expires,
                            py::dict field_expires, long long now_ms, py::object lock) {
     Hits hits = hits_of(pairs);
     if (hits.size() != want) return py::none();
-    return ordered_ids_page(hits, graph.metric(), graph.dim(), offset, num, to_key.ptr(),
-                            data.ptr(), expires.ptr(), field_expires.ptr(), now_ms, lock.ptr());
+    return ordered_ids_page(
+        hits, graph.metric(), graph.dim(),
+        page_source(to_key, data, expires, field_expires, now_ms, lock, offset, num, resp3));
 }
 
 // ids_page_of for ``pairs`` (label, distance) in the order given.
-py::object ids_page(py::list pairs, size_t offset, size_t num, py::dict to_key, py::dict data,
-                    py::dict expires, py::dict field_expires, long long now_ms,
+py::object ids_page(py::list pairs, size_t offset, size_t num, bool resp3, py::dict to_key,
+                    py::dict data, py::dict expires, py::dict field_expires, long long now_ms,
                     py::object lock) {
     Hits hits = hits_of(pairs);
-    return ids_page_of(hits, offset, num, to_key.ptr(), data.ptr(), expires.ptr(),
-                       field_expires.ptr(), now_ms, lock.ptr());
+    return ids_page_of(
+        hits, page_source(to_key, data, expires, field_expires, now_ms, lock, offset, num, resp3));
 }
 
 }  // namespace
@@ -968,13 +995,14 @@ PYBIND11_MODULE(hnsw_graph, m) {
         .def("pending", &Walker::pending)
         .def("stop", &Walker::stop);
     m.def("kept_ids_page", &kept_ids_page, py::arg("graph"), py::arg("request"), py::arg("at"),
-          py::arg("want"), py::arg("ef"), py::arg("offset"), py::arg("num"), py::arg("to_key"),
-          py::arg("data"), py::arg("expires"), py::arg("field_expires"), py::arg("now_ms"),
-          py::arg("lock"));
-    m.def("walked_ids_page", &walked_ids_page, py::arg("graph"), py::arg("pairs"),
-          py::arg("want"), py::arg("offset"), py::arg("num"), py::arg("to_key"), py::arg("data"),
-          py::arg("expires"), py::arg("field_expires"), py::arg("now_ms"), py::arg("lock"));
-    m.def("ids_page", &ids_page, py::arg("pairs"), py::arg("offset"), py::arg("num"),
+          py::arg("want"), py::arg("ef"), py::arg("offset"), py::arg("num"), py::arg("resp3"),
           py::arg("to_key"), py::arg("data"), py::arg("expires"), py::arg("field_expires"),
           py::arg("now_ms"), py::arg("lock"));
+    m.def("walked_ids_page", &walked_ids_page, py::arg("graph"), py::arg("pairs"),
+          py::arg("want"), py::arg("offset"), py::arg("num"), py::arg("resp3"),
+          py::arg("to_key"), py::arg("data"), py::arg("expires"), py::arg("field_expires"),
+          py::arg("now_ms"), py::arg("lock"));
+    m.def("ids_page", &ids_page, py::arg("pairs"), py::arg("offset"), py::arg("num"),
+          py::arg("resp3"), py::arg("to_key"), py::arg("data"), py::arg("expires"),
+          py::arg("field_expires"), py::arg("now_ms"), py::arg("lock"));
 }

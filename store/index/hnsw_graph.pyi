@@ -60,6 +60,7 @@ def kept_ids_page(
     ef: int,
     offset: int,
     num: int,
+    resp3: bool,
     to_key: dict[int, bytes],
     data: dict[bytes, Any],
     expires: dict[bytes, int],
@@ -67,7 +68,7 @@ def kept_ids_page(
     now_ms: int,
     lock: Any,
 ) -> bytes | list[tuple[int, float]] | None:
-    """A kept plan's RESP2 ids page walked from the vector at ``request[at:]`` (see
+    """A kept plan's ids page walked from the vector at ``request[at:]`` (see
     ``hnsw_graph.cpp``, ``store.commands.plan_bytes``)."""
 
 def walked_ids_page(
@@ -76,6 +77,7 @@ def walked_ids_page(
     want: int,
     offset: int,
     num: int,
+    resp3: bool,
     to_key: dict[int, bytes],
     data: dict[bytes, Any],
     expires: dict[bytes, int],
@@ -89,6 +91,7 @@ def ids_page(
     pairs: list[tuple[int, float]],
     offset: int,
     num: int,
+    resp3: bool,
     to_key: dict[int, bytes],
     data: dict[bytes, Any],
     expires: dict[bytes, int],
@@ -96,4 +99,4 @@ def ids_page(
     now_ms: int,
     lock: Any,
 ) -> bytes | None:
-    """The RESP2 ids page of ``pairs`` in their order (see ``hnsw_graph.cpp``)."""
+    """The ids page of ``pairs`` in their order (see ``hnsw_graph.cpp``)."""

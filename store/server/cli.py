@@ -226,7 +226,7 @@ _OPTIONS = (
         "--kept-page-bytes",
         "kept_page_bytes",
         parse_bool,
-        "yes (default): a repeated FT.SEARCH KNN ... NOCONTENT request (RESP2) is answered "
+        "yes (default): a repeated FT.SEARCH KNN ... NOCONTENT request is answered "
         "from its bytes, in C, before it is parsed; no: parsed and run as any request (the "
         "same replies)",
         "yes|no",

@@ -293,7 +293,7 @@ class ServerConfig:
     # ... only for a query whose last walk there took at least this many us (a shorter
     # walk costs less than the hand-off; docs/decisions/0044). 0: every such query.
     search_walker_min_us: int = 70
-    # Answer a kept KNN plan's ids page (FT.SEARCH ... NOCONTENT, RESP2) from the request's
+    # Answer a kept KNN plan's ids page (FT.SEARCH ... NOCONTENT) from the request's
     # bytes, in C, before the request is parsed (store.commands.plan_bytes,
     # docs/decisions/0045). Off: the inline path parses and runs it (the same replies).
     kept_page_bytes: bool = True

@@ -274,7 +274,6 @@ class Connection(asyncio.Protocol):
             waiter is not None
             and self._kept_bytes
             and self._inline is None
-            and self.protocol == 2
             and type(data) is bytes
             and self.parser.idle
             and (kept := self.server.kept_pages.match(data)) is not None
@@ -933,7 +932,7 @@ class Connection(asyncio.Protocol):
             cpu_started = time.thread_time_ns() if costed else 0
             started = time.perf_counter_ns()
             try:
-                reply = plan_bytes.answer(engine, plan, data, at, now_ms())
+                reply = plan_bytes.answer(engine, plan, data, at, now_ms(), self.protocol)
             except Exception:  # a bug: the general path answers (its own error, if any)
                 log.exception("answering a kept plan from its bytes failed")
                 return False
@@ -960,6 +959,9 @@ class Connection(asyncio.Protocol):
         stats.inline_commands += 1
         stats.kept_page_bytes += 1
         self._unread = 0
+        if self._active:  # as the inline path leaves a client that has nothing in flight
+            self._active = False
+            server.active_clients -= 1
         self._send(reply)
         return True
 
@@ -971,7 +973,7 @@ class Connection(asyncio.Protocol):
         later = WalkLater("FT.SEARCH")
         started = time.perf_counter_ns()
         try:
-            want = plan_bytes.walk_later(engine, plan, data, at, walker, later)
+            want = plan_bytes.walk_later(engine, plan, data, at, walker, later, self.protocol)
         except Exception:  # a bug: the general path answers (its own error, if any)
             log.exception("queueing a kept plan's walk from its bytes failed")
             return False
@@ -982,7 +984,16 @@ class Connection(asyncio.Protocol):
         args = request.args(data[at : at + request.size])
         spec = RESOLVED.get(args[0]) or resolve(args)
         later.finish = functools.partial(
-            plan_bytes.walked_reply, engine, plan, data, at, want, now_ms(), spec, args
+            plan_bytes.walked_reply,
+            engine,
+            plan,
+            data,
+            at,
+            want,
+            now_ms(),
+            self.protocol,
+            spec,
+            args,
         )
         state = self._inline = InlineReplies(engine.rollbacks)
         self._to_walker(state, spec, args, later, started)

@@ -2,8 +2,8 @@
 the requests recognised by store.server.kept_pages).
 
 Held here: for every request it answers, ``plan_bytes.answer`` gives the bytes the general
-path's reply encodes to in RESP2 (no plan kept, none learned: the request parsed and
-searched), over HNSW COSINE and L2 and IP fields, LIMIT windows, k past the documents,
+path's reply encodes to in RESP2 and RESP3 (no plan kept, none learned: the request
+parsed and searched), over HNSW COSINE and L2 and IP fields, LIMIT windows, k past the documents,
 walks whose order is not certain (equal vectors, IP: the distances recomputed), deleted,
 expired and retyped documents; it answers the plain shapes (it is not always None); and it
 answers None (the general path decides) for what it leaves to it: field deadlines, a
@@ -70,31 +70,33 @@ def _request(index: str, blob: bytes, query: str, *tail: str) -> list[bytes]:
             b"NOCONTENT", *(t.encode() for t in tail)]  # fmt: skip
 
 
-def _general(eng: Engine, args: list[bytes], monkeypatch: pytest.MonkeyPatch) -> bytes:
+def _general(
+    eng: Engine, args: list[bytes], monkeypatch: pytest.MonkeyPatch, protocol: int = 2
+) -> bytes:
     """The general path's reply bytes: no plan kept, none learned."""
     with monkeypatch.context() as m:
         m.setattr(knn_plans, "_plans", {})
         m.setattr(knn_plans, "learn", lambda *a, **k: None)
-        done = eng.submit(resolve(args), args)
-    return encode_reply(done.reply if done.error is None else done.error, 2)
+        done = eng.submit(resolve(args), args, protocol=protocol)
+    return encode_reply(done.reply if done.error is None else done.error, protocol)
 
 
 PAGES = KeptPages()
 
 
-def _answer(eng: Engine, request: bytes) -> bytes | None:
+def _answer(eng: Engine, request: bytes, protocol: int = 2) -> bytes | None:
     """``plan_bytes``'s answer to ``request`` if it is a kept plan's bytes, else None."""
     kept = PAGES.match(request)
     if kept is None:
         return None
-    return plan_bytes.answer(eng, kept.plan, request, kept.at, now_ms())
+    return plan_bytes.answer(eng, kept.plan, request, kept.at, now_ms(), protocol)
 
 
-def _fast(eng: Engine, args: list[bytes]) -> bytes | None:
+def _fast(eng: Engine, args: list[bytes], protocol: int = 2) -> bytes | None:
     """``plan_bytes``'s answer to ``args`` sent as a client sends them (None if it leaves
     the request to the general path); the plan learned first, from the request itself."""
-    eng.submit(resolve(args), args)  # the general path answers, and keeps the plan
-    return _answer(eng, encode_command(*args))
+    eng.submit(resolve(args), args, protocol=protocol)  # the general path keeps the plan
+    return _answer(eng, encode_command(*args), protocol)
 
 
 SHAPES = [
@@ -109,19 +111,36 @@ SHAPES = [
 ]
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
 @pytest.mark.parametrize(("index", "query", "tail"), SHAPES)
 def test_the_same_bytes_as_the_general_path(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, index: str, query: str, tail: tuple[str, ...]
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    index: str,
+    query: str,
+    tail: tuple[str, ...],
+    protocol: int,
 ) -> None:
     rng = random.Random(index + query + "".join(tail))
     answered = 0
     for _ in range(25):
         args = _request(index, _blob(rng), query, *tail)
-        fast = _fast(engine, args)
+        fast = _fast(engine, args, protocol)
         if fast is not None:
             answered += 1
-            assert fast == _general(engine, args, monkeypatch)
+            assert fast == _general(engine, args, monkeypatch, protocol)
     assert answered == 25
+
+
+def test_a_timeout_leaves_resp3_to_the_general_path(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RESP3 reply carries a warning once the TIMEOUT passed: the general path decides;
+    RESP2 shows none, and is answered."""
+    args = _request("cos", _blob(random.Random(3)), "*=>[KNN 10 @v $B]", "TIMEOUT", "5000")
+    assert _fast(engine, args, 3) is None
+    fast = _fast(engine, args, 2)
+    assert fast is not None and fast == _general(engine, args, monkeypatch, 2)
 
 
 def test_uncertain_orders_are_recomputed(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
