@@ -188,9 +188,10 @@ def current(key: tuple[bytes, tuple[bytes, ...]]) -> Plan | None:
 
 
 def _new_generation() -> None:
+    # the list first: a reader (another thread) that sees the new generation sees its list
     global _generation, _ids_log
-    _generation += 1
     _ids_log = [(key, plan) for key, plan in _plans.items() if plan.request_args is not None]
+    _generation += 1
 
 
 def learn(

@@ -92,13 +92,9 @@ def answer(
     walk = _walk(engine, plan, protocol)
     if walk is None:
         return None
-    offset, num = plan.request.limit
-    keyspace = engine.keyspace
-    to_key = walk.search_index.label_to_key
-    walked = hnsw_graph.kept_ids_page(walk.graph, request, at, walk.want, walk.ef, offset, num,
-                                      protocol == 3, to_key, keyspace.data, keyspace.expires,
-                                      keyspace.field_expires, now_ms, engine.lock)  # fmt: skip
-    return _page(engine, plan, request, at, walk.search_index, walked, now_ms, protocol)
+    page = _page_of(engine, plan, walk.search_index, now_ms, protocol)
+    walked = hnsw_graph.kept_ids_page(walk.graph, request, at, walk.want, walk.ef, *page)
+    return _page(engine, plan, request, at, walk.search_index, walked, page)
 
 
 def walk_later(
@@ -142,13 +138,9 @@ def walked(
     walk = _walk(engine, plan, protocol)
     if walk is None:
         return None
-    offset, num = plan.request.limit
-    keyspace = engine.keyspace
-    to_key = walk.search_index.label_to_key
-    page = hnsw_graph.walked_ids_page(walk.graph, pairs, want, offset, num, protocol == 3,
-                                      to_key, keyspace.data, keyspace.expires,
-                                      keyspace.field_expires, now_ms, engine.lock)  # fmt: skip
-    return _page(engine, plan, request, at, walk.search_index, page, now_ms, protocol)
+    page = _page_of(engine, plan, walk.search_index, now_ms, protocol)
+    walked = hnsw_graph.walked_ids_page(walk.graph, pairs, want, *page)
+    return _page(engine, plan, request, at, walk.search_index, walked, page)
 
 
 def walked_reply(
@@ -176,6 +168,17 @@ def walked_reply(
     return done.reply
 
 
+def _page_of(
+    engine: Engine, plan: Plan, index: SearchIndex, now_ms: int, protocol: int
+) -> tuple[Any, ...]:
+    """The page's arguments of the C functions (``offset, num, resp3, to_key, data,
+    expires, field_expires, now_ms, lock``)."""
+    offset, num = plan.request.limit
+    keyspace = engine.keyspace
+    return (offset, num, protocol == 3, index.label_to_key, keyspace.data, keyspace.expires,
+            keyspace.field_expires, now_ms, engine.lock)  # fmt: skip
+
+
 def _page(
     engine: Engine,
     plan: Plan,
@@ -183,24 +186,20 @@ def _page(
     at: int,
     index: SearchIndex,
     walked: bytes | list[tuple[int, float]] | None,
-    now_ms: int,
-    protocol: int,
+    page: tuple[Any, ...],
 ) -> bytes | None:
     """The reply from what the C functions gave: its bytes; or the sorted hits of an
-    order that is not certain, whose distances are recomputed before the page is read."""
+    order that is not certain, whose distances are recomputed before the page
+    (``page``: :func:`_page_of`) is read."""
     assert hnsw_graph is not None
     reply: bytes | None
     if type(walked) is list:
         assert plan.request_args is not None
-        keyspace = engine.keyspace
         vector = request[at : at + plan.request_args.size]
-        pairs = index.nearest(plan.field_name, plan.field, vector,
-                              plan.k, plan.ef_runtime, keyspace.data, engine.lock,
-                              distances_read=False, walked=walked)  # fmt: skip
-        offset, num = plan.request.limit
-        reply = hnsw_graph.ids_page(pairs, offset, num, protocol == 3, index.label_to_key,
-                                    keyspace.data, keyspace.expires, keyspace.field_expires,
-                                    now_ms, engine.lock)  # fmt: skip
+        pairs = index.nearest(plan.field_name, plan.field, vector, plan.k, plan.ef_runtime,
+                              engine.keyspace.data, engine.lock, distances_read=False,
+                              walked=walked)  # fmt: skip
+        reply = hnsw_graph.ids_page(pairs, *page)
     else:
         reply = walked if type(walked) is bytes else None
     if reply is not None:

@@ -12,7 +12,6 @@ requests seen by a MONITOR are not; the command is counted (``INFO commandstats`
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from store.index import blob_graph
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
 from tests.server.conftest import RawClient, info_stat
-from tests.server.test_search_lane import DIM, Pinger, _vector, load
+from tests.server.test_search_lane import DIM, Pinger, _vector, concurrent_requests, load
 
 pytestmark = pytest.mark.skipif(
     not blob_graph.AVAILABLE, reason="needs store.index.hnsw_graph (test_hnsw_graph fails then)"
@@ -87,41 +86,15 @@ def test_a_lone_client_gets_the_same_bytes(servers: tuple[ServerThread, ServerTh
     assert info_stat(fast.port, "memvec_walker_searches") == 0  # alone: on the loop
 
 
-def _concurrent(
-    port: int, protocol: int, clients: int = 6, each: int = 40
-) -> dict[tuple[int, int], bytes]:
-    out: dict[tuple[int, int], bytes] = {}
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        c = RawClient(port, timeout_s=30)
-        try:
-            if protocol == 3:
-                c.send(encode_command("HELLO", "3"))
-                c.read_reply()
-            for j in range(each):
-                c.send(_ids(n * each + j, 5))
-                out[(n, j)] = c.read_reply()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            c.close()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    return out
-
-
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_concurrent_clients_get_the_same_bytes(
     servers: tuple[ServerThread, ServerThread], protocol: int
 ) -> None:
     fast, parsed = servers
-    from_fast, from_parsed = _concurrent(fast.port, protocol), _concurrent(parsed.port, protocol)
+    from_fast, from_parsed = (
+        concurrent_requests(server.port, 6, 40, lambda k, i: _ids(k * 40 + i), protocol)
+        for server in (fast, parsed)
+    )
     assert from_fast == from_parsed and len(from_fast) == 240
     start = b"*6\r\n:5\r\n" if protocol == 2 else b"%5\r\n+attributes\r\n*0\r\n+total_results\r\n:5"
     assert all(r.startswith(start) for r in from_fast.values())

@@ -17,7 +17,7 @@ import dataclasses
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -233,18 +233,28 @@ def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
         loop.stop()
 
 
-def _concurrent_searches(port: int, clients: int, each: int) -> dict[tuple[int, int], bytes]:
-    """``clients`` threads, each sending ``each`` KNN queries one at a time; raw replies."""
+def concurrent_requests(
+    port: int,
+    clients: int,
+    each: int,
+    request: Callable[[int, int], bytes],
+    protocol: int = 2,
+) -> dict[tuple[int, int], bytes]:
+    """``clients`` threads (in ``protocol``), each sending ``each`` requests one at a
+    time, client ``k``'s ``i``-th ``request(k, i)``; the raw replies by ``(k, i)``."""
     replies: dict[tuple[int, int], bytes] = {}
     errors: list[BaseException] = []
     barrier = threading.Barrier(clients)
 
     def run(k: int) -> None:
-        c = RawClient(port)
+        c = RawClient(port, timeout_s=30)
         try:
+            if protocol == 3:
+                c.send(encode_command("HELLO", "3"))
+                c.read_reply()
             barrier.wait(10)
             for i in range(each):
-                c.send(encode_command(*_knn(k * each + i, k=1 + i % 7)))
+                c.send(request(k, i))
                 replies[(k, i)] = c.read_reply()
         except BaseException as exc:
             errors.append(exc)
@@ -258,6 +268,13 @@ def _concurrent_searches(port: int, clients: int, each: int) -> dict[tuple[int, 
         t.join(60)
     assert not errors, errors
     return replies
+
+
+def _concurrent_searches(port: int, clients: int, each: int) -> dict[tuple[int, int], bytes]:
+    """``clients`` threads, each sending ``each`` KNN queries one at a time; raw replies."""
+    return concurrent_requests(
+        port, clients, each, lambda k, i: encode_command(*_knn(k * each + i, k=1 + i % 7))
+    )
 
 
 def same_bytes_as_on_the_loop(servers: tuple[ServerThread, ServerThread], stat: str) -> None:
