@@ -809,15 +809,8 @@ class Connection(asyncio.Protocol):
                 # a kept KNN plan's walk goes to the search walker's thread while others
                 # share the server: its reply is answered later (docs/decisions/0044)
                 walker = None
-                if (
-                    lockfree
-                    and defer is None
-                    and server.search_walker.walker is not None
-                    and parser.buffered == 0  # the last command sent
-                    and server.shared_with(self)
-                    and server.search_walker.takes(args)
-                ):
-                    walker = server.search_walker.walker
+                if lockfree and defer is None and parser.buffered == 0:  # the last command sent
+                    walker = self._walker_takes(args)
                 if defer is not None:
                     assert spec is not None
                     # the last command sent? a pipelined run is the task's, in order (and
@@ -920,9 +913,9 @@ class Connection(asyncio.Protocol):
             now = time.perf_counter_ns()
             if self._offloads(now, head) or self._lane_takes(now, head):
                 return False
-            walker = server.search_walker
-            if walker.walker is not None and server.shared_with(self) and walker.takes(head):
-                return self._kept_to_walker(data, plan, at, walker.walker)
+            walker = self._walker_takes(head)
+            if walker is not None:
+                return self._kept_to_walker(data, plan, at, walker)
             rollbacks = engine.rollbacks
             if not self._read_durable():
                 return False
@@ -1027,6 +1020,17 @@ class Connection(asyncio.Protocol):
         self._leftover.append(args)
         self._leftover.append(after)
         return False
+
+    def _walker_takes(self, args: Sequence[bytes]) -> Any:
+        """The search walker's ``hnsw_graph.Walker`` when FT.SEARCH ``args``, the last
+        command the client sent, walks there (docs/decisions/0044): the walker is on,
+        other clients share the server, and its query is not known to walk shorter than
+        the walker's threshold (:meth:`SearchWalker.takes`); else None."""
+        server = self.server
+        walker = server.search_walker
+        if walker.walker is not None and server.shared_with(self) and walker.takes(args):
+            return walker.walker
+        return None
 
     def _lane_takes(self, now_ns: int, args: Sequence[bytes]) -> bool:
         """Whether FT.SEARCH ``args``, about to run inline, goes to the search lane: its

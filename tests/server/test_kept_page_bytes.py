@@ -23,7 +23,13 @@ from store.index import blob_graph
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
 from tests.server.conftest import RawClient, info_stat
-from tests.server.test_search_lane import DIM, Pinger, _vector, concurrent_requests, load
+from tests.server.test_search_lane import (
+    DIM,
+    Pinger,
+    _vector,
+    concurrent_requests,
+    loaded_pair,
+)
 
 pytestmark = pytest.mark.skipif(
     not blob_graph.AVAILABLE, reason="needs store.index.hnsw_graph (test_hnsw_graph fails then)"
@@ -46,14 +52,8 @@ def _server(tmp_path: Path, name: str, kept_bytes: bool) -> ServerThread:
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
     """(answering from the bytes, not); both with the 200 documents of ``d:``."""
-    fast, parsed = _server(tmp_path, "bytes", True), _server(tmp_path, "parsed", False)
-    try:
-        for server in (fast, parsed):
-            load(server)
-        yield fast, parsed
-    finally:
-        fast.stop()
-        parsed.stop()
+    with loaded_pair(_server(tmp_path, "bytes", True), _server(tmp_path, "parsed", False)) as pair:
+        yield pair
 
 
 def _ids(i: int, k: int = 5, *tail: bytes) -> bytes:

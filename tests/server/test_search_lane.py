@@ -13,6 +13,7 @@ query seen to be long goes there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import struct
 import threading
@@ -220,17 +221,25 @@ def load(server: ServerThread) -> None:
         c.close()
 
 
+@contextlib.contextmanager
+def loaded_pair(
+    first: ServerThread, second: ServerThread
+) -> Iterator[tuple[ServerThread, ServerThread]]:
+    """Both servers with the 200 documents of ``d:`` (:func:`load`); stopped after."""
+    try:
+        for server in (first, second):
+            load(server)
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
     """(every shared search on the lane, none); both with the 200 documents of ``d:``."""
-    lane, loop = _server(tmp_path, "lane", 0), _server(tmp_path, "loop", None)
-    try:
-        for server in (lane, loop):
-            load(server)
-        yield lane, loop
-    finally:
-        lane.stop()
-        loop.stop()
+    with loaded_pair(_server(tmp_path, "lane", 0), _server(tmp_path, "loop", None)) as pair:
+        yield pair
 
 
 def concurrent_requests(

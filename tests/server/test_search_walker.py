@@ -32,6 +32,7 @@ from tests.server.test_search_lane import (
     _knn,
     _vector,
     load,
+    loaded_pair,
     lone_searches_stay_on_the_loop,
     same_bytes_as_on_the_loop,
     searches_among_reads,
@@ -58,14 +59,8 @@ def _server(tmp_path: Path, name: str, walker: bool, min_us: int = 0) -> ServerT
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[ServerThread, ServerThread]]:
     """(with the walker, without); both with the 200 documents of ``d:``."""
-    walked, looped = _server(tmp_path, "walker", True), _server(tmp_path, "loop", False)
-    try:
-        for server in (walked, looped):
-            load(server)
-        yield walked, looped
-    finally:
-        walked.stop()
-        looped.stop()
+    with loaded_pair(_server(tmp_path, "walker", True), _server(tmp_path, "loop", False)) as pair:
+        yield pair
 
 
 def test_concurrent_clients_get_the_same_bytes_with_the_walker(
