@@ -97,6 +97,12 @@ class BlobGraph:
     def element_count(self) -> int:
         return int(self._graph.element_count)
 
+    @property
+    def code_bytes(self) -> int:
+        """Bytes of a slot's codes block, the int8 copy of its values the walk reads
+        (decision 0046)."""
+        return int(self._graph.code_bytes)
+
     def resize_index(self, max_elements: int) -> None:
         self._graph.resize(max_elements)
 

@@ -575,9 +575,10 @@ class HnswIndex(VectorIndex):
             owned = self._index.owned_bytes() if isinstance(self._index, BlobGraph) else 0
         links0 = 2 * self._m * 4 + 4
         if isinstance(self._index, BlobGraph):
-            # a 16-byte record and the slot's reference; values the graph shares with a
-            # document are counted with the document, those it alone holds here
-            per_slot = links0 + 16 + 8 + 8 + 8 + 2
+            # a 16-byte record, the slot's reference and its codes block (the walk's int8
+            # copy, decision 0046); values the graph shares with a document are counted
+            # with the document, those it alone holds here
+            per_slot = links0 + 16 + 8 + 8 + 8 + 2 + self._index.code_bytes
         else:
             per_slot = links0 + 4 * self._dim + 8 + 8 + 2  # level-0 record, upper links
         upper_links = (self._m * 4 + 4) // (self._m - 1) if self._m > 1 else 0

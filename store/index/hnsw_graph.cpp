@@ -5,7 +5,9 @@
 // space's distance function. Here a record is a pointer to the FLOAT32 values of a Python
 // ``bytes`` object plus the inverse of their norm, so the graph holds 16 bytes a vector
 // instead of a copy: the values stay in the object the caller gives (a hash field's own
-// blob), which the graph references for as long as a slot uses it.
+// blob), which the graph references for as long as a slot uses it. The walk reads an int8
+// copy of each slot's values in a block of the graph's own (dim + 8 bytes, decision 0046)
+// and measures the hits it keeps on the values themselves.
 //
 // Contract (what store.index.hnsw relies on):
 // * Writes (add, mark/unmark, resize, relink, load) and searches are not concurrent: the
@@ -18,7 +20,8 @@
 // * A slot's owner object is released only by a write that no longer needs its values
 //   (the slot re-used by another vector, or the graph dropped), with the GIL held.
 // * Distances: COSINE 1 - inv_a * inv_b * (a . b); IP 1 - (a . b); L2 the squared
-//   Euclidean distance. The caller recomputes reported distances (search_index.exact).
+//   Euclidean distance, on the values for what a search returns (the codes only steer the
+//   walk). The caller recomputes reported distances (search_index.exact).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -43,7 +46,7 @@
 
 #include "hnswlib/hnswlib.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -108,6 +111,58 @@ inline float l2(const float *a, const float *b, size_t n) {
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+// AVX2: four accumulators of 8 lanes (an FMA's latency is 4 cycles, two issue a cycle),
+// then the lanes added in a tree; the plain loop's vectorisation kept one chain here too.
+inline float sum_lanes(__m256 s) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+inline float dot(const float *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = sum_lanes(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+inline float l2(const float *a, const float *b, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+        __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+        s1 = _mm256_fmadd_ps(d1, d1, s1);
+        s2 = _mm256_fmadd_ps(d2, d2, s2);
+        s3 = _mm256_fmadd_ps(d3, d3, s3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        s0 = _mm256_fmadd_ps(d, d, s0);
+    }
+    float s = sum_lanes(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
 #else
 inline float dot(const float *a, const float *b, size_t n) {
     float s = 0;
@@ -141,6 +196,64 @@ float record_distance(const void *a, const void *b, const void *param) {
             return l2(x->values, y->values, p->dim);
     }
 }
+
+// The walk's codes (decision 0046): each slot's values as int8, x ~ scale * c, with
+// c = round(x / scale), scale = max |x_i| / 127, in one block of the graph's own (the codes,
+// then the factor and the squared norm the metric needs). A walk reads 392 bytes a 384-d
+// vector there instead of its 1,536 in a Python object reached through its record; the
+// hits it keeps are re-measured on the values (record_distance) before they are ordered.
+// code_dot is sum q_i * c_i for a float query (the query is not quantized).
+#if defined(__AVX512F__)
+inline float code_dot(const float *q, const int8_t *c, size_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 c0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + i))));
+        __m512 c1 = _mm512_cvtepi32_ps(
+            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(c + i + 16))));
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), c0, s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), c1, s1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    for (; i < n; i++) s += q[i] * (float)c[i];
+    return s;
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+inline float code_dot(const float *q, const int8_t *c, size_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m128i b0 = _mm_loadu_si128((const __m128i *)(c + i));
+        __m128i b1 = _mm_loadu_si128((const __m128i *)(c + i + 16));
+        __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b0));
+        __m256 c1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b0, 8)));
+        __m256 c2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b1));
+        __m256 c3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b1, 8)));
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), c0, s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), c1, s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), c2, s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), c3, s3);
+    }
+    float s = sum_lanes(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += q[i] * (float)c[i];
+    return s;
+}
+#else
+inline float code_dot(const float *q, const int8_t *c, size_t n) {
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += q[i] * (float)c[i];
+    return s;
+}
+#endif
+
+// A slot's codes block: dim int8 codes, then (at the 4-aligned offset after them) the
+// factor of code_dot (COSINE: inv_norm * scale; IP, L2: scale) and the squared norm (L2).
+struct CodeTail {
+    float factor;
+    float sq_norm;
+};
 
 class RecordSpace : public hnswlib::SpaceInterface<float> {
    public:
@@ -221,19 +334,27 @@ class Graph {
    public:
     Graph(size_t dim, const std::string &metric, size_t max_elements, size_t m,
           size_t ef_construction, size_t seed)
-        : dim_(dim), space_(dim, parse_metric(metric)) {
+        : dim_(dim),
+          space_(dim, parse_metric(metric)),
+          tail_at_((dim + 3) / 4 * 4),
+          stride_(tail_at_ + sizeof(CodeTail)) {
         if (dim == 0) throw std::invalid_argument("dim must be at least 1");
         alg_.reset(new Hnsw(&space_, std::max<size_t>(max_elements, 1), m, ef_construction, seed,
                             true));
         owners_.assign(alg_->max_elements_, nullptr);
+        reserve_codes(alg_->max_elements_);
     }
 
-    ~Graph() { release_all(); }
+    ~Graph() {
+        release_all();
+        std::free(codes_);
+    }
 
     size_t dim() const { return dim_; }
     int metric() const { return space_.param.metric; }
     size_t element_count() const { return alg_->cur_element_count; }
     size_t max_elements() const { return alg_->max_elements_; }
+    size_t code_bytes() const { return stride_; }  // a slot's codes block
 
     void resize(size_t max_elements) {
         Writing writing(walk_lock_);
@@ -241,6 +362,7 @@ class Graph {
             throw std::invalid_argument("cannot shrink below the slots in use");
         alg_->resizeIndex(max_elements);
         owners_.resize(max_elements, nullptr);
+        reserve_codes(max_elements);
     }
 
     // Add or update ``labels[i]`` with ``values[i]`` (each a bytes object of dim float32
@@ -290,6 +412,7 @@ class Graph {
             if (found == alg_->label_lookup_.end()) continue;
             tableint slot = found->second;
             const Record *stored = record_at(slot);
+            encode(slot);  // from the values it holds now (a later duplicate's, if one won)
             if (stored->values != records[i].values) continue;  // a later duplicate won
             own(slot, objects[i]);
         }
@@ -368,6 +491,17 @@ class Graph {
         return out;
     }
 
+    // The distance the walk uses from ``query`` (bytes of dim float32) to ``label``'s slot,
+    // from its codes block: record_distance's up to the codes' rounding (what holds the
+    // codes in step with the values, in the tests).
+    float code_distance_to(labeltype label, py::bytes query) const {
+        Record q = record_of(query.ptr());
+        auto found = alg_->label_lookup_.find(label);
+        if (found == alg_->label_lookup_.end()) throw std::out_of_range("label not found");
+        float q_sq = space_.param.metric == L2 ? dot(q.values, q.values, dim_) : 0.0f;
+        return code_distance(q, q_sq, found->second);
+    }
+
     // The record of a query (bytes of dim float32 values) for walk_shared.
     Record query_record(PyObject *query) const { return record_of(query); }
 
@@ -413,6 +547,7 @@ class Graph {
         Writing writing(walk_lock_);
         release_all();
         alg_.reset(new Hnsw(&space_, path, false, max_elements, true));
+        reserve_codes(alg_->max_elements_);
         size_t n = alg_->cur_element_count;
         if ((size_t)py::len(values) != n)
             throw std::invalid_argument("values do not match the graph's slots");
@@ -424,6 +559,7 @@ class Graph {
             stored->values = r.values;
             stored->inv_norm = r.inv_norm;
             own(slot, obj);
+            encode(slot);
         }
     }
 
@@ -433,6 +569,60 @@ class Graph {
     std::unique_ptr<Hnsw> alg_;
     std::vector<PyObject *> owners_;  // per slot, a strong reference (GIL held to change)
     WalkLock walk_lock_;               // against a Walker's walks (see the contract)
+    size_t tail_at_;                   // a codes block's CodeTail offset
+    size_t stride_;                    // bytes a slot's codes block takes
+    char *codes_ = nullptr;            // per slot a codes block (the walk's, see code_dot)
+    size_t codes_slots_ = 0;           // slots codes_ has room for
+
+    // Room for ``slots`` codes blocks (malloc'd, not touched: the pages of slots never used
+    // cost no memory); the blocks in use are kept.
+    void reserve_codes(size_t slots) {
+        if (slots <= codes_slots_) return;
+        char *grown = static_cast<char *>(std::realloc(codes_, slots * stride_));
+        if (grown == nullptr) throw std::bad_alloc();
+        codes_ = grown;
+        codes_slots_ = slots;
+    }
+
+    const char *codes_of(tableint slot) const { return codes_ + (size_t)slot * stride_; }
+
+    // Write ``slot``'s codes block from the values its record points at.
+    void encode(tableint slot) {
+        const Record *r = record_at(slot);
+        char *block = codes_ + (size_t)slot * stride_;
+        int8_t *codes = reinterpret_cast<int8_t *>(block);
+        float top = 0;
+        double sq = 0;
+        for (size_t i = 0; i < dim_; i++) {
+            top = std::max(top, std::fabs(r->values[i]));
+            sq += (double)r->values[i] * r->values[i];
+        }
+        float scale = top / 127.0f;
+        float inverse = scale > 0 && std::isfinite(scale) ? 1.0f / scale : 0.0f;
+        for (size_t i = 0; i < dim_; i++) {
+            float c = std::nearbyint(r->values[i] * inverse);
+            codes[i] = (int8_t)(c > 127.0f ? 127 : (c < -127.0f ? -127 : (c == c ? c : 0)));
+        }
+        CodeTail *tail = reinterpret_cast<CodeTail *>(block + tail_at_);
+        tail->factor = space_.param.metric == COSINE ? r->inv_norm * scale : scale;
+        tail->sq_norm = (float)sq;
+    }
+
+    // The walk's distance from query ``q`` (``q_sq``: its squared norm, for L2) to ``slot``,
+    // from the slot's codes: what record_distance gives, up to the codes' rounding.
+    float code_distance(const Record &q, float q_sq, tableint slot) const {
+        const char *block = codes_of(slot);
+        float d = code_dot(q.values, reinterpret_cast<const int8_t *>(block), dim_);
+        const CodeTail *tail = reinterpret_cast<const CodeTail *>(block + tail_at_);
+        switch (space_.param.metric) {
+            case COSINE:
+                return 1.0f - q.inv_norm * tail->factor * d;
+            case IP:
+                return 1.0f - tail->factor * d;
+            default:
+                return q_sq + tail->sq_norm - 2.0f * tail->factor * d;
+        }
+    }
 
     Record *record_at(tableint slot) const {
         return reinterpret_cast<Record *>(alg_->getDataByInternalId(slot));
@@ -483,14 +673,19 @@ class Graph {
         return ok == 1;
     }
 
-    // hnswlib's search (greedy descent, then the base layer at breadth ef), with the base
-    // layer's neighbours' records and then values prefetched a node at a time (0042).
+    // hnswlib's search (greedy descent, then the base layer at breadth ef) on the slots'
+    // codes (code_distance), the base layer's neighbours' codes blocks prefetched a node at
+    // a time (0042, 0046); then the ef hits kept are measured on their values
+    // (record_distance) and the k nearest by that returned.
     void walk(const Record &q, size_t k, size_t ef, PyObject *filter,
               std::vector<std::pair<labeltype, float>> &out, Failure &failure) const {
         Hnsw *a = alg_.get();
         const void *param = &space_.param;
+        const int metric = space_.param.metric;
+        const float q_sq = metric == L2 ? dot(q.values, q.values, dim_) : 0.0f;
+        const size_t code_lines = (stride_ + 63) / 64;
         tableint cur = a->enterpoint_node_;
-        float cur_d = record_distance(&q, record_at(cur), param);
+        float cur_d = code_distance(q, q_sq, cur);
         for (int level = a->maxlevel_; level > 0; level--) {
             bool changed = true;
             while (changed) {
@@ -499,7 +694,7 @@ class Graph {
                 int size = a->getListCount(data);
                 tableint *links = (tableint *)(data + 1);
                 for (int i = 0; i < size; i++) {
-                    float d = record_distance(&q, record_at(links[i]), param);
+                    float d = code_distance(q, q_sq, links[i]);
                     if (d < cur_d) {
                         cur_d = d;
                         cur = links[i];
@@ -537,15 +732,12 @@ class Graph {
                 if (visited[id] == tag) continue;
                 visited[id] = tag;
                 fresh.push_back(id);
-                __builtin_prefetch(a->getDataByInternalId(id), 0, 3);
+                const char *block = codes_of(id);
+                for (size_t line = 0; line < code_lines; line++)
+                    __builtin_prefetch(block + 64 * line, 0, 3);
             }
             for (tableint id : fresh) {
-                const char *values = (const char *)record_at(id)->values;
-                for (int line = 0; line < PREFETCH_LINES; line++)
-                    __builtin_prefetch(values + 64 * line, 0, 3);
-            }
-            for (tableint id : fresh) {
-                float d = record_distance(&q, record_at(id), param);
+                float d = code_distance(q, q_sq, id);
                 if (top.size() < ef || d < bound) {
                     cands.emplace(d, id);
                     if (bare || (!a->isMarkedDeleted(id) &&
@@ -557,15 +749,27 @@ class Graph {
             }
         }
         a->visited_list_pool_->releaseVisitedList(vl);
-        while (top.size() > k) top.pop();
+        // the hits kept, measured on their values (records, then values, prefetched first)
+        std::vector<tableint> &kept = fresh;
+        kept.clear();
+        for (; !top.empty(); top.pop()) {
+            kept.push_back(top.top().second);
+            __builtin_prefetch(a->getDataByInternalId(top.top().second), 0, 3);
+        }
+        for (tableint id : kept) {
+            const char *values = (const char *)record_at(id)->values;
+            for (int line = 0; line < PREFETCH_LINES; line++)
+                __builtin_prefetch(values + 64 * line, 0, 3);
+        }
         out.clear();
-        for (; !top.empty(); top.pop())
-            out.push_back({a->getExternalLabel(top.top().second), top.top().first});
+        for (tableint id : kept)
+            out.push_back({a->getExternalLabel(id), record_distance(&q, record_at(id), param)});
         // nearest first, equal distances by label (as hnswlib's searchKnn orders them)
         std::sort(out.begin(), out.end(), [](const std::pair<labeltype, float> &x,
                                              const std::pair<labeltype, float> &y) {
             return x.second < y.second || (x.second == y.second && x.first < y.first);
         });
+        if (out.size() > k) out.resize(k);
     }
 };
 
@@ -971,6 +1175,7 @@ PYBIND11_MODULE(hnsw_graph, m) {
         .def_property_readonly("metric", &Graph::metric)
         .def_property_readonly("element_count", &Graph::element_count)
         .def_property_readonly("max_elements", &Graph::max_elements)
+        .def_property_readonly("code_bytes", &Graph::code_bytes)
         .def("resize", &Graph::resize)
         .def("add", &Graph::add, py::arg("labels"), py::arg("values"), py::arg("threads") = 1,
              py::arg("replace_deleted") = false)
@@ -983,6 +1188,7 @@ PYBIND11_MODULE(hnsw_graph, m) {
         .def("search", &Graph::search, py::arg("query"), py::arg("k"), py::arg("ef"),
              py::arg("allowed") = py::none())
         .def("owned_bytes", &Graph::owned_bytes)
+        .def("code_distance", &Graph::code_distance_to, py::arg("label"), py::arg("query"))
         .def("save", &Graph::save)
         .def("slot_values", &Graph::slot_values)
         .def("load", &Graph::load);

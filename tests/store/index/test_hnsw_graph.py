@@ -34,6 +34,32 @@ def _exact(blobs: list[bytes], query: bytes, metric: str, k: int) -> list[int]:
     return np.argsort(d, kind="stable")[:k].tolist()
 
 
+def _distances(blobs: list[bytes], query: bytes, metric: str) -> np.ndarray:
+    """Every blob's distance from ``query`` (the graph's definitions), in float64."""
+    m = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), DIM)
+    m = m.astype(np.float64)
+    q = np.frombuffer(query, dtype=np.float32).astype(np.float64)
+    if metric == "L2":
+        return ((m - q) ** 2).sum(axis=1)
+    if metric == "IP":
+        return 1 - m @ q
+    return 1 - (m @ q) / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+
+
+def _codes_follow(g: hnsw_graph.Graph, labels: dict[int, bytes], metric: str) -> None:
+    """Each label's walk distance (its codes block) is its values' distance up to the
+    codes' rounding: the codes were written from the values the slot holds now. (A dot
+    product's rounding error is well under 1% of |q| |x|; a stale block's is of its order.)"""
+    m = np.frombuffer(b"".join(labels.values()), dtype=np.float32).reshape(len(labels), DIM)
+    norms = np.linalg.norm(m.astype(np.float64), axis=1)
+    for query in _blobs(3, seed=11):
+        exact = _distances(list(labels.values()), query, metric)
+        walked = np.array([g.code_distance(label, query) for label in labels])
+        q = np.linalg.norm(np.frombuffer(query, dtype=np.float32).astype(np.float64))
+        tolerance = {"COSINE": 0.01, "IP": 0.01 * q * norms, "L2": 0.02 * q * norms}[metric]
+        assert np.all(np.abs(walked - exact) <= tolerance)
+
+
 def _refs(obj: object) -> int:
     """References to ``obj`` besides this call's (read outside ``assert``: pytest's
     rewriting keeps the subexpressions of an assert alive)."""
@@ -53,6 +79,51 @@ def test_a_full_breadth_walk_is_the_exact_answer(metric: str) -> None:
         found = g.search(query, 10, 300)
         assert [label for label, _ in found] == _exact(blobs, query, metric, 10)
         assert [d for _, d in found] == sorted(d for _, d in found)
+
+
+@pytest.mark.parametrize("metric", ["COSINE", "IP", "L2"])
+def test_the_walk_steers_by_codes_and_answers_the_values_distances(metric: str) -> None:
+    # decision 0046: the walk compares int8 codes, the hits it returns are measured on the
+    # values (a codes distance is off by up to ~1e-2: these match to float32 rounding)
+    blobs = _blobs(400)
+    g = _graph(400, metric)
+    g.add(list(range(400)), blobs, threads=2)
+    _codes_follow(g, dict(enumerate(blobs)), metric)
+    for query in _blobs(10, seed=4):
+        exact = _distances(blobs, query, metric)
+        found = g.search(query, 10, 40)
+        for label, distance in found:
+            assert distance == pytest.approx(exact[label], rel=1e-5, abs=1e-5)
+        coded = [g.code_distance(label, query) for label, _ in found]
+        assert coded != [distance for _, distance in found]  # the codes are not the values
+
+
+def test_codes_follow_updates_reused_slots_and_a_load(tmp_path: Path) -> None:
+    blobs = _blobs(60)
+    g = _graph(60, "L2", capacity=80)
+    g.add(list(range(60)), blobs)
+    labels = dict(enumerate(blobs))
+    labels[3] = _blobs(1, seed=21)[0]
+    g.add([3], [labels[3]])  # in place
+    g.mark_deleted(4)
+    del labels[4]
+    labels[100] = _blobs(1, seed=22)[0]
+    g.add([100], [labels[100]], replace_deleted=True)  # label 4's slot
+    twin = _blobs(1, seed=23)[0]
+    g.add([7, 7], [_blobs(1, seed=24)[0], twin])  # the later duplicate wins
+    labels[7] = twin
+    g.resize(200)  # the codes move with the slots
+    labels.update(zip(range(200, 260), _blobs(60, seed=25), strict=True))
+    g.add(list(range(200, 260)), [labels[label] for label in range(200, 260)], threads=2)
+    _codes_follow(g, labels, "L2")
+    assert g.search(labels[100], 1, 20)[0] == (100, pytest.approx(0.0, abs=1e-6))
+    path = str(tmp_path / "graph.bin")
+    g.save(path)
+    h = _graph(1, "L2")
+    h.load(path, [bytes(bytearray(v)) for v in g.slot_values()], 300)
+    _codes_follow(h, labels, "L2")
+    for query in _blobs(5, seed=26):
+        assert h.search(query, 10, 64) == g.search(query, 10, 64)
 
 
 def test_recall_at_a_moderate_breadth_on_two_threads() -> None:
