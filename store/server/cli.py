@@ -245,7 +245,7 @@ _OPTIONS = (
         "search_walker_min_us",
         _nonneg_int,
         "only a query whose last walk on those threads took at least this many us goes "
-        "there (default 70); 0: every such query",
+        "there (default 250); 0: every such query",
         "US",
     ),
     _Option(

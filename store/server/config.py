@@ -291,8 +291,9 @@ class ServerConfig:
     # (store.server.search_walker, docs/decisions/0044). 0: such walks run on the loop.
     search_walker_threads: int = 2
     # ... only for a query whose last walk there took at least this many us (a shorter
-    # walk costs less than the hand-off; docs/decisions/0044). 0: every such query.
-    search_walker_min_us: int = 70
+    # walk costs less than the hand-off: ~250 us on the 2-vCPU Firecracker VM of
+    # docs/decisions/0046, 70 us on 0044's KVM guest). 0: every such query.
+    search_walker_min_us: int = 250
     # Answer a kept KNN plan's ids page (FT.SEARCH ... NOCONTENT) from the request's
     # bytes, in C, before the request is parsed (store.commands.plan_bytes,
     # docs/decisions/0045). Off: the inline path parses and runs it (the same replies).

@@ -14,9 +14,11 @@ whose query text, on its index, is not known to walk for less than ``min_walk_ns
 (:meth:`SearchWalker.takes`): the walker measures each walk (its thread's CPU time),
 and the last walk of each query text decides. A shorter walk
 stays on the loop, where the hand-off (~25 µs of CPU a search) would cost more than the
-overlap saves (at 20k vectors, EF 10: a ~46 µs walk, 8% fewer queries a second with the
-walker; EF 40, ~104 µs: 10% more); every :data:`REPROBE_EVERY`-th search of such a query
-goes to the walker anyway, to measure it again (the machine's phase stretches walks).
+overlap saves (on 0044's KVM guest at 20k vectors, EF 10: a ~46 µs walk, 8% fewer
+queries a second with the walker; EF 40, ~104 µs: 10% more; on 0046's Firecracker guest,
+whose thread wake-ups cost more, the two break even at a ~250 µs walk); every
+:data:`REPROBE_EVERY`-th search of such a query goes to the walker anyway, to measure it
+again (the machine's phase stretches walks).
 
 Why (docs/decisions/0044): on the inline path the loop ran a search's walk itself, so
 with 8 clients at 20k vectors (a ~130 us walk of the ~240 us of CPU a query took) the

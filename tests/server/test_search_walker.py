@@ -76,7 +76,7 @@ def test_a_lone_clients_search_stays_on_the_loop(
 
 
 def test_a_short_walk_stays_on_the_loop(tmp_path: Path) -> None:
-    """With the default threshold (70 us), a query whose walk was measured shorter stays
+    """With the default threshold (250 us), a query whose walk was measured shorter stays
     on the loop while another client shares the server, except once in REPROBE_EVERY
     searches, which measures it again; its replies are the same either way."""
     server = _server(tmp_path, "short", True, ServerConfig().search_walker_min_us)
