@@ -136,6 +136,75 @@ static inline float fold(const v16 *v) {
         }                                                                                    \
     }
 
+/* TILE_FN for AVX2, whose registers hold 8 floats: a group's lanes 0-7 and 8-15 kept as
+   two 8-float vectors (lo, hi), each lane adding its terms in the same order, then folded
+   as fold() folds them (lo + hi is its first step). With the 16-float type the compiler
+   kept every accumulator on the stack and went through memory at each group (2x the
+   baseline kernel's time at 100k x 384 on a Zen 3, docs/decisions/0046). */
+typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
+#define DOT_GROUP8(T)                                                                        \
+    for (int q = 0; q < (T); q++) {                                                          \
+        v8 ylo, yhi;                                                                         \
+        memcpy(&ylo, queries + q * padded + j, sizeof ylo);                                  \
+        memcpy(&yhi, queries + q * padded + j + 8, sizeof yhi);                              \
+        lo[q] += xlo * ylo;                                                                  \
+        hi[q] += xhi * yhi;                                                                  \
+    }
+#define L2_GROUP8(T)                                                                         \
+    for (int q = 0; q < (T); q++) {                                                          \
+        v8 ylo, yhi;                                                                         \
+        memcpy(&ylo, queries + q * padded + j, sizeof ylo);                                  \
+        memcpy(&yhi, queries + q * padded + j + 8, sizeof yhi);                              \
+        v8 dlo = xlo - ylo, dhi = xhi - yhi;                                                 \
+        lo[q] += dlo * dlo;                                                                  \
+        hi[q] += dhi * dhi;                                                                  \
+    }
+#define TILE_FN8(NAME, T, TARGET, GROUP, DISTANCE)                                           \
+    TARGET static void NAME(const float *matrix, Py_ssize_t dim, Py_ssize_t padded,          \
+                            const float *queries, Py_ssize_t lo_row, Py_ssize_t hi_row,      \
+                            float *out, Py_ssize_t rows, const int64_t *select) {            \
+        Py_ssize_t whole = dim / LANES * LANES;                                              \
+        for (Py_ssize_t i = lo_row; i < hi_row; i++) {                                       \
+            const float *row = matrix + (select != NULL ? select[i] : i) * dim;              \
+            const float *ahead = select == NULL ? row + PREFETCH_ROWS * dim                  \
+                                 : i + PREFETCH_ROWS < hi_row                                \
+                                     ? matrix + select[i + PREFETCH_ROWS] * dim              \
+                                     : row;                                                  \
+            v8 lo[T], hi[T];                                                                 \
+            for (int q = 0; q < T; q++) {                                                    \
+                lo[q] = (v8){0};                                                             \
+                hi[q] = (v8){0};                                                             \
+            }                                                                                \
+            Py_ssize_t j = 0;                                                                \
+            for (; j < whole; j += LANES) {                                                  \
+                v8 xlo, xhi;                                                                 \
+                __builtin_prefetch(ahead + j);                                               \
+                memcpy(&xlo, row + j, sizeof xlo);                                           \
+                memcpy(&xhi, row + j + 8, sizeof xhi);                                       \
+                GROUP(T);                                                                    \
+            }                                                                                \
+            if (j < dim) {                                                                   \
+                float tail[LANES] = {0};                                                     \
+                memcpy(tail, row + j, sizeof(float) * (size_t)(dim - j));                    \
+                v8 xlo, xhi;                                                                 \
+                memcpy(&xlo, tail, sizeof xlo);                                              \
+                memcpy(&xhi, tail + 8, sizeof xhi);                                          \
+                GROUP(T);                                                                    \
+            }                                                                                \
+            for (int q = 0; q < T; q++) {                                                    \
+                v8 h = lo[q] + hi[q];                                                        \
+                float f[4], p[2];                                                            \
+                for (int k = 0; k < 4; k++) {                                                \
+                    f[k] = h[k] + h[k + 4];                                                  \
+                }                                                                            \
+                for (int k = 0; k < 2; k++) {                                                \
+                    p[k] = f[k] + f[k + 2];                                                  \
+                }                                                                            \
+                out[q * rows + i] = DISTANCE(p[0] + p[1]);                                   \
+            }                                                                                \
+        }                                                                                    \
+    }
+
 /* One kernel per tile width, 1 to 8 queries: 8 fill the 32 AVX-512 registers, 4 the 16
    AVX (or SSE) ones; every width gives the same bits (the order above). */
 #define TILE_SET(SUFFIX, TARGET, KIND)                                                       \
@@ -163,8 +232,17 @@ TILE_SET(_base_dot, , DOT)
 TILE_SET(_base_l2, , L2)
 #if defined(__GNUC__) && defined(__x86_64__)
 #define HAVE_X86_TARGETS 1
-TILE_SET(_avx2_dot, __attribute__((target("avx2"))), DOT)
-TILE_SET(_avx2_l2, __attribute__((target("avx2"))), L2)
+#define TILE_SET8(SUFFIX, TARGET, KIND)                                                      \
+    TILE_FN8(w1##SUFFIX, 1, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
+    TILE_FN8(w2##SUFFIX, 2, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
+    TILE_FN8(w3##SUFFIX, 3, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
+    TILE_FN8(w4##SUFFIX, 4, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
+    TILE_FN8(w5##SUFFIX, 5, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
+    TILE_FN8(w6##SUFFIX, 6, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
+    TILE_FN8(w7##SUFFIX, 7, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
+    TILE_FN8(w8##SUFFIX, 8, TARGET, KIND##_GROUP8, KIND##_DISTANCE)
+TILE_SET8(_avx2_dot, __attribute__((target("avx2"))), DOT)
+TILE_SET8(_avx2_l2, __attribute__((target("avx2"))), L2)
 TILE_SET(_avx512_dot, __attribute__((target("avx512f"))), DOT)
 TILE_SET(_avx512_l2, __attribute__((target("avx512f"))), L2)
 #endif
