@@ -75,6 +75,17 @@ static inline float fold(const v16 *v) {
     return p[0] + p[1];
 }
 
+/* The row PREFETCH_ROWS after row i (at ``row``) of a pass over rows [.., hi): the next
+   ones of a selection lie anywhere. */
+static inline const float *row_ahead(const float *matrix, Py_ssize_t dim,
+                                     const int64_t *select, Py_ssize_t i, Py_ssize_t hi,
+                                     const float *row) {
+    if (select == NULL) {
+        return row + PREFETCH_ROWS * dim;
+    }
+    return i + PREFETCH_ROWS < hi ? matrix + select[i + PREFETCH_ROWS] * dim : row;
+}
+
 /* Group j of the row (in x) against group j of each of the T queries, into acc: the
    products (DOT), or the squared differences (L2). */
 #define DOT_GROUP(T)                                                                         \
@@ -107,11 +118,7 @@ static inline float fold(const v16 *v) {
         Py_ssize_t whole = dim / LANES * LANES;                                              \
         for (Py_ssize_t i = lo; i < hi; i++) {                                               \
             const float *row = matrix + (select != NULL ? select[i] : i) * dim;              \
-            /* the row PREFETCH_ROWS ahead: the next ones of a selection lie anywhere */     \
-            const float *ahead = select == NULL ? row + PREFETCH_ROWS * dim                  \
-                                 : i + PREFETCH_ROWS < hi                                    \
-                                     ? matrix + select[i + PREFETCH_ROWS] * dim              \
-                                     : row;                                                  \
+            const float *ahead = row_ahead(matrix, dim, select, i, hi, row);                 \
             v16 acc[T];                                                                      \
             for (int q = 0; q < T; q++) {                                                    \
                 acc[q] = (v16){0};                                                           \
@@ -166,10 +173,7 @@ typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
         Py_ssize_t whole = dim / LANES * LANES;                                              \
         for (Py_ssize_t i = lo_row; i < hi_row; i++) {                                       \
             const float *row = matrix + (select != NULL ? select[i] : i) * dim;              \
-            const float *ahead = select == NULL ? row + PREFETCH_ROWS * dim                  \
-                                 : i + PREFETCH_ROWS < hi_row                                \
-                                     ? matrix + select[i + PREFETCH_ROWS] * dim              \
-                                     : row;                                                  \
+            const float *ahead = row_ahead(matrix, dim, select, i, hi_row, row);             \
             v8 lo[T], hi[T];                                                                 \
             for (int q = 0; q < T; q++) {                                                    \
                 lo[q] = (v8){0};                                                             \
@@ -207,15 +211,17 @@ typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
 
 /* One kernel per tile width, 1 to 8 queries: 8 fill the 32 AVX-512 registers, 4 the 16
    AVX (or SSE) ones; every width gives the same bits (the order above). */
+#define TILE_SET_OF(FN, SUFFIX, TARGET, GROUP, DISTANCE)                                     \
+    FN(w1##SUFFIX, 1, TARGET, GROUP, DISTANCE)                                               \
+    FN(w2##SUFFIX, 2, TARGET, GROUP, DISTANCE)                                               \
+    FN(w3##SUFFIX, 3, TARGET, GROUP, DISTANCE)                                               \
+    FN(w4##SUFFIX, 4, TARGET, GROUP, DISTANCE)                                               \
+    FN(w5##SUFFIX, 5, TARGET, GROUP, DISTANCE)                                               \
+    FN(w6##SUFFIX, 6, TARGET, GROUP, DISTANCE)                                               \
+    FN(w7##SUFFIX, 7, TARGET, GROUP, DISTANCE)                                               \
+    FN(w8##SUFFIX, 8, TARGET, GROUP, DISTANCE)
 #define TILE_SET(SUFFIX, TARGET, KIND)                                                       \
-    TILE_FN(w1##SUFFIX, 1, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
-    TILE_FN(w2##SUFFIX, 2, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
-    TILE_FN(w3##SUFFIX, 3, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
-    TILE_FN(w4##SUFFIX, 4, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
-    TILE_FN(w5##SUFFIX, 5, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
-    TILE_FN(w6##SUFFIX, 6, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
-    TILE_FN(w7##SUFFIX, 7, TARGET, KIND##_GROUP, KIND##_DISTANCE)                            \
-    TILE_FN(w8##SUFFIX, 8, TARGET, KIND##_GROUP, KIND##_DISTANCE)
+    TILE_SET_OF(TILE_FN, SUFFIX, TARGET, KIND##_GROUP, KIND##_DISTANCE)
 #define TILES(SUFFIX)                                                                        \
     {w1##SUFFIX, w2##SUFFIX, w3##SUFFIX, w4##SUFFIX, w5##SUFFIX, w6##SUFFIX, w7##SUFFIX,     \
      w8##SUFFIX}
@@ -233,14 +239,7 @@ TILE_SET(_base_l2, , L2)
 #if defined(__GNUC__) && defined(__x86_64__)
 #define HAVE_X86_TARGETS 1
 #define TILE_SET8(SUFFIX, TARGET, KIND)                                                      \
-    TILE_FN8(w1##SUFFIX, 1, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
-    TILE_FN8(w2##SUFFIX, 2, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
-    TILE_FN8(w3##SUFFIX, 3, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
-    TILE_FN8(w4##SUFFIX, 4, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
-    TILE_FN8(w5##SUFFIX, 5, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
-    TILE_FN8(w6##SUFFIX, 6, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
-    TILE_FN8(w7##SUFFIX, 7, TARGET, KIND##_GROUP8, KIND##_DISTANCE)                          \
-    TILE_FN8(w8##SUFFIX, 8, TARGET, KIND##_GROUP8, KIND##_DISTANCE)
+    TILE_SET_OF(TILE_FN8, SUFFIX, TARGET, KIND##_GROUP8, KIND##_DISTANCE)
 TILE_SET8(_avx2_dot, __attribute__((target("avx2"))), DOT)
 TILE_SET8(_avx2_l2, __attribute__((target("avx2"))), L2)
 TILE_SET(_avx512_dot, __attribute__((target("avx512f"))), DOT)
