@@ -91,14 +91,18 @@ class RequestArgs(NamedTuple):
     needs to answer the request from its bytes, unparsed (``store.server.kept_pages``,
     docs/decisions/0045)."""
 
-    head: tuple[bytes, bytes, bytes]
-    """The command, index and query text: what the server's routing reads."""
     before: tuple[bytes, ...]
-    """Every argument before the vector's value (``head`` included)."""
+    """Every argument before the vector's value (the command, index and query text first:
+    the vector is a PARAMS value)."""
     size: int
     """The vector's value's size in bytes."""
     after: tuple[bytes, ...]
     """Every argument after it."""
+
+    @property
+    def head(self) -> tuple[bytes, ...]:
+        """The command, index and query text: what the server's routing reads."""
+        return self.before[:3]
 
     def args(self, vector: bytes) -> list[bytes]:
         """The request's arguments with ``vector`` as the vector's value."""
@@ -249,8 +253,7 @@ def learn(
     request_args = None
     if page == IDS_PAGE:
         at = vector_at[0]
-        request_args = RequestArgs((args[0], args[1], args[2]), tuple(args[:at]),
-                                   len(args[at]), tuple(args[at + 1 :]))  # fmt: skip
+        request_args = RequestArgs(tuple(args[:at]), len(args[at]), tuple(args[at + 1 :]))
     plan = _plans[key] = Plan(
         weakref.ref(index),
         target[0],

@@ -58,8 +58,10 @@ class _Walk(NamedTuple):
 def _walk(engine: Engine, plan: Plan, protocol: int) -> _Walk | None:
     """The index ``plan`` (an ids-page plan) searches and its walk, when it holds still
     (what :func:`knn_plans.find` checks) and the walk can be answered here for a client
-    of ``protocol``: else None."""
+    of ``protocol``: else None (so too when the graph extension did not build)."""
     assert plan.request_args is not None
+    if hnsw_graph is None:
+        return None
     if protocol == 3 and plan.request.timeout_ms:
         return None  # RESP3 shows a timeout's warning: the general path's to decide
     indexes = engine.indexes
@@ -87,8 +89,6 @@ def answer(
     of ids-page ``plan``'s request with the vector's value at ``at``, deadlines read at
     ``now_ms``; or None (see the module docstring). The walk runs here (the GIL
     released)."""
-    if hnsw_graph is None:
-        return None
     walk = _walk(engine, plan, protocol)
     if walk is None:
         return None
@@ -109,8 +109,6 @@ def walk_later(
     """:func:`answer`'s walk queued on ``walker`` (``hnsw_graph.Walker``), which gives
     ``token`` back with its pairs: the hits it asks for, for :func:`walked`; or None
     (nothing queued: the caller answers otherwise)."""
-    if hnsw_graph is None:
-        return None
     walk = _walk(engine, plan, protocol)
     if walk is None:
         return None
@@ -134,7 +132,6 @@ def walked(
 ) -> bytes | None:
     """:func:`answer` from the ``pairs`` of the walk :func:`walk_later` queued (``want``
     its answer), read now; None as :func:`answer` (the index, changed since, included)."""
-    assert hnsw_graph is not None  # walk_later queued the walk
     walk = _walk(engine, plan, protocol)
     if walk is None:
         return None

@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store.config import FsyncPolicy
 from store.index import blob_graph
 from store.resp import encode_command
-from store.server import ServerConfig, ServerThread
+from store.server import ServerThread
 from tests.server.conftest import RawClient, info_stat
 from tests.server.test_search_lane import (
     DIM,
     Pinger,
     _vector,
     concurrent_requests,
+    durable_server,
     loaded_pair,
 )
 
@@ -39,14 +39,12 @@ STAT = "memvec_kept_page_bytes"
 
 
 def _server(tmp_path: Path, name: str, kept_bytes: bool) -> ServerThread:
-    config = ServerConfig(
-        port=0,
-        data_dir=tmp_path / name,
-        appendfsync=FsyncPolicy.ALWAYS,
+    return durable_server(
+        tmp_path,
+        name,
         kept_page_bytes=kept_bytes,
         search_walker_min_us=0,  # every shared search's walk to the walker, however short
     )
-    return ServerThread(config).start()
 
 
 @pytest.fixture

@@ -195,17 +195,19 @@ async def test_only_open_lanes_take_lockfree_commands(
 # -- through the server -------------------------------------------------------------------
 
 
+def durable_server(tmp_path: Path, name: str, **settings: Any) -> ServerThread:
+    """A started server on a free port, data in ``tmp_path / name``, ``appendfsync
+    always``, and ``settings`` (``ServerConfig`` fields) for what the test compares."""
+    config = ServerConfig(
+        port=0, data_dir=tmp_path / name, appendfsync=FsyncPolicy.ALWAYS, **settings
+    )
+    return ServerThread(config).start()
+
+
 def _server(tmp_path: Path, name: str, lane_min_us: int | None) -> ServerThread:
     # without the search walker, which would take the kept plans' walks from the lane
     # (tests/server/test_search_walker.py)
-    config = ServerConfig(
-        port=0,
-        data_dir=tmp_path / name,
-        appendfsync=FsyncPolicy.ALWAYS,
-        search_lane_min_us=lane_min_us,
-        search_walker_threads=0,
-    )
-    return ServerThread(config).start()
+    return durable_server(tmp_path, name, search_lane_min_us=lane_min_us, search_walker_threads=0)
 
 
 def load(server: ServerThread) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from store.config import FsyncPolicy
 from store.index import blob_graph
 from store.resp import encode_command
 from store.server import ServerConfig, ServerThread
@@ -31,6 +30,7 @@ from tests.server.test_search_lane import (
     Pinger,
     _knn,
     _vector,
+    durable_server,
     load,
     loaded_pair,
     lone_searches_stay_on_the_loop,
@@ -45,15 +45,13 @@ pytestmark = pytest.mark.skipif(
 
 def _server(tmp_path: Path, name: str, walker: bool, min_us: int = 0) -> ServerThread:
     # min_us 0: every walk there, however short (these take a few us; by default only
-    # walks of 70 us or more go: test_a_short_walk_stays_on_the_loop)
-    config = ServerConfig(
-        port=0,
-        data_dir=tmp_path / name,
-        appendfsync=FsyncPolicy.ALWAYS,
+    # walks of 250 us or more go: test_a_short_walk_stays_on_the_loop)
+    return durable_server(
+        tmp_path,
+        name,
         search_walker_threads=2 if walker else 0,
         search_walker_min_us=min_us,
     )
-    return ServerThread(config).start()
 
 
 @pytest.fixture
