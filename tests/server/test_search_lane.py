@@ -36,6 +36,7 @@ from store.server import ServerConfig, ServerThread
 from store.server.app import SHARED_WINDOW_S
 from store.server.connection import WRITE_QUIET_NS
 from store.server.search_lane import COSTS_KEPT, QUERY_TEXT_MAX, SearchLane
+from tests.harness.wait import wait_for
 from tests.server.conftest import RawClient, info_stat
 
 DIM = 8
@@ -330,7 +331,9 @@ def test_a_lone_clients_search_stays_on_the_loop(
 
 
 class Pinger(threading.Thread):
-    """Another client that shares the server: PING after PING until stopped."""
+    """Another client that shares the server: PING after PING until stopped. ``start``
+    returns once the first PONG came back: from then on the server sees it (a search
+    sent before, on a loaded machine, could find the server not shared yet)."""
 
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True)
@@ -343,6 +346,10 @@ class Pinger(threading.Thread):
             self.client.send(encode_command("PING"))
             assert self.client.read_reply() == b"+PONG\r\n"
             self.pongs += 1
+
+    def start(self) -> None:
+        super().start()
+        wait_for(lambda: self.pongs > 0 or not self.is_alive(), 10, 0.001, "a first PONG")
 
     def stop(self) -> None:
         self.stopped.set()
